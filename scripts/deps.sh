@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install what kumo needs to build and test, from Debian 12's archive.
+# Idempotent: packages already installed are skipped, so a warm machine
+# spends no time here. Uses sudo when not run as root.
+set -euo pipefail
+
+packages=(
+  # build
+  gcc libc6-dev meson ninja-build pkg-config
+  # bare-metal RISC-V programs (demo, ISA tests)
+  gcc-riscv64-unknown-elf
+  # tests
+  python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then
+    SUDO=sudo
+  else
+    echo "kumo: need root to install: ${missing[*]} (run as root, or install sudo)" >&2
+    exit 1
+  fi
+fi
+echo "[deps] installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

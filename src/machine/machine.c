@@ -1,0 +1,192 @@
+/*
+ * machine.c - guest physical memory and the bus that dispatches to devices.
+ */
+#include "machine/machine.h"
+
+#include "cpu/hart.h"
+#include "devices/htif.h"
+#include "lib/log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+uint64_t machine_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t machine_time(const struct machine *m)
+{
+    return (machine_now_ns() - m->time_base_ns) / (1000000000ull / MACHINE_TIMEBASE_HZ);
+}
+
+static void *map_anon(uint64_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+struct machine *machine_new(uint64_t ram_base, uint64_t ram_size)
+{
+    struct machine *m = calloc(1, sizeof(*m));
+    if (!m) return NULL;
+    pthread_mutex_init(&m->lock, NULL);
+    m->ram_base = ram_base;
+    m->ram_size = ram_size;
+    /* Lazily backed: untouched guest pages cost the host nothing. */
+    m->ram = map_anon(ram_size);
+    uint64_t npages = ram_size >> 12;
+    m->page_flags = map_anon(npages);
+    m->page_gen = map_anon(npages * sizeof(uint32_t));
+    if (!m->ram || !m->page_flags || !m->page_gen) {
+        log_error("cannot reserve %llu MiB of guest memory: %s",
+                  (unsigned long long)(ram_size >> 20), strerror(errno));
+        machine_free(m);
+        return NULL;
+    }
+    struct region r = {.base = ram_base, .size = ram_size, .name = "ram", .host = m->ram};
+    machine_add_region(m, &r);
+    m->time_base_ns = machine_now_ns();
+    return m;
+}
+
+void machine_free(struct machine *m)
+{
+    if (!m) return;
+    for (int i = 0; i < m->nharts; i++) hart_free(m->harts[i]);
+    for (int i = 0; i < m->nregions; i++)
+        if (m->regions[i].host && m->regions[i].host != m->ram)
+            munmap(m->regions[i].host, m->regions[i].size);
+    uint64_t npages = m->ram_size >> 12;
+    if (m->ram) munmap(m->ram, m->ram_size);
+    if (m->page_flags) munmap(m->page_flags, npages);
+    if (m->page_gen) munmap((void *)m->page_gen, npages * sizeof(uint32_t));
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+int machine_add_region(struct machine *m, const struct region *r)
+{
+    if (m->nregions == MACHINE_MAX_REGIONS) return -1;
+    for (int i = 0; i < m->nregions; i++) {
+        const struct region *o = &m->regions[i];
+        if (r->base < o->base + o->size && o->base < r->base + r->size) {
+            log_error("memory map: %s overlaps %s", r->name, o->name);
+            return -1;
+        }
+    }
+    m->regions[m->nregions++] = *r;
+    return 0;
+}
+
+int machine_add_rom(struct machine *m, uint64_t base, uint64_t size, const char *name)
+{
+    struct region r = {.base = base, .size = size, .name = name, .readonly = true};
+    r.host = map_anon(size);
+    if (!r.host) return -1;
+    if (machine_add_region(m, &r) < 0) {
+        munmap(r.host, size);
+        return -1;
+    }
+    return 0;
+}
+
+const struct region *machine_find(const struct machine *m, uint64_t pa, uint64_t len)
+{
+    /* RAM first: by far the most common target */
+    const struct region *r = &m->regions[0];
+    if (pa - r->base < r->size && len <= r->size - (pa - r->base)) return r;
+    for (int i = 1; i < m->nregions; i++) {
+        r = &m->regions[i];
+        if (pa - r->base < r->size && len <= r->size - (pa - r->base)) return r;
+    }
+    return NULL;
+}
+
+void *machine_host_ptr(struct machine *m, uint64_t pa, uint64_t len)
+{
+    const struct region *r = machine_find(m, pa, len);
+    return r && r->host ? r->host + (pa - r->base) : NULL;
+}
+
+static uint64_t load_host(const uint8_t *p, int size)
+{
+    switch (size) {
+    case 1: return *p;
+    case 2: { uint16_t v; memcpy(&v, p, 2); return v; }
+    case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
+    default: { uint64_t v; memcpy(&v, p, 8); return v; }
+    }
+}
+
+bool machine_read(struct machine *m, uint64_t pa, int size, uint64_t *val)
+{
+    const struct region *r = machine_find(m, pa, (uint64_t)size);
+    if (!r) return false;
+    if (r->host) {
+        *val = load_host(r->host + (pa - r->base), size);
+        return true;
+    }
+    *val = r->ops->read ? r->ops->read(r->opaque, pa - r->base, size) : 0;
+    return true;
+}
+
+static void note_ram_store(struct machine *m, uint64_t pa, uint64_t len)
+{
+    uint64_t first = ram_page_index(m, pa), last = ram_page_index(m, pa + len - 1);
+    for (uint64_t p = first; p <= last; p++) {
+        uint8_t f = m->page_flags[p];
+        if (f & PAGE_CODE) {
+            __atomic_and_fetch(&m->page_flags[p], (uint8_t)~PAGE_CODE, __ATOMIC_RELAXED);
+            atomic_fetch_add_explicit(&m->page_gen[p], 1, memory_order_release);
+        }
+    }
+}
+
+bool machine_write(struct machine *m, uint64_t pa, int size, uint64_t val)
+{
+    const struct region *r = machine_find(m, pa, (uint64_t)size);
+    if (!r) return false;
+    if (r->host) {
+        if (r->readonly) return false;
+        memcpy(r->host + (pa - r->base), &val, (size_t)size); /* little-endian host */
+        if (r->host == m->ram) {
+            note_ram_store(m, pa, (uint64_t)size);
+            uint64_t pg = ram_page_index(m, pa);
+            if ((m->page_flags[pg] & PAGE_WATCH) && m->tohost &&
+                (pa & ~7ull) == m->tohost)
+                htif_tohost_written(m);
+        }
+        return true;
+    }
+    if (r->ops->write) r->ops->write(r->opaque, pa - r->base, val, size);
+    return true;
+}
+
+bool machine_load(struct machine *m, uint64_t pa, const void *data, uint64_t len)
+{
+    if (len == 0) return true;
+    const struct region *r = machine_find(m, pa, len);
+    if (!r || !r->host) return false;
+    memcpy(r->host + (pa - r->base), data, len);
+    machine_memory_written(m, pa, len);
+    return true;
+}
+
+void machine_memory_written(struct machine *m, uint64_t pa, uint64_t len)
+{
+    if (len && in_ram(m, pa) && in_ram(m, pa + len - 1)) note_ram_store(m, pa, len);
+}
+
+void machine_stop(struct machine *m, enum stop_reason why, int exit_code)
+{
+    int expected = STOP_NONE;
+    if (atomic_compare_exchange_strong(&m->stop, &expected, (int)why)) m->exit_code = exit_code;
+    for (int i = 0; i < m->nharts; i++) hart_kick(m->harts[i]);
+}

@@ -1,0 +1,118 @@
+/*
+ * machine.h - the board: guest memory, the physical bus and its devices,
+ * the harts, and the machine-wide run state (stop requests, exit status).
+ *
+ * Physical memory is a list of regions. RAM and ROM regions are backed by
+ * host memory and can be reached through a host pointer (the harts' TLBs
+ * cache those); device regions dispatch to read/write callbacks.
+ */
+#ifndef KUMO_MACHINE_MACHINE_H
+#define KUMO_MACHINE_MACHINE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct hart;
+
+#define MACHINE_MAX_HARTS 32
+#define MACHINE_MAX_REGIONS 32
+
+struct mmio_ops {
+    /* size is 1, 2, 4 or 8; off is relative to the region base */
+    uint64_t (*read)(void *opaque, uint64_t off, int size);
+    void (*write)(void *opaque, uint64_t off, uint64_t val, int size);
+};
+
+struct region {
+    uint64_t base, size;
+    const char *name;
+    uint8_t *host;             /* RAM/ROM: backing memory; NULL for devices */
+    bool readonly;             /* ROM */
+    const struct mmio_ops *ops; /* devices */
+    void *opaque;
+};
+
+/* Per-RAM-page flags (machine.page_flags) */
+#define PAGE_CODE  0x01 /* some hart holds decoded instructions from this page */
+#define PAGE_WATCH 0x02 /* stores must take the slow path (HTIF tohost) */
+
+enum stop_reason {
+    STOP_NONE = 0,
+    STOP_POWEROFF, /* guest powered off / passed: exit_code holds the status */
+    STOP_RESET,    /* guest asked for a reboot */
+    STOP_ERROR,    /* emulator-side fatal condition, message already printed */
+};
+
+struct machine {
+    struct region regions[MACHINE_MAX_REGIONS];
+    int nregions;
+
+    /* RAM, the one region harts use for page tables, LR/SC and code */
+    uint8_t *ram;
+    uint64_t ram_base, ram_size;
+    uint8_t *page_flags;        /* one byte per RAM page */
+    _Atomic uint32_t *page_gen; /* bumped whenever a PAGE_CODE page is written */
+
+    struct hart *harts[MACHINE_MAX_HARTS];
+    int nharts;
+
+    /* run state */
+    _Atomic int stop;  /* enum stop_reason */
+    int exit_code;
+    _Atomic uint64_t time_base_ns; /* host monotonic time at mtime = 0 */
+
+    /* HTIF (bare-metal test convention), 0 when absent */
+    uint64_t tohost, fromhost;
+
+    /* devices keep their own state; the machine knows them by role */
+    struct clint *clint;
+    struct console *console;
+
+    pthread_mutex_t lock; /* serialises slow, rare machine-wide operations */
+};
+
+/* Lifecycle */
+struct machine *machine_new(uint64_t ram_base, uint64_t ram_size);
+void machine_free(struct machine *m);
+int machine_add_region(struct machine *m, const struct region *r);
+int machine_add_rom(struct machine *m, uint64_t base, uint64_t size, const char *name);
+
+/* Find the region holding [pa, pa+len), or NULL. */
+const struct region *machine_find(const struct machine *m, uint64_t pa, uint64_t len);
+
+/* Host pointer for guest-physical [pa, pa+len) if it is all RAM/ROM, else NULL. */
+void *machine_host_ptr(struct machine *m, uint64_t pa, uint64_t len);
+
+/* Physical access for the slow paths (MMIO, misaligned, page walks).
+ * Return false on an access fault (nothing mapped, or write to ROM). */
+bool machine_read(struct machine *m, uint64_t pa, int size, uint64_t *val);
+bool machine_write(struct machine *m, uint64_t pa, int size, uint64_t val);
+
+/* Copy into guest RAM/ROM (loaders); false when the range is not backed. */
+bool machine_load(struct machine *m, uint64_t pa, const void *data, uint64_t len);
+
+/* A device or loader changed guest memory: drop stale decoded code. */
+void machine_memory_written(struct machine *m, uint64_t pa, uint64_t len);
+
+/* Timebase: mtime ticks at 10 MHz from host monotonic time. */
+#define MACHINE_TIMEBASE_HZ 10000000ull
+uint64_t machine_time(const struct machine *m);
+uint64_t machine_now_ns(void);
+
+/* Ask every hart to stop (thread-safe); the first reason wins. */
+void machine_stop(struct machine *m, enum stop_reason why, int exit_code);
+
+static inline uint64_t ram_page_index(const struct machine *m, uint64_t pa)
+{
+    return (pa - m->ram_base) >> 12;
+}
+
+static inline bool in_ram(const struct machine *m, uint64_t pa)
+{
+    return pa - m->ram_base < m->ram_size;
+}
+
+#endif
