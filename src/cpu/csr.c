@@ -201,7 +201,7 @@ static void write_pmpaddr(struct hart *h, unsigned i, uint64_t val)
 static void write_satp(struct hart *h, uint64_t val)
 {
     uint64_t mode = val >> 60;
-    if (mode != 0 && mode != 8 && mode != 9 && mode != 10) return; /* write ignored */
+    if (mode != 0 && (mode < 8 || mode > (uint64_t)h->max_satp_mode)) return; /* ignored */
     h->satp = val & (0xfull << 60 | 0xffffull << 44 | ((1ull << 44) - 1));
     h->satp_mode = (int)mode;
     h->satp_root = (val & ((1ull << 44) - 1)) << 12;

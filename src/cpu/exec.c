@@ -20,6 +20,7 @@
 #include "machine/machine.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -188,7 +189,7 @@ static inline struct block *get_block(struct hart *h)
 
 /* ---- sleeping in WFI -------------------------------------------------------- */
 
-static void wfi_sleep(struct hart *h)
+void hart_wait_for_interrupt(struct hart *h)
 {
     struct machine *m = h->m;
     pthread_mutex_lock(&h->wfi_lock);
@@ -217,9 +218,44 @@ static void wfi_sleep(struct hart *h)
 
 /* ---- polling between blocks -------------------------------------------------- */
 
+void hart_serve_fences(struct hart *h, unsigned ev)
+{
+    /* Requesters post their event bits before counting the request, so
+     * every request counted in `req` had its bits taken by the caller. */
+    if (ev & EV_TLB_FLUSH) hart_tlb_flush(h);
+    if (ev & EV_FLUSH_CODE) block_cache_flush(h);
+}
+
+void hart_remote_fence(struct hart *self, struct hart *target, bool icache)
+{
+    if (target == self) {
+        hart_tlb_flush(self);
+        if (icache) block_cache_flush(self);
+        return;
+    }
+    atomic_fetch_or(&target->events, EV_TLB_FLUSH | (icache ? EV_FLUSH_CODE : 0));
+    unsigned ticket = atomic_fetch_add(&target->fence_req, 1) + 1;
+    hart_kick(target);
+    while ((int)(atomic_load(&target->fence_done) - ticket) < 0) {
+        if (atomic_load(&self->m->stop) || atomic_load(&target->hsm_state) == HSM_STOPPED) break;
+        unsigned req = atomic_load(&self->fence_req);
+        unsigned mine = atomic_exchange(&self->events, 0);
+        if (mine) {
+            hart_serve_fences(self, mine);
+            atomic_store(&self->fence_done, req);
+            /* keep the other bits (interrupt checks) for the next poll */
+            atomic_fetch_or(&self->events, mine & ~(EV_TLB_FLUSH | EV_FLUSH_CODE));
+        }
+        sched_yield();
+    }
+}
+
 static enum hart_exit poll(struct hart *h)
 {
-    unsigned ev = atomic_exchange_explicit(&h->events, 0, memory_order_acquire);
+    unsigned req = atomic_load(&h->fence_req);
+    unsigned ev = atomic_exchange_explicit(&h->events, 0, memory_order_acq_rel);
+    hart_serve_fences(h, ev);
+    atomic_store(&h->fence_done, req);
     h->instret += (uint64_t)(h->budget_start - h->budget);
     int64_t budget = HART_BUDGET;
     if (h->max_insns) {
@@ -229,7 +265,6 @@ static enum hart_exit poll(struct hart *h)
     }
     h->budget = h->budget_start = budget;
     if (atomic_load_explicit(&h->m->stop, memory_order_relaxed)) return HART_EXIT_STOP;
-    if (ev & EV_TLB_FLUSH) hart_tlb_flush(h);
     hart_update_timers(h, machine_time(h->m));
     hart_check_interrupts(h);
     return HART_EXIT_NONE;
@@ -357,11 +392,7 @@ next_block:
     if (unlikely(atomic_load_explicit(&h->events, memory_order_relaxed) != 0 ||
                  h->budget <= 0)) {
         why = poll(h);
-        if (why != HART_EXIT_NONE) {
-            h->instret += (uint64_t)(h->budget_start - h->budget);
-            h->budget_start = h->budget = 0;
-            return why;
-        }
+        if (why != HART_EXIT_NONE) goto leave;
     }
     b = get_block(h);
     if (unlikely(!b)) {
@@ -372,6 +403,11 @@ next_block:
     pc_base = h->pc;
     i = b->insns;
     goto *dispatch[i->op];
+
+leave:
+    h->instret += (uint64_t)(h->budget_start - h->budget);
+    h->budget_start = h->budget = 0;
+    return why;
 
 exception:
     h->pc = PC;
@@ -467,6 +503,17 @@ L_FENCE_I:
     block_cache_flush(h);
     JUMP(PC + 4);
 L_ECALL:
+    if (h->priv == PRIV_S && h->m->ecall_hook) {
+        /* built-in firmware (direct kernel boot): the VMM answers the call */
+        h->pc = PC;
+        int r = h->m->ecall_hook(h);
+        if (r == ECALL_PARK) {
+            h->pc = PC + 4;
+            why = HART_EXIT_PARK;
+            goto leave;
+        }
+        JUMP(PC + 4);
+    }
     RAISE(EXC_ECALL_U + h->priv, 0);
 L_EBREAK:
     RAISE(EXC_BREAKPOINT, PC);
@@ -485,7 +532,7 @@ L_SRET:
 L_WFI:
     if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MSTATUS_TW))) goto illegal_insn;
     h->pc = PC + 4;
-    wfi_sleep(h);
+    hart_wait_for_interrupt(h);
     goto next_block;
 L_SFENCE_VMA:
     if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MSTATUS_TVM))) goto illegal_insn;

@@ -21,6 +21,7 @@ struct hart *hart_new(struct machine *m, int id)
     memset(h, 0, sizeof(*h));
     h->m = m;
     h->id = id;
+    h->max_satp_mode = 10; /* Sv57 */
     h->bc = block_cache_new();
     if (!h->bc) {
         free(h);

@@ -118,7 +118,17 @@ struct tlb_set {
 enum hart_exit {
     HART_EXIT_NONE = 0,
     HART_EXIT_STOP,      /* machine asked all harts to stop (poweroff, reset, tohost) */
-    HART_EXIT_INSN_LIMIT /* --max-insns reached */
+    HART_EXIT_INSN_LIMIT, /* --max-insns reached */
+    HART_EXIT_PARK        /* the hart stopped itself (SBI HSM hart_stop) */
+};
+
+/* SBI HSM states */
+enum hsm_state {
+    HSM_STARTED = 0,
+    HSM_STOPPED = 1,
+    HSM_START_PENDING = 2,
+    HSM_STOP_PENDING = 3,
+    HSM_SUSPENDED = 4,
 };
 
 struct hart {
@@ -176,6 +186,11 @@ struct hart {
     pthread_mutex_t wfi_lock;
     pthread_cond_t wfi_cond;
     uint64_t max_insns; /* 0 = unlimited */
+    int max_satp_mode;  /* 8 (Sv39), 9 (Sv48) or 10 (Sv57): the largest accepted */
+    _Atomic int hsm_state;      /* enum hsm_state */
+    uint64_t start_pc, start_arg; /* HSM hart_start parameters */
+    atomic_uint fence_req;      /* remote fence requests posted to this hart */
+    atomic_uint fence_done;     /* ... and how many it has carried out */
     struct machine *m;
     struct block_cache *bc;
     int id;
@@ -189,11 +204,21 @@ void hart_reset(struct hart *h, uint64_t pc);
 /* Run until the machine asks harts to stop or the instruction limit hits. */
 enum hart_exit hart_run(struct hart *h);
 
+/* Sleep until an interrupt is pending in mip & mie, an event is posted, or
+ * the machine stops (WFI; also the built-in SBI's suspend). */
+void hart_wait_for_interrupt(struct hart *h);
+
 /* Asynchronous interface for devices and other harts (thread-safe). */
 void hart_set_irq(struct hart *h, uint64_t mip_bits, bool level);
 void hart_kick(struct hart *h); /* re-check pending events soon; wakes WFI */
 
 /* Flush every cached translation (satp change, sfence.vma, PMP change). */
 void hart_tlb_flush(struct hart *h);
+
+/* Remote fences (SBI RFENCE): ask `target` to flush its TLB (and, with
+ * icache, its decoded blocks) and wait until it has. `self` keeps serving
+ * its own fence requests while it waits, so two harts fencing each other
+ * cannot deadlock. */
+void hart_remote_fence(struct hart *self, struct hart *target, bool icache);
 
 #endif

@@ -17,6 +17,7 @@
 #define EV_CHECK     1u /* re-evaluate timers and interrupts */
 #define EV_TLB_FLUSH 2u /* drop every TLB entry (another hart marked a code page) */
 #define EV_STOP      4u /* the machine is stopping */
+#define EV_FLUSH_CODE 8u /* drop decoded blocks (remote FENCE.I) */
 
 /* Instructions between polls of timers and stop requests. */
 #define HART_BUDGET 8192
@@ -66,6 +67,8 @@ uint64_t hart_instret_now(const struct hart *h);
 uint64_t hart_read_mip(struct hart *h);
 
 /* ---- exec.c ---- */
+/* Carry out fence requests posted by other harts (TLB/code flushes). */
+void hart_serve_fences(struct hart *h, unsigned events);
 void block_cache_flush(struct hart *h);
 struct block_cache *block_cache_new(void);
 void block_cache_free(struct block_cache *bc);

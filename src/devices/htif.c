@@ -9,6 +9,7 @@
  */
 #include "devices/htif.h"
 
+#include "devices/console.h"
 #include "lib/log.h"
 #include "machine/machine.h"
 
@@ -31,8 +32,12 @@ int htif_attach(struct machine *m, uint64_t tohost, uint64_t fromhost)
     return 0;
 }
 
-static void out(const void *buf, size_t len)
+static void out(struct machine *m, const void *buf, size_t len)
 {
+    if (m->console) {
+        console_write(m->console, buf, len);
+        return;
+    }
     const char *p = buf;
     while (len) {
         ssize_t n = write(STDOUT_FILENO, p, len);
@@ -61,7 +66,7 @@ static uint64_t syscall_proxy(struct machine *m, uint64_t block)
         if (a[1] != 1 && a[1] != 2) return (uint64_t)-9;
         void *p = machine_host_ptr(m, a[2], a[3]);
         if (!p) return (uint64_t)-14;
-        out(p, a[3]);
+        out(m, p, a[3]);
         return a[3];
     }
     case SYS_EXIT:
@@ -89,7 +94,7 @@ void htif_tohost_written(struct machine *m)
         reply = 1;
     } else if (dev == 1 && cmd == 1) {
         char c = (char)(payload & 0xff);
-        out(&c, 1);
+        out(m, &c, 1);
         reply = 0x100 | (payload & 0xff);
     } else if (dev == 1 && cmd == 0) {
         return; /* console read: no input over HTIF; leave the request pending */

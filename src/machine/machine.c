@@ -56,9 +56,22 @@ struct machine *machine_new(uint64_t ram_base, uint64_t ram_size)
     return m;
 }
 
+void machine_on_free(struct machine *m, void (*fn)(void *), void *arg)
+{
+    if (m->ncleanup < MACHINE_MAX_REGIONS) {
+        m->cleanup[m->ncleanup].fn = fn;
+        m->cleanup[m->ncleanup].arg = arg;
+        m->ncleanup++;
+    }
+}
+
 void machine_free(struct machine *m)
 {
     if (!m) return;
+    while (m->ncleanup > 0) {
+        m->ncleanup--;
+        m->cleanup[m->ncleanup].fn(m->cleanup[m->ncleanup].arg);
+    }
     for (int i = 0; i < m->nharts; i++) hart_free(m->harts[i]);
     for (int i = 0; i < m->nregions; i++)
         if (m->regions[i].host && m->regions[i].host != m->ram)

@@ -39,6 +39,8 @@ struct region {
 #define PAGE_CODE  0x01 /* some hart holds decoded instructions from this page */
 #define PAGE_WATCH 0x02 /* stores must take the slow path (HTIF tohost) */
 
+enum { ECALL_DONE = 0, ECALL_PARK = 1 };
+
 enum stop_reason {
     STOP_NONE = 0,
     STOP_POWEROFF, /* guest powered off / passed: exit_code holds the status */
@@ -68,8 +70,20 @@ struct machine {
     uint64_t tohost, fromhost;
 
     /* devices keep their own state; the machine knows them by role */
-    struct clint *clint;
+    struct plic *plic;
+    struct uart *uart;
     struct console *console;
+
+    /* Built-in SBI (direct kernel boot): S-mode ECALLs are answered by the
+     * VMM instead of trapping to M-mode firmware. Returns ECALL_*. */
+    int (*ecall_hook)(struct hart *h);
+
+    /* what to free with the machine, in reverse order of registration */
+    struct {
+        void (*fn)(void *);
+        void *arg;
+    } cleanup[MACHINE_MAX_REGIONS];
+    int ncleanup;
 
     pthread_mutex_t lock; /* serialises slow, rare machine-wide operations */
 };
@@ -79,6 +93,8 @@ struct machine *machine_new(uint64_t ram_base, uint64_t ram_size);
 void machine_free(struct machine *m);
 int machine_add_region(struct machine *m, const struct region *r);
 int machine_add_rom(struct machine *m, uint64_t base, uint64_t size, const char *name);
+/* Have fn(arg) called when the machine is freed (devices' destructors). */
+void machine_on_free(struct machine *m, void (*fn)(void *), void *arg);
 
 /* Find the region holding [pa, pa+len), or NULL. */
 const struct region *machine_find(const struct machine *m, uint64_t pa, uint64_t len);

@@ -6,14 +6,18 @@
 #ifndef KUMO_MACHINE_VIRT_H
 #define KUMO_MACHINE_VIRT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct machine;
+struct console;
 
 enum virt_region {
     VIRT_MROM,
     VIRT_TEST,
     VIRT_RTC,
+    VIRT_PVPANIC,
     VIRT_CLINT,
     VIRT_PLIC,
     VIRT_UART0,
@@ -29,12 +33,33 @@ struct virt_memmap_entry {
 
 extern const struct virt_memmap_entry virt_memmap[VIRT_NREGIONS];
 
+#define VIRT_UART0_IRQ 10
+#define VIRT_RTC_IRQ 11
+#define VIRT_VIRTIO_IRQ 1 /* slot i uses IRQ 1 + i */
+#define VIRT_VIRTIO_COUNT 8
+
+/* The hart's ISA as the device tree advertises it. */
+#define VIRT_ISA_STRING "rv64imafdc_zicsr_zifencei_zba_zbb_zbs_sstc"
+
 struct virt_config {
-    uint64_t ram_size; /* bytes */
+    uint64_t ram_size;       /* bytes */
     int ncpus;
+    int satp_mode;           /* largest MMU mode: 8 Sv39, 9 Sv48, 10 Sv57 */
+    bool builtin_sbi;        /* direct kernel boot: the VMM is the SBI firmware */
+    struct console *console; /* may be NULL */
 };
 
 /* Build the board: RAM, harts and devices. NULL (after a message) on failure. */
 struct machine *virt_create(const struct virt_config *cfg);
+
+struct fdt_params {
+    const char *bootargs;
+    uint64_t initrd_start, initrd_end; /* 0 when there is no initrd */
+};
+
+/* Write the board's flattened device tree into buf; returns its size, or -1
+ * with a message when it does not fit. */
+int virt_build_fdt(const struct machine *m, const struct virt_config *cfg,
+                   const struct fdt_params *p, void *buf, size_t bufsize);
 
 #endif

@@ -1,24 +1,24 @@
 /*
  * main.c - kumo-vmm, the hypervisor process: parses the command line, builds
  * the virt board, loads the guest and runs its vCPUs until the guest powers
- * off, fails, or a limit is reached.
+ * off, fails, or a limit is reached. A guest reboot builds a fresh machine.
  */
 #include "cpu/hart.h"
-#include "devices/htif.h"
+#include "devices/console.h"
 #include "lib/log.h"
-#include "machine/elf.h"
+#include "machine/boot.h"
 #include "machine/machine.h"
 #include "machine/virt.h"
+#include "vmm/vcpu.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef KUMO_VERSION
@@ -29,35 +29,51 @@
 enum { EXIT_USAGE = 2, EXIT_LIMIT = 124, EXIT_SETUP = 125 };
 
 struct options {
-    const char *elf;
+    struct boot_config boot;
     uint64_t mem_mib;
     int cpus;
+    int satp_mode;
     uint64_t max_insns;
+    const char *console;
+    const char *console_log;
     int verbose;
 };
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: kumo-vmm --elf FILE [options]\n"
+            "usage: kumo-vmm --kernel Image [--initrd FILE] [--append CMDLINE] [options]\n"
+            "       kumo-vmm --bios FIRMWARE [--kernel Image] [options]\n"
+            "       kumo-vmm --elf PROGRAM [options]\n"
             "\n"
-            "Runs a RISC-V RV64GC virtual machine (a software hart on a QEMU-compatible\n"
-            "'virt' board).\n"
+            "Runs a RISC-V RV64GC virtual machine on a board compatible with QEMU's 'virt'.\n"
             "\n"
-            "  --elf FILE        load a bare-metal ELF executable at its link addresses\n"
-            "                    (RAM starts at 0x80000000) and start it in M-mode; a\n"
-            "                    write to its 'tohost' symbol ends the run (riscv-tests\n"
-            "                    convention: 1 = pass, exit status 0; (n << 1) | 1 = test n\n"
-            "                    failed, exit status n)\n"
-            "  --mem MIB         guest RAM in MiB (default 128)\n"
-            "  --max-insns N     stop with an error after N instructions (default: no limit)\n"
-            "  -v, --verbose     print what the VMM does (repeat for more)\n"
-            "  -h, --help        show this help\n"
-            "  --version         show the version\n"
+            "Boot:\n"
+            "  --kernel FILE     Linux kernel Image (or raw S-mode binary) at RAM + 2 MiB;\n"
+            "                    without --bios, kumo-vmm itself is the SBI firmware\n"
+            "  --initrd FILE     initial ramdisk for the kernel\n"
+            "  --append CMDLINE  kernel command line (default: \"console=ttyS0\")\n"
+            "  --bios FILE       M-mode firmware (e.g. OpenSBI fw_jump.bin/fw_dynamic.bin)\n"
+            "                    loaded at 0x80000000 and started from the reset vector\n"
+            "  --elf FILE        bare-metal ELF program started in M-mode at its entry;\n"
+            "                    a write to its 'tohost' symbol ends the run (1 = pass,\n"
+            "                    exit 0; (n << 1) | 1 = test n failed, exit n)\n"
+            "  --dump-dtb FILE   write the device tree to FILE and exit\n"
+            "Machine:\n"
+            "  --mem MIB         guest RAM in MiB (default 256; 128 with --elf)\n"
+            "  --cpus N          number of vCPUs, 1 to %d (default 1)\n"
+            "  --mmu MODE        largest paging mode: sv39, sv48 or sv57 (default sv57)\n"
+            "  --console KIND    stdio (default), none, or socket:PATH\n"
+            "  --console-log F   also append the console output to file F\n"
+            "  --max-insns N     stop with an error after N instructions per vCPU\n"
+            "  -v, --verbose     say what the VMM does (twice: more)\n"
+            "  -h, --help        show this help;  --version  show the version\n"
             "\n"
-            "Exit status: the guest's (0 on pass/poweroff), %d for usage errors, %d when\n"
-            "--max-insns is reached, %d when the VM cannot be set up.\n",
-            EXIT_USAGE, EXIT_LIMIT, EXIT_SETUP);
+            "On a terminal the console is in raw mode: Ctrl-A x quits, Ctrl-A h helps.\n"
+            "Exit status: the guest's (0 on poweroff or pass; its failure code otherwise),\n"
+            "%d for usage errors, %d when --max-insns is reached, %d when the VM cannot be\n"
+            "set up, 128+N when stopped by signal N.\n",
+            MACHINE_MAX_HARTS, EXIT_USAGE, EXIT_LIMIT, EXIT_SETUP);
 }
 
 static bool parse_u64(const char *s, uint64_t *out)
@@ -73,28 +89,65 @@ static bool parse_u64(const char *s, uint64_t *out)
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-    enum { OPT_ELF = 256, OPT_MEM, OPT_MAX_INSNS, OPT_VERSION };
+    enum {
+        OPT_ELF = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_BIOS, OPT_DUMP_DTB, OPT_MEM,
+        OPT_CPUS, OPT_MMU, OPT_CONSOLE, OPT_CONSOLE_LOG, OPT_MAX_INSNS, OPT_VERSION
+    };
     static const struct option longopts[] = {
         {"elf", required_argument, NULL, OPT_ELF},
+        {"kernel", required_argument, NULL, OPT_KERNEL},
+        {"initrd", required_argument, NULL, OPT_INITRD},
+        {"append", required_argument, NULL, OPT_APPEND},
+        {"bios", required_argument, NULL, OPT_BIOS},
+        {"dump-dtb", required_argument, NULL, OPT_DUMP_DTB},
         {"mem", required_argument, NULL, OPT_MEM},
+        {"cpus", required_argument, NULL, OPT_CPUS},
+        {"mmu", required_argument, NULL, OPT_MMU},
+        {"console", required_argument, NULL, OPT_CONSOLE},
+        {"console-log", required_argument, NULL, OPT_CONSOLE_LOG},
         {"max-insns", required_argument, NULL, OPT_MAX_INSNS},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
     };
-    *o = (struct options){.mem_mib = 128, .cpus = 1};
+    *o = (struct options){.cpus = 1, .satp_mode = 10, .console = "stdio"};
+    uint64_t v;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
         switch (c) {
-        case OPT_ELF: o->elf = optarg; break;
+        case OPT_ELF: o->boot.elf = optarg; break;
+        case OPT_KERNEL: o->boot.kernel = optarg; break;
+        case OPT_INITRD: o->boot.initrd = optarg; break;
+        case OPT_APPEND: o->boot.append = optarg; break;
+        case OPT_BIOS: o->boot.bios = optarg; break;
+        case OPT_DUMP_DTB: o->boot.dump_dtb = optarg; break;
         case OPT_MEM:
             if (!parse_u64(optarg, &o->mem_mib) || o->mem_mib < 1 || o->mem_mib > 65536) {
                 log_error("--mem %s: give the guest RAM size in MiB, from 1 to 65536", optarg);
                 return -1;
             }
             break;
+        case OPT_CPUS:
+            if (!parse_u64(optarg, &v) || v < 1 || v > MACHINE_MAX_HARTS) {
+                log_error("--cpus %s: give a number of vCPUs from 1 to %d", optarg,
+                          MACHINE_MAX_HARTS);
+                return -1;
+            }
+            o->cpus = (int)v;
+            break;
+        case OPT_MMU:
+            if (strcmp(optarg, "sv39") == 0) o->satp_mode = 8;
+            else if (strcmp(optarg, "sv48") == 0) o->satp_mode = 9;
+            else if (strcmp(optarg, "sv57") == 0) o->satp_mode = 10;
+            else {
+                log_error("--mmu %s: use sv39, sv48 or sv57", optarg);
+                return -1;
+            }
+            break;
+        case OPT_CONSOLE: o->console = optarg; break;
+        case OPT_CONSOLE_LOG: o->console_log = optarg; break;
         case OPT_MAX_INSNS:
             if (!parse_u64(optarg, &o->max_insns) || o->max_insns == 0) {
                 log_error("--max-insns %s: give a positive number of instructions", optarg);
@@ -104,83 +157,48 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'v': o->verbose++; break;
         case 'h': usage(stdout); exit(0);
         case OPT_VERSION: printf("kumo-vmm %s\n", KUMO_VERSION); exit(0);
-        case '?':
-        default:
-            if (optopt >= OPT_ELF)
-                log_error("option %s needs a value (see --help)", argv[optind - 1]);
-            else if (optopt)
-                log_error("unknown option -%c (see --help)", optopt);
-            else
-                log_error("unknown option %s (see --help)", argv[optind - 1]);
-            return -1;
+        case ':': log_error("option %s needs a value (see --help)", argv[optind - 1]); return -1;
+        default: log_error("unknown option %s (see --help)", argv[optind - 1]); return -1;
         }
     }
     if (optind < argc) {
         log_error("unexpected argument '%s' (see --help)", argv[optind]);
         return -1;
     }
-    if (!o->elf) {
-        log_error("nothing to run: give --elf FILE (see --help)");
+    const struct boot_config *b = &o->boot;
+    if (!b->elf && !b->kernel && !b->bios) {
+        log_error("nothing to run: give --kernel, --bios or --elf (see --help)");
         return -1;
     }
+    if (b->elf && (b->kernel || b->bios || b->initrd)) {
+        log_error("--elf runs a bare-metal program on its own: drop --kernel/--bios/--initrd");
+        return -1;
+    }
+    if ((b->initrd || b->append) && !b->kernel) {
+        log_error("--initrd and --append need --kernel");
+        return -1;
+    }
+    if (!o->mem_mib) o->mem_mib = b->elf ? 128 : 256;
+    if (!o->boot.append) o->boot.append = "console=ttyS0";
     return 0;
 }
 
-struct load_ctx {
-    struct machine *m;
-};
-
-static int load_segment(void *ctx, uint64_t pa, const uint8_t *src, uint64_t filesz,
-                        uint64_t memsz, char *err, size_t errlen)
+/* Signals stop the guest cleanly (terminal restored, status 128 + signal). */
+static struct machine *volatile current;
+static void *signal_thread(void *arg)
 {
-    struct machine *m = ((struct load_ctx *)ctx)->m;
-    if (pa < m->ram_base || memsz > m->ram_size || pa - m->ram_base > m->ram_size - memsz) {
-        snprintf(err, errlen,
-                 "segment at %#" PRIx64 "-%#" PRIx64 " does not fit in guest RAM "
-                 "%#" PRIx64 "-%#" PRIx64 " (link the program at 0x80000000, or raise --mem)",
-                 pa, pa + memsz, m->ram_base, m->ram_base + m->ram_size);
-        return -1;
+    sigset_t *set = arg;
+    for (;;) {
+        int sig;
+        if (sigwait(set, &sig) != 0) continue;
+        struct machine *m = current;
+        if (m) {
+            machine_stop(m, STOP_POWEROFF, 128 + sig);
+        } else {
+            exit(128 + sig);
+        }
     }
-    uint8_t *dst = m->ram + (pa - m->ram_base);
-    memcpy(dst, src, filesz);
-    memset(dst + filesz, 0, memsz - filesz);
-    machine_memory_written(m, pa, memsz);
-    return 0;
-}
-
-static int load_elf(struct machine *m, const char *path, struct elf_info *info)
-{
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) {
-        log_error("cannot open %s: %s", path, strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        log_error("%s is not a regular file", path);
-        close(fd);
-        return -1;
-    }
-    if (st.st_size == 0) {
-        log_error("%s is empty: not an ELF file", path);
-        close(fd);
-        return -1;
-    }
-    void *data = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (data == MAP_FAILED) {
-        log_error("cannot read %s: %s", path, strerror(errno));
-        return -1;
-    }
-    char err[256];
-    struct load_ctx ctx = {m};
-    int rc = elf_parse(data, (size_t)st.st_size, load_segment, &ctx, info, err, sizeof(err));
-    munmap(data, (size_t)st.st_size);
-    if (rc < 0) {
-        log_error("%s: %s", path, err);
-        return -1;
-    }
-    return 0;
+    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -190,41 +208,73 @@ int main(int argc, char **argv)
     if (parse_options(argc, argv, &o) < 0) return EXIT_USAGE;
     if (o.verbose) log_current_level = o.verbose > 1 ? LOG_DEBUG : LOG_INFO;
 
-    struct virt_config cfg = {.ram_size = o.mem_mib << 20, .ncpus = o.cpus};
-    struct machine *m = virt_create(&cfg);
-    if (!m) return EXIT_SETUP;
+    static sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    pthread_t sig_thread;
+    pthread_create(&sig_thread, NULL, signal_thread, &sigs);
 
-    struct elf_info info;
-    if (load_elf(m, o.elf, &info) < 0) {
-        machine_free(m);
-        return EXIT_SETUP;
-    }
-    if (info.tohost) {
-        if (htif_attach(m, info.tohost, info.fromhost) < 0) {
-            machine_free(m);
+    char err[256];
+    struct console *con = NULL;
+    if (!o.boot.dump_dtb) {
+        con = console_open(o.console, err, sizeof(err));
+        if (!con) {
+            log_error("--console: %s", err);
+            return EXIT_USAGE;
+        }
+        if (o.console_log && console_set_log(con, o.console_log, err, sizeof(err)) < 0) {
+            log_error("--console-log: %s", err);
+            console_close(con);
             return EXIT_SETUP;
         }
-    } else {
-        log_warn("%s has no 'tohost' symbol: the program cannot signal its end, so it runs "
-                 "until --max-insns or forever", o.elf);
     }
-    log_info("loaded %s, entry %#" PRIx64, o.elf, info.entry);
+    struct virt_config cfg = {
+        .ram_size = o.mem_mib << 20,
+        .ncpus = o.cpus,
+        .satp_mode = o.satp_mode,
+        .builtin_sbi = o.boot.kernel && !o.boot.bios,
+        .console = con,
+    };
 
-    struct hart *h = m->harts[0];
-    hart_reset(h, info.entry);
-    h->max_insns = o.max_insns;
-    enum hart_exit why = hart_run(h);
-
-    int status;
-    if (why == HART_EXIT_INSN_LIMIT) {
-        log_error("the guest did not finish within --max-insns %" PRIu64 " instructions "
-                  "(pc %#" PRIx64 ", privilege %d)",
-                  o.max_insns, h->pc, h->priv);
-        status = EXIT_LIMIT;
-    } else {
+    int status = EXIT_SETUP;
+    bool console_started = false;
+    for (;;) {
+        struct machine *m = virt_create(&cfg);
+        if (!m) break;
+        for (int k = 0; k < m->nharts; k++) m->harts[k]->max_insns = o.max_insns;
+        if (boot_load(m, &cfg, &o.boot) < 0) {
+            machine_free(m);
+            break;
+        }
+        if (o.boot.dump_dtb) {
+            machine_free(m);
+            status = 0;
+            break;
+        }
+        current = m;
+        console_set_machine(con, m);
+        if (!console_started && con) {
+            if (console_start(con) < 0) log_warn("console input is not available");
+            console_started = true;
+        }
+        int why = vcpu_run_machine(m);
+        console_set_machine(con, NULL);
+        current = NULL;
         status = m->exit_code;
+        if (why == STOP_RESET) {
+            log_info("guest reboot: starting a fresh machine");
+            machine_free(m);
+            continue;
+        }
+        uint64_t insns = 0;
+        for (int k = 0; k < m->nharts; k++) insns += m->harts[k]->instret;
+        log_info("%" PRIu64 " instructions retired", insns);
+        machine_free(m);
+        break;
     }
-    log_info("%" PRIu64 " instructions retired", h->instret);
-    machine_free(m);
+    console_close(con);
     return status;
 }

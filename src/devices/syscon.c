@@ -1,0 +1,40 @@
+/*
+ * syscon.c - see syscon.h.
+ */
+#include "devices/syscon.h"
+
+#include "lib/log.h"
+#include "machine/machine.h"
+
+static uint64_t syscon_read(void *opaque, uint64_t off, int size)
+{
+    (void)opaque;
+    (void)off;
+    (void)size;
+    return 0;
+}
+
+static void syscon_write(void *opaque, uint64_t off, uint64_t val, int size)
+{
+    struct machine *m = opaque;
+    if (off != 0 || size < 4) return;
+    switch (val & 0xffff) {
+    case SYSCON_POWEROFF: machine_stop(m, STOP_POWEROFF, 0); break;
+    case SYSCON_RESET: machine_stop(m, STOP_RESET, 0); break;
+    case SYSCON_FAIL: {
+        int code = (int)((val >> 16) & 0xffff);
+        log_info("guest reported failure with code %d", code);
+        machine_stop(m, STOP_POWEROFF, code == 0 ? 1 : code > 255 ? 255 : code);
+        break;
+    }
+    }
+}
+
+static const struct mmio_ops syscon_ops = {.read = syscon_read, .write = syscon_write};
+
+int syscon_attach(struct machine *m, uint64_t base)
+{
+    struct region r = {.base = base, .size = SYSCON_SIZE, .name = "test", .ops = &syscon_ops,
+                       .opaque = m};
+    return machine_add_region(m, &r);
+}

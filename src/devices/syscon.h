@@ -1,0 +1,20 @@
+/*
+ * syscon.h - the SiFive "test" device (sifive,test1): a 32-bit register the
+ * guest writes to power off (0x5555), reboot (0x7777) or report a failure
+ * (0x3333 with the exit code in bits 31:16).
+ */
+#ifndef KUMO_DEVICES_SYSCON_H
+#define KUMO_DEVICES_SYSCON_H
+
+#include <stdint.h>
+
+struct machine;
+
+#define SYSCON_SIZE 0x1000
+#define SYSCON_POWEROFF 0x5555
+#define SYSCON_RESET 0x7777
+#define SYSCON_FAIL 0x3333
+
+int syscon_attach(struct machine *m, uint64_t base);
+
+#endif

@@ -1,0 +1,16 @@
+/*
+ * sbi.h - the built-in Supervisor Binary Interface for direct kernel boot.
+ */
+#ifndef KUMO_MACHINE_SBI_H
+#define KUMO_MACHINE_SBI_H
+
+struct hart;
+
+/* Handle an ECALL from S-mode; returns ECALL_DONE or ECALL_PARK (machine.h). */
+int sbi_ecall(struct hart *h);
+
+/* Put a hart in the state firmware leaves it in before entering S-mode:
+ * PMP open, traps and interrupts delegated, counters and Sstc enabled. */
+void sbi_prepare_hart(struct hart *h);
+
+#endif

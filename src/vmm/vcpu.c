@@ -1,0 +1,79 @@
+/*
+ * vcpu.c - see vcpu.h.
+ */
+#include "vmm/vcpu.h"
+
+#include "cpu/hart.h"
+#include "lib/log.h"
+#include "machine/machine.h"
+#include "machine/sbi.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Wait while the hart is stopped; false when the machine is stopping. */
+static bool wait_until_started(struct hart *h)
+{
+    struct machine *m = h->m;
+    pthread_mutex_lock(&h->wfi_lock);
+    atomic_store(&h->wfi, true); /* so that hart_kick signals us */
+    for (;;) {
+        int s = atomic_load(&h->hsm_state);
+        if (atomic_load(&m->stop) || s == HSM_STARTED || s == HSM_START_PENDING) break;
+        pthread_cond_wait(&h->wfi_cond, &h->wfi_lock);
+    }
+    atomic_store(&h->wfi, false);
+    pthread_mutex_unlock(&h->wfi_lock);
+    if (atomic_load(&m->stop)) return false;
+    if (atomic_load(&h->hsm_state) == HSM_START_PENDING) {
+        /* SBI hart_start: enter S-mode at start_pc with a0 = hart id, a1 = opaque */
+        uint64_t pc = h->start_pc, arg = h->start_arg;
+        hart_reset(h, pc);
+        sbi_prepare_hart(h);
+        h->x[10] = (uint64_t)h->id;
+        h->x[11] = arg;
+        atomic_store(&h->hsm_state, HSM_STARTED);
+    }
+    return true;
+}
+
+static void *vcpu_thread(void *arg)
+{
+    struct hart *h = arg;
+    char name[16];
+    snprintf(name, sizeof(name), "vcpu%d", h->id);
+    pthread_setname_np(pthread_self(), name);
+    while (wait_until_started(h)) {
+        enum hart_exit why = hart_run(h);
+        if (why == HART_EXIT_PARK) {
+            atomic_store(&h->hsm_state, HSM_STOPPED);
+            continue;
+        }
+        if (why == HART_EXIT_INSN_LIMIT) {
+            log_error("vCPU %d did not finish within --max-insns %" PRIu64 " instructions "
+                      "(pc %#" PRIx64 ", privilege %d)",
+                      h->id, h->max_insns, h->pc, h->priv);
+            machine_stop(h->m, STOP_ERROR, 124);
+        }
+        break;
+    }
+    return NULL;
+}
+
+int vcpu_run_machine(struct machine *m)
+{
+    pthread_t threads[MACHINE_MAX_HARTS];
+    int started = 0;
+    for (int k = 0; k < m->nharts; k++) {
+        if (pthread_create(&threads[k], NULL, vcpu_thread, m->harts[k]) != 0) {
+            log_error("cannot start a thread for vCPU %d", k);
+            machine_stop(m, STOP_ERROR, 125);
+            break;
+        }
+        started++;
+    }
+    for (int k = 0; k < started; k++) pthread_join(threads[k], NULL);
+    return atomic_load(&m->stop);
+}
