@@ -10,7 +10,7 @@ packages=(
   # bare-metal RISC-V programs (demo, ISA tests)
   gcc-riscv64-unknown-elf
   # tests
-  python3
+  python3 python3-pytest python3-pexpect device-tree-compiler clang libclang-rt-14-dev
 )
 
 missing=()
