@@ -9,3 +9,5 @@ echo "[test] sanitized build (ASan + UBSan)"
 meson test -C build-san --print-errorlogs --num-processes "$(nproc)"
 echo "[test] optimised build"
 meson test -C build --print-errorlogs --num-processes "$(nproc)"
+echo "[test] fuzzing the parsers of untrusted input (${FUZZ_SECONDS:-20}s each)"
+tests/fuzz/run.sh

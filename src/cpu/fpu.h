@@ -88,15 +88,22 @@ uint64_t f32_to_f64(uint32_t a, uint32_t *flags); /* exact; NV on sNaN; NaN -> c
 uint32_t f64_to_f32(uint64_t a, int rm, uint32_t *flags);
 
 /*
- * Host fast paths.  On x86-64 the arithmetic operations (add, sub, mul, div,
- * sqrt and, when the CPU has FMA3, the fused multiply-adds) run on the SSE
- * unit for RNE/RTZ/RDN/RUP; everything else, and every operation whose host
- * result is a NaN, uses the portable software implementation.  Both give the
- * same bits and flags.
+ * Host fast paths.  On x86-64, add, sub, mul, div, sqrt and the fused
+ * multiply-adds in RNE/RTZ/RDN/RUP run on the SSE unit (the binary64 FMA and
+ * some RNE paths need FMA3, probed once at start-up); RMM, every other
+ * operation, special operands and results near the overflow/underflow
+ * thresholds use the portable software implementation.  Both give the same
+ * bits and flags (fpu.c, part 2, says why).
  *
- * fpu_set_host_fastpath(0) forces the software implementation (tests use it
- * to check one against the other).  Returns 1 if host fast paths exist on this
- * build and CPU, 0 if the FPU is software only.
+ * Host state: on x86-64 a call may reset MXCSR to the C default 0x1f80
+ * (round to nearest, all exceptions masked, no sticky flags, DAZ/FTZ off);
+ * it never leaves any other state behind and results never depend on the
+ * MXCSR it finds.  (Reading MXCSR is slow on some CPUs, so it is not saved.)
+ *
+ * fpu_set_host_fastpath() is a test knob: 0 forces the software
+ * implementation, 1 (the default) uses every host path, 2 only those that do
+ * not need FMA3 (as on an old CPU).  Returns 1 if host fast paths exist on
+ * this build, 0 if the FPU is software only.
  */
 int fpu_set_host_fastpath(int enable);
 
