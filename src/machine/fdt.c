@@ -154,9 +154,8 @@ static int soc(void *fdt, const struct machine *m)
     TRY(prop_reg(fdt, mm[VIRT_PVPANIC].base, 2));
     TRY(fdt_end_node(fdt));
 
-    /* QEMU lists the slots from the highest address down; Linux then names
-     * the first slot's device vda, as on QEMU. */
-    for (int i = VIRT_VIRTIO_COUNT - 1; i >= 0; i--) {
+    /* Slots in address order: the first disk (slot 0) becomes vda. */
+    for (int i = 0; i < VIRT_VIRTIO_COUNT; i++) {
         uint64_t base = mm[VIRT_VIRTIO].base + (uint64_t)i * mm[VIRT_VIRTIO].size;
         TRY(begin_node_at(fdt, "virtio_mmio", base));
         TRY(fdt_property_string(fdt, "compatible", "virtio,mmio"));

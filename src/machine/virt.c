@@ -11,6 +11,7 @@
 #include "devices/rtc.h"
 #include "devices/syscon.h"
 #include "devices/uart.h"
+#include "devices/virtio_rng.h"
 #include "lib/log.h"
 #include "machine/machine.h"
 #include "machine/sbi.h"
@@ -97,10 +98,17 @@ struct machine *virt_create(const struct virt_config *cfg)
     m->uart = uart_attach(m, MAP(VIRT_UART0), m->plic, VIRT_UART0_IRQ, cfg->console);
     if (!m->uart) goto fail;
     machine_on_free(m, free_uart, m->uart);
+    /* virtio slots: the entropy source in the last one; empty slots answer
+     * "no device" */
     for (int i = 0; i < VIRT_VIRTIO_COUNT; i++) {
-        struct region r = {.base = MAP(VIRT_VIRTIO) + (uint64_t)i * virt_memmap[VIRT_VIRTIO].size,
-                           .size = virt_memmap[VIRT_VIRTIO].size, .name = "virtio-mmio",
-                           .ops = &empty_virtio_ops};
+        uint64_t base = MAP(VIRT_VIRTIO) + (uint64_t)i * virt_memmap[VIRT_VIRTIO].size;
+        if (i == VIRT_VIRTIO_COUNT - 1) {
+            if (virtio_rng_attach(m, base, m->plic, VIRT_VIRTIO_IRQ + (unsigned)i) < 0)
+                goto fail;
+            continue;
+        }
+        struct region r = {.base = base, .size = virt_memmap[VIRT_VIRTIO].size,
+                           .name = "virtio-mmio", .ops = &empty_virtio_ops};
         if (machine_add_region(m, &r) < 0) goto fail;
     }
 #undef MAP

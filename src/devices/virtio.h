@@ -1,0 +1,129 @@
+/*
+ * virtio.h - the virtio 1.x device model over the MMIO transport (version 2)
+ * and split virtqueues.
+ *
+ * A device (blk, net, rng, ...) describes itself with struct virtio_device
+ * and gets a transport with virtio_mmio_attach(). Everything the guest
+ * wrote (ring indexes, descriptors, lengths, addresses) is untrusted: the
+ * queue code checks every address against guest RAM and every chain for
+ * loops and bounds. A broken queue puts the device into DEVICE_NEEDS_RESET
+ * instead of touching host memory outside the guest.
+ */
+#ifndef KUMO_DEVICES_VIRTIO_H
+#define KUMO_DEVICES_VIRTIO_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+struct machine;
+struct plic;
+
+/* device status bits */
+#define VIRTIO_STATUS_ACKNOWLEDGE 1
+#define VIRTIO_STATUS_DRIVER 2
+#define VIRTIO_STATUS_DRIVER_OK 4
+#define VIRTIO_STATUS_FEATURES_OK 8
+#define VIRTIO_STATUS_NEEDS_RESET 64
+#define VIRTIO_STATUS_FAILED 128
+
+/* transport feature bits */
+#define VIRTIO_F_INDIRECT_DESC (1ull << 28)
+#define VIRTIO_F_EVENT_IDX (1ull << 29)
+#define VIRTIO_F_VERSION_1 (1ull << 32)
+
+#define VIRTQ_MAX_SIZE 1024
+#define VIRTIO_MAX_QUEUES 8
+#define VIRTQ_MAX_SEGS 1024 /* most buffers in one chain */
+
+/* descriptor flags */
+#define VIRTQ_DESC_F_NEXT 1
+#define VIRTQ_DESC_F_WRITE 2
+#define VIRTQ_DESC_F_INDIRECT 4
+
+struct virtqueue {
+    /* set by the driver through the transport */
+    uint32_t num;
+    bool ready;
+    uint64_t desc_addr, avail_addr, used_addr;
+    /* host views of the rings, valid while ready */
+    const volatile uint8_t *desc;
+    volatile uint16_t *avail; /* flags, idx, ring[num], used_event */
+    volatile uint8_t *used;   /* flags, idx, ring[num] of {id, len}, avail_event */
+    uint16_t last_avail;      /* next avail entry the device will take */
+    uint16_t used_idx;        /* shadow of used->idx */
+    uint16_t signalled_used;  /* used_idx when the guest was last interrupted */
+    bool signalled_valid;
+};
+
+/* One request taken from a queue: a chain of guest buffers, readable
+ * (driver -> device) first, then writable (device -> driver). */
+struct virtq_req {
+    uint16_t head;
+    unsigned nout, nin;
+    struct iovec out[VIRTQ_MAX_SEGS / 2];
+    struct iovec in[VIRTQ_MAX_SEGS / 2];
+    uint64_t in_gpa[VIRTQ_MAX_SEGS / 2]; /* guest addresses of the writable buffers */
+    size_t out_len, in_len;
+};
+
+struct virtio_dev;
+
+struct virtio_device_ops {
+    /* Read/write the device-specific configuration space (offset from 0x100). */
+    uint64_t (*config_read)(struct virtio_dev *vd, uint64_t off, int size);
+    void (*config_write)(struct virtio_dev *vd, uint64_t off, uint64_t val, int size);
+    /* The driver notified queue q (called on the vCPU thread: hand work off). */
+    void (*notify)(struct virtio_dev *vd, unsigned q);
+    /* The driver set DRIVER_OK, or reset the device (status written as 0). */
+    void (*start)(struct virtio_dev *vd);
+    void (*reset)(struct virtio_dev *vd);
+    /* The machine is being freed: stop threads and free the device. */
+    void (*destroy)(struct virtio_dev *vd);
+};
+
+struct virtio_dev {
+    /* filled by the device before virtio_mmio_attach */
+    uint32_t device_id;
+    uint64_t features; /* offered; VERSION_1, INDIRECT_DESC, EVENT_IDX added by the transport */
+    unsigned nqueues;
+    uint16_t queue_max;
+    const struct virtio_device_ops *ops;
+    void *opaque; /* the device's own state */
+
+    /* transport state */
+    struct machine *m;
+    struct plic *plic;
+    unsigned irq;
+    pthread_mutex_t lock; /* guards everything below and the queues */
+    uint32_t status;
+    uint64_t driver_features;
+    uint32_t dev_features_sel, drv_features_sel, queue_sel;
+    _Atomic uint32_t isr;
+    uint32_t config_generation;
+    struct virtqueue vq[VIRTIO_MAX_QUEUES];
+};
+
+/* Attach a device at a virtio-mmio slot (base address, PLIC source). */
+int virtio_mmio_attach(struct machine *m, struct virtio_dev *vd, uint64_t base,
+                       struct plic *plic, unsigned irq);
+
+/* Queue operations for device back ends. Call with vd->lock held. */
+/* Take the next request: 1 = got one, 0 = queue empty, -1 = the guest broke
+ * the queue (the device is now in NEEDS_RESET). */
+int virtq_pop(struct virtio_dev *vd, unsigned q, struct virtq_req *r);
+/* Return a request with `written` bytes written into its writable buffers. */
+void virtq_push(struct virtio_dev *vd, unsigned q, const struct virtq_req *r, uint32_t written);
+/* Interrupt the guest for queue q if it wants one (EVENT_IDX rules). */
+void virtq_notify(struct virtio_dev *vd, unsigned q);
+/* Is the device running (DRIVER_OK, not needing reset)? */
+bool virtio_running(const struct virtio_dev *vd);
+/* Announce a configuration change (config generation + interrupt). */
+void virtio_config_changed(struct virtio_dev *vd);
+/* Mark the device broken: NEEDS_RESET and a configuration interrupt. */
+void virtio_fail(struct virtio_dev *vd, const char *why);
+
+#endif
