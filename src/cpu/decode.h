@@ -20,6 +20,7 @@ enum op {
 };
 
 struct insn {
+    const void *handler; /* the interpreter's label for op (set by exec.c) */
     uint16_t op;  /* enum op */
     uint16_t off; /* byte offset of this instruction from its block's start */
     uint8_t rd;   /* destination (integer rd 0 is mapped to 32) */

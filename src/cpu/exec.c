@@ -35,6 +35,10 @@
 struct block {
     const uint8_t *host;     /* host address of the first instruction (the key) */
     struct block *hash_next;
+    /* Direct successors in the same page (0: taken/jump target, 1: fall
+     * through), filled in lazily. Following one costs a generation check
+     * instead of a TLB lookup and a hash probe. */
+    struct block *link[2];
     uint32_t page;           /* RAM page index, NO_PAGE for ROM */
     uint32_t gen;            /* that page's generation when decoded */
     uint32_t n;              /* instructions, not counting the BLOCK_END sentinel */
@@ -46,6 +50,7 @@ struct block_cache {
     struct block *hash[BC_HASH_SIZE];
     uint8_t *arena;
     size_t used;
+    uint64_t epoch; /* bumped by every flush: blocks from older epochs are gone */
     /* a block for one instruction that straddles two pages, never cached */
     struct block *scratch;
     uint8_t scratch_bytes[4];
@@ -80,6 +85,7 @@ void block_cache_flush(struct hart *h)
     struct block_cache *bc = h->bc;
     memset(bc->hash, 0, sizeof(bc->hash));
     bc->used = 0;
+    bc->epoch++;
 }
 
 static inline unsigned block_hash(const uint8_t *host)
@@ -94,6 +100,9 @@ static uint32_t read_insn_bits(const uint8_t *p, int len)
     if (len == 4) w |= (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
     return w;
 }
+
+/* The interpreter's handler labels, indexed by op; set by hart_run. */
+static void *const *handler_of;
 
 /* Note that a RAM page now holds decoded code: its stores must be seen. */
 static uint32_t claim_code_page(struct hart *h, const uint8_t *host, uint32_t *gen)
@@ -122,6 +131,7 @@ static struct block *build_block(struct hart *h, const uint8_t *host, uint64_t p
     if (bc->used + need > BC_ARENA_SIZE) block_cache_flush(h);
     struct block *b = (struct block *)(bc->arena + bc->used);
     b->host = host;
+    b->link[0] = b->link[1] = NULL;
     b->page = claim_code_page(h, host, &b->gen);
 
     uint32_t off = 0, n = 0;
@@ -130,6 +140,7 @@ static struct block *build_block(struct hart *h, const uint8_t *host, uint64_t p
         if (off + (uint32_t)len > avail) break;
         struct insn *in = &b->insns[n++];
         decode(read_insn_bits(host + off, len), in);
+        in->handler = handler_of[in->op];
         in->off = (uint16_t)off;
         off += (uint32_t)len;
         if (op_ends_block((enum op)in->op)) break;
@@ -140,11 +151,13 @@ static struct block *build_block(struct hart *h, const uint8_t *host, uint64_t p
         const uint8_t *hi = mmu_fetch_ptr(h, pc + 2, &avail2);
         if (!hi) return NULL;
         b = bc->scratch;
+        b->link[0] = b->link[1] = NULL;
         memcpy(bc->scratch_bytes, host, 2);
         memcpy(bc->scratch_bytes + 2, hi, 2);
         b->host = bc->scratch_bytes;
         b->page = NO_PAGE;
         decode(read_insn_bits(bc->scratch_bytes, 4), &b->insns[0]);
+        b->insns[0].handler = handler_of[b->insns[0].op];
         b->insns[0].off = 0;
         n = 1;
         off = 4;
@@ -159,6 +172,7 @@ static struct block *build_block(struct hart *h, const uint8_t *host, uint64_t p
     struct insn *end = &b->insns[n];
     memset(end, 0, sizeof(*end));
     end->op = OP_BLOCK_END;
+    end->handler = handler_of[OP_BLOCK_END];
     end->off = (uint16_t)off;
     return b;
 }
@@ -294,10 +308,14 @@ enum hart_exit hart_run(struct hart *h)
     uint64_t *const x = h->x;
     uint64_t *const f = h->f;
     const struct insn *i;
-    const struct block *b;
+    struct block *b;
+    struct block *prev = NULL; /* block to link to the next one, if eligible */
+    int prev_slot = 0;
+    uint64_t prev_epoch = 0, prev_target = 0;
     uint64_t pc_base;
     enum hart_exit why;
 
+    handler_of = dispatch;
     h->budget = 0; /* poll first */
     h->budget_start = 0;
 
@@ -305,11 +323,37 @@ enum hart_exit hart_run(struct hart *h)
 #define NEXT                                                                                   \
     do {                                                                                       \
         i++;                                                                                   \
-        goto *dispatch[i->op];                                                                 \
+        goto *i->handler;                                                                 \
     } while (0)
 #define JUMP(target)                                                                           \
     do {                                                                                       \
         h->pc = (target);                                                                      \
+        goto next_block;                                                                       \
+    } while (0)
+/* A direct transfer to `target` (slot 0: taken, 1: fall-through): follow the
+ * block's link when the target is in the same page, else look it up. */
+#define CHAIN(slot, target)                                                                    \
+    do {                                                                                       \
+        uint64_t t_ = (target);                                                                \
+        h->pc = t_;                                                                            \
+        if (((t_ ^ pc_base) >> PAGE_SHIFT) == 0) {                                             \
+            struct block *nb_ = b->link[slot];                                                 \
+            if (likely(nb_ != NULL) &&                                                         \
+                likely(atomic_load_explicit(&h->events, memory_order_relaxed) == 0) &&         \
+                likely(h->budget > 0) &&                                                       \
+                likely(nb_->page == NO_PAGE || nb_->gen == atomic_load_explicit(               \
+                           &h->m->page_gen[nb_->page], memory_order_relaxed))) {              \
+                b = nb_;                                                                       \
+                h->budget -= b->n;                                                             \
+                pc_base = t_;                                                                  \
+                i = b->insns;                                                                  \
+                goto *i->handler;                                                         \
+            }                                                                                  \
+            prev = b;                                                                          \
+            prev_slot = (slot);                                                                \
+            prev_epoch = h->bc->epoch;                                                         \
+            prev_target = t_;                                                                  \
+        }                                                                                      \
         goto next_block;                                                                       \
     } while (0)
 #define RAISE(cause, tval)                                                                     \
@@ -343,7 +387,8 @@ enum hart_exit hart_run(struct hart *h)
     L_##name:                                                                                  \
     {                                                                                          \
         uint64_t a = RS1, c = RS2;                                                             \
-        JUMP((cond) ? PC + IMM : PC + i->len);                                                 \
+        if (cond) CHAIN(0, PC + IMM);                                                          \
+        CHAIN(1, PC + i->len);                                                                 \
     }
 /* Loads and stores: one compare against the TLB for the common case. */
 #define LOAD(name, type, size, conv)                                                           \
@@ -396,13 +441,21 @@ next_block:
     }
     b = get_block(h);
     if (unlikely(!b)) {
+        prev = NULL;
         hart_take_trap(h, h->exc_cause, h->exc_tval, false);
         goto next_block;
+    }
+    if (prev) {
+        /* link only blocks of the same cache epoch, never the scratch block */
+        if (prev_epoch == h->bc->epoch && h->pc == prev_target && b != h->bc->scratch &&
+            prev != h->bc->scratch)
+            prev->link[prev_slot] = b;
+        prev = NULL;
     }
     h->budget -= b->n;
     pc_base = h->pc;
     i = b->insns;
-    goto *dispatch[i->op];
+    goto *i->handler;
 
 leave:
     h->instret += (uint64_t)(h->budget_start - h->budget);
@@ -423,7 +476,7 @@ L_ILLEGAL:
     RAISE(EXC_ILLEGAL, (uint32_t)i->imm);
 
 L_BLOCK_END:
-    JUMP(PC);
+    CHAIN(1, PC);
 
     /* ---- RV64I ---- */
 L_LUI:
@@ -436,7 +489,7 @@ L_JAL:
 {
     uint64_t pc = PC;
     RD = pc + i->len;
-    JUMP(pc + (uint64_t)IMM);
+    CHAIN(0, pc + (uint64_t)IMM);
 }
 L_JALR:
 {
