@@ -3,9 +3,13 @@
  * timer comparators (CLINT mtimecmp and Sstc stimecmp) that raise MTIP/STIP.
  */
 #include "cpu/internal.h"
+#include "lib/log.h"
 
 void hart_take_trap(struct hart *h, uint64_t cause, uint64_t tval, bool interrupt)
 {
+    if (!interrupt && cause == EXC_ILLEGAL)
+        log_debug("hart %d: illegal instruction %#llx at pc %#llx (privilege %d)", h->id,
+                  (unsigned long long)tval, (unsigned long long)h->pc, h->priv);
     uint64_t deleg = interrupt ? h->mideleg : h->medeleg;
     uint64_t vector_off = interrupt ? 4 * cause : 0;
     uint64_t mcause = cause | (interrupt ? 1ull << 63 : 0);

@@ -302,7 +302,8 @@ void sbi_prepare_hart(struct hart *h)
     h->pmpcfg[0] = 0x18 | 7;  /* NAPOT over everything, RWX */
     h->medeleg = 0xb1ff;      /* every exception but ECALL from S/M */
     h->mideleg = MIP_SSIP | MIP_STIP | MIP_SEIP;
-    h->mcounteren = 7;        /* cycle, time, instret readable in S/U */
+    h->mcounteren = 7;        /* cycle, time, instret readable in S ... */
+    h->scounteren = 7;        /* ... and in U (OpenSBI sets both too) */
     h->menvcfg = 1ull << 63;  /* Sstc: stimecmp drives STIP */
     h->mstatus &= ~MSTATUS_MPP;
     h->priv = PRIV_S;
