@@ -313,7 +313,11 @@ bool csr_exec(struct hart *h, int op, int rd, int rs1, uint32_t csr)
     (void)do_read;
     if (!csr_read(h, csr, &old)) goto illegal;
     if (do_write) {
-        uint64_t nv = kind == 0 ? src : kind == 1 ? old | src : old & ~src;
+        /* mip.SEIP reads as software bit | PLIC line, but a read-modify-write
+         * uses the software bit alone (privileged spec 3.1.9), or the line
+         * would be latched into the software bit. */
+        uint64_t base = csr == CSR_MIP ? (old & ~MIP_SEIP) | (h->mip_sw & MIP_SEIP) : old;
+        uint64_t nv = kind == 0 ? src : kind == 1 ? base | src : base & ~src;
         if (!csr_write(h, csr, nv)) goto illegal;
         atomic_fetch_or_explicit(&h->events, EV_CHECK, memory_order_relaxed);
     }
