@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   # build
-  gcc libc6-dev meson ninja-build pkg-config libfdt-dev
+  gcc libc6-dev meson ninja-build pkg-config libfdt-dev zlib1g-dev
   # bare-metal RISC-V programs (demo, ISA tests)
   gcc-riscv64-unknown-elf
   # tests

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# The main job: install dependencies, build, and run a kumo virtual machine
-# on the default image (today: the bundled bare-metal demo program).
+# The main job: install what is needed, build kumo and the default guest image
+# (cached after the first time), and boot a virtual machine from it: Linux on
+# 2 vCPUs with 512 MiB, root on a copy-on-write qcow2 overlay of the base disk
+# image, ending in a shell on this terminal. Type `poweroff` (or Ctrl-A x) to
+# return. Extra arguments are passed to kumo-vmm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
+guest/deps.sh
 scripts/build.sh
-echo "[kumo] starting a virtual machine: build/kumo-vmm --elf build/demo/hello.elf"
-exec build/kumo-vmm --elf build/demo/hello.elf "$@"
+guest=$(guest/build.sh)
+echo "[kumo] starting a virtual machine (Ctrl-A x quits, Ctrl-A h helps)" >&2
+exec build/kumo-vmm --kernel "$guest/Image" --initrd "$guest/initramfs.cpio.gz" \
+  --append "console=ttyS0" --cpus 2 --mem 512 "$@"

@@ -30,3 +30,33 @@ def run(cmd, timeout=60, **kw):
     """Run a command, return CompletedProcess with text output."""
     return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           timeout=timeout, **kw)
+
+
+@pytest.fixture(scope="session")
+def guest():
+    """The default guest (Image, initramfs.cpio.gz, rootfs.ext4): from
+    KUMO_GUEST_DIR, else built (or found in the cache) by guest/build.sh."""
+    d = os.environ.get("KUMO_GUEST_DIR")
+    if not d:
+        r = subprocess.run([str(ROOT / "guest" / "build.sh")], capture_output=True, text=True)
+        if r.returncode != 0:
+            pytest.fail("guest/build.sh failed:\n" + r.stderr[-3000:])
+        d = r.stdout.strip().splitlines()[-1]
+    d = pathlib.Path(d)
+    for f in ("Image", "initramfs.cpio.gz"):
+        if not (d / f).exists():
+            pytest.fail(f"{d / f} is missing")
+    return d
+
+
+def boot_cmd(vmm, guest, run=None, cpus=1, mem=256, extra=(), append=""):
+    """kumo-vmm arguments for a direct boot of the default guest."""
+    cmdline = "console=ttyS0 " + append
+    if run is not None:
+        cmdline += f' kumo.run="{run}"'
+    return [vmm, "--kernel", str(guest / "Image"), "--initrd", str(guest / "initramfs.cpio.gz"),
+            "--append", cmdline.strip(), "--cpus", str(cpus), "--mem", str(mem), *extra]
+
+
+OPENSBI = pathlib.Path("/usr/lib/riscv64-linux-gnu/opensbi/generic")
+UBOOT = pathlib.Path("/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin")
