@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # The main job: install what is needed, build kumo and the default guest image
 # (cached after the first time), and boot a virtual machine from it: Linux on
-# 2 vCPUs with 512 MiB, root on a copy-on-write qcow2 overlay of the base disk
-# image, ending in a shell on this terminal. Type `poweroff` (or Ctrl-A x) to
-# return. Extra arguments are passed to kumo-vmm.
+# 2 vCPUs with 512 MiB, ending in a shell on this terminal. Type `poweroff` (or
+# Ctrl-A x) to return. Extra arguments are passed to kumo-vmm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
