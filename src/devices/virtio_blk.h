@@ -1,0 +1,38 @@
+/*
+ * virtio_blk.h - a virtio block device backed by a disk image (raw or qcow2),
+ * with an optional rate limit (IOPS and bandwidth token buckets).
+ */
+#ifndef KUMO_DEVICES_VIRTIO_BLK_H
+#define KUMO_DEVICES_VIRTIO_BLK_H
+
+#include "storage/ratelimit.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct machine;
+struct plic;
+
+struct blk_config {
+    const char *path;
+    const char *format; /* NULL: probe */
+    bool readonly;
+    const char *serial; /* VIRTIO_BLK_T_GET_ID answer, up to 20 bytes */
+    struct ratelimit_config limits; /* all zero: unlimited */
+};
+
+struct blk;
+
+struct blk_stats {
+    _Atomic uint64_t rd_ops, rd_bytes, wr_ops, wr_bytes;
+};
+
+/* Counters since the disk was attached. */
+void virtio_blk_get_stats(struct blk *b, struct blk_stats *out);
+/* Change the disk's limits while the guest runs (new tokens follow the new rates). */
+void virtio_blk_set_limits(struct blk *b, const struct ratelimit_config *c);
+
+int virtio_blk_attach(struct machine *m, uint64_t base, struct plic *plic, unsigned irq,
+                      const struct blk_config *cfg);
+
+#endif

@@ -1,0 +1,605 @@
+/*
+ * disk.c - the front door of the storage layer: opens an image file, probes
+ * its format, follows backing chains, checks every request (alignment,
+ * bounds, read-only) before handing it to the format driver, and holds the
+ * helpers all drivers share (full-length I/O, locking, error messages).
+ */
+#include "storage/disk.h"
+#include "storage/driver.h"
+#include "storage/qcow2.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- helpers shared by the drivers ---- */
+
+void disk_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+void disk_set_error(struct disk *d, const char *fmt, ...)
+{
+    char buf[sizeof(d->errmsg)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&d->err_lock);
+    memcpy(d->errmsg, buf, sizeof(buf));
+    pthread_mutex_unlock(&d->err_lock);
+}
+
+void disk_last_error(struct disk *d, char *buf, size_t len)
+{
+    if (!buf || len == 0) return;
+    pthread_mutex_lock(&d->err_lock);
+    snprintf(buf, len, "%s", d->errmsg);
+    pthread_mutex_unlock(&d->err_lock);
+}
+
+int disk_base_init(struct disk *d, const struct disk_driver *drv, const char *path, uint64_t size,
+                   bool readonly)
+{
+    d->drv = drv;
+    d->path = strdup(path);
+    d->size = size;
+    d->readonly = readonly;
+    d->backing = NULL;
+    d->errmsg[0] = 0;
+    if (!d->path) return -1;
+    pthread_mutex_init(&d->err_lock, NULL);
+    return 0;
+}
+
+void disk_base_free(struct disk *d)
+{
+    if (d->backing) disk_close(d->backing);
+    d->backing = NULL;
+    pthread_mutex_destroy(&d->err_lock);
+    free(d->path);
+}
+
+ssize_t io_pread(int fd, void *buf, size_t len, uint64_t off)
+{
+    size_t done = 0;
+    if (off > INT64_MAX || len > INT64_MAX - off) return -EINVAL;
+    while (done < len) {
+        ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        if (n == 0) break;
+        done += (size_t)n;
+    }
+    return (ssize_t)done;
+}
+
+int io_pread_zero(int fd, void *buf, size_t len, uint64_t off)
+{
+    ssize_t n = io_pread(fd, buf, len, off);
+    if (n < 0) return (int)n;
+    if ((size_t)n < len) memset((uint8_t *)buf + n, 0, len - (size_t)n);
+    return 0;
+}
+
+int io_pwrite(int fd, const void *buf, size_t len, uint64_t off)
+{
+    size_t done = 0;
+    if (off > INT64_MAX || len > INT64_MAX - off) return -EFBIG;
+    while (done < len) {
+        ssize_t n = pwrite(fd, (const uint8_t *)buf + done, len - done, (off_t)(off + done));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        if (n == 0) return -EIO;
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+int64_t disk_file_size(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0) return -errno;
+    if (S_ISBLK(st.st_mode)) {
+        uint64_t sz;
+        if (ioctl(fd, BLKGETSIZE64, &sz) < 0) return -errno;
+        return (int64_t)sz;
+    }
+    return st.st_size;
+}
+
+int disk_open_file(const char *path, bool readonly, char *err, size_t errlen)
+{
+    /* O_NONBLOCK so that a FIFO named as an image (or as a backing file by a
+     * hostile image) cannot hang the open; cleared again below. */
+    int fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOENT)
+            disk_errf(err, errlen, "%s: no such file (check the path)", path);
+        else if (e == EACCES)
+            disk_errf(err, errlen, "%s: permission denied (check the file's owner and mode%s)",
+                      path, readonly ? "" : ", or open it read-only");
+        else if (e == EROFS)
+            disk_errf(err, errlen, "%s: the file system is read-only (open the image read-only)",
+                      path);
+        else if (e == EISDIR)
+            disk_errf(err, errlen, "%s: is a directory, not a disk image", path);
+        else
+            disk_errf(err, errlen, "%s: cannot open: %s", path, strerror(e));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+        disk_errf(err, errlen, "%s: not a regular file or block device, so not a disk image", path);
+        close(fd);
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
+}
+
+/*
+ * Image locking, compatible with QEMU's scheme so that kumo and qemu-img see
+ * each other: one-byte OFD read locks at 100 + p for each permission p held
+ * and at 200 + p for each permission others may not have (p: 0 consistent
+ * read, 1 write, 3 resize). A conflict is someone else's lock on the byte
+ * that matters: 200 + p for a permission we want, 100 + p for one we deny.
+ */
+enum { PERM_READ = 0, PERM_WRITE = 1, PERM_RESIZE = 3 };
+
+static int lock_byte(int fd, int cmd, short type, off_t byte, struct flock *out)
+{
+    struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1};
+    int r = fcntl(fd, cmd, &fl);
+    if (out) *out = fl;
+    return r;
+}
+
+int disk_lock_file(int fd, const char *path, bool readonly, char *err, size_t errlen)
+{
+    const int held_rw[] = {PERM_READ, PERM_WRITE, PERM_RESIZE}, held_ro[] = {PERM_READ};
+    const int denied[] = {PERM_WRITE, PERM_RESIZE};
+    const int *held = readonly ? held_ro : held_rw;
+    int nheld = readonly ? 1 : 3;
+    for (int i = 0; i < nheld; i++) {
+        if (lock_byte(fd, F_OFD_SETLK, F_RDLCK, 100 + held[i], NULL) < 0) {
+            if (errno == EINVAL || errno == ENOLCK || errno == EOPNOTSUPP)
+                return 0; /* no OFD locks on this file system: go on unlocked */
+            goto busy;
+        }
+    }
+    for (int i = 0; i < 2; i++)
+        if (lock_byte(fd, F_OFD_SETLK, F_RDLCK, 200 + denied[i], NULL) < 0) goto busy;
+    /* Now look for the others (after taking ours, so two racing openers both see it). */
+    for (int i = 0; i < nheld; i++) {
+        struct flock fl;
+        if (lock_byte(fd, F_OFD_GETLK, F_WRLCK, 200 + held[i], &fl) == 0 && fl.l_type != F_UNLCK)
+            goto busy;
+    }
+    for (int i = 0; i < 2; i++) {
+        struct flock fl;
+        if (lock_byte(fd, F_OFD_GETLK, F_WRLCK, 100 + denied[i], &fl) == 0 && fl.l_type != F_UNLCK)
+            goto busy;
+    }
+    return 0;
+busy: /* the caller closes fd, which drops our locks */
+    disk_errf(err, errlen,
+              "%s: the image is in use: another process %s it; stop that process "
+              "first%s",
+              path, readonly ? "is writing" : "has opened",
+              readonly ? ", or use --force-share to inspect it anyway" : "");
+    return -1;
+}
+
+char *disk_resolve_relative(const char *image_path, const char *name)
+{
+    const char *slash = strrchr(image_path, '/');
+    if (name[0] == '/' || !slash) return strdup(name);
+    size_t dlen = (size_t)(slash - image_path) + 1;
+    size_t nlen = strlen(name);
+    char *s = malloc(dlen + nlen + 1);
+    if (!s) return NULL;
+    memcpy(s, image_path, dlen);
+    memcpy(s + dlen, name, nlen + 1);
+    return s;
+}
+
+int disk_parse_size(const char *s, uint64_t *out)
+{
+    if (!s || !*s) return -1;
+    char *end;
+    errno = 0;
+    if (*s == '-' || *s == '+') return -1;
+    double dv = 0;
+    uint64_t v = strtoull(s, &end, 10);
+    bool frac = false;
+    if (errno) return -1;
+    if (end == s) return -1;
+    if (*end == '.') { /* "1.5G" */
+        dv = strtod(s, &end);
+        frac = true;
+    }
+    int shift = 0;
+    switch (*end) {
+    case 'k':
+    case 'K': shift = 10; break;
+    case 'm':
+    case 'M': shift = 20; break;
+    case 'g':
+    case 'G': shift = 30; break;
+    case 't':
+    case 'T': shift = 40; break;
+    case 'p':
+    case 'P': shift = 50; break;
+    case 'e':
+    case 'E': shift = 60; break;
+    default: break;
+    }
+    if (shift) end++;
+    if (shift && (end[0] == 'i' && (end[1] == 'B' || end[1] == 'b')))
+        end += 2;
+    else if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end) return -1;
+    if (frac) {
+        if (!shift) return -1;
+        double r = dv * (double)(1ull << shift);
+        if (!(r >= 0) || r >= 18446744073709551615.0) return -1;
+        *out = (uint64_t)r;
+        return 0;
+    }
+    if (shift && v > (UINT64_MAX >> shift)) return -1;
+    *out = v << shift;
+    return 0;
+}
+
+/* ---- probing and opening ---- */
+
+static const char *probe_format(int fd, int64_t fsize)
+{
+    uint8_t buf[512];
+    ssize_t n = io_pread(fd, buf, sizeof(buf), 0);
+    if (n >= 4 && memcmp(buf, "QFI\xfb", 4) == 0) return "qcow2";
+    if (n >= 4 && memcmp(buf, "KDMV", 4) == 0) return "vmdk";
+    if (n >= 21 && memcmp(buf, "# Disk DescriptorFile", 21) == 0) return "vmdk";
+    if (n >= 8 && memcmp(buf, "conectix", 8) == 0) return "vhd";
+    if (fsize >= 1024) {
+        n = io_pread(fd, buf, 512, (uint64_t)fsize - 512);
+        if (n == 512 && memcmp(buf, "conectix", 8) == 0) return "vhd";
+    }
+    return "raw";
+}
+
+/* Would writing `sector` at `off` make a probed raw image probe as something
+ * else? (A guest must not turn its raw disk into a qcow2 naming host files.) */
+static bool changes_probe(const struct disk *d, uint64_t off, const uint8_t *buf, size_t len)
+{
+    if (off == 0 && len >= 21) {
+        if (memcmp(buf, "QFI\xfb", 4) == 0 || memcmp(buf, "KDMV", 4) == 0 ||
+            memcmp(buf, "conectix", 8) == 0 || memcmp(buf, "# Disk DescriptorFile", 21) == 0)
+            return true;
+    }
+    if (disk_size(d) >= 1024 && off + len == disk_size(d) &&
+        memcmp(buf + len - 512, "conectix", 8) == 0)
+        return true;
+    return false;
+}
+
+static struct disk *open_image(struct disk_open_args *a, char *err, size_t errlen)
+{
+    int fd = disk_open_file(a->path, a->readonly, err, errlen);
+    if (fd < 0) return NULL;
+    struct stat st;
+    if (fstat(fd, &st) == 0) {
+        for (int i = 0; i < a->depth; i++) {
+            if (a->chain_dev[i] == st.st_dev && a->chain_ino[i] == st.st_ino) {
+                disk_errf(err, errlen,
+                          "%s: the backing chain loops back to this file (fix the backing file "
+                          "name with `qemu-img rebase -u`)",
+                          a->path);
+                close(fd);
+                return NULL;
+            }
+        }
+        a->chain_dev[a->depth] = st.st_dev;
+        a->chain_ino[a->depth] = st.st_ino;
+    }
+    if (!a->force_share && disk_lock_file(fd, a->path, a->readonly, err, errlen) < 0) {
+        close(fd);
+        return NULL;
+    }
+    int64_t fsize = disk_file_size(fd);
+    if (fsize < 0) {
+        disk_errf(err, errlen, "%s: cannot get the file size: %s", a->path, strerror((int)-fsize));
+        close(fd);
+        return NULL;
+    }
+    const char *fmt = a->format;
+    bool probed = false;
+    if (!fmt) {
+        fmt = probe_format(fd, fsize);
+        probed = true;
+    }
+    struct disk *d = NULL;
+    if (strcmp(fmt, "raw") == 0) {
+        d = raw_open(fd, a, err, errlen);
+        if (d) d->probed_raw = probed;
+    } else if (strcmp(fmt, "qcow2") == 0) {
+        d = qcow2_open(fd, a, err, errlen);
+    } else if (strcmp(fmt, "vhd") == 0 || strcmp(fmt, "vpc") == 0) {
+        d = vhd_open(fd, a, err, errlen);
+    } else if (strcmp(fmt, "vmdk") == 0) {
+        d = vmdk_open(fd, a, err, errlen);
+    } else {
+        disk_errf(err, errlen, "%s: unknown image format '%s' (use raw, qcow2, vhd or vmdk)",
+                  a->path, fmt);
+        close(fd);
+    }
+    return d;
+}
+
+struct disk *disk_open(const char *path, const struct disk_options *o, char *err, size_t errlen)
+{
+    struct disk_options none = {0};
+    if (!o) o = &none;
+    if (!path || !*path) {
+        disk_errf(err, errlen, "no image file name given");
+        return NULL;
+    }
+    struct disk_open_args *a = calloc(1, sizeof(*a));
+    if (!a) {
+        disk_errf(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
+    a->path = path;
+    a->format = o->format;
+    a->readonly = o->readonly;
+    a->no_backing = o->no_backing;
+    a->for_check = o->for_check;
+    a->force_share = o->force_share;
+    struct disk *d = open_image(a, err, errlen);
+    free(a);
+    return d;
+}
+
+struct disk *disk_open_chain(struct disk_open_args *parent, const char *path, const char *format,
+                             char *err, size_t errlen)
+{
+    if (parent->depth + 1 > DISK_MAX_CHAIN) {
+        disk_errf(err, errlen, "%s: backing chain longer than %d images (a loop?)", path,
+                  DISK_MAX_CHAIN);
+        return NULL;
+    }
+    struct disk_open_args *a = malloc(sizeof(*a));
+    if (!a) {
+        disk_errf(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
+    *a = *parent;
+    a->path = path;
+    a->format = format;
+    a->readonly = true;
+    a->depth = parent->depth + 1;
+    struct disk *d = open_image(a, err, errlen);
+    free(a);
+    return d;
+}
+
+/* ---- request checking and dispatch ---- */
+
+uint64_t disk_size(const struct disk *d)
+{
+    return __atomic_load_n(&d->size, __ATOMIC_ACQUIRE); /* disk_resize may run meanwhile */
+}
+
+static int check_range(struct disk *d, uint64_t off, uint64_t len, bool write)
+{
+    uint64_t size = disk_size(d);
+    if ((off | len) & (DISK_SECTOR - 1)) {
+        disk_set_error(d,
+                       "%s: request at offset %" PRIu64 " length %" PRIu64
+                       " is not a multiple of 512 bytes",
+                       d->path, off, len);
+        return -EINVAL;
+    }
+    if (off > size || len > size - off) {
+        disk_set_error(d,
+                       "%s: request at offset %" PRIu64 " length %" PRIu64
+                       " reaches past the end of the disk (%" PRIu64 " bytes)",
+                       d->path, off, len, size);
+        return -ERANGE;
+    }
+    if (write && d->readonly) {
+        disk_set_error(d, "%s: the disk is read-only", d->path);
+        return -EROFS;
+    }
+    return 0;
+}
+
+const char *disk_format(const struct disk *d)
+{
+    return d->drv->name;
+}
+
+bool disk_is_readonly(const struct disk *d)
+{
+    return d->readonly;
+}
+
+struct disk *disk_backing(struct disk *d)
+{
+    return d->backing;
+}
+
+int disk_read(struct disk *d, uint64_t off, void *buf, size_t len)
+{
+    int r = check_range(d, off, len, false);
+    if (r < 0 || len == 0) return r;
+    return d->drv->read(d, off, buf, len);
+}
+
+int disk_write(struct disk *d, uint64_t off, const void *buf, size_t len)
+{
+    int r = check_range(d, off, len, true);
+    if (r < 0 || len == 0) return r;
+    if (!d->drv->write) {
+        disk_set_error(d, "%s: %s images are read-only in kumo (convert it to qcow2)", d->path,
+                       d->drv->name);
+        return -EROFS;
+    }
+    if (d->probed_raw && changes_probe(d, off, buf, len)) {
+        disk_set_error(d,
+                       "%s: refusing a write that would make this raw image look like "
+                       "another format (open it with format \"raw\" to allow it)",
+                       d->path);
+        return -EPERM;
+    }
+    return d->drv->write(d, off, buf, len);
+}
+
+static int write_zero_buffers(struct disk *d, uint64_t off, uint64_t len)
+{
+    size_t chunk = 1u << 20;
+    void *z = calloc(1, chunk);
+    if (!z) return -ENOMEM;
+    int r = 0;
+    while (len && r == 0) {
+        size_t n = len < chunk ? (size_t)len : chunk;
+        r = d->drv->write(d, off, z, n);
+        off += n;
+        len -= n;
+    }
+    free(z);
+    return r;
+}
+
+int disk_write_zeroes(struct disk *d, uint64_t off, uint64_t len, bool may_unmap)
+{
+    int r = check_range(d, off, len, true);
+    if (r < 0 || len == 0) return r;
+    if (d->drv->write_zeroes) return d->drv->write_zeroes(d, off, len, may_unmap);
+    if (!d->drv->write) return -EROFS;
+    return write_zero_buffers(d, off, len);
+}
+
+int disk_discard(struct disk *d, uint64_t off, uint64_t len)
+{
+    int r = check_range(d, off, len, true);
+    if (r < 0 || len == 0) return r;
+    if (d->drv->discard) return d->drv->discard(d, off, len);
+    return disk_write_zeroes(d, off, len, true);
+}
+
+int disk_flush(struct disk *d)
+{
+    if (d->readonly || !d->drv->flush) return 0;
+    return d->drv->flush(d);
+}
+
+int disk_resize(struct disk *d, uint64_t new_size)
+{
+    if (new_size % DISK_SECTOR) {
+        disk_set_error(d, "%s: new size %" PRIu64 " is not a multiple of 512 bytes", d->path,
+                       new_size);
+        return -EINVAL;
+    }
+    if (d->readonly) {
+        disk_set_error(d, "%s: the disk is read-only", d->path);
+        return -EROFS;
+    }
+    if (!d->drv->resize) {
+        disk_set_error(d, "%s: resizing %s images is not supported (convert it to qcow2 first)",
+                       d->path, d->drv->name);
+        return -ENOTSUP;
+    }
+    return d->drv->resize(d, new_size);
+}
+
+int disk_block_status(struct disk *d, uint64_t off, uint64_t len, uint64_t *pnum)
+{
+    int r = check_range(d, off, len, false);
+    if (r < 0) return r;
+    if (len == 0) {
+        *pnum = 0;
+        return DISK_STATUS_DATA;
+    }
+    if (!d->drv->block_status) {
+        *pnum = len;
+        return DISK_STATUS_DATA;
+    }
+    return d->drv->block_status(d, off, len, pnum);
+}
+
+void disk_get_info(struct disk *d, struct disk_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->format = d->drv->name;
+    out->path = d->path;
+    out->virtual_size = disk_size(d);
+    if (d->drv->info) d->drv->info(d, out);
+    if (d->backing) out->backing_format = d->backing->drv->name;
+}
+
+void disk_close(struct disk *d)
+{
+    if (!d) return;
+    d->drv->close(d);
+}
+
+/* ---- creation ---- */
+
+int disk_create(const char *path, const char *format, uint64_t size, const char *backing_path,
+                const char *backing_format, uint32_t cluster_size, char *err, size_t errlen)
+{
+    if (!format) format = "qcow2";
+    if (strcmp(format, "qcow2") == 0)
+        return qcow2_create(path, size, backing_path, backing_format, cluster_size, err, errlen);
+    if (strcmp(format, "raw") != 0) {
+        disk_errf(err, errlen, "%s: cannot create images of format '%s' (use raw or qcow2)", path,
+                  format);
+        return -1;
+    }
+    if (backing_path) {
+        disk_errf(err, errlen, "%s: raw images cannot have a backing file (use -f qcow2)", path);
+        return -1;
+    }
+    if (size % DISK_SECTOR) {
+        disk_errf(err, errlen, "%s: size %" PRIu64 " is not a multiple of 512 bytes", path, size);
+        return -1;
+    }
+    if (size > INT64_MAX) {
+        disk_errf(err, errlen, "%s: size %" PRIu64 " is too large", path, size);
+        return -1;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        disk_errf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+        return -1;
+    }
+    if (ftruncate(fd, (off_t)size) < 0 || fsync(fd) < 0) {
+        disk_errf(err, errlen, "%s: cannot set the size to %" PRIu64 " bytes: %s", path, size,
+                  strerror(errno));
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}

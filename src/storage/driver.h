@@ -1,0 +1,153 @@
+/*
+ * driver.h - what an image format driver (raw.c, qcow2.c, vhd.c, vmdk.c)
+ * provides to disk.c, and the small helpers the drivers share (full-length
+ * pread/pwrite, error messages, file opening with the checks every image
+ * file needs). Internal to src/storage.
+ *
+ * disk.c validates alignment, bounds and read-only before calling a driver,
+ * so driver callbacks see in-range, 512-aligned requests only.
+ */
+#ifndef KUMO_STORAGE_DRIVER_H
+#define KUMO_STORAGE_DRIVER_H
+
+#include "storage/disk.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <sys/types.h>
+
+/* Longest backing chain followed (also catches loops a -> b -> a). */
+#define DISK_MAX_CHAIN 64
+
+struct disk_driver {
+    const char *name;
+    int (*read)(struct disk *d, uint64_t off, void *buf, size_t len);
+    int (*write)(struct disk *d, uint64_t off, const void *buf, size_t len);     /* may be NULL */
+    int (*flush)(struct disk *d);                                                /* may be NULL */
+    int (*discard)(struct disk *d, uint64_t off, uint64_t len);                  /* may be NULL */
+    int (*write_zeroes)(struct disk *d, uint64_t off, uint64_t len, bool unmap); /* may be NULL */
+    int (*block_status)(struct disk *d, uint64_t off, uint64_t len, uint64_t *pnum);
+    int (*resize)(struct disk *d, uint64_t new_size); /* may be NULL */
+    void (*info)(struct disk *d, struct disk_info *out);
+    void (*close)(struct disk *d);
+};
+
+/* The part of every open image that disk.c owns; drivers embed it first. */
+struct disk {
+    const struct disk_driver *drv;
+    char *path;
+    uint64_t size; /* virtual size, bytes (multiple of 512) */
+    bool readonly;
+    bool probed_raw; /* raw by probing: refuse writes that would change the probe */
+    struct disk *backing;
+    pthread_mutex_t err_lock;
+    char errmsg[512];
+};
+
+/* Settings for opening one image of a chain. */
+struct disk_open_args {
+    const char *path;
+    const char *format; /* NULL = probe */
+    bool readonly, no_backing, for_check, force_share;
+    int depth;                           /* 0 for the image the user named */
+    dev_t chain_dev[DISK_MAX_CHAIN + 1]; /* files already in the chain (loop check) */
+    ino_t chain_ino[DISK_MAX_CHAIN + 1];
+};
+
+/* Driver entry points: take ownership of fd (close it on failure). */
+struct disk *raw_open(int fd, struct disk_open_args *a, char *err, size_t errlen);
+struct disk *qcow2_open(int fd, struct disk_open_args *a, char *err, size_t errlen);
+struct disk *vhd_open(int fd, struct disk_open_args *a, char *err, size_t errlen);
+struct disk *vmdk_open(int fd, struct disk_open_args *a, char *err, size_t errlen);
+
+/* Open the next image of a chain (a backing file), read-only. */
+struct disk *disk_open_chain(struct disk_open_args *parent, const char *path, const char *format,
+                             char *err, size_t errlen);
+
+/* Initialise/free the common part. */
+int disk_base_init(struct disk *d, const struct disk_driver *drv, const char *path, uint64_t size,
+                   bool readonly);
+void disk_base_free(struct disk *d);
+
+/* Record the message of a failed call (readable with disk_last_error). */
+void disk_set_error(struct disk *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* snprintf into err that tolerates err == NULL / errlen == 0. */
+void disk_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Open an image file: O_CLOEXEC, no blocking on FIFOs, must be a regular file or
+ * a block device. Returns fd or -1 with a message. */
+int disk_open_file(const char *path, bool readonly, char *err, size_t errlen);
+
+/* Lock the file against other writers (OFD lock: shared for read-only opens,
+ * exclusive for read-write). 0 or -1 with a message. */
+int disk_lock_file(int fd, const char *path, bool readonly, char *err, size_t errlen);
+
+/* Size of a regular file or block device, or -errno. */
+int64_t disk_file_size(int fd);
+
+/* pread/pwrite the whole range, retrying short transfers and EINTR.
+ * io_pread returns the number of bytes read (less than len only at end of
+ * file) or -errno; io_pwrite returns 0 or -errno. */
+ssize_t io_pread(int fd, void *buf, size_t len, uint64_t off);
+int io_pwrite(int fd, const void *buf, size_t len, uint64_t off);
+/* Read exactly len bytes; zero-fill what lies past the end of the file. */
+int io_pread_zero(int fd, void *buf, size_t len, uint64_t off);
+
+/* Resolve `name` (a backing file or extent name) against the directory of
+ * `image_path`. Returns a malloc'd string. */
+char *disk_resolve_relative(const char *image_path, const char *name);
+
+/* Big/little-endian helpers for on-disk structures. */
+static inline uint16_t get_be16(const void *p)
+{
+    const uint8_t *b = p;
+    return (uint16_t)(b[0] << 8 | b[1]);
+}
+static inline uint32_t get_be32(const void *p)
+{
+    const uint8_t *b = p;
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+static inline uint64_t get_be64(const void *p)
+{
+    const uint8_t *b = p;
+    return (uint64_t)get_be32(b) << 32 | get_be32(b + 4);
+}
+static inline void put_be16(void *p, uint16_t v)
+{
+    uint8_t *b = p;
+    b[0] = (uint8_t)(v >> 8);
+    b[1] = (uint8_t)v;
+}
+static inline void put_be32(void *p, uint32_t v)
+{
+    uint8_t *b = p;
+    b[0] = (uint8_t)(v >> 24);
+    b[1] = (uint8_t)(v >> 16);
+    b[2] = (uint8_t)(v >> 8);
+    b[3] = (uint8_t)v;
+}
+static inline void put_be64(void *p, uint64_t v)
+{
+    put_be32(p, (uint32_t)(v >> 32));
+    put_be32((uint8_t *)p + 4, (uint32_t)v);
+}
+static inline uint16_t get_le16(const void *p)
+{
+    const uint8_t *b = p;
+    return (uint16_t)(b[1] << 8 | b[0]);
+}
+static inline uint32_t get_le32(const void *p)
+{
+    const uint8_t *b = p;
+    return (uint32_t)b[3] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[1] << 8 | b[0];
+}
+static inline uint64_t get_le64(const void *p)
+{
+    const uint8_t *b = p;
+    return (uint64_t)get_le32(b + 4) << 32 | get_le32(b);
+}
+
+#endif

@@ -1,0 +1,186 @@
+/*
+ * raw.c - raw disk images: the file (or block device) is the disk, byte for
+ * byte. Reads and writes go straight to pread/pwrite and may run in parallel
+ * from several threads; discard punches holes so a sparse file stays sparse.
+ * A file whose size is not a multiple of 512 reads as if padded with zeros.
+ */
+#include "storage/driver.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct raw {
+    struct disk d;
+    int fd;
+    bool is_blk;
+};
+
+static struct raw *to_raw(struct disk *d)
+{
+    return (struct raw *)d;
+}
+
+static int raw_read(struct disk *d, uint64_t off, void *buf, size_t len)
+{
+    int r = io_pread_zero(to_raw(d)->fd, buf, len, off);
+    if (r < 0)
+        disk_set_error(d, "%s: read at offset %" PRIu64 " failed: %s", d->path, off, strerror(-r));
+    return r;
+}
+
+static int raw_write(struct disk *d, uint64_t off, const void *buf, size_t len)
+{
+    int r = io_pwrite(to_raw(d)->fd, buf, len, off);
+    if (r < 0)
+        disk_set_error(d, "%s: write at offset %" PRIu64 " failed: %s", d->path, off, strerror(-r));
+    return r;
+}
+
+static int raw_flush(struct disk *d)
+{
+    if (fdatasync(to_raw(d)->fd) < 0) {
+        int e = errno;
+        disk_set_error(d, "%s: flush failed: %s", d->path, strerror(e));
+        return -e;
+    }
+    return 0;
+}
+
+static int write_zero_chunks(struct disk *d, uint64_t off, uint64_t len)
+{
+    size_t chunk = 1u << 20;
+    void *z = calloc(1, chunk);
+    if (!z) return -ENOMEM;
+    int r = 0;
+    while (len && r == 0) {
+        size_t n = len < chunk ? (size_t)len : chunk;
+        r = raw_write(d, off, z, n);
+        off += n;
+        len -= n;
+    }
+    free(z);
+    return r;
+}
+
+static int raw_write_zeroes(struct disk *d, uint64_t off, uint64_t len, bool unmap)
+{
+    struct raw *rw = to_raw(d);
+    if (rw->is_blk) {
+        uint64_t range[2] = {off, len};
+        if (ioctl(rw->fd, BLKZEROOUT, range) == 0) return 0;
+        return write_zero_chunks(d, off, len);
+    }
+    int mode = unmap ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+                     : FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+    if (fallocate(rw->fd, mode, (off_t)off, (off_t)len) == 0) return 0;
+    if (!unmap &&
+        fallocate(rw->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
+        return 0;
+    return write_zero_chunks(d, off, len);
+}
+
+static int raw_discard(struct disk *d, uint64_t off, uint64_t len)
+{
+    return raw_write_zeroes(d, off, len, true);
+}
+
+static int raw_block_status(struct disk *d, uint64_t off, uint64_t len, uint64_t *pnum)
+{
+    struct raw *rw = to_raw(d);
+    *pnum = len;
+    if (rw->is_blk) return DISK_STATUS_DATA;
+    off_t data = lseek(rw->fd, (off_t)off, SEEK_DATA);
+    if (data < 0) {
+        /* ENXIO: nothing but hole (or end of file) from off on. */
+        return errno == ENXIO ? DISK_STATUS_ZERO : DISK_STATUS_DATA;
+    }
+    if ((uint64_t)data > off) {
+        uint64_t n = ((uint64_t)data - off) & ~(uint64_t)(DISK_SECTOR - 1);
+        if (n >= DISK_SECTOR) {
+            *pnum = n < len ? n : len;
+            return DISK_STATUS_ZERO;
+        }
+    }
+    off_t hole = lseek(rw->fd, (off_t)off, SEEK_HOLE);
+    if (hole < 0 || (uint64_t)hole <= off) return DISK_STATUS_DATA;
+    uint64_t n = ((uint64_t)hole - off + DISK_SECTOR - 1) & ~(uint64_t)(DISK_SECTOR - 1);
+    *pnum = n < len ? n : len;
+    return DISK_STATUS_DATA;
+}
+
+static int raw_resize(struct disk *d, uint64_t new_size)
+{
+    struct raw *rw = to_raw(d);
+    if (rw->is_blk) {
+        disk_set_error(d, "%s: a block device cannot be resized by kumo", d->path);
+        return -ENOTSUP;
+    }
+    if (new_size > INT64_MAX || ftruncate(rw->fd, (off_t)new_size) < 0) {
+        int e = new_size > INT64_MAX ? EFBIG : errno;
+        disk_set_error(d, "%s: cannot resize to %" PRIu64 " bytes: %s", d->path, new_size,
+                       strerror(e));
+        return -e;
+    }
+    __atomic_store_n(&d->size, new_size, __ATOMIC_RELEASE);
+    return 0;
+}
+
+static void raw_info(struct disk *d, struct disk_info *out)
+{
+    struct stat st;
+    if (fstat(to_raw(d)->fd, &st) == 0) out->disk_size = (uint64_t)st.st_blocks * 512;
+}
+
+static void raw_close(struct disk *d)
+{
+    struct raw *rw = to_raw(d);
+    if (!d->readonly) fdatasync(rw->fd);
+    close(rw->fd);
+    disk_base_free(d);
+    free(rw);
+}
+
+static const struct disk_driver raw_driver = {
+    .name = "raw",
+    .read = raw_read,
+    .write = raw_write,
+    .flush = raw_flush,
+    .discard = raw_discard,
+    .write_zeroes = raw_write_zeroes,
+    .block_status = raw_block_status,
+    .resize = raw_resize,
+    .info = raw_info,
+    .close = raw_close,
+};
+
+struct disk *raw_open(int fd, struct disk_open_args *a, char *err, size_t errlen)
+{
+    struct stat st;
+    int64_t size = disk_file_size(fd);
+    if (size < 0 || fstat(fd, &st) < 0) {
+        disk_errf(err, errlen, "%s: cannot get the file size: %s", a->path,
+                  strerror(size < 0 ? (int)-size : errno));
+        close(fd);
+        return NULL;
+    }
+    struct raw *rw = calloc(1, sizeof(*rw));
+    uint64_t vsize = ((uint64_t)size + DISK_SECTOR - 1) & ~(uint64_t)(DISK_SECTOR - 1);
+    if (!rw || disk_base_init(&rw->d, &raw_driver, a->path, vsize, a->readonly) < 0) {
+        disk_errf(err, errlen, "%s: out of memory", a->path);
+        free(rw);
+        close(fd);
+        return NULL;
+    }
+    rw->fd = fd;
+    rw->is_blk = S_ISBLK(st.st_mode);
+    return &rw->d;
+}
