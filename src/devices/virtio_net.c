@@ -1,0 +1,344 @@
+/*
+ * virtio_net.c - virtio network device (device ID 1): one receive and one
+ * transmit queue, the MAC address and link status in its configuration,
+ * mergeable receive buffers.
+ *
+ * Each NIC has one thread. It waits in poll() on its back end's descriptors
+ * and an eventfd that the vCPUs kick when the guest notifies a queue, sends
+ * what the guest queued for transmission, and delivers received frames into
+ * the guest's receive buffers. A vCPU never waits for the network: it only
+ * writes the eventfd. Frames that arrive while the guest has no free receive
+ * buffers wait in a small queue; beyond that they are dropped and counted,
+ * as a real NIC's ring overflow would.
+ */
+#include "devices/virtio_net.h"
+
+#include "devices/netdev.h"
+#include "devices/virtio.h"
+#include "lib/log.h"
+#include "machine/machine.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define VIRTIO_NET_F_MAC (1ull << 5)
+#define VIRTIO_NET_F_MRG_RXBUF (1ull << 15)
+#define VIRTIO_NET_F_STATUS (1ull << 16)
+#define VIRTIO_NET_S_LINK_UP 1
+
+#define RXQ 0
+#define TXQ 1
+#define QUEUE_SIZE 256
+#define HDR_LEN 12 /* struct virtio_net_hdr with num_buffers (virtio 1.x) */
+#define PENDING_MAX 128
+#define MAX_POLL 64
+
+struct frame {
+    size_t len;
+    uint8_t data[];
+};
+
+struct vnet {
+    struct virtio_dev vd;
+    struct netdev *nd;
+    uint8_t mac[6];
+    pthread_t thread;
+    bool running;
+    int kick_fd;
+    _Atomic bool quit;
+    /* frames waiting for receive buffers (net thread only) */
+    struct frame *pending[PENDING_MAX];
+    unsigned pending_head, pending_count;
+    struct virtq_req req; /* net thread only */
+    struct nic_stats stats;
+    uint8_t txbuf[HDR_LEN + NETDEV_MAX_FRAME];
+};
+
+/* ---- receive ----------------------------------------------------------------------- */
+
+/* Write [src, src+len) into the request's writable buffers at byte `at`. */
+static size_t fill_in(struct virtq_req *r, size_t at, const uint8_t *src, size_t len)
+{
+    size_t done = 0;
+    for (unsigned k = 0; k < r->nin && done < len; k++) {
+        size_t l = r->in[k].iov_len;
+        if (at >= l) {
+            at -= l;
+            continue;
+        }
+        size_t n = l - at < len - done ? l - at : len - done;
+        memcpy((uint8_t *)r->in[k].iov_base + at, src + done, n);
+        done += n;
+        at = 0;
+    }
+    return done;
+}
+
+/* Deliver one frame into receive buffers. Returns 1 delivered, 0 no buffers
+ * (try later), -1 dropped. Call with vd.lock held.
+ *
+ * With mergeable buffers a frame may take several chains; their used
+ * entries must be consecutive with the first one (holding the header and
+ * num_buffers) first, so entries are written as chains fill up and
+ * published together at the end. */
+static int deliver(struct vnet *v, const uint8_t *frame, size_t len)
+{
+    struct virtio_dev *vd = &v->vd;
+    if (!virtio_running(vd) || !vd->vq[RXQ].ready) return -1;
+    bool mrg = vd->driver_features & VIRTIO_NET_F_MRG_RXBUF;
+    struct virtqueue *vq = &vd->vq[RXQ];
+    uint16_t avail = __atomic_load_n(&vq->avail[1], __ATOMIC_ACQUIRE);
+    uint16_t free_chains = (uint16_t)(avail - vq->last_avail);
+    if (free_chains == 0) return 0;
+
+    struct virtq_req *r = &v->req;
+    size_t off = 0;
+    unsigned nbufs = 0;
+    uint8_t *hdr_at[HDR_LEN]; /* where each header byte went (first chain) */
+    while (off < len || nbufs == 0) {
+        if (nbufs == free_chains) {
+            /* not enough buffers for the whole frame: wait for more, unless
+             * no amount will do (all of them are in use and it still did not fit) */
+            vq->last_avail = (uint16_t)(vq->last_avail - nbufs); /* un-take them */
+            return nbufs == vq->num ? -1 : 0;
+        }
+        int got = virtq_pop(vd, RXQ, r);
+        if (got <= 0) return -1;
+        size_t written = 0;
+        if (nbufs == 0) {
+            if (r->in_len < HDR_LEN) {
+                virtq_push(vd, RXQ, r, 0);
+                return -1;
+            }
+            /* remember where the header lives, to write num_buffers at the end */
+            size_t at = 0;
+            for (unsigned k = 0; k < r->nin && at < HDR_LEN; k++)
+                for (size_t b = 0; b < r->in[k].iov_len && at < HDR_LEN; b++)
+                    hdr_at[at++] = (uint8_t *)r->in[k].iov_base + b;
+            written = HDR_LEN;
+        }
+        size_t n = r->in_len - written < len - off ? r->in_len - written : len - off;
+        fill_in(r, written, frame + off, n);
+        written += n;
+        off += n;
+        virtq_fill(vd, RXQ, r, (uint32_t)written, nbufs);
+        nbufs++;
+        if (!mrg && off < len) { /* without mergeable buffers one chain must hold it all */
+            virtq_fill(vd, RXQ, r, 0, 0);
+            virtq_flush(vd, RXQ, 1);
+            return -1;
+        }
+    }
+    for (int b = 0; b < HDR_LEN; b++) *hdr_at[b] = 0; /* no offloads: all zero ... */
+    *hdr_at[10] = (uint8_t)nbufs;                    /* ... but num_buffers */
+    *hdr_at[11] = (uint8_t)(nbufs >> 8);
+    virtq_flush(vd, RXQ, nbufs);
+    return 1;
+}
+
+static void rx_callback(void *opaque, const uint8_t *frame, size_t len)
+{
+    struct vnet *v = opaque;
+    atomic_fetch_add(&v->stats.rx_packets, 1);
+    atomic_fetch_add(&v->stats.rx_bytes, len);
+    pthread_mutex_lock(&v->vd.lock);
+    int rc = v->pending_count ? 0 : deliver(v, frame, len);
+    if (rc == 1) virtq_notify(&v->vd, RXQ);
+    pthread_mutex_unlock(&v->vd.lock);
+    if (rc != 0) {
+        if (rc < 0) v->nd->rx_dropped++;
+        return;
+    }
+    if (v->pending_count == PENDING_MAX) {
+        v->nd->rx_dropped++;
+        return;
+    }
+    struct frame *f = malloc(sizeof(*f) + len);
+    if (!f) {
+        v->nd->rx_dropped++;
+        return;
+    }
+    f->len = len;
+    memcpy(f->data, frame, len);
+    v->pending[(v->pending_head + v->pending_count++) % PENDING_MAX] = f;
+}
+
+static void flush_pending(struct vnet *v)
+{
+    bool any = false;
+    pthread_mutex_lock(&v->vd.lock);
+    while (v->pending_count) {
+        struct frame *f = v->pending[v->pending_head];
+        int rc = deliver(v, f->data, f->len);
+        if (rc == 0) break;
+        if (rc < 0) v->nd->rx_dropped++;
+        any |= rc == 1;
+        free(f);
+        v->pending_head = (v->pending_head + 1) % PENDING_MAX;
+        v->pending_count--;
+    }
+    if (any) virtq_notify(&v->vd, RXQ);
+    pthread_mutex_unlock(&v->vd.lock);
+}
+
+/* ---- transmit ---------------------------------------------------------------------- */
+
+static void transmit(struct vnet *v)
+{
+    struct virtio_dev *vd = &v->vd;
+    for (;;) {
+        pthread_mutex_lock(&vd->lock);
+        int got = virtq_pop(vd, TXQ, &v->req);
+        size_t len = 0;
+        if (got == 1) {
+            struct virtq_req *r = &v->req;
+            for (unsigned k = 0; k < r->nout; k++) {
+                size_t n = r->out[k].iov_len;
+                if (len + n > sizeof(v->txbuf)) n = sizeof(v->txbuf) - len;
+                memcpy(v->txbuf + len, r->out[k].iov_base, n);
+                len += n;
+            }
+            virtq_push(vd, TXQ, r, 0);
+        }
+        if (got != 1) virtq_notify(vd, TXQ);
+        pthread_mutex_unlock(&vd->lock);
+        if (got != 1) return;
+        if (len > HDR_LEN + 14) { /* a header and at least an Ethernet header */
+            v->nd->ops->send(v->nd, v->txbuf + HDR_LEN, len - HDR_LEN);
+            atomic_fetch_add(&v->stats.tx_packets, 1);
+            atomic_fetch_add(&v->stats.tx_bytes, len - HDR_LEN);
+        } else
+            v->nd->tx_dropped++;
+    }
+}
+
+/* ---- the NIC's thread ---------------------------------------------------------------- */
+
+static void *net_thread(void *arg)
+{
+    struct vnet *v = arg;
+    struct pollfd fds[MAX_POLL];
+    while (!atomic_load(&v->quit)) {
+        int timeout = -1;
+        fds[0] = (struct pollfd){.fd = v->kick_fd, .events = POLLIN};
+        int n = v->nd->ops->fill(v->nd, fds + 1, MAX_POLL - 1, &timeout);
+        int rc = poll(fds, (nfds_t)(n + 1), timeout);
+        if (rc < 0 && errno != EINTR) break;
+        if (fds[0].revents & POLLIN) {
+            uint64_t x;
+            if (read(v->kick_fd, &x, sizeof(x)) < 0) { /* drained either way */ }
+        }
+        v->nd->ops->dispatch(v->nd, fds + 1, n, rc < 0);
+        transmit(v);
+        flush_pending(v);
+    }
+    return NULL;
+}
+
+static void kick(struct vnet *v)
+{
+    uint64_t one = 1;
+    if (write(v->kick_fd, &one, sizeof(one)) < 0) { /* counter full: a kick is pending */ }
+}
+
+static void net_notify(struct virtio_dev *vd, unsigned q)
+{
+    (void)q;
+    kick(vd->opaque);
+}
+
+static void net_start(struct virtio_dev *vd)
+{
+    kick(vd->opaque);
+}
+
+static uint64_t net_config_read(struct virtio_dev *vd, uint64_t off, int size)
+{
+    struct vnet *v = vd->opaque;
+    uint8_t cfg[12] = {0};
+    memcpy(cfg, v->mac, 6);
+    cfg[6] = VIRTIO_NET_S_LINK_UP; /* status */
+    cfg[8] = 1;                    /* max_virtqueue_pairs */
+    if (off + (uint64_t)size > sizeof(cfg)) return 0;
+    uint64_t val = 0;
+    memcpy(&val, cfg + off, (size_t)size);
+    return val;
+}
+
+static void net_destroy(struct virtio_dev *vd)
+{
+    struct vnet *v = vd->opaque;
+    atomic_store(&v->quit, true);
+    if (v->running) {
+        kick(v);
+        pthread_join(v->thread, NULL);
+    }
+    if (v->nd) v->nd->ops->close(v->nd);
+    while (v->pending_count) {
+        free(v->pending[v->pending_head]);
+        v->pending_head = (v->pending_head + 1) % PENDING_MAX;
+        v->pending_count--;
+    }
+    if (v->kick_fd >= 0) close(v->kick_fd);
+    free(v);
+}
+
+static const struct virtio_device_ops net_ops = {
+    .config_read = net_config_read,
+    .notify = net_notify,
+    .start = net_start,
+    .destroy = net_destroy,
+};
+
+int virtio_net_attach(struct machine *m, uint64_t base, struct plic *plic, unsigned irq,
+                      const struct net_config *cfg)
+{
+    char err[512];
+    struct netdev *nd = netdev_open(cfg->backend, cfg->mac, err, sizeof(err));
+    if (!nd) {
+        log_error("--net %s: %s", cfg->backend, err);
+        return -1;
+    }
+    struct vnet *v = calloc(1, sizeof(*v));
+    if (!v) {
+        nd->ops->close(nd);
+        return -1;
+    }
+    v->nd = nd;
+    nd->rx = rx_callback;
+    nd->rx_opaque = v;
+    memcpy(v->mac, cfg->mac, 6);
+    v->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct virtio_dev *vd = &v->vd;
+    vd->device_id = 1;
+    vd->features = VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTIO_NET_F_MRG_RXBUF;
+    vd->nqueues = 2;
+    vd->queue_max = QUEUE_SIZE;
+    vd->ops = &net_ops;
+    vd->opaque = v;
+    if (v->kick_fd < 0 || virtio_mmio_attach(m, vd, base, plic, irq) < 0) {
+        net_destroy(vd);
+        return -1;
+    }
+    if (pthread_create(&v->thread, NULL, net_thread, v) != 0) {
+        log_error("cannot start the network thread");
+        return -1; /* the transport's cleanup frees v */
+    }
+    v->running = true;
+    if (m->nnics < MACHINE_MAX_DEVICES) m->nics[m->nnics++] = v;
+    return 0;
+}
+
+void virtio_net_get_stats(struct vnet *v, struct nic_stats *out)
+{
+    out->rx_packets = atomic_load(&v->stats.rx_packets);
+    out->rx_bytes = atomic_load(&v->stats.rx_bytes);
+    out->tx_packets = atomic_load(&v->stats.tx_packets);
+    out->tx_bytes = atomic_load(&v->stats.tx_bytes);
+    out->rx_dropped = v->nd->rx_dropped;
+    out->tx_dropped = v->nd->tx_dropped;
+}

@@ -1,0 +1,460 @@
+/*
+ * switch.c - the data plane of switch.h: ARP proxy, DHCP, anti-spoofing,
+ * switching and routing inside a VNet, the NSG + conntrack policy, and the
+ * hand-off to and from the VNet's NAT.
+ */
+#include "network/switch.h"
+
+#include "network/dhcp.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const uint8_t sw_gateway_mac[6] = {0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc};
+/* libslirp's MAC: 52:55 followed by its IPv4 address (NET_NAT_HOST) */
+const uint8_t sw_nat_mac[6] = {0x52, 0x55, 0xa8, 0x3f, 0x81, 0x01};
+static const uint8_t broadcast_mac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+const char *sw_drop_name(enum sw_drop d)
+{
+    static const char *const names[SW_DROP_COUNT] = {
+        "malformed", "spoofed", "unsupported", "broadcast", "no_route",
+        "ttl",       "policy",  "port_down",   "port_full",
+    };
+    return (unsigned)d < SW_DROP_COUNT ? names[d] : "?";
+}
+
+/* ------------------------------------------------------------ lifecycle -- */
+
+struct sw *sw_create(void)
+{
+    struct sw *sw = calloc(1, sizeof(*sw));
+    if (!sw) return NULL;
+    sw->cfg = net_config_empty();
+    if (!sw->cfg) {
+        free(sw);
+        return NULL;
+    }
+    return sw;
+}
+
+static void free_runtime(struct sw_vnet_rt *vnets, size_t n)
+{
+    for (size_t i = 0; i < n; i++) ct_destroy(vnets[i].ct);
+    free(vnets);
+}
+
+void sw_destroy(struct sw *sw)
+{
+    if (!sw) return;
+    free_runtime(sw->vnets, sw->cfg->nvnets);
+    free(sw->nics);
+    net_config_free(sw->cfg);
+    free(sw);
+}
+
+int sw_apply(struct sw *sw, struct net_config *cfg)
+{
+    struct net_config *old = sw->cfg;
+    struct sw_nic_rt *nics = cfg->nnics ? calloc(cfg->nnics, sizeof(*nics)) : NULL;
+    struct sw_vnet_rt *vnets = cfg->nvnets ? calloc(cfg->nvnets, sizeof(*vnets)) : NULL;
+    if ((cfg->nnics && !nics) || (cfg->nvnets && !vnets)) goto fail;
+    /* new conntrack tables first, so that failing leaves everything as it was */
+    for (size_t i = 0; i < cfg->nvnets; i++) {
+        if (net_config_find_vnet(old, cfg->vnets[i].name) >= 0) continue;
+        vnets[i].ct = ct_create(&cfg->conntrack);
+        if (!vnets[i].ct) goto fail;
+    }
+    for (size_t i = 0; i < cfg->nvnets; i++) {
+        int o = net_config_find_vnet(old, cfg->vnets[i].name);
+        if (o < 0) continue;
+        vnets[i] = sw->vnets[o];
+        sw->vnets[o].ct = NULL;
+        ct_set_limits(vnets[i].ct, &cfg->conntrack); /* on failure it keeps its size */
+    }
+    for (size_t i = 0; i < cfg->nnics; i++) {
+        const struct net_nic *n = &cfg->nics[i];
+        int o = net_config_find_nic(old, n->id);
+        nics[i].port = -1;
+        if (o < 0) continue;
+        const struct net_nic *on = &old->nics[o];
+        nics[i].st = sw->nics[o].st;
+        if (!memcmp(on->mac, n->mac, 6) &&
+            !strcmp(old->vnets[on->vnet].name, cfg->vnets[n->vnet].name))
+            nics[i].port = sw->nics[o].port;
+    }
+    for (size_t i = 0; i < cfg->nnsgs; i++) {
+        int o = net_config_find_nsg(old, cfg->nsgs[i].name);
+        if (o >= 0) nsg_carry_counters(&cfg->nsgs[i], &old->nsgs[o]);
+    }
+    free_runtime(sw->vnets, old->nvnets);
+    free(sw->nics);
+    net_config_free(old);
+    sw->cfg = cfg;
+    sw->nics = nics;
+    sw->vnets = vnets;
+    return 0;
+fail:
+    if (vnets) free_runtime(vnets, cfg->nvnets);
+    free(nics);
+    net_config_free(cfg);
+    return -1;
+}
+
+void sw_tick(struct sw *sw, uint64_t now_ms)
+{
+    for (size_t i = 0; i < sw->cfg->nvnets; i++)
+        if (sw->vnets[i].ct) ct_expire(sw->vnets[i].ct, now_ms, 256);
+}
+
+/* --------------------------------------------------------------- output -- */
+
+static uint8_t *emit(struct sw_out *out, enum sw_dest dest, size_t index, size_t len)
+{
+    if (out->n >= SW_OUT_MAX || len > NET_FRAME_MAX) return NULL;
+    struct sw_out_frame *o = &out->f[out->n];
+    o->dest = dest;
+    o->index = index;
+    o->len = len;
+    o->data = out->buf[out->n];
+    out->n++;
+    return o->data;
+}
+
+/* Forward the IP packet of f (without Ethernet padding) with new MACs. */
+static void forward(struct sw_out *out, enum sw_dest dest, size_t index, const struct net_frame *f,
+                    const uint8_t dst_mac[6], bool routed)
+{
+    size_t len = NET_ETH_HLEN + f->ip_len;
+    uint8_t *b = emit(out, dest, index, len);
+    if (!b) return;
+    memcpy(b, f->data, len);
+    memcpy(b, dst_mac, 6);
+    memcpy(b + 6, routed ? sw_gateway_mac : f->src_mac, 6);
+    if (routed) net_ip_dec_ttl(b + NET_ETH_HLEN);
+}
+
+/* --------------------------------------------------------------- policy -- */
+
+/* The conntrack key of f, if its flows are tracked (TCP, UDP, ICMP echo). */
+static bool flow_key(const struct net_frame *f, struct ct_key *k)
+{
+    if (f->fragment) return false;
+    k->src = f->src_ip;
+    k->dst = f->dst_ip;
+    k->proto = f->proto;
+    if (f->has_ports) {
+        k->sport = f->sport;
+        k->dport = f->dport;
+        return true;
+    }
+    if (f->proto == NET_IPPROTO_ICMP &&
+        (f->icmp_type == NET_ICMP_ECHO || f->icmp_type == NET_ICMP_ECHO_REPLY)) {
+        k->sport = k->dport = f->icmp_id;
+        return true;
+    }
+    return false;
+}
+
+static bool nsg_pass(struct sw *sw, int nsg, enum nsg_direction dir, const struct nsg_packet *p,
+                     const struct nsg_vnet_ctx *ctx)
+{
+    if (nsg < 0) return true; /* no NSG at this level: allowed */
+    const struct nsg_rule *r = nsg_evaluate(&sw->cfg->nsgs[nsg], dir, p, ctx);
+    return r && r->allow;
+}
+
+/* The NSGs of a new flow: the source NIC's outbound (NIC, then subnet) and
+ * the destination NIC's inbound (subnet, then NIC); a side that is outside
+ * the VNet (-1) has none. */
+static bool nsgs_allow(struct sw *sw, size_t v, const struct net_frame *f, int src, int dst)
+{
+    const struct net_config *cfg = sw->cfg;
+    const struct net_vnet *vn = &cfg->vnets[v];
+    struct nsg_vnet_ctx ctx = {vn->spaces, vn->nspaces};
+    struct nsg_packet p = {
+        .src = f->src_ip, .dst = f->dst_ip, .proto = f->proto, .has_ports = f->has_ports,
+        .sport = f->sport, .dport = f->dport, .bytes = (uint32_t)f->ip_len,
+    };
+    if (src >= 0) {
+        const struct net_nic *n = &cfg->nics[src];
+        if (!nsg_pass(sw, n->nsg, NSG_OUTBOUND, &p, &ctx) ||
+            !nsg_pass(sw, vn->subnets[n->subnet].nsg, NSG_OUTBOUND, &p, &ctx))
+            return false;
+    }
+    if (dst >= 0) {
+        const struct net_nic *n = &cfg->nics[dst];
+        if (!nsg_pass(sw, vn->subnets[n->subnet].nsg, NSG_INBOUND, &p, &ctx) ||
+            !nsg_pass(sw, n->nsg, NSG_INBOUND, &p, &ctx))
+            return false;
+    }
+    return true;
+}
+
+/* May the IPv4 packet f go from src to dst (NIC indexes, -1 = the NAT)?
+ * Packets of a tracked flow pass; ICMP errors about a tracked flow pass;
+ * anything else is a new flow for the NSGs, and tracked if allowed. */
+static bool policy(struct sw *sw, size_t v, const struct net_frame *f, int src, int dst,
+                   uint64_t now)
+{
+    struct ct_table *ct = sw->vnets[v].ct;
+    struct ct_key k;
+    uint8_t flags = f->proto == NET_IPPROTO_TCP ? f->tcp_flags : 0;
+    bool tracked = flow_key(f, &k);
+    if (tracked) {
+        bool reply = false;
+        struct ct_entry *e = ct_find(ct, &k, now, &reply);
+        if (e && f->proto == NET_IPPROTO_ICMP &&
+            f->icmp_type != (reply ? NET_ICMP_ECHO_REPLY : NET_ICMP_ECHO))
+            e = NULL; /* a request cannot pass as the reply of the opposite flow */
+        if (e && f->proto == NET_IPPROTO_TCP &&
+            (flags & (NET_TCP_SYN | NET_TCP_ACK)) == NET_TCP_SYN &&
+            (e->state == CT_TCP_TIME_WAIT || e->state == CT_TCP_CLOSE)) {
+            ct_remove(ct, e); /* a new connection reusing a closed one's ports */
+            e = NULL;
+        }
+        if (e) {
+            ct_update(ct, e, reply, flags, f->ip_len, now);
+            return true;
+        }
+    } else {
+        struct net_inner in;
+        if (net_parse_icmp_inner(f, &in) == 0 && in.src_ip == f->dst_ip &&
+            (in.proto == NET_IPPROTO_TCP || in.proto == NET_IPPROTO_UDP ||
+             (in.proto == NET_IPPROTO_ICMP && in.icmp_type == NET_ICMP_ECHO))) {
+            struct ct_key ik = {in.src_ip, in.dst_ip, in.sport, in.dport, in.proto};
+            bool reply;
+            if (ct_find(ct, &ik, now, &reply)) return true; /* related */
+        }
+    }
+    /* DNS to the platform resolver is not subject to NSGs (as in Azure) */
+    bool platform_dns = src >= 0 && dst < 0 && f->dst_ip == NET_PLATFORM_DNS && f->has_ports &&
+                        f->dport == 53;
+    if (!platform_dns && !nsgs_allow(sw, v, f, src, dst)) return false;
+    bool create = tracked && !(flags & NET_TCP_RST) &&
+                  !(f->proto == NET_IPPROTO_ICMP && f->icmp_type != NET_ICMP_ECHO);
+    if (create) {
+        struct ct_entry *e = ct_add(ct, &k, flags, now);
+        if (e) ct_update(ct, e, false, flags, f->ip_len, now);
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------ from NICs -- */
+
+static void drop(struct sw_port_stats *st, enum sw_drop why)
+{
+    st->drops[why]++;
+}
+
+static void port_arp(struct sw *sw, size_t nic, const struct net_frame *f, struct sw_out *out)
+{
+    const struct net_config *cfg = sw->cfg;
+    const struct net_nic *n = &cfg->nics[nic];
+    struct sw_port_stats *st = &sw->nics[nic].st;
+    const struct net_subnet *sn = &cfg->vnets[n->vnet].subnets[n->subnet];
+    if (memcmp(f->arp.sha, n->mac, 6) || (f->arp.spa != n->ip && f->arp.spa != 0)) {
+        drop(st, SW_DROP_SPOOFED);
+        return;
+    }
+    if (f->arp.op != NET_ARP_REQUEST) return; /* replies and announcements: nothing to learn */
+    const uint8_t *mac = NULL;
+    if (f->arp.tpa == sn->gateway) {
+        mac = sw_gateway_mac;
+    } else if (net_cidr_contains(sn->prefix, f->arp.tpa)) {
+        int j = net_config_nic_by_ip(cfg, n->vnet, f->arp.tpa);
+        if (j >= 0 && (size_t)j != nic && cfg->nics[j].subnet == n->subnet) mac = cfg->nics[j].mac;
+    }
+    if (!mac) return; /* nobody has it: no answer, as on a real segment */
+    uint8_t *b = emit(out, SW_TO_PORT, nic, 60);
+    if (!b) return;
+    net_build_arp(b, NET_ARP_REPLY, n->mac, mac, f->arp.tpa, n->mac, f->arp.spa);
+    st->arp_replies++;
+}
+
+static void port_dhcp(struct sw *sw, size_t nic, const struct net_frame *f, struct sw_out *out)
+{
+    const struct net_config *cfg = sw->cfg;
+    const struct net_nic *n = &cfg->nics[nic];
+    const struct net_vnet *vn = &cfg->vnets[n->vnet];
+    const struct net_subnet *sn = &vn->subnets[n->subnet];
+    struct dhcp_lease lease = {
+        .ip = n->ip, .mask = net_mask(sn->prefix.len), .router = sn->gateway, .dns = vn->dns,
+        .server_id = sn->gateway, .lease_secs = DHCP_LEASE_SECS, .hostname = n->hostname,
+    };
+    memcpy(lease.mac, n->mac, 6);
+    struct dhcp_reply r;
+    if (dhcp_handle(f->data + f->payload_off, f->payload_len, &lease, &r) != DHCP_OUT_REPLY)
+        return;
+    uint8_t *b = emit(out, SW_TO_PORT, nic, NET_ETH_HLEN + 28 + r.len);
+    if (!b) return;
+    net_build_udp(b, r.broadcast ? broadcast_mac : n->mac, sw_gateway_mac, sn->gateway, r.dst_ip,
+                  DHCP_SERVER_PORT, DHCP_CLIENT_PORT, r.data, r.len);
+    sw->nics[nic].st.dhcp_replies++;
+}
+
+static bool is_gateway(const struct net_vnet *vn, uint32_t ip)
+{
+    for (size_t s = 0; s < vn->nsubnets; s++)
+        if (vn->subnets[s].gateway == ip) return true;
+    return false;
+}
+
+static void port_ip(struct sw *sw, size_t nic, const struct net_frame *f, uint64_t now,
+                    struct sw_out *out)
+{
+    const struct net_config *cfg = sw->cfg;
+    const struct net_nic *n = &cfg->nics[nic];
+    const struct net_vnet *vn = &cfg->vnets[n->vnet];
+    const struct net_subnet *sn = &vn->subnets[n->subnet];
+    struct sw_port_stats *st = &sw->nics[nic].st;
+
+    if (f->fragment) {
+        drop(st, SW_DROP_UNSUPPORTED);
+        return;
+    }
+    if (f->proto == NET_IPPROTO_UDP && f->dport == DHCP_SERVER_PORT &&
+        f->sport == DHCP_CLIENT_PORT && (f->src_ip == 0 || f->src_ip == n->ip) &&
+        (f->dst_ip == 0xffffffffu || f->dst_ip == sn->gateway)) {
+        port_dhcp(sw, nic, f, out);
+        return;
+    }
+    if (f->src_ip != n->ip) {
+        drop(st, SW_DROP_SPOOFED);
+        return;
+    }
+    uint32_t dst = f->dst_ip;
+    if (net_mac_is_multicast(f->dst_mac) || dst == 0xffffffffu || (dst >> 29) == 7 ||
+        dst == net_cidr_last(sn->prefix)) {
+        drop(st, SW_DROP_BROADCAST);
+        return;
+    }
+    bool routed = !memcmp(f->dst_mac, sw_gateway_mac, 6);
+    if (!routed) {
+        /* switched: only to a NIC of the same subnet, and to its own IP */
+        int j = net_config_nic_by_ip(cfg, n->vnet, dst);
+        if (j < 0 || memcmp(cfg->nics[j].mac, f->dst_mac, 6) ||
+            cfg->nics[j].subnet != n->subnet) {
+            drop(st, SW_DROP_NO_ROUTE);
+            return;
+        }
+    }
+    if (is_gateway(vn, dst)) {
+        if (f->proto == NET_IPPROTO_ICMP && f->icmp_type == NET_ICMP_ECHO) {
+            uint8_t *b = emit(out, SW_TO_PORT, nic, NET_ETH_HLEN + 20 + f->l4_len);
+            if (b) net_build_echo_reply(b, f, sw_gateway_mac);
+        } else {
+            drop(st, SW_DROP_NO_ROUTE);
+        }
+        return;
+    }
+    if (routed && f->ttl <= 1) {
+        drop(st, SW_DROP_TTL);
+        return;
+    }
+    if (net_vnet_contains(vn, dst)) {
+        int j = net_config_nic_by_ip(cfg, n->vnet, dst);
+        if (j < 0 || (size_t)j == nic) {
+            drop(st, SW_DROP_NO_ROUTE);
+            return;
+        }
+        if (!policy(sw, n->vnet, f, (int)nic, j, now)) {
+            drop(st, SW_DROP_POLICY);
+            return;
+        }
+        forward(out, SW_TO_PORT, (size_t)j, f, cfg->nics[j].mac, routed);
+        return;
+    }
+    /* outside the VNet: through the NAT, but never to "this host" (0/8,
+     * 127/8), which the NAT's sockets would reach as the host's loopback */
+    if ((dst >> 24) == 0 || (dst >> 24) == 127) {
+        drop(st, SW_DROP_NO_ROUTE);
+        return;
+    }
+    if (!policy(sw, n->vnet, f, (int)nic, -1, now)) {
+        drop(st, SW_DROP_POLICY);
+        return;
+    }
+    forward(out, SW_TO_NAT, n->vnet, f, sw_nat_mac, true);
+    sw->vnets[n->vnet].nat.to_nat_packets++;
+    sw->vnets[n->vnet].nat.to_nat_bytes += f->ip_len;
+}
+
+void sw_port_input(struct sw *sw, size_t nic, const uint8_t *frame, size_t len, uint64_t now_ms,
+                   struct sw_out *out)
+{
+    out->n = 0;
+    if (nic >= sw->cfg->nnics) return;
+    struct sw_port_stats *st = &sw->nics[nic].st;
+    st->rx_packets++;
+    st->rx_bytes += len;
+    struct net_frame f;
+    if (len > NET_FRAME_MAX || net_parse_frame(frame, len, &f) != NET_PARSE_OK) {
+        drop(st, SW_DROP_MALFORMED);
+        return;
+    }
+    if (memcmp(f.src_mac, sw->cfg->nics[nic].mac, 6)) {
+        drop(st, SW_DROP_SPOOFED);
+        return;
+    }
+    switch (f.ethertype) {
+    case NET_ETH_ARP: port_arp(sw, nic, &f, out); break;
+    case NET_ETH_IPV4: port_ip(sw, nic, &f, now_ms, out); break;
+    default: drop(st, SW_DROP_UNSUPPORTED); break;
+    }
+}
+
+/* ------------------------------------------------------------- from NAT -- */
+
+void sw_nat_input(struct sw *sw, size_t v, const uint8_t *frame, size_t len, uint64_t now_ms,
+                  struct sw_out *out)
+{
+    out->n = 0;
+    if (v >= sw->cfg->nvnets) return;
+    const struct net_config *cfg = sw->cfg;
+    const struct net_vnet *vn = &cfg->vnets[v];
+    struct sw_nat_stats *st = &sw->vnets[v].nat;
+    struct net_frame f;
+    if (len > NET_FRAME_MAX || net_parse_frame(frame, len, &f) != NET_PARSE_OK) {
+        st->drops[SW_DROP_MALFORMED]++;
+        return;
+    }
+    if (f.ethertype == NET_ETH_ARP) {
+        /* the NAT resolving a NIC's address: every NIC is behind the gateway */
+        if (f.arp.op != NET_ARP_REQUEST || net_config_nic_by_ip(cfg, v, f.arp.tpa) < 0) return;
+        uint8_t *b = emit(out, SW_TO_NAT, v, 60);
+        if (b)
+            net_build_arp(b, NET_ARP_REPLY, f.arp.sha, sw_gateway_mac, f.arp.tpa, f.arp.sha,
+                          f.arp.spa);
+        return;
+    }
+    if (f.ethertype != NET_ETH_IPV4 || f.fragment) {
+        st->drops[SW_DROP_UNSUPPORTED]++;
+        return;
+    }
+    uint32_t src = f.src_ip, dst = f.dst_ip;
+    if (src == 0 || src == 0xffffffffu || (src >> 29) == 7 || net_vnet_contains(vn, src)) {
+        st->drops[SW_DROP_SPOOFED]++; /* the outside cannot pose as the VNet */
+        return;
+    }
+    if (dst == 0xffffffffu || (dst >> 29) == 7) {
+        st->drops[SW_DROP_BROADCAST]++;
+        return;
+    }
+    int j = net_config_nic_by_ip(cfg, v, dst);
+    if (j < 0) {
+        st->drops[SW_DROP_NO_ROUTE]++;
+        return;
+    }
+    if (f.ttl <= 1) {
+        st->drops[SW_DROP_TTL]++;
+        return;
+    }
+    if (!policy(sw, v, &f, -1, j, now_ms)) {
+        st->drops[SW_DROP_POLICY]++;
+        return;
+    }
+    forward(out, SW_TO_PORT, (size_t)j, &f, cfg->nics[j].mac, true);
+    st->from_nat_packets++;
+    st->from_nat_bytes += f.ip_len;
+}

@@ -1,0 +1,735 @@
+"""End-to-end tests of kumo-switch with fake NICs.
+
+Each test starts build/src/network/kumo-switch (or $KUMO_BUILD/kumo-switch)
+with a configuration, connects "NICs" to its SOCK_SEQPACKET port socket from
+Python (raw Ethernet frames built with struct), and checks what comes out:
+the hello protocol, DHCP, ARP, switching and routing, isolation between VNets,
+NSG drops and stateful replies, NAT to the host's network, public IP port
+forwarding, slow ports, and the counters of the control socket.
+"""
+import json
+import os
+import pathlib
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+from conftest import BUILD
+
+GW_MAC = bytes.fromhex("123456789abc")
+BCAST = b"\xff" * 6
+
+
+def mac(n):
+    return bytes([0x52, 0x54, 0, 0, 0, n])
+
+
+def mac_str(n):
+    return "52:54:00:00:00:%02x" % n
+
+
+def switch_binary():
+    for p in (BUILD / "kumo-switch", BUILD / "src" / "network" / "kumo-switch"):
+        if p.exists():
+            return str(p)
+    pytest.fail(f"kumo-switch is missing under {BUILD}: build first")
+
+
+# ------------------------------------------------------------------ frames --
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def aton(ip):
+    return socket.inet_aton(ip)
+
+
+def ntoa(b):
+    return socket.inet_ntoa(b)
+
+
+def eth(dst, src, etype, payload):
+    return dst + src + struct.pack("!H", etype) + payload
+
+
+def ipv4(src, dst, proto, payload, ttl=64):
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0x4000, ttl, proto, 0,
+                    aton(src), aton(dst))
+    return h[:10] + struct.pack("!H", csum(h)) + h[12:] + payload
+
+
+def l4_csum(src, dst, proto, seg):
+    return csum(aton(src) + aton(dst) + struct.pack("!BBH", 0, proto, len(seg)) + seg)
+
+
+def udp(src, dst, sport, dport, data):
+    seg = struct.pack("!HHHH", sport, dport, 8 + len(data), 0) + data
+    c = l4_csum(src, dst, 17, seg) or 0xFFFF
+    return ipv4(src, dst, 17, seg[:6] + struct.pack("!H", c) + seg[8:])
+
+
+SYN, ACK, FIN, RST, PSH = 0x02, 0x10, 0x01, 0x04, 0x08
+
+
+def tcp(src, dst, sport, dport, flags, seq=0, ack=0, data=b""):
+    seg = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0) + data
+    c = l4_csum(src, dst, 6, seg)
+    return ipv4(src, dst, 6, seg[:16] + struct.pack("!H", c) + seg[18:])
+
+
+def icmp_echo(src, dst, ident, seq=1, reply=False):
+    m = struct.pack("!BBHHH", 0 if reply else 8, 0, 0, ident, seq) + b"kumo-ping"
+    m = m[:2] + struct.pack("!H", csum(m)) + m[4:]
+    return ipv4(src, dst, 1, m)
+
+
+def arp(op, sha, spa, tha, tpa, dst=BCAST):
+    body = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, op, sha, aton(spa), tha, aton(tpa))
+    return eth(dst, sha, 0x0806, body + b"\0" * 18)
+
+
+def dhcp_msg(chaddr, mtype, xid=0x1234, req_ip=None, server=None, ciaddr="0.0.0.0"):
+    m = struct.pack("!BBBBIHH4s4s4s4s16s64s128sI", 1, 1, 6, 0, xid, 0, 0, aton(ciaddr),
+                    b"\0" * 4, b"\0" * 4, b"\0" * 4, chaddr + b"\0" * 10, b"", b"", 0x63825363)
+    opts = bytes([53, 1, mtype])
+    if req_ip:
+        opts += bytes([50, 4]) + aton(req_ip)
+    if server:
+        opts += bytes([54, 4]) + aton(server)
+    opts += bytes([55, 4, 1, 3, 6, 51, 255])
+    return m + opts
+
+
+def parse(frame):
+    """A dict of the fields of an Ethernet/IPv4/ARP frame."""
+    f = {"dst": frame[0:6], "src": frame[6:12], "type": struct.unpack("!H", frame[12:14])[0]}
+    p = frame[14:]
+    if f["type"] == 0x0806:
+        op, sha, spa, tha, tpa = struct.unpack("!6xH6s4s6s4s", p[:28])
+        f.update(op=op, sha=sha, spa=ntoa(spa), tha=tha, tpa=ntoa(tpa))
+    elif f["type"] == 0x0800:
+        ihl = (p[0] & 15) * 4
+        total = struct.unpack("!H", p[2:4])[0]
+        f.update(ttl=p[8], proto=p[9], ip_src=ntoa(p[12:16]), ip_dst=ntoa(p[16:20]),
+                 ip_ok=csum(p[:ihl]) == 0)
+        l4 = p[ihl:total]
+        if f["proto"] in (6, 17):
+            f["sport"], f["dport"] = struct.unpack("!HH", l4[:4])
+        if f["proto"] == 17:
+            f["data"] = l4[8:]
+        elif f["proto"] == 6:
+            seq, ack, off, flags = struct.unpack("!IIBB", l4[4:14])
+            f.update(seq=seq, ack=ack, flags=flags, data=l4[(off >> 4) * 4:])
+        elif f["proto"] == 1:
+            f.update(icmp_type=l4[0], icmp_id=struct.unpack("!H", l4[4:6])[0])
+    return f
+
+
+def dhcp_options(data):
+    opts, i = {}, 240
+    while i < len(data) and data[i] != 255:
+        if data[i] == 0:
+            i += 1
+            continue
+        opts[data[i]] = data[i + 2:i + 2 + data[i + 1]]
+        i += 2 + data[i + 1]
+    return opts
+
+
+# --------------------------------------------------------------- fixtures --
+
+class Nic:
+    def __init__(self, path, nic_id, mac_bytes):
+        self.mac = mac_bytes
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.sock.connect(path)
+        self.sock.send(json.dumps({"nic": nic_id, "mac": ":".join("%02x" % b for b in mac_bytes)})
+                       .encode())
+        self.sock.settimeout(5)
+        self.hello = json.loads(self.sock.recv(4096))
+
+    def send(self, frame):
+        self.sock.send(frame)
+
+    def send_ip(self, packet, dst=GW_MAC):
+        self.sock.send(eth(dst, self.mac, 0x0800, packet))
+
+    def recv(self, timeout=2.0):
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(70000)
+        except socket.timeout:
+            return None
+        return data
+
+    def recv_match(self, pred, timeout=5.0):
+        """The first frame satisfying pred (parsed), skipping others."""
+        end = time.time() + timeout
+        while time.time() < end:
+            data = self.recv(max(0.05, end - time.time()))
+            if data is None:
+                return None
+            f = parse(data)
+            if pred(f):
+                return f
+        return None
+
+    def quiet(self, timeout=0.5):
+        return self.recv(timeout) is None
+
+    def close(self):
+        self.sock.close()
+
+
+class Switch:
+    def __init__(self, config, tmp):
+        self.dir = pathlib.Path(tmp)
+        self.ports = str(self.dir / "ports.sock")
+        self.control = str(self.dir / "control.sock")
+        cfg = self.dir / "config.json"
+        cfg.write_text(json.dumps(config))
+        self.log = open(self.dir / "switch.log", "w+")
+        self.proc = subprocess.Popen([switch_binary(), "--ports", self.ports, "--control",
+                                      self.control, "--config", str(cfg), "-v"],
+                                     stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        for _ in range(200):
+            if os.path.exists(self.ports) or self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        if not os.path.exists(self.ports):
+            self.log.seek(0)
+            pytest.fail("kumo-switch did not start:\n" + self.log.read())
+        self.ctl = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.ctl.connect(self.control)
+        self.ctl_file = self.ctl.makefile("rb")
+        self.nics = []
+
+    def nic(self, nic_id, n):
+        nic = Nic(self.ports, nic_id, mac(n))
+        self.nics.append(nic)
+        assert nic.hello.get("ok"), nic.hello
+        return nic
+
+    def request(self, **req):
+        self.ctl.sendall(json.dumps(req).encode() + b"\n")
+        return json.loads(self.ctl_file.readline())
+
+    def counters(self):
+        r = self.request(op="counters")
+        assert r["ok"], r
+        return r
+
+    def stop(self):
+        for n in self.nics:
+            n.close()
+        self.ctl.close()
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=10)
+        self.log.seek(0)
+        log = self.log.read()
+        self.log.close()
+        assert rc == 0, log
+        assert "runtime error" not in log and "AddressSanitizer" not in log, log
+        return log
+
+
+def rule(name, prio, direction, access, proto, **kw):
+    r = {"name": name, "priority": prio, "direction": direction, "access": access,
+         "protocol": proto}
+    r.update(kw)
+    return r
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def base_config(web_rules=(), public_port=None, nic_port=80):
+    cfg = {
+        "vnets": [
+            {"name": "v1", "address_space": ["10.0.0.0/16"], "subnets": [
+                {"name": "web", "prefix": "10.0.1.0/24", "nsg": "web-nsg"},
+                {"name": "db", "prefix": "10.0.2.0/24"}]},
+            {"name": "v2", "address_space": ["10.0.0.0/16"], "subnets": [
+                {"name": "web", "prefix": "10.0.1.0/24"}]},
+        ],
+        "nsgs": [
+            {"name": "web-nsg", "rules": list(web_rules)},
+            {"name": "db-nic", "rules": [
+                rule("no-ssh", 100, "Inbound", "Deny", "Tcp", destination_port_range="22")]},
+        ],
+        "nics": [
+            {"id": "n1", "vnet": "v1", "subnet": "web", "mac": mac_str(1)},
+            {"id": "n2", "vnet": "v1", "subnet": "web", "mac": mac_str(2)},
+            {"id": "n3", "vnet": "v1", "subnet": "db", "mac": mac_str(3), "nsg": "db-nic"},
+            {"id": "n4", "vnet": "v2", "subnet": "web", "mac": mac_str(4)},
+        ],
+    }
+    if public_port:
+        cfg["public_ips"] = [{"name": "pip1", "host_address": "127.0.0.1",
+                              "ports": [{"host_port": public_port, "nic_port": nic_port}]}]
+        cfg["nics"][0]["public_ip"] = "pip1"
+    return cfg
+
+
+WEB_RULES = [rule("http-in", 100, "Inbound", "Allow", "Tcp", source_address_prefix="Internet",
+                  destination_port_range="80")]
+
+
+@pytest.fixture
+def make_switch():
+    made = []
+    tmp = tempfile.TemporaryDirectory(prefix="kumo-switch-")
+
+    def make(config):
+        d = pathlib.Path(tmp.name) / str(len(made))
+        d.mkdir()
+        sw = Switch(config, d)
+        made.append(sw)
+        return sw
+
+    yield make
+    for sw in made:
+        if sw.proc.poll() is None:
+            sw.stop()
+    tmp.cleanup()
+
+
+def host_ipv4():
+    """A non-loopback address of this host (what a guest reaches through the NAT)."""
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        addr = line.split()[3].split("/")[0]
+        if not addr.startswith("127.") and not addr.startswith("10.0."):
+            return addr
+    return None
+
+
+# ------------------------------------------------------------------ tests --
+
+def test_hello_protocol(make_switch):
+    sw = make_switch(base_config())
+    n1 = sw.nic("n1", 1)
+    assert n1.hello == {"ok": True, "ip": "10.0.1.4"}
+    bad = Nic(sw.ports, "nope", mac(9))
+    assert bad.hello["ok"] is False and "unknown NIC 'nope'" in bad.hello["error"]
+    assert bad.sock.recv(100) == b""  # closed
+    wrong = Nic(sw.ports, "n2", mac(9))
+    assert wrong.hello["ok"] is False and "has MAC 52:54:00:00:00:02" in wrong.hello["error"]
+    dup = Nic(sw.ports, "n1", mac(1))
+    assert dup.hello["ok"] is False and "already connected" in dup.hello["error"]
+    # a NIC that reconnects (VM reboot) gets its port back
+    n1.close()
+    sw.nics.remove(n1)
+    time.sleep(0.1)
+    again = sw.nic("n1", 1)
+    assert again.hello == {"ok": True, "ip": "10.0.1.4"}
+    r = sw.request(op="get_nic", id="n1")
+    assert r["ok"] and r["nic"]["connected"] is True
+    sw.stop()
+
+
+def test_dhcp(make_switch):
+    sw = make_switch(base_config())
+    n1 = sw.nic("n1", 1)
+    n1.send(eth(BCAST, mac(1), 0x0800,
+                udp("0.0.0.0", "255.255.255.255", 68, 67, dhcp_msg(mac(1), 1, xid=77))))
+    f = n1.recv_match(lambda f: f.get("sport") == 67)
+    assert f, "no DHCP OFFER"
+    d = f["data"]
+    opts = dhcp_options(d)
+    assert d[0] == 2 and struct.unpack("!I", d[4:8])[0] == 77
+    assert ntoa(d[16:20]) == "10.0.1.4"
+    assert opts[53] == b"\x02"  # OFFER
+    assert ntoa(opts[1]) == "255.255.255.0"
+    assert ntoa(opts[3]) == "10.0.1.1"
+    assert ntoa(opts[6]) == "168.63.129.16"
+    assert ntoa(opts[54]) == "10.0.1.1"
+    assert struct.unpack("!I", opts[51])[0] > 0
+    assert f["src"] == GW_MAC and f["ip_src"] == "10.0.1.1"
+    n1.send(eth(BCAST, mac(1), 0x0800,
+                udp("0.0.0.0", "255.255.255.255", 68, 67,
+                    dhcp_msg(mac(1), 3, xid=78, req_ip="10.0.1.4", server="10.0.1.1"))))
+    f = n1.recv_match(lambda f: f.get("sport") == 67)
+    assert f and dhcp_options(f["data"])[53] == b"\x05"  # ACK
+    n1.send(eth(BCAST, mac(1), 0x0800,
+                udp("0.0.0.0", "255.255.255.255", 68, 67,
+                    dhcp_msg(mac(1), 3, xid=79, req_ip="10.0.1.99", server="10.0.1.1"))))
+    f = n1.recv_match(lambda f: f.get("sport") == 67)
+    assert f and dhcp_options(f["data"])[53] == b"\x06"  # NAK
+    assert sw.counters()["ports"]["n1"]["dhcp_replies"] == 3
+    sw.stop()
+
+
+def test_arp_and_forwarding(make_switch):
+    sw = make_switch(base_config())
+    n1, n2, n3 = sw.nic("n1", 1), sw.nic("n2", 2), sw.nic("n3", 3)
+    n1.send(arp(1, mac(1), "10.0.1.4", b"\0" * 6, "10.0.1.1"))
+    f = n1.recv_match(lambda f: f["type"] == 0x0806)
+    assert f and f["op"] == 2 and f["sha"] == GW_MAC and f["spa"] == "10.0.1.1"
+    n1.send(arp(1, mac(1), "10.0.1.4", b"\0" * 6, "10.0.1.5"))
+    f = n1.recv_match(lambda f: f["type"] == 0x0806)
+    assert f and f["sha"] == mac(2)
+    assert n2.quiet(0.3), "ARP must not be flooded"
+    # switched within the subnet: MACs and TTL unchanged
+    n1.send_ip(udp("10.0.1.4", "10.0.1.5", 1000, 2000, b"same subnet"), dst=mac(2))
+    f = n2.recv_match(lambda f: f.get("proto") == 17)
+    assert f and f["data"] == b"same subnet" and f["src"] == mac(1) and f["ttl"] == 64
+    # routed to the db subnet
+    n1.send_ip(udp("10.0.1.4", "10.0.2.4", 1000, 2000, b"routed"))
+    f = n3.recv_match(lambda f: f.get("proto") == 17)
+    assert f and f["data"] == b"routed" and f["src"] == GW_MAC and f["ttl"] == 63 and f["ip_ok"]
+    # gateway ping
+    n1.send_ip(icmp_echo("10.0.1.4", "10.0.1.1", 42))
+    f = n1.recv_match(lambda f: f.get("proto") == 1)
+    assert f and f["icmp_type"] == 0 and f["icmp_id"] == 42
+    # spoofing
+    n1.send_ip(udp("10.0.1.5", "10.0.2.4", 1, 2, b"spoof"))
+    n1.send(eth(GW_MAC, mac(2), 0x0800, udp("10.0.1.4", "10.0.2.4", 1, 2, b"spoof")))
+    assert n3.quiet()
+    c = sw.counters()["ports"]["n1"]
+    assert c["drops"]["spoofed"] == 2 and c["arp_replies"] == 2
+    assert sw.counters()["ports"]["n3"]["tx_packets"] == 1
+    sw.stop()
+
+
+def test_isolation(make_switch):
+    sw = make_switch(base_config())
+    n1, n2, n4 = sw.nic("n1", 1), sw.nic("n2", 2), sw.nic("n4", 4)
+    # n4 (VNet v2) has the same address as n1 (v1)
+    assert n4.hello["ip"] == "10.0.1.4"
+    n4.send(arp(1, mac(4), "10.0.1.4", b"\0" * 6, "10.0.1.5"))
+    n4.send_ip(udp("10.0.1.4", "10.0.1.5", 1, 2, b"cross"))
+    n4.send(eth(mac(2), mac(4), 0x0800, udp("10.0.1.4", "10.0.1.5", 1, 2, b"cross")))
+    assert n4.quiet() and n2.quiet() and n1.quiet()
+    n2.send_ip(udp("10.0.1.5", "10.0.1.4", 1, 2, b"to n1"), dst=mac(1))
+    assert n1.recv_match(lambda f: f.get("data") == b"to n1")
+    assert n4.quiet()
+    c = sw.counters()["ports"]["n4"]
+    assert c["drops"]["no_route"] == 2
+    sw.stop()
+
+
+def test_nsg_and_stateful(make_switch):
+    cfg = base_config(web_rules=[
+        rule("no-db-8080", 100, "Inbound", "Deny", "Tcp", source_address_prefix="10.0.2.0/24",
+             destination_port_range="8080")])
+    sw = make_switch(cfg)
+    n1, n3 = sw.nic("n1", 1), sw.nic("n3", 3)
+    # n3's NIC NSG denies ssh
+    n1.send_ip(tcp("10.0.1.4", "10.0.2.4", 40000, 22, SYN))
+    assert n3.quiet()
+    # the web subnet's NSG denies db -> web:8080 for new flows...
+    n3.send_ip(tcp("10.0.2.4", "10.0.1.4", 40001, 8080, SYN))
+    assert n1.quiet()
+    # ...but n1's connection from port 8080 to n3 gets its replies
+    n1.send_ip(tcp("10.0.1.4", "10.0.2.4", 8080, 5432, SYN, seq=1))
+    f = n3.recv_match(lambda f: f.get("proto") == 6)
+    assert f and f["flags"] == SYN
+    n3.send_ip(tcp("10.0.2.4", "10.0.1.4", 5432, 8080, SYN | ACK, seq=100, ack=2))
+    f = n1.recv_match(lambda f: f.get("proto") == 6)
+    assert f and f["flags"] == SYN | ACK, "the reply of an allowed flow passes"
+    c = sw.counters()
+    assert c["ports"]["n1"]["drops"]["policy"] == 1
+    assert c["ports"]["n3"]["drops"]["policy"] == 1
+    rules = {r["name"]: r for r in c["nsgs"]["web-nsg"]["rules"]}
+    assert rules["no-db-8080"]["packets"] == 1
+    flows = sw.request(op="flows", vnet="v1")
+    assert flows["ok"]
+    assert any(fl["proto"] == "tcp" and fl["sport"] == 8080 and fl["state"] == "SYN_RECV"
+               for fl in flows["flows"]), flows
+    # a rule change does not cut the established flow, but new flows follow it
+    cfg["nsgs"][1]["rules"].append(rule("no-pg", 110, "Inbound", "Deny", "Tcp",
+                                        destination_port_range="5432"))
+    r = sw.request(op="set_config", config=cfg)
+    assert r["ok"], r
+    n1.send_ip(tcp("10.0.1.4", "10.0.2.4", 8080, 5432, ACK, seq=2, ack=101))
+    assert n3.recv_match(lambda f: f.get("proto") == 6 and f["flags"] == ACK)
+    n1.send_ip(tcp("10.0.1.4", "10.0.2.4", 8081, 5432, SYN))
+    assert n3.quiet()
+    sw.stop()
+
+
+def test_nat_outbound(make_switch):
+    host = host_ipv4()
+    if not host:
+        pytest.skip("this host has no non-loopback IPv4 address to reach through the NAT")
+    sw = make_switch(base_config())
+    n1 = sw.nic("n1", 1)
+    # UDP: out and back
+    srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    srv.bind(("0.0.0.0", 0))
+    srv.settimeout(5)
+    port = srv.getsockname()[1]
+    n1.send_ip(udp("10.0.1.4", host, 5555, port, b"out via NAT"))
+    data, peer = srv.recvfrom(100)
+    assert data == b"out via NAT"
+    srv.sendto(b"and back", peer)
+    f = n1.recv_match(lambda f: f.get("proto") == 17)
+    assert f and f["data"] == b"and back" and f["ip_src"] == host and f["dport"] == 5555
+    # an unsolicited datagram from outside does not get in
+    other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    other.sendto(b"unsolicited", (host, peer[1]))
+    assert n1.quiet(0.5)
+    # TCP: a handshake and data with a listener on the host
+    lst = socket.socket()
+    lst.bind(("0.0.0.0", 0))
+    lst.listen(1)
+    lst.settimeout(5)
+    tport = lst.getsockname()[1]
+    n1.send_ip(tcp("10.0.1.4", host, 40000, tport, SYN, seq=1000))
+    f = n1.recv_match(lambda f: f.get("proto") == 6)
+    assert f and f["flags"] & (SYN | ACK) == SYN | ACK and f["ack"] == 1001
+    n1.send_ip(tcp("10.0.1.4", host, 40000, tport, ACK | PSH, seq=1001, ack=f["seq"] + 1,
+                   data=b"GET / HTTP/1.0\r\n\r\n"))
+    conn, _ = lst.accept()
+    conn.settimeout(5)
+    assert conn.recv(100) == b"GET / HTTP/1.0\r\n\r\n"
+    conn.close()
+    c = sw.counters()
+    assert c["vnets"]["v1"]["nat"]["to_nat_packets"] >= 3
+    assert c["vnets"]["v1"]["nat"]["from_nat_packets"] >= 2
+    sw.stop()
+
+
+def serve_one_http(nic, nic_ip, port, body):
+    """Play a web server on the fake NIC for one connection from the NAT."""
+    syn = nic.recv_match(lambda f: f.get("proto") == 6 and f["dport"] == port and f["flags"] == SYN)
+    assert syn, "no SYN reached the NIC"
+    peer, pport = syn["ip_src"], syn["sport"]
+    seq, ack = 5000, syn["seq"] + 1
+    nic.send_ip(tcp(nic_ip, peer, port, pport, SYN | ACK, seq=seq, ack=ack))
+    seq += 1
+    req = b""
+    while b"\r\n\r\n" not in req:
+        f = nic.recv_match(lambda f: f.get("proto") == 6 and f["sport"] == pport)
+        assert f, "no request"
+        if f["data"]:
+            req += f["data"]
+            ack = f["seq"] + len(f["data"])
+    resp = b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    nic.send_ip(tcp(nic_ip, peer, port, pport, ACK | PSH | FIN, seq=seq, ack=ack, data=resp))
+    return peer, req
+
+
+def test_public_ip(make_switch):
+    hp = free_port()
+    sw = make_switch(base_config(web_rules=WEB_RULES, public_port=hp))
+    n1 = sw.nic("n1", 1)
+    result = {}
+
+    def client():
+        try:
+            s = socket.create_connection(("127.0.0.1", hp), timeout=10)
+            s.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+            data = b""
+            while b"hello from the VM" not in data:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            result["data"] = data
+            s.close()
+        except OSError as e:
+            result["error"] = e
+
+    t = threading.Thread(target=client)
+    t.start()
+    peer, req = serve_one_http(n1, "10.0.1.4", 80, b"hello from the VM")
+    t.join(15)
+    assert req.startswith(b"GET / HTTP/1.0"), req
+    assert peer == "168.63.129.1", "connections from the host come from the NAT address"
+    assert b"hello from the VM" in result.get("data", b""), result
+    rules = {r["name"]: r for r in sw.counters()["nsgs"]["web-nsg"]["rules"]}
+    assert rules["http-in"]["packets"] == 1
+    sw.stop()
+
+
+def test_public_ip_denied_by_nsg(make_switch):
+    hp = free_port()
+    sw = make_switch(base_config(web_rules=WEB_RULES, public_port=hp, nic_port=81))
+    n1 = sw.nic("n1", 1)
+    s = socket.create_connection(("127.0.0.1", hp), timeout=5)
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    assert n1.quiet(1.5), "port 81 is not allowed inbound from the Internet"
+    s.close()
+    c = sw.counters()
+    assert c["vnets"]["v1"]["nat"]["drops"]["policy"] >= 1
+    rules = {r["name"]: r for r in c["nsgs"]["web-nsg"]["rules"]}
+    assert rules["DenyAllInBound"]["packets"] >= 1
+    sw.stop()
+
+
+def test_slow_port_drops_and_keeps_going(make_switch):
+    sw = make_switch(base_config())
+    n1, n2 = sw.nic("n1", 1), sw.nic("n2", 2)
+    payload = b"x" * 1400
+    for i in range(3000):  # n2 never reads
+        n1.send_ip(udp("10.0.1.4", "10.0.1.5", 1000, 2000, payload), dst=mac(2))
+    time.sleep(0.3)
+    c = sw.counters()["ports"]
+    assert c["n1"]["rx_packets"] == 3000
+    assert c["n2"]["drops"]["port_full"] > 0
+    assert c["n2"]["tx_packets"] + c["n2"]["drops"]["port_full"] == 3000
+    assert c["n2"]["tx_drops"] == c["n2"]["drops"]["port_full"]
+    # the switch still serves others
+    n1.send_ip(icmp_echo("10.0.1.4", "10.0.1.1", 7))
+    assert n1.recv_match(lambda f: f.get("proto") == 1)
+    sw.stop()
+
+
+def test_control_protocol(make_switch):
+    sw = make_switch(base_config())
+    r = sw.request(op="set_config", config={"vnets": [{"name": "v1"}]})
+    assert not r["ok"] and "vnets[0].address_space: missing (required)" in r["error"]
+    r = sw.request(op="add_nic", id=5, nic={"id": "n9", "vnet": "v1", "subnet": "db",
+                                            "mac": mac_str(9)})
+    assert r["ok"] and r["id"] == 5, r
+    assert [n["ip"] for n in r["nics"] if n["id"] == "n9"] == ["10.0.2.5"]
+    n9 = sw.nic("n9", 9)
+    assert n9.hello["ip"] == "10.0.2.5"
+    r = sw.request(op="remove_nic", id="n9")
+    assert r["ok"], r
+    assert n9.sock.recv(100) == b"", "a removed NIC's port is closed"
+    r = sw.request(op="get_config")
+    assert r["ok"] and [n["id"] for n in r["config"]["nics"]] == ["n1", "n2", "n3", "n4"]
+    r = sw.request(op="bogus")
+    assert not r["ok"] and "unknown op" in r["error"]
+    sw.ctl.sendall(b"not json\n")
+    r = json.loads(sw.ctl_file.readline())
+    assert not r["ok"] and "invalid JSON" in r["error"]
+    sw.stop()
+
+
+def test_check_and_bad_config(tmp_path):
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(base_config()))
+    r = subprocess.run([switch_binary(), "--check", "--config", str(good)], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    nics = json.loads(r.stdout)
+    assert [n["ip"] for n in nics] == ["10.0.1.4", "10.0.1.5", "10.0.2.4", "10.0.1.4"]
+    cfg = base_config()
+    cfg["nics"][1]["mac"] = mac_str(1)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(cfg))
+    r = subprocess.run([switch_binary(), "--ports", str(tmp_path / "p"), "--config", str(bad)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert "nics[1].mac: NIC mac 52:54:00:00:00:01 is already used by n1" in r.stderr
+
+
+# ------------------------------------------------------------ real guests --
+
+def guest_images():
+    """(kumo-vmm, guest dir) when real guests can be booted, else skip."""
+    vmm = BUILD / "kumo-vmm"
+    if not vmm.exists():
+        pytest.skip("kumo-vmm is not built")
+    help_text = subprocess.run([str(vmm), "--help"], capture_output=True, text=True).stdout
+    if "--net switch=" not in help_text:
+        pytest.skip("kumo-vmm has no --net switch= option")
+    d = os.environ.get("KUMO_GUEST_DIR")
+    if not d or not (pathlib.Path(d) / "Image").exists():
+        pytest.skip("set KUMO_GUEST_DIR to the default guest (guest/build.sh) to boot real guests")
+    return str(vmm), pathlib.Path(d)
+
+
+def boot(vmm, guest, sock, nic_id, n, run, log):
+    cmd = [vmm, "--kernel", str(guest / "Image"), "--initrd", str(guest / "initramfs.cpio.gz"),
+           "--mem", "256", "--net", f"switch={sock},nic={nic_id},mac={mac_str(n)}",
+           "--append", f'console=ttyS0 kumo.run="{run}"']
+    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+
+
+def test_real_guests(make_switch, tmp_path):
+    """Three default guests: web (vm1) and client (vm2) in v1, vm3 in v2 with
+    vm1's address. DHCP, ping, HTTP between VMs, an NSG deny, NAT to a host
+    server, curl through a public IP, and isolation."""
+    vmm, guest = guest_images()
+    host = host_ipv4()
+    hp = free_port()
+    cfg = base_config(web_rules=WEB_RULES + [
+        rule("no-vnet-8080", 110, "Inbound", "Deny", "Tcp",
+             source_address_prefix="VirtualNetwork", destination_port_range="8080")],
+        public_port=hp)
+    sw = make_switch(cfg)
+    srv = subprocess.Popen(["/usr/bin/python3", "-m", "http.server", "0", "--bind", "0.0.0.0"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                           cwd=tmp_path)
+    procs = []
+    try:
+        line = srv.stdout.readline()  # "Serving HTTP on 0.0.0.0 port N ..."
+        srv_port = int(line.split("port ")[1].split()[0])
+        logs = {k: open(tmp_path / f"{k}.log", "w+") for k in ("vm1", "vm2", "vm3")}
+        procs.append(boot(vmm, guest, sw.ports, "n1", 1,
+                          "mkdir -p /www; echo hello-from-vm1 > /www/index.html; "
+                          "httpd -p 8080 -h /www; httpd -f -p 80 -h /www", logs["vm1"]))
+        client = ("sleep 3; ping -c 1 -W 5 10.0.1.1 && echo GW-PING-OK; "
+                  "wget -q -T 10 -O - http://10.0.1.4/ && echo HTTP80-OK; "
+                  "wget -q -T 3 -O - http://10.0.1.4:8080/ || echo HTTP8080-BLOCKED")
+        if host:
+            client += f"; wget -q -T 10 -O /dev/null http://{host}:{srv_port}/ && echo NAT-OK"
+        procs.append(boot(vmm, guest, sw.ports, "n2", 2, client, logs["vm2"]))
+        procs.append(boot(vmm, guest, sw.ports, "n4", 4,
+                          "sleep 3; ping -c 2 -W 2 10.0.1.5 || echo ISOLATED; "
+                          "wget -q -T 3 -O - http://10.0.1.4/ || echo ISOLATED-HTTP", logs["vm3"]))
+        for p in procs[1:]:
+            p.wait(timeout=240)
+        out = {}
+        for k, f in logs.items():
+            f.seek(0)
+            out[k] = f.read()
+        assert "kumo guest: eth0 10.0.1.5/24" in out["vm2"], out["vm2"][-3000:]
+        assert "kumo guest: eth0 10.0.1.4/24" in out["vm3"], out["vm3"][-3000:]
+        markers = ["GW-PING-OK", "HTTP80-OK", "HTTP8080-BLOCKED"] + (["NAT-OK"] if host else [])
+        for marker in markers:
+            assert marker in out["vm2"], (marker, out["vm2"][-3000:])
+        assert "ISOLATED" in out["vm3"] and "ISOLATED-HTTP" in out["vm3"], out["vm3"][-3000:]
+        # the web VM through its public IP, from the host
+        body = None
+        for _ in range(60):
+            try:
+                with socket.create_connection(("127.0.0.1", hp), timeout=10) as s:
+                    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                    data = b""
+                    while True:
+                        chunk = s.recv(4096)
+                        if not chunk:
+                            break
+                        data += chunk
+                body = data
+                if b"hello-from-vm1" in data:
+                    break
+            except OSError:
+                pass
+            time.sleep(1)
+        assert body and b"hello-from-vm1" in body, body
+        c = sw.counters()
+        assert c["ports"]["n1"]["dhcp_replies"] >= 2
+        assert c["ports"]["n2"]["drops"]["policy"] >= 1
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        srv.kill()
+        srv.wait()
+    sw.stop()

@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""Write the seed corpora of fuzz_net_frame and fuzz_net_config.
+
+The frame seeds are conversations in the harness's record format
+([selector][len16][frame]...) over its built-in configuration: NIC a
+(52:54:00:00:00:01, 10.0.1.4, VNet v1 web), b (…02, 10.0.1.5), c (…03,
+10.9.2.4, v1 db) and d (…04, 10.0.1.4, VNet v2). Run it again after
+changing the harness's configuration or the record format.
+"""
+import json
+import pathlib
+import socket
+import struct
+
+HERE = pathlib.Path(__file__).resolve().parent
+GW = bytes.fromhex("123456789abc")
+NAT = bytes.fromhex("5255a83f8101")
+BCAST = b"\xff" * 6
+A, B, C, D = 0, 1, 2, 3
+FROM_NAT_V1, FROM_NAT_V2 = 0x80, 0x81
+TICK, SWAP = 0xF0, 0xFE
+INET = "93.184.216.34"
+
+
+def mac(n):
+    return bytes([0x52, 0x54, 0, 0, 0, n])
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def eth(dst, src, etype, payload):
+    return dst + src + struct.pack("!H", etype) + payload
+
+
+def ipv4(src, dst, proto, payload, ttl=64):
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0x4000, ttl, proto, 0,
+                    socket.inet_aton(src), socket.inet_aton(dst))
+    return h[:10] + struct.pack("!H", csum(h)) + h[12:] + payload
+
+
+def udp(src, dst, sp, dp, data=b"x"):
+    return ipv4(src, dst, 17, struct.pack("!HHHH", sp, dp, 8 + len(data), 0) + data)
+
+
+def tcp(src, dst, sp, dp, flags, data=b""):
+    return ipv4(src, dst, 6, struct.pack("!HHIIBBHHH", sp, dp, 1, 1, 0x50, flags, 65535, 0, 0)
+                + data)
+
+
+def icmp(src, dst, typ, ident, inner=b""):
+    m = struct.pack("!BBHHH", typ, 0, 0, ident, 1) + (inner or b"pingdata")
+    return ipv4(src, dst, 1, m[:2] + struct.pack("!H", csum(m)) + m[4:])
+
+
+def arp(op, sha, spa, tpa, dst=BCAST):
+    return eth(dst, sha, 0x0806, struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, op, sha,
+                                             socket.inet_aton(spa), b"\0" * 6,
+                                             socket.inet_aton(tpa)))
+
+
+def dhcp(chaddr, mtype, req_ip=None, server=None):
+    m = struct.pack("!BBBBIHH16s16s64s128sI", 1, 1, 6, 0, 0x1234, 0, 0x8000, b"\0" * 16,
+                    chaddr + b"\0" * 10, b"", b"", 0x63825363)
+    o = bytes([53, 1, mtype])
+    if req_ip:
+        o += bytes([50, 4]) + socket.inet_aton(req_ip)
+    if server:
+        o += bytes([54, 4]) + socket.inet_aton(server)
+    return udp("0.0.0.0", "255.255.255.255", 68, 67, m + o + b"\xff")
+
+
+def rec(sel, frame=b""):
+    return bytes([sel]) + struct.pack("!H", len(frame)) + frame
+
+
+def from_nic(n, packet, dst=GW):
+    return rec(n, eth(dst, mac(n + 1), 0x0800, packet))
+
+
+def from_nat(v, packet, dst=GW):
+    return rec(FROM_NAT_V1 + v, eth(dst, NAT, 0x0800, packet))
+
+
+def frame_seeds():
+    s = {}
+    s["dhcp"] = (rec(A, eth(BCAST, mac(1), 0x0800, dhcp(mac(1), 1)))
+                 + rec(A, eth(BCAST, mac(1), 0x0800, dhcp(mac(1), 3, "10.0.1.4", "10.0.1.1")))
+                 + rec(D, eth(BCAST, mac(4), 0x0800, dhcp(mac(4), 1))))
+    s["arp"] = (rec(A, arp(1, mac(1), "10.0.1.4", "10.0.1.1"))
+                + rec(A, arp(1, mac(1), "10.0.1.4", "10.0.1.5"))
+                + rec(D, arp(1, mac(4), "10.0.1.4", "10.0.1.5"))
+                + rec(FROM_NAT_V1, arp(1, NAT, "168.63.129.1", "10.0.1.4")))
+    s["tcp_nat"] = (from_nic(A, tcp("10.0.1.4", INET, 40000, 443, 0x02))
+                    + from_nat(0, tcp(INET, "10.0.1.4", 443, 40000, 0x12))
+                    + from_nic(A, tcp("10.0.1.4", INET, 40000, 443, 0x10, b"GET /"))
+                    + from_nat(0, tcp(INET, "10.0.1.4", 443, 40000, 0x18, b"HTTP/1.0 200"))
+                    + rec(SWAP)
+                    + from_nic(A, tcp("10.0.1.4", INET, 40000, 443, 0x11))
+                    + from_nat(0, tcp(INET, "10.0.1.4", 443, 40000, 0x11))
+                    + rec(TICK, b"") + bytes([TICK, 0, 200]))
+    s["inbound"] = (from_nat(0, tcp(INET, "10.0.1.4", 50000, 80, 0x02))
+                    + from_nat(0, tcp(INET, "10.0.1.4", 50000, 22, 0x02))
+                    + from_nat(0, icmp(INET, "10.0.1.5", 8, 9))
+                    + from_nat(1, udp(INET, "10.0.1.4", 53, 5353)))
+    s["routed"] = (from_nic(A, udp("10.0.1.4", "10.9.2.4", 1000, 2000))
+                   + from_nic(C, udp("10.9.2.4", "10.0.1.4", 2000, 1000))
+                   + from_nic(A, udp("10.0.1.4", "10.0.1.5", 1, 2), dst=mac(2))
+                   + from_nic(D, udp("10.0.1.4", "10.0.1.5", 1, 2)))
+    inner = ipv4("10.0.1.4", INET, 17, struct.pack("!HHHH", 5353, 53, 8, 0))[:28]
+    s["icmp"] = (from_nic(A, icmp("10.0.1.4", "10.0.1.1", 8, 1))
+                 + from_nic(A, icmp("10.0.1.4", INET, 8, 2))
+                 + from_nat(0, icmp(INET, "10.0.1.4", 0, 2))
+                 + from_nic(A, udp("10.0.1.4", INET, 5353, 53))
+                 + from_nat(0, icmp(INET, "10.0.1.4", 3, 0, inner)))
+    s["dns"] = (from_nic(B, udp("10.0.1.5", "168.63.129.16", 3333, 53, b"\x12\x34" + b"\0" * 10))
+                + from_nat(0, udp("168.63.129.16", "10.0.1.5", 53, 3333, b"\x12\x34")))
+    s["flood"] = b"".join(from_nic(A, udp("10.0.1.4", INET, 10000 + i, 53)) for i in range(40))
+    return s
+
+
+CONFIG = {
+    "vnets": [{"name": "v1", "address_space": ["10.0.0.0/16", "10.8.0.0/16"], "dns": "10.0.0.53",
+               "subnets": [{"name": "web", "prefix": "10.0.1.0/24", "nsg": "web"},
+                           {"name": "db", "prefix": "10.8.2.0/29"}]},
+              {"name": "v2", "address_space": ["10.0.0.0/16"],
+               "subnets": [{"name": "web", "prefix": "10.0.1.0/24"}]}],
+    "nsgs": [{"name": "web", "rules": [
+        {"name": "http", "priority": 100, "direction": "Inbound", "access": "Allow",
+         "protocol": "Tcp", "source_address_prefix": ["Internet", "10.8.0.0/16"],
+         "destination_port_range": "80,443,8000-8080", "description": "web"},
+        {"name": "no-out", "priority": 4096, "direction": "Outbound", "access": "Deny",
+         "protocol": "*", "destination_address_prefix": "203.0.113.7",
+         "source_port_range": 1234}]}],
+    "public_ips": [{"name": "p", "host_address": "0.0.0.0",
+                    "ports": [{"host_port": 8080, "nic_port": 80, "protocol": "Tcp"},
+                              {"host_port": 5353, "nic_port": 53, "protocol": "Udp"}]}],
+    "nics": [{"id": "n1", "vnet": "v1", "subnet": "web", "mac": "52:54:00:00:00:01",
+              "public_ip": "p", "hostname": "web-1"},
+             {"id": "n2", "vnet": "v1", "subnet": "db", "mac": "52:54:00:00:00:02",
+              "private_ip": "10.8.2.6", "nsg": "web"},
+             {"id": "n3", "vnet": "v2", "subnet": "web", "mac": "52:54:00:00:00:03"}],
+    "conntrack": {"max_entries": 1000, "tcp_established": 600, "udp_unreplied": 10},
+}
+
+
+def config_seeds():
+    s = {"full": json.dumps(CONFIG, indent=1), "empty": "{}"}
+    lines = [
+        {"op": "ping", "id": 1},
+        {"op": "add_nic", "nic": {"id": "n9", "vnet": "v1", "subnet": "web",
+                                  "mac": "52:54:00:00:00:09"}},
+        {"op": "update_nsg", "nsg": {"name": "g", "rules": []}},
+        {"op": "add_vnet", "vnet": {"name": "v3", "address_space": ["192.168.0.0/16"]}},
+        {"op": "remove_nic", "id": "n1"},
+        {"op": "remove_public_ip", "name": "p"},
+        {"op": "counters"},
+        {"op": "flows", "vnet": "v1", "limit": 5},
+        {"op": "get_config"},
+        {"op": "nics"},
+        {"op": "set_config", "config": CONFIG},
+    ]
+    s["control"] = "\n".join(json.dumps(x) for x in lines)
+    return s
+
+
+def main():
+    for name, seeds in (("net_frame", frame_seeds()), ("net_config", config_seeds())):
+        d = HERE / "seeds" / name
+        d.mkdir(parents=True, exist_ok=True)
+        for k, v in seeds.items():
+            (d / k).write_bytes(v if isinstance(v, bytes) else v.encode())
+
+
+if __name__ == "__main__":
+    main()
