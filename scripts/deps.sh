@@ -6,11 +6,12 @@ set -euo pipefail
 
 packages=(
   # build
-  gcc libc6-dev meson ninja-build pkg-config libfdt-dev zlib1g-dev
+  gcc libc6-dev meson ninja-build pkg-config libfdt-dev zlib1g-dev libslirp-dev libjansson-dev
   # bare-metal RISC-V programs (demo, ISA tests)
   gcc-riscv64-unknown-elf
   # tests
   python3 python3-pytest python3-pexpect device-tree-compiler clang libclang-rt-14-dev
+  qemu-utils opensbi u-boot-qemu e2fsprogs socat
 )
 
 missing=()

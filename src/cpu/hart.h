@@ -194,6 +194,8 @@ struct hart {
     struct machine *m;
     struct block_cache *bc;
     int id;
+    pthread_t thread;  /* the vCPU thread running this hart (for CPU accounting) */
+    bool has_thread;
 };
 
 /* Creation and reset */

@@ -117,6 +117,12 @@ int virtio_mmio_attach(struct machine *m, struct virtio_dev *vd, uint64_t base,
 int virtq_pop(struct virtio_dev *vd, unsigned q, struct virtq_req *r);
 /* Return a request with `written` bytes written into its writable buffers. */
 void virtq_push(struct virtio_dev *vd, unsigned q, const struct virtq_req *r, uint32_t written);
+/* The same in two steps, for a result spread over several chains (merged
+ * receive buffers): write used entry number `slot` after the last published
+ * one, then publish `count` entries at once. */
+void virtq_fill(struct virtio_dev *vd, unsigned q, const struct virtq_req *r, uint32_t written,
+                unsigned slot);
+void virtq_flush(struct virtio_dev *vd, unsigned q, unsigned count);
 /* Interrupt the guest for queue q if it wants one (EVENT_IDX rules). */
 void virtq_notify(struct virtio_dev *vd, unsigned q);
 /* Is the device running (DRIVER_OK, not needing reset)? */

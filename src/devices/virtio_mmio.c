@@ -197,7 +197,8 @@ int virtq_pop(struct virtio_dev *vd, unsigned q, struct virtq_req *r)
     return 1;
 }
 
-void virtq_push(struct virtio_dev *vd, unsigned q, const struct virtq_req *r, uint32_t written)
+void virtq_fill(struct virtio_dev *vd, unsigned q, const struct virtq_req *r, uint32_t written,
+                unsigned slot)
 {
     struct virtqueue *vq = &vd->vq[q];
     if (!vq->ready) return;
@@ -208,12 +209,24 @@ void virtq_push(struct virtio_dev *vd, unsigned q, const struct virtq_req *r, ui
         machine_memory_written(vd->m, r->in_gpa[k], n);
         left -= n;
     }
-    volatile uint8_t *elem = vq->used + 4 + 8 * (size_t)(vq->used_idx % vq->num);
+    volatile uint8_t *elem = vq->used + 4 + 8 * (size_t)((uint16_t)(vq->used_idx + slot) % vq->num);
     uint32_t id = r->head;
     __atomic_store_n((volatile uint32_t *)elem, id, __ATOMIC_RELAXED);
     __atomic_store_n((volatile uint32_t *)(elem + 4), written, __ATOMIC_RELAXED);
-    vq->used_idx++;
+}
+
+void virtq_flush(struct virtio_dev *vd, unsigned q, unsigned count)
+{
+    struct virtqueue *vq = &vd->vq[q];
+    if (!vq->ready) return;
+    vq->used_idx = (uint16_t)(vq->used_idx + count);
     __atomic_store_n((volatile uint16_t *)(vq->used + 2), vq->used_idx, __ATOMIC_RELEASE);
+}
+
+void virtq_push(struct virtio_dev *vd, unsigned q, const struct virtq_req *r, uint32_t written)
+{
+    virtq_fill(vd, q, r, written, 0);
+    virtq_flush(vd, q, 1);
 }
 
 void virtq_notify(struct virtio_dev *vd, unsigned q)

@@ -72,6 +72,11 @@ struct machine {
     /* devices keep their own state; the machine knows them by role */
     struct plic *plic;
     struct uart *uart;
+#define MACHINE_MAX_DEVICES 8
+    struct blk *disks[MACHINE_MAX_DEVICES];
+    int ndisks;
+    struct vnet *nics[MACHINE_MAX_DEVICES];
+    int nnics;
     struct console *console;
 
     /* Built-in SBI (direct kernel boot): S-mode ECALLs are answered by the

@@ -98,10 +98,25 @@ struct machine *virt_create(const struct virt_config *cfg)
     m->uart = uart_attach(m, MAP(VIRT_UART0), m->plic, VIRT_UART0_IRQ, cfg->console);
     if (!m->uart) goto fail;
     machine_on_free(m, free_uart, m->uart);
-    /* virtio slots: the entropy source in the last one; empty slots answer
-     * "no device" */
+    /* virtio slots: disks first (slot 0 is vda), then NICs, the entropy
+     * source in the last one; empty slots answer "no device" */
+    if (cfg->ndisks + cfg->nnics > VIRT_MAX_DEVICES) {
+        log_error("too many devices: %d disks and %d NICs, the board has %d virtio slots",
+                  cfg->ndisks, cfg->nnics, VIRT_MAX_DEVICES);
+        goto fail;
+    }
     for (int i = 0; i < VIRT_VIRTIO_COUNT; i++) {
         uint64_t base = MAP(VIRT_VIRTIO) + (uint64_t)i * virt_memmap[VIRT_VIRTIO].size;
+        unsigned irq = VIRT_VIRTIO_IRQ + (unsigned)i;
+        if (i < cfg->ndisks) {
+            if (virtio_blk_attach(m, base, m->plic, irq, &cfg->disks[i]) < 0) goto fail;
+            continue;
+        }
+        if (i < cfg->ndisks + cfg->nnics) {
+            if (virtio_net_attach(m, base, m->plic, irq, &cfg->nics[i - cfg->ndisks]) < 0)
+                goto fail;
+            continue;
+        }
         if (i == VIRT_VIRTIO_COUNT - 1) {
             if (virtio_rng_attach(m, base, m->plic, VIRT_VIRTIO_IRQ + (unsigned)i) < 0)
                 goto fail;

@@ -6,6 +6,9 @@
 #ifndef KUMO_MACHINE_VIRT_H
 #define KUMO_MACHINE_VIRT_H
 
+#include "devices/virtio_blk.h"
+#include "devices/virtio_net.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +40,10 @@ extern const struct virt_memmap_entry virt_memmap[VIRT_NREGIONS];
 #define VIRT_RTC_IRQ 11
 #define VIRT_VIRTIO_IRQ 1 /* slot i uses IRQ 1 + i */
 #define VIRT_VIRTIO_COUNT 8
+/* disks and NICs share the slots; the last slot is the entropy source */
+#define VIRT_MAX_DEVICES (VIRT_VIRTIO_COUNT - 1)
+#define VIRT_MAX_DISKS VIRT_MAX_DEVICES
+#define VIRT_MAX_NICS VIRT_MAX_DEVICES
 
 /* The hart's ISA as the device tree advertises it. */
 #define VIRT_ISA_STRING "rv64imafdc_zicsr_zifencei_zba_zbb_zbs_sstc"
@@ -47,6 +54,10 @@ struct virt_config {
     int satp_mode;           /* largest MMU mode: 8 Sv39, 9 Sv48, 10 Sv57 */
     bool builtin_sbi;        /* direct kernel boot: the VMM is the SBI firmware */
     struct console *console; /* may be NULL */
+    struct blk_config disks[VIRT_MAX_DISKS]; /* in slot order: vda, vdb, ... */
+    int ndisks;
+    struct net_config nics[VIRT_MAX_NICS];   /* after the disks: eth0, eth1, ... */
+    int nnics;
 };
 
 /* Build the board: RAM, harts and devices. NULL (after a message) on failure. */

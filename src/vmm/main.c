@@ -5,10 +5,12 @@
  */
 #include "cpu/hart.h"
 #include "devices/console.h"
+#include "devices/netdev.h"
 #include "lib/log.h"
 #include "machine/boot.h"
 #include "machine/machine.h"
 #include "machine/virt.h"
+#include "vmm/control.h"
 #include "vmm/vcpu.h"
 
 #include <errno.h>
@@ -36,6 +38,11 @@ struct options {
     uint64_t max_insns;
     const char *console;
     const char *console_log;
+    const char *control;
+    struct blk_config disks[VIRT_MAX_DISKS];
+    int ndisks;
+    struct net_config nics[VIRT_MAX_NICS];
+    int nnics;
     int verbose;
 };
 
@@ -59,12 +66,25 @@ static void usage(FILE *out)
             "                    a write to its 'tohost' symbol ends the run (1 = pass,\n"
             "                    exit 0; (n << 1) | 1 = test n failed, exit n)\n"
             "  --dump-dtb FILE   write the device tree to FILE and exit\n"
+            "Devices:\n"
+            "  --disk path=FILE[,format=raw|qcow2][,readonly=on][,serial=ID]\n"
+            "         [,iops=N][,bps=N][,iops_burst=N][,bps_burst=N]\n"
+            "                    a virtio disk (up to %d; the first is /dev/vda); iops and\n"
+            "                    bps cap operations and bytes per second (token buckets,\n"
+            "                    with a one-time burst of extra tokens)\n"
+            "  --net user[,hostfwd=tcp:[HOSTIP]:PORT-[GUESTIP]:PORT]...[,mac=MAC]\n"
+            "                    a virtio NIC on user-mode NAT (guest 10.0.2.15, gateway\n"
+            "                    10.0.2.2, DNS 10.0.2.3), with host port forwards\n"
+            "  --net switch=SOCKET,nic=ID[,mac=MAC]\n"
+            "                    a virtio NIC on a kumo-switch port (virtual networks)\n"
             "Machine:\n"
             "  --mem MIB         guest RAM in MiB (default 256; 128 with --elf)\n"
             "  --cpus N          number of vCPUs, 1 to %d (default 1)\n"
             "  --mmu MODE        largest paging mode: sv39, sv48 or sv57 (default sv57)\n"
             "  --console KIND    stdio (default), none, or socket:PATH\n"
             "  --console-log F   also append the console output to file F\n"
+            "  --control PATH    JSON control socket: status and counters, stop, disk\n"
+            "                    limits at run time (see docs/user-guide.md)\n"
             "  --max-insns N     stop with an error after N instructions per vCPU\n"
             "  -v, --verbose     say what the VMM does (twice: more)\n"
             "  -h, --help        show this help;  --version  show the version\n"
@@ -73,7 +93,7 @@ static void usage(FILE *out)
             "Exit status: the guest's (0 on poweroff or pass; its failure code otherwise),\n"
             "%d for usage errors, %d when --max-insns is reached, %d when the VM cannot be\n"
             "set up, 128+N when stopped by signal N.\n",
-            MACHINE_MAX_HARTS, EXIT_USAGE, EXIT_LIMIT, EXIT_SETUP);
+            VIRT_MAX_DISKS, MACHINE_MAX_HARTS, EXIT_USAGE, EXIT_LIMIT, EXIT_SETUP);
 }
 
 static bool parse_u64(const char *s, uint64_t *out)
@@ -87,11 +107,98 @@ static bool parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
+/* --disk path=F,format=...,readonly=on,serial=...,iops=N,bps=N,iops_burst=N,bps_burst=N
+ * (a bare FILE is path=FILE). The strings point into the (writable) argv. */
+static int parse_disk(char *spec, struct blk_config *d)
+{
+    *d = (struct blk_config){0};
+    const char *orig = spec;
+    for (char *save = NULL, *kv = strtok_r(spec, ",", &save); kv;
+         kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq) {
+            if (d->path) goto bad;
+            d->path = kv;
+            continue;
+        }
+        *eq = 0;
+        const char *k = kv, *v = eq + 1;
+        uint64_t n = 0;
+        if (strcmp(k, "path") == 0 || strcmp(k, "file") == 0) {
+            d->path = v;
+        } else if (strcmp(k, "format") == 0) {
+            if (strcmp(v, "raw") && strcmp(v, "qcow2")) {
+                log_error("--disk %s: format=%s: use raw or qcow2", orig, v);
+                return -1;
+            }
+            d->format = v;
+        } else if (strcmp(k, "readonly") == 0) {
+            if (strcmp(v, "on") && strcmp(v, "off")) {
+                log_error("--disk: readonly=%s: use on or off", v);
+                return -1;
+            }
+            d->readonly = strcmp(v, "on") == 0;
+        } else if (strcmp(k, "serial") == 0) {
+            d->serial = v;
+        } else if (!strcmp(k, "iops") || !strcmp(k, "bps") || !strcmp(k, "iops_burst") ||
+                   !strcmp(k, "bps_burst")) {
+            if (!parse_u64(v, &n) || n == 0) {
+                log_error("--disk: %s=%s: give a positive number", k, v);
+                return -1;
+            }
+            struct ratelimit_bucket_config *b =
+                k[0] == 'i' ? &d->limits.ops : &d->limits.bandwidth;
+            if (strchr(k, '_')) {
+                b->one_time_burst = n;
+            } else {
+                b->size = n;          /* a second's worth of tokens ... */
+                b->refill_time_ms = 1000; /* ... refilled every second */
+            }
+        } else {
+            log_error("--disk: unknown setting '%s' (see --help)", k);
+            return -1;
+        }
+    }
+    if (!d->path || !*d->path) goto bad;
+    if ((d->limits.ops.one_time_burst && !d->limits.ops.size) ||
+        (d->limits.bandwidth.one_time_burst && !d->limits.bandwidth.size)) {
+        log_error("--disk: iops_burst/bps_burst need iops/bps");
+        return -1;
+    }
+    return 0;
+bad:
+    log_error("--disk: give path=FILE (see --help)");
+    return -1;
+}
+
+/* --net SPEC[,mac=MAC]: the MAC is ours; the rest goes to the back end. */
+static int parse_net(char *spec, struct net_config *n, int index)
+{
+    /* 52:54:00 is the prefix QEMU and libvirt use for virtual NICs */
+    uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, (uint8_t)(0x56 + index)};
+    char *m = strstr(spec, ",mac=");
+    if (m) {
+        char *end = strchr(m + 5, ',');
+        char val[32] = "";
+        size_t len = end ? (size_t)(end - (m + 5)) : strlen(m + 5);
+        if (len < sizeof(val)) memcpy(val, m + 5, len);
+        if (!netdev_parse_mac(val, mac)) {
+            log_error("--net: mac=%s is not a unicast MAC address like 52:54:00:12:34:56", val);
+            return -1;
+        }
+        memmove(m, m + 5 + len, strlen(m + 5 + len) + 1); /* cut ",mac=..." out */
+    }
+    n->backend = spec;
+    memcpy(n->mac, mac, 6);
+    return 0;
+}
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
     enum {
         OPT_ELF = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_BIOS, OPT_DUMP_DTB, OPT_MEM,
-        OPT_CPUS, OPT_MMU, OPT_CONSOLE, OPT_CONSOLE_LOG, OPT_MAX_INSNS, OPT_VERSION
+        OPT_CPUS, OPT_MMU, OPT_CONSOLE, OPT_CONSOLE_LOG, OPT_MAX_INSNS, OPT_VERSION, OPT_DISK,
+        OPT_NET, OPT_CONTROL
     };
     static const struct option longopts[] = {
         {"elf", required_argument, NULL, OPT_ELF},
@@ -99,6 +206,9 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"initrd", required_argument, NULL, OPT_INITRD},
         {"append", required_argument, NULL, OPT_APPEND},
         {"bios", required_argument, NULL, OPT_BIOS},
+        {"disk", required_argument, NULL, OPT_DISK},
+        {"net", required_argument, NULL, OPT_NET},
+        {"control", required_argument, NULL, OPT_CONTROL},
         {"dump-dtb", required_argument, NULL, OPT_DUMP_DTB},
         {"mem", required_argument, NULL, OPT_MEM},
         {"cpus", required_argument, NULL, OPT_CPUS},
@@ -122,6 +232,21 @@ static int parse_options(int argc, char **argv, struct options *o)
         case OPT_INITRD: o->boot.initrd = optarg; break;
         case OPT_APPEND: o->boot.append = optarg; break;
         case OPT_BIOS: o->boot.bios = optarg; break;
+        case OPT_DISK:
+            if (o->ndisks == VIRT_MAX_DISKS) {
+                log_error("too many --disk options: at most %d", VIRT_MAX_DISKS);
+                return -1;
+            }
+            if (parse_disk(optarg, &o->disks[o->ndisks++]) < 0) return -1;
+            break;
+        case OPT_NET:
+            if (o->nnics == VIRT_MAX_NICS) {
+                log_error("too many --net options: at most %d", VIRT_MAX_NICS);
+                return -1;
+            }
+            if (parse_net(optarg, &o->nics[o->nnics], o->nnics) < 0) return -1;
+            o->nnics++;
+            break;
         case OPT_DUMP_DTB: o->boot.dump_dtb = optarg; break;
         case OPT_MEM:
             if (!parse_u64(optarg, &o->mem_mib) || o->mem_mib < 1 || o->mem_mib > 65536) {
@@ -148,6 +273,7 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case OPT_CONSOLE: o->console = optarg; break;
         case OPT_CONSOLE_LOG: o->console_log = optarg; break;
+        case OPT_CONTROL: o->control = optarg; break;
         case OPT_MAX_INSNS:
             if (!parse_u64(optarg, &o->max_insns) || o->max_insns == 0) {
                 log_error("--max-insns %s: give a positive number of instructions", optarg);
@@ -231,13 +357,26 @@ int main(int argc, char **argv)
             return EXIT_SETUP;
         }
     }
+    struct control *ctl = NULL;
+    if (o.control && !o.boot.dump_dtb) {
+        ctl = control_open(o.control, err, sizeof(err));
+        if (!ctl) {
+            log_error("--control: %s", err);
+            console_close(con);
+            return EXIT_SETUP;
+        }
+    }
     struct virt_config cfg = {
         .ram_size = o.mem_mib << 20,
         .ncpus = o.cpus,
         .satp_mode = o.satp_mode,
         .builtin_sbi = o.boot.kernel && !o.boot.bios,
         .console = con,
+        .ndisks = o.ndisks,
+        .nnics = o.nnics,
     };
+    memcpy(cfg.disks, o.disks, sizeof(o.disks));
+    memcpy(cfg.nics, o.nics, sizeof(o.nics));
 
     int status = EXIT_SETUP;
     bool console_started = false;
@@ -256,12 +395,14 @@ int main(int argc, char **argv)
         }
         current = m;
         console_set_machine(con, m);
+        control_set_machine(ctl, m);
         if (!console_started && con) {
             if (console_start(con) < 0) log_warn("console input is not available");
             console_started = true;
         }
         int why = vcpu_run_machine(m);
         console_set_machine(con, NULL);
+        control_set_machine(ctl, NULL);
         current = NULL;
         status = m->exit_code;
         if (why == STOP_RESET) {
@@ -275,6 +416,7 @@ int main(int argc, char **argv)
         machine_free(m);
         break;
     }
+    control_close(ctl);
     console_close(con);
     return status;
 }

@@ -67,7 +67,16 @@ int vcpu_run_machine(struct machine *m)
     pthread_t threads[MACHINE_MAX_HARTS];
     int started = 0;
     for (int k = 0; k < m->nharts; k++) {
-        if (pthread_create(&threads[k], NULL, vcpu_thread, m->harts[k]) != 0) {
+        struct hart *h = m->harts[k];
+        /* hold the machine lock so the control socket never sees a half-set thread */
+        pthread_mutex_lock(&m->lock);
+        int rc = pthread_create(&threads[k], NULL, vcpu_thread, h);
+        if (rc == 0) {
+            h->thread = threads[k];
+            h->has_thread = true;
+        }
+        pthread_mutex_unlock(&m->lock);
+        if (rc != 0) {
             log_error("cannot start a thread for vCPU %d", k);
             machine_stop(m, STOP_ERROR, 125);
             break;
@@ -75,5 +84,8 @@ int vcpu_run_machine(struct machine *m)
         started++;
     }
     for (int k = 0; k < started; k++) pthread_join(threads[k], NULL);
+    pthread_mutex_lock(&m->lock);
+    for (int k = 0; k < started; k++) m->harts[k]->has_thread = false;
+    pthread_mutex_unlock(&m->lock);
     return atomic_load(&m->stop);
 }

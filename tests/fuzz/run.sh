@@ -21,8 +21,27 @@ build() { # name, sources...
 }
 
 build fuzz_elf tests/fuzz/fuzz_elf.c src/machine/elf.c
+storage=(src/storage/disk.c src/storage/raw.c src/storage/qcow2.c src/storage/qcow2_cache.c
+         src/storage/qcow2_refcount.c src/storage/qcow2_check.c src/storage/qcow2_create.c
+         src/storage/vhd.c src/storage/vmdk.c)
+for img in qcow2 vhd vmdk; do
+  build fuzz_$img tests/fuzz/fuzz_$img.c "${storage[@]}" -Itests/fuzz -lz -lpthread
+done
 
-for h in fuzz_elf; do
+# the virtual switch: frames through the data plane; configuration and control
+# (seeds: tests/fuzz/gen_net_seeds.py)
+net=(src/network/addr.c src/network/packet.c src/network/nsg.c src/network/conntrack.c
+     src/network/dhcp.c src/network/config.c src/network/switch.c src/network/control.c
+     -DKUMO_VERSION='"fuzz"' -ljansson)
+build fuzz_net_frame tests/fuzz/fuzz_net_frame.c "${net[@]}"
+build fuzz_net_config tests/fuzz/fuzz_net_config.c "${net[@]}"
+
+# kumod's request bodies and query values (seeds: the examples of docs/api.md)
+build fuzz_cloud_body tests/fuzz/fuzz_cloud_body.c src/cloud/requests.c src/cloud/body.c \
+  src/cloud/validate.c src/cloud/error.c src/cloud/timefmt.c src/network/addr.c \
+  src/network/nsg.c src/storage/tiers.c -ljansson
+
+for h in fuzz_elf fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config fuzz_cloud_body; do
   corpus="$out/$h-corpus"
   mkdir -p "$corpus"
   seeds="tests/fuzz/seeds/${h#fuzz_}"

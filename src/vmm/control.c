@@ -1,0 +1,319 @@
+/*
+ * control.c - kumo-vmm's control socket: a unix stream socket speaking one
+ * JSON object per line in each direction, for kumod (or a user with socat).
+ *
+ *   {"op":"status"}
+ *     -> {"ok":true,"state":"running","vcpus":N,"mem_mib":M,"uptime_ns":T,
+ *         "vcpu_busy_ns":[...],"disks":[{"rd_ops",...}],"nics":[{"rx_packets",...}]}
+ *   {"op":"stop"}                       power the VM off (kumo-vmm exits 0)
+ *   {"op":"set_disk_limits","disk":I,"iops":N,"bps":N,"iops_burst":N,"bps_burst":N}
+ *                                        change a disk's limits while it runs (0 = none)
+ * Errors: {"ok":false,"error":"what was wrong"}.
+ */
+#include "vmm/control.h"
+
+#include "cpu/hart.h"
+#include "devices/virtio_blk.h"
+#include "devices/virtio_net.h"
+#include "lib/log.h"
+#include "machine/machine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_CLIENTS 8
+#define MAX_LINE 65536
+
+struct client {
+    int fd;
+    size_t len;
+    char buf[MAX_LINE];
+};
+
+struct control {
+    int listen_fd;
+    int wake[2];
+    char *path;
+    pthread_t thread;
+    pthread_mutex_t lock; /* guards m */
+    struct machine *m;
+    uint64_t start_ns;
+    struct client *clients[MAX_CLIENTS];
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static json_t *error_reply(const char *msg)
+{
+    return json_pack("{s:b,s:s}", "ok", 0, "error", msg);
+}
+
+static json_t *status(struct control *c, struct machine *m)
+{
+    json_t *busy = json_array();
+    pthread_mutex_lock(&m->lock); /* vcpu.c sets the thread ids under it */
+    for (int k = 0; k < m->nharts; k++) {
+        struct hart *h = m->harts[k];
+        uint64_t ns = 0;
+        clockid_t cid;
+        struct timespec ts;
+        if (h->has_thread && pthread_getcpuclockid(h->thread, &cid) == 0 &&
+            clock_gettime(cid, &ts) == 0)
+            ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+        json_array_append_new(busy, json_integer((json_int_t)ns));
+    }
+    pthread_mutex_unlock(&m->lock);
+    json_t *disks = json_array();
+    for (int k = 0; k < m->ndisks; k++) {
+        struct blk_stats s;
+        virtio_blk_get_stats(m->disks[k], &s);
+        json_array_append_new(disks, json_pack("{s:I,s:I,s:I,s:I}", "rd_ops",
+                                               (json_int_t)s.rd_ops, "rd_bytes",
+                                               (json_int_t)s.rd_bytes, "wr_ops",
+                                               (json_int_t)s.wr_ops, "wr_bytes",
+                                               (json_int_t)s.wr_bytes));
+    }
+    json_t *nics = json_array();
+    for (int k = 0; k < m->nnics; k++) {
+        struct nic_stats s;
+        virtio_net_get_stats(m->nics[k], &s);
+        json_array_append_new(
+            nics, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "rx_packets", (json_int_t)s.rx_packets,
+                            "rx_bytes", (json_int_t)s.rx_bytes, "tx_packets",
+                            (json_int_t)s.tx_packets, "tx_bytes", (json_int_t)s.tx_bytes,
+                            "rx_dropped", (json_int_t)s.rx_dropped, "tx_dropped",
+                            (json_int_t)s.tx_dropped));
+    }
+    return json_pack("{s:b,s:s,s:i,s:I,s:I,s:o,s:o,s:o}", "ok", 1, "state", "running", "vcpus",
+                     m->nharts, "mem_mib", (json_int_t)(m->ram_size >> 20), "uptime_ns",
+                     (json_int_t)(now_ns() - c->start_ns), "vcpu_busy_ns", busy, "disks", disks,
+                     "nics", nics);
+}
+
+static bool get_count(json_t *req, const char *key, uint64_t *out, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(req, key);
+    if (!v) return true;
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        snprintf(err, errlen, "%s must be a non-negative integer", key);
+        return false;
+    }
+    *out = (uint64_t)json_integer_value(v);
+    return true;
+}
+
+static json_t *set_disk_limits(struct machine *m, json_t *req)
+{
+    json_t *d = json_object_get(req, "disk");
+    if (!json_is_integer(d)) return error_reply("disk: give the disk's index (0 is vda)");
+    json_int_t i = json_integer_value(d);
+    if (i < 0 || i >= m->ndisks) return error_reply("disk: no such disk");
+    uint64_t iops = 0, bps = 0, iops_burst = 0, bps_burst = 0;
+    char err[128];
+    if (!get_count(req, "iops", &iops, err, sizeof(err)) ||
+        !get_count(req, "bps", &bps, err, sizeof(err)) ||
+        !get_count(req, "iops_burst", &iops_burst, err, sizeof(err)) ||
+        !get_count(req, "bps_burst", &bps_burst, err, sizeof(err)))
+        return error_reply(err);
+    struct ratelimit_config rc = {0};
+    if (iops) rc.ops = (struct ratelimit_bucket_config){iops, 1000, iops_burst};
+    if (bps) rc.bandwidth = (struct ratelimit_bucket_config){bps, 1000, bps_burst};
+    virtio_blk_set_limits(m->disks[i], &rc);
+    return json_pack("{s:b}", "ok", 1);
+}
+
+static json_t *handle(struct control *c, const char *line)
+{
+    json_error_t jerr;
+    json_t *req = json_loads(line, 0, &jerr);
+    if (!req || !json_is_object(req)) {
+        json_decref(req);
+        char msg[256];
+        snprintf(msg, sizeof(msg), "not a JSON object: %s", jerr.text);
+        return error_reply(msg);
+    }
+    const char *op = json_string_value(json_object_get(req, "op"));
+    json_t *reply;
+    pthread_mutex_lock(&c->lock);
+    struct machine *m = c->m;
+    if (!op) {
+        reply = error_reply("op: missing (status, stop or set_disk_limits)");
+    } else if (!m) {
+        reply = error_reply("the VM is between boots; try again");
+    } else if (strcmp(op, "status") == 0) {
+        reply = status(c, m);
+    } else if (strcmp(op, "stop") == 0) {
+        machine_stop(m, STOP_POWEROFF, 0);
+        reply = json_pack("{s:b}", "ok", 1);
+    } else if (strcmp(op, "set_disk_limits") == 0) {
+        reply = set_disk_limits(m, req);
+    } else {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "op: unknown operation '%.40s'", op);
+        reply = error_reply(msg);
+    }
+    pthread_mutex_unlock(&c->lock);
+    json_decref(req);
+    return reply;
+}
+
+static void send_reply(int fd, json_t *reply)
+{
+    char *text = json_dumps(reply, JSON_COMPACT);
+    json_decref(reply);
+    if (!text) return;
+    size_t len = strlen(text);
+    text[len] = '\n'; /* replaces the terminator; we send len + 1 bytes */
+    const char *p = text;
+    size_t left = len + 1;
+    while (left) {
+        ssize_t n = send(fd, p, left, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        p += n;
+        left -= (size_t)n;
+    }
+    free(text);
+}
+
+static void drop_client(struct control *c, int k)
+{
+    close(c->clients[k]->fd);
+    free(c->clients[k]);
+    c->clients[k] = NULL;
+}
+
+static void client_input(struct control *c, int k)
+{
+    struct client *cl = c->clients[k];
+    ssize_t n = recv(cl->fd, cl->buf + cl->len, sizeof(cl->buf) - cl->len, 0);
+    if (n <= 0) {
+        drop_client(c, k);
+        return;
+    }
+    cl->len += (size_t)n;
+    for (;;) {
+        char *nl = memchr(cl->buf, '\n', cl->len);
+        if (!nl) break;
+        *nl = 0;
+        send_reply(cl->fd, handle(c, cl->buf));
+        size_t used = (size_t)(nl - cl->buf) + 1;
+        memmove(cl->buf, nl + 1, cl->len - used);
+        cl->len -= used;
+    }
+    if (cl->len == sizeof(cl->buf)) {
+        send_reply(cl->fd, error_reply("request line longer than 64 KiB"));
+        drop_client(c, k);
+    }
+}
+
+static void *control_thread(void *arg)
+{
+    struct control *c = arg;
+    for (;;) {
+        struct pollfd fds[2 + MAX_CLIENTS];
+        int idx[2 + MAX_CLIENTS], n = 0;
+        fds[n++] = (struct pollfd){.fd = c->wake[0], .events = POLLIN};
+        fds[n++] = (struct pollfd){.fd = c->listen_fd, .events = POLLIN};
+        for (int k = 0; k < MAX_CLIENTS; k++)
+            if (c->clients[k]) {
+                idx[n] = k;
+                fds[n++] = (struct pollfd){.fd = c->clients[k]->fd, .events = POLLIN};
+            }
+        if (poll(fds, (nfds_t)n, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (fds[0].revents) break;
+        for (int i = 2; i < n; i++)
+            if (fds[i].revents && c->clients[idx[i]]) client_input(c, idx[i]);
+        if (fds[1].revents & POLLIN) {
+            int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+            if (fd < 0) continue;
+            int k = 0;
+            while (k < MAX_CLIENTS && c->clients[k]) k++;
+            struct client *cl = k < MAX_CLIENTS ? calloc(1, sizeof(*cl)) : NULL;
+            if (!cl) {
+                send_reply(fd, error_reply("too many control connections"));
+                close(fd);
+                continue;
+            }
+            cl->fd = fd;
+            c->clients[k] = cl;
+        }
+    }
+    return NULL;
+}
+
+struct control *control_open(const char *path, char *err, size_t errlen)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(a.sun_path)) {
+        snprintf(err, errlen, "control socket path is too long (max %zu bytes)",
+                 sizeof(a.sun_path) - 1);
+        return NULL;
+    }
+    struct control *c = calloc(1, sizeof(*c));
+    if (!c) return NULL;
+    strcpy(a.sun_path, path);
+    c->wake[0] = c->wake[1] = -1;
+    c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    unlink(path);
+    if (c->listen_fd < 0 || bind(c->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+        listen(c->listen_fd, 4) < 0 || pipe2(c->wake, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "cannot listen on control socket %s: %s", path, strerror(errno));
+        if (c->listen_fd >= 0) close(c->listen_fd);
+        free(c);
+        return NULL;
+    }
+    c->path = strdup(path);
+    c->start_ns = now_ns();
+    pthread_mutex_init(&c->lock, NULL);
+    if (pthread_create(&c->thread, NULL, control_thread, c) != 0) {
+        snprintf(err, errlen, "cannot start the control thread");
+        close(c->listen_fd);
+        free(c->path);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void control_set_machine(struct control *c, struct machine *m)
+{
+    if (!c) return;
+    pthread_mutex_lock(&c->lock);
+    c->m = m;
+    pthread_mutex_unlock(&c->lock);
+}
+
+void control_close(struct control *c)
+{
+    if (!c) return;
+    if (write(c->wake[1], "x", 1) < 0) { /* the thread also stops on error */ }
+    pthread_join(c->thread, NULL);
+    for (int k = 0; k < MAX_CLIENTS; k++)
+        if (c->clients[k]) drop_client(c, k);
+    close(c->listen_fd);
+    close(c->wake[0]);
+    close(c->wake[1]);
+    unlink(c->path);
+    free(c->path);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}

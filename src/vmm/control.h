@@ -1,0 +1,18 @@
+/*
+ * control.h - kumo-vmm's JSON control socket (protocol in control.c and
+ * docs/user-guide.md): status and counters, stop, disk limits at run time.
+ */
+#ifndef KUMO_VMM_CONTROL_H
+#define KUMO_VMM_CONTROL_H
+
+#include <stddef.h>
+
+struct control;
+struct machine;
+
+struct control *control_open(const char *path, char *err, size_t errlen);
+/* The machine requests act on (NULL between boots and before teardown). */
+void control_set_machine(struct control *c, struct machine *m);
+void control_close(struct control *c);
+
+#endif
