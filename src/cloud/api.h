@@ -1,0 +1,138 @@
+/*
+ * api.h - the REST API of docs/api.md: routing, authentication, the shared
+ * helpers of the handlers, and the JSON renderers of every resource (used
+ * across handler files: a VM's JSON embeds its NICs and disks).
+ *
+ * Handler contract: a handler runs with kumod's state lock held (api.c takes
+ * it) and must not block, except through api_wait(), which releases the
+ * lock while it waits. It either calls api_reply() or fills c->err (via the
+ * kerr_* helpers) and returns. c->body is the request body, already checked
+ * against the route's request kind (requests.h), or NULL for routes without
+ * a body. Path parameters are in c->p[] in order of appearance.
+ */
+#ifndef KUMO_CLOUD_API_H
+#define KUMO_CLOUD_API_H
+
+#include "cloud/error.h"
+#include "cloud/http.h"
+#include "cloud/kumod.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define API_MAX_PARAMS 6
+
+struct api_ctx {
+    struct kumod *k;
+    const struct http_request *rq;
+    const char *p[API_MAX_PARAMS];
+    int np;
+    json_t *body;
+    int status;
+    json_t *out; /* JSON answer (owned) */
+    char *text;  /* or a text answer (malloc'd) */
+    size_t text_len;
+    const char *ctype;
+    char location[512];
+    struct kerr err;
+    /* Files a handler created before its commit: removed if it fails. */
+    char *created[8];
+    int ncreated;
+};
+
+typedef void (*api_fn)(struct api_ctx *c);
+
+struct api_route {
+    const char *method;
+    const char *pattern; /* "/v1/resourceGroups/{}/disks/{}": {} matches one segment */
+    api_fn fn;
+    int body; /* enum req_kind, or -1: no body */
+};
+
+/* Route tables of the handler files, each ended by {NULL}. */
+extern const struct api_route api_routes_catalog[]; /* health, locations, hosts, sizes, groups */
+extern const struct api_route api_routes_storage[]; /* images, disks, snapshots */
+extern const struct api_route api_routes_network[]; /* vnets, subnets, NICs, public IPs */
+extern const struct api_route api_routes_nsg[];     /* NSGs and rules */
+extern const struct api_route api_routes_vm[];      /* virtual machines */
+extern const struct api_route api_routes_billing[]; /* cost, usage, metrics */
+
+/* The http_handler for kumod (ctx = struct kumod *). */
+void api_handle(void *ctx, const struct http_request *rq, struct http_response *rs);
+
+/* ---- helpers for handlers ---- */
+
+void api_reply(struct api_ctx *c, int status, json_t *out); /* takes out */
+void api_reply_text(struct api_ctx *c, int status, char *text, size_t len, const char *ctype);
+/* Remember a file the handler created (removed if the handler fails). */
+void api_created_file(struct api_ctx *c, const char *path);
+/* Location header: the resource's path under /v1. */
+void api_set_location(struct api_ctx *c, const char *id);
+
+/* Seconds to wait from ?wait= (0 = none); -1 with c->err on a bad value. */
+int api_wait_arg(struct api_ctx *c);
+/* Wait (releasing the lock) until done(c, id) or secs pass or kumod stops.
+ * Returns done()'s last answer. */
+bool api_wait(struct api_ctx *c, int secs, bool (*done)(struct api_ctx *c, int64_t id), int64_t id);
+/* A query parameter as a time (ms); dflt when absent; false + c->err if bad. */
+bool api_query_time(struct api_ctx *c, const char *name, int64_t dflt, int64_t *out);
+/* A boolean query parameter (true/false/1/0); false + c->err if bad. */
+bool api_query_bool(struct api_ctx *c, const char *name, bool dflt, bool *out);
+
+/* Resource lookups by name. -1 with c->err set to 404 NotFound (field NULL)
+ * or 400 InvalidField naming field. */
+int64_t api_group(struct api_ctx *c, const char *name);
+int64_t api_find(struct api_ctx *c, const char *table, int64_t group_id, const char *name,
+                 const char *what, const char *field);
+/* The group name as stored (canonical case). */
+void api_group_name(struct api_ctx *c, int64_t group_id, char *buf, size_t len);
+
+/* The time in JSON ("2024-...Z"), or null for ms < 0. */
+json_t *api_time(int64_t ms);
+/* Refuse a change because of users (409 InUse): "WHAT is used by LIST". */
+int api_in_use(struct api_ctx *c, const char *what, const char *users);
+/* Append "kind 'name'" to a comma list, at most 10 entries. */
+void api_users_add(char *list, size_t len, const char *kind, const char *name);
+
+/* ---- renderers (NULL if the row is gone) ---- */
+json_t *api_group_json(struct kumod *k, int64_t id);
+json_t *api_size_json(struct kumod *k, int64_t id);
+json_t *api_host_json(struct kumod *k, int64_t id);
+json_t *api_image_json(struct kumod *k, int64_t id);
+json_t *api_disk_json(struct kumod *k, int64_t id);
+json_t *api_snapshot_json(struct kumod *k, int64_t id);
+json_t *api_vnet_json(struct kumod *k, int64_t id);
+json_t *api_subnet_json(struct kumod *k, int64_t id);
+json_t *api_nsg_json(struct kumod *k, int64_t id);
+json_t *api_pip_json(struct kumod *k, int64_t id);
+json_t *api_nic_json(struct kumod *k, int64_t id);
+json_t *api_vm_json(struct kumod *k, int64_t id);
+
+/* ---- creation helpers shared by handler files (caller's transaction) ---- */
+
+/* Create an NSG (rules: array of checked rule objects, or NULL). */
+int64_t api_nsg_insert(struct api_ctx *c, int64_t group_id, const char *name, const json_t *rules,
+                       const char *rules_field);
+/* Create a public IP with the given ports (NULL: the defaults). */
+int64_t api_pip_insert(struct api_ctx *c, int64_t group_id, const char *name, const json_t *ports,
+                       int64_t owner_vm);
+/* Create a VNet with its subnets (checked body fields). */
+int64_t api_vnet_insert(struct api_ctx *c, int64_t group_id, const char *name, const json_t *spaces,
+                        const json_t *subnets);
+/* Create a NIC; private_ip NULL = dynamic. Fields name the body fields for
+ * errors (prefix ""). */
+int64_t api_nic_insert(struct api_ctx *c, int64_t group_id, const char *name, int64_t subnet_id,
+                       const char *private_ip, int64_t nsg_id, int64_t pip_id, int64_t owner_vm,
+                       const char *ip_field);
+/* Create a disk row and its file (empty, or an overlay of image/snapshot);
+ * image_id/snapshot_id 0 = none. */
+int64_t api_disk_insert(struct api_ctx *c, int64_t group_id, const char *name, const char *tier,
+                        int64_t size_gib, int64_t image_id, int64_t snapshot_id,
+                        const char *size_field);
+
+/* Tell kumo-switch about the network configuration (netplane.h); called
+ * after a commit that changed networks, NSGs, NICs or public IPs. */
+void api_network_changed(struct api_ctx *c);
+
+#endif

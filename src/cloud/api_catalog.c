@@ -1,0 +1,472 @@
+/*
+ * api_catalog.c - the API's host-wide resources: health, locations and
+ * hosts (capacity), the size catalog, and resource groups (docs/api.md).
+ */
+#include "cloud/api.h"
+
+#include "cloud/body.h"
+#include "cloud/db.h"
+#include "cloud/netplane.h"
+#include "cloud/placement.h"
+#include "cloud/requests.h"
+#include "cloud/timefmt.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef KUMO_VERSION
+#define KUMO_VERSION "0.1.0"
+#endif
+
+static void health(struct api_ctx *c)
+{
+    double up = (double)(time_now_ms() - c->k->started_ms) / 1000.0;
+    api_reply(c, 200,
+              json_pack("{s:s,s:s,s:f,s:s}", "status", "ok", "version", KUMO_VERSION,
+                        "uptimeSeconds", up, "network",
+                        netplane_has_switch(c->k) ? "kumo-switch" : "user-nat"));
+}
+
+/* ---- hosts and locations ---- */
+
+static json_t *cap_json(int64_t vcpus, int64_t mib)
+{
+    return json_pack("{s:I,s:I}", "vcpus", (json_int_t)vcpus, "memoryMiB", (json_int_t)mib);
+}
+
+json_t *api_host_json(struct kumod *k, int64_t id)
+{
+    struct host_cap h;
+    if (placement_load(k->db, id, 0, &h) < 0) return NULL;
+    sqlite3_stmt *st =
+        db_stmt(k->db, "SELECT name, location, created_ms FROM hosts WHERE id = ?", "i", id);
+    if (!st) return NULL;
+    json_t *out = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        char rid[128];
+        snprintf(rid, sizeof(rid), "/hosts/%s", db_col_text(st, 0));
+        int64_t cv = placement_cap_vcpus(&h), cm = placement_cap_mib(&h);
+        json_t *alloc = cap_json(h.used_vcpus, h.used_mib);
+        json_object_set_new(alloc, "vms", json_integer(h.vms));
+        out = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:f,s:f,s:I,s:o,s:o,s:o,s:s,s:o}", "id", rid,
+                        "name", db_col_text(st, 0), "type", "host", "location", db_col_text(st, 1),
+                        "cpus", (json_int_t)h.cpus, "memoryMiB", (json_int_t)h.mem_mib,
+                        "cpuAllocationRatio", h.cpu_ratio, "ramAllocationRatio", h.ram_ratio,
+                        "reservedMemoryMiB", (json_int_t)h.reserved_mib, "capacity",
+                        cap_json(cv, cm), "allocated", alloc, "available",
+                        cap_json(cv - h.used_vcpus > 0 ? cv - h.used_vcpus : 0,
+                                 cm - h.used_mib > 0 ? cm - h.used_mib : 0),
+                        "provisioningState", "Succeeded", "createdAt",
+                        api_time(sqlite3_column_int64(st, 2)));
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
+static json_t *location_json(struct kumod *k, const char *location)
+{
+    sqlite3_stmt *st = db_stmt(k->db, "SELECT id, name FROM hosts WHERE location = ? ORDER BY name",
+                               "t", location);
+    if (!st) return NULL;
+    json_t *hosts = json_array();
+    int64_t cv = 0, cm = 0, uv = 0, um = 0, vms = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        struct host_cap h;
+        if (placement_load(k->db, sqlite3_column_int64(st, 0), 0, &h) < 0) continue;
+        json_array_append_new(hosts, json_string(db_col_text(st, 1)));
+        cv += placement_cap_vcpus(&h);
+        cm += placement_cap_mib(&h);
+        uv += h.used_vcpus;
+        um += h.used_mib;
+        vms += h.vms;
+    }
+    sqlite3_finalize(st);
+    if (json_array_size(hosts) == 0) {
+        json_decref(hosts);
+        return NULL;
+    }
+    json_t *alloc = cap_json(uv, um);
+    json_object_set_new(alloc, "vms", json_integer(vms));
+    return json_pack("{s:s,s:o,s:o,s:o,s:o}", "name", location, "hosts", hosts, "capacity",
+                     cap_json(cv, cm), "allocated", alloc, "available",
+                     cap_json(cv - uv > 0 ? cv - uv : 0, cm - um > 0 ? cm - um : 0));
+}
+
+static void locations_list(struct api_ctx *c)
+{
+    sqlite3_stmt *st =
+        db_stmt(c->k->db, "SELECT DISTINCT location FROM hosts ORDER BY location", "");
+    if (!st) {
+        kerr_internal(&c->err, "%s", db_errmsg(c->k->db));
+        return;
+    }
+    char names[8][64];
+    int n = 0;
+    while (n < 8 && sqlite3_step(st) == SQLITE_ROW)
+        snprintf(names[n++], sizeof(names[0]), "%s", db_col_text(st, 0));
+    sqlite3_finalize(st);
+    json_t *arr = json_array();
+    for (int i = 0; i < n; i++) {
+        json_t *l = location_json(c->k, names[i]);
+        if (l) json_array_append_new(arr, l);
+    }
+    api_reply(c, 200, json_pack("{s:o}", "value", arr));
+}
+
+static void location_show(struct api_ctx *c)
+{
+    json_t *l = location_json(c->k, c->p[0]);
+    if (!l) {
+        kerr_notfound(&c->err, "location '%.64s' not found (this host's is 'local')", c->p[0]);
+        return;
+    }
+    api_reply(c, 200, l);
+}
+
+static void hosts_list(struct api_ctx *c)
+{
+    sqlite3_stmt *st = db_stmt(c->k->db, "SELECT id FROM hosts ORDER BY name", "");
+    json_t *arr = json_array();
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        json_t *h = api_host_json(c->k, sqlite3_column_int64(st, 0));
+        if (h) json_array_append_new(arr, h);
+    }
+    sqlite3_finalize(st);
+    api_reply(c, 200, json_pack("{s:o}", "value", arr));
+}
+
+static int64_t host_id(struct api_ctx *c)
+{
+    int64_t id = db_int(c->k->db, NULL, -1, "SELECT id FROM hosts WHERE name = ?", "t", c->p[0]);
+    if (id < 0) kerr_notfound(&c->err, "host '%.64s' not found", c->p[0]);
+    return id;
+}
+
+static void host_show(struct api_ctx *c)
+{
+    int64_t id = host_id(c);
+    if (id >= 0) api_reply(c, 200, api_host_json(c->k, id));
+}
+
+static void host_update(struct api_ctx *c)
+{
+    int64_t id = host_id(c);
+    if (id < 0) return;
+    struct host_cap h;
+    placement_load(c->k->db, id, 0, &h);
+    int64_t mem = body_int(c->body, "memoryMiB", h.mem_mib);
+    int64_t res = body_int(c->body, "reservedMemoryMiB", h.reserved_mib);
+    if (res > mem) {
+        kerr_invalid(&c->err, "reservedMemoryMiB",
+                     "reservedMemoryMiB: %lld is more than the host's memory (%lld MiB)",
+                     (long long)res, (long long)mem);
+        return;
+    }
+    struct db *db = c->k->db;
+    if (db_begin(db) < 0 ||
+        db_exec(db,
+                "UPDATE hosts SET cpus = ?, mem_mib = ?, cpu_ratio = ?, ram_ratio = ?,"
+                " reserved_mib = ? WHERE id = ?",
+                "iiddii", body_int(c->body, "cpus", h.cpus), mem,
+                body_num(c->body, "cpuAllocationRatio", h.cpu_ratio),
+                body_num(c->body, "ramAllocationRatio", h.ram_ratio), res, id) < 0 ||
+        db_commit(db) < 0) {
+        db_rollback(db);
+        kerr_internal(&c->err, "host update: %s", db_errmsg(db));
+        return;
+    }
+    api_reply(c, 200, api_host_json(c->k, id));
+}
+
+/* ---- sizes ---- */
+
+json_t *api_size_json(struct kumod *k, int64_t id)
+{
+    sqlite3_stmt *st = db_stmt(k->db,
+                               "SELECT name, family, vcpus, mem_mib, max_data_disks, max_iops,"
+                               " price_hour, burst, builtin, created_ms FROM sizes WHERE id = ?",
+                               "i", id);
+    if (!st) return NULL;
+    json_t *out = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        char rid[128];
+        snprintf(rid, sizeof(rid), "/sizes/%s", db_col_text(st, 0));
+        json_t *burst = db_col_null(st, 7) ? NULL : json_loads(db_col_text(st, 7), 0, NULL);
+        out = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:f,s:b,s:o,s:s,s:o}", "id", rid, "name",
+                        db_col_text(st, 0), "type", "size", "family", db_col_text(st, 1), "vcpus",
+                        (json_int_t)sqlite3_column_int64(st, 2), "memoryMiB",
+                        (json_int_t)sqlite3_column_int64(st, 3), "maxDataDisks",
+                        (json_int_t)sqlite3_column_int64(st, 4), "maxDiskIops",
+                        (json_int_t)sqlite3_column_int64(st, 5), "pricePerHour",
+                        sqlite3_column_double(st, 6), "builtin", sqlite3_column_int(st, 8),
+                        "burstable", burst ? burst : json_null(), "provisioningState", "Succeeded",
+                        "createdAt", api_time(sqlite3_column_int64(st, 9)));
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
+static void sizes_list(struct api_ctx *c)
+{
+    sqlite3_stmt *st =
+        db_stmt(c->k->db, "SELECT id FROM sizes ORDER BY family, vcpus, mem_mib, name", "");
+    json_t *arr = json_array();
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(arr, api_size_json(c->k, sqlite3_column_int64(st, 0)));
+    sqlite3_finalize(st);
+    api_reply(c, 200, json_pack("{s:o}", "value", arr));
+}
+
+static int64_t size_id(struct api_ctx *c)
+{
+    int64_t id = db_int(c->k->db, NULL, -1, "SELECT id FROM sizes WHERE name = ?", "t", c->p[0]);
+    if (id < 0)
+        kerr_notfound(&c->err, "size '%.64s' not found (GET /v1/sizes lists them)", c->p[0]);
+    return id;
+}
+
+static void size_show(struct api_ctx *c)
+{
+    int64_t id = size_id(c);
+    if (id >= 0) api_reply(c, 200, api_size_json(c->k, id));
+}
+
+static void size_create(struct api_ctx *c)
+{
+    struct db *db = c->k->db;
+    const char *name = body_str(c->body, "name", "");
+    if (db_int(db, NULL, -1, "SELECT id FROM sizes WHERE name = ?", "t", name) >= 0) {
+        kerr_conflict(&c->err, "AlreadyExists", "size '%s' already exists", name);
+        return;
+    }
+    char family[17] = "";
+    const char *f = body_str(c->body, "family", NULL);
+    if (f) {
+        snprintf(family, sizeof(family), "%s", f);
+    } else {
+        size_t i = 0;
+        while (i < 16 && isalpha((unsigned char)name[i])) {
+            family[i] = name[i];
+            i++;
+        }
+        family[i] = 0;
+        if (!i) snprintf(family, sizeof(family), "custom");
+    }
+    char *burst = NULL;
+    const json_t *b = json_object_get(c->body, "burstable");
+    if (json_is_object(b)) burst = json_dumps(b, JSON_COMPACT);
+    if (db_begin(db) < 0 ||
+        db_exec(db,
+                "INSERT INTO sizes (name, family, vcpus, mem_mib, max_data_disks, max_iops,"
+                " price_hour, burst, builtin, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+                "ttiiiidti", name, family, body_int(c->body, "vcpus", 1),
+                body_int(c->body, "memoryMiB", 64), body_int(c->body, "maxDataDisks", 2),
+                body_int(c->body, "maxDiskIops", 0), body_num(c->body, "pricePerHour", 0), burst,
+                time_now_ms()) < 0 ||
+        db_commit(db) < 0) {
+        db_rollback(db);
+        free(burst);
+        kerr_internal(&c->err, "size create: %s", db_errmsg(db));
+        return;
+    }
+    free(burst);
+    int64_t id = db_last_id(db);
+    json_t *out = api_size_json(c->k, id);
+    api_set_location(c, json_string_value(json_object_get(out, "id")));
+    api_reply(c, 201, out);
+}
+
+static void size_update(struct api_ctx *c)
+{
+    int64_t id = size_id(c);
+    if (id < 0) return;
+    struct db *db = c->k->db;
+    int rc = db_begin(db);
+    if (rc == 0 && body_has(c->body, "pricePerHour"))
+        rc = db_exec(db, "UPDATE sizes SET price_hour = ? WHERE id = ?", "di",
+                     body_num(c->body, "pricePerHour", 0), id);
+    if (rc == 0 && body_has(c->body, "maxDataDisks"))
+        rc = db_exec(db, "UPDATE sizes SET max_data_disks = ? WHERE id = ?", "ii",
+                     body_int(c->body, "maxDataDisks", 0), id);
+    if (rc == 0 && body_has(c->body, "maxDiskIops"))
+        rc = db_exec(db, "UPDATE sizes SET max_iops = ? WHERE id = ?", "ii",
+                     body_int(c->body, "maxDiskIops", 0), id);
+    if (rc == 0) rc = db_commit(db);
+    if (rc < 0) {
+        db_rollback(db);
+        kerr_internal(&c->err, "size update: %s", db_errmsg(db));
+        return;
+    }
+    api_reply(c, 200, api_size_json(c->k, id));
+}
+
+static void size_delete(struct api_ctx *c)
+{
+    int64_t id = size_id(c);
+    if (id < 0) return;
+    struct db *db = c->k->db;
+    char users[1024] = "";
+    sqlite3_stmt *st =
+        db_stmt(db,
+                "SELECT g.name || '/' || v.name FROM vms v JOIN groups g ON g.id = v.group_id"
+                " WHERE v.size_id = ? ORDER BY 1 LIMIT 11",
+                "i", id);
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        api_users_add(users, sizeof(users), "virtual machine", db_col_text(st, 0));
+    sqlite3_finalize(st);
+    if (users[0]) {
+        char what[128];
+        snprintf(what, sizeof(what), "size '%s'", c->p[0]);
+        api_in_use(c, what, users);
+        return;
+    }
+    if (db_begin(db) < 0 || db_exec(db, "DELETE FROM sizes WHERE id = ?", "i", id) < 0 ||
+        db_commit(db) < 0) {
+        db_rollback(db);
+        kerr_internal(&c->err, "size delete: %s", db_errmsg(db));
+        return;
+    }
+    api_reply(c, 204, NULL);
+}
+
+/* ---- resource groups ---- */
+
+json_t *api_group_json(struct kumod *k, int64_t id)
+{
+    sqlite3_stmt *st =
+        db_stmt(k->db, "SELECT name, location, tags, created_ms FROM groups WHERE id = ?", "i", id);
+    if (!st) return NULL;
+    json_t *out = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        char rid[128];
+        snprintf(rid, sizeof(rid), "/resourceGroups/%s", db_col_text(st, 0));
+        json_t *tags = json_loads(db_col_text(st, 2), 0, NULL);
+        out = json_pack("{s:s,s:s,s:s,s:s,s:o,s:s,s:o}", "id", rid, "name", db_col_text(st, 0),
+                        "type", "resourceGroup", "location", db_col_text(st, 1), "tags",
+                        tags ? tags : json_object(), "provisioningState", "Succeeded", "createdAt",
+                        api_time(sqlite3_column_int64(st, 3)));
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
+static void groups_list(struct api_ctx *c)
+{
+    sqlite3_stmt *st = db_stmt(c->k->db, "SELECT id FROM groups ORDER BY name", "");
+    json_t *arr = json_array();
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(arr, api_group_json(c->k, sqlite3_column_int64(st, 0)));
+    sqlite3_finalize(st);
+    api_reply(c, 200, json_pack("{s:o}", "value", arr));
+}
+
+static void group_show(struct api_ctx *c)
+{
+    int64_t id = api_group(c, c->p[0]);
+    if (id >= 0) api_reply(c, 200, api_group_json(c->k, id));
+}
+
+static void group_create(struct api_ctx *c)
+{
+    struct db *db = c->k->db;
+    const char *name = body_str(c->body, "name", "");
+    if (db_int(db, NULL, -1, "SELECT id FROM groups WHERE name = ?", "t", name) >= 0) {
+        kerr_conflict(&c->err, "AlreadyExists", "resource group '%s' already exists", name);
+        return;
+    }
+    const json_t *t = json_object_get(c->body, "tags");
+    char *tags = t ? json_dumps(t, JSON_COMPACT) : NULL;
+    int rc = db_begin(db);
+    if (rc == 0)
+        rc = db_exec(
+            db, "INSERT INTO groups (name, location, tags, created_ms) VALUES (?, 'local', ?, ?)",
+            "tti", name, tags ? tags : "{}", time_now_ms());
+    if (rc == 0) rc = db_commit(db);
+    free(tags);
+    if (rc < 0) {
+        db_rollback(db);
+        kerr_internal(&c->err, "resource group create: %s", db_errmsg(db));
+        return;
+    }
+    json_t *out = api_group_json(c->k, db_last_id(db));
+    api_set_location(c, json_string_value(json_object_get(out, "id")));
+    api_reply(c, 201, out);
+}
+
+static void group_update(struct api_ctx *c)
+{
+    int64_t id = api_group(c, c->p[0]);
+    if (id < 0) return;
+    struct db *db = c->k->db;
+    char *tags = json_dumps(json_object_get(c->body, "tags"), JSON_COMPACT);
+    int rc = db_begin(db);
+    if (rc == 0) rc = db_exec(db, "UPDATE groups SET tags = ? WHERE id = ?", "ti", tags, id);
+    if (rc == 0) rc = db_commit(db);
+    free(tags);
+    if (rc < 0) {
+        db_rollback(db);
+        kerr_internal(&c->err, "resource group update: %s", db_errmsg(db));
+        return;
+    }
+    api_reply(c, 200, api_group_json(c->k, id));
+}
+
+static void group_delete(struct api_ctx *c)
+{
+    int64_t id = api_group(c, c->p[0]);
+    if (id < 0) return;
+    struct db *db = c->k->db;
+    static const struct {
+        const char *table, *kind;
+    } contents[] = {
+        {"vms", "virtual machine"},         {"disks", "disk"},
+        {"snapshots", "snapshot"},          {"nics", "network interface"},
+        {"public_ips", "public IP"},        {"vnets", "virtual network"},
+        {"nsgs", "network security group"},
+    };
+    char users[1024] = "";
+    for (size_t i = 0; i < sizeof(contents) / sizeof(contents[0]); i++) {
+        char sql[128];
+        snprintf(sql, sizeof(sql), "SELECT name FROM %s WHERE group_id = ? ORDER BY name LIMIT 11",
+                 contents[i].table);
+        sqlite3_stmt *st = db_stmt(db, sql, "i", id);
+        while (st && sqlite3_step(st) == SQLITE_ROW)
+            api_users_add(users, sizeof(users), contents[i].kind, db_col_text(st, 0));
+        sqlite3_finalize(st);
+    }
+    if (users[0]) {
+        kerr_conflict(&c->err, "InUse",
+                      "resource group '%s' is not empty: it holds %s; delete them first", c->p[0],
+                      users);
+        return;
+    }
+    if (db_begin(db) < 0 || db_exec(db, "DELETE FROM groups WHERE id = ?", "i", id) < 0 ||
+        db_commit(db) < 0) {
+        db_rollback(db);
+        kerr_internal(&c->err, "resource group delete: %s", db_errmsg(db));
+        return;
+    }
+    api_reply(c, 204, NULL);
+}
+
+const struct api_route api_routes_catalog[] = {
+    {"GET", "/v1/health", health, -1},
+    {"GET", "/v1/locations", locations_list, -1},
+    {"GET", "/v1/locations/{}", location_show, -1},
+    {"GET", "/v1/hosts", hosts_list, -1},
+    {"GET", "/v1/hosts/{}", host_show, -1},
+    {"PATCH", "/v1/hosts/{}", host_update, REQ_HOST_UPDATE},
+    {"GET", "/v1/sizes", sizes_list, -1},
+    {"POST", "/v1/sizes", size_create, REQ_SIZE_CREATE},
+    {"GET", "/v1/sizes/{}", size_show, -1},
+    {"PATCH", "/v1/sizes/{}", size_update, REQ_SIZE_UPDATE},
+    {"DELETE", "/v1/sizes/{}", size_delete, -1},
+    {"GET", "/v1/resourceGroups", groups_list, -1},
+    {"POST", "/v1/resourceGroups", group_create, REQ_GROUP_CREATE},
+    {"GET", "/v1/resourceGroups/{}", group_show, -1},
+    {"PATCH", "/v1/resourceGroups/{}", group_update, REQ_GROUP_UPDATE},
+    {"DELETE", "/v1/resourceGroups/{}", group_delete, -1},
+    {NULL, NULL, NULL, -1},
+};

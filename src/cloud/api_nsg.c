@@ -1,0 +1,420 @@
+/*
+ * api_nsg.c - the API's network security groups and their rules
+ * (docs/api.md "Network security groups"). Rule fields are checked by
+ * requests.c/validate.c with src/network's parsers; here they are stored,
+ * listed with the six default rules, and handed to the data plane.
+ */
+#include "cloud/api.h"
+
+#include "cloud/body.h"
+#include "cloud/db.h"
+#include "cloud/requests.h"
+#include "cloud/timefmt.h"
+#include "cloud/validate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const struct {
+    const char *name;
+    int priority;
+    const char *direction, *src, *dst, *access;
+} default_rules[] = {
+    {"AllowVNetInBound", 65000, "Inbound", "VirtualNetwork", "VirtualNetwork", "Allow"},
+    {"AllowAzureLoadBalancerInBound", 65001, "Inbound", "AzureLoadBalancer", "*", "Allow"},
+    {"DenyAllInBound", 65500, "Inbound", "*", "*", "Deny"},
+    {"AllowVnetOutBound", 65000, "Outbound", "VirtualNetwork", "VirtualNetwork", "Allow"},
+    {"AllowInternetOutBound", 65001, "Outbound", "*", "Internet", "Allow"},
+    {"DenyAllOutBound", 65500, "Outbound", "*", "*", "Deny"},
+};
+#define NDEFAULT (sizeof(default_rules) / sizeof(default_rules[0]))
+
+static json_t *default_rule_json(size_t i)
+{
+    return json_pack("{s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b}", "name", default_rules[i].name,
+                     "priority", default_rules[i].priority, "direction", default_rules[i].direction,
+                     "access", default_rules[i].access, "protocol", "*", "sourceAddressPrefix",
+                     default_rules[i].src, "sourcePortRange", "*", "destinationAddressPrefix",
+                     default_rules[i].dst, "destinationPortRange", "*", "description",
+                     "default rule", "default", 1);
+}
+
+/* One prefix -> "xAddressPrefix": "p"; several -> "xAddressPrefixes": [..]. */
+static void put_prefixes(json_t *r, const char *one, const char *many, const char *text)
+{
+    json_t *arr = json_loads(text, 0, NULL);
+    if (json_array_size(arr) == 1) {
+        json_object_set(r, one, json_array_get(arr, 0));
+        json_decref(arr);
+    } else {
+        json_object_set_new(r, many, arr ? arr : json_array());
+    }
+}
+
+static json_t *rule_row_json(sqlite3_stmt *st)
+{
+    json_t *r = json_pack("{s:s,s:I,s:s,s:s,s:s}", "name", db_col_text(st, 0), "priority",
+                          (json_int_t)sqlite3_column_int64(st, 1), "direction", db_col_text(st, 2),
+                          "access", db_col_text(st, 3), "protocol", db_col_text(st, 4));
+    put_prefixes(r, "sourceAddressPrefix", "sourceAddressPrefixes", db_col_text(st, 5));
+    json_object_set_new(r, "sourcePortRange", json_string(db_col_text(st, 7)));
+    put_prefixes(r, "destinationAddressPrefix", "destinationAddressPrefixes", db_col_text(st, 6));
+    json_object_set_new(r, "destinationPortRange", json_string(db_col_text(st, 8)));
+    json_object_set_new(r, "description", json_string(db_col_text(st, 9)));
+    return r;
+}
+
+#define RULE_COLS                                                                                  \
+    "name, priority, direction, access, protocol, src_prefixes, dst_prefixes, src_ports,"          \
+    " dst_ports, description"
+
+json_t *api_nsg_json(struct kumod *k, int64_t id)
+{
+    sqlite3_stmt *st = db_stmt(k->db,
+                               "SELECT g.name, n.name, n.created_ms FROM nsgs n"
+                               " JOIN groups g ON g.id = n.group_id WHERE n.id = ?",
+                               "i", id);
+    if (!st) return NULL;
+    json_t *out = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        char rid[256];
+        snprintf(rid, sizeof(rid), "/resourceGroups/%s/networkSecurityGroups/%s",
+                 db_col_text(st, 0), db_col_text(st, 1));
+        json_t *rules = json_array(), *defaults = json_array(), *subnets = json_array(),
+               *nics = json_array();
+        sqlite3_stmt *rs = db_stmt(k->db,
+                                   "SELECT " RULE_COLS " FROM nsg_rules WHERE nsg_id = ?"
+                                   " ORDER BY direction, priority",
+                                   "i", id);
+        while (rs && sqlite3_step(rs) == SQLITE_ROW)
+            json_array_append_new(rules, rule_row_json(rs));
+        sqlite3_finalize(rs);
+        for (size_t i = 0; i < NDEFAULT; i++)
+            json_array_append_new(defaults, default_rule_json(i));
+        rs =
+            db_stmt(k->db,
+                    "SELECT v.name || '/' || s.name FROM subnets s JOIN vnets v ON v.id = s.vnet_id"
+                    " WHERE s.nsg_id = ? ORDER BY 1",
+                    "i", id);
+        while (rs && sqlite3_step(rs) == SQLITE_ROW)
+            json_array_append_new(subnets, json_string(db_col_text(rs, 0)));
+        sqlite3_finalize(rs);
+        rs = db_stmt(k->db, "SELECT name FROM nics WHERE nsg_id = ? ORDER BY name", "i", id);
+        while (rs && sqlite3_step(rs) == SQLITE_ROW)
+            json_array_append_new(nics, json_string(db_col_text(rs, 0)));
+        sqlite3_finalize(rs);
+        out =
+            json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:s,s:o}", "id", rid, "name",
+                      db_col_text(st, 1), "type", "networkSecurityGroup", "resourceGroup",
+                      db_col_text(st, 0), "location", "local", "rules", rules, "defaultRules",
+                      defaults, "subnets", subnets, "networkInterfaces", nics, "provisioningState",
+                      "Succeeded", "createdAt", api_time(sqlite3_column_int64(st, 2)));
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
+static int rule_store(struct api_ctx *c, int64_t nsg, const struct rule_norm *r, int64_t replace)
+{
+    struct db *db = c->k->db;
+    int64_t other_p =
+        db_int(db, NULL, -1,
+               "SELECT id FROM nsg_rules WHERE nsg_id = ? AND direction = ? AND priority = ?"
+               " AND id != ?",
+               "itii", nsg, r->direction, (int64_t)r->priority, replace);
+    if (other_p >= 0) {
+        char other[96];
+        db_text(db, other, sizeof(other), "SELECT name FROM nsg_rules WHERE id = ?", "i", other_p);
+        return kerr_set(&c->err, 409, "AlreadyExists", "priority",
+                        "priority: rule '%s' already has priority %d for %s", other, r->priority,
+                        r->direction);
+    }
+    if (replace > 0)
+        return db_exec(db,
+                       "UPDATE nsg_rules SET priority = ?, direction = ?, access = ?, protocol = ?,"
+                       " src_prefixes = ?, dst_prefixes = ?, src_ports = ?, dst_ports = ?,"
+                       " description = ? WHERE id = ?",
+                       "itttttttti", (int64_t)r->priority, r->direction, r->access, r->protocol,
+                       r->src_prefixes, r->dst_prefixes, r->src_ports, r->dst_ports, r->description,
+                       replace);
+    return db_exec(db,
+                   "INSERT INTO nsg_rules (nsg_id, name, priority, direction, access, protocol,"
+                   " src_prefixes, dst_prefixes, src_ports, dst_ports, description, created_ms)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   "iti"
+                   "tttttttt"
+                   "i",
+                   nsg, r->name, (int64_t)r->priority, r->direction, r->access, r->protocol,
+                   r->src_prefixes, r->dst_prefixes, r->src_ports, r->dst_ports, r->description,
+                   time_now_ms());
+}
+
+int64_t api_nsg_insert(struct api_ctx *c, int64_t g, const char *name, const json_t *rules,
+                       const char *rules_field)
+{
+    struct db *db = c->k->db;
+    if (db_int(db, NULL, -1, "SELECT id FROM nsgs WHERE group_id = ? AND name = ?", "it", g,
+               name) >= 0)
+        return kerr_conflict(&c->err, "AlreadyExists", "network security group '%s' already exists",
+                             name);
+    if (db_exec(db, "INSERT INTO nsgs (group_id, name, created_ms) VALUES (?, ?, ?)", "iti", g,
+                name, time_now_ms()) < 0)
+        return kerr_internal(&c->err, "%s", db_errmsg(db));
+    int64_t id = db_last_id(db);
+    size_t i;
+    const json_t *r;
+    json_array_foreach(rules, i, r)
+    {
+        char prefix[64];
+        snprintf(prefix, sizeof(prefix), "%s[%zu]", rules_field, i);
+        struct rule_norm n;
+        if (rule_normalize(r, prefix, &n, &c->err) < 0) return -1;
+        int rc = rule_store(c, id, &n, 0);
+        rule_norm_free(&n);
+        if (rc < 0) {
+            if (!c->err.status) kerr_internal(&c->err, "%s", db_errmsg(db));
+            return -1;
+        }
+    }
+    return id;
+}
+
+static void nsgs_list(struct api_ctx *c)
+{
+    int64_t g = api_group(c, c->p[0]);
+    if (g < 0) return;
+    sqlite3_stmt *st =
+        db_stmt(c->k->db, "SELECT id FROM nsgs WHERE group_id = ? ORDER BY name", "i", g);
+    json_t *arr = json_array();
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(arr, api_nsg_json(c->k, sqlite3_column_int64(st, 0)));
+    sqlite3_finalize(st);
+    api_reply(c, 200, json_pack("{s:o}", "value", arr));
+}
+
+static int64_t nsg_lookup(struct api_ctx *c)
+{
+    int64_t g = api_group(c, c->p[0]);
+    if (g < 0) return -1;
+    return api_find(c, "nsgs", g, c->p[1], "network security group", NULL);
+}
+
+static void nsg_show(struct api_ctx *c)
+{
+    int64_t id = nsg_lookup(c);
+    if (id >= 0) api_reply(c, 200, api_nsg_json(c->k, id));
+}
+
+static void nsg_create(struct api_ctx *c)
+{
+    struct db *db = c->k->db;
+    int64_t g = api_group(c, c->p[0]);
+    if (g < 0) return;
+    if (db_begin(db) < 0) {
+        kerr_internal(&c->err, "%s", db_errmsg(db));
+        return;
+    }
+    int64_t id = api_nsg_insert(c, g, body_str(c->body, "name", ""),
+                                json_object_get(c->body, "rules"), "rules");
+    if (id < 0 || db_commit(db) < 0) {
+        db_rollback(db);
+        if (!c->err.status) kerr_internal(&c->err, "%s", db_errmsg(db));
+        return;
+    }
+    api_network_changed(c);
+    json_t *out = api_nsg_json(c->k, id);
+    api_set_location(c, json_string_value(json_object_get(out, "id")));
+    api_reply(c, 201, out);
+}
+
+static void nsg_delete(struct api_ctx *c)
+{
+    struct db *db = c->k->db;
+    int64_t id = nsg_lookup(c);
+    if (id < 0) return;
+    char users[1024] = "";
+    sqlite3_stmt *st =
+        db_stmt(db,
+                "SELECT 'subnet', v.name || '/' || s.name FROM subnets s"
+                " JOIN vnets v ON v.id = s.vnet_id WHERE s.nsg_id = ?1"
+                " UNION ALL SELECT 'network interface', name FROM nics WHERE nsg_id = ?1"
+                " LIMIT 11",
+                "i", id);
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        api_users_add(users, sizeof(users), db_col_text(st, 0), db_col_text(st, 1));
+    sqlite3_finalize(st);
+    if (users[0]) {
+        char what[128];
+        snprintf(what, sizeof(what), "network security group '%s'", c->p[1]);
+        api_in_use(c, what, users);
+        return;
+    }
+    if (db_begin(db) < 0 || db_exec(db, "DELETE FROM nsgs WHERE id = ?", "i", id) < 0 ||
+        db_commit(db) < 0) {
+        db_rollback(db);
+        kerr_internal(&c->err, "%s", db_errmsg(db));
+        return;
+    }
+    api_network_changed(c);
+    api_reply(c, 204, NULL);
+}
+
+static void rules_list(struct api_ctx *c)
+{
+    int64_t id = nsg_lookup(c);
+    if (id < 0) return;
+    sqlite3_stmt *st = db_stmt(c->k->db,
+                               "SELECT " RULE_COLS " FROM nsg_rules WHERE nsg_id = ?"
+                               " ORDER BY direction, priority",
+                               "i", id);
+    json_t *arr = json_array();
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(arr, rule_row_json(st));
+    sqlite3_finalize(st);
+    api_reply(c, 200, json_pack("{s:o}", "value", arr));
+}
+
+static int default_index(const char *name)
+{
+    for (size_t i = 0; i < NDEFAULT; i++)
+        if (strcasecmp(name, default_rules[i].name) == 0) return (int)i;
+    return -1;
+}
+
+static void rule_show(struct api_ctx *c)
+{
+    int64_t id = nsg_lookup(c);
+    if (id < 0) return;
+    int d = default_index(c->p[2]);
+    if (d >= 0) {
+        api_reply(c, 200, default_rule_json((size_t)d));
+        return;
+    }
+    sqlite3_stmt *st =
+        db_stmt(c->k->db, "SELECT " RULE_COLS " FROM nsg_rules WHERE nsg_id = ? AND name = ?", "it",
+                id, c->p[2]);
+    if (st && sqlite3_step(st) == SQLITE_ROW)
+        api_reply(c, 200, rule_row_json(st));
+    else
+        kerr_notfound(&c->err, "rule '%.80s' not found in network security group '%s'", c->p[2],
+                      c->p[1]);
+    sqlite3_finalize(st);
+}
+
+static void rule_write(struct api_ctx *c, bool put)
+{
+    struct db *db = c->k->db;
+    int64_t nsg = nsg_lookup(c);
+    if (nsg < 0) return;
+    const char *name = put ? c->p[2] : body_str(c->body, "name", "");
+    if (put && body_has(c->body, "name") && strcasecmp(body_str(c->body, "name", ""), name) != 0) {
+        kerr_invalid(&c->err, "name", "name: '%s' does not match the rule name in the path ('%s')",
+                     body_str(c->body, "name", ""), name);
+        return;
+    }
+    if (default_index(name) >= 0) {
+        if (put)
+            kerr_conflict(&c->err, "InvalidState",
+                          "'%s' is a default rule: it cannot be changed; override it with a rule "
+                          "of lower priority number",
+                          name);
+        else
+            kerr_invalid(&c->err, "name", "name: '%s' is the name of a default rule", name);
+        return;
+    }
+    json_t *pn = json_string(name);
+    int bad = check_rule_name(pn, "name", &c->err);
+    json_decref(pn);
+    if (bad < 0) return;
+    int64_t existing = db_int(
+        db, NULL, -1, "SELECT id FROM nsg_rules WHERE nsg_id = ? AND name = ?", "it", nsg, name);
+    if (!put && existing >= 0) {
+        kerr_conflict(&c->err, "AlreadyExists",
+                      "rule '%s' already exists in network security group '%s'", name, c->p[1]);
+        return;
+    }
+    json_t *r = json_deep_copy(c->body);
+    json_object_set_new(r, "name", json_string(name));
+    struct rule_norm n;
+    if (rule_normalize(r, "", &n, &c->err) < 0) {
+        json_decref(r);
+        return;
+    }
+    json_decref(r);
+    if (db_begin(db) < 0 || rule_store(c, nsg, &n, existing >= 0 ? existing : 0) < 0 ||
+        db_commit(db) < 0) {
+        db_rollback(db);
+        rule_norm_free(&n);
+        if (!c->err.status) kerr_internal(&c->err, "%s", db_errmsg(db));
+        return;
+    }
+    rule_norm_free(&n);
+    api_network_changed(c);
+    sqlite3_stmt *st = db_stmt(
+        db, "SELECT " RULE_COLS " FROM nsg_rules WHERE nsg_id = ? AND name = ?", "it", nsg, name);
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        char loc[512];
+        snprintf(loc, sizeof(loc), "/resourceGroups/%s/networkSecurityGroups/%s/rules/%s", c->p[0],
+                 c->p[1], name);
+        api_set_location(c, loc);
+        api_reply(c, existing >= 0 ? 200 : 201, rule_row_json(st));
+    } else {
+        kerr_internal(&c->err, "the rule vanished");
+    }
+    sqlite3_finalize(st);
+}
+
+static void rule_create(struct api_ctx *c)
+{
+    rule_write(c, false);
+}
+
+static void rule_put(struct api_ctx *c)
+{
+    rule_write(c, true);
+}
+
+static void rule_delete(struct api_ctx *c)
+{
+    struct db *db = c->k->db;
+    int64_t nsg = nsg_lookup(c);
+    if (nsg < 0) return;
+    if (default_index(c->p[2]) >= 0) {
+        kerr_conflict(&c->err, "InvalidState",
+                      "'%s' is a default rule: it cannot be deleted; override it with a rule of "
+                      "lower priority number",
+                      c->p[2]);
+        return;
+    }
+    int64_t id = db_int(db, NULL, -1, "SELECT id FROM nsg_rules WHERE nsg_id = ? AND name = ?",
+                        "it", nsg, c->p[2]);
+    if (id < 0) {
+        kerr_notfound(&c->err, "rule '%.80s' not found in network security group '%s'", c->p[2],
+                      c->p[1]);
+        return;
+    }
+    if (db_begin(db) < 0 || db_exec(db, "DELETE FROM nsg_rules WHERE id = ?", "i", id) < 0 ||
+        db_commit(db) < 0) {
+        db_rollback(db);
+        kerr_internal(&c->err, "%s", db_errmsg(db));
+        return;
+    }
+    api_network_changed(c);
+    api_reply(c, 204, NULL);
+}
+
+#define NSG "/v1/resourceGroups/{}/networkSecurityGroups"
+const struct api_route api_routes_nsg[] = {
+    {"GET", NSG, nsgs_list, -1},
+    {"POST", NSG, nsg_create, REQ_NSG_CREATE},
+    {"GET", NSG "/{}", nsg_show, -1},
+    {"DELETE", NSG "/{}", nsg_delete, -1},
+    {"GET", NSG "/{}/rules", rules_list, -1},
+    {"POST", NSG "/{}/rules", rule_create, REQ_RULE},
+    {"GET", NSG "/{}/rules/{}", rule_show, -1},
+    {"PUT", NSG "/{}/rules/{}", rule_put, REQ_RULE_PUT},
+    {"DELETE", NSG "/{}/rules/{}", rule_delete, -1},
+    {NULL, NULL, NULL, -1},
+};

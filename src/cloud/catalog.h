@@ -1,0 +1,36 @@
+/*
+ * catalog.h - the prices and sizes kumod starts with: the B, D, E and F
+ * VM families of facts.md section 4 with a price per hour, the price of a
+ * GiB-month of each disk tier, and of a public IP hour. Loaded into the
+ * database at first start (sizes can then be added or repriced through the
+ * API); docs/cloud.md explains where the figures come from.
+ */
+#ifndef KUMO_CLOUD_CATALOG_H
+#define KUMO_CLOUD_CATALOG_H
+
+#include "storage/tiers.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct catalog_size {
+    const char *name, *family;
+    int vcpus;
+    int mem_mib;
+    int max_data_disks; /* kumo-vmm has 7 virtio disk slots: OS + 6 */
+    int max_iops;       /* per-disk IOPS cap */
+    double price_hour;  /* USD */
+    /* B-series CPU credits (baseline_pct 0: not burstable) */
+    double baseline_pct;
+    int initial_credits, credits_per_hour, max_credits;
+};
+
+const struct catalog_size *catalog_sizes(size_t *n);
+
+/* USD per GiB-month (730 hours) of the billed (rounded-up) size. */
+double catalog_disk_price(enum disk_tier t);
+#define CATALOG_HOURS_PER_MONTH 730.0
+/* USD per hour of a public IP. */
+#define CATALOG_PUBLIC_IP_HOUR 0.005
+
+#endif

@@ -1,0 +1,311 @@
+/*
+ * diskops.c - image imports, snapshot copies and the default image (see
+ * diskops.h). Copies go through src/storage, so every format it reads can
+ * be imported; the result is always a sparse qcow2 in the data directory.
+ */
+#include "cloud/diskops.h"
+
+#include "cloud/db.h"
+#include "cloud/kumod.h"
+#include "cloud/paths.h"
+#include "cloud/state.h"
+#include "cloud/timefmt.h"
+#include "lib/log.h"
+#include "storage/disk.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CHUNK (1u << 20)
+
+int diskops_convert(const char *src, const char *src_format, const char *dst, char *err,
+                    size_t errlen)
+{
+    struct disk_options in_o = {
+        .format = src_format && strcmp(src_format, "auto") ? src_format : NULL, .readonly = true};
+    struct disk *in = disk_open(src, &in_o, err, errlen);
+    if (!in) return -1;
+    uint64_t size = disk_size(in);
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", dst);
+    struct disk *out = NULL;
+    char *buf = malloc(CHUNK);
+    int rc = -1;
+    if (!buf) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    if (disk_create(tmp, "qcow2", size, NULL, NULL, 0, err, errlen) < 0) goto done;
+    struct disk_options out_o = {.format = "qcow2"};
+    out = disk_open(tmp, &out_o, err, errlen);
+    if (!out) goto done;
+    for (uint64_t off = 0; off < size;) {
+        uint64_t len = size - off < CHUNK ? size - off : CHUNK, pnum = len;
+        int st = disk_block_status(in, off, len, &pnum);
+        if (st < 0) {
+            disk_last_error(in, err, errlen);
+            goto done;
+        }
+        if (pnum == 0 || pnum > len) pnum = len;
+        if (st == DISK_STATUS_DATA) {
+            if (disk_read(in, off, buf, (size_t)pnum) < 0) {
+                disk_last_error(in, err, errlen);
+                goto done;
+            }
+            bool zero = true;
+            for (size_t i = 0; i < pnum && zero; i++)
+                zero = buf[i] == 0;
+            if (!zero && disk_write(out, off, buf, (size_t)pnum) < 0) {
+                disk_last_error(out, err, errlen);
+                goto done;
+            }
+        }
+        off += pnum;
+    }
+    if (disk_flush(out) < 0) {
+        disk_last_error(out, err, errlen);
+        goto done;
+    }
+    disk_close(out);
+    out = NULL;
+    if (rename(tmp, dst) < 0) {
+        snprintf(err, errlen, "%.512s: %s", dst, strerror(errno));
+        goto done;
+    }
+    rc = 0;
+done:
+    if (out) disk_close(out);
+    if (rc < 0) unlink(tmp);
+    disk_close(in);
+    free(buf);
+    return rc;
+}
+
+static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+        snprintf(err, errlen, "%.512s: %s", src, strerror(errno));
+        return -1;
+    }
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", dst);
+    int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (out < 0) {
+        snprintf(err, errlen, "%.512s: %s", tmp, strerror(errno));
+        close(in);
+        return -1;
+    }
+    char buf[65536];
+    ssize_t n;
+    int rc = 0;
+    while ((n = read(in, buf, sizeof(buf))) > 0) {
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0) {
+                rc = -1;
+                break;
+            }
+            off += w;
+        }
+        if (rc) break;
+    }
+    if (n < 0 || rc || fsync(out) < 0) {
+        snprintf(err, errlen, "copying %s: %s", src, strerror(errno));
+        rc = -1;
+    }
+    close(in);
+    close(out);
+    if (rc == 0 && rename(tmp, dst) < 0) {
+        snprintf(err, errlen, "%.512s: %s", dst, strerror(errno));
+        rc = -1;
+    }
+    if (rc) unlink(tmp);
+    return rc;
+}
+
+static uint64_t virtual_size(const char *path)
+{
+    struct disk_options o = {.readonly = true, .force_share = true};
+    char err[256];
+    struct disk *d = disk_open(path, &o, err, sizeof(err));
+    if (!d) return 0;
+    uint64_t s = disk_size(d);
+    disk_close(d);
+    return s;
+}
+
+void diskops_import_image(struct kumod *k, int64_t id)
+{
+    struct db *db = k->db;
+    char source[PATH_MAX] = "", fmt[16] = "", kernel[PATH_MAX] = "", initrd[PATH_MAX] = "";
+    char state[32] = "";
+    kumod_lock(k);
+    db_text(db, state, sizeof(state), "SELECT state FROM images WHERE id = ?", "i", id);
+    db_text(db, source, sizeof(source), "SELECT source FROM images WHERE id = ?", "i", id);
+    db_text(db, fmt, sizeof(fmt), "SELECT src_format FROM images WHERE id = ?", "i", id);
+    bool has_kernel =
+        db_text(db, kernel, sizeof(kernel), "SELECT src_kernel FROM images WHERE id = ?", "i", id);
+    bool has_initrd =
+        db_text(db, initrd, sizeof(initrd), "SELECT src_initrd FROM images WHERE id = ?", "i", id);
+    kumod_unlock(k);
+    if (strcmp(state, PV_CREATING) != 0) return;
+
+    char dir[PATH_MAX], disk[PATH_MAX], kpath[PATH_MAX], ipath[PATH_MAX], err[768] = "";
+    path_image_dir(k, dir, id);
+    path_image_file(k, disk, id, "disk.qcow2");
+    path_image_file(k, kpath, id, "Image");
+    path_image_file(k, ipath, id, "initrd");
+    int rc = path_mkdirs(dir);
+    if (rc < 0) snprintf(err, sizeof(err), "%.300s: %s", dir, strerror(errno));
+    if (rc == 0) {
+        /* A tenant's file: it must not make us read other files. */
+        struct disk_options o = {
+            .format = strcmp(fmt, "auto") ? fmt : NULL, .readonly = true, .no_backing = true};
+        struct disk *d = disk_open(source, &o, err, sizeof(err));
+        if (!d)
+            rc = -1;
+        else
+            disk_close(d);
+    }
+    if (rc == 0) rc = diskops_convert(source, fmt, disk, err, sizeof(err));
+    if (rc == 0 && has_kernel) rc = copy_file(kernel, kpath, err, sizeof(err));
+    if (rc == 0 && has_initrd) rc = copy_file(initrd, ipath, err, sizeof(err));
+    uint64_t size = rc == 0 ? virtual_size(disk) : 0;
+
+    kumod_lock(k);
+    int drc = db_begin(db);
+    if (drc == 0 && rc == 0)
+        drc = db_exec(db,
+                      "UPDATE images SET state = 'Succeeded', error = NULL, path = ?, kernel = ?,"
+                      " initrd = ?, size_bytes = ? WHERE id = ?",
+                      "tttii", disk, has_kernel ? kpath : NULL, has_initrd ? ipath : NULL,
+                      (int64_t)size, id);
+    else if (drc == 0)
+        drc = db_exec(db, "UPDATE images SET state = 'Failed', error = ? WHERE id = ?", "ti", err,
+                      id);
+    if (drc == 0) drc = db_commit(db);
+    if (drc < 0) db_rollback(db);
+    kumod_changed(k);
+    kumod_unlock(k);
+    if (rc < 0) log_warn("image %" PRId64 ": import failed: %s", id, err);
+}
+
+void diskops_take_snapshot(struct kumod *k, int64_t id)
+{
+    struct db *db = k->db;
+    char src[PATH_MAX] = "", state[32] = "", dst[PATH_MAX], err[768] = "";
+    kumod_lock(k);
+    db_text(db, state, sizeof(state), "SELECT state FROM snapshots WHERE id = ?", "i", id);
+    db_text(db, src, sizeof(src), "SELECT source_path FROM snapshots WHERE id = ?", "i", id);
+    kumod_unlock(k);
+    if (strcmp(state, PV_CREATING) != 0) return;
+    char dir[PATH_MAX];
+    path_mkdirs(path_in_data(k, dir, "snapshots"));
+    int rc = diskops_convert(src, "qcow2", path_snapshot(k, dst, id), err, sizeof(err));
+    kumod_lock(k);
+    int drc = db_begin(db);
+    if (drc == 0)
+        drc =
+            rc == 0
+                ? db_exec(db, "UPDATE snapshots SET state = 'Succeeded', error = NULL WHERE id = ?",
+                          "i", id)
+                : db_exec(db, "UPDATE snapshots SET state = 'Failed', error = ? WHERE id = ?", "ti",
+                          err, id);
+    if (drc == 0) drc = db_commit(db);
+    if (drc < 0) db_rollback(db);
+    kumod_changed(k);
+    kumod_unlock(k);
+}
+
+static bool has_file(const char *dir, const char *name)
+{
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof(p), "%.4000s/%.32s", dir, name);
+    return access(p, R_OK) == 0;
+}
+
+/* The newest complete <K>-<U> entry of guest/build.sh's cache. */
+static bool find_guest(char *out, size_t len)
+{
+    char root[PATH_MAX];
+    const char *c = getenv("KUMO_CACHE"), *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
+    if (c && *c)
+        snprintf(root, sizeof(root), "%s/guest", c);
+    else if (x && *x)
+        snprintf(root, sizeof(root), "%s/kumo/guest", x);
+    else if (h && *h)
+        snprintf(root, sizeof(root), "%s/.cache/kumo/guest", h);
+    else
+        return false;
+    DIR *d = opendir(root);
+    if (!d) return false;
+    struct dirent *e;
+    time_t best = 0;
+    bool found = false;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || !strchr(e->d_name, '-')) continue;
+        char p[PATH_MAX + 260];
+        snprintf(p, sizeof(p), "%s/%s", root, e->d_name);
+        struct stat sb;
+        if (stat(p, &sb) < 0 || !S_ISDIR(sb.st_mode)) continue;
+        if (!has_file(p, "Image") || !has_file(p, "rootfs.ext4")) continue;
+        if (!found || sb.st_mtime > best) {
+            best = sb.st_mtime;
+            snprintf(out, len, "%.*s", (int)(len ? len - 1 : 0), p);
+            found = true;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+void diskops_register_default(struct kumod *k)
+{
+    struct db *db = k->db;
+    kumod_lock(k);
+    int64_t id = db_int(db, NULL, -1, "SELECT id FROM images WHERE name = 'default'", "");
+    kumod_unlock(k);
+    if (id < 0) {
+        char dir[PATH_MAX];
+        if (k->cfg.guest_dir[0]) {
+            snprintf(dir, sizeof(dir), "%s", k->cfg.guest_dir);
+        } else if (!find_guest(dir, sizeof(dir))) {
+            log_warn("no default guest found (run guest/build.sh, or give --guest-dir): the image "
+                     "'default' is not registered yet");
+            return;
+        }
+        if (!has_file(dir, "Image") || !has_file(dir, "rootfs.ext4")) {
+            log_warn("%s has no Image and rootfs.ext4: the image 'default' is not registered", dir);
+            return;
+        }
+        char src[PATH_MAX + 16], kernel[PATH_MAX + 16];
+        snprintf(src, sizeof(src), "%s/rootfs.ext4", dir);
+        snprintf(kernel, sizeof(kernel), "%s/Image", dir);
+        kumod_lock(k);
+        if (db_begin(db) == 0 &&
+            db_exec(db,
+                    "INSERT INTO images (name, boot_mode, kernel_args, src_format, path, source,"
+                    " src_kernel, builtin, state, created_ms) VALUES ('default', 'direct',"
+                    " 'console=ttyS0 root=/dev/vda rw', 'raw', '', ?, ?, 1, 'Creating', ?)",
+                    "tti", src, kernel, time_now_ms()) == 0 &&
+            db_commit(db) == 0)
+            id = db_last_id(db);
+        else
+            db_rollback(db);
+        kumod_unlock(k);
+        if (id < 0) {
+            log_error("registering the default image: %s", db_errmsg(db));
+            return;
+        }
+        log_info("registering the default image from %s", dir);
+    }
+    diskops_import_image(k, id); /* no-op unless it is still Creating */
+}

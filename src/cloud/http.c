@@ -1,0 +1,268 @@
+/*
+ * http.c - libmicrohttpd glue for kumod (contract in http.h): listening
+ * sockets, body collection with a size limit, and turning a struct
+ * http_response into a queued MHD response.
+ */
+#include "cloud/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct http {
+    struct MHD_Daemon *daemons[2];
+    int ndaemons;
+    http_handler handler;
+    void *ctx;
+    size_t max_body;
+    char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+struct pending {
+    char *buf;
+    size_t len, cap;
+    bool too_large;
+};
+
+static int listen_unix(const char *path, char *err, size_t errlen)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(a.sun_path)) {
+        snprintf(err, errlen,
+                 "%s: path too long for a unix socket (%zu bytes max): use a shorter --data-dir",
+                 path, sizeof(a.sun_path) - 1);
+        return -1;
+    }
+    strcpy(a.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) goto fail;
+    unlink(path); /* a stale socket of a previous kumod (the pid lock says it is gone) */
+    mode_t old = umask(0117);
+    int rc = bind(fd, (struct sockaddr *)&a, sizeof(a));
+    umask(old);
+    if (rc < 0 || listen(fd, 128) < 0) goto fail;
+    return fd;
+fail:
+    snprintf(err, errlen, "%.512s: %s", path, strerror(errno));
+    if (fd >= 0) close(fd);
+    return -1;
+}
+
+static int listen_tcp(const char *spec, char *err, size_t errlen)
+{
+    char host[128];
+    const char *colon = strrchr(spec, ':');
+    if (!colon || colon == spec || !colon[1]) {
+        snprintf(err, errlen, "--listen-tcp %s: give ADDRESS:PORT, e.g. 127.0.0.1:8080", spec);
+        return -1;
+    }
+    size_t hl = (size_t)(colon - spec);
+    if (spec[0] == '[' && hl >= 2 && spec[hl - 1] == ']') {
+        spec++;
+        hl -= 2;
+    }
+    if (hl >= sizeof(host)) hl = sizeof(host) - 1;
+    memcpy(host, spec, hl);
+    host[hl] = 0;
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int gai = getaddrinfo(host, colon + 1, &hints, &res);
+    if (gai != 0) {
+        snprintf(err, errlen, "--listen-tcp %s: %s", host, gai_strerror(gai));
+        return -1;
+    }
+    int fd = -1;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        bool loopback =
+            (ai->ai_family == AF_INET &&
+             (ntohl(((struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr) >> 24) == 127) ||
+            (ai->ai_family == AF_INET6 &&
+             IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr));
+        if (!loopback) {
+            snprintf(err, errlen,
+                     "--listen-tcp %s: not a loopback address; kumod serves TCP on 127.0.0.0/8 "
+                     "or ::1 only",
+                     host);
+            continue;
+        }
+        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) continue;
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 128) == 0) break;
+        snprintf(err, errlen, "--listen-tcp %s: %s", spec, strerror(errno));
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_response *rs)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(rs->len, rs->body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(rs->body);
+        return MHD_NO;
+    }
+    rs->body = NULL;
+    MHD_add_response_header(r, "Content-Type",
+                            rs->content_type ? rs->content_type : "application/json");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (rs->location[0]) MHD_add_response_header(r, "Location", rs->location);
+    if (rs->allow[0]) MHD_add_response_header(r, "Allow", rs->allow);
+    if (rs->www_authenticate)
+        MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"kumo\"");
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)rs->status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    struct http *h = cls;
+    struct pending *p = *con_cls;
+    if (!p) {
+        p = calloc(1, sizeof(*p));
+        if (!p) return MHD_NO;
+        *con_cls = p;
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (cl) {
+            char *end;
+            errno = 0;
+            unsigned long long n = strtoull(cl, &end, 10);
+            if (errno || *end || n > h->max_body) p->too_large = true;
+        }
+        if (!p->too_large) return MHD_YES;
+        /* Answer at once without reading the body. */
+        struct http_request rq = {
+            .method = method, .path = url, .body = "", .body_too_large = true, .conn = conn};
+        struct http_response rs = {.status = 500};
+        h->handler(h->ctx, &rq, &rs);
+        return send_response(conn, &rs);
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (p->too_large) return MHD_YES;
+        if (p->len + n > h->max_body) {
+            p->too_large = true;
+            free(p->buf);
+            p->buf = NULL;
+            p->len = p->cap = 0;
+            return MHD_YES;
+        }
+        if (p->len + n + 1 > p->cap) {
+            size_t cap = p->cap ? p->cap : 4096;
+            while (cap < p->len + n + 1)
+                cap *= 2;
+            char *nb = realloc(p->buf, cap);
+            if (!nb) return MHD_NO;
+            p->buf = nb;
+            p->cap = cap;
+        }
+        memcpy(p->buf + p->len, upload_data, n);
+        p->len += n;
+        p->buf[p->len] = 0;
+        return MHD_YES;
+    }
+    struct http_request rq = {.method = method,
+                              .path = url,
+                              .body = p->buf ? p->buf : "",
+                              .body_len = p->len,
+                              .body_too_large = p->too_large,
+                              .conn = conn};
+    struct http_response rs = {.status = 500};
+    h->handler(h->ctx, &rq, &rs);
+    return send_response(conn, &rs);
+}
+
+static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    struct pending *p = *con_cls;
+    if (!p) return;
+    free(p->buf);
+    free(p);
+    *con_cls = NULL;
+}
+
+static struct MHD_Daemon *start_on(struct http *h, int fd)
+{
+    return MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
+        NULL, NULL, access_cb, h, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
+        completed_cb, h, MHD_OPTION_CONNECTION_LIMIT, 512u, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+        MHD_OPTION_END);
+}
+
+struct http *http_start(const char *unix_path, const char *tcp, size_t max_body,
+                        http_handler handler, void *ctx, char *err, size_t errlen)
+{
+    struct http *h = calloc(1, sizeof(*h));
+    if (!h) return NULL;
+    h->handler = handler;
+    h->ctx = ctx;
+    h->max_body = max_body;
+    snprintf(h->unix_path, sizeof(h->unix_path), "%s", unix_path);
+    int fds[2] = {-1, -1};
+    fds[0] = listen_unix(unix_path, err, errlen);
+    if (fds[0] < 0) goto fail;
+    if (tcp && *tcp) {
+        fds[1] = listen_tcp(tcp, err, errlen);
+        if (fds[1] < 0) goto fail;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (fds[i] < 0) continue;
+        struct MHD_Daemon *d = start_on(h, fds[i]);
+        if (!d) {
+            snprintf(err, errlen, "cannot start the HTTP server (libmicrohttpd)");
+            goto fail;
+        }
+        fds[i] = -1; /* MHD owns it now */
+        h->daemons[h->ndaemons++] = d;
+    }
+    return h;
+fail:
+    for (int i = 0; i < 2; i++)
+        if (fds[i] >= 0) close(fds[i]);
+    http_stop(h);
+    return NULL;
+}
+
+void http_stop(struct http *h)
+{
+    if (!h) return;
+    for (int i = 0; i < h->ndaemons; i++) {
+        MHD_stop_daemon(h->daemons[i]); /* closes the listening socket too */
+    }
+    if (h->unix_path[0]) unlink(h->unix_path);
+    free(h);
+}
+
+const char *http_query(const struct http_request *rq, const char *name)
+{
+    return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_header(const struct http_request *rq, const char *name)
+{
+    return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+}

@@ -1,0 +1,72 @@
+/*
+ * kumod.h - the daemon's shared context: its configuration (command line) and
+ * the handles of its subsystems, passed to every part of kumod.
+ *
+ * Locking contract: `lock` is THE state lock. It guards the SQLite connection
+ * (db), every in-memory table that mirrors the database (the supervisor's
+ * process table, the job queue's busy set), and is the mutex of `changed`.
+ * Whoever commits a change that someone may wait for (a VM's or image's
+ * state) broadcasts `changed` before unlocking. Nothing slow (process spawn,
+ * image copy, waiting for a VM to exit) runs with the lock held.
+ */
+#ifndef KUMO_CLOUD_KUMOD_H
+#define KUMO_CLOUD_KUMOD_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct db;
+struct supervisor;
+struct jobs;
+struct metrics;
+struct http;
+struct netplane;
+
+struct kumod_config {
+    char data_dir[3072];        /* absolute (shorter than PATH_MAX, so paths under it fit) */
+    char listen_tcp[64];        /* "127.0.0.1:8080" or "" */
+    char vmm_path[PATH_MAX];    /* kumo-vmm binary */
+    char guest_dir[PATH_MAX];   /* default image source ("" = guest/build.sh's cache) */
+    char switch_path[PATH_MAX]; /* kumo-switch ("" = find it, "none" = NAT fallback) */
+    char public_address[64];    /* address public IPs map on */
+    long host_cpus;             /* <0: not given on the command line */
+    long host_mem_mib;
+    long reserved_mib;
+    double cpu_ratio, ram_ratio; /* <0: not given */
+    size_t max_body;             /* request body limit, bytes */
+    int metrics_interval;        /* seconds */
+    int metrics_retention;       /* seconds */
+    int port_lo, port_hi;        /* host ports for public IPs */
+    int stop_timeout;            /* seconds before SIGKILL */
+    int workers;                 /* operation threads */
+    int verbose;
+};
+
+struct kumod {
+    struct kumod_config cfg;
+    pthread_mutex_t lock; /* see above */
+    pthread_cond_t changed;
+    struct db *db;
+    struct supervisor *sup;
+    struct jobs *jobs;
+    struct metrics *metrics;
+    struct http *http;
+    struct netplane *net; /* netplane.h */
+    char token[65];       /* 64 hex digits */
+    char host_name[64];   /* this host's name in the hosts table */
+    int64_t started_ms;   /* wall clock at start */
+    bool vmm_has_control; /* kumo-vmm offers --control */
+    atomic_bool stopping;
+};
+
+/* Lock helpers: the state lock (see above). */
+void kumod_lock(struct kumod *k);
+void kumod_unlock(struct kumod *k);
+/* Broadcast `changed`; call with the lock held, after a commit. */
+void kumod_changed(struct kumod *k);
+
+#endif

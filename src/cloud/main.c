@@ -1,0 +1,526 @@
+/*
+ * main.c - kumod, kumo's control plane daemon: command line, data
+ * directory (one kumod per directory, by lock file), first-start setup
+ * (token, host, size catalog, default image), recovery of running VMs, then
+ * the API until SIGTERM/SIGINT. Stopping kumod leaves the VMs running; the
+ * next kumod re-adopts them.
+ */
+#include "cloud/api.h"
+#include "cloud/catalog.h"
+#include "cloud/db.h"
+#include "cloud/diskops.h"
+#include "cloud/http.h"
+#include "cloud/jobs.h"
+#include "cloud/kumod.h"
+#include "cloud/metrics.h"
+#include "cloud/netplane.h"
+#include "cloud/paths.h"
+#include "cloud/supervisor.h"
+#include "cloud/timefmt.h"
+#include "cloud/token.h"
+#include "cloud/vmops.h"
+#include "lib/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef KUMO_VERSION
+#define KUMO_VERSION "0.1.0"
+#endif
+
+void kumod_lock(struct kumod *k)
+{
+    pthread_mutex_lock(&k->lock);
+}
+
+void kumod_unlock(struct kumod *k)
+{
+    pthread_mutex_unlock(&k->lock);
+}
+
+void kumod_changed(struct kumod *k)
+{
+    pthread_cond_broadcast(&k->changed);
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: kumod [--data-dir DIR] [--listen-tcp 127.0.0.1:PORT] [options]\n"
+            "\n"
+            "kumo's control plane: the REST API of docs/api.md on DIR/kumod.sock (and on a\n"
+            "loopback TCP port), state in DIR/kumod.db, one kumo-vmm per running VM.\n"
+            "\n"
+            "  --data-dir DIR          state, images, disks and VM logs (default:\n"
+            "                          $XDG_STATE_HOME/kumo, ~/.local/state/kumo, or\n"
+            "                          /var/lib/kumo for root)\n"
+            "  --listen-tcp ADDR:PORT  also serve on a loopback TCP address\n"
+            "  --vmm PATH              the kumo-vmm binary (default: next to kumod, else PATH)\n"
+            "  --switch PATH|none      kumo-switch for virtual networks (default: next to\n"
+            "                          kumod, in the build tree, else PATH); none: each VM's\n"
+            "                          first NIC on kumo-vmm's user-mode NAT\n"
+            "  --guest-dir DIR         where the default image comes from at first start\n"
+            "                          (Image + rootfs.ext4; default: guest/build.sh's cache)\n"
+            "  --host-cpus N           cores this host offers (default: online CPUs)\n"
+            "  --host-memory-mib N     memory this host offers (default: MemTotal)\n"
+            "  --reserved-memory-mib N memory kept for the host (default: 1/10, >= 512)\n"
+            "  --cpu-ratio R           CPU allocation ratio (default 4.0)\n"
+            "  --ram-ratio R           RAM allocation ratio (default 1.0)\n"
+            "  --public-address IP     address public IPs map on (default 127.0.0.1)\n"
+            "  --public-ports LO-HI    host ports for public IPs (default 20000-29999)\n"
+            "  --max-body BYTES        request body limit (default 1048576)\n"
+            "  --metrics-interval S    seconds between VM samples (default 10)\n"
+            "  --metrics-retention S   seconds samples are kept (default 86400)\n"
+            "  --stop-timeout S        seconds before a stopping VM is killed (default 30)\n"
+            "  --workers N             threads for long operations (default 4)\n"
+            "  -v, --verbose           more log output\n"
+            "  -h, --help, --version\n"
+            "\n"
+            "The API token is DIR/token (created at first start, mode 0600).\n");
+}
+
+static bool num(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || !*s || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+}
+
+static bool real(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !*s || !(v >= lo && v <= hi)) return false;
+    *out = v;
+    return true;
+}
+
+static int parse(int argc, char **argv, struct kumod_config *c)
+{
+    enum {
+        O_DATA = 256,
+        O_TCP,
+        O_VMM,
+        O_GUEST,
+        O_CPUS,
+        O_MEM,
+        O_RES,
+        O_CPUR,
+        O_RAMR,
+        O_PUBADDR,
+        O_PORTS,
+        O_BODY,
+        O_MINT,
+        O_MRET,
+        O_STOP,
+        O_WORKERS,
+        O_VERSION,
+        O_SWITCH
+    };
+    static const struct option opts[] = {
+        {"data-dir", required_argument, NULL, O_DATA},
+        {"listen-tcp", required_argument, NULL, O_TCP},
+        {"vmm", required_argument, NULL, O_VMM},
+        {"switch", required_argument, NULL, O_SWITCH},
+        {"guest-dir", required_argument, NULL, O_GUEST},
+        {"host-cpus", required_argument, NULL, O_CPUS},
+        {"host-memory-mib", required_argument, NULL, O_MEM},
+        {"reserved-memory-mib", required_argument, NULL, O_RES},
+        {"cpu-ratio", required_argument, NULL, O_CPUR},
+        {"ram-ratio", required_argument, NULL, O_RAMR},
+        {"public-address", required_argument, NULL, O_PUBADDR},
+        {"public-ports", required_argument, NULL, O_PORTS},
+        {"max-body", required_argument, NULL, O_BODY},
+        {"metrics-interval", required_argument, NULL, O_MINT},
+        {"metrics-retention", required_argument, NULL, O_MRET},
+        {"stop-timeout", required_argument, NULL, O_STOP},
+        {"workers", required_argument, NULL, O_WORKERS},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, O_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    *c = (struct kumod_config){.host_cpus = -1,
+                               .host_mem_mib = -1,
+                               .reserved_mib = -1,
+                               .cpu_ratio = -1,
+                               .ram_ratio = -1,
+                               .max_body = 1 << 20,
+                               .metrics_interval = 10,
+                               .metrics_retention = 86400,
+                               .port_lo = 20000,
+                               .port_hi = 29999,
+                               .stop_timeout = 30,
+                               .workers = 4};
+    snprintf(c->public_address, sizeof(c->public_address), "127.0.0.1");
+    int o;
+    long v;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
+        switch (o) {
+        case O_DATA: snprintf(c->data_dir, sizeof(c->data_dir), "%s", optarg); break;
+        case O_TCP: snprintf(c->listen_tcp, sizeof(c->listen_tcp), "%s", optarg); break;
+        case O_VMM: snprintf(c->vmm_path, sizeof(c->vmm_path), "%s", optarg); break;
+        case O_SWITCH: snprintf(c->switch_path, sizeof(c->switch_path), "%s", optarg); break;
+        case O_GUEST: snprintf(c->guest_dir, sizeof(c->guest_dir), "%s", optarg); break;
+        case O_CPUS:
+            if (!num(optarg, 1, 4096, &c->host_cpus)) goto bad;
+            break;
+        case O_MEM:
+            if (!num(optarg, 64, 16777216, &c->host_mem_mib)) goto bad;
+            break;
+        case O_RES:
+            if (!num(optarg, 0, 16777216, &c->reserved_mib)) goto bad;
+            break;
+        case O_CPUR:
+            if (!real(optarg, 0.1, 64, &c->cpu_ratio)) goto bad;
+            break;
+        case O_RAMR:
+            if (!real(optarg, 0.1, 4, &c->ram_ratio)) goto bad;
+            break;
+        case O_PUBADDR: snprintf(c->public_address, sizeof(c->public_address), "%s", optarg); break;
+        case O_PORTS: {
+            long lo, hi;
+            char buf[64], *dash;
+            snprintf(buf, sizeof(buf), "%s", optarg);
+            dash = strchr(buf, '-');
+            if (!dash) goto bad;
+            *dash = 0;
+            if (!num(buf, 1024, 65535, &lo) || !num(dash + 1, lo, 65535, &hi)) goto bad;
+            c->port_lo = (int)lo;
+            c->port_hi = (int)hi;
+            break;
+        }
+        case O_BODY:
+            if (!num(optarg, 1024, 1 << 30, &v)) goto bad;
+            c->max_body = (size_t)v;
+            break;
+        case O_MINT:
+            if (!num(optarg, 1, 3600, &v)) goto bad;
+            c->metrics_interval = (int)v;
+            break;
+        case O_MRET:
+            if (!num(optarg, 60, 365L * 86400, &v)) goto bad;
+            c->metrics_retention = (int)v;
+            break;
+        case O_STOP:
+            if (!num(optarg, 1, 3600, &v)) goto bad;
+            c->stop_timeout = (int)v;
+            break;
+        case O_WORKERS:
+            if (!num(optarg, 1, 64, &v)) goto bad;
+            c->workers = (int)v;
+            break;
+        case 'v': c->verbose++; break;
+        case 'h': usage(stdout); exit(0);
+        case O_VERSION: printf("kumod %s\n", KUMO_VERSION); exit(0);
+        case ':':
+            fprintf(stderr, "kumod: %s needs a value (see --help)\n", argv[optind - 1]);
+            return -1;
+        default:
+            fprintf(stderr, "kumod: unknown option %s (see --help)\n", argv[optind - 1]);
+            return -1;
+        }
+        continue;
+    bad:
+        fprintf(stderr, "kumod: %s %s: bad value (see --help)\n", argv[optind - 2], optarg);
+        return -1;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "kumod: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+static void default_data_dir(char *out, size_t len)
+{
+    const char *x = getenv("XDG_STATE_HOME"), *h = getenv("HOME");
+    if (getuid() == 0 && !x)
+        snprintf(out, len, "/var/lib/kumo");
+    else if (x && *x)
+        snprintf(out, len, "%s/kumo", x);
+    else
+        snprintf(out, len, "%s/.local/state/kumo", h && *h ? h : ".");
+}
+
+/* kumo-vmm: --vmm, else next to this executable (or at the build tree's
+ * top when kumod is build/src/cloud/kumod), else on PATH. */
+static int find_vmm(struct kumod_config *c)
+{
+    if (c->vmm_path[0]) return access(c->vmm_path, X_OK);
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+        self[n] = 0;
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = 0;
+            static const char *const rel[] = {"kumo-vmm", "../../kumo-vmm"};
+            for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+                snprintf(c->vmm_path, sizeof(c->vmm_path), "%.3000s/%s", self, rel[i]);
+                if (access(c->vmm_path, X_OK) == 0) return 0;
+            }
+            c->vmm_path[0] = 0;
+        }
+    }
+    const char *path = getenv("PATH");
+    char buf[8192];
+    snprintf(buf, sizeof(buf), "%s", path ? path : "/usr/local/bin:/usr/bin:/bin");
+    char *save = NULL;
+    for (char *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/kumo-vmm", d);
+        if (access(p, X_OK) == 0) {
+            snprintf(c->vmm_path, sizeof(c->vmm_path), "%s", p);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Does kumo-vmm --help mention --control? */
+static bool vmm_has_control(const char *vmm)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0) return false;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) dup2(null, 2);
+        execl(vmm, vmm, "--help", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    char buf[16384];
+    size_t got = 0;
+    ssize_t n;
+    while (pid > 0 && got < sizeof(buf) - 1 &&
+           (n = read(fds[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+        got += (size_t)n;
+    buf[got] = 0;
+    close(fds[0]);
+    if (pid > 0) waitpid(pid, NULL, 0);
+    return strstr(buf, "--control") != NULL;
+}
+
+static int64_t mem_total_mib(void)
+{
+    FILE *f = fopen("/proc/meminfo", "re");
+    long long kb = 0;
+    char line[256];
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "MemTotal: %lld kB", &kb) == 1) break;
+    if (f) fclose(f);
+    return kb > 0 ? kb / 1024 : 1024;
+}
+
+/* Sizes and the host at first start; command-line overrides at every start. */
+static int seed(struct kumod *k, char *err, size_t errlen)
+{
+    struct db *db = k->db;
+    struct kumod_config *c = &k->cfg;
+    if (db_begin(db) < 0) goto fail;
+    if (db_int(db, NULL, 0, "SELECT count(*) FROM sizes", "") == 0) {
+        size_t n;
+        const struct catalog_size *s = catalog_sizes(&n);
+        for (size_t i = 0; i < n; i++) {
+            char burst[256];
+            snprintf(burst, sizeof(burst),
+                     "{\"baselinePercent\":%g,\"initialCredits\":%d,\"creditsPerHour\":%d,"
+                     "\"maxCredits\":%d}",
+                     s[i].baseline_pct, s[i].initial_credits, s[i].credits_per_hour,
+                     s[i].max_credits);
+            if (db_exec(db,
+                        "INSERT INTO sizes (name, family, vcpus, mem_mib, max_data_disks, max_iops,"
+                        " price_hour, burst, builtin, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+                        "1, ?)",
+                        "ttiiiidti", s[i].name, s[i].family, (int64_t)s[i].vcpus,
+                        (int64_t)s[i].mem_mib, (int64_t)s[i].max_data_disks, (int64_t)s[i].max_iops,
+                        s[i].price_hour, s[i].baseline_pct > 0 ? burst : NULL, time_now_ms()) < 0)
+                goto fail;
+        }
+    }
+    if (gethostname(k->host_name, sizeof(k->host_name)) < 0 || !k->host_name[0])
+        snprintf(k->host_name, sizeof(k->host_name), "localhost");
+    k->host_name[sizeof(k->host_name) - 1] = 0;
+    if (db_int(db, NULL, 0, "SELECT count(*) FROM hosts", "") == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        int64_t mem = mem_total_mib();
+        int64_t res = mem / 10 > 512 ? mem / 10 : 512;
+        if (db_exec(db,
+                    "INSERT INTO hosts (name, location, cpus, mem_mib, cpu_ratio, ram_ratio,"
+                    " reserved_mib, created_ms) VALUES (?, 'local', ?, ?, 4.0, 1.0, ?, ?)",
+                    "tiiii", k->host_name, (int64_t)(cpus > 0 ? cpus : 1), mem, res,
+                    time_now_ms()) < 0)
+            goto fail;
+    } else {
+        db_text(db, k->host_name, sizeof(k->host_name),
+                "SELECT name FROM hosts ORDER BY id LIMIT 1", "");
+    }
+    if ((c->host_cpus > 0 &&
+         db_exec(db, "UPDATE hosts SET cpus = ?", "i", (int64_t)c->host_cpus) < 0) ||
+        (c->host_mem_mib > 0 &&
+         db_exec(db, "UPDATE hosts SET mem_mib = ?", "i", (int64_t)c->host_mem_mib) < 0) ||
+        (c->reserved_mib >= 0 &&
+         db_exec(db, "UPDATE hosts SET reserved_mib = ?", "i", (int64_t)c->reserved_mib) < 0) ||
+        (c->cpu_ratio > 0 &&
+         db_exec(db, "UPDATE hosts SET cpu_ratio = ?", "d", c->cpu_ratio) < 0) ||
+        (c->ram_ratio > 0 && db_exec(db, "UPDATE hosts SET ram_ratio = ?", "d", c->ram_ratio) < 0))
+        goto fail;
+    /* a reserve larger than the memory would make the capacity negative */
+    if (db_exec(db, "UPDATE hosts SET reserved_mib = mem_mib WHERE reserved_mib > mem_mib", "") < 0)
+        goto fail;
+    if (db_commit(db) < 0) goto fail;
+    return 0;
+fail:
+    snprintf(err, errlen, "first-start setup: %s", db_errmsg(db));
+    db_rollback(db);
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    static struct kumod k;
+    if (parse(argc, argv, &k.cfg) < 0) return 2;
+    log_init("kumod", k.cfg.verbose ? LOG_DEBUG : LOG_INFO);
+    umask(077); /* the database, disks and logs are the tenants' */
+    struct kumod_config *c = &k.cfg;
+    if (!c->data_dir[0]) default_data_dir(c->data_dir, sizeof(c->data_dir));
+    if (path_mkdirs(c->data_dir) < 0) {
+        log_error("%s: %s", c->data_dir, strerror(errno));
+        return 1;
+    }
+    char abs[PATH_MAX];
+    if (!realpath(c->data_dir, abs)) {
+        log_error("%s: %s", c->data_dir, strerror(errno));
+        return 1;
+    }
+    if (strlen(abs) >= 2048) {
+        log_error("%s: the data directory's path is too long (2047 bytes at most)", abs);
+        return 1;
+    }
+    memcpy(c->data_dir, abs, strlen(abs) + 1);
+    static const char *const subdirs[] = {"images", "disks", "snapshots", "vms"};
+    for (size_t i = 0; i < 4; i++) {
+        char p[PATH_MAX];
+        if (path_mkdirs(path_in_data(&k, p, subdirs[i])) < 0) {
+            log_error("%s: %s", p, strerror(errno));
+            return 1;
+        }
+    }
+    char p[PATH_MAX], err[1024];
+    int lock_fd = open(path_in_data(&k, p, "kumod.lock"), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        char other[32] = "?";
+        if (lock_fd >= 0) {
+            ssize_t n = pread(lock_fd, other, sizeof(other) - 1, 0);
+            other[n > 0 ? n : 0] = 0;
+            other[strcspn(other, "\n")] = 0;
+        }
+        log_error("%s is in use by another kumod (pid %s): one kumod per data directory",
+                  c->data_dir, other);
+        return 1;
+    }
+    char pidline[32];
+    int pl = snprintf(pidline, sizeof(pidline), "%d\n", (int)getpid());
+    if (ftruncate(lock_fd, 0) < 0 || pwrite(lock_fd, pidline, (size_t)pl, 0) < 0)
+        log_warn("cannot write the pid to kumod.lock");
+
+    if (find_vmm(c) < 0) {
+        log_error("kumo-vmm not found (give --vmm PATH, or build it: scripts/build.sh)");
+        return 1;
+    }
+    k.vmm_has_control = vmm_has_control(c->vmm_path);
+    if (!k.vmm_has_control)
+        log_warn("%s has no --control socket: metrics are not collected and VMs are stopped "
+                 "with SIGTERM",
+                 c->vmm_path);
+    if (token_load(path_in_data(&k, p, "token"), k.token, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        return 1;
+    }
+    k.db = db_open(path_in_data(&k, p, "kumod.db"), err, sizeof(err));
+    if (!k.db) {
+        log_error("%s", err);
+        return 1;
+    }
+    if (seed(&k, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        return 1;
+    }
+    k.started_ms = time_now_ms();
+    pthread_mutex_init(&k.lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&k.changed, &ca);
+    pthread_condattr_destroy(&ca);
+
+    /* Every thread inherits this mask: the main thread alone takes the
+     * signals, with sigwait. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    k.sup = supervisor_start(&k, err, sizeof(err));
+    if (!k.sup) {
+        log_error("%s", err);
+        return 1;
+    }
+    k.jobs = jobs_start(&k, c->workers);
+    if (!k.jobs) {
+        log_error("cannot start the worker threads");
+        return 1;
+    }
+    diskops_register_default(&k);
+    kumod_lock(&k);
+    netplane_start(&k);
+    kumod_unlock(&k);
+    vmops_recover(&k);
+    k.metrics = metrics_start(&k);
+    k.http = http_start(path_in_data(&k, p, "kumod.sock"), c->listen_tcp, c->max_body, api_handle,
+                        &k, err, sizeof(err));
+    if (!k.http) {
+        log_error("%s", err);
+        return 1;
+    }
+    log_info("ready: %s%s%s (kumo-vmm %s, data %s)", p, c->listen_tcp[0] ? " and http://" : "",
+             c->listen_tcp, c->vmm_path, c->data_dir);
+
+    int sig = 0;
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
+    }
+    log_info("stopping on signal %d (VMs keep running)", sig);
+    atomic_store(&k.stopping, true);
+    kumod_lock(&k);
+    kumod_changed(&k);
+    kumod_unlock(&k);
+    http_stop(k.http);
+    metrics_stop(k.metrics);
+    jobs_stop(k.jobs);
+    supervisor_stop(k.sup);
+    netplane_stop(&k);
+    db_close(k.db);
+    close(lock_fd);
+    return 0;
+}

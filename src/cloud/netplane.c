@@ -1,0 +1,489 @@
+/*
+ * netplane.c - wiring kumod's networks to kumo-switch, or to kumo-vmm's
+ * user-mode NAT when there is no switch (see netplane.h).
+ */
+#include "cloud/netplane.h"
+
+#include "cloud/db.h"
+#include "cloud/kumod.h"
+#include "cloud/paths.h"
+#include "cloud/supervisor.h"
+#include "cloud/vmm_client.h"
+#include "lib/log.h"
+#include "network/addr.h"
+#include "network/nsg.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define INTERNET_PROBE 0xcb00710au /* 203.0.113.10 (TEST-NET-3): an Internet source */
+#define MAX_NICS       8
+
+struct netplane {
+    bool has_switch;
+    char bin[PATH_MAX];
+    char ports[PATH_MAX], control[PATH_MAX], log[PATH_MAX];
+    pid_t pid;
+    uint64_t start_ticks;
+    bool child;
+    int64_t last_fail_ms;
+};
+
+static char *mac_of(int64_t nic, char buf[24])
+{
+    snprintf(buf, 24, "02:6b:75:%02x:%02x:%02x", (unsigned)(nic >> 16) & 0xff,
+             (unsigned)(nic >> 8) & 0xff, (unsigned)nic & 0xff);
+    return buf;
+}
+
+bool netplane_has_switch(const struct kumod *k)
+{
+    return k->net && k->net->has_switch;
+}
+
+/* ---- the switch process ---- */
+
+static bool find_switch(struct kumod *k, char *out, size_t len)
+{
+    const char *want = k->cfg.switch_path;
+    if (want[0]) {
+        if (!strcmp(want, "none")) return false;
+        snprintf(out, len, "%s", want);
+        return access(out, X_OK) == 0;
+    }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+        self[n] = 0;
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = 0;
+            /* installed side by side, or in the build tree (kumod is in src/cloud/) */
+            static const char *const rel[] = {"kumo-switch", "../../kumo-switch",
+                                              "../network/kumo-switch"};
+            for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+                snprintf(out, len, "%.3000s/%s", self, rel[i]);
+                if (access(out, X_OK) == 0) return true;
+            }
+        }
+    }
+    const char *path = getenv("PATH");
+    char buf[8192];
+    snprintf(buf, sizeof(buf), "%s", path ? path : "/usr/local/bin:/usr/bin:/bin");
+    char *save = NULL;
+    for (char *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        snprintf(out, len, "%.3000s/kumo-switch", d);
+        if (access(out, X_OK) == 0) return true;
+    }
+    return false;
+}
+
+static bool switch_alive(struct netplane *n)
+{
+    if (n->pid <= 0) return false;
+    if (n->child) waitpid(n->pid, NULL, WNOHANG); /* reap it if it died */
+    return proc_start_ticks(n->pid) == n->start_ticks && proc_cmdline_has(n->pid, n->control);
+}
+
+static bool ping(struct netplane *n, int timeout_ms)
+{
+    char err[256];
+    json_t *req = json_pack("{s:s}", "op", "ping");
+    json_t *r = vmm_request(n->control, req, timeout_ms, err, sizeof(err));
+    json_decref(req);
+    json_decref(r);
+    return r != NULL;
+}
+
+/* Adopt a running switch of this data directory, or start one. */
+static int ensure_switch(struct kumod *k)
+{
+    struct netplane *n = k->net;
+    if (switch_alive(n)) return 0;
+    pid_t pid = proc_find(n->control);
+    if (pid > 0) {
+        n->pid = pid;
+        n->start_ticks = proc_start_ticks(pid);
+        n->child = false;
+        log_info("adopted kumo-switch (pid %d)", (int)pid);
+    } else {
+        char *argv[] = {n->bin, "--ports", n->ports, "--control", n->control, NULL};
+        char err[512];
+        if (proc_spawn(argv, n->log, &pid, err, sizeof(err)) < 0) {
+            log_error("kumo-switch: %s", err);
+            return -1;
+        }
+        n->pid = pid;
+        n->start_ticks = proc_start_ticks(pid);
+        n->child = true;
+        log_info("started kumo-switch (pid %d)", (int)pid);
+    }
+    for (int i = 0; i < 250; i++) { /* up to 5 s for the control socket */
+        if (ping(n, 500)) return 0;
+        if (!switch_alive(n)) break;
+        usleep(20000);
+    }
+    log_error("kumo-switch (pid %d) does not answer on %s; see %s", (int)n->pid, n->control,
+              n->log);
+    return -1;
+}
+
+void netplane_start(struct kumod *k)
+{
+    struct netplane *n = calloc(1, sizeof(*n));
+    if (!n) return;
+    k->net = n;
+    char dir[PATH_MAX];
+    path_in_data(k, dir, "net");
+    if (!find_switch(k, n->bin, sizeof(n->bin))) {
+        log_warn("kumo-switch %s: VMs get kumo-vmm's user-mode NAT (one NIC, public IP ports "
+                 "filtered by the NSGs when the VM starts)",
+                 strcmp(k->cfg.switch_path, "none") ? "not found" : "disabled");
+        return;
+    }
+    if (path_mkdirs(dir) < 0) {
+        log_error("%s: %s", dir, strerror(errno));
+        return;
+    }
+    snprintf(n->ports, sizeof(n->ports), "%.3000s/ports.sock", dir);
+    snprintf(n->control, sizeof(n->control), "%.3000s/control.sock", dir);
+    snprintf(n->log, sizeof(n->log), "%.3000s/switch.log", dir);
+    if (strlen(n->ports) >= 100) {
+        log_warn("%s: too long for a unix socket; using kumo-vmm's user-mode NAT", n->ports);
+        return;
+    }
+    n->has_switch = true;
+    if (ensure_switch(k) == 0) netplane_sync(k);
+}
+
+void netplane_stop(struct kumod *k)
+{
+    free(k->net);
+    k->net = NULL;
+}
+
+void netplane_check(struct kumod *k)
+{
+    struct netplane *n = k->net;
+    if (!n || !n->has_switch || switch_alive(n)) return;
+    log_warn("kumo-switch (pid %d) is gone: starting it again", (int)n->pid);
+    n->pid = 0;
+    if (ensure_switch(k) == 0) netplane_sync(k);
+}
+
+/* ---- the configuration document ---- */
+
+static json_t *string_list(const char *json_text)
+{
+    json_t *a = json_loads(json_text, 0, NULL);
+    return json_is_array(a) ? a : (json_decref(a), json_array());
+}
+
+/* A DHCP host name (RFC 1123 label) from a VM name, or NULL. */
+static json_t *hostname(const char *vm)
+{
+    char h[64];
+    size_t n = 0;
+    for (; *vm && n < 63; vm++)
+        h[n++] = (*vm == '_' || *vm == '.') ? '-' : *vm;
+    while (n && h[n - 1] == '-')
+        n--;
+    h[n] = 0;
+    return n ? json_string(h) : NULL;
+}
+
+json_t *netplane_config(struct kumod *k)
+{
+    struct db *db = k->db;
+    json_t *vnets = json_array(), *nsgs = json_array(), *pips = json_array(), *nics = json_array();
+    char name[64], ip[NET_IP4_STRLEN], mac[24];
+    sqlite3_stmt *st = db_stmt(db, "SELECT id, address_spaces FROM vnets ORDER BY id", "");
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        json_t *subnets = json_array();
+        sqlite3_stmt *ss = db_stmt(
+            db, "SELECT id, prefix, nsg_id FROM subnets WHERE vnet_id = ? ORDER BY id", "i", id);
+        while (ss && sqlite3_step(ss) == SQLITE_ROW) {
+            snprintf(name, sizeof(name), "subnet-%" PRId64, (int64_t)sqlite3_column_int64(ss, 0));
+            json_t *s = json_pack("{s:s,s:s}", "name", name, "prefix", db_col_text(ss, 1));
+            if (!db_col_null(ss, 2)) {
+                snprintf(name, sizeof(name), "nsg-%" PRId64, (int64_t)sqlite3_column_int64(ss, 2));
+                json_object_set_new(s, "nsg", json_string(name));
+            }
+            json_array_append_new(subnets, s);
+        }
+        sqlite3_finalize(ss);
+        snprintf(name, sizeof(name), "vnet-%" PRId64, id);
+        json_array_append_new(vnets,
+                              json_pack("{s:s,s:o,s:o}", "name", name, "address_space",
+                                        string_list(db_col_text(st, 1)), "subnets", subnets));
+    }
+    sqlite3_finalize(st);
+
+    st = db_stmt(db, "SELECT id FROM nsgs ORDER BY id", "");
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        json_t *rules = json_array();
+        sqlite3_stmt *rs =
+            db_stmt(db,
+                    "SELECT name, priority, direction, access, protocol, src_prefixes,"
+                    " dst_prefixes, src_ports, dst_ports, description FROM nsg_rules"
+                    " WHERE nsg_id = ? ORDER BY id",
+                    "i", id);
+        while (rs && sqlite3_step(rs) == SQLITE_ROW)
+            json_array_append_new(
+                rules,
+                json_pack("{s:s,s:I,s:s,s:s,s:s,s:o,s:o,s:s,s:s,s:s}", "name", db_col_text(rs, 0),
+                          "priority", (json_int_t)sqlite3_column_int64(rs, 1), "direction",
+                          db_col_text(rs, 2), "access", db_col_text(rs, 3), "protocol",
+                          db_col_text(rs, 4), "source_address_prefix",
+                          string_list(db_col_text(rs, 5)), "destination_address_prefix",
+                          string_list(db_col_text(rs, 6)), "source_port_range", db_col_text(rs, 7),
+                          "destination_port_range", db_col_text(rs, 8), "description",
+                          db_col_text(rs, 9)));
+        sqlite3_finalize(rs);
+        snprintf(name, sizeof(name), "nsg-%" PRId64, id);
+        json_array_append_new(nsgs, json_pack("{s:s,s:o}", "name", name, "rules", rules));
+    }
+    sqlite3_finalize(st);
+
+    st = db_stmt(db, "SELECT id FROM public_ips ORDER BY id", "");
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        json_t *ports = json_array();
+        sqlite3_stmt *ps = db_stmt(db,
+                                   "SELECT protocol, port, host_port FROM public_ip_ports"
+                                   " WHERE public_ip_id = ? ORDER BY id",
+                                   "i", id);
+        while (ps && sqlite3_step(ps) == SQLITE_ROW)
+            json_array_append_new(ports,
+                                  json_pack("{s:I,s:I,s:s}", "host_port",
+                                            (json_int_t)sqlite3_column_int64(ps, 2), "nic_port",
+                                            (json_int_t)sqlite3_column_int64(ps, 1), "protocol",
+                                            db_col_text(ps, 0)));
+        sqlite3_finalize(ps);
+        snprintf(name, sizeof(name), "pip-%" PRId64, id);
+        json_array_append_new(pips, json_pack("{s:s,s:s,s:o}", "name", name, "host_address",
+                                              k->cfg.public_address, "ports", ports));
+    }
+    sqlite3_finalize(st);
+
+    st = db_stmt(
+        db,
+        "SELECT n.id, s.vnet_id, n.subnet_id, n.private_ip, n.nsg_id, n.public_ip_id, v.name"
+        " FROM nics n JOIN subnets s ON s.id = n.subnet_id LEFT JOIN vms v ON v.id = n.vm_id"
+        " ORDER BY n.id",
+        "");
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        char vnet[32], subnet[32];
+        snprintf(name, sizeof(name), "nic-%" PRId64, id);
+        snprintf(vnet, sizeof(vnet), "vnet-%" PRId64, (int64_t)sqlite3_column_int64(st, 1));
+        snprintf(subnet, sizeof(subnet), "subnet-%" PRId64, (int64_t)sqlite3_column_int64(st, 2));
+        json_t *nic = json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", name, "vnet", vnet, "subnet", subnet,
+                                "mac", mac_of(id, mac), "private_ip",
+                                net_ip4_str((uint32_t)sqlite3_column_int64(st, 3), ip));
+        if (!db_col_null(st, 4)) {
+            snprintf(name, sizeof(name), "nsg-%" PRId64, (int64_t)sqlite3_column_int64(st, 4));
+            json_object_set_new(nic, "nsg", json_string(name));
+        }
+        if (!db_col_null(st, 5)) {
+            snprintf(name, sizeof(name), "pip-%" PRId64, (int64_t)sqlite3_column_int64(st, 5));
+            json_object_set_new(nic, "public_ip", json_string(name));
+        }
+        json_t *h = db_col_null(st, 6) ? NULL : hostname(db_col_text(st, 6));
+        if (h) json_object_set_new(nic, "hostname", h);
+        json_array_append_new(nics, nic);
+    }
+    sqlite3_finalize(st);
+    return json_pack("{s:o,s:o,s:o,s:o}", "vnets", vnets, "nsgs", nsgs, "public_ips", pips, "nics",
+                     nics);
+}
+
+void netplane_sync(struct kumod *k)
+{
+    struct netplane *n = k->net;
+    if (!n || !n->has_switch) return; /* the NAT fallback reads the database at VM start */
+    if (!switch_alive(n) && ensure_switch(k) < 0) return;
+    json_t *req = json_pack("{s:s,s:o}", "op", "set_config", "config", netplane_config(k));
+    char err[1024];
+    json_t *r = vmm_request(n->control, req, 5000, err, sizeof(err));
+    json_decref(req);
+    if (!r) log_error("kumo-switch refused the network configuration: %s", err);
+    json_decref(r);
+}
+
+/* ---- a VM's NICs ---- */
+
+static int parse_list(const char *json_text, struct nsg_prefix **out, size_t *n)
+{
+    json_t *arr = json_loads(json_text, 0, NULL);
+    size_t cnt = json_array_size(arr), i;
+    *out = calloc(cnt ? cnt : 1, sizeof(**out));
+    *n = 0;
+    if (!*out) {
+        json_decref(arr);
+        return -1;
+    }
+    json_t *el;
+    char err[256];
+    json_array_foreach(arr, i, el)
+    {
+        if (nsg_parse_prefix(json_string_value(el) ? json_string_value(el) : "", &(*out)[*n], err,
+                             sizeof(err)) == 0)
+            (*n)++;
+    }
+    json_decref(arr);
+    return *n ? 0 : -1;
+}
+
+/* Build an evaluable NSG from the database. 0 or -1. */
+static int load_nsg(struct db *db, int64_t id, struct nsg *nsg)
+{
+    memset(nsg, 0, sizeof(*nsg));
+    sqlite3_stmt *st =
+        db_stmt(db,
+                "SELECT name, priority, direction, access, protocol, src_prefixes,"
+                " dst_prefixes, src_ports, dst_ports FROM nsg_rules WHERE nsg_id = ?",
+                "i", id);
+    char err[256];
+    int rc = 0;
+    while (st && rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+        struct nsg_rule *rules = realloc(nsg->rules, (nsg->nrules + 1) * sizeof(*rules));
+        if (!rules) {
+            rc = -1;
+            break;
+        }
+        nsg->rules = rules;
+        struct nsg_rule *r = &rules[nsg->nrules++];
+        memset(r, 0, sizeof(*r));
+        snprintf(r->name, sizeof(r->name), "%s", db_col_text(st, 0));
+        r->priority = (uint16_t)sqlite3_column_int(st, 1);
+        bool any;
+        if (nsg_parse_direction(db_col_text(st, 2), &r->direction, err, sizeof(err)) < 0 ||
+            nsg_parse_access(db_col_text(st, 3), &r->allow, err, sizeof(err)) < 0 ||
+            nsg_parse_protocol(db_col_text(st, 4), &r->protocol, err, sizeof(err)) < 0 ||
+            parse_list(db_col_text(st, 5), &r->src, &r->nsrc) < 0 ||
+            parse_list(db_col_text(st, 6), &r->dst, &r->ndst) < 0 ||
+            nsg_parse_ports(db_col_text(st, 7), &r->sports, &r->nsports, &any, err, sizeof(err)) <
+                0 ||
+            nsg_parse_ports(db_col_text(st, 8), &r->dports, &r->ndports, &any, err, sizeof(err)) <
+                0)
+            rc = -1;
+    }
+    sqlite3_finalize(st);
+    if (rc == 0 && nsg_finish(nsg, err, sizeof(err)) < 0) rc = -1;
+    if (rc < 0) nsg_clear(nsg);
+    return rc;
+}
+
+/* Does NSG id (0 = none) let an Internet packet to ip:port in? */
+static bool nsg_allows(struct db *db, int64_t id, uint32_t ip, bool udp, uint16_t port,
+                       const struct nsg_vnet_ctx *vnet)
+{
+    if (id <= 0) return true; /* no NSG: nothing is filtered */
+    struct nsg nsg;
+    if (load_nsg(db, id, &nsg) < 0) return false;
+    struct nsg_packet p = {.src = INTERNET_PROBE,
+                           .dst = ip,
+                           .proto = udp ? 17 : 6,
+                           .has_ports = true,
+                           .sport = 40000,
+                           .dport = port,
+                           .bytes = 60};
+    const struct nsg_rule *r = nsg_evaluate(&nsg, NSG_INBOUND, &p, vnet);
+    bool allow = r && r->allow;
+    nsg_clear(&nsg);
+    return allow;
+}
+
+/* The NAT fallback: the first NIC on --net user with filtered forwards. */
+static json_t *user_args(struct kumod *k, int64_t vm)
+{
+    struct db *db = k->db;
+    json_t *args = json_array();
+    sqlite3_stmt *st =
+        db_stmt(db,
+                "SELECT n.id, n.private_ip, coalesce(n.nsg_id, 0), coalesce(s.nsg_id, 0),"
+                " coalesce(n.public_ip_id, 0), v.address_spaces FROM nics n"
+                " JOIN subnets s ON s.id = n.subnet_id JOIN vnets v ON v.id = s.vnet_id"
+                " WHERE n.vm_id = ? ORDER BY n.nic_index LIMIT 1",
+                "i", vm);
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return args; /* no NIC: no network */
+    }
+    int64_t nic = sqlite3_column_int64(st, 0);
+    uint32_t ip = (uint32_t)sqlite3_column_int64(st, 1);
+    int64_t nic_nsg = sqlite3_column_int64(st, 2), subnet_nsg = sqlite3_column_int64(st, 3);
+    int64_t pip = sqlite3_column_int64(st, 4);
+    struct net_cidr spaces[16];
+    size_t nspaces = 0, i;
+    json_t *sp = json_loads(db_col_text(st, 5), 0, NULL), *el;
+    json_array_foreach(sp, i, el)
+    {
+        if (nspaces < 16 &&
+            net_cidr_parse(json_string_value(el), &spaces[nspaces], false, false) == 0)
+            nspaces++;
+    }
+    json_decref(sp);
+    sqlite3_finalize(st);
+    struct nsg_vnet_ctx vctx = {spaces, nspaces};
+    char spec[4096], mac[24];
+    int len = snprintf(spec, sizeof(spec), "user");
+    st = db_stmt(db,
+                 "SELECT protocol, port, host_port FROM public_ip_ports WHERE public_ip_id = ?"
+                 " ORDER BY protocol, port",
+                 "i", pip);
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        bool udp = strcmp(db_col_text(st, 0), "Udp") == 0;
+        uint16_t port = (uint16_t)sqlite3_column_int(st, 1);
+        int hp = sqlite3_column_int(st, 2);
+        /* inbound: the subnet's NSG, then the NIC's; both must allow */
+        if (!nsg_allows(db, subnet_nsg, ip, udp, port, &vctx) ||
+            !nsg_allows(db, nic_nsg, ip, udp, port, &vctx))
+            continue;
+        if (len > 0 && (size_t)len < sizeof(spec))
+            len += snprintf(spec + len, sizeof(spec) - (size_t)len, ",hostfwd=%s:%s:%d-:%u",
+                            udp ? "udp" : "tcp", k->cfg.public_address, hp, port);
+    }
+    sqlite3_finalize(st);
+    if (len > 0 && (size_t)len < sizeof(spec))
+        snprintf(spec + len, sizeof(spec) - (size_t)len, ",mac=%s", mac_of(nic, mac));
+    json_array_append_new(args, json_string("--net"));
+    json_array_append_new(args, json_string(spec));
+    return args;
+}
+
+json_t *netplane_vm_args(struct kumod *k, int64_t vm, char *err, size_t errlen)
+{
+    if (!netplane_has_switch(k)) return user_args(k, vm);
+    struct netplane *n = k->net;
+    if (!switch_alive(n) && ensure_switch(k) == 0) netplane_sync(k);
+    json_t *args = json_array();
+    sqlite3_stmt *st =
+        db_stmt(k->db, "SELECT id FROM nics WHERE vm_id = ? ORDER BY nic_index", "i", vm);
+    int count = 0;
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        if (++count > MAX_NICS) {
+            snprintf(err, errlen, "more than %d network interfaces", MAX_NICS);
+            sqlite3_finalize(st);
+            json_decref(args);
+            return NULL;
+        }
+        int64_t id = sqlite3_column_int64(st, 0);
+        char spec[PATH_MAX + 128], mac[24];
+        snprintf(spec, sizeof(spec), "switch=%s,nic=nic-%" PRId64 ",mac=%s", n->ports, id,
+                 mac_of(id, mac));
+        json_array_append_new(args, json_string("--net"));
+        json_array_append_new(args, json_string(spec));
+    }
+    sqlite3_finalize(st);
+    return args;
+}

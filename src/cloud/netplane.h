@@ -1,0 +1,55 @@
+/*
+ * netplane.h - the data plane of kumod's networks: what each VM's NICs are
+ * plugged into, and keeping it in step with the database.
+ *
+ * With kumo-switch (src/network, docs/network.md; found next to kumod, in
+ * the build tree, on PATH, or given with --switch): kumod runs one switch
+ * per host (DATA/net/ports.sock for NICs, DATA/net/control.sock for
+ * configuration), started at kumod's start or adopted if a previous kumod
+ * started it, restarted if it dies. After every committed change of VNets,
+ * subnets, NSGs, NICs or public IPs, netplane_sync() sends the whole
+ * configuration (set_config) built from the database, so NSG changes apply
+ * at once to new flows. Names in the switch are database ids: vnet-ID,
+ * subnet-ID, nsg-ID, pip-ID, nic-ID; every NIC's private IP is the one
+ * kumod allocated. Each NIC of a VM is a kumo-vmm --net switch=... port.
+ *
+ * Without kumo-switch (--switch none, or not found): the fallback of the
+ * first version - a VM's first NIC is kumo-vmm's user-mode NAT (--net user),
+ * with a host port forward for each public IP mapping that the NSGs (the
+ * same evaluator, src/network/nsg.c) allow inbound from the Internet when
+ * the VM starts; the guest gets 10.0.2.15 instead of its private IP, other
+ * NICs are not connected and NSG changes apply at the next start.
+ */
+#ifndef KUMO_CLOUD_NETPLANE_H
+#define KUMO_CLOUD_NETPLANE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct kumod;
+
+/* At start, with the lock held: find kumo-switch, adopt or start it and
+ * send it the configuration. Without it, log which fallback is used. */
+void netplane_start(struct kumod *k);
+/* At stop: forget the switch (it keeps running for the VMs). */
+void netplane_stop(struct kumod *k);
+/* kumo-switch is in use. */
+bool netplane_has_switch(const struct kumod *k);
+
+/* kumo-vmm arguments for the VM's NICs (a JSON array of strings), read
+ * under the state lock. NULL + err on failure. */
+json_t *netplane_vm_args(struct kumod *k, int64_t vm_id, char *err, size_t errlen);
+
+/* The network configuration changed (under the lock, after the commit). */
+void netplane_sync(struct kumod *k);
+
+/* Under the lock, now and then: restart a switch that died. */
+void netplane_check(struct kumod *k);
+
+/* The switch configuration document for the database's networks (for
+ * netplane_sync and tests). */
+json_t *netplane_config(struct kumod *k);
+
+#endif

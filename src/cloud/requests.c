@@ -1,0 +1,510 @@
+/*
+ * requests.c - field tables and cross-field rules for every request body
+ * (contract in requests.h; the fields are documented in docs/api.md).
+ */
+#include "cloud/requests.h"
+
+#include "cloud/body.h"
+#include "cloud/validate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define END                                                                                        \
+    {                                                                                              \
+        NULL, 0, false, false, 0, 0, NULL, NULL, 0                                                 \
+    }
+#define STR(n, req, chk)                                                                           \
+    {                                                                                              \
+        n, BT_STRING, req, false, 0, 0, chk, NULL, 0                                               \
+    }
+#define STRLEN(n, req, lo, hi)                                                                     \
+    {                                                                                              \
+        n, BT_STRING, req, true, lo, hi, NULL, NULL, 0                                             \
+    }
+#define NAME(n, req)                                                                               \
+    {                                                                                              \
+        n, BT_STRING, req, false, 0, 0, check_name, NULL, 0                                        \
+    }
+#define NAME_OR_NULL(n)                                                                            \
+    {                                                                                              \
+        n, BT_STRING | BT_NULL, false, false, 0, 0, check_name, NULL, 0                            \
+    }
+#define INT(n, req, lo, hi)                                                                        \
+    {                                                                                              \
+        n, BT_INT, req, true, lo, hi, NULL, NULL, 0                                                \
+    }
+#define NUM(n, req, lo, hi)                                                                        \
+    {                                                                                              \
+        n, BT_NUMBER, req, true, lo, hi, NULL, NULL, 0                                             \
+    }
+#define BOOL(n)                                                                                    \
+    {                                                                                              \
+        n, BT_BOOL, false, false, 0, 0, NULL, NULL, 0                                              \
+    }
+#define TAGS                                                                                       \
+    {                                                                                              \
+        "tags", BT_OBJECT, false, false, 0, 0, check_tags, NULL, 0                                 \
+    }
+
+static const struct body_field group_create[] = {
+    NAME("name", true),
+    STR("location", false, check_location),
+    TAGS,
+    END,
+};
+
+static const struct body_field tags_only[] = {
+    {"tags", BT_OBJECT, true, false, 0, 0, check_tags, NULL, 0},
+    END,
+};
+
+static const struct body_field host_update[] = {
+    INT("cpus", false, 1, 4096),
+    INT("memoryMiB", false, 64, 16777216),
+    NUM("cpuAllocationRatio", false, 0.1, 64),
+    NUM("ramAllocationRatio", false, 0.1, 4),
+    INT("reservedMemoryMiB", false, 0, 16777216),
+    END,
+};
+
+static const struct body_field burstable[] = {
+    NUM("baselinePercent", true, 0.001, 100),
+    INT("initialCredits", true, 0, 1000000),
+    INT("creditsPerHour", true, 0, 1000000),
+    INT("maxCredits", true, 0, 1000000),
+    END,
+};
+
+static const struct body_field size_create[] = {
+    NAME("name", true),
+    STR("family", false, check_family),
+    INT("vcpus", true, 1, 32),
+    INT("memoryMiB", true, 64, 65536),
+    INT("maxDataDisks", false, 0, 6),
+    INT("maxDiskIops", false, 0, 1000000000),
+    NUM("pricePerHour", true, 0, 1000),
+    {"burstable", BT_OBJECT | BT_NULL, false, false, 0, 0, NULL, burstable, 0},
+    END,
+};
+
+static const struct body_field size_update[] = {
+    NUM("pricePerHour", false, 0, 1000),
+    INT("maxDataDisks", false, 0, 6),
+    INT("maxDiskIops", false, 0, 1000000000),
+    END,
+};
+
+static const struct body_field image_create[] = {
+    NAME("name", true),
+    STR("source", true, check_abs_path),
+    STR("format", false, check_image_format),
+    STR("bootMode", false, check_boot_mode),
+    STR("kernel", false, check_abs_path),
+    {"initrd", BT_STRING | BT_NULL, false, false, 0, 0, check_abs_path, NULL, 0},
+    STRLEN("kernelArgs", false, 0, 1024),
+    END,
+};
+
+static const struct body_field disk_create[] = {
+    NAME("name", true),   INT("sizeGiB", false, 1, 32767), STR("tier", false, check_tier),
+    NAME("image", false), NAME("snapshot", false),         END,
+};
+
+static const struct body_field disk_update[] = {
+    INT("sizeGiB", false, 1, 32767),
+    STR("tier", false, check_tier),
+    END,
+};
+
+static const struct body_field snapshot_create[] = {
+    NAME("name", true),
+    NAME("disk", true),
+    END,
+};
+
+static const struct body_field subnet_create[] = {
+    NAME("name", true),
+    STR("addressPrefix", true, check_cidr),
+    NAME_OR_NULL("nsg"),
+    END,
+};
+
+static const struct body_field vnet_create[] = {
+    NAME("name", true),
+    {"addressSpaces", BT_ARRAY, true, true, 1, 16, check_cidr, NULL, BT_STRING},
+    {"subnets", BT_ARRAY, false, true, 0, 64, NULL, subnet_create, BT_OBJECT},
+    END,
+};
+
+static const struct body_field vnet_update[] = {
+    {"addressSpaces", BT_ARRAY, true, true, 1, 16, check_cidr, NULL, BT_STRING},
+    END,
+};
+
+static const struct body_field subnet_update[] = {
+    {"nsg", BT_STRING | BT_NULL, true, false, 0, 0, check_name, NULL, 0},
+    END,
+};
+
+static const struct body_field rule[] = {
+    STR("name", true, check_rule_name),
+    INT("priority", true, 100, 4096),
+    STR("direction", true, check_direction),
+    STR("access", true, check_access),
+    STR("protocol", false, check_nsg_protocol),
+    STR("sourceAddressPrefix", false, check_nsg_prefix),
+    {"sourceAddressPrefixes", BT_ARRAY, false, true, 1, 32, check_nsg_prefix, NULL, BT_STRING},
+    STR("sourcePortRange", false, check_nsg_ports),
+    STR("destinationAddressPrefix", false, check_nsg_prefix),
+    {"destinationAddressPrefixes", BT_ARRAY, false, true, 1, 32, check_nsg_prefix, NULL, BT_STRING},
+    STR("destinationPortRange", false, check_nsg_ports),
+    STRLEN("description", false, 0, 140),
+    END,
+};
+
+static const struct body_field rule_put[] = {
+    STR("name", false, check_rule_name),
+    INT("priority", true, 100, 4096),
+    STR("direction", true, check_direction),
+    STR("access", true, check_access),
+    STR("protocol", false, check_nsg_protocol),
+    STR("sourceAddressPrefix", false, check_nsg_prefix),
+    {"sourceAddressPrefixes", BT_ARRAY, false, true, 1, 32, check_nsg_prefix, NULL, BT_STRING},
+    STR("sourcePortRange", false, check_nsg_ports),
+    STR("destinationAddressPrefix", false, check_nsg_prefix),
+    {"destinationAddressPrefixes", BT_ARRAY, false, true, 1, 32, check_nsg_prefix, NULL, BT_STRING},
+    STR("destinationPortRange", false, check_nsg_ports),
+    STRLEN("description", false, 0, 140),
+    END,
+};
+
+static const struct body_field nsg_create[] = {
+    NAME("name", true),
+    {"rules", BT_ARRAY, false, true, 0, 200, NULL, rule, BT_OBJECT},
+    END,
+};
+
+static const struct body_field pip_port[] = {
+    STR("protocol", true, check_pip_protocol),
+    INT("port", true, 1, 65535),
+    INT("hostPort", false, 1024, 65535),
+    END,
+};
+
+static const struct body_field pip_create[] = {
+    NAME("name", true),
+    {"ports", BT_ARRAY, false, true, 0, 16, NULL, pip_port, BT_OBJECT},
+    END,
+};
+
+static const struct body_field nic_create[] = {
+    NAME("name", true),
+    NAME("vnet", true),
+    NAME("subnet", true),
+    STR("privateIp", false, check_ipv4),
+    NAME_OR_NULL("nsg"),
+    NAME_OR_NULL("publicIp"),
+    END,
+};
+
+static const struct body_field nic_update[] = {
+    NAME_OR_NULL("nsg"),
+    NAME_OR_NULL("publicIp"),
+    END,
+};
+
+static const struct body_field os_disk[] = {
+    STR("tier", false, check_tier),
+    INT("sizeGiB", false, 1, 32767),
+    END,
+};
+
+static const struct body_field data_disk[] = {
+    NAME("name", false), INT("sizeGiB", false, 1, 32767), STR("tier", false, check_tier),
+    NAME("disk", false), INT("lun", false, 0, 5),         END,
+};
+
+static int check_bool_or_name(const json_t *v, const char *target, struct kerr *e)
+{
+    return json_is_string(v) ? check_name(v, target, e) : 0;
+}
+
+static const struct body_field vm_create[] = {
+    NAME("name", true),
+    NAME("size", true),
+    NAME("image", false),
+    {"osDisk", BT_OBJECT, false, false, 0, 0, NULL, os_disk, 0},
+    {"dataDisks", BT_ARRAY, false, true, 0, 6, NULL, data_disk, BT_OBJECT},
+    {"networkInterfaces", BT_ARRAY, false, true, 1, 4, check_name, NULL, BT_STRING},
+    NAME("vnet", false),
+    NAME("subnet", false),
+    STR("privateIp", false, check_ipv4),
+    NAME_OR_NULL("nsg"),
+    {"publicIp", BT_BOOL | BT_STRING, false, false, 0, 0, check_bool_or_name, NULL, 0},
+    STR("userData", false, check_user_data),
+    TAGS,
+    END,
+};
+
+static const struct body_field vm_resize[] = {
+    NAME("size", true),
+    BOOL("restart"),
+    END,
+};
+
+static const struct body_field vm_attach[] = {
+    NAME("disk", false),
+    INT("lun", false, 0, 5),
+    INT("sizeGiB", false, 1, 32767),
+    STR("tier", false, check_tier),
+    NAME("name", false),
+    END,
+};
+
+static const struct {
+    const char *name;
+    const struct body_field *fields;
+} kinds[REQ_COUNT] = {
+    [REQ_GROUP_CREATE] = {"resource group create", group_create},
+    [REQ_GROUP_UPDATE] = {"resource group update", tags_only},
+    [REQ_HOST_UPDATE] = {"host update", host_update},
+    [REQ_SIZE_CREATE] = {"size create", size_create},
+    [REQ_SIZE_UPDATE] = {"size update", size_update},
+    [REQ_IMAGE_CREATE] = {"image create", image_create},
+    [REQ_DISK_CREATE] = {"disk create", disk_create},
+    [REQ_DISK_UPDATE] = {"disk update", disk_update},
+    [REQ_SNAPSHOT_CREATE] = {"snapshot create", snapshot_create},
+    [REQ_VNET_CREATE] = {"virtual network create", vnet_create},
+    [REQ_VNET_UPDATE] = {"virtual network update", vnet_update},
+    [REQ_SUBNET_CREATE] = {"subnet create", subnet_create},
+    [REQ_SUBNET_UPDATE] = {"subnet update", subnet_update},
+    [REQ_NSG_CREATE] = {"network security group create", nsg_create},
+    [REQ_RULE] = {"security rule", rule},
+    [REQ_RULE_PUT] = {"security rule replace", rule_put},
+    [REQ_PIP_CREATE] = {"public IP create", pip_create},
+    [REQ_NIC_CREATE] = {"network interface create", nic_create},
+    [REQ_NIC_UPDATE] = {"network interface update", nic_update},
+    [REQ_VM_CREATE] = {"virtual machine create", vm_create},
+    [REQ_VM_UPDATE] = {"virtual machine update", tags_only},
+    [REQ_VM_RESIZE] = {"virtual machine resize", vm_resize},
+    [REQ_VM_ATTACH] = {"data disk attach", vm_attach},
+};
+
+const char *request_name(enum req_kind k)
+{
+    return (unsigned)k < REQ_COUNT ? kinds[k].name : "?";
+}
+
+json_t *request_parse(const char *text, size_t len, struct kerr *e)
+{
+    json_error_t jerr;
+    json_t *body = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!body) {
+        kerr_set(e, 400, "InvalidJson", NULL,
+                 "the request body is not valid JSON: %s (line %d, column %d)", jerr.text,
+                 jerr.line, jerr.column);
+        return NULL;
+    }
+    if (!json_is_object(body)) {
+        kerr_set(e, 400, "InvalidJson", NULL, "the request body must be a JSON object, not %s",
+                 body_type_name(body));
+        json_decref(body);
+        return NULL;
+    }
+    return body;
+}
+
+static int check_rule_cross(const json_t *r, const char *prefix, struct kerr *e)
+{
+    struct rule_norm n;
+    if (rule_normalize(r, prefix, &n, e) < 0) return -1;
+    rule_norm_free(&n);
+    return 0;
+}
+
+/* Rules of one NSG in one request: unique names, unique priority per direction. */
+static int check_rules(const json_t *rules, struct kerr *e)
+{
+    size_t i, j;
+    const json_t *a, *b;
+    char t[64];
+    json_array_foreach(rules, i, a)
+    {
+        snprintf(t, sizeof(t), "rules[%zu]", i);
+        if (check_rule_cross(a, t, e) < 0) return -1;
+        for (j = 0; j < i; j++) {
+            b = json_array_get(rules, j);
+            if (strcasecmp(body_str(a, "name", ""), body_str(b, "name", "")) == 0) {
+                snprintf(t, sizeof(t), "rules[%zu].name", i);
+                return kerr_invalid(e, t, "%s: rules[%zu] already has the name '%s'", t, j,
+                                    body_str(a, "name", ""));
+            }
+            if (body_int(a, "priority", 0) == body_int(b, "priority", 0) &&
+                canon_direction(body_str(a, "direction", "")) ==
+                    canon_direction(body_str(b, "direction", ""))) {
+                snprintf(t, sizeof(t), "rules[%zu].priority", i);
+                return kerr_invalid(e, t, "%s: rules[%zu] already has priority %lld for %s", t, j,
+                                    (long long)body_int(a, "priority", 0),
+                                    canon_direction(body_str(a, "direction", "")));
+            }
+        }
+    }
+    return 0;
+}
+
+static int check_vnet(const json_t *body, struct kerr *e)
+{
+    const json_t *spaces = json_object_get(body, "addressSpaces");
+    size_t n = json_array_size(spaces), i;
+    struct net_cidr sp[16];
+    const json_t *el;
+    json_array_foreach(spaces, i, el)
+    {
+        if (i >= 16) break;
+        net_cidr_parse(json_string_value(el), &sp[i], false, false);
+    }
+    if (check_spaces_disjoint(sp, n < 16 ? n : 16, "addressSpaces", e) < 0) return -1;
+    const json_t *subnets = json_object_get(body, "subnets");
+    struct net_cidr sub[64];
+    const char *names[64];
+    json_array_foreach(subnets, i, el)
+    {
+        if (i >= 64) break;
+        char t[64];
+        snprintf(t, sizeof(t), "subnets[%zu].addressPrefix", i);
+        net_cidr_parse(body_str(el, "addressPrefix", ""), &sub[i], false, false);
+        if (check_subnet_fits(sub[i], sp, n < 16 ? n : 16, sub, names, i, t, e) < 0) return -1;
+        names[i] = body_str(el, "name", "");
+        for (size_t j = 0; j < i; j++) {
+            if (strcasecmp(names[j], names[i]) == 0) {
+                snprintf(t, sizeof(t), "subnets[%zu].name", i);
+                return kerr_invalid(e, t, "%s: subnets[%zu] already has the name '%s'", t, j,
+                                    names[i]);
+            }
+        }
+    }
+    return 0;
+}
+
+static int check_pip_ports(const json_t *ports, struct kerr *e)
+{
+    size_t i, j;
+    const json_t *a, *b;
+    char t[64];
+    json_array_foreach(ports, i, a)
+    {
+        for (j = 0; j < i; j++) {
+            b = json_array_get(ports, j);
+            bool same_proto = canon_pip_protocol(body_str(a, "protocol", "")) ==
+                              canon_pip_protocol(body_str(b, "protocol", ""));
+            if (same_proto && body_int(a, "port", 0) == body_int(b, "port", 0)) {
+                snprintf(t, sizeof(t), "ports[%zu].port", i);
+                return kerr_invalid(e, t, "%s: ports[%zu] already maps port %lld", t, j,
+                                    (long long)body_int(a, "port", 0));
+            }
+            if (same_proto && body_has(a, "hostPort") &&
+                body_int(a, "hostPort", 0) == body_int(b, "hostPort", -1)) {
+                snprintf(t, sizeof(t), "ports[%zu].hostPort", i);
+                return kerr_invalid(e, t, "%s: ports[%zu] already uses host port %lld", t, j,
+                                    (long long)body_int(a, "hostPort", 0));
+            }
+        }
+    }
+    return 0;
+}
+
+static int check_vm_create(const json_t *body, struct kerr *e)
+{
+    static const char *const implicit[] = {"vnet", "subnet", "privateIp", "nsg", "publicIp"};
+    if (body_has(body, "networkInterfaces")) {
+        for (size_t i = 0; i < sizeof(implicit) / sizeof(implicit[0]); i++)
+            if (body_has(body, implicit[i]))
+                return kerr_invalid(e, implicit[i],
+                                    "%s: give networkInterfaces or the implicit NIC's settings "
+                                    "(vnet, subnet, privateIp, nsg, publicIp), not both",
+                                    implicit[i]);
+    }
+    const json_t *disks = json_object_get(body, "dataDisks");
+    size_t i;
+    const json_t *d;
+    char t[64];
+    json_array_foreach(disks, i, d)
+    {
+        bool existing = body_has(d, "disk");
+        snprintf(t, sizeof(t), "dataDisks[%zu]", i);
+        if (existing && (body_has(d, "sizeGiB") || body_has(d, "tier") || body_has(d, "name")))
+            return kerr_invalid(e, t,
+                                "%s: give \"disk\" (an existing disk) or the new disk's "
+                                "sizeGiB/tier/name, not both",
+                                t);
+        if (!existing && !body_has(d, "sizeGiB"))
+            return kerr_missing(e, t,
+                                "%s: give \"sizeGiB\" for a new disk or \"disk\" to attach one", t);
+        if (!body_has(d, "lun")) continue;
+        for (size_t j = 0; j < i; j++) {
+            const json_t *o = json_array_get(disks, j);
+            if (body_has(o, "lun") && body_int(o, "lun", -1) == body_int(d, "lun", -2)) {
+                snprintf(t, sizeof(t), "dataDisks[%zu].lun", i);
+                return kerr_invalid(e, t, "%s: dataDisks[%zu] already uses LUN %lld", t, j,
+                                    (long long)body_int(d, "lun", 0));
+            }
+        }
+    }
+    const json_t *nics = json_object_get(body, "networkInterfaces");
+    json_array_foreach(nics, i, d)
+    {
+        for (size_t j = 0; j < i; j++) {
+            if (strcasecmp(json_string_value(d), json_string_value(json_array_get(nics, j))) == 0) {
+                snprintf(t, sizeof(t), "networkInterfaces[%zu]", i);
+                return kerr_invalid(e, t, "%s: '%s' is listed twice", t, json_string_value(d));
+            }
+        }
+    }
+    return 0;
+}
+
+int request_check(enum req_kind k, const json_t *body, struct kerr *e)
+{
+    if ((unsigned)k >= REQ_COUNT) return kerr_internal(e, "unknown request kind");
+    if (body_check(body, kinds[k].fields, "", e) < 0) return -1;
+    switch (k) {
+    case REQ_DISK_CREATE:
+        if (body_has(body, "image") && body_has(body, "snapshot"))
+            return kerr_invalid(e, "snapshot", "snapshot: give image or snapshot, not both");
+        if (!body_has(body, "sizeGiB") && !body_has(body, "image") && !body_has(body, "snapshot"))
+            return kerr_missing(e, "sizeGiB",
+                                "sizeGiB: missing (required for an empty disk; or give image "
+                                "or snapshot)");
+        return 0;
+    case REQ_VNET_CREATE:
+    case REQ_VNET_UPDATE: return check_vnet(body, e);
+    case REQ_NSG_CREATE: return check_rules(json_object_get(body, "rules"), e);
+    case REQ_RULE:
+    case REQ_RULE_PUT: return check_rule_cross(body, "", e);
+    case REQ_PIP_CREATE: return check_pip_ports(json_object_get(body, "ports"), e);
+    case REQ_VM_CREATE: return check_vm_create(body, e);
+    case REQ_VM_ATTACH:
+        if (body_has(body, "disk") &&
+            (body_has(body, "sizeGiB") || body_has(body, "tier") || body_has(body, "name")))
+            return kerr_invalid(e, "disk",
+                                "disk: give \"disk\" (an existing disk) or a new disk's "
+                                "sizeGiB/tier/name, not both");
+        if (!body_has(body, "disk") && !body_has(body, "sizeGiB"))
+            return kerr_missing(e, "disk",
+                                "disk: missing (give \"disk\" to attach a disk, or \"sizeGiB\" "
+                                "for a new one)");
+        return 0;
+    case REQ_SIZE_CREATE:
+        if (body_has(body, "burstable") && !json_is_null(json_object_get(body, "burstable")) &&
+            json_integer_value(json_object_get(json_object_get(body, "burstable"), "maxCredits")) <
+                json_integer_value(
+                    json_object_get(json_object_get(body, "burstable"), "initialCredits")))
+            return kerr_invalid(e, "burstable.maxCredits",
+                                "burstable.maxCredits: must be at least initialCredits");
+        return 0;
+    default: return 0;
+    }
+}

@@ -1,0 +1,543 @@
+/*
+ * vmops.c - a VM's operations carried out: building kumo-vmm's command line
+ * from the database, starting and stopping it through the supervisor,
+ * walking the power states, deleting what the VM owns; and recovery at
+ * start (see vmops.h).
+ */
+#include "cloud/vmops.h"
+
+#include "cloud/billing.h"
+#include "cloud/db.h"
+#include "cloud/jobs.h"
+#include "cloud/kumod.h"
+#include "cloud/netplane.h"
+#include "cloud/paths.h"
+#include "cloud/state.h"
+#include "cloud/supervisor.h"
+#include "cloud/timefmt.h"
+#include "cloud/vmm_client.h"
+#include "lib/log.h"
+#include "storage/tiers.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FIRMWARE_BIOS    "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
+#define FIRMWARE_UBOOT   "/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin"
+#define START_TIMEOUT_MS 15000
+
+static void add(json_t *argv, const char *s)
+{
+    json_array_append_new(argv, json_string(s));
+}
+
+static void addf(json_t *argv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void addf(json_t *argv, const char *fmt, ...)
+{
+    char buf[PATH_MAX + 256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    add(argv, buf);
+}
+
+/* kumo-vmm's argv for vm (under the lock). */
+static json_t *build_argv(struct kumod *k, int64_t vm, char *err, size_t errlen)
+{
+    struct db *db = k->db;
+    sqlite3_stmt *st =
+        db_stmt(db,
+                "SELECT v.name, v.vcpus, v.mem_mib, i.boot_mode, i.kernel, i.initrd,"
+                " i.kernel_args, s.max_iops FROM vms v JOIN images i ON i.id = v.image_id"
+                " JOIN sizes s ON s.id = v.size_id WHERE v.id = ?",
+                "i", vm);
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        snprintf(err, errlen, "the VM is gone");
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    json_t *argv = json_array();
+    char dir[PATH_MAX];
+    path_vm_dir(k, dir, vm);
+    add(argv, k->cfg.vmm_path);
+    if (strcmp(db_col_text(st, 3), "firmware") == 0) {
+        add(argv, "--bios");
+        add(argv, FIRMWARE_BIOS);
+        add(argv, "--kernel");
+        add(argv, FIRMWARE_UBOOT);
+    } else {
+        add(argv, "--kernel");
+        add(argv, db_col_text(st, 4));
+        if (!db_col_null(st, 5)) {
+            add(argv, "--initrd");
+            add(argv, db_col_text(st, 5));
+        }
+        add(argv, "--append");
+        addf(argv, "%s kumo.hostname=%s", db_col_text(st, 6), db_col_text(st, 0));
+    }
+    add(argv, "--cpus");
+    addf(argv, "%" PRId64, (int64_t)sqlite3_column_int64(st, 1));
+    add(argv, "--mem");
+    addf(argv, "%" PRId64, (int64_t)sqlite3_column_int64(st, 2));
+    int64_t cap = sqlite3_column_int64(st, 7);
+    sqlite3_finalize(st);
+
+    st = db_stmt(db,
+                 "SELECT id, tier, size_gib, os_disk, lun FROM disks WHERE vm_id = ?"
+                 " ORDER BY os_disk DESC, lun",
+                 "i", vm);
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        char path[PATH_MAX];
+        int64_t id = sqlite3_column_int64(st, 0);
+        enum disk_tier t = DISK_TIER_STANDARD_SSD;
+        disk_tier_parse(db_col_text(st, 1), &t);
+        const struct disk_tier_size *o = disk_tier_lookup(t, (uint64_t)sqlite3_column_int64(st, 2));
+        int64_t iops = o ? o->iops : 0;
+        if (cap > 0 && iops > cap) iops = cap;
+        uint64_t bps = o ? (uint64_t)o->mbps * DISK_TIER_MB : 0;
+        char serial[32];
+        if (sqlite3_column_int(st, 3))
+            snprintf(serial, sizeof(serial), "kumo-os");
+        else
+            snprintf(serial, sizeof(serial), "kumo-lun%" PRId64,
+                     (int64_t)sqlite3_column_int64(st, 4));
+        add(argv, "--disk");
+        if (iops > 0)
+            addf(argv, "path=%s,format=qcow2,serial=%s,iops=%" PRId64 ",bps=%" PRIu64,
+                 path_disk(k, path, id), serial, iops, bps);
+        else
+            addf(argv, "path=%s,format=qcow2,serial=%s", path_disk(k, path, id), serial);
+    }
+    sqlite3_finalize(st);
+    json_t *net = netplane_vm_args(k, vm, err, errlen);
+    if (!net) {
+        json_decref(argv);
+        return NULL;
+    }
+    json_array_extend(argv, net);
+    json_decref(net);
+    add(argv, "--console");
+    addf(argv, "socket:%s/console.sock", dir);
+    add(argv, "--console-log");
+    addf(argv, "%s/console.log", dir);
+    if (k->vmm_has_control) {
+        add(argv, "--control");
+        addf(argv, "%s/control.sock", dir);
+    }
+    return argv;
+}
+
+/* The end of vmm.log, for a failure message. */
+static void log_tail(struct kumod *k, int64_t vm, char *out, size_t len)
+{
+    char path[PATH_MAX];
+    out[0] = 0;
+    int fd = open(path_vm_file(k, path, vm, "vmm.log"), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    off_t size = lseek(fd, 0, SEEK_END);
+    off_t start = size > (off_t)len - 1 ? size - (off_t)len + 1 : 0;
+    ssize_t n = pread(fd, out, len - 1, start);
+    close(fd);
+    if (n < 0) n = 0;
+    out[n] = 0;
+    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
+        out[--n] = 0;
+    char *nl = strrchr(out, '\n'); /* the last lines are the useful ones */
+    if (nl && strlen(nl + 1) > 20) memmove(out, nl + 1, strlen(nl + 1) + 1);
+}
+
+/* Commit a state change (and optionally clear the op). Lock held. */
+static void set_state(struct kumod *k, int64_t vm, const char *power, const char *prov,
+                      const char *msg, bool end_op)
+{
+    struct db *db = k->db;
+    int64_t now = time_now_ms();
+    int rc = db_begin(db);
+    if (rc == 0 && end_op) rc = db_exec(db, "UPDATE vms SET op = NULL WHERE id = ?", "i", vm);
+    if (rc == 0) rc = vm_set_state(db, vm, power, prov, msg, now);
+    /* the states on the way are redone if lost; the end of an operation is not */
+    if (rc == 0) rc = end_op ? db_commit(db) : db_commit_lazy(db);
+    if (rc < 0) {
+        db_rollback(db);
+        log_error("VM %" PRId64 ": recording '%s': %s", vm, msg, db_errmsg(db));
+    }
+    kumod_changed(k);
+}
+
+static void fail_op(struct kumod *k, int64_t vm, const char *power, const char *code,
+                    const char *msg)
+{
+    struct db *db = k->db;
+    kumod_lock(k);
+    int rc = db_begin(db);
+    if (rc == 0)
+        rc = db_exec(db, "UPDATE vms SET op = NULL, error_code = ?, error_msg = ? WHERE id = ?",
+                     "tti", code, msg, vm);
+    if (rc == 0) rc = vm_set_state(db, vm, power, PV_FAILED, msg, time_now_ms());
+    if (rc == 0) rc = db_commit(db);
+    if (rc < 0) db_rollback(db);
+    kumod_changed(k);
+    kumod_unlock(k);
+    log_warn("VM %" PRId64 ": %s", vm, msg);
+}
+
+static void clear_pid(struct kumod *k, int64_t vm)
+{
+    db_exec(k->db, "UPDATE vms SET pid = NULL, pid_start = NULL, started_ms = NULL WHERE id = ?",
+            "i", vm);
+}
+
+/* Start kumo-vmm unless it runs; wait until it answers. 0 or -1 + err. */
+static int start_vm(struct kumod *k, int64_t vm, char *err, size_t errlen)
+{
+    kumod_lock(k);
+    if (supervisor_running(k->sup, vm, NULL)) {
+        kumod_unlock(k);
+        return 0;
+    }
+    char power[32] = "";
+    db_text(k->db, power, sizeof(power), "SELECT power_state FROM vms WHERE id = ?", "i", vm);
+    if (strcmp(power, PS_STARTING) != 0) set_state(k, vm, PS_STARTING, NULL, "starting", false);
+    json_t *argv = build_argv(k, vm, err, errlen);
+    kumod_unlock(k);
+    if (!argv) return -1;
+
+    char dir[PATH_MAX], logp[PATH_MAX];
+    path_vm_dir(k, dir, vm);
+    path_vm_file(k, logp, vm, "vmm.log");
+    if (path_mkdirs(dir) < 0) {
+        snprintf(err, errlen, "%.512s: %s", dir, strerror(errno));
+        json_decref(argv);
+        return -1;
+    }
+    size_t n = json_array_size(argv);
+    char **av = calloc(n + 1, sizeof(*av));
+    for (size_t i = 0; av && i < n; i++)
+        av[i] = (char *)json_string_value(json_array_get(argv, i));
+    pid_t pid = 0;
+    uint64_t ticks = 0;
+    int rc = av ? supervisor_spawn(k->sup, vm, av, logp, &pid, &ticks, err, errlen) : -1;
+    free(av);
+    json_decref(argv);
+    if (rc < 0) return -1;
+
+    kumod_lock(k);
+    char msg[96];
+    snprintf(msg, sizeof(msg), "kumo-vmm started (pid %d)", (int)pid);
+    int64_t now = time_now_ms();
+    if (db_begin(k->db) == 0 &&
+        db_exec(k->db, "UPDATE vms SET pid = ?, pid_start = ?, started_ms = ? WHERE id = ?", "iiii",
+                (int64_t)pid, (int64_t)ticks, now, vm) == 0 &&
+        vm_note(k->db, vm, msg, now) == 0)
+        db_commit_lazy(k->db); /* if lost, recovery finds the process by its command line */
+    else
+        db_rollback(k->db);
+    kumod_unlock(k);
+
+    /* Ready when the control socket answers (or, without one, when it is
+     * still alive a moment later). */
+    char sock[PATH_MAX];
+    path_vm_file(k, sock, vm, "control.sock");
+    int64_t deadline = time_mono_ms() + START_TIMEOUT_MS, alive_since = time_mono_ms();
+    for (;;) {
+        kumod_lock(k);
+        bool alive = supervisor_running(k->sup, vm, NULL);
+        kumod_unlock(k);
+        if (!alive) break;
+        if (k->vmm_has_control) {
+            char e[256];
+            json_t *req = json_pack("{s:s}", "op", "status");
+            json_t *r = vmm_request(sock, req, 1000, e, sizeof(e));
+            json_decref(req);
+            if (r) {
+                json_decref(r);
+                return 0;
+            }
+        } else if (time_mono_ms() - alive_since >= 200) {
+            return 0;
+        }
+        if (time_mono_ms() > deadline) {
+            if (!k->vmm_has_control) return 0;
+            snprintf(err, errlen, "kumo-vmm did not answer on its control socket within %d s",
+                     START_TIMEOUT_MS / 1000);
+            kumod_lock(k);
+            supervisor_kill(k->sup, vm, SIGKILL);
+            supervisor_wait_exit(k->sup, vm, 5000, NULL);
+            clear_pid(k, vm);
+            kumod_unlock(k);
+            return -1;
+        }
+        usleep(20000);
+    }
+    struct vmm_exit how;
+    kumod_lock(k);
+    supervisor_wait_exit(k->sup, vm, 2000, &how);
+    clear_pid(k, vm);
+    kumod_unlock(k);
+    char tail[400];
+    log_tail(k, vm, tail, sizeof(tail));
+    if (how.known && how.signal)
+        snprintf(err, errlen, "kumo-vmm was killed by signal %d while starting: %s", how.signal,
+                 tail);
+    else if (how.known)
+        snprintf(err, errlen, "kumo-vmm exited with status %d while starting: %s", how.status,
+                 tail);
+    else
+        snprintf(err, errlen, "kumo-vmm ended while starting: %s", tail);
+    return -1;
+}
+
+/* Power off kumo-vmm if it runs (control socket stop, else SIGTERM; SIGKILL
+ * after the stop timeout). interim: the power state meanwhile, or NULL. */
+static void stop_vm(struct kumod *k, int64_t vm, const char *interim)
+{
+    kumod_lock(k);
+    bool running = supervisor_running(k->sup, vm, NULL);
+    if (running && interim) {
+        char power[32] = "";
+        db_text(k->db, power, sizeof(power), "SELECT power_state FROM vms WHERE id = ?", "i", vm);
+        if (strcmp(power, interim) != 0) set_state(k, vm, interim, NULL, "stopping", false);
+    }
+    kumod_unlock(k);
+    if (running) {
+        bool asked = false;
+        if (k->vmm_has_control) {
+            char sock[PATH_MAX], e[256];
+            json_t *req = json_pack("{s:s}", "op", "stop");
+            json_t *r =
+                vmm_request(path_vm_file(k, sock, vm, "control.sock"), req, 3000, e, sizeof(e));
+            json_decref(req);
+            asked = r != NULL;
+            json_decref(r);
+        }
+        kumod_lock(k);
+        if (!asked) supervisor_kill(k->sup, vm, SIGTERM);
+        if (!supervisor_wait_exit(k->sup, vm, k->cfg.stop_timeout * 1000, NULL)) {
+            log_warn("VM %" PRId64 ": kumo-vmm did not stop within %d s: killing it", vm,
+                     k->cfg.stop_timeout);
+            supervisor_kill(k->sup, vm, SIGKILL);
+            supervisor_wait_exit(k->sup, vm, 5000, NULL);
+        }
+        kumod_unlock(k);
+    }
+    kumod_lock(k);
+    if (!running) supervisor_wait_exit(k->sup, vm, 0, NULL); /* drop an exit already seen */
+    if (db_begin(k->db) == 0) {
+        clear_pid(k, vm);
+        db_commit_lazy(k->db);
+    }
+    kumod_unlock(k);
+}
+
+/* Delete the VM's rows and files (after stop_vm). */
+static void delete_vm(struct kumod *k, int64_t vm, bool keep_disks)
+{
+    struct db *db = k->db;
+    kumod_lock(k);
+    int64_t now = time_now_ms();
+    int64_t disks[16];
+    int nd = 0;
+    int rc = db_begin(db);
+    if (rc == 0) rc = vm_set_state(db, vm, NULL, PV_DELETING, "deleted", now);
+    if (rc == 0) rc = billing_vm_sync(db, vm, false, now);
+    sqlite3_stmt *st =
+        rc == 0 ? db_stmt(db, "SELECT id FROM disks WHERE vm_id = ?", "i", vm) : NULL;
+    while (st && nd < 16 && sqlite3_step(st) == SQLITE_ROW)
+        disks[nd++] = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    for (int i = 0; rc == 0 && i < nd; i++) {
+        if (keep_disks) {
+            rc = db_exec(db, "UPDATE disks SET vm_id = NULL, lun = NULL, os_disk = 0 WHERE id = ?",
+                         "i", disks[i]);
+        } else {
+            rc = billing_disk_sync(db, disks[i], false, now);
+            if (rc == 0) rc = db_exec(db, "DELETE FROM disks WHERE id = ?", "i", disks[i]);
+        }
+    }
+    /* NICs and public IPs the create made go with the VM; others are detached. */
+    int64_t pips[8];
+    int np = 0;
+    st = rc == 0 ? db_stmt(db,
+                           "SELECT p.id FROM nics n JOIN public_ips p ON p.id = n.public_ip_id"
+                           " WHERE n.vm_id = ?1 AND p.owner_vm = ?1",
+                           "i", vm)
+                 : NULL;
+    while (st && np < 8 && sqlite3_step(st) == SQLITE_ROW)
+        pips[np++] = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (rc == 0) rc = db_exec(db, "DELETE FROM nics WHERE vm_id = ?1 AND owner_vm = ?1", "i", vm);
+    if (rc == 0)
+        rc = db_exec(db, "UPDATE nics SET vm_id = NULL, nic_index = NULL WHERE vm_id = ?", "i", vm);
+    for (int i = 0; rc == 0 && i < np; i++) {
+        rc = billing_pip_sync(db, pips[i], false, now);
+        if (rc == 0) rc = db_exec(db, "DELETE FROM public_ips WHERE id = ?", "i", pips[i]);
+    }
+    if (rc == 0) rc = db_exec(db, "DELETE FROM metrics WHERE vm_id = ?", "i", vm);
+    if (rc == 0) rc = db_exec(db, "DELETE FROM vms WHERE id = ?", "i", vm);
+    if (rc == 0) rc = db_commit(db);
+    if (rc < 0) {
+        log_error("VM %" PRId64 ": delete failed: %s", vm, db_errmsg(db));
+        db_rollback(db);
+        kumod_unlock(k);
+        fail_op(k, vm, NULL, "DeleteFailed", "delete failed: see kumod's log");
+        return;
+    }
+    netplane_sync(k);
+    kumod_changed(k);
+    kumod_unlock(k);
+    char path[PATH_MAX];
+    for (int i = 0; !keep_disks && i < nd; i++)
+        unlink(path_disk(k, path, disks[i]));
+    path_rmdir_files(path_vm_dir(k, path, vm));
+}
+
+void vmops_run(struct kumod *k, int64_t vm)
+{
+    char op[32] = "";
+    kumod_lock(k);
+    db_text(k->db, op, sizeof(op), "SELECT op FROM vms WHERE id = ?", "i", vm);
+    kumod_unlock(k);
+    if (!op[0]) return;
+    char err[768];
+    if (!strcmp(op, "create") || !strcmp(op, "start")) {
+        if (start_vm(k, vm, err, sizeof(err)) < 0) {
+            fail_op(k, vm, PS_STOPPED, !strcmp(op, "create") ? "CreateFailed" : "StartFailed", err);
+            return;
+        }
+        kumod_lock(k);
+        set_state(k, vm, PS_RUNNING, PV_SUCCEEDED, "running", true);
+        kumod_unlock(k);
+    } else if (!strcmp(op, "stop")) {
+        stop_vm(k, vm, PS_STOPPING);
+        kumod_lock(k);
+        set_state(k, vm, PS_STOPPED, PV_SUCCEEDED, "stopped (still allocated)", true);
+        kumod_unlock(k);
+    } else if (!strcmp(op, "deallocate")) {
+        stop_vm(k, vm, PS_DEALLOCATING);
+        kumod_lock(k);
+        struct db *db = k->db;
+        int64_t now = time_now_ms();
+        int rc = db_begin(db);
+        if (rc == 0)
+            rc = db_exec(db, "UPDATE vms SET host_id = NULL, op = NULL WHERE id = ?", "i", vm);
+        if (rc == 0) rc = vm_set_state(db, vm, PS_DEALLOCATED, PV_SUCCEEDED, "deallocated", now);
+        if (rc == 0) rc = db_commit(db);
+        if (rc < 0) db_rollback(db);
+        kumod_changed(k);
+        kumod_unlock(k);
+    } else if (!strcmp(op, "restart")) {
+        stop_vm(k, vm, PS_STOPPING);
+        if (start_vm(k, vm, err, sizeof(err)) < 0) {
+            fail_op(k, vm, PS_STOPPED, "StartFailed", err);
+            return;
+        }
+        kumod_lock(k);
+        set_state(k, vm, PS_RUNNING, PV_SUCCEEDED, "running", true);
+        kumod_unlock(k);
+    } else if (!strncmp(op, "delete", 6)) {
+        stop_vm(k, vm, NULL);
+        delete_vm(k, vm, strcmp(op, "delete-keep-disks") == 0);
+    } else {
+        snprintf(err, sizeof(err), "unknown operation '%s'", op);
+        fail_op(k, vm, NULL, "InternalError", err);
+    }
+}
+
+void vmops_recover(struct kumod *k)
+{
+    struct db *db = k->db;
+    kumod_lock(k);
+    sqlite3_stmt *st = db_stmt(db,
+                               "SELECT id, coalesce(pid, 0), coalesce(pid_start, 0), power_state,"
+                               " coalesce(op, '') FROM vms ORDER BY id",
+                               "");
+    struct row {
+        int64_t id, pid, start;
+        char power[32], op[32];
+    } *rows = NULL;
+    size_t n = 0, cap = 0;
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            struct row *nr = realloc(rows, cap * sizeof(*rows));
+            if (!nr) break;
+            rows = nr;
+        }
+        struct row *r = &rows[n++];
+        r->id = sqlite3_column_int64(st, 0);
+        r->pid = sqlite3_column_int64(st, 1);
+        r->start = sqlite3_column_int64(st, 2);
+        snprintf(r->power, sizeof(r->power), "%s", db_col_text(st, 3));
+        snprintf(r->op, sizeof(r->op), "%s", db_col_text(st, 4));
+    }
+    sqlite3_finalize(st);
+    int adopted = 0, died = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct row *r = &rows[i];
+        char needle[PATH_MAX];
+        path_vm_dir(k, needle, r->id);
+        strncat(needle, "/", sizeof(needle) - strlen(needle) - 1);
+        pid_t pid = (pid_t)r->pid;
+        bool alive =
+            pid > 0 && proc_start_ticks(pid) == (uint64_t)r->start && proc_cmdline_has(pid, needle);
+        if (!alive && (r->op[0] || power_has_process(r->power))) {
+            /* kumod may have died between spawning kumo-vmm and recording it */
+            pid = proc_find(needle);
+            alive = pid > 0;
+            if (alive)
+                db_exec(db, "UPDATE vms SET pid = ?, pid_start = ? WHERE id = ?", "iii",
+                        (int64_t)pid, (int64_t)proc_start_ticks(pid), r->id);
+        }
+        if (alive) {
+            if (supervisor_adopt(k->sup, r->id, pid) == 0) {
+                adopted++;
+                log_info("VM %" PRId64 ": re-adopted kumo-vmm (pid %d)", r->id, (int)pid);
+            }
+        } else if (r->pid > 0 || power_has_process(r->power)) {
+            if (!r->op[0]) {
+                died++;
+                int64_t now = time_now_ms();
+                char tbuf[TIME_STRLEN], last[160];
+                snprintf(last, sizeof(last),
+                         "{\"at\":\"%s\",\"exitStatus\":null,\"signal\":null,"
+                         "\"reason\":\"exited while kumod was down\"}",
+                         time_format(now, tbuf));
+                if (db_begin(db) == 0 &&
+                    db_exec(db,
+                            "UPDATE vms SET pid = NULL, pid_start = NULL, started_ms = NULL,"
+                            " last_exit = ? WHERE id = ?",
+                            "ti", last, r->id) == 0 &&
+                    vm_set_state(db, r->id, PS_STOPPED, NULL, "kumo-vmm ended while kumod was down",
+                                 now) == 0)
+                    db_commit(db);
+                else
+                    db_rollback(db);
+            } else {
+                clear_pid(k, r->id);
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].op[0]) jobs_submit(k->jobs, JOB_VM, rows[i].id);
+    /* imports and snapshots interrupted by the stop */
+    st = db_stmt(db, "SELECT id FROM images WHERE state = 'Creating'", "");
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        jobs_submit(k->jobs, JOB_IMAGE, sqlite3_column_int64(st, 0));
+    sqlite3_finalize(st);
+    st = db_stmt(db, "SELECT id FROM snapshots WHERE state = 'Creating'", "");
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        jobs_submit(k->jobs, JOB_SNAPSHOT, sqlite3_column_int64(st, 0));
+    sqlite3_finalize(st);
+    if (n) log_info("recovery: %zu VMs, %d kumo-vmm re-adopted, %d found dead", n, adopted, died);
+    free(rows);
+    kumod_unlock(k);
+}
