@@ -108,8 +108,9 @@ static void read_desc(const volatile uint8_t *table, unsigned i, struct desc *d)
 /* Add one guest buffer to the request; false if it is not guest RAM. */
 static bool add_buffer(struct virtio_dev *vd, struct virtq_req *r, const struct desc *d)
 {
+    if (d->len == 0) return true; /* carries nothing: devices never see it */
     void *p = guest_ram(vd->m, d->addr, d->len);
-    if (!p && d->len) return false;
+    if (!p) return false;
     if (d->flags & VIRTQ_DESC_F_WRITE) {
         if (r->nin == VIRTQ_MAX_SEGS / 2) return false;
         r->in[r->nin].iov_base = p;

@@ -21,6 +21,11 @@ build() { # name, sources...
 }
 
 build fuzz_elf tests/fuzz/fuzz_elf.c src/machine/elf.c
+# the virtio transport and virtqueues: everything the guest puts in the rings
+build fuzz_virtq tests/fuzz/fuzz_virtq.c src/devices/virtio_mmio.c src/devices/plic.c \
+  src/devices/htif.c src/devices/console.c src/machine/machine.c src/cpu/hart.c src/cpu/exec.c \
+  src/cpu/mmu.c src/cpu/csr.c src/cpu/trap.c src/cpu/decode.c src/cpu/fpu.c src/lib/log.c \
+  -lpthread -lm
 storage=(src/storage/disk.c src/storage/raw.c src/storage/qcow2.c src/storage/qcow2_cache.c
          src/storage/qcow2_refcount.c src/storage/qcow2_check.c src/storage/qcow2_create.c
          src/storage/vhd.c src/storage/vmdk.c)
@@ -41,7 +46,7 @@ build fuzz_cloud_body tests/fuzz/fuzz_cloud_body.c src/cloud/requests.c src/clou
   src/cloud/validate.c src/cloud/error.c src/cloud/timefmt.c src/network/addr.c \
   src/network/nsg.c src/storage/tiers.c -ljansson
 
-for h in fuzz_elf fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config fuzz_cloud_body; do
+for h in fuzz_elf fuzz_virtq fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config fuzz_cloud_body; do
   corpus="$out/$h-corpus"
   mkdir -p "$corpus"
   seeds="tests/fuzz/seeds/${h#fuzz_}"
