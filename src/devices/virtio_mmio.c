@@ -398,9 +398,13 @@ static void mmio_write(void *opaque, uint64_t off, uint64_t val, int size)
                 nv &= ~VIRTIO_STATUS_FEATURES_OK;
         }
         vd->status = nv | (old & VIRTIO_STATUS_NEEDS_RESET);
-        if ((nv & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK) &&
-            vd->ops->start)
-            vd->ops->start(vd);
+        if ((nv & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
+            if (vd->ops->start) vd->ops->start(vd);
+            /* Drivers may queue buffers and notify before DRIVER_OK (Linux's
+             * balloon primes its statistics queue that way): look now. */
+            for (unsigned q = 0; q < vd->nqueues && vd->ops->notify; q++)
+                if (vd->vq[q].ready) vd->ops->notify(vd, q);
+        }
         break;
     }
     case REG_QUEUE_DESC_LOW: if (can_config_queue) set_low(&vq->desc_addr, val); break;

@@ -77,6 +77,7 @@ struct machine {
     int ndisks;
     struct vnet *nics[MACHINE_MAX_DEVICES];
     int nnics;
+    struct balloon *balloon;
     struct console *console;
 
     /* Built-in SBI (direct kernel boot): S-mode ECALLs are answered by the

@@ -40,8 +40,9 @@ extern const struct virt_memmap_entry virt_memmap[VIRT_NREGIONS];
 #define VIRT_RTC_IRQ 11
 #define VIRT_VIRTIO_IRQ 1 /* slot i uses IRQ 1 + i */
 #define VIRT_VIRTIO_COUNT 8
-/* disks and NICs share the slots; the last slot is the entropy source */
-#define VIRT_MAX_DEVICES (VIRT_VIRTIO_COUNT - 1)
+/* disks and NICs share the slots; the last two are the memory balloon and
+ * the entropy source */
+#define VIRT_MAX_DEVICES (VIRT_VIRTIO_COUNT - 2)
 #define VIRT_MAX_DISKS VIRT_MAX_DEVICES
 #define VIRT_MAX_NICS VIRT_MAX_DEVICES
 

@@ -8,11 +8,14 @@
  *   {"op":"stop"}                       power the VM off (kumo-vmm exits 0)
  *   {"op":"set_disk_limits","disk":I,"iops":N,"bps":N,"iops_burst":N,"bps_burst":N}
  *                                        change a disk's limits while it runs (0 = none)
+ *   {"op":"balloon","target_mib":N}      ask the guest to shrink to N MiB (or grow back)
+ *   {"op":"balloon"}                     the balloon's state and the guest's memory figures
  * Errors: {"ok":false,"error":"what was wrong"}.
  */
 #include "vmm/control.h"
 
 #include "cpu/hart.h"
+#include "devices/virtio_balloon.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_net.h"
 #include "lib/log.h"
@@ -137,6 +140,32 @@ static json_t *set_disk_limits(struct machine *m, json_t *req)
     return json_pack("{s:b}", "ok", 1);
 }
 
+static json_t *balloon(struct machine *m, json_t *req)
+{
+    if (!m->balloon) return error_reply("this VM has no balloon device");
+    json_t *t = json_object_get(req, "target_mib");
+    if (t) {
+        if (!json_is_integer(t) || json_integer_value(t) < 1)
+            return error_reply("target_mib must be a positive integer (MiB the guest keeps)");
+        virtio_balloon_set_target(m->balloon, (uint64_t)json_integer_value(t));
+    }
+    struct balloon_info bi;
+    virtio_balloon_get(m->balloon, &bi);
+    json_t *r = json_pack("{s:b,s:I,s:I,s:I}", "ok", 1, "target_mib",
+                          (json_int_t)((uint64_t)bi.target_pages * 4096 >> 20), "actual_mib",
+                          (json_int_t)((uint64_t)bi.actual_pages * 4096 >> 20), "returned_mib",
+                          (json_int_t)(bi.returned_pages * 4096 >> 20));
+    if (bi.stats_valid)
+        json_object_set_new(r, "guest",
+                            json_pack("{s:I,s:I,s:I,s:I,s:I}", "mem_total",
+                                      (json_int_t)bi.stats[BALLOON_MEMTOT], "mem_free",
+                                      (json_int_t)bi.stats[BALLOON_MEMFREE], "mem_available",
+                                      (json_int_t)bi.stats[BALLOON_AVAIL], "major_faults",
+                                      (json_int_t)bi.stats[BALLOON_MAJFLT], "minor_faults",
+                                      (json_int_t)bi.stats[BALLOON_MINFLT]));
+    return r;
+}
+
 static json_t *handle(struct control *c, const char *line)
 {
     json_error_t jerr;
@@ -152,7 +181,7 @@ static json_t *handle(struct control *c, const char *line)
     pthread_mutex_lock(&c->lock);
     struct machine *m = c->m;
     if (!op) {
-        reply = error_reply("op: missing (status, stop or set_disk_limits)");
+        reply = error_reply("op: missing (status, stop, set_disk_limits or balloon)");
     } else if (!m) {
         reply = error_reply("the VM is between boots; try again");
     } else if (strcmp(op, "status") == 0) {
@@ -162,6 +191,8 @@ static json_t *handle(struct control *c, const char *line)
         reply = json_pack("{s:b}", "ok", 1);
     } else if (strcmp(op, "set_disk_limits") == 0) {
         reply = set_disk_limits(m, req);
+    } else if (strcmp(op, "balloon") == 0) {
+        reply = balloon(m, req);
     } else {
         char msg[128];
         snprintf(msg, sizeof(msg), "op: unknown operation '%.40s'", op);
