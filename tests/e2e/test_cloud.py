@@ -235,7 +235,9 @@ def console_wait(k, vm_id_path, text, timeout=90, since=0):
         if i >= 0 and "\n" in log[i:]:
             return log
         time.sleep(0.1)
-    raise AssertionError(f"{text!r} not in the console log:\n{log[-3000:]}")
+    vm = k.get(vm_id_path)
+    raise AssertionError(f"{text!r} not in the console log:\n{log[-3000:]}\n"
+                         f"VM: {vm.raw[:1500]}\nkumod log:\n{k.log_text()}")
 
 
 def console_send(sock_path, line):
