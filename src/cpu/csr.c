@@ -319,7 +319,13 @@ bool csr_exec(struct hart *h, int op, int rd, int rs1, uint32_t csr)
         uint64_t base = csr == CSR_MIP ? (old & ~MIP_SEIP) | (h->mip_sw & MIP_SEIP) : old;
         uint64_t nv = kind == 0 ? src : kind == 1 ? base | src : base & ~src;
         if (!csr_write(h, csr, nv)) goto illegal;
-        atomic_fetch_or_explicit(&h->events, EV_CHECK, memory_order_relaxed);
+        /* Interrupt enables, pending bits, privilege-related state and
+         * timers need a fresh look before the next instruction; the FP
+         * status registers and scratch/epc/cause/tval/counters do not. */
+        if (csr >= CSR_SSTATUS && csr != CSR_SSCRATCH && csr != CSR_SEPC && csr != CSR_SCAUSE &&
+            csr != CSR_STVAL && csr != CSR_MSCRATCH && csr != CSR_MEPC && csr != CSR_MCAUSE &&
+            csr != CSR_MTVAL && csr < CSR_MCYCLE)
+            atomic_fetch_or_explicit(&h->events, EV_CHECK, memory_order_relaxed);
     }
     h->x[rd] = old;
     h->x[0] = 0;

@@ -35,10 +35,11 @@
 struct block {
     const uint8_t *host;     /* host address of the first instruction (the key) */
     struct block *hash_next;
-    /* Direct successors in the same page (0: taken/jump target, 1: fall
-     * through), filled in lazily. Following one costs a generation check
-     * instead of a TLB lookup and a hash probe. */
-    struct block *link[2];
+    /* Successors, filled in lazily. 0: taken branch/jump target and 1: fall
+     * through, both in the same page (following one costs a generation
+     * check instead of a TLB lookup and a hash probe); 2: the last target of
+     * an indirect jump ending this block (checked against the fetch TLB). */
+    struct block *link[3];
     uint32_t page;           /* RAM page index, NO_PAGE for ROM */
     uint32_t gen;            /* that page's generation when decoded */
     uint32_t n;              /* instructions, not counting the BLOCK_END sentinel */
@@ -131,7 +132,7 @@ static struct block *build_block(struct hart *h, const uint8_t *host, uint64_t p
     if (bc->used + need > BC_ARENA_SIZE) block_cache_flush(h);
     struct block *b = (struct block *)(bc->arena + bc->used);
     b->host = host;
-    b->link[0] = b->link[1] = NULL;
+    b->link[0] = b->link[1] = b->link[2] = NULL;
     b->page = claim_code_page(h, host, &b->gen);
 
     uint32_t off = 0, n = 0;
@@ -151,7 +152,7 @@ static struct block *build_block(struct hart *h, const uint8_t *host, uint64_t p
         const uint8_t *hi = mmu_fetch_ptr(h, pc + 2, &avail2);
         if (!hi) return NULL;
         b = bc->scratch;
-        b->link[0] = b->link[1] = NULL;
+        b->link[0] = b->link[1] = b->link[2] = NULL;
         memcpy(bc->scratch_bytes, host, 2);
         memcpy(bc->scratch_bytes + 2, hi, 2);
         b->host = bc->scratch_bytes;
@@ -495,7 +496,29 @@ L_JALR:
 {
     uint64_t target = (RS1 + (uint64_t)IMM) & ~1ull, pc = PC;
     RD = pc + i->len;
-    JUMP(target);
+    h->pc = target;
+    /* Returns and indirect calls mostly go where they went last time. */
+    struct block *nb = b->link[2];
+    if (nb && likely(atomic_load_explicit(&h->events, memory_order_relaxed) == 0) &&
+        likely(h->budget > 0)) {
+        const struct tlb_entry *e =
+            &h->tlb_fetch->e[ACC_EXEC][(target >> PAGE_SHIFT) & (TLB_SIZE - 1)];
+        if (e->tag == (target & ~PAGE_MASK) &&
+            (const uint8_t *)(e->addend + target) == nb->host &&
+            (nb->page == NO_PAGE ||
+             nb->gen == atomic_load_explicit(&h->m->page_gen[nb->page], memory_order_relaxed))) {
+            b = nb;
+            h->budget -= b->n;
+            pc_base = target;
+            i = b->insns;
+            goto *i->handler;
+        }
+    }
+    prev = b;
+    prev_slot = 2;
+    prev_epoch = h->bc->epoch;
+    prev_target = target;
+    goto next_block;
 }
     BRANCH(BEQ, a == c)
     BRANCH(BNE, a != c)
