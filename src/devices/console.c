@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@
 enum backend { CON_NONE, CON_STDIO, CON_SOCKET };
 
 #define ESCAPE_CHAR 0x01 /* Ctrl-A */
+#define OUT_BUF 4096
+#define FLUSH_MS 5 /* a partial line (a prompt, an echoed key) waits at most this long */
 
 struct console {
     enum backend kind;
@@ -37,8 +40,10 @@ struct console {
     void *sink_opaque;
     struct machine *m;
     pthread_t thread;
-    bool started;
+    _Atomic bool started;
     pthread_mutex_t out_lock;
+    char out[OUT_BUF]; /* output not yet written (guarded by out_lock) */
+    size_t out_len;
     pthread_mutex_t sink_lock; /* guards sink and m against machine teardown */
 };
 
@@ -132,17 +137,48 @@ void console_set_machine(struct console *c, struct machine *m)
     pthread_mutex_unlock(&c->sink_lock);
 }
 
+/* Write out the buffered output; call with out_lock held. */
+static void flush_locked(struct console *c)
+{
+    if (!c->out_len) return;
+    if (c->out_fd >= 0) write_all(c->out_fd, c->out, c->out_len);
+    if (c->log_fd >= 0) write_all(c->log_fd, c->out, c->out_len);
+    c->out_len = 0;
+}
+
+/*
+ * Guests write the console a byte at a time. Whole lines (and full buffers)
+ * go out at once; a partial line is flushed by the input thread within
+ * FLUSH_MS, so prompts and echoed keys still appear promptly, at one
+ * write() per burst instead of one per byte.
+ */
 void console_write(struct console *c, const void *buf, size_t len)
 {
     if (!c) return;
     pthread_mutex_lock(&c->out_lock);
-    if (c->out_fd >= 0) write_all(c->out_fd, buf, len);
-    if (c->log_fd >= 0) write_all(c->log_fd, buf, len);
+    bool was_empty = c->out_len == 0;
+    const char *p = buf;
+    while (len) {
+        size_t n = len < OUT_BUF - c->out_len ? len : OUT_BUF - c->out_len;
+        memcpy(c->out + c->out_len, p, n);
+        c->out_len += n;
+        p += n;
+        len -= n;
+        if (c->out_len == OUT_BUF) flush_locked(c);
+    }
+    bool line = c->out_len && memchr(c->out, '\n', c->out_len);
+    if (line || !c->started) flush_locked(c);
     pthread_mutex_unlock(&c->out_lock);
+    if (!line && was_empty && c->started && c->out_len) {
+        if (write(c->wake[1], "f", 1) < 0) { /* a wake-up is already pending */ }
+    }
 }
 
 static void say(struct console *c, const char *msg)
 {
+    pthread_mutex_lock(&c->out_lock);
+    flush_locked(c);
+    pthread_mutex_unlock(&c->out_lock);
     /* messages from the console itself go to the terminal, not the log */
     if (c->out_fd >= 0) write_all(c->out_fd, msg, strlen(msg));
 }
@@ -209,11 +245,26 @@ static void *input_thread(void *arg)
         int fd = c->kind == CON_SOCKET ? (c->in_fd >= 0 ? c->in_fd : c->listen_fd) : c->in_fd;
         p[1].fd = fd;
         p[1].events = POLLIN;
-        if (poll(p, 2, -1) < 0) {
+        pthread_mutex_lock(&c->out_lock);
+        int timeout = c->out_len ? FLUSH_MS : -1;
+        pthread_mutex_unlock(&c->out_lock);
+        int rc = poll(p, 2, timeout);
+        if (rc < 0) {
             if (errno == EINTR) continue;
             break;
         }
-        if (p[0].revents) break;
+        if (rc == 0) { /* a partial line has waited long enough */
+            pthread_mutex_lock(&c->out_lock);
+            flush_locked(c);
+            pthread_mutex_unlock(&c->out_lock);
+            continue;
+        }
+        if (p[0].revents) {
+            char cmd[64];
+            ssize_t n = read(c->wake[0], cmd, sizeof(cmd));
+            if (n <= 0 || memchr(cmd, 'x', (size_t)n)) break; /* stop */
+            continue;                                        /* 'f': re-arm the timer */
+        }
         if (!p[1].revents) continue;
         if (c->kind == CON_SOCKET && c->in_fd < 0) {
             int client = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -264,6 +315,9 @@ int console_start(struct console *c)
 void console_close(struct console *c)
 {
     if (!c) return;
+    pthread_mutex_lock(&c->out_lock);
+    flush_locked(c);
+    pthread_mutex_unlock(&c->out_lock);
     if (c->started) {
         if (write(c->wake[1], "x", 1) < 0) { /* the thread also ends on its own */ }
         pthread_join(c->thread, NULL);
