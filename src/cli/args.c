@@ -1,0 +1,490 @@
+/*
+ * args.c - command lines: parsing against a command's option table, help
+ * pages, and the small checks every command shares (-g, -n, numbers, tags,
+ * times).
+ *
+ * Options are GNU style: "--size B1s", "--size=B1s", "-g web", "-gweb".
+ * List options ("--data-disk-sizes-gb 8 16") take the words that follow up
+ * to the next option, as az does; they may also be repeated. Global options
+ * (-o, --data-dir, --url, --token, --debug) are accepted anywhere.
+ */
+#include "cli/cli.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+const struct opt global_opts[] = {
+    {"output", 'o', OPT_VALUE, "FORMAT", "table (default), json (for scripts) or tsv", NULL},
+    {"data-dir", 0, OPT_VALUE, "DIR",
+     "kumod's data directory: its socket DIR/kumod.sock and token DIR/token (default: "
+     "$KUMO_DATA_DIR, else kumod's default: $XDG_STATE_HOME/kumo, ~/.local/state/kumo, "
+     "or /var/lib/kumo for root)",
+     NULL},
+    {"url", 0, OPT_VALUE, "URL",
+     "talk to kumod over TCP instead, e.g. http://127.0.0.1:8080 (default: $KUMO_URL)", NULL},
+    {"token", 0, OPT_VALUE, "TOKEN", "the API token (default: $KUMO_TOKEN, else DIR/token)", NULL},
+    {"debug", 0, OPT_FLAG, NULL, "print each HTTP request and answer on stderr", NULL},
+    {"help", 'h', OPT_FLAG, NULL, "show this help", NULL},
+    {0},
+};
+
+const struct opt wait_opts[] = {
+    {"no-wait", 0, OPT_FLAG, NULL,
+     "return as soon as kumod has accepted the operation (it goes on in the background)", NULL},
+    {"timeout", 0, OPT_VALUE, "SECONDS",
+     "how long to wait for the operation (default 600); exit code 5 when it runs longer", NULL},
+    {0},
+};
+
+/* ---- small helpers ---- */
+
+int edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64) return 99;
+    int d[65][65];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
+            int m = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < m) m = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < m) m = d[i - 1][j - 1] + cost;
+            d[i][j] = m;
+        }
+    return d[la][lb];
+}
+
+int usage_error(const struct cli *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", c->prog);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nRun '%s --help' for usage.\n", c->prog);
+    return KX_USAGE;
+}
+
+static int find_opt(const struct args *a, const char *name)
+{
+    for (int i = 0; i < a->nopts; i++)
+        if (strcmp(a->opts[i]->name, name) == 0) return i;
+    return -1;
+}
+
+static int find_short(const struct args *a, char s)
+{
+    for (int i = 0; i < a->nopts; i++)
+        if (a->opts[i]->short_name == s) return i;
+    return -1;
+}
+
+static const char *suggest_opt(const struct args *a, const char *name)
+{
+    const char *best = NULL;
+    int bd = 3;
+    for (int i = 0; i < a->nopts; i++) {
+        int d = edit_distance(name, a->opts[i]->name);
+        if (d < bd || (strlen(name) >= 4 && strstr(a->opts[i]->name, name) && bd > 1)) {
+            bd = d < bd ? d : 1;
+            best = a->opts[i]->name;
+        }
+    }
+    return best;
+}
+
+static void add_value(struct args *a, int i, const char *v)
+{
+    const char **nv = realloc(a->val[i].v, sizeof(char *) * (size_t)(a->val[i].n + 1));
+    if (!nv) {
+        fprintf(stderr, "kumo: out of memory\n");
+        exit(KX_ERROR);
+    }
+    a->val[i].v = nv;
+    a->val[i].v[a->val[i].n++] = v;
+    a->val[i].set = true;
+}
+
+static void add_opts(struct args *a, const struct opt *o)
+{
+    for (; o && o->name; o++)
+        if (a->nopts < MAX_OPTS && find_opt(a, o->name) < 0) a->opts[a->nopts++] = o;
+}
+
+static const char *opt_label(const struct opt *o)
+{
+    if (o->kind == OPT_FLAG) return tmp("--%s", o->name);
+    return tmp("--%s %s", o->name, o->metavar ? o->metavar : "VALUE");
+}
+
+void args_free(struct args *a)
+{
+    for (int i = 0; i < MAX_OPTS; i++)
+        free(a->val[i].v);
+    memset(a, 0, sizeof(*a));
+}
+
+int args_parse(struct cli *c, struct args *a, const struct cmd *cmd, int argc, char **argv)
+{
+    memset(a, 0, sizeof(*a));
+    a->cmd = cmd;
+    add_opts(a, cmd->opts);
+    if (cmd->waits) add_opts(a, wait_opts);
+    add_opts(a, global_opts);
+
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) break;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            print_help(c, cmd, stdout);
+            return -1;
+        }
+    }
+    bool only_pos = false;
+    for (int i = 0; i < argc; i++) {
+        const char *w = argv[i];
+        if (!only_pos && strcmp(w, "--") == 0) {
+            only_pos = true;
+            continue;
+        }
+        if (only_pos || w[0] != '-' || w[1] == 0) {
+            if (a->npos >= MAX_POS || a->npos >= cmd->positionals) {
+                if (cmd->positionals == 0)
+                    return usage_error(c,
+                                       "unexpected argument '%s' (this command takes only "
+                                       "options)",
+                                       w);
+                return usage_error(c, "unexpected argument '%s' (the name is already '%s')", w,
+                                   a->pos[0]);
+            }
+            a->pos[a->npos++] = w;
+            continue;
+        }
+        int idx;
+        const char *value = NULL;
+        bool inline_value = false;
+        if (w[1] == '-') {
+            char name[96];
+            const char *eq = strchr(w + 2, '=');
+            size_t n = eq ? (size_t)(eq - (w + 2)) : strlen(w + 2);
+            if (n >= sizeof(name)) n = sizeof(name) - 1;
+            memcpy(name, w + 2, n);
+            name[n] = 0;
+            idx = find_opt(a, name);
+            if (idx < 0) {
+                const char *s = suggest_opt(a, name);
+                if (s) return usage_error(c, "unknown option --%s (did you mean --%s?)", name, s);
+                return usage_error(c, "unknown option --%s", name);
+            }
+            if (eq) {
+                value = eq + 1;
+                inline_value = true;
+            }
+        } else {
+            idx = find_short(a, w[1]);
+            if (idx < 0) return usage_error(c, "unknown option -%c", w[1]);
+            if (w[2]) {
+                value = w + 2;
+                inline_value = true;
+            }
+        }
+        const struct opt *o = a->opts[idx];
+        switch (o->kind) {
+        case OPT_FLAG:
+            if (inline_value) return usage_error(c, "--%s takes no value", o->name);
+            if (a->val[idx].set) return usage_error(c, "--%s is given twice", o->name);
+            add_value(a, idx, "1");
+            break;
+        case OPT_VALUE:
+            if (a->val[idx].set) return usage_error(c, "%s is given twice", opt_label(o));
+            if (!inline_value) {
+                if (i + 1 >= argc)
+                    return usage_error(c, "%s: the option needs a value (%s)", opt_label(o),
+                                       o->help);
+                value = argv[++i];
+            }
+            add_value(a, idx, value);
+            break;
+        case OPT_LIST:
+            if (inline_value) {
+                add_value(a, idx, value);
+                break;
+            }
+            {
+                int got = 0;
+                while (i + 1 < argc && (argv[i + 1][0] != '-' || argv[i + 1][1] == 0)) {
+                    add_value(a, idx, argv[++i]);
+                    got++;
+                }
+                if (!got)
+                    return usage_error(c, "--%s needs one or more values (%s)", o->name, o->help);
+            }
+            break;
+        }
+    }
+    return KX_OK;
+}
+
+bool arg_has(const struct args *a, const char *name)
+{
+    int i = find_opt(a, name);
+    return i >= 0 && a->val[i].set;
+}
+
+const char *arg_str(const struct args *a, const char *name)
+{
+    int i = find_opt(a, name);
+    if (i < 0 || !a->val[i].set) return NULL;
+    return a->val[i].v[a->val[i].n - 1];
+}
+
+const char *const *arg_list(const struct args *a, const char *name, int *n)
+{
+    int i = find_opt(a, name);
+    if (i < 0 || !a->val[i].set) {
+        *n = 0;
+        return NULL;
+    }
+    *n = a->val[i].n;
+    return a->val[i].v;
+}
+
+static int parse_long(const char *s, long *out)
+{
+    char *end;
+    if (!*s || isspace((unsigned char)*s)) return -1;
+    long v = strtol(s, &end, 10);
+    if (*end) return -1;
+    *out = v;
+    return 0;
+}
+
+int arg_long(struct cli *c, const struct args *a, const char *name, long min, long max, long *out)
+{
+    const char *s = arg_str(a, name);
+    if (!s) return 0;
+    long v;
+    if (parse_long(s, &v) < 0 || v < min || v > max) {
+        usage_error(c, "--%s: '%s' is not a whole number from %ld to %ld", name, s, min, max);
+        return -1;
+    }
+    *out = v;
+    return 1;
+}
+
+int arg_double(struct cli *c, const struct args *a, const char *name, double min, double max,
+               double *out)
+{
+    const char *s = arg_str(a, name);
+    if (!s) return 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (!*s || *end || !(v >= min && v <= max)) {
+        usage_error(c, "--%s: '%s' is not a number from %g to %g", name, s, min, max);
+        return -1;
+    }
+    *out = v;
+    return 1;
+}
+
+const char *need_group(struct cli *c, const struct args *a)
+{
+    const char *g = arg_str(a, "resource-group");
+    if (!g) g = getenv("KUMO_GROUP");
+    if (!g || !*g) {
+        usage_error(c, "missing -g/--resource-group RG: name the resource group (or set "
+                       "KUMO_GROUP); 'kumo group list' shows them, 'kumo group create -n RG' "
+                       "makes one");
+        return NULL;
+    }
+    return g;
+}
+
+const char *need_name(struct cli *c, const struct args *a, const char *what)
+{
+    const char *n = arg_str(a, "name");
+    if (n && a->npos && strcmp(n, a->pos[0]) != 0) {
+        usage_error(c, "two names given: -n %s and '%s'", n, a->pos[0]);
+        return NULL;
+    }
+    if (!n && a->npos) n = a->pos[0];
+    if (!n || !*n) {
+        usage_error(c, "missing the %s's name: give it with -n NAME%s", what,
+                    a->cmd->positionals ? " or as the last argument" : "");
+        return NULL;
+    }
+    return n;
+}
+
+const char *need_opt(struct cli *c, const struct args *a, const char *name, const char *why)
+{
+    const char *v = arg_str(a, name);
+    if (!v || !*v) {
+        int i = find_opt(a, name);
+        usage_error(c, "missing %s: %s", i >= 0 ? opt_label(a->opts[i]) : name, why);
+        return NULL;
+    }
+    return v;
+}
+
+json_t *parse_tags(struct cli *c, const struct args *a)
+{
+    int n;
+    const char *const *v = arg_list(a, "tags", &n);
+    json_t *o = json_object();
+    for (int i = 0; i < n; i++) {
+        if (!*v[i]) continue; /* --tags "" clears them */
+        const char *eq = strchr(v[i], '=');
+        if (!eq || eq == v[i]) {
+            usage_error(c, "--tags: '%s' is not KEY=VALUE", v[i]);
+            json_decref(o);
+            return NULL;
+        }
+        char key[256];
+        snprintf(key, sizeof(key), "%.*s", (int)(eq - v[i]), v[i]);
+        json_object_set_new(o, key, json_string(eq + 1));
+    }
+    return o;
+}
+
+const char *time_arg(struct cli *c, const struct args *a, const char *name, bool *bad)
+{
+    const char *s = arg_str(a, name);
+    if (!s) return NULL;
+    if (strcmp(s, "now") == 0) return tmp("%lld", (long long)time(NULL));
+    size_t n = strlen(s);
+    char unit = n ? s[n - 1] : 0;
+    if (n >= 2 && strchr("smhd", unit)) {
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s + n - 1 && v >= 0 && isdigit((unsigned char)s[0])) {
+            double mult = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 86400;
+            return tmp("%.3f", (double)time(NULL) - v * mult);
+        }
+        usage_error(c,
+                    "--%s: '%s' is not a time: use RFC 3339 (2024-11-17T12:00:00Z), "
+                    "seconds since the epoch, 'now', or an age such as 30m, 2h, 1d",
+                    name, s);
+        *bad = true;
+        return NULL;
+    }
+    return s;
+}
+
+bool confirm(const char *question)
+{
+    if (!isatty(STDIN_FILENO)) return true;
+    fprintf(stderr, "%s [y/N] ", question);
+    fflush(stderr);
+    char line[64];
+    if (!fgets(line, sizeof(line), stdin)) return false;
+    return line[0] == 'y' || line[0] == 'Y';
+}
+
+/* ---- help ---- */
+
+/* Print text wrapped at 79 columns, each line indented by `indent`, the
+ * first line starting at column `col` (already printed). */
+static void wrap(FILE *f, const char *text, int indent, int col)
+{
+    const char *p = text;
+    bool first = true;
+    while (*p) {
+        if (*p == '\n') { /* paragraph break */
+            fprintf(f, "\n\n%*s", indent, "");
+            col = indent;
+            first = true;
+            p++;
+            while (*p == ' ')
+                p++;
+            continue;
+        }
+        const char *e = p;
+        while (*e && *e != ' ' && *e != '\n')
+            e++;
+        int wl = (int)(e - p);
+        if (!first && col + 1 + wl > 79) {
+            fprintf(f, "\n%*s", indent, "");
+            col = indent;
+            first = true;
+        }
+        if (!first) {
+            fputc(' ', f);
+            col++;
+        }
+        fprintf(f, "%.*s", wl, p);
+        col += wl;
+        first = false;
+        p = e;
+        while (*p == ' ')
+            p++;
+    }
+    fputc('\n', f);
+}
+
+static void print_opts(FILE *f, const char *title, const struct opt *o)
+{
+    if (!o || !o->name) return;
+    fprintf(f, "\n%s:\n", title);
+    for (; o->name; o++) {
+        char head[96];
+        int n = o->short_name ? snprintf(head, sizeof(head), "  -%c, --%s", o->short_name, o->name)
+                              : snprintf(head, sizeof(head), "      --%s", o->name);
+        if (o->kind != OPT_FLAG && n > 0 && (size_t)n < sizeof(head))
+            snprintf(head + n, sizeof(head) - (size_t)n, " %s%s", o->metavar ? o->metavar : "VALUE",
+                     o->kind == OPT_LIST ? " ..." : "");
+        int len = (int)strlen(head);
+        fputs(head, f);
+        if (len >= 31) {
+            fprintf(f, "\n%*s", 32, "");
+        } else {
+            fprintf(f, "%*s", 32 - len, "");
+        }
+        wrap(f, o->help, 32, 32);
+    }
+}
+
+void print_help(const struct cli *c, const struct cmd *cmd, FILE *f)
+{
+    if (cmd->sub) {
+        fprintf(f, "Usage: %s COMMAND [options]\n\n", c->prog);
+        wrap(f, cmd->help ? cmd->help : cmd->summary, 0, 0);
+        fprintf(f, "\nCommands:\n");
+        for (const struct cmd *const *s = cmd->sub; *s; s++) {
+            int n = fprintf(f, "  %s", (*s)->name);
+            fprintf(f, "%*s", n < 18 ? 18 - n : 1, "");
+            wrap(f, (*s)->summary, 18, 18);
+        }
+        if (cmd->examples) {
+            fprintf(f, "\nExamples:\n");
+            fputs(cmd->examples, f);
+        }
+        fprintf(f, "\nRun '%s COMMAND --help' for a command's options.\n", c->prog);
+        return;
+    }
+    int col = fprintf(f, "Usage: %s", c->prog);
+    fputc(' ', f);
+    wrap(f, cmd->usage ? cmd->usage : "[options]", 4, col + 1);
+    fputc('\n', f);
+    wrap(f, cmd->help ? cmd->help : cmd->summary, 0, 0);
+    print_opts(f, "Options", cmd->opts);
+    if (cmd->waits) print_opts(f, "Waiting", wait_opts);
+    print_opts(f, "Global options", global_opts);
+    if (cmd->examples) {
+        fprintf(f, "\nExamples:\n");
+        fputs(cmd->examples, f);
+    }
+}
+
+void print_global_help(FILE *f)
+{
+    print_opts(f, "Global options (anywhere on the command line)", global_opts);
+}

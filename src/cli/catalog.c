@@ -1,0 +1,695 @@
+/*
+ * catalog.c - the host-wide things: resource groups, the size catalog,
+ * locations and hosts, and `kumo status` (is kumod there, what is free).
+ */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OPT_TAGS(field)                                                                            \
+    {                                                                                              \
+        "tags", 0, OPT_LIST, "KEY=VALUE", "tags (up to 50); \"\" alone clears them", field         \
+    }
+
+/* ---- resource groups ---- */
+
+static const struct opt group_name_opts[] = {
+    {"name", 'n', OPT_VALUE, "NAME", "the resource group", "name"},
+    {"resource-group", 'g', OPT_VALUE, "NAME", "the same as -n", "name"},
+    {0},
+};
+
+static const char *group_name(struct cli *c, const struct args *a)
+{
+    const char *n = arg_str(a, "name"), *g = arg_str(a, "resource-group");
+    const char *p = a->npos ? a->pos[0] : NULL;
+    const char *v = n ? n : g ? g : p;
+    if ((n && g && strcmp(n, g)) || (p && v && strcmp(p, v))) {
+        usage_error(c, "the group is named twice, differently");
+        return NULL;
+    }
+    if (!v || !*v) {
+        usage_error(c, "missing the resource group's name: give it with -n NAME (or -g NAME)");
+        return NULL;
+    }
+    return v;
+}
+
+static void group_row(const json_t *g, const char **cells)
+{
+    cells[0] = js(g, "name");
+    cells[1] = js(g, "location");
+    cells[2] = fmt_tags(json_object_get(g, "tags"));
+}
+
+static const struct view group_view = {(const char *[]){"Name", "Location", "Tags", NULL},
+                                       group_row};
+
+static void group_show(struct cli *c, const json_t *g)
+{
+    struct table *t = kv_new();
+    kv_add(t, "Name", jsn(g, "name"));
+    kv_add(t, "Location", jsn(g, "location"));
+    kv_add(t, "Tags", fmt_tags(json_object_get(g, "tags")));
+    kv_add(t, "State", fmt_state(g));
+    kv_add(t, "Created", fmt_time(js(g, "createdAt")));
+    kv_print(t, c->out);
+}
+
+static int group_create(struct cli *c, struct args *a)
+{
+    const char *n = group_name(c, a);
+    if (!n) return KX_USAGE;
+    json_t *tags = arg_has(a, "tags") ? parse_tags(c, a) : NULL;
+    if (arg_has(a, "tags") && !tags) return KX_USAGE;
+    json_t *body = json_pack("{ss}", "name", n);
+    if (arg_str(a, "location"))
+        json_object_set_new(body, "location", json_string(arg_str(a, "location")));
+    if (tags) json_object_set_new(body, "tags", tags);
+    json_t *g;
+    int rc = api(c, "POST", "/resourceGroups", body, &g);
+    if (rc) return rc;
+    if (c->out == OUT_JSON)
+        print_json(g);
+    else
+        group_show(c, g);
+    json_decref(g);
+    return KX_OK;
+}
+
+static int group_list(struct cli *c, struct args *a)
+{
+    (void)a;
+    return list_path(c, "/resourceGroups", &group_view);
+}
+
+static int group_show_cmd(struct cli *c, struct args *a)
+{
+    const char *n = group_name(c, a);
+    if (!n) return KX_USAGE;
+    char *p = upath("/resourceGroups/%s", n);
+    int rc = show_one(c, p, group_show);
+    free(p);
+    return rc;
+}
+
+static int group_update(struct cli *c, struct args *a)
+{
+    const char *n = group_name(c, a);
+    if (!n) return KX_USAGE;
+    if (!arg_has(a, "tags")) return usage_error(c, "nothing to change: give --tags KEY=VALUE ...");
+    json_t *tags = parse_tags(c, a);
+    if (!tags) return KX_USAGE;
+    char *p = upath("/resourceGroups/%s", n);
+    json_t *g;
+    int rc = api(c, "PATCH", p, json_pack("{so}", "tags", tags), &g);
+    free(p);
+    if (rc) return rc;
+    if (c->out == OUT_JSON)
+        print_json(g);
+    else
+        group_show(c, g);
+    json_decref(g);
+    return KX_OK;
+}
+
+static int group_delete(struct cli *c, struct args *a)
+{
+    const char *n = group_name(c, a);
+    if (!n) return KX_USAGE;
+    char *p = upath("/resourceGroups/%s", n);
+    int rc = delete_one(c, p, tmp("resource group '%s'", n));
+    free(p);
+    return rc;
+}
+
+static const struct opt group_create_opts[] = {
+    {"name", 'n', OPT_VALUE, "NAME", "the new group's name", "name"},
+    {"resource-group", 'g', OPT_VALUE, "NAME", "the same as -n", "name"},
+    {"location", 'l', OPT_VALUE, "LOCATION", "where its resources live (default: local)",
+     "location"},
+    OPT_TAGS("tags"),
+    {0},
+};
+
+static const struct opt group_update_opts[] = {
+    {"name", 'n', OPT_VALUE, "NAME", "the resource group", "name"},
+    {"resource-group", 'g', OPT_VALUE, "NAME", "the same as -n", "name"},
+    OPT_TAGS("tags"),
+    {0},
+};
+
+static const struct cmd group_create_c = {
+    .name = "create",
+    .summary = "Create a resource group",
+    .usage = "-n NAME [-l LOCATION] [--tags K=V ...]",
+    .help = "Create a resource group: a named folder for VMs, disks, networks and their "
+            "bills. Names are 1-64 letters, digits, '.', '_' or '-', unique on the host, "
+            "case-insensitive.",
+    .opts = group_create_opts,
+    .run = group_create,
+    .positionals = 1,
+    .examples = "  kumo group create -n web --tags team=blue\n"};
+static const struct cmd group_list_c = {
+    .name = "list", .summary = "List the resource groups", .run = group_list};
+static const struct cmd group_show_c = {.name = "show",
+                                        .summary = "Show a resource group",
+                                        .usage = "-n NAME",
+                                        .opts = group_name_opts,
+                                        .run = group_show_cmd,
+                                        .positionals = 1};
+static const struct cmd group_update_c = {.name = "update",
+                                          .summary = "Replace a group's tags",
+                                          .usage = "-n NAME --tags K=V ...",
+                                          .opts = group_update_opts,
+                                          .run = group_update,
+                                          .positionals = 1};
+static const struct cmd group_delete_c = {
+    .name = "delete",
+    .summary = "Delete an empty resource group",
+    .usage = "-n NAME",
+    .help = "Delete a resource group. kumod refuses while the group holds anything (exit code "
+            "4, with a list of what is left): delete its VMs, disks and networks first.",
+    .opts = group_name_opts,
+    .run = group_delete,
+    .positionals = 1};
+
+const struct cmd cmd_group = {
+    .name = "group",
+    .summary = "Resource groups: create, list, show, update, delete",
+    .help = "Resource groups hold a project's resources; almost every other command takes "
+            "one with -g (or $KUMO_GROUP).",
+    .sub = (const struct cmd *const[]){&group_create_c, &group_list_c, &group_show_c,
+                                       &group_update_c, &group_delete_c, NULL},
+};
+
+/* ---- sizes ---- */
+
+static void size_row(const json_t *s, const char **cells)
+{
+    const json_t *b = json_object_get(s, "burstable");
+    cells[0] = js(s, "name");
+    cells[1] = js(s, "family");
+    cells[2] = tmp("%lld", ji(s, "vcpus"));
+    cells[3] = fmt_mib(ji(s, "memoryMiB"));
+    cells[4] = tmp("%lld", ji(s, "maxDataDisks"));
+    cells[5] = ji(s, "maxDiskIops") ? tmp("%lld", ji(s, "maxDiskIops")) : "no cap";
+    cells[6] = tmp("%.4f", jd(s, "pricePerHour"));
+    cells[7] = json_is_object(b) ? tmp("%g%%", jd(b, "baselinePercent")) : "-";
+}
+
+static const struct view size_view = {(const char *[]){"Name", "Family", ">vCPUs", ">Memory",
+                                                       ">DataDisks", ">DiskIops", ">USD/hour",
+                                                       ">Baseline", NULL},
+                                      size_row};
+
+static void size_show(struct cli *c, const json_t *s)
+{
+    const json_t *b = json_object_get(s, "burstable");
+    struct table *t = kv_new();
+    kv_add(t, "Name", jsn(s, "name"));
+    kv_add(t, "Family", jsn(s, "family"));
+    kv_add(t, "vCPUs", tmp("%lld", ji(s, "vcpus")));
+    kv_add(t, "Memory", tmp("%s (%lld MiB)", fmt_mib(ji(s, "memoryMiB")), ji(s, "memoryMiB")));
+    kv_add(t, "Max data disks", tmp("%lld", ji(s, "maxDataDisks")));
+    kv_add(t, "Max disk IOPS",
+           ji(s, "maxDiskIops") ? tmp("%lld per disk", ji(s, "maxDiskIops")) : "no cap");
+    kv_add(t, "Price",
+           tmp("%g USD/hour (%.2f USD per 730-hour month)", jd(s, "pricePerHour"),
+               jd(s, "pricePerHour") * 730));
+    if (json_is_object(b))
+        kv_add(t, "Burstable",
+               tmp("baseline %g%% of each vCPU, %lld initial credits, %lld per hour, %lld max",
+                   jd(b, "baselinePercent"), ji(b, "initialCredits"), ji(b, "creditsPerHour"),
+                   ji(b, "maxCredits")));
+    kv_add(t, "Built in", jb(s, "builtin") ? "yes" : "no (added by the operator)");
+    kv_print(t, c->out);
+}
+
+static int size_list(struct cli *c, struct args *a)
+{
+    json_t *j;
+    int rc = api(c, "GET", "/sizes", NULL, &j);
+    if (rc) return rc;
+    const char *fam = arg_str(a, "family");
+    long minc = 0, minm = 0;
+    if (arg_long(c, a, "min-vcpus", 1, 4096, &minc) < 0 ||
+        arg_long(c, a, "min-memory-mib", 1, 1 << 30, &minm) < 0) {
+        json_decref(j);
+        return KX_USAGE;
+    }
+    json_t *out = json_array();
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(j, "value"), i, s)
+    {
+        if (fam && strcasecmp(jsn(s, "family"), fam) != 0) continue;
+        if (ji(s, "vcpus") < minc || ji(s, "memoryMiB") < minm) continue;
+        json_array_append(out, s);
+    }
+    print_items(c, out, &size_view, false);
+    json_decref(out);
+    json_decref(j);
+    return KX_OK;
+}
+
+static int size_show_cmd(struct cli *c, struct args *a)
+{
+    const char *n = need_name(c, a, "size");
+    if (!n) return KX_USAGE;
+    char *p = upath("/sizes/%s", n);
+    int rc = show_one(c, p, size_show);
+    free(p);
+    return rc;
+}
+
+static int size_body(struct cli *c, const struct args *a, json_t *body)
+{
+    long v;
+    double d;
+    int r;
+    if ((r = arg_long(c, a, "vcpus", 1, 32, &v)) < 0) return KX_USAGE;
+    if (r) json_object_set_new(body, "vcpus", json_integer(v));
+    if ((r = arg_long(c, a, "memory-mib", 64, 65536, &v)) < 0) return KX_USAGE;
+    if (r) json_object_set_new(body, "memoryMiB", json_integer(v));
+    if ((r = arg_long(c, a, "max-data-disks", 0, 6, &v)) < 0) return KX_USAGE;
+    if (r) json_object_set_new(body, "maxDataDisks", json_integer(v));
+    if ((r = arg_long(c, a, "max-disk-iops", 0, 1L << 40, &v)) < 0) return KX_USAGE;
+    if (r) json_object_set_new(body, "maxDiskIops", json_integer(v));
+    if ((r = arg_double(c, a, "price-per-hour", 0, 1000, &d)) < 0) return KX_USAGE;
+    if (r) json_object_set_new(body, "pricePerHour", json_real(d));
+    if (arg_str(a, "family"))
+        json_object_set_new(body, "family", json_string(arg_str(a, "family")));
+    return KX_OK;
+}
+
+static int size_create(struct cli *c, struct args *a)
+{
+    const char *n = need_name(c, a, "size");
+    if (!n) return KX_USAGE;
+    if (!need_opt(c, a, "vcpus", "how many vCPUs (1 to 32)") ||
+        !need_opt(c, a, "memory-mib", "the memory in MiB (64 to 65536)") ||
+        !need_opt(c, a, "price-per-hour", "what an hour of it costs, in USD"))
+        return KX_USAGE;
+    json_t *body = json_pack("{ss}", "name", n);
+    if (size_body(c, a, body)) {
+        json_decref(body);
+        return KX_USAGE;
+    }
+    json_t *s;
+    int rc = api(c, "POST", "/sizes", body, &s);
+    if (rc) return rc;
+    if (c->out == OUT_JSON)
+        print_json(s);
+    else
+        size_show(c, s);
+    json_decref(s);
+    return KX_OK;
+}
+
+static int size_update(struct cli *c, struct args *a)
+{
+    const char *n = need_name(c, a, "size");
+    if (!n) return KX_USAGE;
+    json_t *body = json_object();
+    if (size_body(c, a, body)) {
+        json_decref(body);
+        return KX_USAGE;
+    }
+    if (json_object_size(body) == 0) {
+        json_decref(body);
+        return usage_error(c, "nothing to change: give --price-per-hour, --max-data-disks or "
+                              "--max-disk-iops");
+    }
+    char *p = upath("/sizes/%s", n);
+    json_t *s;
+    int rc = api(c, "PATCH", p, body, &s);
+    free(p);
+    if (rc) return rc;
+    if (c->out == OUT_JSON)
+        print_json(s);
+    else
+        size_show(c, s);
+    json_decref(s);
+    return KX_OK;
+}
+
+static int size_delete(struct cli *c, struct args *a)
+{
+    const char *n = need_name(c, a, "size");
+    if (!n) return KX_USAGE;
+    char *p = upath("/sizes/%s", n);
+    int rc = delete_one(c, p, tmp("size '%s'", n));
+    free(p);
+    return rc;
+}
+
+static const struct opt size_name_opts[] = {
+    {"name", 'n', OPT_VALUE, "SIZE", "the size, e.g. B1s", "name"},
+    {0},
+};
+
+static const struct opt size_list_opts[] = {
+    {"family", 0, OPT_VALUE, "FAMILY",
+     "only this family: B (burstable), D (general purpose), "
+     "E (memory optimised), F (compute optimised)",
+     NULL},
+    {"min-vcpus", 0, OPT_VALUE, "N", "only sizes with at least N vCPUs", NULL},
+    {"min-memory-mib", 0, OPT_VALUE, "MIB", "only sizes with at least this much memory", NULL},
+    {0},
+};
+
+#define SIZE_SETTINGS                                                                              \
+    {"max-data-disks", 0, OPT_VALUE, "N", "data disks a VM of this size takes (0-6, default 2)",   \
+     "maxDataDisks"},                                                                              \
+        {"max-disk-iops", 0, OPT_VALUE, "N", "IOPS cap of each disk (0: none)", "maxDiskIops"},    \
+    {                                                                                              \
+        "price-per-hour", 0, OPT_VALUE, "USD", "price of an hour", "pricePerHour"                  \
+    }
+
+static const struct opt size_create_opts[] = {
+    {"name", 'n', OPT_VALUE, "SIZE", "the new size's name", "name"},
+    {"vcpus", 0, OPT_VALUE, "N", "vCPUs (1-32)", "vcpus"},
+    {"memory-mib", 0, OPT_VALUE, "MIB", "memory (64-65536 MiB)", "memoryMiB"},
+    {"family", 0, OPT_VALUE, "FAMILY", "family (default: the name's leading letters)", "family"},
+    SIZE_SETTINGS,
+    {0},
+};
+
+static const struct opt size_update_opts[] = {
+    {"name", 'n', OPT_VALUE, "SIZE", "the size", "name"},
+    SIZE_SETTINGS,
+    {0},
+};
+
+static const struct cmd size_list_c = {
+    .name = "list",
+    .summary = "List the VM sizes with their vCPUs, memory and price",
+    .usage = "[--family B] [--min-vcpus N] [--min-memory-mib MIB]",
+    .help = "List the size catalog: the B (burstable), D (general purpose), E (memory "
+            "optimised) and F (compute optimised) families, with what an hour costs, and the "
+            "sizes the operator added.",
+    .opts = size_list_opts,
+    .run = size_list,
+    .examples = "  kumo size list --family B\n  kumo size list --min-vcpus 4 -o json\n"};
+static const struct cmd size_show_c = {.name = "show",
+                                       .summary = "Show a size",
+                                       .usage = "-n SIZE",
+                                       .opts = size_name_opts,
+                                       .run = size_show_cmd,
+                                       .positionals = 1};
+static const struct cmd size_create_c = {
+    .name = "create",
+    .summary = "Add a size to the catalog (operator)",
+    .usage = "-n NAME --vcpus N --memory-mib MIB --price-per-hour USD [options]",
+    .help = "Add a size to the catalog, e.g. a small one for tests.",
+    .opts = size_create_opts,
+    .run = size_create,
+    .positionals = 1,
+    .examples = "  kumo size create -n Tiny --vcpus 1 --memory-mib 128 --price-per-hour 0.002\n"};
+static const struct cmd size_update_c = {
+    .name = "update",
+    .summary = "Reprice a size or change its disk limits (operator)",
+    .usage = "-n SIZE [--price-per-hour USD] [--max-data-disks N] [--max-disk-iops N]",
+    .help = "Change a size's price or disk limits. Running VMs keep the price they started "
+            "with until their next state change. vCPUs and memory cannot change: make a new "
+            "size.",
+    .opts = size_update_opts,
+    .run = size_update,
+    .positionals = 1};
+static const struct cmd size_delete_c = {.name = "delete",
+                                         .summary = "Remove a size no VM uses (operator)",
+                                         .usage = "-n SIZE",
+                                         .opts = size_name_opts,
+                                         .run = size_delete,
+                                         .positionals = 1};
+
+const struct cmd cmd_size = {
+    .name = "size",
+    .summary = "VM sizes: list, show (and create, update, delete for operators)",
+    .help = "A size is a VM's vCPUs and memory, how many data disks it takes, how fast its "
+            "disks may go and what an hour of it costs.",
+    .sub = (const struct cmd *const[]){&size_list_c, &size_show_c, &size_create_c, &size_update_c,
+                                       &size_delete_c, NULL},
+};
+
+/* ---- locations and hosts ---- */
+
+static const char *usage_of(const json_t *o, const char *what)
+{
+    const json_t *cap = json_object_get(o, "capacity"), *al = json_object_get(o, "allocated");
+    if (strcmp(what, "vcpus") == 0) return tmp("%lld/%lld", ji(al, "vcpus"), ji(cap, "vcpus"));
+    return tmp("%lld/%lld MiB", ji(al, "memoryMiB"), ji(cap, "memoryMiB"));
+}
+
+static void location_row(const json_t *l, const char **cells)
+{
+    cells[0] = js(l, "name");
+    cells[1] = join_strings(json_object_get(l, "hosts"), ",");
+    cells[2] = usage_of(l, "vcpus");
+    cells[3] = usage_of(l, "memory");
+    cells[4] = tmp("%lld", ji(json_object_get(l, "allocated"), "vms"));
+}
+
+static const struct view location_view = {
+    (const char *[]){"Name", "Hosts", ">vCPUs used", ">Memory used", ">VMs", NULL}, location_row};
+
+static void location_show(struct cli *c, const json_t *l)
+{
+    const json_t *cap = json_object_get(l, "capacity"), *al = json_object_get(l, "allocated"),
+                 *av = json_object_get(l, "available");
+    struct table *t = kv_new();
+    kv_add(t, "Name", jsn(l, "name"));
+    kv_add(t, "Hosts", join_strings(json_object_get(l, "hosts"), ", "));
+    kv_add(t, "Capacity", tmp("%lld vCPUs, %lld MiB", ji(cap, "vcpus"), ji(cap, "memoryMiB")));
+    kv_add(t, "Allocated",
+           tmp("%lld vCPUs, %lld MiB (%lld VM%s)", ji(al, "vcpus"), ji(al, "memoryMiB"),
+               ji(al, "vms"), ji(al, "vms") == 1 ? "" : "s"));
+    kv_add(t, "Available", tmp("%lld vCPUs, %lld MiB", ji(av, "vcpus"), ji(av, "memoryMiB")));
+    kv_print(t, c->out);
+}
+
+static int location_list(struct cli *c, struct args *a)
+{
+    (void)a;
+    return list_path(c, "/locations", &location_view);
+}
+
+static int location_show_cmd(struct cli *c, struct args *a)
+{
+    const char *n = a->npos || arg_str(a, "name") ? need_name(c, a, "location") : "local";
+    if (!n) return KX_USAGE;
+    char *p = upath("/locations/%s", n);
+    int rc = show_one(c, p, location_show);
+    free(p);
+    return rc;
+}
+
+static void host_row(const json_t *h, const char **cells)
+{
+    cells[0] = js(h, "name");
+    cells[1] = js(h, "location");
+    cells[2] = tmp("%lld", ji(h, "cpus"));
+    cells[3] = tmp("%lld MiB", ji(h, "memoryMiB"));
+    cells[4] = tmp("%g/%g", jd(h, "cpuAllocationRatio"), jd(h, "ramAllocationRatio"));
+    cells[5] = usage_of(h, "vcpus");
+    cells[6] = usage_of(h, "memory");
+}
+
+static const struct view host_view = {(const char *[]){"Name", "Location", ">CPUs", ">Memory",
+                                                       ">Ratios cpu/ram", ">vCPUs used",
+                                                       ">Memory used", NULL},
+                                      host_row};
+
+static void host_show(struct cli *c, const json_t *h)
+{
+    const json_t *cap = json_object_get(h, "capacity"), *al = json_object_get(h, "allocated"),
+                 *av = json_object_get(h, "available");
+    struct table *t = kv_new();
+    kv_add(t, "Name", jsn(h, "name"));
+    kv_add(t, "Location", jsn(h, "location"));
+    kv_add(t, "CPUs",
+           tmp("%lld (x %g allocation ratio)", ji(h, "cpus"), jd(h, "cpuAllocationRatio")));
+    kv_add(t, "Memory",
+           tmp("%lld MiB (x %g allocation ratio, %lld MiB reserved for the host)",
+               ji(h, "memoryMiB"), jd(h, "ramAllocationRatio"), ji(h, "reservedMemoryMiB")));
+    kv_add(t, "Capacity", tmp("%lld vCPUs, %lld MiB", ji(cap, "vcpus"), ji(cap, "memoryMiB")));
+    kv_add(t, "Allocated",
+           tmp("%lld vCPUs, %lld MiB (%lld VM%s)", ji(al, "vcpus"), ji(al, "memoryMiB"),
+               ji(al, "vms"), ji(al, "vms") == 1 ? "" : "s"));
+    kv_add(t, "Available", tmp("%lld vCPUs, %lld MiB", ji(av, "vcpus"), ji(av, "memoryMiB")));
+    kv_print(t, c->out);
+}
+
+static int host_list(struct cli *c, struct args *a)
+{
+    (void)a;
+    return list_path(c, "/hosts", &host_view);
+}
+
+static int host_show_cmd(struct cli *c, struct args *a)
+{
+    const char *n = need_name(c, a, "host");
+    if (!n) return KX_USAGE;
+    char *p = upath("/hosts/%s", n);
+    int rc = show_one(c, p, host_show);
+    free(p);
+    return rc;
+}
+
+static int host_update(struct cli *c, struct args *a)
+{
+    const char *n = need_name(c, a, "host");
+    if (!n) return KX_USAGE;
+    json_t *body = json_object();
+    long v;
+    double d;
+    int r;
+    if ((r = arg_long(c, a, "cpus", 1, 4096, &v)) < 0) goto bad;
+    if (r) json_object_set_new(body, "cpus", json_integer(v));
+    if ((r = arg_long(c, a, "memory-mib", 64, 16777216, &v)) < 0) goto bad;
+    if (r) json_object_set_new(body, "memoryMiB", json_integer(v));
+    if ((r = arg_long(c, a, "reserved-memory-mib", 0, 16777216, &v)) < 0) goto bad;
+    if (r) json_object_set_new(body, "reservedMemoryMiB", json_integer(v));
+    if ((r = arg_double(c, a, "cpu-ratio", 0.1, 64, &d)) < 0) goto bad;
+    if (r) json_object_set_new(body, "cpuAllocationRatio", json_real(d));
+    if ((r = arg_double(c, a, "ram-ratio", 0.1, 4, &d)) < 0) goto bad;
+    if (r) json_object_set_new(body, "ramAllocationRatio", json_real(d));
+    if (json_object_size(body) == 0) {
+        json_decref(body);
+        return usage_error(c, "nothing to change: give --cpus, --memory-mib, "
+                              "--reserved-memory-mib, --cpu-ratio or --ram-ratio");
+    }
+    char *p = upath("/hosts/%s", n);
+    json_t *h;
+    int rc = api(c, "PATCH", p, body, &h);
+    free(p);
+    if (rc) return rc;
+    if (c->out == OUT_JSON)
+        print_json(h);
+    else
+        host_show(c, h);
+    json_decref(h);
+    return KX_OK;
+bad:
+    json_decref(body);
+    return KX_USAGE;
+}
+
+static const struct opt location_opts[] = {
+    {"name", 'n', OPT_VALUE, "LOCATION", "the location (default: local)", NULL},
+    {0},
+};
+static const struct opt host_opts[] = {
+    {"name", 'n', OPT_VALUE, "HOST", "the host (kumo host list names it)", NULL},
+    {0},
+};
+static const struct opt host_update_opts[] = {
+    {"name", 'n', OPT_VALUE, "HOST", "the host", NULL},
+    {"cpus", 0, OPT_VALUE, "N", "cores the host offers (1-4096)", "cpus"},
+    {"memory-mib", 0, OPT_VALUE, "MIB", "memory the host offers", "memoryMiB"},
+    {"reserved-memory-mib", 0, OPT_VALUE, "MIB", "memory kept for the host itself",
+     "reservedMemoryMiB"},
+    {"cpu-ratio", 0, OPT_VALUE, "R", "vCPUs per core (0.1-64; default 4)", "cpuAllocationRatio"},
+    {"ram-ratio", 0, OPT_VALUE, "R", "memory overcommit (0.1-4; default 1)", "ramAllocationRatio"},
+    {0},
+};
+
+static const struct cmd location_list_c = {
+    .name = "list", .summary = "List locations with their capacity", .run = location_list};
+static const struct cmd location_show_c = {.name = "show",
+                                           .summary = "Show a location's capacity",
+                                           .usage = "[-n LOCATION]",
+                                           .opts = location_opts,
+                                           .run = location_show_cmd,
+                                           .positionals = 1};
+const struct cmd cmd_location = {
+    .name = "location",
+    .summary = "Locations (regions) and their capacity: list, show",
+    .help = "A location is a set of hosts; today there is one, 'local', this machine.",
+    .sub = (const struct cmd *const[]){&location_list_c, &location_show_c, NULL},
+};
+
+static const struct cmd host_list_c = {
+    .name = "list", .summary = "List hosts with their capacity", .run = host_list};
+static const struct cmd host_show_c = {.name = "show",
+                                       .summary = "Show a host",
+                                       .usage = "-n HOST",
+                                       .opts = host_opts,
+                                       .run = host_show_cmd,
+                                       .positionals = 1};
+static const struct cmd host_update_c = {
+    .name = "update",
+    .summary = "Change a host's capacity settings (operator)",
+    .usage = "-n HOST [--cpus N] [--memory-mib MIB] [--cpu-ratio R] [--ram-ratio R] "
+             "[--reserved-memory-mib MIB]",
+    .help = "Change what a host offers: capacity is cpus x cpu-ratio vCPUs and memory x "
+            "ram-ratio - reserved MiB. Running VMs keep their reservation.",
+    .opts = host_update_opts,
+    .run = host_update,
+    .positionals = 1};
+const struct cmd cmd_host = {
+    .name = "host",
+    .summary = "Hosts (the machines VMs run on): list, show, update",
+    .sub = (const struct cmd *const[]){&host_list_c, &host_show_c, &host_update_c, NULL},
+};
+
+/* ---- status ---- */
+
+static int status(struct cli *c, struct args *a)
+{
+    (void)a;
+    json_t *health;
+    struct resp r;
+    int rc = http_request(c, "GET", "/health", NULL, &r);
+    if (rc) return rc;
+    if (r.status != 200 || !r.json) {
+        rc = api_fail(c, &r);
+        resp_free(&r);
+        return rc;
+    }
+    health = r.json;
+    r.json = NULL;
+    resp_free(&r);
+    json_t *locs = NULL;
+    rc = api(c, "GET", "/locations", NULL, &locs);
+    if (c->out == OUT_JSON) {
+        json_t *j = json_pack("{ss sO}", "endpoint", endpoint(c), "health", health);
+        if (locs) json_object_set(j, "locations", json_object_get(locs, "value"));
+        print_json(j);
+        json_decref(j);
+    } else {
+        struct table *t = kv_new();
+        kv_add(t, "kumod",
+               tmp("%s, version %s, up %.0f s", jsn(health, "status"), jsn(health, "version"),
+                   jd(health, "uptimeSeconds")));
+        kv_add(t, "Endpoint", endpoint(c));
+        kv_add(t, "Network", jsn(health, "network"));
+        size_t i;
+        json_t *l;
+        json_array_foreach(json_object_get(locs, "value"), i, l)
+        {
+            const json_t *cap = json_object_get(l, "capacity"),
+                         *al = json_object_get(l, "allocated");
+            kv_add(t, tmp("Location %s", jsn(l, "name")),
+                   tmp("%lld of %lld vCPUs and %lld of %lld MiB allocated, %lld VM%s",
+                       ji(al, "vcpus"), ji(cap, "vcpus"), ji(al, "memoryMiB"), ji(cap, "memoryMiB"),
+                       ji(al, "vms"), ji(al, "vms") == 1 ? "" : "s"));
+        }
+        kv_print(t, c->out);
+    }
+    json_decref(locs);
+    json_decref(health);
+    return rc;
+}
+
+const struct cmd cmd_status = {
+    .name = "status",
+    .summary = "Is kumod running? Its version, network mode and free capacity",
+    .usage = "[--data-dir DIR | --url URL]",
+    .help = "Ask kumod for its health (no token needed) and each location's capacity. Exit "
+            "code 6 when kumod cannot be reached.",
+    .run = status,
+};

@@ -1,0 +1,923 @@
+/*
+ * vm.c - kumo vm: create (with the implicit network kumod makes, as
+ * `az vm create` does), list, show, the power actions, resize, delete,
+ * the boot diagnostics log, the state history, tags and data disks. The
+ * serial console is console.c.
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define OPT_G                                                                                      \
+    {                                                                                              \
+        "resource-group", 'g', OPT_VALUE, "RG", "the VM's resource group (default: $KUMO_GROUP)",  \
+            NULL                                                                                   \
+    }
+#define OPT_N                                                                                      \
+    {                                                                                              \
+        "name", 'n', OPT_VALUE, "NAME", "the VM (or give NAME as the last word)", "name"           \
+    }
+
+static char *vm_path(const char *g, const char *n)
+{
+    return upath("/resourceGroups/%s/virtualMachines/%s", g, n);
+}
+
+static const char *show_cmd(const char *g, const char *n)
+{
+    return tmp("kumo vm show -g %s %s", g, n);
+}
+
+/* ---- views ---- */
+
+static const char *ports_of(const json_t *pip, bool with_addr)
+{
+    const char *addr = jsn(pip, "ipAddress");
+    char *out = tmp("%s", "");
+    size_t i;
+    const json_t *p;
+    json_array_foreach(json_object_get(pip, "ports"), i, p)
+    {
+        const char *proto = lower(jsn(p, "protocol"));
+        out = with_addr
+                  ? tmp("%s%s%s/%lld -> %s:%lld", out, *out ? ", " : "", proto, ji(p, "port"), addr,
+                        ji(p, "hostPort"))
+                  : tmp("%s%s%lld->%lld", out, *out ? "," : "", ji(p, "port"), ji(p, "hostPort"));
+    }
+    return *out ? out : "-";
+}
+
+static void vm_row(const json_t *vm, const char **cells)
+{
+    const json_t *nics = json_object_get(vm, "networkInterfaces");
+    const json_t *nic0 = json_array_get(nics, 0);
+    const json_t *pip = json_object_get(nic0, "publicIp");
+    cells[0] = js(vm, "name");
+    cells[1] = js(vm, "size");
+    cells[2] = tmp("%lld", ji(vm, "vcpus"));
+    cells[3] = fmt_mib(ji(vm, "memoryMiB"));
+    cells[4] = js(vm, "powerState");
+    cells[5] = js(vm, "provisioningState");
+    cells[6] = js(nic0, "privateIp");
+    cells[7] = json_is_object(pip) ? js(pip, "ipAddress") : NULL;
+    cells[8] = json_is_object(pip) ? ports_of(pip, false) : NULL;
+}
+
+static const struct view vm_list_view = {(const char *[]){"Name", "Size", ">vCPUs", ">Memory",
+                                                          "PowerState", "Provisioning", "PrivateIp",
+                                                          "PublicIp", "Ports", NULL},
+                                         vm_row};
+
+static void vm_view(struct cli *c, const json_t *vm)
+{
+    struct table *t = kv_new();
+    const char *g = jsn(vm, "resourceGroup"), *n = jsn(vm, "name");
+    kv_add(t, "Name", n);
+    kv_add(t, "Resource group", g);
+    kv_add(t, "Location",
+           js(vm, "host") ? tmp("%s (host %s)", jsn(vm, "location"), js(vm, "host"))
+                          : tmp("%s (no host while deallocated)", jsn(vm, "location")));
+    long long vc = ji(vm, "vcpus");
+    kv_add(t, "Size",
+           tmp("%s: %lld vCPU%s, %s", jsn(vm, "size"), vc, vc == 1 ? "" : "s",
+               fmt_mib(ji(vm, "memoryMiB"))));
+    kv_add(t, "Image", jsn(vm, "image"));
+    kv_add(t, "Power state", jsn(vm, "powerState"));
+    kv_add(t, "Provisioning", fmt_state(vm));
+    size_t i;
+    const json_t *nic;
+    json_array_foreach(json_object_get(vm, "networkInterfaces"), i, nic)
+    {
+        kv_add(t, "Private IP",
+               tmp("%s (NIC %s in %s/%s, MAC %s)", jsn(nic, "privateIp"), jsn(nic, "name"),
+                   jsn(nic, "vnet"), jsn(nic, "subnet"), jsn(nic, "macAddress")));
+        const json_t *pip = json_object_get(nic, "publicIp");
+        if (json_is_object(pip))
+            kv_add(
+                t, "Public IP",
+                tmp("%s (%s): %s", jsn(pip, "ipAddress"), jsn(pip, "name"), ports_of(pip, true)));
+    }
+    const json_t *os = json_object_get(vm, "osDisk");
+    if (json_is_object(os))
+        kv_add(t, "OS disk",
+               tmp("%s (%s, %lld GiB)", jsn(os, "name"), jsn(os, "tier"), ji(os, "sizeGiB")));
+    const json_t *d;
+    json_array_foreach(json_object_get(vm, "dataDisks"), i, d)
+    {
+        kv_add(t, tmp("Data disk %lld", ji(d, "lun")),
+               tmp("%s (%s, %lld GiB)", jsn(d, "name"), jsn(d, "tier"), ji(d, "sizeGiB")));
+    }
+    if (json_object_size(json_object_get(vm, "tags")))
+        kv_add(t, "Tags", fmt_tags(json_object_get(vm, "tags")));
+    if (jb(vm, "hasUserData")) kv_add(t, "User data", "stored");
+    const json_t *iv = json_object_get(vm, "instanceView");
+    const json_t *le = json_object_get(iv, "lastExit");
+    if (json_is_object(le))
+        kv_add(t, "Last exit", tmp("%s at %s", jsn(le, "reason"), fmt_time(js(le, "at"))));
+    kv_add(t, "Created", fmt_time(js(vm, "createdAt")));
+    const char *ps = jsn(vm, "powerState");
+    if (strcmp(ps, "Running") == 0 || strcmp(ps, "Starting") == 0)
+        kv_add(t, "Console", tmp("kumo vm console -g %s %s", g, n));
+    kv_print(t, c->out);
+}
+
+static const char *state_sentence(const json_t *vm)
+{
+    const char *ps = jsn(vm, "powerState"), *n = jsn(vm, "name");
+    if (strcmp(ps, "Running") == 0)
+        return tmp("VM '%s' is Running on host %s (billed while it is allocated).", n,
+                   jsn(vm, "host"));
+    if (strcmp(ps, "Stopped") == 0)
+        return tmp("VM '%s' is Stopped: still allocated on host %s and still billed; 'kumo vm "
+                   "deallocate' releases it and stops the bill.",
+                   n, jsn(vm, "host"));
+    if (strcmp(ps, "Deallocated") == 0)
+        return tmp("VM '%s' is Deallocated: its vCPUs and memory are released and it is not "
+                   "billed (its disks still are).",
+                   n);
+    return tmp("VM '%s' is %s (%s).", n, ps, jsn(vm, "provisioningState"));
+}
+
+/* Print a VM after an action: JSON, the full view, or one sentence. */
+static void print_vm(struct cli *c, const json_t *vm, bool full)
+{
+    if (!vm) return;
+    if (c->out == OUT_JSON)
+        print_json(vm);
+    else if (full || c->out == OUT_TSV)
+        vm_view(c, vm);
+    else
+        puts(state_sentence(vm));
+}
+
+/* ---- create ---- */
+
+static char *base64(const unsigned char *p, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
+    if (!out) return NULL;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16;
+        if (i + 1 < n) v |= (unsigned)p[i + 1] << 8;
+        if (i + 2 < n) v |= p[i + 2];
+        *o++ = tab[(v >> 18) & 63];
+        *o++ = tab[(v >> 12) & 63];
+        *o++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+        *o++ = i + 2 < n ? tab[v & 63] : '=';
+    }
+    *o = 0;
+    return out;
+}
+
+#define USER_DATA_MAX (64 * 1024)
+
+static json_t *read_user_data(struct cli *c, const char *file)
+{
+    FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
+    if (!f) {
+        usage_error(c, "--user-data: cannot read %s: %s", file, strerror(errno));
+        return NULL;
+    }
+    unsigned char *buf = malloc(USER_DATA_MAX + 1);
+    size_t n = buf ? fread(buf, 1, USER_DATA_MAX + 1, f) : 0;
+    bool err = !buf || ferror(f);
+    if (f != stdin) fclose(f);
+    if (err || n > USER_DATA_MAX) {
+        free(buf);
+        usage_error(
+            c, err ? "--user-data: cannot read %s" : "--user-data: %s is larger than 64 KiB", file);
+        return NULL;
+    }
+    char *b = base64(buf, n);
+    free(buf);
+    json_t *s = b ? json_string(b) : NULL;
+    free(b);
+    return s;
+}
+
+static int vm_create(struct cli *c, struct args *a)
+{
+    const char *g = need_group(c, a);
+    if (!g) return KX_USAGE;
+    const char *n = need_name(c, a, "VM");
+    if (!n) return KX_USAGE;
+    const char *size = arg_str(a, "size");
+    if (!size || !*size)
+        return usage_error(c, "missing --size SIZE: pick the VM's vCPUs and memory from 'kumo "
+                              "size list' (e.g. --size B1s: 1 vCPU, 1 GiB)");
+    int nn;
+    arg_list(a, "nics", &nn);
+    if (nn && (arg_has(a, "vnet") || arg_has(a, "subnet") || arg_has(a, "private-ip") ||
+               arg_has(a, "nsg") || arg_has(a, "no-nsg") || arg_has(a, "public-ip") ||
+               arg_has(a, "public-ip-name")))
+        return usage_error(c, "--nics names existing NICs, which have their network already: "
+                              "leave out --vnet, --subnet, --private-ip, --nsg and --public-ip");
+    if (arg_has(a, "nsg") && arg_has(a, "no-nsg"))
+        return usage_error(c, "--nsg and --no-nsg contradict each other");
+    if (arg_has(a, "public-ip") && arg_has(a, "public-ip-name"))
+        return usage_error(c, "give --public-ip (a new public IP NAME-ip) or --public-ip-name "
+                              "NAME, not both");
+
+    json_t *body = json_pack("{ss ss}", "name", n, "size", size);
+    if (arg_str(a, "image")) json_object_set_new(body, "image", json_string(arg_str(a, "image")));
+    long v;
+    int r;
+    json_t *os = json_object();
+    if (arg_str(a, "os-disk-tier"))
+        json_object_set_new(os, "tier", json_string(arg_str(a, "os-disk-tier")));
+    if ((r = arg_long(c, a, "os-disk-size-gb", 1, 32767, &v)) < 0) goto bad_os;
+    if (r) json_object_set_new(os, "sizeGiB", json_integer(v));
+    if (json_object_size(os))
+        json_object_set_new(body, "osDisk", os);
+    else
+        json_decref(os);
+
+    int nd, na;
+    const char *const *sizes = arg_list(a, "data-disk-sizes-gb", &nd);
+    const char *const *attach = arg_list(a, "attach-data-disks", &na);
+    if (arg_has(a, "data-disk-tier") && !nd) {
+        json_decref(body);
+        return usage_error(c, "--data-disk-tier applies to the new disks of "
+                              "--data-disk-sizes-gb, and none is given");
+    }
+    if (nd || na) {
+        json_t *dd = json_array();
+        json_object_set_new(body, "dataDisks", dd);
+        for (int i = 0; i < nd; i++) {
+            char *end;
+            long gb = strtol(sizes[i], &end, 10);
+            if (!*sizes[i] || *end || gb < 1 || gb > 32767) {
+                json_decref(body);
+                return usage_error(c,
+                                   "--data-disk-sizes-gb: '%s' is not a size in GiB from 1 to "
+                                   "32767",
+                                   sizes[i]);
+            }
+            json_t *d = json_pack("{sI}", "sizeGiB", (json_int_t)gb);
+            if (arg_str(a, "data-disk-tier"))
+                json_object_set_new(d, "tier", json_string(arg_str(a, "data-disk-tier")));
+            json_array_append_new(dd, d);
+        }
+        for (int i = 0; i < na; i++)
+            json_array_append_new(dd, json_pack("{ss}", "disk", attach[i]));
+    }
+    if (nn) {
+        const char *const *nics = arg_list(a, "nics", &nn);
+        json_t *arr = json_array();
+        for (int i = 0; i < nn; i++)
+            json_array_append_new(arr, json_string(nics[i]));
+        json_object_set_new(body, "networkInterfaces", arr);
+    }
+    if (arg_str(a, "vnet")) json_object_set_new(body, "vnet", json_string(arg_str(a, "vnet")));
+    if (arg_str(a, "subnet"))
+        json_object_set_new(body, "subnet", json_string(arg_str(a, "subnet")));
+    if (arg_str(a, "private-ip"))
+        json_object_set_new(body, "privateIp", json_string(arg_str(a, "private-ip")));
+    if (arg_has(a, "no-nsg") || (arg_str(a, "nsg") && !*arg_str(a, "nsg")))
+        json_object_set_new(body, "nsg", json_null());
+    else if (arg_str(a, "nsg"))
+        json_object_set_new(body, "nsg", json_string(arg_str(a, "nsg")));
+    if (arg_has(a, "public-ip")) json_object_set_new(body, "publicIp", json_true());
+    if (arg_str(a, "public-ip-name"))
+        json_object_set_new(body, "publicIp", json_string(arg_str(a, "public-ip-name")));
+    if (arg_str(a, "user-data")) {
+        json_t *ud = read_user_data(c, arg_str(a, "user-data"));
+        if (!ud) {
+            json_decref(body);
+            return KX_USAGE;
+        }
+        json_object_set_new(body, "userData", ud);
+    }
+    if (arg_has(a, "tags")) {
+        json_t *tags = parse_tags(c, a);
+        if (!tags) {
+            json_decref(body);
+            return KX_USAGE;
+        }
+        json_object_set_new(body, "tags", tags);
+    }
+
+    char *coll = upath("/resourceGroups/%s/virtualMachines", g);
+    json_t *vm;
+    int rc = api(c, "POST", coll, body, &vm);
+    free(coll);
+    if (rc) return rc;
+    const char *name = js(vm, "name") ? js(vm, "name") : n;
+    char *p = vm_path(g, name);
+    char *what = tmp("VM '%s'", name);
+    const char *show = show_cmd(g, name);
+    json_t *final;
+    rc = finish_long(c, p, vm, what, show, false, &final);
+    free(p);
+    print_vm(c, final, true);
+    json_decref(final);
+    return rc;
+bad_os:
+    json_decref(os);
+    json_decref(body);
+    return KX_USAGE;
+}
+
+/* ---- list, show ---- */
+
+static int vm_list(struct cli *c, struct args *a)
+{
+    return list_scoped(c, a, "virtualMachines", &vm_list_view);
+}
+
+static int vm_show(struct cli *c, struct args *a)
+{
+    const char *g = need_group(c, a), *n = g ? need_name(c, a, "VM") : NULL;
+    if (!n) return KX_USAGE;
+    char *p = vm_path(g, n);
+    int rc = show_one(c, p, vm_view);
+    free(p);
+    return rc;
+}
+
+/* ---- actions ---- */
+
+static int vm_action(struct cli *c, struct args *a, const char *action, json_t *body)
+{
+    const char *g = need_group(c, a), *n = g ? need_name(c, a, "VM") : NULL;
+    if (!n) {
+        json_decref(body);
+        return KX_USAGE;
+    }
+    char *p = vm_path(g, n);
+    char *ap = tmp("%s/%s", p, action);
+    struct resp r;
+    if (!body) body = json_object();
+    int rc = http_request(c, "POST", ap, body, &r);
+    json_decref(body);
+    if (rc) {
+        free(p);
+        return rc;
+    }
+    if (r.status != 200 && r.status != 202) {
+        rc = api_fail(c, &r);
+        resp_free(&r);
+        free(p);
+        return rc;
+    }
+    json_t *vm = r.json;
+    r.json = NULL;
+    long status = r.status;
+    resp_free(&r);
+    json_t *final = vm;
+    if (status == 202) {
+        if (c->no_wait && c->out == OUT_TABLE) {
+            printf("Accepted: VM '%s' is %s; '%s' follows it.\n", jsn(vm, "name"),
+                   jsn(vm, "powerState"), show_cmd(g, n));
+            json_decref(vm);
+            free(p);
+            return KX_OK;
+        }
+        rc = finish_long(c, p, vm, tmp("VM '%s'", n), show_cmd(g, n), false, &final);
+    }
+    free(p);
+    if (final && c->out == OUT_TABLE && strcmp(action, "resize") == 0) {
+        long long vc = ji(final, "vcpus");
+        printf("VM '%s' has size %s: %lld vCPU%s, %s.\n", jsn(final, "name"), jsn(final, "size"),
+               vc, vc == 1 ? "" : "s", fmt_mib(ji(final, "memoryMiB")));
+    }
+    print_vm(c, final, false);
+    json_decref(final);
+    return rc;
+}
+
+static int vm_start(struct cli *c, struct args *a)
+{
+    return vm_action(c, a, "start", NULL);
+}
+
+static int vm_stop(struct cli *c, struct args *a)
+{
+    return vm_action(c, a, "stop", NULL);
+}
+
+static int vm_deallocate(struct cli *c, struct args *a)
+{
+    return vm_action(c, a, "deallocate", NULL);
+}
+
+static int vm_restart(struct cli *c, struct args *a)
+{
+    return vm_action(c, a, "restart", NULL);
+}
+
+static int vm_resize(struct cli *c, struct args *a)
+{
+    const char *size = arg_str(a, "size");
+    if (!size || !*size)
+        return usage_error(c, "missing --size SIZE: the new size ('kumo size list' lists them)");
+    json_t *body = json_pack("{ss sb}", "size", size, "restart", arg_has(a, "restart"));
+    return vm_action(c, a, "resize", body);
+}
+
+static int vm_delete(struct cli *c, struct args *a)
+{
+    const char *g = need_group(c, a), *n = g ? need_name(c, a, "VM") : NULL;
+    if (!n) return KX_USAGE;
+    bool keep = arg_has(a, "keep-disks");
+    if (!arg_has(a, "yes") && !confirm(tmp("Delete VM '%s' in resource group '%s'%s?", n, g,
+                                           keep ? "" : " and its disks")))
+        return usage_error(c, "not confirmed: nothing deleted (--yes skips the question)");
+    char *p = vm_path(g, n);
+    json_t *vm;
+    long st = 0;
+    int rc = api_st(c, "DELETE", keep ? tmp("%s?keepDisks=true", p) : p, NULL, &vm, &st);
+    if (rc) {
+        free(p);
+        return rc;
+    }
+    const char *disks = "";
+    if (vm) {
+        const json_t *os = json_object_get(vm, "osDisk");
+        char *list = tmp("%s", js(os, "name") ? js(os, "name") : "");
+        size_t i;
+        const json_t *d;
+        json_array_foreach(json_object_get(vm, "dataDisks"), i, d) list =
+            tmp("%s%s%s", list, *list ? ", " : "", jsn(d, "name"));
+        if (*list) disks = tmp(keep ? "; its disks %s are kept" : " with its disks %s", list);
+    }
+    json_decref(vm);
+    if (st == 202 && !c->no_wait)
+        rc = api_wait(c, p, tmp("VM '%s'", n), show_cmd(g, n), true, NULL);
+    free(p);
+    if (rc) return rc;
+    if (c->out == OUT_TABLE) {
+        if (st == 202 && c->no_wait)
+            printf("Accepted: VM '%s' is being deleted%s.\n", n, disks);
+        else
+            printf("Deleted VM '%s' of resource group '%s'%s.\n", n, g, disks);
+    }
+    return KX_OK;
+}
+
+/* ---- log, history, update ---- */
+
+static int vm_log(struct cli *c, struct args *a)
+{
+    const char *g = need_group(c, a), *n = g ? need_name(c, a, "VM") : NULL;
+    if (!n) return KX_USAGE;
+    long tail = 0;
+    if (arg_long(c, a, "tail", 1, 16 << 20, &tail) < 0) return KX_USAGE;
+    bool follow = arg_has(a, "follow");
+    char *p = vm_path(g, n);
+    char *lp = tail ? tmp("%s/bootDiagnostics?tail=%ld", p, tail) : tmp("%s/bootDiagnostics", p);
+    char *fp = tmp("%s/bootDiagnostics", p);
+    free(p);
+    size_t printed = 0;
+    bool first = true;
+    int rc;
+    for (;;) {
+        struct resp r;
+        rc = http_request(c, "GET", first && tail ? lp : fp, NULL, &r);
+        if (rc) return rc;
+        if (r.status != 200) {
+            if (!first && r.status == 404) { /* deleted while followed */
+                resp_free(&r);
+                return KX_OK;
+            }
+            rc = api_fail(c, &r);
+            resp_free(&r);
+            return rc;
+        }
+        if (first && tail) {
+            fwrite(r.body, 1, r.len, stdout);
+            resp_free(&r);
+            if (follow) { /* go on from the end of the whole log */
+                rc = http_request(c, "GET", fp, NULL, &r);
+                if (rc) return rc;
+                printed = r.len;
+                resp_free(&r);
+            }
+        } else {
+            if (r.len > printed) fwrite(r.body + printed, 1, r.len - printed, stdout);
+            if (r.len > printed) printed = r.len;
+            resp_free(&r);
+        }
+        first = false;
+        fflush(stdout);
+        if (!follow) break;
+        struct timespec ts = {0, 500 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return KX_OK;
+}
+
+static void history_row(const json_t *e, const char **cells)
+{
+    cells[0] = fmt_time(js(e, "at"));
+    cells[1] = js(e, "powerState");
+    cells[2] = js(e, "provisioningState");
+    cells[3] = js(e, "size");
+    cells[4] = js(e, "message");
+}
+
+static const struct view history_view = {
+    (const char *[]){"Time (UTC)", "PowerState", "Provisioning", "Size", "Message", NULL},
+    history_row};
+
+static int vm_history(struct cli *c, struct args *a)
+{
+    const char *g = need_group(c, a), *n = g ? need_name(c, a, "VM") : NULL;
+    if (!n) return KX_USAGE;
+    char *p = vm_path(g, n);
+    int rc = list_path(c, tmp("%s/history", p), &history_view);
+    free(p);
+    return rc;
+}
+
+static int vm_update(struct cli *c, struct args *a)
+{
+    const char *g = need_group(c, a), *n = g ? need_name(c, a, "VM") : NULL;
+    if (!n) return KX_USAGE;
+    if (!arg_has(a, "tags")) return usage_error(c, "nothing to change: give --tags KEY=VALUE ...");
+    json_t *tags = parse_tags(c, a);
+    if (!tags) return KX_USAGE;
+    char *p = vm_path(g, n);
+    json_t *vm;
+    int rc = api(c, "PATCH", p, json_pack("{so}", "tags", tags), &vm);
+    free(p);
+    if (rc) return rc;
+    print_vm(c, vm, true);
+    json_decref(vm);
+    return KX_OK;
+}
+
+/* ---- data disks ---- */
+
+static int disk_attach(struct cli *c, struct args *a)
+{
+    const char *g = need_group(c, a);
+    if (!g) return KX_USAGE;
+    const char *vmn = need_opt(c, a, "vm-name", "the VM to attach the disk to");
+    if (!vmn) return KX_USAGE;
+    const char *disk = arg_str(a, "name");
+    bool isnew = arg_has(a, "new");
+    long gb = 0, lun = -1;
+    int r = arg_long(c, a, "size-gb", 1, 32767, &gb);
+    if (r < 0 || arg_long(c, a, "lun", 0, 5, &lun) < 0) return KX_USAGE;
+    json_t *body;
+    if (isnew) {
+        if (!gb) return usage_error(c, "--new needs --size-gb N: the new disk's size");
+        body = json_pack("{sI}", "sizeGiB", (json_int_t)gb);
+        if (disk) json_object_set_new(body, "name", json_string(disk));
+        if (arg_str(a, "sku")) json_object_set_new(body, "tier", json_string(arg_str(a, "sku")));
+    } else {
+        if (!disk)
+            return usage_error(c, "name the disk to attach with -n DISK, or make a new one with "
+                                  "--new --size-gb N");
+        if (gb || arg_has(a, "sku"))
+            return usage_error(c, "--size-gb and --sku are for a new disk (--new); an existing "
+                                  "disk keeps its size and tier ('kumo disk update' changes "
+                                  "them)");
+        body = json_pack("{ss}", "disk", disk);
+    }
+    if (lun >= 0) json_object_set_new(body, "lun", json_integer(lun));
+    char *p = vm_path(g, vmn);
+    json_t *vm;
+    int rc = api(c, "POST", tmp("%s/dataDisks", p), body, &vm);
+    free(p);
+    if (rc) return rc;
+    print_vm(c, vm, true);
+    json_decref(vm);
+    return KX_OK;
+}
+
+static int disk_detach(struct cli *c, struct args *a)
+{
+    const char *g = need_group(c, a);
+    if (!g) return KX_USAGE;
+    const char *vmn = need_opt(c, a, "vm-name", "the VM to detach the disk from");
+    if (!vmn) return KX_USAGE;
+    long lun = -1;
+    if (arg_long(c, a, "lun", 0, 5, &lun) < 0) return KX_USAGE;
+    const char *disk = arg_str(a, "name");
+    if ((lun >= 0) == (disk != NULL))
+        return usage_error(c, "say which disk: -n DISK or --lun N (one of them)");
+    char *p = vm_path(g, vmn);
+    int rc;
+    if (disk) { /* find its LUN */
+        json_t *vm;
+        rc = api(c, "GET", p, NULL, &vm);
+        if (rc) {
+            free(p);
+            return rc;
+        }
+        size_t i;
+        const json_t *d;
+        json_array_foreach(json_object_get(vm, "dataDisks"), i, d)
+        {
+            if (strcasecmp(jsn(d, "name"), disk) == 0) lun = ji(d, "lun");
+        }
+        json_decref(vm);
+        if (lun < 0) {
+            free(p);
+            fprintf(stderr,
+                    "%s: error: disk '%s' is not a data disk of VM '%s' ('kumo vm show -g "
+                    "%s %s' lists them)\n",
+                    c->prog, disk, vmn, g, vmn);
+            return KX_NOTFOUND;
+        }
+    }
+    json_t *vm;
+    rc = api(c, "DELETE", tmp("%s/dataDisks/%ld", p, lun), NULL, &vm);
+    free(p);
+    if (rc) return rc;
+    print_vm(c, vm, true);
+    json_decref(vm);
+    return KX_OK;
+}
+
+/* ---- the command table ---- */
+
+static const struct opt gn_opts[] = {OPT_G, OPT_N, {0}};
+
+static const struct opt create_opts[] = {
+    OPT_G,
+    {"name", 'n', OPT_VALUE, "NAME", "the VM's name, also the guest's host name", "name"},
+    {"size", 0, OPT_VALUE, "SIZE", "vCPUs and memory: a size from 'kumo size list', e.g. B1s",
+     "size"},
+    {"image", 0, OPT_VALUE, "IMAGE", "what it boots (default: default, kumo's Linux guest)",
+     "image"},
+    {"vnet", 0, OPT_VALUE, "VNET",
+     "virtual network of its NIC (default NAME-vnet, made with 10.0.0.0/16 if missing)", "vnet"},
+    {"subnet", 0, OPT_VALUE, "SUBNET", "subnet of that network (default: default, 10.0.0.0/24)",
+     "subnet"},
+    {"private-ip", 0, OPT_VALUE, "IP", "a static private IP (default: the subnet's next free one)",
+     "privateIp"},
+    {"nsg", 0, OPT_VALUE, "NSG",
+     "network security group of its NIC (default NAME-nsg, made with SSH allowed if missing); "
+     "\"\" for none",
+     "nsg"},
+    {"no-nsg", 0, OPT_FLAG, NULL, "no NSG on its NIC (the subnet's NSG, if any, still applies)",
+     "nsg"},
+    {"public-ip", 0, OPT_FLAG, NULL,
+     "give it a new public IP NAME-ip (TCP 22, 80 and 443 forwarded from host ports)", "publicIp"},
+    {"public-ip-name", 0, OPT_VALUE, "NAME",
+     "use this public IP (made with the default ports if missing)", "publicIp"},
+    {"nics", 0, OPT_LIST, "NIC", "existing NICs instead of the implicit network (at most 4)",
+     "networkInterfaces"},
+    {"os-disk-tier", 0, OPT_VALUE, "TIER", "Standard_HDD, Standard_SSD (default) or Premium_SSD",
+     "osDisk.tier"},
+    {"os-disk-size-gb", 0, OPT_VALUE, "GIB", "OS disk size (default: the image's, at least 4)",
+     "osDisk"},
+    {"data-disk-sizes-gb", 0, OPT_LIST, "GIB",
+     "new empty data disks NAME-data0, NAME-data1... of "
+     "these sizes",
+     "dataDisks"},
+    {"data-disk-tier", 0, OPT_VALUE, "TIER", "tier of those new data disks (default Standard_SSD)",
+     "dataDisks"},
+    {"attach-data-disks", 0, OPT_LIST, "DISK", "existing disks to attach as data disks",
+     "dataDisks"},
+    {"user-data", 0, OPT_VALUE, "FILE",
+     "user data (up to 64 KiB; '-' reads stdin), kept with "
+     "the VM",
+     "userData"},
+    {"tags", 0, OPT_LIST, "KEY=VALUE", "tags", "tags"},
+    {0},
+};
+
+static const struct opt resize_opts[] = {
+    OPT_G,
+    OPT_N,
+    {"size", 0, OPT_VALUE, "SIZE", "the new size ('kumo size list')", "size"},
+    {"restart", 0, OPT_FLAG, NULL, "a Running VM: stop it, resize, start it again", "restart"},
+    {0},
+};
+
+static const struct opt delete_opts[] = {
+    OPT_G,
+    OPT_N,
+    {"keep-disks", 0, OPT_FLAG, NULL, "detach and keep its OS and data disks", NULL},
+    {"yes", 'y', OPT_FLAG, NULL, "do not ask (kumo asks only on a terminal)", NULL},
+    {0},
+};
+
+static const struct opt log_opts[] = {
+    OPT_G,
+    OPT_N,
+    {"tail", 0, OPT_VALUE, "BYTES", "only the last BYTES bytes", "query.tail"},
+    {"follow", 'f', OPT_FLAG, NULL, "keep printing what the VM writes (Ctrl-C ends)", NULL},
+    {0},
+};
+
+static const struct opt console_opts[] = {
+    OPT_G,
+    OPT_N,
+    {"linger", 0, OPT_VALUE, "SECONDS",
+     "when stdin is not a terminal: after its end, wait until the VM has been quiet this long "
+     "(default 1)",
+     NULL},
+    {0},
+};
+
+static const struct opt update_opts[] = {
+    OPT_G,
+    OPT_N,
+    {"tags", 0, OPT_LIST, "KEY=VALUE", "replace the tags (\"\" alone clears them)", "tags"},
+    {0},
+};
+
+static const struct opt attach_opts[] = {
+    OPT_G,
+    {"vm-name", 0, OPT_VALUE, "VM", "the VM (Stopped or Deallocated: no disk hot-plug yet)", NULL},
+    {"name", 'n', OPT_VALUE, "DISK", "an existing disk to attach (or the new disk's name)",
+     "disk|name"},
+    {"new", 0, OPT_FLAG, NULL, "make a new empty disk", NULL},
+    {"size-gb", 0, OPT_VALUE, "GIB", "the new disk's size", "sizeGiB"},
+    {"sku", 0, OPT_VALUE, "TIER", "the new disk's tier: Standard_HDD, Standard_SSD, Premium_SSD",
+     "tier"},
+    {"lun", 0, OPT_VALUE, "N", "logical unit number 0-5 (default: the next free one)", "lun"},
+    {0},
+};
+
+static const struct opt detach_opts[] = {
+    OPT_G,
+    {"vm-name", 0, OPT_VALUE, "VM", "the VM (Stopped or Deallocated)", NULL},
+    {"name", 'n', OPT_VALUE, "DISK", "the data disk to detach", NULL},
+    {"lun", 0, OPT_VALUE, "N", "or its logical unit number", NULL},
+    {0},
+};
+
+#define GN "-g RG -n NAME"
+
+static const struct cmd create_c = {
+    .name = "create",
+    .summary = "Create a VM, with its network, disks and public IP",
+    .usage = "-g RG -n NAME --size SIZE [--image IMAGE] [--vnet V --subnet S] [--nsg N] "
+             "[--public-ip] [--os-disk-tier TIER] [--data-disk-sizes-gb GIB ...] [--user-data "
+             "FILE] [--no-wait]",
+    .help = "Create a virtual machine: you choose its size (vCPUs, memory, price), image, "
+            "storage and networking, and kumod places it on a host with room, makes its OS "
+            "disk (a copy-on-write overlay of the image) and boots it.\n"
+            "As az vm create does, what you do not name is made for you in the same step: the "
+            "virtual network NAME-vnet (10.0.0.0/16, subnet default 10.0.0.0/24), the network "
+            "security group NAME-nsg allowing SSH, the NIC NAME-nic and, with --public-ip, the "
+            "public IP NAME-ip. kumo waits until the VM runs (a progress line on a terminal) "
+            "and prints it with its IPs.",
+    .opts = create_opts,
+    .run = vm_create,
+    .positionals = 1,
+    .waits = true,
+    .examples = "  kumo vm create -g web -n web1 --size B1s --public-ip\n"
+                "  kumo vm create -g web -n db1 --size E2s_v5 --os-disk-tier Premium_SSD \\\n"
+                "      --data-disk-sizes-gb 8 16 --data-disk-tier Premium_SSD --vnet web1-vnet\n"
+                "  kumo vm create -g web -n batch1 --size F2s_v2 --no-wait -o json\n",
+};
+static const struct cmd list_c = {
+    .name = "list",
+    .summary = "List VMs with their state and IPs",
+    .usage = "[-g RG]",
+    .help = "List the VMs of a resource group (-g or $KUMO_GROUP), or of every group.",
+    .opts = (const struct opt[]){{"resource-group", 'g', OPT_VALUE, "RG",
+                                  "only this group (default: $KUMO_GROUP, else all)", NULL},
+                                 {0}},
+    .run = vm_list};
+static const struct cmd show_c = {.name = "show",
+                                  .summary = "Show a VM: size, state, IPs, disks",
+                                  .usage = GN,
+                                  .opts = gn_opts,
+                                  .run = vm_show,
+                                  .positionals = 1};
+static const struct cmd start_c = {
+    .name = "start",
+    .summary = "Start a Stopped or Deallocated VM",
+    .usage = GN,
+    .help = "Start a VM. A Deallocated one is placed on a host again (exit code 4 when no host "
+            "has room).",
+    .opts = gn_opts,
+    .run = vm_start,
+    .positionals = 1,
+    .waits = true};
+static const struct cmd stop_c = {
+    .name = "stop",
+    .summary = "Power a VM off; it stays allocated and billed",
+    .usage = GN,
+    .help = "Power a Running VM off. Like a stopped Azure VM it keeps its host reservation "
+            "(vCPUs and memory) and is still billed; 'kumo vm deallocate' releases it.",
+    .opts = gn_opts,
+    .run = vm_stop,
+    .positionals = 1,
+    .waits = true};
+static const struct cmd deallocate_c = {
+    .name = "deallocate",
+    .summary = "Power a VM off and release its host: billing stops",
+    .usage = GN,
+    .help = "Power a VM off (if it runs) and release its vCPUs and memory on the host: it is "
+            "no longer billed (its disks and public IP still are).",
+    .opts = gn_opts,
+    .run = vm_deallocate,
+    .positionals = 1,
+    .waits = true};
+static const struct cmd restart_c = {.name = "restart",
+                                     .summary = "Restart a Running VM",
+                                     .usage = GN,
+                                     .opts = gn_opts,
+                                     .run = vm_restart,
+                                     .positionals = 1,
+                                     .waits = true};
+static const struct cmd resize_c = {
+    .name = "resize",
+    .summary = "Change a VM's size (vertical scaling)",
+    .usage = GN " --size SIZE [--restart]",
+    .help = "Give a VM another size. As on Azure, vertical scaling needs a restart: a Running "
+            "VM is resized only with --restart (kumod stops it, changes the size and starts "
+            "it); a Stopped or Deallocated one is resized at once.",
+    .opts = resize_opts,
+    .run = vm_resize,
+    .positionals = 1,
+    .waits = true,
+    .examples = "  kumo vm resize -g web -n web1 --size B2s --restart\n"};
+static const struct cmd delete_c = {
+    .name = "delete",
+    .summary = "Delete a VM and its disks",
+    .usage = GN " [--keep-disks] [--yes]",
+    .help = "Power off and delete a VM with its OS and data disks (--keep-disks keeps them), "
+            "and the NIC and public IP its create made. Virtual networks and NSGs are kept. "
+            "On a terminal kumo asks first.",
+    .opts = delete_opts,
+    .run = vm_delete,
+    .positionals = 1,
+    .waits = true};
+static const struct cmd console_c = {
+    .name = "console",
+    .summary = "Attach to a VM's serial console (Ctrl-] detaches)",
+    .usage = GN " [--linger SECONDS]",
+    .help = "Connect this terminal to the VM's serial console (the unix socket kumod gives in "
+            "the VM's instanceView.consoleSocket; it must be on this machine). The terminal "
+            "is in raw mode: everything, Ctrl-C included, goes to the guest. Ctrl-] detaches; "
+            "so does Ctrl-A x (Ctrl-A a sends a Ctrl-A). The VM keeps running.\n"
+            "When stdin is not a terminal, kumo sends it to the console and prints what comes "
+            "back until the VM has been quiet for --linger seconds after the end of stdin: "
+            "echo 'uname -a' | kumo vm console -g RG NAME. The console serves one client at a "
+            "time.",
+    .opts = console_opts,
+    .run = vm_console,
+    .positionals = 1};
+static const struct cmd log_c = {
+    .name = "log",
+    .summary = "Print the boot diagnostics (serial console) log",
+    .usage = GN " [--tail BYTES] [--follow]",
+    .help = "Print everything the VM has written to its serial console since it was created "
+            "(the boot, and later output), as kept by kumod.",
+    .opts = log_opts,
+    .run = vm_log,
+    .positionals = 1};
+static const struct cmd history_c = {.name = "history",
+                                     .summary = "The VM's state changes, oldest first",
+                                     .usage = GN,
+                                     .opts = gn_opts,
+                                     .run = vm_history,
+                                     .positionals = 1};
+static const struct cmd update_c = {.name = "update",
+                                    .summary = "Replace a VM's tags",
+                                    .usage = GN " --tags K=V ...",
+                                    .opts = update_opts,
+                                    .run = vm_update,
+                                    .positionals = 1};
+static const struct cmd attach_c = {
+    .name = "attach",
+    .summary = "Attach an existing or new data disk",
+    .usage = "-g RG --vm-name VM (-n DISK | --new --size-gb GIB [--sku TIER] [-n NAME]) [--lun N]",
+    .help = "Attach a data disk to a Stopped or Deallocated VM (kumo-vmm has no disk "
+            "hot-plug yet): an existing disk of the group, or a new empty one.",
+    .opts = attach_opts,
+    .run = disk_attach,
+    .examples = "  kumo vm disk attach -g web --vm-name web1 --new --size-gb 16 --sku Premium_SSD\n"
+                "  kumo vm disk attach -g web --vm-name web1 -n data1 --lun 1\n"};
+static const struct cmd detach_c = {
+    .name = "detach",
+    .summary = "Detach a data disk (the disk is kept)",
+    .usage = "-g RG --vm-name VM (-n DISK | --lun N)",
+    .help = "Detach a data disk from a Stopped or Deallocated VM; the disk stays in the group.",
+    .opts = detach_opts,
+    .run = disk_detach};
+static const struct cmd vmdisk_c = {
+    .name = "disk",
+    .summary = "Attach and detach data disks",
+    .sub = (const struct cmd *const[]){&attach_c, &detach_c, NULL},
+};
+
+const struct cmd cmd_vm = {
+    .name = "vm",
+    .summary = "Virtual machines: create, list, show, start, stop, deallocate, restart, "
+               "resize, delete, console, log",
+    .help = "Virtual machines. A VM is billed per second by its size while it is allocated "
+            "(Starting, Running, Stopping, Stopped); Deallocated VMs are not billed.",
+    .sub = (const struct cmd *const[]){&create_c, &list_c, &show_c, &start_c, &stop_c,
+                                       &deallocate_c, &restart_c, &resize_c, &delete_c, &console_c,
+                                       &log_c, &history_c, &update_c, &vmdisk_c, NULL},
+    .examples = "  kumo vm create -g web -n web1 --size B1s --public-ip\n"
+                "  kumo vm list -g web\n"
+                "  kumo vm stop -g web web1\n",
+};
