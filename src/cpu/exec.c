@@ -61,11 +61,11 @@ struct block_cache *block_cache_new(void)
 {
     struct block_cache *bc = calloc(1, sizeof(*bc));
     if (!bc) return NULL;
-    bc->arena = mmap(NULL, BC_ARENA_SIZE, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    bc->arena = machine_map_anon(BC_ARENA_SIZE, "kumo:code-cache");
+    if (!bc->arena) bc->arena = MAP_FAILED;
     bc->scratch = calloc(1, sizeof(struct block) + 2 * sizeof(struct insn));
     if (bc->arena == MAP_FAILED || !bc->scratch) {
-        if (bc->arena != MAP_FAILED) munmap(bc->arena, BC_ARENA_SIZE);
+        if (bc->arena != MAP_FAILED) machine_unmap_anon(bc->arena, BC_ARENA_SIZE);
         free(bc->scratch);
         free(bc);
         return NULL;
@@ -76,7 +76,7 @@ struct block_cache *block_cache_new(void)
 void block_cache_free(struct block_cache *bc)
 {
     if (!bc) return;
-    munmap(bc->arena, BC_ARENA_SIZE);
+    machine_unmap_anon(bc->arena, BC_ARENA_SIZE);
     free(bc->scratch);
     free(bc);
 }

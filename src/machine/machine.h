@@ -102,6 +102,10 @@ int machine_add_rom(struct machine *m, uint64_t base, uint64_t size, const char 
 /* Have fn(arg) called when the machine is freed (devices' destructors). */
 void machine_on_free(struct machine *m, void (*fn)(void *), void *arg);
 
+/* Reserve lazily-backed anonymous memory, named in /proc/PID/smaps. */
+void *machine_map_anon(uint64_t size, const char *name);
+void machine_unmap_anon(void *p, uint64_t size);
+
 /* Find the region holding [pa, pa+len), or NULL. */
 const struct region *machine_find(const struct machine *m, uint64_t pa, uint64_t len);
 
