@@ -198,6 +198,30 @@ static json_t *hostname(const char *vm)
     return n ? json_string(h) : NULL;
 }
 
+/* The metadata service's view of a NIC's VM (docs/network.md, the NIC's
+ * "vm"): columns 6.. of netplane_config's NIC query. The instance id is
+ * a GUID-shaped text of the VM's row id and creation time, so a VM created
+ * again with the same name is a new instance (its user data runs again). */
+static json_t *vm_object(sqlite3_stmt *st)
+{
+    uint64_t id = (uint64_t)sqlite3_column_int64(st, 7);
+    uint64_t created = (uint64_t)sqlite3_column_int64(st, 8);
+    char vmid[40];
+    snprintf(vmid, sizeof(vmid), "%08" PRIx64 "-%04" PRIx64 "-4%03" PRIx64 "-8%03" PRIx64
+             "-%012" PRIx64,
+             (created >> 16) & 0xffffffffu, created & 0xffff, (id >> 60) & 0xfff,
+             (id >> 48) & 0xfff, id & 0xffffffffffffu);
+    json_t *vm = json_pack("{s:s,s:s}", "name", db_col_text(st, 6), "id", vmid);
+    if (!db_col_null(st, 9)) json_object_set_new(vm, "size", json_string(db_col_text(st, 9)));
+    if (!db_col_null(st, 10))
+        json_object_set_new(vm, "resource_group", json_string(db_col_text(st, 10)));
+    if (!db_col_null(st, 11))
+        json_object_set_new(vm, "location", json_string(db_col_text(st, 11)));
+    if (!db_col_null(st, 12))
+        json_object_set_new(vm, "user_data", json_string(db_col_text(st, 12)));
+    return vm;
+}
+
 json_t *netplane_config(struct kumod *k)
 {
     struct db *db = k->db;
@@ -276,8 +300,10 @@ json_t *netplane_config(struct kumod *k)
 
     st = db_stmt(
         db,
-        "SELECT n.id, s.vnet_id, n.subnet_id, n.private_ip, n.nsg_id, n.public_ip_id, v.name"
+        "SELECT n.id, s.vnet_id, n.subnet_id, n.private_ip, n.nsg_id, n.public_ip_id, v.name,"
+        " v.id, v.created_ms, z.name, g.name, g.location, v.user_data"
         " FROM nics n JOIN subnets s ON s.id = n.subnet_id LEFT JOIN vms v ON v.id = n.vm_id"
+        " LEFT JOIN sizes z ON z.id = v.size_id LEFT JOIN groups g ON g.id = v.group_id"
         " ORDER BY n.id",
         "");
     while (st && sqlite3_step(st) == SQLITE_ROW) {
@@ -299,6 +325,7 @@ json_t *netplane_config(struct kumod *k)
         }
         json_t *h = db_col_null(st, 6) ? NULL : hostname(db_col_text(st, 6));
         if (h) json_object_set_new(nic, "hostname", h);
+        if (!db_col_null(st, 6)) json_object_set_new(nic, "vm", vm_object(st));
         json_array_append_new(nics, nic);
     }
     sqlite3_finalize(st);
@@ -465,7 +492,9 @@ json_t *netplane_vm_args(struct kumod *k, int64_t vm, char *err, size_t errlen)
 {
     if (!netplane_has_switch(k)) return user_args(k, vm);
     struct netplane *n = k->net;
-    if (!switch_alive(n) && ensure_switch(k) == 0) netplane_sync(k);
+    /* (re)send the configuration: it has what the metadata service tells the
+     * VM (its size may have changed since the last change of the networks) */
+    if (switch_alive(n) || ensure_switch(k) == 0) netplane_sync(k);
     json_t *args = json_array();
     sqlite3_stmt *st =
         db_stmt(k->db, "SELECT id FROM nics WHERE vm_id = ? ORDER BY nic_index", "i", vm);

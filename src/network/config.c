@@ -662,13 +662,97 @@ static int check_hostname(struct ctx *c, const char *s, const char *path)
     return 0;
 }
 
+/* Free text of the vm object: 1-NET_VM_TEXT_MAX printable ASCII characters. */
+static int check_text(struct ctx *c, const char *s, const char *path)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > NET_VM_TEXT_MAX)
+        return failp(c, path, "must be 1-%d characters", NET_VM_TEXT_MAX);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+            return failp(c, path, "may only contain printable ASCII characters");
+    return 0;
+}
+
+static bool b64_char(char ch)
+{
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+           ch == '+' || ch == '/';
+}
+
+/* Standard base64 with padding (RFC 4648 section 4), no line breaks. */
+static int check_base64(struct ctx *c, const char *s, const char *path)
+{
+    size_t n = strlen(s);
+    if (n % 4) return failp(c, path, "is not base64 (its length is not a multiple of 4)");
+    for (size_t i = 0; i < n; i++) {
+        size_t from_end = n - i;
+        if (s[i] == '=' && from_end <= 2 && (from_end == 1 || s[i + 1] == '=')) continue;
+        if (!b64_char(s[i]))
+            return failp(c, path, "is not base64 (RFC 4648, with padding): character %zu", i);
+    }
+    size_t pad = n && s[n - 1] == '=' ? (n > 1 && s[n - 2] == '=' ? 2 : 1) : 0;
+    size_t bytes = n / 4 * 3 - pad;
+    if (bytes > NET_USER_DATA_MAX)
+        return failp(c, path, "%zu bytes decoded; at most %d", bytes, NET_USER_DATA_MAX);
+    return 0;
+}
+
+static void vm_free(struct net_vm *vm)
+{
+    if (!vm) return;
+    free(vm->name);
+    free(vm->id);
+    free(vm->size);
+    free(vm->location);
+    free(vm->resource_group);
+    free(vm->user_data);
+    free(vm);
+}
+
+/* The optional "vm" object of a NIC: what the metadata service answers. */
+static int parse_vm(struct ctx *c, json_t *j, const char *path, struct net_nic *nic)
+{
+    static const char *const keys[] = {"name",           "id",        "size", "location",
+                                       "resource_group", "user_data", NULL};
+    char fp[PATH_MAX_LEN];
+    if (want_object(c, j, path) < 0 || check_keys(c, j, path, keys) < 0) return -1;
+    struct net_vm *vm = calloc(1, sizeof(*vm));
+    if (!vm) return failp(c, path, "out of memory");
+    nic->vm = vm;
+    struct {
+        const char *key;
+        char **dst;
+        bool required;
+    } fields[] = {
+        {"name", &vm->name, true},         {"id", &vm->id, false},
+        {"size", &vm->size, false},        {"location", &vm->location, false},
+        {"resource_group", &vm->resource_group, false}, {"user_data", &vm->user_data, false},
+    };
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        const char *s;
+        if (get_str(c, j, fields[i].key, path, fields[i].required, &s) < 0) return -1;
+        if (!s) continue;
+        field_path(fp, path, fields[i].key);
+        if (!strcmp(fields[i].key, "user_data")) {
+            if (check_base64(c, s, fp) < 0) return -1;
+        } else if (!strcmp(fields[i].key, "id")) {
+            if (check_name(c, s, fp) < 0) return -1;
+        } else if (check_text(c, s, fp) < 0) {
+            return -1;
+        }
+        if (!(*fields[i].dst = dup_or_fail(c, s))) return -1;
+    }
+    return 0;
+}
+
 static const uint8_t gateway_mac_bytes[6] = {0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc};
 
 static int parse_nic(struct ctx *c, json_t *j, const char *path, struct net_config *cfg,
                      size_t idx)
 {
-    static const char *const keys[] = {"id",  "vnet",      "subnet",   "mac",
-                                       "private_ip", "nsg", "public_ip", "hostname", NULL};
+    static const char *const keys[] = {"id",  "vnet",      "subnet",   "mac", "private_ip",
+                                       "nsg", "public_ip", "hostname", "vm",  NULL};
     struct net_nic *nic = &cfg->nics[idx];
     const char *id, *vnet, *subnet, *mac, *ip, *pip, *hostname;
     char fp[PATH_MAX_LEN], a[NET_IP4_STRLEN], b[NET_IP4_STRLEN], cs[NET_CIDR_STRLEN];
@@ -750,6 +834,12 @@ static int parse_nic(struct ctx *c, json_t *j, const char *path, struct net_conf
         field_path(fp, path, "hostname");
         if (check_hostname(c, hostname, fp) < 0) return -1;
         if (!(nic->hostname = dup_or_fail(c, hostname))) return -1;
+    }
+
+    json_t *vm = json_object_get(j, "vm");
+    if (vm) {
+        field_path(fp, path, "vm");
+        if (parse_vm(c, vm, fp, nic) < 0) return -1;
     }
     return 0;
 }
@@ -945,6 +1035,7 @@ void net_config_free(struct net_config *cfg)
     for (size_t i = 0; i < cfg->nnics; i++) {
         free(cfg->nics[i].id);
         free(cfg->nics[i].hostname);
+        vm_free(cfg->nics[i].vm);
     }
     free(cfg->nics);
     for (size_t i = 0; i < cfg->nnsgs; i++) nsg_clear(&cfg->nsgs[i]);

@@ -49,6 +49,19 @@ struct net_vnet {
     size_t nsubnets;
 };
 
+/* What the metadata service tells a VM about itself (a NIC's "vm" object).
+ * Strings are NULL when absent, except name. */
+#define NET_VM_TEXT_MAX      128
+#define NET_USER_DATA_MAX    65536 /* decoded bytes */
+struct net_vm {
+    char *name;
+    char *id;             /* instance id, [A-Za-z0-9._-] */
+    char *size;
+    char *location;
+    char *resource_group;
+    char *user_data;      /* base64 (RFC 4648, padded), "" or NULL: none */
+};
+
 struct net_nic {
     char *id;
     size_t vnet, subnet; /* indexes */
@@ -58,6 +71,7 @@ struct net_nic {
     int nsg;             /* -1: none */
     int public_ip;       /* -1: none */
     char *hostname;      /* NULL: none */
+    struct net_vm *vm;   /* NULL: none */
 };
 
 struct net_pip_port {

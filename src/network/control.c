@@ -99,6 +99,8 @@ json_t *ctl_counters(struct sw *sw)
         json_object_set_new(p, "drops", drops_object(st->drops));
         json_object_set_new(p, "arp_replies", jint(st->arp_replies));
         json_object_set_new(p, "dhcp_replies", jint(st->dhcp_replies));
+        json_object_set_new(p, "dns_answers", jint(st->dns_answers));
+        json_object_set_new(p, "metadata_requests", jint(st->metadata_requests));
         json_object_set_new(ports, cfg->nics[i].id, p);
     }
     for (size_t i = 0; i < cfg->nnsgs; i++) {

@@ -591,6 +591,9 @@ int main(int argc, char **argv)
             d.clients[i].pidx = pollset_add(
                 &ps, d.clients[i].fd, (short)(POLLIN | (d.clients[i].outlen ? POLLOUT : 0)));
         int timeout = kick ? 0 : 1000;
+        uint64_t due = sw_timer_deadline(d.sw), t0 = now_ms();
+        if (due != UINT64_MAX && (due <= t0 || due - t0 < (uint64_t)timeout))
+            timeout = due <= t0 ? 0 : (int)(due - t0);
         nat_fill(d.nat, &ps, &timeout);
         if (ports_idx < 0) {
             log_error("out of memory");
@@ -632,6 +635,13 @@ int main(int argc, char **argv)
         }
 
         uint64_t now = now_ms();
+        /* the metadata service's retransmissions and timeouts */
+        if (sw_timer_deadline(d.sw) <= now)
+            for (size_t i = 0; i < d.sw->cfg->nnics; i++) {
+                if (sw_nic_deadline(d.sw, i) > now) continue;
+                sw_nic_timers(d.sw, i, now, d.out);
+                dispatch(&d, d.out);
+            }
         if (now - last_tick >= 1000) {
             last_tick = now;
             sw_tick(d.sw, now);

@@ -219,6 +219,38 @@ size_t net_build_udp(uint8_t *buf, const uint8_t dst_mac[6], const uint8_t src_m
     return n + 20 + ulen;
 }
 
+size_t net_build_tcp(uint8_t *buf, const uint8_t dst_mac[6], const uint8_t src_mac[6],
+                     const struct net_tcp_seg *s, const void *payload, size_t payload_len)
+{
+    size_t n = net_build_eth(buf, dst_mac, src_mac, NET_ETH_IPV4);
+    size_t hlen = s->mss ? 24 : 20, tlen = hlen + payload_len;
+    uint8_t *ip = buf + n, *tcp = ip + 20;
+    build_ip_header(ip, 20 + tlen, NET_IPPROTO_TCP, s->src_ip, s->dst_ip);
+    net_wr16(tcp, s->sport);
+    net_wr16(tcp + 2, s->dport);
+    net_wr32(tcp + 4, s->seq);
+    net_wr32(tcp + 8, s->ack);
+    tcp[12] = (uint8_t)(hlen / 4) << 4;
+    tcp[13] = s->flags;
+    net_wr16(tcp + 14, s->window);
+    net_wr16(tcp + 16, 0);
+    net_wr16(tcp + 18, 0); /* urgent pointer */
+    if (s->mss) {
+        tcp[20] = 2; /* MSS */
+        tcp[21] = 4;
+        net_wr16(tcp + 22, s->mss);
+    }
+    if (payload_len) memcpy(tcp + hlen, payload, payload_len);
+    uint8_t pseudo[12];
+    net_wr32(pseudo, s->src_ip);
+    net_wr32(pseudo + 4, s->dst_ip);
+    pseudo[8] = 0;
+    pseudo[9] = NET_IPPROTO_TCP;
+    net_wr16(pseudo + 10, (uint16_t)tlen);
+    net_wr16(tcp + 16, net_csum(tcp, tlen, net_csum_add(pseudo, sizeof(pseudo), 0)));
+    return n + 20 + tlen;
+}
+
 size_t net_build_echo_reply(uint8_t *buf, const struct net_frame *f, const uint8_t src_mac[6])
 {
     size_t n = net_build_eth(buf, f->src_mac, src_mac, NET_ETH_IPV4);

@@ -139,6 +139,18 @@ size_t net_build_arp(uint8_t *buf, uint16_t op, const uint8_t eth_dst[6], const 
 size_t net_build_udp(uint8_t *buf, const uint8_t dst_mac[6], const uint8_t src_mac[6],
                      uint32_t src_ip, uint32_t dst_ip, uint16_t sport, uint16_t dport,
                      const void *payload, size_t payload_len);
+/* IPv4 + TCP with both checksums: a 20-byte TCP header, plus the MSS option
+ * (4 bytes) when mss is not 0, then payload_len bytes of payload. */
+struct net_tcp_seg {
+    uint32_t src_ip, dst_ip;
+    uint16_t sport, dport;
+    uint32_t seq, ack;
+    uint8_t flags;
+    uint16_t window;
+    uint16_t mss; /* 0: no option */
+};
+size_t net_build_tcp(uint8_t *buf, const uint8_t dst_mac[6], const uint8_t src_mac[6],
+                     const struct net_tcp_seg *s, const void *payload, size_t payload_len);
 /* An echo reply to the echo request f (same id, sequence and data). */
 size_t net_build_echo_reply(uint8_t *buf, const struct net_frame *f, const uint8_t src_mac[6]);
 

@@ -6,9 +6,13 @@
 #include "network/switch.h"
 
 #include "network/dhcp.h"
+#include "network/dns.h"
+#include "network/imds.h"
+#include "network/tcpserv.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 const uint8_t sw_gateway_mac[6] = {0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc};
 /* libslirp's MAC: 52:55 followed by its IPv4 address (NET_NAT_HOST) */
@@ -44,10 +48,21 @@ static void free_runtime(struct sw_vnet_rt *vnets, size_t n)
     free(vnets);
 }
 
+static void free_imds(struct sw_nic_rt *nics, size_t n)
+{
+    for (size_t i = 0; nics && i < n; i++) {
+        if (!nics[i].imds) continue;
+        tcps_clear(nics[i].imds);
+        free(nics[i].imds);
+        nics[i].imds = NULL;
+    }
+}
+
 void sw_destroy(struct sw *sw)
 {
     if (!sw) return;
     free_runtime(sw->vnets, sw->cfg->nvnets);
+    free_imds(sw->nics, sw->cfg->nnics);
     free(sw->nics);
     net_config_free(sw->cfg);
     free(sw);
@@ -80,14 +95,18 @@ int sw_apply(struct sw *sw, struct net_config *cfg)
         const struct net_nic *on = &old->nics[o];
         nics[i].st = sw->nics[o].st;
         if (!memcmp(on->mac, n->mac, 6) &&
-            !strcmp(old->vnets[on->vnet].name, cfg->vnets[n->vnet].name))
+            !strcmp(old->vnets[on->vnet].name, cfg->vnets[n->vnet].name)) {
             nics[i].port = sw->nics[o].port;
+            nics[i].imds = sw->nics[o].imds; /* open metadata connections go on */
+            sw->nics[o].imds = NULL;
+        }
     }
     for (size_t i = 0; i < cfg->nnsgs; i++) {
         int o = net_config_find_nsg(old, cfg->nsgs[i].name);
         if (o >= 0) nsg_carry_counters(&cfg->nsgs[i], &old->nsgs[o]);
     }
     free_runtime(sw->vnets, old->nvnets);
+    free_imds(sw->nics, old->nnics);
     free(sw->nics);
     net_config_free(old);
     sw->cfg = cfg;
@@ -111,12 +130,15 @@ void sw_tick(struct sw *sw, uint64_t now_ms)
 
 static uint8_t *emit(struct sw_out *out, enum sw_dest dest, size_t index, size_t len)
 {
-    if (out->n >= SW_OUT_MAX || len > NET_FRAME_MAX) return NULL;
+    if (out->n >= SW_OUT_MAX || len > NET_FRAME_MAX || len > SW_OUT_BYTES - out->used)
+        return NULL;
     struct sw_out_frame *o = &out->f[out->n];
     o->dest = dest;
     o->index = index;
     o->len = len;
-    o->data = out->buf[out->n];
+    o->data = out->buf + out->used;
+    out->used += (len + 7) & ~(size_t)7;
+    if (out->used > SW_OUT_BYTES) out->used = SW_OUT_BYTES;
     out->n++;
     return o->data;
 }
@@ -293,6 +315,139 @@ static void port_dhcp(struct sw *sw, size_t nic, const struct net_frame *f, stru
     sw->nics[nic].st.dhcp_replies++;
 }
 
+/* ------------------------------------------- platform services (IMDS) -- */
+
+struct imds_ctx {
+    struct sw *sw;
+    size_t nic;
+    struct sw_out *out;
+};
+
+static uint8_t *imds_emit(void *opaque, size_t len)
+{
+    struct imds_ctx *x = opaque;
+    return emit(x->out, SW_TO_PORT, x->nic, len);
+}
+
+static int imds_app(void *opaque, const uint8_t *req, size_t len, bool final, bool full,
+                    uint8_t **resp, size_t *resp_len)
+{
+    struct imds_ctx *x = opaque;
+    int r = imds_http(x->sw->cfg, x->nic, req, len, final, full, resp, resp_len);
+    if (r == 1) x->sw->nics[x->nic].st.metadata_requests++;
+    return r;
+}
+
+static void imds_env(struct sw *sw, size_t nic, struct imds_ctx *x, struct tcps_env *env)
+{
+    *env = (struct tcps_env){
+        .ip = NET_IMDS_IP, .port = NET_IMDS_PORT, .mac = sw_gateway_mac,
+        .peer_mac = sw->cfg->nics[nic].mac, .emit = imds_emit, .emit_opaque = x,
+        .app = imds_app, .app_opaque = x,
+    };
+}
+
+/* A packet from a NIC to 169.254.169.254: TCP port 80 is the metadata
+ * service; nothing else is there. */
+static void port_imds(struct sw *sw, size_t nic, const struct net_frame *f, uint64_t now,
+                      struct sw_out *out)
+{
+    struct sw_nic_rt *rt = &sw->nics[nic];
+    if (f->proto != NET_IPPROTO_TCP || f->dport != NET_IMDS_PORT) {
+        drop(&rt->st, SW_DROP_NO_ROUTE);
+        return;
+    }
+    if (!rt->imds) {
+        rt->imds = malloc(sizeof(*rt->imds));
+        if (!rt->imds) return;
+        tcps_init(rt->imds, (uint32_t)(nic * 2654435761u) ^ (uint32_t)now);
+    }
+    struct imds_ctx x = {sw, nic, out};
+    struct tcps_env env;
+    imds_env(sw, nic, &x, &env);
+    tcps_input(rt->imds, &env, f, now);
+    if (!tcps_active(rt->imds)) { /* idle NICs hold nothing */
+        free(rt->imds);
+        rt->imds = NULL;
+    }
+}
+
+uint64_t sw_nic_deadline(const struct sw *sw, size_t nic)
+{
+    if (nic >= sw->cfg->nnics || !sw->nics[nic].imds) return UINT64_MAX;
+    return tcps_deadline(sw->nics[nic].imds);
+}
+
+uint64_t sw_timer_deadline(const struct sw *sw)
+{
+    uint64_t d = UINT64_MAX;
+    for (size_t i = 0; i < sw->cfg->nnics; i++) {
+        uint64_t t = sw_nic_deadline(sw, i);
+        if (t < d) d = t;
+    }
+    return d;
+}
+
+void sw_nic_timers(struct sw *sw, size_t nic, uint64_t now_ms, struct sw_out *out)
+{
+    out->n = out->used = 0;
+    if (nic >= sw->cfg->nnics || !sw->nics[nic].imds) return;
+    struct tcps *t = sw->nics[nic].imds;
+    struct imds_ctx x = {sw, nic, out};
+    struct tcps_env env;
+    imds_env(sw, nic, &x, &env);
+    tcps_timer(t, &env, now_ms);
+    if (!tcps_active(t)) { /* idle NICs hold nothing */
+        free(t);
+        sw->nics[nic].imds = NULL;
+    }
+}
+
+/* ----------------------------------------------- platform services (DNS) -- */
+
+/* A query from a NIC to the platform resolver: answered here when it asks
+ * for a VM of the VNet ("NAME" or "NAME.internal", NAME a NIC's host name,
+ * case-insensitive), or for anything else under "internal" (NXDOMAIN).
+ * false: not ours, forward it. */
+static bool port_dns(struct sw *sw, size_t nic, const struct net_frame *f, struct sw_out *out)
+{
+    const struct net_config *cfg = sw->cfg;
+    const struct net_nic *n = &cfg->nics[nic];
+    struct dns_query q;
+    if (dns_parse_query(f->data + f->payload_off, f->payload_len, &q) < 0) return false;
+    if (q.qclass != DNS_CLASS_IN && q.qclass != DNS_CLASS_ANY) return false;
+    static const char zone[] = "internal";
+    size_t nl = strlen(q.name), zl = sizeof(zone) - 1;
+    bool in_zone = !strcmp(q.name, zone) ||
+                   (nl > zl && q.name[nl - zl - 1] == '.' && !strcmp(q.name + nl - zl, zone));
+    bool candidate = q.plain && (q.nlabels == 1 || (q.nlabels == 2 && in_zone));
+    if (!candidate && !in_zone) return false;
+    char host[DNS_NAME_MAX + 1];
+    size_t hl = 0;
+    while (q.name[hl] && q.name[hl] != '.') hl++;
+    memcpy(host, q.name, hl);
+    host[hl] = 0;
+    uint32_t addrs[DNS_ANSWERS_MAX];
+    size_t na = 0;
+    for (size_t i = 0; candidate && i < cfg->nnics && na < DNS_ANSWERS_MAX; i++) {
+        const struct net_nic *o = &cfg->nics[i];
+        if (o->vnet == n->vnet && o->hostname && !strcasecmp(o->hostname, host))
+            addrs[na++] = o->ip;
+    }
+    if (!na && !in_zone) return false; /* an unknown single label: the upstream's */
+    uint8_t rcode = na ? DNS_RCODE_OK : DNS_RCODE_NXDOMAIN;
+    if (q.qtype != DNS_TYPE_A && q.qtype != DNS_TYPE_ANY) na = 0; /* the name exists: no data */
+    uint8_t msg[DNS_UDP_MAX];
+    size_t len = dns_build_answer(f->data + f->payload_off, &q, rcode, addrs, na, msg, sizeof(msg));
+    if (!len) return false;
+    uint8_t *b = emit(out, SW_TO_PORT, nic, NET_ETH_HLEN + 28 + len);
+    if (!b) return true;
+    net_build_udp(b, n->mac, sw_gateway_mac, NET_PLATFORM_DNS, f->src_ip, DNS_PORT, f->sport, msg,
+                  len);
+    sw->nics[nic].st.dns_answers++;
+    return true;
+}
+
 static bool is_gateway(const struct net_vnet *vn, uint32_t ip)
 {
     for (size_t s = 0; s < vn->nsubnets; s++)
@@ -330,6 +485,13 @@ static void port_ip(struct sw *sw, size_t nic, const struct net_frame *f, uint64
         return;
     }
     bool routed = !memcmp(f->dst_mac, sw_gateway_mac, 6);
+    if (routed && dst == NET_IMDS_IP) {
+        port_imds(sw, nic, f, now, out);
+        return;
+    }
+    if (routed && dst == NET_PLATFORM_DNS && f->proto == NET_IPPROTO_UDP &&
+        f->dport == DNS_PORT && port_dns(sw, nic, f, out))
+        return;
     if (!routed) {
         /* switched: only to a NIC of the same subnet, and to its own IP */
         int j = net_config_nic_by_ip(cfg, n->vnet, dst);
@@ -366,8 +528,10 @@ static void port_ip(struct sw *sw, size_t nic, const struct net_frame *f, uint64
         return;
     }
     /* outside the VNet: through the NAT, but never to "this host" (0/8,
-     * 127/8), which the NAT's sockets would reach as the host's loopback */
-    if ((dst >> 24) == 0 || (dst >> 24) == 127) {
+     * 127/8), which the NAT's sockets would reach as the host's loopback,
+     * nor to link-local addresses (169.254/16: the host's own metadata
+     * service, if it has one, is not the VM's) */
+    if ((dst >> 24) == 0 || (dst >> 24) == 127 || (dst >> 16) == 0xa9fe) {
         drop(st, SW_DROP_NO_ROUTE);
         return;
     }
@@ -383,7 +547,7 @@ static void port_ip(struct sw *sw, size_t nic, const struct net_frame *f, uint64
 void sw_port_input(struct sw *sw, size_t nic, const uint8_t *frame, size_t len, uint64_t now_ms,
                    struct sw_out *out)
 {
-    out->n = 0;
+    out->n = out->used = 0;
     if (nic >= sw->cfg->nnics) return;
     struct sw_port_stats *st = &sw->nics[nic].st;
     st->rx_packets++;
@@ -409,7 +573,7 @@ void sw_port_input(struct sw *sw, size_t nic, const uint8_t *frame, size_t len, 
 void sw_nat_input(struct sw *sw, size_t v, const uint8_t *frame, size_t len, uint64_t now_ms,
                   struct sw_out *out)
 {
-    out->n = 0;
+    out->n = out->used = 0;
     if (v >= sw->cfg->nvnets) return;
     const struct net_config *cfg = sw->cfg;
     const struct net_vnet *vn = &cfg->vnets[v];

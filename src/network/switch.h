@@ -29,7 +29,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SW_OUT_MAX 2
+/* Frames one input can cause: a forwarded packet (at most NET_FRAME_MAX
+ * bytes) or a reply, or a burst of the metadata service's TCP segments. */
+#define SW_OUT_MAX   24
+#define SW_OUT_BYTES (2 * NET_FRAME_MAX + SW_OUT_MAX * 1600)
 
 extern const uint8_t sw_gateway_mac[6];
 
@@ -42,12 +45,12 @@ struct sw_out_frame {
     uint8_t *data;
 };
 
-/* Output of one input frame. Holds its own buffers (about 128 KiB): allocate
+/* Output of one input frame. Holds its own buffer (about 166 KiB): allocate
  * it once and reuse it. */
 struct sw_out {
-    size_t n;
+    size_t n, used;
     struct sw_out_frame f[SW_OUT_MAX];
-    uint8_t buf[SW_OUT_MAX][NET_FRAME_MAX];
+    uint8_t buf[SW_OUT_BYTES];
 };
 
 /* Why frames were dropped. Counted on the port (or NAT) they came from,
@@ -71,6 +74,8 @@ struct sw_port_stats {
     uint64_t tx_packets, tx_bytes; /* to the NIC */
     uint64_t drops[SW_DROP_COUNT];
     uint64_t arp_replies, dhcp_replies;
+    uint64_t dns_answers;       /* queries for VM names answered by the switch */
+    uint64_t metadata_requests; /* HTTP requests the metadata service answered */
 };
 
 struct sw_nat_stats {
@@ -79,9 +84,12 @@ struct sw_nat_stats {
     uint64_t drops[SW_DROP_COUNT];             /* of frames from the NAT */
 };
 
+struct tcps;
+
 struct sw_nic_rt {
     struct sw_port_stats st;
     int port; /* the runtime's handle of the connected port, -1 if none */
+    struct tcps *imds; /* the NIC's metadata connections; NULL until its first */
 };
 
 struct sw_vnet_rt {
@@ -117,6 +125,13 @@ void sw_nat_input(struct sw *sw, size_t vnet, const uint8_t *frame, size_t len, 
 
 /* Periodic housekeeping: expire idle flows a few buckets at a time. */
 void sw_tick(struct sw *sw, uint64_t now_ms);
+
+/* The metadata service's timers (retransmissions, timeouts): the earliest
+ * time sw_nic_timers must run for some NIC (UINT64_MAX: none), and running
+ * those of NIC nic that are due. */
+uint64_t sw_timer_deadline(const struct sw *sw);
+uint64_t sw_nic_deadline(const struct sw *sw, size_t nic);
+void sw_nic_timers(struct sw *sw, size_t nic, uint64_t now_ms, struct sw_out *out);
 
 /* The NAT's MAC address for a VNet (libslirp derives it from its address). */
 extern const uint8_t sw_nat_mac[6];

@@ -5,6 +5,7 @@ the unix socket, with real VMs of the default guest (small ones: 1 vCPU,
 Environment: KUMO_BUILD (build directory with kumod and kumo-vmm),
 KUMO_GUEST_DIR (the default guest; else guest/build.sh's cache).
 """
+import base64
 import http.client
 import json
 import os
@@ -606,6 +607,37 @@ def test_kill9_during_creates_and_deletes(kumod_factory):
 
 # ---------------------------------------------------------------------------
 # networks, disks, images
+
+
+def test_user_data_runs_at_first_boot(cloud):
+    """A VM created with user data runs it at its first boot (the default
+    guest fetches it from the switch's metadata service), not at a restart;
+    the metadata service knows the VM."""
+    k = cloud
+    if k.get("/v1/health").json["network"] != "kumo-switch":
+        pytest.skip("user data needs kumo-switch's metadata service")
+    script = (b"#!/bin/sh\necho user-data-from-kumod on $(hostname)\n"
+              b"wget -q -O - --header 'Metadata: true' "
+              b"'http://169.254.169.254/metadata/instance/compute/vmSize?format=text'\n"
+              b"echo\nexit 5\n")
+    r = k.post(f"{VM}?wait=60", {"name": "ud", "size": "Tiny", "nsg": None,
+                                 "userData": base64.b64encode(script).decode()})
+    assert r.status in (200, 201), r
+    assert r.json["hasUserData"] is True
+    log = console_wait(k, f"{VM}/ud", "kumo guest: user data ran (exit 5)")
+    assert "user-data-from-kumod on ud" in log, log[-2000:]
+    assert "\nTiny" in log.replace("\r", ""), log[-2000:]
+    # a restart is not a first boot: the marker on the OS disk says so
+    before = len(k.get(f"{VM}/ud/bootDiagnostics").raw)
+    r = k.post(f"{VM}/ud/restart?wait=60")
+    assert r.status == 200, r
+    log = console_wait(k, f"{VM}/ud", "kumo guest: user data already ran", since=before)
+    assert "user data ran (exit" not in log, log[-2000:]
+    # a VM without user data runs nothing
+    k.ok("POST", f"{VM}?wait=60", {"name": "plain", "size": "Tiny", "nsg": None})
+    log = console_wait(k, f"{VM}/plain", "kumo guest: booted")
+    time.sleep(2)
+    assert "user data" not in k.get(f"{VM}/plain/bootDiagnostics").raw
 
 
 def test_network_resources(cloud):

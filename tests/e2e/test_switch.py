@@ -1,12 +1,25 @@
-"""End-to-end tests of kumo-switch with fake NICs.
+"""End-to-end tests of kumo-switch with fake NICs and with real guests.
 
 Each test starts build/src/network/kumo-switch (or $KUMO_BUILD/kumo-switch)
 with a configuration, connects "NICs" to its SOCK_SEQPACKET port socket from
 Python (raw Ethernet frames built with struct), and checks what comes out:
 the hello protocol, DHCP, ARP, switching and routing, isolation between VNets,
 NSG drops and stateful replies, NAT to the host's network, public IP port
-forwarding, slow ports, and the counters of the control socket.
+forwarding, slow ports, the metadata service and internal DNS, and the
+counters of the control socket.
+
+The real-guest tests (KUMO_GUEST_DIR set to guest/build.sh's output) boot the
+default guest under kumo-vmm on the switch and cover the issue's list: two VMs
+ping and talk TCP both ways, a third in another VNet with the same address
+space reaches neither; NSG rules allow 80 and deny 22, replies of outbound
+connections pass, removing the allow rule keeps an open connection and
+refuses new ones, rule counters count; a public IP answers curl from the host;
+outbound NAT to a host server, then blocked by an outbound deny rule; the
+metadata service returns the VM's data (400 without the Metadata header);
+user data runs at first boot (once per instance on a disk root); VM names
+resolve in their VNet.
 """
+import base64
 import json
 import os
 import pathlib
@@ -17,6 +30,8 @@ import subprocess
 import tempfile
 import threading
 import time
+
+import re
 
 import pytest
 
@@ -732,4 +747,422 @@ def test_real_guests(make_switch, tmp_path):
                 p.wait()
         srv.kill()
         srv.wait()
+    sw.stop()
+
+
+# ------------------------------------------- metadata and DNS, fake NICs --
+
+def services_config():
+    cfg = base_config()
+    ud = base64.b64encode(b"#!/bin/sh\necho hi\n").decode()
+    cfg["nics"][0].update(hostname="vm1", vm={"name": "vm1", "id": "id-1", "size": "Tiny",
+                                              "location": "local", "resource_group": "rg",
+                                              "user_data": ud})
+    cfg["nics"][1].update(hostname="vm2", vm={"name": "vm2"})
+    cfg["nics"][3].update(hostname="vm4")
+    return cfg
+
+
+def tcp_exchange(nic, ip, sport, request, timeout=5.0):
+    """A TCP client on a fake NIC against 169.254.169.254:80: handshake,
+    request, read the response to the server's FIN, close. Returns bytes."""
+    nic.send_ip(tcp(ip, "169.254.169.254", sport, 80, SYN, seq=100))
+    sa = nic.recv_match(lambda f: f.get("proto") == 6 and f["dport"] == sport, timeout)
+    assert sa and sa["flags"] == SYN | ACK and sa["ack"] == 101, sa
+    assert sa["src"] == GW_MAC and sa["ip_src"] == "169.254.169.254"
+    rcv = sa["seq"] + 1
+    nic.send_ip(tcp(ip, "169.254.169.254", sport, 80, ACK | PSH, seq=101, ack=rcv,
+                    data=request))
+    seq = 101 + len(request)
+    body = b""
+    end = time.time() + timeout
+    while time.time() < end:
+        f = nic.recv_match(lambda f: f.get("proto") == 6 and f["dport"] == sport,
+                           end - time.time())
+        assert f, "no response"
+        if f["seq"] == rcv and f["data"]:
+            body += f["data"]
+            rcv += len(f["data"])
+        if f["flags"] & FIN and f["seq"] + len(f["data"]) == rcv:
+            rcv += 1
+            nic.send_ip(tcp(ip, "169.254.169.254", sport, 80, ACK | FIN, seq=seq, ack=rcv))
+            last = nic.recv_match(lambda f: f.get("proto") == 6 and f["dport"] == sport, timeout)
+            assert last and last["flags"] == ACK and last["ack"] == seq + 1, last
+            return body
+        nic.send_ip(tcp(ip, "169.254.169.254", sport, 80, ACK, seq=seq, ack=rcv))
+    raise AssertionError("no FIN")
+
+
+def dns_query(name, qtype=1, ident=0x1234):
+    q = struct.pack("!HHHHHH", ident, 0x0100, 1, 0, 0, 0)
+    for label in name.split("."):
+        q += bytes([len(label)]) + label.encode()
+    return q + b"\0" + struct.pack("!HH", qtype, 1)
+
+
+def test_metadata_and_dns_fake_nics(make_switch):
+    sw = make_switch(services_config())
+    n1, n2, n4 = sw.nic("n1", 1), sw.nic("n2", 2), sw.nic("n4", 4)
+    get = b"GET /metadata/instance HTTP/1.1\r\nHost: 169.254.169.254\r\nMetadata: true\r\n\r\n"
+    resp = tcp_exchange(n1, "10.0.1.4", 40000, get)
+    head, _, body = resp.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK") and b"Connection: close" in head, resp
+    doc = json.loads(body)
+    assert doc["compute"]["name"] == "vm1" and doc["compute"]["vmSize"] == "Tiny"
+    assert doc["compute"]["resourceGroupName"] == "rg" and doc["compute"]["location"] == "local"
+    assert base64.b64decode(doc["compute"]["userData"]) == b"#!/bin/sh\necho hi\n"
+    ipv4_ = doc["network"]["interface"][0]["ipv4"]
+    assert ipv4_["ipAddress"][0]["privateIpAddress"] == "10.0.1.4"
+    # each VM gets its own data: the switch knows which NIC asks
+    doc2 = json.loads(tcp_exchange(n2, "10.0.1.5", 40000, get).partition(b"\r\n\r\n")[2])
+    assert doc2["compute"]["name"] == "vm2" and doc2["compute"]["userData"] == ""
+    assert doc2["network"]["interface"][0]["ipv4"]["ipAddress"][0]["privateIpAddress"] == \
+        "10.0.1.5"
+    resp = tcp_exchange(n1, "10.0.1.4", 40001, b"GET /metadata/instance HTTP/1.1\r\n\r\n")
+    assert resp.startswith(b"HTTP/1.1 400 Bad Request"), resp
+    resp = tcp_exchange(n1, "10.0.1.4", 40002,
+                        b"GET /metadata/userdata HTTP/1.0\r\nMetadata: true\r\n\r\n")
+    assert resp.partition(b"\r\n\r\n")[2] == base64.b64encode(b"#!/bin/sh\necho hi\n")
+    # a SYN that is never acknowledged: the SYN+ACK is retransmitted (the
+    # switch's timers), then the connection is reset
+    n4.send_ip(tcp("10.0.1.4", "169.254.169.254", 41000, 80, SYN, seq=7))
+    seen = []
+    end = time.time() + 20
+    while time.time() < end:
+        f = n4.recv_match(lambda f: f.get("proto") == 6, end - time.time())
+        if not f:
+            break
+        seen.append(f["flags"])
+        if f["flags"] & RST:
+            break
+    assert seen.count(SYN | ACK) >= 3 and seen[-1] & RST, seen
+    c = sw.counters()["ports"]
+    assert c["n1"]["metadata_requests"] == 3 and c["n2"]["metadata_requests"] == 1
+
+    # internal DNS: VM names of the VNet, from the platform resolver
+    n2.send_ip(udp("10.0.1.5", "168.63.129.16", 5353, 53, dns_query("vm1")))
+    f = n2.recv_match(lambda f: f.get("proto") == 17 and f["sport"] == 53)
+    assert f and f["ip_src"] == "168.63.129.16" and f["dport"] == 5353
+    d = f["data"]
+    ident, flags, qd, an = struct.unpack("!HHHH", d[:8])
+    assert ident == 0x1234 and flags & 0x8000 and flags & 0xF == 0 and an == 1
+    assert d[-4:] == aton("10.0.1.4")
+    n2.send_ip(udp("10.0.1.5", "168.63.129.16", 5353, 53, dns_query("nobody.internal")))
+    f = n2.recv_match(lambda f: f.get("proto") == 17 and f["sport"] == 53)
+    assert f and struct.unpack("!H", f["data"][2:4])[0] & 0xF == 3  # NXDOMAIN
+    # another VNet does not see them
+    n4.send_ip(udp("10.0.1.4", "168.63.129.16", 5353, 53, dns_query("vm1.internal")))
+    f = n4.recv_match(lambda f: f.get("proto") == 17 and f["sport"] == 53)
+    assert f and struct.unpack("!H", f["data"][2:4])[0] & 0xF == 3
+    assert sw.counters()["ports"]["n2"]["dns_answers"] == 2
+    sw.stop()
+
+
+# ------------------------------------------------- real guests, interactive --
+
+class Guest:
+    """A default guest on the switch with its shell on a console socket:
+    sh() runs a command and returns its output and exit status."""
+
+    def __init__(self, vmm, guest, tmp, name, ports, nic_id, n, mem=192, disk=None, append=""):
+        self.name = name
+        self.sock_path = str(tmp / f"{name}.console")
+        self.log_path = tmp / f"{name}.log"
+        cmd = [vmm, "--kernel", str(guest / "Image"), "--mem", str(mem), "--net",
+               f"switch={ports},nic={nic_id},mac={mac_str(n)}",
+               "--console", f"socket:{self.sock_path}", "--console-log", str(self.log_path)]
+        if disk:
+            cmd += ["--disk", f"path={disk},format=raw"]
+            append = "root=/dev/vda rw " + append
+        else:
+            cmd += ["--initrd", str(guest / "initramfs.cpio.gz")]
+        cmd += ["--append", f"console=ttyS0 kumo.hostname={name} {append}".strip()]
+        self.out = open(tmp / f"{name}.vmm", "w")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.out,
+                                     stderr=subprocess.STDOUT)
+        self.sock = None
+        self.buf = b""
+        self.count = 0
+
+    def log(self):
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def wait_log(self, text, timeout=120):
+        end = time.time() + timeout
+        while time.time() < end:
+            if text in self.log():
+                return self.log()
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"{self.name}: {text!r} not on the console:\n{self.log()[-3000:]}")
+
+    def connect(self, timeout=60):
+        end = time.time() + timeout
+        while time.time() < end and self.sock is None:
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(self.sock_path)
+                self.sock = s
+            except OSError:
+                time.sleep(0.1)
+        assert self.sock, f"{self.name}: no console socket"
+
+    def start(self):
+        """Boot to the shell."""
+        self.wait_log("kumo guest: booted")
+        self.connect()
+        # the shell may not be reading yet: probe until it answers
+        for _ in range(60):
+            try:
+                self.sock.sendall(b"\x03")  # drop a partial line of an earlier probe
+                self.sh("true", timeout=2)
+                return self
+            except AssertionError:
+                continue
+        raise AssertionError(f"{self.name}: the shell does not answer:\n{self.log()[-2000:]}")
+
+    def sh(self, cmd, timeout=60):
+        """Run cmd in the guest's shell; (output, status)."""
+        self.count += 1
+        n = self.count
+        self.sock.sendall(f"{cmd}\necho @@$(({n})):$?@@\n".encode())
+        pat = re.compile(rb"@@%d:(\d+)@@" % n)
+        end = time.time() + timeout
+        while True:
+            m = pat.search(self.buf)
+            if m:
+                out = self.buf[:m.start()].decode(errors="replace")
+                self.buf = self.buf[m.end():]
+                return out, int(m.group(1))
+            left = end - time.time()
+            if left <= 0:
+                raise AssertionError(f"{self.name}: {cmd!r} did not finish:\n"
+                                     f"{self.buf[-2000:].decode(errors='replace')}")
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                raise AssertionError(f"{self.name}: console closed:\n{self.log()[-2000:]}")
+            self.buf += chunk
+
+    def ok(self, cmd, timeout=60):
+        out, st = self.sh(cmd, timeout)
+        assert st == 0, f"{self.name}: {cmd!r} exit {st}:\n{out[-2000:]}"
+        return out
+
+    def fails(self, cmd, timeout=60):
+        out, st = self.sh(cmd, timeout)
+        assert st != 0, f"{self.name}: {cmd!r} should have failed:\n{out[-2000:]}"
+        return out
+
+    def stop(self):
+        if self.sock:
+            self.sock.close()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.out.close()
+
+
+@pytest.fixture
+def guests(tmp_path):
+    made = []
+
+    def boot_guest(*a, **kw):
+        g = Guest(*a, **kw)
+        made.append(g)
+        return g
+
+    yield boot_guest
+    for g in made:
+        g.stop()
+
+
+def md(path, header=True):
+    """A guest command printing the metadata service's answer and a newline."""
+    h = "--header 'Metadata: true' " if header else ""
+    return f"wget -q -T 10 -O - {h}'http://169.254.169.254{path}' && echo"
+
+
+def lines(out):
+    return [line.strip() for line in out.splitlines()]
+
+
+def test_real_guests_vnet_metadata_dns(make_switch, guests, tmp_path):
+    """Two VMs in v1 ping and talk TCP both ways and resolve each other by
+    name; vm3 in v2 (same address space) reaches neither; the metadata
+    service gives each VM its own data; user data ran at boot."""
+    vmm, guest = guest_images()
+    cfg = services_config()
+    cfg["nics"][0]["vm"]["user_data"] = base64.b64encode(
+        b"#!/bin/sh\necho user-data-says-$(hostname) > /run/ud-proof\nexit 7\n").decode()
+    cfg["nics"][3].update(private_ip="10.0.1.9", hostname="vm3")
+    sw = make_switch(cfg)
+    vm1 = guests(vmm, guest, tmp_path, "vm1", sw.ports, "n1", 1)
+    vm2 = guests(vmm, guest, tmp_path, "vm2", sw.ports, "n2", 2)
+    vm3 = guests(vmm, guest, tmp_path, "vm3", sw.ports, "n4", 4)
+    for g in (vm1, vm2, vm3):
+        g.start()
+    # user data: run once at boot, its exit status on the console
+    assert "kumo guest: user data ran (exit 7)" in vm1.log(), vm1.log()[-2000:]
+    assert "user-data-says-vm1" in vm1.ok("cat /run/ud-proof")
+    assert "user data ran" not in vm2.log()  # vm2 has none
+    # ping and TCP both ways
+    vm1.ok("ping -c 2 -W 5 10.0.1.5")
+    vm2.ok("ping -c 2 -W 5 10.0.1.4")
+    for g in (vm1, vm2):
+        g.ok(f"mkdir -p /www && echo hello-from-{g.name} > /www/index.html && "
+             "httpd -p 8080 -h /www")
+    assert "hello-from-vm1" in vm2.ok("wget -q -T 10 -O - http://10.0.1.4:8080/")
+    assert "hello-from-vm2" in vm1.ok("wget -q -T 10 -O - http://10.0.1.5:8080/")
+    vm2.ok("nc -l -p 7000 > /tmp/got &")
+    vm1.ok("echo raw-tcp-payload | nc -w 5 10.0.1.5 7000")
+    assert "raw-tcp-payload" in vm2.ok("sleep 1; cat /tmp/got")
+    # internal DNS: names of the VNet, and ping by name
+    out = vm2.ok("nslookup vm1")
+    assert "10.0.1.4" in out, out
+    assert "10.0.1.5" in vm1.ok("nslookup vm2.internal")
+    vm1.ok("ping -c 1 -W 5 vm2")
+    assert "hello-from-vm1" in vm2.ok("wget -q -T 10 -O - http://vm1:8080/")
+    vm1.fails("nslookup vm3.internal")  # vm3 is in another VNet
+    # isolation: vm3 (v2, same address space) reaches neither
+    vm3.fails("ping -c 2 -W 2 10.0.1.4")
+    vm3.fails("ping -c 2 -W 2 10.0.1.5")
+    vm3.fails("wget -q -T 3 -O - http://10.0.1.4:8080/")
+    vm3.fails("wget -q -T 3 -O - http://10.0.1.5:8080/")
+    vm1.fails("ping -c 1 -W 2 10.0.1.9")
+    # the metadata service, per VM
+    out = vm1.ok(md("/metadata/instance"))
+    doc = json.loads(next(line for line in lines(out) if line.startswith('{"compute"')))
+    assert doc["compute"]["name"] == "vm1" and doc["compute"]["vmSize"] == "Tiny"
+    assert doc["network"]["interface"][0]["ipv4"]["ipAddress"][0]["privateIpAddress"] == \
+        "10.0.1.4"
+    out = vm2.ok(md("/metadata/instance"))
+    assert '"name":"vm2"' in out and '"privateIpAddress":"10.0.1.5"' in out, out
+    assert "n4" in lines(vm3.ok(md("/metadata/instance/compute/name?format=text")))
+    out = vm1.fails(md("/metadata/instance", header=False))
+    assert "400 Bad Request" in out, out
+    assert "id-1" in lines(vm1.ok(md("/metadata/instance/compute/vmId?format=text")))
+    c = sw.counters()["ports"]
+    assert c["n1"]["metadata_requests"] >= 4 and c["n2"]["dns_answers"] >= 2, c
+    sw.stop()
+
+
+def test_real_guests_nsg(make_switch, guests, tmp_path):
+    """NSG rules: inbound TCP 80 allowed, 22 denied; replies of outbound
+    connections pass although inbound is denied; removing the allow rule
+    keeps an open connection but refuses a new one; counters count."""
+    vmm, guest = guest_images()
+    web_rules = [
+        rule("allow-http", 100, "Inbound", "Allow", "Tcp", destination_port_range="80"),
+        rule("deny-ssh", 110, "Inbound", "Deny", "Tcp", destination_port_range="22"),
+        rule("deny-in", 4000, "Inbound", "Deny", "*"),
+    ]
+    cfg = base_config(web_rules=web_rules)
+    sw = make_switch(cfg)
+    web = guests(vmm, guest, tmp_path, "web", sw.ports, "n1", 1).start()  # 10.0.1.4, web-nsg
+    cli = guests(vmm, guest, tmp_path, "cli", sw.ports, "n3", 3).start()  # 10.0.2.4
+    web.ok("mkdir -p /www && echo web-ok > /www/index.html && httpd -p 22 -h /www")
+    web.ok("nc -l -p 80 -e cat &")  # an echo server for one long connection
+    cli.ok("mkdir -p /www && echo cli-ok > /www/index.html && httpd -p 8081 -h /www")
+    # an open connection to port 80
+    cli.ok("mkfifo /tmp/f && (nc 10.0.1.4 80 < /tmp/f > /tmp/out &) && exec 3>/tmp/f")
+    cli.ok("echo line-one >&3")
+    assert "line-one" in cli.ok("sleep 1; cat /tmp/out")
+    # port 80 answers a new connection too (a web server once nc holds its connection)
+    web.ok("sleep 1; httpd -p 80 -h /www")
+    assert "web-ok" in cli.ok("wget -q -T 10 -O - http://10.0.1.4/")
+    # port 22 has a server, but the rule denies it
+    cli.fails("wget -q -T 3 -O - http://10.0.1.4:22/")
+    # replies of web's own outbound connection pass (inbound is denied by deny-in)
+    assert "cli-ok" in web.ok("wget -q -T 10 -O - http://10.0.2.4:8081/")
+    rules = {r["name"]: r for r in sw.counters()["nsgs"]["web-nsg"]["rules"]}
+    assert rules["allow-http"]["packets"] == 2, rules  # the first packets of two flows
+    assert rules["deny-ssh"]["packets"] >= 1, rules
+    assert rules["allow-http"]["bytes"] >= 120 and rules["deny-ssh"]["bytes"] >= 60, rules
+    # remove the allow rule: the open connection lives on, a new one is refused
+    cfg["nsgs"][0]["rules"] = web_rules[1:]
+    r = sw.request(op="update_nsg", nsg=cfg["nsgs"][0])
+    assert r["ok"], r
+    cli.ok("echo line-two >&3")
+    out = cli.ok("sleep 1; cat /tmp/out")
+    assert "line-one" in out and "line-two" in out, out
+    cli.fails("wget -q -T 3 -O - http://10.0.1.4/")
+    rules = {r["name"]: r for r in sw.counters()["nsgs"]["web-nsg"]["rules"]}
+    assert rules["deny-in"]["packets"] >= 1 and rules["deny-ssh"]["packets"] >= 1, rules
+    assert "allow-http" not in rules
+    assert sw.counters()["ports"]["n3"]["drops"]["policy"] >= 2
+    sw.stop()
+
+
+def test_real_guests_public_ip_and_nat(make_switch, guests, tmp_path):
+    """A web server in a guest answers curl from the host through its public
+    IP; the guest reaches a host server through the NAT until an outbound
+    deny rule blocks it."""
+    vmm, guest = guest_images()
+    host = host_ipv4()
+    hp = free_port()
+    cfg = base_config(web_rules=WEB_RULES, public_port=hp)
+    sw = make_switch(cfg)
+    srv = subprocess.Popen(["/usr/bin/python3", "-m", "http.server", "0", "--bind", "0.0.0.0"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                           cwd=tmp_path)
+    try:
+        srv_port = int(srv.stdout.readline().split("port ")[1].split()[0])
+        vm = guests(vmm, guest, tmp_path, "vm1", sw.ports, "n1", 1).start()
+        vm.ok("mkdir -p /www && echo public-hello > /www/index.html && httpd -p 80 -h /www")
+        r = subprocess.run(["curl", "-s", "-m", "10", f"http://127.0.0.1:{hp}/"],
+                           capture_output=True, text=True, timeout=30)
+        assert "public-hello" in r.stdout, r
+        if not host:
+            pytest.skip("no non-loopback host address for the NAT part")
+        url = f"http://{host}:{srv_port}/"
+        vm.ok(f"wget -q -T 10 -O /dev/null {url}")
+        cfg["nsgs"][0]["rules"] = WEB_RULES + [
+            rule("no-host", 200, "Outbound", "Deny", "Tcp", destination_address_prefix=host,
+                 destination_port_range=str(srv_port))]
+        assert sw.request(op="update_nsg", nsg=cfg["nsgs"][0])["ok"]
+        vm.fails(f"wget -q -T 3 -O /dev/null {url}")
+        rules = {r["name"]: r for r in sw.counters()["nsgs"]["web-nsg"]["rules"]}
+        assert rules["no-host"]["packets"] >= 1 and rules["http-in"]["packets"] >= 1, rules
+    finally:
+        srv.kill()
+        srv.wait()
+    sw.stop()
+
+
+def test_real_guest_user_data_once_per_instance(make_switch, guests, tmp_path):
+    """With the root on a disk, user data runs at the first boot of an
+    instance only (a marker per instance id); a new instance id runs it again."""
+    vmm, guest = guest_images()
+    if not (guest / "rootfs.ext4").exists():
+        pytest.skip("no rootfs.ext4")
+    disk = tmp_path / "root.ext4"
+    disk.write_bytes((guest / "rootfs.ext4").read_bytes())
+    cfg = services_config()
+    cfg["nics"][0]["vm"]["user_data"] = base64.b64encode(
+        b"echo ran >> /root/user-data-runs\n").decode()
+    sw = make_switch(cfg)
+
+    def boot(name):
+        g = guests(vmm, guest, tmp_path, name, sw.ports, "n1", 1, disk=disk,
+                   append='kumo.run="cat /root/user-data-runs"')
+        assert g.proc.wait(timeout=180) == 0, g.log()[-2000:]
+        return g.log()
+
+    def runs(log):  # lines the user data appended, as kumo.run printed them
+        return lines(log.split("kumo guest: booted")[1]).count("ran")
+
+    log = boot("first")
+    assert "kumo guest: user data ran (exit 0)" in log and runs(log) == 1, log[-2000:]
+    log = boot("second")
+    assert "user data ran" not in log and "already ran for instance id-1" in log, log[-2000:]
+    assert runs(log) == 1, log[-2000:]
+    cfg["nics"][0]["vm"]["id"] = "id-2"  # a new instance on the same disk
+    assert sw.request(op="set_config", config=cfg)["ok"]
+    log = boot("third")
+    assert "kumo guest: user data ran (exit 0)" in log and runs(log) == 2, log[-2000:]
     sw.stop()

@@ -11,13 +11,22 @@
  *   - anti-spoofing: an IPv4 packet forwarded from one NIC to another
  *     carries the sender's own address.
  *
+ * The platform services the switch answers itself are on the same path:
+ * the metadata service (169.254.169.254:80, a TCP server in the switch,
+ * with its retransmission and timeout timers) and the internal DNS (queries
+ * to 168.63.129.16:53); their output must obey the same invariants, and the
+ * metadata connections a NIC holds stay within their bound.
+ *
  * Input: records of [selector][len_hi][len_lo][len bytes]. Selector < 0x80:
  * a frame from NIC (selector % nics); 0x80-0xef: from the NAT of VNet
- * (selector % vnets); 0xf0-0xfd: advance the clock by len seconds and run
- * the expiry sweep; 0xfe: switch to the other NSG configuration (conntrack
- * and counters are carried over); 0xff: stop.
+ * (selector % vnets); 0xf0-0xf7: advance the clock by len seconds, run the
+ * expiry sweep and the NICs' timers; 0xf8-0xfd: advance the clock by len
+ * milliseconds and run the NICs' timers; 0xfe: switch to the other NSG
+ * configuration (conntrack, counters and metadata connections are carried
+ * over); 0xff: stop.
  */
 #include "network/switch.h"
+#include "network/tcpserv.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -42,9 +51,11 @@ static const char *config_a =
     "\"conntrack\":{\"max_entries\":32,\"udp_unreplied\":5,\"tcp_syn_sent\":5},"
     "\"nics\":["
     " {\"id\":\"a\",\"vnet\":\"v1\",\"subnet\":\"web\",\"mac\":\"52:54:00:00:00:01\","
-    "  \"hostname\":\"a\"},"
+    "  \"hostname\":\"a\",\"vm\":{\"name\":\"vm-a\",\"id\":\"i-a\",\"size\":\"Tiny\","
+    "  \"location\":\"local\",\"resource_group\":\"rg\",\"user_data\":"
+    "  \"IyEvYmluL3NoCmVjaG8gaGVsbG8gZnJvbSB1c2VyIGRhdGEK\"}},"
     " {\"id\":\"b\",\"vnet\":\"v1\",\"subnet\":\"web\",\"mac\":\"52:54:00:00:00:02\","
-    "  \"nsg\":\"nic\"},"
+    "  \"nsg\":\"nic\",\"hostname\":\"b\",\"vm\":{\"name\":\"vm-a\",\"resource_group\":\"rg\"}},"
     " {\"id\":\"c\",\"vnet\":\"v1\",\"subnet\":\"db\",\"mac\":\"52:54:00:00:00:03\"},"
     " {\"id\":\"d\",\"vnet\":\"v2\",\"subnet\":\"web\",\"mac\":\"52:54:00:00:00:04\"}]}";
 
@@ -94,6 +105,8 @@ static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 static void check_output(size_t vnet, int src_nic)
 {
     const struct net_config *cfg = sw->cfg;
+    for (size_t i = 0; i < cfg->nnics; i++)
+        if (sw->nics[i].imds && tcps_active(sw->nics[i].imds) > TCPS_CONNS) __builtin_trap();
     for (size_t k = 0; k < out.n; k++) {
         const struct sw_out_frame *o = &out.f[k];
         struct net_frame f;
@@ -122,8 +135,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         i += 3;
         if (sel == 0xff) break;
         if (sel >= 0xf0 && sel <= 0xfd) {
-            now_ms += len * 1000;
-            sw_tick(sw, now_ms);
+            now_ms += sel <= 0xf7 ? len * 1000 : len;
+            if (sel <= 0xf7) sw_tick(sw, now_ms);
+            for (size_t n = 0; n < sw->cfg->nnics; n++) {
+                if (sw_nic_deadline(sw, n) > now_ms) continue;
+                sw_nic_timers(sw, n, now_ms, &out);
+                check_output(sw->cfg->nics[n].vnet, (int)n);
+            }
             continue;
         }
         if (sel == 0xfe) {

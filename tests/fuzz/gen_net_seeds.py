@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Write the seed corpora of fuzz_net_frame and fuzz_net_config.
+"""Write the seed corpora of fuzz_net_frame, fuzz_net_config and
+fuzz_net_services.
 
 The frame seeds are conversations in the harness's record format
 ([selector][len16][frame]...) over its built-in configuration: NIC a
-(52:54:00:00:00:01, 10.0.1.4, VNet v1 web), b (…02, 10.0.1.5), c (…03,
-10.9.2.4, v1 db) and d (…04, 10.0.1.4, VNet v2). Run it again after
-changing the harness's configuration or the record format.
+(52:54:00:00:00:01, 10.0.1.4, VNet v1 web, host name a, with a vm object and
+user data), b (…02, 10.0.1.5, host name b), c (…03, 10.9.2.4, v1 db) and d
+(…04, 10.0.1.4, VNet v2). The services seeds follow fuzz_net_services.c's
+three modes (HTTP, DNS, TCP records). Run it again after changing a
+harness's configuration or record format.
 """
 import json
 import pathlib
@@ -18,7 +21,9 @@ NAT = bytes.fromhex("5255a83f8101")
 BCAST = b"\xff" * 6
 A, B, C, D = 0, 1, 2, 3
 FROM_NAT_V1, FROM_NAT_V2 = 0x80, 0x81
-TICK, SWAP = 0xF0, 0xFE
+TICK, TICK_MS, SWAP = 0xF0, 0xF8, 0xFE
+IMDS = "169.254.169.254"
+PDNS = "168.63.129.16"
 INET = "93.184.216.34"
 
 
@@ -49,9 +54,24 @@ def udp(src, dst, sp, dp, data=b"x"):
     return ipv4(src, dst, 17, struct.pack("!HHHH", sp, dp, 8 + len(data), 0) + data)
 
 
-def tcp(src, dst, sp, dp, flags, data=b""):
-    return ipv4(src, dst, 6, struct.pack("!HHIIBBHHH", sp, dp, 1, 1, 0x50, flags, 65535, 0, 0)
-                + data)
+def tcp(src, dst, sp, dp, flags, data=b"", seq=1, ack=1, window=65535, mss=None):
+    opts = struct.pack("!BBH", 2, 4, mss) if mss else b""
+    off = (20 + len(opts)) // 4 << 4
+    return ipv4(src, dst, 6, struct.pack("!HHIIBBHHH", sp, dp, seq, ack, off, flags, window, 0, 0)
+                + opts + data)
+
+
+def dns_q(name, qtype=1, ident=0x4242):
+    q = struct.pack("!HHHHHH", ident, 0x0100, 1, 0, 0, 0)
+    for label in name.split("."):
+        q += bytes([len(label)]) + label.encode()
+    return q + b"\0" + struct.pack("!HH", qtype, 1)
+
+
+# the first SYN+ACK of the metadata server in a fresh harness run: its ISN
+# depends on the clock and a salt, so seeds acknowledge a guess and let the
+# fuzzer (and the RST/ACK paths) do the rest
+HTTP_GET = b"GET /metadata/instance HTTP/1.1\r\nHost: 169.254.169.254\r\nMetadata: true\r\n\r\n"
 
 
 def icmp(src, dst, typ, ident, inner=b""):
@@ -122,6 +142,61 @@ def frame_seeds():
     s["dns"] = (from_nic(B, udp("10.0.1.5", "168.63.129.16", 3333, 53, b"\x12\x34" + b"\0" * 10))
                 + from_nat(0, udp("168.63.129.16", "10.0.1.5", 53, 3333, b"\x12\x34")))
     s["flood"] = b"".join(from_nic(A, udp("10.0.1.4", INET, 10000 + i, 53)) for i in range(40))
+    s["imds"] = (from_nic(A, tcp("10.0.1.4", IMDS, 40000, 80, 0x02, seq=100, mss=1460))
+                 + from_nic(A, tcp("10.0.1.4", IMDS, 40000, 80, 0x18, HTTP_GET, seq=101, ack=0))
+                 + bytes([TICK_MS, 0, 250])
+                 + from_nic(A, tcp("10.0.1.4", IMDS, 40000, 80, 0x11, seq=101 + len(HTTP_GET)))
+                 + bytes([TICK_MS, 1, 0]) + bytes([TICK, 0, 40]))
+    s["imds_many"] = b"".join(
+        from_nic(B, tcp("10.0.1.5", IMDS, 41000 + i, 80, 0x02, seq=i * 1000, window=i * 100))
+        for i in range(6)) + bytes([TICK_MS, 3, 0]) + bytes([TICK, 0, 11])
+    s["imds_other"] = (from_nic(A, tcp("10.0.1.4", IMDS, 1, 443, 0x02))
+                       + from_nic(A, udp("10.0.1.4", IMDS, 1, 80))
+                       + from_nic(D, tcp("10.0.1.4", IMDS, 2, 80, 0x10, seq=5, ack=6))
+                       + from_nic(A, tcp("10.0.1.4", "169.254.1.1", 3, 80, 0x02)))
+    s["dns_internal"] = (from_nic(A, udp("10.0.1.4", PDNS, 3333, 53, dns_q("b")))
+                         + from_nic(B, udp("10.0.1.5", PDNS, 3334, 53, dns_q("A.internal")))
+                         + from_nic(B, udp("10.0.1.5", PDNS, 3335, 53, dns_q("nope.internal")))
+                         + from_nic(A, udp("10.0.1.4", PDNS, 3336, 53, dns_q("b", 28)))
+                         + from_nic(D, udp("10.0.1.4", PDNS, 3337, 53, dns_q("a")))
+                         + from_nic(A, udp("10.0.1.4", PDNS, 3338, 53, dns_q("example.com"))))
+    return s
+
+
+def services_seeds():
+    s = {}
+    reqs = {
+        "instance": HTTP_GET,
+        "leaf": b"GET /metadata/instance/compute/vmId?format=text HTTP/1.0\r\nMetadata: true\r\n\r\n",
+        "userdata": b"GET /metadata/userdata HTTP/1.1\nmetadata:TRUE\n\n",
+        "noheader": b"GET /metadata/instance HTTP/1.1\r\nHost: x\r\n\r\n",
+        "array": b"GET /metadata/instance/network/interface/1/ipv4?format=text HTTP/1.1\r\n"
+                 b"Metadata: true\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n",
+        "partial": b"GET /metadata/instance HTTP/1.1\r\nMetad",
+    }
+    for i, (k, v) in enumerate(reqs.items()):
+        s["http_" + k] = bytes([0, i * 4 & 0xff]) + v
+    s["dns_a"] = bytes([1]) + dns_q("vm1.internal")
+    s["dns_edns"] = bytes([1]) + (lambda q: q[:10] + b"\0\1" + q[12:])(dns_q("example.com", 28)) \
+        + bytes([0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0])
+
+    def seg(flags, dseq=0, dack=0, wnd=65535, plen=0, raw=False, step=0, port=0):
+        return bytes([flags | port << 6]) + struct.pack("!hhHBB", dseq, dack, wnd,
+                                                       plen | (0x80 if raw else 0), step)
+    # a whole exchange: SYN (MSS 1460 in dack), ACK + request in three parts,
+    # ACK the response as it comes, FIN
+    conv = [seg(0x02, dack=1460), seg(0x10, dack=0), seg(0x18, plen=30), seg(0x18, plen=30),
+            seg(0x18, plen=20)]
+    conv += [seg(0x10, step=1) for _ in range(8)] + [seg(0x11, step=5), seg(0x10, step=250)]
+    s["tcp_exchange"] = bytes([2]) + b"".join(conv)
+    s["tcp_lossy"] = bytes([2]) + b"".join(
+        [seg(0x02, dack=536, wnd=1000), seg(0x10), seg(0x18, plen=76, wnd=0),
+         seg(0x10, step=40, wnd=0), seg(0x10, dack=-500, step=30, wnd=500),
+         seg(0x10, step=30), seg(0x10, step=30), seg(0x10, step=30), seg(0x04, dseq=3)])
+    s["tcp_ports"] = bytes([2]) + b"".join(
+        [seg(0x02, port=p) for p in range(4)] + [seg(0x02, dseq=9, port=1), seg(0x10, step=255)])
+    s["tcp_raw"] = bytes([2]) + seg(0x02) + seg(0x10) + seg(0x18, plen=20, raw=True) + \
+        b"GET / HTTP/1.1\r\n\x00\r\n\r\n" + seg(0x11, step=2)
     return s
 
 
@@ -142,7 +217,9 @@ CONFIG = {
                     "ports": [{"host_port": 8080, "nic_port": 80, "protocol": "Tcp"},
                               {"host_port": 5353, "nic_port": 53, "protocol": "Udp"}]}],
     "nics": [{"id": "n1", "vnet": "v1", "subnet": "web", "mac": "52:54:00:00:00:01",
-              "public_ip": "p", "hostname": "web-1"},
+              "public_ip": "p", "hostname": "web-1",
+              "vm": {"name": "web 1", "id": "i-1", "size": "Standard_B1s", "location": "local",
+                     "resource_group": "rg", "user_data": "IyEvYmluL3NoCmVjaG8gaGkK"}},
              {"id": "n2", "vnet": "v1", "subnet": "db", "mac": "52:54:00:00:00:02",
               "private_ip": "10.8.2.6", "nsg": "web"},
              {"id": "n3", "vnet": "v2", "subnet": "web", "mac": "52:54:00:00:00:03"}],
@@ -171,7 +248,8 @@ def config_seeds():
 
 
 def main():
-    for name, seeds in (("net_frame", frame_seeds()), ("net_config", config_seeds())):
+    for name, seeds in (("net_frame", frame_seeds()), ("net_config", config_seeds()),
+                        ("net_services", services_seeds())):
         d = HERE / "seeds" / name
         d.mkdir(parents=True, exist_ok=True)
         for k, v in seeds.items():

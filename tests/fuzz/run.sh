@@ -36,17 +36,21 @@ done
 # the virtual switch: frames through the data plane; configuration and control
 # (seeds: tests/fuzz/gen_net_seeds.py)
 net=(src/network/addr.c src/network/packet.c src/network/nsg.c src/network/conntrack.c
-     src/network/dhcp.c src/network/config.c src/network/switch.c src/network/control.c
+     src/network/dhcp.c src/network/config.c src/network/dns.c src/network/imds.c
+     src/network/tcpserv.c src/network/switch.c src/network/control.c
      -DKUMO_VERSION='"fuzz"' -ljansson)
 build fuzz_net_frame tests/fuzz/fuzz_net_frame.c "${net[@]}"
 build fuzz_net_config tests/fuzz/fuzz_net_config.c "${net[@]}"
+# the metadata service (HTTP and its TCP server) and the DNS parser on their own
+build fuzz_net_services tests/fuzz/fuzz_net_services.c "${net[@]}"
 
 # kumod's request bodies and query values (seeds: the examples of docs/api.md)
 build fuzz_cloud_body tests/fuzz/fuzz_cloud_body.c src/cloud/requests.c src/cloud/body.c \
   src/cloud/validate.c src/cloud/error.c src/cloud/timefmt.c src/network/addr.c \
   src/network/nsg.c src/storage/tiers.c -ljansson
 
-for h in fuzz_elf fuzz_virtq fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config fuzz_cloud_body; do
+for h in fuzz_elf fuzz_virtq fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config \
+    fuzz_net_services fuzz_cloud_body; do
   corpus="$out/$h-corpus"
   mkdir -p "$corpus"
   seeds="tests/fuzz/seeds/${h#fuzz_}"
