@@ -14,6 +14,7 @@
 #include "cloud/requests.h"
 #include "cloud/state.h"
 #include "cloud/timefmt.h"
+#include "cloud/vmm_client.h"
 #include "storage/disk.h"
 #include "storage/tiers.h"
 
@@ -376,26 +377,52 @@ static void disk_create_h(struct api_ctx *c)
     api_reply(c, 201, out);
 }
 
+/* Apply disk id's tier limits (tier t, size_gib) to the running kumo-vmm of
+ * vm. The disk's index there is its place in kumo-vmm's argv (vmops.c: the
+ * OS disk, then data disks by LUN). 0, or -1 with a message in err. */
+static int disk_limits_live(struct kumod *k, int64_t vm, int64_t id, enum disk_tier t,
+                            int64_t size_gib, char *err, size_t errlen)
+{
+    struct db *db = k->db;
+    int64_t index = db_int(db, NULL, -1,
+                           "SELECT COUNT(*) FROM disks o, disks d WHERE d.id = ? AND o.vm_id = d.vm_id"
+                           " AND (o.os_disk > d.os_disk OR (o.os_disk = d.os_disk AND o.lun < d.lun))",
+                           "i", id);
+    int64_t cap = db_int(db, NULL, 0,
+                         "SELECT s.max_iops FROM vms v JOIN sizes s ON s.id = v.size_id"
+                         " WHERE v.id = ?",
+                         "i", vm);
+    const struct disk_tier_size *o = disk_tier_lookup(t, (uint64_t)size_gib);
+    if (index < 0 || !o) {
+        snprintf(err, errlen, "the disk is not in the VM's configuration");
+        return -1;
+    }
+    struct ratelimit_rates r;
+    disk_tier_rates(o, cap > 0 ? (uint64_t)cap : 0, &r);
+    json_t *req = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "op", "set_disk_limits", "disk",
+                            (json_int_t)index, "iops", (json_int_t)r.iops, "bps",
+                            (json_int_t)r.bps, "iops_max", (json_int_t)r.iops_max,
+                            "iops_max_length", (json_int_t)r.iops_max_length, "bps_max",
+                            (json_int_t)r.bps_max, "bps_max_length",
+                            (json_int_t)r.bps_max_length);
+    char sock[PATH_MAX];
+    json_t *reply = vmm_request(path_vm_file(k, sock, vm, "control.sock"), req, 5000, err, errlen);
+    json_decref(req);
+    if (!reply) return -1;
+    json_decref(reply);
+    return 0;
+}
+
 static void disk_update(struct api_ctx *c)
 {
     struct db *db = c->k->db;
     int64_t g, id = disk_lookup(c, &g);
     if (id < 0) return;
-    int64_t vm = db_int(db, NULL, 0, "SELECT vm_id FROM disks WHERE id = ?", "i", id);
-    if (vm > 0) {
-        char power[32] = "";
-        db_text(db, power, sizeof(power), "SELECT power_state FROM vms WHERE id = ?", "i", vm);
-        if (strcmp(power, PS_STOPPED) && strcmp(power, PS_DEALLOCATED)) {
-            kerr_conflict(&c->err, "InvalidState",
-                          "disk '%s' is attached to a VM that is %s: stop or deallocate it first",
-                          c->p[1], power);
-            return;
-        }
-    }
     int64_t old = db_int(db, NULL, 0, "SELECT size_gib FROM disks WHERE id = ?", "i", id);
     char tier[32];
     db_text(db, tier, sizeof(tier), "SELECT tier FROM disks WHERE id = ?", "i", id);
-    enum disk_tier t = DISK_TIER_STANDARD_SSD;
+    enum disk_tier t = DISK_TIER_STANDARD_SSD, was = DISK_TIER_STANDARD_SSD;
+    disk_tier_parse(tier, &was);
     disk_tier_parse(body_str(c->body, "tier", tier), &t);
     int64_t size = body_int(c->body, "sizeGiB", old);
     if (size < old) {
@@ -406,6 +433,31 @@ static void disk_update(struct api_ctx *c)
         kerr_invalid(&c->err, "sizeGiB", "sizeGiB: %" PRId64 " GiB is more than %s offers", size,
                      disk_tier_name(t));
         return;
+    }
+    /* A disk in use may change tier (its new limits apply at once, as Azure
+     * changes a performance tier without downtime); its size changes only
+     * while no kumo-vmm has it open. */
+    int64_t vm = db_int(db, NULL, 0, "SELECT vm_id FROM disks WHERE id = ?", "i", id);
+    bool live = false;
+    if (vm > 0) {
+        char power[32] = "";
+        db_text(db, power, sizeof(power), "SELECT power_state FROM vms WHERE id = ?", "i", vm);
+        bool off = !strcmp(power, PS_STOPPED) || !strcmp(power, PS_DEALLOCATED);
+        if (!off && (size != old || strcmp(power, PS_RUNNING))) {
+            kerr_conflict(&c->err, "InvalidState",
+                          "disk '%s' is attached to a VM that is %s: its tier can change while the"
+                          " VM runs, its size only when the VM is stopped or deallocated",
+                          c->p[1], power);
+            return;
+        }
+        live = !off && t != was;
+    }
+    if (live) {
+        char err[512];
+        if (disk_limits_live(c->k, vm, id, t, size, err, sizeof(err)) < 0) {
+            kerr_internal(&c->err, "the running VM did not take the new tier's limits: %s", err);
+            return;
+        }
     }
     if (size > old) {
         char path[PATH_MAX], err[512];

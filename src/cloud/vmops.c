@@ -50,6 +50,24 @@ static void addf(json_t *argv, const char *fmt, ...)
     add(argv, buf);
 }
 
+/* ",iops=N,bps=N[,iops_max=N,iops_max_length=S][,bps_max=...]": a tier's
+ * limits, burst included, as kumo-vmm's --disk takes them ("" if none). */
+static void disk_limit_args(const struct ratelimit_rates *r, char *out, size_t len)
+{
+    size_t n = 0;
+    out[0] = 0;
+#define LIMIT(field)                                                                          \
+    if (r->field && n < len)                                                                  \
+        n += (size_t)snprintf(out + n, len - n, ",%s=%" PRIu64, #field, r->field);
+    LIMIT(iops)
+    LIMIT(bps)
+    LIMIT(iops_max)
+    LIMIT(iops_max_length)
+    LIMIT(bps_max)
+    LIMIT(bps_max_length)
+#undef LIMIT
+}
+
 /* kumo-vmm's argv for vm (under the lock). */
 static json_t *build_argv(struct kumod *k, int64_t vm, char *err, size_t errlen)
 {
@@ -101,9 +119,8 @@ static json_t *build_argv(struct kumod *k, int64_t vm, char *err, size_t errlen)
         enum disk_tier t = DISK_TIER_STANDARD_SSD;
         disk_tier_parse(db_col_text(st, 1), &t);
         const struct disk_tier_size *o = disk_tier_lookup(t, (uint64_t)sqlite3_column_int64(st, 2));
-        int64_t iops = o ? o->iops : 0;
-        if (cap > 0 && iops > cap) iops = cap;
-        uint64_t bps = o ? (uint64_t)o->mbps * DISK_TIER_MB : 0;
+        struct ratelimit_rates r = {0};
+        if (o) disk_tier_rates(o, cap > 0 ? (uint64_t)cap : 0, &r);
         char serial[32];
         if (sqlite3_column_int(st, 3))
             snprintf(serial, sizeof(serial), "kumo-os");
@@ -111,11 +128,9 @@ static json_t *build_argv(struct kumod *k, int64_t vm, char *err, size_t errlen)
             snprintf(serial, sizeof(serial), "kumo-lun%" PRId64,
                      (int64_t)sqlite3_column_int64(st, 4));
         add(argv, "--disk");
-        if (iops > 0)
-            addf(argv, "path=%s,format=qcow2,serial=%s,iops=%" PRId64 ",bps=%" PRIu64,
-                 path_disk(k, path, id), serial, iops, bps);
-        else
-            addf(argv, "path=%s,format=qcow2,serial=%s", path_disk(k, path, id), serial);
+        char limits[256];
+        disk_limit_args(&r, limits, sizeof(limits));
+        addf(argv, "path=%s,format=qcow2,serial=%s%s", path_disk(k, path, id), serial, limits);
     }
     sqlite3_finalize(st);
     json_t *net = netplane_vm_args(k, vm, err, errlen);

@@ -366,3 +366,10 @@ void virtio_blk_set_limits(struct blk *b, const struct ratelimit_config *c)
     atomic_store(&b->limited, c->bandwidth.size || c->ops.size);
     pthread_mutex_unlock(&b->rl_lock);
 }
+
+void virtio_blk_get_rates(struct blk *b, struct ratelimit_rates *r)
+{
+    pthread_mutex_lock(&b->rl_lock);
+    ratelimit_rates_of(&b->rl, r);
+    pthread_mutex_unlock(&b->rl_lock);
+}

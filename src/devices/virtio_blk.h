@@ -35,4 +35,7 @@ void virtio_blk_set_limits(struct blk *b, const struct ratelimit_config *c);
 int virtio_blk_attach(struct machine *m, uint64_t base, struct plic *plic, unsigned irq,
                       const struct blk_config *cfg);
 
+/* The limits the disk enforces now (ratelimit_rates_of). */
+void virtio_blk_get_rates(struct blk *b, struct ratelimit_rates *r);
+
 #endif

@@ -5,6 +5,7 @@
  */
 #include "storage/ratelimit.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define MAX_SIZE      (1ull << 62)
@@ -145,4 +146,112 @@ bool ratelimit_enabled(const struct ratelimit *rl)
     for (int k = 0; k < RL_NKINDS; k++)
         if (rl->b[k].enabled) return true;
     return false;
+}
+
+int ratelimit_rates_set(struct ratelimit_rates *r, const char *key, uint64_t v)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } fields[] = {
+        {"iops", offsetof(struct ratelimit_rates, iops)},
+        {"bps", offsetof(struct ratelimit_rates, bps)},
+        {"iops_max", offsetof(struct ratelimit_rates, iops_max)},
+        {"bps_max", offsetof(struct ratelimit_rates, bps_max)},
+        {"iops_max_length", offsetof(struct ratelimit_rates, iops_max_length)},
+        {"bps_max_length", offsetof(struct ratelimit_rates, bps_max_length)},
+        {"iops_burst", offsetof(struct ratelimit_rates, iops_burst)},
+        {"bps_burst", offsetof(struct ratelimit_rates, bps_burst)},
+    };
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+        if (!strcmp(key, fields[i].name)) {
+            memcpy((char *)r + fields[i].off, &v, sizeof(v));
+            return 0;
+        }
+    return -1;
+}
+
+/* A bucket refilling `rate` tokens per second that holds `size` tokens. */
+static struct ratelimit_bucket_config rate_bucket(uint64_t size, uint64_t rate)
+{
+    struct ratelimit_bucket_config b = {.size = size};
+    if (size > MAX_SIZE) size = b.size = MAX_SIZE;
+    /* size * 1000 / rate, to the nearest ms, without overflow */
+    unsigned __int128 ms = ((unsigned __int128)size * 1000 + rate / 2) / rate;
+    b.refill_time_ms = ms > MAX_REFILL_MS ? MAX_REFILL_MS : ms == 0 ? 1 : (uint64_t)ms;
+    return b;
+}
+
+static int kind_config(const char *name, uint64_t rate, uint64_t max, uint64_t length,
+                       uint64_t burst, struct ratelimit_bucket_config *b,
+                       struct ratelimit_bucket_config *peak, char *err, size_t errlen)
+{
+    if (!rate) {
+        const char *what = max ? "_max" : length ? "_max_length" : burst ? "_burst" : NULL;
+        if (what) {
+            snprintf(err, errlen, "%s%s needs %s (the sustained rate)", name, what, name);
+            return -1;
+        }
+        return 0;
+    }
+    if (length && !max) {
+        snprintf(err, errlen, "%s_max_length needs %s_max (the burst rate)", name, name);
+        return -1;
+    }
+    if (max && max <= rate) {
+        snprintf(err, errlen, "%s_max=%llu must be above %s=%llu", name, (unsigned long long)max,
+                 name, (unsigned long long)rate);
+        return -1;
+    }
+    if (!max) {
+        *b = rate_bucket(rate, rate);
+    } else {
+        if (!length) length = 1;
+        unsigned __int128 size = (unsigned __int128)rate + (unsigned __int128)(max - rate) * length;
+        *b = rate_bucket(size > MAX_SIZE ? MAX_SIZE : (uint64_t)size, rate);
+        *peak = rate_bucket(max, max);
+    }
+    b->one_time_burst = burst;
+    return 0;
+}
+
+int ratelimit_rates_config(const struct ratelimit_rates *r, struct ratelimit_config *c,
+                           char *err, size_t errlen)
+{
+    *c = (struct ratelimit_config){0};
+    if (kind_config("iops", r->iops, r->iops_max, r->iops_max_length, r->iops_burst, &c->ops,
+                    &c->peak_ops, err, errlen) < 0 ||
+        kind_config("bps", r->bps, r->bps_max, r->bps_max_length, r->bps_burst, &c->bandwidth,
+                    &c->peak_bandwidth, err, errlen) < 0) {
+        *c = (struct ratelimit_config){0};
+        return -1;
+    }
+    return 0;
+}
+
+/* A bucket's rate per second: size tokens per refill_ns, to the nearest. */
+static uint64_t bucket_rate(const struct ratelimit_bucket *b)
+{
+    if (!b->enabled) return 0;
+    unsigned __int128 r = ((unsigned __int128)b->size * 1000000000u + b->refill_ns / 2) / b->refill_ns;
+    return r > UINT64_MAX ? UINT64_MAX : (uint64_t)r;
+}
+
+static void kind_rates(const struct ratelimit_bucket *b, const struct ratelimit_bucket *peak,
+                       uint64_t *rate, uint64_t *max, uint64_t *length)
+{
+    *rate = bucket_rate(b);
+    *max = *length = 0;
+    if (!b->enabled || !peak->enabled) return;
+    *max = bucket_rate(peak);
+    if (*max > *rate && b->size > *rate)
+        *length = (b->size - *rate + (*max - *rate) / 2) / (*max - *rate);
+}
+
+void ratelimit_rates_of(const struct ratelimit *rl, struct ratelimit_rates *r)
+{
+    *r = (struct ratelimit_rates){0};
+    kind_rates(&rl->b[RL_OPS], &rl->b[RL_PEAK_OPS], &r->iops, &r->iops_max, &r->iops_max_length);
+    kind_rates(&rl->b[RL_BANDWIDTH], &rl->b[RL_PEAK_BANDWIDTH], &r->bps, &r->bps_max,
+               &r->bps_max_length);
 }

@@ -40,6 +40,7 @@
 #define KUMO_STORAGE_RATELIMIT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct ratelimit_bucket_config {
@@ -80,5 +81,40 @@ void ratelimit_update(struct ratelimit *rl, const struct ratelimit_config *c, ui
 int64_t ratelimit_tokens(struct ratelimit *rl, enum ratelimit_kind k, uint64_t now_ns);
 uint64_t ratelimit_burst_left(const struct ratelimit *rl, enum ratelimit_kind k);
 bool ratelimit_enabled(const struct ratelimit *rl);
+
+/*
+ * A disk's limits as users state them (kumo-vmm --disk, the control socket,
+ * kumod from the tier table), with QEMU's names for the credit burst:
+ *   iops, bps                  sustained operations and bytes per second
+ *                              (0: that kind is unlimited)
+ *   iops_max, bps_max          burst rate per second, above the sustained rate
+ *   iops_max_length, ..._length  seconds a full credit lasts at the burst rate
+ *                              (default 1); idle time earns it back at the
+ *                              sustained rate
+ *   iops_burst, bps_burst      one-time extra tokens, never earned back
+ * ratelimit_rates_from() turns them into buckets: a rate bucket that holds
+ * one second at the rate plus (max - rate) x length and refills at the rate,
+ * and a peak bucket of one second at max, so a full credit sustains max for
+ * `length` seconds and the credit is never spent faster than max.
+ */
+struct ratelimit_rates {
+    uint64_t iops, bps;
+    uint64_t iops_max, bps_max;
+    uint64_t iops_max_length, bps_max_length;
+    uint64_t iops_burst, bps_burst;
+};
+
+/* The rates a limiter enforces now (one-time bursts left out: those are
+ * spent), as ratelimit_rates_config would have been given them. */
+void ratelimit_rates_of(const struct ratelimit *rl, struct ratelimit_rates *r);
+
+/* Set the field named key (one of the names above) to v. -1: no such name. */
+int ratelimit_rates_set(struct ratelimit_rates *r, const char *key, uint64_t v);
+
+/* The limiter settings for r. -1 with a message in err when r is
+ * inconsistent (a max not above its rate, a max, length or burst without
+ * its rate, a length without a max). */
+int ratelimit_rates_config(const struct ratelimit_rates *r, struct ratelimit_config *c,
+                           char *err, size_t errlen);
 
 #endif

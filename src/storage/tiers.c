@@ -96,27 +96,25 @@ const struct disk_tier_size *disk_tier_lookup(enum disk_tier t, uint64_t size_gi
     return NULL;
 }
 
-/* A bucket refilling `rate` tokens per second that holds `size` tokens. */
-static struct ratelimit_bucket_config bucket(uint64_t size, uint64_t rate)
-{
-    struct ratelimit_bucket_config b = {.size = size};
-    b.refill_time_ms = (size * 1000 + rate / 2) / rate; /* nearest ms */
-    if (b.refill_time_ms == 0) b.refill_time_ms = 1;
-    return b;
-}
-
 void disk_tier_limits(const struct disk_tier_size *s, struct ratelimit_config *c)
 {
-    uint64_t bw = (uint64_t)s->mbps * DISK_TIER_MB, ops = s->iops;
-    *c = (struct ratelimit_config){0};
-    if (!s->burst_iops && !s->burst_mbps) {
-        c->bandwidth = bucket(bw, bw);
-        c->ops = bucket(ops, ops);
-        return;
+    struct ratelimit_rates r;
+    disk_tier_rates(s, 0, &r);
+    char err[128];
+    if (ratelimit_rates_config(&r, c, err, sizeof(err)) < 0) *c = (struct ratelimit_config){0};
+}
+
+void disk_tier_rates(const struct disk_tier_size *s, uint64_t iops_cap, struct ratelimit_rates *r)
+{
+    *r = (struct ratelimit_rates){.iops = s->iops, .bps = (uint64_t)s->mbps * DISK_TIER_MB};
+    if (iops_cap && r->iops > iops_cap) r->iops = iops_cap;
+    if (s->burst_iops > r->iops && (!iops_cap || iops_cap > r->iops)) {
+        r->iops_max = iops_cap && s->burst_iops > iops_cap ? iops_cap : s->burst_iops;
+        r->iops_max_length = s->burst_seconds;
     }
-    uint64_t burst_bw = (uint64_t)s->burst_mbps * DISK_TIER_MB, burst_ops = s->burst_iops;
-    c->bandwidth = bucket(bw + (burst_bw - bw) * s->burst_seconds, bw);
-    c->ops = bucket(ops + (burst_ops - ops) * s->burst_seconds, ops);
-    c->peak_bandwidth = bucket(burst_bw, burst_bw);
-    c->peak_ops = bucket(burst_ops, burst_ops);
+    uint64_t burst_bps = (uint64_t)s->burst_mbps * DISK_TIER_MB;
+    if (burst_bps > r->bps) {
+        r->bps_max = burst_bps;
+        r->bps_max_length = s->burst_seconds;
+    }
 }

@@ -51,4 +51,9 @@ const struct disk_tier_size *disk_tier_lookup(enum disk_tier t, uint64_t size_gi
  */
 void disk_tier_limits(const struct disk_tier_size *s, struct ratelimit_config *c);
 
+/* The same as rates (what kumod hands kumo-vmm's --disk), with the IOPS,
+ * sustained and burst, capped at iops_cap (a VM size's disk IOPS limit;
+ * 0: none). */
+void disk_tier_rates(const struct disk_tier_size *s, uint64_t iops_cap, struct ratelimit_rates *r);
+
 #endif

@@ -4,10 +4,13 @@
  *
  *   {"op":"status"}
  *     -> {"ok":true,"state":"running","vcpus":N,"mem_mib":M,"uptime_ns":T,
- *         "vcpu_busy_ns":[...],"disks":[{"rd_ops",...}],"nics":[{"rx_packets",...}]}
+ *         "vcpu_busy_ns":[...],"disks":[{"rd_ops",...,"limits":{"iops",...}}],
+ *         "nics":[{"rx_packets",...}]}
  *   {"op":"stop"}                       power the VM off (kumo-vmm exits 0)
- *   {"op":"set_disk_limits","disk":I,"iops":N,"bps":N,"iops_burst":N,"bps_burst":N}
- *                                        change a disk's limits while it runs (0 = none)
+ *   {"op":"set_disk_limits","disk":I,"iops":N,"bps":N,"iops_max":N,"bps_max":N,
+ *    "iops_max_length":S,"bps_max_length":S,"iops_burst":N,"bps_burst":N}
+ *                                        change a disk's limits while it runs (omitted
+ *                                        or 0 = none; storage/ratelimit.h's meanings)
  *   {"op":"balloon","target_mib":N}      ask the guest to shrink to N MiB (or grow back)
  *   {"op":"balloon"}                     the balloon's state and the guest's memory figures
  * Errors: {"ok":false,"error":"what was wrong"}.
@@ -20,6 +23,7 @@
 #include "devices/virtio_net.h"
 #include "lib/log.h"
 #include "machine/machine.h"
+#include "storage/ratelimit.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -85,11 +89,23 @@ static json_t *status(struct control *c, struct machine *m)
     for (int k = 0; k < m->ndisks; k++) {
         struct blk_stats s;
         virtio_blk_get_stats(m->disks[k], &s);
-        json_array_append_new(disks, json_pack("{s:I,s:I,s:I,s:I}", "rd_ops",
-                                               (json_int_t)s.rd_ops, "rd_bytes",
-                                               (json_int_t)s.rd_bytes, "wr_ops",
-                                               (json_int_t)s.wr_ops, "wr_bytes",
-                                               (json_int_t)s.wr_bytes));
+        json_t *disk = json_pack("{s:I,s:I,s:I,s:I}", "rd_ops", (json_int_t)s.rd_ops, "rd_bytes",
+                                 (json_int_t)s.rd_bytes, "wr_ops", (json_int_t)s.wr_ops,
+                                 "wr_bytes", (json_int_t)s.wr_bytes);
+        struct ratelimit_rates r;
+        virtio_blk_get_rates(m->disks[k], &r);
+        json_t *lim = json_object();
+#define RATE(f)                                                                               \
+    if (r.f) json_object_set_new(lim, #f, json_integer((json_int_t)r.f));
+        RATE(iops)
+        RATE(bps)
+        RATE(iops_max)
+        RATE(iops_max_length)
+        RATE(bps_max)
+        RATE(bps_max_length)
+#undef RATE
+        json_object_set_new(disk, "limits", lim);
+        json_array_append_new(disks, disk);
     }
     json_t *nics = json_array();
     for (int k = 0; k < m->nnics; k++) {
@@ -126,16 +142,26 @@ static json_t *set_disk_limits(struct machine *m, json_t *req)
     if (!json_is_integer(d)) return error_reply("disk: give the disk's index (0 is vda)");
     json_int_t i = json_integer_value(d);
     if (i < 0 || i >= m->ndisks) return error_reply("disk: no such disk");
-    uint64_t iops = 0, bps = 0, iops_burst = 0, bps_burst = 0;
-    char err[128];
-    if (!get_count(req, "iops", &iops, err, sizeof(err)) ||
-        !get_count(req, "bps", &bps, err, sizeof(err)) ||
-        !get_count(req, "iops_burst", &iops_burst, err, sizeof(err)) ||
-        !get_count(req, "bps_burst", &bps_burst, err, sizeof(err)))
-        return error_reply(err);
-    struct ratelimit_config rc = {0};
-    if (iops) rc.ops = (struct ratelimit_bucket_config){iops, 1000, iops_burst};
-    if (bps) rc.bandwidth = (struct ratelimit_bucket_config){bps, 1000, bps_burst};
+    struct ratelimit_rates r = {0};
+    char err[160];
+    const char *key;
+    json_t *v;
+    json_object_foreach(req, key, v)
+    {
+        if (!strcmp(key, "op") || !strcmp(key, "disk")) continue;
+        uint64_t n = 0;
+        if (ratelimit_rates_set(&r, key, 0) < 0) {
+            snprintf(err, sizeof(err),
+                     "unknown limit '%s': use iops, bps, iops_max, bps_max, iops_max_length, "
+                     "bps_max_length, iops_burst, bps_burst",
+                     key);
+            return error_reply(err);
+        }
+        if (!get_count(req, key, &n, err, sizeof(err))) return error_reply(err);
+        ratelimit_rates_set(&r, key, n);
+    }
+    struct ratelimit_config rc;
+    if (ratelimit_rates_config(&r, &rc, err, sizeof(err)) < 0) return error_reply(err);
     virtio_blk_set_limits(m->disks[i], &rc);
     return json_pack("{s:b}", "ok", 1);
 }

@@ -10,6 +10,7 @@
 #include "machine/boot.h"
 #include "machine/machine.h"
 #include "machine/virt.h"
+#include "storage/ratelimit.h"
 #include "vmm/control.h"
 #include "vmm/vcpu.h"
 
@@ -68,10 +69,12 @@ static void usage(FILE *out)
             "  --dump-dtb FILE   write the device tree to FILE and exit\n"
             "Devices:\n"
             "  --disk path=FILE[,format=raw|qcow2][,readonly=on][,serial=ID]\n"
-            "         [,iops=N][,bps=N][,iops_burst=N][,bps_burst=N]\n"
+            "         [,iops=N][,bps=N][,iops_max=N][,bps_max=N][,iops_max_length=S]\n"
+            "         [,bps_max_length=S][,iops_burst=N][,bps_burst=N]\n"
             "                    a virtio disk (up to %d; the first is /dev/vda); iops and\n"
-            "                    bps cap operations and bytes per second (token buckets,\n"
-            "                    with a one-time burst of extra tokens)\n"
+            "                    bps cap operations and bytes per second; *_max is a burst\n"
+            "                    rate that a full credit sustains for *_max_length seconds\n"
+            "                    (earned back when idle); *_burst: one-time extra tokens\n"
             "  --net user[,hostfwd=tcp:[HOSTIP]:PORT-[GUESTIP]:PORT]...[,mac=MAC]\n"
             "                    a virtio NIC on user-mode NAT (guest 10.0.2.15, gateway\n"
             "                    10.0.2.2, DNS 10.0.2.3), with host port forwards\n"
@@ -107,11 +110,13 @@ static bool parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
-/* --disk path=F,format=...,readonly=on,serial=...,iops=N,bps=N,iops_burst=N,bps_burst=N
+/* --disk path=F,format=...,readonly=on,serial=...,iops=N,bps=N,iops_max=N,...
+ * (the limits: ratelimit_rates_set's names)
  * (a bare FILE is path=FILE). The strings point into the (writable) argv. */
 static int parse_disk(char *spec, struct blk_config *d)
 {
     *d = (struct blk_config){0};
+    struct ratelimit_rates rates = {0};
     const char *orig = spec;
     for (char *save = NULL, *kv = strtok_r(spec, ",", &save); kv;
          kv = strtok_r(NULL, ",", &save)) {
@@ -140,29 +145,21 @@ static int parse_disk(char *spec, struct blk_config *d)
             d->readonly = strcmp(v, "on") == 0;
         } else if (strcmp(k, "serial") == 0) {
             d->serial = v;
-        } else if (!strcmp(k, "iops") || !strcmp(k, "bps") || !strcmp(k, "iops_burst") ||
-                   !strcmp(k, "bps_burst")) {
+        } else if (ratelimit_rates_set(&rates, k, 0) == 0) {
             if (!parse_u64(v, &n) || n == 0) {
                 log_error("--disk: %s=%s: give a positive number", k, v);
                 return -1;
             }
-            struct ratelimit_bucket_config *b =
-                k[0] == 'i' ? &d->limits.ops : &d->limits.bandwidth;
-            if (strchr(k, '_')) {
-                b->one_time_burst = n;
-            } else {
-                b->size = n;          /* a second's worth of tokens ... */
-                b->refill_time_ms = 1000; /* ... refilled every second */
-            }
+            ratelimit_rates_set(&rates, k, n);
         } else {
             log_error("--disk: unknown setting '%s' (see --help)", k);
             return -1;
         }
     }
     if (!d->path || !*d->path) goto bad;
-    if ((d->limits.ops.one_time_burst && !d->limits.ops.size) ||
-        (d->limits.bandwidth.one_time_burst && !d->limits.bandwidth.size)) {
-        log_error("--disk: iops_burst/bps_burst need iops/bps");
+    char err[160];
+    if (ratelimit_rates_config(&rates, &d->limits, err, sizeof(err)) < 0) {
+        log_error("--disk %s: %s", d->path, err);
         return -1;
     }
     return 0;

@@ -249,6 +249,22 @@ def console_send(sock_path, line):
     s.close()
 
 
+def vmm_status(control_path):
+    """kumo-vmm's control socket: the status object."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(str(control_path))
+    s.sendall(b'{"op":"status"}\n')
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    s.close()
+    return json.loads(buf)
+
+
 VM = "/v1/resourceGroups/rg/virtualMachines"
 
 
@@ -725,6 +741,22 @@ def test_disks_snapshots_images(cloud, guest, tmp_path):
     assert r.status == 201, r
     assert [(x["lun"], x["name"]) for x in r.json["dataDisks"]] == [(0, "data"), (4, "d-data4")]
     console_wait(k, f"{VM}/d", "kumo guest: booted")
+    # kumo-vmm enforces each disk's tier, credit burst included (P2: 120 IOPS
+    # bursting to 3,500 for 30 minutes; S4: 500 IOPS, no burst)
+    ctl = pathlib.Path(k.ok("GET", f"{VM}/d")["instanceView"]["consoleSocket"]).parent / "control.sock"
+    MB = 1 << 20
+    lim = [x["limits"] for x in vmm_status(ctl)["disks"]]
+    assert lim[1] == {"iops": 120, "bps": 25 * MB, "iops_max": 3500, "iops_max_length": 1800,
+                      "bps_max": 170 * MB, "bps_max_length": 1800}, lim
+    assert lim[2] == {"iops": 500, "bps": 60 * MB}, lim
+    # a running VM's disk changes tier at once; its size only when the VM is off
+    d4 = k.ok("PATCH", f"{G}/disks/d-data4", {"tier": "Premium_SSD"})
+    assert d4["tier"] == "Premium_SSD" and d4["iops"] == 120, d4
+    assert vmm_status(ctl)["disks"][2]["limits"] == lim[1]
+    r = k.request("PATCH", f"{G}/disks/d-data4", {"sizeGiB": 2})
+    assert r.status == 409 and "its size only when the VM is stopped" in r.message, r
+    k.ok("PATCH", f"{G}/disks/d-data4", {"tier": "Standard_HDD"})
+    assert vmm_status(ctl)["disks"][2]["limits"] == {"iops": 500, "bps": 60 * MB}
     r = k.request("DELETE", f"{G}/disks/data")
     assert r.status == 409 and "virtual machine 'd'" in r.message
     r = k.post(f"{G}/snapshots", {"name": "s", "disk": "data"})

@@ -428,6 +428,96 @@ static void test_tier_limits(void)
           "10 s flat out at the 170 MB/s peak: %" PRIu64 " MB", bytes / DISK_TIER_MB);
 }
 
+/* Flat out from t0 for `secs` seconds: operations that passed. */
+static uint64_t ops_flat_out(struct ratelimit *rl, uint64_t *now, uint64_t secs)
+{
+    uint64_t ops = 0, end = *now + secs * SEC;
+    while (*now < end) {
+        uint64_t w = ratelimit_consume(rl, 4096, *now);
+        if (w)
+            *now += w;
+        else
+            ops++;
+    }
+    return ops;
+}
+
+static void test_rates(void)
+{
+    struct ratelimit_rates r = {0};
+    struct ratelimit_config c;
+    char err[160];
+    CHECK(ratelimit_rates_set(&r, "iops_max_length", 5) == 0 && r.iops_max_length == 5,
+          "set by name");
+    CHECK(ratelimit_rates_set(&r, "iops_maximum", 5) < 0, "unknown name");
+    /* inconsistent settings say what is wrong */
+    r = (struct ratelimit_rates){.iops_max = 1000};
+    CHECK(ratelimit_rates_config(&r, &c, err, sizeof(err)) < 0 && strstr(err, "needs iops"),
+          "max without rate: %s", err);
+    r = (struct ratelimit_rates){.iops = 200, .iops_max = 200};
+    CHECK(ratelimit_rates_config(&r, &c, err, sizeof(err)) < 0 && strstr(err, "must be above"),
+          "max not above rate: %s", err);
+    r = (struct ratelimit_rates){.bps = 1 << 20, .bps_max_length = 3};
+    CHECK(ratelimit_rates_config(&r, &c, err, sizeof(err)) < 0 && strstr(err, "needs bps_max"),
+          "length without max: %s", err);
+    r = (struct ratelimit_rates){.bps_burst = 5};
+    CHECK(ratelimit_rates_config(&r, &c, err, sizeof(err)) < 0 && strstr(err, "needs bps"),
+          "burst without rate: %s", err);
+    /* plain rates: one second of tokens refilled every second */
+    r = (struct ratelimit_rates){.iops = 200, .bps = 1 << 20, .iops_burst = 50};
+    CHECK(ratelimit_rates_config(&r, &c, err, sizeof(err)) == 0 && c.ops.size == 200 &&
+              c.ops.refill_time_ms == 1000 && c.ops.one_time_burst == 50 &&
+              c.bandwidth.size == 1 << 20 && !c.peak_ops.size,
+          "plain rates");
+    /* a credit burst: 1000/s for about 5 s, then 200/s; idle time earns it back */
+    r = (struct ratelimit_rates){.iops = 200, .iops_max = 1000, .iops_max_length = 5};
+    CHECK(ratelimit_rates_config(&r, &c, err, sizeof(err)) == 0, "burst config");
+    struct ratelimit rl;
+    ratelimit_init(&rl, &c, 0);
+    uint64_t now = 0;
+    uint64_t first = ops_flat_out(&rl, &now, 1);
+    CHECK(first >= 2000 - 1 && first <= 2000 + 1, "first second: the peak's full second plus "
+          "a second at the burst rate: %" PRIu64, first);
+    uint64_t next = ops_flat_out(&rl, &now, 3);
+    CHECK(next >= 3000 - 1 && next <= 3000 + 1, "then 1000/s: %" PRIu64, next);
+    ops_flat_out(&rl, &now, 5); /* the credit runs out */
+    uint64_t steady = ops_flat_out(&rl, &now, 10);
+    CHECK(steady >= 2000 - 1 && steady <= 2000 + 1, "then the 200/s rate: %" PRIu64, steady);
+    now += 60 * SEC; /* idle: the credit comes back */
+    uint64_t again = ops_flat_out(&rl, &now, 2);
+    CHECK(again >= 2000 + 1000 - 1 && again <= 2000 + 1000 + 1, "burst again after idling: %" PRIu64,
+          again);
+    /* the tier table through rates: what kumod passes kumo-vmm is what the tier says */
+    const struct disk_tier_size *p10 = disk_tier_lookup(DISK_TIER_PREMIUM_SSD, 128);
+    disk_tier_rates(p10, 0, &r);
+    CHECK(r.iops == 500 && r.iops_max == 3500 && r.iops_max_length == 1800 &&
+              r.bps == 100 * DISK_TIER_MB && r.bps_max == 170 * DISK_TIER_MB &&
+              r.bps_max_length == 1800,
+          "P10 rates");
+    struct ratelimit_config t;
+    disk_tier_limits(p10, &t);
+    CHECK(ratelimit_rates_config(&r, &c, err, sizeof(err)) == 0 && !memcmp(&c, &t, sizeof(c)),
+          "P10: the same buckets either way");
+    /* what a limiter enforces reads back as the rates it was given */
+    struct ratelimit_rates back;
+    ratelimit_init(&rl, &c, 0);
+    ratelimit_rates_of(&rl, &back);
+    CHECK(!memcmp(&back, &r, sizeof(r)), "P10 reads back: iops %" PRIu64 " max %" PRIu64
+          " length %" PRIu64, back.iops, back.iops_max, back.iops_max_length);
+    struct ratelimit_rates plain = {.iops = 200, .bps = 3 << 20};
+    CHECK(ratelimit_rates_config(&plain, &c, err, sizeof(err)) == 0, "plain");
+    ratelimit_init(&rl, &c, 0);
+    ratelimit_rates_of(&rl, &back);
+    CHECK(!memcmp(&back, &plain, sizeof(plain)), "plain rates read back");
+    /* a VM size's IOPS cap bounds the burst and, lower still, the baseline */
+    disk_tier_rates(p10, 1000, &r);
+    CHECK(r.iops == 500 && r.iops_max == 1000, "capped burst: %" PRIu64, r.iops_max);
+    disk_tier_rates(p10, 400, &r);
+    CHECK(r.iops == 400 && r.iops_max == 0 && r.iops_max_length == 0, "capped below baseline");
+    disk_tier_rates(disk_tier_lookup(DISK_TIER_STANDARD_HDD, 128), 0, &r);
+    CHECK(r.iops == 500 && !r.iops_max && !r.bps_max, "S10 has no burst");
+}
+
 int main(void)
 {
     test_disabled();
@@ -441,6 +531,7 @@ int main(void)
     test_clock_and_extremes();
     test_tier_table();
     test_tier_limits();
+    test_rates();
     printf("%d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;
 }
