@@ -5,6 +5,8 @@ Environment (set by meson, or by hand):
 """
 import os
 import pathlib
+import random
+import socket
 import subprocess
 
 import pytest
@@ -60,3 +62,25 @@ def boot_cmd(vmm, guest, run=None, cpus=1, mem=256, extra=(), append=""):
 
 OPENSBI = pathlib.Path("/usr/lib/riscv64-linux-gnu/opensbi/generic")
 UBOOT = pathlib.Path("/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin")
+
+
+def public_port_window(size=100):
+    """kumod's --public-ports for a test: a window of `size` host ports
+    (below Linux's ephemeral range) of which none is in use right now, so
+    kumods of tests running side by side on one machine do not collide."""
+    bases = list(range(20000, 32700 - size, size))
+    random.shuffle(bases)
+    for base in bases:
+        held = []
+        try:
+            for port in range(base, base + size):
+                s = socket.socket()
+                held.append(s)
+                s.bind(("127.0.0.1", port))
+            return f"{base}-{base + size - 1}"
+        except OSError:
+            continue
+        finally:
+            for s in held:
+                s.close()
+    raise RuntimeError("no free window of host ports for public IPs")

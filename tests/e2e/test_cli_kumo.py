@@ -8,7 +8,6 @@ KUMO_GUEST_DIR (the default guest; else guest/build.sh's cache).
 import json
 import os
 import pathlib
-import random
 import re
 import select
 import signal
@@ -19,7 +18,7 @@ import urllib.request
 
 import pytest
 
-from conftest import BUILD
+from conftest import BUILD, public_port_window
 
 KUMO = BUILD / "kumo"
 KUMOD = BUILD / "kumod"
@@ -66,10 +65,9 @@ class Cloud:
         self.logpath = tmp / "kumod.log"
         # host ports for public IPs: a window of their own, so that other kumods on
         # this machine (other tests) do not collide with this one
-        base = 20000 + random.randrange(100) * 100
         cmd = [str(KUMOD), "--data-dir", str(self.data), "--listen-tcp", f"127.0.0.1:{self.port}",
                "--vmm", vmm, "--guest-dir", str(guest), "--metrics-interval", "1",
-               "--stop-timeout", "10", "--public-ports", f"{base}-{base + 99}", *args]
+               "--stop-timeout", "10", "--public-ports", public_port_window(), *args]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.logf,
                                      stderr=self.logf)
         self.env = clean_env(self.home)

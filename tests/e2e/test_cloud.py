@@ -23,7 +23,7 @@ import urllib.request
 
 import pytest
 
-from conftest import BUILD
+from conftest import BUILD, public_port_window
 
 KUMOD = BUILD / "kumod"
 TINY = {"name": "Tiny", "vcpus": 1, "memoryMiB": 128, "pricePerHour": 0.01, "maxDataDisks": 2}
@@ -77,6 +77,7 @@ class Kumod:
     def __init__(self, vmm, guest, data, args=()):
         self.vmm, self.guest, self.data, self.args = vmm, guest, pathlib.Path(data), list(args)
         self.port = free_port()
+        self.ports = public_port_window()  # host ports for public IPs: free ones of its own
         self.proc = None
         self.log = None
 
@@ -84,7 +85,7 @@ class Kumod:
         self.log = open(self.data.parent / (self.data.name + ".log"), "ab")
         cmd = [str(KUMOD), "--data-dir", str(self.data), "--listen-tcp", f"127.0.0.1:{self.port}",
                "--vmm", self.vmm, "--guest-dir", str(self.guest), "--metrics-interval", "1",
-               "--stop-timeout", "10", *self.args]
+               "--stop-timeout", "10", "--public-ports", self.ports, *self.args]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log,
                                      stderr=self.log)
         deadline = time.time() + 60
@@ -698,9 +699,10 @@ def test_network_resources(cloud):
         "AllowVnetOutBound", "AllowInternetOutBound", "DenyAllOutBound"]
     assert nsg["subnets"] == ["v/a"]
     # public IPs: explicit host port, taken host port
-    p = k.ok("POST", f"{G}/publicIPAddresses", {"name": "ip1", "ports": [{"protocol": "Tcp", "port": 80, "hostPort": 25080}]})
-    assert p["ports"] == [{"protocol": "Tcp", "port": 80, "hostPort": 25080}]
-    r = k.post(f"{G}/publicIPAddresses", {"name": "ip2", "ports": [{"protocol": "Tcp", "port": 81, "hostPort": 25080}]})
+    hp = int(k.ports.split("-")[0]) + 80  # a host port of this kumod's window
+    p = k.ok("POST", f"{G}/publicIPAddresses", {"name": "ip1", "ports": [{"protocol": "Tcp", "port": 80, "hostPort": hp}]})
+    assert p["ports"] == [{"protocol": "Tcp", "port": 80, "hostPort": hp}]
+    r = k.post(f"{G}/publicIPAddresses", {"name": "ip2", "ports": [{"protocol": "Tcp", "port": 81, "hostPort": hp}]})
     assert r.status == 409 and r.code == "AlreadyExists"
     k.ok("PATCH", f"{G}/networkInterfaces/s", {"publicIp": "ip1", "nsg": "web"})
     # deleting what is in use names the users

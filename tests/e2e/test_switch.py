@@ -908,6 +908,17 @@ class Guest:
                 time.sleep(0.1)
         assert self.sock, f"{self.name}: no console socket"
 
+    def died(self, what):
+        """An AssertionError saying what happened to the VM: its exit status,
+        kumo-vmm's own output and the end of the console."""
+        self.out.flush()
+        status = self.proc.poll()
+        vmm_out = (pathlib.Path(self.out.name).read_text(errors="replace")
+                   if os.path.exists(self.out.name) else "")
+        return AssertionError(f"{self.name}: {what}; kumo-vmm "
+                              f"{'exited with status %s' % status if status is not None else 'still runs'}"
+                              f"\nkumo-vmm said:\n{vmm_out[-3000:]}\nconsole:\n{self.log()[-3000:]}")
+
     def start(self):
         """Boot to the shell."""
         self.wait_log("kumo guest: booted")
@@ -920,6 +931,8 @@ class Guest:
                 return self
             except AssertionError:
                 continue
+            except OSError as e:
+                raise self.died(f"the console socket failed ({e})")
         raise AssertionError(f"{self.name}: the shell does not answer:\n{self.log()[-2000:]}")
 
     def sh(self, cmd, timeout=60):
@@ -945,7 +958,7 @@ class Guest:
             except socket.timeout:
                 continue
             if not chunk:
-                raise AssertionError(f"{self.name}: console closed:\n{self.log()[-2000:]}")
+                raise self.died("the console closed")
             self.buf += chunk
 
     def ok(self, cmd, timeout=60):
