@@ -183,6 +183,7 @@ struct hart {
     _Atomic uint64_t mtimecmp; /* the CLINT comparator for this hart */
     int64_t budget_start;      /* budget at the last poll (instret accounting) */
     atomic_bool wfi;           /* sleeping in WFI */
+    _Atomic uint64_t idle_ns;  /* wall time spent waiting in WFI (and stopped, vcpu.c) */
     pthread_mutex_t wfi_lock;
     pthread_cond_t wfi_cond;
     uint64_t max_insns; /* 0 = unlimited */
