@@ -60,6 +60,8 @@ def test_dedicated_vm_gets_a_core_of_its_own(kumod_factory):  # noqa: F811
     assert affinity(spid) == "0"
     k.ok("POST", f"{VM}?wait=60", {"name": "shared2", "size": "Tiny", "nsg": None})
     assert affinity(k.ok("GET", f"{VM}/shared2")["instanceView"]["pid"]) == "0"
+    r = k.post(VM, {"name": "bad", "size": "Tiny", "dedicated": "yes"})
+    assert r.status == 400 and r.json["error"]["target"] == "dedicated", r
     # core 0 is never dedicated: a second dedicated VM does not fit
     r = k.post(VM, {"name": "ded2", "size": "Tiny", "nsg": None, "dedicated": True})
     assert r.status == 409 and r.json["error"]["code"] == "CapacityExceeded", r
