@@ -156,3 +156,55 @@ def test_cpu_option_and_control_errors(vmm, guest, tmp_path):
     finally:
         p.kill()
         p.wait()
+
+
+def thread_nices(pid):
+    """{thread name: nice} of a process."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            name = open(f"/proc/{pid}/task/{tid}/comm").read().strip()
+            stat = open(f"/proc/{pid}/task/{tid}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[name] = int(stat[16])  # field 19 of stat: nice
+    return out
+
+
+def test_weight_goes_to_threads_or_to_the_session_group(vmm, guest, tmp_path):
+    # not a session leader (as here): nice on each vCPU thread
+    p, sock = boot(vmm, guest, tmp_path, "thr", "echo up$((40 + 2)); sleep 600",
+                   ["--cpu-weight", "50"])
+    try:
+        wait_for(p, b"up42")
+        s = control(sock, {"op": "status"})
+        assert s["cpu"]["weight"] == 50 and s["cpu"]["weight_applies_to"] == "vCPU threads", s
+        assert thread_nices(p.pid).get("vcpu0") == 3, thread_nices(p.pid)
+        assert control(sock, {"op": "set_cpu", "weight": 10})["ok"]
+        assert thread_nices(p.pid).get("vcpu0") == 10, thread_nices(p.pid)
+    finally:
+        p.kill()
+        p.wait()
+    # a session leader with autogroups (how kumod starts VMs): the session's group
+    try:
+        enabled = open("/proc/sys/kernel/sched_autogroup_enabled").read().strip() == "1"
+    except OSError:
+        enabled = False
+    if not enabled:
+        pytest.skip("the kernel does not group sessions (sched_autogroup_enabled)")
+    sock = tmp_path / "grp.sock"
+    p = subprocess.Popen(boot_cmd(vmm, guest, "echo up$((40 + 2)); sleep 600", mem=128,
+                                  extra=["--control", str(sock), "--cpu-weight", "10"]),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(p, b"up42")
+        s = control(sock, {"op": "status"})
+        assert s["cpu"]["weight_applies_to"] == "session group", s
+        assert open(f"/proc/{p.pid}/autogroup").read().split()[-1] == "10"  # "/autogroup-N nice 10"
+        assert thread_nices(p.pid).get("vcpu0") == 0  # the VM's own threads stay even
+        assert control(sock, {"op": "set_cpu", "weight": 100})["ok"]
+        assert open(f"/proc/{p.pid}/autogroup").read().split()[-1] == "0"
+    finally:
+        p.kill()
+        p.wait()
