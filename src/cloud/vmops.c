@@ -521,6 +521,7 @@ void vmops_run(struct kumod *k, int64_t vm)
         if (host > 0) refresh_shared_affinity(k, host); /* its cores are shared again */
     } else if (!strcmp(op, "restart")) {
         stop_vm(k, vm, PS_STOPPING);
+        if (host > 0) refresh_shared_affinity(k, host); /* a resize may hold more cores */
         if (start_vm(k, vm, err, sizeof(err)) < 0) {
             fail_op(k, vm, PS_STOPPED, "StartFailed", err);
             return;
