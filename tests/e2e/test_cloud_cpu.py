@@ -121,7 +121,7 @@ def test_burstable_vm_held_to_baseline_at_zero_credits(kumod_factory):  # noqa: 
     if ("spun42" not in k.get(f"{VM}/b/bootDiagnostics").raw and
             a["cpu"]["cap_pct"] == b["cpu"]["cap_pct"] == 20.0):  # still spinning, held
         assert 100.0 * busy / wall <= 23.0, (busy, wall)
-        assert thr > 0, (thr, wall)
+        assert thr > 0 or 100.0 * busy / wall < 18.0, (thr, wall)  # bound, or not reached
     # the spin ends; idle, it banks 10 credits a minute: lifted at 1 credit
     console_wait(k, f"{VM}/b", "spun42", timeout=120)
     free = wait_until(lambda: (lambda v: v if not v["cpuCredits"]["heldToBaseline"] else None)(

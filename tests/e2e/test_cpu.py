@@ -97,16 +97,18 @@ def test_noisy_neighbour_held_to_its_cap_and_weight(vmm, guest, tmp_path):
         wait_for(victim, b"spin42")
         for s in (nsock, vsock):
             assert control(s, {"op": "status"})["cpu"]["affinity"] == core
-        # cap the noisy one at 20 % of a core
-        r = control(nsock, {"op": "set_cpu", "cap_pct": 20})
-        assert r["ok"] and r["cpu"]["cap_pct"] == 20.0, r
+        # cap the noisy one at 5 % of a core (below what it gets on its half of
+        # the core even when the host is busy: 12 % at load average 12)
+        r = control(nsock, {"op": "set_cpu", "cap_pct": 5})
+        assert r["ok"] and r["cpu"]["cap_pct"] == 5.0, r
         time.sleep(0.5)
         n, v = window([nsock, vsock], 5)
         busy_pct = 100.0 * n["vcpu_busy_ns"] / n["wall"]
         # the cap is a ceiling whatever else the host runs (load only lowers it)
-        assert busy_pct <= 20.0 + 3.0, (busy_pct, n)
-        # and it bound: the noisy vCPU wanted more and was held back
-        assert n["vcpu_throttled_ns"] > n["wall"] // 4, n
+        assert busy_pct <= 5.0 + 2.0, (busy_pct, n)
+        # and it bound: the noisy vCPU wanted more and was held back (unless the
+        # host gave it less than its cap anyway)
+        assert n["vcpu_throttled_ns"] > n["wall"] // 4 or busy_pct < 4.0, n
         assert v["vcpu_throttled_ns"] == 0, v
         # lifted: the noisy one is no longer throttled
         r = control(nsock, {"op": "set_cpu", "cap_pct": 100})
