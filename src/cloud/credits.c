@@ -21,8 +21,7 @@ bool credits_policy_parse(const char *burst_json, struct credit_policy *out)
         .max = json_number_value(json_object_get(j, "maxCredits")),
     };
     json_decref(j);
-    return out->baseline_pct > 0 && out->baseline_pct <= 100 && out->max >= 0 &&
-           out->per_hour >= 0;
+    return out->baseline_pct > 0 && out->baseline_pct <= 100 && out->max >= 0 && out->per_hour >= 0;
 }
 
 struct credit_state credits_initial(const struct credit_policy *p)

@@ -112,11 +112,12 @@ bool cpuctl_parse_cpulist(const char *s, cpu_set_t *set, char *err, size_t errle
             p = end;
         }
         if (b < a || b >= CPU_SETSIZE) {
-            snprintf(err, errlen, "CPU list '%s': range %lu-%lu is empty or beyond CPU %d", s, a,
-                     b, CPU_SETSIZE - 1);
+            snprintf(err, errlen, "CPU list '%s': range %lu-%lu is empty or beyond CPU %d", s, a, b,
+                     CPU_SETSIZE - 1);
             return false;
         }
-        for (unsigned long k = a; k <= b; k++) CPU_SET(k, set);
+        for (unsigned long k = a; k <= b; k++)
+            CPU_SET(k, set);
         if (*p == ',') {
             p++;
             if (!*p) goto bad;
@@ -137,7 +138,8 @@ void cpuctl_format_cpulist(const cpu_set_t *set, char *buf, size_t len)
     for (int k = 0; k < CPU_SETSIZE; k++) {
         if (!CPU_ISSET(k, set)) continue;
         int e = k;
-        while (e + 1 < CPU_SETSIZE && CPU_ISSET(e + 1, set)) e++;
+        while (e + 1 < CPU_SETSIZE && CPU_ISSET(e + 1, set))
+            e++;
         int n = e > k ? snprintf(buf + used, len - used, "%s%d-%d", used ? "," : "", k, e)
                       : snprintf(buf + used, len - used, "%s%d", used ? "," : "", k);
         if (n < 0 || (size_t)n >= len - used) return;
@@ -165,16 +167,18 @@ struct cpuctl *cpuctl_new(int nvcpus)
     c->n = nvcpus;
     c->cfg.weight = CPUCTL_WEIGHT_DEFAULT;
     pthread_mutex_init(&c->cfg_lock, NULL);
-    for (int k = 0; k < nvcpus; k++) pthread_mutex_init(&c->v[k].lock, NULL);
-    c->own_group = getsid(0) == getpid() && autogroup_enabled() &&
-                   access("/proc/self/autogroup", W_OK) == 0;
+    for (int k = 0; k < nvcpus; k++)
+        pthread_mutex_init(&c->v[k].lock, NULL);
+    c->own_group =
+        getsid(0) == getpid() && autogroup_enabled() && access("/proc/self/autogroup", W_OK) == 0;
     return c;
 }
 
 void cpuctl_free(struct cpuctl *c)
 {
     if (!c) return;
-    for (int k = 0; k < c->n; k++) pthread_mutex_destroy(&c->v[k].lock);
+    for (int k = 0; k < c->n; k++)
+        pthread_mutex_destroy(&c->v[k].lock);
     pthread_mutex_destroy(&c->cfg_lock);
     free(c);
 }
@@ -238,7 +242,8 @@ static int apply_affinity(const cpu_set_t *set, char *err, size_t errlen)
         if (sched_setaffinity(tid, sizeof(*set), set) < 0 && errno != ESRCH && rc == 0) {
             char list[256];
             cpuctl_format_cpulist(set, list, sizeof(list));
-            snprintf(err, errlen, "cannot run on host CPUs %s: %s (see /proc/self/status "
+            snprintf(err, errlen,
+                     "cannot run on host CPUs %s: %s (see /proc/self/status "
                      "Cpus_allowed_list for the CPUs this process may use)",
                      list, strerror(errno));
             rc = -1;
@@ -340,7 +345,8 @@ void cpuctl_pace(struct hart *h, void *arg)
         /* sleep in slices, so a stop or a lifted cap is seen within 10 ms */
         uint64_t slice = wait < 10000000ull ? wait : 10000000ull;
         struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)slice};
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+        }
         uint64_t t = clock_ns(CLOCK_MONOTONIC);
         atomic_fetch_add_explicit(&v->throttled_ns, t - now, memory_order_relaxed);
         now = t;

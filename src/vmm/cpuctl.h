@@ -38,10 +38,10 @@
 
 struct hart;
 
-#define CPUCTL_PERIOD_NS 10000000ull /* the bucket holds 10 ms x cap */
-#define CPUCTL_CHECK_NS 500000ull    /* read the thread clock at most every 0.5 ms */
+#define CPUCTL_PERIOD_NS      10000000ull /* the bucket holds 10 ms x cap */
+#define CPUCTL_CHECK_NS       500000ull   /* read the thread clock at most every 0.5 ms */
 #define CPUCTL_WEIGHT_DEFAULT 100
-#define CPUCTL_WEIGHT_MAX 10000
+#define CPUCTL_WEIGHT_MAX     10000
 
 struct cpuctl_config {
     uint32_t cap_bp; /* cap in hundredths of a percent of a core per vCPU; 0 = none */

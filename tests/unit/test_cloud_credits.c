@@ -25,9 +25,9 @@ static int failures, checks;
     } while (0)
 
 #define NEAR(a, b, eps) (fabs((a) - (b)) <= (eps))
-#define SEC 1000LL
-#define MIN (60 * SEC)
-#define HOUR (60 * MIN)
+#define SEC             1000LL
+#define MIN             (60 * SEC)
+#define HOUR            (60 * MIN)
 
 static struct credit_policy policy(const char *size)
 {

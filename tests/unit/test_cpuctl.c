@@ -23,8 +23,8 @@ static int failures, checks;
         }                                                                                          \
     } while (0)
 
-#define US UINT64_C(1000)
-#define MS UINT64_C(1000000)
+#define US  UINT64_C(1000)
+#define MS  UINT64_C(1000000)
 #define SEC UINT64_C(1000000000)
 
 /* A vCPU that always has work: it runs in steps of `step` (the time between
@@ -114,8 +114,8 @@ static void test_weight_to_nice(void)
 {
     static const struct {
         int weight, nice;
-    } cases[] = {{100, 0}, {200, -3}, {50, 3}, {10000, -20}, {1, 19}, {125, -1}, {80, 1},
-                 {1000, -10}, {10, 10}, {0, 19}, {20000, -20}};
+    } cases[] = {{100, 0}, {200, -3},   {50, 3},  {10000, -20}, {1, 19},     {125, -1},
+                 {80, 1},  {1000, -10}, {10, 10}, {0, 19},      {20000, -20}};
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
         int n = cpuctl_weight_to_nice(cases[k].weight);
         CHECK(n == cases[k].nice, "weight %d -> nice %d, want %d", cases[k].weight, n,
