@@ -190,6 +190,7 @@ struct hart {
     int max_satp_mode;  /* 8 (Sv39), 9 (Sv48) or 10 (Sv57): the largest accepted */
     _Atomic int hsm_state;      /* enum hsm_state */
     uint64_t start_pc, start_arg; /* HSM hart_start parameters */
+    uint64_t sta_shmem;         /* SBI STA shared memory (guest physical), 0: none */
     atomic_uint fence_req;      /* remote fence requests posted to this hart */
     atomic_uint fence_done;     /* ... and how many it has carried out */
     struct machine *m;

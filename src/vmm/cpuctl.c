@@ -6,6 +6,7 @@
 
 #include "cpu/hart.h"
 #include "machine/machine.h"
+#include "machine/sbi.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -30,6 +31,9 @@ struct vcpu {
     /* owned by the vCPU thread */
     struct cpu_bucket bucket;
     uint64_t next_check_ns;
+    /* steal time for SBI STA: wall - busy - idle since the first check */
+    bool sta_primed;
+    uint64_t sta_wall0, sta_cpu0, sta_idle0, sta_last;
 };
 
 struct cpuctl {
@@ -314,6 +318,8 @@ void cpuctl_thread_start(struct cpuctl *c, int vcpu)
     pthread_mutex_unlock(&c->cfg_lock);
     v->bucket.primed = false;
     v->next_check_ns = 0;
+    v->sta_primed = false;
+    v->sta_last = 0;
 }
 
 void cpuctl_thread_end(struct cpuctl *c, int vcpu, uint64_t hart_idle_ns)
@@ -327,20 +333,37 @@ void cpuctl_thread_end(struct cpuctl *c, int vcpu, uint64_t hart_idle_ns)
     pthread_mutex_unlock(&v->lock);
 }
 
+/* Steal time as the guest should see it: time its vCPU was neither running
+ * (thread CPU time) nor idle (WFI): throttled by the cap, or waiting for a
+ * host core. Never decreases. */
+static void publish_steal(struct hart *h, struct vcpu *v, uint64_t now, uint64_t cpu)
+{
+    uint64_t idle = atomic_load_explicit(&h->idle_ns, memory_order_relaxed);
+    if (!v->sta_primed) {
+        v->sta_primed = true;
+        v->sta_wall0 = now;
+        v->sta_cpu0 = cpu;
+        v->sta_idle0 = idle;
+    }
+    uint64_t wall = now - v->sta_wall0, used = (cpu - v->sta_cpu0) + (idle - v->sta_idle0);
+    uint64_t steal = wall > used ? wall - used : 0;
+    if (steal > v->sta_last) v->sta_last = steal;
+    sbi_sta_publish(h, v->sta_last);
+}
+
 void cpuctl_pace(struct hart *h, void *arg)
 {
     struct cpuctl *c = arg;
     if (h->id < 0 || h->id >= c->n) return;
     struct vcpu *v = &c->v[h->id];
     uint32_t cap = atomic_load_explicit(&c->cap_bp, memory_order_relaxed);
-    if (!cap) {
-        v->bucket.primed = false;
-        return;
-    }
+    if (!cap) v->bucket.primed = false;
+    if (!cap && !h->sta_shmem) return;
     uint64_t now = clock_ns(CLOCK_MONOTONIC);
-    if (v->bucket.primed && now < v->next_check_ns) return;
+    if (now < v->next_check_ns) return;
     v->next_check_ns = now + CPUCTL_CHECK_NS;
-    uint64_t wait = cpu_bucket_step(&v->bucket, now, clock_ns(CLOCK_THREAD_CPUTIME_ID), cap);
+    uint64_t cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    uint64_t wait = cap ? cpu_bucket_step(&v->bucket, now, cpu, cap) : 0;
     while (wait) {
         /* sleep in slices, so a stop or a lifted cap is seen within 10 ms */
         uint64_t slice = wait < 10000000ull ? wait : 10000000ull;
@@ -350,15 +373,17 @@ void cpuctl_pace(struct hart *h, void *arg)
         uint64_t t = clock_ns(CLOCK_MONOTONIC);
         atomic_fetch_add_explicit(&v->throttled_ns, t - now, memory_order_relaxed);
         now = t;
+        cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID);
         if (atomic_load_explicit(&h->m->stop, memory_order_relaxed)) return;
         cap = atomic_load_explicit(&c->cap_bp, memory_order_relaxed);
         if (!cap) {
             v->bucket.primed = false;
-            return;
+            break;
         }
-        wait = cpu_bucket_step(&v->bucket, now, clock_ns(CLOCK_THREAD_CPUTIME_ID), cap);
+        wait = cpu_bucket_step(&v->bucket, now, cpu, cap);
     }
     v->next_check_ns = now + CPUCTL_CHECK_NS;
+    if (h->sta_shmem) publish_steal(h, v, now, cpu);
 }
 
 void cpuctl_times(struct cpuctl *c, int vcpu, uint64_t live_idle_ns, struct vcpu_times *out)

@@ -24,6 +24,11 @@
  * to each vCPU thread (setpriority), against the other threads of the
  * session. Raising a share above 100 needs CAP_SYS_NICE.
  *
+ * Steal time: when the guest registered SBI STA shared memory for a vCPU
+ * (src/machine/sbi.c), the same checks publish there the time the vCPU was
+ * ready but did not run: wall time minus its thread's CPU time minus its
+ * idle (WFI) time, so the cap's sleeps and waits for a host core.
+ *
  * Affinity: the set of host CPUs every thread of the VMM may run on
  * (dedicated hosts: kumod gives a dedicated VM its reserved cores and the
  * other VMs the rest).
