@@ -126,6 +126,17 @@ static void refresh_shared_affinity(struct kumod *k, int64_t host)
     }
 }
 
+/* A stopped dedicated VM gives its cores back to the shared VMs, before its
+ * deallocation or deletion is reported done (without the lock). */
+static void release_cores(struct kumod *k, int64_t vm, int64_t host)
+{
+    kumod_lock(k);
+    if (db_exec(k->db, "UPDATE vms SET host_cpus = NULL WHERE id = ?", "i", vm) < 0)
+        log_warn("VM %" PRId64 ": %s", vm, db_errmsg(k->db));
+    kumod_unlock(k);
+    refresh_shared_affinity(k, host);
+}
+
 /* kumo-vmm's argv for vm (under the lock). */
 static json_t *build_argv(struct kumod *k, int64_t vm, char *err, size_t errlen)
 {
@@ -506,8 +517,9 @@ void vmops_run(struct kumod *k, int64_t vm)
         kumod_unlock(k);
     } else if (!strcmp(op, "deallocate")) {
         stop_vm(k, vm, PS_DEALLOCATING);
-        kumod_lock(k);
         struct db *db = k->db;
+        if (host > 0) release_cores(k, vm, host);
+        kumod_lock(k);
         int64_t now = time_now_ms();
         int rc = db_begin(db);
         if (rc == 0)
@@ -518,7 +530,6 @@ void vmops_run(struct kumod *k, int64_t vm)
         if (rc < 0) db_rollback(db);
         kumod_changed(k);
         kumod_unlock(k);
-        if (host > 0) refresh_shared_affinity(k, host); /* its cores are shared again */
     } else if (!strcmp(op, "restart")) {
         stop_vm(k, vm, PS_STOPPING);
         if (host > 0) refresh_shared_affinity(k, host); /* a resize may hold more cores */
@@ -531,8 +542,8 @@ void vmops_run(struct kumod *k, int64_t vm)
         kumod_unlock(k);
     } else if (!strncmp(op, "delete", 6)) {
         stop_vm(k, vm, NULL);
+        if (host > 0) release_cores(k, vm, host);
         delete_vm(k, vm, strcmp(op, "delete-keep-disks") == 0);
-        if (host > 0) refresh_shared_affinity(k, host);
     } else {
         snprintf(err, sizeof(err), "unknown operation '%s'", op);
         fail_op(k, vm, NULL, "InternalError", err);
