@@ -300,8 +300,8 @@ static const struct opt metrics_opts[] = {
     {"name", 'n', OPT_VALUE, "VM", "the VM (or give it as the last word)", NULL},
     {"names", 0, OPT_LIST, "METRIC",
      "which metrics (default in a table: cpuPercent memoryUsedMiB diskReadOps diskWriteOps "
-     "networkInBytes networkOutBytes; also memoryMiB, diskReadBytes, diskWriteBytes, "
-     "networkInPackets, networkOutPackets)",
+     "networkInBytes networkOutBytes; also memoryMiB, cpuCredits, cpuThrottledPercent, "
+     "diskReadBytes, diskWriteBytes, networkInPackets, networkOutPackets)",
      "query.names"},
     {"from", 0, OPT_VALUE, "TIME",
      "start (default: an hour ago); RFC 3339, epoch or an age "

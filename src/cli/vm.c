@@ -86,6 +86,20 @@ static void vm_view(struct cli *c, const json_t *vm)
     kv_add(t, "Size",
            tmp("%s: %lld vCPU%s, %s", jsn(vm, "size"), vc, vc == 1 ? "" : "s",
                fmt_mib(ji(vm, "memoryMiB"))));
+    if (jb(vm, "dedicated"))
+        kv_add(t, "Host CPUs",
+               js(vm, "hostCpus")
+                   ? tmp("dedicated: host cores %s, shared with no other VM", js(vm, "hostCpus"))
+                   : "dedicated (cores reserved when it is allocated)");
+    const json_t *cr = json_object_get(vm, "cpuCredits");
+    if (json_is_object(cr))
+        kv_add(t, "CPU credits",
+               tmp("%.2f of %.0f banked (%.0f an hour below a %g %% baseline)%s",
+                   json_number_value(json_object_get(cr, "credits")),
+                   json_number_value(json_object_get(cr, "maxCredits")),
+                   json_number_value(json_object_get(cr, "creditsPerHour")),
+                   json_number_value(json_object_get(cr, "baselinePercent")),
+                   jb(cr, "heldToBaseline") ? "; out of credits: held to the baseline" : ""));
     kv_add(t, "Image", jsn(vm, "image"));
     kv_add(t, "Power state", jsn(vm, "powerState"));
     kv_add(t, "Provisioning", fmt_state(vm));
@@ -284,6 +298,7 @@ static int vm_create(struct cli *c, struct args *a)
     else if (arg_str(a, "nsg"))
         json_object_set_new(body, "nsg", json_string(arg_str(a, "nsg")));
     if (arg_has(a, "public-ip")) json_object_set_new(body, "publicIp", json_true());
+    if (arg_has(a, "dedicated")) json_object_set_new(body, "dedicated", json_true());
     if (arg_str(a, "public-ip-name"))
         json_object_set_new(body, "publicIp", json_string(arg_str(a, "public-ip-name")));
     if (arg_str(a, "user-data")) {
@@ -683,6 +698,8 @@ static const struct opt create_opts[] = {
      "user data (up to 64 KiB; '-' reads stdin), kept with "
      "the VM",
      "userData"},
+    {"dedicated", 0, OPT_FLAG, NULL,
+     "run on host cores of its own (one per vCPU) that no other VM shares", "dedicated"},
     {"tags", 0, OPT_LIST, "KEY=VALUE", "tags", "tags"},
     {0},
 };
@@ -756,7 +773,7 @@ static const struct cmd create_c = {
     .summary = "Create a VM, with its network, disks and public IP",
     .usage = "-g RG -n NAME --size SIZE [--image IMAGE] [--vnet V --subnet S] [--nsg N] "
              "[--public-ip] [--os-disk-tier TIER] [--data-disk-sizes-gb GIB ...] [--user-data "
-             "FILE] [--no-wait]",
+             "FILE] [--dedicated] [--no-wait]",
     .help = "Create a virtual machine: you choose its size (vCPUs, memory, price), image, "
             "storage and networking, and kumod places it on a host with room, makes its OS "
             "disk (a copy-on-write overlay of the image) and boots it.\n"
@@ -772,7 +789,8 @@ static const struct cmd create_c = {
     .examples = "  kumo vm create -g web -n web1 --size B1s --public-ip\n"
                 "  kumo vm create -g web -n db1 --size E2s_v5 --os-disk-tier Premium_SSD \\\n"
                 "      --data-disk-sizes-gb 8 16 --data-disk-tier Premium_SSD --vnet web1-vnet\n"
-                "  kumo vm create -g web -n batch1 --size F2s_v2 --no-wait -o json\n",
+                "  kumo vm create -g web -n batch1 --size F2s_v2 --no-wait -o json\n"
+                "  kumo vm create -g db -n db1 --size D2s_v5 --dedicated\n",
 };
 static const struct cmd list_c = {
     .name = "list",

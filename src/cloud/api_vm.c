@@ -9,6 +9,7 @@
 #include "cloud/api.h"
 
 #include "cloud/body.h"
+#include "cloud/credits.h"
 #include "cloud/db.h"
 #include "cloud/jobs.h"
 #include "cloud/paths.h"
@@ -20,6 +21,7 @@
 
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +67,8 @@ json_t *api_vm_json(struct kumod *k, int64_t id)
                 "SELECT g.name, v.name, h.name, s.name, v.vcpus, v.mem_mib, i.name,"
                 " v.prov_state, v.power_state, v.user_data IS NOT NULL, v.tags, v.pid,"
                 " v.started_ms, v.last_exit, v.error_code, v.error_msg, v.created_ms,"
-                " v.updated_ms FROM vms v JOIN groups g ON g.id = v.group_id"
+                " v.updated_ms, v.dedicated, v.host_cpus, v.cpu_credits, v.cpu_capped, s.burst"
+                " FROM vms v JOIN groups g ON g.id = v.group_id"
                 " JOIN sizes s ON s.id = v.size_id JOIN images i ON i.id = v.image_id"
                 " LEFT JOIN hosts h ON h.id = v.host_id WHERE v.id = ?",
                 "i", id);
@@ -118,15 +121,42 @@ json_t *api_vm_json(struct kumod *k, int64_t id)
                         tags ? tags : json_object(), "instanceView", iv, "error", err, "createdAt",
                         api_time(sqlite3_column_int64(st, 16)), "updatedAt",
                         api_time(sqlite3_column_int64(st, 17)));
+        json_object_set_new(out, "dedicated", json_boolean(sqlite3_column_int(st, 18)));
+        json_object_set_new(out, "hostCpus", db_col_null(st, 19) ? json_null()
+                                                                : json_string(db_col_text(st, 19)));
+        struct credit_policy p;
+        if (!db_col_null(st, 20) &&
+            credits_policy_parse(db_col_null(st, 22) ? NULL : db_col_text(st, 22), &p))
+            json_object_set_new(
+                out, "cpuCredits",
+                json_pack("{s:f,s:f,s:f,s:f,s:b}", "credits",
+                          floor(sqlite3_column_double(st, 20) * 1000 + 0.5) / 1000,
+                          "baselinePercent", p.baseline_pct, "creditsPerHour", p.per_hour,
+                          "maxCredits", p.max, "heldToBaseline", sqlite3_column_int(st, 21)));
+        else
+            json_object_set_new(out, "cpuCredits", json_null());
     }
     sqlite3_finalize(st);
     return out;
+}
+
+/* A size's initial CPU credits; false when it is not burstable. */
+static bool size_credits(struct db *db, int64_t size_id, double *initial)
+{
+    char burst[512] = "";
+    db_text(db, burst, sizeof(burst), "SELECT coalesce(burst, '') FROM sizes WHERE id = ?", "i",
+            size_id);
+    struct credit_policy p;
+    if (!credits_policy_parse(burst[0] ? burst : NULL, &p)) return false;
+    *initial = credits_initial(&p).credits;
+    return true;
 }
 
 /* ---- lookups and common checks ---- */
 
 struct vm_row {
     int64_t id, group, size_id, host_id, vcpus, mem_mib;
+    bool dedicated;
     char name[80], power[32], prov[32], op[32];
 };
 
@@ -139,7 +169,8 @@ static int64_t vm_lookup(struct api_ctx *c, struct vm_row *v)
     if (v->id < 0) return -1;
     sqlite3_stmt *st = db_stmt(c->k->db,
                                "SELECT name, power_state, prov_state, coalesce(op, ''), size_id,"
-                               " coalesce(host_id, 0), vcpus, mem_mib FROM vms WHERE id = ?",
+                               " coalesce(host_id, 0), vcpus, mem_mib, dedicated FROM vms"
+                               " WHERE id = ?",
                                "i", v->id);
     if (st && sqlite3_step(st) == SQLITE_ROW) {
         snprintf(v->name, sizeof(v->name), "%s", db_col_text(st, 0));
@@ -150,6 +181,7 @@ static int64_t vm_lookup(struct api_ctx *c, struct vm_row *v)
         v->host_id = sqlite3_column_int64(st, 5);
         v->vcpus = sqlite3_column_int64(st, 6);
         v->mem_mib = sqlite3_column_int64(st, 7);
+        v->dedicated = sqlite3_column_int(st, 8) != 0;
     }
     sqlite3_finalize(st);
     return v->id;
@@ -415,18 +447,25 @@ static void vm_create(struct api_ctx *c)
         return;
     }
     int64_t now = time_now_ms();
-    int64_t host = placement_choose(db, size_name, vcpus, mib, 0, &c->err);
+    bool dedicated = json_is_true(json_object_get(b, "dedicated"));
+    char cores[64] = "";
+    int64_t host = placement_choose_vm(db, size_name, vcpus, mib, 0, dedicated, cores,
+                                       sizeof(cores), &c->err);
     if (host < 0) goto fail;
+    double credits = 0;
+    bool burstable = size_credits(db, size_id, &credits);
     const char *ud = body_str(b, "userData", NULL);
     const json_t *tj = json_object_get(b, "tags");
     char *tags = tj ? json_dumps(tj, JSON_COMPACT) : NULL;
     int rc = db_exec(db,
                      "INSERT INTO vms (group_id, name, size_id, vcpus, mem_mib, image_id, host_id,"
                      " prov_state, power_state, op, op_started_ms, user_data, tags, created_ms,"
-                     " updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, 'Creating', 'Creating', 'create',"
-                     " ?, ?, ?, ?, ?)",
-                     "itiiiiiittii", g, name, size_id, vcpus, mib, image_id, host, now, ud,
-                     tags ? tags : "{}", now, now);
+                     " updated_ms, dedicated, host_cpus, cpu_credits, credits_ms, cpu_capped)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?, 'Creating', 'Creating', 'create',"
+                     " ?, ?, ?, ?, ?, ?, nullif(?, ''), CASE WHEN ? THEN ? END, ?, ?)",
+                     "itiiiiiittiiitidii", g, name, size_id, vcpus, mib, image_id, host, now, ud,
+                     tags ? tags : "{}", now, now, (int64_t)dedicated, cores, (int64_t)burstable,
+                     credits, now, (int64_t)(burstable && !(credits > 0)));
     free(tags);
     if (rc < 0) {
         kerr_internal(&c->err, "%s", db_errmsg(db));
@@ -567,8 +606,12 @@ static void vm_start(struct api_ctx *c)
         char size[80] = "";
         db_text(c->k->db, size, sizeof(size), "SELECT name FROM sizes WHERE id = ?", "i",
                 v.size_id);
-        host = placement_choose(c->k->db, size, v.vcpus, v.mem_mib, v.id, &c->err);
-        if (host < 0) {
+        char cores[64] = "";
+        host = placement_choose_vm(c->k->db, size, v.vcpus, v.mem_mib, v.id, v.dedicated, cores,
+                                   sizeof(cores), &c->err);
+        if (host < 0 || db_exec(c->k->db, "UPDATE vms SET host_cpus = nullif(?, '') WHERE id = ?",
+                                "ti", cores, v.id) < 0) {
+            if (host >= 0) kerr_internal(&c->err, "%s", db_errmsg(c->k->db));
             db_rollback(c->k->db);
             return;
         }
@@ -701,14 +744,28 @@ static void vm_resize(struct api_ctx *c)
         return;
     }
     int64_t host = 0;
+    char cores[64] = "";
     if (v.host_id > 0) { /* allocated: the new size must fit */
-        host = placement_choose(db, sname, vcpus, mib, v.id, &c->err);
+        host = placement_choose_vm(db, sname, vcpus, mib, v.id, v.dedicated, cores,
+                                   sizeof(cores), &c->err);
         if (host < 0) {
             db_rollback(db);
             return;
         }
     }
     int64_t now = time_now_ms();
+    /* credits: a burstable size keeps the balance it has (or starts with its
+     * initial credits), capped to its own maximum; other sizes have none */
+    double credits = 0;
+    bool burstable = size_credits(db, sid, &credits);
+    if (db_exec(db,
+                "UPDATE vms SET host_cpus = nullif(?, ''), cpu_credits = CASE WHEN ? THEN"
+                " coalesce(cpu_credits, ?) END, credits_ms = ?, cpu_capped = 0 WHERE id = ?",
+                "tidii", cores, (int64_t)burstable, credits, now, v.id) < 0) {
+        db_rollback(db);
+        kerr_internal(&c->err, "%s", db_errmsg(db));
+        return;
+    }
     char msg[160];
     snprintf(msg, sizeof(msg), "resized to %s", sname);
     if (db_exec(db,

@@ -5,6 +5,7 @@
  */
 #include "cloud/metrics.h"
 
+#include "cloud/credits.h"
 #include "cloud/db.h"
 #include "cloud/kumod.h"
 #include "cloud/netplane.h"
@@ -27,7 +28,7 @@
 
 struct prev {
     int64_t vm;
-    uint64_t busy, up;
+    uint64_t busy, up, throttled;
 };
 
 struct metrics {
@@ -43,10 +44,17 @@ struct metrics {
 struct sample {
     int64_t vm, pid, vcpus;
     bool ok;
-    double cpu; /* NAN: no rate yet */
+    double cpu;       /* NAN: no rate yet */
+    double throttled; /* percent of the vCPUs' time held back by the cap; NAN: no rate */
     int64_t mem_mib;
     double rss_mib;
-    uint64_t up, busy, rd_ops, rd_bytes, wr_ops, wr_bytes, rx_p, rx_b, tx_p, tx_b;
+    uint64_t up, busy, thr, rd_ops, rd_bytes, wr_ops, wr_bytes, rx_p, rx_b, tx_p, tx_b;
+    /* B-series credits (burstable: the size has a credit policy) */
+    bool burstable;
+    struct credit_policy policy;
+    struct credit_state credits;
+    int64_t credits_ms;
+    double vmm_cap; /* the cap kumo-vmm reports, percent (100: none) */
 };
 
 double metrics_cpu_percent(uint64_t busy0, uint64_t busy1, uint64_t up0, uint64_t up1, int vcpus)
@@ -89,6 +97,10 @@ static void take(struct metrics *m, struct sample *s)
     json_t *el;
     json_array_foreach(json_object_get(r, "vcpu_busy_ns"), i, el) s->busy +=
         (uint64_t)json_integer_value(el);
+    json_array_foreach(json_object_get(r, "vcpu_throttled_ns"), i, el) s->thr +=
+        (uint64_t)json_integer_value(el);
+    json_t *cap = json_object_get(json_object_get(r, "cpu"), "cap_pct");
+    s->vmm_cap = json_is_number(cap) ? json_number_value(cap) : 100.0;
     json_array_foreach(json_object_get(r, "disks"), i, el)
     {
         s->rd_ops += u64(el, "rd_ops");
@@ -108,20 +120,25 @@ static void take(struct metrics *m, struct sample *s)
     int vcpus = (int)u64(r, "vcpus");
     json_decref(r);
     s->rss_mib = rss_mib((pid_t)s->pid);
-    s->cpu = NAN;
+    s->cpu = s->throttled = NAN;
     for (size_t j = 0; j < m->nprev; j++) {
         if (m->prev[j].vm != s->vm) continue;
-        if (s->up > m->prev[j].up && s->busy >= m->prev[j].busy)
+        if (s->up > m->prev[j].up && s->busy >= m->prev[j].busy) {
             s->cpu = metrics_cpu_percent(m->prev[j].busy, s->busy, m->prev[j].up, s->up, vcpus);
+            if (s->thr >= m->prev[j].throttled)
+                s->throttled = metrics_cpu_percent(m->prev[j].throttled, s->thr, m->prev[j].up,
+                                                   s->up, vcpus);
+        }
         m->prev[j].busy = s->busy;
         m->prev[j].up = s->up;
+        m->prev[j].throttled = s->thr;
         s->ok = true;
         return;
     }
     struct prev *np = realloc(m->prev, (m->nprev + 1) * sizeof(*np));
     if (np) {
         m->prev = np;
-        m->prev[m->nprev++] = (struct prev){s->vm, s->busy, s->up};
+        m->prev[m->nprev++] = (struct prev){s->vm, s->busy, s->up, s->thr};
     }
     s->ok = true;
 }
@@ -135,16 +152,25 @@ static void tick(struct metrics *m)
     kumod_lock(k);
     netplane_check(k); /* a good moment to see that the switch still runs */
     sqlite3_stmt *st = db_stmt(db,
-                               "SELECT id, pid, vcpus FROM vms WHERE pid IS NOT NULL"
-                               " AND power_state = 'Running' ORDER BY id",
+                               "SELECT v.id, v.pid, v.vcpus, s.burst, v.cpu_credits,"
+                               " coalesce(v.credits_ms, 0), v.cpu_capped FROM vms v"
+                               " JOIN sizes s ON s.id = v.size_id WHERE v.pid IS NOT NULL"
+                               " AND v.power_state = 'Running' ORDER BY v.id",
                                "");
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         struct sample *ns = realloc(s, (n + 1) * sizeof(*s));
         if (!ns) break;
         s = ns;
-        s[n++] = (struct sample){.vm = sqlite3_column_int64(st, 0),
-                                 .pid = sqlite3_column_int64(st, 1),
-                                 .vcpus = sqlite3_column_int64(st, 2)};
+        s[n] = (struct sample){.vm = sqlite3_column_int64(st, 0),
+                               .pid = sqlite3_column_int64(st, 1),
+                               .vcpus = sqlite3_column_int64(st, 2)};
+        s[n].burstable = !db_col_null(st, 4) &&
+                         credits_policy_parse(db_col_null(st, 3) ? NULL : db_col_text(st, 3),
+                                              &s[n].policy);
+        s[n].credits = (struct credit_state){.credits = sqlite3_column_double(st, 4),
+                                             .capped = sqlite3_column_int(st, 6) != 0};
+        s[n].credits_ms = sqlite3_column_int64(st, 5);
+        n++;
     }
     sqlite3_finalize(st);
     kumod_unlock(k);
@@ -152,6 +178,33 @@ static void tick(struct metrics *m)
         for (size_t i = 0; i < n; i++)
             take(m, &s[i]);
     int64_t now = time_now_ms();
+    /* B-series credits: account the interval at the measured CPU percent;
+     * the first sample after a start has no rate and only restarts the
+     * clock (a stopped VM neither banks nor spends) */
+    for (size_t i = 0; i < n; i++) {
+        if (!s[i].ok || !s[i].burstable) continue;
+        if (!isnan(s[i].cpu) && s[i].credits_ms > 0 && now > s[i].credits_ms)
+            credits_advance(&s[i].policy, &s[i].credits, s[i].cpu, now - s[i].credits_ms);
+        else
+            credits_advance(&s[i].policy, &s[i].credits, 0, 0);
+        s[i].credits_ms = now;
+        /* kumo-vmm's cap follows the state (and is put right if it drifted) */
+        double want = s[i].credits.capped ? s[i].policy.baseline_pct : 100.0;
+        if (fabs(s[i].vmm_cap - want) > 0.005 && k->vmm_has_control) {
+            char sock[PATH_MAX], err[256];
+            json_t *req = json_pack("{s:s,s:f}", "op", "set_cpu", "cap_pct", want);
+            json_t *r = vmm_request(path_vm_file(k, sock, s[i].vm, "control.sock"), req, 2000,
+                                    err, sizeof(err));
+            json_decref(req);
+            if (!r)
+                log_warn("VM %" PRId64 ": cannot set its CPU cap to %g %%: %s", s[i].vm, want,
+                         err);
+            else
+                log_info("VM %" PRId64 ": %.3f CPU credits, %s", s[i].vm, s[i].credits.credits,
+                         s[i].credits.capped ? "held to its baseline" : "may burst");
+            json_decref(r);
+        }
+    }
     kumod_lock(k);
     if (db_begin(db) == 0) {
         int rc = 0;
@@ -161,8 +214,9 @@ static void tick(struct metrics *m)
                 db_stmt(db,
                         "INSERT INTO metrics (vm_id, at_ms, cpu_pct, mem_mib, mem_used_mib,"
                         " uptime_ns, disk_rd_ops, disk_rd_bytes, disk_wr_ops, disk_wr_bytes,"
-                        " net_rx_packets, net_rx_bytes, net_tx_packets, net_tx_bytes)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " net_rx_packets, net_rx_bytes, net_tx_packets, net_tx_bytes,"
+                        " cpu_credits, cpu_throttled_pct)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         "ii", s[i].vm, now);
             if (!ins) {
                 rc = -1;
@@ -181,8 +235,22 @@ static void tick(struct metrics *m)
                             s[i].rx_p, s[i].rx_b,   s[i].tx_p,     s[i].tx_b};
             for (int j = 0; j < 9; j++)
                 sqlite3_bind_int64(ins, 6 + j, (int64_t)(v[j] & INT64_MAX));
+            if (s[i].burstable)
+                sqlite3_bind_double(ins, 15, s[i].credits.credits);
+            else
+                sqlite3_bind_null(ins, 15);
+            if (isnan(s[i].throttled))
+                sqlite3_bind_null(ins, 16);
+            else
+                sqlite3_bind_double(ins, 16, s[i].throttled);
             if (sqlite3_step(ins) != SQLITE_DONE) rc = -1;
             sqlite3_finalize(ins);
+            if (rc == 0 && s[i].burstable)
+                rc = db_exec(db,
+                             "UPDATE vms SET cpu_credits = ?, credits_ms = ?, cpu_capped = ?"
+                             " WHERE id = ? AND cpu_credits IS NOT NULL",
+                             "diii", s[i].credits.credits, now, (int64_t)s[i].credits.capped,
+                             s[i].vm);
         }
         if (rc == 0 && now - m->last_prune > 60000) {
             rc = db_exec(db, "DELETE FROM metrics WHERE at_ms < ?", "i",
@@ -267,6 +335,8 @@ static const struct {
     {"cpuPercent", "cpu_pct", false},
     {"memoryMiB", "mem_mib", false},
     {"memoryUsedMiB", "mem_used_mib", false},
+    {"cpuCredits", "cpu_credits", false},
+    {"cpuThrottledPercent", "cpu_throttled_pct", false},
     {"diskReadOps", "disk_rd_ops", true},
     {"diskWriteOps", "disk_wr_ops", true},
     {"diskReadBytes", "disk_rd_bytes", true},
@@ -277,6 +347,7 @@ static const struct {
     {"networkOutBytes", "net_tx_bytes", true},
 };
 #define NSERIES (sizeof(series) / sizeof(series[0]))
+#define NGAUGES 5 /* the first NGAUGES series are values, the rest rates */
 
 static bool wanted(const char *names, const char *name)
 {
@@ -302,7 +373,7 @@ json_t *metrics_vm_series(struct kumod *k, int64_t vm, int64_t from, int64_t to,
                 kerr_set(
                     e, 400, "InvalidQuery", "query.names",
                     "query.names: unknown metric '%.40s' (cpuPercent, memoryMiB, memoryUsedMiB, "
-                    "diskReadOps, diskWriteOps, diskReadBytes, diskWriteBytes, networkInPackets, "
+                    "cpuCredits, cpuThrottledPercent, diskReadOps, diskWriteOps, diskReadBytes, diskWriteBytes, networkInPackets, "
                     "networkOutPackets, networkInBytes, networkOutBytes)",
                     t);
                 return NULL;
@@ -314,7 +385,8 @@ json_t *metrics_vm_series(struct kumod *k, int64_t vm, int64_t from, int64_t to,
         if (wanted(names, series[i].name)) json_object_set_new(out, series[i].name, json_array());
     sqlite3_stmt *st =
         db_stmt(k->db,
-                "SELECT at_ms, uptime_ns, cpu_pct, mem_mib, mem_used_mib, disk_rd_ops,"
+                "SELECT at_ms, uptime_ns, cpu_pct, mem_mib, mem_used_mib, cpu_credits,"
+                " cpu_throttled_pct, disk_rd_ops,"
                 " disk_wr_ops, disk_rd_bytes, disk_wr_bytes, net_rx_packets, net_tx_packets,"
                 " net_rx_bytes, net_tx_bytes FROM metrics"
                 " WHERE vm_id = ? AND at_ms >= ? AND at_ms <= ? ORDER BY at_ms",
@@ -325,21 +397,21 @@ json_t *metrics_vm_series(struct kumod *k, int64_t vm, int64_t from, int64_t to,
         int64_t at = sqlite3_column_int64(st, 0), up = sqlite3_column_int64(st, 1);
         char tb[TIME_STRLEN];
         json_t *t = json_string(time_format(at, tb));
-        for (size_t i = 0; i < 3; i++) {
+        for (size_t i = 0; i < NGAUGES; i++) {
             json_t *arr = json_object_get(out, series[i].name);
             if (arr && !db_col_null(st, 2 + (int)i))
                 json_array_append_new(arr, json_pack("{s:O,s:f}", "at", t, "value",
                                                      sqlite3_column_double(st, 2 + (int)i)));
         }
         bool have_prev = pt >= 0 && at > pt && up > pup;
-        for (size_t i = 3; i < NSERIES; i++) {
+        for (size_t i = NGAUGES; i < NSERIES; i++) {
             double v = sqlite3_column_double(st, 2 + (int)i);
             json_t *arr = json_object_get(out, series[i].name);
-            if (arr && have_prev && v >= prev[i - 3])
-                json_array_append_new(arr,
-                                      json_pack("{s:O,s:f}", "at", t, "value",
-                                                (v - prev[i - 3]) * 1000.0 / (double)(at - pt)));
-            prev[i - 3] = v;
+            if (arr && have_prev && v >= prev[i - NGAUGES])
+                json_array_append_new(
+                    arr, json_pack("{s:O,s:f}", "at", t, "value",
+                                   (v - prev[i - NGAUGES]) * 1000.0 / (double)(at - pt)));
+            prev[i - NGAUGES] = v;
         }
         json_decref(t);
         pt = at;
@@ -417,6 +489,10 @@ char *metrics_prometheus(struct kumod *k, size_t *len)
         {"kumo_vm_network_receive_bytes_total", "counter", "Bytes the guest received.", 8, 1},
         {"kumo_vm_network_transmit_packets_total", "counter", "Packets the guest sent.", 9, 1},
         {"kumo_vm_network_transmit_bytes_total", "counter", "Bytes the guest sent.", 10, 1},
+        {"kumo_vm_cpu_credits", "gauge", "B-series CPU credits banked (burstable sizes only).", 11,
+         1},
+        {"kumo_vm_cpu_throttled_percent", "gauge",
+         "Time the VM's vCPUs were held back by their CPU cap, percent of its vCPUs.", 12, 1},
     };
     struct buf b = {0};
     put(&b, "%s", "");
@@ -426,7 +502,8 @@ char *metrics_prometheus(struct kumod *k, size_t *len)
             db_stmt(k->db,
                     "SELECT g.name, v.name, x.cpu_pct, x.mem_mib, x.mem_used_mib, x.disk_rd_ops,"
                     " x.disk_rd_bytes, x.disk_wr_ops, x.disk_wr_bytes, x.net_rx_packets,"
-                    " x.net_rx_bytes, x.net_tx_packets, x.net_tx_bytes FROM vms v"
+                    " x.net_rx_bytes, x.net_tx_packets, x.net_tx_bytes, x.cpu_credits,"
+                    " x.cpu_throttled_pct FROM vms v"
                     " JOIN groups g ON g.id = v.group_id JOIN metrics x ON x.vm_id = v.id"
                     " WHERE v.pid IS NOT NULL AND x.at_ms = (SELECT max(at_ms) FROM metrics"
                     " WHERE vm_id = v.id) ORDER BY g.name, v.name",

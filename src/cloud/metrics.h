@@ -8,6 +8,9 @@
  * cpuPercent is the busy time of the VM's vCPU threads over the interval
  * divided by (interval x vCPUs): what the guest used, not what the host
  * process spent on devices. The first sample after a start has no rates.
+ * Each sample also accounts the B-series CPU credits of burstable VMs
+ * (credits.h) and sets kumo-vmm's cap to the baseline at zero credits (and
+ * lifts it), and records the vCPUs' throttled time.
  */
 #ifndef KUMO_CLOUD_METRICS_H
 #define KUMO_CLOUD_METRICS_H

@@ -7,6 +7,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,9 +21,88 @@ static int64_t floor_product(int64_t a, double r)
     return (int64_t)floor(v + 1e-6);
 }
 
+static int64_t host_cores(const struct host_cap *h)
+{
+    return h->cpus < PLACEMENT_MAX_CORES ? h->cpus : PLACEMENT_MAX_CORES;
+}
+
+static int64_t ncores(uint64_t set)
+{
+    int64_t n = 0;
+    for (; set; set &= set - 1) n++;
+    return n;
+}
+
 int64_t placement_cap_vcpus(const struct host_cap *h)
 {
-    return floor_product(h->cpus, h->cpu_ratio);
+    int64_t cores = h->cpus - ncores(h->dedicated_cores);
+    return floor_product(cores > 0 ? cores : 0, h->cpu_ratio);
+}
+
+uint64_t placement_shared_cores(const struct host_cap *h)
+{
+    int64_t n = host_cores(h);
+    uint64_t all = n >= 64 ? ~0ull : (1ull << n) - 1;
+    return all & ~h->dedicated_cores;
+}
+
+bool placement_fits_dedicated(const struct host_cap *h, int64_t vcpus, int64_t mib,
+                              uint64_t *cores)
+{
+    *cores = 0;
+    if (vcpus < 1 || h->used_mib + mib > placement_cap_mib(h)) return false;
+    uint64_t pick = 0;
+    int64_t got = 0;
+    for (int64_t k = host_cores(h) - 1; k >= 1 && got < vcpus; k--) /* never core 0 */
+        if (!(h->dedicated_cores & (1ull << k))) {
+            pick |= 1ull << k;
+            got++;
+        }
+    if (got < vcpus) return false;
+    /* the shared VMs already here must still fit in the cores left */
+    struct host_cap after = *h;
+    after.dedicated_cores |= pick;
+    if (h->used_vcpus > placement_cap_vcpus(&after)) return false;
+    *cores = pick;
+    return true;
+}
+
+void placement_format_cores(uint64_t cores, char *buf, size_t len)
+{
+    size_t used = 0;
+    if (len) buf[0] = 0;
+    for (int k = 0; k < 64; k++) {
+        if (!(cores & (1ull << k))) continue;
+        int e = k;
+        while (e + 1 < 64 && (cores & (1ull << (e + 1)))) e++;
+        int n = e > k ? snprintf(buf + used, len - used, "%s%d-%d", used ? "," : "", k, e)
+                      : snprintf(buf + used, len - used, "%s%d", used ? "," : "", k);
+        if (n < 0 || (size_t)n >= len - used) return;
+        used += (size_t)n;
+        k = e;
+    }
+}
+
+bool placement_parse_cores(const char *s, uint64_t *cores)
+{
+    *cores = 0;
+    if (!s || !*s) return false;
+    while (*s) {
+        char *end;
+        if (*s < '0' || *s > '9') return false;
+        long a = strtol(s, &end, 10), b = a;
+        s = end;
+        if (*s == '-') {
+            if (s[1] < '0' || s[1] > '9') return false;
+            b = strtol(s + 1, &end, 10);
+            s = end;
+        }
+        if (b < a || b >= 64) return false;
+        for (long k = a; k <= b; k++) *cores |= 1ull << k;
+        if (*s == ',' && s[1]) s++;
+        else if (*s) return false;
+    }
+    return true;
 }
 
 int64_t placement_cap_mib(const struct host_cap *h)
@@ -63,12 +143,37 @@ void placement_describe(const char *host, const struct host_cap *h, int64_t vcpu
     if (strcmp(sep, ", ") == 0) snprintf(buf + n, len - (size_t)n, ")");
 }
 
+/* "host box has 1 of 1 dedicable cores free (core 0 stays shared)..." */
+static void describe_dedicated(const char *host, const struct host_cap *h, int64_t vcpus,
+                               int64_t mib, char *buf, size_t len)
+{
+    int64_t cores = host_cores(h) - 1, held = ncores(h->dedicated_cores & ~1ull);
+    int64_t free_cores = cores > held ? cores - held : 0;
+    int64_t fm = placement_cap_mib(h) - h->used_mib;
+    if (fm < 0) fm = 0;
+    int n = snprintf(buf, len,
+                     "host %s has %" PRId64 " of %" PRId64
+                     " cores free for dedicated VMs (core 0 stays shared) and %" PRId64
+                     " MiB free",
+                     host, free_cores, cores > 0 ? cores : 0, fm);
+    if (n < 0 || (size_t)n >= len) return;
+    if (vcpus > free_cores)
+        snprintf(buf + n, len - (size_t)n, " (cores short by %" PRId64 ")", vcpus - free_cores);
+    else if (mib > fm)
+        snprintf(buf + n, len - (size_t)n, " (memory short by %" PRId64 " MiB)", mib - fm);
+    else
+        snprintf(buf + n, len - (size_t)n,
+                 " (its %" PRId64 " shared vCPUs would not fit in the cores left)",
+                 h->used_vcpus);
+}
+
 int placement_load(struct db *db, int64_t host_id, int64_t exclude_vm, struct host_cap *out)
 {
     sqlite3_stmt *st =
         db_stmt(db,
                 "SELECT h.cpus, h.mem_mib, h.reserved_mib, h.cpu_ratio, h.ram_ratio,"
-                " (SELECT coalesce(sum(vcpus), 0) FROM vms WHERE host_id = h.id AND id != ?),"
+                " (SELECT coalesce(sum(vcpus), 0) FROM vms WHERE host_id = h.id AND id != ?"
+                "  AND dedicated = 0),"
                 " (SELECT coalesce(sum(mem_mib), 0) FROM vms WHERE host_id = h.id AND id != ?),"
                 " (SELECT count(*) FROM vms WHERE host_id = h.id AND id != ?)"
                 " FROM hosts h WHERE h.id = ?",
@@ -84,7 +189,18 @@ int placement_load(struct db *db, int64_t host_id, int64_t exclude_vm, struct ho
         out->used_vcpus = sqlite3_column_int64(st, 5);
         out->used_mib = sqlite3_column_int64(st, 6);
         out->vms = sqlite3_column_int64(st, 7);
+        out->dedicated_cores = 0;
         rc = 0;
+    }
+    sqlite3_finalize(st);
+    if (rc < 0) return rc;
+    st = db_stmt(db,
+                 "SELECT host_cpus FROM vms WHERE host_id = ? AND id != ? AND dedicated = 1"
+                 " AND host_cpus IS NOT NULL",
+                 "ii", host_id, exclude_vm);
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        uint64_t c;
+        if (placement_parse_cores(db_col_text(st, 0), &c)) out->dedicated_cores |= c;
     }
     sqlite3_finalize(st);
     return rc;
@@ -93,6 +209,14 @@ int placement_load(struct db *db, int64_t host_id, int64_t exclude_vm, struct ho
 int64_t placement_choose(struct db *db, const char *size_name, int64_t vcpus, int64_t mib,
                          int64_t exclude_vm, struct kerr *e)
 {
+    return placement_choose_vm(db, size_name, vcpus, mib, exclude_vm, false, NULL, 0, e);
+}
+
+int64_t placement_choose_vm(struct db *db, const char *size_name, int64_t vcpus, int64_t mib,
+                            int64_t exclude_vm, bool dedicated, char *cores, size_t cores_len,
+                            struct kerr *e)
+{
+    uint64_t best_cores = 0;
     sqlite3_stmt *st = db_stmt(db, "SELECT id, name, location FROM hosts ORDER BY id", "");
     if (!st) return kerr_internal(e, "placement: %s", db_errmsg(db));
     int64_t best = -1;
@@ -107,11 +231,18 @@ int64_t placement_choose(struct db *db, const char *size_name, int64_t vcpus, in
         struct host_cap cap;
         if (placement_load(db, id, exclude_vm, &cap) < 0) continue;
         hosts++;
-        if (!placement_fits(&cap, vcpus, mib)) {
+        uint64_t picked = 0;
+        if (dedicated ? !placement_fits_dedicated(&cap, vcpus, mib, &picked)
+                      : !placement_fits(&cap, vcpus, mib)) {
             size_t used = strlen(why);
-            if (used < sizeof(why) - 1)
-                placement_describe(name, &cap, vcpus, mib, why + used + (used ? 2 : 0),
-                                   sizeof(why) - used - (used ? 2 : 0));
+            if (used < sizeof(why) - 1) {
+                char *w = why + used + (used ? 2 : 0);
+                size_t wl = sizeof(why) - used - (used ? 2 : 0);
+                if (dedicated)
+                    describe_dedicated(name, &cap, vcpus, mib, w, wl);
+                else
+                    placement_describe(name, &cap, vcpus, mib, w, wl);
+            }
             if (used && used + 2 < sizeof(why)) memcpy(why + used, "; ", 2);
             continue;
         }
@@ -121,13 +252,18 @@ int64_t placement_choose(struct db *db, const char *size_name, int64_t vcpus, in
             (cap.vms == best_cap.vms && free_mib > best_free)) {
             best = id;
             best_cap = cap;
+            best_cores = picked;
         }
     }
     sqlite3_finalize(st);
-    if (best >= 0) return best;
+    if (best >= 0) {
+        if (cores && cores_len) placement_format_cores(best_cores, cores, cores_len);
+        return best;
+    }
     if (hosts == 0) return kerr_internal(e, "placement: no hosts are registered");
     return kerr_conflict(e, "CapacityExceeded",
-                         "not enough capacity for size %s (%" PRId64 " vCPUs, %" PRId64
+                         "not enough capacity for %ssize %s (%" PRId64 " vCPUs, %" PRId64
                          " MiB) in location %s: %s",
-                         size_name, vcpus, mib, location, why);
+                         dedicated ? "a dedicated VM of " : "", size_name, vcpus, mib, location,
+                         why);
 }

@@ -234,6 +234,19 @@ const char *const db_migrations[] = {
     "  net_tx_packets INTEGER NOT NULL, net_tx_bytes INTEGER NOT NULL);"
     "CREATE INDEX metrics_vm ON metrics(vm_id, at_ms);"
     "CREATE INDEX metrics_at ON metrics(at_ms);",
+
+    /* 2: vCPU scheduling: B-series credits (cpu_credits NULL: not burstable;
+     * credits_ms: when they were last accounted; cpu_capped: held to the
+     * baseline), dedicated VMs (host_cpus: the host cores reserved for the
+     * VM while it is allocated, "1" or "2-3"), and the samples' credits and
+     * throttled time */
+    "ALTER TABLE vms ADD COLUMN cpu_credits REAL;"
+    "ALTER TABLE vms ADD COLUMN credits_ms INTEGER;"
+    "ALTER TABLE vms ADD COLUMN cpu_capped INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE vms ADD COLUMN dedicated INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE vms ADD COLUMN host_cpus TEXT;"
+    "ALTER TABLE metrics ADD COLUMN cpu_credits REAL;"
+    "ALTER TABLE metrics ADD COLUMN cpu_throttled_pct REAL;",
 };
 
 const int db_migration_count = (int)(sizeof(db_migrations) / sizeof(db_migrations[0]));

@@ -2,9 +2,12 @@
  * vmm_client.h - kumod's side of kumo-vmm's control socket (--control PATH):
  * one JSON object per line each way (src/vmm/control.c):
  *   {"op":"status"} -> {"ok":true,"state","vcpus","mem_mib","uptime_ns",
- *                       "vcpu_busy_ns":[..],"disks":[{rd_ops,..}],"nics":[{rx_packets,..}]}
+ *                       "vcpu_busy_ns":[..],"vcpu_idle_ns":[..],"vcpu_throttled_ns":[..],
+ *                       "cpu":{"cap_pct","weight","affinity"},
+ *                       "disks":[{rd_ops,..}],"nics":[{rx_packets,..}]}
  *   {"op":"stop"}   -> {"ok":true}; the VM powers off and kumo-vmm exits 0
  *   {"op":"set_disk_limits","disk":I,"iops":N,"bps":N}
+ *   {"op":"set_cpu","cap_pct":P,"affinity":"0-1"} (B-series caps, dedicated cores)
  * Errors are {"ok":false,"error":"..."}. kumo-switch's control socket speaks
  * the same line protocol (docs/network.md), so netplane.c uses it too.
  */

@@ -7,11 +7,13 @@
 #include "cloud/vmops.h"
 
 #include "cloud/billing.h"
+#include "cloud/credits.h"
 #include "cloud/db.h"
 #include "cloud/jobs.h"
 #include "cloud/kumod.h"
 #include "cloud/netplane.h"
 #include "cloud/paths.h"
+#include "cloud/placement.h"
 #include "cloud/state.h"
 #include "cloud/supervisor.h"
 #include "cloud/timefmt.h"
@@ -68,6 +70,91 @@ static void disk_limit_args(const struct ratelimit_rates *r, char *out, size_t l
 #undef LIMIT
 }
 
+/* The host cores shared VMs run on, as a CPU list ("" when no core of the
+ * host is dedicated, so that shared VMs may run anywhere). */
+static void shared_cpus(struct kumod *k, int64_t host, char *buf, size_t len)
+{
+    struct host_cap cap;
+    buf[0] = 0;
+    if (placement_load(k->db, host, 0, &cap) == 0 && cap.dedicated_cores)
+        placement_format_cores(placement_shared_cores(&cap), buf, len);
+}
+
+/* --cpu-cap (a B-series VM held to its baseline) and --cpu-affinity (its
+ * reserved cores for a dedicated VM; the unreserved ones for the others). */
+static void cpu_args(struct kumod *k, int64_t vm, json_t *argv)
+{
+    sqlite3_stmt *st = db_stmt(k->db,
+                               "SELECT v.dedicated, v.host_cpus, coalesce(v.host_id, 0),"
+                               " v.cpu_capped, s.burst FROM vms v JOIN sizes s ON s.id = v.size_id"
+                               " WHERE v.id = ?",
+                               "i", vm);
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return;
+    }
+    char cpus[256] = "";
+    if (sqlite3_column_int(st, 0) && !db_col_null(st, 1))
+        snprintf(cpus, sizeof(cpus), "%s", db_col_text(st, 1));
+    else
+        shared_cpus(k, sqlite3_column_int64(st, 2), cpus, sizeof(cpus));
+    if (cpus[0]) {
+        add(argv, "--cpu-affinity");
+        add(argv, cpus);
+    }
+    struct credit_policy p;
+    if (sqlite3_column_int(st, 3) &&
+        credits_policy_parse(db_col_null(st, 4) ? NULL : db_col_text(st, 4), &p)) {
+        add(argv, "--cpu-cap");
+        addf(argv, "%g", p.baseline_pct);
+    }
+    sqlite3_finalize(st);
+}
+
+/* After a dedicated VM took or gave back cores: move the running shared
+ * VMs of its host onto the cores now shared (without the lock). */
+static void refresh_shared_affinity(struct kumod *k, int64_t host)
+{
+    char cpus[256];
+    int64_t vms[64];
+    int n = 0;
+    kumod_lock(k);
+    shared_cpus(k, host, cpus, sizeof(cpus));
+    if (!cpus[0]) { /* nothing dedicated: every core */
+        struct host_cap cap;
+        if (placement_load(k->db, host, 0, &cap) == 0)
+            placement_format_cores(placement_shared_cores(&cap), cpus, sizeof(cpus));
+    }
+    sqlite3_stmt *st = db_stmt(k->db,
+                               "SELECT id FROM vms WHERE host_id = ? AND dedicated = 0"
+                               " AND pid IS NOT NULL",
+                               "i", host);
+    while (st && n < 64 && sqlite3_step(st) == SQLITE_ROW) vms[n++] = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    kumod_unlock(k);
+    if (!cpus[0] || !k->vmm_has_control) return;
+    for (int i = 0; i < n; i++) {
+        char sock[PATH_MAX], err[256];
+        json_t *req = json_pack("{s:s,s:s}", "op", "set_cpu", "affinity", cpus);
+        json_t *r = vmm_request(path_vm_file(k, sock, vms[i], "control.sock"), req, 2000, err,
+                                sizeof(err));
+        json_decref(req);
+        if (!r) log_warn("VM %" PRId64 ": cannot move it to host CPUs %s: %s", vms[i], cpus, err);
+        json_decref(r);
+    }
+}
+
+/* A stopped dedicated VM gives its cores back to the shared VMs, before its
+ * deallocation or deletion is reported done (without the lock). */
+static void release_cores(struct kumod *k, int64_t vm, int64_t host)
+{
+    kumod_lock(k);
+    if (db_exec(k->db, "UPDATE vms SET host_cpus = NULL WHERE id = ?", "i", vm) < 0)
+        log_warn("VM %" PRId64 ": %s", vm, db_errmsg(k->db));
+    kumod_unlock(k);
+    refresh_shared_affinity(k, host);
+}
+
 /* kumo-vmm's argv for vm (under the lock). */
 static json_t *build_argv(struct kumod *k, int64_t vm, char *err, size_t errlen)
 {
@@ -108,6 +195,7 @@ static json_t *build_argv(struct kumod *k, int64_t vm, char *err, size_t errlen)
     addf(argv, "%" PRId64, (int64_t)sqlite3_column_int64(st, 2));
     int64_t cap = sqlite3_column_int64(st, 7);
     sqlite3_finalize(st);
+    cpu_args(k, vm, argv);
 
     st = db_stmt(db,
                  "SELECT id, tier, size_gib, os_disk, lun FROM disks WHERE vm_id = ?"
@@ -423,7 +511,13 @@ void vmops_run(struct kumod *k, int64_t vm)
     kumod_unlock(k);
     if (!op[0]) return;
     char err[768];
+    kumod_lock(k);
+    int64_t host = db_int(k->db, NULL, 0,
+                          "SELECT coalesce(host_id, 0) FROM vms WHERE id = ? AND dedicated = 1",
+                          "i", vm);
+    kumod_unlock(k);
     if (!strcmp(op, "create") || !strcmp(op, "start")) {
+        if (host > 0) refresh_shared_affinity(k, host); /* off its cores first */
         if (start_vm(k, vm, err, sizeof(err)) < 0) {
             fail_op(k, vm, PS_STOPPED, !strcmp(op, "create") ? "CreateFailed" : "StartFailed", err);
             return;
@@ -438,12 +532,14 @@ void vmops_run(struct kumod *k, int64_t vm)
         kumod_unlock(k);
     } else if (!strcmp(op, "deallocate")) {
         stop_vm(k, vm, PS_DEALLOCATING);
-        kumod_lock(k);
         struct db *db = k->db;
+        if (host > 0) release_cores(k, vm, host);
+        kumod_lock(k);
         int64_t now = time_now_ms();
         int rc = db_begin(db);
         if (rc == 0)
-            rc = db_exec(db, "UPDATE vms SET host_id = NULL, op = NULL WHERE id = ?", "i", vm);
+            rc = db_exec(db, "UPDATE vms SET host_id = NULL, host_cpus = NULL, op = NULL WHERE id = ?",
+                         "i", vm);
         if (rc == 0) rc = vm_set_state(db, vm, PS_DEALLOCATED, PV_SUCCEEDED, "deallocated", now);
         if (rc == 0) rc = db_commit(db);
         if (rc < 0) db_rollback(db);
@@ -451,6 +547,7 @@ void vmops_run(struct kumod *k, int64_t vm)
         kumod_unlock(k);
     } else if (!strcmp(op, "restart")) {
         stop_vm(k, vm, PS_STOPPING);
+        if (host > 0) refresh_shared_affinity(k, host); /* a resize may hold more cores */
         if (start_vm(k, vm, err, sizeof(err)) < 0) {
             fail_op(k, vm, PS_STOPPED, "StartFailed", err);
             return;
@@ -460,6 +557,7 @@ void vmops_run(struct kumod *k, int64_t vm)
         kumod_unlock(k);
     } else if (!strncmp(op, "delete", 6)) {
         stop_vm(k, vm, NULL);
+        if (host > 0) release_cores(k, vm, host);
         delete_vm(k, vm, strcmp(op, "delete-keep-disks") == 0);
     } else {
         snprintf(err, sizeof(err), "unknown operation '%s'", op);

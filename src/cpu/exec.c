@@ -207,6 +207,8 @@ static inline struct block *get_block(struct hart *h)
 void hart_wait_for_interrupt(struct hart *h)
 {
     struct machine *m = h->m;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     pthread_mutex_lock(&h->wfi_lock);
     atomic_store(&h->wfi, true);
     for (;;) {
@@ -229,6 +231,9 @@ void hart_wait_for_interrupt(struct hart *h)
     }
     atomic_store(&h->wfi, false);
     pthread_mutex_unlock(&h->wfi_lock);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int64_t ns = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
+    if (ns > 0) atomic_fetch_add_explicit(&h->idle_ns, (uint64_t)ns, memory_order_relaxed);
 }
 
 /* ---- polling between blocks -------------------------------------------------- */
@@ -280,6 +285,10 @@ static enum hart_exit poll(struct hart *h)
     }
     h->budget = h->budget_start = budget;
     if (atomic_load_explicit(&h->m->stop, memory_order_relaxed)) return HART_EXIT_STOP;
+    if (h->m->pace_hook) {
+        h->m->pace_hook(h, h->m->pace_arg);
+        if (atomic_load_explicit(&h->m->stop, memory_order_relaxed)) return HART_EXIT_STOP;
+    }
     hart_update_timers(h, machine_time(h->m));
     hart_check_interrupts(h);
     return HART_EXIT_NONE;

@@ -62,6 +62,7 @@ void hart_reset(struct hart *h, uint64_t pc)
     h->mepc = h->sepc = h->mcause = h->scause = h->mtval = h->stval = 0;
     h->satp = 0;
     h->satp_mode = 0;
+    h->sta_shmem = 0;
     h->satp_root = 0;
     h->mcounteren = h->scounteren = 0;
     h->menvcfg = h->senvcfg = 0;

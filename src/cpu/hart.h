@@ -183,12 +183,14 @@ struct hart {
     _Atomic uint64_t mtimecmp; /* the CLINT comparator for this hart */
     int64_t budget_start;      /* budget at the last poll (instret accounting) */
     atomic_bool wfi;           /* sleeping in WFI */
+    _Atomic uint64_t idle_ns;  /* wall time spent waiting in WFI (and stopped, vcpu.c) */
     pthread_mutex_t wfi_lock;
     pthread_cond_t wfi_cond;
     uint64_t max_insns; /* 0 = unlimited */
     int max_satp_mode;  /* 8 (Sv39), 9 (Sv48) or 10 (Sv57): the largest accepted */
     _Atomic int hsm_state;      /* enum hsm_state */
     uint64_t start_pc, start_arg; /* HSM hart_start parameters */
+    uint64_t sta_shmem;         /* SBI STA shared memory (guest physical), 0: none */
     atomic_uint fence_req;      /* remote fence requests posted to this hart */
     atomic_uint fence_done;     /* ... and how many it has carried out */
     struct machine *m;

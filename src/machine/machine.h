@@ -84,6 +84,11 @@ struct machine {
      * VMM instead of trapping to M-mode firmware. Returns ECALL_*. */
     int (*ecall_hook)(struct hart *h);
 
+    /* Called by each hart at its poll points (every few thousand
+     * instructions); may sleep (kumo-vmm's CPU cap, src/vmm/cpuctl.h). */
+    void (*pace_hook)(struct hart *h, void *arg);
+    void *pace_arg;
+
     /* what to free with the machine, in reverse order of registration */
     struct {
         void (*fn)(void *);

@@ -4,8 +4,9 @@
  * M-mode firmware running in the guest. That removes a firmware from the
  * boot and every timer/IPI/fence round trip through M-mode.
  *
- * Extensions: BASE, TIME, IPI, RFENCE, HSM, SRST, DBCN and the legacy
- * (v0.1) calls. Calling convention: a7 = extension, a6 = function,
+ * Extensions: BASE, TIME, IPI, RFENCE, HSM, SRST, DBCN, STA (steal time,
+ * from SBI v2.0: the guest can see the time its vCPU was ready but did not
+ * run, kumo-vmm's CPU cap included) and the legacy (v0.1) calls. Calling convention: a7 = extension, a6 = function,
  * a0..a5 arguments; a0 = error, a1 = value on return.
  */
 #include "machine/sbi.h"
@@ -31,6 +32,7 @@ enum {
     EXT_HSM = 0x48534d,
     EXT_SRST = 0x53525354,
     EXT_DBCN = 0x4442434e,
+    EXT_STA = 0x535441,
 };
 
 enum {
@@ -186,6 +188,56 @@ static void dbcn(struct hart *h, uint64_t fid)
     ret(h, SBI_ERR_NOT_SUPPORTED, 0);
 }
 
+/* STA's shared memory, 64 bytes per hart (little endian):
+ *   u32 sequence (odd while the SBI writes), u32 flags (0),
+ *   u64 steal (ns the vCPU was ready but did not run), u8 preempted, pad */
+#define STA_SIZE 64
+
+static void sta_set_shmem(struct hart *h, uint64_t fid)
+{
+    uint64_t lo = A(0), hi = A(1), flags = A(2);
+    if (fid != 0) {
+        ret(h, SBI_ERR_NOT_SUPPORTED, 0);
+        return;
+    }
+    if (flags != 0) {
+        ret(h, SBI_ERR_INVALID_PARAM, 0);
+        return;
+    }
+    if (lo == ~0ull && hi == ~0ull) { /* disable */
+        h->sta_shmem = 0;
+        ret(h, SBI_SUCCESS, 0);
+        return;
+    }
+    if (hi != 0 || (lo & (STA_SIZE - 1))) {
+        ret(h, SBI_ERR_INVALID_PARAM, 0);
+        return;
+    }
+    uint8_t *p = in_ram(h->m, lo) ? machine_host_ptr(h->m, lo, STA_SIZE) : NULL;
+    if (!p) {
+        ret(h, SBI_ERR_INVALID_ADDRESS, 0);
+        return;
+    }
+    memset(p, 0, STA_SIZE);
+    machine_memory_written(h->m, lo, STA_SIZE);
+    h->sta_shmem = lo;
+    ret(h, SBI_SUCCESS, 0);
+}
+
+void sbi_sta_publish(struct hart *h, uint64_t steal_ns)
+{
+    if (!h->sta_shmem) return;
+    uint8_t *p = machine_host_ptr(h->m, h->sta_shmem, STA_SIZE);
+    if (!p) return;
+    uint32_t *seq = (uint32_t *)p;
+    uint64_t *steal = (uint64_t *)(p + 8);
+    uint32_t s = __atomic_load_n(seq, __ATOMIC_RELAXED);
+    __atomic_store_n(seq, s + 1, __ATOMIC_RELAXED); /* odd: being written */
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    __atomic_store_n(steal, steal_ns, __ATOMIC_RELAXED);
+    __atomic_store_n(seq, s + 2, __ATOMIC_RELEASE);
+}
+
 static bool probe(uint64_t ext)
 {
     switch (ext) {
@@ -196,6 +248,7 @@ static bool probe(uint64_t ext)
     case EXT_HSM:
     case EXT_SRST:
     case EXT_DBCN:
+    case EXT_STA:
         return true;
     default:
         return ext <= 8; /* legacy extensions */
@@ -289,6 +342,7 @@ int sbi_ecall(struct hart *h)
             machine_stop(h->m, STOP_RESET, 0);
         return ECALL_PARK;
     case EXT_DBCN: dbcn(h, fid); return ECALL_DONE;
+    case EXT_STA: sta_set_shmem(h, fid); return ECALL_DONE;
     }
     if (ext <= 8) return legacy(h, ext);
     ret(h, SBI_ERR_NOT_SUPPORTED, 0);

@@ -4,8 +4,13 @@
  *
  *   {"op":"status"}
  *     -> {"ok":true,"state":"running","vcpus":N,"mem_mib":M,"uptime_ns":T,
- *         "vcpu_busy_ns":[...],"disks":[{"rd_ops",...,"limits":{"iops",...}}],
- *         "nics":[{"rx_packets",...}]}
+ *         "vcpu_busy_ns":[...],"vcpu_idle_ns":[...],"vcpu_throttled_ns":[...],
+ *         "cpu":{"cap_pct":P,"weight":W,"affinity":"0-1"},
+ *         "disks":[{"rd_ops",...,"limits":{"iops",...}}],"nics":[{"rx_packets",...}]}
+ *     (vCPU times are cumulative since kumo-vmm started, over guest reboots)
+ *   {"op":"set_cpu","cap_pct":P,"weight":W,"affinity":"L"}
+ *                                        change the CPU cap (100 = none), weight or
+ *                                        host CPU affinity while the VM runs (each optional)
  *   {"op":"stop"}                       power the VM off (kumo-vmm exits 0)
  *   {"op":"set_disk_limits","disk":I,"iops":N,"bps":N,"iops_max":N,"bps_max":N,
  *    "iops_max_length":S,"bps_max_length":S,"iops_burst":N,"bps_burst":N}
@@ -24,6 +29,7 @@
 #include "lib/log.h"
 #include "machine/machine.h"
 #include "storage/ratelimit.h"
+#include "vmm/cpuctl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +60,7 @@ struct control {
     pthread_t thread;
     pthread_mutex_t lock; /* guards m */
     struct machine *m;
+    struct cpuctl *cpu;
     uint64_t start_ns;
     struct client *clients[MAX_CLIENTS];
 };
@@ -70,21 +77,27 @@ static json_t *error_reply(const char *msg)
     return json_pack("{s:b,s:s}", "ok", 0, "error", msg);
 }
 
+static json_t *cpu_config(struct control *c)
+{
+    struct cpuctl_config cfg;
+    cpuctl_get(c->cpu, &cfg);
+    char list[256] = "";
+    if (cfg.has_affinity) cpuctl_format_cpulist(&cfg.affinity, list, sizeof(list));
+    return json_pack("{s:f,s:i,s:s?,s:s}", "cap_pct", cfg.cap_bp ? cfg.cap_bp / 100.0 : 100.0,
+                     "weight", cfg.weight, "affinity", cfg.has_affinity ? list : NULL,
+                     "weight_applies_to", cpuctl_weight_target(c->cpu));
+}
+
 static json_t *status(struct control *c, struct machine *m)
 {
-    json_t *busy = json_array();
-    pthread_mutex_lock(&m->lock); /* vcpu.c sets the thread ids under it */
+    json_t *busy = json_array(), *idle = json_array(), *throttled = json_array();
     for (int k = 0; k < m->nharts; k++) {
-        struct hart *h = m->harts[k];
-        uint64_t ns = 0;
-        clockid_t cid;
-        struct timespec ts;
-        if (h->has_thread && pthread_getcpuclockid(h->thread, &cid) == 0 &&
-            clock_gettime(cid, &ts) == 0)
-            ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-        json_array_append_new(busy, json_integer((json_int_t)ns));
+        struct vcpu_times t;
+        cpuctl_times(c->cpu, k, atomic_load(&m->harts[k]->idle_ns), &t);
+        json_array_append_new(busy, json_integer((json_int_t)t.busy_ns));
+        json_array_append_new(idle, json_integer((json_int_t)t.idle_ns));
+        json_array_append_new(throttled, json_integer((json_int_t)t.throttled_ns));
     }
-    pthread_mutex_unlock(&m->lock);
     json_t *disks = json_array();
     for (int k = 0; k < m->ndisks; k++) {
         struct blk_stats s;
@@ -118,10 +131,47 @@ static json_t *status(struct control *c, struct machine *m)
                             "rx_dropped", (json_int_t)s.rx_dropped, "tx_dropped",
                             (json_int_t)s.tx_dropped));
     }
-    return json_pack("{s:b,s:s,s:i,s:I,s:I,s:o,s:o,s:o}", "ok", 1, "state", "running", "vcpus",
-                     m->nharts, "mem_mib", (json_int_t)(m->ram_size >> 20), "uptime_ns",
-                     (json_int_t)(now_ns() - c->start_ns), "vcpu_busy_ns", busy, "disks", disks,
-                     "nics", nics);
+    return json_pack("{s:b,s:s,s:i,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o}", "ok", 1, "state",
+                     "running", "vcpus", m->nharts, "mem_mib", (json_int_t)(m->ram_size >> 20),
+                     "uptime_ns", (json_int_t)(now_ns() - c->start_ns), "vcpu_busy_ns", busy,
+                     "vcpu_idle_ns", idle, "vcpu_throttled_ns", throttled, "cpu", cpu_config(c),
+                     "disks", disks, "nics", nics);
+}
+
+static json_t *set_cpu(struct control *c, json_t *req)
+{
+    struct cpuctl_config cfg;
+    cpuctl_get(c->cpu, &cfg);
+    cfg.has_affinity = false; /* re-applied only when given */
+    json_t *v = json_object_get(req, "cap_pct");
+    if (v) {
+        double pct = json_number_value(v);
+        if (!json_is_number(v) || !(pct >= 1.0) || pct > 100.0)
+            return error_reply("cap_pct: give a percentage of one host core per vCPU, from 1 "
+                               "to 100 (100 = no cap)");
+        cfg.cap_bp = (uint32_t)(pct * 100.0 + 0.5);
+        if (cfg.cap_bp >= 10000) cfg.cap_bp = 0;
+    }
+    v = json_object_get(req, "weight");
+    if (v) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+            json_integer_value(v) > CPUCTL_WEIGHT_MAX)
+            return error_reply("weight: give a share from 1 to 10000 (100 is the default)");
+        cfg.weight = (int)json_integer_value(v);
+    }
+    v = json_object_get(req, "affinity");
+    char err[256];
+    if (v) {
+        if (!json_is_string(v))
+            return error_reply("affinity: give host CPUs as a string, e.g. \"1\" or \"0-3,6\"");
+        if (!cpuctl_parse_cpulist(json_string_value(v), &cfg.affinity, err, sizeof(err)))
+            return error_reply(err);
+        cfg.has_affinity = true;
+    }
+    if (cpuctl_set(c->cpu, &cfg, err, sizeof(err)) < 0) return error_reply(err);
+    json_t *r = json_pack("{s:b}", "ok", 1);
+    json_object_set_new(r, "cpu", cpu_config(c));
+    return r;
 }
 
 static bool get_count(json_t *req, const char *key, uint64_t *out, char *err, size_t errlen)
@@ -207,7 +257,7 @@ static json_t *handle(struct control *c, const char *line)
     pthread_mutex_lock(&c->lock);
     struct machine *m = c->m;
     if (!op) {
-        reply = error_reply("op: missing (status, stop, set_disk_limits or balloon)");
+        reply = error_reply("op: missing (status, stop, set_disk_limits, set_cpu or balloon)");
     } else if (!m) {
         reply = error_reply("the VM is between boots; try again");
     } else if (strcmp(op, "status") == 0) {
@@ -219,6 +269,8 @@ static json_t *handle(struct control *c, const char *line)
         reply = set_disk_limits(m, req);
     } else if (strcmp(op, "balloon") == 0) {
         reply = balloon(m, req);
+    } else if (strcmp(op, "set_cpu") == 0) {
+        reply = set_cpu(c, req);
     } else {
         char msg[128];
         snprintf(msg, sizeof(msg), "op: unknown operation '%.40s'", op);
@@ -317,7 +369,7 @@ static void *control_thread(void *arg)
     return NULL;
 }
 
-struct control *control_open(const char *path, char *err, size_t errlen)
+struct control *control_open(const char *path, struct cpuctl *cpu, char *err, size_t errlen)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof(a.sun_path)) {
@@ -339,6 +391,7 @@ struct control *control_open(const char *path, char *err, size_t errlen)
         return NULL;
     }
     c->path = strdup(path);
+    c->cpu = cpu;
     c->start_ns = now_ns();
     pthread_mutex_init(&c->lock, NULL);
     if (pthread_create(&c->thread, NULL, control_thread, c) != 0) {

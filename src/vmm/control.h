@@ -1,6 +1,7 @@
 /*
  * control.h - kumo-vmm's JSON control socket (protocol in control.c and
- * docs/user-guide.md): status and counters, stop, disk limits at run time.
+ * docs/user-guide.md): status and counters, stop, disk and CPU limits at
+ * run time.
  */
 #ifndef KUMO_VMM_CONTROL_H
 #define KUMO_VMM_CONTROL_H
@@ -8,9 +9,11 @@
 #include <stddef.h>
 
 struct control;
+struct cpuctl;
 struct machine;
 
-struct control *control_open(const char *path, char *err, size_t errlen);
+/* cpu: the VM's CPU controls and vCPU accounting (outlives the control). */
+struct control *control_open(const char *path, struct cpuctl *cpu, char *err, size_t errlen);
 /* The machine requests act on (NULL between boots and before teardown). */
 void control_set_machine(struct control *c, struct machine *m);
 void control_close(struct control *c);

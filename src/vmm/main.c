@@ -12,6 +12,7 @@
 #include "machine/virt.h"
 #include "storage/ratelimit.h"
 #include "vmm/control.h"
+#include "vmm/cpuctl.h"
 #include "vmm/vcpu.h"
 
 #include <errno.h>
@@ -40,6 +41,7 @@ struct options {
     const char *console;
     const char *console_log;
     const char *control;
+    struct cpuctl_config cpu; /* --cpu-cap, --cpu-weight, --cpu-affinity */
     struct blk_config disks[VIRT_MAX_DISKS];
     int ndisks;
     struct net_config nics[VIRT_MAX_NICS];
@@ -87,7 +89,12 @@ static void usage(FILE *out)
             "  --console KIND    stdio (default), none, or socket:PATH\n"
             "  --console-log F   also append the console output to file F\n"
             "  --control PATH    JSON control socket: status and counters, stop, disk\n"
-            "                    limits at run time (see docs/user-guide.md)\n"
+            "                    and CPU limits at run time (see docs/user-guide.md)\n"
+            "  --cpu-cap PCT     hold each vCPU to PCT %% of one host core (1 to 100,\n"
+            "                    e.g. 20 or 22.5; default 100: no cap)\n"
+            "  --cpu-weight N    the VM's share of contended host CPUs, 1 to 10000\n"
+            "                    (default 100; above 100 needs CAP_SYS_NICE)\n"
+            "  --cpu-affinity L  run only on host CPUs L, e.g. 1 or 2-3,6\n"
             "  --max-insns N     stop with an error after N instructions per vCPU\n"
             "  -v, --verbose     say what the VMM does (twice: more)\n"
             "  -h, --help        show this help;  --version  show the version\n"
@@ -195,7 +202,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     enum {
         OPT_ELF = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_BIOS, OPT_DUMP_DTB, OPT_MEM,
         OPT_CPUS, OPT_MMU, OPT_CONSOLE, OPT_CONSOLE_LOG, OPT_MAX_INSNS, OPT_VERSION, OPT_DISK,
-        OPT_NET, OPT_CONTROL
+        OPT_NET, OPT_CONTROL, OPT_CPU_CAP, OPT_CPU_WEIGHT, OPT_CPU_AFFINITY
     };
     static const struct option longopts[] = {
         {"elf", required_argument, NULL, OPT_ELF},
@@ -206,6 +213,9 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"disk", required_argument, NULL, OPT_DISK},
         {"net", required_argument, NULL, OPT_NET},
         {"control", required_argument, NULL, OPT_CONTROL},
+        {"cpu-cap", required_argument, NULL, OPT_CPU_CAP},
+        {"cpu-weight", required_argument, NULL, OPT_CPU_WEIGHT},
+        {"cpu-affinity", required_argument, NULL, OPT_CPU_AFFINITY},
         {"dump-dtb", required_argument, NULL, OPT_DUMP_DTB},
         {"mem", required_argument, NULL, OPT_MEM},
         {"cpus", required_argument, NULL, OPT_CPUS},
@@ -219,8 +229,10 @@ static int parse_options(int argc, char **argv, struct options *o)
         {NULL, 0, NULL, 0},
     };
     *o = (struct options){.cpus = 1, .satp_mode = 10, .console = "stdio"};
+    o->cpu.weight = CPUCTL_WEIGHT_DEFAULT;
     uint64_t v;
     int c;
+    char err[256];
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
         switch (c) {
@@ -271,6 +283,29 @@ static int parse_options(int argc, char **argv, struct options *o)
         case OPT_CONSOLE: o->console = optarg; break;
         case OPT_CONSOLE_LOG: o->console_log = optarg; break;
         case OPT_CONTROL: o->control = optarg; break;
+        case OPT_CPU_CAP:
+            if (!cpuctl_parse_cap(optarg, &o->cpu.cap_bp)) {
+                log_error("--cpu-cap %s: give a percentage of one host core per vCPU, from 1 "
+                          "to 100 (e.g. 20 or 22.5)",
+                          optarg);
+                return -1;
+            }
+            break;
+        case OPT_CPU_WEIGHT:
+            if (!parse_u64(optarg, &v) || v < 1 || v > CPUCTL_WEIGHT_MAX) {
+                log_error("--cpu-weight %s: give a share from 1 to %d (default 100)", optarg,
+                          CPUCTL_WEIGHT_MAX);
+                return -1;
+            }
+            o->cpu.weight = (int)v;
+            break;
+        case OPT_CPU_AFFINITY:
+            if (!cpuctl_parse_cpulist(optarg, &o->cpu.affinity, err, sizeof(err))) {
+                log_error("--cpu-affinity: %s", err);
+                return -1;
+            }
+            o->cpu.has_affinity = true;
+            break;
         case OPT_MAX_INSNS:
             if (!parse_u64(optarg, &o->max_insns) || o->max_insns == 0) {
                 log_error("--max-insns %s: give a positive number of instructions", optarg);
@@ -354,11 +389,29 @@ int main(int argc, char **argv)
             return EXIT_SETUP;
         }
     }
+    struct cpuctl *cpu = NULL;
+    if (!o.boot.dump_dtb) {
+        cpu = cpuctl_new(o.cpus);
+        if (!cpu) {
+            console_close(con);
+            return EXIT_SETUP;
+        }
+        if (cpuctl_set(cpu, &o.cpu, err, sizeof(err)) < 0) {
+            log_error("--cpu-*: %s", err);
+            cpuctl_free(cpu);
+            console_close(con);
+            return EXIT_SETUP;
+        }
+        if (o.cpu.weight != CPUCTL_WEIGHT_DEFAULT)
+            log_info("CPU weight %d: nice %d on the %s", o.cpu.weight,
+                     cpuctl_weight_to_nice(o.cpu.weight), cpuctl_weight_target(cpu));
+    }
     struct control *ctl = NULL;
     if (o.control && !o.boot.dump_dtb) {
-        ctl = control_open(o.control, err, sizeof(err));
+        ctl = control_open(o.control, cpu, err, sizeof(err));
         if (!ctl) {
             log_error("--control: %s", err);
+            cpuctl_free(cpu);
             console_close(con);
             return EXIT_SETUP;
         }
@@ -397,7 +450,7 @@ int main(int argc, char **argv)
             if (console_start(con) < 0) log_warn("console input is not available");
             console_started = true;
         }
-        int why = vcpu_run_machine(m);
+        int why = vcpu_run_machine(m, cpu);
         console_set_machine(con, NULL);
         control_set_machine(ctl, NULL);
         current = NULL;
@@ -414,6 +467,7 @@ int main(int argc, char **argv)
         break;
     }
     control_close(ctl);
+    cpuctl_free(cpu);
     console_close(con);
     return status;
 }

@@ -7,16 +7,20 @@
 #include "lib/log.h"
 #include "machine/machine.h"
 #include "machine/sbi.h"
+#include "vmm/cpuctl.h"
 
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* Wait while the hart is stopped; false when the machine is stopping. */
 static bool wait_until_started(struct hart *h)
 {
     struct machine *m = h->m;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     pthread_mutex_lock(&h->wfi_lock);
     atomic_store(&h->wfi, true); /* so that hart_kick signals us */
     for (;;) {
@@ -26,6 +30,10 @@ static bool wait_until_started(struct hart *h)
     }
     atomic_store(&h->wfi, false);
     pthread_mutex_unlock(&h->wfi_lock);
+    /* a stopped vCPU is idle, like one in WFI */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int64_t ns = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
+    if (ns > 0) atomic_fetch_add(&h->idle_ns, (uint64_t)ns);
     if (atomic_load(&m->stop)) return false;
     if (atomic_load(&h->hsm_state) == HSM_START_PENDING) {
         /* SBI hart_start: enter S-mode at start_pc with a0 = hart id, a1 = opaque */
@@ -45,6 +53,8 @@ static void *vcpu_thread(void *arg)
     char name[16];
     snprintf(name, sizeof(name), "vcpu%d", h->id);
     pthread_setname_np(pthread_self(), name);
+    struct cpuctl *c = h->m->pace_hook == cpuctl_pace ? h->m->pace_arg : NULL;
+    cpuctl_thread_start(c, h->id);
     while (wait_until_started(h)) {
         enum hart_exit why = hart_run(h);
         if (why == HART_EXIT_PARK) {
@@ -59,12 +69,15 @@ static void *vcpu_thread(void *arg)
         }
         break;
     }
+    cpuctl_thread_end(c, h->id, atomic_load(&h->idle_ns));
     return NULL;
 }
 
-int vcpu_run_machine(struct machine *m)
+int vcpu_run_machine(struct machine *m, struct cpuctl *c)
 {
     pthread_t threads[MACHINE_MAX_HARTS];
+    m->pace_hook = c ? cpuctl_pace : NULL;
+    m->pace_arg = c;
     int started = 0;
     for (int k = 0; k < m->nharts; k++) {
         struct hart *h = m->harts[k];

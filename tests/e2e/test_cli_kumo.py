@@ -766,3 +766,20 @@ def test_failed_operation(cloud_factory, vmm, tmp_path):
     assert r.returncode == ERROR, r
     assert "VM 'f' failed:" in r.stderr, r.stderr
     assert "Provisioning:    Failed" in r.stdout, r.stdout
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 host cores")
+def test_dedicated_vm_and_cpu_credits_in_vm_show(cloud_factory):
+    c = cloud_factory(["--host-cpus", "2"])
+    r = c.ok("vm", "create", "-g", "rg", "-n", "b", "--size", "B1ls", "--dedicated")
+    view = kv(r.stdout)
+    assert view["Host CPUs"] == "dedicated: host cores 1, shared with no other VM", view
+    assert view["CPU credits"].startswith("30.00 of 72 banked (3 an hour below a 5 % baseline)"), view
+    vm = c.json("vm", "show", "-g", "rg", "b")
+    assert vm["dedicated"] is True and vm["hostCpus"] == "1", vm
+    # a second dedicated VM does not fit: core 0 stays shared
+    r = c.kumo("vm", "create", "-g", "rg", "-n", "b2", "--size", "Tiny", "--dedicated")
+    assert r.returncode == CONFLICT and "dedicated" in r.stderr, r.stderr
+    # a shared VM has neither line
+    view = kv(c.ok("vm", "create", "-g", "rg", "-n", "s", "--size", "Tiny").stdout)
+    assert "Host CPUs" not in view and "CPU credits" not in view, view
