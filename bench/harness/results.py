@@ -21,6 +21,7 @@ class Row:
         self.unit = unit
         self.desc = desc
         self.kumo_label = kumo_label   # what "kumo" means in this row
+        self.target = None             # the rate configured (limiter rows)
         self.samples = {}              # variant -> [value, ...]
         self.extra = {}                # variant -> [dict, ...] (context per sample)
 
@@ -66,11 +67,15 @@ class Results:
         for r in self.rows.values():
             groups.setdefault(r.group, []).append(r)
         for group in ("boot", "boot-cpu", "cpu", "cpu-cpu", "scaling", "scaling-cpu", "tools", "tools-cpu",
-                      "memory", "idle", "density"):
+                      "disk", "disk-cpu", "limits", "memory", "idle", "density"):
             rows = groups.get(group)
             if not rows:
                 continue
-            if group == "memory":
+            if group == "disk":
+                self._print_rates(rows, out)
+            elif group == "limits":
+                self._print_limits(rows, out)
+            elif group == "memory":
                 self._print_memory(rows, out)
             elif group == "density":
                 self._print_density(rows, out)
@@ -102,7 +107,10 @@ class Results:
                  "cpu-cpu": "The same, CPU time of the VMM process (native: of the program),"
                             " s: robust to other load on the host",
                  "scaling-cpu": "The same, CPU time (all vCPU threads together), s",
-                 "tools-cpu": "The same, CPU time of the VMM process, s"}[group]
+                 "tools-cpu": "The same, CPU time of the VMM process, s",
+                 "disk-cpu": "Disks: CPU time of the VMM process per operation (us/op) or per "
+                             "MiB (ms/MiB), BENCH START -> END; QEMU/kumo above 1: kumo "
+                             "cheaper"}[group]
         out.write("\n%s\n" % title)
         head = ["workload", "unit", "kumo", "QEMU", "QEMU/kumo", "kumo min/med/max", "QEMU min/med/max"]
         if native:
@@ -119,6 +127,31 @@ class Results:
                          _ratio(k and k["median"], n and n["median"]),
                          _ratio(q and q["median"], n and n["median"])]
             table.append(line)
+        _write_table(table, out)
+
+    def _print_rates(self, rows, out):
+        out.write("\nDisks: rates the guest measured (higher is better; kumo/QEMU above 1: "
+                  "kumo faster)\n")
+        table = [["workload", "unit", "kumo", "QEMU", "kumo/QEMU", "kumo min/med/max",
+                  "QEMU min/med/max"]]
+        for r in rows:
+            k, q = r.stats("kumo"), r.stats("qemu")
+            table.append([r.name, r.unit, _fmt(k and k["median"]), _fmt(q and q["median"]),
+                          _ratio(k and k["median"], q and q["median"]), _mmm(k), _mmm(q)])
+        _write_table(table, out)
+
+    def _print_limits(self, rows, out):
+        out.write("\nDisk rate limiter: rate the guest measured against the limit set "
+                  "(medians; deviation from the limit)\n")
+        table = [["workload", "unit", "limit", "kumo", "kumo dev", "kumo min/med/max",
+                  "QEMU", "QEMU dev", "QEMU min/med/max"]]
+        for r in rows:
+            k, q = r.stats("kumo"), r.stats("qemu")
+            # one decimal: the deviation from the limit is the point here
+            table.append([r.name, r.unit, _fmt(r.target), _f1(k and k["median"]),
+                          _dev(k and k["median"], r.target), _mmm(k, _f1),
+                          _f1(q and q["median"]), _dev(q and q["median"], r.target),
+                          _mmm(q, _f1)])
         _write_table(table, out)
 
     def _print_scaling(self, out):
@@ -170,6 +203,8 @@ class Results:
                 d["kumo_over_native"] = k["median"] / n["median"]
             if q and n and n["median"]:
                 d["qemu_over_native"] = q["median"] / n["median"]
+            if r.target is not None:
+                d["target"] = r.target
             if r.extra:
                 d["extra"] = r.extra
             rows.append(d)
@@ -199,10 +234,21 @@ def _ratio(a, b):
     return "%.2f" % (a / b)
 
 
-def _mmm(s):
+def _dev(v, target):
+    if v is None or not target:
+        return "-"
+    return "%+.2f%%" % (100.0 * (v / target - 1))
+
+
+def _mmm(s, fmt=None):
     if not s:
         return "-"
-    return "%s/%s/%s" % (_fmt(s["min"]), _fmt(s["median"]), _fmt(s["max"]))
+    fmt = fmt or _fmt
+    return "%s/%s/%s" % (fmt(s["min"]), fmt(s["median"]), fmt(s["max"]))
+
+
+def _f1(v):
+    return "-" if v is None else "%.1f" % v
 
 
 def _write_table(table, out):

@@ -69,19 +69,49 @@ def host_busy_seconds():
     return busy - own.ru_utime - own.ru_stime
 
 
-def kumo_argv(paths, cpus, mem, initrd, append, bios=None):
+def kumo_argv(paths, cpus, mem, initrd, append, bios=None, disks=()):
     argv = [paths.kumo_vmm, "--kernel", paths.image, "--initrd", initrd,
             "--append", append, "--mem", str(mem), "--cpus", str(cpus)]
     if bios:
         argv += ["--bios", bios]
+    for d in disks:
+        spec = "path=%s,format=%s,serial=%s" % (_no_comma(d["path"]), d["format"], d["serial"])
+        if d.get("readonly"):
+            spec += ",readonly=on"
+        if d.get("iops"):
+            spec += ",iops=%d" % d["iops"]
+        if d.get("bps"):
+            spec += ",bps=%d" % d["bps"]
+        argv += ["--disk", spec]
     return argv
 
 
-def qemu_argv(paths, cpus, mem, initrd, append):
+def qemu_argv(paths, cpus, mem, initrd, append, disks=()):
     # QEMU's default firmware (its built-in OpenSBI fw_dynamic) loads the kernel.
-    return [paths.qemu, "-M", "virt", "-m", str(mem), "-smp", str(cpus),
+    argv = [paths.qemu, "-M", "virt", "-m", str(mem), "-smp", str(cpus),
             "-nographic", "-kernel", paths.image, "-initrd", initrd,
             "-append", append]
+    # Disks: kumo does pread/pwrite on the image through the host page cache
+    # (no O_DIRECT) from one worker thread per disk, and a guest flush becomes
+    # fsync. QEMU's peer of that is cache=writeback (page cache, flush ->
+    # fdatasync) with aio=threads (a thread pool doing preadv/pwritev).
+    for i, d in enumerate(disks):
+        drive = ("file=%s,format=%s,if=none,id=d%d,cache=writeback,aio=threads"
+                 % (_no_comma(d["path"]), d["format"], i))
+        if d.get("readonly"):
+            drive += ",readonly=on"
+        if d.get("iops"):
+            drive += ",throttling.iops-total=%d" % d["iops"]
+        if d.get("bps"):
+            drive += ",throttling.bps-total=%d" % d["bps"]
+        argv += ["-drive", drive, "-device", "virtio-blk-device,drive=d%d,serial=%s" % (i, d["serial"])]
+    return argv
+
+
+def _no_comma(path):
+    if "," in path:
+        raise ValueError("disk image path with a comma: %s" % path)
+    return path
 
 
 class VM:

@@ -15,6 +15,7 @@ import os
 import re
 import resource
 import shlex
+import shutil
 import subprocess
 import time
 
@@ -47,6 +48,59 @@ QUICK_TOOLS = ("sha256sum",)
 
 BOOT_APPEND = 'console=ttyS0 kumo.run="true"'
 
+# Disk workloads (bench/programs/diskio.c in the guest, on virtio disks). Every
+# disk session attaches a read-only test disk (serial bench-data: DISK_MIB MiB
+# of pseudo-random data) and a writable scratch disk (bench-scratch) of the
+# same format; the guest finds them by serial (/sys/block/vdX/serial).
+DISK_MIB = 512
+DISK_SEED = 20261127          # content of the test image (diskio fill -s)
+SCRATCH_SEED = 5              # content of the scratch images before any write
+DISK_FORMATS = [
+    ("raw", "raw image"),
+    ("qcow2", "qcow2, 64 KiB clusters, every cluster allocated"),
+    ("qcow2-overlay", "empty qcow2 overlay (64 KiB clusters) over a raw base: reads go "
+                      "to the base, writes allocate clusters in the overlay"),
+]
+# name, unit, diskio arguments ({data}, {scratch}: the device), what it measures
+DISK_STEPS = [
+    ("randread-qd1", "IOPS", "randread {data} -n 30000 -t 1",
+     "4 KiB O_DIRECT reads at random 4 KiB-aligned offsets, 1 thread (queue depth 1)"),
+    ("randread-qd4", "IOPS", "randread {data} -n 40000 -t 4",
+     "the same with 4 threads (queue depth 4)"),
+    ("seqread", "MiB/s", "seqread {data} -c 2048",
+     "1 MiB O_DIRECT sequential reads, 2 GiB (4 passes over the disk)"),
+    ("seqwrite", "MiB/s", "seqwrite {scratch} -c %d -s $SEED" % DISK_MIB,
+     "1 MiB O_DIRECT sequential writes over the whole scratch disk, then fsync"),
+]
+# The rate limiter (kumo --disk iops=/bps=; QEMU throttling.iops-total/bps-total):
+# name, unit, target, diskio arguments, what. The rate is taken after the warm-up
+# (-w), which drains the bucket's initial second's worth of tokens.
+LIMIT_IOPS = 200
+LIMIT_BPS = 10 * MIB
+LIMIT_STEPS = [
+    ("limit-iops", "IOPS", LIMIT_IOPS, "randread {iops} -n 2400 -w 400",
+     "4 KiB random reads, queue depth 1, on an iops=%d disk; rate over the 2000 "
+     "ops after a 400-op warm-up" % LIMIT_IOPS),
+    ("limit-iops-qd4", "IOPS", LIMIT_IOPS, "randread {iops} -n 2400 -w 400 -t 4",
+     "the same with queue depth 4"),
+    ("limit-bps", "MiB/s", LIMIT_BPS // MIB, "seqread {bps} -c 120 -w 20",
+     "1 MiB sequential reads on a bps=%d (10 MiB/s) disk; rate over the 100 MiB "
+     "after a 20 MiB warm-up" % LIMIT_BPS),
+]
+
+DISK_PLAN_HEAD = r"""# disk_dev SERIAL: the /dev node of the virtio disk with that serial
+disk_dev() {
+	for b in /sys/block/vd*; do
+		if [ "$(cat "$b/serial" 2>/dev/null)" = "$1" ]; then
+			echo "/dev/${b##*/}"
+			return 0
+		fi
+	done
+	echo "no disk with serial $1" >&2
+	return 1
+}
+"""
+
 
 def session_append(plan, steps):
     return 'console=ttyS0 kumo.run="sh /bench/session %s"' % " ".join([plan] + list(steps))
@@ -72,7 +126,23 @@ def make_plans():
              + _step("sha256sum", need_data, "sha256sum </tmp/data", "")
              + _step("sort", need_data, "sort /tmp/data >/tmp/sorted",
                      "sha256sum </tmp/sorted; rm -f /tmp/sorted"))
-    return {"cpu": cpu1, "cpu2": cpu2, "tools": tools, "idle": "idle\n"}
+    disk = DISK_PLAN_HEAD
+    for name, _, args, _ in DISK_STEPS:
+        if "{scratch}" in args:
+            setup = ("SCRATCH=$(disk_dev bench-scratch) && "
+                     "SEED=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ') && [ -n \"$SEED\" ]")
+            check = "/bench/diskio verify $SCRATCH -c %d -s $SEED" % DISK_MIB
+        else:
+            setup, check = "DATA=$(disk_dev bench-data)", ""
+        disk += _step(name, setup, "/bench/diskio " + args.format(data="$DATA", scratch="$SCRATCH"),
+                      check)
+    limits = DISK_PLAN_HEAD
+    for name, _, _, args, _ in LIMIT_STEPS:
+        var = "IOPS" if "{iops}" in args else "BPS"
+        limits += _step(name, "%s=$(disk_dev bench-%s)" % (var, var.lower()),
+                        "/bench/diskio " + args.format(iops="$IOPS", bps="$BPS"), "")
+    return {"cpu": cpu1, "cpu2": cpu2, "tools": tools, "idle": "idle\n",
+            "disk": disk, "limits": limits}
 
 
 # --- the runner --------------------------------------------------------------------
@@ -87,6 +157,7 @@ class Runner:
         self.expected = {}   # step name -> expected output text (from native runs)
         self.tool_ref = {}   # busybox step -> sha256 the guest must print
         self.tool_seen = {}  # gzip output sha256 of the first run (all must agree)
+        self.disk_ref = {}   # disk step -> checksum the guest must print (native diskio)
         self._nlog = 0
         self.noisy = []         # runs during which other processes used the CPU
         self.last_noise = None  # other processes' CPU (cores) during the last VM run
@@ -96,11 +167,11 @@ class Runner:
         self._nlog += 1
         return os.path.join(self.log_dir, "%03d-%s.log" % (self._nlog, what))
 
-    def _argv(self, variant, cpus, mem, initrd, append):
+    def _argv(self, variant, cpus, mem, initrd, append, disks=()):
         if variant == "qemu":
-            return qemu_argv(self.paths, cpus, mem, initrd, append)
+            return qemu_argv(self.paths, cpus, mem, initrd, append, disks)
         bios = self.paths.fw_jump if variant == "kumo-fw" else None
-        return kumo_argv(self.paths, cpus, mem, initrd, append, bios)
+        return kumo_argv(self.paths, cpus, mem, initrd, append, bios, disks)
 
     def _wrapper(self, variant, what):
         if not self.args.perf or variant == "qemu":
@@ -214,7 +285,7 @@ class Runner:
         return (t_init, vm.exit_time, vm.cpu_total)
 
     # sessions (a boot that runs steps of a plan) -----------------------------------
-    def session(self, variant, plan, steps, cpus, what):
+    def session(self, variant, plan, steps, cpus, what, disks=()):
         """Boot once and run `steps` of `plan`. Returns ({step: result}, error)
         where result = {"time": s, "status": n, "out": [lines]}; error is None or
         a message saying why the session (and steps without a result) failed."""
@@ -222,8 +293,8 @@ class Runner:
         self.quiet()
         busy0 = host_busy_seconds()
         vm = VM(self._argv(variant, cpus, self.args.mem, self.paths.bench_initrd,
-                           session_append(plan, steps)), log, self._wrapper(variant, what),
-                self._affinity(cpus))
+                           session_append(plan, steps), disks), log,
+                self._wrapper(variant, what), self._affinity(cpus))
         error = None
         try:
             vm.wait_line(r"^kumo guest: booted", self.args.timeout)
@@ -376,6 +447,246 @@ class Runner:
         if hashes[0] != want:
             return "WRONG RESULT: guest sha256 %s, native %s" % (hashes[0], want)
         return None
+
+    # disks ---------------------------------------------------------------------------
+    def _disk_path(self, name):
+        return os.path.join(self.paths.out, "disk", name)
+
+    def _kumo_img(self):
+        for d in (os.path.dirname(getattr(self.paths, "kumo_source", self.paths.kumo_vmm)),
+                  os.path.join(self.paths.root, "build")):
+            p = os.path.join(d, "kumo-img")
+            if os.path.isfile(p):
+                return p
+        raise VMError("kumo-img not found next to kumo-vmm nor in build/ (scripts/build.sh)")
+
+    def _host(self, argv, what):
+        r = subprocess.run(argv, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise VMError("%s failed (status %d): %s %s"
+                          % (what, r.returncode, r.stdout.strip(), r.stderr.strip()))
+        return r.stdout
+
+    def disk_images(self):
+        """The images in build-bench/disk/, made once and kept: data.raw
+        (DISK_MIB MiB of pseudo-random data, `diskio fill`), data.qcow2 (the
+        same converted to qcow2 with 64 KiB clusters: every cluster allocated),
+        scratch-base.raw (the base of the scratch overlays), scratch.raw and
+        scratch.qcow2 (written by every seqwrite run). The overlays are made
+        anew for each session (_disk_set)."""
+        d = self._disk_path("")
+        os.makedirs(d, exist_ok=True)
+        stamp = "mib %d seed %d scratch %d\n" % (DISK_MIB, DISK_SEED, SCRATCH_SEED)
+        stamp_path = os.path.join(d, "images.stamp")
+        names = ("data.raw", "data.qcow2", "scratch-base.raw", "scratch.raw", "scratch.qcow2")
+        try:
+            with open(stamp_path) as f:
+                if f.read() == stamp and all(os.path.isfile(os.path.join(d, n)) for n in names):
+                    return
+        except OSError:
+            pass
+        print("  making the disk images in %s (%d MiB each, once) ..." % (d, DISK_MIB), flush=True)
+        img, diskio = self._kumo_img(), self.paths.native["diskio"]
+        for n in names + ("images.stamp",):
+            if os.path.exists(os.path.join(d, n)):
+                os.unlink(os.path.join(d, n))
+        self._host([diskio, "fill", os.path.join(d, "data.raw"), "-c", str(DISK_MIB),
+                    "-s", str(DISK_SEED)], "diskio fill")
+        self._host([diskio, "fill", os.path.join(d, "scratch-base.raw"), "-c", str(DISK_MIB),
+                    "-s", str(SCRATCH_SEED)], "diskio fill")
+        shutil.copyfile(os.path.join(d, "scratch-base.raw"), os.path.join(d, "scratch.raw"))
+        for src, dst in (("data.raw", "data.qcow2"), ("scratch-base.raw", "scratch.qcow2")):
+            self._host([img, "convert", "-f", "raw", "-O", "qcow2", "-o", "cluster_size=65536",
+                        os.path.join(d, src), os.path.join(d, dst)], "kumo-img convert")
+            out = self._host([img, "check", os.path.join(d, dst)], "kumo-img check")
+            if "100.00% allocated" not in out:
+                raise VMError("%s is not fully allocated: %s" % (dst, out.strip()))
+        with open(stamp_path, "w") as f:
+            f.write(stamp)
+
+    def _disk_set(self, fmt):
+        """The two disks of a disk session in format `fmt` (fresh overlays)."""
+        if fmt == "qcow2-overlay":
+            img = self._kumo_img()
+            for over, base in (("data-overlay.qcow2", "data.raw"),
+                               ("scratch-overlay.qcow2", "scratch-base.raw")):
+                path = self._disk_path(over)
+                if os.path.exists(path):
+                    os.unlink(path)
+                self._host([img, "create", "-f", "qcow2", "-b", self._disk_path(base), "-F", "raw",
+                            "-o", "cluster_size=65536", path], "kumo-img create")
+            data, scratch, f = "data-overlay.qcow2", "scratch-overlay.qcow2", "qcow2"
+        else:
+            data, scratch, f = "data." + fmt, "scratch." + fmt, fmt
+        return [{"path": self._disk_path(data), "format": f, "serial": "bench-data",
+                 "readonly": True},
+                {"path": self._disk_path(scratch), "format": f, "serial": "bench-scratch"}]
+
+    def _disk_references(self, steps):
+        """The checksum each read step must print: the same diskio run natively
+        on data.raw (buffered; the data, not the speed, is what counts)."""
+        data = self._disk_path("data.raw")
+        for name, args in steps:
+            if name in self.disk_ref or not args.startswith(("randread", "seqread")):
+                continue
+            argv = [self.paths.native["diskio"]] + args.format(
+                data=data, iops=data, bps=data).split() + ["-B"]
+            out = self._host(argv, "native " + " ".join(argv[1:]))
+            m = re.search(r"^check ([0-9a-f]{16})$", out, re.M)
+            if not m:
+                raise VMError("native diskio printed no checksum: %r" % out)
+            self.disk_ref[name] = m.group(1)
+
+    def _disk_result(self, step, out):
+        """(rate, ops or bytes, extra) from diskio's output, or a message."""
+        text = "\n".join(out)
+        m = re.search(r"^(iops|mibps) ([\d.]+) (?:ops (\d+)|bytes (\d+)) secs ([\d.]+)", text, re.M)
+        if not m:
+            return "no rate in the guest's output: %r" % out[-5:]
+        extra = {"guest_secs": float(m.group(5))}
+        for key, pat in (("lat_us", r"^lat_us p50 (\d+) p99 (\d+) max (\d+)"),
+                         ("all", r"^(?:iops|mibps)_all ([\d.]+)"),
+                         ("write_fsync_secs", r"write_secs ([\d.]+) fsync_secs ([\d.]+)")):
+            mm = re.search(pat, text, re.M)
+            if mm:
+                v = [float(x) for x in mm.groups()]
+                extra[key] = v if len(v) > 1 else v[0]
+        want = self.disk_ref.get(step)
+        if want is not None:
+            mm = re.search(r"^check ([0-9a-f]{16})$", text, re.M)
+            if not mm or mm.group(1) != want:
+                return ("WRONG RESULT: guest checksum %s, native (host file) %s"
+                        % (mm and mm.group(1), want))
+        amount = int(m.group(3) or m.group(4))
+        return float(m.group(2)), amount, extra
+
+    def _verify_scratch(self, fmt, path, seed):
+        """After the VM exited: the scratch image holds what seqwrite wrote
+        (qcow2: also a clean `kumo-img check`). None, or what is wrong."""
+        img, target, tmp = self._kumo_img(), path, None
+        try:
+            if fmt != "raw":
+                r = subprocess.run([img, "check", path], capture_output=True, text=True)
+                if r.returncode != 0:
+                    return "kumo-img check of the scratch image: %s" % (r.stdout + r.stderr).strip()
+                tmp = path + ".verify.raw"
+                self._host([img, "convert", "-f", "qcow2", "-O", "raw", path, tmp],
+                           "kumo-img convert")
+                target = tmp
+            r = subprocess.run([self.paths.native["diskio"], "verify", target, "-c", str(DISK_MIB),
+                                "-s", seed, "-B"], capture_output=True, text=True)
+            if r.returncode != 0:
+                return ("WRONG RESULT: the scratch image after the VM exited: %s"
+                        % (r.stdout + r.stderr).strip())
+        except VMError as e:
+            return str(e)
+        finally:
+            if tmp and os.path.exists(tmp):
+                os.unlink(tmp)
+        return None
+
+    def _rate_step(self, row, step, r, error, log, variant, rep, disk=None):
+        """Check one disk step's result and add its rate to `row` (and the VMM
+        CPU time per op or per MiB to the companion row)."""
+        if r is None or "time" not in r:
+            why = error or "step produced no BENCH END line"
+            if r and r.get("setup_failed") is not None:
+                why = "setup failed (status %s): %s" % (r["setup_failed"], " | ".join(r["out"]))
+            self.results.fail(row.name, variant, rep, why, log)
+            return
+        if r["status"] != 0:
+            self.results.fail(row.name, variant, rep, "exit status %d: %s"
+                              % (r["status"], " | ".join(r["out"][-5:])), log)
+            return
+        got = self._disk_result(step, r["out"])
+        if isinstance(got, str):
+            self.results.fail(row.name, variant, rep, got, log)
+            return
+        rate, amount, extra = got
+        if step == "seqwrite":
+            text = "\n".join(r["out"])
+            seed = re.search(r"^seed (\d+)$", text, re.M)
+            if not re.search(r"^verify ok ", text, re.M) or not seed:
+                self.results.fail(row.name, variant, rep, "the guest's read-back of its writes "
+                                  "failed: %r" % r["out"][-3:], log)
+                return
+            bad = self._verify_scratch(disk["fmt"], disk["path"], seed.group(1))
+            if bad:
+                self.results.fail(row.name, variant, rep, bad, log)
+                return
+        per_op = row.unit == "IOPS"
+        extra.update({"rep": rep, "other_cores": self.last_noise, "cpu": r.get("cpu"),
+                      "host_secs": r["time"],
+                      "host_rate": (amount if per_op else amount / MIB) / r["time"]})
+        row.add(variant, rate, extra)
+        cpu = ""
+        if r.get("cpu") is not None:
+            # VMM CPU time per operation (us) or per MiB (ms), START -> END
+            norm = r["cpu"] * 1e6 / amount if per_op else r["cpu"] * 1e3 / (amount / MIB)
+            self.results.row(row.name, row.group + "-cpu", "us/op" if per_op else "ms/MiB",
+                             row.desc + " (VMM CPU time per operation or MiB)").add(variant, norm)
+            cpu = "  (VMM CPU %.3f s)" % r["cpu"]
+        print("    %-22s %-5s %9.1f %s%s" % (row.name, variant, rate, row.unit, cpu), flush=True)
+
+    def disk(self, reps, names, formats):
+        """Disk throughput: one session per format, VMM and repetition, running
+        the selected DISK_STEPS on a test disk and a scratch disk of that format."""
+        steps = [s for s in DISK_STEPS if s[0] in names]
+        formats = [f for f in DISK_FORMATS if f[0] in formats]
+        if not steps or not formats:
+            return
+        try:
+            self.disk_images()
+            self._disk_references([(n, a) for n, _, a, _ in steps])
+        except (VMError, OSError) as e:
+            self.results.fail("disk", "native", 0, "preparing the disk images: %s" % e)
+            return
+        rows = {(n, f): self.results.row("%s %s" % (n, f), "disk", unit, "%s; %s" % (d, fd))
+                for f, fd in formats for n, unit, _, d in steps}
+        for rep in range(reps):
+            for fmt, _ in formats:
+                for variant in self.order(rep, self.variants()):
+                    what = "disk-%s-%s-r%d" % (fmt, variant, rep)
+                    print("  %s: %s ..." % (what, ", ".join(n for n, _, _, _ in steps)), flush=True)
+                    try:
+                        disks = self._disk_set(fmt)
+                    except VMError as e:
+                        self.results.fail("disk %s" % fmt, variant, rep, str(e))
+                        continue
+                    res, error, log = self.session(variant, "disk", [n for n, _, _, _ in steps],
+                                                   1, what, disks)
+                    for n, _, _, _ in steps:
+                        self._rate_step(rows[(n, fmt)], n, res.get(n), error, log, variant, rep,
+                                        {"fmt": fmt, "path": disks[1]["path"]})
+
+    def limits(self, reps, names):
+        """The disk rate limiter: measured rate against the configured one."""
+        steps = [s for s in LIMIT_STEPS if s[0] in names]
+        if not steps:
+            return
+        try:
+            self.disk_images()
+            self._disk_references([(n, a) for n, _, _, a, _ in steps])
+        except (VMError, OSError) as e:
+            self.results.fail("limits", "native", 0, "preparing the disk images: %s" % e)
+            return
+        data = self._disk_path("data.raw")
+        disks = [{"path": data, "format": "raw", "serial": "bench-iops", "readonly": True,
+                  "iops": LIMIT_IOPS},
+                 {"path": data, "format": "raw", "serial": "bench-bps", "readonly": True,
+                  "bps": LIMIT_BPS}]
+        rows = {}
+        for n, unit, target, _, d in steps:
+            row = self.results.row(n, "limits", unit, d)
+            row.target = target
+            rows[n] = row
+        for rep in range(reps):
+            for variant in self.order(rep, self.variants()):
+                what = "limits-%s-r%d" % (variant, rep)
+                print("  %s: %s ..." % (what, ", ".join(rows)), flush=True)
+                res, error, log = self.session(variant, "limits", list(rows), 1, what, disks)
+                for n, row in rows.items():
+                    self._rate_step(row, n, res.get(n), error, log, variant, rep)
 
     # memory and idle ------------------------------------------------------------------
     def memory(self, reps, settle=2.0, window=10.0):

@@ -141,12 +141,19 @@ def test_console_socket(vmm, guest, tmp_path):
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
     try:
+        # The socket file appears at bind(), a moment before listen(): until
+        # then a connect is refused, so retry (up to 5 s) rather than race.
         for _ in range(100):
-            if path.exists():
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(str(path))
                 break
-            time.sleep(0.05)
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(str(path))
+            except (FileNotFoundError, ConnectionRefusedError):
+                s.close()
+                assert p.poll() is None, p.stderr.read()
+                time.sleep(0.05)
+        else:
+            raise AssertionError("kumo-vmm never accepted on its console socket")
         s.settimeout(60)
         buf = b""
         while b"# " not in buf.split(b"kumo guest: booted")[-1] or b"booted" not in buf:
