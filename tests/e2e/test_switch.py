@@ -961,6 +961,12 @@ class Guest:
                 raise self.died("the console closed")
             self.buf += chunk
 
+    def wait_listening(self, port, timeout=10):
+        """Wait until a TCP socket in the guest listens on port (a server
+        started in the background may not have bound yet)."""
+        self.ok(f"i=0; while ! grep -q ':{port:04X} 00000000:0000 0A' /proc/net/tcp; do "
+                f"i=$((i+1)); [ $i -lt {timeout * 10} ] || exit 1; sleep 0.1; done")
+
     def ok(self, cmd, timeout=60):
         out, st = self.sh(cmd, timeout)
         assert st == 0, f"{self.name}: {cmd!r} exit {st}:\n{out[-2000:]}"
@@ -1032,6 +1038,7 @@ def test_real_guests_vnet_metadata_dns(make_switch, guests, tmp_path):
     assert "hello-from-vm1" in vm2.ok("wget -q -T 10 -O - http://10.0.1.4:8080/")
     assert "hello-from-vm2" in vm1.ok("wget -q -T 10 -O - http://10.0.1.5:8080/")
     vm2.ok("nc -l -p 7000 > /tmp/got &")
+    vm2.wait_listening(7000)
     vm1.ok("echo raw-tcp-payload | nc -w 5 10.0.1.5 7000")
     assert "raw-tcp-payload" in vm2.ok("sleep 1; cat /tmp/got")
     # internal DNS: names of the VNet, and ping by name
@@ -1080,6 +1087,7 @@ def test_real_guests_nsg(make_switch, guests, tmp_path):
     cli = guests(vmm, guest, tmp_path, "cli", sw.ports, "n3", 3).start()  # 10.0.2.4
     web.ok("mkdir -p /www && echo web-ok > /www/index.html && httpd -p 22 -h /www")
     web.ok("nc -l -p 80 -e cat &")  # an echo server for one long connection
+    web.wait_listening(80)
     cli.ok("mkdir -p /www && echo cli-ok > /www/index.html && httpd -p 8081 -h /www")
     # an open connection to port 80
     cli.ok("mkfifo /tmp/f && (nc 10.0.1.4 80 < /tmp/f > /tmp/out &) && exec 3>/tmp/f")
