@@ -231,6 +231,24 @@ void as_evaluate(const struct as_profile *p, int64_t cap, const struct as_sample
             nout_fired += fired[i];
         }
     }
+    /* no metric at all (new instances, a stopped set): the default capacity */
+    bool any = false;
+    for (size_t i = 0; i < p->nrules; i++) any |= have[i];
+    if (p->nrules && !any) {
+        int64_t dc = clamp(p, p->dflt);
+        if (dc != cap) {
+            d->action = dc > cap ? AS_SCALE_OUT : AS_SCALE_IN;
+            d->capacity = dc;
+            snprintf(d->reason, sizeof(d->reason),
+                     "no metric data in any rule's window: capacity %" PRId64
+                     " -> the default %" PRId64,
+                     cap, dc);
+        } else {
+            snprintf(d->reason, sizeof(d->reason),
+                     "no action: no metric data in any rule's window (at the default capacity)");
+        }
+        return;
+    }
     char why[512] = "";
     size_t w = 0;
 #define WHY(...)                                                                                   \

@@ -15,6 +15,8 @@
  *
  * How a decision is made:
  *  - capacity outside [minimum, maximum] is brought inside first;
+ *  - when no rule has any sample in its window, the capacity goes to the
+ *    default (Azure's "instance count when metrics are not available");
  *  - if any scale-out (Increase) rule fires, the largest new capacity among
  *    them wins (capped at maximum);
  *  - otherwise, if every scale-in (Decrease) rule fires (and there is at

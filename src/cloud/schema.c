@@ -234,6 +234,65 @@ const char *const db_migrations[] = {
     "  net_tx_packets INTEGER NOT NULL, net_tx_bytes INTEGER NOT NULL);"
     "CREATE INDEX metrics_vm ON metrics(vm_id, at_ms);"
     "CREATE INDEX metrics_at ON metrics(at_ms);",
+
+    /* 2: scale sets, their load balancer's public IP, autoscale settings
+     * and the autoscale decision log. A scale set's instances are ordinary
+     * VMs with vmss_id set; model_version says which model they were made
+     * from (a rolling update replaces the older ones). */
+    "CREATE TABLE vmss ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  group_id INTEGER NOT NULL REFERENCES groups(id),"
+    "  name TEXT NOT NULL COLLATE NOCASE,"
+    "  size_id INTEGER NOT NULL REFERENCES sizes(id),"
+    "  image_id INTEGER NOT NULL REFERENCES images(id),"
+    "  os_tier TEXT,"
+    "  vnet TEXT NOT NULL,"
+    "  subnet TEXT NOT NULL,"
+    "  nsg_id INTEGER REFERENCES nsgs(id),"
+    "  user_data TEXT,"
+    "  capacity INTEGER NOT NULL CHECK (capacity >= 0),"
+    "  model_version INTEGER NOT NULL DEFAULT 1,"
+    "  next_index INTEGER NOT NULL DEFAULT 0,"
+    "  lb_port INTEGER,"
+    "  lb_pip_id INTEGER REFERENCES public_ips(id),"
+    "  probe_protocol TEXT NOT NULL DEFAULT 'Tcp',"
+    "  probe_path TEXT NOT NULL DEFAULT '/',"
+    "  probe_interval INTEGER NOT NULL DEFAULT 5,"
+    "  deleting INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT,"
+    "  tags TEXT NOT NULL DEFAULT '{}',"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  UNIQUE (group_id, name));"
+    "ALTER TABLE vms ADD COLUMN vmss_id INTEGER REFERENCES vmss(id);"
+    "ALTER TABLE vms ADD COLUMN vmss_index INTEGER;"
+    "ALTER TABLE vms ADD COLUMN model_version INTEGER;"
+    "CREATE INDEX vms_vmss ON vms(vmss_id);"
+
+    "CREATE TABLE autoscale ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  group_id INTEGER NOT NULL REFERENCES groups(id),"
+    "  name TEXT NOT NULL COLLATE NOCASE,"
+    "  vmss_id INTEGER NOT NULL UNIQUE REFERENCES vmss(id),"
+    "  enabled INTEGER NOT NULL DEFAULT 1,"
+    "  minimum INTEGER NOT NULL,"
+    "  maximum INTEGER NOT NULL,"
+    "  dflt INTEGER NOT NULL,"
+    "  rules TEXT NOT NULL DEFAULT '[]',"
+    "  last_scale_ms INTEGER,"
+    "  created_ms INTEGER NOT NULL,"
+    "  UNIQUE (group_id, name));"
+
+    "CREATE TABLE autoscale_events ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  autoscale_id INTEGER NOT NULL,"
+    "  at_ms INTEGER NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  old_capacity INTEGER NOT NULL,"
+    "  new_capacity INTEGER NOT NULL,"
+    "  metrics TEXT NOT NULL DEFAULT '[]',"
+    "  reason TEXT NOT NULL);"
+    "CREATE INDEX autoscale_events_as ON autoscale_events(autoscale_id, id);",
 };
 
 const int db_migration_count = (int)(sizeof(db_migrations) / sizeof(db_migrations[0]));

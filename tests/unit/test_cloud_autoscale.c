@@ -212,7 +212,15 @@ static void decisions(void)
     CHECK(d.action == AS_NONE && strstr(d.reason, "cooldown"), "in cooldown: %s", d.reason);
 
     as_evaluate(&p, 3, s, 0, now, -1, &d);
-    CHECK(d.action == AS_NONE && strstr(d.reason, "no metric data"), "no data: %s", d.reason);
+    CHECK(d.action == AS_SCALE_IN && d.capacity == 1 && strstr(d.reason, "no metric data"),
+          "no data: default: %s", d.reason);
+    as_evaluate(&p, 1, s, 0, now, -1, &d);
+    CHECK(d.action == AS_NONE && strstr(d.reason, "no metric data"), "no data at default: %s",
+          d.reason);
+    p.dflt = 2;
+    as_evaluate(&p, 1, s, 0, now, -1, &d);
+    CHECK(d.action == AS_SCALE_OUT && d.capacity == 2, "no data: up to default: %s", d.reason);
+    p.dflt = 1;
 
     /* bounds first */
     as_evaluate(&p, 0, s, n, now, -1, &d);
