@@ -262,7 +262,8 @@ static void as_history(struct api_ctx *c)
     int64_t from;
     if (!api_query_time(c, "from", 0, &from)) return;
     sqlite3_stmt *st = db_stmt(c->k->db,
-                               "SELECT at_ms, action, old_capacity, new_capacity, metrics, reason"
+                               "SELECT at_ms, action, old_capacity, new_capacity, metrics, reason, repeats,"
+                               " last_ms"
                                " FROM autoscale_events WHERE autoscale_id = ? AND at_ms >= ?"
                                " ORDER BY id",
                                "ii", id, from);
@@ -270,11 +271,13 @@ static void as_history(struct api_ctx *c)
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         json_t *m = json_loads(db_col_text(st, 4), 0, NULL);
         json_array_append_new(
-            arr, json_pack("{s:o,s:s,s:I,s:I,s:o,s:s}", "at", api_time(sqlite3_column_int64(st, 0)),
-                           "action", db_col_text(st, 1), "oldCapacity",
-                           (json_int_t)sqlite3_column_int64(st, 2), "newCapacity",
+            arr, json_pack("{s:o,s:s,s:I,s:I,s:o,s:s,s:I,s:o}", "at",
+                           api_time(sqlite3_column_int64(st, 0)), "action", db_col_text(st, 1),
+                           "oldCapacity", (json_int_t)sqlite3_column_int64(st, 2), "newCapacity",
                            (json_int_t)sqlite3_column_int64(st, 3), "metrics",
-                           m ? m : json_array(), "reason", db_col_text(st, 5)));
+                           m ? m : json_array(), "reason", db_col_text(st, 5), "count",
+                           (json_int_t)sqlite3_column_int64(st, 6), "lastAt",
+                           api_time(db_col_null(st, 7) ? -1 : sqlite3_column_int64(st, 7))));
     }
     sqlite3_finalize(st);
     api_reply(c, 200, json_pack("{s:o}", "value", arr));

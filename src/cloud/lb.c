@@ -71,6 +71,8 @@ struct buf {
 
 struct conn {
     int cfd, bfd;
+    int64_t set, vm; /* the frontend's set and the backend chosen */
+    int attempts;
     bool connecting, c_eof, b_eof, c_shut, b_shut;
     struct buf c2b, b2c;
 };
@@ -80,6 +82,7 @@ struct lb {
     pthread_t thread;
     pthread_mutex_t mu; /* frontends and backends (health read by the API) */
     atomic_bool stop;
+    atomic_bool resync; /* lb_kick(): re-read the configuration now */
     int wake[2];
     struct frontend *fe[MAX_FRONTENDS];
     size_t nfe;
@@ -355,37 +358,65 @@ static void conn_free(struct lb *lb, size_t i)
     lb->conns[i] = lb->conns[--lb->nconns];
 }
 
+/* The next healthy backend of f after the round robin position, other
+ * than `not` (0: any). */
+static struct backend *pick(struct frontend *f, int64_t not)
+{
+    for (size_t i = 0; i < f->nb; i++) {
+        struct backend *x = &f->b[(f->rr + i) % f->nb];
+        if (x->health == LB_HEALTHY && x->vm != not) {
+            f->rr = (f->rr + i + 1) % f->nb;
+            return x;
+        }
+    }
+    return NULL;
+}
+
+static struct frontend *frontend_of(struct lb *lb, int64_t set)
+{
+    for (size_t i = 0; i < lb->nfe; i++)
+        if (lb->fe[i]->set == set) return lb->fe[i];
+    return NULL;
+}
+
+/* Connect c to a backend of f (other than the one that just failed);
+ * false if there is none left to try. */
+static bool connect_backend(struct lb *lb, struct frontend *f, struct conn *c)
+{
+    while (f && c->attempts < 3) {
+        struct backend *b = pick(f, c->vm);
+        if (!b) return false;
+        c->attempts++;
+        c->vm = b->vm;
+        c->bfd = connect_to(lb, b->port);
+        if (c->bfd < 0) continue;
+        c->connecting = true;
+        b->conns++;
+        return true;
+    }
+    return false;
+}
+
 static void accept_on(struct lb *lb, struct frontend *f)
 {
     for (int tries = 0; tries < 16; tries++) {
         int cfd = accept4(f->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0) return;
-        struct backend *b = NULL;
-        for (size_t i = 0; i < f->nb; i++) {
-            struct backend *x = &f->b[(f->rr + i) % f->nb];
-            if (x->health == LB_HEALTHY) {
-                b = x;
-                f->rr = (f->rr + i + 1) % f->nb;
-                break;
-            }
-        }
-        struct conn *c = NULL;
-        if (b && lb->nconns < MAX_CONNS) c = calloc(1, sizeof(*c));
-        if (!c) { /* nobody healthy, or full: refuse */
+        struct conn *c = lb->nconns < MAX_CONNS ? calloc(1, sizeof(*c)) : NULL;
+        if (!c) {
             close(cfd);
             continue;
         }
         c->cfd = cfd;
-        c->bfd = connect_to(lb, b->port);
-        if (c->bfd < 0) {
+        c->bfd = -1;
+        c->set = f->set;
+        if (!connect_backend(lb, f, c)) { /* nobody healthy: refuse */
             close(cfd);
             free(c);
             continue;
         }
         int one = 1;
         setsockopt(c->cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        c->connecting = true;
-        b->conns++;
         lb->conns[lb->nconns++] = c;
     }
 }
@@ -414,13 +445,25 @@ static int pump_out(int fd, struct buf *b)
 }
 
 /* One connection after poll; false when it is over. */
-static bool conn_step(struct conn *c, short crev, short brev)
+static bool conn_step(struct lb *lb, struct conn *c, short crev, short brev)
 {
     if (c->connecting) {
         if (!(brev & (POLLOUT | POLLERR | POLLHUP))) return true;
         int err = 0;
         socklen_t len = sizeof(err);
-        if (getsockopt(c->bfd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) return false;
+        if (getsockopt(c->bfd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
+            /* refused (the instance's forward is gone): mark it down and
+             * try another one; nothing was sent to it yet */
+            struct frontend *f = frontend_of(lb, c->set);
+            for (size_t i = 0; f && i < f->nb; i++)
+                if (f->b[i].vm == c->vm) {
+                    f->b[i].health = LB_UNHEALTHY;
+                    f->b[i].fails = FAILS_DOWN;
+                }
+            close(c->bfd);
+            c->bfd = -1;
+            return connect_backend(lb, f, c);
+        }
         c->connecting = false;
     }
     if (crev & (POLLIN | POLLHUP | POLLERR)) pump_in(c->cfd, &c->c2b, &c->c_eof);
@@ -458,7 +501,7 @@ static void *run(void *arg)
     }
     while (!atomic_load(&lb->stop)) {
         int64_t now = now_ms();
-        if (now >= next_sync) {
+        if (now >= next_sync || atomic_exchange(&lb->resync, false)) {
             sync_config(lb);
             next_sync = now + SYNC_MS;
         }
@@ -529,7 +572,7 @@ static void *run(void *arg)
         for (size_t i = 1; i + 1 < n; i++) {
             if (who[i].kind != K_CLIENT) continue;
             struct conn *c = who[i].a;
-            if (!conn_step(c, pf[i].revents, pf[i + 1].revents)) {
+            if (!conn_step(lb, c, pf[i].revents, pf[i + 1].revents)) {
                 for (size_t j = 0; j < lb->nconns; j++)
                     if (lb->conns[j] == c) {
                         conn_free(lb, j);
@@ -588,6 +631,14 @@ void lb_stop(struct lb *lb)
     close(lb->wake[1]);
     pthread_mutex_destroy(&lb->mu);
     free(lb);
+}
+
+void lb_kick(struct lb *lb)
+{
+    if (!lb) return;
+    atomic_store(&lb->resync, true);
+    ssize_t w = write(lb->wake[1], "x", 1);
+    (void)w;
 }
 
 static struct backend *find_backend(struct lb *lb, int64_t vm)

@@ -29,6 +29,9 @@ enum lb_health { LB_UNKNOWN, LB_HEALTHY, LB_UNHEALTHY };
 struct lb *lb_start(struct kumod *k);
 void lb_stop(struct lb *lb);
 
+/* Re-read the configuration now (a backend is going away). Any thread. */
+void lb_kick(struct lb *lb);
+
 /* A VM's health as a backend (LB_UNKNOWN when it is none). Any thread. */
 enum lb_health lb_backend_health(struct lb *lb, int64_t vm_id);
 /* Connections a VM has been given as a backend since kumod started. */

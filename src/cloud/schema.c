@@ -291,7 +291,9 @@ const char *const db_migrations[] = {
     "  old_capacity INTEGER NOT NULL,"
     "  new_capacity INTEGER NOT NULL,"
     "  metrics TEXT NOT NULL DEFAULT '[]',"
-    "  reason TEXT NOT NULL);"
+    "  reason TEXT NOT NULL,"
+    "  repeats INTEGER NOT NULL DEFAULT 1,"
+    "  last_ms INTEGER);"
     "CREATE INDEX autoscale_events_as ON autoscale_events(autoscale_id, id);",
 };
 

@@ -11,6 +11,7 @@
 #include "cloud/db.h"
 #include "cloud/jobs.h"
 #include "cloud/kumod.h"
+#include "cloud/lb.h"
 #include "cloud/netplane.h"
 #include "cloud/state.h"
 #include "cloud/timefmt.h"
@@ -35,9 +36,13 @@ struct vmss_ctl {
     pthread_mutex_t mu;
     pthread_cond_t cond;
     bool stop;
-    /* last "quiet" (no rule fired) decision logged, per setting id */
-    int64_t quiet_logged[MAX_SETS];
-    size_t nquiet;
+    /* per setting: the last "no action" event and its kind, so that a
+     * repeated identical decision counts in that row instead of a new one */
+    struct {
+        int64_t setting, event;
+        char kind[256];
+    } last[MAX_SETS];
+    size_t nlast;
 };
 
 struct inst {
@@ -152,6 +157,7 @@ static void delete_instance(struct kumod *k, int64_t vm)
     c.k = k;
     if (api_vm_delete_op(&c, vm) < 0 && c.err.status != 409)
         log_warn("VM %" PRId64 ": scale set delete: %s", vm, c.err.message);
+    lb_kick(k->lb); /* no new connections to it */
 }
 
 /* Victim order for a scale-in: older model first, then not Running, then
@@ -195,13 +201,16 @@ static void finish_delete(struct kumod *k, int64_t set)
 static void reconcile(struct kumod *k, int64_t set)
 {
     struct db *db = k->db;
-    int64_t cap = 0, version = 0, deleting = 0;
-    sqlite3_stmt *st = db_stmt(db, "SELECT capacity, model_version, deleting FROM vmss WHERE id = ?",
+    int64_t cap = 0, version = 0, deleting = 0, has_lb = 0;
+    sqlite3_stmt *st = db_stmt(db,
+                               "SELECT capacity, model_version, deleting, lb_pip_id IS NOT NULL"
+                               " FROM vmss WHERE id = ?",
                                "i", set);
     if (st && sqlite3_step(st) == SQLITE_ROW) {
         cap = sqlite3_column_int64(st, 0);
         version = sqlite3_column_int64(st, 1);
         deleting = sqlite3_column_int64(st, 2);
+        has_lb = sqlite3_column_int64(st, 3);
     }
     sqlite3_finalize(st);
     struct inst in[MAX_INST];
@@ -234,6 +243,9 @@ static void reconcile(struct kumod *k, int64_t set)
     for (size_t i = 0; i < n; i++) {
         old += in[i].version < version;
         settled = settled && !in[i].busy && !strcmp(in[i].power, PS_RUNNING);
+        /* behind a load balancer, an instance counts once its probe passes */
+        if (has_lb && in[i].version == version)
+            settled = settled && lb_backend_health(k->lb, in[i].id) == LB_HEALTHY;
     }
     int64_t live = (int64_t)n;
     if (live < cap) {
@@ -264,21 +276,26 @@ static void reconcile(struct kumod *k, int64_t set)
 
 /* ---- autoscale ---- */
 
-static bool quiet_logged(struct vmss_ctl *v, int64_t id)
+/* A decision's kind: its reason without numbers (values, seconds left). */
+static void reason_kind(const char *reason, char *out, size_t len)
 {
-    for (size_t i = 0; i < v->nquiet; i++)
-        if (v->quiet_logged[i] == id) return true;
-    return false;
+    size_t o = 0;
+    for (const char *p = reason; *p && o + 1 < len; p++)
+        if (!(*p >= '0' && *p <= '9') && *p != '.') out[o++] = *p;
+    out[o] = 0;
 }
 
-static void set_quiet(struct vmss_ctl *v, int64_t id, bool quiet)
+static size_t last_slot(struct vmss_ctl *v, int64_t setting)
 {
-    for (size_t i = 0; i < v->nquiet; i++)
-        if (v->quiet_logged[i] == id) {
-            if (!quiet) v->quiet_logged[i] = v->quiet_logged[--v->nquiet];
-            return;
-        }
-    if (quiet && v->nquiet < MAX_SETS) v->quiet_logged[v->nquiet++] = id;
+    for (size_t i = 0; i < v->nlast; i++)
+        if (v->last[i].setting == setting) return i;
+    if (v->nlast < MAX_SETS) {
+        v->last[v->nlast].setting = setting;
+        v->last[v->nlast].event = 0;
+        v->last[v->nlast].kind[0] = 0;
+        return v->nlast++;
+    }
+    return 0;
 }
 
 static void evaluate(struct vmss_ctl *v, int64_t as_id)
@@ -345,33 +362,40 @@ static void evaluate(struct vmss_ctl *v, int64_t as_id)
     as_evaluate(&p, cap, s, ns, now, last, &d);
     /* what each rule saw, for the log */
     json_t *metrics = json_array();
-    bool fired_any = false;
     for (i = 0; i < p.nrules; i++) {
         double val;
         bool have = as_metric_value(&p.rules[i], s, ns, now, &val);
         bool fired = have && as_compare(p.rules[i].op, val, p.rules[i].threshold);
-        fired_any |= fired;
         json_array_append_new(metrics,
                               json_pack("{s:I,s:s,s:o,s:b}", "rule", (json_int_t)i, "direction",
                                         p.rules[i].increase ? "Increase" : "Decrease", "value",
                                         have ? json_real(val) : json_null(), "fired", fired));
     }
     free(s);
-    bool quiet = d.action == AS_NONE && !fired_any;
-    if (quiet && quiet_logged(v, as_id)) {
-        json_decref(metrics);
-        return;
-    }
-    set_quiet(v, as_id, quiet);
+    size_t slot = last_slot(v, as_id);
+    char kind[256];
+    reason_kind(d.reason, kind, sizeof(kind));
+    bool repeat = d.action == AS_NONE && v->last[slot].event > 0 &&
+                  !strcmp(kind, v->last[slot].kind);
     char *mtext = json_dumps(metrics, JSON_COMPACT);
     json_decref(metrics);
     int rc = db_begin(db);
-    if (rc == 0)
+    if (rc == 0 && repeat) {
+        rc = db_exec(db,
+                     "UPDATE autoscale_events SET repeats = repeats + 1, last_ms = ?, metrics = ?,"
+                     " reason = ? WHERE id = ?",
+                     "itti", now, mtext, d.reason, v->last[slot].event);
+        if (rc == 0 && db_changes(db) == 0) repeat = false;
+    }
+    if (rc == 0 && !repeat) {
         rc = db_exec(db,
                      "INSERT INTO autoscale_events (autoscale_id, at_ms, action, old_capacity,"
                      " new_capacity, metrics, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
                      "iitiitt", as_id, now, as_action_name(d.action), cap, d.capacity, mtext,
                      d.reason);
+        v->last[slot].event = d.action == AS_NONE ? db_last_id(db) : 0;
+        snprintf(v->last[slot].kind, sizeof(v->last[slot].kind), "%s", kind);
+    }
     if (rc == 0 && d.action != AS_NONE) {
         rc = db_exec(db, "UPDATE vmss SET capacity = ?, updated_ms = ? WHERE id = ?", "iii",
                      d.capacity, now, set);

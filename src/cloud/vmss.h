@@ -11,9 +11,12 @@
  *  - more: delete the surplus, older model first, then the ones not
  *    Running, then the highest index;
  *  - a rolling update (instances of an older model version): when every
- *    instance is settled and Running, create one extra instance from the
- *    new model (a surge of one), and when it runs, delete one old one; the
- *    others keep serving through the load balancer meanwhile;
+ *    instance is settled and Running (and, behind a load balancer, every
+ *    new-model instance passes its health probe), create one extra
+ *    instance from the new model (a surge of one), and when it is settled
+ *    too, delete one old one; the others keep serving through the load
+ *    balancer meanwhile. An instance that never gets healthy halts the
+ *    update (as Azure's rolling upgrades do);
  *  - a set being deleted: delete its instances, then its load balancer's
  *    public IP, its autoscale setting and the set itself.
  *
