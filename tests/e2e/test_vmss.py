@@ -242,3 +242,12 @@ def test_bad_input(web):
     assert r.returncode != OK and "longer than timeWindow" in r.stderr, r.stderr
     r = c.kumo("autoscale", "history", "-g", "rg", "-n", "nosuch")
     assert r.returncode == NOTFOUND
+    # what the set uses cannot go from under it
+    r = c.kumo("public-ip", "delete", "-g", "rg", "-n", "web-lb")
+    assert r.returncode == 4 and "scale set 'web' (its load balancer)" in r.stderr, r.stderr
+    r = c.kumo("nsg", "delete", "-g", "rg", "-n", "web-nsg")
+    assert r.returncode == 4 and "scale set 'web'" in r.stderr, r.stderr
+    r = c.kumo("vnet", "delete", "-g", "rg", "-n", "web-vnet")
+    assert r.returncode == 4 and "scale set 'web'" in r.stderr, r.stderr
+    r = c.kumo("group", "delete", "-n", "rg")
+    assert r.returncode == 4 and "scale set 'web'" in r.stderr, r.stderr
