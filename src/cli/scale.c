@@ -64,8 +64,9 @@ static void set_view(struct cli *c, const json_t *s)
     kv_add(t, "Name", jsn(s, "name"));
     kv_add(t, "Resource group", jsn(s, "resourceGroup"));
     kv_add(t, "Capacity",
-           tmp("%lld (%lld instances, %lld running, %lld on the latest model)", ji(s, "capacity"),
-               ji(in, "total"), ji(in, "running"), ji(in, "latestModel")));
+           tmp("%lld (%lld instance%s, %lld running, %lld on the latest model)", ji(s, "capacity"),
+               ji(in, "total"), ji(in, "total") == 1 ? "" : "s", ji(in, "running"),
+               ji(in, "latestModel")));
     kv_add(t, "Model",
            tmp("version %lld: size %s, image %s, OS disk %s%s", ji(m, "version"), jsn(m, "size"),
                jsn(m, "image"), jsn(json_object_get(m, "osDisk"), "tier"),
