@@ -287,10 +287,9 @@ void as_evaluate(const struct as_profile *p, int64_t cap, const struct as_sample
             d->action = AS_SCALE_OUT;
             d->capacity = best_cap;
             d->rule = best;
-            snprintf(d->reason, sizeof(d->reason),
-                     "scale out %" PRId64 " -> %" PRId64 ": %s%s%s", cap, best_cap, desc,
-                     nout_fired > 1 ? " (the largest of the firing scale-out rules)" : "",
-                     w ? "" : "");
+            snprintf(d->reason, sizeof(d->reason), "scale out %" PRId64 " -> %" PRId64 ": %s%s",
+                     cap, best_cap, desc,
+                     nout_fired > 1 ? " (the largest of the firing scale-out rules)" : "");
             return;
         }
         snprintf(d->reason, sizeof(d->reason), "no action: %s", why);
