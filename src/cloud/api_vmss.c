@@ -55,9 +55,13 @@ json_t *api_vmss_json(struct kumod *k, int64_t id)
             if (sqlite3_column_int64(is, 2) == version) latest++;
         }
         sqlite3_finalize(is);
-        const char *prov = sqlite3_column_int(st, 16)                          ? PV_DELETING
-                           : (total != cap || busy || latest != total)         ? PV_UPDATING
-                                                                                : PV_SUCCEEDED;
+        /* an instance create that keeps failing (no capacity...) fails the
+         * set until it succeeds, so that waiting clients hear why */
+        bool failing = !db_col_null(st, 17) && (total < cap || latest < total);
+        const char *prov = sqlite3_column_int(st, 16)                  ? PV_DELETING
+                           : failing                                   ? PV_FAILED
+                           : (total != cap || busy || latest != total) ? PV_UPDATING
+                                                                       : PV_SUCCEEDED;
         json_t *lb = json_null();
         if (!db_col_null(st, 11)) {
             lb = json_pack("{s:s?,s:s,s:o,s:I,s:{s:s,s:s,s:I}}", "publicIp", db_col_text(st, 21),
@@ -85,6 +89,11 @@ json_t *api_vmss_json(struct kumod *k, int64_t id)
             db_col_null(st, 17) ? json_null() : json_string(db_col_text(st, 17)), "tags",
             tags ? tags : json_object(), "createdAt", api_time(sqlite3_column_int64(st, 19)),
             "updatedAt", api_time(sqlite3_column_int64(st, 20)));
+        if (out)
+            json_object_set_new(out, "error",
+                                failing ? json_pack("{s:s,s:s}", "code", "InstanceCreateFailed",
+                                                    "message", db_col_text(st, 17))
+                                        : json_null());
     }
     sqlite3_finalize(st);
     return out;

@@ -452,6 +452,15 @@ static void *run(void *arg)
         for (size_t i = 0; i < n; i++) reconcile(k, sets[i]);
         if (time_now_ms() >= next_eval) {
             next_eval = time_now_ms() + (int64_t)k->cfg.autoscale_interval * 1000;
+            /* decisions are kept as long as metrics, and at least a week */
+            int64_t keep = (int64_t)k->cfg.metrics_retention * 1000;
+            if (keep < 7LL * 86400000) keep = 7LL * 86400000;
+            if (db_begin(k->db) == 0 &&
+                db_exec(k->db, "DELETE FROM autoscale_events WHERE coalesce(last_ms, at_ms) < ?",
+                        "i", time_now_ms() - keep) == 0)
+                db_commit_lazy(k->db);
+            else
+                db_rollback(k->db);
             n = ids(k,
                     "SELECT a.id FROM autoscale a JOIN vmss s ON s.id = a.vmss_id"
                     " WHERE a.enabled AND NOT s.deleting ORDER BY a.id",

@@ -253,3 +253,14 @@ def test_bad_input(web):
     assert r.returncode == 4 and "scale set 'web'" in r.stderr, r.stderr
     r = c.kumo("group", "delete", "-n", "rg")
     assert r.returncode == 4 and "scale set 'web'" in r.stderr, r.stderr
+    # instances that cannot be placed fail the set with the reason, and the
+    # waiting command says so
+    c.ok("size", "create", "-n", "Huge", "--vcpus", 32, "--memory-mib", 1024,
+         "--price-per-hour", 1)
+    r = c.kumo("vmss", "create", "-g", "rg", "-n", "big", "--size", "Huge", "--instance-count", 1,
+               "--no-lb", "--timeout", 60)
+    assert r.returncode == 1 and "not enough capacity for size Huge" in r.stderr, r.stderr
+    s = c.json("vmss", "show", "-g", "rg", "-n", "big")
+    assert s["provisioningState"] == "Failed" and s["instances"]["total"] == 0, s
+    assert s["error"]["code"] == "InstanceCreateFailed", s
+    c.ok("vmss", "delete", "-g", "rg", "-n", "big", "--yes")
