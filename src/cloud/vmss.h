@@ -3,7 +3,7 @@
  * set's instances match its capacity and model, and runs the autoscale
  * engine (autoscale.h) on the stored CPU samples.
  *
- * Every second, for each set (under the state lock, one transaction per
+ * Every half second, for each set (under the state lock, one transaction per
  * change, so a kill -9 leaves the database consistent and the next kumod
  * carries on):
  *  - fewer live instances than capacity: create them (NAME_<next index>)
