@@ -116,7 +116,14 @@ static int create_instance(struct kumod *k, int64_t set)
     int64_t vm = -1;
     if (db_begin(db) == 0) {
         vm = api_vm_insert(&c, g, b, ports, set, idx, version);
-        if (vm >= 0 && (db_exec(db, "UPDATE vmss SET next_index = ?, last_error = NULL WHERE id = ?",
+        /* the instance's own public IP is the load balancer's plumbing (on
+         * Azure the instances have none): not billed; the set's is */
+        if (vm >= 0 && (db_exec(db,
+                                "DELETE FROM usage WHERE resource_type = 'publicIPAddress'"
+                                " AND end_ms IS NULL AND resource_id IN (SELECT public_ip_id"
+                                " FROM nics WHERE vm_id = ? AND public_ip_id IS NOT NULL)",
+                                "i", vm) < 0 ||
+                        db_exec(db, "UPDATE vmss SET next_index = ?, last_error = NULL WHERE id = ?",
                                 "ii", idx + 1, set) < 0 ||
                         db_commit(db) < 0)) {
             kerr_internal(&c.err, "%s", db_errmsg(db));

@@ -105,6 +105,10 @@ def test_load_balancer_serves_every_healthy_instance(web):
     wait("web_1 healthy again", lambda: healthy_names(c) == ["web_0", "web_1"])
     assert sorted(set(served(port, 6))) == ["instance web_0", "instance web_1"]
 
+    # billing: the load balancer's public IP, not the instances' own
+    usage = c.json("usage", "--from", "1h")
+    pips = {u["resource"] for u in usage if u["resourceType"] == "publicIPAddress"}
+    assert pips == {"web-lb"}, usage
     # scale out by hand: the new instance joins the rotation
     s = c.json("vmss", "scale", "-g", "rg", "-n", "web", "--new-capacity", 3)
     assert s["capacity"] == 3 and s["instances"]["running"] == 3, s
