@@ -268,3 +268,37 @@ def test_bad_input(web):
     assert s["provisioningState"] == "Failed" and s["instances"]["total"] == 0, s
     assert s["error"]["code"] == "InstanceCreateFailed", s
     c.ok("vmss", "delete", "-g", "rg", "-n", "big", "--yes")
+
+
+def restart_kumod(c, sig):
+    """kill kumod with sig and start it again on the same data directory."""
+    import subprocess
+    args = c.proc.args
+    c.proc.send_signal(sig)
+    c.proc.wait(30)
+    c.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=c.logf, stderr=c.logf)
+    wait("kumod back", lambda: c.kumo("status").returncode == OK, timeout=60, step=0.1)
+
+
+def test_kill9_during_scale_out_then_restart(web):
+    import signal
+    c, port = web
+    wait("both instances healthy", lambda: healthy_names(c) == ["web_0", "web_1"])
+    r = c.kumo("vmss", "scale", "-g", "rg", "-n", "web", "--new-capacity", 3, "--no-wait")
+    assert r.returncode == OK, r.stderr
+    restart_kumod(c, signal.SIGKILL)
+    # the set finishes the scale-out after the restart, with no duplicate
+    s = wait("three instances running",
+             lambda: (lambda s: s if s["instances"]["running"] == 3
+                      and s["provisioningState"] == "Succeeded" else None)(
+                 c.json("vmss", "show", "-g", "rg", "-n", "web")), timeout=120)
+    assert s["instances"]["total"] == 3, s
+    names = [i["name"] for i in instances(c)]
+    assert names == ["web_0", "web_1", "web_2"], names
+    # the load balancer listens again on the same port and serves all three
+    wait("three healthy", lambda: healthy_names(c) == ["web_0", "web_1", "web_2"])
+    assert sorted(set(served(port, 12))) == ["instance web_0", "instance web_1", "instance web_2"]
+    # a clean stop and start too
+    restart_kumod(c, signal.SIGTERM)
+    wait("three healthy again", lambda: healthy_names(c) == ["web_0", "web_1", "web_2"])
+    assert len(set(served(port, 12))) == 3
