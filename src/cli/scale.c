@@ -52,10 +52,10 @@ static void set_row(const json_t *s, const char **cells)
     cells[6] = js(s, "provisioningState");
 }
 
-static const struct view set_list_view = {
-    (const char *[]){"Name", "Size", ">Capacity", ">Running", ">Model", "LoadBalancer",
-                     "Provisioning", NULL},
-    set_row};
+static const struct view set_list_view = {(const char *[]){"Name", "Size", ">Capacity", ">Running",
+                                                           ">Model", "LoadBalancer", "Provisioning",
+                                                           NULL},
+                                          set_row};
 
 static void set_view(struct cli *c, const json_t *s)
 {
@@ -71,14 +71,14 @@ static void set_view(struct cli *c, const json_t *s)
            tmp("version %lld: size %s, image %s, OS disk %s%s", ji(m, "version"), jsn(m, "size"),
                jsn(m, "image"), jsn(json_object_get(m, "osDisk"), "tier"),
                jb(m, "hasUserData") ? ", user data" : ""));
-    kv_add(t, "Network",
-           tmp("%s/%s, NSG %s", jsn(m, "vnet"), jsn(m, "subnet"), jsn(m, "nsg")));
+    kv_add(t, "Network", tmp("%s/%s, NSG %s", jsn(m, "vnet"), jsn(m, "subnet"), jsn(m, "nsg")));
     const json_t *lb = json_object_get(s, "loadBalancer");
     if (json_is_object(lb)) {
         const json_t *p = json_object_get(lb, "probe");
         kv_add(t, "Load balancer",
-               tmp("%s:%lld (public IP %s) -> instances' port %lld, round robin", jsn(lb, "ipAddress"),
-                   ji(lb, "frontendPort"), jsn(lb, "publicIp"), ji(lb, "backendPort")));
+               tmp("%s:%lld (public IP %s) -> instances' port %lld, round robin",
+                   jsn(lb, "ipAddress"), ji(lb, "frontendPort"), jsn(lb, "publicIp"),
+                   ji(lb, "backendPort")));
         kv_add(t, "Health probe",
                tmp("%s%s%s every %lld s", jsn(p, "protocol"),
                    strcasecmp(jsn(p, "protocol"), "Http") ? "" : " GET ",
@@ -131,8 +131,8 @@ static int send_and_wait(struct cli *c, const char *method, const char *path, co
     const char *name = js(s, "name") ? js(s, "name") : n;
     char *p = set_path(g, name);
     json_t *final;
-    rc = finish_long(c, p, s, tmp("scale set '%s'", name),
-                     tmp("kumo vmss show -g %s %s", g, name), false, &final);
+    rc = finish_long(c, p, s, tmp("scale set '%s'", name), tmp("kumo vmss show -g %s %s", g, name),
+                     false, &final);
     free(p);
     print_set(c, final);
     json_decref(final);
@@ -170,8 +170,7 @@ static int vmss_create(struct cli *c, struct args *a)
         if (arg_str(a, strs[i][0]))
             json_object_set_new(body, strs[i][1], json_string(arg_str(a, strs[i][0])));
     if (arg_str(a, "os-disk-tier"))
-        json_object_set_new(body, "osDisk",
-                            json_pack("{ss}", "tier", arg_str(a, "os-disk-tier")));
+        json_object_set_new(body, "osDisk", json_pack("{ss}", "tier", arg_str(a, "os-disk-tier")));
     if (port > 0) {
         json_t *probe = json_object();
         if (arg_str(a, "probe-protocol"))
@@ -319,11 +318,10 @@ static const char *iso_duration(const char *s, bool bare_is_minutes)
 
 static const char *agg_word(const char *w)
 {
-    static const char *const map[][2] = {{"avg", "Average"},   {"average", "Average"},
-                                         {"min", "Minimum"},   {"minimum", "Minimum"},
-                                         {"max", "Maximum"},   {"maximum", "Maximum"},
-                                         {"total", "Total"},   {"sum", "Total"},
-                                         {"count", "Count"},   {"last", "Last"}};
+    static const char *const map[][2] = {
+        {"avg", "Average"}, {"average", "Average"}, {"min", "Minimum"}, {"minimum", "Minimum"},
+        {"max", "Maximum"}, {"maximum", "Maximum"}, {"total", "Total"}, {"sum", "Total"},
+        {"count", "Count"}, {"last", "Last"}};
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if (!strcasecmp(w, map[i][0])) return map[i][1];
     return NULL;
@@ -336,10 +334,11 @@ static json_t *parse_condition(struct cli *c, const char *cond)
     snprintf(buf, sizeof(buf), "%s", cond);
     char *w[32];
     int n = 0;
-    for (char *t = strtok(buf, " \t"); t && n < 32; t = strtok(NULL, " \t")) w[n++] = t;
-    static const char *const ops[][2] = {{">", "GreaterThan"},   {">=", "GreaterThanOrEqual"},
-                                         {"<", "LessThan"},      {"<=", "LessThanOrEqual"},
-                                         {"==", "Equals"},       {"!=", "NotEquals"}};
+    for (char *t = strtok(buf, " \t"); t && n < 32; t = strtok(NULL, " \t"))
+        w[n++] = t;
+    static const char *const ops[][2] = {{">", "GreaterThan"}, {">=", "GreaterThanOrEqual"},
+                                         {"<", "LessThan"},    {"<=", "LessThanOrEqual"},
+                                         {"==", "Equals"},     {"!=", "NotEquals"}};
     const char *op = NULL;
     if (n >= 5)
         for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
@@ -360,8 +359,8 @@ static json_t *parse_condition(struct cli *c, const char *cond)
     for (int i = 0; i < n - 4; i++)
         snprintf(metric + strlen(metric), sizeof(metric) - strlen(metric), "%s%s", i ? " " : "",
                  w[i]);
-    return json_pack("{ss ss ss sf ss}", "metricName", metric, "operator", op, "timeAggregation", agg,
-                     "threshold", th, "timeWindow", win);
+    return json_pack("{ss ss ss sf ss}", "metricName", metric, "operator", op, "timeAggregation",
+                     agg, "threshold", th, "timeWindow", win);
 }
 
 static int rule_create(struct cli *c, struct args *a)
@@ -430,8 +429,8 @@ static int rule_create(struct cli *c, struct args *a)
         }
         json_object_set_new(mt, "timeGrain", json_string(iso));
     }
-    json_t *sa = json_pack("{ss ss sI}", "direction", direction, "type", type, "value",
-                           (json_int_t)v);
+    json_t *sa =
+        json_pack("{ss ss sI}", "direction", direction, "type", type, "value", (json_int_t)v);
     if (arg_str(a, "cooldown")) {
         const char *iso = iso_duration(arg_str(a, "cooldown"), true);
         if (!iso) {
@@ -444,9 +443,8 @@ static int rule_create(struct cli *c, struct args *a)
     }
     char *p = as_path(g, asn);
     json_t *out;
-    int rc = api(c, "POST", tmp("%s/rules", p), json_pack("{so so}", "metricTrigger", mt,
-                                                           "scaleAction", sa),
-                 &out);
+    int rc = api(c, "POST", tmp("%s/rules", p),
+                 json_pack("{so so}", "metricTrigger", mt, "scaleAction", sa), &out);
     free(p);
     if (rc) return rc;
     if (c->out == OUT_JSON) {
@@ -463,9 +461,9 @@ static int rule_create(struct cli *c, struct args *a)
 static const char *rule_text(const json_t *r)
 {
     const json_t *mt = json_object_get(r, "metricTrigger"), *sa = json_object_get(r, "scaleAction");
-    const char *ops[][2] = {{"GreaterThan", ">"},      {"GreaterThanOrEqual", ">="},
-                            {"LessThan", "<"},         {"LessThanOrEqual", "<="},
-                            {"Equals", "=="},          {"NotEquals", "!="}};
+    const char *ops[][2] = {{"GreaterThan", ">"}, {"GreaterThanOrEqual", ">="},
+                            {"LessThan", "<"},    {"LessThanOrEqual", "<="},
+                            {"Equals", "=="},     {"NotEquals", "!="}};
     const char *op = jsn(mt, "operator");
     for (size_t i = 0; i < 6; i++)
         if (!strcmp(op, ops[i][0])) op = ops[i][1];
@@ -493,8 +491,8 @@ static void as_view(struct cli *c, const json_t *s)
                ji(cap, "maximum"), ji(cap, "default"), ji(s, "currentCapacity")));
     size_t i;
     const json_t *r;
-    json_array_foreach(json_object_get(s, "rules"), i, r) kv_add(t, tmp("Rule %zu", i),
-                                                                 rule_text(r));
+    json_array_foreach(json_object_get(s, "rules"), i, r)
+        kv_add(t, tmp("Rule %zu", i), rule_text(r));
     if (js(s, "lastScaleAt")) kv_add(t, "Last scale action", fmt_time(js(s, "lastScaleAt")));
     kv_print(t, c->out);
 }
@@ -763,7 +761,8 @@ static const struct cmd vmss_list_c = {
                                  {0}},
     .run = vmss_list};
 static const struct cmd vmss_show_c = {.name = "show",
-                                       .summary = "Show a scale set: model, capacity, load balancer",
+                                       .summary =
+                                           "Show a scale set: model, capacity, load balancer",
                                        .usage = "-g RG -n NAME",
                                        .opts = gn_set,
                                        .run = vmss_show,
@@ -803,14 +802,13 @@ static const struct cmd vmss_inst_c = {
     .opts = gn_set,
     .run = vmss_instances,
     .positionals = 1};
-static const struct cmd vmss_delete_c = {
-    .name = "delete",
-    .summary = "Delete a scale set and all its instances",
-    .usage = "-g RG -n NAME [--yes]",
-    .opts = delete_opts,
-    .run = vmss_delete,
-    .positionals = 1,
-    .waits = true};
+static const struct cmd vmss_delete_c = {.name = "delete",
+                                         .summary = "Delete a scale set and all its instances",
+                                         .usage = "-g RG -n NAME [--yes]",
+                                         .opts = delete_opts,
+                                         .run = vmss_delete,
+                                         .positionals = 1,
+                                         .waits = true};
 
 const struct cmd cmd_vmss = {
     .name = "vmss",

@@ -32,17 +32,16 @@ json_t *api_autoscale_json(struct kumod *k, int64_t id)
         snprintf(rid, sizeof(rid), "/resourceGroups/%s/autoscaleSettings/%s", db_col_text(st, 0),
                  db_col_text(st, 1));
         json_t *rules = json_loads(db_col_text(st, 7), 0, NULL);
-        out = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:I,s:{s:I,s:I,s:I},s:o,s:o,s:o}", "id", rid,
-                        "name", db_col_text(st, 1), "type", "autoscaleSetting", "resourceGroup",
-                        db_col_text(st, 0), "scaleSet", db_col_text(st, 2), "enabled",
-                        sqlite3_column_int(st, 3), "currentCapacity",
-                        (json_int_t)sqlite3_column_int64(st, 10), "capacity", "minimum",
-                        (json_int_t)sqlite3_column_int64(st, 4), "maximum",
-                        (json_int_t)sqlite3_column_int64(st, 5), "default",
-                        (json_int_t)sqlite3_column_int64(st, 6), "rules",
-                        rules ? rules : json_array(), "lastScaleAt",
-                        api_time(db_col_null(st, 8) ? -1 : sqlite3_column_int64(st, 8)),
-                        "createdAt", api_time(sqlite3_column_int64(st, 9)));
+        out = json_pack(
+            "{s:s,s:s,s:s,s:s,s:s,s:b,s:I,s:{s:I,s:I,s:I},s:o,s:o,s:o}", "id", rid, "name",
+            db_col_text(st, 1), "type", "autoscaleSetting", "resourceGroup", db_col_text(st, 0),
+            "scaleSet", db_col_text(st, 2), "enabled", sqlite3_column_int(st, 3), "currentCapacity",
+            (json_int_t)sqlite3_column_int64(st, 10), "capacity", "minimum",
+            (json_int_t)sqlite3_column_int64(st, 4), "maximum",
+            (json_int_t)sqlite3_column_int64(st, 5), "default",
+            (json_int_t)sqlite3_column_int64(st, 6), "rules", rules ? rules : json_array(),
+            "lastScaleAt", api_time(db_col_null(st, 8) ? -1 : sqlite3_column_int64(st, 8)),
+            "createdAt", api_time(sqlite3_column_int64(st, 9)));
     }
     sqlite3_finalize(st);
     return out;
@@ -159,10 +158,10 @@ static void as_update(struct api_ctx *c)
     const json_t *b = c->body;
     int64_t id = as_lookup(c);
     if (id < 0) return;
-    int64_t lo = body_int(b, "minimum",
-                          db_int(db, NULL, 0, "SELECT minimum FROM autoscale WHERE id = ?", "i", id));
-    int64_t hi = body_int(b, "maximum",
-                          db_int(db, NULL, 0, "SELECT maximum FROM autoscale WHERE id = ?", "i", id));
+    int64_t lo = body_int(
+        b, "minimum", db_int(db, NULL, 0, "SELECT minimum FROM autoscale WHERE id = ?", "i", id));
+    int64_t hi = body_int(
+        b, "maximum", db_int(db, NULL, 0, "SELECT maximum FROM autoscale WHERE id = ?", "i", id));
     int64_t d = body_int(b, "default",
                          db_int(db, NULL, 0, "SELECT dflt FROM autoscale WHERE id = ?", "i", id));
     if (lo > hi) {
@@ -241,7 +240,8 @@ static void rule_delete(struct api_ctx *c)
     char *end;
     long idx = strtol(c->p[2], &end, 10);
     if (*end || idx < 0 || (size_t)idx >= json_array_size(rules)) {
-        kerr_notfound(&c->err, "autoscale setting '%s' has no rule %.16s (rules are numbered from 0)",
+        kerr_notfound(&c->err,
+                      "autoscale setting '%s' has no rule %.16s (rules are numbered from 0)",
                       c->p[1], c->p[2]);
         json_decref(rules);
         return;
@@ -261,12 +261,13 @@ static void as_history(struct api_ctx *c)
     if (id < 0) return;
     int64_t from;
     if (!api_query_time(c, "from", 0, &from)) return;
-    sqlite3_stmt *st = db_stmt(c->k->db,
-                               "SELECT at_ms, action, old_capacity, new_capacity, metrics, reason, repeats,"
-                               " last_ms"
-                               " FROM autoscale_events WHERE autoscale_id = ? AND at_ms >= ?"
-                               " ORDER BY id",
-                               "ii", id, from);
+    sqlite3_stmt *st =
+        db_stmt(c->k->db,
+                "SELECT at_ms, action, old_capacity, new_capacity, metrics, reason, repeats,"
+                " last_ms"
+                " FROM autoscale_events WHERE autoscale_id = ? AND at_ms >= ?"
+                " ORDER BY id",
+                "ii", id, from);
     json_t *arr = json_array();
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         json_t *m = json_loads(db_col_text(st, 4), 0, NULL);
@@ -274,8 +275,8 @@ static void as_history(struct api_ctx *c)
             arr, json_pack("{s:o,s:s,s:I,s:I,s:o,s:s,s:I,s:o}", "at",
                            api_time(sqlite3_column_int64(st, 0)), "action", db_col_text(st, 1),
                            "oldCapacity", (json_int_t)sqlite3_column_int64(st, 2), "newCapacity",
-                           (json_int_t)sqlite3_column_int64(st, 3), "metrics",
-                           m ? m : json_array(), "reason", db_col_text(st, 5), "count",
+                           (json_int_t)sqlite3_column_int64(st, 3), "metrics", m ? m : json_array(),
+                           "reason", db_col_text(st, 5), "count",
                            (json_int_t)sqlite3_column_int64(st, 6), "lastAt",
                            api_time(db_col_null(st, 7) ? -1 : sqlite3_column_int64(st, 7))));
     }

@@ -83,8 +83,8 @@ json_t *api_vmss_json(struct kumod *k, int64_t id)
             "subnet", db_col_text(st, 6), "nsg",
             db_col_null(st, 7) ? json_null() : json_string(db_col_text(st, 7)), "hasUserData",
             sqlite3_column_int(st, 8), "version", (json_int_t)version, "loadBalancer", lb,
-            "instances", "total", (json_int_t)total, "running", (json_int_t)running,
-            "latestModel", (json_int_t)latest, "provisioningState", prov, "autoscaleSetting",
+            "instances", "total", (json_int_t)total, "running", (json_int_t)running, "latestModel",
+            (json_int_t)latest, "provisioningState", prov, "autoscaleSetting",
             db_col_null(st, 23) ? json_null() : json_string(db_col_text(st, 23)), "lastError",
             db_col_null(st, 17) ? json_null() : json_string(db_col_text(st, 17)), "tags",
             tags ? tags : json_object(), "createdAt", api_time(sqlite3_column_int64(st, 19)),
@@ -153,8 +153,8 @@ static int set_network(struct api_ctx *c, int64_t g, const char *name, const cha
                        const char *subnet, int64_t lb_port, int64_t *nsg)
 {
     struct db *db = c->k->db;
-    int64_t v = db_int(db, NULL, -1, "SELECT id FROM vnets WHERE group_id = ? AND name = ?", "it",
-                       g, vnet);
+    int64_t v =
+        db_int(db, NULL, -1, "SELECT id FROM vnets WHERE group_id = ? AND name = ?", "it", g, vnet);
     if (v < 0) {
         json_t *spaces = json_pack("[s]", "10.0.0.0/16");
         json_t *subnets = json_pack("[{s:s,s:s}]", "name", subnet, "addressPrefix", "10.0.0.0/24");
@@ -177,20 +177,18 @@ static int set_network(struct api_ctx *c, int64_t g, const char *name, const cha
     *nsg = db_int(db, NULL, -1, "SELECT id FROM nsgs WHERE group_id = ? AND name = ?", "it", g,
                   nsg_name);
     if (*nsg >= 0) return 0;
-    json_t *rules = json_pack("[{s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:s}]", "name", "AllowSSH",
-                              "priority", 1000, "direction", "Inbound", "access", "Allow",
-                              "protocol", "Tcp", "sourceAddressPrefix", "*",
-                              "destinationPortRange", "22", "description",
-                              "made by scale set create");
+    json_t *rules = json_pack("[{s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:s}]", "name", "AllowSSH", "priority",
+                              1000, "direction", "Inbound", "access", "Allow", "protocol", "Tcp",
+                              "sourceAddressPrefix", "*", "destinationPortRange", "22",
+                              "description", "made by scale set create");
     if (lb_port > 0 && lb_port != 22) {
         char port[24];
         snprintf(port, sizeof(port), "%" PRId64, lb_port);
         json_array_append_new(
             rules, json_pack("{s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:s}", "name", "AllowLoadBalancer",
                              "priority", 1010, "direction", "Inbound", "access", "Allow",
-                             "protocol", "Tcp", "sourceAddressPrefix", "*",
-                             "destinationPortRange", port, "description",
-                             "the scale set's load balancer backend port"));
+                             "protocol", "Tcp", "sourceAddressPrefix", "*", "destinationPortRange",
+                             port, "description", "the scale set's load balancer backend port"));
     }
     *nsg = api_nsg_insert(c, g, nsg_name, rules, "nsg");
     json_decref(rules);
@@ -206,8 +204,8 @@ static void vmss_create(struct api_ctx *c)
     int64_t g = api_group(c, c->p[0]);
     if (g < 0) return;
     const char *name = body_str(b, "name", "");
-    if (db_int(db, NULL, -1, "SELECT id FROM vmss WHERE group_id = ? AND name = ?", "it", g, name) >=
-        0) {
+    if (db_int(db, NULL, -1, "SELECT id FROM vmss WHERE group_id = ? AND name = ?", "it", g,
+               name) >= 0) {
         kerr_conflict(&c->err, "AlreadyExists",
                       "scale set '%s' already exists in resource group '%s'", name, c->p[0]);
         return;
@@ -375,8 +373,7 @@ static void vmss_instances(struct api_ctx *c)
         json_t *j = api_vm_json(c->k, vm);
         if (!j) continue;
         json_object_set_new(j, "instanceId", json_integer(sqlite3_column_int64(st, 1)));
-        json_object_set_new(j, "latestModel",
-                            json_boolean(sqlite3_column_int64(st, 2) == version));
+        json_object_set_new(j, "latestModel", json_boolean(sqlite3_column_int64(st, 2) == version));
         json_object_set_new(j, "health",
                             json_string(lb_health_name(lb_backend_health(c->k->lb, vm))));
         json_object_set_new(j, "lbConnections",

@@ -16,8 +16,8 @@
 
 static const char *const stat_names[] = {"Average", "Min", "Max", "Sum"};
 static const char *const agg_names[] = {"Average", "Minimum", "Maximum", "Total", "Last", "Count"};
-static const char *const op_names[] = {"GreaterThan", "GreaterThanOrEqual", "LessThan",
-                                       "LessThanOrEqual", "Equals", "NotEquals"};
+static const char *const op_names[] = {
+    "GreaterThan", "GreaterThanOrEqual", "LessThan", "LessThanOrEqual", "Equals", "NotEquals"};
 static const char *const op_symbols[] = {">", ">=", "<", "<=", "==", "!="};
 static const char *const type_names[] = {"ChangeCount", "PercentChangeCount", "ExactCount"};
 
@@ -233,7 +233,8 @@ void as_evaluate(const struct as_profile *p, int64_t cap, const struct as_sample
     }
     /* no metric at all (new instances, a stopped set): the default capacity */
     bool any = false;
-    for (size_t i = 0; i < p->nrules; i++) any |= have[i];
+    for (size_t i = 0; i < p->nrules; i++)
+        any |= have[i];
     if (p->nrules && !any) {
         int64_t dc = clamp(p, p->dflt);
         if (dc != cap) {
@@ -253,7 +254,7 @@ void as_evaluate(const struct as_profile *p, int64_t cap, const struct as_sample
     size_t w = 0;
 #define WHY(...)                                                                                   \
     do {                                                                                           \
-        if (w < sizeof(why)) w += (size_t)snprintf(why + w, sizeof(why) - w, __VA_ARGS__);      \
+        if (w < sizeof(why)) w += (size_t)snprintf(why + w, sizeof(why) - w, __VA_ARGS__);         \
     } while (0)
 
     /* scale out: the largest result among the firing rules past cooldown */
@@ -338,10 +339,11 @@ void as_evaluate(const struct as_profile *p, int64_t cap, const struct as_sample
         return;
     }
     if (last_scale >= 0 && now - last_scale < r->cooldown_ms) {
-        snprintf(d->reason, sizeof(d->reason),
-                 "no action: all scale-in rules fired (%s) but the scale-in is in cooldown (%" PRId64
-                 " s left)",
-                 desc, (r->cooldown_ms - (now - last_scale) + 999) / 1000);
+        snprintf(
+            d->reason, sizeof(d->reason),
+            "no action: all scale-in rules fired (%s) but the scale-in is in cooldown (%" PRId64
+            " s left)",
+            desc, (r->cooldown_ms - (now - last_scale) + 999) / 1000);
         return;
     }
     /* anti-flapping: project each scale-out rule's metric onto the smaller
@@ -366,20 +368,19 @@ void as_evaluate(const struct as_profile *p, int64_t cap, const struct as_sample
     d->capacity = pick_cap;
     d->rule = pick;
     snprintf(d->reason, sizeof(d->reason), "scale in %" PRId64 " -> %" PRId64 ": %s%s", cap,
-             pick_cap, desc,
-             nin > 1 ? " (all scale-in rules agree; the smallest decrease)" : "");
+             pick_cap, desc, nin > 1 ? " (all scale-in rules agree; the smallest decrease)" : "");
 #undef WHY
 }
 
 /* ---- JSON ---- */
 
-#define BAD(field, ...)                                                                           \
+#define BAD(field, ...)                                                                            \
     do {                                                                                           \
         char t_[128];                                                                              \
         snprintf(t_, sizeof(t_), "%s%s", prefix, field);                                           \
         return kerr_invalid(e, t_, __VA_ARGS__);                                                   \
     } while (0)
-#define BAD_DYN(field, ...)                                                                       \
+#define BAD_DYN(field, ...)                                                                        \
     do {                                                                                           \
         char f_[64];                                                                               \
         snprintf(f_, sizeof(f_), "metricTrigger.%s", field);                                       \
@@ -395,9 +396,9 @@ int as_rule_parse(const json_t *j, const char *prefix, struct as_rule *r, struct
     if (!metric) metric = "Percentage CPU";
     if (strcasecmp(metric, "Percentage CPU") != 0)
         BAD("metricTrigger.metricName",
-                            "%smetricTrigger.metricName: '%.40s' is not a metric kumod keeps; "
-                            "use \"Percentage CPU\"",
-                            prefix, metric);
+            "%smetricTrigger.metricName: '%.40s' is not a metric kumod keeps; "
+            "use \"Percentage CPU\"",
+            prefix, metric);
     snprintf(r->metric, sizeof(r->metric), "Percentage CPU");
     struct {
         const char *name;
@@ -413,46 +414,45 @@ int as_rule_parse(const json_t *j, const char *prefix, struct as_rule *r, struct
         *durs[i].out = as_duration_parse(s ? s : durs[i].dflt);
         if (*durs[i].out < durs[i].min)
             BAD_DYN(durs[i].name,
-                                "%smetricTrigger.%s: '%.40s' is not an ISO 8601 duration of at "
-                                "least a second (PT1M, PT30S, PT5M)",
-                                prefix, durs[i].name, s ? s : "");
+                    "%smetricTrigger.%s: '%.40s' is not an ISO 8601 duration of at "
+                    "least a second (PT1M, PT30S, PT5M)",
+                    prefix, durs[i].name, s ? s : "");
     }
     if (r->grain_ms > r->window_ms)
         BAD("metricTrigger.timeGrain",
-                            "%smetricTrigger.timeGrain: longer than timeWindow; the window must "
-                            "hold at least one grain",
-                            prefix);
+            "%smetricTrigger.timeGrain: longer than timeWindow; the window must "
+            "hold at least one grain",
+            prefix);
     if (r->window_ms / r->grain_ms > 10000)
-        BAD("metricTrigger.timeGrain",
-                            "%smetricTrigger.timeGrain: at most 10000 grains per window", prefix);
+        BAD("metricTrigger.timeGrain", "%smetricTrigger.timeGrain: at most 10000 grains per window",
+            prefix);
     const char *st = json_string_value(json_object_get(mt, "statistic"));
     int v = lookup(st ? st : "Average", stat_names, COUNT(stat_names));
     if (v < 0)
         BAD("metricTrigger.statistic",
-                            "%smetricTrigger.statistic: '%.40s' is not Average, Min, Max or Sum",
-                            prefix, st);
+            "%smetricTrigger.statistic: '%.40s' is not Average, Min, Max or Sum", prefix, st);
     r->statistic = (enum as_stat)v;
     const char *ta = json_string_value(json_object_get(mt, "timeAggregation"));
     v = lookup(ta ? ta : "Average", agg_names, COUNT(agg_names));
     if (v < 0)
         BAD("metricTrigger.timeAggregation",
-                            "%smetricTrigger.timeAggregation: '%.40s' is not Average, Minimum, "
-                            "Maximum, Total, Last or Count",
-                            prefix, ta);
+            "%smetricTrigger.timeAggregation: '%.40s' is not Average, Minimum, "
+            "Maximum, Total, Last or Count",
+            prefix, ta);
     r->time_agg = (enum as_agg)v;
     const char *op = json_string_value(json_object_get(mt, "operator"));
     v = lookup(op, op_names, COUNT(op_names));
     if (v < 0) v = lookup(op, op_symbols, COUNT(op_symbols));
     if (v < 0)
         BAD("metricTrigger.operator",
-                            "%smetricTrigger.operator: '%.40s' is not GreaterThan, "
-                            "GreaterThanOrEqual, LessThan, LessThanOrEqual, Equals or NotEquals",
-                            prefix, op ? op : "");
+            "%smetricTrigger.operator: '%.40s' is not GreaterThan, "
+            "GreaterThanOrEqual, LessThan, LessThanOrEqual, Equals or NotEquals",
+            prefix, op ? op : "");
     r->op = (enum as_op)v;
     const json_t *th = json_object_get(mt, "threshold");
     if (!json_is_number(th))
         BAD("metricTrigger.threshold", "%smetricTrigger.threshold: missing or not a number",
-                            prefix);
+            prefix);
     r->threshold = json_number_value(th);
     const char *dir = json_string_value(json_object_get(sa, "direction"));
     if (dir && strcasecmp(dir, "Increase") == 0)
@@ -460,16 +460,15 @@ int as_rule_parse(const json_t *j, const char *prefix, struct as_rule *r, struct
     else if (dir && strcasecmp(dir, "Decrease") == 0)
         r->increase = false;
     else
-        BAD("scaleAction.direction",
-                            "%sscaleAction.direction: '%.40s' is not Increase or Decrease", prefix,
-                            dir ? dir : "");
+        BAD("scaleAction.direction", "%sscaleAction.direction: '%.40s' is not Increase or Decrease",
+            prefix, dir ? dir : "");
     const char *ty = json_string_value(json_object_get(sa, "type"));
     v = lookup(ty ? ty : "ChangeCount", type_names, COUNT(type_names));
     if (v < 0)
         BAD("scaleAction.type",
-                            "%sscaleAction.type: '%.40s' is not ChangeCount, PercentChangeCount "
-                            "or ExactCount",
-                            prefix, ty);
+            "%sscaleAction.type: '%.40s' is not ChangeCount, PercentChangeCount "
+            "or ExactCount",
+            prefix, ty);
     r->type = (enum as_type)v;
     const json_t *val = json_object_get(sa, "value");
     json_int_t iv = 0;
@@ -482,15 +481,14 @@ int as_rule_parse(const json_t *j, const char *prefix, struct as_rule *r, struct
     else
         iv = -1;
     if (iv < (r->type == AS_EXACT_COUNT ? 0 : 1) || iv > 1000)
-        BAD("scaleAction.value", "%sscaleAction.value: must be an integer from %d to 1000",
-                            prefix, r->type == AS_EXACT_COUNT ? 0 : 1);
+        BAD("scaleAction.value", "%sscaleAction.value: must be an integer from %d to 1000", prefix,
+            r->type == AS_EXACT_COUNT ? 0 : 1);
     r->value = iv;
     const char *cd = json_string_value(json_object_get(sa, "cooldown"));
     r->cooldown_ms = as_duration_parse(cd ? cd : "PT5M");
     if (r->cooldown_ms < 0)
         BAD("scaleAction.cooldown",
-                            "%sscaleAction.cooldown: '%.40s' is not an ISO 8601 duration (PT5M)",
-                            prefix, cd);
+            "%sscaleAction.cooldown: '%.40s' is not an ISO 8601 duration (PT5M)", prefix, cd);
     return 0;
 }
 
@@ -503,7 +501,7 @@ json_t *as_rule_json(const struct as_rule *r)
     return json_pack("{s:{s:s,s:s,s:s,s:s,s:s,s:s,s:f},s:{s:s,s:s,s:I,s:s}}", "metricTrigger",
                      "metricName", r->metric, "timeGrain", grain, "statistic",
                      stat_names[r->statistic], "timeWindow", win, "timeAggregation",
-                     agg_names[r->time_agg], "operator", op_names[r->op], "threshold",
-                     r->threshold, "scaleAction", "direction", r->increase ? "Increase" : "Decrease",
-                     "type", type_names[r->type], "value", (json_int_t)r->value, "cooldown", cd);
+                     agg_names[r->time_agg], "operator", op_names[r->op], "threshold", r->threshold,
+                     "scaleAction", "direction", r->increase ? "Increase" : "Decrease", "type",
+                     type_names[r->type], "value", (json_int_t)r->value, "cooldown", cd);
 }

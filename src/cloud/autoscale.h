@@ -73,8 +73,8 @@ enum as_action { AS_NONE, AS_SCALE_OUT, AS_SCALE_IN };
 
 struct as_decision {
     enum as_action action;
-    int64_t capacity;  /* new capacity (== current for AS_NONE) */
-    int rule;          /* index of the deciding rule, -1 if none */
+    int64_t capacity; /* new capacity (== current for AS_NONE) */
+    int rule;         /* index of the deciding rule, -1 if none */
     char reason[600];
 };
 

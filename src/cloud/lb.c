@@ -183,7 +183,8 @@ static void sync_config(struct lb *lb)
     kumod_unlock(k);
 
     pthread_mutex_lock(&lb->mu);
-    for (size_t i = 0; i < lb->nfe; i++) lb->fe[i]->seen = false;
+    for (size_t i = 0; i < lb->nfe; i++)
+        lb->fe[i]->seen = false;
     for (size_t i = 0; i < nf; i++) {
         struct frontend *f = NULL;
         for (size_t j = 0; j < lb->nfe; j++)
@@ -220,7 +221,8 @@ static void sync_config(struct lb *lb)
         f->http = fes[i].http;
         snprintf(f->path, sizeof(f->path), "%s", fes[i].path);
         f->interval_s = fes[i].interval_s > 0 ? fes[i].interval_s : 5;
-        for (size_t j = 0; j < f->nb; j++) f->b[j].seen = false;
+        for (size_t j = 0; j < f->nb; j++)
+            f->b[j].seen = false;
         for (size_t j = 0; j < nbe; j++) {
             if (bes[j].set != f->set) continue;
             struct backend *b = NULL;
@@ -257,7 +259,8 @@ static void sync_config(struct lb *lb)
         }
         log_info("load balancer of scale set %" PRId64 " on port %d closed", f->set, f->port);
         close(f->fd);
-        for (size_t j = 0; j < f->nb; j++) close_probe(&f->b[j]);
+        for (size_t j = 0; j < f->nb; j++)
+            close_probe(&f->b[j]);
         free(f);
         lb->fe[i] = lb->fe[--lb->nfe];
     }
@@ -307,9 +310,9 @@ static void probe_event(struct frontend *f, struct backend *b, short rev, int64_
         }
         if (f->http) {
             char req[300];
-            int n = snprintf(req, sizeof(req),
-                             "GET %s HTTP/1.0\r\nHost: kumo-lb\r\nUser-Agent: kumo-lb-probe\r\n\r\n",
-                             f->path);
+            int n = snprintf(
+                req, sizeof(req),
+                "GET %s HTTP/1.0\r\nHost: kumo-lb\r\nUser-Agent: kumo-lb-probe\r\n\r\n", f->path);
             if (send(b->fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
                 probe_done(f, b, false, "send failed", now);
                 return;
@@ -360,11 +363,11 @@ static void conn_free(struct lb *lb, size_t i)
 
 /* The next healthy backend of f after the round robin position, other
  * than `not` (0: any). */
-static struct backend *pick(struct frontend *f, int64_t not)
+static struct backend *pick(struct frontend *f, int64_t not )
 {
     for (size_t i = 0; i < f->nb; i++) {
         struct backend *x = &f->b[(f->rr + i) % f->nb];
-        if (x->health == LB_HEALTHY && x->vm != not) {
+        if (x->health == LB_HEALTHY && x->vm != not ) {
             f->rr = (f->rr + i + 1) % f->nb;
             return x;
         }
@@ -525,8 +528,8 @@ static void *run(void *arg)
                 }
                 int64_t t = b->deadline - now;
                 if (t < timeout) timeout = (int)t;
-                pf[n] = (struct pollfd){
-                    .fd = b->fd, .events = b->phase == P_CONNECTING ? POLLOUT : POLLIN};
+                pf[n] = (struct pollfd){.fd = b->fd,
+                                        .events = b->phase == P_CONNECTING ? POLLOUT : POLLIN};
                 who[n].kind = K_PROBE;
                 who[n].a = f;
                 who[n++].b = b;
@@ -565,7 +568,8 @@ static void *run(void *arg)
             if (who[i].kind == K_LISTEN && (pf[i].revents & POLLIN)) accept_on(lb, who[i].a);
             if (who[i].kind == K_PROBE) {
                 struct backend *b = who[i].b;
-                if (pf[i].revents && b->fd == pf[i].fd) probe_event(who[i].a, b, pf[i].revents, now);
+                if (pf[i].revents && b->fd == pf[i].fd)
+                    probe_event(who[i].a, b, pf[i].revents, now);
             }
         }
         /* connections: each has its client then its backend entry */
@@ -623,10 +627,12 @@ void lb_stop(struct lb *lb)
     pthread_join(lb->thread, NULL);
     for (size_t i = 0; i < lb->nfe; i++) {
         close(lb->fe[i]->fd);
-        for (size_t j = 0; j < lb->fe[i]->nb; j++) close_probe(&lb->fe[i]->b[j]);
+        for (size_t j = 0; j < lb->fe[i]->nb; j++)
+            close_probe(&lb->fe[i]->b[j]);
         free(lb->fe[i]);
     }
-    while (lb->nconns) conn_free(lb, 0);
+    while (lb->nconns)
+        conn_free(lb, 0);
     close(lb->wake[0]);
     close(lb->wake[1]);
     pthread_mutex_destroy(&lb->mu);

@@ -25,10 +25,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TICK_MS      500
-#define MAX_INST     128
-#define MAX_SETS     256
-#define MAX_SAMPLES  200000
+#define TICK_MS     500
+#define MAX_INST    128
+#define MAX_SETS    256
+#define MAX_SAMPLES 200000
 
 struct vmss_ctl {
     struct kumod *k;
@@ -80,13 +80,13 @@ static void set_error(struct kumod *k, int64_t set, const char *msg)
 static int create_instance(struct kumod *k, int64_t set)
 {
     struct db *db = k->db;
-    sqlite3_stmt *st = db_stmt(
-        db,
-        "SELECT s.group_id, s.name, z.name, i.name, s.os_tier, s.vnet, s.subnet, n.name,"
-        " s.user_data, s.model_version, s.next_index, s.lb_port FROM vmss s"
-        " JOIN sizes z ON z.id = s.size_id JOIN images i ON i.id = s.image_id"
-        " LEFT JOIN nsgs n ON n.id = s.nsg_id WHERE s.id = ?",
-        "i", set);
+    sqlite3_stmt *st =
+        db_stmt(db,
+                "SELECT s.group_id, s.name, z.name, i.name, s.os_tier, s.vnet, s.subnet, n.name,"
+                " s.user_data, s.model_version, s.next_index, s.lb_port FROM vmss s"
+                " JOIN sizes z ON z.id = s.size_id JOIN images i ON i.id = s.image_id"
+                " LEFT JOIN nsgs n ON n.id = s.nsg_id WHERE s.id = ?",
+                "i", set);
     if (!st || sqlite3_step(st) != SQLITE_ROW) {
         sqlite3_finalize(st);
         return -1;
@@ -95,10 +95,9 @@ static int create_instance(struct kumod *k, int64_t set)
     int64_t idx = sqlite3_column_int64(st, 10), lb_port = sqlite3_column_int64(st, 11);
     char name[96];
     snprintf(name, sizeof(name), "%s_%" PRId64, db_col_text(st, 1), idx);
-    json_t *b = json_pack("{s:s,s:s,s:s,s:s,s:s,s:{s:s}}", "name", name, "size",
-                          db_col_text(st, 2), "image", db_col_text(st, 3), "vnet",
-                          db_col_text(st, 5), "subnet", db_col_text(st, 6), "tags",
-                          "kumo.scaleSet", db_col_text(st, 1));
+    json_t *b = json_pack("{s:s,s:s,s:s,s:s,s:s,s:{s:s}}", "name", name, "size", db_col_text(st, 2),
+                          "image", db_col_text(st, 3), "vnet", db_col_text(st, 5), "subnet",
+                          db_col_text(st, 6), "tags", "kumo.scaleSet", db_col_text(st, 1));
     if (!db_col_null(st, 4))
         json_object_set_new(b, "osDisk", json_pack("{s:s}", "tier", db_col_text(st, 4)));
     if (!db_col_null(st, 7)) json_object_set_new(b, "nsg", json_string(db_col_text(st, 7)));
@@ -118,14 +117,15 @@ static int create_instance(struct kumod *k, int64_t set)
         vm = api_vm_insert(&c, g, b, ports, set, idx, version);
         /* the instance's own public IP is the load balancer's plumbing (on
          * Azure the instances have none): not billed; the set's is */
-        if (vm >= 0 && (db_exec(db,
-                                "DELETE FROM usage WHERE resource_type = 'publicIPAddress'"
-                                " AND end_ms IS NULL AND resource_id IN (SELECT public_ip_id"
-                                " FROM nics WHERE vm_id = ? AND public_ip_id IS NOT NULL)",
-                                "i", vm) < 0 ||
-                        db_exec(db, "UPDATE vmss SET next_index = ?, last_error = NULL WHERE id = ?",
-                                "ii", idx + 1, set) < 0 ||
-                        db_commit(db) < 0)) {
+        if (vm >= 0 &&
+            (db_exec(db,
+                     "DELETE FROM usage WHERE resource_type = 'publicIPAddress'"
+                     " AND end_ms IS NULL AND resource_id IN (SELECT public_ip_id"
+                     " FROM nics WHERE vm_id = ? AND public_ip_id IS NOT NULL)",
+                     "i", vm) < 0 ||
+             db_exec(db, "UPDATE vmss SET next_index = ?, last_error = NULL WHERE id = ?", "ii",
+                     idx + 1, set) < 0 ||
+             db_commit(db) < 0)) {
             kerr_internal(&c.err, "%s", db_errmsg(db));
             vm = -1;
         }
@@ -142,8 +142,8 @@ static int create_instance(struct kumod *k, int64_t set)
         set_error(k, set, msg);
         if (!strcmp(c.err.code, "AlreadyExists") && db_begin(db) == 0) {
             /* the name is taken by a VM outside the set: skip the index */
-            if (db_exec(db, "UPDATE vmss SET next_index = next_index + 1 WHERE id = ?", "i",
-                        set) == 0)
+            if (db_exec(db, "UPDATE vmss SET next_index = next_index + 1 WHERE id = ?", "i", set) ==
+                0)
                 db_commit(db);
             else
                 db_rollback(db);
@@ -181,8 +181,8 @@ static int victim_cmp(const void *a, const void *b)
 static void finish_delete(struct kumod *k, int64_t set)
 {
     struct db *db = k->db;
-    int64_t pip = db_int(db, NULL, 0, "SELECT coalesce(lb_pip_id, 0) FROM vmss WHERE id = ?", "i",
-                         set);
+    int64_t pip =
+        db_int(db, NULL, 0, "SELECT coalesce(lb_pip_id, 0) FROM vmss WHERE id = ?", "i", set);
     int64_t now = time_now_ms();
     int rc = db_begin(db);
     if (rc == 0)
@@ -241,7 +241,8 @@ static void reconcile(struct kumod *k, int64_t set)
     }
     sqlite3_finalize(st);
     if (deleting) {
-        for (size_t i = 0; i < n; i++) delete_instance(k, in[i].id);
+        for (size_t i = 0; i < n; i++)
+            delete_instance(k, in[i].id);
         if (all == 0) finish_delete(k, set);
         return;
     }
@@ -263,7 +264,8 @@ static void reconcile(struct kumod *k, int64_t set)
     int64_t excess = live - cap;
     if (excess > 0 && !(old > 0 && excess == 1)) {
         qsort(in, n, sizeof(in[0]), victim_cmp);
-        for (int64_t i = 0; i < excess; i++) delete_instance(k, in[i].id);
+        for (int64_t i = 0; i < excess; i++)
+            delete_instance(k, in[i].id);
         return;
     }
     if (old == 0 || !settled) return;
@@ -382,8 +384,8 @@ static void evaluate(struct vmss_ctl *v, int64_t as_id)
     size_t slot = last_slot(v, as_id);
     char kind[256];
     reason_kind(d.reason, kind, sizeof(kind));
-    bool repeat = d.action == AS_NONE && v->last[slot].event > 0 &&
-                  !strcmp(kind, v->last[slot].kind);
+    bool repeat =
+        d.action == AS_NONE && v->last[slot].event > 0 && !strcmp(kind, v->last[slot].kind);
     char *mtext = json_dumps(metrics, JSON_COMPACT);
     json_decref(metrics);
     int rc = db_begin(db);
@@ -429,7 +431,8 @@ static size_t ids(struct kumod *k, const char *sql, int64_t *out, size_t max)
 {
     size_t n = 0;
     sqlite3_stmt *st = db_stmt(k->db, sql, "");
-    while (st && sqlite3_step(st) == SQLITE_ROW && n < max) out[n++] = sqlite3_column_int64(st, 0);
+    while (st && sqlite3_step(st) == SQLITE_ROW && n < max)
+        out[n++] = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return n;
 }
@@ -456,7 +459,8 @@ static void *run(void *arg)
         int64_t sets[MAX_SETS];
         kumod_lock(k);
         size_t n = ids(k, "SELECT id FROM vmss ORDER BY id", sets, MAX_SETS);
-        for (size_t i = 0; i < n; i++) reconcile(k, sets[i]);
+        for (size_t i = 0; i < n; i++)
+            reconcile(k, sets[i]);
         if (time_now_ms() >= next_eval) {
             next_eval = time_now_ms() + (int64_t)k->cfg.autoscale_interval * 1000;
             /* decisions are kept as long as metrics, and at least a week */
@@ -472,7 +476,8 @@ static void *run(void *arg)
                     "SELECT a.id FROM autoscale a JOIN vmss s ON s.id = a.vmss_id"
                     " WHERE a.enabled AND NOT s.deleting ORDER BY a.id",
                     sets, MAX_SETS);
-            for (size_t i = 0; i < n; i++) evaluate(v, sets[i]);
+            for (size_t i = 0; i < n; i++)
+                evaluate(v, sets[i]);
         }
         kumod_unlock(k);
     }

@@ -134,7 +134,8 @@ static void metric_values(void)
     CHECK(as_metric_value(&r, s, n, now, &v) && NEAR(v, 290.0 / 5), "one grain %g", v);
     /* order does not matter */
     struct as_sample rev[64];
-    for (size_t i = 0; i < n; i++) rev[i] = s[n - 1 - i];
+    for (size_t i = 0; i < n; i++)
+        rev[i] = s[n - 1 - i];
     double v2;
     CHECK(as_metric_value(&r, rev, n, now, &v2) && NEAR(v, v2), "order %g %g", v, v2);
     /* NaN samples are ignored */
@@ -263,7 +264,8 @@ static void decisions(void)
     /* a different window per rule: the long one still sees the old load */
     r.rules[0].window_ms = 10 * MIN;
     size_t m = flat(s, 20, now, 30 * S, 10);
-    for (size_t i = 0; i < 10; i++) s[i].value = 90; /* the older 5 minutes busy */
+    for (size_t i = 0; i < 10; i++)
+        s[i].value = 90; /* the older 5 minutes busy */
     as_evaluate(&r, 6, s, m, now, -1, &d);
     CHECK(d.action == AS_NONE, "long window disagrees: %s", d.reason);
 }
