@@ -188,10 +188,12 @@ int64_t as_apply(const struct as_rule *r, int64_t cap)
 
 static int rule_desc(const struct as_rule *r, int idx, double v, char *buf, size_t len)
 {
-    char win[32];
+    char win[32], grain[32];
     as_duration_format(r->window_ms, win, sizeof(win));
-    return snprintf(buf, len, "rule %d (%s %s %s %g over %s = %.1f)", idx, r->metric,
-                    agg_names[r->time_agg], op_symbols[r->op], r->threshold, win, v);
+    as_duration_format(r->grain_ms, grain, sizeof(grain));
+    return snprintf(buf, len, "rule %d (%s: %s of the %s per %s %s %g over %s = %.1f)", idx,
+                    r->metric, agg_names[r->time_agg], stat_names[r->statistic], grain,
+                    op_symbols[r->op], r->threshold, win, v);
 }
 
 static int64_t clamp(const struct as_profile *p, int64_t c)
