@@ -225,7 +225,11 @@ struct view {
 
 extern const struct cmd cmd_vm, cmd_disk, cmd_snapshot, cmd_image, cmd_vnet, cmd_subnet, cmd_nsg,
     cmd_public_ip, cmd_nic, cmd_group, cmd_size, cmd_location, cmd_host, cmd_status, cmd_cost,
-    cmd_usage, cmd_metrics;
+    cmd_usage, cmd_metrics, cmd_vmss, cmd_autoscale;
+
+/* --user-data FILE ("-": stdin) as a base64 JSON string; NULL after a
+ * usage error (vm.c). */
+json_t *read_user_data_file(struct cli *c, const char *file);
 
 int vm_console(struct cli *c, struct args *a);
 

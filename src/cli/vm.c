@@ -215,6 +215,11 @@ static json_t *read_user_data(struct cli *c, const char *file)
     return s;
 }
 
+json_t *read_user_data_file(struct cli *c, const char *file)
+{
+    return read_user_data(c, file);
+}
+
 static int vm_create(struct cli *c, struct args *a)
 {
     const char *g = need_group(c, a);

@@ -57,6 +57,8 @@ extern const struct api_route api_routes_network[]; /* vnets, subnets, NICs, pub
 extern const struct api_route api_routes_nsg[];     /* NSGs and rules */
 extern const struct api_route api_routes_vm[];      /* virtual machines */
 extern const struct api_route api_routes_billing[]; /* cost, usage, metrics */
+extern const struct api_route api_routes_vmss[];    /* scale sets */
+extern const struct api_route api_routes_autoscale[]; /* autoscale settings */
 
 /* The http_handler for kumod (ctx = struct kumod *). */
 void api_handle(void *ctx, const struct http_request *rq, struct http_response *rs);
@@ -108,6 +110,8 @@ json_t *api_nsg_json(struct kumod *k, int64_t id);
 json_t *api_pip_json(struct kumod *k, int64_t id);
 json_t *api_nic_json(struct kumod *k, int64_t id);
 json_t *api_vm_json(struct kumod *k, int64_t id);
+json_t *api_vmss_json(struct kumod *k, int64_t id);
+json_t *api_autoscale_json(struct kumod *k, int64_t id);
 
 /* ---- creation helpers shared by handler files (caller's transaction) ---- */
 
@@ -130,6 +134,20 @@ int64_t api_nic_insert(struct api_ctx *c, int64_t group_id, const char *name, in
 int64_t api_disk_insert(struct api_ctx *c, int64_t group_id, const char *name, const char *tier,
                         int64_t size_gib, int64_t image_id, int64_t snapshot_id,
                         const char *size_field);
+
+/* Create a VM from a checked "virtual machine create" body b in the
+ * caller's transaction (nothing committed, no job submitted): placement,
+ * OS and data disks, the implicit network (pip_ports: the ports of an
+ * implicit public IP, NULL = the defaults). vmss_id > 0 makes it instance
+ * vmss_index of that scale set, made from model_version. The VM id, or -1
+ * with c->err. */
+int64_t api_vm_insert(struct api_ctx *c, int64_t group_id, const json_t *b,
+                      const json_t *pip_ports, int64_t vmss_id, int64_t vmss_index,
+                      int64_t model_version);
+/* Record a delete of the VM (its own transaction, committed, job
+ * submitted). 0 also when it is gone or already being deleted; -1 with
+ * c->err (409 OperationInProgress while another operation runs). */
+int api_vm_delete_op(struct api_ctx *c, int64_t vm_id);
 
 /* Tell kumo-switch about the network configuration (netplane.h); called
  * after a commit that changed networks, NSGs, NICs or public IPs. */

@@ -421,6 +421,7 @@ static void group_delete(struct api_ctx *c)
     static const struct {
         const char *table, *kind;
     } contents[] = {
+        {"vmss", "scale set"},              {"autoscale", "autoscale setting"},
         {"vms", "virtual machine"},         {"disks", "disk"},
         {"snapshots", "snapshot"},          {"nics", "network interface"},
         {"public_ips", "public IP"},        {"vnets", "virtual network"},

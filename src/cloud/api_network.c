@@ -261,6 +261,11 @@ static void vnet_delete(struct api_ctx *c)
     while (st && sqlite3_step(st) == SQLITE_ROW)
         api_users_add(users, sizeof(users), "network interface", db_col_text(st, 0));
     sqlite3_finalize(st);
+    st = db_stmt(db, "SELECT name FROM vmss WHERE group_id = ? AND vnet = ? COLLATE NOCASE ORDER BY name LIMIT 11",
+                 "it", g, c->p[1]);
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        api_users_add(users, sizeof(users), "scale set", db_col_text(st, 0));
+    sqlite3_finalize(st);
     if (users[0]) {
         char what[128];
         snprintf(what, sizeof(what), "virtual network '%s'", c->p[1]);
@@ -554,6 +559,13 @@ static void pip_delete(struct api_ctx *c)
         char what[128], users[128];
         snprintf(what, sizeof(what), "public IP '%s'", c->p[1]);
         snprintf(users, sizeof(users), "network interface '%s'", nic);
+        api_in_use(c, what, users);
+        return;
+    }
+    if (db_text(db, nic, sizeof(nic), "SELECT name FROM vmss WHERE lb_pip_id = ?", "i", id)) {
+        char what[128], users[128];
+        snprintf(what, sizeof(what), "public IP '%s'", c->p[1]);
+        snprintf(users, sizeof(users), "scale set '%s' (its load balancer)", nic);
         api_in_use(c, what, users);
         return;
     }

@@ -240,6 +240,7 @@ static void nsg_delete(struct api_ctx *c)
                 "SELECT 'subnet', v.name || '/' || s.name FROM subnets s"
                 " JOIN vnets v ON v.id = s.vnet_id WHERE s.nsg_id = ?1"
                 " UNION ALL SELECT 'network interface', name FROM nics WHERE nsg_id = ?1"
+                " UNION ALL SELECT 'scale set', name FROM vmss WHERE nsg_id = ?1"
                 " LIMIT 11",
                 "i", id);
     while (st && sqlite3_step(st) == SQLITE_ROW)

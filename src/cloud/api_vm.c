@@ -67,7 +67,8 @@ json_t *api_vm_json(struct kumod *k, int64_t id)
                 "SELECT g.name, v.name, h.name, s.name, v.vcpus, v.mem_mib, i.name,"
                 " v.prov_state, v.power_state, v.user_data IS NOT NULL, v.tags, v.pid,"
                 " v.started_ms, v.last_exit, v.error_code, v.error_msg, v.created_ms,"
-                " v.updated_ms, v.dedicated, v.host_cpus, v.cpu_credits, v.cpu_capped, s.burst"
+                " v.updated_ms, v.dedicated, v.host_cpus, v.cpu_credits, v.cpu_capped, s.burst,"
+                " (SELECT name FROM vmss WHERE id = v.vmss_id), v.model_version"
                 " FROM vms v JOIN groups g ON g.id = v.group_id"
                 " JOIN sizes s ON s.id = v.size_id JOIN images i ON i.id = v.image_id"
                 " LEFT JOIN hosts h ON h.id = v.host_id WHERE v.id = ?",
@@ -135,6 +136,10 @@ json_t *api_vm_json(struct kumod *k, int64_t id)
                           "maxCredits", p.max, "heldToBaseline", sqlite3_column_int(st, 21)));
         else
             json_object_set_new(out, "cpuCredits", json_null());
+        if (out && !db_col_null(st, 23))
+            json_object_set_new(out, "scaleSet",
+                                json_pack("{s:s,s:I}", "name", db_col_text(st, 23), "modelVersion",
+                                          (json_int_t)sqlite3_column_int64(st, 24)));
     }
     sqlite3_finalize(st);
     return out;
@@ -303,10 +308,10 @@ static int64_t find_or_create_nsg(struct api_ctx *c, int64_t g, const char *name
 }
 
 /* The implicit network of a create: VNet, subnet, NSG, public IP, NIC. */
-static int implicit_network(struct api_ctx *c, int64_t g, int64_t vm, const char *vm_name)
+static int implicit_network(struct api_ctx *c, const json_t *b, int64_t g, int64_t vm,
+                            const char *vm_name, const json_t *pip_ports)
 {
     struct db *db = c->k->db;
-    const json_t *b = c->body;
     char vnet_name[96], subnet_name[96], dflt_vnet[96];
     snprintf(dflt_vnet, sizeof(dflt_vnet), "%.60s-vnet", vm_name);
     snprintf(vnet_name, sizeof(vnet_name), "%s", body_str(b, "vnet", dflt_vnet));
@@ -344,7 +349,7 @@ static int implicit_network(struct api_ctx *c, int64_t g, int64_t vm, const char
         if (json_is_string(pv)) snprintf(pip_name, sizeof(pip_name), "%s", json_string_value(pv));
         pip = db_int(db, NULL, -1, "SELECT id FROM public_ips WHERE group_id = ? AND name = ?",
                      "it", g, pip_name);
-        if (pip < 0) pip = api_pip_insert(c, g, pip_name, NULL, vm);
+        if (pip < 0) pip = api_pip_insert(c, g, pip_name, pip_ports, vm);
         if (pip < 0) return -1;
     }
     char nic_name[96], base[96];
@@ -358,9 +363,9 @@ static int implicit_network(struct api_ctx *c, int64_t g, int64_t vm, const char
     return 0;
 }
 
-static int given_nics(struct api_ctx *c, int64_t g, int64_t vm)
+static int given_nics(struct api_ctx *c, const json_t *b, int64_t g, int64_t vm)
 {
-    const json_t *nics = json_object_get(c->body, "networkInterfaces");
+    const json_t *nics = json_object_get(b, "networkInterfaces");
     size_t i;
     const json_t *n;
     json_array_foreach(nics, i, n)
@@ -382,20 +387,18 @@ static int given_nics(struct api_ctx *c, int64_t g, int64_t vm)
     return 0;
 }
 
-static void vm_create(struct api_ctx *c)
+int64_t api_vm_insert(struct api_ctx *c, int64_t g, const json_t *b, const json_t *pip_ports,
+                      int64_t vmss_id, int64_t vmss_index, int64_t model_version)
 {
     struct db *db = c->k->db;
-    const json_t *b = c->body;
-    int wait = api_wait_arg(c);
-    if (wait < 0) return;
-    int64_t g = api_group(c, c->p[0]);
-    if (g < 0) return;
     const char *name = body_str(b, "name", "");
     if (db_int(db, NULL, -1, "SELECT id FROM vms WHERE group_id = ? AND name = ?", "it", g, name) >=
         0) {
-        kerr_conflict(&c->err, "AlreadyExists",
-                      "virtual machine '%s' already exists in resource group '%s'", name, c->p[0]);
-        return;
+        char gname[80];
+        api_group_name(c, g, gname, sizeof(gname));
+        return kerr_conflict(&c->err, "AlreadyExists",
+                             "virtual machine '%s' already exists in resource group '%s'", name,
+                             gname);
     }
     const char *size = body_str(b, "size", "");
     sqlite3_stmt *st = db_stmt(
@@ -410,31 +413,23 @@ static void vm_create(struct api_ctx *c)
         max_disks = sqlite3_column_int64(st, 4);
     }
     sqlite3_finalize(st);
-    if (size_id < 0) {
-        kerr_invalid(&c->err, "size", "size: unknown size '%s'; GET /v1/sizes lists the sizes",
-                     size);
-        return;
-    }
+    if (size_id < 0)
+        return kerr_invalid(&c->err, "size",
+                            "size: unknown size '%s'; GET /v1/sizes lists the sizes", size);
     const char *image = body_str(b, "image", "default");
     int64_t image_id = db_int(db, NULL, -1, "SELECT id FROM images WHERE name = ?", "t", image);
-    if (image_id < 0) {
-        kerr_invalid(&c->err, "image", "image: unknown image '%s'; GET /v1/images lists the images",
-                     image);
-        return;
-    }
+    if (image_id < 0)
+        return kerr_invalid(&c->err, "image",
+                            "image: unknown image '%s'; GET /v1/images lists the images", image);
     char istate[32] = "";
     db_text(db, istate, sizeof(istate), "SELECT state FROM images WHERE id = ?", "i", image_id);
-    if (strcmp(istate, PV_SUCCEEDED) != 0) {
-        kerr_invalid(&c->err, "image", "image: image '%s' is %s, not ready", image, istate);
-        return;
-    }
+    if (strcmp(istate, PV_SUCCEEDED) != 0)
+        return kerr_invalid(&c->err, "image", "image: image '%s' is %s, not ready", image, istate);
     size_t ndata = json_array_size(json_object_get(b, "dataDisks"));
-    if ((int64_t)ndata > max_disks) {
-        kerr_invalid(&c->err, "dataDisks",
-                     "dataDisks: size %s takes at most %" PRId64 " data disks", size_name,
-                     max_disks);
-        return;
-    }
+    if ((int64_t)ndata > max_disks)
+        return kerr_invalid(&c->err, "dataDisks",
+                            "dataDisks: size %s takes at most %" PRId64 " data disks", size_name,
+                            max_disks);
     const json_t *osd = json_object_get(b, "osDisk");
     int64_t img_bytes =
         db_int(db, NULL, 0, "SELECT size_bytes FROM images WHERE id = ?", "i", image_id);
@@ -442,16 +437,12 @@ static void vm_create(struct api_ctx *c)
     int64_t os_gib =
         body_int(osd, "sizeGiB", img_gib > MIN_OS_DISK_GIB ? img_gib : MIN_OS_DISK_GIB);
 
-    if (db_begin(db) < 0) {
-        kerr_internal(&c->err, "%s", db_errmsg(db));
-        return;
-    }
     int64_t now = time_now_ms();
     bool dedicated = json_is_true(json_object_get(b, "dedicated"));
     char cores[64] = "";
     int64_t host = placement_choose_vm(db, size_name, vcpus, mib, 0, dedicated, cores,
                                        sizeof(cores), &c->err);
-    if (host < 0) goto fail;
+    if (host < 0) return -1;
     double credits = 0;
     bool burstable = size_credits(db, size_id, &credits);
     const char *ud = body_str(b, "userData", NULL);
@@ -467,14 +458,15 @@ static void vm_create(struct api_ctx *c)
                      tags ? tags : "{}", now, now, (int64_t)dedicated, cores, (int64_t)burstable,
                      credits, now, (int64_t)(burstable && !(credits > 0)));
     free(tags);
-    if (rc < 0) {
-        kerr_internal(&c->err, "%s", db_errmsg(db));
-        goto fail;
-    }
+    if (rc < 0) return kerr_internal(&c->err, "%s", db_errmsg(db));
     int64_t vm = db_last_id(db);
+    if (vmss_id > 0 &&
+        db_exec(db, "UPDATE vms SET vmss_id = ?, vmss_index = ?, model_version = ? WHERE id = ?",
+                "iiii", vmss_id, vmss_index, model_version, vm) < 0)
+        return kerr_internal(&c->err, "%s", db_errmsg(db));
     if (vm_set_state(db, vm, NULL, NULL, "created", now) < 0) {
         kerr_internal(&c->err, "%s", db_errmsg(db));
-        goto fail;
+        return -1;
     }
     /* OS disk: an overlay of the image */
     char disk_name[96], base[96];
@@ -482,10 +474,10 @@ static void vm_create(struct api_ctx *c)
     unique_name(c, "disks", g, base, vm, disk_name, sizeof(disk_name));
     int64_t os = api_disk_insert(c, g, disk_name, body_str(osd, "tier", NULL), os_gib, image_id, 0,
                                  "osDisk.sizeGiB");
-    if (os < 0) goto fail;
+    if (os < 0) return -1;
     if (db_exec(db, "UPDATE disks SET vm_id = ?, os_disk = 1 WHERE id = ?", "ii", vm, os) < 0) {
         kerr_internal(&c->err, "%s", db_errmsg(db));
-        goto fail;
+        return -1;
     }
     size_t i;
     const json_t *d;
@@ -493,21 +485,34 @@ static void vm_create(struct api_ctx *c)
     {
         char prefix[32];
         snprintf(prefix, sizeof(prefix), "dataDisks[%zu]", i);
-        if (attach_disk(c, g, vm, name, d, prefix) < 0) goto fail;
+        if (attach_disk(c, g, vm, name, d, prefix) < 0) return -1;
     }
-    if (body_has(b, "networkInterfaces") ? given_nics(c, g, vm) < 0
-                                         : implicit_network(c, g, vm, name) < 0)
-        goto fail;
-    if (db_commit(db) < 0) {
+    if (body_has(b, "networkInterfaces") ? given_nics(c, b, g, vm) < 0
+                                         : implicit_network(c, b, g, vm, name, pip_ports) < 0)
+        return -1;
+    return vm;
+}
+
+static void vm_create(struct api_ctx *c)
+{
+    struct db *db = c->k->db;
+    int wait = api_wait_arg(c);
+    if (wait < 0) return;
+    int64_t g = api_group(c, c->p[0]);
+    if (g < 0) return;
+    if (db_begin(db) < 0) {
         kerr_internal(&c->err, "%s", db_errmsg(db));
-        goto fail;
+        return;
+    }
+    int64_t vm = api_vm_insert(c, g, c->body, NULL, 0, 0, 0);
+    if (vm < 0 || db_commit(db) < 0) {
+        if (!c->err.status) kerr_internal(&c->err, "%s", db_errmsg(db));
+        db_rollback(db);
+        return;
     }
     jobs_submit(c->k->jobs, JOB_VM, vm);
     api_network_changed(c);
     action_reply(c, vm, wait, 201);
-    return;
-fail:
-    db_rollback(db);
 }
 
 /* ---- show, list, update ---- */
@@ -789,6 +794,30 @@ static void vm_resize(struct api_ctx *c)
     }
     kumod_changed(c->k);
     api_reply(c, 200, api_vm_json(c->k, v.id));
+}
+
+int api_vm_delete_op(struct api_ctx *c, int64_t vm)
+{
+    struct vm_row v;
+    memset(&v, 0, sizeof(v));
+    v.id = vm;
+    sqlite3_stmt *st = db_stmt(c->k->db,
+                               "SELECT name, power_state, prov_state, coalesce(op, '') FROM vms"
+                               " WHERE id = ?",
+                               "i", vm);
+    bool found = st && sqlite3_step(st) == SQLITE_ROW;
+    if (found) {
+        snprintf(v.name, sizeof(v.name), "%s", db_col_text(st, 0));
+        snprintf(v.power, sizeof(v.power), "%s", db_col_text(st, 1));
+        snprintf(v.prov, sizeof(v.prov), "%s", db_col_text(st, 2));
+        snprintf(v.op, sizeof(v.op), "%s", db_col_text(st, 3));
+    }
+    sqlite3_finalize(st);
+    if (!found) return 0;
+    if (!strncmp(v.op, "delete", 6)) return 0;
+    if (busy(c, &v) < 0) return -1;
+    if (db_begin(c->k->db) < 0) return kerr_internal(&c->err, "%s", db_errmsg(c->k->db));
+    return begin_op(c, &v, "delete", NULL, PV_DELETING, "delete requested by its scale set", 0);
 }
 
 static void vm_delete(struct api_ctx *c)

@@ -25,6 +25,8 @@ struct jobs;
 struct metrics;
 struct http;
 struct netplane;
+struct vmss_ctl;
+struct lb;
 
 struct kumod_config {
     char data_dir[3072];        /* absolute (shorter than PATH_MAX, so paths under it fit) */
@@ -43,6 +45,7 @@ struct kumod_config {
     int port_lo, port_hi;        /* host ports for public IPs */
     int stop_timeout;            /* seconds before SIGKILL */
     int workers;                 /* operation threads */
+    int autoscale_interval;      /* seconds between autoscale evaluations */
     int verbose;
 };
 
@@ -56,6 +59,8 @@ struct kumod {
     struct metrics *metrics;
     struct http *http;
     struct netplane *net; /* netplane.h */
+    struct vmss_ctl *vmss; /* vmss.h: scale sets and autoscale */
+    struct lb *lb;         /* lb.h: scale set load balancers */
     char token[65];       /* 64 hex digits */
     char host_name[64];   /* this host's name in the hosts table */
     int64_t started_ms;   /* wall clock at start */

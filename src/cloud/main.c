@@ -12,6 +12,7 @@
 #include "cloud/http.h"
 #include "cloud/jobs.h"
 #include "cloud/kumod.h"
+#include "cloud/lb.h"
 #include "cloud/metrics.h"
 #include "cloud/netplane.h"
 #include "cloud/paths.h"
@@ -19,6 +20,7 @@
 #include "cloud/timefmt.h"
 #include "cloud/token.h"
 #include "cloud/vmops.h"
+#include "cloud/vmss.h"
 #include "lib/log.h"
 
 #include <errno.h>
@@ -83,6 +85,7 @@ static void usage(FILE *out)
             "  --metrics-retention S   seconds samples are kept (default 86400)\n"
             "  --stop-timeout S        seconds before a stopping VM is killed (default 30)\n"
             "  --workers N             threads for long operations (default 4)\n"
+            "  --autoscale-interval S  seconds between autoscale evaluations (default 30)\n"
             "  -v, --verbose           more log output\n"
             "  -h, --help, --version\n"
             "\n"
@@ -128,6 +131,7 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         O_MRET,
         O_STOP,
         O_WORKERS,
+        O_ASINT,
         O_VERSION,
         O_SWITCH
     };
@@ -149,6 +153,7 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         {"metrics-retention", required_argument, NULL, O_MRET},
         {"stop-timeout", required_argument, NULL, O_STOP},
         {"workers", required_argument, NULL, O_WORKERS},
+        {"autoscale-interval", required_argument, NULL, O_ASINT},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, O_VERSION},
@@ -165,7 +170,8 @@ static int parse(int argc, char **argv, struct kumod_config *c)
                                .port_lo = 20000,
                                .port_hi = 29999,
                                .stop_timeout = 30,
-                               .workers = 4};
+                               .workers = 4,
+                               .autoscale_interval = 30};
     snprintf(c->public_address, sizeof(c->public_address), "127.0.0.1");
     int o;
     long v;
@@ -220,6 +226,10 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         case O_STOP:
             if (!num(optarg, 1, 3600, &v)) goto bad;
             c->stop_timeout = (int)v;
+            break;
+        case O_ASINT:
+            if (!num(optarg, 1, 3600, &v)) goto bad;
+            c->autoscale_interval = (int)v;
             break;
         case O_WORKERS:
             if (!num(optarg, 1, 64, &v)) goto bad;
@@ -498,6 +508,12 @@ int main(int argc, char **argv)
     kumod_unlock(&k);
     vmops_recover(&k);
     k.metrics = metrics_start(&k);
+    k.lb = lb_start(&k);
+    k.vmss = vmss_start(&k);
+    if (!k.lb || !k.vmss) {
+        log_error("cannot start the scale set threads");
+        return 1;
+    }
     k.http = http_start(path_in_data(&k, p, "kumod.sock"), c->listen_tcp, c->max_body, api_handle,
                         &k, err, sizeof(err));
     if (!k.http) {
@@ -516,6 +532,8 @@ int main(int argc, char **argv)
     kumod_changed(&k);
     kumod_unlock(&k);
     http_stop(k.http);
+    vmss_stop(k.vmss);
+    lb_stop(k.lb);
     metrics_stop(k.metrics);
     jobs_stop(k.jobs);
     supervisor_stop(k.sup);

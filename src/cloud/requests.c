@@ -4,6 +4,7 @@
  */
 #include "cloud/requests.h"
 
+#include "cloud/autoscale.h"
 #include "cloud/body.h"
 #include "cloud/validate.h"
 
@@ -265,6 +266,103 @@ static const struct body_field vm_attach[] = {
     END,
 };
 
+static int check_probe_protocol(const json_t *v, const char *target, struct kerr *e)
+{
+    const char *s = json_string_value(v);
+    if (s && (!strcasecmp(s, "Tcp") || !strcasecmp(s, "Http"))) return 0;
+    return kerr_invalid(e, target, "%s: '%.40s' is not Tcp or Http", target, s ? s : "");
+}
+
+static const struct body_field lb_probe[] = {
+    STR("protocol", false, check_probe_protocol),
+    STRLEN("path", false, 1, 200),
+    INT("intervalSeconds", false, 1, 300),
+    END,
+};
+
+static const struct body_field lb_model[] = {
+    INT("port", true, 1, 65535),
+    {"probe", BT_OBJECT, false, false, 0, 0, NULL, lb_probe, 0},
+    END,
+};
+
+static const struct body_field vmss_os_disk[] = {
+    STR("tier", false, check_tier),
+    END,
+};
+
+static const struct body_field vmss_create[] = {
+    NAME("name", true),
+    NAME("size", true),
+    NAME("image", false),
+    INT("capacity", false, 0, 100),
+    {"osDisk", BT_OBJECT, false, false, 0, 0, NULL, vmss_os_disk, 0},
+    NAME("vnet", false),
+    NAME("subnet", false),
+    NAME("nsg", false),
+    STR("userData", false, check_user_data),
+    {"loadBalancer", BT_OBJECT | BT_NULL, false, false, 0, 0, NULL, lb_model, 0},
+    TAGS,
+    END,
+};
+
+static const struct body_field vmss_update[] = {
+    NAME("size", false),
+    NAME("image", false),
+    {"userData", BT_STRING | BT_NULL, false, false, 0, 0, check_user_data, NULL, 0},
+    TAGS,
+    END,
+};
+
+static const struct body_field vmss_scale[] = {
+    INT("capacity", true, 0, 100),
+    END,
+};
+
+static const struct body_field metric_trigger[] = {
+    STRLEN("metricName", false, 1, 64),
+    STRLEN("timeGrain", false, 1, 32),
+    STRLEN("statistic", false, 1, 32),
+    STRLEN("timeWindow", false, 1, 32),
+    STRLEN("timeAggregation", false, 1, 32),
+    STRLEN("operator", true, 1, 32),
+    NUM("threshold", true, -1e9, 1e9),
+    END,
+};
+
+static const struct body_field scale_action[] = {
+    STRLEN("direction", true, 1, 32),
+    STRLEN("type", false, 1, 32),
+    INT("value", false, 0, 1000),
+    STRLEN("cooldown", false, 1, 32),
+    END,
+};
+
+static const struct body_field autoscale_rule[] = {
+    {"metricTrigger", BT_OBJECT, true, false, 0, 0, NULL, metric_trigger, 0},
+    {"scaleAction", BT_OBJECT, true, false, 0, 0, NULL, scale_action, 0},
+    END,
+};
+
+static const struct body_field autoscale_create[] = {
+    NAME("name", true),
+    NAME("scaleSet", true),
+    INT("minimum", true, 0, 100),
+    INT("maximum", true, 0, 100),
+    INT("default", false, 0, 100),
+    BOOL("enabled"),
+    {"rules", BT_ARRAY, false, true, 0, AS_MAX_RULES, NULL, autoscale_rule, BT_OBJECT},
+    END,
+};
+
+static const struct body_field autoscale_update[] = {
+    INT("minimum", false, 0, 100),
+    INT("maximum", false, 0, 100),
+    INT("default", false, 0, 100),
+    BOOL("enabled"),
+    END,
+};
+
 static const struct {
     const char *name;
     const struct body_field *fields;
@@ -292,6 +390,12 @@ static const struct {
     [REQ_VM_UPDATE] = {"virtual machine update", tags_only},
     [REQ_VM_RESIZE] = {"virtual machine resize", vm_resize},
     [REQ_VM_ATTACH] = {"data disk attach", vm_attach},
+    [REQ_VMSS_CREATE] = {"scale set create", vmss_create},
+    [REQ_VMSS_UPDATE] = {"scale set update", vmss_update},
+    [REQ_VMSS_SCALE] = {"scale set scale", vmss_scale},
+    [REQ_AUTOSCALE_CREATE] = {"autoscale setting create", autoscale_create},
+    [REQ_AUTOSCALE_UPDATE] = {"autoscale setting update", autoscale_update},
+    [REQ_AUTOSCALE_RULE] = {"autoscale rule", autoscale_rule},
 };
 
 const char *request_name(enum req_kind k)
@@ -487,6 +591,36 @@ int request_check(enum req_kind k, const json_t *body, struct kerr *e)
     case REQ_RULE_PUT: return check_rule_cross(body, "", e);
     case REQ_PIP_CREATE: return check_pip_ports(json_object_get(body, "ports"), e);
     case REQ_VM_CREATE: return check_vm_create(body, e);
+    case REQ_VMSS_CREATE:
+        if (strlen(body_str(body, "name", "")) > 56)
+            return kerr_invalid(e, "name",
+                                "name: at most 56 characters for a scale set (its instances are "
+                                "named NAME_0, NAME_1, ...)");
+        return 0;
+    case REQ_AUTOSCALE_CREATE: {
+        int64_t lo = body_int(body, "minimum", 0), hi = body_int(body, "maximum", 0);
+        int64_t d = body_int(body, "default", lo);
+        if (lo > hi)
+            return kerr_invalid(e, "maximum", "maximum: %lld is less than minimum %lld",
+                                (long long)hi, (long long)lo);
+        if (d < lo || d > hi)
+            return kerr_invalid(e, "default", "default: %lld is outside minimum-maximum %lld-%lld",
+                                (long long)d, (long long)lo, (long long)hi);
+        size_t i;
+        const json_t *r;
+        json_array_foreach(json_object_get(body, "rules"), i, r)
+        {
+            char prefix[32];
+            struct as_rule ar;
+            snprintf(prefix, sizeof(prefix), "rules[%zu].", i);
+            if (as_rule_parse(r, prefix, &ar, e) < 0) return -1;
+        }
+        return 0;
+    }
+    case REQ_AUTOSCALE_RULE: {
+        struct as_rule ar;
+        return as_rule_parse(body, "", &ar, e);
+    }
     case REQ_VM_ATTACH:
         if (body_has(body, "disk") &&
             (body_has(body, "sizeGiB") || body_has(body, "tier") || body_has(body, "name")))

@@ -47,7 +47,7 @@ build fuzz_net_services tests/fuzz/fuzz_net_services.c "${net[@]}"
 # kumod's request bodies and query values (seeds: the examples of docs/api.md)
 build fuzz_cloud_body tests/fuzz/fuzz_cloud_body.c src/cloud/requests.c src/cloud/body.c \
   src/cloud/validate.c src/cloud/error.c src/cloud/timefmt.c src/network/addr.c \
-  src/network/nsg.c src/storage/tiers.c src/storage/ratelimit.c -ljansson
+  src/network/nsg.c src/storage/tiers.c src/storage/ratelimit.c src/cloud/autoscale.c -ljansson
 
 for h in fuzz_elf fuzz_virtq fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config \
     fuzz_net_services fuzz_cloud_body; do

@@ -355,6 +355,60 @@ static void ipam(void)
     CHECK(ipam_gateway(s) == 0x0a000001, "gateway .1");
 }
 
+static void scale_sets(void)
+{
+    OK(REQ_VMSS_CREATE, "{\"name\":\"web\",\"size\":\"B1s\"}");
+    OK(REQ_VMSS_CREATE, "{\"name\":\"web\",\"size\":\"B1s\",\"capacity\":3,\"loadBalancer\":"
+                        "{\"port\":80,\"probe\":{\"protocol\":\"http\",\"path\":\"/h\","
+                        "\"intervalSeconds\":2}},\"osDisk\":{\"tier\":\"Premium_SSD\"}}");
+    OK(REQ_VMSS_CREATE, "{\"name\":\"web\",\"size\":\"B1s\",\"loadBalancer\":null}");
+    BAD(REQ_VMSS_CREATE, "{\"name\":\"web\"}", "MissingField", "size", NULL);
+    BAD(REQ_VMSS_CREATE, "{\"name\":\"web\",\"size\":\"B1s\",\"capacity\":101}", "InvalidField",
+        "capacity", NULL);
+    BAD(REQ_VMSS_CREATE,
+        "{\"name\":\"a23456789012345678901234567890123456789012345678901234567\",\"size\":\"B1s\"}",
+        "InvalidField", "name", "at most 56 characters");
+    BAD(REQ_VMSS_CREATE, "{\"name\":\"web\",\"size\":\"B1s\",\"loadBalancer\":{\"port\":0}}",
+        "InvalidField", "loadBalancer.port", NULL);
+    BAD(REQ_VMSS_CREATE,
+        "{\"name\":\"web\",\"size\":\"B1s\",\"loadBalancer\":{\"port\":80,\"probe\":"
+        "{\"protocol\":\"Icmp\"}}}",
+        "InvalidField", "loadBalancer.probe.protocol", "not Tcp or Http");
+    BAD(REQ_VMSS_CREATE, "{\"name\":\"web\",\"size\":\"B1s\",\"osDisk\":{\"sizeGiB\":8}}",
+        "UnknownField", "osDisk.sizeGiB", NULL);
+    OK(REQ_VMSS_UPDATE, "{\"userData\":null}");
+    BAD(REQ_VMSS_UPDATE, "{\"capacity\":2}", "UnknownField", "capacity", NULL);
+    OK(REQ_VMSS_SCALE, "{\"capacity\":0}");
+    BAD(REQ_VMSS_SCALE, "{}", "MissingField", "capacity", NULL);
+
+    const char *rule = "{\"metricTrigger\":{\"operator\":\"GreaterThan\",\"threshold\":70},"
+                       "\"scaleAction\":{\"direction\":\"Increase\"}}";
+    OK(REQ_AUTOSCALE_RULE, rule);
+    BAD(REQ_AUTOSCALE_RULE, "{\"metricTrigger\":{\"operator\":\"GreaterThan\",\"threshold\":70}}",
+        "MissingField", "scaleAction", NULL);
+    BAD(REQ_AUTOSCALE_RULE,
+        "{\"metricTrigger\":{\"operator\":\"GreaterThan\",\"threshold\":70,\"timeWindow\":"
+        "\"5 min\"},\"scaleAction\":{\"direction\":\"Increase\"}}",
+        "InvalidField", "metricTrigger.timeWindow", "ISO 8601");
+    BAD(REQ_AUTOSCALE_RULE,
+        "{\"metricTrigger\":{\"operator\":\"GreaterThan\",\"threshold\":\"70\"},"
+        "\"scaleAction\":{\"direction\":\"Increase\"}}",
+        "InvalidField", "metricTrigger.threshold", NULL);
+    OK(REQ_AUTOSCALE_CREATE, "{\"name\":\"as\",\"scaleSet\":\"web\",\"minimum\":1,\"maximum\":3}");
+    BAD(REQ_AUTOSCALE_CREATE,
+        "{\"name\":\"as\",\"scaleSet\":\"web\",\"minimum\":3,\"maximum\":1}", "InvalidField",
+        "maximum", "less than minimum");
+    BAD(REQ_AUTOSCALE_CREATE,
+        "{\"name\":\"as\",\"scaleSet\":\"web\",\"minimum\":1,\"maximum\":3,\"default\":4}",
+        "InvalidField", "default", "outside");
+    BAD(REQ_AUTOSCALE_CREATE,
+        "{\"name\":\"as\",\"scaleSet\":\"web\",\"minimum\":1,\"maximum\":3,\"rules\":[{"
+        "\"metricTrigger\":{\"operator\":\"Above\",\"threshold\":70},\"scaleAction\":"
+        "{\"direction\":\"Increase\"}}]}",
+        "InvalidField", "rules[0].metricTrigger.operator", "rules[0].metricTrigger.operator");
+    OK(REQ_AUTOSCALE_UPDATE, "{\"enabled\":false}");
+}
+
 int main(void)
 {
     names();
@@ -366,6 +420,7 @@ int main(void)
     times();
     base64();
     ipam();
+    scale_sets();
     printf("%d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;
 }
