@@ -229,6 +229,25 @@ extern const struct cmd cmd_vm, cmd_disk, cmd_snapshot, cmd_image, cmd_vnet, cmd
 
 int vm_console(struct cli *c, struct args *a);
 
+/* How console_attach() behaves (console.c). */
+struct attach_opts {
+    double linger;         /* stdin not a terminal: after its end, leave once quiet this long */
+    double settle;         /* stdin not a terminal: send it once the VM is quiet this long */
+    bool replay;           /* first print the console log from byte replay_from */
+    long long replay_from; /* (the VM's boot diagnostics log, read on this host) */
+    bool quiet_close;      /* the caller reports a console that closes (the VM stopped) */
+    bool ended_line;       /* out: the last byte printed was a newline (or none was) */
+};
+/* Attach stdin/stdout to the serial console of vm (a VM's JSON, named n in
+ * group g). *closed (may be NULL) tells whether the console closed (the VM
+ * stopped) rather than a detach or the end of stdin. Returns an exit code. */
+int console_attach(struct cli *c, const char *g, const char *n, const json_t *vm,
+                   struct attach_opts *o, bool *closed);
+/* A VM's full key/value view (vm.c). */
+void vm_view(struct cli *c, const json_t *vm);
+
+extern const struct cmd cmd_up;
+
 /* Show one resource: GET path, then JSON or view(). */
 int show_one(struct cli *c, const char *path, void (*view)(struct cli *, const json_t *));
 /* GET path (a {"value": [...]} list) and print it. */

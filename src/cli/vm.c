@@ -73,7 +73,7 @@ static const struct view vm_list_view = {(const char *[]){"Name", "Size", ">vCPU
                                                           "PublicIp", "Ports", NULL},
                                          vm_row};
 
-static void vm_view(struct cli *c, const json_t *vm)
+void vm_view(struct cli *c, const json_t *vm)
 {
     struct table *t = kv_new();
     const char *g = jsn(vm, "resourceGroup"), *n = jsn(vm, "name");
