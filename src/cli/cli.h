@@ -232,7 +232,9 @@ int vm_console(struct cli *c, struct args *a);
 /* How console_attach() behaves (console.c). */
 struct attach_opts {
     double linger;         /* stdin not a terminal: after its end, leave once quiet this long */
-    double settle;         /* stdin not a terminal: send it once the VM is quiet this long */
+    bool prompt;           /* stdin not a terminal: wait for the guest's shell prompt */
+    bool hold;             /* (with prompt) hold stdin back until the first prompt */
+    double settle;         /* (with prompt) seconds of quiet that stand for a prompt */
     bool replay;           /* first print the console log from byte replay_from */
     long long replay_from; /* (the VM's boot diagnostics log, read on this host) */
     bool quiet_close;      /* the caller reports a console that closes (the VM stopped) */

@@ -68,6 +68,35 @@ static double mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Keep the last bytes of the output in tail (256 bytes). */
+static void keep_tail(char *tail, size_t *tlen, const char *p, size_t n)
+{
+    if (n >= 256) {
+        memcpy(tail, p + n - 256, 256);
+        *tlen = 256;
+        return;
+    }
+    if (*tlen + n > 256) {
+        size_t drop = *tlen + n - 256;
+        memmove(tail, tail + drop, *tlen - drop);
+        *tlen -= drop;
+    }
+    memcpy(tail + *tlen, p, n);
+    *tlen += n;
+}
+
+/* Does the output end with a shell prompt: a last line, not ended, that
+ * ends with "# ", "$ ", "> " or "% " ("default:~# ")? */
+static bool at_prompt(const char *tail, size_t n)
+{
+    size_t start = n;
+    while (start > 0 && tail[start - 1] != '\n' && tail[start - 1] != '\r')
+        start--;
+    if (n - start < 2 || tail[n - 1] != ' ') return false;
+    char c = tail[n - 2];
+    return c == '#' || c == '$' || c == '>' || c == '%';
+}
+
 /* Read all of a file from byte `from`; NULL if it cannot be read. */
 static char *read_from(const char *path, long long from, size_t *len)
 {
@@ -136,7 +165,8 @@ static long long last_occurrence(const char *hay, size_t hlen, const char *needl
  * of bytes the socket will still bring that the log has already shown (to
  * be skipped), or -1 when the console closed meanwhile.
  */
-static long long replay(int s, const char *log, long long from, bool *seen)
+static long long replay(int s, const char *log, long long from, bool *seen, char *tail,
+                        size_t *tlen)
 {
     char *early = NULL;
     size_t elen = 0, ecap = 0;
@@ -160,12 +190,15 @@ static long long replay(int s, const char *log, long long from, bool *seen)
     }
     long long skip = 0;
     if (l) write_all(STDOUT_FILENO, l, llen);
+    if (l) keep_tail(tail, tlen, l, llen);
     *seen = llen > 0 || elen > 0;
     long long at = l && elen ? last_occurrence(l, llen, early, elen) : -1;
     if (at >= 0)
         skip = (long long)llen - at - (long long)elen; /* in the log, not yet read */
-    else if (elen)
+    else if (elen) {
         write_all(STDOUT_FILENO, early, elen);
+        keep_tail(tail, tlen, early, elen);
+    }
     free(l);
     free(early);
     return skip;
@@ -229,34 +262,45 @@ int console_attach(struct cli *c, const char *g, const char *n, const json_t *vm
     long long skip = 0;
     const char *log = js(json_object_get(vm, "instanceView"), "bootDiagnosticsLog");
     bool seen = false; /* the guest has written something since it started */
-    if (o->replay && log && (skip = replay(s, log, o->replay_from, &seen)) < 0)
+    char tail[256];    /* the end of the output */
+    size_t tlen = 0;
+    if (o->replay && log && (skip = replay(s, log, o->replay_from, &seen, tail, &tlen)) < 0)
         why = "the console closed (the VM stopped?)";
 
-    /* From a pipe with a settle time, stdin waits until the guest has
-     * written something (a Linux kernel writes nothing until its serial
-     * driver is up, and input sent before that is lost when the driver
-     * clears the UART's FIFO) and then been quiet for that long (booted,
-     * at its prompt). */
-    bool stdin_open = true, stdin_held = !tty && o->settle > 0, escape = false;
+    /* From a pipe with o->prompt (kumo up, a VM it just started), stdin
+     * waits until the guest is at a shell prompt: a Linux kernel writes
+     * nothing until its serial driver is up, and what is sent before its
+     * tty is open is lost when the driver clears the UART's FIFO. Without a
+     * prompt, --settle seconds of quiet after some output stand for one.
+     * After the end of stdin, kumo leaves once the guest is quiet for
+     * --linger seconds (with o->prompt: back at a prompt it printed after
+     * stdin ended, or quiet for --settle). */
+    bool stdin_open = true, stdin_held = !tty && o->prompt && o->hold, escape = false;
+    bool sent = false, out_after_eof = false;
     double t0 = mono(), quiet_since = t0;
     int rc = KX_OK;
     char buf[4096];
     while (!why && !quit_signal) {
         struct pollfd pf[2] = {{.fd = s, .events = POLLIN}, {.fd = STDIN_FILENO, .events = POLLIN}};
         int timeout = -1;
+        double now = mono(), quiet = now - quiet_since, left = -1;
         if (stdin_held) {
-            double now = mono();
-            if ((seen && now - quiet_since >= o->settle) || now - t0 >= SETTLE_MAX) {
+            if ((seen && at_prompt(tail, tlen)) || (seen && quiet >= o->settle) ||
+                now - t0 >= SETTLE_MAX) {
                 stdin_held = false;
                 continue;
             }
-            double left = seen ? o->settle - (now - quiet_since) : SETTLE_MAX - (now - t0);
-            timeout = (int)(left * 1000) + 1;
-        } else if (!stdin_open) {
-            double left = o->linger - (mono() - quiet_since);
+            left = seen ? o->settle - quiet : SETTLE_MAX - (now - t0);
+        } else if (!stdin_open && !o->prompt) {
+            left = o->linger - quiet;
             if (left <= 0) break;
-            timeout = (int)(left * 1000) + 1;
+        } else if (!stdin_open) {
+            bool prompt = (!sent || out_after_eof) && at_prompt(tail, tlen);
+            double need = prompt ? o->linger : (o->settle > o->linger ? o->settle : o->linger);
+            left = need - quiet;
+            if (left <= 0) break;
         }
+        if (left >= 0) timeout = (int)(left * 1000) + 1;
         int nfds = stdin_open && !stdin_held ? 2 : 1;
         int r = poll(pf, (nfds_t)nfds, timeout);
         if (r < 0) {
@@ -276,7 +320,11 @@ int console_attach(struct cli *c, const char *g, const char *n, const json_t *vm
                 skip -= (long long)off;
             }
             if (write_all(STDOUT_FILENO, buf + off, (size_t)got - off) < 0) break;
-            if ((size_t)got > off) o->ended_line = buf[got - 1] == '\n';
+            if ((size_t)got > off) {
+                o->ended_line = buf[got - 1] == '\n';
+                keep_tail(tail, &tlen, buf + off, (size_t)got - off);
+                if (!stdin_open) out_after_eof = true;
+            }
             quiet_since = mono();
             seen = true;
         }
@@ -290,6 +338,7 @@ int console_attach(struct cli *c, const char *g, const char *n, const json_t *vm
                 continue;
             }
             if (!tty) {
+                sent = true;
                 if (send_all(s, buf, (size_t)got) < 0) {
                     why = "the console closed (the VM stopped?)";
                     break;

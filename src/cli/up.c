@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SETTLE_DEFAULT 1.5 /* seconds of console quiet: the guest is at its prompt */
+#define SETTLE_DEFAULT 10.0 /* seconds of console quiet that stand for a prompt */
 
 static bool is(const char *a, const char *b)
 {
@@ -118,7 +118,8 @@ static int vm_up(struct cli *c, struct args *a)
     if (!n && a->npos) n = a->pos[0];
     if (!n || !*n) n = "default";
     bool console = arg_has(a, "console");
-    struct attach_opts o = {.linger = 1.0, .settle = SETTLE_DEFAULT, .quiet_close = true};
+    struct attach_opts o = {
+        .linger = 1.0, .prompt = true, .settle = SETTLE_DEFAULT, .quiet_close = true};
     if (arg_double(c, a, "linger", 0, 3600, &o.linger) < 0 ||
         arg_double(c, a, "settle", 0, 600, &o.settle) < 0)
         return KX_USAGE;
@@ -246,7 +247,7 @@ static int vm_up(struct cli *c, struct args *a)
 
     o.replay = started;
     o.replay_from = boot_from;
-    if (!started) o.settle = 0; /* it has booted already */
+    o.hold = started; /* a running VM has booted already */
     bool closed = false;
     rc = console_attach(c, g, n, vm, &o, &closed);
     json_decref(vm);
@@ -297,12 +298,12 @@ static const struct opt up_opts[] = {
      "publicIp"},
     {"console", 0, OPT_FLAG, NULL, "then attach to its serial console (Ctrl-] detaches)", NULL},
     {"linger", 0, OPT_VALUE, "SECONDS",
-     "console, stdin not a terminal: after its end, wait until the VM has been quiet this long "
-     "(default 1)",
+     "console, stdin not a terminal: after its end, leave once the guest is back at its prompt "
+     "and quiet this long (default 1)",
      NULL},
     {"settle", 0, OPT_VALUE, "SECONDS",
-     "console, stdin not a terminal, VM just started: send stdin once the VM has been quiet "
-     "this long (default 1.5)",
+     "console, stdin not a terminal: for a guest without a shell prompt, this long without "
+     "output stands for one (default 10)",
      NULL},
     {0},
 };
@@ -319,11 +320,12 @@ const struct cmd cmd_up = {
             "Deallocated VM is started. kumo prints the VM with its IPs and ports.\n"
             "With --console it then attaches to the serial console, showing the boot when it "
             "started the VM: on a terminal as 'kumo vm console' does (Ctrl-] or Ctrl-A x "
-            "detaches, the VM keeps running); from a pipe it sends stdin once the booting "
-            "guest is quiet (at its prompt) and returns at the end of stdin once the VM has "
-            "been quiet for --linger seconds, or when the VM stops (the guest powered off). "
-            "The VM and its OS disk stay between runs; scripts/run.sh is this command after "
-            "starting kumod.",
+            "detaches, the VM keeps running). When stdin is not a terminal, kumo sends it once "
+            "the guest shows a shell prompt (a line ending in '# ', '$ ', '> ' or '% '; input "
+            "sent while Linux boots would be lost), and returns after the end of stdin once "
+            "the guest is back at its prompt and quiet for --linger seconds, or when the VM "
+            "stops (the guest powered off); the VM is not stopped. The VM and its OS disk stay "
+            "between runs; scripts/run.sh is this command after starting kumod.",
     .opts = up_opts,
     .run = vm_up,
     .positionals = 1,
