@@ -50,14 +50,14 @@ kumod_pid() {
   local pid
   pid=$(head -n1 "$data/kumod.lock" 2>/dev/null || true)
   if [[ "$pid" =~ ^[0-9]+$ ]] && [ -r "/proc/$pid/cmdline" ] &&
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q kumod; then
+    { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q kumod; then
     echo "$pid"
   fi
 }
 switch_pids() {
   local p
   for p in /proc/[0-9]*; do
-    if tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qxF "$data/net/control.sock"; then
+    if { tr '\0' '\n' <"$p/cmdline"; } 2>/dev/null | grep -qxF "$data/net/control.sock"; then
       echo "${p#/proc/}"
     fi
   done
