@@ -214,6 +214,8 @@ const char *fmt_time(const char *rfc3339); /* "2024-11-17 12:00:00" */
 const char *join_strings(const json_t *arr, const char *sep);
 const char *fmt_tags(const json_t *tags);
 const char *fmt_state(const json_t *o); /* provisioningState (+ error) */
+/* Is this port of a public IP in its portErrors (not forwarded)? */
+bool pip_port_failed(const json_t *pip, const json_t *port);
 /* How a list prints as a table: headers and one row of cells per item. */
 #define MAX_COLS 16
 struct view {

@@ -45,8 +45,9 @@ static const char *ports_of(const json_t *pip, bool with_addr)
     {
         const char *proto = lower(jsn(p, "protocol"));
         out = with_addr
-                  ? tmp("%s%s%s/%lld -> %s:%lld", out, *out ? ", " : "", proto, ji(p, "port"), addr,
-                        ji(p, "hostPort"))
+                  ? tmp("%s%s%s/%lld -> %s:%lld%s", out, *out ? ", " : "", proto, ji(p, "port"),
+                        addr, ji(p, "hostPort"),
+                        pip_port_failed(pip, p) ? " (not forwarded: host port in use)" : "")
                   : tmp("%s%s%lld->%lld", out, *out ? "," : "", ji(p, "port"), ji(p, "hostPort"));
     }
     return *out ? out : "-";

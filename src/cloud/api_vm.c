@@ -50,6 +50,8 @@ static json_t *vm_nics_json(struct kumod *k, int64_t vm)
                                       "ipAddress", json_object_get(pip, "ipAddress"), "ports",
                                       json_object_get(pip, "ports"))
                           : json_null());
+        json_t *perr = pip ? json_object_get(pip, "portErrors") : NULL;
+        if (perr) json_object_set(json_object_get(e, "publicIp"), "portErrors", perr);
         json_decref(pip);
         json_decref(n);
         json_array_append_new(arr, e);

@@ -67,6 +67,7 @@ class Cloud:
         # host ports for public IPs: a window of their own, so that other kumods on
         # this machine (other tests) do not collide with this one
         base = 20000 + random.randrange(100) * 100
+        self.port_base = base
         cmd = [str(KUMOD), "--data-dir", str(self.data), "--listen-tcp", f"127.0.0.1:{self.port}",
                "--vmm", vmm, "--guest-dir", str(guest), "--metrics-interval", "1",
                "--stop-timeout", "10", "--public-ports", f"{base}-{base + 99}", *args]
@@ -688,6 +689,63 @@ def test_networks_disks_outputs_and_api_errors(cloud):
     assert r.returncode == NOTFOUND and "'ghost' not found" in r.stderr
     r = c.kumo("disk", "show", "-g", "net", "-n", "../disks")
     assert r.returncode == NOTFOUND, r
+
+
+def http_get(port, tries=50):
+    for _ in range(tries):
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=3).read()
+        except OSError:
+            time.sleep(0.2)
+    return None
+
+
+def test_public_ip_whose_host_port_is_taken(cloud):
+    c = cloud
+    ip = c.json("public-ip", "create", "-g", "rg", "-n", "p1", "--ports", "22")
+    hp = ip["ports"][0]["hostPort"]
+    # another program on the host takes p1's host port before a NIC uses it
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", hp))
+    busy.listen(1)
+    try:
+        # kumod picks host ports that are free for new public IPs
+        assert c.json("public-ip", "create", "-g", "rg", "-n", "p0")["ports"][0]["hostPort"] != hp
+        c.ok("public-ip", "delete", "-g", "rg", "p0")
+        c.ok("vm", "create", "-g", "rg", "-n", "v1", "--size", "Tiny", "--public-ip-name", "p1")
+        c.ok("vm", "create", "-g", "rg", "-n", "v2", "--size", "Tiny", "--public-ip")
+        # only p1 fails, and says why and what to do; v2's network is whole
+        ip = c.json("public-ip", "show", "-g", "rg", "p1")
+        assert ip["provisioningState"] == "Failed", ip
+        assert ip["error"]["code"] == "HostPortInUse", ip
+        msg = ip["error"]["message"]
+        assert msg.startswith(f"TCP port 22 is not forwarded: kumo-switch cannot listen on "
+                              f"127.0.0.1:{hp}/tcp: Address already in use"), msg
+        assert "Stop that program" in msg and "new public IP" in msg, msg
+        assert ip["portErrors"] == [{"protocol": "Tcp", "port": 22, "hostPort": hp,
+                                     "message": msg}], ip
+        r = c.ok("public-ip", "show", "-g", "rg", "p1")
+        assert f"127.0.0.1:{hp} (not forwarded: the host port is in use)" in r.stdout, r.stdout
+        assert "State:" in r.stdout and "Failed: TCP port 22 is not forwarded" in r.stdout
+        r = c.ok("vm", "show", "-g", "rg", "v1")
+        assert f"tcp/22 -> 127.0.0.1:{hp} (not forwarded: host port in use)" in r.stdout
+        v2 = c.json("public-ip", "show", "-g", "rg", "v2-ip")
+        assert v2["provisioningState"] == "Succeeded" and "portErrors" not in v2, v2
+        for vm in ("v1", "v2"):
+            wait_log(c, vm, "kumo guest: booted")
+            c.ok("vm", "console", "-g", "rg", vm, input=f"mkdir -p /w; echo {vm}-port22 > "
+                 "/w/index.html; httpd -p 22 -h /w\n")
+        v2_port = [p["hostPort"] for p in v2["ports"] if p["port"] == 22][0]
+        assert http_get(v2_port) == b"v2-port22\n"
+        assert "public IP pip-" in c.log() and f"(host port {hp})" in c.log()
+    finally:
+        busy.close()
+    # once the port is free, the next network change forwards it
+    c.ok("nsg", "rule", "create", "-g", "rg", "--nsg-name", "v1-nsg", "-n", "AllowWeb",
+         "--priority", 1010, "--protocol", "Tcp", "--destination-port-ranges", 80)
+    ip = c.json("public-ip", "show", "-g", "rg", "p1")
+    assert ip["provisioningState"] == "Succeeded" and "error" not in ip, ip
+    assert http_get(hp) == b"v1-port22\n"
 
 
 def test_tokens_and_tcp(cloud):
