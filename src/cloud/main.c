@@ -81,6 +81,9 @@ static void usage(FILE *out)
             "  --max-body BYTES        request body limit (default 1048576)\n"
             "  --metrics-interval S    seconds between VM samples (default 10)\n"
             "  --metrics-retention S   seconds samples are kept (default 86400)\n"
+            "  --shutdown-timeout S    seconds stop, deallocate and restart wait for the guest\n"
+            "                          to shut down when asked, before powering it off\n"
+            "                          (default 30; 0: power off at once)\n"
             "  --stop-timeout S        seconds before a stopping VM is killed (default 30)\n"
             "  --workers N             threads for long operations (default 4)\n"
             "  -v, --verbose           more log output\n"
@@ -127,6 +130,7 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         O_MINT,
         O_MRET,
         O_STOP,
+        O_SHUTDOWN,
         O_WORKERS,
         O_VERSION,
         O_SWITCH
@@ -148,6 +152,7 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         {"metrics-interval", required_argument, NULL, O_MINT},
         {"metrics-retention", required_argument, NULL, O_MRET},
         {"stop-timeout", required_argument, NULL, O_STOP},
+        {"shutdown-timeout", required_argument, NULL, O_SHUTDOWN},
         {"workers", required_argument, NULL, O_WORKERS},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -165,6 +170,7 @@ static int parse(int argc, char **argv, struct kumod_config *c)
                                .port_lo = 20000,
                                .port_hi = 29999,
                                .stop_timeout = 30,
+                               .shutdown_timeout = 30,
                                .workers = 4};
     snprintf(c->public_address, sizeof(c->public_address), "127.0.0.1");
     int o;
@@ -220,6 +226,10 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         case O_STOP:
             if (!num(optarg, 1, 3600, &v)) goto bad;
             c->stop_timeout = (int)v;
+            break;
+        case O_SHUTDOWN:
+            if (!num(optarg, 0, 3600, &v)) goto bad;
+            c->shutdown_timeout = (int)v;
             break;
         case O_WORKERS:
             if (!num(optarg, 1, 64, &v)) goto bad;

@@ -748,6 +748,51 @@ def test_public_ip_whose_host_port_is_taken(cloud):
     assert http_get(hp) == b"v1-port22\n"
 
 
+def test_stop_is_graceful_first(cloud_factory):
+    c = cloud_factory(args=["--shutdown-timeout", "8"])
+    c.ok("vm", "create", "-g", "rg", "-n", "g", "--size", "Tiny", "--no-nsg")
+    wait_log(c, "g", "kumo guest: booted")
+    # data written just before the stop, not synced: the guest's own shutdown syncs it
+    c.ok("vm", "console", "-g", "rg", "g", input="echo graceful-$((3*4)) > /root/kept\n")
+    before = len(c.ok("vm", "log", "-g", "rg", "g").stdout)
+    r = c.ok("vm", "stop", "-g", "rg", "g")
+    assert "VM 'g' is Stopped" in r.stdout, r.stdout
+    msgs = [h["Message"] for h in table(c.ok("vm", "history", "-g", "rg", "g").stdout)]
+    i = msgs.index("stop requested")
+    assert msgs[i + 1:] == ["asked the guest to shut down", "the guest shut down",
+                            "stopped (still allocated)"], msgs
+    assert "kumo guest: powering off" in c.ok("vm", "log", "-g", "rg", "g").stdout[before:]
+    c.ok("vm", "start", "-g", "rg", "g")
+    wait_log(c, "g", "kumo guest: booted", since=before)
+    r = c.ok("vm", "console", "-g", "rg", "g", input="cat /root/kept\n")
+    assert re.search(r"^graceful-12\r?$", r.stdout, re.M), r.stdout
+
+    # a guest that does not listen: powered off after --shutdown-timeout
+    c.ok("vm", "console", "-g", "rg", "g", input="for p in /proc/[0-9]*; do ls -l $p/fd "
+         "2>/dev/null | grep -q /dev/hvc && kill -9 ${p#/proc/}; done; echo deaf\n")
+    t0 = time.time()
+    c.ok("vm", "stop", "-g", "rg", "g")
+    assert time.time() - t0 >= 8
+    msgs = [h["Message"] for h in table(c.ok("vm", "history", "-g", "rg", "g").stdout)]
+    assert msgs[-3:] == ["asked the guest to shut down",
+                         "the guest did not shut down in time: powering it off",
+                         "stopped (still allocated)"], msgs
+    # --skip-shutdown: at once, without asking
+    before = len(c.ok("vm", "log", "-g", "rg", "g").stdout)
+    c.ok("vm", "start", "-g", "rg", "g")
+    wait_log(c, "g", "kumo guest: booted", since=before)
+    c.ok("vm", "stop", "-g", "rg", "g", "--skip-shutdown")
+    msgs = [h["Message"] for h in table(c.ok("vm", "history", "-g", "rg", "g").stdout)]
+    assert msgs[-2:] == ["stop requested (skipping the guest's shutdown)",
+                         "stopped (still allocated)"], msgs
+    # the query is checked
+    r = subprocess.run(["curl", "-s", "-X", "POST", "--unix-socket", str(c.data / "kumod.sock"),
+                        "-H", f"Authorization: Bearer {c.token}",
+                        "http://kumo/v1/resourceGroups/rg/virtualMachines/g/stop?skipShutdown=yes"],
+                       capture_output=True, text=True, timeout=30)
+    assert "query.skipShutdown: 'yes' is not true or false" in r.stdout, r.stdout
+
+
 def test_tokens_and_tcp(cloud):
     c = cloud
     url = f"http://127.0.0.1:{c.port}"
