@@ -137,6 +137,12 @@ def test_run_sh_main_job(tmp_path, guest):
                 break
             time.sleep(0.1)
         assert not processes_of(data), processes_of(data)
+        # the OS disk (a qcow2 overlay of the image) is sound after all that
+        disks = list((data / "disks").glob("*.qcow2"))
+        assert len(disks) == 1, disks
+        r = subprocess.run(["qemu-img", "check", str(disks[0])], capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
     finally:
         for pid in processes_of(data):
             try:
