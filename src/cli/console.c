@@ -7,8 +7,9 @@
  * friends reach the guest) and Ctrl-] or Ctrl-A x detaches; the VM keeps
  * running. From a pipe, stdin is sent as is, and kumo leaves once the VM
  * has been quiet for --linger seconds after the end of stdin. `kumo up`
- * (up.c) attaches with two more things: the boot so far, replayed from the
- * console log, and stdin held back until the booting guest is quiet.
+ * (up.c) attaches with more: the boot so far, replayed from the console
+ * log, and from a pipe stdin held back until the guest shows its shell
+ * prompt, and kept until it is back at one after stdin ends.
  */
 #include "cli/cli.h"
 
@@ -148,11 +149,13 @@ static int drain(int s, char **buf, size_t *len, size_t *cap, int wait_ms)
     }
 }
 
-/* The last place where `needle` occurs in `hay`; -1: nowhere. */
+/* The last place where `needle` occurs in `hay`, looking only at its last
+ * nlen + 256 KiB (the overlap is at the end); -1: nowhere. */
 static long long last_occurrence(const char *hay, size_t hlen, const char *needle, size_t nlen)
 {
     if (nlen > hlen) return -1;
-    for (size_t i = hlen - nlen + 1; i-- > 0;)
+    size_t lowest = hlen > nlen + (256u << 10) ? hlen - nlen - (256u << 10) : 0;
+    for (size_t i = hlen - nlen + 1; i-- > lowest;)
         if (memcmp(hay + i, needle, nlen) == 0) return (long long)i;
     return -1;
 }
