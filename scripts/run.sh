@@ -1,32 +1,128 @@
 #!/usr/bin/env bash
 # The main job: install what is needed, build kumo and the default guest image
-# (cached after the first time), and boot a virtual server from it: Linux on
-# 2 vCPUs with 512 MiB, its root file system on a virtio disk that is a small
-# copy-on-write qcow2 overlay over the read-only base image (so the VM's
-# changes persist from one run to the next, and the base stays pristine), and
-# a NIC on user-mode NAT with the guest's port 22 at host port 2222. It ends
-# in a shell on this terminal: type `poweroff` (or Ctrl-A x) to return.
-# Extra arguments are passed to kumo-vmm.
+# (cached after the first time), start kumod, kumo's cloud control plane, for
+# this user, and get a virtual server from it: `kumo up` makes sure the VM
+# `default` of resource group `default` exists (created at the first run from
+# the embedded defaults: image `default`, a 2-vCPU size, its own virtual
+# network, an NSG allowing SSH and a public IP whose host ports reach its TCP
+# 22, 80 and 443), starts it if it is stopped, prints its IPs and ports and
+# attaches this terminal to its serial console: you get its shell. Ctrl-]
+# (or Ctrl-A x) detaches and the VM keeps running; `poweroff` in the guest
+# stops it. Its OS disk persists from one run to the next.
+#
+# kumod runs in the background and outlives this script, so that the VM keeps
+# running: its data directory (state, disks, logs, kumod.log) is kumod's
+# default, the one `kumo` finds by itself ($XDG_STATE_HOME/kumo,
+# ~/.local/state/kumo, or /var/lib/kumo for root; $KUMO_DATA_DIR overrides
+# it). A kumod already running there is reused.
+#
+#   scripts/run.sh [KUMO-UP-OPTIONS]   e.g. --size B1s (for a new VM), -n other
+#   scripts/run.sh --stop              power off the running VMs, stop kumod and
+#                                      its network switch
+#
+# From a pipe (CI), stdin goes to the guest once it is at its prompt, and the
+# script returns at the end of stdin (the VM keeps running) or when the guest
+# powers off. Environment for tests and other setups:
+#   KUMO_DATA_DIR        kumod's data directory
+#   KUMO_BUILD           the build directory holding kumo and kumod (build)
+#   KUMO_RUN_NO_SETUP=1  skip installing packages and building (use what is there)
+#   KUMO_GUEST_DIR       the default guest (else guest/build.sh's cache)
+#   KUMOD_ARGS           more options for a kumod this script starts
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
-guest/deps.sh
-scripts/build.sh
-guest=$(guest/build.sh)
+build=${KUMO_BUILD:-build}
 
-state="${XDG_DATA_HOME:-$HOME/.local/share}/kumo/default-vm"
-mkdir -p "$state"
-overlay="$state/root.qcow2"
-base="$guest/rootfs.ext4"
-# A new base image (the guest was rebuilt) needs a new overlay.
-if [ ! -f "$overlay" ] || [ "$(cat "$state/base" 2>/dev/null)" != "$base" ]; then
-  build/kumo-img create -f qcow2 -b "$base" -F raw "$overlay" >/dev/null
-  echo "$base" >"$state/base"
-  echo "[kumo] new root disk: $overlay (overlay of $base)" >&2
+if [ -n "${KUMO_DATA_DIR:-}" ]; then
+  data=$KUMO_DATA_DIR
+elif [ -n "${XDG_STATE_HOME:-}" ]; then
+  data=$XDG_STATE_HOME/kumo
+elif [ "$(id -u)" -eq 0 ]; then
+  data=/var/lib/kumo
+else
+  data=$HOME/.local/state/kumo
+fi
+export KUMO_DATA_DIR=$data
+
+# The kumod (and its kumo-switch) of this data directory: the pid kumod keeps
+# in kumod.lock while it holds the lock, and processes whose command line
+# names the data directory's net/ (the switch).
+kumod_pid() {
+  local pid
+  pid=$(head -n1 "$data/kumod.lock" 2>/dev/null || true)
+  if [[ "$pid" =~ ^[0-9]+$ ]] && [ -r "/proc/$pid/cmdline" ] &&
+    { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q kumod; then
+    echo "$pid"
+  fi
+}
+switch_pids() {
+  local p
+  for p in /proc/[0-9]*; do
+    if { tr '\0' '\n' <"$p/cmdline"; } 2>/dev/null | grep -qxF "$data/net/control.sock"; then
+      echo "${p#/proc/}"
+    fi
+  done
+}
+
+if [ "${1:-}" = "--stop" ]; then
+  if ! "$build/kumo" status >/dev/null 2>&1; then
+    echo "[kumo] no kumod answers in $data: nothing to stop" >&2
+  else
+    # every running VM of this kumod: ResourceGroup, Name, ..., PowerState (6th)
+    env -u KUMO_GROUP "$build/kumo" vm list -o tsv | while IFS=$'\t' read -r rg name _ _ _ power _; do
+      case "$power" in
+      Running | Starting)
+        echo "[kumo] powering off VM '$name' of resource group '$rg'" >&2
+        "$build/kumo" vm stop -g "$rg" "$name" </dev/null >&2 || true
+        ;;
+      esac
+    done
+  fi
+  pid=$(kumod_pid)
+  if [ -n "$pid" ]; then
+    echo "[kumo] stopping kumod (pid $pid)" >&2
+    kill -TERM "$pid"
+    for _ in $(seq 100); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+  fi
+  for pid in $(switch_pids); do
+    echo "[kumo] stopping kumo-switch (pid $pid)" >&2
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  exit 0
 fi
 
-echo "[kumo] starting a virtual machine (Ctrl-A x quits, Ctrl-A h helps)" >&2
-exec build/kumo-vmm --kernel "$guest/Image" \
-  --disk "path=$overlay,format=qcow2" \
-  --net "user,hostfwd=tcp:127.0.0.1:2222-:22" \
-  --append "console=ttyS0 root=/dev/vda rw" --cpus 2 --mem 512 "$@"
+if [ "${KUMO_RUN_NO_SETUP:-}" != 1 ]; then
+  scripts/deps.sh
+  guest/deps.sh
+  scripts/build.sh
+fi
+guest=${KUMO_GUEST_DIR:-$(guest/build.sh)}
+
+if "$build/kumo" status >/dev/null 2>&1; then
+  echo "[kumo] reusing the kumod running on $data/kumod.sock (pid $(kumod_pid))" >&2
+else
+  mkdir -p "$data"
+  chmod 700 "$data"
+  # its own session: a ^C or hang-up of this terminal does not reach it
+  # shellcheck disable=SC2086 # KUMOD_ARGS is a list of words
+  setsid "$build/kumod" --data-dir "$data" --guest-dir "$guest" ${KUMOD_ARGS:-} \
+    </dev/null >>"$data/kumod.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 600); do
+    "$build/kumo" status >/dev/null 2>&1 && break
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "[kumo] kumod did not start; the end of $data/kumod.log says:" >&2
+      tail -n 20 "$data/kumod.log" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  if ! "$build/kumo" status >/dev/null 2>&1; then
+    echo "[kumo] kumod (pid $pid) does not answer after 60 s; see $data/kumod.log" >&2
+    exit 1
+  fi
+  echo "[kumo] started kumod (pid $pid), data in $data, log $data/kumod.log" >&2
+fi
+echo "[kumo] kumod keeps running in the background after this script, and so does the VM;" \
+  "'scripts/run.sh --stop' powers the VMs off and stops kumod" >&2
+
+"$build/kumo" up --console "$@"

@@ -214,6 +214,8 @@ const char *fmt_time(const char *rfc3339); /* "2024-11-17 12:00:00" */
 const char *join_strings(const json_t *arr, const char *sep);
 const char *fmt_tags(const json_t *tags);
 const char *fmt_state(const json_t *o); /* provisioningState (+ error) */
+/* Is this port of a public IP in its portErrors (not forwarded)? */
+bool pip_port_failed(const json_t *pip, const json_t *port);
 /* How a list prints as a table: headers and one row of cells per item. */
 #define MAX_COLS 16
 struct view {
@@ -232,6 +234,27 @@ extern const struct cmd cmd_vm, cmd_disk, cmd_snapshot, cmd_image, cmd_vnet, cmd
 json_t *read_user_data_file(struct cli *c, const char *file);
 
 int vm_console(struct cli *c, struct args *a);
+
+/* How console_attach() behaves (console.c). */
+struct attach_opts {
+    double linger;         /* stdin not a terminal: after its end, leave once quiet this long */
+    bool prompt;           /* stdin not a terminal: wait for the guest's shell prompt */
+    bool hold;             /* (with prompt) hold stdin back until the first prompt */
+    double settle;         /* (with prompt) seconds of quiet that stand for a prompt */
+    bool replay;           /* first print the console log from byte replay_from */
+    long long replay_from; /* (the VM's boot diagnostics log, read on this host) */
+    bool quiet_close;      /* the caller reports a console that closes (the VM stopped) */
+    bool ended_line;       /* out: the last byte printed was a newline (or none was) */
+};
+/* Attach stdin/stdout to the serial console of vm (a VM's JSON, named n in
+ * group g). *closed (may be NULL) tells whether the console closed (the VM
+ * stopped) rather than a detach or the end of stdin. Returns an exit code. */
+int console_attach(struct cli *c, const char *g, const char *n, const json_t *vm,
+                   struct attach_opts *o, bool *closed);
+/* A VM's full key/value view (vm.c). */
+void vm_view(struct cli *c, const json_t *vm);
+
+extern const struct cmd cmd_up;
 
 /* Show one resource: GET path, then JSON or view(). */
 int show_one(struct cli *c, const char *path, void (*view)(struct cli *, const json_t *));

@@ -619,7 +619,8 @@ static void pip_show(struct cli *c, const json_t *ip)
     const json_t *p;
     json_array_foreach(json_object_get(ip, "ports"), i, p)
         kv_add(t, tmp("Port %s/%lld", jsn(p, "protocol"), ji(p, "port")),
-               tmp("%s:%lld", jsn(ip, "ipAddress"), ji(p, "hostPort")));
+               tmp("%s:%lld%s", jsn(ip, "ipAddress"), ji(p, "hostPort"),
+                   pip_port_failed(ip, p) ? " (not forwarded: the host port is in use)" : ""));
     kv_add(t, "NIC", jsn(ip, "networkInterface"));
     kv_add(t, "State", fmt_state(ip));
     kv_print(t, c->out);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- strings kept until exit ---- */
 
@@ -272,6 +273,18 @@ const char *fmt_tags(const json_t *tags)
                   json_is_string(v) ? json_string_value(v) : "");
     }
     return out;
+}
+
+bool pip_port_failed(const json_t *pip, const json_t *port)
+{
+    size_t i;
+    const json_t *e;
+    json_array_foreach(json_object_get(pip, "portErrors"), i, e)
+    {
+        if (ji(e, "port") == ji(port, "port") && strcasecmp(jsn(e, "protocol"), jsn(port, "protocol")) == 0)
+            return true;
+    }
+    return false;
 }
 
 const char *fmt_state(const json_t *o)

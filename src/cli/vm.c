@@ -45,8 +45,9 @@ static const char *ports_of(const json_t *pip, bool with_addr)
     {
         const char *proto = lower(jsn(p, "protocol"));
         out = with_addr
-                  ? tmp("%s%s%s/%lld -> %s:%lld", out, *out ? ", " : "", proto, ji(p, "port"), addr,
-                        ji(p, "hostPort"))
+                  ? tmp("%s%s%s/%lld -> %s:%lld%s", out, *out ? ", " : "", proto, ji(p, "port"),
+                        addr, ji(p, "hostPort"),
+                        pip_port_failed(pip, p) ? " (not forwarded: host port in use)" : "")
                   : tmp("%s%s%lld->%lld", out, *out ? "," : "", ji(p, "port"), ji(p, "hostPort"));
     }
     return *out ? out : "-";
@@ -73,7 +74,7 @@ static const struct view vm_list_view = {(const char *[]){"Name", "Size", ">vCPU
                                                           "PublicIp", "Ports", NULL},
                                          vm_row};
 
-static void vm_view(struct cli *c, const json_t *vm)
+void vm_view(struct cli *c, const json_t *vm)
 {
     struct table *t = kv_new();
     const char *g = jsn(vm, "resourceGroup"), *n = jsn(vm, "name");
@@ -419,12 +420,14 @@ static int vm_start(struct cli *c, struct args *a)
 
 static int vm_stop(struct cli *c, struct args *a)
 {
-    return vm_action(c, a, "stop", NULL);
+    return vm_action(c, a, arg_has(a, "skip-shutdown") ? "stop?skipShutdown=true" : "stop", NULL);
 }
 
 static int vm_deallocate(struct cli *c, struct args *a)
 {
-    return vm_action(c, a, "deallocate", NULL);
+    return vm_action(c, a,
+                     arg_has(a, "skip-shutdown") ? "deallocate?skipShutdown=true" : "deallocate",
+                     NULL);
 }
 
 static int vm_restart(struct cli *c, struct args *a)
@@ -709,6 +712,14 @@ static const struct opt create_opts[] = {
     {0},
 };
 
+static const struct opt stop_opts[] = {
+    OPT_G,
+    OPT_N,
+    {"skip-shutdown", 0, OPT_FLAG, NULL,
+     "power off at once, without asking the guest to shut down first", "query.skipShutdown"},
+    {0},
+};
+
 static const struct opt resize_opts[] = {
     OPT_G,
     OPT_N,
@@ -825,20 +836,25 @@ static const struct cmd start_c = {
 static const struct cmd stop_c = {
     .name = "stop",
     .summary = "Power a VM off; it stays allocated and billed",
-    .usage = GN,
-    .help = "Power a Running VM off. Like a stopped Azure VM it keeps its host reservation "
-            "(vCPUs and memory) and is still billed; 'kumo vm deallocate' releases it.",
-    .opts = gn_opts,
+    .help = "Power a Running VM off. kumod first asks the guest to shut down (the power "
+            "button of its virtio console; kumo's default guest stops its programs, syncs and "
+            "powers off) and waits for it up to kumod's --shutdown-timeout (30 s), then powers "
+            "it off; --skip-shutdown powers it off at once. Like a stopped Azure VM it keeps "
+            "its host reservation (vCPUs and memory) and is still billed; 'kumo vm deallocate' "
+            "releases it.",
+    .usage = GN " [--skip-shutdown]",
+    .opts = stop_opts,
     .run = vm_stop,
     .positionals = 1,
     .waits = true};
 static const struct cmd deallocate_c = {
     .name = "deallocate",
     .summary = "Power a VM off and release its host: billing stops",
-    .usage = GN,
-    .help = "Power a VM off (if it runs) and release its vCPUs and memory on the host: it is "
-            "no longer billed (its disks and public IP still are).",
-    .opts = gn_opts,
+    .help = "Power a VM off (if it runs; the guest is asked to shut down first, as by 'kumo vm "
+            "stop') and release its vCPUs and memory on the host: it is no longer billed (its "
+            "disks and public IP still are).",
+    .usage = GN " [--skip-shutdown]",
+    .opts = stop_opts,
     .run = vm_deallocate,
     .positionals = 1,
     .waits = true};

@@ -15,10 +15,14 @@
 #include "cloud/timefmt.h"
 #include "cloud/validate.h"
 
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 void api_network_changed(struct api_ctx *c)
 {
@@ -428,25 +432,62 @@ json_t *api_pip_json(struct kumod *k, int64_t id)
                                             (json_int_t)sqlite3_column_int64(ps, 1), "hostPort",
                                             (json_int_t)sqlite3_column_int64(ps, 2)));
         sqlite3_finalize(ps);
+        /* ports the switch could not forward: their host port is taken */
+        const json_t *errs = netplane_pip_errors(k, id);
         out =
             json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:s,s:o}", "id", rid, "name",
                       db_col_text(st, 1), "type", "publicIPAddress", "resourceGroup",
                       db_col_text(st, 0), "location", "local", "ipAddress", k->cfg.public_address,
                       "ports", ports, "networkInterface", name_or_null(st, 3), "provisioningState",
-                      "Succeeded", "createdAt", api_time(sqlite3_column_int64(st, 2)));
+                      errs ? "Failed" : "Succeeded", "createdAt",
+                      api_time(sqlite3_column_int64(st, 2)));
+        if (out && errs) {
+            const json_t *e0 = json_array_get(errs, 0);
+            json_object_set_new(out, "portErrors", json_deep_copy(errs));
+            json_object_set_new(
+                out, "error",
+                json_pack("{s:s,s:s}", "code", "HostPortInUse", "message",
+                          json_string_value(json_object_get(e0, "message"))));
+        }
     }
     sqlite3_finalize(st);
     return out;
 }
 
-/* The lowest free host port of protocol in the configured range, or -1. */
+/* Can a socket of this kind be bound to addr:port on the host right now? */
+static bool host_port_bindable(const char *addr, int64_t port, bool udp)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) return true; /* the switch will say */
+    int s = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+    if (s < 0) return true;
+    int one = 1; /* as libslirp listens: a port in TIME_WAIT is usable */
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    bool ok = bind(s, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(s);
+    return ok;
+}
+
+/* The lowest host port of protocol in the configured range that no public
+ * IP has and that no other program on the host holds (of the first few
+ * candidates; else the lowest one not mapped, and the switch reports it);
+ * -1 when every port of the range is mapped. */
 static int64_t free_host_port(struct kumod *k, const char *proto)
 {
-    return db_int(k->db, NULL, -1,
-                  "WITH RECURSIVE r(p) AS (SELECT ?1 UNION ALL SELECT p + 1 FROM r WHERE p < ?2)"
-                  " SELECT p FROM r WHERE p NOT IN"
-                  " (SELECT host_port FROM public_ip_ports WHERE protocol = ?3) LIMIT 1",
-                  "iit", (int64_t)k->cfg.port_lo, (int64_t)k->cfg.port_hi, proto);
+    sqlite3_stmt *st =
+        db_stmt(k->db,
+                "WITH RECURSIVE r(p) AS (SELECT ?1 UNION ALL SELECT p + 1 FROM r WHERE p < ?2)"
+                " SELECT p FROM r WHERE p NOT IN"
+                " (SELECT host_port FROM public_ip_ports WHERE protocol = ?3) LIMIT 64",
+                "iit", (int64_t)k->cfg.port_lo, (int64_t)k->cfg.port_hi, proto);
+    int64_t first = -1, found = -1;
+    while (st && found < 0 && sqlite3_step(st) == SQLITE_ROW) {
+        int64_t p = sqlite3_column_int64(st, 0);
+        if (first < 0) first = p;
+        if (host_port_bindable(k->cfg.public_address, p, strcmp(proto, "Udp") == 0)) found = p;
+    }
+    sqlite3_finalize(st);
+    return found >= 0 ? found : first;
 }
 
 int64_t api_pip_insert(struct api_ctx *c, int64_t g, const char *name, const json_t *ports,

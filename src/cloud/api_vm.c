@@ -52,6 +52,8 @@ static json_t *vm_nics_json(struct kumod *k, int64_t vm)
                                       "ipAddress", json_object_get(pip, "ipAddress"), "ports",
                                       json_object_get(pip, "ports"))
                           : json_null());
+        json_t *perr = pip ? json_object_get(pip, "portErrors") : NULL;
+        if (perr) json_object_set(json_object_get(e, "publicIp"), "portErrors", perr);
         json_decref(pip);
         json_decref(n);
         json_array_append_new(arr, e);
@@ -586,6 +588,17 @@ static bool is(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
+/* ?skipShutdown=true|false (Azure's powerOff parameter): power off without
+ * asking the guest to shut down first. 1, 0, or -1 after a 400. */
+static int skip_shutdown_arg(struct api_ctx *c)
+{
+    const char *q = http_query(c->rq, "skipShutdown");
+    if (!q || !strcmp(q, "false")) return 0;
+    if (!strcmp(q, "true")) return 1;
+    return kerr_set(&c->err, 400, "InvalidQuery", "query.skipShutdown",
+                    "query.skipShutdown: '%.20s' is not true or false", q);
+}
+
 static void vm_start(struct api_ctx *c)
 {
     struct vm_row v;
@@ -629,6 +642,8 @@ static void vm_stop(struct api_ctx *c)
 {
     struct vm_row v;
     int wait = api_wait_arg(c);
+    int skip = wait < 0 ? -1 : skip_shutdown_arg(c);
+    if (skip < 0) return;
     if (wait < 0 || vm_lookup(c, &v) < 0 || busy(c, &v) < 0) return;
     if (is(v.power, PS_STOPPED) || is(v.power, PS_DEALLOCATED)) {
         api_reply(c, 200, api_vm_json(c->k, v.id));
@@ -645,7 +660,9 @@ static void vm_stop(struct api_ctx *c)
         kerr_internal(&c->err, "%s", db_errmsg(c->k->db));
         return;
     }
-    if (begin_op(c, &v, "stop", PS_STOPPING, PV_UPDATING, "stop requested", 0) == 0)
+    if (begin_op(c, &v, skip ? "stop-force" : "stop", PS_STOPPING, PV_UPDATING,
+                 skip ? "stop requested (skipping the guest's shutdown)" : "stop requested",
+                 0) == 0)
         action_reply(c, v.id, wait, 200);
 }
 
@@ -653,6 +670,8 @@ static void vm_deallocate(struct api_ctx *c)
 {
     struct vm_row v;
     int wait = api_wait_arg(c);
+    int skip = wait < 0 ? -1 : skip_shutdown_arg(c);
+    if (skip < 0) return;
     if (wait < 0 || vm_lookup(c, &v) < 0 || busy(c, &v) < 0) return;
     if (is(v.power, PS_DEALLOCATED)) {
         api_reply(c, 200, api_vm_json(c->k, v.id));
@@ -669,7 +688,10 @@ static void vm_deallocate(struct api_ctx *c)
         kerr_internal(&c->err, "%s", db_errmsg(c->k->db));
         return;
     }
-    if (begin_op(c, &v, "deallocate", PS_DEALLOCATING, PV_UPDATING, "deallocate requested", 0) == 0)
+    if (begin_op(c, &v, skip ? "deallocate-force" : "deallocate", PS_DEALLOCATING, PV_UPDATING,
+                 skip ? "deallocate requested (skipping the guest's shutdown)"
+                      : "deallocate requested",
+                 0) == 0)
         action_reply(c, v.id, wait, 200);
 }
 

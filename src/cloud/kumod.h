@@ -44,6 +44,7 @@ struct kumod_config {
     int metrics_retention;       /* seconds */
     int port_lo, port_hi;        /* host ports for public IPs */
     int stop_timeout;            /* seconds before SIGKILL */
+    int shutdown_timeout;        /* seconds a graceful stop waits for the guest (0: none) */
     int workers;                 /* operation threads */
     int autoscale_interval;      /* seconds between autoscale evaluations */
     int verbose;

@@ -83,6 +83,9 @@ static void usage(FILE *out)
             "  --max-body BYTES        request body limit (default 1048576)\n"
             "  --metrics-interval S    seconds between VM samples (default 10)\n"
             "  --metrics-retention S   seconds samples are kept (default 86400)\n"
+            "  --shutdown-timeout S    seconds stop, deallocate and restart wait for the guest\n"
+            "                          to shut down when asked, before powering it off\n"
+            "                          (default 30; 0: power off at once)\n"
             "  --stop-timeout S        seconds before a stopping VM is killed (default 30)\n"
             "  --workers N             threads for long operations (default 4)\n"
             "  --autoscale-interval S  seconds between autoscale evaluations (default 30)\n"
@@ -130,6 +133,7 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         O_MINT,
         O_MRET,
         O_STOP,
+        O_SHUTDOWN,
         O_WORKERS,
         O_ASINT,
         O_VERSION,
@@ -152,6 +156,7 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         {"metrics-interval", required_argument, NULL, O_MINT},
         {"metrics-retention", required_argument, NULL, O_MRET},
         {"stop-timeout", required_argument, NULL, O_STOP},
+        {"shutdown-timeout", required_argument, NULL, O_SHUTDOWN},
         {"workers", required_argument, NULL, O_WORKERS},
         {"autoscale-interval", required_argument, NULL, O_ASINT},
         {"verbose", no_argument, NULL, 'v'},
@@ -171,6 +176,7 @@ static int parse(int argc, char **argv, struct kumod_config *c)
                                .port_hi = 29999,
                                .stop_timeout = 30,
                                .workers = 4,
+                               .shutdown_timeout = 30,
                                .autoscale_interval = 30};
     snprintf(c->public_address, sizeof(c->public_address), "127.0.0.1");
     int o;
@@ -230,6 +236,10 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         case O_ASINT:
             if (!num(optarg, 1, 3600, &v)) goto bad;
             c->autoscale_interval = (int)v;
+            break;
+        case O_SHUTDOWN:
+            if (!num(optarg, 0, 3600, &v)) goto bad;
+            c->shutdown_timeout = (int)v;
             break;
         case O_WORKERS:
             if (!num(optarg, 1, 64, &v)) goto bad;

@@ -33,6 +33,7 @@ struct netplane {
     uint64_t start_ticks;
     bool child;
     int64_t last_fail_ms;
+    json_t *pip_errors; /* "pip-ID" -> [{protocol, port, hostPort, message}] */
 };
 
 static char *mac_of(int64_t nic, char buf[24])
@@ -164,6 +165,7 @@ void netplane_start(struct kumod *k)
 
 void netplane_stop(struct kumod *k)
 {
+    if (k->net) json_decref(k->net->pip_errors);
     free(k->net);
     k->net = NULL;
 }
@@ -333,6 +335,45 @@ json_t *netplane_config(struct kumod *k)
                      nics);
 }
 
+/* Keep the switch's public_ip_errors (an array of {"public_ip",
+ * "protocol", "port", "host_port", "error"}) by public IP, as messages
+ * that say what to do; log the ports that newly fail. */
+static void record_pip_errors(struct kumod *k, const json_t *list)
+{
+    struct netplane *n = k->net;
+    json_t *by = json_object();
+    size_t i;
+    const json_t *e;
+    json_array_foreach(list, i, e)
+    {
+        const char *pip = json_string_value(json_object_get(e, "public_ip"));
+        const char *proto = json_string_value(json_object_get(e, "protocol"));
+        const char *why = json_string_value(json_object_get(e, "error"));
+        json_int_t port = json_integer_value(json_object_get(e, "port"));
+        json_int_t hp = json_integer_value(json_object_get(e, "host_port"));
+        if (!pip || !proto || !why) continue;
+        bool udp = strcmp(proto, "udp") == 0;
+        char msg[512];
+        snprintf(msg, sizeof(msg),
+                 "%s port %" JSON_INTEGER_FORMAT " is not forwarded: kumo-switch %s (does "
+                 "another program on the host use that port?). Stop that program (kumod tries "
+                 "again at every network change), or give the NIC a new public IP (kumod picks "
+                 "host ports that are free) and delete this one",
+                 udp ? "UDP" : "TCP", port, why);
+        json_t *arr = json_object_get(by, pip);
+        if (!arr) {
+            arr = json_array();
+            json_object_set_new(by, pip, arr);
+        }
+        json_array_append_new(arr, json_pack("{s:s,s:I,s:I,s:s}", "protocol", udp ? "Udp" : "Tcp",
+                                             "port", port, "hostPort", hp, "message", msg));
+        const json_t *old = n->pip_errors ? json_object_get(n->pip_errors, pip) : NULL;
+        if (!old) log_warn("public IP %s (host port %" JSON_INTEGER_FORMAT "): %s", pip, hp, msg);
+    }
+    json_decref(n->pip_errors);
+    n->pip_errors = by;
+}
+
 void netplane_sync(struct kumod *k)
 {
     struct netplane *n = k->net;
@@ -343,7 +384,17 @@ void netplane_sync(struct kumod *k)
     json_t *r = vmm_request(n->control, req, 5000, err, sizeof(err));
     json_decref(req);
     if (!r) log_error("kumo-switch refused the network configuration: %s", err);
+    if (r) record_pip_errors(k, json_object_get(r, "public_ip_errors"));
     json_decref(r);
+}
+
+const json_t *netplane_pip_errors(struct kumod *k, int64_t pip_id)
+{
+    struct netplane *n = k->net;
+    if (!n || !n->pip_errors) return NULL;
+    char name[40];
+    snprintf(name, sizeof(name), "pip-%" PRId64, pip_id);
+    return json_object_get(n->pip_errors, name);
 }
 
 /* ---- a VM's NICs ---- */

@@ -45,6 +45,13 @@ json_t *netplane_vm_args(struct kumod *k, int64_t vm_id, char *err, size_t errle
 /* The network configuration changed (under the lock, after the commit). */
 void netplane_sync(struct kumod *k);
 
+/* The ports of public IP pip_id that kumo-switch could not forward at the
+ * last netplane_sync() because their host port cannot be listened on
+ * (another program holds it): a JSON array (borrowed) of {"protocol",
+ * "port", "hostPort", "message"}, or NULL when all are forwarded. Each
+ * sync tries them again. Lock held. */
+const json_t *netplane_pip_errors(struct kumod *k, int64_t pip_id);
+
 /* Under the lock, now and then: restart a switch that died. */
 void netplane_check(struct kumod *k);
 

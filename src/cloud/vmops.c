@@ -399,9 +399,48 @@ static int start_vm(struct kumod *k, int64_t vm, char *err, size_t errlen)
     return -1;
 }
 
-/* Power off kumo-vmm if it runs (control socket stop, else SIGTERM; SIGKILL
- * after the stop timeout). interim: the power state meanwhile, or NULL. */
-static void stop_vm(struct kumod *k, int64_t vm, const char *interim)
+/* A graceful stop's first step: ask the guest to power itself off (kumo-vmm's
+ * "shutdown", the power button of its virtio console) and wait for kumo-vmm
+ * to exit, at most --shutdown-timeout seconds. true when it has exited.
+ * Skipped (false) without a control socket, with a timeout of 0, and when
+ * the guest has no driver for the channel (still booting, or another OS). */
+static bool shutdown_guest(struct kumod *k, int64_t vm, const char *interim)
+{
+    int timeout = k->cfg.shutdown_timeout;
+    if (!k->vmm_has_control || timeout <= 0) return false;
+    char sock[PATH_MAX], e[256];
+    json_t *req = json_pack("{s:s}", "op", "shutdown");
+    json_t *r = vmm_request(path_vm_file(k, sock, vm, "control.sock"), req, 3000, e, sizeof(e));
+    json_decref(req);
+    bool heard = r && json_is_true(json_object_get(r, "driver_ready"));
+    json_decref(r);
+    kumod_lock(k);
+    if (!heard) {
+        if (interim)
+            set_state(k, vm, interim, NULL,
+                      "the guest has no shutdown channel (booting, or no virtio console driver): "
+                      "powering it off",
+                      false);
+        kumod_unlock(k);
+        return false;
+    }
+    if (interim) set_state(k, vm, interim, NULL, "asked the guest to shut down", false);
+    bool gone = supervisor_wait_exit(k->sup, vm, timeout * 1000, NULL);
+    if (interim)
+        set_state(k, vm, interim, NULL,
+                  gone ? "the guest shut down" : "the guest did not shut down in time: powering it off",
+                  false);
+    if (!gone)
+        log_info("VM %" PRId64 ": the guest did not shut down within %d s: powering it off", vm,
+                 timeout);
+    kumod_unlock(k);
+    return gone;
+}
+
+/* Power off kumo-vmm if it runs (graceful: ask the guest first; then the
+ * control socket's stop, else SIGTERM; SIGKILL after the stop timeout).
+ * interim: the power state meanwhile, or NULL. */
+static void stop_vm(struct kumod *k, int64_t vm, const char *interim, bool graceful)
 {
     kumod_lock(k);
     bool running = supervisor_running(k->sup, vm, NULL);
@@ -411,6 +450,7 @@ static void stop_vm(struct kumod *k, int64_t vm, const char *interim)
         if (strcmp(power, interim) != 0) set_state(k, vm, interim, NULL, "stopping", false);
     }
     kumod_unlock(k);
+    if (running && graceful && shutdown_guest(k, vm, interim)) running = false;
     if (running) {
         bool asked = false;
         if (k->vmm_has_control) {
@@ -525,13 +565,13 @@ void vmops_run(struct kumod *k, int64_t vm)
         kumod_lock(k);
         set_state(k, vm, PS_RUNNING, PV_SUCCEEDED, "running", true);
         kumod_unlock(k);
-    } else if (!strcmp(op, "stop")) {
-        stop_vm(k, vm, PS_STOPPING);
+    } else if (!strcmp(op, "stop") || !strcmp(op, "stop-force")) {
+        stop_vm(k, vm, PS_STOPPING, strcmp(op, "stop") == 0);
         kumod_lock(k);
         set_state(k, vm, PS_STOPPED, PV_SUCCEEDED, "stopped (still allocated)", true);
         kumod_unlock(k);
-    } else if (!strcmp(op, "deallocate")) {
-        stop_vm(k, vm, PS_DEALLOCATING);
+    } else if (!strcmp(op, "deallocate") || !strcmp(op, "deallocate-force")) {
+        stop_vm(k, vm, PS_DEALLOCATING, strcmp(op, "deallocate") == 0);
         struct db *db = k->db;
         if (host > 0) release_cores(k, vm, host);
         kumod_lock(k);
@@ -546,7 +586,7 @@ void vmops_run(struct kumod *k, int64_t vm)
         kumod_changed(k);
         kumod_unlock(k);
     } else if (!strcmp(op, "restart")) {
-        stop_vm(k, vm, PS_STOPPING);
+        stop_vm(k, vm, PS_STOPPING, true);
         if (host > 0) refresh_shared_affinity(k, host); /* a resize may hold more cores */
         if (start_vm(k, vm, err, sizeof(err)) < 0) {
             fail_op(k, vm, PS_STOPPED, "StartFailed", err);
@@ -556,7 +596,7 @@ void vmops_run(struct kumod *k, int64_t vm)
         set_state(k, vm, PS_RUNNING, PV_SUCCEEDED, "running", true);
         kumod_unlock(k);
     } else if (!strncmp(op, "delete", 6)) {
-        stop_vm(k, vm, NULL);
+        stop_vm(k, vm, NULL, false);
         if (host > 0) release_cores(k, vm, host);
         delete_vm(k, vm, strcmp(op, "delete-keep-disks") == 0);
     } else {

@@ -78,6 +78,7 @@ struct machine {
     struct vnet *nics[MACHINE_MAX_DEVICES];
     int nnics;
     struct balloon *balloon;
+    struct vcon *agent; /* virtio console: the host's channel to the guest (shutdown) */
     struct console *console;
 
     /* Built-in SBI (direct kernel boot): S-mode ECALLs are answered by the

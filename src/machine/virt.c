@@ -12,6 +12,7 @@
 #include "devices/syscon.h"
 #include "devices/uart.h"
 #include "devices/virtio_balloon.h"
+#include "devices/virtio_console.h"
 #include "devices/virtio_rng.h"
 #include "lib/log.h"
 #include "machine/machine.h"
@@ -99,9 +100,9 @@ struct machine *virt_create(const struct virt_config *cfg)
     m->uart = uart_attach(m, MAP(VIRT_UART0), m->plic, VIRT_UART0_IRQ, cfg->console);
     if (!m->uart) goto fail;
     machine_on_free(m, free_uart, m->uart);
-    /* virtio slots: disks first (slot 0 is vda), then NICs, the memory
-     * balloon and the entropy source in the last two; empty slots answer
-     * "no device" */
+    /* virtio slots: disks first (slot 0 is vda), then NICs, the guest
+     * channel (virtio console), the memory balloon and the entropy source in
+     * the last three when free; empty slots answer "no device" */
     if (cfg->ndisks + cfg->nnics > VIRT_MAX_DEVICES) {
         log_error("too many devices: %d disks and %d NICs, the board has %d virtio slots",
                   cfg->ndisks, cfg->nnics, VIRT_MAX_DEVICES);
@@ -117,6 +118,11 @@ struct machine *virt_create(const struct virt_config *cfg)
         if (i < cfg->ndisks + cfg->nnics) {
             if (virtio_net_attach(m, base, m->plic, irq, &cfg->nics[i - cfg->ndisks]) < 0)
                 goto fail;
+            continue;
+        }
+        if (i == VIRT_VIRTIO_COUNT - 3) {
+            m->agent = virtio_console_attach(m, base, m->plic, irq);
+            if (!m->agent) goto fail;
             continue;
         }
         if (i == VIRT_VIRTIO_COUNT - 2) {

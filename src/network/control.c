@@ -205,6 +205,8 @@ static json_t *apply_doc(struct ctl_env *env, json_t *doc, const char *what)
     for (size_t i = 0; i < env->sw->cfg->nnics; i++)
         json_array_append_new(nics, ctl_nic_status(env->sw, i));
     json_object_set_new(r, "nics", nics);
+    if (env->public_ip_errors)
+        json_object_set_new(r, "public_ip_errors", env->public_ip_errors(env->opaque));
     return r;
 }
 

@@ -21,6 +21,10 @@ struct ctl_env {
     /* Apply cfg (always consumed). 0, or -1 with a message in err. */
     int (*apply)(void *opaque, struct net_config *cfg, char *err, size_t errlen);
     void *opaque;
+    /* Public IP ports the last apply could not forward: a JSON array of
+     * {"public_ip", "protocol", "port", "host_port", "error"} (new
+     * reference), put in set_config's and the edits' answers. May be NULL. */
+    json_t *(*public_ip_errors)(void *opaque);
     uint64_t now_ms; /* for flows: set by the caller before each request */
     uint64_t nat_queue_drops;
 };

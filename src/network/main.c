@@ -284,6 +284,28 @@ static int apply(void *opaque, struct net_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+static json_t *public_ip_errors(void *opaque)
+{
+    struct daemon *d = opaque;
+    const struct nat_failure *f;
+    size_t n = nat_failures(d->nat, &f);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const struct net_config *cfg = d->sw->cfg;
+        if (f[i].pip >= cfg->npips || f[i].port >= cfg->pips[f[i].pip].nports) continue;
+        const struct net_public_ip *p = &cfg->pips[f[i].pip];
+        const struct net_pip_port *pp = &p->ports[f[i].port];
+        char ip[NET_IP4_STRLEN], msg[256];
+        snprintf(msg, sizeof(msg), "cannot listen on %s:%u/%s: %s", net_ip4_str(p->host_addr, ip),
+                 pp->host_port, pp->udp ? "udp" : "tcp", strerror(f[i].err));
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:i,s:i,s:s}", "public_ip", p->name,
+                                             "protocol", pp->udp ? "udp" : "tcp", "port",
+                                             (int)pp->nic_port, "host_port", (int)pp->host_port,
+                                             "error", msg));
+    }
+    return arr;
+}
+
 /* -------------------------------------------------------------- control -- */
 
 static void client_close(struct daemon *d, size_t i)
@@ -544,7 +566,8 @@ int main(int argc, char **argv)
         log_error("out of memory");
         return 1;
     }
-    d.ctl = (struct ctl_env){.sw = d.sw, .apply = apply, .opaque = &d};
+    d.ctl = (struct ctl_env){
+        .sw = d.sw, .apply = apply, .opaque = &d, .public_ip_errors = public_ip_errors};
 
     if (config) {
         size_t len;

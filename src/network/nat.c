@@ -8,6 +8,7 @@
 #include "lib/log.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <slirp/libslirp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,8 @@ struct nat {
     size_t nvnets;
     struct pollset *cur_ps; /* during nat_fill/nat_poll */
     uint64_t queue_drops;
+    struct nat_failure *fails; /* forwards the last nat_sync could not make */
+    size_t nfails;
 };
 
 static int64_t now_ns(void)
@@ -242,6 +245,7 @@ void nat_destroy(struct nat *nat)
         inst_destroy(in);
     }
     free(nat->by_vnet);
+    free(nat->fails);
     free(nat);
 }
 
@@ -298,8 +302,8 @@ int nat_sync(struct nat *nat, const struct net_config *cfg, char *err, size_t er
     struct inst **map = cfg->nvnets ? calloc(cfg->nvnets, sizeof(*map)) : NULL;
     size_t nw = 0, cap = 0;
     struct want *w = NULL;
-    struct want *removed = NULL, *added = NULL;
-    size_t nremoved = 0, nadded = 0;
+    struct nat_failure *fails = NULL;
+    size_t nfails = 0;
     if (cfg->nvnets && !map) goto oom;
 
     for (size_t v = 0; v < cfg->nvnets; v++) {
@@ -334,45 +338,27 @@ int nat_sync(struct nat *nat, const struct net_config *cfg, char *err, size_t er
             nw++;
         }
     }
-    /* remove what is no longer wanted (remembering it for a rollback) */
-    size_t total = nw;
-    for (struct inst *in = nat->insts; in; in = in->next) total += in->nfwds;
-    removed = calloc(total + 1, sizeof(*removed));
-    added = calloc(total + 1, sizeof(*added));
-    if (!removed || !added) goto oom;
+    fails = calloc(nw + 1, sizeof(*fails));
+    if (!fails) goto oom;
+    /* remove what is no longer wanted, then add what is missing */
     for (struct inst *in = nat->insts; in; in = in->next) {
         for (size_t i = 0; i < in->nfwds;) {
             if (wanted(w, nw, in, &in->fwds[i])) {
                 i++;
                 continue;
             }
-            removed[nremoved++] = (struct want){in, in->fwds[i], 0, 0};
             fwd_del(in, i);
         }
     }
     for (size_t i = 0; i < nw; i++) {
         if (present(w[i].in, &w[i].f)) continue;
+        errno = 0;
         if (fwd_add(w[i].in, &w[i].f) < 0) {
-            char ip[NET_IP4_STRLEN];
-            snprintf(err, errlen,
-                     "public_ips[%zu].ports[%zu]: cannot listen on %s:%u/%s (is the port in use?)",
-                     w[i].pip, w[i].port, net_ip4_str(w[i].f.host_addr, ip), w[i].f.host_port,
-                     w[i].f.udp ? "udp" : "tcp");
-            for (size_t a = 0; a < nadded; a++) {
-                struct inst *in = added[a].in;
-                for (size_t j = 0; j < in->nfwds; j++)
-                    if (fwd_eq(&in->fwds[j], &added[a].f)) {
-                        fwd_del(in, j);
-                        break;
-                    }
-            }
-            for (size_t r = 0; r < nremoved; r++)
-                if (fwd_add(removed[r].in, &removed[r].f) < 0)
-                    log_warn("could not restore the forward of host port %u",
-                             removed[r].f.host_port);
-            goto fail;
+            /* only this forward fails (its host port is taken, most likely):
+             * recorded for the caller, tried again at the next sync */
+            fails[nfails++] = (struct nat_failure){w[i].pip, w[i].port, errno ? errno : EADDRINUSE};
+            continue;
         }
-        added[nadded++] = w[i];
     }
     /* commit: drop instances of VNets that are gone, adopt the new ones */
     for (struct inst **pp = &nat->insts; *pp;) {
@@ -395,9 +381,18 @@ int nat_sync(struct nat *nat, const struct net_config *cfg, char *err, size_t er
     free(nat->by_vnet);
     nat->by_vnet = map;
     nat->nvnets = cfg->nvnets;
+    free(nat->fails);
+    nat->fails = fails;
+    nat->nfails = nfails;
+    for (size_t i = 0; i < nfails; i++) {
+        const struct net_public_ip *p = &cfg->pips[fails[i].pip];
+        const struct net_pip_port *pp = &p->ports[fails[i].port];
+        char ip[NET_IP4_STRLEN];
+        log_warn("public IP %s: cannot listen on %s:%u/%s: %s", p->name,
+                 net_ip4_str(p->host_addr, ip), pp->host_port, pp->udp ? "udp" : "tcp",
+                 strerror(fails[i].err));
+    }
     free(w);
-    free(removed);
-    free(added);
     return 0;
 oom:
     snprintf(err, errlen, "out of memory");
@@ -409,8 +404,7 @@ fail:
     }
     free(map);
     free(w);
-    free(removed);
-    free(added);
+    free(fails);
     return -1;
 }
 
@@ -451,6 +445,12 @@ bool nat_flush(struct nat *nat)
         fed = true;
     }
     return fed;
+}
+
+size_t nat_failures(const struct nat *nat, const struct nat_failure **out)
+{
+    *out = nat->fails;
+    return nat->nfails;
 }
 
 uint64_t nat_queue_drops(const struct nat *nat)

@@ -33,10 +33,21 @@ struct nat *nat_create(nat_deliver_fn deliver, void *opaque);
 void nat_destroy(struct nat *nat);
 
 /* Make the instances and public IP forwards match cfg: one instance per
- * VNet, one forward per port of each public IP assigned to a NIC. All or
- * nothing: if a host port cannot be listened on, what was there is restored
- * and -1 returned with a message naming the public IP port. */
+ * VNet, one forward per port of each public IP assigned to a NIC. A host
+ * port that cannot be listened on (another program has it) fails only its
+ * own forward: the rest applies, nat_failures() lists it, and the next
+ * nat_sync() tries it again. -1 (with a message) only when an instance
+ * cannot be made or memory runs out; nothing has changed then. */
 int nat_sync(struct nat *nat, const struct net_config *cfg, char *err, size_t errlen);
+
+/* A public IP port whose forward the last nat_sync() could not make:
+ * indices into that configuration's pips[] and their ports[], and the
+ * errno of the listen (EADDRINUSE, EACCES...). */
+struct nat_failure {
+    size_t pip, port;
+    int err;
+};
+size_t nat_failures(const struct nat *nat, const struct nat_failure **out);
 
 /* A frame from the VNet (index in the configuration last synced) to its
  * NAT. Queued (at most a few hundred frames per VNet; more are dropped and

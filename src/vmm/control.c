@@ -12,6 +12,9 @@
  *                                        change the CPU cap (100 = none), weight or
  *                                        host CPU affinity while the VM runs (each optional)
  *   {"op":"stop"}                       power the VM off (kumo-vmm exits 0)
+ *   {"op":"shutdown"}                   ask the guest to power itself off: "poweroff\n" on
+ *                                       the virtio console (its power button); returns at once
+ *     -> {"ok":true,"driver_ready":B}   B: the guest's driver has the device up
  *   {"op":"set_disk_limits","disk":I,"iops":N,"bps":N,"iops_max":N,"bps_max":N,
  *    "iops_max_length":S,"bps_max_length":S,"iops_burst":N,"bps_burst":N}
  *                                        change a disk's limits while it runs (omitted
@@ -25,6 +28,7 @@
 #include "cpu/hart.h"
 #include "devices/virtio_balloon.h"
 #include "devices/virtio_blk.h"
+#include "devices/virtio_console.h"
 #include "devices/virtio_net.h"
 #include "lib/log.h"
 #include "machine/machine.h"
@@ -257,6 +261,7 @@ static json_t *handle(struct control *c, const char *line)
     pthread_mutex_lock(&c->lock);
     struct machine *m = c->m;
     if (!op) {
+        reply = error_reply("op: missing (status, stop, shutdown, set_disk_limits or balloon)");
         reply = error_reply("op: missing (status, stop, set_disk_limits, set_cpu or balloon)");
     } else if (!m) {
         reply = error_reply("the VM is between boots; try again");
@@ -265,6 +270,15 @@ static json_t *handle(struct control *c, const char *line)
     } else if (strcmp(op, "stop") == 0) {
         machine_stop(m, STOP_POWEROFF, 0);
         reply = json_pack("{s:b}", "ok", 1);
+    } else if (strcmp(op, "shutdown") == 0) {
+        if (!m->agent)
+            reply = error_reply("this VM has no guest channel (all virtio slots are in use): "
+                                "use stop");
+        else if (virtio_console_send(m->agent, "poweroff\n", 9) < 0)
+            reply = error_reply("too many requests are waiting for the guest");
+        else
+            reply = json_pack("{s:b,s:b}", "ok", 1, "driver_ready",
+                              virtio_console_driver_ready(m->agent));
     } else if (strcmp(op, "set_disk_limits") == 0) {
         reply = set_disk_limits(m, req);
     } else if (strcmp(op, "balloon") == 0) {

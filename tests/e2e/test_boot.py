@@ -171,28 +171,3 @@ def test_console_socket(vmm, guest, tmp_path):
     finally:
         p.kill()
         p.wait()
-
-
-def test_main_job_boots_from_a_persistent_qcow2_overlay(tmp_path):
-    """README's main command: a shell in a VM whose disk keeps its changes."""
-    import os
-    from conftest import ROOT
-    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path))
-    for attempt in ("write", "read"):
-        p = pexpect.spawn(str(ROOT / "scripts" / "run.sh"), encoding="utf-8", timeout=300,
-                          env=env, codec_errors="replace")
-        p.expect("kumo guest: booted")
-        p.expect(r"[#$] ")
-        if attempt == "write":
-            p.sendline("echo kept-$((20 + 22)) > /root/note; sync")
-            p.expect(r"[#$] ")
-        else:
-            p.sendline("cat /root/note")
-            p.expect("kept-42")
-        p.sendline("poweroff")
-        p.expect(pexpect.EOF)
-        p.close()
-        assert p.exitstatus == 0
-    overlay = tmp_path / "kumo" / "default-vm" / "root.qcow2"
-    r = run(["qemu-img", "check", str(overlay)])
-    assert r.returncode == 0, r.stdout + r.stderr

@@ -65,9 +65,11 @@ class Cloud:
         self.logpath = tmp / "kumod.log"
         # host ports for public IPs: a window of their own, so that other kumods on
         # this machine (other tests) do not collide with this one
+        self.ports = public_port_window()
+        self.port_base = int(self.ports.split("-")[0])
         cmd = [str(KUMOD), "--data-dir", str(self.data), "--listen-tcp", f"127.0.0.1:{self.port}",
                "--vmm", vmm, "--guest-dir", str(guest), "--metrics-interval", "1",
-               "--stop-timeout", "10", "--public-ports", public_port_window(), *args]
+               "--stop-timeout", "10", "--public-ports", self.ports, *args]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.logf,
                                      stderr=self.logf)
         self.env = clean_env(self.home)
@@ -686,6 +688,108 @@ def test_networks_disks_outputs_and_api_errors(cloud):
     assert r.returncode == NOTFOUND and "'ghost' not found" in r.stderr
     r = c.kumo("disk", "show", "-g", "net", "-n", "../disks")
     assert r.returncode == NOTFOUND, r
+
+
+def http_get(port, tries=50):
+    for _ in range(tries):
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=3).read()
+        except OSError:
+            time.sleep(0.2)
+    return None
+
+
+def test_public_ip_whose_host_port_is_taken(cloud):
+    c = cloud
+    ip = c.json("public-ip", "create", "-g", "rg", "-n", "p1", "--ports", "22")
+    hp = ip["ports"][0]["hostPort"]
+    # another program on the host takes p1's host port before a NIC uses it
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", hp))
+    busy.listen(1)
+    try:
+        # kumod picks host ports that are free for new public IPs
+        assert c.json("public-ip", "create", "-g", "rg", "-n", "p0")["ports"][0]["hostPort"] != hp
+        c.ok("public-ip", "delete", "-g", "rg", "p0")
+        c.ok("vm", "create", "-g", "rg", "-n", "v1", "--size", "Tiny", "--public-ip-name", "p1")
+        c.ok("vm", "create", "-g", "rg", "-n", "v2", "--size", "Tiny", "--public-ip")
+        # only p1 fails, and says why and what to do; v2's network is whole
+        ip = c.json("public-ip", "show", "-g", "rg", "p1")
+        assert ip["provisioningState"] == "Failed", ip
+        assert ip["error"]["code"] == "HostPortInUse", ip
+        msg = ip["error"]["message"]
+        assert msg.startswith(f"TCP port 22 is not forwarded: kumo-switch cannot listen on "
+                              f"127.0.0.1:{hp}/tcp: Address already in use"), msg
+        assert "Stop that program" in msg and "new public IP" in msg, msg
+        assert ip["portErrors"] == [{"protocol": "Tcp", "port": 22, "hostPort": hp,
+                                     "message": msg}], ip
+        r = c.ok("public-ip", "show", "-g", "rg", "p1")
+        assert f"127.0.0.1:{hp} (not forwarded: the host port is in use)" in r.stdout, r.stdout
+        assert "State:" in r.stdout and "Failed: TCP port 22 is not forwarded" in r.stdout
+        r = c.ok("vm", "show", "-g", "rg", "v1")
+        assert f"tcp/22 -> 127.0.0.1:{hp} (not forwarded: host port in use)" in r.stdout
+        v2 = c.json("public-ip", "show", "-g", "rg", "v2-ip")
+        assert v2["provisioningState"] == "Succeeded" and "portErrors" not in v2, v2
+        for vm in ("v1", "v2"):
+            wait_log(c, vm, "kumo guest: booted")
+            c.ok("vm", "console", "-g", "rg", vm, input=f"mkdir -p /w; echo {vm}-port22 > "
+                 "/w/index.html; httpd -p 22 -h /w\n")
+        v2_port = [p["hostPort"] for p in v2["ports"] if p["port"] == 22][0]
+        assert http_get(v2_port) == b"v2-port22\n"
+        assert "public IP pip-" in c.log() and f"(host port {hp})" in c.log()
+    finally:
+        busy.close()
+    # once the port is free, the next network change forwards it
+    c.ok("nsg", "rule", "create", "-g", "rg", "--nsg-name", "v1-nsg", "-n", "AllowWeb",
+         "--priority", 1010, "--protocol", "Tcp", "--destination-port-ranges", 80)
+    ip = c.json("public-ip", "show", "-g", "rg", "p1")
+    assert ip["provisioningState"] == "Succeeded" and "error" not in ip, ip
+    assert http_get(hp) == b"v1-port22\n"
+
+
+def test_stop_is_graceful_first(cloud_factory):
+    c = cloud_factory(args=["--shutdown-timeout", "8"])
+    c.ok("vm", "create", "-g", "rg", "-n", "g", "--size", "Tiny", "--no-nsg")
+    wait_log(c, "g", "kumo guest: booted")
+    # data written just before the stop, not synced: the guest's own shutdown syncs it
+    c.ok("vm", "console", "-g", "rg", "g", input="echo graceful-$((3*4)) > /root/kept\n")
+    before = len(c.ok("vm", "log", "-g", "rg", "g").stdout)
+    r = c.ok("vm", "stop", "-g", "rg", "g")
+    assert "VM 'g' is Stopped" in r.stdout, r.stdout
+    msgs = [h["Message"] for h in table(c.ok("vm", "history", "-g", "rg", "g").stdout)]
+    i = msgs.index("stop requested")
+    assert msgs[i + 1:] == ["asked the guest to shut down", "the guest shut down",
+                            "stopped (still allocated)"], msgs
+    assert "kumo guest: powering off" in c.ok("vm", "log", "-g", "rg", "g").stdout[before:]
+    c.ok("vm", "start", "-g", "rg", "g")
+    wait_log(c, "g", "kumo guest: booted", since=before)
+    r = c.ok("vm", "console", "-g", "rg", "g", input="cat /root/kept\n")
+    assert re.search(r"^graceful-12\r?$", r.stdout, re.M), r.stdout
+
+    # a guest that does not listen: powered off after --shutdown-timeout
+    c.ok("vm", "console", "-g", "rg", "g", input="for p in /proc/[0-9]*; do ls -l $p/fd "
+         "2>/dev/null | grep -q /dev/hvc && kill -9 ${p#/proc/}; done; echo deaf\n")
+    t0 = time.time()
+    c.ok("vm", "stop", "-g", "rg", "g")
+    assert time.time() - t0 >= 8
+    msgs = [h["Message"] for h in table(c.ok("vm", "history", "-g", "rg", "g").stdout)]
+    assert msgs[-3:] == ["asked the guest to shut down",
+                         "the guest did not shut down in time: powering it off",
+                         "stopped (still allocated)"], msgs
+    # --skip-shutdown: at once, without asking
+    before = len(c.ok("vm", "log", "-g", "rg", "g").stdout)
+    c.ok("vm", "start", "-g", "rg", "g")
+    wait_log(c, "g", "kumo guest: booted", since=before)
+    c.ok("vm", "stop", "-g", "rg", "g", "--skip-shutdown")
+    msgs = [h["Message"] for h in table(c.ok("vm", "history", "-g", "rg", "g").stdout)]
+    assert msgs[-2:] == ["stop requested (skipping the guest's shutdown)",
+                         "stopped (still allocated)"], msgs
+    # the query is checked
+    r = subprocess.run(["curl", "-s", "-X", "POST", "--unix-socket", str(c.data / "kumod.sock"),
+                        "-H", f"Authorization: Bearer {c.token}",
+                        "http://kumo/v1/resourceGroups/rg/virtualMachines/g/stop?skipShutdown=yes"],
+                       capture_output=True, text=True, timeout=30)
+    assert "query.skipShutdown: 'yes' is not true or false" in r.stdout, r.stdout
 
 
 def test_tokens_and_tcp(cloud):

@@ -577,6 +577,62 @@ def test_public_ip(make_switch):
     sw.stop()
 
 
+def fetch_through(host_port, nic, nic_ip, body):
+    """GET / on 127.0.0.1:host_port from the host, served by a fake VM on nic."""
+    result = {}
+
+    def client():
+        try:
+            s = socket.create_connection(("127.0.0.1", host_port), timeout=10)
+            s.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+            data = b""
+            while body not in data:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            result["data"] = data
+            s.close()
+        except OSError as e:
+            result["error"] = e
+
+    t = threading.Thread(target=client)
+    t.start()
+    serve_one_http(nic, nic_ip, 80, body)
+    t.join(15)
+    return result.get("data", result.get("error"))
+
+
+def test_public_ip_port_in_use_fails_alone(make_switch):
+    # another program on the host has the port of public IP pip2
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    busy_port = busy.getsockname()[1]
+    sw = make_switch(base_config(web_rules=WEB_RULES))
+    n1, n2 = sw.nic("n1", 1), sw.nic("n2", 2)
+    cfg = base_config(web_rules=WEB_RULES, public_port=free_port())
+    cfg["public_ips"].append({"name": "pip2", "host_address": "127.0.0.1",
+                              "ports": [{"host_port": busy_port, "nic_port": 80}]})
+    cfg["nics"][1]["public_ip"] = "pip2"
+    r = sw.request(op="set_config", config=cfg)
+    # only pip2's port fails, named in the answer; the rest is applied
+    assert r["ok"], r
+    assert r["public_ip_errors"] == [{
+        "public_ip": "pip2", "protocol": "tcp", "port": 80, "host_port": busy_port,
+        "error": f"cannot listen on 127.0.0.1:{busy_port}/tcp: Address already in use"}], r
+    assert sw.request(op="get_config")["config"]["public_ips"][1]["name"] == "pip2"
+    hp1 = cfg["public_ips"][0]["ports"][0]["host_port"]
+    assert b"hello from n1" in fetch_through(hp1, n1, "10.0.1.4", b"hello from n1")
+    # once the port is free, the next configuration forwards it
+    busy.close()
+    r = sw.request(op="update_nsg", nsg=cfg["nsgs"][0])
+    assert r["ok"] and r["public_ip_errors"] == [], r
+    assert b"hello from n2" in fetch_through(busy_port, n2, "10.0.1.5", b"hello from n2")
+    log = sw.stop()
+    assert f"public IP pip2: cannot listen on 127.0.0.1:{busy_port}/tcp" in log, log
+
+
 def test_public_ip_denied_by_nsg(make_switch):
     hp = free_port()
     sw = make_switch(base_config(web_rules=WEB_RULES, public_port=hp, nic_port=81))

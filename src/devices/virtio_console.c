@@ -1,0 +1,116 @@
+/*
+ * virtio_console.c - see virtio_console.h. Queue 0 (receiveq) carries the
+ * host's bytes to the guest, queue 1 (transmitq) the guest's to the host.
+ * Requests are tiny and rare, so they are served under the device lock on
+ * whichever thread asks (the vCPU that notifies, or the sender).
+ */
+#include "devices/virtio_console.h"
+
+#include "devices/virtio.h"
+#include "machine/machine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PENDING_MAX 4096
+#define RXQ 0
+#define TXQ 1
+
+struct vcon {
+    struct virtio_dev vd;
+    char pending[PENDING_MAX]; /* for the guest, not delivered yet (vd.lock) */
+    size_t npending;
+};
+
+/* Copy pending bytes into the receive buffers the guest has offered. */
+static void deliver(struct vcon *c)
+{
+    static __thread struct virtq_req req;
+    struct virtio_dev *vd = &c->vd;
+    if (!c->npending || !virtio_running(vd)) return;
+    bool pushed = false;
+    while (c->npending && virtq_pop(vd, RXQ, &req) == 1) {
+        size_t done = 0;
+        for (unsigned k = 0; k < req.nin && done < c->npending; k++) {
+            size_t n = c->npending - done;
+            if (n > req.in[k].iov_len) n = req.in[k].iov_len;
+            memcpy(req.in[k].iov_base, c->pending + done, n);
+            done += n;
+        }
+        virtq_push(vd, RXQ, &req, (uint32_t)done);
+        memmove(c->pending, c->pending + done, c->npending - done);
+        c->npending -= done;
+        pushed = true;
+    }
+    if (pushed) virtq_notify(vd, RXQ);
+}
+
+static void con_notify(struct virtio_dev *vd, unsigned q)
+{
+    static __thread struct virtq_req req;
+    struct vcon *c = vd->opaque;
+    pthread_mutex_lock(&vd->lock);
+    if (q == RXQ) {
+        deliver(c); /* new receive buffers */
+    } else if (q == TXQ) {
+        bool any = false;
+        while (virtq_pop(vd, TXQ, &req) == 1) { /* the guest's output: dropped */
+            virtq_push(vd, TXQ, &req, 0);
+            any = true;
+        }
+        if (any) virtq_notify(vd, TXQ);
+    }
+    pthread_mutex_unlock(&vd->lock);
+}
+
+static void con_start(struct virtio_dev *vd)
+{
+    deliver(vd->opaque); /* (called with vd->lock held by the transport) */
+}
+
+static void con_destroy(struct virtio_dev *vd)
+{
+    free(vd->opaque);
+}
+
+static const struct virtio_device_ops con_ops = {
+    .notify = con_notify, .start = con_start, .destroy = con_destroy};
+
+struct vcon *virtio_console_attach(struct machine *m, uint64_t base, struct plic *plic,
+                                   unsigned irq)
+{
+    struct vcon *c = calloc(1, sizeof(*c));
+    if (!c) return NULL;
+    c->vd.device_id = 3;
+    c->vd.nqueues = 2;
+    c->vd.queue_max = 64;
+    c->vd.ops = &con_ops;
+    c->vd.opaque = c;
+    if (virtio_mmio_attach(m, &c->vd, base, plic, irq) < 0) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+int virtio_console_send(struct vcon *c, const void *buf, size_t len)
+{
+    pthread_mutex_lock(&c->vd.lock);
+    int rc = -1;
+    if (len <= PENDING_MAX - c->npending) {
+        memcpy(c->pending + c->npending, buf, len);
+        c->npending += len;
+        deliver(c);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&c->vd.lock);
+    return rc;
+}
+
+bool virtio_console_driver_ready(struct vcon *c)
+{
+    pthread_mutex_lock(&c->vd.lock);
+    bool ready = virtio_running(&c->vd);
+    pthread_mutex_unlock(&c->vd.lock);
+    return ready;
+}

@@ -1,0 +1,30 @@
+/*
+ * virtio_console.h - a virtio console (device ID 3) used as kumo-vmm's
+ * channel to the guest, not as a terminal: one port, no multiport. The
+ * host queues text for the guest (the control socket's "shutdown" sends
+ * "poweroff\n": a power button the default guest's init listens to on this
+ * port's /dev/hvcN); what the guest writes to it is read and dropped.
+ */
+#ifndef KUMO_DEVICES_VIRTIO_CONSOLE_H
+#define KUMO_DEVICES_VIRTIO_CONSOLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct machine;
+struct plic;
+struct vcon;
+
+struct vcon *virtio_console_attach(struct machine *m, uint64_t base, struct plic *plic,
+                                   unsigned irq);
+
+/* Queue len bytes for the guest; they are delivered as the guest's driver
+ * offers receive buffers (kept until then, across a driver reset). 0, or
+ * -1 when more than 4 KiB would be waiting. Any thread. */
+int virtio_console_send(struct vcon *c, const void *buf, size_t len);
+
+/* Has the guest's driver set the device up (DRIVER_OK)? */
+bool virtio_console_driver_ready(struct vcon *c);
+
+#endif
