@@ -12,7 +12,7 @@ packages=(
   gcc-riscv64-unknown-elf
   # tests
   python3 python3-pytest python3-pexpect device-tree-compiler clang libclang-rt-14-dev
-  qemu-utils opensbi u-boot-qemu e2fsprogs socat
+  qemu-utils opensbi u-boot-qemu e2fsprogs socat curl iproute2
 )
 
 missing=()
