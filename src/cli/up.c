@@ -49,9 +49,10 @@ static int get_maybe(struct cli *c, const char *path, json_t **out)
 
 /*
  * The size of a new VM: of the sizes that fit the location's free vCPUs
- * and memory, a 2-vCPU one with the least memory (then the cheapest); when
+ * and memory, a 2-vCPU one with the least memory (then one that is not
+ * burstable, then the cheapest); when
  * no 2-vCPU size fits, the fitting size with the least memory. NULL (and
- * *rc) after an error; "B2s" when nothing fits (kumod then explains what
+ * *rc) after an error; "F2s_v2" when nothing fits (kumod then explains what
  * is short).
  */
 static const char *pick_size(struct cli *c, const char *location, int *rc)
@@ -86,9 +87,17 @@ static const char *pick_size(struct cli *c, const char *location, int *rc)
             if (ji(s, "memoryMiB") < ji(best, "memoryMiB")) best = s;
             continue;
         }
+        /* not burstable: a VM for interactive use is not held to a baseline
+         * when its credits run out */
+        bool burst = !json_is_null(json_object_get(s, "burstable"));
+        bool best_burst = !json_is_null(json_object_get(best, "burstable"));
+        if (burst != best_burst) {
+            if (!burst) best = s;
+            continue;
+        }
         if (jd(s, "pricePerHour") < jd(best, "pricePerHour")) best = s;
     }
-    const char *name = best ? tmp("%s", jsn(best, "name")) : "B2s";
+    const char *name = best ? tmp("%s", jsn(best, "name")) : "F2s_v2";
     if (best && ji(best, "vcpus") != 2)
         fprintf(stderr,
                 "%s: note: no 2-vCPU size fits the free capacity of location %s (%lld vCPUs, "
@@ -286,7 +295,7 @@ static const struct opt up_opts[] = {
     {"name", 'n', OPT_VALUE, "NAME", "the VM (or give NAME as the last word; default: default)",
      "name"},
     {"size", 0, OPT_VALUE, "SIZE",
-     "a new VM's size (default: the 2-vCPU size with the least memory that fits, e.g. B2s)",
+     "a new VM's size (default: the 2-vCPU size with the least memory that fits, not burstable if one is, e.g. F2s_v2)",
      "size"},
     {"image", 0, OPT_VALUE, "IMAGE", "a new VM's image (default: default, kumo's Linux guest)",
      "image"},

@@ -68,7 +68,7 @@ def test_run_sh_main_job(tmp_path, guest):
         assert r.returncode == 0, (out[-3000:], err)
         assert "started kumod" in err and f"log {data}/kumod.log" in err, err
         assert "'scripts/run.sh --stop'" in err, err
-        assert "creating VM 'default' in resource group 'default': size B2s" in err, err
+        assert "creating VM 'default' in resource group 'default': size F2s_v2" in err, err
         assert re.search(r"^Power state: +Running$", out, re.M), out[:2000]
         m = re.search(r"^Public IP: +127\.0\.0\.1 \(default-ip\): tcp/22 -> 127\.0\.0\.1:(\d+)",
                       out, re.M)
