@@ -79,13 +79,28 @@ def test_dedicated_vm_gets_a_core_of_its_own(kumod_factory):  # noqa: F811
     assert affinity(spid) == "0"
 
 
-# A size that spends quickly: 1 initial credit; 600 an hour below a 20 %
+# A size that spends quickly: 3 initial credits; 600 an hour below a 20 %
 # baseline, so 10 a minute idle, 10 a minute spent at 40 % (what a spinning
 # guest gets on a loaded host), 40 at 100 % (the built-in B1s takes 33
 # minutes at 100 % to spend its 30).
 BURST = {"name": "Burst", "vcpus": 1, "memoryMiB": 128, "pricePerHour": 0.01,
-         "burstable": {"baselinePercent": 20, "initialCredits": 1, "creditsPerHour": 600,
-                       "maxCredits": 2}}
+         "burstable": {"baselinePercent": 20, "initialCredits": 3, "creditsPerHour": 600,
+                       "maxCredits": 3}}
+
+# The guest's own progress: how many times a second its spinning loop went
+# round (each round runs date(1)), one "rate N" line a second.
+SPIN = ("e=$(($(date +%s)+{secs})); s=$(date +%s); n=0; while [ $(date +%s) -lt $e ]; do "
+        "n=$((n+1)); t=$(date +%s); if [ $t != $s ]; then echo rate $n; n=0; s=$t; fi; done; "
+        "echo spun$((40 + 2))")
+
+
+def rates(text):
+    return [int(x) for x in re.findall(r"^rate (\d+)\r?$", text, re.M)]
+
+
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2]
 
 
 def test_burstable_vm_held_to_baseline_at_zero_credits(kumod_factory):  # noqa: F811
@@ -93,17 +108,19 @@ def test_burstable_vm_held_to_baseline_at_zero_credits(kumod_factory):  # noqa: 
     k.ok("POST", "/v1/sizes", BURST)
     k.ok("POST", "/v1/resourceGroups", {"name": "rg"})
     vm = k.ok("POST", f"{VM}?wait=60", {"name": "b", "size": "Burst", "nsg": None})
-    assert vm["cpuCredits"]["credits"] == 1 and not vm["cpuCredits"]["heldToBaseline"], vm
+    assert vm["cpuCredits"]["credits"] == 3 and not vm["cpuCredits"]["heldToBaseline"], vm
     assert vm["cpuCredits"]["baselinePercent"] == 20
     ctl = pathlib.Path(vm["instanceView"]["consoleSocket"]).with_name("control.sock")
     console_wait(k, f"{VM}/b", "kumo guest: booted")
-    # spin for 25 s of the guest's clock, then idle
-    console_send(vm["instanceView"]["consoleSocket"],
-                 "e=$(($(date +%s)+25)); while [ $(date +%s) -lt $e ]; do :; done; "
-                 "echo spun$((40 + 2))")
+    # spin for 45 s of the guest's clock, then idle
+    start = len(k.get(f"{VM}/b/bootDiagnostics").raw)
+    s0 = control(ctl, {"op": "status"})
+    console_send(vm["instanceView"]["consoleSocket"], SPIN.replace("{secs}", "45"))
     try:
         held = wait_until(lambda: (lambda v: v if v["cpuCredits"]["heldToBaseline"] else None)(
             k.ok("GET", f"{VM}/b")), 60, "the VM to run out of credits")
+        s1 = control(ctl, {"op": "status"})
+        at_held = len(k.get(f"{VM}/b/bootDiagnostics").raw)
     except AssertionError:
         m = k.ok("GET", f"{VM}/b/metrics?names=cpuPercent,cpuCredits")
         raise AssertionError(f"{k.ok('GET', f'{VM}/b')['cpuCredits']}\n{m}\n"
@@ -123,7 +140,24 @@ def test_burstable_vm_held_to_baseline_at_zero_credits(kumod_factory):  # noqa: 
         assert 100.0 * busy / wall <= 23.0, (busy, wall)
         assert thr > 0 or 100.0 * busy / wall < 18.0, (thr, wall)  # bound, or not reached
     # the spin ends; idle, it banks 10 credits a minute: lifted at 1 credit
-    console_wait(k, f"{VM}/b", "spun42", timeout=120)
+    log = console_wait(k, f"{VM}/b", "spun42", timeout=120)
+    s2 = control(ctl, {"op": "status"})
+    # the guest's own progress dropped when it was held: compared where the
+    # host gave it clearly more than the baseline before (a loaded host may
+    # not), with a second of settling after the cap came on
+    def share(a, b):
+        return 100.0 * (sum(b["vcpu_busy_ns"]) - sum(a["vcpu_busy_ns"])) / (
+            b["uptime_ns"] - a["uptime_ns"])
+    free_rates = rates(log[start:at_held])[1:]  # the first second is partial
+    held_rates = rates(log[at_held:])[1:-1]
+    free_share, held_share = share(s0, s1), share(s1, s2)
+    print(f"guest progress: {free_rates} at {free_share:.1f} % of a core, then held: "
+          f"{held_rates} at {held_share:.1f} %")
+    assert held_rates, log[-2000:]
+    assert held_share <= 23.0, (held_share, s1, s2)
+    if free_rates and free_share >= 30.0:
+        assert median(held_rates) < 0.85 * median(free_rates), (free_rates, held_rates,
+                                                               free_share, held_share)
     free = wait_until(lambda: (lambda v: v if not v["cpuCredits"]["heldToBaseline"] else None)(
         k.ok("GET", f"{VM}/b")), 90, "the cap to be lifted")
     assert free["cpuCredits"]["credits"] >= 1, free
