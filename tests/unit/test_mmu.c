@@ -25,7 +25,6 @@
 
 static struct machine *m;
 static struct hart *h;
-static int failures, checks;
 static uint64_t next_table = RAM_BASE + 0x100000; /* page tables allocated from here */
 
 static uint64_t *pte_ptr(uint64_t pa)
@@ -67,16 +66,7 @@ static void set_satp(int mode, uint64_t root)
     h->x[10] = old_x10;
 }
 
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        checks++;                                                                              \
-        if (!(cond)) {                                                                         \
-            failures++;                                                                        \
-            printf("FAIL line %d: ", __LINE__);                                                \
-            printf(__VA_ARGS__);                                                               \
-            printf("\n");                                                                      \
-        }                                                                                      \
-    } while (0)
+#include "check.h"
 
 static void as(int priv, uint64_t mstatus_set, uint64_t mstatus_clear)
 {

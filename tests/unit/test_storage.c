@@ -23,20 +23,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int failures, checks;
 static char tmpdir[] = "/tmp/kumo-test-storage-XXXXXX";
 static bool have_qemu;
 
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            printf("FAIL line %d: ", __LINE__);                                                    \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-        }                                                                                          \
-    } while (0)
+#include "check.h"
 
 static const char *P(const char *name)
 {

@@ -40,20 +40,10 @@ struct shared {
     uint8_t dirty[SECTORS]; /* touched since the last flush */
 };
 
-static int failures, checks;
 static char tmpdir[] = "/tmp/kumo-test-crash-XXXXXX";
 static bool have_qemu;
 
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            printf("FAIL line %d: ", __LINE__);                                                    \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-        }                                                                                          \
-    } while (0)
+#include "check.h"
 
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int sh(const char *fmt, ...)
