@@ -404,6 +404,8 @@ static int start_vm(struct kumod *k, int64_t vm, char *err, size_t errlen)
  * to exit, at most --shutdown-timeout seconds. true when it has exited.
  * Skipped (false) without a control socket, with a timeout of 0, and when
  * the guest has no driver for the channel (still booting, or another OS). */
+#define SHUTDOWN_REPEAT_MS 2000
+
 static bool shutdown_guest(struct kumod *k, int64_t vm, const char *interim)
 {
     int timeout = k->cfg.shutdown_timeout;
@@ -425,7 +427,24 @@ static bool shutdown_guest(struct kumod *k, int64_t vm, const char *interim)
         return false;
     }
     if (interim) set_state(k, vm, interim, NULL, "asked the guest to shut down", false);
-    bool gone = supervisor_wait_exit(k->sup, vm, timeout * 1000, NULL);
+    /* The request is pressed again every SHUTDOWN_REPEAT_MS: a guest still
+     * booting has its driver up before anything reads the console (the
+     * default guest's init starts its reader early), and a line written
+     * before that is lost, as a power button pressed during boot is. */
+    int64_t deadline = time_now_ms() + (int64_t)timeout * 1000;
+    bool gone = false;
+    for (;;) {
+        int64_t left = deadline - time_now_ms();
+        if (left <= 0) break;
+        gone = supervisor_wait_exit(k->sup, vm, (int)(left < SHUTDOWN_REPEAT_MS ? left : SHUTDOWN_REPEAT_MS),
+                                    NULL);
+        if (gone || deadline - time_now_ms() <= 0) break;
+        kumod_unlock(k);
+        req = json_pack("{s:s}", "op", "shutdown");
+        json_decref(vmm_request(sock, req, 3000, e, sizeof(e)));
+        json_decref(req);
+        kumod_lock(k);
+    }
     if (interim)
         set_state(k, vm, interim, NULL,
                   gone ? "the guest shut down" : "the guest did not shut down in time: powering it off",
