@@ -120,6 +120,13 @@ def test_noisy_neighbour_held_to_its_cap_and_weight(vmm, guest, tmp_path):
         # weight: the noisy one at 10, the victim at the default 100 (nice 10 vs
         # 0 in the same scheduling group: CFS gives ~9:1); half would mean the
         # weight did nothing
+        if os.nice(0) != 0:
+            # run niced (e.g. `nice scripts/test.sh`): the victim's threads
+            # inherited that nice, and weights are absolute nice values; give
+            # it a weight of about the default (nice 0) explicitly
+            r = control(vsock, {"op": "set_cpu", "weight": 99})
+            if not r["ok"]:
+                pytest.skip(f"niced test run and cannot renice: {r}")
         r = control(nsock, {"op": "set_cpu", "weight": 10})
         assert r["ok"] and r["cpu"]["weight"] == 10, r
         time.sleep(0.5)
@@ -205,7 +212,8 @@ def test_weight_goes_to_threads_or_to_the_session_group(vmm, guest, tmp_path):
         s = control(sock, {"op": "status"})
         assert s["cpu"]["weight_applies_to"] == "session group", s
         assert open(f"/proc/{p.pid}/autogroup").read().split()[-1] == "10"  # "/autogroup-N nice 10"
-        assert thread_nices(p.pid).get("vcpu0") == 0  # the VM's own threads stay even
+        # the VM's own threads stay even (at the nice they inherited)
+        assert thread_nices(p.pid).get("vcpu0") == os.nice(0)
         assert control(sock, {"op": "set_cpu", "weight": 100})["ok"]
         assert open(f"/proc/{p.pid}/autogroup").read().split()[-1] == "0"
     finally:
