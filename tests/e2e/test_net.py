@@ -43,18 +43,18 @@ def test_hostfwd_reaches_a_guest_web_server(vmm, guest, tmp_path):
     port = free_port()
     body = "hello-from-the-guest-%d" % port
     cmd = (f"mkdir -p /w; echo {body} > /w/index.html; httpd -f -p 8080 -h /w & "
-           "echo server-up; sleep 30")
+           "echo server-up; sleep 300")  # the test kills it once it has its answer
     p = subprocess.Popen(boot_cmd(vmm, guest, cmd,
                                   extra=["--net", f"user,hostfwd=tcp:127.0.0.1:{port}-:8080"]),
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT)
     try:
         got = None
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a sanitized build on a busy host boots slowly
         while time.monotonic() < deadline and got is None:
             try:
                 got = urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html",
-                                             timeout=5).read().decode()
+                                             timeout=10).read().decode()
             except OSError:
                 time.sleep(0.5)
         assert got is not None and body in got
