@@ -389,6 +389,12 @@ def test_vm_story_create_port_stop_deallocate_resize_cost_delete(cloud):
     f = subprocess.Popen([str(KUMO), "vm", "log", "-g", "rg", "web", "--follow", "--tail", "200"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=c.env)
     try:
+        # the shell must be reading: a line sent before its prompt is lost when
+        # it sets up line editing (the tty discards what was typed ahead)
+        deadline = time.time() + 60
+        while "web:~# " not in c.ok("vm", "log", "-g", "rg", "web").stdout:
+            assert time.time() < deadline, "no shell prompt on web's console"
+            time.sleep(0.2)
         c.ok("vm", "console", "-g", "rg", "web", input="echo followed-$((3*5))\n")
         got, deadline = b"", time.time() + 30
         while b"followed-15" not in got and time.time() < deadline:
