@@ -742,7 +742,7 @@ def test_real_guests(make_switch, tmp_path):
              source_address_prefix="VirtualNetwork", destination_port_range="8080")],
         public_port=hp)
     sw = make_switch(cfg)
-    srv = subprocess.Popen(["/usr/bin/python3", "-m", "http.server", "0", "--bind", "0.0.0.0"],
+    srv = subprocess.Popen(["/usr/bin/python3", "-u", "-m", "http.server", "0", "--bind", "0.0.0.0"],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                            cwd=tmp_path)
     procs = []
@@ -1184,7 +1184,7 @@ def test_real_guests_public_ip_and_nat(make_switch, guests, tmp_path):
     hp = free_port()
     cfg = base_config(web_rules=WEB_RULES, public_port=hp)
     sw = make_switch(cfg)
-    srv = subprocess.Popen(["/usr/bin/python3", "-m", "http.server", "0", "--bind", "0.0.0.0"],
+    srv = subprocess.Popen(["/usr/bin/python3", "-u", "-m", "http.server", "0", "--bind", "0.0.0.0"],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                            cwd=tmp_path)
     try:
