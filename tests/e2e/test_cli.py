@@ -58,6 +58,22 @@ def test_bad_numbers(vmm):
         assert msg in r.stderr
 
 
+def test_bad_disk_limits(vmm, tmp_path):
+    """Inconsistent --disk limits are usage errors that name what is wrong;
+    nothing is opened or written."""
+    img = tmp_path / "d.img"
+    for spec, msg in (("iops_max=5", "iops_max needs iops (the sustained rate)"),
+                      ("iops=10,iops_max=5", "iops_max=5 must be above iops=10"),
+                      ("iops=10,iops_max_length=5", "iops_max_length needs iops_max"),
+                      ("bps_burst=5", "bps_burst needs bps"),
+                      ("iops=0", "iops=0: give a positive number"),
+                      ("iopz=5", "unknown setting 'iopz'")):
+        r = run([vmm, "--kernel", "/dev/null", "--disk", f"path={img},{spec}"])
+        assert r.returncode == 2, (spec, r.stderr)
+        assert msg in r.stderr, (spec, r.stderr)
+    assert not img.exists()
+
+
 def test_missing_file(vmm, tmp_path):
     r = run([vmm, "--elf", str(tmp_path / "nope.elf")])
     assert r.returncode == 125
