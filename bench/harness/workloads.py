@@ -43,7 +43,11 @@ TOOLS = [
     ("gunzip", "busybox gunzip of that output"),
     ("sha256sum", "busybox sha256sum of the 8 MiB input"),
     ("sort", "busybox sort of the 8 MiB input (about 130k lines)"),
+    ("procs", "process churn: fork + exec of a small static program, each child maps, "
+              "touches, write-protects and unmaps 1 MiB four times (bench/programs/procs.c)"),
 ]
+# Tools rows that are bench/programs (checked against the native run), with their -s.
+TOOL_PROGRAMS = {"procs": 20}
 QUICK_TOOLS = ("sha256sum",)
 
 BOOT_APPEND = 'console=ttyS0 kumo.run="true"'
@@ -125,7 +129,9 @@ def make_plans():
                      "sha256sum </tmp/data.out; rm -f /tmp/data.out")
              + _step("sha256sum", need_data, "sha256sum </tmp/data", "")
              + _step("sort", need_data, "sort /tmp/data >/tmp/sorted",
-                     "sha256sum </tmp/sorted; rm -f /tmp/sorted"))
+                     "sha256sum </tmp/sorted; rm -f /tmp/sorted")
+             + "".join(_step(n, "", "/bench/%s -s %d -t 1" % (n, sc), "")
+                       for n, sc in TOOL_PROGRAMS.items()))
     disk = DISK_PLAN_HEAD
     for name, _, args, _ in DISK_STEPS:
         if "{scratch}" in args:
@@ -423,6 +429,11 @@ class Runner:
             subprocess.run(["sort"], stdin=fi, stdout=fo, check=True, env=dict(os.environ, LC_ALL="C"))
         ref["sort"] = build.sha256_file(sorted_path)
         self.tool_ref = ref
+        for name, scale in TOOL_PROGRAMS.items():
+            _, out, err = self._native(name, scale, 1)
+            if err:
+                raise VMError("%s: %s" % (name, err))
+            self.expected[name] = out
 
     def _check_tool(self, step, out):
         """gunzip, sha256sum, sort: the guest's hash must be the native one.

@@ -205,8 +205,8 @@ static void write_satp(struct hart *h, uint64_t val)
     h->satp = val & (0xfull << 60 | 0xffffull << 44 | ((1ull << 44) - 1));
     h->satp_mode = (int)mode;
     h->satp_root = (val & ((1ull << 44) - 1)) << 12;
-    /* The TLB is not tagged with the ASID: a new satp means a new mapping. */
-    hart_tlb_flush(h);
+    /* The TLB is tagged by satp: switch to this address space's translations. */
+    mmu_switch_space(h);
 }
 
 static bool csr_write(struct hart *h, uint32_t csr, uint64_t val)

@@ -3,8 +3,10 @@
  * runs it lives in exec.c.
  */
 #include "cpu/internal.h"
+#include "lib/log.h"
 #include "machine/machine.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,11 +25,13 @@ struct hart *hart_new(struct machine *m, int id)
     h->id = id;
     h->max_satp_mode = 10; /* Sv57 */
     h->bc = block_cache_new();
-    if (!h->bc) {
+    if (!h->bc || !mmu_init(h)) {
+        block_cache_free(h->bc);
         free(h);
         return NULL;
     }
     pthread_mutex_init(&h->wfi_lock, NULL);
+    pthread_mutex_init(&h->fence_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -40,7 +44,16 @@ struct hart *hart_new(struct machine *m, int id)
 void hart_free(struct hart *h)
 {
     if (!h) return;
+    const struct hart_stats *st = &h->stats;
+    log_debug("hart %d: %" PRIu64 " blocks decoded, %" PRIu64 " block cache flushes; address "
+              "spaces: %" PRIu64 " switches, %" PRIu64 " new; SFENCE.VMA: %" PRIu64 " whole, %" PRIu64
+              " by page; %" PRIu64 " FENCE.I; %" PRIu64 " pages counted written by "
+              "EV_DROP_WRITES; %" PRIu64 " whole-TLB flushes",
+              h->id, st->blocks, st->block_flush, st->space_switch, st->space_new,
+              st->sfence_all, st->sfence_va, st->fence_i, st->drop_writes, st->tlb_flush);
     block_cache_free(h->bc);
+    mmu_free(h);
+    pthread_mutex_destroy(&h->fence_lock);
     pthread_cond_destroy(&h->wfi_cond);
     pthread_mutex_destroy(&h->wfi_lock);
     free(h);

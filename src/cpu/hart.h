@@ -87,7 +87,8 @@ enum access { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2 };
  * aligned access of size n hits when (va & (~PAGE_MASK | (n-1))) == tag, so
  * one compare rejects both misses and misaligned accesses. `addend` is
  * host_address - virtual_address. Invalid entries hold tag = ~0 (never
- * equal to an address with clear low bits ... except itself, see tlb.c).
+ * equal to a looked-up value: those have the page-offset bits clear except
+ * alignment bits, and an all-ones address is never aligned).
  */
 #define TLB_BITS 8
 #define TLB_SIZE (1u << TLB_BITS)
@@ -104,12 +105,35 @@ struct tlb_entry {
  * Translation contexts: S-mode with and without SUM and U-mode see
  * different permissions for the same page table, so each gets its own TLB
  * set and switching SUM or privilege is a pointer change, not a flush.
- * M-mode (and bare satp) uses TLB_CTX_M (identity map, PMP applied).
+ * M-mode uses its own set (identity map, PMP applied).
  */
-enum tlb_ctx { TLB_CTX_U = 0, TLB_CTX_S = 1, TLB_CTX_S_SUM = 2, TLB_CTX_M = 3, TLB_NCTX = 4 };
+enum tlb_ctx { TLB_CTX_U = 0, TLB_CTX_S = 1, TLB_CTX_S_SUM = 2, TLB_NCTX = 3 };
+
+/* Superpages a set holds 4 KiB pieces of (a flush by address inside one
+ * must drop every piece); more than this many: any flush by address
+ * empties the set. */
+#define TLB_SUPER_MAX 8
 
 struct tlb_set {
     struct tlb_entry e[3][TLB_SIZE]; /* [enum access][index] */
+    uint32_t nsuper;                 /* entries used in super_base/super_mask, or
+                                        TLB_SUPER_MAX + 1 after an overflow */
+    uint64_t super_base[TLB_SUPER_MAX], super_mask[TLB_SUPER_MAX];
+};
+
+/*
+ * Address spaces: the TLB is tagged by satp (mode, ASID and root), as the
+ * privileged spec allows: a hart keeps the translations of the last
+ * TLB_SPACES address spaces it ran, so a context switch (a satp write) is
+ * a pointer change, and SFENCE.VMA flushes by address and by ASID.
+ */
+#define TLB_SPACES 8
+
+struct tlb_space {
+    uint64_t satp;  /* the satp value these translations belong to */
+    uint64_t stamp; /* last use (least recently used is replaced) */
+    bool used;      /* false: free, its sets hold garbage */
+    struct tlb_set set[TLB_NCTX];
 };
 
 #define PMP_COUNT 16
@@ -129,6 +153,15 @@ enum hsm_state {
     HSM_START_PENDING = 2,
     HSM_STOP_PENDING = 3,
     HSM_SUSPENDED = 4,
+};
+
+/* Event counts for tuning (printed by hart_free at -vv). */
+struct hart_stats {
+    uint64_t space_switch, space_new; /* satp writes to another address space; new ones */
+    uint64_t sfence_all, sfence_va;   /* SFENCE.VMA (local or remote): everything, one page */
+    uint64_t fence_i, drop_writes;    /* FENCE.I; pages counted written by EV_DROP_WRITES */
+    uint64_t tlb_flush;               /* whole-TLB flushes (PMP, MXR, reset) */
+    uint64_t blocks, block_flush;     /* blocks decoded; block cache flushes */
 };
 
 struct hart {
@@ -177,7 +210,11 @@ struct hart {
     uint64_t exc_tval;
 
     /* --- slower-moving state --- */
-    struct tlb_set tlb[TLB_NCTX];
+    struct tlb_set tlb_m;       /* M-mode: no translation, PMP only */
+    struct tlb_space *spaces;   /* TLB_SPACES address spaces (mmu.c) */
+    struct tlb_space *space;    /* the current one (satp) */
+    uint64_t space_clock;       /* stamps for LRU */
+    int leaf_shift;             /* page size (log2) of the last successful walk */
     int satp_mode;    /* 0 bare, 8 sv39, 9 sv48, 10 sv57 */
     uint64_t satp_root; /* physical address of the root page table */
     _Atomic uint64_t mtimecmp; /* the CLINT comparator for this hart */
@@ -193,6 +230,15 @@ struct hart {
     uint64_t sta_shmem;         /* SBI STA shared memory (guest physical), 0: none */
     atomic_uint fence_req;      /* remote fence requests posted to this hart */
     atomic_uint fence_done;     /* ... and how many it has carried out */
+    pthread_mutex_t fence_lock; /* guards sfence_req */
+    struct {
+        bool all;   /* flush everything (overflow, or asked for) */
+        int n;      /* ranges below */
+        struct {
+            uint64_t va, size, asid; /* asid ~0: every address space */
+        } r[4];
+    } sfence_req;               /* remote SFENCE.VMA requests not yet carried out */
+    struct hart_stats stats;
     struct machine *m;
     struct block_cache *bc;
     int id;
@@ -216,13 +262,16 @@ void hart_wait_for_interrupt(struct hart *h);
 void hart_set_irq(struct hart *h, uint64_t mip_bits, bool level);
 void hart_kick(struct hart *h); /* re-check pending events soon; wakes WFI */
 
-/* Flush every cached translation (satp change, sfence.vma, PMP change). */
+/* Flush every cached translation (PMP change, reset, full SFENCE.VMA). */
 void hart_tlb_flush(struct hart *h);
 
-/* Remote fences (SBI RFENCE): ask `target` to flush its TLB (and, with
- * icache, its decoded blocks) and wait until it has. `self` keeps serving
- * its own fence requests while it waits, so two harts fencing each other
- * cannot deadlock. */
-void hart_remote_fence(struct hart *self, struct hart *target, bool icache);
+/* Remote fences (SBI RFENCE): ask `target` to carry out a FENCE.I
+ * (hart_remote_fence_i) or an SFENCE.VMA of [va, va + size) (size 0 with
+ * va 0, or size ~0: everything) in the address spaces of `asid` (~0: all),
+ * and wait until it has. `self` keeps serving its own fence requests while
+ * it waits, so two harts fencing each other cannot deadlock. */
+void hart_remote_fence_i(struct hart *self, struct hart *target);
+void hart_remote_sfence(struct hart *self, struct hart *target, uint64_t va, uint64_t size,
+                        uint64_t asid);
 
 #endif
