@@ -14,9 +14,11 @@
  * and one counter (the instruction budget that paces timer polling), so
  * interrupts and timers cost nothing per instruction.
  */
+#include "cpu/block.h"
 #include "cpu/decode.h"
 #include "cpu/fpu.h"
 #include "cpu/internal.h"
+#include "cpu/jit/jit.h"
 #include "machine/machine.h"
 
 #include <errno.h>
@@ -26,26 +28,9 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#define BLOCK_MAX 64
 #define BC_HASH_BITS 14
 #define BC_HASH_SIZE (1u << BC_HASH_BITS)
 #define BC_ARENA_SIZE (16u << 20)
-#define NO_PAGE UINT32_MAX
-
-struct block {
-    const uint8_t *host;     /* host address of the first instruction (the key) */
-    struct block *hash_next;
-    /* Successors, filled in lazily. 0: taken branch/jump target and 1: fall
-     * through, both in the same page (following one costs a generation
-     * check instead of a TLB lookup and a hash probe); 2: the last target of
-     * an indirect jump ending this block (checked against the fetch TLB). */
-    struct block *link[3];
-    uint32_t page;           /* RAM page index, NO_PAGE for ROM */
-    uint32_t gen;            /* that page's generation when decoded */
-    uint32_t n;              /* instructions, not counting the BLOCK_END sentinel */
-    uint32_t pad;
-    struct insn insns[];
-};
 
 struct block_cache {
     struct block *hash[BC_HASH_SIZE];
@@ -84,6 +69,9 @@ void block_cache_free(struct block_cache *bc)
 void block_cache_flush(struct hart *h)
 {
     h->stats.block_flush++;
+#ifdef KUMO_JIT
+    jit_flush(h->jit); /* translations point into the blocks */
+#endif
     struct block_cache *bc = h->bc;
     memset(bc->hash, 0, sizeof(bc->hash));
     bc->used = 0;
@@ -135,6 +123,8 @@ static struct block *build_block(struct hart *h, const uint8_t *host, uint64_t p
     h->stats.blocks++;
     b->host = host;
     b->link[0] = b->link[1] = b->link[2] = NULL;
+    b->code = NULL;
+    b->countdown = h->jit ? h->jit_threshold : INT32_MAX;
     b->page = claim_code_page(h, host, &b->gen);
 
     uint32_t off = 0, n = 0;
@@ -155,6 +145,8 @@ static struct block *build_block(struct hart *h, const uint8_t *host, uint64_t p
         if (!hi) return NULL;
         b = bc->scratch;
         b->link[0] = b->link[1] = b->link[2] = NULL;
+        b->code = NULL;
+        b->countdown = INT32_MAX; /* never translated */
         memcpy(bc->scratch_bytes, host, 2);
         memcpy(bc->scratch_bytes + 2, hi, 2);
         b->host = bc->scratch_bytes;
@@ -275,6 +267,10 @@ void hart_serve_fences(struct hart *h, unsigned ev)
     if (ev & EV_DROP_WRITES) mmu_drop_code_writes(h);
     if (ev & EV_SFENCE) serve_sfence(h);
     if (ev & EV_FENCE_I) hart_fence_i(h);
+#ifdef KUMO_JIT
+    /* a page holding code was written: indirect jumps must find blocks anew */
+    if (ev & EV_CODE) jit_forget_targets(h->jit);
+#endif
 }
 
 /* Post a request (its event bits) to target and wait until it has served it. */
@@ -422,16 +418,17 @@ enum hart_exit hart_run(struct hart *h)
         h->pc = t_;                                                                            \
         if (((t_ ^ pc_base) >> PAGE_SHIFT) == 0) {                                             \
             struct block *nb_ = b->link[slot];                                                 \
-            if (likely(nb_ != NULL) &&                                                         \
+            if (likely(nb_ != NULL) && likely(nb_->countdown > 0) &&                           \
                 likely(atomic_load_explicit(&h->events, memory_order_relaxed) == 0) &&         \
                 likely(h->budget > 0) &&                                                       \
                 likely(nb_->page == NO_PAGE || nb_->gen == atomic_load_explicit(               \
                            &h->m->page_gen[nb_->page], memory_order_relaxed))) {              \
                 b = nb_;                                                                       \
+                b->countdown--;                                                                \
                 h->budget -= b->n;                                                             \
                 pc_base = t_;                                                                  \
                 i = b->insns;                                                                  \
-                goto *i->handler;                                                         \
+                goto *i->handler;                                                              \
             }                                                                                  \
             prev = b;                                                                          \
             prev_slot = (slot);                                                                \
@@ -455,7 +452,8 @@ enum hart_exit hart_run(struct hart *h)
         uint64_t t_ = (target);                                                                \
         h->pc = t_;                                                                            \
         struct block *nb_ = b->link[2];                                                        \
-        if (nb_ && likely(atomic_load_explicit(&h->events, memory_order_relaxed) == 0) &&      \
+        if (nb_ && likely(nb_->countdown > 0) &&                                               \
+            likely(atomic_load_explicit(&h->events, memory_order_relaxed) == 0) &&             \
             likely(h->budget > 0)) {                                                           \
             const struct tlb_entry *e_ =                                                       \
                 &h->tlb_fetch->e[ACC_EXEC][(t_ >> PAGE_SHIFT) & (TLB_SIZE - 1)];               \
@@ -465,6 +463,7 @@ enum hart_exit hart_run(struct hart *h)
                  nb_->gen == atomic_load_explicit(&h->m->page_gen[nb_->page],                  \
                                                   memory_order_relaxed))) {                    \
                 b = nb_;                                                                       \
+                b->countdown--;                                                                \
                 h->budget -= b->n;                                                             \
                 pc_base = t_;                                                                  \
                 i = b->insns;                                                                  \
@@ -497,6 +496,28 @@ next_block:
             prev->link[prev_slot] = b;
         prev = NULL;
     }
+    if (unlikely(b->countdown <= 0)) {
+#ifdef KUMO_JIT
+        if (h->jit) {
+            if (!b->code && !jit_translate(h->jit, b)) {
+                /* the code cache is full: start over, blocks and code */
+                block_cache_flush(h);
+                goto next_block;
+            }
+            jit_link(h->jit, b);
+            jit_note_target(h->jit, h->pc, b);
+            switch (jit_run(h->jit, b->code)) {
+            case JIT_EXIT_EXC: hart_take_trap(h, h->exc_cause, h->exc_tval, false); break;
+            case JIT_EXIT_PARK: why = HART_EXIT_PARK; goto leave;
+            default: break;
+            }
+            goto next_block;
+        }
+#endif
+        b->countdown = INT32_MAX;
+    }
+    b->countdown--;
+    h->jit_link = NULL;
     h->budget -= b->n;
     pc_base = h->pc;
     i = b->insns;

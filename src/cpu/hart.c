@@ -6,6 +6,8 @@
 #include "lib/log.h"
 #include "machine/machine.h"
 
+#include "cpu/jit/jit.h"
+
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,69 @@
     ((2ull << 62) | (1u << ('A' - 'A')) | (1u << ('C' - 'A')) | (1u << ('D' - 'A')) |         \
      (1u << ('F' - 'A')) | (1u << ('I' - 'A')) | (1u << ('M' - 'A')) | (1u << ('S' - 'A')) |   \
      (1u << ('U' - 'A')))
+
+/* ---- translator configuration ------------------------------------------------------- */
+
+static struct {
+    bool init;
+    int mode;
+    size_t cache_bytes;
+    int threshold;
+} jit_conf;
+
+static bool jit_built(void)
+{
+#ifdef KUMO_JIT
+    return jit_available();
+#else
+    return false;
+#endif
+}
+
+static void jit_conf_init(void)
+{
+    if (jit_conf.init) return;
+    jit_conf.init = true;
+    jit_conf.mode = jit_built() ? JIT_ON : JIT_OFF;
+    jit_conf.cache_bytes = JIT_CACHE_DEFAULT;
+    jit_conf.threshold = JIT_THRESHOLD_DEFAULT;
+    const char *v = getenv("KUMO_JIT");
+    if (v && *v) {
+        int mode = !strcmp(v, "off") ? JIT_OFF : !strcmp(v, "on") ? JIT_ON
+                 : !strcmp(v, "check") ? JIT_CHECK : -1;
+        if (mode < 0)
+            log_warn("KUMO_JIT=%s: expected off, on or check; ignored", v);
+        else if (mode != JIT_OFF && !jit_built())
+            log_warn("KUMO_JIT=%s: this build has no translator (x86-64 hosts only); "
+                     "using the interpreter", v);
+        else
+            jit_conf.mode = mode;
+    }
+    v = getenv("KUMO_JIT_THRESHOLD");
+    if (v && *v >= '0' && *v <= '9') jit_conf.threshold = atoi(v); /* 0: at once */
+    v = getenv("KUMO_JIT_CACHE_MB");
+    if (v && atoi(v) > 0) jit_conf.cache_bytes = (size_t)atoi(v) << 20;
+}
+
+bool hart_set_jit_mode(int mode)
+{
+    jit_conf_init();
+    if (mode != JIT_OFF && !jit_built()) {
+        log_error("this kumo-vmm has no translator (it is built for x86-64 hosts only): "
+                  "use --jit off");
+        return false;
+    }
+    jit_conf.mode = mode;
+    return true;
+}
+
+int hart_jit_mode(void)
+{
+    jit_conf_init();
+    return jit_conf.mode;
+}
+
+/* ---- harts ------------------------------------------------------------------------------ */
 
 struct hart *hart_new(struct machine *m, int id)
 {
@@ -30,6 +95,20 @@ struct hart *hart_new(struct machine *m, int id)
         free(h);
         return NULL;
     }
+    jit_conf_init();
+    h->jit_mode = jit_conf.mode;
+    h->jit_threshold = jit_conf.mode == JIT_CHECK ? 0 : jit_conf.threshold;
+#ifdef KUMO_JIT
+    if (jit_conf.mode != JIT_OFF) {
+        h->jit = jit_new(h, jit_conf.cache_bytes, jit_conf.mode != JIT_CHECK);
+        if (!h->jit) {
+            mmu_free(h);
+            block_cache_free(h->bc);
+            free(h);
+            return NULL;
+        }
+    }
+#endif
     pthread_mutex_init(&h->wfi_lock, NULL);
     pthread_mutex_init(&h->fence_lock, NULL);
     pthread_condattr_t ca;
@@ -51,6 +130,10 @@ void hart_free(struct hart *h)
               "EV_DROP_WRITES; %" PRIu64 " whole-TLB flushes",
               h->id, st->blocks, st->block_flush, st->space_switch, st->space_new,
               st->sfence_all, st->sfence_va, st->fence_i, st->drop_writes, st->tlb_flush);
+#ifdef KUMO_JIT
+    jit_log_stats(h->jit, h->id);
+    jit_free(h->jit);
+#endif
     block_cache_free(h->bc);
     mmu_free(h);
     pthread_mutex_destroy(&h->fence_lock);
@@ -102,6 +185,12 @@ void hart_kick(struct hart *h)
         pthread_cond_signal(&h->wfi_cond);
         pthread_mutex_unlock(&h->wfi_lock);
     }
+}
+
+void hart_code_written(struct machine *m)
+{
+    for (int k = 0; k < m->nharts; k++)
+        atomic_fetch_or_explicit(&m->harts[k]->events, EV_CODE, memory_order_seq_cst);
 }
 
 void hart_set_irq(struct hart *h, uint64_t mip_bits, bool level)

@@ -176,6 +176,7 @@ struct hart {
     enum priv priv;
     uint32_t fflags;           /* accrued FP exception flags */
     uint32_t frm;              /* dynamic rounding mode */
+    void *jit_link;            /* translated code: the exit record of a pending chain */
 
     /* --- CSRs --- */
     uint64_t mstatus;
@@ -241,10 +242,22 @@ struct hart {
     struct hart_stats stats;
     struct machine *m;
     struct block_cache *bc;
+    struct jit *jit;            /* the translator's state, NULL with --jit off */
+    int jit_mode;               /* enum jit_mode (cpu/jit/jit.h) */
+    int jit_threshold;          /* runs of a block before it is translated */
+    uint64_t jit_link_epoch;    /* the code cache epoch of jit_link */
     int id;
     pthread_t thread;  /* the vCPU thread running this hart (for CPU accounting) */
     bool has_thread;
 };
+
+/* How harts run guest code (enum jit_mode in cpu/jit/jit.h: 0 off, 1 on,
+ * 2 check), for harts created from now on. The default is the environment
+ * variable KUMO_JIT (off, on or check), else on where this build has a
+ * translator (x86-64 hosts). False (with a message) if the mode is not
+ * available in this build. */
+bool hart_set_jit_mode(int mode);
+int hart_jit_mode(void);
 
 /* Creation and reset */
 struct hart *hart_new(struct machine *m, int id);
@@ -261,6 +274,9 @@ void hart_wait_for_interrupt(struct hart *h);
 /* Asynchronous interface for devices and other harts (thread-safe). */
 void hart_set_irq(struct hart *h, uint64_t mip_bits, bool level);
 void hart_kick(struct hart *h); /* re-check pending events soon; wakes WFI */
+/* A page holding decoded code was written (machine.c): every hart forgets
+ * the shortcuts to translated code it keeps for indirect jumps. */
+void hart_code_written(struct machine *m);
 
 /* Flush every cached translation (PMP change, reset, full SFENCE.VMA). */
 void hart_tlb_flush(struct hart *h);

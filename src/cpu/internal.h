@@ -19,6 +19,7 @@
 #define EV_STOP        4u  /* the machine is stopping */
 #define EV_FENCE_I     8u  /* remote FENCE.I */
 #define EV_DROP_WRITES 16u /* another hart decoded a page: drop write-TLB entries to code */
+#define EV_CODE        32u /* a page holding decoded code was written */
 
 /* Instructions between polls of timers and stop requests. */
 #define HART_BUDGET 8192

@@ -96,6 +96,10 @@ static void usage(FILE *out)
             "                    (default 100; above 100 needs CAP_SYS_NICE)\n"
             "  --cpu-affinity L  run only on host CPUs L, e.g. 1 or 2-3,6\n"
             "  --max-insns N     stop with an error after N instructions per vCPU\n"
+            "  --jit MODE        on: translate guest code to host code (the default on\n"
+            "                    x86-64 hosts; also KUMO_JIT=on|off|check); off: the\n"
+            "                    interpreter only; check: run translated code and the\n"
+            "                    interpreter in lockstep, stop at the first difference\n"
             "  -v, --verbose     say what the VMM does (twice: more)\n"
             "  -h, --help        show this help;  --version  show the version\n"
             "\n"
@@ -202,7 +206,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     enum {
         OPT_ELF = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_BIOS, OPT_DUMP_DTB, OPT_MEM,
         OPT_CPUS, OPT_MMU, OPT_CONSOLE, OPT_CONSOLE_LOG, OPT_MAX_INSNS, OPT_VERSION, OPT_DISK,
-        OPT_NET, OPT_CONTROL, OPT_CPU_CAP, OPT_CPU_WEIGHT, OPT_CPU_AFFINITY
+        OPT_NET, OPT_CONTROL, OPT_CPU_CAP, OPT_CPU_WEIGHT, OPT_CPU_AFFINITY, OPT_JIT
     };
     static const struct option longopts[] = {
         {"elf", required_argument, NULL, OPT_ELF},
@@ -223,6 +227,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"console", required_argument, NULL, OPT_CONSOLE},
         {"console-log", required_argument, NULL, OPT_CONSOLE_LOG},
         {"max-insns", required_argument, NULL, OPT_MAX_INSNS},
+        {"jit", required_argument, NULL, OPT_JIT},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
@@ -312,6 +317,16 @@ static int parse_options(int argc, char **argv, struct options *o)
                 return -1;
             }
             break;
+        case OPT_JIT: {
+            int mode = !strcmp(optarg, "off") ? 0 : !strcmp(optarg, "on") ? 1
+                     : !strcmp(optarg, "check") ? 2 : -1;
+            if (mode < 0) {
+                log_error("--jit %s: give on, off or check", optarg);
+                return -1;
+            }
+            if (!hart_set_jit_mode(mode)) return -1;
+            break;
+        }
         case 'v': o->verbose++; break;
         case 'h': usage(stdout); exit(0);
         case OPT_VERSION: printf("kumo-vmm %s\n", KUMO_VERSION); exit(0);
