@@ -504,6 +504,16 @@ next_block:
                 block_cache_flush(h);
                 goto next_block;
             }
+            if (h->check) {
+                switch (jit_check_step(h, b)) {
+                case -1:
+                    machine_stop(h->m, STOP_ERROR, JIT_CHECK_EXIT);
+                    why = HART_EXIT_STOP;
+                    goto leave;
+                case JIT_EXIT_PARK: why = HART_EXIT_PARK; goto leave;
+                default: goto next_block;
+                }
+            }
             jit_link(h->jit, b);
             jit_note_target(h->jit, h->pc, b);
             switch (jit_run(h->jit, b->code)) {
@@ -554,12 +564,12 @@ illegal_insn:
 
 /* ---- one instruction at a time ------------------------------------------------- */
 
-int exec_one(struct hart *h, const struct insn *i, uint64_t pc, uint32_t bits)
+int exec_one(struct hart *h, const struct insn *i, uint64_t at, uint32_t bits)
 {
     uint64_t *const x = h->x;
     uint64_t *const f = h->f;
 #define OPL(name) case OP_##name:
-#define PC pc
+#define PC at /* not "pc": ops declare locals of that name */
 #define NEXT return EXEC_NEXT
 #define JUMP(target)                                                                           \
     do {                                                                                       \
@@ -571,7 +581,7 @@ int exec_one(struct hart *h, const struct insn *i, uint64_t pc, uint32_t bits)
 #define JUMP_SET return EXEC_JUMP
 #define EXCEPTION                                                                              \
     do {                                                                                       \
-        h->pc = pc;                                                                            \
+        h->pc = at;                                                                            \
         return EXEC_EXC;                                                                       \
     } while (0)
 #define ILLEGAL_INSN                                                                           \
@@ -595,6 +605,6 @@ int exec_one(struct hart *h, const struct insn *i, uint64_t pc, uint32_t bits)
 #undef ILLEGAL_INSN
 #undef LEAVE
     hart_raise(h, EXC_ILLEGAL, bits);
-    h->pc = pc;
+    h->pc = at;
     return EXEC_EXC;
 }

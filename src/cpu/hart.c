@@ -101,6 +101,10 @@ struct hart *hart_new(struct machine *m, int id)
 #ifdef KUMO_JIT
     if (jit_conf.mode != JIT_OFF) {
         h->jit = jit_new(h, jit_conf.cache_bytes, jit_conf.mode != JIT_CHECK);
+        if (h->jit && jit_conf.mode == JIT_CHECK && !(h->check = jit_check_new())) {
+            jit_free(h->jit);
+            h->jit = NULL;
+        }
         if (!h->jit) {
             mmu_free(h);
             block_cache_free(h->bc);
@@ -133,6 +137,7 @@ void hart_free(struct hart *h)
 #ifdef KUMO_JIT
     jit_log_stats(h->jit, h->id);
     jit_free(h->jit);
+    jit_check_free(h->check, h->id);
 #endif
     block_cache_free(h->bc);
     mmu_free(h);

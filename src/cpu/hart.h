@@ -243,6 +243,7 @@ struct hart {
     struct machine *m;
     struct block_cache *bc;
     struct jit *jit;            /* the translator's state, NULL with --jit off */
+    struct jit_check *check;    /* the differential checker's, with --jit check */
     int jit_mode;               /* enum jit_mode (cpu/jit/jit.h) */
     int jit_threshold;          /* runs of a block before it is translated */
     uint64_t jit_link_epoch;    /* the code cache epoch of jit_link */

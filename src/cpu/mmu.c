@@ -10,6 +10,7 @@
  */
 #include "cpu/internal.h"
 #include "cpu/decode.h"
+#include "cpu/jit/jit.h"
 #include "machine/machine.h"
 
 #include <string.h>
@@ -356,6 +357,9 @@ static uint8_t *tlb_fill(struct hart *h, struct tlb_set *set, uint64_t va, uint6
         if (r->host == h->m->ram && h->m->page_flags[ram_page_index(h->m, pa_page)]) return NULL;
     }
     if (!pmp_allows(h, pa_page, PAGE_SIZE, acc, priv)) return NULL;
+#ifdef KUMO_JIT
+    if (unlikely(h->check) && acc == ACC_WRITE) jit_check_note_write(h, pa_page, PAGE_SIZE);
+#endif
     uint8_t *host_page = r->host + (pa_page - r->base);
     if (h->leaf_shift > PAGE_SHIFT && set->nsuper <= TLB_SUPER_MAX) {
         /* a piece of a superpage: remember the superpage for flushes by address */
@@ -385,6 +389,13 @@ static bool access_one_page(struct hart *h, uint64_t va, int size, enum access a
     uint64_t pa;
     if (!translate(h, va, (uint64_t)size, acc, priv, &pa)) return false;
     tlb_fill(h, h->tlb_data, va, pa, acc, priv);
+#ifdef KUMO_JIT
+    if (unlikely(h->check)) {
+        const struct region *r = machine_find(h->m, pa, (uint64_t)size);
+        if (!r || !r->host) jit_check_note_device(h);
+        if (acc == ACC_WRITE) jit_check_note_write(h, pa, (uint64_t)size);
+    }
+#endif
     bool ok;
     if ((pa & (uint64_t)(size - 1)) == 0) {
         ok = acc == ACC_WRITE ? machine_write(h->m, pa, size, *val)
@@ -457,6 +468,9 @@ bool mmu_atomic_ptr(struct hart *h, uint64_t va, int size, bool is_lr, void **ho
         return false;
     }
     *host = h->m->ram + (*pa - h->m->ram_base);
+#ifdef KUMO_JIT
+    if (unlikely(h->check) && !is_lr) jit_check_note_write(h, *pa, (uint64_t)size);
+#endif
     if (!is_lr) machine_memory_written(h->m, *pa, (uint64_t)size);
     return true;
 }

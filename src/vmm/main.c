@@ -106,7 +106,7 @@ static void usage(FILE *out)
             "On a terminal the console is in raw mode: Ctrl-A x quits, Ctrl-A h helps.\n"
             "Exit status: the guest's (0 on poweroff or pass; its failure code otherwise),\n"
             "%d for usage errors, %d when --max-insns is reached, %d when the VM cannot be\n"
-            "set up, 128+N when stopped by signal N.\n",
+            "set up, 123 when --jit check found a difference, 128+N when stopped by signal N.\n",
             VIRT_MAX_DISKS, MACHINE_MAX_HARTS, EXIT_USAGE, EXIT_LIMIT, EXIT_SETUP);
 }
 

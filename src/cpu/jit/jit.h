@@ -50,6 +50,9 @@ enum jit_exit {
     JIT_EXIT_PARK = 3,   /* the hart stopped itself (SBI HSM); h->pc = where to resume */
 };
 
+/* kumo-vmm's exit status when --jit check found a difference. */
+#define JIT_CHECK_EXIT 123
+
 /* Default code cache per hart (bytes of host code; flushed whole when full). */
 #define JIT_CACHE_DEFAULT (32u << 20)
 /* Default number of runs before a block is translated. */
@@ -75,6 +78,16 @@ void jit_note_target(struct jit *j, uint64_t pc, const struct block *b);
 void jit_link(struct jit *j, const struct block *b);
 /* Translation counts, for -vv. */
 void jit_log_stats(const struct jit *j, int hart_id);
+
+/* The differential checker (check.c), for JIT_CHECK. */
+struct jit_check *jit_check_new(void);
+void jit_check_free(struct jit_check *c, int hart_id); /* prints its counts */
+/* Run b (translated) and the interpreter on it from the same state and
+ * compare: an enum jit_exit, or -1 after printing a difference. */
+int jit_check_step(struct hart *h, struct block *b);
+/* Hooks in the slow paths of mmu.c while a checked block runs. */
+void jit_check_note_write(struct hart *h, uint64_t pa, uint64_t len);
+void jit_check_note_device(struct hart *h);
 
 /* ---- the back end's side ------------------------------------------------------ */
 
