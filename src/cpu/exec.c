@@ -348,9 +348,10 @@ static enum hart_exit poll(struct hart *h)
     h->instret += (uint64_t)(h->budget_start - h->budget);
     int64_t budget = HART_BUDGET;
     if (h->max_insns) {
-        if (h->instret >= h->max_insns) return HART_EXIT_INSN_LIMIT;
-        if (h->max_insns - h->instret < (uint64_t)budget)
-            budget = (int64_t)(h->max_insns - h->instret);
+        /* fetch faults count too: a trap vector that faults loops for ever */
+        uint64_t done = h->instret + h->fetch_faults;
+        if (done >= h->max_insns) return HART_EXIT_INSN_LIMIT;
+        if (h->max_insns - done < (uint64_t)budget) budget = (int64_t)(h->max_insns - done);
     }
     h->budget = h->budget_start = budget;
     if (atomic_load_explicit(&h->m->stop, memory_order_relaxed)) return HART_EXIT_STOP;
@@ -485,7 +486,12 @@ next_block:
     }
     b = get_block(h);
     if (unlikely(!b)) {
+        /* A fetch fault retires nothing, but uses up budget so that a loop of
+         * them (a trap vector that faults) still reaches the polls. */
         prev = NULL;
+        h->budget--;
+        h->instret--;
+        h->fetch_faults++;
         hart_take_trap(h, h->exc_cause, h->exc_tval, false);
         goto next_block;
     }
@@ -519,6 +525,7 @@ next_block:
             switch (jit_run(h->jit, b->code)) {
             case JIT_EXIT_EXC: hart_take_trap(h, h->exc_cause, h->exc_tval, false); break;
             case JIT_EXIT_PARK: why = HART_EXIT_PARK; goto leave;
+            case JIT_EXIT_INTERP: goto interpret; /* b, at h->pc: it traps */
             default: break;
             }
             goto next_block;
@@ -526,7 +533,8 @@ next_block:
 #endif
         b->countdown = INT32_MAX;
     }
-    b->countdown--;
+interpret:
+    if (b->countdown > 0) b->countdown--;
     h->jit_link = NULL;
     h->budget -= b->n;
     pc_base = h->pc;

@@ -199,6 +199,7 @@ struct hart {
     uint8_t pmpcfg[PMP_COUNT];
     uint64_t pmpaddr[PMP_COUNT];
     uint64_t instret;     /* retired instructions (also the cycle counter) */
+    uint64_t fetch_faults; /* instruction fetches that faulted (--max-insns counts them) */
     int64_t instret_off;  /* minstret = instret + instret_off */
     int64_t cycle_off;    /* mcycle = instret + cycle_off */
 

@@ -26,6 +26,16 @@ build fuzz_virtq tests/fuzz/fuzz_virtq.c src/devices/virtio_mmio.c src/devices/p
   src/devices/htif.c src/devices/console.c src/machine/machine.c src/cpu/hart.c src/cpu/exec.c \
   src/cpu/mmu.c src/cpu/csr.c src/cpu/trap.c src/cpu/decode.c src/cpu/fpu.c src/lib/log.c \
   -lpthread -lm
+# the translator under the differential checker: random programs, every block run
+# translated and interpreted and compared (x86-64 hosts: the only back end)
+cpu=(src/machine/machine.c src/devices/htif.c src/devices/console.c src/cpu/hart.c src/cpu/exec.c
+     src/cpu/mmu.c src/cpu/csr.c src/cpu/trap.c src/cpu/decode.c src/cpu/fpu.c src/lib/log.c)
+harnesses=()
+if [ "$(uname -m)" = x86_64 ]; then
+  build fuzz_jit tests/fuzz/fuzz_jit.c "${cpu[@]}" src/cpu/jit/jit.c src/cpu/jit/emit_x86_64.c \
+    src/cpu/jit/check.c -DKUMO_JIT=1 -lpthread -lm
+  harnesses+=(fuzz_jit)
+fi
 storage=(src/storage/disk.c src/storage/raw.c src/storage/qcow2.c src/storage/qcow2_cache.c
          src/storage/qcow2_refcount.c src/storage/qcow2_check.c src/storage/qcow2_create.c
          src/storage/vhd.c src/storage/vmdk.c)
@@ -50,7 +60,7 @@ build fuzz_cloud_body tests/fuzz/fuzz_cloud_body.c src/cloud/requests.c src/clou
   src/network/nsg.c src/storage/tiers.c src/storage/ratelimit.c src/cloud/autoscale.c -ljansson
 
 for h in fuzz_elf fuzz_virtq fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config \
-    fuzz_net_services fuzz_cloud_body; do
+    fuzz_net_services fuzz_cloud_body "${harnesses[@]}"; do
   corpus="$out/$h-corpus"
   mkdir -p "$corpus"
   seeds="tests/fuzz/seeds/${h#fuzz_}"

@@ -82,6 +82,11 @@ void jit_check_free(struct jit_check *c, int hart_id)
     free(c);
 }
 
+uint64_t jit_check_compared(const struct jit_check *c)
+{
+    return c ? c->compared : 0;
+}
+
 static void save(const struct hart *h, struct arch *a)
 {
     memset(a, 0, sizeof(*a));
@@ -409,6 +414,14 @@ int jit_check_step(struct hart *h, struct block *b)
     if (r_jit == JIT_EXIT_EXC) hart_take_trap(h, h->exc_cause, h->exc_tval, false);
     c->phase = 0;
     atomic_fetch_or(&h->events, ev);
+    if (r_jit == JIT_EXIT_INTERP) {
+        /* the translated block declined (FP off or a bad frm: it would trap):
+         * nothing ran; the interpreter's result stands */
+        c->ref_only++;
+        r_ref = run_reference(h, b);
+        pthread_mutex_unlock(&turn);
+        return r_ref;
+    }
     save(h, &jit);
     bool ok = r_ref == r_jit && same(&ref, &jit) && !c->overflow;
     for (int k = 0; ok && k < c->npages; k++) {

@@ -23,6 +23,7 @@
  * accesses); a miss calls a slow-path helper out of line and comes back.
  */
 #include "cpu/block.h"
+#include "cpu/fpu.h"
 #include "cpu/internal.h"
 #include "cpu/jit/jit.h"
 
@@ -35,6 +36,7 @@ enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, 
 #define HB          128
 #define HOFF(field) ((int32_t)offsetof(struct hart, field) - HB)
 #define XOFF(r)     ((int32_t)(8 * (r)) - HB)
+#define FOFF(r)     ((int32_t)(offsetof(struct hart, f) + 8 * (r)) - HB)
 
 /* x86 condition codes */
 enum {
@@ -84,6 +86,7 @@ struct pend {
     uint8_t kind, op, idx;
     int8_t reg; /* load: result register (-1: memory/none); store: value register (-1) */
     uint8_t g;  /* load: guest rd; store: guest rs2 */
+    uint8_t fp; /* FLW/FLD: the value stays in RAX; FSW/FSD: it comes from f[g] */
     uint16_t dirty, loaded;
     uint8_t *fix;    /* rel32 in the main path that jumps to this code */
     uint8_t *resume; /* where to go back to (load/store) */
@@ -105,6 +108,7 @@ struct emit {
     unsigned npend;
     struct jit_exit_rec *recs; /* RW address of the block's 2 exit records */
     unsigned nrec;
+    bool fs_dirty; /* mstatus.FS already made dirty in this block */
 };
 
 /* ---- encoding ------------------------------------------------------------------ */
@@ -447,6 +451,9 @@ static uint64_t jit_store_slow(struct hart *h, uint64_t va, uint64_t val, uint64
     return mmu_store(h, va, (int)size, val);
 }
 
+static void fp_dirty(struct emit *e);
+static void box_store(struct emit *e, int rd);
+
 /* ---- loads and stores ------------------------------------------------------------------ */
 
 static int mem_size(int op)
@@ -460,6 +467,8 @@ static int mem_size(int op)
     case OP_SH: return 2;
     case OP_LW:
     case OP_LWU:
+    case OP_FLW:
+    case OP_FSW:
     case OP_SW: return 4;
     default: return 8;
     }
@@ -498,10 +507,13 @@ static void emit_load(struct emit *e, const struct insn *i)
     /* the allocator state the slow path must reproduce */
     uint8_t *slow = tlb_probe(e, i, ACC_READ, size);
     uint16_t dirty = e->dirty, loaded = e->loaded;
-    int d = (i->rd != 32 && cached(e, i->rd)) ? e->host_of[i->rd] : RAX;
+    bool fp = i->op == OP_FLW || i->op == OP_FLD;
+    int d = (!fp && i->rd != 32 && cached(e, i->rd)) ? e->host_of[i->rd] : RAX;
     struct opnd src = M(RDX, 0);
     switch (i->op) {
+    case OP_FLD:
     case OP_LD: op_r(e, 1, 0x8b, d, src); break;
+    case OP_FLW:
     case OP_LW: movsxd(e, d, src); break;
     case OP_LWU: op_r(e, 0, 0x8b, d, src); break;
     case OP_LH: enc(e, 0, 1, 2, 0x0fbf, d, src, false); break;
@@ -509,7 +521,9 @@ static void emit_load(struct emit *e, const struct insn *i)
     case OP_LB: enc(e, 0, 1, 2, 0x0fbe, d, src, false); break;
     default: enc(e, 0, 0, 2, 0x0fb6, d, src, false); break; /* LBU */
     }
-    if (d == RAX)
+    if (fp)
+        ; /* the value stays in RAX (the slow path joins here too) */
+    else if (d == RAX)
         set_rd(e, i->rd, RAX);
     else {
         e->loaded |= (uint16_t)(1u << d);
@@ -518,11 +532,13 @@ static void emit_load(struct emit *e, const struct insn *i)
     uint8_t *resume = e->p;
     if (e->npend < MAX_PEND) {
         struct pend *p = &e->pend[e->npend++];
+        int op = i->op == OP_FLW ? OP_LWU : i->op == OP_FLD ? OP_LD : i->op;
         *p = (struct pend){.kind = P_LOAD,
-                           .op = (uint8_t)i->op,
+                           .op = (uint8_t)op,
                            .idx = (uint8_t)e->idx,
                            .reg = (int8_t)(d == RAX ? -1 : d),
                            .g = i->rd,
+                           .fp = fp,
                            .dirty = dirty,
                            .loaded = loaded,
                            .fix = slow,
@@ -530,12 +546,20 @@ static void emit_load(struct emit *e, const struct insn *i)
     } else {
         e->overflow = true;
     }
+    if (i->op == OP_FLW) {
+        box_store(e, i->rd);
+        fp_dirty(e);
+    } else if (i->op == OP_FLD) {
+        mov_store(e, RH, FOFF(i->rd), RAX);
+        fp_dirty(e);
+    }
 }
 
 static void emit_store(struct emit *e, const struct insn *i)
 {
     int size = mem_size(i->op);
-    struct opnd v = use(e, i->rs2); /* loaded before the branch */
+    bool fp = i->op == OP_FSW || i->op == OP_FSD;
+    struct opnd v = fp ? M(RH, FOFF(i->rs2)) : use(e, i->rs2); /* loaded before the branch */
     uint8_t *slow = tlb_probe(e, i, ACC_WRITE, size);
     uint16_t dirty = e->dirty, loaded = e->loaded;
     int vr;
@@ -584,6 +608,7 @@ static void emit_store(struct emit *e, const struct insn *i)
                            .idx = (uint8_t)e->idx,
                            .reg = (int8_t)(v.kind == K_REG ? v.reg : -1),
                            .g = i->rs2,
+                           .fp = fp,
                            .dirty = dirty,
                            .loaded = loaded,
                            .fix = slow,
@@ -824,6 +849,277 @@ static void jalr(struct emit *e, const struct insn *i)
     exit_lookup_pc(e);
 }
 
+/* ---- floating point ---------------------------------------------------------------------------
+ *
+ * The arithmetic is fpu.c's (bit-exact with the interpreter by construction),
+ * called directly: no exec_one dispatch. The block's prologue has already
+ * checked that mstatus.FS is on and, if the block uses the dynamic rounding
+ * mode, that frm is valid (else the interpreter runs the block, and traps). */
+
+enum fk {
+    FK_NONE, FK_BIN_S, FK_BIN_D, FK_UN_S, FK_UN_D, FK_FMA_S, FK_FMA_D, FK_MM_S, FK_MM_D,
+    FK_CMP_S, FK_CMP_D, FK_CLASS_S, FK_CLASS_D, FK_F2I_S, FK_F2I_D, FK_I2F_S, FK_I2F_D,
+    FK_S2D, FK_D2S,
+};
+
+static const void *fp_fn(int op, int *kind)
+{
+    switch (op) {
+#define K(o, k, fn)                                                                                \
+    case OP_##o: *kind = k; return (const void *)fn;
+    K(FADD_S, FK_BIN_S, f32_add) K(FSUB_S, FK_BIN_S, f32_sub) K(FMUL_S, FK_BIN_S, f32_mul)
+    K(FDIV_S, FK_BIN_S, f32_div) K(FSQRT_S, FK_UN_S, f32_sqrt)
+    K(FADD_D, FK_BIN_D, f64_add) K(FSUB_D, FK_BIN_D, f64_sub) K(FMUL_D, FK_BIN_D, f64_mul)
+    K(FDIV_D, FK_BIN_D, f64_div) K(FSQRT_D, FK_UN_D, f64_sqrt)
+    K(FMADD_S, FK_FMA_S, f32_madd) K(FMSUB_S, FK_FMA_S, f32_msub)
+    K(FNMSUB_S, FK_FMA_S, f32_nmsub) K(FNMADD_S, FK_FMA_S, f32_nmadd)
+    K(FMADD_D, FK_FMA_D, f64_madd) K(FMSUB_D, FK_FMA_D, f64_msub)
+    K(FNMSUB_D, FK_FMA_D, f64_nmsub) K(FNMADD_D, FK_FMA_D, f64_nmadd)
+    K(FMIN_S, FK_MM_S, f32_min) K(FMAX_S, FK_MM_S, f32_max)
+    K(FMIN_D, FK_MM_D, f64_min) K(FMAX_D, FK_MM_D, f64_max)
+    K(FEQ_S, FK_CMP_S, f32_eq) K(FLT_S, FK_CMP_S, f32_lt) K(FLE_S, FK_CMP_S, f32_le)
+    K(FEQ_D, FK_CMP_D, f64_eq) K(FLT_D, FK_CMP_D, f64_lt) K(FLE_D, FK_CMP_D, f64_le)
+    K(FCLASS_S, FK_CLASS_S, f32_classify) K(FCLASS_D, FK_CLASS_D, f64_classify)
+    K(FCVT_W_S, FK_F2I_S, f32_to_i32) K(FCVT_WU_S, FK_F2I_S, f32_to_u32)
+    K(FCVT_L_S, FK_F2I_S, f32_to_i64) K(FCVT_LU_S, FK_F2I_S, f32_to_u64)
+    K(FCVT_W_D, FK_F2I_D, f64_to_i32) K(FCVT_WU_D, FK_F2I_D, f64_to_u32)
+    K(FCVT_L_D, FK_F2I_D, f64_to_i64) K(FCVT_LU_D, FK_F2I_D, f64_to_u64)
+    K(FCVT_S_W, FK_I2F_S, i32_to_f32) K(FCVT_S_WU, FK_I2F_S, u32_to_f32)
+    K(FCVT_S_L, FK_I2F_S, i64_to_f32) K(FCVT_S_LU, FK_I2F_S, u64_to_f32)
+    K(FCVT_D_W, FK_I2F_D, i32_to_f64) K(FCVT_D_WU, FK_I2F_D, u32_to_f64)
+    K(FCVT_D_L, FK_I2F_D, i64_to_f64) K(FCVT_D_LU, FK_I2F_D, u64_to_f64)
+    K(FCVT_D_S, FK_S2D, f32_to_f64) K(FCVT_S_D, FK_D2S, f64_to_f32)
+#undef K
+    default: *kind = FK_NONE; return NULL;
+    }
+}
+
+/* Does op read the rounding mode (and so need a valid frm when rm = 7)? */
+static bool uses_rm(int op)
+{
+    int k;
+    if (!fp_fn(op, &k)) return false;
+    return k != FK_MM_S && k != FK_MM_D && k != FK_CMP_S && k != FK_CMP_D && k != FK_CLASS_S &&
+           k != FK_CLASS_D;
+}
+
+static bool is_fp(int op)
+{
+    int k;
+    if (fp_fn(op, &k)) return true;
+    switch (op) {
+    case OP_FLW: case OP_FLD: case OP_FSW: case OP_FSD:
+    case OP_FSGNJ_S: case OP_FSGNJN_S: case OP_FSGNJX_S:
+    case OP_FSGNJ_D: case OP_FSGNJN_D: case OP_FSGNJX_D:
+    case OP_FMV_X_W: case OP_FMV_W_X: case OP_FMV_X_D: case OP_FMV_D_X:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* mstatus.FS = SD = dirty (once per block: nothing in a block clears it) */
+static void fp_dirty(struct emit *e)
+{
+    if (e->fs_dirty) return;
+    op_i(e, 0, G_OR, M(RH, HOFF(mstatus)), (int32_t)MSTATUS_FS);
+    enc(e, 0, 0, 1, 0x80, 1, M(RH, HOFF(mstatus) + 7), false); /* or byte [.. + 7], 0x80 */
+    b1(e, 0x80);
+    e->fs_dirty = true;
+}
+
+/* d32 = the binary32 in f[r], or the canonical NaN if it is not NaN-boxed;
+ * clobbers RAX. */
+static void unbox32(struct emit *e, int d, int r)
+{
+    mov_load(e, d, RH, FOFF(r));
+    mov_rr(e, RAX, d);
+    shift_i(e, 1, S_SHR, RAX, 32);
+    op_i(e, 0, G_CMP, R(RAX), -1);
+    mov_imm(e, RAX, F32_CANONICAL_NAN);
+    enc(e, 0, 0, 2, 0x0f45, d, R(RAX), false); /* cmovne d32, eax */
+    op_r(e, 0, 0x8b, d, R(d));                  /* mov d32, d32: zero-extend */
+}
+
+/* f[rd] = NaN-boxed eax (clobbers RCX) */
+static void box_store(struct emit *e, int rd)
+{
+    op_r(e, 0, 0x8b, RAX, R(RAX)); /* zero-extend */
+    mov_imm(e, RCX, 0xffffffff00000000ull);
+    op_r(e, 1, 0x0b, RAX, R(RCX));
+    mov_store(e, RH, FOFF(rd), RAX);
+}
+
+static void spill_caller_saved(struct emit *e)
+{
+    writeback_mask(e, e->dirty & CALLER_SAVED);
+    e->dirty &= (uint16_t)~CALLER_SAVED;
+    e->loaded &= (uint16_t)~CALLER_SAVED;
+}
+
+/* the rounding mode argument: the instruction's, or frm */
+static void rm_arg(struct emit *e, int d, const struct insn *i)
+{
+    if (i->rm == 7)
+        op_r(e, 0, 0x8b, d, M(RH, HOFF(frm)));
+    else
+        mov_imm(e, d, i->rm);
+}
+
+static void fp_call(struct emit *e, const struct insn *i, const void *fn, int kind)
+{
+    static const int arg[] = {RDI, RSI, RDX, RCX, R8};
+    spill_caller_saved(e);
+    int n = 0;
+    switch (kind) {
+    case FK_BIN_S: case FK_MM_S: case FK_CMP_S:
+        unbox32(e, RDI, i->rs1);
+        unbox32(e, RSI, i->rs2);
+        n = 2;
+        break;
+    case FK_BIN_D: case FK_MM_D: case FK_CMP_D:
+        mov_load(e, RDI, RH, FOFF(i->rs1));
+        mov_load(e, RSI, RH, FOFF(i->rs2));
+        n = 2;
+        break;
+    case FK_UN_S: case FK_CLASS_S: case FK_F2I_S: case FK_S2D:
+        unbox32(e, RDI, i->rs1);
+        n = 1;
+        break;
+    case FK_UN_D: case FK_CLASS_D: case FK_F2I_D: case FK_D2S:
+        mov_load(e, RDI, RH, FOFF(i->rs1));
+        n = 1;
+        break;
+    case FK_FMA_S:
+        unbox32(e, RDI, i->rs1);
+        unbox32(e, RSI, i->rs2);
+        unbox32(e, RDX, i->rs3);
+        n = 3;
+        break;
+    case FK_FMA_D:
+        mov_load(e, RDI, RH, FOFF(i->rs1));
+        mov_load(e, RSI, RH, FOFF(i->rs2));
+        mov_load(e, RDX, RH, FOFF(i->rs3));
+        n = 3;
+        break;
+    case FK_I2F_S: case FK_I2F_D:
+        load_to(e, RDI, i->rs1);
+        e->loaded &= (uint16_t)~CALLER_SAVED; /* use() may have loaded one */
+        n = 1;
+        break;
+    }
+    bool rm = kind != FK_MM_S && kind != FK_MM_D && kind != FK_CMP_S && kind != FK_CMP_D &&
+              kind != FK_CLASS_S && kind != FK_CLASS_D && kind != FK_S2D;
+    if (rm) rm_arg(e, arg[n++], i);
+    bool flags = kind != FK_CLASS_S && kind != FK_CLASS_D;
+    if (flags) lea(e, arg[n++], RH, HOFF(fflags));
+    /* ops with an integer result make FS dirty only if they raised a flag */
+    bool to_int = kind == FK_CMP_S || kind == FK_CMP_D || kind == FK_F2I_S || kind == FK_F2I_D;
+    if (to_int && !e->fs_dirty) {
+        op_r(e, 0, 0x8b, RAX, M(RH, HOFF(fflags)));
+        mov_store(e, RSP, 0, RAX); /* the spare slot of the frame */
+    }
+    call_abs(e, fn);
+    switch (kind) {
+    case FK_BIN_S: case FK_UN_S: case FK_FMA_S: case FK_MM_S: case FK_I2F_S: case FK_D2S:
+        box_store(e, i->rd);
+        fp_dirty(e);
+        break;
+    case FK_BIN_D: case FK_UN_D: case FK_FMA_D: case FK_MM_D: case FK_I2F_D: case FK_S2D:
+        mov_store(e, RH, FOFF(i->rd), RAX);
+        fp_dirty(e);
+        break;
+    case FK_CLASS_S: case FK_CLASS_D:
+        op_r(e, 0, 0x8b, RAX, R(RAX));
+        set_rd(e, i->rd, RAX);
+        break;
+    default: /* to an integer register */
+        if (i->op != OP_FCVT_L_S && i->op != OP_FCVT_LU_S && i->op != OP_FCVT_L_D &&
+            i->op != OP_FCVT_LU_D)
+            movsxd(e, RAX, R(RAX)); /* W, WU (sign-extended too), comparisons (0 or 1) */
+        set_rd(e, i->rd, RAX);
+        if (!e->fs_dirty) {
+            op_r(e, 0, 0x8b, RCX, M(RH, HOFF(fflags)));
+            op_r(e, 0, 0x3b, RCX, M(RSP, 0));
+            uint8_t *same = jcc32(e, CC_E);
+            fp_dirty(e);
+            e->fs_dirty = false; /* dirty only on this path */
+            fix(e, same, e->p);
+        }
+        break;
+    }
+}
+
+static bool lower_fp(struct emit *e, const struct insn *i)
+{
+    int kind;
+    const void *fn = fp_fn(i->op, &kind);
+    if (fn) {
+        fp_call(e, i, fn, kind);
+        return true;
+    }
+    switch (i->op) {
+    case OP_FSGNJ_S: case OP_FSGNJN_S: case OP_FSGNJX_S:
+        unbox32(e, RDX, i->rs1);
+        unbox32(e, RCX, i->rs2);
+        op_i(e, 0, G_AND, R(RCX), (int32_t)0x80000000u);
+        if (i->op == OP_FSGNJX_S) {
+            op_r(e, 0, 0x33, RDX, R(RCX));
+        } else {
+            if (i->op == OP_FSGNJN_S) op_i(e, 0, G_XOR, R(RCX), (int32_t)0x80000000u);
+            op_i(e, 0, G_AND, R(RDX), 0x7fffffff);
+            op_r(e, 0, 0x0b, RDX, R(RCX));
+        }
+        mov_rr(e, RAX, RDX);
+        box_store(e, i->rd);
+        fp_dirty(e);
+        return true;
+    case OP_FSGNJ_D: case OP_FSGNJN_D: case OP_FSGNJX_D:
+        mov_load(e, RDX, RH, FOFF(i->rs1));
+        mov_load(e, RCX, RH, FOFF(i->rs2));
+        shift_i(e, 1, S_SHR, RCX, 63);
+        shift_i(e, 1, S_SHL, RCX, 63); /* the sign of rs2 */
+        if (i->op == OP_FSGNJX_D) {
+            op_r(e, 1, 0x33, RDX, R(RCX));
+        } else {
+            if (i->op == OP_FSGNJN_D) {
+                mov_imm(e, RAX, 1ull << 63);
+                op_r(e, 1, 0x33, RCX, R(RAX));
+            }
+            shift_i(e, 1, S_SHL, RDX, 1);
+            shift_i(e, 1, S_SHR, RDX, 1);
+            op_r(e, 1, 0x0b, RDX, R(RCX));
+        }
+        mov_store(e, RH, FOFF(i->rd), RDX);
+        fp_dirty(e);
+        return true;
+    case OP_FMV_X_W:
+        if (i->rd != 32) {
+            movsxd(e, RAX, M(RH, FOFF(i->rs1)));
+            set_rd(e, i->rd, RAX);
+        }
+        return true;
+    case OP_FMV_X_D:
+        if (i->rd != 32) {
+            mov_load(e, RAX, RH, FOFF(i->rs1));
+            set_rd(e, i->rd, RAX);
+        }
+        return true;
+    case OP_FMV_W_X:
+        load_to(e, RAX, i->rs1);
+        box_store(e, i->rd);
+        fp_dirty(e);
+        return true;
+    case OP_FMV_D_X:
+        load_to(e, RAX, i->rs1);
+        mov_store(e, RH, FOFF(i->rd), RAX);
+        fp_dirty(e);
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* ---- one instruction
  * ----------------------------------------------------------------------------- */
 
@@ -867,7 +1163,11 @@ static bool lower(struct emit *e, const struct insn *i)
     case OP_SB:
     case OP_SH:
     case OP_SW:
-    case OP_SD: emit_store(e, i); return true;
+    case OP_SD:
+    case OP_FSW:
+    case OP_FSD: emit_store(e, i); return true;
+    case OP_FLW:
+    case OP_FLD: emit_load(e, i); return true;
     case OP_ADDI: alu(e, i, 0x03, G_ADD, true, false); return true;
     case OP_XORI: alu(e, i, 0x33, G_XOR, true, false); return true;
     case OP_ORI: alu(e, i, 0x0b, G_OR, true, false); return true;
@@ -908,7 +1208,7 @@ static bool lower(struct emit *e, const struct insn *i)
             b1(e, 0xf0);
         }
         return true;
-    default: return false;
+    default: return lower_fp(e, i);
     }
 }
 
@@ -927,7 +1227,9 @@ static void emit_pending(struct emit *e)
             /* RDX = va */
             if (p->kind == P_STORE) {
                 op_r(e, 1, 0x8b, RAX, R(RDX)); /* rax = va */
-                if (p->reg >= 0)
+                if (p->fp)
+                    mov_load(e, RDX, RH, FOFF(p->g));
+                else if (p->reg >= 0)
                     mov_rr(e, RDX, p->reg);
                 else if (p->g == 0)
                     mov_imm(e, RDX, 0);
@@ -950,7 +1252,7 @@ static void emit_pending(struct emit *e)
                 enc(e, 0, 1, 1, 0x85, RDX, R(RDX), false); /* test rdx, rdx */
             }
             uint8_t *exc = jcc32(e, CC_E);
-            if (p->kind == P_LOAD) {
+            if (p->kind == P_LOAD && !p->fp) {
                 if (p->reg >= 0)
                     mov_rr(e, p->reg, RAX);
                 else if (p->g != 32)
@@ -1027,6 +1329,22 @@ void *be_translate(struct jit *j, const struct jit_block_in *in)
     jcc_rx(&e, CC_NE, j->exit_lookup);
     op_i(&e, 1, G_CMP, M(RH, HOFF(budget)), 0);
     jcc_rx(&e, CC_LE, j->exit_lookup);
+    /* FP instructions: FS on, and a valid frm if they use it (both change
+     * only between blocks); else the interpreter runs the block (and traps) */
+    bool fp = false, dyn = false;
+    for (uint32_t k = 0; k < b->n; k++) {
+        fp |= is_fp(b->insns[k].op);
+        dyn |= uses_rm(b->insns[k].op) && b->insns[k].rm == 7;
+    }
+    if (fp) {
+        enc(&e, 0, 0, 1, 0xf7, 0, M(RH, HOFF(mstatus)), false); /* test dword [..], imm32 */
+        b4(&e, (uint32_t)MSTATUS_FS);
+        jcc_rx(&e, CC_E, j->exit_interp);
+    }
+    if (dyn) {
+        op_i(&e, 0, G_CMP, M(RH, HOFF(frm)), 4);
+        jcc_rx(&e, CC_A, j->exit_interp);
+    }
     op_i(&e, 1, G_SUB, M(RH, HOFF(budget)), (int32_t)b->n);
 
     bool ended = false;
@@ -1105,6 +1423,13 @@ bool be_routines(struct jit *j)
     mov_imm(&e, RAX, JIT_EXIT_LOOKUP);
     jmp_rx(&e, j->exit);
     j->exit_lookup = rx_of(&e, exit_lookup);
+
+    /* exit_interp: h->pc = r14, result JIT_EXIT_INTERP */
+    uint8_t *exit_interp = e.p;
+    mov_store(&e, RH, HOFF(pc), RPC);
+    mov_imm(&e, RAX, JIT_EXIT_INTERP);
+    jmp_rx(&e, j->exit);
+    j->exit_interp = rx_of(&e, exit_interp);
 
     /* lookup: the block at guest pc r14 through the jump cache, checked
      * against the fetch TLB (same page mapping as when it was entered) */

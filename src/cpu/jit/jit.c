@@ -11,6 +11,7 @@
 #include "lib/log.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,12 @@ struct jit *jit_new(struct hart *h, size_t cache_bytes, bool chain)
     close(fd);
     fd = -1;
     jc_clear(j);
+    if (getenv("KUMO_JIT_PERFMAP")) { /* perf's map of JIT code: /tmp/perf-PID.map */
+        char path[64];
+        snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+        j->perf_map = fopen(path, "a");
+        if (j->perf_map) setvbuf(j->perf_map, NULL, _IOLBF, 0);
+    }
     if (!be_routines(j)) goto fail;
     j->routines_end = j->used;
     return j;
@@ -66,6 +73,17 @@ fail:
 void jit_free(struct jit *j)
 {
     if (!j) return;
+    if (j->perf_map) {
+        /* and the code itself, for objdump -b binary -m i386:x86-64 */
+        char path[64];
+        snprintf(path, sizeof(path), "/tmp/kumo-jit-%d-%d.bin", (int)getpid(), j->h->id);
+        FILE *f = fopen(path, "wb");
+        if (f) {
+            fwrite(j->rw, 1, j->used, f);
+            fclose(f);
+        }
+        fclose((FILE *)j->perf_map);
+    }
     if (j->rw != MAP_FAILED) munmap(j->rw, j->size);
     if (j->rx != MAP_FAILED) munmap(j->rx, j->size);
     free(j->jc);
@@ -133,6 +151,10 @@ void *jit_translate(struct jit *j, struct block *b)
     b->code = code;
     j->stats.blocks++;
     j->stats.bytes += j->used - before;
+    if (j->perf_map) /* for perf report: name the block by the guest pc it was made at */
+        fprintf((FILE *)j->perf_map, "%lx %zx jit_%" PRIx64 "_at_%zx\n",
+                (unsigned long)(uintptr_t)code, j->used - before, j->h->pc,
+                (size_t)((uint8_t *)code - j->rx));
     return code;
 }
 

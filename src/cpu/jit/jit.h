@@ -48,6 +48,8 @@ enum jit_exit {
     JIT_EXIT_CHAIN = 1,  /* the same; h->jit_link is a jump to patch to that block */
     JIT_EXIT_EXC = 2,    /* exception pending (h->exc_*), h->pc = the faulting pc */
     JIT_EXIT_PARK = 3,   /* the hart stopped itself (SBI HSM); h->pc = where to resume */
+    JIT_EXIT_INTERP = 4, /* run the block at h->pc in the interpreter once (its FP
+                            instructions would trap: FS off, or a bad dynamic frm) */
 };
 
 /* kumo-vmm's exit status when --jit check found a difference. */
@@ -82,6 +84,7 @@ void jit_log_stats(const struct jit *j, int hart_id);
 /* The differential checker (check.c), for JIT_CHECK. */
 struct jit_check *jit_check_new(void);
 void jit_check_free(struct jit_check *c, int hart_id); /* prints its counts */
+uint64_t jit_check_compared(const struct jit_check *c);
 /* Run b (translated) and the interpreter on it from the same state and
  * compare: an enum jit_exit, or -1 after printing a difference. */
 int jit_check_step(struct hart *h, struct block *b);
@@ -120,8 +123,10 @@ struct jit {
     int (*enter)(struct hart *h, void *code);
     void *exit;        /* leave with the result in eax */
     void *exit_lookup; /* h->pc = r14 (the current block's pc register), leave */
+    void *exit_interp; /* the same with JIT_EXIT_INTERP */
     void *lookup;      /* jump-cache lookup of the guest pc in the pc register */
     struct jit_jc_entry *jc;
+    void *perf_map; /* FILE *: KUMO_JIT_PERFMAP=1 writes /tmp/perf-PID.map */
     struct {
         uint64_t blocks, bytes, helpers, flushes, patched, jc_fills, jc_forgets;
     } stats;
