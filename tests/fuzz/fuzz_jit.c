@@ -188,11 +188,14 @@ static void learn_encodings(void)
     }
 }
 
-static size_t write_program(uint64_t start, const uint8_t *p, size_t n)
+/* The program: one instruction per two input bytes, then (short inputs)
+ * more from the seed, up to `min` instructions. */
+static size_t write_program(uint64_t start, const uint8_t *p, size_t n, size_t min)
 {
     size_t at = 0;
-    for (size_t k = 0; k + 2 <= n && at + 4 <= CODE_MAX; k += 2) {
-        uint8_t sel = p[k], arg = p[k + 1];
+    for (size_t k = 0; (k + 2 <= n || k < 2 * min) && at + 4 <= CODE_MAX; k += 2) {
+        uint64_t r = next();
+        uint8_t sel = k + 2 <= n ? p[k] : (uint8_t)r, arg = k + 2 <= n ? p[k + 1] : (uint8_t)(r >> 8);
         if ((sel & 7) == 7) { /* some illegal or raw bits too */
             uint32_t w = (uint32_t)next();
             if (w == 0x10500073) w = 0x13;
@@ -281,7 +284,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!m || !h) abort();
         m->harts[m->nharts++] = h;
     }
-    if (size < 40) return 0;
+    if (size < 39) return 0;
     uint8_t mode = data[0], straddle = data[1], perms = data[2];
     uint16_t limit = (uint16_t)(data[3] | data[4] << 8);
     rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)data[5] << 32 | data[6] << 16 | data[7]);
@@ -293,7 +296,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(m->ram + (PT_ROOT - RAM_BASE), 0, 0x3000);
     for (uint64_t a = DATA; a < DATA + DATA_SIZE; a += 8) put64(a, next());
     uint64_t start = CODE_PAGE - 2 * (uint64_t)(straddle & 63);
-    size_t len = write_program(start, data, size);
+    size_t len = write_program(start, data, size, 16 + (limit >> 12));
     write_handler(start, start + len);
 
     hart_reset(h, start);

@@ -80,7 +80,8 @@ enum {
     P_LOAD,
     P_STORE,
     P_HELPER,
-    P_CHAIN
+    P_CHAIN,
+    P_FPSLOW
 };
 struct pend {
     uint8_t kind, op, idx;
@@ -1050,10 +1051,276 @@ static void fp_call(struct emit *e, const struct insn *i, const void *fn, int ki
     }
 }
 
+/* ---- floating point inline (RNE, binary64 and binary32 add/sub/mul, binary64 div/sqrt) ----
+ *
+ * The same exactness tests as fpu.c's host fast paths (part 2 there says why
+ * they are exact), without the call and without touching MXCSR: translated
+ * code runs with MXCSR at its default (round to nearest, all exceptions
+ * masked), which fpu.c restores after every operation. An operand or result
+ * outside the guarded range (zero, subnormal, huge, infinite, NaN) or another
+ * rounding mode takes the out-of-line call to fpu.c. */
+
+static int host_fma = -1; /* the CPU has FMA3 (and the OS AVX state) */
+
+/* SSE: [prefix] [REX.W] 0F op /r, with xmm registers 0-7 and GPR bases */
+static void sse(struct emit *e, uint8_t pfx, int w, uint8_t op, int reg, struct opnd rm)
+{
+    if (pfx) b1(e, pfx);
+    enc(e, 0, w, 2, 0x0f00u | op, reg, rm, false);
+}
+
+enum { X0, X1, X2, X3, X4 };
+static void movq_xr(struct emit *e, int x, int r) { sse(e, 0x66, 1, 0x6e, x, R(r)); }
+static void movq_rx(struct emit *e, int r, int x) { sse(e, 0x66, 1, 0x7e, x, R(r)); }
+static void movsd_xx(struct emit *e, int d, int s) { sse(e, 0x66, 0, 0x28, d, R(s)); } /* movapd */
+static void addsd(struct emit *e, int d, int s) { sse(e, 0xf2, 0, 0x58, d, R(s)); }
+static void subsd(struct emit *e, int d, int s) { sse(e, 0xf2, 0, 0x5c, d, R(s)); }
+static void mulsd(struct emit *e, int d, int s) { sse(e, 0xf2, 0, 0x59, d, R(s)); }
+static void divsd(struct emit *e, int d, int s) { sse(e, 0xf2, 0, 0x5e, d, R(s)); }
+static void sqrtsd(struct emit *e, int d, int s) { sse(e, 0xf2, 0, 0x51, d, R(s)); }
+static void cvtss2sd(struct emit *e, int d, int s) { sse(e, 0xf3, 0, 0x5a, d, R(s)); }
+static void cvtsd2ss(struct emit *e, int d, int s) { sse(e, 0xf2, 0, 0x5a, d, R(s)); }
+static void movd_xr(struct emit *e, int x, int r) { sse(e, 0x66, 0, 0x6e, x, R(r)); }
+static void movd_rx(struct emit *e, int r, int x) { sse(e, 0x66, 0, 0x7e, x, R(r)); }
+
+/* VEX.128.66.0F38.W1 op /r: d = FMA(s1, rm, d) forms (xmm 0-7) */
+static void vfma(struct emit *e, uint8_t op, int d, int s1, int rm)
+{
+    b1(e, 0xc4);
+    b1(e, 0xe2);                                    /* R X B = 1 (no extension), map 0F38 */
+    b1(e, (uint8_t)(0x80 | ((~s1 & 15) << 3) | 1)); /* W1, vvvv = ~s1, L0, pp 66 */
+    b1(e, op);
+    b1(e, (uint8_t)(0xc0 | (d & 7) << 3 | (rm & 7)));
+}
+
+/* Jump to slow unless the biased exponent field of the binary64 in r is in
+ * [lo, hi]; with_sign: the sign bit is part of the field (a negative value
+ * is out of range). Clobbers RCX. */
+static void exp_guard(struct emit *e, int r, uint32_t lo, uint32_t hi, uint8_t **slow,
+                      bool with_sign)
+{
+    mov_rr(e, RCX, r);
+    shift_i(e, 1, S_SHR, RCX, 52);
+    if (!with_sign) op_i(e, 0, G_AND, R(RCX), 0x7ff);
+    op_i(e, 0, G_SUB, R(RCX), (int32_t)lo);
+    op_i(e, 0, G_CMP, R(RCX), (int32_t)(hi - lo));
+    *slow = jcc32(e, CC_A);
+}
+
+/* fflags |= NX if the binary64 in xmm x is not +-0 (clobbers RCX) */
+static void nx_if_nonzero(struct emit *e, int x)
+{
+    movq_rx(e, RCX, x);
+    op_r(e, 1, 0x03, RCX, R(RCX)); /* add rcx, rcx: drop the sign, ZF if zero */
+    uint8_t *exact = jcc32(e, CC_E);
+    op_i(e, 0, G_OR, M(RH, HOFF(fflags)), FPU_NX);
+    fix(e, exact, e->p);
+}
+
+static void add_pend_fp(struct emit *e, uint8_t **slow, int n, uint8_t *resume,
+                        const struct insn *i)
+{
+    for (int k = 0; k < n; k++) {
+        if (e->npend >= MAX_PEND) {
+            e->overflow = true;
+            return;
+        }
+        struct pend *p = &e->pend[e->npend++];
+        memset(p, 0, sizeof(*p));
+        p->kind = P_FPSLOW;
+        p->op = (uint8_t)i->op;
+        p->idx = (uint8_t)e->idx;
+        p->dirty = e->dirty;
+        p->loaded = e->loaded;
+        p->fix = slow[k];
+        p->resume = resume;
+    }
+}
+
+/* Inline the op if it is one of the fast ones; false: use fp_call. */
+static bool fp_inline(struct emit *e, const struct insn *i)
+{
+    int op = i->op;
+    bool dbl = op == OP_FADD_D || op == OP_FSUB_D || op == OP_FMUL_D || op == OP_FDIV_D ||
+               op == OP_FSQRT_D;
+    bool sgl = op == OP_FADD_S || op == OP_FSUB_S || op == OP_FMUL_S;
+    if (!dbl && !sgl) return false;
+    if (host_fma < 0) {
+        __builtin_cpu_init();
+        host_fma = __builtin_cpu_supports("avx") && __builtin_cpu_supports("fma");
+    }
+    bool fma_needed = op == OP_FMUL_D || op == OP_FDIV_D || op == OP_FSQRT_D;
+    if ((fma_needed && !host_fma) || (i->rm != 0 && i->rm != 7)) return false;
+    uint8_t *slow[4];
+    int ns = 0;
+    if (i->rm == 7) { /* dynamic: round to nearest only */
+        op_i(e, 0, G_CMP, M(RH, HOFF(frm)), 0);
+        slow[ns++] = jcc32(e, CC_NE);
+    }
+    if (dbl) {
+        mov_load(e, RAX, RH, FOFF(i->rs1));
+        movq_xr(e, X0, RAX);
+        if (op != OP_FSQRT_D) {
+            mov_load(e, RDX, RH, FOFF(i->rs2));
+            if (op == OP_FSUB_D) { /* a - b = a + (-b), exactly */
+                mov_imm(e, RCX, 1ull << 63);
+                op_r(e, 1, 0x33, RDX, R(RCX));
+            }
+            movq_xr(e, X1, RDX);
+        }
+        switch (op) {
+        case OP_FADD_D:
+        case OP_FSUB_D:
+            /* s = a + b; 2Sum gives its exact error */
+            movsd_xx(e, X2, X0);
+            addsd(e, X2, X1);
+            movq_rx(e, RAX, X2);
+            mov_rr(e, RCX, RAX);
+            op_r(e, 1, 0x03, RCX, R(RCX));
+            shift_i(e, 1, S_SHR, RCX, 53);
+            op_i(e, 0, G_CMP, R(RCX), 0x7ff); /* overflow, an infinite or NaN operand */
+            slow[ns++] = jcc32(e, CC_E);
+            movsd_xx(e, X3, X2);
+            subsd(e, X3, X0); /* bb = s - a */
+            movsd_xx(e, X4, X2);
+            subsd(e, X4, X3); /* s - bb */
+            subsd(e, X0, X4); /* a - (s - bb) */
+            subsd(e, X1, X3); /* b - bb */
+            addsd(e, X0, X1); /* the error */
+            nx_if_nonzero(e, X0);
+            break;
+        case OP_FMUL_D:
+            /* normal operands with the product in [2^-958, 2^1022) */
+            exp_guard(e, RAX, 0x220, 0x5fd, &slow[ns++], false);
+            exp_guard(e, RDX, 0x220, 0x5fd, &slow[ns++], false);
+            movsd_xx(e, X2, X0);
+            mulsd(e, X2, X1);       /* p */
+            movsd_xx(e, X3, X2);
+            vfma(e, 0xbb, X3, X0, X1); /* vfmsub231sd: e = a*b - p */
+            movq_rx(e, RAX, X2);
+            nx_if_nonzero(e, X3);
+            break;
+        case OP_FDIV_D:
+            exp_guard(e, RAX, 0x220, 0x5fd, &slow[ns++], false);
+            exp_guard(e, RDX, 0x220, 0x5fd, &slow[ns++], false);
+            movsd_xx(e, X2, X0);
+            divsd(e, X2, X1);       /* q */
+            movsd_xx(e, X3, X0);
+            vfma(e, 0xbd, X3, X2, X1); /* vfnmadd231sd: r = a - q*b */
+            movq_rx(e, RAX, X2);
+            nx_if_nonzero(e, X3);
+            break;
+        default: /* FSQRT_D: positive, at least 2^-479 */
+            exp_guard(e, RAX, 0x220, 0x7fe, &slow[ns++], true);
+            sqrtsd(e, X2, X0);      /* r */
+            movsd_xx(e, X3, X0);
+            vfma(e, 0xbd, X3, X2, X2); /* e = a - r*r */
+            movq_rx(e, RAX, X2);
+            nx_if_nonzero(e, X3);
+            break;
+        }
+        mov_store(e, RH, FOFF(i->rd), RAX);
+    } else {
+        /* binary32 through binary64 (rounding twice is harmless in RNE) */
+        unbox32(e, RDX, i->rs1);
+        unbox32(e, RCX, i->rs2);
+        if (op == OP_FSUB_S) op_i(e, 0, G_XOR, R(RCX), (int32_t)0x80000000u);
+        movd_xr(e, X0, RDX);
+        movd_xr(e, X1, RCX);
+        /* no infinite or NaN operand */
+        for (int k = 0; k < 2; k++) {
+            int r = k ? RCX : RDX;
+            op_i(e, 0, G_AND, R(r), 0x7f800000);
+            op_i(e, 0, G_CMP, R(r), 0x7f800000);
+            slow[ns++] = jcc32(e, CC_E);
+        }
+        cvtss2sd(e, X0, X0);
+        cvtss2sd(e, X1, X1);
+        movsd_xx(e, X2, X0);
+        if (op == OP_FMUL_S)
+            mulsd(e, X2, X1); /* exact */
+        else
+            addsd(e, X2, X1);
+        cvtsd2ss(e, X3, X2); /* r */
+        movd_rx(e, RAX, X3);
+        /* result: normal and not in the binade where it could overflow;
+         * a tiny sum is exact, a tiny product goes to software */
+        mov_rr(e, RDX, RAX);
+        op_i(e, 0, G_AND, R(RDX), 0x7fffffff);
+        op_i(e, 0, G_CMP, R(RDX), 0x7f000000);
+        slow[ns++] = jcc32(e, CC_AE);
+        if (op == OP_FMUL_S) {
+            op_i(e, 0, G_CMP, R(RDX), 0x00800000);
+            slow[ns++] = jcc32(e, CC_BE);
+        }
+        cvtss2sd(e, X3, X3); /* rd */
+        if (op == OP_FMUL_S) {
+            subsd(e, X3, X2); /* rd - p: exact, zero iff exact */
+            nx_if_nonzero(e, X3);
+        } else {
+            /* inexact iff rd != s or s itself was inexact (2Sum error) */
+            subsd(e, X3, X2);  /* rd - s */
+            movsd_xx(e, X4, X2);
+            subsd(e, X4, X0);  /* bb = s - a */
+            movsd_xx(e, X2, X2);
+            subsd(e, X2, X4);  /* s - bb */
+            subsd(e, X0, X2);  /* a - (s - bb) */
+            subsd(e, X1, X4);  /* b - bb */
+            addsd(e, X0, X1);  /* the error of s */
+            /* either nonzero: NX (OR of the magnitudes) */
+            movq_rx(e, RCX, X3);
+            op_r(e, 1, 0x03, RCX, R(RCX));
+            movq_rx(e, RDX, X0);
+            op_r(e, 1, 0x03, RDX, R(RDX));
+            op_r(e, 1, 0x0b, RCX, R(RDX));
+            uint8_t *exact = jcc32(e, CC_E);
+            op_i(e, 0, G_OR, M(RH, HOFF(fflags)), FPU_NX);
+            fix(e, exact, e->p);
+        }
+        box_store(e, i->rd);
+    }
+    uint8_t *resume = e->p;
+    add_pend_fp(e, slow, ns, resume, i);
+    fp_dirty(e);
+    return true;
+}
+
+/* The out-of-line call for an inlined op: the general path. */
+static void emit_fp_slow(struct emit *e, const struct pend *p)
+{
+    const struct insn *i = &e->b->insns[p->idx];
+    int kind;
+    const void *fn = fp_fn(i->op, &kind);
+    writeback_mask(e, p->dirty & CALLER_SAVED);
+    int n;
+    if (kind == FK_BIN_S) {
+        unbox32(e, RDI, i->rs1);
+        unbox32(e, RSI, i->rs2);
+        n = 2;
+    } else {
+        mov_load(e, RDI, RH, FOFF(i->rs1));
+        n = 1;
+        if (kind == FK_BIN_D) {
+            mov_load(e, RSI, RH, FOFF(i->rs2));
+            n = 2;
+        }
+    }
+    rm_arg(e, n == 2 ? RDX : RSI, i);
+    lea(e, n == 2 ? RCX : RDX, RH, HOFF(fflags));
+    call_abs(e, fn);
+    if (kind == FK_BIN_S)
+        box_store(e, i->rd);
+    else
+        mov_store(e, RH, FOFF(i->rd), RAX);
+    reload_mask(e, p->loaded & CALLER_SAVED);
+    fix(e, jmp32(e), p->resume);
+}
+
 static bool lower_fp(struct emit *e, const struct insn *i)
 {
     int kind;
     const void *fn = fp_fn(i->op, &kind);
+    if (fn && fp_inline(e, i)) return true;
     if (fn) {
         fp_call(e, i, fn, kind);
         return true;
@@ -1286,6 +1553,7 @@ static void emit_pending(struct emit *e)
             jmp_rx(e, e->j->exit);
             break;
         }
+        case P_FPSLOW: emit_fp_slow(e, p); break;
         case P_CHAIN: {
             mov_store(e, RH, HOFF(pc), RPC);
             mov_imm(e, RAX, (uint64_t)(uintptr_t)rx_of(e, (uint8_t *)&e->recs[p->rec]));
