@@ -90,7 +90,7 @@ enum access { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2 };
  * equal to a looked-up value: those have the page-offset bits clear except
  * alignment bits, and an all-ones address is never aligned).
  */
-#define TLB_BITS 8
+#define TLB_BITS 10
 #define TLB_SIZE (1u << TLB_BITS)
 #define PAGE_SHIFT 12
 #define PAGE_SIZE (1ull << PAGE_SHIFT)
@@ -114,8 +114,15 @@ enum tlb_ctx { TLB_CTX_U = 0, TLB_CTX_S = 1, TLB_CTX_S_SUM = 2, TLB_NCTX = 3 };
  * empties the set. */
 #define TLB_SUPER_MAX 8
 
+/* Entries pushed out of the direct-mapped array by a conflict are kept in a
+ * small victim array, searched by the slow path before a page walk (two
+ * pages that index the same entry would otherwise walk on every access). */
+#define TLB_VICTIMS 8
+
 struct tlb_set {
     struct tlb_entry e[3][TLB_SIZE]; /* [enum access][index] */
+    struct tlb_entry victim[3][TLB_VICTIMS];
+    uint8_t victim_next[3];
     uint32_t nsuper;                 /* entries used in super_base/super_mask, or
                                         TLB_SUPER_MAX + 1 after an overflow */
     uint64_t super_base[TLB_SUPER_MAX], super_mask[TLB_SUPER_MAX];

@@ -35,7 +35,25 @@ static void tlb_set_clear(struct tlb_set *s)
     /* ~0 never matches: a looked-up tag always has its low bits clear
      * except for the alignment bits, and an all-ones address is never aligned. */
     memset(s->e, 0xff, sizeof(s->e));
+    memset(s->victim, 0xff, sizeof(s->victim));
     s->nsuper = 0;
+}
+
+/* The host address of va from the victim entries (moved back into the
+ * main array), or NULL. */
+static uint8_t *victim_hit(struct tlb_set *s, uint64_t va, enum access acc)
+{
+    uint64_t page = va & ~PAGE_MASK;
+    for (int k = 0; k < TLB_VICTIMS; k++) {
+        struct tlb_entry *v = &s->victim[acc][k];
+        if (v->tag != page) continue;
+        struct tlb_entry *e = &s->e[acc][(va >> PAGE_SHIFT) & (TLB_SIZE - 1)];
+        struct tlb_entry t = *e;
+        *e = *v;
+        *v = t;
+        return (uint8_t *)(e->addend + va);
+    }
+    return NULL;
 }
 
 static void space_clear(struct tlb_space *sp)
@@ -106,8 +124,11 @@ static void set_flush_va(struct tlb_set *s, uint64_t va)
 {
     uint64_t page = va & ~PAGE_MASK;
     unsigned idx = (unsigned)(va >> PAGE_SHIFT) & (TLB_SIZE - 1);
-    for (int acc = 0; acc < 3; acc++)
+    for (int acc = 0; acc < 3; acc++) {
         if (s->e[acc][idx].tag == page) s->e[acc][idx].tag = ~0ull;
+        for (int k = 0; k < TLB_VICTIMS; k++)
+            if (s->victim[acc][k].tag == page) s->victim[acc][k].tag = ~0ull;
+    }
     if (s->nsuper == 0) return;
     if (s->nsuper > TLB_SUPER_MAX) {
         tlb_set_clear(s);
@@ -119,9 +140,12 @@ static void set_flush_va(struct tlb_set *s, uint64_t va)
             k++;
             continue;
         }
-        for (int acc = 0; acc < 3; acc++)
+        for (int acc = 0; acc < 3; acc++) {
             for (unsigned i = 0; i < TLB_SIZE; i++)
                 if ((s->e[acc][i].tag & ~mask) == base) s->e[acc][i].tag = ~0ull;
+            for (int v = 0; v < TLB_VICTIMS; v++)
+                if ((s->victim[acc][v].tag & ~mask) == base) s->victim[acc][v].tag = ~0ull;
+        }
         s->nsuper--;
         s->super_base[k] = s->super_base[s->nsuper];
         s->super_mask[k] = s->super_mask[s->nsuper];
@@ -163,6 +187,9 @@ static bool drop_write_in_set(struct hart *h, struct tlb_set *s, const void *hos
     struct tlb_entry *e = s->e[ACC_WRITE];
     for (unsigned i = 0; i < TLB_SIZE; i++)
         if (e[i].tag != ~0ull && e[i].tag + e[i].addend == (uintptr_t)host_page) e[i].tag = ~0ull;
+    e = s->victim[ACC_WRITE];
+    for (unsigned i = 0; i < TLB_VICTIMS; i++)
+        if (e[i].tag != ~0ull && e[i].tag + e[i].addend == (uintptr_t)host_page) e[i].tag = ~0ull;
     return false;
 }
 
@@ -171,13 +198,11 @@ void mmu_drop_write_page(struct hart *h, const uint8_t *host_page)
     each_set(h, drop_write_in_set, host_page);
 }
 
-static bool drop_code_writes_in_set(struct hart *h, struct tlb_set *s, const void *arg)
+static bool drop_code_writes(struct hart *h, struct tlb_entry *e, unsigned n)
 {
-    (void)arg;
     struct machine *m = h->m;
-    struct tlb_entry *e = s->e[ACC_WRITE];
     bool any = false;
-    for (unsigned i = 0; i < TLB_SIZE; i++) {
+    for (unsigned i = 0; i < n; i++) {
         if (e[i].tag == ~0ull) continue;
         const uint8_t *host = (const uint8_t *)(e[i].tag + e[i].addend);
         if (host < m->ram || host >= m->ram + m->ram_size) continue;
@@ -190,6 +215,13 @@ static bool drop_code_writes_in_set(struct hart *h, struct tlb_set *s, const voi
         any = true;
     }
     return any;
+}
+
+static bool drop_code_writes_in_set(struct hart *h, struct tlb_set *s, const void *arg)
+{
+    (void)arg;
+    bool any = drop_code_writes(h, s->e[ACC_WRITE], TLB_SIZE);
+    return drop_code_writes(h, s->victim[ACC_WRITE], TLB_VICTIMS) || any;
 }
 
 bool mmu_drop_code_writes(struct hart *h)
@@ -375,6 +407,10 @@ static uint8_t *tlb_fill(struct hart *h, struct tlb_set *set, uint64_t va, uint6
         }
     }
     struct tlb_entry *e = &set->e[acc][(va >> PAGE_SHIFT) & (TLB_SIZE - 1)];
+    if (e->tag != ~0ull && e->tag != va_page) { /* keep what it held */
+        set->victim[acc][set->victim_next[acc]] = *e;
+        set->victim_next[acc] = (uint8_t)((set->victim_next[acc] + 1) % TLB_VICTIMS);
+    }
     e->tag = va_page;
     e->addend = (uintptr_t)host_page - (uintptr_t)va_page;
     return host_page;
@@ -441,11 +477,35 @@ static bool access_split(struct hart *h, uint64_t va, int size, enum access acc,
 
 bool mmu_load(struct hart *h, uint64_t va, int size, uint64_t *val)
 {
+    if (!(va & (uint64_t)(size - 1))) { /* aligned: maybe a conflict miss */
+        const uint8_t *p = victim_hit(h->tlb_data, va, ACC_READ);
+        if (p) {
+            switch (size) {
+            case 1: *val = __atomic_load_n(p, __ATOMIC_RELAXED); break;
+            case 2: *val = __atomic_load_n((const uint16_t *)p, __ATOMIC_RELAXED); break;
+            case 4: *val = __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED); break;
+            default: *val = __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED); break;
+            }
+            return true;
+        }
+    }
     return access_split(h, va, size, ACC_READ, val);
 }
 
 bool mmu_store(struct hart *h, uint64_t va, int size, uint64_t val)
 {
+    if (!(va & (uint64_t)(size - 1)) && !h->check) {
+        uint8_t *p = victim_hit(h->tlb_data, va, ACC_WRITE);
+        if (p) {
+            switch (size) {
+            case 1: __atomic_store_n(p, (uint8_t)val, __ATOMIC_RELAXED); break;
+            case 2: __atomic_store_n((uint16_t *)p, (uint16_t)val, __ATOMIC_RELAXED); break;
+            case 4: __atomic_store_n((uint32_t *)p, (uint32_t)val, __ATOMIC_RELAXED); break;
+            default: __atomic_store_n((uint64_t *)p, val, __ATOMIC_RELAXED); break;
+            }
+            return true;
+        }
+    }
     return access_split(h, va, size, ACC_WRITE, &val);
 }
 
@@ -477,6 +537,11 @@ bool mmu_atomic_ptr(struct hart *h, uint64_t va, int size, bool is_lr, void **ho
 
 const uint8_t *mmu_fetch_ptr(struct hart *h, uint64_t pc, uint32_t *avail)
 {
+    const uint8_t *v = victim_hit(h->tlb_fetch, pc, ACC_EXEC);
+    if (v) {
+        *avail = (uint32_t)(PAGE_SIZE - (pc & PAGE_MASK));
+        return v;
+    }
     uint64_t pa;
     if (!translate(h, pc, 2, ACC_EXEC, h->priv, &pa)) return NULL;
     uint8_t *page = tlb_fill(h, h->tlb_fetch, pc, pa, ACC_EXEC, h->priv);

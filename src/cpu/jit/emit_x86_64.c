@@ -28,6 +28,7 @@
 #include "cpu/jit/jit.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
@@ -56,6 +57,9 @@ static const uint8_t cache_regs[] = {RBX, RBP, R12, R13, RSI, RDI, R8, R9, R10, 
 #define NCACHE (int)(sizeof(cache_regs) / sizeof(cache_regs[0]))
 #define CALLER_SAVED                                                                               \
     ((1u << RSI) | (1u << RDI) | (1u << R8) | (1u << R9) | (1u << R10) | (1u << R11))
+
+/* the event and budget checks at the start of every block (be_fast_entry) */
+#define CHECK_BYTES 28
 
 /* TLB entry addressing: entry index * 16 = (va >> 8) & IDX_MASK */
 #define IDX_MASK         ((TLB_SIZE - 1) << 4)
@@ -110,6 +114,10 @@ struct emit {
     struct jit_exit_rec *recs; /* RW address of the block's 2 exit records */
     unsigned nrec;
     bool fs_dirty; /* mstatus.FS already made dirty in this block */
+    /* a block that jumps back to its own start keeps its registers */
+    bool selfloop;
+    uint16_t written; /* host registers of guest registers the block writes */
+    uint8_t *body;    /* where the loop goes back to */
 };
 
 /* ---- encoding ------------------------------------------------------------------ */
@@ -407,6 +415,7 @@ static void exit_to(struct emit *e, int64_t delta)
         struct jit_exit_rec *rec = &e->recs[p->rec];
         rec->target_host = e->b->host + delta;
         rec->epoch = e->j->epoch;
+        rec->forward = delta > 0;
         rec->site = rx_of(e, p->fix);
         return;
     }
@@ -804,6 +813,31 @@ static void mulh(struct emit *e, const struct insn *i)
 /* ---- control transfers -------------------------------------------------------------------------
  */
 
+/* The back edge of a self-loop: every cached register loaded again (helper
+ * calls drop caller-saved ones), the event and budget checks of a block
+ * entry, and back to the body; leaving writes the registers back. */
+static void loop_back(struct emit *e)
+{
+    for (int k = 0; k < NCACHE; k++) {
+        int r = cache_regs[k];
+        if (e->guest_of[r] && !(e->loaded & (1u << r))) {
+            mov_load(e, r, RH, XOFF(e->guest_of[r]));
+            e->loaded |= (uint16_t)(1u << r);
+        }
+    }
+    e->dirty |= e->written;
+    op_i(e, 0, G_CMP, M(RH, HOFF(events)), 0);
+    uint8_t *out1 = jcc32(e, CC_NE);
+    op_i(e, 1, G_CMP, M(RH, HOFF(budget)), 0);
+    uint8_t *out2 = jcc32(e, CC_LE);
+    op_i(e, 1, G_SUB, M(RH, HOFF(budget)), (int32_t)e->b->n);
+    fix(e, jmp32(e), e->body);
+    fix(e, out1, e->p);
+    fix(e, out2, e->p);
+    writeback(e); /* r14 is already the block's pc */
+    jmp_rx(e, e->j->exit_lookup);
+}
+
 static void branch(struct emit *e, const struct insn *i, int cc)
 {
     struct opnd b = use(e, i->rs2);
@@ -814,6 +848,22 @@ static void branch(struct emit *e, const struct insn *i, int cc)
     } else {
         load_to(e, RAX, i->rs1);
         ar = RAX;
+    }
+    if (e->selfloop && (int64_t)i->off + i->imm == 0) {
+        /* a loop: registers stay in host registers on the way back */
+        if (b.kind == K_IMM)
+            op_i(e, 1, G_CMP, R(ar), 0);
+        else
+            op_r(e, 1, 0x3b, ar, b);
+        uint8_t *taken = jcc32(e, cc);
+        uint16_t dirty = e->dirty, loaded = e->loaded;
+        writeback(e);
+        exit_to(e, (int64_t)i->off + i->len);
+        e->dirty = dirty;
+        e->loaded = loaded;
+        fix(e, taken, e->p);
+        loop_back(e);
+        return;
     }
     writeback(e);
     if (b.kind == K_IMM)
@@ -831,6 +881,10 @@ static void jal(struct emit *e, const struct insn *i)
     if (i->rd != 32) {
         lea(e, RAX, RPC, (int32_t)(i->off + i->len));
         set_rd(e, i->rd, RAX);
+    }
+    if (e->selfloop && (int64_t)i->off + i->imm == 0) {
+        loop_back(e);
+        return;
     }
     writeback(e);
     exit_to(e, (int64_t)i->off + i->imm);
@@ -1597,6 +1651,7 @@ void *be_translate(struct jit *j, const struct jit_block_in *in)
     jcc_rx(&e, CC_NE, j->exit_lookup);
     op_i(&e, 1, G_CMP, M(RH, HOFF(budget)), 0);
     jcc_rx(&e, CC_LE, j->exit_lookup);
+    if (!e.overflow && e.p - entry != CHECK_BYTES) abort(); /* be_fast_entry relies on it */
     /* FP instructions: FS on, and a valid frm if they use it (both change
      * only between blocks); else the interpreter runs the block (and traps) */
     bool fp = false, dyn = false;
@@ -1614,6 +1669,29 @@ void *be_translate(struct jit *j, const struct jit_block_in *in)
         jcc_rx(&e, CC_A, j->exit_interp);
     }
     op_i(&e, 1, G_SUB, M(RH, HOFF(budget)), (int32_t)b->n);
+
+    /* a loop in one block: load its registers once, keep them */
+    const struct insn *last = &b->insns[b->n - 1];
+    bool branch_op = last->op == OP_BEQ || last->op == OP_BNE || last->op == OP_BLT ||
+                     last->op == OP_BGE || last->op == OP_BLTU || last->op == OP_BGEU ||
+                     last->op == OP_JAL;
+    if (j->chain && branch_op && (int64_t)last->off + last->imm == 0) {
+        e.selfloop = true;
+        for (uint32_t k = 0; k < b->n; k++) {
+            int rd = b->insns[k].rd;
+            if (!is_fp(b->insns[k].op) && cached(&e, rd))
+                e.written |= (uint16_t)(1u << e.host_of[rd]);
+        }
+        for (int k = 0; k < NCACHE; k++) {
+            int r = cache_regs[k];
+            if (e.guest_of[r]) {
+                mov_load(&e, r, RH, XOFF(e.guest_of[r]));
+                e.loaded |= (uint16_t)(1u << r);
+            }
+        }
+        e.dirty = e.written;
+        e.body = e.p;
+    }
 
     bool ended = false;
     for (e.idx = 0; e.idx < b->n && !e.overflow; e.idx++) {
@@ -1633,6 +1711,11 @@ void *be_translate(struct jit *j, const struct jit_block_in *in)
     if (e.overflow) return NULL;
     j->used = (size_t)(e.p - j->rw);
     return rx_of(&e, entry);
+}
+
+void *be_fast_entry(void *code)
+{
+    return (uint8_t *)code + CHECK_BYTES;
 }
 
 void be_patch(struct jit *j, uint8_t *site, const void *target)

@@ -183,7 +183,7 @@ void jit_link(struct jit *j, const struct block *b)
     /* A flush since the exit may have reused the record's memory. */
     if (!rec || h->jit_link_epoch != j->epoch || !j->chain) return;
     if (rec->epoch != j->epoch || rec->target_host != b->host || !b->code) return;
-    be_patch(j, rec->site, b->code);
+    be_patch(j, rec->site, rec->forward ? be_fast_entry(b->code) : b->code);
     j->stats.patched++;
 }
 

@@ -98,7 +98,8 @@ void jit_check_note_device(struct hart *h);
 struct jit_exit_rec {
     uint8_t *site;              /* RX address of the jump (back-end specific) */
     const uint8_t *target_host; /* host address of the target block's first byte */
-    uint64_t epoch;             /* the cache epoch it belongs to */
+    uint64_t epoch : 63;        /* the cache epoch it belongs to */
+    uint64_t forward : 1;       /* a jump forward: may skip the event/budget check */
 };
 
 /* Jump cache entry: guest pc -> code, valid while the fetch TLB maps pc's
@@ -149,6 +150,9 @@ bool be_routines(struct jit *j);
 void *be_translate(struct jit *j, const struct jit_block_in *in);
 /* Point the direct jump at `site` (RX) to `target` (RX). */
 void be_patch(struct jit *j, uint8_t *site, const void *target);
+/* A block's entry past its event and budget checks (for forward jumps: a
+ * chain of those is bounded, every loop has a backward jump, which checks). */
+void *be_fast_entry(void *code);
 
 /* RW address of an RX address in the cache. */
 static inline uint8_t *jit_rw(const struct jit *j, const void *rx)
