@@ -1441,6 +1441,200 @@ static bool lower_fp(struct emit *e, const struct insn *i)
     }
 }
 
+/* ---- M: divide and remainder; Zba, Zbb, Zbs ---------------------------------------------- */
+
+static int host_bits = -1; /* bit 0: lzcnt, 1: tzcnt (BMI1), 2: popcnt */
+
+static int host_has(int bit)
+{
+    if (host_bits < 0) {
+        __builtin_cpu_init();
+        host_bits = (__builtin_cpu_supports("lzcnt") ? 1 : 0) |
+                    (__builtin_cpu_supports("bmi") ? 2 : 0) |
+                    (__builtin_cpu_supports("popcnt") ? 4 : 0);
+    }
+    return host_bits & bit;
+}
+
+/* guest rs2 as a register or memory operand (x0: RCX = 0) */
+static struct opnd src2(struct emit *e, int g)
+{
+    struct opnd b = use(e, g);
+    if (b.kind == K_IMM) {
+        mov_imm(e, RCX, 0);
+        return R(RCX);
+    }
+    return b;
+}
+
+/* x86 division faults on a zero divisor and on INT_MIN / -1: RISC-V defines
+ * both (all ones / the dividend, and the dividend / zero). */
+static void divrem(struct emit *e, const struct insn *i)
+{
+    if (i->rd == 32) return;
+    int op = i->op;
+    bool w = op == OP_DIVW || op == OP_DIVUW || op == OP_REMW || op == OP_REMUW;
+    bool sgn = op == OP_DIV || op == OP_REM || op == OP_DIVW || op == OP_REMW;
+    bool rem = op == OP_REM || op == OP_REMU || op == OP_REMW || op == OP_REMUW;
+    int ww = w ? 0 : 1;
+    load_to(e, RCX, i->rs2);
+    load_to(e, RAX, i->rs1);
+    enc(e, 0, ww, 1, 0x85, RCX, R(RCX), false); /* test rcx, rcx */
+    uint8_t *zero = jcc32(e, CC_E);
+    uint8_t *minus1 = NULL;
+    if (sgn) {
+        op_i(e, ww, G_CMP, R(RCX), -1);
+        minus1 = jcc32(e, CC_E);
+        if (w)
+            b1(e, 0x99); /* cdq */
+        else {
+            b1(e, 0x48);
+            b1(e, 0x99); /* cqo */
+        }
+        enc(e, 0, ww, 1, 0xf7, 7, R(RCX), false); /* idiv */
+    } else {
+        mov_imm(e, RDX, 0);
+        enc(e, 0, ww, 1, 0xf7, 6, R(RCX), false); /* div */
+    }
+    if (rem) mov_rr(e, RAX, RDX);
+    uint8_t *done1 = jmp32(e);
+    uint8_t *done2 = NULL;
+    if (sgn) { /* divisor -1: quotient -a (INT_MIN stays), remainder 0 */
+        fix(e, minus1, e->p);
+        if (rem)
+            mov_imm(e, RAX, 0);
+        else
+            enc(e, 0, ww, 1, 0xf7, 3, R(RAX), false); /* neg */
+        done2 = jmp32(e);
+    }
+    fix(e, zero, e->p); /* divisor 0: quotient all ones, remainder a */
+    if (!rem) mov_imm(e, RAX, ~0ull);
+    fix(e, done1, e->p);
+    if (done2) fix(e, done2, e->p);
+    if (w) movsxd(e, RAX, R(RAX)); /* also 32 ones -> 64 ones */
+    set_rd(e, i->rd, RAX);
+}
+
+/* rd = op(rs1) or op(rs1, rs2) for the bit-manipulation ops; false if it
+ * is one of those left to the helper. */
+static bool bitmanip(struct emit *e, const struct insn *i)
+{
+    int op = i->op;
+    if (op < OP_ADD_UW || op > OP_BSETI || op == OP_ORC_B) return false; /* ops.def order */
+    if (i->rd == 32) return true;
+    switch (op) {
+    case OP_ANDN:
+    case OP_ORN:
+        load_to(e, RAX, i->rs2);
+        enc(e, 0, 1, 1, 0xf7, 2, R(RAX), false); /* not */
+        {
+            struct opnd a = use(e, i->rs1);
+            if (a.kind == K_IMM)
+                op_i(e, 1, op == OP_ANDN ? G_AND : G_OR, R(RAX), 0);
+            else
+                op_r(e, 1, op == OP_ANDN ? 0x23 : 0x0b, RAX, a);
+        }
+        break;
+    case OP_XNOR:
+        load_to(e, RAX, i->rs1);
+        op_r(e, 1, 0x33, RAX, src2(e, i->rs2));
+        enc(e, 0, 1, 1, 0xf7, 2, R(RAX), false);
+        break;
+    case OP_MAX: case OP_MIN: case OP_MAXU: case OP_MINU: {
+        struct opnd b = src2(e, i->rs2);
+        load_to(e, RAX, i->rs1);
+        op_r(e, 1, 0x3b, RAX, b);
+        int cc = op == OP_MAX ? CC_L : op == OP_MIN ? CC_G : op == OP_MAXU ? CC_B : CC_A;
+        enc(e, 0, 1, 2, 0x0f40u | (uint32_t)cc, RAX, b, false); /* cmovcc rax, b */
+        break;
+    }
+    case OP_CLZ: case OP_CLZW:
+        if (!host_has(1)) return false;
+        load_to(e, RAX, i->rs1);
+        b1(e, 0xf3);
+        enc(e, 0, op == OP_CLZ, 2, 0x0fbd, RAX, R(RAX), false); /* lzcnt */
+        break;
+    case OP_CTZ: case OP_CTZW:
+        if (!host_has(2)) return false;
+        load_to(e, RAX, i->rs1);
+        b1(e, 0xf3);
+        enc(e, 0, op == OP_CTZ, 2, 0x0fbc, RAX, R(RAX), false); /* tzcnt */
+        break;
+    case OP_CPOP: case OP_CPOPW:
+        if (!host_has(4)) return false;
+        load_to(e, RAX, i->rs1);
+        b1(e, 0xf3);
+        enc(e, 0, op == OP_CPOP, 2, 0x0fb8, RAX, R(RAX), false); /* popcnt */
+        break;
+    case OP_SEXT_B: case OP_SEXT_H: case OP_ZEXT_H: {
+        load_to(e, RAX, i->rs1);
+        uint32_t opc = op == OP_SEXT_B ? 0x0fbe : op == OP_SEXT_H ? 0x0fbf : 0x0fb7;
+        enc(e, 0, op != OP_ZEXT_H, 2, opc, RAX, R(RAX), false);
+        break;
+    }
+    case OP_REV8:
+        load_to(e, RAX, i->rs1);
+        b1(e, 0x48);
+        b1(e, 0x0f);
+        b1(e, 0xc8); /* bswap rax */
+        break;
+    case OP_ROL: case OP_ROR: case OP_ROLW: case OP_RORW:
+        load_to(e, RCX, i->rs2);
+        load_to(e, RAX, i->rs1);
+        shift_cl(e, op == OP_ROL || op == OP_ROR, op == OP_ROL || op == OP_ROLW ? S_ROL : S_ROR, RAX);
+        if (op == OP_ROLW || op == OP_RORW) movsxd(e, RAX, R(RAX));
+        break;
+    case OP_RORI: case OP_RORIW:
+        load_to(e, RAX, i->rs1);
+        if (i->imm) shift_i(e, op == OP_RORI, S_ROR, RAX, i->imm);
+        if (op == OP_RORIW) movsxd(e, RAX, R(RAX));
+        break;
+    case OP_SH1ADD: case OP_SH2ADD: case OP_SH3ADD:
+    case OP_ADD_UW: case OP_SH1ADD_UW: case OP_SH2ADD_UW: case OP_SH3ADD_UW: {
+        int k = op == OP_SH1ADD || op == OP_SH1ADD_UW ? 1 : op == OP_SH2ADD || op == OP_SH2ADD_UW ? 2
+              : op == OP_ADD_UW ? 0 : 3;
+        load_to(e, RAX, i->rs1);
+        if (op >= OP_ADD_UW && op != OP_SH1ADD && op != OP_SH2ADD && op != OP_SH3ADD)
+            op_r(e, 0, 0x8b, RAX, R(RAX)); /* zero-extend the word */
+        if (k) shift_i(e, 1, S_SHL, RAX, k);
+        struct opnd b = use(e, i->rs2);
+        if (b.kind != K_IMM) op_r(e, 1, 0x03, RAX, b);
+        break;
+    }
+    case OP_SLLI_UW:
+        load_to(e, RAX, i->rs1);
+        op_r(e, 0, 0x8b, RAX, R(RAX));
+        if (i->imm) shift_i(e, 1, S_SHL, RAX, i->imm);
+        break;
+    case OP_BSET: case OP_BCLR: case OP_BINV: {
+        load_to(e, RCX, i->rs2);
+        load_to(e, RAX, i->rs1);
+        uint32_t opc = op == OP_BSET ? 0x0fab : op == OP_BCLR ? 0x0fb3 : 0x0fbb;
+        enc(e, 0, 1, 2, opc, RCX, R(RAX), false); /* bts/btr/btc rax, rcx */
+        break;
+    }
+    case OP_BSETI: case OP_BCLRI: case OP_BINVI:
+        load_to(e, RAX, i->rs1);
+        enc(e, 0, 1, 2, 0x0fba, op == OP_BSETI ? 5 : op == OP_BCLRI ? 6 : 7, R(RAX), false);
+        b1(e, (uint8_t)i->imm);
+        break;
+    case OP_BEXT:
+        load_to(e, RCX, i->rs2);
+        load_to(e, RAX, i->rs1);
+        shift_cl(e, 1, S_SHR, RAX);
+        op_i(e, 0, G_AND, R(RAX), 1);
+        break;
+    case OP_BEXTI:
+        load_to(e, RAX, i->rs1);
+        if (i->imm) shift_i(e, 1, S_SHR, RAX, i->imm);
+        op_i(e, 0, G_AND, R(RAX), 1);
+        break;
+    default: return false;
+    }
+    set_rd(e, i->rd, RAX);
+    return true;
+}
+
 /* ---- one instruction
  * ----------------------------------------------------------------------------- */
 
@@ -1529,7 +1723,15 @@ static bool lower(struct emit *e, const struct insn *i)
             b1(e, 0xf0);
         }
         return true;
-    default: return lower_fp(e, i);
+    case OP_DIV:
+    case OP_DIVU:
+    case OP_REM:
+    case OP_REMU:
+    case OP_DIVW:
+    case OP_DIVUW:
+    case OP_REMW:
+    case OP_REMUW: divrem(e, i); return true;
+    default: return bitmanip(e, i) || lower_fp(e, i);
     }
 }
 
