@@ -27,6 +27,7 @@
 #include "cpu/internal.h"
 #include "cpu/jit/jit.h"
 
+#include <cpuid.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1448,10 +1449,11 @@ static int host_bits = -1; /* bit 0: lzcnt, 1: tzcnt (BMI1), 2: popcnt */
 static int host_has(int bit)
 {
     if (host_bits < 0) {
-        __builtin_cpu_init();
-        host_bits = (__builtin_cpu_supports("lzcnt") ? 1 : 0) |
-                    (__builtin_cpu_supports("bmi") ? 2 : 0) |
-                    (__builtin_cpu_supports("popcnt") ? 4 : 0);
+        unsigned a, b, c, d;
+        host_bits = 0;
+        if (__get_cpuid(0x80000001, &a, &b, &c, &d) && (c & (1u << 5))) host_bits |= 1; /* LZCNT */
+        if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 3))) host_bits |= 2; /* BMI1 */
+        if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 23))) host_bits |= 4;       /* POPCNT */
     }
     return host_bits & bit;
 }
