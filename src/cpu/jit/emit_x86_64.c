@@ -1206,7 +1206,7 @@ static bool fp_inline(struct emit *e, const struct insn *i)
     }
     bool fma_needed = op == OP_FMUL_D || op == OP_FDIV_D || op == OP_FSQRT_D;
     if ((fma_needed && !host_fma) || (i->rm != 0 && i->rm != 7)) return false;
-    uint8_t *slow[4];
+    uint8_t *slow[8]; /* at most: frm, two operands, two result checks */
     int ns = 0;
     if (i->rm == 7) { /* dynamic: round to nearest only */
         op_i(e, 0, G_CMP, M(RH, HOFF(frm)), 0);
