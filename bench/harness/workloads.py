@@ -177,7 +177,10 @@ class Runner:
         if variant == "qemu":
             return qemu_argv(self.paths, cpus, mem, initrd, append, disks)
         bios = self.paths.fw_jump if variant == "kumo-fw" else None
-        return kumo_argv(self.paths, cpus, mem, initrd, append, bios, disks)
+        argv = kumo_argv(self.paths, cpus, mem, initrd, append, bios, disks)
+        if variant == "interp":
+            argv += ["--jit", "off"]  # the interpreter alone
+        return argv
 
     def _wrapper(self, variant, what):
         if not self.args.perf or variant == "qemu":
@@ -199,12 +202,18 @@ class Runner:
         k = rep % len(variants)
         return variants[k:] + variants[:k]
 
-    def variants(self):
-        return ["kumo"] if self.args.perf else ["kumo", "qemu"]
+    def variants(self, interp=False):
+        """kumo (translated), QEMU and, for the boot, cpu and tools rows unless
+        --no-interp, kumo with --jit off (the interpreter): a third column."""
+        if self.args.perf:
+            return ["kumo"]
+        if interp and not self.args.no_interp:
+            return ["kumo", "interp", "qemu"]
+        return ["kumo", "qemu"]
 
     # boot -------------------------------------------------------------------------
     def boot(self, reps, cpu_counts):
-        variants = ["kumo", "qemu"] + (["kumo-fw"] if self.paths.fw_jump else [])
+        variants = self.variants(interp=True) + (["kumo-fw"] if self.paths.fw_jump else [])
         if self.args.perf:
             variants = ["kumo"]
         if not self.paths.fw_jump:
@@ -243,6 +252,8 @@ class Runner:
                         if variant == "qemu":
                             rows[("kumo", stage)].add("qemu", value, ex)
                             rows[("kumo-fw", stage)].add("qemu", value, ex)
+                        elif variant == "interp":
+                            rows[("kumo", stage)].add("interp", value, ex)
                         else:
                             rows[(variant, stage)].add("kumo", value, ex)
             if not self.paths.fw_jump or self.args.perf:
@@ -342,7 +353,7 @@ class Runner:
                     continue
                 rows[n].add("native", t, {"rep": rep, "cpu": self.last_native_cpu})
                 self._cpu_row(rows[n]).add("native", self.last_native_cpu)
-            for variant in self.order(rep, self.variants()):
+            for variant in self.order(rep, self.variants(interp=threads == 1)):
                 what = "%s-%s-r%d" % (plan, variant, rep)
                 print("  %s: %s, %d vCPU ..." % (what, ", ".join(steps), threads), flush=True)
                 res, error, log = self.session(variant, plan, steps, threads, what)
@@ -409,7 +420,7 @@ class Runner:
         rows = {n: self.results.row(n, "tools", "s", d) for n, d in tools}
         steps = [n for n, _ in tools]
         for rep in range(reps):
-            for variant in self.order(rep, self.variants()):
+            for variant in self.order(rep, self.variants(interp=True)):
                 what = "tools-%s-r%d" % (variant, rep)
                 print("  %s: %s ..." % (what, ", ".join(steps)), flush=True)
                 res, error, log = self.session(variant, "tools", steps, 1, what)
@@ -712,11 +723,14 @@ class Runner:
         beyond = self.results.row("RSS beyond guest use", "memory", "MiB",
                                   "VmRSS - (guest RAM - MemFree): an upper bound of the VMM's "
                                   "own memory (it still includes touched-then-freed guest pages)")
+        code = self.results.row("RssShmem (kumo: translated code)", "memory", "MiB",
+                                "resident shared memory: for kumo-vmm its code caches (a "
+                                "memfd per vCPU, JIT_CACHE_DEFAULT = 32 MiB each at most)")
         idle = self.results.row("idle CPU, 1 guest", "idle", "%core",
                                 "host CPU time of one idle guest over 10 s, % of one "
                                 "core (scheduler ns accounting; utime+stime in the JSON)")
         for rep in range(reps):
-            for variant in self.order(rep, ["kumo", "qemu"]):
+            for variant in self.order(rep, self.variants(interp=True)):
                 what = "idle-%s-r%d" % (variant, rep)
                 print("  %s ..." % what, flush=True)
                 log = self._log_path(what)
@@ -727,6 +741,7 @@ class Runner:
                     vm.wait_line(r"^BENCH IDLE", self.args.timeout)
                     time.sleep(settle)
                     r, h = vm.status_kib("VmRSS"), vm.status_kib("VmHWM")
+                    shm = vm.status_kib("RssShmem")
                     c0, n0 = vm.cpu_seconds(), vm.cpu_ns_seconds()
                     time.sleep(window)
                     c1, n1 = vm.cpu_seconds(), vm.cpu_ns_seconds()
@@ -744,6 +759,8 @@ class Runner:
                         mem[m.group(1)] = int(m.group(2))
                 rss.add(variant, r / 1024)
                 hwm.add(variant, h / 1024)
+                if shm is not None:
+                    code.add(variant, shm / 1024)
                 idle.add(variant, 100 * (n1 - n0) / window,
                          {"utime+stime_pct": 100 * (c1 - c0) / window})
                 if "MemFree" in mem:

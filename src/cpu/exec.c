@@ -346,7 +346,7 @@ static enum hart_exit poll(struct hart *h)
     hart_serve_fences(h, ev);
     atomic_store(&h->fence_done, req);
     h->instret += (uint64_t)(h->budget_start - h->budget);
-    int64_t budget = HART_BUDGET;
+    int64_t budget = h->jit ? HART_BUDGET_JIT : HART_BUDGET;
     if (h->max_insns) {
         /* fetch faults count too: a trap vector that faults loops for ever */
         uint64_t done = h->instret + h->fetch_faults;

@@ -23,6 +23,8 @@
 
 /* Instructions between polls of timers and stop requests. */
 #define HART_BUDGET 8192
+/* ... with the translator, which runs them faster (tens of microseconds) */
+#define HART_BUDGET_JIT 65536
 
 /* ---- mmu.c ---- */
 /* Translate va for an access; on failure sets h->exc_* and returns false. */

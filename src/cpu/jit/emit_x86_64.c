@@ -1989,7 +1989,10 @@ bool be_routines(struct jit *j)
     /* lookup: the block at guest pc r14 through the jump cache, checked
      * against the fetch TLB (same page mapping as when it was entered) */
     uint8_t *lookup = e.p;
-    op_r(&e, 0, 0x8b, RAX, R(RPC)); /* eax = pc */
+    op_r(&e, 0, 0x8b, RAX, R(RPC)); /* eax = pc: jit_jc_index */
+    op_r(&e, 0, 0x8b, RCX, R(RPC));
+    shift_i(&e, 0, S_SHR, RCX, 12);
+    op_r(&e, 0, 0x33, RAX, R(RCX));
     shift_i(&e, 0, S_SHR, RAX, 1);
     op_i(&e, 0, G_AND, R(RAX), JIT_JC_SIZE - 1);
     shift_i(&e, 0, S_SHL, RAX, 5); /* * sizeof(jc entry) */

@@ -168,7 +168,7 @@ int jit_run(struct jit *j, void *code)
 
 void jit_note_target(struct jit *j, uint64_t pc, const struct block *b)
 {
-    struct jit_jc_entry *e = &j->jc[(pc >> 1) & (JIT_JC_SIZE - 1)];
+    struct jit_jc_entry *e = &j->jc[jit_jc_index(pc)];
     e->pc = pc;
     e->addend = (uintptr_t)b->host - (uintptr_t)pc;
     e->code = b->code;

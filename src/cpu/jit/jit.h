@@ -110,8 +110,14 @@ struct jit_jc_entry {
     void *code;
     uint64_t pad;
 };
-#define JIT_JC_BITS 11
+#define JIT_JC_BITS 12
 #define JIT_JC_SIZE (1u << JIT_JC_BITS)
+/* The entry of a pc: its page number mixed in, or every page's offset k
+ * would share one entry. */
+static inline unsigned jit_jc_index(uint64_t pc)
+{
+    return (unsigned)(((uint32_t)pc ^ ((uint32_t)pc >> 12)) >> 1) & (JIT_JC_SIZE - 1);
+}
 
 /* The code cache and what the back end may use of the front end. */
 struct jit {
