@@ -30,9 +30,26 @@ struct block {
     void *code;        /* translated host code (RX), or NULL */
     uint32_t page;     /* RAM page index, NO_PAGE for ROM */
     uint32_t gen;      /* that page's generation when decoded */
+    /* A block of one 32-bit instruction whose second half is on the next
+     * page also depends on that page: where it was (host address of the
+     * second half) and its generation. Such a block is only entered from
+     * the dispatcher, which checks both (never through a link or the jump
+     * cache, which know the first page only). */
+    const uint8_t *host2; /* NULL for every other block */
+    uint32_t page2, gen2;
+    uint8_t bytes[4]; /* the instruction (both halves) */
     uint32_t n;        /* instructions, not counting the BLOCK_END sentinel */
     int32_t countdown; /* runs left before it is translated (translator on) */
     struct insn insns[];
 };
+
+/* The encoding of instruction i of block b (for an illegal instruction's tval). */
+static inline uint32_t block_insn_bits(const struct block *b, const struct insn *i)
+{
+    const uint8_t *p = b->host2 ? b->bytes : b->host + i->off;
+    uint32_t w = (uint32_t)p[0] | (uint32_t)p[1] << 8;
+    if (i->len == 4) w |= (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    return w;
+}
 
 #endif

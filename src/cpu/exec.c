@@ -126,6 +126,7 @@ static struct block *build_block(struct hart *h, const uint8_t *host, uint64_t p
     b->code = NULL;
     b->countdown = h->jit ? h->jit_threshold : INT32_MAX;
     b->page = claim_code_page(h, host, &b->gen);
+    b->host2 = NULL;
 
     uint32_t off = 0, n = 0;
     while (n < BLOCK_MAX && off + 2 <= avail) {
@@ -138,12 +139,31 @@ static struct block *build_block(struct hart *h, const uint8_t *host, uint64_t p
         off += (uint32_t)len;
         if (op_ends_block((enum op)in->op)) break;
     }
+    if (n == 0 && avail == PAGE_SIZE - (pc & PAGE_MASK)) {
+        /* A 32-bit instruction whose second half is on the next page: a
+         * block of its own, depending on both pages. */
+        uint32_t avail2;
+        const uint8_t *hi = mmu_fetch_ptr(h, pc + 2, &avail2);
+        if (!hi) return NULL;
+        h->stats.straddles++;
+        b->host2 = hi;
+        b->page2 = claim_code_page(h, hi, &b->gen2);
+        memcpy(b->bytes, host, 2);
+        memcpy(b->bytes + 2, hi, 2);
+        decode(read_insn_bits(b->bytes, 4), &b->insns[0]);
+        b->insns[0].handler = handler_of[b->insns[0].op];
+        b->insns[0].off = 0;
+        n = 1;
+        off = 4;
+    }
     if (n == 0) {
-        /* A 32-bit instruction whose second half is on the next page. */
+        /* The same where the first page is not cacheable (PMP splits it,
+         * not host memory): decoded at every run. */
         uint32_t avail2;
         const uint8_t *hi = mmu_fetch_ptr(h, pc + 2, &avail2);
         if (!hi) return NULL;
         b = bc->scratch;
+        b->host2 = NULL;
         b->link[0] = b->link[1] = b->link[2] = NULL;
         b->code = NULL;
         b->countdown = INT32_MAX; /* never translated */
@@ -188,10 +208,26 @@ static inline struct block *get_block(struct hart *h)
     }
     for (struct block *b = h->bc->hash[block_hash(host)]; b; b = b->hash_next) {
         if (b->host != host) continue;
-        if (b->page == NO_PAGE ||
-            b->gen == atomic_load_explicit(&h->m->page_gen[b->page], memory_order_relaxed))
-            return b;
-        break; /* stale: decode again; the new block shadows this one */
+        if (b->page != NO_PAGE &&
+            b->gen != atomic_load_explicit(&h->m->page_gen[b->page], memory_order_relaxed))
+            break; /* stale: decode again; the new block shadows this one */
+        if (unlikely(b->host2)) {
+            /* the second half: the same page, mapped the same way, unchanged */
+            uint64_t pc2 = pc + 2;
+            const struct tlb_entry *e2 =
+                &h->tlb_fetch->e[ACC_EXEC][(pc2 >> PAGE_SHIFT) & (TLB_SIZE - 1)];
+            const uint8_t *host2;
+            uint32_t avail2;
+            if (e2->tag == (pc2 & ~PAGE_MASK))
+                host2 = (const uint8_t *)(e2->addend + pc2);
+            else if (!(host2 = mmu_fetch_ptr(h, pc2, &avail2)))
+                return NULL;
+            if (host2 != b->host2 ||
+                (b->page2 != NO_PAGE &&
+                 b->gen2 != atomic_load_explicit(&h->m->page_gen[b->page2], memory_order_relaxed)))
+                break;
+        }
+        return b;
     }
     return build_block(h, host, pc, avail);
 }
@@ -498,7 +534,7 @@ next_block:
     if (prev) {
         /* link only blocks of the same cache epoch, never the scratch block */
         if (prev_epoch == h->bc->epoch && h->pc == prev_target && b != h->bc->scratch &&
-            prev != h->bc->scratch)
+            prev != h->bc->scratch && !b->host2)
             prev->link[prev_slot] = b;
         prev = NULL;
     }
@@ -520,8 +556,10 @@ next_block:
                 default: goto next_block;
                 }
             }
-            jit_link(h->jit, b);
-            jit_note_target(h->jit, h->pc, b);
+            if (likely(!b->host2)) { /* see block.h */
+                jit_link(h->jit, b);
+                jit_note_target(h->jit, h->pc, b);
+            }
             switch (jit_run(h->jit, b->code)) {
             case JIT_EXIT_EXC: hart_take_trap(h, h->exc_cause, h->exc_tval, false); break;
             case JIT_EXIT_PARK: why = HART_EXIT_PARK; goto leave;
@@ -553,7 +591,7 @@ exception:
     goto next_block;
 
 illegal_insn:
-    hart_raise(h, EXC_ILLEGAL, read_insn_bits(b->host + i->off, i->len));
+    hart_raise(h, EXC_ILLEGAL, block_insn_bits(b, i));
     goto exception;
 
 #include "cpu/exec_ops.h"

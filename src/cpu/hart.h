@@ -169,6 +169,7 @@ struct hart_stats {
     uint64_t fence_i, drop_writes;    /* FENCE.I; pages counted written by EV_DROP_WRITES */
     uint64_t tlb_flush;               /* whole-TLB flushes (PMP, MXR, reset) */
     uint64_t blocks, block_flush;     /* blocks decoded; block cache flushes */
+    uint64_t straddles;               /* of those: one instruction across two pages */
 };
 
 struct hart {

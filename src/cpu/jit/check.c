@@ -252,10 +252,7 @@ static int run_reference(struct hart *h, const struct block *b)
     h->budget -= b->n;
     for (uint32_t k = 0; k < b->n; k++) {
         const struct insn *i = &b->insns[k];
-        const uint8_t *p = b->host + i->off;
-        uint32_t bits = (uint32_t)p[0] | (uint32_t)p[1] << 8;
-        if (i->len == 4) bits |= (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-        switch (exec_one(h, i, pc + i->off, bits)) {
+        switch (exec_one(h, i, pc + i->off, block_insn_bits(b, i))) {
         case EXEC_NEXT: continue;
         case EXEC_JUMP: return JIT_EXIT_LOOKUP;
         case EXEC_PARK: return JIT_EXIT_PARK;
@@ -318,9 +315,7 @@ static void print_block(FILE *o, const struct block *b, uint64_t pc)
     fprintf(o, "block at pc %#" PRIx64 " (%u instructions):\n", pc, b->n);
     for (uint32_t k = 0; k < b->n; k++) {
         const struct insn *i = &b->insns[k];
-        const uint8_t *p = b->host + i->off;
-        uint32_t bits = (uint32_t)p[0] | (uint32_t)p[1] << 8;
-        if (i->len == 4) bits |= (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+        uint32_t bits = block_insn_bits(b, i);
         fprintf(o, "  %#" PRIx64 ": %0*x  %-10s rd %u rs1 %u rs2 %u rs3 %u imm %d\n", pc + i->off,
                 i->len * 2, bits, op_name((enum op)i->op), i->rd, i->rs1, i->rs2, i->rs3, i->imm);
     }

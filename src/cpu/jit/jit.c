@@ -138,12 +138,7 @@ void *jit_translate(struct jit *j, struct block *b)
     struct jit_block_in in;
     in.b = b;
     in.page_off = (unsigned)((uintptr_t)b->host & 4095);
-    for (uint32_t k = 0; k < b->n; k++) {
-        const uint8_t *p = b->host + b->insns[k].off;
-        uint32_t w = (uint32_t)p[0] | (uint32_t)p[1] << 8;
-        if (b->insns[k].len == 4) w |= (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-        in.bits[k] = w;
-    }
+    for (uint32_t k = 0; k < b->n; k++) in.bits[k] = block_insn_bits(b, &b->insns[k]);
     rank_registers(b, in.rank);
     size_t before = j->used;
     void *code = be_translate(j, &in);
