@@ -485,6 +485,21 @@ static int mem_size(int op)
     }
 }
 
+static int host_bits = -1; /* bit 0: lzcnt, 1: tzcnt (BMI1), 2: popcnt */
+
+static int host_has(int bit)
+{
+    if (host_bits < 0) {
+        unsigned a, b, c, d;
+        host_bits = 0;
+        if (__get_cpuid(0x80000001, &a, &b, &c, &d) && (c & (1u << 5))) host_bits |= 1; /* LZCNT */
+        if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 3))) host_bits |= 2; /* BMI1 */
+        if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 23))) host_bits |= 4;       /* POPCNT */
+        if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 8))) host_bits |= 8; /* BMI2 */
+    }
+    return host_bits & bit;
+}
+
 /* va = rs1 + imm into RDX; then the TLB probe, leaving the host address in
  * RDX on a hit; returns the rel32 of the jump to the slow path. */
 static uint8_t *tlb_probe(struct emit *e, const struct insn *i, int acc, int size)
@@ -499,16 +514,24 @@ static uint8_t *tlb_probe(struct emit *e, const struct insn *i, int acc, int siz
             mov_load(e, RDX, a.reg, a.v);
         if (i->imm) op_i(e, 1, G_ADD, R(RDX), i->imm);
     }
-    mov_load(e, RAX, RH, HOFF(tlb_data));
-    op_r(e, 0, 0x8b, RCX, R(RDX)); /* mov ecx, edx */
-    shift_i(e, 0, S_SHR, RCX, 8);
+    if (host_has(8)) { /* rorx ecx, edx, 8 (BMI2) */
+        b1(e, 0xc4);
+        b1(e, 0xe3);
+        b1(e, 0x7b);
+        b1(e, 0xf0);
+        b1(e, 0xca);
+        b1(e, 8);
+    } else {
+        op_r(e, 0, 0x8b, RCX, R(RDX)); /* mov ecx, edx */
+        shift_i(e, 0, S_SHR, RCX, 8);
+    }
     op_i(e, 0, G_AND, R(RCX), IDX_MASK);
-    op_r(e, 1, 0x03, RAX, R(RCX)); /* rax = &entry */
-    mov_rr(e, RCX, RDX);
-    op_i(e, 1, G_AND, R(RCX), (int32_t)(0xfffff000u | (uint32_t)(size - 1)));
-    op_r(e, 1, 0x3b, RCX, M(RAX, TLB_ACC_OFF(acc))); /* cmp rcx, tag */
+    op_r(e, 1, 0x03, RCX, M(RH, HOFF(tlb_data))); /* rcx = &entry */
+    mov_rr(e, RAX, RDX);
+    op_i(e, 1, G_AND, R(RAX), (int32_t)(0xfffff000u | (uint32_t)(size - 1)));
+    op_r(e, 1, 0x3b, RAX, M(RCX, TLB_ACC_OFF(acc))); /* cmp rax, tag */
     uint8_t *slow = jcc32(e, CC_NE);
-    op_r(e, 1, 0x03, RDX, M(RAX, TLB_ACC_OFF(acc) + 8)); /* add rdx, addend */
+    op_r(e, 1, 0x03, RDX, M(RCX, TLB_ACC_OFF(acc) + 8)); /* add rdx, addend */
     return slow;
 }
 
@@ -1443,20 +1466,6 @@ static bool lower_fp(struct emit *e, const struct insn *i)
 }
 
 /* ---- M: divide and remainder; Zba, Zbb, Zbs ---------------------------------------------- */
-
-static int host_bits = -1; /* bit 0: lzcnt, 1: tzcnt (BMI1), 2: popcnt */
-
-static int host_has(int bit)
-{
-    if (host_bits < 0) {
-        unsigned a, b, c, d;
-        host_bits = 0;
-        if (__get_cpuid(0x80000001, &a, &b, &c, &d) && (c & (1u << 5))) host_bits |= 1; /* LZCNT */
-        if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 3))) host_bits |= 2; /* BMI1 */
-        if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 23))) host_bits |= 4;       /* POPCNT */
-    }
-    return host_bits & bit;
-}
 
 /* guest rs2 as a register or memory operand (x0: RCX = 0) */
 static struct opnd src2(struct emit *e, int g)
