@@ -19,7 +19,7 @@
  * an M-mode handler that resumes after the faulting instruction, or at the
  * program start when that is outside the program.
  *
- * KUMO_FUZZ_JIT_STATS=1 prints the blocks compared so far every 100k runs
+ * KUMO_FUZZ_JIT_STATS=1 prints the blocks compared so far every 2000 runs
  * and at exit (the long campaign's count).
  */
 #include "cpu/decode.h"
@@ -334,7 +334,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     enum hart_exit why = hart_run(h);
     if (why == HART_EXIT_STOP && atomic_load(&m->stop) == STOP_ERROR) abort(); /* a difference */
     runs++;
-    if (getenv("KUMO_FUZZ_JIT_STATS") && runs % 100000 == 0)
+    if (getenv("KUMO_FUZZ_JIT_STATS") && runs % 2000 == 0)
         fprintf(stderr, "fuzz_jit: %" PRIu64 " runs, %" PRIu64 " blocks compared\n", runs,
                 jit_check_compared(h->check));
     return 0;
