@@ -393,6 +393,39 @@ static void reload_mask(struct emit *e, uint16_t mask)
 
 /* ---- exits --------------------------------------------------------------------------- */
 
+/* The block at guest pc r14 through the jump cache, checked against the
+ * fetch TLB (the page mapped as when the entry was made); a miss leaves for
+ * the dispatcher. Emitted at each indirect jump (its own host indirect
+ * branch, predicted for that site) and once as a shared routine. */
+static void emit_lookup(struct emit *e)
+{
+    struct jit *j = e->j;
+    op_r(e, 0, 0x8b, RAX, R(RPC)); /* eax = pc: jit_jc_index */
+    op_r(e, 0, 0x8b, RCX, R(RPC));
+    shift_i(e, 0, S_SHR, RCX, 12);
+    op_r(e, 0, 0x33, RAX, R(RCX));
+    shift_i(e, 0, S_SHR, RAX, 1);
+    op_i(e, 0, G_AND, R(RAX), JIT_JC_SIZE - 1);
+    shift_i(e, 0, S_SHL, RAX, 5); /* * sizeof(jc entry) */
+    mov_imm(e, RCX, (uint64_t)(uintptr_t)j->jc);
+    op_r(e, 1, 0x03, RAX, R(RCX));
+    op_r(e, 1, 0x3b, RPC, M(RAX, 0)); /* cmp r14, e->pc */
+    jcc_rx(e, CC_NE, j->exit_lookup);
+    mov_load(e, RCX, RH, HOFF(tlb_fetch));
+    op_r(e, 0, 0x8b, RDX, R(RPC));
+    shift_i(e, 0, S_SHR, RDX, 8);
+    op_i(e, 0, G_AND, R(RDX), IDX_MASK);
+    op_r(e, 1, 0x03, RCX, R(RDX));
+    mov_rr(e, RDX, RPC);
+    op_i(e, 1, G_AND, R(RDX), (int32_t)0xfffff000u);
+    op_r(e, 1, 0x3b, RDX, M(RCX, TLB_ACC_OFF(ACC_EXEC)));
+    jcc_rx(e, CC_NE, j->exit_lookup);
+    mov_load(e, RDX, RCX, TLB_ACC_OFF(ACC_EXEC) + 8);
+    op_r(e, 1, 0x3b, RDX, M(RAX, 8)); /* same page mapping */
+    jcc_rx(e, CC_NE, j->exit_lookup);
+    enc(e, 0, 0, 1, 0xff, 4, M(RAX, 16), false); /* jmp [rax + 16] */
+}
+
 /* Leave the block for the guest pc at block pc + delta (all guest state
  * written back). A target in the same page is a patchable jump (to a stub
  * that asks the dispatcher, until patched); others go through the jump cache. */
@@ -420,12 +453,18 @@ static void exit_to(struct emit *e, int64_t delta)
         rec->site = rx_of(e, p->fix);
         return;
     }
-    jmp_rx(e, e->j->lookup);
+    if (e->j->chain)
+        emit_lookup(e);
+    else
+        jmp_rx(e, e->j->lookup);
 }
 
 static void exit_lookup_pc(struct emit *e)
 {
-    jmp_rx(e, e->j->lookup);
+    if (e->j->chain)
+        emit_lookup(e);
+    else
+        jmp_rx(e, e->j->lookup);
 }
 
 /* ---- helpers called from translated code ------------------------------------------------ */
@@ -1998,30 +2037,7 @@ bool be_routines(struct jit *j)
     /* lookup: the block at guest pc r14 through the jump cache, checked
      * against the fetch TLB (same page mapping as when it was entered) */
     uint8_t *lookup = e.p;
-    op_r(&e, 0, 0x8b, RAX, R(RPC)); /* eax = pc: jit_jc_index */
-    op_r(&e, 0, 0x8b, RCX, R(RPC));
-    shift_i(&e, 0, S_SHR, RCX, 12);
-    op_r(&e, 0, 0x33, RAX, R(RCX));
-    shift_i(&e, 0, S_SHR, RAX, 1);
-    op_i(&e, 0, G_AND, R(RAX), JIT_JC_SIZE - 1);
-    shift_i(&e, 0, S_SHL, RAX, 5); /* * sizeof(jc entry) */
-    mov_imm(&e, RCX, (uint64_t)(uintptr_t)j->jc);
-    op_r(&e, 1, 0x03, RAX, R(RCX));
-    op_r(&e, 1, 0x3b, RPC, M(RAX, 0)); /* cmp r14, e->pc */
-    jcc_rx(&e, CC_NE, j->exit_lookup);
-    mov_load(&e, RCX, RH, HOFF(tlb_fetch));
-    op_r(&e, 0, 0x8b, RDX, R(RPC));
-    shift_i(&e, 0, S_SHR, RDX, 8);
-    op_i(&e, 0, G_AND, R(RDX), IDX_MASK);
-    op_r(&e, 1, 0x03, RCX, R(RDX));
-    mov_rr(&e, RDX, RPC);
-    op_i(&e, 1, G_AND, R(RDX), (int32_t)0xfffff000u);
-    op_r(&e, 1, 0x3b, RDX, M(RCX, TLB_ACC_OFF(ACC_EXEC)));
-    jcc_rx(&e, CC_NE, j->exit_lookup);
-    mov_load(&e, RDX, RCX, TLB_ACC_OFF(ACC_EXEC) + 8);
-    op_r(&e, 1, 0x3b, RDX, M(RAX, 8)); /* same page mapping */
-    jcc_rx(&e, CC_NE, j->exit_lookup);
-    enc(&e, 0, 0, 1, 0xff, 4, M(RAX, 16), false); /* jmp [rax + 16] */
+    emit_lookup(&e);
     j->lookup = rx_of(&e, lookup);
 
     if (e.overflow) return false;
