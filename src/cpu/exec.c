@@ -101,13 +101,17 @@ static uint32_t claim_code_page(struct hart *h, const uint8_t *host, uint32_t *g
     if (host < m->ram || host >= m->ram + m->ram_size) return NO_PAGE;
     uint32_t page = (uint32_t)((size_t)(host - m->ram) >> PAGE_SHIFT);
     if (!(__atomic_load_n(&m->page_flags[page], __ATOMIC_ACQUIRE) & PAGE_CODE)) {
-        __atomic_or_fetch(&m->page_flags[page], PAGE_CODE, __ATOMIC_SEQ_CST);
-        const uint8_t *host_page = m->ram + ((size_t)page << PAGE_SHIFT);
-        mmu_drop_write_page(h, host_page);
-        for (int k = 0; k < m->nharts; k++)
-            if (m->harts[k] != h)
-                atomic_fetch_or_explicit(&m->harts[k]->events, EV_DROP_WRITES | EV_CHECK,
-                                         memory_order_seq_cst);
+        uint8_t f = __atomic_or_fetch(&m->page_flags[page], PAGE_CODE, __ATOMIC_SEQ_CST);
+        if (f & PAGE_WTLB) { /* some hart may write to it through its TLB */
+            const uint8_t *host_page = m->ram + ((size_t)page << PAGE_SHIFT);
+            mmu_drop_write_page(h, host_page);
+            for (int k = 0; k < m->nharts; k++)
+                if (m->harts[k] != h)
+                    atomic_fetch_or_explicit(&m->harts[k]->events, EV_DROP_WRITES | EV_CHECK,
+                                             memory_order_seq_cst);
+            /* no new write entry can be made now that it holds code */
+            __atomic_and_fetch(&m->page_flags[page], (uint8_t)~PAGE_WTLB, __ATOMIC_SEQ_CST);
+        }
     }
     *gen = atomic_load_explicit(&m->page_gen[page], memory_order_acquire);
     return page;

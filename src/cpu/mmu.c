@@ -386,7 +386,15 @@ static uint8_t *tlb_fill(struct hart *h, struct tlb_set *set, uint64_t va, uint6
     if (!r || !r->host) return NULL;
     if (acc == ACC_WRITE) {
         if (r->readonly) return NULL;
-        if (r->host == h->m->ram && h->m->page_flags[ram_page_index(h->m, pa_page)]) return NULL;
+        if (r->host == h->m->ram) {
+            /* Say that a write entry may exist before looking for code: a
+             * hart that decodes the page sets PAGE_CODE before it looks for
+             * PAGE_WTLB (exec.c), so one of the two sees the other. */
+            uint8_t *f = &h->m->page_flags[ram_page_index(h->m, pa_page)];
+            if (__atomic_load_n(f, __ATOMIC_RELAXED) & (PAGE_CODE | PAGE_WATCH)) return NULL;
+            __atomic_or_fetch(f, PAGE_WTLB, __ATOMIC_SEQ_CST);
+            if (__atomic_load_n(f, __ATOMIC_SEQ_CST) & (PAGE_CODE | PAGE_WATCH)) return NULL;
+        }
     }
     if (!pmp_allows(h, pa_page, PAGE_SIZE, acc, priv)) return NULL;
 #ifdef KUMO_JIT

@@ -38,6 +38,7 @@ struct region {
 /* Per-RAM-page flags (machine.page_flags) */
 #define PAGE_CODE  0x01 /* some hart holds decoded instructions from this page */
 #define PAGE_WATCH 0x02 /* stores must take the slow path (HTIF tohost) */
+#define PAGE_WTLB  0x04 /* a hart may hold a write-TLB entry for it (src/cpu/mmu.c) */
 
 enum { ECALL_DONE = 0, ECALL_PARK = 1 };
 
