@@ -90,7 +90,7 @@ enum access { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2 };
  * equal to a looked-up value: those have the page-offset bits clear except
  * alignment bits, and an all-ones address is never aligned).
  */
-#define TLB_BITS 10
+#define TLB_BITS 9
 #define TLB_SIZE (1u << TLB_BITS)
 #define PAGE_SHIFT 12
 #define PAGE_SIZE (1ull << PAGE_SHIFT)
@@ -114,13 +114,16 @@ enum tlb_ctx { TLB_CTX_U = 0, TLB_CTX_S = 1, TLB_CTX_S_SUM = 2, TLB_NCTX = 3 };
  * empties the set. */
 #define TLB_SUPER_MAX 8
 
-/* Entries pushed out of the direct-mapped array by a conflict are kept in a
- * small victim array, searched by the slow path before a page walk (two
- * pages that index the same entry would otherwise walk on every access). */
+/* Two-way set associative: a lookup tries e (way 0, one compare in the
+ * fast paths), then w1 (way 1: inline in translated code, in the slow path
+ * otherwise), then a small victim array, before a page walk. A refill goes
+ * to way 0 and pushes way 0 to way 1 and way 1 to the victims: two pages
+ * that index the same entry (a stack page and a table, say) both stay. */
 #define TLB_VICTIMS 8
 
 struct tlb_set {
-    struct tlb_entry e[3][TLB_SIZE]; /* [enum access][index] */
+    struct tlb_entry e[3][TLB_SIZE];  /* [enum access][index] */
+    struct tlb_entry w1[3][TLB_SIZE]; /* way 1 */
     struct tlb_entry victim[3][TLB_VICTIMS];
     uint8_t victim_next[3];
     uint32_t nsuper;                 /* entries used in super_base/super_mask, or
@@ -168,6 +171,7 @@ struct hart_stats {
     uint64_t sfence_all, sfence_va;   /* SFENCE.VMA (local or remote): everything, one page */
     uint64_t fence_i, drop_writes;    /* FENCE.I; pages counted written by EV_DROP_WRITES */
     uint64_t tlb_flush;               /* whole-TLB flushes (PMP, MXR, reset) */
+    uint64_t walks;                   /* translations done the long way (page walk or bare) */
     uint64_t blocks, block_flush;     /* blocks decoded; block cache flushes */
     uint64_t straddles;               /* of those: one instruction across two pages */
 };

@@ -35,25 +35,29 @@ static void tlb_set_clear(struct tlb_set *s)
     /* ~0 never matches: a looked-up tag always has its low bits clear
      * except for the alignment bits, and an all-ones address is never aligned. */
     memset(s->e, 0xff, sizeof(s->e));
+    memset(s->w1, 0xff, sizeof(s->w1));
     memset(s->victim, 0xff, sizeof(s->victim));
     s->nsuper = 0;
 }
 
-/* The host address of va from the victim entries (moved back into the
- * main array), or NULL. */
+/* The host address of va from way 1 or the victim entries (moved to way 0,
+ * way 0 to where it was found), or NULL. */
 static uint8_t *victim_hit(struct tlb_set *s, uint64_t va, enum access acc)
 {
     uint64_t page = va & ~PAGE_MASK;
-    for (int k = 0; k < TLB_VICTIMS; k++) {
-        struct tlb_entry *v = &s->victim[acc][k];
-        if (v->tag != page) continue;
-        struct tlb_entry *e = &s->e[acc][(va >> PAGE_SHIFT) & (TLB_SIZE - 1)];
-        struct tlb_entry t = *e;
-        *e = *v;
-        *v = t;
-        return (uint8_t *)(e->addend + va);
-    }
-    return NULL;
+    unsigned idx = (unsigned)(va >> PAGE_SHIFT) & (TLB_SIZE - 1);
+    struct tlb_entry *e = &s->e[acc][idx], *w = &s->w1[acc][idx];
+    struct tlb_entry *v = NULL;
+    if (w->tag == page)
+        v = w;
+    else
+        for (int k = 0; k < TLB_VICTIMS && !v; k++)
+            if (s->victim[acc][k].tag == page) v = &s->victim[acc][k];
+    if (!v) return NULL;
+    struct tlb_entry t = *e;
+    *e = *v;
+    *v = t;
+    return (uint8_t *)(e->addend + va);
 }
 
 static void space_clear(struct tlb_space *sp)
@@ -126,6 +130,7 @@ static void set_flush_va(struct tlb_set *s, uint64_t va)
     unsigned idx = (unsigned)(va >> PAGE_SHIFT) & (TLB_SIZE - 1);
     for (int acc = 0; acc < 3; acc++) {
         if (s->e[acc][idx].tag == page) s->e[acc][idx].tag = ~0ull;
+        if (s->w1[acc][idx].tag == page) s->w1[acc][idx].tag = ~0ull;
         for (int k = 0; k < TLB_VICTIMS; k++)
             if (s->victim[acc][k].tag == page) s->victim[acc][k].tag = ~0ull;
     }
@@ -141,8 +146,10 @@ static void set_flush_va(struct tlb_set *s, uint64_t va)
             continue;
         }
         for (int acc = 0; acc < 3; acc++) {
-            for (unsigned i = 0; i < TLB_SIZE; i++)
+            for (unsigned i = 0; i < TLB_SIZE; i++) {
                 if ((s->e[acc][i].tag & ~mask) == base) s->e[acc][i].tag = ~0ull;
+                if ((s->w1[acc][i].tag & ~mask) == base) s->w1[acc][i].tag = ~0ull;
+            }
             for (int v = 0; v < TLB_VICTIMS; v++)
                 if ((s->victim[acc][v].tag & ~mask) == base) s->victim[acc][v].tag = ~0ull;
         }
@@ -187,6 +194,9 @@ static bool drop_write_in_set(struct hart *h, struct tlb_set *s, const void *hos
     struct tlb_entry *e = s->e[ACC_WRITE];
     for (unsigned i = 0; i < TLB_SIZE; i++)
         if (e[i].tag != ~0ull && e[i].tag + e[i].addend == (uintptr_t)host_page) e[i].tag = ~0ull;
+    e = s->w1[ACC_WRITE];
+    for (unsigned i = 0; i < TLB_SIZE; i++)
+        if (e[i].tag != ~0ull && e[i].tag + e[i].addend == (uintptr_t)host_page) e[i].tag = ~0ull;
     e = s->victim[ACC_WRITE];
     for (unsigned i = 0; i < TLB_VICTIMS; i++)
         if (e[i].tag != ~0ull && e[i].tag + e[i].addend == (uintptr_t)host_page) e[i].tag = ~0ull;
@@ -221,6 +231,7 @@ static bool drop_code_writes_in_set(struct hart *h, struct tlb_set *s, const voi
 {
     (void)arg;
     bool any = drop_code_writes(h, s->e[ACC_WRITE], TLB_SIZE);
+    any = drop_code_writes(h, s->w1[ACC_WRITE], TLB_SIZE) || any;
     return drop_code_writes(h, s->victim[ACC_WRITE], TLB_VICTIMS) || any;
 }
 
@@ -360,6 +371,7 @@ static int walk(struct hart *h, uint64_t va, enum access acc, int priv, uint64_t
 static bool translate(struct hart *h, uint64_t va, uint64_t len, enum access acc, int priv,
                       uint64_t *pa)
 {
+    h->stats.walks++;
     int cause = walk(h, va, acc, priv, pa, &h->leaf_shift);
     if (cause >= 0) {
         hart_raise(h, (uint64_t)cause, va);
@@ -414,10 +426,17 @@ static uint8_t *tlb_fill(struct hart *h, struct tlb_set *set, uint64_t va, uint6
             set->nsuper++; /* TLB_SUPER_MAX + 1: overflow, flushes by address empty the set */
         }
     }
-    struct tlb_entry *e = &set->e[acc][(va >> PAGE_SHIFT) & (TLB_SIZE - 1)];
-    if (e->tag != ~0ull && e->tag != va_page) { /* keep what it held */
-        set->victim[acc][set->victim_next[acc]] = *e;
-        set->victim_next[acc] = (uint8_t)((set->victim_next[acc] + 1) % TLB_VICTIMS);
+    unsigned idx = (unsigned)(va >> PAGE_SHIFT) & (TLB_SIZE - 1);
+    struct tlb_entry *e = &set->e[acc][idx], *w = &set->w1[acc][idx];
+    for (int k = 0; k < TLB_VICTIMS; k++) /* never two entries for one page */
+        if (set->victim[acc][k].tag == va_page) set->victim[acc][k].tag = ~0ull;
+    if (w->tag == va_page) w->tag = ~0ull;
+    if (e->tag != ~0ull && e->tag != va_page) { /* keep what the entry held */
+        if (w->tag != ~0ull) {
+            set->victim[acc][set->victim_next[acc]] = *w;
+            set->victim_next[acc] = (uint8_t)((set->victim_next[acc] + 1) % TLB_VICTIMS);
+        }
+        *w = *e;
     }
     e->tag = va_page;
     e->addend = (uintptr_t)host_page - (uintptr_t)va_page;

@@ -242,6 +242,7 @@ static bool replayable(const struct hart *h, const struct block *b)
 static void drop_write_tlb(struct hart *h)
 {
     memset(h->tlb_data->e[ACC_WRITE], 0xff, sizeof(h->tlb_data->e[ACC_WRITE]));
+    memset(h->tlb_data->w1[ACC_WRITE], 0xff, sizeof(h->tlb_data->w1[ACC_WRITE]));
     memset(h->tlb_data->victim[ACC_WRITE], 0xff, sizeof(h->tlb_data->victim[ACC_WRITE]));
 }
 

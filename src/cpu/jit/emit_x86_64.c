@@ -65,6 +65,7 @@ static const uint8_t cache_regs[] = {RBX, RBP, R12, R13, RSI, RDI, R8, R9, R10, 
 /* TLB entry addressing: entry index * 16 = (va >> 8) & IDX_MASK */
 #define IDX_MASK         ((TLB_SIZE - 1) << 4)
 #define TLB_ACC_OFF(acc) ((int32_t)((acc)*TLB_SIZE * sizeof(struct tlb_entry)))
+#define TLB_W1_OFF(acc)  ((int32_t)offsetof(struct tlb_set, w1) + TLB_ACC_OFF(acc))
 
 /* operand: a register, memory [base + disp], or an immediate */
 enum { K_REG, K_MEM, K_IMM };
@@ -96,6 +97,8 @@ struct pend {
     uint16_t dirty, loaded;
     uint8_t *fix;    /* rel32 in the main path that jumps to this code */
     uint8_t *resume; /* where to go back to (load/store) */
+    uint8_t *hit;    /* load/store: the access itself (after a way-1 hit) */
+    uint8_t acc;     /* load/store: the TLB array */
     int rec;         /* P_CHAIN: exit record index */
 };
 
@@ -115,6 +118,8 @@ struct emit {
     struct jit_exit_rec *recs; /* RW address of the block's 2 exit records */
     unsigned nrec;
     bool fs_dirty; /* mstatus.FS already made dirty in this block */
+    int probe_acc;       /* the last TLB probe: its access type ... */
+    uint8_t *probe_hit;  /* ... and where a way-1 hit continues */
     /* a block that jumps back to its own start keeps its registers */
     bool selfloop;
     uint16_t written; /* host registers of guest registers the block writes */
@@ -571,6 +576,8 @@ static uint8_t *tlb_probe(struct emit *e, const struct insn *i, int acc, int siz
     op_r(e, 1, 0x3b, RAX, M(RCX, TLB_ACC_OFF(acc))); /* cmp rax, tag */
     uint8_t *slow = jcc32(e, CC_NE);
     op_r(e, 1, 0x03, RDX, M(RCX, TLB_ACC_OFF(acc) + 8)); /* add rdx, addend */
+    e->probe_acc = acc;
+    e->probe_hit = e->p; /* way 1 (out of line) comes back here */
     return slow;
 }
 
@@ -579,6 +586,8 @@ static void emit_load(struct emit *e, const struct insn *i)
     int size = mem_size(i->op);
     /* the allocator state the slow path must reproduce */
     uint8_t *slow = tlb_probe(e, i, ACC_READ, size);
+    uint8_t *hit = e->probe_hit;
+    int acc = e->probe_acc;
     uint16_t dirty = e->dirty, loaded = e->loaded;
     bool fp = i->op == OP_FLW || i->op == OP_FLD;
     int d = (!fp && i->rd != 32 && cached(e, i->rd)) ? e->host_of[i->rd] : RAX;
@@ -615,6 +624,8 @@ static void emit_load(struct emit *e, const struct insn *i)
                            .dirty = dirty,
                            .loaded = loaded,
                            .fix = slow,
+                           .hit = hit,
+                           .acc = (uint8_t)acc,
                            .resume = resume};
     } else {
         e->overflow = true;
@@ -634,6 +645,8 @@ static void emit_store(struct emit *e, const struct insn *i)
     bool fp = i->op == OP_FSW || i->op == OP_FSD;
     struct opnd v = fp ? M(RH, FOFF(i->rs2)) : use(e, i->rs2); /* loaded before the branch */
     uint8_t *slow = tlb_probe(e, i, ACC_WRITE, size);
+    uint8_t *hit = e->probe_hit;
+    int acc = e->probe_acc;
     uint16_t dirty = e->dirty, loaded = e->loaded;
     int vr;
     if (v.kind == K_REG) {
@@ -685,6 +698,8 @@ static void emit_store(struct emit *e, const struct insn *i)
                            .dirty = dirty,
                            .loaded = loaded,
                            .fix = slow,
+                           .hit = hit,
+                           .acc = (uint8_t)acc,
                            .resume = resume};
     } else {
         e->overflow = true;
@@ -1796,6 +1811,12 @@ static void emit_pending(struct emit *e)
         switch (p->kind) {
         case P_LOAD:
         case P_STORE: {
+            /* way 1 of the TLB set (RAX: the masked address, RCX: the entry) */
+            op_r(e, 1, 0x3b, RAX, M(RCX, TLB_W1_OFF(p->acc)));
+            uint8_t *miss = jcc32(e, CC_NE);
+            op_r(e, 1, 0x03, RDX, M(RCX, TLB_W1_OFF(p->acc) + 8));
+            fix(e, jmp32(e), p->hit);
+            fix(e, miss, e->p);
             uint16_t spill = p->dirty & CALLER_SAVED, reload = p->loaded & CALLER_SAVED;
             /* RDX = va */
             if (p->kind == P_STORE) {
