@@ -43,13 +43,12 @@ struct block {
     struct insn insns[];
 };
 
-/* The encoding of instruction i of block b (for an illegal instruction's tval). */
+/* The encoding of instruction i of block b, as it was decoded (for an
+ * illegal instruction's tval; the bytes in memory may have changed since). */
 static inline uint32_t block_insn_bits(const struct block *b, const struct insn *i)
 {
-    const uint8_t *p = b->host2 ? b->bytes : b->host + i->off;
-    uint32_t w = (uint32_t)p[0] | (uint32_t)p[1] << 8;
-    if (i->len == 4) w |= (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-    return w;
+    (void)b;
+    return i->bits;
 }
 
 #endif
