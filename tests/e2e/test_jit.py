@@ -1,8 +1,12 @@
 """The translator (kumo-vmm --jit): code rewritten while another hart runs
 it, a disk read landing on a code page, and a Linux boot under the
-differential checker (every block run translated and interpreted, compared).
+differential checker (every block run translated and interpreted, compared),
+and no memory both writable and executable (none executable with --jit off).
 The other e2e tests run with the translator on (the default) and the boot
 tests once more with --jit off (meson: e2e-boot-interp)."""
+import subprocess
+import time
+
 import pytest
 
 from conftest import boot_cmd, run
@@ -41,3 +45,25 @@ def test_linux_boot_under_the_checker(vmm, guest):
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
     assert "checked-42" in r.stdout
     assert "jit check: " in r.stderr and "blocks compared" in r.stderr, r.stderr[-2000:]
+
+
+@pytest.mark.parametrize("mode", ["on", "off"])
+def test_no_writable_and_executable_memory(vmm, progs, mode):
+    # spin.elf loops for ever: look at the VMM's mappings while it runs
+    p = subprocess.Popen([vmm, "--jit", mode, "--elf", str(progs / "spin.elf")],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        with open("/proc/%d/maps" % p.pid) as f:
+            maps = [line.split() for line in f]
+    finally:
+        p.kill()
+        p.wait()
+    assert not [m for m in maps if "w" in m[1] and "x" in m[1]], maps
+    jit = [m for m in maps if len(m) > 5 and "kumo-jit" in m[5]]
+    execs = [m for m in jit if "x" in m[1]]
+    if mode == "off":
+        assert not jit, jit          # nothing mapped for translated code at all
+    else:
+        assert len(execs) == 1 and execs[0][1] == "r-xs", jit  # one executable view
+        assert [m for m in jit if m[1] == "rw-s"], jit          # and one writable view
