@@ -24,7 +24,7 @@
 static const struct api_route *const tables[] = {
     api_routes_catalog, api_routes_storage, api_routes_network,
     api_routes_nsg,     api_routes_vm,      api_routes_billing, api_routes_vmss,
-    api_routes_autoscale,
+    api_routes_autoscale, api_routes_sp,
 };
 
 /* Split a path ("/v1/a/b") into segments in buf. -1 if malformed (empty

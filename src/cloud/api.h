@@ -59,6 +59,7 @@ extern const struct api_route api_routes_vm[];      /* virtual machines */
 extern const struct api_route api_routes_billing[]; /* cost, usage, metrics */
 extern const struct api_route api_routes_vmss[];    /* scale sets */
 extern const struct api_route api_routes_autoscale[]; /* autoscale settings */
+extern const struct api_route api_routes_sp[];        /* service principals (arm/api_sp.c) */
 
 /* The http_handler for kumod (ctx = struct kumod *). */
 void api_handle(void *ctx, const struct http_request *rq, struct http_response *rs);

@@ -31,6 +31,7 @@ struct lb;
 struct kumod_config {
     char data_dir[3072];        /* absolute (shorter than PATH_MAX, so paths under it fit) */
     char listen_tcp[64];        /* "127.0.0.1:8080" or "" */
+    char arm_listen[64];        /* the ARM endpoint's "127.0.0.1:8443", or "" (src/cloud/arm) */
     char vmm_path[PATH_MAX];    /* kumo-vmm binary */
     char guest_dir[PATH_MAX];   /* default image source ("" = guest/build.sh's cache) */
     char switch_path[PATH_MAX]; /* kumo-switch ("" = find it, "none" = NAT fallback) */

@@ -6,6 +6,7 @@
  * next kumod re-adopts them.
  */
 #include "cloud/api.h"
+#include "cloud/arm/arm.h"
 #include "cloud/catalog.h"
 #include "cloud/db.h"
 #include "cloud/diskops.h"
@@ -67,6 +68,8 @@ static void usage(FILE *out)
             "                          $XDG_STATE_HOME/kumo, ~/.local/state/kumo, or\n"
             "                          /var/lib/kumo for root)\n"
             "  --listen-tcp ADDR:PORT  also serve on a loopback TCP address\n"
+            "  --arm ADDR:PORT         serve the Azure Resource Manager API over HTTPS there\n"
+            "                          (for the az CLI; docs/azure.md)\n"
             "  --vmm PATH              the kumo-vmm binary (default: next to kumod, else PATH)\n"
             "  --switch PATH|none      kumo-switch for virtual networks (default: next to\n"
             "                          kumod, in the build tree, else PATH); none: each VM's\n"
@@ -137,11 +140,13 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         O_WORKERS,
         O_ASINT,
         O_VERSION,
-        O_SWITCH
+        O_SWITCH,
+        O_ARM
     };
     static const struct option opts[] = {
         {"data-dir", required_argument, NULL, O_DATA},
         {"listen-tcp", required_argument, NULL, O_TCP},
+        {"arm", required_argument, NULL, O_ARM},
         {"vmm", required_argument, NULL, O_VMM},
         {"switch", required_argument, NULL, O_SWITCH},
         {"guest-dir", required_argument, NULL, O_GUEST},
@@ -186,6 +191,7 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         switch (o) {
         case O_DATA: snprintf(c->data_dir, sizeof(c->data_dir), "%s", optarg); break;
         case O_TCP: snprintf(c->listen_tcp, sizeof(c->listen_tcp), "%s", optarg); break;
+        case O_ARM: snprintf(c->arm_listen, sizeof(c->arm_listen), "%s", optarg); break;
         case O_VMM: snprintf(c->vmm_path, sizeof(c->vmm_path), "%s", optarg); break;
         case O_SWITCH: snprintf(c->switch_path, sizeof(c->switch_path), "%s", optarg); break;
         case O_GUEST: snprintf(c->guest_dir, sizeof(c->guest_dir), "%s", optarg); break;
@@ -530,6 +536,11 @@ int main(int argc, char **argv)
         log_error("%s", err);
         return 1;
     }
+    struct arm *arm = arm_start(&k, err, sizeof(err));
+    if (!arm) {
+        log_error("%s", err);
+        return 1;
+    }
     log_info("ready: %s%s%s (kumo-vmm %s, data %s)", p, c->listen_tcp[0] ? " and http://" : "",
              c->listen_tcp, c->vmm_path, c->data_dir);
 
@@ -541,6 +552,7 @@ int main(int argc, char **argv)
     kumod_lock(&k);
     kumod_changed(&k);
     kumod_unlock(&k);
+    arm_stop(arm);
     http_stop(k.http);
     vmss_stop(k.vmss);
     lb_stop(k.lb);

@@ -118,15 +118,15 @@ static void test_id_build(void)
 static void test_route(void)
 {
     static const struct arm_route table[] = {
-        {"GET", "/metadata/endpoints", (void *)1, 0},
-        {"GET", "/subscriptions/{}/resourceGroups/{}", (void *)2, 0},
-        {"PUT", "/subscriptions/{}/resourceGroups/{}", (void *)3, 0},
+        {"GET", "/metadata/endpoints", (void *)1, 0, NULL},
+        {"GET", "/subscriptions/{}/resourceGroups/{}", (void *)2, 0, NULL},
+        {"PUT", "/subscriptions/{}/resourceGroups/{}", (void *)3, 0, NULL},
         {"POST",
          "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/"
          "virtualMachines/{}/start",
-         (void *)4, 0},
-        {"*", "/adfs/{}", (void *)5, 0},
-        {NULL, NULL, NULL, 0},
+         (void *)4, 0, NULL},
+        {"*", "/adfs/{}", (void *)5, 0, NULL},
+        {NULL, NULL, NULL, 0, NULL},
     };
     char buf[512];
     struct arm_match m;

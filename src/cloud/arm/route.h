@@ -24,8 +24,9 @@
 struct arm_route {
     const char *method;
     const char *pattern;
-    void *fn;  /* the caller's handler, cast back by the caller */
-    int flags; /* the caller's (e.g. "no authentication") */
+    void *fn;         /* the caller's handler, cast back by the caller */
+    int flags;        /* the caller's (e.g. "no authentication") */
+    const char *type; /* the resource type whose api-versions apply, or NULL */
 };
 
 struct arm_match {
