@@ -255,6 +255,7 @@ int console_attach(struct cli *c, const char *g, const char *n, const json_t *vm
 void vm_view(struct cli *c, const json_t *vm);
 
 extern const struct cmd cmd_up;
+extern const struct cmd cmd_sp, cmd_az_login; /* sp.c: az and kumod's ARM endpoint */
 
 /* Show one resource: GET path, then JSON or view(). */
 int show_one(struct cli *c, const char *path, void (*view)(struct cli *, const json_t *));

@@ -120,7 +120,7 @@ static const struct cmd *const root_sub[] = {
     &cmd_vm,      &cmd_vmss,     &cmd_autoscale, &cmd_disk,  &cmd_snapshot, &cmd_image, &cmd_vnet,
     &cmd_subnet,  &cmd_nsg,      &cmd_public_ip, &cmd_nic,   &cmd_group,
     &cmd_size,    &cmd_location, &cmd_host,      &cmd_cost,  &cmd_usage,
-    &cmd_metrics, &cmd_status,   &cmd_up,        &cmd_version, NULL,
+    &cmd_metrics, &cmd_status,   &cmd_up,        &cmd_sp,    &cmd_az_login, &cmd_version, NULL,
 };
 
 static const struct cmd root = {
