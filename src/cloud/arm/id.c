@@ -3,9 +3,12 @@
  */
 #include "cloud/arm/id.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 
 #define MAX_SEGS (6 + 2 * ARM_ID_MAX_DEPTH + 1)
 
@@ -221,4 +224,21 @@ bool arm_id_is(const struct arm_id *id, const char *t)
 {
     char buf[ARM_ID_MAX];
     return arm_id_type(id, buf, sizeof(buf)) >= 0 && strcasecmp(buf, t) == 0;
+}
+
+void arm_guid(char out[37])
+{
+    unsigned char u[16];
+    size_t got = 0;
+    while (got < sizeof(u)) {
+        ssize_t r = getrandom(u + got, sizeof(u) - got, 0);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) abort(); /* the kernel's CSPRNG is not optional */
+        got += (size_t)r;
+    }
+    u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
+    u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
+             u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
+             u[14], u[15]);
 }

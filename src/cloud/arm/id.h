@@ -67,4 +67,8 @@ bool arm_id_is(const struct arm_id *id, const char *t);
  * control characters or '%'. */
 bool arm_id_name_ok(const char *s);
 
+/* A random (version 4) GUID, as ARM's ids of subscriptions, tenants,
+ * principals and operations are. */
+void arm_guid(char out[37]);
+
 #endif

@@ -31,17 +31,6 @@ static void rnd(void *buf, size_t n)
     }
 }
 
-void arm_guid(char out[37])
-{
-    unsigned char u[16];
-    rnd(u, sizeof(u));
-    u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
-    u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
-             u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
-             u[14], u[15]);
-}
-
 void arm_identity_ids(struct db *db, char sub[40], char tenant[40])
 {
     db_text(db, sub, 40, "SELECT value FROM meta WHERE key = 'arm.subscriptionId'", "");

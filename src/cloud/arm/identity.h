@@ -20,6 +20,7 @@
 #ifndef KUMO_CLOUD_ARM_IDENTITY_H
 #define KUMO_CLOUD_ARM_IDENTITY_H
 
+#include "cloud/arm/id.h"
 #include "cloud/error.h"
 
 #include <jansson.h>
@@ -46,9 +47,6 @@ int arm_identity_load(struct kumod *k, struct arm_identity *id, char *err, size_
 
 /* The subscription and tenant ids from the database ("" if not made yet). */
 void arm_identity_ids(struct db *db, char sub[40], char tenant[40]);
-
-/* A random version 4 GUID. */
-void arm_guid(char out[37]);
 
 /* ---- service principals (under the lock) ---- */
 

@@ -3,7 +3,7 @@
  */
 #include "cloud/arm/lro.h"
 
-#include "cloud/arm/identity.h"
+#include "cloud/arm/id.h"
 #include "cloud/db.h"
 #include "cloud/timefmt.h"
 

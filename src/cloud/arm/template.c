@@ -477,9 +477,9 @@ static int order_resources(struct tpl_plan *p, struct arm_err *e)
             bool is_str = json_is_string(x);
             if (!is_str || resolve_dep(p, i, json_string_value(x), &r->deps, &r->ndeps, e) < 0) {
                 json_decref(dv);
-                return is_str ? -1
-                              : tfail(e, "the dependsOn of '%s' must be an array of strings.",
-                                      r->id);
+                return is_str
+                           ? -1
+                           : tfail(e, "the dependsOn of '%s' must be an array of strings.", r->id);
             }
         }
         json_decref(dv);
