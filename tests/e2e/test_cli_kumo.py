@@ -773,8 +773,11 @@ def test_stop_is_graceful_first(cloud_factory):
     assert re.search(r"^graceful-12\r?$", r.stdout, re.M), r.stdout
 
     # a guest that does not listen: powered off after --shutdown-timeout
+    before = len(c.ok("vm", "log", "-g", "rg", "g").stdout)
     c.ok("vm", "console", "-g", "rg", "g", input="for p in /proc/[0-9]*; do ls -l $p/fd "
-         "2>/dev/null | grep -q /dev/hvc && kill -9 ${p#/proc/}; done; echo deaf\n")
+         "2>/dev/null | grep -q /dev/hvc && kill -9 ${p#/proc/}; done; echo deaf-$((6*7))\n")
+    # the console returns once its input is sent: wait until the guest ran it
+    wait_log(c, "g", "deaf-42", since=before)
     t0 = time.time()
     c.ok("vm", "stop", "-g", "rg", "g")
     assert time.time() - t0 >= 8
