@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,7 @@ const struct opt global_opts[] = {
     {0},
 };
 
-const struct opt wait_opts[] = {
+static const struct opt wait_opts[] = {
     {"no-wait", 0, OPT_FLAG, NULL,
      "return as soon as kumod has accepted the operation (it goes on in the background)", NULL},
     {"timeout", 0, OPT_VALUE, "SECONDS",
@@ -122,8 +123,8 @@ static void add_opts(struct args *a, const struct opt *o)
 
 static const char *opt_label(const struct opt *o)
 {
-    if (o->kind == OPT_FLAG) return tmp("--%s", o->name);
-    return tmp("--%s %s", o->name, o->metavar ? o->metavar : "VALUE");
+    if (o->kind == OPT_FLAG) return fmt_str("--%s", o->name);
+    return fmt_str("--%s %s", o->name, o->metavar ? o->metavar : "VALUE");
 }
 
 void args_free(struct args *a)
@@ -295,6 +296,13 @@ int arg_double(struct cli *c, const struct args *a, const char *name, double min
     return 1;
 }
 
+const char *opt_group(const struct args *a)
+{
+    const char *g = arg_str(a, "resource-group");
+    if (!g || !*g) g = getenv("KUMO_GROUP");
+    return g && *g ? g : NULL;
+}
+
 const char *need_group(struct cli *c, const struct args *a)
 {
     const char *g = arg_str(a, "resource-group");
@@ -355,11 +363,71 @@ json_t *parse_tags(struct cli *c, const struct args *a)
     return o;
 }
 
+int tags_into(struct cli *c, const struct args *a, json_t *body)
+{
+    if (!arg_has(a, "tags")) return 0;
+    json_t *tags = parse_tags(c, a);
+    if (!tags) return -1;
+    json_object_set_new(body, "tags", tags);
+    return 0;
+}
+
+static char *base64(const unsigned char *p, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
+    if (!out) return NULL;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16;
+        if (i + 1 < n) v |= (unsigned)p[i + 1] << 8;
+        if (i + 2 < n) v |= p[i + 2];
+        *o++ = tab[(v >> 18) & 63];
+        *o++ = tab[(v >> 12) & 63];
+        *o++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+        *o++ = i + 2 < n ? tab[v & 63] : '=';
+    }
+    *o = 0;
+    return out;
+}
+
+#define USER_DATA_MAX (64 * 1024)
+
+int user_data_into(struct cli *c, const struct args *a, json_t *body)
+{
+    const char *file = arg_str(a, "user-data");
+    if (!file) return 0;
+    FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
+    if (!f) {
+        usage_error(c, "--user-data: cannot read %s: %s", file, strerror(errno));
+        return -1;
+    }
+    unsigned char *buf = malloc(USER_DATA_MAX + 1);
+    size_t n = buf ? fread(buf, 1, USER_DATA_MAX + 1, f) : 0;
+    bool err = !buf || ferror(f);
+    if (f != stdin) fclose(f);
+    if (err || n > USER_DATA_MAX) {
+        free(buf);
+        usage_error(
+            c, err ? "--user-data: cannot read %s" : "--user-data: %s is larger than 64 KiB", file);
+        return -1;
+    }
+    char *b = base64(buf, n);
+    free(buf);
+    json_t *ud = b ? json_string(b) : NULL;
+    free(b);
+    if (!ud) {
+        fprintf(stderr, "kumo: out of memory\n");
+        exit(KX_ERROR);
+    }
+    json_object_set_new(body, "userData", ud);
+    return 0;
+}
+
 const char *time_arg(struct cli *c, const struct args *a, const char *name, bool *bad)
 {
     const char *s = arg_str(a, name);
     if (!s) return NULL;
-    if (strcmp(s, "now") == 0) return tmp("%lld", (long long)time(NULL));
+    if (strcmp(s, "now") == 0) return fmt_str("%lld", (long long)time(NULL));
     size_t n = strlen(s);
     char unit = n ? s[n - 1] : 0;
     if (n >= 2 && strchr("smhd", unit)) {
@@ -367,7 +435,7 @@ const char *time_arg(struct cli *c, const struct args *a, const char *name, bool
         double v = strtod(s, &end);
         if (end == s + n - 1 && v >= 0 && isdigit((unsigned char)s[0])) {
             double mult = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 86400;
-            return tmp("%.3f", (double)time(NULL) - v * mult);
+            return fmt_str("%.3f", (double)time(NULL) - v * mult);
         }
         usage_error(c,
                     "--%s: '%s' is not a time: use RFC 3339 (2024-11-17T12:00:00Z), "
@@ -472,7 +540,8 @@ void print_help(const struct cli *c, const struct cmd *cmd, FILE *f)
     }
     int col = fprintf(f, "Usage: %s", c->prog);
     fputc(' ', f);
-    wrap(f, cmd->usage ? cmd->usage : "[options]", 4, col + 1);
+    const char *usage = cmd->usage ? cmd->usage : cmd->res ? res_usage(cmd) : NULL;
+    wrap(f, usage ? usage : "[options]", 4, col + 1);
     fputc('\n', f);
     wrap(f, cmd->help ? cmd->help : cmd->summary, 0, 0);
     print_opts(f, "Options", cmd->opts);

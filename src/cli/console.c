@@ -212,8 +212,8 @@ int console_attach(struct cli *c, const char *g, const char *n, const json_t *vm
 {
     o->ended_line = true;
     if (closed) *closed = false;
-    const char *ps = jsn(vm, "powerState");
-    const char *path = js(json_object_get(vm, "instanceView"), "consoleSocket");
+    const char *ps = member_text(vm, "powerState");
+    const char *path = member_str(json_object_get(vm, "instanceView"), "consoleSocket");
     bool runs = strcmp(ps, "Running") == 0 || strcmp(ps, "Starting") == 0;
     if (!runs || !path) {
         fprintf(stderr,
@@ -263,7 +263,7 @@ int console_attach(struct cli *c, const char *g, const char *n, const json_t *vm
 
     const char *why = NULL;
     long long skip = 0;
-    const char *log = js(json_object_get(vm, "instanceView"), "bootDiagnosticsLog");
+    const char *log = member_str(json_object_get(vm, "instanceView"), "bootDiagnosticsLog");
     bool seen = false; /* the guest has written something since it started */
     char tail[256];    /* the end of the output */
     size_t tlen = 0;
@@ -386,8 +386,10 @@ int console_attach(struct cli *c, const char *g, const char *n, const json_t *vm
     close(s);
     if (why) {
         if (closed) *closed = true;
-        if (!o->quiet_close) fprintf(stderr, "%s%s: %s\n", tty ? "\r\n" : "", c->prog, why);
-        else if (tty) fputs("\r\n", stderr);
+        if (!o->quiet_close)
+            fprintf(stderr, "%s%s: %s\n", tty ? "\r\n" : "", c->prog, why);
+        else if (tty)
+            fputs("\r\n", stderr);
     } else if (tty) {
         fprintf(stderr, "\r\n[detached from VM '%s'; it keeps running]\n", n);
     }
@@ -397,11 +399,14 @@ int console_attach(struct cli *c, const char *g, const char *n, const json_t *vm
 
 int vm_console(struct cli *c, struct args *a)
 {
-    const char *g = need_group(c, a), *n = g ? need_name(c, a, "VM") : NULL;
-    if (!n) return KX_USAGE;
+    const char *g, *n;
+    char *p = res_path(c, a, &vm_resource, true, &g, &n);
+    if (!p) return KX_USAGE;
     struct attach_opts o = {.linger = 1.0};
-    if (arg_double(c, a, "linger", 0, 3600, &o.linger) < 0) return KX_USAGE;
-    char *p = upath("/resourceGroups/%s/virtualMachines/%s", g, n);
+    if (arg_double(c, a, "linger", 0, 3600, &o.linger) < 0) {
+        free(p);
+        return KX_USAGE;
+    }
     json_t *vm;
     int rc = api(c, "GET", p, NULL, &vm);
     free(p);

@@ -1,6 +1,6 @@
 /*
- * main.c - kumo, the command line client of kumod: the command tree, the
- * global options, and the list/show/delete helpers every group uses.
+ * main.c - kumo, the command line client of kumod: the command tree (its
+ * top level is commands.def), the global options, and main().
  *
  * kumo COMMAND... [options]: the words before the options pick a command
  * from the tree (kumo vm create, kumo nsg rule list); args.c parses the
@@ -19,82 +19,6 @@
 #define KUMO_VERSION "0.1.0"
 #endif
 
-/* ---- helpers shared by the command groups ---- */
-
-int show_one(struct cli *c, const char *path, void (*view)(struct cli *, const json_t *))
-{
-    json_t *j;
-    int rc = api(c, "GET", path, NULL, &j);
-    if (rc) return rc;
-    if (c->out == OUT_JSON || !view)
-        print_json(j);
-    else
-        view(c, j);
-    json_decref(j);
-    return KX_OK;
-}
-
-int list_path(struct cli *c, const char *path, const struct view *v)
-{
-    json_t *j;
-    int rc = api(c, "GET", path, NULL, &j);
-    if (rc) return rc;
-    print_items(c, json_object_get(j, "value"), v, false);
-    json_decref(j);
-    return KX_OK;
-}
-
-int list_scoped(struct cli *c, const struct args *a, const char *collection, const struct view *v)
-{
-    const char *g = arg_str(a, "resource-group");
-    if (!g || !*g) g = getenv("KUMO_GROUP");
-    if (g && *g) {
-        char *p = upath("/resourceGroups/%s/", g);
-        char *path = tmp("%s%s", p, collection);
-        free(p);
-        return list_path(c, path, v);
-    }
-    json_t *groups;
-    int rc = api(c, "GET", "/resourceGroups", NULL, &groups);
-    if (rc) return rc;
-    json_t *all = json_array();
-    size_t i;
-    json_t *grp;
-    json_array_foreach(json_object_get(groups, "value"), i, grp)
-    {
-        const char *name = js(grp, "name");
-        if (!name) continue;
-        char *p = upath("/resourceGroups/%s/", name);
-        struct resp r;
-        rc = http_request(c, "GET", tmp("%s%s", p, collection), NULL, &r);
-        free(p);
-        if (rc) break;
-        if (r.status == 404) { /* the group went away meanwhile */
-            resp_free(&r);
-            continue;
-        }
-        if (r.status != 200) {
-            rc = api_fail(c, &r);
-            resp_free(&r);
-            break;
-        }
-        json_array_extend(all, json_object_get(r.json, "value"));
-        resp_free(&r);
-    }
-    if (!rc) print_items(c, all, v, true);
-    json_decref(all);
-    json_decref(groups);
-    return rc;
-}
-
-int delete_one(struct cli *c, const char *path, const char *what)
-{
-    int rc = api(c, "DELETE", path, NULL, NULL);
-    if (rc) return rc;
-    if (c->out == OUT_TABLE) printf("Deleted %s.\n", what);
-    return KX_OK;
-}
-
 /* ---- the command tree ---- */
 
 static int run_version(struct cli *c, struct args *a)
@@ -110,17 +34,17 @@ static int run_version(struct cli *c, struct args *a)
     return KX_OK;
 }
 
-static const struct cmd cmd_version = {
+const struct cmd cmd_version = {
     .name = "version",
     .summary = "Print kumo's version ('kumo status' shows kumod's)",
     .run = run_version,
 };
 
 static const struct cmd *const root_sub[] = {
-    &cmd_vm,      &cmd_vmss,     &cmd_autoscale, &cmd_disk,  &cmd_snapshot, &cmd_image, &cmd_vnet,
-    &cmd_subnet,  &cmd_nsg,      &cmd_public_ip, &cmd_nic,   &cmd_group,
-    &cmd_size,    &cmd_location, &cmd_host,      &cmd_cost,  &cmd_usage,
-    &cmd_metrics, &cmd_status,   &cmd_up,        &cmd_version, NULL,
+#define CMD(n) &cmd_##n,
+#include "cli/commands.def"
+#undef CMD
+    NULL,
 };
 
 static const struct cmd root = {
@@ -322,6 +246,6 @@ int main(int argc, char **argv)
     fflush(stdout);
     if (ferror(stdout) && rc == KX_OK) rc = KX_ERROR;
     http_cleanup(&c);
-    tmp_free_all();
+    fmt_str_free_all();
     return rc;
 }

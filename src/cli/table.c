@@ -1,8 +1,9 @@
 /*
  * table.c - output: tables in the style of `az -o table` (a header, a
- * dashed rule, columns two spaces apart), key/value blocks for one
- * resource, tab-separated values (-o tsv: no header), JSON (-o json), and
- * the little formatters the views share.
+ * dashed rule, columns two spaces apart), lists as tables from their
+ * column tables, key/value blocks for one resource, tab-separated values
+ * (-o tsv: no header), JSON (-o json), the JSON member accessors, and the
+ * little formatters the views share.
  */
 #include "cli/cli.h"
 
@@ -23,7 +24,7 @@ static void oom(void)
     exit(KX_ERROR);
 }
 
-char *tmp(const char *fmt, ...)
+char *fmt_str(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -40,7 +41,7 @@ char *tmp(const char *fmt, ...)
     return s;
 }
 
-void tmp_free_all(void)
+void fmt_str_free_all(void)
 {
     for (size_t i = 0; i < pool_len; i++)
         free(pool[i]);
@@ -164,7 +165,7 @@ struct table *kv_new(void)
 
 void kv_add(struct table *t, const char *key, const char *value)
 {
-    ROW(t, tmp("%s:", key), value);
+    ROW(t, fmt_str("%s:", key), value);
 }
 
 void kv_print(struct table *t, enum output out)
@@ -182,53 +183,82 @@ void print_json(const json_t *j)
     }
 }
 
-/* ---- JSON accessors ---- */
+/* ---- JSON members ---- */
 
-const char *js(const json_t *o, const char *key)
+static const json_t *member(const json_t *o, const char *key)
 {
-    const json_t *v = o && json_is_object(o) ? json_object_get(o, key) : NULL;
+    return o && json_is_object(o) ? json_object_get(o, key) : NULL;
+}
+
+const char *member_str(const json_t *o, const char *key)
+{
+    const json_t *v = member(o, key);
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-const char *jsn(const json_t *o, const char *key)
+const char *member_text(const json_t *o, const char *key)
 {
-    const char *s = js(o, key);
+    const char *s = member_str(o, key);
     return s ? s : "-";
 }
 
-long long ji(const json_t *o, const char *key)
+static long long int_of(const json_t *v)
 {
-    const json_t *v = o && json_is_object(o) ? json_object_get(o, key) : NULL;
     if (json_is_integer(v)) return (long long)json_integer_value(v);
     if (!json_is_real(v)) return 0;
     double d = json_real_value(v); /* in range, or the conversion is undefined */
     return d > -9.2e18 && d < 9.2e18 ? (long long)d : 0;
 }
 
-double jd(const json_t *o, const char *key)
+long long member_int(const json_t *o, const char *key)
 {
-    const json_t *v = o && json_is_object(o) ? json_object_get(o, key) : NULL;
+    return int_of(member(o, key));
+}
+
+double member_num(const json_t *o, const char *key)
+{
+    const json_t *v = member(o, key);
     return json_is_number(v) ? json_number_value(v) : 0.0;
 }
 
-bool jb(const json_t *o, const char *key)
+bool member_bool(const json_t *o, const char *key)
 {
-    const json_t *v = o && json_is_object(o) ? json_object_get(o, key) : NULL;
-    return json_is_true(v);
+    return json_is_true(member(o, key));
+}
+
+const json_t *member_at(const json_t *o, const char *path)
+{
+    char key[128];
+    while (o && *path) {
+        size_t n = strcspn(path, ".");
+        if (n >= sizeof(key)) return NULL;
+        memcpy(key, path, n);
+        key[n] = 0;
+        if (json_is_array(o)) {
+            char *end;
+            unsigned long i = strtoul(key, &end, 10);
+            o = *key && !*end ? json_array_get(o, i) : NULL;
+        } else {
+            o = member(o, key);
+        }
+        path += n;
+        if (*path) path++;
+    }
+    return o;
 }
 
 /* ---- formatters ---- */
 
 const char *fmt_mib(long long mib)
 {
-    if (mib >= 1024 && mib % 1024 == 0) return tmp("%lld GiB", mib / 1024);
-    if (mib >= 512 && mib % 512 == 0) return tmp("%.1f GiB", (double)mib / 1024.0);
-    return tmp("%lld MiB", mib);
+    if (mib >= 1024 && mib % 1024 == 0) return fmt_str("%lld GiB", mib / 1024);
+    if (mib >= 512 && mib % 512 == 0) return fmt_str("%.1f GiB", (double)mib / 1024.0);
+    return fmt_str("%lld MiB", mib);
 }
 
 const char *lower(const char *s)
 {
-    char *l = tmp("%s", s);
+    char *l = fmt_str("%s", s);
     for (char *p = l; *p; p++)
         if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
     return l;
@@ -236,27 +266,27 @@ const char *lower(const char *s)
 
 const char *fmt_money(double usd)
 {
-    return tmp("%.6f", usd);
+    return fmt_str("%.6f", usd);
 }
 
 const char *fmt_time(const char *t)
 {
     if (!t) return "-";
     /* 2024-11-17T12:00:00.250Z -> 2024-11-17 12:00:00 */
-    if (strlen(t) >= 19 && t[10] == 'T') return tmp("%.10s %.8s", t, t + 11);
+    if (strlen(t) >= 19 && t[10] == 'T') return fmt_str("%.10s %.8s", t, t + 11);
     return t;
 }
 
 const char *join_strings(const json_t *arr, const char *sep)
 {
     if (!json_is_array(arr) || json_array_size(arr) == 0) return "-";
-    char *out = tmp("%s", "");
+    char *out = fmt_str("%s", "");
     size_t i;
     const json_t *v;
     json_array_foreach(arr, i, v)
     {
         if (!json_is_string(v)) continue;
-        out = tmp("%s%s%s", out, *out ? sep : "", json_string_value(v));
+        out = fmt_str("%s%s%s", out, *out ? sep : "", json_string_value(v));
     }
     return out;
 }
@@ -264,13 +294,13 @@ const char *join_strings(const json_t *arr, const char *sep)
 const char *fmt_tags(const json_t *tags)
 {
     if (!json_is_object(tags) || json_object_size(tags) == 0) return "-";
-    char *out = tmp("%s", "");
+    char *out = fmt_str("%s", "");
     const char *k;
     const json_t *v;
     json_object_foreach((json_t *)tags, k, v)
     {
-        out = tmp("%s%s%s=%s", out, *out ? " " : "", k,
-                  json_is_string(v) ? json_string_value(v) : "");
+        out = fmt_str("%s%s%s=%s", out, *out ? " " : "", k,
+                      json_is_string(v) ? json_string_value(v) : "");
     }
     return out;
 }
@@ -281,7 +311,8 @@ bool pip_port_failed(const json_t *pip, const json_t *port)
     const json_t *e;
     json_array_foreach(json_object_get(pip, "portErrors"), i, e)
     {
-        if (ji(e, "port") == ji(port, "port") && strcasecmp(jsn(e, "protocol"), jsn(port, "protocol")) == 0)
+        if (member_int(e, "port") == member_int(port, "port") &&
+            strcasecmp(member_text(e, "protocol"), member_text(port, "protocol")) == 0)
             return true;
     }
     return false;
@@ -289,15 +320,33 @@ bool pip_port_failed(const json_t *pip, const json_t *port)
 
 const char *fmt_state(const json_t *o)
 {
-    const char *p = jsn(o, "provisioningState");
+    const char *p = member_text(o, "provisioningState");
     const json_t *e = json_object_get(o, "error");
-    if (strcmp(p, "Failed") == 0 && js(e, "message")) return tmp("Failed: %s", js(e, "message"));
+    if (strcmp(p, "Failed") == 0 && member_str(e, "message"))
+        return fmt_str("Failed: %s", member_str(e, "message"));
     return p;
 }
 
 /* ---- lists ---- */
 
-void print_items(struct cli *c, const json_t *items, const struct view *v, bool group_column)
+static const char *cell(const json_t *item, const struct column *col)
+{
+    if (col->get) return col->get(item);
+    const json_t *v = member_at(item, col->field);
+    switch (col->kind) {
+    case CELL_TEXT: return json_is_string(v) ? json_string_value(v) : NULL;
+    case CELL_INT: return fmt_str("%lld", int_of(v));
+    case CELL_MIB: return fmt_mib(int_of(v));
+    case CELL_TIME: return fmt_time(json_is_string(v) ? json_string_value(v) : NULL);
+    case CELL_LIST: return join_strings(v, ",");
+    case CELL_COUNT: return fmt_str("%zu", json_array_size(v));
+    case CELL_TAGS: return fmt_tags(v);
+    case CELL_YESNO: return json_is_true(v) ? "yes" : "no";
+    }
+    return NULL;
+}
+
+void print_items(struct cli *c, const json_t *items, const struct column *cols, bool group_column)
 {
     if (c->out == OUT_JSON) {
         print_json(items);
@@ -306,17 +355,18 @@ void print_items(struct cli *c, const json_t *items, const struct view *v, bool 
     const char *h[MAX_COLS];
     int n = 0;
     if (group_column) h[n++] = "ResourceGroup";
-    for (int i = 0; v->headers[i] && n < MAX_COLS; i++)
-        h[n++] = v->headers[i];
+    for (int i = 0; cols[i].header && n < MAX_COLS; i++)
+        h[n++] = cols[i].header;
     struct table *t = table_new(n, h);
     size_t i;
     const json_t *it;
     json_array_foreach(items, i, it)
     {
         const char *cells[MAX_COLS] = {0};
-        int off = group_column ? 1 : 0;
-        if (group_column) cells[0] = js(it, "resourceGroup");
-        v->row(it, cells + off);
+        int k = 0;
+        if (group_column) cells[k++] = member_str(it, "resourceGroup");
+        for (int col = 0; k < n; col++)
+            cells[k++] = cell(it, &cols[col]);
         table_add(t, cells);
     }
     if (json_array_size(items) == 0 && c->out == OUT_TABLE)
