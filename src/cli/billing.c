@@ -137,12 +137,12 @@ static const char *usage_end(const json_t *u)
 
 static const struct column usage_columns[] = {
     COL("ResourceGroup", "resourceGroup", CELL_TEXT),
-    COL_GET("Type", usage_type),
+    COL_GET_RAW("Type", usage_type, "resourceType"),
     COL("Resource", "resource", CELL_TEXT),
     COL("Meter", "meter", CELL_TEXT),
-    COL_GET(">Price (USD)", usage_price),
+    COL_GET_RAW(">Price (USD)", usage_price, "pricePerUnit"),
     COL("Start (UTC)", "start", CELL_TIME),
-    COL_GET("End (UTC)", usage_end),
+    COL_GET_RAW("End (UTC)", usage_end, "end"),
     {0},
 };
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- resource groups ---- */
 
@@ -59,17 +60,56 @@ static const struct resource group = {
     .name = group_name,
 };
 
+/*
+ * As az group create: creating a group that exists (by the same name) is
+ * not an error. kumod answers 409; kumo then shows the group, after
+ * applying --tags. The group keeps its location (a different -l is
+ * refused); a name that differs only in case is still a conflict (a
+ * mistake, most likely).
+ */
 static int group_create(struct cli *c, struct args *a)
 {
     const char *n = group_name(c, a);
     if (!n) return KX_USAGE;
     json_t *tags = arg_has(a, "tags") ? parse_tags(c, a) : NULL;
     if (arg_has(a, "tags") && !tags) return KX_USAGE;
+    const char *loc = arg_str(a, "location");
     json_t *body = json_pack("{ss}", "name", n);
-    if (arg_str(a, "location"))
-        json_object_set_new(body, "location", json_string(arg_str(a, "location")));
-    if (tags) json_object_set_new(body, "tags", tags);
-    return send_show(c, "POST", "/resourceGroups", body, group_view);
+    if (loc) json_object_set_new(body, "location", json_string(loc));
+    if (tags) json_object_set_new(body, "tags", json_incref(tags));
+    struct resp r;
+    int rc = http_request(c, "POST", "/resourceGroups", body, &r);
+    json_decref(body);
+    if (rc || r.status != 409) {
+        if (!rc && r.status >= 200 && r.status < 300 && r.json)
+            print_one(c, r.json, group_view);
+        else if (!rc)
+            rc = api_fail(c, &r);
+        resp_free(&r);
+        json_decref(tags);
+        return rc;
+    }
+    char *p = res_path_of(&group, NULL, NULL, n);
+    json_t *g = NULL;
+    int found = api_get_maybe(c, p, &g);
+    if (found != 1 || strcmp(member_text(g, "name"), n) != 0) {
+        rc = found < 0 ? -found : api_fail(c, &r);
+    } else if (loc && strcasecmp(loc, member_text(g, "location")) != 0) {
+        fprintf(stderr,
+                "%s: error: resource group '%s' exists in location %s, not %s (a group's "
+                "location cannot change; leave out -l, or pick another name) [Conflict]\n",
+                c->prog, n, member_text(g, "location"), loc);
+        rc = KX_CONFLICT;
+    } else if (tags) {
+        rc = send_show(c, "PATCH", p, json_pack("{sO}", "tags", tags), group_view);
+    } else {
+        print_one(c, g, group_view);
+    }
+    resp_free(&r);
+    json_decref(g);
+    json_decref(tags);
+    free(p);
+    return rc;
 }
 
 static int group_update(struct cli *c, struct args *a)
@@ -107,7 +147,8 @@ static const struct cmd group_create_c = {
     .usage = "-n NAME [-l LOCATION] [--tags K=V ...]",
     .help = "Create a resource group: a named folder for VMs, disks, networks and their "
             "bills. Names are 1-64 letters, digits, '.', '_' or '-', unique on the host, "
-            "case-insensitive.",
+            "case-insensitive. As with az, creating a group that exists is not an error: kumo "
+            "shows it (after setting --tags, when given).",
     .opts = group_create_opts,
     .run = group_create,
     .positionals = 1,
@@ -163,9 +204,9 @@ static const struct column size_columns[] = {
     COL(">vCPUs", "vcpus", CELL_INT),
     COL(">Memory", "memoryMiB", CELL_MIB),
     COL(">DataDisks", "maxDataDisks", CELL_INT),
-    COL_GET(">DiskIops", size_iops),
-    COL_GET(">USD/hour", size_price),
-    COL_GET(">Baseline", size_baseline),
+    COL_GET_RAW(">DiskIops", size_iops, "maxDiskIops"),
+    COL_GET_RAW(">USD/hour", size_price, "pricePerHour"),
+    COL_GET_RAW(">Baseline", size_baseline, "burstable.baselinePercent"),
     {0},
 };
 
@@ -224,7 +265,7 @@ static int size_list(struct cli *c, struct args *a)
         if (member_int(s, "vcpus") < minc || member_int(s, "memoryMiB") < minm) continue;
         json_array_append(out, s);
     }
-    print_items(c, out, size_columns, false);
+    print_items(c, out, size_columns, GROUP_NONE);
     json_decref(out);
     json_decref(j);
     return KX_OK;
@@ -386,9 +427,12 @@ static const char *memory_used(const json_t *o)
 }
 
 static const struct column location_columns[] = {
-    COL("Name", "name", CELL_TEXT),         COL("Hosts", "hosts", CELL_LIST),
-    COL_GET(">vCPUs used", vcpus_used),     COL_GET(">Memory used", memory_used),
-    COL(">VMs", "allocated.vms", CELL_INT), {0},
+    COL("Name", "name", CELL_TEXT),
+    COL("Hosts", "hosts", CELL_LIST),
+    COL_GET_RAW(">vCPUs used", vcpus_used, "allocated.vcpus"),
+    COL_GET_RAW(">Memory used", memory_used, "allocated.memoryMiB"),
+    COL(">VMs", "allocated.vms", CELL_INT),
+    {0},
 };
 
 /* The capacity, allocated and available lines of a location or host. */
@@ -436,10 +480,14 @@ static const char *host_ratios(const json_t *h)
 }
 
 static const struct column host_columns[] = {
-    COL("Name", "name", CELL_TEXT),          COL("Location", "location", CELL_TEXT),
-    COL(">CPUs", "cpus", CELL_INT),          COL_GET(">Memory", host_memory),
-    COL_GET(">Ratios cpu/ram", host_ratios), COL_GET(">vCPUs used", vcpus_used),
-    COL_GET(">Memory used", memory_used),    {0},
+    COL("Name", "name", CELL_TEXT),
+    COL("Location", "location", CELL_TEXT),
+    COL(">CPUs", "cpus", CELL_INT),
+    COL_GET_RAW(">Memory", host_memory, "memoryMiB"),
+    COL_GET(">Ratios cpu/ram", host_ratios),
+    COL_GET_RAW(">vCPUs used", vcpus_used, "allocated.vcpus"),
+    COL_GET_RAW(">Memory used", memory_used, "allocated.memoryMiB"),
+    {0},
 };
 
 static void host_view(struct cli *c, const json_t *h)

@@ -40,7 +40,7 @@ enum opt_kind { OPT_FLAG, OPT_VALUE, OPT_LIST };
 /* One option of a command. `field` names the request body field it sets
  * (a prefix of kumod's error `target`), so errors can name the option. */
 struct opt {
-    const char *name; /* long name, without "--" */
+    const char *name; /* long name, without "--"; "lines|tail": also answers to --tail */
     char short_name;  /* 0: none */
     enum opt_kind kind;
     const char *metavar;
@@ -128,6 +128,7 @@ struct args {
         const char **v;
         int n;
         bool set;
+        const char *spelled; /* the long name it was given by (an alias?) */
     } val[MAX_OPTS];
     const char *pos[MAX_POS];
     int npos;
@@ -142,9 +143,15 @@ void args_free(struct args *a);
 void print_help(const struct cli *c, const struct cmd *cmd, FILE *f);
 void print_global_help(FILE *f);
 
+/* Does option o answer to the long name word[0..n) (its name or an alias)? */
+bool opt_answers(const struct opt *o, const char *word, size_t n);
+/* An option's main name (its name before the aliases). */
+const char *opt_main(const struct opt *o);
 bool arg_has(const struct args *a, const char *name);
 const char *arg_str(const struct args *a, const char *name);
 const char *const *arg_list(const struct args *a, const char *name, int *n);
+/* --size, as kumo's size names or Azure's ("Standard_B1s" is B1s). */
+const char *arg_size(const struct args *a);
 /* Whole number option: 0 absent, 1 present and valid, -1 usage error printed. */
 int arg_long(struct cli *c, const struct args *a, const char *name, long min, long max, long *out);
 int arg_double(struct cli *c, const struct args *a, const char *name, double min, double max,
@@ -279,20 +286,37 @@ struct column {
     const char *field;
     enum cell_kind kind;
     const char *(*get)(const json_t *item); /* instead of field and kind */
+    const char *raw; /* -o tsv: the member at this path, as it is, instead of get's text */
 };
 #define COL(header, field, kind)                                                                   \
     {                                                                                              \
-        header, field, kind, NULL                                                                  \
+        header, field, kind, NULL, NULL                                                            \
     }
 #define COL_GET(header, get)                                                                       \
     {                                                                                              \
-        header, NULL, CELL_TEXT, get                                                               \
+        header, NULL, CELL_TEXT, get, NULL                                                         \
+    }
+#define COL_GET_RAW(header, get, raw)                                                              \
+    {                                                                                              \
+        header, NULL, CELL_TEXT, get, raw                                                          \
     }
 #define MAX_COLS 16
-/* Print items (a JSON array) as JSON or as a table of cols (terminated
- * by {0}); group_column: a first ResourceGroup column (a list across
- * groups). */
-void print_items(struct cli *c, const json_t *items, const struct column *cols, bool group_column);
+/* Which resource group column a list has: none (not group-scoped), or
+ * the list of one group, or of every group. A table has the ResourceGroup
+ * column first across groups; -o tsv has it last in both cases, so that
+ * its columns do not move with -g. */
+enum group_column { GROUP_NONE, GROUP_ONE, GROUP_ALL };
+/* Print items (a JSON array) as JSON or as a table of cols (terminated by
+ * {0}). -o tsv prints raw values: no units, RFC 3339 times, true/false,
+ * nothing for a missing value. */
+void print_items(struct cli *c, const json_t *items, const struct column *cols,
+                 enum group_column group);
+/* --query: apply q to every JSON result print_json() prints, and print
+ * the result as fmt (json, table or tsv, as az does). */
+struct query;
+void output_query(const struct query *q, enum output fmt);
+/* Did the --query fail on a result (message printed)? */
+bool output_failed(void);
 
 /* ---- resource.c: the generic resource commands ---- */
 
@@ -368,6 +392,10 @@ int list_path(struct cli *c, const char *path, const struct column *cols);
  * every group (with a ResourceGroup column) when no group is named. */
 int list_scoped(struct cli *c, const struct args *a, const char *collection,
                 const struct column *cols);
+/* The items of an RG-scoped collection, in -g's group or in every group
+ * (*group says which); *items a new reference. */
+int fetch_scoped(struct cli *c, const struct args *a, const char *collection, json_t **items,
+                 enum group_column *group);
 /* DELETE path and report it ("Deleted WHAT."). */
 int delete_one(struct cli *c, const char *path, const char *what);
 
@@ -376,6 +404,7 @@ int delete_one(struct cli *c, const char *path, const char *what);
 #define CMD(n) extern const struct cmd cmd_##n;
 #include "cli/commands.def"
 #undef CMD
+extern const struct cmd cmd_root; /* "kumo": the tree of them */
 
 /* ---- vm.c, console.c ---- */
 

@@ -313,6 +313,52 @@ static const struct opt *option_for(const struct cmd *cmd, const char *target)
     return best;
 }
 
+/* After kumod's "unknown size 'X'": the sizes nearest to X, from GET
+ * /sizes ("did you mean 'B1ms' or 'B1s'?"), as typos: a letter wrong,
+ * missing, added, or two swapped. */
+static void suggest_size(struct cli *c, const char *msg)
+{
+    const char *at = strstr(msg, "unknown size '");
+    if (!at) return;
+    at += strlen("unknown size '");
+    char typed[80];
+    snprintf(typed, sizeof(typed), "%.*s", (int)strcspn(at, "'"), at);
+    struct resp r;
+    if (http_request(c, "GET", "/sizes", NULL, &r) || r.status != 200) {
+        resp_free(&r);
+        return;
+    }
+    const char *best[8];
+    int nbest = 0, bd = 2;
+    size_t i;
+    const json_t *s;
+    json_array_foreach(json_object_get(r.json, "value"), i, s)
+    {
+        const char *name = member_str(s, "name");
+        if (!name) continue;
+        int d = edit_distance(typed, name);
+        if (d < bd) nbest = 0;
+        if (d <= bd && nbest < 8) {
+            bd = d;
+            best[nbest++] = name;
+        }
+    }
+    if (nbest) {
+        /* a typo that keeps the length (a swap, a wrong letter) first */
+        for (int k = 1; k < nbest; k++)
+            if (strlen(best[k]) == strlen(typed) && strlen(best[0]) != strlen(typed)) {
+                const char *t = best[0];
+                best[0] = best[k];
+                best[k] = t;
+            }
+        fprintf(stderr, "%s: did you mean '%s'", c->prog, best[0]);
+        for (int k = 1; k < nbest; k++)
+            fprintf(stderr, "%s'%s'", k + 1 == nbest ? " or " : ", ", best[k]);
+        fputs("?\n", stderr);
+    }
+    resp_free(&r);
+}
+
 int api_fail(struct cli *c, const struct resp *r)
 {
     int rc = r->status == 401   ? KX_AUTH
@@ -335,11 +381,12 @@ int api_fail(struct cli *c, const struct resp *r)
     const struct opt *o = option_for(c->cmd, target);
     fprintf(stderr, "%s: error: %s", c->prog, m ? m : msg);
     if (o)
-        fprintf(stderr, " [%s; option --%s]", code ? code : "?", o->name);
+        fprintf(stderr, " [%s; option --%s]", code ? code : "?", opt_main(o));
     else
         fprintf(stderr, " [%s]", code ? code : "?");
     fputc('\n', stderr);
     free(m);
+    if (target && strcmp(target, "size") == 0) suggest_size(c, msg);
     if (r->status == 401)
         fprintf(stderr, "  kumo sent the token from %s; it must be the token of the kumod at %s.\n",
                 c->token == c->tokbuf ? fmt_str("%s/token", c->data_dir) : "--token or KUMO_TOKEN",

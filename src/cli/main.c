@@ -9,6 +9,7 @@
  * user's guide; docs/api.md the API it speaks.
  */
 #include "cli/cli.h"
+#include "cli/query.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +48,7 @@ static const struct cmd *const root_sub[] = {
     NULL,
 };
 
-static const struct cmd root = {
+const struct cmd cmd_root = {
     .name = "kumo",
     .summary = "kumo: the command line of kumod, kumo's cloud control plane",
     .help = "kumo provisions virtual machines, disks and networks on a kumod host the way "
@@ -83,7 +84,7 @@ static const struct opt *global_opt(const char *w, bool *takes_value)
         bool match;
         if (w[1] == '-') {
             size_t n = strcspn(w + 2, "=");
-            match = strlen(o->name) == n && strncmp(o->name, w + 2, n) == 0;
+            match = opt_answers(o, w + 2, n);
             *takes_value = o->kind != OPT_FLAG && !strchr(w, '=');
         } else {
             match = o->short_name && w[1] == o->short_name;
@@ -145,6 +146,18 @@ static int apply_globals(struct cli *c, const struct args *a)
                                "or tsv",
                                o);
     }
+    const char *q = arg_str(a, "query");
+    if (q) {
+        char err[256];
+        static struct query *parsed; /* lives until exit */
+        if (!(parsed = query_parse(q, err, sizeof(err))))
+            return usage_error(c,
+                               "--query: %s (see https://jmespath.org; kumo knows the subset "
+                               "in 'kumo --help')",
+                               err);
+        output_query(parsed, c->out);
+        c->out = OUT_JSON;
+    }
     const char *d = arg_str(a, "data-dir");
     if (d) {
         if (!*d) return usage_error(c, "--data-dir: the directory name is empty");
@@ -167,7 +180,7 @@ static int run(struct cli *c, int argc, char **argv)
     if (!rest) return KX_ERROR;
     int nrest = 0, i = 1, rc;
     bool help = false;
-    const struct cmd *node = &root;
+    const struct cmd *node = &cmd_root;
     if (argc > 1 && strcmp(argv[1], "help") == 0) {
         help = true;
         i = 2;
@@ -179,7 +192,7 @@ static int run(struct cli *c, int argc, char **argv)
                 i++;
                 continue;
             }
-            if (strcmp(argv[i], "--version") == 0 && node == &root) {
+            if (strcmp(argv[i], "--version") == 0 && node == &cmd_root) {
                 free(rest);
                 return run_version(c, NULL);
             }
@@ -198,7 +211,7 @@ static int run(struct cli *c, int argc, char **argv)
             free(rest);
             if (help) {
                 print_help(c, node, stdout);
-                if (node == &root) {
+                if (node == &cmd_root) {
                     print_global_help(stdout);
                     fputs(exit_codes, stdout);
                 }
@@ -245,6 +258,7 @@ int main(int argc, char **argv)
     int rc = run(&c, argc, argv);
     fflush(stdout);
     if (ferror(stdout) && rc == KX_OK) rc = KX_ERROR;
+    if (output_failed() && rc == KX_OK) rc = KX_USAGE;
     http_cleanup(&c);
     fmt_str_free_all();
     return rc;

@@ -69,7 +69,7 @@ static void nsg_view(struct cli *c, const json_t *n)
     kv_print(t, c->out);
     json_t *all = all_rules(n);
     printf("\n");
-    print_items(c, all, rule_columns, false);
+    print_items(c, all, rule_columns, GROUP_NONE);
     json_decref(all);
 }
 
@@ -212,7 +212,7 @@ static int rule_list(struct cli *c, struct args *a)
     free(p);
     if (rc) return rc;
     json_t *all = all_rules(j);
-    print_items(c, all, rule_columns, false);
+    print_items(c, all, rule_columns, GROUP_NONE);
     json_decref(all);
     json_decref(j);
     return KX_OK;

@@ -86,21 +86,29 @@ int list_path(struct cli *c, const char *path, const struct column *cols)
     json_t *j;
     int rc = api(c, "GET", path, NULL, &j);
     if (rc) return rc;
-    print_items(c, json_object_get(j, "value"), cols, false);
+    print_items(c, json_object_get(j, "value"), cols, GROUP_NONE);
     json_decref(j);
     return KX_OK;
 }
 
-int list_scoped(struct cli *c, const struct args *a, const char *collection,
-                const struct column *cols)
+int fetch_scoped(struct cli *c, const struct args *a, const char *collection, json_t **items,
+                 enum group_column *group)
 {
+    *items = NULL;
     const char *g = opt_group(a);
     if (g) {
+        *group = GROUP_ONE;
         char *path = api_path("/resourceGroups/%s/%s", g, collection);
-        int rc = list_path(c, path, cols);
+        json_t *j;
+        int rc = api(c, "GET", path, NULL, &j);
         free(path);
-        return rc;
+        if (rc) return rc;
+        *items = json_incref(json_object_get(j, "value"));
+        json_decref(j);
+        if (!*items) *items = json_array();
+        return KX_OK;
     }
+    *group = GROUP_ALL;
     json_t *groups;
     int rc = api(c, "GET", "/resourceGroups", NULL, &groups);
     if (rc) return rc;
@@ -128,10 +136,24 @@ int list_scoped(struct cli *c, const struct args *a, const char *collection,
         json_array_extend(all, json_object_get(r.json, "value"));
         resp_free(&r);
     }
-    if (!rc) print_items(c, all, cols, true);
-    json_decref(all);
     json_decref(groups);
+    if (rc)
+        json_decref(all);
+    else
+        *items = all;
     return rc;
+}
+
+int list_scoped(struct cli *c, const struct args *a, const char *collection,
+                const struct column *cols)
+{
+    json_t *items;
+    enum group_column group;
+    int rc = fetch_scoped(c, a, collection, &items, &group);
+    if (rc) return rc;
+    print_items(c, items, cols, group);
+    json_decref(items);
+    return KX_OK;
 }
 
 int delete_one(struct cli *c, const char *path, const char *what)
@@ -188,7 +210,7 @@ int res_delete(struct cli *c, struct args *a)
 static const struct opt *find_opt(const struct cmd *cmd, const char *name)
 {
     for (const struct opt *o = cmd->opts; o && o->name; o++)
-        if (strcmp(o->name, name) == 0) return o;
+        if (opt_answers(o, name, strlen(name))) return o;
     return NULL;
 }
 
@@ -200,7 +222,7 @@ const char *res_usage(const struct cmd *cmd)
     if (r->scope == RES_GROUP && !named) u = fmt_str("[-g RG]");
     if (r->scope == RES_CHILD || (r->scope == RES_GROUP && named)) u = fmt_str("-g RG");
     const struct opt *parent = r->scope == RES_CHILD ? find_opt(cmd, r->parent_opt) : NULL;
-    if (parent) u = fmt_str("%s --%s %s", u, parent->name, parent->metavar);
+    if (parent) u = fmt_str("%s --%s %s", u, opt_main(parent), parent->metavar);
     const struct opt *name = find_opt(cmd, "name");
     if (named && name)
         u = fmt_str(r->default_name ? "%s%s[-n %s]" : "%s%s-n %s", u, *u ? " " : "", name->metavar);

@@ -128,7 +128,7 @@ static int vmss_create(struct cli *c, struct args *a)
 {
     const char *g = need_group(c, a), *n = g ? need_name(c, a, "scale set") : NULL;
     if (!n) return KX_USAGE;
-    const char *size = arg_str(a, "size");
+    const char *size = arg_size(a);
     if (!size || !*size)
         return usage_error(c, "missing --size SIZE: the instances' vCPUs and memory, from 'kumo "
                               "size list' (e.g. --size B1s)");
@@ -191,7 +191,7 @@ static int vmss_update(struct cli *c, struct args *a)
     const char *g = need_group(c, a), *n = g ? need_name(c, a, "scale set") : NULL;
     if (!n) return KX_USAGE;
     json_t *body = json_object();
-    if (arg_str(a, "size")) json_object_set_new(body, "size", json_string(arg_str(a, "size")));
+    if (arg_size(a)) json_object_set_new(body, "size", json_string(arg_size(a)));
     if (arg_str(a, "image")) json_object_set_new(body, "image", json_string(arg_str(a, "image")));
     if (user_data_into(c, a, body) < 0 || tags_into(c, a, body) < 0) {
         json_decref(body);
@@ -578,9 +578,12 @@ static const char *hist_capacity(const json_t *e)
 }
 
 static const struct column hist_columns[] = {
-    COL("At", "at", CELL_TIME),         COL("Action", "action", CELL_TEXT),
-    COL_GET("Capacity", hist_capacity), COL(">Times", "count", CELL_INT),
-    COL("Reason", "reason", CELL_TEXT), {0},
+    COL("At", "at", CELL_TIME),
+    COL("Action", "action", CELL_TEXT),
+    COL_GET_RAW("Capacity", hist_capacity, "newCapacity"),
+    COL(">Times", "count", CELL_INT),
+    COL("Reason", "reason", CELL_TEXT),
+    {0},
 };
 
 static int as_history(struct cli *c, struct args *a)
@@ -607,18 +610,18 @@ static const struct opt gn_as[] = {OPT_G("autoscale setting"), OPT_N("autoscale 
 static const struct opt create_opts[] = {
     OPT_G("scale set"),
     OPT_N("scale set; instances are NAME_0, NAME_1, ..."),
-    {"size", 0, OPT_VALUE, "SIZE", "the instances' size, from 'kumo size list'", "size"},
+    {"size|vm-sku", 0, OPT_VALUE, "SIZE", "the instances' size, from 'kumo size list'", "size"},
     {"image", 0, OPT_VALUE, "IMAGE", "what they boot (default: default)", "image"},
     {"instance-count", 0, OPT_VALUE, "N", "how many instances (default 2)", "capacity"},
-    {"vnet", 0, OPT_VALUE, "VNET", "their virtual network (default NAME-vnet, made if missing)",
-     "vnet"},
+    {"vnet|vnet-name", 0, OPT_VALUE, "VNET",
+     "their virtual network (default NAME-vnet, made if missing)", "vnet"},
     {"subnet", 0, OPT_VALUE, "SUBNET", "their subnet (default: default)", "subnet"},
-    {"nsg", 0, OPT_VALUE, "NSG",
+    {"nsg|network-security-group", 0, OPT_VALUE, "NSG",
      "their NSG (default NAME-nsg, made allowing SSH and the load balancer's port)", "nsg"},
-    {"os-disk-tier", 0, OPT_VALUE, "TIER", "Standard_HDD, Standard_SSD or Premium_SSD",
+    {"os-disk-tier|storage-sku", 0, OPT_VALUE, "TIER", "Standard_HDD, Standard_SSD or Premium_SSD",
      "osDisk.tier"},
-    {"user-data", 0, OPT_VALUE, "FILE", "a script each instance runs at its first boot (- : stdin)",
-     "userData"},
+    {"user-data|custom-data", 0, OPT_VALUE, "FILE",
+     "a script each instance runs at its first boot (- : stdin)", "userData"},
     {"lb-port", 0, OPT_VALUE, "PORT",
      "the port the instances serve, behind the load balancer (default 80)", "loadBalancer.port"},
     {"no-lb", 0, OPT_FLAG, NULL, "no load balancer", NULL},
@@ -644,7 +647,8 @@ static const struct opt update_opts[] = {
     OPT_N("scale set"),
     {"size", 0, OPT_VALUE, "SIZE", "a new size for the model", "size"},
     {"image", 0, OPT_VALUE, "IMAGE", "a new image for the model", "image"},
-    {"user-data", 0, OPT_VALUE, "FILE", "new user data for the model (- : stdin)", "userData"},
+    {"user-data|custom-data", 0, OPT_VALUE, "FILE", "new user data for the model (- : stdin)",
+     "userData"},
     OPT_TAGS("replace the tags (not a model change)"),
     {0},
 };

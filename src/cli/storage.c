@@ -37,7 +37,7 @@ static const struct column disk_columns[] = {
     COL("Name", "name", CELL_TEXT),
     COL("Tier", "tier", CELL_TEXT),
     COL(">SizeGiB", "sizeGiB", CELL_INT),
-    COL_GET("BilledAs", disk_billed),
+    COL_GET_RAW("BilledAs", disk_billed, "billedSize.name"),
     COL(">IOPS", "iops", CELL_INT),
     COL(">MBps", "mbps", CELL_INT),
     COL_GET("AttachedTo", disk_user),
@@ -343,7 +343,7 @@ static const struct opt snap_opts[] = {OPT_G("snapshot"), OPT_N("snapshot"), {0}
 static const struct opt snap_create_opts[] = {
     OPT_G("snapshot"),
     OPT_N("new snapshot"),
-    {"disk", 0, OPT_VALUE, "DISK", "the disk to copy (its VM must not be running)", "disk"},
+    {"disk|source", 0, OPT_VALUE, "DISK", "the disk to copy (its VM must not be running)", "disk"},
     {0},
 };
 static const struct cmd snap_create_c = {

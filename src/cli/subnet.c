@@ -87,18 +87,20 @@ static const struct opt subnet_create_opts[] = {
     OPT_G("subnet"),
     OPT_VNET,
     OPT_N("new subnet"),
-    {"address-prefix", 0, OPT_VALUE, "CIDR",
+    {"address-prefix|address-prefixes", 0, OPT_VALUE, "CIDR",
      "inside an address space of the network, /29 or "
      "larger",
      "addressPrefix"},
-    {"nsg", 0, OPT_VALUE, "NSG", "a network security group for the whole subnet", "nsg"},
+    {"nsg|network-security-group", 0, OPT_VALUE, "NSG",
+     "a network security group for the whole subnet", "nsg"},
     {0},
 };
 static const struct opt subnet_update_opts[] = {
     OPT_G("subnet"),
     OPT_VNET,
     OPT_N("subnet"),
-    {"nsg", 0, OPT_VALUE, "NSG", "the subnet's NSG (\"\" removes it)", "nsg"},
+    {"nsg|network-security-group", 0, OPT_VALUE, "NSG", "the subnet's NSG (\"\" removes it)",
+     "nsg"},
     {0},
 };
 

@@ -6,6 +6,7 @@
  * little formatters the views share.
  */
 #include "cli/cli.h"
+#include "cli/query.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -55,7 +56,8 @@ void fmt_str_free_all(void)
 struct table {
     int ncols;
     bool header, kv;
-    char **cells; /* rows x ncols */
+    const char *empty; /* what a missing cell prints */
+    char **cells;      /* rows x ncols */
     size_t rows, cap;
     bool right[MAX_COLS];
 };
@@ -66,6 +68,7 @@ struct table *table_new(int ncols, const char *const *headers)
     if (!t) oom();
     t->ncols = ncols > MAX_COLS ? MAX_COLS : ncols;
     t->header = headers != NULL;
+    t->empty = "-";
     if (headers) {
         const char *h[MAX_COLS];
         for (int i = 0; i < t->ncols; i++) {
@@ -86,7 +89,7 @@ void table_add(struct table *t, const char *const *cells)
         t->cells = np;
     }
     for (int i = 0; i < t->ncols; i++) {
-        char *s = strdup(cells[i] && *cells[i] ? cells[i] : "-");
+        char *s = strdup(cells[i] && *cells[i] ? cells[i] : t->empty);
         if (!s) oom();
         for (char *p = s; *p; p++)
             if (*p == '\t' || *p == '\n' || *p == '\r') *p = ' ';
@@ -174,13 +177,47 @@ void kv_print(struct table *t, enum output out)
     table_free(t);
 }
 
-void print_json(const json_t *j)
+static void dump_json(const json_t *j)
 {
     char *s = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(15) | JSON_ENCODE_ANY);
     if (s) {
         puts(s);
         free(s);
     }
+}
+
+static const struct query *query;
+static enum output query_fmt;
+static bool query_failed;
+
+void output_query(const struct query *q, enum output fmt)
+{
+    query = q;
+    query_fmt = fmt;
+}
+
+bool output_failed(void)
+{
+    return query_failed;
+}
+
+static void print_result(const json_t *r, enum output fmt);
+
+void print_json(const json_t *j)
+{
+    if (!query) {
+        dump_json(j);
+        return;
+    }
+    char err[256];
+    json_t *r = query_eval(query, j, err, sizeof(err));
+    if (!r) {
+        fprintf(stderr, "kumo: --query: %s\n", err);
+        query_failed = true;
+        return;
+    }
+    print_result(r, query_fmt);
+    json_decref(r);
 }
 
 /* ---- JSON members ---- */
@@ -329,10 +366,51 @@ const char *fmt_state(const json_t *o)
 
 /* ---- lists ---- */
 
-static const char *cell(const json_t *item, const struct column *col)
+/* A value as -o tsv prints it: strings as they are, numbers, true/false,
+ * nothing for null, arrays of scalars joined by ",", other values as
+ * compact JSON. */
+static const char *raw_text(const json_t *v)
 {
+    switch (json_typeof(v)) {
+    case JSON_STRING: return json_string_value(v);
+    case JSON_INTEGER: return fmt_str("%lld", (long long)json_integer_value(v));
+    case JSON_REAL: return fmt_str("%.15g", json_real_value(v));
+    case JSON_TRUE: return "true";
+    case JSON_FALSE: return "false";
+    case JSON_ARRAY: {
+        char *out = fmt_str("%s", "");
+        size_t i;
+        const json_t *x;
+        json_array_foreach(v, i, x)
+        {
+            if (json_is_array(x) || json_is_object(x)) goto compact;
+            const char *t = raw_text(x);
+            out = fmt_str("%s%s%s", out, i ? "," : "", t ? t : "");
+        }
+        return out;
+    }
+    case JSON_OBJECT:
+    compact : {
+        char *s = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(15) | JSON_ENCODE_ANY);
+        const char *out = fmt_str("%s", s ? s : "");
+        free(s);
+        return out;
+    }
+    default: return NULL;
+    }
+}
+
+static const char *cell(const json_t *item, const struct column *col, bool raw)
+{
+    if (raw && col->raw) return raw_text(member_at(item, col->raw));
     if (col->get) return col->get(item);
     const json_t *v = member_at(item, col->field);
+    if (raw) {
+        if (col->kind == CELL_COUNT) return fmt_str("%zu", json_array_size(v));
+        if (col->kind == CELL_TAGS) return json_object_size(v) ? fmt_tags(v) : NULL;
+        if (col->kind == CELL_INT || col->kind == CELL_MIB) return fmt_str("%lld", int_of(v));
+        return raw_text(v);
+    }
     switch (col->kind) {
     case CELL_TEXT: return json_is_string(v) ? json_string_value(v) : NULL;
     case CELL_INT: return fmt_str("%lld", int_of(v));
@@ -346,27 +424,33 @@ static const char *cell(const json_t *item, const struct column *col)
     return NULL;
 }
 
-void print_items(struct cli *c, const json_t *items, const struct column *cols, bool group_column)
+void print_items(struct cli *c, const json_t *items, const struct column *cols,
+                 enum group_column group)
 {
     if (c->out == OUT_JSON) {
         print_json(items);
         return;
     }
+    bool tsv = c->out == OUT_TSV;
+    bool first = group == GROUP_ALL && !tsv, last = group != GROUP_NONE && tsv;
     const char *h[MAX_COLS];
     int n = 0;
-    if (group_column) h[n++] = "ResourceGroup";
-    for (int i = 0; cols[i].header && n < MAX_COLS; i++)
+    if (first) h[n++] = "ResourceGroup";
+    for (int i = 0; cols[i].header && n < MAX_COLS - 1; i++)
         h[n++] = cols[i].header;
+    if (last) h[n++] = "ResourceGroup";
     struct table *t = table_new(n, h);
+    if (tsv) t->empty = "";
     size_t i;
     const json_t *it;
     json_array_foreach(items, i, it)
     {
         const char *cells[MAX_COLS] = {0};
         int k = 0;
-        if (group_column) cells[k++] = member_str(it, "resourceGroup");
-        for (int col = 0; k < n; col++)
-            cells[k++] = cell(it, &cols[col]);
+        if (first) cells[k++] = member_str(it, "resourceGroup");
+        for (int col = 0; cols[col].header && k < MAX_COLS - 1; col++)
+            cells[k++] = cell(it, &cols[col], tsv);
+        if (last) cells[k++] = member_str(it, "resourceGroup");
         table_add(t, cells);
     }
     if (json_array_size(items) == 0 && c->out == OUT_TABLE)
@@ -374,4 +458,117 @@ void print_items(struct cli *c, const json_t *items, const struct column *cols, 
     else
         table_print(t, c->out);
     table_free(t);
+}
+
+/* ---- --query results ---- */
+
+/* A column header from a key, as az prints them: "name" -> "Name". */
+static const char *key_header(const char *k)
+{
+    char *h = fmt_str("%s", k);
+    if (*h >= 'a' && *h <= 'z') *h = (char)(*h - 'a' + 'A');
+    return h;
+}
+
+/* The columns of a result's rows: the union of the objects' keys, in
+ * order of appearance; 0 when no row is an object. */
+static int result_keys(const json_t *rows, const char **keys)
+{
+    int nk = 0;
+    size_t i;
+    const json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *k;
+        const json_t *v;
+        json_object_foreach((json_t *)row, k, v)
+        {
+            int j = 0;
+            while (j < nk && strcmp(keys[j], k))
+                j++;
+            if (j == nk && nk < MAX_COLS) keys[nk++] = fmt_str("%s", k);
+        }
+    }
+    return nk;
+}
+
+/* One row's cells: an object's values under keys, an array's elements, or
+ * a scalar. */
+static int result_cells(const json_t *row, const char **keys, int nk, const char **cells)
+{
+    int n = 0;
+    if (json_is_object(row)) {
+        for (; n < nk; n++)
+            cells[n] = raw_text(json_object_get(row, keys[n]));
+    } else if (json_is_array(row)) {
+        for (; n < MAX_COLS && (size_t)n < json_array_size(row); n++)
+            cells[n] = raw_text(json_array_get(row, (size_t)n));
+    } else {
+        cells[n++] = raw_text(row);
+    }
+    return n;
+}
+
+/* A --query result as az prints it with -o table (a table whose columns
+ * are the objects' keys, or one "Result" column) or -o tsv (a line per
+ * row, values tab-separated). */
+static void print_result(const json_t *r, enum output fmt)
+{
+    if (fmt == OUT_JSON) {
+        dump_json(r);
+        return;
+    }
+    json_t *rows = json_is_array(r) ? json_incref((json_t *)r) : json_pack("[O]", r);
+    const char *keys[MAX_COLS];
+    int nk = result_keys(rows, keys);
+    size_t i;
+    const json_t *row;
+    if (fmt == OUT_TSV) {
+        json_array_foreach(rows, i, row)
+        {
+            const char *cells[MAX_COLS] = {0};
+            int n = result_cells(row, keys, nk, cells);
+            for (int k = 0; k < n; k++) {
+                for (const char *p = cells[k] ? cells[k] : ""; *p; p++)
+                    putchar(*p == '\t' || *p == '\n' || *p == '\r' ? ' ' : *p);
+                putchar(k + 1 < n ? '\t' : '\n');
+            }
+            if (!n) putchar('\n');
+        }
+    } else if (!json_is_array(r) && !json_is_object(r)) {
+        const char *s = raw_text(r);
+        puts(s ? s : "");
+    } else if (json_array_size(rows) == 0) {
+        puts("(none)");
+    } else {
+        /* columns: the objects' keys; else ColumnN for lists of lists; else Result */
+        size_t lists = 0, width = 0;
+        json_array_foreach(rows, i, row)
+        {
+            if (!json_is_array(row)) continue;
+            lists++;
+            if (json_array_size(row) > width) width = json_array_size(row);
+        }
+        bool columns = !nk && lists == json_array_size(rows) && width;
+        int ncols = nk ? nk : columns ? (int)(width < MAX_COLS ? width : MAX_COLS) : 1;
+        const char *h[MAX_COLS] = {"Result"};
+        for (int j = 0; j < nk; j++)
+            h[j] = key_header(keys[j]);
+        for (int j = 0; columns && j < ncols; j++)
+            h[j] = fmt_str("Column%d", j + 1);
+        struct table *t = table_new(ncols, h);
+        json_array_foreach(rows, i, row)
+        {
+            const char *cells[MAX_COLS] = {0};
+            if (nk && !json_is_object(row)) continue;
+            if (nk || columns)
+                result_cells(row, keys, nk, cells);
+            else
+                cells[0] = raw_text(row);
+            table_add(t, cells);
+        }
+        table_print(t, fmt);
+        table_free(t);
+    }
+    json_decref(rows);
 }

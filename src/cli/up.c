@@ -147,7 +147,7 @@ static int vm_up(struct cli *c, struct args *a)
         return -found;
     }
     if (!found) {
-        const char *size = arg_str(a, "size");
+        const char *size = arg_size(a);
         if (!size || !*size) size = pick_size(c, location, &rc);
         if (!size) {
             free(vp);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -174,7 +175,7 @@ static int vm_create(struct cli *c, struct args *a)
     if (!g) return KX_USAGE;
     const char *n = need_name(c, a, "VM");
     if (!n) return KX_USAGE;
-    const char *size = arg_str(a, "size");
+    const char *size = arg_size(a);
     if (!size || !*size)
         return usage_error(c, "missing --size SIZE: pick the VM's vCPUs and memory from 'kumo "
                               "size list' (e.g. --size B1s: 1 vCPU, 1 GiB)");
@@ -252,7 +253,7 @@ static int vm_create(struct cli *c, struct args *a)
         json_object_set_new(body, "nsg", json_string(arg_str(a, "nsg")));
     if (arg_has(a, "public-ip")) json_object_set_new(body, "publicIp", json_true());
     if (arg_has(a, "dedicated")) json_object_set_new(body, "dedicated", json_true());
-    if (arg_str(a, "public-ip-name"))
+    if (arg_str(a, "public-ip-name") && *arg_str(a, "public-ip-name")) /* "": none, as az */
         json_object_set_new(body, "publicIp", json_string(arg_str(a, "public-ip-name")));
     if (user_data_into(c, a, body) < 0 || tags_into(c, a, body) < 0) {
         json_decref(body);
@@ -355,7 +356,7 @@ static int vm_restart(struct cli *c, struct args *a)
 
 static int vm_resize(struct cli *c, struct args *a)
 {
-    const char *size = arg_str(a, "size");
+    const char *size = arg_size(a);
     if (!size || !*size)
         return usage_error(c, "missing --size SIZE: the new size ('kumo size list' lists them)");
     json_t *body = json_pack("{ss sb}", "size", size, "restart", arg_has(a, "restart"));
@@ -406,18 +407,52 @@ static int vm_delete(struct cli *c, struct args *a)
 
 /* ---- log, history, update ---- */
 
+#define LOG_TAIL_MAX (16 << 20) /* the most kumod gives with ?tail= */
+
+/* The last `lines` lines of the log at path (fetched from its end, more
+ * until they are there or the log is whole): 0 and printed, or an exit
+ * code. *total gets the log's size when it was fetched whole, else 0. */
+static int print_last_lines(struct cli *c, const char *path, long lines, size_t *total)
+{
+    for (long bytes = lines * 160 > 4096 ? lines * 160 : 4096;; bytes *= 4) {
+        if (bytes > LOG_TAIL_MAX) bytes = LOG_TAIL_MAX;
+        struct resp r;
+        int rc = http_request(c, "GET", fmt_str("%s?tail=%ld", path, bytes), NULL, &r);
+        if (rc) return rc;
+        if (r.status != 200) {
+            rc = api_fail(c, &r);
+            resp_free(&r);
+            return rc;
+        }
+        /* where the last `lines` lines start (a last line without its
+         * newline counts as one) */
+        size_t start = r.len, seen = 0;
+        if (start && r.body[start - 1] == '\n') start--;
+        while (start > 0 && seen < (size_t)lines) {
+            if (r.body[start - 1] == '\n' && ++seen == (size_t)lines) break;
+            start--;
+        }
+        bool whole = r.len < (size_t)bytes;
+        if (seen >= (size_t)lines || whole || bytes == LOG_TAIL_MAX) {
+            fwrite(r.body + start, 1, r.len - start, stdout);
+            *total = whole ? r.len : 0;
+            resp_free(&r);
+            return KX_OK;
+        }
+        resp_free(&r);
+    }
+}
+
 static int vm_log(struct cli *c, struct args *a)
 {
     char *p = res_path(c, a, &vm_resource, true, NULL, NULL);
     if (!p) return KX_USAGE;
-    long tail = 0;
-    if (arg_long(c, a, "tail", 1, 16 << 20, &tail) < 0) {
+    long lines = 0;
+    if (arg_long(c, a, "lines", 1, 1000000, &lines) < 0) {
         free(p);
         return KX_USAGE;
     }
     bool follow = arg_has(a, "follow");
-    char *lp =
-        tail ? fmt_str("%s/bootDiagnostics?tail=%ld", p, tail) : fmt_str("%s/bootDiagnostics", p);
     char *fp = fmt_str("%s/bootDiagnostics", p);
     free(p);
     size_t printed = 0;
@@ -425,7 +460,20 @@ static int vm_log(struct cli *c, struct args *a)
     int rc;
     for (;;) {
         struct resp r;
-        rc = http_request(c, "GET", first && tail ? lp : fp, NULL, &r);
+        if (first && lines) {
+            size_t total = 0;
+            if ((rc = print_last_lines(c, fp, lines, &total))) return rc;
+            first = false;
+            if (!follow) break;
+            printed = total;
+            if (!total) { /* go on from the end of the whole log */
+                if ((rc = http_request(c, "GET", fp, NULL, &r))) return rc;
+                printed = r.len;
+                resp_free(&r);
+            }
+            continue;
+        }
+        rc = http_request(c, "GET", fp, NULL, &r);
         if (rc) return rc;
         if (r.status != 200) {
             if (!first && r.status == 404) { /* deleted while followed */
@@ -436,26 +484,16 @@ static int vm_log(struct cli *c, struct args *a)
             resp_free(&r);
             return rc;
         }
-        if (first && tail) {
-            fwrite(r.body, 1, r.len, stdout);
-            resp_free(&r);
-            if (follow) { /* go on from the end of the whole log */
-                rc = http_request(c, "GET", fp, NULL, &r);
-                if (rc) return rc;
-                printed = r.len;
-                resp_free(&r);
-            }
-        } else {
-            if (r.len > printed) fwrite(r.body + printed, 1, r.len - printed, stdout);
-            if (r.len > printed) printed = r.len;
-            resp_free(&r);
-        }
+        if (r.len > printed) fwrite(r.body + printed, 1, r.len - printed, stdout);
+        if (r.len > printed) printed = r.len;
+        resp_free(&r);
         first = false;
         fflush(stdout);
         if (!follow) break;
         struct timespec ts = {0, 500 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    fflush(stdout);
     return KX_OK;
 }
 
@@ -467,6 +505,133 @@ static const struct column history_columns[] = {
     COL("Message", "message", CELL_TEXT),
     {0},
 };
+
+/* ---- show -d, list-ip-addresses ---- */
+
+/* Join a member of each NIC (or of its public IP) with ",". */
+static char *nic_join(const json_t *vm, const char *path)
+{
+    char *out = fmt_str("%s", "");
+    size_t i;
+    const json_t *nic;
+    json_array_foreach(json_object_get(vm, "networkInterfaces"), i, nic)
+    {
+        const char *v = json_string_value(member_at(nic, path));
+        if (v) out = fmt_str("%s%s%s", out, *out ? "," : "", v);
+    }
+    return out;
+}
+
+/* az vm show -d's fields, from what the VM's JSON has already. */
+static void add_details(json_t *vm)
+{
+    json_object_set_new(vm, "privateIps", json_string(nic_join(vm, "privateIp")));
+    json_object_set_new(vm, "publicIps", json_string(nic_join(vm, "publicIp.ipAddress")));
+    json_object_set_new(vm, "macAddresses", json_string(nic_join(vm, "macAddress")));
+    json_object_set_new(vm, "fqdns", json_string(""));
+}
+
+static int vm_show(struct cli *c, struct args *a)
+{
+    char *p = res_path(c, a, &vm_resource, true, NULL, NULL);
+    if (!p) return KX_USAGE;
+    json_t *vm;
+    int rc = api(c, "GET", p, NULL, &vm);
+    free(p);
+    if (rc) return rc;
+    if (arg_has(a, "show-details")) add_details(vm);
+    print_one(c, vm, vm_view);
+    json_decref(vm);
+    return KX_OK;
+}
+
+static const char *ip_vm(const json_t *e)
+{
+    return member_str(member_at(e, "virtualMachine"), "name");
+}
+
+static const char *ip_public(const json_t *e)
+{
+    char *out = fmt_str("%s", "");
+    size_t i;
+    const json_t *pip;
+    json_array_foreach(member_at(e, "virtualMachine.network.publicIpAddresses"), i, pip)
+    {
+        out = fmt_str("%s%s%s", out, *out ? "," : "", member_text(pip, "ipAddress"));
+    }
+    return *out ? out : NULL;
+}
+
+static const char *ip_ports(const json_t *e)
+{
+    char *out = fmt_str("%s", "");
+    size_t i, k;
+    const json_t *pip, *port;
+    json_array_foreach(member_at(e, "virtualMachine.network.publicIpAddresses"), i, pip)
+    {
+        json_array_foreach(json_object_get(pip, "ports"), k, port)
+        {
+            out = fmt_str("%s%s%s/%lld->%lld", out, *out ? "," : "",
+                          lower(member_text(port, "protocol")), member_int(port, "port"),
+                          member_int(port, "hostPort"));
+        }
+    }
+    return *out ? out : NULL;
+}
+
+static const struct column ip_columns[] = {
+    COL_GET_RAW("VirtualMachine", ip_vm, "virtualMachine.name"),
+    COL_GET("PublicIPAddresses", ip_public),
+    COL("PrivateIPAddresses", "virtualMachine.network.privateIpAddresses", CELL_LIST),
+    COL_GET("PublicPorts", ip_ports),
+    {0},
+};
+
+/* az vm list-ip-addresses: the VMs' private and public IPs (and here the
+ * host ports of the public IPs), from the VMs' JSON. */
+static int vm_list_ips(struct cli *c, struct args *a)
+{
+    json_t *vms;
+    enum group_column group;
+    int rc = fetch_scoped(c, a, "virtualMachines", &vms, &group);
+    if (rc) return rc;
+    const char *only = arg_str(a, "name");
+    json_t *out = json_array();
+    size_t i, k;
+    const json_t *vm, *nic;
+    json_array_foreach(vms, i, vm)
+    {
+        if (only && strcasecmp(only, member_text(vm, "name")) != 0) continue;
+        json_t *priv = json_array(), *pub = json_array();
+        json_array_foreach(json_object_get(vm, "networkInterfaces"), k, nic)
+        {
+            if (member_str(nic, "privateIp"))
+                json_array_append_new(priv, json_string(member_str(nic, "privateIp")));
+            const json_t *pip = json_object_get(nic, "publicIp");
+            if (json_is_object(pip))
+                json_array_append_new(pub, json_pack("{s:s?, s:s?, s:s?, s:O*}", "name",
+                                                     member_str(pip, "name"), "ipAddress",
+                                                     member_str(pip, "ipAddress"), "resourceGroup",
+                                                     member_str(vm, "resourceGroup"), "ports",
+                                                     json_object_get(pip, "ports")));
+        }
+        json_array_append_new(out, json_pack("{s:{s:s?, s:s?, s:{s:o, s:o}}}", "virtualMachine",
+                                             "name", member_str(vm, "name"), "resourceGroup",
+                                             member_str(vm, "resourceGroup"), "network",
+                                             "privateIpAddresses", priv, "publicIpAddresses", pub));
+    }
+    json_decref(vms);
+    if (only && json_array_size(out) == 0) {
+        fprintf(stderr, "%s: error: virtual machine '%s' not found%s [NotFound]\n", c->prog, only,
+                group == GROUP_ONE ? " in that group" : "");
+        json_decref(out);
+        return KX_NOTFOUND;
+    }
+    (void)group;
+    print_items(c, out, ip_columns, GROUP_NONE);
+    json_decref(out);
+    return KX_OK;
+}
 
 static int vm_history(struct cli *c, struct args *a)
 {
@@ -603,13 +768,13 @@ static const struct opt create_opts[] = {
      "size"},
     {"image", 0, OPT_VALUE, "IMAGE", "what it boots (default: default, kumo's Linux guest)",
      "image"},
-    {"vnet", 0, OPT_VALUE, "VNET",
+    {"vnet|vnet-name", 0, OPT_VALUE, "VNET",
      "virtual network of its NIC (default NAME-vnet, made with 10.0.0.0/16 if missing)", "vnet"},
     {"subnet", 0, OPT_VALUE, "SUBNET", "subnet of that network (default: default, 10.0.0.0/24)",
      "subnet"},
-    {"private-ip", 0, OPT_VALUE, "IP", "a static private IP (default: the subnet's next free one)",
-     "privateIp"},
-    {"nsg", 0, OPT_VALUE, "NSG",
+    {"private-ip|private-ip-address", 0, OPT_VALUE, "IP",
+     "a static private IP (default: the subnet's next free one)", "privateIp"},
+    {"nsg|network-security-group", 0, OPT_VALUE, "NSG",
      "network security group of its NIC (default NAME-nsg, made with SSH allowed if missing); "
      "\"\" for none",
      "nsg"},
@@ -617,12 +782,12 @@ static const struct opt create_opts[] = {
      "nsg"},
     {"public-ip", 0, OPT_FLAG, NULL,
      "give it a new public IP NAME-ip (TCP 22, 80 and 443 forwarded from host ports)", "publicIp"},
-    {"public-ip-name", 0, OPT_VALUE, "NAME",
+    {"public-ip-name|public-ip-address", 0, OPT_VALUE, "NAME",
      "use this public IP (made with the default ports if missing)", "publicIp"},
     {"nics", 0, OPT_LIST, "NIC", "existing NICs instead of the implicit network (at most 4)",
      "networkInterfaces"},
-    {"os-disk-tier", 0, OPT_VALUE, "TIER", "Standard_HDD, Standard_SSD (default) or Premium_SSD",
-     "osDisk.tier"},
+    {"os-disk-tier|storage-sku", 0, OPT_VALUE, "TIER",
+     "Standard_HDD, Standard_SSD (default) or Premium_SSD", "osDisk.tier"},
     {"os-disk-size-gb", 0, OPT_VALUE, "GIB", "OS disk size (default: the image's, at least 4)",
      "osDisk"},
     {"data-disk-sizes-gb", 0, OPT_LIST, "GIB",
@@ -633,7 +798,7 @@ static const struct opt create_opts[] = {
      "dataDisks"},
     {"attach-data-disks", 0, OPT_LIST, "DISK", "existing disks to attach as data disks",
      "dataDisks"},
-    {"user-data", 0, OPT_VALUE, "FILE",
+    {"user-data|custom-data", 0, OPT_VALUE, "FILE",
      "user data (up to 64 KiB; '-' reads stdin), kept with "
      "the VM",
      "userData"},
@@ -670,7 +835,7 @@ static const struct opt delete_opts[] = {
 static const struct opt log_opts[] = {
     OPT_G("VM"),
     OPT_N("VM"),
-    {"tail", 0, OPT_VALUE, "BYTES", "only the last BYTES bytes", "query.tail"},
+    {"lines|tail", 0, OPT_VALUE, "N", "only the last N lines (--tail is the same)", "query.tail"},
     {"follow", 'f', OPT_FLAG, NULL, "keep printing what the VM writes (Ctrl-C ends)", NULL},
     {0},
 };
@@ -679,8 +844,12 @@ static const struct opt console_opts[] = {
     OPT_G("VM"),
     OPT_N("VM"),
     {"linger", 0, OPT_VALUE, "SECONDS",
-     "when stdin is not a terminal: after its end, wait until the VM has been quiet this long "
-     "(default 1)",
+     "when stdin is not a terminal: after its end, leave once the guest is back at its prompt "
+     "and quiet this long (default 1)",
+     NULL},
+    {"settle", 0, OPT_VALUE, "SECONDS",
+     "when stdin is not a terminal: for a guest without a shell prompt, this long without "
+     "output stands for one (default 10)",
      NULL},
     {0},
 };
@@ -746,8 +915,31 @@ static const struct cmd list_c = {
     .opts = group_filter_opts,
     .run = res_list,
     .res = &vm_resource};
-static const struct cmd show_c =
-    RES_SHOW(&vm_resource, "Show a VM: size, state, IPs, disks", gn_opts);
+static const struct cmd show_c = {
+    .name = "show",
+    .summary = "Show a VM: size, state, IPs, disks",
+    .usage = GN " [-d]",
+    .help = "Show a VM. -d (--show-details) adds az's detail fields to its JSON: privateIps, "
+            "publicIps and macAddresses (comma-separated) and fqdns; the table view shows them "
+            "always.",
+    .opts = (const struct opt[]){OPT_G("VM"),
+                                 OPT_N("VM"),
+                                 {"show-details", 'd', OPT_FLAG, NULL,
+                                  "add privateIps, publicIps, macAddresses and fqdns to the JSON",
+                                  NULL},
+                                 {0}},
+    .run = vm_show,
+    .positionals = 1};
+static const struct cmd list_ips_c = {
+    .name = "list-ip-addresses",
+    .summary = "List the VMs' private and public IPs",
+    .usage = "[-g RG] [-n NAME]",
+    .help = "The private and public IP addresses of the VMs of a group (or of every group), "
+            "and the host ports their public IPs forward, as az vm list-ip-addresses.",
+    .opts = (const struct opt[]){OPT_G_FILTER,
+                                 {"name", 'n', OPT_VALUE, "NAME", "only this VM", NULL},
+                                 {0}},
+    .run = vm_list_ips};
 static const struct cmd start_c = {
     .name = "start",
     .summary = "Start a Stopped or Deallocated VM",
@@ -816,22 +1008,24 @@ static const struct cmd delete_c = {
 static const struct cmd console_c = {
     .name = "console",
     .summary = "Attach to a VM's serial console (Ctrl-] detaches)",
-    .usage = GN " [--linger SECONDS]",
+    .usage = GN " [--linger SECONDS] [--settle SECONDS]",
     .help = "Connect this terminal to the VM's serial console (the unix socket kumod gives in "
             "the VM's instanceView.consoleSocket; it must be on this machine). The terminal "
             "is in raw mode: everything, Ctrl-C included, goes to the guest. Ctrl-] detaches; "
             "so does Ctrl-A x (Ctrl-A a sends a Ctrl-A). The VM keeps running.\n"
-            "When stdin is not a terminal, kumo sends it to the console and prints what comes "
-            "back until the VM has been quiet for --linger seconds after the end of stdin: "
-            "echo 'uname -a' | kumo vm console -g RG NAME. The console serves one client at a "
-            "time.",
+            "When stdin is not a terminal, kumo waits until the guest shows a shell prompt (a "
+            "line ending in '# ', '$ ', '> ' or '% '; a VM just started or restarted is still "
+            "booting, and what is sent before Linux's serial driver is up is lost), sends stdin "
+            "and prints what comes back until the guest is back at its prompt and quiet for "
+            "--linger seconds after the end of stdin: echo 'uname -a' | kumo vm console -g RG "
+            "NAME. The console serves one client at a time.",
     .opts = console_opts,
     .run = vm_console,
     .positionals = 1};
 static const struct cmd log_c = {
     .name = "log",
     .summary = "Print the boot diagnostics (serial console) log",
-    .usage = GN " [--tail BYTES] [--follow]",
+    .usage = GN " [--lines N] [--follow]",
     .help = "Print everything the VM has written to its serial console since it was created "
             "(the boot, and later output), as kept by kumod.",
     .opts = log_opts,
@@ -878,7 +1072,7 @@ const struct cmd cmd_vm = {
                "resize, delete, console, log",
     .help = "Virtual machines. A VM is billed per second by its size while it is allocated "
             "(Starting, Running, Stopping, Stopped); Deallocated VMs are not billed.",
-    .sub = (const struct cmd *const[]){&create_c, &list_c, &show_c, &start_c, &stop_c,
+    .sub = (const struct cmd *const[]){&create_c, &list_c, &show_c, &list_ips_c, &start_c, &stop_c,
                                        &deallocate_c, &restart_c, &resize_c, &delete_c, &console_c,
                                        &log_c, &history_c, &update_c, &vmdisk_c, NULL},
     .examples = "  kumo vm create -g web -n web1 --size B1s --public-ip\n"

@@ -124,7 +124,7 @@ static const struct opt vnet_create_opts[] = {
     {"address-prefixes", 0, OPT_LIST, "CIDR", "its address spaces (default 10.0.0.0/16)",
      "addressSpaces"},
     {"subnet-name", 0, OPT_VALUE, "NAME", "also make a subnet of this name", "subnets"},
-    {"subnet-prefix", 0, OPT_VALUE, "CIDR",
+    {"subnet-prefix|subnet-prefixes", 0, OPT_VALUE, "CIDR",
      "that subnet's prefix (default: the first /24 of the first address space)", "subnets"},
     {0},
 };
