@@ -371,6 +371,7 @@ const char *fmt_state(const json_t *o)
  * compact JSON. */
 static const char *raw_text(const json_t *v)
 {
+    if (!v) return NULL;
     switch (json_typeof(v)) {
     case JSON_STRING: return json_string_value(v);
     case JSON_INTEGER: return fmt_str("%lld", (long long)json_integer_value(v));
