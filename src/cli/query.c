@@ -276,32 +276,22 @@ static void lex(struct parser *p)
             t.text = strdup(json_string_value(v));
             json_decref(v);
             if (!t.text) exit(1);
-        } else if (c == '\'') {
-            char *raw = delimited(s, &i, '\'');
+        } else if (c == '\'' || c == '`') { /* 'raw string' or `json` */
+            bool str = c == '\'';
+            char *raw = delimited(s, &i, c);
             if (!raw) {
-                fail(p, t.pos, "a raw string does not end (no closing ')");
+                fail(p, t.pos, "%s does not end (no closing %c)",
+                     str ? "a raw string" : "a literal", c);
                 return;
             }
-            unescape(raw, '\'');
+            unescape(raw, c);
             t.type = T_LITERAL;
-            t.value = json_string(raw);
+            t.value = str ? json_string(raw) : json_loads(raw, JSON_DECODE_ANY, NULL);
             free(raw);
             if (!t.value) {
-                fail(p, t.pos, "a raw string is not valid UTF-8");
-                return;
-            }
-        } else if (c == '`') {
-            char *raw = delimited(s, &i, '`');
-            if (!raw) {
-                fail(p, t.pos, "a literal does not end (no closing `)");
-                return;
-            }
-            unescape(raw, '`');
-            t.type = T_LITERAL;
-            t.value = json_loads(raw, JSON_DECODE_ANY, NULL);
-            free(raw);
-            if (!t.value) {
-                fail(p, t.pos, "a `literal` is not JSON (strings need quotes: `\"text\"`)");
+                fail(p, t.pos,
+                     str ? "a raw string is not valid UTF-8"
+                         : "a `literal` is not JSON (strings need quotes: `\"text\"`)");
                 return;
             }
         } else {
@@ -1003,6 +993,18 @@ done:
     return out ? out : json_null();
 }
 
+/* Evaluate n on v when the result must be a list: 1 and *list (a new
+ * reference), 0 when it is not one, -1 after an error. */
+static int eval_list(struct eval *e, const struct node *n, json_t *v, json_t **list)
+{
+    *list = eval(e, n, v);
+    if (!*list) return -1;
+    if (json_is_array(*list)) return 1;
+    json_decref(*list);
+    *list = NULL;
+    return 0;
+}
+
 static json_t *eval(struct eval *e, const struct node *n, json_t *v)
 {
     if (e->failed) return NULL;
@@ -1033,9 +1035,10 @@ static json_t *eval(struct eval *e, const struct node *n, json_t *v)
     }
     case N_SLICE: return json_is_array(v) ? slice(n, v) : json_null();
     case N_PROJECT: {
-        json_t *base = eval(e, n->kids[0], v);
-        if (!base) return NULL;
-        json_t *r = json_is_array(base) ? project(e, n->kids[1], base) : json_null();
+        json_t *base;
+        int got = eval_list(e, n->kids[0], v, &base);
+        if (got <= 0) return got ? NULL : json_null();
+        json_t *r = project(e, n->kids[1], base);
         json_decref(base);
         return e->failed ? (json_decref(r), NULL) : r;
     }
@@ -1056,12 +1059,9 @@ static json_t *eval(struct eval *e, const struct node *n, json_t *v)
         return e->failed ? (json_decref(r), NULL) : r;
     }
     case N_FLATTEN: {
-        json_t *base = eval(e, n->kids[0], v);
-        if (!base) return NULL;
-        if (!json_is_array(base)) {
-            json_decref(base);
-            return json_null();
-        }
+        json_t *base;
+        int got = eval_list(e, n->kids[0], v, &base);
+        if (got <= 0) return got ? NULL : json_null();
         json_t *r = json_array();
         size_t i;
         json_t *el;
@@ -1076,12 +1076,9 @@ static json_t *eval(struct eval *e, const struct node *n, json_t *v)
         return r;
     }
     case N_FILTER: {
-        json_t *base = eval(e, n->kids[0], v);
-        if (!base) return NULL;
-        if (!json_is_array(base)) {
-            json_decref(base);
-            return json_null();
-        }
+        json_t *base;
+        int got = eval_list(e, n->kids[0], v, &base);
+        if (got <= 0) return got ? NULL : json_null();
         json_t *r = json_array();
         size_t i;
         json_t *el;
