@@ -8,11 +8,12 @@
  * requests, reports kumod's errors and waits for long operations; table.c
  * prints tables (from column tables), key/value blocks and JSON;
  * resource.c is the generic list/show/delete of any resource kind
- * described by a `struct resource` row. One file per command group or
- * resource: vm.c and console.c, up.c, vnet.c, subnet.c, nsg.c,
- * public_ip.c, nic.c, storage.c (disks, snapshots, images), catalog.c
- * (groups, sizes, locations, hosts, status), scale.c (scale sets,
- * autoscale), billing.c (cost, usage, metrics).
+ * described by a `struct resource` row; query.c is --query (a JMESPath
+ * subset); completion.c makes shell completion scripts from the tree. One
+ * file per command group or resource: vm.c and console.c, up.c, vnet.c,
+ * subnet.c, nsg.c, public_ip.c, nic.c, storage.c (disks, snapshots,
+ * images), catalog.c (groups, sizes, locations, hosts, status), scale.c
+ * (scale sets, autoscale), billing.c (cost, usage, metrics).
  */
 #ifndef KUMO_CLI_H
 #define KUMO_CLI_H
