@@ -21,28 +21,26 @@ static const struct opt sp_name_opts[] = {
     {0},
 };
 
-static void sp_row(const json_t *s, const char **cells)
-{
-    cells[0] = js(s, "name");
-    cells[1] = js(s, "appId");
-    cells[2] = fmt_time(js(s, "createdAt"));
-    cells[3] = js(s, "lastTokenAt") ? fmt_time(js(s, "lastTokenAt")) : "never";
-}
-
-static const struct view sp_view = {
-    (const char *[]){"Name", "AppId", "Created", "Last token", NULL}, sp_row};
+static const struct column sp_columns[] = {
+    COL("Name", "name", CELL_TEXT),
+    COL("AppId", "appId", CELL_TEXT),
+    COL("Created", "createdAt", CELL_TIME),
+    COL("Last token", "lastTokenAt", CELL_TIME),
+    {0},
+};
 
 static void sp_show_view(struct cli *c, const json_t *s)
 {
     struct table *t = kv_new();
-    kv_add(t, "Name", jsn(s, "name"));
-    kv_add(t, "App id", jsn(s, "appId"));
-    if (js(s, "secret")) kv_add(t, "Secret", js(s, "secret"));
-    if (js(s, "tenantId")) kv_add(t, "Tenant", js(s, "tenantId"));
-    if (js(s, "subscriptionId")) kv_add(t, "Subscription", js(s, "subscriptionId"));
-    kv_add(t, "Created", fmt_time(js(s, "createdAt")));
+    kv_add(t, "Name", member_text(s, "name"));
+    kv_add(t, "App id", member_text(s, "appId"));
+    if (member_str(s, "secret")) kv_add(t, "Secret", member_str(s, "secret"));
+    if (member_str(s, "tenantId")) kv_add(t, "Tenant", member_str(s, "tenantId"));
+    if (member_str(s, "subscriptionId")) kv_add(t, "Subscription", member_str(s, "subscriptionId"));
+    kv_add(t, "Created", fmt_time(member_str(s, "createdAt")));
     if (json_object_get(s, "lastTokenAt"))
-        kv_add(t, "Last token", js(s, "lastTokenAt") ? fmt_time(js(s, "lastTokenAt")) : "never");
+        kv_add(t, "Last token",
+               member_str(s, "lastTokenAt") ? fmt_time(member_str(s, "lastTokenAt")) : "never");
     kv_print(t, c->out);
 }
 
@@ -65,31 +63,14 @@ static int sp_create(struct cli *c, struct args *a)
     return KX_OK;
 }
 
-static int sp_list(struct cli *c, struct args *a)
-{
-    (void)a;
-    return list_path(c, "/servicePrincipals", &sp_view);
-}
-
-static int sp_show(struct cli *c, struct args *a)
-{
-    const char *n = need_name(c, a, "service principal");
-    if (!n) return KX_USAGE;
-    char *p = upath("/servicePrincipals/%s", n);
-    int rc = show_one(c, p, sp_show_view);
-    free(p);
-    return rc;
-}
-
-static int sp_delete(struct cli *c, struct args *a)
-{
-    const char *n = need_name(c, a, "service principal");
-    if (!n) return KX_USAGE;
-    char *p = upath("/servicePrincipals/%s", n);
-    int rc = delete_one(c, p, tmp("service principal '%s' (its tokens no longer work)", n));
-    free(p);
-    return rc;
-}
+static const struct resource sp_resource = {
+    .what = "service principal",
+    .collection = "servicePrincipals",
+    .scope = RES_TOP,
+    .columns = sp_columns,
+    .view = sp_show_view,
+    .delete_note = " (its tokens no longer work)",
+};
 
 static const struct cmd sp_create_c = {
     .name = "create",
@@ -103,22 +84,17 @@ static const struct cmd sp_create_c = {
     .run = sp_create,
     .positionals = 1,
     .examples = "  kumo sp create -n ci\n  kumo sp create ci -o json\n"};
-static const struct cmd sp_list_c = {
-    .name = "list", .summary = "List the service principals", .run = sp_list};
-static const struct cmd sp_show_c = {.name = "show",
-                                     .summary = "Show a service principal",
-                                     .usage = "-n NAME|APP_ID",
-                                     .opts = sp_name_opts,
-                                     .run = sp_show,
-                                     .positionals = 1};
+static const struct cmd sp_list_c = RES_LIST(&sp_resource, "List the service principals", NULL);
+static const struct cmd sp_show_c =
+    RES_SHOW(&sp_resource, "Show a service principal (by name or application id)", sp_name_opts);
 static const struct cmd sp_delete_c = {
     .name = "delete",
     .summary = "Delete (revoke) a service principal",
-    .usage = "-n NAME|APP_ID",
-    .help = "Delete a service principal: it can no longer log in, and the tokens it holds are "
-            "refused at once (401 InvalidAuthenticationToken).",
+    .help = "Delete a service principal (by name or application id): it can no longer log in, "
+            "and the tokens it holds are refused at once (401 InvalidAuthenticationToken).",
     .opts = sp_name_opts,
-    .run = sp_delete,
+    .run = res_delete,
+    .res = &sp_resource,
     .positionals = 1};
 
 const struct cmd cmd_sp = {
@@ -135,7 +111,7 @@ static const char *shq(const char *s)
     size_t n = 2;
     for (const char *p = s; *p; p++)
         n += *p == '\'' ? 4 : 1;
-    char *q = tmp("%*s", (int)n, "");
+    char *q = fmt_str("%*s", (int)n, "");
     char *o = q;
     *o++ = '\'';
     for (const char *p = s; *p; p++) {
@@ -153,7 +129,7 @@ static const char *shq(const char *s)
 
 static int write_text(struct cli *c, const char *dir, const char *name, const char *text)
 {
-    char *p = tmp("%s/%s", dir, name);
+    char *p = fmt_str("%s/%s", dir, name);
     int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
         fprintf(stderr, "%s: %s: %s\n", c->prog, p, strerror(errno));
@@ -172,19 +148,20 @@ static int write_config_dir(struct cli *c, const char *dir, const char *cloud, c
         fprintf(stderr, "%s: %s: %s\n", c->prog, dir, strerror(errno));
         return KX_ERROR;
     }
-    const char *sub = js(sp, "subscriptionId"), *ten = js(sp, "tenantId"), *app = js(sp, "appId"),
-               *sec = js(sp, "secret");
-    int rc = write_text(c, dir, "config",
-                        tmp("[cloud]\nname = %s\n\n[core]\ncollect_telemetry = false\n", cloud));
+    const char *sub = member_str(sp, "subscriptionId"), *ten = member_str(sp, "tenantId"),
+               *app = member_str(sp, "appId"), *sec = member_str(sp, "secret");
+    int rc =
+        write_text(c, dir, "config",
+                   fmt_str("[cloud]\nname = %s\n\n[core]\ncollect_telemetry = false\n", cloud));
     if (!rc)
         rc = write_text(
             c, dir, "clouds.config",
-            tmp("[%s]\nendpoint_resource_manager = %s\nendpoint_active_directory = %sadfs\n"
-                "endpoint_active_directory_resource_id = https://management.kumo.local/\n"
-                "endpoint_active_directory_graph_resource_id = %sgraph/\n"
-                "endpoint_vm_image_alias_doc = %saliases.json\n"
-                "profile = 2020-09-01-hybrid\nsubscription = %s\n",
-                cloud, ep, ep, ep, ep, sub));
+            fmt_str("[%s]\nendpoint_resource_manager = %s\nendpoint_active_directory = %sadfs\n"
+                    "endpoint_active_directory_resource_id = https://management.kumo.local/\n"
+                    "endpoint_active_directory_graph_resource_id = %sgraph/\n"
+                    "endpoint_vm_image_alias_doc = %saliases.json\n"
+                    "profile = 2020-09-01-hybrid\nsubscription = %s\n",
+                    cloud, ep, ep, ep, ep, sub));
     json_t *profile =
         json_pack("{s:[{s:s, s:s, s:s, s:{s:s, s:s}, s:b, s:s, s:s}]}", "subscriptions", "id", sub,
                   "name", "kumo", "state", "Enabled", "user", "name", app, "type",
@@ -212,7 +189,7 @@ static int az_login(struct cli *c, struct args *a)
     json_t *info;
     int rc = api(c, "GET", "/arm", NULL, &info);
     if (rc) return rc;
-    if (!jb(info, "enabled")) {
+    if (!member_bool(info, "enabled")) {
         json_decref(info);
         fprintf(stderr,
                 "%s: kumod serves no ARM endpoint: start it with --arm 127.0.0.1:8443 "
@@ -220,14 +197,14 @@ static int az_login(struct cli *c, struct args *a)
                 c->prog);
         return KX_ERROR;
     }
-    const char *ep = js(info, "endpoint"), *ca = js(info, "caCertificate");
+    const char *ep = member_str(info, "endpoint"), *ca = member_str(info, "caCertificate");
     const char *cloud = arg_str(a, "cloud-name") ? arg_str(a, "cloud-name") : "kumo";
     const char *name = arg_str(a, "sp-name");
     if (!name) {
         unsigned char r[3] = {0};
         if (getrandom(r, sizeof(r), 0) < 0) r[0] = (unsigned char)getpid();
         const char *user = getenv("USER");
-        name = tmp("az-%s-%02x%02x%02x", user && *user ? user : "login", r[0], r[1], r[2]);
+        name = fmt_str("az-%s-%02x%02x%02x", user && *user ? user : "login", r[0], r[1], r[2]);
     }
     json_t *sp;
     rc = api(c, "POST", "/servicePrincipals", json_pack("{ss}", "name", name), &sp);
@@ -242,7 +219,7 @@ static int az_login(struct cli *c, struct args *a)
             printf("# az for kumod at %s: a configuration directory with service principal "
                    "'%s' (%s)\n"
                    "export AZURE_CONFIG_DIR=%s\nexport REQUESTS_CA_BUNDLE=%s\n",
-                   ep, name, js(sp, "appId"), shq(dir), shq(ca));
+                   ep, name, member_str(sp, "appId"), shq(dir), shq(ca));
     } else if (c->out == OUT_JSON) {
         json_object_set_new(sp, "endpoint", json_string(ep));
         json_object_set_new(sp, "caCertificate", json_string(ca));
@@ -251,17 +228,17 @@ static int az_login(struct cli *c, struct args *a)
         print_json(sp);
     } else {
         const char *reg =
-            tmp("--endpoint-resource-manager %s --endpoint-vm-image-alias-doc %saliases.json "
-                "--profile 2020-09-01-hybrid",
-                shq(ep), ep);
+            fmt_str("--endpoint-resource-manager %s --endpoint-vm-image-alias-doc %saliases.json "
+                    "--profile 2020-09-01-hybrid",
+                    shq(ep), ep);
         printf("# az for kumod at %s: service principal '%s' (the secret is shown only now)\n"
                "export REQUESTS_CA_BUNDLE=%s\n"
                "export AZURE_CORE_COLLECT_TELEMETRY=false\n"
                "az cloud register -n %s %s >/dev/null 2>&1 || az cloud update -n %s %s\n"
                "az cloud set -n %s\n"
                "az login --service-principal -u %s -p %s --tenant %s -o none\n",
-               ep, name, shq(ca), shq(cloud), reg, shq(cloud), reg, shq(cloud), js(sp, "appId"),
-               shq(js(sp, "secret")), js(sp, "tenantId"));
+               ep, name, shq(ca), shq(cloud), reg, shq(cloud), reg, shq(cloud),
+               member_str(sp, "appId"), shq(member_str(sp, "secret")), member_str(sp, "tenantId"));
     }
     json_decref(sp);
     json_decref(info);

@@ -22,6 +22,7 @@
 #include "cloud/token.h"
 #include "cloud/vmops.h"
 #include "cloud/vmss.h"
+#include "lib/locate.h"
 #include "lib/log.h"
 
 #include <errno.h>
@@ -273,49 +274,14 @@ static int parse(int argc, char **argv, struct kumod_config *c)
     return 0;
 }
 
-static void default_data_dir(char *out, size_t len)
-{
-    const char *x = getenv("XDG_STATE_HOME"), *h = getenv("HOME");
-    if (getuid() == 0 && !x)
-        snprintf(out, len, "/var/lib/kumo");
-    else if (x && *x)
-        snprintf(out, len, "%s/kumo", x);
-    else
-        snprintf(out, len, "%s/.local/state/kumo", h && *h ? h : ".");
-}
-
 /* kumo-vmm: --vmm, else next to this executable (or at the build tree's
  * top when kumod is build/src/cloud/kumod), else on PATH. */
 static int find_vmm(struct kumod_config *c)
 {
     if (c->vmm_path[0]) return access(c->vmm_path, X_OK);
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n > 0) {
-        self[n] = 0;
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            *slash = 0;
-            static const char *const rel[] = {"kumo-vmm", "../../kumo-vmm"};
-            for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-                snprintf(c->vmm_path, sizeof(c->vmm_path), "%.3000s/%s", self, rel[i]);
-                if (access(c->vmm_path, X_OK) == 0) return 0;
-            }
-            c->vmm_path[0] = 0;
-        }
-    }
-    const char *path = getenv("PATH");
-    char buf[8192];
-    snprintf(buf, sizeof(buf), "%s", path ? path : "/usr/local/bin:/usr/bin:/bin");
-    char *save = NULL;
-    for (char *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-        char p[PATH_MAX];
-        snprintf(p, sizeof(p), "%s/kumo-vmm", d);
-        if (access(p, X_OK) == 0) {
-            snprintf(c->vmm_path, sizeof(c->vmm_path), "%s", p);
-            return 0;
-        }
-    }
+    static const char *const rel[] = {"../..", NULL};
+    if (kumo_find_program("kumo-vmm", rel, c->vmm_path, sizeof(c->vmm_path))) return 0;
+    c->vmm_path[0] = 0;
     return -1;
 }
 
@@ -427,7 +393,7 @@ int main(int argc, char **argv)
     log_init("kumod", k.cfg.verbose ? LOG_DEBUG : LOG_INFO);
     umask(077); /* the database, disks and logs are the tenants' */
     struct kumod_config *c = &k.cfg;
-    if (!c->data_dir[0]) default_data_dir(c->data_dir, sizeof(c->data_dir));
+    if (!c->data_dir[0]) kumo_default_data_dir(c->data_dir, sizeof(c->data_dir));
     if (path_mkdirs(c->data_dir) < 0) {
         log_error("%s: %s", c->data_dir, strerror(errno));
         return 1;

@@ -9,6 +9,7 @@
 #include "cloud/paths.h"
 #include "cloud/supervisor.h"
 #include "cloud/vmm_client.h"
+#include "lib/locate.h"
 #include "lib/log.h"
 #include "network/addr.h"
 #include "network/nsg.h"
@@ -58,31 +59,9 @@ static bool find_switch(struct kumod *k, char *out, size_t len)
         snprintf(out, len, "%s", want);
         return access(out, X_OK) == 0;
     }
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n > 0) {
-        self[n] = 0;
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            *slash = 0;
-            /* installed side by side, or in the build tree (kumod is in src/cloud/) */
-            static const char *const rel[] = {"kumo-switch", "../../kumo-switch",
-                                              "../network/kumo-switch"};
-            for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-                snprintf(out, len, "%.3000s/%s", self, rel[i]);
-                if (access(out, X_OK) == 0) return true;
-            }
-        }
-    }
-    const char *path = getenv("PATH");
-    char buf[8192];
-    snprintf(buf, sizeof(buf), "%s", path ? path : "/usr/local/bin:/usr/bin:/bin");
-    char *save = NULL;
-    for (char *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-        snprintf(out, len, "%.3000s/kumo-switch", d);
-        if (access(out, X_OK) == 0) return true;
-    }
-    return false;
+    /* installed side by side, or in the build tree (kumod is in src/cloud/) */
+    static const char *const rel[] = {"../..", "../network", NULL};
+    return kumo_find_program("kumo-switch", rel, out, len);
 }
 
 static bool switch_alive(struct netplane *n)
