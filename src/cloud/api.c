@@ -7,6 +7,7 @@
 
 #include "cloud/body.h"
 #include "cloud/db.h"
+#include "cloud/provision.h"
 #include "cloud/requests.h"
 #include "cloud/timefmt.h"
 
@@ -22,9 +23,8 @@
 #define MAX_SEGS 12
 
 static const struct api_route *const tables[] = {
-    api_routes_catalog, api_routes_storage, api_routes_network,
-    api_routes_nsg,     api_routes_vm,      api_routes_billing, api_routes_vmss,
-    api_routes_autoscale,
+    api_routes_catalog, api_routes_storage, api_routes_network, api_routes_nsg,
+    api_routes_vm,      api_routes_billing, api_routes_vmss,    api_routes_autoscale,
 };
 
 /* Split a path ("/v1/a/b") into segments in buf. -1 if malformed (empty
@@ -205,10 +205,6 @@ void api_handle(void *ctx, const struct http_request *rq, struct http_response *
     kumod_lock(k);
     route->fn(&c);
     kumod_unlock(k);
-    for (int i = 0; i < c.ncreated; i++) {
-        if (c.err.status) unlink(c.created[i]);
-        free(c.created[i]);
-    }
     json_decref(c.body);
     finish(&c, rs);
 }
@@ -228,12 +224,6 @@ void api_reply_text(struct api_ctx *c, int status, char *text, size_t len, const
     c->text = text;
     c->text_len = len;
     c->ctype = ctype;
-}
-
-void api_created_file(struct api_ctx *c, const char *path)
-{
-    if (c->ncreated < (int)(sizeof(c->created) / sizeof(c->created[0])))
-        c->created[c->ncreated++] = strdup(path);
 }
 
 void api_set_location(struct api_ctx *c, const char *id)
@@ -312,53 +302,17 @@ bool api_query_bool(struct api_ctx *c, const char *name, bool dflt, bool *out)
 
 int64_t api_group(struct api_ctx *c, const char *name)
 {
-    int64_t id = db_int(c->k->db, NULL, -1, "SELECT id FROM groups WHERE name = ?", "t", name);
-    if (id < 0) kerr_notfound(&c->err, "resource group '%.64s' not found", name);
-    return id;
-}
-
-void api_group_name(struct api_ctx *c, int64_t group_id, char *buf, size_t len)
-{
-    db_text(c->k->db, buf, len, "SELECT name FROM groups WHERE id = ?", "i", group_id);
+    return prov_group(c->k, name, &c->err);
 }
 
 int64_t api_find(struct api_ctx *c, const char *table, int64_t group_id, const char *name,
                  const char *what, const char *field)
 {
-    char sql[160];
-    snprintf(sql, sizeof(sql), "SELECT id FROM %s WHERE group_id = ? AND name = ?", table);
-    int64_t id = db_int(c->k->db, NULL, -1, sql, "it", group_id, name);
-    if (id >= 0) return id;
-    char g[80];
-    api_group_name(c, group_id, g, sizeof(g));
-    if (field)
-        kerr_invalid(&c->err, field, "%s: %s '%.64s' not found in resource group '%s'", field, what,
-                     name, g);
-    else
-        kerr_notfound(&c->err, "%s '%.64s' not found in resource group '%s'", what, name, g);
-    return -1;
+    return prov_find(c->k, table, group_id, name, what, field, &c->err);
 }
 
 json_t *api_time(int64_t ms)
 {
     char buf[TIME_STRLEN];
     return ms < 0 ? json_null() : json_string(time_format(ms, buf));
-}
-
-int api_in_use(struct api_ctx *c, const char *what, const char *users)
-{
-    return kerr_conflict(&c->err, "InUse", "%s is used by %s", what, users);
-}
-
-void api_users_add(char *list, size_t len, const char *kind, const char *name)
-{
-    size_t used = strlen(list);
-    int count = 0;
-    for (const char *p = list; (p = strchr(p, '\'')); p++)
-        count++;
-    if (count / 2 >= 10) {
-        if (!strstr(list, ", ...")) snprintf(list + used, len - used, ", ...");
-        return;
-    }
-    snprintf(list + used, len - used, "%s%s '%s'", used ? ", " : "", kind, name);
 }
