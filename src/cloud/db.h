@@ -31,6 +31,8 @@ struct db;
 extern const char *const db_migrations[];
 extern const int db_migration_count;
 
+/* path ":memory:" opens an in-memory database (the unit tests' state; no
+ * WAL, nothing durable). */
 struct db *db_open(const char *path, char *err, size_t errlen);
 void db_close(struct db *db);
 sqlite3 *db_handle(struct db *db);
