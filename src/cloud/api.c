@@ -12,6 +12,7 @@
 #include "cloud/timefmt.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,6 +225,35 @@ void api_reply_text(struct api_ctx *c, int status, char *text, size_t len, const
     c->text = text;
     c->text_len = len;
     c->ctype = ctype;
+}
+
+void api_reply_list(struct api_ctx *c, api_render render, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sqlite3_stmt *st = db_vstmt(c->k->db, sql, fmt, ap);
+    va_end(ap);
+    json_t *arr = json_array();
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(arr, render(c->k, sqlite3_column_int64(st, 0)));
+    sqlite3_finalize(st);
+    api_reply(c, 200, json_pack("{s:o}", "value", arr));
+}
+
+void api_list_in_group(struct api_ctx *c, const char *table, api_render render)
+{
+    int64_t g = api_group(c, c->p[0]);
+    if (g < 0) return;
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT id FROM %s WHERE group_id = ? ORDER BY name", table);
+    api_reply_list(c, render, sql, "i", g);
+}
+
+void api_reply_at(struct api_ctx *c, int status, api_render render, int64_t id)
+{
+    json_t *out = render(c->k, id);
+    api_set_location(c, json_string_value(json_object_get(out, "id")));
+    api_reply(c, status, out);
 }
 
 void api_set_location(struct api_ctx *c, const char *id)

@@ -70,6 +70,15 @@ void api_handle(void *ctx, const struct http_request *rq, struct http_response *
 
 void api_reply(struct api_ctx *c, int status, json_t *out); /* takes out */
 void api_reply_text(struct api_ctx *c, int status, char *text, size_t len, const char *ctype);
+/* A renderer: a resource's JSON (NULL if the row is gone). */
+typedef json_t *(*api_render)(struct kumod *k, int64_t id);
+/* Answer 200 {"value": [...]}: render() of each id that sql selects (its
+ * parameters in db.h's bind format). */
+void api_reply_list(struct api_ctx *c, api_render render, const char *sql, const char *fmt, ...);
+/* The same for the rows of table in the path's group (c->p[0]), by name. */
+void api_list_in_group(struct api_ctx *c, const char *table, api_render render);
+/* Answer status with render(id), its Location the resource's "id". */
+void api_reply_at(struct api_ctx *c, int status, api_render render, int64_t id);
 /* Location header: the resource's path under /v1. */
 void api_set_location(struct api_ctx *c, const char *id);
 

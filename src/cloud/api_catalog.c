@@ -211,13 +211,8 @@ json_t *api_size_json(struct kumod *k, int64_t id)
 
 static void sizes_list(struct api_ctx *c)
 {
-    sqlite3_stmt *st =
-        db_stmt(c->k->db, "SELECT id FROM sizes ORDER BY family, vcpus, mem_mib, name", "");
-    json_t *arr = json_array();
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, api_size_json(c->k, sqlite3_column_int64(st, 0)));
-    sqlite3_finalize(st);
-    api_reply(c, 200, json_pack("{s:o}", "value", arr));
+    api_reply_list(c, api_size_json, "SELECT id FROM sizes ORDER BY family, vcpus, mem_mib, name",
+                   "");
 }
 
 static int64_t size_id(struct api_ctx *c)
@@ -274,9 +269,7 @@ static void size_create(struct api_ctx *c)
     }
     free(burst);
     int64_t id = db_last_id(db);
-    json_t *out = api_size_json(c->k, id);
-    api_set_location(c, json_string_value(json_object_get(out, "id")));
-    api_reply(c, 201, out);
+    api_reply_at(c, 201, api_size_json, id);
 }
 
 static void size_update(struct api_ctx *c)
@@ -309,18 +302,12 @@ static void size_delete(struct api_ctx *c)
     if (id < 0) return;
     struct db *db = c->k->db;
     char users[1024] = "";
-    sqlite3_stmt *st =
-        db_stmt(db,
-                "SELECT g.name || '/' || v.name FROM vms v JOIN groups g ON g.id = v.group_id"
-                " WHERE v.size_id = ? ORDER BY 1 LIMIT 11",
-                "i", id);
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        prov_users_add(users, sizeof(users), "virtual machine", db_col_text(st, 0));
-    sqlite3_finalize(st);
+    prov_users_query(c->k, users, sizeof(users),
+                     "SELECT 'virtual machine', g.name || '/' || v.name FROM vms v"
+                     " JOIN groups g ON g.id = v.group_id WHERE v.size_id = ? ORDER BY 2 LIMIT 11",
+                     "i", id);
     if (users[0]) {
-        char what[128];
-        snprintf(what, sizeof(what), "size '%s'", c->p[0]);
-        prov_in_use(&c->err, what, users);
+        prov_in_use(&c->err, users, "size '%s'", c->p[0]);
         return;
     }
     if (db_begin(db) < 0 || db_exec(db, "DELETE FROM sizes WHERE id = ?", "i", id) < 0 ||
@@ -355,12 +342,7 @@ json_t *api_group_json(struct kumod *k, int64_t id)
 
 static void groups_list(struct api_ctx *c)
 {
-    sqlite3_stmt *st = db_stmt(c->k->db, "SELECT id FROM groups ORDER BY name", "");
-    json_t *arr = json_array();
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, api_group_json(c->k, sqlite3_column_int64(st, 0)));
-    sqlite3_finalize(st);
-    api_reply(c, 200, json_pack("{s:o}", "value", arr));
+    api_reply_list(c, api_group_json, "SELECT id FROM groups ORDER BY name", "");
 }
 
 static void group_show(struct api_ctx *c)
@@ -374,9 +356,7 @@ static void group_create(struct api_ctx *c)
     int64_t id = prov_group_create(c->k, body_str(c->body, "name", ""),
                                    json_object_get(c->body, "tags"), &c->err);
     if (id < 0) return;
-    json_t *out = api_group_json(c->k, id);
-    api_set_location(c, json_string_value(json_object_get(out, "id")));
-    api_reply(c, 201, out);
+    api_reply_at(c, 201, api_group_json, id);
 }
 
 static void group_update(struct api_ctx *c)

@@ -100,15 +100,7 @@ static size_t strings(const json_t *arr, const char **out, size_t max)
 
 static void vnets_list(struct api_ctx *c)
 {
-    int64_t g = api_group(c, c->p[0]);
-    if (g < 0) return;
-    sqlite3_stmt *st =
-        db_stmt(c->k->db, "SELECT id FROM vnets WHERE group_id = ? ORDER BY name", "i", g);
-    json_t *arr = json_array();
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, api_vnet_json(c->k, sqlite3_column_int64(st, 0)));
-    sqlite3_finalize(st);
-    api_reply(c, 200, json_pack("{s:o}", "value", arr));
+    api_list_in_group(c, "vnets", api_vnet_json);
 }
 
 static int64_t vnet_lookup(struct api_ctx *c, int64_t *g)
@@ -149,9 +141,7 @@ static void vnet_create(struct api_ctx *c)
         prov_abort(&t);
         return;
     }
-    json_t *out = api_vnet_json(c->k, id);
-    api_set_location(c, json_string_value(json_object_get(out, "id")));
-    api_reply(c, 201, out);
+    api_reply_at(c, 201, api_vnet_json, id);
 }
 
 static void vnet_update(struct api_ctx *c)
@@ -180,14 +170,9 @@ static int64_t subnet_lookup(struct api_ctx *c)
 static void subnets_list(struct api_ctx *c)
 {
     int64_t g, id = vnet_lookup(c, &g);
-    if (id < 0) return;
-    sqlite3_stmt *st =
-        db_stmt(c->k->db, "SELECT id FROM subnets WHERE vnet_id = ? ORDER BY name", "i", id);
-    json_t *arr = json_array();
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, api_subnet_json(c->k, sqlite3_column_int64(st, 0)));
-    sqlite3_finalize(st);
-    api_reply(c, 200, json_pack("{s:o}", "value", arr));
+    if (id >= 0)
+        api_reply_list(c, api_subnet_json, "SELECT id FROM subnets WHERE vnet_id = ? ORDER BY name",
+                       "i", id);
 }
 
 static void subnet_show(struct api_ctx *c)
@@ -205,9 +190,7 @@ static void subnet_create(struct api_ctx *c)
                                  body_str(c->body, "nsg", NULL)};
     int64_t id = prov_subnet_create(c->k, g, c->p[1], &s, &c->err);
     if (id < 0) return;
-    json_t *out = api_subnet_json(c->k, id);
-    api_set_location(c, json_string_value(json_object_get(out, "id")));
-    api_reply(c, 201, out);
+    api_reply_at(c, 201, api_subnet_json, id);
 }
 
 static void subnet_update(struct api_ctx *c)
@@ -274,15 +257,7 @@ json_t *api_pip_json(struct kumod *k, int64_t id)
 
 static void pips_list(struct api_ctx *c)
 {
-    int64_t g = api_group(c, c->p[0]);
-    if (g < 0) return;
-    sqlite3_stmt *st =
-        db_stmt(c->k->db, "SELECT id FROM public_ips WHERE group_id = ? ORDER BY name", "i", g);
-    json_t *arr = json_array();
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, api_pip_json(c->k, sqlite3_column_int64(st, 0)));
-    sqlite3_finalize(st);
-    api_reply(c, 200, json_pack("{s:o}", "value", arr));
+    api_list_in_group(c, "public_ips", api_pip_json);
 }
 
 static void pip_show(struct api_ctx *c)
@@ -314,9 +289,7 @@ static void pip_create(struct api_ctx *c)
         prov_abort(&t);
         return;
     }
-    json_t *out = api_pip_json(c->k, id);
-    api_set_location(c, json_string_value(json_object_get(out, "id")));
-    api_reply(c, 201, out);
+    api_reply_at(c, 201, api_pip_json, id);
 }
 
 static void pip_delete(struct api_ctx *c)
@@ -362,15 +335,7 @@ json_t *api_nic_json(struct kumod *k, int64_t id)
 
 static void nics_list(struct api_ctx *c)
 {
-    int64_t g = api_group(c, c->p[0]);
-    if (g < 0) return;
-    sqlite3_stmt *st =
-        db_stmt(c->k->db, "SELECT id FROM nics WHERE group_id = ? ORDER BY name", "i", g);
-    json_t *arr = json_array();
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, api_nic_json(c->k, sqlite3_column_int64(st, 0)));
-    sqlite3_finalize(st);
-    api_reply(c, 200, json_pack("{s:o}", "value", arr));
+    api_list_in_group(c, "nics", api_nic_json);
 }
 
 static void nic_show(struct api_ctx *c)
@@ -395,9 +360,7 @@ static void nic_create(struct api_ctx *c)
     };
     int64_t id = prov_nic_create(c->k, g, &s, &c->err);
     if (id < 0) return;
-    json_t *out = api_nic_json(c->k, id);
-    api_set_location(c, json_string_value(json_object_get(out, "id")));
-    api_reply(c, 201, out);
+    api_reply_at(c, 201, api_nic_json, id);
 }
 
 static void nic_update(struct api_ctx *c)

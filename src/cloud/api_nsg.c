@@ -119,15 +119,7 @@ json_t *api_nsg_json(struct kumod *k, int64_t id)
 
 static void nsgs_list(struct api_ctx *c)
 {
-    int64_t g = api_group(c, c->p[0]);
-    if (g < 0) return;
-    sqlite3_stmt *st =
-        db_stmt(c->k->db, "SELECT id FROM nsgs WHERE group_id = ? ORDER BY name", "i", g);
-    json_t *arr = json_array();
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, api_nsg_json(c->k, sqlite3_column_int64(st, 0)));
-    sqlite3_finalize(st);
-    api_reply(c, 200, json_pack("{s:o}", "value", arr));
+    api_list_in_group(c, "nsgs", api_nsg_json);
 }
 
 static int64_t nsg_lookup(struct api_ctx *c)
@@ -172,9 +164,7 @@ static void nsg_create(struct api_ctx *c)
         rule_norm_free(&rules[i]);
     free(rules);
     if (id < 0) return;
-    json_t *out = api_nsg_json(c->k, id);
-    api_set_location(c, json_string_value(json_object_get(out, "id")));
-    api_reply(c, 201, out);
+    api_reply_at(c, 201, api_nsg_json, id);
 }
 
 static void nsg_delete(struct api_ctx *c)

@@ -66,12 +66,7 @@ json_t *api_image_json(struct kumod *k, int64_t id)
 
 static void images_list(struct api_ctx *c)
 {
-    sqlite3_stmt *st = db_stmt(c->k->db, "SELECT id FROM images ORDER BY name", "");
-    json_t *arr = json_array();
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, api_image_json(c->k, sqlite3_column_int64(st, 0)));
-    sqlite3_finalize(st);
-    api_reply(c, 200, json_pack("{s:o}", "value", arr));
+    api_reply_list(c, api_image_json, "SELECT id FROM images ORDER BY name", "");
 }
 
 static int64_t image_id(struct api_ctx *c, const char *name, const char *field)
@@ -95,109 +90,26 @@ static bool image_done(struct api_ctx *c, int64_t id)
 
 static void image_create(struct api_ctx *c)
 {
-    struct db *db = c->k->db;
-    const char *name = body_str(c->body, "name", "");
     int wait = api_wait_arg(c);
     if (wait < 0) return;
-    if (db_int(db, NULL, -1, "SELECT id FROM images WHERE name = ?", "t", name) >= 0) {
-        kerr_conflict(&c->err, "AlreadyExists", "image '%s' already exists", name);
-        return;
-    }
-    const char *source = body_str(c->body, "source", "");
-    if (access(source, R_OK) != 0) {
-        kerr_invalid(&c->err, "source", "source: cannot read %s on the host", source);
-        return;
-    }
-    const char *mode = body_str(c->body, "bootMode", "direct");
-    const char *kernel = body_str(c->body, "kernel", NULL);
-    const char *initrd = body_str(c->body, "initrd", NULL);
-    char dflt_kernel[PATH_MAX] = "";
-    if (strcmp(mode, "direct") == 0 && !kernel) {
-        if (!db_text(db, dflt_kernel, sizeof(dflt_kernel),
-                     "SELECT kernel FROM images WHERE name = 'default' AND state = 'Succeeded'",
-                     "")) {
-            kerr_missing(&c->err, "kernel",
-                         "kernel: missing (direct boot needs a kernel and there is no default "
-                         "image to take one from)");
-            return;
-        }
-        kernel = dflt_kernel;
-    }
-    if (strcmp(mode, "firmware") == 0 && (kernel || initrd)) {
-        kerr_invalid(&c->err, kernel ? "kernel" : "initrd",
-                     "%s: firmware boot takes the kernel from the disk; drop this field",
-                     kernel ? "kernel" : "initrd");
-        return;
-    }
-    if (kernel && access(kernel, R_OK) != 0) {
-        kerr_invalid(&c->err, "kernel", "kernel: cannot read %s on the host", kernel);
-        return;
-    }
-    if (initrd && access(initrd, R_OK) != 0) {
-        kerr_invalid(&c->err, "initrd", "initrd: cannot read %s on the host", initrd);
-        return;
-    }
-    const char *args = body_str(c->body, "kernelArgs", "console=ttyS0 root=/dev/vda rw");
-    int rc = db_begin(db);
-    if (rc == 0)
-        rc = db_exec(db,
-                     "INSERT INTO images (name, boot_mode, kernel_args, src_format, path, source,"
-                     " src_kernel, src_initrd, state, created_ms)"
-                     " VALUES (?, ?, ?, ?, '', ?, ?, ?, 'Creating', ?)",
-                     "ttttttti", name, mode, args, body_str(c->body, "format", "auto"), source,
-                     kernel, initrd, time_now_ms());
-    int64_t id = db_last_id(db);
-    char path[PATH_MAX];
-    path_image_file(c->k, path, id, "disk.qcow2");
-    if (rc == 0) rc = db_exec(db, "UPDATE images SET path = ? WHERE id = ?", "ti", path, id);
-    if (rc == 0) rc = db_commit(db);
-    if (rc < 0) {
-        db_rollback(db);
-        kerr_internal(&c->err, "image create: %s", db_errmsg(db));
-        return;
-    }
-    jobs_submit(c->k->jobs, JOB_IMAGE, id);
-    kumod_changed(c->k);
+    struct prov_image_spec s = {
+        .name = body_str(c->body, "name", ""),
+        .source = body_str(c->body, "source", ""),
+        .format = body_str(c->body, "format", NULL),
+        .boot_mode = body_str(c->body, "bootMode", NULL),
+        .kernel = body_str(c->body, "kernel", NULL),
+        .initrd = body_str(c->body, "initrd", NULL),
+        .kernel_args = body_str(c->body, "kernelArgs", NULL),
+    };
+    int64_t id = prov_image_create(c->k, &s, &c->err);
+    if (id < 0) return;
     bool done = api_wait(c, wait, image_done, id);
-    json_t *out = api_image_json(c->k, id);
-    api_set_location(c, json_string_value(json_object_get(out, "id")));
-    api_reply(c, done && wait ? 201 : 202, out);
+    api_reply_at(c, done && wait ? 201 : 202, api_image_json, id);
 }
 
 static void image_delete(struct api_ctx *c)
 {
-    struct db *db = c->k->db;
-    int64_t id = image_id(c, c->p[0], NULL);
-    if (id < 0) return;
-    if (!image_done(c, id)) {
-        kerr_conflict(&c->err, "InvalidState", "image '%s' is still being imported", c->p[0]);
-        return;
-    }
-    char users[1024] = "";
-    sqlite3_stmt *st = db_stmt(db,
-                               "SELECT 'virtual machine', g.name || '/' || v.name FROM vms v"
-                               " JOIN groups g ON g.id = v.group_id WHERE v.image_id = ?1"
-                               " UNION ALL SELECT 'disk', g.name || '/' || d.name FROM disks d"
-                               " JOIN groups g ON g.id = d.group_id WHERE d.image_id = ?1 LIMIT 11",
-                               "i", id);
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        prov_users_add(users, sizeof(users), db_col_text(st, 0), db_col_text(st, 1));
-    sqlite3_finalize(st);
-    if (users[0]) {
-        char what[128];
-        snprintf(what, sizeof(what), "image '%s'", c->p[0]);
-        prov_in_use(&c->err, what, users);
-        return;
-    }
-    if (db_begin(db) < 0 || db_exec(db, "DELETE FROM images WHERE id = ?", "i", id) < 0 ||
-        db_commit(db) < 0) {
-        db_rollback(db);
-        kerr_internal(&c->err, "image delete: %s", db_errmsg(db));
-        return;
-    }
-    char dir[PATH_MAX];
-    path_rmdir_files(path_image_dir(c->k, dir, id));
-    api_reply(c, 204, NULL);
+    if (prov_image_delete(c->k, c->p[0], &c->err) == 0) api_reply(c, 204, NULL);
 }
 
 /* ---- disks ---- */
@@ -251,15 +163,7 @@ json_t *api_disk_json(struct kumod *k, int64_t id)
 
 static void disks_list(struct api_ctx *c)
 {
-    int64_t g = api_group(c, c->p[0]);
-    if (g < 0) return;
-    sqlite3_stmt *st =
-        db_stmt(c->k->db, "SELECT id FROM disks WHERE group_id = ? ORDER BY name", "i", g);
-    json_t *arr = json_array();
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, api_disk_json(c->k, sqlite3_column_int64(st, 0)));
-    sqlite3_finalize(st);
-    api_reply(c, 200, json_pack("{s:o}", "value", arr));
+    api_list_in_group(c, "disks", api_disk_json);
 }
 
 static int64_t disk_lookup(struct api_ctx *c, int64_t *group)
@@ -288,9 +192,7 @@ static void disk_create_h(struct api_ctx *c)
     };
     int64_t id = prov_disk_create(c->k, g, &s, &c->err);
     if (id < 0) return;
-    json_t *out = api_disk_json(c->k, id);
-    api_set_location(c, json_string_value(json_object_get(out, "id")));
-    api_reply(c, 201, out);
+    api_reply_at(c, 201, api_disk_json, id);
 }
 
 static void disk_update(struct api_ctx *c)
@@ -336,15 +238,7 @@ json_t *api_snapshot_json(struct kumod *k, int64_t id)
 
 static void snapshots_list(struct api_ctx *c)
 {
-    int64_t g = api_group(c, c->p[0]);
-    if (g < 0) return;
-    sqlite3_stmt *st =
-        db_stmt(c->k->db, "SELECT id FROM snapshots WHERE group_id = ? ORDER BY name", "i", g);
-    json_t *arr = json_array();
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, api_snapshot_json(c->k, sqlite3_column_int64(st, 0)));
-    sqlite3_finalize(st);
-    api_reply(c, 200, json_pack("{s:o}", "value", arr));
+    api_list_in_group(c, "snapshots", api_snapshot_json);
 }
 
 static void snapshot_show(struct api_ctx *c)
@@ -366,84 +260,20 @@ static bool snapshot_done(struct api_ctx *c, int64_t id)
 
 static void snapshot_create(struct api_ctx *c)
 {
-    struct db *db = c->k->db;
     int wait = api_wait_arg(c);
-    if (wait < 0) return;
-    int64_t g = api_group(c, c->p[0]);
-    if (g < 0) return;
-    const char *name = body_str(c->body, "name", ""), *dname = body_str(c->body, "disk", "");
-    int64_t disk = api_find(c, "disks", g, dname, "disk", "disk");
-    if (disk < 0) return;
-    if (db_int(db, NULL, -1, "SELECT id FROM snapshots WHERE group_id = ? AND name = ?", "it", g,
-               name) >= 0) {
-        kerr_conflict(&c->err, "AlreadyExists", "snapshot '%s' already exists", name);
-        return;
-    }
-    char power[32] = "";
-    if (db_text(db, power, sizeof(power),
-                "SELECT v.power_state FROM disks d JOIN vms v ON v.id = d.vm_id WHERE d.id = ?",
-                "i", disk) &&
-        (power_has_process(power) || strcmp(power, PS_CREATING) == 0)) {
-        kerr_conflict(&c->err, "InvalidState",
-                      "disk '%s' is attached to a VM that is %s: stop or deallocate it first",
-                      dname, power);
-        return;
-    }
-    char src[PATH_MAX];
-    path_disk(c->k, src, disk);
-    int64_t size = db_int(db, NULL, 1, "SELECT size_gib FROM disks WHERE id = ?", "i", disk);
-    if (db_begin(db) < 0 ||
-        db_exec(db,
-                "INSERT INTO snapshots (group_id, name, source_disk, source_path, size_gib, state,"
-                " created_ms) VALUES (?, ?, ?, ?, ?, 'Creating', ?)",
-                "ittti"
-                "i",
-                g, name, dname, src, size, time_now_ms()) < 0 ||
-        db_commit(db) < 0) {
-        db_rollback(db);
-        kerr_internal(&c->err, "snapshot create: %s", db_errmsg(db));
-        return;
-    }
-    int64_t id = db_last_id(db);
-    jobs_submit(c->k->jobs, JOB_SNAPSHOT, id);
+    int64_t g = wait < 0 ? -1 : api_group(c, c->p[0]);
+    int64_t id = g < 0 ? -1
+                       : prov_snapshot_create(c->k, g, body_str(c->body, "name", ""),
+                                              body_str(c->body, "disk", ""), &c->err);
+    if (id < 0) return;
     bool done = api_wait(c, wait, snapshot_done, id);
-    json_t *out = api_snapshot_json(c->k, id);
-    api_set_location(c, json_string_value(json_object_get(out, "id")));
-    api_reply(c, done && wait ? 201 : 202, out);
+    api_reply_at(c, done && wait ? 201 : 202, api_snapshot_json, id);
 }
 
 static void snapshot_delete(struct api_ctx *c)
 {
-    struct db *db = c->k->db;
     int64_t g = api_group(c, c->p[0]);
-    if (g < 0) return;
-    int64_t id = api_find(c, "snapshots", g, c->p[1], "snapshot", NULL);
-    if (id < 0) return;
-    if (!snapshot_done(c, id)) {
-        kerr_conflict(&c->err, "InvalidState", "snapshot '%s' is still being taken", c->p[1]);
-        return;
-    }
-    char users[1024] = "";
-    sqlite3_stmt *st =
-        db_stmt(db, "SELECT name FROM disks WHERE snapshot_id = ? ORDER BY name LIMIT 11", "i", id);
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        prov_users_add(users, sizeof(users), "disk", db_col_text(st, 0));
-    sqlite3_finalize(st);
-    if (users[0]) {
-        char what[128];
-        snprintf(what, sizeof(what), "snapshot '%s'", c->p[1]);
-        prov_in_use(&c->err, what, users);
-        return;
-    }
-    if (db_begin(db) < 0 || db_exec(db, "DELETE FROM snapshots WHERE id = ?", "i", id) < 0 ||
-        db_commit(db) < 0) {
-        db_rollback(db);
-        kerr_internal(&c->err, "snapshot delete: %s", db_errmsg(db));
-        return;
-    }
-    char path[PATH_MAX];
-    unlink(path_snapshot(c->k, path, id));
-    api_reply(c, 204, NULL);
+    if (g >= 0 && prov_snapshot_delete(c->k, g, c->p[1], &c->err) == 0) api_reply(c, 204, NULL);
 }
 
 const struct api_route api_routes_storage[] = {

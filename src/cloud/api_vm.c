@@ -170,9 +170,7 @@ static void action_reply(struct api_ctx *c, int64_t id, int wait, int done_statu
         api_reply(c, 204, NULL);
         return;
     }
-    json_t *out = api_vm_json(c->k, id);
-    api_set_location(c, json_string_value(json_object_get(out, "id")));
-    api_reply(c, done && wait ? done_status : 202, out);
+    api_reply_at(c, done && wait ? done_status : 202, api_vm_json, id);
 }
 
 /* After an operation on VM id (-1: failed, c->err set): the answer. begun:
@@ -260,15 +258,7 @@ static void vm_create(struct api_ctx *c)
 
 static void vms_list(struct api_ctx *c)
 {
-    int64_t g = api_group(c, c->p[0]);
-    if (g < 0) return;
-    sqlite3_stmt *st =
-        db_stmt(c->k->db, "SELECT id FROM vms WHERE group_id = ? ORDER BY name", "i", g);
-    json_t *arr = json_array();
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, api_vm_json(c->k, sqlite3_column_int64(st, 0)));
-    sqlite3_finalize(st);
-    api_reply(c, 200, json_pack("{s:o}", "value", arr));
+    api_list_in_group(c, "vms", api_vm_json);
 }
 
 static void vm_show(struct api_ctx *c)

@@ -147,15 +147,7 @@ static void vmss_create(struct api_ctx *c)
 
 static void vmss_list(struct api_ctx *c)
 {
-    int64_t g = api_group(c, c->p[0]);
-    if (g < 0) return;
-    sqlite3_stmt *st =
-        db_stmt(c->k->db, "SELECT id FROM vmss WHERE group_id = ? ORDER BY name", "i", g);
-    json_t *arr = json_array();
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, api_vmss_json(c->k, sqlite3_column_int64(st, 0)));
-    sqlite3_finalize(st);
-    api_reply(c, 200, json_pack("{s:o}", "value", arr));
+    api_list_in_group(c, "vmss", api_vmss_json);
 }
 
 static void vmss_show(struct api_ctx *c)

@@ -24,21 +24,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* A one-statement change of the network, committed, or -1 with e. */
-static int net_exec(struct kumod *k, struct kerr *e, const char *sql, const char *fmt, int64_t a,
-                    int64_t b)
-{
-    struct prov_tx t;
-    if (prov_begin(&t, k, e) < 0) return -1;
-    t.net_changed = true;
-    if (db_exec(k->db, sql, fmt, a, b) < 0) { /* b is ignored when fmt has one parameter */
-        prov_db_error(&t, NULL);
-        prov_abort(&t);
-        return -1;
-    }
-    return prov_commit(&t);
-}
-
 static int64_t nsg_ref(struct kumod *k, int64_t g, const char *name, const char *field,
                        struct kerr *e)
 {
@@ -69,9 +54,7 @@ int64_t prov_vnet_insert(struct prov_tx *t, int64_t g, const struct prov_vnet_sp
 {
     assert(t->open && kumod_lock_held(t->k));
     struct db *db = t->k->db;
-    if (db_int(db, NULL, -1, "SELECT id FROM vnets WHERE group_id = ? AND name = ?", "it", g,
-               s->name) >= 0)
-        return kerr_conflict(t->e, "AlreadyExists", "virtual network '%s' already exists", s->name);
+    if (prov_name_free(t->k, "vnets", g, s->name, "virtual network", false, t->e) < 0) return -1;
     json_t *spaces = json_array();
     for (size_t i = 0; i < s->nspaces; i++)
         json_array_append_new(spaces, json_string(s->spaces[i]));
@@ -90,6 +73,27 @@ int64_t prov_vnet_insert(struct prov_tx *t, int64_t g, const struct prov_vnet_sp
         if (subnet_insert(t, g, id, &s->subnets[i], prefix) < 0) return -1;
     }
     return id;
+}
+
+int64_t prov_create_subnet(struct prov_tx *t, int64_t g, const char *vnet_name,
+                           const char *subnet_name)
+{
+    struct db *db = t->k->db;
+    int64_t vnet = db_int(db, NULL, -1, "SELECT id FROM vnets WHERE group_id = ? AND name = ?",
+                          "it", g, vnet_name);
+    if (vnet < 0) {
+        const char *space = "10.0.0.0/16";
+        struct prov_subnet_spec sub = {subnet_name, "10.0.0.0/24", NULL};
+        struct prov_vnet_spec vs = {vnet_name, &space, 1, &sub, 1};
+        vnet = prov_vnet_insert(t, g, &vs);
+        if (vnet < 0) return -1;
+    }
+    int64_t subnet = db_int(db, NULL, -1, "SELECT id FROM subnets WHERE vnet_id = ? AND name = ?",
+                            "it", vnet, subnet_name);
+    if (subnet < 0)
+        return kerr_invalid(t->e, "subnet", "subnet: subnet '%s' not found in virtual network '%s'",
+                            subnet_name, vnet_name);
+    return subnet;
 }
 
 int prov_vnet_set_spaces(struct kumod *k, int64_t g, const char *name, const char *const *spaces,
@@ -125,48 +129,27 @@ int prov_vnet_set_spaces(struct kumod *k, int64_t g, const char *name, const cha
         json_array_append_new(arr, json_string(spaces[i]));
     char *text = json_dumps(arr, JSON_COMPACT);
     json_decref(arr);
-    struct prov_tx t;
-    if (prov_begin(&t, k, e) < 0) {
-        free(text);
-        return -1;
-    }
-    t.net_changed = true;
-    int rc = db_exec(db, "UPDATE vnets SET address_spaces = ? WHERE id = ?", "ti", text, id);
+    int rc = prov_exec(k, e, true, NULL, "UPDATE vnets SET address_spaces = ? WHERE id = ?", "ti",
+                       text, id);
     free(text);
-    if (rc < 0) {
-        prov_db_error(&t, NULL);
-        prov_abort(&t);
-        return -1;
-    }
-    return prov_commit(&t);
+    return rc;
 }
 
 int prov_vnet_delete(struct kumod *k, int64_t g, const char *name, struct kerr *e)
 {
-    struct db *db = k->db;
     int64_t id = prov_find(k, "vnets", g, name, "virtual network", NULL, e);
     if (id < 0) return -1;
     char users[1024] = "";
-    sqlite3_stmt *st = db_stmt(db,
-                               "SELECT n.name FROM nics n JOIN subnets s ON s.id = n.subnet_id"
-                               " WHERE s.vnet_id = ? ORDER BY n.name LIMIT 11",
-                               "i", id);
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        prov_users_add(users, sizeof(users), "network interface", db_col_text(st, 0));
-    sqlite3_finalize(st);
-    st = db_stmt(db,
-                 "SELECT name FROM vmss WHERE group_id = ? AND vnet = ? COLLATE NOCASE"
-                 " ORDER BY name LIMIT 11",
-                 "it", g, name);
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        prov_users_add(users, sizeof(users), "scale set", db_col_text(st, 0));
-    sqlite3_finalize(st);
-    if (users[0]) {
-        char what[128];
-        snprintf(what, sizeof(what), "virtual network '%s'", name);
-        return prov_in_use(e, what, users);
-    }
-    return net_exec(k, e, "DELETE FROM vnets WHERE id = ?", "i", id, 0);
+    prov_users_query(k, users, sizeof(users),
+                     "SELECT 'network interface', n.name FROM nics n JOIN subnets s"
+                     " ON s.id = n.subnet_id WHERE s.vnet_id = ? ORDER BY n.name LIMIT 11",
+                     "i", id);
+    prov_users_query(k, users, sizeof(users),
+                     "SELECT 'scale set', name FROM vmss WHERE group_id = ? AND vnet = ?"
+                     " COLLATE NOCASE ORDER BY name LIMIT 11",
+                     "it", g, name);
+    if (users[0]) return prov_in_use(e, users, "virtual network '%s'", name);
+    return prov_exec(k, e, true, NULL, "DELETE FROM vnets WHERE id = ?", "i", id);
 }
 
 int64_t prov_subnet(struct kumod *k, int64_t g, const char *vnet, const char *subnet,
@@ -238,7 +221,8 @@ int64_t prov_subnet_set_nsg(struct kumod *k, int64_t g, const char *vnet, const 
     if (id < 0) return -1;
     int64_t nsg = nsg_ref(k, g, nsg_name, "nsg", e);
     if (nsg < 0) return -1;
-    if (net_exec(k, e, "UPDATE subnets SET nsg_id = nullif(?, 0) WHERE id = ?", "ii", nsg, id) < 0)
+    if (prov_exec(k, e, true, NULL, "UPDATE subnets SET nsg_id = nullif(?, 0) WHERE id = ?", "ii",
+                  nsg, id) < 0)
         return -1;
     return id;
 }
@@ -249,17 +233,12 @@ int prov_subnet_delete(struct kumod *k, int64_t g, const char *vnet, const char 
     int64_t id = prov_subnet(k, g, vnet, subnet, e);
     if (id < 0) return -1;
     char users[1024] = "";
-    sqlite3_stmt *st =
-        db_stmt(k->db, "SELECT name FROM nics WHERE subnet_id = ? ORDER BY name LIMIT 11", "i", id);
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        prov_users_add(users, sizeof(users), "network interface", db_col_text(st, 0));
-    sqlite3_finalize(st);
-    if (users[0]) {
-        char what[160];
-        snprintf(what, sizeof(what), "subnet '%s/%s'", vnet, subnet);
-        return prov_in_use(e, what, users);
-    }
-    return net_exec(k, e, "DELETE FROM subnets WHERE id = ?", "i", id, 0);
+    prov_users_query(k, users, sizeof(users),
+                     "SELECT 'network interface', name FROM nics WHERE subnet_id = ?"
+                     " ORDER BY name LIMIT 11",
+                     "i", id);
+    if (users[0]) return prov_in_use(e, users, "subnet '%s/%s'", vnet, subnet);
+    return prov_exec(k, e, true, NULL, "DELETE FROM subnets WHERE id = ?", "i", id);
 }
 
 /* ---- public IPs ---- */
@@ -306,9 +285,7 @@ int64_t prov_pip_insert(struct prov_tx *t, int64_t g, const char *name,
     struct kumod *k = t->k;
     struct db *db = k->db;
     assert(t->open && kumod_lock_held(k));
-    if (db_int(db, NULL, -1, "SELECT id FROM public_ips WHERE group_id = ? AND name = ?", "it", g,
-               name) >= 0)
-        return kerr_conflict(t->e, "AlreadyExists", "public IP '%s' already exists", name);
+    if (prov_name_free(k, "public_ips", g, name, "public IP", false, t->e) < 0) return -1;
     static const struct prov_port dflt[] = {
         {"Tcp", 22, -1},
         {"Tcp", 80, -1},
@@ -358,15 +335,14 @@ int prov_pip_delete(struct kumod *k, int64_t g, const char *name, struct kerr *e
     struct db *db = k->db;
     int64_t id = prov_find(k, "public_ips", g, name, "public IP", NULL, e);
     if (id < 0) return -1;
-    char user[80], what[128], users[128];
-    snprintf(what, sizeof(what), "public IP '%s'", name);
+    char user[80], users[128];
     if (db_text(db, user, sizeof(user), "SELECT name FROM nics WHERE public_ip_id = ?", "i", id)) {
         snprintf(users, sizeof(users), "network interface '%s'", user);
-        return prov_in_use(e, what, users);
+        return prov_in_use(e, users, "public IP '%s'", name);
     }
     if (db_text(db, user, sizeof(user), "SELECT name FROM vmss WHERE lb_pip_id = ?", "i", id)) {
         snprintf(users, sizeof(users), "scale set '%s' (its load balancer)", user);
-        return prov_in_use(e, what, users);
+        return prov_in_use(e, users, "public IP '%s'", name);
     }
     struct prov_tx t;
     if (prov_begin(&t, k, e) < 0) return -1;
@@ -403,9 +379,7 @@ int64_t prov_nic_insert(struct prov_tx *t, int64_t g, const char *name, int64_t 
     struct db *db = k->db;
     struct kerr *e = t->e;
     assert(t->open && kumod_lock_held(k));
-    if (db_int(db, NULL, -1, "SELECT id FROM nics WHERE group_id = ? AND name = ?", "it", g,
-               name) >= 0)
-        return kerr_conflict(e, "AlreadyExists", "network interface '%s' already exists", name);
+    if (prov_name_free(k, "nics", g, name, "network interface", false, e) < 0) return -1;
     if (pip_free(k, pip_id, 0, "publicIp", e) < 0) return -1;
     char text[64] = "";
     db_text(db, text, sizeof(text), "SELECT prefix FROM subnets WHERE id = ?", "i", subnet_id);
@@ -522,10 +496,9 @@ int prov_nic_delete(struct kumod *k, int64_t g, const char *name, struct kerr *e
     char vm[80];
     if (db_text(k->db, vm, sizeof(vm),
                 "SELECT v.name FROM nics n JOIN vms v ON v.id = n.vm_id WHERE n.id = ?", "i", id)) {
-        char what[128], users[128];
-        snprintf(what, sizeof(what), "network interface '%s'", name);
+        char users[128];
         snprintf(users, sizeof(users), "virtual machine '%s'", vm);
-        return prov_in_use(e, what, users);
+        return prov_in_use(e, users, "network interface '%s'", name);
     }
-    return net_exec(k, e, "DELETE FROM nics WHERE id = ?", "i", id, 0);
+    return prov_exec(k, e, true, NULL, "DELETE FROM nics WHERE id = ?", "i", id);
 }

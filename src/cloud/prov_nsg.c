@@ -58,10 +58,7 @@ int64_t prov_nsg_insert(struct prov_tx *t, int64_t g, const char *name,
 {
     struct db *db = t->k->db;
     assert(t->open && kumod_lock_held(t->k));
-    if (db_int(db, NULL, -1, "SELECT id FROM nsgs WHERE group_id = ? AND name = ?", "it", g,
-               name) >= 0)
-        return kerr_conflict(t->e, "AlreadyExists", "network security group '%s' already exists",
-                             name);
+    if (prov_name_free(t->k, "nsgs", g, name, "network security group", false, t->e) < 0) return -1;
     if (db_exec(db, "INSERT INTO nsgs (group_id, name, created_ms) VALUES (?, ?, ?)", "iti", g,
                 name, time_now_ms()) < 0)
         return prov_db_error(t, NULL);
@@ -74,35 +71,18 @@ int64_t prov_nsg_insert(struct prov_tx *t, int64_t g, const char *name,
 
 int prov_nsg_delete(struct kumod *k, int64_t g, const char *name, struct kerr *e)
 {
-    struct db *db = k->db;
     int64_t id = prov_find(k, "nsgs", g, name, "network security group", NULL, e);
     if (id < 0) return -1;
     char users[1024] = "";
-    sqlite3_stmt *st =
-        db_stmt(db,
-                "SELECT 'subnet', v.name || '/' || s.name FROM subnets s"
-                " JOIN vnets v ON v.id = s.vnet_id WHERE s.nsg_id = ?1"
-                " UNION ALL SELECT 'network interface', name FROM nics WHERE nsg_id = ?1"
-                " UNION ALL SELECT 'scale set', name FROM vmss WHERE nsg_id = ?1"
-                " LIMIT 11",
-                "i", id);
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        prov_users_add(users, sizeof(users), db_col_text(st, 0), db_col_text(st, 1));
-    sqlite3_finalize(st);
-    if (users[0]) {
-        char what[128];
-        snprintf(what, sizeof(what), "network security group '%s'", name);
-        return prov_in_use(e, what, users);
-    }
-    struct prov_tx t;
-    if (prov_begin(&t, k, e) < 0) return -1;
-    t.net_changed = true;
-    if (db_exec(db, "DELETE FROM nsgs WHERE id = ?", "i", id) < 0) {
-        prov_db_error(&t, NULL);
-        prov_abort(&t);
-        return -1;
-    }
-    return prov_commit(&t);
+    prov_users_query(k, users, sizeof(users),
+                     "SELECT 'subnet', v.name || '/' || s.name FROM subnets s"
+                     " JOIN vnets v ON v.id = s.vnet_id WHERE s.nsg_id = ?1"
+                     " UNION ALL SELECT 'network interface', name FROM nics WHERE nsg_id = ?1"
+                     " UNION ALL SELECT 'scale set', name FROM vmss WHERE nsg_id = ?1"
+                     " LIMIT 11",
+                     "i", id);
+    if (users[0]) return prov_in_use(e, users, "network security group '%s'", name);
+    return prov_exec(k, e, true, NULL, "DELETE FROM nsgs WHERE id = ?", "i", id);
 }
 
 int prov_nsg_rule_set(struct kumod *k, int64_t nsg, const char *nsg_name, const struct rule_norm *r,
@@ -136,13 +116,5 @@ int prov_nsg_rule_delete(struct kumod *k, int64_t nsg, const char *nsg_name, con
     if (id < 0)
         return kerr_notfound(e, "rule '%.80s' not found in network security group '%s'", rule,
                              nsg_name);
-    struct prov_tx t;
-    if (prov_begin(&t, k, e) < 0) return -1;
-    t.net_changed = true;
-    if (db_exec(db, "DELETE FROM nsg_rules WHERE id = ?", "i", id) < 0) {
-        prov_db_error(&t, NULL);
-        prov_abort(&t);
-        return -1;
-    }
-    return prov_commit(&t);
+    return prov_exec(k, e, true, NULL, "DELETE FROM nsg_rules WHERE id = ?", "i", id);
 }

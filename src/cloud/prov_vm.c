@@ -56,30 +56,6 @@ static bool size_credits(struct db *db, int64_t size_id, double *initial)
     return true;
 }
 
-struct size_row {
-    int64_t id, vcpus, mib, max_disks;
-    char name[80];
-};
-
-/* A size by name; false (and e: 400 naming "size") when there is none. */
-static bool size_lookup(struct db *db, const char *name, struct size_row *s, struct kerr *e)
-{
-    sqlite3_stmt *st = db_stmt(
-        db, "SELECT id, name, vcpus, mem_mib, max_data_disks FROM sizes WHERE name = ?", "t", name);
-    s->id = -1;
-    if (st && sqlite3_step(st) == SQLITE_ROW) {
-        s->id = sqlite3_column_int64(st, 0);
-        snprintf(s->name, sizeof(s->name), "%s", db_col_text(st, 1));
-        s->vcpus = sqlite3_column_int64(st, 2);
-        s->mib = sqlite3_column_int64(st, 3);
-        s->max_disks = sqlite3_column_int64(st, 4);
-    }
-    sqlite3_finalize(st);
-    if (s->id < 0)
-        kerr_invalid(e, "size", "size: unknown size '%s'; GET /v1/sizes lists the sizes", name);
-    return s->id >= 0;
-}
-
 /* ---- a VM's row and its operations ---- */
 
 struct vm_row {
@@ -157,7 +133,7 @@ static int begin_op(struct prov_tx *t, const struct vm_row *v, const char *op, c
         prov_abort(t);
         return -1;
     }
-    prov_tx_vm_job(t, v->id);
+    prov_tx_job(t, JOB_VM, v->id);
     return prov_commit(t);
 }
 
@@ -262,16 +238,16 @@ int64_t prov_vm_resize(struct kumod *k, int64_t g, const char *name, const char 
     struct vm_row v;
     *begun = false;
     if (vm_lookup(k, g, name, &v, e) < 0 || busy(&v, e) < 0) return -1;
-    struct size_row s;
-    if (!size_lookup(db, size, &s, e)) return -1;
+    struct prov_size s;
+    if (!prov_size_lookup(k, size, &s, e)) return -1;
     if (s.id == v.size_id) return v.id;
     int64_t ndata = db_int(db, NULL, 0,
                            "SELECT count(*) FROM disks WHERE vm_id = ? AND os_disk = 0", "i", v.id);
-    if (ndata > s.max_disks)
+    if (ndata > s.max_data_disks)
         return kerr_conflict(e, "InvalidState",
                              "virtual machine '%s' has %" PRId64
                              " data disks but size %s takes at most %" PRId64 ": detach some first",
-                             v.name, ndata, s.name, s.max_disks);
+                             v.name, ndata, s.name, s.max_data_disks);
     bool running = is(v.power, PS_RUNNING);
     if (running && !restart)
         return kerr_conflict(e, "InvalidState",
@@ -286,7 +262,7 @@ int64_t prov_vm_resize(struct kumod *k, int64_t g, const char *name, const char 
     int64_t host = 0;
     char cores[64] = "";
     if (v.host_id > 0) { /* allocated: the new size must fit */
-        host = placement_choose_vm(db, s.name, s.vcpus, s.mib, v.id, v.dedicated, cores,
+        host = placement_choose_vm(db, s.name, s.vcpus, s.mem_mib, v.id, v.dedicated, cores,
                                    sizeof(cores), e);
         if (host < 0) {
             prov_abort(&t);
@@ -307,7 +283,7 @@ int64_t prov_vm_resize(struct kumod *k, int64_t g, const char *name, const char 
         db_exec(db,
                 "UPDATE vms SET size_id = ?, vcpus = ?, mem_mib = ?, host_id = nullif(?, 0) WHERE "
                 "id = ?",
-                "iiiii", s.id, s.vcpus, s.mib, host, v.id) < 0 ||
+                "iiiii", s.id, s.vcpus, s.mem_mib, host, v.id) < 0 ||
         vm_note(db, v.id, msg, now) < 0) {
         prov_db_error(&t, NULL);
         prov_abort(&t);
@@ -348,19 +324,9 @@ int64_t prov_vm_set_tags(struct kumod *k, int64_t g, const char *name, const jso
     struct vm_row v;
     if (vm_lookup(k, g, name, &v, e) < 0) return -1;
     char *text = json_dumps(tags, JSON_COMPACT);
-    struct prov_tx t;
-    if (prov_begin(&t, k, e) < 0) {
-        free(text);
-        return -1;
-    }
-    int rc = db_exec(k->db, "UPDATE vms SET tags = ? WHERE id = ?", "ti", text, v.id);
+    int rc = prov_exec(k, e, false, NULL, "UPDATE vms SET tags = ? WHERE id = ?", "ti", text, v.id);
     free(text);
-    if (rc < 0) {
-        prov_db_error(&t, NULL);
-        prov_abort(&t);
-        return -1;
-    }
-    return prov_commit(&t) < 0 ? -1 : v.id;
+    return rc < 0 ? -1 : v.id;
 }
 
 /* ---- disks ---- */
@@ -518,24 +484,11 @@ static int implicit_network(struct prov_tx *t, const struct prov_vm_spec *s, int
 {
     struct kumod *k = t->k;
     struct db *db = k->db;
-    char vnet_name[96], dflt_vnet[96];
-    snprintf(dflt_vnet, sizeof(dflt_vnet), "%.60s-vnet", s->name);
-    snprintf(vnet_name, sizeof(vnet_name), "%s", s->vnet ? s->vnet : dflt_vnet);
-    const char *subnet_name = s->subnet ? s->subnet : "default";
-    int64_t vnet = db_int(db, NULL, -1, "SELECT id FROM vnets WHERE group_id = ? AND name = ?",
-                          "it", g, vnet_name);
-    if (vnet < 0) {
-        const char *space = "10.0.0.0/16";
-        struct prov_subnet_spec sub = {subnet_name, "10.0.0.0/24", NULL};
-        struct prov_vnet_spec vs = {vnet_name, &space, 1, &sub, 1};
-        vnet = prov_vnet_insert(t, g, &vs);
-        if (vnet < 0) return -1;
-    }
-    int64_t subnet = db_int(db, NULL, -1, "SELECT id FROM subnets WHERE vnet_id = ? AND name = ?",
-                            "it", vnet, subnet_name);
-    if (subnet < 0)
-        return kerr_invalid(t->e, "subnet", "subnet: subnet '%s' not found in virtual network '%s'",
-                            subnet_name, vnet_name);
+    char vnet_name[96];
+    snprintf(vnet_name, sizeof(vnet_name), "%.60s-vnet", s->name);
+    int64_t subnet =
+        prov_create_subnet(t, g, s->vnet ? s->vnet : vnet_name, s->subnet ? s->subnet : "default");
+    if (subnet < 0) return -1;
     int64_t nsg = 0;
     if (!s->no_nsg) {
         char nsg_name[96];
@@ -591,29 +544,15 @@ int64_t prov_vm_insert(struct prov_tx *t, int64_t g, const struct prov_vm_spec *
     struct db *db = k->db;
     struct kerr *e = t->e;
     assert(t->open && kumod_lock_held(k));
-    if (db_int(db, NULL, -1, "SELECT id FROM vms WHERE group_id = ? AND name = ?", "it", g,
-               s->name) >= 0) {
-        char gname[80];
-        prov_group_name(k, g, gname, sizeof(gname));
-        return kerr_conflict(e, "AlreadyExists",
-                             "virtual machine '%s' already exists in resource group '%s'", s->name,
-                             gname);
-    }
-    struct size_row size;
-    if (!size_lookup(db, s->size, &size, e)) return -1;
-    const char *image = s->image ? s->image : "default";
-    int64_t image_id = db_int(db, NULL, -1, "SELECT id FROM images WHERE name = ?", "t", image);
-    if (image_id < 0)
-        return kerr_invalid(e, "image",
-                            "image: unknown image '%s'; GET /v1/images lists the images", image);
-    char istate[32] = "";
-    db_text(db, istate, sizeof(istate), "SELECT state FROM images WHERE id = ?", "i", image_id);
-    if (strcmp(istate, PV_SUCCEEDED) != 0)
-        return kerr_invalid(e, "image", "image: image '%s' is %s, not ready", image, istate);
-    if ((int64_t)s->ndata > size.max_disks)
+    if (prov_name_free(k, "vms", g, s->name, "virtual machine", true, e) < 0) return -1;
+    struct prov_size size;
+    if (!prov_size_lookup(k, s->size, &size, e)) return -1;
+    int64_t image_id = prov_ready_image(k, s->image ? s->image : "default", e);
+    if (image_id < 0) return -1;
+    if ((int64_t)s->ndata > size.max_data_disks)
         return kerr_invalid(e, "dataDisks",
                             "dataDisks: size %s takes at most %" PRId64 " data disks", size.name,
-                            size.max_disks);
+                            size.max_data_disks);
     int64_t img_bytes =
         db_int(db, NULL, 0, "SELECT size_bytes FROM images WHERE id = ?", "i", image_id);
     int64_t img_gib = (int64_t)(((uint64_t)img_bytes + GIB - 1) / GIB);
@@ -623,8 +562,8 @@ int64_t prov_vm_insert(struct prov_tx *t, int64_t g, const struct prov_vm_spec *
 
     int64_t now = time_now_ms();
     char cores[64] = "";
-    int64_t host = placement_choose_vm(db, size.name, size.vcpus, size.mib, 0, s->dedicated, cores,
-                                       sizeof(cores), e);
+    int64_t host = placement_choose_vm(db, size.name, size.vcpus, size.mem_mib, 0, s->dedicated,
+                                       cores, sizeof(cores), e);
     if (host < 0) return -1;
     double credits = 0;
     bool burstable = size_credits(db, size.id, &credits);
@@ -636,7 +575,7 @@ int64_t prov_vm_insert(struct prov_tx *t, int64_t g, const struct prov_vm_spec *
                 " updated_ms, dedicated, host_cpus, cpu_credits, credits_ms, cpu_capped)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, 'Creating', 'Creating', 'create',"
                 " ?, ?, ?, ?, ?, ?, nullif(?, ''), CASE WHEN ? THEN ? END, ?, ?)",
-                "itiiiiiittiiitidii", g, s->name, size.id, size.vcpus, size.mib, image_id, host,
+                "itiiiiiittiiitidii", g, s->name, size.id, size.vcpus, size.mem_mib, image_id, host,
                 now, s->user_data, tags ? tags : "{}", now, now, (int64_t)s->dedicated, cores,
                 (int64_t)burstable, credits, now, (int64_t)(burstable && !(credits > 0)));
     free(tags);
@@ -662,7 +601,7 @@ int64_t prov_vm_insert(struct prov_tx *t, int64_t g, const struct prov_vm_spec *
         if (attach_disk(t, g, vm, s->name, &s->data_disks[i], prefix) < 0) return -1;
     }
     if (s->nics_given ? given_nics(t, s, g, vm) < 0 : implicit_network(t, s, g, vm) < 0) return -1;
-    prov_tx_vm_job(t, vm);
+    prov_tx_job(t, JOB_VM, vm);
     t->net_changed = true;
     return vm;
 }

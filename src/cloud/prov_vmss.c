@@ -18,28 +18,6 @@
 #include <string.h>
 #include <strings.h>
 
-static int64_t size_id(struct kumod *k, const char *name, struct kerr *e)
-{
-    int64_t id = db_int(k->db, NULL, -1, "SELECT id FROM sizes WHERE name = ?", "t", name);
-    if (id < 0)
-        kerr_invalid(e, "size", "size: unknown size '%s'; GET /v1/sizes lists the sizes", name);
-    return id;
-}
-
-/* A ready image (400 naming "image" otherwise). */
-static int64_t image_id(struct kumod *k, const char *name, struct kerr *e)
-{
-    int64_t id = db_int(k->db, NULL, -1, "SELECT id FROM images WHERE name = ?", "t", name);
-    if (id < 0)
-        return kerr_invalid(e, "image",
-                            "image: unknown image '%s'; GET /v1/images lists the images", name);
-    char st[32] = "";
-    db_text(k->db, st, sizeof(st), "SELECT state FROM images WHERE id = ?", "i", id);
-    if (strcmp(st, PV_SUCCEEDED) != 0)
-        return kerr_invalid(e, "image", "image: image '%s' is %s, not ready", name, st);
-    return id;
-}
-
 /* The set's network in t: its VNet and subnet (made like a VM create's
  * implicit VNet when missing), and its NSG (given, or NAME-nsg allowing
  * SSH and the load balancer's backend port). */
@@ -48,19 +26,7 @@ static int set_network(struct prov_tx *t, int64_t g, const struct prov_vmss_spec
 {
     struct kumod *k = t->k;
     struct db *db = k->db;
-    int64_t v =
-        db_int(db, NULL, -1, "SELECT id FROM vnets WHERE group_id = ? AND name = ?", "it", g, vnet);
-    if (v < 0) {
-        const char *space = "10.0.0.0/16";
-        struct prov_subnet_spec sub = {subnet, "10.0.0.0/24", NULL};
-        struct prov_vnet_spec vs = {vnet, &space, 1, &sub, 1};
-        v = prov_vnet_insert(t, g, &vs);
-        if (v < 0) return -1;
-    }
-    if (db_int(db, NULL, -1, "SELECT id FROM subnets WHERE vnet_id = ? AND name = ?", "it", v,
-               subnet) < 0)
-        return kerr_invalid(t->e, "subnet", "subnet: subnet '%s' not found in virtual network '%s'",
-                            subnet, vnet);
+    if (prov_create_subnet(t, g, vnet, subnet) < 0) return -1;
     if (s->nsg) {
         *nsg = prov_find(k, "nsgs", g, s->nsg, "network security group", "nsg", t->e);
         return *nsg < 0 ? -1 : 0;
@@ -93,17 +59,10 @@ int64_t prov_vmss_create(struct kumod *k, int64_t g, const struct prov_vmss_spec
 {
     struct db *db = k->db;
     assert(kumod_lock_held(k));
-    if (db_int(db, NULL, -1, "SELECT id FROM vmss WHERE group_id = ? AND name = ?", "it", g,
-               s->name) >= 0) {
-        char gname[80];
-        prov_group_name(k, g, gname, sizeof(gname));
-        return kerr_conflict(e, "AlreadyExists",
-                             "scale set '%s' already exists in resource group '%s'", s->name,
-                             gname);
-    }
-    int64_t sid = size_id(k, s->size, e);
-    if (sid < 0) return -1;
-    int64_t iid = image_id(k, s->image ? s->image : "default", e);
+    if (prov_name_free(k, "vmss", g, s->name, "scale set", true, e) < 0) return -1;
+    struct prov_size size;
+    if (!prov_size_lookup(k, s->size, &size, e)) return -1;
+    int64_t sid = size.id, iid = prov_ready_image(k, s->image ? s->image : "default", e);
     if (iid < 0) return -1;
     char dflt_vnet[96];
     snprintf(dflt_vnet, sizeof(dflt_vnet), "%s-vnet", s->name);
@@ -159,9 +118,11 @@ int64_t prov_vmss_update(struct kumod *k, int64_t g, const char *name, const cha
     struct db *db = k->db;
     int64_t id = vmss_lookup(k, g, name, e);
     if (id < 0) return -1;
+    struct prov_size sz = {.id = -1};
     int64_t sid = -1, iid = -1;
-    if (size && (sid = size_id(k, size, e)) < 0) return -1;
-    if (image && (iid = image_id(k, image, e)) < 0) return -1;
+    if (size && !prov_size_lookup(k, size, &sz, e)) return -1;
+    sid = sz.id;
+    if (image && (iid = prov_ready_image(k, image, e)) < 0) return -1;
     bool changed = false;
     struct prov_tx t;
     if (prov_begin(&t, k, e) < 0) return -1;
@@ -196,32 +157,24 @@ int64_t prov_vmss_update(struct kumod *k, int64_t g, const char *name, const cha
     return prov_commit(&t) < 0 ? -1 : id;
 }
 
-/* One update of the set's row, committed. */
-static int64_t set_exec(struct kumod *k, int64_t id, struct kerr *e, const char *sql, int64_t value)
-{
-    struct prov_tx t;
-    if (prov_begin(&t, k, e) < 0) return -1;
-    if (db_exec(k->db, sql, "iii", value, time_now_ms(), id) < 0) {
-        prov_db_error(&t, NULL);
-        prov_abort(&t);
-        return -1;
-    }
-    return prov_commit(&t) < 0 ? -1 : id;
-}
-
 int64_t prov_vmss_scale(struct kumod *k, int64_t g, const char *name, int64_t capacity,
                         struct kerr *e)
 {
     int64_t id = vmss_lookup(k, g, name, e);
     if (id < 0) return -1;
-    return set_exec(k, id, e, "UPDATE vmss SET capacity = ?, updated_ms = ? WHERE id = ?",
-                    capacity);
+    return prov_exec(k, e, false, NULL, "UPDATE vmss SET capacity = ?, updated_ms = ? WHERE id = ?",
+                     "iii", capacity, time_now_ms(), id) < 0
+               ? -1
+               : id;
 }
 
 int64_t prov_vmss_delete(struct kumod *k, int64_t g, const char *name, struct kerr *e)
 {
     int64_t id = prov_find(k, "vmss", g, name, "scale set", NULL, e);
     if (id < 0) return -1;
-    return set_exec(k, id, e,
-                    "UPDATE vmss SET deleting = ?, capacity = 0, updated_ms = ? WHERE id = ?", 1);
+    return prov_exec(k, e, false, NULL,
+                     "UPDATE vmss SET deleting = 1, capacity = 0, updated_ms = ? WHERE id = ?",
+                     "ii", time_now_ms(), id) < 0
+               ? -1
+               : id;
 }

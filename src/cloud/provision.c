@@ -9,9 +9,11 @@
 #include "cloud/jobs.h"
 #include "cloud/kumod.h"
 #include "cloud/netplane.h"
+#include "cloud/state.h"
 #include "cloud/timefmt.h"
 
 #include <assert.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +64,7 @@ int prov_commit(struct prov_tx *t)
     t->open = false;
     drop_files(t, false);
     for (int i = 0; i < t->njobs; i++)
-        jobs_submit(k->jobs, JOB_VM, t->jobs[i]);
+        jobs_submit(k->jobs, t->jobs[i].kind, t->jobs[i].id);
     if (t->net_changed) netplane_sync(k);
     kumod_changed(k);
     return 0;
@@ -89,12 +91,13 @@ void prov_tx_file(struct prov_tx *t, const char *path)
     t->files[t->nfiles++] = copy;
 }
 
-void prov_tx_vm_job(struct prov_tx *t, int64_t vm)
+void prov_tx_job(struct prov_tx *t, enum job_kind kind, int64_t id)
 {
     assert(t->open && t->njobs < PROV_MAX_JOBS);
     for (int i = 0; i < t->njobs; i++)
-        if (t->jobs[i] == vm) return;
-    t->jobs[t->njobs++] = vm;
+        if (t->jobs[i].kind == kind && t->jobs[i].id == id) return;
+    t->jobs[t->njobs].kind = kind;
+    t->jobs[t->njobs++].id = id;
 }
 
 int prov_db_error(struct prov_tx *t, const char *what)
@@ -149,9 +152,89 @@ int64_t prov_image(struct kumod *k, const char *name, const char *field, struct 
     return -1;
 }
 
-int prov_in_use(struct kerr *e, const char *what, const char *users)
+int prov_exec(struct kumod *k, struct kerr *e, bool net_changed, const char *what, const char *sql,
+              const char *fmt, ...)
 {
+    struct prov_tx t;
+    if (prov_begin(&t, k, e) < 0) return -1;
+    t.net_changed = net_changed;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = db_vexec(k->db, sql, fmt, ap);
+    va_end(ap);
+    if (rc < 0) {
+        prov_db_error(&t, what);
+        prov_abort(&t);
+        return -1;
+    }
+    return prov_commit(&t);
+}
+
+int64_t prov_ready_image(struct kumod *k, const char *name, struct kerr *e)
+{
+    int64_t id = db_int(k->db, NULL, -1, "SELECT id FROM images WHERE name = ?", "t", name);
+    if (id < 0)
+        return kerr_invalid(e, "image",
+                            "image: unknown image '%s'; GET /v1/images lists the images", name);
+    char state[32] = "";
+    db_text(k->db, state, sizeof(state), "SELECT state FROM images WHERE id = ?", "i", id);
+    if (strcmp(state, PV_SUCCEEDED) != 0)
+        return kerr_invalid(e, "image", "image: image '%s' is %s, not ready", name, state);
+    return id;
+}
+
+bool prov_size_lookup(struct kumod *k, const char *name, struct prov_size *s, struct kerr *e)
+{
+    sqlite3_stmt *st =
+        db_stmt(k->db, "SELECT id, name, vcpus, mem_mib, max_data_disks FROM sizes WHERE name = ?",
+                "t", name);
+    s->id = -1;
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        s->id = sqlite3_column_int64(st, 0);
+        snprintf(s->name, sizeof(s->name), "%s", db_col_text(st, 1));
+        s->vcpus = sqlite3_column_int64(st, 2);
+        s->mem_mib = sqlite3_column_int64(st, 3);
+        s->max_data_disks = sqlite3_column_int64(st, 4);
+    }
+    sqlite3_finalize(st);
+    if (s->id < 0)
+        kerr_invalid(e, "size", "size: unknown size '%s'; GET /v1/sizes lists the sizes", name);
+    return s->id >= 0;
+}
+
+int prov_name_free(struct kumod *k, const char *table, int64_t g, const char *name,
+                   const char *what, bool in_group, struct kerr *e)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE group_id = ? AND name = ?", table);
+    if (db_int(k->db, NULL, 0, sql, "it", g, name) == 0) return 0;
+    if (!in_group) return kerr_conflict(e, "AlreadyExists", "%s '%s' already exists", what, name);
+    char gname[80];
+    prov_group_name(k, g, gname, sizeof(gname));
+    return kerr_conflict(e, "AlreadyExists", "%s '%s' already exists in resource group '%s'", what,
+                         name, gname);
+}
+
+int prov_in_use(struct kerr *e, const char *users, const char *what_fmt, ...)
+{
+    char what[256];
+    va_list ap;
+    va_start(ap, what_fmt);
+    vsnprintf(what, sizeof(what), what_fmt, ap);
+    va_end(ap);
     return kerr_conflict(e, "InUse", "%s is used by %s", what, users);
+}
+
+void prov_users_query(struct kumod *k, char *list, size_t len, const char *sql, const char *fmt,
+                      ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sqlite3_stmt *st = db_vstmt(k->db, sql, fmt, ap);
+    va_end(ap);
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        prov_users_add(list, len, db_col_text(st, 0), db_col_text(st, 1));
+    sqlite3_finalize(st);
 }
 
 void prov_users_add(char *list, size_t len, const char *kind, const char *name)
@@ -172,49 +255,29 @@ void prov_users_add(char *list, size_t len, const char *kind, const char *name)
 int64_t prov_group_create(struct kumod *k, const char *name, const json_t *tags, struct kerr *e)
 {
     assert(kumod_lock_held(k));
-    struct db *db = k->db;
-    if (db_int(db, NULL, -1, "SELECT id FROM groups WHERE name = ?", "t", name) >= 0)
+    if (db_int(k->db, NULL, -1, "SELECT id FROM groups WHERE name = ?", "t", name) >= 0)
         return kerr_conflict(e, "AlreadyExists", "resource group '%s' already exists", name);
     char *text = tags ? json_dumps(tags, JSON_COMPACT) : NULL;
-    int rc = db_begin(db);
-    if (rc == 0)
-        rc = db_exec(
-            db, "INSERT INTO groups (name, location, tags, created_ms) VALUES (?, 'local', ?, ?)",
-            "tti", name, text ? text : "{}", time_now_ms());
-    int64_t id = db_last_id(db);
-    if (rc == 0) rc = db_commit(db);
+    int rc =
+        prov_exec(k, e, false, "resource group create",
+                  "INSERT INTO groups (name, location, tags, created_ms) VALUES (?, 'local', ?, ?)",
+                  "tti", name, text ? text : "{}", time_now_ms());
     free(text);
-    if (rc < 0) {
-        kerr_internal(e, "resource group create: %s", db_errmsg(db));
-        db_rollback(db);
-        return -1;
-    }
-    kumod_changed(k);
-    return id;
+    return rc < 0 ? -1 : db_last_id(k->db);
 }
 
 int prov_group_set_tags(struct kumod *k, int64_t group_id, const json_t *tags, struct kerr *e)
 {
-    assert(kumod_lock_held(k));
-    struct db *db = k->db;
     char *text = json_dumps(tags, JSON_COMPACT);
-    int rc = db_begin(db);
-    if (rc == 0) rc = db_exec(db, "UPDATE groups SET tags = ? WHERE id = ?", "ti", text, group_id);
-    if (rc == 0) rc = db_commit(db);
+    int rc = prov_exec(k, e, false, "resource group update",
+                       "UPDATE groups SET tags = ? WHERE id = ?", "ti", text, group_id);
     free(text);
-    if (rc < 0) {
-        kerr_internal(e, "resource group update: %s", db_errmsg(db));
-        db_rollback(db);
-        return -1;
-    }
-    kumod_changed(k);
-    return 0;
+    return rc;
 }
 
 int prov_group_delete(struct kumod *k, int64_t id, const char *name, struct kerr *e)
 {
     assert(kumod_lock_held(k));
-    struct db *db = k->db;
     static const struct {
         const char *table, *kind;
     } contents[] = {
@@ -231,23 +294,15 @@ int prov_group_delete(struct kumod *k, int64_t id, const char *name, struct kerr
     char users[1024] = "";
     for (size_t i = 0; i < sizeof(contents) / sizeof(contents[0]); i++) {
         char sql[128];
-        snprintf(sql, sizeof(sql), "SELECT name FROM %s WHERE group_id = ? ORDER BY name LIMIT 11",
+        snprintf(sql, sizeof(sql),
+                 "SELECT ?, name FROM %s WHERE group_id = ? ORDER BY name LIMIT 11",
                  contents[i].table);
-        sqlite3_stmt *st = db_stmt(db, sql, "i", id);
-        while (st && sqlite3_step(st) == SQLITE_ROW)
-            prov_users_add(users, sizeof(users), contents[i].kind, db_col_text(st, 0));
-        sqlite3_finalize(st);
+        prov_users_query(k, users, sizeof(users), sql, "ti", contents[i].kind, id);
     }
     if (users[0])
         return kerr_conflict(e, "InUse",
                              "resource group '%s' is not empty: it holds %s; delete them first",
                              name, users);
-    if (db_begin(db) < 0 || db_exec(db, "DELETE FROM groups WHERE id = ?", "i", id) < 0 ||
-        db_commit(db) < 0) {
-        kerr_internal(e, "resource group delete: %s", db_errmsg(db));
-        db_rollback(db);
-        return -1;
-    }
-    kumod_changed(k);
-    return 0;
+    return prov_exec(k, e, false, "resource group delete", "DELETE FROM groups WHERE id = ?", "i",
+                     id);
 }

@@ -46,6 +46,7 @@
 #define KUMO_CLOUD_PROVISION_H
 
 #include "cloud/error.h"
+#include "cloud/jobs.h"
 #include "cloud/validate.h"
 
 #include <jansson.h>
@@ -64,8 +65,11 @@ struct prov_tx {
     struct kerr *e; /* where errors go */
     bool open;
     bool net_changed; /* netplane_sync after the commit */
-    int njobs;        /* VM operations to submit after the commit */
-    int64_t jobs[PROV_MAX_JOBS];
+    int njobs;        /* operations to submit after the commit */
+    struct {
+        enum job_kind kind;
+        int64_t id;
+    } jobs[PROV_MAX_JOBS];
     char **files; /* created inside: removed unless committed */
     int nfiles, capfiles;
 };
@@ -79,11 +83,16 @@ int prov_commit(struct prov_tx *t);
 void prov_abort(struct prov_tx *t);
 
 /* For the layer's own files and for callers that add statements: */
-void prov_tx_file(struct prov_tx *t, const char *path); /* created in t */
-void prov_tx_vm_job(struct prov_tx *t, int64_t vm_id);  /* submit after commit */
+void prov_tx_file(struct prov_tx *t, const char *path);              /* created in t */
+void prov_tx_job(struct prov_tx *t, enum job_kind kind, int64_t id); /* submit after commit */
 /* 500 InternalError with the database's message ("WHAT: message" when
  * what is given); returns -1. */
 int prov_db_error(struct prov_tx *t, const char *what);
+/* One statement (db.h's bind format) as a transaction of its own;
+ * net_changed: it changed the network configuration. 0, or -1 with e (500,
+ * "WHAT: " before the database's message when what is given). */
+int prov_exec(struct kumod *k, struct kerr *e, bool net_changed, const char *what, const char *sql,
+              const char *fmt, ...);
 
 /* ---- lookups (lock held) ---- */
 
@@ -98,11 +107,32 @@ int64_t prov_find(struct kumod *k, const char *table, int64_t group_id, const ch
                   const char *what, const char *field, struct kerr *e);
 /* An image's id by name: 404, or 400 naming field when given. */
 int64_t prov_image(struct kumod *k, const char *name, const char *field, struct kerr *e);
+/* An image a VM can be made from (imported): its id, or -1 with 400 naming
+ * "image" (unknown, or not ready). */
+int64_t prov_ready_image(struct kumod *k, const char *name, struct kerr *e);
 
-/* A "WHAT is used by LIST" refusal (409 InUse); returns -1. */
-int prov_in_use(struct kerr *e, const char *what, const char *users);
+struct prov_size {
+    int64_t id, vcpus, mem_mib, max_data_disks;
+    char name[80]; /* as stored */
+};
+/* A size by name; false with 400 naming "size" when there is none. */
+bool prov_size_lookup(struct kumod *k, const char *name, struct prov_size *out, struct kerr *e);
+
+/* 0 when no row of table in the group has the name; else -1 with 409
+ * AlreadyExists "WHAT 'NAME' already exists" (and " in resource group 'G'"
+ * with in_group). */
+int prov_name_free(struct kumod *k, const char *table, int64_t group_id, const char *name,
+                   const char *what, bool in_group, struct kerr *e);
+
+/* A "WHAT is used by USERS" refusal (409 InUse; what from a format);
+ * returns -1. */
+int prov_in_use(struct kerr *e, const char *users, const char *what_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Append "kind 'name'" to a comma list of users, at most 10 entries. */
 void prov_users_add(char *list, size_t len, const char *kind, const char *name);
+/* Append the users that query sql (rows of kind, name) finds. */
+void prov_users_query(struct kumod *k, char *list, size_t len, const char *sql, const char *fmt,
+                      ...);
 
 /* ---- resource groups ---- */
 
@@ -111,6 +141,29 @@ int64_t prov_group_create(struct kumod *k, const char *name, const json_t *tags,
 int prov_group_set_tags(struct kumod *k, int64_t group_id, const json_t *tags, struct kerr *e);
 /* Refused (409 InUse) while the group holds anything. */
 int prov_group_delete(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
+
+/* ---- images (host-wide) and snapshots ---- */
+
+struct prov_image_spec {
+    const char *name;
+    const char *source;      /* a disk image file on the host */
+    const char *format;      /* its format, NULL: probed ("auto") */
+    const char *boot_mode;   /* "direct" (NULL) or "firmware" */
+    const char *kernel;      /* direct boot: NULL takes the default image's */
+    const char *initrd;      /* or NULL */
+    const char *kernel_args; /* NULL: "console=ttyS0 root=/dev/vda rw" */
+};
+/* Record an image; its import is submitted as a job (state Creating until
+ * it ends). The files named must be readable now. */
+int64_t prov_image_create(struct kumod *k, const struct prov_image_spec *s, struct kerr *e);
+/* Refused while it is imported or VMs or disks use it. */
+int prov_image_delete(struct kumod *k, const char *name, struct kerr *e);
+/* A snapshot of disk (name in the group), taken by a job; refused while a
+ * VM that may write the disk has it. */
+int64_t prov_snapshot_create(struct kumod *k, int64_t group_id, const char *name, const char *disk,
+                             struct kerr *e);
+/* Refused while it is taken or disks are made from it. */
+int prov_snapshot_delete(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
 
 /* ---- managed disks ---- */
 
@@ -156,6 +209,11 @@ struct prov_vnet_spec {
 };
 
 int64_t prov_vnet_insert(struct prov_tx *t, int64_t group_id, const struct prov_vnet_spec *s);
+/* The subnet of a VM's or scale set's create: VNet vnet is made when
+ * missing, as `az vm create` makes it (10.0.0.0/16, the subnet 10.0.0.0/24);
+ * an existing VNet must have the subnet (400 naming "subnet"). Its id. */
+int64_t prov_create_subnet(struct prov_tx *t, int64_t group_id, const char *vnet,
+                           const char *subnet);
 /* New address spaces: refused (409 InUse) when a subnet would fall out. */
 int prov_vnet_set_spaces(struct kumod *k, int64_t group_id, const char *name,
                          const char *const *spaces, size_t n, struct kerr *e);

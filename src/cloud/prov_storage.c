@@ -1,8 +1,9 @@
 /*
- * prov_disk.c - the provisioning layer's managed disks (provision.h): a
- * disk's row and its qcow2 file, made in the same transaction (the file is
- * removed if the transaction does not commit), tier changes applied live
- * to the running kumo-vmm, growth, delete.
+ * prov_storage.c - the provisioning layer's storage (provision.h): images
+ * and snapshots (recorded here, imported and copied by diskops.c on a job
+ * thread), managed disks (a disk's row and its qcow2 file, made in the same
+ * transaction: the file is removed if the transaction does not commit; tier
+ * changes applied live to the running kumo-vmm; growth; delete).
  */
 #include "cloud/provision.h"
 
@@ -24,6 +25,141 @@
 
 #define GIB (1024ull * 1024 * 1024)
 
+/* ---- images and snapshots ---- */
+
+int64_t prov_image_create(struct kumod *k, const struct prov_image_spec *s, struct kerr *e)
+{
+    struct db *db = k->db;
+    assert(kumod_lock_held(k));
+    if (db_int(db, NULL, -1, "SELECT id FROM images WHERE name = ?", "t", s->name) >= 0)
+        return kerr_conflict(e, "AlreadyExists", "image '%s' already exists", s->name);
+    if (access(s->source, R_OK) != 0)
+        return kerr_invalid(e, "source", "source: cannot read %s on the host", s->source);
+    const char *mode = s->boot_mode ? s->boot_mode : "direct";
+    const char *kernel = s->kernel, *initrd = s->initrd;
+    char dflt_kernel[PATH_MAX] = "";
+    if (strcmp(mode, "direct") == 0 && !kernel) {
+        if (!db_text(db, dflt_kernel, sizeof(dflt_kernel),
+                     "SELECT kernel FROM images WHERE name = 'default' AND state = 'Succeeded'",
+                     ""))
+            return kerr_missing(e, "kernel",
+                                "kernel: missing (direct boot needs a kernel and there is no "
+                                "default image to take one from)");
+        kernel = dflt_kernel;
+    }
+    if (strcmp(mode, "firmware") == 0 && (kernel || initrd))
+        return kerr_invalid(e, kernel ? "kernel" : "initrd",
+                            "%s: firmware boot takes the kernel from the disk; drop this field",
+                            kernel ? "kernel" : "initrd");
+    if (kernel && access(kernel, R_OK) != 0)
+        return kerr_invalid(e, "kernel", "kernel: cannot read %s on the host", kernel);
+    if (initrd && access(initrd, R_OK) != 0)
+        return kerr_invalid(e, "initrd", "initrd: cannot read %s on the host", initrd);
+    const char *args = s->kernel_args ? s->kernel_args : "console=ttyS0 root=/dev/vda rw";
+    struct prov_tx t;
+    if (prov_begin(&t, k, e) < 0) return -1;
+    int rc = db_exec(db,
+                     "INSERT INTO images (name, boot_mode, kernel_args, src_format, path, source,"
+                     " src_kernel, src_initrd, state, created_ms)"
+                     " VALUES (?, ?, ?, ?, '', ?, ?, ?, 'Creating', ?)",
+                     "ttttttti", s->name, mode, args, s->format ? s->format : "auto", s->source,
+                     kernel, initrd, time_now_ms());
+    int64_t id = db_last_id(db);
+    char path[PATH_MAX];
+    path_image_file(k, path, id, "disk.qcow2");
+    if (rc == 0) rc = db_exec(db, "UPDATE images SET path = ? WHERE id = ?", "ti", path, id);
+    if (rc < 0) {
+        prov_db_error(&t, "image create");
+        prov_abort(&t);
+        return -1;
+    }
+    prov_tx_job(&t, JOB_IMAGE, id);
+    return prov_commit(&t) < 0 ? -1 : id;
+}
+
+static bool still_creating(struct db *db, const char *table, int64_t id)
+{
+    char sql[96], state[32] = "";
+    snprintf(sql, sizeof(sql), "SELECT state FROM %s WHERE id = ?", table);
+    return db_text(db, state, sizeof(state), sql, "i", id) && strcmp(state, PV_CREATING) == 0;
+}
+
+int prov_image_delete(struct kumod *k, const char *name, struct kerr *e)
+{
+    int64_t id = prov_image(k, name, NULL, e);
+    if (id < 0) return -1;
+    if (still_creating(k->db, "images", id))
+        return kerr_conflict(e, "InvalidState", "image '%s' is still being imported", name);
+    char users[1024] = "";
+    prov_users_query(k, users, sizeof(users),
+                     "SELECT 'virtual machine', g.name || '/' || v.name FROM vms v"
+                     " JOIN groups g ON g.id = v.group_id WHERE v.image_id = ?1"
+                     " UNION ALL SELECT 'disk', g.name || '/' || d.name FROM disks d"
+                     " JOIN groups g ON g.id = d.group_id WHERE d.image_id = ?1 LIMIT 11",
+                     "i", id);
+    if (users[0]) return prov_in_use(e, users, "image '%s'", name);
+    if (prov_exec(k, e, false, "image delete", "DELETE FROM images WHERE id = ?", "i", id) < 0)
+        return -1;
+    char dir[PATH_MAX];
+    path_rmdir_files(path_image_dir(k, dir, id));
+    return 0;
+}
+
+int64_t prov_snapshot_create(struct kumod *k, int64_t g, const char *name, const char *dname,
+                             struct kerr *e)
+{
+    struct db *db = k->db;
+    int64_t disk = prov_find(k, "disks", g, dname, "disk", "disk", e);
+    if (disk < 0) return -1;
+    if (prov_name_free(k, "snapshots", g, name, "snapshot", false, e) < 0) return -1;
+    char power[32] = "";
+    if (db_text(db, power, sizeof(power),
+                "SELECT v.power_state FROM disks d JOIN vms v ON v.id = d.vm_id WHERE d.id = ?",
+                "i", disk) &&
+        (power_has_process(power) || strcmp(power, PS_CREATING) == 0))
+        return kerr_conflict(e, "InvalidState",
+                             "disk '%s' is attached to a VM that is %s: stop or deallocate it "
+                             "first",
+                             dname, power);
+    char src[PATH_MAX];
+    path_disk(k, src, disk);
+    int64_t size = db_int(db, NULL, 1, "SELECT size_gib FROM disks WHERE id = ?", "i", disk);
+    struct prov_tx t;
+    if (prov_begin(&t, k, e) < 0) return -1;
+    if (db_exec(db,
+                "INSERT INTO snapshots (group_id, name, source_disk, source_path, size_gib, state,"
+                " created_ms) VALUES (?, ?, ?, ?, ?, 'Creating', ?)",
+                "itttii", g, name, dname, src, size, time_now_ms()) < 0) {
+        prov_db_error(&t, "snapshot create");
+        prov_abort(&t);
+        return -1;
+    }
+    int64_t id = db_last_id(db);
+    prov_tx_job(&t, JOB_SNAPSHOT, id);
+    return prov_commit(&t) < 0 ? -1 : id;
+}
+
+int prov_snapshot_delete(struct kumod *k, int64_t g, const char *name, struct kerr *e)
+{
+    int64_t id = prov_find(k, "snapshots", g, name, "snapshot", NULL, e);
+    if (id < 0) return -1;
+    if (still_creating(k->db, "snapshots", id))
+        return kerr_conflict(e, "InvalidState", "snapshot '%s' is still being taken", name);
+    char users[1024] = "";
+    prov_users_query(k, users, sizeof(users),
+                     "SELECT 'disk', name FROM disks WHERE snapshot_id = ? ORDER BY name LIMIT 11",
+                     "i", id);
+    if (users[0]) return prov_in_use(e, users, "snapshot '%s'", name);
+    if (prov_exec(k, e, false, "snapshot delete", "DELETE FROM snapshots WHERE id = ?", "i", id) <
+        0)
+        return -1;
+    char path[PATH_MAX];
+    unlink(path_snapshot(k, path, id));
+    return 0;
+}
+
+/* ---- managed disks ---- */
+
 int64_t prov_disk_insert(struct prov_tx *t, int64_t group_id, const char *name, const char *tier,
                          int64_t size_gib, int64_t image_id, int64_t snapshot_id,
                          const char *size_field)
@@ -32,12 +168,7 @@ int64_t prov_disk_insert(struct prov_tx *t, int64_t group_id, const char *name, 
     struct db *db = k->db;
     struct kerr *e = t->e;
     assert(t->open && kumod_lock_held(k));
-    char g[80];
-    prov_group_name(k, group_id, g, sizeof(g));
-    if (db_int(db, NULL, -1, "SELECT id FROM disks WHERE group_id = ? AND name = ?", "it", group_id,
-               name) >= 0)
-        return kerr_conflict(e, "AlreadyExists", "disk '%s' already exists in resource group '%s'",
-                             name, g);
+    if (prov_name_free(k, "disks", group_id, name, "disk", true, e) < 0) return -1;
     enum disk_tier dt = DISK_TIER_STANDARD_SSD;
     if (tier) disk_tier_parse(tier, &dt);
     char backing[PATH_MAX] = "";
@@ -213,10 +344,9 @@ int prov_disk_delete(struct kumod *k, int64_t g, const char *name, struct kerr *
     if (db_text(db, vm, sizeof(vm),
                 "SELECT v.name FROM disks d JOIN vms v ON v.id = d.vm_id WHERE d.id = ?", "i",
                 id)) {
-        char what[128], users[160];
-        snprintf(what, sizeof(what), "disk '%s'", name);
+        char users[160];
         snprintf(users, sizeof(users), "virtual machine '%s' (detach it, or delete the VM)", vm);
-        return prov_in_use(e, what, users);
+        return prov_in_use(e, users, "disk '%s'", name);
     }
     struct prov_tx t;
     if (prov_begin(&t, k, e) < 0) return -1;
