@@ -11,6 +11,7 @@
 #include "cloud/requests.h"
 #include "cloud/timefmt.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <inttypes.h>
@@ -23,10 +24,9 @@
 
 #define MAX_SEGS 12
 
-static const struct api_route *const tables[] = {
-    api_routes_catalog, api_routes_storage, api_routes_network, api_routes_nsg,
-    api_routes_vm,      api_routes_billing, api_routes_vmss,    api_routes_autoscale,
-};
+#define API_ROUTE_TABLE(name) api_routes_##name,
+static const struct api_route *const tables[] = {API_ROUTE_TABLES(API_ROUTE_TABLE)};
+#undef API_ROUTE_TABLE
 
 /* Split a path ("/v1/a/b") into segments in buf. -1 if malformed (empty
  * segments, too long, too many). A trailing slash is ignored. */
@@ -279,6 +279,7 @@ int api_wait_arg(struct api_ctx *c)
 
 bool api_wait(struct api_ctx *c, int secs, bool (*done)(struct api_ctx *c, int64_t id), int64_t id)
 {
+    assert(kumod_lock_held(c->k)); /* the handler's; released while waiting */
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += secs;

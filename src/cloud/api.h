@@ -53,15 +53,21 @@ struct api_route {
     int body; /* enum req_kind, or -1: no body */
 };
 
-/* Route tables of the handler files, each ended by {NULL}. */
-extern const struct api_route api_routes_catalog[]; /* health, locations, hosts, sizes, groups */
-extern const struct api_route api_routes_storage[]; /* images, disks, snapshots */
-extern const struct api_route api_routes_network[]; /* vnets, subnets, NICs, public IPs */
-extern const struct api_route api_routes_nsg[];     /* NSGs and rules */
-extern const struct api_route api_routes_vm[];      /* virtual machines */
-extern const struct api_route api_routes_billing[]; /* cost, usage, metrics */
-extern const struct api_route api_routes_vmss[];    /* scale sets */
-extern const struct api_route api_routes_autoscale[]; /* autoscale settings */
+/* The route tables of the handler files (api_routes_NAME in api_NAME.c,
+ * each ended by {NULL}), in the order they are matched: a new handler file
+ * is one line here. */
+#define API_ROUTE_TABLES(X)                                                                        \
+    X(catalog)   /* health, locations, hosts, sizes, groups */                                     \
+    X(storage)   /* images, disks, snapshots */                                                    \
+    X(network)   /* vnets, subnets, NICs, public IPs */                                            \
+    X(nsg)       /* NSGs and rules */                                                              \
+    X(vm)        /* virtual machines */                                                            \
+    X(billing)   /* cost, usage, metrics */                                                        \
+    X(vmss)      /* scale sets */                                                                  \
+    X(autoscale) /* autoscale settings */
+#define API_ROUTE_EXTERN(name) extern const struct api_route api_routes_##name[];
+API_ROUTE_TABLES(API_ROUTE_EXTERN)
+#undef API_ROUTE_EXTERN
 
 /* The http_handler for kumod (ctx = struct kumod *). */
 void api_handle(void *ctx, const struct http_request *rq, struct http_response *rs);

@@ -122,6 +122,7 @@ fail:
 
 void jobs_stop(struct jobs *j)
 {
+    assert(!j || !kumod_lock_held(j->k));
     if (!j) return;
     kumod_lock(j->k);
     j->stop = true;

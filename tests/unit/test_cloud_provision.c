@@ -16,6 +16,8 @@
 #include "cloud_fixture.h"
 
 #include <inttypes.h>
+#include <stdint.h>
+#include <time.h>
 
 static struct prov_vm_spec small_vm(const char *name)
 {
@@ -304,8 +306,61 @@ static void networks(void)
     fixture_stop(&f);
 }
 
+/* kumod_lock_held(): the asserts' lock-owner check. */
+static void *other_thread(void *arg)
+{
+    return (void *)(intptr_t)kumod_lock_held(arg);
+}
+
+static void *waiter(void *arg)
+{
+    struct kumod *k = arg;
+    kumod_lock(k);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += 5;
+    bool before = kumod_lock_held(k);
+    pthread_cond_timedwait(&k->changed, &k->lock, &ts); /* woken by the main thread */
+    bool after = kumod_lock_held(k);
+    kumod_unlock(k);
+    return (void *)(intptr_t)(before && after);
+}
+
+static void lock_owner(void)
+{
+    struct fixture f;
+    if (!fixture_start(&f, record_only, false)) return;
+    struct kumod *k = &f.k;
+    CHECK(!kumod_lock_held(k), "not held at first");
+    kumod_lock(k);
+    CHECK(kumod_lock_held(k), "held after kumod_lock");
+    pthread_t t;
+    void *r = (void *)1;
+    if (pthread_create(&t, NULL, other_thread, k) == 0) pthread_join(t, &r);
+    CHECK(r == NULL, "another thread does not hold it");
+    kumod_unlock(k);
+    CHECK(!kumod_lock_held(k), "not held after kumod_unlock");
+    /* a thread waiting on `changed` holds it again when the wait returns,
+     * and meanwhile another thread can take it */
+    if (pthread_create(&t, NULL, waiter, k) == 0) {
+        int held = 0;
+        for (int i = 0; i < 100; i++) {
+            usleep(10000);
+            kumod_lock(k);
+            kumod_changed(k);
+            held += kumod_lock_held(k);
+            kumod_unlock(k);
+        }
+        CHECK(held == 100, "the waker held it each time (%d of 100)", held);
+        pthread_join(t, &r);
+        CHECK(r == (void *)1, "the waiter held it before and after its wait");
+    }
+    fixture_stop(&f);
+}
+
 int main(void)
 {
+    lock_owner();
     vm_create_and_delete();
     delete_keeping_disks();
     refusals_leave_nothing();
