@@ -6,17 +6,11 @@
  */
 #include "cloud/api.h"
 
-#include "cloud/billing.h"
 #include "cloud/body.h"
 #include "cloud/db.h"
-#include "cloud/jobs.h"
-#include "cloud/paths.h"
 #include "cloud/provision.h"
 #include "cloud/requests.h"
 #include "cloud/state.h"
-#include "cloud/timefmt.h"
-#include "cloud/vmm_client.h"
-#include "storage/disk.h"
 #include "storage/tiers.h"
 
 #include <inttypes.h>

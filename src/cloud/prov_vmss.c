@@ -8,7 +8,6 @@
 
 #include "cloud/db.h"
 #include "cloud/kumod.h"
-#include "cloud/state.h"
 #include "cloud/timefmt.h"
 
 #include <assert.h>
