@@ -15,16 +15,19 @@
 #define KUMO_TESTS_UNIT_CLOUD_FIXTURE_H
 
 #include "cloud/db.h"
+#include "cloud/diskops.h"
 #include "cloud/jobs.h"
 #include "cloud/kumod.h"
 #include "cloud/paths.h"
 #include "cloud/supervisor.h"
 #include "cloud/timefmt.h"
+#include "cloud/vmops.h"
 #include "storage/disk.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,8 +110,11 @@ static inline int64_t count(struct fixture *f, const char *sql)
     return db_int(f->k.db, NULL, -1, sql, "");
 }
 
-/* run: the job functions (record_only, or the real ones); supervise:
- * start the VM supervisor (needed by vmops_run). false on failure. */
+/* The real job functions: VMs' operations run (with cfg.vmm_path). */
+static const job_fn real_jobs[JOB_KINDS] = {vmops_run, diskops_import_image, diskops_take_snapshot};
+
+/* run: the job functions (record_only, or real_jobs); supervise: start the
+ * VM supervisor (needed by vmops_run). false on failure. */
 static inline bool fixture_start(struct fixture *f, const job_fn run[JOB_KINDS], bool supervise)
 {
     memset(f, 0, sizeof(*f));
@@ -174,8 +180,31 @@ static inline bool fixture_start(struct fixture *f, const job_fn run[JOB_KINDS],
     return f->k.jobs != NULL;
 }
 
+/* A fixture whose VMs run: kumo-vmm is the stand-in named by argv[1]
+ * (tests/unit/fake_vmm.c). false (with a message) on failure. */
+static inline bool fixture_start_vms(struct fixture *f, int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s FAKE_VMM\n", argv[0]);
+        return false;
+    }
+    if (!fixture_start(f, real_jobs, true)) {
+        printf("fixture failed\n");
+        return false;
+    }
+    snprintf(f->k.cfg.vmm_path, sizeof(f->k.cfg.vmm_path), "%s", argv[1]);
+    return true;
+}
+
 static inline void fixture_stop(struct fixture *f)
 {
+    /* no kumo-vmm stand-in of the test outlives it */
+    kumod_lock(&f->k);
+    sqlite3_stmt *st = db_stmt(f->k.db, "SELECT pid FROM vms WHERE pid IS NOT NULL", "");
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        kill((pid_t)sqlite3_column_int64(st, 0), SIGKILL);
+    sqlite3_finalize(st);
+    kumod_unlock(&f->k);
     jobs_stop(f->k.jobs);
     supervisor_stop(f->k.sup);
     db_close(f->k.db);

@@ -8,17 +8,13 @@
  * and delete end it; a kumod that restarts adopts the processes still
  * running and records the ones that ended meanwhile.
  */
-#include "cloud/diskops.h"
 #include "cloud/provision.h"
-#include "cloud/vmops.h"
 
 #include "cloud_fixture.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
-
-static const job_fn real_jobs[JOB_KINDS] = {vmops_run, diskops_import_image, diskops_take_snapshot};
 
 static int64_t create(struct fixture *f, const char *name)
 {
@@ -213,25 +209,10 @@ static void restart_kumod(struct fixture *f)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s FAKE_VMM\n", argv[0]);
-        return 2;
-    }
     struct fixture f;
-    if (!fixture_start(&f, real_jobs, true)) {
-        printf("fixture failed\n");
-        return 1;
-    }
-    snprintf(f.k.cfg.vmm_path, sizeof(f.k.cfg.vmm_path), "%s", argv[1]);
+    if (!fixture_start_vms(&f, argc, argv)) return 1;
     lifecycle(&f);
     restart_kumod(&f);
-    /* no process of ours outlives the test */
-    kumod_lock(&f.k);
-    sqlite3_stmt *st = db_stmt(f.k.db, "SELECT pid FROM vms WHERE pid IS NOT NULL", "");
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        kill((pid_t)sqlite3_column_int64(st, 0), SIGKILL);
-    sqlite3_finalize(st);
-    kumod_unlock(&f.k);
     fixture_stop(&f);
     printf("%d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;

@@ -8,17 +8,13 @@
  * one; an instance name taken by another VM (skipped, recorded); a model
  * that does not fit (recorded, nothing made); the set's delete.
  */
-#include "cloud/diskops.h"
 #include "cloud/provision.h"
-#include "cloud/vmops.h"
 #include "cloud/vmss.h"
 
 #include "cloud_fixture.h"
 
 #include <inttypes.h>
 #include <signal.h>
-
-static const job_fn real_jobs[JOB_KINDS] = {vmops_run, diskops_import_image, diskops_take_snapshot};
 
 static int64_t set_id;
 
@@ -195,27 +191,13 @@ static void delete_set(struct fixture *f)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s FAKE_VMM\n", argv[0]);
-        return 2;
-    }
     struct fixture f;
-    if (!fixture_start(&f, real_jobs, true)) {
-        printf("fixture failed\n");
-        return 1;
-    }
-    snprintf(f.k.cfg.vmm_path, sizeof(f.k.cfg.vmm_path), "%s", argv[1]);
+    if (!fixture_start_vms(&f, argc, argv)) return 1;
     scale_out_and_in(&f);
     rolling_update(&f);
     victims(&f);
     refusals(&f);
     delete_set(&f);
-    kumod_lock(&f.k);
-    sqlite3_stmt *st = db_stmt(f.k.db, "SELECT pid FROM vms WHERE pid IS NOT NULL", "");
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        kill((pid_t)sqlite3_column_int64(st, 0), SIGKILL);
-    sqlite3_finalize(st);
-    kumod_unlock(&f.k);
     fixture_stop(&f);
     printf("%d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;
