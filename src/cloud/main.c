@@ -42,21 +42,6 @@
 #define KUMO_VERSION "0.1.0"
 #endif
 
-void kumod_lock(struct kumod *k)
-{
-    pthread_mutex_lock(&k->lock);
-}
-
-void kumod_unlock(struct kumod *k)
-{
-    pthread_mutex_unlock(&k->lock);
-}
-
-void kumod_changed(struct kumod *k)
-{
-    pthread_cond_broadcast(&k->changed);
-}
-
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -457,12 +442,10 @@ int main(int argc, char **argv)
         return 1;
     }
     k.started_ms = time_now_ms();
-    pthread_mutex_init(&k.lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&k.changed, &ca);
-    pthread_condattr_destroy(&ca);
+    if (kumod_lock_init(&k) < 0) {
+        log_error("cannot initialise the state lock");
+        return 1;
+    }
 
     /* Every thread inherits this mask: the main thread alone takes the
      * signals, with sigwait. */
@@ -479,7 +462,12 @@ int main(int argc, char **argv)
         log_error("%s", err);
         return 1;
     }
-    k.jobs = jobs_start(&k, c->workers);
+    static const job_fn job_kinds[JOB_KINDS] = {
+        [JOB_VM] = vmops_run,
+        [JOB_IMAGE] = diskops_import_image,
+        [JOB_SNAPSHOT] = diskops_take_snapshot,
+    };
+    k.jobs = jobs_start(&k, c->workers, job_kinds);
     if (!k.jobs) {
         log_error("cannot start the worker threads");
         return 1;
