@@ -12,7 +12,6 @@
 #include "machine/boot.h"
 
 #include "cpu/hart.h"
-#include "cpu/internal.h"
 #include "devices/htif.h"
 #include "lib/log.h"
 #include "machine/elf.h"
