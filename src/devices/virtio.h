@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+struct device_model;
+struct device_slot;
 struct machine;
 struct plic;
 
@@ -110,6 +112,14 @@ struct virtio_dev {
 /* Attach a device at a virtio-mmio slot (base address, PLIC source). */
 int virtio_mmio_attach(struct machine *m, struct virtio_dev *vd, uint64_t base,
                        struct plic *plic, unsigned irq);
+
+/* The node of a virtio-mmio slot, whatever device it holds: the
+ * device_model.fdt_node of every virtio device. */
+int virtio_mmio_fdt_node(void *fdt, const struct machine *m, const struct device_slot *at);
+
+/* An empty slot: a transport that answers device ID 0 ("no device"), so
+ * the guest probes it and moves on. */
+extern const struct device_model virtio_mmio_empty_device;
 
 /* Queue operations for device back ends. Call with vd->lock held. */
 /* Take the next request: 1 = got one, 0 = queue empty, -1 = the guest broke

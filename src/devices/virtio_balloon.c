@@ -11,6 +11,7 @@
 
 #include "devices/virtio.h"
 #include "lib/log.h"
+#include "machine/device.h"
 #include "machine/machine.h"
 
 #include <stdlib.h>
@@ -135,11 +136,11 @@ static const struct virtio_device_ops balloon_ops = {
     .destroy = balloon_destroy,
 };
 
-struct balloon *virtio_balloon_attach(struct machine *m, uint64_t base, struct plic *plic,
-                                      unsigned irq)
+static int balloon_attach(struct machine *m, const struct device_slot *at, const void *arg)
 {
+    (void)arg;
     struct balloon *b = calloc(1, sizeof(*b));
-    if (!b) return NULL;
+    if (!b) return -1;
     struct virtio_dev *vd = &b->vd;
     vd->device_id = 5;
     vd->features = VIRTIO_BALLOON_F_STATS_VQ | VIRTIO_BALLOON_F_DEFLATE_ON_OOM;
@@ -147,12 +148,16 @@ struct balloon *virtio_balloon_attach(struct machine *m, uint64_t base, struct p
     vd->queue_max = 128;
     vd->ops = &balloon_ops;
     vd->opaque = b;
-    if (virtio_mmio_attach(m, vd, base, plic, irq) < 0) {
+    if (virtio_mmio_attach(m, vd, at->base, m->plic, at->irq) < 0) {
         free(b);
-        return NULL;
+        return -1;
     }
-    return b;
+    m->balloon = b;
+    return 0;
 }
+
+const struct device_model virtio_balloon_device = {.attach = balloon_attach,
+                                                   .fdt_node = virtio_mmio_fdt_node};
 
 void virtio_balloon_set_target(struct balloon *b, uint64_t guest_mib)
 {

@@ -7,6 +7,7 @@
 #include "devices/virtio_console.h"
 
 #include "devices/virtio.h"
+#include "machine/device.h"
 #include "machine/machine.h"
 
 #include <stdlib.h>
@@ -76,22 +77,26 @@ static void con_destroy(struct virtio_dev *vd)
 static const struct virtio_device_ops con_ops = {
     .notify = con_notify, .start = con_start, .destroy = con_destroy};
 
-struct vcon *virtio_console_attach(struct machine *m, uint64_t base, struct plic *plic,
-                                   unsigned irq)
+static int con_attach(struct machine *m, const struct device_slot *at, const void *arg)
 {
+    (void)arg;
     struct vcon *c = calloc(1, sizeof(*c));
-    if (!c) return NULL;
+    if (!c) return -1;
     c->vd.device_id = 3;
     c->vd.nqueues = 2;
     c->vd.queue_max = 64;
     c->vd.ops = &con_ops;
     c->vd.opaque = c;
-    if (virtio_mmio_attach(m, &c->vd, base, plic, irq) < 0) {
+    if (virtio_mmio_attach(m, &c->vd, at->base, m->plic, at->irq) < 0) {
         free(c);
-        return NULL;
+        return -1;
     }
-    return c;
+    m->agent = c;
+    return 0;
 }
+
+const struct device_model virtio_console_device = {.attach = con_attach,
+                                                   .fdt_node = virtio_mmio_fdt_node};
 
 int virtio_console_send(struct vcon *c, const void *buf, size_t len)
 {

@@ -6,8 +6,10 @@
 
 #include "devices/plic.h"
 #include "lib/log.h"
+#include "machine/device.h"
 #include "machine/machine.h"
 
+#include <libfdt.h>
 #include <string.h>
 
 enum {
@@ -448,3 +450,48 @@ int virtio_mmio_attach(struct machine *m, struct virtio_dev *vd, uint64_t base,
     machine_on_free(m, destroy, vd);
     return 0;
 }
+
+int virtio_mmio_fdt_node(void *fdt, const struct machine *m, const struct device_slot *at)
+{
+    (void)m;
+    DT_TRY(dt_begin_device(fdt, at, DT_COMPAT("virtio,mmio")));
+    DT_TRY(dt_prop_reg(fdt, at->base, at->size));
+    DT_TRY(dt_prop_plic_irq(fdt, at->irq));
+    DT_TRY(fdt_end_node(fdt));
+    return 0;
+}
+
+/* ---- an empty slot ------------------------------------------------------------------- */
+
+static uint64_t empty_read(void *opaque, uint64_t off, int size)
+{
+    (void)opaque;
+    (void)size;
+    switch (off) {
+    case REG_MAGIC: return 0x74726976; /* "virt" */
+    case REG_VERSION: return 2;        /* version 2: virtio 1.x (modern) */
+    case REG_VENDOR_ID: return VIRTIO_VENDOR;
+    default: return 0;                 /* device ID 0 and everything else */
+    }
+}
+
+static void empty_write(void *opaque, uint64_t off, uint64_t val, int size)
+{
+    (void)opaque;
+    (void)off;
+    (void)val;
+    (void)size;
+}
+
+static const struct mmio_ops empty_ops = {.read = empty_read, .write = empty_write};
+
+static int empty_attach(struct machine *m, const struct device_slot *at, const void *arg)
+{
+    (void)arg;
+    struct region r = {.base = at->base, .size = at->size, .name = "virtio-mmio",
+                       .ops = &empty_ops};
+    return machine_add_region(m, &r);
+}
+
+const struct device_model virtio_mmio_empty_device = {.attach = empty_attach,
+                                                      .fdt_node = virtio_mmio_fdt_node};

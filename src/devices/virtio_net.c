@@ -16,6 +16,7 @@
 #include "devices/netdev.h"
 #include "devices/virtio.h"
 #include "lib/log.h"
+#include "machine/device.h"
 #include "machine/machine.h"
 
 #include <errno.h>
@@ -294,9 +295,9 @@ static const struct virtio_device_ops net_ops = {
     .destroy = net_destroy,
 };
 
-int virtio_net_attach(struct machine *m, uint64_t base, struct plic *plic, unsigned irq,
-                      const struct net_config *cfg)
+static int net_attach(struct machine *m, const struct device_slot *at, const void *arg)
 {
+    const struct net_config *cfg = arg;
     char err[512];
     struct netdev *nd = netdev_open(cfg->backend, cfg->mac, err, sizeof(err));
     if (!nd) {
@@ -320,7 +321,7 @@ int virtio_net_attach(struct machine *m, uint64_t base, struct plic *plic, unsig
     vd->queue_max = QUEUE_SIZE;
     vd->ops = &net_ops;
     vd->opaque = v;
-    if (v->kick_fd < 0 || virtio_mmio_attach(m, vd, base, plic, irq) < 0) {
+    if (v->kick_fd < 0 || virtio_mmio_attach(m, vd, at->base, m->plic, at->irq) < 0) {
         net_destroy(vd);
         return -1;
     }
@@ -332,6 +333,9 @@ int virtio_net_attach(struct machine *m, uint64_t base, struct plic *plic, unsig
     if (m->nnics < MACHINE_MAX_DEVICES) m->nics[m->nnics++] = v;
     return 0;
 }
+
+const struct device_model virtio_net_device = {.attach = net_attach,
+                                               .fdt_node = virtio_mmio_fdt_node};
 
 void virtio_net_get_stats(struct vnet *v, struct nic_stats *out)
 {
