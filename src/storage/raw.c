@@ -149,8 +149,25 @@ static void raw_close(struct disk *d)
     free(rw);
 }
 
-static const struct disk_driver raw_driver = {
+static struct disk *raw_open(int fd, struct disk_open_args *a, char *err, size_t errlen);
+static int raw_create(const char *path, uint64_t size, const char *backing_path,
+                      const char *backing_format, uint32_t cluster_size, char *err,
+                      size_t errlen);
+
+/* Every file is a raw image: the format probing settles on last. */
+static bool raw_probe(const uint8_t *head, size_t n, const uint8_t *tail)
+{
+    (void)head;
+    (void)n;
+    (void)tail;
+    return true;
+}
+
+const struct disk_driver raw_driver = {
     .name = "raw",
+    .probe = raw_probe,
+    .open = raw_open,
+    .create = raw_create,
     .read = raw_read,
     .write = raw_write,
     .flush = raw_flush,
@@ -162,7 +179,7 @@ static const struct disk_driver raw_driver = {
     .close = raw_close,
 };
 
-struct disk *raw_open(int fd, struct disk_open_args *a, char *err, size_t errlen)
+static struct disk *raw_open(int fd, struct disk_open_args *a, char *err, size_t errlen)
 {
     struct stat st;
     int64_t size = disk_file_size(fd);
@@ -183,4 +200,36 @@ struct disk *raw_open(int fd, struct disk_open_args *a, char *err, size_t errlen
     rw->fd = fd;
     rw->is_blk = S_ISBLK(st.st_mode);
     return &rw->d;
+}
+
+static int raw_create(const char *path, uint64_t size, const char *backing_path,
+                      const char *backing_format, uint32_t cluster_size, char *err, size_t errlen)
+{
+    (void)backing_format;
+    (void)cluster_size;
+    if (backing_path) {
+        disk_errf(err, errlen, "%s: raw images cannot have a backing file (use -f qcow2)", path);
+        return -1;
+    }
+    if (size % DISK_SECTOR) {
+        disk_errf(err, errlen, "%s: size %" PRIu64 " is not a multiple of 512 bytes", path, size);
+        return -1;
+    }
+    if (size > INT64_MAX) {
+        disk_errf(err, errlen, "%s: size %" PRIu64 " is too large", path, size);
+        return -1;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        disk_errf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+        return -1;
+    }
+    if (ftruncate(fd, (off_t)size) < 0 || fsync(fd) < 0) {
+        disk_errf(err, errlen, "%s: cannot set the size to %" PRIu64 " bytes: %s", path, size,
+                  strerror(errno));
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
 }
