@@ -92,12 +92,12 @@ static void take_stats(struct balloon *b)
 static void balloon_notify(struct virtio_dev *vd, unsigned q)
 {
     struct balloon *b = vd->opaque;
-    pthread_mutex_lock(&vd->lock);
+    virtio_lock(vd);
     if (q == STATSQ)
         take_stats(b);
     else
         pages(b, q);
-    pthread_mutex_unlock(&vd->lock);
+    virtio_unlock(vd);
 }
 
 static uint64_t balloon_config_read(struct virtio_dev *vd, uint64_t off, int size)
@@ -162,7 +162,7 @@ const struct device_model virtio_balloon_device = {.attach = balloon_attach,
 void virtio_balloon_set_target(struct balloon *b, uint64_t guest_mib)
 {
     struct virtio_dev *vd = &b->vd;
-    pthread_mutex_lock(&vd->lock);
+    virtio_lock(vd);
     uint64_t total = vd->m->ram_size / BALLOON_PAGE;
     uint64_t keep = guest_mib * (1024 * 1024 / BALLOON_PAGE);
     b->num_pages = keep >= total ? 0 : (uint32_t)(total - keep);
@@ -173,13 +173,13 @@ void virtio_balloon_set_target(struct balloon *b, uint64_t guest_mib)
         virtq_push(vd, STATSQ, &b->stats_req, 0);
         virtq_notify(vd, STATSQ);
     }
-    pthread_mutex_unlock(&vd->lock);
+    virtio_unlock(vd);
 }
 
 void virtio_balloon_get(struct balloon *b, struct balloon_info *out)
 {
     struct virtio_dev *vd = &b->vd;
-    pthread_mutex_lock(&vd->lock);
+    virtio_lock(vd);
     out->target_pages = b->num_pages;
     out->actual_pages = b->actual;
     out->returned_pages = b->returned;
@@ -190,5 +190,5 @@ void virtio_balloon_get(struct balloon *b, struct balloon_info *out)
         virtq_push(vd, STATSQ, &b->stats_req, 0);
         virtq_notify(vd, STATSQ);
     }
-    pthread_mutex_unlock(&vd->lock);
+    virtio_unlock(vd);
 }

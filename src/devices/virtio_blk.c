@@ -235,15 +235,15 @@ static void *worker(void *arg)
         b->pending = false;
         pthread_mutex_unlock(&b->wlock);
         for (;;) {
-            pthread_mutex_lock(&vd->lock);
+            virtio_lock(vd);
             int got = virtq_pop(vd, 0, &b->req);
-            pthread_mutex_unlock(&vd->lock);
+            virtio_unlock(vd);
             if (got != 1) break;
             uint32_t written = serve(b, &b->req);
-            pthread_mutex_lock(&vd->lock);
+            virtio_lock(vd);
             virtq_push(vd, 0, &b->req, written);
             virtq_notify(vd, 0);
-            pthread_mutex_unlock(&vd->lock);
+            virtio_unlock(vd);
         }
     }
 }

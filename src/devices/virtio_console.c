@@ -50,7 +50,7 @@ static void con_notify(struct virtio_dev *vd, unsigned q)
 {
     static __thread struct virtq_req req;
     struct vcon *c = vd->opaque;
-    pthread_mutex_lock(&vd->lock);
+    virtio_lock(vd);
     if (q == RXQ) {
         deliver(c); /* new receive buffers */
     } else if (q == TXQ) {
@@ -61,7 +61,7 @@ static void con_notify(struct virtio_dev *vd, unsigned q)
         }
         if (any) virtq_notify(vd, TXQ);
     }
-    pthread_mutex_unlock(&vd->lock);
+    virtio_unlock(vd);
 }
 
 static void con_start(struct virtio_dev *vd)
@@ -100,7 +100,7 @@ const struct device_model virtio_console_device = {.attach = con_attach,
 
 int virtio_console_send(struct vcon *c, const void *buf, size_t len)
 {
-    pthread_mutex_lock(&c->vd.lock);
+    virtio_lock(&c->vd);
     int rc = -1;
     if (len <= PENDING_MAX - c->npending) {
         memcpy(c->pending + c->npending, buf, len);
@@ -108,14 +108,14 @@ int virtio_console_send(struct vcon *c, const void *buf, size_t len)
         deliver(c);
         rc = 0;
     }
-    pthread_mutex_unlock(&c->vd.lock);
+    virtio_unlock(&c->vd);
     return rc;
 }
 
 bool virtio_console_driver_ready(struct vcon *c)
 {
-    pthread_mutex_lock(&c->vd.lock);
+    virtio_lock(&c->vd);
     bool ready = virtio_running(&c->vd);
-    pthread_mutex_unlock(&c->vd.lock);
+    virtio_unlock(&c->vd);
     return ready;
 }

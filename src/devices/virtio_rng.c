@@ -16,7 +16,7 @@
 static void rng_notify(struct virtio_dev *vd, unsigned q)
 {
     static __thread struct virtq_req req;
-    pthread_mutex_lock(&vd->lock);
+    virtio_lock(vd);
     while (virtq_pop(vd, q, &req) == 1) {
         uint32_t done = 0;
         for (unsigned k = 0; k < req.nin; k++) {
@@ -28,7 +28,7 @@ static void rng_notify(struct virtio_dev *vd, unsigned q)
         virtq_push(vd, q, &req, done);
     }
     virtq_notify(vd, q);
-    pthread_mutex_unlock(&vd->lock);
+    virtio_unlock(vd);
 }
 
 static void rng_destroy(struct virtio_dev *vd)
