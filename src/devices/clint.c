@@ -78,9 +78,7 @@ static const struct mmio_ops clint_ops = {.read = clint_read, .write = clint_wri
 static int clint_attach(struct machine *m, const struct device_slot *at, const void *arg)
 {
     (void)arg;
-    struct region r = {.base = at->base, .size = at->size, .name = "clint", .ops = &clint_ops,
-                       .opaque = m};
-    return machine_add_region(m, &r);
+    return device_map(m, at, &clint_ops, m);
 }
 
 static int clint_fdt(void *fdt, const struct machine *m, const struct device_slot *at)

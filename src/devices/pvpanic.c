@@ -37,9 +37,7 @@ static const struct mmio_ops pvpanic_ops = {.read = pvpanic_read, .write = pvpan
 static int pvpanic_attach(struct machine *m, const struct device_slot *at, const void *arg)
 {
     (void)arg;
-    struct region r = {.base = at->base, .size = at->size, .name = "pvpanic",
-                       .ops = &pvpanic_ops, .opaque = m};
-    return machine_add_region(m, &r);
+    return device_map(m, at, &pvpanic_ops, m);
 }
 
 /* Its node gives the two bytes the guest uses, as QEMU's does. */

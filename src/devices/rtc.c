@@ -11,7 +11,6 @@
 #include "machine/device.h"
 #include "machine/machine.h"
 
-#include <libfdt.h>
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -150,9 +149,7 @@ static int rtc_attach(struct machine *m, const struct device_slot *at, const voi
     pthread_cond_init(&r->cond, NULL);
     r->plic = m->plic;
     r->irq = at->irq;
-    struct region reg = {.base = at->base, .size = at->size, .name = "rtc", .ops = &rtc_ops,
-                         .opaque = r};
-    if (machine_add_region(m, &reg) < 0 || pthread_create(&r->thread, NULL, alarm_thread, r)) {
+    if (device_map(m, at, &rtc_ops, r) < 0 || pthread_create(&r->thread, NULL, alarm_thread, r)) {
         pthread_cond_destroy(&r->cond);
         pthread_mutex_destroy(&r->lock);
         free(r);
@@ -165,11 +162,7 @@ static int rtc_attach(struct machine *m, const struct device_slot *at, const voi
 static int rtc_fdt(void *fdt, const struct machine *m, const struct device_slot *at)
 {
     (void)m;
-    DT_TRY(dt_begin_device(fdt, at, DT_COMPAT("google,goldfish-rtc")));
-    DT_TRY(dt_prop_reg(fdt, at->base, at->size));
-    DT_TRY(dt_prop_plic_irq(fdt, at->irq));
-    DT_TRY(fdt_end_node(fdt));
-    return 0;
+    return dt_plain_device(fdt, at, DT_COMPAT("google,goldfish-rtc"));
 }
 
 const struct device_model rtc_device = {.attach = rtc_attach, .fdt_node = rtc_fdt};

@@ -40,9 +40,7 @@ static const struct mmio_ops syscon_ops = {.read = syscon_read, .write = syscon_
 static int syscon_attach(struct machine *m, const struct device_slot *at, const void *arg)
 {
     (void)arg;
-    struct region r = {.base = at->base, .size = at->size, .name = "test", .ops = &syscon_ops,
-                       .opaque = m};
-    return machine_add_region(m, &r);
+    return device_map(m, at, &syscon_ops, m);
 }
 
 static int syscon_fdt(void *fdt, const struct machine *m, const struct device_slot *at)

@@ -205,9 +205,7 @@ static int uart_attach(struct machine *m, const struct device_slot *at, const vo
     u->plic = m->plic;
     u->irq = at->irq;
     u->con = m->console;
-    struct region r = {.base = at->base, .size = at->size, .name = "uart0", .ops = &uart_ops,
-                       .opaque = u};
-    if (machine_add_region(m, &r) < 0) {
+    if (device_map(m, at, &uart_ops, u) < 0) {
         pthread_mutex_destroy(&u->lock);
         free(u);
         return -1;

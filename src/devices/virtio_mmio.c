@@ -10,7 +10,6 @@
 #include "machine/machine.h"
 
 #include <assert.h>
-#include <libfdt.h>
 #include <string.h>
 
 enum {
@@ -463,11 +462,7 @@ int virtio_mmio_attach(struct machine *m, struct virtio_dev *vd, uint64_t base,
 int virtio_mmio_fdt_node(void *fdt, const struct machine *m, const struct device_slot *at)
 {
     (void)m;
-    DT_TRY(dt_begin_device(fdt, at, DT_COMPAT("virtio,mmio")));
-    DT_TRY(dt_prop_reg(fdt, at->base, at->size));
-    DT_TRY(dt_prop_plic_irq(fdt, at->irq));
-    DT_TRY(fdt_end_node(fdt));
-    return 0;
+    return dt_plain_device(fdt, at, DT_COMPAT("virtio,mmio"));
 }
 
 /* ---- an empty slot ------------------------------------------------------------------- */
@@ -497,9 +492,7 @@ static const struct mmio_ops empty_ops = {.read = empty_read, .write = empty_wri
 static int empty_attach(struct machine *m, const struct device_slot *at, const void *arg)
 {
     (void)arg;
-    struct region r = {.base = at->base, .size = at->size, .name = "virtio-mmio",
-                       .ops = &empty_ops};
-    return machine_add_region(m, &r);
+    return device_map(m, at, &empty_ops, NULL);
 }
 
 const struct device_model virtio_mmio_empty_device = {.attach = empty_attach,

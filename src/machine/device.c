@@ -1,7 +1,8 @@
 /*
- * device.c - the helpers device-tree writers share (see device.h): node
- * names with unit addresses, reg, PLIC and per-hart interrupts, spelled the
- * way QEMU's virt board spells them.
+ * device.c - the helpers devices share to join a board (see device.h):
+ * mapping registers, and the device-tree properties (node names with unit
+ * addresses, reg, PLIC and per-hart interrupts) spelled the way QEMU's virt
+ * board spells them.
  */
 #include "machine/device.h"
 
@@ -10,6 +11,14 @@
 
 #include <libfdt.h>
 #include <stdio.h>
+
+int device_map(struct machine *m, const struct device_slot *at, const struct mmio_ops *ops,
+               void *opaque)
+{
+    struct region r = {
+        .base = at->base, .size = at->size, .name = at->name, .ops = ops, .opaque = opaque};
+    return machine_add_region(m, &r);
+}
 
 void dt_error(const char *call, int fdt_err)
 {
@@ -52,4 +61,13 @@ int dt_prop_per_hart_irqs(void *fdt, const struct machine *m, uint32_t a, uint32
         cells[n++] = cpu_to_fdt32(b);
     }
     return fdt_property(fdt, "interrupts-extended", cells, (int)(n * sizeof(fdt32_t)));
+}
+
+int dt_plain_device(void *fdt, const struct device_slot *at, const char *compat, int compat_len)
+{
+    DT_TRY(dt_begin_device(fdt, at, compat, compat_len));
+    DT_TRY(dt_prop_reg(fdt, at->base, at->size));
+    if (at->irq) DT_TRY(dt_prop_plic_irq(fdt, at->irq));
+    DT_TRY(fdt_end_node(fdt));
+    return 0;
 }

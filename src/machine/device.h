@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 struct machine;
+struct mmio_ops;
 
 /* Where the board puts a device: one row of its table. */
 struct device_slot {
@@ -37,6 +38,10 @@ struct device_model {
      * (ROM). 0, or -1 after a message. */
     int (*fdt_node)(void *fdt, const struct machine *m, const struct device_slot *at);
 };
+
+/* Map a device's registers at `at` (a region named after the node). */
+int device_map(struct machine *m, const struct device_slot *at, const struct mmio_ops *ops,
+               void *opaque);
 
 /* ---- helpers for device-tree writers (machine/device.c) ---- */
 
@@ -69,5 +74,8 @@ int dt_prop_per_hart_irqs(void *fdt, const struct machine *m, uint32_t a, uint32
  * property: DT_COMPAT("vendor,a\0vendor,b") (NUL-separated strings). */
 #define DT_COMPAT(list) list, (int)sizeof(list)
 int dt_begin_device(void *fdt, const struct device_slot *at, const char *compat, int compat_len);
+/* The whole node of a plain device: compatible, reg = <base size> and, when
+ * it has one, its PLIC interrupt. */
+int dt_plain_device(void *fdt, const struct device_slot *at, const char *compat, int compat_len);
 
 #endif

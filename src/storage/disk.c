@@ -7,6 +7,7 @@
 #include "storage/disk.h"
 #include "storage/driver.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -395,6 +396,19 @@ static struct disk *open_image(struct disk_open_args *a, char *err, size_t errle
     } else {
         drv = probe_format(fd, fsize);
     }
+    if (!a->readonly && !drv->write) {
+        char upper[16];
+        size_t i = 0;
+        for (; drv->name[i] && i + 1 < sizeof(upper); i++)
+            upper[i] = (char)toupper((unsigned char)drv->name[i]);
+        upper[i] = 0;
+        disk_errf(err, errlen,
+                  "%s: %s images can only be read by kumo; import it with `kumo-img convert -f "
+                  "%s %s -O qcow2 disk.qcow2`",
+                  a->path, upper, drv->name, a->path);
+        close(fd);
+        return NULL;
+    }
     struct disk *d = drv->open(fd, a, err, errlen);
     if (d && !a->format && drv == &raw_driver) d->probed_raw = true;
     return d;
@@ -519,7 +533,7 @@ int disk_write(struct disk *d, uint64_t off, const void *buf, size_t len)
     return d->drv->write(d, off, buf, len);
 }
 
-static int write_zero_buffers(struct disk *d, uint64_t off, uint64_t len)
+int disk_write_zero_buffers(struct disk *d, uint64_t off, uint64_t len)
 {
     size_t chunk = 1u << 20;
     void *z = calloc(1, chunk);
@@ -541,7 +555,7 @@ int disk_write_zeroes(struct disk *d, uint64_t off, uint64_t len, bool may_unmap
     if (r < 0 || len == 0) return r;
     if (d->drv->write_zeroes) return d->drv->write_zeroes(d, off, len, may_unmap);
     if (!d->drv->write) return -EROFS;
-    return write_zero_buffers(d, off, len);
+    return disk_write_zero_buffers(d, off, len);
 }
 
 int disk_discard(struct disk *d, uint64_t off, uint64_t len)

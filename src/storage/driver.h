@@ -39,7 +39,9 @@ struct disk_driver {
     int (*create)(const char *path, uint64_t size, const char *backing_path,
                   const char *backing_format, uint32_t cluster_size, char *err, size_t errlen);
     int (*read)(struct disk *d, uint64_t off, void *buf, size_t len);
-    int (*write)(struct disk *d, uint64_t off, const void *buf, size_t len);     /* may be NULL */
+    /* NULL for a format kumo only reads (imports): disk.c refuses to open
+     * it read-write, so open is only called with a->readonly then. */
+    int (*write)(struct disk *d, uint64_t off, const void *buf, size_t len);
     int (*flush)(struct disk *d);                                                /* may be NULL */
     int (*discard)(struct disk *d, uint64_t off, uint64_t len);                  /* may be NULL */
     int (*write_zeroes)(struct disk *d, uint64_t off, uint64_t len, bool unmap); /* may be NULL */
@@ -77,6 +79,10 @@ extern const struct disk_driver raw_driver, qcow2_driver, vhd_driver, vmdk_drive
 /* The name QEMU uses for format `name` (or one of its aliases): what a
  * qcow2 image records as its backing file's format. name when unknown. */
 const char *disk_format_qemu_name(const char *name);
+
+/* Write zeroes over [off, off+len) with the driver's write, 1 MiB at a time
+ * (disk_write_zeroes for formats without write_zeroes; drivers' fallback). */
+int disk_write_zero_buffers(struct disk *d, uint64_t off, uint64_t len);
 
 /* Open the next image of a chain (a backing file), read-only. */
 struct disk *disk_open_chain(struct disk_open_args *parent, const char *path, const char *format,

@@ -55,29 +55,13 @@ static int raw_flush(struct disk *d)
     return 0;
 }
 
-static int write_zero_chunks(struct disk *d, uint64_t off, uint64_t len)
-{
-    size_t chunk = 1u << 20;
-    void *z = calloc(1, chunk);
-    if (!z) return -ENOMEM;
-    int r = 0;
-    while (len && r == 0) {
-        size_t n = len < chunk ? (size_t)len : chunk;
-        r = raw_write(d, off, z, n);
-        off += n;
-        len -= n;
-    }
-    free(z);
-    return r;
-}
-
 static int raw_write_zeroes(struct disk *d, uint64_t off, uint64_t len, bool unmap)
 {
     struct raw *rw = to_raw(d);
     if (rw->is_blk) {
         uint64_t range[2] = {off, len};
         if (ioctl(rw->fd, BLKZEROOUT, range) == 0) return 0;
-        return write_zero_chunks(d, off, len);
+        return disk_write_zero_buffers(d, off, len);
     }
     int mode = unmap ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
                      : FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
@@ -85,7 +69,7 @@ static int raw_write_zeroes(struct disk *d, uint64_t off, uint64_t len, bool unm
     if (!unmap &&
         fallocate(rw->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
         return 0;
-    return write_zero_chunks(d, off, len);
+    return disk_write_zero_buffers(d, off, len);
 }
 
 static int raw_discard(struct disk *d, uint64_t off, uint64_t len)

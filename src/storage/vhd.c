@@ -192,10 +192,6 @@ static struct disk *vhd_open(int fd, struct disk_open_args *a, char *err, size_t
         return NULL;
     }
     v->fd = fd;
-    if (!a->readonly)
-        FAIL("%s: VHD images can only be read by kumo; import it with `kumo-img convert -f vhd "
-             "%s -O qcow2 disk.qcow2`",
-             p, p);
     int64_t fsize = disk_file_size(fd);
     if (fsize < 512) FAIL("%s: too small to be a VHD image (no 512-byte footer)", p);
     v->file_size = (uint64_t)fsize;

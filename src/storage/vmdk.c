@@ -606,10 +606,6 @@ static struct disk *vmdk_open(int fd, struct disk_open_args *a, char *err, size_
         return NULL;
     }
     v->fd = fd;
-    if (!a->readonly)
-        FAIL("%s: VMDK images can only be read by kumo; import it with `kumo-img convert -f "
-             "vmdk %s -O qcow2 disk.qcow2`",
-             p, p);
     int64_t fsize = disk_file_size(fd);
     uint8_t magic[4] = {0};
     if (fsize < 0) FAIL("%s: cannot get the file size", p);
