@@ -216,13 +216,13 @@ static uint8_t *tlb_fill(struct hart *h, struct tlb_set *set, uint64_t va, uint6
     }
     if (!pmp_allows(h, pa_page, PAGE_SIZE, acc, priv)) return NULL;
     uint8_t *host_page = r->host + (pa_page - r->base);
+    struct tlb_entry *e = &set->e[acc][(va >> PAGE_SHIFT) & (TLB_SIZE - 1)];
+    e->tag = va_page;
+    e->addend = (uintptr_t)host_page - (uintptr_t)va_page;
     /* A write entry only for a plain RAM page: stores to code, watched words
      * and ROM must take the slow path (architecture.md, "Invariants"). */
     assert(acc != ACC_WRITE ||
            (r->host == h->m->ram && !h->m->page_flags[ram_page_index(h->m, pa_page)]));
-    struct tlb_entry *e = &set->e[acc][(va >> PAGE_SHIFT) & (TLB_SIZE - 1)];
-    e->tag = va_page;
-    e->addend = (uintptr_t)host_page - (uintptr_t)va_page;
     return host_page;
 }
 
