@@ -12,6 +12,8 @@
 #ifndef KUMO_DEVICES_VIRTIO_H
 #define KUMO_DEVICES_VIRTIO_H
 
+#include "machine/device.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -19,8 +21,6 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-struct device_model;
-struct device_slot;
 struct machine;
 struct plic;
 

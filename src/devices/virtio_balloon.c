@@ -11,7 +11,6 @@
 
 #include "devices/virtio.h"
 #include "lib/log.h"
-#include "machine/device.h"
 #include "machine/machine.h"
 
 #include <stdlib.h>

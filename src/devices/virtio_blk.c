@@ -12,7 +12,6 @@
 
 #include "devices/virtio.h"
 #include "lib/log.h"
-#include "machine/device.h"
 #include "machine/machine.h"
 #include "storage/disk.h"
 #include "storage/ratelimit.h"

@@ -7,7 +7,6 @@
 #include "devices/virtio_console.h"
 
 #include "devices/virtio.h"
-#include "machine/device.h"
 #include "machine/machine.h"
 
 #include <stdlib.h>

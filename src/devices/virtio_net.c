@@ -16,7 +16,6 @@
 #include "devices/netdev.h"
 #include "devices/virtio.h"
 #include "lib/log.h"
-#include "machine/device.h"
 #include "machine/machine.h"
 
 #include <errno.h>

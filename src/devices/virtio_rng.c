@@ -7,7 +7,6 @@
 #include "devices/virtio_rng.h"
 
 #include "devices/virtio.h"
-#include "machine/device.h"
 #include "machine/machine.h"
 
 #include <stdlib.h>
