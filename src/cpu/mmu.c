@@ -13,6 +13,7 @@
 #include "cpu/jit/jit.h"
 #include "machine/machine.h"
 
+#include <assert.h>
 #include <string.h>
 
 #define PTE_V (1ull << 0)
@@ -440,6 +441,12 @@ static uint8_t *tlb_fill(struct hart *h, struct tlb_set *set, uint64_t va, uint6
     }
     e->tag = va_page;
     e->addend = (uintptr_t)host_page - (uintptr_t)va_page;
+    /* A write entry only for a plain RAM page: stores to code, watched words
+     * and ROM must take the slow path (architecture.md, "Invariants"). Another
+     * hart may decode the page from now on: EV_DROP_WRITES takes care of it. */
+    assert(acc != ACC_WRITE ||
+           (r->host == h->m->ram &&
+            !(h->m->page_flags[ram_page_index(h->m, pa_page)] & PAGE_WATCH)));
     return host_page;
 }
 
