@@ -270,6 +270,17 @@ void hart_wait_for_interrupt(struct hart *h)
     if (ns > 0) atomic_fetch_add_explicit(&h->idle_ns, (uint64_t)ns, memory_order_relaxed);
 }
 
+/* An exception retires nothing (its block's count was refunded), but uses
+ * up one unit of budget, so that a loop of them (a trap vector that faults,
+ * a handler that traps at once) still reaches the polls, its interrupts
+ * and --max-insns. instret stays exact. */
+static inline void trap_taken(struct hart *h)
+{
+    h->budget--;
+    h->instret--;
+    h->traps++;
+}
+
 /* ---- polling between blocks -------------------------------------------------- */
 
 /* Carry out the remote SFENCE.VMA requests posted to h. */
@@ -389,7 +400,7 @@ static enum hart_exit poll(struct hart *h)
     int64_t budget = h->jit ? HART_BUDGET_JIT : HART_BUDGET;
     if (h->max_insns) {
         /* fetch faults count too: a trap vector that faults loops for ever */
-        uint64_t done = h->instret + h->fetch_faults;
+        uint64_t done = h->instret + h->traps;
         if (done >= h->max_insns) return HART_EXIT_INSN_LIMIT;
         if (h->max_insns - done < (uint64_t)budget) budget = (int64_t)(h->max_insns - done);
     }
@@ -526,12 +537,8 @@ next_block:
     }
     b = get_block(h);
     if (unlikely(!b)) {
-        /* A fetch fault retires nothing, but uses up budget so that a loop of
-         * them (a trap vector that faults) still reaches the polls. */
         prev = NULL;
-        h->budget--;
-        h->instret--;
-        h->fetch_faults++;
+        trap_taken(h);
         hart_take_trap(h, h->exc_cause, h->exc_tval, false);
         goto next_block;
     }
@@ -557,6 +564,7 @@ next_block:
                     why = HART_EXIT_STOP;
                     goto leave;
                 case JIT_EXIT_PARK: why = HART_EXIT_PARK; goto leave;
+                case JIT_EXIT_EXC: trap_taken(h); goto next_block;
                 default: goto next_block;
                 }
             }
@@ -565,7 +573,10 @@ next_block:
                 jit_note_target(h->jit, h->pc, b);
             }
             switch (jit_run(h->jit, b->code)) {
-            case JIT_EXIT_EXC: hart_take_trap(h, h->exc_cause, h->exc_tval, false); break;
+            case JIT_EXIT_EXC:
+                trap_taken(h);
+                hart_take_trap(h, h->exc_cause, h->exc_tval, false);
+                break;
             case JIT_EXIT_PARK: why = HART_EXIT_PARK; goto leave;
             case JIT_EXIT_INTERP: goto interpret; /* b, at h->pc: it traps */
             default: break;
@@ -591,6 +602,7 @@ leave:
 exception:
     h->pc = PC;
     h->budget += (int64_t)(b->n - (uint32_t)(i - b->insns));
+    trap_taken(h);
     hart_take_trap(h, h->exc_cause, h->exc_tval, false);
     goto next_block;
 

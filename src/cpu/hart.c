@@ -174,7 +174,7 @@ void hart_reset(struct hart *h, uint64_t pc)
     memset(h->pmpcfg, 0, sizeof(h->pmpcfg));
     memset(h->pmpaddr, 0, sizeof(h->pmpaddr));
     h->instret = 0;
-    h->fetch_faults = 0;
+    h->traps = 0;
     h->instret_off = h->cycle_off = 0;
     h->budget = h->budget_start = 0;
     h->resv_addr = ~0ull;

@@ -215,7 +215,7 @@ struct hart {
     uint8_t pmpcfg[PMP_COUNT];
     uint64_t pmpaddr[PMP_COUNT];
     uint64_t instret;     /* retired instructions (also the cycle counter) */
-    uint64_t fetch_faults; /* instruction fetches that faulted (--max-insns counts them) */
+    uint64_t traps;        /* exceptions taken (--max-insns counts them: a trap loop ends) */
     int64_t instret_off;  /* minstret = instret + instret_off */
     int64_t cycle_off;    /* mcycle = instret + cycle_off */
 
