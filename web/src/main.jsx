@@ -1,0 +1,190 @@
+// main.jsx - the portal's shell: sign-in, the navigation, and which page a
+// path shows (docs/portal.md lists them).
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import './styles.css';
+import { onSignedOut, session } from './api.js';
+import { Link, match, navigate, useRoute } from './router.jsx';
+import { ErrorBox, Field } from './ui.jsx';
+import { Overview } from './pages/overview.jsx';
+import { VmCreate, VmList } from './pages/vms.jsx';
+import { VmPage } from './pages/vm.jsx';
+import { Disks } from './pages/storage.jsx';
+import { Networks, NsgList, NsgPage, PublicIps } from './pages/network.jsx';
+import { ScaleSetList, ScaleSetPage } from './pages/scalesets.jsx';
+import { Cost } from './pages/cost.jsx';
+
+const NAV = [
+  ['/', 'Overview'],
+  ['/vms', 'Virtual machines'],
+  ['/disks', 'Disks and snapshots'],
+  ['/networks', 'Virtual networks'],
+  ['/nsgs', 'Network security groups'],
+  ['/public-ips', 'Public IP addresses'],
+  ['/scale-sets', 'Scale sets'],
+  ['/cost', 'Cost'],
+];
+
+const ROUTES = [
+  ['/', Overview],
+  ['/vms', VmList],
+  ['/vms/new', VmCreate],
+  ['/vms/:rg/:name', VmPage],
+  ['/vms/:rg/:name/:tab', VmPage],
+  ['/disks', Disks],
+  ['/networks', Networks],
+  ['/nsgs', NsgList],
+  ['/nsgs/:rg/:name', NsgPage],
+  ['/public-ips', PublicIps],
+  ['/scale-sets', ScaleSetList],
+  ['/scale-sets/:rg/:name', ScaleSetPage],
+  ['/cost', Cost],
+];
+
+function SignIn({ onDone, expired }) {
+  const [token, setToken] = useState('');
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    document.title = 'Sign in - kumo';
+  }, []);
+  const submit = async (e) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await session.signIn(token.trim());
+      onDone();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <main class="signin">
+      <form onSubmit={submit} class="card signin-card" aria-labelledby="signin-title">
+        <h1 id="signin-title">
+          <img src="/portal/favicon.svg" alt="" width="28" height="28" /> Sign in to kumo
+        </h1>
+        {expired && <p class="notice">{expired}</p>}
+        <Field
+          label="API token"
+          error={error && (error.target === 'token' || error.status === 401) ? error.message : null}
+          hint={
+            <>
+              kumod's token: the 64 hex digits in <code>token</code> of its data directory (
+              <code>cat ~/.local/state/kumo/token</code>, or <code>/var/lib/kumo/token</code> for root).
+            </>
+          }
+        >
+          {(a) => (
+            <input
+              {...a}
+              name="token"
+              type="password"
+              autocomplete="off"
+              spellcheck={false}
+              required
+              autoFocus
+              value={token}
+              onInput={(e) => setToken(e.currentTarget.value)}
+            />
+          )}
+        </Field>
+        {error && error.target !== 'token' && error.status !== 401 && <ErrorBox error={error} />}
+        <button type="submit" class="primary" disabled={busy}>
+          {busy ? 'Signing in…' : 'Sign in'}
+        </button>
+        <p class="muted small">
+          The token stays on the server: kumo keeps a session in a cookie this page cannot read, for 8 hours of
+          inactivity at most.
+        </p>
+      </form>
+    </main>
+  );
+}
+
+function Shell({ onSignOut }) {
+  const path = useRoute();
+  let page = null;
+  for (const [pattern, C] of ROUTES) {
+    const m = match(pattern, path);
+    if (m) {
+      page = <C {...m} key={path.split('/').slice(0, 4).join('/')} />;
+      break;
+    }
+  }
+  const active = (href) => (href === '/' ? path === '/' : path === href || path.startsWith(href + '/'));
+  return (
+    <div class="shell">
+      <a href="#main" class="skip">
+        Skip to the page
+      </a>
+      <header class="topbar">
+        <Link href="/" class="brand">
+          <img src="/portal/favicon.svg" alt="" width="24" height="24" /> kumo
+        </Link>
+        <span class="topbar-note">cloud in a box</span>
+        <button type="button" class="link" onClick={onSignOut}>
+          Sign out
+        </button>
+      </header>
+      <nav class="sidebar" aria-label="Resources">
+        <ul>
+          {NAV.map(([href, label]) => (
+            <li>
+              <Link href={href} aria-current={active(href) ? 'page' : undefined}>
+                {label}
+              </Link>
+            </li>
+          ))}
+        </ul>
+      </nav>
+      <main id="main" class="content">
+        {page || (
+          <section class="page">
+            <h1>No such page</h1>
+            <p>
+              {location.pathname} is not a page of the portal. <Link href="/">Go to the overview</Link>.
+            </p>
+          </section>
+        )}
+      </main>
+    </div>
+  );
+}
+
+function App() {
+  const [state, setState] = useState({ phase: 'loading' });
+  useEffect(() => {
+    onSignedOut((e) => setState({ phase: 'signin', expired: e.message }));
+    session
+      .get()
+      .then(() => setState({ phase: 'in' }))
+      .catch((e) => setState({ phase: e.status === 401 ? 'signin' : 'error', error: e }));
+  }, []);
+  if (state.phase === 'loading') return <p class="muted center">Loading…</p>;
+  if (state.phase === 'error')
+    return (
+      <main class="signin">
+        <ErrorBox error={state.error} />
+      </main>
+    );
+  if (state.phase === 'signin') return <SignIn expired={state.expired} onDone={() => setState({ phase: 'in' })} />;
+  return (
+    <Shell
+      onSignOut={async () => {
+        try {
+          await session.signOut();
+        } catch {
+          /* gone already */
+        }
+        setState({ phase: 'signin' });
+        navigate('/', { replace: false });
+      }}
+    />
+  );
+}
+
+render(<App />, document.getElementById('app'));
