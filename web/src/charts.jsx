@@ -20,7 +20,7 @@ export function TimeChart({ title, times, series, unit, height = 180 }) {
       height,
       legend: { show: true, live: true },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(max * 1.1, unit === '%' ? 1 : 1e-9)] } },
+      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max((max || 0) * 1.1, unit === 'B/s' ? 1024 : 1)] } },
       axes: [
         { stroke: '#555' },
         { stroke: '#555', size: 70, values: (u, vals) => vals.map((v) => formatValue(v, unit)) },
