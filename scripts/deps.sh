@@ -7,13 +7,20 @@ set -euo pipefail
 packages=(
   # build
   gcc libc6-dev meson ninja-build pkg-config libfdt-dev zlib1g-dev libslirp-dev libjansson-dev
-  libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev
+  libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev nettle-dev libwslay-dev
   # bare-metal RISC-V programs (demo, ISA tests)
   gcc-riscv64-unknown-elf
   # tests
   python3 python3-pytest python3-pexpect device-tree-compiler clang libclang-rt-14-dev
   qemu-utils opensbi u-boot-qemu e2fsprogs socat curl iproute2
+  # the web portal (web/): built with Node.js and npm, tested in Chromium
+  chromium
 )
+# Node.js and npm from Debian, unless a node with npm is there already (a
+# NodeSource nodejs package bundles npm and conflicts with Debian's npm).
+if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

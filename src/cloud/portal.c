@@ -99,8 +99,7 @@ static void reply_error(struct http_response *rs, int status, const char *code, 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    reply_json(rs, status,
-               json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
+    reply_json(rs, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
 }
 
 static void reply_text(struct http_response *rs, int status, const char *ctype, const void *data,
@@ -271,8 +270,7 @@ static void console_api(struct portal *p, const struct http_request *rq, struct 
     if (!slash || slash == rest || (size_t)(slash - rest) >= sizeof(rg) || !slash[1] ||
         strchr(slash + 1, '/') || strlen(slash + 1) >= sizeof(vm)) {
         reply_error(rs, 404, "NotFound",
-                    "no such path: %.200s (the console is /portal/api/console/GROUP/VM)",
-                    rq->path);
+                    "no such path: %.200s (the console is /portal/api/console/GROUP/VM)", rq->path);
         return;
     }
     memcpy(rg, rest, (size_t)(slash - rest));
@@ -313,8 +311,8 @@ static void console_api(struct portal *p, const struct http_request *rq, struct 
                         "SELECT v.id FROM vms v JOIN groups g ON g.id = v.group_id"
                         " WHERE g.name = ? AND v.name = ?",
                         "tt", rg, vm);
-    if (id >= 0) db_text(k->db, state, sizeof(state), "SELECT power_state FROM vms WHERE id = ?",
-                         "i", id);
+    if (id >= 0)
+        db_text(k->db, state, sizeof(state), "SELECT power_state FROM vms WHERE id = ?", "i", id);
     kumod_unlock(k);
     if (id < 0) {
         reply_error(rs, 404, "NotFound",
@@ -423,8 +421,8 @@ void portal_handle(void *ctx, const struct http_request *rq, struct http_respons
     if (p && cookie(rq) && !http_header(rq, "Authorization")) {
         struct portal_session s;
         if (!host_checked(p, rq, rs) || !session_checked(p, rq, rs, &s)) return;
-        if (!is_get(rq) && (!origin_checked(p, rq, rs) ||
-                            !csrf_checked(&s, http_header(rq, "X-CSRF-Token"), rs)))
+        if (!is_get(rq) &&
+            (!origin_checked(p, rq, rs) || !csrf_checked(&s, http_header(rq, "X-CSRF-Token"), rs)))
             return;
         r.session_auth = true;
     }

@@ -17,13 +17,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PORTAL_SESSIONS_MAX  64
-#define PORTAL_SECRET_LEN    64 /* hex digits of a session id or CSRF token (256 bits) */
-#define PORTAL_SESSION_IDLE  (8 * 3600 * 1000LL)  /* ms unused before a session ends */
-#define PORTAL_SESSION_LIFE  (24 * 3600 * 1000LL) /* ms after sign-in it ends anyway */
-#define PORTAL_COOKIE        "kumo_session"
-#define PORTAL_WS_PROTOCOL   "kumo.console"  /* the subprotocol the console speaks */
-#define PORTAL_WS_CSRF       "csrf."         /* prefix of the CSRF token's subprotocol */
+#define PORTAL_SESSIONS_MAX 64
+#define PORTAL_SECRET_LEN   64 /* hex digits of a session id or CSRF token (256 bits) */
+#define PORTAL_SESSION_IDLE (8 * 3600 * 1000LL)  /* ms unused before a session ends */
+#define PORTAL_SESSION_LIFE (24 * 3600 * 1000LL) /* ms after sign-in it ends anyway */
+#define PORTAL_COOKIE       "kumo_session"
+#define PORTAL_WS_PROTOCOL  "kumo.console" /* the subprotocol the console speaks */
+#define PORTAL_WS_CSRF      "csrf."        /* prefix of the CSRF token's subprotocol */
 
 struct portal_session {
     char id[PORTAL_SECRET_LEN + 1];   /* the cookie's value */

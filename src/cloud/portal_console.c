@@ -24,11 +24,11 @@
 
 struct bridge {
     wslay_event_context_ptr ws;
-    int fd;  /* the browser */
-    int con; /* the console socket, or -1 */
+    int fd;            /* the browser */
+    int con;           /* the console socket, or -1 */
     const char *extra; /* bytes read before the bridge started (or the fuzz input) */
     size_t extra_len;
-    bool memory_only; /* fuzzing: no socket, input from extra, output discarded */
+    bool memory_only;                   /* fuzzing: no socket, input from extra, output discarded */
     char in[2 * PORTAL_CONSOLE_MAX_IN]; /* from the browser, not yet written to the console */
     size_t in_len;
     bool closing;
@@ -85,11 +85,11 @@ static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
     (void)ctx;
     struct bridge *b = user;
     if (arg->opcode == WSLAY_TEXT_FRAME) {
-        close_with(b, WSLAY_CODE_UNSUPPORTED_DATA,
-                   "send the console's input as binary messages");
+        close_with(b, WSLAY_CODE_UNSUPPORTED_DATA, "send the console's input as binary messages");
         return;
     }
-    if (arg->opcode != WSLAY_BINARY_FRAME || b->closing) return; /* control frames: wslay's */
+    if (arg->opcode != WSLAY_BINARY_FRAME || b->closing || !arg->msg_length)
+        return; /* control frames are wslay's; an empty message has no msg */
     if (arg->msg_length > sizeof(b->in) - b->in_len) {
         close_with(b, WSLAY_CODE_MESSAGE_TOO_BIG,
                    "the console's input is not read fast enough: paste less at a time");

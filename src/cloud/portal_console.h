@@ -17,12 +17,12 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-#define PORTAL_CONSOLE_REPLAY 8192 /* bytes of the console log sent first */
+#define PORTAL_CONSOLE_REPLAY 8192  /* bytes of the console log sent first */
 #define PORTAL_CONSOLE_MAX_IN 65536 /* largest message accepted from the browser */
 
 struct portal_console {
-    char socket_path[4096]; /* the VM's console.sock */
-    char log_path[4096];    /* its console.log (replayed first) */
+    char socket_path[4096];      /* the VM's console.sock */
+    char log_path[4096];         /* its console.log (replayed first) */
     const atomic_bool *stopping; /* kumod is stopping: close with 1001 */
 };
 

@@ -49,11 +49,15 @@ build fuzz_cloud_body tests/fuzz/fuzz_cloud_body.c src/cloud/requests.c src/clou
   src/cloud/validate.c src/cloud/error.c src/cloud/timefmt.c src/network/addr.c \
   src/network/nsg.c src/storage/tiers.c src/storage/ratelimit.c src/cloud/autoscale.c -ljansson
 
+# the web portal: request headers and the console's WebSocket frames
+build fuzz_cloud_portal tests/fuzz/fuzz_cloud_portal.c src/cloud/portal_auth.c \
+  src/cloud/portal_console.c -lnettle -lwslay -lpthread
+
 # kumo's --query expressions (a JMESPath subset)
 build fuzz_cli_query tests/fuzz/fuzz_cli_query.c src/cli/query.c -ljansson -lm
 
 for h in fuzz_elf fuzz_virtq fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config \
-    fuzz_net_services fuzz_cloud_body fuzz_cli_query; do
+    fuzz_net_services fuzz_cloud_body fuzz_cloud_portal fuzz_cli_query; do
   corpus="$out/$h-corpus"
   mkdir -p "$corpus"
   seeds="tests/fuzz/seeds/${h#fuzz_}"

@@ -79,12 +79,24 @@ static void test_host_origin(void)
         const char *host;
         bool ok;
     } hosts[] = {
-        {"127.0.0.1:8080", true},  {"127.0.0.1", true},       {"127.1.2.3:80", true},
-        {"localhost:8080", true},  {"LOCALHOST", true},       {"[::1]:8080", true},
-        {"[::1]", true},           {"evil.example:8080", false}, {"128.0.0.1:80", false},
-        {"10.0.0.1:8080", false},  {"127.0.0.1:80x", false},  {"127.0.0.1:123456", false},
-        {"", false},               {NULL, false},             {"[::2]:80", false},
-        {"[::1", false},           {":80", false},            {"localhost.evil.example", false},
+        {"127.0.0.1:8080", true},
+        {"127.0.0.1", true},
+        {"127.1.2.3:80", true},
+        {"localhost:8080", true},
+        {"LOCALHOST", true},
+        {"[::1]:8080", true},
+        {"[::1]", true},
+        {"evil.example:8080", false},
+        {"128.0.0.1:80", false},
+        {"10.0.0.1:8080", false},
+        {"127.0.0.1:80x", false},
+        {"127.0.0.1:123456", false},
+        {"", false},
+        {NULL, false},
+        {"[::2]:80", false},
+        {"[::1", false},
+        {":80", false},
+        {"localhost.evil.example", false},
         {"127.0.0.1.evil.example", false},
     };
     for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++)
@@ -196,6 +208,9 @@ static void test_console_frames(void)
     n = frame(buf, 9, "ping", 4, true); /* a ping is answered, not passed on */
     n += frame(buf + n, 2, "x", 1, true);
     CHECK(through(buf, n, got, sizeof(got)) == 1 && got[0] == 'x', "ping then data");
+    n = frame(buf, 2, "", 0, true); /* empty messages are harmless (the fuzzer found one) */
+    n += frame(buf + n, 2, "y", 1, true);
+    CHECK(through(buf, n, got, sizeof(got)) == 1 && got[0] == 'y', "empty then data");
     static char big[PORTAL_CONSOLE_MAX_IN + 10];
     memset(big, 'a', sizeof(big));
     buf[0] = 0x82;
