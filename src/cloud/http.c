@@ -254,13 +254,12 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static struct MHD_Daemon *start_on(struct http *h, int fd)
 {
-    return MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
-            MHD_ALLOW_UPGRADE,
-        0,
-        NULL, NULL, access_cb, h, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
-        completed_cb, h, MHD_OPTION_CONNECTION_LIMIT, 512u, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-        MHD_OPTION_END);
+    return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                                MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE,
+                            0, NULL, NULL, access_cb, h, MHD_OPTION_LISTEN_SOCKET, fd,
+                            MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
+                            MHD_OPTION_CONNECTION_LIMIT, 512u, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+                            MHD_OPTION_END);
 }
 
 struct http *http_start(const char *unix_path, const char *tcp, size_t max_body,

@@ -49,8 +49,8 @@ struct kumod_config {
     int workers;                 /* operation threads */
     int autoscale_interval;      /* seconds between autoscale evaluations */
     int verbose;
-    bool portal;               /* serve the web portal (portal.h); --no-portal: not */
-    char portal_origin[256];   /* the portal's public origin behind a proxy, or "" */
+    bool portal;             /* serve the web portal (portal.h); --no-portal: not */
+    char portal_origin[256]; /* the portal's public origin behind a proxy, or "" */
 };
 
 struct kumod {
