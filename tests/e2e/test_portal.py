@@ -50,10 +50,17 @@ def node_modules():
 def test_portal_in_a_browser(kumod_factory):  # noqa: F811 - pytest's fixture
     if not os.access(CHROMIUM, os.X_OK) or not shutil.which("node"):
         pytest.fail(f"{CHROMIUM} or node is missing: install them (scripts/deps.sh)")
-    k = kumod_factory()
+    k = kumod_factory(["--autoscale-interval", "2"])
     portal_built(k)
     k.ok("POST", "/v1/sizes", TINY)
     k.ok("POST", "/v1/resourceGroups", {"name": GROUP})
+    # a scale set of no instances, with autoscale: its page has a history to show
+    k.ok("POST", f"/v1/resourceGroups/{GROUP}/virtualMachineScaleSets",
+         {"name": "pool", "size": TINY["name"], "capacity": 0})
+    k.ok("POST", f"/v1/resourceGroups/{GROUP}/autoscaleSettings",
+         {"name": "pool-as", "scaleSet": "pool", "minimum": 0, "maximum": 2,
+          "rules": [{"metricTrigger": {"operator": "GreaterThan", "threshold": 70},
+                     "scaleAction": {"direction": "Increase"}}]})
     if SHOTS.exists():
         shutil.rmtree(SHOTS)
     env = dict(os.environ, NODE_PATH=node_modules(), CHROMIUM=CHROMIUM)
@@ -80,7 +87,7 @@ def test_portal_in_a_browser(kumod_factory):  # noqa: F811 - pytest's fixture
     log = k.request("GET", f"/v1/resourceGroups/{GROUP}/virtualMachines/web1/bootDiagnostics")
     assert "kumo-42-ok" in log.raw, "the console's command ran in the guest"
     shots = sorted(p.name for p in SHOTS.glob("*.png"))
-    assert len(shots) >= 19 and all((SHOTS / s).stat().st_size > 5000 for s in shots), shots
+    assert len(shots) >= 20 and all((SHOTS / s).stat().st_size > 5000 for s in shots), shots
 
 
 # ---------------------------------------------------------------------------

@@ -79,12 +79,13 @@ export function formatValue(v, unit) {
 }
 
 // Horizontal bars: rows [{label, value}], values >= 0.
-export function BarChart({ title, rows, unit }) {
+// compact: for a narrow card (the overview), in the same font size.
+export function BarChart({ title, rows, unit, compact }) {
   const max = Math.max(...rows.map((r) => r.value), 0) || 1;
   const rowH = 28;
-  const labelW = 220;
-  const width = 760;
-  const barW = width - labelW - 110;
+  const labelW = compact ? 110 : 220;
+  const width = compact ? 380 : 760;
+  const barW = width - labelW - (compact ? 80 : 110);
   return (
     <figure class="chart bar-chart">
       <figcaption>{title}</figcaption>
@@ -98,7 +99,7 @@ export function BarChart({ title, rows, unit }) {
         {rows.map((r, i) => (
           <g transform={`translate(0 ${i * rowH + 4})`}>
             <text x={labelW - 8} y={rowH / 2 + 4} text-anchor="end" class="bar-label">
-              {r.label.length > 32 ? r.label.slice(0, 31) + '…' : r.label}
+              {r.label.length > (compact ? 14 : 32) ? r.label.slice(0, compact ? 13 : 31) + '…' : r.label}
             </text>
             <rect x={labelW} y={3} height={rowH - 8} width={Math.max((r.value / max) * barW, 1)} rx={3} class="bar" />
             <text x={labelW + Math.max((r.value / max) * barW, 1) + 6} y={rowH / 2 + 4} class="bar-value">

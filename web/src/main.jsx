@@ -97,8 +97,8 @@ function SignIn({ onDone, expired }) {
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
         <p class="muted small">
-          The token stays on the server: kumo keeps a session in a cookie this page cannot read, for 8 hours of
-          inactivity at most.
+          The token is sent once: kumod then keeps a session, in a cookie this page cannot read, that ends after 8
+          hours unused or 24 hours in all, when you sign out, or when kumod restarts.
         </p>
       </form>
     </main>

@@ -192,6 +192,14 @@ async function main() {
       await shot(page, name);
     }
 
+    step('a scale set with its instances and autoscale history');
+    await page.goto(`${base}/portal/scale-sets`);
+    await page.getByRole('link', { name: 'pool', exact: true }).click();
+    await page.getByRole('heading', { name: 'pool', level: 1 }).waitFor();
+    await page.locator('section[aria-label="Autoscale history"] tbody tr').first().waitFor({ timeout: 60000 });
+    await page.getByText('0 to 2 (default 0)').waitFor();
+    await shot(page, '20-scale-set');
+
     step('sign out');
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('API token').waitFor();

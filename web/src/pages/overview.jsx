@@ -49,7 +49,7 @@ export function Overview() {
               <Meter label="vCPUs" used={h.allocated.vcpus} total={h.capacity.vcpus} unit="vCPUs" />
               <Meter label="Memory" used={h.allocated.memoryMiB} total={h.capacity.memoryMiB} unit="MiB" />
               <p class="muted small">
-                {h.allocated.vms} VM{h.allocated.vms === 1 ? '' : 's'} hold capacity here; CPU allocation ratio{' '}
+                {h.allocated.vms} VM{h.allocated.vms === 1 ? ' holds' : 's hold'} capacity here; CPU allocation ratio{' '}
                 {h.cpuAllocationRatio}, RAM ratio {h.ramAllocationRatio}, {fmt.mib(h.reservedMemoryMiB)} kept for the host.
               </p>
             </div>
@@ -88,7 +88,7 @@ export function Overview() {
                 since {fmt.time(cost.data.from)} ({cost.data.currency})
               </p>
               {cost.data.rows.length > 0 && (
-                <BarChart title="By resource group" unit="$" rows={cost.data.rows.map((r) => ({ label: r.key, value: r.cost }))} />
+                <BarChart compact title="By resource group" unit="$" rows={cost.data.rows.map((r) => ({ label: r.key, value: r.cost }))} />
               )}
             </>
           )}

@@ -306,7 +306,7 @@ export function VmCreate() {
               </select>
             )}
           </Field>
-          <Field label="Public IP" error={errs.publicIp} hint="Host ports (from 127.0.0.1:20000) forwarded to TCP 22, 80 and 443 of the VM.">
+          <Field label="Public IP" error={errs.publicIp} hint="Ports of the host (kumod --public-address, from --public-ports) forwarded to TCP 22, 80 and 443 of the VM.">
             {(a) => (
               <span class="check">
                 <input {...a} type="checkbox" name="publicIp" checked={f.publicIp} onChange={set('publicIp')} /> Give the VM a public IP
