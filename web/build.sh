@@ -36,8 +36,8 @@ modules() {
           "holds the packages); or build kumod without the portal: meson configure BUILD -Dportal=disabled"
       exit 1
     fi
-    rm -rf "$dir"
-    mv "$tmp" "$dir"
+    # an atomic rename; if another build got there first, its copy stays
+    mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
     # keep the two newest installs
     ls -dt "$cache"/modules-* 2>/dev/null | tail -n +3 | xargs -r rm -rf
   fi
@@ -62,8 +62,7 @@ dist() {
       log "vite build failed (see above)"
       exit 1
     fi
-    rm -rf "$dir"
-    mv "$tmp/out" "$dir"
+    mv -T "$tmp/out" "$dir" 2>/dev/null || true
     rm -rf "$tmp"
     ls -dt "$cache"/dist-* 2>/dev/null | tail -n +6 | xargs -r rm -rf
   fi
