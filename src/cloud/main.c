@@ -523,6 +523,7 @@ int main(int argc, char **argv)
     kumod_lock(&k);
     kumod_changed(&k);
     kumod_unlock(&k);
+    portal_quiesce(k.portal);
     http_stop(k.http);
     portal_stop(k.portal);
     vmss_stop(k.vmss);

@@ -22,11 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 struct portal {
     struct kumod *k;
     struct portal_sessions sessions;
-    bool secure_cookie; /* the public origin is https: the cookie says Secure */
+    atomic_int consoles; /* console bridges running */
+    bool secure_cookie;  /* the public origin is https: the cookie says Secure */
 };
 
 /* Scripts only from kumod, no inline script, no eval; data only from
@@ -49,6 +51,12 @@ struct portal *portal_start(struct kumod *k)
         log_warn("this kumod was built without the web portal (no npm when it was built): "
                  "/portal explains how to build it");
     return p;
+}
+
+void portal_quiesce(struct portal *p)
+{
+    for (int i = 0; p && i < 50 && atomic_load(&p->consoles) > 0; i++)
+        usleep(20000); /* each notices k->stopping within 0.1 s and closes */
 }
 
 void portal_stop(struct portal *p)
@@ -336,6 +344,7 @@ static void console_api(struct portal *p, const struct http_request *rq, struct 
              path_vm_file(k, path, id, "console.sock"));
     snprintf(pc->log_path, sizeof(pc->log_path), "%s", path_vm_file(k, path, id, "console.log"));
     pc->stopping = &k->stopping;
+    pc->running = &p->consoles;
     rs->status = 101;
     http_add_header(rs, "Upgrade", "websocket");
     http_add_header(rs, "Connection", "Upgrade");

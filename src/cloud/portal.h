@@ -31,6 +31,10 @@ struct portal;
 /* The portal of k (k->cfg.portal_origin: the public origin behind a
  * proxy, "" for none). NULL when out of memory. */
 struct portal *portal_start(struct kumod *k);
+/* With k->stopping set: wait (up to a second) until the consoles' bridges
+ * have told their browsers and closed, so that http_stop finds no upgraded
+ * connection. */
+void portal_quiesce(struct portal *p);
 void portal_stop(struct portal *p);
 
 /* The http_handler of kumod (ctx = struct kumod *, whose `portal` may be

@@ -184,14 +184,12 @@ static double mono(void)
 
 void portal_console_run(struct portal_console *pc, int fd, const char *extra, size_t extra_len)
 {
+    atomic_fetch_add(pc->running, 1);
     struct bridge *b = calloc(1, sizeof(*b));
-    if (!b) {
-        free(pc);
-        return;
-    }
-    *b = (struct bridge){.fd = fd, .con = -1, .extra = extra, .extra_len = extra_len};
-    if (!bridge_init(b)) {
+    if (!b || (*b = (struct bridge){.fd = fd, .con = -1, .extra = extra, .extra_len = extra_len},
+               !bridge_init(b))) {
         free(b);
+        atomic_fetch_sub(pc->running, 1);
         free(pc);
         return;
     }
@@ -215,6 +213,7 @@ void portal_console_run(struct portal_console *pc, int fd, const char *extra, si
         bool want_r = wslay_event_want_read(b->ws), want_w = wslay_event_want_write(b->ws);
         if (!want_r && !want_w) break;
         if (b->closing && !want_w) { /* our close is sent: wait a little for the answer */
+            if (atomic_load(pc->stopping)) break; /* not when kumod stops */
             if (close_deadline == 0) close_deadline = mono() + 2;
             if (mono() > close_deadline) break;
         }
@@ -224,7 +223,7 @@ void portal_console_run(struct portal_console *pc, int fd, const char *extra, si
         if (b->con >= 0 && !b->closing && wslay_event_get_queued_msg_length(b->ws) < QUEUE_MAX)
             p[1].events |= POLLIN;
         if (b->con >= 0 && b->in_len) p[1].events |= POLLOUT;
-        int rc = poll(p, b->con >= 0 ? 2 : 1, 250);
+        int rc = poll(p, b->con >= 0 ? 2 : 1, 100);
         if (rc < 0 && errno != EINTR) break;
         if (rc <= 0) continue;
         if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -247,6 +246,7 @@ void portal_console_run(struct portal_console *pc, int fd, const char *extra, si
     if (b->con >= 0) close(b->con);
     wslay_event_context_free(b->ws);
     free(b);
+    atomic_fetch_sub(pc->running, 1);
     free(pc);
 }
 

@@ -24,6 +24,7 @@ struct portal_console {
     char socket_path[4096];      /* the VM's console.sock */
     char log_path[4096];         /* its console.log (replayed first) */
     const atomic_bool *stopping; /* kumod is stopping: close with 1001 */
+    atomic_int *running;         /* bridges running: one more while this one runs */
 };
 
 /* Run the bridge on the upgraded connection fd (extra: bytes the client
