@@ -32,13 +32,16 @@ export function usePoll(fn, ms, deps = []) {
   return { ...state, reload };
 }
 
+let firstPage = true; // a fresh load starts at the top (Tab: the skip link)
+
 export function Page({ title, subtitle, actions, children }) {
   const h = useRef(null);
   useEffect(() => {
     document.title = `${title} - kumo`;
   }, [title]);
   useEffect(() => {
-    h.current?.focus({ preventScroll: true }); // a screen reader hears the new page
+    if (firstPage) firstPage = false;
+    else h.current?.focus({ preventScroll: true }); // after a link: a screen reader hears the new page
   }, []);
   return (
     <section class="page" aria-labelledby="page-title">

@@ -74,8 +74,20 @@ async function main() {
     check((await page.evaluate(() => document.cookie)).indexOf('kumo_session') < 0, 'the page cannot read the cookie');
     await shot(page, '03-overview-empty');
 
+    step('the keyboard reaches the navigation');
+    await page.goto(`${base}/portal/`); // a fresh load: focus starts at the top
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    await page.keyboard.press('Tab');
+    check((await page.evaluate(() => document.activeElement.textContent)) === 'Skip to the page', 'Tab: the skip link first');
+    let guard = 0;
+    while ((await page.evaluate(() => document.activeElement.textContent)) !== 'Virtual machines' && guard++ < 10)
+      await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Virtual machines', level: 1 }).waitFor();
+    check(page.url().endsWith('/portal/vms'), `Enter on a navigation link opens its page (${page.url()})`);
+    check((await page.evaluate(() => document.activeElement.id)) === 'page-title', 'focus moves to the new page title');
+
     step('create a VM from the form');
-    await page.getByRole('link', { name: 'Virtual machines' }).click();
     await page.getByRole('button', { name: 'Create a VM' }).click();
     await page.getByLabel('Name', { exact: true }).fill(VM);
     await page.getByLabel('Resource group', { exact: true }).selectOption(group);
