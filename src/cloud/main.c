@@ -6,6 +6,7 @@
  * next kumod re-adopts them.
  */
 #include "cloud/api.h"
+#include "cloud/arm/arm.h"
 #include "cloud/catalog.h"
 #include "cloud/db.h"
 #include "cloud/diskops.h"
@@ -16,7 +17,7 @@
 #include "cloud/metrics.h"
 #include "cloud/netplane.h"
 #include "cloud/paths.h"
-#include "cloud/portal.h"
+#include "cloud/portal/portal.h"
 #include "cloud/supervisor.h"
 #include "cloud/timefmt.h"
 #include "cloud/token.h"
@@ -42,21 +43,6 @@
 #define KUMO_VERSION "0.1.0"
 #endif
 
-void kumod_lock(struct kumod *k)
-{
-    pthread_mutex_lock(&k->lock);
-}
-
-void kumod_unlock(struct kumod *k)
-{
-    pthread_mutex_unlock(&k->lock);
-}
-
-void kumod_changed(struct kumod *k)
-{
-    pthread_cond_broadcast(&k->changed);
-}
-
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -69,6 +55,8 @@ static void usage(FILE *out)
             "                          $XDG_STATE_HOME/kumo, ~/.local/state/kumo, or\n"
             "                          /var/lib/kumo for root)\n"
             "  --listen-tcp ADDR:PORT  also serve on a loopback TCP address\n"
+            "  --arm ADDR:PORT         serve the Azure Resource Manager API over HTTPS there\n"
+            "                          (for the az CLI; docs/azure.md)\n"
             "  --vmm PATH              the kumo-vmm binary (default: next to kumod, else PATH)\n"
             "  --switch PATH|none      kumo-switch for virtual networks (default: next to\n"
             "                          kumod, in the build tree, else PATH); none: each VM's\n"
@@ -143,12 +131,14 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         O_ASINT,
         O_VERSION,
         O_SWITCH,
+        O_ARM,
         O_NOPORTAL,
         O_PORIGIN
     };
     static const struct option opts[] = {
         {"data-dir", required_argument, NULL, O_DATA},
         {"listen-tcp", required_argument, NULL, O_TCP},
+        {"arm", required_argument, NULL, O_ARM},
         {"vmm", required_argument, NULL, O_VMM},
         {"switch", required_argument, NULL, O_SWITCH},
         {"guest-dir", required_argument, NULL, O_GUEST},
@@ -196,6 +186,7 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         switch (o) {
         case O_DATA: snprintf(c->data_dir, sizeof(c->data_dir), "%s", optarg); break;
         case O_TCP: snprintf(c->listen_tcp, sizeof(c->listen_tcp), "%s", optarg); break;
+        case O_ARM: snprintf(c->arm_listen, sizeof(c->arm_listen), "%s", optarg); break;
         case O_VMM: snprintf(c->vmm_path, sizeof(c->vmm_path), "%s", optarg); break;
         case O_SWITCH: snprintf(c->switch_path, sizeof(c->switch_path), "%s", optarg); break;
         case O_GUEST: snprintf(c->guest_dir, sizeof(c->guest_dir), "%s", optarg); break;
@@ -465,12 +456,10 @@ int main(int argc, char **argv)
         return 1;
     }
     k.started_ms = time_now_ms();
-    pthread_mutex_init(&k.lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&k.changed, &ca);
-    pthread_condattr_destroy(&ca);
+    if (kumod_lock_init(&k) < 0) {
+        log_error("cannot initialise the state lock");
+        return 1;
+    }
 
     /* Every thread inherits this mask: the main thread alone takes the
      * signals, with sigwait. */
@@ -487,7 +476,12 @@ int main(int argc, char **argv)
         log_error("%s", err);
         return 1;
     }
-    k.jobs = jobs_start(&k, c->workers);
+    static const job_fn job_kinds[JOB_KINDS] = {
+        [JOB_VM] = vmops_run,
+        [JOB_IMAGE] = diskops_import_image,
+        [JOB_SNAPSHOT] = diskops_take_snapshot,
+    };
+    k.jobs = jobs_start(&k, c->workers, job_kinds);
     if (!k.jobs) {
         log_error("cannot start the worker threads");
         return 1;
@@ -502,6 +496,13 @@ int main(int argc, char **argv)
     k.vmss = vmss_start(&k);
     if (!k.lb || !k.vmss) {
         log_error("cannot start the scale set threads");
+        return 1;
+    }
+    /* The ARM endpoint first: once the API socket answers, kumod is whole
+     * (its certificates exist, its port listens). */
+    struct arm *arm = arm_start(&k, err, sizeof(err));
+    if (!arm) {
+        log_error("%s", err);
         return 1;
     }
     if (c->portal) k.portal = portal_start(&k);
@@ -524,6 +525,7 @@ int main(int argc, char **argv)
     kumod_changed(&k);
     kumod_unlock(&k);
     portal_quiesce(k.portal);
+    arm_stop(arm);
     http_stop(k.http);
     portal_stop(k.portal);
     vmss_stop(k.vmss);

@@ -14,6 +14,7 @@
 #include "network/addr.h"
 #include "network/nsg.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -116,6 +117,7 @@ static int ensure_switch(struct kumod *k)
 
 void netplane_start(struct kumod *k)
 {
+    assert(kumod_lock_held(k));
     struct netplane *n = calloc(1, sizeof(*n));
     if (!n) return;
     k->net = n;
@@ -151,6 +153,7 @@ void netplane_stop(struct kumod *k)
 
 void netplane_check(struct kumod *k)
 {
+    assert(kumod_lock_held(k));
     struct netplane *n = k->net;
     if (!n || !n->has_switch || switch_alive(n)) return;
     log_warn("kumo-switch (pid %d) is gone: starting it again", (int)n->pid);
@@ -188,16 +191,15 @@ static json_t *vm_object(sqlite3_stmt *st)
     uint64_t id = (uint64_t)sqlite3_column_int64(st, 7);
     uint64_t created = (uint64_t)sqlite3_column_int64(st, 8);
     char vmid[40];
-    snprintf(vmid, sizeof(vmid), "%08" PRIx64 "-%04" PRIx64 "-4%03" PRIx64 "-8%03" PRIx64
-             "-%012" PRIx64,
+    snprintf(vmid, sizeof(vmid),
+             "%08" PRIx64 "-%04" PRIx64 "-4%03" PRIx64 "-8%03" PRIx64 "-%012" PRIx64,
              (created >> 16) & 0xffffffffu, created & 0xffff, (id >> 60) & 0xfff,
              (id >> 48) & 0xfff, id & 0xffffffffffffu);
     json_t *vm = json_pack("{s:s,s:s}", "name", db_col_text(st, 6), "id", vmid);
     if (!db_col_null(st, 9)) json_object_set_new(vm, "size", json_string(db_col_text(st, 9)));
     if (!db_col_null(st, 10))
         json_object_set_new(vm, "resource_group", json_string(db_col_text(st, 10)));
-    if (!db_col_null(st, 11))
-        json_object_set_new(vm, "location", json_string(db_col_text(st, 11)));
+    if (!db_col_null(st, 11)) json_object_set_new(vm, "location", json_string(db_col_text(st, 11)));
     if (!db_col_null(st, 12))
         json_object_set_new(vm, "user_data", json_string(db_col_text(st, 12)));
     return vm;
@@ -355,6 +357,7 @@ static void record_pip_errors(struct kumod *k, const json_t *list)
 
 void netplane_sync(struct kumod *k)
 {
+    assert(kumod_lock_held(k));
     struct netplane *n = k->net;
     if (!n || !n->has_switch) return; /* the NAT fallback reads the database at VM start */
     if (!switch_alive(n) && ensure_switch(k) < 0) return;
@@ -369,6 +372,7 @@ void netplane_sync(struct kumod *k)
 
 const json_t *netplane_pip_errors(struct kumod *k, int64_t pip_id)
 {
+    assert(kumod_lock_held(k));
     struct netplane *n = k->net;
     if (!n || !n->pip_errors) return NULL;
     char name[40];
@@ -520,6 +524,7 @@ static json_t *user_args(struct kumod *k, int64_t vm)
 
 json_t *netplane_vm_args(struct kumod *k, int64_t vm, char *err, size_t errlen)
 {
+    assert(kumod_lock_held(k));
     if (!netplane_has_switch(k)) return user_args(k, vm);
     struct netplane *n = k->net;
     /* (re)send the configuration: it has what the metadata service tells the

@@ -1,6 +1,6 @@
 /*
  * fuzz_cloud_portal.c - libFuzzer harness for what the web portal reads
- * from a browser (src/cloud/portal_auth.c, portal_console.c): the first
+ * from a browser (src/cloud/portal/auth.c, portal/console.c): the first
  * byte picks a target, the rest is the input. Request headers (Host,
  * Origin, Sec-WebSocket-Protocol, Sec-WebSocket-Key, a session cookie) go
  * through the checks, which must not crash or read past the string, and
@@ -8,8 +8,8 @@
  * WebSocket bytes go through the console bridge's framing (libwslay and
  * the bridge's message handling) into a socket pair.
  */
-#include "cloud/portal_auth.h"
-#include "cloud/portal_console.h"
+#include "cloud/portal/auth.h"
+#include "cloud/portal/console.h"
 
 #include <fcntl.h>
 #include <stdint.h>

@@ -1,14 +1,14 @@
 /*
  * test_cloud_portal.c - the web portal's security checks and console
- * framing (src/cloud/portal_auth.c, portal_console.c) without a server:
+ * framing (src/cloud/portal/auth.c, portal/console.c) without a server:
  * sessions (expiry when idle and by age, sign-out, eviction), Host and
  * Origin checks (DNS rebinding, other sites), the WebSocket handshake
  * (RFC 6455's own example) and what the console bridge passes on from
  * browser frames (masked binary frames reach the console; text frames,
  * unmasked frames and oversized messages do not).
  */
-#include "cloud/portal_auth.h"
-#include "cloud/portal_console.h"
+#include "cloud/portal/auth.h"
+#include "cloud/portal/console.h"
 
 #include <fcntl.h>
 #include <stdio.h>

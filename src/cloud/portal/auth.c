@@ -1,8 +1,8 @@
 /*
- * portal_auth.c - the web portal's sessions and request checks (see
- * portal_auth.h).
+ * portal/auth.c - the web portal's sessions and request checks (see
+ * portal/auth.h).
  */
-#include "cloud/portal_auth.h"
+#include "cloud/portal/auth.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>

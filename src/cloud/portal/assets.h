@@ -1,8 +1,8 @@
 /*
- * portal_assets.h - the web portal's files, embedded in kumod at build
+ * portal/assets.h - the web portal's files, embedded in kumod at build
  * time: web/build.sh builds web/ (vite) and web/embed.py turns the output
  * into portal_assets.c (build/web/). A kumod built without the portal
- * (meson -Dportal=disabled, or no npm) links portal_assets_none.c instead:
+ * (meson -Dportal=disabled, or no npm) links portal/assets_none.c instead:
  * no files, and the portal says how to build it.
  */
 #ifndef KUMO_CLOUD_PORTAL_ASSETS_H

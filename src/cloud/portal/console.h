@@ -1,5 +1,5 @@
 /*
- * portal_console.h - a VM's serial console in the browser: one WebSocket
+ * portal/console.h - a VM's serial console in the browser: one WebSocket
  * (RFC 6455 framing by libwslay) bridged to the VM's console socket, the
  * same one `kumo vm console` attaches to (kumo-vmm serves one client at a
  * time: while the browser holds it, another client waits).

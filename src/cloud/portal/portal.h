@@ -1,10 +1,10 @@
 /*
  * portal.h - kumod's web portal (docs/portal.md): the single-page app of
- * web/ (embedded in kumod at build time, portal_assets.h), sign-in with the
+ * web/ (embedded in kumod at build time, portal/assets.h), sign-in with the
  * API token into a server-side session held by an HttpOnly, SameSite=Strict
  * cookie, CSRF and Origin checks on every change a session makes, a strict
  * Content-Security-Policy, and the VM's serial console over a WebSocket
- * (portal_console.h).
+ * (portal/console.h).
  *
  * portal_handle is kumod's http_handler. It answers /, /portal and
  * /portal/... itself:

@@ -1,5 +1,5 @@
 /*
- * portal_auth.h - the web portal's security checks, with no HTTP server
+ * portal/auth.h - the web portal's security checks, with no HTTP server
  * around them (unit-tested in tests/unit/test_cloud_portal.c, fuzzed by
  * tests/fuzz/fuzz_cloud_portal.c): the server-side session table, the
  * Host and Origin checks, the WebSocket handshake's headers, constant-time

@@ -2,16 +2,16 @@
  * portal.c - kumod's web portal: routing of /portal, the app's files and
  * security headers, sign-in and sessions, the checks on API requests made
  * with a session, and the console's WebSocket handshake (see portal.h;
- * the checks themselves are portal_auth.c, the bridge portal_console.c).
+ * the checks themselves are portal/auth.c, the bridge portal/console.c).
  */
-#include "cloud/portal.h"
+#include "cloud/portal/portal.h"
 
 #include "cloud/api.h"
 #include "cloud/db.h"
 #include "cloud/paths.h"
-#include "cloud/portal_assets.h"
-#include "cloud/portal_auth.h"
-#include "cloud/portal_console.h"
+#include "cloud/portal/assets.h"
+#include "cloud/portal/auth.h"
+#include "cloud/portal/console.h"
 #include "cloud/timefmt.h"
 #include "lib/log.h"
 

@@ -1,10 +1,10 @@
 /*
- * portal_console.c - the WebSocket <-> VM console bridge (see
- * portal_console.h). One poll loop over the browser's socket and the
+ * portal/console.c - the WebSocket <-> VM console bridge (see
+ * portal/console.h). One poll loop over the browser's socket and the
  * console socket, both non-blocking; libwslay does the framing (masking,
  * fragments, ping/pong, the close handshake).
  */
-#include "cloud/portal_console.h"
+#include "cloud/portal/console.h"
 
 #include <errno.h>
 #include <fcntl.h>
