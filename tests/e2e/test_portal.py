@@ -61,12 +61,13 @@ def test_portal_in_a_browser(kumod_factory):  # noqa: F811 - pytest's fixture
          {"name": "pool-as", "scaleSet": "pool", "minimum": 0, "maximum": 2,
           "rules": [{"metricTrigger": {"operator": "GreaterThan", "threshold": 70},
                      "scaleAction": {"direction": "Increase"}}]})
+    sp = k.ok("POST", "/v1/servicePrincipals", {"name": "portal-browser"})
     if SHOTS.exists():
         shutil.rmtree(SHOTS)
     env = dict(os.environ, NODE_PATH=node_modules(), CHROMIUM=CHROMIUM)
     script = ROOT / "tests" / "e2e" / "portal" / "portal_test.cjs"
     r = subprocess.run(["node", str(script), f"http://127.0.0.1:{k.port}", k.token, str(SHOTS),
-                       GROUP, TINY["name"]], env=env, capture_output=True, text=True,
+                       GROUP, TINY["name"], sp["appId"], sp["secret"]], env=env, capture_output=True, text=True,
                        timeout=900)
     print(r.stdout)
     assert r.returncode == 0 and "all steps passed" in r.stdout, \
@@ -87,7 +88,7 @@ def test_portal_in_a_browser(kumod_factory):  # noqa: F811 - pytest's fixture
     log = k.request("GET", f"/v1/resourceGroups/{GROUP}/virtualMachines/web1/bootDiagnostics")
     assert "kumo-42-ok" in log.raw, "the console's command ran in the guest"
     shots = sorted(p.name for p in SHOTS.glob("*.png"))
-    assert len(shots) >= 20 and all((SHOTS / s).stat().st_size > 5000 for s in shots), shots
+    assert len(shots) >= 21 and all((SHOTS / s).stat().st_size > 5000 for s in shots), shots
 
 
 # ---------------------------------------------------------------------------
@@ -196,6 +197,30 @@ def test_portal_refuses(kumod_factory):  # noqa: F811 - pytest's fixture
         head = ws_handshake(k, path, {**good, **change})
         assert head.startswith(f"HTTP/1.1 {status}") and "Sec-WebSocket-Accept" not in head, \
             (change, head)
+
+    # a service principal signs in with its appId and secret, and may not do
+    # the operator's part; deleting it ends its sessions at once
+    sp = k.ok("POST", "/v1/servicePrincipals", {"name": "portal-sp"})
+    r = k.request("POST", "/portal/api/session", {"appId": sp["appId"], "secret": "x" * 40},
+                  token=None, headers={"Origin": me})
+    assert r.status == 401 and r.json["error"]["target"] == "secret", r
+    r = k.request("POST", "/portal/api/session", {"appId": sp["appId"], "secret": sp["secret"]},
+                  token=None, headers={"Origin": me})
+    assert r.status == 201 and r.json["principal"] == {"type": "servicePrincipal",
+                                                       "appId": sp["appId"]}, r
+    hs = {"Cookie": r.headers["Set-Cookie"].split(";")[0], "Origin": me,
+          "X-CSRF-Token": r.json["csrfToken"]}
+    assert k.request("POST", groups, {"name": "sp-group"}, token=None, headers=hs).status == 201
+    assert k.request("GET", "/v1/sizes", token=None, headers=hs).status == 200
+    for method, path, body in [("POST", "/v1/sizes", TINY), ("GET", "/v1/servicePrincipals", None),
+                               ("PATCH", "/v1/hosts/x", {"cpus": 64}),
+                               ("POST", "/v1/images", {"name": "i", "source": "/etc/passwd"})]:
+        r = k.request(method, path, body, token=None, headers=hs)
+        assert r.status == 403 and "operator" in r.message, (path, r)
+    assert k.request("GET", "/v1/sizes/Tiny").status == 404  # nothing was made
+    assert k.request("DELETE", f"/v1/servicePrincipals/{sp['appId']}").status == 204
+    r = k.request("GET", groups, token=None, headers=hs)
+    assert r.status == 401 and "deleted" in r.message, r
 
     # sign-out ends the session on the server, not only in the browser
     r = k.request("DELETE", "/portal/api/session", token=None,

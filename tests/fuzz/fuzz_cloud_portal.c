@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!init) {
         portal_sessions_init(&sessions);
         struct portal_session s;
-        portal_session_create(&sessions, 1000, &s);
+        portal_session_create(&sessions, 1000, "", &s);
         init = 1;
     }
     char *s = malloc(size);

@@ -25,10 +25,10 @@ static void test_sessions(void)
     struct portal_sessions ss;
     portal_sessions_init(&ss);
     struct portal_session a, b, f;
-    CHECK(portal_session_create(&ss, 1000, &a) == 0, "create");
+    CHECK(portal_session_create(&ss, 1000, "", &a) == 0, "create");
     CHECK(strlen(a.id) == 64 && strlen(a.csrf) == 64, "64 hex digits");
     CHECK(strcmp(a.id, a.csrf) != 0, "id and CSRF token differ");
-    CHECK(portal_session_create(&ss, 1000, &b) == 0 && strcmp(a.id, b.id) != 0, "ids differ");
+    CHECK(portal_session_create(&ss, 1000, "", &b) == 0 && strcmp(a.id, b.id) != 0, "ids differ");
     CHECK(portal_session_find(&ss, a.id, 2000, &f) && strcmp(f.csrf, a.csrf) == 0, "found");
     CHECK(!portal_session_find(&ss, NULL, 2000, &f), "no cookie");
     CHECK(!portal_session_find(&ss, "", 2000, &f), "empty cookie");
@@ -46,20 +46,20 @@ static void test_sessions(void)
     CHECK(portal_session_find(&ss, a.id, 2000 + 21 * HOUR, &f), "21 h: alive");
     CHECK(!portal_session_find(&ss, a.id, 1000 + 24 * HOUR + 1, &f), "24 h: gone");
     /* sign-out */
-    CHECK(portal_session_create(&ss, 5000, &a) == 0, "create");
+    CHECK(portal_session_create(&ss, 5000, "", &a) == 0, "create");
     portal_session_end(&ss, a.id);
     CHECK(!portal_session_find(&ss, a.id, 5001, &f), "signed out");
     portal_session_end(&ss, NULL);
     /* eviction: the least recently used goes when the table is full */
     struct portal_session first, s;
-    CHECK(portal_session_create(&ss, 10000, &first) == 0, "first");
+    CHECK(portal_session_create(&ss, 10000, "", &first) == 0, "first");
     for (int i = 0; i < PORTAL_SESSIONS_MAX - 1; i++)
-        portal_session_create(&ss, 10001 + i, &s);
+        portal_session_create(&ss, 10001 + i, "", &s);
     CHECK(portal_session_find(&ss, first.id, 20000, &f), "first still there (table full)");
     for (int i = 0; i < PORTAL_SESSIONS_MAX - 1; i++)
-        portal_session_create(&ss, 20001 + i, &s);
+        portal_session_create(&ss, 20001 + i, "", &s);
     CHECK(portal_session_find(&ss, first.id, 30000, &f), "the used one survives");
-    portal_session_create(&ss, 30001, &s);
+    portal_session_create(&ss, 30001, "", &s);
     CHECK(!portal_session_find(&ss, first.id, 30002, &f) || true, "bounded table");
     CHECK(portal_session_find(&ss, s.id, 30003, &f), "the newest is there");
 }

@@ -91,8 +91,9 @@ export const session = {
     setCsrf(s.csrfToken);
     return s;
   },
-  async signIn(token) {
-    const s = await api('POST', '/portal/api/session', { token });
+  // {token} (kumod's API token) or {appId, secret} (a service principal)
+  async signIn(credentials) {
+    const s = await api('POST', '/portal/api/session', credentials);
     setCsrf(s.csrfToken);
     return s;
   },

@@ -42,7 +42,10 @@ const ROUTES = [
 ];
 
 function SignIn({ onDone, expired }) {
+  const [how, setHow] = useState('token');
   const [token, setToken] = useState('');
+  const [appId, setAppId] = useState('');
+  const [secret, setSecret] = useState('');
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   useEffect(() => {
@@ -53,8 +56,7 @@ function SignIn({ onDone, expired }) {
     setBusy(true);
     setError(null);
     try {
-      await session.signIn(token.trim());
-      onDone();
+      onDone(await session.signIn(how === 'token' ? { token: token.trim() } : { appId: appId.trim(), secret }));
     } catch (err) {
       setError(err);
     } finally {
@@ -68,9 +70,31 @@ function SignIn({ onDone, expired }) {
           <img src="/portal/favicon.svg" alt="" width="28" height="28" /> Sign in to kumo
         </h1>
         {expired && <p class="notice">{expired}</p>}
+        <fieldset class="choice">
+          <legend>Sign in with</legend>
+          <label class="check">
+            <input type="radio" name="how" value="token" checked={how === 'token'} onChange={() => setHow('token')} /> the API
+            token (the operator)
+          </label>
+          <label class="check">
+            <input type="radio" name="how" value="sp" checked={how === 'sp'} onChange={() => setHow('sp')} /> a service
+            principal
+          </label>
+        </fieldset>
+        {how === 'sp' && (
+          <>
+            <Field label="Application (client) ID" hint={<>From <code>kumo sp create</code> or <code>kumo sp list</code>.</>}>
+              {(a) => <input {...a} name="appId" autocomplete="off" spellcheck={false} required value={appId} onInput={(e) => setAppId(e.currentTarget.value)} />}
+            </Field>
+            <Field label="Secret" error={error && error.target === 'secret' ? error.message : null} hint="Shown once, when the service principal was made.">
+              {(a) => <input {...a} name="secret" type="password" autocomplete="off" required value={secret} onInput={(e) => setSecret(e.currentTarget.value)} />}
+            </Field>
+          </>
+        )}
+        {how === 'token' && (
         <Field
           label="API token"
-          error={error && (error.target === 'token' || error.status === 401) ? error.message : null}
+          error={error && (error.target === 'token' || (error.status === 401 && error.target !== 'secret')) ? error.message : null}
           hint={
             <>
               kumod's token: the 64 hex digits in <code>token</code> of its data directory (
@@ -92,7 +116,8 @@ function SignIn({ onDone, expired }) {
             />
           )}
         </Field>
-        {error && error.target !== 'token' && error.status !== 401 && <ErrorBox error={error} />}
+        )}
+        {error && !['token', 'secret'].includes(error.target) && error.status !== 401 && <ErrorBox error={error} />}
         <button type="submit" class="primary" disabled={busy}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
@@ -105,7 +130,7 @@ function SignIn({ onDone, expired }) {
   );
 }
 
-function Shell({ onSignOut }) {
+function Shell({ onSignOut, who }) {
   const path = useRoute();
   let page = null;
   for (const [pattern, C] of ROUTES) {
@@ -126,6 +151,9 @@ function Shell({ onSignOut }) {
           <img src="/portal/favicon.svg" alt="" width="24" height="24" /> kumo
         </Link>
         <span class="topbar-note">cloud in a box</span>
+        <span class="topbar-who" title="who this session is">
+          {who?.type === 'servicePrincipal' ? `service principal ${who.appId}` : 'operator (API token)'}
+        </span>
         <button type="button" class="link" onClick={onSignOut}>
           Sign out
         </button>
@@ -161,7 +189,7 @@ function App() {
     onSignedOut((e) => setState({ phase: 'signin', expired: e.message }));
     session
       .get()
-      .then(() => setState({ phase: 'in' }))
+      .then((s) => setState({ phase: 'in', who: s.principal }))
       .catch((e) => setState({ phase: e.status === 401 ? 'signin' : 'error', error: e }));
   }, []);
   if (state.phase === 'loading') return <p class="muted center">Loading…</p>;
@@ -171,9 +199,10 @@ function App() {
         <ErrorBox error={state.error} />
       </main>
     );
-  if (state.phase === 'signin') return <SignIn expired={state.expired} onDone={() => setState({ phase: 'in' })} />;
+  if (state.phase === 'signin') return <SignIn expired={state.expired} onDone={(s) => setState({ phase: 'in', who: s.principal })} />;
   return (
     <Shell
+      who={state.who}
       onSignOut={async () => {
         try {
           await session.signOut();

@@ -40,9 +40,11 @@ static bool expired(const struct portal_session *s, int64_t now)
     return now - s->used_ms > PORTAL_SESSION_IDLE || now - s->created_ms > PORTAL_SESSION_LIFE;
 }
 
-int portal_session_create(struct portal_sessions *ss, int64_t now_ms, struct portal_session *out)
+int portal_session_create(struct portal_sessions *ss, int64_t now_ms, const char *principal,
+                          struct portal_session *out)
 {
     struct portal_session n = {.created_ms = now_ms, .used_ms = now_ms, .live = true};
+    snprintf(n.principal, sizeof(n.principal), "%s", principal ? principal : "");
     if (random_hex(n.id) < 0 || random_hex(n.csrf) < 0) return -1;
     pthread_mutex_lock(&ss->lock);
     int slot = 0;

@@ -27,6 +27,8 @@
 
 struct portal_session {
     char id[PORTAL_SECRET_LEN + 1];   /* the cookie's value */
+    char principal[64];               /* "": signed in with the API token; else the
+                                         appId of a service principal (arm/identity.h) */
     char csrf[PORTAL_SECRET_LEN + 1]; /* sent back in X-CSRF-Token with every change */
     int64_t created_ms, used_ms;
     bool live;
@@ -39,10 +41,11 @@ struct portal_sessions {
 };
 
 void portal_sessions_init(struct portal_sessions *ss);
-/* A new session at now_ms (replacing the least recently used one when
- * full): its id and CSRF token, fresh from getrandom. -1 if the system has
- * no randomness to give. */
-int portal_session_create(struct portal_sessions *ss, int64_t now_ms, struct portal_session *out);
+/* A new session of principal ("" or an appId) at now_ms (replacing the
+ * least recently used one when full): its id and CSRF token, fresh from
+ * getrandom. -1 if the system has no randomness to give. */
+int portal_session_create(struct portal_sessions *ss, int64_t now_ms, const char *principal,
+                          struct portal_session *out);
 /* The live session whose id is `id` (any string, NULL too), refreshed at
  * now_ms; false when there is none or it has expired (it is then ended). */
 bool portal_session_find(struct portal_sessions *ss, const char *id, int64_t now_ms,

@@ -7,6 +7,7 @@
 #include "cloud/portal/portal.h"
 
 #include "cloud/api.h"
+#include "cloud/arm/identity.h"
 #include "cloud/db.h"
 #include "cloud/paths.h"
 #include "cloud/portal/assets.h"
@@ -164,7 +165,19 @@ static bool origin_checked(struct portal *p, const struct http_request *rq,
 static bool session_checked(struct portal *p, const struct http_request *rq,
                             struct http_response *rs, struct portal_session *s)
 {
-    if (portal_session_find(&p->sessions, cookie(rq), time_now_ms(), s)) return true;
+    if (portal_session_find(&p->sessions, cookie(rq), time_now_ms(), s)) {
+        if (!s->principal[0]) return true;
+        kumod_lock(p->k);
+        bool exists = arm_sp_exists(p->k->db, s->principal);
+        kumod_unlock(p->k);
+        if (exists) return true;
+        portal_session_end(&p->sessions, s->id); /* deleting a principal revokes its sessions */
+        reply_error(rs, 401, "Unauthorized",
+                    "the service principal of your portal session (%.64s) was deleted: sign in "
+                    "again",
+                    s->principal);
+        return false;
+    }
     reply_error(rs, 401, "Unauthorized",
                 "your portal session has ended (signed out, unused for 8 hours, older than 24 "
                 "hours, or kumod restarted): sign in again with the API token");
@@ -194,8 +207,41 @@ static json_t *session_json(const struct portal_session *s)
 {
     int64_t end = s->created_ms + PORTAL_SESSION_LIFE;
     if (s->used_ms + PORTAL_SESSION_IDLE < end) end = s->used_ms + PORTAL_SESSION_IDLE;
-    return json_pack("{s:b,s:s,s:o,s:o}", "signedIn", 1, "csrfToken", s->csrf, "signedInAt",
-                     api_time(s->created_ms), "expiresAt", api_time(end));
+    json_t *who = s->principal[0]
+                      ? json_pack("{s:s,s:s}", "type", "servicePrincipal", "appId", s->principal)
+                      : json_pack("{s:s}", "type", "apiToken");
+    return json_pack("{s:b,s:s,s:o,s:o,s:o}", "signedIn", 1, "csrfToken", s->csrf, "signedInAt",
+                     api_time(s->created_ms), "expiresAt", api_time(end), "principal", who);
+}
+
+/* Sign-in with a service principal's appId and secret (kumo sp create):
+ * the same check as the ARM endpoint's token request. */
+static void sign_in_sp(struct portal *p, struct http_response *rs, const char *app,
+                       const char *secret)
+{
+    char salt[64], hash[96];
+    int64_t iters = 0;
+    kumod_lock(p->k);
+    bool found = arm_sp_secret(p->k->db, app, salt, hash, &iters);
+    kumod_unlock(p->k);
+    if (!found || !arm_secret_matches(secret, salt, hash, iters)) { /* PBKDF2: unlocked */
+        log_warn("portal: a sign-in with a wrong service principal secret (appId %.64s)", app);
+        reply_json(rs, 401,
+                   json_pack("{s:{s:s,s:s,s:s}}", "error", "code", "Unauthorized", "target",
+                             "secret", "message",
+                             "secret: no service principal has this application id and secret "
+                             "(`kumo sp list` shows the application ids; a secret is shown "
+                             "once, by `kumo sp create`)"));
+        return;
+    }
+    struct portal_session s;
+    if (portal_session_create(&p->sessions, time_now_ms(), app, &s) < 0) {
+        reply_error(rs, 500, "InternalError", "no randomness for a session id (getrandom failed)");
+        return;
+    }
+    log_info("portal: service principal %.64s signed in", app);
+    set_cookie(p, rs, s.id, false);
+    reply_json(rs, 201, session_json(&s));
 }
 
 static void session_api(struct portal *p, const struct http_request *rq, struct http_response *rs)
@@ -231,12 +277,21 @@ static void session_api(struct portal *p, const struct http_request *rq, struct 
     json_error_t jerr;
     json_t *b = json_loadb(rq->body, rq->body_len, 0, &jerr);
     const char *token = json_is_object(b) ? json_string_value(json_object_get(b, "token")) : NULL;
+    const char *app = json_is_object(b) ? json_string_value(json_object_get(b, "appId")) : NULL;
+    const char *secret = json_is_object(b) ? json_string_value(json_object_get(b, "secret")) : NULL;
+    if (!token && app && secret) {
+        sign_in_sp(p, rs, app, secret);
+        json_decref(b);
+        return;
+    }
     if (!token) {
         json_decref(b);
         reply_json(rs, 400,
                    json_pack("{s:{s:s,s:s,s:s}}", "error", "code", "MissingField", "target",
-                             "token", "message",
-                             "token: give kumod's API token, {\"token\": \"...\"}"));
+                             app ? "secret" : "token", "message",
+                             app ? "secret: give the service principal's secret with its appId"
+                                 : "token: give kumod's API token, {\"token\": \"...\"}, or a "
+                                   "service principal's {\"appId\", \"secret\"}"));
         return;
     }
     char t[80];
@@ -255,7 +310,7 @@ static void session_api(struct portal *p, const struct http_request *rq, struct 
                              "~/.local/state/kumo/token, or /var/lib/kumo/token for root)"));
         return;
     }
-    if (portal_session_create(&p->sessions, time_now_ms(), &s) < 0) {
+    if (portal_session_create(&p->sessions, time_now_ms(), "", &s) < 0) {
         reply_error(rs, 500, "InternalError", "no randomness for a session id (getrandom failed)");
         return;
     }
@@ -412,6 +467,17 @@ static void serve_app(struct portal *p, const struct http_request *rq, struct ht
     reply_text(rs, 200, "text/html; charset=utf-8", a->data, a->len);
 }
 
+/* What only the operator (the API token) does: change hosts, sizes and
+ * images, and see or change service principals. */
+static bool operator_route(const struct http_request *rq)
+{
+    const char *path = rq->path;
+    if (strncasecmp(path, "/v1/servicePrincipals", 21) == 0) return true;
+    if (is_get(rq)) return false;
+    return strncasecmp(path, "/v1/hosts", 9) == 0 || strncasecmp(path, "/v1/sizes", 9) == 0 ||
+           strncasecmp(path, "/v1/images", 10) == 0;
+}
+
 static bool portal_path(const char *path)
 {
     return strcmp(path, "/") == 0 || strcmp(path, "/portal") == 0 ||
@@ -433,6 +499,13 @@ void portal_handle(void *ctx, const struct http_request *rq, struct http_respons
         if (!is_get(rq) &&
             (!origin_checked(p, rq, rs) || !csrf_checked(&s, http_header(rq, "X-CSRF-Token"), rs)))
             return;
+        if (s.principal[0] && operator_route(rq)) {
+            reply_error(rs, 403, "Forbidden",
+                        "a service principal's session cannot %s %.100s: hosts, sizes, images and "
+                        "service principals are the operator's (sign in with the API token)",
+                        is_get(rq) ? "read" : "change", rq->path);
+            return;
+        }
         r.session_auth = true;
     }
     api_handle(k, &r, rs);

@@ -5,13 +5,14 @@
 // throw, so the test's log says where it stopped. Screenshots of every
 // page go to SHOTS.
 //
-//   NODE_PATH=$(web/build.sh --modules) node portal_test.cjs URL TOKEN SHOTS GROUP SIZE
+//   NODE_PATH=$(web/build.sh --modules) node portal_test.cjs URL TOKEN SHOTS GROUP SIZE APPID SECRET
+// (APPID and SECRET: a service principal's, for the last sign-in)
 'use strict';
 const fs = require('fs');
 const path = require('path');
 const { chromium } = require('playwright-core');
 
-const [base, token, shots, group, size] = process.argv.slice(2);
+const [base, token, shots, group, size, spApp, spSecret] = process.argv.slice(2);
 const VM = 'web1';
 const problems = []; // console errors, CSP violations, page errors
 
@@ -55,16 +56,16 @@ async function main() {
 
     step('sign-in page');
     await page.goto(`${base}/portal/`);
-    await page.getByLabel('API token').waitFor();
+    await page.getByLabel('API token', { exact: true }).waitFor();
     await shot(page, '01-sign-in');
     step('a wrong token is refused at the field');
-    await page.getByLabel('API token').fill('0'.repeat(64));
+    await page.getByLabel('API token', { exact: true }).fill('0'.repeat(64));
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.locator('.field-error', { hasText: 'not kumod' }).waitFor();
     await shot(page, '02-sign-in-wrong-token');
     step('sign in with the token');
-    await page.getByLabel('API token').fill(token);
-    await page.getByLabel('API token').press('Enter'); // the keyboard works too
+    await page.getByLabel('API token', { exact: true }).fill(token);
+    await page.getByLabel('API token', { exact: true }).press('Enter'); // the keyboard works too
     await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
     await page.locator('.meter-row').first().waitFor();
     const cookies = await ctx.cookies();
@@ -214,9 +215,22 @@ async function main() {
 
     step('sign out');
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.getByLabel('API token').waitFor();
+    await page.getByLabel('API token', { exact: true }).waitFor();
     const after = await page.evaluate(async () => (await fetch('/v1/resourceGroups')).status);
     check(after === 401, `the API refuses the browser after sign-out (${after})`);
+
+    step('sign in as a service principal');
+    await page.getByLabel('a service principal').check();
+    await page.getByLabel('Application (client) ID').fill(spApp);
+    await page.getByLabel('Secret', { exact: true }).fill(spSecret + 'x');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('.field-error', { hasText: 'no service principal has this' }).waitFor();
+    await page.getByLabel('Secret', { exact: true }).fill(spSecret);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('.topbar-who', { hasText: `service principal ${spApp}` }).waitFor();
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    await page.locator('.meter-row').first().waitFor();
+    await shot(page, '21-signed-in-as-service-principal');
 
     check(!problems.length, `no console errors or CSP violations:\n${problems.join('\n')}`);
     console.log('portal test: all steps passed');
