@@ -49,8 +49,8 @@ struct portal *portal_start(struct kumod *k)
     portal_sessions_init(&p->sessions);
     p->secure_cookie = strncasecmp(k->cfg.portal_origin, "https://", 8) == 0;
     if (portal_nassets == 0)
-        log_warn("this kumod was built without the web portal (no npm when it was built): "
-                 "/portal explains how to build it");
+        log_warn("this kumod was built without the web portal (no npm, or meson "
+                 "-Dportal=disabled): /portal explains how to build it");
     return p;
 }
 
@@ -415,8 +415,9 @@ static void console_api(struct portal *p, const struct http_request *rq, struct 
 static const char not_built[] =
     "<!doctype html><meta charset=utf-8><title>kumo portal</title>"
     "<h1>This kumod was built without its web portal</h1>"
-    "<p>The portal is built from web/ with Node.js and npm. Install them (scripts/deps.sh does) "
-    "and rebuild kumo (scripts/build.sh): meson then builds the portal into kumod.</p>";
+    "<p>The portal is built from web/ with Node.js and npm. Install them (scripts/deps.sh does), "
+    "make sure the build may use them (<code>meson configure build -Dportal=auto</code>) and "
+    "rebuild kumo (scripts/build.sh): meson then builds the portal into kumod.</p>";
 
 static void serve_app(struct portal *p, const struct http_request *rq, struct http_response *rs)
 {
