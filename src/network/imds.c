@@ -53,6 +53,26 @@ static bool same_vm(const struct net_vm *a, const struct net_vm *b)
     return !strcmp(ga, gb);
 }
 
+/* compute.osProfile and compute.publicKeys, as Azure's metadata service
+ * has them: the admin account provisioning makes and its SSH keys (with the
+ * authorized_keys path Azure reports). */
+static void add_os_profile(json_t *compute, const struct net_vm *vm, const char *computer)
+{
+    const char *user = vm && vm->admin_username ? vm->admin_username : "";
+    json_object_set_new(compute, "osProfile",
+                        json_pack("{s:s,s:s,s:s}", "adminUsername", user, "computerName",
+                                  computer ? computer : "", "disablePasswordAuthentication",
+                                  "true"));
+    json_t *keys = json_array();
+    for (size_t i = 0; vm && *user && i < vm->npublic_keys; i++) {
+        char path[NET_VM_TEXT_MAX + 64];
+        snprintf(path, sizeof(path), "/home/%s/.ssh/authorized_keys", user);
+        json_array_append_new(keys, json_pack("{s:s,s:s}", "keyData", vm->public_keys[i],
+                                              "path", path));
+    }
+    json_object_set_new(compute, "publicKeys", keys);
+}
+
 json_t *imds_document(const struct net_config *cfg, size_t nic)
 {
     if (nic >= cfg->nnics) return NULL;
@@ -64,6 +84,7 @@ json_t *imds_document(const struct net_config *cfg, size_t nic)
         str_or_empty(vm ? vm->location : NULL), "resourceGroupName",
         str_or_empty(vm ? vm->resource_group : NULL), "computerName", str_or_empty(n->hostname),
         "osType", "Linux", "userData", str_or_empty(vm ? vm->user_data : NULL));
+    add_os_profile(compute, vm, n->hostname);
     /* the asking NIC first, then the VM's other NICs in configuration order */
     json_t *ifaces = json_array();
     json_array_append_new(ifaces, interface_json(cfg, n));

@@ -53,7 +53,8 @@ static const char *config(void)
         " {\"id\":\"n1\",\"vnet\":\"v1\",\"subnet\":\"web\",\"mac\":\"52:54:00:00:00:01\","
         "  \"hostname\":\"vm1\",\"public_ip\":\"p1\",\"vm\":{\"name\":\"vm1\",\"id\":\"id-1\","
         "  \"size\":\"Tiny\",\"location\":\"local\",\"resource_group\":\"rg\","
-        "  \"user_data\":\"" UD "\"}},"
+        "  \"user_data\":\"" UD "\",\"admin_username\":\"azureuser\","
+        "  \"public_keys\":[\"ssh-ed25519 AAAAC3Nza k1\",\"ssh-rsa AAAAB3Nza k2\"]}},"
         " {\"id\":\"n2\",\"vnet\":\"v1\",\"subnet\":\"db\",\"mac\":\"52:54:00:00:00:02\","
         "  \"hostname\":\"vm1\",\"vm\":{\"name\":\"vm1\",\"resource_group\":\"rg\"}},"
         " {\"id\":\"n3\",\"vnet\":\"v1\",\"subnet\":\"web\",\"mac\":\"52:54:00:00:00:03\","
@@ -137,6 +138,18 @@ static void test_config(void)
                         "nics[0].vm.user_data: is not base64");
     expect_config_error("{\"name\":\"a\",\"id\":\"../x\"}", "nics[0].vm.id:");
     expect_config_error("{\"name\":\"a\",\"location\":7}", "nics[0].vm.location: expected a string");
+    expect_config_error("{\"name\":\"a\",\"admin_username\":\"u\",\"public_keys\":[]}", NULL);
+    expect_config_error("{\"name\":\"a\",\"public_keys\":\"ssh-rsa A\"}",
+                        "nics[0].vm.public_keys: expected an array");
+    expect_config_error("{\"name\":\"a\",\"public_keys\":[\"ssh-rsa A\",7]}",
+                        "nics[0].vm.public_keys[1]: expected a string");
+    expect_config_error("{\"name\":\"a\",\"public_keys\":[\"ssh-rsa A\\nssh-rsa B\"]}",
+                        "nics[0].vm.public_keys[0]: may only contain printable ASCII");
+    expect_config_error("{\"name\":\"a\",\"public_keys\":[\"\"]}",
+                        "nics[0].vm.public_keys[0]: must be 1-8192 characters");
+    expect_config_error("{\"name\":\"a\",\"public_keys\":[\"a\",\"a\",\"a\",\"a\",\"a\","
+                        "\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\"]}",
+                        "nics[0].vm.public_keys: 17 keys; at most 16");
     /* 65536 decoded bytes are allowed, one more is not */
     size_t n = 65536 / 3 * 4 + 4;
     char *big = malloc(n + 64), *vm = malloc(n + 128);
@@ -220,6 +233,14 @@ static void test_http(void)
                                    "\"resourceGroupName\":\"rg\",\"computerName\":\"vm1\"");
     expect_http(cfg, N1, req, 200, "\"userData\":\"" UD "\"");
     expect_http(cfg, N1, req, 200,
+                "\"osProfile\":{\"adminUsername\":\"azureuser\",\"computerName\":\"vm1\","
+                "\"disablePasswordAuthentication\":\"true\"},\"publicKeys\":[{\"keyData\":"
+                "\"ssh-ed25519 AAAAC3Nza k1\",\"path\":\"/home/azureuser/.ssh/authorized_keys\"},"
+                "{\"keyData\":\"ssh-rsa AAAAB3Nza k2\"");
+    /* no admin user: no keys */
+    expect_http(cfg, N3, req, 200, "\"adminUsername\":\"\",\"computerName\":\"VM2\"");
+    expect_http(cfg, N3, req, 200, "\"publicKeys\":[]");
+    expect_http(cfg, N1, req, 200,
                 "\"interface\":[{\"macAddress\":\"525400000001\",\"ipv4\":{\"ipAddress\":[{"
                 "\"privateIpAddress\":\"10.0.1.4\",\"publicIpAddress\":\"127.0.0.1\","
                 "\"publicIpPorts\":[{\"hostPort\":8080,\"nicPort\":80,\"protocol\":\"Tcp\"}]}],"
@@ -244,6 +265,15 @@ static void test_http(void)
     snprintf(req, sizeof(req), "GET /metadata/instance/network/interface/0/ipv4/ipAddress/0/"
                                "privateIpAddress?format=text&api-version=1%s", H);
     expect_http(cfg, N3, req, 200, "10.0.1.6");
+    snprintf(req, sizeof(req), "GET /metadata/instance/compute/publicKeys/1/keyData?format=text%s",
+             H);
+    expect_http(cfg, N1, req, 200, "ssh-rsa AAAAB3Nza k2");
+    snprintf(req, sizeof(req), "GET /metadata/instance/compute/publicKeys/2/keyData?format=text%s",
+             H);
+    expect_http(cfg, N1, req, 404, NULL);
+    snprintf(req, sizeof(req),
+             "GET /metadata/instance/compute/osProfile/adminUsername?format=text%s", H);
+    expect_http(cfg, N1, req, 200, "azureuser");
     snprintf(req, sizeof(req), "GET /metadata/instance/compute/?format=text%s", H);
     expect_http(cfg, N1, req, 200, "name\nvmId\nvmSize");
     snprintf(req, sizeof(req), "GET /metadata/instance/network/interface?format=text%s", H);
