@@ -164,6 +164,13 @@ static int soc(void *fdt, const struct machine *m)
         TRY(fdt_property_u32(fdt, "interrupt-parent", PH_PLIC));
         TRY(fdt_end_node(fdt));
     }
+    /* the power button's transport, after the eight slots (not a disk) */
+    TRY(begin_node_at(fdt, "virtio_mmio", mm[VIRT_POWER_BUTTON].base));
+    TRY(fdt_property_string(fdt, "compatible", "virtio,mmio"));
+    TRY(prop_reg(fdt, mm[VIRT_POWER_BUTTON].base, mm[VIRT_POWER_BUTTON].size));
+    TRY(fdt_property_u32(fdt, "interrupts", VIRT_POWER_BUTTON_IRQ));
+    TRY(fdt_property_u32(fdt, "interrupt-parent", PH_PLIC));
+    TRY(fdt_end_node(fdt));
     TRY(fdt_end_node(fdt));
     return 0;
 }

@@ -13,6 +13,7 @@
 #include "devices/uart.h"
 #include "devices/virtio_balloon.h"
 #include "devices/virtio_console.h"
+#include "devices/virtio_input.h"
 #include "devices/virtio_rng.h"
 #include "lib/log.h"
 #include "machine/machine.h"
@@ -27,6 +28,7 @@ const struct virt_memmap_entry virt_memmap[VIRT_NREGIONS] = {
     [VIRT_PLIC] = {"plic", 0xc000000, 0x600000},
     [VIRT_UART0] = {"serial", 0x10000000, 0x100},
     [VIRT_VIRTIO] = {"virtio_mmio", 0x10001000, 0x1000},
+    [VIRT_POWER_BUTTON] = {"virtio_mmio", 0x10009000, 0x1000},
     [VIRT_DRAM] = {"memory", 0x80000000, 0},
 };
 
@@ -139,6 +141,9 @@ struct machine *virt_create(const struct virt_config *cfg)
                            .name = "virtio-mmio", .ops = &empty_virtio_ops};
         if (machine_add_region(m, &r) < 0) goto fail;
     }
+    m->power_button =
+        virtio_input_attach(m, MAP(VIRT_POWER_BUTTON), m->plic, VIRT_POWER_BUTTON_IRQ);
+    if (!m->power_button) goto fail;
 #undef MAP
     if (cfg->builtin_sbi) m->ecall_hook = sbi_ecall;
     return m;

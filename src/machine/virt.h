@@ -25,6 +25,7 @@ enum virt_region {
     VIRT_PLIC,
     VIRT_UART0,
     VIRT_VIRTIO,
+    VIRT_POWER_BUTTON,
     VIRT_DRAM,
     VIRT_NREGIONS
 };
@@ -43,6 +44,10 @@ extern const struct virt_memmap_entry virt_memmap[VIRT_NREGIONS];
 /* disks and NICs share the slots; the last two are the memory balloon and
  * the entropy source */
 #define VIRT_MAX_DEVICES (VIRT_VIRTIO_COUNT - 2)
+/* One more virtio-mmio transport past QEMU's eight (in the gap before its
+ * fw_cfg at 0x10100000, with the PLIC source QEMU leaves unused): the
+ * power button, a virtio input device that every VM has (virtio_input.h). */
+#define VIRT_POWER_BUTTON_IRQ 9
 #define VIRT_MAX_DISKS VIRT_MAX_DEVICES
 #define VIRT_MAX_NICS VIRT_MAX_DEVICES
 

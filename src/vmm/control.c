@@ -13,8 +13,9 @@
  *                                        host CPU affinity while the VM runs (each optional)
  *   {"op":"stop"}                       power the VM off (kumo-vmm exits 0)
  *   {"op":"shutdown"}                   ask the guest to power itself off: "poweroff\n" on
- *                                       the virtio console (its power button); returns at once
- *     -> {"ok":true,"driver_ready":B}   B: the guest's driver has the device up
+ *                                       the virtio console and KEY_POWER on the virtio input
+ *                                       device (its power buttons); returns at once
+ *     -> {"ok":true,"driver_ready":B}   B: the guest's driver has either device up
  *   {"op":"set_disk_limits","disk":I,"iops":N,"bps":N,"iops_max":N,"bps_max":N,
  *    "iops_max_length":S,"bps_max_length":S,"iops_burst":N,"bps_burst":N}
  *                                        change a disk's limits while it runs (omitted
@@ -27,6 +28,7 @@
 
 #include "cpu/hart.h"
 #include "devices/virtio_balloon.h"
+#include "devices/virtio_input.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_console.h"
 #include "devices/virtio_net.h"
@@ -261,8 +263,8 @@ static json_t *handle(struct control *c, const char *line)
     pthread_mutex_lock(&c->lock);
     struct machine *m = c->m;
     if (!op) {
-        reply = error_reply("op: missing (status, stop, shutdown, set_disk_limits or balloon)");
-        reply = error_reply("op: missing (status, stop, set_disk_limits, set_cpu or balloon)");
+        reply = error_reply(
+            "op: missing (status, stop, shutdown, set_disk_limits, set_cpu or balloon)");
     } else if (!m) {
         reply = error_reply("the VM is between boots; try again");
     } else if (strcmp(op, "status") == 0) {
@@ -271,14 +273,19 @@ static json_t *handle(struct control *c, const char *line)
         machine_stop(m, STOP_POWEROFF, 0);
         reply = json_pack("{s:b}", "ok", 1);
     } else if (strcmp(op, "shutdown") == 0) {
-        if (!m->agent)
-            reply = error_reply("this VM has no guest channel (all virtio slots are in use): "
-                                "use stop");
-        else if (virtio_console_send(m->agent, "poweroff\n", 9) < 0)
+        /* Both power buttons: the virtio console's "poweroff" line (kumo's
+         * default guest) and KEY_POWER on the virtio input device (systemd's
+         * logind in distribution images). The console is absent when disks
+         * and NICs take all the slots. */
+        bool sent_line = m->agent && virtio_console_send(m->agent, "poweroff\n", 9) == 0;
+        bool pressed = virtio_input_press_power(m->power_button) == 0;
+        if (!sent_line && !pressed)
             reply = error_reply("too many requests are waiting for the guest");
         else
-            reply = json_pack("{s:b,s:b}", "ok", 1, "driver_ready",
-                              virtio_console_driver_ready(m->agent));
+            reply = json_pack(
+                "{s:b,s:b}", "ok", 1, "driver_ready",
+                (m->agent && virtio_console_driver_ready(m->agent)) ||
+                    virtio_input_driver_ready(m->power_button));
     } else if (strcmp(op, "set_disk_limits") == 0) {
         reply = set_disk_limits(m, req);
     } else if (strcmp(op, "balloon") == 0) {
