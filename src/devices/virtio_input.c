@@ -10,6 +10,7 @@
 #include "devices/virtio_input.h"
 
 #include "devices/virtio.h"
+#include "machine/device.h"
 #include "machine/machine.h"
 
 #include <stdlib.h>
@@ -136,7 +137,7 @@ static void input_notify(struct virtio_dev *vd, unsigned q)
 {
     static __thread struct virtq_req req;
     struct vinput *in = vd->opaque;
-    pthread_mutex_lock(&vd->lock);
+    virtio_lock(vd);
     if (q == EVENTQ) {
         deliver(in); /* new event buffers */
     } else if (q == STATUSQ) {
@@ -147,7 +148,7 @@ static void input_notify(struct virtio_dev *vd, unsigned q)
         }
         if (any) virtq_notify(vd, STATUSQ);
     }
-    pthread_mutex_unlock(&vd->lock);
+    virtio_unlock(vd);
 }
 
 static void input_start(struct virtio_dev *vd)
@@ -166,23 +167,27 @@ static const struct virtio_device_ops input_ops = {.config_read = input_config_r
                                                    .start = input_start,
                                                    .destroy = input_destroy};
 
-struct vinput *virtio_input_attach(struct machine *m, uint64_t base, struct plic *plic,
-                                   unsigned irq)
+static int input_attach(struct machine *m, const struct device_slot *at, const void *arg)
 {
+    (void)arg;
     struct vinput *in = calloc(1, sizeof(*in));
-    if (!in) return NULL;
+    if (!in) return -1;
     in->vd.device_id = 18;
     in->vd.nqueues = 2;
     in->vd.queue_max = 64;
     in->vd.ops = &input_ops;
     in->vd.opaque = in;
     answer(in);
-    if (virtio_mmio_attach(m, &in->vd, base, plic, irq) < 0) {
+    if (virtio_mmio_attach(m, &in->vd, at->base, m->plic, at->irq) < 0) {
         free(in);
-        return NULL;
+        return -1;
     }
-    return in;
+    m->power_button = in;
+    return 0;
 }
+
+const struct device_model virtio_input_device = {.attach = input_attach,
+                                                 .fdt_node = virtio_mmio_fdt_node};
 
 static void queue_event(struct vinput *in, uint16_t type, uint16_t code, uint32_t value)
 {
@@ -197,7 +202,7 @@ static void queue_event(struct vinput *in, uint16_t type, uint16_t code, uint32_
 
 int virtio_input_press_power(struct vinput *in)
 {
-    pthread_mutex_lock(&in->vd.lock);
+    virtio_lock(&in->vd);
     int rc = -1;
     if (!virtio_running(&in->vd)) {
         rc = 0; /* nobody listens: a press is lost, as on a machine still booting */
@@ -209,14 +214,14 @@ int virtio_input_press_power(struct vinput *in)
         deliver(in);
         rc = 0;
     }
-    pthread_mutex_unlock(&in->vd.lock);
+    virtio_unlock(&in->vd);
     return rc;
 }
 
 bool virtio_input_driver_ready(struct vinput *in)
 {
-    pthread_mutex_lock(&in->vd.lock);
+    virtio_lock(&in->vd);
     bool ready = virtio_running(&in->vd);
-    pthread_mutex_unlock(&in->vd.lock);
+    virtio_unlock(&in->vd);
     return ready;
 }

@@ -13,15 +13,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct machine;
-struct plic;
+struct device_model;
 struct vinput;
 
 /* The device's name as the guest sees it (/proc/bus/input/devices). */
 #define VIRTIO_INPUT_NAME "kumo power button"
 
-struct vinput *virtio_input_attach(struct machine *m, uint64_t base, struct plic *plic,
-                                   unsigned irq);
+/* A row of the board (machine/virt.c): its own virtio-mmio transport,
+ * recorded in m->power_button. */
+extern const struct device_model virtio_input_device;
 
 /* Press and release the power button: four events (key down, sync, key up,
  * sync) delivered as the guest's driver offers buffers. A press while the
