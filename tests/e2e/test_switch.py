@@ -1304,9 +1304,12 @@ def test_real_guest_ssh_provisioning(make_switch, guests, tmp_path):
     assert events["modules-final"]["result"] == "SUCCESS", events
     assert events["init-network"]["origin"] == "kumo-init", events
     # deny 22 (above the allow rule): the connection fails
-    cfg["nsgs"][0]["rules"] = [ssh_in, rule("no-ssh", 50, "Inbound", "Deny", "Tcp",
-                                            destination_port_range="22")]
-    assert sw.request(op="update_nsg", nsg=cfg["nsgs"][0])["ok"]
+    cfg["nsgs"][0]["rules"] = [
+        rule("no-ssh", 100, "Inbound", "Deny", "Tcp", destination_port_range="22"),
+        rule("ssh-in", 200, "Inbound", "Allow", "Tcp", source_address_prefix="Internet",
+             destination_port_range="22")]
+    r = sw.request(op="update_nsg", nsg=cfg["nsgs"][0])
+    assert r["ok"], r
     r = ssh(key, hp, "azureuser", "true", timeout=90)
     assert r.returncode == 255, r
     sw.stop()
