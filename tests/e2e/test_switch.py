@@ -1139,7 +1139,9 @@ def test_real_guests_nsg(make_switch, guests, tmp_path):
     ]
     cfg = base_config(web_rules=web_rules)
     sw = make_switch(cfg)
-    web = guests(vmm, guest, tmp_path, "web", sw.ports, "n1", 1).start()  # 10.0.1.4, web-nsg
+    # (kumo.ssh=0: port 22 is the web server's here, not dropbear's)
+    web = guests(vmm, guest, tmp_path, "web", sw.ports, "n1", 1,
+                 append="kumo.ssh=0").start()  # 10.0.1.4, web-nsg
     cli = guests(vmm, guest, tmp_path, "cli", sw.ports, "n3", 3).start()  # 10.0.2.4
     web.ok("mkdir -p /www && echo web-ok > /www/index.html && httpd -p 22 -h /www")
     web.ok("nc -l -p 80 -e cat &")  # an echo server for one long connection
