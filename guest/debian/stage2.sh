@@ -73,7 +73,7 @@ rm -rf /var/lib/cloud/* /var/log/cloud-init*
 apt-get clean
 rm -rf /var/lib/apt/lists/* /var/cache/debconf/*-old /var/lib/dpkg/*-old
 find /var/log -type f -exec truncate -s 0 {} +
-rm -rf /debootstrap /tmp/* /var/tmp/*
+rm -rf /debootstrap /tmp/* /var/tmp/* /etc/dpkg/dpkg.cfg.d/kumo-build
 dpkg-query -W -f='package ${Package} ${Version}\n' | sed 's/^/kumo-stage2: /'
 df -k / | sed 's/^/kumo-stage2: df /'
 rm -f /kumo-stage2
