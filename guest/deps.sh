@@ -11,6 +11,8 @@ PKGS=(
   dpkg-dev                  # apt-get source busybox
   build-essential make bc bison flex
   cpio gzip xz-utils e2fsprogs
+  # the Debian image (guest/debian/build.sh): first stage, disk, ownership
+  debootstrap fakeroot fdisk debian-archive-keyring
 )
 
 missing=()
