@@ -14,19 +14,26 @@
 #   the archive's package versions at build time are in packages.txt. With
 #   OUTFILE the image is also copied there.
 #
-# How (guest/README.md, "The Debian image"):
-#   1. host: debootstrap --foreign (under fakeroot: no root needed) fetches the
-#      packages and unpacks the essential ones; files/ and stage2.sh are added;
-#      mke2fs -d writes the tree into the root partition of a sparse raw disk
-#   2. kumo-vmm boots the default guest kernel with that disk as root and
-#      stage2.sh as init: debootstrap --second-stage on the emulated riscv64
-#      CPU, then the image's configuration (stage2.sh); it powers off
+# How (guest/README.md, "The Debian image"), with one of two second stages
+# (KUMO_DEBIAN_STAGE2=qemu-user|vm; default: qemu-user when run as root with
+# Debian's qemu-user-static installed, else vm):
+#   1. host: debootstrap --foreign fetches the packages and unpacks the
+#      essential ones (vm: under fakeroot, no root needed); files/ and
+#      stage2.sh are added
+#   2. qemu-user: stage2.sh runs in a chroot of the tree, its riscv64
+#      programs through qemu-riscv64-static (binfmt_misc, registered here
+#      when missing); then mke2fs -d writes the tree into the root partition
+#      of a sparse raw disk.
+#      vm: mke2fs -d writes the tree into the disk first, then kumo-vmm boots
+#      the default guest kernel with that disk as root and stage2.sh as init
+#      (kumo builds its own image; about 8 times the CPU time of qemu-user)
 #   3. host: e2fsck, then kumo-img converts the raw disk to qcow2
 #
 # Environment: KUMO_CACHE, KUMO_KEEP_WORK (guest/README.md); KUMO_VMM and
 # KUMO_IMG (default: build/kumo-vmm and build/kumo-img of this checkout);
 # KUMO_DEBIAN_MIRROR (default http://deb.debian.org/debian);
-# KUMO_DEBIAN_TIMEOUT (minutes for the second stage, default 150).
+# KUMO_DEBIAN_TIMEOUT (minutes for the second stage, default 150);
+# KUMO_DEBIAN_STAGE2 (above).
 set -euo pipefail
 LOG_TAG="debian"
 # shellcheck source=guest/lib.sh
@@ -62,7 +69,21 @@ PACKAGES=(
 
 # --- preflight and inputs ----------------------------------------------------
 need_sources debian/build.sh debian/stage2.sh lib.sh
-need_tools debootstrap fakeroot mke2fs e2fsck debugfs sfdisk truncate timeout flock sha256sum
+need_tools debootstrap mke2fs e2fsck debugfs sfdisk truncate timeout flock sha256sum
+STAGE2=${KUMO_DEBIAN_STAGE2:-auto}
+QEMU_USER=/usr/bin/qemu-riscv64-static
+if [ "$STAGE2" = auto ]; then
+	if [ "$(id -u)" = 0 ] && [ -x "$QEMU_USER" ]; then STAGE2=qemu-user; else STAGE2=vm; fi
+fi
+case "$STAGE2" in
+qemu-user)
+	[ "$(id -u)" = 0 ] || die "KUMO_DEBIAN_STAGE2=qemu-user needs root (chroot); use vm"
+	[ -x "$QEMU_USER" ] || die "$QEMU_USER not found: run guest/deps.sh (qemu-user-static)"
+	need_tools chroot mount umount
+	;;
+vm) need_tools fakeroot ;;
+*) die "KUMO_DEBIAN_STAGE2 must be qemu-user, vm or auto, not '$STAGE2'" ;;
+esac
 [ -x "$VMM" ] || die "$VMM not found: build kumo first (scripts/build.sh), or set KUMO_VMM"
 [ -x "$IMG" ] || die "$IMG not found: build kumo first (scripts/build.sh), or set KUMO_IMG"
 # The second stage runs on the default guest's kernel (its own cache entry).
@@ -81,6 +102,8 @@ add_input "disk ${DISK_MIB}MiB gpt $DISK_GUID $PART_GUID ext4 $ROOT_UUID $ROOT_L
 add_pkg debootstrap
 add_pkg e2fsprogs
 add_pkg fdisk
+add_input "second stage $STAGE2"
+[ "$STAGE2" = vm ] || add_pkg qemu-user-static
 HASH=$(inputs_hash)
 
 entry_open "$CACHE_ROOT/debian" "$HASH" "$IMAGE" packages.txt build.log
@@ -97,14 +120,31 @@ reproducible_env
 ROOT=$WORK/root
 FR_STATE=$WORK/fakeroot.state
 : >"$FR_STATE"
-fr() { fakeroot -i "$FR_STATE" -s "$FR_STATE" -- "$@"; }
+# fr CMD...: CMD as root: under fakeroot (vm), or as it is (qemu-user: root)
+fr() {
+	if [ "$STAGE2" = vm ]; then
+		fakeroot -i "$FR_STATE" -s "$FR_STATE" -- "$@"
+	else
+		"$@"
+	fi
+}
+# Nothing may stay mounted in the tree when the work directory is removed.
+unmount_tree() {
+	local m
+	[ -n "${ROOT:-}" ] || return 0
+	for m in dev/shm dev/pts run sys proc; do
+		mountpoint -q "$ROOT/$m" 2>/dev/null && umount -l "$ROOT/$m"
+	done
+	return 0
+}
+trap 'unmount_tree; entry_cleanup' EXIT
 
 step_start "debootstrap --foreign $SUITE riscv64 (fetches $((${#PACKAGES[@]})) packages and their dependencies)"
 include=$(
 	IFS=,
 	echo "${PACKAGES[*]}"
 )
-run_logged "$WORK/debootstrap.log" nice -n 10 fakeroot -s "$FR_STATE" -- \
+run_logged "$WORK/debootstrap.log" nice -n 10 fr \
 	debootstrap --foreign --arch=riscv64 --variant=minbase --merged-usr \
 	--include="$include" "$SUITE" "$ROOT" "$MIRROR"
 log "  $(find "$ROOT/var/cache/apt/archives" -name '*.deb' | wc -l) packages," \
@@ -131,13 +171,14 @@ fr bash -c '
 ' _ "$ROOT" "$DEB_DIR/files" "$DEB_DIR/stage2.sh" "$ROOT_UUID"
 step_done
 
-step_start "making the disk: GPT, ext4 root partition from the tree (mke2fs -d)"
-DISK=$WORK/disk.raw
-truncate -s "${DISK_MIB}M" "$DISK"
-sectors=$((DISK_MIB * 2048))
-part_sectors=$((sectors - PART_START - 33)) # the backup GPT takes the last 33
-part_sectors=$((part_sectors / 8 * 8))      # whole 4 KiB blocks
-run_logged "$WORK/sfdisk.log" sfdisk --no-reread --no-tell-kernel "$DISK" <<EOF
+make_disk() {
+	step_start "making the disk: GPT, ext4 root partition from the tree (mke2fs -d)"
+	DISK=$WORK/disk.raw
+	truncate -s "${DISK_MIB}M" "$DISK"
+	sectors=$((DISK_MIB * 2048))
+	part_sectors=$((sectors - PART_START - 33)) # the backup GPT takes the last 33
+	part_sectors=$((part_sectors / 8 * 8))      # whole 4 KiB blocks
+	run_logged "$WORK/sfdisk.log" sfdisk --no-reread --no-tell-kernel "$DISK" <<EOF
 label: gpt
 label-id: $DISK_GUID
 unit: sectors
@@ -145,29 +186,59 @@ first-lba: $PART_START
 
 start=$PART_START, size=$part_sectors, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, uuid=$PART_GUID, name="root", attrs="LegacyBIOSBootable"
 EOF
-run_logged "$WORK/mke2fs.log" fr env E2FSPROGS_FAKE_TIME="$EPOCH" \
-	mke2fs -q -F -t ext4 -b 4096 -L "$ROOT_LABEL" -U "$ROOT_UUID" \
-	-E "offset=$((PART_START * 512)),hash_seed=$ROOT_UUID,root_owner=0:0" \
-	-d "$ROOT" "$DISK" "$((part_sectors / 8))"
-rm -rf "$ROOT" # under fakeroot's ownership; the disk has it all now
-step_done
+	run_logged "$WORK/mke2fs.log" fr env E2FSPROGS_FAKE_TIME="$EPOCH" \
+		mke2fs -q -F -t ext4 -b 4096 -L "$ROOT_LABEL" -U "$ROOT_UUID" \
+		-E "offset=$((PART_START * 512)),hash_seed=$ROOT_UUID,root_owner=0:0" \
+		-d "$ROOT" "$DISK" "$((part_sectors / 8))"
+	unmount_tree
+	rm -rf "$ROOT" # the disk has it all now
+	step_done
+}
 
-# --- 2. second stage in a kumo VM --------------------------------------------
-step_start "the default guest kernel (for the second stage)"
-KDIR=$("$GUEST_DIR/build-kernel.sh")
-step_done
-
-step_start "second stage in kumo-vmm (debootstrap --second-stage on riscv64; long: see guest/README.md)"
-CONSOLE=$WORK/stage2.console
-rc=0
-nice -n 10 timeout "$((TIMEOUT_MIN * 60))" "$VMM" --cpus 2 --mem 2048 \
-	--kernel "$KDIR/Image" \
-	--append "console=ttyS0 root=/dev/vda1 rw init=/kumo-stage2 kumo.loglevel=4" \
-	--disk "path=$DISK,format=raw" --console stdio </dev/null 2>&1 |
-	sed -u 's/\r$//' | tee "$CONSOLE" |
-	grep --line-buffered -E '^(I: (Unpacking|Configuring|Installing|Base)|kumo-stage2:)' |
-	grep --line-buffered -v '^kumo-stage2: package ' | sed -u "s/^/[$LOG_TAG]   /" >&2 ||
-	rc=$?
+# --- 2. second stage ---------------------------------------------------------
+if [ "$STAGE2" = qemu-user ]; then
+	# binfmt_misc runs riscv64 programs with qemu-riscv64-static; F (fix
+	# binary): the kernel opens the interpreter now, so it works in the chroot.
+	bm=/proc/sys/fs/binfmt_misc
+	mountpoint -q "$bm" || mount -t binfmt_misc binfmt_misc "$bm" ||
+		die "cannot mount binfmt_misc on $bm"
+	if ! grep -q '^flags:.*F' "$bm/qemu-riscv64" 2>/dev/null; then
+		[ ! -e "$bm/qemu-riscv64" ] || echo -1 >"$bm/qemu-riscv64"
+		conf=/usr/lib/binfmt.d/qemu-riscv64.conf
+		[ -s "$conf" ] || die "$conf not found (package qemu-user-static)"
+		log "registering riscv64 with binfmt_misc ($conf)"
+		cat "$conf" >"$bm/register" || die "cannot register $conf with binfmt_misc"
+	fi
+	grep -q '^enabled' "$bm/qemu-riscv64" || die "binfmt_misc's qemu-riscv64 entry is disabled"
+	step_start "second stage in a chroot with qemu-user (debootstrap --second-stage on riscv64)"
+	CONSOLE=$WORK/stage2.console
+	rc=0
+	nice -n 10 timeout "$((TIMEOUT_MIN * 60))" chroot "$ROOT" /kumo-stage2 --chroot </dev/null 2>&1 |
+		tee "$CONSOLE" |
+		grep --line-buffered -E '^(I: (Unpacking|Configuring|Installing|Base)|kumo-stage2:)' |
+		grep --line-buffered -v '^kumo-stage2: package ' | sed -u "s/^/[$LOG_TAG]   /" >&2 ||
+		rc=$?
+	unmount_tree
+	step_done
+	make_disk
+else
+	make_disk
+	step_start "the default guest kernel (for the second stage)"
+	KDIR=$("$GUEST_DIR/build-kernel.sh")
+	step_done
+	step_start "second stage in kumo-vmm (debootstrap --second-stage on riscv64; long: see guest/README.md)"
+	CONSOLE=$WORK/stage2.console
+	rc=0
+	nice -n 10 timeout "$((TIMEOUT_MIN * 60))" "$VMM" --cpus 2 --mem 2048 \
+		--kernel "$KDIR/Image" \
+		--append "console=ttyS0 root=/dev/vda1 rw init=/kumo-stage2 kumo.loglevel=4" \
+		--disk "path=$DISK,format=raw" --console stdio </dev/null 2>&1 |
+		sed -u 's/\r$//' | tee "$CONSOLE" |
+		grep --line-buffered -E '^(I: (Unpacking|Configuring|Installing|Base)|kumo-stage2:)' |
+		grep --line-buffered -v '^kumo-stage2: package ' | sed -u "s/^/[$LOG_TAG]   /" >&2 ||
+		rc=$?
+	step_done
+fi
 cp "$CONSOLE" "$OUT/build.log"
 if ! grep -q '^kumo-stage2: done' "$CONSOLE"; then
 	tail -n 40 "$CONSOLE" | sed 's/^/    /' >&2
@@ -177,7 +248,6 @@ if ! grep -q '^kumo-stage2: done' "$CONSOLE"; then
 	die "the second stage did not finish (status $rc; after ${TIMEOUT_MIN} min the build gives up)"
 fi
 grep '^kumo-stage2: package ' "$CONSOLE" | sed 's/^kumo-stage2: package //' >"$OUT/packages.txt"
-step_done
 
 # --- 3. check and convert ----------------------------------------------------
 step_start "checking the file system, converting to qcow2"
