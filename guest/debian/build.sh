@@ -144,7 +144,7 @@ include=$(
 	IFS=,
 	echo "${PACKAGES[*]}"
 )
-run_logged "$WORK/debootstrap.log" nice -n 10 fr \
+run_logged "$WORK/debootstrap.log" fr nice -n 10 \
 	debootstrap --foreign --arch=riscv64 --variant=minbase --merged-usr \
 	--include="$include" "$SUITE" "$ROOT" "$MIRROR"
 log "  $(find "$ROOT/var/cache/apt/archives" -name '*.deb' | wc -l) packages," \
