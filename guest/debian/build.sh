@@ -106,6 +106,11 @@ add_input "second stage $STAGE2"
 [ "$STAGE2" = vm ] || add_pkg qemu-user-static
 HASH=$(inputs_hash)
 
+# A build killed in its qemu-user second stage may have left /proc, /sys,
+# ... mounted in its tree; entry_open removes stale work directories, so
+# unmount them first (rm -rf must never cross into a mounted file system).
+awk -v d="$CACHE_ROOT/debian/.tmp-" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r |
+	while IFS= read -r m; do umount -l "$m" || die "cannot unmount $m (left by a killed build)"; done
 entry_open "$CACHE_ROOT/debian" "$HASH" "$IMAGE" packages.txt build.log
 if [ "$CACHED" = 1 ]; then
 	log "cached: $FINAL"
