@@ -200,6 +200,19 @@ EOF
 	step_done
 }
 
+# The second stage's output says whether it completed.
+stage2_check() {
+	cp "$CONSOLE" "$OUT/build.log"
+	if ! grep -q '^kumo-stage2: done' "$CONSOLE"; then
+		tail -n 40 "$CONSOLE" | sed 's/^/    /' >&2
+		if grep -q '^kumo-stage2: FAILED' "$CONSOLE"; then
+			die "the second stage failed: $(grep '^kumo-stage2: FAILED' "$CONSOLE" | head -n1)"
+		fi
+		die "the second stage did not finish (status $rc; after ${TIMEOUT_MIN} min the build gives up)"
+	fi
+	grep '^kumo-stage2: package ' "$CONSOLE" | sed 's/^kumo-stage2: package //' >"$OUT/packages.txt"
+}
+
 # --- 2. second stage ---------------------------------------------------------
 if [ "$STAGE2" = qemu-user ]; then
 	# binfmt_misc runs riscv64 programs with qemu-riscv64-static; F (fix
@@ -225,6 +238,7 @@ if [ "$STAGE2" = qemu-user ]; then
 		rc=$?
 	unmount_tree
 	step_done
+	stage2_check
 	make_disk
 else
 	make_disk
@@ -243,16 +257,8 @@ else
 		grep --line-buffered -v '^kumo-stage2: package ' | sed -u "s/^/[$LOG_TAG]   /" >&2 ||
 		rc=$?
 	step_done
+	stage2_check
 fi
-cp "$CONSOLE" "$OUT/build.log"
-if ! grep -q '^kumo-stage2: done' "$CONSOLE"; then
-	tail -n 40 "$CONSOLE" | sed 's/^/    /' >&2
-	if grep -q '^kumo-stage2: FAILED' "$CONSOLE"; then
-		die "the second stage failed: $(grep '^kumo-stage2: FAILED' "$CONSOLE" | head -n1)"
-	fi
-	die "the second stage did not finish (status $rc; after ${TIMEOUT_MIN} min the build gives up)"
-fi
-grep '^kumo-stage2: package ' "$CONSOLE" | sed 's/^kumo-stage2: package //' >"$OUT/packages.txt"
 
 # --- 3. check and convert ----------------------------------------------------
 step_start "checking the file system, converting to qcow2"
