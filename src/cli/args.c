@@ -10,6 +10,7 @@
  */
 #include "cli/cli.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -44,6 +45,12 @@ static const struct opt wait_opts[] = {
      "return as soon as kumod has accepted the operation (it goes on in the background)", NULL},
     {"timeout", 0, OPT_VALUE, "SECONDS",
      "how long to wait for the operation (default 600); exit code 5 when it runs longer", NULL},
+    {0},
+};
+
+static const struct opt yes_opts[] = {
+    {"yes", 'y', OPT_FLAG, NULL,
+     "delete without asking (kumo asks on a terminal; without one, --yes is required)", NULL},
     {0},
 };
 
@@ -175,6 +182,7 @@ int args_parse(struct cli *c, struct args *a, const struct cmd *cmd, int argc, c
     a->cmd = cmd;
     add_opts(a, cmd->opts);
     if (cmd->waits) add_opts(a, wait_opts);
+    if (cmd->confirms) add_opts(a, yes_opts);
     add_opts(a, global_opts);
 
     for (int i = 0; i < argc; i++) {
@@ -494,14 +502,19 @@ const char *time_arg(struct cli *c, const struct args *a, const char *name, bool
     return s;
 }
 
-bool confirm(const char *question)
+int confirm_delete(struct cli *c, const struct args *a, const char *question)
 {
-    if (!isatty(STDIN_FILENO)) return true;
+    assert(a->cmd->confirms);
+    if (arg_has(a, "yes")) return KX_OK;
+    if (!isatty(STDIN_FILENO))
+        return usage_error(c,
+                           "stdin is not a terminal, so kumo cannot ask before it deletes: add "
+                           "--yes to confirm (nothing was deleted)");
     fprintf(stderr, "%s [y/N] ", question);
     fflush(stderr);
     char line[64];
-    if (!fgets(line, sizeof(line), stdin)) return false;
-    return line[0] == 'y' || line[0] == 'Y';
+    if (fgets(line, sizeof(line), stdin) && (line[0] == 'y' || line[0] == 'Y')) return KX_OK;
+    return usage_error(c, "not confirmed: nothing was deleted (--yes skips the question)");
 }
 
 /* ---- help ---- */
@@ -600,6 +613,7 @@ void print_help(const struct cli *c, const struct cmd *cmd, FILE *f)
     wrap(f, cmd->help ? cmd->help : cmd->summary, 0, 0);
     print_opts(f, "Options", cmd->opts);
     if (cmd->waits) print_opts(f, "Waiting", wait_opts);
+    if (cmd->confirms) print_opts(f, "Confirmation", yes_opts);
     print_opts(f, "Global options", global_opts);
     if (cmd->examples) {
         fprintf(f, "\nExamples:\n");

@@ -169,7 +169,8 @@ static const struct cmd group_delete_c = {
     .opts = group_name_opts,
     .run = res_delete,
     .res = &group,
-    .positionals = 1};
+    .positionals = 1,
+    .confirms = true};
 
 const struct cmd cmd_group = {
     .name = "group",

@@ -71,10 +71,6 @@ struct opt {
     {                                                                                              \
         "tags", 0, OPT_LIST, "KEY=VALUE", what, "tags"                                             \
     }
-#define OPT_YES                                                                                    \
-    {                                                                                              \
-        "yes", 'y', OPT_FLAG, NULL, "do not ask (kumo asks only on a terminal)", NULL              \
-    }
 
 struct cli;
 struct args;
@@ -91,6 +87,7 @@ struct cmd {
     const struct cmd *const *sub; /* NULL-terminated */
     int positionals;              /* 1: a NAME may be given instead of -n */
     bool waits;                   /* takes --no-wait and --timeout */
+    bool confirms; /* a delete: takes --yes; asks on a terminal, refuses without one (exit 2) */
     const char *examples;
     const struct resource *res; /* the resource kind of res_list/res_show/res_delete */
 };
@@ -177,8 +174,11 @@ int tags_into(struct cli *c, const struct args *a, json_t *body);
 int user_data_into(struct cli *c, const struct args *a, json_t *body);
 /* --from/--to: RFC 3339, epoch seconds, "now" or "30m"/"2h"/"1d" ago. */
 const char *time_arg(struct cli *c, const struct args *a, const char *name, bool *bad);
-/* Yes/no question on a terminal; true when stdin is not one. */
-bool confirm(const char *question);
+/* Before a delete (a command with .confirms): KX_OK to go on, when --yes
+ * was given or the question (naming what goes) was answered yes on the
+ * terminal; else KX_USAGE after a message: not confirmed, or stdin is not
+ * a terminal (kumo cannot ask: --yes is needed). Nothing is sent before. */
+int confirm_delete(struct cli *c, const struct args *a, const char *question);
 int edit_distance(const char *a, const char *b);
 
 /* ---- http.c ---- */
@@ -339,7 +339,6 @@ struct resource {
     const struct column *columns;  /* list: the table's columns */
     void (*view)(struct cli *, const json_t *); /* show: the key/value view */
     const char *delete_note;  /* after "Deleted NOUN 'NAME'": " and its subnets" */
-    bool delete_asks;         /* delete asks first on a terminal (--yes does not) */
     const char *ask_note;     /* after the question's "in resource group 'RG'": " and its data" */
     const char *default_name; /* show with no name shows this one ("local") */
     /* how the name is given, when not by -n or the last word (NULL after a
@@ -376,7 +375,7 @@ const char *res_usage(const struct cmd *cmd);
 #define RES_DELETE(res_, summary_, opts_)                                                          \
     {                                                                                              \
         .name = "delete", .summary = summary_, .opts = opts_, .run = res_delete, .res = res_,      \
-        .positionals = 1                                                                           \
+        .positionals = 1, .confirms = true                                                         \
     }
 
 /* Print one resource: JSON, else view(). */

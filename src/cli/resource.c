@@ -194,13 +194,15 @@ int res_delete(struct cli *c, struct args *a)
     char *p = res_path(c, a, r, true, &g, &n);
     if (!p) return KX_USAGE;
     const char *noun = r->noun ? r->noun : r->what;
-    if (r->delete_asks && !arg_has(a, "yes") &&
-        !confirm(fmt_str("Delete %s '%s'%s%s%s%s?", noun, n, g ? " in resource group '" : "",
-                         g ? g : "", g ? "'" : "", r->ask_note ? r->ask_note : ""))) {
+    int rc = confirm_delete(c, a,
+                            fmt_str("Delete %s '%s'%s%s%s%s?", noun, n,
+                                    g ? " in resource group '" : "", g ? g : "", g ? "'" : "",
+                                    r->ask_note ? r->ask_note : ""));
+    if (rc) {
         free(p);
-        return usage_error(c, "not confirmed: nothing deleted (--yes skips the question)");
+        return rc;
     }
-    int rc = delete_one(c, p, fmt_str("%s '%s'%s", noun, n, r->delete_note ? r->delete_note : ""));
+    rc = delete_one(c, p, fmt_str("%s '%s'%s", noun, n, r->delete_note ? r->delete_note : ""));
     free(p);
     return rc;
 }
@@ -226,6 +228,6 @@ const char *res_usage(const struct cmd *cmd)
     const struct opt *name = find_opt(cmd, "name");
     if (named && name)
         u = fmt_str(r->default_name ? "%s%s[-n %s]" : "%s%s-n %s", u, *u ? " " : "", name->metavar);
-    if (find_opt(cmd, "yes")) u = fmt_str("%s [--yes]", u);
+    if (cmd->confirms) u = fmt_str("%s [--yes]", u);
     return *u ? u : NULL;
 }

@@ -221,14 +221,16 @@ static int vmss_delete(struct cli *c, struct args *a)
 {
     const char *g = need_group(c, a), *n = g ? need_name(c, a, "scale set") : NULL;
     if (!n) return KX_USAGE;
-    if (!arg_has(a, "yes") &&
-        !confirm(
-            fmt_str("Delete scale set '%s' in resource group '%s' with all its instances?", n, g)))
-        return usage_error(c, "not confirmed: nothing deleted (--yes skips the question)");
+    int rc = confirm_delete(
+        c, a,
+        fmt_str("Delete scale set '%s' in resource group '%s' with all its instances and their "
+                "disks?",
+                n, g));
+    if (rc) return rc;
     char *p = set_path(g, n);
     json_t *s;
     long st = 0;
-    int rc = api_status(c, "DELETE", p, NULL, &s, &st);
+    rc = api_status(c, "DELETE", p, NULL, &s, &st);
     json_decref(s);
     if (!rc && st == 202 && !c->no_wait)
         rc = api_wait(c, p, fmt_str("scale set '%s'", n), fmt_str("kumo vmss show -g %s %s", g, n),
@@ -565,8 +567,11 @@ static int rule_delete(struct cli *c, struct args *a)
     int r = arg_long(c, a, "index", 0, 100, &idx);
     if (r < 0) return KX_USAGE;
     if (!r) return usage_error(c, "missing --index N (see 'kumo autoscale rule list')");
+    int rc = confirm_delete(
+        c, a, fmt_str("Delete rule %ld of autoscale setting '%s' in resource group '%s'?", idx, asn, g));
+    if (rc) return rc;
     char *p = as_path(g, asn);
-    int rc = api(c, "DELETE", fmt_str("%s/rules/%ld", p, idx), NULL, NULL);
+    rc = api(c, "DELETE", fmt_str("%s/rules/%ld", p, idx), NULL, NULL);
     free(p);
     if (!rc && c->out == OUT_TABLE) printf("Rule %ld deleted from '%s'.\n", idx, asn);
     return rc;
@@ -653,12 +658,6 @@ static const struct opt update_opts[] = {
     {0},
 };
 
-static const struct opt delete_opts[] = {
-    OPT_G("scale set"),
-    OPT_N("scale set"),
-    OPT_YES,
-    {0},
-};
 
 static const struct cmd vmss_create_c = {
     .name = "create",
@@ -719,10 +718,11 @@ static const struct cmd vmss_inst_c = {
 static const struct cmd vmss_delete_c = {.name = "delete",
                                          .summary = "Delete a scale set and all its instances",
                                          .usage = "-g RG -n NAME [--yes]",
-                                         .opts = delete_opts,
+                                         .opts = gn_set,
                                          .run = vmss_delete,
                                          .positionals = 1,
-                                         .waits = true};
+                                         .waits = true,
+                                         .confirms = true};
 
 const struct cmd cmd_vmss = {
     .name = "vmss",
@@ -819,9 +819,10 @@ static const struct cmd rule_list_c = {.name = "list",
                                        .run = rule_list};
 static const struct cmd rule_delete_c = {.name = "delete",
                                          .summary = "Delete a rule by its index",
-                                         .usage = "-g RG --autoscale-name NAME --index N",
+                                         .usage = "-g RG --autoscale-name NAME --index N [--yes]",
                                          .opts = rule_delete_opts,
-                                         .run = rule_delete};
+                                         .run = rule_delete,
+                                         .confirms = true};
 static const struct cmd rule_c = {
     .name = "rule",
     .summary = "Autoscale rules: create, list, delete",

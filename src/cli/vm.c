@@ -363,44 +363,121 @@ static int vm_resize(struct cli *c, struct args *a)
     return vm_action(c, a, "resize", body);
 }
 
+/* "a, b and c" */
+static const char *and_list(const char *list, const char *item)
+{
+    return *list ? fmt_str("%s, %s", list, item) : fmt_str("%s", item);
+}
+
+static const char *finish_and(const char *list)
+{
+    const char *last = strrchr(list, ',');
+    if (!last) return list;
+    return fmt_str("%.*s and%s", (int)(last - list), list, last + 1);
+}
+
+/* What a delete of vm takes with it and what it leaves (detached), by the
+ * deleteOption kumod gives each disk, NIC and public IP. disks: "owned"
+ * (the default), "keep" or "all". */
+static void delete_lists(const json_t *vm, const char *disks, const char **gone,
+                         const char **kept)
+{
+    const char *g = "", *k = "";
+    const json_t *os = json_object_get(vm, "osDisk");
+    if (json_is_object(os)) {
+        const char *item = fmt_str("OS disk '%s'", member_text(os, "name"));
+        if (!strcmp(disks, "keep"))
+            k = and_list(k, item);
+        else
+            g = and_list(g, item);
+    }
+    size_t i;
+    const json_t *d;
+    json_array_foreach(json_object_get(vm, "dataDisks"), i, d)
+    {
+        const char *item = fmt_str("data disk '%s'", member_text(d, "name"));
+        bool goes = !strcmp(disks, "all") ||
+                    (!strcmp(disks, "owned") && !strcmp(member_text(d, "deleteOption"), "Delete"));
+        if (goes)
+            g = and_list(g, item);
+        else
+            k = and_list(k, item);
+    }
+    const json_t *nic;
+    json_array_foreach(json_object_get(vm, "networkInterfaces"), i, nic)
+    {
+        bool nic_goes = !strcmp(member_text(nic, "deleteOption"), "Delete");
+        const char *item = fmt_str("NIC '%s'", member_text(nic, "name"));
+        if (nic_goes)
+            g = and_list(g, item);
+        else
+            k = and_list(k, item);
+        const json_t *pip = json_object_get(nic, "publicIp");
+        if (!json_is_object(pip)) continue;
+        item = fmt_str("public IP '%s'", member_text(pip, "name"));
+        if (!strcmp(member_text(pip, "deleteOption"), "Delete"))
+            g = and_list(g, item);
+        else
+            k = and_list(k, item);
+    }
+    *gone = finish_and(g);
+    *kept = finish_and(k);
+}
+
 static int vm_delete(struct cli *c, struct args *a)
 {
     const char *g, *n;
     char *p = res_path(c, a, &vm_resource, true, &g, &n);
     if (!p) return KX_USAGE;
-    bool keep = arg_has(a, "keep-disks");
-    if (!arg_has(a, "yes") && !confirm(fmt_str("Delete VM '%s' in resource group '%s'%s?", n, g,
-                                               keep ? "" : " and its disks"))) {
+    bool keep = arg_has(a, "keep-disks"), all = arg_has(a, "delete-data-disks");
+    if (keep && all) {
         free(p);
-        return usage_error(c, "not confirmed: nothing deleted (--yes skips the question)");
+        return usage_error(c, "--keep-disks keeps every disk and --delete-data-disks deletes "
+                              "them: give one of them");
+    }
+    const char *disks = keep ? "keep" : all ? "all" : "owned";
+    /* without a terminal, refuse before anything is sent */
+    if (!arg_has(a, "yes") && !isatty(STDIN_FILENO)) {
+        free(p);
+        return confirm_delete(c, a, "");
     }
     json_t *vm;
-    long st = 0;
-    int rc = api_status(c, "DELETE", keep ? fmt_str("%s?keepDisks=true", p) : p, NULL, &vm, &st);
+    int rc = api(c, "GET", p, NULL, &vm);
     if (rc) {
         free(p);
         return rc;
     }
-    const char *disks = "";
-    if (vm) {
-        const json_t *os = json_object_get(vm, "osDisk");
-        char *list = fmt_str("%s", member_str(os, "name") ? member_str(os, "name") : "");
-        size_t i;
-        const json_t *d;
-        json_array_foreach(json_object_get(vm, "dataDisks"), i, d) list =
-            fmt_str("%s%s%s", list, *list ? ", " : "", member_text(d, "name"));
-        if (*list) disks = fmt_str(keep ? "; its disks %s are kept" : " with its disks %s", list);
-    }
+    const char *gone, *kept;
+    delete_lists(vm, disks, &gone, &kept);
     json_decref(vm);
+    rc = confirm_delete(
+        c, a,
+        fmt_str("Delete VM '%s' of resource group '%s'%s%s?%s%s", n, g, *gone ? " with its " : "",
+                gone, *kept ? " Kept (detached, still billed): " : "", kept));
+    if (rc) {
+        free(p);
+        return rc;
+    }
+    long st = 0;
+    const char *q = keep ? "?keepDisks=true" : all ? "?deleteDataDisks=true" : "";
+    rc = api_status(c, "DELETE", fmt_str("%s%s", p, q), NULL, &vm, &st);
+    json_decref(vm);
+    if (rc) {
+        free(p);
+        return rc;
+    }
     if (st == 202 && !c->no_wait)
         rc = api_wait(c, p, fmt_str("VM '%s'", n), show_cmd(g, n), true, NULL);
     free(p);
     if (rc) return rc;
     if (c->out == OUT_TABLE) {
-        if (st == 202 && c->no_wait)
-            printf("Accepted: VM '%s' is being deleted%s.\n", n, disks);
-        else
-            printf("Deleted VM '%s' of resource group '%s'%s.\n", n, g, disks);
+        printf("%s VM '%s' of resource group '%s'%s%s.\n",
+               st == 202 && c->no_wait ? "Deleting" : "Deleted", n, g, *gone ? " with its " : "",
+               gone);
+        if (*kept)
+            printf("Kept, detached (still billed): %s. 'kumo disk list -g %s' lists the "
+                   "disks; 'kumo disk delete' deletes one.\n",
+                   kept, g);
     }
     return KX_OK;
 }
@@ -827,8 +904,9 @@ static const struct opt resize_opts[] = {
 static const struct opt delete_opts[] = {
     OPT_G("VM"),
     OPT_N("VM"),
-    {"keep-disks", 0, OPT_FLAG, NULL, "detach and keep its OS and data disks", NULL},
-    OPT_YES,
+    {"keep-disks", 0, OPT_FLAG, NULL, "detach and keep all its disks, the OS disk too", NULL},
+    {"delete-data-disks", 0, OPT_FLAG, NULL,
+     "also delete the data disks that were attached after its create", "query.deleteDataDisks"},
     {0},
 };
 
@@ -996,15 +1074,20 @@ static const struct cmd resize_c = {
     .examples = "  kumo vm resize -g web -n web1 --size B2s --restart\n"};
 static const struct cmd delete_c = {
     .name = "delete",
-    .summary = "Delete a VM and its disks",
-    .usage = GN " [--keep-disks] [--yes]",
-    .help = "Power off and delete a VM with its OS and data disks (--keep-disks keeps them), "
-            "and the NIC and public IP its create made. Virtual networks and NSGs are kept. "
-            "On a terminal kumo asks first.",
+    .summary = "Delete a VM, its OS disk and what its create made",
+    .usage = GN " [--delete-data-disks | --keep-disks] [--yes]",
+    .help = "Power off and delete a VM with what its create made: its OS disk, the data disks "
+            "of its create (--data-disk-sizes-gb), its NIC and public IP. A disk attached "
+            "later, or an existing one attached at create (--attach-data-disks), is detached "
+            "and kept, as az does; --delete-data-disks deletes every attached disk, "
+            "--keep-disks keeps every disk, the OS disk too. Virtual networks and NSGs are "
+            "kept. On a terminal kumo first asks, naming what goes and what stays; without "
+            "one (a script, a pipe) it needs --yes and refuses otherwise (exit code 2).",
     .opts = delete_opts,
     .run = vm_delete,
     .positionals = 1,
-    .waits = true};
+    .waits = true,
+    .confirms = true};
 static const struct cmd console_c = {
     .name = "console",
     .summary = "Attach to a VM's serial console (Ctrl-] detaches)",

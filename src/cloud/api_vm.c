@@ -29,8 +29,12 @@
 static json_t *vm_nics_json(struct kumod *k, int64_t vm)
 {
     json_t *arr = json_array();
-    sqlite3_stmt *st = db_stmt(
-        k->db, "SELECT id, public_ip_id FROM nics WHERE vm_id = ? ORDER BY nic_index", "i", vm);
+    sqlite3_stmt *st = db_stmt(k->db,
+                               "SELECT n.id, n.public_ip_id, coalesce(n.owner_vm, 0) = n.vm_id,"
+                               " coalesce(p.owner_vm, 0) = n.vm_id FROM nics n"
+                               " LEFT JOIN public_ips p ON p.id = n.public_ip_id"
+                               " WHERE n.vm_id = ? ORDER BY n.nic_index",
+                               "i", vm);
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         json_t *n = api_nic_json(k, sqlite3_column_int64(st, 0));
         if (!n) continue;
@@ -46,6 +50,11 @@ static json_t *vm_nics_json(struct kumod *k, int64_t vm)
                           : json_null());
         json_t *perr = pip ? json_object_get(pip, "portErrors") : NULL;
         if (perr) json_object_set(json_object_get(e, "publicIp"), "portErrors", perr);
+        json_object_set_new(e, "deleteOption", json_string(sqlite3_column_int(st, 2) ? "Delete"
+                                                                                     : "Detach"));
+        if (pip)
+            json_object_set_new(json_object_get(e, "publicIp"), "deleteOption",
+                                json_string(sqlite3_column_int(st, 3) ? "Delete" : "Detach"));
         json_decref(pip);
         json_decref(n);
         json_array_append_new(arr, e);
@@ -74,15 +83,19 @@ json_t *api_vm_json(struct kumod *k, int64_t id)
         snprintf(rid, sizeof(rid), "/resourceGroups/%s/virtualMachines/%s", db_col_text(st, 0),
                  db_col_text(st, 1));
         json_t *os = json_null(), *data = json_array();
-        sqlite3_stmt *ds =
-            db_stmt(k->db,
-                    "SELECT name, tier, size_gib, os_disk, lun FROM disks WHERE vm_id = ?"
-                    " ORDER BY os_disk DESC, lun",
-                    "i", id);
+        /* deleteOption (Azure's word): what a delete of the VM does with
+         * the disk by default: Delete (the OS disk and the disks its create
+         * made) or Detach (a disk attached later is kept) */
+        sqlite3_stmt *ds = db_stmt(k->db,
+                                   "SELECT name, tier, size_gib, os_disk, lun,"
+                                   " os_disk = 1 OR coalesce(owner_vm, 0) = vm_id"
+                                   " FROM disks WHERE vm_id = ? ORDER BY os_disk DESC, lun",
+                                   "i", id);
         while (ds && sqlite3_step(ds) == SQLITE_ROW) {
-            json_t *d =
-                json_pack("{s:s,s:s,s:I}", "name", db_col_text(ds, 0), "tier", db_col_text(ds, 1),
-                          "sizeGiB", (json_int_t)sqlite3_column_int64(ds, 2));
+            json_t *d = json_pack("{s:s,s:s,s:I,s:s}", "name", db_col_text(ds, 0), "tier",
+                                  db_col_text(ds, 1), "sizeGiB",
+                                  (json_int_t)sqlite3_column_int64(ds, 2), "deleteOption",
+                                  sqlite3_column_int(ds, 5) ? "Delete" : "Detach");
             if (sqlite3_column_int(ds, 3)) {
                 json_decref(os);
                 os = d;
@@ -342,11 +355,24 @@ static void vm_resize(struct api_ctx *c)
 static void vm_delete(struct api_ctx *c)
 {
     int wait = api_wait_arg(c);
-    bool keep;
-    if (wait < 0 || !api_query_bool(c, "keepDisks", false, &keep)) return;
+    bool keep, all;
+    if (wait < 0 || !api_query_bool(c, "keepDisks", false, &keep) ||
+        !api_query_bool(c, "deleteDataDisks", false, &all))
+        return;
+    if (keep && all) {
+        kerr_set(&c->err, 400, "InvalidQuery", "query.deleteDataDisks",
+                 "query.deleteDataDisks: keepDisks=true keeps every disk; give one of them");
+        return;
+    }
     int64_t g = api_group(c, c->p[0]);
     if (g < 0) return;
-    op_reply(c, prov_vm_delete(c->k, g, c->p[1], keep, &c->err), true, wait);
+    op_reply(c,
+             prov_vm_delete(c->k, g, c->p[1],
+                            keep  ? PROV_DISKS_KEEP
+                            : all ? PROV_DISKS_ALL
+                                  : PROV_DISKS_OWNED,
+                            &c->err),
+             true, wait);
 }
 
 /* ---- data disks ---- */

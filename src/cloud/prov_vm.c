@@ -298,23 +298,32 @@ int64_t prov_vm_resize(struct kumod *k, int64_t g, const char *name, const char 
     return prov_commit(&t) < 0 ? -1 : v.id;
 }
 
-int prov_vm_delete_id(struct kumod *k, int64_t vm, bool keep_disks, const char *reason,
+const char *prov_vm_delete_op(enum prov_vm_disks disks)
+{
+    switch (disks) {
+    case PROV_DISKS_KEEP: return "delete-keep-disks";
+    case PROV_DISKS_ALL: return "delete-all-disks";
+    case PROV_DISKS_OWNED: break;
+    }
+    return "delete";
+}
+
+int prov_vm_delete_id(struct kumod *k, int64_t vm, enum prov_vm_disks disks, const char *reason,
                       struct kerr *e)
 {
     assert(kumod_lock_held(k));
     struct vm_row v;
     if (!vm_read(k, vm, &v)) return 0;
     if (busy(&v, e) < 0) return -1;
-    return begin_op_tx(k, &v, keep_disks ? "delete-keep-disks" : "delete", NULL, PV_DELETING,
-                       reason, e);
+    return begin_op_tx(k, &v, prov_vm_delete_op(disks), NULL, PV_DELETING, reason, e);
 }
 
-int64_t prov_vm_delete(struct kumod *k, int64_t g, const char *name, bool keep_disks,
+int64_t prov_vm_delete(struct kumod *k, int64_t g, const char *name, enum prov_vm_disks disks,
                        struct kerr *e)
 {
     struct vm_row v;
     if (vm_lookup(k, g, name, &v, e) < 0) return -1;
-    if (prov_vm_delete_id(k, v.id, keep_disks, "delete requested", e) < 0) return -1;
+    if (prov_vm_delete_id(k, v.id, disks, "delete requested", e) < 0) return -1;
     return v.id;
 }
 
@@ -352,9 +361,10 @@ static int64_t next_lun(struct kumod *k, int64_t vm)
 }
 
 /* Attach data disk d to vm in t; prefix names it for errors ("" or
- * "dataDisks[2]"). */
+ * "dataDisks[2]"). create: the VM's create makes it, and a new disk is
+ * then the VM's own (deleted with it). */
 static int attach_disk(struct prov_tx *t, int64_t group, int64_t vm, const char *vm_name,
-                       const struct prov_data_disk *d, const char *prefix)
+                       const struct prov_data_disk *d, const char *prefix, bool create)
 {
     struct kumod *k = t->k;
     struct db *db = k->db;
@@ -390,8 +400,10 @@ static int attach_disk(struct prov_tx *t, int64_t group, int64_t vm, const char 
         disk = prov_disk_insert(t, group, name, d->tier, d->size_gib, 0, 0, field);
         if (disk < 0) return -1;
     }
-    if (db_exec(db, "UPDATE disks SET vm_id = ?, lun = ?, os_disk = 0 WHERE id = ?", "iii", vm, lun,
-                disk) < 0)
+    if (db_exec(db,
+                "UPDATE disks SET vm_id = ?, lun = ?, os_disk = 0,"
+                " owner_vm = CASE WHEN ? THEN ? ELSE owner_vm END WHERE id = ?",
+                "iiiii", vm, lun, (int64_t)(create && !d->disk), vm, disk) < 0)
         return prov_db_error(t, NULL);
     return 0;
 }
@@ -427,7 +439,7 @@ int64_t prov_vm_attach_disk(struct kumod *k, int64_t g, const char *name,
                              v.name, n);
     struct prov_tx t;
     if (prov_begin(&t, k, e) < 0) return -1;
-    if (attach_disk(&t, v.group, v.id, v.name, d, "") < 0 ||
+    if (attach_disk(&t, v.group, v.id, v.name, d, "", false) < 0 ||
         (vm_note(db, v.id, "data disk attached", time_now_ms()) < 0 &&
          prov_db_error(&t, NULL) < 0) ||
         prov_commit(&t) < 0) {
@@ -454,7 +466,9 @@ int64_t prov_vm_detach_disk(struct kumod *k, int64_t g, const char *name, const 
                              lun_text);
     struct prov_tx t;
     if (prov_begin(&t, k, e) < 0) return -1;
-    if (db_exec(db, "UPDATE disks SET vm_id = NULL, lun = NULL WHERE id = ?", "i", disk) < 0 ||
+    /* a detached disk is the user's: a later delete of the VM keeps it */
+    if (db_exec(db, "UPDATE disks SET vm_id = NULL, lun = NULL, owner_vm = NULL WHERE id = ?", "i",
+                disk) < 0 ||
         vm_note(db, v.id, "data disk detached", time_now_ms()) < 0) {
         prov_db_error(&t, NULL);
         prov_abort(&t);
@@ -593,12 +607,13 @@ int64_t prov_vm_insert(struct prov_tx *t, int64_t g, const struct prov_vm_spec *
     int64_t os =
         prov_disk_insert(t, g, disk_name, s->os_tier, os_gib, image_id, 0, "osDisk.sizeGiB");
     if (os < 0) return -1;
-    if (db_exec(db, "UPDATE disks SET vm_id = ?, os_disk = 1 WHERE id = ?", "ii", vm, os) < 0)
+    if (db_exec(db, "UPDATE disks SET vm_id = ?, os_disk = 1, owner_vm = ? WHERE id = ?", "iii", vm,
+                vm, os) < 0)
         return prov_db_error(t, NULL);
     for (size_t i = 0; i < s->ndata; i++) {
         char prefix[32];
         snprintf(prefix, sizeof(prefix), "dataDisks[%zu]", i);
-        if (attach_disk(t, g, vm, s->name, &s->data_disks[i], prefix) < 0) return -1;
+        if (attach_disk(t, g, vm, s->name, &s->data_disks[i], prefix, true) < 0) return -1;
     }
     if (s->nics_given ? given_nics(t, s, g, vm) < 0 : implicit_network(t, s, g, vm) < 0) return -1;
     prov_tx_job(t, JOB_VM, vm);

@@ -353,12 +353,21 @@ int64_t prov_vm_restart(struct kumod *k, int64_t group_id, const char *name, str
  * is restarted (only when restart; else 409); *begun when it is. */
 int64_t prov_vm_resize(struct kumod *k, int64_t group_id, const char *name, const char *size,
                        bool restart, bool *begun, struct kerr *e);
-int64_t prov_vm_delete(struct kumod *k, int64_t group_id, const char *name, bool keep_disks,
-                       struct kerr *e);
+/* What a VM's delete does with its disks. OWNED (0, az's default): it
+ * deletes the OS disk and the data disks its own create made (disks.owner_vm)
+ * and detaches every other disk, which stays in the group; KEEP: detaches
+ * them all; ALL: deletes every disk attached to it. The NIC and public IP
+ * its create made go with it in every case. */
+enum prov_vm_disks { PROV_DISKS_OWNED = 0, PROV_DISKS_KEEP = 1, PROV_DISKS_ALL = 2 };
+/* The operation that carries it out (vms.op): "delete", "delete-keep-disks"
+ * or "delete-all-disks". */
+const char *prov_vm_delete_op(enum prov_vm_disks disks);
+int64_t prov_vm_delete(struct kumod *k, int64_t group_id, const char *name,
+                       enum prov_vm_disks disks, struct kerr *e);
 /* The same by id, with the reason recorded in the VM's history. 0 also
  * when the VM is gone. */
-int prov_vm_delete_id(struct kumod *k, int64_t vm_id, bool keep_disks, const char *reason,
-                      struct kerr *e);
+int prov_vm_delete_id(struct kumod *k, int64_t vm_id, enum prov_vm_disks disks,
+                      const char *reason, struct kerr *e);
 int64_t prov_vm_set_tags(struct kumod *k, int64_t group_id, const char *name, const json_t *tags,
                          struct kerr *e);
 /* Data disks change only while the VM is Stopped or Deallocated. */

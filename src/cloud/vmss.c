@@ -160,7 +160,7 @@ static int create_instance(struct kumod *k, int64_t set)
 static void delete_instance(struct kumod *k, int64_t vm)
 {
     struct kerr e = {0};
-    if (prov_vm_delete_id(k, vm, false, "delete requested by its scale set", &e) < 0 &&
+    if (prov_vm_delete_id(k, vm, PROV_DISKS_ALL, "delete requested by its scale set", &e) < 0 &&
         e.status != 409)
         log_warn("VM %" PRId64 ": scale set delete: %s", vm, e.message);
     lb_kick(k->lb); /* no new connections to it */

@@ -184,7 +184,7 @@ static void delete_set(struct fixture *f)
     reconcile(f);
     CHECK(wait_count(f, "SELECT count(*) FROM vmss", 0, 5000), "then the set");
     kumod_lock(&f->k);
-    CHECK(prov_vm_delete(&f->k, f->group, "ss_5", false, &e) > 0, "ss_5: %s", e.message);
+    CHECK(prov_vm_delete(&f->k, f->group, "ss_5", PROV_DISKS_OWNED, &e) > 0, "ss_5: %s", e.message);
     kumod_unlock(&f->k);
     CHECK(wait_count(f, "SELECT count(*) FROM vms", 0, 15000), "no VM left");
 }
