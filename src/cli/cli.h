@@ -63,6 +63,11 @@ struct opt {
         "resource-group", 'g', OPT_VALUE, "RG",                                                    \
             "only this group (default: $KUMO_GROUP, else every group)", NULL                       \
     }
+#define OPT_TAG_FILTER                                                                             \
+    {                                                                                              \
+        "tag", 0, OPT_LIST, "KEY[=VALUE]",                                                         \
+            "only those with this tag (and value; repeated: all of them)", NULL                    \
+    }
 #define OPT_N(what)                                                                                \
     {                                                                                              \
         "name", 'n', OPT_VALUE, "NAME", "the " what " (or give NAME as the last word)", "name"     \
@@ -354,8 +359,12 @@ char *res_path(struct cli *c, const struct args *a, const struct resource *r, bo
 /* The same from names at hand (parent: NULL unless RES_CHILD). */
 char *res_path_of(const struct resource *r, const char *group, const char *parent,
                   const char *name);
-/* -g as a filter: the options of a list of a group-scoped resource. */
+/* -g and --tag as filters: the options of a list of a group-scoped resource. */
 extern const struct opt group_filter_opts[];
+/* Keep the items (a JSON array, consumed) that have every --tag KEY[=VALUE]
+ * (a key matches case-insensitively, a value exactly, as on Azure); the
+ * array itself when no --tag is given. NULL after a usage error. */
+json_t *filter_by_tags(struct cli *c, const struct args *a, json_t *items);
 /* The commands, for struct cmd's run with .res set. */
 int res_list(struct cli *c, struct args *a);
 int res_show(struct cli *c, struct args *a);

@@ -139,8 +139,27 @@ void prov_users_query(struct kumod *k, char *list, size_t len, const char *sql, 
 /* tags: a JSON object of strings, or NULL ({}). */
 int64_t prov_group_create(struct kumod *k, const char *name, const json_t *tags, struct kerr *e);
 int prov_group_set_tags(struct kumod *k, int64_t group_id, const json_t *tags, struct kerr *e);
-/* Refused (409 InUse) while the group holds anything. */
-int prov_group_delete(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
+/* Delete a group with everything in it, as Azure does. An empty group goes
+ * at once (*at_once); else the group is marked (groups.deleting: nothing
+ * new can be made in it, 409 InvalidState) and prov_group_delete_step()
+ * carries the delete out. Again while it runs: 0, nothing more. */
+int prov_group_delete(struct kumod *k, int64_t group_id, const char *name, bool *at_once,
+                      struct kerr *e);
+/* One step of a group's delete (a no-op unless it is being deleted);
+ * never waits: the scale set controller calls it every tick. Scale sets
+ * are marked deleted (the controller deletes their instances), VMs are
+ * deleted with every disk attached to them (a busy one once its operation
+ * ends); when no VM, scale set or disk copy is left, the rest (autoscale
+ * settings, NICs, public IPs, VNets, NSGs, disks, snapshots) and the group
+ * go in one transaction, in that order, their files after. What it waits
+ * for is in groups.delete_status. */
+void prov_group_delete_step(struct kumod *k, int64_t group_id);
+bool prov_group_deleting(struct kumod *k, int64_t group_id);
+/* Call each(ctx, table, id) for every resource in the group, in the
+ * order a delete removes them (tables: vmss, vms, autoscale, nics,
+ * public_ips, vnets, nsgs, disks, snapshots). Their number. */
+int prov_group_contents(struct kumod *k, int64_t group_id,
+                        void (*each)(void *ctx, const char *table, int64_t id), void *ctx);
 
 /* ---- images (host-wide) and snapshots ---- */
 

@@ -57,6 +57,13 @@ static const struct body_field group_create[] = {
     END,
 };
 
+static const struct body_field group_put[] = {
+    NAME("name", false),
+    STR("location", false, check_location),
+    TAGS,
+    END,
+};
+
 static const struct body_field tags_only[] = {
     {"tags", BT_OBJECT, true, false, 0, 0, check_tags, NULL, 0},
     END,
@@ -369,6 +376,7 @@ static const struct {
 } kinds[REQ_COUNT] = {
     [REQ_GROUP_CREATE] = {"resource group create", group_create},
     [REQ_GROUP_UPDATE] = {"resource group update", tags_only},
+    [REQ_GROUP_PUT] = {"resource group create or update", group_put},
     [REQ_HOST_UPDATE] = {"host update", host_update},
     [REQ_SIZE_CREATE] = {"size create", size_create},
     [REQ_SIZE_UPDATE] = {"size update", size_update},

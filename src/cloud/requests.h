@@ -17,6 +17,7 @@
 enum req_kind {
     REQ_GROUP_CREATE,
     REQ_GROUP_UPDATE,
+    REQ_GROUP_PUT, /* as REQ_GROUP_CREATE; name optional (it is in the path) */
     REQ_HOST_UPDATE,
     REQ_SIZE_CREATE,
     REQ_SIZE_UPDATE,

@@ -2,6 +2,8 @@
  * vmss.c - the scale set controller and the autoscale loop (contract in
  * vmss.h): instances to capacity, rolling updates with a surge of one,
  * deletes, and the evaluation of autoscale settings on stored CPU samples.
+ * Its tick also advances the deletes of resource groups (provision.h's
+ * prov_group_delete_step), which wait for scale sets and VMs as these do.
  */
 #include "cloud/vmss.h"
 
@@ -461,6 +463,10 @@ static void *run(void *arg)
         size_t n = ids(k, "SELECT id FROM vmss ORDER BY id", sets, MAX_SETS);
         for (size_t i = 0; i < n; i++)
             vmss_reconcile(k, sets[i]);
+        /* resource groups being deleted: one step each (provision.h) */
+        n = ids(k, "SELECT id FROM groups WHERE deleting ORDER BY id", sets, MAX_SETS);
+        for (size_t i = 0; i < n; i++)
+            prov_group_delete_step(k, sets[i]);
         if (time_now_ms() >= next_eval) {
             next_eval = time_now_ms() + (int64_t)k->cfg.autoscale_interval * 1000;
             /* decisions are kept as long as metrics, and at least a week */

@@ -359,16 +359,71 @@ static void networks(void)
               count(&f, "SELECT count(*) FROM nsg_rules") == 0 &&
               count(&f, "SELECT count(*) FROM usage WHERE end_ms IS NULL") == 0,
           "with their subnets, rules and meters");
-    /* the group: refused while it holds something */
-    struct prov_disk_spec d = {.name = "d", .size_gib = 1};
-    CHECK(prov_disk_create(k, f.group, &d, &e) > 0 && files_in(&f, "disks") == 1, "a disk: %s",
-          e.message);
+    /* the group, empty now, goes at once */
+    bool at_once = false;
+    CHECK(prov_group_delete(k, f.group, "rg", &at_once, &e) == 0 && at_once &&
+              count(&f, "SELECT count(*) FROM groups") == 0,
+          "an empty group goes at once: %s", e.message);
+    kumod_unlock(k);
+    fixture_stop(&f);
+}
+
+static int64_t group_rows(struct fixture *f)
+{
+    return count(f, "SELECT (SELECT count(*) FROM vms) + (SELECT count(*) FROM disks) +"
+                    " (SELECT count(*) FROM nics) + (SELECT count(*) FROM public_ips) +"
+                    " (SELECT count(*) FROM vnets) + (SELECT count(*) FROM subnets) +"
+                    " (SELECT count(*) FROM nsgs) + (SELECT count(*) FROM nsg_rules) +"
+                    " (SELECT count(*) FROM snapshots) + (SELECT count(*) FROM groups)");
+}
+
+/* A group's delete: nothing new in it meanwhile, its VM deleted with every
+ * disk attached, then the rest in dependency order, the files too. */
+static void group_delete(void)
+{
+    struct fixture f;
+    if (!fixture_start(&f, record_only, true)) return;
+    struct kumod *k = &f.k;
+    struct kerr e = {0};
+    struct prov_vm_spec s = small_vm("web");
+    kumod_lock(k);
+    int64_t vm = create_vm(&f, &s, &e);
+    CHECK(vm > 0, "create: %s", e.message);
+    struct prov_disk_spec d = {.name = "loose", .size_gib = 1};
+    CHECK(prov_disk_create(k, f.group, &d, &e) > 0, "a disk of its own: %s", e.message);
+    bool at_once = true;
+    CHECK(prov_group_delete(k, f.group, "rg", &at_once, &e) == 0 && !at_once &&
+              count(&f, "SELECT count(*) FROM groups WHERE deleting = 1") == 1,
+          "a group that holds things is marked: %s", e.message);
+    struct prov_disk_spec d2 = {.name = "late", .size_gib = 1};
     e = (struct kerr){0};
-    CHECK(prov_group_delete(k, f.group, "rg", &e) < 0 && strstr(e.message, "disk 'd'"),
-          "a group that holds a disk: %s", e.message);
-    CHECK(prov_disk_delete(k, f.group, "d", &e) == 0 && files_in(&f, "disks") == 0 &&
-              prov_group_delete(k, f.group, "rg", &e) == 0,
-          "an empty group goes: %s", e.message);
+    CHECK(prov_disk_create(k, f.group, &d2, &e) < 0 && e.status == 409 &&
+              strstr(e.message, "is being deleted"),
+          "nothing new meanwhile: %s", e.message);
+    e = (struct kerr){0};
+    CHECK(prov_group_create(k, "RG", NULL, &e) < 0 && strstr(e.message, "is being deleted"),
+          "nor the group again: %s", e.message);
+    /* its VM is busy creating: the step waits for it */
+    prov_group_delete_step(k, f.group);
+    CHECK(count(&f, "SELECT count(*) FROM vms WHERE op = 'create'") == 1,
+          "a busy VM is left to its operation");
+    CHECK(count(&f, "SELECT count(*) FROM groups WHERE delete_status ="
+                    " 'deleting 1 virtual machine'") == 1,
+          "the status says what it waits for");
+    db_exec(k->db, "UPDATE vms SET op = NULL, power_state = 'Running', prov_state = 'Succeeded'",
+            "");
+    prov_group_delete_step(k, f.group);
+    CHECK(count(&f, "SELECT count(*) FROM vms WHERE op = 'delete-all-disks'") == 1,
+          "then it is deleted with every disk");
+    kumod_unlock(k);
+    vmops_run(k, vm); /* the job the step submitted */
+    kumod_lock(k);
+    CHECK(count(&f, "SELECT count(*) FROM vms") == 0 && files_in(&f, "disks") == 1,
+          "the VM and its OS disk are gone");
+    prov_group_delete_step(k, f.group);
+    CHECK(group_rows(&f) == 0 && files_in(&f, "disks") == 0,
+          "then the rest and the group: %" PRId64 " rows left", group_rows(&f));
+    CHECK(count(&f, "SELECT count(*) FROM usage WHERE end_ms IS NULL") == 0, "every meter closed");
     kumod_unlock(k);
     fixture_stop(&f);
 }
@@ -433,6 +488,7 @@ int main(void)
     delete_keeps_attached_disks();
     refusals_leave_nothing();
     networks();
+    group_delete();
     printf("%d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;
 }
