@@ -493,18 +493,46 @@ static int64_t find_or_create_nsg(struct prov_tx *t, int64_t g, const char *name
     return id;
 }
 
-/* The implicit network of a create: VNet, subnet, NSG, public IP, NIC. */
+/* The subnet a create without --vnet and --subnet uses, as az vm create
+ * finds it: the first subnet (not a GatewaySubnet) of the group's first
+ * VNet that has one, oldest first; 0 when the group has none. *subnet_nsg
+ * gets its NSG (0: none). */
+static int64_t group_subnet(struct kumod *k, int64_t g, int64_t *subnet_nsg)
+{
+    int64_t id = 0;
+    *subnet_nsg = 0;
+    sqlite3_stmt *st = db_stmt(k->db,
+                               "SELECT s.id, coalesce(s.nsg_id, 0) FROM subnets s"
+                               " JOIN vnets v ON v.id = s.vnet_id WHERE v.group_id = ?"
+                               " AND s.name != 'GatewaySubnet' ORDER BY v.id, s.id LIMIT 1",
+                               "i", g);
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        id = sqlite3_column_int64(st, 0);
+        *subnet_nsg = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return id;
+}
+
+/* The implicit network of a create: VNet, subnet, NSG, public IP, NIC.
+ * Without a VNet named, the group's network is used when it has one; the
+ * VM then makes no NSG of its own when that subnet has one (it filters
+ * the NIC's traffic already), unless one is named. */
 static int implicit_network(struct prov_tx *t, const struct prov_vm_spec *s, int64_t g, int64_t vm)
 {
     struct kumod *k = t->k;
     struct db *db = k->db;
-    char vnet_name[96];
-    snprintf(vnet_name, sizeof(vnet_name), "%.60s-vnet", s->name);
-    int64_t subnet =
-        prov_create_subnet(t, g, s->vnet ? s->vnet : vnet_name, s->subnet ? s->subnet : "default");
-    if (subnet < 0) return -1;
+    int64_t subnet_nsg = 0;
+    int64_t subnet = !s->vnet && !s->subnet ? group_subnet(k, g, &subnet_nsg) : 0;
+    if (subnet <= 0) {
+        char vnet_name[96];
+        snprintf(vnet_name, sizeof(vnet_name), "%.60s-vnet", s->name);
+        subnet = prov_create_subnet(t, g, s->vnet ? s->vnet : vnet_name,
+                                    s->subnet ? s->subnet : "default");
+        if (subnet < 0) return -1;
+    }
     int64_t nsg = 0;
-    if (!s->no_nsg) {
+    if (!s->no_nsg && !(subnet_nsg > 0 && !s->nsg)) {
         char nsg_name[96];
         snprintf(nsg_name, sizeof(nsg_name), "%.60s-nsg", s->name);
         nsg = find_or_create_nsg(t, g, s->nsg ? s->nsg : nsg_name);

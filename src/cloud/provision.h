@@ -328,11 +328,14 @@ struct prov_vm_spec {
     const struct prov_data_disk *data_disks;
     size_t ndata;
     /* Network: given NICs (nics_given), or the implicit network of `az vm
-     * create`: VNet vnet (NULL: NAME-vnet, made with 10.0.0.0/16 when
-     * missing), subnet (NULL: "default"), an NSG (nsg, NULL: NAME-nsg,
-     * found or made allowing SSH; none with no_nsg), a public IP when
-     * public_ip (public_ip_name, NULL: NAME-ip; found or made with
-     * pip_ports, NULL: the defaults) and a NIC NAME-nic with private_ip. */
+     * create`: VNet vnet (NULL, with subnet NULL too: the group's first
+     * VNet's first subnet when it has one, as az does, else NAME-vnet, made
+     * with 10.0.0.0/16 when missing), subnet (NULL: "default"), an NSG
+     * (nsg, NULL: NAME-nsg, found or made allowing SSH, except on a reused
+     * subnet that has an NSG: none of its own then; none with no_nsg), a
+     * public IP when public_ip (public_ip_name, NULL: NAME-ip; found or made
+     * with pip_ports, NULL: the defaults) and a NIC NAME-nic with
+     * private_ip. */
     bool nics_given;
     const char *const *nics;
     size_t nnics;
@@ -423,8 +426,15 @@ int64_t prov_vmss_create(struct kumod *k, int64_t group_id, const struct prov_vm
 int64_t prov_vmss_update(struct kumod *k, int64_t group_id, const char *name, const char *size,
                          const char *image, bool set_user_data, const char *user_data,
                          const json_t *tags, struct kerr *e);
+/* A new capacity. A scale out is refused up front (409 CapacityExceeded,
+ * nothing changed) when the new instances do not all fit the hosts now;
+ * prov_vmss_create checks its capacity the same way. */
 int64_t prov_vmss_scale(struct kumod *k, int64_t group_id, const char *name, int64_t capacity,
                         struct kerr *e);
+/* The largest capacity up to `capacity` that set's instances can reach
+ * now (its live instances, plus what fits the hosts); e is set (409) when
+ * that is less than capacity. Autoscale caps its scale outs with it. */
+int64_t prov_vmss_fit(struct kumod *k, int64_t set, int64_t capacity, struct kerr *e);
 /* Mark it deleted: the controller deletes its instances, then the set. */
 int64_t prov_vmss_delete(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
 

@@ -270,6 +270,9 @@ void vmss_reconcile(struct kumod *k, int64_t set)
             delete_instance(k, in[i].id);
         return;
     }
+    /* healthy again (at capacity, all on the model, settled): an error of
+     * the past no longer holds */
+    if (old == 0 && settled && excess == 0) set_error(k, set, NULL);
     if (old == 0 || !settled) return;
     /* rolling update, a surge of one */
     if (excess == 0) {
@@ -371,6 +374,22 @@ static void evaluate(struct vmss_ctl *v, int64_t as_id)
     sqlite3_finalize(st);
     struct as_decision d;
     as_evaluate(&p, cap, s, ns, now, last, &d);
+    if (d.capacity > cap) { /* never more than the hosts hold: capped, and said why */
+        struct kerr e = {0};
+        int64_t most = prov_vmss_fit(k, set, d.capacity, &e);
+        if (most < d.capacity) {
+            size_t used = strlen(d.reason);
+            if (used < sizeof(d.reason))
+                snprintf(d.reason + used, sizeof(d.reason) - used, "; capped at %" PRId64 ": %.300s",
+                         most > cap ? most : cap, e.message);
+            if (most <= cap) {
+                d.action = AS_NONE;
+                d.capacity = cap;
+            } else {
+                d.capacity = most;
+            }
+        }
+    }
     /* what each rule saw, for the log */
     json_t *metrics = json_array();
     for (i = 0; i < p.nrules; i++) {
