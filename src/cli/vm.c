@@ -35,12 +35,14 @@ static const char *ports_of(const json_t *pip, bool with_addr)
     json_array_foreach(json_object_get(pip, "ports"), i, p)
     {
         const char *proto = lower(member_text(p, "protocol"));
+        const char *blocked = member_str(p, "blockedBy");
         out = with_addr
-                  ? fmt_str("%s%s%s/%lld -> %s:%lld%s", out, *out ? ", " : "", proto,
+                  ? fmt_str("%s%s%s/%lld -> %s:%lld%s%s%s", out, *out ? ", " : "", proto,
                             member_int(p, "port"), addr, member_int(p, "hostPort"),
-                            pip_port_failed(pip, p) ? " (not forwarded: host port in use)" : "")
-                  : fmt_str("%s%s%lld->%lld", out, *out ? "," : "", member_int(p, "port"),
-                            member_int(p, "hostPort"));
+                            pip_port_failed(pip, p) ? " (not forwarded: host port in use)" : "",
+                            blocked ? " (blocked by " : "", blocked ? fmt_str("%s)", blocked) : "")
+                  : fmt_str("%s%s%lld->%lld%s", out, *out ? "," : "", member_int(p, "port"),
+                            member_int(p, "hostPort"), blocked ? "(blocked)" : "");
     }
     return *out ? out : "-";
 }
@@ -131,6 +133,19 @@ void vm_view(struct cli *c, const json_t *vm)
     if (json_is_object(le))
         kv_add(t, "Last exit",
                fmt_str("%s at %s", member_text(le, "reason"), fmt_time(member_str(le, "at"))));
+    bool blocked = false;
+    json_array_foreach(json_object_get(vm, "networkInterfaces"), i, nic)
+    {
+        const json_t *p;
+        size_t j;
+        json_array_foreach(member_at(nic, "publicIp.ports"), j, p) blocked =
+            blocked || member_str(p, "blockedBy");
+    }
+    if (blocked)
+        kv_add(t, "Blocked ports",
+               fmt_str("an NSG drops what comes in to the ports marked blocked; 'kumo vm "
+                       "open-port -g %s -n %s --port PORT' lets one in",
+                       g, n));
     kv_add(t, "Created", fmt_time(member_str(vm, "createdAt")));
     const char *ps = member_text(vm, "powerState");
     if (strcmp(ps, "Running") == 0 || strcmp(ps, "Starting") == 0)
@@ -479,6 +494,50 @@ static int vm_delete(struct cli *c, struct args *a)
                    "disks; 'kumo disk delete' deletes one.\n",
                    kept, g);
     }
+    return KX_OK;
+}
+
+/* ---- open-port ---- */
+
+static int vm_open_port(struct cli *c, struct args *a)
+{
+    const char *g, *n;
+    long port = 0, prio = 0;
+    int r = arg_long(c, a, "port", 1, 65535, &port);
+    if (r < 0) return KX_USAGE;
+    if (!r) return usage_error(c, "missing --port PORT: the port to let in (1-65535)");
+    if (arg_long(c, a, "priority", 100, 4096, &prio) < 0) return KX_USAGE;
+    char *p = res_path(c, a, &vm_resource, true, &g, &n);
+    if (!p) return KX_USAGE;
+    json_t *body = json_pack("{sI}", "port", (json_int_t)port);
+    if (prio) json_object_set_new(body, "priority", json_integer(prio));
+    if (arg_str(a, "protocol"))
+        json_object_set_new(body, "protocol", json_string(arg_str(a, "protocol")));
+    json_t *vm;
+    int rc = api(c, "POST", fmt_str("%s/openPort", p), body, &vm);
+    free(p);
+    if (rc) return rc;
+    const json_t *o = json_object_get(vm, "openedPort");
+    if (c->out == OUT_TABLE && o) {
+        const char *nsgs = member_text(o, "nsgs");
+        if (member_str(o, "rule"))
+            printf("Rule %s (priority %lld) in %s lets %s port %ld in.\n",
+                   member_text(o, "rule"), member_int(o, "priority"),
+                   strchr(nsgs, ',') ? fmt_str("NSGs %s", nsgs) : fmt_str("NSG %s", nsgs),
+                   lower(member_text(o, "protocol")), port);
+        else
+            printf("No NSG drops %s port %ld: no rule was needed.\n",
+                   lower(member_text(o, "protocol")), port);
+        printf("Public IP %s%s forwards %s:%lld to port %ld of VM '%s'%s.\n",
+               member_text(o, "publicIp"),
+               member_bool(o, "publicIpCreated") ? " (made for it)" : "",
+               member_text(member_at(vm, "networkInterfaces.0.publicIp"), "ipAddress"),
+               member_int(o, "hostPort"), port, n,
+               member_bool(o, "live") ? "" : " from its next start (kumod runs without kumo-switch)");
+    } else {
+        print_one(c, vm, vm_view);
+    }
+    json_decref(vm);
     return KX_OK;
 }
 
@@ -910,6 +969,16 @@ static const struct opt delete_opts[] = {
     {0},
 };
 
+static const struct opt open_port_opts[] = {
+    OPT_G("VM"),
+    OPT_N("VM"),
+    {"port", 0, OPT_VALUE, "PORT", "the port of the VM to let in (1-65535)", "port"},
+    {"priority", 0, OPT_VALUE, "N",
+     "the rule's priority, 100-4096 (default: the lowest free one from 900)", "priority"},
+    {"protocol", 0, OPT_VALUE, "PROTO", "Tcp (default) or Udp", "protocol"},
+    {0},
+};
+
 static const struct opt log_opts[] = {
     OPT_G("VM"),
     OPT_N("VM"),
@@ -1105,6 +1174,21 @@ static const struct cmd console_c = {
     .opts = console_opts,
     .run = vm_console,
     .positionals = 1};
+static const struct cmd open_port_c = {
+    .name = "open-port",
+    .summary = "Let a port of a VM in from the Internet, live",
+    .usage = GN " --port PORT [--priority N] [--protocol Udp]",
+    .help = "Open a port of a VM, as az vm open-port does, and forward it: an inbound rule "
+            "open-port-PORT allowing it from anywhere in each network security group that "
+            "would drop it (the VM's subnet's and its NIC's), and the port on the VM's public "
+            "IP (a public IP NAME-ip is made for it when the VM has none; it goes with the "
+            "VM). Live: the VM is not restarted. 'kumo vm show' marks the forwarded ports an "
+            "NSG still blocks.",
+    .opts = open_port_opts,
+    .run = vm_open_port,
+    .positionals = 1,
+    .examples = "  kumo vm open-port -g web -n web1 --port 8080\n"
+                "  kumo vm open-port -g web -n web1 --port 53 --protocol Udp --priority 300\n"};
 static const struct cmd log_c = {
     .name = "log",
     .summary = "Print the boot diagnostics (serial console) log",
@@ -1156,7 +1240,7 @@ const struct cmd cmd_vm = {
     .help = "Virtual machines. A VM is billed per second by its size while it is allocated "
             "(Starting, Running, Stopping, Stopped); Deallocated VMs are not billed.",
     .sub = (const struct cmd *const[]){&create_c, &list_c, &show_c, &list_ips_c, &start_c, &stop_c,
-                                       &deallocate_c, &restart_c, &resize_c, &delete_c, &console_c,
+                                       &deallocate_c, &restart_c, &resize_c, &delete_c, &open_port_c, &console_c,
                                        &log_c, &history_c, &update_c, &vmdisk_c, NULL},
     .examples = "  kumo vm create -g web -n web1 --size B1s --public-ip\n"
                 "  kumo vm list -g web\n"

@@ -10,6 +10,7 @@
 #include "cloud/body.h"
 #include "cloud/credits.h"
 #include "cloud/db.h"
+#include "cloud/netplane.h"
 #include "cloud/paths.h"
 #include "cloud/provision.h"
 #include "cloud/requests.h"
@@ -39,14 +40,27 @@ static json_t *vm_nics_json(struct kumod *k, int64_t vm)
         json_t *n = api_nic_json(k, sqlite3_column_int64(st, 0));
         if (!n) continue;
         json_t *pip = db_col_null(st, 1) ? NULL : api_pip_json(k, sqlite3_column_int64(st, 1));
+        /* each forwarded port: does an NSG drop what comes in to it? */
+        json_t *ports = pip ? json_deep_copy(json_object_get(pip, "ports")) : NULL;
+        size_t i;
+        json_t *port;
+        json_array_foreach(ports, i, port)
+        {
+            char by[256];
+            bool udp = !strcmp(json_string_value(json_object_get(port, "protocol")) ?: "", "Udp");
+            if (netplane_port_blocked(k, sqlite3_column_int64(st, 0), udp,
+                                      json_integer_value(json_object_get(port, "port")), by,
+                                      sizeof(by)))
+                json_object_set_new(port, "blockedBy", json_string(by));
+        }
         json_t *e =
             json_pack("{s:O,s:O,s:O,s:O,s:O,s:o}", "name", json_object_get(n, "name"), "vnet",
                       json_object_get(n, "vnet"), "subnet", json_object_get(n, "subnet"),
                       "privateIp", json_object_get(n, "privateIp"), "macAddress",
                       json_object_get(n, "macAddress"), "publicIp",
-                      pip ? json_pack("{s:O,s:O,s:O}", "name", json_object_get(pip, "name"),
+                      pip ? json_pack("{s:O,s:O,s:o}", "name", json_object_get(pip, "name"),
                                       "ipAddress", json_object_get(pip, "ipAddress"), "ports",
-                                      json_object_get(pip, "ports"))
+                                      ports ? ports : json_array())
                           : json_null());
         json_t *perr = pip ? json_object_get(pip, "portErrors") : NULL;
         if (perr) json_object_set(json_object_get(e, "publicIp"), "portErrors", perr);
@@ -375,6 +389,31 @@ static void vm_delete(struct api_ctx *c)
              true, wait);
 }
 
+/* ---- open port ---- */
+
+static void open_port(struct api_ctx *c)
+{
+    int64_t g = api_group(c, c->p[0]);
+    if (g < 0) return;
+    struct prov_opened o;
+    int64_t port = body_int(c->body, "port", 0);
+    const char *proto = body_str(c->body, "protocol", "Tcp");
+    int64_t id = prov_vm_open_port(c->k, g, c->p[1], proto, port,
+                                   (int)body_int(c->body, "priority", 0), &o, &c->err);
+    if (id < 0) return;
+    json_t *vm = api_vm_json(c->k, id);
+    if (vm)
+        json_object_set_new(
+            vm, "openedPort",
+            json_pack("{s:s,s:I,s:s?,s:s,s:o,s:s,s:b,s:I,s:b}", "protocol",
+                      canon_pip_protocol(proto), "port",
+                      (json_int_t)port, "rule", o.priority ? o.rule : NULL, "nsgs", o.nsgs,
+                      "priority", o.priority ? json_integer(o.priority) : json_null(),
+                      "publicIp", o.pip, "publicIpCreated", o.pip_created, "hostPort",
+                      (json_int_t)o.host_port, "live", netplane_has_switch(c->k)));
+    api_reply(c, 200, vm);
+}
+
 /* ---- data disks ---- */
 
 static void disk_attach(struct api_ctx *c)
@@ -466,6 +505,7 @@ const struct api_route api_routes_vm[] = {
     {"POST", VM "/{}/restart", vm_restart, -1},
     {"POST", VM "/{}/resize", vm_resize, REQ_VM_RESIZE},
     {"POST", VM "/{}/dataDisks", disk_attach, REQ_VM_ATTACH},
+    {"POST", VM "/{}/openPort", open_port, REQ_VM_OPEN_PORT},
     {"DELETE", VM "/{}/dataDisks/{}", disk_detach, -1},
     {"GET", VM "/{}/bootDiagnostics", boot_diagnostics, -1},
     {"GET", VM "/{}/history", history, -1},

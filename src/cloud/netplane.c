@@ -444,10 +444,12 @@ static int load_nsg(struct db *db, int64_t id, struct nsg *nsg)
     return rc;
 }
 
-/* Does NSG id (0 = none) let an Internet packet to ip:port in? */
-static bool nsg_allows(struct db *db, int64_t id, uint32_t ip, bool udp, uint16_t port,
-                       const struct nsg_vnet_ctx *vnet)
+/* Does NSG id (0 = none) let an Internet packet to ip:port in? rule (may
+ * be NULL) gets the name of the rule that decided. */
+static bool nsg_allows_by(struct db *db, int64_t id, uint32_t ip, bool udp, uint16_t port,
+                          const struct nsg_vnet_ctx *vnet, char *rule, size_t rule_len)
 {
+    if (rule_len) rule[0] = 0;
     if (id <= 0) return true; /* no NSG: nothing is filtered */
     struct nsg nsg;
     if (load_nsg(db, id, &nsg) < 0) return false;
@@ -460,8 +462,63 @@ static bool nsg_allows(struct db *db, int64_t id, uint32_t ip, bool udp, uint16_
                            .bytes = 60};
     const struct nsg_rule *r = nsg_evaluate(&nsg, NSG_INBOUND, &p, vnet);
     bool allow = r && r->allow;
+    if (r && rule_len) snprintf(rule, rule_len, "%s", r->name);
     nsg_clear(&nsg);
     return allow;
+}
+
+static bool nsg_allows(struct db *db, int64_t id, uint32_t ip, bool udp, uint16_t port,
+                       const struct nsg_vnet_ctx *vnet)
+{
+    return nsg_allows_by(db, id, ip, udp, port, vnet, NULL, 0);
+}
+
+/* A VNet's address spaces (JSON array text) as CIDRs; their number. */
+static size_t parse_spaces(const char *text, struct net_cidr *spaces, size_t max)
+{
+    size_t n = 0, i;
+    json_t *sp = json_loads(text, 0, NULL), *el;
+    json_array_foreach(sp, i, el)
+    {
+        if (n < max && net_cidr_parse(json_string_value(el), &spaces[n], false, false) == 0) n++;
+    }
+    json_decref(sp);
+    return n;
+}
+
+int64_t netplane_port_blocked(struct kumod *k, int64_t nic, bool udp, int64_t port, char *by,
+                              size_t by_len)
+{
+    assert(kumod_lock_held(k));
+    struct db *db = k->db;
+    if (by_len) by[0] = 0;
+    sqlite3_stmt *st = db_stmt(db,
+                               "SELECT n.private_ip, coalesce(s.nsg_id, 0), coalesce(n.nsg_id, 0),"
+                               " v.address_spaces FROM nics n JOIN subnets s ON s.id = n.subnet_id"
+                               " JOIN vnets v ON v.id = s.vnet_id WHERE n.id = ?",
+                               "i", nic);
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return 0;
+    }
+    uint32_t ip = (uint32_t)sqlite3_column_int64(st, 0);
+    int64_t nsgs[2] = {sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2)};
+    struct net_cidr spaces[16];
+    size_t nspaces = parse_spaces(db_col_text(st, 3), spaces, 16);
+    sqlite3_finalize(st);
+    struct nsg_vnet_ctx vctx = {spaces, nspaces};
+    /* inbound: the subnet's NSG, then the NIC's; both must allow */
+    for (int i = 0; i < 2; i++) {
+        char rule[96];
+        if (port < 1 || port > 65535 ||
+            nsg_allows_by(db, nsgs[i], ip, udp, (uint16_t)port, &vctx, rule, sizeof(rule)))
+            continue;
+        char name[80] = "";
+        db_text(db, name, sizeof(name), "SELECT name FROM nsgs WHERE id = ?", "i", nsgs[i]);
+        if (by_len) snprintf(by, by_len, "network security group '%s', rule %s", name, rule);
+        return nsgs[i];
+    }
+    return 0;
 }
 
 /* The NAT fallback: the first NIC on --net user with filtered forwards. */
@@ -485,15 +542,7 @@ static json_t *user_args(struct kumod *k, int64_t vm)
     int64_t nic_nsg = sqlite3_column_int64(st, 2), subnet_nsg = sqlite3_column_int64(st, 3);
     int64_t pip = sqlite3_column_int64(st, 4);
     struct net_cidr spaces[16];
-    size_t nspaces = 0, i;
-    json_t *sp = json_loads(db_col_text(st, 5), 0, NULL), *el;
-    json_array_foreach(sp, i, el)
-    {
-        if (nspaces < 16 &&
-            net_cidr_parse(json_string_value(el), &spaces[nspaces], false, false) == 0)
-            nspaces++;
-    }
-    json_decref(sp);
+    size_t nspaces = parse_spaces(db_col_text(st, 5), spaces, 16);
     sqlite3_finalize(st);
     struct nsg_vnet_ctx vctx = {spaces, nspaces};
     char spec[4096], mac[24];

@@ -268,6 +268,12 @@ int prov_nsg_rule_set(struct kumod *k, int64_t nsg_id, const char *nsg_name,
                       const struct rule_norm *r, bool create_only, bool *created, struct kerr *e);
 int prov_nsg_rule_delete(struct kumod *k, int64_t nsg_id, const char *nsg_name, const char *rule,
                          struct kerr *e);
+/* Create or replace rule r of nsg in t (its priority must be free in its
+ * direction: 409 naming "priority"). */
+int prov_nsg_rule_put(struct prov_tx *t, int64_t nsg_id, const struct rule_norm *r);
+/* The lowest priority from `from` up that no rule of nsg has in direction
+ * ("Inbound", "Outbound"); -1 when none is left. */
+int prov_nsg_free_priority(struct kumod *k, int64_t nsg_id, const char *direction, int from);
 
 /* ---- public IPs ---- */
 
@@ -283,6 +289,29 @@ int64_t prov_pip_insert(struct prov_tx *t, int64_t group_id, const char *name,
                         const struct prov_port *ports, size_t n, int64_t owner_vm);
 /* Refused while a NIC or a scale set's load balancer uses it. */
 int prov_pip_delete(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
+/* Replace its ports: those that stay keep their host port (unless another
+ * is given), new ones get one; live (the switch forwards them at once).
+ * Refused for a scale set's load balancer. Its id. */
+int64_t prov_pip_set_ports(struct kumod *k, int64_t group_id, const char *name,
+                           const struct prov_port *ports, size_t n, struct kerr *e);
+
+/* What prov_vm_open_port did, for its answer. */
+struct prov_opened {
+    char nsgs[200];   /* the NSGs given the rule ("" when none needed one) */
+    char rule[96];    /* the rule's name, "open-port-P" */
+    int priority;     /* its priority (0: no rule made) */
+    char pip[96];     /* the public IP that forwards the port */
+    bool pip_created; /* made for it (the VM had none) */
+    int64_t host_port;
+};
+/* az vm open-port: let protocol ("Tcp", "Udp"; NULL: Tcp) port of the VM's
+ * first NIC in from anywhere, live, without a restart: an inbound allow
+ * rule "open-port-PORT" (priority: the given one, which must be free, or
+ * the lowest free from 900) in each NSG on its path that would drop it
+ * (its subnet's, its own), and a forward of the port on its public IP (one
+ * made for it, NAME-ip, deleted with it, when it has none). The VM's id. */
+int64_t prov_vm_open_port(struct kumod *k, int64_t group_id, const char *vm, const char *protocol,
+                          int64_t port, int priority, struct prov_opened *out, struct kerr *e);
 
 /* ---- network interfaces ---- */
 
