@@ -17,7 +17,6 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +34,7 @@ struct netplane {
     uint64_t start_ticks;
     bool child;
     int64_t last_fail_ms;
+    bool pending; /* the configuration is still to be sent (the switch did not answer yet) */
     json_t *pip_errors; /* "pip-ID" -> [{protocol, port, hostPort, message}] */
 };
 
@@ -82,36 +82,72 @@ static bool ping(struct netplane *n, int timeout_ms)
     return r != NULL;
 }
 
-/* Adopt a running switch of this data directory, or start one. */
+/* Wait up to ms for the switch's control socket to answer: 1 it does, 0
+ * it still runs without answering, -1 it is gone. */
+static int await_switch(struct netplane *n, int ms)
+{
+    for (int waited = 0; waited < ms; waited += 20) {
+        if (ping(n, 500)) return 1;
+        if (!switch_alive(n)) return -1;
+        usleep(20000);
+    }
+    return 0;
+}
+
+/* Adopt a running switch of this data directory, or start one. 0 when it
+ * answers; 1 when the one started runs but does not answer yet (a loaded
+ * host): n->pending says its configuration is still to be sent, which
+ * netplane_sync (or netplane_check, now and then) does once it answers;
+ * -1 when none could be started. */
 static int ensure_switch(struct kumod *k)
 {
     struct netplane *n = k->net;
-    if (switch_alive(n)) return 0;
+    if (switch_alive(n)) return n->pending && !ping(n, 500) ? 1 : 0;
     pid_t pid = proc_find(n->control);
     if (pid > 0) {
         n->pid = pid;
         n->start_ticks = proc_start_ticks(pid);
         n->child = false;
-        log_info("adopted kumo-switch (pid %d)", (int)pid);
-    } else {
-        char *argv[] = {n->bin, "--ports", n->ports, "--control", n->control, NULL};
-        char err[512];
-        if (proc_spawn(argv, n->log, &pid, err, sizeof(err)) < 0) {
-            log_error("kumo-switch: %s", err);
-            return -1;
+        /* a switch of an earlier kumod (its VMs' NICs are plugged into it):
+         * kept; one that was stopping (scripts/run.sh --stop) and ends
+         * meanwhile gives way to a new one */
+        int rc = await_switch(n, 5000);
+        if (rc == 1) {
+            log_info("adopted kumo-switch (pid %d)", (int)pid);
+            return 0;
         }
-        n->pid = pid;
-        n->start_ticks = proc_start_ticks(pid);
-        n->child = true;
+        if (rc == 0) {
+            log_info("adopted kumo-switch (pid %d); it does not answer on %s yet: its "
+                     "configuration goes to it once it does",
+                     (int)pid, n->control);
+            n->pending = true;
+            return 1;
+        }
+        n->pid = 0;
+    }
+    char *argv[] = {n->bin, "--ports", n->ports, "--control", n->control, NULL};
+    char err[512];
+    if (proc_spawn(argv, n->log, &pid, err, sizeof(err)) < 0) {
+        log_error("kumo-switch: %s", err);
+        return -1;
+    }
+    n->pid = pid;
+    n->start_ticks = proc_start_ticks(pid);
+    n->child = true;
+    int rc = await_switch(n, 5000);
+    if (rc == 1) {
         log_info("started kumo-switch (pid %d)", (int)pid);
+        return 0;
     }
-    for (int i = 0; i < 250; i++) { /* up to 5 s for the control socket */
-        if (ping(n, 500)) return 0;
-        if (!switch_alive(n)) break;
-        usleep(20000);
+    if (rc == 0) {
+        log_info("started kumo-switch (pid %d); it does not answer on %s yet: its configuration "
+                 "goes to it once it does",
+                 (int)pid, n->control);
+        n->pending = true;
+        return 1;
     }
-    log_error("kumo-switch (pid %d) does not answer on %s; see %s", (int)n->pid, n->control,
-              n->log);
+    log_error("kumo-switch (pid %d) exited at its start; see %s", (int)pid, n->log);
+    n->pid = 0;
     return -1;
 }
 
@@ -141,6 +177,7 @@ void netplane_start(struct kumod *k)
         return;
     }
     n->has_switch = true;
+    n->pending = true; /* the first configuration: sent now, or as soon as it answers */
     if (ensure_switch(k) == 0) netplane_sync(k);
 }
 
@@ -155,9 +192,14 @@ void netplane_check(struct kumod *k)
 {
     assert(kumod_lock_held(k));
     struct netplane *n = k->net;
-    if (!n || !n->has_switch || switch_alive(n)) return;
+    if (!n || !n->has_switch) return;
+    if (switch_alive(n)) {
+        if (n->pending && ping(n, 200)) netplane_sync(k); /* it answers now */
+        return;
+    }
     log_warn("kumo-switch (pid %d) is gone: starting it again", (int)n->pid);
     n->pid = 0;
+    n->pending = true;
     if (ensure_switch(k) == 0) netplane_sync(k);
 }
 
@@ -360,13 +402,19 @@ void netplane_sync(struct kumod *k)
     assert(kumod_lock_held(k));
     struct netplane *n = k->net;
     if (!n || !n->has_switch) return; /* the NAT fallback reads the database at VM start */
-    if (!switch_alive(n) && ensure_switch(k) < 0) return;
+    if (!switch_alive(n) || n->pending) {
+        if (!switch_alive(n)) n->pending = true;
+        if (ensure_switch(k) != 0) return; /* sent once it answers (netplane_check) */
+    }
     json_t *req = json_pack("{s:s,s:o}", "op", "set_config", "config", netplane_config(k));
     char err[1024];
     json_t *r = vmm_request(n->control, req, 5000, err, sizeof(err));
     json_decref(req);
     if (!r) log_error("kumo-switch refused the network configuration: %s", err);
-    if (r) record_pip_errors(k, json_object_get(r, "public_ip_errors"));
+    if (r) {
+        n->pending = false;
+        record_pip_errors(k, json_object_get(r, "public_ip_errors"));
+    }
     json_decref(r);
 }
 
