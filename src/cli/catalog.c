@@ -202,11 +202,18 @@ static int group_update(struct cli *c, struct args *a)
 {
     const char *n = group_name(c, a);
     if (!n) return KX_USAGE;
-    if (!arg_has(a, "tags")) return usage_error(c, "nothing to change: give --tags KEY=VALUE ...");
-    json_t *tags = parse_tags(c, a);
-    if (!tags) return KX_USAGE;
     char *p = res_path_of(&group, NULL, NULL, n);
-    int rc = send_show(c, "PATCH", p, json_pack("{so}", "tags", tags), group_view);
+    json_t *body = json_object();
+    bool changed;
+    int rc = tags_update(c, a, p, body, &changed);
+    if (rc || !changed) {
+        free(p);
+        json_decref(body);
+        return rc ? rc
+                  : usage_error(c, "nothing to change: give --set tags.KEY=VALUE, --add-tags "
+                                   "KEY=VALUE, --remove tags.KEY or --tags KEY=VALUE ...");
+    }
+    rc = send_show(c, "PATCH", p, body, group_view);
     free(p);
     return rc;
 }
@@ -223,7 +230,8 @@ static const struct opt group_create_opts[] = {
 static const struct opt group_update_opts[] = {
     {"name", 'n', OPT_VALUE, "NAME", "the resource group", "name"},
     {"resource-group", 'g', OPT_VALUE, "NAME", "the same as -n", "name"},
-    OPT_TAGS("tags (up to 50); \"\" alone clears them"),
+    OPT_TAGS("replace every tag (up to 50); \"\" alone clears them"),
+    OPT_TAG_UPDATES,
     {0},
 };
 
@@ -244,8 +252,9 @@ static const struct cmd group_list_c =
     RES_LIST(&group, "List the resource groups", group_list_opts);
 static const struct cmd group_show_c = RES_SHOW(&group, "Show a resource group", group_name_opts);
 static const struct cmd group_update_c = {.name = "update",
-                                          .summary = "Replace a group's tags",
-                                          .usage = "-n NAME --tags K=V ...",
+                                          .summary = "Change a group's tags",
+                                          .usage = "-n NAME (--set tags.K=V ... | --add-tags "
+                                                   "K=V ... | --remove tags.K ... | --tags K=V ...)",
                                           .opts = group_update_opts,
                                           .run = group_update,
                                           .positionals = 1};

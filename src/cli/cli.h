@@ -63,6 +63,11 @@ struct opt {
         "resource-group", 'g', OPT_VALUE, "RG",                                                    \
             "only this group (default: $KUMO_GROUP, else every group)", NULL                       \
     }
+/* The tag options of an update that keep the other tags (tags_update()). */
+#define OPT_TAG_UPDATES                                                                            \
+    {"set", 0, OPT_LIST, "tags.KEY=VALUE", "add or change a tag, keeping the others", "tags"},     \
+        {"add-tags", 0, OPT_LIST, "KEY=VALUE", "add or change tags, keeping the others", "tags"},  \
+        {"remove", 0, OPT_LIST, "tags.KEY", "remove a tag, keeping the others", "tags"}
 #define OPT_TAG_FILTER                                                                             \
     {                                                                                              \
         "tag", 0, OPT_LIST, "KEY[=VALUE]",                                                         \
@@ -174,6 +179,12 @@ const char *need_opt(struct cli *c, const struct args *a, const char *name, cons
 json_t *parse_tags(struct cli *c, const struct args *a);
 /* Set body's "tags" from --tags when given. 0, or -1 after a usage error. */
 int tags_into(struct cli *c, const struct args *a, json_t *body);
+/* The tag options of an update (OPT_TAG_UPDATES, with --tags): --tags
+ * replaces them; --set tags.KEY=VALUE and --add-tags KEY=VALUE add or
+ * change some and --remove tags.KEY drops one, keeping the others (the
+ * resource at path is read first). body gets "tags" and *changed is true
+ * when one was given. KX_OK, or an exit code after a message. */
+int tags_update(struct cli *c, const struct args *a, const char *path, json_t *body, bool *changed);
 /* --user-data FILE ("-": stdin), when given, as body's base64 "userData".
  * 0, or -1 after a usage error. */
 int user_data_into(struct cli *c, const struct args *a, json_t *body);

@@ -193,16 +193,25 @@ static int vmss_update(struct cli *c, struct args *a)
     json_t *body = json_object();
     if (arg_size(a)) json_object_set_new(body, "size", json_string(arg_size(a)));
     if (arg_str(a, "image")) json_object_set_new(body, "image", json_string(arg_str(a, "image")));
-    if (user_data_into(c, a, body) < 0 || tags_into(c, a, body) < 0) {
+    if (user_data_into(c, a, body) < 0) {
         json_decref(body);
         return KX_USAGE;
     }
+    char *p = set_path(g, n);
+    bool changed;
+    int rc = tags_update(c, a, p, body, &changed);
+    if (rc) {
+        json_decref(body);
+        free(p);
+        return rc;
+    }
     if (!json_object_size(body)) {
         json_decref(body);
-        return usage_error(c, "nothing to update: give --size, --image, --user-data or --tags");
+        free(p);
+        return usage_error(c, "nothing to update: give --size, --image, --user-data, --set "
+                              "tags.K=V, --add-tags, --remove or --tags");
     }
-    char *p = set_path(g, n);
-    int rc = send_and_wait(c, "PATCH", p, g, n, body);
+    rc = send_and_wait(c, "PATCH", p, g, n, body);
     free(p);
     return rc;
 }
@@ -655,6 +664,7 @@ static const struct opt update_opts[] = {
     {"user-data|custom-data", 0, OPT_VALUE, "FILE", "new user data for the model (- : stdin)",
      "userData"},
     OPT_TAGS("replace the tags (not a model change)"),
+    OPT_TAG_UPDATES,
     {0},
 };
 

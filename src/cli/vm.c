@@ -497,6 +497,152 @@ static int vm_delete(struct cli *c, struct args *a)
     return KX_OK;
 }
 
+/* ---- run-command ---- */
+
+#define AGENT_WAIT_S 180 /* kumod's wait for the guest's agent (runcmd.h) */
+
+/* The script: --script words, one line each ("@FILE": the file's text,
+ * "-": stdin); NULL after a usage error. */
+static char *script_of(struct cli *c, const struct args *a)
+{
+    int n;
+    const char *const *words = arg_list(a, "script", &n);
+    if (!n) {
+        usage_error(c, "missing --script 'COMMANDS' (sh, as root; @FILE or - reads it)");
+        return NULL;
+    }
+    char *out = fmt_str("%s", "");
+    for (int i = 0; i < n; i++) {
+        const char *w = words[i];
+        if (w[0] == '@' || !strcmp(w, "-")) {
+            FILE *f = !strcmp(w, "-") ? stdin : fopen(w + 1, "r");
+            if (!f) {
+                usage_error(c, "--script: cannot read %s: %s", w + 1, strerror(errno));
+                return NULL;
+            }
+            char buf[16385];
+            size_t got = fread(buf, 1, sizeof(buf) - 1, f);
+            bool more = !feof(f) && fgetc(f) != EOF;
+            if (f != stdin) fclose(f);
+            if (more) {
+                usage_error(c, "--script: %s is longer than 16 KiB", w);
+                return NULL;
+            }
+            buf[got] = 0;
+            w = buf;
+            out = fmt_str("%s%s%s", out, *out ? "\n" : "", w);
+            continue;
+        }
+        out = fmt_str("%s%s%s", out, *out ? "\n" : "", w);
+    }
+    if (strlen(out) > 16384) {
+        usage_error(c, "--script: %zu bytes; at most 16 KiB (copy a longer program in with a "
+                       "disk, or user data)",
+                    strlen(out));
+        return NULL;
+    }
+    return out;
+}
+
+static int vm_run_command(struct cli *c, struct args *a)
+{
+    const char *g, *n;
+    long secs = 90;
+    if (arg_long(c, a, "timeout", 1, 3600, &secs) < 0) return KX_USAGE;
+    char *script = script_of(c, a);
+    if (!script) return KX_USAGE;
+    char *p = res_path(c, a, &vm_resource, true, &g, &n);
+    if (!p) return KX_USAGE;
+    json_t *run;
+    long st = 0;
+    int rc = api_status(c, "POST", fmt_str("%s/runCommand", p),
+                        json_pack("{ss sI}", "script", script, "timeoutSeconds", (json_int_t)secs),
+                        &run, &st);
+    free(p);
+    if (rc) return rc;
+    const char *what = fmt_str("command %s on VM '%s'", member_text(run, "name"), n);
+    const char *path = fmt_str("/resourceGroups/%s/virtualMachines/%s/runCommands/%s", g, n,
+                               member_text(run, "name"));
+    char *rp = api_path("%s", path);
+    /* the guest may still be booting: kumod waits for its agent first */
+    c->timeout = (double)secs + AGENT_WAIT_S + 30;
+    json_t *final = NULL;
+    if (st == 202)
+        rc = api_wait(c, rp, what,
+                      fmt_str("kumo vm run-commands -g %s -n %s --id %s", g, n,
+                              member_text(run, "name")),
+                      false, &final);
+    else
+        final = json_incref(run);
+    free(rp);
+    json_decref(run);
+    if (!final) return rc ? rc : KX_ERROR;
+    if (c->out == OUT_JSON) {
+        print_json(final);
+    } else {
+        const char *out = member_str(final, "stdout"), *err = member_str(final, "stderr");
+        if (out) fputs(out, stdout);
+        fflush(stdout);
+        if (err) fputs(err, stderr);
+        if (member_bool(final, "truncated"))
+            fprintf(stderr,
+                    "%s: (the output was longer: kumod keeps its last %d KiB; stdout %lld "
+                    "bytes, stderr %lld bytes)\n",
+                    c->prog, 8, member_int(final, "stdoutBytes"), member_int(final, "stderrBytes"));
+    }
+    const char *status = member_text(final, "status");
+    const json_t *code = json_object_get(final, "exitCode");
+    if (!strcmp(status, "TimedOut")) rc = KX_TIMEOUT;
+    else if (!strcmp(status, "Succeeded") && json_is_integer(code))
+        rc = (int)(json_integer_value(code) & 255); /* the command's exit status, as ssh */
+    else if (!rc)
+        rc = KX_ERROR;
+    json_decref(final);
+    return rc;
+}
+
+static const struct column run_columns[] = {
+    COL("Id", "name", CELL_TEXT),
+    COL("Status", "status", CELL_TEXT),
+    COL(">Exit", "exitCode", CELL_INT),
+    COL("Started (UTC)", "startedAt", CELL_TIME),
+    COL("Ended (UTC)", "endedAt", CELL_TIME),
+    {0},
+};
+
+static void run_view(struct cli *c, const json_t *r)
+{
+    struct table *t = kv_new();
+    kv_add(t, "Id", member_text(r, "name"));
+    kv_add(t, "VM", member_text(r, "virtualMachine"));
+    kv_add(t, "Status", member_text(r, "status"));
+    const json_t *code = json_object_get(r, "exitCode");
+    kv_add(t, "Exit status", json_is_integer(code) ? fmt_str("%lld", json_integer_value(code)) : "-");
+    kv_add(t, "Error", member_text(json_object_get(r, "error"), "message"));
+    kv_add(t, "Started", fmt_time(member_str(r, "startedAt")));
+    kv_add(t, "Ended", fmt_time(member_str(r, "endedAt")));
+    kv_add(t, "Stdout", member_str(r, "stdout") && *member_str(r, "stdout")
+                            ? fmt_str("%lld bytes:\n%s", member_int(r, "stdoutBytes"),
+                                      member_str(r, "stdout"))
+                            : "-");
+    kv_add(t, "Stderr", member_str(r, "stderr") && *member_str(r, "stderr")
+                            ? fmt_str("%lld bytes:\n%s", member_int(r, "stderrBytes"),
+                                      member_str(r, "stderr"))
+                            : "-");
+    kv_print(t, c->out);
+}
+
+static int vm_run_list(struct cli *c, struct args *a)
+{
+    char *p = res_path(c, a, &vm_resource, true, NULL, NULL);
+    if (!p) return KX_USAGE;
+    const char *id = arg_str(a, "id");
+    int rc = id ? show_one(c, fmt_str("%s/runCommands/%s", p, id), run_view)
+                : list_path(c, fmt_str("%s/runCommands", p), run_columns);
+    free(p);
+    return rc;
+}
+
 /* ---- open-port ---- */
 
 static int vm_open_port(struct cli *c, struct args *a)
@@ -782,17 +928,18 @@ static int vm_update(struct cli *c, struct args *a)
 {
     char *p = res_path(c, a, &vm_resource, true, NULL, NULL);
     if (!p) return KX_USAGE;
-    if (!arg_has(a, "tags")) {
+    json_t *body = json_object();
+    bool changed;
+    int rc = tags_update(c, a, p, body, &changed);
+    if (rc || !changed) {
         free(p);
-        return usage_error(c, "nothing to change: give --tags KEY=VALUE ...");
-    }
-    json_t *tags = parse_tags(c, a);
-    if (!tags) {
-        free(p);
-        return KX_USAGE;
+        json_decref(body);
+        return rc ? rc
+                  : usage_error(c, "nothing to change: give --set tags.KEY=VALUE, --add-tags "
+                                   "KEY=VALUE, --remove tags.KEY or --tags KEY=VALUE ...");
     }
     json_t *vm;
-    int rc = api(c, "PATCH", p, json_pack("{so}", "tags", tags), &vm);
+    rc = api(c, "PATCH", p, body, &vm);
     free(p);
     if (rc) return rc;
     print_vm(c, vm, true);
@@ -969,6 +1116,25 @@ static const struct opt delete_opts[] = {
     {0},
 };
 
+static const struct opt run_command_opts[] = {
+    OPT_G("VM"),
+    OPT_N("VM"),
+    {"script|scripts", 0, OPT_LIST, "COMMANDS",
+     "the commands (sh, as root, in /root); several: one line each; @FILE or - reads them "
+     "(16 KiB at most)",
+     "script"},
+    {"timeout", 0, OPT_VALUE, "SECONDS",
+     "kill the commands after this long (1-3600, default 90); exit code 5 then", "timeoutSeconds"},
+    {0},
+};
+
+static const struct opt run_show_opts[] = {
+    OPT_G("VM"),
+    OPT_N("VM"),
+    {"id", 0, OPT_VALUE, "ID", "one run (else: the VM's last 20)", NULL},
+    {0},
+};
+
 static const struct opt open_port_opts[] = {
     OPT_G("VM"),
     OPT_N("VM"),
@@ -1004,7 +1170,8 @@ static const struct opt console_opts[] = {
 static const struct opt update_opts[] = {
     OPT_G("VM"),
     OPT_N("VM"),
-    OPT_TAGS("replace the tags (\"\" alone clears them)"),
+    OPT_TAGS("replace every tag (\"\" alone clears them)"),
+    OPT_TAG_UPDATES,
     {0},
 };
 
@@ -1174,6 +1341,33 @@ static const struct cmd console_c = {
     .opts = console_opts,
     .run = vm_console,
     .positionals = 1};
+static const struct cmd run_command_c = {
+    .name = "run-command",
+    .summary = "Run commands in a VM's guest; their output and exit status come back",
+    .usage = GN " --script 'COMMANDS' [--timeout SECONDS]",
+    .help = "Run commands in a Running VM's guest, as az vm run-command invoke does, through "
+            "the guest's agent on kumo's virtio channel (no network, no SSH: the default "
+            "image's init answers it). They run with sh, as root, in /root, with stdin "
+            "/dev/null; kumo prints what they wrote to stdout and stderr (the last 8 KiB of "
+            "each) and exits with their exit status, as ssh does (kumo's own exit codes mean "
+            "kumo failed: 5 when they ran longer than --timeout and were killed). A VM just "
+            "started is waited for until its guest answers (up to 3 minutes). One command at "
+            "a time per VM; 'kumo vm run-commands' lists the last ones.",
+    .opts = run_command_opts,
+    .run = vm_run_command,
+    .positionals = 1,
+    .examples = "  kumo vm run-command -g web -n web1 --script 'uname -a'\n"
+                "  kumo vm run-command -g web -n web1 --script @setup.sh --timeout 600\n"
+                "  kumo vm run-command -g web -n web1 --script 'httpd -p 8080 -h /www' -o json\n"};
+static const struct cmd runs_c = {
+    .name = "run-commands",
+    .summary = "A VM's last run commands, or one of them (--id)",
+    .usage = GN " [--id ID]",
+    .help = "List the last 20 commands run in a VM by 'kumo vm run-command' (their status and "
+            "exit status), or show one with its output.",
+    .opts = run_show_opts,
+    .run = vm_run_list,
+    .positionals = 1};
 static const struct cmd open_port_c = {
     .name = "open-port",
     .summary = "Let a port of a VM in from the Internet, live",
@@ -1204,12 +1398,18 @@ static const struct cmd history_c = {.name = "history",
                                      .opts = gn_opts,
                                      .run = vm_history,
                                      .positionals = 1};
-static const struct cmd update_c = {.name = "update",
-                                    .summary = "Replace a VM's tags",
-                                    .usage = GN " --tags K=V ...",
-                                    .opts = update_opts,
-                                    .run = vm_update,
-                                    .positionals = 1};
+static const struct cmd update_c = {
+    .name = "update",
+    .summary = "Change a VM's tags",
+    .usage = GN " (--set tags.K=V ... | --add-tags K=V ... | --remove tags.K ... | --tags K=V ...)",
+    .help = "Change a VM's tags: --set tags.KEY=VALUE and --add-tags KEY=VALUE add or change "
+            "tags and keep the others (az's --set), --remove tags.KEY drops one; --tags "
+            "replaces them all.",
+    .opts = update_opts,
+    .run = vm_update,
+    .positionals = 1,
+    .examples = "  kumo vm update -g web -n web1 --set tags.owner=ops\n"
+                "  kumo vm update -g web -n web1 --remove tags.owner\n"};
 static const struct cmd attach_c = {
     .name = "attach",
     .summary = "Attach an existing or new data disk",
@@ -1240,7 +1440,8 @@ const struct cmd cmd_vm = {
     .help = "Virtual machines. A VM is billed per second by its size while it is allocated "
             "(Starting, Running, Stopping, Stopped); Deallocated VMs are not billed.",
     .sub = (const struct cmd *const[]){&create_c, &list_c, &show_c, &list_ips_c, &start_c, &stop_c,
-                                       &deallocate_c, &restart_c, &resize_c, &delete_c, &open_port_c, &console_c,
+                                       &deallocate_c, &restart_c, &resize_c, &delete_c, &run_command_c,
+                                       &runs_c, &open_port_c, &console_c,
                                        &log_c, &history_c, &update_c, &vmdisk_c, NULL},
     .examples = "  kumo vm create -g web -n web1 --size B1s --public-ip\n"
                 "  kumo vm list -g web\n"

@@ -3,7 +3,8 @@
  * create, the power actions and resize, data disk attach and detach,
  * delete (the provisioning layer's, prov_vm.c: it records the operation
  * and vmops.c carries it out on a job thread; here ?wait waits for it),
- * boot diagnostics and state history.
+ * open-port, run commands (runcmd.c carries them out), boot diagnostics
+ * and state history.
  */
 #include "cloud/api.h"
 
@@ -14,6 +15,8 @@
 #include "cloud/paths.h"
 #include "cloud/provision.h"
 #include "cloud/requests.h"
+#include "cloud/runcmd.h"
+#include "cloud/state.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -414,6 +417,98 @@ static void open_port(struct api_ctx *c)
     api_reply(c, 200, vm);
 }
 
+/* ---- run commands ---- */
+
+static json_t *run_json(struct kumod *k, int64_t id)
+{
+    sqlite3_stmt *st = db_stmt(
+        k->db,
+        "SELECT g.name, v.name, r.state, r.exit_code, r.stdout, r.stderr, r.stdout_bytes,"
+        " r.stderr_bytes, r.error, r.timeout_s, r.created_ms, coalesce(r.started_ms, -1),"
+        " coalesce(r.ended_ms, -1) FROM run_commands r JOIN vms v ON v.id = r.vm_id"
+        " JOIN groups g ON g.id = v.group_id WHERE r.id = ?",
+        "i", id);
+    json_t *out = NULL;
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        char rid[256], name[24];
+        snprintf(name, sizeof(name), "%" PRId64, id);
+        snprintf(rid, sizeof(rid), "/resourceGroups/%s/virtualMachines/%s/runCommands/%s",
+                 db_col_text(st, 0), db_col_text(st, 1), name);
+        const char *state = db_col_text(st, 2);
+        bool running = !strcmp(state, "Pending") || !strcmp(state, "Running");
+        bool ok = !strcmp(state, "Succeeded");
+        json_t *err = db_col_null(st, 8)
+                          ? json_null()
+                          : json_pack("{s:s,s:s}", "code",
+                                      !strcmp(state, "TimedOut") ? "RunCommandTimedOut"
+                                                                 : "RunCommandFailed",
+                                      "message", db_col_text(st, 8));
+        int64_t ob = sqlite3_column_int64(st, 6), eb = sqlite3_column_int64(st, 7);
+        out = json_pack(
+            "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:I,s:I,s:b,s:I,s:o,s:o,s:o,s:o}", "id", rid,
+            "name", name, "type", "runCommand", "resourceGroup", db_col_text(st, 0),
+            "virtualMachine", db_col_text(st, 1), "provisioningState",
+            running ? PV_UPDATING : ok ? PV_SUCCEEDED : PV_FAILED, "status", state, "exitCode",
+            db_col_null(st, 3) ? json_null() : json_integer(sqlite3_column_int64(st, 3)), "stdout",
+            db_col_null(st, 4) ? json_null() : json_string(db_col_text(st, 4)), "stderr",
+            db_col_null(st, 5) ? json_null() : json_string(db_col_text(st, 5)), "stdoutBytes",
+            (json_int_t)ob, "stderrBytes", (json_int_t)eb, "truncated",
+            ob > RUNCMD_TAIL || eb > RUNCMD_TAIL, "timeoutSeconds",
+            (json_int_t)sqlite3_column_int64(st, 9), "error", err, "createdAt",
+            api_time(sqlite3_column_int64(st, 10)), "startedAt",
+            api_time(sqlite3_column_int64(st, 11)), "endedAt",
+            api_time(sqlite3_column_int64(st, 12)));
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
+static bool run_done(struct api_ctx *c, int64_t id)
+{
+    return db_int(c->k->db, NULL, 0,
+                  "SELECT count(*) FROM run_commands WHERE id = ? AND state IN"
+                  " ('Pending', 'Running')",
+                  "i", id) == 0;
+}
+
+/* POST runCommand {"script", "timeoutSeconds"}: 202 with the run (200
+ * when it ended within ?wait=S). */
+static void run_command(struct api_ctx *c)
+{
+    int wait = api_wait_arg(c);
+    int64_t g = wait < 0 ? -1 : api_group(c, c->p[0]);
+    if (g < 0) return;
+    int64_t id = prov_vm_run_command(c->k, g, c->p[1], body_str(c->body, "script", ""),
+                                     body_int(c->body, "timeoutSeconds", 90), &c->err);
+    if (id < 0) return;
+    bool done = api_wait(c, wait, run_done, id);
+    api_reply_at(c, done && wait ? 200 : 202, run_json, id);
+}
+
+static void run_commands_list(struct api_ctx *c)
+{
+    int64_t vm = vm_lookup(c);
+    if (vm >= 0)
+        api_reply_list(c, run_json, "SELECT id FROM run_commands WHERE vm_id = ? ORDER BY id", "i",
+                       vm);
+}
+
+static void run_command_show(struct api_ctx *c)
+{
+    int64_t vm = vm_lookup(c);
+    if (vm < 0) return;
+    char *end;
+    long long id = strtoll(c->p[2], &end, 10);
+    if (*end || !*c->p[2] ||
+        db_int(c->k->db, NULL, 0, "SELECT count(*) FROM run_commands WHERE id = ? AND vm_id = ?",
+               "ii", (int64_t)id, vm) == 0) {
+        kerr_notfound(&c->err, "run command '%.20s' not found for virtual machine '%.64s'",
+                      c->p[2], c->p[1]);
+        return;
+    }
+    api_reply(c, 200, run_json(c->k, id));
+}
+
 /* ---- data disks ---- */
 
 static void disk_attach(struct api_ctx *c)
@@ -506,6 +601,9 @@ const struct api_route api_routes_vm[] = {
     {"POST", VM "/{}/resize", vm_resize, REQ_VM_RESIZE},
     {"POST", VM "/{}/dataDisks", disk_attach, REQ_VM_ATTACH},
     {"POST", VM "/{}/openPort", open_port, REQ_VM_OPEN_PORT},
+    {"POST", VM "/{}/runCommand", run_command, REQ_VM_RUN_COMMAND},
+    {"GET", VM "/{}/runCommands", run_commands_list, -1},
+    {"GET", VM "/{}/runCommands/{}", run_command_show, -1},
     {"DELETE", VM "/{}/dataDisks/{}", disk_detach, -1},
     {"GET", VM "/{}/bootDiagnostics", boot_diagnostics, -1},
     {"GET", VM "/{}/history", history, -1},

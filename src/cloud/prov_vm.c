@@ -648,3 +648,54 @@ int64_t prov_vm_insert(struct prov_tx *t, int64_t g, const struct prov_vm_spec *
     t->net_changed = true;
     return vm;
 }
+
+/* ---- run commands ---- */
+
+#define RUNS_KEPT 20 /* per VM: the older ones go */
+
+int64_t prov_vm_run_command(struct kumod *k, int64_t g, const char *name, const char *script,
+                            int64_t timeout_s, struct kerr *e)
+{
+    struct db *db = k->db;
+    struct vm_row v;
+    if (vm_lookup(k, g, name, &v, e) < 0 || busy(&v, e) < 0) return -1;
+    if (!is(v.power, PS_RUNNING))
+        return kerr_conflict(e, "InvalidState",
+                             "virtual machine '%s' is %s: a command runs only in a Running VM "
+                             "(start it first)",
+                             v.name, v.power);
+    if (!k->vmm_has_control)
+        return kerr_conflict(e, "InvalidState",
+                             "this kumo-vmm has no control socket: no channel to the guest");
+    int64_t other = db_int(db, NULL, -1,
+                           "SELECT id FROM run_commands WHERE vm_id = ?"
+                           " AND state IN ('Pending', 'Running')",
+                           "i", v.id);
+    if (other >= 0)
+        return kerr_conflict(e, "OperationInProgress",
+                             "virtual machine '%s' is running command %" PRId64
+                             " already: one runs at a time; wait for it",
+                             v.name, other);
+    struct prov_tx t;
+    if (prov_begin(&t, k, e) < 0) return -1;
+    int64_t now = time_now_ms();
+    if (db_exec(db,
+                "INSERT INTO run_commands (vm_id, script, timeout_s, state, created_ms)"
+                " VALUES (?, ?, ?, 'Pending', ?)",
+                "itii", v.id, script, timeout_s, now) < 0) {
+        prov_db_error(&t, "run command");
+        prov_abort(&t);
+        return -1;
+    }
+    int64_t id = db_last_id(db);
+    if (db_exec(db,
+                "DELETE FROM run_commands WHERE vm_id = ?1 AND id NOT IN"
+                " (SELECT id FROM run_commands WHERE vm_id = ?1 ORDER BY id DESC LIMIT ?2)",
+                "ii", v.id, (int64_t)RUNS_KEPT) < 0) {
+        prov_db_error(&t, "run command");
+        prov_abort(&t);
+        return -1;
+    }
+    prov_tx_job(&t, JOB_RUN, id);
+    return prov_commit(&t) < 0 ? -1 : id;
+}

@@ -69,7 +69,8 @@ int prov_commit(struct prov_tx *t)
     t->open = false;
     drop_files(t, false);
     for (int i = 0; i < t->njobs; i++)
-        jobs_submit(k->jobs, t->jobs[i].kind, t->jobs[i].id);
+        jobs_submit(t->jobs[i].kind == JOB_RUN && k->run_jobs ? k->run_jobs : k->jobs,
+                    t->jobs[i].kind, t->jobs[i].id);
     if (t->net_changed) netplane_sync(k);
     kumod_changed(k);
     return 0;

@@ -428,6 +428,14 @@ int64_t prov_vm_attach_disk(struct kumod *k, int64_t group_id, const char *name,
 int64_t prov_vm_detach_disk(struct kumod *k, int64_t group_id, const char *name, const char *lun,
                             struct kerr *e);
 
+/* Run script (sh, as root, in /root) in the VM's guest through its agent
+ * (runcmd.h), killed after timeout_s seconds: a run recorded Pending and
+ * handed to the run command threads. Refused (409) unless the VM is
+ * Running and idle and no other run of it is pending or running. The
+ * run's id; the VM keeps its last 20 runs. */
+int64_t prov_vm_run_command(struct kumod *k, int64_t group_id, const char *vm, const char *script,
+                            int64_t timeout_s, struct kerr *e);
+
 /* ---- scale sets ---- */
 
 struct prov_vmss_spec {
