@@ -6,12 +6,12 @@
  */
 #include "cloud/runcmd.h"
 
+#include "cloud/agent.h"
 #include "cloud/db.h"
 #include "cloud/kumod.h"
 #include "cloud/paths.h"
 #include "cloud/supervisor.h"
 #include "cloud/timefmt.h"
-#include "cloud/validate.h"
 #include "cloud/vmm_client.h"
 #include "lib/log.h"
 
@@ -33,39 +33,6 @@ struct outcome {
     char error[512];
 };
 
-/* Replace every byte that is not part of valid UTF-8 by '?', in place, so
- * that the output can be a JSON string. */
-static void to_utf8(char *s, size_t len)
-{
-    for (size_t i = 0; i < len;) {
-        unsigned char c = (unsigned char)s[i];
-        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        bool ok = n > 0 && i + n <= len && !(c == 0);
-        for (size_t k = 1; ok && k < n; k++)
-            ok = ((unsigned char)s[i + k] >> 6) == 2;
-        if (ok && n == 2) ok = c >= 0xc2;
-        if (!ok) {
-            s[i++] = '?';
-            continue;
-        }
-        i += n;
-    }
-}
-
-/* base64 text of the agent ("-": empty) as a malloc'd UTF-8 string. */
-static char *decode(const char *b64)
-{
-    if (!strcmp(b64, "-")) return strdup("");
-    long n = base64_decode(b64, NULL, 0);
-    if (n < 0) return NULL;
-    char *out = malloc((size_t)n + 1);
-    if (!out) return NULL;
-    base64_decode(b64, (unsigned char *)out, (size_t)n);
-    out[n] = 0;
-    to_utf8(out, (size_t)n);
-    return out;
-}
-
 static bool vm_alive(struct kumod *k, int64_t vm)
 {
     kumod_lock(k);
@@ -82,36 +49,24 @@ static json_t *agent_op(const char *sock, json_t *req, char *err, size_t errlen)
     return r;
 }
 
-/* Parse "kumo-agent result ID EXIT TIMEDOUT OUTBYTES ERRBYTES OUT ERR". */
-static bool parse_result(const char *line, int64_t id, struct outcome *o)
+/* The run's outcome from its result line. */
+static void from_result(const char *line, int64_t id, struct outcome *o)
 {
-    char *copy = strdup(line);
-    if (!copy) return false;
-    char *save = NULL, *w[9];
-    int n = 0;
-    for (char *t = strtok_r(copy, " ", &save); t && n < 9; t = strtok_r(NULL, " ", &save))
-        w[n++] = t;
-    bool ok = n == 9 && !strcmp(w[0], "kumo-agent") && !strcmp(w[1], "result") &&
-              strtoll(w[2], NULL, 10) == id;
-    if (ok) {
-        o->exit_code = strtoll(w[3], NULL, 10);
-        o->state = !strcmp(w[4], "1") ? "TimedOut" : "Succeeded";
-        o->out_bytes = strtoll(w[5], NULL, 10);
-        o->err_bytes = strtoll(w[6], NULL, 10);
-        o->out = decode(w[7]);
-        o->err = decode(w[8]);
-        if (!o->out || !o->err) {
-            o->state = "Failed";
-            snprintf(o->error, sizeof(o->error), "the guest agent's answer is not base64");
-        } else if (!strcmp(o->state, "TimedOut")) {
-            snprintf(o->error, sizeof(o->error),
-                     "the script ran longer than its timeout and was killed (exit status %" PRId64
-                     ")",
-                     o->exit_code);
-        }
+    struct agent_result r;
+    if (!agent_parse_result(line, id, &r)) {
+        snprintf(o->error, sizeof(o->error), "the guest agent's answer is not understood");
+        return;
     }
-    free(copy);
-    return ok;
+    o->exit_code = r.exit_code;
+    o->state = r.timed_out ? "TimedOut" : "Succeeded";
+    o->out_bytes = r.out_bytes;
+    o->err_bytes = r.err_bytes;
+    o->out = r.out;
+    o->err = r.err;
+    if (r.timed_out)
+        snprintf(o->error, sizeof(o->error),
+                 "the script ran longer than its timeout and was killed (exit status %" PRId64 ")",
+                 o->exit_code);
 }
 
 /* Wait for a line starting with want (taking the lines that come), until
@@ -210,26 +165,13 @@ void runcmd_run(struct kumod *k, int64_t id)
     char sock[PATH_MAX];
     path_vm_file(k, sock, vm, "control.sock");
     /* the script, base64, on one line */
-    size_t slen = strlen(script);
-    char *b64 = malloc(4 * (slen / 3 + 1) + 1);
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t bn = 0;
-    for (size_t i = 0; b64 && i < slen; i += 3) {
-        uint32_t v = (uint32_t)(unsigned char)script[i] << 16;
-        if (i + 1 < slen) v |= (uint32_t)(unsigned char)script[i + 1] << 8;
-        if (i + 2 < slen) v |= (unsigned char)script[i + 2];
-        b64[bn++] = tbl[(v >> 18) & 63];
-        b64[bn++] = tbl[(v >> 12) & 63];
-        b64[bn++] = i + 1 < slen ? tbl[(v >> 6) & 63] : '=';
-        b64[bn++] = i + 2 < slen ? tbl[v & 63] : '=';
-    }
+    char *run = agent_run_line(id, timeout_s, script, strlen(script));
     free(script);
-    if (!b64) {
+    if (!run) {
         snprintf(o.error, sizeof(o.error), "out of memory");
         record(k, id, &o);
         return;
     }
-    b64[bn] = 0;
     char ping[64], pong[64], head[64];
     snprintf(ping, sizeof(ping), "ping %" PRId64, id);
     snprintf(pong, sizeof(pong), "kumo-agent pong %" PRId64, id);
@@ -242,24 +184,18 @@ void runcmd_run(struct kumod *k, int64_t id)
                      "the guest agent did not answer within %d s (a guest without kumo's agent on "
                      "its virtio console, or one that has not booted yet)",
                      RUNCMD_AGENT_WAIT_S);
-        free(b64);
+        free(run);
         record(k, id, &o);
         return;
     }
     free(line);
     /* 2: the script */
-    size_t ll = bn + 64;
-    char *run = malloc(ll);
-    if (run) snprintf(run, ll, "run %" PRId64 " %" PRId64 " %s", id, timeout_s, b64);
-    free(b64);
     char err[256];
-    json_t *sent = run ? agent_op(sock, json_pack("{s:s,s:s}", "op", "agent_send", "line", run),
-                                  err, sizeof(err))
-                       : NULL;
+    json_t *sent =
+        agent_op(sock, json_pack("{s:s,s:s}", "op", "agent_send", "line", run), err, sizeof(err));
     free(run);
     if (!sent) {
-        snprintf(o.error, sizeof(o.error), "cannot send the script to the guest: %s",
-                 run ? err : "out of memory");
+        snprintf(o.error, sizeof(o.error), "cannot send the script to the guest: %s", err);
         record(k, id, &o);
         return;
     }
@@ -275,8 +211,8 @@ void runcmd_run(struct kumod *k, int64_t id)
                      "no result from the guest %d s after the script's timeout of %" PRId64 " s",
                      GRACE_MS / 1000, timeout_s);
         }
-    } else if (!parse_result(line, id, &o)) {
-        snprintf(o.error, sizeof(o.error), "the guest agent's answer is not understood");
+    } else {
+        from_result(line, id, &o);
     }
     free(line);
     record(k, id, &o);

@@ -6,12 +6,8 @@
  *
  * The transport is the guest agent on kumo-vmm's virtio console (the
  * default guest's init, guest/init): kumod sends lines through kumo-vmm's
- * control socket ("agent_send") and takes the guest's ("agent_recv"),
- *   host:  "ping ID"                 guest: "kumo-agent pong ID"
- *   host:  "run ID SECS BASE64"      guest: "kumo-agent result ID EXIT
- *                                            TIMEDOUT OUTBYTES ERRBYTES OUT ERR"
- * (OUT and ERR: the end of its stdout and stderr in base64, "-" when
- * empty). Any image whose guest answers these lines can be driven; an
+ * control socket ("agent_send") and takes the guest's ("agent_recv"); the
+ * lines are agent.h's. Any image whose guest answers them can be driven; an
  * image without such an agent (one with SSH and cloud-init) would get a
  * second transport here, chosen per image, with the same rows and API.
  *
