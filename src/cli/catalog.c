@@ -131,7 +131,22 @@ static int resource_list(struct cli *c, struct args *a)
     return KX_OK;
 }
 
-/* "2 virtualMachines, 1 disk" of a resource list. */
+/* A resource type in words: "virtualMachine" -> "VM". */
+static const char *type_words(const char *type)
+{
+    static const char *const words[][2] = {
+        {"virtualMachineScaleSet", "scale set"},   {"virtualMachine", "VM"},
+        {"autoscaleSetting", "autoscale setting"}, {"networkInterface", "NIC"},
+        {"publicIPAddress", "public IP"},          {"virtualNetwork", "virtual network"},
+        {"networkSecurityGroup", "NSG"},           {"disk", "disk"},
+        {"snapshot", "snapshot"},
+    };
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (!strcmp(type, words[i][0])) return words[i][1];
+    return type;
+}
+
+/* "2 VMs, 1 disk" of a resource list. */
 static const char *count_types(const json_t *items)
 {
     const char *types[32];
@@ -140,7 +155,7 @@ static const char *count_types(const json_t *items)
     const json_t *it;
     json_array_foreach(items, i, it)
     {
-        const char *t = member_text(it, "type");
+        const char *t = type_words(member_text(it, "type"));
         int k = 0;
         while (k < nt && strcmp(types[k], t)) k++;
         if (k == nt && nt < 32) {

@@ -465,10 +465,10 @@ static int vm_delete(struct cli *c, struct args *a)
     const char *gone, *kept;
     delete_lists(vm, disks, &gone, &kept);
     json_decref(vm);
-    rc = confirm_delete(
-        c, a,
-        fmt_str("Delete VM '%s' of resource group '%s'%s%s?%s%s", n, g, *gone ? " with its " : "",
-                gone, *kept ? " Kept (detached, still billed): " : "", kept));
+    rc = confirm_delete(c, a,
+                        fmt_str("Delete VM '%s' of resource group '%s'%s%s%s%s%s?", n, g,
+                                *gone ? " with its " : "", gone, *kept ? " (keeping " : "", kept,
+                                *kept ? ", detached)" : ""));
     if (rc) {
         free(p);
         return rc;

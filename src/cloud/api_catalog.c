@@ -395,6 +395,14 @@ static void group_put(struct api_ctx *c)
                       c->p[0]);
         return;
     }
+    /* a name that differs only in case is most likely a mistake: refused */
+    char stored[80] = "";
+    prov_group_name(c->k, id, stored, sizeof(stored));
+    if (strcmp(stored, c->p[0]) != 0) {
+        kerr_conflict(&c->err, "AlreadyExists",
+                      "resource group '%s' already exists (names are case-insensitive)", stored);
+        return;
+    }
     if (tags && prov_group_set_tags(c->k, id, tags, &c->err) < 0) return;
     api_reply(c, 200, api_group_json(c->k, id));
 }

@@ -295,8 +295,7 @@ int64_t placement_room(struct db *db, int64_t vcpus, int64_t mib, int64_t limit,
         size_t used = why_len ? strlen(why) : 0;
         if (why_len && used + 3 < why_len) {
             if (used) memcpy(why + used, "; ", 3), used += 2;
-            placement_describe(db_col_text(st, 1), &cap, vcpus * (n > 0 ? n + 1 : 1),
-                               mib * (n > 0 ? n + 1 : 1), why + used, why_len - used);
+            placement_describe(db_col_text(st, 1), &cap, 0, 0, why + used, why_len - used);
         }
     }
     sqlite3_finalize(st);

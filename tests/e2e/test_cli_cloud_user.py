@@ -101,8 +101,10 @@ def test_group_delete_leaves_nothing_and_networks_as_az(cloud):
     c = cloud
     c.ok("group", "create", "-n", "g2", "--tags", "team=blue")
     # the group create is idempotent (a PUT): again, with new tags
-    g = c.json("group", "create", "-n", "G2", "--tags", "team=red")
+    g = c.json("group", "create", "-n", "g2", "--tags", "team=red")
     assert g["name"] == "g2" and g["tags"] == {"team": "red"}, g
+    r = c.kumo("group", "create", "-n", "G2")
+    assert r.returncode == CONFLICT and "resource group 'g2' already exists" in r.stderr, r
     # the first VM makes the network; the second reuses the group's VNet
     c.ok("vm", "create", "-g", "g2", "-n", "a", "--size", "Tiny", "--public-ip")
     b = c.json("vm", "create", "-g", "g2", "-n", "b", "--size", "Tiny")
@@ -135,7 +137,7 @@ def test_group_delete_leaves_nothing_and_networks_as_az(cloud):
     # everything goes, in order, with progress on stderr
     r = c.kumo("group", "delete", "-n", "g2", "--yes", timeout=600)
     assert r.returncode == OK, r
-    assert "Deleted resource group 'g2' with its 3 virtualMachines" in r.stdout, r.stdout
+    assert "Deleted resource group 'g2' with its 3 VMs, 3 NICs, 1 public IP" in r.stdout, r.stdout
     assert "resource group 'g2': deleting" in r.stderr, r.stderr
     r = c.kumo("group", "show", "-n", "g2")
     assert r.returncode == NOTFOUND, r

@@ -417,7 +417,8 @@ def test_vm_story_create_port_stop_deallocate_resize_cost_delete(cloud):
     assert rows == [{"Name": "web", "Size": "Tiny", "vCPUs": "1", "Memory": "128 MiB",
                      "PowerState": "Running", "Provisioning": "Succeeded",
                      "PrivateIp": "10.0.0.4", "PublicIp": "127.0.0.1",
-                     "Ports": f"22->{ports[22]},80->{ports[80]},443->{ports[443]}"}], rows
+                     "Ports": f"22->{ports[22]},80->{ports[80]}(blocked),"
+                              f"443->{ports[443]}(blocked)"}], rows  # the NSG lets SSH in only
     rows = table(c.ok("vm", "list").stdout)
     assert rows[0]["ResourceGroup"] == "rg" and rows[0]["Name"] == "web"
     assert table(c.ok("vm", "list", env={**c.env, "KUMO_GROUP": "rg"}).stdout)[0]["Name"] == "web"
@@ -682,9 +683,11 @@ def test_networks_disks_outputs_and_api_errors(cloud):
     assert c.json("host", "update", "-n", host, "--cpu-ratio", 2)["cpuAllocationRatio"] == 2
     st = kv(c.ok("status").stdout)
     assert st["kumod"].startswith("ok, version") and "Location local" in st
-    # a group that holds things cannot go
+    # a group delete takes everything in it: from a pipe it needs --yes, and
+    # nothing goes without it (issue 21's behaviour change)
     r = c.kumo("group", "delete", "-n", "net")
-    assert r.returncode == CONFLICT and "not empty" in r.stderr, r.stderr
+    assert r.returncode == USAGE and "add --yes" in r.stderr, r.stderr
+    assert c.json("group", "show", "-n", "net")["provisioningState"] == "Succeeded"
     # API errors: message, option, exit code
     r = c.kumo("vm", "create", "-g", "rg", "-n", "x", "--size", "B9s")
     assert r.returncode == ERROR, r
