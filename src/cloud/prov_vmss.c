@@ -67,10 +67,11 @@ static int64_t fit(struct kumod *k, const char *what, const char *size, int64_t 
     if (live + room >= want) return want;
     kerr_conflict(e, "CapacityExceeded",
                   "%s: %" PRId64 " more instance%s of size %s (%" PRId64 " vCPU%s, %" PRId64
-                  " MiB each) do not fit: the hosts have room for %" PRId64
+                  " MiB each) %s not fit: the hosts have room for %" PRId64
                   " more, so the capacity can be at most %" PRId64 " (%s); nothing was changed",
                   what, want - live, want - live == 1 ? "" : "s", size, vcpus,
-                  vcpus == 1 ? "" : "s", mib, room, live + room, why);
+                  vcpus == 1 ? "" : "s", mib, want - live == 1 ? "does" : "do", room, live + room,
+                  why);
     return live + room;
 }
 

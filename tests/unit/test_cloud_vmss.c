@@ -179,7 +179,7 @@ static void refusals(struct fixture *f)
      * (8 vCPUs each) on a host of 4 */
     e = (struct kerr){0};
     CHECK(prov_vmss_scale(&f->k, f->group, "ss", 4, &e) < 0 && e.status == 409 &&
-              !strcmp(e.code, "CapacityExceeded") && strstr(e.message, "do not fit") &&
+              !strcmp(e.code, "CapacityExceeded") && strstr(e.message, "does not fit") &&
               strstr(e.message, "capacity can be at most 3"),
           "too many: %s", e.message);
     CHECK(count(f, "SELECT capacity FROM vmss") == 3 && count(f, "SELECT count(*) FROM vms") == 4,
