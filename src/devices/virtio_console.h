@@ -14,12 +14,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct machine;
-struct plic;
+struct device_model;
 struct vcon;
 
-struct vcon *virtio_console_attach(struct machine *m, uint64_t base, struct plic *plic,
-                                   unsigned irq);
+/* In a virtio slot of the board (machine/virt.c); it becomes m->agent. */
+extern const struct device_model virtio_console_device;
 
 #define VIRTIO_CONSOLE_QUEUE_MAX 65536 /* bytes waiting, in each direction */
 
