@@ -2,8 +2,9 @@
  * prov_net.c - the provisioning layer's networks (provision.h): virtual
  * networks and their subnets, public IPs (host port mappings: the lowest
  * free host port of kumod's range that the host can bind) and network
- * interfaces (addresses from ipam.c). Every committed change goes to the
- * data plane (the transaction's net_changed).
+ * interfaces (addresses from ipam.c), and a VM's open ports (NSG rules
+ * and forwards, `az vm open-port`). Every committed change goes to the data
+ * plane (the transaction's net_changed).
  */
 #include "cloud/provision.h"
 

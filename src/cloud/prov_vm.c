@@ -3,8 +3,9 @@
  * create (placement, OS and data disks and the implicit network of `az vm
  * create`, in the caller's transaction), the operations (start, stop,
  * deallocate, restart, resize, delete: recorded in vms.op with the states
- * they start in, carried out by vmops.c on a job thread), tags and data
- * disk attach and detach.
+ * they start in, carried out by vmops.c on a job thread; a delete takes
+ * what the VM owns), tags, data disk attach and detach, and run commands
+ * (recorded here, carried out by runcmd.c).
  */
 #include "cloud/provision.h"
 

@@ -1,7 +1,8 @@
 /*
  * provision.c - the provisioning layer's transactions, lookups and resource
- * groups (contract in provision.h). The resources are in prov_vm.c,
- * prov_disk.c, prov_net.c and prov_vmss.c.
+ * groups, their delete with everything in them included (contract in
+ * provision.h). The resources are in prov_vm.c, prov_storage.c, prov_net.c,
+ * prov_nsg.c and prov_vmss.c.
  */
 #include "cloud/provision.h"
 
