@@ -598,9 +598,8 @@ int confirm_delete(struct cli *c, const struct args *a, const char *question)
     assert(a->cmd->confirms);
     if (arg_has(a, "yes")) return KX_OK;
     if (!isatty(STDIN_FILENO))
-        return usage_error(c,
-                           "stdin is not a terminal, so kumo cannot ask before it deletes: add "
-                           "--yes to confirm (nothing was deleted)");
+        return usage_error(c, "stdin is not a terminal, so kumo cannot ask before it deletes: add "
+                              "--yes to confirm (nothing was deleted)");
     fprintf(stderr, "%s [y/N] ", question);
     fflush(stderr);
     char line[64];

@@ -135,10 +135,14 @@ static int resource_list(struct cli *c, struct args *a)
 static const char *type_words(const char *type)
 {
     static const char *const words[][2] = {
-        {"virtualMachineScaleSet", "scale set"},   {"virtualMachine", "VM"},
-        {"autoscaleSetting", "autoscale setting"}, {"networkInterface", "NIC"},
-        {"publicIPAddress", "public IP"},          {"virtualNetwork", "virtual network"},
-        {"networkSecurityGroup", "NSG"},           {"disk", "disk"},
+        {"virtualMachineScaleSet", "scale set"},
+        {"virtualMachine", "VM"},
+        {"autoscaleSetting", "autoscale setting"},
+        {"networkInterface", "NIC"},
+        {"publicIPAddress", "public IP"},
+        {"virtualNetwork", "virtual network"},
+        {"networkSecurityGroup", "NSG"},
+        {"disk", "disk"},
         {"snapshot", "snapshot"},
     };
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
@@ -157,7 +161,8 @@ static const char *count_types(const json_t *items)
     {
         const char *t = type_words(member_text(it, "type"));
         int k = 0;
-        while (k < nt && strcmp(types[k], t)) k++;
+        while (k < nt && strcmp(types[k], t))
+            k++;
         if (k == nt && nt < 32) {
             types[nt] = t;
             counts[nt++] = 0;
@@ -186,10 +191,10 @@ static int group_delete(struct cli *c, struct args *a)
     const json_t *items = json_object_get(j, "value");
     size_t count = json_array_size(items);
     const char *what = count ? count_types(items) : "";
-    rc = confirm_delete(c, a,
-                        count ? fmt_str("Delete resource group '%s' and everything in it: %s?", n,
-                                        what)
-                              : fmt_str("Delete the empty resource group '%s'?", n));
+    rc = confirm_delete(
+        c, a,
+        count ? fmt_str("Delete resource group '%s' and everything in it: %s?", n, what)
+              : fmt_str("Delete the empty resource group '%s'?", n));
     json_decref(j);
     if (rc) {
         free(p);
@@ -268,8 +273,9 @@ static const struct cmd group_list_c =
 static const struct cmd group_show_c = RES_SHOW(&group, "Show a resource group", group_name_opts);
 static const struct cmd group_update_c = {.name = "update",
                                           .summary = "Change a group's tags",
-                                          .usage = "-n NAME (--set tags.K=V ... | --add-tags "
-                                                   "K=V ... | --remove tags.K ... | --tags K=V ...)",
+                                          .usage =
+                                              "-n NAME (--set tags.K=V ... | --add-tags "
+                                              "K=V ... | --remove tags.K ... | --tags K=V ...)",
                                           .opts = group_update_opts,
                                           .run = group_update,
                                           .positionals = 1};

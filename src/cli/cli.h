@@ -67,7 +67,9 @@ struct opt {
 #define OPT_TAG_UPDATES                                                                            \
     {"set", 0, OPT_LIST, "tags.KEY=VALUE", "add or change a tag, keeping the others", "tags"},     \
         {"add-tags", 0, OPT_LIST, "KEY=VALUE", "add or change tags, keeping the others", "tags"},  \
-        {"remove", 0, OPT_LIST, "tags.KEY", "remove a tag, keeping the others", "tags"}
+    {                                                                                              \
+        "remove", 0, OPT_LIST, "tags.KEY", "remove a tag, keeping the others", "tags"              \
+    }
 #define OPT_TAG_FILTER                                                                             \
     {                                                                                              \
         "tag", 0, OPT_LIST, "KEY[=VALUE]",                                                         \

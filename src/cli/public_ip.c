@@ -181,7 +181,6 @@ static const struct cmd pip_delete_c = RES_DELETE(&pip, "Delete a public IP no N
 const struct cmd cmd_public_ip = {
     .name = "public-ip",
     .summary = "Public IPs: create, list, show, update, delete",
-    .sub =
-        (const struct cmd *const[]){&pip_create_c, &pip_list_c, &pip_show_c, &pip_update_c,
-                                    &pip_delete_c, NULL},
+    .sub = (const struct cmd *const[]){&pip_create_c, &pip_list_c, &pip_show_c, &pip_update_c,
+                                       &pip_delete_c, NULL},
 };

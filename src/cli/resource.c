@@ -245,10 +245,10 @@ int res_delete(struct cli *c, struct args *a)
     char *p = res_path(c, a, r, true, &g, &n);
     if (!p) return KX_USAGE;
     const char *noun = r->noun ? r->noun : r->what;
-    int rc = confirm_delete(c, a,
-                            fmt_str("Delete %s '%s'%s%s%s%s?", noun, n,
-                                    g ? " in resource group '" : "", g ? g : "", g ? "'" : "",
-                                    r->ask_note ? r->ask_note : ""));
+    int rc =
+        confirm_delete(c, a,
+                       fmt_str("Delete %s '%s'%s%s%s%s?", noun, n, g ? " in resource group '" : "",
+                               g ? g : "", g ? "'" : "", r->ask_note ? r->ask_note : ""));
     if (rc) {
         free(p);
         return rc;

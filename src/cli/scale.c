@@ -577,7 +577,8 @@ static int rule_delete(struct cli *c, struct args *a)
     if (r < 0) return KX_USAGE;
     if (!r) return usage_error(c, "missing --index N (see 'kumo autoscale rule list')");
     int rc = confirm_delete(
-        c, a, fmt_str("Delete rule %ld of autoscale setting '%s' in resource group '%s'?", idx, asn, g));
+        c, a,
+        fmt_str("Delete rule %ld of autoscale setting '%s' in resource group '%s'?", idx, asn, g));
     if (rc) return rc;
     char *p = as_path(g, asn);
     rc = api(c, "DELETE", fmt_str("%s/rules/%ld", p, idx), NULL, NULL);
@@ -667,7 +668,6 @@ static const struct opt update_opts[] = {
     OPT_TAG_UPDATES,
     {0},
 };
-
 
 static const struct cmd vmss_create_c = {
     .name = "create",

@@ -320,8 +320,7 @@ static const struct cmd disk_update_c = {
     .opts = disk_update_opts,
     .run = disk_update,
     .positionals = 1};
-static const struct cmd disk_delete_c =
-    RES_DELETE(&disk, "Delete a disk no VM uses", disk_opts);
+static const struct cmd disk_delete_c = RES_DELETE(&disk, "Delete a disk no VM uses", disk_opts);
 const struct cmd cmd_disk = {
     .name = "disk",
     .summary = "Managed disks: create, list, show, update, delete",

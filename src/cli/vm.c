@@ -394,8 +394,7 @@ static const char *finish_and(const char *list)
 /* What a delete of vm takes with it and what it leaves (detached), by the
  * deleteOption kumod gives each disk, NIC and public IP. disks: "owned"
  * (the default), "keep" or "all". */
-static void delete_lists(const json_t *vm, const char *disks, const char **gone,
-                         const char **kept)
+static void delete_lists(const json_t *vm, const char *disks, const char **gone, const char **kept)
 {
     const char *g = "", *k = "";
     const json_t *os = json_object_get(vm, "osDisk");
@@ -536,8 +535,9 @@ static char *script_of(struct cli *c, const struct args *a)
         out = fmt_str("%s%s%s", out, *out ? "\n" : "", w);
     }
     if (strlen(out) > 16384) {
-        usage_error(c, "--script: %zu bytes; at most 16 KiB (copy a longer program in with a "
-                       "disk, or user data)",
+        usage_error(c,
+                    "--script: %zu bytes; at most 16 KiB (copy a longer program in with a "
+                    "disk, or user data)",
                     strlen(out));
         return NULL;
     }
@@ -568,10 +568,10 @@ static int vm_run_command(struct cli *c, struct args *a)
     c->timeout = (double)secs + AGENT_WAIT_S + 30;
     json_t *final = NULL;
     if (st == 202)
-        rc = api_wait(c, rp, what,
-                      fmt_str("kumo vm run-commands -g %s -n %s --id %s", g, n,
-                              member_text(run, "name")),
-                      false, &final);
+        rc = api_wait(
+            c, rp, what,
+            fmt_str("kumo vm run-commands -g %s -n %s --id %s", g, n, member_text(run, "name")),
+            false, &final);
     else
         final = json_incref(run);
     free(rp);
@@ -592,7 +592,8 @@ static int vm_run_command(struct cli *c, struct args *a)
     }
     const char *status = member_text(final, "status");
     const json_t *code = json_object_get(final, "exitCode");
-    if (!strcmp(status, "TimedOut")) rc = KX_TIMEOUT;
+    if (!strcmp(status, "TimedOut"))
+        rc = KX_TIMEOUT;
     else if (!strcmp(status, "Succeeded") && json_is_integer(code))
         rc = (int)(json_integer_value(code) & 255); /* the command's exit status, as ssh */
     else if (!rc)
@@ -617,18 +618,19 @@ static void run_view(struct cli *c, const json_t *r)
     kv_add(t, "VM", member_text(r, "virtualMachine"));
     kv_add(t, "Status", member_text(r, "status"));
     const json_t *code = json_object_get(r, "exitCode");
-    kv_add(t, "Exit status", json_is_integer(code) ? fmt_str("%lld", json_integer_value(code)) : "-");
+    kv_add(t, "Exit status",
+           json_is_integer(code) ? fmt_str("%lld", json_integer_value(code)) : "-");
     kv_add(t, "Error", member_text(json_object_get(r, "error"), "message"));
     kv_add(t, "Started", fmt_time(member_str(r, "startedAt")));
     kv_add(t, "Ended", fmt_time(member_str(r, "endedAt")));
-    kv_add(t, "Stdout", member_str(r, "stdout") && *member_str(r, "stdout")
-                            ? fmt_str("%lld bytes:\n%s", member_int(r, "stdoutBytes"),
-                                      member_str(r, "stdout"))
-                            : "-");
-    kv_add(t, "Stderr", member_str(r, "stderr") && *member_str(r, "stderr")
-                            ? fmt_str("%lld bytes:\n%s", member_int(r, "stderrBytes"),
-                                      member_str(r, "stderr"))
-                            : "-");
+    kv_add(t, "Stdout",
+           member_str(r, "stdout") && *member_str(r, "stdout")
+               ? fmt_str("%lld bytes:\n%s", member_int(r, "stdoutBytes"), member_str(r, "stdout"))
+               : "-");
+    kv_add(t, "Stderr",
+           member_str(r, "stderr") && *member_str(r, "stderr")
+               ? fmt_str("%lld bytes:\n%s", member_int(r, "stderrBytes"), member_str(r, "stderr"))
+               : "-");
     kv_print(t, c->out);
 }
 
@@ -667,19 +669,19 @@ static int vm_open_port(struct cli *c, struct args *a)
     if (c->out == OUT_TABLE && o) {
         const char *nsgs = member_text(o, "nsgs");
         if (member_str(o, "rule"))
-            printf("Rule %s (priority %lld) in %s lets %s port %ld in.\n",
-                   member_text(o, "rule"), member_int(o, "priority"),
+            printf("Rule %s (priority %lld) in %s lets %s port %ld in.\n", member_text(o, "rule"),
+                   member_int(o, "priority"),
                    strchr(nsgs, ',') ? fmt_str("NSGs %s", nsgs) : fmt_str("NSG %s", nsgs),
                    lower(member_text(o, "protocol")), port);
         else
             printf("No NSG drops %s port %ld: no rule was needed.\n",
                    lower(member_text(o, "protocol")), port);
-        printf("Public IP %s%s forwards %s:%lld to port %ld of VM '%s'%s.\n",
-               member_text(o, "publicIp"),
-               member_bool(o, "publicIpCreated") ? " (made for it)" : "",
-               member_text(member_at(vm, "networkInterfaces.0.publicIp"), "ipAddress"),
-               member_int(o, "hostPort"), port, n,
-               member_bool(o, "live") ? "" : " from its next start (kumod runs without kumo-switch)");
+        printf(
+            "Public IP %s%s forwards %s:%lld to port %ld of VM '%s'%s.\n",
+            member_text(o, "publicIp"), member_bool(o, "publicIpCreated") ? " (made for it)" : "",
+            member_text(member_at(vm, "networkInterfaces.0.publicIp"), "ipAddress"),
+            member_int(o, "hostPort"), port, n,
+            member_bool(o, "live") ? "" : " from its next start (kumod runs without kumo-switch)");
     } else {
         print_one(c, vm, vm_view);
     }
@@ -1168,11 +1170,8 @@ static const struct opt console_opts[] = {
 };
 
 static const struct opt update_opts[] = {
-    OPT_G("VM"),
-    OPT_N("VM"),
-    OPT_TAGS("replace every tag (\"\" alone clears them)"),
-    OPT_TAG_UPDATES,
-    {0},
+    OPT_G("VM"),     OPT_N("VM"), OPT_TAGS("replace every tag (\"\" alone clears them)"),
+    OPT_TAG_UPDATES, {0},
 };
 
 static const struct opt attach_opts[] = {
@@ -1440,9 +1439,9 @@ const struct cmd cmd_vm = {
     .help = "Virtual machines. A VM is billed per second by its size while it is allocated "
             "(Starting, Running, Stopping, Stopped); Deallocated VMs are not billed.",
     .sub = (const struct cmd *const[]){&create_c, &list_c, &show_c, &list_ips_c, &start_c, &stop_c,
-                                       &deallocate_c, &restart_c, &resize_c, &delete_c, &run_command_c,
-                                       &runs_c, &open_port_c, &console_c,
-                                       &log_c, &history_c, &update_c, &vmdisk_c, NULL},
+                                       &deallocate_c, &restart_c, &resize_c, &delete_c,
+                                       &run_command_c, &runs_c, &open_port_c, &console_c, &log_c,
+                                       &history_c, &update_c, &vmdisk_c, NULL},
     .examples = "  kumo vm create -g web -n web1 --size B1s --public-ip\n"
                 "  kumo vm list -g web\n"
                 "  kumo vm stop -g web web1\n",

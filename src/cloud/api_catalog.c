@@ -378,8 +378,8 @@ static void group_put(struct api_ctx *c)
 {
     const char *name = body_str(c->body, "name", c->p[0]);
     if (strcasecmp(name, c->p[0]) != 0) {
-        kerr_invalid(&c->err, "name", "name: '%.64s' is not the group of the path ('%.64s')",
-                     name, c->p[0]);
+        kerr_invalid(&c->err, "name", "name: '%.64s' is not the group of the path ('%.64s')", name,
+                     c->p[0]);
         return;
     }
     const json_t *tags = json_object_get(c->body, "tags");
@@ -449,9 +449,9 @@ static void add_resource(void *ctx, const char *table, int64_t id)
         const char *table;
         api_render render;
     } renderers[] = {
-        {"vmss", api_vmss_json},       {"vms", api_vm_json},          {"autoscale", api_autoscale_json},
-        {"nics", api_nic_json},        {"public_ips", api_pip_json},  {"vnets", api_vnet_json},
-        {"nsgs", api_nsg_json},        {"disks", api_disk_json},      {"snapshots", api_snapshot_json},
+        {"vmss", api_vmss_json}, {"vms", api_vm_json},         {"autoscale", api_autoscale_json},
+        {"nics", api_nic_json},  {"public_ips", api_pip_json}, {"vnets", api_vnet_json},
+        {"nsgs", api_nsg_json},  {"disks", api_disk_json},     {"snapshots", api_snapshot_json},
     };
     struct contents *cs = ctx;
     for (size_t i = 0; i < sizeof(renderers) / sizeof(renderers[0]); i++) {

@@ -67,8 +67,8 @@ static json_t *vm_nics_json(struct kumod *k, int64_t vm)
                           : json_null());
         json_t *perr = pip ? json_object_get(pip, "portErrors") : NULL;
         if (perr) json_object_set(json_object_get(e, "publicIp"), "portErrors", perr);
-        json_object_set_new(e, "deleteOption", json_string(sqlite3_column_int(st, 2) ? "Delete"
-                                                                                     : "Detach"));
+        json_object_set_new(e, "deleteOption",
+                            json_string(sqlite3_column_int(st, 2) ? "Delete" : "Detach"));
         if (pip)
             json_object_set_new(json_object_get(e, "publicIp"), "deleteOption",
                                 json_string(sqlite3_column_int(st, 3) ? "Delete" : "Detach"));
@@ -109,10 +109,10 @@ json_t *api_vm_json(struct kumod *k, int64_t id)
                                    " FROM disks WHERE vm_id = ? ORDER BY os_disk DESC, lun",
                                    "i", id);
         while (ds && sqlite3_step(ds) == SQLITE_ROW) {
-            json_t *d = json_pack("{s:s,s:s,s:I,s:s}", "name", db_col_text(ds, 0), "tier",
-                                  db_col_text(ds, 1), "sizeGiB",
-                                  (json_int_t)sqlite3_column_int64(ds, 2), "deleteOption",
-                                  sqlite3_column_int(ds, 5) ? "Delete" : "Detach");
+            json_t *d =
+                json_pack("{s:s,s:s,s:I,s:s}", "name", db_col_text(ds, 0), "tier",
+                          db_col_text(ds, 1), "sizeGiB", (json_int_t)sqlite3_column_int64(ds, 2),
+                          "deleteOption", sqlite3_column_int(ds, 5) ? "Delete" : "Detach");
             if (sqlite3_column_int(ds, 3)) {
                 json_decref(os);
                 os = d;
@@ -406,14 +406,14 @@ static void open_port(struct api_ctx *c)
     if (id < 0) return;
     json_t *vm = api_vm_json(c->k, id);
     if (vm)
-        json_object_set_new(
-            vm, "openedPort",
-            json_pack("{s:s,s:I,s:s?,s:s,s:o,s:s,s:b,s:I,s:b}", "protocol",
-                      canon_pip_protocol(proto), "port",
-                      (json_int_t)port, "rule", o.priority ? o.rule : NULL, "nsgs", o.nsgs,
-                      "priority", o.priority ? json_integer(o.priority) : json_null(),
-                      "publicIp", o.pip, "publicIpCreated", o.pip_created, "hostPort",
-                      (json_int_t)o.host_port, "live", netplane_has_switch(c->k)));
+        json_object_set_new(vm, "openedPort",
+                            json_pack("{s:s,s:I,s:s?,s:s,s:o,s:s,s:b,s:I,s:b}", "protocol",
+                                      canon_pip_protocol(proto), "port", (json_int_t)port, "rule",
+                                      o.priority ? o.rule : NULL, "nsgs", o.nsgs, "priority",
+                                      o.priority ? json_integer(o.priority) : json_null(),
+                                      "publicIp", o.pip, "publicIpCreated", o.pip_created,
+                                      "hostPort", (json_int_t)o.host_port, "live",
+                                      netplane_has_switch(c->k)));
     api_reply(c, 200, vm);
 }
 
@@ -421,13 +421,13 @@ static void open_port(struct api_ctx *c)
 
 static json_t *run_json(struct kumod *k, int64_t id)
 {
-    sqlite3_stmt *st = db_stmt(
-        k->db,
-        "SELECT g.name, v.name, r.state, r.exit_code, r.stdout, r.stderr, r.stdout_bytes,"
-        " r.stderr_bytes, r.error, r.timeout_s, r.created_ms, coalesce(r.started_ms, -1),"
-        " coalesce(r.ended_ms, -1) FROM run_commands r JOIN vms v ON v.id = r.vm_id"
-        " JOIN groups g ON g.id = v.group_id WHERE r.id = ?",
-        "i", id);
+    sqlite3_stmt *st =
+        db_stmt(k->db,
+                "SELECT g.name, v.name, r.state, r.exit_code, r.stdout, r.stderr, r.stdout_bytes,"
+                " r.stderr_bytes, r.error, r.timeout_s, r.created_ms, coalesce(r.started_ms, -1),"
+                " coalesce(r.ended_ms, -1) FROM run_commands r JOIN vms v ON v.id = r.vm_id"
+                " JOIN groups g ON g.id = v.group_id WHERE r.id = ?",
+                "i", id);
     json_t *out = NULL;
     if (st && sqlite3_step(st) == SQLITE_ROW) {
         char rid[256], name[24];
@@ -437,27 +437,30 @@ static json_t *run_json(struct kumod *k, int64_t id)
         const char *state = db_col_text(st, 2);
         bool running = !strcmp(state, "Pending") || !strcmp(state, "Running");
         bool ok = !strcmp(state, "Succeeded");
-        json_t *err = db_col_null(st, 8)
-                          ? json_null()
-                          : json_pack("{s:s,s:s}", "code",
-                                      !strcmp(state, "TimedOut") ? "RunCommandTimedOut"
-                                                                 : "RunCommandFailed",
-                                      "message", db_col_text(st, 8));
+        json_t *err =
+            db_col_null(st, 8)
+                ? json_null()
+                : json_pack("{s:s,s:s}", "code",
+                            !strcmp(state, "TimedOut") ? "RunCommandTimedOut" : "RunCommandFailed",
+                            "message", db_col_text(st, 8));
         int64_t ob = sqlite3_column_int64(st, 6), eb = sqlite3_column_int64(st, 7);
-        out = json_pack(
-            "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:I,s:I,s:b,s:I,s:o,s:o,s:o,s:o}", "id", rid,
-            "name", name, "type", "runCommand", "resourceGroup", db_col_text(st, 0),
-            "virtualMachine", db_col_text(st, 1), "provisioningState",
-            running ? PV_UPDATING : ok ? PV_SUCCEEDED : PV_FAILED, "status", state, "exitCode",
-            db_col_null(st, 3) ? json_null() : json_integer(sqlite3_column_int64(st, 3)), "stdout",
-            db_col_null(st, 4) ? json_null() : json_string(db_col_text(st, 4)), "stderr",
-            db_col_null(st, 5) ? json_null() : json_string(db_col_text(st, 5)), "stdoutBytes",
-            (json_int_t)ob, "stderrBytes", (json_int_t)eb, "truncated",
-            ob > RUNCMD_TAIL || eb > RUNCMD_TAIL, "timeoutSeconds",
-            (json_int_t)sqlite3_column_int64(st, 9), "error", err, "createdAt",
-            api_time(sqlite3_column_int64(st, 10)), "startedAt",
-            api_time(sqlite3_column_int64(st, 11)), "endedAt",
-            api_time(sqlite3_column_int64(st, 12)));
+        out =
+            json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:I,s:I,s:b,s:I,s:o,s:o,s:o,s:o}",
+                      "id", rid, "name", name, "type", "runCommand", "resourceGroup",
+                      db_col_text(st, 0), "virtualMachine", db_col_text(st, 1), "provisioningState",
+                      running ? PV_UPDATING
+                      : ok    ? PV_SUCCEEDED
+                              : PV_FAILED,
+                      "status", state, "exitCode",
+                      db_col_null(st, 3) ? json_null() : json_integer(sqlite3_column_int64(st, 3)),
+                      "stdout", db_col_null(st, 4) ? json_null() : json_string(db_col_text(st, 4)),
+                      "stderr", db_col_null(st, 5) ? json_null() : json_string(db_col_text(st, 5)),
+                      "stdoutBytes", (json_int_t)ob, "stderrBytes", (json_int_t)eb, "truncated",
+                      ob > RUNCMD_TAIL || eb > RUNCMD_TAIL, "timeoutSeconds",
+                      (json_int_t)sqlite3_column_int64(st, 9), "error", err, "createdAt",
+                      api_time(sqlite3_column_int64(st, 10)), "startedAt",
+                      api_time(sqlite3_column_int64(st, 11)), "endedAt",
+                      api_time(sqlite3_column_int64(st, 12)));
     }
     sqlite3_finalize(st);
     return out;
@@ -502,8 +505,8 @@ static void run_command_show(struct api_ctx *c)
     if (*end || !*c->p[2] ||
         db_int(c->k->db, NULL, 0, "SELECT count(*) FROM run_commands WHERE id = ? AND vm_id = ?",
                "ii", (int64_t)id, vm) == 0) {
-        kerr_notfound(&c->err, "run command '%.20s' not found for virtual machine '%.64s'",
-                      c->p[2], c->p[1]);
+        kerr_notfound(&c->err, "run command '%.20s' not found for virtual machine '%.64s'", c->p[2],
+                      c->p[1]);
         return;
     }
     api_reply(c, 200, run_json(c->k, id));

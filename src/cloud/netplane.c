@@ -34,7 +34,7 @@ struct netplane {
     uint64_t start_ticks;
     bool child;
     int64_t last_fail_ms;
-    bool pending; /* the configuration is still to be sent (the switch did not answer yet) */
+    bool pending;       /* the configuration is still to be sent (the switch did not answer yet) */
     json_t *pip_errors; /* "pip-ID" -> [{protocol, port, hostPort, message}] */
 };
 

@@ -299,8 +299,8 @@ static int add_port(struct prov_tx *t, int64_t pip, const char *protocol, int64_
         hp = free_host_port(k, proto);
         if (hp < 0)
             return kerr_conflict(t->e, "QuotaExceeded",
-                                 "no free %s host port left in %d-%d (kumod --public-ports)",
-                                 proto, k->cfg.port_lo, k->cfg.port_hi);
+                                 "no free %s host port left in %d-%d (kumod --public-ports)", proto,
+                                 k->cfg.port_lo, k->cfg.port_hi);
     }
     t->net_changed = true;
     if (db_exec(db,
@@ -337,8 +337,7 @@ int64_t prov_pip_insert(struct prov_tx *t, int64_t g, const char *name,
     for (size_t i = 0; i < n; i++) {
         char f[48];
         snprintf(f, sizeof(f), "ports[%zu].hostPort", i);
-        if (add_port(t, id, ports[i].protocol, ports[i].port, ports[i].host_port, f) < 0)
-            return -1;
+        if (add_port(t, id, ports[i].protocol, ports[i].port, ports[i].host_port, f) < 0) return -1;
     }
     if (billing_pip_sync(db, id, true, time_now_ms()) < 0)
         return prov_db_error(t, "public IP create");
@@ -371,9 +370,9 @@ int64_t prov_pip_set_ports(struct kumod *k, int64_t g, const char *name,
         int64_t port = sqlite3_column_int64(st, 2), hp = sqlite3_column_int64(st, 3);
         bool keep = false;
         for (size_t i = 0; i < n && !keep; i++)
-            keep = !strcmp(canon_pip_protocol(ports[i].protocol ? ports[i].protocol : "Tcp"),
-                           proto) &&
-                   ports[i].port == port && (ports[i].host_port < 0 || ports[i].host_port == hp);
+            keep =
+                !strcmp(canon_pip_protocol(ports[i].protocol ? ports[i].protocol : "Tcp"), proto) &&
+                ports[i].port == port && (ports[i].host_port < 0 || ports[i].host_port == hp);
         if (!keep)
             rc = db_exec(db, "DELETE FROM public_ip_ports WHERE id = ?", "i",
                          sqlite3_column_int64(st, 0));
@@ -498,8 +497,9 @@ int64_t prov_vm_open_port(struct kumod *k, int64_t g, const char *vm_name, const
         snprintf(out->nsgs + used, sizeof(out->nsgs) - used, "%s%s", used ? ", " : "", name);
     }
     if (blocking_nsg(k, nic, udp, port)) { /* a deny rule above the priority given */
-        kerr_conflict(e, "InUse", "a rule of higher priority still drops %s port %" PRId64
-                                  ": give --priority lower than it",
+        kerr_conflict(e, "InUse",
+                      "a rule of higher priority still drops %s port %" PRId64
+                      ": give --priority lower than it",
                       proto, port);
         goto fail;
     }

@@ -318,8 +318,7 @@ bool prov_group_deleting(struct kumod *k, int64_t group_id)
     return db_int(k->db, NULL, 0, "SELECT deleting FROM groups WHERE id = ?", "i", group_id) != 0;
 }
 
-int prov_group_delete(struct kumod *k, int64_t id, const char *name, bool *at_once,
-                      struct kerr *e)
+int prov_group_delete(struct kumod *k, int64_t id, const char *name, bool *at_once, struct kerr *e)
 {
     assert(kumod_lock_held(k));
     *at_once = false;
@@ -380,8 +379,8 @@ static int delete_rows(struct kumod *k, int64_t g, const char *name)
     int64_t *disks = NULL, *snaps = NULL;
     size_t nd = 0, ns = 0;
     int rc = db_begin(db);
-    sqlite3_stmt *st = rc == 0 ? db_stmt(db, "SELECT id FROM disks WHERE group_id = ?", "i", g)
-                               : NULL;
+    sqlite3_stmt *st =
+        rc == 0 ? db_stmt(db, "SELECT id FROM disks WHERE group_id = ?", "i", g) : NULL;
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         int64_t *more = realloc(disks, (nd + 1) * sizeof(*disks));
         if (!more) break;
@@ -468,8 +467,7 @@ void prov_group_delete_step(struct kumod *k, int64_t g)
     sqlite3_finalize(st);
     for (size_t i = 0; i < nv; i++) {
         struct kerr e = {0};
-        if (prov_vm_delete_id(k, vms[i], PROV_DISKS_ALL, "deleted with its resource group", &e) <
-            0)
+        if (prov_vm_delete_id(k, vms[i], PROV_DISKS_ALL, "deleted with its resource group", &e) < 0)
             log_warn("resource group '%s': VM %" PRId64 ": %s", name, vms[i], e.message);
     }
     /* what still holds a process or a job */

@@ -417,8 +417,8 @@ int64_t prov_vm_delete(struct kumod *k, int64_t group_id, const char *name,
                        enum prov_vm_disks disks, struct kerr *e);
 /* The same by id, with the reason recorded in the VM's history. 0 also
  * when the VM is gone. */
-int prov_vm_delete_id(struct kumod *k, int64_t vm_id, enum prov_vm_disks disks,
-                      const char *reason, struct kerr *e);
+int prov_vm_delete_id(struct kumod *k, int64_t vm_id, enum prov_vm_disks disks, const char *reason,
+                      struct kerr *e);
 int64_t prov_vm_set_tags(struct kumod *k, int64_t group_id, const char *name, const json_t *tags,
                          struct kerr *e);
 /* Data disks change only while the VM is Stopped or Deallocated. */

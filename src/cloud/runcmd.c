@@ -137,9 +137,8 @@ void runcmd_run(struct kumod *k, int64_t id)
     int64_t vm = 0, timeout_s = 0;
     char state[32] = "", *script = NULL;
     kumod_lock(k);
-    sqlite3_stmt *st =
-        db_stmt(db, "SELECT vm_id, timeout_s, state, script FROM run_commands WHERE id = ?", "i",
-                id);
+    sqlite3_stmt *st = db_stmt(
+        db, "SELECT vm_id, timeout_s, state, script FROM run_commands WHERE id = ?", "i", id);
     if (st && sqlite3_step(st) == SQLITE_ROW) {
         vm = sqlite3_column_int64(st, 0);
         timeout_s = sqlite3_column_int64(st, 1);
@@ -176,8 +175,8 @@ void runcmd_run(struct kumod *k, int64_t id)
     snprintf(ping, sizeof(ping), "ping %" PRId64, id);
     snprintf(pong, sizeof(pong), "kumo-agent pong %" PRId64, id);
     /* 1: the agent answers (a VM just started may still be booting) */
-    char *line = wait_line(k, vm, sock, pong, ping, 2000,
-                           time_mono_ms() + RUNCMD_AGENT_WAIT_S * 1000LL, &o);
+    char *line =
+        wait_line(k, vm, sock, pong, ping, 2000, time_mono_ms() + RUNCMD_AGENT_WAIT_S * 1000LL, &o);
     if (!line) {
         if (!o.error[0])
             snprintf(o.error, sizeof(o.error),
@@ -202,8 +201,7 @@ void runcmd_run(struct kumod *k, int64_t id)
     json_decref(sent);
     /* 3: its result */
     snprintf(head, sizeof(head), "kumo-agent result %" PRId64 " ", id);
-    line = wait_line(k, vm, sock, head, NULL, 0,
-                     time_mono_ms() + timeout_s * 1000 + GRACE_MS, &o);
+    line = wait_line(k, vm, sock, head, NULL, 0, time_mono_ms() + timeout_s * 1000 + GRACE_MS, &o);
     if (!line) {
         if (!o.error[0]) {
             o.state = "TimedOut";
@@ -225,12 +223,11 @@ void runcmd_recover(struct kumod *k)
     assert(!kumod_lock_held(k));
     kumod_lock(k);
     struct db *db = k->db;
-    if (db_begin(db) == 0 &&
-        db_exec(db,
-                "UPDATE run_commands SET state = 'Failed', ended_ms = ?,"
-                " error = 'kumod stopped while the command ran; run it again'"
-                " WHERE state IN ('Pending', 'Running')",
-                "i", time_now_ms()) == 0)
+    if (db_begin(db) == 0 && db_exec(db,
+                                     "UPDATE run_commands SET state = 'Failed', ended_ms = ?,"
+                                     " error = 'kumod stopped while the command ran; run it again'"
+                                     " WHERE state IN ('Pending', 'Running')",
+                                     "i", time_now_ms()) == 0)
         db_commit(db);
     else
         db_rollback(db);

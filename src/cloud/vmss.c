@@ -380,8 +380,8 @@ static void evaluate(struct vmss_ctl *v, int64_t as_id)
         if (most < d.capacity) {
             size_t used = strlen(d.reason);
             if (used < sizeof(d.reason))
-                snprintf(d.reason + used, sizeof(d.reason) - used, "; capped at %" PRId64 ": %.300s",
-                         most > cap ? most : cap, e.message);
+                snprintf(d.reason + used, sizeof(d.reason) - used,
+                         "; capped at %" PRId64 ": %.300s", most > cap ? most : cap, e.message);
             if (most <= cap) {
                 d.action = AS_NONE;
                 d.capacity = cap;

@@ -301,8 +301,9 @@ static json_t *handle(struct control *c, const char *line)
             reply = json_pack("{s:b,s:b}", "ok", 1, "driver_ready",
                               virtio_console_driver_ready(m->agent));
     } else if (strcmp(op, "agent_send") == 0 || strcmp(op, "agent_recv") == 0) {
-        reply = m->agent ? agent(m, op, req)
-                         : error_reply("this VM has no guest channel (all virtio slots are in use)");
+        reply = m->agent
+                    ? agent(m, op, req)
+                    : error_reply("this VM has no guest channel (all virtio slots are in use)");
     } else if (strcmp(op, "set_disk_limits") == 0) {
         reply = set_disk_limits(m, req);
     } else if (strcmp(op, "balloon") == 0) {

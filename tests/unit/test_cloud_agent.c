@@ -38,22 +38,22 @@ static void results(void)
               !strcmp(r.err, "err\n"),
           "a result");
     agent_result_free(&r);
-    CHECK(agent_parse_result("kumo-agent result 12 137 1 100000 0 - -", 12, &r) &&
-              r.timed_out && r.exit_code == 137 && r.out_bytes == 100000 && !strcmp(r.out, "") &&
+    CHECK(agent_parse_result("kumo-agent result 12 137 1 100000 0 - -", 12, &r) && r.timed_out &&
+              r.exit_code == 137 && r.out_bytes == 100000 && !strcmp(r.out, "") &&
               !strcmp(r.err, ""),
           "a timed out one, no output");
     agent_result_free(&r);
     static const char *const bad[] = {
-        "kumo-agent result 13 0 0 0 0 - -",          /* another run */
-        "kumo-agent result 12 256 0 0 0 - -",        /* no such exit status */
-        "kumo-agent result 12 -1 0 0 0 - -",         /* negative */
-        "kumo-agent result 12 0 2 0 0 - -",          /* TIMEDOUT is 0 or 1 */
-        "kumo-agent result 12 0 0 x 0 - -",          /* not a number */
-        "kumo-agent result 12 0 0 0 0 b3V0Cg -",     /* base64 without its padding */
-        "kumo-agent result 12 0 0 0 0 -",            /* a word missing */
-        "kumo-agent result 12 0 0 0 0 - - extra",    /* one too many */
-        "kumo-agent pong 12",                        /* not a result */
-        "result 12 0 0 0 0 - -",                     /* not the agent's */
+        "kumo-agent result 13 0 0 0 0 - -",       /* another run */
+        "kumo-agent result 12 256 0 0 0 - -",     /* no such exit status */
+        "kumo-agent result 12 -1 0 0 0 - -",      /* negative */
+        "kumo-agent result 12 0 2 0 0 - -",       /* TIMEDOUT is 0 or 1 */
+        "kumo-agent result 12 0 0 x 0 - -",       /* not a number */
+        "kumo-agent result 12 0 0 0 0 b3V0Cg -",  /* base64 without its padding */
+        "kumo-agent result 12 0 0 0 0 -",         /* a word missing */
+        "kumo-agent result 12 0 0 0 0 - - extra", /* one too many */
+        "kumo-agent pong 12",                     /* not a result */
+        "result 12 0 0 0 0 - -",                  /* not the agent's */
         "kumo-agent result 99999999999999999999 0 0 0 0 - -",
         "",
     };
