@@ -292,6 +292,24 @@ static void pip_create(struct api_ctx *c)
     api_reply_at(c, 201, api_pip_json, id);
 }
 
+/* PATCH {"ports": [...]}: its ports replaced, live. */
+static void pip_update(struct api_ctx *c)
+{
+    int64_t g = api_group(c, c->p[0]);
+    if (g < 0) return;
+    struct prov_port ports[MAX_PORTS];
+    size_t n = 0, i;
+    const json_t *p;
+    json_array_foreach(json_object_get(c->body, "ports"), i, p)
+    {
+        if (n < MAX_PORTS)
+            ports[n++] = (struct prov_port){body_str(p, "protocol", "Tcp"), body_int(p, "port", 0),
+                                            body_int(p, "hostPort", -1)};
+    }
+    int64_t id = prov_pip_set_ports(c->k, g, c->p[1], ports, n, &c->err);
+    if (id >= 0) api_reply(c, 200, api_pip_json(c->k, id));
+}
+
 static void pip_delete(struct api_ctx *c)
 {
     int64_t g = api_group(c, c->p[0]);
@@ -395,6 +413,7 @@ const struct api_route api_routes_network[] = {
     {"GET", RG "/publicIPAddresses", pips_list, -1},
     {"POST", RG "/publicIPAddresses", pip_create, REQ_PIP_CREATE},
     {"GET", RG "/publicIPAddresses/{}", pip_show, -1},
+    {"PATCH", RG "/publicIPAddresses/{}", pip_update, REQ_PIP_UPDATE},
     {"DELETE", RG "/publicIPAddresses/{}", pip_delete, -1},
     {"GET", RG "/networkInterfaces", nics_list, -1},
     {"POST", RG "/networkInterfaces", nic_create, REQ_NIC_CREATE},

@@ -66,6 +66,7 @@ struct kumod {
     struct db *db;
     struct supervisor *sup;
     struct jobs *jobs;
+    struct jobs *run_jobs; /* run commands (JOB_RUN), long: their own threads (NULL: jobs) */
     struct metrics *metrics;
     struct http *http;
     struct netplane *net; /* netplane.h */

@@ -18,6 +18,7 @@
 #include "cloud/netplane.h"
 #include "cloud/paths.h"
 #include "cloud/portal/portal.h"
+#include "cloud/runcmd.h"
 #include "cloud/supervisor.h"
 #include "cloud/timefmt.h"
 #include "cloud/token.h"
@@ -42,6 +43,8 @@
 #ifndef KUMO_VERSION
 #define KUMO_VERSION "0.1.0"
 #endif
+
+#define RUN_WORKERS 4 /* run commands at once, host-wide */
 
 static void usage(FILE *out)
 {
@@ -480,12 +483,16 @@ int main(int argc, char **argv)
         [JOB_VM] = vmops_run,
         [JOB_IMAGE] = diskops_import_image,
         [JOB_SNAPSHOT] = diskops_take_snapshot,
+        [JOB_RUN] = runcmd_run,
     };
     k.jobs = jobs_start(&k, c->workers, job_kinds);
-    if (!k.jobs) {
+    /* run commands last as long as their scripts: threads of their own */
+    k.run_jobs = jobs_start(&k, RUN_WORKERS, job_kinds);
+    if (!k.jobs || !k.run_jobs) {
         log_error("cannot start the worker threads");
         return 1;
     }
+    runcmd_recover(&k);
     diskops_register_default(&k);
     kumod_lock(&k);
     netplane_start(&k);
@@ -531,6 +538,7 @@ int main(int argc, char **argv)
     vmss_stop(k.vmss);
     lb_stop(k.lb);
     metrics_stop(k.metrics);
+    jobs_stop(k.run_jobs);
     jobs_stop(k.jobs);
     supervisor_stop(k.sup);
     netplane_stop(&k);

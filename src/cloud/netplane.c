@@ -17,7 +17,6 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +34,7 @@ struct netplane {
     uint64_t start_ticks;
     bool child;
     int64_t last_fail_ms;
+    bool pending;       /* the configuration is still to be sent (the switch did not answer yet) */
     json_t *pip_errors; /* "pip-ID" -> [{protocol, port, hostPort, message}] */
 };
 
@@ -82,36 +82,72 @@ static bool ping(struct netplane *n, int timeout_ms)
     return r != NULL;
 }
 
-/* Adopt a running switch of this data directory, or start one. */
+/* Wait up to ms for the switch's control socket to answer: 1 it does, 0
+ * it still runs without answering, -1 it is gone. */
+static int await_switch(struct netplane *n, int ms)
+{
+    for (int waited = 0; waited < ms; waited += 20) {
+        if (ping(n, 500)) return 1;
+        if (!switch_alive(n)) return -1;
+        usleep(20000);
+    }
+    return 0;
+}
+
+/* Adopt a running switch of this data directory, or start one. 0 when it
+ * answers; 1 when the one started runs but does not answer yet (a loaded
+ * host): n->pending says its configuration is still to be sent, which
+ * netplane_sync (or netplane_check, now and then) does once it answers;
+ * -1 when none could be started. */
 static int ensure_switch(struct kumod *k)
 {
     struct netplane *n = k->net;
-    if (switch_alive(n)) return 0;
+    if (switch_alive(n)) return n->pending && !ping(n, 500) ? 1 : 0;
     pid_t pid = proc_find(n->control);
     if (pid > 0) {
         n->pid = pid;
         n->start_ticks = proc_start_ticks(pid);
         n->child = false;
-        log_info("adopted kumo-switch (pid %d)", (int)pid);
-    } else {
-        char *argv[] = {n->bin, "--ports", n->ports, "--control", n->control, NULL};
-        char err[512];
-        if (proc_spawn(argv, n->log, &pid, err, sizeof(err)) < 0) {
-            log_error("kumo-switch: %s", err);
-            return -1;
+        /* a switch of an earlier kumod (its VMs' NICs are plugged into it):
+         * kept; one that was stopping (scripts/run.sh --stop) and ends
+         * meanwhile gives way to a new one */
+        int rc = await_switch(n, 5000);
+        if (rc == 1) {
+            log_info("adopted kumo-switch (pid %d)", (int)pid);
+            return 0;
         }
-        n->pid = pid;
-        n->start_ticks = proc_start_ticks(pid);
-        n->child = true;
+        if (rc == 0) {
+            log_info("adopted kumo-switch (pid %d); it does not answer on %s yet: its "
+                     "configuration goes to it once it does",
+                     (int)pid, n->control);
+            n->pending = true;
+            return 1;
+        }
+        n->pid = 0;
+    }
+    char *argv[] = {n->bin, "--ports", n->ports, "--control", n->control, NULL};
+    char err[512];
+    if (proc_spawn(argv, n->log, &pid, err, sizeof(err)) < 0) {
+        log_error("kumo-switch: %s", err);
+        return -1;
+    }
+    n->pid = pid;
+    n->start_ticks = proc_start_ticks(pid);
+    n->child = true;
+    int rc = await_switch(n, 5000);
+    if (rc == 1) {
         log_info("started kumo-switch (pid %d)", (int)pid);
+        return 0;
     }
-    for (int i = 0; i < 250; i++) { /* up to 5 s for the control socket */
-        if (ping(n, 500)) return 0;
-        if (!switch_alive(n)) break;
-        usleep(20000);
+    if (rc == 0) {
+        log_info("started kumo-switch (pid %d); it does not answer on %s yet: its configuration "
+                 "goes to it once it does",
+                 (int)pid, n->control);
+        n->pending = true;
+        return 1;
     }
-    log_error("kumo-switch (pid %d) does not answer on %s; see %s", (int)n->pid, n->control,
-              n->log);
+    log_error("kumo-switch (pid %d) exited at its start; see %s", (int)pid, n->log);
+    n->pid = 0;
     return -1;
 }
 
@@ -141,6 +177,7 @@ void netplane_start(struct kumod *k)
         return;
     }
     n->has_switch = true;
+    n->pending = true; /* the first configuration: sent now, or as soon as it answers */
     if (ensure_switch(k) == 0) netplane_sync(k);
 }
 
@@ -155,9 +192,14 @@ void netplane_check(struct kumod *k)
 {
     assert(kumod_lock_held(k));
     struct netplane *n = k->net;
-    if (!n || !n->has_switch || switch_alive(n)) return;
+    if (!n || !n->has_switch) return;
+    if (switch_alive(n)) {
+        if (n->pending && ping(n, 200)) netplane_sync(k); /* it answers now */
+        return;
+    }
     log_warn("kumo-switch (pid %d) is gone: starting it again", (int)n->pid);
     n->pid = 0;
+    n->pending = true;
     if (ensure_switch(k) == 0) netplane_sync(k);
 }
 
@@ -360,13 +402,19 @@ void netplane_sync(struct kumod *k)
     assert(kumod_lock_held(k));
     struct netplane *n = k->net;
     if (!n || !n->has_switch) return; /* the NAT fallback reads the database at VM start */
-    if (!switch_alive(n) && ensure_switch(k) < 0) return;
+    if (!switch_alive(n) || n->pending) {
+        if (!switch_alive(n)) n->pending = true;
+        if (ensure_switch(k) != 0) return; /* sent once it answers (netplane_check) */
+    }
     json_t *req = json_pack("{s:s,s:o}", "op", "set_config", "config", netplane_config(k));
     char err[1024];
     json_t *r = vmm_request(n->control, req, 5000, err, sizeof(err));
     json_decref(req);
     if (!r) log_error("kumo-switch refused the network configuration: %s", err);
-    if (r) record_pip_errors(k, json_object_get(r, "public_ip_errors"));
+    if (r) {
+        n->pending = false;
+        record_pip_errors(k, json_object_get(r, "public_ip_errors"));
+    }
     json_decref(r);
 }
 
@@ -444,10 +492,12 @@ static int load_nsg(struct db *db, int64_t id, struct nsg *nsg)
     return rc;
 }
 
-/* Does NSG id (0 = none) let an Internet packet to ip:port in? */
-static bool nsg_allows(struct db *db, int64_t id, uint32_t ip, bool udp, uint16_t port,
-                       const struct nsg_vnet_ctx *vnet)
+/* Does NSG id (0 = none) let an Internet packet to ip:port in? rule (may
+ * be NULL) gets the name of the rule that decided. */
+static bool nsg_allows_by(struct db *db, int64_t id, uint32_t ip, bool udp, uint16_t port,
+                          const struct nsg_vnet_ctx *vnet, char *rule, size_t rule_len)
 {
+    if (rule_len) rule[0] = 0;
     if (id <= 0) return true; /* no NSG: nothing is filtered */
     struct nsg nsg;
     if (load_nsg(db, id, &nsg) < 0) return false;
@@ -460,8 +510,63 @@ static bool nsg_allows(struct db *db, int64_t id, uint32_t ip, bool udp, uint16_
                            .bytes = 60};
     const struct nsg_rule *r = nsg_evaluate(&nsg, NSG_INBOUND, &p, vnet);
     bool allow = r && r->allow;
+    if (r && rule_len) snprintf(rule, rule_len, "%s", r->name);
     nsg_clear(&nsg);
     return allow;
+}
+
+static bool nsg_allows(struct db *db, int64_t id, uint32_t ip, bool udp, uint16_t port,
+                       const struct nsg_vnet_ctx *vnet)
+{
+    return nsg_allows_by(db, id, ip, udp, port, vnet, NULL, 0);
+}
+
+/* A VNet's address spaces (JSON array text) as CIDRs; their number. */
+static size_t parse_spaces(const char *text, struct net_cidr *spaces, size_t max)
+{
+    size_t n = 0, i;
+    json_t *sp = json_loads(text, 0, NULL), *el;
+    json_array_foreach(sp, i, el)
+    {
+        if (n < max && net_cidr_parse(json_string_value(el), &spaces[n], false, false) == 0) n++;
+    }
+    json_decref(sp);
+    return n;
+}
+
+int64_t netplane_port_blocked(struct kumod *k, int64_t nic, bool udp, int64_t port, char *by,
+                              size_t by_len)
+{
+    assert(kumod_lock_held(k));
+    struct db *db = k->db;
+    if (by_len) by[0] = 0;
+    sqlite3_stmt *st = db_stmt(db,
+                               "SELECT n.private_ip, coalesce(s.nsg_id, 0), coalesce(n.nsg_id, 0),"
+                               " v.address_spaces FROM nics n JOIN subnets s ON s.id = n.subnet_id"
+                               " JOIN vnets v ON v.id = s.vnet_id WHERE n.id = ?",
+                               "i", nic);
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return 0;
+    }
+    uint32_t ip = (uint32_t)sqlite3_column_int64(st, 0);
+    int64_t nsgs[2] = {sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2)};
+    struct net_cidr spaces[16];
+    size_t nspaces = parse_spaces(db_col_text(st, 3), spaces, 16);
+    sqlite3_finalize(st);
+    struct nsg_vnet_ctx vctx = {spaces, nspaces};
+    /* inbound: the subnet's NSG, then the NIC's; both must allow */
+    for (int i = 0; i < 2; i++) {
+        char rule[96];
+        if (port < 1 || port > 65535 ||
+            nsg_allows_by(db, nsgs[i], ip, udp, (uint16_t)port, &vctx, rule, sizeof(rule)))
+            continue;
+        char name[80] = "";
+        db_text(db, name, sizeof(name), "SELECT name FROM nsgs WHERE id = ?", "i", nsgs[i]);
+        if (by_len) snprintf(by, by_len, "network security group '%s', rule %s", name, rule);
+        return nsgs[i];
+    }
+    return 0;
 }
 
 /* The NAT fallback: the first NIC on --net user with filtered forwards. */
@@ -485,15 +590,7 @@ static json_t *user_args(struct kumod *k, int64_t vm)
     int64_t nic_nsg = sqlite3_column_int64(st, 2), subnet_nsg = sqlite3_column_int64(st, 3);
     int64_t pip = sqlite3_column_int64(st, 4);
     struct net_cidr spaces[16];
-    size_t nspaces = 0, i;
-    json_t *sp = json_loads(db_col_text(st, 5), 0, NULL), *el;
-    json_array_foreach(sp, i, el)
-    {
-        if (nspaces < 16 &&
-            net_cidr_parse(json_string_value(el), &spaces[nspaces], false, false) == 0)
-            nspaces++;
-    }
-    json_decref(sp);
+    size_t nspaces = parse_spaces(db_col_text(st, 5), spaces, 16);
     sqlite3_finalize(st);
     struct nsg_vnet_ctx vctx = {spaces, nspaces};
     char spec[4096], mac[24];

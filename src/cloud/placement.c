@@ -267,3 +267,37 @@ int64_t placement_choose_vm(struct db *db, const char *size_name, int64_t vcpus,
                          dedicated ? "a dedicated VM of " : "", size_name, vcpus, mib, location,
                          why);
 }
+
+int64_t placement_room(struct db *db, int64_t vcpus, int64_t mib, int64_t limit, char *why,
+                       size_t why_len)
+{
+    if (why_len) why[0] = 0;
+    if (vcpus <= 0 || mib <= 0) return 0;
+    sqlite3_stmt *st = db_stmt(db, "SELECT id, name FROM hosts ORDER BY id", "");
+    int64_t room = 0;
+    while (st && room < limit && sqlite3_step(st) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        struct host_cap cap;
+        if (placement_load(db, id, 0, &cap) < 0) continue;
+        /* what VMs being deleted hold is about to be free */
+        cap.used_vcpus -= db_int(db, NULL, 0,
+                                 "SELECT coalesce(sum(vcpus), 0) FROM vms WHERE host_id = ?"
+                                 " AND dedicated = 0 AND coalesce(op, '') LIKE 'delete%'",
+                                 "i", id);
+        cap.used_mib -= db_int(db, NULL, 0,
+                               "SELECT coalesce(sum(mem_mib), 0) FROM vms WHERE host_id = ?"
+                               " AND coalesce(op, '') LIKE 'delete%'",
+                               "i", id);
+        int64_t fv = placement_cap_vcpus(&cap) - cap.used_vcpus;
+        int64_t fm = placement_cap_mib(&cap) - cap.used_mib;
+        int64_t n = fv / vcpus < fm / mib ? fv / vcpus : fm / mib;
+        if (n > 0) room += n;
+        size_t used = why_len ? strlen(why) : 0;
+        if (why_len && used + 3 < why_len) {
+            if (used) memcpy(why + used, "; ", 3), used += 2;
+            placement_describe(db_col_text(st, 1), &cap, 0, 0, why + used, why_len - used);
+        }
+    }
+    sqlite3_finalize(st);
+    return room < limit ? room : limit;
+}

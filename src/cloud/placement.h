@@ -78,4 +78,10 @@ int64_t placement_choose_vm(struct db *db, const char *size_name, int64_t vcpus,
                             int64_t exclude_vm, bool dedicated, char *cores, size_t cores_len,
                             struct kerr *e);
 
+/* How many more VMs of vcpus/mib (shared, not dedicated) fit the hosts now,
+ * counting what VMs being deleted hold as free; at most limit. why (may
+ * be empty) gets each host's free vCPUs and memory, for a refusal. */
+int64_t placement_room(struct db *db, int64_t vcpus, int64_t mib, int64_t limit, char *why,
+                       size_t why_len);
+
 #endif

@@ -358,6 +358,35 @@ const char *const db_migrations[] = {
     "  row_id INTEGER NOT NULL,"
     "  props TEXT NOT NULL,"
     "  PRIMARY KEY (kind, row_id));",
+    /* 5: deletes that lose nothing unasked, and run commands.
+     * disks.owner_vm: the VM whose create made the disk (its OS disk and
+     * the data disks of its create); a VM's delete deletes those and
+     * detaches the others. OS disks made before this migration are theirs.
+     * groups.deleting: the group is being emptied and deleted (the
+     * provisioning layer's prov_group_delete_step); delete_status says
+     * what it waits for. run_commands: scripts run in a VM's guest through
+     * its agent (runcmd.c), with their outcome. */
+    "ALTER TABLE disks ADD COLUMN owner_vm INTEGER;"
+    "UPDATE disks SET owner_vm = vm_id WHERE os_disk = 1;"
+    "ALTER TABLE groups ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE groups ADD COLUMN delete_started_ms INTEGER;"
+    "ALTER TABLE groups ADD COLUMN delete_status TEXT;"
+    "CREATE TABLE run_commands ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  vm_id INTEGER NOT NULL,"
+    "  script TEXT NOT NULL,"
+    "  timeout_s INTEGER NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  exit_code INTEGER,"
+    "  stdout TEXT,"
+    "  stderr TEXT,"
+    "  stdout_bytes INTEGER,"
+    "  stderr_bytes INTEGER,"
+    "  error TEXT,"
+    "  created_ms INTEGER NOT NULL,"
+    "  started_ms INTEGER,"
+    "  ended_ms INTEGER);"
+    "CREATE INDEX run_commands_vm ON run_commands(vm_id, id);",
 };
 
 const int db_migration_count = (int)(sizeof(db_migrations) / sizeof(db_migrations[0]));

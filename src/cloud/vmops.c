@@ -503,25 +503,36 @@ static void stop_vm(struct kumod *k, int64_t vm, const char *interim, bool grace
     kumod_unlock(k);
 }
 
-/* Delete the VM's rows and files (after stop_vm). */
-static void delete_vm(struct kumod *k, int64_t vm, bool keep_disks)
+/* Delete the VM's rows and files (after stop_vm). disks: "delete" (the
+ * OS disk and the disks its create made go, the others are detached),
+ * "delete-keep-disks" or "delete-all-disks" (provision.h's prov_vm_disks). */
+static void delete_vm(struct kumod *k, int64_t vm, const char *op)
 {
     struct db *db = k->db;
+    bool keep_all = !strcmp(op, "delete-keep-disks"), delete_all = !strcmp(op, "delete-all-disks");
     kumod_lock(k);
     int64_t now = time_now_ms();
     int64_t disks[16];
+    bool gone[16];
     int nd = 0;
     int rc = db_begin(db);
     if (rc == 0) rc = vm_set_state(db, vm, NULL, PV_DELETING, "deleted", now);
     if (rc == 0) rc = billing_vm_sync(db, vm, false, now);
-    sqlite3_stmt *st =
-        rc == 0 ? db_stmt(db, "SELECT id FROM disks WHERE vm_id = ?", "i", vm) : NULL;
-    while (st && nd < 16 && sqlite3_step(st) == SQLITE_ROW)
-        disks[nd++] = sqlite3_column_int64(st, 0);
+    sqlite3_stmt *st = rc == 0 ? db_stmt(db,
+                                         "SELECT id, os_disk = 1 OR coalesce(owner_vm, 0) = ?1"
+                                         " FROM disks WHERE vm_id = ?1",
+                                         "i", vm)
+                               : NULL;
+    while (st && nd < 16 && sqlite3_step(st) == SQLITE_ROW) {
+        disks[nd] = sqlite3_column_int64(st, 0);
+        gone[nd++] = !keep_all && (delete_all || sqlite3_column_int(st, 1));
+    }
     sqlite3_finalize(st);
     for (int i = 0; rc == 0 && i < nd; i++) {
-        if (keep_disks) {
-            rc = db_exec(db, "UPDATE disks SET vm_id = NULL, lun = NULL, os_disk = 0 WHERE id = ?",
+        if (!gone[i]) {
+            rc = db_exec(db,
+                         "UPDATE disks SET vm_id = NULL, lun = NULL, os_disk = 0, owner_vm = NULL"
+                         " WHERE id = ?",
                          "i", disks[i]);
         } else {
             rc = billing_disk_sync(db, disks[i], false, now);
@@ -547,6 +558,7 @@ static void delete_vm(struct kumod *k, int64_t vm, bool keep_disks)
         if (rc == 0) rc = db_exec(db, "DELETE FROM public_ips WHERE id = ?", "i", pips[i]);
     }
     if (rc == 0) rc = db_exec(db, "DELETE FROM metrics WHERE vm_id = ?", "i", vm);
+    if (rc == 0) rc = db_exec(db, "DELETE FROM run_commands WHERE vm_id = ?", "i", vm);
     if (rc == 0) rc = db_exec(db, "DELETE FROM vms WHERE id = ?", "i", vm);
     if (rc == 0) rc = db_commit(db);
     if (rc < 0) {
@@ -560,8 +572,8 @@ static void delete_vm(struct kumod *k, int64_t vm, bool keep_disks)
     kumod_changed(k);
     kumod_unlock(k);
     char path[PATH_MAX];
-    for (int i = 0; !keep_disks && i < nd; i++)
-        unlink(path_disk(k, path, disks[i]));
+    for (int i = 0; i < nd; i++)
+        if (gone[i]) unlink(path_disk(k, path, disks[i]));
     path_rmdir_files(path_vm_dir(k, path, vm));
 }
 
@@ -622,7 +634,7 @@ void vmops_run(struct kumod *k, int64_t vm)
     } else if (!strncmp(op, "delete", 6)) {
         stop_vm(k, vm, NULL, false);
         if (host > 0) release_cores(k, vm, host);
-        delete_vm(k, vm, strcmp(op, "delete-keep-disks") == 0);
+        delete_vm(k, vm, op);
     } else {
         snprintf(err, sizeof(err), "unknown operation '%s'", op);
         fail_op(k, vm, NULL, "InternalError", err);

@@ -49,6 +49,11 @@ build fuzz_cloud_body tests/fuzz/fuzz_cloud_body.c src/cloud/requests.c src/clou
   src/cloud/validate.c src/cloud/error.c src/cloud/timefmt.c src/network/addr.c \
   src/network/nsg.c src/storage/tiers.c src/storage/ratelimit.c src/cloud/autoscale.c -ljansson
 
+# what a guest's agent answers kumod (run commands) on its virtio console
+build fuzz_cloud_agent tests/fuzz/fuzz_cloud_agent.c src/cloud/agent.c src/cloud/validate.c \
+  src/cloud/error.c src/network/addr.c src/network/nsg.c src/storage/tiers.c \
+  src/storage/ratelimit.c -ljansson
+
 # the web portal: request headers and the console's WebSocket frames
 build fuzz_cloud_portal tests/fuzz/fuzz_cloud_portal.c src/cloud/portal/auth.c \
   src/cloud/portal/console.c -lnettle -lwslay -lpthread
@@ -65,7 +70,8 @@ build fuzz_arm_expr tests/fuzz/fuzz_arm_expr.c "${arm[@]}"
 build fuzz_arm_id tests/fuzz/fuzz_arm_id.c "${arm[@]}"
 
 for h in fuzz_elf fuzz_virtq fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config \
-    fuzz_net_services fuzz_cloud_body fuzz_cloud_portal fuzz_cli_query fuzz_arm_expr fuzz_arm_id; do
+    fuzz_net_services fuzz_cloud_body fuzz_cloud_agent fuzz_cloud_portal fuzz_cli_query \
+    fuzz_arm_expr fuzz_arm_id; do
   corpus="$out/$h-corpus"
   mkdir -p "$corpus"
   seeds="tests/fuzz/seeds/${h#fuzz_}"
