@@ -13,6 +13,8 @@ packages=(
   # tests
   python3 python3-pytest python3-pexpect device-tree-compiler clang libclang-rt-14-dev
   qemu-utils opensbi u-boot-qemu e2fsprogs socat curl iproute2 iputils-ping ethtool
+  # the peer the device-tree test compares with (tests/e2e/test_dtb.py), never run by kumo
+  qemu-system-misc
   # kumod's cluster mode keeps its state in etcd (docs/cluster.md); the tests run
   # three real members
   etcd-server etcd-client
