@@ -226,6 +226,7 @@ static void vm_create(struct api_ctx *c)
         .user_data = body_str(b, "userData", NULL),
         .tags = json_object_get(b, "tags"),
         .dedicated = json_is_true(json_object_get(b, "dedicated")),
+        .host = body_str(b, "host", NULL),
     };
     size_t i;
     const json_t *v;

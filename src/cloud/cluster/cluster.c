@@ -198,14 +198,41 @@ static void restart_own(struct cluster *c)
     kumod_unlock(k);
 }
 
+/* The leader's name in the state, for `kumo host list` on any host. */
+static void record_leader(struct cluster *c)
+{
+    struct kumod *k = c->k;
+    struct db *db = k->db;
+    kumod_lock(k);
+    char now[64] = "";
+    db_text(db, now, sizeof(now), "SELECT value FROM meta WHERE key = 'cluster.leader'", "");
+    if (strcmp(now, c->host) != 0) {
+        int rc = db_begin(db);
+        if (rc == 0)
+            rc = db_exec(db,
+                         "INSERT OR REPLACE INTO meta (key, value) VALUES ('cluster.leader', ?)",
+                         "t", c->host);
+        if (rc == 0) rc = db_commit(db);
+        if (rc < 0) {
+            log_warn("cluster: recording the leader: %s", db_errmsg(db));
+            db_rollback(db);
+        }
+    }
+    kumod_unlock(k);
+}
+
 static void *background(void *opaque)
 {
     struct cluster *c = opaque;
     struct kumod *k = c->k;
     int64_t last_poll = 0;
+    bool recorded = false;
     while (!atomic_load(&c->stop)) {
         usleep(250000);
         if (atomic_load(&k->fenced)) continue;
+        bool leads = atomic_load(&k->leader);
+        if (leads && !recorded) record_leader(c);
+        recorded = leads;
         if (atomic_exchange(&rejoined, false)) restart_own(c);
         int64_t now = cluster_mono_ms();
         if (now - last_poll >= 2000) { /* in case a watch event was missed */

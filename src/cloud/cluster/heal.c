@@ -169,7 +169,7 @@ static bool move_vm(struct kumod *k, int64_t vm, const struct host_row *from, co
     int rc = db_exec(db,
                      "UPDATE vms SET host_id = ?, host_cpus = nullif(?, ''), op = ?,"
                      " op_started_ms = ?, pid = NULL, pid_start = NULL WHERE id = ?",
-                     "itti", to, cores, op, now, vm);
+                     "ittii", to, cores, op, now, vm);
     if (rc == 0) rc = vm_set_state(db, vm, NULL, op ? PV_UPDATING : NULL, msg, now);
     if (rc == 0) rc = db_commit(db);
     if (rc < 0) {
