@@ -100,6 +100,12 @@ json_t *api_vm_json(struct kumod *k, int64_t id)
             "startedAt", api_time(db_col_null(st, 12) ? -1 : sqlite3_column_int64(st, 12)),
             "consoleSocket", path_vm_file(k, sock, id, "console.sock"), "bootDiagnosticsLog",
             path_vm_file(k, log, id, "console.log"), "lastExit", last ? last : json_null());
+        if (k->clustered && sqlite3_column_int64(st, 25) != k->host_id) {
+            /* cluster mode: the console and its log are on the VM's host;
+             * its kumod serves them (docs/cluster.md) */
+            json_object_set_new(iv, "consoleSocket", json_null());
+            json_object_set_new(iv, "bootDiagnosticsLog", json_null());
+        }
         json_t *err = db_col_null(st, 14) ? json_null()
                                           : json_pack("{s:s,s:s}", "code", db_col_text(st, 14),
                                                       "message", db_col_text(st, 15));
