@@ -81,6 +81,8 @@ json_t *api_vnet_json(struct kumod *k, int64_t id)
                         db_col_text(st, 0), "location", "local", "addressSpaces",
                         spaces ? spaces : json_array(), "subnets", subnets, "provisioningState",
                         "Succeeded", "createdAt", api_time(sqlite3_column_int64(st, 3)));
+        /* cluster mode: its VXLAN network id, for VTEPs outside kumo */
+        if (k->clustered) json_object_set_new(out, "vxlanVni", json_integer(id));
     }
     sqlite3_finalize(st);
     return out;

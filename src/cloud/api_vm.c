@@ -62,7 +62,8 @@ json_t *api_vm_json(struct kumod *k, int64_t id)
                 " v.prov_state, v.power_state, v.user_data IS NOT NULL, v.tags, v.pid,"
                 " v.started_ms, v.last_exit, v.error_code, v.error_msg, v.created_ms,"
                 " v.updated_ms, v.dedicated, v.host_cpus, v.cpu_credits, v.cpu_capped, s.burst,"
-                " (SELECT name FROM vmss WHERE id = v.vmss_id), v.model_version"
+                " (SELECT name FROM vmss WHERE id = v.vmss_id), v.model_version,"
+                " coalesce(v.host_id, 0)"
                 " FROM vms v JOIN groups g ON g.id = v.group_id"
                 " JOIN sizes s ON s.id = v.size_id JOIN images i ON i.id = v.image_id"
                 " LEFT JOIN hosts h ON h.id = v.host_id WHERE v.id = ?",

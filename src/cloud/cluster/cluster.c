@@ -85,25 +85,53 @@ static void fence(struct cluster *c, const char *why)
 
 static atomic_bool rejoined; /* the background thread restarts this host's VMs */
 
+/* The fence's own clock: whatever the keeper is blocked on (an etcd
+ * request to a member that does not answer takes seconds), the host fences
+ * itself one second before its lease can expire. Takes no lock. */
+static void *watchdog(void *opaque)
+{
+    struct cluster *c = opaque;
+    while (!atomic_load(&c->stop)) {
+        usleep(50000);
+        if (!atomic_load(&c->k->fenced) && cluster_mono_ms() > atomic_load(&c->lease_until) - 1000)
+            fence(c, "no etcd member renewed its lease in time");
+    }
+    return NULL;
+}
+
+/* After a fence, with etcd answering again: a new lease, the host's key
+ * again, and the background thread restarts its VMs that are still its
+ * own (the region may have moved them meanwhile). */
+static void rejoin(struct cluster *c, int64_t old_lease)
+{
+    char err[512];
+    if (old_lease > 0) etcd_lease_revoke(c->etcd, old_lease, err, sizeof(err));
+    if (announce(c, err, sizeof(err)) < 0) {
+        log_warn("cluster: joining again: %s", err);
+        return;
+    }
+    atomic_store(&c->k->fenced, false);
+    atomic_store(&rejoined, true);
+    log_info("cluster: host %s joined again with a new lease", c->host);
+}
+
 static void keep(struct cluster *c)
 {
     struct kumod *k = c->k;
     char err[512];
-    int64_t t0 = cluster_mono_ms(), left = 0;
-    int rc = etcd_lease_keepalive(c->etcd, atomic_load(&c->lease), &left, err, sizeof(err));
-    if (rc == 0 && left > 0) {
+    int64_t t0 = cluster_mono_ms(), left = 0, lease = atomic_load(&c->lease);
+    int rc = etcd_lease_keepalive(c->etcd, lease, &left, err, sizeof(err));
+    if (rc == 0 && left > 0 && !atomic_load(&k->fenced)) {
         atomic_store(&c->lease_until, t0 + (int64_t)c->ttl * 1000);
-    } else if (rc == 0) { /* the lease is gone: etcd counted this host dead */
+    } else if (rc == 0) { /* etcd answers again after a fence, or the lease is gone */
         fence(c, "its lease expired");
-        if (announce(c, err, sizeof(err)) == 0) {
-            atomic_store(&k->fenced, false);
-            atomic_store(&rejoined, true);
-            log_info("cluster: host %s joined again with a new lease", c->host);
-        }
+        rejoin(c, left > 0 ? lease : 0);
     } else if (cluster_mono_ms() > atomic_load(&c->lease_until) - 1000) {
         char why[600];
         snprintf(why, sizeof(why), "no etcd member renewed its lease (%.500s)", err);
         fence(c, why);
+    } else {
+        log_warn("cluster: renewing the lease: %s", err);
     }
 }
 
@@ -209,9 +237,9 @@ static void record_leader(struct cluster *c)
     if (strcmp(now, c->host) != 0) {
         int rc = db_begin(db);
         if (rc == 0)
-            rc = db_exec(db,
-                         "INSERT OR REPLACE INTO meta (key, value) VALUES ('cluster.leader', ?)",
-                         "t", c->host);
+            rc =
+                db_exec(db, "INSERT OR REPLACE INTO meta (key, value) VALUES ('cluster.leader', ?)",
+                        "t", c->host);
         if (rc == 0) rc = db_commit(db);
         if (rc < 0) {
             log_warn("cluster: recording the leader: %s", db_errmsg(db));
@@ -292,6 +320,13 @@ int cluster_start(struct cluster *c, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start the cluster's background thread");
         return -1;
     }
+    if (pthread_create(&c->watchdog, NULL, watchdog, c) != 0) {
+        atomic_store(&c->stop, true);
+        pthread_join(c->keeper, NULL);
+        pthread_join(c->leader_thread, NULL);
+        snprintf(err, errlen, "cannot start the cluster's watchdog thread");
+        return -1;
+    }
     c->threads = true;
     return 0;
 }
@@ -303,6 +338,7 @@ void cluster_stop(struct cluster *c)
     if (c->threads) {
         pthread_join(c->keeper, NULL);
         pthread_join(c->leader_thread, NULL);
+        pthread_join(c->watchdog, NULL);
         c->threads = false;
     }
     replica_stop(c);

@@ -40,7 +40,7 @@ struct cluster {
     _Atomic int64_t lease;
     _Atomic int64_t lease_until; /* monotonic ms before which the lease surely holds */
     atomic_bool stop;
-    pthread_t keeper, leader_thread;
+    pthread_t keeper, leader_thread, watchdog;
     bool threads;
 
     /* the replicated state (replica.c); under kumod's lock */
