@@ -84,6 +84,10 @@ struct kumod {
     atomic_bool leader;   /* runs what runs once per region; always in single-host mode */
     atomic_bool fenced;   /* cluster mode: cut off from etcd; its VMs were stopped */
     struct cluster *cluster;
+    /* cluster mode: bring the local state up to the cluster's (lock held;
+     * an etcd read), so that a request reads what any host committed
+     * before it; NULL on a host alone */
+    void (*catch_up)(struct kumod *k);
     int64_t started_ms;   /* wall clock at start */
     bool vmm_has_control; /* kumo-vmm offers --control */
     atomic_bool stopping;

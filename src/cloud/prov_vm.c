@@ -573,6 +573,17 @@ int64_t prov_vm_insert(struct prov_tx *t, int64_t g, const struct prov_vm_spec *
             return kerr_invalid(e, "host", "host: there is no host '%.64s' (kumo host list)",
                                 s->host);
     }
+    /* cluster mode, this host's disks its own (no shared storage): the VM's
+     * disks are made here, so it runs here (docs/cluster.md) */
+    if (k->clustered &&
+        !db_int(db, NULL, 0, "SELECT shared_storage FROM hosts WHERE id = ?", "i", k->host_id)) {
+        if (pr.only_host && pr.only_host != k->host_id)
+            return kerr_invalid(e, "host",
+                                "host: this host keeps disks on its own storage, so its VMs run "
+                                "here: create the VM through host '%.64s''s kumod",
+                                s->host);
+        pr.only_host = k->host_id;
+    }
     int64_t host = placement_choose_req(db, &pr, cores, sizeof(cores), e);
     if (host < 0) return -1;
     double credits = 0;

@@ -111,7 +111,7 @@ static void mark_up(struct kumod *k, const struct host_row *h)
     log_info("cluster: host %s is up again: %zu VMs to start", h->name, n);
     commit_or_log(db, rc, "marking a host up");
     for (size_t i = 0; i < n; i++)
-        jobs_submit(k->jobs, JOB_VM, ids[i]);
+        if (k->jobs) jobs_submit(k->jobs, JOB_VM, ids[i]);
 }
 
 /* Place VM vm elsewhere than host from and record op there (NULL: none):
@@ -178,7 +178,7 @@ static bool move_vm(struct kumod *k, int64_t vm, const struct host_row *from, co
         return false;
     }
     log_info("cluster: VM %s: %s", name, msg);
-    if (op) jobs_submit(k->jobs, JOB_VM, vm);
+    if (op && k->jobs) jobs_submit(k->jobs, JOB_VM, vm);
     return true;
 }
 
@@ -218,7 +218,7 @@ static void drain(struct kumod *k, const struct host_row *h)
             rc = vm_set_state(db, ids[i], NULL, PV_UPDATING,
                               "leaving its host (drain): stopping it there", now);
         commit_or_log(db, rc, "draining a host");
-        if (rc == 0) jobs_submit(k->jobs, JOB_VM, ids[i]);
+        if (rc == 0 && k->jobs) jobs_submit(k->jobs, JOB_VM, ids[i]);
     }
     /* stopped but allocated VMs: their reservation moves */
     n = vm_ids(db, ids, MAX_VMS,

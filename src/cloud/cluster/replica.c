@@ -217,10 +217,20 @@ void replica_after_apply(struct cluster *c)
                                    " (host_id = ? OR (host_id IS NULL AND ?))",
                                    "ii", k->host_id, (int64_t)atomic_load(&k->leader));
         while (st && sqlite3_step(st) == SQLITE_ROW)
-            jobs_submit(k->jobs, JOB_VM, sqlite3_column_int64(st, 0));
+            if (k->jobs) jobs_submit(k->jobs, JOB_VM, sqlite3_column_int64(st, 0));
         sqlite3_finalize(st);
     }
     kumod_changed(k);
+}
+
+/* kumod's catch_up hook (an API request's start; lock held). */
+static void request_catch_up(struct kumod *k)
+{
+    struct cluster *c = k->cluster;
+    char err[512];
+    if (!c || atomic_load(&k->fenced)) return; /* it answers from what it has */
+    if (replica_catch_up(c, err, sizeof(err)) < 0) log_warn("cluster: %s", err);
+    replica_after_apply(c);
 }
 
 /* ------------------------------------------------------ the replicator -- */
@@ -443,6 +453,7 @@ int replica_init(struct cluster *c, char *err, size_t errlen)
     if (replica_catch_up(c, err, errlen) < 0) return -1;
     c->pending_tables[0] = 0;
     db_set_replicator(db, &c->repl);
+    c->k->catch_up = request_catch_up;
     log_info("cluster: %s joined at log entry %" PRId64, c->host, c->applied);
     return 0;
 }
