@@ -23,11 +23,19 @@
 
 static void health(struct api_ctx *c)
 {
-    double up = (double)(time_now_ms() - c->k->started_ms) / 1000.0;
-    api_reply(c, 200,
-              json_pack("{s:s,s:s,s:f,s:s}", "status", "ok", "version", KUMO_VERSION,
-                        "uptimeSeconds", up, "network",
-                        netplane_has_switch(c->k) ? "kumo-switch" : "user-nat"));
+    struct kumod *k = c->k;
+    double up = (double)(time_now_ms() - k->started_ms) / 1000.0;
+    bool fenced = atomic_load(&k->fenced);
+    json_t *out = json_pack("{s:s,s:s,s:f,s:s}", "status", fenced ? "fenced" : "ok", "version",
+                            KUMO_VERSION, "uptimeSeconds", up, "network",
+                            netplane_has_switch(k) ? "kumo-switch" : "user-nat");
+    /* cluster mode: this host's part (a fenced host is cut off from etcd:
+     * its VMs are stopped and it changes nothing) */
+    if (k->clustered)
+        json_object_set_new(out, "cluster",
+                            json_pack("{s:s,s:b,s:b}", "host", k->host_name, "leader",
+                                      atomic_load(&k->leader), "fenced", fenced));
+    api_reply(c, 200, out);
 }
 
 /* ---- hosts and locations ---- */

@@ -273,7 +273,7 @@ B=$(cat /proc/sys/kernel/random/boot_id)
 
 
 class Cluster:
-    def __init__(self, guest, ttl=3, hosts=3):
+    def __init__(self, guest, ttl=5, hosts=3):
         why = netns.available()
         if why:
             raise RuntimeError(why)
@@ -337,6 +337,15 @@ class Cluster:
 
     def up(self):
         return [h for h in self.hosts.values() if h.alive()]
+
+    def fenced(self):
+        """Hosts whose kumod says it is cut off from etcd."""
+        out = []
+        for h in self.up():
+            st, j = h.request("GET", "/v1/health", token=False)
+            if st == 200 and j.get("cluster", {}).get("fenced"):
+                out.append(h.name)
+        return out
 
     def any(self):
         return self.up()[0]

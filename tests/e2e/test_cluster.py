@@ -201,6 +201,7 @@ def test_etcd_member_down(cl):
         st, j = h.request("DELETE", f"{VMS}/while-e0-down?wait=120")
         assert st in (200, 202, 204), j
         assert cl.leader()
+        assert not cl.fenced(), "a host fenced itself with two of three members up"
     finally:
         cl.etcd[0].start(state="existing")
     cl.wait_etcd()
