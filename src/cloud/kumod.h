@@ -63,6 +63,7 @@ struct kumod_config {
     char underlay[64];
     char shared_dir[2048];
     int cluster_ttl;
+    int cluster_snapshot_every; /* log entries between snapshots (0: 10000) */
 };
 
 struct kumod {

@@ -49,6 +49,7 @@ static int node_start(struct node *n, const char *name, const char *underlay)
     snprintf(c->underlay, sizeof(c->underlay), "%s", underlay);
     snprintf(c->shared_dir, sizeof(c->shared_dir), "%s", shared);
     c->cluster_ttl = 5;
+    c->cluster_snapshot_every = 10; /* snapshots (and a shorter log) within the test */
     snprintf(n->k.host_name, sizeof(n->k.host_name), "%s", name);
     char err[1024];
     if (kumod_lock_init(&n->k) < 0) return -1;
@@ -212,7 +213,26 @@ int main(void)
         usleep(50000);
     CHECK(leaders(nodes, 2) == 1, "one leader of two hosts");
 
-    /* a host that joins late catches up */
+    /* the leader took snapshots and shortened the log */
+    {
+        char err[512];
+        struct etcd *et = etcd_open(ec.urls, 3000, err, sizeof(err));
+        struct etcd_range r;
+        long long snap = 0, first = 0;
+        for (int i = 0; i < 100 && snap < 10; i++) {
+            if (etcd_range(et, "/kumo/snapshot", NULL, 0, &r, err, sizeof(err)) == 0 && r.n)
+                snap = atoll(r.kvs[0].value);
+            etcd_range_free(&r);
+            if (snap < 10) usleep(100000);
+        }
+        CHECK(snap >= 10, "a snapshot of entry %lld", snap);
+        if (etcd_range(et, "/kumo/log/", "/kumo/log0", 1, &r, err, sizeof(err)) == 0 && r.n)
+            first = atoll(r.kvs[0].key + strlen("/kumo/log/"));
+        etcd_range_free(&r);
+        CHECK(first > 1 && first <= snap, "the log starts at entry %lld now", first);
+        etcd_close(et);
+    }
+    /* a host that joins late starts from the snapshot and catches up */
     if (node_start(c, "c", "127.0.0.3") == 0) {
         char gc[4096];
         groups_of(c, gc, sizeof(gc));

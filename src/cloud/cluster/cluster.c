@@ -274,7 +274,12 @@ static void *background(void *opaque)
             }
             kumod_unlock(k);
         }
-        if (atomic_load(&k->leader)) heal_round(c, (uint64_t)now);
+        if (atomic_load(&k->leader)) {
+            heal_round(c, (uint64_t)now);
+            kumod_lock(k);
+            if (atomic_load(&k->leader) && !atomic_load(&k->fenced)) snapshot_maybe(c);
+            kumod_unlock(k);
+        }
     }
     return NULL;
 }

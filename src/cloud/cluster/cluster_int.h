@@ -50,6 +50,8 @@ struct cluster {
     uint64_t txn_seq;
     struct etcd_watch *watch;
     char pending_tables[512]; /* tables touched by entries applied since the last hooks */
+    int64_t snapshot;         /* the latest snapshot's entry (snapshot.c) */
+    bool snapshot_known;
 };
 
 /* replica.c */
@@ -61,6 +63,12 @@ void replica_stop(struct cluster *c);
  * reconfigure the switch, take up this host's VM operations. */
 void replica_after_apply(struct cluster *c);
 int64_t replica_head(struct cluster *c); /* etcd's head, -1 if unknown */
+
+/* snapshot.c (lock held): the leader's snapshot when one is due; taking
+ * one; a host behind the log's first entry restoring the latest. */
+void snapshot_maybe(struct cluster *c);
+int snapshot_take(struct cluster *c, char *err, size_t errlen);
+int snapshot_restore(struct cluster *c, char *err, size_t errlen);
 
 /* heal.c: one round of the leader's work (lock not held). */
 void heal_round(struct cluster *c, uint64_t now_mono);

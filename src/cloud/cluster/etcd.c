@@ -533,6 +533,17 @@ int etcd_txn_commit(struct etcd *e, struct etcd_txn *t, bool *succeeded, int64_t
     return rc;
 }
 
+int etcd_compact(struct etcd *e, int64_t rev, char *err, size_t errlen)
+{
+    char num[32];
+    snprintf(num, sizeof(num), "%lld", (long long)rev);
+    json_t *req = json_pack("{s:s}", "revision", num), *resp;
+    int rc = call(e, "kv/compaction", req, &resp, err, errlen);
+    json_decref(req);
+    json_decref(resp);
+    return rc;
+}
+
 /* -------------------------------------------------------------- leases -- */
 
 int64_t etcd_lease_grant(struct etcd *e, int ttl, char *err, size_t errlen)

@@ -89,6 +89,10 @@ void etcd_txn_get(struct etcd_txn *t, bool on_success, const char *key, const ch
 int etcd_txn_commit(struct etcd *e, struct etcd_txn *t, bool *succeeded, int64_t *revision,
                     struct etcd_range *range, char *err, size_t errlen);
 
+/* Forget the history before revision rev (etcd's compaction): watches
+ * from older revisions are cancelled. 0 or -1. */
+int etcd_compact(struct etcd *e, int64_t rev, char *err, size_t errlen);
+
 /* ---- leases ---- */
 
 /* A lease of ttl seconds: its id, or -1. */

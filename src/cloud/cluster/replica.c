@@ -167,22 +167,23 @@ int replica_catch_up(struct cluster *c, char *err, size_t errlen)
         struct etcd_range r;
         if (etcd_range(c->etcd, from, end, 64, &r, err, errlen) < 0) return -1;
         int rc = 0;
+        bool restored = false;
         for (size_t i = 0; rc == 0 && i < r.n; i++) {
             int64_t idx = key_index(r.kvs[i].key);
             if (idx <= c->applied) continue;
-            if (idx != c->applied + 1) {
-                snprintf(err, errlen,
-                         "the log jumps from entry %" PRId64 " to %" PRId64
-                         " (entries were removed): this host cannot catch up",
-                         c->applied, idx);
-                rc = -1;
+            if (idx != c->applied + 1) { /* removed after a snapshot: start from it */
+                rc = snapshot_restore(c, err, errlen);
+                restored = true;
                 break;
             }
             rc = apply_entry(c, idx, r.kvs[i].value, r.kvs[i].vlen, err, errlen);
         }
+        /* (no entry after ours means none is missing: a snapshot keeps
+         * the entries before it that are recent, and all after it) */
         bool more = r.more;
         etcd_range_free(&r);
         if (rc < 0) return -1;
+        if (restored) continue;
         if (!more) return 0;
     }
 }
