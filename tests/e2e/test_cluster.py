@@ -23,6 +23,7 @@ real guests (cluster_lab.py). In order, each test leaving the cluster whole:
 Needs root (namespaces), etcd (scripts/deps.sh) and the default guest.
 """
 import os
+import subprocess
 import time
 
 import pytest
@@ -151,6 +152,21 @@ def test_vnet_across_hosts(cl):
     out, st = c1.sh(f"wget -q -T 10 -O - http://{ip2}:8081/")
     assert st == 0 and "hello-from-h2" in out, out
     h1.ok("DELETE", f"/v1/resourceGroups/{G}/networkSecurityGroups/cl-nsg/rules/no8080")
+    # a public IP is forwarded by the host that runs the VM, on its address
+    h1.ok("POST", f"/v1/resourceGroups/{G}/networkSecurityGroups/cl-nsg/rules",
+          {"name": "web", "priority": 110, "direction": "Inbound", "access": "Allow",
+           "protocol": "Tcp", "destinationPortRange": "8080"})
+    pip = h1.ok("POST", f"/v1/resourceGroups/{G}/publicIPAddresses",
+                {"name": "vm2-pip", "ports": [{"protocol": "Tcp", "port": 8080}]})
+    st, j = h1.request("PATCH", f"/v1/resourceGroups/{G}/networkInterfaces/vm2-nic",
+                       {"publicIp": "vm2-pip"})
+    assert st == 200, j
+    pip = h1.ok("GET", f"/v1/resourceGroups/{G}/publicIPAddresses/vm2-pip")
+    assert pip["ipAddress"] == cl.hosts["h2"].ip, pip
+    url = f"http://{pip['ipAddress']}:{pip['ports'][0]['hostPort']}/"
+    r = wait(lambda: (lambda r: r if "hello-from-h2" in r.stdout else None)(
+        subprocess.run(["curl", "-s", "-m", "5", url], capture_output=True, text=True)),
+        60, f"vm2's public IP {url}")
     c1.close()
     c2.close()
 

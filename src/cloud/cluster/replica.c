@@ -97,7 +97,7 @@ static int lock_acquire(struct cluster *c, char *err, size_t errlen)
             return -1;
         }
         usleep(wait);
-        if (wait < 20000) wait *= 2;
+        if (wait < 4000) wait *= 2; /* the lock changes hands often: look again soon */
     }
 }
 
