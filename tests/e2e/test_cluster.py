@@ -113,6 +113,8 @@ def test_hosts_and_leader(cl):
         assert {x["underlayAddress"] for x in hosts.values()} == {
             x.ip for x in cl.hosts.values()}
     assert wait(cl.leader, 30, "one leader named by every host")
+    # one API token for the region: a client's token works on every host
+    assert len({(h.data / "token").read_text() for h in cl.hosts.values()}) == 1
     r = cl.hosts["h2"].kumo("host", "list")
     assert r.returncode == 0 and "leader" in r.stdout and "Up" in r.stdout, r.stdout + r.stderr
 

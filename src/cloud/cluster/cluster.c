@@ -286,6 +286,45 @@ static void *background(void *opaque)
 
 /* --------------------------------------------------------------- public -- */
 
+/* One API token for the region, so that a client's token works on every
+ * host: the first host's, kept in /kumo/token; a host with another one
+ * takes the region's (and writes it to its token file). */
+static int share_token(struct cluster *c, char *err, size_t errlen)
+{
+    struct kumod *k = c->k;
+    struct etcd_txn *t = etcd_txn_new();
+    if (!t) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    etcd_txn_cmp(t, "/kumo/token", ETCD_CREATE, ETCD_EQUAL, 0);
+    etcd_txn_put(t, true, "/kumo/token", k->token, strlen(k->token), 0);
+    etcd_txn_get(t, false, "/kumo/token", NULL);
+    bool made = false;
+    struct etcd_range r;
+    int rc = etcd_txn_commit(c->etcd, t, &made, NULL, &r, err, errlen);
+    etcd_txn_free(t);
+    if (rc < 0) return -1;
+    if (!made && r.n == 1 && r.kvs[0].vlen == 64 && strcmp(r.kvs[0].value, k->token) != 0) {
+        char path[PATH_MAX], tmp[PATH_MAX + 8];
+        path_in_data(k, path, "token");
+        snprintf(tmp, sizeof(tmp), "%s.new", path);
+        FILE *f = fopen(tmp, "w");
+        bool ok = f && fprintf(f, "%s\n", r.kvs[0].value) > 0;
+        if (f) ok = fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
+        if (f) fclose(f);
+        if (!ok || rename(tmp, path) < 0) {
+            snprintf(err, errlen, "%s: cannot write the cluster's API token", path);
+            etcd_range_free(&r);
+            return -1;
+        }
+        snprintf(k->token, sizeof(k->token), "%s", r.kvs[0].value);
+        log_info("cluster: this host takes the cluster's API token (%s)", path);
+    }
+    etcd_range_free(&r);
+    return 0;
+}
+
 struct cluster *cluster_join(struct kumod *k, char *err, size_t errlen)
 {
     struct cluster *c = calloc(1, sizeof(*c));
@@ -299,6 +338,7 @@ struct cluster *cluster_join(struct kumod *k, char *err, size_t errlen)
     c->etcd = etcd_open(k->cfg.cluster, 3000, err, errlen);
     if (!c->etcd) goto fail;
     if (announce(c, err, errlen) < 0) goto fail; /* a lease for the write lock */
+    if (share_token(c, err, errlen) < 0) goto fail;
     k->clustered = true;
     k->cluster = c;
     if (replica_init(c, err, errlen) < 0) goto fail;
