@@ -60,6 +60,25 @@ static int lock_acquire(struct cluster *c, char *err, size_t errlen)
             return -1;
         }
         int64_t lease = atomic_load(&c->lease);
+        /* a read first: an attempt to take a held lock would be a write
+         * (a Raft proposal, an fsync on every member) for nothing */
+        struct etcd_range held;
+        char e1[512];
+        if (etcd_range(c->etcd, K_WLOCK, NULL, 0, &held, e1, sizeof(e1)) == 0 && held.n == 1 &&
+            !(held.kvs[0].lease == lease && !strcmp(held.kvs[0].value, c->host))) {
+            snprintf(holder, sizeof(holder), "host %.60s", held.kvs[0].value);
+            etcd_range_free(&held);
+            if (cluster_mono_ms() > deadline) {
+                snprintf(err, errlen,
+                         "the cluster's write lock was not free for %d s (holder: %s); try again",
+                         CLUSTER_LOCK_WAIT_MS / 1000, holder);
+                return -1;
+            }
+            usleep(wait);
+            if (wait < 4000) wait *= 2;
+            continue;
+        }
+        etcd_range_free(&held);
         struct etcd_txn *t = etcd_txn_new();
         if (!t) {
             snprintf(err, errlen, "out of memory");
