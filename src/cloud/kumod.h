@@ -33,6 +33,7 @@ struct netplane;
 struct vmss_ctl;
 struct lb;
 struct cluster;
+struct portal;
 
 struct kumod_config {
     char data_dir[3072];        /* absolute (shorter than PATH_MAX, so paths under it fit) */
@@ -64,6 +65,8 @@ struct kumod_config {
     char shared_dir[2048];
     int cluster_ttl;
     int cluster_snapshot_every; /* log entries between snapshots (0: 10000) */
+    bool portal;             /* serve the web portal (portal.h); --no-portal: not */
+    char portal_origin[256]; /* the portal's public origin behind a proxy, or "" */
 };
 
 struct kumod {
@@ -78,6 +81,7 @@ struct kumod {
     struct netplane *net; /* netplane.h */
     struct vmss_ctl *vmss; /* vmss.h: scale sets and autoscale */
     struct lb *lb;         /* lb.h: scale set load balancers */
+    struct portal *portal; /* portal.h: the web portal, or NULL */
     char token[65];       /* 64 hex digits */
     char host_name[64];   /* this host's name in the hosts table */
     int64_t host_id;      /* this host's row: the VMs it runs have vms.host_id = host_id */

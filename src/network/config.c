@@ -764,14 +764,55 @@ static void vm_free(struct net_vm *vm)
     free(vm->location);
     free(vm->resource_group);
     free(vm->user_data);
+    free(vm->admin_username);
+    for (size_t i = 0; i < vm->npublic_keys; i++)
+        free(vm->public_keys[i]);
     free(vm);
+}
+
+/* One line of an authorized_keys file: printable ASCII, 1-NET_VM_KEY_MAX
+ * characters (the key's own syntax is kumod's to check). */
+static int check_key_line(struct ctx *c, const char *s, const char *path)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > NET_VM_KEY_MAX)
+        return failp(c, path, "must be 1-%d characters", NET_VM_KEY_MAX);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+            return failp(c, path, "may only contain printable ASCII characters (one line)");
+    return 0;
+}
+
+static int parse_public_keys(struct ctx *c, json_t *j, const char *path, struct net_vm *vm)
+{
+    char fp[PATH_MAX_LEN];
+    field_path(fp, path, "public_keys");
+    json_t *a = json_object_get(j, "public_keys");
+    if (!a) return 0;
+    if (!json_is_array(a)) return failp(c, fp, "expected an array, not %s", json_type_name(a));
+    if (json_array_size(a) > NET_VM_KEYS_MAX)
+        return failp(c, fp, "%zu keys; at most %d", json_array_size(a), NET_VM_KEYS_MAX);
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v) {
+        char ep[PATH_MAX_LEN + 24];
+        snprintf(ep, sizeof(ep), "%s[%zu]", fp, i);
+        if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+            return failp(c, ep, "expected a string without NUL characters");
+        if (check_key_line(c, json_string_value(v), ep) < 0) return -1;
+        if (!(vm->public_keys[vm->npublic_keys] = dup_or_fail(c, json_string_value(v))))
+            return -1;
+        vm->npublic_keys++;
+    }
+    return 0;
 }
 
 /* The optional "vm" object of a NIC: what the metadata service answers. */
 static int parse_vm(struct ctx *c, json_t *j, const char *path, struct net_nic *nic)
 {
-    static const char *const keys[] = {"name",           "id",        "size", "location",
-                                       "resource_group", "user_data", NULL};
+    static const char *const keys[] = {"name",      "id",          "size",
+                                       "location",  "resource_group", "user_data",
+                                       "admin_username", "public_keys", NULL};
     char fp[PATH_MAX_LEN];
     if (want_object(c, j, path) < 0 || check_keys(c, j, path, keys) < 0) return -1;
     struct net_vm *vm = calloc(1, sizeof(*vm));
@@ -785,6 +826,7 @@ static int parse_vm(struct ctx *c, json_t *j, const char *path, struct net_nic *
         {"name", &vm->name, true},         {"id", &vm->id, false},
         {"size", &vm->size, false},        {"location", &vm->location, false},
         {"resource_group", &vm->resource_group, false}, {"user_data", &vm->user_data, false},
+        {"admin_username", &vm->admin_username, false},
     };
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         const char *s;
@@ -800,7 +842,7 @@ static int parse_vm(struct ctx *c, json_t *j, const char *path, struct net_nic *
         }
         if (!(*fields[i].dst = dup_or_fail(c, s))) return -1;
     }
-    return 0;
+    return parse_public_keys(c, j, path, vm);
 }
 
 static const uint8_t gateway_mac_bytes[6] = {0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc};

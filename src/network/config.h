@@ -65,6 +65,8 @@ struct net_vnet {
  * Strings are NULL when absent, except name. */
 #define NET_VM_TEXT_MAX      128
 #define NET_USER_DATA_MAX    65536 /* decoded bytes */
+#define NET_VM_KEYS_MAX      16    /* public keys of the admin user */
+#define NET_VM_KEY_MAX       8192  /* characters of one key line */
 struct net_vm {
     char *name;
     char *id;             /* instance id, [A-Za-z0-9._-] */
@@ -72,6 +74,9 @@ struct net_vm {
     char *location;
     char *resource_group;
     char *user_data;      /* base64 (RFC 4648, padded), "" or NULL: none */
+    char *admin_username; /* the account provisioning makes, NULL: none */
+    char *public_keys[NET_VM_KEYS_MAX]; /* its SSH keys, one line each */
+    size_t npublic_keys;
 };
 
 struct net_nic {

@@ -345,6 +345,20 @@ static json_t *handle(struct ctl_env *env, json_t *req)
         json_object_set_new(r, "nic", ctl_nic_status(sw, (size_t)i));
         return r;
     }
+    if (!strcmp(op, "provisioning")) {
+        json_t *id = json_object_get(req, "nic"), *clear = json_object_get(req, "clear");
+        if (!json_is_string(id)) return error_response("provisioning needs \"nic\" (a string)");
+        if (clear && !json_is_boolean(clear))
+            return error_response("provisioning: \"clear\" is true or false");
+        int i = net_config_find_nic(sw->cfg, json_string_value(id));
+        if (i < 0) return error_response("there is no nic '%.80s'", json_string_value(id));
+        struct sw_nic_rt *rt = &sw->nics[i];
+        json_t *r = ok_response();
+        json_object_set_new(r, "events", rt->reports ? json_deep_copy(rt->reports) : json_array());
+        json_object_set_new(r, "seq", jint(rt->report_seq));
+        if (json_is_true(clear)) json_array_clear(rt->reports);
+        return r;
+    }
     if (!strcmp(op, "counters")) {
         json_t *r = ctl_counters(sw);
         json_object_set_new(r, "ok", json_true());

@@ -56,6 +56,8 @@ static void free_runtime(struct sw_vnet_rt *vnets, size_t n)
 static void free_imds(struct sw_nic_rt *nics, size_t n)
 {
     for (size_t i = 0; nics && i < n; i++) {
+        json_decref(nics[i].reports);
+        nics[i].reports = NULL;
         if (!nics[i].imds) continue;
         tcps_clear(nics[i].imds);
         free(nics[i].imds);
@@ -100,6 +102,9 @@ int sw_apply(struct sw *sw, struct net_config *cfg)
         if (o < 0) continue;
         const struct net_nic *on = &old->nics[o];
         nics[i].st = sw->nics[o].st;
+        nics[i].reports = sw->nics[o].reports; /* a NIC's reports follow its id */
+        nics[i].report_seq = sw->nics[o].report_seq;
+        sw->nics[o].reports = NULL;
         if (!memcmp(on->mac, n->mac, 6) &&
             !strcmp(old->vnets[on->vnet].name, cfg->vnets[n->vnet].name)) {
             nics[i].port = sw->nics[o].port;
@@ -347,9 +352,33 @@ static int imds_app(void *opaque, const uint8_t *req, size_t len, bool final, bo
                     uint8_t **resp, size_t *resp_len)
 {
     struct imds_ctx *x = opaque;
-    int r = imds_http(x->sw->cfg, x->nic, req, len, final, full, resp, resp_len);
+    json_t *report = NULL;
+    int r = imds_http(x->sw->cfg, x->nic, req, len, final, full, resp, resp_len, &report);
     if (r == 1) x->sw->nics[x->nic].st.metadata_requests++;
+    if (report) sw_add_report(x->sw, x->nic, report);
     return r;
+}
+
+void sw_add_report(struct sw *sw, size_t nic, json_t *event)
+{
+    struct sw_nic_rt *rt = &sw->nics[nic];
+    if (!rt->reports && !(rt->reports = json_array())) {
+        json_decref(event);
+        return;
+    }
+    json_object_set_new(event, "seq", json_integer((json_int_t)++rt->report_seq));
+    const char *name = json_string_value(json_object_get(event, "name"));
+    size_t i;
+    json_t *old;
+    json_array_foreach(rt->reports, i, old)
+    {
+        if (name && !strcmp(name, json_string_value(json_object_get(old, "name")))) {
+            json_array_remove(rt->reports, i); /* the latest event of a stage */
+            break;
+        }
+    }
+    if (json_array_size(rt->reports) >= SW_REPORTS_MAX) json_array_remove(rt->reports, 0);
+    json_array_append_new(rt->reports, event);
 }
 
 static void imds_env(struct sw *sw, size_t nic, struct imds_ctx *x, struct tcps_env *env)

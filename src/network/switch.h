@@ -91,10 +91,17 @@ struct sw_nat_stats {
 
 struct tcps;
 
+#define SW_REPORTS_MAX 8 /* provisioning stages remembered per NIC */
+
 struct sw_nic_rt {
     struct sw_port_stats st;
     int port; /* the runtime's handle of the connected port, -1 if none */
     struct tcps *imds; /* the NIC's metadata connections; NULL until its first */
+    /* The guest's provisioning reports (imds.h): the latest event of each
+     * stage, each with "seq" (this NIC's count of reports when it came);
+     * NULL until the first. Kept across configurations like the counters. */
+    json_t *reports;
+    uint64_t report_seq;
 };
 
 /* A VNet's traffic with other hosts (vxlan.c). */
@@ -121,6 +128,11 @@ struct sw {
     struct sw_vnet_rt *vnets; /* parallel to cfg->vnets */
     uint64_t vxlan_no_vnet;   /* VXLAN datagrams for a VNI no VNet has (or malformed) */
 };
+
+/* Remember NIC nic's provisioning report (an event from imds_http; sw
+ * takes it): it replaces the stage's earlier event, the oldest stage goes
+ * when SW_REPORTS_MAX are kept. */
+void sw_add_report(struct sw *sw, size_t nic, json_t *event);
 
 /* A switch with the empty configuration. NULL if out of memory. */
 struct sw *sw_create(void);

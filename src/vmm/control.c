@@ -11,6 +11,7 @@
 #include "devices/virtio_balloon.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_console.h"
+#include "devices/virtio_input.h"
 #include "devices/virtio_net.h"
 #include "lib/log.h"
 #include "machine/machine.h"
@@ -253,14 +254,19 @@ static json_t *handle(struct control *c, const char *line)
         machine_stop(m, STOP_POWEROFF, 0);
         reply = json_pack("{s:b}", "ok", 1);
     } else if (strcmp(op, "shutdown") == 0) {
-        if (!m->agent)
-            reply = error_reply("this VM has no guest channel (all virtio slots are in use): "
-                                "use stop");
-        else if (virtio_console_send(m->agent, "poweroff\n", 9) < 0)
+        /* Both power buttons: the virtio console's "poweroff" line (kumo's
+         * default guest) and KEY_POWER on the virtio input device (systemd's
+         * logind in distribution images). The console is absent when disks
+         * and NICs take all the slots. */
+        bool sent_line = m->agent && virtio_console_send(m->agent, "poweroff\n", 9) == 0;
+        bool pressed = m->power_button && virtio_input_press_power(m->power_button) == 0;
+        if (!sent_line && !pressed)
             reply = error_reply("too many requests are waiting for the guest");
         else
             reply = json_pack("{s:b,s:b}", "ok", 1, "driver_ready",
-                              virtio_console_driver_ready(m->agent));
+                              (m->agent && virtio_console_driver_ready(m->agent)) ||
+                                  (m->power_button &&
+                                   virtio_input_driver_ready(m->power_button)));
     } else if (strcmp(op, "set_disk_limits") == 0) {
         reply = set_disk_limits(m, req);
     } else if (strcmp(op, "balloon") == 0) {

@@ -738,8 +738,10 @@ def test_public_ip_whose_host_port_is_taken(cloud):
         assert v2["provisioningState"] == "Succeeded" and "portErrors" not in v2, v2
         for vm in ("v1", "v2"):
             wait_log(c, vm, "kumo guest: booted")
+            # port 22 is dropbear's: a web server takes it, as a test of the forward
             c.ok("vm", "console", "-g", "rg", vm, input=f"mkdir -p /w; echo {vm}-port22 > "
-                 "/w/index.html; httpd -p 22 -h /w\n")
+                 "/w/index.html; killall dropbear; while pidof dropbear; do sleep 0.1; done >/dev/null; "
+                 "httpd -p 22 -h /w\n")
         v2_port = [p["hostPort"] for p in v2["ports"] if p["port"] == 22][0]
         assert http_get(v2_port) == b"v2-port22\n"
         assert "public IP pip-" in c.log() and f"(host port {hp})" in c.log()

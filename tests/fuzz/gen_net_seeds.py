@@ -173,6 +173,8 @@ def services_seeds():
         "array": b"GET /metadata/instance/network/interface/1/ipv4?format=text HTTP/1.1\r\n"
                  b"Metadata: true\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n",
         "partial": b"GET /metadata/instance HTTP/1.1\r\nMetad",
+        "report": b"POST /kumo/v1/provisioning HTTP/1.1\r\nContent-Length: 80\r\n\r\n"
+                  b'{"name":"modules-final","event_type":"finish","result":"FAIL","description":"x"}',
     }
     for i, (k, v) in enumerate(reqs.items()):
         s["http_" + k] = bytes([0, i * 4 & 0xff]) + v

@@ -51,6 +51,10 @@ build fuzz_cloud_body tests/fuzz/fuzz_cloud_body.c src/cloud/requests.c src/clou
   src/cloud/validate.c src/cloud/error.c src/cloud/timefmt.c src/network/addr.c \
   src/network/nsg.c src/storage/tiers.c src/storage/ratelimit.c src/cloud/autoscale.c -ljansson
 
+# the web portal: request headers and the console's WebSocket frames
+build fuzz_cloud_portal tests/fuzz/fuzz_cloud_portal.c src/cloud/portal/auth.c \
+  src/cloud/portal/console.c -lnettle -lwslay -lpthread
+
 # kumo's --query expressions (a JMESPath subset)
 build fuzz_cli_query tests/fuzz/fuzz_cli_query.c src/cli/query.c -ljansson -lm
 
@@ -63,7 +67,8 @@ build fuzz_arm_expr tests/fuzz/fuzz_arm_expr.c "${arm[@]}"
 build fuzz_arm_id tests/fuzz/fuzz_arm_id.c "${arm[@]}"
 
 for h in fuzz_elf fuzz_virtq fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config \
-    fuzz_net_services fuzz_net_vxlan fuzz_cloud_body fuzz_cli_query fuzz_arm_expr fuzz_arm_id; do
+    fuzz_net_services fuzz_net_vxlan fuzz_cloud_body fuzz_cloud_portal fuzz_cli_query fuzz_arm_expr \
+    fuzz_arm_id; do
   corpus="$out/$h-corpus"
   mkdir -p "$corpus"
   seeds="tests/fuzz/seeds/${h#fuzz_}"
