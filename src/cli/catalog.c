@@ -627,9 +627,17 @@ static const char *host_ratios(const json_t *h)
                    member_num(h, "ramAllocationRatio"));
 }
 
+static const char *host_role(const json_t *h)
+{
+    return member_bool(h, "leader") ? "leader" : "";
+}
+
 static const struct column host_columns[] = {
     COL("Name", "name", CELL_TEXT),
     COL("Location", "location", CELL_TEXT),
+    COL("State", "state", CELL_TEXT),
+    COL_GET("Role", host_role),
+    COL("Address", "underlayAddress", CELL_TEXT),
     COL(">CPUs", "cpus", CELL_INT),
     COL_GET_RAW(">Memory", host_memory, "memoryMiB"),
     COL_GET(">Ratios cpu/ram", host_ratios),
@@ -643,6 +651,15 @@ static void host_view(struct cli *c, const json_t *h)
     struct table *t = kv_new();
     kv_add(t, "Name", member_text(h, "name"));
     kv_add(t, "Location", member_text(h, "location"));
+    kv_add(t, "State", fmt_str("%s%s", member_text(h, "state"),
+                               member_bool(h, "leader") ? " (the leader)" : ""));
+    if (json_object_get(h, "underlayAddress")) {
+        kv_add(t, "Underlay", member_text(h, "underlayAddress"));
+        kv_add(t, "Public IPs on", member_text(h, "publicAddress"));
+        kv_add(t, "Storage", member_bool(h, "sharedStorage")
+                                 ? "shared (its VMs restart elsewhere if it fails)"
+                                 : "its own (its VMs wait for it if it fails)");
+    }
     kv_add(t, "CPUs",
            fmt_str("%lld (x %g allocation ratio)", member_int(h, "cpus"),
                    member_num(h, "cpuAllocationRatio")));
@@ -694,6 +711,27 @@ bad:
     return KX_USAGE;
 }
 
+/* drain / resume */
+static int host_drain_as(struct cli *c, struct args *a, const char *action)
+{
+    const char *n = need_name(c, a, host.what);
+    if (!n) return KX_USAGE;
+    char *p = res_path_of(&host, NULL, NULL, n);
+    int rc = send_show(c, "POST", fmt_str("%s/%s", p, action), NULL, host_view);
+    free(p);
+    return rc;
+}
+
+static int host_drain(struct cli *c, struct args *a)
+{
+    return host_drain_as(c, a, "drain");
+}
+
+static int host_resume(struct cli *c, struct args *a)
+{
+    return host_drain_as(c, a, "resume");
+}
+
 static const struct opt location_opts[] = {
     {"name", 'n', OPT_VALUE, "LOCATION", "the location (default: local)", NULL},
     {0},
@@ -736,10 +774,29 @@ static const struct cmd host_update_c = {
     .opts = host_update_opts,
     .run = host_update,
     .positionals = 1};
+static const struct cmd host_drain_c = {
+    .name = "drain",
+    .summary = "Move every VM off a host (cluster mode)",
+    .usage = "-n HOST",
+    .help = "The host takes no new VMs, and the cluster's leader moves its VMs to other hosts: "
+            "running ones are stopped there and started elsewhere (no live migration yet), "
+            "stopped ones keep their reservation elsewhere. kumo host list shows it Draining; "
+            "kumo host resume takes it back.",
+    .opts = host_opts,
+    .run = host_drain,
+    .positionals = 1};
+static const struct cmd host_resume_c = {
+    .name = "resume",
+    .summary = "Let a drained host take VMs again (cluster mode)",
+    .usage = "-n HOST",
+    .opts = host_opts,
+    .run = host_resume,
+    .positionals = 1};
 const struct cmd cmd_host = {
     .name = "host",
-    .summary = "Hosts (the machines VMs run on): list, show, update",
-    .sub = (const struct cmd *const[]){&host_list_c, &host_show_c, &host_update_c, NULL},
+    .summary = "Hosts (the machines VMs run on): list, show, update, drain, resume",
+    .sub = (const struct cmd *const[]){&host_list_c, &host_show_c, &host_update_c, &host_drain_c,
+                                       &host_resume_c, NULL},
 };
 
 /* ---- status ---- */

@@ -268,6 +268,7 @@ static int vm_create(struct cli *c, struct args *a)
         json_object_set_new(body, "nsg", json_string(arg_str(a, "nsg")));
     if (arg_has(a, "public-ip")) json_object_set_new(body, "publicIp", json_true());
     if (arg_has(a, "dedicated")) json_object_set_new(body, "dedicated", json_true());
+    if (arg_str(a, "host")) json_object_set_new(body, "host", json_string(arg_str(a, "host")));
     if (arg_str(a, "public-ip-name") && *arg_str(a, "public-ip-name")) /* "": none, as az */
         json_object_set_new(body, "publicIp", json_string(arg_str(a, "public-ip-name")));
     if (user_data_into(c, a, body) < 0 || tags_into(c, a, body) < 0) {
@@ -1089,6 +1090,7 @@ static const struct opt create_opts[] = {
      "userData"},
     {"dedicated", 0, OPT_FLAG, NULL,
      "run on host cores of its own (one per vCPU) that no other VM shares", "dedicated"},
+    {"host", 0, OPT_VALUE, "HOST", "run on this host of the cluster (kumo host list)", "host"},
     OPT_TAGS("tags"),
     {0},
 };

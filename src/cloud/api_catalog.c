@@ -26,11 +26,19 @@
 
 static void health(struct api_ctx *c)
 {
-    double up = (double)(time_now_ms() - c->k->started_ms) / 1000.0;
-    api_reply(c, 200,
-              json_pack("{s:s,s:s,s:f,s:s}", "status", "ok", "version", KUMO_VERSION,
-                        "uptimeSeconds", up, "network",
-                        netplane_has_switch(c->k) ? "kumo-switch" : "user-nat"));
+    struct kumod *k = c->k;
+    double up = (double)(time_now_ms() - k->started_ms) / 1000.0;
+    bool fenced = atomic_load(&k->fenced);
+    json_t *out = json_pack("{s:s,s:s,s:f,s:s}", "status", fenced ? "fenced" : "ok", "version",
+                            KUMO_VERSION, "uptimeSeconds", up, "network",
+                            netplane_has_switch(k) ? "kumo-switch" : "user-nat");
+    /* cluster mode: this host's part (a fenced host is cut off from etcd:
+     * its VMs are stopped and it changes nothing) */
+    if (k->clustered)
+        json_object_set_new(out, "cluster",
+                            json_pack("{s:s,s:b,s:b}", "host", k->host_name, "leader",
+                                      atomic_load(&k->leader), "fenced", fenced));
+    api_reply(c, 200, out);
 }
 
 /* ---- hosts and locations ---- */
@@ -44,8 +52,12 @@ json_t *api_host_json(struct kumod *k, int64_t id)
 {
     struct host_cap h;
     if (placement_load(k->db, id, 0, &h) < 0) return NULL;
-    sqlite3_stmt *st =
-        db_stmt(k->db, "SELECT name, location, created_ms FROM hosts WHERE id = ?", "i", id);
+    sqlite3_stmt *st = db_stmt(k->db,
+                               "SELECT name, location, created_ms, state, state_ms, address,"
+                               " public_address, shared_storage,"
+                               " name = (SELECT value FROM meta WHERE key = 'cluster.leader')"
+                               " FROM hosts WHERE id = ?",
+                               "i", id);
     if (!st) return NULL;
     json_t *out = NULL;
     if (sqlite3_step(st) == SQLITE_ROW) {
@@ -64,6 +76,17 @@ json_t *api_host_json(struct kumod *k, int64_t id)
                                  cm - h.used_mib > 0 ? cm - h.used_mib : 0),
                         "provisioningState", "Succeeded", "createdAt",
                         api_time(sqlite3_column_int64(st, 2)));
+        /* cluster mode (docs/cluster.md): health, addresses, the leader */
+        json_object_set_new(out, "state", json_string(db_col_text(st, 3)));
+        if (!db_col_null(st, 4))
+            json_object_set_new(out, "stateChangedAt", api_time(sqlite3_column_int64(st, 4)));
+        if (!db_col_null(st, 5))
+            json_object_set_new(out, "underlayAddress", json_string(db_col_text(st, 5)));
+        if (!db_col_null(st, 6))
+            json_object_set_new(out, "publicAddress", json_string(db_col_text(st, 6)));
+        json_object_set_new(out, "sharedStorage", json_boolean(sqlite3_column_int(st, 7)));
+        json_object_set_new(out, "leader",
+                            json_boolean(sqlite3_column_int(st, 8) || !k->clustered));
     }
     sqlite3_finalize(st);
     return out;
@@ -182,6 +205,22 @@ static void host_update(struct api_ctx *c)
         return;
     }
     api_reply(c, 200, api_host_json(c->k, id));
+}
+
+static void host_drain(struct api_ctx *c, bool drain)
+{
+    int64_t id = prov_host_drain(c->k, c->p[0], drain, &c->err);
+    if (id >= 0) api_reply(c, 200, api_host_json(c->k, id));
+}
+
+static void host_drain_on(struct api_ctx *c)
+{
+    host_drain(c, true);
+}
+
+static void host_resume(struct api_ctx *c)
+{
+    host_drain(c, false);
 }
 
 /* ---- sizes ---- */
@@ -488,6 +527,8 @@ const struct api_route api_routes_catalog[] = {
     {"GET", "/v1/hosts", hosts_list, -1},
     {"GET", "/v1/hosts/{}", host_show, -1},
     {"PATCH", "/v1/hosts/{}", host_update, REQ_HOST_UPDATE},
+    {"POST", "/v1/hosts/{}/drain", host_drain_on, -1},
+    {"POST", "/v1/hosts/{}/resume", host_resume, -1},
     {"GET", "/v1/sizes", sizes_list, -1},
     {"POST", "/v1/sizes", size_create, REQ_SIZE_CREATE},
     {"GET", "/v1/sizes/{}", size_show, -1},

@@ -88,7 +88,8 @@ json_t *api_vm_json(struct kumod *k, int64_t id)
                 " v.prov_state, v.power_state, v.user_data IS NOT NULL, v.tags, v.pid,"
                 " v.started_ms, v.last_exit, v.error_code, v.error_msg, v.created_ms,"
                 " v.updated_ms, v.dedicated, v.host_cpus, v.cpu_credits, v.cpu_capped, s.burst,"
-                " (SELECT name FROM vmss WHERE id = v.vmss_id), v.model_version"
+                " (SELECT name FROM vmss WHERE id = v.vmss_id), v.model_version,"
+                " coalesce(v.host_id, 0)"
                 " FROM vms v JOIN groups g ON g.id = v.group_id"
                 " JOIN sizes s ON s.id = v.size_id JOIN images i ON i.id = v.image_id"
                 " LEFT JOIN hosts h ON h.id = v.host_id WHERE v.id = ?",
@@ -130,6 +131,12 @@ json_t *api_vm_json(struct kumod *k, int64_t id)
             "startedAt", api_time(db_col_null(st, 12) ? -1 : sqlite3_column_int64(st, 12)),
             "consoleSocket", path_vm_file(k, sock, id, "console.sock"), "bootDiagnosticsLog",
             path_vm_file(k, log, id, "console.log"), "lastExit", last ? last : json_null());
+        if (k->clustered && sqlite3_column_int64(st, 25) != k->host_id) {
+            /* cluster mode: the console and its log are on the VM's host;
+             * its kumod serves them (docs/cluster.md) */
+            json_object_set_new(iv, "consoleSocket", json_null());
+            json_object_set_new(iv, "bootDiagnosticsLog", json_null());
+        }
         json_t *err = db_col_null(st, 14) ? json_null()
                                           : json_pack("{s:s,s:s}", "code", db_col_text(st, 14),
                                                       "message", db_col_text(st, 15));
@@ -256,6 +263,7 @@ static void vm_create(struct api_ctx *c)
         .user_data = body_str(b, "userData", NULL),
         .tags = json_object_get(b, "tags"),
         .dedicated = json_is_true(json_object_get(b, "dedicated")),
+        .host = body_str(b, "host", NULL),
     };
     size_t i;
     const json_t *v;

@@ -36,6 +36,7 @@ struct netplane {
     int64_t last_fail_ms;
     bool pending;       /* the configuration is still to be sent (the switch did not answer yet) */
     json_t *pip_errors; /* "pip-ID" -> [{protocol, port, hostPort, message}] */
+    json_t *last;       /* cluster mode: the configuration the switch has */
 };
 
 static char *mac_of(int64_t nic, char buf[24])
@@ -183,7 +184,10 @@ void netplane_start(struct kumod *k)
 
 void netplane_stop(struct kumod *k)
 {
-    if (k->net) json_decref(k->net->pip_errors);
+    if (k->net) {
+        json_decref(k->net->pip_errors);
+        json_decref(k->net->last);
+    }
     free(k->net);
     k->net = NULL;
 }
@@ -247,11 +251,31 @@ static json_t *vm_object(sqlite3_stmt *st)
     return vm;
 }
 
+/* Cluster mode: every VNet is a VXLAN network (its VNI its id) flooding
+ * to the other hosts' underlay addresses (docs/cluster.md, "Networks"). */
+static json_t *vxlan_of(int64_t vnet_id, const json_t *flood)
+{
+    return json_pack("{s:I,s:O}", "vni", (json_int_t)vnet_id, "flood", (json_t *)flood);
+}
+
 json_t *netplane_config(struct kumod *k)
 {
     struct db *db = k->db;
     json_t *vnets = json_array(), *nsgs = json_array(), *pips = json_array(), *nics = json_array();
     char name[64], ip[NET_IP4_STRLEN], mac[24];
+    json_t *flood = json_array();
+    char underlay[64] = "";
+    if (k->clustered) {
+        db_text(db, underlay, sizeof(underlay), "SELECT coalesce(address, '') FROM hosts WHERE id = ?",
+                "i", k->host_id);
+        sqlite3_stmt *hs = db_stmt(db,
+                                   "SELECT address FROM hosts WHERE id != ? AND address IS NOT NULL"
+                                   " AND state != 'Down' ORDER BY id",
+                                   "i", k->host_id);
+        while (hs && sqlite3_step(hs) == SQLITE_ROW)
+            json_array_append_new(flood, json_string(db_col_text(hs, 0)));
+        sqlite3_finalize(hs);
+    }
     sqlite3_stmt *st = db_stmt(db, "SELECT id, address_spaces FROM vnets ORDER BY id", "");
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0);
@@ -269,9 +293,10 @@ json_t *netplane_config(struct kumod *k)
         }
         sqlite3_finalize(ss);
         snprintf(name, sizeof(name), "vnet-%" PRId64, id);
-        json_array_append_new(vnets,
-                              json_pack("{s:s,s:o,s:o}", "name", name, "address_space",
-                                        string_list(db_col_text(st, 1)), "subnets", subnets));
+        json_t *vn = json_pack("{s:s,s:o,s:o}", "name", name, "address_space",
+                               string_list(db_col_text(st, 1)), "subnets", subnets);
+        if (underlay[0]) json_object_set_new(vn, "vxlan", vxlan_of(id, flood));
+        json_array_append_new(vnets, vn);
     }
     sqlite3_finalize(st);
 
@@ -302,7 +327,12 @@ json_t *netplane_config(struct kumod *k)
     }
     sqlite3_finalize(st);
 
-    st = db_stmt(db, "SELECT id FROM public_ips ORDER BY id", "");
+    /* public IPs: those of this host's VMs (each host forwards its own) */
+    st = db_stmt(db,
+                 "SELECT p.id FROM public_ips p WHERE NOT ? OR NOT EXISTS (SELECT 1 FROM nics n"
+                 " JOIN vms v ON v.id = n.vm_id WHERE n.public_ip_id = p.id AND v.host_id IS NOT"
+                 " NULL AND v.host_id != ?) ORDER BY p.id",
+                 "ii", (int64_t)k->clustered, k->host_id);
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0);
         json_t *ports = json_array();
@@ -326,9 +356,11 @@ json_t *netplane_config(struct kumod *k)
     st = db_stmt(
         db,
         "SELECT n.id, s.vnet_id, n.subnet_id, n.private_ip, n.nsg_id, n.public_ip_id, v.name,"
-        " v.id, v.created_ms, z.name, g.name, g.location, v.user_data"
+        " v.id, v.created_ms, z.name, g.name, g.location, v.user_data, coalesce(v.host_id, 0),"
+        " h.address"
         " FROM nics n JOIN subnets s ON s.id = n.subnet_id LEFT JOIN vms v ON v.id = n.vm_id"
         " LEFT JOIN sizes z ON z.id = v.size_id LEFT JOIN groups g ON g.id = v.group_id"
+        " LEFT JOIN hosts h ON h.id = v.host_id"
         " ORDER BY n.id",
         "");
     while (st && sqlite3_step(st) == SQLITE_ROW) {
@@ -340,6 +372,17 @@ json_t *netplane_config(struct kumod *k)
         json_t *nic = json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", name, "vnet", vnet, "subnet", subnet,
                                 "mac", mac_of(id, mac), "private_ip",
                                 net_ip4_str((uint32_t)sqlite3_column_int64(st, 3), ip));
+        int64_t host = sqlite3_column_int64(st, 13);
+        if (underlay[0] && host && host != k->host_id && !db_col_null(st, 14) &&
+            strcmp(db_col_text(st, 14), underlay) != 0) {
+            /* a NIC of a VM on another host: reached over VXLAN; its own
+             * host has its NSGs, public IP and metadata */
+            json_object_set_new(nic, "host", json_string(db_col_text(st, 14)));
+            json_t *h = db_col_null(st, 6) ? NULL : hostname(db_col_text(st, 6));
+            if (h) json_object_set_new(nic, "hostname", h);
+            json_array_append_new(nics, nic);
+            continue;
+        }
         if (!db_col_null(st, 4)) {
             snprintf(name, sizeof(name), "nsg-%" PRId64, (int64_t)sqlite3_column_int64(st, 4));
             json_object_set_new(nic, "nsg", json_string(name));
@@ -354,8 +397,11 @@ json_t *netplane_config(struct kumod *k)
         json_array_append_new(nics, nic);
     }
     sqlite3_finalize(st);
-    return json_pack("{s:o,s:o,s:o,s:o}", "vnets", vnets, "nsgs", nsgs, "public_ips", pips, "nics",
-                     nics);
+    json_t *doc = json_pack("{s:o,s:o,s:o,s:o}", "vnets", vnets, "nsgs", nsgs, "public_ips", pips,
+                            "nics", nics);
+    if (underlay[0]) json_object_set_new(doc, "underlay", json_pack("{s:s}", "address", underlay));
+    json_decref(flood);
+    return doc;
 }
 
 /* Keep the switch's public_ip_errors (an array of {"public_ip",
@@ -402,19 +448,34 @@ void netplane_sync(struct kumod *k)
     assert(kumod_lock_held(k));
     struct netplane *n = k->net;
     if (!n || !n->has_switch) return; /* the NAT fallback reads the database at VM start */
+    bool must_send = false; /* a new switch, or a configuration it has not had */
     if (!switch_alive(n) || n->pending) {
         if (!switch_alive(n)) n->pending = true;
         if (ensure_switch(k) != 0) return; /* sent once it answers (netplane_check) */
+        must_send = true;
     }
-    json_t *req = json_pack("{s:s,s:o}", "op", "set_config", "config", netplane_config(k));
+    json_t *cfg = netplane_config(k);
+    /* cluster mode applies other hosts' changes often: the same
+     * configuration again (and no port to retry) is not sent */
+    if (k->clustered && !must_send && n->last && json_equal(cfg, n->last) &&
+        (!n->pip_errors || json_object_size(n->pip_errors) == 0)) {
+        json_decref(cfg);
+        return;
+    }
+    json_decref(n->last); /* remembered again once the switch has it */
+    n->last = NULL;
+    json_t *sent = k->clustered ? json_incref(cfg) : NULL;
+    json_t *req = json_pack("{s:s,s:o}", "op", "set_config", "config", cfg);
     char err[1024];
     json_t *r = vmm_request(n->control, req, 5000, err, sizeof(err));
     json_decref(req);
     if (!r) log_error("kumo-switch refused the network configuration: %s", err);
     if (r) {
         n->pending = false;
+        n->last = json_incref(sent);
         record_pip_errors(k, json_object_get(r, "public_ip_errors"));
     }
+    json_decref(sent);
     json_decref(r);
 }
 

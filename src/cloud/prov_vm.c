@@ -605,8 +605,29 @@ int64_t prov_vm_insert(struct prov_tx *t, int64_t g, const struct prov_vm_spec *
 
     int64_t now = time_now_ms();
     char cores[64] = "";
-    int64_t host = placement_choose_vm(db, size.name, size.vcpus, size.mem_mib, 0, s->dedicated,
-                                       cores, sizeof(cores), e);
+    struct placement_req pr = {.size_name = size.name,
+                               .vcpus = size.vcpus,
+                               .mib = size.mem_mib,
+                               .dedicated = s->dedicated,
+                               .spread_vmss = s->vmss_id};
+    if (s->host) {
+        pr.only_host = db_int(db, NULL, 0, "SELECT id FROM hosts WHERE name = ?", "t", s->host);
+        if (!pr.only_host)
+            return kerr_invalid(e, "host", "host: there is no host '%.64s' (kumo host list)",
+                                s->host);
+    }
+    /* cluster mode, this host's disks its own (no shared storage): the VM's
+     * disks are made here, so it runs here (docs/cluster.md) */
+    if (k->clustered &&
+        !db_int(db, NULL, 0, "SELECT shared_storage FROM hosts WHERE id = ?", "i", k->host_id)) {
+        if (pr.only_host && pr.only_host != k->host_id)
+            return kerr_invalid(e, "host",
+                                "host: this host keeps disks on its own storage, so its VMs run "
+                                "here: create the VM through host '%.64s''s kumod",
+                                s->host);
+        pr.only_host = k->host_id;
+    }
+    int64_t host = placement_choose_req(db, &pr, cores, sizeof(cores), e);
     if (host < 0) return -1;
     double credits = 0;
     bool burstable = size_credits(db, size.id, &credits);

@@ -109,8 +109,18 @@ void prov_tx_job(struct prov_tx *t, enum job_kind kind, int64_t id)
 
 int prov_db_error(struct prov_tx *t, const char *what)
 {
-    if (what) return kerr_internal(t->e, "%s: %s", what, db_errmsg(t->k->db));
-    return kerr_internal(t->e, "%s", db_errmsg(t->k->db));
+    struct db *db = t->k->db;
+    /* a uniqueness or reference the checks before the write found free but
+     * that a change made meanwhile took (another host, in cluster mode) */
+    if (db_errcode(db) == SQLITE_CONSTRAINT) {
+        bool unique = strstr(db_errmsg(db), "UNIQUE") != NULL;
+        return kerr_conflict(t->e, unique ? "AlreadyExists" : "InUse",
+                             "%s%sconflicts with a change made at the same time (%s); look at "
+                             "the resources again and retry",
+                             what ? what : "", what ? ": " : "", db_errmsg(db));
+    }
+    if (what) return kerr_internal(t->e, "%s: %s", what, db_errmsg(db));
+    return kerr_internal(t->e, "%s", db_errmsg(db));
 }
 
 /* ---- lookups ---- */
@@ -269,21 +279,31 @@ void prov_users_add(char *list, size_t len, const char *kind, const char *name)
 int64_t prov_group_create(struct kumod *k, const char *name, const json_t *tags, struct kerr *e)
 {
     assert(kumod_lock_held(k));
+    struct prov_tx t;
+    if (prov_begin(&t, k, e) < 0) return -1;
     int64_t old = db_int(k->db, NULL, -1, "SELECT id FROM groups WHERE name = ?", "t", name);
-    if (old >= 0 && prov_group_deleting(k, old))
-        return kerr_conflict(e, "InvalidState",
-                             "resource group '%s' is being deleted: create it again once it is "
-                             "gone",
-                             name);
-    if (old >= 0)
+    if (old >= 0) {
+        prov_abort(&t);
+        if (prov_group_deleting(k, old))
+            return kerr_conflict(e, "InvalidState",
+                                 "resource group '%s' is being deleted: create it again once it "
+                                 "is gone",
+                                 name);
         return kerr_conflict(e, "AlreadyExists", "resource group '%s' already exists", name);
+    }
     char *text = tags ? json_dumps(tags, JSON_COMPACT) : NULL;
     int rc =
-        prov_exec(k, e, false, "resource group create",
-                  "INSERT INTO groups (name, location, tags, created_ms) VALUES (?, 'local', ?, ?)",
-                  "tti", name, text ? text : "{}", time_now_ms());
+        db_exec(k->db,
+                "INSERT INTO groups (name, location, tags, created_ms) VALUES (?, 'local', ?, ?)",
+                "tti", name, text ? text : "{}", time_now_ms());
     free(text);
-    return rc < 0 ? -1 : db_last_id(k->db);
+    int64_t id = db_last_id(k->db);
+    if (rc < 0) {
+        prov_db_error(&t, "resource group create");
+        prov_abort(&t);
+        return -1;
+    }
+    return prov_commit(&t) < 0 ? -1 : id;
 }
 
 int prov_group_set_tags(struct kumod *k, int64_t group_id, const json_t *tags, struct kerr *e)

@@ -378,6 +378,7 @@ struct prov_vm_spec {
     const char *user_data; /* base64, or NULL */
     const json_t *tags;    /* object of strings, or NULL */
     bool dedicated;
+    const char *host; /* run on this host (name; cluster mode), or NULL: placement chooses */
     /* A scale set's instance: vmss_id > 0. */
     int64_t vmss_id, vmss_index, model_version;
 };
@@ -435,6 +436,13 @@ int64_t prov_vm_detach_disk(struct kumod *k, int64_t group_id, const char *name,
  * run's id; the VM keeps its last 20 runs. */
 int64_t prov_vm_run_command(struct kumod *k, int64_t group_id, const char *vm, const char *script,
                             int64_t timeout_s, struct kerr *e);
+
+/* ---- hosts (cluster mode, docs/cluster.md) ---- */
+
+/* drain: nothing new is placed on the host and its VMs leave it (the
+ * leader moves them); else the host takes VMs again. 404 for an unknown
+ * host, 409 InvalidState for a host that is Down. The host's id. */
+int64_t prov_host_drain(struct kumod *k, const char *name, bool drain, struct kerr *e);
 
 /* ---- scale sets ---- */
 

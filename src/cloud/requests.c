@@ -259,6 +259,7 @@ static const struct body_field vm_create[] = {
     {"publicIp", BT_BOOL | BT_STRING, false, false, 0, 0, check_bool_or_name, NULL, 0},
     STR("userData", false, check_user_data),
     BOOL("dedicated"),
+    NAME("host", false),
     TAGS,
     END,
 };

@@ -387,6 +387,37 @@ const char *const db_migrations[] = {
     "  started_ms INTEGER,"
     "  ended_ms INTEGER);"
     "CREATE INDEX run_commands_vm ON run_commands(vm_id, id);",
+    /* 6: cluster mode (docs/cluster.md). Hosts get their underlay address
+     * (VXLAN between their switches), the address their public IPs are on,
+     * a state (Up, Down, Draining; since state_ms) and whether their disks
+     * are on storage the other hosts see. metrics gets a primary key:
+     * SQLite's session extension, which records the changes each host
+     * sends the others, ignores tables without one. */
+    "ALTER TABLE hosts ADD COLUMN address TEXT;"
+    "ALTER TABLE hosts ADD COLUMN public_address TEXT;"
+    "ALTER TABLE hosts ADD COLUMN state TEXT NOT NULL DEFAULT 'Up';"
+    "ALTER TABLE hosts ADD COLUMN state_ms INTEGER;"
+    "ALTER TABLE hosts ADD COLUMN shared_storage INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE metrics_pk ("
+    "  vm_id INTEGER NOT NULL,"
+    "  at_ms INTEGER NOT NULL,"
+    "  cpu_pct REAL,"
+    "  mem_mib INTEGER NOT NULL,"
+    "  mem_used_mib REAL,"
+    "  uptime_ns INTEGER NOT NULL,"
+    "  disk_rd_ops INTEGER NOT NULL, disk_rd_bytes INTEGER NOT NULL,"
+    "  disk_wr_ops INTEGER NOT NULL, disk_wr_bytes INTEGER NOT NULL,"
+    "  net_rx_packets INTEGER NOT NULL, net_rx_bytes INTEGER NOT NULL,"
+    "  net_tx_packets INTEGER NOT NULL, net_tx_bytes INTEGER NOT NULL,"
+    "  cpu_credits REAL,"
+    "  cpu_throttled_pct REAL,"
+    "  PRIMARY KEY (vm_id, at_ms));"
+    "INSERT OR REPLACE INTO metrics_pk SELECT vm_id, at_ms, cpu_pct, mem_mib, mem_used_mib,"
+    "  uptime_ns, disk_rd_ops, disk_rd_bytes, disk_wr_ops, disk_wr_bytes, net_rx_packets,"
+    "  net_rx_bytes, net_tx_packets, net_tx_bytes, cpu_credits, cpu_throttled_pct FROM metrics;"
+    "DROP TABLE metrics;"
+    "ALTER TABLE metrics_pk RENAME TO metrics;"
+    "CREATE INDEX metrics_at ON metrics(at_ms);",
 };
 
 const int db_migration_count = (int)(sizeof(db_migrations) / sizeof(db_migrations[0]));

@@ -477,6 +477,7 @@ static void *run(void *arg)
         bool stop = v->stop;
         pthread_mutex_unlock(&v->mu);
         if (stop || atomic_load(&k->stopping)) break;
+        if (!atomic_load(&k->leader)) continue; /* cluster mode: the leader's work */
         int64_t sets[MAX_SETS];
         kumod_lock(k);
         size_t n = ids(k, "SELECT id FROM vmss ORDER BY id", sets, MAX_SETS);

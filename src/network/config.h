@@ -30,6 +30,9 @@
     0xa83f8101u /* 168.63.129.1: the source of forwarded connections from the host itself */
 #define NET_PLATFORM_DNS 0xa83f8110u /* 168.63.129.16 */
 
+#define NET_VXLAN_PORT      4789 /* IANA's VXLAN port (RFC 7348) */
+#define NET_VXLAN_FLOOD_MAX 64   /* hosts a VNet's broadcasts are replicated to */
+
 #define NET_NAME_MAX     80
 #define NET_HOSTNAME_MAX 63
 
@@ -47,6 +50,15 @@ struct net_vnet {
     uint32_t dns;
     struct net_subnet *subnets;
     size_t nsubnets;
+    /* VXLAN between hosts (docs/network.md "Between hosts: VXLAN"): the
+     * VNet's VNI (0: the VNet lives on this host alone), the underlay
+     * addresses its broadcasts are replicated to (the VNet's other hosts),
+     * and whether endpoints not in the configuration are learned from what
+     * arrives over VXLAN. */
+    uint32_t vni;
+    uint32_t *flood;
+    size_t nflood;
+    bool learn;
 };
 
 /* What the metadata service tells a VM about itself (a NIC's "vm" object).
@@ -77,7 +89,13 @@ struct net_nic {
     int public_ip;       /* -1: none */
     char *hostname;      /* NULL: none */
     struct net_vm *vm;   /* NULL: none */
+    uint32_t host;       /* a remote NIC: the underlay address of its host; 0: on this switch */
 };
+
+static inline bool net_nic_remote(const struct net_nic *n)
+{
+    return n->host != 0;
+}
 
 struct net_pip_port {
     uint16_t host_port, nic_port;
@@ -102,6 +120,10 @@ struct net_config {
     struct net_public_ip *pips;
     size_t npips;
     struct ct_limits conntrack;
+    /* The host's underlay: the address and UDP port the switch exchanges
+     * VXLAN with other hosts on (address 0: no VXLAN). */
+    uint32_t underlay_addr;
+    uint16_t underlay_port;
     json_t *doc;
 };
 
@@ -129,5 +151,8 @@ int net_config_find_nsg(const struct net_config *cfg, const char *name);
 int net_config_nic_by_ip(const struct net_config *cfg, size_t v, uint32_t ip);
 
 bool net_vnet_contains(const struct net_vnet *v, uint32_t ip);
+
+/* The VNet whose VNI is vni, or -1. */
+int net_config_vnet_by_vni(const struct net_config *cfg, uint32_t vni);
 
 #endif

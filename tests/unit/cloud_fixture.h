@@ -148,6 +148,8 @@ static inline bool fixture_start(struct fixture *f, const job_fn run[JOB_KINDS],
             "INSERT INTO hosts (name, location, cpus, mem_mib, cpu_ratio, ram_ratio, reserved_mib,"
             " created_ms) VALUES ('box', 'local', 4, 8192, 1.0, 1.0, 0, ?)",
             "i", now);
+    f->k.host_id = db_last_id(db); /* this host, which leads (single-host mode) */
+    atomic_store(&f->k.leader, true);
     db_exec(db,
             "INSERT INTO sizes (name, family, vcpus, mem_mib, max_data_disks, max_iops, price_hour,"
             " created_ms) VALUES ('Small', 'B', 1, 512, 2, 0, 0.01, ?),"
