@@ -8,6 +8,7 @@
 
 #include "cloud/body.h"
 #include "cloud/db.h"
+#include "cloud/netplane.h"
 #include "cloud/provision.h"
 #include "cloud/requests.h"
 #include "cloud/state.h"
@@ -60,9 +61,10 @@ json_t *api_image_json(struct kumod *k, int64_t id)
         json_object_set_new(out, "provisioning", json_string(db_col_text(st, 15)));
         /* what a VM's osProfile may ask of it (docs/images.md) */
         const char *prov = db_col_text(st, 15);
+        bool cloud_init = strcmp(prov, "cloud-init") == 0;
+        bool keys = cloud_init || (strcmp(prov, "kumo") == 0 && netplane_has_switch(k));
         json_object_set_new(out, "osProfile",
-                            json_pack("{s:b,s:b}", "sshKeys", strcmp(prov, "none") != 0,
-                                      "adminPassword", strcmp(prov, "cloud-init") == 0));
+                            json_pack("{s:b,s:b}", "sshKeys", keys, "adminPassword", cloud_init));
     }
     sqlite3_finalize(st);
     return out;

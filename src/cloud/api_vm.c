@@ -157,6 +157,10 @@ json_t *api_vm_json(struct kumod *k, int64_t id)
                                           sqlite3_column_int(st, 21)));
         else
             json_object_set_new(out, "cpuCredits", json_null());
+        char guid[40];
+        if (out)
+            json_object_set_new(
+                out, "vmId", json_string(netplane_vm_guid(id, sqlite3_column_int64(st, 16), guid)));
         if (out) json_object_set_new(out, "osProfile", os_profile_json(st, 25));
         if (out) json_object_set_new(out, "osProvisioning", os_provisioning_json(st, 28));
         if (out && !db_col_null(st, 23))

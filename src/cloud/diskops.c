@@ -299,9 +299,9 @@ static int64_t insert_builtin(struct kumod *k, const struct catalog_image *ci, c
                 "INSERT INTO images (name, boot_mode, kernel_args, src_format, path, source,"
                 " src_kernel, builtin, state, error, created_ms, urn, alias, os, provisioning)"
                 " VALUES (?, ?, ?, ?, '', ?, ?, 1, ?, nullif(?, ''), ?, ?, ?, ?, ?)",
-                "ttttttttittttt", ci->name, ci->boot_mode, kernel_args, format,
-                source ? source : "", kernel, source ? "Creating" : "Unavailable", why,
-                time_now_ms(), ci->urn, ci->alias, ci->os, ci->provisioning) == 0 &&
+                "ttttttttitttt", ci->name, ci->boot_mode, kernel_args, format, source ? source : "",
+                kernel, source ? "Creating" : "Unavailable", why, time_now_ms(), ci->urn, ci->alias,
+                ci->os, ci->provisioning) == 0 &&
         db_commit(db) == 0)
         id = db_last_id(db);
     else
