@@ -69,7 +69,7 @@ int64_t prov_image_create(struct kumod *k, const struct prov_image_spec *s, stru
                      "INSERT INTO images (name, boot_mode, kernel_args, src_format, path, source,"
                      " src_kernel, src_initrd, state, created_ms, provisioning, os)"
                      " VALUES (?, ?, ?, ?, '', ?, ?, ?, 'Creating', ?, ?, ?)",
-                     "ttttttttitt", s->name, mode, args, s->format ? s->format : "auto", s->source,
+                     "tttttttitt", s->name, mode, args, s->format ? s->format : "auto", s->source,
                      kernel, initrd, time_now_ms(), prov, s->os);
     int64_t id = db_last_id(db);
     char path[PATH_MAX];
