@@ -117,9 +117,9 @@ void vm_view(struct cli *c, const json_t *vm)
                 member_str(ev, "result") ? member_str(ev, "result") : member_text(ev, "event_type"),
                 strcmp(member_text(ev, "name"), "modules-final") == 0 ? " (user data)" : "");
         }
-        kv_add(t, "Guest provisioning",
-               fmt_str("%s by %s%s%s", member_text(gp, "state"), member_text(gp, "image"),
-                       *stages ? ": " : " (no report yet)", stages));
+        kv_add(t, "Guest setup",
+               fmt_str("%s%s%s", member_text(gp, "state"), *stages ? ": " : " (no report yet)",
+                       stages));
     }
     size_t i;
     const json_t *nic;
