@@ -21,6 +21,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,15 +111,23 @@ static int keys_from_file(struct cli *c, const char *opt, const char *path, json
     return 0;
 }
 
-/* ssh-keygen ARGS...: 0 when it succeeded. */
-static int run_keygen(const char *const *argv)
+/* ssh-keygen ARGS... (its output to the file out, when given): 0 when it
+ * succeeded. */
+static int run_keygen(const char *const *argv, const char *out)
 {
+    int fd = out ? open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
+    if (out && fd < 0) return -1;
     pid_t pid = fork();
-    if (pid < 0) return -1;
+    if (pid < 0) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
     if (pid == 0) {
+        if (fd >= 0 && dup2(fd, STDOUT_FILENO) < 0) _exit(127);
         execvp("ssh-keygen", (char *const *)argv);
         _exit(127);
     }
+    if (fd >= 0) close(fd);
     int st;
     while (waitpid(pid, &st, 0) < 0)
         if (errno != EINTR) return -1;
@@ -138,8 +147,9 @@ static const char *generate_key(struct cli *c)
         return NULL;
     }
     if (access(priv, F_OK) == 0) { /* a private key without its .pub: derive it */
-        const char *cmd = fmt_str("ssh-keygen -y -f '%s' > '%s'", priv, pub);
-        if (strchr(priv, '\'') || system(cmd) != 0) {
+        const char *argv[] = {"ssh-keygen", "-y", "-f", priv, NULL};
+        if (run_keygen(argv, pub) < 0) {
+            unlink(pub);
             fprintf(stderr,
                     "%s: error: --generate-ssh-keys: %s exists but its public key cannot be "
                     "derived (ssh-keygen -y -f %s > %s)\n",
@@ -153,7 +163,7 @@ static const char *generate_key(struct cli *c)
     const char *comment = fmt_str("%s@%s (kumo)", default_admin_user(), host);
     const char *argv[] = {"ssh-keygen", "-q",    "-t", "ed25519", "-N", "",
                           "-C",         comment, "-f", priv,      NULL};
-    if (run_keygen(argv) < 0) {
+    if (run_keygen(argv, NULL) < 0) {
         fprintf(stderr,
                 "%s: error: --generate-ssh-keys: ssh-keygen could not make %s (is openssh-client "
                 "installed? apt-get install openssh-client)\n",
