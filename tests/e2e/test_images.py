@@ -191,15 +191,16 @@ def test_debian_vm(debian_cloud, tmp_path):
     """A Debian VM made with a key: ssh as the admin user, sudo without a
     password, systemd running, cloud-init done, the root file system as
     large as the OS disk, the user data run once across a restart that
-    keeps the host keys, a second VM with host keys of its own, the NSG
-    deciding, and a clean shutdown when kumod presses the power button."""
+    keeps the host keys, a second VM (from the same file imported as a
+    custom image) with host keys of its own, the NSG deciding, and a clean
+    shutdown when kumod presses the power button."""
     c = debian_cloud
     ud = tmp_path / "ud.sh"
     ud.write_text(USER_DATA)
     t0 = time.time()
-    r = c.ok("vm", "create", "-g", "rg", "-n", "deb", "--size", "Deb", "--image", "Debian13",
-             "--public-ip", "--generate-ssh-keys", "--os-disk-size-gb", 6, "--user-data", ud,
-             "-o", "json", timeout=3600)
+    r = c.ok("vm", "create", "-g", "rg", "-n", "deb", "--size", "Deb", "--image",
+             "Debian:debian-13:13:latest", "--public-ip", "--generate-ssh-keys",
+             "--os-disk-size-gb", 6, "--user-data", ud, "-o", "json", timeout=3600)
     vm = json.loads(r.stdout)
     assert vm["provisioningState"] == "Succeeded", vm
     assert vm["image"] == "debian-13" and vm["osProvisioning"]["image"] == "cloud-init"
@@ -233,9 +234,17 @@ def test_debian_vm(debian_cloud, tmp_path):
     hist = [h["message"] for h in c.json("vm", "history", "-g", "rg", "deb")]
     assert "the guest shut down" in hist, hist  # the power button reached systemd
 
-    c.ok("vm", "create", "-g", "rg", "-n", "deb2", "--size", "Deb", "--image",
-         "Debian:debian-13:13:latest", "--public-ip", "--generate-ssh-keys", timeout=3600)
-    ssh_until(c, "deb2", "true")
+    # the same file as a custom image (kumo image create's defaults: firmware
+    # boot, cloud-init): booted and provisioned the same way
+    c.ok("image", "create", "-n", "mine", "--source", debian_image(), "--os", "my Debian",
+         timeout=1800)
+    img = c.json("image", "show", "mine")
+    assert (img["bootMode"], img["provisioning"], img["os"]) == ("firmware", "cloud-init",
+                                                                 "my Debian"), img
+    c.ok("vm", "create", "-g", "rg", "-n", "deb2", "--size", "Deb", "--image", "mine",
+         "--public-ip", "--generate-ssh-keys", timeout=3600)
+    r = ssh_until(c, "deb2", "hostname; sudo -n true && echo sudo-ok")
+    assert r.stdout.split() == ["deb2", "sudo-ok"], (r.stdout, r.stderr)
     assert host_key(c, "deb2") != key1, "two VMs never share host keys"
 
     c.ok("nsg", "rule", "create", "-g", "rg", "--nsg-name", "deb-nsg", "-n", "no-ssh",
