@@ -243,6 +243,9 @@ void hart_wait_for_interrupt(struct hart *h)
     struct machine *m = h->m;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+#ifdef KUMO_JIT
+    if (unlikely(h->check)) jit_check_sleep(h, true);
+#endif
     pthread_mutex_lock(&h->wfi_lock);
     atomic_store(&h->wfi, true);
     for (;;) {
@@ -265,6 +268,9 @@ void hart_wait_for_interrupt(struct hart *h)
     }
     atomic_store(&h->wfi, false);
     pthread_mutex_unlock(&h->wfi_lock);
+#ifdef KUMO_JIT
+    if (unlikely(h->check)) jit_check_sleep(h, false);
+#endif
     clock_gettime(CLOCK_MONOTONIC, &t1);
     int64_t ns = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
     if (ns > 0) atomic_fetch_add_explicit(&h->idle_ns, (uint64_t)ns, memory_order_relaxed);

@@ -17,8 +17,12 @@
  * and interrupt-pending CSRs, WFI, calls into the built-in SBI) or that
  * empty the TLB (SFENCE.VMA, PMP writes: a stale translation the first run
  * used would be gone for the second; the spec allows both). Harts take
- * turns to run a checked block, so another hart cannot change memory
- * between the two runs.
+ * turns to run a block, checked or run once, so another hart cannot change
+ * memory between the two runs (a block run once stores too: smc.S's hart
+ * stored the flag another hart's checked block was spinning on, between
+ * that block's two runs). A hart gives up its turn while it sleeps (WFI, an
+ * SBI suspend: hart_wait_for_interrupt), since the hart that would wake it
+ * may need the turn first. Device DMA does not take turns.
  */
 #include "cpu/jit/jit.h"
 
@@ -27,6 +31,7 @@
 #include "lib/log.h"
 #include "machine/machine.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <sched.h>
 #include <stdio.h>
@@ -43,7 +48,9 @@ struct check_page {
 };
 
 struct jit_check {
-    int phase; /* 0 idle, 1 the interpreter's run, 2 the translated run */
+    int phase;  /* 0 idle, 1 the interpreter's run, 2 the translated run */
+    bool turn;  /* this hart holds the turn */
+    bool slept; /* it gave the turn up to sleep, inside a block */
     bool device;
     bool overflow;
     int npages;
@@ -281,6 +288,27 @@ static void take_turn(struct hart *h)
         }
         sched_yield();
     }
+    h->check->turn = true;
+}
+
+static void give_turn(struct hart *h)
+{
+    assert(h->check->turn);
+    h->check->turn = false;
+    pthread_mutex_unlock(&turn);
+}
+
+void jit_check_sleep(struct hart *h, bool asleep)
+{
+    struct jit_check *c = h->check;
+    if (!c) return;
+    if (asleep && c->turn) {
+        give_turn(h);
+        c->slept = true;
+    } else if (!asleep && c->slept) {
+        c->slept = false;
+        take_turn(h);
+    }
 }
 
 static const char *const xname[32] = {"zero", "ra", "sp",  "gp",  "tp", "t0", "t1", "t2",
@@ -380,7 +408,7 @@ int jit_check_step(struct hart *h, struct block *b)
 {
     struct jit_check *c = h->check;
     bool replay = replayable(h, b);
-    if (replay) take_turn(h);
+    take_turn(h);
     struct arch before, ref, jit;
     save(h, &before);
     c->npages = 0;
@@ -394,7 +422,7 @@ int jit_check_step(struct hart *h, struct block *b)
             c->device_blocks++;
         else
             c->ref_only++;
-        if (replay) pthread_mutex_unlock(&turn);
+        give_turn(h);
         return r_ref;
     }
     save(h, &ref);
@@ -416,7 +444,7 @@ int jit_check_step(struct hart *h, struct block *b)
          * nothing ran; the interpreter's result stands */
         c->ref_only++;
         r_ref = run_reference(h, b);
-        pthread_mutex_unlock(&turn);
+        give_turn(h);
         return r_ref;
     }
     save(h, &jit);
@@ -427,6 +455,6 @@ int jit_check_step(struct hart *h, struct block *b)
     }
     c->compared++;
     if (!ok) report(h, b, &before, &ref, r_ref, &jit, r_jit);
-    pthread_mutex_unlock(&turn);
+    give_turn(h);
     return ok ? r_jit : -1;
 }

@@ -91,6 +91,9 @@ int jit_check_step(struct hart *h, struct block *b);
 /* Hooks in the slow paths of mmu.c while a checked block runs. */
 void jit_check_note_write(struct hart *h, uint64_t pa, uint64_t len);
 void jit_check_note_device(struct hart *h);
+/* Around a sleep inside a block (WFI, SBI suspend): asleep gives up the
+ * hart's turn to run blocks, !asleep takes it back. No-op without a checker. */
+void jit_check_sleep(struct hart *h, bool asleep);
 
 /* ---- the back end's side ------------------------------------------------------ */
 
