@@ -433,9 +433,17 @@ int jit_check_step(struct hart *h, struct block *b)
     }
     restore(h, &before);
     drop_write_tlb(h);
-    unsigned ev = atomic_exchange(&h->events, 0);
+    unsigned ev = atomic_exchange(&h->events, 0), more;
     c->phase = 2;
     int r_jit = jit_run(h->jit, b->code);
+    /* Another hart (or a device, or a timer) may post an event at any time,
+     * turn or not; the translated block then leaves at its entry check
+     * before running anything (no instruction charged). Run it again. */
+    while (r_jit == JIT_EXIT_LOOKUP && h->budget == before.budget &&
+           (more = atomic_exchange(&h->events, 0)) != 0) {
+        ev |= more;
+        r_jit = jit_run(h->jit, b->code);
+    }
     if (r_jit == JIT_EXIT_EXC) hart_take_trap(h, h->exc_cause, h->exc_tval, false);
     c->phase = 0;
     atomic_fetch_or(&h->events, ev);
