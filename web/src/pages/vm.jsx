@@ -320,7 +320,7 @@ function AdminAccount({ vm }) {
             { label: 'Stage', render: (s) => <span title={STAGE_WHAT[s.name] || ''}>{s.name}</span> },
             { label: 'What', render: (s) => STAGE_WHAT[s.name] || '-' },
             { label: 'Result', render: (s) => (s.result ? <Badge state={s.result === 'FAIL' ? 'Failed' : 'Succeeded'} label={s.result} /> : <Badge state="Pending" label={s.event_type === 'start' ? 'started' : s.event_type} />) },
-            { label: 'Said', render: (s) => <span class="small">{s.description || '-'}{s.origin ? <span class="muted"> ({s.origin})</span> : null}</span> },
+            { label: 'Said', render: (s) => <span class="small">{s.description || '-'}{s.origin && !(s.description || '').includes(s.origin) ? <span class="muted"> ({s.origin})</span> : null}</span> },
           ]}
         />
       )}

@@ -129,7 +129,7 @@ function imageOption(i) {
 function imageAccess(i) {
   if (!i) return { keys: false, password: false, noKeys: '', noPassword: '' };
   const o = i.osProfile || {};
-  const n = imageLabel(i);
+  const n = `Image ${imageLabel(i)}`;
   const noKeys = o.sshKeys
     ? ''
     : i.provisioning === 'none'
@@ -208,7 +208,12 @@ export function VmCreate() {
   const [formErr, setFormErr] = useState(null);
   const [submitting, setSubmitting] = useState(false);
   const [net, setNet] = useState({ vnets: [], nsgs: [] });
-  const set = (k) => (e) => setF({ ...f, [k]: e.currentTarget.type === 'checkbox' ? e.currentTarget.checked : e.currentTarget.value });
+  // a change to a field takes its error away (the next submit checks again)
+  const set = (k) => (e) => {
+    setF({ ...f, [k]: e.currentTarget.type === 'checkbox' ? e.currentTarget.checked : e.currentTarget.value });
+    const field = k === 'newGroup' ? 'group' : k;
+    if (errs[field]) setErrs({ ...errs, [field]: undefined });
+  };
 
   useEffect(() => {
     Promise.all([get('/v1/sizes'), get('/v1/images'), get('/v1/resourceGroups')])
@@ -456,7 +461,7 @@ export function VmCreate() {
           <Field label="Virtual network" error={errs.vnet}>
             {(a) => (
               <select {...a} name="vnet" value={f.vnet} onChange={set('vnet')}>
-                <option value="">New: {f.name || 'NAME'}-vnet (10.0.0.0/16)</option>
+                <option value="">{net.vnets.length ? "Default: the group's network (its first VNet with a subnet)" : `New: ${f.name || 'NAME'}-vnet (10.0.0.0/16)`}</option>
                 {net.vnets.map((v) => (
                   <option value={v.name}>{v.name} ({v.addressSpaces.join(', ')})</option>
                 ))}
@@ -479,7 +484,7 @@ export function VmCreate() {
           <Field label="Network security group" error={errs.nsg}>
             {(a) => (
               <select {...a} name="nsg" value={f.nsg} onChange={set('nsg')}>
-                <option value="">New: {f.name || 'NAME'}-nsg (allows SSH)</option>
+                <option value="">{!f.vnet && net.vnets.length ? `Default: the subnet's NSG, or a new ${f.name || 'NAME'}-nsg (allows SSH)` : `New: ${f.name || 'NAME'}-nsg (allows SSH)`}</option>
                 {net.nsgs.map((n) => (
                   <option value={n.name}>{n.name}</option>
                 ))}
