@@ -151,6 +151,28 @@ async function main() {
     check((await page.getByLabel('SSH public keys').getAttribute('aria-invalid')) === 'true', 'the key field is marked invalid');
     check(page.url().endsWith('/portal/vms/new'), 'still on the form: nothing was made');
     await shot(page, '04-vm-create-key-error');
+    step('a password where the image takes one (cloud-init), and its errors at the field');
+    await imageSelect.selectOption('ci-test');
+    check(!(await pwRadio.isDisabled()), 'a cloud-init image takes a password');
+    await pwRadio.check();
+    const pwInput = page.locator('input[name="adminPassword"]');
+    const pwConfirm = page.locator('input[name="confirmPassword"]');
+    await pwInput.fill('short');
+    await pwConfirm.fill('short');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    const pwField = page.locator('.field', { has: pwInput });
+    await pwField.locator('.field-error', { hasText: 'osProfile.adminPassword' }).waitFor();
+    check(/12-123 characters/.test(await pwField.locator('.field-error').innerText()), 'kumod says what a password must be');
+    await shot(page, '04-vm-create-password-error');
+    await pwInput.fill('Correct-Horse-9-battery');
+    await pwConfirm.fill('Correct-Horse-9-batterx');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.locator('.field', { has: pwConfirm }).locator('.field-error', { hasText: 'differ' }).waitFor();
+    check(page.url().endsWith('/portal/vms/new'), 'still on the form: nothing was made');
+    await imageSelect.selectOption('default');
+    check((await pwRadio.isDisabled()) && (await page.getByLabel('SSH public key', { exact: true }).isChecked()), 'back to the default image: keys again');
+    check((await page.getByLabel('SSH public keys').inputValue()).includes('AAAAnot-a-key'), 'the keys typed before are kept');
+
     step('a private key never leaves the page');
     await page.getByLabel('SSH public keys').fill(fs.readFileSync(sshKey, 'utf8'));
     await page.getByRole('button', { name: 'Create', exact: true }).click();

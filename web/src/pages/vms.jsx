@@ -461,7 +461,7 @@ export function VmCreate() {
           <Field label="Virtual network" error={errs.vnet}>
             {(a) => (
               <select {...a} name="vnet" value={f.vnet} onChange={set('vnet')}>
-                <option value="">{net.vnets.length ? "Default: the group's network (its first VNet with a subnet)" : `New: ${f.name || 'NAME'}-vnet (10.0.0.0/16)`}</option>
+                <option value="">{net.vnets.length ? "Default: the group's network" : `New: ${f.name || 'NAME'}-vnet (10.0.0.0/16)`}</option>
                 {net.vnets.map((v) => (
                   <option value={v.name}>{v.name} ({v.addressSpaces.join(', ')})</option>
                 ))}
@@ -484,7 +484,7 @@ export function VmCreate() {
           <Field label="Network security group" error={errs.nsg}>
             {(a) => (
               <select {...a} name="nsg" value={f.nsg} onChange={set('nsg')}>
-                <option value="">{!f.vnet && net.vnets.length ? `Default: the subnet's NSG, or a new ${f.name || 'NAME'}-nsg (allows SSH)` : `New: ${f.name || 'NAME'}-nsg (allows SSH)`}</option>
+                <option value="">{!f.vnet && net.vnets.length ? `Default: the subnet's, or new ${f.name || 'NAME'}-nsg` : `New: ${f.name || 'NAME'}-nsg (allows SSH)`}</option>
                 {net.nsgs.map((n) => (
                   <option value={n.name}>{n.name}</option>
                 ))}
