@@ -458,7 +458,7 @@ export function VmCreate() {
         </fieldset>
         <fieldset>
           <legend>Networking</legend>
-          <Field label="Virtual network" error={errs.vnet}>
+          <Field label="Virtual network" error={errs.vnet} hint={!f.vnet && net.vnets.length ? "As az vm create does, kumod puts the VM in the group's first VNet with a subnet (oldest first)." : undefined}>
             {(a) => (
               <select {...a} name="vnet" value={f.vnet} onChange={set('vnet')}>
                 <option value="">{net.vnets.length ? "Default: the group's network" : `New: ${f.name || 'NAME'}-vnet (10.0.0.0/16)`}</option>
