@@ -4,6 +4,7 @@
 #include "devices/console.h"
 
 #include "lib/log.h"
+#include "lib/threadrole.h"
 #include "machine/machine.h"
 
 #include <errno.h>
@@ -240,6 +241,8 @@ static void *input_thread(void *arg)
 {
     struct console *c = arg;
     uint8_t buf[256];
+    pthread_setname_np(pthread_self(), "console");
+    thread_role(ROLE_CONSOLE);
     for (;;) {
         struct pollfd p[2] = {{.fd = c->wake[0], .events = POLLIN}};
         int fd = c->kind == CON_SOCKET ? (c->in_fd >= 0 ? c->in_fd : c->listen_fd) : c->in_fd;
@@ -249,6 +252,7 @@ static void *input_thread(void *arg)
         int timeout = c->out_len ? FLUSH_MS : -1;
         pthread_mutex_unlock(&c->out_lock);
         int rc = poll(p, 2, timeout);
+        thread_role(ROLE_CONSOLE);
         if (rc < 0) {
             if (errno == EINTR) continue;
             break;

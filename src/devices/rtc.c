@@ -8,6 +8,7 @@
 #include "devices/rtc.h"
 
 #include "devices/plic.h"
+#include "lib/threadrole.h"
 #include "machine/machine.h"
 
 #include <pthread.h>
@@ -44,8 +45,10 @@ static void update_irq(struct rtc *r)
 static void *alarm_thread(void *arg)
 {
     struct rtc *r = arg;
+    pthread_setname_np(pthread_self(), "rtc");
     pthread_mutex_lock(&r->lock);
     while (!r->quit) {
+        thread_role(ROLE_TIMER);
         if (!r->alarm_armed) {
             pthread_cond_wait(&r->cond, &r->lock);
             continue;

@@ -35,6 +35,10 @@ void virtio_blk_set_limits(struct blk *b, const struct ratelimit_config *c);
 int virtio_blk_attach(struct machine *m, uint64_t base, struct plic *plic, unsigned irq,
                       const struct blk_config *cfg);
 
+/* The guest-visible size in bytes (a file holding the disk grows at most to
+ * about this, plus format metadata). */
+uint64_t virtio_blk_size(struct blk *b);
+
 /* The limits the disk enforces now (ratelimit_rates_of). */
 void virtio_blk_get_rates(struct blk *b, struct ratelimit_rates *r);
 

@@ -21,6 +21,10 @@
  *                                        or 0 = none; storage/ratelimit.h's meanings)
  *   {"op":"balloon","target_mib":N}      ask the guest to shrink to N MiB (or grow back)
  *   {"op":"balloon"}                     the balloon's state and the guest's memory figures
+ *   {"op":"sandbox_test","test":"open:PATH"|"forbidden"}
+ *                                        test aid (sandbox.h): try to open PATH, or make a
+ *                                        forbidden system call (the VMM dies with SIGSYS);
+ *                                        refused when the sandbox is off
  * Errors: {"ok":false,"error":"what was wrong"}.
  */
 #include "vmm/control.h"
@@ -31,9 +35,11 @@
 #include "devices/virtio_console.h"
 #include "devices/virtio_net.h"
 #include "lib/log.h"
+#include "lib/threadrole.h"
 #include "machine/machine.h"
 #include "storage/ratelimit.h"
 #include "vmm/cpuctl.h"
+#include "vmm/sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -261,8 +267,8 @@ static json_t *handle(struct control *c, const char *line)
     pthread_mutex_lock(&c->lock);
     struct machine *m = c->m;
     if (!op) {
-        reply = error_reply("op: missing (status, stop, shutdown, set_disk_limits or balloon)");
-        reply = error_reply("op: missing (status, stop, set_disk_limits, set_cpu or balloon)");
+        reply = error_reply("op: missing (status, stop, shutdown, set_disk_limits, set_cpu, "
+                            "balloon or sandbox_test)");
     } else if (!m) {
         reply = error_reply("the VM is between boots; try again");
     } else if (strcmp(op, "status") == 0) {
@@ -285,6 +291,12 @@ static json_t *handle(struct control *c, const char *line)
         reply = balloon(m, req);
     } else if (strcmp(op, "set_cpu") == 0) {
         reply = set_cpu(c, req);
+    } else if (strcmp(op, "sandbox_test") == 0) {
+        const char *what = json_string_value(json_object_get(req, "test"));
+        char msg[256];
+        if (!what) reply = error_reply("sandbox_test: give \"test\": \"open:PATH\" or \"forbidden\"");
+        else if (sandbox_test(what, msg, sizeof(msg)) < 0) reply = error_reply(msg);
+        else reply = json_pack("{s:b,s:s}", "ok", 1, "result", msg);
     } else {
         char msg[128];
         snprintf(msg, sizeof(msg), "op: unknown operation '%.40s'", op);
@@ -348,6 +360,7 @@ static void client_input(struct control *c, int k)
 static void *control_thread(void *arg)
 {
     struct control *c = arg;
+    pthread_setname_np(pthread_self(), "control");
     for (;;) {
         struct pollfd fds[2 + MAX_CLIENTS];
         int idx[2 + MAX_CLIENTS], n = 0;
@@ -358,7 +371,9 @@ static void *control_thread(void *arg)
                 idx[n] = k;
                 fds[n++] = (struct pollfd){.fd = c->clients[k]->fd, .events = POLLIN};
             }
-        if (poll(fds, (nfds_t)n, -1) < 0) {
+        int rc = poll(fds, (nfds_t)n, -1);
+        thread_role(ROLE_CONTROL);
+        if (rc < 0) {
             if (errno == EINTR) continue;
             break;
         }

@@ -7,12 +7,14 @@
 #include "devices/console.h"
 #include "devices/netdev.h"
 #include "lib/log.h"
+#include "lib/threadrole.h"
 #include "machine/boot.h"
 #include "machine/machine.h"
 #include "machine/virt.h"
 #include "storage/ratelimit.h"
 #include "vmm/control.h"
 #include "vmm/cpuctl.h"
+#include "vmm/sandbox.h"
 #include "vmm/vcpu.h"
 
 #include <errno.h>
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef KUMO_VERSION
@@ -47,6 +50,8 @@ struct options {
     struct net_config nics[VIRT_MAX_NICS];
     int nnics;
     int verbose;
+    struct sandbox_config sandbox; /* --sandbox, --sandbox-uid, --sandbox-gid */
+    bool sandbox_gid_given;
 };
 
 static void usage(FILE *out)
@@ -96,6 +101,12 @@ static void usage(FILE *out)
             "                    (default 100; above 100 needs CAP_SYS_NICE)\n"
             "  --cpu-affinity L  run only on host CPUs L, e.g. 1 or 2-3,6\n"
             "  --max-insns N     stop with an error after N instructions per vCPU\n"
+            "Sandbox (see docs/security.md):\n"
+            "  --sandbox on|off  confine the VMM once the guest starts (default on): its\n"
+            "                    own uid, namespaces, a private root, rlimits, a cgroup,\n"
+            "                    no_new_privs, Landlock and a seccomp allow-list\n"
+            "  --sandbox-uid N   the uid to run as (root only; default 65534, nobody)\n"
+            "  --sandbox-gid N   the gid to run as (default: the uid)\n"
             "  -v, --verbose     say what the VMM does (twice: more)\n"
             "  -h, --help        show this help;  --version  show the version\n"
             "\n"
@@ -202,7 +213,8 @@ static int parse_options(int argc, char **argv, struct options *o)
     enum {
         OPT_ELF = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_BIOS, OPT_DUMP_DTB, OPT_MEM,
         OPT_CPUS, OPT_MMU, OPT_CONSOLE, OPT_CONSOLE_LOG, OPT_MAX_INSNS, OPT_VERSION, OPT_DISK,
-        OPT_NET, OPT_CONTROL, OPT_CPU_CAP, OPT_CPU_WEIGHT, OPT_CPU_AFFINITY
+        OPT_NET, OPT_CONTROL, OPT_CPU_CAP, OPT_CPU_WEIGHT, OPT_CPU_AFFINITY, OPT_SANDBOX,
+        OPT_SANDBOX_UID, OPT_SANDBOX_GID
     };
     static const struct option longopts[] = {
         {"elf", required_argument, NULL, OPT_ELF},
@@ -223,6 +235,9 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"console", required_argument, NULL, OPT_CONSOLE},
         {"console-log", required_argument, NULL, OPT_CONSOLE_LOG},
         {"max-insns", required_argument, NULL, OPT_MAX_INSNS},
+        {"sandbox", required_argument, NULL, OPT_SANDBOX},
+        {"sandbox-uid", required_argument, NULL, OPT_SANDBOX_UID},
+        {"sandbox-gid", required_argument, NULL, OPT_SANDBOX_GID},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
@@ -230,6 +245,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     };
     *o = (struct options){.cpus = 1, .satp_mode = 10, .console = "stdio"};
     o->cpu.weight = CPUCTL_WEIGHT_DEFAULT;
+    o->sandbox.on = true;
     uint64_t v;
     int c;
     char err[256];
@@ -312,6 +328,28 @@ static int parse_options(int argc, char **argv, struct options *o)
                 return -1;
             }
             break;
+        case OPT_SANDBOX:
+            if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+                log_error("--sandbox %s: use on or off", optarg);
+                return -1;
+            }
+            o->sandbox.on = strcmp(optarg, "on") == 0;
+            break;
+        case OPT_SANDBOX_UID:
+        case OPT_SANDBOX_GID:
+            if (!parse_u64(optarg, &v) || v == 0 || v >= 0xffffffffu) {
+                log_error("%s %s: give a numeric id other than 0",
+                          c == OPT_SANDBOX_UID ? "--sandbox-uid" : "--sandbox-gid", optarg);
+                return -1;
+            }
+            if (c == OPT_SANDBOX_UID) {
+                o->sandbox.uid_given = true;
+                o->sandbox.uid = (uid_t)v;
+            } else {
+                o->sandbox_gid_given = true;
+                o->sandbox.gid = (gid_t)v;
+            }
+            break;
         case 'v': o->verbose++; break;
         case 'h': usage(stdout); exit(0);
         case OPT_VERSION: printf("kumo-vmm %s\n", KUMO_VERSION); exit(0);
@@ -338,6 +376,21 @@ static int parse_options(int argc, char **argv, struct options *o)
     }
     if (!o->mem_mib) o->mem_mib = b->elf ? 128 : 256;
     if (!o->boot.append) o->boot.append = "console=ttyS0";
+    if (o->sandbox_gid_given && !o->sandbox.uid_given) {
+        log_error("--sandbox-gid needs --sandbox-uid");
+        return -1;
+    }
+    if (!o->sandbox_gid_given) o->sandbox.gid = (gid_t)o->sandbox.uid;
+    struct sandbox_config *sb = &o->sandbox;
+    sb->on = sb->on && !b->dump_dtb;
+    sb->ram_bytes = o->mem_mib << 20;
+    sb->ncpus = o->cpus;
+    sb->ndisks = o->ndisks;
+    sb->nnics = o->nnics;
+    for (int k = 0; k < o->nnics; k++) sandbox_add_nic(sb, o->nics[k].backend);
+    const char *files[] = {b->kernel, b->initrd, b->bios, b->elf};
+    for (int k = 0; k < 4; k++)
+        if (files[k]) sb->boot_files[sb->nboot++] = files[k];
     return 0;
 }
 
@@ -349,6 +402,7 @@ static void *signal_thread(void *arg)
     for (;;) {
         int sig;
         if (sigwait(set, &sig) != 0) continue;
+        thread_role(ROLE_SIGNALS);
         struct machine *m = current;
         if (m) {
             machine_stop(m, STOP_POWEROFF, 128 + sig);
@@ -365,6 +419,14 @@ int main(int argc, char **argv)
     struct options o;
     if (parse_options(argc, argv, &o) < 0) return EXIT_USAGE;
     if (o.verbose) log_current_level = o.verbose > 1 ? LOG_DEBUG : LOG_INFO;
+    umask(077); /* sockets and logs are the caller's alone */
+
+    char err[256];
+    /* namespaces need a single-threaded process: before anything starts */
+    if (sandbox_prepare(&o.sandbox, err, sizeof(err)) < 0) {
+        log_error("--sandbox: %s", err);
+        return EXIT_USAGE;
+    }
 
     static sigset_t sigs;
     sigemptyset(&sigs);
@@ -375,7 +437,6 @@ int main(int argc, char **argv)
     pthread_t sig_thread;
     pthread_create(&sig_thread, NULL, signal_thread, &sigs);
 
-    char err[256];
     struct console *con = NULL;
     if (!o.boot.dump_dtb) {
         con = console_open(o.console, err, sizeof(err));
@@ -449,6 +510,14 @@ int main(int argc, char **argv)
         if (!console_started && con) {
             if (console_start(con) < 0) log_warn("console input is not available");
             console_started = true;
+        }
+        if (!sandbox_active() && sandbox_activate(m, err, sizeof(err)) < 0) {
+            log_error("sandbox: %s (or run with --sandbox off)", err);
+            console_set_machine(con, NULL);
+            control_set_machine(ctl, NULL);
+            current = NULL;
+            machine_free(m);
+            break;
         }
         int why = vcpu_run_machine(m, cpu);
         console_set_machine(con, NULL);

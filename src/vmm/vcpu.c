@@ -5,6 +5,7 @@
 
 #include "cpu/hart.h"
 #include "lib/log.h"
+#include "lib/threadrole.h"
 #include "machine/machine.h"
 #include "machine/sbi.h"
 #include "vmm/cpuctl.h"
@@ -53,6 +54,7 @@ static void *vcpu_thread(void *arg)
     char name[16];
     snprintf(name, sizeof(name), "vcpu%d", h->id);
     pthread_setname_np(pthread_self(), name);
+    thread_role(ROLE_VCPU);
     struct cpuctl *c = h->m->pace_hook == cpuctl_pace ? h->m->pace_arg : NULL;
     cpuctl_thread_start(c, h->id);
     while (wait_until_started(h)) {
