@@ -493,9 +493,13 @@ int main(int argc, char **argv)
     bool console_started = false;
     for (;;) {
         struct machine *m = virt_create(&cfg);
-        if (!m) break;
+        if (!m) {
+            status = EXIT_SETUP; /* also when a reboot cannot rebuild it */
+            break;
+        }
         for (int k = 0; k < m->nharts; k++) m->harts[k]->max_insns = o.max_insns;
         if (boot_load(m, &cfg, &o.boot) < 0) {
+            status = EXIT_SETUP;
             machine_free(m);
             break;
         }
@@ -504,20 +508,18 @@ int main(int argc, char **argv)
             status = 0;
             break;
         }
+        /* the first guest instruction runs sandboxed (vmm/sandbox.h) */
+        if (!sandbox_active() && sandbox_activate(m, err, sizeof(err)) < 0) {
+            log_error("sandbox: %s (or run with --sandbox off)", err);
+            machine_free(m);
+            break;
+        }
         current = m;
         console_set_machine(con, m);
         control_set_machine(ctl, m);
         if (!console_started && con) {
             if (console_start(con) < 0) log_warn("console input is not available");
             console_started = true;
-        }
-        if (!sandbox_active() && sandbox_activate(m, err, sizeof(err)) < 0) {
-            log_error("sandbox: %s (or run with --sandbox off)", err);
-            console_set_machine(con, NULL);
-            control_set_machine(ctl, NULL);
-            current = NULL;
-            machine_free(m);
-            break;
         }
         int why = vcpu_run_machine(m, cpu);
         console_set_machine(con, NULL);
