@@ -3,19 +3,30 @@
  * private 10.0.2.0/24 network with a NAT gateway to the host's network, DHCP
  * and DNS, and optional host port forwards into the guest. No privileges or
  * host network configuration needed.
+ *
+ * The NAT never reaches the host itself: libslirp's host loopback alias
+ * (10.0.2.2 -> 127.0.0.1) is off, and every frame the guest sends to an
+ * address outside 10.0.2.0/24 passes kumo-switch's egress policy first
+ * (network/egress.h: not this host, its loopback, link-local addresses or,
+ * unless allowed with egress=..., its private networks).
  */
 #include "devices/netdev.h"
 
+#include "lib/log.h"
+#include "network/egress.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <slirp/libslirp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define MAX_FDS 256
+#define MAX_FDS    256
 #define MAX_TIMERS 8
+#define RECENT     8
 
 struct timer {
     bool used, armed;
@@ -30,7 +41,23 @@ struct user {
     struct pollfd *fds; /* the poll set of the current round, for get_revents */
     int nfds, maxfds;
     struct timer timers[MAX_TIMERS];
+    struct egress_policy egress;
+    uint64_t egress_drops;
+    struct log_limit egress_log; /* a guest may try often */
+    uint32_t recent[RECENT];     /* destinations warned about lately */
+    unsigned nrecent;
 };
+
+#define VNETWORK 0x0a000200u /* 10.0.2.0/24, host byte order */
+
+/* The host's addresses, read once: a reboot in the sandbox (vmm/sandbox.h)
+ * builds a new back end but may not ask the kernel again. */
+static struct egress_policy base_policy;
+static pthread_once_t base_once = PTHREAD_ONCE_INIT;
+static void base_init(void)
+{
+    egress_init(&base_policy);
+}
 
 static int64_t now_ns(void)
 {
@@ -176,6 +203,32 @@ static void user_dispatch(struct netdev *nd, struct pollfd *fds, int n, bool err
 static void user_send(struct netdev *nd, const uint8_t *frame, size_t len)
 {
     struct user *u = (struct user *)nd;
+    /* IPv4 leaving the virtual network: the egress policy first */
+    if (len >= 34 && frame[12] == 0x08 && frame[13] == 0x00) {
+        uint32_t dst = (uint32_t)frame[30] << 24 | (uint32_t)frame[31] << 16 |
+                       (uint32_t)frame[32] << 8 | frame[33];
+        /* libslirp's own network (its DNS, the gateway, which answers pings
+         * itself and is no longer the host's loopback) and the broadcast
+         * DHCP uses stay inside libslirp */
+        bool inside = (dst & 0xffffff00u) == VNETWORK || dst == 0xffffffffu;
+        enum egress_verdict v = inside ? EGRESS_OK : egress_check(&u->egress, dst);
+        if (v != EGRESS_OK) {
+            u->egress_drops++;
+            nd->tx_dropped++;
+            /* once per destination (a connection retries), and rate-limited */
+            bool seen = false;
+            for (int k = 0; k < RECENT; k++) seen = seen || u->recent[k] == dst;
+            if (seen) return;
+            u->recent[u->nrecent++ % RECENT] = dst;
+            log_limited(&u->egress_log, LOG_WARN,
+                        "user network: the guest's packet to %u.%u.%u.%u dropped (%s; %llu "
+                        "so far): VMs do not reach the host or its networks (--net "
+                        "user,egress=... allows private ones)",
+                        frame[30], frame[31], frame[32], frame[33], egress_verdict_name(v),
+                        (unsigned long long)u->egress_drops);
+            return;
+        }
+    }
     slirp_input(u->slirp, frame, (int)len);
 }
 
@@ -203,9 +256,12 @@ static int add_hostfwd(struct user *u, const char *spec, char *err, size_t errle
     const char *colon = strchr(p, ':');
     if (!colon || colon - p > 3) goto bad;
     memcpy(proto, p, (size_t)(colon - p));
-    if (strcmp(proto, "tcp") == 0) is_udp = 0;
-    else if (strcmp(proto, "udp") == 0) is_udp = 1;
-    else goto bad;
+    if (strcmp(proto, "tcp") == 0)
+        is_udp = 0;
+    else if (strcmp(proto, "udp") == 0)
+        is_udp = 1;
+    else
+        goto bad;
     p = colon + 1;
     const char *dash = strchr(p, '-');
     if (!dash) goto bad;
@@ -247,6 +303,9 @@ struct netdev *netdev_user_open(const char *opts, char *err, size_t errlen)
     inet_pton(AF_INET, "10.0.2.15", &cfg.vdhcp_start);
     inet_pton(AF_INET, "10.0.2.3", &cfg.vnameserver);
     cfg.vhostname = "kumo";
+    cfg.disable_host_loopback = true; /* 10.0.2.2 is not the host's 127.0.0.1 */
+    pthread_once(&base_once, base_init);
+    u->egress = base_policy;
     u->slirp = slirp_new(&cfg, &callbacks, u);
     if (!u->slirp) {
         snprintf(err, errlen, "cannot start user-mode networking (libslirp)");
@@ -254,12 +313,14 @@ struct netdev *netdev_user_open(const char *opts, char *err, size_t errlen)
         return NULL;
     }
     char *copy = strdup(opts ? opts : "");
-    for (char *save = NULL, *kv = strtok_r(copy, ",", &save); kv;
-         kv = strtok_r(NULL, ",", &save)) {
+    for (char *save = NULL, *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
         if (strncmp(kv, "hostfwd=", 8) == 0) {
             if (add_hostfwd(u, kv + 8, err, errlen) < 0) goto fail;
+        } else if (strncmp(kv, "egress=", 7) == 0) {
+            if (egress_add(&u->egress, kv + 7, err, errlen) < 0) goto fail;
         } else {
-            snprintf(err, errlen, "user network: unknown setting '%s' (hostfwd=... is known)",
+            snprintf(err, errlen,
+                     "user network: unknown setting '%s' (hostfwd=... and egress=... are known)",
                      kv);
             goto fail;
         }
