@@ -45,6 +45,7 @@ struct user {
     uint64_t egress_drops;
     struct log_limit egress_log; /* a guest may try often */
     uint32_t recent[RECENT];     /* destinations warned about lately */
+    struct log_limit guest_log;  /* libslirp's complaints about the guest */
     unsigned nrecent;
 };
 
@@ -77,8 +78,8 @@ static ssize_t cb_send(const void *buf, size_t len, void *opaque)
 
 static void cb_error(const char *msg, void *opaque)
 {
-    (void)opaque;
-    fprintf(stderr, "kumo-vmm: warning: user network: %s\n", msg);
+    struct user *u = opaque;
+    log_limited(&u->guest_log, LOG_WARN, "user network: %s", msg); /* the guest's doing */
 }
 
 static int64_t cb_clock(void *opaque)

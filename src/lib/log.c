@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,16 @@
 
 enum log_level log_current_level = LOG_WARN;
 static const char *prog = "kumo";
+static _Atomic unsigned long long budget, written;
+static _Atomic bool noted;
+#define ERROR_GRACE (64ull << 10)
+
+void log_set_budget(unsigned long long bytes)
+{
+    budget = bytes;
+    written = 0;
+    noted = false;
+}
 
 void log_init(const char *progname, enum log_level level)
 {
@@ -30,6 +41,20 @@ void log_msg(enum log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
+    unsigned long long b = budget;
+    if (b) {
+        size_t len = strlen(prog) + strlen(tag[level]) + strlen(buf) + 3;
+        unsigned long long now = written;
+        if (now + len > b && (level != LOG_ERROR || now + len > b + ERROR_GRACE)) {
+            if (!atomic_exchange(&noted, true)) /* once */
+                fprintf(stderr,
+                        "%s: warning: this log reached its limit of %llu bytes: only "
+                        "errors are written from now on\n",
+                        prog, b);
+            return;
+        }
+        atomic_fetch_add(&written, len);
+    }
     /* One write per message so lines from several threads never interleave. */
     fprintf(stderr, "%s: %s%s\n", prog, tag[level], buf);
 }

@@ -8,6 +8,10 @@
 enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
 void log_init(const char *progname, enum log_level level);
+
+/* At most `bytes` of messages to stderr from now on (kumo-vmm: its vmm.log):
+ * past that only errors, for 64 KiB more, and one line saying so. 0: none. */
+void log_set_budget(unsigned long long bytes);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 extern enum log_level log_current_level;
 

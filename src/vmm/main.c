@@ -43,6 +43,7 @@ struct options {
     uint64_t max_insns;
     const char *console;
     const char *console_log;
+    uint64_t log_limit_mib; /* --log-limit */
     const char *control;
     struct cpuctl_config cpu; /* --cpu-cap, --cpu-weight, --cpu-affinity */
     struct blk_config disks[VIRT_MAX_DISKS];
@@ -93,6 +94,9 @@ static void usage(FILE *out)
             "  --mmu MODE        largest paging mode: sv39, sv48 or sv57 (default sv57)\n"
             "  --console KIND    stdio (default), none, or socket:PATH\n"
             "  --console-log F   also append the console output to file F\n"
+            "  --log-limit MIB   keep the console log under MIB MiB (its older half is\n"
+            "                    dropped in place) and write at most MIB MiB of messages\n"
+            "                    to stderr, errors excepted (default 4; 0: no limit)\n"
             "  --control PATH    JSON control socket: status and counters, stop, disk\n"
             "                    and CPU limits at run time (see docs/user-guide.md)\n"
             "  --cpu-cap PCT     hold each vCPU to PCT %% of one host core (1 to 100,\n"
@@ -214,7 +218,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         OPT_ELF = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_BIOS, OPT_DUMP_DTB, OPT_MEM,
         OPT_CPUS, OPT_MMU, OPT_CONSOLE, OPT_CONSOLE_LOG, OPT_MAX_INSNS, OPT_VERSION, OPT_DISK,
         OPT_NET, OPT_CONTROL, OPT_CPU_CAP, OPT_CPU_WEIGHT, OPT_CPU_AFFINITY, OPT_SANDBOX,
-        OPT_SANDBOX_UID, OPT_SANDBOX_GID
+        OPT_SANDBOX_UID, OPT_SANDBOX_GID, OPT_LOG_LIMIT
     };
     static const struct option longopts[] = {
         {"elf", required_argument, NULL, OPT_ELF},
@@ -234,6 +238,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"mmu", required_argument, NULL, OPT_MMU},
         {"console", required_argument, NULL, OPT_CONSOLE},
         {"console-log", required_argument, NULL, OPT_CONSOLE_LOG},
+        {"log-limit", required_argument, NULL, OPT_LOG_LIMIT},
         {"max-insns", required_argument, NULL, OPT_MAX_INSNS},
         {"sandbox", required_argument, NULL, OPT_SANDBOX},
         {"sandbox-uid", required_argument, NULL, OPT_SANDBOX_UID},
@@ -243,7 +248,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
     };
-    *o = (struct options){.cpus = 1, .satp_mode = 10, .console = "stdio"};
+    *o = (struct options){.cpus = 1, .satp_mode = 10, .console = "stdio",
+                          .log_limit_mib = CONSOLE_LOG_MAX_DEFAULT >> 20};
     o->cpu.weight = CPUCTL_WEIGHT_DEFAULT;
     o->sandbox.on = true;
     uint64_t v;
@@ -298,6 +304,12 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case OPT_CONSOLE: o->console = optarg; break;
         case OPT_CONSOLE_LOG: o->console_log = optarg; break;
+        case OPT_LOG_LIMIT:
+            if (!parse_u64(optarg, &o->log_limit_mib) || o->log_limit_mib > 1u << 20) {
+                log_error("--log-limit %s: give MiB from 0 (no limit) to 1048576", optarg);
+                return -1;
+            }
+            break;
         case OPT_CONTROL: o->control = optarg; break;
         case OPT_CPU_CAP:
             if (!cpuctl_parse_cap(optarg, &o->cpu.cap_bp)) {
@@ -420,6 +432,7 @@ int main(int argc, char **argv)
     if (parse_options(argc, argv, &o) < 0) return EXIT_USAGE;
     if (o.verbose) log_current_level = o.verbose > 1 ? LOG_DEBUG : LOG_INFO;
     umask(077); /* sockets and logs are the caller's alone */
+    log_set_budget(o.log_limit_mib << 20);
 
     char err[256];
     /* namespaces need a single-threaded process: before anything starts */
@@ -444,7 +457,8 @@ int main(int argc, char **argv)
             log_error("--console: %s", err);
             return EXIT_USAGE;
         }
-        if (o.console_log && console_set_log(con, o.console_log, err, sizeof(err)) < 0) {
+        if (o.console_log &&
+            console_set_log(con, o.console_log, o.log_limit_mib << 20, err, sizeof(err)) < 0) {
             log_error("--console-log: %s", err);
             console_close(con);
             return EXIT_SETUP;

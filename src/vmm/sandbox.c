@@ -145,8 +145,8 @@ static const struct rule rules[] = {
     /* image I/O: the main thread opens images on reboot (headers, chains) */
     {"read", MAIN | NET | CONSOLE_T | CONTROL_T | SIGS, PLAIN,
      "sockets, pipes, eventfds, the terminal"},
-    {"pread64", MAIN | DISK, PLAIN, "image reads"},
-    {"pwrite64", MAIN | DISK, PLAIN, "image writes"},
+    {"pread64", MAIN | DISK | VCPU | CONSOLE_T, PLAIN, "image reads; console log trimming"},
+    {"pwrite64", MAIN | DISK | VCPU | CONSOLE_T, PLAIN, "image writes; console log trimming"},
     {"preadv", MAIN | DISK, PLAIN, "image reads"},
     {"pwritev", MAIN | DISK, PLAIN, "image writes"},
     {"preadv2", MAIN | DISK, PLAIN, "image reads"},
@@ -154,7 +154,7 @@ static const struct rule rules[] = {
     {"fsync", MAIN | DISK, PLAIN, "flush requests, qcow2 metadata order"},
     {"fdatasync", MAIN | DISK, PLAIN, "flush requests"},
     {"fallocate", MAIN | DISK, PLAIN, "discard and write-zeroes (punch hole)"},
-    {"ftruncate", MAIN | DISK, PLAIN, "qcow2 growth and repair"},
+    {"ftruncate", MAIN | DISK | VCPU | CONSOLE_T, PLAIN, "qcow2 growth; console log trimming"},
 
     /* sockets: NIC back ends (libslirp on the NIC thread, host forwards bound
      * on the main thread; switch ports), console and control clients */

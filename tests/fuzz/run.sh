@@ -25,10 +25,10 @@ build fuzz_elf tests/fuzz/fuzz_elf.c src/machine/elf.c
 build fuzz_virtq tests/fuzz/fuzz_virtq.c src/devices/virtio_mmio.c src/devices/plic.c \
   src/devices/htif.c src/devices/console.c src/machine/machine.c src/cpu/hart.c src/cpu/exec.c \
   src/cpu/mmu.c src/cpu/csr.c src/cpu/trap.c src/cpu/decode.c src/cpu/fpu.c src/lib/log.c \
-  -lpthread -lm
+  src/lib/threadrole.c -lpthread -lm
 storage=(src/storage/disk.c src/storage/raw.c src/storage/qcow2.c src/storage/qcow2_cache.c
          src/storage/qcow2_refcount.c src/storage/qcow2_check.c src/storage/qcow2_create.c
-         src/storage/vhd.c src/storage/vmdk.c)
+         src/storage/vhd.c src/storage/vmdk.c src/lib/fileset.c)
 for img in qcow2 vhd vmdk; do
   build fuzz_$img tests/fuzz/fuzz_$img.c "${storage[@]}" -Itests/fuzz -lz -lpthread
 done
@@ -36,6 +36,7 @@ done
 # the virtual switch: frames through the data plane; configuration and control
 # (seeds: tests/fuzz/gen_net_seeds.py)
 net=(src/network/addr.c src/network/packet.c src/network/nsg.c src/network/conntrack.c
+     src/network/egress.c
      src/network/dhcp.c src/network/config.c src/network/dns.c src/network/imds.c
      src/network/tcpserv.c src/network/switch.c src/network/control.c
      -DKUMO_VERSION='"fuzz"' -ljansson)
