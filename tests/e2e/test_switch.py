@@ -996,6 +996,13 @@ class Guest:
     def start(self):
         """Boot to the shell."""
         self.wait_log("kumo guest: booted")
+        # the shell's prompt: a ^C sent earlier reaches init's process group
+        # (user data still running), which can end the shell it then starts
+        end = time.time() + 120
+        while ":~# " not in self.log().split("kumo guest: booted", 1)[-1]:
+            if time.time() > end or self.proc.poll() is not None:
+                raise self.died("no shell prompt on the console")
+            time.sleep(0.1)
         self.connect()
         # the shell may not be reading yet: probe until it answers
         for _ in range(60):

@@ -26,9 +26,20 @@ build fuzz_virtq tests/fuzz/fuzz_virtq.c src/devices/virtio_mmio.c src/devices/p
   src/devices/htif.c src/devices/console.c src/machine/machine.c src/cpu/hart.c src/cpu/exec.c \
   src/cpu/mmu.c src/cpu/csr.c src/cpu/trap.c src/cpu/decode.c src/cpu/fpu.c src/lib/log.c \
   src/lib/threadrole.c -lpthread -lm
+# the virtio device back ends, driven by a fake guest (tests/fuzz/fuzz_dev.h)
+board=(src/devices/virtio_mmio.c src/devices/plic.c src/devices/htif.c src/devices/console.c
+       src/machine/machine.c src/cpu/hart.c src/cpu/exec.c src/cpu/mmu.c src/cpu/csr.c
+       src/cpu/trap.c src/cpu/decode.c src/cpu/fpu.c src/lib/log.c src/lib/threadrole.c
+       -Itests/fuzz -lpthread -lm)
 storage=(src/storage/disk.c src/storage/raw.c src/storage/qcow2.c src/storage/qcow2_cache.c
          src/storage/qcow2_refcount.c src/storage/qcow2_check.c src/storage/qcow2_create.c
          src/storage/vhd.c src/storage/vmdk.c src/lib/fileset.c)
+build fuzz_dev_blk tests/fuzz/fuzz_dev_blk.c "${board[@]}" "${storage[@]}" \
+  src/storage/ratelimit.c -lz
+build fuzz_dev_net tests/fuzz/fuzz_dev_net.c "${board[@]}" src/devices/netdev.c \
+  src/devices/netdev_user.c src/devices/netdev_switch.c src/network/egress.c -lslirp
+build fuzz_dev_small tests/fuzz/fuzz_dev_small.c "${board[@]}" src/devices/virtio_balloon.c \
+  src/devices/virtio_console.c src/devices/virtio_rng.c
 for img in qcow2 vhd vmdk; do
   build fuzz_$img tests/fuzz/fuzz_$img.c "${storage[@]}" -Itests/fuzz -lz -lpthread
 done
@@ -50,7 +61,7 @@ build fuzz_cloud_body tests/fuzz/fuzz_cloud_body.c src/cloud/requests.c src/clou
   src/cloud/validate.c src/cloud/error.c src/cloud/timefmt.c src/network/addr.c \
   src/network/nsg.c src/storage/tiers.c src/storage/ratelimit.c src/cloud/autoscale.c -ljansson
 
-for h in fuzz_elf fuzz_virtq fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config \
+for h in fuzz_elf fuzz_virtq fuzz_dev_blk fuzz_dev_net fuzz_dev_small fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config \
     fuzz_net_services fuzz_cloud_body; do
   corpus="$out/$h-corpus"
   mkdir -p "$corpus"
