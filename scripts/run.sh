@@ -67,15 +67,13 @@ if [ "${1:-}" = "--stop" ]; then
   if ! "$build/kumo" status >/dev/null 2>&1; then
     echo "[kumo] no kumod answers in $data: nothing to stop" >&2
   else
-    # every running VM of this kumod: ResourceGroup, Name, ..., PowerState (6th)
-    env -u KUMO_GROUP "$build/kumo" vm list -o tsv | while IFS=$'\t' read -r rg name _ _ _ power _; do
-      case "$power" in
-      Running | Starting)
+    # every running VM of this kumod (every group): its group and name
+    env -u KUMO_GROUP "$build/kumo" vm list -o tsv \
+      --query "[?powerState=='Running' || powerState=='Starting'].[resourceGroup, name]" |
+      while IFS=$'\t' read -r rg name; do
         echo "[kumo] powering off VM '$name' of resource group '$rg'" >&2
         "$build/kumo" vm stop -g "$rg" "$name" </dev/null >&2 || true
-        ;;
-      esac
-    done
+      done
   fi
   pid=$(kumod_pid)
   if [ -n "$pid" ]; then

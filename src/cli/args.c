@@ -11,10 +11,12 @@
 #include "cli/cli.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,12 +30,16 @@ const struct opt global_opts[] = {
     {"url", 0, OPT_VALUE, "URL",
      "talk to kumod over TCP instead, e.g. http://127.0.0.1:8080 (default: $KUMO_URL)", NULL},
     {"token", 0, OPT_VALUE, "TOKEN", "the API token (default: $KUMO_TOKEN, else DIR/token)", NULL},
+    {"query", 0, OPT_VALUE, "JMESPATH",
+     "a JMESPath query on the JSON result, as az's --query, e.g. \"[?powerState=='Running']"
+     ".name\" (printed as -o says: json, table or tsv)",
+     NULL},
     {"debug", 0, OPT_FLAG, NULL, "print each HTTP request and answer on stderr", NULL},
     {"help", 'h', OPT_FLAG, NULL, "show this help", NULL},
     {0},
 };
 
-const struct opt wait_opts[] = {
+static const struct opt wait_opts[] = {
     {"no-wait", 0, OPT_FLAG, NULL,
      "return as soon as kumod has accepted the operation (it goes on in the background)", NULL},
     {"timeout", 0, OPT_VALUE, "SECONDS",
@@ -58,6 +64,12 @@ int edit_distance(const char *a, const char *b)
             int m = d[i - 1][j] + 1;
             if (d[i][j - 1] + 1 < m) m = d[i][j - 1] + 1;
             if (d[i - 1][j - 1] + cost < m) m = d[i - 1][j - 1] + cost;
+            /* a swap of two neighbours is one typo (B1sm for B1ms) */
+            if (i > 1 && j > 1 &&
+                tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 2]) &&
+                tolower((unsigned char)a[i - 2]) == tolower((unsigned char)b[j - 1]) &&
+                d[i - 2][j - 2] + 1 < m)
+                m = d[i - 2][j - 2] + 1;
             d[i][j] = m;
         }
     return d[la][lb];
@@ -74,11 +86,34 @@ int usage_error(const struct cli *c, const char *fmt, ...)
     return KX_USAGE;
 }
 
+bool opt_answers(const struct opt *o, const char *word, size_t n)
+{
+    for (const char *p = o->name; *p;) {
+        size_t len = strcspn(p, "|");
+        if (len == n && strncmp(p, word, n) == 0) return true;
+        p += len;
+        if (*p) p++;
+    }
+    return false;
+}
+
+const char *opt_main(const struct opt *o)
+{
+    size_t len = strcspn(o->name, "|");
+    return o->name[len] ? fmt_str("%.*s", (int)len, o->name) : o->name;
+}
+
 static int find_opt(const struct args *a, const char *name)
 {
     for (int i = 0; i < a->nopts; i++)
-        if (strcmp(a->opts[i]->name, name) == 0) return i;
+        if (opt_answers(a->opts[i], name, strlen(name))) return i;
     return -1;
+}
+
+/* The name the user gave an option by: --tail for --lines|tail. */
+static const char *spelled(const struct args *a, int i)
+{
+    return a->val[i].spelled ? a->val[i].spelled : opt_main(a->opts[i]);
 }
 
 static int find_short(const struct args *a, char s)
@@ -93,10 +128,11 @@ static const char *suggest_opt(const struct args *a, const char *name)
     const char *best = NULL;
     int bd = 3;
     for (int i = 0; i < a->nopts; i++) {
-        int d = edit_distance(name, a->opts[i]->name);
-        if (d < bd || (strlen(name) >= 4 && strstr(a->opts[i]->name, name) && bd > 1)) {
+        const char *main = opt_main(a->opts[i]);
+        int d = edit_distance(name, main);
+        if (d < bd || (strlen(name) >= 4 && strstr(main, name) && bd > 1)) {
             bd = d < bd ? d : 1;
-            best = a->opts[i]->name;
+            best = main;
         }
     }
     return best;
@@ -117,13 +153,13 @@ static void add_value(struct args *a, int i, const char *v)
 static void add_opts(struct args *a, const struct opt *o)
 {
     for (; o && o->name; o++)
-        if (a->nopts < MAX_OPTS && find_opt(a, o->name) < 0) a->opts[a->nopts++] = o;
+        if (a->nopts < MAX_OPTS && find_opt(a, opt_main(o)) < 0) a->opts[a->nopts++] = o;
 }
 
-static const char *opt_label(const struct opt *o)
+static const char *opt_label(const struct opt *o, const char *name)
 {
-    if (o->kind == OPT_FLAG) return tmp("--%s", o->name);
-    return tmp("--%s %s", o->name, o->metavar ? o->metavar : "VALUE");
+    if (o->kind == OPT_FLAG) return fmt_str("--%s", name);
+    return fmt_str("--%s %s", name, o->metavar ? o->metavar : "VALUE");
 }
 
 void args_free(struct args *a)
@@ -184,6 +220,7 @@ int args_parse(struct cli *c, struct args *a, const struct cmd *cmd, int argc, c
                 if (s) return usage_error(c, "unknown option --%s (did you mean --%s?)", name, s);
                 return usage_error(c, "unknown option --%s", name);
             }
+            a->val[idx].spelled = fmt_str("%s", name);
             if (eq) {
                 value = eq + 1;
                 inline_value = true;
@@ -197,17 +234,18 @@ int args_parse(struct cli *c, struct args *a, const struct cmd *cmd, int argc, c
             }
         }
         const struct opt *o = a->opts[idx];
+        const char *oname = spelled(a, idx);
         switch (o->kind) {
         case OPT_FLAG:
-            if (inline_value) return usage_error(c, "--%s takes no value", o->name);
-            if (a->val[idx].set) return usage_error(c, "--%s is given twice", o->name);
+            if (inline_value) return usage_error(c, "--%s takes no value", oname);
+            if (a->val[idx].set) return usage_error(c, "--%s is given twice", oname);
             add_value(a, idx, "1");
             break;
         case OPT_VALUE:
-            if (a->val[idx].set) return usage_error(c, "%s is given twice", opt_label(o));
+            if (a->val[idx].set) return usage_error(c, "%s is given twice", opt_label(o, oname));
             if (!inline_value) {
                 if (i + 1 >= argc)
-                    return usage_error(c, "%s: the option needs a value (%s)", opt_label(o),
+                    return usage_error(c, "%s: the option needs a value (%s)", opt_label(o, oname),
                                        o->help);
                 value = argv[++i];
             }
@@ -225,12 +263,19 @@ int args_parse(struct cli *c, struct args *a, const struct cmd *cmd, int argc, c
                     got++;
                 }
                 if (!got)
-                    return usage_error(c, "--%s needs one or more values (%s)", o->name, o->help);
+                    return usage_error(c, "--%s needs one or more values (%s)", oname, o->help);
             }
             break;
         }
     }
     return KX_OK;
+}
+
+const char *arg_size(const struct args *a)
+{
+    const char *s = arg_str(a, "size");
+    if (s && strncasecmp(s, "Standard_", 9) == 0 && s[9]) return s + 9;
+    return s;
 }
 
 bool arg_has(const struct args *a, const char *name)
@@ -273,7 +318,8 @@ int arg_long(struct cli *c, const struct args *a, const char *name, long min, lo
     if (!s) return 0;
     long v;
     if (parse_long(s, &v) < 0 || v < min || v > max) {
-        usage_error(c, "--%s: '%s' is not a whole number from %ld to %ld", name, s, min, max);
+        usage_error(c, "--%s: '%s' is not a whole number from %ld to %ld",
+                    spelled(a, find_opt(a, name)), s, min, max);
         return -1;
     }
     *out = v;
@@ -288,11 +334,19 @@ int arg_double(struct cli *c, const struct args *a, const char *name, double min
     char *end;
     double v = strtod(s, &end);
     if (!*s || *end || !(v >= min && v <= max)) {
-        usage_error(c, "--%s: '%s' is not a number from %g to %g", name, s, min, max);
+        usage_error(c, "--%s: '%s' is not a number from %g to %g", spelled(a, find_opt(a, name)), s,
+                    min, max);
         return -1;
     }
     *out = v;
     return 1;
+}
+
+const char *opt_group(const struct args *a)
+{
+    const char *g = arg_str(a, "resource-group");
+    if (!g || !*g) g = getenv("KUMO_GROUP");
+    return g && *g ? g : NULL;
 }
 
 const char *need_group(struct cli *c, const struct args *a)
@@ -329,7 +383,8 @@ const char *need_opt(struct cli *c, const struct args *a, const char *name, cons
     const char *v = arg_str(a, name);
     if (!v || !*v) {
         int i = find_opt(a, name);
-        usage_error(c, "missing %s: %s", i >= 0 ? opt_label(a->opts[i]) : name, why);
+        usage_error(c, "missing %s: %s",
+                    i >= 0 ? opt_label(a->opts[i], opt_main(a->opts[i])) : name, why);
         return NULL;
     }
     return v;
@@ -355,11 +410,71 @@ json_t *parse_tags(struct cli *c, const struct args *a)
     return o;
 }
 
+int tags_into(struct cli *c, const struct args *a, json_t *body)
+{
+    if (!arg_has(a, "tags")) return 0;
+    json_t *tags = parse_tags(c, a);
+    if (!tags) return -1;
+    json_object_set_new(body, "tags", tags);
+    return 0;
+}
+
+static char *base64(const unsigned char *p, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
+    if (!out) return NULL;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16;
+        if (i + 1 < n) v |= (unsigned)p[i + 1] << 8;
+        if (i + 2 < n) v |= p[i + 2];
+        *o++ = tab[(v >> 18) & 63];
+        *o++ = tab[(v >> 12) & 63];
+        *o++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+        *o++ = i + 2 < n ? tab[v & 63] : '=';
+    }
+    *o = 0;
+    return out;
+}
+
+#define USER_DATA_MAX (64 * 1024)
+
+int user_data_into(struct cli *c, const struct args *a, json_t *body)
+{
+    const char *file = arg_str(a, "user-data");
+    if (!file) return 0;
+    FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
+    if (!f) {
+        usage_error(c, "--user-data: cannot read %s: %s", file, strerror(errno));
+        return -1;
+    }
+    unsigned char *buf = malloc(USER_DATA_MAX + 1);
+    size_t n = buf ? fread(buf, 1, USER_DATA_MAX + 1, f) : 0;
+    bool err = !buf || ferror(f);
+    if (f != stdin) fclose(f);
+    if (err || n > USER_DATA_MAX) {
+        free(buf);
+        usage_error(
+            c, err ? "--user-data: cannot read %s" : "--user-data: %s is larger than 64 KiB", file);
+        return -1;
+    }
+    char *b = base64(buf, n);
+    free(buf);
+    json_t *ud = b ? json_string(b) : NULL;
+    free(b);
+    if (!ud) {
+        fprintf(stderr, "kumo: out of memory\n");
+        exit(KX_ERROR);
+    }
+    json_object_set_new(body, "userData", ud);
+    return 0;
+}
+
 const char *time_arg(struct cli *c, const struct args *a, const char *name, bool *bad)
 {
     const char *s = arg_str(a, name);
     if (!s) return NULL;
-    if (strcmp(s, "now") == 0) return tmp("%lld", (long long)time(NULL));
+    if (strcmp(s, "now") == 0) return fmt_str("%lld", (long long)time(NULL));
     size_t n = strlen(s);
     char unit = n ? s[n - 1] : 0;
     if (n >= 2 && strchr("smhd", unit)) {
@@ -367,7 +482,7 @@ const char *time_arg(struct cli *c, const struct args *a, const char *name, bool
         double v = strtod(s, &end);
         if (end == s + n - 1 && v >= 0 && isdigit((unsigned char)s[0])) {
             double mult = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 86400;
-            return tmp("%.3f", (double)time(NULL) - v * mult);
+            return fmt_str("%.3f", (double)time(NULL) - v * mult);
         }
         usage_error(c,
                     "--%s: '%s' is not a time: use RFC 3339 (2024-11-17T12:00:00Z), "
@@ -436,8 +551,15 @@ static void print_opts(FILE *f, const char *title, const struct opt *o)
     fprintf(f, "\n%s:\n", title);
     for (; o->name; o++) {
         char head[96];
-        int n = o->short_name ? snprintf(head, sizeof(head), "  -%c, --%s", o->short_name, o->name)
-                              : snprintf(head, sizeof(head), "      --%s", o->name);
+        char names[96] = ""; /* aliases too: "lines, --tail" */
+        for (const char *p = o->name; *p;) {
+            size_t len = strcspn(p, "|"), at = strlen(names);
+            snprintf(names + at, sizeof(names) - at, "%s%.*s", at ? ", --" : "", (int)len, p);
+            p += len;
+            if (*p) p++;
+        }
+        int n = o->short_name ? snprintf(head, sizeof(head), "  -%c, --%s", o->short_name, names)
+                              : snprintf(head, sizeof(head), "      --%s", names);
         if (o->kind != OPT_FLAG && n > 0 && (size_t)n < sizeof(head))
             snprintf(head + n, sizeof(head) - (size_t)n, " %s%s", o->metavar ? o->metavar : "VALUE",
                      o->kind == OPT_LIST ? " ..." : "");
@@ -472,7 +594,8 @@ void print_help(const struct cli *c, const struct cmd *cmd, FILE *f)
     }
     int col = fprintf(f, "Usage: %s", c->prog);
     fputc(' ', f);
-    wrap(f, cmd->usage ? cmd->usage : "[options]", 4, col + 1);
+    const char *usage = cmd->usage ? cmd->usage : cmd->res ? res_usage(cmd) : NULL;
+    wrap(f, usage ? usage : "[options]", 4, col + 1);
     fputc('\n', f);
     wrap(f, cmd->help ? cmd->help : cmd->summary, 0, 0);
     print_opts(f, "Options", cmd->opts);

@@ -13,8 +13,8 @@
 static char *add_q(char *q, const char *key, const char *value)
 {
     if (!value) return q;
-    char *e = qesc(value);
-    char *r = tmp("%s%s%s=%s", q, *q ? "&" : "?", key, e);
+    char *e = query_escape(value);
+    char *r = fmt_str("%s%s%s=%s", q, *q ? "&" : "?", key, e);
     free(e);
     return r;
 }
@@ -26,14 +26,10 @@ static char *range_query(struct cli *c, const struct args *a, bool group)
     const char *from = time_arg(c, a, "from", &bad);
     const char *to = bad ? NULL : time_arg(c, a, "to", &bad);
     if (bad) return NULL;
-    char *q = tmp("%s", "");
+    char *q = fmt_str("%s", "");
     q = add_q(q, "from", from);
     q = add_q(q, "to", to);
-    if (group) {
-        const char *g = arg_str(a, "resource-group");
-        if (!g) g = getenv("KUMO_GROUP");
-        if (g && *g) q = add_q(q, "resourceGroup", g);
-    }
+    if (group) q = add_q(q, "resourceGroup", opt_group(a));
     return q;
 }
 
@@ -48,8 +44,8 @@ static const char *type_word(const char *t)
 
 static const char *qty(double q, const char *unit)
 {
-    if (unit && strcmp(unit, "hour") == 0) return tmp("%.4f h", q);
-    return tmp("%.6f %s", q, unit ? unit : "");
+    if (unit && strcmp(unit, "hour") == 0) return fmt_str("%.4f h", q);
+    return fmt_str("%.6f %s", q, unit ? unit : "");
 }
 
 static int cost(struct cli *c, struct args *a)
@@ -74,7 +70,7 @@ static int cost(struct cli *c, struct args *a)
     if (!q) return KX_USAGE;
     q = add_q(q, "groupBy", api_by);
     json_t *j;
-    int rc = api(c, "GET", tmp("/cost%s", q), NULL, &j);
+    int rc = api(c, "GET", fmt_str("/cost%s", q), NULL, &j);
     if (rc) return rc;
     if (c->out == OUT_JSON) {
         print_json(j);
@@ -87,25 +83,27 @@ static int cost(struct cli *c, struct args *a)
     const json_t *r;
     if (!strcmp(api_by, "resourceGroup")) {
         t = TABLE("ResourceGroup", ">Cost (USD)");
-        json_array_foreach(rows, i, r) ROW(t, js(r, "key"), fmt_money(jd(r, "cost")));
+        json_array_foreach(rows, i, r)
+            ROW(t, member_str(r, "key"), fmt_money(member_num(r, "cost")));
     } else if (!strcmp(api_by, "vm")) {
         t = TABLE("ResourceGroup", "Type", "Resource", "Usage", ">Cost (USD)");
         json_array_foreach(rows, i, r)
         {
-            char *use = tmp("%s", "");
+            char *use = fmt_str("%s", "");
             size_t k;
             const json_t *m;
             json_array_foreach(json_object_get(r, "meters"), k, m) use =
-                tmp("%s%s%s: %s", use, *use ? ", " : "", jsn(m, "meter"),
-                    qty(jd(m, "quantity"), js(m, "unit")));
-            ROW(t, js(r, "resourceGroup"), type_word(js(r, "resourceType")), js(r, "resource"), use,
-                fmt_money(jd(r, "cost")));
+                fmt_str("%s%s%s: %s", use, *use ? ", " : "", member_text(m, "meter"),
+                        qty(member_num(m, "quantity"), member_str(m, "unit")));
+            ROW(t, member_str(r, "resourceGroup"), type_word(member_str(r, "resourceType")),
+                member_str(r, "resource"), use, fmt_money(member_num(r, "cost")));
         }
     } else {
         t = TABLE("Meter", ">Quantity", ">Price (USD)", ">Cost (USD)");
         json_array_foreach(rows, i, r)
-            ROW(t, js(r, "key"), qty(jd(r, "quantity"), js(r, "unit")),
-                tmp("%g/%s", jd(r, "pricePerUnit"), jsn(r, "unit")), fmt_money(jd(r, "cost")));
+            ROW(t, member_str(r, "key"), qty(member_num(r, "quantity"), member_str(r, "unit")),
+                fmt_str("%g/%s", member_num(r, "pricePerUnit"), member_text(r, "unit")),
+                fmt_money(member_num(r, "cost")));
     }
     if (json_array_size(rows) && c->out == OUT_TABLE)
         table_print(t, c->out);
@@ -115,33 +113,44 @@ static int cost(struct cli *c, struct args *a)
         puts("(no usage in this period)");
     table_free(t);
     if (c->out == OUT_TABLE)
-        printf("\nTotal: %s %s from %s to %s (UTC)\n", fmt_money(jd(j, "total")),
-               jsn(j, "currency"), fmt_time(js(j, "from")), fmt_time(js(j, "to")));
+        printf("\nTotal: %s %s from %s to %s (UTC)\n", fmt_money(member_num(j, "total")),
+               member_text(j, "currency"), fmt_time(member_str(j, "from")),
+               fmt_time(member_str(j, "to")));
     json_decref(j);
     return KX_OK;
 }
 
-static void usage_row(const json_t *u, const char **cells)
+static const char *usage_type(const json_t *u)
 {
-    cells[0] = js(u, "resourceGroup");
-    cells[1] = type_word(js(u, "resourceType"));
-    cells[2] = js(u, "resource");
-    cells[3] = js(u, "meter");
-    cells[4] = tmp("%g/%s", jd(u, "pricePerUnit"), jsn(u, "unit"));
-    cells[5] = fmt_time(js(u, "start"));
-    cells[6] = js(u, "end") ? fmt_time(js(u, "end")) : "(open)";
+    return type_word(member_str(u, "resourceType"));
 }
 
-static const struct view usage_view = {(const char *[]){"ResourceGroup", "Type", "Resource",
-                                                        "Meter", ">Price (USD)", "Start (UTC)",
-                                                        "End (UTC)", NULL},
-                                       usage_row};
+static const char *usage_price(const json_t *u)
+{
+    return fmt_str("%g/%s", member_num(u, "pricePerUnit"), member_text(u, "unit"));
+}
+
+static const char *usage_end(const json_t *u)
+{
+    return member_str(u, "end") ? fmt_time(member_str(u, "end")) : "(open)";
+}
+
+static const struct column usage_columns[] = {
+    COL("ResourceGroup", "resourceGroup", CELL_TEXT),
+    COL_GET_RAW("Type", usage_type, "resourceType"),
+    COL("Resource", "resource", CELL_TEXT),
+    COL("Meter", "meter", CELL_TEXT),
+    COL_GET_RAW(">Price (USD)", usage_price, "pricePerUnit"),
+    COL("Start (UTC)", "start", CELL_TIME),
+    COL_GET_RAW("End (UTC)", usage_end, "end"),
+    {0},
+};
 
 static int usage(struct cli *c, struct args *a)
 {
     char *q = range_query(c, a, true);
     if (!q) return KX_USAGE;
-    return list_path(c, tmp("/usage%s", q), &usage_view);
+    return list_path(c, fmt_str("/usage%s", q), usage_columns);
 }
 
 /* ---- metrics ---- */
@@ -153,9 +162,9 @@ static int cmp_str(const void *x, const void *y)
 
 static const char *metric_value(const char *name, double v)
 {
-    if (!strcmp(name, "cpuPercent")) return tmp("%.1f", v);
-    if (strstr(name, "MiB") || strstr(name, "Bytes")) return tmp("%.0f", v);
-    return tmp("%.1f", v);
+    if (!strcmp(name, "cpuPercent")) return fmt_str("%.1f", v);
+    if (strstr(name, "MiB") || strstr(name, "Bytes")) return fmt_str("%.0f", v);
+    return fmt_str("%.1f", v);
 }
 
 static int metrics_vm(struct cli *c, struct args *a)
@@ -166,13 +175,13 @@ static int metrics_vm(struct cli *c, struct args *a)
     if (!q) return KX_USAGE;
     int nn;
     const char *const *names = arg_list(a, "names", &nn);
-    char *list = tmp("%s", "");
+    char *list = fmt_str("%s", "");
     for (int i = 0; i < nn; i++)
-        list = tmp("%s%s%s", list, i ? "," : "", names[i]);
+        list = fmt_str("%s%s%s", list, i ? "," : "", names[i]);
     if (nn) q = add_q(q, "names", list);
-    char *p = upath("/resourceGroups/%s/virtualMachines/%s/metrics", g, n);
+    char *p = api_path("/resourceGroups/%s/virtualMachines/%s/metrics", g, n);
     json_t *j;
-    int rc = api(c, "GET", tmp("%s%s", p, q), NULL, &j);
+    int rc = api(c, "GET", fmt_str("%s%s", p, q), NULL, &j);
     free(p);
     if (rc) return rc;
     if (c->out == OUT_JSON) {
@@ -187,7 +196,7 @@ static int metrics_vm(struct cli *c, struct args *a)
     int ncols = 0;
     if (nn) {
         /* the column order of the request, split at commas */
-        char *all = tmp("%s", list);
+        char *all = fmt_str("%s", list);
         for (char *save, *tok = strtok_r(all, ",", &save); tok && ncols < MAX_COLS - 1;
              tok = strtok_r(NULL, ",", &save))
             cols[ncols++] = tok;
@@ -203,7 +212,7 @@ static int metrics_vm(struct cli *c, struct args *a)
         const json_t *s;
         json_array_foreach(json_object_get(m, cols[k]), i, s)
         {
-            if (!js(s, "at")) continue;
+            if (!member_str(s, "at")) continue;
             if (nt == cap) {
                 cap = cap * 2 + 64;
                 const char **nt2 = realloc(times, cap * sizeof(char *));
@@ -214,14 +223,14 @@ static int metrics_vm(struct cli *c, struct args *a)
                 }
                 times = nt2;
             }
-            times[nt++] = js(s, "at");
+            times[nt++] = member_str(s, "at");
         }
     }
     if (nt) qsort(times, nt, sizeof(char *), cmp_str);
     const char *hdr[MAX_COLS];
     hdr[0] = "Time (UTC)";
     for (int k = 0; k < ncols; k++)
-        hdr[k + 1] = tmp(">%s", cols[k]);
+        hdr[k + 1] = fmt_str(">%s", cols[k]);
     struct table *t = table_new(ncols + 1, hdr);
     size_t rows = 0;
     for (size_t i = 0; i < nt; i++) {
@@ -232,8 +241,8 @@ static int metrics_vm(struct cli *c, struct args *a)
             const json_t *s;
             json_array_foreach(json_object_get(m, cols[k]), x, s)
             {
-                if (js(s, "at") && !strcmp(js(s, "at"), times[i])) {
-                    cells[k + 1] = metric_value(cols[k], jd(s, "value"));
+                if (member_str(s, "at") && !strcmp(member_str(s, "at"), times[i])) {
+                    cells[k + 1] = metric_value(cols[k], member_num(s, "value"));
                     break;
                 }
             }
@@ -245,7 +254,7 @@ static int metrics_vm(struct cli *c, struct args *a)
         table_print(t, c->out);
     else
         printf("(no samples in this period: kumod samples running VMs every %lld s)\n",
-               ji(j, "intervalSeconds"));
+               member_int(j, "intervalSeconds"));
     table_free(t);
     free(times);
     json_decref(j);
@@ -270,14 +279,22 @@ static int metrics_prometheus(struct cli *c, struct args *a)
 
 /* ---- command tables ---- */
 
+#define OPT_RANGE                                                                                  \
+    {"from",                                                                                       \
+     0,                                                                                            \
+     OPT_VALUE,                                                                                    \
+     "TIME",                                                                                       \
+     "start: RFC 3339, seconds since the epoch, or an age (30m, 2h, 1d); default: the first "      \
+     "record",                                                                                     \
+     "query.from"},                                                                                \
+    {                                                                                              \
+        "to", 0, OPT_VALUE, "TIME", "end (default: now)", "query.to"                               \
+    }
+
 static const struct opt range_opts[] = {
     {"resource-group", 'g', OPT_VALUE, "RG", "only this group (default: $KUMO_GROUP, else all)",
      NULL},
-    {"from", 0, OPT_VALUE, "TIME",
-     "start: RFC 3339, seconds since the epoch, or an age (30m, 2h, 1d); default: the first "
-     "record",
-     "query.from"},
-    {"to", 0, OPT_VALUE, "TIME", "end (default: now)", "query.to"},
+    OPT_RANGE,
     {0},
 };
 
@@ -286,11 +303,7 @@ static const struct opt cost_opts[] = {
      "resource-group (default), vm (one row per VM, disk and public IP) or meter", "query.groupBy"},
     {"resource-group", 'g', OPT_VALUE, "RG", "only this group (default: $KUMO_GROUP, else all)",
      "query.resourceGroup"},
-    {"from", 0, OPT_VALUE, "TIME",
-     "start: RFC 3339, seconds since the epoch, or an age (30m, 2h, 1d); default: the first "
-     "record",
-     "query.from"},
-    {"to", 0, OPT_VALUE, "TIME", "end (default: now)", "query.to"},
+    OPT_RANGE,
     {0},
 };
 

@@ -7,11 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define OPT_TAGS(field)                                                                            \
-    {                                                                                              \
-        "tags", 0, OPT_LIST, "KEY=VALUE", "tags (up to 50); \"\" alone clears them", field         \
-    }
+#include <strings.h>
 
 /* ---- resource groups ---- */
 
@@ -37,60 +33,81 @@ static const char *group_name(struct cli *c, const struct args *a)
     return v;
 }
 
-static void group_row(const json_t *g, const char **cells)
-{
-    cells[0] = js(g, "name");
-    cells[1] = js(g, "location");
-    cells[2] = fmt_tags(json_object_get(g, "tags"));
-}
+static const struct column group_columns[] = {
+    COL("Name", "name", CELL_TEXT),
+    COL("Location", "location", CELL_TEXT),
+    COL("Tags", "tags", CELL_TAGS),
+    {0},
+};
 
-static const struct view group_view = {(const char *[]){"Name", "Location", "Tags", NULL},
-                                       group_row};
-
-static void group_show(struct cli *c, const json_t *g)
+static void group_view(struct cli *c, const json_t *g)
 {
     struct table *t = kv_new();
-    kv_add(t, "Name", jsn(g, "name"));
-    kv_add(t, "Location", jsn(g, "location"));
+    kv_add(t, "Name", member_text(g, "name"));
+    kv_add(t, "Location", member_text(g, "location"));
     kv_add(t, "Tags", fmt_tags(json_object_get(g, "tags")));
     kv_add(t, "State", fmt_state(g));
-    kv_add(t, "Created", fmt_time(js(g, "createdAt")));
+    kv_add(t, "Created", fmt_time(member_str(g, "createdAt")));
     kv_print(t, c->out);
 }
 
+static const struct resource group = {
+    .what = "resource group",
+    .collection = "resourceGroups",
+    .scope = RES_TOP,
+    .columns = group_columns,
+    .view = group_view,
+    .name = group_name,
+};
+
+/*
+ * As az group create: creating a group that exists (by the same name) is
+ * not an error. kumod answers 409; kumo then shows the group, after
+ * applying --tags. The group keeps its location (a different -l is
+ * refused); a name that differs only in case is still a conflict (a
+ * mistake, most likely).
+ */
 static int group_create(struct cli *c, struct args *a)
 {
     const char *n = group_name(c, a);
     if (!n) return KX_USAGE;
     json_t *tags = arg_has(a, "tags") ? parse_tags(c, a) : NULL;
     if (arg_has(a, "tags") && !tags) return KX_USAGE;
+    const char *loc = arg_str(a, "location");
     json_t *body = json_pack("{ss}", "name", n);
-    if (arg_str(a, "location"))
-        json_object_set_new(body, "location", json_string(arg_str(a, "location")));
-    if (tags) json_object_set_new(body, "tags", tags);
-    json_t *g;
-    int rc = api(c, "POST", "/resourceGroups", body, &g);
-    if (rc) return rc;
-    if (c->out == OUT_JSON)
-        print_json(g);
-    else
-        group_show(c, g);
+    if (loc) json_object_set_new(body, "location", json_string(loc));
+    if (tags) json_object_set_new(body, "tags", json_incref(tags));
+    struct resp r;
+    int rc = http_request(c, "POST", "/resourceGroups", body, &r);
+    json_decref(body);
+    if (rc || r.status != 409) {
+        if (!rc && r.status >= 200 && r.status < 300 && r.json)
+            print_one(c, r.json, group_view);
+        else if (!rc)
+            rc = api_fail(c, &r);
+        resp_free(&r);
+        json_decref(tags);
+        return rc;
+    }
+    char *p = res_path_of(&group, NULL, NULL, n);
+    json_t *g = NULL;
+    int found = api_get_maybe(c, p, &g);
+    if (found != 1 || strcmp(member_text(g, "name"), n) != 0) {
+        rc = found < 0 ? -found : api_fail(c, &r);
+    } else if (loc && strcasecmp(loc, member_text(g, "location")) != 0) {
+        fprintf(stderr,
+                "%s: error: resource group '%s' exists in location %s, not %s (a group's "
+                "location cannot change; leave out -l, or pick another name) [Conflict]\n",
+                c->prog, n, member_text(g, "location"), loc);
+        rc = KX_CONFLICT;
+    } else if (tags) {
+        rc = send_show(c, "PATCH", p, json_pack("{sO}", "tags", tags), group_view);
+    } else {
+        print_one(c, g, group_view);
+    }
+    resp_free(&r);
     json_decref(g);
-    return KX_OK;
-}
-
-static int group_list(struct cli *c, struct args *a)
-{
-    (void)a;
-    return list_path(c, "/resourceGroups", &group_view);
-}
-
-static int group_show_cmd(struct cli *c, struct args *a)
-{
-    const char *n = group_name(c, a);
-    if (!n) return KX_USAGE;
-    char *p = upath("/resourceGroups/%s", n);
-    int rc = show_one(c, p, group_show);
+    json_decref(tags);
     free(p);
     return rc;
 }
@@ -102,25 +119,8 @@ static int group_update(struct cli *c, struct args *a)
     if (!arg_has(a, "tags")) return usage_error(c, "nothing to change: give --tags KEY=VALUE ...");
     json_t *tags = parse_tags(c, a);
     if (!tags) return KX_USAGE;
-    char *p = upath("/resourceGroups/%s", n);
-    json_t *g;
-    int rc = api(c, "PATCH", p, json_pack("{so}", "tags", tags), &g);
-    free(p);
-    if (rc) return rc;
-    if (c->out == OUT_JSON)
-        print_json(g);
-    else
-        group_show(c, g);
-    json_decref(g);
-    return KX_OK;
-}
-
-static int group_delete(struct cli *c, struct args *a)
-{
-    const char *n = group_name(c, a);
-    if (!n) return KX_USAGE;
-    char *p = upath("/resourceGroups/%s", n);
-    int rc = delete_one(c, p, tmp("resource group '%s'", n));
+    char *p = res_path_of(&group, NULL, NULL, n);
+    int rc = send_show(c, "PATCH", p, json_pack("{so}", "tags", tags), group_view);
     free(p);
     return rc;
 }
@@ -130,14 +130,14 @@ static const struct opt group_create_opts[] = {
     {"resource-group", 'g', OPT_VALUE, "NAME", "the same as -n", "name"},
     {"location", 'l', OPT_VALUE, "LOCATION", "where its resources live (default: local)",
      "location"},
-    OPT_TAGS("tags"),
+    OPT_TAGS("tags (up to 50); \"\" alone clears them"),
     {0},
 };
 
 static const struct opt group_update_opts[] = {
     {"name", 'n', OPT_VALUE, "NAME", "the resource group", "name"},
     {"resource-group", 'g', OPT_VALUE, "NAME", "the same as -n", "name"},
-    OPT_TAGS("tags"),
+    OPT_TAGS("tags (up to 50); \"\" alone clears them"),
     {0},
 };
 
@@ -147,19 +147,14 @@ static const struct cmd group_create_c = {
     .usage = "-n NAME [-l LOCATION] [--tags K=V ...]",
     .help = "Create a resource group: a named folder for VMs, disks, networks and their "
             "bills. Names are 1-64 letters, digits, '.', '_' or '-', unique on the host, "
-            "case-insensitive.",
+            "case-insensitive. As with az, creating a group that exists is not an error: kumo "
+            "shows it (after setting --tags, when given).",
     .opts = group_create_opts,
     .run = group_create,
     .positionals = 1,
     .examples = "  kumo group create -n web --tags team=blue\n"};
-static const struct cmd group_list_c = {
-    .name = "list", .summary = "List the resource groups", .run = group_list};
-static const struct cmd group_show_c = {.name = "show",
-                                        .summary = "Show a resource group",
-                                        .usage = "-n NAME",
-                                        .opts = group_name_opts,
-                                        .run = group_show_cmd,
-                                        .positionals = 1};
+static const struct cmd group_list_c = RES_LIST(&group, "List the resource groups", NULL);
+static const struct cmd group_show_c = RES_SHOW(&group, "Show a resource group", group_name_opts);
 static const struct cmd group_update_c = {.name = "update",
                                           .summary = "Replace a group's tags",
                                           .usage = "-n NAME --tags K=V ...",
@@ -169,11 +164,11 @@ static const struct cmd group_update_c = {.name = "update",
 static const struct cmd group_delete_c = {
     .name = "delete",
     .summary = "Delete an empty resource group",
-    .usage = "-n NAME",
     .help = "Delete a resource group. kumod refuses while the group holds anything (exit code "
             "4, with a list of what is left): delete its VMs, disks and networks first.",
     .opts = group_name_opts,
-    .run = group_delete,
+    .run = res_delete,
+    .res = &group,
     .positionals = 1};
 
 const struct cmd cmd_group = {
@@ -187,46 +182,67 @@ const struct cmd cmd_group = {
 
 /* ---- sizes ---- */
 
-static void size_row(const json_t *s, const char **cells)
+static const char *size_iops(const json_t *s)
 {
-    const json_t *b = json_object_get(s, "burstable");
-    cells[0] = js(s, "name");
-    cells[1] = js(s, "family");
-    cells[2] = tmp("%lld", ji(s, "vcpus"));
-    cells[3] = fmt_mib(ji(s, "memoryMiB"));
-    cells[4] = tmp("%lld", ji(s, "maxDataDisks"));
-    cells[5] = ji(s, "maxDiskIops") ? tmp("%lld", ji(s, "maxDiskIops")) : "no cap";
-    cells[6] = tmp("%.4f", jd(s, "pricePerHour"));
-    cells[7] = json_is_object(b) ? tmp("%g%%", jd(b, "baselinePercent")) : "-";
+    return member_int(s, "maxDiskIops") ? fmt_str("%lld", member_int(s, "maxDiskIops")) : "no cap";
 }
 
-static const struct view size_view = {(const char *[]){"Name", "Family", ">vCPUs", ">Memory",
-                                                       ">DataDisks", ">DiskIops", ">USD/hour",
-                                                       ">Baseline", NULL},
-                                      size_row};
+static const char *size_price(const json_t *s)
+{
+    return fmt_str("%.4f", member_num(s, "pricePerHour"));
+}
 
-static void size_show(struct cli *c, const json_t *s)
+static const char *size_baseline(const json_t *s)
+{
+    const json_t *b = json_object_get(s, "burstable");
+    return json_is_object(b) ? fmt_str("%g%%", member_num(b, "baselinePercent")) : "-";
+}
+
+static const struct column size_columns[] = {
+    COL("Name", "name", CELL_TEXT),
+    COL("Family", "family", CELL_TEXT),
+    COL(">vCPUs", "vcpus", CELL_INT),
+    COL(">Memory", "memoryMiB", CELL_MIB),
+    COL(">DataDisks", "maxDataDisks", CELL_INT),
+    COL_GET_RAW(">DiskIops", size_iops, "maxDiskIops"),
+    COL_GET_RAW(">USD/hour", size_price, "pricePerHour"),
+    COL_GET_RAW(">Baseline", size_baseline, "burstable.baselinePercent"),
+    {0},
+};
+
+static void size_view(struct cli *c, const json_t *s)
 {
     const json_t *b = json_object_get(s, "burstable");
     struct table *t = kv_new();
-    kv_add(t, "Name", jsn(s, "name"));
-    kv_add(t, "Family", jsn(s, "family"));
-    kv_add(t, "vCPUs", tmp("%lld", ji(s, "vcpus")));
-    kv_add(t, "Memory", tmp("%s (%lld MiB)", fmt_mib(ji(s, "memoryMiB")), ji(s, "memoryMiB")));
-    kv_add(t, "Max data disks", tmp("%lld", ji(s, "maxDataDisks")));
+    kv_add(t, "Name", member_text(s, "name"));
+    kv_add(t, "Family", member_text(s, "family"));
+    kv_add(t, "vCPUs", fmt_str("%lld", member_int(s, "vcpus")));
+    kv_add(
+        t, "Memory",
+        fmt_str("%s (%lld MiB)", fmt_mib(member_int(s, "memoryMiB")), member_int(s, "memoryMiB")));
+    kv_add(t, "Max data disks", fmt_str("%lld", member_int(s, "maxDataDisks")));
     kv_add(t, "Max disk IOPS",
-           ji(s, "maxDiskIops") ? tmp("%lld per disk", ji(s, "maxDiskIops")) : "no cap");
+           member_int(s, "maxDiskIops") ? fmt_str("%lld per disk", member_int(s, "maxDiskIops"))
+                                        : "no cap");
     kv_add(t, "Price",
-           tmp("%g USD/hour (%.2f USD per 730-hour month)", jd(s, "pricePerHour"),
-               jd(s, "pricePerHour") * 730));
+           fmt_str("%g USD/hour (%.2f USD per 730-hour month)", member_num(s, "pricePerHour"),
+                   member_num(s, "pricePerHour") * 730));
     if (json_is_object(b))
         kv_add(t, "Burstable",
-               tmp("baseline %g%% of each vCPU, %lld initial credits, %lld per hour, %lld max",
-                   jd(b, "baselinePercent"), ji(b, "initialCredits"), ji(b, "creditsPerHour"),
-                   ji(b, "maxCredits")));
-    kv_add(t, "Built in", jb(s, "builtin") ? "yes" : "no (added by the operator)");
+               fmt_str("baseline %g%% of each vCPU, %lld initial credits, %lld per hour, %lld max",
+                       member_num(b, "baselinePercent"), member_int(b, "initialCredits"),
+                       member_int(b, "creditsPerHour"), member_int(b, "maxCredits")));
+    kv_add(t, "Built in", member_bool(s, "builtin") ? "yes" : "no (added by the operator)");
     kv_print(t, c->out);
 }
+
+static const struct resource size = {
+    .what = "size",
+    .collection = "sizes",
+    .scope = RES_TOP,
+    .columns = size_columns,
+    .view = size_view,
+};
 
 static int size_list(struct cli *c, struct args *a)
 {
@@ -245,24 +261,14 @@ static int size_list(struct cli *c, struct args *a)
     json_t *s;
     json_array_foreach(json_object_get(j, "value"), i, s)
     {
-        if (fam && strcasecmp(jsn(s, "family"), fam) != 0) continue;
-        if (ji(s, "vcpus") < minc || ji(s, "memoryMiB") < minm) continue;
+        if (fam && strcasecmp(member_text(s, "family"), fam) != 0) continue;
+        if (member_int(s, "vcpus") < minc || member_int(s, "memoryMiB") < minm) continue;
         json_array_append(out, s);
     }
-    print_items(c, out, &size_view, false);
+    print_items(c, out, size_columns, GROUP_NONE);
     json_decref(out);
     json_decref(j);
     return KX_OK;
-}
-
-static int size_show_cmd(struct cli *c, struct args *a)
-{
-    const char *n = need_name(c, a, "size");
-    if (!n) return KX_USAGE;
-    char *p = upath("/sizes/%s", n);
-    int rc = show_one(c, p, size_show);
-    free(p);
-    return rc;
 }
 
 static int size_body(struct cli *c, const struct args *a, json_t *body)
@@ -287,7 +293,7 @@ static int size_body(struct cli *c, const struct args *a, json_t *body)
 
 static int size_create(struct cli *c, struct args *a)
 {
-    const char *n = need_name(c, a, "size");
+    const char *n = need_name(c, a, size.what);
     if (!n) return KX_USAGE;
     if (!need_opt(c, a, "vcpus", "how many vCPUs (1 to 32)") ||
         !need_opt(c, a, "memory-mib", "the memory in MiB (64 to 65536)") ||
@@ -298,20 +304,12 @@ static int size_create(struct cli *c, struct args *a)
         json_decref(body);
         return KX_USAGE;
     }
-    json_t *s;
-    int rc = api(c, "POST", "/sizes", body, &s);
-    if (rc) return rc;
-    if (c->out == OUT_JSON)
-        print_json(s);
-    else
-        size_show(c, s);
-    json_decref(s);
-    return KX_OK;
+    return send_show(c, "POST", "/sizes", body, size_view);
 }
 
 static int size_update(struct cli *c, struct args *a)
 {
-    const char *n = need_name(c, a, "size");
+    const char *n = need_name(c, a, size.what);
     if (!n) return KX_USAGE;
     json_t *body = json_object();
     if (size_body(c, a, body)) {
@@ -323,25 +321,8 @@ static int size_update(struct cli *c, struct args *a)
         return usage_error(c, "nothing to change: give --price-per-hour, --max-data-disks or "
                               "--max-disk-iops");
     }
-    char *p = upath("/sizes/%s", n);
-    json_t *s;
-    int rc = api(c, "PATCH", p, body, &s);
-    free(p);
-    if (rc) return rc;
-    if (c->out == OUT_JSON)
-        print_json(s);
-    else
-        size_show(c, s);
-    json_decref(s);
-    return KX_OK;
-}
-
-static int size_delete(struct cli *c, struct args *a)
-{
-    const char *n = need_name(c, a, "size");
-    if (!n) return KX_USAGE;
-    char *p = upath("/sizes/%s", n);
-    int rc = delete_one(c, p, tmp("size '%s'", n));
+    char *p = res_path_of(&size, NULL, NULL, n);
+    int rc = send_show(c, "PATCH", p, body, size_view);
     free(p);
     return rc;
 }
@@ -394,12 +375,7 @@ static const struct cmd size_list_c = {
     .opts = size_list_opts,
     .run = size_list,
     .examples = "  kumo size list --family B\n  kumo size list --min-vcpus 4 -o json\n"};
-static const struct cmd size_show_c = {.name = "show",
-                                       .summary = "Show a size",
-                                       .usage = "-n SIZE",
-                                       .opts = size_name_opts,
-                                       .run = size_show_cmd,
-                                       .positionals = 1};
+static const struct cmd size_show_c = RES_SHOW(&size, "Show a size", size_name_opts);
 static const struct cmd size_create_c = {
     .name = "create",
     .summary = "Add a size to the catalog (operator)",
@@ -419,13 +395,8 @@ static const struct cmd size_update_c = {
     .opts = size_update_opts,
     .run = size_update,
     .positionals = 1};
-static const struct cmd size_delete_c = {.name = "delete",
-                                         .summary = "Remove a size no VM uses (operator)",
-                                         .usage = "-n SIZE",
-                                         .opts = size_name_opts,
-                                         .run = size_delete,
-                                         .positionals = 1};
-
+static const struct cmd size_delete_c =
+    RES_DELETE(&size, "Remove a size no VM uses (operator)", size_name_opts);
 const struct cmd cmd_size = {
     .name = "size",
     .summary = "VM sizes: list, show (and create, update, delete for operators)",
@@ -440,108 +411,112 @@ const struct cmd cmd_size = {
 static const char *usage_of(const json_t *o, const char *what)
 {
     const json_t *cap = json_object_get(o, "capacity"), *al = json_object_get(o, "allocated");
-    if (strcmp(what, "vcpus") == 0) return tmp("%lld/%lld", ji(al, "vcpus"), ji(cap, "vcpus"));
-    return tmp("%lld/%lld MiB", ji(al, "memoryMiB"), ji(cap, "memoryMiB"));
+    if (strcmp(what, "vcpus") == 0)
+        return fmt_str("%lld/%lld", member_int(al, "vcpus"), member_int(cap, "vcpus"));
+    return fmt_str("%lld/%lld MiB", member_int(al, "memoryMiB"), member_int(cap, "memoryMiB"));
 }
 
-static void location_row(const json_t *l, const char **cells)
+static const char *vcpus_used(const json_t *o)
 {
-    cells[0] = js(l, "name");
-    cells[1] = join_strings(json_object_get(l, "hosts"), ",");
-    cells[2] = usage_of(l, "vcpus");
-    cells[3] = usage_of(l, "memory");
-    cells[4] = tmp("%lld", ji(json_object_get(l, "allocated"), "vms"));
+    return usage_of(o, "vcpus");
 }
 
-static const struct view location_view = {
-    (const char *[]){"Name", "Hosts", ">vCPUs used", ">Memory used", ">VMs", NULL}, location_row};
-
-static void location_show(struct cli *c, const json_t *l)
+static const char *memory_used(const json_t *o)
 {
-    const json_t *cap = json_object_get(l, "capacity"), *al = json_object_get(l, "allocated"),
-                 *av = json_object_get(l, "available");
+    return usage_of(o, "memory");
+}
+
+static const struct column location_columns[] = {
+    COL("Name", "name", CELL_TEXT),
+    COL("Hosts", "hosts", CELL_LIST),
+    COL_GET_RAW(">vCPUs used", vcpus_used, "allocated.vcpus"),
+    COL_GET_RAW(">Memory used", memory_used, "allocated.memoryMiB"),
+    COL(">VMs", "allocated.vms", CELL_INT),
+    {0},
+};
+
+/* The capacity, allocated and available lines of a location or host. */
+static void kv_capacity(struct table *t, const json_t *o)
+{
+    const json_t *cap = json_object_get(o, "capacity"), *al = json_object_get(o, "allocated"),
+                 *av = json_object_get(o, "available");
+    kv_add(t, "Capacity",
+           fmt_str("%lld vCPUs, %lld MiB", member_int(cap, "vcpus"), member_int(cap, "memoryMiB")));
+    kv_add(t, "Allocated",
+           fmt_str("%lld vCPUs, %lld MiB (%lld VM%s)", member_int(al, "vcpus"),
+                   member_int(al, "memoryMiB"), member_int(al, "vms"),
+                   member_int(al, "vms") == 1 ? "" : "s"));
+    kv_add(t, "Available",
+           fmt_str("%lld vCPUs, %lld MiB", member_int(av, "vcpus"), member_int(av, "memoryMiB")));
+}
+
+static void location_view(struct cli *c, const json_t *l)
+{
     struct table *t = kv_new();
-    kv_add(t, "Name", jsn(l, "name"));
+    kv_add(t, "Name", member_text(l, "name"));
     kv_add(t, "Hosts", join_strings(json_object_get(l, "hosts"), ", "));
-    kv_add(t, "Capacity", tmp("%lld vCPUs, %lld MiB", ji(cap, "vcpus"), ji(cap, "memoryMiB")));
-    kv_add(t, "Allocated",
-           tmp("%lld vCPUs, %lld MiB (%lld VM%s)", ji(al, "vcpus"), ji(al, "memoryMiB"),
-               ji(al, "vms"), ji(al, "vms") == 1 ? "" : "s"));
-    kv_add(t, "Available", tmp("%lld vCPUs, %lld MiB", ji(av, "vcpus"), ji(av, "memoryMiB")));
+    kv_capacity(t, l);
     kv_print(t, c->out);
 }
 
-static int location_list(struct cli *c, struct args *a)
+static const struct resource location = {
+    .what = "location",
+    .collection = "locations",
+    .scope = RES_TOP,
+    .columns = location_columns,
+    .view = location_view,
+    .default_name = "local",
+};
+
+static const char *host_memory(const json_t *h)
 {
-    (void)a;
-    return list_path(c, "/locations", &location_view);
+    return fmt_str("%lld MiB", member_int(h, "memoryMiB"));
 }
 
-static int location_show_cmd(struct cli *c, struct args *a)
+static const char *host_ratios(const json_t *h)
 {
-    const char *n = a->npos || arg_str(a, "name") ? need_name(c, a, "location") : "local";
-    if (!n) return KX_USAGE;
-    char *p = upath("/locations/%s", n);
-    int rc = show_one(c, p, location_show);
-    free(p);
-    return rc;
+    return fmt_str("%g/%g", member_num(h, "cpuAllocationRatio"),
+                   member_num(h, "ramAllocationRatio"));
 }
 
-static void host_row(const json_t *h, const char **cells)
-{
-    cells[0] = js(h, "name");
-    cells[1] = js(h, "location");
-    cells[2] = tmp("%lld", ji(h, "cpus"));
-    cells[3] = tmp("%lld MiB", ji(h, "memoryMiB"));
-    cells[4] = tmp("%g/%g", jd(h, "cpuAllocationRatio"), jd(h, "ramAllocationRatio"));
-    cells[5] = usage_of(h, "vcpus");
-    cells[6] = usage_of(h, "memory");
-}
+static const struct column host_columns[] = {
+    COL("Name", "name", CELL_TEXT),
+    COL("Location", "location", CELL_TEXT),
+    COL(">CPUs", "cpus", CELL_INT),
+    COL_GET_RAW(">Memory", host_memory, "memoryMiB"),
+    COL_GET(">Ratios cpu/ram", host_ratios),
+    COL_GET_RAW(">vCPUs used", vcpus_used, "allocated.vcpus"),
+    COL_GET_RAW(">Memory used", memory_used, "allocated.memoryMiB"),
+    {0},
+};
 
-static const struct view host_view = {(const char *[]){"Name", "Location", ">CPUs", ">Memory",
-                                                       ">Ratios cpu/ram", ">vCPUs used",
-                                                       ">Memory used", NULL},
-                                      host_row};
-
-static void host_show(struct cli *c, const json_t *h)
+static void host_view(struct cli *c, const json_t *h)
 {
-    const json_t *cap = json_object_get(h, "capacity"), *al = json_object_get(h, "allocated"),
-                 *av = json_object_get(h, "available");
     struct table *t = kv_new();
-    kv_add(t, "Name", jsn(h, "name"));
-    kv_add(t, "Location", jsn(h, "location"));
+    kv_add(t, "Name", member_text(h, "name"));
+    kv_add(t, "Location", member_text(h, "location"));
     kv_add(t, "CPUs",
-           tmp("%lld (x %g allocation ratio)", ji(h, "cpus"), jd(h, "cpuAllocationRatio")));
+           fmt_str("%lld (x %g allocation ratio)", member_int(h, "cpus"),
+                   member_num(h, "cpuAllocationRatio")));
     kv_add(t, "Memory",
-           tmp("%lld MiB (x %g allocation ratio, %lld MiB reserved for the host)",
-               ji(h, "memoryMiB"), jd(h, "ramAllocationRatio"), ji(h, "reservedMemoryMiB")));
-    kv_add(t, "Capacity", tmp("%lld vCPUs, %lld MiB", ji(cap, "vcpus"), ji(cap, "memoryMiB")));
-    kv_add(t, "Allocated",
-           tmp("%lld vCPUs, %lld MiB (%lld VM%s)", ji(al, "vcpus"), ji(al, "memoryMiB"),
-               ji(al, "vms"), ji(al, "vms") == 1 ? "" : "s"));
-    kv_add(t, "Available", tmp("%lld vCPUs, %lld MiB", ji(av, "vcpus"), ji(av, "memoryMiB")));
+           fmt_str("%lld MiB (x %g allocation ratio, %lld MiB reserved for the host)",
+                   member_int(h, "memoryMiB"), member_num(h, "ramAllocationRatio"),
+                   member_int(h, "reservedMemoryMiB")));
+    kv_capacity(t, h);
     kv_print(t, c->out);
 }
 
-static int host_list(struct cli *c, struct args *a)
-{
-    (void)a;
-    return list_path(c, "/hosts", &host_view);
-}
-
-static int host_show_cmd(struct cli *c, struct args *a)
-{
-    const char *n = need_name(c, a, "host");
-    if (!n) return KX_USAGE;
-    char *p = upath("/hosts/%s", n);
-    int rc = show_one(c, p, host_show);
-    free(p);
-    return rc;
-}
+static const struct resource host = {
+    .what = "host",
+    .collection = "hosts",
+    .scope = RES_TOP,
+    .columns = host_columns,
+    .view = host_view,
+};
 
 static int host_update(struct cli *c, struct args *a)
 {
-    const char *n = need_name(c, a, "host");
+    const char *n = need_name(c, a, host.what);
     if (!n) return KX_USAGE;
     json_t *body = json_object();
     long v;
@@ -562,17 +537,10 @@ static int host_update(struct cli *c, struct args *a)
         return usage_error(c, "nothing to change: give --cpus, --memory-mib, "
                               "--reserved-memory-mib, --cpu-ratio or --ram-ratio");
     }
-    char *p = upath("/hosts/%s", n);
-    json_t *h;
-    int rc = api(c, "PATCH", p, body, &h);
+    char *p = res_path_of(&host, NULL, NULL, n);
+    int rc = send_show(c, "PATCH", p, body, host_view);
     free(p);
-    if (rc) return rc;
-    if (c->out == OUT_JSON)
-        print_json(h);
-    else
-        host_show(c, h);
-    json_decref(h);
-    return KX_OK;
+    return rc;
 bad:
     json_decref(body);
     return KX_USAGE;
@@ -597,14 +565,10 @@ static const struct opt host_update_opts[] = {
     {0},
 };
 
-static const struct cmd location_list_c = {
-    .name = "list", .summary = "List locations with their capacity", .run = location_list};
-static const struct cmd location_show_c = {.name = "show",
-                                           .summary = "Show a location's capacity",
-                                           .usage = "[-n LOCATION]",
-                                           .opts = location_opts,
-                                           .run = location_show_cmd,
-                                           .positionals = 1};
+static const struct cmd location_list_c =
+    RES_LIST(&location, "List locations with their capacity", NULL);
+static const struct cmd location_show_c =
+    RES_SHOW(&location, "Show a location's capacity", location_opts);
 const struct cmd cmd_location = {
     .name = "location",
     .summary = "Locations (regions) and their capacity: list, show",
@@ -612,14 +576,8 @@ const struct cmd cmd_location = {
     .sub = (const struct cmd *const[]){&location_list_c, &location_show_c, NULL},
 };
 
-static const struct cmd host_list_c = {
-    .name = "list", .summary = "List hosts with their capacity", .run = host_list};
-static const struct cmd host_show_c = {.name = "show",
-                                       .summary = "Show a host",
-                                       .usage = "-n HOST",
-                                       .opts = host_opts,
-                                       .run = host_show_cmd,
-                                       .positionals = 1};
+static const struct cmd host_list_c = RES_LIST(&host, "List hosts with their capacity", NULL);
+static const struct cmd host_show_c = RES_SHOW(&host, "Show a host", host_opts);
 static const struct cmd host_update_c = {
     .name = "update",
     .summary = "Change a host's capacity settings (operator)",
@@ -663,20 +621,21 @@ static int status(struct cli *c, struct args *a)
     } else {
         struct table *t = kv_new();
         kv_add(t, "kumod",
-               tmp("%s, version %s, up %.0f s", jsn(health, "status"), jsn(health, "version"),
-                   jd(health, "uptimeSeconds")));
+               fmt_str("%s, version %s, up %.0f s", member_text(health, "status"),
+                       member_text(health, "version"), member_num(health, "uptimeSeconds")));
         kv_add(t, "Endpoint", endpoint(c));
-        kv_add(t, "Network", jsn(health, "network"));
+        kv_add(t, "Network", member_text(health, "network"));
         size_t i;
         json_t *l;
         json_array_foreach(json_object_get(locs, "value"), i, l)
         {
             const json_t *cap = json_object_get(l, "capacity"),
                          *al = json_object_get(l, "allocated");
-            kv_add(t, tmp("Location %s", jsn(l, "name")),
-                   tmp("%lld of %lld vCPUs and %lld of %lld MiB allocated, %lld VM%s",
-                       ji(al, "vcpus"), ji(cap, "vcpus"), ji(al, "memoryMiB"), ji(cap, "memoryMiB"),
-                       ji(al, "vms"), ji(al, "vms") == 1 ? "" : "s"));
+            kv_add(t, fmt_str("Location %s", member_text(l, "name")),
+                   fmt_str("%lld of %lld vCPUs and %lld of %lld MiB allocated, %lld VM%s",
+                           member_int(al, "vcpus"), member_int(cap, "vcpus"),
+                           member_int(al, "memoryMiB"), member_int(cap, "memoryMiB"),
+                           member_int(al, "vms"), member_int(al, "vms") == 1 ? "" : "s"));
         }
         kv_print(t, c->out);
     }

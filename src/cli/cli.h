@@ -2,13 +2,18 @@
  * cli.h - the kumo command line client: what its files share.
  *
  * kumo talks to kumod's REST API (docs/api.md) over kumod's unix socket or a
- * loopback TCP URL. main.c holds the command tree and the configuration;
- * args.c parses command lines against each command's option table and
- * prints help; http.c sends requests, reports kumod's errors and waits for
- * long operations; table.c prints tables, key/value blocks and JSON. One
- * file per command group: vm.c and console.c, network.c, storage.c,
- * catalog.c (groups, sizes, locations, hosts, status), billing.c (cost,
- * usage, metrics).
+ * loopback TCP URL. main.c holds the command tree (commands.def lists the
+ * top-level commands) and the configuration; args.c parses command lines
+ * against each command's option table and prints help; http.c sends
+ * requests, reports kumod's errors and waits for long operations; table.c
+ * prints tables (from column tables), key/value blocks and JSON;
+ * resource.c is the generic list/show/delete of any resource kind
+ * described by a `struct resource` row; query.c is --query (a JMESPath
+ * subset); completion.c makes shell completion scripts from the tree. One
+ * file per command group or resource: vm.c and console.c, up.c, vnet.c,
+ * subnet.c, nsg.c, public_ip.c, nic.c, storage.c (disks, snapshots,
+ * images), catalog.c (groups, sizes, locations, hosts, status), scale.c
+ * (scale sets, autoscale), billing.c (cost, usage, metrics).
  */
 #ifndef KUMO_CLI_H
 #define KUMO_CLI_H
@@ -36,7 +41,7 @@ enum opt_kind { OPT_FLAG, OPT_VALUE, OPT_LIST };
 /* One option of a command. `field` names the request body field it sets
  * (a prefix of kumod's error `target`), so errors can name the option. */
 struct opt {
-    const char *name; /* long name, without "--" */
+    const char *name; /* long name, without "--"; "lines|tail": also answers to --tail */
     char short_name;  /* 0: none */
     enum opt_kind kind;
     const char *metavar;
@@ -44,14 +49,42 @@ struct opt {
     const char *field;
 };
 
+/* The options most commands share, each with one signature: `what` names
+ * the resource ("virtual network") in the help text. */
+#define OPT_G(what)                                                                                \
+    {                                                                                              \
+        "resource-group", 'g', OPT_VALUE, "RG",                                                    \
+            "the " what "'s resource group (default: "                                             \
+            "$KUMO_GROUP)",                                                                        \
+            NULL                                                                                   \
+    }
+#define OPT_G_FILTER                                                                               \
+    {                                                                                              \
+        "resource-group", 'g', OPT_VALUE, "RG",                                                    \
+            "only this group (default: $KUMO_GROUP, else every group)", NULL                       \
+    }
+#define OPT_N(what)                                                                                \
+    {                                                                                              \
+        "name", 'n', OPT_VALUE, "NAME", "the " what " (or give NAME as the last word)", "name"     \
+    }
+#define OPT_TAGS(what)                                                                             \
+    {                                                                                              \
+        "tags", 0, OPT_LIST, "KEY=VALUE", what, "tags"                                             \
+    }
+#define OPT_YES                                                                                    \
+    {                                                                                              \
+        "yes", 'y', OPT_FLAG, NULL, "do not ask (kumo asks only on a terminal)", NULL              \
+    }
+
 struct cli;
 struct args;
+struct resource;
 
 /* A node of the command tree: a group (sub != NULL) or a command (run). */
 struct cmd {
     const char *name;
     const char *summary;
-    const char *usage;      /* what follows the command path in "Usage:" */
+    const char *usage;      /* what follows the command path in "Usage:" (NULL: from res) */
     const char *help;       /* a paragraph; "\n" separates paragraphs */
     const struct opt *opts; /* terminated by {0}; NULL: none */
     int (*run)(struct cli *, struct args *);
@@ -59,6 +92,7 @@ struct cmd {
     int positionals;              /* 1: a NAME may be given instead of -n */
     bool waits;                   /* takes --no-wait and --timeout */
     const char *examples;
+    const struct resource *res; /* the resource kind of res_list/res_show/res_delete */
 };
 
 enum output { OUT_TABLE, OUT_JSON, OUT_TSV };
@@ -95,13 +129,13 @@ struct args {
         const char **v;
         int n;
         bool set;
+        const char *spelled; /* the long name it was given by (an alias?) */
     } val[MAX_OPTS];
     const char *pos[MAX_POS];
     int npos;
 };
 
 extern const struct opt global_opts[];
-extern const struct opt wait_opts[];
 
 /* Parse argv[0..argc) (the words after the command path) for cmd. Returns
  * KX_OK, KX_USAGE (message printed) or -1 when --help was printed. */
@@ -110,9 +144,15 @@ void args_free(struct args *a);
 void print_help(const struct cli *c, const struct cmd *cmd, FILE *f);
 void print_global_help(FILE *f);
 
+/* Does option o answer to the long name word[0..n) (its name or an alias)? */
+bool opt_answers(const struct opt *o, const char *word, size_t n);
+/* An option's main name (its name before the aliases). */
+const char *opt_main(const struct opt *o);
 bool arg_has(const struct args *a, const char *name);
 const char *arg_str(const struct args *a, const char *name);
 const char *const *arg_list(const struct args *a, const char *name, int *n);
+/* --size, as kumo's size names or Azure's ("Standard_B1s" is B1s). */
+const char *arg_size(const struct args *a);
 /* Whole number option: 0 absent, 1 present and valid, -1 usage error printed. */
 int arg_long(struct cli *c, const struct args *a, const char *name, long min, long max, long *out);
 int arg_double(struct cli *c, const struct args *a, const char *name, double min, double max,
@@ -122,12 +162,19 @@ int arg_double(struct cli *c, const struct args *a, const char *name, double min
 int usage_error(const struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* -g RG or $KUMO_GROUP; NULL after a usage error. */
 const char *need_group(struct cli *c, const struct args *a);
+/* -g RG or $KUMO_GROUP when given; NULL when neither is (no error). */
+const char *opt_group(const struct args *a);
 /* -n NAME or the positional NAME; `what` names it in the message. */
 const char *need_name(struct cli *c, const struct args *a, const char *what);
 /* A required option's value; NULL after a usage error. */
 const char *need_opt(struct cli *c, const struct args *a, const char *name, const char *why);
-/* "k=v" words into a JSON object; NULL after a usage error. */
+/* "k=v" words of --tags into a JSON object; NULL after a usage error. */
 json_t *parse_tags(struct cli *c, const struct args *a);
+/* Set body's "tags" from --tags when given. 0, or -1 after a usage error. */
+int tags_into(struct cli *c, const struct args *a, json_t *body);
+/* --user-data FILE ("-": stdin), when given, as body's base64 "userData".
+ * 0, or -1 after a usage error. */
+int user_data_into(struct cli *c, const struct args *a, json_t *body);
 /* --from/--to: RFC 3339, epoch seconds, "now" or "30m"/"2h"/"1d" ago. */
 const char *time_arg(struct cli *c, const struct args *a, const char *name, bool *bad);
 /* Yes/no question on a terminal; true when stdin is not one. */
@@ -154,8 +201,11 @@ int api_fail(struct cli *c, const struct resp *r);
  * body (a new reference; NULL for 204). Takes ownership of body. */
 int api(struct cli *c, const char *method, const char *path, json_t *body, json_t **out);
 /* The same, also giving the HTTP status of a success (200, 201, 202, 204). */
-int api_st(struct cli *c, const char *method, const char *path, json_t *body, json_t **out,
-           long *status);
+int api_status(struct cli *c, const char *method, const char *path, json_t *body, json_t **out,
+               long *status);
+/* A GET that may answer 404: 1 found (*out set), 0 not found, else minus
+ * the exit code after a message. */
+int api_get_maybe(struct cli *c, const char *path, json_t **out);
 /* Wait for a long operation on the resource at path (after a 202) by
  * polling it, with a progress line on a terminal. `what` names it
  * ("virtual machine 'web'"), show_cmd is the command that follows it
@@ -168,9 +218,9 @@ int api_wait(struct cli *c, const char *path, const char *what, const char *show
 int finish_long(struct cli *c, const char *path, json_t *accepted, const char *what,
                 const char *show_cmd, bool deleting, json_t **final);
 /* A path below /v1 with each %s argument percent-encoded; free() it. */
-char *upath(const char *fmt, ...);
+char *api_path(const char *fmt, ...);
 /* Percent-encode one query value; free() it. */
-char *qesc(const char *s);
+char *query_escape(const char *s);
 void http_cleanup(struct cli *c);
 /* The resolved endpoint, for messages: "unix:PATH" or the URL. */
 const char *endpoint(struct cli *c);
@@ -178,9 +228,9 @@ int resolve_endpoint(struct cli *c);
 
 /* ---- table.c ---- */
 
-/* Strings kept until exit (table cells, labels). */
-char *tmp(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void tmp_free_all(void);
+/* A formatted string kept until exit (table cells, labels). */
+char *fmt_str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fmt_str_free_all(void);
 
 struct table;
 /* headers: "Name", ">Cost" (right-aligned); ncols of them. */
@@ -200,12 +250,15 @@ void kv_print(struct table *t, enum output out);
 
 void print_json(const json_t *j);
 
-/* JSON accessors that tolerate missing members and wrong types. */
-const char *js(const json_t *o, const char *key); /* NULL if not a string */
-long long ji(const json_t *o, const char *key);   /* 0 if not a number */
-double jd(const json_t *o, const char *key);
-bool jb(const json_t *o, const char *key);
-const char *jsn(const json_t *o, const char *key); /* string or "-" */
+/* Members of a JSON object, tolerating a missing member or object and a
+ * wrong type. */
+const char *member_str(const json_t *o, const char *key);  /* NULL if not a string */
+const char *member_text(const json_t *o, const char *key); /* the string, or "-" */
+long long member_int(const json_t *o, const char *key);    /* 0 if not a number */
+double member_num(const json_t *o, const char *key);       /* 0 if not a number */
+bool member_bool(const json_t *o, const char *key);        /* true only if true */
+/* A member by its dotted path: "model.size", "networkInterfaces.0.privateIp". */
+const json_t *member_at(const json_t *o, const char *path);
 /* Common views. */
 const char *fmt_mib(long long mib);
 const char *fmt_money(double usd);
@@ -216,23 +269,149 @@ const char *fmt_tags(const json_t *tags);
 const char *fmt_state(const json_t *o); /* provisioningState (+ error) */
 /* Is this port of a public IP in its portErrors (not forwarded)? */
 bool pip_port_failed(const json_t *pip, const json_t *port);
-/* How a list prints as a table: headers and one row of cells per item. */
+
+/* One column of a list's table. A cell is the member at `field` (a dotted
+ * path) shown as `kind`, or what `get` computes. */
+enum cell_kind {
+    CELL_TEXT,  /* a string */
+    CELL_INT,   /* a whole number (0 when missing) */
+    CELL_MIB,   /* a whole number of MiB, shown as "1 GiB", "512 MiB" */
+    CELL_TIME,  /* an RFC 3339 time, shown as "2024-11-17 12:00:00" */
+    CELL_LIST,  /* an array of strings, joined by "," */
+    CELL_COUNT, /* the number of items of an array */
+    CELL_TAGS,  /* an object of tags: "k=v k2=v2" */
+    CELL_YESNO, /* a boolean: "yes" or "no" */
+};
+struct column {
+    const char *header; /* ">vCPUs": right-aligned */
+    const char *field;
+    enum cell_kind kind;
+    const char *(*get)(const json_t *item); /* instead of field and kind */
+    const char *raw; /* -o tsv: the member at this path, as it is, instead of get's text */
+};
+#define COL(header, field, kind)                                                                   \
+    {                                                                                              \
+        header, field, kind, NULL, NULL                                                            \
+    }
+#define COL_GET(header, get)                                                                       \
+    {                                                                                              \
+        header, NULL, CELL_TEXT, get, NULL                                                         \
+    }
+#define COL_GET_RAW(header, get, raw)                                                              \
+    {                                                                                              \
+        header, NULL, CELL_TEXT, get, raw                                                          \
+    }
 #define MAX_COLS 16
-struct view {
-    const char *const *headers; /* NULL-terminated */
-    void (*row)(const json_t *item, const char **cells);
+/* Which resource group column a list has: none (not group-scoped), or
+ * the list of one group, or of every group. A table has the ResourceGroup
+ * column first across groups; -o tsv has it last in both cases, so that
+ * its columns do not move with -g. */
+enum group_column { GROUP_NONE, GROUP_ONE, GROUP_ALL };
+/* Print items (a JSON array) as JSON or as a table of cols (terminated by
+ * {0}). -o tsv prints raw values: no units, RFC 3339 times, true/false,
+ * nothing for a missing value. */
+void print_items(struct cli *c, const json_t *items, const struct column *cols,
+                 enum group_column group);
+/* --query: apply q to every JSON result print_json() prints, and print
+ * the result as fmt (json, table or tsv, as az does). */
+struct query;
+void output_query(const struct query *q, enum output fmt);
+/* Did the --query fail on a result (message printed)? */
+bool output_failed(void);
+
+/* ---- resource.c: the generic resource commands ---- */
+
+enum res_scope {
+    RES_TOP,   /* /COLLECTION/NAME: images, sizes, hosts, resource groups */
+    RES_GROUP, /* /resourceGroups/RG/COLLECTION/NAME */
+    RES_CHILD, /* /resourceGroups/RG/PARENT_COLLECTION/PARENT/COLLECTION/NAME */
 };
 
-/* ---- command groups ---- */
+/* A kind of resource: all that res_list, res_show and res_delete need. */
+struct resource {
+    const char *what;       /* in messages: "missing the NSG's name" */
+    const char *noun;       /* in what delete says (default: what): "network security group" */
+    const char *collection; /* "virtualNetworks", "subnets", "images" */
+    enum res_scope scope;
+    const char *parent_collection; /* RES_CHILD: "virtualNetworks" */
+    const char *parent_opt;        /* RES_CHILD: the option naming the parent: "vnet-name" */
+    const char *parent_why;        /* RES_CHILD: what the parent is, when it is missing */
+    const struct column *columns;  /* list: the table's columns */
+    void (*view)(struct cli *, const json_t *); /* show: the key/value view */
+    const char *delete_note;  /* after "Deleted NOUN 'NAME'": " and its subnets" */
+    bool delete_asks;         /* delete asks first on a terminal (--yes does not) */
+    const char *ask_note;     /* after the question's "in resource group 'RG'": " and its data" */
+    const char *default_name; /* show with no name shows this one ("local") */
+    /* how the name is given, when not by -n or the last word (NULL after a
+     * usage error) */
+    const char *(*name)(struct cli *, const struct args *);
+};
 
-extern const struct cmd cmd_vm, cmd_disk, cmd_snapshot, cmd_image, cmd_vnet, cmd_subnet, cmd_nsg,
-    cmd_public_ip, cmd_nic, cmd_group, cmd_size, cmd_location, cmd_host, cmd_status, cmd_cost,
-    cmd_usage, cmd_metrics, cmd_vmss, cmd_autoscale;
+/* The path of r's collection (!named) or of one of r (named) from -g, the
+ * parent's option and -n NAME, in that order; *group and *name (each may be
+ * NULL) get them. NULL after a usage error; free() it. */
+char *res_path(struct cli *c, const struct args *a, const struct resource *r, bool named,
+               const char **group, const char **name);
+/* The same from names at hand (parent: NULL unless RES_CHILD). */
+char *res_path_of(const struct resource *r, const char *group, const char *parent,
+                  const char *name);
+/* -g as a filter: the options of a list of a group-scoped resource. */
+extern const struct opt group_filter_opts[];
+/* The commands, for struct cmd's run with .res set. */
+int res_list(struct cli *c, struct args *a);
+int res_show(struct cli *c, struct args *a);
+int res_delete(struct cli *c, struct args *a);
+/* The "Usage:" line of a res_* command without one: "-g RG -n NAME". */
+const char *res_usage(const struct cmd *cmd);
 
-/* --user-data FILE ("-": stdin) as a base64 JSON string; NULL after a
- * usage error (vm.c). */
-json_t *read_user_data_file(struct cli *c, const char *file);
+#define RES_LIST(res_, summary_, opts_)                                                            \
+    {                                                                                              \
+        .name = "list", .summary = summary_, .opts = opts_, .run = res_list, .res = res_           \
+    }
+#define RES_SHOW(res_, summary_, opts_)                                                            \
+    {                                                                                              \
+        .name = "show", .summary = summary_, .opts = opts_, .run = res_show, .res = res_,          \
+        .positionals = 1                                                                           \
+    }
+#define RES_DELETE(res_, summary_, opts_)                                                          \
+    {                                                                                              \
+        .name = "delete", .summary = summary_, .opts = opts_, .run = res_delete, .res = res_,      \
+        .positionals = 1                                                                           \
+    }
 
+/* Print one resource: JSON, else view(). */
+void print_one(struct cli *c, const json_t *j, void (*view)(struct cli *, const json_t *));
+/* Send a request that answers with a resource, and print it. Takes
+ * ownership of body. */
+int send_show(struct cli *c, const char *method, const char *path, json_t *body,
+              void (*view)(struct cli *, const json_t *));
+/* Show one resource: GET path, then JSON or view(). */
+int show_one(struct cli *c, const char *path, void (*view)(struct cli *, const json_t *));
+/* GET path (a {"value": [...]} list) and print it. */
+int list_path(struct cli *c, const char *path, const struct column *cols);
+/* List an RG-scoped collection ("virtualMachines"): in -g's group, or in
+ * every group (with a ResourceGroup column) when no group is named. */
+int list_scoped(struct cli *c, const struct args *a, const char *collection,
+                const struct column *cols);
+/* The items of an RG-scoped collection, in -g's group or in every group
+ * (*group says which); *items a new reference. */
+int fetch_scoped(struct cli *c, const struct args *a, const char *collection, json_t **items,
+                 enum group_column *group);
+/* DELETE path and report it ("Deleted WHAT."). */
+int delete_one(struct cli *c, const char *path, const char *what);
+
+/* ---- the top-level commands (commands.def) ---- */
+
+#define CMD(n) extern const struct cmd cmd_##n;
+#include "cli/commands.def"
+#undef CMD
+extern const struct cmd cmd_root; /* "kumo": the tree of them */
+
+/* ---- vm.c, console.c ---- */
+
+extern const struct resource vm_resource;
+/* A VM's full key/value view. */
+void vm_view(struct cli *c, const json_t *vm);
 int vm_console(struct cli *c, struct args *a);
 
 /* How console_attach() behaves (console.c). */
@@ -251,21 +430,5 @@ struct attach_opts {
  * stopped) rather than a detach or the end of stdin. Returns an exit code. */
 int console_attach(struct cli *c, const char *g, const char *n, const json_t *vm,
                    struct attach_opts *o, bool *closed);
-/* A VM's full key/value view (vm.c). */
-void vm_view(struct cli *c, const json_t *vm);
-
-extern const struct cmd cmd_up;
-
-/* Show one resource: GET path, then JSON or view(). */
-int show_one(struct cli *c, const char *path, void (*view)(struct cli *, const json_t *));
-/* GET path (a {"value": [...]} list) and print it. */
-int list_path(struct cli *c, const char *path, const struct view *v);
-/* List an RG-scoped collection ("virtualMachines"): in -g's group, or in
- * every group (with a ResourceGroup column) when no group is named. */
-int list_scoped(struct cli *c, const struct args *a, const char *collection, const struct view *v);
-/* Print items (a JSON array) as JSON or as v's table. */
-void print_items(struct cli *c, const json_t *items, const struct view *v, bool group_column);
-/* DELETE path and report it. */
-int delete_one(struct cli *c, const char *path, const char *what);
 
 #endif

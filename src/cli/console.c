@@ -5,11 +5,12 @@
  * (instanceView.consoleSocket, served by kumo-vmm, one client at a time);
  * kumo connects to it directly. On a terminal, stdin goes raw (Ctrl-C and
  * friends reach the guest) and Ctrl-] or Ctrl-A x detaches; the VM keeps
- * running. From a pipe, stdin is sent as is, and kumo leaves once the VM
- * has been quiet for --linger seconds after the end of stdin. `kumo up`
- * (up.c) attaches with more: the boot so far, replayed from the console
- * log, and from a pipe stdin held back until the guest shows its shell
- * prompt, and kept until it is back at one after stdin ends.
+ * running. From a pipe, stdin is held back until the guest shows its shell
+ * prompt (a VM just started or restarted is still booting: what is sent
+ * before Linux's serial driver is up is lost), then sent as is, and kumo
+ * leaves once the guest is back at its prompt and quiet for --linger
+ * seconds after the end of stdin. `kumo up` (up.c) attaches the same way,
+ * and first replays the boot so far from the console log.
  */
 #include "cli/cli.h"
 
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <termios.h>
@@ -160,6 +162,48 @@ static long long last_occurrence(const char *hay, size_t hlen, const char *needl
     return -1;
 }
 
+/* An RFC 3339 time ("2024-11-17T12:00:00.250Z") in ms since the epoch;
+ * -1 if it is not one. */
+static long long rfc3339_ms(const char *t)
+{
+    struct tm tm = {0};
+    const char *rest = t ? strptime(t, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+    if (!rest) return -1;
+    long long ms = (long long)timegm(&tm) * 1000;
+    if (*rest == '.') {
+        long long scale = 100;
+        for (rest++; *rest >= '0' && *rest <= '9'; rest++, scale /= 10)
+            ms += (*rest - '0') * scale;
+    }
+    return ms;
+}
+
+/*
+ * What the guest's current boot has printed, for the prompt check of a
+ * console attached from a pipe: when the VM's console log was written
+ * since the VM (its kumo-vmm) started, its last bytes go to tail and the
+ * guest counts as seen; when it was not (a Linux kernel writes nothing
+ * until its serial driver is up, and the end of the log is then the
+ * previous boot's), tail stays empty. false when the log cannot be read
+ * (the caller then does not hold stdin back).
+ */
+static bool current_boot_tail(const json_t *vm, char *tail, size_t *tlen, bool *seen)
+{
+    const json_t *iv = json_object_get(vm, "instanceView");
+    const char *log = member_str(iv, "bootDiagnosticsLog");
+    long long started = rfc3339_ms(member_str(iv, "startedAt"));
+    struct stat st;
+    if (!log || started < 0 || stat(log, &st) < 0) return false;
+    long long written = (long long)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+    *seen = written >= started && st.st_size > 0;
+    if (!*seen) return true;
+    size_t len;
+    char *end = read_from(log, st.st_size > 256 ? st.st_size - 256 : 0, &len);
+    if (end) keep_tail(tail, tlen, end, len);
+    free(end);
+    return true;
+}
+
 /*
  * Print what the VM wrote since byte `from` of its console log, then go on
  * with the console socket without a seam: kumo-vmm writes each piece of
@@ -212,8 +256,8 @@ int console_attach(struct cli *c, const char *g, const char *n, const json_t *vm
 {
     o->ended_line = true;
     if (closed) *closed = false;
-    const char *ps = jsn(vm, "powerState");
-    const char *path = js(json_object_get(vm, "instanceView"), "consoleSocket");
+    const char *ps = member_text(vm, "powerState");
+    const char *path = member_str(json_object_get(vm, "instanceView"), "consoleSocket");
     bool runs = strcmp(ps, "Running") == 0 || strcmp(ps, "Starting") == 0;
     if (!runs || !path) {
         fprintf(stderr,
@@ -263,12 +307,14 @@ int console_attach(struct cli *c, const char *g, const char *n, const json_t *vm
 
     const char *why = NULL;
     long long skip = 0;
-    const char *log = js(json_object_get(vm, "instanceView"), "bootDiagnosticsLog");
+    const char *log = member_str(json_object_get(vm, "instanceView"), "bootDiagnosticsLog");
     bool seen = false; /* the guest has written something since it started */
     char tail[256];    /* the end of the output */
     size_t tlen = 0;
     if (o->replay && log && (skip = replay(s, log, o->replay_from, &seen, tail, &tlen)) < 0)
         why = "the console closed (the VM stopped?)";
+    if (!tty && o->prompt && o->hold && !o->replay && !current_boot_tail(vm, tail, &tlen, &seen))
+        o->hold = false;
 
     /* From a pipe with o->prompt (kumo up, a VM it just started), stdin
      * waits until the guest is at a shell prompt: a Linux kernel writes
@@ -386,8 +432,10 @@ int console_attach(struct cli *c, const char *g, const char *n, const json_t *vm
     close(s);
     if (why) {
         if (closed) *closed = true;
-        if (!o->quiet_close) fprintf(stderr, "%s%s: %s\n", tty ? "\r\n" : "", c->prog, why);
-        else if (tty) fputs("\r\n", stderr);
+        if (!o->quiet_close)
+            fprintf(stderr, "%s%s: %s\n", tty ? "\r\n" : "", c->prog, why);
+        else if (tty)
+            fputs("\r\n", stderr);
     } else if (tty) {
         fprintf(stderr, "\r\n[detached from VM '%s'; it keeps running]\n", n);
     }
@@ -397,11 +445,17 @@ int console_attach(struct cli *c, const char *g, const char *n, const json_t *vm
 
 int vm_console(struct cli *c, struct args *a)
 {
-    const char *g = need_group(c, a), *n = g ? need_name(c, a, "VM") : NULL;
-    if (!n) return KX_USAGE;
-    struct attach_opts o = {.linger = 1.0};
-    if (arg_double(c, a, "linger", 0, 3600, &o.linger) < 0) return KX_USAGE;
-    char *p = upath("/resourceGroups/%s/virtualMachines/%s", g, n);
+    const char *g, *n;
+    char *p = res_path(c, a, &vm_resource, true, &g, &n);
+    if (!p) return KX_USAGE;
+    /* from a pipe, stdin waits for the guest's shell prompt (as with kumo up
+     * --console): a command sent while Linux boots would be lost */
+    struct attach_opts o = {.linger = 1.0, .prompt = true, .hold = true, .settle = 10.0};
+    if (arg_double(c, a, "linger", 0, 3600, &o.linger) < 0 ||
+        arg_double(c, a, "settle", 0, 600, &o.settle) < 0) {
+        free(p);
+        return KX_USAGE;
+    }
     json_t *vm;
     int rc = api(c, "GET", p, NULL, &vm);
     free(p);

@@ -4,6 +4,7 @@
  * codes, and waiting for long operations.
  */
 #include "cli/cli.h"
+#include "lib/locate.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -20,29 +21,10 @@
 
 /* ---- where kumod is ---- */
 
-static void default_data_dir(char *out, size_t len)
-{
-    /* the same rule as kumod's (src/cloud/main.c) */
-    const char *x = getenv("XDG_STATE_HOME"), *h = getenv("HOME");
-    if (getuid() == 0 && !x)
-        snprintf(out, len, "/var/lib/kumo");
-    else if (x && *x)
-        snprintf(out, len, "%s/kumo", x);
-    else
-        snprintf(out, len, "%s/.local/state/kumo", h && *h ? h : ".");
-}
-
 int resolve_endpoint(struct cli *c)
 {
     if (c->resolved) return KX_OK;
-    if (!c->data_dir[0]) {
-        const char *d = getenv("KUMO_DATA_DIR");
-        if (d && *d) {
-            snprintf(c->data_dir, sizeof(c->data_dir), "%s", d);
-        } else {
-            default_data_dir(c->data_dir, sizeof(c->data_dir));
-        }
-    }
+    if (!c->data_dir[0]) kumo_client_data_dir(c->data_dir, sizeof(c->data_dir));
     if (!c->url) {
         const char *u = getenv("KUMO_URL");
         if (u && *u) c->url = u;
@@ -74,14 +56,14 @@ static const char *start_hint(struct cli *c)
     if (c->url) {
         const char *hp = c->url + 7;
         int n = (int)strcspn(hp, "/");
-        return tmp("Is kumod running and listening there? Start it with 'kumod --listen-tcp "
-                   "%.*s' (and --data-dir DIR), or point kumo at a running one with --url or "
-                   "KUMO_URL",
-                   n, hp);
+        return fmt_str("Is kumod running and listening there? Start it with 'kumod --listen-tcp "
+                       "%.*s' (and --data-dir DIR), or point kumo at a running one with --url or "
+                       "KUMO_URL",
+                       n, hp);
     }
-    return tmp("Is kumod running? Start it with 'kumod --data-dir %s', or point kumo at a "
-               "running one with --data-dir DIR (or KUMO_URL and KUMO_TOKEN)",
-               c->data_dir);
+    return fmt_str("Is kumod running? Start it with 'kumod --data-dir %s', or point kumo at a "
+                   "running one with --data-dir DIR (or KUMO_URL and KUMO_TOKEN)",
+                   c->data_dir);
 }
 
 static int unreachable(struct cli *c, const char *why)
@@ -103,15 +85,15 @@ static int load_token(struct cli *c)
     if (!f) {
         int e = errno;
         if (e == ENOENT && !c->url)
-            return unreachable(c, tmp("there is no token file %s (kumod makes it at its first "
-                                      "start)",
-                                      path));
+            return unreachable(c, fmt_str("there is no token file %s (kumod makes it at its first "
+                                          "start)",
+                                          path));
         c->token_err =
-            tmp("no API token: cannot read %s: %s. %s", path, strerror(e),
-                e == EACCES ? "Run kumo as the user that runs kumod, or pass the token with "
-                              "--token or KUMO_TOKEN."
-                            : "Pass the token with --token or KUMO_TOKEN (it is DATA/token of "
-                              "kumod's data directory).");
+            fmt_str("no API token: cannot read %s: %s. %s", path, strerror(e),
+                    e == EACCES ? "Run kumo as the user that runs kumod, or pass the token with "
+                                  "--token or KUMO_TOKEN."
+                                : "Pass the token with --token or KUMO_TOKEN (it is DATA/token of "
+                                  "kumod's data directory).");
         if (c->url) return KX_OK;
         fprintf(stderr, "%s: %s\n", c->prog, c->token_err);
         return KX_AUTH;
@@ -197,8 +179,8 @@ int http_request(struct cli *c, const char *method, const char *path, json_t *bo
     size_t bl = strlen(base);
     while (bl && base[bl - 1] == '/')
         bl--;
-    char *url = path[0] == '/' && path[1] == '/' ? tmp("%.*s%s", (int)bl, base, path + 1)
-                                                 : tmp("%.*s/v1%s", (int)bl, base, path);
+    char *url = path[0] == '/' && path[1] == '/' ? fmt_str("%.*s%s", (int)bl, base, path + 1)
+                                                 : fmt_str("%.*s/v1%s", (int)bl, base, path);
     curl_easy_setopt(h, CURLOPT_URL, url);
     if (!c->url) curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->sock);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
@@ -256,15 +238,16 @@ int http_request(struct cli *c, const char *method, const char *path, json_t *bo
                                       "kumod)");
             return unreachable(c, oserr ? strerror((int)oserr) : errbuf);
         case CURLE_COULDNT_RESOLVE_HOST:
-            return unreachable(c, tmp("cannot resolve the host name (%s)", errbuf));
-        case CURLE_OPERATION_TIMEDOUT: return unreachable(c, tmp("no answer in time (%s)", errbuf));
+            return unreachable(c, fmt_str("cannot resolve the host name (%s)", errbuf));
+        case CURLE_OPERATION_TIMEDOUT:
+            return unreachable(c, fmt_str("no answer in time (%s)", errbuf));
         case CURLE_URL_MALFORMAT:
         case CURLE_UNSUPPORTED_PROTOCOL:
             fprintf(stderr, "%s: bad kumod URL '%s': %s\n", c->prog, endpoint(c), errbuf);
             return KX_USAGE;
         default:
             return unreachable(
-                c, tmp("%s (did kumod stop?)", errbuf[0] ? errbuf : curl_easy_strerror(cc)));
+                c, fmt_str("%s (did kumod stop?)", errbuf[0] ? errbuf : curl_easy_strerror(cc)));
         }
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
@@ -330,6 +313,52 @@ static const struct opt *option_for(const struct cmd *cmd, const char *target)
     return best;
 }
 
+/* After kumod's "unknown size 'X'": the sizes nearest to X, from GET
+ * /sizes ("did you mean 'B1ms' or 'B1s'?"), as typos: a letter wrong,
+ * missing, added, or two swapped. */
+static void suggest_size(struct cli *c, const char *msg)
+{
+    const char *at = strstr(msg, "unknown size '");
+    if (!at) return;
+    at += strlen("unknown size '");
+    char typed[80];
+    snprintf(typed, sizeof(typed), "%.*s", (int)strcspn(at, "'"), at);
+    struct resp r;
+    if (http_request(c, "GET", "/sizes", NULL, &r) || r.status != 200) {
+        resp_free(&r);
+        return;
+    }
+    const char *best[8];
+    int nbest = 0, bd = 2;
+    size_t i;
+    const json_t *s;
+    json_array_foreach(json_object_get(r.json, "value"), i, s)
+    {
+        const char *name = member_str(s, "name");
+        if (!name) continue;
+        int d = edit_distance(typed, name);
+        if (d < bd) nbest = 0;
+        if (d <= bd && nbest < 8) {
+            bd = d;
+            best[nbest++] = name;
+        }
+    }
+    if (nbest) {
+        /* a typo that keeps the length (a swap, a wrong letter) first */
+        for (int k = 1; k < nbest; k++)
+            if (strlen(best[k]) == strlen(typed) && strlen(best[0]) != strlen(typed)) {
+                const char *t = best[0];
+                best[0] = best[k];
+                best[k] = t;
+            }
+        fprintf(stderr, "%s: did you mean '%s'", c->prog, best[0]);
+        for (int k = 1; k < nbest; k++)
+            fprintf(stderr, "%s'%s'", k + 1 == nbest ? " or " : ", ", best[k]);
+        fputs("?\n", stderr);
+    }
+    resp_free(&r);
+}
+
 int api_fail(struct cli *c, const struct resp *r)
 {
     int rc = r->status == 401   ? KX_AUTH
@@ -341,7 +370,8 @@ int api_fail(struct cli *c, const struct resp *r)
         return rc;
     }
     const json_t *e = r->json ? json_object_get(r->json, "error") : NULL;
-    const char *msg = js(e, "message"), *code = js(e, "code"), *target = js(e, "target");
+    const char *msg = member_str(e, "message"), *code = member_str(e, "code"),
+               *target = member_str(e, "target");
     if (!msg) {
         fprintf(stderr, "%s: error: kumod answered HTTP %ld: %.300s\n", c->prog, r->status,
                 r->body ? r->body : "");
@@ -351,20 +381,21 @@ int api_fail(struct cli *c, const struct resp *r)
     const struct opt *o = option_for(c->cmd, target);
     fprintf(stderr, "%s: error: %s", c->prog, m ? m : msg);
     if (o)
-        fprintf(stderr, " [%s; option --%s]", code ? code : "?", o->name);
+        fprintf(stderr, " [%s; option --%s]", code ? code : "?", opt_main(o));
     else
         fprintf(stderr, " [%s]", code ? code : "?");
     fputc('\n', stderr);
     free(m);
+    if (target && strcmp(target, "size") == 0) suggest_size(c, msg);
     if (r->status == 401)
         fprintf(stderr, "  kumo sent the token from %s; it must be the token of the kumod at %s.\n",
-                c->token == c->tokbuf ? tmp("%s/token", c->data_dir) : "--token or KUMO_TOKEN",
+                c->token == c->tokbuf ? fmt_str("%s/token", c->data_dir) : "--token or KUMO_TOKEN",
                 endpoint(c));
     return rc;
 }
 
-int api_st(struct cli *c, const char *method, const char *path, json_t *body, json_t **out,
-           long *status)
+int api_status(struct cli *c, const char *method, const char *path, json_t *body, json_t **out,
+               long *status)
 {
     struct resp r;
     if (out) *out = NULL;
@@ -392,7 +423,28 @@ int api_st(struct cli *c, const char *method, const char *path, json_t *body, js
 
 int api(struct cli *c, const char *method, const char *path, json_t *body, json_t **out)
 {
-    return api_st(c, method, path, body, out, NULL);
+    return api_status(c, method, path, body, out, NULL);
+}
+
+int api_get_maybe(struct cli *c, const char *path, json_t **out)
+{
+    struct resp r;
+    *out = NULL;
+    int rc = http_request(c, "GET", path, NULL, &r);
+    if (rc) return -rc;
+    if (r.status == 404) {
+        resp_free(&r);
+        return 0;
+    }
+    if (r.status != 200 || !r.json) {
+        rc = api_fail(c, &r);
+        resp_free(&r);
+        return -rc;
+    }
+    *out = r.json;
+    r.json = NULL;
+    resp_free(&r);
+    return 1;
 }
 
 /* ---- waiting ---- */
@@ -433,8 +485,8 @@ int api_wait(struct cli *c, const char *path, const char *what, const char *show
             resp_free(&r);
             break;
         }
-        const char *prov = js(r.json, "provisioningState");
-        const char *power = js(r.json, "powerState");
+        const char *prov = member_str(r.json, "provisioningState");
+        const char *power = member_str(r.json, "powerState");
         bool busy = prov && (strcmp(prov, "Creating") == 0 || strcmp(prov, "Updating") == 0 ||
                              strcmp(prov, "Deleting") == 0);
         double el = now_s() - t0;
@@ -442,8 +494,8 @@ int api_wait(struct cli *c, const char *path, const char *what, const char *show
             progress_clear(c);
             const json_t *e = json_object_get(r.json, "error");
             fprintf(stderr, "%s: error: %s was not deleted: it is %s%s%s\n", c->prog, what,
-                    prov ? prov : "?", js(e, "message") ? ": " : "",
-                    js(e, "message") ? js(e, "message") : "");
+                    prov ? prov : "?", member_str(e, "message") ? ": " : "",
+                    member_str(e, "message") ? member_str(e, "message") : "");
             resp_free(&r);
             rc = KX_ERROR;
             break;
@@ -453,8 +505,8 @@ int api_wait(struct cli *c, const char *path, const char *what, const char *show
             if (prov && strcmp(prov, "Failed") == 0) {
                 const json_t *e = json_object_get(r.json, "error");
                 fprintf(stderr, "%s: error: %s failed: %s [%s]\n", c->prog, what,
-                        js(e, "message") ? js(e, "message") : "no reason given",
-                        js(e, "code") ? js(e, "code") : "Failed");
+                        member_str(e, "message") ? member_str(e, "message") : "no reason given",
+                        member_str(e, "code") ? member_str(e, "code") : "Failed");
                 rc = KX_ERROR;
             }
             if (final) {
@@ -537,7 +589,7 @@ static void pct(char **p, size_t *len, size_t *cap, const char *s)
     (*p)[*len] = 0;
 }
 
-char *upath(const char *fmt, ...)
+char *api_path(const char *fmt, ...)
 {
     size_t cap = 256, len = 0;
     char *p = malloc(cap);
@@ -579,7 +631,7 @@ char *upath(const char *fmt, ...)
     return p;
 }
 
-char *qesc(const char *s)
+char *query_escape(const char *s)
 {
     size_t cap = strlen(s) * 3 + 8, len = 0;
     char *p = malloc(cap);

@@ -1,6 +1,6 @@
 /*
- * main.c - kumo, the command line client of kumod: the command tree, the
- * global options, and the list/show/delete helpers every group uses.
+ * main.c - kumo, the command line client of kumod: the command tree (its
+ * top level is commands.def), the global options, and main().
  *
  * kumo COMMAND... [options]: the words before the options pick a command
  * from the tree (kumo vm create, kumo nsg rule list); args.c parses the
@@ -9,6 +9,7 @@
  * user's guide; docs/api.md the API it speaks.
  */
 #include "cli/cli.h"
+#include "cli/query.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,82 +19,6 @@
 #ifndef KUMO_VERSION
 #define KUMO_VERSION "0.1.0"
 #endif
-
-/* ---- helpers shared by the command groups ---- */
-
-int show_one(struct cli *c, const char *path, void (*view)(struct cli *, const json_t *))
-{
-    json_t *j;
-    int rc = api(c, "GET", path, NULL, &j);
-    if (rc) return rc;
-    if (c->out == OUT_JSON || !view)
-        print_json(j);
-    else
-        view(c, j);
-    json_decref(j);
-    return KX_OK;
-}
-
-int list_path(struct cli *c, const char *path, const struct view *v)
-{
-    json_t *j;
-    int rc = api(c, "GET", path, NULL, &j);
-    if (rc) return rc;
-    print_items(c, json_object_get(j, "value"), v, false);
-    json_decref(j);
-    return KX_OK;
-}
-
-int list_scoped(struct cli *c, const struct args *a, const char *collection, const struct view *v)
-{
-    const char *g = arg_str(a, "resource-group");
-    if (!g || !*g) g = getenv("KUMO_GROUP");
-    if (g && *g) {
-        char *p = upath("/resourceGroups/%s/", g);
-        char *path = tmp("%s%s", p, collection);
-        free(p);
-        return list_path(c, path, v);
-    }
-    json_t *groups;
-    int rc = api(c, "GET", "/resourceGroups", NULL, &groups);
-    if (rc) return rc;
-    json_t *all = json_array();
-    size_t i;
-    json_t *grp;
-    json_array_foreach(json_object_get(groups, "value"), i, grp)
-    {
-        const char *name = js(grp, "name");
-        if (!name) continue;
-        char *p = upath("/resourceGroups/%s/", name);
-        struct resp r;
-        rc = http_request(c, "GET", tmp("%s%s", p, collection), NULL, &r);
-        free(p);
-        if (rc) break;
-        if (r.status == 404) { /* the group went away meanwhile */
-            resp_free(&r);
-            continue;
-        }
-        if (r.status != 200) {
-            rc = api_fail(c, &r);
-            resp_free(&r);
-            break;
-        }
-        json_array_extend(all, json_object_get(r.json, "value"));
-        resp_free(&r);
-    }
-    if (!rc) print_items(c, all, v, true);
-    json_decref(all);
-    json_decref(groups);
-    return rc;
-}
-
-int delete_one(struct cli *c, const char *path, const char *what)
-{
-    int rc = api(c, "DELETE", path, NULL, NULL);
-    if (rc) return rc;
-    if (c->out == OUT_TABLE) printf("Deleted %s.\n", what);
-    return KX_OK;
-}
 
 /* ---- the command tree ---- */
 
@@ -110,20 +35,20 @@ static int run_version(struct cli *c, struct args *a)
     return KX_OK;
 }
 
-static const struct cmd cmd_version = {
+const struct cmd cmd_version = {
     .name = "version",
     .summary = "Print kumo's version ('kumo status' shows kumod's)",
     .run = run_version,
 };
 
 static const struct cmd *const root_sub[] = {
-    &cmd_vm,      &cmd_vmss,     &cmd_autoscale, &cmd_disk,  &cmd_snapshot, &cmd_image, &cmd_vnet,
-    &cmd_subnet,  &cmd_nsg,      &cmd_public_ip, &cmd_nic,   &cmd_group,
-    &cmd_size,    &cmd_location, &cmd_host,      &cmd_cost,  &cmd_usage,
-    &cmd_metrics, &cmd_status,   &cmd_up,        &cmd_version, NULL,
+#define CMD(n) &cmd_##n,
+#include "cli/commands.def"
+#undef CMD
+    NULL,
 };
 
-static const struct cmd root = {
+const struct cmd cmd_root = {
     .name = "kumo",
     .summary = "kumo: the command line of kumod, kumo's cloud control plane",
     .help = "kumo provisions virtual machines, disks and networks on a kumod host the way "
@@ -159,7 +84,7 @@ static const struct opt *global_opt(const char *w, bool *takes_value)
         bool match;
         if (w[1] == '-') {
             size_t n = strcspn(w + 2, "=");
-            match = strlen(o->name) == n && strncmp(o->name, w + 2, n) == 0;
+            match = opt_answers(o, w + 2, n);
             *takes_value = o->kind != OPT_FLAG && !strchr(w, '=');
         } else {
             match = o->short_name && w[1] == o->short_name;
@@ -221,6 +146,18 @@ static int apply_globals(struct cli *c, const struct args *a)
                                "or tsv",
                                o);
     }
+    const char *q = arg_str(a, "query");
+    if (q) {
+        char err[256];
+        static struct query *parsed; /* lives until exit */
+        if (!(parsed = query_parse(q, err, sizeof(err))))
+            return usage_error(c,
+                               "--query: %s (see https://jmespath.org; kumo knows the subset "
+                               "in 'kumo --help')",
+                               err);
+        output_query(parsed, c->out);
+        c->out = OUT_JSON;
+    }
     const char *d = arg_str(a, "data-dir");
     if (d) {
         if (!*d) return usage_error(c, "--data-dir: the directory name is empty");
@@ -243,7 +180,7 @@ static int run(struct cli *c, int argc, char **argv)
     if (!rest) return KX_ERROR;
     int nrest = 0, i = 1, rc;
     bool help = false;
-    const struct cmd *node = &root;
+    const struct cmd *node = &cmd_root;
     if (argc > 1 && strcmp(argv[1], "help") == 0) {
         help = true;
         i = 2;
@@ -255,7 +192,7 @@ static int run(struct cli *c, int argc, char **argv)
                 i++;
                 continue;
             }
-            if (strcmp(argv[i], "--version") == 0 && node == &root) {
+            if (strcmp(argv[i], "--version") == 0 && node == &cmd_root) {
                 free(rest);
                 return run_version(c, NULL);
             }
@@ -274,7 +211,7 @@ static int run(struct cli *c, int argc, char **argv)
             free(rest);
             if (help) {
                 print_help(c, node, stdout);
-                if (node == &root) {
+                if (node == &cmd_root) {
                     print_global_help(stdout);
                     fputs(exit_codes, stdout);
                 }
@@ -321,7 +258,8 @@ int main(int argc, char **argv)
     int rc = run(&c, argc, argv);
     fflush(stdout);
     if (ferror(stdout) && rc == KX_OK) rc = KX_ERROR;
+    if (output_failed() && rc == KX_OK) rc = KX_USAGE;
     http_cleanup(&c);
-    tmp_free_all();
+    fmt_str_free_all();
     return rc;
 }

@@ -11,23 +11,16 @@
 #include <string.h>
 #include <strings.h>
 
-#define OPT_G                                                                                      \
-    {                                                                                              \
-        "resource-group", 'g', OPT_VALUE, "RG", "the resource group (default: $KUMO_GROUP)", NULL  \
-    }
-#define OPT_N(what)                                                                                \
-    {                                                                                              \
-        "name", 'n', OPT_VALUE, "NAME", what " (or give NAME as the last word)", "name"            \
-    }
+static const struct resource scale_set, autoscale;
 
 static char *set_path(const char *g, const char *n)
 {
-    return upath("/resourceGroups/%s/virtualMachineScaleSets/%s", g, n);
+    return res_path_of(&scale_set, g, NULL, n);
 }
 
 static char *as_path(const char *g, const char *n)
 {
-    return upath("/resourceGroups/%s/autoscaleSettings/%s", g, n);
+    return res_path_of(&autoscale, g, NULL, n);
 }
 
 /* ---- scale set views ---- */
@@ -36,90 +29,82 @@ static const char *lb_text(const json_t *s)
 {
     const json_t *lb = json_object_get(s, "loadBalancer");
     if (!json_is_object(lb)) return NULL;
-    return tmp("%s:%lld -> :%lld", jsn(lb, "ipAddress"), ji(lb, "frontendPort"),
-               ji(lb, "backendPort"));
+    return fmt_str("%s:%lld -> :%lld", member_text(lb, "ipAddress"), member_int(lb, "frontendPort"),
+                   member_int(lb, "backendPort"));
 }
 
-static void set_row(const json_t *s, const char **cells)
-{
-    const json_t *m = json_object_get(s, "model"), *in = json_object_get(s, "instances");
-    cells[0] = js(s, "name");
-    cells[1] = js(m, "size");
-    cells[2] = tmp("%lld", ji(s, "capacity"));
-    cells[3] = tmp("%lld", ji(in, "running"));
-    cells[4] = tmp("%lld", ji(m, "version"));
-    cells[5] = lb_text(s);
-    cells[6] = js(s, "provisioningState");
-}
-
-static const struct view set_list_view = {(const char *[]){"Name", "Size", ">Capacity", ">Running",
-                                                           ">Model", "LoadBalancer", "Provisioning",
-                                                           NULL},
-                                          set_row};
+static const struct column set_columns[] = {
+    COL("Name", "name", CELL_TEXT),
+    COL("Size", "model.size", CELL_TEXT),
+    COL(">Capacity", "capacity", CELL_INT),
+    COL(">Running", "instances.running", CELL_INT),
+    COL(">Model", "model.version", CELL_INT),
+    COL_GET("LoadBalancer", lb_text),
+    COL("Provisioning", "provisioningState", CELL_TEXT),
+    {0},
+};
 
 static void set_view(struct cli *c, const json_t *s)
 {
     struct table *t = kv_new();
     const json_t *m = json_object_get(s, "model"), *in = json_object_get(s, "instances");
-    kv_add(t, "Name", jsn(s, "name"));
-    kv_add(t, "Resource group", jsn(s, "resourceGroup"));
+    kv_add(t, "Name", member_text(s, "name"));
+    kv_add(t, "Resource group", member_text(s, "resourceGroup"));
     kv_add(t, "Capacity",
-           tmp("%lld (%lld instance%s, %lld running, %lld on the latest model)", ji(s, "capacity"),
-               ji(in, "total"), ji(in, "total") == 1 ? "" : "s", ji(in, "running"),
-               ji(in, "latestModel")));
+           fmt_str("%lld (%lld instance%s, %lld running, %lld on the latest model)",
+                   member_int(s, "capacity"), member_int(in, "total"),
+                   member_int(in, "total") == 1 ? "" : "s", member_int(in, "running"),
+                   member_int(in, "latestModel")));
     kv_add(t, "Model",
-           tmp("version %lld: size %s, image %s, OS disk %s%s", ji(m, "version"), jsn(m, "size"),
-               jsn(m, "image"), jsn(json_object_get(m, "osDisk"), "tier"),
-               jb(m, "hasUserData") ? ", user data" : ""));
-    kv_add(t, "Network", tmp("%s/%s, NSG %s", jsn(m, "vnet"), jsn(m, "subnet"), jsn(m, "nsg")));
+           fmt_str("version %lld: size %s, image %s, OS disk %s%s", member_int(m, "version"),
+                   member_text(m, "size"), member_text(m, "image"),
+                   member_text(json_object_get(m, "osDisk"), "tier"),
+                   member_bool(m, "hasUserData") ? ", user data" : ""));
+    kv_add(t, "Network",
+           fmt_str("%s/%s, NSG %s", member_text(m, "vnet"), member_text(m, "subnet"),
+                   member_text(m, "nsg")));
     const json_t *lb = json_object_get(s, "loadBalancer");
     if (json_is_object(lb)) {
         const json_t *p = json_object_get(lb, "probe");
         kv_add(t, "Load balancer",
-               tmp("%s:%lld (public IP %s) -> instances' port %lld, round robin",
-                   jsn(lb, "ipAddress"), ji(lb, "frontendPort"), jsn(lb, "publicIp"),
-                   ji(lb, "backendPort")));
+               fmt_str("%s:%lld (public IP %s) -> instances' port %lld, round robin",
+                       member_text(lb, "ipAddress"), member_int(lb, "frontendPort"),
+                       member_text(lb, "publicIp"), member_int(lb, "backendPort")));
         kv_add(t, "Health probe",
-               tmp("%s%s%s every %lld s", jsn(p, "protocol"),
-                   strcasecmp(jsn(p, "protocol"), "Http") ? "" : " GET ",
-                   strcasecmp(jsn(p, "protocol"), "Http") ? "" : jsn(p, "path"),
-                   ji(p, "intervalSeconds")));
+               fmt_str("%s%s%s every %lld s", member_text(p, "protocol"),
+                       strcasecmp(member_text(p, "protocol"), "Http") ? "" : " GET ",
+                       strcasecmp(member_text(p, "protocol"), "Http") ? "" : member_text(p, "path"),
+                       member_int(p, "intervalSeconds")));
     }
-    if (js(s, "autoscaleSetting")) kv_add(t, "Autoscale", js(s, "autoscaleSetting"));
-    kv_add(t, "Provisioning", jsn(s, "provisioningState"));
-    if (js(s, "lastError")) kv_add(t, "Last error", js(s, "lastError"));
+    if (member_str(s, "autoscaleSetting"))
+        kv_add(t, "Autoscale", member_str(s, "autoscaleSetting"));
+    kv_add(t, "Provisioning", member_text(s, "provisioningState"));
+    if (member_str(s, "lastError")) kv_add(t, "Last error", member_str(s, "lastError"));
     if (json_object_size(json_object_get(s, "tags")))
         kv_add(t, "Tags", fmt_tags(json_object_get(s, "tags")));
-    kv_add(t, "Created", fmt_time(js(s, "createdAt")));
+    kv_add(t, "Created", fmt_time(member_str(s, "createdAt")));
     kv_print(t, c->out);
 }
 
-static void print_set(struct cli *c, const json_t *s)
-{
-    if (!s) return;
-    if (c->out == OUT_JSON)
-        print_json(s);
-    else
-        set_view(c, s);
-}
+static const struct resource scale_set = {
+    .what = "scale set",
+    .collection = "virtualMachineScaleSets",
+    .scope = RES_GROUP,
+    .columns = set_columns,
+    .view = set_view,
+};
 
-static void inst_row(const json_t *v, const char **cells)
-{
-    const json_t *nic0 = json_array_get(json_object_get(v, "networkInterfaces"), 0);
-    cells[0] = js(v, "name");
-    cells[1] = tmp("%lld", ji(v, "instanceId"));
-    cells[2] = js(v, "powerState");
-    cells[3] = js(v, "provisioningState");
-    cells[4] = js(v, "health");
-    cells[5] = jb(v, "latestModel") ? "yes" : "no";
-    cells[6] = js(nic0, "privateIp");
-    cells[7] = tmp("%lld", ji(v, "lbConnections"));
-}
-
-static const struct view inst_view = {(const char *[]){"Name", ">InstanceId", "PowerState",
-                                                       "Provisioning", "Health", "LatestModel",
-                                                       "PrivateIp", ">LbConnections", NULL},
-                                      inst_row};
+static const struct column inst_columns[] = {
+    COL("Name", "name", CELL_TEXT),
+    COL(">InstanceId", "instanceId", CELL_INT),
+    COL("PowerState", "powerState", CELL_TEXT),
+    COL("Provisioning", "provisioningState", CELL_TEXT),
+    COL("Health", "health", CELL_TEXT),
+    COL("LatestModel", "latestModel", CELL_YESNO),
+    COL("PrivateIp", "networkInterfaces.0.privateIp", CELL_TEXT),
+    COL(">LbConnections", "lbConnections", CELL_INT),
+    {0},
+};
 
 /* POST/PATCH then wait for the set to settle (unless --no-wait). */
 static int send_and_wait(struct cli *c, const char *method, const char *path, const char *g,
@@ -128,31 +113,22 @@ static int send_and_wait(struct cli *c, const char *method, const char *path, co
     json_t *s;
     int rc = api(c, method, path, body, &s);
     if (rc) return rc;
-    const char *name = js(s, "name") ? js(s, "name") : n;
+    const char *name = member_str(s, "name") ? member_str(s, "name") : n;
     char *p = set_path(g, name);
     json_t *final;
-    rc = finish_long(c, p, s, tmp("scale set '%s'", name), tmp("kumo vmss show -g %s %s", g, name),
-                     false, &final);
+    rc = finish_long(c, p, s, fmt_str("scale set '%s'", name),
+                     fmt_str("kumo vmss show -g %s %s", g, name), false, &final);
     free(p);
-    print_set(c, final);
+    if (final) print_one(c, final, set_view);
     json_decref(final);
     return rc;
-}
-
-static int user_data(struct cli *c, const struct args *a, json_t *body)
-{
-    if (!arg_str(a, "user-data")) return 0;
-    json_t *ud = read_user_data_file(c, arg_str(a, "user-data"));
-    if (!ud) return -1;
-    json_object_set_new(body, "userData", ud);
-    return 0;
 }
 
 static int vmss_create(struct cli *c, struct args *a)
 {
     const char *g = need_group(c, a), *n = g ? need_name(c, a, "scale set") : NULL;
     if (!n) return KX_USAGE;
-    const char *size = arg_str(a, "size");
+    const char *size = arg_size(a);
     if (!size || !*size)
         return usage_error(c, "missing --size SIZE: the instances' vCPUs and memory, from 'kumo "
                               "size list' (e.g. --size B1s)");
@@ -185,36 +161,13 @@ static int vmss_create(struct cli *c, struct args *a)
         json_decref(body);
         return usage_error(c, "--probe-* options need the load balancer (leave out --no-lb)");
     }
-    if (user_data(c, a, body) < 0) {
+    if (user_data_into(c, a, body) < 0 || tags_into(c, a, body) < 0) {
         json_decref(body);
         return KX_USAGE;
     }
-    if (arg_has(a, "tags")) {
-        json_t *tags = parse_tags(c, a);
-        if (!tags) {
-            json_decref(body);
-            return KX_USAGE;
-        }
-        json_object_set_new(body, "tags", tags);
-    }
-    char *coll = upath("/resourceGroups/%s/virtualMachineScaleSets", g);
+    char *coll = res_path_of(&scale_set, g, NULL, NULL);
     int rc = send_and_wait(c, "POST", coll, g, n, body);
     free(coll);
-    return rc;
-}
-
-static int vmss_list(struct cli *c, struct args *a)
-{
-    return list_scoped(c, a, "virtualMachineScaleSets", &set_list_view);
-}
-
-static int vmss_show(struct cli *c, struct args *a)
-{
-    const char *g = need_group(c, a), *n = g ? need_name(c, a, "scale set") : NULL;
-    if (!n) return KX_USAGE;
-    char *p = set_path(g, n);
-    int rc = show_one(c, p, set_view);
-    free(p);
     return rc;
 }
 
@@ -227,7 +180,7 @@ static int vmss_scale(struct cli *c, struct args *a)
     if (r < 0) return KX_USAGE;
     if (r == 0) return usage_error(c, "missing --new-capacity N: how many instances to run");
     char *p = set_path(g, n);
-    int rc = send_and_wait(c, "POST", tmp("%s/scale", p), g, n,
+    int rc = send_and_wait(c, "POST", fmt_str("%s/scale", p), g, n,
                            json_pack("{sI}", "capacity", (json_int_t)cap));
     free(p);
     return rc;
@@ -238,19 +191,11 @@ static int vmss_update(struct cli *c, struct args *a)
     const char *g = need_group(c, a), *n = g ? need_name(c, a, "scale set") : NULL;
     if (!n) return KX_USAGE;
     json_t *body = json_object();
-    if (arg_str(a, "size")) json_object_set_new(body, "size", json_string(arg_str(a, "size")));
+    if (arg_size(a)) json_object_set_new(body, "size", json_string(arg_size(a)));
     if (arg_str(a, "image")) json_object_set_new(body, "image", json_string(arg_str(a, "image")));
-    if (user_data(c, a, body) < 0) {
+    if (user_data_into(c, a, body) < 0 || tags_into(c, a, body) < 0) {
         json_decref(body);
         return KX_USAGE;
-    }
-    if (arg_has(a, "tags")) {
-        json_t *tags = parse_tags(c, a);
-        if (!tags) {
-            json_decref(body);
-            return KX_USAGE;
-        }
-        json_object_set_new(body, "tags", tags);
     }
     if (!json_object_size(body)) {
         json_decref(body);
@@ -267,7 +212,7 @@ static int vmss_instances(struct cli *c, struct args *a)
     const char *g = need_group(c, a), *n = g ? need_name(c, a, "scale set") : NULL;
     if (!n) return KX_USAGE;
     char *p = set_path(g, n);
-    int rc = list_path(c, tmp("%s/instances", p), &inst_view);
+    int rc = list_path(c, fmt_str("%s/instances", p), inst_columns);
     free(p);
     return rc;
 }
@@ -277,16 +222,17 @@ static int vmss_delete(struct cli *c, struct args *a)
     const char *g = need_group(c, a), *n = g ? need_name(c, a, "scale set") : NULL;
     if (!n) return KX_USAGE;
     if (!arg_has(a, "yes") &&
-        !confirm(tmp("Delete scale set '%s' in resource group '%s' with all its instances?", n, g)))
+        !confirm(
+            fmt_str("Delete scale set '%s' in resource group '%s' with all its instances?", n, g)))
         return usage_error(c, "not confirmed: nothing deleted (--yes skips the question)");
     char *p = set_path(g, n);
     json_t *s;
     long st = 0;
-    int rc = api_st(c, "DELETE", p, NULL, &s, &st);
+    int rc = api_status(c, "DELETE", p, NULL, &s, &st);
     json_decref(s);
     if (!rc && st == 202 && !c->no_wait)
-        rc = api_wait(c, p, tmp("scale set '%s'", n), tmp("kumo vmss show -g %s %s", g, n), true,
-                      NULL);
+        rc = api_wait(c, p, fmt_str("scale set '%s'", n), fmt_str("kumo vmss show -g %s %s", g, n),
+                      true, NULL);
     free(p);
     if (!rc && c->out == OUT_TABLE)
         printf(st == 202 && c->no_wait ? "Deleting scale set '%s'.\n" : "Deleted scale set '%s'.\n",
@@ -305,13 +251,13 @@ static const char *iso_duration(const char *s, bool bare_is_minutes)
     char *end;
     long v = strtol(s, &end, 10);
     if (end == s || v < 0 || v > 1000000) return NULL;
-    if (!*end) return bare_is_minutes ? tmp("PT%ldM", v) : NULL;
+    if (!*end) return bare_is_minutes ? fmt_str("PT%ldM", v) : NULL;
     if (end[1]) return NULL;
     switch (tolower((unsigned char)*end)) {
-    case 's': return tmp("PT%ldS", v);
-    case 'm': return tmp("PT%ldM", v);
-    case 'h': return tmp("PT%ldH", v);
-    case 'd': return tmp("P%ldD", v);
+    case 's': return fmt_str("PT%ldS", v);
+    case 'm': return fmt_str("PT%ldM", v);
+    case 'h': return fmt_str("PT%ldH", v);
+    case 'd': return fmt_str("P%ldD", v);
     }
     return NULL;
 }
@@ -443,7 +389,7 @@ static int rule_create(struct cli *c, struct args *a)
     }
     char *p = as_path(g, asn);
     json_t *out;
-    int rc = api(c, "POST", tmp("%s/rules", p),
+    int rc = api(c, "POST", fmt_str("%s/rules", p),
                  json_pack("{so so}", "metricTrigger", mt, "scaleAction", sa), &out);
     free(p);
     if (rc) return rc;
@@ -464,52 +410,66 @@ static const char *rule_text(const json_t *r)
     const char *ops[][2] = {{"GreaterThan", ">"}, {"GreaterThanOrEqual", ">="},
                             {"LessThan", "<"},    {"LessThanOrEqual", "<="},
                             {"Equals", "=="},     {"NotEquals", "!="}};
-    const char *op = jsn(mt, "operator");
+    const char *op = member_text(mt, "operator");
     for (size_t i = 0; i < 6; i++)
         if (!strcmp(op, ops[i][0])) op = ops[i][1];
-    const char *type = jsn(sa, "type");
+    const char *type = member_text(sa, "type");
     const char *act =
         !strcmp(type, "ExactCount")
-            ? tmp("to %lld", ji(sa, "value"))
-            : tmp("%s %lld%s", strcmp(jsn(sa, "direction"), "Increase") ? "in" : "out",
-                  ji(sa, "value"), strcmp(type, "PercentChangeCount") ? "" : "%");
-    return tmp("%s %s %g %s %s (grain %s %s): scale %s, cooldown %s", jsn(mt, "metricName"), op,
-               jd(mt, "threshold"), lower(jsn(mt, "timeAggregation")), jsn(mt, "timeWindow"),
-               lower(jsn(mt, "statistic")), jsn(mt, "timeGrain"), act, jsn(sa, "cooldown"));
+            ? fmt_str("to %lld", member_int(sa, "value"))
+            : fmt_str("%s %lld%s", strcmp(member_text(sa, "direction"), "Increase") ? "in" : "out",
+                      member_int(sa, "value"), strcmp(type, "PercentChangeCount") ? "" : "%");
+    return fmt_str("%s %s %g %s %s (grain %s %s): scale %s, cooldown %s",
+                   member_text(mt, "metricName"), op, member_num(mt, "threshold"),
+                   lower(member_text(mt, "timeAggregation")), member_text(mt, "timeWindow"),
+                   lower(member_text(mt, "statistic")), member_text(mt, "timeGrain"), act,
+                   member_text(sa, "cooldown"));
 }
 
 static void as_view(struct cli *c, const json_t *s)
 {
     struct table *t = kv_new();
     const json_t *cap = json_object_get(s, "capacity");
-    kv_add(t, "Name", jsn(s, "name"));
-    kv_add(t, "Resource group", jsn(s, "resourceGroup"));
-    kv_add(t, "Scale set", jsn(s, "scaleSet"));
-    kv_add(t, "Enabled", jb(s, "enabled") ? "yes" : "no");
+    kv_add(t, "Name", member_text(s, "name"));
+    kv_add(t, "Resource group", member_text(s, "resourceGroup"));
+    kv_add(t, "Scale set", member_text(s, "scaleSet"));
+    kv_add(t, "Enabled", member_bool(s, "enabled") ? "yes" : "no");
     kv_add(t, "Capacity",
-           tmp("minimum %lld, maximum %lld, default %lld (now %lld)", ji(cap, "minimum"),
-               ji(cap, "maximum"), ji(cap, "default"), ji(s, "currentCapacity")));
+           fmt_str("minimum %lld, maximum %lld, default %lld (now %lld)",
+                   member_int(cap, "minimum"), member_int(cap, "maximum"),
+                   member_int(cap, "default"), member_int(s, "currentCapacity")));
     size_t i;
     const json_t *r;
     json_array_foreach(json_object_get(s, "rules"), i, r)
-        kv_add(t, tmp("Rule %zu", i), rule_text(r));
-    if (js(s, "lastScaleAt")) kv_add(t, "Last scale action", fmt_time(js(s, "lastScaleAt")));
+        kv_add(t, fmt_str("Rule %zu", i), rule_text(r));
+    if (member_str(s, "lastScaleAt"))
+        kv_add(t, "Last scale action", fmt_time(member_str(s, "lastScaleAt")));
     kv_print(t, c->out);
 }
 
-static void as_row(const json_t *s, const char **cells)
+static const char *as_range(const json_t *s)
 {
     const json_t *cap = json_object_get(s, "capacity");
-    cells[0] = js(s, "name");
-    cells[1] = js(s, "scaleSet");
-    cells[2] = jb(s, "enabled") ? "yes" : "no";
-    cells[3] = tmp("%lld-%lld", ji(cap, "minimum"), ji(cap, "maximum"));
-    cells[4] = tmp("%lld", ji(s, "currentCapacity"));
-    cells[5] = tmp("%zu", json_array_size(json_object_get(s, "rules")));
+    return fmt_str("%lld-%lld", member_int(cap, "minimum"), member_int(cap, "maximum"));
 }
 
-static const struct view as_list_view = {
-    (const char *[]){"Name", "ScaleSet", "Enabled", "Range", ">Capacity", ">Rules", NULL}, as_row};
+static const struct column as_columns[] = {
+    COL("Name", "name", CELL_TEXT),
+    COL("ScaleSet", "scaleSet", CELL_TEXT),
+    COL("Enabled", "enabled", CELL_YESNO),
+    COL_GET("Range", as_range),
+    COL(">Capacity", "currentCapacity", CELL_INT),
+    COL(">Rules", "rules", CELL_COUNT),
+    {0},
+};
+
+static const struct resource autoscale = {
+    .what = "autoscale setting",
+    .collection = "autoscaleSettings",
+    .scope = RES_GROUP,
+    .columns = as_columns,
+    .view = as_view,
+};
 
 static int as_create(struct cli *c, struct args *a)
 {
@@ -524,35 +484,14 @@ static int as_create(struct cli *c, struct args *a)
     if (rl < 0 || rh < 0 || rd < 0) return KX_USAGE;
     if (!rl || !rh) return usage_error(c, "give --min-count N and --max-count N");
     if (!rd) d = lo;
-    char *coll = upath("/resourceGroups/%s/autoscaleSettings", g);
-    json_t *out;
-    int rc = api(c, "POST", coll,
-                 json_pack("{ss ss sI sI sI}", "name", n, "scaleSet", res, "minimum",
-                           (json_int_t)lo, "maximum", (json_int_t)hi, "default", (json_int_t)d),
-                 &out);
+    char *coll = res_path_of(&autoscale, g, NULL, NULL);
+    int rc =
+        send_show(c, "POST", coll,
+                  json_pack("{ss ss sI sI sI}", "name", n, "scaleSet", res, "minimum",
+                            (json_int_t)lo, "maximum", (json_int_t)hi, "default", (json_int_t)d),
+                  as_view);
     free(coll);
-    if (rc) return rc;
-    if (c->out == OUT_JSON)
-        print_json(out);
-    else
-        as_view(c, out);
-    json_decref(out);
-    return KX_OK;
-}
-
-static int as_show(struct cli *c, struct args *a)
-{
-    const char *g = need_group(c, a), *n = g ? need_name(c, a, "autoscale setting") : NULL;
-    if (!n) return KX_USAGE;
-    char *p = as_path(g, n);
-    int rc = show_one(c, p, as_view);
-    free(p);
     return rc;
-}
-
-static int as_list(struct cli *c, struct args *a)
-{
-    return list_scoped(c, a, "autoscaleSettings", &as_list_view);
 }
 
 static int as_update(struct cli *c, struct args *a)
@@ -585,24 +524,7 @@ static int as_update(struct cli *c, struct args *a)
                               "--enabled");
     }
     char *p = as_path(g, n);
-    json_t *out;
-    int rc = api(c, "PATCH", p, body, &out);
-    free(p);
-    if (rc) return rc;
-    if (c->out == OUT_JSON)
-        print_json(out);
-    else
-        as_view(c, out);
-    json_decref(out);
-    return KX_OK;
-}
-
-static int as_delete(struct cli *c, struct args *a)
-{
-    const char *g = need_group(c, a), *n = g ? need_name(c, a, "autoscale setting") : NULL;
-    if (!n) return KX_USAGE;
-    char *p = as_path(g, n);
-    int rc = delete_one(c, p, tmp("autoscale setting '%s'", n));
+    int rc = send_show(c, "PATCH", p, body, as_view);
     free(p);
     return rc;
 }
@@ -625,7 +547,7 @@ static int rule_list(struct cli *c, struct args *a)
         struct table *t = TABLE(">Index", "Rule");
         size_t i;
         const json_t *r;
-        json_array_foreach(rules, i, r) ROW(t, tmp("%zu", i), rule_text(r));
+        json_array_foreach(rules, i, r) ROW(t, fmt_str("%zu", i), rule_text(r));
         table_print(t, c->out);
         table_free(t);
     }
@@ -644,23 +566,25 @@ static int rule_delete(struct cli *c, struct args *a)
     if (r < 0) return KX_USAGE;
     if (!r) return usage_error(c, "missing --index N (see 'kumo autoscale rule list')");
     char *p = as_path(g, asn);
-    int rc = api(c, "DELETE", tmp("%s/rules/%ld", p, idx), NULL, NULL);
+    int rc = api(c, "DELETE", fmt_str("%s/rules/%ld", p, idx), NULL, NULL);
     free(p);
     if (!rc && c->out == OUT_TABLE) printf("Rule %ld deleted from '%s'.\n", idx, asn);
     return rc;
 }
 
-static void hist_row(const json_t *e, const char **cells)
+static const char *hist_capacity(const json_t *e)
 {
-    cells[0] = fmt_time(js(e, "at"));
-    cells[1] = js(e, "action");
-    cells[2] = tmp("%lld -> %lld", ji(e, "oldCapacity"), ji(e, "newCapacity"));
-    cells[3] = tmp("%lld", ji(e, "count"));
-    cells[4] = js(e, "reason");
+    return fmt_str("%lld -> %lld", member_int(e, "oldCapacity"), member_int(e, "newCapacity"));
 }
 
-static const struct view hist_view = {
-    (const char *[]){"At", "Action", "Capacity", ">Times", "Reason", NULL}, hist_row};
+static const struct column hist_columns[] = {
+    COL("At", "at", CELL_TIME),
+    COL("Action", "action", CELL_TEXT),
+    COL_GET_RAW("Capacity", hist_capacity, "newCapacity"),
+    COL(">Times", "count", CELL_INT),
+    COL("Reason", "reason", CELL_TEXT),
+    {0},
+};
 
 static int as_history(struct cli *c, struct args *a)
 {
@@ -670,8 +594,9 @@ static int as_history(struct cli *c, struct args *a)
     const char *from = time_arg(c, a, "from", &bad);
     if (bad) return KX_USAGE;
     char *p = as_path(g, n);
-    char *q = from ? qesc(from) : NULL;
-    int rc = list_path(c, q ? tmp("%s/history?from=%s", p, q) : tmp("%s/history", p), &hist_view);
+    char *q = from ? query_escape(from) : NULL;
+    int rc = list_path(c, q ? fmt_str("%s/history?from=%s", p, q) : fmt_str("%s/history", p),
+                       hist_columns);
     free(q);
     free(p);
     return rc;
@@ -679,24 +604,24 @@ static int as_history(struct cli *c, struct args *a)
 
 /* ---- the command tree ---- */
 
-static const struct opt gn_set[] = {OPT_G, OPT_N("the scale set"), {0}};
-static const struct opt gn_as[] = {OPT_G, OPT_N("the autoscale setting"), {0}};
+static const struct opt gn_set[] = {OPT_G("scale set"), OPT_N("scale set"), {0}};
+static const struct opt gn_as[] = {OPT_G("autoscale setting"), OPT_N("autoscale setting"), {0}};
 
 static const struct opt create_opts[] = {
-    OPT_G,
-    OPT_N("the scale set; instances are NAME_0, NAME_1, ..."),
-    {"size", 0, OPT_VALUE, "SIZE", "the instances' size, from 'kumo size list'", "size"},
+    OPT_G("scale set"),
+    OPT_N("scale set; instances are NAME_0, NAME_1, ..."),
+    {"size|vm-sku", 0, OPT_VALUE, "SIZE", "the instances' size, from 'kumo size list'", "size"},
     {"image", 0, OPT_VALUE, "IMAGE", "what they boot (default: default)", "image"},
     {"instance-count", 0, OPT_VALUE, "N", "how many instances (default 2)", "capacity"},
-    {"vnet", 0, OPT_VALUE, "VNET", "their virtual network (default NAME-vnet, made if missing)",
-     "vnet"},
+    {"vnet|vnet-name", 0, OPT_VALUE, "VNET",
+     "their virtual network (default NAME-vnet, made if missing)", "vnet"},
     {"subnet", 0, OPT_VALUE, "SUBNET", "their subnet (default: default)", "subnet"},
-    {"nsg", 0, OPT_VALUE, "NSG",
+    {"nsg|network-security-group", 0, OPT_VALUE, "NSG",
      "their NSG (default NAME-nsg, made allowing SSH and the load balancer's port)", "nsg"},
-    {"os-disk-tier", 0, OPT_VALUE, "TIER", "Standard_HDD, Standard_SSD or Premium_SSD",
+    {"os-disk-tier|storage-sku", 0, OPT_VALUE, "TIER", "Standard_HDD, Standard_SSD or Premium_SSD",
      "osDisk.tier"},
-    {"user-data", 0, OPT_VALUE, "FILE", "a script each instance runs at its first boot (- : stdin)",
-     "userData"},
+    {"user-data|custom-data", 0, OPT_VALUE, "FILE",
+     "a script each instance runs at its first boot (- : stdin)", "userData"},
     {"lb-port", 0, OPT_VALUE, "PORT",
      "the port the instances serve, behind the load balancer (default 80)", "loadBalancer.port"},
     {"no-lb", 0, OPT_FLAG, NULL, "no load balancer", NULL},
@@ -706,31 +631,32 @@ static const struct opt create_opts[] = {
      "loadBalancer.probe.path"},
     {"probe-interval", 0, OPT_VALUE, "SECONDS", "seconds between probes (default 5)",
      "loadBalancer.probe.intervalSeconds"},
-    {"tags", 0, OPT_LIST, "KEY=VALUE", "tags", "tags"},
+    OPT_TAGS("tags"),
     {0},
 };
 
 static const struct opt scale_opts[] = {
-    OPT_G,
-    OPT_N("the scale set"),
+    OPT_G("scale set"),
+    OPT_N("scale set"),
     {"new-capacity", 0, OPT_VALUE, "N", "the number of instances", "capacity"},
     {0},
 };
 
 static const struct opt update_opts[] = {
-    OPT_G,
-    OPT_N("the scale set"),
+    OPT_G("scale set"),
+    OPT_N("scale set"),
     {"size", 0, OPT_VALUE, "SIZE", "a new size for the model", "size"},
     {"image", 0, OPT_VALUE, "IMAGE", "a new image for the model", "image"},
-    {"user-data", 0, OPT_VALUE, "FILE", "new user data for the model (- : stdin)", "userData"},
-    {"tags", 0, OPT_LIST, "KEY=VALUE", "replace the tags (not a model change)", "tags"},
+    {"user-data|custom-data", 0, OPT_VALUE, "FILE", "new user data for the model (- : stdin)",
+     "userData"},
+    OPT_TAGS("replace the tags (not a model change)"),
     {0},
 };
 
 static const struct opt delete_opts[] = {
-    OPT_G,
-    OPT_N("the scale set"),
-    {"yes", 'y', OPT_FLAG, NULL, "do not ask (kumo asks only on a terminal)", NULL},
+    OPT_G("scale set"),
+    OPT_N("scale set"),
+    OPT_YES,
     {0},
 };
 
@@ -752,21 +678,9 @@ static const struct cmd vmss_create_c = {
     .waits = true,
     .examples = "  kumo vmss create -g web -n front --image default --size B1s --instance-count 3 "
                 "\\\n      --vnet web-vnet --lb-port 80 --user-data start-httpd.sh\n"};
-static const struct cmd vmss_list_c = {
-    .name = "list",
-    .summary = "List scale sets",
-    .usage = "[-g RG]",
-    .opts = (const struct opt[]){{"resource-group", 'g', OPT_VALUE, "RG",
-                                  "only this group (default: $KUMO_GROUP, else all)", NULL},
-                                 {0}},
-    .run = vmss_list};
-static const struct cmd vmss_show_c = {.name = "show",
-                                       .summary =
-                                           "Show a scale set: model, capacity, load balancer",
-                                       .usage = "-g RG -n NAME",
-                                       .opts = gn_set,
-                                       .run = vmss_show,
-                                       .positionals = 1};
+static const struct cmd vmss_list_c = RES_LIST(&scale_set, "List scale sets", group_filter_opts);
+static const struct cmd vmss_show_c =
+    RES_SHOW(&scale_set, "Show a scale set: model, capacity, load balancer", gn_set);
 static const struct cmd vmss_scale_c = {
     .name = "scale",
     .summary = "Change the number of instances",
@@ -823,8 +737,8 @@ const struct cmd cmd_vmss = {
                 "  kumo vmss list-instances -g web -n front\n"};
 
 static const struct opt as_create_opts[] = {
-    OPT_G,
-    OPT_N("the autoscale setting"),
+    OPT_G("autoscale setting"),
+    OPT_N("autoscale setting"),
     {"resource", 0, OPT_VALUE, "VMSS", "the scale set it scales", "scaleSet"},
     {"min-count", 0, OPT_VALUE, "N", "the fewest instances", "minimum"},
     {"max-count", 0, OPT_VALUE, "N", "the most instances", "maximum"},
@@ -834,8 +748,8 @@ static const struct opt as_create_opts[] = {
 };
 
 static const struct opt as_update_opts[] = {
-    OPT_G,
-    OPT_N("the autoscale setting"),
+    OPT_G("autoscale setting"),
+    OPT_N("autoscale setting"),
     {"min-count", 0, OPT_VALUE, "N", "the fewest instances", "minimum"},
     {"max-count", 0, OPT_VALUE, "N", "the most instances", "maximum"},
     {"count", 0, OPT_VALUE, "N", "the default", "default"},
@@ -844,15 +758,15 @@ static const struct opt as_update_opts[] = {
 };
 
 static const struct opt as_history_opts[] = {
-    OPT_G,
-    OPT_N("the autoscale setting"),
+    OPT_G("autoscale setting"),
+    OPT_N("autoscale setting"),
     {"from", 0, OPT_VALUE, "TIME", "only decisions since TIME (RFC 3339, or 30m, 2h ago)",
      "query.from"},
     {0},
 };
 
 static const struct opt rule_create_opts[] = {
-    OPT_G,
+    OPT_G("autoscale setting"),
     {"autoscale-name", 0, OPT_VALUE, "NAME", "the autoscale setting", NULL},
     {"condition", 0, OPT_VALUE, "\"METRIC OP N AGG WINDOW\"",
      "when it fires, e.g. \"Percentage CPU > 70 avg 5m\"", "metricTrigger"},
@@ -867,13 +781,13 @@ static const struct opt rule_create_opts[] = {
 };
 
 static const struct opt rule_list_opts[] = {
-    OPT_G,
+    OPT_G("autoscale setting"),
     {"autoscale-name", 0, OPT_VALUE, "NAME", "the autoscale setting", NULL},
     {0},
 };
 
 static const struct opt rule_delete_opts[] = {
-    OPT_G,
+    OPT_G("autoscale setting"),
     {"autoscale-name", 0, OPT_VALUE, "NAME", "the autoscale setting", NULL},
     {"index", 0, OPT_VALUE, "N", "the rule's number in 'kumo autoscale rule list'", NULL},
     {0},
@@ -925,20 +839,10 @@ static const struct cmd as_create_c = {
     .positionals = 1,
     .examples = "  kumo autoscale create -g web -n front-as --resource front --min-count 1 "
                 "--max-count 5 --count 2\n"};
-static const struct cmd as_show_c = {.name = "show",
-                                     .summary = "Show an autoscale setting and its rules",
-                                     .usage = "-g RG -n NAME",
-                                     .opts = gn_as,
-                                     .run = as_show,
-                                     .positionals = 1};
-static const struct cmd as_list_c = {
-    .name = "list",
-    .summary = "List autoscale settings",
-    .usage = "[-g RG]",
-    .opts = (const struct opt[]){{"resource-group", 'g', OPT_VALUE, "RG",
-                                  "only this group (default: $KUMO_GROUP, else all)", NULL},
-                                 {0}},
-    .run = as_list};
+static const struct cmd as_show_c =
+    RES_SHOW(&autoscale, "Show an autoscale setting and its rules", gn_as);
+static const struct cmd as_list_c =
+    RES_LIST(&autoscale, "List autoscale settings", group_filter_opts);
 static const struct cmd as_update_c = {
     .name = "update",
     .summary = "Change the capacity range or enable/disable",
@@ -946,12 +850,7 @@ static const struct cmd as_update_c = {
     .opts = as_update_opts,
     .run = as_update,
     .positionals = 1};
-static const struct cmd as_delete_c = {.name = "delete",
-                                       .summary = "Delete an autoscale setting",
-                                       .usage = "-g RG -n NAME",
-                                       .opts = gn_as,
-                                       .run = as_delete,
-                                       .positionals = 1};
+static const struct cmd as_delete_c = RES_DELETE(&autoscale, "Delete an autoscale setting", gn_as);
 static const struct cmd as_history_c = {
     .name = "history",
     .summary = "The setting's decisions with their reasons, oldest first",

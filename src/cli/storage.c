@@ -10,93 +10,79 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OPT_G(what)                                                                                \
-    {                                                                                              \
-        "resource-group", 'g', OPT_VALUE, "RG",                                                    \
-            "the " what "'s resource group (default: "                                             \
-            "$KUMO_GROUP)",                                                                        \
-            NULL                                                                                   \
-    }
-#define OPT_GL                                                                                     \
-    {                                                                                              \
-        "resource-group", 'g', OPT_VALUE, "RG",                                                    \
-            "only this group (default: $KUMO_GROUP, else every group)", NULL                       \
-    }
-#define OPT_N(what)                                                                                \
-    {                                                                                              \
-        "name", 'n', OPT_VALUE, "NAME", "the " what, "name"                                        \
-    }
-
-static char *gn(struct cli *c, const struct args *a, const char *what, const char *fmt,
-                const char **g_out, const char **n_out)
-{
-    const char *g = need_group(c, a), *n = g ? need_name(c, a, what) : NULL;
-    if (!n) return NULL;
-    if (g_out) *g_out = g;
-    if (n_out) *n_out = n;
-    return upath(fmt, g, n);
-}
-
 /* ---- disks ---- */
 
 static const char *disk_source(const json_t *d)
 {
     const json_t *s = json_object_get(d, "source");
-    if (js(s, "image")) return tmp("image %s", js(s, "image"));
-    if (js(s, "snapshot")) return tmp("snapshot %s", js(s, "snapshot"));
+    if (member_str(s, "image")) return fmt_str("image %s", member_str(s, "image"));
+    if (member_str(s, "snapshot")) return fmt_str("snapshot %s", member_str(s, "snapshot"));
     return "empty";
 }
 
 static const char *disk_user(const json_t *d)
 {
-    if (!js(d, "managedBy")) return NULL;
-    if (jb(d, "osDisk")) return tmp("%s (OS)", js(d, "managedBy"));
-    return tmp("%s (lun %lld)", js(d, "managedBy"), ji(d, "lun"));
+    if (!member_str(d, "managedBy")) return NULL;
+    if (member_bool(d, "osDisk")) return fmt_str("%s (OS)", member_str(d, "managedBy"));
+    return fmt_str("%s (lun %lld)", member_str(d, "managedBy"), member_int(d, "lun"));
 }
 
-static void disk_row(const json_t *d, const char **cells)
+static const char *disk_billed(const json_t *d)
 {
     const json_t *b = json_object_get(d, "billedSize");
-    cells[0] = js(d, "name");
-    cells[1] = js(d, "tier");
-    cells[2] = tmp("%lld", ji(d, "sizeGiB"));
-    cells[3] = tmp("%s (%lld GiB)", jsn(b, "name"), ji(b, "sizeGiB"));
-    cells[4] = tmp("%lld", ji(d, "iops"));
-    cells[5] = tmp("%lld", ji(d, "mbps"));
-    cells[6] = disk_user(d);
-    cells[7] = js(d, "provisioningState");
+    return fmt_str("%s (%lld GiB)", member_text(b, "name"), member_int(b, "sizeGiB"));
 }
 
-static const struct view disk_view = {(const char *[]){"Name", "Tier", ">SizeGiB", "BilledAs",
-                                                       ">IOPS", ">MBps", "AttachedTo", "State",
-                                                       NULL},
-                                      disk_row};
+static const struct column disk_columns[] = {
+    COL("Name", "name", CELL_TEXT),
+    COL("Tier", "tier", CELL_TEXT),
+    COL(">SizeGiB", "sizeGiB", CELL_INT),
+    COL_GET_RAW("BilledAs", disk_billed, "billedSize.name"),
+    COL(">IOPS", "iops", CELL_INT),
+    COL(">MBps", "mbps", CELL_INT),
+    COL_GET("AttachedTo", disk_user),
+    COL("State", "provisioningState", CELL_TEXT),
+    {0},
+};
 
-static void disk_show(struct cli *c, const json_t *d)
+static void disk_view(struct cli *c, const json_t *d)
 {
     const json_t *b = json_object_get(d, "billedSize");
     struct table *t = kv_new();
-    kv_add(t, "Name", jsn(d, "name"));
-    kv_add(t, "Resource group", jsn(d, "resourceGroup"));
-    kv_add(t, "Tier", jsn(d, "tier"));
+    kv_add(t, "Name", member_text(d, "name"));
+    kv_add(t, "Resource group", member_text(d, "resourceGroup"));
+    kv_add(t, "Tier", member_text(d, "tier"));
     kv_add(t, "Size",
-           tmp("%lld GiB (billed as %s, %lld GiB)", ji(d, "sizeGiB"), jsn(b, "name"),
-               ji(b, "sizeGiB")));
+           fmt_str("%lld GiB (billed as %s, %lld GiB)", member_int(d, "sizeGiB"),
+                   member_text(b, "name"), member_int(b, "sizeGiB")));
     kv_add(t, "Performance",
-           tmp("%lld IOPS, %lld MB/s (bursts to %lld IOPS, %lld MB/s)", ji(d, "iops"),
-               ji(d, "mbps"), ji(d, "burstIops"), ji(d, "burstMbps")));
+           fmt_str("%lld IOPS, %lld MB/s (bursts to %lld IOPS, %lld MB/s)", member_int(d, "iops"),
+                   member_int(d, "mbps"), member_int(d, "burstIops"), member_int(d, "burstMbps")));
     kv_add(t, "Source", disk_source(d));
     kv_add(t, "Attached to", disk_user(d) ? disk_user(d) : "-");
     kv_add(t, "State", fmt_state(d));
-    kv_add(t, "Created", fmt_time(js(d, "createdAt")));
+    kv_add(t, "Created", fmt_time(member_str(d, "createdAt")));
     kv_print(t, c->out);
 }
 
+static const struct resource disk = {
+    .what = "disk",
+    .collection = "disks",
+    .scope = RES_GROUP,
+    .columns = disk_columns,
+    .view = disk_view,
+    .delete_asks = true,
+    .ask_note = " and its data",
+};
+
 static int disk_create(struct cli *c, struct args *a)
 {
-    const char *g, *n;
-    char *p = gn(c, a, "disk", "/resourceGroups/%s/disks", &g, &n);
-    if (!p) return KX_USAGE;
+    const char *n = NULL;
+    char *p = res_path(c, a, &disk, false, NULL, NULL);
+    if (!p || !(n = need_name(c, a, disk.what))) {
+        free(p);
+        return KX_USAGE;
+    }
     long gb = 0;
     int r = arg_long(c, a, "size-gb", 1, 32767, &gb);
     if (r < 0) goto bad;
@@ -115,38 +101,17 @@ static int disk_create(struct cli *c, struct args *a)
     if (arg_str(a, "image")) json_object_set_new(body, "image", json_string(arg_str(a, "image")));
     if (arg_str(a, "snapshot"))
         json_object_set_new(body, "snapshot", json_string(arg_str(a, "snapshot")));
-    json_t *d;
-    int rc = api(c, "POST", p, body, &d);
+    int rc = send_show(c, "POST", p, body, disk_view);
     free(p);
-    if (rc) return rc;
-    if (c->out == OUT_JSON)
-        print_json(d);
-    else
-        disk_show(c, d);
-    json_decref(d);
-    return KX_OK;
+    return rc;
 bad:
     free(p);
     return KX_USAGE;
 }
 
-static int disk_list(struct cli *c, struct args *a)
-{
-    return list_scoped(c, a, "disks", &disk_view);
-}
-
-static int disk_show_cmd(struct cli *c, struct args *a)
-{
-    char *p = gn(c, a, "disk", "/resourceGroups/%s/disks/%s", NULL, NULL);
-    if (!p) return KX_USAGE;
-    int rc = show_one(c, p, disk_show);
-    free(p);
-    return rc;
-}
-
 static int disk_update(struct cli *c, struct args *a)
 {
-    char *p = gn(c, a, "disk", "/resourceGroups/%s/disks/%s", NULL, NULL);
+    char *p = res_path(c, a, &disk, true, NULL, NULL);
     if (!p) return KX_USAGE;
     json_t *body = json_object();
     long gb;
@@ -160,148 +125,106 @@ static int disk_update(struct cli *c, struct args *a)
                      : usage_error(c, "nothing to change: give --size-gb GIB (it can only grow) "
                                       "or --sku TIER");
     }
-    json_t *d;
-    int rc = api(c, "PATCH", p, body, &d);
-    free(p);
-    if (rc) return rc;
-    if (c->out == OUT_JSON)
-        print_json(d);
-    else
-        disk_show(c, d);
-    json_decref(d);
-    return KX_OK;
-}
-
-static int disk_delete(struct cli *c, struct args *a)
-{
-    const char *g, *n;
-    char *p = gn(c, a, "disk", "/resourceGroups/%s/disks/%s", &g, &n);
-    if (!p) return KX_USAGE;
-    if (!arg_has(a, "yes") &&
-        !confirm(tmp("Delete disk '%s' in resource group '%s' and its data?", n, g))) {
-        free(p);
-        return usage_error(c, "not confirmed: nothing deleted (--yes skips the question)");
-    }
-    int rc = delete_one(c, p, tmp("disk '%s'", n));
+    int rc = send_show(c, "PATCH", p, body, disk_view);
     free(p);
     return rc;
 }
 
 /* ---- snapshots ---- */
 
-static void snap_row(const json_t *s, const char **cells)
-{
-    cells[0] = js(s, "name");
-    cells[1] = js(s, "sourceDisk");
-    cells[2] = tmp("%lld", ji(s, "sizeGiB"));
-    cells[3] = js(s, "provisioningState");
-    cells[4] = fmt_time(js(s, "createdAt"));
-}
+static const struct column snap_columns[] = {
+    COL("Name", "name", CELL_TEXT),
+    COL("SourceDisk", "sourceDisk", CELL_TEXT),
+    COL(">SizeGiB", "sizeGiB", CELL_INT),
+    COL("State", "provisioningState", CELL_TEXT),
+    COL("Created (UTC)", "createdAt", CELL_TIME),
+    {0},
+};
 
-static const struct view snap_view = {
-    (const char *[]){"Name", "SourceDisk", ">SizeGiB", "State", "Created (UTC)", NULL}, snap_row};
-
-static void snap_show(struct cli *c, const json_t *s)
+static void snap_view(struct cli *c, const json_t *s)
 {
     struct table *t = kv_new();
-    kv_add(t, "Name", jsn(s, "name"));
-    kv_add(t, "Resource group", jsn(s, "resourceGroup"));
-    kv_add(t, "Source disk", jsn(s, "sourceDisk"));
-    kv_add(t, "Size", tmp("%lld GiB", ji(s, "sizeGiB")));
+    kv_add(t, "Name", member_text(s, "name"));
+    kv_add(t, "Resource group", member_text(s, "resourceGroup"));
+    kv_add(t, "Source disk", member_text(s, "sourceDisk"));
+    kv_add(t, "Size", fmt_str("%lld GiB", member_int(s, "sizeGiB")));
     kv_add(t, "State", fmt_state(s));
-    kv_add(t, "Created", fmt_time(js(s, "createdAt")));
+    kv_add(t, "Created", fmt_time(member_str(s, "createdAt")));
     kv_print(t, c->out);
 }
 
+static const struct resource snapshot = {
+    .what = "snapshot",
+    .collection = "snapshots",
+    .scope = RES_GROUP,
+    .columns = snap_columns,
+    .view = snap_view,
+};
+
 static int snap_create(struct cli *c, struct args *a)
 {
-    const char *g, *n;
-    char *coll = gn(c, a, "snapshot", "/resourceGroups/%s/snapshots", &g, &n);
-    if (!coll) return KX_USAGE;
-    const char *disk = need_opt(c, a, "disk", "the disk to copy");
-    if (!disk) {
+    const char *g, *n = NULL, *src = NULL;
+    char *coll = res_path(c, a, &snapshot, false, &g, NULL);
+    if (!coll || !(n = need_name(c, a, snapshot.what)) ||
+        !(src = need_opt(c, a, "disk", "the disk to copy"))) {
         free(coll);
         return KX_USAGE;
     }
     json_t *s;
-    int rc = api(c, "POST", coll, json_pack("{ss ss}", "name", n, "disk", disk), &s);
+    int rc = api(c, "POST", coll, json_pack("{ss ss}", "name", n, "disk", src), &s);
     free(coll);
     if (rc) return rc;
-    char *p = upath("/resourceGroups/%s/snapshots/%s", g, js(s, "name") ? js(s, "name") : n);
+    char *p = res_path_of(&snapshot, g, NULL, member_str(s, "name") ? member_str(s, "name") : n);
     json_t *final;
-    rc = finish_long(c, p, s, tmp("snapshot '%s'", n), tmp("kumo snapshot show -g %s %s", g, n),
-                     false, &final);
+    rc = finish_long(c, p, s, fmt_str("snapshot '%s'", n),
+                     fmt_str("kumo snapshot show -g %s %s", g, n), false, &final);
     free(p);
-    if (final) {
-        if (c->out == OUT_JSON)
-            print_json(final);
-        else
-            snap_show(c, final);
-    }
+    if (final) print_one(c, final, snap_view);
     json_decref(final);
-    return rc;
-}
-
-static int snap_list(struct cli *c, struct args *a)
-{
-    return list_scoped(c, a, "snapshots", &snap_view);
-}
-
-static int snap_show_cmd(struct cli *c, struct args *a)
-{
-    char *p = gn(c, a, "snapshot", "/resourceGroups/%s/snapshots/%s", NULL, NULL);
-    if (!p) return KX_USAGE;
-    int rc = show_one(c, p, snap_show);
-    free(p);
-    return rc;
-}
-
-static int snap_delete(struct cli *c, struct args *a)
-{
-    const char *n;
-    char *p = gn(c, a, "snapshot", "/resourceGroups/%s/snapshots/%s", NULL, &n);
-    if (!p) return KX_USAGE;
-    int rc = delete_one(c, p, tmp("snapshot '%s'", n));
-    free(p);
     return rc;
 }
 
 /* ---- images ---- */
 
-static void image_row(const json_t *i, const char **cells)
-{
-    cells[0] = js(i, "name");
-    cells[1] = js(i, "bootMode");
-    cells[2] = tmp("%lld", ji(i, "sizeGiB"));
-    cells[3] = js(i, "format");
-    cells[4] = jb(i, "builtin") ? "yes" : "no";
-    cells[5] = js(i, "provisioningState");
-}
+static const struct column image_columns[] = {
+    COL("Name", "name", CELL_TEXT),
+    COL("BootMode", "bootMode", CELL_TEXT),
+    COL(">MinDiskGiB", "sizeGiB", CELL_INT),
+    COL("Format", "format", CELL_TEXT),
+    COL("BuiltIn", "builtin", CELL_YESNO),
+    COL("State", "provisioningState", CELL_TEXT),
+    {0},
+};
 
-static const struct view image_view = {
-    (const char *[]){"Name", "BootMode", ">MinDiskGiB", "Format", "BuiltIn", "State", NULL},
-    image_row};
-
-static void image_show(struct cli *c, const json_t *i)
+static void image_view(struct cli *c, const json_t *i)
 {
     struct table *t = kv_new();
-    kv_add(t, "Name", jsn(i, "name"));
+    kv_add(t, "Name", member_text(i, "name"));
     kv_add(t, "Boot mode",
-           strcmp(jsn(i, "bootMode"), "direct") == 0
+           strcmp(member_text(i, "bootMode"), "direct") == 0
                ? "direct (kumo-vmm loads the kernel; the disk is the root file system)"
-               : tmp("%s (OpenSBI and U-Boot boot what the disk holds)", jsn(i, "bootMode")));
-    if (js(i, "kernel")) kv_add(t, "Kernel", js(i, "kernel"));
-    if (js(i, "initrd")) kv_add(t, "Initrd", js(i, "initrd"));
-    if (js(i, "kernelArgs")) kv_add(t, "Kernel args", js(i, "kernelArgs"));
+               : fmt_str("%s (OpenSBI and U-Boot boot what the disk holds)",
+                         member_text(i, "bootMode")));
+    if (member_str(i, "kernel")) kv_add(t, "Kernel", member_str(i, "kernel"));
+    if (member_str(i, "initrd")) kv_add(t, "Initrd", member_str(i, "initrd"));
+    if (member_str(i, "kernelArgs")) kv_add(t, "Kernel args", member_str(i, "kernelArgs"));
     kv_add(t, "Disk",
-           tmp("%s, %lld bytes (OS disks of at least %lld GiB)", jsn(i, "format"),
-               ji(i, "sizeBytes"), ji(i, "sizeGiB")));
-    kv_add(t, "Source", jsn(i, "source"));
-    kv_add(t, "Built in", jb(i, "builtin") ? "yes" : "no");
+           fmt_str("%s, %lld bytes (OS disks of at least %lld GiB)", member_text(i, "format"),
+                   member_int(i, "sizeBytes"), member_int(i, "sizeGiB")));
+    kv_add(t, "Source", member_text(i, "source"));
+    kv_add(t, "Built in", member_bool(i, "builtin") ? "yes" : "no");
     kv_add(t, "State", fmt_state(i));
-    kv_add(t, "Created", fmt_time(js(i, "createdAt")));
+    kv_add(t, "Created", fmt_time(member_str(i, "createdAt")));
     kv_print(t, c->out);
 }
+
+static const struct resource image = {
+    .what = "image",
+    .collection = "images",
+    .scope = RES_TOP,
+    .columns = image_columns,
+    .view = image_view,
+};
 
 /* kumod wants absolute paths on its host; resolve the user's. */
 static const char *abs_file(struct cli *c, const struct args *a, const char *opt, bool *bad)
@@ -314,12 +237,12 @@ static const char *abs_file(struct cli *c, const struct args *a, const char *opt
         *bad = true;
         return NULL;
     }
-    return tmp("%s", buf);
+    return fmt_str("%s", buf);
 }
 
 static int image_create(struct cli *c, struct args *a)
 {
-    const char *n = need_name(c, a, "image");
+    const char *n = need_name(c, a, image.what);
     if (!n) return KX_USAGE;
     if (!need_opt(c, a, "source", "the disk image file to import (raw, qcow2, vhd or vmdk)"))
         return KX_USAGE;
@@ -340,50 +263,20 @@ static int image_create(struct cli *c, struct args *a)
     json_t *img;
     int rc = api(c, "POST", "/images", body, &img);
     if (rc) return rc;
-    char *p = upath("/images/%s", js(img, "name") ? js(img, "name") : n);
+    char *p =
+        res_path_of(&image, NULL, NULL, member_str(img, "name") ? member_str(img, "name") : n);
     json_t *final;
-    rc = finish_long(c, p, img, tmp("image '%s'", n), tmp("kumo image show %s", n), false, &final);
+    rc = finish_long(c, p, img, fmt_str("image '%s'", n), fmt_str("kumo image show %s", n), false,
+                     &final);
     free(p);
-    if (final) {
-        if (c->out == OUT_JSON)
-            print_json(final);
-        else
-            image_show(c, final);
-    }
+    if (final) print_one(c, final, image_view);
     json_decref(final);
-    return rc;
-}
-
-static int image_list(struct cli *c, struct args *a)
-{
-    (void)a;
-    return list_path(c, "/images", &image_view);
-}
-
-static int image_show_cmd(struct cli *c, struct args *a)
-{
-    const char *n = need_name(c, a, "image");
-    if (!n) return KX_USAGE;
-    char *p = upath("/images/%s", n);
-    int rc = show_one(c, p, image_show);
-    free(p);
-    return rc;
-}
-
-static int image_delete(struct cli *c, struct args *a)
-{
-    const char *n = need_name(c, a, "image");
-    if (!n) return KX_USAGE;
-    char *p = upath("/images/%s", n);
-    int rc = delete_one(c, p, tmp("image '%s'", n));
-    free(p);
     return rc;
 }
 
 /* ---- command tables ---- */
 
-static const struct opt disk_gn[] = {OPT_G("disk"), OPT_N("disk"), {0}};
-static const struct opt disk_list_opts[] = {OPT_GL, {0}};
+static const struct opt disk_opts[] = {OPT_G("disk"), OPT_N("disk"), {0}};
 static const struct opt disk_create_opts[] = {
     OPT_G("disk"),
     OPT_N("new disk"),
@@ -406,7 +299,7 @@ static const struct opt disk_update_opts[] = {
 static const struct opt disk_delete_opts[] = {
     OPT_G("disk"),
     OPT_N("disk"),
-    {"yes", 'y', OPT_FLAG, NULL, "do not ask (kumo asks only on a terminal)", NULL},
+    OPT_YES,
     {0},
 };
 
@@ -422,17 +315,9 @@ static const struct cmd disk_create_c = {
     .run = disk_create,
     .positionals = 1,
     .examples = "  kumo disk create -g web -n data1 --size-gb 8 --sku Premium_SSD\n"};
-static const struct cmd disk_list_c = {.name = "list",
-                                       .summary = "List disks with their tier, speed and VM",
-                                       .usage = "[-g RG]",
-                                       .opts = disk_list_opts,
-                                       .run = disk_list};
-static const struct cmd disk_show_c = {.name = "show",
-                                       .summary = "Show a disk",
-                                       .usage = "-g RG -n NAME",
-                                       .opts = disk_gn,
-                                       .run = disk_show_cmd,
-                                       .positionals = 1};
+static const struct cmd disk_list_c =
+    RES_LIST(&disk, "List disks with their tier, speed and VM", group_filter_opts);
+static const struct cmd disk_show_c = RES_SHOW(&disk, "Show a disk", disk_opts);
 static const struct cmd disk_update_c = {
     .name = "update",
     .summary = "Grow a disk or change its tier",
@@ -442,12 +327,8 @@ static const struct cmd disk_update_c = {
     .opts = disk_update_opts,
     .run = disk_update,
     .positionals = 1};
-static const struct cmd disk_delete_c = {.name = "delete",
-                                         .summary = "Delete a disk no VM uses",
-                                         .usage = "-g RG -n NAME [--yes]",
-                                         .opts = disk_delete_opts,
-                                         .run = disk_delete,
-                                         .positionals = 1};
+static const struct cmd disk_delete_c =
+    RES_DELETE(&disk, "Delete a disk no VM uses", disk_delete_opts);
 const struct cmd cmd_disk = {
     .name = "disk",
     .summary = "Managed disks: create, list, show, update, delete",
@@ -458,12 +339,11 @@ const struct cmd cmd_disk = {
                                        &disk_delete_c, NULL},
 };
 
-static const struct opt snap_gn[] = {OPT_G("snapshot"), OPT_N("snapshot"), {0}};
-static const struct opt snap_list_opts[] = {OPT_GL, {0}};
+static const struct opt snap_opts[] = {OPT_G("snapshot"), OPT_N("snapshot"), {0}};
 static const struct opt snap_create_opts[] = {
     OPT_G("snapshot"),
     OPT_N("new snapshot"),
-    {"disk", 0, OPT_VALUE, "DISK", "the disk to copy (its VM must not be running)", "disk"},
+    {"disk|source", 0, OPT_VALUE, "DISK", "the disk to copy (its VM must not be running)", "disk"},
     {0},
 };
 static const struct cmd snap_create_c = {
@@ -476,23 +356,9 @@ static const struct cmd snap_create_c = {
     .run = snap_create,
     .positionals = 1,
     .waits = true};
-static const struct cmd snap_list_c = {.name = "list",
-                                       .summary = "List snapshots",
-                                       .usage = "[-g RG]",
-                                       .opts = snap_list_opts,
-                                       .run = snap_list};
-static const struct cmd snap_show_c = {.name = "show",
-                                       .summary = "Show a snapshot",
-                                       .usage = "-g RG -n NAME",
-                                       .opts = snap_gn,
-                                       .run = snap_show_cmd,
-                                       .positionals = 1};
-static const struct cmd snap_delete_c = {.name = "delete",
-                                         .summary = "Delete a snapshot",
-                                         .usage = "-g RG -n NAME",
-                                         .opts = snap_gn,
-                                         .run = snap_delete,
-                                         .positionals = 1};
+static const struct cmd snap_list_c = RES_LIST(&snapshot, "List snapshots", group_filter_opts);
+static const struct cmd snap_show_c = RES_SHOW(&snapshot, "Show a snapshot", snap_opts);
+static const struct cmd snap_delete_c = RES_DELETE(&snapshot, "Delete a snapshot", snap_opts);
 const struct cmd cmd_snapshot = {
     .name = "snapshot",
     .summary = "Disk snapshots: create, list, show, delete",
@@ -500,7 +366,7 @@ const struct cmd cmd_snapshot = {
                                        NULL},
 };
 
-static const struct opt image_n[] = {OPT_N("image"), {0}};
+static const struct opt image_opts[] = {OPT_N("image"), {0}};
 static const struct opt image_create_opts[] = {
     OPT_N("new image"),
     {"source", 0, OPT_VALUE, "FILE", "the disk image file on kumod's host (raw, qcow2, vhd, vmdk)",
@@ -531,20 +397,10 @@ static const struct cmd image_create_c = {
     .waits = true,
     .examples = "  kumo image create -n debian --source debian-12-riscv64.qcow2 --boot-mode "
                 "firmware\n"};
-static const struct cmd image_list_c = {
-    .name = "list", .summary = "List images", .run = image_list};
-static const struct cmd image_show_c = {.name = "show",
-                                        .summary = "Show an image",
-                                        .usage = "-n NAME",
-                                        .opts = image_n,
-                                        .run = image_show_cmd,
-                                        .positionals = 1};
-static const struct cmd image_delete_c = {.name = "delete",
-                                          .summary = "Delete an image no VM or disk uses",
-                                          .usage = "-n NAME",
-                                          .opts = image_n,
-                                          .run = image_delete,
-                                          .positionals = 1};
+static const struct cmd image_list_c = RES_LIST(&image, "List images", NULL);
+static const struct cmd image_show_c = RES_SHOW(&image, "Show an image", image_opts);
+static const struct cmd image_delete_c =
+    RES_DELETE(&image, "Delete an image no VM or disk uses", image_opts);
 const struct cmd cmd_image = {
     .name = "image",
     .summary = "Images VMs boot from: create (import), list, show, delete",

@@ -1,10 +1,12 @@
 /*
  * table.c - output: tables in the style of `az -o table` (a header, a
- * dashed rule, columns two spaces apart), key/value blocks for one
- * resource, tab-separated values (-o tsv: no header), JSON (-o json), and
- * the little formatters the views share.
+ * dashed rule, columns two spaces apart), lists as tables from their
+ * column tables, key/value blocks for one resource, tab-separated values
+ * (-o tsv: no header), JSON (-o json), the JSON member accessors, and the
+ * little formatters the views share.
  */
 #include "cli/cli.h"
+#include "cli/query.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,7 +25,7 @@ static void oom(void)
     exit(KX_ERROR);
 }
 
-char *tmp(const char *fmt, ...)
+char *fmt_str(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -40,7 +42,7 @@ char *tmp(const char *fmt, ...)
     return s;
 }
 
-void tmp_free_all(void)
+void fmt_str_free_all(void)
 {
     for (size_t i = 0; i < pool_len; i++)
         free(pool[i]);
@@ -54,7 +56,8 @@ void tmp_free_all(void)
 struct table {
     int ncols;
     bool header, kv;
-    char **cells; /* rows x ncols */
+    const char *empty; /* what a missing cell prints */
+    char **cells;      /* rows x ncols */
     size_t rows, cap;
     bool right[MAX_COLS];
 };
@@ -65,6 +68,7 @@ struct table *table_new(int ncols, const char *const *headers)
     if (!t) oom();
     t->ncols = ncols > MAX_COLS ? MAX_COLS : ncols;
     t->header = headers != NULL;
+    t->empty = "-";
     if (headers) {
         const char *h[MAX_COLS];
         for (int i = 0; i < t->ncols; i++) {
@@ -85,7 +89,7 @@ void table_add(struct table *t, const char *const *cells)
         t->cells = np;
     }
     for (int i = 0; i < t->ncols; i++) {
-        char *s = strdup(cells[i] && *cells[i] ? cells[i] : "-");
+        char *s = strdup(cells[i] && *cells[i] ? cells[i] : t->empty);
         if (!s) oom();
         for (char *p = s; *p; p++)
             if (*p == '\t' || *p == '\n' || *p == '\r') *p = ' ';
@@ -164,7 +168,7 @@ struct table *kv_new(void)
 
 void kv_add(struct table *t, const char *key, const char *value)
 {
-    ROW(t, tmp("%s:", key), value);
+    ROW(t, fmt_str("%s:", key), value);
 }
 
 void kv_print(struct table *t, enum output out)
@@ -173,7 +177,7 @@ void kv_print(struct table *t, enum output out)
     table_free(t);
 }
 
-void print_json(const json_t *j)
+static void dump_json(const json_t *j)
 {
     char *s = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(15) | JSON_ENCODE_ANY);
     if (s) {
@@ -182,53 +186,116 @@ void print_json(const json_t *j)
     }
 }
 
-/* ---- JSON accessors ---- */
+static const struct query *query;
+static enum output query_fmt;
+static bool query_failed;
 
-const char *js(const json_t *o, const char *key)
+void output_query(const struct query *q, enum output fmt)
 {
-    const json_t *v = o && json_is_object(o) ? json_object_get(o, key) : NULL;
+    query = q;
+    query_fmt = fmt;
+}
+
+bool output_failed(void)
+{
+    return query_failed;
+}
+
+static void print_result(const json_t *r, enum output fmt);
+
+void print_json(const json_t *j)
+{
+    if (!query) {
+        dump_json(j);
+        return;
+    }
+    char err[256];
+    json_t *r = query_eval(query, j, err, sizeof(err));
+    if (!r) {
+        fprintf(stderr, "kumo: --query: %s\n", err);
+        query_failed = true;
+        return;
+    }
+    print_result(r, query_fmt);
+    json_decref(r);
+}
+
+/* ---- JSON members ---- */
+
+static const json_t *member(const json_t *o, const char *key)
+{
+    return o && json_is_object(o) ? json_object_get(o, key) : NULL;
+}
+
+const char *member_str(const json_t *o, const char *key)
+{
+    const json_t *v = member(o, key);
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-const char *jsn(const json_t *o, const char *key)
+const char *member_text(const json_t *o, const char *key)
 {
-    const char *s = js(o, key);
+    const char *s = member_str(o, key);
     return s ? s : "-";
 }
 
-long long ji(const json_t *o, const char *key)
+static long long int_of(const json_t *v)
 {
-    const json_t *v = o && json_is_object(o) ? json_object_get(o, key) : NULL;
     if (json_is_integer(v)) return (long long)json_integer_value(v);
     if (!json_is_real(v)) return 0;
     double d = json_real_value(v); /* in range, or the conversion is undefined */
     return d > -9.2e18 && d < 9.2e18 ? (long long)d : 0;
 }
 
-double jd(const json_t *o, const char *key)
+long long member_int(const json_t *o, const char *key)
 {
-    const json_t *v = o && json_is_object(o) ? json_object_get(o, key) : NULL;
+    return int_of(member(o, key));
+}
+
+double member_num(const json_t *o, const char *key)
+{
+    const json_t *v = member(o, key);
     return json_is_number(v) ? json_number_value(v) : 0.0;
 }
 
-bool jb(const json_t *o, const char *key)
+bool member_bool(const json_t *o, const char *key)
 {
-    const json_t *v = o && json_is_object(o) ? json_object_get(o, key) : NULL;
-    return json_is_true(v);
+    return json_is_true(member(o, key));
+}
+
+const json_t *member_at(const json_t *o, const char *path)
+{
+    char key[128];
+    while (o && *path) {
+        size_t n = strcspn(path, ".");
+        if (n >= sizeof(key)) return NULL;
+        memcpy(key, path, n);
+        key[n] = 0;
+        if (json_is_array(o)) {
+            char *end;
+            unsigned long i = strtoul(key, &end, 10);
+            o = *key && !*end ? json_array_get(o, i) : NULL;
+        } else {
+            o = member(o, key);
+        }
+        path += n;
+        if (*path) path++;
+    }
+    return o;
 }
 
 /* ---- formatters ---- */
 
 const char *fmt_mib(long long mib)
 {
-    if (mib >= 1024 && mib % 1024 == 0) return tmp("%lld GiB", mib / 1024);
-    if (mib >= 512 && mib % 512 == 0) return tmp("%.1f GiB", (double)mib / 1024.0);
-    return tmp("%lld MiB", mib);
+    if (mib >= 1024 && mib % 1024 == 0) return fmt_str("%lld GiB", mib / 1024);
+    if (mib >= 512 && mib % 512 == 0) return fmt_str("%.1f GiB", (double)mib / 1024.0);
+    return fmt_str("%lld MiB", mib);
 }
 
 const char *lower(const char *s)
 {
-    char *l = tmp("%s", s);
+    char *l = fmt_str("%s", s);
     for (char *p = l; *p; p++)
         if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
     return l;
@@ -236,27 +303,27 @@ const char *lower(const char *s)
 
 const char *fmt_money(double usd)
 {
-    return tmp("%.6f", usd);
+    return fmt_str("%.6f", usd);
 }
 
 const char *fmt_time(const char *t)
 {
     if (!t) return "-";
     /* 2024-11-17T12:00:00.250Z -> 2024-11-17 12:00:00 */
-    if (strlen(t) >= 19 && t[10] == 'T') return tmp("%.10s %.8s", t, t + 11);
+    if (strlen(t) >= 19 && t[10] == 'T') return fmt_str("%.10s %.8s", t, t + 11);
     return t;
 }
 
 const char *join_strings(const json_t *arr, const char *sep)
 {
     if (!json_is_array(arr) || json_array_size(arr) == 0) return "-";
-    char *out = tmp("%s", "");
+    char *out = fmt_str("%s", "");
     size_t i;
     const json_t *v;
     json_array_foreach(arr, i, v)
     {
         if (!json_is_string(v)) continue;
-        out = tmp("%s%s%s", out, *out ? sep : "", json_string_value(v));
+        out = fmt_str("%s%s%s", out, *out ? sep : "", json_string_value(v));
     }
     return out;
 }
@@ -264,13 +331,13 @@ const char *join_strings(const json_t *arr, const char *sep)
 const char *fmt_tags(const json_t *tags)
 {
     if (!json_is_object(tags) || json_object_size(tags) == 0) return "-";
-    char *out = tmp("%s", "");
+    char *out = fmt_str("%s", "");
     const char *k;
     const json_t *v;
     json_object_foreach((json_t *)tags, k, v)
     {
-        out = tmp("%s%s%s=%s", out, *out ? " " : "", k,
-                  json_is_string(v) ? json_string_value(v) : "");
+        out = fmt_str("%s%s%s=%s", out, *out ? " " : "", k,
+                      json_is_string(v) ? json_string_value(v) : "");
     }
     return out;
 }
@@ -281,7 +348,8 @@ bool pip_port_failed(const json_t *pip, const json_t *port)
     const json_t *e;
     json_array_foreach(json_object_get(pip, "portErrors"), i, e)
     {
-        if (ji(e, "port") == ji(port, "port") && strcasecmp(jsn(e, "protocol"), jsn(port, "protocol")) == 0)
+        if (member_int(e, "port") == member_int(port, "port") &&
+            strcasecmp(member_text(e, "protocol"), member_text(port, "protocol")) == 0)
             return true;
     }
     return false;
@@ -289,34 +357,101 @@ bool pip_port_failed(const json_t *pip, const json_t *port)
 
 const char *fmt_state(const json_t *o)
 {
-    const char *p = jsn(o, "provisioningState");
+    const char *p = member_text(o, "provisioningState");
     const json_t *e = json_object_get(o, "error");
-    if (strcmp(p, "Failed") == 0 && js(e, "message")) return tmp("Failed: %s", js(e, "message"));
+    if (strcmp(p, "Failed") == 0 && member_str(e, "message"))
+        return fmt_str("Failed: %s", member_str(e, "message"));
     return p;
 }
 
 /* ---- lists ---- */
 
-void print_items(struct cli *c, const json_t *items, const struct view *v, bool group_column)
+/* A value as -o tsv prints it: strings as they are, numbers, true/false,
+ * nothing for null, arrays of scalars joined by ",", other values as
+ * compact JSON. */
+static const char *raw_text(const json_t *v)
+{
+    if (!v) return NULL;
+    switch (json_typeof(v)) {
+    case JSON_STRING: return json_string_value(v);
+    case JSON_INTEGER: return fmt_str("%lld", (long long)json_integer_value(v));
+    case JSON_REAL: return fmt_str("%.15g", json_real_value(v));
+    case JSON_TRUE: return "true";
+    case JSON_FALSE: return "false";
+    case JSON_ARRAY: {
+        char *out = fmt_str("%s", "");
+        size_t i;
+        const json_t *x;
+        json_array_foreach(v, i, x)
+        {
+            if (json_is_array(x) || json_is_object(x)) goto compact;
+            const char *t = raw_text(x);
+            out = fmt_str("%s%s%s", out, i ? "," : "", t ? t : "");
+        }
+        return out;
+    }
+    case JSON_OBJECT:
+    compact : {
+        char *s = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(15) | JSON_ENCODE_ANY);
+        const char *out = fmt_str("%s", s ? s : "");
+        free(s);
+        return out;
+    }
+    default: return NULL;
+    }
+}
+
+static const char *cell(const json_t *item, const struct column *col, bool raw)
+{
+    if (raw && col->raw) return raw_text(member_at(item, col->raw));
+    if (col->get) return col->get(item);
+    const json_t *v = member_at(item, col->field);
+    if (raw) {
+        if (col->kind == CELL_COUNT) return fmt_str("%zu", json_array_size(v));
+        if (col->kind == CELL_TAGS) return json_object_size(v) ? fmt_tags(v) : NULL;
+        if (col->kind == CELL_INT || col->kind == CELL_MIB) return fmt_str("%lld", int_of(v));
+        return raw_text(v);
+    }
+    switch (col->kind) {
+    case CELL_TEXT: return json_is_string(v) ? json_string_value(v) : NULL;
+    case CELL_INT: return fmt_str("%lld", int_of(v));
+    case CELL_MIB: return fmt_mib(int_of(v));
+    case CELL_TIME: return fmt_time(json_is_string(v) ? json_string_value(v) : NULL);
+    case CELL_LIST: return join_strings(v, ",");
+    case CELL_COUNT: return fmt_str("%zu", json_array_size(v));
+    case CELL_TAGS: return fmt_tags(v);
+    case CELL_YESNO: return json_is_true(v) ? "yes" : "no";
+    }
+    return NULL;
+}
+
+void print_items(struct cli *c, const json_t *items, const struct column *cols,
+                 enum group_column group)
 {
     if (c->out == OUT_JSON) {
         print_json(items);
         return;
     }
+    bool tsv = c->out == OUT_TSV;
+    bool first = group == GROUP_ALL && !tsv, last = group != GROUP_NONE && tsv;
     const char *h[MAX_COLS];
     int n = 0;
-    if (group_column) h[n++] = "ResourceGroup";
-    for (int i = 0; v->headers[i] && n < MAX_COLS; i++)
-        h[n++] = v->headers[i];
+    if (first) h[n++] = "ResourceGroup";
+    for (int i = 0; cols[i].header && n < MAX_COLS - 1; i++)
+        h[n++] = cols[i].header;
+    if (last) h[n++] = "ResourceGroup";
     struct table *t = table_new(n, h);
+    if (tsv) t->empty = "";
     size_t i;
     const json_t *it;
     json_array_foreach(items, i, it)
     {
         const char *cells[MAX_COLS] = {0};
-        int off = group_column ? 1 : 0;
-        if (group_column) cells[0] = js(it, "resourceGroup");
-        v->row(it, cells + off);
+        int k = 0;
+        if (first) cells[k++] = member_str(it, "resourceGroup");
+        for (int col = 0; cols[col].header && k < MAX_COLS - 1; col++)
+            cells[k++] = cell(it, &cols[col], tsv);
+        if (last) cells[k++] = member_str(it, "resourceGroup");
         table_add(t, cells);
     }
     if (json_array_size(items) == 0 && c->out == OUT_TABLE)
@@ -324,4 +459,117 @@ void print_items(struct cli *c, const json_t *items, const struct view *v, bool 
     else
         table_print(t, c->out);
     table_free(t);
+}
+
+/* ---- --query results ---- */
+
+/* A column header from a key, as az prints them: "name" -> "Name". */
+static const char *key_header(const char *k)
+{
+    char *h = fmt_str("%s", k);
+    if (*h >= 'a' && *h <= 'z') *h = (char)(*h - 'a' + 'A');
+    return h;
+}
+
+/* The columns of a result's rows: the union of the objects' keys, in
+ * order of appearance; 0 when no row is an object. */
+static int result_keys(const json_t *rows, const char **keys)
+{
+    int nk = 0;
+    size_t i;
+    const json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *k;
+        const json_t *v;
+        json_object_foreach((json_t *)row, k, v)
+        {
+            int j = 0;
+            while (j < nk && strcmp(keys[j], k))
+                j++;
+            if (j == nk && nk < MAX_COLS) keys[nk++] = fmt_str("%s", k);
+        }
+    }
+    return nk;
+}
+
+/* One row's cells: an object's values under keys, an array's elements, or
+ * a scalar. */
+static int result_cells(const json_t *row, const char **keys, int nk, const char **cells)
+{
+    int n = 0;
+    if (json_is_object(row)) {
+        for (; n < nk; n++)
+            cells[n] = raw_text(json_object_get(row, keys[n]));
+    } else if (json_is_array(row)) {
+        for (; n < MAX_COLS && (size_t)n < json_array_size(row); n++)
+            cells[n] = raw_text(json_array_get(row, (size_t)n));
+    } else {
+        cells[n++] = raw_text(row);
+    }
+    return n;
+}
+
+/* A --query result as az prints it with -o table (a table whose columns
+ * are the objects' keys, or one "Result" column) or -o tsv (a line per
+ * row, values tab-separated). */
+static void print_result(const json_t *r, enum output fmt)
+{
+    if (fmt == OUT_JSON) {
+        dump_json(r);
+        return;
+    }
+    json_t *rows = json_is_array(r) ? json_incref((json_t *)r) : json_pack("[O]", r);
+    const char *keys[MAX_COLS];
+    int nk = result_keys(rows, keys);
+    size_t i;
+    const json_t *row;
+    if (fmt == OUT_TSV) {
+        json_array_foreach(rows, i, row)
+        {
+            const char *cells[MAX_COLS] = {0};
+            int n = result_cells(row, keys, nk, cells);
+            for (int k = 0; k < n; k++) {
+                for (const char *p = cells[k] ? cells[k] : ""; *p; p++)
+                    putchar(*p == '\t' || *p == '\n' || *p == '\r' ? ' ' : *p);
+                putchar(k + 1 < n ? '\t' : '\n');
+            }
+            if (!n) putchar('\n');
+        }
+    } else if (!json_is_array(r) && !json_is_object(r)) {
+        const char *s = raw_text(r);
+        puts(s ? s : "");
+    } else if (json_array_size(rows) == 0) {
+        puts("(none)");
+    } else {
+        /* columns: the objects' keys; else ColumnN for lists of lists; else Result */
+        size_t lists = 0, width = 0;
+        json_array_foreach(rows, i, row)
+        {
+            if (!json_is_array(row)) continue;
+            lists++;
+            if (json_array_size(row) > width) width = json_array_size(row);
+        }
+        bool columns = !nk && lists == json_array_size(rows) && width;
+        int ncols = nk ? nk : columns ? (int)(width < MAX_COLS ? width : MAX_COLS) : 1;
+        const char *h[MAX_COLS] = {"Result"};
+        for (int j = 0; j < nk; j++)
+            h[j] = key_header(keys[j]);
+        for (int j = 0; columns && j < ncols; j++)
+            h[j] = fmt_str("Column%d", j + 1);
+        struct table *t = table_new(ncols, h);
+        json_array_foreach(rows, i, row)
+        {
+            const char *cells[MAX_COLS] = {0};
+            if (nk && !json_is_object(row)) continue;
+            if (nk || columns)
+                result_cells(row, keys, nk, cells);
+            else
+                cells[0] = raw_text(row);
+            table_add(t, cells);
+        }
+        table_print(t, fmt);
+        table_free(t);
+    }
+    json_decref(rows);
 }

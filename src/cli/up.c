@@ -25,28 +25,6 @@ static bool is(const char *a, const char *b)
     return a && strcmp(a, b) == 0;
 }
 
-/* A GET that may answer 404: 1 found (*out set), 0 not found, <0 -exit code. */
-static int get_maybe(struct cli *c, const char *path, json_t **out)
-{
-    struct resp r;
-    *out = NULL;
-    int rc = http_request(c, "GET", path, NULL, &r);
-    if (rc) return -rc;
-    if (r.status == 404) {
-        resp_free(&r);
-        return 0;
-    }
-    if (r.status != 200 || !r.json) {
-        rc = api_fail(c, &r);
-        resp_free(&r);
-        return -rc;
-    }
-    *out = r.json;
-    r.json = NULL;
-    resp_free(&r);
-    return 1;
-}
-
 /*
  * The size of a new VM: of the sizes that fit the location's free vCPUs
  * and memory, a 2-vCPU one with the least memory (then one that is not
@@ -60,7 +38,7 @@ static const char *pick_size(struct cli *c, const char *location, int *rc)
     json_t *sizes, *loc;
     *rc = api(c, "GET", "/sizes", NULL, &sizes);
     if (*rc) return NULL;
-    char *lp = upath("/locations/%s", location);
+    char *lp = api_path("/locations/%s", location);
     *rc = api(c, "GET", lp, NULL, &loc);
     free(lp);
     if (*rc) {
@@ -68,23 +46,23 @@ static const char *pick_size(struct cli *c, const char *location, int *rc)
         return NULL;
     }
     const json_t *avail = json_object_get(loc, "available");
-    long long free_cpus = ji(avail, "vcpus"), free_mib = ji(avail, "memoryMiB");
+    long long free_cpus = member_int(avail, "vcpus"), free_mib = member_int(avail, "memoryMiB");
     const json_t *best = NULL, *s;
     size_t i;
     json_array_foreach(json_object_get(sizes, "value"), i, s)
     {
-        if (ji(s, "vcpus") > free_cpus || ji(s, "memoryMiB") > free_mib) continue;
+        if (member_int(s, "vcpus") > free_cpus || member_int(s, "memoryMiB") > free_mib) continue;
         if (!best) {
             best = s;
             continue;
         }
-        bool two = ji(s, "vcpus") == 2, best_two = ji(best, "vcpus") == 2;
+        bool two = member_int(s, "vcpus") == 2, best_two = member_int(best, "vcpus") == 2;
         if (two != best_two) {
             if (two) best = s;
             continue;
         }
-        if (ji(s, "memoryMiB") != ji(best, "memoryMiB")) {
-            if (ji(s, "memoryMiB") < ji(best, "memoryMiB")) best = s;
+        if (member_int(s, "memoryMiB") != member_int(best, "memoryMiB")) {
+            if (member_int(s, "memoryMiB") < member_int(best, "memoryMiB")) best = s;
             continue;
         }
         /* not burstable: a VM for interactive use is not held to a baseline
@@ -95,10 +73,10 @@ static const char *pick_size(struct cli *c, const char *location, int *rc)
             if (!burst) best = s;
             continue;
         }
-        if (jd(s, "pricePerHour") < jd(best, "pricePerHour")) best = s;
+        if (member_num(s, "pricePerHour") < member_num(best, "pricePerHour")) best = s;
     }
-    const char *name = best ? tmp("%s", jsn(best, "name")) : "F2s_v2";
-    if (best && ji(best, "vcpus") != 2)
+    const char *name = best ? fmt_str("%s", member_text(best, "name")) : "F2s_v2";
+    if (best && member_int(best, "vcpus") != 2)
         fprintf(stderr,
                 "%s: note: no 2-vCPU size fits the free capacity of location %s (%lld vCPUs, "
                 "%lld MiB free); using %s\n",
@@ -111,7 +89,7 @@ static const char *pick_size(struct cli *c, const char *location, int *rc)
 /* The size of a VM's console log now (0 if it has none yet). */
 static long long log_size(const json_t *vm)
 {
-    const char *log = js(json_object_get(vm, "instanceView"), "bootDiagnosticsLog");
+    const char *log = member_str(json_object_get(vm, "instanceView"), "bootDiagnosticsLog");
     struct stat st;
     return log && stat(log, &st) == 0 ? (long long)st.st_size : 0;
 }
@@ -138,9 +116,9 @@ static int vm_up(struct cli *c, struct args *a)
         return usage_error(c, "--no-public-ip and --public-ip-name contradict each other");
 
     /* the resource group */
-    char *gp = upath("/resourceGroups/%s", g);
+    char *gp = api_path("/resourceGroups/%s", g);
     json_t *grp;
-    int found = get_maybe(c, gp, &grp);
+    int found = api_get_maybe(c, gp, &grp);
     free(gp);
     if (found < 0) return -found;
     if (!found) {
@@ -150,33 +128,34 @@ static int vm_up(struct cli *c, struct args *a)
         int rc = api(c, "POST", "/resourceGroups", body, &grp);
         if (rc) return rc;
         fprintf(stderr, "%s: created resource group '%s' in location %s\n", c->prog, g,
-                jsn(grp, "location"));
+                member_text(grp, "location"));
     }
-    const char *location = tmp("%s", jsn(grp, "location"));
+    const char *location = fmt_str("%s", member_text(grp, "location"));
     json_decref(grp);
 
     /* the VM */
-    char *vp = upath("/resourceGroups/%s/virtualMachines/%s", g, n);
-    const char *what = tmp("VM '%s'", n);
-    const char *show = tmp("kumo vm show -g %s %s", g, n);
+    char *vp = res_path_of(&vm_resource, g, NULL, n);
+    const char *what = fmt_str("VM '%s'", n);
+    const char *show = fmt_str("kumo vm show -g %s %s", g, n);
     json_t *vm;
     int rc = KX_OK;
     bool started = false;
     long long boot_from = 0;
-    found = get_maybe(c, vp, &vm);
+    found = api_get_maybe(c, vp, &vm);
     if (found < 0) {
         free(vp);
         return -found;
     }
     if (!found) {
-        const char *size = arg_str(a, "size");
+        const char *size = arg_size(a);
         if (!size || !*size) size = pick_size(c, location, &rc);
         if (!size) {
             free(vp);
             return rc;
         }
         json_t *body = json_pack("{ss ss}", "name", n, "size", size);
-        if (arg_str(a, "image")) json_object_set_new(body, "image", json_string(arg_str(a, "image")));
+        if (arg_str(a, "image"))
+            json_object_set_new(body, "image", json_string(arg_str(a, "image")));
         if (arg_str(a, "public-ip-name"))
             json_object_set_new(body, "publicIp", json_string(arg_str(a, "public-ip-name")));
         else if (!arg_has(a, "no-public-ip"))
@@ -184,7 +163,7 @@ static int vm_up(struct cli *c, struct args *a)
         fprintf(stderr, "%s: creating VM '%s' in resource group '%s': size %s, image %s%s\n",
                 c->prog, n, g, size, arg_str(a, "image") ? arg_str(a, "image") : "default",
                 arg_has(a, "no-public-ip") ? "" : ", with a public IP (SSH on a host port)");
-        char *coll = upath("/resourceGroups/%s/virtualMachines", g);
+        char *coll = res_path_of(&vm_resource, g, NULL, NULL);
         json_t *accepted;
         rc = api(c, "POST", coll, body, &accepted);
         free(coll);
@@ -203,7 +182,7 @@ static int vm_up(struct cli *c, struct args *a)
                     "options apply only when it is created ('kumo vm resize' changes its "
                     "size)\n",
                     c->prog, n);
-        const char *prov = js(vm, "provisioningState");
+        const char *prov = member_str(vm, "provisioningState");
         if (is(prov, "Creating") || is(prov, "Updating")) { /* let that finish first */
             json_decref(vm);
             rc = api_wait(c, vp, what, show, false, &vm);
@@ -214,7 +193,7 @@ static int vm_up(struct cli *c, struct args *a)
             free(vp);
             return KX_CONFLICT;
         }
-        const char *ps = vm ? js(vm, "powerState") : NULL;
+        const char *ps = vm ? member_str(vm, "powerState") : NULL;
         if (!rc && (is(ps, "Stopped") || is(ps, "Deallocated"))) {
             boot_from = log_size(vm);
             fprintf(stderr, "%s: starting VM '%s' (it was %s)\n", c->prog, n, ps);
@@ -222,7 +201,7 @@ static int vm_up(struct cli *c, struct args *a)
             vm = NULL;
             struct resp r;
             json_t *body = json_object();
-            rc = http_request(c, "POST", tmp("%s/start", vp), body, &r);
+            rc = http_request(c, "POST", fmt_str("%s/start", vp), body, &r);
             json_decref(body);
             if (!rc) {
                 if (r.status != 200 && r.status != 202) rc = api_fail(c, &r);
@@ -237,10 +216,10 @@ static int vm_up(struct cli *c, struct args *a)
         json_decref(vm);
         return rc ? rc : KX_ERROR;
     }
-    const char *ps = js(vm, "powerState");
+    const char *ps = member_str(vm, "powerState");
     if (!is(ps, "Running") && !is(ps, "Starting")) {
         fprintf(stderr, "%s: error: VM '%s' is %s, not running ('%s' says more)\n", c->prog, n,
-                jsn(vm, "powerState"), show);
+                member_text(vm, "powerState"), show);
         json_decref(vm);
         return KX_ERROR;
     }
@@ -263,22 +242,22 @@ static int vm_up(struct cli *c, struct args *a)
     if (rc) return rc;
     if (!o.ended_line && !isatty(STDIN_FILENO)) fputc('\n', stderr); /* after a prompt */
     if (closed) { /* the VM stopped: say how it ended */
-        vp = upath("/resourceGroups/%s/virtualMachines/%s", g, n);
+        vp = res_path_of(&vm_resource, g, NULL, n);
         json_t *now = NULL;
         for (int i = 0; i < 40; i++) { /* kumod records the exit within moments */
             json_decref(now);
-            if (get_maybe(c, vp, &now) != 1) break;
-            if (!is(js(now, "powerState"), "Running")) break;
+            if (api_get_maybe(c, vp, &now) != 1) break;
+            if (!is(member_str(now, "powerState"), "Running")) break;
             struct timespec ts = {0, 50 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
         free(vp);
         const json_t *le = json_object_get(json_object_get(now, "instanceView"), "lastExit");
         fprintf(stderr, "%s: VM '%s' is %s%s%s%s; 'kumo up%s' starts it again\n", c->prog, n,
-                now ? jsn(now, "powerState") : "gone",
-                js(le, "reason") ? " (" : "", js(le, "reason") ? js(le, "reason") : "",
-                js(le, "reason") ? ")" : "",
-                strcmp(g, "default") || strcmp(n, "default") ? tmp(" -g %s %s", g, n) : "");
+                now ? member_text(now, "powerState") : "gone", member_str(le, "reason") ? " (" : "",
+                member_str(le, "reason") ? member_str(le, "reason") : "",
+                member_str(le, "reason") ? ")" : "",
+                strcmp(g, "default") || strcmp(n, "default") ? fmt_str(" -g %s %s", g, n) : "");
         json_decref(now);
     } else {
         fprintf(stderr,
@@ -295,7 +274,8 @@ static const struct opt up_opts[] = {
     {"name", 'n', OPT_VALUE, "NAME", "the VM (or give NAME as the last word; default: default)",
      "name"},
     {"size", 0, OPT_VALUE, "SIZE",
-     "a new VM's size (default: the 2-vCPU size with the least memory that fits, not burstable if one is, e.g. F2s_v2)",
+     "a new VM's size (default: the 2-vCPU size with the least memory that fits, not burstable if "
+     "one is, e.g. F2s_v2)",
      "size"},
     {"image", 0, OPT_VALUE, "IMAGE", "a new VM's image (default: default, kumo's Linux guest)",
      "image"},

@@ -10,152 +10,149 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
-#define OPT_G                                                                                      \
-    {                                                                                              \
-        "resource-group", 'g', OPT_VALUE, "RG", "the VM's resource group (default: $KUMO_GROUP)",  \
-            NULL                                                                                   \
-    }
-#define OPT_N                                                                                      \
-    {                                                                                              \
-        "name", 'n', OPT_VALUE, "NAME", "the VM (or give NAME as the last word)", "name"           \
-    }
-
 static char *vm_path(const char *g, const char *n)
 {
-    return upath("/resourceGroups/%s/virtualMachines/%s", g, n);
+    return res_path_of(&vm_resource, g, NULL, n);
 }
 
 static const char *show_cmd(const char *g, const char *n)
 {
-    return tmp("kumo vm show -g %s %s", g, n);
+    return fmt_str("kumo vm show -g %s %s", g, n);
 }
 
 /* ---- views ---- */
 
 static const char *ports_of(const json_t *pip, bool with_addr)
 {
-    const char *addr = jsn(pip, "ipAddress");
-    char *out = tmp("%s", "");
+    const char *addr = member_text(pip, "ipAddress");
+    char *out = fmt_str("%s", "");
     size_t i;
     const json_t *p;
     json_array_foreach(json_object_get(pip, "ports"), i, p)
     {
-        const char *proto = lower(jsn(p, "protocol"));
+        const char *proto = lower(member_text(p, "protocol"));
         out = with_addr
-                  ? tmp("%s%s%s/%lld -> %s:%lld%s", out, *out ? ", " : "", proto, ji(p, "port"),
-                        addr, ji(p, "hostPort"),
-                        pip_port_failed(pip, p) ? " (not forwarded: host port in use)" : "")
-                  : tmp("%s%s%lld->%lld", out, *out ? "," : "", ji(p, "port"), ji(p, "hostPort"));
+                  ? fmt_str("%s%s%s/%lld -> %s:%lld%s", out, *out ? ", " : "", proto,
+                            member_int(p, "port"), addr, member_int(p, "hostPort"),
+                            pip_port_failed(pip, p) ? " (not forwarded: host port in use)" : "")
+                  : fmt_str("%s%s%lld->%lld", out, *out ? "," : "", member_int(p, "port"),
+                            member_int(p, "hostPort"));
     }
     return *out ? out : "-";
 }
 
-static void vm_row(const json_t *vm, const char **cells)
+static const char *vm_ports(const json_t *vm)
 {
-    const json_t *nics = json_object_get(vm, "networkInterfaces");
-    const json_t *nic0 = json_array_get(nics, 0);
-    const json_t *pip = json_object_get(nic0, "publicIp");
-    cells[0] = js(vm, "name");
-    cells[1] = js(vm, "size");
-    cells[2] = tmp("%lld", ji(vm, "vcpus"));
-    cells[3] = fmt_mib(ji(vm, "memoryMiB"));
-    cells[4] = js(vm, "powerState");
-    cells[5] = js(vm, "provisioningState");
-    cells[6] = js(nic0, "privateIp");
-    cells[7] = json_is_object(pip) ? js(pip, "ipAddress") : NULL;
-    cells[8] = json_is_object(pip) ? ports_of(pip, false) : NULL;
+    const json_t *pip = member_at(vm, "networkInterfaces.0.publicIp");
+    return json_is_object(pip) ? ports_of(pip, false) : NULL;
 }
 
-static const struct view vm_list_view = {(const char *[]){"Name", "Size", ">vCPUs", ">Memory",
-                                                          "PowerState", "Provisioning", "PrivateIp",
-                                                          "PublicIp", "Ports", NULL},
-                                         vm_row};
+static const struct column vm_columns[] = {
+    COL("Name", "name", CELL_TEXT),
+    COL("Size", "size", CELL_TEXT),
+    COL(">vCPUs", "vcpus", CELL_INT),
+    COL(">Memory", "memoryMiB", CELL_MIB),
+    COL("PowerState", "powerState", CELL_TEXT),
+    COL("Provisioning", "provisioningState", CELL_TEXT),
+    COL("PrivateIp", "networkInterfaces.0.privateIp", CELL_TEXT),
+    COL("PublicIp", "networkInterfaces.0.publicIp.ipAddress", CELL_TEXT),
+    COL_GET("Ports", vm_ports),
+    {0},
+};
 
 void vm_view(struct cli *c, const json_t *vm)
 {
     struct table *t = kv_new();
-    const char *g = jsn(vm, "resourceGroup"), *n = jsn(vm, "name");
+    const char *g = member_text(vm, "resourceGroup"), *n = member_text(vm, "name");
     kv_add(t, "Name", n);
     kv_add(t, "Resource group", g);
     kv_add(t, "Location",
-           js(vm, "host") ? tmp("%s (host %s)", jsn(vm, "location"), js(vm, "host"))
-                          : tmp("%s (no host while deallocated)", jsn(vm, "location")));
-    long long vc = ji(vm, "vcpus");
+           member_str(vm, "host")
+               ? fmt_str("%s (host %s)", member_text(vm, "location"), member_str(vm, "host"))
+               : fmt_str("%s (no host while deallocated)", member_text(vm, "location")));
+    long long vc = member_int(vm, "vcpus");
     kv_add(t, "Size",
-           tmp("%s: %lld vCPU%s, %s", jsn(vm, "size"), vc, vc == 1 ? "" : "s",
-               fmt_mib(ji(vm, "memoryMiB"))));
-    if (jb(vm, "dedicated"))
+           fmt_str("%s: %lld vCPU%s, %s", member_text(vm, "size"), vc, vc == 1 ? "" : "s",
+                   fmt_mib(member_int(vm, "memoryMiB"))));
+    if (member_bool(vm, "dedicated"))
         kv_add(t, "Host CPUs",
-               js(vm, "hostCpus")
-                   ? tmp("dedicated: host cores %s, shared with no other VM", js(vm, "hostCpus"))
+               member_str(vm, "hostCpus")
+                   ? fmt_str("dedicated: host cores %s, shared with no other VM",
+                             member_str(vm, "hostCpus"))
                    : "dedicated (cores reserved when it is allocated)");
     const json_t *cr = json_object_get(vm, "cpuCredits");
     if (json_is_object(cr))
         kv_add(t, "CPU credits",
-               tmp("%.2f of %.0f banked (%.0f an hour below a %g %% baseline)%s",
-                   json_number_value(json_object_get(cr, "credits")),
-                   json_number_value(json_object_get(cr, "maxCredits")),
-                   json_number_value(json_object_get(cr, "creditsPerHour")),
-                   json_number_value(json_object_get(cr, "baselinePercent")),
-                   jb(cr, "heldToBaseline") ? "; out of credits: held to the baseline" : ""));
-    kv_add(t, "Image", jsn(vm, "image"));
-    kv_add(t, "Power state", jsn(vm, "powerState"));
+               fmt_str("%.2f of %.0f banked (%.0f an hour below a %g %% baseline)%s",
+                       json_number_value(json_object_get(cr, "credits")),
+                       json_number_value(json_object_get(cr, "maxCredits")),
+                       json_number_value(json_object_get(cr, "creditsPerHour")),
+                       json_number_value(json_object_get(cr, "baselinePercent")),
+                       member_bool(cr, "heldToBaseline") ? "; out of credits: held to the baseline"
+                                                         : ""));
+    kv_add(t, "Image", member_text(vm, "image"));
+    kv_add(t, "Power state", member_text(vm, "powerState"));
     kv_add(t, "Provisioning", fmt_state(vm));
     size_t i;
     const json_t *nic;
     json_array_foreach(json_object_get(vm, "networkInterfaces"), i, nic)
     {
         kv_add(t, "Private IP",
-               tmp("%s (NIC %s in %s/%s, MAC %s)", jsn(nic, "privateIp"), jsn(nic, "name"),
-                   jsn(nic, "vnet"), jsn(nic, "subnet"), jsn(nic, "macAddress")));
+               fmt_str("%s (NIC %s in %s/%s, MAC %s)", member_text(nic, "privateIp"),
+                       member_text(nic, "name"), member_text(nic, "vnet"),
+                       member_text(nic, "subnet"), member_text(nic, "macAddress")));
         const json_t *pip = json_object_get(nic, "publicIp");
         if (json_is_object(pip))
-            kv_add(
-                t, "Public IP",
-                tmp("%s (%s): %s", jsn(pip, "ipAddress"), jsn(pip, "name"), ports_of(pip, true)));
+            kv_add(t, "Public IP",
+                   fmt_str("%s (%s): %s", member_text(pip, "ipAddress"), member_text(pip, "name"),
+                           ports_of(pip, true)));
     }
     const json_t *os = json_object_get(vm, "osDisk");
     if (json_is_object(os))
         kv_add(t, "OS disk",
-               tmp("%s (%s, %lld GiB)", jsn(os, "name"), jsn(os, "tier"), ji(os, "sizeGiB")));
+               fmt_str("%s (%s, %lld GiB)", member_text(os, "name"), member_text(os, "tier"),
+                       member_int(os, "sizeGiB")));
     const json_t *d;
     json_array_foreach(json_object_get(vm, "dataDisks"), i, d)
     {
-        kv_add(t, tmp("Data disk %lld", ji(d, "lun")),
-               tmp("%s (%s, %lld GiB)", jsn(d, "name"), jsn(d, "tier"), ji(d, "sizeGiB")));
+        kv_add(t, fmt_str("Data disk %lld", member_int(d, "lun")),
+               fmt_str("%s (%s, %lld GiB)", member_text(d, "name"), member_text(d, "tier"),
+                       member_int(d, "sizeGiB")));
     }
     if (json_object_size(json_object_get(vm, "tags")))
         kv_add(t, "Tags", fmt_tags(json_object_get(vm, "tags")));
-    if (jb(vm, "hasUserData")) kv_add(t, "User data", "stored");
+    if (member_bool(vm, "hasUserData")) kv_add(t, "User data", "stored");
     const json_t *iv = json_object_get(vm, "instanceView");
     const json_t *le = json_object_get(iv, "lastExit");
     if (json_is_object(le))
-        kv_add(t, "Last exit", tmp("%s at %s", jsn(le, "reason"), fmt_time(js(le, "at"))));
-    kv_add(t, "Created", fmt_time(js(vm, "createdAt")));
-    const char *ps = jsn(vm, "powerState");
+        kv_add(t, "Last exit",
+               fmt_str("%s at %s", member_text(le, "reason"), fmt_time(member_str(le, "at"))));
+    kv_add(t, "Created", fmt_time(member_str(vm, "createdAt")));
+    const char *ps = member_text(vm, "powerState");
     if (strcmp(ps, "Running") == 0 || strcmp(ps, "Starting") == 0)
-        kv_add(t, "Console", tmp("kumo vm console -g %s %s", g, n));
+        kv_add(t, "Console", fmt_str("kumo vm console -g %s %s", g, n));
     kv_print(t, c->out);
 }
 
 static const char *state_sentence(const json_t *vm)
 {
-    const char *ps = jsn(vm, "powerState"), *n = jsn(vm, "name");
+    const char *ps = member_text(vm, "powerState"), *n = member_text(vm, "name");
     if (strcmp(ps, "Running") == 0)
-        return tmp("VM '%s' is Running on host %s (billed while it is allocated).", n,
-                   jsn(vm, "host"));
+        return fmt_str("VM '%s' is Running on host %s (billed while it is allocated).", n,
+                       member_text(vm, "host"));
     if (strcmp(ps, "Stopped") == 0)
-        return tmp("VM '%s' is Stopped: still allocated on host %s and still billed; 'kumo vm "
-                   "deallocate' releases it and stops the bill.",
-                   n, jsn(vm, "host"));
+        return fmt_str("VM '%s' is Stopped: still allocated on host %s and still billed; 'kumo vm "
+                       "deallocate' releases it and stops the bill.",
+                       n, member_text(vm, "host"));
     if (strcmp(ps, "Deallocated") == 0)
-        return tmp("VM '%s' is Deallocated: its vCPUs and memory are released and it is not "
-                   "billed (its disks still are).",
-                   n);
-    return tmp("VM '%s' is %s (%s).", n, ps, jsn(vm, "provisioningState"));
+        return fmt_str("VM '%s' is Deallocated: its vCPUs and memory are released and it is not "
+                       "billed (its disks still are).",
+                       n);
+    return fmt_str("VM '%s' is %s (%s).", n, ps, member_text(vm, "provisioningState"));
 }
 
 /* Print a VM after an action: JSON, the full view, or one sentence. */
@@ -172,62 +169,13 @@ static void print_vm(struct cli *c, const json_t *vm, bool full)
 
 /* ---- create ---- */
 
-static char *base64(const unsigned char *p, size_t n)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
-    if (!out) return NULL;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16;
-        if (i + 1 < n) v |= (unsigned)p[i + 1] << 8;
-        if (i + 2 < n) v |= p[i + 2];
-        *o++ = tab[(v >> 18) & 63];
-        *o++ = tab[(v >> 12) & 63];
-        *o++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-        *o++ = i + 2 < n ? tab[v & 63] : '=';
-    }
-    *o = 0;
-    return out;
-}
-
-#define USER_DATA_MAX (64 * 1024)
-
-static json_t *read_user_data(struct cli *c, const char *file)
-{
-    FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
-    if (!f) {
-        usage_error(c, "--user-data: cannot read %s: %s", file, strerror(errno));
-        return NULL;
-    }
-    unsigned char *buf = malloc(USER_DATA_MAX + 1);
-    size_t n = buf ? fread(buf, 1, USER_DATA_MAX + 1, f) : 0;
-    bool err = !buf || ferror(f);
-    if (f != stdin) fclose(f);
-    if (err || n > USER_DATA_MAX) {
-        free(buf);
-        usage_error(
-            c, err ? "--user-data: cannot read %s" : "--user-data: %s is larger than 64 KiB", file);
-        return NULL;
-    }
-    char *b = base64(buf, n);
-    free(buf);
-    json_t *s = b ? json_string(b) : NULL;
-    free(b);
-    return s;
-}
-
-json_t *read_user_data_file(struct cli *c, const char *file)
-{
-    return read_user_data(c, file);
-}
-
 static int vm_create(struct cli *c, struct args *a)
 {
     const char *g = need_group(c, a);
     if (!g) return KX_USAGE;
     const char *n = need_name(c, a, "VM");
     if (!n) return KX_USAGE;
-    const char *size = arg_str(a, "size");
+    const char *size = arg_size(a);
     if (!size || !*size)
         return usage_error(c, "missing --size SIZE: pick the VM's vCPUs and memory from 'kumo "
                               "size list' (e.g. --size B1s: 1 vCPU, 1 GiB)");
@@ -305,33 +253,21 @@ static int vm_create(struct cli *c, struct args *a)
         json_object_set_new(body, "nsg", json_string(arg_str(a, "nsg")));
     if (arg_has(a, "public-ip")) json_object_set_new(body, "publicIp", json_true());
     if (arg_has(a, "dedicated")) json_object_set_new(body, "dedicated", json_true());
-    if (arg_str(a, "public-ip-name"))
+    if (arg_str(a, "public-ip-name") && *arg_str(a, "public-ip-name")) /* "": none, as az */
         json_object_set_new(body, "publicIp", json_string(arg_str(a, "public-ip-name")));
-    if (arg_str(a, "user-data")) {
-        json_t *ud = read_user_data(c, arg_str(a, "user-data"));
-        if (!ud) {
-            json_decref(body);
-            return KX_USAGE;
-        }
-        json_object_set_new(body, "userData", ud);
-    }
-    if (arg_has(a, "tags")) {
-        json_t *tags = parse_tags(c, a);
-        if (!tags) {
-            json_decref(body);
-            return KX_USAGE;
-        }
-        json_object_set_new(body, "tags", tags);
+    if (user_data_into(c, a, body) < 0 || tags_into(c, a, body) < 0) {
+        json_decref(body);
+        return KX_USAGE;
     }
 
-    char *coll = upath("/resourceGroups/%s/virtualMachines", g);
+    char *coll = res_path_of(&vm_resource, g, NULL, NULL);
     json_t *vm;
     int rc = api(c, "POST", coll, body, &vm);
     free(coll);
     if (rc) return rc;
-    const char *name = js(vm, "name") ? js(vm, "name") : n;
+    const char *name = member_str(vm, "name") ? member_str(vm, "name") : n;
     char *p = vm_path(g, name);
-    char *what = tmp("VM '%s'", name);
+    char *what = fmt_str("VM '%s'", name);
     const char *show = show_cmd(g, name);
     json_t *final;
     rc = finish_long(c, p, vm, what, show, false, &final);
@@ -345,34 +281,17 @@ bad_os:
     return KX_USAGE;
 }
 
-/* ---- list, show ---- */
-
-static int vm_list(struct cli *c, struct args *a)
-{
-    return list_scoped(c, a, "virtualMachines", &vm_list_view);
-}
-
-static int vm_show(struct cli *c, struct args *a)
-{
-    const char *g = need_group(c, a), *n = g ? need_name(c, a, "VM") : NULL;
-    if (!n) return KX_USAGE;
-    char *p = vm_path(g, n);
-    int rc = show_one(c, p, vm_view);
-    free(p);
-    return rc;
-}
-
 /* ---- actions ---- */
 
 static int vm_action(struct cli *c, struct args *a, const char *action, json_t *body)
 {
-    const char *g = need_group(c, a), *n = g ? need_name(c, a, "VM") : NULL;
-    if (!n) {
+    const char *g, *n;
+    char *p = res_path(c, a, &vm_resource, true, &g, &n);
+    if (!p) {
         json_decref(body);
         return KX_USAGE;
     }
-    char *p = vm_path(g, n);
-    char *ap = tmp("%s/%s", p, action);
+    char *ap = fmt_str("%s/%s", p, action);
     struct resp r;
     if (!body) body = json_object();
     int rc = http_request(c, "POST", ap, body, &r);
@@ -394,19 +313,20 @@ static int vm_action(struct cli *c, struct args *a, const char *action, json_t *
     json_t *final = vm;
     if (status == 202) {
         if (c->no_wait && c->out == OUT_TABLE) {
-            printf("Accepted: VM '%s' is %s; '%s' follows it.\n", jsn(vm, "name"),
-                   jsn(vm, "powerState"), show_cmd(g, n));
+            printf("Accepted: VM '%s' is %s; '%s' follows it.\n", member_text(vm, "name"),
+                   member_text(vm, "powerState"), show_cmd(g, n));
             json_decref(vm);
             free(p);
             return KX_OK;
         }
-        rc = finish_long(c, p, vm, tmp("VM '%s'", n), show_cmd(g, n), false, &final);
+        rc = finish_long(c, p, vm, fmt_str("VM '%s'", n), show_cmd(g, n), false, &final);
     }
     free(p);
     if (final && c->out == OUT_TABLE && strcmp(action, "resize") == 0) {
-        long long vc = ji(final, "vcpus");
-        printf("VM '%s' has size %s: %lld vCPU%s, %s.\n", jsn(final, "name"), jsn(final, "size"),
-               vc, vc == 1 ? "" : "s", fmt_mib(ji(final, "memoryMiB")));
+        long long vc = member_int(final, "vcpus");
+        printf("VM '%s' has size %s: %lld vCPU%s, %s.\n", member_text(final, "name"),
+               member_text(final, "size"), vc, vc == 1 ? "" : "s",
+               fmt_mib(member_int(final, "memoryMiB")));
     }
     print_vm(c, final, false);
     json_decref(final);
@@ -425,9 +345,8 @@ static int vm_stop(struct cli *c, struct args *a)
 
 static int vm_deallocate(struct cli *c, struct args *a)
 {
-    return vm_action(c, a,
-                     arg_has(a, "skip-shutdown") ? "deallocate?skipShutdown=true" : "deallocate",
-                     NULL);
+    return vm_action(
+        c, a, arg_has(a, "skip-shutdown") ? "deallocate?skipShutdown=true" : "deallocate", NULL);
 }
 
 static int vm_restart(struct cli *c, struct args *a)
@@ -437,7 +356,7 @@ static int vm_restart(struct cli *c, struct args *a)
 
 static int vm_resize(struct cli *c, struct args *a)
 {
-    const char *size = arg_str(a, "size");
+    const char *size = arg_size(a);
     if (!size || !*size)
         return usage_error(c, "missing --size SIZE: the new size ('kumo size list' lists them)");
     json_t *body = json_pack("{ss sb}", "size", size, "restart", arg_has(a, "restart"));
@@ -446,16 +365,18 @@ static int vm_resize(struct cli *c, struct args *a)
 
 static int vm_delete(struct cli *c, struct args *a)
 {
-    const char *g = need_group(c, a), *n = g ? need_name(c, a, "VM") : NULL;
-    if (!n) return KX_USAGE;
+    const char *g, *n;
+    char *p = res_path(c, a, &vm_resource, true, &g, &n);
+    if (!p) return KX_USAGE;
     bool keep = arg_has(a, "keep-disks");
-    if (!arg_has(a, "yes") && !confirm(tmp("Delete VM '%s' in resource group '%s'%s?", n, g,
-                                           keep ? "" : " and its disks")))
+    if (!arg_has(a, "yes") && !confirm(fmt_str("Delete VM '%s' in resource group '%s'%s?", n, g,
+                                               keep ? "" : " and its disks"))) {
+        free(p);
         return usage_error(c, "not confirmed: nothing deleted (--yes skips the question)");
-    char *p = vm_path(g, n);
+    }
     json_t *vm;
     long st = 0;
-    int rc = api_st(c, "DELETE", keep ? tmp("%s?keepDisks=true", p) : p, NULL, &vm, &st);
+    int rc = api_status(c, "DELETE", keep ? fmt_str("%s?keepDisks=true", p) : p, NULL, &vm, &st);
     if (rc) {
         free(p);
         return rc;
@@ -463,16 +384,16 @@ static int vm_delete(struct cli *c, struct args *a)
     const char *disks = "";
     if (vm) {
         const json_t *os = json_object_get(vm, "osDisk");
-        char *list = tmp("%s", js(os, "name") ? js(os, "name") : "");
+        char *list = fmt_str("%s", member_str(os, "name") ? member_str(os, "name") : "");
         size_t i;
         const json_t *d;
         json_array_foreach(json_object_get(vm, "dataDisks"), i, d) list =
-            tmp("%s%s%s", list, *list ? ", " : "", jsn(d, "name"));
-        if (*list) disks = tmp(keep ? "; its disks %s are kept" : " with its disks %s", list);
+            fmt_str("%s%s%s", list, *list ? ", " : "", member_text(d, "name"));
+        if (*list) disks = fmt_str(keep ? "; its disks %s are kept" : " with its disks %s", list);
     }
     json_decref(vm);
     if (st == 202 && !c->no_wait)
-        rc = api_wait(c, p, tmp("VM '%s'", n), show_cmd(g, n), true, NULL);
+        rc = api_wait(c, p, fmt_str("VM '%s'", n), show_cmd(g, n), true, NULL);
     free(p);
     if (rc) return rc;
     if (c->out == OUT_TABLE) {
@@ -486,23 +407,73 @@ static int vm_delete(struct cli *c, struct args *a)
 
 /* ---- log, history, update ---- */
 
+#define LOG_TAIL_MAX (16 << 20) /* the most kumod gives with ?tail= */
+
+/* The last `lines` lines of the log at path (fetched from its end, more
+ * until they are there or the log is whole): 0 and printed, or an exit
+ * code. *total gets the log's size when it was fetched whole, else 0. */
+static int print_last_lines(struct cli *c, const char *path, long lines, size_t *total)
+{
+    for (long bytes = lines * 160 > 4096 ? lines * 160 : 4096;; bytes *= 4) {
+        if (bytes > LOG_TAIL_MAX) bytes = LOG_TAIL_MAX;
+        struct resp r;
+        int rc = http_request(c, "GET", fmt_str("%s?tail=%ld", path, bytes), NULL, &r);
+        if (rc) return rc;
+        if (r.status != 200) {
+            rc = api_fail(c, &r);
+            resp_free(&r);
+            return rc;
+        }
+        /* where the last `lines` lines start (a last line without its
+         * newline counts as one) */
+        size_t start = r.len, seen = 0;
+        if (start && r.body[start - 1] == '\n') start--;
+        while (start > 0 && seen < (size_t)lines) {
+            if (r.body[start - 1] == '\n' && ++seen == (size_t)lines) break;
+            start--;
+        }
+        bool whole = r.len < (size_t)bytes;
+        if (seen >= (size_t)lines || whole || bytes == LOG_TAIL_MAX) {
+            fwrite(r.body + start, 1, r.len - start, stdout);
+            *total = whole ? r.len : 0;
+            resp_free(&r);
+            return KX_OK;
+        }
+        resp_free(&r);
+    }
+}
+
 static int vm_log(struct cli *c, struct args *a)
 {
-    const char *g = need_group(c, a), *n = g ? need_name(c, a, "VM") : NULL;
-    if (!n) return KX_USAGE;
-    long tail = 0;
-    if (arg_long(c, a, "tail", 1, 16 << 20, &tail) < 0) return KX_USAGE;
+    char *p = res_path(c, a, &vm_resource, true, NULL, NULL);
+    if (!p) return KX_USAGE;
+    long lines = 0;
+    if (arg_long(c, a, "lines", 1, 1000000, &lines) < 0) {
+        free(p);
+        return KX_USAGE;
+    }
     bool follow = arg_has(a, "follow");
-    char *p = vm_path(g, n);
-    char *lp = tail ? tmp("%s/bootDiagnostics?tail=%ld", p, tail) : tmp("%s/bootDiagnostics", p);
-    char *fp = tmp("%s/bootDiagnostics", p);
+    char *fp = fmt_str("%s/bootDiagnostics", p);
     free(p);
     size_t printed = 0;
     bool first = true;
     int rc;
     for (;;) {
         struct resp r;
-        rc = http_request(c, "GET", first && tail ? lp : fp, NULL, &r);
+        if (first && lines) {
+            size_t total = 0;
+            if ((rc = print_last_lines(c, fp, lines, &total))) return rc;
+            first = false;
+            if (!follow) break;
+            printed = total;
+            if (!total) { /* go on from the end of the whole log */
+                if ((rc = http_request(c, "GET", fp, NULL, &r))) return rc;
+                printed = r.len;
+                resp_free(&r);
+            }
+            continue;
+        }
+        rc = http_request(c, "GET", fp, NULL, &r);
         if (rc) return rc;
         if (r.status != 200) {
             if (!first && r.status == 404) { /* deleted while followed */
@@ -513,60 +484,177 @@ static int vm_log(struct cli *c, struct args *a)
             resp_free(&r);
             return rc;
         }
-        if (first && tail) {
-            fwrite(r.body, 1, r.len, stdout);
-            resp_free(&r);
-            if (follow) { /* go on from the end of the whole log */
-                rc = http_request(c, "GET", fp, NULL, &r);
-                if (rc) return rc;
-                printed = r.len;
-                resp_free(&r);
-            }
-        } else {
-            if (r.len > printed) fwrite(r.body + printed, 1, r.len - printed, stdout);
-            if (r.len > printed) printed = r.len;
-            resp_free(&r);
-        }
+        if (r.len > printed) fwrite(r.body + printed, 1, r.len - printed, stdout);
+        if (r.len > printed) printed = r.len;
+        resp_free(&r);
         first = false;
         fflush(stdout);
         if (!follow) break;
         struct timespec ts = {0, 500 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    fflush(stdout);
     return KX_OK;
 }
 
-static void history_row(const json_t *e, const char **cells)
+static const struct column history_columns[] = {
+    COL("Time (UTC)", "at", CELL_TIME),
+    COL("PowerState", "powerState", CELL_TEXT),
+    COL("Provisioning", "provisioningState", CELL_TEXT),
+    COL("Size", "size", CELL_TEXT),
+    COL("Message", "message", CELL_TEXT),
+    {0},
+};
+
+/* ---- show -d, list-ip-addresses ---- */
+
+/* Join a member of each NIC (or of its public IP) with ",". */
+static char *nic_join(const json_t *vm, const char *path)
 {
-    cells[0] = fmt_time(js(e, "at"));
-    cells[1] = js(e, "powerState");
-    cells[2] = js(e, "provisioningState");
-    cells[3] = js(e, "size");
-    cells[4] = js(e, "message");
+    char *out = fmt_str("%s", "");
+    size_t i;
+    const json_t *nic;
+    json_array_foreach(json_object_get(vm, "networkInterfaces"), i, nic)
+    {
+        const char *v = json_string_value(member_at(nic, path));
+        if (v) out = fmt_str("%s%s%s", out, *out ? "," : "", v);
+    }
+    return out;
 }
 
-static const struct view history_view = {
-    (const char *[]){"Time (UTC)", "PowerState", "Provisioning", "Size", "Message", NULL},
-    history_row};
+/* az vm show -d's fields, from what the VM's JSON has already. */
+static void add_details(json_t *vm)
+{
+    json_object_set_new(vm, "privateIps", json_string(nic_join(vm, "privateIp")));
+    json_object_set_new(vm, "publicIps", json_string(nic_join(vm, "publicIp.ipAddress")));
+    json_object_set_new(vm, "macAddresses", json_string(nic_join(vm, "macAddress")));
+    json_object_set_new(vm, "fqdns", json_string(""));
+}
+
+static int vm_show(struct cli *c, struct args *a)
+{
+    char *p = res_path(c, a, &vm_resource, true, NULL, NULL);
+    if (!p) return KX_USAGE;
+    json_t *vm;
+    int rc = api(c, "GET", p, NULL, &vm);
+    free(p);
+    if (rc) return rc;
+    if (arg_has(a, "show-details")) add_details(vm);
+    print_one(c, vm, vm_view);
+    json_decref(vm);
+    return KX_OK;
+}
+
+static const char *ip_vm(const json_t *e)
+{
+    return member_str(member_at(e, "virtualMachine"), "name");
+}
+
+static const char *ip_public(const json_t *e)
+{
+    char *out = fmt_str("%s", "");
+    size_t i;
+    const json_t *pip;
+    json_array_foreach(member_at(e, "virtualMachine.network.publicIpAddresses"), i, pip)
+    {
+        out = fmt_str("%s%s%s", out, *out ? "," : "", member_text(pip, "ipAddress"));
+    }
+    return *out ? out : NULL;
+}
+
+static const char *ip_ports(const json_t *e)
+{
+    char *out = fmt_str("%s", "");
+    size_t i, k;
+    const json_t *pip, *port;
+    json_array_foreach(member_at(e, "virtualMachine.network.publicIpAddresses"), i, pip)
+    {
+        json_array_foreach(json_object_get(pip, "ports"), k, port)
+        {
+            out = fmt_str("%s%s%s/%lld->%lld", out, *out ? "," : "",
+                          lower(member_text(port, "protocol")), member_int(port, "port"),
+                          member_int(port, "hostPort"));
+        }
+    }
+    return *out ? out : NULL;
+}
+
+static const struct column ip_columns[] = {
+    COL_GET_RAW("VirtualMachine", ip_vm, "virtualMachine.name"),
+    COL_GET("PublicIPAddresses", ip_public),
+    COL("PrivateIPAddresses", "virtualMachine.network.privateIpAddresses", CELL_LIST),
+    COL_GET("PublicPorts", ip_ports),
+    {0},
+};
+
+/* az vm list-ip-addresses: the VMs' private and public IPs (and here the
+ * host ports of the public IPs), from the VMs' JSON. */
+static int vm_list_ips(struct cli *c, struct args *a)
+{
+    json_t *vms;
+    enum group_column group;
+    int rc = fetch_scoped(c, a, "virtualMachines", &vms, &group);
+    if (rc) return rc;
+    const char *only = arg_str(a, "name");
+    json_t *out = json_array();
+    size_t i, k;
+    const json_t *vm, *nic;
+    json_array_foreach(vms, i, vm)
+    {
+        if (only && strcasecmp(only, member_text(vm, "name")) != 0) continue;
+        json_t *priv = json_array(), *pub = json_array();
+        json_array_foreach(json_object_get(vm, "networkInterfaces"), k, nic)
+        {
+            if (member_str(nic, "privateIp"))
+                json_array_append_new(priv, json_string(member_str(nic, "privateIp")));
+            const json_t *pip = json_object_get(nic, "publicIp");
+            if (json_is_object(pip))
+                json_array_append_new(pub, json_pack("{s:s?, s:s?, s:s?, s:O*}", "name",
+                                                     member_str(pip, "name"), "ipAddress",
+                                                     member_str(pip, "ipAddress"), "resourceGroup",
+                                                     member_str(vm, "resourceGroup"), "ports",
+                                                     json_object_get(pip, "ports")));
+        }
+        json_array_append_new(out, json_pack("{s:{s:s?, s:s?, s:{s:o, s:o}}}", "virtualMachine",
+                                             "name", member_str(vm, "name"), "resourceGroup",
+                                             member_str(vm, "resourceGroup"), "network",
+                                             "privateIpAddresses", priv, "publicIpAddresses", pub));
+    }
+    json_decref(vms);
+    if (only && json_array_size(out) == 0) {
+        fprintf(stderr, "%s: error: virtual machine '%s' not found%s [NotFound]\n", c->prog, only,
+                group == GROUP_ONE ? " in that group" : "");
+        json_decref(out);
+        return KX_NOTFOUND;
+    }
+    (void)group;
+    print_items(c, out, ip_columns, GROUP_NONE);
+    json_decref(out);
+    return KX_OK;
+}
 
 static int vm_history(struct cli *c, struct args *a)
 {
-    const char *g = need_group(c, a), *n = g ? need_name(c, a, "VM") : NULL;
-    if (!n) return KX_USAGE;
-    char *p = vm_path(g, n);
-    int rc = list_path(c, tmp("%s/history", p), &history_view);
+    char *p = res_path(c, a, &vm_resource, true, NULL, NULL);
+    if (!p) return KX_USAGE;
+    int rc = list_path(c, fmt_str("%s/history", p), history_columns);
     free(p);
     return rc;
 }
 
 static int vm_update(struct cli *c, struct args *a)
 {
-    const char *g = need_group(c, a), *n = g ? need_name(c, a, "VM") : NULL;
-    if (!n) return KX_USAGE;
-    if (!arg_has(a, "tags")) return usage_error(c, "nothing to change: give --tags KEY=VALUE ...");
+    char *p = res_path(c, a, &vm_resource, true, NULL, NULL);
+    if (!p) return KX_USAGE;
+    if (!arg_has(a, "tags")) {
+        free(p);
+        return usage_error(c, "nothing to change: give --tags KEY=VALUE ...");
+    }
     json_t *tags = parse_tags(c, a);
-    if (!tags) return KX_USAGE;
-    char *p = vm_path(g, n);
+    if (!tags) {
+        free(p);
+        return KX_USAGE;
+    }
     json_t *vm;
     int rc = api(c, "PATCH", p, json_pack("{so}", "tags", tags), &vm);
     free(p);
@@ -608,7 +696,7 @@ static int disk_attach(struct cli *c, struct args *a)
     if (lun >= 0) json_object_set_new(body, "lun", json_integer(lun));
     char *p = vm_path(g, vmn);
     json_t *vm;
-    int rc = api(c, "POST", tmp("%s/dataDisks", p), body, &vm);
+    int rc = api(c, "POST", fmt_str("%s/dataDisks", p), body, &vm);
     free(p);
     if (rc) return rc;
     print_vm(c, vm, true);
@@ -640,7 +728,7 @@ static int disk_detach(struct cli *c, struct args *a)
         const json_t *d;
         json_array_foreach(json_object_get(vm, "dataDisks"), i, d)
         {
-            if (strcasecmp(jsn(d, "name"), disk) == 0) lun = ji(d, "lun");
+            if (strcasecmp(member_text(d, "name"), disk) == 0) lun = member_int(d, "lun");
         }
         json_decref(vm);
         if (lun < 0) {
@@ -653,7 +741,7 @@ static int disk_detach(struct cli *c, struct args *a)
         }
     }
     json_t *vm;
-    rc = api(c, "DELETE", tmp("%s/dataDisks/%ld", p, lun), NULL, &vm);
+    rc = api(c, "DELETE", fmt_str("%s/dataDisks/%ld", p, lun), NULL, &vm);
     free(p);
     if (rc) return rc;
     print_vm(c, vm, true);
@@ -663,22 +751,30 @@ static int disk_detach(struct cli *c, struct args *a)
 
 /* ---- the command table ---- */
 
-static const struct opt gn_opts[] = {OPT_G, OPT_N, {0}};
+const struct resource vm_resource = {
+    .what = "VM",
+    .collection = "virtualMachines",
+    .scope = RES_GROUP,
+    .columns = vm_columns,
+    .view = vm_view,
+};
+
+static const struct opt gn_opts[] = {OPT_G("VM"), OPT_N("VM"), {0}};
 
 static const struct opt create_opts[] = {
-    OPT_G,
+    OPT_G("VM"),
     {"name", 'n', OPT_VALUE, "NAME", "the VM's name, also the guest's host name", "name"},
     {"size", 0, OPT_VALUE, "SIZE", "vCPUs and memory: a size from 'kumo size list', e.g. B1s",
      "size"},
     {"image", 0, OPT_VALUE, "IMAGE", "what it boots (default: default, kumo's Linux guest)",
      "image"},
-    {"vnet", 0, OPT_VALUE, "VNET",
+    {"vnet|vnet-name", 0, OPT_VALUE, "VNET",
      "virtual network of its NIC (default NAME-vnet, made with 10.0.0.0/16 if missing)", "vnet"},
     {"subnet", 0, OPT_VALUE, "SUBNET", "subnet of that network (default: default, 10.0.0.0/24)",
      "subnet"},
-    {"private-ip", 0, OPT_VALUE, "IP", "a static private IP (default: the subnet's next free one)",
-     "privateIp"},
-    {"nsg", 0, OPT_VALUE, "NSG",
+    {"private-ip|private-ip-address", 0, OPT_VALUE, "IP",
+     "a static private IP (default: the subnet's next free one)", "privateIp"},
+    {"nsg|network-security-group", 0, OPT_VALUE, "NSG",
      "network security group of its NIC (default NAME-nsg, made with SSH allowed if missing); "
      "\"\" for none",
      "nsg"},
@@ -686,12 +782,12 @@ static const struct opt create_opts[] = {
      "nsg"},
     {"public-ip", 0, OPT_FLAG, NULL,
      "give it a new public IP NAME-ip (TCP 22, 80 and 443 forwarded from host ports)", "publicIp"},
-    {"public-ip-name", 0, OPT_VALUE, "NAME",
+    {"public-ip-name|public-ip-address", 0, OPT_VALUE, "NAME",
      "use this public IP (made with the default ports if missing)", "publicIp"},
     {"nics", 0, OPT_LIST, "NIC", "existing NICs instead of the implicit network (at most 4)",
      "networkInterfaces"},
-    {"os-disk-tier", 0, OPT_VALUE, "TIER", "Standard_HDD, Standard_SSD (default) or Premium_SSD",
-     "osDisk.tier"},
+    {"os-disk-tier|storage-sku", 0, OPT_VALUE, "TIER",
+     "Standard_HDD, Standard_SSD (default) or Premium_SSD", "osDisk.tier"},
     {"os-disk-size-gb", 0, OPT_VALUE, "GIB", "OS disk size (default: the image's, at least 4)",
      "osDisk"},
     {"data-disk-sizes-gb", 0, OPT_LIST, "GIB",
@@ -702,67 +798,71 @@ static const struct opt create_opts[] = {
      "dataDisks"},
     {"attach-data-disks", 0, OPT_LIST, "DISK", "existing disks to attach as data disks",
      "dataDisks"},
-    {"user-data", 0, OPT_VALUE, "FILE",
+    {"user-data|custom-data", 0, OPT_VALUE, "FILE",
      "user data (up to 64 KiB; '-' reads stdin), kept with "
      "the VM",
      "userData"},
     {"dedicated", 0, OPT_FLAG, NULL,
      "run on host cores of its own (one per vCPU) that no other VM shares", "dedicated"},
-    {"tags", 0, OPT_LIST, "KEY=VALUE", "tags", "tags"},
+    OPT_TAGS("tags"),
     {0},
 };
 
 static const struct opt stop_opts[] = {
-    OPT_G,
-    OPT_N,
+    OPT_G("VM"),
+    OPT_N("VM"),
     {"skip-shutdown", 0, OPT_FLAG, NULL,
      "power off at once, without asking the guest to shut down first", "query.skipShutdown"},
     {0},
 };
 
 static const struct opt resize_opts[] = {
-    OPT_G,
-    OPT_N,
+    OPT_G("VM"),
+    OPT_N("VM"),
     {"size", 0, OPT_VALUE, "SIZE", "the new size ('kumo size list')", "size"},
     {"restart", 0, OPT_FLAG, NULL, "a Running VM: stop it, resize, start it again", "restart"},
     {0},
 };
 
 static const struct opt delete_opts[] = {
-    OPT_G,
-    OPT_N,
+    OPT_G("VM"),
+    OPT_N("VM"),
     {"keep-disks", 0, OPT_FLAG, NULL, "detach and keep its OS and data disks", NULL},
-    {"yes", 'y', OPT_FLAG, NULL, "do not ask (kumo asks only on a terminal)", NULL},
+    OPT_YES,
     {0},
 };
 
 static const struct opt log_opts[] = {
-    OPT_G,
-    OPT_N,
-    {"tail", 0, OPT_VALUE, "BYTES", "only the last BYTES bytes", "query.tail"},
+    OPT_G("VM"),
+    OPT_N("VM"),
+    {"lines|tail", 0, OPT_VALUE, "N", "only the last N lines (--tail is the same)", "query.tail"},
     {"follow", 'f', OPT_FLAG, NULL, "keep printing what the VM writes (Ctrl-C ends)", NULL},
     {0},
 };
 
 static const struct opt console_opts[] = {
-    OPT_G,
-    OPT_N,
+    OPT_G("VM"),
+    OPT_N("VM"),
     {"linger", 0, OPT_VALUE, "SECONDS",
-     "when stdin is not a terminal: after its end, wait until the VM has been quiet this long "
-     "(default 1)",
+     "when stdin is not a terminal: after its end, leave once the guest is back at its prompt "
+     "and quiet this long (default 1)",
+     NULL},
+    {"settle", 0, OPT_VALUE, "SECONDS",
+     "when stdin is not a terminal: for a guest without a shell prompt, this long without "
+     "output stands for one (default 10)",
      NULL},
     {0},
 };
 
 static const struct opt update_opts[] = {
-    OPT_G,
-    OPT_N,
-    {"tags", 0, OPT_LIST, "KEY=VALUE", "replace the tags (\"\" alone clears them)", "tags"},
+    OPT_G("VM"),
+    OPT_N("VM"),
+    OPT_TAGS("replace the tags (\"\" alone clears them)"),
     {0},
 };
 
 static const struct opt attach_opts[] = {
-    OPT_G,
+    OPT_G("VM"),
     {"vm-name", 0, OPT_VALUE, "VM", "the VM (Stopped or Deallocated: no disk hot-plug yet)", NULL},
     {"name", 'n', OPT_VALUE, "DISK", "an existing disk to attach (or the new disk's name)",
      "disk|name"},
@@ -775,7 +875,7 @@ static const struct opt attach_opts[] = {
 };
 
 static const struct opt detach_opts[] = {
-    OPT_G,
+    OPT_G("VM"),
     {"vm-name", 0, OPT_VALUE, "VM", "the VM (Stopped or Deallocated)", NULL},
     {"name", 'n', OPT_VALUE, "DISK", "the data disk to detach", NULL},
     {"lun", 0, OPT_VALUE, "N", "or its logical unit number", NULL},
@@ -811,18 +911,35 @@ static const struct cmd create_c = {
 static const struct cmd list_c = {
     .name = "list",
     .summary = "List VMs with their state and IPs",
-    .usage = "[-g RG]",
     .help = "List the VMs of a resource group (-g or $KUMO_GROUP), or of every group.",
-    .opts = (const struct opt[]){{"resource-group", 'g', OPT_VALUE, "RG",
-                                  "only this group (default: $KUMO_GROUP, else all)", NULL},
+    .opts = group_filter_opts,
+    .run = res_list,
+    .res = &vm_resource};
+static const struct cmd show_c = {
+    .name = "show",
+    .summary = "Show a VM: size, state, IPs, disks",
+    .usage = GN " [-d]",
+    .help = "Show a VM. -d (--show-details) adds az's detail fields to its JSON: privateIps, "
+            "publicIps and macAddresses (comma-separated) and fqdns; the table view shows them "
+            "always.",
+    .opts = (const struct opt[]){OPT_G("VM"),
+                                 OPT_N("VM"),
+                                 {"show-details", 'd', OPT_FLAG, NULL,
+                                  "add privateIps, publicIps, macAddresses and fqdns to the JSON",
+                                  NULL},
                                  {0}},
-    .run = vm_list};
-static const struct cmd show_c = {.name = "show",
-                                  .summary = "Show a VM: size, state, IPs, disks",
-                                  .usage = GN,
-                                  .opts = gn_opts,
-                                  .run = vm_show,
-                                  .positionals = 1};
+    .run = vm_show,
+    .positionals = 1};
+static const struct cmd list_ips_c = {
+    .name = "list-ip-addresses",
+    .summary = "List the VMs' private and public IPs",
+    .usage = "[-g RG] [-n NAME]",
+    .help = "The private and public IP addresses of the VMs of a group (or of every group), "
+            "and the host ports their public IPs forward, as az vm list-ip-addresses.",
+    .opts = (const struct opt[]){OPT_G_FILTER,
+                                 {"name", 'n', OPT_VALUE, "NAME", "only this VM", NULL},
+                                 {0}},
+    .run = vm_list_ips};
 static const struct cmd start_c = {
     .name = "start",
     .summary = "Start a Stopped or Deallocated VM",
@@ -891,22 +1008,24 @@ static const struct cmd delete_c = {
 static const struct cmd console_c = {
     .name = "console",
     .summary = "Attach to a VM's serial console (Ctrl-] detaches)",
-    .usage = GN " [--linger SECONDS]",
+    .usage = GN " [--linger SECONDS] [--settle SECONDS]",
     .help = "Connect this terminal to the VM's serial console (the unix socket kumod gives in "
             "the VM's instanceView.consoleSocket; it must be on this machine). The terminal "
             "is in raw mode: everything, Ctrl-C included, goes to the guest. Ctrl-] detaches; "
             "so does Ctrl-A x (Ctrl-A a sends a Ctrl-A). The VM keeps running.\n"
-            "When stdin is not a terminal, kumo sends it to the console and prints what comes "
-            "back until the VM has been quiet for --linger seconds after the end of stdin: "
-            "echo 'uname -a' | kumo vm console -g RG NAME. The console serves one client at a "
-            "time.",
+            "When stdin is not a terminal, kumo waits until the guest shows a shell prompt (a "
+            "line ending in '# ', '$ ', '> ' or '% '; a VM just started or restarted is still "
+            "booting, and what is sent before Linux's serial driver is up is lost), sends stdin "
+            "and prints what comes back until the guest is back at its prompt and quiet for "
+            "--linger seconds after the end of stdin: echo 'uname -a' | kumo vm console -g RG "
+            "NAME. The console serves one client at a time.",
     .opts = console_opts,
     .run = vm_console,
     .positionals = 1};
 static const struct cmd log_c = {
     .name = "log",
     .summary = "Print the boot diagnostics (serial console) log",
-    .usage = GN " [--tail BYTES] [--follow]",
+    .usage = GN " [--lines N] [--follow]",
     .help = "Print everything the VM has written to its serial console since it was created "
             "(the boot, and later output), as kept by kumod.",
     .opts = log_opts,
@@ -953,7 +1072,7 @@ const struct cmd cmd_vm = {
                "resize, delete, console, log",
     .help = "Virtual machines. A VM is billed per second by its size while it is allocated "
             "(Starting, Running, Stopping, Stopped); Deallocated VMs are not billed.",
-    .sub = (const struct cmd *const[]){&create_c, &list_c, &show_c, &start_c, &stop_c,
+    .sub = (const struct cmd *const[]){&create_c, &list_c, &show_c, &list_ips_c, &start_c, &stop_c,
                                        &deallocate_c, &restart_c, &resize_c, &delete_c, &console_c,
                                        &log_c, &history_c, &update_c, &vmdisk_c, NULL},
     .examples = "  kumo vm create -g web -n web1 --size B1s --public-ip\n"

@@ -7,10 +7,13 @@
 
 #include "cloud/body.h"
 #include "cloud/db.h"
+#include "cloud/provision.h"
 #include "cloud/requests.h"
 #include "cloud/timefmt.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,11 +24,9 @@
 
 #define MAX_SEGS 12
 
-static const struct api_route *const tables[] = {
-    api_routes_catalog, api_routes_storage, api_routes_network,
-    api_routes_nsg,     api_routes_vm,      api_routes_billing, api_routes_vmss,
-    api_routes_autoscale,
-};
+#define API_ROUTE_TABLE(name) api_routes_##name,
+static const struct api_route *const tables[] = {API_ROUTE_TABLES(API_ROUTE_TABLE)};
+#undef API_ROUTE_TABLE
 
 /* Split a path ("/v1/a/b") into segments in buf. -1 if malformed (empty
  * segments, too long, too many). A trailing slash is ignored. */
@@ -205,10 +206,6 @@ void api_handle(void *ctx, const struct http_request *rq, struct http_response *
     kumod_lock(k);
     route->fn(&c);
     kumod_unlock(k);
-    for (int i = 0; i < c.ncreated; i++) {
-        if (c.err.status) unlink(c.created[i]);
-        free(c.created[i]);
-    }
     json_decref(c.body);
     finish(&c, rs);
 }
@@ -230,10 +227,33 @@ void api_reply_text(struct api_ctx *c, int status, char *text, size_t len, const
     c->ctype = ctype;
 }
 
-void api_created_file(struct api_ctx *c, const char *path)
+void api_reply_list(struct api_ctx *c, api_render render, const char *sql, const char *fmt, ...)
 {
-    if (c->ncreated < (int)(sizeof(c->created) / sizeof(c->created[0])))
-        c->created[c->ncreated++] = strdup(path);
+    va_list ap;
+    va_start(ap, fmt);
+    sqlite3_stmt *st = db_vstmt(c->k->db, sql, fmt, ap);
+    va_end(ap);
+    json_t *arr = json_array();
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(arr, render(c->k, sqlite3_column_int64(st, 0)));
+    sqlite3_finalize(st);
+    api_reply(c, 200, json_pack("{s:o}", "value", arr));
+}
+
+void api_list_in_group(struct api_ctx *c, const char *table, api_render render)
+{
+    int64_t g = api_group(c, c->p[0]);
+    if (g < 0) return;
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT id FROM %s WHERE group_id = ? ORDER BY name", table);
+    api_reply_list(c, render, sql, "i", g);
+}
+
+void api_reply_at(struct api_ctx *c, int status, api_render render, int64_t id)
+{
+    json_t *out = render(c->k, id);
+    api_set_location(c, json_string_value(json_object_get(out, "id")));
+    api_reply(c, status, out);
 }
 
 void api_set_location(struct api_ctx *c, const char *id)
@@ -259,6 +279,7 @@ int api_wait_arg(struct api_ctx *c)
 
 bool api_wait(struct api_ctx *c, int secs, bool (*done)(struct api_ctx *c, int64_t id), int64_t id)
 {
+    assert(kumod_lock_held(c->k)); /* the handler's; released while waiting */
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += secs;
@@ -312,53 +333,17 @@ bool api_query_bool(struct api_ctx *c, const char *name, bool dflt, bool *out)
 
 int64_t api_group(struct api_ctx *c, const char *name)
 {
-    int64_t id = db_int(c->k->db, NULL, -1, "SELECT id FROM groups WHERE name = ?", "t", name);
-    if (id < 0) kerr_notfound(&c->err, "resource group '%.64s' not found", name);
-    return id;
-}
-
-void api_group_name(struct api_ctx *c, int64_t group_id, char *buf, size_t len)
-{
-    db_text(c->k->db, buf, len, "SELECT name FROM groups WHERE id = ?", "i", group_id);
+    return prov_group(c->k, name, &c->err);
 }
 
 int64_t api_find(struct api_ctx *c, const char *table, int64_t group_id, const char *name,
                  const char *what, const char *field)
 {
-    char sql[160];
-    snprintf(sql, sizeof(sql), "SELECT id FROM %s WHERE group_id = ? AND name = ?", table);
-    int64_t id = db_int(c->k->db, NULL, -1, sql, "it", group_id, name);
-    if (id >= 0) return id;
-    char g[80];
-    api_group_name(c, group_id, g, sizeof(g));
-    if (field)
-        kerr_invalid(&c->err, field, "%s: %s '%.64s' not found in resource group '%s'", field, what,
-                     name, g);
-    else
-        kerr_notfound(&c->err, "%s '%.64s' not found in resource group '%s'", what, name, g);
-    return -1;
+    return prov_find(c->k, table, group_id, name, what, field, &c->err);
 }
 
 json_t *api_time(int64_t ms)
 {
     char buf[TIME_STRLEN];
     return ms < 0 ? json_null() : json_string(time_format(ms, buf));
-}
-
-int api_in_use(struct api_ctx *c, const char *what, const char *users)
-{
-    return kerr_conflict(&c->err, "InUse", "%s is used by %s", what, users);
-}
-
-void api_users_add(char *list, size_t len, const char *kind, const char *name)
-{
-    size_t used = strlen(list);
-    int count = 0;
-    for (const char *p = list; (p = strchr(p, '\'')); p++)
-        count++;
-    if (count / 2 >= 10) {
-        if (!strstr(list, ", ...")) snprintf(list + used, len - used, ", ...");
-        return;
-    }
-    snprintf(list + used, len - used, "%s%s '%s'", used ? ", " : "", kind, name);
 }

@@ -9,6 +9,12 @@
  * kerr_* helpers) and returns. c->body is the request body, already checked
  * against the route's request kind (requests.h), or NULL for routes without
  * a body. Path parameters are in c->p[] in order of appearance.
+ *
+ * A handler that changes something turns the request into the provisioning
+ * layer's model (provision.h) and calls it; the layer checks the change
+ * against the state, commits it and does what follows (jobs, data plane).
+ * The handlers themselves keep HTTP: query parameters, waiting, status
+ * codes and the JSON they answer with.
  */
 #ifndef KUMO_CLOUD_API_H
 #define KUMO_CLOUD_API_H
@@ -36,9 +42,6 @@ struct api_ctx {
     const char *ctype;
     char location[512];
     struct kerr err;
-    /* Files a handler created before its commit: removed if it fails. */
-    char *created[8];
-    int ncreated;
 };
 
 typedef void (*api_fn)(struct api_ctx *c);
@@ -50,15 +53,22 @@ struct api_route {
     int body; /* enum req_kind, or -1: no body */
 };
 
-/* Route tables of the handler files, each ended by {NULL}. */
-extern const struct api_route api_routes_catalog[]; /* health, locations, hosts, sizes, groups */
-extern const struct api_route api_routes_storage[]; /* images, disks, snapshots */
-extern const struct api_route api_routes_network[]; /* vnets, subnets, NICs, public IPs */
-extern const struct api_route api_routes_nsg[];     /* NSGs and rules */
-extern const struct api_route api_routes_vm[];      /* virtual machines */
-extern const struct api_route api_routes_billing[]; /* cost, usage, metrics */
-extern const struct api_route api_routes_vmss[];    /* scale sets */
-extern const struct api_route api_routes_autoscale[]; /* autoscale settings */
+/* The route tables of the handler files (api_routes_NAME in api_NAME.c,
+ * each ended by {NULL}), in the order they are matched: a new handler file
+ * is one line here. */
+#define API_ROUTE_TABLES(X)                                                                        \
+    X(catalog)   /* health, locations, hosts, sizes, groups */                                     \
+    X(storage)   /* images, disks, snapshots */                                                    \
+    X(network)   /* vnets, subnets, NICs, public IPs */                                            \
+    X(nsg)       /* NSGs and rules */                                                              \
+    X(vm)        /* virtual machines */                                                            \
+    X(billing)   /* cost, usage, metrics */                                                        \
+    X(vmss)      /* scale sets */                                                                  \
+    X(autoscale) /* autoscale settings */                                                          \
+    X(sp)        /* service principals (arm/api_sp.c) */
+#define API_ROUTE_EXTERN(name) extern const struct api_route api_routes_##name[];
+API_ROUTE_TABLES(API_ROUTE_EXTERN)
+#undef API_ROUTE_EXTERN
 
 /* The http_handler for kumod (ctx = struct kumod *). */
 void api_handle(void *ctx, const struct http_request *rq, struct http_response *rs);
@@ -67,8 +77,15 @@ void api_handle(void *ctx, const struct http_request *rq, struct http_response *
 
 void api_reply(struct api_ctx *c, int status, json_t *out); /* takes out */
 void api_reply_text(struct api_ctx *c, int status, char *text, size_t len, const char *ctype);
-/* Remember a file the handler created (removed if the handler fails). */
-void api_created_file(struct api_ctx *c, const char *path);
+/* A renderer: a resource's JSON (NULL if the row is gone). */
+typedef json_t *(*api_render)(struct kumod *k, int64_t id);
+/* Answer 200 {"value": [...]}: render() of each id that sql selects (its
+ * parameters in db.h's bind format). */
+void api_reply_list(struct api_ctx *c, api_render render, const char *sql, const char *fmt, ...);
+/* The same for the rows of table in the path's group (c->p[0]), by name. */
+void api_list_in_group(struct api_ctx *c, const char *table, api_render render);
+/* Answer status with render(id), its Location the resource's "id". */
+void api_reply_at(struct api_ctx *c, int status, api_render render, int64_t id);
 /* Location header: the resource's path under /v1. */
 void api_set_location(struct api_ctx *c, const char *id);
 
@@ -82,20 +99,15 @@ bool api_query_time(struct api_ctx *c, const char *name, int64_t dflt, int64_t *
 /* A boolean query parameter (true/false/1/0); false + c->err if bad. */
 bool api_query_bool(struct api_ctx *c, const char *name, bool dflt, bool *out);
 
-/* Resource lookups by name. -1 with c->err set to 404 NotFound (field NULL)
- * or 400 InvalidField naming field. */
+/* Resource lookups by name (provision.h's prov_group and prov_find, into
+ * c->err). -1 with c->err set to 404 NotFound (field NULL) or 400
+ * InvalidField naming field. */
 int64_t api_group(struct api_ctx *c, const char *name);
 int64_t api_find(struct api_ctx *c, const char *table, int64_t group_id, const char *name,
                  const char *what, const char *field);
-/* The group name as stored (canonical case). */
-void api_group_name(struct api_ctx *c, int64_t group_id, char *buf, size_t len);
 
 /* The time in JSON ("2024-...Z"), or null for ms < 0. */
 json_t *api_time(int64_t ms);
-/* Refuse a change because of users (409 InUse): "WHAT is used by LIST". */
-int api_in_use(struct api_ctx *c, const char *what, const char *users);
-/* Append "kind 'name'" to a comma list, at most 10 entries. */
-void api_users_add(char *list, size_t len, const char *kind, const char *name);
 
 /* ---- renderers (NULL if the row is gone) ---- */
 json_t *api_group_json(struct kumod *k, int64_t id);
@@ -112,45 +124,5 @@ json_t *api_nic_json(struct kumod *k, int64_t id);
 json_t *api_vm_json(struct kumod *k, int64_t id);
 json_t *api_vmss_json(struct kumod *k, int64_t id);
 json_t *api_autoscale_json(struct kumod *k, int64_t id);
-
-/* ---- creation helpers shared by handler files (caller's transaction) ---- */
-
-/* Create an NSG (rules: array of checked rule objects, or NULL). */
-int64_t api_nsg_insert(struct api_ctx *c, int64_t group_id, const char *name, const json_t *rules,
-                       const char *rules_field);
-/* Create a public IP with the given ports (NULL: the defaults). */
-int64_t api_pip_insert(struct api_ctx *c, int64_t group_id, const char *name, const json_t *ports,
-                       int64_t owner_vm);
-/* Create a VNet with its subnets (checked body fields). */
-int64_t api_vnet_insert(struct api_ctx *c, int64_t group_id, const char *name, const json_t *spaces,
-                        const json_t *subnets);
-/* Create a NIC; private_ip NULL = dynamic. Fields name the body fields for
- * errors (prefix ""). */
-int64_t api_nic_insert(struct api_ctx *c, int64_t group_id, const char *name, int64_t subnet_id,
-                       const char *private_ip, int64_t nsg_id, int64_t pip_id, int64_t owner_vm,
-                       const char *ip_field);
-/* Create a disk row and its file (empty, or an overlay of image/snapshot);
- * image_id/snapshot_id 0 = none. */
-int64_t api_disk_insert(struct api_ctx *c, int64_t group_id, const char *name, const char *tier,
-                        int64_t size_gib, int64_t image_id, int64_t snapshot_id,
-                        const char *size_field);
-
-/* Create a VM from a checked "virtual machine create" body b in the
- * caller's transaction (nothing committed, no job submitted): placement,
- * OS and data disks, the implicit network (pip_ports: the ports of an
- * implicit public IP, NULL = the defaults). vmss_id > 0 makes it instance
- * vmss_index of that scale set, made from model_version. The VM id, or -1
- * with c->err. */
-int64_t api_vm_insert(struct api_ctx *c, int64_t group_id, const json_t *b,
-                      const json_t *pip_ports, int64_t vmss_id, int64_t vmss_index,
-                      int64_t model_version);
-/* Record a delete of the VM (its own transaction, committed, job
- * submitted). 0 also when it is gone or already being deleted; -1 with
- * c->err (409 OperationInProgress while another operation runs). */
-int api_vm_delete_op(struct api_ctx *c, int64_t vm_id);
-
-/* Tell kumo-switch about the network configuration (netplane.h); called
- * after a commit that changed networks, NSGs, NICs or public IPs. */
-void api_network_changed(struct api_ctx *c);
 
 #endif

@@ -135,15 +135,7 @@ static void as_create(struct api_ctx *c)
 
 static void as_list(struct api_ctx *c)
 {
-    int64_t g = api_group(c, c->p[0]);
-    if (g < 0) return;
-    sqlite3_stmt *st =
-        db_stmt(c->k->db, "SELECT id FROM autoscale WHERE group_id = ? ORDER BY name", "i", g);
-    json_t *arr = json_array();
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, api_autoscale_json(c->k, sqlite3_column_int64(st, 0)));
-    sqlite3_finalize(st);
-    api_reply(c, 200, json_pack("{s:o}", "value", arr));
+    api_list_in_group(c, "autoscale", api_autoscale_json);
 }
 
 static void as_show(struct api_ctx *c)

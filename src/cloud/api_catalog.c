@@ -8,6 +8,7 @@
 #include "cloud/db.h"
 #include "cloud/netplane.h"
 #include "cloud/placement.h"
+#include "cloud/provision.h"
 #include "cloud/requests.h"
 #include "cloud/timefmt.h"
 
@@ -210,13 +211,8 @@ json_t *api_size_json(struct kumod *k, int64_t id)
 
 static void sizes_list(struct api_ctx *c)
 {
-    sqlite3_stmt *st =
-        db_stmt(c->k->db, "SELECT id FROM sizes ORDER BY family, vcpus, mem_mib, name", "");
-    json_t *arr = json_array();
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, api_size_json(c->k, sqlite3_column_int64(st, 0)));
-    sqlite3_finalize(st);
-    api_reply(c, 200, json_pack("{s:o}", "value", arr));
+    api_reply_list(c, api_size_json, "SELECT id FROM sizes ORDER BY family, vcpus, mem_mib, name",
+                   "");
 }
 
 static int64_t size_id(struct api_ctx *c)
@@ -273,9 +269,7 @@ static void size_create(struct api_ctx *c)
     }
     free(burst);
     int64_t id = db_last_id(db);
-    json_t *out = api_size_json(c->k, id);
-    api_set_location(c, json_string_value(json_object_get(out, "id")));
-    api_reply(c, 201, out);
+    api_reply_at(c, 201, api_size_json, id);
 }
 
 static void size_update(struct api_ctx *c)
@@ -308,18 +302,12 @@ static void size_delete(struct api_ctx *c)
     if (id < 0) return;
     struct db *db = c->k->db;
     char users[1024] = "";
-    sqlite3_stmt *st =
-        db_stmt(db,
-                "SELECT g.name || '/' || v.name FROM vms v JOIN groups g ON g.id = v.group_id"
-                " WHERE v.size_id = ? ORDER BY 1 LIMIT 11",
-                "i", id);
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        api_users_add(users, sizeof(users), "virtual machine", db_col_text(st, 0));
-    sqlite3_finalize(st);
+    prov_users_query(c->k, users, sizeof(users),
+                     "SELECT 'virtual machine', g.name || '/' || v.name FROM vms v"
+                     " JOIN groups g ON g.id = v.group_id WHERE v.size_id = ? ORDER BY 2 LIMIT 11",
+                     "i", id);
     if (users[0]) {
-        char what[128];
-        snprintf(what, sizeof(what), "size '%s'", c->p[0]);
-        api_in_use(c, what, users);
+        prov_in_use(&c->err, users, "size '%s'", c->p[0]);
         return;
     }
     if (db_begin(db) < 0 || db_exec(db, "DELETE FROM sizes WHERE id = ?", "i", id) < 0 ||
@@ -354,12 +342,7 @@ json_t *api_group_json(struct kumod *k, int64_t id)
 
 static void groups_list(struct api_ctx *c)
 {
-    sqlite3_stmt *st = db_stmt(c->k->db, "SELECT id FROM groups ORDER BY name", "");
-    json_t *arr = json_array();
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, api_group_json(c->k, sqlite3_column_int64(st, 0)));
-    sqlite3_finalize(st);
-    api_reply(c, 200, json_pack("{s:o}", "value", arr));
+    api_reply_list(c, api_group_json, "SELECT id FROM groups ORDER BY name", "");
 }
 
 static void group_show(struct api_ctx *c)
@@ -370,85 +353,24 @@ static void group_show(struct api_ctx *c)
 
 static void group_create(struct api_ctx *c)
 {
-    struct db *db = c->k->db;
-    const char *name = body_str(c->body, "name", "");
-    if (db_int(db, NULL, -1, "SELECT id FROM groups WHERE name = ?", "t", name) >= 0) {
-        kerr_conflict(&c->err, "AlreadyExists", "resource group '%s' already exists", name);
-        return;
-    }
-    const json_t *t = json_object_get(c->body, "tags");
-    char *tags = t ? json_dumps(t, JSON_COMPACT) : NULL;
-    int rc = db_begin(db);
-    if (rc == 0)
-        rc = db_exec(
-            db, "INSERT INTO groups (name, location, tags, created_ms) VALUES (?, 'local', ?, ?)",
-            "tti", name, tags ? tags : "{}", time_now_ms());
-    if (rc == 0) rc = db_commit(db);
-    free(tags);
-    if (rc < 0) {
-        db_rollback(db);
-        kerr_internal(&c->err, "resource group create: %s", db_errmsg(db));
-        return;
-    }
-    json_t *out = api_group_json(c->k, db_last_id(db));
-    api_set_location(c, json_string_value(json_object_get(out, "id")));
-    api_reply(c, 201, out);
+    int64_t id = prov_group_create(c->k, body_str(c->body, "name", ""),
+                                   json_object_get(c->body, "tags"), &c->err);
+    if (id < 0) return;
+    api_reply_at(c, 201, api_group_json, id);
 }
 
 static void group_update(struct api_ctx *c)
 {
     int64_t id = api_group(c, c->p[0]);
-    if (id < 0) return;
-    struct db *db = c->k->db;
-    char *tags = json_dumps(json_object_get(c->body, "tags"), JSON_COMPACT);
-    int rc = db_begin(db);
-    if (rc == 0) rc = db_exec(db, "UPDATE groups SET tags = ? WHERE id = ?", "ti", tags, id);
-    if (rc == 0) rc = db_commit(db);
-    free(tags);
-    if (rc < 0) {
-        db_rollback(db);
-        kerr_internal(&c->err, "resource group update: %s", db_errmsg(db));
+    if (id < 0 || prov_group_set_tags(c->k, id, json_object_get(c->body, "tags"), &c->err) < 0)
         return;
-    }
     api_reply(c, 200, api_group_json(c->k, id));
 }
 
 static void group_delete(struct api_ctx *c)
 {
     int64_t id = api_group(c, c->p[0]);
-    if (id < 0) return;
-    struct db *db = c->k->db;
-    static const struct {
-        const char *table, *kind;
-    } contents[] = {
-        {"vmss", "scale set"},              {"autoscale", "autoscale setting"},
-        {"vms", "virtual machine"},         {"disks", "disk"},
-        {"snapshots", "snapshot"},          {"nics", "network interface"},
-        {"public_ips", "public IP"},        {"vnets", "virtual network"},
-        {"nsgs", "network security group"},
-    };
-    char users[1024] = "";
-    for (size_t i = 0; i < sizeof(contents) / sizeof(contents[0]); i++) {
-        char sql[128];
-        snprintf(sql, sizeof(sql), "SELECT name FROM %s WHERE group_id = ? ORDER BY name LIMIT 11",
-                 contents[i].table);
-        sqlite3_stmt *st = db_stmt(db, sql, "i", id);
-        while (st && sqlite3_step(st) == SQLITE_ROW)
-            api_users_add(users, sizeof(users), contents[i].kind, db_col_text(st, 0));
-        sqlite3_finalize(st);
-    }
-    if (users[0]) {
-        kerr_conflict(&c->err, "InUse",
-                      "resource group '%s' is not empty: it holds %s; delete them first", c->p[0],
-                      users);
-        return;
-    }
-    if (db_begin(db) < 0 || db_exec(db, "DELETE FROM groups WHERE id = ?", "i", id) < 0 ||
-        db_commit(db) < 0) {
-        db_rollback(db);
-        kerr_internal(&c->err, "resource group delete: %s", db_errmsg(db));
-        return;
-    }
+    if (id < 0 || prov_group_delete(c->k, id, c->p[0], &c->err) < 0) return;
     api_reply(c, 204, NULL);
 }
 

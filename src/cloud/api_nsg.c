@@ -1,15 +1,16 @@
 /*
  * api_nsg.c - the API's network security groups and their rules
  * (docs/api.md "Network security groups"). Rule fields are checked by
- * requests.c/validate.c with src/network's parsers; here they are stored,
- * listed with the six default rules, and handed to the data plane.
+ * requests.c/validate.c with src/network's parsers; the provisioning layer
+ * (prov_nsg.c) stores them; here they are listed with the six default
+ * rules.
  */
 #include "cloud/api.h"
 
 #include "cloud/body.h"
 #include "cloud/db.h"
+#include "cloud/provision.h"
 #include "cloud/requests.h"
-#include "cloud/timefmt.h"
 #include "cloud/validate.h"
 
 #include <stdio.h>
@@ -116,82 +117,9 @@ json_t *api_nsg_json(struct kumod *k, int64_t id)
     return out;
 }
 
-static int rule_store(struct api_ctx *c, int64_t nsg, const struct rule_norm *r, int64_t replace)
-{
-    struct db *db = c->k->db;
-    int64_t other_p =
-        db_int(db, NULL, -1,
-               "SELECT id FROM nsg_rules WHERE nsg_id = ? AND direction = ? AND priority = ?"
-               " AND id != ?",
-               "itii", nsg, r->direction, (int64_t)r->priority, replace);
-    if (other_p >= 0) {
-        char other[96];
-        db_text(db, other, sizeof(other), "SELECT name FROM nsg_rules WHERE id = ?", "i", other_p);
-        return kerr_set(&c->err, 409, "AlreadyExists", "priority",
-                        "priority: rule '%s' already has priority %d for %s", other, r->priority,
-                        r->direction);
-    }
-    if (replace > 0)
-        return db_exec(db,
-                       "UPDATE nsg_rules SET priority = ?, direction = ?, access = ?, protocol = ?,"
-                       " src_prefixes = ?, dst_prefixes = ?, src_ports = ?, dst_ports = ?,"
-                       " description = ? WHERE id = ?",
-                       "itttttttti", (int64_t)r->priority, r->direction, r->access, r->protocol,
-                       r->src_prefixes, r->dst_prefixes, r->src_ports, r->dst_ports, r->description,
-                       replace);
-    return db_exec(db,
-                   "INSERT INTO nsg_rules (nsg_id, name, priority, direction, access, protocol,"
-                   " src_prefixes, dst_prefixes, src_ports, dst_ports, description, created_ms)"
-                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   "iti"
-                   "tttttttt"
-                   "i",
-                   nsg, r->name, (int64_t)r->priority, r->direction, r->access, r->protocol,
-                   r->src_prefixes, r->dst_prefixes, r->src_ports, r->dst_ports, r->description,
-                   time_now_ms());
-}
-
-int64_t api_nsg_insert(struct api_ctx *c, int64_t g, const char *name, const json_t *rules,
-                       const char *rules_field)
-{
-    struct db *db = c->k->db;
-    if (db_int(db, NULL, -1, "SELECT id FROM nsgs WHERE group_id = ? AND name = ?", "it", g,
-               name) >= 0)
-        return kerr_conflict(&c->err, "AlreadyExists", "network security group '%s' already exists",
-                             name);
-    if (db_exec(db, "INSERT INTO nsgs (group_id, name, created_ms) VALUES (?, ?, ?)", "iti", g,
-                name, time_now_ms()) < 0)
-        return kerr_internal(&c->err, "%s", db_errmsg(db));
-    int64_t id = db_last_id(db);
-    size_t i;
-    const json_t *r;
-    json_array_foreach(rules, i, r)
-    {
-        char prefix[64];
-        snprintf(prefix, sizeof(prefix), "%s[%zu]", rules_field, i);
-        struct rule_norm n;
-        if (rule_normalize(r, prefix, &n, &c->err) < 0) return -1;
-        int rc = rule_store(c, id, &n, 0);
-        rule_norm_free(&n);
-        if (rc < 0) {
-            if (!c->err.status) kerr_internal(&c->err, "%s", db_errmsg(db));
-            return -1;
-        }
-    }
-    return id;
-}
-
 static void nsgs_list(struct api_ctx *c)
 {
-    int64_t g = api_group(c, c->p[0]);
-    if (g < 0) return;
-    sqlite3_stmt *st =
-        db_stmt(c->k->db, "SELECT id FROM nsgs WHERE group_id = ? ORDER BY name", "i", g);
-    json_t *arr = json_array();
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, api_nsg_json(c->k, sqlite3_column_int64(st, 0)));
-    sqlite3_finalize(st);
-    api_reply(c, 200, json_pack("{s:o}", "value", arr));
+    api_list_in_group(c, "nsgs", api_nsg_json);
 }
 
 static int64_t nsg_lookup(struct api_ctx *c)
@@ -209,57 +137,40 @@ static void nsg_show(struct api_ctx *c)
 
 static void nsg_create(struct api_ctx *c)
 {
-    struct db *db = c->k->db;
     int64_t g = api_group(c, c->p[0]);
     if (g < 0) return;
-    if (db_begin(db) < 0) {
-        kerr_internal(&c->err, "%s", db_errmsg(db));
-        return;
+    const json_t *given = json_object_get(c->body, "rules");
+    struct rule_norm *rules = calloc(json_array_size(given) + 1, sizeof(*rules));
+    size_t n = 0, i;
+    const json_t *r;
+    int rc = rules ? 0 : kerr_internal(&c->err, "out of memory");
+    json_array_foreach(given, i, r)
+    {
+        char prefix[64];
+        snprintf(prefix, sizeof(prefix), "rules[%zu]", i);
+        if (rc < 0 || (rc = rule_normalize(r, prefix, &rules[n], &c->err)) < 0) break;
+        n++;
     }
-    int64_t id = api_nsg_insert(c, g, body_str(c->body, "name", ""),
-                                json_object_get(c->body, "rules"), "rules");
-    if (id < 0 || db_commit(db) < 0) {
-        db_rollback(db);
-        if (!c->err.status) kerr_internal(&c->err, "%s", db_errmsg(db));
-        return;
+    int64_t id = -1;
+    struct prov_tx t;
+    if (rc == 0 && prov_begin(&t, c->k, &c->err) == 0) {
+        id = prov_nsg_insert(&t, g, body_str(c->body, "name", ""), rules, n);
+        if (id < 0 || prov_commit(&t) < 0) {
+            prov_abort(&t);
+            id = -1;
+        }
     }
-    api_network_changed(c);
-    json_t *out = api_nsg_json(c->k, id);
-    api_set_location(c, json_string_value(json_object_get(out, "id")));
-    api_reply(c, 201, out);
+    for (i = 0; i < n; i++)
+        rule_norm_free(&rules[i]);
+    free(rules);
+    if (id < 0) return;
+    api_reply_at(c, 201, api_nsg_json, id);
 }
 
 static void nsg_delete(struct api_ctx *c)
 {
-    struct db *db = c->k->db;
-    int64_t id = nsg_lookup(c);
-    if (id < 0) return;
-    char users[1024] = "";
-    sqlite3_stmt *st =
-        db_stmt(db,
-                "SELECT 'subnet', v.name || '/' || s.name FROM subnets s"
-                " JOIN vnets v ON v.id = s.vnet_id WHERE s.nsg_id = ?1"
-                " UNION ALL SELECT 'network interface', name FROM nics WHERE nsg_id = ?1"
-                " UNION ALL SELECT 'scale set', name FROM vmss WHERE nsg_id = ?1"
-                " LIMIT 11",
-                "i", id);
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        api_users_add(users, sizeof(users), db_col_text(st, 0), db_col_text(st, 1));
-    sqlite3_finalize(st);
-    if (users[0]) {
-        char what[128];
-        snprintf(what, sizeof(what), "network security group '%s'", c->p[1]);
-        api_in_use(c, what, users);
-        return;
-    }
-    if (db_begin(db) < 0 || db_exec(db, "DELETE FROM nsgs WHERE id = ?", "i", id) < 0 ||
-        db_commit(db) < 0) {
-        db_rollback(db);
-        kerr_internal(&c->err, "%s", db_errmsg(db));
-        return;
-    }
-    api_network_changed(c);
-    api_reply(c, 204, NULL);
+    int64_t g = api_group(c, c->p[0]);
+    if (g >= 0 && prov_nsg_delete(c->k, g, c->p[1], &c->err) == 0) api_reply(c, 204, NULL);
 }
 
 static void rules_list(struct api_ctx *c)
@@ -329,13 +240,6 @@ static void rule_write(struct api_ctx *c, bool put)
     int bad = check_rule_name(pn, "name", &c->err);
     json_decref(pn);
     if (bad < 0) return;
-    int64_t existing = db_int(
-        db, NULL, -1, "SELECT id FROM nsg_rules WHERE nsg_id = ? AND name = ?", "it", nsg, name);
-    if (!put && existing >= 0) {
-        kerr_conflict(&c->err, "AlreadyExists",
-                      "rule '%s' already exists in network security group '%s'", name, c->p[1]);
-        return;
-    }
     json_t *r = json_deep_copy(c->body);
     json_object_set_new(r, "name", json_string(name));
     struct rule_norm n;
@@ -344,15 +248,10 @@ static void rule_write(struct api_ctx *c, bool put)
         return;
     }
     json_decref(r);
-    if (db_begin(db) < 0 || rule_store(c, nsg, &n, existing >= 0 ? existing : 0) < 0 ||
-        db_commit(db) < 0) {
-        db_rollback(db);
-        rule_norm_free(&n);
-        if (!c->err.status) kerr_internal(&c->err, "%s", db_errmsg(db));
-        return;
-    }
+    bool created;
+    int rc = prov_nsg_rule_set(c->k, nsg, c->p[1], &n, !put, &created, &c->err);
     rule_norm_free(&n);
-    api_network_changed(c);
+    if (rc < 0) return;
     sqlite3_stmt *st = db_stmt(
         db, "SELECT " RULE_COLS " FROM nsg_rules WHERE nsg_id = ? AND name = ?", "it", nsg, name);
     if (st && sqlite3_step(st) == SQLITE_ROW) {
@@ -360,7 +259,7 @@ static void rule_write(struct api_ctx *c, bool put)
         snprintf(loc, sizeof(loc), "/resourceGroups/%s/networkSecurityGroups/%s/rules/%s", c->p[0],
                  c->p[1], name);
         api_set_location(c, loc);
-        api_reply(c, existing >= 0 ? 200 : 201, rule_row_json(st));
+        api_reply(c, created ? 201 : 200, rule_row_json(st));
     } else {
         kerr_internal(&c->err, "the rule vanished");
     }
@@ -379,7 +278,6 @@ static void rule_put(struct api_ctx *c)
 
 static void rule_delete(struct api_ctx *c)
 {
-    struct db *db = c->k->db;
     int64_t nsg = nsg_lookup(c);
     if (nsg < 0) return;
     if (default_index(c->p[2]) >= 0) {
@@ -389,21 +287,7 @@ static void rule_delete(struct api_ctx *c)
                       c->p[2]);
         return;
     }
-    int64_t id = db_int(db, NULL, -1, "SELECT id FROM nsg_rules WHERE nsg_id = ? AND name = ?",
-                        "it", nsg, c->p[2]);
-    if (id < 0) {
-        kerr_notfound(&c->err, "rule '%.80s' not found in network security group '%s'", c->p[2],
-                      c->p[1]);
-        return;
-    }
-    if (db_begin(db) < 0 || db_exec(db, "DELETE FROM nsg_rules WHERE id = ?", "i", id) < 0 ||
-        db_commit(db) < 0) {
-        db_rollback(db);
-        kerr_internal(&c->err, "%s", db_errmsg(db));
-        return;
-    }
-    api_network_changed(c);
-    api_reply(c, 204, NULL);
+    if (prov_nsg_rule_delete(c->k, nsg, c->p[1], c->p[2], &c->err) == 0) api_reply(c, 204, NULL);
 }
 
 #define NSG "/v1/resourceGroups/{}/networkSecurityGroups"

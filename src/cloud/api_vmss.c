@@ -1,23 +1,21 @@
 /*
  * api_vmss.c - the API's scale sets (docs/api.md "Scale sets"): create
  * (model, network, load balancer public IP), show, list, update of the
- * model (a rolling update), scale, instances, delete. The handlers only
- * record what is wanted; the controller (vmss.c) makes the instances.
+ * model (a rolling update), scale, instances, delete. What is wanted is
+ * recorded by the provisioning layer (prov_vmss.c); the controller
+ * (vmss.c) makes the instances.
  */
 #include "cloud/api.h"
 
 #include "cloud/body.h"
 #include "cloud/db.h"
 #include "cloud/lb.h"
+#include "cloud/provision.h"
 #include "cloud/requests.h"
 #include "cloud/state.h"
-#include "cloud/timefmt.h"
 
-#include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /* ---- rendering ---- */
 
@@ -120,159 +118,36 @@ static void reply_set(struct api_ctx *c, int status, int64_t id)
     api_reply(c, status, out);
 }
 
-static int64_t size_id(struct api_ctx *c, const char *name)
-{
-    int64_t id = db_int(c->k->db, NULL, -1, "SELECT id FROM sizes WHERE name = ?", "t", name);
-    if (id < 0)
-        kerr_invalid(&c->err, "size", "size: unknown size '%s'; GET /v1/sizes lists the sizes",
-                     name);
-    return id;
-}
-
-static int64_t image_id(struct api_ctx *c, const char *name)
-{
-    int64_t id = db_int(c->k->db, NULL, -1, "SELECT id FROM images WHERE name = ?", "t", name);
-    if (id < 0) {
-        kerr_invalid(&c->err, "image", "image: unknown image '%s'; GET /v1/images lists the images",
-                     name);
-        return -1;
-    }
-    char st[32] = "";
-    db_text(c->k->db, st, sizeof(st), "SELECT state FROM images WHERE id = ?", "i", id);
-    if (strcmp(st, PV_SUCCEEDED) != 0) {
-        kerr_invalid(&c->err, "image", "image: image '%s' is %s, not ready", name, st);
-        return -1;
-    }
-    return id;
-}
-
-/* The set's network: its VNet and subnet (made like a VM create's implicit
- * VNet when missing), and its NSG (given, or NAME-nsg allowing SSH and the
- * load balancer's backend port). */
-static int set_network(struct api_ctx *c, int64_t g, const char *name, const char *vnet,
-                       const char *subnet, int64_t lb_port, int64_t *nsg)
-{
-    struct db *db = c->k->db;
-    int64_t v =
-        db_int(db, NULL, -1, "SELECT id FROM vnets WHERE group_id = ? AND name = ?", "it", g, vnet);
-    if (v < 0) {
-        json_t *spaces = json_pack("[s]", "10.0.0.0/16");
-        json_t *subnets = json_pack("[{s:s,s:s}]", "name", subnet, "addressPrefix", "10.0.0.0/24");
-        v = api_vnet_insert(c, g, vnet, spaces, subnets);
-        json_decref(spaces);
-        json_decref(subnets);
-        if (v < 0) return -1;
-    }
-    if (db_int(db, NULL, -1, "SELECT id FROM subnets WHERE vnet_id = ? AND name = ?", "it", v,
-               subnet) < 0)
-        return kerr_invalid(&c->err, "subnet",
-                            "subnet: subnet '%s' not found in virtual network '%s'", subnet, vnet);
-    const char *given = body_str(c->body, "nsg", NULL);
-    if (given) {
-        *nsg = api_find(c, "nsgs", g, given, "network security group", "nsg");
-        return *nsg < 0 ? -1 : 0;
-    }
-    char nsg_name[96];
-    snprintf(nsg_name, sizeof(nsg_name), "%s-nsg", name);
-    *nsg = db_int(db, NULL, -1, "SELECT id FROM nsgs WHERE group_id = ? AND name = ?", "it", g,
-                  nsg_name);
-    if (*nsg >= 0) return 0;
-    json_t *rules = json_pack("[{s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:s}]", "name", "AllowSSH", "priority",
-                              1000, "direction", "Inbound", "access", "Allow", "protocol", "Tcp",
-                              "sourceAddressPrefix", "*", "destinationPortRange", "22",
-                              "description", "made by scale set create");
-    if (lb_port > 0 && lb_port != 22) {
-        char port[24];
-        snprintf(port, sizeof(port), "%" PRId64, lb_port);
-        json_array_append_new(
-            rules, json_pack("{s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:s}", "name", "AllowLoadBalancer",
-                             "priority", 1010, "direction", "Inbound", "access", "Allow",
-                             "protocol", "Tcp", "sourceAddressPrefix", "*", "destinationPortRange",
-                             port, "description", "the scale set's load balancer backend port"));
-    }
-    *nsg = api_nsg_insert(c, g, nsg_name, rules, "nsg");
-    json_decref(rules);
-    return *nsg < 0 ? -1 : 0;
-}
-
-/* ---- create, list, show ---- */
-
 static void vmss_create(struct api_ctx *c)
 {
-    struct db *db = c->k->db;
     const json_t *b = c->body;
     int64_t g = api_group(c, c->p[0]);
     if (g < 0) return;
-    const char *name = body_str(b, "name", "");
-    if (db_int(db, NULL, -1, "SELECT id FROM vmss WHERE group_id = ? AND name = ?", "it", g,
-               name) >= 0) {
-        kerr_conflict(&c->err, "AlreadyExists",
-                      "scale set '%s' already exists in resource group '%s'", name, c->p[0]);
-        return;
-    }
-    int64_t sid = size_id(c, body_str(b, "size", ""));
-    if (sid < 0) return;
-    int64_t iid = image_id(c, body_str(b, "image", "default"));
-    if (iid < 0) return;
     const json_t *lbm = json_object_get(b, "loadBalancer");
     const json_t *probe = json_object_get(lbm, "probe");
-    int64_t lb_port = json_is_object(lbm) ? body_int(lbm, "port", 0) : 0;
-    char dflt_vnet[96];
-    snprintf(dflt_vnet, sizeof(dflt_vnet), "%s-vnet", name);
-    const char *vnet = body_str(b, "vnet", dflt_vnet), *subnet = body_str(b, "subnet", "default");
-    const char *proto = body_str(probe, "protocol", "Tcp");
-    if (db_begin(db) < 0) {
-        kerr_internal(&c->err, "%s", db_errmsg(db));
-        return;
-    }
-    int64_t nsg = 0, pip = 0, now = time_now_ms();
-    if (set_network(c, g, name, vnet, subnet, lb_port, &nsg) < 0) goto fail;
-    if (lb_port > 0) {
-        char pip_name[96];
-        snprintf(pip_name, sizeof(pip_name), "%s-lb", name);
-        json_t *ports = json_pack("[{s:s,s:I}]", "protocol", "Tcp", "port", (json_int_t)lb_port);
-        pip = api_pip_insert(c, g, pip_name, ports, 0);
-        json_decref(ports);
-        if (pip < 0) goto fail;
-    }
-    const json_t *tj = json_object_get(b, "tags");
-    char *tags = tj ? json_dumps(tj, JSON_COMPACT) : NULL;
-    int rc = db_exec(
-        db,
-        "INSERT INTO vmss (group_id, name, size_id, image_id, os_tier, vnet, subnet, nsg_id,"
-        " user_data, capacity, lb_port, lb_pip_id, probe_protocol, probe_path, probe_interval,"
-        " tags, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, nullif(?, 0), ?, ?,"
-        " nullif(?, 0), nullif(?, 0), ?, ?, ?, ?, ?, ?)",
-        "itiitttitiiittiiii", g, name, sid, iid,
-        body_str(json_object_get(b, "osDisk"), "tier", NULL), vnet, subnet, nsg,
-        body_str(b, "userData", NULL), body_int(b, "capacity", 2), lb_port, pip,
-        strcasecmp(proto, "Http") ? "Tcp" : "Http", body_str(probe, "path", "/"),
-        body_int(probe, "intervalSeconds", 5), tags ? tags : "{}", now, now);
-    free(tags);
-    if (rc < 0 || db_commit(db) < 0) {
-        kerr_internal(&c->err, "%s", db_errmsg(db));
-        goto fail;
-    }
-    int64_t id = db_last_id(db);
-    api_network_changed(c);
-    kumod_changed(c->k);
-    reply_set(c, 201, id);
-    return;
-fail:
-    db_rollback(db);
+    struct prov_vmss_spec s = {
+        .name = body_str(b, "name", ""),
+        .size = body_str(b, "size", ""),
+        .image = body_str(b, "image", NULL),
+        .os_tier = body_str(json_object_get(b, "osDisk"), "tier", NULL),
+        .vnet = body_str(b, "vnet", NULL),
+        .subnet = body_str(b, "subnet", NULL),
+        .nsg = body_str(b, "nsg", NULL),
+        .user_data = body_str(b, "userData", NULL),
+        .tags = json_object_get(b, "tags"),
+        .capacity = body_int(b, "capacity", 2),
+        .lb_port = json_is_object(lbm) ? body_int(lbm, "port", 0) : 0,
+        .probe_protocol = body_str(probe, "protocol", NULL),
+        .probe_path = body_str(probe, "path", NULL),
+        .probe_interval = body_int(probe, "intervalSeconds", 5),
+    };
+    int64_t id = prov_vmss_create(c->k, g, &s, &c->err);
+    if (id >= 0) reply_set(c, 201, id);
 }
 
 static void vmss_list(struct api_ctx *c)
 {
-    int64_t g = api_group(c, c->p[0]);
-    if (g < 0) return;
-    sqlite3_stmt *st =
-        db_stmt(c->k->db, "SELECT id FROM vmss WHERE group_id = ? ORDER BY name", "i", g);
-    json_t *arr = json_array();
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, api_vmss_json(c->k, sqlite3_column_int64(st, 0)));
-    sqlite3_finalize(st);
-    api_reply(c, 200, json_pack("{s:o}", "value", arr));
+    api_list_in_group(c, "vmss", api_vmss_json);
 }
 
 static void vmss_show(struct api_ctx *c)
@@ -281,78 +156,26 @@ static void vmss_show(struct api_ctx *c)
     if (id >= 0) reply_set(c, 200, id);
 }
 
-static int not_deleting(struct api_ctx *c, int64_t id)
-{
-    if (db_int(c->k->db, NULL, 0, "SELECT deleting FROM vmss WHERE id = ?", "i", id))
-        return kerr_conflict(&c->err, "InvalidState", "scale set '%s' is being deleted", c->p[1]);
-    return 0;
-}
-
 /* ---- update (rolling), scale ---- */
 
 static void vmss_update(struct api_ctx *c)
 {
-    struct db *db = c->k->db;
     const json_t *b = c->body;
-    int64_t id = vmss_lookup(c, NULL);
-    if (id < 0 || not_deleting(c, id) < 0) return;
-    int64_t sid = -1, iid = -1;
-    if (body_has(b, "size") && (sid = size_id(c, body_str(b, "size", ""))) < 0) return;
-    if (body_has(b, "image") && (iid = image_id(c, body_str(b, "image", ""))) < 0) return;
-    bool changed = false;
-    if (db_begin(db) < 0) {
-        kerr_internal(&c->err, "%s", db_errmsg(db));
-        return;
-    }
-    int rc = 0;
-    if (sid >= 0 && db_int(db, NULL, 0, "SELECT size_id FROM vmss WHERE id = ?", "i", id) != sid) {
-        rc = db_exec(db, "UPDATE vmss SET size_id = ? WHERE id = ?", "ii", sid, id);
-        changed = true;
-    }
-    if (rc == 0 && iid >= 0 &&
-        db_int(db, NULL, 0, "SELECT image_id FROM vmss WHERE id = ?", "i", id) != iid) {
-        rc = db_exec(db, "UPDATE vmss SET image_id = ? WHERE id = ?", "ii", iid, id);
-        changed = true;
-    }
-    if (rc == 0 && body_has(b, "userData")) {
-        rc = db_exec(db, "UPDATE vmss SET user_data = ? WHERE id = ?", "ti",
-                     body_str(b, "userData", NULL), id);
-        changed = true;
-    }
-    if (rc == 0 && body_has(b, "tags")) {
-        char *tags = json_dumps(json_object_get(b, "tags"), JSON_COMPACT);
-        rc = db_exec(db, "UPDATE vmss SET tags = ? WHERE id = ?", "ti", tags, id);
-        free(tags);
-    }
-    if (rc == 0 && changed)
-        rc = db_exec(db, "UPDATE vmss SET model_version = model_version + 1 WHERE id = ?", "i", id);
-    if (rc == 0)
-        rc = db_exec(db, "UPDATE vmss SET updated_ms = ? WHERE id = ?", "ii", time_now_ms(), id);
-    if (rc == 0) rc = db_commit(db);
-    if (rc < 0) {
-        db_rollback(db);
-        kerr_internal(&c->err, "%s", db_errmsg(db));
-        return;
-    }
-    kumod_changed(c->k);
-    reply_set(c, 200, id);
+    int64_t g = api_group(c, c->p[0]);
+    if (g < 0) return;
+    int64_t id =
+        prov_vmss_update(c->k, g, c->p[1], body_str(b, "size", NULL), body_str(b, "image", NULL),
+                         body_has(b, "userData"), body_str(b, "userData", NULL),
+                         body_has(b, "tags") ? json_object_get(b, "tags") : NULL, &c->err);
+    if (id >= 0) reply_set(c, 200, id);
 }
 
 static void vmss_scale(struct api_ctx *c)
 {
-    struct db *db = c->k->db;
-    int64_t id = vmss_lookup(c, NULL);
-    if (id < 0 || not_deleting(c, id) < 0) return;
-    if (db_begin(db) < 0 ||
-        db_exec(db, "UPDATE vmss SET capacity = ?, updated_ms = ? WHERE id = ?", "iii",
-                body_int(c->body, "capacity", 0), time_now_ms(), id) < 0 ||
-        db_commit(db) < 0) {
-        db_rollback(db);
-        kerr_internal(&c->err, "%s", db_errmsg(db));
-        return;
-    }
-    kumod_changed(c->k);
-    reply_set(c, 200, id);
+    int64_t g = api_group(c, c->p[0]);
+    int64_t id =
+        g < 0 ? -1 : prov_vmss_scale(c->k, g, c->p[1], body_int(c->body, "capacity", 0), &c->err);
+    if (id >= 0) reply_set(c, 200, id);
 }
 
 /* ---- instances, delete ---- */
@@ -391,20 +214,10 @@ static bool set_gone(struct api_ctx *c, int64_t id)
 
 static void vmss_delete(struct api_ctx *c)
 {
-    struct db *db = c->k->db;
     int wait = api_wait_arg(c);
-    if (wait < 0) return;
-    int64_t id = vmss_lookup(c, NULL);
+    int64_t g = wait < 0 ? -1 : api_group(c, c->p[0]);
+    int64_t id = g < 0 ? -1 : prov_vmss_delete(c->k, g, c->p[1], &c->err);
     if (id < 0) return;
-    if (db_begin(db) < 0 ||
-        db_exec(db, "UPDATE vmss SET deleting = 1, capacity = 0, updated_ms = ? WHERE id = ?", "ii",
-                time_now_ms(), id) < 0 ||
-        db_commit(db) < 0) {
-        db_rollback(db);
-        kerr_internal(&c->err, "%s", db_errmsg(db));
-        return;
-    }
-    kumod_changed(c->k);
     if (api_wait(c, wait, set_gone, id)) {
         api_reply(c, 204, NULL);
         return;

@@ -78,7 +78,7 @@ void db_rollback(struct db *db)
     if (!sqlite3_get_autocommit(db->h)) sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 }
 
-static sqlite3_stmt *vstmt(struct db *db, const char *sql, const char *fmt, va_list ap)
+sqlite3_stmt *db_vstmt(struct db *db, const char *sql, const char *fmt, va_list ap)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK) {
@@ -112,7 +112,7 @@ sqlite3_stmt *db_stmt(struct db *db, const char *sql, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    sqlite3_stmt *st = vstmt(db, sql, fmt, ap);
+    sqlite3_stmt *st = db_vstmt(db, sql, fmt, ap);
     va_end(ap);
     return st;
 }
@@ -121,8 +121,14 @@ int db_exec(struct db *db, const char *sql, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    sqlite3_stmt *st = vstmt(db, sql, fmt, ap);
+    int rc = db_vexec(db, sql, fmt, ap);
     va_end(ap);
+    return rc;
+}
+
+int db_vexec(struct db *db, const char *sql, const char *fmt, va_list ap)
+{
+    sqlite3_stmt *st = db_vstmt(db, sql, fmt, ap);
     if (!st) return -1;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -140,7 +146,7 @@ int64_t db_int(struct db *db, bool *ok, int64_t dflt, const char *sql, const cha
 {
     va_list ap;
     va_start(ap, fmt);
-    sqlite3_stmt *st = vstmt(db, sql, fmt, ap);
+    sqlite3_stmt *st = db_vstmt(db, sql, fmt, ap);
     va_end(ap);
     if (ok) *ok = st != NULL;
     if (!st) return dflt;
@@ -160,7 +166,7 @@ bool db_text(struct db *db, char *buf, size_t len, const char *sql, const char *
 {
     va_list ap;
     va_start(ap, fmt);
-    sqlite3_stmt *st = vstmt(db, sql, fmt, ap);
+    sqlite3_stmt *st = db_vstmt(db, sql, fmt, ap);
     va_end(ap);
     if (len) buf[0] = 0;
     if (!st) return false;
@@ -259,8 +265,9 @@ struct db *db_open(const char *path, char *err, size_t errlen)
     sqlite3_busy_timeout(db->h, 5000);
     sqlite3_extended_result_codes(db->h, 1);
     char mode[32] = "";
+    bool memory = strcmp(path, ":memory:") == 0; /* tests: no WAL, nothing to keep */
     if (!db_text(db, mode, sizeof(mode), "PRAGMA journal_mode=WAL", "") ||
-        strcmp(mode, "wal") != 0) {
+        strcmp(mode, memory ? "memory" : "wal") != 0) {
         snprintf(err, errlen, "%s: cannot switch to WAL mode (got '%s'): %s", path, mode,
                  db->errmsg);
         goto fail;

@@ -20,6 +20,7 @@
 #define KUMO_CLOUD_DB_H
 
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,6 +32,8 @@ struct db;
 extern const char *const db_migrations[];
 extern const int db_migration_count;
 
+/* path ":memory:" opens an in-memory database (the unit tests' state; no
+ * WAL, nothing durable). */
 struct db *db_open(const char *path, char *err, size_t errlen);
 void db_close(struct db *db);
 sqlite3 *db_handle(struct db *db);
@@ -52,6 +55,9 @@ void db_rollback(struct db *db);
 sqlite3_stmt *db_stmt(struct db *db, const char *sql, const char *fmt, ...);
 /* Prepare, bind, step to completion. 0 or -1. */
 int db_exec(struct db *db, const char *sql, const char *fmt, ...);
+/* The same with the parameters in a va_list (for variadic callers). */
+sqlite3_stmt *db_vstmt(struct db *db, const char *sql, const char *fmt, va_list ap);
+int db_vexec(struct db *db, const char *sql, const char *fmt, va_list ap);
 /* First column of the first row as an integer; dflt when there is no row or
  * it is NULL; *ok (if given) is false on an SQL error. */
 int64_t db_int(struct db *db, bool *ok, int64_t dflt, const char *sql, const char *fmt, ...);

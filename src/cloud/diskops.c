@@ -13,6 +13,7 @@
 #include "lib/log.h"
 #include "storage/disk.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -144,6 +145,7 @@ static uint64_t virtual_size(const char *path)
 
 void diskops_import_image(struct kumod *k, int64_t id)
 {
+    assert(!kumod_lock_held(k));
     struct db *db = k->db;
     char source[PATH_MAX] = "", fmt[16] = "", kernel[PATH_MAX] = "", initrd[PATH_MAX] = "";
     char state[32] = "";
@@ -200,6 +202,7 @@ void diskops_import_image(struct kumod *k, int64_t id)
 
 void diskops_take_snapshot(struct kumod *k, int64_t id)
 {
+    assert(!kumod_lock_held(k));
     struct db *db = k->db;
     char src[PATH_MAX] = "", state[32] = "", dst[PATH_MAX], err[768] = "";
     kumod_lock(k);
@@ -269,6 +272,7 @@ static bool find_guest(char *out, size_t len)
 
 void diskops_register_default(struct kumod *k)
 {
+    assert(!kumod_lock_held(k));
     struct db *db = k->db;
     kumod_lock(k);
     int64_t id = db_int(db, NULL, -1, "SELECT id FROM images WHERE name = 'default'", "");

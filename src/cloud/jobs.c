@@ -4,10 +4,9 @@
  */
 #include "cloud/jobs.h"
 
-#include "cloud/diskops.h"
 #include "cloud/kumod.h"
-#include "cloud/vmops.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +17,7 @@ struct job {
 
 struct jobs {
     struct kumod *k;
+    job_fn run[JOB_KINDS];
     pthread_t *threads;
     int nthreads;
     struct job *queue;
@@ -35,6 +35,8 @@ static bool same(struct job a, struct job b)
 
 void jobs_submit(struct jobs *j, enum job_kind kind, int64_t id)
 {
+    assert(kumod_lock_held(j->k));
+    assert(kind >= 0 && kind < JOB_KINDS);
     struct job nj = {kind, id};
     for (int i = 0; i < j->nthreads; i++) {
         if (same(j->busy[i], nj)) {
@@ -60,15 +62,6 @@ struct worker_arg {
     int index;
 };
 
-static void run(struct kumod *k, struct job job)
-{
-    switch (job.kind) {
-    case JOB_VM: vmops_run(k, job.id); break;
-    case JOB_IMAGE: diskops_import_image(k, job.id); break;
-    case JOB_SNAPSHOT: diskops_take_snapshot(k, job.id); break;
-    }
-}
-
 static void *worker(void *arg)
 {
     struct worker_arg *wa = arg;
@@ -88,7 +81,7 @@ static void *worker(void *arg)
         do {
             j->again[me] = false;
             kumod_unlock(k);
-            run(k, job);
+            j->run[job.kind](k, job.id);
             kumod_lock(k);
         } while (j->again[me] && !j->stop);
         j->busy[me] = (struct job){0, 0};
@@ -97,11 +90,15 @@ static void *worker(void *arg)
     return NULL;
 }
 
-struct jobs *jobs_start(struct kumod *k, int threads)
+struct jobs *jobs_start(struct kumod *k, int threads, const job_fn run[JOB_KINDS])
 {
     struct jobs *j = calloc(1, sizeof(*j));
     if (!j) return NULL;
     j->k = k;
+    for (int i = 0; i < JOB_KINDS; i++) {
+        assert(run[i]);
+        j->run[i] = run[i];
+    }
     j->threads = calloc((size_t)threads, sizeof(*j->threads));
     j->busy = calloc((size_t)threads, sizeof(*j->busy));
     j->again = calloc((size_t)threads, sizeof(*j->again));
@@ -125,6 +122,7 @@ fail:
 
 void jobs_stop(struct jobs *j)
 {
+    assert(!j || !kumod_lock_held(j->k));
     if (!j) return;
     kumod_lock(j->k);
     j->stop = true;

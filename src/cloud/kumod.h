@@ -7,7 +7,12 @@
  * process table, the job queue's busy set), and is the mutex of `changed`.
  * Whoever commits a change that someone may wait for (a VM's or image's
  * state) broadcasts `changed` before unlocking. Nothing slow (process spawn,
- * image copy, waiting for a VM to exit) runs with the lock held.
+ * image copy, waiting for a VM to exit) runs with the lock held. The lock is
+ * not recursive: taking it while holding it is a bug (asserted).
+ *
+ * Functions whose contract says "lock held" assert kumod_lock_held(k) (the
+ * asserts live in the sanitized test build). The helpers are in kumod.c, so
+ * that every part of kumod but main.c links into the unit-testable library.
  */
 #ifndef KUMO_CLOUD_KUMOD_H
 #define KUMO_CLOUD_KUMOD_H
@@ -31,6 +36,7 @@ struct lb;
 struct kumod_config {
     char data_dir[3072];        /* absolute (shorter than PATH_MAX, so paths under it fit) */
     char listen_tcp[64];        /* "127.0.0.1:8080" or "" */
+    char arm_listen[64];        /* the ARM endpoint's "127.0.0.1:8443", or "" (src/cloud/arm) */
     char vmm_path[PATH_MAX];    /* kumo-vmm binary */
     char guest_dir[PATH_MAX];   /* default image source ("" = guest/build.sh's cache) */
     char switch_path[PATH_MAX]; /* kumo-switch ("" = find it, "none" = NAT fallback) */
@@ -69,9 +75,18 @@ struct kumod {
     atomic_bool stopping;
 };
 
+/* Initialise the lock and `changed` (a CLOCK_MONOTONIC condition, as
+ * every timed wait on it computes its deadline on that clock). 0 or -1. */
+int kumod_lock_init(struct kumod *k);
+void kumod_lock_destroy(struct kumod *k);
+
 /* Lock helpers: the state lock (see above). */
 void kumod_lock(struct kumod *k);
 void kumod_unlock(struct kumod *k);
+/* Does the calling thread hold k's lock? (For asserts. A thread waiting on
+ * a condition with the lock keeps "holding" it: it holds it again before
+ * the wait returns.) */
+bool kumod_lock_held(const struct kumod *k);
 /* Broadcast `changed`; call with the lock held, after a commit. */
 void kumod_changed(struct kumod *k);
 

@@ -6,6 +6,7 @@
  * next kumod re-adopts them.
  */
 #include "cloud/api.h"
+#include "cloud/arm/arm.h"
 #include "cloud/catalog.h"
 #include "cloud/db.h"
 #include "cloud/diskops.h"
@@ -21,6 +22,7 @@
 #include "cloud/token.h"
 #include "cloud/vmops.h"
 #include "cloud/vmss.h"
+#include "lib/locate.h"
 #include "lib/log.h"
 
 #include <errno.h>
@@ -40,21 +42,6 @@
 #define KUMO_VERSION "0.1.0"
 #endif
 
-void kumod_lock(struct kumod *k)
-{
-    pthread_mutex_lock(&k->lock);
-}
-
-void kumod_unlock(struct kumod *k)
-{
-    pthread_mutex_unlock(&k->lock);
-}
-
-void kumod_changed(struct kumod *k)
-{
-    pthread_cond_broadcast(&k->changed);
-}
-
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -67,6 +54,8 @@ static void usage(FILE *out)
             "                          $XDG_STATE_HOME/kumo, ~/.local/state/kumo, or\n"
             "                          /var/lib/kumo for root)\n"
             "  --listen-tcp ADDR:PORT  also serve on a loopback TCP address\n"
+            "  --arm ADDR:PORT         serve the Azure Resource Manager API over HTTPS there\n"
+            "                          (for the az CLI; docs/azure.md)\n"
             "  --vmm PATH              the kumo-vmm binary (default: next to kumod, else PATH)\n"
             "  --switch PATH|none      kumo-switch for virtual networks (default: next to\n"
             "                          kumod, in the build tree, else PATH); none: each VM's\n"
@@ -137,11 +126,13 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         O_WORKERS,
         O_ASINT,
         O_VERSION,
-        O_SWITCH
+        O_SWITCH,
+        O_ARM
     };
     static const struct option opts[] = {
         {"data-dir", required_argument, NULL, O_DATA},
         {"listen-tcp", required_argument, NULL, O_TCP},
+        {"arm", required_argument, NULL, O_ARM},
         {"vmm", required_argument, NULL, O_VMM},
         {"switch", required_argument, NULL, O_SWITCH},
         {"guest-dir", required_argument, NULL, O_GUEST},
@@ -186,6 +177,7 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         switch (o) {
         case O_DATA: snprintf(c->data_dir, sizeof(c->data_dir), "%s", optarg); break;
         case O_TCP: snprintf(c->listen_tcp, sizeof(c->listen_tcp), "%s", optarg); break;
+        case O_ARM: snprintf(c->arm_listen, sizeof(c->arm_listen), "%s", optarg); break;
         case O_VMM: snprintf(c->vmm_path, sizeof(c->vmm_path), "%s", optarg); break;
         case O_SWITCH: snprintf(c->switch_path, sizeof(c->switch_path), "%s", optarg); break;
         case O_GUEST: snprintf(c->guest_dir, sizeof(c->guest_dir), "%s", optarg); break;
@@ -267,49 +259,14 @@ static int parse(int argc, char **argv, struct kumod_config *c)
     return 0;
 }
 
-static void default_data_dir(char *out, size_t len)
-{
-    const char *x = getenv("XDG_STATE_HOME"), *h = getenv("HOME");
-    if (getuid() == 0 && !x)
-        snprintf(out, len, "/var/lib/kumo");
-    else if (x && *x)
-        snprintf(out, len, "%s/kumo", x);
-    else
-        snprintf(out, len, "%s/.local/state/kumo", h && *h ? h : ".");
-}
-
 /* kumo-vmm: --vmm, else next to this executable (or at the build tree's
  * top when kumod is build/src/cloud/kumod), else on PATH. */
 static int find_vmm(struct kumod_config *c)
 {
     if (c->vmm_path[0]) return access(c->vmm_path, X_OK);
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n > 0) {
-        self[n] = 0;
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            *slash = 0;
-            static const char *const rel[] = {"kumo-vmm", "../../kumo-vmm"};
-            for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-                snprintf(c->vmm_path, sizeof(c->vmm_path), "%.3000s/%s", self, rel[i]);
-                if (access(c->vmm_path, X_OK) == 0) return 0;
-            }
-            c->vmm_path[0] = 0;
-        }
-    }
-    const char *path = getenv("PATH");
-    char buf[8192];
-    snprintf(buf, sizeof(buf), "%s", path ? path : "/usr/local/bin:/usr/bin:/bin");
-    char *save = NULL;
-    for (char *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-        char p[PATH_MAX];
-        snprintf(p, sizeof(p), "%s/kumo-vmm", d);
-        if (access(p, X_OK) == 0) {
-            snprintf(c->vmm_path, sizeof(c->vmm_path), "%s", p);
-            return 0;
-        }
-    }
+    static const char *const rel[] = {"../..", NULL};
+    if (kumo_find_program("kumo-vmm", rel, c->vmm_path, sizeof(c->vmm_path))) return 0;
+    c->vmm_path[0] = 0;
     return -1;
 }
 
@@ -421,7 +378,7 @@ int main(int argc, char **argv)
     log_init("kumod", k.cfg.verbose ? LOG_DEBUG : LOG_INFO);
     umask(077); /* the database, disks and logs are the tenants' */
     struct kumod_config *c = &k.cfg;
-    if (!c->data_dir[0]) default_data_dir(c->data_dir, sizeof(c->data_dir));
+    if (!c->data_dir[0]) kumo_default_data_dir(c->data_dir, sizeof(c->data_dir));
     if (path_mkdirs(c->data_dir) < 0) {
         log_error("%s: %s", c->data_dir, strerror(errno));
         return 1;
@@ -485,12 +442,10 @@ int main(int argc, char **argv)
         return 1;
     }
     k.started_ms = time_now_ms();
-    pthread_mutex_init(&k.lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&k.changed, &ca);
-    pthread_condattr_destroy(&ca);
+    if (kumod_lock_init(&k) < 0) {
+        log_error("cannot initialise the state lock");
+        return 1;
+    }
 
     /* Every thread inherits this mask: the main thread alone takes the
      * signals, with sigwait. */
@@ -507,7 +462,12 @@ int main(int argc, char **argv)
         log_error("%s", err);
         return 1;
     }
-    k.jobs = jobs_start(&k, c->workers);
+    static const job_fn job_kinds[JOB_KINDS] = {
+        [JOB_VM] = vmops_run,
+        [JOB_IMAGE] = diskops_import_image,
+        [JOB_SNAPSHOT] = diskops_take_snapshot,
+    };
+    k.jobs = jobs_start(&k, c->workers, job_kinds);
     if (!k.jobs) {
         log_error("cannot start the worker threads");
         return 1;
@@ -522,6 +482,13 @@ int main(int argc, char **argv)
     k.vmss = vmss_start(&k);
     if (!k.lb || !k.vmss) {
         log_error("cannot start the scale set threads");
+        return 1;
+    }
+    /* The ARM endpoint first: once the API socket answers, kumod is whole
+     * (its certificates exist, its port listens). */
+    struct arm *arm = arm_start(&k, err, sizeof(err));
+    if (!arm) {
+        log_error("%s", err);
         return 1;
     }
     k.http = http_start(path_in_data(&k, p, "kumod.sock"), c->listen_tcp, c->max_body, api_handle,
@@ -541,6 +508,7 @@ int main(int argc, char **argv)
     kumod_lock(&k);
     kumod_changed(&k);
     kumod_unlock(&k);
+    arm_stop(arm);
     http_stop(k.http);
     vmss_stop(k.vmss);
     lb_stop(k.lb);

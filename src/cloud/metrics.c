@@ -15,6 +15,7 @@
 #include "cloud/vmm_client.h"
 #include "lib/log.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -126,8 +127,8 @@ static void take(struct metrics *m, struct sample *s)
         if (s->up > m->prev[j].up && s->busy >= m->prev[j].busy) {
             s->cpu = metrics_cpu_percent(m->prev[j].busy, s->busy, m->prev[j].up, s->up, vcpus);
             if (s->thr >= m->prev[j].throttled)
-                s->throttled = metrics_cpu_percent(m->prev[j].throttled, s->thr, m->prev[j].up,
-                                                   s->up, vcpus);
+                s->throttled =
+                    metrics_cpu_percent(m->prev[j].throttled, s->thr, m->prev[j].up, s->up, vcpus);
         }
         m->prev[j].busy = s->busy;
         m->prev[j].up = s->up;
@@ -164,9 +165,9 @@ static void tick(struct metrics *m)
         s[n] = (struct sample){.vm = sqlite3_column_int64(st, 0),
                                .pid = sqlite3_column_int64(st, 1),
                                .vcpus = sqlite3_column_int64(st, 2)};
-        s[n].burstable = !db_col_null(st, 4) &&
-                         credits_policy_parse(db_col_null(st, 3) ? NULL : db_col_text(st, 3),
-                                              &s[n].policy);
+        s[n].burstable =
+            !db_col_null(st, 4) &&
+            credits_policy_parse(db_col_null(st, 3) ? NULL : db_col_text(st, 3), &s[n].policy);
         s[n].credits = (struct credit_state){.credits = sqlite3_column_double(st, 4),
                                              .capped = sqlite3_column_int(st, 6) != 0};
         s[n].credits_ms = sqlite3_column_int64(st, 5);
@@ -193,12 +194,11 @@ static void tick(struct metrics *m)
         if (fabs(s[i].vmm_cap - want) > 0.005 && k->vmm_has_control) {
             char sock[PATH_MAX], err[256];
             json_t *req = json_pack("{s:s,s:f}", "op", "set_cpu", "cap_pct", want);
-            json_t *r = vmm_request(path_vm_file(k, sock, s[i].vm, "control.sock"), req, 2000,
-                                    err, sizeof(err));
+            json_t *r = vmm_request(path_vm_file(k, sock, s[i].vm, "control.sock"), req, 2000, err,
+                                    sizeof(err));
             json_decref(req);
             if (!r)
-                log_warn("VM %" PRId64 ": cannot set its CPU cap to %g %%: %s", s[i].vm, want,
-                         err);
+                log_warn("VM %" PRId64 ": cannot set its CPU cap to %g %%: %s", s[i].vm, want, err);
             else
                 log_info("VM %" PRId64 ": %.3f CPU credits, %s", s[i].vm, s[i].credits.credits,
                          s[i].credits.capped ? "held to its baseline" : "may burst");
@@ -361,6 +361,7 @@ static bool wanted(const char *names, const char *name)
 json_t *metrics_vm_series(struct kumod *k, int64_t vm, int64_t from, int64_t to, const char *names,
                           struct kerr *e)
 {
+    assert(kumod_lock_held(k));
     if (names && *names) { /* every name must be known */
         char buf[512];
         snprintf(buf, sizeof(buf), "%s", names);
@@ -373,7 +374,8 @@ json_t *metrics_vm_series(struct kumod *k, int64_t vm, int64_t from, int64_t to,
                 kerr_set(
                     e, 400, "InvalidQuery", "query.names",
                     "query.names: unknown metric '%.40s' (cpuPercent, memoryMiB, memoryUsedMiB, "
-                    "cpuCredits, cpuThrottledPercent, diskReadOps, diskWriteOps, diskReadBytes, diskWriteBytes, networkInPackets, "
+                    "cpuCredits, cpuThrottledPercent, diskReadOps, diskWriteOps, diskReadBytes, "
+                    "diskWriteBytes, networkInPackets, "
                     "networkOutPackets, networkInBytes, networkOutBytes)",
                     t);
                 return NULL;
@@ -469,6 +471,7 @@ static void label(char *out, size_t len, const char *s)
 
 char *metrics_prometheus(struct kumod *k, size_t *len)
 {
+    assert(kumod_lock_held(k));
     static const struct {
         const char *name, *type, *help;
         int col;

@@ -9,10 +9,12 @@
 #include "cloud/paths.h"
 #include "cloud/supervisor.h"
 #include "cloud/vmm_client.h"
+#include "lib/locate.h"
 #include "lib/log.h"
 #include "network/addr.h"
 #include "network/nsg.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -58,31 +60,9 @@ static bool find_switch(struct kumod *k, char *out, size_t len)
         snprintf(out, len, "%s", want);
         return access(out, X_OK) == 0;
     }
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n > 0) {
-        self[n] = 0;
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            *slash = 0;
-            /* installed side by side, or in the build tree (kumod is in src/cloud/) */
-            static const char *const rel[] = {"kumo-switch", "../../kumo-switch",
-                                              "../network/kumo-switch"};
-            for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-                snprintf(out, len, "%.3000s/%s", self, rel[i]);
-                if (access(out, X_OK) == 0) return true;
-            }
-        }
-    }
-    const char *path = getenv("PATH");
-    char buf[8192];
-    snprintf(buf, sizeof(buf), "%s", path ? path : "/usr/local/bin:/usr/bin:/bin");
-    char *save = NULL;
-    for (char *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-        snprintf(out, len, "%.3000s/kumo-switch", d);
-        if (access(out, X_OK) == 0) return true;
-    }
-    return false;
+    /* installed side by side, or in the build tree (kumod is in src/cloud/) */
+    static const char *const rel[] = {"../..", "../network", NULL};
+    return kumo_find_program("kumo-switch", rel, out, len);
 }
 
 static bool switch_alive(struct netplane *n)
@@ -137,6 +117,7 @@ static int ensure_switch(struct kumod *k)
 
 void netplane_start(struct kumod *k)
 {
+    assert(kumod_lock_held(k));
     struct netplane *n = calloc(1, sizeof(*n));
     if (!n) return;
     k->net = n;
@@ -172,6 +153,7 @@ void netplane_stop(struct kumod *k)
 
 void netplane_check(struct kumod *k)
 {
+    assert(kumod_lock_held(k));
     struct netplane *n = k->net;
     if (!n || !n->has_switch || switch_alive(n)) return;
     log_warn("kumo-switch (pid %d) is gone: starting it again", (int)n->pid);
@@ -209,16 +191,15 @@ static json_t *vm_object(sqlite3_stmt *st)
     uint64_t id = (uint64_t)sqlite3_column_int64(st, 7);
     uint64_t created = (uint64_t)sqlite3_column_int64(st, 8);
     char vmid[40];
-    snprintf(vmid, sizeof(vmid), "%08" PRIx64 "-%04" PRIx64 "-4%03" PRIx64 "-8%03" PRIx64
-             "-%012" PRIx64,
+    snprintf(vmid, sizeof(vmid),
+             "%08" PRIx64 "-%04" PRIx64 "-4%03" PRIx64 "-8%03" PRIx64 "-%012" PRIx64,
              (created >> 16) & 0xffffffffu, created & 0xffff, (id >> 60) & 0xfff,
              (id >> 48) & 0xfff, id & 0xffffffffffffu);
     json_t *vm = json_pack("{s:s,s:s}", "name", db_col_text(st, 6), "id", vmid);
     if (!db_col_null(st, 9)) json_object_set_new(vm, "size", json_string(db_col_text(st, 9)));
     if (!db_col_null(st, 10))
         json_object_set_new(vm, "resource_group", json_string(db_col_text(st, 10)));
-    if (!db_col_null(st, 11))
-        json_object_set_new(vm, "location", json_string(db_col_text(st, 11)));
+    if (!db_col_null(st, 11)) json_object_set_new(vm, "location", json_string(db_col_text(st, 11)));
     if (!db_col_null(st, 12))
         json_object_set_new(vm, "user_data", json_string(db_col_text(st, 12)));
     return vm;
@@ -376,6 +357,7 @@ static void record_pip_errors(struct kumod *k, const json_t *list)
 
 void netplane_sync(struct kumod *k)
 {
+    assert(kumod_lock_held(k));
     struct netplane *n = k->net;
     if (!n || !n->has_switch) return; /* the NAT fallback reads the database at VM start */
     if (!switch_alive(n) && ensure_switch(k) < 0) return;
@@ -390,6 +372,7 @@ void netplane_sync(struct kumod *k)
 
 const json_t *netplane_pip_errors(struct kumod *k, int64_t pip_id)
 {
+    assert(kumod_lock_held(k));
     struct netplane *n = k->net;
     if (!n || !n->pip_errors) return NULL;
     char name[40];
@@ -541,6 +524,7 @@ static json_t *user_args(struct kumod *k, int64_t vm)
 
 json_t *netplane_vm_args(struct kumod *k, int64_t vm, char *err, size_t errlen)
 {
+    assert(kumod_lock_held(k));
     if (!netplane_has_switch(k)) return user_args(k, vm);
     struct netplane *n = k->net;
     /* (re)send the configuration: it has what the metadata service tells the

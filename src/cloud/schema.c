@@ -307,6 +307,57 @@ const char *const db_migrations[] = {
     "  repeats INTEGER NOT NULL DEFAULT 1,"
     "  last_ms INTEGER);"
     "CREATE INDEX autoscale_events_as ON autoscale_events(autoscale_id, id);",
+    /* 4: the Azure Resource Manager endpoint (src/cloud/arm, docs/azure.md):
+     * service principals (secrets stored as PBKDF2-HMAC-SHA256 hashes),
+     * long-running operations (their status once known; while running it is
+     * derived from what they watch), deployments (template, parameters,
+     * outputs, the ids of what they made), and the ARM properties of
+     * resources that kumo's model does not hold (an OS profile, an image
+     * reference, a SKU), echoed back on GET. The subscription and tenant
+     * ids are meta rows (arm.subscriptionId, arm.tenantId). */
+    "CREATE TABLE arm_principals ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  app_id TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+    "  name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+    "  salt TEXT NOT NULL,"
+    "  hash TEXT NOT NULL,"
+    "  iterations INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  last_token_ms INTEGER);"
+
+    "CREATE TABLE arm_operations ("
+    "  id TEXT PRIMARY KEY,"
+    "  kind TEXT NOT NULL,"
+    "  namespace TEXT NOT NULL,"
+    "  resource_id TEXT NOT NULL,"
+    "  target_id INTEGER,"
+    "  status TEXT NOT NULL,"
+    "  error TEXT,"
+    "  created_ms INTEGER NOT NULL,"
+    "  ended_ms INTEGER);"
+    "CREATE INDEX arm_operations_created ON arm_operations(created_ms);"
+
+    "CREATE TABLE arm_deployments ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL COLLATE NOCASE,"
+    "  template TEXT NOT NULL,"
+    "  parameters TEXT NOT NULL DEFAULT '{}',"
+    "  mode TEXT NOT NULL,"
+    "  resources TEXT NOT NULL DEFAULT '[]',"
+    "  outputs TEXT,"
+    "  state TEXT NOT NULL,"
+    "  error TEXT,"
+    "  correlation_id TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  UNIQUE (group_id, name));"
+
+    "CREATE TABLE arm_props ("
+    "  kind TEXT NOT NULL,"
+    "  row_id INTEGER NOT NULL,"
+    "  props TEXT NOT NULL,"
+    "  PRIMARY KEY (kind, row_id));",
 };
 
 const int db_migration_count = (int)(sizeof(db_migrations) / sizeof(db_migrations[0]));

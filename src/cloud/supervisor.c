@@ -11,6 +11,7 @@
 #include "cloud/timefmt.h"
 #include "lib/log.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -309,6 +310,7 @@ struct supervisor *supervisor_start(struct kumod *k, char *err, size_t errlen)
 
 void supervisor_stop(struct supervisor *s)
 {
+    assert(!s || !kumod_lock_held(s->k));
     if (!s) return;
     kumod_lock(s->k);
     s->stop = true;
@@ -359,6 +361,7 @@ int proc_spawn(char *const argv[], const char *log_path, pid_t *pid, char *err, 
 int supervisor_spawn(struct supervisor *s, int64_t vm, char *const argv[], const char *log_path,
                      pid_t *pid_out, uint64_t *start_ticks, char *err, size_t errlen)
 {
+    assert(!kumod_lock_held(s->k)); /* it takes the lock itself */
     pid_t pid;
     kumod_lock(s->k); /* so that the watcher cannot miss the new pidfd */
     if (proc_spawn(argv, log_path, &pid, err, errlen) < 0) {
@@ -380,11 +383,13 @@ int supervisor_spawn(struct supervisor *s, int64_t vm, char *const argv[], const
 
 int supervisor_adopt(struct supervisor *s, int64_t vm, pid_t pid)
 {
+    assert(kumod_lock_held(s->k));
     return add(s, vm, pid, false);
 }
 
 bool supervisor_running(struct supervisor *s, int64_t vm, pid_t *pid)
 {
+    assert(kumod_lock_held(s->k));
     struct proc *p = find(s, vm);
     if (!p || p->exited) return false;
     if (pid) *pid = p->pid;
@@ -393,6 +398,7 @@ bool supervisor_running(struct supervisor *s, int64_t vm, pid_t *pid)
 
 bool supervisor_wait_exit(struct supervisor *s, int64_t vm, int timeout_ms, struct vmm_exit *how)
 {
+    assert(kumod_lock_held(s->k));
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += timeout_ms / 1000;
@@ -422,6 +428,7 @@ bool supervisor_wait_exit(struct supervisor *s, int64_t vm, int timeout_ms, stru
 
 int supervisor_kill(struct supervisor *s, int64_t vm, int sig)
 {
+    assert(kumod_lock_held(s->k));
     struct proc *p = find(s, vm);
     if (!p || p->exited) return -1;
     /* Through the pidfd: never a recycled pid. */

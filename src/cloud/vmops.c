@@ -21,6 +21,7 @@
 #include "lib/log.h"
 #include "storage/tiers.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -58,8 +59,8 @@ static void disk_limit_args(const struct ratelimit_rates *r, char *out, size_t l
 {
     size_t n = 0;
     out[0] = 0;
-#define LIMIT(field)                                                                          \
-    if (r->field && n < len)                                                                  \
+#define LIMIT(field)                                                                               \
+    if (r->field && n < len)                                                                       \
         n += (size_t)snprintf(out + n, len - n, ",%s=%" PRIu64, #field, r->field);
     LIMIT(iops)
     LIMIT(bps)
@@ -129,15 +130,16 @@ static void refresh_shared_affinity(struct kumod *k, int64_t host)
                                "SELECT id FROM vms WHERE host_id = ? AND dedicated = 0"
                                " AND pid IS NOT NULL",
                                "i", host);
-    while (st && n < 64 && sqlite3_step(st) == SQLITE_ROW) vms[n++] = sqlite3_column_int64(st, 0);
+    while (st && n < 64 && sqlite3_step(st) == SQLITE_ROW)
+        vms[n++] = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     kumod_unlock(k);
     if (!cpus[0] || !k->vmm_has_control) return;
     for (int i = 0; i < n; i++) {
         char sock[PATH_MAX], err[256];
         json_t *req = json_pack("{s:s,s:s}", "op", "set_cpu", "affinity", cpus);
-        json_t *r = vmm_request(path_vm_file(k, sock, vms[i], "control.sock"), req, 2000, err,
-                                sizeof(err));
+        json_t *r =
+            vmm_request(path_vm_file(k, sock, vms[i], "control.sock"), req, 2000, err, sizeof(err));
         json_decref(req);
         if (!r) log_warn("VM %" PRId64 ": cannot move it to host CPUs %s: %s", vms[i], cpus, err);
         json_decref(r);
@@ -436,8 +438,8 @@ static bool shutdown_guest(struct kumod *k, int64_t vm, const char *interim)
     for (;;) {
         int64_t left = deadline - time_now_ms();
         if (left <= 0) break;
-        gone = supervisor_wait_exit(k->sup, vm, (int)(left < SHUTDOWN_REPEAT_MS ? left : SHUTDOWN_REPEAT_MS),
-                                    NULL);
+        gone = supervisor_wait_exit(
+            k->sup, vm, (int)(left < SHUTDOWN_REPEAT_MS ? left : SHUTDOWN_REPEAT_MS), NULL);
         if (gone || deadline - time_now_ms() <= 0) break;
         kumod_unlock(k);
         req = json_pack("{s:s}", "op", "shutdown");
@@ -447,7 +449,8 @@ static bool shutdown_guest(struct kumod *k, int64_t vm, const char *interim)
     }
     if (interim)
         set_state(k, vm, interim, NULL,
-                  gone ? "the guest shut down" : "the guest did not shut down in time: powering it off",
+                  gone ? "the guest shut down"
+                       : "the guest did not shut down in time: powering it off",
                   false);
     if (!gone)
         log_info("VM %" PRId64 ": the guest did not shut down within %d s: powering it off", vm,
@@ -564,6 +567,7 @@ static void delete_vm(struct kumod *k, int64_t vm, bool keep_disks)
 
 void vmops_run(struct kumod *k, int64_t vm)
 {
+    assert(!kumod_lock_held(k));
     char op[32] = "";
     kumod_lock(k);
     db_text(k->db, op, sizeof(op), "SELECT op FROM vms WHERE id = ?", "i", vm);
@@ -571,9 +575,9 @@ void vmops_run(struct kumod *k, int64_t vm)
     if (!op[0]) return;
     char err[768];
     kumod_lock(k);
-    int64_t host = db_int(k->db, NULL, 0,
-                          "SELECT coalesce(host_id, 0) FROM vms WHERE id = ? AND dedicated = 1",
-                          "i", vm);
+    int64_t host =
+        db_int(k->db, NULL, 0,
+               "SELECT coalesce(host_id, 0) FROM vms WHERE id = ? AND dedicated = 1", "i", vm);
     kumod_unlock(k);
     if (!strcmp(op, "create") || !strcmp(op, "start")) {
         if (host > 0) refresh_shared_affinity(k, host); /* off its cores first */
@@ -597,7 +601,8 @@ void vmops_run(struct kumod *k, int64_t vm)
         int64_t now = time_now_ms();
         int rc = db_begin(db);
         if (rc == 0)
-            rc = db_exec(db, "UPDATE vms SET host_id = NULL, host_cpus = NULL, op = NULL WHERE id = ?",
+            rc = db_exec(db,
+                         "UPDATE vms SET host_id = NULL, host_cpus = NULL, op = NULL WHERE id = ?",
                          "i", vm);
         if (rc == 0) rc = vm_set_state(db, vm, PS_DEALLOCATED, PV_SUCCEEDED, "deallocated", now);
         if (rc == 0) rc = db_commit(db);
@@ -626,6 +631,7 @@ void vmops_run(struct kumod *k, int64_t vm)
 
 void vmops_recover(struct kumod *k)
 {
+    assert(!kumod_lock_held(k));
     struct db *db = k->db;
     kumod_lock(k);
     sqlite3_stmt *st = db_stmt(db,

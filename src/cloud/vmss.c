@@ -5,18 +5,18 @@
  */
 #include "cloud/vmss.h"
 
-#include "cloud/api.h"
 #include "cloud/autoscale.h"
 #include "cloud/billing.h"
 #include "cloud/db.h"
-#include "cloud/jobs.h"
 #include "cloud/kumod.h"
 #include "cloud/lb.h"
 #include "cloud/netplane.h"
+#include "cloud/provision.h"
 #include "cloud/state.h"
 #include "cloud/timefmt.h"
 #include "lib/log.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -53,15 +53,6 @@ struct inst {
 
 /* ---- instances ---- */
 
-static void free_ctx(struct api_ctx *c, bool failed)
-{
-    for (int i = 0; i < c->ncreated; i++) {
-        if (failed) unlink(c->created[i]);
-        free(c->created[i]);
-    }
-    c->ncreated = 0;
-}
-
 static void set_error(struct kumod *k, int64_t set, const char *msg)
 {
     char old[800] = "";
@@ -93,28 +84,41 @@ static int create_instance(struct kumod *k, int64_t set)
     }
     int64_t g = sqlite3_column_int64(st, 0), version = sqlite3_column_int64(st, 9);
     int64_t idx = sqlite3_column_int64(st, 10), lb_port = sqlite3_column_int64(st, 11);
-    char name[96];
+    char name[96], text[7][1024];
     snprintf(name, sizeof(name), "%s_%" PRId64, db_col_text(st, 1), idx);
-    json_t *b = json_pack("{s:s,s:s,s:s,s:s,s:s,s:{s:s}}", "name", name, "size", db_col_text(st, 2),
-                          "image", db_col_text(st, 3), "vnet", db_col_text(st, 5), "subnet",
-                          db_col_text(st, 6), "tags", "kumo.scaleSet", db_col_text(st, 1));
-    if (!db_col_null(st, 4))
-        json_object_set_new(b, "osDisk", json_pack("{s:s}", "tier", db_col_text(st, 4)));
-    if (!db_col_null(st, 7)) json_object_set_new(b, "nsg", json_string(db_col_text(st, 7)));
-    if (!db_col_null(st, 8)) json_object_set_new(b, "userData", json_string(db_col_text(st, 8)));
-    json_t *ports = NULL;
-    if (lb_port > 0) {
-        json_object_set_new(b, "publicIp", json_true());
-        ports = json_pack("[{s:s,s:I}]", "protocol", "Tcp", "port", (json_int_t)lb_port);
+    bool null[7];
+    for (int i = 0; i < 7; i++) { /* set name, size, image, tier, vnet, subnet, NSG */
+        null[i] = db_col_null(st, i + 1);
+        snprintf(text[i], sizeof(text[i]), "%s", db_col_text(st, i + 1));
     }
+    char *user_data = db_col_null(st, 8) ? NULL : strdup(db_col_text(st, 8));
     sqlite3_finalize(st);
-
-    struct api_ctx c;
-    memset(&c, 0, sizeof(c));
-    c.k = k;
+    json_t *tags = json_pack("{s:s}", "kumo.scaleSet", text[0]);
+    /* the instance reaches the load balancer through its own public IP's
+     * port for the backend port */
+    struct prov_port port = {"Tcp", lb_port, -1};
+    struct prov_vm_spec spec = {
+        .name = name,
+        .size = text[1],
+        .image = text[2],
+        .os_tier = null[3] ? NULL : text[3],
+        .vnet = text[4],
+        .subnet = text[5],
+        .nsg = null[6] ? NULL : text[6],
+        .user_data = user_data,
+        .tags = tags,
+        .public_ip = lb_port > 0,
+        .pip_ports = lb_port > 0 ? &port : NULL,
+        .npip_ports = lb_port > 0 ? 1 : 0,
+        .vmss_id = set,
+        .vmss_index = idx,
+        .model_version = version,
+    };
+    struct kerr e = {0};
+    struct prov_tx t;
     int64_t vm = -1;
-    if (db_begin(db) == 0) {
-        vm = api_vm_insert(&c, g, b, ports, set, idx, version);
+    if (prov_begin(&t, k, &e) == 0) {
+        vm = prov_vm_insert(&t, g, &spec);
         /* the instance's own public IP is the load balancer's plumbing (on
          * Azure the instances have none): not billed; the set's is */
         if (vm >= 0 &&
@@ -124,23 +128,22 @@ static int create_instance(struct kumod *k, int64_t set)
                      " FROM nics WHERE vm_id = ? AND public_ip_id IS NOT NULL)",
                      "i", vm) < 0 ||
              db_exec(db, "UPDATE vmss SET next_index = ?, last_error = NULL WHERE id = ?", "ii",
-                     idx + 1, set) < 0 ||
-             db_commit(db) < 0)) {
-            kerr_internal(&c.err, "%s", db_errmsg(db));
+                     idx + 1, set) < 0)) {
+            prov_db_error(&t, NULL);
             vm = -1;
         }
-        if (vm < 0) db_rollback(db);
-    } else {
-        kerr_internal(&c.err, "%s", db_errmsg(db));
+        if (vm < 0 || prov_commit(&t) < 0) {
+            prov_abort(&t);
+            vm = -1;
+        }
     }
-    json_decref(b);
-    json_decref(ports);
-    free_ctx(&c, vm < 0);
+    free(user_data);
+    json_decref(tags);
     if (vm < 0) {
         char msg[900];
-        snprintf(msg, sizeof(msg), "cannot create instance %s: %s", name, c.err.message);
+        snprintf(msg, sizeof(msg), "cannot create instance %s: %s", name, e.message);
         set_error(k, set, msg);
-        if (!strcmp(c.err.code, "AlreadyExists") && db_begin(db) == 0) {
+        if (!strcmp(e.code, "AlreadyExists") && db_begin(db) == 0) {
             /* the name is taken by a VM outside the set: skip the index */
             if (db_exec(db, "UPDATE vmss SET next_index = next_index + 1 WHERE id = ?", "i", set) ==
                 0)
@@ -151,19 +154,15 @@ static int create_instance(struct kumod *k, int64_t set)
         return -1;
     }
     log_info("scale set %" PRId64 ": instance %s created (model %" PRId64 ")", set, name, version);
-    jobs_submit(k->jobs, JOB_VM, vm);
-    netplane_sync(k);
-    kumod_changed(k);
     return 0;
 }
 
 static void delete_instance(struct kumod *k, int64_t vm)
 {
-    struct api_ctx c;
-    memset(&c, 0, sizeof(c));
-    c.k = k;
-    if (api_vm_delete_op(&c, vm) < 0 && c.err.status != 409)
-        log_warn("VM %" PRId64 ": scale set delete: %s", vm, c.err.message);
+    struct kerr e = {0};
+    if (prov_vm_delete_id(k, vm, false, "delete requested by its scale set", &e) < 0 &&
+        e.status != 409)
+        log_warn("VM %" PRId64 ": scale set delete: %s", vm, e.message);
     lb_kick(k->lb); /* no new connections to it */
 }
 
@@ -205,8 +204,9 @@ static void finish_delete(struct kumod *k, int64_t set)
     kumod_changed(k);
 }
 
-static void reconcile(struct kumod *k, int64_t set)
+void vmss_reconcile(struct kumod *k, int64_t set)
 {
+    assert(kumod_lock_held(k));
     struct db *db = k->db;
     int64_t cap = 0, version = 0, deleting = 0, has_lb = 0;
     sqlite3_stmt *st = db_stmt(db,
@@ -460,7 +460,7 @@ static void *run(void *arg)
         kumod_lock(k);
         size_t n = ids(k, "SELECT id FROM vmss ORDER BY id", sets, MAX_SETS);
         for (size_t i = 0; i < n; i++)
-            reconcile(k, sets[i]);
+            vmss_reconcile(k, sets[i]);
         if (time_now_ms() >= next_eval) {
             next_eval = time_now_ms() + (int64_t)k->cfg.autoscale_interval * 1000;
             /* decisions are kept as long as metrics, and at least a week */

@@ -28,10 +28,16 @@
 #ifndef KUMO_CLOUD_VMSS_H
 #define KUMO_CLOUD_VMSS_H
 
+#include <stdint.h>
+
 struct kumod;
 struct vmss_ctl;
 
 struct vmss_ctl *vmss_start(struct kumod *k);
 void vmss_stop(struct vmss_ctl *v);
+
+/* One step of the controller for scale set set_id (lock held): what the
+ * thread does every half second (above), for the thread and for tests. */
+void vmss_reconcile(struct kumod *k, int64_t set_id);
 
 #endif

@@ -789,8 +789,9 @@ def test_stop_is_graceful_first(cloud_factory):
     # a guest that does not listen: powered off after --shutdown-timeout
     before = len(c.ok("vm", "log", "-g", "rg", "g").stdout)
     c.ok("vm", "console", "-g", "rg", "g", input="for p in /proc/[0-9]*; do ls -l $p/fd "
-         "2>/dev/null | grep -q /dev/hvc && kill -9 ${p#/proc/}; done; echo deaf$((2*3))\n")
-    wait_log(c, "g", "deaf6", since=before)  # the loop takes a while on a busy host
+         "2>/dev/null | grep -q /dev/hvc && kill -9 ${p#/proc/}; done; echo deaf-$((6*7))\n")
+    # the console returns once its input is sent: wait until the guest ran it
+    wait_log(c, "g", "deaf-42", since=before)
     t0 = time.time()
     c.ok("vm", "stop", "-g", "rg", "g")
     assert time.time() - t0 >= 8
@@ -914,3 +915,144 @@ def test_dedicated_vm_and_cpu_credits_in_vm_show(cloud_factory):
     # a shared VM has neither line
     view = kv(c.ok("vm", "create", "-g", "rg", "-n", "s", "--size", "Tiny").stdout)
     assert "Host CPUs" not in view and "CPU credits" not in view, view
+
+
+# ---------------------------------------------------------------------------
+# az's names and habits (issue 21): sizes, aliases, --query, tsv, logs,
+# idempotent groups, IP lists, completion, the console after a restart
+
+
+def test_completion_scripts(tmp_path):
+    env = clean_env(tmp_path)
+    r = run_kumo(["completion", "bash"], env)
+    assert r.returncode == OK and "complete -F _kumo kumo" in r.stdout, r
+    script = tmp_path / "kumo.bash"
+    script.write_text(r.stdout)
+
+    def complete(*words):
+        line = " ".join(words)
+        out = subprocess.run(
+            ["bash", "-c", f"source {script}; COMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; "
+                           "_kumo; echo \"${COMPREPLY[@]}\""],
+            capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.split()
+
+    assert complete("kumo", "vm", "cr") == ["create"]
+    assert "list-ip-addresses" in complete("kumo", "vm", "")
+    assert complete("kumo", "vm", "create", "--custom") == ["--custom-data"]
+    assert complete("kumo", "vm", "log", "-g", "rg", "--li") == ["--lines"]
+    assert complete("kumo", "vm", "list", "-o", "j") == ["json"]
+    assert "--query" in complete("kumo", "disk", "list", "--")
+    r = run_kumo(["completion", "zsh"], env)
+    assert r.returncode == OK and "bashcompinit" in r.stdout
+    r = run_kumo(["completion", "fish"], env)
+    assert r.returncode == USAGE and "bash" in r.stderr
+
+
+@pytest.mark.parametrize("args,text", [
+    (["vm", "list", "--query", "[?"], "--query: the expression ends too early at column 3"),
+    (["vm", "list", "--query", "foo(@)"], "--query: unknown function foo()"),
+    (["vm", "log", "-g", "rg", "a", "--lines", "0"], "--lines: '0' is not a whole number"),
+])
+def test_query_and_lines_usage_errors(tmp_path, args, text):
+    r = run_kumo(args, clean_env(tmp_path))
+    assert r.returncode == USAGE and text in r.stderr, (r.returncode, r.stderr)
+
+
+def test_az_names_query_tsv_and_ip_lists(cloud):
+    c = cloud
+    # Azure's size names, and a nearest-name suggestion on a typo
+    r = c.kumo("vm", "create", "-g", "rg", "-n", "x", "--size", "B1sm")
+    assert r.returncode == ERROR and "unknown size 'B1sm'" in r.stderr, r.stderr
+    assert "did you mean 'B1ms'" in r.stderr, r.stderr
+    assert c.json("vm", "list", "-g", "rg") == []  # nothing made
+    ud = c.home / "cloud-init"
+    ud.write_text("#cloud-config\n")
+    # az's flag names: --vnet-name, --private-ip-address, --custom-data, --storage-sku
+    vm = c.json("vm", "create", "-g", "rg", "-n", "az1", "--size", "Standard_B1s",
+                "--vnet-name", "azv", "--private-ip-address", "10.0.0.9", "--custom-data", ud,
+                "--storage-sku", "Standard_HDD", "--public-ip")
+    assert vm["size"] == "B1s" and vm["hasUserData"] is True, vm
+    assert vm["networkInterfaces"][0]["privateIp"] == "10.0.0.9"
+    assert vm["networkInterfaces"][0]["vnet"] == "azv" and vm["osDisk"]["tier"] == "Standard_HDD"
+    c.ok("subnet", "create", "-g", "rg", "--vnet-name", "azv", "-n", "two",
+         "--address-prefixes", "10.0.1.0/24")
+    assert [s["name"] for s in c.json("subnet", "list", "-g", "rg", "--vnet-name", "azv")] == [
+        "default", "two"]
+    c.ok("vm", "resize", "-g", "rg", "az1", "--size", "Standard_B1ms", "--restart")
+    assert c.json("vm", "show", "-g", "rg", "az1")["size"] == "B1ms"
+
+    # --query: JMESPath on the JSON, printed as json, table or tsv
+    q = "[?powerState=='Running'].name"
+    assert c.json("vm", "list", "--query", q) == ["az1"]
+    assert c.ok("vm", "list", "--query", q, "-o", "tsv").stdout == "az1\n"
+    assert table(c.ok("vm", "list", "--query", q).stdout) == [{"Result": "az1"}]
+    rows = table(c.ok("vm", "list", "-g", "rg", "--query",
+                      "[].{name: name, ip: networkInterfaces[0].privateIp}").stdout)
+    assert rows == [{"Name": "az1", "Ip": "10.0.0.9"}], rows
+    assert c.json("vm", "show", "-g", "rg", "az1", "--query", "length(dataDisks)") == 0
+    r = c.kumo("vm", "show", "-g", "rg", "az1", "--query", "length(vcpus)")
+    assert r.returncode == USAGE and "length(): expected a string, array or object" in r.stderr
+
+    # -o tsv: raw values, the same columns with or without -g (ResourceGroup last)
+    with_g = c.ok("vm", "list", "-g", "rg", "-o", "tsv").stdout.splitlines()
+    without = c.ok("vm", "list", "-o", "tsv").stdout.splitlines()
+    assert with_g == without and len(with_g) == 1, (with_g, without)
+    cells = with_g[0].split("\t")
+    assert cells[:4] == ["az1", "B1ms", "1", "2048"] and cells[-1] == "rg", cells
+    sizes = {l.split("\t")[0]: l.split("\t") for l in c.ok("size", "list", "-o", "tsv").stdout.splitlines()}
+    assert sizes["B1s"][3] == "1024" and sizes["B1s"][6] == "0.0104", sizes["B1s"]
+    assert table(c.ok("size", "list").stdout)[0]["Memory"].endswith("GiB")  # tables keep units
+
+    # idempotent group create (a name that differs in case is still a conflict)
+    g = c.json("group", "create", "-n", "rg", "--tags", "team=blue")
+    assert g["name"] == "rg" and g["tags"] == {"team": "blue"}, g
+    assert c.json("group", "create", "-n", "rg", "-l", "local")["tags"] == {"team": "blue"}
+
+    # az vm list-ip-addresses and vm show -d, from the VMs' JSON
+    ips = c.json("vm", "list-ip-addresses", "-g", "rg")
+    net = ips[0]["virtualMachine"]["network"]
+    assert ips[0]["virtualMachine"]["name"] == "az1" and net["privateIpAddresses"] == ["10.0.0.9"]
+    assert net["publicIpAddresses"][0]["name"] == "az1-ip"
+    hp = {p["port"]: p["hostPort"] for p in net["publicIpAddresses"][0]["ports"]}
+    rows = table(c.ok("vm", "list-ip-addresses").stdout)
+    assert rows[0]["VirtualMachine"] == "az1" and rows[0]["PrivateIPAddresses"] == "10.0.0.9"
+    assert f"tcp/22->{hp[22]}" in rows[0]["PublicPorts"], rows
+    r = c.kumo("vm", "list-ip-addresses", "-g", "rg", "-n", "ghost")
+    assert r.returncode == NOTFOUND and "'ghost' not found" in r.stderr
+    d = c.json("vm", "show", "-g", "rg", "az1", "-d")
+    assert d["privateIps"] == "10.0.0.9" and d["publicIps"] == "127.0.0.1", d
+    assert "privateIps" not in c.json("vm", "show", "-g", "rg", "az1")
+
+    # vm log --lines N (and --tail N, the same): the last N lines
+    wait_log(c, "az1", "kumo guest: booted")
+    whole = c.ok("vm", "log", "-g", "rg", "az1").stdout
+    last3 = c.ok("vm", "log", "-g", "rg", "az1", "--lines", "3").stdout
+    assert last3.splitlines() == whole.splitlines()[-3:] and len(last3.splitlines()) == 3
+    assert c.ok("vm", "log", "-g", "rg", "az1", "--tail", "3").stdout == last3
+
+    # snapshot create --source (az's name for --disk)
+    c.ok("disk", "create", "-g", "rg", "-n", "d1", "--size-gb", 1)
+    assert c.json("snapshot", "create", "-g", "rg", "-n", "s1", "--source", "d1")["sourceDisk"] == "d1"
+
+
+def test_console_from_a_pipe_right_after_restart_and_start(cloud):
+    c = cloud
+    c.ok("vm", "create", "-g", "rg", "-n", "p", "--size", "Tiny", "--no-nsg")
+    wait_log(c, "p", "kumo guest: booted")
+    # the command is sent once the rebooted guest shows its prompt, not lost
+    # while Linux boots
+    c.ok("vm", "restart", "-g", "rg", "p")
+    r = c.ok("vm", "console", "-g", "rg", "p", input="echo after-restart-$((6*7))\n",
+             timeout=300)
+    assert "after-restart-42" in r.stdout, r.stdout
+    c.ok("vm", "stop", "-g", "rg", "p")
+    c.ok("vm", "start", "-g", "rg", "p")
+    r = c.ok("vm", "console", "-g", "rg", "p", input="echo after-start-$((7*6))\n", timeout=300)
+    assert "after-start-42" in r.stdout, r.stdout
+    # a VM that runs already, at its prompt: sent at once
+    t0 = time.time()
+    r = c.ok("vm", "console", "-g", "rg", "p", input="echo again-$((2*21))\n")
+    assert "again-42" in r.stdout
+    print(f"\n[measure] kumo vm console on an idle guest: {time.time() - t0:.2f} s")

@@ -25,12 +25,12 @@ build fuzz_elf tests/fuzz/fuzz_elf.c src/machine/elf.c
 build fuzz_virtq tests/fuzz/fuzz_virtq.c src/devices/virtio_mmio.c src/devices/plic.c \
   src/devices/htif.c src/devices/console.c src/machine/machine.c src/cpu/hart.c src/cpu/exec.c \
   src/cpu/mmu.c src/cpu/csr.c src/cpu/trap.c src/cpu/decode.c src/cpu/fpu.c src/lib/log.c \
-  src/lib/threadrole.c -lpthread -lm
+  src/machine/device.c src/lib/threadrole.c -lfdt -lpthread -lm
 # the virtio device back ends, driven by a fake guest (tests/fuzz/fuzz_dev.h)
 board=(src/devices/virtio_mmio.c src/devices/plic.c src/devices/htif.c src/devices/console.c
-       src/machine/machine.c src/cpu/hart.c src/cpu/exec.c src/cpu/mmu.c src/cpu/csr.c
-       src/cpu/trap.c src/cpu/decode.c src/cpu/fpu.c src/lib/log.c src/lib/threadrole.c
-       -Itests/fuzz -lpthread -lm)
+       src/machine/machine.c src/machine/device.c src/cpu/hart.c src/cpu/exec.c src/cpu/mmu.c
+       src/cpu/csr.c src/cpu/trap.c src/cpu/decode.c src/cpu/fpu.c src/lib/log.c
+       src/lib/threadrole.c -Itests/fuzz -lfdt -lpthread -lm)
 storage=(src/storage/disk.c src/storage/raw.c src/storage/qcow2.c src/storage/qcow2_cache.c
          src/storage/qcow2_refcount.c src/storage/qcow2_check.c src/storage/qcow2_create.c
          src/storage/vhd.c src/storage/vmdk.c src/lib/fileset.c)
@@ -61,8 +61,19 @@ build fuzz_cloud_body tests/fuzz/fuzz_cloud_body.c src/cloud/requests.c src/clou
   src/cloud/validate.c src/cloud/error.c src/cloud/timefmt.c src/network/addr.c \
   src/network/nsg.c src/storage/tiers.c src/storage/ratelimit.c src/cloud/autoscale.c -ljansson
 
+# kumo's --query expressions (a JMESPath subset)
+build fuzz_cli_query tests/fuzz/fuzz_cli_query.c src/cli/query.c -ljansson -lm
+
+# kumod's ARM endpoint: template expressions and deployments (seeds: az's own
+# vm/vmss create templates), resource ids, routes, bearer tokens, token forms
+arm=(src/cloud/arm/expr.c src/cloud/arm/template.c src/cloud/arm/id.c src/cloud/arm/err.c
+     src/cloud/arm/apiver.c src/cloud/arm/route.c src/cloud/arm/jwt.c src/cloud/arm/form.c
+     -ljansson -lgnutls)
+build fuzz_arm_expr tests/fuzz/fuzz_arm_expr.c "${arm[@]}"
+build fuzz_arm_id tests/fuzz/fuzz_arm_id.c "${arm[@]}"
+
 for h in fuzz_elf fuzz_virtq fuzz_dev_blk fuzz_dev_net fuzz_dev_small fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config \
-    fuzz_net_services fuzz_cloud_body; do
+    fuzz_net_services fuzz_cloud_body fuzz_cli_query fuzz_arm_expr fuzz_arm_id; do
   corpus="$out/$h-corpus"
   mkdir -p "$corpus"
   seeds="tests/fuzz/seeds/${h#fuzz_}"

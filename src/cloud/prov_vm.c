@@ -1,0 +1,607 @@
+/*
+ * prov_vm.c - the provisioning layer's virtual machines (provision.h):
+ * create (placement, OS and data disks and the implicit network of `az vm
+ * create`, in the caller's transaction), the operations (start, stop,
+ * deallocate, restart, resize, delete: recorded in vms.op with the states
+ * they start in, carried out by vmops.c on a job thread), tags and data
+ * disk attach and detach.
+ */
+#include "cloud/provision.h"
+
+#include "cloud/credits.h"
+#include "cloud/db.h"
+#include "cloud/kumod.h"
+#include "cloud/placement.h"
+#include "cloud/state.h"
+#include "cloud/timefmt.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GIB             (1024ull * 1024 * 1024)
+#define MIN_OS_DISK_GIB 4
+#define MAX_LUNS        6
+
+static bool is(const char *a, const char *b)
+{
+    return strcmp(a, b) == 0;
+}
+
+int prov_allow_tcp_rule(struct rule_norm *out, const char *name, int priority, int64_t port,
+                        const char *description, struct kerr *e)
+{
+    char ports[24];
+    snprintf(ports, sizeof(ports), "%" PRId64, port);
+    json_t *r = json_pack("{s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:s}", "name", name, "priority", priority,
+                          "direction", "Inbound", "access", "Allow", "protocol", "Tcp",
+                          "sourceAddressPrefix", "*", "destinationPortRange", ports, "description",
+                          description);
+    int rc = r ? rule_normalize(r, "", out, e) : kerr_internal(e, "out of memory");
+    json_decref(r);
+    return rc;
+}
+
+/* A size's initial CPU credits; false when it is not burstable. */
+static bool size_credits(struct db *db, int64_t size_id, double *initial)
+{
+    char burst[512] = "";
+    db_text(db, burst, sizeof(burst), "SELECT coalesce(burst, '') FROM sizes WHERE id = ?", "i",
+            size_id);
+    struct credit_policy p;
+    if (!credits_policy_parse(burst[0] ? burst : NULL, &p)) return false;
+    *initial = credits_initial(&p).credits;
+    return true;
+}
+
+/* ---- a VM's row and its operations ---- */
+
+struct vm_row {
+    int64_t id, group, size_id, host_id, vcpus, mem_mib;
+    bool dedicated;
+    char name[80], power[32], prov[32], op[32];
+};
+
+/* Read VM id's row; false when it is gone. */
+static bool vm_read(struct kumod *k, int64_t id, struct vm_row *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->id = id;
+    sqlite3_stmt *st = db_stmt(k->db,
+                               "SELECT name, power_state, prov_state, coalesce(op, ''), size_id,"
+                               " coalesce(host_id, 0), vcpus, mem_mib, dedicated, group_id"
+                               " FROM vms WHERE id = ?",
+                               "i", id);
+    bool found = st && sqlite3_step(st) == SQLITE_ROW;
+    if (found) {
+        snprintf(v->name, sizeof(v->name), "%s", db_col_text(st, 0));
+        snprintf(v->power, sizeof(v->power), "%s", db_col_text(st, 1));
+        snprintf(v->prov, sizeof(v->prov), "%s", db_col_text(st, 2));
+        snprintf(v->op, sizeof(v->op), "%s", db_col_text(st, 3));
+        v->size_id = sqlite3_column_int64(st, 4);
+        v->host_id = sqlite3_column_int64(st, 5);
+        v->vcpus = sqlite3_column_int64(st, 6);
+        v->mem_mib = sqlite3_column_int64(st, 7);
+        v->dedicated = sqlite3_column_int(st, 8) != 0;
+        v->group = sqlite3_column_int64(st, 9);
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* The VM `name` of the group (404 when missing). */
+static int64_t vm_lookup(struct kumod *k, int64_t g, const char *name, struct vm_row *v,
+                         struct kerr *e)
+{
+    assert(kumod_lock_held(k));
+    memset(v, 0, sizeof(*v));
+    int64_t id = prov_find(k, "vms", g, name, "virtual machine", NULL, e);
+    if (id < 0) return -1;
+    vm_read(k, id, v);
+    return id;
+}
+
+static int busy(const struct vm_row *v, struct kerr *e)
+{
+    if (!v->op[0]) return 0;
+    return kerr_conflict(e, "OperationInProgress",
+                         "virtual machine '%s' is busy: %s in progress (provisioningState %s, "
+                         "powerState %s); wait for it to finish",
+                         v->name, v->op, v->prov, v->power);
+}
+
+/* Record op with the states it starts in (and the host it now holds,
+ * new_host > 0) in t, and commit: the operation goes to a worker. */
+static int begin_op(struct prov_tx *t, const struct vm_row *v, const char *op, const char *power,
+                    const char *prov, const char *message, int64_t new_host)
+{
+    struct db *db = t->k->db;
+    int64_t now = time_now_ms();
+    int rc = 0;
+    if (new_host > 0)
+        rc = db_exec(db, "UPDATE vms SET host_id = ? WHERE id = ?", "ii", new_host, v->id);
+    if (rc == 0)
+        rc = db_exec(db,
+                     "UPDATE vms SET op = ?, op_started_ms = ?, error_code = NULL, error_msg = NULL"
+                     " WHERE id = ?",
+                     "tii", op, now, v->id);
+    if (rc == 0) rc = vm_set_state(db, v->id, power, prov, message, now);
+    if (rc < 0) {
+        prov_db_error(t, NULL);
+        prov_abort(t);
+        return -1;
+    }
+    prov_tx_job(t, JOB_VM, v->id);
+    return prov_commit(t);
+}
+
+/* begin_op in a transaction of its own. */
+static int begin_op_tx(struct kumod *k, const struct vm_row *v, const char *op, const char *power,
+                       const char *prov, const char *message, struct kerr *e)
+{
+    struct prov_tx t;
+    if (prov_begin(&t, k, e) < 0) return -1;
+    return begin_op(&t, v, op, power, prov, message, 0);
+}
+
+int64_t prov_vm_start(struct kumod *k, int64_t g, const char *name, bool *begun, struct kerr *e)
+{
+    struct vm_row v;
+    *begun = false;
+    if (vm_lookup(k, g, name, &v, e) < 0 || busy(&v, e) < 0) return -1;
+    if (is(v.power, PS_RUNNING)) return v.id;
+    if (!is(v.power, PS_STOPPED) && !is(v.power, PS_DEALLOCATED))
+        return kerr_conflict(e, "InvalidState",
+                             "virtual machine '%s' is %s: only a Stopped or "
+                             "Deallocated VM can be started",
+                             v.name, v.power);
+    struct prov_tx t;
+    if (prov_begin(&t, k, e) < 0) return -1;
+    int64_t host = 0;
+    if (is(v.power, PS_DEALLOCATED)) { /* placed again */
+        char size[80] = "", cores[64] = "";
+        db_text(k->db, size, sizeof(size), "SELECT name FROM sizes WHERE id = ?", "i", v.size_id);
+        host = placement_choose_vm(k->db, size, v.vcpus, v.mem_mib, v.id, v.dedicated, cores,
+                                   sizeof(cores), e);
+        if (host < 0 || db_exec(k->db, "UPDATE vms SET host_cpus = nullif(?, '') WHERE id = ?",
+                                "ti", cores, v.id) < 0) {
+            if (host >= 0) prov_db_error(&t, NULL);
+            prov_abort(&t);
+            return -1;
+        }
+    }
+    if (begin_op(&t, &v, "start", PS_STARTING, PV_UPDATING, "start requested", host) < 0) return -1;
+    *begun = true;
+    return v.id;
+}
+
+int64_t prov_vm_stop(struct kumod *k, int64_t g, const char *name, bool skip, bool *begun,
+                     struct kerr *e)
+{
+    struct vm_row v;
+    *begun = false;
+    if (vm_lookup(k, g, name, &v, e) < 0 || busy(&v, e) < 0) return -1;
+    if (is(v.power, PS_STOPPED) || is(v.power, PS_DEALLOCATED)) return v.id;
+    if (!is(v.power, PS_RUNNING))
+        return kerr_conflict(e, "InvalidState",
+                             "virtual machine '%s' is %s: only a Running VM can be "
+                             "stopped",
+                             v.name, v.power);
+    if (begin_op_tx(k, &v, skip ? "stop-force" : "stop", PS_STOPPING, PV_UPDATING,
+                    skip ? "stop requested (skipping the guest's shutdown)" : "stop requested",
+                    e) < 0)
+        return -1;
+    *begun = true;
+    return v.id;
+}
+
+int64_t prov_vm_deallocate(struct kumod *k, int64_t g, const char *name, bool skip, bool *begun,
+                           struct kerr *e)
+{
+    struct vm_row v;
+    *begun = false;
+    if (vm_lookup(k, g, name, &v, e) < 0 || busy(&v, e) < 0) return -1;
+    if (is(v.power, PS_DEALLOCATED)) return v.id;
+    if (!is(v.power, PS_RUNNING) && !is(v.power, PS_STOPPED))
+        return kerr_conflict(e, "InvalidState",
+                             "virtual machine '%s' is %s: only a Running or Stopped "
+                             "VM can be deallocated",
+                             v.name, v.power);
+    if (begin_op_tx(k, &v, skip ? "deallocate-force" : "deallocate", PS_DEALLOCATING, PV_UPDATING,
+                    skip ? "deallocate requested (skipping the guest's shutdown)"
+                         : "deallocate requested",
+                    e) < 0)
+        return -1;
+    *begun = true;
+    return v.id;
+}
+
+int64_t prov_vm_restart(struct kumod *k, int64_t g, const char *name, struct kerr *e)
+{
+    struct vm_row v;
+    if (vm_lookup(k, g, name, &v, e) < 0 || busy(&v, e) < 0) return -1;
+    if (!is(v.power, PS_RUNNING))
+        return kerr_conflict(e, "InvalidState",
+                             "virtual machine '%s' is %s: only a Running VM can be "
+                             "restarted (use start)",
+                             v.name, v.power);
+    if (begin_op_tx(k, &v, "restart", NULL, PV_UPDATING, "restart requested", e) < 0) return -1;
+    return v.id;
+}
+
+int64_t prov_vm_resize(struct kumod *k, int64_t g, const char *name, const char *size, bool restart,
+                       bool *begun, struct kerr *e)
+{
+    struct db *db = k->db;
+    struct vm_row v;
+    *begun = false;
+    if (vm_lookup(k, g, name, &v, e) < 0 || busy(&v, e) < 0) return -1;
+    struct prov_size s;
+    if (!prov_size_lookup(k, size, &s, e)) return -1;
+    if (s.id == v.size_id) return v.id;
+    int64_t ndata = db_int(db, NULL, 0,
+                           "SELECT count(*) FROM disks WHERE vm_id = ? AND os_disk = 0", "i", v.id);
+    if (ndata > s.max_data_disks)
+        return kerr_conflict(e, "InvalidState",
+                             "virtual machine '%s' has %" PRId64
+                             " data disks but size %s takes at most %" PRId64 ": detach some first",
+                             v.name, ndata, s.name, s.max_data_disks);
+    bool running = is(v.power, PS_RUNNING);
+    if (running && !restart)
+        return kerr_conflict(e, "InvalidState",
+                             "virtual machine '%s' is Running: a new size needs a restart; stop or "
+                             "deallocate it first, or pass \"restart\": true",
+                             v.name);
+    if (!running && !is(v.power, PS_STOPPED) && !is(v.power, PS_DEALLOCATED))
+        return kerr_conflict(e, "InvalidState", "virtual machine '%s' is %s: wait for it to settle",
+                             v.name, v.power);
+    struct prov_tx t;
+    if (prov_begin(&t, k, e) < 0) return -1;
+    int64_t host = 0;
+    char cores[64] = "";
+    if (v.host_id > 0) { /* allocated: the new size must fit */
+        host = placement_choose_vm(db, s.name, s.vcpus, s.mem_mib, v.id, v.dedicated, cores,
+                                   sizeof(cores), e);
+        if (host < 0) {
+            prov_abort(&t);
+            return -1;
+        }
+    }
+    int64_t now = time_now_ms();
+    /* credits: a burstable size keeps the balance it has (or starts with its
+     * initial credits), capped to its own maximum; other sizes have none */
+    double credits = 0;
+    bool burstable = size_credits(db, s.id, &credits);
+    char msg[160];
+    snprintf(msg, sizeof(msg), "resized to %s", s.name);
+    if (db_exec(db,
+                "UPDATE vms SET host_cpus = nullif(?, ''), cpu_credits = CASE WHEN ? THEN"
+                " coalesce(cpu_credits, ?) END, credits_ms = ?, cpu_capped = 0 WHERE id = ?",
+                "tidii", cores, (int64_t)burstable, credits, now, v.id) < 0 ||
+        db_exec(db,
+                "UPDATE vms SET size_id = ?, vcpus = ?, mem_mib = ?, host_id = nullif(?, 0) WHERE "
+                "id = ?",
+                "iiiii", s.id, s.vcpus, s.mem_mib, host, v.id) < 0 ||
+        vm_note(db, v.id, msg, now) < 0) {
+        prov_db_error(&t, NULL);
+        prov_abort(&t);
+        return -1;
+    }
+    if (running) {
+        if (begin_op(&t, &v, "restart", NULL, PV_UPDATING, "restart to apply the new size", 0) < 0)
+            return -1;
+        *begun = true;
+        return v.id;
+    }
+    return prov_commit(&t) < 0 ? -1 : v.id;
+}
+
+int prov_vm_delete_id(struct kumod *k, int64_t vm, bool keep_disks, const char *reason,
+                      struct kerr *e)
+{
+    assert(kumod_lock_held(k));
+    struct vm_row v;
+    if (!vm_read(k, vm, &v)) return 0;
+    if (busy(&v, e) < 0) return -1;
+    return begin_op_tx(k, &v, keep_disks ? "delete-keep-disks" : "delete", NULL, PV_DELETING,
+                       reason, e);
+}
+
+int64_t prov_vm_delete(struct kumod *k, int64_t g, const char *name, bool keep_disks,
+                       struct kerr *e)
+{
+    struct vm_row v;
+    if (vm_lookup(k, g, name, &v, e) < 0) return -1;
+    if (prov_vm_delete_id(k, v.id, keep_disks, "delete requested", e) < 0) return -1;
+    return v.id;
+}
+
+int64_t prov_vm_set_tags(struct kumod *k, int64_t g, const char *name, const json_t *tags,
+                         struct kerr *e)
+{
+    struct vm_row v;
+    if (vm_lookup(k, g, name, &v, e) < 0) return -1;
+    char *text = json_dumps(tags, JSON_COMPACT);
+    int rc = prov_exec(k, e, false, NULL, "UPDATE vms SET tags = ? WHERE id = ?", "ti", text, v.id);
+    free(text);
+    return rc < 0 ? -1 : v.id;
+}
+
+/* ---- disks ---- */
+
+/* Pick a free name: base, or base-ID if base is taken in the table. */
+static void unique_name(struct kumod *k, const char *table, int64_t group, const char *base,
+                        int64_t id, char *out, size_t len)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE group_id = ? AND name = ?", table);
+    snprintf(out, len, "%s", base);
+    if (db_int(k->db, NULL, 0, sql, "it", group, out) > 0)
+        snprintf(out, len, "%.60s-%" PRId64, base, id);
+}
+
+static int64_t next_lun(struct kumod *k, int64_t vm)
+{
+    for (int64_t lun = 0; lun < MAX_LUNS; lun++)
+        if (db_int(k->db, NULL, 0, "SELECT count(*) FROM disks WHERE vm_id = ? AND lun = ?", "ii",
+                   vm, lun) == 0)
+            return lun;
+    return -1;
+}
+
+/* Attach data disk d to vm in t; prefix names it for errors ("" or
+ * "dataDisks[2]"). */
+static int attach_disk(struct prov_tx *t, int64_t group, int64_t vm, const char *vm_name,
+                       const struct prov_data_disk *d, const char *prefix)
+{
+    struct kumod *k = t->k;
+    struct db *db = k->db;
+    struct kerr *e = t->e;
+    char field[64];
+    int64_t lun = d->lun >= 0 ? d->lun : next_lun(k, vm);
+    snprintf(field, sizeof(field), "%s%slun", prefix, *prefix ? "." : "");
+    if (lun < 0) return kerr_invalid(e, field, "%s: all 6 LUNs are in use", field);
+    char other[80];
+    if (db_text(db, other, sizeof(other), "SELECT name FROM disks WHERE vm_id = ? AND lun = ?",
+                "ii", vm, lun))
+        return kerr_set(e, 409, "AlreadyExists", field, "%s: LUN %" PRId64 " is taken by disk '%s'",
+                        field, lun, other);
+    int64_t disk;
+    if (d->disk) {
+        snprintf(field, sizeof(field), "%s%sdisk", prefix, *prefix ? "." : "");
+        disk = prov_find(k, "disks", group, d->disk, "disk", field, e);
+        if (disk < 0) return -1;
+        if (db_text(db, other, sizeof(other),
+                    "SELECT v.name FROM disks d JOIN vms v ON v.id = d.vm_id WHERE d.id = ?", "i",
+                    disk))
+            return kerr_set(e, 409, "InUse", field,
+                            "%s: disk '%s' is attached to virtual machine '%s'", field, d->disk,
+                            other);
+    } else {
+        char name[96], base[96];
+        snprintf(base, sizeof(base), "%.60s-data%" PRId64, vm_name, lun);
+        if (d->name)
+            snprintf(name, sizeof(name), "%s", d->name);
+        else
+            unique_name(k, "disks", group, base, vm, name, sizeof(name));
+        snprintf(field, sizeof(field), "%s%ssizeGiB", prefix, *prefix ? "." : "");
+        disk = prov_disk_insert(t, group, name, d->tier, d->size_gib, 0, 0, field);
+        if (disk < 0) return -1;
+    }
+    if (db_exec(db, "UPDATE disks SET vm_id = ?, lun = ?, os_disk = 0 WHERE id = ?", "iii", vm, lun,
+                disk) < 0)
+        return prov_db_error(t, NULL);
+    return 0;
+}
+
+/* The VM for a change of its data disks: it must be Stopped or
+ * Deallocated, with no operation running. */
+static int64_t stopped_for_disks(struct kumod *k, int64_t g, const char *name, struct vm_row *v,
+                                 struct kerr *e)
+{
+    if (vm_lookup(k, g, name, v, e) < 0 || busy(v, e) < 0) return -1;
+    if (!is(v->power, PS_STOPPED) && !is(v->power, PS_DEALLOCATED))
+        return kerr_conflict(e, "InvalidState",
+                             "virtual machine '%s' is %s: stop or deallocate it to change its "
+                             "disks (kumo-vmm has no disk hot-plug yet)",
+                             v->name, v->power);
+    return v->id;
+}
+
+int64_t prov_vm_attach_disk(struct kumod *k, int64_t g, const char *name,
+                            const struct prov_data_disk *d, struct kerr *e)
+{
+    struct db *db = k->db;
+    struct vm_row v;
+    if (stopped_for_disks(k, g, name, &v, e) < 0) return -1;
+    int64_t max =
+        db_int(db, NULL, 0, "SELECT max_data_disks FROM sizes WHERE id = ?", "i", v.size_id);
+    int64_t n = db_int(db, NULL, 0, "SELECT count(*) FROM disks WHERE vm_id = ? AND os_disk = 0",
+                       "i", v.id);
+    if (n >= max)
+        return kerr_conflict(e, "InvalidState",
+                             "virtual machine '%s' already has %" PRId64
+                             " data disks, the most its size takes",
+                             v.name, n);
+    struct prov_tx t;
+    if (prov_begin(&t, k, e) < 0) return -1;
+    if (attach_disk(&t, v.group, v.id, v.name, d, "") < 0 ||
+        (vm_note(db, v.id, "data disk attached", time_now_ms()) < 0 &&
+         prov_db_error(&t, NULL) < 0) ||
+        prov_commit(&t) < 0) {
+        prov_abort(&t);
+        return -1;
+    }
+    return v.id;
+}
+
+int64_t prov_vm_detach_disk(struct kumod *k, int64_t g, const char *name, const char *lun_text,
+                            struct kerr *e)
+{
+    struct db *db = k->db;
+    struct vm_row v;
+    if (stopped_for_disks(k, g, name, &v, e) < 0) return -1;
+    char *end;
+    long lun = strtol(lun_text, &end, 10);
+    int64_t disk = *end || !*lun_text || lun < 0 || lun >= MAX_LUNS
+                       ? -1
+                       : db_int(db, NULL, -1, "SELECT id FROM disks WHERE vm_id = ? AND lun = ?",
+                                "ii", v.id, (int64_t)lun);
+    if (disk < 0)
+        return kerr_notfound(e, "virtual machine '%s' has no data disk at LUN '%.16s'", v.name,
+                             lun_text);
+    struct prov_tx t;
+    if (prov_begin(&t, k, e) < 0) return -1;
+    if (db_exec(db, "UPDATE disks SET vm_id = NULL, lun = NULL WHERE id = ?", "i", disk) < 0 ||
+        vm_note(db, v.id, "data disk detached", time_now_ms()) < 0) {
+        prov_db_error(&t, NULL);
+        prov_abort(&t);
+        return -1;
+    }
+    return prov_commit(&t) < 0 ? -1 : v.id;
+}
+
+/* ---- create ---- */
+
+/* NSG `name` of the group, or a new one allowing SSH. */
+static int64_t find_or_create_nsg(struct prov_tx *t, int64_t g, const char *name)
+{
+    int64_t id = db_int(t->k->db, NULL, -1, "SELECT id FROM nsgs WHERE group_id = ? AND name = ?",
+                        "it", g, name);
+    if (id >= 0) return id;
+    struct rule_norm ssh;
+    if (prov_allow_tcp_rule(&ssh, "AllowSSH", 1000, 22, "made by virtual machine create", t->e) < 0)
+        return -1;
+    id = prov_nsg_insert(t, g, name, &ssh, 1);
+    rule_norm_free(&ssh);
+    return id;
+}
+
+/* The implicit network of a create: VNet, subnet, NSG, public IP, NIC. */
+static int implicit_network(struct prov_tx *t, const struct prov_vm_spec *s, int64_t g, int64_t vm)
+{
+    struct kumod *k = t->k;
+    struct db *db = k->db;
+    char vnet_name[96];
+    snprintf(vnet_name, sizeof(vnet_name), "%.60s-vnet", s->name);
+    int64_t subnet =
+        prov_create_subnet(t, g, s->vnet ? s->vnet : vnet_name, s->subnet ? s->subnet : "default");
+    if (subnet < 0) return -1;
+    int64_t nsg = 0;
+    if (!s->no_nsg) {
+        char nsg_name[96];
+        snprintf(nsg_name, sizeof(nsg_name), "%.60s-nsg", s->name);
+        nsg = find_or_create_nsg(t, g, s->nsg ? s->nsg : nsg_name);
+        if (nsg < 0) return -1;
+    }
+    int64_t pip = 0;
+    if (s->public_ip) {
+        char pip_name[96];
+        snprintf(pip_name, sizeof(pip_name), "%.60s-ip", s->name);
+        if (s->public_ip_name) snprintf(pip_name, sizeof(pip_name), "%s", s->public_ip_name);
+        pip = db_int(db, NULL, -1, "SELECT id FROM public_ips WHERE group_id = ? AND name = ?",
+                     "it", g, pip_name);
+        if (pip < 0) pip = prov_pip_insert(t, g, pip_name, s->pip_ports, s->npip_ports, vm);
+        if (pip < 0) return -1;
+    }
+    char nic_name[96], base[96];
+    snprintf(base, sizeof(base), "%.60s-nic", s->name);
+    unique_name(k, "nics", g, base, vm, nic_name, sizeof(nic_name));
+    int64_t nic = prov_nic_insert(t, g, nic_name, subnet, s->private_ip, nsg, pip, vm, "privateIp");
+    if (nic < 0) return -1;
+    if (db_exec(db, "UPDATE nics SET vm_id = ?, nic_index = 0 WHERE id = ?", "ii", vm, nic) < 0)
+        return prov_db_error(t, NULL);
+    return 0;
+}
+
+static int given_nics(struct prov_tx *t, const struct prov_vm_spec *s, int64_t g, int64_t vm)
+{
+    struct db *db = t->k->db;
+    for (size_t i = 0; i < s->nnics; i++) {
+        char field[48], other[80];
+        snprintf(field, sizeof(field), "networkInterfaces[%zu]", i);
+        int64_t id = prov_find(t->k, "nics", g, s->nics[i], "network interface", field, t->e);
+        if (id < 0) return -1;
+        if (db_text(db, other, sizeof(other),
+                    "SELECT v.name FROM nics n JOIN vms v ON v.id = n.vm_id WHERE n.id = ?", "i",
+                    id))
+            return kerr_set(t->e, 409, "InUse", field,
+                            "%s: network interface '%s' is attached to virtual machine '%s'", field,
+                            s->nics[i], other);
+        if (db_exec(db, "UPDATE nics SET vm_id = ?, nic_index = ? WHERE id = ?", "iii", vm,
+                    (int64_t)i, id) < 0)
+            return prov_db_error(t, NULL);
+        t->net_changed = true;
+    }
+    return 0;
+}
+
+int64_t prov_vm_insert(struct prov_tx *t, int64_t g, const struct prov_vm_spec *s)
+{
+    struct kumod *k = t->k;
+    struct db *db = k->db;
+    struct kerr *e = t->e;
+    assert(t->open && kumod_lock_held(k));
+    if (prov_name_free(k, "vms", g, s->name, "virtual machine", true, e) < 0) return -1;
+    struct prov_size size;
+    if (!prov_size_lookup(k, s->size, &size, e)) return -1;
+    int64_t image_id = prov_ready_image(k, s->image ? s->image : "default", e);
+    if (image_id < 0) return -1;
+    if ((int64_t)s->ndata > size.max_data_disks)
+        return kerr_invalid(e, "dataDisks",
+                            "dataDisks: size %s takes at most %" PRId64 " data disks", size.name,
+                            size.max_data_disks);
+    int64_t img_bytes =
+        db_int(db, NULL, 0, "SELECT size_bytes FROM images WHERE id = ?", "i", image_id);
+    int64_t img_gib = (int64_t)(((uint64_t)img_bytes + GIB - 1) / GIB);
+    int64_t os_gib = s->os_size_gib > 0          ? s->os_size_gib
+                     : img_gib > MIN_OS_DISK_GIB ? img_gib
+                                                 : MIN_OS_DISK_GIB;
+
+    int64_t now = time_now_ms();
+    char cores[64] = "";
+    int64_t host = placement_choose_vm(db, size.name, size.vcpus, size.mem_mib, 0, s->dedicated,
+                                       cores, sizeof(cores), e);
+    if (host < 0) return -1;
+    double credits = 0;
+    bool burstable = size_credits(db, size.id, &credits);
+    char *tags = s->tags ? json_dumps(s->tags, JSON_COMPACT) : NULL;
+    int rc =
+        db_exec(db,
+                "INSERT INTO vms (group_id, name, size_id, vcpus, mem_mib, image_id, host_id,"
+                " prov_state, power_state, op, op_started_ms, user_data, tags, created_ms,"
+                " updated_ms, dedicated, host_cpus, cpu_credits, credits_ms, cpu_capped)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 'Creating', 'Creating', 'create',"
+                " ?, ?, ?, ?, ?, ?, nullif(?, ''), CASE WHEN ? THEN ? END, ?, ?)",
+                "itiiiiiittiiitidii", g, s->name, size.id, size.vcpus, size.mem_mib, image_id, host,
+                now, s->user_data, tags ? tags : "{}", now, now, (int64_t)s->dedicated, cores,
+                (int64_t)burstable, credits, now, (int64_t)(burstable && !(credits > 0)));
+    free(tags);
+    if (rc < 0) return prov_db_error(t, NULL);
+    int64_t vm = db_last_id(db);
+    if (s->vmss_id > 0 &&
+        db_exec(db, "UPDATE vms SET vmss_id = ?, vmss_index = ?, model_version = ? WHERE id = ?",
+                "iiii", s->vmss_id, s->vmss_index, s->model_version, vm) < 0)
+        return prov_db_error(t, NULL);
+    if (vm_set_state(db, vm, NULL, NULL, "created", now) < 0) return prov_db_error(t, NULL);
+    /* OS disk: an overlay of the image */
+    char disk_name[96], base[96];
+    snprintf(base, sizeof(base), "%.60s-osdisk", s->name);
+    unique_name(k, "disks", g, base, vm, disk_name, sizeof(disk_name));
+    int64_t os =
+        prov_disk_insert(t, g, disk_name, s->os_tier, os_gib, image_id, 0, "osDisk.sizeGiB");
+    if (os < 0) return -1;
+    if (db_exec(db, "UPDATE disks SET vm_id = ?, os_disk = 1 WHERE id = ?", "ii", vm, os) < 0)
+        return prov_db_error(t, NULL);
+    for (size_t i = 0; i < s->ndata; i++) {
+        char prefix[32];
+        snprintf(prefix, sizeof(prefix), "dataDisks[%zu]", i);
+        if (attach_disk(t, g, vm, s->name, &s->data_disks[i], prefix) < 0) return -1;
+    }
+    if (s->nics_given ? given_nics(t, s, g, vm) < 0 : implicit_network(t, s, g, vm) < 0) return -1;
+    prov_tx_job(t, JOB_VM, vm);
+    t->net_changed = true;
+    return vm;
+}

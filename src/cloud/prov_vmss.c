@@ -1,0 +1,179 @@
+/*
+ * prov_vmss.c - the provisioning layer's scale sets (provision.h): what is
+ * wanted (the model, the capacity, the load balancer and its public IP, the
+ * set's network) is recorded here; the controller (vmss.c) makes the
+ * instances, through prov_vm_insert and prov_vm_delete_id.
+ */
+#include "cloud/provision.h"
+
+#include "cloud/db.h"
+#include "cloud/kumod.h"
+#include "cloud/timefmt.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* The set's network in t: its VNet and subnet (made like a VM create's
+ * implicit VNet when missing), and its NSG (given, or NAME-nsg allowing
+ * SSH and the load balancer's backend port). */
+static int set_network(struct prov_tx *t, int64_t g, const struct prov_vmss_spec *s,
+                       const char *vnet, const char *subnet, int64_t *nsg)
+{
+    struct kumod *k = t->k;
+    struct db *db = k->db;
+    if (prov_create_subnet(t, g, vnet, subnet) < 0) return -1;
+    if (s->nsg) {
+        *nsg = prov_find(k, "nsgs", g, s->nsg, "network security group", "nsg", t->e);
+        return *nsg < 0 ? -1 : 0;
+    }
+    char nsg_name[96];
+    snprintf(nsg_name, sizeof(nsg_name), "%s-nsg", s->name);
+    *nsg = db_int(db, NULL, -1, "SELECT id FROM nsgs WHERE group_id = ? AND name = ?", "it", g,
+                  nsg_name);
+    if (*nsg >= 0) return 0;
+    struct rule_norm rules[2];
+    size_t n = 0;
+    if (prov_allow_tcp_rule(&rules[n], "AllowSSH", 1000, 22, "made by scale set create", t->e) < 0)
+        return -1;
+    n++;
+    if (s->lb_port > 0 && s->lb_port != 22) {
+        if (prov_allow_tcp_rule(&rules[n], "AllowLoadBalancer", 1010, s->lb_port,
+                                "the scale set's load balancer backend port", t->e) < 0) {
+            rule_norm_free(&rules[0]);
+            return -1;
+        }
+        n++;
+    }
+    *nsg = prov_nsg_insert(t, g, nsg_name, rules, n);
+    for (size_t i = 0; i < n; i++)
+        rule_norm_free(&rules[i]);
+    return *nsg < 0 ? -1 : 0;
+}
+
+int64_t prov_vmss_create(struct kumod *k, int64_t g, const struct prov_vmss_spec *s, struct kerr *e)
+{
+    struct db *db = k->db;
+    assert(kumod_lock_held(k));
+    if (prov_name_free(k, "vmss", g, s->name, "scale set", true, e) < 0) return -1;
+    struct prov_size size;
+    if (!prov_size_lookup(k, s->size, &size, e)) return -1;
+    int64_t sid = size.id, iid = prov_ready_image(k, s->image ? s->image : "default", e);
+    if (iid < 0) return -1;
+    char dflt_vnet[96];
+    snprintf(dflt_vnet, sizeof(dflt_vnet), "%s-vnet", s->name);
+    const char *vnet = s->vnet ? s->vnet : dflt_vnet, *subnet = s->subnet ? s->subnet : "default";
+    const char *proto = s->probe_protocol ? s->probe_protocol : "Tcp";
+    struct prov_tx t;
+    if (prov_begin(&t, k, e) < 0) return -1;
+    int64_t nsg = 0, pip = 0, now = time_now_ms();
+    if (set_network(&t, g, s, vnet, subnet, &nsg) < 0) goto fail;
+    if (s->lb_port > 0) {
+        char pip_name[96];
+        snprintf(pip_name, sizeof(pip_name), "%s-lb", s->name);
+        struct prov_port port = {"Tcp", s->lb_port, -1};
+        pip = prov_pip_insert(&t, g, pip_name, &port, 1, 0);
+        if (pip < 0) goto fail;
+    }
+    char *tags = s->tags ? json_dumps(s->tags, JSON_COMPACT) : NULL;
+    int rc = db_exec(
+        db,
+        "INSERT INTO vmss (group_id, name, size_id, image_id, os_tier, vnet, subnet, nsg_id,"
+        " user_data, capacity, lb_port, lb_pip_id, probe_protocol, probe_path, probe_interval,"
+        " tags, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, nullif(?, 0), ?, ?,"
+        " nullif(?, 0), nullif(?, 0), ?, ?, ?, ?, ?, ?)",
+        "itiitttitiiittiiii", g, s->name, sid, iid, s->os_tier, vnet, subnet, nsg, s->user_data,
+        s->capacity, s->lb_port, pip, strcasecmp(proto, "Http") ? "Tcp" : "Http",
+        s->probe_path ? s->probe_path : "/", s->probe_interval, tags ? tags : "{}", now, now);
+    free(tags);
+    int64_t id = db_last_id(db);
+    if (rc < 0) {
+        prov_db_error(&t, NULL);
+        goto fail;
+    }
+    t.net_changed = true;
+    if (prov_commit(&t) < 0) return -1;
+    return id;
+fail:
+    prov_abort(&t);
+    return -1;
+}
+
+static int64_t vmss_lookup(struct kumod *k, int64_t g, const char *name, struct kerr *e)
+{
+    int64_t id = prov_find(k, "vmss", g, name, "scale set", NULL, e);
+    if (id >= 0 && db_int(k->db, NULL, 0, "SELECT deleting FROM vmss WHERE id = ?", "i", id))
+        return kerr_conflict(e, "InvalidState", "scale set '%s' is being deleted", name);
+    return id;
+}
+
+int64_t prov_vmss_update(struct kumod *k, int64_t g, const char *name, const char *size,
+                         const char *image, bool set_user_data, const char *user_data,
+                         const json_t *tags, struct kerr *e)
+{
+    struct db *db = k->db;
+    int64_t id = vmss_lookup(k, g, name, e);
+    if (id < 0) return -1;
+    struct prov_size sz = {.id = -1};
+    int64_t sid = -1, iid = -1;
+    if (size && !prov_size_lookup(k, size, &sz, e)) return -1;
+    sid = sz.id;
+    if (image && (iid = prov_ready_image(k, image, e)) < 0) return -1;
+    bool changed = false;
+    struct prov_tx t;
+    if (prov_begin(&t, k, e) < 0) return -1;
+    int rc = 0;
+    if (sid >= 0 && db_int(db, NULL, 0, "SELECT size_id FROM vmss WHERE id = ?", "i", id) != sid) {
+        rc = db_exec(db, "UPDATE vmss SET size_id = ? WHERE id = ?", "ii", sid, id);
+        changed = true;
+    }
+    if (rc == 0 && iid >= 0 &&
+        db_int(db, NULL, 0, "SELECT image_id FROM vmss WHERE id = ?", "i", id) != iid) {
+        rc = db_exec(db, "UPDATE vmss SET image_id = ? WHERE id = ?", "ii", iid, id);
+        changed = true;
+    }
+    if (rc == 0 && set_user_data) {
+        rc = db_exec(db, "UPDATE vmss SET user_data = ? WHERE id = ?", "ti", user_data, id);
+        changed = true;
+    }
+    if (rc == 0 && tags) {
+        char *text = json_dumps(tags, JSON_COMPACT);
+        rc = db_exec(db, "UPDATE vmss SET tags = ? WHERE id = ?", "ti", text, id);
+        free(text);
+    }
+    if (rc == 0 && changed)
+        rc = db_exec(db, "UPDATE vmss SET model_version = model_version + 1 WHERE id = ?", "i", id);
+    if (rc == 0)
+        rc = db_exec(db, "UPDATE vmss SET updated_ms = ? WHERE id = ?", "ii", time_now_ms(), id);
+    if (rc < 0) {
+        prov_db_error(&t, NULL);
+        prov_abort(&t);
+        return -1;
+    }
+    return prov_commit(&t) < 0 ? -1 : id;
+}
+
+int64_t prov_vmss_scale(struct kumod *k, int64_t g, const char *name, int64_t capacity,
+                        struct kerr *e)
+{
+    int64_t id = vmss_lookup(k, g, name, e);
+    if (id < 0) return -1;
+    return prov_exec(k, e, false, NULL, "UPDATE vmss SET capacity = ?, updated_ms = ? WHERE id = ?",
+                     "iii", capacity, time_now_ms(), id) < 0
+               ? -1
+               : id;
+}
+
+int64_t prov_vmss_delete(struct kumod *k, int64_t g, const char *name, struct kerr *e)
+{
+    int64_t id = prov_find(k, "vmss", g, name, "scale set", NULL, e);
+    if (id < 0) return -1;
+    return prov_exec(k, e, false, NULL,
+                     "UPDATE vmss SET deleting = 1, capacity = 0, updated_ms = ? WHERE id = ?",
+                     "ii", time_now_ms(), id) < 0
+               ? -1
+               : id;
+}

@@ -1,0 +1,403 @@
+/*
+ * provision.h - the provisioning layer: every change to kumod's resources
+ * (resource groups, virtual machines and their power operations, managed
+ * disks, virtual networks and subnets, network security groups and their
+ * rules, public IPs, network interfaces, scale sets) as C functions of the
+ * model. The front ends call it: the REST handlers (api_*.c), the scale set
+ * controller (vmss.c), and the ones to come (an Azure ARM endpoint, a web
+ * portal). HTTP, request bodies and the rendering of answers stay in the
+ * front ends; the database, the rules of the model, the job queue and the
+ * data plane are reached from here.
+ *
+ * Contract:
+ *  - Every function runs with kumod's state lock held (asserted) and
+ *    returns without waiting for anything slow: operations that take time
+ *    (a VM's start, stop, delete) are recorded (vms.op) and handed to the
+ *    job queue, which carries them out (vmops.c).
+ *  - Resources are named as in docs/api.md: by resource group (its id,
+ *    from prov_group()) and name; names in messages are the caller's
+ *    spelling. Values have been checked against validate.h's rules by the
+ *    front end (requests.c does it for REST bodies); the layer checks what
+ *    needs the state: existence, uniqueness, capacity, references, the
+ *    state a resource is in.
+ *  - Errors: -1 (or a negative id) with *e filled (error.h): a code from
+ *    docs/api.md's table (AlreadyExists, NotFound, InvalidField, InUse,
+ *    InvalidState, OperationInProgress, CapacityExceeded, QuotaExceeded,
+ *    InternalError), a message for a person, the target (the model field at
+ *    fault, named as docs/api.md names it: "dataDisks[1].lun", "privateIp";
+ *    "" when none) and the error's class as an HTTP status (400 a value is
+ *    wrong, 404 what is named does not exist, 409 the state refuses it, 500
+ *    kumod failed). The REST API answers with that status; another front
+ *    end maps code and class to its own.
+ *
+ * Transactions. The *_insert functions work inside a transaction (struct
+ * prov_tx) that the caller opens with prov_begin() and ends with
+ * prov_commit() or prov_abort(), so that several changes commit together
+ * (a VM with its disks and implicit network; a scale set instance with its
+ * set's counter) and a failure leaves nothing behind. The caller may run
+ * its own statements on k->db inside it. After the commit, prov_commit()
+ * does what the changes need: VM operations go to the job queue, a changed
+ * network configuration goes to the data plane (netplane_sync), waiters are
+ * woken (kumod_changed). Files created inside the transaction (disk
+ * images) are removed when it does not commit. The other functions are one
+ * transaction each.
+ */
+#ifndef KUMO_CLOUD_PROVISION_H
+#define KUMO_CLOUD_PROVISION_H
+
+#include "cloud/error.h"
+#include "cloud/jobs.h"
+#include "cloud/validate.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct kumod;
+
+/* ---- transactions ---- */
+
+#define PROV_MAX_JOBS 8
+
+struct prov_tx {
+    struct kumod *k;
+    struct kerr *e; /* where errors go */
+    bool open;
+    bool net_changed; /* netplane_sync after the commit */
+    int njobs;        /* operations to submit after the commit */
+    struct {
+        enum job_kind kind;
+        int64_t id;
+    } jobs[PROV_MAX_JOBS];
+    char **files; /* created inside: removed unless committed */
+    int nfiles, capfiles;
+};
+
+/* BEGIN (IMMEDIATE). 0, or -1 with e set (the tx is not open). */
+int prov_begin(struct prov_tx *t, struct kumod *k, struct kerr *e);
+/* COMMIT, then the after-commit work above. 0, or -1 with t->e set (500)
+ * after rolling back and removing the files. The tx is closed either way. */
+int prov_commit(struct prov_tx *t);
+/* ROLLBACK and remove the files created inside (no-op on a closed tx). */
+void prov_abort(struct prov_tx *t);
+
+/* For the layer's own files and for callers that add statements: */
+void prov_tx_file(struct prov_tx *t, const char *path);              /* created in t */
+void prov_tx_job(struct prov_tx *t, enum job_kind kind, int64_t id); /* submit after commit */
+/* 500 InternalError with the database's message ("WHAT: message" when
+ * what is given); returns -1. */
+int prov_db_error(struct prov_tx *t, const char *what);
+/* One statement (db.h's bind format) as a transaction of its own;
+ * net_changed: it changed the network configuration. 0, or -1 with e (500,
+ * "WHAT: " before the database's message when what is given). */
+int prov_exec(struct kumod *k, struct kerr *e, bool net_changed, const char *what, const char *sql,
+              const char *fmt, ...);
+
+/* ---- lookups (lock held) ---- */
+
+/* A resource group's id by name; -1 with 404 NotFound. */
+int64_t prov_group(struct kumod *k, const char *name, struct kerr *e);
+/* The group's name as stored (canonical case); "" if gone. */
+void prov_group_name(struct kumod *k, int64_t group_id, char *buf, size_t len);
+/* The id of row `name` of table (vms, disks, nics, ...) in the group; -1
+ * with 404 NotFound "WHAT 'NAME' not found in resource group 'G'", or,
+ * when field is given (the name came from a field), 400 InvalidField. */
+int64_t prov_find(struct kumod *k, const char *table, int64_t group_id, const char *name,
+                  const char *what, const char *field, struct kerr *e);
+/* An image's id by name: 404, or 400 naming field when given. */
+int64_t prov_image(struct kumod *k, const char *name, const char *field, struct kerr *e);
+/* An image a VM can be made from (imported): its id, or -1 with 400 naming
+ * "image" (unknown, or not ready). */
+int64_t prov_ready_image(struct kumod *k, const char *name, struct kerr *e);
+
+struct prov_size {
+    int64_t id, vcpus, mem_mib, max_data_disks;
+    char name[80]; /* as stored */
+};
+/* A size by name; false with 400 naming "size" when there is none. */
+bool prov_size_lookup(struct kumod *k, const char *name, struct prov_size *out, struct kerr *e);
+
+/* 0 when no row of table in the group has the name; else -1 with 409
+ * AlreadyExists "WHAT 'NAME' already exists" (and " in resource group 'G'"
+ * with in_group). */
+int prov_name_free(struct kumod *k, const char *table, int64_t group_id, const char *name,
+                   const char *what, bool in_group, struct kerr *e);
+
+/* A "WHAT is used by USERS" refusal (409 InUse; what from a format);
+ * returns -1. */
+int prov_in_use(struct kerr *e, const char *users, const char *what_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Append "kind 'name'" to a comma list of users, at most 10 entries. */
+void prov_users_add(char *list, size_t len, const char *kind, const char *name);
+/* Append the users that query sql (rows of kind, name) finds. */
+void prov_users_query(struct kumod *k, char *list, size_t len, const char *sql, const char *fmt,
+                      ...);
+
+/* ---- resource groups ---- */
+
+/* tags: a JSON object of strings, or NULL ({}). */
+int64_t prov_group_create(struct kumod *k, const char *name, const json_t *tags, struct kerr *e);
+int prov_group_set_tags(struct kumod *k, int64_t group_id, const json_t *tags, struct kerr *e);
+/* Refused (409 InUse) while the group holds anything. */
+int prov_group_delete(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
+
+/* ---- images (host-wide) and snapshots ---- */
+
+struct prov_image_spec {
+    const char *name;
+    const char *source;      /* a disk image file on the host */
+    const char *format;      /* its format, NULL: probed ("auto") */
+    const char *boot_mode;   /* "direct" (NULL) or "firmware" */
+    const char *kernel;      /* direct boot: NULL takes the default image's */
+    const char *initrd;      /* or NULL */
+    const char *kernel_args; /* NULL: "console=ttyS0 root=/dev/vda rw" */
+};
+/* Record an image; its import is submitted as a job (state Creating until
+ * it ends). The files named must be readable now. */
+int64_t prov_image_create(struct kumod *k, const struct prov_image_spec *s, struct kerr *e);
+/* Refused while it is imported or VMs or disks use it. */
+int prov_image_delete(struct kumod *k, const char *name, struct kerr *e);
+/* A snapshot of disk (name in the group), taken by a job; refused while a
+ * VM that may write the disk has it. */
+int64_t prov_snapshot_create(struct kumod *k, int64_t group_id, const char *name, const char *disk,
+                             struct kerr *e);
+/* Refused while it is taken or disks are made from it. */
+int prov_snapshot_delete(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
+
+/* ---- managed disks ---- */
+
+/* A new empty disk, or an overlay of an image or snapshot (ids, 0 = none)
+ * of size_gib (0 = the source's size, at least 1). tier NULL = the
+ * default. size_field names the size for errors. The disk's id. */
+int64_t prov_disk_insert(struct prov_tx *t, int64_t group_id, const char *name, const char *tier,
+                         int64_t size_gib, int64_t image_id, int64_t snapshot_id,
+                         const char *size_field);
+
+struct prov_disk_spec {
+    const char *name;
+    const char *tier;     /* NULL: Standard_SSD */
+    int64_t size_gib;     /* 0: the source's size */
+    const char *image;    /* source image (name), or NULL */
+    const char *snapshot; /* source snapshot (name in the group), or NULL */
+};
+int64_t prov_disk_create(struct kumod *k, int64_t group_id, const struct prov_disk_spec *s,
+                         struct kerr *e);
+/* Change a disk's tier (NULL: keep; applied live to a running VM) and size
+ * (0: keep; grows only, only while no kumo-vmm has it open). Its id. */
+int64_t prov_disk_update(struct kumod *k, int64_t group_id, const char *name, const char *tier,
+                         int64_t size_gib, struct kerr *e);
+/* Refused while a VM has it; the file goes with the row. */
+int prov_disk_delete(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
+
+/* ---- virtual networks and subnets ---- */
+
+struct prov_subnet_spec {
+    const char *name;
+    const char *prefix; /* "10.0.1.0/24" */
+    const char *nsg;    /* associated NSG (name in the group), or NULL */
+};
+
+struct prov_vnet_spec {
+    const char *name;
+    const char *const *spaces; /* address spaces (CIDR) */
+    size_t nspaces;
+    const struct prov_subnet_spec *subnets;
+    size_t nsubnets;
+    /* that the spaces are disjoint and the subnets inside them, without
+     * overlaps, the front end has checked (validate.h) */
+};
+
+int64_t prov_vnet_insert(struct prov_tx *t, int64_t group_id, const struct prov_vnet_spec *s);
+/* The subnet of a VM's or scale set's create: VNet vnet is made when
+ * missing, as `az vm create` makes it (10.0.0.0/16, the subnet 10.0.0.0/24);
+ * an existing VNet must have the subnet (400 naming "subnet"). Its id. */
+int64_t prov_create_subnet(struct prov_tx *t, int64_t group_id, const char *vnet,
+                           const char *subnet);
+/* New address spaces: refused (409 InUse) when a subnet would fall out. */
+int prov_vnet_set_spaces(struct kumod *k, int64_t group_id, const char *name,
+                         const char *const *spaces, size_t n, struct kerr *e);
+/* Refused while NICs or scale sets use it. */
+int prov_vnet_delete(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
+
+int64_t prov_subnet_create(struct kumod *k, int64_t group_id, const char *vnet,
+                           const struct prov_subnet_spec *s, struct kerr *e);
+/* nsg: the NSG to associate (name), or NULL for none. The subnet's id. */
+int64_t prov_subnet_set_nsg(struct kumod *k, int64_t group_id, const char *vnet, const char *subnet,
+                            const char *nsg, struct kerr *e);
+int prov_subnet_delete(struct kumod *k, int64_t group_id, const char *vnet, const char *subnet,
+                       struct kerr *e);
+/* A subnet's id (404 naming the subnet and the VNet as given). */
+int64_t prov_subnet(struct kumod *k, int64_t group_id, const char *vnet, const char *subnet,
+                    struct kerr *e);
+
+/* ---- network security groups ---- */
+
+/* An inbound rule allowing Tcp to port from anywhere (the rule the VM and
+ * scale set creates put in the NSGs they make). 0, or -1 with e; free it
+ * with rule_norm_free. */
+int prov_allow_tcp_rule(struct rule_norm *out, const char *name, int priority, int64_t port,
+                        const char *description, struct kerr *e);
+/* rules: normalised (validate.h rule_normalize). */
+int64_t prov_nsg_insert(struct prov_tx *t, int64_t group_id, const char *name,
+                        const struct rule_norm *rules, size_t n);
+/* Refused while subnets, NICs or scale sets use it. */
+int prov_nsg_delete(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
+/* Create rule r (create_only: 409 AlreadyExists if it exists) or replace
+ * it. *created says which. Its priority must be free in its direction. */
+int prov_nsg_rule_set(struct kumod *k, int64_t nsg_id, const char *nsg_name,
+                      const struct rule_norm *r, bool create_only, bool *created, struct kerr *e);
+int prov_nsg_rule_delete(struct kumod *k, int64_t nsg_id, const char *nsg_name, const char *rule,
+                         struct kerr *e);
+
+/* ---- public IPs ---- */
+
+struct prov_port {
+    const char *protocol; /* "Tcp" (default when NULL) or "Udp", any case */
+    int64_t port;         /* the guest's port */
+    int64_t host_port;    /* the host's port, or -1: the lowest free one */
+};
+
+/* ports NULL: the defaults (Tcp 22, 80, 443); n may be 0 with a non-NULL
+ * pointer (no ports). owner_vm: the VM whose delete deletes it, or 0. */
+int64_t prov_pip_insert(struct prov_tx *t, int64_t group_id, const char *name,
+                        const struct prov_port *ports, size_t n, int64_t owner_vm);
+/* Refused while a NIC or a scale set's load balancer uses it. */
+int prov_pip_delete(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
+
+/* ---- network interfaces ---- */
+
+/* A NIC in subnet_id with private_ip (NULL: the next free address),
+ * nsg_id / pip_id (0: none); owner_vm: the VM whose delete deletes it (0:
+ * none); ip_field names the address for errors. */
+int64_t prov_nic_insert(struct prov_tx *t, int64_t group_id, const char *name, int64_t subnet_id,
+                        const char *private_ip, int64_t nsg_id, int64_t pip_id, int64_t owner_vm,
+                        const char *ip_field);
+
+struct prov_nic_spec {
+    const char *name;
+    const char *vnet, *subnet;
+    const char *private_ip; /* NULL: dynamic */
+    const char *nsg;        /* NULL: none */
+    const char *public_ip;  /* NULL: none */
+};
+int64_t prov_nic_create(struct kumod *k, int64_t group_id, const struct prov_nic_spec *s,
+                        struct kerr *e);
+/* set_nsg / set_pip: change that association to nsg / public_ip (a name,
+ * or NULL for none). The NIC's id. */
+int64_t prov_nic_update(struct kumod *k, int64_t group_id, const char *name, bool set_nsg,
+                        const char *nsg, bool set_pip, const char *public_ip, struct kerr *e);
+/* Refused while a VM has it. */
+int prov_nic_delete(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
+
+/* ---- virtual machines ---- */
+
+/* A data disk of a create or an attach: an existing disk, or a new one. */
+struct prov_data_disk {
+    const char *disk; /* attach this existing disk (name), or NULL: a new one */
+    const char *name; /* the new disk's name (NULL: VM-dataLUN, or VM-dataLUN-ID if taken) */
+    const char *tier; /* the new disk's tier (NULL: the default) */
+    int64_t size_gib; /* the new disk's size */
+    int64_t lun;      /* -1: the lowest free LUN */
+};
+
+struct prov_vm_spec {
+    const char *name, *size;
+    const char *image;   /* NULL: "default" */
+    const char *os_tier; /* NULL: the default */
+    int64_t os_size_gib; /* 0: the image's size, at least 4 GiB */
+    const struct prov_data_disk *data_disks;
+    size_t ndata;
+    /* Network: given NICs (nics_given), or the implicit network of `az vm
+     * create`: VNet vnet (NULL: NAME-vnet, made with 10.0.0.0/16 when
+     * missing), subnet (NULL: "default"), an NSG (nsg, NULL: NAME-nsg,
+     * found or made allowing SSH; none with no_nsg), a public IP when
+     * public_ip (public_ip_name, NULL: NAME-ip; found or made with
+     * pip_ports, NULL: the defaults) and a NIC NAME-nic with private_ip. */
+    bool nics_given;
+    const char *const *nics;
+    size_t nnics;
+    const char *vnet, *subnet, *nsg;
+    bool no_nsg;
+    bool public_ip;
+    const char *public_ip_name;
+    const struct prov_port *pip_ports;
+    size_t npip_ports;
+    const char *private_ip;
+    const char *user_data; /* base64, or NULL */
+    const json_t *tags;    /* object of strings, or NULL */
+    bool dedicated;
+    /* A scale set's instance: vmss_id > 0. */
+    int64_t vmss_id, vmss_index, model_version;
+};
+
+/* Create a VM in t: placement (409 CapacityExceeded when it does not fit),
+ * its OS disk (an overlay of the image), data disks, network; its create
+ * operation is submitted at the commit. The VM's id. */
+int64_t prov_vm_insert(struct prov_tx *t, int64_t group_id, const struct prov_vm_spec *s);
+
+/* The VM operations. Each returns the VM's id (a name is looked up in the
+ * group: 404), or -1. An operation is refused (409 OperationInProgress)
+ * while another one runs, and (409 InvalidState) in a power state it does
+ * not apply to. *begun: an operation was recorded (the VM's op is set
+ * until a worker finishes it); false when the VM already is as asked. */
+int64_t prov_vm_start(struct kumod *k, int64_t group_id, const char *name, bool *begun,
+                      struct kerr *e);
+/* skip_shutdown: power off without asking the guest first. */
+int64_t prov_vm_stop(struct kumod *k, int64_t group_id, const char *name, bool skip_shutdown,
+                     bool *begun, struct kerr *e);
+int64_t prov_vm_deallocate(struct kumod *k, int64_t group_id, const char *name, bool skip_shutdown,
+                           bool *begun, struct kerr *e);
+int64_t prov_vm_restart(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
+/* A new size: it must fit the host when the VM is allocated; a Running VM
+ * is restarted (only when restart; else 409); *begun when it is. */
+int64_t prov_vm_resize(struct kumod *k, int64_t group_id, const char *name, const char *size,
+                       bool restart, bool *begun, struct kerr *e);
+int64_t prov_vm_delete(struct kumod *k, int64_t group_id, const char *name, bool keep_disks,
+                       struct kerr *e);
+/* The same by id, with the reason recorded in the VM's history. 0 also
+ * when the VM is gone. */
+int prov_vm_delete_id(struct kumod *k, int64_t vm_id, bool keep_disks, const char *reason,
+                      struct kerr *e);
+int64_t prov_vm_set_tags(struct kumod *k, int64_t group_id, const char *name, const json_t *tags,
+                         struct kerr *e);
+/* Data disks change only while the VM is Stopped or Deallocated. */
+int64_t prov_vm_attach_disk(struct kumod *k, int64_t group_id, const char *name,
+                            const struct prov_data_disk *d, struct kerr *e);
+/* lun: as the caller named it; anything but 0-5 is a LUN with no disk. */
+int64_t prov_vm_detach_disk(struct kumod *k, int64_t group_id, const char *name, const char *lun,
+                            struct kerr *e);
+
+/* ---- scale sets ---- */
+
+struct prov_vmss_spec {
+    const char *name, *size;
+    const char *image;   /* NULL: "default" */
+    const char *os_tier; /* NULL: the default */
+    const char *vnet;    /* NULL: NAME-vnet, made like a VM create's */
+    const char *subnet;  /* NULL: "default" */
+    const char *nsg;     /* NULL: NAME-nsg, found or made allowing SSH and lb_port */
+    const char *user_data;
+    const json_t *tags;
+    int64_t capacity;
+    int64_t lb_port;            /* the load balancer's backend port, 0: none */
+    const char *probe_protocol; /* "Tcp" or "Http" (any case; NULL: Tcp) */
+    const char *probe_path;     /* NULL: "/" */
+    int64_t probe_interval;     /* seconds */
+};
+
+/* Record a scale set (its controller makes the instances). The set's id. */
+int64_t prov_vmss_create(struct kumod *k, int64_t group_id, const struct prov_vmss_spec *s,
+                         struct kerr *e);
+/* A new model: size / image (NULL: keep), user data (set_user_data: to
+ * user_data, NULL clears), tags (NULL: keep). A changed model starts a
+ * rolling update. The set's id. */
+int64_t prov_vmss_update(struct kumod *k, int64_t group_id, const char *name, const char *size,
+                         const char *image, bool set_user_data, const char *user_data,
+                         const json_t *tags, struct kerr *e);
+int64_t prov_vmss_scale(struct kumod *k, int64_t group_id, const char *name, int64_t capacity,
+                        struct kerr *e);
+/* Mark it deleted: the controller deletes its instances, then the set. */
+int64_t prov_vmss_delete(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
+
+#endif

@@ -1,0 +1,370 @@
+/*
+ * test_cloud_provision.c - the provisioning layer (src/cloud/provision.h)
+ * against an in-memory database and a temporary data directory: a VM
+ * created with its OS and data disks, implicit network and public IP (the
+ * rows, the files, the meters, the job); what a delete leaves (with and
+ * without its disks); name clashes, capacity refusal, a failure after files
+ * were made (they go with the rollback), busy VMs, states an operation does
+ * not apply to; the network resources' references and refusals.
+ *
+ * Jobs are recorded, not run, except where a delete is carried out: then
+ * vmops_run does it (no kumo-vmm process exists, so there is none to stop).
+ */
+#include "cloud/provision.h"
+#include "cloud/vmops.h"
+
+#include "cloud_fixture.h"
+
+#include <inttypes.h>
+#include <stdint.h>
+#include <time.h>
+
+static struct prov_vm_spec small_vm(const char *name)
+{
+    return (struct prov_vm_spec){.name = name, .size = "Small", .public_ip = true};
+}
+
+/* Create a VM in a transaction of its own: its id, or -1 with e. */
+static int64_t create_vm(struct fixture *f, const struct prov_vm_spec *s, struct kerr *e)
+{
+    struct prov_tx t;
+    if (prov_begin(&t, &f->k, e) < 0) return -1;
+    int64_t vm = prov_vm_insert(&t, f->group, s);
+    if (vm < 0 || prov_commit(&t) < 0) {
+        prov_abort(&t);
+        return -1;
+    }
+    return vm;
+}
+
+static void vm_create_and_delete(void)
+{
+    struct fixture f;
+    if (!fixture_start(&f, record_only, true)) return;
+    struct kumod *k = &f.k;
+    struct kerr e = {0};
+    struct prov_data_disk data = {.size_gib = 2, .lun = -1};
+    struct prov_vm_spec s = small_vm("web");
+    s.data_disks = &data;
+    s.ndata = 1;
+    kumod_lock(k);
+    int64_t vm = create_vm(&f, &s, &e);
+    CHECK(vm > 0, "create: %s", e.message);
+    CHECK(count(&f, "SELECT count(*) FROM vms WHERE op = 'create' AND power_state = 'Creating'"
+                    " AND host_id IS NOT NULL") == 1,
+          "the VM is placed and its create is pending");
+    CHECK(count(&f, "SELECT count(*) FROM disks WHERE os_disk = 1 AND size_gib = 4"
+                    " AND name = 'web-osdisk'") == 1,
+          "an OS disk of 4 GiB (the image is smaller)");
+    CHECK(count(&f, "SELECT count(*) FROM disks WHERE os_disk = 0 AND lun = 0 AND size_gib = 2"
+                    " AND name = 'web-data0'") == 1,
+          "a data disk at LUN 0");
+    CHECK(files_in(&f, "disks") == 2, "two disk files, found %d", files_in(&f, "disks"));
+    CHECK(count(&f, "SELECT count(*) FROM vnets WHERE name = 'web-vnet'"
+                    " AND address_spaces = '[\"10.0.0.0/16\"]'") == 1,
+          "the implicit VNet");
+    CHECK(count(&f, "SELECT count(*) FROM subnets WHERE name = 'default'"
+                    " AND prefix = '10.0.0.0/24'") == 1,
+          "its subnet");
+    CHECK(count(&f, "SELECT count(*) FROM nsg_rules r JOIN nsgs n ON n.id = r.nsg_id"
+                    " WHERE n.name = 'web-nsg' AND r.name = 'AllowSSH' AND r.dst_ports = '22'"
+                    " AND r.priority = 1000") == 1,
+          "an NSG allowing SSH");
+    CHECK(count(&f, "SELECT count(*) FROM nics WHERE name = 'web-nic' AND nic_index = 0"
+                    " AND owner_vm = vm_id AND private_ip = 167772164") == 1,
+          "NIC web-nic at 10.0.0.4, the first usable address, owned by the VM");
+    CHECK(count(&f, "SELECT count(*) FROM public_ip_ports p JOIN public_ips i"
+                    " ON i.id = p.public_ip_id WHERE i.name = 'web-ip'") == 3,
+          "a public IP with the three default ports");
+    CHECK(count(&f, "SELECT count(*) FROM usage WHERE end_ms IS NULL") == 3,
+          "meters open for the two disks and the public IP (the VM's opens when it starts)");
+    kumod_unlock(k);
+    CHECK(job_recorded(vm), "the create went to the job queue");
+
+    /* the same name again: refused, nothing added */
+    kumod_lock(k);
+    e = (struct kerr){0};
+    CHECK(create_vm(&f, &s, &e) < 0 && e.status == 409 && !strcmp(e.code, "AlreadyExists"),
+          "a second 'web': %d %s", e.status, e.code);
+    CHECK(strstr(e.message, "virtual machine 'web' already exists in resource group 'rg'"), "%s",
+          e.message);
+    CHECK(count(&f, "SELECT count(*) FROM disks") == 2 && files_in(&f, "disks") == 2,
+          "no disk added");
+
+    /* busy: the create is still pending */
+    bool begun = true;
+    e = (struct kerr){0};
+    CHECK(prov_vm_stop(k, f.group, "web", false, &begun, &e) < 0 &&
+              !strcmp(e.code, "OperationInProgress") && strstr(e.message, "create in progress"),
+          "stop while creating: %s", e.message);
+
+    /* pretend the create finished, then delete it */
+    db_exec(k->db, "UPDATE vms SET op = NULL, power_state = 'Stopped', prov_state = 'Succeeded'",
+            "");
+    e = (struct kerr){0};
+    CHECK(prov_vm_start(k, f.group, "nope", &begun, &e) < 0 && e.status == 404 &&
+              strstr(e.message, "virtual machine 'nope' not found in resource group 'rg'"),
+          "unknown VM: %s", e.message);
+    e = (struct kerr){0};
+    CHECK(prov_vm_restart(k, f.group, "web", &e) < 0 && !strcmp(e.code, "InvalidState"),
+          "restart of a Stopped VM: %s", e.message);
+    e = (struct kerr){0};
+    CHECK(prov_vm_delete(k, f.group, "web", false, &e) == vm, "delete: %s", e.message);
+    CHECK(count(&f, "SELECT count(*) FROM vms WHERE op = 'delete' AND prov_state = 'Deleting'") ==
+              1,
+          "the delete is recorded");
+    kumod_unlock(k);
+    vmops_run(k, vm); /* no process: straight to the rows */
+    kumod_lock(k);
+    CHECK(count(&f, "SELECT count(*) FROM vms") == 0, "the VM is gone");
+    CHECK(count(&f, "SELECT count(*) FROM disks") == 0 && files_in(&f, "disks") == 0,
+          "its disks and their files are gone");
+    CHECK(count(&f, "SELECT count(*) FROM nics") == 0, "the NIC it made is gone");
+    CHECK(count(&f, "SELECT count(*) FROM public_ips") == 0, "the public IP it made is gone");
+    CHECK(count(&f, "SELECT count(*) FROM vnets") == 1 &&
+              count(&f, "SELECT count(*) FROM nsgs") == 1,
+          "the VNet and the NSG stay (as on Azure)");
+    CHECK(count(&f, "SELECT count(*) FROM usage WHERE end_ms IS NULL") == 0, "every meter closed");
+    kumod_unlock(k);
+    fixture_stop(&f);
+}
+
+static void delete_keeping_disks(void)
+{
+    struct fixture f;
+    if (!fixture_start(&f, record_only, true)) return;
+    struct kumod *k = &f.k;
+    struct kerr e = {0};
+    struct prov_vm_spec s = small_vm("db");
+    s.public_ip = false;
+    kumod_lock(k);
+    int64_t vm = create_vm(&f, &s, &e);
+    db_exec(k->db, "UPDATE vms SET op = NULL, power_state = 'Running', prov_state = 'Succeeded'",
+            "");
+    CHECK(prov_vm_delete(k, f.group, "db", true, &e) == vm, "delete: %s", e.message);
+    kumod_unlock(k);
+    vmops_run(k, vm);
+    kumod_lock(k);
+    CHECK(count(&f, "SELECT count(*) FROM vms") == 0, "the VM is gone");
+    CHECK(count(&f, "SELECT count(*) FROM disks WHERE vm_id IS NULL AND name = 'db-osdisk'") == 1 &&
+              files_in(&f, "disks") == 1,
+          "its OS disk stays, detached, with its file");
+    kumod_unlock(k);
+    fixture_stop(&f);
+}
+
+static void refusals_leave_nothing(void)
+{
+    struct fixture f;
+    if (!fixture_start(&f, record_only, false)) return;
+    struct kumod *k = &f.k;
+    kumod_lock(k);
+    /* capacity: 8 vCPUs on a host of 4 */
+    struct kerr e = {0};
+    struct prov_vm_spec big = small_vm("big");
+    big.size = "Big";
+    CHECK(create_vm(&f, &big, &e) < 0 && e.status == 409 && !strcmp(e.code, "CapacityExceeded"),
+          "Big: %d %s", e.status, e.code);
+    CHECK(strstr(e.message, "vCPUs short by 4"), "the refusal says what is short: %s", e.message);
+    /* a failure after the OS disk's file was made: the file goes too */
+    struct prov_data_disk missing = {.disk = "nope", .lun = -1};
+    struct prov_vm_spec s = small_vm("late");
+    s.data_disks = &missing;
+    s.ndata = 1;
+    e = (struct kerr){0};
+    CHECK(create_vm(&f, &s, &e) < 0 && e.status == 400 && !strcmp(e.target, "dataDisks[0].disk"),
+          "a missing data disk: %d %s", e.status, e.target);
+    CHECK(count(&f, "SELECT count(*) FROM vms") == 0 &&
+              count(&f, "SELECT count(*) FROM disks") == 0,
+          "no rows");
+    CHECK(files_in(&f, "disks") == 0, "no disk file left (%d)", files_in(&f, "disks"));
+    CHECK(count(&f, "SELECT count(*) FROM vnets") == 0 &&
+              count(&f, "SELECT count(*) FROM usage") == 0,
+          "no network, no meter");
+    /* unknown size and image, too many data disks */
+    s = small_vm("x");
+    s.size = "Huge";
+    e = (struct kerr){0};
+    CHECK(create_vm(&f, &s, &e) < 0 && !strcmp(e.target, "size"), "unknown size: %s", e.message);
+    s = small_vm("x");
+    s.image = "nope";
+    e = (struct kerr){0};
+    CHECK(create_vm(&f, &s, &e) < 0 && !strcmp(e.target, "image"), "unknown image: %s", e.message);
+    struct prov_data_disk three[3] = {
+        {.size_gib = 1, .lun = -1}, {.size_gib = 1, .lun = -1}, {.size_gib = 1, .lun = -1}};
+    s = small_vm("x");
+    s.data_disks = three;
+    s.ndata = 3;
+    e = (struct kerr){0};
+    CHECK(create_vm(&f, &s, &e) < 0 && strstr(e.message, "at most 2 data disks"), "%s", e.message);
+    /* a subnet that the VNet does not have */
+    struct prov_tx t;
+    const char *space = "10.9.0.0/16";
+    struct prov_subnet_spec front = {"front", "10.9.0.0/24", NULL};
+    struct prov_vnet_spec vs = {"net", &space, 1, &front, 1};
+    CHECK(prov_begin(&t, k, &e) == 0 && prov_vnet_insert(&t, f.group, &vs) > 0 &&
+              prov_commit(&t) == 0,
+          "VNet net: %s", e.message);
+    s = small_vm("x");
+    s.vnet = "net";
+    s.subnet = "other";
+    e = (struct kerr){0};
+    CHECK(create_vm(&f, &s, &e) < 0 && !strcmp(e.target, "subnet") &&
+              strstr(e.message, "subnet 'other' not found in virtual network 'net'"),
+          "%s", e.message);
+    CHECK(count(&f, "SELECT count(*) FROM vms") == 0 && files_in(&f, "disks") == 0 &&
+              count(&f, "SELECT count(*) FROM subnets") == 1,
+          "nothing of x stays");
+    kumod_unlock(k);
+    fixture_stop(&f);
+}
+
+static void networks(void)
+{
+    struct fixture f;
+    if (!fixture_start(&f, record_only, false)) return;
+    struct kumod *k = &f.k;
+    struct kerr e = {0};
+    kumod_lock(k);
+    /* a VNet with a subnet bound to an NSG */
+    struct prov_tx t;
+    CHECK(prov_begin(&t, k, &e) == 0, "begin");
+    struct rule_norm web;
+    CHECK(prov_allow_tcp_rule(&web, "AllowWeb", 200, 80, "web", &e) == 0, "rule");
+    int64_t nsg = prov_nsg_insert(&t, f.group, "fw", &web, 1);
+    rule_norm_free(&web);
+    const char *space = "10.5.0.0/16";
+    struct prov_subnet_spec sub = {"front", "10.5.1.0/24", "fw"};
+    struct prov_vnet_spec vs = {"net", &space, 1, &sub, 1};
+    int64_t vnet = prov_vnet_insert(&t, f.group, &vs);
+    CHECK(nsg > 0 && vnet > 0 && prov_commit(&t) == 0, "commit: %s", e.message);
+    CHECK(count(&f, "SELECT count(*) FROM subnets s JOIN nsgs n ON n.id = s.nsg_id"
+                    " WHERE n.name = 'fw'") == 1,
+          "the subnet is bound to the NSG");
+    /* NICs: a static address, then the same address again */
+    struct prov_nic_spec nic = {"n1", "net", "front", "10.5.1.10", NULL, NULL};
+    CHECK(prov_nic_create(k, f.group, &nic, &e) > 0, "n1: %s", e.message);
+    nic.name = "n2";
+    e = (struct kerr){0};
+    CHECK(prov_nic_create(k, f.group, &nic, &e) < 0 && e.status == 409 &&
+              !strcmp(e.target, "privateIp") &&
+              strstr(e.message, "taken by network interface 'n1'"),
+          "the same address: %s", e.message);
+    nic.private_ip = "10.5.1.1";
+    e = (struct kerr){0};
+    CHECK(prov_nic_create(k, f.group, &nic, &e) < 0 && e.status == 400 &&
+              strstr(e.message, "not a usable address"),
+          "a reserved address: %s", e.message);
+    /* public IPs: a host port taken by another public IP */
+    e = (struct kerr){0};
+    CHECK(prov_begin(&t, k, &e) == 0, "begin");
+    struct prov_port port = {"tcp", 22, k->cfg.port_lo + 7};
+    CHECK(prov_pip_insert(&t, f.group, "p1", &port, 1, 0) > 0 && prov_commit(&t) == 0, "p1: %s",
+          e.message);
+    CHECK(prov_begin(&t, k, &e) == 0, "begin");
+    CHECK(prov_pip_insert(&t, f.group, "p2", &port, 1, 0) < 0 && e.status == 409 &&
+              !strcmp(e.target, "ports[0].hostPort"),
+          "the same host port: %s", e.message);
+    prov_abort(&t);
+    CHECK(count(&f, "SELECT count(*) FROM public_ips") == 1, "p2 rolled back");
+    CHECK(prov_nic_update(k, f.group, "n1", false, NULL, true, "p1", &e) > 0, "p1 on n1: %s",
+          e.message);
+    e = (struct kerr){0};
+    CHECK(prov_pip_delete(k, f.group, "p1", &e) < 0 && !strcmp(e.code, "InUse") &&
+              strstr(e.message, "network interface 'n1'"),
+          "a public IP in use: %s", e.message);
+    /* deletes refused while used, in order of use */
+    e = (struct kerr){0};
+    CHECK(prov_nsg_delete(k, f.group, "fw", &e) < 0 && strstr(e.message, "subnet 'net/front'"),
+          "an NSG in use: %s", e.message);
+    e = (struct kerr){0};
+    CHECK(prov_vnet_delete(k, f.group, "net", &e) < 0 &&
+              strstr(e.message, "network interface 'n1'"),
+          "a VNet in use: %s", e.message);
+    e = (struct kerr){0};
+    CHECK(prov_subnet_set_nsg(k, f.group, "net", "front", NULL, &e) > 0 &&
+              prov_nic_delete(k, f.group, "n1", &e) == 0 &&
+              prov_pip_delete(k, f.group, "p1", &e) == 0 &&
+              prov_nsg_delete(k, f.group, "fw", &e) == 0 &&
+              prov_vnet_delete(k, f.group, "net", &e) == 0,
+          "then they go: %s", e.message);
+    CHECK(count(&f, "SELECT count(*) FROM subnets") == 0 &&
+              count(&f, "SELECT count(*) FROM nsg_rules") == 0 &&
+              count(&f, "SELECT count(*) FROM usage WHERE end_ms IS NULL") == 0,
+          "with their subnets, rules and meters");
+    /* the group: refused while it holds something */
+    struct prov_disk_spec d = {.name = "d", .size_gib = 1};
+    CHECK(prov_disk_create(k, f.group, &d, &e) > 0 && files_in(&f, "disks") == 1, "a disk: %s",
+          e.message);
+    e = (struct kerr){0};
+    CHECK(prov_group_delete(k, f.group, "rg", &e) < 0 && strstr(e.message, "disk 'd'"),
+          "a group that holds a disk: %s", e.message);
+    CHECK(prov_disk_delete(k, f.group, "d", &e) == 0 && files_in(&f, "disks") == 0 &&
+              prov_group_delete(k, f.group, "rg", &e) == 0,
+          "an empty group goes: %s", e.message);
+    kumod_unlock(k);
+    fixture_stop(&f);
+}
+
+/* kumod_lock_held(): the asserts' lock-owner check. */
+static void *other_thread(void *arg)
+{
+    return (void *)(intptr_t)kumod_lock_held(arg);
+}
+
+static void *waiter(void *arg)
+{
+    struct kumod *k = arg;
+    kumod_lock(k);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += 5;
+    bool before = kumod_lock_held(k);
+    pthread_cond_timedwait(&k->changed, &k->lock, &ts); /* woken by the main thread */
+    bool after = kumod_lock_held(k);
+    kumod_unlock(k);
+    return (void *)(intptr_t)(before && after);
+}
+
+static void lock_owner(void)
+{
+    struct fixture f;
+    if (!fixture_start(&f, record_only, false)) return;
+    struct kumod *k = &f.k;
+    CHECK(!kumod_lock_held(k), "not held at first");
+    kumod_lock(k);
+    CHECK(kumod_lock_held(k), "held after kumod_lock");
+    pthread_t t;
+    void *r = (void *)1;
+    if (pthread_create(&t, NULL, other_thread, k) == 0) pthread_join(t, &r);
+    CHECK(r == NULL, "another thread does not hold it");
+    kumod_unlock(k);
+    CHECK(!kumod_lock_held(k), "not held after kumod_unlock");
+    /* a thread waiting on `changed` holds it again when the wait returns,
+     * and meanwhile another thread can take it */
+    if (pthread_create(&t, NULL, waiter, k) == 0) {
+        int held = 0;
+        for (int i = 0; i < 100; i++) {
+            usleep(10000);
+            kumod_lock(k);
+            kumod_changed(k);
+            held += kumod_lock_held(k);
+            kumod_unlock(k);
+        }
+        CHECK(held == 100, "the waker held it each time (%d of 100)", held);
+        pthread_join(t, &r);
+        CHECK(r == (void *)1, "the waiter held it before and after its wait");
+    }
+    fixture_stop(&f);
+}
+
+int main(void)
+{
+    lock_owner();
+    vm_create_and_delete();
+    delete_keeping_disks();
+    refusals_leave_nothing();
+    networks();
+    printf("%d checks, %d failures\n", checks, failures);
+    return failures ? 1 : 0;
+}

@@ -1,0 +1,204 @@
+/*
+ * test_cloud_vmss.c - the scale set controller (src/cloud/vmss.c), one step
+ * at a time (vmss_reconcile, as its thread runs it every half second), with
+ * the real job queue and VM supervision and tests/unit/fake_vmm (argv[1])
+ * as kumo-vmm: instances made to capacity from the model (names, index,
+ * model version, tags, the set's network); scale-in victims (the highest
+ * index, but first the ones not Running); a rolling update with a surge of
+ * one; an instance name taken by another VM (skipped, recorded); a model
+ * that does not fit (recorded, nothing made); the set's delete.
+ */
+#include "cloud/provision.h"
+#include "cloud/vmss.h"
+
+#include "cloud_fixture.h"
+
+#include <inttypes.h>
+#include <signal.h>
+
+static int64_t set_id;
+
+static void reconcile(struct fixture *f)
+{
+    kumod_lock(&f->k);
+    vmss_reconcile(&f->k, set_id);
+    kumod_unlock(&f->k);
+}
+
+/* The set's instances, by index, as "name:model:power" words. */
+static void instances(struct fixture *f, char *out, size_t len)
+{
+    out[0] = 0;
+    kumod_lock(&f->k);
+    sqlite3_stmt *st = db_stmt(f->k.db,
+                               "SELECT name, model_version, power_state FROM vms WHERE vmss_id = ?"
+                               " ORDER BY vmss_index",
+                               "i", set_id);
+    size_t n = 0;
+    while (st && sqlite3_step(st) == SQLITE_ROW && n < len)
+        n += (size_t)snprintf(out + n, len - n, "%s%s:%lld:%s", n ? " " : "", db_col_text(st, 0),
+                              (long long)sqlite3_column_int64(st, 1), db_col_text(st, 2));
+    sqlite3_finalize(st);
+    kumod_unlock(&f->k);
+}
+
+/* Wait until the set's instances are exactly want (see instances()). */
+static bool wait_instances(struct fixture *f, const char *want)
+{
+    char got[512];
+    for (int i = 0; i < 750; i++) {
+        instances(f, got, sizeof(got));
+        if (!strcmp(got, want)) return true;
+        usleep(20000);
+    }
+    printf("  instances: '%s', want '%s'\n", got, want);
+    return false;
+}
+
+static void set_capacity(struct fixture *f, int64_t n)
+{
+    struct kerr e = {0};
+    kumod_lock(&f->k);
+    CHECK(prov_vmss_scale(&f->k, f->group, "ss", n, &e) == set_id, "scale to %lld: %s",
+          (long long)n, e.message);
+    kumod_unlock(&f->k);
+}
+
+static void last_error(struct fixture *f, char *buf, size_t len)
+{
+    kumod_lock(&f->k);
+    db_text(f->k.db, buf, len, "SELECT coalesce(last_error, '') FROM vmss WHERE id = ?", "i",
+            set_id);
+    kumod_unlock(&f->k);
+}
+
+static void scale_out_and_in(struct fixture *f)
+{
+    struct kerr e = {0};
+    struct prov_vmss_spec s = {.name = "ss", .size = "Small", .capacity = 2, .probe_interval = 5};
+    kumod_lock(&f->k);
+    set_id = prov_vmss_create(&f->k, f->group, &s, &e);
+    CHECK(set_id > 0, "create: %s", e.message);
+    CHECK(count(f, "SELECT count(*) FROM vms") == 0, "the create itself makes no instance");
+    vmss_reconcile(&f->k, set_id);
+    CHECK(count(f, "SELECT count(*) FROM vms WHERE op = 'create'") == 2, "two creates");
+    CHECK(count(f, "SELECT count(*) FROM vms v JOIN nics n ON n.vm_id = v.id"
+                   " JOIN nsgs g ON g.id = n.nsg_id JOIN subnets s ON s.id = n.subnet_id"
+                   " JOIN vnets w ON w.id = s.vnet_id WHERE g.name = 'ss-nsg'"
+                   " AND w.name = 'ss-vnet' AND v.tags = '{\"kumo.scaleSet\":\"ss\"}'") == 2,
+          "on the set's network and NSG, tagged with the set");
+    CHECK(count(f, "SELECT next_index FROM vmss") == 2, "the next index");
+    kumod_unlock(&f->k);
+    CHECK(wait_instances(f, "ss_0:1:Running ss_1:1:Running"), "two instances running");
+    reconcile(f);
+    CHECK(wait_instances(f, "ss_0:1:Running ss_1:1:Running"), "at capacity: nothing changes");
+
+    set_capacity(f, 1);
+    reconcile(f);
+    CHECK(wait_instances(f, "ss_0:1:Running"), "scale-in deletes the highest index");
+}
+
+static void rolling_update(struct fixture *f)
+{
+    struct kerr e = {0};
+    kumod_lock(&f->k);
+    CHECK(prov_vmss_update(&f->k, f->group, "ss", NULL, NULL, true, "aGVsbG8=", NULL, &e) == set_id,
+          "update: %s", e.message);
+    CHECK(count(f, "SELECT model_version FROM vmss") == 2, "a new model");
+    kumod_unlock(&f->k);
+    reconcile(f);
+    CHECK(wait_instances(f, "ss_0:1:Running ss_2:2:Running"), "a surge of one on the new model");
+    reconcile(f);
+    CHECK(wait_instances(f, "ss_2:2:Running"), "then the old one goes");
+    kumod_lock(&f->k);
+    CHECK(count(f, "SELECT count(*) FROM vms WHERE user_data = 'aGVsbG8='") == 1,
+          "the new instance has the new model's user data");
+    kumod_unlock(&f->k);
+}
+
+static void victims(struct fixture *f)
+{
+    set_capacity(f, 3);
+    reconcile(f);
+    CHECK(wait_instances(f, "ss_2:2:Running ss_3:2:Running ss_4:2:Running"), "three");
+    struct kerr e = {0};
+    bool begun;
+    kumod_lock(&f->k);
+    CHECK(prov_vm_stop(&f->k, f->group, "ss_2", true, &begun, &e) > 0, "stop: %s", e.message);
+    kumod_unlock(&f->k);
+    CHECK(wait_instances(f, "ss_2:2:Stopped ss_3:2:Running ss_4:2:Running"), "ss_2 stopped");
+    set_capacity(f, 2);
+    reconcile(f);
+    CHECK(wait_instances(f, "ss_3:2:Running ss_4:2:Running"),
+          "the instance that is not Running goes first, whatever its index");
+}
+
+static void refusals(struct fixture *f)
+{
+    /* a VM outside the set holds the next instance's name */
+    struct kerr e = {0};
+    struct prov_vm_spec other = {.name = "ss_5", .size = "Small"};
+    struct prov_tx t;
+    kumod_lock(&f->k);
+    CHECK(prov_begin(&t, &f->k, &e) == 0 && prov_vm_insert(&t, f->group, &other) > 0 &&
+              prov_commit(&t) == 0,
+          "ss_5 outside the set: %s", e.message);
+    kumod_unlock(&f->k);
+    set_capacity(f, 3);
+    reconcile(f);
+    char err[900];
+    last_error(f, err, sizeof(err));
+    CHECK(strstr(err, "cannot create instance ss_5") && strstr(err, "already exists"), "%s", err);
+    reconcile(f);
+    CHECK(wait_instances(f, "ss_3:2:Running ss_4:2:Running ss_6:2:Running"),
+          "the taken index is skipped");
+    last_error(f, err, sizeof(err));
+    CHECK(!err[0], "a success clears the error (%s)", err);
+
+    /* a model that does not fit the host */
+    kumod_lock(&f->k);
+    CHECK(prov_vmss_update(&f->k, f->group, "ss", "Big", NULL, false, NULL, NULL, &e) == set_id,
+          "update to Big: %s", e.message);
+    kumod_unlock(&f->k);
+    reconcile(f);
+    last_error(f, err, sizeof(err));
+    CHECK(strstr(err, "cannot create instance ss_7") && strstr(err, "vCPUs short by"), "%s", err);
+    CHECK(wait_instances(f, "ss_3:2:Running ss_4:2:Running ss_6:2:Running"),
+          "nothing made, nothing deleted: the update halts");
+    kumod_lock(&f->k);
+    CHECK(count(f, "SELECT next_index FROM vmss") == 7, "the index is kept for the next try");
+    kumod_unlock(&f->k);
+}
+
+static void delete_set(struct fixture *f)
+{
+    struct kerr e = {0};
+    kumod_lock(&f->k);
+    CHECK(prov_vmss_delete(&f->k, f->group, "ss", &e) == set_id, "delete: %s", e.message);
+    e = (struct kerr){0};
+    CHECK(prov_vmss_scale(&f->k, f->group, "ss", 5, &e) < 0 && !strcmp(e.code, "InvalidState"),
+          "a set being deleted cannot scale: %s", e.message);
+    kumod_unlock(&f->k);
+    reconcile(f);
+    CHECK(wait_instances(f, ""), "its instances go");
+    reconcile(f);
+    CHECK(wait_count(f, "SELECT count(*) FROM vmss", 0, 5000), "then the set");
+    kumod_lock(&f->k);
+    CHECK(prov_vm_delete(&f->k, f->group, "ss_5", false, &e) > 0, "ss_5: %s", e.message);
+    kumod_unlock(&f->k);
+    CHECK(wait_count(f, "SELECT count(*) FROM vms", 0, 15000), "no VM left");
+}
+
+int main(int argc, char **argv)
+{
+    struct fixture f;
+    if (!fixture_start_vms(&f, argc, argv)) return 1;
+    scale_out_and_in(&f);
+    rolling_update(&f);
+    victims(&f);
+    refusals(&f);
+    delete_set(&f);
+    fixture_stop(&f);
+    printf("%d checks, %d failures\n", checks, failures);
+    return failures ? 1 : 0;
+}
