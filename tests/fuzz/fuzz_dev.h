@@ -22,9 +22,11 @@
 
 #include "devices/plic.h"
 #include "devices/virtio.h"
+#include "machine/device.h"
 #include "machine/machine.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define FD_RAM_BASE 0x80000000ull
@@ -65,6 +67,15 @@ static void fd_init(void)
 {
     fd_m = machine_new(FD_RAM_BASE, FD_RAM_SIZE);
     fd_plic = plic_attach(fd_m, 0xc000000);
+    fd_m->plic = fd_plic;
+}
+
+/* Attach a device model in virtio slot k (FD_MMIO + k pages, IRQ 1 + k). */
+static void fd_attach(const struct device_model *model, int k, const void *arg)
+{
+    struct device_slot at = {.name = "virtio_mmio", .base = FD_MMIO + 0x1000u * (unsigned)k,
+                             .size = 0x1000, .irq = 1u + (unsigned)k};
+    if (model->attach(fd_m, &at, arg) < 0) abort();
 }
 
 static void fd_reg(uint64_t off, int size, uint64_t val)

@@ -8,6 +8,7 @@
 #include "../../src/devices/virtio_blk.c"
 
 #include "fuzz_dev.h"
+#include <stdlib.h>
 #include "storage/qcow2.h"
 
 #include <fcntl.h>
@@ -23,15 +24,15 @@ static void serve_now(struct virtio_dev *vd, unsigned q)
     struct blk *b = vd->opaque;
     (void)q;
     for (int k = 0; k < 256; k++) {
-        pthread_mutex_lock(&vd->lock);
+        virtio_lock(vd);
         int got = virtq_pop(vd, 0, &b->req);
-        pthread_mutex_unlock(&vd->lock);
+        virtio_unlock(vd);
         if (got != 1) break;
         uint32_t written = serve(b, &b->req);
-        pthread_mutex_lock(&vd->lock);
+        virtio_lock(vd);
         virtq_push(vd, 0, &b->req, written);
         virtq_notify(vd, 0);
-        pthread_mutex_unlock(&vd->lock);
+        virtio_unlock(vd);
     }
 }
 
@@ -60,8 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *paths[2] = {image("raw", false), image("qcow2", true)};
         for (int k = 0; k < 2; k++) {
             struct blk_config cfg = {.path = paths[k], .format = k ? "qcow2" : "raw"};
-            if (virtio_blk_attach(fd_m, FD_MMIO + 0x1000u * (unsigned)k, fd_plic, 1 + k, &cfg) < 0)
-                abort();
+            fd_attach(&virtio_blk_device, k, &cfg);
             disks[k] = fd_m->disks[k];
             sync_ops[k] = *disks[k]->vd.ops;
             sync_ops[k].notify = serve_now; /* the worker thread stays asleep */

@@ -82,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sync_ops.start = NULL;
         vd->ops = &sync_ops;
         vd->opaque = nic;
-        if (virtio_mmio_attach(fd_m, vd, FD_MMIO, fd_plic, FD_IRQ) < 0) abort();
+        if (virtio_mmio_attach(fd_m, vd, FD_MMIO, fd_plic, FD_IRQ) < 0) abort(); /* no thread */
     }
     struct fd_in in = {data, size};
     fd_setup(&nic->vd, &in);

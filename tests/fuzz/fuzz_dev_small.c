@@ -48,10 +48,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!fd_m) {
         fd_init();
-        balloon = virtio_balloon_attach(fd_m, FD_MMIO, fd_plic, 1);
-        con = virtio_console_attach(fd_m, FD_MMIO + 0x1000, fd_plic, 2);
-        if (!balloon || !con || virtio_rng_attach(fd_m, FD_MMIO + 0x2000, fd_plic, 3) < 0)
-            abort();
+        fd_attach(&virtio_balloon_device, 0, NULL);
+        fd_attach(&virtio_console_device, 1, NULL);
+        fd_attach(&virtio_rng_device, 2, NULL);
+        balloon = fd_m->balloon;
+        con = fd_m->agent;
         for (int k = 0; k < 3; k++) devs[k] = dev_at(FD_MMIO + 0x1000u * (unsigned)k);
     }
     if (size < 1) return 0;
