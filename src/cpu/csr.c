@@ -39,7 +39,7 @@ enum {
 
 uint64_t hart_instret_now(const struct hart *h)
 {
-    return h->instret + (uint64_t)(h->budget_start - h->budget);
+    return h->instret + (uint64_t)(h->budget_start - h->budget - h->trap_charge);
 }
 
 uint64_t hart_read_mip(struct hart *h)

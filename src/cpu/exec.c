@@ -276,7 +276,8 @@ static enum hart_exit poll(struct hart *h)
     unsigned ev = atomic_exchange_explicit(&h->events, 0, memory_order_acq_rel);
     hart_serve_fences(h, ev);
     atomic_store(&h->fence_done, req);
-    h->instret += (uint64_t)(h->budget_start - h->budget);
+    h->instret += (uint64_t)(h->budget_start - h->budget - h->trap_charge);
+    h->trap_charge = 0;
     int64_t budget = HART_BUDGET;
     if (h->max_insns) {
         if (h->instret >= h->max_insns) return HART_EXIT_INSN_LIMIT;
@@ -452,6 +453,8 @@ next_block:
     b = get_block(h);
     if (unlikely(!b)) {
         prev = NULL;
+        h->budget--; /* a trap costs budget, not instret (see trap_charge) */
+        h->trap_charge++;
         hart_take_trap(h, h->exc_cause, h->exc_tval, false);
         goto next_block;
     }
@@ -468,13 +471,16 @@ next_block:
     goto *i->handler;
 
 leave:
-    h->instret += (uint64_t)(h->budget_start - h->budget);
+    h->instret += (uint64_t)(h->budget_start - h->budget - h->trap_charge);
     h->budget_start = h->budget = 0;
+    h->trap_charge = 0;
     return why;
 
 exception:
     h->pc = PC;
     h->budget += (int64_t)(b->n - (uint32_t)(i - b->insns));
+    h->budget--; /* a trap costs budget, not instret (see trap_charge) */
+    h->trap_charge++;
     hart_take_trap(h, h->exc_cause, h->exc_tval, false);
     goto next_block;
 

@@ -73,7 +73,7 @@ void hart_reset(struct hart *h, uint64_t pc)
     memset(h->pmpaddr, 0, sizeof(h->pmpaddr));
     h->instret = 0;
     h->instret_off = h->cycle_off = 0;
-    h->budget = h->budget_start = 0;
+    h->budget = h->budget_start = h->trap_charge = 0;
     h->resv_addr = ~0ull;
     atomic_store(&h->events, 0);
     hart_tlb_flush(h);

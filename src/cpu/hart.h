@@ -143,6 +143,9 @@ struct hart {
     struct tlb_set *tlb_fetch; /* TLB set for fetches (current privilege) */
     struct tlb_set *tlb_data;  /* TLB set for loads/stores (MPRV-aware) */
     int64_t budget;            /* instructions left before the next slow check */
+    int64_t trap_charge;       /* traps charged to budget since the last poll (they do
+                                * not retire: a guest trapping in a loop still reaches
+                                * the poll, its timers, stop requests and CPU cap) */
     atomic_uint events;        /* set by other threads: re-check interrupts/stop */
     enum priv priv;
     uint32_t fflags;           /* accrued FP exception flags */

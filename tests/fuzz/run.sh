@@ -15,8 +15,12 @@ fi
 flags=(-std=gnu11 -g -O1 -Isrc -fsanitize=fuzzer,address,undefined
        -fno-sanitize-recover=undefined -D_GNU_SOURCE)
 
+# FUZZ_ONLY="fuzz_cpu fuzz_control": build and run only these
+only() { [ -z "${FUZZ_ONLY:-}" ] || [[ " $FUZZ_ONLY " == *" $1 "* ]]; }
+
 build() { # name, sources...
   local name=$1; shift
+  only "$name" || return 0
   "$CC" "${flags[@]}" "$@" -o "$out/$name"
 }
 
@@ -40,6 +44,22 @@ build fuzz_dev_net tests/fuzz/fuzz_dev_net.c "${board[@]}" src/devices/netdev.c 
   src/devices/netdev_user.c src/devices/netdev_switch.c src/network/egress.c -lslirp
 build fuzz_dev_small tests/fuzz/fuzz_dev_small.c "${board[@]}" src/devices/virtio_balloon.c \
   src/devices/virtio_console.c src/devices/virtio_rng.c
+# the hart: random programs on the whole board, an architectural-state checker
+build fuzz_cpu tests/fuzz/fuzz_cpu.c "${board[@]}" src/machine/virt.c src/machine/sbi.c \
+  src/machine/boot.c src/machine/elf.c src/machine/fdt.c src/devices/clint.c src/devices/uart.c \
+  src/devices/syscon.c src/devices/rtc.c src/devices/pvpanic.c src/devices/virtio_balloon.c \
+  src/devices/virtio_console.c src/devices/virtio_rng.c src/devices/virtio_blk.c \
+  src/devices/virtio_net.c src/devices/netdev.c src/devices/netdev_user.c \
+  src/devices/netdev_switch.c src/network/egress.c "${storage[@]}" src/storage/ratelimit.c \
+  -lslirp -lz
+# kumo-vmm's control socket (requests against a real board and CPU controls)
+build fuzz_control tests/fuzz/fuzz_control.c "${board[@]}" src/machine/virt.c src/machine/sbi.c \
+  src/machine/boot.c src/machine/elf.c src/machine/fdt.c src/devices/clint.c src/devices/uart.c \
+  src/devices/syscon.c src/devices/rtc.c src/devices/pvpanic.c src/devices/virtio_balloon.c \
+  src/devices/virtio_console.c src/devices/virtio_rng.c src/devices/virtio_blk.c \
+  src/devices/virtio_net.c src/devices/netdev.c src/devices/netdev_user.c \
+  src/devices/netdev_switch.c src/network/egress.c "${storage[@]}" src/storage/ratelimit.c \
+  src/vmm/cpuctl.c src/vmm/sandbox.c -lslirp -lz -ljansson -lseccomp
 for img in qcow2 vhd vmdk; do
   build fuzz_$img tests/fuzz/fuzz_$img.c "${storage[@]}" -Itests/fuzz -lz -lpthread
 done
@@ -72,8 +92,9 @@ arm=(src/cloud/arm/expr.c src/cloud/arm/template.c src/cloud/arm/id.c src/cloud/
 build fuzz_arm_expr tests/fuzz/fuzz_arm_expr.c "${arm[@]}"
 build fuzz_arm_id tests/fuzz/fuzz_arm_id.c "${arm[@]}"
 
-for h in fuzz_elf fuzz_virtq fuzz_dev_blk fuzz_dev_net fuzz_dev_small fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config \
+for h in fuzz_elf fuzz_virtq fuzz_dev_blk fuzz_dev_net fuzz_dev_small fuzz_cpu fuzz_control fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config \
     fuzz_net_services fuzz_cloud_body fuzz_cli_query fuzz_arm_expr fuzz_arm_id; do
+  only "$h" || continue
   corpus="$out/$h-corpus"
   mkdir -p "$corpus"
   seeds="tests/fuzz/seeds/${h#fuzz_}"
