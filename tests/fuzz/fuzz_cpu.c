@@ -29,9 +29,9 @@
 #include <string.h>
 #include <time.h>
 
-#define RAM_SIZE  (64u * 1024)
-#define MAX_INSNS 8192
-#define MAX_POLLS 2 /* the first poll is at the start: then 8192 instructions or traps */
+#define RAM_SIZE    (64u * 1024)
+#define MAX_INSNS   8192
+#define MAX_POLLS   2 /* the first poll is at the start: then 8192 instructions or traps */
 #define WATCHDOG_MS 200
 
 static pthread_mutex_t cur_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -94,7 +94,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size < 1) return 0;
     struct virt_config cfg = {
-        .ram_size = RAM_SIZE, .ncpus = 1, .satp_mode = 10,
+        .ram_size = RAM_SIZE,
+        .ncpus = 1,
+        .satp_mode = 10,
         .builtin_sbi = data[0] & 1,
     };
     struct machine *m = virt_create(&cfg);

@@ -73,8 +73,10 @@ static void fd_init(void)
 /* Attach a device model in virtio slot k (FD_MMIO + k pages, IRQ 1 + k). */
 static void fd_attach(const struct device_model *model, int k, const void *arg)
 {
-    struct device_slot at = {.name = "virtio_mmio", .base = FD_MMIO + 0x1000u * (unsigned)k,
-                             .size = 0x1000, .irq = 1u + (unsigned)k};
+    struct device_slot at = {.name = "virtio_mmio",
+                             .base = FD_MMIO + 0x1000u * (unsigned)k,
+                             .size = 0x1000,
+                             .irq = 1u + (unsigned)k};
     if (model->attach(fd_m, &at, arg) < 0) abort();
 }
 
@@ -94,9 +96,9 @@ static uint64_t fd_read(uint64_t off, int size)
 static uint64_t fd_addr(uint32_t v)
 {
     switch (v >> 30) {
-    case 0: return FD_RAM_BASE + (v % FD_RAM_SIZE);               /* in RAM */
-    case 1: return FD_RAM_BASE + FD_RAM_SIZE - (v & 0xfff);        /* across its end */
-    case 2: return fd_base + (v & 0x1ff);                          /* the device itself */
+    case 0: return FD_RAM_BASE + (v % FD_RAM_SIZE);                 /* in RAM */
+    case 1: return FD_RAM_BASE + FD_RAM_SIZE - (v & 0xfff);         /* across its end */
+    case 2: return fd_base + (v & 0x1ff);                           /* the device itself */
     default: return (uint64_t)(v & 0x3fffffffu) << (v & 3 ? 4 : 0); /* anywhere */
     }
 }
@@ -109,7 +111,7 @@ static uint8_t *fd_ram(uint64_t off, size_t len)
 }
 
 struct fd_queue {
-    uint16_t num;     /* what the driver set (may be invalid) */
+    uint16_t num; /* what the driver set (may be invalid) */
     uint16_t avail_idx;
 };
 static struct fd_queue fd_q[VIRTIO_MAX_QUEUES];
@@ -134,8 +136,7 @@ static void fd_setup(struct virtio_dev *vd, struct fd_in *in)
     fd_reg(0x020, 4, lo);
     fd_reg(0x024, 4, 1);
     fd_reg(0x020, 4, hi);
-    fd_reg(0x070, 4, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-                         VIRTIO_STATUS_FEATURES_OK);
+    fd_reg(0x070, 4, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
     for (unsigned q = 0; q < vd->nqueues && q < VIRTIO_MAX_QUEUES; q++) {
         fd_reg(0x030, 4, q);
         uint16_t num = fd_u16(in);
@@ -157,13 +158,13 @@ static void fd_setup(struct virtio_dev *vd, struct fd_in *in)
         fd_reg(0x0a4, 4, used >> 32);
         fd_reg(0x044, 4, 1);
     }
-    fd_reg(0x070, 4, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-                         VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+    fd_reg(0x070, 4,
+           VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+               VIRTIO_STATUS_DRIVER_OK);
 }
 
 /* Run the operation stream; device_op handles opcode 7 (may be NULL). */
-static void fd_run(struct virtio_dev *vd, struct fd_in *in,
-                   void (*device_op)(struct fd_in *in))
+static void fd_run(struct virtio_dev *vd, struct fd_in *in, void (*device_op)(struct fd_in *in))
 {
     for (int ops = 0; in->n && ops < FD_MAX_OPS; ops++) {
         uint8_t op = fd_u8(in);
@@ -217,15 +218,18 @@ static void fd_run(struct virtio_dev *vd, struct fd_in *in,
             uint32_t off = fd_u32(in) % FD_RAM_SIZE;
             size_t len = fd_u8(in);
             uint8_t *dst = fd_ram(off, len);
-            for (size_t k = 0; dst && k < len; k++) dst[k] = fd_u8(in);
+            for (size_t k = 0; dst && k < len; k++)
+                dst[k] = fd_u8(in);
             break;
         }
         case 6: { /* used_event / avail flags */
             uint16_t *avail = (uint16_t *)fd_ram(qoff + 0x4000, 4 + 2 * 1025);
             uint16_t num = fd_q[q].num && fd_q[q].num <= 1024 ? fd_q[q].num : 1;
             if (!avail) break;
-            if (op & 8) avail[0] = fd_u16(in);
-            else avail[2 + num] = fd_u16(in);
+            if (op & 8)
+                avail[0] = fd_u16(in);
+            else
+                avail[2 + num] = fd_u16(in);
             break;
         }
         case 7:

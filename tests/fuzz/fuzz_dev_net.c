@@ -30,7 +30,8 @@ static void fake_send(struct netdev *nd, const uint8_t *frame, size_t len)
     (void)nd;
     if (len < 14 || len > NETDEV_MAX_FRAME + HDR_LEN) abort();
     volatile uint8_t sum = 0;
-    for (size_t k = 0; k < len; k++) sum ^= frame[k]; /* ASan checks every byte */
+    for (size_t k = 0; k < len; k++)
+        sum ^= frame[k]; /* ASan checks every byte */
 }
 static void fake_close(struct netdev *nd)
 {

@@ -32,7 +32,8 @@ static void console_op(struct fd_in *in)
 {
     uint8_t buf[256];
     size_t len = fd_u8(in);
-    for (size_t k = 0; k < len; k++) buf[k] = fd_u8(in);
+    for (size_t k = 0; k < len; k++)
+        buf[k] = fd_u8(in);
     virtio_console_send(con, buf, len);
     (void)virtio_console_driver_ready(con);
 }
@@ -53,7 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fd_attach(&virtio_rng_device, 2, NULL);
         balloon = fd_m->balloon;
         con = fd_m->agent;
-        for (int k = 0; k < 3; k++) devs[k] = dev_at(FD_MMIO + 0x1000u * (unsigned)k);
+        for (int k = 0; k < 3; k++)
+            devs[k] = dev_at(FD_MMIO + 0x1000u * (unsigned)k);
     }
     if (size < 1) return 0;
     int which = data[0] % 3;
