@@ -1,11 +1,22 @@
 /*
  * http.h - kumod's HTTP server (libmicrohttpd): a unix socket and,
- * optionally, a loopback TCP port, one thread per connection, request
- * bodies collected up to a limit, and one handler for every request.
+ * optionally, a loopback TCP port, request bodies collected up to a limit,
+ * and one handler for every request.
  *
- * Contract: the handler runs on the connection's own thread and may block
- * (the ?wait of long operations). The body it sees is complete; a body over
- * max_body is never collected - the request reaches the handler with
+ * Connections cost no thread: one event loop (epoll) holds them all, up to
+ * HTTP_MAX_CONNECTIONS, so thousands of idle ones lock nobody out. A
+ * connection that has not sent an authorized request is closed after
+ * HTTP_IDLE_UNAUTH seconds of silence; once a request passed the authorize
+ * callback, after HTTP_IDLE_AUTH. Authorization is decided on the request's
+ * headers, before any of its body is read: a refused request is answered
+ * at once (the handler makes the 401) and its body never collected.
+ *
+ * Contract: an authorized request's handler runs on a thread of its own
+ * (at most HTTP_MAX_WORKERS at once; beyond that the request is answered
+ * 503) and may block (the ?wait of long operations) while the connection
+ * waits suspended. Refusals (401, 413, 503) run the handler on the event
+ * loop and must not block. The body the handler sees is complete; a body
+ * over max_body is never collected - the request reaches the handler with
  * body_too_large set (and no body). The handler fills a struct
  * http_response; http.c sends it and frees body.
  */
@@ -37,13 +48,23 @@ struct http_response {
     bool www_authenticate;    /* 401 */
 };
 
+#define HTTP_MAX_CONNECTIONS 16384
+#define HTTP_IDLE_UNAUTH     10  /* seconds */
+#define HTTP_IDLE_AUTH       120 /* seconds */
+#define HTTP_MAX_WORKERS     256
+
 typedef void (*http_handler)(void *ctx, const struct http_request *rq, struct http_response *rs);
+/* Whether a request (its method, path and Authorization header, NULL when
+ * absent) may go on: read its body and run its handler on a worker. */
+typedef bool (*http_authorize)(void *ctx, const char *method, const char *path,
+                               const char *authorization);
 
 /* Listen on unix_path (created, mode 0660, replacing a stale socket) and on
  * tcp ("127.0.0.1:8080", "[::1]:8080", "localhost:8080"; "" = none; only
  * loopback addresses are accepted). NULL with a message in err. */
 struct http *http_start(const char *unix_path, const char *tcp, size_t max_body,
-                        http_handler handler, void *ctx, char *err, size_t errlen);
+                        http_handler handler, http_authorize authorize, void *ctx, char *err,
+                        size_t errlen);
 /* Stop accepting, wait for running handlers, close everything. */
 void http_stop(struct http *h);
 

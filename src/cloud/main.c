@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -78,6 +79,12 @@ static void usage(FILE *out)
             "  --stop-timeout S        seconds before a stopping VM is killed (default 30)\n"
             "  --workers N             threads for long operations (default 4)\n"
             "  --autoscale-interval S  seconds between autoscale evaluations (default 30)\n"
+            "  --import-dir DIR        where image imports may come from (default DATA/import):\n"
+            "                          regular files beneath it, no symbolic links\n"
+            "  --import-max-gib N      largest image file and virtual size (default 64)\n"
+            "  --vmm-uids LO-HI        uids kumo-vmm processes drop to, one per VM, when kumod\n"
+            "                          runs as root; LO is also their shared group (default\n"
+            "                          300000-399999; use ids no user or service has)\n"
             "  -v, --verbose           more log output\n"
             "  -h, --help, --version\n"
             "\n"
@@ -127,7 +134,10 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         O_ASINT,
         O_VERSION,
         O_SWITCH,
-        O_ARM
+        O_ARM,
+        O_UIDS,
+        O_IMPDIR,
+        O_IMPMAX
     };
     static const struct option opts[] = {
         {"data-dir", required_argument, NULL, O_DATA},
@@ -150,6 +160,9 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         {"shutdown-timeout", required_argument, NULL, O_SHUTDOWN},
         {"workers", required_argument, NULL, O_WORKERS},
         {"autoscale-interval", required_argument, NULL, O_ASINT},
+        {"vmm-uids", required_argument, NULL, O_UIDS},
+        {"import-dir", required_argument, NULL, O_IMPDIR},
+        {"import-max-gib", required_argument, NULL, O_IMPMAX},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, O_VERSION},
@@ -168,7 +181,10 @@ static int parse(int argc, char **argv, struct kumod_config *c)
                                .stop_timeout = 30,
                                .workers = 4,
                                .shutdown_timeout = 30,
-                               .autoscale_interval = 30};
+                               .autoscale_interval = 30,
+                               .vmm_uid_lo = 300000,
+                               .vmm_uid_hi = 399999,
+                               .import_max_gib = 64};
     snprintf(c->public_address, sizeof(c->public_address), "127.0.0.1");
     int o;
     long v;
@@ -197,6 +213,22 @@ static int parse(int argc, char **argv, struct kumod_config *c)
             if (!real(optarg, 0.1, 4, &c->ram_ratio)) goto bad;
             break;
         case O_PUBADDR: snprintf(c->public_address, sizeof(c->public_address), "%s", optarg); break;
+        case O_IMPDIR: snprintf(c->import_dir, sizeof(c->import_dir), "%s", optarg); break;
+        case O_IMPMAX:
+            if (!num(optarg, 1, 65536, &c->import_max_gib)) goto bad;
+            break;
+        case O_UIDS: {
+            long lo, hi;
+            char buf[64], *dash;
+            snprintf(buf, sizeof(buf), "%s", optarg);
+            dash = strchr(buf, '-');
+            if (!dash) goto bad;
+            *dash = 0;
+            if (!num(buf, 1000, 2000000000L, &lo) || !num(dash + 1, lo, 2000000000L, &hi)) goto bad;
+            c->vmm_uid_lo = lo;
+            c->vmm_uid_hi = hi;
+            break;
+        }
         case O_PORTS: {
             long lo, hi;
             char buf[64], *dash;
@@ -375,8 +407,16 @@ int main(int argc, char **argv)
 {
     static struct kumod k;
     if (parse(argc, argv, &k.cfg) < 0) return 2;
+    kumod_crash_point("start"); /* reads KUMO_CRASH_AT while single-threaded */
     log_init("kumod", k.cfg.verbose ? LOG_DEBUG : LOG_INFO);
     umask(077); /* the database, disks and logs are the tenants' */
+    /* every connection is a descriptor (http.h holds thousands), every VM a
+     * few: as many as the hard limit allows */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     struct kumod_config *c = &k.cfg;
     if (!c->data_dir[0]) kumo_default_data_dir(c->data_dir, sizeof(c->data_dir));
     if (path_mkdirs(c->data_dir) < 0) {
@@ -393,13 +433,27 @@ int main(int argc, char **argv)
         return 1;
     }
     memcpy(c->data_dir, abs, strlen(abs) + 1);
-    static const char *const subdirs[] = {"images", "disks", "snapshots", "vms"};
-    for (size_t i = 0; i < 4; i++) {
+    static const char *const subdirs[] = {"images", "disks", "snapshots", "vms", "import"};
+    for (size_t i = 0; i < 5; i++) {
         char p[PATH_MAX];
         if (path_mkdirs(path_in_data(&k, p, subdirs[i])) < 0) {
             log_error("%s: %s", p, strerror(errno));
             return 1;
         }
+    }
+    if (!c->import_dir[0]) path_in_data(&k, c->import_dir, "import");
+    {
+        /* as given or made absolute: what paths in requests are compared with */
+        char real[PATH_MAX];
+        if (!realpath(c->import_dir, real)) {
+            log_error("--import-dir %s: %s", c->import_dir, strerror(errno));
+            return 1;
+        }
+        if (strlen(real) >= sizeof(c->import_dir)) {
+            log_error("--import-dir %s: the path is too long", real);
+            return 1;
+        }
+        memcpy(c->import_dir, real, strlen(real) + 1);
     }
     char p[PATH_MAX], err[1024];
     int lock_fd = open(path_in_data(&k, p, "kumod.lock"), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -492,7 +546,7 @@ int main(int argc, char **argv)
         return 1;
     }
     k.http = http_start(path_in_data(&k, p, "kumod.sock"), c->listen_tcp, c->max_body, api_handle,
-                        &k, err, sizeof(err));
+                        api_authorized, &k, err, sizeof(err));
     if (!k.http) {
         log_error("%s", err);
         return 1;

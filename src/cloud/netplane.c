@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -68,8 +69,25 @@ static bool find_switch(struct kumod *k, char *out, size_t len)
 static bool switch_alive(struct netplane *n)
 {
     if (n->pid <= 0) return false;
-    if (n->child) waitpid(n->pid, NULL, WNOHANG); /* reap it if it died */
+    /* our child: waitpid knows (its command line may still be kumod's own
+     * for a moment after the spawn, before its exec) */
+    if (n->child) return waitpid(n->pid, NULL, WNOHANG) == 0;
     return proc_start_ticks(n->pid) == n->start_ticks && proc_cmdline_has(n->pid, n->control);
+}
+
+/* The ports socket for sandboxed VMMs (kumod_vmm_ids): their shared group
+ * may enter net/ and connect, so a NIC reconnects to a restarted switch. */
+static void share_ports(struct kumod *k, struct netplane *n)
+{
+    unsigned uid, gid;
+    if (!kumod_vmm_ids(k, 0, &uid, &gid)) return;
+    char dir[PATH_MAX];
+    path_in_data(k, dir, "net");
+    if (chown(dir, 0, gid) < 0 || chmod(dir, 0710) < 0 || chown(n->ports, 0, gid) < 0 ||
+        chmod(n->ports, 0660) < 0)
+        log_warn("%s: cannot give the VMMs' group %u access (%s): a VM's NIC will not "
+                 "reconnect to a restarted kumo-switch",
+                 n->ports, gid, strerror(errno));
 }
 
 static bool ping(struct netplane *n, int timeout_ms)
@@ -106,7 +124,10 @@ static int ensure_switch(struct kumod *k)
         log_info("started kumo-switch (pid %d)", (int)pid);
     }
     for (int i = 0; i < 250; i++) { /* up to 5 s for the control socket */
-        if (ping(n, 500)) return 0;
+        if (ping(n, 500)) {
+            share_ports(k, n);
+            return 0;
+        }
         if (!switch_alive(n)) break;
         usleep(20000);
     }
