@@ -128,16 +128,16 @@ static void finish(struct api_ctx *c, struct http_response *rs)
     c->out = NULL;
 }
 
-bool api_authorized(void *ctx, const char *method, const char *path, const char *authorization)
+bool api_authorized(void *ctx, const struct http_request *rq)
 {
     struct kumod *k = ctx;
     char buf[2048];
     char *segs[MAX_SEGS];
-    int nseg = split_path(path, buf, sizeof(buf), segs);
+    int nseg = split_path(rq->path, buf, sizeof(buf), segs);
     if (nseg == 2 && strcmp(segs[0], "v1") == 0 && strcmp(segs[1], "health") == 0 &&
-        strcmp(method, "GET") == 0)
+        strcmp(rq->method, "GET") == 0)
         return true; /* the only request without the token */
-    return token_ok(k, authorization);
+    return token_ok(k, http_header(rq, "Authorization"));
 }
 
 void api_handle(void *ctx, const struct http_request *rq, struct http_response *rs)
@@ -149,7 +149,8 @@ void api_handle(void *ctx, const struct http_request *rq, struct http_response *
     int nseg = split_path(rq->path, buf, sizeof(buf), segs);
     bool health = nseg == 2 && strcmp(segs[0], "v1") == 0 && strcmp(segs[1], "health") == 0 &&
                   strcmp(rq->method, "GET") == 0;
-    if (!health && !token_ok(k, http_header(rq, "Authorization"))) {
+    /* rq->session_auth: portal.c checked the portal session (and its CSRF token) */
+    if (!health && !rq->session_auth && !token_ok(k, http_header(rq, "Authorization"))) {
         kerr_set(&c.err, 401, "Unauthorized", NULL,
                  http_header(rq, "Authorization")
                      ? "the bearer token is wrong (it is in DATA/token of kumod's data directory)"
@@ -216,6 +217,7 @@ void api_handle(void *ctx, const struct http_request *rq, struct http_response *
         }
     }
     kumod_lock(k);
+    if (k->catch_up) k->catch_up(k); /* cluster mode: what other hosts committed first */
     route->fn(&c);
     kumod_unlock(k);
     json_decref(c.body);

@@ -14,9 +14,11 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -121,24 +123,123 @@ static int listen_tcp(const char *spec, char *err, size_t errlen)
     return fd;
 }
 
+struct upgrade {
+    http_upgrade_fn fn;
+    void *ctx;
+};
+
+struct upgraded {
+    struct upgrade u;
+    struct http *h;
+    MHD_socket sock;
+    const char *extra;
+    size_t extra_len;
+    struct MHD_UpgradeResponseHandle *urh;
+};
+
+static void worker_done(struct http *h)
+{
+    pthread_mutex_lock(&h->lock);
+    if (--h->workers == 0) pthread_cond_broadcast(&h->idle);
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* An upgraded connection's own thread (the event loop must not block). */
+static void *upgraded_run(void *arg)
+{
+    struct upgraded *g = arg;
+    g->u.fn(g->u.ctx, g->sock, g->extra, g->extra_len);
+    MHD_upgrade_action(g->urh, MHD_UPGRADE_ACTION_CLOSE);
+    struct http *h = g->h;
+    free(g);
+    worker_done(h);
+    return NULL;
+}
+
+static void upgrade_cb(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra_in,
+                       size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+    (void)conn;
+    struct pending *p = con_cls;
+    struct upgrade *u = cls;
+    if (!p) { /* a refusal is never upgraded (handlers only upgrade authorized requests) */
+        shutdown(sock, SHUT_RDWR);
+        u->fn(u->ctx, sock, extra_in, extra_in_size);
+        MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+        free(u);
+        return;
+    }
+    struct upgraded *g = malloc(sizeof(*g));
+    struct http *h = p->h;
+    pthread_mutex_lock(&h->lock);
+    h->workers++;
+    pthread_mutex_unlock(&h->lock);
+    pthread_t t;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    if (g) *g = (struct upgraded){*u, h, sock, extra_in, extra_in_size, urh};
+    if (!g || pthread_create(&t, &at, upgraded_run, g) != 0) {
+        /* no thread: fn still gets (and releases) its context, on a closed
+         * connection it leaves at once */
+        shutdown(sock, SHUT_RDWR);
+        u->fn(u->ctx, sock, extra_in, extra_in_size);
+        MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+        free(g);
+        worker_done(h);
+    }
+    pthread_attr_destroy(&at);
+    free(u);
+}
+
+void http_add_header(struct http_response *rs, const char *name, const char *fmt, ...)
+{
+    if (rs->nheaders >= HTTP_MAX_HEADERS) return;
+    rs->headers[rs->nheaders].name = name;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rs->headers[rs->nheaders].value, sizeof(rs->headers[0].value), fmt, ap);
+    va_end(ap);
+    rs->nheaders++;
+}
+
 static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_response *rs)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(rs->len, rs->body, MHD_RESPMEM_MUST_FREE);
-    if (!r) {
+    struct MHD_Response *r;
+    struct upgrade *u = NULL;
+    if (rs->upgrade) {
         free(rs->body);
-        return MHD_NO;
+        rs->body = NULL;
+        u = malloc(sizeof(*u));
+        r = u ? MHD_create_response_for_upgrade(upgrade_cb, u) : NULL;
+        if (!r) {
+            free(u);
+            return MHD_NO;
+        }
+        *u = (struct upgrade){rs->upgrade, rs->upgrade_ctx};
+    } else {
+        r = MHD_create_response_from_buffer(rs->len, rs->body, MHD_RESPMEM_MUST_FREE);
+        if (!r) {
+            free(rs->body);
+            return MHD_NO;
+        }
+        rs->body = NULL;
+        MHD_add_response_header(r, "Content-Type",
+                                rs->content_type ? rs->content_type : "application/json");
     }
-    rs->body = NULL;
-    MHD_add_response_header(r, "Content-Type",
-                            rs->content_type ? rs->content_type : "application/json");
-    MHD_add_response_header(r, "Cache-Control", "no-store");
+    bool cache = false;
+    for (int i = 0; i < rs->nheaders; i++) {
+        MHD_add_response_header(r, rs->headers[i].name, rs->headers[i].value);
+        cache |= strcasecmp(rs->headers[i].name, "Cache-Control") == 0;
+    }
+    if (!cache && !rs->upgrade) MHD_add_response_header(r, "Cache-Control", "no-store");
     if (rs->location[0]) MHD_add_response_header(r, "Location", rs->location);
     if (rs->allow[0]) MHD_add_response_header(r, "Allow", rs->allow);
     if (rs->www_authenticate)
         MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"kumo\"");
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)rs->status, r);
     MHD_destroy_response(r);
+    /* MHD calls upgrade_cb (which frees u) only once the 101 is sent */
     return ret;
 }
 
@@ -168,9 +269,7 @@ static void *worker(void *arg)
     h->handler(h->ctx, &rq, &p->rs);
     atomic_store(&p->done, true);
     MHD_resume_connection(p->conn); /* the event loop sends p->rs */
-    pthread_mutex_lock(&h->lock);
-    if (--h->workers == 0) pthread_cond_broadcast(&h->idle);
-    pthread_mutex_unlock(&h->lock);
+    worker_done(h);
     return NULL;
 }
 
@@ -183,8 +282,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     struct pending *p = *con_cls;
     if (!p) {
         /* the headers are in: decide before reading any of the body */
-        const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-        if (!h->authorize(h->ctx, method, url, auth)) return answer_now(h, conn, method, url, false);
+        struct http_request head = {.method = method, .path = url, .body = "", .conn = conn};
+        if (!h->authorize(h->ctx, &head)) return answer_now(h, conn, method, url, false);
         p = calloc(1, sizeof(*p));
         if (!p) return MHD_NO;
         *con_cls = p;
@@ -243,11 +342,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     MHD_suspend_connection(conn);
     if (!room || pthread_create(&t, &at, worker, p) != 0) {
         pthread_attr_destroy(&at);
-        if (room) {
-            pthread_mutex_lock(&h->lock);
-            if (--h->workers == 0) pthread_cond_broadcast(&h->idle);
-            pthread_mutex_unlock(&h->lock);
-        }
+        if (room) worker_done(h);
         p->rs = (struct http_response){.status = 503};
         p->rs.body = strdup("{\"error\":{\"code\":\"TooManyRequests\",\"message\":\"kumod is "
                             "answering as many requests as it can; try again\"}}\n");
@@ -277,7 +372,8 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 static struct MHD_Daemon *start_on(struct http *h, int fd)
 {
     return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                                MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+                                MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE |
+                                MHD_USE_ERROR_LOG,
                             0, NULL, NULL, access_cb, h, MHD_OPTION_LISTEN_SOCKET, fd,
                             MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,

@@ -36,7 +36,18 @@ struct http_request {
     size_t body_len;
     bool body_too_large;
     struct MHD_Connection *conn;
+    bool session_auth; /* authenticated by a portal session (portal.h), not a token */
 };
+
+/* After a 101 answer: the connection's socket belongs to fn (see
+ * http_response.upgrade), with the bytes the client sent after its
+ * request already (extra). fn runs on a thread of its own (counted among
+ * the workers: http_stop waits for it, so it must end once its owner is
+ * stopping), may block, and must not close fd; http.c closes it when fn
+ * returns. */
+typedef void (*http_upgrade_fn)(void *ctx, int fd, const char *extra, size_t extra_len);
+
+#define HTTP_MAX_HEADERS 10
 
 struct http_response {
     int status;
@@ -46,6 +57,16 @@ struct http_response {
     char location[512];       /* Location header, or "" */
     char allow[96];           /* Allow header (405), or "" */
     bool www_authenticate;    /* 401 */
+    /* More headers (name: a static string); a "Cache-Control" one replaces
+     * the default no-store. */
+    struct {
+        const char *name;
+        char value[512];
+    } headers[HTTP_MAX_HEADERS];
+    int nheaders;
+    /* status 101: switch protocols, then upgrade(upgrade_ctx, ...) */
+    http_upgrade_fn upgrade;
+    void *upgrade_ctx;
 };
 
 #define HTTP_MAX_CONNECTIONS 16384
@@ -53,11 +74,16 @@ struct http_response {
 #define HTTP_IDLE_AUTH       120 /* seconds */
 #define HTTP_MAX_WORKERS     256
 
+/* Add a header to a response (value truncated to 511 bytes; ignored past
+ * HTTP_MAX_HEADERS). */
+void http_add_header(struct http_response *rs, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 typedef void (*http_handler)(void *ctx, const struct http_request *rq, struct http_response *rs);
-/* Whether a request (its method, path and Authorization header, NULL when
- * absent) may go on: read its body and run its handler on a worker. */
-typedef bool (*http_authorize)(void *ctx, const char *method, const char *path,
-                               const char *authorization);
+/* Whether a request may go on: read its body and run its handler on a
+ * worker. rq has the method, path and headers (http_header) but no body
+ * yet. Runs on the event loop: must not block. */
+typedef bool (*http_authorize)(void *ctx, const struct http_request *rq);
 
 /* Listen on unix_path (created, mode 0660, replacing a stale socket) and on
  * tcp ("127.0.0.1:8080", "[::1]:8080", "localhost:8080"; "" = none; only
