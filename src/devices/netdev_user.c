@@ -27,6 +27,7 @@
 #define MAX_FDS    256
 #define MAX_TIMERS 8
 #define RECENT     8
+#define PEERS      64 /* clients that connected in through a hostfwd */
 
 struct timer {
     bool used, armed;
@@ -47,6 +48,15 @@ struct user {
     uint32_t recent[RECENT];     /* destinations warned about lately */
     struct log_limit guest_log;  /* libslirp's complaints about the guest */
     unsigned nrecent;
+    /* Clients the egress policy would deny that connected in (a hostfwd
+     * from the host's network: libslirp passes their address): the guest
+     * may answer them, on that connection only. The newest PEERS. */
+    struct peer {
+        uint32_t addr;
+        uint16_t port, guest_port;
+        uint8_t proto;
+    } peers[PEERS];
+    unsigned npeers;
 };
 
 #define VNETWORK 0x0a000200u /* 10.0.2.0/24, host byte order */
@@ -67,11 +77,48 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* A TCP or UDP packet of IPv4 (not a later fragment): its addresses, ports
+ * and protocol; false for anything else. */
+static bool flow_of(const uint8_t *f, size_t len, uint32_t *src, uint32_t *dst, uint16_t *sport,
+                    uint16_t *dport, uint8_t *proto)
+{
+    if (len < 34 || f[12] != 0x08 || f[13] != 0x00 || (f[14] >> 4) != 4) return false;
+    size_t ihl = (size_t)(f[14] & 0x0f) * 4;
+    if (ihl < 20 || len < 14 + ihl + 4 || ((f[20] & 0x1f) | f[21]) != 0) return false;
+    if (f[23] != 6 && f[23] != 17) return false;
+    *proto = f[23];
+    *src = (uint32_t)f[26] << 24 | (uint32_t)f[27] << 16 | (uint32_t)f[28] << 8 | f[29];
+    *dst = (uint32_t)f[30] << 24 | (uint32_t)f[31] << 16 | (uint32_t)f[32] << 8 | f[33];
+    const uint8_t *l4 = f + 14 + ihl;
+    *sport = (uint16_t)(l4[0] << 8 | l4[1]);
+    *dport = (uint16_t)(l4[2] << 8 | l4[3]);
+    return true;
+}
+
+static struct peer *find_peer(struct user *u, uint32_t addr, uint16_t port, uint16_t guest_port,
+                              uint8_t proto)
+{
+    for (unsigned i = 0; i < PEERS && i < u->npeers; i++) {
+        struct peer *p = &u->peers[i];
+        if (p->addr == addr && p->port == port && p->guest_port == guest_port && p->proto == proto)
+            return p;
+    }
+    return NULL;
+}
+
 /* ---- libslirp callbacks ---- */
 
 static ssize_t cb_send(const void *buf, size_t len, void *opaque)
 {
     struct user *u = opaque;
+    uint32_t src, dst;
+    uint16_t sport, dport;
+    uint8_t proto;
+    /* to the guest from a client the policy would not let it reach: one
+     * that connected in; its answers may go back (user_send) */
+    if (flow_of(buf, len, &src, &dst, &sport, &dport, &proto) && (src & 0xffffff00u) != VNETWORK &&
+        egress_check(&u->egress, src) != EGRESS_OK && !find_peer(u, src, sport, dport, proto))
+        u->peers[u->npeers++ % PEERS] = (struct peer){src, sport, dport, proto};
     if (u->nd.rx) u->nd.rx(u->nd.rx_opaque, buf, len);
     return (ssize_t)len;
 }
@@ -213,6 +260,12 @@ static void user_send(struct netdev *nd, const uint8_t *frame, size_t len)
          * DHCP uses stay inside libslirp */
         bool inside = (dst & 0xffffff00u) == VNETWORK || dst == 0xffffffffu;
         enum egress_verdict v = inside ? EGRESS_OK : egress_check(&u->egress, dst);
+        uint32_t fs, fd;
+        uint16_t sport, dport;
+        uint8_t proto;
+        if (v != EGRESS_OK && flow_of(frame, len, &fs, &fd, &sport, &dport, &proto) &&
+            find_peer(u, fd, dport, sport, proto))
+            v = EGRESS_OK; /* an answer to a client that connected in */
         if (v != EGRESS_OK) {
             u->egress_drops++;
             nd->tx_dropped++;

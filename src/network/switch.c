@@ -311,6 +311,15 @@ bool sw_policy(struct sw *sw, size_t v, const struct net_frame *f, int src, int 
 
 /* ------------------------------------------------------------ from NICs -- */
 
+/* Is f the reply direction of a tracked flow of VNet v, one that a packet
+ * from the NAT started? */
+static bool answers_inbound(struct sw *sw, size_t v, const struct net_frame *f, uint64_t now)
+{
+    struct ct_key k;
+    bool reply = false;
+    return flow_key(f, &k) && ct_find(sw->vnets[v].ct, &k, now, &reply) != NULL && reply;
+}
+
 static inline void drop(struct sw_port_stats *st, enum sw_drop why)
 {
     st->drops[why]++;
@@ -612,8 +621,11 @@ static void port_ip(struct sw *sw, size_t nic, const struct net_frame *f, uint64
     }
     /* outside the VNet: through the NAT, but only where VMs may go
      * (egress.h: never this host, its loopback or link-local neighbours;
-     * the host's private networks only if the operator allows them) */
-    if (egress_check(&sw->egress, dst) != EGRESS_OK) {
+     * the host's private networks only if the operator allows them).
+     * Answers of a flow that came in through the NAT (a public IP's port,
+     * from a client on the host's network: libslirp passes its address)
+     * go back to it: the NSGs admitted that flow. */
+    if (!answers_inbound(sw, n->vnet, f, now) && egress_check(&sw->egress, dst) != EGRESS_OK) {
         drop(st, SW_DROP_EGRESS);
         return;
     }

@@ -63,6 +63,33 @@ def test_hostfwd_reaches_a_guest_web_server(vmm, guest, tmp_path):
         p.wait()
 
 
+def test_hostfwd_answers_a_client_on_the_hosts_network(vmm, guest, lan_host):
+    """A client on the host's LAN connects to a forwarded port: the guest's
+    answers reach it (libslirp passes the client's private address, which
+    the egress policy closes to connections of the guest's own)."""
+    port = free_port()
+    body = "hello-lan-client-%d" % port
+    cmd = (f"mkdir -p /w; echo {body} > /w/index.html; httpd -f -p 8080 -h /w & "
+           "echo server-up; sleep 300")
+    p = subprocess.Popen(boot_cmd(vmm, guest, cmd,
+                                  extra=["--net", f"user,hostfwd=tcp:{lan_host.host_side}:{port}-:8080"]),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    try:
+        got = ""
+        deadline = time.monotonic() + 180  # a sanitized build on a busy host boots slowly
+        while time.monotonic() < deadline and body not in got:
+            c = lan_host.run(["curl", "-s", "-m", "10", f"http://{lan_host.host_side}:{port}/index.html"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            got = c.communicate(timeout=30)[0]
+            if body not in got:
+                time.sleep(0.5)
+        assert body in got, got
+    finally:
+        p.kill()
+        p.wait()
+
+
 def http_server(popen, tmp_path, name, body):
     """python3 -m http.server on 0.0.0.0 serving body as /index.html; (proc, port)."""
     d = tmp_path / name

@@ -733,6 +733,15 @@ static void test_egress(void)
     CHECK(out.n == 0, "the host's own address not reached");
     in_port(sw, N1, tcp(GW, MAC1, IP1, INET, 40000, 22, NET_TCP_SYN));
     CHECK(one(SW_TO_NAT, V1) != NULL, "the internet is");
+    /* a LAN client that connected in (a public IP's port; libslirp passes
+     * its address): the guest's answers reach it, a connection of the
+     * guest's own does not */
+    in_nat(sw, V1, tcp(GW, MAC1, IP(192, 168, 1, 20), IP1, 51000, 80, NET_TCP_SYN));
+    CHECK(one(SW_TO_PORT, N1) != NULL, "a LAN client connects in");
+    in_port(sw, N1, tcp(GW, MAC1, IP1, IP(192, 168, 1, 20), 80, 51000, NET_TCP_SYN | NET_TCP_ACK));
+    CHECK(one(SW_TO_NAT, V1) != NULL, "the guest's answer reaches the LAN client");
+    in_port(sw, N1, tcp(GW, MAC1, IP1, IP(192, 168, 1, 20), 40002, 22, NET_TCP_SYN));
+    CHECK(out.n == 0, "a connection of the guest's own to the LAN client does not");
     /* an operator-allowed LAN prefix */
     char err[256];
     CHECK(egress_add(&sw->egress, "allow:192.168.1.0/24", err, sizeof(err)) == 0, "%s", err);
