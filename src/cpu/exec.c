@@ -210,6 +210,7 @@ void hart_wait_for_interrupt(struct hart *h)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     pthread_mutex_lock(&h->wfi_lock);
+    h->idle_since_ns = (uint64_t)t0.tv_sec * 1000000000u + (uint64_t)t0.tv_nsec;
     atomic_store(&h->wfi, true);
     for (;;) {
         if (atomic_load(&m->stop) || atomic_load(&h->events)) break;
@@ -230,10 +231,12 @@ void hart_wait_for_interrupt(struct hart *h)
         }
     }
     atomic_store(&h->wfi, false);
-    pthread_mutex_unlock(&h->wfi_lock);
+    /* counted under the lock, so hart_idle_ns never sees the wait twice */
     clock_gettime(CLOCK_MONOTONIC, &t1);
     int64_t ns = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
     if (ns > 0) atomic_fetch_add_explicit(&h->idle_ns, (uint64_t)ns, memory_order_relaxed);
+    h->idle_since_ns = 0;
+    pthread_mutex_unlock(&h->wfi_lock);
 }
 
 /* ---- polling between blocks -------------------------------------------------- */

@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* misa: RV64 with A, C, D, F, I, M, S and U */
 #define MISA_RV64GC_SU                                                                         \
@@ -89,6 +90,20 @@ void hart_kick(struct hart *h)
         pthread_cond_signal(&h->wfi_cond);
         pthread_mutex_unlock(&h->wfi_lock);
     }
+}
+
+uint64_t hart_idle_ns(struct hart *h)
+{
+    pthread_mutex_lock(&h->wfi_lock);
+    uint64_t idle = atomic_load(&h->idle_ns);
+    if (h->idle_since_ns) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        uint64_t now = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+        if (now > h->idle_since_ns) idle += now - h->idle_since_ns;
+    }
+    pthread_mutex_unlock(&h->wfi_lock);
+    return idle;
 }
 
 void hart_set_irq(struct hart *h, uint64_t mip_bits, bool level)

@@ -83,7 +83,7 @@ static json_t *status(struct control *c, struct machine *m)
     json_t *busy = json_array(), *idle = json_array(), *throttled = json_array();
     for (int k = 0; k < m->nharts; k++) {
         struct vcpu_times t;
-        cpuctl_times(c->cpu, k, atomic_load(&m->harts[k]->idle_ns), &t);
+        cpuctl_times(c->cpu, k, hart_idle_ns(m->harts[k]), &t);
         json_array_append_new(busy, json_integer((json_int_t)t.busy_ns));
         json_array_append_new(idle, json_integer((json_int_t)t.idle_ns));
         json_array_append_new(throttled, json_integer((json_int_t)t.throttled_ns));
