@@ -915,7 +915,11 @@ def test_dedicated_vm_and_cpu_credits_in_vm_show(cloud_factory):
     r = c.ok("vm", "create", "-g", "rg", "-n", "b", "--size", "B1ls", "--dedicated")
     view = kv(r.stdout)
     assert view["Host CPUs"] == "dedicated: host cores 1, shared with no other VM", view
-    assert view["CPU credits"].startswith("30.00 of 72 banked (3 an hour below a 5 % baseline)"), view
+    # 30 at the start; the create waits for the guest's setup, whose boot may
+    # spend a little of them (above the baseline) on a loaded host
+    banked, rest = view["CPU credits"].split(" ", 1)
+    assert 29 < float(banked) <= 30, view
+    assert rest.startswith("of 72 banked (3 an hour below a 5 % baseline)"), view
     vm = c.json("vm", "show", "-g", "rg", "b")
     assert vm["dedicated"] is True and vm["hostCpus"] == "1", vm
     # a second dedicated VM does not fit: core 0 stays shared
