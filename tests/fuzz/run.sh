@@ -48,6 +48,7 @@ build fuzz_dev_small tests/fuzz/fuzz_dev_small.c "${board[@]}" src/devices/virti
 build fuzz_cpu tests/fuzz/fuzz_cpu.c "${board[@]}" src/machine/virt.c src/machine/sbi.c \
   src/machine/boot.c src/machine/elf.c src/machine/fdt.c src/devices/clint.c src/devices/uart.c \
   src/devices/syscon.c src/devices/rtc.c src/devices/pvpanic.c src/devices/virtio_balloon.c \
+  src/devices/virtio_input.c \
   src/devices/virtio_console.c src/devices/virtio_rng.c src/devices/virtio_blk.c \
   src/devices/virtio_net.c src/devices/netdev.c src/devices/netdev_user.c \
   src/devices/netdev_switch.c src/network/egress.c "${storage[@]}" src/storage/ratelimit.c \
@@ -56,6 +57,7 @@ build fuzz_cpu tests/fuzz/fuzz_cpu.c "${board[@]}" src/machine/virt.c src/machin
 build fuzz_control tests/fuzz/fuzz_control.c "${board[@]}" src/machine/virt.c src/machine/sbi.c \
   src/machine/boot.c src/machine/elf.c src/machine/fdt.c src/devices/clint.c src/devices/uart.c \
   src/devices/syscon.c src/devices/rtc.c src/devices/pvpanic.c src/devices/virtio_balloon.c \
+  src/devices/virtio_input.c \
   src/devices/virtio_console.c src/devices/virtio_rng.c src/devices/virtio_blk.c \
   src/devices/virtio_net.c src/devices/netdev.c src/devices/netdev_user.c \
   src/devices/netdev_switch.c src/network/egress.c "${storage[@]}" src/storage/ratelimit.c \
