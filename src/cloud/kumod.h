@@ -76,7 +76,6 @@ struct kumod_config {
     char portal_origin[256]; /* the portal's public origin behind a proxy, or "" */
 };
 
-
 struct kumod {
     struct kumod_config cfg;
     pthread_mutex_t lock; /* see above */
