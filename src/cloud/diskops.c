@@ -23,15 +23,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define CHUNK (1u << 20)
 
-int diskops_convert(const char *src, const char *src_format, const char *dst, char *err,
-                    size_t errlen)
+int diskops_convert(const char *src, const char *src_format, bool no_backing, const char *dst,
+                    char *err, size_t errlen)
 {
-    struct disk_options in_o = {
-        .format = src_format && strcmp(src_format, "auto") ? src_format : NULL, .readonly = true};
+    struct disk_options in_o = {.format = src_format && strcmp(src_format, "auto") ? src_format
+                                                                                   : NULL,
+                                .readonly = true,
+                                .no_backing = no_backing};
     struct disk *in = disk_open(src, &in_o, err, errlen);
     if (!in) return -1;
     uint64_t size = disk_size(in);
@@ -88,6 +91,100 @@ done:
     disk_close(in);
     free(buf);
     return rc;
+}
+
+/* ---- the import directory ---- */
+
+#ifndef RESOLVE_NO_MAGICLINKS
+#define RESOLVE_NO_MAGICLINKS 0x02
+#define RESOLVE_NO_SYMLINKS   0x04
+#define RESOLVE_BENEATH       0x08
+#endif
+struct open_how_ {
+    uint64_t flags, mode, resolve;
+};
+
+/* rel beneath dirfd, no symbolic link anywhere on the way. */
+static int open_beneath(int dirfd, const char *rel)
+{
+    const int flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
+#ifdef SYS_openat2
+    struct open_how_ how = {.flags = (uint64_t)flags,
+                            .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+                                       RESOLVE_NO_MAGICLINKS};
+    int fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+    if (fd >= 0 || errno != ENOSYS) return fd;
+#endif
+    /* an older kernel: one component at a time */
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof(buf), "%s", rel);
+    int at = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    char *save = NULL, *c = strtok_r(buf, "/", &save);
+    while (at >= 0 && c) {
+        char *next = strtok_r(NULL, "/", &save);
+        int nfd = -1;
+        if (strcmp(c, "..") == 0)
+            errno = EXDEV; /* never above the directory */
+        else
+            nfd = openat(at, c, next ? O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC : flags);
+        int e = errno;
+        close(at);
+        errno = e;
+        at = nfd;
+        c = next;
+    }
+    return at;
+}
+
+int diskops_import_open(const struct kumod *k, const char *field, const char *path, char *err,
+                        size_t errlen)
+{
+    const char *dir = k->cfg.import_dir;
+    size_t dl = strlen(dir);
+    if (path[0] != '/' || strncmp(path, dir, dl) != 0 || path[dl] != '/' || !path[dl + 1]) {
+        snprintf(err, errlen,
+                 "%s: %.512s is outside the import directory %.512s: copy the file there "
+                 "(kumod --import-dir chooses it)",
+                 field, path, dir);
+        return -1;
+    }
+    int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        snprintf(err, errlen, "%s: the import directory %.512s: %s", field, dir, strerror(errno));
+        return -1;
+    }
+    int fd = open_beneath(dfd, path + dl + 1);
+    int e = errno;
+    close(dfd);
+    if (fd < 0) {
+        if (e == ELOOP || e == EXDEV)
+            snprintf(err, errlen,
+                     "%s: %.512s is, or goes through, a symbolic link or '..': give the file "
+                     "itself, inside the import directory",
+                     field, path);
+        else
+            snprintf(err, errlen, "%s: cannot open %.512s: %s", field, path, strerror(e));
+        return -1;
+    }
+    struct stat st;
+    uint64_t max = (uint64_t)k->cfg.import_max_gib << 30;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen,
+                 "%s: %.512s is not a regular file (a device, FIFO or socket is never imported)",
+                 field, path);
+        close(fd);
+        return -1;
+    }
+    if ((uint64_t)st.st_size > max) {
+        snprintf(err, errlen, "%s: %.512s is %.1f GiB; imports are at most %ld GiB (kumod "
+                 "--import-max-gib)", field, path, (double)st.st_size / (1u << 30),
+                 k->cfg.import_max_gib);
+        close(fd);
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
 }
 
 static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
@@ -167,25 +264,54 @@ void diskops_import_image(struct kumod *k, int64_t id)
     path_image_file(k, disk, id, "disk.qcow2");
     path_image_file(k, kpath, id, "Image");
     path_image_file(k, ipath, id, "initrd");
-    int rc = path_mkdirs(dir);
-    if (rc < 0) snprintf(err, sizeof(err), "%.300s: %s", dir, strerror(errno));
+    /* A tenant's files come from the import directory, opened once there;
+     * the default image's (and its kernel, the default for others) are
+     * kumod's own. */
+    kumod_lock(k);
+    char dflt_kernel[PATH_MAX] = "";
+    db_text(db, dflt_kernel, sizeof(dflt_kernel),
+            "SELECT kernel FROM images WHERE builtin = 1 AND state = 'Succeeded'", "");
+    kumod_unlock(k);
+    int fds[3] = {-1, -1, -1};
+    char *paths[3] = {source, kernel, initrd};
+    const char *fields[3] = {"source", "kernel", "initrd"};
+    bool want[3] = {true, has_kernel, has_initrd};
+    int rc = 0;
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        if (!want[i] || builtin || (i == 1 && dflt_kernel[0] && !strcmp(kernel, dflt_kernel)))
+            continue;
+        fds[i] = diskops_import_open(k, fields[i], paths[i], err, sizeof(err));
+        if (fds[i] < 0) rc = -1;
+        else snprintf(paths[i], PATH_MAX, "/proc/self/fd/%d", fds[i]);
+    }
+    if (rc == 0) rc = path_mkdirs(dir);
+    if (rc < 0 && !err[0]) snprintf(err, sizeof(err), "%.300s: %s", dir, strerror(errno));
     if (rc == 0) {
         /* A tenant's file: it must not make us read other files. */
         struct disk_options o = {
             .format = strcmp(fmt, "auto") ? fmt : NULL, .readonly = true, .no_backing = true};
         struct disk *d = disk_open(source, &o, err, sizeof(err));
-        if (!d)
+        uint64_t max = (uint64_t)k->cfg.import_max_gib << 30;
+        if (!d) {
             rc = -1;
-        else
-            disk_close(d);
+        } else if (!builtin && disk_size(d) > max) {
+            snprintf(err, sizeof(err),
+                     "source: its virtual size is %.1f GiB; images are at most %ld GiB (kumod "
+                     "--import-max-gib)",
+                     (double)disk_size(d) / (1u << 30), k->cfg.import_max_gib);
+            rc = -1;
+        }
+        if (d) disk_close(d);
     }
     /* A built-in qcow2 (a build cache's entry, never changed in place) is
      * hard-linked when it can be: the Debian image is a GiB and more. */
     bool linked = rc == 0 && builtin && !strcmp(fmt, "qcow2") &&
                   (unlink(disk) == 0 || errno == ENOENT) && link(source, disk) == 0;
-    if (rc == 0 && !linked) rc = diskops_convert(source, fmt, disk, err, sizeof(err));
+    if (rc == 0 && !linked) rc = diskops_convert(source, fmt, true, disk, err, sizeof(err));
     if (rc == 0 && has_kernel) rc = copy_file(kernel, kpath, err, sizeof(err));
     if (rc == 0 && has_initrd) rc = copy_file(initrd, ipath, err, sizeof(err));
+    for (int i = 0; i < 3; i++)
+        if (fds[i] >= 0) close(fds[i]);
     uint64_t size = rc == 0 ? virtual_size(disk) : 0;
 
     kumod_lock(k);
@@ -218,7 +344,7 @@ void diskops_take_snapshot(struct kumod *k, int64_t id)
     if (strcmp(state, PV_CREATING) != 0) return;
     char dir[PATH_MAX];
     path_mkdirs(path_in_data(k, dir, "snapshots"));
-    int rc = diskops_convert(src, "qcow2", path_snapshot(k, dst, id), err, sizeof(err));
+    int rc = diskops_convert(src, "qcow2", false, path_snapshot(k, dst, id), err, sizeof(err));
     kumod_lock(k);
     int drc = db_begin(db);
     if (drc == 0)

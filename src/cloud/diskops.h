@@ -7,6 +7,7 @@
 #ifndef KUMO_CLOUD_DISKOPS_H
 #define KUMO_CLOUD_DISKOPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,9 +19,25 @@ void diskops_import_image(struct kumod *k, int64_t image_id);
 void diskops_take_snapshot(struct kumod *k, int64_t snapshot_id);
 
 /* Copy src (any format disk_open reads) into dst as qcow2 (sparse: zero
- * ranges are skipped). 0 or -1 + err. */
-int diskops_convert(const char *src, const char *src_format, const char *dst, char *err,
-                    size_t errlen);
+ * ranges are skipped). no_backing: refuse an image that names a backing
+ * file (a tenant's image must not make kumod read another file). 0 or -1
+ * + err. */
+int diskops_convert(const char *src, const char *src_format, bool no_backing, const char *dst,
+                    char *err, size_t errlen);
+
+/*
+ * Tenants' files for image imports come from one directory the operator
+ * chose (kumod --import-dir, default DATA/import), nowhere else. A path is
+ * opened once, beneath that directory with no symbolic link on the way
+ * (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, or a component-by-
+ * component walk with O_NOFOLLOW), non-blocking (a FIFO cannot hang it),
+ * and must be a regular file of at most --import-max-gib GiB. The returned
+ * descriptor is what the import probes and converts (through
+ * /proc/self/fd/N: the same file, whatever happens to its name). -1 and a
+ * message naming the field otherwise.
+ */
+int diskops_import_open(const struct kumod *k, const char *field, const char *path, char *err,
+                        size_t errlen);
 
 /* At start (no lock): register the built-in images (catalog.h) unless an
  * image of that name exists: "default" from cfg.guest_dir or the newest

@@ -58,6 +58,9 @@ struct kumod_config {
     int shutdown_timeout;        /* seconds a graceful stop waits for the guest (0: none) */
     int workers;                 /* operation threads */
     int autoscale_interval;      /* seconds between autoscale evaluations */
+    long vmm_uid_lo, vmm_uid_hi; /* --vmm-uids: each VMM's own uid (kumod as root) */
+    char import_dir[3100];       /* --import-dir: where image imports come from */
+    long import_max_gib;         /* --import-max-gib: their size and virtual size */
     int provisioning_timeout;    /* seconds a guest has to report its provisioning */
     int verbose;
     /* cluster mode (docs/cluster.md): etcd's client URLs ("" = one host
@@ -103,6 +106,22 @@ struct kumod {
     bool vmm_has_control; /* kumo-vmm offers --control */
     atomic_bool stopping;
 };
+
+/* The uid and gid a VM's kumo-vmm drops to (its sandbox, vmm/sandbox.h):
+ * the VM's own uid from --vmm-uids (the row id, modulo the range), and the
+ * range's first id as the group every VMM shares (it may reconnect to the
+ * switch's ports socket). false when kumod is not root (the VMM then
+ * confines itself as kumod's user). */
+bool kumod_vmm_ids(const struct kumod *k, int64_t vm, unsigned *uid, unsigned *gid);
+
+/* Test aid: with KUMO_CRASH_AT=NAME in its environment, kumod kills itself
+ * (SIGKILL, as kill -9 would) when it reaches the crash point NAME, so that
+ * tests can stop it at exact places of an operation (recovery and the
+ * start-up sweep must leave nothing behind). Points: vm-delete:begin,
+ * vm-delete:vmm-stopped, vm-delete:committed, vm-delete:disk-unlinked,
+ * vm-delete:files-removed, disk-delete:committed, snapshot-delete:committed,
+ * image-delete:committed, disk-create:file-made. */
+void kumod_crash_point(const char *name);
 
 /* Initialise the lock and `changed` (a CLOCK_MONOTONIC condition, as
  * every timed wait on it computes its deadline on that clock). 0 or -1. */

@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -87,6 +88,12 @@ static void usage(FILE *out)
             "  --stop-timeout S        seconds before a stopping VM is killed (default 30)\n"
             "  --workers N             threads for long operations (default 4)\n"
             "  --autoscale-interval S  seconds between autoscale evaluations (default 30)\n"
+            "  --import-dir DIR        where image imports may come from (default DATA/import):\n"
+            "                          regular files beneath it, no symbolic links\n"
+            "  --import-max-gib N      largest image file and virtual size (default 64)\n"
+            "  --vmm-uids LO-HI        uids kumo-vmm processes drop to, one per VM, when kumod\n"
+            "                          runs as root; LO is also their shared group (default\n"
+            "                          300000-399999; use ids no user or service has)\n"
             "  --provisioning-timeout S seconds a new VM's guest has to report that its\n"
             "                          provisioning is done, before the VM is Failed\n"
             "                          (OSProvisioningTimedOut; default 1200, as Azure)\n"
@@ -152,6 +159,9 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         O_VERSION,
         O_SWITCH,
         O_ARM,
+        O_UIDS,
+        O_IMPDIR,
+        O_IMPMAX,
         O_CLUSTER,
         O_HOSTNAME,
         O_UNDERLAY,
@@ -185,6 +195,9 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         {"shutdown-timeout", required_argument, NULL, O_SHUTDOWN},
         {"workers", required_argument, NULL, O_WORKERS},
         {"autoscale-interval", required_argument, NULL, O_ASINT},
+        {"vmm-uids", required_argument, NULL, O_UIDS},
+        {"import-dir", required_argument, NULL, O_IMPDIR},
+        {"import-max-gib", required_argument, NULL, O_IMPMAX},
         {"cluster", required_argument, NULL, O_CLUSTER},
         {"host-name", required_argument, NULL, O_HOSTNAME},
         {"underlay", required_argument, NULL, O_UNDERLAY},
@@ -211,6 +224,9 @@ static int parse(int argc, char **argv, struct kumod_config *c)
                                .workers = 4,
                                .shutdown_timeout = 30,
                                .autoscale_interval = 30,
+                               .vmm_uid_lo = 300000,
+                               .vmm_uid_hi = 399999,
+                               .import_max_gib = 64,
                                .provisioning_timeout = 1200,
                                .portal = true};
     snprintf(c->public_address, sizeof(c->public_address), "127.0.0.1");
@@ -246,6 +262,22 @@ static int parse(int argc, char **argv, struct kumod_config *c)
             if (!real(optarg, 0.1, 4, &c->ram_ratio)) goto bad;
             break;
         case O_PUBADDR: snprintf(c->public_address, sizeof(c->public_address), "%s", optarg); break;
+        case O_IMPDIR: snprintf(c->import_dir, sizeof(c->import_dir), "%s", optarg); break;
+        case O_IMPMAX:
+            if (!num(optarg, 1, 65536, &c->import_max_gib)) goto bad;
+            break;
+        case O_UIDS: {
+            long lo, hi;
+            char buf[64], *dash;
+            snprintf(buf, sizeof(buf), "%s", optarg);
+            dash = strchr(buf, '-');
+            if (!dash) goto bad;
+            *dash = 0;
+            if (!num(buf, 1000, 2000000000L, &lo) || !num(dash + 1, lo, 2000000000L, &hi)) goto bad;
+            c->vmm_uid_lo = lo;
+            c->vmm_uid_hi = hi;
+            break;
+        }
         case O_PORTS: {
             long lo, hi;
             char buf[64], *dash;
@@ -477,8 +509,16 @@ int main(int argc, char **argv)
 {
     static struct kumod k;
     if (parse(argc, argv, &k.cfg) < 0) return 2;
+    kumod_crash_point("start"); /* reads KUMO_CRASH_AT while single-threaded */
     log_init("kumod", k.cfg.verbose ? LOG_DEBUG : LOG_INFO);
     umask(077); /* the database, disks and logs are the tenants' */
+    /* every connection is a descriptor (http.h holds thousands), every VM a
+     * few: as many as the hard limit allows */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     struct kumod_config *c = &k.cfg;
     if (!c->data_dir[0]) kumo_default_data_dir(c->data_dir, sizeof(c->data_dir));
     if (path_mkdirs(c->data_dir) < 0) {
@@ -495,13 +535,27 @@ int main(int argc, char **argv)
         return 1;
     }
     memcpy(c->data_dir, abs, strlen(abs) + 1);
-    static const char *const subdirs[] = {"images", "disks", "snapshots", "vms"};
-    for (size_t i = 0; i < 4; i++) {
+    static const char *const subdirs[] = {"images", "disks", "snapshots", "vms", "import"};
+    for (size_t i = 0; i < 5; i++) {
         char p[PATH_MAX];
         if (path_mkdirs(path_in_data(&k, p, subdirs[i])) < 0) {
             log_error("%s: %s", p, strerror(errno));
             return 1;
         }
+    }
+    if (!c->import_dir[0]) path_in_data(&k, c->import_dir, "import");
+    {
+        /* as given or made absolute: what paths in requests are compared with */
+        char real[PATH_MAX];
+        if (!realpath(c->import_dir, real)) {
+            log_error("--import-dir %s: %s", c->import_dir, strerror(errno));
+            return 1;
+        }
+        if (strlen(real) >= sizeof(c->import_dir)) {
+            log_error("--import-dir %s: the path is too long", real);
+            return 1;
+        }
+        memcpy(c->import_dir, real, strlen(real) + 1);
     }
     char p[PATH_MAX], err[1024];
     int lock_fd = open(path_in_data(&k, p, "kumod.lock"), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -632,7 +686,7 @@ int main(int argc, char **argv)
     }
     if (c->portal) k.portal = portal_start(&k);
     k.http = http_start(path_in_data(&k, p, "kumod.sock"), c->listen_tcp, c->max_body,
-                        portal_handle, &k, err, sizeof(err));
+                        portal_handle, portal_authorized, &k, err, sizeof(err));
     if (!k.http) {
         log_error("%s", err);
         return 1;

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,8 +70,25 @@ static bool find_switch(struct kumod *k, char *out, size_t len)
 static bool switch_alive(struct netplane *n)
 {
     if (n->pid <= 0) return false;
-    if (n->child) waitpid(n->pid, NULL, WNOHANG); /* reap it if it died */
+    /* our child: waitpid knows (its command line may still be kumod's own
+     * for a moment after the spawn, before its exec) */
+    if (n->child) return waitpid(n->pid, NULL, WNOHANG) == 0;
     return proc_start_ticks(n->pid) == n->start_ticks && proc_cmdline_has(n->pid, n->control);
+}
+
+/* The ports socket for sandboxed VMMs (kumod_vmm_ids): their shared group
+ * may enter net/ and connect, so a NIC reconnects to a restarted switch. */
+static void share_ports(struct kumod *k, struct netplane *n)
+{
+    unsigned uid, gid;
+    if (!kumod_vmm_ids(k, 0, &uid, &gid)) return;
+    char dir[PATH_MAX];
+    path_in_data(k, dir, "net");
+    if (chown(dir, 0, gid) < 0 || chmod(dir, 0710) < 0 || chown(n->ports, 0, gid) < 0 ||
+        chmod(n->ports, 0660) < 0)
+        log_warn("%s: cannot give the VMMs' group %u access (%s): a VM's NIC will not "
+                 "reconnect to a restarted kumo-switch",
+                 n->ports, gid, strerror(errno));
 }
 
 static bool ping(struct netplane *n, int timeout_ms)
@@ -512,6 +530,7 @@ void netplane_sync(struct kumod *k)
     json_decref(req);
     if (!r) log_error("kumo-switch refused the network configuration: %s", err);
     if (r) {
+        if (must_send) share_ports(k, n); /* a switch new to this kumod: its socket */
         n->pending = false;
         n->last = json_incref(sent);
         record_pip_errors(k, json_object_get(r, "public_ip_errors"));

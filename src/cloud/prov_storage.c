@@ -9,6 +9,7 @@
 
 #include "cloud/billing.h"
 #include "cloud/db.h"
+#include "cloud/diskops.h"
 #include "cloud/kumod.h"
 #include "cloud/paths.h"
 #include "cloud/state.h"
@@ -33,8 +34,12 @@ int64_t prov_image_create(struct kumod *k, const struct prov_image_spec *s, stru
     assert(kumod_lock_held(k));
     if (db_int(db, NULL, -1, "SELECT id FROM images WHERE name = ?", "t", s->name) >= 0)
         return kerr_conflict(e, "AlreadyExists", "image '%s' already exists", s->name);
-    if (access(s->source, R_OK) != 0)
-        return kerr_invalid(e, "source", "source: cannot read %s on the host", s->source);
+    /* the tenant's files: in the import directory, regular, not too large
+     * (diskops.h); the job opens them there again, once */
+    char why[1200];
+    int fd = diskops_import_open(k, "source", s->source, why, sizeof(why));
+    if (fd < 0) return kerr_invalid(e, "source", "%s", why);
+    close(fd);
     const char *mode = s->boot_mode ? s->boot_mode : "direct";
     const char *kernel = s->kernel, *initrd = s->initrd;
     char dflt_kernel[PATH_MAX] = "";
@@ -51,10 +56,14 @@ int64_t prov_image_create(struct kumod *k, const struct prov_image_spec *s, stru
         return kerr_invalid(e, kernel ? "kernel" : "initrd",
                             "%s: firmware boot takes the kernel from the disk; drop this field",
                             kernel ? "kernel" : "initrd");
-    if (kernel && access(kernel, R_OK) != 0)
+    if (s->kernel && (fd = diskops_import_open(k, "kernel", s->kernel, why, sizeof(why))) < 0)
+        return kerr_invalid(e, "kernel", "%s", why);
+    if (s->kernel) close(fd);
+    if (!s->kernel && kernel && access(kernel, R_OK) != 0) /* the default image's own */
         return kerr_invalid(e, "kernel", "kernel: cannot read %s on the host", kernel);
-    if (initrd && access(initrd, R_OK) != 0)
-        return kerr_invalid(e, "initrd", "initrd: cannot read %s on the host", initrd);
+    if (initrd && (fd = diskops_import_open(k, "initrd", initrd, why, sizeof(why))) < 0)
+        return kerr_invalid(e, "initrd", "%s", why);
+    if (initrd) close(fd);
     const char *args = s->kernel_args ? s->kernel_args : "console=ttyS0 root=/dev/vda rw";
     const char *prov = s->provisioning                 ? s->provisioning
                        : strcmp(mode, "firmware") == 0 ? "cloud-init"
@@ -107,6 +116,7 @@ int prov_image_delete(struct kumod *k, const char *name, struct kerr *e)
     if (users[0]) return prov_in_use(e, users, "image '%s'", name);
     if (prov_exec(k, e, false, "image delete", "DELETE FROM images WHERE id = ?", "i", id) < 0)
         return -1;
+    kumod_crash_point("image-delete:committed"); /* files without a row: swept at start */
     char dir[PATH_MAX];
     path_rmdir_files(path_image_dir(k, dir, id));
     return 0;
@@ -160,6 +170,7 @@ int prov_snapshot_delete(struct kumod *k, int64_t g, const char *name, struct ke
     if (prov_exec(k, e, false, "snapshot delete", "DELETE FROM snapshots WHERE id = ?", "i", id) <
         0)
         return -1;
+    kumod_crash_point("snapshot-delete:committed");
     char path[PATH_MAX];
     unlink(path_snapshot(k, path, id));
     return 0;
@@ -224,6 +235,7 @@ int64_t prov_disk_insert(struct prov_tx *t, int64_t group_id, const char *name, 
                     err, sizeof(err)) < 0)
         return kerr_internal(e, "disk create: %s", err);
     prov_tx_file(t, path);
+    kumod_crash_point("disk-create:file-made"); /* a file, no row yet */
     if (billing_disk_sync(db, id, true, time_now_ms()) < 0) return prov_db_error(t, "disk create");
     return id;
 }
@@ -364,6 +376,7 @@ int prov_disk_delete(struct kumod *k, int64_t g, const char *name, struct kerr *
         return -1;
     }
     if (prov_commit(&t) < 0) return -1;
+    kumod_crash_point("disk-delete:committed");
     char path[PATH_MAX];
     unlink(path_disk(k, path, id));
     return 0;

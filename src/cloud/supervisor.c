@@ -195,6 +195,13 @@ static void unexpected_exit(struct supervisor *s, const struct proc *p)
     if (!p->how.known) {
         reason = "exited while kumod was down";
         snprintf(msg, sizeof(msg), "kumo-vmm (pid %d) ended; exit status unknown", (int)p->pid);
+    } else if (p->how.signal == SIGSYS) {
+        reason = "stopped by its sandbox";
+        crashed = true;
+        snprintf(msg, sizeof(msg),
+                 "kumo-vmm (pid %d) was stopped by its sandbox: it made a system call it may "
+                 "not make (SIGSYS); nothing outside it was reached (see its vmm.log)",
+                 (int)p->pid);
     } else if (p->how.signal) {
         reason = "crashed";
         crashed = true;

@@ -23,6 +23,7 @@
 #include "storage/tiers.h"
 
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -237,6 +238,14 @@ static json_t *build_argv(struct kumod *k, int64_t vm, char *err, size_t errlen)
     }
     json_array_extend(argv, net);
     json_decref(net);
+    /* its sandbox: a uid of its own (vmm/sandbox.h; docs/security.md) */
+    unsigned uid, gid;
+    if (kumod_vmm_ids(k, vm, &uid, &gid)) {
+        add(argv, "--sandbox-uid");
+        addf(argv, "%u", uid);
+        add(argv, "--sandbox-gid");
+        addf(argv, "%u", gid);
+    }
     add(argv, "--console");
     addf(argv, "socket:%s/console.sock", dir);
     add(argv, "--console-log");
@@ -581,13 +590,20 @@ static void delete_vm(struct kumod *k, int64_t vm, const char *op)
         fail_op(k, vm, NULL, "DeleteFailed", "delete failed: see kumod's log");
         return;
     }
+    kumod_crash_point("vm-delete:committed");
     netplane_sync(k);
     kumod_changed(k);
     kumod_unlock(k);
+    /* a kill -9 from here on leaves files without rows: the next start
+     * sweeps them (sweep()) */
     char path[PATH_MAX];
-    for (int i = 0; i < nd; i++)
-        if (gone[i]) unlink(path_disk(k, path, disks[i]));
+    for (int i = 0; i < nd; i++) {
+        if (!gone[i]) continue;
+        unlink(path_disk(k, path, disks[i]));
+        kumod_crash_point("vm-delete:disk-unlinked");
+    }
     path_rmdir_files(path_vm_dir(k, path, vm));
+    kumod_crash_point("vm-delete:files-removed");
 }
 
 /* Is vm's operation this host's to carry out? The host it is placed on
@@ -725,7 +741,9 @@ void vmops_run(struct kumod *k, int64_t vm)
     } else if (!strcmp(op, "relocate")) {
         relocate(k, vm);
     } else if (!strncmp(op, "delete", 6)) {
+        kumod_crash_point("vm-delete:begin");
         stop_vm(k, vm, NULL, false);
+        kumod_crash_point("vm-delete:vmm-stopped");
         if (host > 0) release_cores(k, vm, host);
         delete_vm(k, vm, op);
     } else {
@@ -734,11 +752,73 @@ void vmops_run(struct kumod *k, int64_t vm)
     }
 }
 
+/* Files, directories and kumo-vmm processes that no row owns: what a kill
+ * -9 leaves when it lands between a delete's commit and its unlinks (or
+ * during them), removed at start. Names the data directory gives them:
+ * vms/ID/, images/ID/, disks/ID.qcow2[.tmp], snapshots/ID.qcow2[.tmp].
+ * Lock held, before any API request. */
+static void sweep(struct kumod *k)
+{
+    static const struct {
+        const char *dir, *table;
+        bool is_dir;
+    } kinds[] = {
+        {"vms", "vms", true},
+        {"images", "images", true},
+        {"disks", "disks", false},
+        {"snapshots", "snapshots", false},
+    };
+    int swept = 0;
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        /* a cluster's shared store (--shared-dir) is not swept: another host
+         * may be between a new file and its row (docs/cluster.md) */
+        if (k->cfg.shared_dir[0] && strcmp(kinds[i].dir, "vms") != 0) continue;
+        char dir[PATH_MAX];
+        path_in_data(k, dir, kinds[i].dir);
+        DIR *d = opendir(dir);
+        if (!d) continue;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            char *end;
+            errno = 0;
+            long long id = strtoll(e->d_name, &end, 10);
+            if (errno || end == e->d_name || e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+            bool ours = kinds[i].is_dir ? *end == 0
+                                        : !strcmp(end, ".qcow2") || !strcmp(end, ".qcow2.tmp");
+            if (!ours) continue;
+            char sql[96];
+            snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE id = ?", kinds[i].table);
+            if (db_int(k->db, NULL, 1, sql, "i", (int64_t)id) != 0) continue;
+            char path[PATH_MAX];
+            snprintf(path, sizeof(path), "%.3000s/%.200s", dir, e->d_name);
+            if (!strcmp(kinds[i].dir, "vms")) { /* its kumo-vmm first, if it outlived kumod */
+                char needle[PATH_MAX];
+                snprintf(needle, sizeof(needle), "%.4000s/", path);
+                for (int tries = 0; tries < 50; tries++) {
+                    pid_t pid = proc_find(needle);
+                    if (pid <= 0) break;
+                    kill(pid, SIGKILL);
+                    usleep(100000);
+                }
+            }
+            if (kinds[i].is_dir)
+                path_rmdir_files(path);
+            else
+                unlink(path);
+            log_info("recovery: removed %s (no %s row owns it)", path, kinds[i].table);
+            swept++;
+        }
+        closedir(d);
+    }
+    if (swept) log_info("recovery: %d leftovers of interrupted deletes removed", swept);
+}
+
 void vmops_recover(struct kumod *k)
 {
     assert(!kumod_lock_held(k));
     struct db *db = k->db;
     kumod_lock(k);
+    sweep(k);
     /* this host's VMs (and, for the leader, those placed nowhere) */
     sqlite3_stmt *st = db_stmt(db,
                                "SELECT id, coalesce(pid, 0), coalesce(pid_start, 0), power_state,"

@@ -247,6 +247,7 @@ void hart_wait_for_interrupt(struct hart *h)
     if (unlikely(h->check)) jit_check_sleep(h, true);
 #endif
     pthread_mutex_lock(&h->wfi_lock);
+    h->idle_since_ns = (uint64_t)t0.tv_sec * 1000000000u + (uint64_t)t0.tv_nsec;
     atomic_store(&h->wfi, true);
     for (;;) {
         if (atomic_load(&m->stop) || atomic_load(&h->events)) break;
@@ -267,13 +268,15 @@ void hart_wait_for_interrupt(struct hart *h)
         }
     }
     atomic_store(&h->wfi, false);
+    /* counted under the lock, so hart_idle_ns never sees the wait twice */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int64_t ns = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
+    if (ns > 0) atomic_fetch_add_explicit(&h->idle_ns, (uint64_t)ns, memory_order_relaxed);
+    h->idle_since_ns = 0;
     pthread_mutex_unlock(&h->wfi_lock);
 #ifdef KUMO_JIT
     if (unlikely(h->check)) jit_check_sleep(h, false);
 #endif
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    int64_t ns = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
-    if (ns > 0) atomic_fetch_add_explicit(&h->idle_ns, (uint64_t)ns, memory_order_relaxed);
 }
 
 /* An exception retires nothing (its block's count was refunded), but uses

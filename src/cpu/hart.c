@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* misa: RV64 with A, C, D, F, I, M, S and U */
 #define MISA_RV64GC_SU                                                                         \
@@ -198,6 +199,20 @@ void hart_code_written(struct machine *m)
 {
     for (int k = 0; k < m->nharts; k++)
         atomic_fetch_or_explicit(&m->harts[k]->events, EV_CODE, memory_order_seq_cst);
+}
+
+uint64_t hart_idle_ns(struct hart *h)
+{
+    pthread_mutex_lock(&h->wfi_lock);
+    uint64_t idle = atomic_load(&h->idle_ns);
+    if (h->idle_since_ns) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        uint64_t now = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+        if (now > h->idle_since_ns) idle += now - h->idle_since_ns;
+    }
+    pthread_mutex_unlock(&h->wfi_lock);
+    return idle;
 }
 
 void hart_set_irq(struct hart *h, uint64_t mip_bits, bool level)

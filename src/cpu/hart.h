@@ -239,6 +239,8 @@ struct hart {
     int64_t budget_start;      /* budget at the last poll (instret accounting) */
     atomic_bool wfi;           /* sleeping in WFI */
     _Atomic uint64_t idle_ns;  /* wall time spent waiting in WFI (and stopped, vcpu.c) */
+    uint64_t idle_since_ns;    /* CLOCK_MONOTONIC start of the wait in progress, 0 when
+                                * none; guarded by wfi_lock (see hart_idle_ns) */
     pthread_mutex_t wfi_lock;
     pthread_cond_t wfi_cond;
     uint64_t max_insns; /* 0 = unlimited */
@@ -288,6 +290,9 @@ enum hart_exit hart_run(struct hart *h);
 /* Sleep until an interrupt is pending in mip & mie, an event is posted, or
  * the machine stops (WFI; also the built-in SBI's suspend). */
 void hart_wait_for_interrupt(struct hart *h);
+/* Idle time so far (idle_ns), the wait in progress included: what another
+ * thread reads while the hart sleeps (a tickless guest's WFI lasts seconds). */
+uint64_t hart_idle_ns(struct hart *h);
 
 /* Asynchronous interface for devices and other harts (thread-safe). */
 void hart_set_irq(struct hart *h, uint64_t mip_bits, bool level);

@@ -357,6 +357,8 @@ static int walk(struct hart *h, uint64_t va, enum access acc, int priv, uint64_t
         uint64_t need = PTE_A | (acc == ACC_WRITE ? PTE_D : 0);
         if ((pte & need) != need) {
             if (!pmp_allows(h, pte_pa, 8, ACC_WRITE, PRIV_S)) return access_fault[acc];
+            /* a page table in the boot ROM: its A/D bits cannot be set */
+            if (!machine_host_ptr_rw(h->m, pte_pa, 8)) return access_fault[acc];
             if (!atomic_compare_exchange_strong(ptep, &pte, pte | need)) goto again;
             machine_memory_written(h->m, pte_pa, 8);
         }

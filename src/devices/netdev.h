@@ -3,9 +3,11 @@
  * go, and where the frames it receives come from.
  *
  * Back ends:
- *   user[,hostfwd=tcp|udp:[HOSTIP]:HOSTPORT-[GUESTIP]:GUESTPORT]...
+ *   user[,hostfwd=tcp|udp:[HOSTIP]:HOSTPORT-[GUESTIP]:GUESTPORT]...[,egress=WORD]...
  *       user-mode NAT through libslirp (10.0.2.0/24, gateway 10.0.2.2,
- *       DNS 10.0.2.3, DHCP from 10.0.2.15), as QEMU's "-netdev user"
+ *       DNS 10.0.2.3, DHCP from 10.0.2.15), as QEMU's "-netdev user", but
+ *       never to the host: no host loopback, and the egress policy of
+ *       network/egress.h (egress=allow-private|allow:CIDR|deny:CIDR)
  *   switch=PATH,nic=ID
  *       a port on kumo-switch: a SOCK_SEQPACKET unix socket; a JSON hello
  *       {"nic":ID,"mac":MAC} then one Ethernet frame per message

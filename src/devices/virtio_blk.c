@@ -12,6 +12,7 @@
 
 #include "devices/virtio.h"
 #include "lib/log.h"
+#include "lib/threadrole.h"
 #include "machine/machine.h"
 #include "storage/disk.h"
 #include "storage/ratelimit.h"
@@ -224,9 +225,11 @@ static void *worker(void *arg)
 {
     struct blk *b = arg;
     struct virtio_dev *vd = &b->vd;
+    pthread_setname_np(pthread_self(), "vblk");
     for (;;) {
         pthread_mutex_lock(&b->wlock);
         while (!b->pending && !b->quit) pthread_cond_wait(&b->wake, &b->wlock);
+        thread_role(ROLE_DISK);
         if (b->quit) {
             pthread_mutex_unlock(&b->wlock);
             return NULL;
@@ -368,6 +371,11 @@ void virtio_blk_set_limits(struct blk *b, const struct ratelimit_config *c)
     ratelimit_update(&b->rl, c, now_ns());
     atomic_store(&b->limited, c->bandwidth.size || c->ops.size);
     pthread_mutex_unlock(&b->rl_lock);
+}
+
+uint64_t virtio_blk_size(struct blk *b)
+{
+    return b->capacity * SECTOR;
 }
 
 void virtio_blk_get_rates(struct blk *b, struct ratelimit_rates *r)

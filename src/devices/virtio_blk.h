@@ -35,6 +35,10 @@ void virtio_blk_set_limits(struct blk *b, const struct ratelimit_config *c);
  * as its argument; it is added to m->disks. */
 extern const struct device_model virtio_blk_device;
 
+/* The guest-visible size in bytes (a file holding the disk grows at most to
+ * about this, plus format metadata). */
+uint64_t virtio_blk_size(struct blk *b);
+
 /* The limits the disk enforces now (ratelimit_rates_of). */
 void virtio_blk_get_rates(struct blk *b, struct ratelimit_rates *r);
 

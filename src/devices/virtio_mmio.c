@@ -69,9 +69,10 @@ static void update_irq(struct virtio_dev *vd)
 void virtio_fail(struct virtio_dev *vd, const char *why)
 {
     assert(virtio_lock_held(vd));
+    static struct log_limit limit; /* a guest may reset and misbehave again, forever */
     if (!(vd->status & VIRTIO_STATUS_NEEDS_RESET))
-        log_warn("virtio device %u at IRQ %u: %s; device needs reset", vd->device_id, vd->irq,
-                 why);
+        log_limited(&limit, LOG_WARN, "virtio device %u at IRQ %u: %s; device needs reset",
+                    vd->device_id, vd->irq, why);
     vd->status |= VIRTIO_STATUS_NEEDS_RESET;
     atomic_fetch_or(&vd->isr, ISR_CONFIG);
     update_irq(vd);

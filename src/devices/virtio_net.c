@@ -16,6 +16,7 @@
 #include "devices/netdev.h"
 #include "devices/virtio.h"
 #include "lib/log.h"
+#include "lib/threadrole.h"
 #include "machine/machine.h"
 
 #include <errno.h>
@@ -222,7 +223,9 @@ static void *net_thread(void *arg)
 {
     struct vnet *v = arg;
     struct pollfd fds[MAX_POLL];
+    pthread_setname_np(pthread_self(), "vnet");
     while (!atomic_load(&v->quit)) {
+        thread_role(ROLE_NET);
         int timeout = -1;
         fds[0] = (struct pollfd){.fd = v->kick_fd, .events = POLLIN};
         int n = v->nd->ops->fill(v->nd, fds + 1, MAX_POLL - 1, &timeout);

@@ -144,6 +144,12 @@ void *machine_host_ptr(struct machine *m, uint64_t pa, uint64_t len)
     return r && r->host ? r->host + (pa - r->base) : NULL;
 }
 
+void *machine_host_ptr_rw(struct machine *m, uint64_t pa, uint64_t len)
+{
+    const struct region *r = machine_find(m, pa, len);
+    return r && r->host && !r->readonly ? r->host + (pa - r->base) : NULL;
+}
+
 static uint64_t load_host(const uint8_t *p, int size)
 {
     switch (size) {

@@ -120,6 +120,10 @@ const struct region *machine_find(const struct machine *m, uint64_t pa, uint64_t
 
 /* Host pointer for guest-physical [pa, pa+len) if it is all RAM/ROM, else NULL. */
 void *machine_host_ptr(struct machine *m, uint64_t pa, uint64_t len);
+/* The same for memory the guest may write: RAM only, never the boot ROM
+ * (what the VMM writes on the guest's behalf: page-table A/D bits, SBI
+ * console reads). */
+void *machine_host_ptr_rw(struct machine *m, uint64_t pa, uint64_t len);
 
 /* Physical access for the slow paths (MMIO, misaligned, page walks).
  * Return false on an access fault (nothing mapped, or write to ROM). */

@@ -164,11 +164,14 @@ static void dbcn(struct hart *h, uint64_t fid)
     case 0:   /* write(num_bytes, base_lo, base_hi): physical address */
     case 1: { /* read(num_bytes, base_lo, base_hi) */
         uint64_t len = A(0), pa = A(1);
-        if (A(2) != 0 || !machine_host_ptr(m, pa, len ? len : 1)) {
+        /* read writes guest memory: RAM only, never the boot ROM */
+        uint8_t *p = A(2) != 0 ? NULL
+                     : fid == 0 ? machine_host_ptr(m, pa, len ? len : 1)
+                                : machine_host_ptr_rw(m, pa, len ? len : 1);
+        if (!p) {
             ret(h, SBI_ERR_INVALID_PARAM, 0);
             return;
         }
-        uint8_t *p = machine_host_ptr(m, pa, len ? len : 1);
         if (fid == 0) {
             console_out(h, p, len);
             ret(h, SBI_SUCCESS, len);

@@ -15,6 +15,7 @@
  */
 #include "lib/log.h"
 #include "network/config.h"
+#include "network/egress.h"
 #include "network/control.h"
 #include "network/nat.h"
 #include "network/pollset.h"
@@ -566,7 +567,7 @@ static char *read_file(const char *path, size_t *len)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: kumo-switch --ports PATH [--control PATH] [--config FILE] [-v]\n"
+            "usage: kumo-switch --ports PATH [--control PATH] [--config FILE] [--egress W]... [-v]\n"
             "       kumo-switch --check --config FILE\n"
             "\n"
             "The virtual switch of kumo: VNets with DHCP, routing, NSGs with connection\n"
@@ -576,6 +577,10 @@ static void usage(FILE *f)
             "  --control PATH   unix socket for the JSON control protocol\n"
             "  --config FILE    initial configuration (JSON; see docs/network.md)\n"
             "  --check          validate --config, print the NICs' addresses, exit\n"
+            "  --egress WORD    where VMs may go through NAT besides the internet:\n"
+            "                   allow-private (the host's private networks), allow:CIDR,\n"
+            "                   deny:CIDR; never this host, loopback or link-local\n"
+            "                   (repeatable; see docs/network.md)\n"
             "  -v, --verbose    more messages (twice for debug)\n"
             "  -h, --help       this text\n"
             "  -V, --version    the version\n");
@@ -618,8 +623,11 @@ int main(int argc, char **argv)
         {"ports", required_argument, NULL, 'p'},   {"control", required_argument, NULL, 'c'},
         {"config", required_argument, NULL, 'f'},  {"check", no_argument, NULL, 'k'},
         {"verbose", no_argument, NULL, 'v'},       {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
+        {"version", no_argument, NULL, 'V'},       {"egress", required_argument, NULL, 'e'},
+        {NULL, 0, NULL, 0},
     };
+    const char *egress[EGRESS_MAX_RULES * 2 + 1];
+    int negress = 0;
     const char *ports = NULL, *control = NULL, *config = NULL;
     bool check = false;
     int verbose = 0, c;
@@ -629,6 +637,13 @@ int main(int argc, char **argv)
         case 'c': control = optarg; break;
         case 'f': config = optarg; break;
         case 'k': check = true; break;
+        case 'e':
+            if (negress == (int)(sizeof(egress) / sizeof(egress[0]))) {
+                log_error("too many --egress options");
+                return 2;
+            }
+            egress[negress++] = optarg;
+            break;
         case 'v': verbose++; break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("kumo-switch %s\n", KUMO_VERSION); return 0;
@@ -667,6 +682,13 @@ int main(int argc, char **argv)
         log_error("out of memory");
         return 1;
     }
+    for (int k = 0; k < negress; k++) {
+        char err[256];
+        if (egress_add(&d.sw->egress, egress[k], err, sizeof(err)) < 0) {
+            log_error("--egress: %s", err);
+            return 2;
+        }
+    }
     d.ctl = (struct ctl_env){
         .sw = d.sw, .apply = apply, .opaque = &d, .public_ip_errors = public_ip_errors};
 
@@ -703,7 +725,7 @@ int main(int argc, char **argv)
 
     struct pollset ps = {0};
     bool kick = false;
-    uint64_t last_tick = now_ms();
+    uint64_t last_tick = now_ms(), last_host_refresh = last_tick;
     while (!stop_signal) {
         ps.n = 0;
         int ports_idx = pollset_add(&ps, d.ports_fd, POLLIN);
@@ -774,6 +796,10 @@ int main(int argc, char **argv)
         if (now - last_tick >= 1000) {
             last_tick = now;
             sw_tick(d.sw, now);
+            if (now - last_host_refresh >= 10000) { /* the host's addresses move (DHCP) */
+                last_host_refresh = now;
+                egress_refresh_host(&d.sw->egress);
+            }
             for (size_t s = 0; s < d.nports; s++)
                 if (d.ports[s].state == PORT_HELLO && now - d.ports[s].since_ms > HELLO_TIMEOUT_MS)
                     port_close(&d, s, "no hello within 10 s");

@@ -25,7 +25,7 @@ const char *sw_drop_name(enum sw_drop d)
 {
     static const char *const names[SW_DROP_COUNT] = {
         "malformed", "spoofed", "unsupported", "broadcast", "no_route",
-        "ttl",       "policy",  "port_down",   "port_full",
+        "ttl",       "policy",  "port_down",   "port_full", "egress",
     };
     return (unsigned)d < SW_DROP_COUNT ? names[d] : "?";
 }
@@ -41,6 +41,7 @@ struct sw *sw_create(void)
         free(sw);
         return NULL;
     }
+    egress_init(&sw->egress);
     return sw;
 }
 
@@ -99,6 +100,7 @@ int sw_apply(struct sw *sw, struct net_config *cfg)
         const struct net_nic *n = &cfg->nics[i];
         int o = net_config_find_nic(old, n->id);
         nics[i].port = -1;
+        nics[i].ct_owner = -1;
         if (o < 0) continue;
         const struct net_nic *on = &old->nics[o];
         nics[i].st = sw->nics[o].st;
@@ -108,9 +110,27 @@ int sw_apply(struct sw *sw, struct net_config *cfg)
         if (!memcmp(on->mac, n->mac, 6) &&
             !strcmp(old->vnets[on->vnet].name, cfg->vnets[n->vnet].name)) {
             nics[i].port = sw->nics[o].port;
+            nics[i].ct_owner = sw->nics[o].ct_owner;
             nics[i].imds = sw->nics[o].imds; /* open metadata connections go on */
             sw->nics[o].imds = NULL;
         }
+    }
+    /* conntrack quota slots: new NICs take the lowest one free in their VNet */
+    for (size_t i = 0; i < cfg->nnics; i++) {
+        if (nics[i].ct_owner >= 0) continue;
+        for (int slot = 0; nics[i].ct_owner < 0; slot++) {
+            bool used = false;
+            for (size_t j = 0; j < cfg->nnics && !used; j++)
+                used = j != i && cfg->nics[j].vnet == cfg->nics[i].vnet &&
+                       nics[j].ct_owner == slot;
+            if (!used) nics[i].ct_owner = slot;
+        }
+    }
+    for (size_t v = 0; v < cfg->nvnets; v++) {
+        uint32_t n = 0;
+        for (size_t i = 0; i < cfg->nnics; i++) n += cfg->nics[i].vnet == v;
+        uint32_t max = cfg->conntrack.max_entries;
+        ct_set_quota(vnets[v].ct, n ? (max / n ? max / n : 1) : 0);
     }
     for (size_t i = 0; i < cfg->nnsgs; i++) {
         int o = net_config_find_nsg(old, cfg->nsgs[i].name);
@@ -256,8 +276,16 @@ bool sw_policy(struct sw *sw, size_t v, const struct net_frame *f, int src, int 
             return true;
         }
     } else {
+        /* An ICMP error is related to a flow when it is about a packet of
+         * that flow its receiver sent (the inner header) and it comes from
+         * that packet's path: inside the VNet (no routers but the switch)
+         * only from the inner destination itself; from the NAT only about a
+         * destination outside the VNet (any router on the way out). */
         struct net_inner in;
-        if (net_parse_icmp_inner(f, &in) == 0 && in.src_ip == f->dst_ip &&
+        bool from_path = net_parse_icmp_inner(f, &in) == 0 &&
+                         (src >= 0 ? f->src_ip == in.dst_ip
+                                   : !net_vnet_contains(&sw->cfg->vnets[v], in.dst_ip));
+        if (from_path && in.src_ip == f->dst_ip &&
             (in.proto == NET_IPPROTO_TCP || in.proto == NET_IPPROTO_UDP ||
              (in.proto == NET_IPPROTO_ICMP && in.icmp_type == NET_ICMP_ECHO))) {
             struct ct_key ik = {in.src_ip, in.dst_ip, in.sport, in.dport, in.proto};
@@ -272,13 +300,25 @@ bool sw_policy(struct sw *sw, size_t v, const struct net_frame *f, int src, int 
     bool create = tracked && !(flags & NET_TCP_RST) &&
                   !(f->proto == NET_IPPROTO_ICMP && f->icmp_type != NET_ICMP_ECHO);
     if (create) {
-        struct ct_entry *e = ct_add(ct, &k, flags, now);
+        /* charged to the NIC that sent it, or that receives it from outside */
+        int who = src >= 0 ? src : dst;
+        int owner = who >= 0 ? sw->nics[who].ct_owner : -1;
+        struct ct_entry *e = ct_add_owned(ct, &k, flags, now, owner);
         if (e) ct_update(ct, e, false, flags, f->ip_len, now);
     }
     return true;
 }
 
 /* ------------------------------------------------------------ from NICs -- */
+
+/* Is f the reply direction of a tracked flow of VNet v, one that a packet
+ * from the NAT started? */
+static bool answers_inbound(struct sw *sw, size_t v, const struct net_frame *f, uint64_t now)
+{
+    struct ct_key k;
+    bool reply = false;
+    return flow_key(f, &k) && ct_find(sw->vnets[v].ct, &k, now, &reply) != NULL && reply;
+}
 
 static inline void drop(struct sw_port_stats *st, enum sw_drop why)
 {
@@ -579,12 +619,14 @@ static void port_ip(struct sw *sw, size_t nic, const struct net_frame *f, uint64
         sw_forward(out, SW_TO_PORT, (size_t)j, 0, f, cfg->nics[j].mac, routed);
         return;
     }
-    /* outside the VNet: through the NAT, but never to "this host" (0/8,
-     * 127/8), which the NAT's sockets would reach as the host's loopback,
-     * nor to link-local addresses (169.254/16: the host's own metadata
-     * service, if it has one, is not the VM's) */
-    if ((dst >> 24) == 0 || (dst >> 24) == 127 || (dst >> 16) == 0xa9fe) {
-        drop(st, SW_DROP_NO_ROUTE);
+    /* outside the VNet: through the NAT, but only where VMs may go
+     * (egress.h: never this host, its loopback or link-local neighbours;
+     * the host's private networks only if the operator allows them).
+     * Answers of a flow that came in through the NAT (a public IP's port,
+     * from a client on the host's network: libslirp passes its address)
+     * go back to it: the NSGs admitted that flow. */
+    if (!answers_inbound(sw, n->vnet, f, now) && egress_check(&sw->egress, dst) != EGRESS_OK) {
+        drop(st, SW_DROP_EGRESS);
         return;
     }
     if (!sw_policy(sw, n->vnet, f, (int)nic, -1, now)) {

@@ -22,6 +22,7 @@
 #define KUMO_NETWORK_SWITCH_H
 
 #include "network/config.h"
+#include "network/egress.h"
 #include "network/conntrack.h"
 #include "network/packet.h"
 
@@ -70,6 +71,7 @@ enum sw_drop {
     SW_DROP_POLICY,      /* an NSG denied it */
     SW_DROP_PORT_DOWN,   /* destination NIC not connected */
     SW_DROP_PORT_FULL,   /* destination socket full (counted by the runtime) */
+    SW_DROP_EGRESS,      /* leaving through NAT to where VMs may not go (egress.h) */
     SW_DROP_COUNT
 };
 const char *sw_drop_name(enum sw_drop d);
@@ -97,6 +99,7 @@ struct sw_nic_rt {
     struct sw_port_stats st;
     int port; /* the runtime's handle of the connected port, -1 if none */
     struct tcps *imds; /* the NIC's metadata connections; NULL until its first */
+    int ct_owner;      /* its slot in the VNet's conntrack quotas, kept across applies */
     /* The guest's provisioning reports (imds.h): the latest event of each
      * stage, each with "seq" (this NIC's count of reports when it came);
      * NULL until the first. Kept across configurations like the counters. */
@@ -123,6 +126,7 @@ struct sw_vnet_rt {
 };
 
 struct sw {
+    struct egress_policy egress; /* sw_create: the defaults and the host's addresses */
     struct net_config *cfg;
     struct sw_nic_rt *nics;   /* parallel to cfg->nics */
     struct sw_vnet_rt *vnets; /* parallel to cfg->vnets */
@@ -142,7 +146,8 @@ void sw_destroy(struct sw *sw);
  * carried over by name: port counters and connections of NICs that keep
  * their id and MAC, conntrack tables of VNets that keep their name (so
  * established flows survive rule changes), and NSG rule counters of rules
- * that keep their NSG, name and direction. On failure (out of memory) the
+ * that keep their NSG, name and direction. Each NIC may hold an equal share
+ * of its VNet's conntrack table (conntrack.h quotas). On failure (out of memory) the
  * old configuration stays and cfg is freed. */
 int sw_apply(struct sw *sw, struct net_config *cfg);
 

@@ -5,6 +5,8 @@
  * helpers all drivers share (full-length I/O, locking, error messages).
  */
 #include "storage/disk.h"
+
+#include "lib/fileset.h"
 #include "storage/driver.h"
 
 #include <ctype.h>
@@ -128,10 +130,13 @@ int disk_open_file(const char *path, bool readonly, char *err, size_t errlen)
 {
     /* O_NONBLOCK so that a FIFO named as an image (or as a backing file by a
      * hostile image) cannot hang the open; cleared again below. */
-    int fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    int fd = fileset_open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         int e = errno;
-        if (e == ENOENT)
+        if (e == EACCES && fileset_sealed())
+            disk_errf(err, errlen, "%s: not one of the files kumo-vmm's sandbox was given (it "
+                      "opens every image before the guest starts)", path);
+        else if (e == ENOENT)
             disk_errf(err, errlen, "%s: no such file (check the path)", path);
         else if (e == EACCES)
             disk_errf(err, errlen, "%s: permission denied (check the file's owner and mode%s)",

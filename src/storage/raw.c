@@ -203,7 +203,8 @@ static int raw_create(const char *path, uint64_t size, const char *backing_path,
         disk_errf(err, errlen, "%s: size %" PRIu64 " is too large", path, size);
         return -1;
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* a disk is its owner's alone, whatever the caller's umask */
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         disk_errf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
         return -1;

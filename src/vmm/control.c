@@ -2,8 +2,9 @@
  * control.c - kumo-vmm's control socket: a unix stream socket speaking one
  * JSON object per line in each direction, for kumod (or a user with socat):
  * status and counters, stop, shutdown, the guest agent's lines, CPU and disk
- * limits, the balloon. The protocol, every operation with its reply and
- * errors: docs/vmm-control.md (keep it true when an operation changes).
+ * limits, the balloon, and a test aid for the sandbox. The protocol, every
+ * operation with its reply and errors: docs/vmm-control.md (keep it true
+ * when an operation changes).
  */
 #include "vmm/control.h"
 
@@ -14,9 +15,11 @@
 #include "devices/virtio_input.h"
 #include "devices/virtio_net.h"
 #include "lib/log.h"
+#include "lib/threadrole.h"
 #include "machine/machine.h"
 #include "storage/ratelimit.h"
 #include "vmm/cpuctl.h"
+#include "vmm/sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -80,7 +83,7 @@ static json_t *status(struct control *c, struct machine *m)
     json_t *busy = json_array(), *idle = json_array(), *throttled = json_array();
     for (int k = 0; k < m->nharts; k++) {
         struct vcpu_times t;
-        cpuctl_times(c->cpu, k, atomic_load(&m->harts[k]->idle_ns), &t);
+        cpuctl_times(c->cpu, k, hart_idle_ns(m->harts[k]), &t);
         json_array_append_new(busy, json_integer((json_int_t)t.busy_ns));
         json_array_append_new(idle, json_integer((json_int_t)t.idle_ns));
         json_array_append_new(throttled, json_integer((json_int_t)t.throttled_ns));
@@ -284,7 +287,7 @@ static json_t *handle(struct control *c, const char *line)
     struct machine *m = c->m;
     if (!op) {
         reply = error_reply("op: missing (status, stop, shutdown, agent_send, agent_recv, "
-                            "set_cpu, set_disk_limits or balloon)");
+                            "set_cpu, set_disk_limits, balloon or sandbox_test)");
     } else if (!m) {
         reply = error_reply("the VM is between boots; try again");
     } else if (strcmp(op, "status") == 0) {
@@ -316,6 +319,12 @@ static json_t *handle(struct control *c, const char *line)
         reply = balloon(m, req);
     } else if (strcmp(op, "set_cpu") == 0) {
         reply = set_cpu(c, req);
+    } else if (strcmp(op, "sandbox_test") == 0) {
+        const char *what = json_string_value(json_object_get(req, "test"));
+        char msg[256];
+        if (!what) reply = error_reply("sandbox_test: give \"test\": \"open:PATH\" or \"forbidden\"");
+        else if (sandbox_test(what, msg, sizeof(msg)) < 0) reply = error_reply(msg);
+        else reply = json_pack("{s:b,s:s}", "ok", 1, "result", msg);
     } else {
         char msg[128];
         snprintf(msg, sizeof(msg), "op: unknown operation '%.40s'", op);
@@ -379,6 +388,7 @@ static void client_input(struct control *c, int k)
 static void *control_thread(void *arg)
 {
     struct control *c = arg;
+    pthread_setname_np(pthread_self(), "control");
     for (;;) {
         struct pollfd fds[2 + MAX_CLIENTS];
         int idx[2 + MAX_CLIENTS], n = 0;
@@ -389,7 +399,9 @@ static void *control_thread(void *arg)
                 idx[n] = k;
                 fds[n++] = (struct pollfd){.fd = c->clients[k]->fd, .events = POLLIN};
             }
-        if (poll(fds, (nfds_t)n, -1) < 0) {
+        int rc = poll(fds, (nfds_t)n, -1);
+        thread_role(ROLE_CONTROL);
+        if (rc < 0) {
             if (errno == EINTR) continue;
             break;
         }

@@ -183,6 +183,16 @@ def wait_log(c, vm, text, since=0, timeout=120):
     raise AssertionError(f"{text!r} not in the log of {vm}:\n{log[-3000:]}")
 
 
+def wait_prompt(c, vm, since=0, timeout=120):
+    """Wait until the guest's shell shows its prompt (after byte `since` of
+    the log): a line typed ahead of it is discarded when the shell sets up
+    line editing, though the tty has echoed it."""
+    deadline = time.time() + timeout
+    while f"{vm}:~# " not in c.ok("vm", "log", "-g", "rg", vm).stdout[since:]:
+        assert time.time() < deadline, f"no shell prompt on {vm}'s console"
+        time.sleep(0.2)
+
+
 def kv(out):
     """The 'Key:  value' lines of a show view."""
     d = {}
@@ -481,6 +491,7 @@ def test_vm_story_create_port_stop_deallocate_resize_cost_delete(cloud):
     assert "is Running" in r.stdout
     log = wait_log(c, "web", "kumo guest: booted", since=before)
     assert "2 CPUs)" in log[log.index("kumo guest: booted"):].splitlines()[0], log[-500:]
+    wait_prompt(c, "web", since=before)
     r = c.ok("vm", "console", "-g", "rg", "web", input="echo cpus=$(nproc)\n")
     assert "cpus=2" in r.stdout, r.stdout
     # vertical scaling of a running VM needs --restart
@@ -745,6 +756,7 @@ def test_public_ip_whose_host_port_is_taken(cloud):
         assert v2["provisioningState"] == "Succeeded" and "portErrors" not in v2, v2
         for vm in ("v1", "v2"):
             wait_log(c, vm, "kumo guest: booted")
+            wait_prompt(c, vm)
             # port 22 is dropbear's: a web server takes it, as a test of the forward
             c.ok("vm", "console", "-g", "rg", vm, input=f"mkdir -p /w; echo {vm}-port22 > "
                  "/w/index.html; killall dropbear; while pidof dropbear; do sleep 0.1; done >/dev/null; "
@@ -766,6 +778,7 @@ def test_stop_is_graceful_first(cloud_factory):
     c = cloud_factory(args=["--shutdown-timeout", "8"])
     c.ok("vm", "create", "-g", "rg", "-n", "g", "--size", "Tiny", "--no-nsg")
     wait_log(c, "g", "kumo guest: booted")
+    wait_prompt(c, "g")
     # data written just before the stop, not synced: the guest's own shutdown syncs it
     c.ok("vm", "console", "-g", "rg", "g", input="echo graceful-$((3*4)) > /root/kept\n")
     before = len(c.ok("vm", "log", "-g", "rg", "g").stdout)
@@ -778,6 +791,7 @@ def test_stop_is_graceful_first(cloud_factory):
     assert "kumo guest: powering off" in c.ok("vm", "log", "-g", "rg", "g").stdout[before:]
     c.ok("vm", "start", "-g", "rg", "g")
     wait_log(c, "g", "kumo guest: booted", since=before)
+    wait_prompt(c, "g", since=before)
     r = c.ok("vm", "console", "-g", "rg", "g", input="cat /root/kept\n")
     assert re.search(r"^graceful-12\r?$", r.stdout, re.M), r.stdout
 

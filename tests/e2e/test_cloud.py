@@ -12,6 +12,7 @@ import os
 import pathlib
 import re
 import signal
+import shutil
 import socket
 import sqlite3
 import stat
@@ -777,10 +778,12 @@ def test_disks_snapshots_images(cloud, guest, tmp_path):
     k.ok("PATCH", f"{G}/disks/copy", {"sizeGiB": 16, "tier": "Standard_HDD"})
     r = k.request("PATCH", f"{G}/disks/copy", {"sizeGiB": 1})
     assert r.status == 400 and "only grow" in r.message
-    # image import (raw root file system) and a VM from it
-    r = k.post("/v1/images?wait=60", {"name": "mine", "source": str(guest / "rootfs.ext4"), "format": "raw"})
+    # image import (raw root file system, from the import directory) and a VM from it
+    imp = k.data / "import"
+    shutil.copy(guest / "rootfs.ext4", imp / "rootfs.ext4")
+    r = k.post("/v1/images?wait=60", {"name": "mine", "source": str(imp / "rootfs.ext4"), "format": "raw"})
     assert r.status == 201 and r.json["provisioningState"] == "Succeeded" and r.json["sizeGiB"] == 1, r
-    bad = tmp_path / "bad.img"
+    bad = imp / "bad.img"
     bad.write_bytes(b"QFI\xfb" + b"\0" * 100)
     r = k.post("/v1/images?wait=60", {"name": "bad", "source": str(bad), "format": "qcow2"})
     assert r.json["provisioningState"] == "Failed" and r.json["error"], r
@@ -841,7 +844,7 @@ BAD = [
     ("PATCH", "/v1/hosts/HOST", {"cpuAllocationRatio": 0}, 400, "InvalidField", "cpuAllocationRatio", None),
     ("PATCH", "/v1/hosts/HOST", {"reservedMemoryMiB": 99999999}, 400, "InvalidField", "reservedMemoryMiB", None),
     ("GET", "/v1/locations/mars", None, 404, "NotFound", None, "location 'mars'"),
-    ("POST", "/v1/images", {"name": "i", "source": "/nonexistent/file"}, 400, "InvalidField", "source", "cannot read"),
+    ("POST", "/v1/images", {"name": "i", "source": "/nonexistent/file"}, 400, "InvalidField", "source", "outside the import directory"),
     ("POST", "/v1/images", {"name": "i", "source": "rel"}, 400, "InvalidField", "source", "absolute path"),
     ("POST", "/v1/images", {"name": "default", "source": "/etc/hostname"}, 409, "AlreadyExists", None, None),
     ("DELETE", "/v1/images/default", None, 409, "InUse", None, "virtual machine 'rg/v'"),

@@ -165,7 +165,9 @@ def debian_cloud(cloud_factory):
     if not image or not image.exists():
         pytest.skip("the Debian 13 image is not built: run guest/debian/build.sh (long the "
                     "first time, then cached; docs/images.md) or set KUMO_DEBIAN_IMAGE")
-    c = cloud_factory(args=["--debian-image", str(image), "--provisioning-timeout", "3000"])
+    # the custom image below is imported from the image's own directory
+    c = cloud_factory(args=["--debian-image", str(image), "--provisioning-timeout", "3000",
+                            "--import-dir", str(image.resolve().parent)])
     c.ok("size", "create", "-n", "Deb", "--vcpus", 2, "--memory-mib", 1024,
          "--price-per-hour", 0.05)
     deadline = time.time() + 600
@@ -236,7 +238,7 @@ def test_debian_vm(debian_cloud, tmp_path):
 
     # the same file as a custom image (kumo image create's defaults: firmware
     # boot, cloud-init): booted and provisioned the same way
-    c.ok("image", "create", "-n", "mine", "--source", debian_image(), "--os", "my Debian",
+    c.ok("image", "create", "-n", "mine", "--source", debian_image().resolve(), "--os", "my Debian",
          timeout=1800)
     img = c.json("image", "show", "mine")
     assert (img["bootMode"], img["provisioning"], img["os"]) == ("firmware", "cloud-init",

@@ -71,8 +71,10 @@ def test_portal_in_a_browser(kumod_factory, guest, tmp_path):  # noqa: F811 - py
                      "scaleAction": {"direction": "Increase"}}]})
     # an image provisioned by cloud-init (the default guest's disk, registered
     # as such): the form offers a password for it; no VM is made of it
+    # (copied into kumod's import directory, where imports come from)
+    shutil.copy(pathlib.Path(guest) / "rootfs.ext4", k.data / "import" / "rootfs.ext4")
     im = k.ok("POST", "/v1/images?wait=120",
-              {"name": "ci-test", "source": str(pathlib.Path(guest) / "rootfs.ext4"), "format": "raw",
+              {"name": "ci-test", "source": str(k.data / "import" / "rootfs.ext4"), "format": "raw",
                "provisioning": "cloud-init", "os": "a test image provisioned by cloud-init"})
     assert im["provisioningState"] == "Succeeded" and im["osProfile"]["adminPassword"], im
     sp = k.ok("POST", "/v1/servicePrincipals", {"name": "portal-browser"})

@@ -482,14 +482,12 @@ def test_nsg_and_stateful(make_switch):
     sw.stop()
 
 
-def test_nat_outbound(make_switch):
-    host = host_ipv4()
-    if not host:
-        pytest.skip("this host has no non-loopback IPv4 address to reach through the NAT")
+def test_nat_outbound(make_switch, outside):
+    host = outside.addr  # a host beyond this one (conftest.OutsideHost)
     sw = make_switch(base_config())
     n1 = sw.nic("n1", 1)
     # UDP: out and back
-    srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    srv = outside.socket(socket.AF_INET, socket.SOCK_DGRAM)
     srv.bind(("0.0.0.0", 0))
     srv.settimeout(5)
     port = srv.getsockname()[1]
@@ -500,11 +498,11 @@ def test_nat_outbound(make_switch):
     f = n1.recv_match(lambda f: f.get("proto") == 17)
     assert f and f["data"] == b"and back" and f["ip_src"] == host and f["dport"] == 5555
     # an unsolicited datagram from outside does not get in
-    other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    other = outside.socket(socket.AF_INET, socket.SOCK_DGRAM)
     other.sendto(b"unsolicited", (host, peer[1]))
     assert n1.quiet(0.5)
-    # TCP: a handshake and data with a listener on the host
-    lst = socket.socket()
+    # TCP: a handshake and data with a listener outside
+    lst = outside.socket()
     lst.bind(("0.0.0.0", 0))
     lst.listen(1)
     lst.settimeout(5)
@@ -521,6 +519,17 @@ def test_nat_outbound(make_switch):
     c = sw.counters()
     assert c["vnets"]["v1"]["nat"]["to_nat_packets"] >= 3
     assert c["vnets"]["v1"]["nat"]["from_nat_packets"] >= 2
+    # this host itself is not outside: its own addresses and loopback are
+    # never reached through the NAT (egress policy), whatever listens there
+    mine = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    mine.bind(("0.0.0.0", 0))
+    mine.settimeout(1)
+    for addr in [a for a in (host_ipv4(), outside.host_side, "127.0.0.1") if a]:
+        n1.send_ip(udp("10.0.1.4", addr, 5556, mine.getsockname()[1], b"to the host"))
+        with pytest.raises(socket.timeout):
+            mine.recvfrom(100)
+    drops = sw.counters()["ports"]["n1"]["drops"]
+    assert drops["egress"] >= 2 + (1 if host_ipv4() else 0), drops
     sw.stop()
 
 
@@ -730,25 +739,29 @@ def boot(vmm, guest, sock, nic_id, n, run, log):
     return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
 
 
-def test_real_guests(make_switch, tmp_path):
+def test_real_guests(make_switch, tmp_path, outside):
     """Three default guests: web (vm1) and client (vm2) in v1, vm3 in v2 with
-    vm1's address. DHCP, ping, HTTP between VMs, an NSG deny, NAT to a host
-    server, curl through a public IP, and isolation."""
+    vm1's address. DHCP, ping, HTTP between VMs, an NSG deny, NAT to a server
+    outside (and not to this host), curl through a public IP, and isolation."""
     vmm, guest = guest_images()
-    host = host_ipv4()
+    host = outside.addr
+    this_host = host_ipv4()
     hp = free_port()
     cfg = base_config(web_rules=WEB_RULES + [
         rule("no-vnet-8080", 110, "Inbound", "Deny", "Tcp",
              source_address_prefix="VirtualNetwork", destination_port_range="8080")],
         public_port=hp)
     sw = make_switch(cfg)
-    srv = subprocess.Popen(["/usr/bin/python3", "-u", "-m", "http.server", "0", "--bind", "0.0.0.0"],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                           cwd=tmp_path)
+    srv = outside.run(["/usr/bin/python3", "-u", "-m", "http.server", "0", "--bind", "0.0.0.0"],
+                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path)
+    mine = subprocess.Popen(["/usr/bin/python3", "-u", "-m", "http.server", "0", "--bind",
+                             "0.0.0.0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, cwd=tmp_path)
     procs = []
     try:
         line = srv.stdout.readline()  # "Serving HTTP on 0.0.0.0 port N ..."
         srv_port = int(line.split("port ")[1].split()[0])
+        my_port = int(mine.stdout.readline().split("port ")[1].split()[0])
         logs = {k: open(tmp_path / f"{k}.log", "w+") for k in ("vm1", "vm2", "vm3")}
         procs.append(boot(vmm, guest, sw.ports, "n1", 1,
                           "mkdir -p /www; echo hello-from-vm1 > /www/index.html; "
@@ -756,8 +769,10 @@ def test_real_guests(make_switch, tmp_path):
         client = ("sleep 3; ping -c 1 -W 5 10.0.1.1 && echo GW-PING-OK; "
                   "wget -q -T 10 -O - http://10.0.1.4/ && echo HTTP80-OK; "
                   "wget -q -T 3 -O - http://10.0.1.4:8080/ || echo HTTP8080-BLOCKED")
-        if host:
-            client += f"; wget -q -T 10 -O /dev/null http://{host}:{srv_port}/ && echo NAT-OK"
+        client += f"; wget -q -T 10 -O /dev/null http://{host}:{srv_port}/ && echo NAT-OK"
+        for addr in [a for a in (this_host, outside.host_side) if a]:
+            client += (f"; wget -q -T 3 -O /dev/null http://{addr}:{my_port}/ "
+                       f"|| echo NOT-THIS-HOST-{addr}")
         procs.append(boot(vmm, guest, sw.ports, "n2", 2, client, logs["vm2"]))
         procs.append(boot(vmm, guest, sw.ports, "n4", 4,
                           "sleep 3; ping -c 2 -W 2 10.0.1.5 || echo ISOLATED; "
@@ -770,7 +785,8 @@ def test_real_guests(make_switch, tmp_path):
             out[k] = f.read()
         assert "kumo guest: eth0 10.0.1.5/24" in out["vm2"], out["vm2"][-3000:]
         assert "kumo guest: eth0 10.0.1.4/24" in out["vm3"], out["vm3"][-3000:]
-        markers = ["GW-PING-OK", "HTTP80-OK", "HTTP8080-BLOCKED"] + (["NAT-OK"] if host else [])
+        markers = ["GW-PING-OK", "HTTP80-OK", "HTTP8080-BLOCKED", "NAT-OK"] + [
+            f"NOT-THIS-HOST-{a}" for a in (this_host, outside.host_side) if a]
         for marker in markers:
             assert marker in out["vm2"], (marker, out["vm2"][-3000:])
         assert "ISOLATED" in out["vm3"] and "ISOLATED-HTTP" in out["vm3"], out["vm3"][-3000:]
@@ -796,13 +812,15 @@ def test_real_guests(make_switch, tmp_path):
         c = sw.counters()
         assert c["ports"]["n1"]["dhcp_replies"] >= 2
         assert c["ports"]["n2"]["drops"]["policy"] >= 1
+        assert c["ports"]["n2"]["drops"]["egress"] >= 1
     finally:
         for p in procs:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-        srv.kill()
-        srv.wait()
+        for p in (srv, mine):
+            p.kill()
+            p.wait()
     sw.stop()
 
 
@@ -978,6 +996,13 @@ class Guest:
     def start(self):
         """Boot to the shell."""
         self.wait_log("kumo guest: booted")
+        # the shell's prompt: a ^C sent earlier reaches init's process group
+        # (user data still running), which can end the shell it then starts
+        end = time.time() + 120
+        while ":~# " not in self.log().split("kumo guest: booted", 1)[-1]:
+            if time.time() > end or self.proc.poll() is not None:
+                raise self.died("no shell prompt on the console")
+            time.sleep(0.1)
         self.connect()
         # the shell may not be reading yet: probe until it answers
         for _ in range(60):
@@ -1177,18 +1202,17 @@ def test_real_guests_nsg(make_switch, guests, tmp_path):
     sw.stop()
 
 
-def test_real_guests_public_ip_and_nat(make_switch, guests, tmp_path):
+def test_real_guests_public_ip_and_nat(make_switch, guests, tmp_path, outside):
     """A web server in a guest answers curl from the host through its public
-    IP; the guest reaches a host server through the NAT until an outbound
+    IP; the guest reaches a server outside through the NAT until an outbound
     deny rule blocks it."""
     vmm, guest = guest_images()
-    host = host_ipv4()
+    host = outside.addr
     hp = free_port()
     cfg = base_config(web_rules=WEB_RULES, public_port=hp)
     sw = make_switch(cfg)
-    srv = subprocess.Popen(["/usr/bin/python3", "-u", "-m", "http.server", "0", "--bind", "0.0.0.0"],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                           cwd=tmp_path)
+    srv = outside.run(["/usr/bin/python3", "-u", "-m", "http.server", "0", "--bind", "0.0.0.0"],
+                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path)
     try:
         srv_port = int(srv.stdout.readline().split("port ")[1].split()[0])
         vm = guests(vmm, guest, tmp_path, "vm1", sw.ports, "n1", 1).start()
@@ -1196,8 +1220,6 @@ def test_real_guests_public_ip_and_nat(make_switch, guests, tmp_path):
         r = subprocess.run(["curl", "-s", "-m", "10", f"http://127.0.0.1:{hp}/"],
                            capture_output=True, text=True, timeout=30)
         assert "public-hello" in r.stdout, r
-        if not host:
-            pytest.skip("no non-loopback host address for the NAT part")
         url = f"http://{host}:{srv_port}/"
         vm.ok(f"wget -q -T 10 -O /dev/null {url}")
         cfg["nsgs"][0]["rules"] = WEB_RULES + [
