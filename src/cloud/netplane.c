@@ -38,7 +38,7 @@ struct netplane {
     json_t *pip_errors; /* "pip-ID" -> [{protocol, port, hostPort, message}] */
 };
 
-static char *mac_of(int64_t nic, char buf[24])
+char *netplane_mac(int64_t nic, char buf[24])
 {
     snprintf(buf, 24, "02:6b:75:%02x:%02x:%02x", (unsigned)(nic >> 16) & 0xff,
              (unsigned)(nic >> 8) & 0xff, (unsigned)nic & 0xff);
@@ -296,7 +296,7 @@ json_t *netplane_config(struct kumod *k)
         snprintf(vnet, sizeof(vnet), "vnet-%" PRId64, (int64_t)sqlite3_column_int64(st, 1));
         snprintf(subnet, sizeof(subnet), "subnet-%" PRId64, (int64_t)sqlite3_column_int64(st, 2));
         json_t *nic = json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", name, "vnet", vnet, "subnet", subnet,
-                                "mac", mac_of(id, mac), "private_ip",
+                                "mac", netplane_mac(id, mac), "private_ip",
                                 net_ip4_str((uint32_t)sqlite3_column_int64(st, 3), ip));
         if (!db_col_null(st, 4)) {
             snprintf(name, sizeof(name), "nsg-%" PRId64, (int64_t)sqlite3_column_int64(st, 4));
@@ -516,7 +516,7 @@ static json_t *user_args(struct kumod *k, int64_t vm)
     }
     sqlite3_finalize(st);
     if (len > 0 && (size_t)len < sizeof(spec))
-        snprintf(spec + len, sizeof(spec) - (size_t)len, ",mac=%s", mac_of(nic, mac));
+        snprintf(spec + len, sizeof(spec) - (size_t)len, ",mac=%s", netplane_mac(nic, mac));
     json_array_append_new(args, json_string("--net"));
     json_array_append_new(args, json_string(spec));
     return args;
@@ -544,7 +544,7 @@ json_t *netplane_vm_args(struct kumod *k, int64_t vm, char *err, size_t errlen)
         int64_t id = sqlite3_column_int64(st, 0);
         char spec[PATH_MAX + 128], mac[24];
         snprintf(spec, sizeof(spec), "switch=%s,nic=nic-%" PRId64 ",mac=%s", n->ports, id,
-                 mac_of(id, mac));
+                 netplane_mac(id, mac));
         json_array_append_new(args, json_string("--net"));
         json_array_append_new(args, json_string(spec));
     }

@@ -37,6 +37,8 @@ void netplane_start(struct kumod *k);
 void netplane_stop(struct kumod *k);
 /* kumo-switch is in use. */
 bool netplane_has_switch(const struct kumod *k);
+/* The MAC address of NIC id ("02:6b:75:xx:xx:xx", from its id). */
+char *netplane_mac(int64_t nic, char buf[24]);
 
 /* kumo-vmm arguments for the VM's NICs (a JSON array of strings), read
  * under the state lock. NULL + err on failure. */

@@ -2,10 +2,10 @@
  * provision.h - the provisioning layer: every change to kumod's resources
  * (resource groups, virtual machines and their power operations, managed
  * disks, virtual networks and subnets, network security groups and their
- * rules, public IPs, network interfaces, scale sets) as C functions of the
- * model. The front ends call it: the REST handlers (api_*.c), the scale set
- * controller (vmss.c), and the ones to come (an Azure ARM endpoint, a web
- * portal). HTTP, request bodies and the rendering of answers stay in the
+ * rules, public IPs, network interfaces, scale sets and their autoscale
+ * settings) as C functions of the model. The front ends call it: the REST
+ * handlers (api_*.c), the scale set controller (vmss.c), the Azure ARM
+ * endpoint (arm/), and the ones to come (a web portal). HTTP, request bodies and the rendering of answers stay in the
  * front ends; the database, the rules of the model, the job queue and the
  * data plane are reached from here.
  *
@@ -389,6 +389,8 @@ struct prov_vmss_spec {
 /* Record a scale set (its controller makes the instances). The set's id. */
 int64_t prov_vmss_create(struct kumod *k, int64_t group_id, const struct prov_vmss_spec *s,
                          struct kerr *e);
+/* The same in t (with what else t makes: a deployment's network). */
+int64_t prov_vmss_insert(struct prov_tx *t, int64_t group_id, const struct prov_vmss_spec *s);
 /* A new model: size / image (NULL: keep), user data (set_user_data: to
  * user_data, NULL clears), tags (NULL: keep). A changed model starts a
  * rolling update. The set's id. */
@@ -399,5 +401,34 @@ int64_t prov_vmss_scale(struct kumod *k, int64_t group_id, const char *name, int
                         struct kerr *e);
 /* Mark it deleted: the controller deletes its instances, then the set. */
 int64_t prov_vmss_delete(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
+
+/* ---- autoscale settings ---- */
+
+struct prov_autoscale_spec {
+    const char *name;
+    const char *scale_set; /* in the same group */
+    int64_t minimum, maximum, dflt;
+    bool enabled;
+    const json_t *rules; /* array of rule objects (autoscale.h's JSON), or NULL */
+};
+
+/* One setting per scale set; minimum <= default <= maximum. Its id. */
+int64_t prov_autoscale_create(struct kumod *k, int64_t group_id,
+                              const struct prov_autoscale_spec *s, struct kerr *e);
+int64_t prov_autoscale_insert(struct prov_tx *t, int64_t group_id,
+                              const struct prov_autoscale_spec *s);
+/* New bounds (-1: keep), enabled (-1: keep, 0, 1) and rules (NULL: keep;
+ * else the whole list). Its id. */
+int64_t prov_autoscale_update(struct kumod *k, int64_t group_id, const char *name,
+                              int64_t minimum, int64_t maximum, int64_t dflt, int enabled,
+                              const json_t *rules, struct kerr *e);
+/* The setting and its decision history. */
+int prov_autoscale_delete(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
+/* Append a rule (at most AS_MAX_RULES) / remove rule number index (as the
+ * caller wrote it: 404 when there is none). The setting's id. */
+int64_t prov_autoscale_rule_add(struct kumod *k, int64_t group_id, const char *name,
+                                const json_t *rule, struct kerr *e);
+int64_t prov_autoscale_rule_delete(struct kumod *k, int64_t group_id, const char *name,
+                                   const char *index, struct kerr *e);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "cloud/arm/apiver.h"
 #include "cloud/arm/jwt.h"
+#include "cloud/arm/ops.h"
 #include "cloud/arm/server.h"
 #include "cloud/arm/tls.h"
 #include "cloud/db.h"
@@ -16,7 +17,9 @@
 
 #include <ctype.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,11 +33,33 @@ struct arm {
     struct arm_server *server;
     char listen[64];
     char host[64];
+    pthread_t ticker;
+    bool ticking;
+    atomic_bool stop;
 };
 
+/* The operations that go on without a client polling (ops.h's tick):
+ * about every second, under the state lock. */
+static void *ticker(void *arg)
+{
+    struct arm *a = arg;
+    while (!atomic_load(&a->stop)) {
+        for (int i = 0; i < 10 && !atomic_load(&a->stop); i++) {
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        if (atomic_load(&a->stop) || atomic_load(&a->k->stopping)) break;
+        kumod_lock(a->k);
+        arm_ops_tick(a->k);
+        kumod_unlock(a->k);
+    }
+    return NULL;
+}
+
 static const struct arm_route *const tables[] = {
-    arm_routes_adfs,
-    arm_routes_subs,
+    arm_routes_adfs,    arm_routes_subs,    arm_routes_rg,       arm_routes_net,
+    arm_routes_compute, arm_routes_storage, arm_routes_images,   arm_routes_scaleset,
+    arm_routes_insights, arm_routes_deploy,
 };
 
 struct arm *arm_start(struct kumod *k, char *err, size_t errlen)
@@ -53,6 +78,7 @@ struct arm *arm_start(struct kumod *k, char *err, size_t errlen)
     a->server =
         arm_server_start(a, fd, a->tls.cert_pem, a->tls.key_pem, k->cfg.max_body, 4, err, errlen);
     if (!a->server) goto fail;
+    a->ticking = pthread_create(&a->ticker, NULL, ticker, a) == 0;
     log_info("ARM endpoint: https://%s/ (subscription %s, tenant %s)", a->listen,
              a->id.subscription, a->id.tenant);
     log_info("ARM CA certificate%s: %s (SHA-256 %s); server certificate%s: %s",
@@ -68,6 +94,8 @@ fail:
 void arm_stop(struct arm *a)
 {
     if (!a) return;
+    atomic_store(&a->stop, true);
+    if (a->ticking) pthread_join(a->ticker, NULL);
     arm_server_stop(a->server);
     arm_tls_free(&a->tls);
     free(a);
