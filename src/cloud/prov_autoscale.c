@@ -122,11 +122,11 @@ int64_t prov_autoscale_update(struct kumod *k, int64_t g, const char *name, int6
         free(text);
         return -1;
     }
-    int rc = db_exec(db,
-                     "UPDATE autoscale SET minimum = ?, maximum = ?, dflt = ?,"
-                     " enabled = coalesce(?, enabled), rules = coalesce(?, rules) WHERE id = ?",
-                     enabled >= 0 ? "iiiiti" : "iiinti", lo, hi, d, (int64_t)(enabled > 0), text,
-                     id);
+    int rc =
+        db_exec(db,
+                "UPDATE autoscale SET minimum = ?, maximum = ?, dflt = ?,"
+                " enabled = coalesce(?, enabled), rules = coalesce(?, rules) WHERE id = ?",
+                enabled >= 0 ? "iiiiti" : "iiinti", lo, hi, d, (int64_t)(enabled > 0), text, id);
     free(text);
     if (rc < 0) {
         prov_db_error(&t, "autoscale setting update");
@@ -182,8 +182,8 @@ int64_t prov_autoscale_rule_add(struct kumod *k, int64_t g, const char *name, co
     return rc;
 }
 
-int64_t prov_autoscale_rule_delete(struct kumod *k, int64_t g, const char *name,
-                                   const char *index, struct kerr *e)
+int64_t prov_autoscale_rule_delete(struct kumod *k, int64_t g, const char *name, const char *index,
+                                   struct kerr *e)
 {
     int64_t id = prov_find(k, "autoscale", g, name, "autoscale setting", NULL, e);
     if (id < 0) return -1;
@@ -192,9 +192,8 @@ int64_t prov_autoscale_rule_delete(struct kumod *k, int64_t g, const char *name,
     long idx = strtol(index, &end, 10);
     if (*end || !*index || idx < 0 || (size_t)idx >= json_array_size(rules)) {
         json_decref(rules);
-        return kerr_notfound(e,
-                             "autoscale setting '%s' has no rule %.16s (rules are numbered from 0)",
-                             name, index);
+        return kerr_notfound(
+            e, "autoscale setting '%s' has no rule %.16s (rules are numbered from 0)", name, index);
     }
     json_array_remove(rules, (size_t)idx);
     int64_t rc = prov_autoscale_update(k, g, name, -1, -1, -1, -1, rules, e);

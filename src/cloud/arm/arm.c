@@ -49,9 +49,15 @@ static void *ticker(void *arg)
             nanosleep(&ts, NULL);
         }
         if (atomic_load(&a->stop) || atomic_load(&a->k->stopping)) break;
+        /* a context without a request: what renders answers can run */
+        struct arm_ctx c = {.a = a, .k = a->k, .id = &a->id, .method = "TICK", .path = ""};
+        snprintf(c.base, sizeof(c.base), "https://%s", a->listen);
         kumod_lock(a->k);
-        arm_ops_tick(a->k);
+        arm_ops_tick(&c);
         kumod_unlock(a->k);
+        json_decref(c.out);
+        free(c.text);
+        arm_err_clear(&c.err);
     }
     return NULL;
 }
@@ -160,12 +166,12 @@ void arm_accepted(struct arm_ctx *c, int status, const struct arm_op *op, json_t
 
 const char *arm_query(const struct arm_ctx *c, const char *name)
 {
-    return arm_conn_query(c->conn, name);
+    return c->conn ? arm_conn_query(c->conn, name) : NULL;
 }
 
 const char *arm_req_header(const struct arm_ctx *c, const char *name)
 {
-    return arm_conn_header(c->conn, name);
+    return c->conn ? arm_conn_header(c->conn, name) : NULL;
 }
 
 bool arm_check_sub(struct arm_ctx *c, const char *sub)

@@ -57,15 +57,15 @@ static const struct {
 
 static json_t *status(const char *code, const char *level, const char *display, int64_t at_ms)
 {
-    json_t *s = json_pack("{s:s, s:s, s:s}", "code", code, "level", level, "displayStatus",
-                          display);
+    json_t *s =
+        json_pack("{s:s, s:s, s:s}", "code", code, "level", level, "displayStatus", display);
     if (at_ms > 0) json_object_set_new(s, "time", arm_time(at_ms));
     return s;
 }
 
 /* The statuses of a VM: provisioning, then power. */
-static json_t *vm_statuses(const char *prov, const char *power, const char *ecode,
-                           const char *emsg, int64_t updated_ms)
+static json_t *vm_statuses(const char *prov, const char *power, const char *ecode, const char *emsg,
+                           int64_t updated_ms)
 {
     json_t *arr = json_array();
     char code[96], display[96];
@@ -76,7 +76,7 @@ static json_t *vm_statuses(const char *prov, const char *power, const char *ecod
         json_array_append_new(arr, s);
     } else {
         snprintf(code, sizeof(code), "ProvisioningState/%s", prov);
-        for (char *p = code; *p; p++)
+        for (char *p = code + 18; *p; p++)
             if (*p >= 'A' && *p <= 'Z') *p = (char)(*p + 32);
         snprintf(display, sizeof(display), "Provisioning %s", prov);
         for (char *p = display + 13; *p; p++)
@@ -129,17 +129,16 @@ json_t *arm_vm_json(struct arm_ctx *c, int64_t id, bool iv)
         arm_rid(c, x, sizeof(x), group, DISK_TYPE "/%s", db_col_text(ds, 0));
         json_t *md = json_pack("{s:s, s:s}", "id", x, "storageAccountType",
                                arm_tier_name(db_col_text(ds, 1)));
-        json_array_append_new(disk_views,
-                              json_pack("{s:s, s:[o]}", "name", db_col_text(ds, 0), "statuses",
-                                        status("ProvisioningState/succeeded", "Info",
-                                               "Provisioning succeeded", 0)));
+        json_array_append_new(
+            disk_views,
+            json_pack("{s:s, s:[o]}", "name", db_col_text(ds, 0), "statuses",
+                      status("ProvisioningState/succeeded", "Info", "Provisioning succeeded", 0)));
         if (sqlite3_column_int(ds, 3)) {
             json_decref(os);
             os = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:s}", "osType", "Linux", "name",
                            db_col_text(ds, 0), "createOption", "FromImage", "caching", "ReadWrite",
-                           "managedDisk", md, "diskSizeGB",
-                           (json_int_t)sqlite3_column_int64(ds, 2), "deleteOption",
-                           os_delete ? os_delete : "Detach");
+                           "managedDisk", md, "diskSizeGB", (json_int_t)sqlite3_column_int64(ds, 2),
+                           "deleteOption", os_delete ? os_delete : "Detach");
         } else {
             json_array_append_new(
                 data, json_pack("{s:I, s:s, s:s, s:s, s:o, s:I, s:b, s:s}", "lun",
@@ -159,23 +158,23 @@ json_t *arm_vm_json(struct arm_ctx *c, int64_t id, bool iv)
     while (ns && sqlite3_step(ns) == SQLITE_ROW)
         json_array_append_new(nics,
                               json_pack("{s:s, s:{s:b}}", "id",
-                                        arm_rid(c, x, sizeof(x), db_col_text(ns, 0),
-                                                NIC_TYPE "/%s", db_col_text(ns, 1)),
+                                        arm_rid(c, x, sizeof(x), db_col_text(ns, 0), NIC_TYPE "/%s",
+                                                db_col_text(ns, 1)),
                                         "properties", "primary", sqlite3_column_int64(ns, 2) == 0));
     sqlite3_finalize(ns);
     json_t *osp = json_object_get(props, "osProfile");
-    osp = json_is_object(osp) ? json_deep_copy(osp)
-                              : json_pack("{s:s, s:s, s:{s:b, s:b}, s:[]}", "computerName", name,
-                                          "adminUsername", "", "linuxConfiguration",
-                                          "disablePasswordAuthentication", 1, "provisionVMAgent",
-                                          1, "secrets");
+    osp = json_is_object(osp)
+              ? json_deep_copy(osp)
+              : json_pack("{s:s, s:s, s:{s:b, s:b}, s:[]}", "computerName", name, "adminUsername",
+                          "", "linuxConfiguration", "disablePasswordAuthentication", 1,
+                          "provisionVMAgent", 1, "secrets");
     const char *prov = db_col_text(st, 4), *power = db_col_text(st, 5);
-    json_t *p = json_pack(
-        "{s:s, s:{s:s}, s:{s:o, s:o, s:o}, s:o, s:{s:o}, s:{s:{s:b}}, s:s, s:o}", "vmId", guid,
-        "hardwareProfile", "vmSize", size, "storageProfile", "imageReference", image, "osDisk", os,
-        "dataDisks", data, "osProfile", osp, "networkProfile", "networkInterfaces", nics,
-        "diagnosticsProfile", "bootDiagnostics", "enabled", 1, "provisioningState", prov,
-        "timeCreated", arm_time(sqlite3_column_int64(st, 9)));
+    json_t *p =
+        json_pack("{s:s, s:{s:s}, s:{s:o, s:o, s:o}, s:o, s:{s:o}, s:{s:{s:b}}, s:s, s:o}", "vmId",
+                  guid, "hardwareProfile", "vmSize", size, "storageProfile", "imageReference",
+                  image, "osDisk", os, "dataDisks", data, "osProfile", osp, "networkProfile",
+                  "networkInterfaces", nics, "diagnosticsProfile", "bootDiagnostics", "enabled", 1,
+                  "provisioningState", prov, "timeCreated", arm_time(sqlite3_column_int64(st, 9)));
     if (iv) {
         const char *ecode = db_col_null(st, 7) ? NULL : db_col_text(st, 7);
         const char *emsg = db_col_null(st, 8) ? NULL : db_col_text(st, 8);
@@ -184,9 +183,8 @@ json_t *arm_vm_json(struct arm_ctx *c, int64_t id, bool iv)
             json_pack("{s:s, s:s, s:s, s:{s:s, s:[o]}, s:o, s:{}, s:o}", "computerName",
                       json_string_value(json_object_get(osp, "computerName")) ?: name, "osName",
                       "Linux", "hyperVGeneration", "V1", "vmAgent", "vmAgentVersion", "kumo",
-                      "statuses",
-                      status("ProvisioningState/succeeded", "Info", "Ready", 0), "disks",
-                      disk_views, "bootDiagnostics", "statuses",
+                      "statuses", status("ProvisioningState/succeeded", "Info", "Ready", 0),
+                      "disks", disk_views, "bootDiagnostics", "statuses",
                       vm_statuses(prov, power, ecode, emsg, sqlite3_column_int64(st, 10))));
     } else {
         json_decref(disk_views);
@@ -239,7 +237,7 @@ static const char *in_group(const struct arm_ctx *c, const json_t *o, const char
 
 /* The /v1 body of a VM's ARM body (see the file's comment); NULL + e. */
 static json_t *vm_body(struct arm_ctx *c, const char *name, const char *group, const json_t *res,
-                       struct arm_err *e, struct arm_id *refs)
+                       int64_t current_image, struct arm_err *e, struct arm_id *refs)
 {
     const json_t *p = arm_get(res, "properties");
     const char *size = arm_gets(p, "hardwareProfile.vmSize");
@@ -256,19 +254,21 @@ static json_t *vm_body(struct arm_ctx *c, const char *name, const char *group, c
                     create);
         return NULL;
     }
+    /* an update may leave the image out (az does): the VM keeps its own */
     const json_t *ref = arm_get(p, "storageProfile.imageReference");
-    if (!ref) {
+    if (!ref && current_image <= 0) {
         arm_err_set(e, 400, "InvalidParameter", "properties.storageProfile.imageReference",
                     "properties.storageProfile.imageReference: missing (az vm image list shows "
                     "kumo's images).");
         return NULL;
     }
-    int64_t img = arm_image_resolve(c, ref, "properties.storageProfile.imageReference", e);
+    int64_t img = ref ? arm_image_resolve(c, ref, "properties.storageProfile.imageReference", e)
+                      : current_image;
     if (img < 0) return NULL;
     char image[80] = "";
     db_text(c->k->db, image, sizeof(image), "SELECT name FROM images WHERE id = ?", "i", img);
-    json_t *kb = json_pack("{s:s, s:s, s:s}", "name", name, "size", arm_size_to_kumo(size),
-                           "image", image);
+    json_t *kb =
+        json_pack("{s:s, s:s, s:s}", "name", name, "size", arm_size_to_kumo(size), "image", image);
     json_t *osd = json_object();
     const char *sat = arm_gets(p, "storageProfile.osDisk.managedDisk.storageAccountType");
     if (sat) {
@@ -307,7 +307,8 @@ static json_t *vm_body(struct arm_ctx *c, const char *name, const char *group, c
         } else if (!opt || !strcasecmp(opt, "Empty")) {
             if (arm_get(d, "diskSizeGB"))
                 json_object_set(kd, "sizeGiB", (json_t *)arm_get(d, "diskSizeGB"));
-            if (arm_gets(d, "name")) json_object_set_new(kd, "name", json_string(arm_gets(d, "name")));
+            if (arm_gets(d, "name"))
+                json_object_set_new(kd, "name", json_string(arm_gets(d, "name")));
             const char *t = arm_gets(d, "managedDisk.storageAccountType");
             if (t && !arm_tier_to_kumo(t)) {
                 arm_err_set(e, 400, "InvalidParameter", at,
@@ -378,7 +379,7 @@ static int64_t vm_create(struct arm_apply *a)
 {
     struct kumod *k = a->t->k;
     struct arm_id ref;
-    json_t *kb = vm_body(a->c, a->id->names[0], a->group_name, a->res, a->err, &ref);
+    json_t *kb = vm_body(a->c, a->id->names[0], a->group_name, a->res, 0, a->err, &ref);
     if (!kb) return -1;
     int64_t id = -1;
     if (request_check(REQ_VM_CREATE, kb, a->t->e) < 0) goto out;
@@ -439,9 +440,8 @@ static int update_disks(struct arm_ctx *c, int64_t g, int64_t row, const char *n
     const json_t *want = json_object_get(kb, "dataDisks");
     int64_t luns[MAX_DATA];
     size_t n = 0;
-    sqlite3_stmt *st = db_stmt(c->k->db,
-                               "SELECT lun FROM disks WHERE vm_id = ? AND os_disk = 0 ORDER BY lun",
-                               "i", row);
+    sqlite3_stmt *st = db_stmt(
+        c->k->db, "SELECT lun FROM disks WHERE vm_id = ? AND os_disk = 0 ORDER BY lun", "i", row);
     while (st && n < MAX_DATA && sqlite3_step(st) == SQLITE_ROW)
         luns[n++] = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
@@ -488,7 +488,10 @@ static void vm_update(struct arm_ctx *c, int64_t g, int64_t row)
     struct arm_id id, ref;
     arm_path_id(c, &id);
     const char *name = id.names[0];
-    json_t *kb = vm_body(c, name, id.group, c->body, &c->err, &ref);
+    json_t *kb =
+        vm_body(c, name, id.group, c->body,
+                db_int(c->k->db, NULL, 0, "SELECT image_id FROM vms WHERE id = ?", "i", row),
+                &c->err, &ref);
     if (!kb) return;
     struct kerr ke = {0};
     if (request_check(REQ_VM_CREATE, kb, &ke) < 0) {
@@ -535,7 +538,8 @@ static void vm_update(struct arm_ctx *c, int64_t g, int64_t row)
         arm_reply(c, 200, out);
 }
 
-const struct arm_kind arm_kind_vm = {VM_TYPE, "vms", vm_create, vm_find, vm_render, "vm", 201};
+const struct arm_kind arm_kind_vm = {VM_TYPE,   "vms", vm_create, vm_find,
+                                     vm_render, "vm",  201,       NULL};
 
 /* ---- handlers ---- */
 
@@ -561,8 +565,8 @@ static void vm_instance_view(struct arm_ctx *c)
         arm_not_found(c, VM_TYPE, c->p[2]);
         return;
     }
-    arm_reply(c, 200, json_incref(json_object_get(json_object_get(vm, "properties"),
-                                                  "instanceView")));
+    arm_reply(c, 200,
+              json_incref(json_object_get(json_object_get(vm, "properties"), "instanceView")));
     json_decref(vm);
 }
 
@@ -741,10 +745,9 @@ static const char *vm_probe(struct arm_ctx *c, const struct arm_op *op, json_t *
         out = "Failed";
     } else if (!*db_col_text(st, 0)) {
         if (!strcmp(db_col_text(st, 1), PV_FAILED)) {
-            *error = json_pack("{s:s, s:s}", "code",
-                               db_col_null(st, 2) ? "VMOperationFailed" : db_col_text(st, 2),
-                               "message",
-                               db_col_null(st, 3) ? "The operation failed." : db_col_text(st, 3));
+            *error = json_pack(
+                "{s:s, s:s}", "code", db_col_null(st, 2) ? "VMOperationFailed" : db_col_text(st, 2),
+                "message", db_col_null(st, 3) ? "The operation failed." : db_col_text(st, 3));
             out = "Failed";
         } else {
             out = "Succeeded";
@@ -766,16 +769,16 @@ static void vm_result(struct arm_ctx *c, const struct arm_op *op)
 static const char *vm_delete_probe(struct arm_ctx *c, const struct arm_op *op, json_t **error)
 {
     struct db *db = c->k->db;
-    sqlite3_stmt *st = db_stmt(
-        db, "SELECT coalesce(op, ''), prov_state, error_msg FROM vms WHERE id = ?", "i",
-        op->target);
+    sqlite3_stmt *st =
+        db_stmt(db, "SELECT coalesce(op, ''), prov_state, error_msg FROM vms WHERE id = ?", "i",
+                op->target);
     const char *out = "Succeeded";
     if (st && sqlite3_step(st) == SQLITE_ROW) {
         out = "InProgress";
         if (!*db_col_text(st, 0)) {
-            *error = json_pack("{s:s, s:s}", "code", "VMDeleteFailed", "message",
-                               db_col_null(st, 2) ? "The delete did not finish."
-                                                  : db_col_text(st, 2));
+            *error =
+                json_pack("{s:s, s:s}", "code", "VMDeleteFailed", "message",
+                          db_col_null(st, 2) ? "The delete did not finish." : db_col_text(st, 2));
             out = "Failed";
         }
     }

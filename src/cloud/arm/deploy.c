@@ -8,11 +8,11 @@
  *
  * A deployment is checked whole first (template.c's phase 1, plus: every
  * resource of a type kumo makes, in the deployment's group, not there
- * yet; mode Incremental). Then its resources are made in dependency order
- * by their kinds (res.h), all in one transaction of the provisioning
- * layer with the deployment's record: the first refusal rolls everything
- * back, and the deployment fails naming the resource and why. What goes
- * on after the commit (VMs booting, scale set instances) is watched by
+ * yet unless it is a network resource that already is as the template
+ * asks, which is then used as it is; mode Incremental). Then its resources are made in dependency
+ * order by their kinds (res.h), all in one transaction of the provisioning layer with the
+ * deployment's record: the first refusal rolls everything back, and the deployment fails naming the
+ * resource and why. What goes on after the commit (VMs booting, scale set instances) is watched by
  * the deployment's operation; if a VM then fails, the deployment fails
  * and what it made is deleted again (reap.c) before the operation ends,
  * so a failed deployment leaves nothing half made either way.
@@ -73,13 +73,13 @@ static json_t *dep_json(struct arm_ctx *c, int64_t id)
         json_decref(res);
         json_t *params = load_json(db_col_text(st, 2));
         json_t *outputs = db_col_null(st, 5) ? NULL : load_json(db_col_text(st, 5));
-        json_t *p = json_pack(
-            "{s:s, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:[]}", "provisioningState",
-            !strcmp(state, "RollingBack") ? "Running" : state, "mode", db_col_text(st, 3),
-            "timestamp", arm_time(sqlite3_column_int64(st, 10)), "duration", dur, "correlationId",
-            db_col_text(st, 8), "parameters", params ? params : json_object(), "outputs",
-            outputs ? outputs : json_object(), "outputResources", made, "providers", json_array(),
-            "dependencies");
+        json_t *p =
+            json_pack("{s:s, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:[]}", "provisioningState",
+                      !strcmp(state, "RollingBack") ? "Running" : state, "mode", db_col_text(st, 3),
+                      "timestamp", arm_time(sqlite3_column_int64(st, 10)), "duration", dur,
+                      "correlationId", db_col_text(st, 8), "parameters",
+                      params ? params : json_object(), "outputs", outputs ? outputs : json_object(),
+                      "outputResources", made, "providers", json_array(), "dependencies");
         if (!db_col_null(st, 7)) {
             json_t *err = load_json(db_col_text(st, 7));
             if (err) json_object_set_new(p, "error", err);
@@ -121,7 +121,14 @@ static int apply(void *ctx, const char *rid, const json_t *res, struct arm_err *
                            "is 'local'.",
                            loc);
     struct arm_apply a = {d->c, d->t, d->group, d->group_name, &id, res, e};
-    int64_t row = k->create(&a);
+    int64_t row = k->find(d->c, d->group, &id);
+    if (row >= 0) { /* named again: used as it is when it is what is asked */
+        if (k->same && k->same(&a, row)) return 0;
+        if (!e->status)
+            arm_err_set(e, 409, "Conflict", rid, "The resource '%s' already exists.", rid);
+        return -1;
+    }
+    row = k->create(&a);
     if (row < 0) { /* the resource is the target; the field is in the message */
         snprintf(e->target, sizeof(e->target), "%s", rid);
         return -1;
@@ -145,8 +152,8 @@ static json_t *reference(void *ctx, const char *rid, const char *api_version, bo
     }
     arm_id_type(&id, type, sizeof(type));
     const struct arm_kind *k = arm_kind_find(type);
-    int64_t g = db_int(d->c->k->db, NULL, -1, "SELECT id FROM groups WHERE name = ?", "t",
-                       id.group);
+    int64_t g =
+        db_int(d->c->k->db, NULL, -1, "SELECT id FROM groups WHERE name = ?", "t", id.group);
     int64_t row = k && g >= 0 ? k->find(d->c, g, &id) : -1;
     json_t *r = row >= 0 ? k->render(d->c, row) : NULL;
     if (!r) {
@@ -214,9 +221,9 @@ static struct tpl_plan *prepare(struct arm_ctx *c, struct tpl_host *h, const jso
                         rid, h->group);
             goto fail;
         }
-        int64_t g = db_int(c->k->db, NULL, -1, "SELECT id FROM groups WHERE name = ?", "t",
-                           id.group);
-        if (k->find(c, g, &id) >= 0) {
+        int64_t g =
+            db_int(c->k->db, NULL, -1, "SELECT id FROM groups WHERE name = ?", "t", id.group);
+        if (!k->same && k->find(c, g, &id) >= 0) {
             arm_err_set(&c->err, 409, "Conflict", rid,
                         "The resource '%s' already exists: kumo's deployments make new resources "
                         "only; delete it, or leave it out of the template and refer to it by id.",
@@ -318,8 +325,8 @@ static void put(struct arm_ctx *c)
                 "SELECT state FROM arm_deployments WHERE group_id = ? AND name = ?", "it", g,
                 name) &&
         (!strcmp(state, "Running") || !strcmp(state, "RollingBack"))) {
-        arm_err_set(&c->err, 409, "DeploymentActive",
-                    NULL, "The deployment '%s' is still running; wait for it to end.", name);
+        arm_err_set(&c->err, 409, "DeploymentActive", NULL,
+                    "The deployment '%s' is still running; wait for it to end.", name);
         return;
     }
     char gname[ARM_ID_PART];
@@ -432,8 +439,8 @@ static void validate(struct arm_ctx *c)
     arm_reply(c, 200,
               json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:o, s:o}}", "id", rid, "name", c->p[2],
                         "type", DEP_TYPE, "properties", "provisioningState", "Succeeded", "mode",
-                        "Incremental", "parameters", tpl_parameters_json(plan), "validatedResources",
-                        res));
+                        "Incremental", "parameters", tpl_parameters_json(plan),
+                        "validatedResources", res));
     tpl_free(plan);
 }
 
@@ -442,9 +449,9 @@ static int64_t dep_find(struct arm_ctx *c, int64_t *g)
     if (!arm_check_sub(c, c->p[0])) return -1;
     *g = arm_group(c, c->p[1]);
     if (*g < 0) return -1;
-    int64_t id = db_int(c->k->db, NULL, -1,
-                        "SELECT id FROM arm_deployments WHERE group_id = ? AND name = ?", "it", *g,
-                        c->p[2]);
+    int64_t id =
+        db_int(c->k->db, NULL, -1, "SELECT id FROM arm_deployments WHERE group_id = ? AND name = ?",
+               "it", *g, c->p[2]);
     if (id < 0)
         arm_err_set(&c->err, 404, "DeploymentNotFound", NULL,
                     "Deployment '%.100s' could not be found.", c->p[2]);
@@ -463,8 +470,8 @@ static void list(struct arm_ctx *c)
     int64_t g = arm_group(c, c->p[1]);
     if (g >= 0)
         arm_reply_rows(c, dep_json,
-                       "SELECT id FROM arm_deployments WHERE group_id = ? ORDER BY created_ms",
-                       "i", g);
+                       "SELECT id FROM arm_deployments WHERE group_id = ? ORDER BY created_ms", "i",
+                       g);
 }
 
 /* DELETE removes the record only (as ARM's does), not what it made. */
@@ -520,8 +527,8 @@ static int settled(struct kumod *k, const json_t *made, struct arm_err *e)
                             "The virtual machine was deleted while the deployment ran.");
                 done = -1;
             } else if (!strcmp(db_col_text(st, 1), PV_FAILED)) {
-                arm_err_set(e, 409, db_col_null(st, 2) ? "VMCreateFailed" : db_col_text(st, 2),
-                            rid, "%s",
+                arm_err_set(e, 409, db_col_null(st, 2) ? "VMCreateFailed" : db_col_text(st, 2), rid,
+                            "%s",
                             db_col_null(st, 3) ? "The virtual machine failed to start."
                                                : db_col_text(st, 3));
                 done = -1;
@@ -535,8 +542,8 @@ static int settled(struct kumod *k, const json_t *made, struct arm_err *e)
                                    "SELECT count(*) FROM vms WHERE vmss_id = ? AND op IS NULL"
                                    " AND prov_state = 'Succeeded'",
                                    "i", row);
-            int64_t all = db_int(db, NULL, 0, "SELECT count(*) FROM vms WHERE vmss_id = ?", "i",
-                                 row);
+            int64_t all =
+                db_int(db, NULL, 0, "SELECT count(*) FROM vms WHERE vmss_id = ?", "i", row);
             char err[600] = "";
             if (cap < 0) {
                 arm_err_set(e, 409, "ResourceNotFound", rid,
@@ -577,8 +584,72 @@ static int set_state(struct db *db, int64_t id, const char *state, const json_t 
     return rc;
 }
 
-static const char *tick(struct kumod *k, const struct arm_op *op, json_t **error)
+/* A finished deployment's outputs evaluated again, now that what it made
+ * has settled (reference() shows it as it is, not as it was made). Kept
+ * as they were when a secure parameter's value is needed (not stored). */
+static void refresh_outputs(struct arm_ctx *c, int64_t id)
 {
+    struct db *db = c->k->db;
+    sqlite3_stmt *st =
+        db_stmt(db,
+                "SELECT d.template, d.parameters, d.name, g.name, g.id FROM"
+                " arm_deployments d JOIN groups g ON g.id = d.group_id WHERE d.id = ?",
+                "i", id);
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return;
+    }
+    json_t *tpl = load_json(db_col_text(st, 0)), *stored = load_json(db_col_text(st, 1));
+    char name[80], group[ARM_ID_PART];
+    snprintf(name, sizeof(name), "%s", db_col_text(st, 2));
+    snprintf(group, sizeof(group), "%s", db_col_text(st, 3));
+    int64_t g = sqlite3_column_int64(st, 4);
+    sqlite3_finalize(st);
+    json_t *params = json_object();
+    bool complete = tpl != NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach(stored, k, v)
+    {
+        json_t *val = json_object_get(v, "value");
+        if (!val)
+            complete = false;
+        else
+            json_object_set_new(params, k, json_pack("{s:O}", "value", val));
+    }
+    json_t *defs = json_object_get(tpl, "outputs");
+    if (complete && json_object_size(defs)) {
+        struct deploy d = {c, NULL, g, group, NULL, false};
+        struct tpl_host h;
+        host_for(c, &h, &d, group, name);
+        struct arm_err e = {0};
+        struct tpl_plan *plan = tpl_prepare(tpl, params, &h, &e);
+        json_t *out = NULL;
+        if (plan) {
+            tpl_mark_applied(plan);
+            out = tpl_outputs(plan, &e);
+        }
+        char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
+        if (text && db_begin(db) == 0) {
+            if (db_exec(db, "UPDATE arm_deployments SET outputs = ? WHERE id = ?", "ti", text,
+                        id) == 0)
+                db_commit(db);
+            else
+                db_rollback(db);
+        }
+        free(text);
+        json_decref(out);
+        tpl_free(plan);
+        arm_err_clear(&e);
+    }
+    json_decref(params);
+    json_decref(stored);
+    json_decref(tpl);
+}
+
+static const char *tick(struct arm_ctx *c, const struct arm_op *op, json_t **error)
+{
+    struct kumod *k = c->k;
     struct db *db = k->db;
     sqlite3_stmt *st = db_stmt(db,
                                "SELECT state, resources, group_id FROM arm_deployments"
@@ -600,6 +671,7 @@ static const char *tick(struct kumod *k, const struct arm_op *op, json_t **error
         struct arm_err e = {0};
         int s = settled(k, made, &e);
         if (s == 1) {
+            refresh_outputs(c, op->target);
             set_state(db, op->target, "Succeeded", NULL);
             out = "Succeeded";
         } else if (s < 0) {
@@ -625,8 +697,8 @@ static const char *tick(struct kumod *k, const struct arm_op *op, json_t **error
     }
     if (!strcmp(state, "Failed")) {
         char text[4096] = "";
-        db_text(db, text, sizeof(text), "SELECT coalesce(error, '') FROM arm_deployments WHERE id = ?",
-                "i", op->target);
+        db_text(db, text, sizeof(text),
+                "SELECT coalesce(error, '') FROM arm_deployments WHERE id = ?", "i", op->target);
         *error = load_json(text);
         if (!*error)
             *error = json_pack("{s:s, s:s}", "code", "DeploymentFailed", "message",
@@ -639,11 +711,6 @@ static const char *tick(struct kumod *k, const struct arm_op *op, json_t **error
     return out;
 }
 
-static const char *probe(struct arm_ctx *c, const struct arm_op *op, json_t **error)
-{
-    return tick(c->k, op, error);
-}
-
 static void result(struct arm_ctx *c, const struct arm_op *op)
 {
     json_t *d = dep_json(c, op->target);
@@ -653,7 +720,7 @@ static void result(struct arm_ctx *c, const struct arm_op *op)
         arm_reply(c, 204, NULL);
 }
 
-const struct arm_op_kind arm_op_deployment = {"deployment", probe, result, tick};
+const struct arm_op_kind arm_op_deployment = {"deployment", tick, result, tick};
 
 #define DEP "/subscriptions/{}/resourcegroups/{}/providers/Microsoft.Resources/deployments"
 const struct arm_route arm_routes_deploy[] = {

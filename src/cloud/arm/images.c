@@ -78,8 +78,8 @@ void arm_urn_alias(const struct arm_urn *u, char *buf, size_t len)
 
 static bool has_urn_column(struct db *db)
 {
-    return db_int(db, NULL, 0, "SELECT count(*) FROM pragma_table_info('images') WHERE name = 'urn'",
-                  "") > 0;
+    return db_int(db, NULL, 0,
+                  "SELECT count(*) FROM pragma_table_info('images') WHERE name = 'urn'", "") > 0;
 }
 
 /* Parse "P:O:S[:V]" into u; false when it is not one. */
@@ -131,8 +131,7 @@ static bool version_ok(const char *v)
     return !v || !strcasecmp(v, "latest") || !strcmp(v, ARM_IMAGE_VERSION);
 }
 
-int64_t arm_image_resolve(struct arm_ctx *c, const json_t *ref, const char *path,
-                          struct arm_err *e)
+int64_t arm_image_resolve(struct arm_ctx *c, const json_t *ref, const char *path, struct arm_err *e)
 {
     const char *id = arm_gets(ref, "id");
     if (id) {
@@ -143,8 +142,8 @@ int64_t arm_image_resolve(struct arm_ctx *c, const json_t *ref, const char *path
                                "%s.id: '%.300s' is not the id of a Microsoft.Compute/images "
                                "resource (kumo serves no galleries).",
                                path, id);
-        int64_t img = db_int(c->k->db, NULL, -1, "SELECT id FROM images WHERE name = ?", "t",
-                             aid.names[0]);
+        int64_t img =
+            db_int(c->k->db, NULL, -1, "SELECT id FROM images WHERE name = ?", "t", aid.names[0]);
         if (img < 0)
             return arm_err_set(e, 404, "ImageNotFound", path,
                                "The platform image '%.100s' is not available: kumod has no image "
@@ -177,8 +176,8 @@ json_t *arm_image_ref_json(struct arm_ctx *c, int64_t image_id)
 {
     struct arm_urn u;
     arm_image_urn(c->k, image_id, &u);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "publisher", u.publisher, "offer", u.offer,
-                     "sku", u.sku, "version", "latest", "exactVersion", ARM_IMAGE_VERSION);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "publisher", u.publisher, "offer", u.offer, "sku",
+                     u.sku, "version", "latest", "exactVersion", ARM_IMAGE_VERSION);
 }
 
 /* ---- publishers, offers, skus, versions ---- */
@@ -200,8 +199,10 @@ static void listing(struct arm_ctx *c, const char *pub, const char *offer, const
         if ((pub && strcasecmp(u->publisher, pub)) || (offer && strcasecmp(u->offer, offer)) ||
             (sku && strcasecmp(u->sku, sku)))
             continue;
-        const char *name = !pub ? u->publisher : !offer ? u->offer : !sku ? u->sku
-                                                                          : ARM_IMAGE_VERSION;
+        const char *name = !pub     ? u->publisher
+                           : !offer ? u->offer
+                           : !sku   ? u->sku
+                                    : ARM_IMAGE_VERSION;
         bool seen = false;
         size_t j;
         json_t *el;
@@ -223,8 +224,8 @@ static void listing(struct arm_ctx *c, const char *pub, const char *offer, const
             snprintf(id, sizeof(id),
                      "%s/Publishers/%s/ArtifactTypes/VMImage/Offers/%s/Skus/%s/Versions/%s", base,
                      u->publisher, u->offer, u->sku, name);
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "name", name, "location",
-                                             c->p[1], "id", id));
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:s}", "name", name, "location", c->p[1], "id", id));
     }
     arm_reply(c, 200, arr);
 }
@@ -259,8 +260,8 @@ static void version(struct arm_ctx *c)
     if (img < 0) return;
     struct arm_urn u;
     arm_image_urn(c->k, img, &u);
-    int64_t bytes = db_int(c->k->db, NULL, 0, "SELECT size_bytes FROM images WHERE id = ?", "i",
-                           img);
+    int64_t bytes =
+        db_int(c->k->db, NULL, 0, "SELECT size_bytes FROM images WHERE id = ?", "i", img);
     int64_t gib = (int64_t)(((uint64_t)bytes + GIB - 1) / GIB);
     char id[ARM_ID_MAX * 2];
     snprintf(id, sizeof(id),
@@ -293,14 +294,15 @@ static void aliases(struct arm_ctx *c)
                                   "architecture", "x64");
         json_object_set(linux_, alias, entry);
         /* the publisher's name: its newest image (the latest id) */
-        if (strcasecmp(urns[i].publisher, "kumo")) json_object_set(linux_, urns[i].publisher, entry);
+        if (strcasecmp(urns[i].publisher, "kumo"))
+            json_object_set(linux_, urns[i].publisher, entry);
         json_decref(entry);
     }
-    json_t *doc = json_pack(
-        "{s:s, s:s, s:{}, s:{}, s:[], s:{s:{s:s, s:{s:o, s:{}}}}}", "$schema",
-        "https://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json#",
-        "contentVersion", "1.0.0.0", "parameters", "variables", "resources", "outputs", "aliases",
-        "type", "object", "value", "Linux", linux_, "Windows");
+    json_t *doc =
+        json_pack("{s:s, s:s, s:{}, s:{}, s:[], s:{s:{s:s, s:{s:o, s:{}}}}}", "$schema",
+                  "https://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json#",
+                  "contentVersion", "1.0.0.0", "parameters", "variables", "resources", "outputs",
+                  "aliases", "type", "object", "value", "Linux", linux_, "Windows");
     arm_reply(c, 200, doc);
 }
 
@@ -316,14 +318,14 @@ static json_t *image_json(struct arm_ctx *c, int64_t img, const char *group)
         arm_rid(c, rid, sizeof(rid), group, IMAGE_TYPE "/%s", db_col_text(st, 0));
         uint64_t gib = ((uint64_t)sqlite3_column_int64(st, 1) + GIB - 1) / GIB;
         const char *state = db_col_text(st, 2);
-        json_t *p = json_pack("{s:{s:{s:s, s:s, s:s, s:I}, s:[]}, s:s, s:s}", "storageProfile",
-                              "osDisk", "osType", "Linux", "osState", "Generalized", "caching",
-                              "ReadWrite", "diskSizeGB", (json_int_t)(gib ? gib : 1), "dataDisks",
-                              "provisioningState",
-                              !strcmp(state, PV_SUCCEEDED) ? "Succeeded"
-                              : !strcmp(state, PV_FAILED)  ? "Failed"
-                                                           : "Creating",
-                              "hyperVGeneration", "V1");
+        json_t *p =
+            json_pack("{s:{s:{s:s, s:s, s:s, s:I}, s:[]}, s:s, s:s}", "storageProfile", "osDisk",
+                      "osType", "Linux", "osState", "Generalized", "caching", "ReadWrite",
+                      "diskSizeGB", (json_int_t)(gib ? gib : 1), "dataDisks", "provisioningState",
+                      !strcmp(state, PV_SUCCEEDED) ? "Succeeded"
+                      : !strcmp(state, PV_FAILED)  ? "Failed"
+                                                   : "Creating",
+                      "hyperVGeneration", "V1");
         out = arm_resource(rid, db_col_text(st, 0), IMAGE_TYPE, NULL, p);
     }
     sqlite3_finalize(st);
@@ -372,12 +374,12 @@ static void image_put(struct arm_ctx *c)
     struct arm_id id;
     bool present;
     char src[PATH_MAX] = "";
-    if (!arm_ref(c, c->body, "properties.storageProfile.osDisk.snapshot",
-                 COMPUTE "/snapshots", &id, &present, &c->err))
+    if (!arm_ref(c, c->body, "properties.storageProfile.osDisk.snapshot", COMPUTE "/snapshots", &id,
+                 &present, &c->err))
         return;
     if (present) {
-        int64_t sg = db_int(c->k->db, NULL, -1, "SELECT id FROM groups WHERE name = ?", "t",
-                            id.group);
+        int64_t sg =
+            db_int(c->k->db, NULL, -1, "SELECT id FROM groups WHERE name = ?", "t", id.group);
         int64_t snap = db_int(c->k->db, NULL, -1,
                               "SELECT id FROM snapshots WHERE group_id = ? AND name = ? AND"
                               " state = 'Succeeded'",

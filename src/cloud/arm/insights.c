@@ -49,7 +49,8 @@ static json_t *as_json(struct arm_ctx *c, int64_t id)
         json_t *r;
         json_array_foreach(rules, i, r)
         {
-            json_t *mt = json_object_get(r, "metricTrigger"), *sa = json_object_get(r, "scaleAction");
+            json_t *mt = json_object_get(r, "metricTrigger"),
+                   *sa = json_object_get(r, "scaleAction");
             json_object_set_new(mt, "metricResourceUri", json_string(target));
             json_t *v = json_object_get(sa, "value");
             if (json_is_integer(v)) {
@@ -62,13 +63,13 @@ static json_t *as_json(struct arm_ctx *c, int64_t id)
         json_t *notes = json_object_get(props, "notifications");
         json_t *tags = json_object_get(props, "tags");
         json_t *pname = json_object_get(props, "profileName");
-        json_t *p = json_pack(
-            "{s:s, s:b, s:s, s:s, s:[{s:s, s:{s:s, s:s, s:s}, s:o}], s:o}", "name",
-            db_col_text(st, 1), "enabled", sqlite3_column_int(st, 3), "targetResourceUri", target,
-            "targetResourceLocation", "local", "profiles", "name",
-            json_is_string(pname) ? json_string_value(pname) : "default", "capacity", "minimum",
-            n[0], "maximum", n[1], "default", n[2], "rules", rules, "notifications",
-            json_is_array(notes) ? json_incref(notes) : json_array());
+        json_t *p =
+            json_pack("{s:s, s:b, s:s, s:s, s:[{s:s, s:{s:s, s:s, s:s}, s:o}], s:o}", "name",
+                      db_col_text(st, 1), "enabled", sqlite3_column_int(st, 3), "targetResourceUri",
+                      target, "targetResourceLocation", "local", "profiles", "name",
+                      json_is_string(pname) ? json_string_value(pname) : "default", "capacity",
+                      "minimum", n[0], "maximum", n[1], "default", n[2], "rules", rules,
+                      "notifications", json_is_array(notes) ? json_incref(notes) : json_array());
         out = arm_resource(rid, db_col_text(st, 1), AS_TYPE,
                            json_is_object(tags) ? json_incref(tags) : NULL, p);
         json_decref(props);
@@ -114,15 +115,16 @@ static json_t *as_body(const char *name, const char *group, const json_t *res, s
         return NULL;
     }
     int64_t lo, hi, d;
-    if (!arm_geti(prof, "capacity.minimum", -1, &lo) || !arm_geti(prof, "capacity.maximum", -1, &hi) ||
+    if (!arm_geti(prof, "capacity.minimum", -1, &lo) ||
+        !arm_geti(prof, "capacity.maximum", -1, &hi) ||
         !arm_geti(prof, "capacity.default", -1, &d) || lo < 0 || hi < 0) {
         arm_err_set(e, 400, "InvalidParameter", "properties.profiles[0].capacity",
                     "properties.profiles[0].capacity: minimum, maximum and default are "
                     "integers.");
         return NULL;
     }
-    json_t *kb = json_pack("{s:s, s:s, s:I, s:I}", "name", name, "scaleSet", id.names[0],
-                           "minimum", (json_int_t)lo, "maximum", (json_int_t)hi);
+    json_t *kb = json_pack("{s:s, s:s, s:I, s:I}", "name", name, "scaleSet", id.names[0], "minimum",
+                           (json_int_t)lo, "maximum", (json_int_t)hi);
     if (d >= 0) json_object_set_new(kb, "default", json_integer(d));
     const json_t *en = arm_get(p, "enabled");
     if (json_is_boolean(en)) json_object_set(kb, "enabled", (json_t *)en);
@@ -134,8 +136,8 @@ static json_t *as_body(const char *name, const char *group, const json_t *res, s
     {
         /* kumo's rule shape is ARM's, less the metric's resource (its set) */
         json_t *mt = json_object(), *sa = json_object();
-        static const char *const mk[] = {"metricName", "timeGrain",       "statistic", "timeWindow",
-                                         "timeAggregation", "operator", "threshold"};
+        static const char *const mk[] = {"metricName",      "timeGrain", "statistic", "timeWindow",
+                                         "timeAggregation", "operator",  "threshold"};
         static const char *const sk[] = {"direction", "type", "cooldown"};
         for (size_t j = 0; j < sizeof(mk) / sizeof(mk[0]); j++) {
             const json_t *v = arm_get(arm_get(r, "metricTrigger"), mk[j]);
@@ -148,7 +150,8 @@ static json_t *as_body(const char *name, const char *group, const json_t *res, s
         int64_t value;
         if (!arm_geti(r, "scaleAction.value", 1, &value)) value = -1;
         json_object_set_new(sa, "value", json_integer(value));
-        json_array_append_new(rules, json_pack("{s:o, s:o}", "metricTrigger", mt, "scaleAction", sa));
+        json_array_append_new(rules,
+                              json_pack("{s:o, s:o}", "metricTrigger", mt, "scaleAction", sa));
     }
     return kb;
 }
@@ -218,12 +221,11 @@ static void as_update(struct arm_ctx *c, int64_t g, int64_t row)
     const json_t *d = json_object_get(kb, "default");
     const json_t *en = json_object_get(kb, "enabled");
     if (request_check(REQ_AUTOSCALE_CREATE, kb, &ke) < 0 ||
-        prov_autoscale_update(c->k, g, id.names[0],
-                              json_integer_value(json_object_get(kb, "minimum")),
-                              json_integer_value(json_object_get(kb, "maximum")),
-                              d ? json_integer_value(d)
-                                : json_integer_value(json_object_get(kb, "minimum")),
-                              en ? json_is_true(en) : -1, json_object_get(kb, "rules"), &ke) < 0) {
+        prov_autoscale_update(
+            c->k, g, id.names[0], json_integer_value(json_object_get(kb, "minimum")),
+            json_integer_value(json_object_get(kb, "maximum")),
+            d ? json_integer_value(d) : json_integer_value(json_object_get(kb, "minimum")),
+            en ? json_is_true(en) : -1, json_object_get(kb, "rules"), &ke) < 0) {
         arm_fail(c, &ke);
         json_decref(kb);
         return;
@@ -238,8 +240,8 @@ static void as_update(struct arm_ctx *c, int64_t g, int64_t row)
     arm_reply(c, 200, as_json(c, row));
 }
 
-const struct arm_kind arm_kind_autoscale = {AS_TYPE, "autoscale", as_create, as_find, as_json,
-                                            NULL, 201};
+const struct arm_kind arm_kind_autoscale = {AS_TYPE, "autoscale", as_create, as_find,
+                                            as_json, NULL,        201,       NULL};
 
 static void as_put(struct arm_ctx *c)
 {
@@ -255,8 +257,8 @@ static void as_list(struct arm_ctx *c)
 {
     int64_t g = arm_group(c, c->p[1]);
     if (g >= 0)
-        arm_reply_rows(c, as_json, "SELECT id FROM autoscale WHERE group_id = ? ORDER BY name",
-                       "i", g);
+        arm_reply_rows(c, as_json, "SELECT id FROM autoscale WHERE group_id = ? ORDER BY name", "i",
+                       g);
 }
 
 static void as_delete(struct arm_ctx *c)

@@ -27,15 +27,15 @@
 #include <string.h>
 #include <strings.h>
 
-#define NET        "Microsoft.Network"
-#define VNET_TYPE  NET "/virtualNetworks"
-#define SUB_TYPE   NET "/virtualNetworks/subnets"
-#define NSG_TYPE   NET "/networkSecurityGroups"
-#define RULE_TYPE  NET "/networkSecurityGroups/securityRules"
-#define PIP_TYPE   NET "/publicIPAddresses"
-#define NIC_TYPE   NET "/networkInterfaces"
-#define LB_TYPE    NET "/loadBalancers"
-#define MAX_ITEMS  64
+#define NET       "Microsoft.Network"
+#define VNET_TYPE NET "/virtualNetworks"
+#define SUB_TYPE  NET "/virtualNetworks/subnets"
+#define NSG_TYPE  NET "/networkSecurityGroups"
+#define RULE_TYPE NET "/networkSecurityGroups/securityRules"
+#define PIP_TYPE  NET "/publicIPAddresses"
+#define NIC_TYPE  NET "/networkInterfaces"
+#define LB_TYPE   NET "/loadBalancers"
+#define MAX_ITEMS 64
 
 /* ---- shared ---- */
 
@@ -150,10 +150,9 @@ static json_t *subnet_json(struct arm_ctx *c, int64_t id)
         while (ns && sqlite3_step(ns) == SQLITE_ROW) {
             json_t *np = arm_props_load(c->k->db, "nics", sqlite3_column_int64(ns, 2));
             const char *ipn = json_string_value(json_object_get(np, "ipConfiguration"));
-            json_array_append_new(
-                ipc, ref(arm_rid(c, nid, sizeof(nid), db_col_text(ns, 0),
-                                 NIC_TYPE "/%s/ipConfigurations/%s", db_col_text(ns, 1),
-                                 ipn ? ipn : "ipconfig1")));
+            json_array_append_new(ipc, ref(arm_rid(c, nid, sizeof(nid), db_col_text(ns, 0),
+                                                   NIC_TYPE "/%s/ipConfigurations/%s",
+                                                   db_col_text(ns, 1), ipn ? ipn : "ipconfig1")));
             json_decref(np);
         }
         sqlite3_finalize(ns);
@@ -192,8 +191,8 @@ static int64_t subnet_find(struct arm_ctx *c, int64_t g, const struct arm_id *id
 {
     int64_t v = find_in(c, "vnets", g, id->names[0]);
     if (v < 0) return -1;
-    return db_int(c->k->db, NULL, -1, "SELECT id FROM subnets WHERE vnet_id = ? AND name = ?",
-                  "it", v, id->names[1]);
+    return db_int(c->k->db, NULL, -1, "SELECT id FROM subnets WHERE vnet_id = ? AND name = ?", "it",
+                  v, id->names[1]);
 }
 
 /* ---- virtual networks ---- */
@@ -220,9 +219,9 @@ static json_t *vnet_json(struct arm_ctx *c, int64_t id)
         arm_row_guid(c, "vnets", id, guid);
         json_t *p = json_pack(
             "{s:s, s:s, s:{s:o}, s:{s:[]}, s:o, s:[], s:b, s:b}", "provisioningState", "Succeeded",
-            "resourceGuid", guid, "addressSpace", "addressPrefixes",
-            spaces ? spaces : json_array(), "dhcpOptions", "dnsServers", "subnets", subnets,
-            "virtualNetworkPeerings", "enableDdosProtection", 0, "enableVmProtection", 0);
+            "resourceGuid", guid, "addressSpace", "addressPrefixes", spaces ? spaces : json_array(),
+            "dhcpOptions", "dnsServers", "subnets", subnets, "virtualNetworkPeerings",
+            "enableDdosProtection", 0, "enableVmProtection", 0);
         out = arm_resource(rid, db_col_text(st, 1), VNET_TYPE, tags_of(c, "vnets", id), p);
     }
     sqlite3_finalize(st);
@@ -239,8 +238,8 @@ static json_t *vnet_body(const struct arm_ctx *c, const char *name, const char *
                          const json_t *res, struct arm_err *e)
 {
     const json_t *spaces = arm_get(res, "properties.addressSpace.addressPrefixes");
-    json_t *kb = json_pack("{s:s, s:O}", "name", name, "addressSpaces",
-                           spaces ? spaces : json_array());
+    json_t *kb =
+        json_pack("{s:s, s:O}", "name", name, "addressSpaces", spaces ? spaces : json_array());
     json_t *subnets = json_array();
     json_object_set_new(kb, "subnets", subnets);
     size_t i;
@@ -280,8 +279,7 @@ static int64_t vnet_create(struct arm_apply *a)
     struct prov_subnet_spec subnets[MAX_ITEMS];
     struct prov_vnet_spec s = {.name = name, .spaces = spaces, .subnets = subnets};
     int64_t id = -1;
-    if (check_tags_of(a->res, a->t->e) < 0 ||
-        !checked(REQ_VNET_CREATE, kb, a->t->e, a->err))
+    if (check_tags_of(a->res, a->t->e) < 0 || !checked(REQ_VNET_CREATE, kb, a->t->e, a->err))
         goto out;
     s.nspaces = strings(json_object_get(kb, "addressSpaces"), spaces, 16);
     size_t i;
@@ -289,10 +287,10 @@ static int64_t vnet_create(struct arm_apply *a)
     json_array_foreach(json_object_get(kb, "subnets"), i, sb)
     {
         if (s.nsubnets < MAX_ITEMS)
-            subnets[s.nsubnets++] = (struct prov_subnet_spec){
-                json_string_value(json_object_get(sb, "name")),
-                json_string_value(json_object_get(sb, "addressPrefix")),
-                json_string_value(json_object_get(sb, "nsg"))};
+            subnets[s.nsubnets++] =
+                (struct prov_subnet_spec){json_string_value(json_object_get(sb, "name")),
+                                          json_string_value(json_object_get(sb, "addressPrefix")),
+                                          json_string_value(json_object_get(sb, "nsg"))};
     }
     id = prov_vnet_insert(a->t, a->group, &s);
     if (id >= 0 && keep_props(a->t->k->db, "vnets", id, a->res, NULL) < 0)
@@ -354,7 +352,8 @@ static void vnet_update(struct arm_ctx *c, int64_t g, int64_t row)
         /* the subnets not in the body go */
         char names[MAX_ITEMS][80];
         size_t n = 0;
-        sqlite3_stmt *st = db_stmt(c->k->db, "SELECT name FROM subnets WHERE vnet_id = ?", "i", row);
+        sqlite3_stmt *st =
+            db_stmt(c->k->db, "SELECT name FROM subnets WHERE vnet_id = ?", "i", row);
         while (st && n < MAX_ITEMS && sqlite3_step(st) == SQLITE_ROW)
             snprintf(names[n++], sizeof(names[0]), "%s", db_col_text(st, 0));
         sqlite3_finalize(st);
@@ -382,8 +381,63 @@ static void vnet_update(struct arm_ctx *c, int64_t g, int64_t row)
     arm_reply(c, 200, vnet_json(c, row));
 }
 
-const struct arm_kind arm_kind_vnet = {VNET_TYPE, "vnets", vnet_create, vnet_find, vnet_json, NULL,
-                                       201};
+/* The VNet has the template's address spaces and at least its subnets,
+ * with their prefixes and NSGs. */
+static bool vnet_same(struct arm_apply *a, int64_t row)
+{
+    struct db *db = a->t->k->db;
+    json_t *kb = vnet_body(a->c, a->id->names[0], a->group_name, a->res, a->err);
+    if (!kb) return false;
+    bool same = false;
+    char text[1024] = "";
+    db_text(db, text, sizeof(text), "SELECT address_spaces FROM vnets WHERE id = ?", "i", row);
+    json_t *have = json_loads(text, 0, NULL);
+    const json_t *want = json_object_get(kb, "addressSpaces");
+    size_t i, j;
+    const json_t *w, *h;
+    bool spaces = json_array_size(have) == json_array_size(want);
+    json_array_foreach(want, i, w)
+    {
+        bool found = false;
+        json_array_foreach(have, j, h)
+        {
+            if (json_equal(w, h)) found = true;
+        }
+        spaces = spaces && found;
+    }
+    json_decref(have);
+    if (!spaces) {
+        arm_differs(a, "its address spaces are %s", text);
+        goto out;
+    }
+    json_array_foreach(json_object_get(kb, "subnets"), i, w)
+    {
+        const char *sn = json_string_value(json_object_get(w, "name"));
+        const char *nsg = json_string_value(json_object_get(w, "nsg"));
+        char prefix[64] = "", cur_nsg[80] = "";
+        if (!db_text(db, prefix, sizeof(prefix),
+                     "SELECT prefix FROM subnets WHERE vnet_id = ? AND name = ?", "it", row, sn)) {
+            arm_differs(a, "it has no subnet '%s'", sn);
+            goto out;
+        }
+        db_text(db, cur_nsg, sizeof(cur_nsg),
+                "SELECT n.name FROM subnets s JOIN nsgs n ON n.id = s.nsg_id WHERE s.vnet_id = ?"
+                " AND s.name = ?",
+                "it", row, sn);
+        if (strcmp(prefix, json_string_value(json_object_get(w, "addressPrefix"))) ||
+            strcasecmp(cur_nsg, nsg ? nsg : "")) {
+            arm_differs(a, "its subnet '%s' has prefix %s and NSG '%s'", sn, prefix, cur_nsg);
+            goto out;
+        }
+    }
+    same = true;
+out:
+    json_decref(kb);
+    return same;
+}
+
+const struct arm_kind arm_kind_vnet = {VNET_TYPE, "vnets", vnet_create, vnet_find,
+                                       vnet_json, NULL,    201,         vnet_same};
 
 static void vnet_put(struct arm_ctx *c)
 {
@@ -588,8 +642,12 @@ static json_t *rule_body(const char *name, const json_t *p, const char *at, stru
 {
     json_t *kb = json_object();
     if (name) json_object_set_new(kb, "name", json_string(name));
-    static const char *const copy[] = {"priority",    "direction",   "access",
-                                       "protocol",    "description", "sourceAddressPrefix",
+    static const char *const copy[] = {"priority",
+                                       "direction",
+                                       "access",
+                                       "protocol",
+                                       "description",
+                                       "sourceAddressPrefix",
                                        "destinationAddressPrefix"};
     for (size_t i = 0; i < sizeof(copy) / sizeof(copy[0]); i++) {
         const json_t *v = arm_get(p, copy[i]);
@@ -634,8 +692,8 @@ static json_t *rule_body(const char *name, const json_t *p, const char *at, stru
             json_array_foreach(many, j, el)
             {
                 const char *s = json_string_value(el);
-                int w = snprintf(joined + at2, sizeof(joined) - at2, "%s%s", j ? "," : "",
-                                 s ? s : "?");
+                int w =
+                    snprintf(joined + at2, sizeof(joined) - at2, "%s%s", j ? "," : "", s ? s : "?");
                 if (w > 0 && (size_t)w < sizeof(joined) - at2) at2 += (size_t)w;
             }
             json_object_set_new(kb, ports[i][0], json_string(joined));
@@ -706,10 +764,9 @@ static json_t *nsg_json(struct arm_ctx *c, int64_t id)
                      " ORDER BY v.name, s.name",
                      "i", id);
         while (us && sqlite3_step(us) == SQLITE_ROW)
-            json_array_append_new(subnets,
-                                  ref(arm_rid(c, x, sizeof(x), db_col_text(us, 0),
-                                              VNET_TYPE "/%s/subnets/%s", db_col_text(us, 1),
-                                              db_col_text(us, 2))));
+            json_array_append_new(subnets, ref(arm_rid(c, x, sizeof(x), db_col_text(us, 0),
+                                                       VNET_TYPE "/%s/subnets/%s",
+                                                       db_col_text(us, 1), db_col_text(us, 2))));
         sqlite3_finalize(us);
         arm_row_guid(c, "nsgs", id, guid);
         json_t *p = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "provisioningState", "Succeeded",
@@ -741,8 +798,8 @@ static int nsg_rules(const json_t *res, struct rule_norm *rules, size_t *n, stru
     {
         char at[64];
         snprintf(at, sizeof(at), "properties.securityRules[%zu]", i);
-        if (!rule_norm_of(arm_gets(r, "name"), arm_get(r, "properties"), REQ_RULE, at,
-                          &rules[*n], ke, e)) {
+        if (!rule_norm_of(arm_gets(r, "name"), arm_get(r, "properties"), REQ_RULE, at, &rules[*n],
+                          ke, e)) {
             for (size_t j = 0; j < *n; j++)
                 rule_norm_free(&rules[j]);
             return -1;
@@ -752,9 +809,8 @@ static int nsg_rules(const json_t *res, struct rule_norm *rules, size_t *n, stru
                 (rules[j].priority == rules[*n].priority &&
                  !strcmp(rules[j].direction, rules[*n].direction))) {
                 arm_err_set(e, 400, "SecurityRuleConflict", at,
-                            "%s: rule '%s' has the name or the priority (%d, %s) of rule '%s'.",
-                            at, rules[*n].name, rules[*n].priority, rules[*n].direction,
-                            rules[j].name);
+                            "%s: rule '%s' has the name or the priority (%d, %s) of rule '%s'.", at,
+                            rules[*n].name, rules[*n].priority, rules[*n].direction, rules[j].name);
                 for (size_t m = 0; m <= *n; m++)
                     rule_norm_free(&rules[m]);
                 return -1;
@@ -818,8 +874,8 @@ static void nsg_update(struct arm_ctx *c, int64_t g, int64_t row)
         }
         for (size_t i = 0; i < n; i++) {
             bool created;
-            if (rc == 0) rc = prov_nsg_rule_set(c->k, row, id.names[0], &rules[i], false,
-                                                &created, &ke);
+            if (rc == 0)
+                rc = prov_nsg_rule_set(c->k, row, id.names[0], &rules[i], false, &created, &ke);
             rule_norm_free(&rules[i]);
         }
         if (rc < 0) {
@@ -836,7 +892,32 @@ static void nsg_update(struct arm_ctx *c, int64_t g, int64_t row)
     arm_reply(c, 200, nsg_json(c, row));
 }
 
-const struct arm_kind arm_kind_nsg = {NSG_TYPE, "nsgs", nsg_create, nsg_find, nsg_json, NULL, 201};
+/* The NSG has exactly the template's rules. */
+static bool nsg_same(struct arm_apply *a, int64_t row)
+{
+    struct rule_norm rules[200];
+    size_t n;
+    struct kerr ke = {0};
+    if (nsg_rules(a->res, rules, &n, &ke, a->err) < 0) return false;
+    struct db *db = a->t->k->db;
+    bool same = db_int(db, NULL, -1, "SELECT count(*) FROM nsg_rules WHERE nsg_id = ?", "i", row) ==
+                (int64_t)n;
+    for (size_t i = 0; i < n && same; i++)
+        same = db_int(db, NULL, 0,
+                      "SELECT count(*) FROM nsg_rules WHERE nsg_id = ? AND name = ? AND"
+                      " priority = ? AND direction = ? AND access = ? AND protocol = ? AND"
+                      " src_prefixes = ? AND dst_prefixes = ? AND src_ports = ? AND dst_ports = ?",
+                      "itittttttt", row, rules[i].name, (int64_t)rules[i].priority,
+                      rules[i].direction, rules[i].access, rules[i].protocol, rules[i].src_prefixes,
+                      rules[i].dst_prefixes, rules[i].src_ports, rules[i].dst_ports) == 1;
+    for (size_t i = 0; i < n; i++)
+        rule_norm_free(&rules[i]);
+    if (!same) arm_differs(a, "its security rules are not the template's");
+    return same;
+}
+
+const struct arm_kind arm_kind_nsg = {NSG_TYPE, "nsgs", nsg_create, nsg_find,
+                                      nsg_json, NULL,   201,        nsg_same};
 
 static void nsg_put(struct arm_ctx *c)
 {
@@ -852,8 +933,7 @@ static void nsg_list(struct arm_ctx *c)
 {
     int64_t g = arm_group(c, c->p[1]);
     if (g >= 0)
-        arm_reply_rows(c, nsg_json, "SELECT id FROM nsgs WHERE group_id = ? ORDER BY name", "i",
-                       g);
+        arm_reply_rows(c, nsg_json, "SELECT id FROM nsgs WHERE group_id = ? ORDER BY name", "i", g);
 }
 
 static void nsg_list_all(struct arm_ctx *c)
@@ -917,8 +997,8 @@ static void rule_put(struct arm_ctx *c)
     if (nsg < 0) return;
     struct rule_norm r;
     struct kerr ke = {0};
-    if (!rule_norm_of(c->p[3], arm_get(c->body, "properties"), REQ_RULE_PUT, "properties", &r,
-                      &ke, &c->err))
+    if (!rule_norm_of(c->p[3], arm_get(c->body, "properties"), REQ_RULE_PUT, "properties", &r, &ke,
+                      &c->err))
         return;
     bool created = false;
     int rc = prov_nsg_rule_set(c->k, nsg, c->p[2], &r, false, &created, &ke);
@@ -973,26 +1053,26 @@ static json_t *pip_json(struct arm_ctx *c, int64_t id)
         sqlite3_finalize(ps);
         arm_row_guid(c, "public_ips", id, guid);
         const char *alloc = json_string_value(json_object_get(props, "allocation"));
-        json_t *p = json_pack(
-            "{s:s, s:s, s:s, s:s, s:s, s:i, s:[], s:o}", "provisioningState", "Succeeded",
-            "resourceGuid", guid, "ipAddress", c->k->cfg.public_address, "publicIPAddressVersion",
-            "IPv4", "publicIPAllocationMethod", alloc ? alloc : "Static", "idleTimeoutInMinutes",
-            4, "ipTags", "ports", ports);
+        json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:[], s:o}", "provisioningState",
+                              "Succeeded", "resourceGuid", guid, "ipAddress",
+                              c->k->cfg.public_address, "publicIPAddressVersion", "IPv4",
+                              "publicIPAllocationMethod", alloc ? alloc : "Static",
+                              "idleTimeoutInMinutes", 4, "ipTags", "ports", ports);
         if (!db_col_null(st, 2)) {
             json_t *np = arm_props_load(c->k->db, "nics", sqlite3_column_int64(st, 2));
             const char *ipn = json_string_value(json_object_get(np, "ipConfiguration"));
-            json_object_set_new(p, "ipConfiguration",
-                                ref(arm_rid(c, x, sizeof(x), db_col_text(st, 4),
-                                            NIC_TYPE "/%s/ipConfigurations/%s", db_col_text(st, 3),
-                                            ipn ? ipn : "ipconfig1")));
+            json_object_set_new(
+                p, "ipConfiguration",
+                ref(arm_rid(c, x, sizeof(x), db_col_text(st, 4), NIC_TYPE "/%s/ipConfigurations/%s",
+                            db_col_text(st, 3), ipn ? ipn : "ipconfig1")));
             json_decref(np);
         }
         const char *sku = json_string_value(json_object_get(props, "sku"));
         json_t *tags = json_object_get(props, "tags");
         out = arm_resource(rid, db_col_text(st, 1), PIP_TYPE,
                            json_is_object(tags) ? json_incref(tags) : NULL, p);
-        json_object_set_new(out, "sku", json_pack("{s:s, s:s}", "name", sku ? sku : "Basic",
-                                                  "tier", "Regional"));
+        json_object_set_new(
+            out, "sku", json_pack("{s:s, s:s}", "name", sku ? sku : "Basic", "tier", "Regional"));
         json_decref(props);
     }
     sqlite3_finalize(st);
@@ -1005,8 +1085,7 @@ static int64_t pip_find(struct arm_ctx *c, int64_t g, const struct arm_id *id)
 }
 
 /* The SKU and allocation a PIP body asks for; false + e when unknown. */
-static bool pip_options(const json_t *res, const char **sku, const char **alloc,
-                        struct arm_err *e)
+static bool pip_options(const json_t *res, const char **sku, const char **alloc, struct arm_err *e)
 {
     *sku = arm_gets(res, "sku.name");
     *alloc = arm_gets(res, "properties.publicIPAllocationMethod");
@@ -1056,9 +1135,8 @@ static int64_t pip_create(struct arm_apply *a)
     if (id >= 0 &&
         keep_props(a->t->k->db, "public_ips", id, a->res,
                    json_pack("{s:s, s:s}", "sku", sku ? sku : "Basic", "allocation",
-                             alloc ? alloc : (sku && !strcmp(sku, "Standard") ? "Static"
-                                                                              : "Dynamic"))) <
-            0)
+                             alloc ? alloc
+                                   : (sku && !strcmp(sku, "Standard") ? "Static" : "Dynamic"))) < 0)
         id = prov_db_error(a->t, "public IP create");
 out:
     json_decref(kb);
@@ -1086,8 +1164,21 @@ static void pip_update(struct arm_ctx *c, int64_t g, int64_t row)
     arm_reply(c, 200, pip_json(c, row));
 }
 
-const struct arm_kind arm_kind_pip = {PIP_TYPE, "public_ips", pip_create, pip_find, pip_json, NULL,
-                                      201};
+/* A public IP of the template's SKU. */
+static bool pip_same(struct arm_apply *a, int64_t row)
+{
+    const char *sku, *alloc;
+    if (!pip_options(a->res, &sku, &alloc, a->err)) return false;
+    json_t *props = arm_props_load(a->t->k->db, "public_ips", row);
+    const char *cur = json_string_value(json_object_get(props, "sku"));
+    bool same = !sku || !strcmp(sku, cur ? cur : "Basic");
+    if (!same) arm_differs(a, "its SKU is %s", cur ? cur : "Basic");
+    json_decref(props);
+    return same;
+}
+
+const struct arm_kind arm_kind_pip = {PIP_TYPE, "public_ips", pip_create, pip_find,
+                                      pip_json, NULL,         201,        pip_same};
 
 static void pip_put(struct arm_ctx *c)
 {
@@ -1151,16 +1242,16 @@ static json_t *nic_json(struct arm_ctx *c, int64_t id)
         const char *ipn = json_string_value(json_object_get(props, "ipConfiguration"));
         if (!ipn) ipn = "ipconfig1";
         snprintf(x, sizeof(x), "%s/ipConfigurations/%s", rid, ipn);
-        json_t *ipp = json_pack(
-            "{s:s, s:s, s:s, s:b, s:s}", "provisioningState", "Succeeded", "privateIPAddress",
-            net_ip4_str((uint32_t)sqlite3_column_int64(st, 5), ip), "privateIPAllocationMethod",
-            sqlite3_column_int(st, 6) ? "Static" : "Dynamic", "primary", 1,
-            "privateIPAddressVersion", "IPv4");
+        json_t *ipp =
+            json_pack("{s:s, s:s, s:s, s:b, s:s}", "provisioningState", "Succeeded",
+                      "privateIPAddress", net_ip4_str((uint32_t)sqlite3_column_int64(st, 5), ip),
+                      "privateIPAllocationMethod", sqlite3_column_int(st, 6) ? "Static" : "Dynamic",
+                      "primary", 1, "privateIPAddressVersion", "IPv4");
         char sid[ARM_ID_MAX];
-        json_object_set_new(ipp, "subnet",
-                            ref(arm_rid(c, sid, sizeof(sid), db_col_text(st, 2),
-                                        VNET_TYPE "/%s/subnets/%s", db_col_text(st, 3),
-                                        db_col_text(st, 4))));
+        json_object_set_new(
+            ipp, "subnet",
+            ref(arm_rid(c, sid, sizeof(sid), db_col_text(st, 2), VNET_TYPE "/%s/subnets/%s",
+                        db_col_text(st, 3), db_col_text(st, 4))));
         if (!db_col_null(st, 9)) {
             char pid[ARM_ID_MAX];
             json_object_set_new(ipp, "publicIPAddress",
@@ -1174,25 +1265,23 @@ static json_t *nic_json(struct arm_ctx *c, int64_t id)
         for (char *m = mac; *m; m++)
             *m = *m == ':' ? '-' : (char)(*m >= 'a' && *m <= 'f' ? *m - 32 : *m);
         arm_row_guid(c, "nics", id, guid);
-        json_t *p = json_pack("{s:s, s:s, s:[o], s:s, s:b, s:b, s:b, s:{s:[], s:[]}, s:s}",
-                              "provisioningState", "Succeeded", "resourceGuid", guid,
-                              "ipConfigurations", ipc, "macAddress", mac, "primary",
-                              db_col_null(st, 13) || sqlite3_column_int64(st, 13) == 0,
-                              "enableAcceleratedNetworking", 0, "enableIPForwarding", 0,
-                              "dnsSettings", "dnsServers", "appliedDnsServers", "nicType",
-                              "Standard");
+        json_t *p = json_pack(
+            "{s:s, s:s, s:[o], s:s, s:b, s:b, s:b, s:{s:[], s:[]}, s:s}", "provisioningState",
+            "Succeeded", "resourceGuid", guid, "ipConfigurations", ipc, "macAddress", mac,
+            "primary", db_col_null(st, 13) || sqlite3_column_int64(st, 13) == 0,
+            "enableAcceleratedNetworking", 0, "enableIPForwarding", 0, "dnsSettings", "dnsServers",
+            "appliedDnsServers", "nicType", "Standard");
         if (!db_col_null(st, 7))
             json_object_set_new(p, "networkSecurityGroup",
                                 ref(arm_rid(c, x, sizeof(x), db_col_text(st, 8), NSG_TYPE "/%s",
                                             db_col_text(st, 7))));
         if (!db_col_null(st, 11))
-            json_object_set_new(p, "virtualMachine",
-                                ref(arm_rid(c, x, sizeof(x), db_col_text(st, 12),
-                                            "Microsoft.Compute/virtualMachines/%s",
-                                            db_col_text(st, 11))));
+            json_object_set_new(
+                p, "virtualMachine",
+                ref(arm_rid(c, x, sizeof(x), db_col_text(st, 12),
+                            "Microsoft.Compute/virtualMachines/%s", db_col_text(st, 11))));
         json_t *tags = json_object_get(props, "tags");
-        out = arm_resource(rid, name, NIC_TYPE, json_is_object(tags) ? json_incref(tags) : NULL,
-                           p);
+        out = arm_resource(rid, name, NIC_TYPE, json_is_object(tags) ? json_incref(tags) : NULL, p);
         json_decref(props);
     }
     sqlite3_finalize(st);
@@ -1231,12 +1320,13 @@ static bool nic_refs(struct arm_ctx *c, const json_t *res, const char *group, st
         return arm_err_set(e, 400, "InvalidParameter", "properties.ipConfigurations[0]",
                            "properties.ipConfigurations[0].properties.subnet: missing (a network "
                            "interface is in a subnet).") == 0;
-    int64_t sg = db_int(c->k->db, NULL, -1, "SELECT id FROM groups WHERE name = ?", "t", r->sid.group);
+    int64_t sg =
+        db_int(c->k->db, NULL, -1, "SELECT id FROM groups WHERE name = ?", "t", r->sid.group);
     int64_t v = sg < 0 ? -1 : find_in(c, "vnets", sg, r->sid.names[0]);
-    r->subnet = v < 0 ? -1
-                      : db_int(c->k->db, NULL, -1,
-                               "SELECT id FROM subnets WHERE vnet_id = ? AND name = ?", "it", v,
-                               r->sid.names[1]);
+    r->subnet =
+        v < 0 ? -1
+              : db_int(c->k->db, NULL, -1, "SELECT id FROM subnets WHERE vnet_id = ? AND name = ?",
+                       "it", v, r->sid.names[1]);
     if (r->subnet < 0)
         return arm_err_set(e, 400, "InvalidResourceReference",
                            "properties.ipConfigurations[0].properties.subnet",
@@ -1251,7 +1341,8 @@ static bool nic_refs(struct arm_ctx *c, const json_t *res, const char *group, st
                         &r->nid, e))
         return false;
     const char *method = arm_gets(ipc, "properties.privateIPAllocationMethod");
-    if (method && !strcasecmp(method, "Static")) r->ip = arm_gets(ipc, "properties.privateIPAddress");
+    if (method && !strcasecmp(method, "Static"))
+        r->ip = arm_gets(ipc, "properties.privateIPAddress");
     return true;
 }
 
@@ -1261,9 +1352,9 @@ static int64_t nic_create(struct arm_apply *a)
     const char *name = a->id->names[0];
     struct nic_refs r;
     if (!nic_refs(a->c, a->res, a->group_name, &r, a->err)) return -1;
-    json_t *kb = json_pack("{s:s, s:s, s:s, s:s*, s:s*, s:s*}", "name", name, "vnet", r.vnet,
-                           "subnet", r.subnet_name, "privateIp", r.ip, "nsg", r.nsg, "publicIp",
-                           r.pip);
+    json_t *kb =
+        json_pack("{s:s, s:s, s:s, s:s*, s:s*, s:s*}", "name", name, "vnet", r.vnet, "subnet",
+                  r.subnet_name, "privateIp", r.ip, "nsg", r.nsg, "publicIp", r.pip);
     int64_t id = -1;
     if (check_tags_of(a->res, a->t->e) < 0 || !checked(REQ_NIC_CREATE, kb, a->t->e, a->err))
         goto out;
@@ -1271,14 +1362,13 @@ static int64_t nic_create(struct arm_apply *a)
     if (r.nsg && (nsg = prov_find(k, "nsgs", a->group, r.nsg, "network security group",
                                   "networkSecurityGroup", a->t->e)) < 0)
         goto out;
-    if (r.pip && (pip = prov_find(k, "public_ips", a->group, r.pip, "public IP",
-                                  "publicIPAddress", a->t->e)) < 0)
+    if (r.pip && (pip = prov_find(k, "public_ips", a->group, r.pip, "public IP", "publicIPAddress",
+                                  a->t->e)) < 0)
         goto out;
     id = prov_nic_insert(a->t, a->group, name, r.subnet, r.ip, nsg, pip, 0, "privateIPAddress");
-    if (id >= 0 &&
-        keep_props(k->db, "nics", id, a->res,
-                   json_pack("{s:s}", "ipConfiguration", r.ipc_name ? r.ipc_name : "ipconfig1")) <
-            0)
+    if (id >= 0 && keep_props(k->db, "nics", id, a->res,
+                              json_pack("{s:s}", "ipConfiguration",
+                                        r.ipc_name ? r.ipc_name : "ipconfig1")) < 0)
         id = prov_db_error(a->t, "network interface create");
 out:
     json_decref(kb);
@@ -1294,7 +1384,8 @@ static void nic_update(struct arm_ctx *c, int64_t g, int64_t row)
     arm_path_id(c, &id);
     struct nic_refs r;
     if (!nic_refs(c, c->body, id.group, &r, &c->err)) return;
-    if (r.subnet != db_int(c->k->db, NULL, 0, "SELECT subnet_id FROM nics WHERE id = ?", "i", row)) {
+    if (r.subnet !=
+        db_int(c->k->db, NULL, 0, "SELECT subnet_id FROM nics WHERE id = ?", "i", row)) {
         arm_err_set(&c->err, 400, "InvalidParameter", "properties.ipConfigurations[0]",
                     "Network interface '%s' is in another subnet: kumo cannot move it; make a "
                     "new one.",
@@ -1315,7 +1406,32 @@ static void nic_update(struct arm_ctx *c, int64_t g, int64_t row)
     arm_reply(c, 200, nic_json(c, row));
 }
 
-const struct arm_kind arm_kind_nic = {NIC_TYPE, "nics", nic_create, nic_find, nic_json, NULL, 201};
+/* A NIC no VM has, in the template's subnet, with its NSG and public IP. */
+static bool nic_same(struct arm_apply *a, int64_t row)
+{
+    struct nic_refs r;
+    if (!nic_refs(a->c, a->res, a->group_name, &r, a->err)) return false;
+    struct db *db = a->t->k->db;
+    char nsg[80] = "", pip[80] = "", vm[80] = "";
+    int64_t subnet = db_int(db, NULL, -1, "SELECT subnet_id FROM nics WHERE id = ?", "i", row);
+    db_text(db, nsg, sizeof(nsg),
+            "SELECT s.name FROM nics n JOIN nsgs s ON s.id = n.nsg_id WHERE n.id = ?", "i", row);
+    db_text(db, pip, sizeof(pip),
+            "SELECT p.name FROM nics n JOIN public_ips p ON p.id = n.public_ip_id WHERE n.id = ?",
+            "i", row);
+    if (db_text(db, vm, sizeof(vm),
+                "SELECT v.name FROM nics n JOIN vms v ON v.id = n.vm_id WHERE"
+                " n.id = ?",
+                "i", row))
+        return arm_differs(a, "virtual machine '%s' has it", vm) == 0;
+    if (subnet != r.subnet || strcasecmp(nsg, r.nsg ? r.nsg : "") ||
+        strcasecmp(pip, r.pip ? r.pip : ""))
+        return arm_differs(a, "its subnet, NSG ('%s') or public IP ('%s') differ", nsg, pip) == 0;
+    return true;
+}
+
+const struct arm_kind arm_kind_nic = {NIC_TYPE, "nics", nic_create, nic_find,
+                                      nic_json, NULL,   201,        nic_same};
 
 static void nic_put(struct arm_ctx *c)
 {
@@ -1331,8 +1447,7 @@ static void nic_list(struct arm_ctx *c)
 {
     int64_t g = arm_group(c, c->p[1]);
     if (g >= 0)
-        arm_reply_rows(c, nic_json, "SELECT id FROM nics WHERE group_id = ? ORDER BY name", "i",
-                       g);
+        arm_reply_rows(c, nic_json, "SELECT id FROM nics WHERE group_id = ? ORDER BY name", "i", g);
 }
 
 static void nic_list_all(struct arm_ctx *c)
@@ -1371,10 +1486,9 @@ static json_t *lb_json(struct arm_ctx *c, int64_t id)
         json_t *body = json_loads(db_col_text(st, 2), 0, NULL);
         json_t *p = json_object_get(body, "properties");
         p = json_is_object(p) ? json_deep_copy(p) : json_object();
-        static const char *const parts[] = {"frontendIPConfigurations", "backendAddressPools",
-                                            "loadBalancingRules",       "probes",
-                                            "inboundNatRules",          "inboundNatPools",
-                                            "outboundRules"};
+        static const char *const parts[] = {
+            "frontendIPConfigurations", "backendAddressPools", "loadBalancingRules", "probes",
+            "inboundNatRules",          "inboundNatPools",     "outboundRules"};
         for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
             json_t *list = json_object_get(p, parts[i]);
             if (!json_is_array(list)) {
@@ -1399,8 +1513,9 @@ static json_t *lb_json(struct arm_ctx *c, int64_t id)
         out = arm_resource(rid, db_col_text(st, 1), LB_TYPE,
                            json_is_object(tags) ? json_incref(tags) : NULL, p);
         json_t *sku = json_object_get(body, "sku");
-        json_object_set_new(out, "sku", json_is_object(sku) ? json_incref(sku)
-                                                            : json_pack("{s:s}", "name", "Basic"));
+        json_object_set_new(out, "sku",
+                            json_is_object(sku) ? json_incref(sku)
+                                                : json_pack("{s:s}", "name", "Basic"));
         json_decref(body);
     }
     sqlite3_finalize(st);
@@ -1430,11 +1545,10 @@ static json_t *lb_body(struct arm_ctx *c, const json_t *res, struct kerr *ke, st
         bool present;
         if (!arm_ref(c, fe, "properties.publicIPAddress", PIP_TYPE, &id, &present, e)) return NULL;
         if (!present) continue;
-        int64_t g = db_int(c->k->db, NULL, -1, "SELECT id FROM groups WHERE name = ?", "t",
-                           id.group);
+        int64_t g =
+            db_int(c->k->db, NULL, -1, "SELECT id FROM groups WHERE name = ?", "t", id.group);
         if (g < 0 || find_in(c, "public_ips", g, id.names[0]) < 0) {
-            arm_err_set(e, 400, "InvalidResourceReference",
-                        "properties.frontendIPConfigurations",
+            arm_err_set(e, 400, "InvalidResourceReference", "properties.frontendIPConfigurations",
                         "Resource %s/%s referenced by the load balancer was not found.", PIP_TYPE,
                         id.names[0]);
             return NULL;
@@ -1489,8 +1603,8 @@ static void lb_update(struct arm_ctx *c, int64_t g, int64_t row)
     free(text);
 }
 
-const struct arm_kind arm_kind_lb = {LB_TYPE, "arm_resources", lb_create, lb_find, lb_json, NULL,
-                                     201};
+const struct arm_kind arm_kind_lb = {
+    LB_TYPE, "arm_resources", lb_create, lb_find, lb_json, NULL, 201, NULL};
 
 static void lb_put(struct arm_ctx *c)
 {
@@ -1534,8 +1648,8 @@ static void lb_delete(struct arm_ctx *c)
         return;
     }
     struct kerr ke = {0};
-    if (prov_exec(c->k, &ke, false, "load balancer delete", "DELETE FROM arm_resources WHERE id = ?",
-                  "i", row) < 0)
+    if (prov_exec(c->k, &ke, false, "load balancer delete",
+                  "DELETE FROM arm_resources WHERE id = ?", "i", row) < 0)
         arm_fail(c, &ke);
     else
         arm_reply(c, 200, NULL);
@@ -1543,7 +1657,7 @@ static void lb_delete(struct arm_ctx *c)
 
 /* ---- routes ---- */
 
-#define RGP "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Network"
+#define RGP  "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Network"
 #define SUBP "/subscriptions/{}/providers/Microsoft.Network"
 const struct arm_route arm_routes_net[] = {
     {"GET", RGP "/virtualNetworks", (void *)vnet_list, 0, VNET_TYPE},
@@ -1563,8 +1677,7 @@ const struct arm_route arm_routes_net[] = {
     {"GET", RGP "/networkSecurityGroups/{}/securityRules", (void *)rule_list, 0, RULE_TYPE},
     {"GET", RGP "/networkSecurityGroups/{}/securityRules/{}", (void *)rule_get, 0, RULE_TYPE},
     {"PUT", RGP "/networkSecurityGroups/{}/securityRules/{}", (void *)rule_put, 0, RULE_TYPE},
-    {"DELETE", RGP "/networkSecurityGroups/{}/securityRules/{}", (void *)rule_delete, 0,
-     RULE_TYPE},
+    {"DELETE", RGP "/networkSecurityGroups/{}/securityRules/{}", (void *)rule_delete, 0, RULE_TYPE},
     {"GET", RGP "/publicIPAddresses", (void *)pip_list, 0, PIP_TYPE},
     {"GET", SUBP "/publicIPAddresses", (void *)pip_list_all, 0, PIP_TYPE},
     {"GET", RGP "/publicIPAddresses/{}", (void *)pip_get, 0, PIP_TYPE},

@@ -21,14 +21,8 @@ static const char *done_probe(struct arm_ctx *c, const struct arm_op *op, json_t
 static const struct arm_op_kind done = {"done", done_probe, NULL, NULL};
 
 static const struct arm_op_kind *const kinds[] = {
-    &done,
-    &arm_op_group_delete,
-    &arm_op_vm,
-    &arm_op_vm_delete,
-    &arm_op_snapshot,
-    &arm_op_vmss,
-    &arm_op_vmss_delete,
-    &arm_op_deployment,
+    &done,        &arm_op_group_delete, &arm_op_vm,         &arm_op_vm_delete, &arm_op_snapshot,
+    &arm_op_vmss, &arm_op_vmss_delete,  &arm_op_deployment,
 };
 
 const struct arm_op_kind *arm_op_kind_find(const char *kind)
@@ -38,9 +32,9 @@ const struct arm_op_kind *arm_op_kind_find(const char *kind)
     return NULL;
 }
 
-void arm_ops_tick(struct kumod *k)
+void arm_ops_tick(struct arm_ctx *c)
 {
-    struct db *db = k->db;
+    struct db *db = c->k->db;
     char ids[64][40];
     int n = 0;
     sqlite3_stmt *st = db_stmt(db,
@@ -56,7 +50,7 @@ void arm_ops_tick(struct kumod *k)
         struct arm_op op;
         if (arm_op_load(db, ids[i], &op) < 0) continue;
         json_t *error = NULL;
-        const char *status = arm_op_kind_find(op.kind)->tick(k, &op, &error);
+        const char *status = arm_op_kind_find(op.kind)->tick(c, &op, &error);
         if (arm_op_done(status)) arm_op_finish(db, &op, status, error, time_now_ms());
         json_decref(error);
         arm_op_clear(&op);

@@ -60,8 +60,8 @@ static int delete_all(struct kumod *k, int64_t g, const json_t *rows, const char
                       delete_fn fn, int *left, struct kerr *e)
 {
     char sql[160];
-    snprintf(sql, sizeof(sql),
-             "SELECT id, name, '', 0 FROM %s WHERE group_id = ? ORDER BY id DESC", table);
+    snprintf(sql, sizeof(sql), "SELECT id, name, '', 0 FROM %s WHERE group_id = ? ORDER BY id DESC",
+             table);
     struct item it[MAX_ITEMS];
     size_t n = rows_of(k, sql, g, it, MAX_ITEMS);
     for (size_t i = 0; i < n; i++) {
@@ -100,8 +100,8 @@ static int reap(struct kumod *k, int64_t g, const json_t *rows, struct kerr *e)
     if (delete_all(k, g, rows, "autoscale", autoscale_delete, &left, e) < 0) return -1;
     struct item it[MAX_ITEMS];
     /* scale sets: marked deleting, their controller does the rest */
-    size_t n = rows_of(k, "SELECT id, name, '', deleting FROM vmss WHERE group_id = ?", g, it,
-                       MAX_ITEMS);
+    size_t n =
+        rows_of(k, "SELECT id, name, '', deleting FROM vmss WHERE group_id = ?", g, it, MAX_ITEMS);
     for (size_t i = 0; i < n; i++) {
         if (!wanted(rows, "vmss", it[i].id)) continue;
         left++;

@@ -119,10 +119,9 @@ void arm_row_guid(const struct arm_ctx *c, const char *kind, int64_t row, char o
     gnutls_hash_fast(GNUTLS_DIG_SHA256, in, (size_t)n, h);
     h[6] = (unsigned char)((h[6] & 0x0f) | 0x50); /* a name-based GUID (version 5 layout) */
     h[8] = (unsigned char)((h[8] & 0x3f) | 0x80);
-    snprintf(out, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", h[0], h[1],
-             h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11], h[12], h[13], h[14],
-             h[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", h[0],
+             h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11], h[12], h[13],
+             h[14], h[15]);
 }
 
 void arm_reply_rows(struct arm_ctx *c, json_t *(*render)(struct arm_ctx *c, int64_t row),
@@ -172,8 +171,8 @@ void arm_not_found(struct arm_ctx *c, const char *type, const char *name)
     const char *group = "";
     if (arm_id_parse(c->path, &id, err, sizeof(err)) == 0) group = id.group;
     arm_err_set(&c->err, 404, "ResourceNotFound", NULL,
-                "The Resource '%s/%.100s' under resource group '%.100s' was not found.", type,
-                name, group);
+                "The Resource '%s/%.100s' under resource group '%.100s' was not found.", type, name,
+                group);
 }
 
 int arm_check_location(struct arm_ctx *c, const json_t *res)
@@ -229,9 +228,9 @@ void arm_size_name(const char *kumo, char *buf, size_t len)
 static const struct {
     const char *arm, *kumo;
 } tiers[] = {
-    {"Standard_LRS", "Standard_HDD"},    {"StandardSSD_LRS", "Standard_SSD"},
-    {"Premium_LRS", "Premium_SSD"},      {"StandardSSD_ZRS", "Standard_SSD"},
-    {"Premium_ZRS", "Premium_SSD"},      {"PremiumV2_LRS", "Premium_SSD"},
+    {"Standard_LRS", "Standard_HDD"}, {"StandardSSD_LRS", "Standard_SSD"},
+    {"Premium_LRS", "Premium_SSD"},   {"StandardSSD_ZRS", "Standard_SSD"},
+    {"Premium_ZRS", "Premium_SSD"},   {"PremiumV2_LRS", "Premium_SSD"},
     {"UltraSSD_LRS", "Premium_SSD"},
 };
 
@@ -301,6 +300,21 @@ const char *arm_kind_list(void)
         }
     }
     return list;
+}
+
+int arm_differs(struct arm_apply *a, const char *fmt, ...)
+{
+    char what[700], id[ARM_ID_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    arm_id_format(a->id, id, sizeof(id));
+    return arm_err_set(a->err, 409, "Conflict", id,
+                       "The resource '%s' already exists and differs from the template: %s. "
+                       "kumo's deployments do not change existing resources: change it with its "
+                       "own command, or delete it first.",
+                       id, what);
 }
 
 int arm_apply_fail(struct arm_apply *a)

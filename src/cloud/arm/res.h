@@ -104,12 +104,12 @@ int arm_props_store(struct db *db, const char *kind, int64_t row, const json_t *
 
 struct arm_apply {
     struct arm_ctx *c;
-    struct prov_tx *t;     /* open: the resource is made in it */
-    int64_t group;         /* the id's group */
+    struct prov_tx *t; /* open: the resource is made in it */
+    int64_t group;     /* the id's group */
     const char *group_name;
     const struct arm_id *id;
-    const json_t *res;     /* {location, tags, sku, properties, ...} */
-    struct arm_err *err;   /* where a refusal goes */
+    const json_t *res;   /* {location, tags, sku, properties, ...} */
+    struct arm_err *err; /* where a refusal goes */
 };
 
 struct arm_kind {
@@ -125,7 +125,14 @@ struct arm_kind {
      * watches it (ops.h), else NULL. */
     const char *op_kind;
     int created_status; /* 201, or 202 (disks: az refuses 201) */
+    /* A deployment that names an existing resource again: true when it
+     * already is what a->res asks (it is then used as it is), else false
+     * with a->err (409) saying what differs. NULL: existing is a clash. */
+    bool (*same)(struct arm_apply *a, int64_t row);
 };
+
+/* The 409 of an existing resource that differs from a template's; -1. */
+int arm_differs(struct arm_apply *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The kind of a full type (case-insensitive), or NULL. */
 const struct arm_kind *arm_kind_find(const char *type);
@@ -148,8 +155,8 @@ void arm_path_id(struct arm_ctx *c, struct arm_id *id);
 
 /* The operation after a change that goes on (kind, ns, watched row);
  * answered with status and body. */
-void arm_reply_op(struct arm_ctx *c, int status, const char *kind, const char *ns,
-                  int64_t target, json_t *body);
+void arm_reply_op(struct arm_ctx *c, int status, const char *kind, const char *ns, int64_t target,
+                  json_t *body);
 /* An operation that is already over (az wants 202 for some synchronous
  * changes, e.g. disks). */
 void arm_reply_done(struct arm_ctx *c, int status, const char *ns, json_t *body);

@@ -41,8 +41,8 @@ static json_t *group_json(struct arm_ctx *c, int64_t g)
         snprintf(id, sizeof(id), "/subscriptions/%s/resourceGroups/%s", c->id->subscription,
                  db_col_text(st, 0));
         out = json_pack("{s:s, s:s, s:s, s:s, s:o, s:{s:s}, s:n}", "id", id, "name",
-                        db_col_text(st, 0), "type", RG_TYPE, "location", db_col_text(st, 1),
-                        "tags", arm_tags(db_col_text(st, 2)), "properties", "provisioningState",
+                        db_col_text(st, 0), "type", RG_TYPE, "location", db_col_text(st, 1), "tags",
+                        arm_tags(db_col_text(st, 2)), "properties", "provisioningState",
                         deleting(c->k, g) ? "Deleting" : "Succeeded", "managedBy");
     }
     sqlite3_finalize(st);
@@ -158,13 +158,14 @@ static void delete (struct arm_ctx *c)
         return;
     }
     arm_reply_op(c, 202, "group-delete", "Microsoft.Resources", g, NULL);
-    arm_ops_tick(c->k); /* start at once: what can go now goes now */
+    arm_ops_tick(c); /* start at once: what can go now goes now */
 }
 
 /* ---- the operation ---- */
 
-static const char *tick(struct kumod *k, const struct arm_op *op, json_t **error)
+static const char *tick(struct arm_ctx *c, const struct arm_op *op, json_t **error)
 {
+    struct kumod *k = c->k;
     struct kerr e = {0};
     if (db_int(k->db, NULL, 0, "SELECT count(*) FROM groups WHERE id = ?", "i", op->target) == 0)
         return "Succeeded";
@@ -179,18 +180,13 @@ static const char *tick(struct kumod *k, const struct arm_op *op, json_t **error
     return rc == 1 ? "Succeeded" : "InProgress";
 }
 
-static const char *probe(struct arm_ctx *c, const struct arm_op *op, json_t **error)
-{
-    return tick(c->k, op, error);
-}
-
 static void result(struct arm_ctx *c, const struct arm_op *op)
 {
     (void)op;
     arm_reply(c, 200, NULL);
 }
 
-const struct arm_op_kind arm_op_group_delete = {"group-delete", probe, result, tick};
+const struct arm_op_kind arm_op_group_delete = {"group-delete", tick, result, tick};
 
 /* ---- what groups hold ---- */
 
@@ -235,11 +231,10 @@ static void list_resources(struct arm_ctx *c, int64_t g)
             json_t *r = k->render(c, rows[j]);
             if (!r) continue;
             /* the generic listing shows the envelope, as ARM's does */
-            json_t *e = json_pack("{s:O, s:O, s:O, s:O, s:O}", "id", json_object_get(r, "id"),
-                                  "name", json_object_get(r, "name"), "type",
-                                  json_object_get(r, "type"), "location",
-                                  json_object_get(r, "location"), "tags",
-                                  json_object_get(r, "tags"));
+            json_t *e = json_pack(
+                "{s:O, s:O, s:O, s:O, s:O}", "id", json_object_get(r, "id"), "name",
+                json_object_get(r, "name"), "type", json_object_get(r, "type"), "location",
+                json_object_get(r, "location"), "tags", json_object_get(r, "tags"));
             if (json_object_get(r, "sku")) json_object_set(e, "sku", json_object_get(r, "sku"));
             json_array_append_new(arr, e);
             json_decref(r);

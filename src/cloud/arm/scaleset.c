@@ -78,24 +78,23 @@ static json_t *vmss_json(struct arm_ctx *c, int64_t id)
     /* what the model holds wins over what was given */
     json_t *ref = arm_image_ref_json(c, sqlite3_column_int64(st, 3));
     json_object_set_new(sp, "imageReference", ref);
-    json_object_set_new(sp, "osDisk",
-                        json_pack("{s:s, s:s, s:s, s:{s:s}}", "osType", "Linux", "createOption",
-                                  "FromImage", "caching", "ReadWrite", "managedDisk",
-                                  "storageAccountType",
-                                  arm_tier_name(db_col_null(st, 4) ? "Standard_SSD"
-                                                                   : db_col_text(st, 4))));
+    json_object_set_new(
+        sp, "osDisk",
+        json_pack("{s:s, s:s, s:s, s:{s:s}}", "osType", "Linux", "createOption", "FromImage",
+                  "caching", "ReadWrite", "managedDisk", "storageAccountType",
+                  arm_tier_name(db_col_null(st, 4) ? "Standard_SSD" : db_col_text(st, 4))));
     if (!json_object_get(vmp, "networkProfile")) {
         json_t *ipc = json_pack(
             "{s:s, s:{s:{s:s}}}", "name", "ipconfig1", "properties", "subnet", "id",
             arm_rid(c, x, sizeof(x), group, "Microsoft.Network/virtualNetworks/%s/subnets/%s",
                     db_col_text(st, 9), db_col_text(st, 10)));
-        json_t *nic = json_pack("{s:s, s:{s:b, s:[o]}}", "name", "nic1", "properties", "primary",
-                                1, "ipConfigurations", ipc);
+        json_t *nic = json_pack("{s:s, s:{s:b, s:[o]}}", "name", "nic1", "properties", "primary", 1,
+                                "ipConfigurations", ipc);
         if (!db_col_null(st, 11))
-            json_object_set_new(json_object_get(nic, "properties"), "networkSecurityGroup",
-                                json_pack("{s:s}", "id",
-                                          arm_rid(c, x, sizeof(x), group, NSG_TYPE "/%s",
-                                                  db_col_text(st, 11))));
+            json_object_set_new(
+                json_object_get(nic, "properties"), "networkSecurityGroup",
+                json_pack("{s:s}", "id",
+                          arm_rid(c, x, sizeof(x), group, NSG_TYPE "/%s", db_col_text(st, 11))));
         json_object_set_new(vmp, "networkProfile",
                             json_pack("{s:[o]}", "networkInterfaceConfigurations", nic));
     }
@@ -106,17 +105,17 @@ static json_t *vmss_json(struct arm_ctx *c, int64_t id)
                                       "disablePasswordAuthentication", 1));
     int64_t cap = sqlite3_column_int64(st, 5);
     json_t *up = json_object_get(props, "upgradePolicy");
-    json_t *p = json_pack("{s:b, s:o, s:o, s:s, s:b, s:b, s:s, s:s, s:o}", "singlePlacementGroup",
-                          1, "upgradePolicy",
-                          json_is_object(up) ? json_incref(up) : json_pack("{s:s}", "mode", "Manual"),
-                          "virtualMachineProfile", vmp, "provisioningState",
-                          set_state(c->k, id, sqlite3_column_int(st, 6), cap), "overprovision", 0,
-                          "doNotRunExtensionsOnOverprovisionedVMs", 0, "uniqueId", guid,
-                          "orchestrationMode", "Uniform", "timeCreated",
-                          arm_time(sqlite3_column_int64(st, 8)));
+    json_t *p = json_pack(
+        "{s:b, s:o, s:o, s:s, s:b, s:b, s:s, s:s, s:o}", "singlePlacementGroup", 1, "upgradePolicy",
+        json_is_object(up) ? json_incref(up) : json_pack("{s:s}", "mode", "Manual"),
+        "virtualMachineProfile", vmp, "provisioningState",
+        set_state(c->k, id, sqlite3_column_int(st, 6), cap), "overprovision", 0,
+        "doNotRunExtensionsOnOverprovisionedVMs", 0, "uniqueId", guid, "orchestrationMode",
+        "Uniform", "timeCreated", arm_time(sqlite3_column_int64(st, 8)));
     out = arm_resource(rid, name, VMSS_TYPE, arm_tags(db_col_text(st, 7)), p);
-    json_object_set_new(out, "sku", json_pack("{s:s, s:s, s:I}", "name", size, "tier", "Standard",
-                                              "capacity", (json_int_t)cap));
+    json_object_set_new(out, "sku",
+                        json_pack("{s:s, s:s, s:I}", "name", size, "tier", "Standard", "capacity",
+                                  (json_int_t)cap));
     json_decref(props);
     sqlite3_finalize(st);
     return out;
@@ -374,8 +373,8 @@ static void vmss_update(struct arm_ctx *c, int64_t g, int64_t row)
     arm_reply_op(c, 200, "vmss", COMPUTE, row, vmss_json(c, row));
 }
 
-const struct arm_kind arm_kind_vmss = {VMSS_TYPE, "vmss", vmss_create, vmss_find, vmss_json, "vmss",
-                                       201};
+const struct arm_kind arm_kind_vmss = {VMSS_TYPE, "vmss", vmss_create, vmss_find,
+                                       vmss_json, "vmss", 201,         NULL};
 
 static void vmss_put(struct arm_ctx *c)
 {
@@ -490,8 +489,8 @@ static const char *vmss_probe(struct arm_ctx *c, const struct arm_op *op, json_t
     } else if (!db_col_null(st, 2) &&
                db_int(db, NULL, 0, "SELECT count(*) FROM vms WHERE vmss_id = ? AND op IS NOT NULL",
                       "i", op->target) == 0) {
-        *error = json_pack("{s:s, s:s}", "code", "InstanceCreateFailed", "message",
-                           db_col_text(st, 2));
+        *error =
+            json_pack("{s:s, s:s}", "code", "InstanceCreateFailed", "message", db_col_text(st, 2));
         out = "Failed";
     }
     sqlite3_finalize(st);
@@ -518,7 +517,8 @@ static const char *vmss_delete_probe(struct arm_ctx *c, const struct arm_op *op,
 const struct arm_op_kind arm_op_vmss = {"vmss", vmss_probe, vmss_result, NULL};
 const struct arm_op_kind arm_op_vmss_delete = {"vmss-delete", vmss_delete_probe, NULL, NULL};
 
-#define SSP "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/virtualMachineScaleSets"
+#define SSP                                                                                        \
+    "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/virtualMachineScaleSets"
 const struct arm_route arm_routes_scaleset[] = {
     {"GET", SSP, (void *)vmss_list, 0, VMSS_TYPE},
     {"GET", "/subscriptions/{}/providers/Microsoft.Compute/virtualMachineScaleSets",

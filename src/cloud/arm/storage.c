@@ -57,36 +57,34 @@ static json_t *disk_json(struct arm_ctx *c, int64_t id)
                      "/ArtifactTypes/VMImage/Offers/%s/Skus/%s/Versions/%s",
                      c->id->subscription, u.publisher, u.offer, u.sku, ARM_IMAGE_VERSION);
             json_decref(ref);
-            cd = json_pack("{s:s, s:{s:s}}", "createOption", "FromImage", "imageReference", "id",
-                           x);
+            cd =
+                json_pack("{s:s, s:{s:s}}", "createOption", "FromImage", "imageReference", "id", x);
         } else if (!db_col_null(st, 5)) {
-            cd = json_pack("{s:s, s:s}", "createOption", "Copy", "sourceResourceId",
-                           arm_rid(c, x, sizeof(x), db_col_text(st, 6), SNAP_TYPE "/%s",
-                                   db_col_text(st, 5)));
+            cd = json_pack(
+                "{s:s, s:s}", "createOption", "Copy", "sourceResourceId",
+                arm_rid(c, x, sizeof(x), db_col_text(st, 6), SNAP_TYPE "/%s", db_col_text(st, 5)));
         } else {
             cd = json_pack("{s:s}", "createOption", "Empty");
         }
         arm_row_guid(c, "disks", id, guid);
         bool attached = !db_col_null(st, 7);
-        json_t *p = json_pack("{s:o, s:I, s:I, s:s, s:s, s:s, s:o, s:s}", "creationData", cd,
-                              "diskSizeGB", (json_int_t)sqlite3_column_int64(st, 3), "diskSizeBytes",
-                              (json_int_t)sqlite3_column_int64(st, 3) << 30, "uniqueId", guid,
-                              "provisioningState",
-                              !strcmp(db_col_text(st, 11), PV_SUCCEEDED) ? "Succeeded"
-                                                                         : db_col_text(st, 11),
-                              "diskState", attached ? "Attached" : "Unattached", "timeCreated",
-                              arm_time(sqlite3_column_int64(st, 10)), "osType", "Linux");
+        json_t *p = json_pack(
+            "{s:o, s:I, s:I, s:s, s:s, s:s, s:o, s:s}", "creationData", cd, "diskSizeGB",
+            (json_int_t)sqlite3_column_int64(st, 3), "diskSizeBytes",
+            (json_int_t)sqlite3_column_int64(st, 3) << 30, "uniqueId", guid, "provisioningState",
+            !strcmp(db_col_text(st, 11), PV_SUCCEEDED) ? "Succeeded" : db_col_text(st, 11),
+            "diskState", attached ? "Attached" : "Unattached", "timeCreated",
+            arm_time(sqlite3_column_int64(st, 10)), "osType", "Linux");
         if (!sqlite3_column_int(st, 9)) json_object_del(p, "osType");
         out = arm_resource(rid, db_col_text(st, 1), DISK_TYPE, NULL, p);
         if (attached)
             json_object_set_new(out, "managedBy",
                                 json_string(arm_rid(c, x, sizeof(x), db_col_text(st, 8),
                                                     VM_TYPE "/%s", db_col_text(st, 7))));
-        json_object_set_new(out, "sku", json_pack("{s:s, s:s}", "name",
-                                                  arm_tier_name(db_col_text(st, 2)), "tier",
-                                                  !strcmp(db_col_text(st, 2), "Premium_SSD")
-                                                      ? "Premium"
-                                                      : "Standard"));
+        json_object_set_new(
+            out, "sku",
+            json_pack("{s:s, s:s}", "name", arm_tier_name(db_col_text(st, 2)), "tier",
+                      !strcmp(db_col_text(st, 2), "Premium_SSD") ? "Premium" : "Standard"));
     }
     sqlite3_finalize(st);
     return out;
@@ -149,8 +147,8 @@ static json_t *disk_body(struct arm_ctx *c, const char *name, const char *group,
             char pub[80], offer[80], sku2[80];
             if (v && sscanf(v, "/%*[^/]/%79[^/]/%*[^/]/%*[^/]/%*[^/]/%79[^/]/%*[^/]/%79[^/]", pub,
                             offer, sku2) == 3) {
-                json_t *r = json_pack("{s:s, s:s, s:s}", "publisher", pub, "offer", offer, "sku",
-                                      sku2);
+                json_t *r =
+                    json_pack("{s:s, s:s, s:s}", "publisher", pub, "offer", offer, "sku", sku2);
                 img = arm_image_resolve(c, r, "properties.creationData.imageReference", e);
                 json_decref(r);
             }
@@ -192,10 +190,9 @@ static int64_t disk_create(struct arm_apply *a)
     if (snapshot &&
         (snap = prov_find(k, "snapshots", a->group, snapshot, "snapshot", "snapshot", a->t->e)) < 0)
         goto out;
-    id = prov_disk_insert(a->t, a->group, a->id->names[0],
-                          json_string_value(json_object_get(kb, "tier")),
-                          json_integer_value(json_object_get(kb, "sizeGiB")), img, snap,
-                          "properties.diskSizeGB");
+    id = prov_disk_insert(
+        a->t, a->group, a->id->names[0], json_string_value(json_object_get(kb, "tier")),
+        json_integer_value(json_object_get(kb, "sizeGiB")), img, snap, "properties.diskSizeGB");
 out:
     json_decref(kb);
     if (id < 0 && !a->err->status) arm_apply_fail(a);
@@ -219,8 +216,8 @@ static void disk_update(struct arm_ctx *c, int64_t g, int64_t row)
     json_decref(kb);
 }
 
-const struct arm_kind arm_kind_disk = {DISK_TYPE, "disks", disk_create, disk_find, disk_json, NULL,
-                                       202};
+const struct arm_kind arm_kind_disk = {DISK_TYPE, "disks", disk_create, disk_find,
+                                       disk_json, NULL,    202,         NULL};
 
 static void disk_put(struct arm_ctx *c)
 {
@@ -288,8 +285,8 @@ static json_t *snap_json(struct arm_ctx *c, int64_t id)
                                          : "Creating",
             "timeCreated", arm_time(sqlite3_column_int64(st, 5)), "incremental", 0);
         out = arm_resource(rid, db_col_text(st, 1), SNAP_TYPE, NULL, p);
-        json_object_set_new(out, "sku", json_pack("{s:s, s:s}", "name", "Standard_LRS", "tier",
-                                                  "Standard"));
+        json_object_set_new(out, "sku",
+                            json_pack("{s:s, s:s}", "name", "Standard_LRS", "tier", "Standard"));
     }
     sqlite3_finalize(st);
     return out;
@@ -376,8 +373,8 @@ static const char *snap_probe(struct arm_ctx *c, const struct arm_op *op, json_t
     }
     if (!strcmp(state, PV_SUCCEEDED)) return "Succeeded";
     if (!strcmp(state, PV_FAILED)) {
-        db_text(c->k->db, msg, sizeof(msg), "SELECT coalesce(error, '') FROM snapshots WHERE id = ?",
-                "i", op->target);
+        db_text(c->k->db, msg, sizeof(msg),
+                "SELECT coalesce(error, '') FROM snapshots WHERE id = ?", "i", op->target);
         *error = json_pack("{s:s, s:s}", "code", "SnapshotFailed", "message",
                            msg[0] ? msg : "The snapshot could not be taken.");
         return "Failed";
