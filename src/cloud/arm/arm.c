@@ -7,6 +7,7 @@
 
 #include "cloud/arm/apiver.h"
 #include "cloud/arm/jwt.h"
+#include "cloud/arm/lenient.h"
 #include "cloud/arm/ops.h"
 #include "cloud/arm/server.h"
 #include "cloud/arm/tls.h"
@@ -376,7 +377,17 @@ void arm_dispatch(struct arm *a, struct arm_ctx *c)
         (!strcmp(c->method, "PUT") || !strcmp(c->method, "POST") || !strcmp(c->method, "PATCH"))) {
         json_error_t je;
         c->body = json_loadb(c->raw, c->raw_len, 0, &je);
+        if (!c->body) { /* member names without quotes, which ARM takes (lenient.h) */
+            size_t n;
+            char *quoted = arm_json_quote_names(c->raw, c->raw_len, &n);
+            json_error_t je2;
+            if (quoted) c->body = json_loadb(quoted, n, 0, &je2);
+            free(quoted);
+        }
         if (!c->body || !json_is_object(c->body)) {
+            if (k->cfg.verbose)
+                log_debug("arm: %s %s: a body that is not a JSON object: %.300s", c->method,
+                          c->path, c->raw);
             arm_err_set(&c->err, 400, "InvalidRequestContent", NULL,
                         "The request content was invalid and could not be deserialized: %s "
                         "(line %d, column %d).",

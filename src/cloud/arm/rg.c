@@ -66,8 +66,7 @@ static void show(struct arm_ctx *c)
 static void exists(struct arm_ctx *c)
 {
     if (!arm_check_sub(c, c->p[0])) return;
-    int64_t g = db_int(c->k->db, NULL, -1, "SELECT id FROM groups WHERE name = ?", "t", c->p[1]);
-    arm_reply(c, g >= 0 ? 204 : 404, NULL);
+    if (arm_group(c, c->p[1]) >= 0) arm_reply(c, 204, NULL);
 }
 
 /* The tags of a body: an object of strings (request_check's rules). */
