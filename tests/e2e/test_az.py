@@ -380,7 +380,8 @@ def test_vm_create_boot_filter_lifecycle_and_errors(azk):
     assert (kvm["size"], kvm["powerState"]) == ("B1ls", "Running")
     assert kvm["networkInterfaces"][0]["name"] == "vm1VMNic"
     assert kjson(k, "nic", "show", "-g", "rg", "vm1VMNic")["nsg"] == "vm1NSG"
-    kumo(k, "vm", "create", "-g", "rg", "-n", "kvm", "--size", "B1ls", "--no-wait")
+    kumo(k, "vm", "create", "-g", "rg", "-n", "kvm", "--size", "B1ls", "--vnet", "vm1VNET",
+         "--subnet", "vm1Subnet", "--no-wait")
     assert sorted(v["name"] for v in az.json("vm", "list", "-g", "rg")) == ["kvm", "vm1"]
     assert "kvm" in [v["name"] for v in az.json("vm", "list")]
     shown = az.json("vm", "list", "-d", "-g", "rg", "--query", "[?name=='vm1']")[0]
@@ -472,6 +473,13 @@ def test_vm_create_boot_filter_lifecycle_and_errors(azk):
         context=ssl.create_default_context(cafile=str(k.data / "arm" / "ca.crt"))).read())
     linux = aliases["outputs"]["aliases"]["value"]["Linux"]
     assert linux["Default"]["offer"] == "default"
+    create = ("vm", "create", "-g", "rg", "-n", "vm1", "--image", "Default", "--size",
+              "Standard_B1ls", "--admin-username", "azureuser", "--ssh-key-values", az.key)
+    # vm1NSG has the rules added above: the template's NSG is another one
+    fails(az.run(*create, check=False), "vm1NSG", "differs from the template")
+    assert resources() == [x for x in before if x != "virtualMachines/vm1"]
+    for rule in ("web", "deny80"):
+        az.run("network", "nsg", "rule", "delete", "-g", "rg", "--nsg-name", "vm1NSG", "-n", rule)
     out = az.json("vm", "create", "-g", "rg", "-n", "vm1", "--image", "Default", "--size",
                   "Standard_B1ls", "--admin-username", "azureuser", "--ssh-key-values", az.key)
     assert out["powerState"] == "VM running" and out["privateIpAddress"] == "10.0.0.4", out
@@ -489,7 +497,7 @@ def test_vmss_scale_autoscale(azk):
     out = az.json("vmss", "create", "-g", "rg", "-n", "ss1", "--image", "Default", "--vm-sku",
                   "Standard_B1ls", "--instance-count", "2", "--admin-username", "azureuser",
                   "--ssh-key-values", az.key)
-    assert out["vmss"]["provisioningState"] == "Succeeded", out
+    assert out["VMSS"]["provisioningState"] == "Succeeded", out
     running = lambda: sorted(v["name"] for v in kjson(k, "vm", "list")  # noqa: E731
                              if v["powerState"] == "Running")
     assert running() == ["ss1_0", "ss1_1"]
