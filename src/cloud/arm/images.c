@@ -15,12 +15,13 @@
  */
 #include "cloud/arm/images.h"
 
+#include "cloud/arm/urn.h"
+
 #include "cloud/arm/res.h"
 #include "cloud/db.h"
 #include "cloud/paths.h"
 #include "cloud/state.h"
 
-#include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,49 +33,6 @@
 #define GIB        (1024ull * 1024 * 1024)
 
 /* ---- URNs ---- */
-
-void arm_urn_from_name(const char *name, struct arm_urn *u)
-{
-    memset(u, 0, sizeof(*u));
-    size_t n = strlen(name), v = n;
-    while (v > 0 && (isdigit((unsigned char)name[v - 1]) || name[v - 1] == '.'))
-        v--;
-    while (v < n && name[v] == '.') /* a version starts with a digit */
-        v++;
-    size_t base = v;
-    while (base > 0 && (name[base - 1] == '-' || name[base - 1] == '_'))
-        base--;
-    if (v == n || base == 0 || n >= sizeof(u->offer)) {
-        snprintf(u->publisher, sizeof(u->publisher), "kumo");
-        snprintf(u->offer, sizeof(u->offer), "%.79s", name);
-        snprintf(u->sku, sizeof(u->sku), "%.79s", name);
-        return;
-    }
-    snprintf(u->publisher, sizeof(u->publisher), "%.*s", (int)base, name);
-    u->publisher[0] = (char)toupper((unsigned char)u->publisher[0]);
-    char lower[80];
-    snprintf(lower, sizeof(lower), "%.*s", (int)base, name);
-    for (char *p = lower; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
-    snprintf(u->offer, sizeof(u->offer), "%.40s-%.38s", lower, name + v);
-    snprintf(u->sku, sizeof(u->sku), "%s", name + v);
-}
-
-void arm_urn_alias(const struct arm_urn *u, char *buf, size_t len)
-{
-    size_t at = 0;
-    bool up = true;
-    for (const char *p = u->offer; *p && at + 1 < len; p++) {
-        if (*p == '-' || *p == '_' || *p == '.') {
-            up = true;
-            if (*p == '.') buf[at++] = '.';
-            continue;
-        }
-        buf[at++] = up ? (char)toupper((unsigned char)*p) : *p;
-        up = false;
-    }
-    buf[at] = 0;
-}
 
 static bool has_urn_column(struct db *db)
 {
