@@ -64,6 +64,7 @@ static int delete_all(struct kumod *k, int64_t g, const json_t *rows, const char
              table);
     struct item it[MAX_ITEMS];
     size_t n = rows_of(k, sql, g, it, MAX_ITEMS);
+    if (n == MAX_ITEMS) (*left)++; /* more than a step takes: the next one goes on */
     for (size_t i = 0; i < n; i++) {
         if (!wanted(rows, table, it[i].id)) continue;
         struct kerr ke = {0};
@@ -102,6 +103,7 @@ static int reap(struct kumod *k, int64_t g, const json_t *rows, struct kerr *e)
     /* scale sets: marked deleting, their controller does the rest */
     size_t n =
         rows_of(k, "SELECT id, name, '', deleting FROM vmss WHERE group_id = ?", g, it, MAX_ITEMS);
+    if (n == MAX_ITEMS) left++;
     for (size_t i = 0; i < n; i++) {
         if (!wanted(rows, "vmss", it[i].id)) continue;
         left++;
@@ -117,6 +119,7 @@ static int reap(struct kumod *k, int64_t g, const json_t *rows, struct kerr *e)
                 "SELECT id, name, coalesce(op, ''), 0 FROM vms WHERE group_id = ? AND vmss_id IS"
                 " NULL",
                 g, it, MAX_ITEMS);
+    if (n == MAX_ITEMS) left++;
     for (size_t i = 0; i < n; i++) {
         if (!wanted(rows, "vms", it[i].id)) continue;
         left++;

@@ -252,13 +252,11 @@ const char *arm_tier_name(const char *kumo_tier)
 
 json_t *arm_props_load(struct db *db, const char *kind, int64_t row)
 {
-    char *text = NULL;
     sqlite3_stmt *st =
         db_stmt(db, "SELECT props FROM arm_props WHERE kind = ? AND row_id = ?", "ti", kind, row);
     json_t *out = NULL;
     if (st && sqlite3_step(st) == SQLITE_ROW) out = json_loads(db_col_text(st, 0), 0, NULL);
     sqlite3_finalize(st);
-    free(text);
     return out;
 }
 
