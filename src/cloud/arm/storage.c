@@ -13,7 +13,7 @@
  *
  * A disk PUT answers 202 with an operation that is already over: az's
  * disk client refuses 201 (../shared/reference/azure-cli, section 2). A
- * snapshot is taken by a job: its operation ends when it is.
+ * snapshot is taken by a job: its operation (202 too) ends when it is.
  */
 #include "cloud/arm/images.h"
 #include "cloud/arm/ops.h"
@@ -324,7 +324,7 @@ static void snap_put(struct arm_ctx *c)
         (row = prov_snapshot_create(c->k, g, c->p[2], id.names[0], &ke)) < 0)
         arm_fail(c, &ke);
     else
-        arm_reply_op(c, 201, "snapshot", COMPUTE, row, snap_json(c, row));
+        arm_reply_op(c, 202, "snapshot", COMPUTE, row, snap_json(c, row));
     json_decref(kb);
 }
 
