@@ -593,3 +593,32 @@ def test_deployment_templates_and_roll_back(azk, tmp_path):
                "--parameters", "prefix=cyc", check=False)
     fails(r, "InvalidTemplate")
     assert [v["name"] for v in kjson(k, "vnet", "list", "-g", "rg")] == ["app-vnet"]
+
+
+def test_deployment_whose_vm_fails_after_the_commit_is_rolled_back(kumod_factory, vmm,  # noqa: F811
+                                                                  tmp_path):
+    """The VM of `az vm create` fails once its deployment has committed (its
+    kumo-vmm dies at start): the deployment fails with the VM's reason, and
+    kumod deletes what the deployment made before az hears of it."""
+    bad = tmp_path / "bad-vmm"
+    bad.write_text("#!/bin/sh\ncase \"$*\" in *--console*) echo boom >&2; exit 3 ;; esac\n"
+                   f"exec {vmm} \"$@\"\n")
+    bad.chmod(0o755)
+    port = free_port()
+    k = kumod_factory(["--arm", f"127.0.0.1:{port}", "--vmm", str(bad)])
+    k.arm_port = port
+    cfg = tmp_path / "azcfg"
+    kumo(k, "az-login", "--sp-name", "e2e", "--config-dir", str(cfg))
+    az = Az(k, cfg)
+    (tmp_path / "id.pub").write_text(PUBKEY + "\n")
+    az.run("group", "create", "-n", "rg", "-l", "local")
+    r = az.run("vm", "create", "-g", "rg", "-n", "vm1", "--image", "Default", "--size",
+               "Standard_B1ls", "--admin-username", "azureuser", "--ssh-key-values",
+               f"@{tmp_path / 'id.pub'}", check=False)
+    fails(r, "DeploymentFailed", "virtualMachines/vm1", "boom", "kumod deleted what the "
+          "deployment made")
+    assert az.json("resource", "list", "-g", "rg") == []
+    for what in ("vm", "nic", "nsg", "public-ip", "vnet", "disk"):
+        assert kjson(k, what, "list", "-g", "rg") == [], what
+    d = az.json("deployment", "group", "list", "-g", "rg")
+    assert [x["properties"]["provisioningState"] for x in d] == ["Failed"]
