@@ -13,6 +13,8 @@ packages=(
   # tests
   python3 python3-pytest python3-pexpect device-tree-compiler clang libclang-rt-14-dev
   qemu-utils opensbi u-boot-qemu e2fsprogs socat curl iproute2
+  # the peer the device-tree test compares with (tests/e2e/test_dtb.py), never run by kumo
+  qemu-system-misc
   # the real Azure CLI against kumod's ARM endpoint (tests/e2e/test_az.py); a large
   # package (about 1.4 GB installed, 3 minutes to download and install here)
   azure-cli

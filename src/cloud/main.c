@@ -484,14 +484,16 @@ int main(int argc, char **argv)
         log_error("cannot start the scale set threads");
         return 1;
     }
-    k.http = http_start(path_in_data(&k, p, "kumod.sock"), c->listen_tcp, c->max_body, api_handle,
-                        &k, err, sizeof(err));
-    if (!k.http) {
+    /* The ARM endpoint first: once the API socket answers, kumod is whole
+     * (its certificates exist, its port listens). */
+    struct arm *arm = arm_start(&k, err, sizeof(err));
+    if (!arm) {
         log_error("%s", err);
         return 1;
     }
-    struct arm *arm = arm_start(&k, err, sizeof(err));
-    if (!arm) {
+    k.http = http_start(path_in_data(&k, p, "kumod.sock"), c->listen_tcp, c->max_body, api_handle,
+                        &k, err, sizeof(err));
+    if (!k.http) {
         log_error("%s", err);
         return 1;
     }

@@ -1,6 +1,6 @@
 /*
  * vmm_client.h - kumod's side of kumo-vmm's control socket (--control PATH):
- * one JSON object per line each way (src/vmm/control.c):
+ * one JSON object per line each way (docs/vmm-control.md, every operation):
  *   {"op":"status"} -> {"ok":true,"state","vcpus","mem_mib","uptime_ns",
  *                       "vcpu_busy_ns":[..],"vcpu_idle_ns":[..],"vcpu_throttled_ns":[..],
  *                       "cpu":{"cap_pct","weight","affinity"},

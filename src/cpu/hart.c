@@ -99,3 +99,20 @@ void hart_set_irq(struct hart *h, uint64_t mip_bits, bool level)
         atomic_fetch_and(&h->mip, ~mip_bits);
     hart_kick(h);
 }
+
+void hart_set_stimecmp(struct hart *h, uint64_t when)
+{
+    h->stimecmp = when;
+    hart_update_timers(h, machine_time(h->m));
+}
+
+bool hart_load_virtual(struct hart *h, uint64_t va, int size, uint64_t *val)
+{
+    return mmu_load(h, va, size, val);
+}
+
+void hart_csrs_written(struct hart *h)
+{
+    hart_tlb_flush(h);
+    mmu_update_ctx(h);
+}

@@ -4,8 +4,12 @@
  *
  * A hart owns its registers, CSRs, software TLBs and its cache of decoded
  * instruction blocks. It reaches memory only through the machine's bus
- * (src/machine/bus.h). Everything another thread may touch (pending
+ * (src/machine/machine.h). Everything another thread may touch (pending
  * interrupt bits, the wake-up flag, stop requests) is an atomic field.
+ *
+ * The board (src/machine) uses this header only, never cpu/internal.h: the
+ * functions at the end are what its firmware parts (boot.c, the built-in
+ * SBI in sbi.c) need beyond running the hart.
  */
 #ifndef KUMO_CPU_HART_H
 #define KUMO_CPU_HART_H
@@ -224,5 +228,22 @@ void hart_tlb_flush(struct hart *h);
  * its own fence requests while it waits, so two harts fencing each other
  * cannot deadlock. */
 void hart_remote_fence(struct hart *self, struct hart *target, bool icache);
+
+/* ---- for the board's firmware (built-in SBI, boot), on the hart's own thread
+ * or before it runs ---- */
+
+/* Set the supervisor timer comparator (stimecmp) and re-evaluate the
+ * timer interrupt at once (SBI set_timer). */
+void hart_set_stimecmp(struct hart *h, uint64_t when);
+
+/* Load `size` bytes from virtual address va as the hart's data accesses see
+ * it now (translation, PMP, MMIO). false: the access would fault; the
+ * hart's pending-exception fields say why, no trap is taken. */
+bool hart_load_virtual(struct hart *h, uint64_t va, int size, uint64_t *val);
+
+/* The board wrote privilege, mstatus, PMP or delegation fields of struct
+ * hart directly (what M-mode firmware would set up): drop cached
+ * translations and re-select the translation contexts. */
+void hart_csrs_written(struct hart *h);
 
 #endif

@@ -12,6 +12,7 @@
 #include "cpu/decode.h"
 #include "machine/machine.h"
 
+#include <assert.h>
 #include <string.h>
 
 #define PTE_V (1ull << 0)
@@ -218,6 +219,10 @@ static uint8_t *tlb_fill(struct hart *h, struct tlb_set *set, uint64_t va, uint6
     struct tlb_entry *e = &set->e[acc][(va >> PAGE_SHIFT) & (TLB_SIZE - 1)];
     e->tag = va_page;
     e->addend = (uintptr_t)host_page - (uintptr_t)va_page;
+    /* A write entry only for a plain RAM page: stores to code, watched words
+     * and ROM must take the slow path (architecture.md, "Invariants"). */
+    assert(acc != ACC_WRITE ||
+           (r->host == h->m->ram && !h->m->page_flags[ram_page_index(h->m, pa_page)]));
     return host_page;
 }
 

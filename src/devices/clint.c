@@ -6,8 +6,10 @@
 #include "devices/clint.h"
 
 #include "cpu/hart.h"
+#include "machine/device.h"
 #include "machine/machine.h"
 
+#include <libfdt.h>
 #include <stdlib.h>
 
 #define MSIP_BASE 0x0
@@ -73,9 +75,19 @@ static void clint_write(void *opaque, uint64_t off, uint64_t val, int size)
 
 static const struct mmio_ops clint_ops = {.read = clint_read, .write = clint_write};
 
-int clint_attach(struct machine *m, uint64_t base)
+static int clint_attach(struct machine *m, const struct device_slot *at, const void *arg)
 {
-    struct region r = {.base = base, .size = CLINT_SIZE, .name = "clint", .ops = &clint_ops,
-                       .opaque = m};
-    return machine_add_region(m, &r);
+    (void)arg;
+    return device_map(m, at, &clint_ops, m);
 }
+
+static int clint_fdt(void *fdt, const struct machine *m, const struct device_slot *at)
+{
+    DT_TRY(dt_begin_device(fdt, at, DT_COMPAT("sifive,clint0\0riscv,clint0")));
+    DT_TRY(dt_prop_reg(fdt, at->base, at->size));
+    DT_TRY(dt_prop_per_hart_irqs(fdt, m, IRQ_M_SOFT, IRQ_M_TIMER));
+    DT_TRY(fdt_end_node(fdt));
+    return 0;
+}
+
+const struct device_model clint_device = {.attach = clint_attach, .fdt_node = clint_fdt};

@@ -9,10 +9,11 @@
 
 #include <stdint.h>
 
-struct machine;
+struct device_model;
 
 #define CLINT_SIZE 0x10000
 
-int clint_attach(struct machine *m, uint64_t base);
+/* The board attaches it from its table (machine/device.h). */
+extern const struct device_model clint_device;
 
 #endif

@@ -12,8 +12,10 @@
 #include "devices/plic.h"
 
 #include "cpu/hart.h"
+#include "machine/device.h"
 #include "machine/machine.h"
 
+#include <libfdt.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,3 +175,33 @@ void plic_free(struct plic *p)
     pthread_mutex_destroy(&p->lock);
     free(p);
 }
+
+static void free_plic(void *p)
+{
+    plic_free(p);
+}
+
+static int plic_board_attach(struct machine *m, const struct device_slot *at, const void *arg)
+{
+    (void)arg;
+    m->plic = plic_attach(m, at->base);
+    if (!m->plic) return -1;
+    machine_on_free(m, free_plic, m->plic);
+    return 0;
+}
+
+static int plic_fdt(void *fdt, const struct machine *m, const struct device_slot *at)
+{
+    DT_TRY(dt_begin_device(fdt, at, DT_COMPAT("sifive,plic-1.0.0\0riscv,plic0")));
+    DT_TRY(fdt_property_u32(fdt, "#address-cells", 0));
+    DT_TRY(fdt_property_u32(fdt, "#interrupt-cells", 1));
+    DT_TRY(fdt_property(fdt, "interrupt-controller", NULL, 0));
+    DT_TRY(dt_prop_reg(fdt, at->base, at->size));
+    DT_TRY(fdt_property_u32(fdt, "riscv,ndev", PLIC_NDEV));
+    DT_TRY(dt_prop_per_hart_irqs(fdt, m, IRQ_M_EXT, IRQ_S_EXT));
+    DT_TRY(fdt_property_u32(fdt, "phandle", DT_PHANDLE_PLIC));
+    DT_TRY(fdt_end_node(fdt));
+    return 0;
+}
+
+const struct device_model plic_device = {.attach = plic_board_attach, .fdt_node = plic_fdt};

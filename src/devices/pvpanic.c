@@ -6,7 +6,10 @@
 #include "devices/pvpanic.h"
 
 #include "lib/log.h"
+#include "machine/device.h"
 #include "machine/machine.h"
+
+#include <libfdt.h>
 
 #define PVPANIC_PANICKED 1
 #define PVPANIC_CRASH_LOADED 2
@@ -31,9 +34,20 @@ static void pvpanic_write(void *opaque, uint64_t off, uint64_t val, int size)
 
 static const struct mmio_ops pvpanic_ops = {.read = pvpanic_read, .write = pvpanic_write};
 
-int pvpanic_attach(struct machine *m, uint64_t base)
+static int pvpanic_attach(struct machine *m, const struct device_slot *at, const void *arg)
 {
-    struct region r = {.base = base, .size = PVPANIC_SIZE, .name = "pvpanic",
-                       .ops = &pvpanic_ops, .opaque = m};
-    return machine_add_region(m, &r);
+    (void)arg;
+    return device_map(m, at, &pvpanic_ops, m);
 }
+
+/* Its node gives the two bytes the guest uses, as QEMU's does. */
+static int pvpanic_fdt(void *fdt, const struct machine *m, const struct device_slot *at)
+{
+    (void)m;
+    DT_TRY(dt_begin_device(fdt, at, DT_COMPAT("qemu,pvpanic-mmio")));
+    DT_TRY(dt_prop_reg(fdt, at->base, 2));
+    DT_TRY(fdt_end_node(fdt));
+    return 0;
+}
+
+const struct device_model pvpanic_device = {.attach = pvpanic_attach, .fdt_node = pvpanic_fdt};

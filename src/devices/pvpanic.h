@@ -8,11 +8,12 @@
 
 #include <stdint.h>
 
-struct machine;
+struct device_model;
 
 #define PVPANIC_SIZE 0x1000
 #define PVPANIC_EXIT_CODE 1
 
-int pvpanic_attach(struct machine *m, uint64_t base);
+/* The board attaches it from its table (machine/device.h). */
+extern const struct device_model pvpanic_device;
 
 #endif

@@ -8,7 +8,9 @@
 #include "devices/rtc.h"
 
 #include "devices/plic.h"
+#include "machine/device.h"
 #include "machine/machine.h"
+
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -125,28 +127,9 @@ static void rtc_write(void *opaque, uint64_t off, uint64_t val, int size)
 
 static const struct mmio_ops rtc_ops = {.read = rtc_read, .write = rtc_write};
 
-struct rtc *rtc_attach(struct machine *m, uint64_t base, struct plic *plic, unsigned irq)
+static void rtc_free(void *arg)
 {
-    struct rtc *r = calloc(1, sizeof(*r));
-    if (!r) return NULL;
-    pthread_mutex_init(&r->lock, NULL);
-    pthread_cond_init(&r->cond, NULL);
-    r->plic = plic;
-    r->irq = irq;
-    struct region reg = {.base = base, .size = RTC_SIZE, .name = "rtc", .ops = &rtc_ops,
-                         .opaque = r};
-    if (machine_add_region(m, &reg) < 0 || pthread_create(&r->thread, NULL, alarm_thread, r)) {
-        pthread_cond_destroy(&r->cond);
-        pthread_mutex_destroy(&r->lock);
-        free(r);
-        return NULL;
-    }
-    return r;
-}
-
-void rtc_free(struct rtc *r)
-{
-    if (!r) return;
+    struct rtc *r = arg;
     pthread_mutex_lock(&r->lock);
     r->quit = true;
     pthread_cond_signal(&r->cond);
@@ -156,3 +139,30 @@ void rtc_free(struct rtc *r)
     pthread_mutex_destroy(&r->lock);
     free(r);
 }
+
+static int rtc_attach(struct machine *m, const struct device_slot *at, const void *arg)
+{
+    (void)arg;
+    struct rtc *r = calloc(1, sizeof(*r));
+    if (!r) return -1;
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->cond, NULL);
+    r->plic = m->plic;
+    r->irq = at->irq;
+    if (device_map(m, at, &rtc_ops, r) < 0 || pthread_create(&r->thread, NULL, alarm_thread, r)) {
+        pthread_cond_destroy(&r->cond);
+        pthread_mutex_destroy(&r->lock);
+        free(r);
+        return -1;
+    }
+    machine_on_free(m, rtc_free, r);
+    return 0;
+}
+
+static int rtc_fdt(void *fdt, const struct machine *m, const struct device_slot *at)
+{
+    (void)m;
+    return dt_plain_device(fdt, at, DT_COMPAT("google,goldfish-rtc"));
+}
+
+const struct device_model rtc_device = {.attach = rtc_attach, .fdt_node = rtc_fdt};

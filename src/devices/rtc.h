@@ -7,13 +7,11 @@
 
 #include <stdint.h>
 
-struct machine;
-struct plic;
-struct rtc;
+struct device_model;
 
 #define RTC_SIZE 0x1000
 
-struct rtc *rtc_attach(struct machine *m, uint64_t base, struct plic *plic, unsigned irq);
-void rtc_free(struct rtc *r);
+/* The board attaches it from its table (machine/device.h). */
+extern const struct device_model rtc_device;
 
 #endif

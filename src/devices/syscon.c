@@ -4,7 +4,10 @@
 #include "devices/syscon.h"
 
 #include "lib/log.h"
+#include "machine/device.h"
 #include "machine/machine.h"
+
+#include <libfdt.h>
 
 static uint64_t syscon_read(void *opaque, uint64_t off, int size)
 {
@@ -34,9 +37,20 @@ static void syscon_write(void *opaque, uint64_t off, uint64_t val, int size)
 
 static const struct mmio_ops syscon_ops = {.read = syscon_read, .write = syscon_write};
 
-int syscon_attach(struct machine *m, uint64_t base)
+static int syscon_attach(struct machine *m, const struct device_slot *at, const void *arg)
 {
-    struct region r = {.base = base, .size = SYSCON_SIZE, .name = "test", .ops = &syscon_ops,
-                       .opaque = m};
-    return machine_add_region(m, &r);
+    (void)arg;
+    return device_map(m, at, &syscon_ops, m);
 }
+
+static int syscon_fdt(void *fdt, const struct machine *m, const struct device_slot *at)
+{
+    (void)m;
+    DT_TRY(dt_begin_device(fdt, at, DT_COMPAT("sifive,test1\0sifive,test0\0syscon")));
+    DT_TRY(dt_prop_reg(fdt, at->base, at->size));
+    DT_TRY(fdt_property_u32(fdt, "phandle", DT_PHANDLE_TEST));
+    DT_TRY(fdt_end_node(fdt));
+    return 0;
+}
+
+const struct device_model syscon_device = {.attach = syscon_attach, .fdt_node = syscon_fdt};

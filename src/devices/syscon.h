@@ -8,13 +8,15 @@
 
 #include <stdint.h>
 
-struct machine;
+struct device_model;
 
 #define SYSCON_SIZE 0x1000
 #define SYSCON_POWEROFF 0x5555
 #define SYSCON_RESET 0x7777
 #define SYSCON_FAIL 0x3333
 
-int syscon_attach(struct machine *m, uint64_t base);
+/* The board attaches it from its table (machine/device.h); its node has the
+ * phandle DT_PHANDLE_TEST that the board's poweroff and reboot nodes name. */
+extern const struct device_model syscon_device;
 
 #endif

@@ -9,8 +9,10 @@
 
 #include "devices/console.h"
 #include "devices/plic.h"
+#include "machine/device.h"
 #include "machine/machine.h"
 
+#include <libfdt.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -186,29 +188,43 @@ int uart_getchar(struct uart *u)
 
 static const struct mmio_ops uart_ops = {.read = uart_read, .write = uart_write};
 
-struct uart *uart_attach(struct machine *m, uint64_t base, struct plic *plic, unsigned irq,
-                         struct console *con)
+static void uart_free(void *arg)
 {
-    struct uart *u = calloc(1, sizeof(*u));
-    if (!u) return NULL;
-    pthread_mutex_init(&u->lock, NULL);
-    u->plic = plic;
-    u->irq = irq;
-    u->con = con;
-    struct region r = {.base = base, .size = UART_SIZE, .name = "uart0", .ops = &uart_ops,
-                       .opaque = u};
-    if (machine_add_region(m, &r) < 0) {
-        uart_free(u);
-        return NULL;
-    }
-    if (con) console_set_sink(con, uart_receive, u);
-    return u;
-}
-
-void uart_free(struct uart *u)
-{
-    if (!u) return;
+    struct uart *u = arg;
     if (u->con) console_set_sink(u->con, NULL, NULL);
     pthread_mutex_destroy(&u->lock);
     free(u);
 }
+
+static int uart_attach(struct machine *m, const struct device_slot *at, const void *arg)
+{
+    (void)arg;
+    struct uart *u = calloc(1, sizeof(*u));
+    if (!u) return -1;
+    pthread_mutex_init(&u->lock, NULL);
+    u->plic = m->plic;
+    u->irq = at->irq;
+    u->con = m->console;
+    if (device_map(m, at, &uart_ops, u) < 0) {
+        pthread_mutex_destroy(&u->lock);
+        free(u);
+        return -1;
+    }
+    if (u->con) console_set_sink(u->con, uart_receive, u);
+    m->uart = u;
+    machine_on_free(m, uart_free, u);
+    return 0;
+}
+
+static int uart_fdt(void *fdt, const struct machine *m, const struct device_slot *at)
+{
+    (void)m;
+    DT_TRY(dt_begin_device(fdt, at, DT_COMPAT("ns16550a")));
+    DT_TRY(dt_prop_reg(fdt, at->base, at->size));
+    DT_TRY(fdt_property_u32(fdt, "clock-frequency", UART_CLOCK_HZ));
+    DT_TRY(dt_prop_plic_irq(fdt, at->irq));
+    DT_TRY(fdt_end_node(fdt));
+    return 0;
+}
+
+const struct device_model uart_device = {.attach = uart_attach, .fdt_node = uart_fdt};

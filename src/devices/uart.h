@@ -10,17 +10,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct machine;
-struct plic;
-struct console;
+struct device_model;
 struct uart;
 
 #define UART_SIZE 0x100
 #define UART_CLOCK_HZ 3686400
 
-struct uart *uart_attach(struct machine *m, uint64_t base, struct plic *plic, unsigned irq,
-                         struct console *con);
-void uart_free(struct uart *u);
+/* The board attaches it from its table (machine/device.h): the machine's
+ * console (m->console, may be NULL) is its host side; it becomes m->uart. */
+extern const struct device_model uart_device;
 /* Input from the host (console thread); returns bytes accepted. */
 size_t uart_receive(void *uart, const uint8_t *buf, size_t len);
 /* One byte of pending input, or -1 (SBI console_getchar). */

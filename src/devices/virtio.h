@@ -12,6 +12,8 @@
 #ifndef KUMO_DEVICES_VIRTIO_H
 #define KUMO_DEVICES_VIRTIO_H
 
+#include "machine/device.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -98,7 +100,9 @@ struct virtio_dev {
     struct machine *m;
     struct plic *plic;
     unsigned irq;
-    pthread_mutex_t lock; /* guards everything below and the queues */
+    pthread_mutex_t lock; /* guards everything below and the queues: virtio_lock() */
+    _Atomic pthread_t lock_owner; /* the thread holding lock (0: none) */
+    unsigned lock_depth;          /* how many times it holds it (lock is recursive) */
     uint32_t status;
     uint64_t driver_features;
     uint32_t dev_features_sel, drv_features_sel, queue_sel;
@@ -111,7 +115,41 @@ struct virtio_dev {
 int virtio_mmio_attach(struct machine *m, struct virtio_dev *vd, uint64_t base,
                        struct plic *plic, unsigned irq);
 
-/* Queue operations for device back ends. Call with vd->lock held. */
+/* The node of a virtio-mmio slot, whatever device it holds: the
+ * device_model.fdt_node of every virtio device. */
+int virtio_mmio_fdt_node(void *fdt, const struct machine *m, const struct device_slot *at);
+
+/* An empty slot: a transport that answers device ID 0 ("no device"), so
+ * the guest probes it and moves on. */
+extern const struct device_model virtio_mmio_empty_device;
+
+/* The device's lock (recursive): take it with these, never with
+ * pthread_mutex_lock, so that the functions below can check (assert) that
+ * their caller holds it. The transport holds it while it calls the
+ * device's config_read/config_write/start/reset. */
+static inline void virtio_lock(struct virtio_dev *vd)
+{
+    pthread_mutex_lock(&vd->lock);
+    if (vd->lock_depth++ == 0)
+        atomic_store_explicit(&vd->lock_owner, pthread_self(), memory_order_relaxed);
+}
+
+static inline void virtio_unlock(struct virtio_dev *vd)
+{
+    if (--vd->lock_depth == 0)
+        atomic_store_explicit(&vd->lock_owner, (pthread_t)0, memory_order_relaxed);
+    pthread_mutex_unlock(&vd->lock);
+}
+
+/* Does the calling thread hold the device's lock? */
+static inline bool virtio_lock_held(struct virtio_dev *vd)
+{
+    return pthread_equal(atomic_load_explicit(&vd->lock_owner, memory_order_relaxed),
+                         pthread_self());
+}
+
+/* Queue operations for device back ends. Call with the device's lock held
+ * (virtio_lock), as also virtio_config_changed and virtio_fail. */
 /* Take the next request: 1 = got one, 0 = queue empty, -1 = the guest broke
  * the queue (the device is now in NEEDS_RESET). */
 int virtq_pop(struct virtio_dev *vd, unsigned q, struct virtq_req *r);

@@ -91,12 +91,12 @@ static void take_stats(struct balloon *b)
 static void balloon_notify(struct virtio_dev *vd, unsigned q)
 {
     struct balloon *b = vd->opaque;
-    pthread_mutex_lock(&vd->lock);
+    virtio_lock(vd);
     if (q == STATSQ)
         take_stats(b);
     else
         pages(b, q);
-    pthread_mutex_unlock(&vd->lock);
+    virtio_unlock(vd);
 }
 
 static uint64_t balloon_config_read(struct virtio_dev *vd, uint64_t off, int size)
@@ -135,11 +135,11 @@ static const struct virtio_device_ops balloon_ops = {
     .destroy = balloon_destroy,
 };
 
-struct balloon *virtio_balloon_attach(struct machine *m, uint64_t base, struct plic *plic,
-                                      unsigned irq)
+static int balloon_attach(struct machine *m, const struct device_slot *at, const void *arg)
 {
+    (void)arg;
     struct balloon *b = calloc(1, sizeof(*b));
-    if (!b) return NULL;
+    if (!b) return -1;
     struct virtio_dev *vd = &b->vd;
     vd->device_id = 5;
     vd->features = VIRTIO_BALLOON_F_STATS_VQ | VIRTIO_BALLOON_F_DEFLATE_ON_OOM;
@@ -147,17 +147,21 @@ struct balloon *virtio_balloon_attach(struct machine *m, uint64_t base, struct p
     vd->queue_max = 128;
     vd->ops = &balloon_ops;
     vd->opaque = b;
-    if (virtio_mmio_attach(m, vd, base, plic, irq) < 0) {
+    if (virtio_mmio_attach(m, vd, at->base, m->plic, at->irq) < 0) {
         free(b);
-        return NULL;
+        return -1;
     }
-    return b;
+    m->balloon = b;
+    return 0;
 }
+
+const struct device_model virtio_balloon_device = {.attach = balloon_attach,
+                                                   .fdt_node = virtio_mmio_fdt_node};
 
 void virtio_balloon_set_target(struct balloon *b, uint64_t guest_mib)
 {
     struct virtio_dev *vd = &b->vd;
-    pthread_mutex_lock(&vd->lock);
+    virtio_lock(vd);
     uint64_t total = vd->m->ram_size / BALLOON_PAGE;
     uint64_t keep = guest_mib * (1024 * 1024 / BALLOON_PAGE);
     b->num_pages = keep >= total ? 0 : (uint32_t)(total - keep);
@@ -168,13 +172,13 @@ void virtio_balloon_set_target(struct balloon *b, uint64_t guest_mib)
         virtq_push(vd, STATSQ, &b->stats_req, 0);
         virtq_notify(vd, STATSQ);
     }
-    pthread_mutex_unlock(&vd->lock);
+    virtio_unlock(vd);
 }
 
 void virtio_balloon_get(struct balloon *b, struct balloon_info *out)
 {
     struct virtio_dev *vd = &b->vd;
-    pthread_mutex_lock(&vd->lock);
+    virtio_lock(vd);
     out->target_pages = b->num_pages;
     out->actual_pages = b->actual;
     out->returned_pages = b->returned;
@@ -185,5 +189,5 @@ void virtio_balloon_get(struct balloon *b, struct balloon_info *out)
         virtq_push(vd, STATSQ, &b->stats_req, 0);
         virtq_notify(vd, STATSQ);
     }
-    pthread_mutex_unlock(&vd->lock);
+    virtio_unlock(vd);
 }

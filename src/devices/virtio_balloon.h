@@ -8,9 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct machine;
-struct plic;
 struct balloon;
+struct device_model;
 
 /* Statistics tags of the virtio spec (5.5.6.3), indexes into stats[]. */
 enum {
@@ -32,8 +31,8 @@ struct balloon_info {
     uint64_t stats[BALLOON_NSTATS];
 };
 
-struct balloon *virtio_balloon_attach(struct machine *m, uint64_t base, struct plic *plic,
-                                      unsigned irq);
+/* In a virtio slot of the board (machine/virt.c); it becomes m->balloon. */
+extern const struct device_model virtio_balloon_device;
 /* Ask the guest to shrink to (or grow back to) guest_mib of usable memory. */
 void virtio_balloon_set_target(struct balloon *b, uint64_t guest_mib);
 void virtio_balloon_get(struct balloon *b, struct balloon_info *out);

@@ -234,15 +234,15 @@ static void *worker(void *arg)
         b->pending = false;
         pthread_mutex_unlock(&b->wlock);
         for (;;) {
-            pthread_mutex_lock(&vd->lock);
+            virtio_lock(vd);
             int got = virtq_pop(vd, 0, &b->req);
-            pthread_mutex_unlock(&vd->lock);
+            virtio_unlock(vd);
             if (got != 1) break;
             uint32_t written = serve(b, &b->req);
-            pthread_mutex_lock(&vd->lock);
+            virtio_lock(vd);
             virtq_push(vd, 0, &b->req, written);
             virtq_notify(vd, 0);
-            pthread_mutex_unlock(&vd->lock);
+            virtio_unlock(vd);
         }
     }
 }
@@ -304,9 +304,9 @@ static const struct virtio_device_ops blk_ops = {
     .destroy = blk_destroy,
 };
 
-int virtio_blk_attach(struct machine *m, uint64_t base, struct plic *plic, unsigned irq,
-                      const struct blk_config *cfg)
+static int blk_attach(struct machine *m, const struct device_slot *at, const void *arg)
 {
+    const struct blk_config *cfg = arg;
     char err[512];
     struct disk_options o = {.format = cfg->format, .readonly = cfg->readonly};
     struct disk *d = disk_open(cfg->path, &o, err, sizeof(err));
@@ -343,13 +343,16 @@ int virtio_blk_attach(struct machine *m, uint64_t base, struct plic *plic, unsig
         return -1;
     }
     b->running = true;
-    if (virtio_mmio_attach(m, vd, base, plic, irq) < 0) {
+    if (virtio_mmio_attach(m, vd, at->base, m->plic, at->irq) < 0) {
         blk_destroy(vd);
         return -1;
     }
     if (m->ndisks < MACHINE_MAX_DEVICES) m->disks[m->ndisks++] = b;
     return 0;
 }
+
+const struct device_model virtio_blk_device = {.attach = blk_attach,
+                                               .fdt_node = virtio_mmio_fdt_node};
 
 void virtio_blk_get_stats(struct blk *b, struct blk_stats *out)
 {

@@ -10,8 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct machine;
-struct plic;
+struct device_model;
 
 struct blk_config {
     const char *path;
@@ -32,8 +31,9 @@ void virtio_blk_get_stats(struct blk *b, struct blk_stats *out);
 /* Change the disk's limits while the guest runs (new tokens follow the new rates). */
 void virtio_blk_set_limits(struct blk *b, const struct ratelimit_config *c);
 
-int virtio_blk_attach(struct machine *m, uint64_t base, struct plic *plic, unsigned irq,
-                      const struct blk_config *cfg);
+/* In a virtio slot of the board (machine/virt.c), with a struct blk_config
+ * as its argument; it is added to m->disks. */
+extern const struct device_model virtio_blk_device;
 
 /* The limits the disk enforces now (ratelimit_rates_of). */
 void virtio_blk_get_rates(struct blk *b, struct ratelimit_rates *r);

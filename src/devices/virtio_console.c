@@ -49,7 +49,7 @@ static void con_notify(struct virtio_dev *vd, unsigned q)
 {
     static __thread struct virtq_req req;
     struct vcon *c = vd->opaque;
-    pthread_mutex_lock(&vd->lock);
+    virtio_lock(vd);
     if (q == RXQ) {
         deliver(c); /* new receive buffers */
     } else if (q == TXQ) {
@@ -60,7 +60,7 @@ static void con_notify(struct virtio_dev *vd, unsigned q)
         }
         if (any) virtq_notify(vd, TXQ);
     }
-    pthread_mutex_unlock(&vd->lock);
+    virtio_unlock(vd);
 }
 
 static void con_start(struct virtio_dev *vd)
@@ -76,26 +76,30 @@ static void con_destroy(struct virtio_dev *vd)
 static const struct virtio_device_ops con_ops = {
     .notify = con_notify, .start = con_start, .destroy = con_destroy};
 
-struct vcon *virtio_console_attach(struct machine *m, uint64_t base, struct plic *plic,
-                                   unsigned irq)
+static int con_attach(struct machine *m, const struct device_slot *at, const void *arg)
 {
+    (void)arg;
     struct vcon *c = calloc(1, sizeof(*c));
-    if (!c) return NULL;
+    if (!c) return -1;
     c->vd.device_id = 3;
     c->vd.nqueues = 2;
     c->vd.queue_max = 64;
     c->vd.ops = &con_ops;
     c->vd.opaque = c;
-    if (virtio_mmio_attach(m, &c->vd, base, plic, irq) < 0) {
+    if (virtio_mmio_attach(m, &c->vd, at->base, m->plic, at->irq) < 0) {
         free(c);
-        return NULL;
+        return -1;
     }
-    return c;
+    m->agent = c;
+    return 0;
 }
+
+const struct device_model virtio_console_device = {.attach = con_attach,
+                                                   .fdt_node = virtio_mmio_fdt_node};
 
 int virtio_console_send(struct vcon *c, const void *buf, size_t len)
 {
-    pthread_mutex_lock(&c->vd.lock);
+    virtio_lock(&c->vd);
     int rc = -1;
     if (len <= PENDING_MAX - c->npending) {
         memcpy(c->pending + c->npending, buf, len);
@@ -103,14 +107,14 @@ int virtio_console_send(struct vcon *c, const void *buf, size_t len)
         deliver(c);
         rc = 0;
     }
-    pthread_mutex_unlock(&c->vd.lock);
+    virtio_unlock(&c->vd);
     return rc;
 }
 
 bool virtio_console_driver_ready(struct vcon *c)
 {
-    pthread_mutex_lock(&c->vd.lock);
+    virtio_lock(&c->vd);
     bool ready = virtio_running(&c->vd);
-    pthread_mutex_unlock(&c->vd.lock);
+    virtio_unlock(&c->vd);
     return ready;
 }

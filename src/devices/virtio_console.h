@@ -12,12 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct machine;
-struct plic;
+struct device_model;
 struct vcon;
 
-struct vcon *virtio_console_attach(struct machine *m, uint64_t base, struct plic *plic,
-                                   unsigned irq);
+/* In a virtio slot of the board (machine/virt.c); it becomes m->agent. */
+extern const struct device_model virtio_console_device;
 
 /* Queue len bytes for the guest; they are delivered as the guest's driver
  * offers receive buffers (kept until then, across a driver reset). 0, or

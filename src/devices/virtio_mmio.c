@@ -6,8 +6,10 @@
 
 #include "devices/plic.h"
 #include "lib/log.h"
+#include "machine/device.h"
 #include "machine/machine.h"
 
+#include <assert.h>
 #include <string.h>
 
 enum {
@@ -66,6 +68,7 @@ static void update_irq(struct virtio_dev *vd)
 
 void virtio_fail(struct virtio_dev *vd, const char *why)
 {
+    assert(virtio_lock_held(vd));
     if (!(vd->status & VIRTIO_STATUS_NEEDS_RESET))
         log_warn("virtio device %u at IRQ %u: %s; device needs reset", vd->device_id, vd->irq,
                  why);
@@ -76,6 +79,7 @@ void virtio_fail(struct virtio_dev *vd, const char *why)
 
 void virtio_config_changed(struct virtio_dev *vd)
 {
+    assert(virtio_lock_held(vd));
     vd->config_generation++;
     atomic_fetch_or(&vd->isr, ISR_CONFIG);
     update_irq(vd);
@@ -131,6 +135,7 @@ static bool add_buffer(struct virtio_dev *vd, struct virtq_req *r, const struct 
 
 int virtq_pop(struct virtio_dev *vd, unsigned q, struct virtq_req *r)
 {
+    assert(virtio_lock_held(vd) && q < vd->nqueues);
     struct virtqueue *vq = &vd->vq[q];
     if (!vq->ready || !virtio_running(vd)) return 0;
     uint16_t avail_idx = load16(&vq->avail[1]);
@@ -201,6 +206,7 @@ int virtq_pop(struct virtio_dev *vd, unsigned q, struct virtq_req *r)
 void virtq_fill(struct virtio_dev *vd, unsigned q, const struct virtq_req *r, uint32_t written,
                 unsigned slot)
 {
+    assert(virtio_lock_held(vd) && q < vd->nqueues);
     struct virtqueue *vq = &vd->vq[q];
     if (!vq->ready) return;
     /* Data the device wrote may be code the guest will run. */
@@ -218,6 +224,7 @@ void virtq_fill(struct virtio_dev *vd, unsigned q, const struct virtq_req *r, ui
 
 void virtq_flush(struct virtio_dev *vd, unsigned q, unsigned count)
 {
+    assert(virtio_lock_held(vd) && q < vd->nqueues);
     struct virtqueue *vq = &vd->vq[q];
     if (!vq->ready) return;
     vq->used_idx = (uint16_t)(vq->used_idx + count);
@@ -232,6 +239,7 @@ void virtq_push(struct virtio_dev *vd, unsigned q, const struct virtq_req *r, ui
 
 void virtq_notify(struct virtio_dev *vd, unsigned q)
 {
+    assert(virtio_lock_held(vd) && q < vd->nqueues);
     struct virtqueue *vq = &vd->vq[q];
     if (!vq->ready) return;
     atomic_thread_fence(memory_order_seq_cst); /* used idx visible before reading flags */
@@ -312,14 +320,14 @@ static uint64_t mmio_read(void *opaque, uint64_t off, int size)
 {
     struct virtio_dev *vd = opaque;
     if (off >= REG_CONFIG) {
-        pthread_mutex_lock(&vd->lock);
+        virtio_lock(vd);
         uint64_t v = vd->ops->config_read ? vd->ops->config_read(vd, off - REG_CONFIG, size) : 0;
-        pthread_mutex_unlock(&vd->lock);
+        virtio_unlock(vd);
         return v;
     }
     if (size != 4) return 0;
     uint64_t v = 0;
-    pthread_mutex_lock(&vd->lock);
+    virtio_lock(vd);
     struct virtqueue *vq = vd->queue_sel < vd->nqueues ? &vd->vq[vd->queue_sel] : NULL;
     switch (off) {
     case REG_MAGIC: v = 0x74726976; break;
@@ -338,7 +346,7 @@ static uint64_t mmio_read(void *opaque, uint64_t off, int size)
     case REG_SHM_LEN_HIGH: v = 0xffffffff; break; /* no shared memory regions */
     case REG_CONFIG_GENERATION: v = vd->config_generation; break;
     }
-    pthread_mutex_unlock(&vd->lock);
+    virtio_unlock(vd);
     return v;
 }
 
@@ -346,9 +354,9 @@ static void mmio_write(void *opaque, uint64_t off, uint64_t val, int size)
 {
     struct virtio_dev *vd = opaque;
     if (off >= REG_CONFIG) {
-        pthread_mutex_lock(&vd->lock);
+        virtio_lock(vd);
         if (vd->ops->config_write) vd->ops->config_write(vd, off - REG_CONFIG, val, size);
-        pthread_mutex_unlock(&vd->lock);
+        virtio_unlock(vd);
         return;
     }
     if (size != 4) return;
@@ -357,7 +365,7 @@ static void mmio_write(void *opaque, uint64_t off, uint64_t val, int size)
         if (val < vd->nqueues && vd->ops->notify) vd->ops->notify(vd, (unsigned)val);
         return;
     }
-    pthread_mutex_lock(&vd->lock);
+    virtio_lock(vd);
     struct virtqueue *vq = vd->queue_sel < vd->nqueues ? &vd->vq[vd->queue_sel] : NULL;
     bool can_config_queue = vq && !vq->ready;
     switch (off) {
@@ -415,7 +423,7 @@ static void mmio_write(void *opaque, uint64_t off, uint64_t val, int size)
     case REG_QUEUE_DEVICE_HIGH: if (can_config_queue) set_high(&vq->used_addr, val); break;
     case REG_SHM_SEL: break;
     }
-    pthread_mutex_unlock(&vd->lock);
+    virtio_unlock(vd);
 }
 
 static const struct mmio_ops virtio_mmio_ops = {.read = mmio_read, .write = mmio_write};
@@ -438,6 +446,8 @@ int virtio_mmio_attach(struct machine *m, struct virtio_dev *vd, uint64_t base,
     pthread_mutexattr_init(&a);
     pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&vd->lock, &a);
+    atomic_init(&vd->lock_owner, (pthread_t)0);
+    vd->lock_depth = 0;
     pthread_mutexattr_destroy(&a);
     struct region r = {.base = base, .size = 0x1000, .name = "virtio-mmio",
                        .ops = &virtio_mmio_ops, .opaque = vd};
@@ -448,3 +458,42 @@ int virtio_mmio_attach(struct machine *m, struct virtio_dev *vd, uint64_t base,
     machine_on_free(m, destroy, vd);
     return 0;
 }
+
+int virtio_mmio_fdt_node(void *fdt, const struct machine *m, const struct device_slot *at)
+{
+    (void)m;
+    return dt_plain_device(fdt, at, DT_COMPAT("virtio,mmio"));
+}
+
+/* ---- an empty slot ------------------------------------------------------------------- */
+
+static uint64_t empty_read(void *opaque, uint64_t off, int size)
+{
+    (void)opaque;
+    (void)size;
+    switch (off) {
+    case REG_MAGIC: return 0x74726976; /* "virt" */
+    case REG_VERSION: return 2;        /* version 2: virtio 1.x (modern) */
+    case REG_VENDOR_ID: return VIRTIO_VENDOR;
+    default: return 0;                 /* device ID 0 and everything else */
+    }
+}
+
+static void empty_write(void *opaque, uint64_t off, uint64_t val, int size)
+{
+    (void)opaque;
+    (void)off;
+    (void)val;
+    (void)size;
+}
+
+static const struct mmio_ops empty_ops = {.read = empty_read, .write = empty_write};
+
+static int empty_attach(struct machine *m, const struct device_slot *at, const void *arg)
+{
+    (void)arg;
+    return device_map(m, at, &empty_ops, NULL);
+}
+
+const struct device_model virtio_mmio_empty_device = {.attach = empty_attach,
+                                                      .fdt_node = virtio_mmio_fdt_node};

@@ -145,10 +145,10 @@ static void rx_callback(void *opaque, const uint8_t *frame, size_t len)
     struct vnet *v = opaque;
     atomic_fetch_add(&v->stats.rx_packets, 1);
     atomic_fetch_add(&v->stats.rx_bytes, len);
-    pthread_mutex_lock(&v->vd.lock);
+    virtio_lock(&v->vd);
     int rc = v->pending_count ? 0 : deliver(v, frame, len);
     if (rc == 1) virtq_notify(&v->vd, RXQ);
-    pthread_mutex_unlock(&v->vd.lock);
+    virtio_unlock(&v->vd);
     if (rc != 0) {
         if (rc < 0) v->nd->rx_dropped++;
         return;
@@ -170,7 +170,7 @@ static void rx_callback(void *opaque, const uint8_t *frame, size_t len)
 static void flush_pending(struct vnet *v)
 {
     bool any = false;
-    pthread_mutex_lock(&v->vd.lock);
+    virtio_lock(&v->vd);
     while (v->pending_count) {
         struct frame *f = v->pending[v->pending_head];
         int rc = deliver(v, f->data, f->len);
@@ -182,7 +182,7 @@ static void flush_pending(struct vnet *v)
         v->pending_count--;
     }
     if (any) virtq_notify(&v->vd, RXQ);
-    pthread_mutex_unlock(&v->vd.lock);
+    virtio_unlock(&v->vd);
 }
 
 /* ---- transmit ---------------------------------------------------------------------- */
@@ -191,7 +191,7 @@ static void transmit(struct vnet *v)
 {
     struct virtio_dev *vd = &v->vd;
     for (;;) {
-        pthread_mutex_lock(&vd->lock);
+        virtio_lock(vd);
         int got = virtq_pop(vd, TXQ, &v->req);
         size_t len = 0;
         if (got == 1) {
@@ -205,7 +205,7 @@ static void transmit(struct vnet *v)
             virtq_push(vd, TXQ, r, 0);
         }
         if (got != 1) virtq_notify(vd, TXQ);
-        pthread_mutex_unlock(&vd->lock);
+        virtio_unlock(vd);
         if (got != 1) return;
         if (len > HDR_LEN + 14) { /* a header and at least an Ethernet header */
             v->nd->ops->send(v->nd, v->txbuf + HDR_LEN, len - HDR_LEN);
@@ -294,9 +294,9 @@ static const struct virtio_device_ops net_ops = {
     .destroy = net_destroy,
 };
 
-int virtio_net_attach(struct machine *m, uint64_t base, struct plic *plic, unsigned irq,
-                      const struct net_config *cfg)
+static int net_attach(struct machine *m, const struct device_slot *at, const void *arg)
 {
+    const struct net_config *cfg = arg;
     char err[512];
     struct netdev *nd = netdev_open(cfg->backend, cfg->mac, err, sizeof(err));
     if (!nd) {
@@ -320,7 +320,7 @@ int virtio_net_attach(struct machine *m, uint64_t base, struct plic *plic, unsig
     vd->queue_max = QUEUE_SIZE;
     vd->ops = &net_ops;
     vd->opaque = v;
-    if (v->kick_fd < 0 || virtio_mmio_attach(m, vd, base, plic, irq) < 0) {
+    if (v->kick_fd < 0 || virtio_mmio_attach(m, vd, at->base, m->plic, at->irq) < 0) {
         net_destroy(vd);
         return -1;
     }
@@ -332,6 +332,9 @@ int virtio_net_attach(struct machine *m, uint64_t base, struct plic *plic, unsig
     if (m->nnics < MACHINE_MAX_DEVICES) m->nics[m->nnics++] = v;
     return 0;
 }
+
+const struct device_model virtio_net_device = {.attach = net_attach,
+                                               .fdt_node = virtio_mmio_fdt_node};
 
 void virtio_net_get_stats(struct vnet *v, struct nic_stats *out)
 {

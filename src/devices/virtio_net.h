@@ -7,8 +7,7 @@
 
 #include <stdint.h>
 
-struct machine;
-struct plic;
+struct device_model;
 
 struct net_config {
     const char *backend; /* "user[,hostfwd=...]" or "switch=PATH,nic=ID" */
@@ -24,7 +23,8 @@ struct nic_stats {
 
 void virtio_net_get_stats(struct vnet *v, struct nic_stats *out);
 
-int virtio_net_attach(struct machine *m, uint64_t base, struct plic *plic, unsigned irq,
-                      const struct net_config *cfg);
+/* In a virtio slot of the board (machine/virt.c), with a struct net_config
+ * as its argument; it is added to m->nics. */
+extern const struct device_model virtio_net_device;
 
 #endif

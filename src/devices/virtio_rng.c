@@ -15,7 +15,7 @@
 static void rng_notify(struct virtio_dev *vd, unsigned q)
 {
     static __thread struct virtq_req req;
-    pthread_mutex_lock(&vd->lock);
+    virtio_lock(vd);
     while (virtq_pop(vd, q, &req) == 1) {
         uint32_t done = 0;
         for (unsigned k = 0; k < req.nin; k++) {
@@ -27,7 +27,7 @@ static void rng_notify(struct virtio_dev *vd, unsigned q)
         virtq_push(vd, q, &req, done);
     }
     virtq_notify(vd, q);
-    pthread_mutex_unlock(&vd->lock);
+    virtio_unlock(vd);
 }
 
 static void rng_destroy(struct virtio_dev *vd)
@@ -37,17 +37,21 @@ static void rng_destroy(struct virtio_dev *vd)
 
 static const struct virtio_device_ops rng_ops = {.notify = rng_notify, .destroy = rng_destroy};
 
-int virtio_rng_attach(struct machine *m, uint64_t base, struct plic *plic, unsigned irq)
+static int rng_attach(struct machine *m, const struct device_slot *at, const void *arg)
 {
+    (void)arg;
     struct virtio_dev *vd = calloc(1, sizeof(*vd));
     if (!vd) return -1;
     vd->device_id = 4;
     vd->nqueues = 1;
     vd->queue_max = 256;
     vd->ops = &rng_ops;
-    if (virtio_mmio_attach(m, vd, base, plic, irq) < 0) {
+    if (virtio_mmio_attach(m, vd, at->base, m->plic, at->irq) < 0) {
         free(vd);
         return -1;
     }
     return 0;
 }
+
+const struct device_model virtio_rng_device = {.attach = rng_attach,
+                                               .fdt_node = virtio_mmio_fdt_node};

@@ -6,9 +6,9 @@
 
 #include <stdint.h>
 
-struct machine;
-struct plic;
+struct device_model;
 
-int virtio_rng_attach(struct machine *m, uint64_t base, struct plic *plic, unsigned irq);
+/* In a virtio slot of the board (machine/virt.c). */
+extern const struct device_model virtio_rng_device;
 
 #endif

@@ -71,10 +71,12 @@ static void human(uint64_t v, char *out, size_t n)
     snprintf(out, n, "%.3g %s", d, units[u]);
 }
 
+/* A format's own name for an alias ("vpc": "vhd"); unknown names as given,
+ * for disk_open to explain. */
 static const char *fmt_alias(const char *f)
 {
-    if (f && strcmp(f, "vpc") == 0) return "vhd";
-    return f;
+    const char *c = disk_format_canonical(f);
+    return c ? c : f;
 }
 
 /* ---- create ---- */

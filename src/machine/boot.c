@@ -12,7 +12,6 @@
 #include "machine/boot.h"
 
 #include "cpu/hart.h"
-#include "cpu/internal.h"
 #include "devices/htif.h"
 #include "lib/log.h"
 #include "machine/elf.h"
@@ -194,7 +193,7 @@ static int write_reset_vector(struct machine *m, uint64_t start, uint64_t fdt, u
         /* struct fw_dynamic_info */
         FW_DYNAMIC_MAGIC, FW_DYNAMIC_VERSION, next, FW_DYNAMIC_NEXT_MODE_S, 0, 0 /* boot hart */,
     };
-    uint64_t rom = virt_memmap[VIRT_MROM].base;
+    uint64_t rom = VIRT_MROM_BASE;
     if (!machine_load(m, rom, code, sizeof(code)) ||
         !machine_load(m, rom + sizeof(code), data, sizeof(data)))
         return -1;
@@ -279,7 +278,7 @@ int boot_load(struct machine *m, const struct virt_config *vc, const struct boot
         /* Firmware boot: every hart runs the reset vector in M-mode. */
         if (write_reset_vector(m, m->ram_base, fdt_addr, k.entry) < 0) return -1;
         for (int i = 0; i < m->nharts; i++) {
-            hart_reset(m->harts[i], virt_memmap[VIRT_MROM].base);
+            hart_reset(m->harts[i], VIRT_MROM_BASE);
             atomic_store(&m->harts[i]->hsm_state, HSM_STARTED);
         }
         return 0;

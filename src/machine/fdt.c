@@ -1,15 +1,18 @@
 /*
  * fdt.c - the virt board's flattened device tree, written with libfdt's
- * sequential-write API from the memory map in virt.c. Node names, compatible
- * strings and interrupt wiring follow QEMU's virt board, which is what
- * OpenSBI's generic platform, U-Boot and Linux expect.
+ * sequential-write API: the root, /chosen, memory and the harts here; one
+ * node per device by the device's own writer (virt.c's table and virtio
+ * slots, machine/device.h). Node names, compatible strings and interrupt
+ * wiring follow QEMU's virt board, which is what OpenSBI's generic
+ * platform, U-Boot and Linux expect.
  */
 #include "machine/virt.h"
 
 #include "cpu/hart.h"
-#include "devices/plic.h"
+#include "devices/syscon.h"
 #include "devices/uart.h"
 #include "lib/log.h"
+#include "machine/device.h"
 #include "machine/machine.h"
 
 #include <libfdt.h>
@@ -17,35 +20,12 @@
 #include <string.h>
 #include <sys/random.h>
 
-/* phandles */
-enum { PH_PLIC = 1, PH_TEST = 2, PH_CPU_INTC = 16 /* + hart id */ };
-
 static const char *mmu_type(int satp_mode)
 {
     return satp_mode >= 10 ? "riscv,sv57" : satp_mode == 9 ? "riscv,sv48" : "riscv,sv39";
 }
 
-#define TRY(call)                                                                              \
-    do {                                                                                       \
-        int rc_ = (call);                                                                      \
-        if (rc_ < 0) {                                                                         \
-            log_error("device tree: %s: %s", #call, fdt_strerror(rc_));                       \
-            return -1;                                                                         \
-        }                                                                                      \
-    } while (0)
-
-static int prop_reg(void *fdt, uint64_t base, uint64_t size)
-{
-    fdt64_t reg[2] = {cpu_to_fdt64(base), cpu_to_fdt64(size)};
-    return fdt_property(fdt, "reg", reg, sizeof(reg));
-}
-
-static int begin_node_at(void *fdt, const char *name, uint64_t addr)
-{
-    char buf[64];
-    snprintf(buf, sizeof(buf), "%s@%llx", name, (unsigned long long)addr);
-    return fdt_begin_node(fdt, buf);
-}
+#define TRY DT_TRY
 
 static int cpus(void *fdt, const struct machine *m, const struct virt_config *cfg)
 {
@@ -54,19 +34,19 @@ static int cpus(void *fdt, const struct machine *m, const struct virt_config *cf
     TRY(fdt_property_u32(fdt, "#size-cells", 0));
     TRY(fdt_property_u32(fdt, "timebase-frequency", (uint32_t)MACHINE_TIMEBASE_HZ));
     for (int k = 0; k < m->nharts; k++) {
-        TRY(begin_node_at(fdt, "cpu", (uint64_t)k));
+        TRY(dt_begin_node_at(fdt, "cpu", (uint64_t)k));
         TRY(fdt_property_string(fdt, "device_type", "cpu"));
         TRY(fdt_property_u32(fdt, "reg", (uint32_t)k));
         TRY(fdt_property_string(fdt, "status", "okay"));
         TRY(fdt_property_string(fdt, "compatible", "riscv"));
         TRY(fdt_property_string(fdt, "riscv,isa", VIRT_ISA_STRING));
         TRY(fdt_property_string(fdt, "mmu-type", mmu_type(cfg->satp_mode)));
-        TRY(fdt_property_u32(fdt, "phandle", PH_CPU_INTC + 256 + (uint32_t)k));
+        TRY(fdt_property_u32(fdt, "phandle", DT_PHANDLE_CPU_INTC + 256 + (uint32_t)k));
         TRY(fdt_begin_node(fdt, "interrupt-controller"));
         TRY(fdt_property_u32(fdt, "#interrupt-cells", 1));
         TRY(fdt_property(fdt, "interrupt-controller", NULL, 0));
         TRY(fdt_property_string(fdt, "compatible", "riscv,cpu-intc"));
-        TRY(fdt_property_u32(fdt, "phandle", PH_CPU_INTC + (uint32_t)k));
+        TRY(fdt_property_u32(fdt, "phandle", DT_PHANDLE_CPU_INTC + (uint32_t)k));
         TRY(fdt_end_node(fdt));
         TRY(fdt_end_node(fdt));
     }
@@ -76,7 +56,7 @@ static int cpus(void *fdt, const struct machine *m, const struct virt_config *cf
         char name[16];
         snprintf(name, sizeof(name), "core%d", k);
         TRY(fdt_begin_node(fdt, name));
-        TRY(fdt_property_u32(fdt, "cpu", PH_CPU_INTC + 256 + (uint32_t)k));
+        TRY(fdt_property_u32(fdt, "cpu", DT_PHANDLE_CPU_INTC + 256 + (uint32_t)k));
         TRY(fdt_end_node(fdt));
     }
     TRY(fdt_end_node(fdt));
@@ -85,94 +65,33 @@ static int cpus(void *fdt, const struct machine *m, const struct virt_config *cf
     return 0;
 }
 
-/* interrupts-extended = <&intc0 a &intc0 b &intc1 a ...> */
-static int irqs_extended(void *fdt, const struct machine *m, uint32_t a, uint32_t b)
+/* /soc: each device writes its own node, in the table's order, then the
+ * virtio slots in address order (the first disk, slot 0, becomes vda). */
+static int soc(void *fdt, const struct machine *m, const struct virt_config *cfg)
 {
-    fdt32_t cells[4 * MACHINE_MAX_HARTS];
-    int n = 0;
-    for (int k = 0; k < m->nharts; k++) {
-        cells[n++] = cpu_to_fdt32(PH_CPU_INTC + (uint32_t)k);
-        cells[n++] = cpu_to_fdt32(a);
-        cells[n++] = cpu_to_fdt32(PH_CPU_INTC + (uint32_t)k);
-        cells[n++] = cpu_to_fdt32(b);
-    }
-    return fdt_property(fdt, "interrupts-extended", cells, (int)(n * sizeof(fdt32_t)));
-}
-
-static int soc(void *fdt, const struct machine *m)
-{
-    const struct virt_memmap_entry *mm = virt_memmap;
     TRY(fdt_begin_node(fdt, "soc"));
     TRY(fdt_property_u32(fdt, "#address-cells", 2));
     TRY(fdt_property_u32(fdt, "#size-cells", 2));
     TRY(fdt_property_string(fdt, "compatible", "simple-bus"));
     TRY(fdt_property(fdt, "ranges", NULL, 0));
-
-    TRY(begin_node_at(fdt, "clint", mm[VIRT_CLINT].base));
-    TRY(fdt_property(fdt, "compatible", "sifive,clint0\0riscv,clint0",
-                     sizeof("sifive,clint0\0riscv,clint0")));
-    TRY(prop_reg(fdt, mm[VIRT_CLINT].base, mm[VIRT_CLINT].size));
-    TRY(irqs_extended(fdt, m, IRQ_M_SOFT, IRQ_M_TIMER));
-    TRY(fdt_end_node(fdt));
-
-    TRY(begin_node_at(fdt, "plic", mm[VIRT_PLIC].base));
-    TRY(fdt_property(fdt, "compatible", "sifive,plic-1.0.0\0riscv,plic0",
-                     sizeof("sifive,plic-1.0.0\0riscv,plic0")));
-    TRY(fdt_property_u32(fdt, "#address-cells", 0));
-    TRY(fdt_property_u32(fdt, "#interrupt-cells", 1));
-    TRY(fdt_property(fdt, "interrupt-controller", NULL, 0));
-    TRY(prop_reg(fdt, mm[VIRT_PLIC].base, mm[VIRT_PLIC].size));
-    TRY(fdt_property_u32(fdt, "riscv,ndev", PLIC_NDEV));
-    TRY(irqs_extended(fdt, m, IRQ_M_EXT, IRQ_S_EXT));
-    TRY(fdt_property_u32(fdt, "phandle", PH_PLIC));
-    TRY(fdt_end_node(fdt));
-
-    TRY(begin_node_at(fdt, "serial", mm[VIRT_UART0].base));
-    TRY(fdt_property_string(fdt, "compatible", "ns16550a"));
-    TRY(prop_reg(fdt, mm[VIRT_UART0].base, mm[VIRT_UART0].size));
-    TRY(fdt_property_u32(fdt, "clock-frequency", UART_CLOCK_HZ));
-    TRY(fdt_property_u32(fdt, "interrupts", VIRT_UART0_IRQ));
-    TRY(fdt_property_u32(fdt, "interrupt-parent", PH_PLIC));
-    TRY(fdt_end_node(fdt));
-
-    TRY(begin_node_at(fdt, "test", mm[VIRT_TEST].base));
-    TRY(fdt_property(fdt, "compatible", "sifive,test1\0sifive,test0\0syscon",
-                     sizeof("sifive,test1\0sifive,test0\0syscon")));
-    TRY(prop_reg(fdt, mm[VIRT_TEST].base, mm[VIRT_TEST].size));
-    TRY(fdt_property_u32(fdt, "phandle", PH_TEST));
-    TRY(fdt_end_node(fdt));
-
-    TRY(begin_node_at(fdt, "rtc", mm[VIRT_RTC].base));
-    TRY(fdt_property_string(fdt, "compatible", "google,goldfish-rtc"));
-    TRY(prop_reg(fdt, mm[VIRT_RTC].base, mm[VIRT_RTC].size));
-    TRY(fdt_property_u32(fdt, "interrupts", VIRT_RTC_IRQ));
-    TRY(fdt_property_u32(fdt, "interrupt-parent", PH_PLIC));
-    TRY(fdt_end_node(fdt));
-
-    TRY(begin_node_at(fdt, "pvpanic", mm[VIRT_PVPANIC].base));
-    TRY(fdt_property_string(fdt, "compatible", "qemu,pvpanic-mmio"));
-    TRY(prop_reg(fdt, mm[VIRT_PVPANIC].base, 2));
-    TRY(fdt_end_node(fdt));
-
-    /* Slots in address order: the first disk (slot 0) becomes vda. */
-    for (int i = 0; i < VIRT_VIRTIO_COUNT; i++) {
-        uint64_t base = mm[VIRT_VIRTIO].base + (uint64_t)i * mm[VIRT_VIRTIO].size;
-        TRY(begin_node_at(fdt, "virtio_mmio", base));
-        TRY(fdt_property_string(fdt, "compatible", "virtio,mmio"));
-        TRY(prop_reg(fdt, base, mm[VIRT_VIRTIO].size));
-        TRY(fdt_property_u32(fdt, "interrupts", VIRT_VIRTIO_IRQ + (uint32_t)i));
-        TRY(fdt_property_u32(fdt, "interrupt-parent", PH_PLIC));
-        TRY(fdt_end_node(fdt));
+    for (size_t i = 0; i < virt_ndevices; i++) {
+        const struct virt_device *d = &virt_devices[i];
+        if (d->model->fdt_node && d->model->fdt_node(fdt, m, &d->at) < 0) return -1;
     }
+    struct virt_virtio_slots s;
+    if (virt_virtio_slots(cfg, &s) < 0) return -1;
+    for (int i = 0; i < VIRT_VIRTIO_COUNT; i++)
+        if (s.model[i]->fdt_node(fdt, m, &s.at[i]) < 0) return -1;
     TRY(fdt_end_node(fdt));
     return 0;
 }
 
+/* The power-off and reboot values of the test device (phandle set by its node). */
 static int syscon_node(void *fdt, const char *name, const char *compat, uint32_t value)
 {
     TRY(fdt_begin_node(fdt, name));
     TRY(fdt_property_string(fdt, "compatible", compat));
-    TRY(fdt_property_u32(fdt, "regmap", PH_TEST));
+    TRY(fdt_property_u32(fdt, "regmap", DT_PHANDLE_TEST));
     TRY(fdt_property_u32(fdt, "offset", 0));
     TRY(fdt_property_u32(fdt, "value", value));
     TRY(fdt_end_node(fdt));
@@ -192,10 +111,13 @@ int virt_build_fdt(const struct machine *m, const struct virt_config *cfg,
 
     TRY(fdt_begin_node(fdt, "chosen"));
     if (p->bootargs) TRY(fdt_property_string(fdt, "bootargs", p->bootargs));
-    char path[64];
-    snprintf(path, sizeof(path), "/soc/serial@%llx",
-             (unsigned long long)virt_memmap[VIRT_UART0].base);
-    TRY(fdt_property_string(fdt, "stdout-path", path));
+    const struct virt_device *con = virt_find(&uart_device); /* the console */
+    if (con) {
+        char path[64];
+        snprintf(path, sizeof(path), "/soc/%s@%llx", con->at.name,
+                 (unsigned long long)con->at.base);
+        TRY(fdt_property_string(fdt, "stdout-path", path));
+    }
     if (p->initrd_end > p->initrd_start) {
         TRY(fdt_property_u64(fdt, "linux,initrd-start", p->initrd_start));
         TRY(fdt_property_u64(fdt, "linux,initrd-end", p->initrd_end));
@@ -205,14 +127,14 @@ int virt_build_fdt(const struct machine *m, const struct virt_config *cfg,
         TRY(fdt_property(fdt, "rng-seed", seed, sizeof(seed)));
     TRY(fdt_end_node(fdt));
 
-    TRY(begin_node_at(fdt, "memory", m->ram_base));
+    TRY(dt_begin_node_at(fdt, "memory", m->ram_base));
     TRY(fdt_property_string(fdt, "device_type", "memory"));
-    TRY(prop_reg(fdt, m->ram_base, m->ram_size));
+    TRY(dt_prop_reg(fdt, m->ram_base, m->ram_size));
     TRY(fdt_end_node(fdt));
 
-    if (cpus(fdt, m, cfg) < 0 || soc(fdt, m) < 0) return -1;
-    if (syscon_node(fdt, "poweroff", "syscon-poweroff", 0x5555) < 0 ||
-        syscon_node(fdt, "reboot", "syscon-reboot", 0x7777) < 0)
+    if (cpus(fdt, m, cfg) < 0 || soc(fdt, m, cfg) < 0) return -1;
+    if (syscon_node(fdt, "poweroff", "syscon-poweroff", SYSCON_POWEROFF) < 0 ||
+        syscon_node(fdt, "reboot", "syscon-reboot", SYSCON_RESET) < 0)
         return -1;
     TRY(fdt_end_node(fdt));
     TRY(fdt_finish(fdt));

@@ -7,6 +7,7 @@
 #include "devices/htif.h"
 #include "lib/log.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,7 @@ struct machine *machine_new(uint64_t ram_base, uint64_t ram_size)
 
 void machine_on_free(struct machine *m, void (*fn)(void *), void *arg)
 {
+    assert(m->ncleanup < MACHINE_MAX_REGIONS); /* else arg would never be freed */
     if (m->ncleanup < MACHINE_MAX_REGIONS) {
         m->cleanup[m->ncleanup].fn = fn;
         m->cleanup[m->ncleanup].arg = arg;

@@ -105,7 +105,8 @@ struct machine *machine_new(uint64_t ram_base, uint64_t ram_size);
 void machine_free(struct machine *m);
 int machine_add_region(struct machine *m, const struct region *r);
 int machine_add_rom(struct machine *m, uint64_t base, uint64_t size, const char *name);
-/* Have fn(arg) called when the machine is freed (devices' destructors). */
+/* Have fn(arg) called when the machine is freed (devices' destructors), in
+ * reverse order of registration; at most MACHINE_MAX_REGIONS of them. */
 void machine_on_free(struct machine *m, void (*fn)(void *), void *arg);
 
 /* Reserve lazily-backed anonymous memory, named in /proc/PID/smaps. */

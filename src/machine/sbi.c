@@ -12,7 +12,6 @@
 #include "machine/sbi.h"
 
 #include "cpu/hart.h"
-#include "cpu/internal.h"
 #include "devices/console.h"
 #include "devices/uart.h"
 #include "lib/log.h"
@@ -53,12 +52,6 @@ static void ret(struct hart *h, int64_t err, uint64_t value)
     A(1) = value;
 }
 
-static void set_timer(struct hart *h, uint64_t when)
-{
-    h->stimecmp = when;
-    hart_update_timers(h, machine_time(h->m));
-}
-
 /* Apply fn to every hart selected by (mask, base); base = -1 selects all. */
 static int64_t for_harts(struct hart *self, uint64_t mask, uint64_t base,
                          void (*fn)(struct hart *self, struct hart *target, void *arg), void *arg)
@@ -97,7 +90,7 @@ static bool legacy_mask(struct hart *h, uint64_t va, uint64_t *mask)
         *mask = ~0ull;
         return true;
     }
-    return mmu_load(h, va, 8, mask);
+    return hart_load_virtual(h, va, 8, mask);
 }
 
 static void console_out(struct hart *h, const void *buf, size_t len)
@@ -260,7 +253,7 @@ static int legacy(struct hart *h, uint64_t ext)
     struct machine *m = h->m;
     uint64_t mask;
     switch (ext) {
-    case 0: set_timer(h, A(0)); A(0) = 0; break;
+    case 0: hart_set_stimecmp(h, A(0)); A(0) = 0; break;
     case 1: {
         uint8_t b = (uint8_t)A(0);
         console_out(h, &b, 1);
@@ -313,7 +306,7 @@ int sbi_ecall(struct hart *h)
             ret(h, SBI_ERR_NOT_SUPPORTED, 0);
             return ECALL_DONE;
         }
-        set_timer(h, A(0));
+        hart_set_stimecmp(h, A(0));
         ret(h, SBI_SUCCESS, 0);
         return ECALL_DONE;
     case EXT_IPI:
@@ -362,6 +355,5 @@ void sbi_prepare_hart(struct hart *h)
     h->mstatus &= ~MSTATUS_MPP;
     h->priv = PRIV_S;
     h->stimecmp = UINT64_MAX;
-    hart_tlb_flush(h);
-    mmu_update_ctx(h);
+    hart_csrs_written(h);
 }

@@ -1,6 +1,7 @@
 /*
- * virt.c - see virt.h. The memory map matches QEMU's hw/riscv/virt.c so that
- * firmware and kernels built for that board run unmodified.
+ * virt.c - see virt.h. The memory map and interrupt numbers match QEMU's
+ * hw/riscv/virt.c so that firmware and kernels built for that board run
+ * unmodified.
  */
 #include "machine/virt.h"
 
@@ -11,6 +12,7 @@
 #include "devices/rtc.h"
 #include "devices/syscon.h"
 #include "devices/uart.h"
+#include "devices/virtio.h"
 #include "devices/virtio_balloon.h"
 #include "devices/virtio_console.h"
 #include "devices/virtio_rng.h"
@@ -18,54 +20,77 @@
 #include "machine/machine.h"
 #include "machine/sbi.h"
 
-const struct virt_memmap_entry virt_memmap[VIRT_NREGIONS] = {
-    [VIRT_MROM] = {"mrom", 0x1000, 0xf000},
-    [VIRT_TEST] = {"test", 0x100000, 0x1000},
-    [VIRT_RTC] = {"rtc", 0x101000, 0x1000},
-    [VIRT_PVPANIC] = {"pvpanic", 0x102000, 0x1000},
-    [VIRT_CLINT] = {"clint", 0x2000000, 0x10000},
-    [VIRT_PLIC] = {"plic", 0xc000000, 0x600000},
-    [VIRT_UART0] = {"serial", 0x10000000, 0x100},
-    [VIRT_VIRTIO] = {"virtio_mmio", 0x10001000, 0x1000},
-    [VIRT_DRAM] = {"memory", 0x80000000, 0},
+#include <assert.h>
+#include <string.h>
+
+/* The reset vector ROM (boot.c writes it for firmware boot). */
+static int mrom_attach(struct machine *m, const struct device_slot *at, const void *arg)
+{
+    (void)arg;
+    return machine_add_rom(m, at->base, at->size, at->name);
+}
+
+static const struct device_model mrom_device = {.attach = mrom_attach};
+
+/* The board's devices, attached in this order (the PLIC before the devices
+ * wired to it) and written to the device tree in this order. */
+/* clang-format off */
+const struct virt_device virt_devices[] = {
+    /* node name   base            size            PLIC source   model (the device's file) */
+    {{"mrom",      VIRT_MROM_BASE, VIRT_MROM_SIZE, 0},           &mrom_device},
+    {{"clint",     0x2000000,      CLINT_SIZE,     0},           &clint_device},
+    {{"plic",      0xc000000,      PLIC_SIZE,      0},           &plic_device},
+    {{"serial",    0x10000000,     UART_SIZE,      10},          &uart_device},
+    {{"test",      0x100000,       SYSCON_SIZE,    0},           &syscon_device},
+    {{"rtc",       0x101000,       RTC_SIZE,       11},          &rtc_device},
+    {{"pvpanic",   0x102000,       PVPANIC_SIZE,   0},           &pvpanic_device},
+};
+/* clang-format on */
+const size_t virt_ndevices = sizeof(virt_devices) / sizeof(virt_devices[0]);
+
+/* The board's own virtio devices: each takes the last free slot, in this
+ * order, once the disks and NICs have theirs (see virt.h). */
+static const struct device_model *const virt_virtio_own[] = {
+    &virtio_rng_device,     /* the guest's /dev/hwrng */
+    &virtio_balloon_device, /* memory the host can take back */
+    &virtio_console_device, /* the host's channel to the guest: its power button */
 };
 
-/* An empty virtio-mmio slot: a valid transport that reports device ID 0
- * ("no device"), so the guest probes it and moves on. */
-static uint64_t empty_virtio_read(void *opaque, uint64_t off, int size)
+const struct virt_device *virt_find(const struct device_model *model)
 {
-    (void)opaque;
-    (void)size;
-    switch (off) {
-    case 0x000: return 0x74726976; /* "virt" */
-    case 0x004: return 2;          /* version 2: virtio 1.x (modern) */
-    case 0x00c: return 0x6f6d756b; /* vendor "kumo" */
-    default: return 0;             /* device ID 0 and everything else */
+    for (size_t i = 0; i < virt_ndevices; i++)
+        if (virt_devices[i].model == model) return &virt_devices[i];
+    return NULL;
+}
+
+int virt_virtio_slots(const struct virt_config *cfg, struct virt_virtio_slots *s)
+{
+    if (cfg->ndisks + cfg->nnics > VIRT_MAX_DEVICES) {
+        log_error("too many devices: %d disks and %d NICs, the board has %d virtio slots",
+                  cfg->ndisks, cfg->nnics, VIRT_MAX_DEVICES);
+        return -1;
     }
-}
-
-static void empty_virtio_write(void *opaque, uint64_t off, uint64_t val, int size)
-{
-    (void)opaque;
-    (void)off;
-    (void)val;
-    (void)size;
-}
-
-static const struct mmio_ops empty_virtio_ops = {.read = empty_virtio_read,
-                                                 .write = empty_virtio_write};
-
-static void free_plic(void *p)
-{
-    plic_free(p);
-}
-static void free_uart(void *u)
-{
-    uart_free(u);
-}
-static void free_rtc(void *r)
-{
-    rtc_free(r);
+    memset(s, 0, sizeof(*s));
+    int n = 0;
+    for (int i = 0; i < cfg->ndisks; i++, n++) {
+        s->model[n] = &virtio_blk_device;
+        s->arg[n] = &cfg->disks[i];
+    }
+    for (int i = 0; i < cfg->nnics; i++, n++) {
+        s->model[n] = &virtio_net_device;
+        s->arg[n] = &cfg->nics[i];
+    }
+    size_t nown = sizeof(virt_virtio_own) / sizeof(virt_virtio_own[0]);
+    for (size_t k = 0; k < nown && VIRT_VIRTIO_COUNT - 1 - (int)k >= n; k++)
+        s->model[VIRT_VIRTIO_COUNT - 1 - k] = virt_virtio_own[k];
+    for (int i = 0; i < VIRT_VIRTIO_COUNT; i++) {
+        s->at[i] = (struct device_slot){.name = "virtio_mmio",
+                                        .base = VIRT_VIRTIO_BASE + (uint64_t)i * 0x1000,
+                                        .size = 0x1000,
+                                        .irq = VIRT_VIRTIO_IRQ + (unsigned)i};
+        if (!s->model[i]) s->model[i] = &virtio_mmio_empty_device;
+    }
+    return 0;
 }
 
 struct machine *virt_create(const struct virt_config *cfg)
@@ -74,7 +99,7 @@ struct machine *virt_create(const struct virt_config *cfg)
         log_error("--cpus %d is out of range: use 1 to %d", cfg->ncpus, MACHINE_MAX_HARTS);
         return NULL;
     }
-    struct machine *m = machine_new(virt_memmap[VIRT_DRAM].base, cfg->ram_size);
+    struct machine *m = machine_new(VIRT_DRAM_BASE, cfg->ram_size);
     if (!m) return NULL;
     m->console = cfg->console;
     for (int k = 0; k < cfg->ncpus; k++) {
@@ -86,60 +111,15 @@ struct machine *virt_create(const struct virt_config *cfg)
         h->max_satp_mode = cfg->satp_mode;
         m->harts[m->nharts++] = h;
     }
-#define MAP(r) virt_memmap[r].base
-    if (machine_add_rom(m, MAP(VIRT_MROM), virt_memmap[VIRT_MROM].size, "mrom") < 0 ||
-        clint_attach(m, MAP(VIRT_CLINT)) < 0 || syscon_attach(m, MAP(VIRT_TEST)) < 0 ||
-        pvpanic_attach(m, MAP(VIRT_PVPANIC)) < 0)
-        goto fail;
-    m->plic = plic_attach(m, MAP(VIRT_PLIC));
-    if (!m->plic) goto fail;
-    machine_on_free(m, free_plic, m->plic);
-    struct rtc *rtc = rtc_attach(m, MAP(VIRT_RTC), m->plic, VIRT_RTC_IRQ);
-    if (!rtc) goto fail;
-    machine_on_free(m, free_rtc, rtc);
-    m->uart = uart_attach(m, MAP(VIRT_UART0), m->plic, VIRT_UART0_IRQ, cfg->console);
-    if (!m->uart) goto fail;
-    machine_on_free(m, free_uart, m->uart);
-    /* virtio slots: disks first (slot 0 is vda), then NICs, the guest
-     * channel (virtio console), the memory balloon and the entropy source in
-     * the last three when free; empty slots answer "no device" */
-    if (cfg->ndisks + cfg->nnics > VIRT_MAX_DEVICES) {
-        log_error("too many devices: %d disks and %d NICs, the board has %d virtio slots",
-                  cfg->ndisks, cfg->nnics, VIRT_MAX_DEVICES);
-        goto fail;
+    for (size_t i = 0; i < virt_ndevices; i++) {
+        const struct virt_device *d = &virt_devices[i];
+        assert(d->at.irq <= PLIC_NDEV && (d->at.irq == 0 || m->plic));
+        if (d->model->attach(m, &d->at, NULL) < 0) goto fail;
     }
-    for (int i = 0; i < VIRT_VIRTIO_COUNT; i++) {
-        uint64_t base = MAP(VIRT_VIRTIO) + (uint64_t)i * virt_memmap[VIRT_VIRTIO].size;
-        unsigned irq = VIRT_VIRTIO_IRQ + (unsigned)i;
-        if (i < cfg->ndisks) {
-            if (virtio_blk_attach(m, base, m->plic, irq, &cfg->disks[i]) < 0) goto fail;
-            continue;
-        }
-        if (i < cfg->ndisks + cfg->nnics) {
-            if (virtio_net_attach(m, base, m->plic, irq, &cfg->nics[i - cfg->ndisks]) < 0)
-                goto fail;
-            continue;
-        }
-        if (i == VIRT_VIRTIO_COUNT - 3) {
-            m->agent = virtio_console_attach(m, base, m->plic, irq);
-            if (!m->agent) goto fail;
-            continue;
-        }
-        if (i == VIRT_VIRTIO_COUNT - 2) {
-            m->balloon = virtio_balloon_attach(m, base, m->plic, irq);
-            if (!m->balloon) goto fail;
-            continue;
-        }
-        if (i == VIRT_VIRTIO_COUNT - 1) {
-            if (virtio_rng_attach(m, base, m->plic, VIRT_VIRTIO_IRQ + (unsigned)i) < 0)
-                goto fail;
-            continue;
-        }
-        struct region r = {.base = base, .size = virt_memmap[VIRT_VIRTIO].size,
-                           .name = "virtio-mmio", .ops = &empty_virtio_ops};
-        if (machine_add_region(m, &r) < 0) goto fail;
-    }
-#undef MAP
+    struct virt_virtio_slots s;
+    if (virt_virtio_slots(cfg, &s) < 0) goto fail;
+    for (int i = 0; i < VIRT_VIRTIO_COUNT; i++)
+        if (s.model[i]->attach(m, &s.at[i], s.arg[i]) < 0) goto fail;
     if (cfg->builtin_sbi) m->ecall_hook = sbi_ecall;
     return m;
 fail:

@@ -6,8 +6,8 @@
  */
 #include "storage/disk.h"
 #include "storage/driver.h"
-#include "storage/qcow2.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -271,36 +271,86 @@ int disk_parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
-/* ---- probing and opening ---- */
+/* ---- the formats ---- */
 
-static const char *probe_format(int fd, int64_t fsize)
+/* Every image format, in probing order: the first whose probe accepts a
+ * file is its format; raw accepts every file, so it comes last. */
+static const struct disk_driver *const drivers[] = {
+    &qcow2_driver,
+    &vmdk_driver,
+    &vhd_driver,
+    &raw_driver,
+};
+#define NDRIVERS (sizeof(drivers) / sizeof(drivers[0]))
+
+static const struct disk_driver *find_driver(const char *name)
 {
-    uint8_t buf[512];
-    ssize_t n = io_pread(fd, buf, sizeof(buf), 0);
-    if (n >= 4 && memcmp(buf, "QFI\xfb", 4) == 0) return "qcow2";
-    if (n >= 4 && memcmp(buf, "KDMV", 4) == 0) return "vmdk";
-    if (n >= 21 && memcmp(buf, "# Disk DescriptorFile", 21) == 0) return "vmdk";
-    if (n >= 8 && memcmp(buf, "conectix", 8) == 0) return "vhd";
-    if (fsize >= 1024) {
-        n = io_pread(fd, buf, 512, (uint64_t)fsize - 512);
-        if (n == 512 && memcmp(buf, "conectix", 8) == 0) return "vhd";
+    for (size_t i = 0; i < NDRIVERS; i++) {
+        if (strcmp(drivers[i]->name, name) == 0) return drivers[i];
+        for (const char *const *al = drivers[i]->aliases; al && *al; al++)
+            if (strcmp(*al, name) == 0) return drivers[i];
     }
-    return "raw";
+    return NULL;
 }
 
-/* Would writing `sector` at `off` make a probed raw image probe as something
+const char *disk_format_canonical(const char *name)
+{
+    const struct disk_driver *drv = name ? find_driver(name) : NULL;
+    return drv ? drv->name : NULL;
+}
+
+const char *disk_format_qemu_name(const char *name)
+{
+    const struct disk_driver *drv = find_driver(name);
+    if (!drv) return name;
+    return drv->qemu_name ? drv->qemu_name : drv->name;
+}
+
+/* "a, b or c": the names of the drivers that pass `which` (NULL: all). */
+static void format_list(bool (*which)(const struct disk_driver *), char *out, size_t n)
+{
+    const char *names[NDRIVERS];
+    size_t k = 0;
+    for (size_t i = 0; i < NDRIVERS; i++)
+        if (!which || which(drivers[i])) names[k++] = drivers[i]->name;
+    size_t len = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < k && len < n; i++) {
+        const char *sep = i == 0 ? "" : i + 1 == k ? " or " : ", ";
+        len += (size_t)snprintf(out + len, n - len, "%s%s", sep, names[i]);
+    }
+}
+
+static bool can_create(const struct disk_driver *drv)
+{
+    return drv->create != NULL;
+}
+
+static const struct disk_driver *probe_head_tail(const uint8_t *head, size_t n, const uint8_t *tail)
+{
+    for (size_t i = 0; i < NDRIVERS; i++)
+        if (drivers[i]->probe(head, n, tail)) return drivers[i];
+    return &raw_driver;
+}
+
+static const struct disk_driver *probe_format(int fd, int64_t fsize)
+{
+    uint8_t head[512], tail[512];
+    ssize_t n = io_pread(fd, head, sizeof(head), 0);
+    bool have_tail =
+        fsize >= 1024 && io_pread(fd, tail, sizeof(tail), (uint64_t)fsize - 512) == 512;
+    return probe_head_tail(head, n > 0 ? (size_t)n : 0, have_tail ? tail : NULL);
+}
+
+/* Would writing `buf` at `off` make a probed raw image probe as something
  * else? (A guest must not turn its raw disk into a qcow2 naming host files.) */
 static bool changes_probe(const struct disk *d, uint64_t off, const uint8_t *buf, size_t len)
 {
-    if (off == 0 && len >= 21) {
-        if (memcmp(buf, "QFI\xfb", 4) == 0 || memcmp(buf, "KDMV", 4) == 0 ||
-            memcmp(buf, "conectix", 8) == 0 || memcmp(buf, "# Disk DescriptorFile", 21) == 0)
-            return true;
-    }
-    if (disk_size(d) >= 1024 && off + len == disk_size(d) &&
-        memcmp(buf + len - 512, "conectix", 8) == 0)
-        return true;
-    return false;
+    bool head = off == 0;
+    bool tail = disk_size(d) >= 1024 && off + len == disk_size(d);
+    if (!head && !tail) return false;
+    return probe_head_tail(head ? buf : NULL, head ? len : 0, tail ? buf + len - 512 : NULL) !=
+           &raw_driver;
 }
 
 static struct disk *open_image(struct disk_open_args *a, char *err, size_t errlen)
@@ -332,27 +382,35 @@ static struct disk *open_image(struct disk_open_args *a, char *err, size_t errle
         close(fd);
         return NULL;
     }
-    const char *fmt = a->format;
-    bool probed = false;
-    if (!fmt) {
-        fmt = probe_format(fd, fsize);
-        probed = true;
-    }
-    struct disk *d = NULL;
-    if (strcmp(fmt, "raw") == 0) {
-        d = raw_open(fd, a, err, errlen);
-        if (d) d->probed_raw = probed;
-    } else if (strcmp(fmt, "qcow2") == 0) {
-        d = qcow2_open(fd, a, err, errlen);
-    } else if (strcmp(fmt, "vhd") == 0 || strcmp(fmt, "vpc") == 0) {
-        d = vhd_open(fd, a, err, errlen);
-    } else if (strcmp(fmt, "vmdk") == 0) {
-        d = vmdk_open(fd, a, err, errlen);
+    const struct disk_driver *drv;
+    if (a->format) {
+        drv = find_driver(a->format);
+        if (!drv) {
+            char names[128];
+            format_list(NULL, names, sizeof(names));
+            disk_errf(err, errlen, "%s: unknown image format '%s' (use %s)", a->path, a->format,
+                      names);
+            close(fd);
+            return NULL;
+        }
     } else {
-        disk_errf(err, errlen, "%s: unknown image format '%s' (use raw, qcow2, vhd or vmdk)",
-                  a->path, fmt);
-        close(fd);
+        drv = probe_format(fd, fsize);
     }
+    if (!a->readonly && !drv->write) {
+        char upper[16];
+        size_t i = 0;
+        for (; drv->name[i] && i + 1 < sizeof(upper); i++)
+            upper[i] = (char)toupper((unsigned char)drv->name[i]);
+        upper[i] = 0;
+        disk_errf(err, errlen,
+                  "%s: %s images can only be read by kumo; import it with `kumo-img convert -f "
+                  "%s %s -O qcow2 disk.qcow2`",
+                  a->path, upper, drv->name, a->path);
+        close(fd);
+        return NULL;
+    }
+    struct disk *d = drv->open(fd, a, err, errlen);
+    if (d && !a->format && drv == &raw_driver) d->probed_raw = true;
     return d;
 }
 
@@ -475,7 +533,7 @@ int disk_write(struct disk *d, uint64_t off, const void *buf, size_t len)
     return d->drv->write(d, off, buf, len);
 }
 
-static int write_zero_buffers(struct disk *d, uint64_t off, uint64_t len)
+int disk_write_zero_buffers(struct disk *d, uint64_t off, uint64_t len)
 {
     size_t chunk = 1u << 20;
     void *z = calloc(1, chunk);
@@ -497,7 +555,7 @@ int disk_write_zeroes(struct disk *d, uint64_t off, uint64_t len, bool may_unmap
     if (r < 0 || len == 0) return r;
     if (d->drv->write_zeroes) return d->drv->write_zeroes(d, off, len, may_unmap);
     if (!d->drv->write) return -EROFS;
-    return write_zero_buffers(d, off, len);
+    return disk_write_zero_buffers(d, off, len);
 }
 
 int disk_discard(struct disk *d, uint64_t off, uint64_t len)
@@ -569,37 +627,13 @@ void disk_close(struct disk *d)
 int disk_create(const char *path, const char *format, uint64_t size, const char *backing_path,
                 const char *backing_format, uint32_t cluster_size, char *err, size_t errlen)
 {
-    if (!format) format = "qcow2";
-    if (strcmp(format, "qcow2") == 0)
-        return qcow2_create(path, size, backing_path, backing_format, cluster_size, err, errlen);
-    if (strcmp(format, "raw") != 0) {
-        disk_errf(err, errlen, "%s: cannot create images of format '%s' (use raw or qcow2)", path,
-                  format);
+    const struct disk_driver *drv = find_driver(format ? format : "qcow2");
+    if (!drv || !drv->create) {
+        char names[128];
+        format_list(can_create, names, sizeof(names));
+        disk_errf(err, errlen, "%s: cannot create images of format '%s' (use %s)", path, format,
+                  names);
         return -1;
     }
-    if (backing_path) {
-        disk_errf(err, errlen, "%s: raw images cannot have a backing file (use -f qcow2)", path);
-        return -1;
-    }
-    if (size % DISK_SECTOR) {
-        disk_errf(err, errlen, "%s: size %" PRIu64 " is not a multiple of 512 bytes", path, size);
-        return -1;
-    }
-    if (size > INT64_MAX) {
-        disk_errf(err, errlen, "%s: size %" PRIu64 " is too large", path, size);
-        return -1;
-    }
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        disk_errf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
-        return -1;
-    }
-    if (ftruncate(fd, (off_t)size) < 0 || fsync(fd) < 0) {
-        disk_errf(err, errlen, "%s: cannot set the size to %" PRIu64 " bytes: %s", path, size,
-                  strerror(errno));
-        close(fd);
-        return -1;
-    }
-    close(fd);
-    return 0;
+    return drv->create(path, size, backing_path, backing_format, cluster_size, err, errlen);
 }

@@ -102,6 +102,10 @@ struct disk *disk_backing(struct disk *d); /* next image of the chain, or NULL *
 const char *disk_format(const struct disk *d);
 bool disk_is_readonly(const struct disk *d);
 
+/* The format called `name` by its own name or an alias ("vpc" is "vhd"), or
+ * NULL when there is no such format. */
+const char *disk_format_canonical(const char *name);
+
 /* Parse a size such as "10G", "512M", "1T", "4096" (suffixes K M G T P E are
  * powers of 1024; an optional trailing "B"/"iB"). Returns 0 or -1. */
 int disk_parse_size(const char *s, uint64_t *out);

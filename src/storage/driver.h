@@ -4,6 +4,10 @@
  * pread/pwrite, error messages, file opening with the checks every image
  * file needs). Internal to src/storage.
  *
+ * A format is one struct disk_driver in its driver's file and one entry in
+ * disk.c's table of drivers: its names, how to recognise it, how to open
+ * (and create) it, and the operations on an open image.
+ *
  * disk.c validates alignment, bounds and read-only before calling a driver,
  * so driver callbacks see in-range, 512-aligned requests only.
  */
@@ -19,10 +23,25 @@
 /* Longest backing chain followed (also catches loops a -> b -> a). */
 #define DISK_MAX_CHAIN 64
 
+struct disk_open_args;
+
 struct disk_driver {
-    const char *name;
+    const char *name;           /* "qcow2": the name disk_format() and kumo-img give */
+    const char *const *aliases; /* other names accepted for it, NULL-terminated; or NULL */
+    const char *qemu_name;      /* QEMU's name for it (a qcow2 backing format), if not name */
+    /* Is a file that starts with head (n bytes: 512, fewer for a short file)
+     * and ends with tail (its last 512 bytes; NULL for a file shorter than
+     * 1 KiB, or when only the head is known) an image of this format? */
+    bool (*probe)(const uint8_t *head, size_t n, const uint8_t *tail);
+    /* Open the image in fd (taking ownership: closed on failure). */
+    struct disk *(*open)(int fd, struct disk_open_args *a, char *err, size_t errlen);
+    /* disk_create for this format; NULL: kumo does not create such images. */
+    int (*create)(const char *path, uint64_t size, const char *backing_path,
+                  const char *backing_format, uint32_t cluster_size, char *err, size_t errlen);
     int (*read)(struct disk *d, uint64_t off, void *buf, size_t len);
-    int (*write)(struct disk *d, uint64_t off, const void *buf, size_t len);     /* may be NULL */
+    /* NULL for a format kumo only reads (imports): disk.c refuses to open
+     * it read-write, so open is only called with a->readonly then. */
+    int (*write)(struct disk *d, uint64_t off, const void *buf, size_t len);
     int (*flush)(struct disk *d);                                                /* may be NULL */
     int (*discard)(struct disk *d, uint64_t off, uint64_t len);                  /* may be NULL */
     int (*write_zeroes)(struct disk *d, uint64_t off, uint64_t len, bool unmap); /* may be NULL */
@@ -54,11 +73,16 @@ struct disk_open_args {
     ino_t chain_ino[DISK_MAX_CHAIN + 1];
 };
 
-/* Driver entry points: take ownership of fd (close it on failure). */
-struct disk *raw_open(int fd, struct disk_open_args *a, char *err, size_t errlen);
-struct disk *qcow2_open(int fd, struct disk_open_args *a, char *err, size_t errlen);
-struct disk *vhd_open(int fd, struct disk_open_args *a, char *err, size_t errlen);
-struct disk *vmdk_open(int fd, struct disk_open_args *a, char *err, size_t errlen);
+/* The drivers (disk.c lists them in probing order). */
+extern const struct disk_driver raw_driver, qcow2_driver, vhd_driver, vmdk_driver;
+
+/* The name QEMU uses for format `name` (or one of its aliases): what a
+ * qcow2 image records as its backing file's format. name when unknown. */
+const char *disk_format_qemu_name(const char *name);
+
+/* Write zeroes over [off, off+len) with the driver's write, 1 MiB at a time
+ * (disk_write_zeroes for formats without write_zeroes; drivers' fallback). */
+int disk_write_zero_buffers(struct disk *d, uint64_t off, uint64_t len);
 
 /* Open the next image of a chain (a backing file), read-only. */
 struct disk *disk_open_chain(struct disk_open_args *parent, const char *path, const char *format,

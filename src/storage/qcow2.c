@@ -898,11 +898,22 @@ static void qcow2_close(struct disk *d)
 
 bool disk_is_qcow2(const struct disk *d)
 {
-    return d && strcmp(d->drv->name, "qcow2") == 0;
+    return d && d->drv == &qcow2_driver;
 }
 
-static const struct disk_driver qcow2_driver = {
+static struct disk *qcow2_open(int fd, struct disk_open_args *a, char *err, size_t errlen);
+
+static bool qcow2_probe(const uint8_t *head, size_t n, const uint8_t *tail)
+{
+    (void)tail;
+    return n >= 4 && memcmp(head, "QFI\xfb", 4) == 0;
+}
+
+const struct disk_driver qcow2_driver = {
     .name = "qcow2",
+    .probe = qcow2_probe,
+    .open = qcow2_open,
+    .create = qcow2_create,
     .read = qcow2_read,
     .write = qcow2_write,
     .flush = qcow2_flush,
@@ -937,7 +948,7 @@ static void feature_name(const uint8_t *table, uint32_t len, unsigned bit, char 
         goto fail;                                                                                 \
     } while (0)
 
-struct disk *qcow2_open(int fd, struct disk_open_args *a, char *err, size_t errlen)
+static struct disk *qcow2_open(int fd, struct disk_open_args *a, char *err, size_t errlen)
 {
     const char *p = a->path;
     struct qcow2 *q = calloc(1, sizeof(*q));
@@ -1181,10 +1192,8 @@ struct disk *qcow2_open(int fd, struct disk_open_args *a, char *err, size_t errl
                  p, q->backing_file);
         q->backing_path = disk_resolve_relative(p, q->backing_file);
         if (!q->backing_path) FAIL("%s: out of memory", p);
-        const char *bf = q->backing_fmt;
-        if (bf && strcmp(bf, "vpc") == 0) bf = "vhd";
         char sub[400];
-        q->d.backing = disk_open_chain(a, q->backing_path, bf, sub, sizeof(sub));
+        q->d.backing = disk_open_chain(a, q->backing_path, q->backing_fmt, sub, sizeof(sub));
         if (!q->d.backing) FAIL("%s: cannot open its backing file: %s", p, sub);
     } else if (q->backing_file) {
         q->backing_path = disk_resolve_relative(p, q->backing_file);

@@ -80,7 +80,6 @@ int qcow2_create_ex(const struct qcow2_create_opts *o, char *err, size_t errlen)
         }
         char sub[400];
         struct disk_options bo = {.format = bfmt, .readonly = true};
-        if (bfmt && strcmp(bfmt, "vpc") == 0) bo.format = "vhd";
         struct disk *b = disk_open(bpath, &bo, sub, sizeof(sub));
         free(bpath);
         if (!b) {
@@ -88,7 +87,7 @@ int qcow2_create_ex(const struct qcow2_create_opts *o, char *err, size_t errlen)
             return -1;
         }
         if (!bfmt) bfmt = disk_format(b);
-        if (strcmp(bfmt, "vhd") == 0) bfmt = "vpc"; /* QEMU's name for it */
+        bfmt = disk_format_qemu_name(bfmt); /* what QEMU reads back ("vpc" for vhd) */
         if (size == 0) size = disk_size(b);
         disk_close(b);
     }

@@ -55,29 +55,13 @@ static int raw_flush(struct disk *d)
     return 0;
 }
 
-static int write_zero_chunks(struct disk *d, uint64_t off, uint64_t len)
-{
-    size_t chunk = 1u << 20;
-    void *z = calloc(1, chunk);
-    if (!z) return -ENOMEM;
-    int r = 0;
-    while (len && r == 0) {
-        size_t n = len < chunk ? (size_t)len : chunk;
-        r = raw_write(d, off, z, n);
-        off += n;
-        len -= n;
-    }
-    free(z);
-    return r;
-}
-
 static int raw_write_zeroes(struct disk *d, uint64_t off, uint64_t len, bool unmap)
 {
     struct raw *rw = to_raw(d);
     if (rw->is_blk) {
         uint64_t range[2] = {off, len};
         if (ioctl(rw->fd, BLKZEROOUT, range) == 0) return 0;
-        return write_zero_chunks(d, off, len);
+        return disk_write_zero_buffers(d, off, len);
     }
     int mode = unmap ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
                      : FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
@@ -85,7 +69,7 @@ static int raw_write_zeroes(struct disk *d, uint64_t off, uint64_t len, bool unm
     if (!unmap &&
         fallocate(rw->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
         return 0;
-    return write_zero_chunks(d, off, len);
+    return disk_write_zero_buffers(d, off, len);
 }
 
 static int raw_discard(struct disk *d, uint64_t off, uint64_t len)
@@ -149,8 +133,25 @@ static void raw_close(struct disk *d)
     free(rw);
 }
 
-static const struct disk_driver raw_driver = {
+static struct disk *raw_open(int fd, struct disk_open_args *a, char *err, size_t errlen);
+static int raw_create(const char *path, uint64_t size, const char *backing_path,
+                      const char *backing_format, uint32_t cluster_size, char *err,
+                      size_t errlen);
+
+/* Every file is a raw image: the format probing settles on last. */
+static bool raw_probe(const uint8_t *head, size_t n, const uint8_t *tail)
+{
+    (void)head;
+    (void)n;
+    (void)tail;
+    return true;
+}
+
+const struct disk_driver raw_driver = {
     .name = "raw",
+    .probe = raw_probe,
+    .open = raw_open,
+    .create = raw_create,
     .read = raw_read,
     .write = raw_write,
     .flush = raw_flush,
@@ -162,7 +163,7 @@ static const struct disk_driver raw_driver = {
     .close = raw_close,
 };
 
-struct disk *raw_open(int fd, struct disk_open_args *a, char *err, size_t errlen)
+static struct disk *raw_open(int fd, struct disk_open_args *a, char *err, size_t errlen)
 {
     struct stat st;
     int64_t size = disk_file_size(fd);
@@ -183,4 +184,36 @@ struct disk *raw_open(int fd, struct disk_open_args *a, char *err, size_t errlen
     rw->fd = fd;
     rw->is_blk = S_ISBLK(st.st_mode);
     return &rw->d;
+}
+
+static int raw_create(const char *path, uint64_t size, const char *backing_path,
+                      const char *backing_format, uint32_t cluster_size, char *err, size_t errlen)
+{
+    (void)backing_format;
+    (void)cluster_size;
+    if (backing_path) {
+        disk_errf(err, errlen, "%s: raw images cannot have a backing file (use -f qcow2)", path);
+        return -1;
+    }
+    if (size % DISK_SECTOR) {
+        disk_errf(err, errlen, "%s: size %" PRIu64 " is not a multiple of 512 bytes", path, size);
+        return -1;
+    }
+    if (size > INT64_MAX) {
+        disk_errf(err, errlen, "%s: size %" PRIu64 " is too large", path, size);
+        return -1;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        disk_errf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+        return -1;
+    }
+    if (ftruncate(fd, (off_t)size) < 0 || fsync(fd) < 0) {
+        disk_errf(err, errlen, "%s: cannot set the size to %" PRIu64 " bytes: %s", path, size,
+                  strerror(errno));
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
 }

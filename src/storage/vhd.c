@@ -142,8 +142,24 @@ static void vhd_close(struct disk *d)
     free(v);
 }
 
-static const struct disk_driver vhd_driver = {
+static struct disk *vhd_open(int fd, struct disk_open_args *a, char *err, size_t errlen);
+
+/* The footer's cookie: at the end of every VHD, and also at the start of a
+ * dynamic one (its copy of the footer). */
+static bool vhd_probe(const uint8_t *head, size_t n, const uint8_t *tail)
+{
+    return (n >= 8 && memcmp(head, "conectix", 8) == 0) ||
+           (tail && memcmp(tail, "conectix", 8) == 0);
+}
+
+static const char *const vhd_aliases[] = {"vpc", NULL};
+
+const struct disk_driver vhd_driver = {
     .name = "vhd",
+    .aliases = vhd_aliases,
+    .qemu_name = "vpc",
+    .probe = vhd_probe,
+    .open = vhd_open,
     .read = vhd_read,
     .block_status = vhd_block_status,
     .info = vhd_info,
@@ -165,7 +181,7 @@ static uint64_t virtual_size(const uint8_t *f)
     return by_chs && !max_chs ? chs : cur;
 }
 
-struct disk *vhd_open(int fd, struct disk_open_args *a, char *err, size_t errlen)
+static struct disk *vhd_open(int fd, struct disk_open_args *a, char *err, size_t errlen)
 {
     const char *p = a->path;
     struct vhd *v = calloc(1, sizeof(*v));
@@ -176,10 +192,6 @@ struct disk *vhd_open(int fd, struct disk_open_args *a, char *err, size_t errlen
         return NULL;
     }
     v->fd = fd;
-    if (!a->readonly)
-        FAIL("%s: VHD images can only be read by kumo; import it with `kumo-img convert -f vhd "
-             "%s -O qcow2 disk.qcow2`",
-             p, p);
     int64_t fsize = disk_file_size(fd);
     if (fsize < 512) FAIL("%s: too small to be a VHD image (no 512-byte footer)", p);
     v->file_size = (uint64_t)fsize;

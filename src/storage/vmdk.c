@@ -297,8 +297,20 @@ static void vmdk_close(struct disk *d)
     free(v);
 }
 
-static const struct disk_driver vmdk_driver = {
+static struct disk *vmdk_open(int fd, struct disk_open_args *a, char *err, size_t errlen);
+
+/* A hosted sparse extent ("KDMV") or a text descriptor. */
+static bool vmdk_probe(const uint8_t *head, size_t n, const uint8_t *tail)
+{
+    (void)tail;
+    return (n >= 4 && memcmp(head, "KDMV", 4) == 0) ||
+           (n >= 21 && memcmp(head, "# Disk DescriptorFile", 21) == 0);
+}
+
+const struct disk_driver vmdk_driver = {
     .name = "vmdk",
+    .probe = vmdk_probe,
+    .open = vmdk_open,
     .read = vmdk_read,
     .block_status = vmdk_block_status,
     .info = vmdk_info,
@@ -583,7 +595,7 @@ static int parse_descriptor(struct vmdk *v, char *text, struct disk_open_args *a
         goto fail;                                                                                 \
     } while (0)
 
-struct disk *vmdk_open(int fd, struct disk_open_args *a, char *err, size_t errlen)
+static struct disk *vmdk_open(int fd, struct disk_open_args *a, char *err, size_t errlen)
 {
     const char *p = a->path;
     struct vmdk *v = calloc(1, sizeof(*v));
@@ -594,10 +606,6 @@ struct disk *vmdk_open(int fd, struct disk_open_args *a, char *err, size_t errle
         return NULL;
     }
     v->fd = fd;
-    if (!a->readonly)
-        FAIL("%s: VMDK images can only be read by kumo; import it with `kumo-img convert -f "
-             "vmdk %s -O qcow2 disk.qcow2`",
-             p, p);
     int64_t fsize = disk_file_size(fd);
     uint8_t magic[4] = {0};
     if (fsize < 0) FAIL("%s: cannot get the file size", p);

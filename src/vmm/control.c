@@ -1,27 +1,9 @@
 /*
  * control.c - kumo-vmm's control socket: a unix stream socket speaking one
- * JSON object per line in each direction, for kumod (or a user with socat).
- *
- *   {"op":"status"}
- *     -> {"ok":true,"state":"running","vcpus":N,"mem_mib":M,"uptime_ns":T,
- *         "vcpu_busy_ns":[...],"vcpu_idle_ns":[...],"vcpu_throttled_ns":[...],
- *         "cpu":{"cap_pct":P,"weight":W,"affinity":"0-1"},
- *         "disks":[{"rd_ops",...,"limits":{"iops",...}}],"nics":[{"rx_packets",...}]}
- *     (vCPU times are cumulative since kumo-vmm started, over guest reboots)
- *   {"op":"set_cpu","cap_pct":P,"weight":W,"affinity":"L"}
- *                                        change the CPU cap (100 = none), weight or
- *                                        host CPU affinity while the VM runs (each optional)
- *   {"op":"stop"}                       power the VM off (kumo-vmm exits 0)
- *   {"op":"shutdown"}                   ask the guest to power itself off: "poweroff\n" on
- *                                       the virtio console (its power button); returns at once
- *     -> {"ok":true,"driver_ready":B}   B: the guest's driver has the device up
- *   {"op":"set_disk_limits","disk":I,"iops":N,"bps":N,"iops_max":N,"bps_max":N,
- *    "iops_max_length":S,"bps_max_length":S,"iops_burst":N,"bps_burst":N}
- *                                        change a disk's limits while it runs (omitted
- *                                        or 0 = none; storage/ratelimit.h's meanings)
- *   {"op":"balloon","target_mib":N}      ask the guest to shrink to N MiB (or grow back)
- *   {"op":"balloon"}                     the balloon's state and the guest's memory figures
- * Errors: {"ok":false,"error":"what was wrong"}.
+ * JSON object per line in each direction, for kumod (or a user with socat):
+ * status and counters, stop, shutdown, CPU and disk limits, the balloon.
+ * The protocol, every operation with its reply and errors:
+ * docs/vmm-control.md (keep it true when an operation changes).
  */
 #include "vmm/control.h"
 
@@ -261,8 +243,8 @@ static json_t *handle(struct control *c, const char *line)
     pthread_mutex_lock(&c->lock);
     struct machine *m = c->m;
     if (!op) {
-        reply = error_reply("op: missing (status, stop, shutdown, set_disk_limits or balloon)");
-        reply = error_reply("op: missing (status, stop, set_disk_limits, set_cpu or balloon)");
+        reply = error_reply(
+            "op: missing (status, stop, shutdown, set_cpu, set_disk_limits or balloon)");
     } else if (!m) {
         reply = error_reply("the VM is between boots; try again");
     } else if (strcmp(op, "status") == 0) {

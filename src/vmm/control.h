@@ -1,7 +1,7 @@
 /*
- * control.h - kumo-vmm's JSON control socket (protocol in control.c and
- * docs/user-guide.md): status and counters, stop, disk and CPU limits at
- * run time.
+ * control.h - kumo-vmm's JSON control socket (the protocol:
+ * docs/vmm-control.md): status and counters, stop, shutdown, disk and CPU
+ * limits and the balloon at run time.
  */
 #ifndef KUMO_VMM_CONTROL_H
 #define KUMO_VMM_CONTROL_H

@@ -27,7 +27,7 @@ static uint32_t answer; /* bytes the device claims to have written */
 static void notify(struct virtio_dev *vd, unsigned q)
 {
     static struct virtq_req req;
-    pthread_mutex_lock(&vd->lock);
+    virtio_lock(vd);
     for (int k = 0; k < 64; k++) {
         int got = virtq_pop(vd, q, &req);
         if (got != 1) break;
@@ -44,7 +44,7 @@ static void notify(struct virtio_dev *vd, unsigned q)
         virtq_push(vd, q, &req, written);
     }
     virtq_notify(vd, q);
-    pthread_mutex_unlock(&vd->lock);
+    virtio_unlock(vd);
 }
 
 static const struct virtio_device_ops ops = {.notify = notify};

@@ -25,7 +25,7 @@ build fuzz_elf tests/fuzz/fuzz_elf.c src/machine/elf.c
 build fuzz_virtq tests/fuzz/fuzz_virtq.c src/devices/virtio_mmio.c src/devices/plic.c \
   src/devices/htif.c src/devices/console.c src/machine/machine.c src/cpu/hart.c src/cpu/exec.c \
   src/cpu/mmu.c src/cpu/csr.c src/cpu/trap.c src/cpu/decode.c src/cpu/fpu.c src/lib/log.c \
-  -lpthread -lm
+  src/machine/device.c -lfdt -lpthread -lm
 storage=(src/storage/disk.c src/storage/raw.c src/storage/qcow2.c src/storage/qcow2_cache.c
          src/storage/qcow2_refcount.c src/storage/qcow2_check.c src/storage/qcow2_create.c
          src/storage/vhd.c src/storage/vmdk.c)

@@ -585,6 +585,75 @@ static void test_errors(void)
     if (d2) disk_close(d2);
 }
 
+/* ---- the table of formats: names, aliases, probing ---- */
+
+static void test_formats(void)
+{
+    char err[512];
+    CHECK(disk_format_canonical("vpc") && strcmp(disk_format_canonical("vpc"), "vhd") == 0,
+          "vpc is vhd");
+    CHECK(disk_format_canonical("qcow2") && strcmp(disk_format_canonical("qcow2"), "qcow2") == 0,
+          "qcow2 is qcow2");
+    CHECK(disk_format_canonical("qcow3") == NULL, "no such format");
+    /* an unknown name: the message lists every format */
+    create(P("fmt.raw"), "raw", 64 << 10, NULL, NULL, 0);
+    struct disk_options o = {.format = "qcow3"};
+    struct disk *d = disk_open(P("fmt.raw"), &o, err, sizeof(err));
+    CHECK(!d && strstr(err, "unknown image format 'qcow3'") && strstr(err, "raw") &&
+              strstr(err, "qcow2") && strstr(err, "vhd") && strstr(err, "vmdk"),
+          "unknown format: %s", err);
+    /* only some formats can be created, and the message says which */
+    CHECK(disk_create(P("fmt.vmdk"), "vmdk", 1 << 20, NULL, NULL, 0, err, sizeof(err)) < 0 &&
+              strstr(err, "cannot create images of format 'vmdk'") && strstr(err, "qcow2") &&
+              strstr(err, "raw") && !strstr(err, "vhd"),
+          "create vmdk: %s", err);
+    /* a probed raw image refuses writes that would make it probe as another
+     * format, at its start (qcow2, VMDK, VHD magics) and at its end (VHD footer) */
+    d = open_disk(P("fmt.raw"), NULL, false);
+    if (d) {
+        CHECK(strcmp(disk_format(d), "raw") == 0, "probed as raw: %s", disk_format(d));
+        static const char *const magics[] = {"QFI\xfb", "KDMV", "# Disk DescriptorFile",
+                                             "conectix"};
+        uint8_t sector[512];
+        for (size_t i = 0; i < sizeof(magics) / sizeof(magics[0]); i++) {
+            memset(sector, 0, sizeof(sector));
+            memcpy(sector, magics[i], strlen(magics[i]));
+            CHECK(disk_write(d, 0, sector, 512) == -EPERM, "magic %zu at the start refused", i);
+            CHECK(disk_write(d, 4096, sector, 512) == 0, "magic %zu elsewhere is data", i);
+        }
+        disk_last_error(d, err, sizeof(err));
+        CHECK(strstr(err, "look like another format") != NULL, "message: %s", err);
+        memset(sector, 0, sizeof(sector));
+        memcpy(sector, "conectix", 8);
+        CHECK(disk_write(d, (64 << 10) - 512, sector, 512) == -EPERM, "VHD footer refused");
+        memset(sector, 0xab, sizeof(sector));
+        CHECK(disk_write(d, 0, sector, 512) == 0, "plain data at the start");
+        disk_close(d);
+    }
+    /* named raw, it is the user's data to write */
+    d = open_disk(P("fmt.raw"), "raw", false);
+    if (d) {
+        uint8_t sector[512] = "QFI\xfb";
+        CHECK(disk_write(d, 0, sector, 512) == 0, "explicit raw takes any data");
+        disk_close(d);
+    }
+    struct disk_options ro = {.readonly = true};
+    d = disk_open(P("fmt.raw"), &ro, err, sizeof(err));
+    CHECK(!d && strstr(err, "qcow2"), "now the file probes as a (broken) qcow2: %s", err);
+    if (d) disk_close(d);
+    if (!have_qemu) return;
+    /* the alias opens a VHD, and a qcow2 over it records QEMU's name, vpc */
+    create(P("fmt2.raw"), "raw", 1 << 20, NULL, NULL, 0);
+    CHECK(sh("qemu-img convert -f raw -O vpc %s %s", P("fmt2.raw"), P("fmt.vhd")) == 0,
+          "qemu-img makes a VHD");
+    d = open_disk(P("fmt.vhd"), "vpc", true);
+    CHECK(d && strcmp(disk_format(d), "vhd") == 0, "vpc opens as vhd");
+    if (d) disk_close(d);
+    create(P("over-vhd.qcow2"), "qcow2", 0, P("fmt.vhd"), "vhd", 0);
+    CHECK(sh("qemu-img info %s | grep -q 'backing file format: vpc'", P("over-vhd.qcow2")) == 0,
+          "the backing format is stored as vpc");
+}
+
 /* ---- qemu-img interoperability ---- */
 
 static void test_qemu_images(void)
@@ -729,6 +798,7 @@ int main(void)
     test_sparse_and_resize();
     test_threads();
     test_errors();
+    test_formats();
     test_qemu_images();
     nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     printf("%d checks, %d failures\n", checks, failures);
