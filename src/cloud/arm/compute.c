@@ -237,7 +237,7 @@ static const char *in_group(const struct arm_ctx *c, const json_t *o, const char
 
 /* The /v1 body of a VM's ARM body (see the file's comment); NULL + e. */
 static json_t *vm_body(struct arm_ctx *c, const char *name, const char *group, const json_t *res,
-                       int64_t current_image, struct arm_err *e, struct arm_id *refs)
+                       int64_t current_image, struct arm_err *e)
 {
     const json_t *p = arm_get(res, "properties");
     const char *size = arm_gets(p, "hardwareProfile.vmSize");
@@ -332,7 +332,8 @@ static json_t *vm_body(struct arm_ctx *c, const char *name, const char *group, c
         char at[80];
         snprintf(at, sizeof(at), "properties.networkProfile.networkInterfaces[%zu]", i);
         json_t *wrap = json_pack("{s:O}", "nic", d);
-        const char *nn = in_group(c, wrap, "nic", NIC_TYPE, group, &refs[0], e);
+        struct arm_id nid;
+        const char *nn = in_group(c, wrap, "nic", NIC_TYPE, group, &nid, e);
         json_decref(wrap);
         if (!nn) goto fail;
         json_array_append_new(nics, json_string(nn));
@@ -378,8 +379,7 @@ static json_t *vm_props(const json_t *res)
 static int64_t vm_create(struct arm_apply *a)
 {
     struct kumod *k = a->t->k;
-    struct arm_id ref;
-    json_t *kb = vm_body(a->c, a->id->names[0], a->group_name, a->res, 0, a->err, &ref);
+    json_t *kb = vm_body(a->c, a->id->names[0], a->group_name, a->res, 0, a->err);
     if (!kb) return -1;
     int64_t id = -1;
     if (request_check(REQ_VM_CREATE, kb, a->t->e) < 0) goto out;

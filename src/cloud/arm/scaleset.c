@@ -134,8 +134,7 @@ static int64_t vmss_find(struct arm_ctx *c, int64_t g, const struct arm_id *id)
 /* The load balancer of a pool reference: its backend port and probe
  * from its first load-balancing rule; false + e when the reference is
  * wrong. port 0: no rule. */
-static bool lb_of(struct arm_ctx *c, const json_t *ipc, const char *group, json_t *kb,
-                  struct arm_err *e)
+static bool lb_of(struct arm_ctx *c, const json_t *ipc, json_t *kb, struct arm_err *e)
 {
     const json_t *pools = arm_get(ipc, "properties.loadBalancerBackendAddressPools");
     if (json_array_size(pools) == 0) return true;
@@ -157,7 +156,6 @@ static bool lb_of(struct arm_ctx *c, const json_t *ipc, const char *group, json_
                     id.names[0], id.group);
         return false;
     }
-    (void)group;
     json_t *body = json_loads(text, 0, NULL);
     const json_t *rule = json_array_get(arm_get(body, "properties.loadBalancingRules"), 0);
     int64_t port = 0;
@@ -269,7 +267,7 @@ static json_t *vmss_body(struct arm_ctx *c, const char *name, const char *group,
         }
         json_object_set_new(kb, "nsg", json_string(id.names[0]));
     }
-    if (ipc && !lb_of(c, ipc, group, kb, e)) goto fail;
+    if (ipc && !lb_of(c, ipc, kb, e)) goto fail;
     return kb;
 fail:
     json_decref(kb);
