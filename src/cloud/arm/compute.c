@@ -485,13 +485,11 @@ fail:
  * data disks, the tags. The image and the NICs cannot change. */
 static void vm_update(struct arm_ctx *c, int64_t g, int64_t row)
 {
-    struct arm_id id, ref;
+    struct arm_id id;
     arm_path_id(c, &id);
     const char *name = id.names[0];
-    json_t *kb =
-        vm_body(c, name, id.group, c->body,
-                db_int(c->k->db, NULL, 0, "SELECT image_id FROM vms WHERE id = ?", "i", row),
-                &c->err, &ref);
+    int64_t image = db_int(c->k->db, NULL, 0, "SELECT image_id FROM vms WHERE id = ?", "i", row);
+    json_t *kb = vm_body(c, name, id.group, c->body, image, &c->err);
     if (!kb) return;
     struct kerr ke = {0};
     if (request_check(REQ_VM_CREATE, kb, &ke) < 0) {
