@@ -122,11 +122,13 @@ int64_t prov_autoscale_update(struct kumod *k, int64_t g, const char *name, int6
         free(text);
         return -1;
     }
-    int rc =
-        db_exec(db,
-                "UPDATE autoscale SET minimum = ?, maximum = ?, dflt = ?,"
-                " enabled = coalesce(?, enabled), rules = coalesce(?, rules) WHERE id = ?",
-                enabled >= 0 ? "iiiiti" : "iiinti", lo, hi, d, (int64_t)(enabled > 0), text, id);
+    int rc = db_exec(db,
+                     "UPDATE autoscale SET minimum = ?, maximum = ?, dflt = ?,"
+                     " rules = coalesce(?, rules) WHERE id = ?",
+                     "iiiti", lo, hi, d, text, id);
+    if (rc == 0 && enabled >= 0)
+        rc = db_exec(db, "UPDATE autoscale SET enabled = ? WHERE id = ?", "ii",
+                     (int64_t)(enabled > 0), id);
     free(text);
     if (rc < 0) {
         prov_db_error(&t, "autoscale setting update");
