@@ -5,7 +5,8 @@
  * rows, the files, the meters, the job); what a delete leaves (with and
  * without its disks); name clashes, capacity refusal, a failure after files
  * were made (they go with the rollback), busy VMs, states an operation does
- * not apply to; the network resources' references and refusals.
+ * not apply to; the network resources' references and refusals; autoscale
+ * settings.
  *
  * Jobs are recorded, not run, except where a delete is carried out: then
  * vmops_run does it (no kumo-vmm process exists, so there is none to stop).
@@ -358,6 +359,57 @@ static void lock_owner(void)
     fixture_stop(&f);
 }
 
+/* Autoscale settings: one per set, bounds checked, rules added, removed and
+ * replaced, enabled changed alone (each keeps what it does not name). */
+static void autoscale_settings(void)
+{
+    struct fixture f;
+    if (!fixture_start(&f, record_only, false)) return;
+    struct kumod *k = &f.k;
+    struct kerr e = {0};
+    kumod_lock(k);
+    struct prov_vmss_spec vs = {.name = "web", .size = "Small", .capacity = 0};
+    CHECK(prov_vmss_create(k, f.group, &vs, &e) > 0, "scale set: %s", e.message);
+    struct prov_autoscale_spec s = {"as", "web", 1, 3, 2, true, NULL};
+    struct prov_autoscale_spec bad = {"as2", "web", 3, 1, 1, true, NULL};
+    CHECK(prov_autoscale_create(k, f.group, &bad, &e) < 0 && !strcmp(e.target, "maximum"),
+          "maximum below minimum refused: %s", e.message);
+    CHECK(prov_autoscale_create(k, f.group, &s, &e) > 0, "create: %s", e.message);
+    CHECK(prov_autoscale_create(k, f.group, &s, &e) < 0 && !strcmp(e.code, "AlreadyExists"),
+          "a second one for the set");
+    json_t *rule = json_pack("{s:{s:s, s:f}, s:{s:s}}", "metricTrigger", "operator",
+                             "GreaterThan", "threshold", 70.0, "scaleAction", "direction",
+                             "Increase");
+    CHECK(prov_autoscale_rule_add(k, f.group, "as", rule, &e) > 0, "rule: %s", e.message);
+    CHECK(prov_autoscale_rule_add(k, f.group, "as", rule, &e) > 0, "rule 2: %s", e.message);
+    CHECK(count(&f, "SELECT json_array_length(rules) FROM autoscale") == 2, "two rules stored");
+    CHECK(prov_autoscale_update(k, f.group, "as", -1, -1, -1, 0, NULL, &e) > 0 &&
+              count(&f, "SELECT enabled FROM autoscale") == 0 &&
+              count(&f, "SELECT json_array_length(rules) FROM autoscale") == 2 &&
+              count(&f, "SELECT maximum FROM autoscale") == 3,
+          "disabled, the rest kept");
+    CHECK(prov_autoscale_rule_delete(k, f.group, "as", "1", &e) > 0 &&
+              count(&f, "SELECT json_array_length(rules) FROM autoscale") == 1,
+          "rule 1 removed");
+    CHECK(prov_autoscale_rule_delete(k, f.group, "as", "5", &e) < 0 && e.status == 404,
+          "no rule 5");
+    CHECK(prov_autoscale_update(k, f.group, "as", 2, 1, -1, -1, NULL, &e) < 0 &&
+              count(&f, "SELECT minimum FROM autoscale") == 1,
+          "bounds checked on update, nothing changed");
+    json_t *none = json_array();
+    CHECK(prov_autoscale_update(k, f.group, "as", 1, 4, 1, 1, none, &e) > 0 &&
+              count(&f, "SELECT json_array_length(rules) FROM autoscale") == 0 &&
+              count(&f, "SELECT enabled FROM autoscale") == 1,
+          "rules replaced, enabled again");
+    CHECK(prov_autoscale_delete(k, f.group, "as", &e) == 0 &&
+              count(&f, "SELECT count(*) FROM autoscale") == 0,
+          "deleted");
+    json_decref(none);
+    json_decref(rule);
+    kumod_unlock(k);
+    fixture_stop(&f);
+}
+
 int main(void)
 {
     lock_owner();
@@ -365,6 +417,7 @@ int main(void)
     delete_keeping_disks();
     refusals_leave_nothing();
     networks();
+    autoscale_settings();
     printf("%d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;
 }
