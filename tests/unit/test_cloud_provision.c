@@ -377,9 +377,8 @@ static void autoscale_settings(void)
     CHECK(prov_autoscale_create(k, f.group, &s, &e) > 0, "create: %s", e.message);
     CHECK(prov_autoscale_create(k, f.group, &s, &e) < 0 && !strcmp(e.code, "AlreadyExists"),
           "a second one for the set");
-    json_t *rule = json_pack("{s:{s:s, s:f}, s:{s:s}}", "metricTrigger", "operator",
-                             "GreaterThan", "threshold", 70.0, "scaleAction", "direction",
-                             "Increase");
+    json_t *rule = json_pack("{s:{s:s, s:f}, s:{s:s}}", "metricTrigger", "operator", "GreaterThan",
+                             "threshold", 70.0, "scaleAction", "direction", "Increase");
     CHECK(prov_autoscale_rule_add(k, f.group, "as", rule, &e) > 0, "rule: %s", e.message);
     CHECK(prov_autoscale_rule_add(k, f.group, "as", rule, &e) > 0, "rule 2: %s", e.message);
     CHECK(count(&f, "SELECT json_array_length(rules) FROM autoscale") == 2, "two rules stored");
