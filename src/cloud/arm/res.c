@@ -420,8 +420,8 @@ void arm_put(struct arm_ctx *c, const struct arm_kind *k,
         return;
     }
     json_t *out = k->render(c, row);
-    const char *ns = strncasecmp(k->type, "Microsoft.Network", 17) == 0 ? "Microsoft.Network"
-                                                                        : "Microsoft.Compute";
+    char ns[ARM_ID_PART]; /* the type's namespace: its operations' */
+    snprintf(ns, sizeof(ns), "%.*s", (int)strcspn(k->type, "/"), k->type);
     if (k->op_kind)
         arm_reply_op(c, k->created_status, k->op_kind, ns, row, out);
     else if (k->created_status == 202)
