@@ -783,42 +783,44 @@ static int64_t nsg_find(struct arm_ctx *c, int64_t g, const struct arm_id *id)
     return find_in(c, "nsgs", g, id->names[0]);
 }
 
-/* The rules of an NSG body, normalised; -1 + e. n gets the count. */
-static int nsg_rules(const json_t *res, struct rule_norm *rules, size_t *n, struct kerr *ke,
-                     struct arm_err *e)
+/* The rules of an NSG body, checked as /v1's NSG create checks its list
+ * (each rule, unique names, unique priorities per direction) and
+ * normalised; -1 + e. n gets the count. */
+static int nsg_rules(const char *name, const json_t *res, struct rule_norm *rules, size_t *n,
+                     struct kerr *ke, struct arm_err *e)
 {
     *n = 0;
-    const json_t *list = arm_get(res, "properties.securityRules");
-    if (json_array_size(list) > 200)
-        return arm_err_set(e, 400, "InvalidParameter", "properties.securityRules",
-                           "properties.securityRules: at most 200 rules.");
+    json_t *list = json_array();
+    json_t *kb = json_pack("{s:s, s:o}", "name", name, "rules", list);
     size_t i;
     const json_t *r;
-    json_array_foreach(list, i, r)
+    json_array_foreach(arm_get(res, "properties.securityRules"), i, r)
     {
         char at[64];
         snprintf(at, sizeof(at), "properties.securityRules[%zu]", i);
-        if (!rule_norm_of(arm_gets(r, "name"), arm_get(r, "properties"), REQ_RULE, at, &rules[*n],
-                          ke, e)) {
-            for (size_t j = 0; j < *n; j++)
-                rule_norm_free(&rules[j]);
+        json_t *kr = rule_body(arm_gets(r, "name"), arm_get(r, "properties"), at, e);
+        if (!kr) {
+            json_decref(kb);
             return -1;
         }
-        for (size_t j = 0; j < *n; j++) {
-            if (!strcasecmp(rules[j].name, rules[*n].name) ||
-                (rules[j].priority == rules[*n].priority &&
-                 !strcmp(rules[j].direction, rules[*n].direction))) {
-                arm_err_set(e, 400, "SecurityRuleConflict", at,
-                            "%s: rule '%s' has the name or the priority (%d, %s) of rule '%s'.", at,
-                            rules[*n].name, rules[*n].priority, rules[*n].direction, rules[j].name);
-                for (size_t m = 0; m <= *n; m++)
-                    rule_norm_free(&rules[m]);
-                return -1;
-            }
-        }
-        (*n)++;
+        json_array_append_new(list, kr);
     }
-    return 0;
+    int rc = checked(REQ_NSG_CREATE, kb, ke, e) ? 0 : -1;
+    json_array_foreach(list, i, r)
+    {
+        if (rc < 0) break;
+        if (rule_normalize(r, "", &rules[*n], ke) < 0) {
+            arm_err_from_kerr(e, ke, NULL);
+            rc = -1;
+        } else {
+            (*n)++;
+        }
+    }
+    if (rc < 0)
+        for (size_t j = 0; j < *n; j++)
+            rule_norm_free(&rules[j]);
+    json_decref(kb);
+    return rc;
 }
 
 static int64_t nsg_create(struct arm_apply *a)
@@ -826,14 +828,8 @@ static int64_t nsg_create(struct arm_apply *a)
     const char *name = a->id->names[0];
     struct rule_norm rules[200];
     size_t n;
-    json_t *kb = json_pack("{s:s}", "name", name);
-    bool ok = checked(REQ_NSG_CREATE, kb, a->t->e, a->err) && check_tags_of(a->res, a->t->e) == 0;
-    json_decref(kb);
-    if (!ok) {
-        if (!a->err->status) arm_apply_fail(a);
-        return -1;
-    }
-    if (nsg_rules(a->res, rules, &n, a->t->e, a->err) < 0) return -1;
+    if (check_tags_of(a->res, a->t->e) < 0) return arm_apply_fail(a);
+    if (nsg_rules(name, a->res, rules, &n, a->t->e, a->err) < 0) return -1;
     int64_t id = prov_nsg_insert(a->t, a->group, name, rules, n);
     for (size_t i = 0; i < n; i++)
         rule_norm_free(&rules[i]);
@@ -857,7 +853,7 @@ static void nsg_update(struct arm_ctx *c, int64_t g, int64_t row)
     if (arm_get(c->body, "properties.securityRules")) {
         struct rule_norm rules[200];
         size_t n;
-        if (nsg_rules(c->body, rules, &n, &ke, &c->err) < 0) return;
+        if (nsg_rules(id.names[0], c->body, rules, &n, &ke, &c->err) < 0) return;
         int rc = 0;
         char names[256][RULE_NAME_MAX + 1];
         size_t nn = 0;
@@ -898,7 +894,7 @@ static bool nsg_same(struct arm_apply *a, int64_t row)
     struct rule_norm rules[200];
     size_t n;
     struct kerr ke = {0};
-    if (nsg_rules(a->res, rules, &n, &ke, a->err) < 0) return false;
+    if (nsg_rules(a->id->names[0], a->res, rules, &n, &ke, a->err) < 0) return false;
     struct db *db = a->t->k->db;
     bool same = db_int(db, NULL, -1, "SELECT count(*) FROM nsg_rules WHERE nsg_id = ?", "i", row) ==
                 (int64_t)n;
