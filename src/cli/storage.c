@@ -71,7 +71,6 @@ static const struct resource disk = {
     .scope = RES_GROUP,
     .columns = disk_columns,
     .view = disk_view,
-    .delete_asks = true,
     .ask_note = " and its data",
 };
 
@@ -296,12 +295,6 @@ static const struct opt disk_update_opts[] = {
     {"sku", 0, OPT_VALUE, "TIER", "the new tier", "tier"},
     {0},
 };
-static const struct opt disk_delete_opts[] = {
-    OPT_G("disk"),
-    OPT_N("disk"),
-    OPT_YES,
-    {0},
-};
 
 static const struct cmd disk_create_c = {
     .name = "create",
@@ -327,8 +320,7 @@ static const struct cmd disk_update_c = {
     .opts = disk_update_opts,
     .run = disk_update,
     .positionals = 1};
-static const struct cmd disk_delete_c =
-    RES_DELETE(&disk, "Delete a disk no VM uses", disk_delete_opts);
+static const struct cmd disk_delete_c = RES_DELETE(&disk, "Delete a disk no VM uses", disk_opts);
 const struct cmd cmd_disk = {
     .name = "disk",
     .summary = "Managed disks: create, list, show, update, delete",

@@ -294,7 +294,10 @@ void diskops_register_default(struct kumod *k)
         snprintf(src, sizeof(src), "%s/rootfs.ext4", dir);
         snprintf(kernel, sizeof(kernel), "%s/Image", dir);
         kumod_lock(k);
+        bool taken = false; /* cluster mode: another host registered it meanwhile */
         if (db_begin(db) == 0 &&
+            !(taken = db_int(db, NULL, -1, "SELECT id FROM images WHERE name = 'default'", "") >=
+                      0) &&
             db_exec(db,
                     "INSERT INTO images (name, boot_mode, kernel_args, src_format, path, source,"
                     " src_kernel, builtin, state, created_ms) VALUES ('default', 'direct',"
@@ -305,6 +308,7 @@ void diskops_register_default(struct kumod *k)
         else
             db_rollback(db);
         kumod_unlock(k);
+        if (taken) return;
         if (id < 0) {
             log_error("registering the default image: %s", db_errmsg(db));
             return;

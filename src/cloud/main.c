@@ -8,6 +8,7 @@
 #include "cloud/api.h"
 #include "cloud/arm/arm.h"
 #include "cloud/catalog.h"
+#include "cloud/cluster/cluster.h"
 #include "cloud/db.h"
 #include "cloud/diskops.h"
 #include "cloud/http.h"
@@ -17,6 +18,8 @@
 #include "cloud/metrics.h"
 #include "cloud/netplane.h"
 #include "cloud/paths.h"
+#include "cloud/portal/portal.h"
+#include "cloud/runcmd.h"
 #include "cloud/supervisor.h"
 #include "cloud/timefmt.h"
 #include "cloud/token.h"
@@ -41,6 +44,8 @@
 #ifndef KUMO_VERSION
 #define KUMO_VERSION "0.1.0"
 #endif
+
+#define RUN_WORKERS 4 /* run commands at once, host-wide */
 
 static void usage(FILE *out)
 {
@@ -78,6 +83,18 @@ static void usage(FILE *out)
             "  --stop-timeout S        seconds before a stopping VM is killed (default 30)\n"
             "  --workers N             threads for long operations (default 4)\n"
             "  --autoscale-interval S  seconds between autoscale evaluations (default 30)\n"
+            "  --no-portal             do not serve the web portal (docs/portal.md) at /portal/\n"
+            "  --portal-origin URL     the portal's address when a proxy serves it\n"
+            "                          (https://kumo.example): its requests are accepted\n"
+            "\n"
+            "Cluster mode (several hosts, one region; docs/cluster.md):\n"
+            "  --cluster etcd=URL[,URL...]  keep the state in etcd (its members' client URLs)\n"
+            "  --host-name NAME        this host's name in the cluster (default: hostname)\n"
+            "  --underlay IP           this host's address for VXLAN between the hosts'\n"
+            "                          switches (required with --cluster)\n"
+            "  --shared-dir DIR        images, disks and snapshots on storage every host\n"
+            "                          mounts (VMs of a failed host restart elsewhere)\n"
+            "  --cluster-ttl S         seconds a silent host is counted alive (default 5)\n"
             "  -v, --verbose           more log output\n"
             "  -h, --help, --version\n"
             "\n"
@@ -127,7 +144,14 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         O_ASINT,
         O_VERSION,
         O_SWITCH,
-        O_ARM
+        O_ARM,
+        O_CLUSTER,
+        O_HOSTNAME,
+        O_UNDERLAY,
+        O_SHARED,
+        O_CTTL,
+        O_NOPORTAL,
+        O_PORIGIN
     };
     static const struct option opts[] = {
         {"data-dir", required_argument, NULL, O_DATA},
@@ -150,6 +174,13 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         {"shutdown-timeout", required_argument, NULL, O_SHUTDOWN},
         {"workers", required_argument, NULL, O_WORKERS},
         {"autoscale-interval", required_argument, NULL, O_ASINT},
+        {"cluster", required_argument, NULL, O_CLUSTER},
+        {"host-name", required_argument, NULL, O_HOSTNAME},
+        {"underlay", required_argument, NULL, O_UNDERLAY},
+        {"shared-dir", required_argument, NULL, O_SHARED},
+        {"cluster-ttl", required_argument, NULL, O_CTTL},
+        {"no-portal", no_argument, NULL, O_NOPORTAL},
+        {"portal-origin", required_argument, NULL, O_PORIGIN},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, O_VERSION},
@@ -168,7 +199,8 @@ static int parse(int argc, char **argv, struct kumod_config *c)
                                .stop_timeout = 30,
                                .workers = 4,
                                .shutdown_timeout = 30,
-                               .autoscale_interval = 30};
+                               .autoscale_interval = 30,
+                               .portal = true};
     snprintf(c->public_address, sizeof(c->public_address), "127.0.0.1");
     int o;
     long v;
@@ -237,6 +269,30 @@ static int parse(int argc, char **argv, struct kumod_config *c)
             if (!num(optarg, 1, 64, &v)) goto bad;
             c->workers = (int)v;
             break;
+        case O_CLUSTER:
+            if (strncmp(optarg, "etcd=", 5) != 0 || !optarg[5]) {
+                fprintf(stderr, "kumod: --cluster %s: give etcd=URL[,URL...], the etcd members' "
+                                "client URLs (http://HOST:2379)\n",
+                        optarg);
+                return -1;
+            }
+            snprintf(c->cluster, sizeof(c->cluster), "%s", optarg + 5);
+            break;
+        case O_HOSTNAME:
+            if (!*optarg || strlen(optarg) >= sizeof(c->host_name) || strchr(optarg, '/')) goto bad;
+            snprintf(c->host_name, sizeof(c->host_name), "%s", optarg);
+            break;
+        case O_UNDERLAY: snprintf(c->underlay, sizeof(c->underlay), "%s", optarg); break;
+        case O_SHARED: snprintf(c->shared_dir, sizeof(c->shared_dir), "%s", optarg); break;
+        case O_CTTL:
+            if (!num(optarg, 2, 600, &v)) goto bad;
+            c->cluster_ttl = (int)v;
+            break;
+        case O_NOPORTAL: c->portal = false; break;
+        case O_PORIGIN:
+            if (strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8)) goto bad;
+            snprintf(c->portal_origin, sizeof(c->portal_origin), "%s", optarg);
+            break;
         case 'v': c->verbose++; break;
         case 'h': usage(stdout); exit(0);
         case O_VERSION: printf("kumod %s\n", KUMO_VERSION); exit(0);
@@ -254,6 +310,16 @@ static int parse(int argc, char **argv, struct kumod_config *c)
     }
     if (optind < argc) {
         fprintf(stderr, "kumod: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return -1;
+    }
+    if (c->cluster[0] && !c->underlay[0]) {
+        fprintf(stderr, "kumod: --cluster needs --underlay IP, this host's address the other "
+                        "hosts' switches reach for VXLAN\n");
+        return -1;
+    }
+    if (!c->cluster[0] && (c->underlay[0] || c->shared_dir[0] || c->host_name[0])) {
+        fprintf(stderr, "kumod: --underlay, --shared-dir and --host-name are for cluster mode "
+                        "(--cluster etcd=URL,...)\n");
         return -1;
     }
     return 0;
@@ -333,10 +399,25 @@ static int seed(struct kumod *k, char *err, size_t errlen)
                 goto fail;
         }
     }
-    if (gethostname(k->host_name, sizeof(k->host_name)) < 0 || !k->host_name[0])
-        snprintf(k->host_name, sizeof(k->host_name), "localhost");
-    k->host_name[sizeof(k->host_name) - 1] = 0;
-    if (db_int(db, NULL, 0, "SELECT count(*) FROM hosts", "") == 0) {
+    if (k->clustered) { /* this host's row, by its name */
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        int64_t mem = mem_total_mib();
+        int64_t res = mem / 10 > 512 ? mem / 10 : 512;
+        if (db_int(db, NULL, 0, "SELECT count(*) FROM hosts WHERE name = ?", "t", k->host_name) ==
+                0 &&
+            db_exec(db,
+                    "INSERT INTO hosts (name, location, cpus, mem_mib, cpu_ratio, ram_ratio,"
+                    " reserved_mib, created_ms) VALUES (?, 'local', ?, ?, 4.0, 1.0, ?, ?)",
+                    "tiiii", k->host_name, (int64_t)(cpus > 0 ? cpus : 1), mem, res,
+                    time_now_ms()) < 0)
+            goto fail;
+        if (db_exec(db,
+                    "UPDATE hosts SET address = ?, public_address = ?, shared_storage = ?"
+                    " WHERE name = ?",
+                    "ttit", c->underlay, c->public_address, (int64_t)(c->shared_dir[0] != 0),
+                    k->host_name) < 0)
+            goto fail;
+    } else if (db_int(db, NULL, 0, "SELECT count(*) FROM hosts", "") == 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         int64_t mem = mem_total_mib();
         int64_t res = mem / 10 > 512 ? mem / 10 : 512;
@@ -350,15 +431,19 @@ static int seed(struct kumod *k, char *err, size_t errlen)
         db_text(db, k->host_name, sizeof(k->host_name),
                 "SELECT name FROM hosts ORDER BY id LIMIT 1", "");
     }
+    k->host_id = db_int(db, NULL, 0, "SELECT id FROM hosts WHERE name = ?", "t", k->host_name);
+    int64_t h = k->host_id;
     if ((c->host_cpus > 0 &&
-         db_exec(db, "UPDATE hosts SET cpus = ?", "i", (int64_t)c->host_cpus) < 0) ||
-        (c->host_mem_mib > 0 &&
-         db_exec(db, "UPDATE hosts SET mem_mib = ?", "i", (int64_t)c->host_mem_mib) < 0) ||
-        (c->reserved_mib >= 0 &&
-         db_exec(db, "UPDATE hosts SET reserved_mib = ?", "i", (int64_t)c->reserved_mib) < 0) ||
+         db_exec(db, "UPDATE hosts SET cpus = ? WHERE id = ?", "ii", (int64_t)c->host_cpus, h) <
+             0) ||
+        (c->host_mem_mib > 0 && db_exec(db, "UPDATE hosts SET mem_mib = ? WHERE id = ?", "ii",
+                                        (int64_t)c->host_mem_mib, h) < 0) ||
+        (c->reserved_mib >= 0 && db_exec(db, "UPDATE hosts SET reserved_mib = ? WHERE id = ?",
+                                         "ii", (int64_t)c->reserved_mib, h) < 0) ||
         (c->cpu_ratio > 0 &&
-         db_exec(db, "UPDATE hosts SET cpu_ratio = ?", "d", c->cpu_ratio) < 0) ||
-        (c->ram_ratio > 0 && db_exec(db, "UPDATE hosts SET ram_ratio = ?", "d", c->ram_ratio) < 0))
+         db_exec(db, "UPDATE hosts SET cpu_ratio = ? WHERE id = ?", "di", c->cpu_ratio, h) < 0) ||
+        (c->ram_ratio > 0 &&
+         db_exec(db, "UPDATE hosts SET ram_ratio = ? WHERE id = ?", "di", c->ram_ratio, h) < 0))
         goto fail;
     /* a reserve larger than the memory would make the capacity negative */
     if (db_exec(db, "UPDATE hosts SET reserved_mib = mem_mib WHERE reserved_mib > mem_mib", "") < 0)
@@ -437,15 +522,39 @@ int main(int argc, char **argv)
         log_error("%s", err);
         return 1;
     }
+    if (kumod_lock_init(&k) < 0) {
+        log_error("cannot initialise the state lock");
+        return 1;
+    }
+    if (c->host_name[0]) {
+        snprintf(k.host_name, sizeof(k.host_name), "%s", c->host_name);
+    } else if (gethostname(k.host_name, sizeof(k.host_name)) < 0 || !k.host_name[0]) {
+        snprintf(k.host_name, sizeof(k.host_name), "localhost");
+    }
+    k.host_name[sizeof(k.host_name) - 1] = 0;
+    atomic_store(&k.leader, !c->cluster[0]); /* a host alone leads itself */
+    if (c->cluster[0]) {
+        if (c->shared_dir[0]) {
+            static const char *const shared[] = {"images", "disks", "snapshots"};
+            for (size_t i = 0; i < 3; i++) {
+                char sp[PATH_MAX];
+                snprintf(sp, sizeof(sp), "%s/%s", c->shared_dir, shared[i]);
+                if (path_mkdirs(sp) < 0) {
+                    log_error("--shared-dir: %s: %s", sp, strerror(errno));
+                    return 1;
+                }
+            }
+        }
+        if (!cluster_join(&k, err, sizeof(err))) {
+            log_error("cluster: %s", err);
+            return 1;
+        }
+    }
     if (seed(&k, err, sizeof(err)) < 0) {
         log_error("%s", err);
         return 1;
     }
     k.started_ms = time_now_ms();
-    if (kumod_lock_init(&k) < 0) {
-        log_error("cannot initialise the state lock");
-        return 1;
-    }
 
     /* Every thread inherits this mask: the main thread alone takes the
      * signals, with sigwait. */
@@ -466,16 +575,24 @@ int main(int argc, char **argv)
         [JOB_VM] = vmops_run,
         [JOB_IMAGE] = diskops_import_image,
         [JOB_SNAPSHOT] = diskops_take_snapshot,
+        [JOB_RUN] = runcmd_run,
     };
     k.jobs = jobs_start(&k, c->workers, job_kinds);
-    if (!k.jobs) {
+    /* run commands last as long as their scripts: threads of their own */
+    k.run_jobs = jobs_start(&k, RUN_WORKERS, job_kinds);
+    if (!k.jobs || !k.run_jobs) {
         log_error("cannot start the worker threads");
         return 1;
     }
+    runcmd_recover(&k);
     diskops_register_default(&k);
     kumod_lock(&k);
     netplane_start(&k);
     kumod_unlock(&k);
+    if (k.cluster && cluster_start(k.cluster, err, sizeof(err)) < 0) {
+        log_error("cluster: %s", err);
+        return 1;
+    }
     vmops_recover(&k);
     k.metrics = metrics_start(&k);
     k.lb = lb_start(&k);
@@ -491,28 +608,37 @@ int main(int argc, char **argv)
         log_error("%s", err);
         return 1;
     }
-    k.http = http_start(path_in_data(&k, p, "kumod.sock"), c->listen_tcp, c->max_body, api_handle,
-                        &k, err, sizeof(err));
+    if (c->portal) k.portal = portal_start(&k);
+    k.http = http_start(path_in_data(&k, p, "kumod.sock"), c->listen_tcp, c->max_body,
+                        portal_handle, &k, err, sizeof(err));
     if (!k.http) {
         log_error("%s", err);
         return 1;
     }
     log_info("ready: %s%s%s (kumo-vmm %s, data %s)", p, c->listen_tcp[0] ? " and http://" : "",
              c->listen_tcp, c->vmm_path, c->data_dir);
+    if (k.portal && c->listen_tcp[0]) log_info("web portal: http://%s/portal/", c->listen_tcp);
 
     int sig = 0;
     while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
     }
-    log_info("stopping on signal %d (VMs keep running)", sig);
+    log_info("stopping on signal %d (%s)", sig,
+             k.cluster ? "its VMs stop: the cluster restarts them elsewhere" : "VMs keep running");
     atomic_store(&k.stopping, true);
+    /* cluster mode: this host leaves; its VMs stop with it and the region
+     * restarts them elsewhere (docs/cluster.md) */
+    cluster_stop(k.cluster);
     kumod_lock(&k);
     kumod_changed(&k);
     kumod_unlock(&k);
+    portal_quiesce(k.portal);
     arm_stop(arm);
     http_stop(k.http);
+    portal_stop(k.portal);
     vmss_stop(k.vmss);
     lb_stop(k.lb);
     metrics_stop(k.metrics);
+    jobs_stop(k.run_jobs);
     jobs_stop(k.jobs);
     supervisor_stop(k.sup);
     netplane_stop(&k);

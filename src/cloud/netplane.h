@@ -54,6 +54,13 @@ void netplane_sync(struct kumod *k);
  * sync tries them again. Lock held. */
 const json_t *netplane_pip_errors(struct kumod *k, int64_t pip_id);
 
+/* Would the NSGs of NIC nic (its subnet's, then its own) drop a packet
+ * from the Internet to its port (Tcp, or Udp)? The id of the first that
+ * does, and in by which NSG and rule: "network security group 'web-nsg'
+ * rule DenyAllInBound"; 0 when the packet gets in. Lock held. */
+int64_t netplane_port_blocked(struct kumod *k, int64_t nic, bool udp, int64_t port, char *by,
+                              size_t by_len);
+
 /* Under the lock, now and then: restart a switch that died. */
 void netplane_check(struct kumod *k);
 

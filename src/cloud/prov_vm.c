@@ -3,8 +3,9 @@
  * create (placement, OS and data disks and the implicit network of `az vm
  * create`, in the caller's transaction), the operations (start, stop,
  * deallocate, restart, resize, delete: recorded in vms.op with the states
- * they start in, carried out by vmops.c on a job thread), tags and data
- * disk attach and detach.
+ * they start in, carried out by vmops.c on a job thread; a delete takes
+ * what the VM owns), tags, data disk attach and detach, and run commands
+ * (recorded here, carried out by runcmd.c).
  */
 #include "cloud/provision.h"
 
@@ -298,23 +299,32 @@ int64_t prov_vm_resize(struct kumod *k, int64_t g, const char *name, const char 
     return prov_commit(&t) < 0 ? -1 : v.id;
 }
 
-int prov_vm_delete_id(struct kumod *k, int64_t vm, bool keep_disks, const char *reason,
+const char *prov_vm_delete_op(enum prov_vm_disks disks)
+{
+    switch (disks) {
+    case PROV_DISKS_KEEP: return "delete-keep-disks";
+    case PROV_DISKS_ALL: return "delete-all-disks";
+    case PROV_DISKS_OWNED: break;
+    }
+    return "delete";
+}
+
+int prov_vm_delete_id(struct kumod *k, int64_t vm, enum prov_vm_disks disks, const char *reason,
                       struct kerr *e)
 {
     assert(kumod_lock_held(k));
     struct vm_row v;
     if (!vm_read(k, vm, &v)) return 0;
     if (busy(&v, e) < 0) return -1;
-    return begin_op_tx(k, &v, keep_disks ? "delete-keep-disks" : "delete", NULL, PV_DELETING,
-                       reason, e);
+    return begin_op_tx(k, &v, prov_vm_delete_op(disks), NULL, PV_DELETING, reason, e);
 }
 
-int64_t prov_vm_delete(struct kumod *k, int64_t g, const char *name, bool keep_disks,
+int64_t prov_vm_delete(struct kumod *k, int64_t g, const char *name, enum prov_vm_disks disks,
                        struct kerr *e)
 {
     struct vm_row v;
     if (vm_lookup(k, g, name, &v, e) < 0) return -1;
-    if (prov_vm_delete_id(k, v.id, keep_disks, "delete requested", e) < 0) return -1;
+    if (prov_vm_delete_id(k, v.id, disks, "delete requested", e) < 0) return -1;
     return v.id;
 }
 
@@ -352,9 +362,10 @@ static int64_t next_lun(struct kumod *k, int64_t vm)
 }
 
 /* Attach data disk d to vm in t; prefix names it for errors ("" or
- * "dataDisks[2]"). */
+ * "dataDisks[2]"). create: the VM's create makes it, and a new disk is
+ * then the VM's own (deleted with it). */
 static int attach_disk(struct prov_tx *t, int64_t group, int64_t vm, const char *vm_name,
-                       const struct prov_data_disk *d, const char *prefix)
+                       const struct prov_data_disk *d, const char *prefix, bool create)
 {
     struct kumod *k = t->k;
     struct db *db = k->db;
@@ -390,8 +401,10 @@ static int attach_disk(struct prov_tx *t, int64_t group, int64_t vm, const char 
         disk = prov_disk_insert(t, group, name, d->tier, d->size_gib, 0, 0, field);
         if (disk < 0) return -1;
     }
-    if (db_exec(db, "UPDATE disks SET vm_id = ?, lun = ?, os_disk = 0 WHERE id = ?", "iii", vm, lun,
-                disk) < 0)
+    if (db_exec(db,
+                "UPDATE disks SET vm_id = ?, lun = ?, os_disk = 0,"
+                " owner_vm = CASE WHEN ? THEN ? ELSE owner_vm END WHERE id = ?",
+                "iiiii", vm, lun, (int64_t)(create && !d->disk && !d->detach), vm, disk) < 0)
         return prov_db_error(t, NULL);
     return 0;
 }
@@ -427,7 +440,7 @@ int64_t prov_vm_attach_disk(struct kumod *k, int64_t g, const char *name,
                              v.name, n);
     struct prov_tx t;
     if (prov_begin(&t, k, e) < 0) return -1;
-    if (attach_disk(&t, v.group, v.id, v.name, d, "") < 0 ||
+    if (attach_disk(&t, v.group, v.id, v.name, d, "", false) < 0 ||
         (vm_note(db, v.id, "data disk attached", time_now_ms()) < 0 &&
          prov_db_error(&t, NULL) < 0) ||
         prov_commit(&t) < 0) {
@@ -454,7 +467,9 @@ int64_t prov_vm_detach_disk(struct kumod *k, int64_t g, const char *name, const 
                              lun_text);
     struct prov_tx t;
     if (prov_begin(&t, k, e) < 0) return -1;
-    if (db_exec(db, "UPDATE disks SET vm_id = NULL, lun = NULL WHERE id = ?", "i", disk) < 0 ||
+    /* a detached disk is the user's: a later delete of the VM keeps it */
+    if (db_exec(db, "UPDATE disks SET vm_id = NULL, lun = NULL, owner_vm = NULL WHERE id = ?", "i",
+                disk) < 0 ||
         vm_note(db, v.id, "data disk detached", time_now_ms()) < 0) {
         prov_db_error(&t, NULL);
         prov_abort(&t);
@@ -479,18 +494,46 @@ static int64_t find_or_create_nsg(struct prov_tx *t, int64_t g, const char *name
     return id;
 }
 
-/* The implicit network of a create: VNet, subnet, NSG, public IP, NIC. */
+/* The subnet a create without --vnet and --subnet uses, as az vm create
+ * finds it: the first subnet (not a GatewaySubnet) of the group's first
+ * VNet that has one, oldest first; 0 when the group has none. *subnet_nsg
+ * gets its NSG (0: none). */
+static int64_t group_subnet(struct kumod *k, int64_t g, int64_t *subnet_nsg)
+{
+    int64_t id = 0;
+    *subnet_nsg = 0;
+    sqlite3_stmt *st = db_stmt(k->db,
+                               "SELECT s.id, coalesce(s.nsg_id, 0) FROM subnets s"
+                               " JOIN vnets v ON v.id = s.vnet_id WHERE v.group_id = ?"
+                               " AND s.name != 'GatewaySubnet' ORDER BY v.id, s.id LIMIT 1",
+                               "i", g);
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        id = sqlite3_column_int64(st, 0);
+        *subnet_nsg = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return id;
+}
+
+/* The implicit network of a create: VNet, subnet, NSG, public IP, NIC.
+ * Without a VNet named, the group's network is used when it has one; the
+ * VM then makes no NSG of its own when that subnet has one (it filters
+ * the NIC's traffic already), unless one is named. */
 static int implicit_network(struct prov_tx *t, const struct prov_vm_spec *s, int64_t g, int64_t vm)
 {
     struct kumod *k = t->k;
     struct db *db = k->db;
-    char vnet_name[96];
-    snprintf(vnet_name, sizeof(vnet_name), "%.60s-vnet", s->name);
-    int64_t subnet =
-        prov_create_subnet(t, g, s->vnet ? s->vnet : vnet_name, s->subnet ? s->subnet : "default");
-    if (subnet < 0) return -1;
+    int64_t subnet_nsg = 0;
+    int64_t subnet = !s->vnet && !s->subnet ? group_subnet(k, g, &subnet_nsg) : 0;
+    if (subnet <= 0) {
+        char vnet_name[96];
+        snprintf(vnet_name, sizeof(vnet_name), "%.60s-vnet", s->name);
+        subnet = prov_create_subnet(t, g, s->vnet ? s->vnet : vnet_name,
+                                    s->subnet ? s->subnet : "default");
+        if (subnet < 0) return -1;
+    }
     int64_t nsg = 0;
-    if (!s->no_nsg) {
+    if (!s->no_nsg && !(subnet_nsg > 0 && !s->nsg)) {
         char nsg_name[96];
         snprintf(nsg_name, sizeof(nsg_name), "%.60s-nsg", s->name);
         nsg = find_or_create_nsg(t, g, s->nsg ? s->nsg : nsg_name);
@@ -530,8 +573,11 @@ static int given_nics(struct prov_tx *t, const struct prov_vm_spec *s, int64_t g
             return kerr_set(t->e, 409, "InUse", field,
                             "%s: network interface '%s' is attached to virtual machine '%s'", field,
                             s->nics[i], other);
-        if (db_exec(db, "UPDATE nics SET vm_id = ?, nic_index = ? WHERE id = ?", "iii", vm,
-                    (int64_t)i, id) < 0)
+        bool with_vm = s->nic_delete && s->nic_delete[i];
+        if (db_exec(db,
+                    "UPDATE nics SET vm_id = ?1, nic_index = ?2,"
+                    " owner_vm = CASE WHEN ?3 THEN ?1 ELSE owner_vm END WHERE id = ?4",
+                    "iiii", vm, (int64_t)i, (int64_t)with_vm, id) < 0)
             return prov_db_error(t, NULL);
         t->net_changed = true;
     }
@@ -562,8 +608,29 @@ int64_t prov_vm_insert(struct prov_tx *t, int64_t g, const struct prov_vm_spec *
 
     int64_t now = time_now_ms();
     char cores[64] = "";
-    int64_t host = placement_choose_vm(db, size.name, size.vcpus, size.mem_mib, 0, s->dedicated,
-                                       cores, sizeof(cores), e);
+    struct placement_req pr = {.size_name = size.name,
+                               .vcpus = size.vcpus,
+                               .mib = size.mem_mib,
+                               .dedicated = s->dedicated,
+                               .spread_vmss = s->vmss_id};
+    if (s->host) {
+        pr.only_host = db_int(db, NULL, 0, "SELECT id FROM hosts WHERE name = ?", "t", s->host);
+        if (!pr.only_host)
+            return kerr_invalid(e, "host", "host: there is no host '%.64s' (kumo host list)",
+                                s->host);
+    }
+    /* cluster mode, this host's disks its own (no shared storage): the VM's
+     * disks are made here, so it runs here (docs/cluster.md) */
+    if (k->clustered &&
+        !db_int(db, NULL, 0, "SELECT shared_storage FROM hosts WHERE id = ?", "i", k->host_id)) {
+        if (pr.only_host && pr.only_host != k->host_id)
+            return kerr_invalid(e, "host",
+                                "host: this host keeps disks on its own storage, so its VMs run "
+                                "here: create the VM through host '%.64s''s kumod",
+                                s->host);
+        pr.only_host = k->host_id;
+    }
+    int64_t host = placement_choose_req(db, &pr, cores, sizeof(cores), e);
     if (host < 0) return -1;
     double credits = 0;
     bool burstable = size_credits(db, size.id, &credits);
@@ -593,15 +660,67 @@ int64_t prov_vm_insert(struct prov_tx *t, int64_t g, const struct prov_vm_spec *
     int64_t os =
         prov_disk_insert(t, g, disk_name, s->os_tier, os_gib, image_id, 0, "osDisk.sizeGiB");
     if (os < 0) return -1;
-    if (db_exec(db, "UPDATE disks SET vm_id = ?, os_disk = 1 WHERE id = ?", "ii", vm, os) < 0)
+    if (db_exec(db, "UPDATE disks SET vm_id = ?, os_disk = 1, owner_vm = nullif(?, 0) WHERE id = ?",
+                "iii", vm, s->os_disk_detach ? 0 : vm, os) < 0)
         return prov_db_error(t, NULL);
     for (size_t i = 0; i < s->ndata; i++) {
         char prefix[32];
         snprintf(prefix, sizeof(prefix), "dataDisks[%zu]", i);
-        if (attach_disk(t, g, vm, s->name, &s->data_disks[i], prefix) < 0) return -1;
+        if (attach_disk(t, g, vm, s->name, &s->data_disks[i], prefix, true) < 0) return -1;
     }
     if (s->nics_given ? given_nics(t, s, g, vm) < 0 : implicit_network(t, s, g, vm) < 0) return -1;
     prov_tx_job(t, JOB_VM, vm);
     t->net_changed = true;
     return vm;
+}
+
+/* ---- run commands ---- */
+
+#define RUNS_KEPT 20 /* per VM: the older ones go */
+
+int64_t prov_vm_run_command(struct kumod *k, int64_t g, const char *name, const char *script,
+                            int64_t timeout_s, struct kerr *e)
+{
+    struct db *db = k->db;
+    struct vm_row v;
+    if (vm_lookup(k, g, name, &v, e) < 0 || busy(&v, e) < 0) return -1;
+    if (!is(v.power, PS_RUNNING))
+        return kerr_conflict(e, "InvalidState",
+                             "virtual machine '%s' is %s: a command runs only in a Running VM "
+                             "(start it first)",
+                             v.name, v.power);
+    if (!k->vmm_has_control)
+        return kerr_conflict(e, "InvalidState",
+                             "this kumo-vmm has no control socket: no channel to the guest");
+    int64_t other = db_int(db, NULL, -1,
+                           "SELECT id FROM run_commands WHERE vm_id = ?"
+                           " AND state IN ('Pending', 'Running')",
+                           "i", v.id);
+    if (other >= 0)
+        return kerr_conflict(e, "OperationInProgress",
+                             "virtual machine '%s' is running command %" PRId64
+                             " already: one runs at a time; wait for it",
+                             v.name, other);
+    struct prov_tx t;
+    if (prov_begin(&t, k, e) < 0) return -1;
+    int64_t now = time_now_ms();
+    if (db_exec(db,
+                "INSERT INTO run_commands (vm_id, script, timeout_s, state, created_ms)"
+                " VALUES (?, ?, ?, 'Pending', ?)",
+                "itii", v.id, script, timeout_s, now) < 0) {
+        prov_db_error(&t, "run command");
+        prov_abort(&t);
+        return -1;
+    }
+    int64_t id = db_last_id(db);
+    if (db_exec(db,
+                "DELETE FROM run_commands WHERE vm_id = ?1 AND id NOT IN"
+                " (SELECT id FROM run_commands WHERE vm_id = ?1 ORDER BY id DESC LIMIT ?2)",
+                "ii", v.id, (int64_t)RUNS_KEPT) < 0) {
+        prov_db_error(&t, "run command");
+        prov_abort(&t);
+        return -1;
+    }
+    prov_tx_job(&t, JOB_RUN, id);
+    return prov_commit(&t) < 0 ? -1 : id;
 }

@@ -57,6 +57,13 @@ static const struct body_field group_create[] = {
     END,
 };
 
+static const struct body_field group_put[] = {
+    NAME("name", false),
+    STR("location", false, check_location),
+    TAGS,
+    END,
+};
+
 static const struct body_field tags_only[] = {
     {"tags", BT_OBJECT, true, false, 0, 0, check_tags, NULL, 0},
     END,
@@ -201,6 +208,11 @@ static const struct body_field pip_create[] = {
     END,
 };
 
+static const struct body_field pip_update[] = {
+    {"ports", BT_ARRAY, true, true, 0, 16, NULL, pip_port, BT_OBJECT},
+    END,
+};
+
 static const struct body_field nic_create[] = {
     NAME("name", true),
     NAME("vnet", true),
@@ -217,15 +229,30 @@ static const struct body_field nic_update[] = {
     END,
 };
 
+/* What a VM's delete does with a disk its create makes (Azure's
+ * deleteOption): Delete (the default) or Detach. */
+static int check_delete_option(const json_t *v, const char *target, struct kerr *e)
+{
+    const char *s = json_string_value(v);
+    if (s && (!strcasecmp(s, "Delete") || !strcasecmp(s, "Detach"))) return 0;
+    return kerr_invalid(e, target, "%s: '%.40s' is not Delete or Detach", target, s ? s : "");
+}
+
 static const struct body_field os_disk[] = {
     STR("tier", false, check_tier),
     INT("sizeGiB", false, 1, 32767),
+    STR("deleteOption", false, check_delete_option),
     END,
 };
 
 static const struct body_field data_disk[] = {
-    NAME("name", false), INT("sizeGiB", false, 1, 32767), STR("tier", false, check_tier),
-    NAME("disk", false), INT("lun", false, 0, 5),         END,
+    NAME("name", false),
+    INT("sizeGiB", false, 1, 32767),
+    STR("tier", false, check_tier),
+    NAME("disk", false),
+    INT("lun", false, 0, 5),
+    STR("deleteOption", false, check_delete_option),
+    END,
 };
 
 static int check_bool_or_name(const json_t *v, const char *target, struct kerr *e)
@@ -247,7 +274,21 @@ static const struct body_field vm_create[] = {
     {"publicIp", BT_BOOL | BT_STRING, false, false, 0, 0, check_bool_or_name, NULL, 0},
     STR("userData", false, check_user_data),
     BOOL("dedicated"),
+    NAME("host", false),
     TAGS,
+    END,
+};
+
+static const struct body_field vm_open_port[] = {
+    INT("port", true, 1, 65535),
+    STR("protocol", false, check_pip_protocol),
+    INT("priority", false, 100, 4096),
+    END,
+};
+
+static const struct body_field vm_run_command[] = {
+    STRLEN("script", true, 1, 16384),
+    INT("timeoutSeconds", false, 1, 3600),
     END,
 };
 
@@ -369,6 +410,7 @@ static const struct {
 } kinds[REQ_COUNT] = {
     [REQ_GROUP_CREATE] = {"resource group create", group_create},
     [REQ_GROUP_UPDATE] = {"resource group update", tags_only},
+    [REQ_GROUP_PUT] = {"resource group create or update", group_put},
     [REQ_HOST_UPDATE] = {"host update", host_update},
     [REQ_SIZE_CREATE] = {"size create", size_create},
     [REQ_SIZE_UPDATE] = {"size update", size_update},
@@ -384,12 +426,15 @@ static const struct {
     [REQ_RULE] = {"security rule", rule},
     [REQ_RULE_PUT] = {"security rule replace", rule_put},
     [REQ_PIP_CREATE] = {"public IP create", pip_create},
+    [REQ_PIP_UPDATE] = {"public IP update", pip_update},
     [REQ_NIC_CREATE] = {"network interface create", nic_create},
     [REQ_NIC_UPDATE] = {"network interface update", nic_update},
     [REQ_VM_CREATE] = {"virtual machine create", vm_create},
     [REQ_VM_UPDATE] = {"virtual machine update", tags_only},
     [REQ_VM_RESIZE] = {"virtual machine resize", vm_resize},
     [REQ_VM_ATTACH] = {"data disk attach", vm_attach},
+    [REQ_VM_OPEN_PORT] = {"virtual machine open port", vm_open_port},
+    [REQ_VM_RUN_COMMAND] = {"virtual machine run command", vm_run_command},
     [REQ_VMSS_CREATE] = {"scale set create", vmss_create},
     [REQ_VMSS_UPDATE] = {"scale set update", vmss_update},
     [REQ_VMSS_SCALE] = {"scale set scale", vmss_scale},
@@ -589,7 +634,8 @@ int request_check(enum req_kind k, const json_t *body, struct kerr *e)
     case REQ_NSG_CREATE: return check_rules(json_object_get(body, "rules"), e);
     case REQ_RULE:
     case REQ_RULE_PUT: return check_rule_cross(body, "", e);
-    case REQ_PIP_CREATE: return check_pip_ports(json_object_get(body, "ports"), e);
+    case REQ_PIP_CREATE:
+    case REQ_PIP_UPDATE: return check_pip_ports(json_object_get(body, "ports"), e);
     case REQ_VM_CREATE: return check_vm_create(body, e);
     case REQ_VMSS_CREATE:
         if (strlen(body_str(body, "name", "")) > 56)

@@ -358,7 +358,67 @@ const char *const db_migrations[] = {
     "  row_id INTEGER NOT NULL,"
     "  props TEXT NOT NULL,"
     "  PRIMARY KEY (kind, row_id));",
-    /* 5: the ARM endpoint's resources (docs/azure.md): ARM resources that
+    /* 5: deletes that lose nothing unasked, and run commands.
+     * disks.owner_vm: the VM whose create made the disk (its OS disk and
+     * the data disks of its create); a VM's delete deletes those and
+     * detaches the others. OS disks made before this migration are theirs.
+     * groups.deleting: the group is being emptied and deleted (the
+     * provisioning layer's prov_group_delete_step); delete_status says
+     * what it waits for. run_commands: scripts run in a VM's guest through
+     * its agent (runcmd.c), with their outcome. */
+    "ALTER TABLE disks ADD COLUMN owner_vm INTEGER;"
+    "UPDATE disks SET owner_vm = vm_id WHERE os_disk = 1;"
+    "ALTER TABLE groups ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE groups ADD COLUMN delete_started_ms INTEGER;"
+    "ALTER TABLE groups ADD COLUMN delete_status TEXT;"
+    "CREATE TABLE run_commands ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  vm_id INTEGER NOT NULL,"
+    "  script TEXT NOT NULL,"
+    "  timeout_s INTEGER NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  exit_code INTEGER,"
+    "  stdout TEXT,"
+    "  stderr TEXT,"
+    "  stdout_bytes INTEGER,"
+    "  stderr_bytes INTEGER,"
+    "  error TEXT,"
+    "  created_ms INTEGER NOT NULL,"
+    "  started_ms INTEGER,"
+    "  ended_ms INTEGER);"
+    "CREATE INDEX run_commands_vm ON run_commands(vm_id, id);",
+    /* 6: cluster mode (docs/cluster.md). Hosts get their underlay address
+     * (VXLAN between their switches), the address their public IPs are on,
+     * a state (Up, Down, Draining; since state_ms) and whether their disks
+     * are on storage the other hosts see. metrics gets a primary key:
+     * SQLite's session extension, which records the changes each host
+     * sends the others, ignores tables without one. */
+    "ALTER TABLE hosts ADD COLUMN address TEXT;"
+    "ALTER TABLE hosts ADD COLUMN public_address TEXT;"
+    "ALTER TABLE hosts ADD COLUMN state TEXT NOT NULL DEFAULT 'Up';"
+    "ALTER TABLE hosts ADD COLUMN state_ms INTEGER;"
+    "ALTER TABLE hosts ADD COLUMN shared_storage INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE metrics_pk ("
+    "  vm_id INTEGER NOT NULL,"
+    "  at_ms INTEGER NOT NULL,"
+    "  cpu_pct REAL,"
+    "  mem_mib INTEGER NOT NULL,"
+    "  mem_used_mib REAL,"
+    "  uptime_ns INTEGER NOT NULL,"
+    "  disk_rd_ops INTEGER NOT NULL, disk_rd_bytes INTEGER NOT NULL,"
+    "  disk_wr_ops INTEGER NOT NULL, disk_wr_bytes INTEGER NOT NULL,"
+    "  net_rx_packets INTEGER NOT NULL, net_rx_bytes INTEGER NOT NULL,"
+    "  net_tx_packets INTEGER NOT NULL, net_tx_bytes INTEGER NOT NULL,"
+    "  cpu_credits REAL,"
+    "  cpu_throttled_pct REAL,"
+    "  PRIMARY KEY (vm_id, at_ms));"
+    "INSERT OR REPLACE INTO metrics_pk SELECT vm_id, at_ms, cpu_pct, mem_mib, mem_used_mib,"
+    "  uptime_ns, disk_rd_ops, disk_rd_bytes, disk_wr_ops, disk_wr_bytes, net_rx_packets,"
+    "  net_rx_bytes, net_tx_packets, net_tx_bytes, cpu_credits, cpu_throttled_pct FROM metrics;"
+    "DROP TABLE metrics;"
+    "ALTER TABLE metrics_pk RENAME TO metrics;"
+    "CREATE INDEX metrics_at ON metrics(at_ms);",
+    /* 7: the ARM endpoint's resources (docs/azure.md): ARM resources that
      * kumo's model has no table for (load balancers: a scale set's balancer
      * is part of the set), kept as the body ARM echoes; and the ARM
      * properties of a row (arm_props, kind = the row's table) go with the

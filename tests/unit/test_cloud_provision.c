@@ -110,7 +110,7 @@ static void vm_create_and_delete(void)
     CHECK(prov_vm_restart(k, f.group, "web", &e) < 0 && !strcmp(e.code, "InvalidState"),
           "restart of a Stopped VM: %s", e.message);
     e = (struct kerr){0};
-    CHECK(prov_vm_delete(k, f.group, "web", false, &e) == vm, "delete: %s", e.message);
+    CHECK(prov_vm_delete(k, f.group, "web", PROV_DISKS_OWNED, &e) == vm, "delete: %s", e.message);
     CHECK(count(&f, "SELECT count(*) FROM vms WHERE op = 'delete' AND prov_state = 'Deleting'") ==
               1,
           "the delete is recorded");
@@ -142,7 +142,7 @@ static void delete_keeping_disks(void)
     int64_t vm = create_vm(&f, &s, &e);
     db_exec(k->db, "UPDATE vms SET op = NULL, power_state = 'Running', prov_state = 'Succeeded'",
             "");
-    CHECK(prov_vm_delete(k, f.group, "db", true, &e) == vm, "delete: %s", e.message);
+    CHECK(prov_vm_delete(k, f.group, "db", PROV_DISKS_KEEP, &e) == vm, "delete: %s", e.message);
     kumod_unlock(k);
     vmops_run(k, vm);
     kumod_lock(k);
@@ -150,6 +150,129 @@ static void delete_keeping_disks(void)
     CHECK(count(&f, "SELECT count(*) FROM disks WHERE vm_id IS NULL AND name = 'db-osdisk'") == 1 &&
               files_in(&f, "disks") == 1,
           "its OS disk stays, detached, with its file");
+    kumod_unlock(k);
+    fixture_stop(&f);
+}
+
+/* A delete takes the OS disk and the data disks its create made; a disk
+ * made on its own and attached later stays, detached, unless every disk
+ * is asked for. */
+static void delete_keeps_attached_disks(void)
+{
+    struct fixture f;
+    if (!fixture_start(&f, record_only, true)) return;
+    struct kumod *k = &f.k;
+    struct kerr e = {0};
+    struct prov_data_disk data = {.size_gib = 2, .lun = -1};
+    struct prov_vm_spec s = small_vm("app");
+    s.public_ip = false;
+    s.data_disks = &data;
+    s.ndata = 1;
+    kumod_lock(k);
+    int64_t vm = create_vm(&f, &s, &e);
+    CHECK(vm > 0, "create: %s", e.message);
+    CHECK(count(&f, "SELECT count(*) FROM disks WHERE owner_vm = vm_id") == 2,
+          "the OS disk and the create's data disk are the VM's own");
+    struct prov_disk_spec ds = {.name = "keep", .size_gib = 1};
+    CHECK(prov_disk_create(k, f.group, &ds, &e) > 0, "disk create: %s", e.message);
+    db_exec(k->db, "UPDATE vms SET op = NULL, power_state = 'Stopped', prov_state = 'Succeeded'",
+            "");
+    struct prov_data_disk att = {.disk = "keep", .lun = -1};
+    CHECK(prov_vm_attach_disk(k, f.group, "app", &att, &e) == vm, "attach: %s", e.message);
+    struct prov_data_disk fresh = {.size_gib = 1, .lun = -1, .name = "later"};
+    CHECK(prov_vm_attach_disk(k, f.group, "app", &fresh, &e) < 0 && e.status == 409,
+          "Small takes 2 data disks: %s", e.message);
+    CHECK(count(&f, "SELECT count(*) FROM disks WHERE name = 'keep' AND owner_vm IS NULL"
+                    " AND vm_id IS NOT NULL") == 1,
+          "an attached disk is not the VM's own");
+    e = (struct kerr){0};
+    CHECK(prov_vm_delete(k, f.group, "app", PROV_DISKS_OWNED, &e) == vm, "delete: %s", e.message);
+    CHECK(count(&f, "SELECT count(*) FROM vms WHERE op = 'delete'") == 1, "op 'delete'");
+    kumod_unlock(k);
+    vmops_run(k, vm);
+    kumod_lock(k);
+    CHECK(count(&f, "SELECT count(*) FROM vms") == 0, "the VM is gone");
+    CHECK(count(&f, "SELECT count(*) FROM disks") == 1 &&
+              count(&f, "SELECT count(*) FROM disks WHERE name = 'keep' AND vm_id IS NULL"
+                        " AND lun IS NULL") == 1 &&
+              files_in(&f, "disks") == 1,
+          "only the attached disk stays, detached, with its file");
+
+    /* the same VM again, the disk attached at create: --delete-data-disks
+     * (PROV_DISKS_ALL) takes it too */
+    struct prov_data_disk given = {.disk = "keep", .lun = -1};
+    s.data_disks = &given;
+    vm = create_vm(&f, &s, &e);
+    CHECK(vm > 0, "create: %s", e.message);
+    CHECK(count(&f, "SELECT count(*) FROM disks WHERE name = 'keep' AND owner_vm IS NULL") == 1,
+          "a disk given to the create stays the user's");
+    db_exec(k->db, "UPDATE vms SET op = NULL, power_state = 'Stopped', prov_state = 'Succeeded'",
+            "");
+    CHECK(prov_vm_delete(k, f.group, "app", PROV_DISKS_ALL, &e) == vm, "delete: %s", e.message);
+    CHECK(count(&f, "SELECT count(*) FROM vms WHERE op = 'delete-all-disks'") == 1,
+          "op 'delete-all-disks'");
+    kumod_unlock(k);
+    vmops_run(k, vm);
+    kumod_lock(k);
+    CHECK(count(&f, "SELECT count(*) FROM disks") == 0 && files_in(&f, "disks") == 0,
+          "every disk is gone");
+    CHECK(count(&f, "SELECT count(*) FROM usage WHERE end_ms IS NULL") == 0, "every meter closed");
+    kumod_unlock(k);
+    fixture_stop(&f);
+}
+
+/* Azure's deleteOption (the ARM endpoint's VMs): a disk or NIC made with
+ * Detach stays after the VM's delete, one with Delete goes. */
+static void delete_options(void)
+{
+    struct fixture f;
+    if (!fixture_start(&f, record_only, true)) return;
+    struct kumod *k = &f.k;
+    struct kerr e = {0};
+    kumod_lock(k);
+    struct prov_tx t;
+    const char *space = "10.6.0.0/16";
+    struct prov_subnet_spec sub = {"s", "10.6.0.0/24", NULL};
+    struct prov_vnet_spec net = {"net", &space, 1, &sub, 1};
+    CHECK(prov_begin(&t, k, &e) == 0 && prov_vnet_insert(&t, f.group, &net) > 0 &&
+              prov_commit(&t) == 0,
+          "VNet net: %s", e.message);
+    struct prov_nic_spec n1 = {"n1", "net", "s", NULL, NULL, NULL};
+    struct prov_nic_spec n2 = {"n2", "net", "s", NULL, NULL, NULL};
+    CHECK(prov_nic_create(k, f.group, &n1, &e) > 0 && prov_nic_create(k, f.group, &n2, &e) > 0,
+          "nics: %s", e.message);
+    struct prov_data_disk data[2] = {{.name = "stays", .size_gib = 1, .lun = -1, .detach = true},
+                                     {.name = "goes", .size_gib = 1, .lun = -1}};
+    const char *nics[] = {"n1", "n2"};
+    const bool nic_delete[] = {true, false};
+    struct prov_vm_spec s = {.name = "az",
+                             .size = "Small",
+                             .os_disk_detach = true,
+                             .data_disks = data,
+                             .ndata = 2,
+                             .nics_given = true,
+                             .nics = nics,
+                             .nnics = 2,
+                             .nic_delete = nic_delete};
+    int64_t vm = create_vm(&f, &s, &e);
+    CHECK(vm > 0, "create: %s", e.message);
+    CHECK(count(&f, "SELECT count(*) FROM disks WHERE owner_vm = vm_id") == 1,
+          "only the data disk made with Delete is the VM's own");
+    db_exec(k->db, "UPDATE vms SET op = NULL, power_state = 'Stopped', prov_state = 'Succeeded'",
+            "");
+    CHECK(prov_vm_delete(k, f.group, "az", PROV_DISKS_OWNED, &e) == vm, "delete: %s", e.message);
+    kumod_unlock(k);
+    vmops_run(k, vm);
+    kumod_lock(k);
+    CHECK(count(&f, "SELECT count(*) FROM vms") == 0, "the VM is gone");
+    CHECK(count(&f, "SELECT count(*) FROM disks WHERE vm_id IS NULL AND owner_vm IS NULL") == 2 &&
+              count(&f, "SELECT count(*) FROM disks WHERE name = 'goes'") == 0 &&
+              count(&f, "SELECT count(*) FROM disks WHERE name = 'stays'") == 1 &&
+              files_in(&f, "disks") == 2,
+          "the OS disk and the data disk made with Detach stay, detached, with their files");
+    CHECK(count(&f, "SELECT count(*) FROM nics WHERE name = 'n1'") == 0 &&
+              count(&f, "SELECT count(*) FROM nics WHERE name = 'n2' AND vm_id IS NULL") == 1,
+          "the NIC given with Delete went with the VM, the other is detached");
     kumod_unlock(k);
     fixture_stop(&f);
 }
@@ -293,16 +416,71 @@ static void networks(void)
               count(&f, "SELECT count(*) FROM nsg_rules") == 0 &&
               count(&f, "SELECT count(*) FROM usage WHERE end_ms IS NULL") == 0,
           "with their subnets, rules and meters");
-    /* the group: refused while it holds something */
-    struct prov_disk_spec d = {.name = "d", .size_gib = 1};
-    CHECK(prov_disk_create(k, f.group, &d, &e) > 0 && files_in(&f, "disks") == 1, "a disk: %s",
-          e.message);
+    /* the group, empty now, goes at once */
+    bool at_once = false;
+    CHECK(prov_group_delete(k, f.group, "rg", &at_once, &e) == 0 && at_once &&
+              count(&f, "SELECT count(*) FROM groups") == 0,
+          "an empty group goes at once: %s", e.message);
+    kumod_unlock(k);
+    fixture_stop(&f);
+}
+
+static int64_t group_rows(struct fixture *f)
+{
+    return count(f, "SELECT (SELECT count(*) FROM vms) + (SELECT count(*) FROM disks) +"
+                    " (SELECT count(*) FROM nics) + (SELECT count(*) FROM public_ips) +"
+                    " (SELECT count(*) FROM vnets) + (SELECT count(*) FROM subnets) +"
+                    " (SELECT count(*) FROM nsgs) + (SELECT count(*) FROM nsg_rules) +"
+                    " (SELECT count(*) FROM snapshots) + (SELECT count(*) FROM groups)");
+}
+
+/* A group's delete: nothing new in it meanwhile, its VM deleted with every
+ * disk attached, then the rest in dependency order, the files too. */
+static void group_delete(void)
+{
+    struct fixture f;
+    if (!fixture_start(&f, record_only, true)) return;
+    struct kumod *k = &f.k;
+    struct kerr e = {0};
+    struct prov_vm_spec s = small_vm("web");
+    kumod_lock(k);
+    int64_t vm = create_vm(&f, &s, &e);
+    CHECK(vm > 0, "create: %s", e.message);
+    struct prov_disk_spec d = {.name = "loose", .size_gib = 1};
+    CHECK(prov_disk_create(k, f.group, &d, &e) > 0, "a disk of its own: %s", e.message);
+    bool at_once = true;
+    CHECK(prov_group_delete(k, f.group, "rg", &at_once, &e) == 0 && !at_once &&
+              count(&f, "SELECT count(*) FROM groups WHERE deleting = 1") == 1,
+          "a group that holds things is marked: %s", e.message);
+    struct prov_disk_spec d2 = {.name = "late", .size_gib = 1};
     e = (struct kerr){0};
-    CHECK(prov_group_delete(k, f.group, "rg", &e) < 0 && strstr(e.message, "disk 'd'"),
-          "a group that holds a disk: %s", e.message);
-    CHECK(prov_disk_delete(k, f.group, "d", &e) == 0 && files_in(&f, "disks") == 0 &&
-              prov_group_delete(k, f.group, "rg", &e) == 0,
-          "an empty group goes: %s", e.message);
+    CHECK(prov_disk_create(k, f.group, &d2, &e) < 0 && e.status == 409 &&
+              strstr(e.message, "is being deleted"),
+          "nothing new meanwhile: %s", e.message);
+    e = (struct kerr){0};
+    CHECK(prov_group_create(k, "RG", NULL, &e) < 0 && strstr(e.message, "is being deleted"),
+          "nor the group again: %s", e.message);
+    /* its VM is busy creating: the step waits for it */
+    prov_group_delete_step(k, f.group);
+    CHECK(count(&f, "SELECT count(*) FROM vms WHERE op = 'create'") == 1,
+          "a busy VM is left to its operation");
+    CHECK(count(&f, "SELECT count(*) FROM groups WHERE delete_status ="
+                    " 'deleting 1 virtual machine'") == 1,
+          "the status says what it waits for");
+    db_exec(k->db, "UPDATE vms SET op = NULL, power_state = 'Running', prov_state = 'Succeeded'",
+            "");
+    prov_group_delete_step(k, f.group);
+    CHECK(count(&f, "SELECT count(*) FROM vms WHERE op = 'delete-all-disks'") == 1,
+          "then it is deleted with every disk");
+    kumod_unlock(k);
+    vmops_run(k, vm); /* the job the step submitted */
+    kumod_lock(k);
+    CHECK(count(&f, "SELECT count(*) FROM vms") == 0 && files_in(&f, "disks") == 1,
+          "the VM and its OS disk are gone");
+    prov_group_delete_step(k, f.group);
+    CHECK(group_rows(&f) == 0 && files_in(&f, "disks") == 0,
+          "then the rest and the group: %" PRId64 " rows left", group_rows(&f));
+    CHECK(count(&f, "SELECT count(*) FROM usage WHERE end_ms IS NULL") == 0, "every meter closed");
     kumod_unlock(k);
     fixture_stop(&f);
 }
@@ -414,9 +592,12 @@ int main(void)
     lock_owner();
     vm_create_and_delete();
     delete_keeping_disks();
+    delete_keeps_attached_disks();
+    delete_options();
     refusals_leave_nothing();
     networks();
     autoscale_settings();
+    group_delete();
     printf("%d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;
 }

@@ -9,13 +9,15 @@
  *   GET    .../virtualMachines/N[?$expand=instanceView], .../instanceView
  *   GET    .../virtualMachines (group, subscription)
  *   POST   .../start, powerOff[?skipShutdown=], restart, deallocate (202)
- *   DELETE .../virtualMachines/N     (202; the OS disk is kept unless
- *                                    storageProfile.osDisk.deleteOption
- *                                    was Delete, as Azure's default)
+ *   DELETE .../virtualMachines/N     (202; the disks and NICs go with it
+ *                                    whose deleteOption was Delete, the
+ *                                    others stay: Detach is Azure's default)
  *   GET    .../locations/L/vmSizes, .../virtualMachines/N/vmSizes
  *
  * A VM is made from its model (size, image, disks, NICs by id, user data)
- * by prov_vm_insert; its osProfile (computer name, admin user, SSH keys:
+ * by prov_vm_insert, with the deleteOption of its OS disk, data disks and
+ * NICs (the provisioning layer's owner_vm, which prov_vm_delete honours);
+ * its osProfile (computer name, admin user, SSH keys:
  * never a password) and the image reference as given are kept in
  * arm_props and shown back. VMs made with `kumo vm create` show here too,
  * with a model made from the database.
@@ -120,13 +122,14 @@ json_t *arm_vm_json(struct arm_ctx *c, int64_t id, bool iv)
     if (!json_object_get(image, "exactVersion") && !json_object_get(image, "id"))
         json_object_set_new(image, "exactVersion", json_string(ARM_IMAGE_VERSION));
     json_t *os = json_null(), *data = json_array(), *disk_views = json_array();
-    const char *os_delete = json_string_value(json_object_get(props, "osDiskDeleteOption"));
     sqlite3_stmt *ds = db_stmt(db,
-                               "SELECT name, tier, size_gib, os_disk, lun FROM disks WHERE vm_id ="
+                               "SELECT name, tier, size_gib, os_disk, lun,"
+                               " coalesce(owner_vm, 0) = vm_id FROM disks WHERE vm_id ="
                                " ? ORDER BY os_disk DESC, lun",
                                "i", id);
     while (ds && sqlite3_step(ds) == SQLITE_ROW) {
         arm_rid(c, x, sizeof(x), group, DISK_TYPE "/%s", db_col_text(ds, 0));
+        const char *del = sqlite3_column_int(ds, 5) ? "Delete" : "Detach";
         json_t *md = json_pack("{s:s, s:s}", "id", x, "storageAccountType",
                                arm_tier_name(db_col_text(ds, 1)));
         json_array_append_new(
@@ -138,29 +141,32 @@ json_t *arm_vm_json(struct arm_ctx *c, int64_t id, bool iv)
             os = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:s}", "osType", "Linux", "name",
                            db_col_text(ds, 0), "createOption", "FromImage", "caching", "ReadWrite",
                            "managedDisk", md, "diskSizeGB", (json_int_t)sqlite3_column_int64(ds, 2),
-                           "deleteOption", os_delete ? os_delete : "Detach");
+                           "deleteOption", del);
         } else {
             json_array_append_new(
                 data, json_pack("{s:I, s:s, s:s, s:s, s:o, s:I, s:b, s:s}", "lun",
                                 (json_int_t)sqlite3_column_int64(ds, 4), "name", db_col_text(ds, 0),
                                 "createOption", "Attach", "caching", "None", "managedDisk", md,
                                 "diskSizeGB", (json_int_t)sqlite3_column_int64(ds, 2),
-                                "toBeDetached", 0, "deleteOption", "Detach"));
+                                "toBeDetached", 0, "deleteOption", del));
         }
     }
     sqlite3_finalize(ds);
     /* network */
     json_t *nics = json_array();
-    sqlite3_stmt *ns = db_stmt(db,
-                               "SELECT g.name, n.name, n.nic_index FROM nics n JOIN groups g"
-                               " ON g.id = n.group_id WHERE n.vm_id = ? ORDER BY n.nic_index",
-                               "i", id);
+    sqlite3_stmt *ns =
+        db_stmt(db,
+                "SELECT g.name, n.name, n.nic_index, coalesce(n.owner_vm, 0) = n.vm_id"
+                " FROM nics n JOIN groups g ON g.id = n.group_id"
+                " WHERE n.vm_id = ? ORDER BY n.nic_index",
+                "i", id);
     while (ns && sqlite3_step(ns) == SQLITE_ROW)
-        json_array_append_new(nics,
-                              json_pack("{s:s, s:{s:b}}", "id",
-                                        arm_rid(c, x, sizeof(x), db_col_text(ns, 0), NIC_TYPE "/%s",
-                                                db_col_text(ns, 1)),
-                                        "properties", "primary", sqlite3_column_int64(ns, 2) == 0));
+        json_array_append_new(nics, json_pack("{s:s, s:{s:b, s:s}}", "id",
+                                              arm_rid(c, x, sizeof(x), db_col_text(ns, 0),
+                                                      NIC_TYPE "/%s", db_col_text(ns, 1)),
+                                              "properties", "primary",
+                                              sqlite3_column_int64(ns, 2) == 0, "deleteOption",
+                                              sqlite3_column_int(ns, 3) ? "Delete" : "Detach"));
     sqlite3_finalize(ns);
     json_t *osp = json_object_get(props, "osProfile");
     osp = json_is_object(osp)
@@ -285,6 +291,10 @@ static json_t *vm_body(struct arm_ctx *c, const char *name, const char *group, c
     }
     const json_t *gb = arm_get(p, "storageProfile.osDisk.diskSizeGB");
     if (gb) json_object_set(osd, "sizeGiB", (json_t *)gb);
+    /* deleteOption: what the VM's delete does with the disk; Azure's
+     * default (null, as az sends it) is Detach */
+    const char *del = arm_gets(p, "storageProfile.osDisk.deleteOption");
+    json_object_set_new(osd, "deleteOption", json_string(del ? del : "Detach"));
     json_object_set_new(kb, "osDisk", osd);
     /* data disks */
     json_t *data = json_array();
@@ -316,6 +326,8 @@ static json_t *vm_body(struct arm_ctx *c, const char *name, const char *group, c
                 goto fail;
             }
             if (t) json_object_set_new(kd, "tier", json_string(arm_tier_to_kumo(t)));
+            const char *dd = arm_gets(d, "deleteOption");
+            json_object_set_new(kd, "deleteOption", json_string(dd ? dd : "Detach"));
         } else {
             arm_err_set(e, 400, "InvalidParameter", at,
                         "%s.createOption: kumo attaches a disk (Attach) or makes an empty one "
@@ -336,6 +348,12 @@ static json_t *vm_body(struct arm_ctx *c, const char *name, const char *group, c
         const char *nn = in_group(c, wrap, "nic", NIC_TYPE, group, &nid, e);
         json_decref(wrap);
         if (!nn) goto fail;
+        const char *del = arm_gets(d, "properties.deleteOption");
+        if (del && strcasecmp(del, "Delete") && strcasecmp(del, "Detach")) {
+            arm_err_set(e, 400, "InvalidParameter", at,
+                        "%s.properties.deleteOption: '%.40s' is not Delete or Detach.", at, del);
+            goto fail;
+        }
         json_array_append_new(nics, json_string(nn));
     }
     if (json_array_size(nics) == 0) {
@@ -356,7 +374,7 @@ fail:
 }
 
 /* What a VM keeps of its ARM body: the osProfile without secrets, the
- * image reference as given, the OS disk's delete option. */
+ * image reference as given. */
 static json_t *vm_props(const json_t *res)
 {
     const json_t *p = arm_get(res, "properties");
@@ -371,9 +389,14 @@ static json_t *vm_props(const json_t *res)
     }
     const json_t *ref = arm_get(p, "storageProfile.imageReference");
     if (json_is_object(ref)) json_object_set(out, "imageReference", (json_t *)ref);
-    const char *del = arm_gets(p, "storageProfile.osDisk.deleteOption");
-    if (del) json_object_set_new(out, "osDiskDeleteOption", json_string(del));
     return out;
+}
+
+/* Does a /v1 disk body say deleteOption Detach? */
+static bool detached(const json_t *disk)
+{
+    const char *del = json_string_value(json_object_get(disk, "deleteOption"));
+    return del && !strcasecmp(del, "Detach");
 }
 
 static int64_t vm_create(struct arm_apply *a)
@@ -385,6 +408,7 @@ static int64_t vm_create(struct arm_apply *a)
     if (request_check(REQ_VM_CREATE, kb, a->t->e) < 0) goto out;
     struct prov_data_disk disks[MAX_DATA];
     const char *nics[MAX_NICS];
+    bool nic_delete[MAX_NICS] = {false};
     const json_t *osd = json_object_get(kb, "osDisk");
     struct prov_vm_spec s = {
         .name = a->id->names[0],
@@ -392,9 +416,11 @@ static int64_t vm_create(struct arm_apply *a)
         .image = json_string_value(json_object_get(kb, "image")),
         .os_tier = json_string_value(json_object_get(osd, "tier")),
         .os_size_gib = json_integer_value(json_object_get(osd, "sizeGiB")),
+        .os_disk_detach = detached(osd),
         .data_disks = disks,
         .nics_given = true,
         .nics = nics,
+        .nic_delete = nic_delete,
         .user_data = json_string_value(json_object_get(kb, "userData")),
         .tags = json_object_get(kb, "tags"),
     };
@@ -410,11 +436,16 @@ static int64_t vm_create(struct arm_apply *a)
                 .tier = json_string_value(json_object_get(v, "tier")),
                 .size_gib = json_integer_value(json_object_get(v, "sizeGiB")) ?: 1,
                 .lun = lun ? json_integer_value(lun) : -1,
+                .detach = detached(v),
             };
     }
+    const json_t *arm_nics = arm_get(a->res, "properties.networkProfile.networkInterfaces");
     json_array_foreach(json_object_get(kb, "networkInterfaces"), i, v)
     {
-        if (s.nnics < MAX_NICS) nics[s.nnics++] = json_string_value(v);
+        const char *del = arm_gets(json_array_get(arm_nics, i), "properties.deleteOption");
+        if (s.nnics == MAX_NICS) break;
+        nic_delete[s.nnics] = del && !strcasecmp(del, "Delete");
+        nics[s.nnics++] = json_string_value(v);
     }
     id = prov_vm_insert(a->t, a->group, &s);
     if (id >= 0) {
@@ -665,12 +696,9 @@ static void vm_delete(struct arm_ctx *c)
         arm_reply(c, 204, NULL);
         return;
     }
-    json_t *props = arm_props_load(c->k->db, "vms", row);
-    const char *del = json_string_value(json_object_get(props, "osDiskDeleteOption"));
-    bool keep = !del || strcasecmp(del, "Delete");
-    json_decref(props);
     struct kerr ke = {0};
-    if (prov_vm_delete_id(c->k, row, keep, "deleted through the ARM endpoint", &ke) < 0) {
+    if (prov_vm_delete_id(c->k, row, PROV_DISKS_OWNED, "deleted through the ARM endpoint", &ke) <
+        0) {
         arm_fail(c, &ke);
         return;
     }

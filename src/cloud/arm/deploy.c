@@ -128,6 +128,8 @@ static int apply(void *ctx, const char *rid, const json_t *res, struct arm_err *
             arm_err_set(e, 409, "Conflict", rid, "The resource '%s' already exists.", rid);
         return -1;
     }
+    /* the disks a VM's create makes come after this one (one transaction) */
+    int64_t last_disk = db_int(d->c->k->db, NULL, 0, "SELECT coalesce(max(id), 0) FROM disks", "");
     row = k->create(&a);
     if (row < 0) { /* the resource is the target; the field is in the message */
         snprintf(e->target, sizeof(e->target), "%s", rid);
@@ -135,6 +137,16 @@ static int apply(void *ctx, const char *rid, const json_t *res, struct arm_err *
     }
     json_array_append_new(d->made, json_pack("{s:s, s:I, s:s, s:s}", "table", k->table, "row",
                                              (json_int_t)row, "type", k->type, "id", rid));
+    if (!strcmp(k->table, "vms")) {
+        /* the disks its create made (its OS disk, its new data disks): a
+         * roll back deletes them whatever their deleteOption */
+        sqlite3_stmt *st = db_stmt(d->c->k->db, "SELECT id FROM disks WHERE vm_id = ? AND id > ?",
+                                   "ii", row, last_disk);
+        while (st && sqlite3_step(st) == SQLITE_ROW)
+            json_array_append_new(d->made, json_pack("{s:s, s:I}", "table", "disks", "row",
+                                                     (json_int_t)sqlite3_column_int64(st, 0)));
+        sqlite3_finalize(st);
+    }
     if (k->op_kind) d->async = true;
     return 0;
 }

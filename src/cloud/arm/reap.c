@@ -1,6 +1,6 @@
 /*
- * reap.c - deleting a group's contents, or a deployment's, in dependency
- * order (contract in reap.h).
+ * reap.c - deleting what a deployment made, in dependency order (contract
+ * in reap.h).
  */
 #include "cloud/arm/reap.h"
 
@@ -94,8 +94,9 @@ static int lb_delete(struct kumod *k, int64_t g, const char *name, struct kerr *
                      "it", g, name);
 }
 
-static int reap(struct kumod *k, int64_t g, const json_t *rows, struct kerr *e)
+int arm_reap_rows(struct kumod *k, int64_t g, const json_t *rows, struct kerr *e)
 {
+    if (!rows) return 1;
     assert(kumod_lock_held(k));
     int left = 0;
     if (delete_all(k, g, rows, "autoscale", autoscale_delete, &left, e) < 0) return -1;
@@ -125,7 +126,7 @@ static int reap(struct kumod *k, int64_t g, const json_t *rows, struct kerr *e)
         left++;
         if (it[i].op[0]) continue; /* deleting already, or busy: the next step sees */
         struct kerr ke = {0};
-        if (prov_vm_delete_id(k, it[i].id, false, "deleted with its resource group", &ke) < 0 &&
+        if (prov_vm_delete_id(k, it[i].id, PROV_DISKS_OWNED, "its deployment failed", &ke) < 0 &&
             strcmp(ke.code, "OperationInProgress")) {
             *e = ke;
             return -1;
@@ -142,20 +143,4 @@ static int reap(struct kumod *k, int64_t g, const json_t *rows, struct kerr *e)
         delete_all(k, g, rows, "arm_resources", lb_delete, &left, e) < 0)
         return -1;
     return left ? 0 : 1;
-}
-
-int arm_reap_group(struct kumod *k, int64_t g, struct kerr *e)
-{
-    int rc = reap(k, g, NULL, e);
-    if (rc != 1) return rc;
-    char name[80] = "";
-    prov_group_name(k, g, name, sizeof(name));
-    if (!name[0]) return 1;
-    return prov_group_delete(k, g, name, e) < 0 ? -1 : 1;
-}
-
-int arm_reap_rows(struct kumod *k, int64_t g, const json_t *rows, struct kerr *e)
-{
-    if (!rows) return 1;
-    return reap(k, g, rows, e);
 }

@@ -1,8 +1,8 @@
 /*
- * reap.h - deleting many resources in the order their dependencies allow,
- * through the provisioning layer's deletes: a resource group's whole
- * contents (DELETE of a group: ARM deletes what it holds), or what a failed
- * deployment made (its roll back).
+ * reap.h - deleting what a failed deployment made (its roll back), in the
+ * order their dependencies allow, through the provisioning layer's
+ * deletes. (A resource group's delete is the provisioning layer's own:
+ * prov_group_delete and its steps.)
  *
  * A VM's delete takes a while (its job stops kumo-vmm), a scale set's
  * takes its controller's steps, and the network a VM used can only go
@@ -13,8 +13,8 @@
  *
  * Order: autoscale settings, scale sets, VMs (their own disks, NICs and
  * public IPs go with them); once none is left: NICs, public IPs, virtual
- * networks, NSGs, disks, snapshots, the load balancers kumo keeps for ARM;
- * last (for a whole group) the group.
+ * networks, NSGs, disks (a VM's own, listed by the deployment, whatever
+ * their deleteOption), snapshots, the load balancers kumo keeps for ARM.
  *
  * Contract: lock held. A step returns 1 when everything is gone, 0 while
  * deletes are under way, -1 with e when something refuses in a way that
@@ -29,9 +29,6 @@
 #include <stdint.h>
 
 struct kumod;
-
-/* Everything in group g, then g. */
-int arm_reap_group(struct kumod *k, int64_t g, struct kerr *e);
 
 /* Only the rows listed: [{"table":"vms","row":12}, ...] (the tables of
  * res.h's kinds, and "arm_resources"), all in group g. */

@@ -6,12 +6,14 @@
  *   GET /subscriptions/S/resourcegroups          (az group list)
  *   GET /subscriptions/S/resourcegroups/G/resources, /subscriptions/S/resources
  *
- * A DELETE removes everything in the group, as ARM does: it answers 202
- * and the group shows provisioningState "Deleting" until reap.c has
- * deleted its contents and the group (az polls the Location URL).
+ * A DELETE removes everything in the group, as ARM does, by the
+ * provisioning layer's group delete (prov_group_delete: at once when
+ * empty, else in steps that the scale set controller's ticks and az's
+ * polls carry out): it answers 202 and the group shows provisioningState
+ * "Deleting" until it is gone (az polls the Location URL).
  */
 #include "cloud/arm/ops.h"
-#include "cloud/arm/reap.h"
+#include "cloud/provision.h"
 #include "cloud/arm/res.h"
 #include "cloud/db.h"
 #include "cloud/requests.h"
@@ -21,15 +23,6 @@
 #include <string.h>
 
 #define RG_TYPE "Microsoft.Resources/resourceGroups"
-
-/* Is a delete of group g under way? */
-static bool deleting(struct kumod *k, int64_t g)
-{
-    return db_int(k->db, NULL, 0,
-                  "SELECT count(*) FROM arm_operations WHERE kind = 'group-delete' AND"
-                  " target_id = ? AND status = 'InProgress'",
-                  "i", g) > 0;
-}
 
 static json_t *group_json(struct arm_ctx *c, int64_t g)
 {
@@ -43,7 +36,7 @@ static json_t *group_json(struct arm_ctx *c, int64_t g)
         out = json_pack("{s:s, s:s, s:s, s:s, s:o, s:{s:s}, s:n}", "id", id, "name",
                         db_col_text(st, 0), "type", RG_TYPE, "location", db_col_text(st, 1), "tags",
                         arm_tags(db_col_text(st, 2)), "properties", "provisioningState",
-                        deleting(c->k, g) ? "Deleting" : "Succeeded", "managedBy");
+                        prov_group_deleting(c->k, g) ? "Deleting" : "Succeeded", "managedBy");
     }
     sqlite3_finalize(st);
     return out;
@@ -101,7 +94,7 @@ static void put(struct arm_ctx *c)
     struct kerr e = {0};
     int64_t g = db_int(c->k->db, NULL, -1, "SELECT id FROM groups WHERE name = ?", "t", c->p[1]);
     if (g >= 0) {
-        if (deleting(c->k, g)) {
+        if (prov_group_deleting(c->k, g)) {
             arm_err_set(&c->err, 409, "ResourceGroupBeingDeleted", NULL,
                         "The resource group '%.100s' is in deprovisioning state and cannot "
                         "perform this operation.",
@@ -156,27 +149,31 @@ static void delete (struct arm_ctx *c)
         arm_op_clear(&op);
         return;
     }
+    struct kerr e = {0};
+    bool at_once;
+    if (prov_group_delete(c->k, g, c->p[1], &at_once, &e) < 0) {
+        arm_fail(c, &e);
+        return;
+    }
+    /* an empty group is gone at once: the operation says so at its first poll */
     arm_reply_op(c, 202, "group-delete", "Microsoft.Resources", g, NULL);
     arm_ops_tick(c); /* start at once: what can go now goes now */
 }
 
 /* ---- the operation ---- */
 
+/* The group's delete goes on in steps (the scale set controller takes one
+ * each tick; a poll takes one more); it is done when the group is gone. */
 static const char *tick(struct arm_ctx *c, const struct arm_op *op, json_t **error)
 {
+    (void)error;
     struct kumod *k = c->k;
-    struct kerr e = {0};
     if (db_int(k->db, NULL, 0, "SELECT count(*) FROM groups WHERE id = ?", "i", op->target) == 0)
         return "Succeeded";
-    int rc = arm_reap_group(k, op->target, &e);
-    if (rc < 0) {
-        struct arm_err ae = {0};
-        arm_err_from_kerr(&ae, &e, NULL);
-        *error = arm_err_inner(&ae);
-        arm_err_clear(&ae);
-        return "Failed";
-    }
-    return rc == 1 ? "Succeeded" : "InProgress";
+    prov_group_delete_step(k, op->target);
+    if (db_int(k->db, NULL, 0, "SELECT count(*) FROM groups WHERE id = ?", "i", op->target) == 0)
+        return "Succeeded";
+    return "InProgress";
 }
 
 static void result(struct arm_ctx *c, const struct arm_op *op)
