@@ -180,6 +180,7 @@ int args_parse(struct cli *c, struct args *a, const struct cmd *cmd, int argc, c
 {
     memset(a, 0, sizeof(*a));
     a->cmd = cmd;
+    a->dashdash = -1;
     add_opts(a, cmd->opts);
     if (cmd->waits) add_opts(a, wait_opts);
     if (cmd->confirms) add_opts(a, yes_opts);
@@ -197,6 +198,7 @@ int args_parse(struct cli *c, struct args *a, const struct cmd *cmd, int argc, c
         const char *w = argv[i];
         if (!only_pos && strcmp(w, "--") == 0) {
             only_pos = true;
+            a->dashdash = a->npos;
             continue;
         }
         if (only_pos || w[0] != '-' || w[1] == 0) {

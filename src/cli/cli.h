@@ -128,7 +128,7 @@ struct cli {
 /* ---- args.c ---- */
 
 #define MAX_OPTS 64
-#define MAX_POS  8
+#define MAX_POS  64
 
 struct args {
     const struct cmd *cmd;
@@ -142,6 +142,7 @@ struct args {
     } val[MAX_OPTS];
     const char *pos[MAX_POS];
     int npos;
+    int dashdash; /* the index in pos of the first word after "--", or -1 (none) */
 };
 
 extern const struct opt global_opts[];
@@ -198,6 +199,16 @@ const char *time_arg(struct cli *c, const struct args *a, const char *name, bool
  * a terminal (kumo cannot ask: --yes is needed). Nothing is sent before. */
 int confirm_delete(struct cli *c, const struct args *a, const char *question);
 int edit_distance(const char *a, const char *b);
+
+/* ---- osprofile.c ---- */
+
+/* A new VM's osProfile in body from --admin-username, --ssh-key-value,
+ * --generate-ssh-keys and --admin-password (or the user's own ~/.ssh key
+ * when image, a name/alias/URN or NULL for the default, is provisioned).
+ * 0, or -1 after a usage error. */
+int os_profile_into(struct cli *c, const struct args *a, json_t *body, const char *image);
+/* The admin user name when none is given: $USER when valid, else azureuser. */
+const char *default_admin_user(void);
 
 /* ---- http.c ---- */
 
@@ -434,6 +445,7 @@ extern const struct resource vm_resource;
 /* A VM's full key/value view. */
 void vm_view(struct cli *c, const json_t *vm);
 int vm_console(struct cli *c, struct args *a);
+int vm_ssh(struct cli *c, struct args *a); /* ssh.c */
 
 /* How console_attach() behaves (console.c). */
 struct attach_opts {

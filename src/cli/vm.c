@@ -99,6 +99,30 @@ void vm_view(struct cli *c, const json_t *vm)
     kv_add(t, "Image", member_text(vm, "image"));
     kv_add(t, "Power state", member_text(vm, "powerState"));
     kv_add(t, "Provisioning", fmt_state(vm));
+    const json_t *osp = json_object_get(vm, "osProfile");
+    if (json_is_object(osp)) {
+        size_t nk = json_array_size(json_object_get(osp, "sshPublicKeys"));
+        kv_add(t, "Admin account",
+               fmt_str("%s (%zu SSH key%s%s)", member_text(osp, "adminUsername"), nk,
+                       nk == 1 ? "" : "s",
+                       member_bool(osp, "adminPasswordSet") ? ", a password" : ""));
+    }
+    const json_t *gp = json_object_get(vm, "osProvisioning");
+    if (member_str(gp, "state")) {
+        const char *stages = "";
+        size_t si;
+        const json_t *ev;
+        json_array_foreach(json_object_get(gp, "stages"), si, ev)
+        {
+            stages = fmt_str(
+                "%s%s%s %s%s", stages, *stages ? ", " : "", member_text(ev, "name"),
+                member_str(ev, "result") ? member_str(ev, "result") : member_text(ev, "event_type"),
+                strcmp(member_text(ev, "name"), "modules-final") == 0 ? " (user data)" : "");
+        }
+        kv_add(t, "Guest setup",
+               fmt_str("%s%s%s", member_text(gp, "state"), *stages ? ": " : " (no report yet)",
+                       stages));
+    }
     size_t i;
     const json_t *nic;
     json_array_foreach(json_object_get(vm, "networkInterfaces"), i, nic)
@@ -148,8 +172,10 @@ void vm_view(struct cli *c, const json_t *vm)
                        g, n));
     kv_add(t, "Created", fmt_time(member_str(vm, "createdAt")));
     const char *ps = member_text(vm, "powerState");
-    if (strcmp(ps, "Running") == 0 || strcmp(ps, "Starting") == 0)
+    if (strcmp(ps, "Running") == 0 || strcmp(ps, "Starting") == 0) {
         kv_add(t, "Console", fmt_str("kumo vm console -g %s %s", g, n));
+        if (json_is_object(osp)) kv_add(t, "SSH", fmt_str("kumo vm ssh -g %s %s", g, n));
+    }
     kv_print(t, c->out);
 }
 
@@ -209,6 +235,10 @@ static int vm_create(struct cli *c, struct args *a)
 
     json_t *body = json_pack("{ss ss}", "name", n, "size", size);
     if (arg_str(a, "image")) json_object_set_new(body, "image", json_string(arg_str(a, "image")));
+    if (os_profile_into(c, a, body, arg_str(a, "image")) < 0) {
+        json_decref(body);
+        return KX_USAGE;
+    }
     long v;
     int r;
     json_t *os = json_object();
@@ -1052,8 +1082,26 @@ static const struct opt create_opts[] = {
     {"name", 'n', OPT_VALUE, "NAME", "the VM's name, also the guest's host name", "name"},
     {"size", 0, OPT_VALUE, "SIZE", "vCPUs and memory: a size from 'kumo size list', e.g. B1s",
      "size"},
-    {"image", 0, OPT_VALUE, "IMAGE", "what it boots (default: default, kumo's Linux guest)",
+    {"image", 0, OPT_VALUE, "IMAGE",
+     "what it boots: an image's name, alias or URN from 'kumo image list' (default: default, "
+     "kumo's Linux guest; e.g. Debian13 or Debian:debian-13:13:latest)",
      "image"},
+    {"admin-username", 0, OPT_VALUE, "NAME",
+     "the admin account the image's provisioning makes (default: $USER unless root, else "
+     "azureuser)",
+     "osProfile.adminUsername"},
+    {"ssh-key-value|ssh-key-values", 0, OPT_LIST, "KEY|@FILE",
+     "its SSH public keys: a key, or @FILE (a .pub or authorized_keys file); repeatable "
+     "(default: your ~/.ssh/id_ed25519.pub, id_ecdsa.pub or id_rsa.pub, if there is one)",
+     "osProfile.sshPublicKeys"},
+    {"generate-ssh-keys", 0, OPT_FLAG, NULL,
+     "use ~/.ssh/id_ed25519.pub, making the key pair with ssh-keygen if it is missing",
+     "osProfile.sshPublicKeys"},
+    {"admin-password", 0, OPT_VALUE, "PASSWORD",
+     "its password, where the image takes one (Debian13 does, default does not): 12-123 "
+     "characters, 3 of lower case, upper case, digits, others; also turns on SSH password "
+     "logins",
+     "osProfile.adminPassword"},
     {"vnet|vnet-name", 0, OPT_VALUE, "VNET",
      "virtual network of its NIC (default NAME-vnet, made with 10.0.0.0/16 if missing)", "vnet"},
     {"subnet", 0, OPT_VALUE, "SUBNET", "subnet of that network (default: default, 10.0.0.0/24)",
@@ -1384,6 +1432,30 @@ static const struct cmd open_port_c = {
     .positionals = 1,
     .examples = "  kumo vm open-port -g web -n web1 --port 8080\n"
                 "  kumo vm open-port -g web -n web1 --port 53 --protocol Udp --priority 300\n"};
+static const struct cmd ssh_c = {
+    .name = "ssh",
+    .summary = "Log into a VM with ssh, through its public IP",
+    .usage = GN " [--user NAME] [-i KEY] [--ssh-arg=ARG ...] [-- COMMAND ...]",
+    .help = "Run the system's ssh to the VM, as az ssh vm does: kumo finds the host port its "
+            "public IP forwards to TCP 22 and its admin account (made at its create from "
+            "--admin-username and the SSH keys), and ssh logs in with your key. A VM's host "
+            "keys are remembered in known_hosts under its vmId (trusted at the first login). "
+            "Its NSG decides: a rule denying TCP 22 refuses the connection. Words after -- are "
+            "the command to run there; kumo's exit status is then ssh's (the command's).",
+    .opts =
+        (const struct opt[]){OPT_G("VM"),
+                             OPT_N("VM"),
+                             {"user|local-user", 0, OPT_VALUE, "NAME",
+                              "log in as NAME (default: the VM's admin account)", NULL},
+                             {"private-key-file", 'i', OPT_VALUE, "FILE",
+                              "the private key (default: ssh's own, ~/.ssh/id_*)", NULL},
+                             {"ssh-arg", 0, OPT_LIST, "ARG",
+                              "more arguments for ssh, e.g. --ssh-arg=-L8080:localhost:80", NULL},
+                             {0}},
+    .run = vm_ssh,
+    .positionals = MAX_POS,
+    .examples = "  kumo vm ssh -g web web1\n"
+                "  kumo vm ssh -g web web1 -- sudo apt-get install -y nginx\n"};
 static const struct cmd log_c = {
     .name = "log",
     .summary = "Print the boot diagnostics (serial console) log",
@@ -1437,13 +1509,13 @@ static const struct cmd vmdisk_c = {
 const struct cmd cmd_vm = {
     .name = "vm",
     .summary = "Virtual machines: create, list, show, start, stop, deallocate, restart, "
-               "resize, delete, console, log",
+               "resize, delete, console, ssh, log",
     .help = "Virtual machines. A VM is billed per second by its size while it is allocated "
             "(Starting, Running, Stopping, Stopped); Deallocated VMs are not billed.",
     .sub = (const struct cmd *const[]){&create_c, &list_c, &show_c, &list_ips_c, &start_c, &stop_c,
                                        &deallocate_c, &restart_c, &resize_c, &delete_c,
-                                       &run_command_c, &runs_c, &open_port_c, &console_c, &log_c,
-                                       &history_c, &update_c, &vmdisk_c, NULL},
+                                       &run_command_c, &runs_c, &open_port_c, &console_c, &ssh_c,
+                                       &log_c, &history_c, &update_c, &vmdisk_c, NULL},
     .examples = "  kumo vm create -g web -n web1 --size B1s --public-ip\n"
                 "  kumo vm list -g web\n"
                 "  kumo vm stop -g web web1\n",

@@ -80,6 +80,30 @@ static json_t *vm_nics_json(struct kumod *k, int64_t vm)
     return arr;
 }
 
+/* osProfile from columns col.. (admin_username, ssh_keys, has a password)
+ * and the VM's name: null when the VM has no admin account. */
+static json_t *os_profile_json(sqlite3_stmt *st, int col)
+{
+    if (db_col_null(st, col)) return json_null();
+    json_t *keys = db_col_null(st, col + 1) ? NULL : json_loads(db_col_text(st, col + 1), 0, NULL);
+    char host[64];
+    if (!netplane_hostname(db_col_text(st, 1), host)) host[0] = 0;
+    return json_pack("{s:s,s:s,s:o,s:b}", "adminUsername", db_col_text(st, col), "computerName",
+                     host, "sshPublicKeys", json_is_array(keys) ? keys : json_array(),
+                     "adminPasswordSet", sqlite3_column_int(st, col + 2));
+}
+
+/* osProvisioning from columns col.. (os_prov, os_prov_events, the image's
+ * provisioning): how the guest's provisioning went, as it reported it. */
+static json_t *os_provisioning_json(sqlite3_stmt *st, int col)
+{
+    json_t *events =
+        db_col_null(st, col + 1) ? NULL : json_loads(db_col_text(st, col + 1), 0, NULL);
+    return json_pack("{s:s,s:o,s:o}", "image", db_col_text(st, col + 2), "state",
+                     db_col_null(st, col) ? json_null() : json_string(db_col_text(st, col)),
+                     "stages", json_is_array(events) ? events : json_array());
+}
+
 json_t *api_vm_json(struct kumod *k, int64_t id)
 {
     sqlite3_stmt *st =
@@ -89,7 +113,9 @@ json_t *api_vm_json(struct kumod *k, int64_t id)
                 " v.started_ms, v.last_exit, v.error_code, v.error_msg, v.created_ms,"
                 " v.updated_ms, v.dedicated, v.host_cpus, v.cpu_credits, v.cpu_capped, s.burst,"
                 " (SELECT name FROM vmss WHERE id = v.vmss_id), v.model_version,"
-                " coalesce(v.host_id, 0)"
+                " coalesce(v.host_id, 0),"
+                " v.admin_username, v.ssh_keys, v.admin_pw_hash IS NOT NULL, v.os_prov,"
+                " v.os_prov_events, i.provisioning"
                 " FROM vms v JOIN groups g ON g.id = v.group_id"
                 " JOIN sizes s ON s.id = v.size_id JOIN images i ON i.id = v.image_id"
                 " LEFT JOIN hosts h ON h.id = v.host_id WHERE v.id = ?",
@@ -168,6 +194,12 @@ json_t *api_vm_json(struct kumod *k, int64_t id)
                                           sqlite3_column_int(st, 21)));
         else
             json_object_set_new(out, "cpuCredits", json_null());
+        char guid[40];
+        if (out)
+            json_object_set_new(
+                out, "vmId", json_string(netplane_vm_guid(id, sqlite3_column_int64(st, 16), guid)));
+        if (out) json_object_set_new(out, "osProfile", os_profile_json(st, 26));
+        if (out) json_object_set_new(out, "osProvisioning", os_provisioning_json(st, 29));
         if (out && !db_col_null(st, 23))
             json_object_set_new(out, "scaleSet",
                                 json_pack("{s:s,s:I}", "name", db_col_text(st, 23), "modelVersion",
@@ -187,10 +219,14 @@ static int64_t vm_lookup(struct api_ctx *c)
     return api_find(c, "vms", g, c->p[1], "virtual machine", NULL);
 }
 
+/* No operation runs, and the guest's provisioning is not awaited (a create
+ * is done when its guest reported, as on Azure). */
 static bool vm_done(struct api_ctx *c, int64_t id)
 {
     bool ok;
-    int64_t n = db_int(c->k->db, &ok, 0, "SELECT count(*) FROM vms WHERE id = ? AND op IS NOT NULL",
+    int64_t n = db_int(c->k->db, &ok, 0,
+                       "SELECT count(*) FROM vms WHERE id = ? AND (op IS NOT NULL OR"
+                       " prov_state = 'Creating')",
                        "i", id);
     return ok && n == 0;
 }
@@ -250,6 +286,7 @@ static void vm_create(struct api_ctx *c)
     const json_t *osd = json_object_get(b, "osDisk");
     struct prov_data_disk disks[MAX_DATA_DISKS];
     const char *nics[MAX_NICS];
+    const char *keys[PROV_MAX_SSH_KEYS];
     struct prov_vm_spec s = {
         .name = body_str(b, "name", ""),
         .size = body_str(b, "size", ""),
@@ -267,9 +304,16 @@ static void vm_create(struct api_ctx *c)
         .tags = json_object_get(b, "tags"),
         .dedicated = json_is_true(json_object_get(b, "dedicated")),
         .host = body_str(b, "host", NULL),
+        .admin_username = body_str(json_object_get(b, "osProfile"), "adminUsername", NULL),
+        .admin_password = body_str(json_object_get(b, "osProfile"), "adminPassword", NULL),
+        .ssh_keys = keys,
     };
     size_t i;
     const json_t *v;
+    json_array_foreach(json_object_get(json_object_get(b, "osProfile"), "sshPublicKeys"), i, v)
+    {
+        if (s.nkeys < PROV_MAX_SSH_KEYS) keys[s.nkeys++] = json_string_value(v);
+    }
     json_array_foreach(json_object_get(b, "dataDisks"), i, v)
     {
         if (s.ndata < MAX_DATA_DISKS) disks[s.ndata++] = data_disk(v);

@@ -34,6 +34,7 @@ struct vmss_ctl;
 struct lb;
 struct cluster;
 struct portal;
+struct guestprov;
 
 struct kumod_config {
     char data_dir[3072];        /* absolute (shorter than PATH_MAX, so paths under it fit) */
@@ -41,6 +42,8 @@ struct kumod_config {
     char arm_listen[64];        /* the ARM endpoint's "127.0.0.1:8443", or "" (src/cloud/arm) */
     char vmm_path[PATH_MAX];    /* kumo-vmm binary */
     char guest_dir[PATH_MAX];   /* default image source ("" = guest/build.sh's cache) */
+    char debian_image[PATH_MAX]; /* the Debian 13 image's qcow2 ("" = guest/debian/build.sh's
+                                    cache, "none" = not registered) */
     char switch_path[PATH_MAX]; /* kumo-switch ("" = find it, "none" = NAT fallback) */
     char public_address[64];    /* address public IPs map on */
     long host_cpus;             /* <0: not given on the command line */
@@ -55,6 +58,7 @@ struct kumod_config {
     int shutdown_timeout;        /* seconds a graceful stop waits for the guest (0: none) */
     int workers;                 /* operation threads */
     int autoscale_interval;      /* seconds between autoscale evaluations */
+    int provisioning_timeout;    /* seconds a guest has to report its provisioning */
     int verbose;
     /* cluster mode (docs/cluster.md): etcd's client URLs ("" = one host
      * alone), this host's name, underlay address, the directory every host
@@ -83,6 +87,7 @@ struct kumod {
     struct vmss_ctl *vmss; /* vmss.h: scale sets and autoscale */
     struct lb *lb;         /* lb.h: scale set load balancers */
     struct portal *portal; /* portal.h: the web portal, or NULL */
+    struct guestprov *gprov; /* guestprov.h: the guests' provisioning reports */
     char token[65];       /* 64 hex digits */
     char host_name[64];   /* this host's name in the hosts table */
     int64_t host_id;      /* this host's row: the VMs it runs have vms.host_id = host_id */

@@ -11,6 +11,7 @@
 #include "cloud/cluster/cluster.h"
 #include "cloud/db.h"
 #include "cloud/diskops.h"
+#include "cloud/guestprov.h"
 #include "cloud/http.h"
 #include "cloud/jobs.h"
 #include "cloud/kumod.h"
@@ -67,6 +68,9 @@ static void usage(FILE *out)
             "                          first NIC on kumo-vmm's user-mode NAT\n"
             "  --guest-dir DIR         where the default image comes from at first start\n"
             "                          (Image + rootfs.ext4; default: guest/build.sh's cache)\n"
+            "  --debian-image FILE|none the Debian 13 image registered as debian-13 at start\n"
+            "                          (default: guest/debian/build.sh's newest cache entry;\n"
+            "                          none: not registered)\n"
             "  --host-cpus N           cores this host offers (default: online CPUs)\n"
             "  --host-memory-mib N     memory this host offers (default: MemTotal)\n"
             "  --reserved-memory-mib N memory kept for the host (default: 1/10, >= 512)\n"
@@ -83,6 +87,9 @@ static void usage(FILE *out)
             "  --stop-timeout S        seconds before a stopping VM is killed (default 30)\n"
             "  --workers N             threads for long operations (default 4)\n"
             "  --autoscale-interval S  seconds between autoscale evaluations (default 30)\n"
+            "  --provisioning-timeout S seconds a new VM's guest has to report that its\n"
+            "                          provisioning is done, before the VM is Failed\n"
+            "                          (OSProvisioningTimedOut; default 1200, as Azure)\n"
             "  --no-portal             do not serve the web portal (docs/portal.md) at /portal/\n"
             "  --portal-origin URL     the portal's address when a proxy serves it\n"
             "                          (https://kumo.example): its requests are accepted\n"
@@ -151,7 +158,9 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         O_SHARED,
         O_CTTL,
         O_NOPORTAL,
-        O_PORIGIN
+        O_PORIGIN,
+        O_DEBIAN,
+        O_PROVTO
     };
     static const struct option opts[] = {
         {"data-dir", required_argument, NULL, O_DATA},
@@ -160,6 +169,8 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         {"vmm", required_argument, NULL, O_VMM},
         {"switch", required_argument, NULL, O_SWITCH},
         {"guest-dir", required_argument, NULL, O_GUEST},
+        {"debian-image", required_argument, NULL, O_DEBIAN},
+        {"provisioning-timeout", required_argument, NULL, O_PROVTO},
         {"host-cpus", required_argument, NULL, O_CPUS},
         {"host-memory-mib", required_argument, NULL, O_MEM},
         {"reserved-memory-mib", required_argument, NULL, O_RES},
@@ -200,6 +211,7 @@ static int parse(int argc, char **argv, struct kumod_config *c)
                                .workers = 4,
                                .shutdown_timeout = 30,
                                .autoscale_interval = 30,
+                               .provisioning_timeout = 1200,
                                .portal = true};
     snprintf(c->public_address, sizeof(c->public_address), "127.0.0.1");
     int o;
@@ -213,6 +225,11 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         case O_VMM: snprintf(c->vmm_path, sizeof(c->vmm_path), "%s", optarg); break;
         case O_SWITCH: snprintf(c->switch_path, sizeof(c->switch_path), "%s", optarg); break;
         case O_GUEST: snprintf(c->guest_dir, sizeof(c->guest_dir), "%s", optarg); break;
+        case O_DEBIAN: snprintf(c->debian_image, sizeof(c->debian_image), "%s", optarg); break;
+        case O_PROVTO:
+            if (!num(optarg, 1, 86400, &v)) goto bad;
+            c->provisioning_timeout = (int)v;
+            break;
         case O_CPUS:
             if (!num(optarg, 1, 4096, &c->host_cpus)) goto bad;
             break;
@@ -585,7 +602,7 @@ int main(int argc, char **argv)
         return 1;
     }
     runcmd_recover(&k);
-    diskops_register_default(&k);
+    diskops_register_builtin(&k);
     kumod_lock(&k);
     netplane_start(&k);
     kumod_unlock(&k);
@@ -595,6 +612,11 @@ int main(int argc, char **argv)
     }
     vmops_recover(&k);
     k.metrics = metrics_start(&k);
+    k.gprov = guestprov_start(&k);
+    if (!k.gprov) {
+        log_error("cannot start the provisioning watcher thread");
+        return 1;
+    }
     k.lb = lb_start(&k);
     k.vmss = vmss_start(&k);
     if (!k.lb || !k.vmss) {
@@ -639,6 +661,7 @@ int main(int argc, char **argv)
     lb_stop(k.lb);
     metrics_stop(k.metrics);
     jobs_stop(k.run_jobs);
+    guestprov_stop(k.gprov);
     jobs_stop(k.jobs);
     supervisor_stop(k.sup);
     netplane_stop(&k);

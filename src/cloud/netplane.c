@@ -39,7 +39,7 @@ struct netplane {
     json_t *last;       /* cluster mode: the configuration the switch has */
 };
 
-char *netplane_mac(int64_t nic, char buf[24])
+char *netplane_nic_mac(int64_t nic, char buf[24])
 {
     snprintf(buf, 24, "02:6b:75:%02x:%02x:%02x", (unsigned)(nic >> 16) & 0xff,
              (unsigned)(nic >> 8) & 0xff, (unsigned)nic & 0xff);
@@ -207,6 +207,29 @@ void netplane_check(struct kumod *k)
     if (ensure_switch(k) == 0) netplane_sync(k);
 }
 
+json_t *netplane_provisioning(struct kumod *k, int64_t nic_id, bool clear, char *err, size_t errlen)
+{
+    struct netplane *n = k->net;
+    if (!n || !n->has_switch) {
+        snprintf(err, errlen, "no kumo-switch (no metadata service)");
+        return NULL;
+    }
+    char nic[32];
+    snprintf(nic, sizeof(nic), "nic-%" PRId64, nic_id);
+    json_t *req = json_pack("{s:s,s:s,s:b}", "op", "provisioning", "nic", nic, "clear", clear);
+    json_t *r = vmm_request(n->control, req, 2000, err, errlen);
+    json_decref(req);
+    json_t *events = json_incref(json_object_get(r, "events"));
+    if (r && !json_is_array(events)) {
+        const char *why = json_string_value(json_object_get(r, "error"));
+        snprintf(err, errlen, "kumo-switch: %s", why ? why : "no events in its answer");
+        json_decref(events);
+        events = NULL;
+    }
+    json_decref(r);
+    return events;
+}
+
 /* ---- the configuration document ---- */
 
 static json_t *string_list(const char *json_text)
@@ -215,32 +238,42 @@ static json_t *string_list(const char *json_text)
     return json_is_array(a) ? a : (json_decref(a), json_array());
 }
 
+bool netplane_hostname(const char *vm, char out[64])
+{
+    size_t n = 0;
+    for (; *vm && n < 63; vm++)
+        out[n++] = (*vm == '_' || *vm == '.') ? '-' : *vm;
+    while (n && out[n - 1] == '-')
+        n--;
+    out[n] = 0;
+    return n > 0;
+}
+
 /* A DHCP host name (RFC 1123 label) from a VM name, or NULL. */
 static json_t *hostname(const char *vm)
 {
     char h[64];
-    size_t n = 0;
-    for (; *vm && n < 63; vm++)
-        h[n++] = (*vm == '_' || *vm == '.') ? '-' : *vm;
-    while (n && h[n - 1] == '-')
-        n--;
-    h[n] = 0;
-    return n ? json_string(h) : NULL;
+    return netplane_hostname(vm, h) ? json_string(h) : NULL;
+}
+
+char *netplane_vm_guid(int64_t vm_id, int64_t created_ms, char buf[40])
+{
+    uint64_t id = (uint64_t)vm_id, created = (uint64_t)created_ms;
+    snprintf(buf, 40, "%08" PRIx64 "-%04" PRIx64 "-4%03" PRIx64 "-8%03" PRIx64 "-%012" PRIx64,
+             (created >> 16) & 0xffffffffu, created & 0xffff, (id >> 60) & 0xfff,
+             (id >> 48) & 0xfff, id & 0xffffffffffffu);
+    return buf;
 }
 
 /* The metadata service's view of a NIC's VM (docs/network.md, the NIC's
- * "vm"): columns 6.. of netplane_config's NIC query. The instance id is
- * a GUID-shaped text of the VM's row id and creation time, so a VM created
- * again with the same name is a new instance (its user data runs again). */
+ * "vm"): columns 6.. of netplane_config's NIC query; the admin account and
+ * its SSH keys only when its image is provisioned (the default guest's
+ * init reads them there; cloud-init images show them as Azure's IMDS
+ * does). */
 static json_t *vm_object(sqlite3_stmt *st)
 {
-    uint64_t id = (uint64_t)sqlite3_column_int64(st, 7);
-    uint64_t created = (uint64_t)sqlite3_column_int64(st, 8);
     char vmid[40];
-    snprintf(vmid, sizeof(vmid),
-             "%08" PRIx64 "-%04" PRIx64 "-4%03" PRIx64 "-8%03" PRIx64 "-%012" PRIx64,
-             (created >> 16) & 0xffffffffu, created & 0xffff, (id >> 60) & 0xfff,
-             (id >> 48) & 0xfff, id & 0xffffffffffffu);
+    netplane_vm_guid(sqlite3_column_int64(st, 7), sqlite3_column_int64(st, 8), vmid);
     json_t *vm = json_pack("{s:s,s:s}", "name", db_col_text(st, 6), "id", vmid);
     if (!db_col_null(st, 9)) json_object_set_new(vm, "size", json_string(db_col_text(st, 9)));
     if (!db_col_null(st, 10))
@@ -248,6 +281,14 @@ static json_t *vm_object(sqlite3_stmt *st)
     if (!db_col_null(st, 11)) json_object_set_new(vm, "location", json_string(db_col_text(st, 11)));
     if (!db_col_null(st, 12))
         json_object_set_new(vm, "user_data", json_string(db_col_text(st, 12)));
+    if (!db_col_null(st, 15)) {
+        json_object_set_new(vm, "admin_username", json_string(db_col_text(st, 15)));
+        json_t *keys = db_col_null(st, 16) ? NULL : json_loads(db_col_text(st, 16), 0, NULL);
+        if (json_is_array(keys) && json_array_size(keys))
+            json_object_set_new(vm, "public_keys", keys);
+        else
+            json_decref(keys);
+    }
     return vm;
 }
 
@@ -357,7 +398,7 @@ json_t *netplane_config(struct kumod *k)
         db,
         "SELECT n.id, s.vnet_id, n.subnet_id, n.private_ip, n.nsg_id, n.public_ip_id, v.name,"
         " v.id, v.created_ms, z.name, g.name, g.location, v.user_data, coalesce(v.host_id, 0),"
-        " h.address"
+        " h.address, v.admin_username, v.ssh_keys"
         " FROM nics n JOIN subnets s ON s.id = n.subnet_id LEFT JOIN vms v ON v.id = n.vm_id"
         " LEFT JOIN sizes z ON z.id = v.size_id LEFT JOIN groups g ON g.id = v.group_id"
         " LEFT JOIN hosts h ON h.id = v.host_id"
@@ -370,7 +411,7 @@ json_t *netplane_config(struct kumod *k)
         snprintf(vnet, sizeof(vnet), "vnet-%" PRId64, (int64_t)sqlite3_column_int64(st, 1));
         snprintf(subnet, sizeof(subnet), "subnet-%" PRId64, (int64_t)sqlite3_column_int64(st, 2));
         json_t *nic = json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", name, "vnet", vnet, "subnet", subnet,
-                                "mac", netplane_mac(id, mac), "private_ip",
+                                "mac", netplane_nic_mac(id, mac), "private_ip",
                                 net_ip4_str((uint32_t)sqlite3_column_int64(st, 3), ip));
         int64_t host = sqlite3_column_int64(st, 13);
         if (underlay[0] && host && host != k->host_id && !db_col_null(st, 14) &&
@@ -674,7 +715,7 @@ static json_t *user_args(struct kumod *k, int64_t vm)
     }
     sqlite3_finalize(st);
     if (len > 0 && (size_t)len < sizeof(spec))
-        snprintf(spec + len, sizeof(spec) - (size_t)len, ",mac=%s", netplane_mac(nic, mac));
+        snprintf(spec + len, sizeof(spec) - (size_t)len, ",mac=%s", netplane_nic_mac(nic, mac));
     json_array_append_new(args, json_string("--net"));
     json_array_append_new(args, json_string(spec));
     return args;
@@ -702,7 +743,7 @@ json_t *netplane_vm_args(struct kumod *k, int64_t vm, char *err, size_t errlen)
         int64_t id = sqlite3_column_int64(st, 0);
         char spec[PATH_MAX + 128], mac[24];
         snprintf(spec, sizeof(spec), "switch=%s,nic=nic-%" PRId64 ",mac=%s", n->ports, id,
-                 netplane_mac(id, mac));
+                 netplane_nic_mac(id, mac));
         json_array_append_new(args, json_string("--net"));
         json_array_append_new(args, json_string(spec));
     }

@@ -11,7 +11,9 @@
 
 #include "cloud/credits.h"
 #include "cloud/db.h"
+#include "cloud/guestprov.h"
 #include "cloud/kumod.h"
+#include "cloud/netplane.h"
 #include "cloud/placement.h"
 #include "cloud/state.h"
 #include "cloud/timefmt.h"
@@ -25,6 +27,7 @@
 #define GIB             (1024ull * 1024 * 1024)
 #define MIN_OS_DISK_GIB 4
 #define MAX_LUNS        6
+#define VMM_MAX_DEVICES 6 /* kumo-vmm's disks and NICs (src/machine/virt.h) */
 
 static bool is(const char *a, const char *b)
 {
@@ -584,6 +587,75 @@ static int given_nics(struct prov_tx *t, const struct prov_vm_spec *s, int64_t g
     return 0;
 }
 
+/* What the image's provisioning (none, kumo, cloud-init) can honour of the
+ * OS profile; 0, or -1 with a 400 naming the field. */
+static int check_os_profile(struct kumod *k, const struct prov_vm_spec *s, const char *prov,
+                            const char *image, struct kerr *e)
+{
+    if (!s->admin_username && (s->nkeys || s->admin_password))
+        return kerr_invalid(e, "osProfile.adminUsername",
+                            "osProfile.adminUsername: missing: SSH keys and a password are the "
+                            "admin account's; give its user name (e.g. azureuser)");
+    if (s->nkeys > PROV_MAX_SSH_KEYS)
+        return kerr_invalid(e, "osProfile.sshPublicKeys",
+                            "osProfile.sshPublicKeys: %zu keys; at most %d", s->nkeys,
+                            PROV_MAX_SSH_KEYS);
+    if (!s->admin_username) return 0;
+    if (is(prov, "none"))
+        return kerr_invalid(e, "osProfile.adminUsername",
+                            "osProfile.adminUsername: image '%s' is not provisioned (its "
+                            "provisioning is none): nothing in it would make the admin account "
+                            "or install SSH keys; use an image that is ('kumo image list' shows "
+                            "each image's provisioning), or leave out the admin account",
+                            image);
+    if (is(prov, "kumo") && s->admin_password)
+        return kerr_invalid(e, "osProfile.adminPassword",
+                            "osProfile.adminPassword: image '%s' cannot take a password: its SSH "
+                            "server (dropbear) is built for key logins only and it has no sudo; "
+                            "give SSH keys instead (kumo vm create --ssh-key-value "
+                            "@~/.ssh/id_ed25519.pub, or --generate-ssh-keys), or use an image "
+                            "provisioned by cloud-init (--image Debian13)",
+                            image);
+    if (is(prov, "kumo") && !netplane_has_switch(k))
+        return kerr_invalid(e, "osProfile.adminUsername",
+                            "osProfile.adminUsername: image '%s' is provisioned from kumo's "
+                            "metadata service, which kumo-switch runs, and this kumod has none "
+                            "(--switch none, or it was not found): start kumod with kumo-switch, "
+                            "or leave out the admin account",
+                            image);
+    return 0;
+}
+
+/* Record the OS profile of VM vm (its keys as a JSON array, the password as
+ * a hash) and whether its provisioning is tracked; 0, or -1 with t->e. */
+static int store_os_profile(struct prov_tx *t, int64_t vm, const struct prov_vm_spec *s,
+                            const char *prov)
+{
+    struct kumod *k = t->k;
+    char hash[GUESTPROV_PASSWORD_MAX] = "", why[256];
+    if (s->admin_password &&
+        guestprov_hash_password(s->admin_password, hash, sizeof(hash), why, sizeof(why)) < 0)
+        return kerr_internal(t->e, "%s", why);
+    char *keys = NULL;
+    if (s->nkeys) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < s->nkeys; i++)
+            json_array_append_new(a, json_string(s->ssh_keys[i]));
+        keys = json_dumps(a, JSON_COMPACT);
+        json_decref(a);
+    }
+    /* tracked: the guest reports to the metadata service, which kumo-switch runs */
+    bool tracked = !is(prov, "none") && netplane_has_switch(k);
+    int rc =
+        db_exec(k->db,
+                "UPDATE vms SET admin_username = ?, ssh_keys = ?, admin_pw_hash = nullif(?, ''),"
+                " os_prov = ? WHERE id = ?",
+                "tttti", s->admin_username, keys, hash, tracked ? "Pending" : NULL, vm);
+    free(keys);
+    explicit_bzero(hash, sizeof(hash));
+    return rc < 0 ? prov_db_error(t, NULL) : 0;
+}
+
 int64_t prov_vm_insert(struct prov_tx *t, int64_t g, const struct prov_vm_spec *s)
 {
     struct kumod *k = t->k;
@@ -599,6 +671,19 @@ int64_t prov_vm_insert(struct prov_tx *t, int64_t g, const struct prov_vm_spec *
         return kerr_invalid(e, "dataDisks",
                             "dataDisks: size %s takes at most %" PRId64 " data disks", size.name,
                             size.max_data_disks);
+    char prov[32] = "none", iname[80] = "";
+    db_text(db, prov, sizeof(prov), "SELECT provisioning FROM images WHERE id = ?", "i", image_id);
+    db_text(db, iname, sizeof(iname), "SELECT name FROM images WHERE id = ?", "i", image_id);
+    if (check_os_profile(k, s, prov, iname, e) < 0) return -1;
+    /* kumo-vmm's virtio slots: the OS disk, data disks, the seed disk, NICs */
+    size_t devices =
+        1 + s->ndata + (is(prov, "cloud-init") ? 1 : 0) + (s->nics_given ? s->nnics : 1);
+    if (is(prov, "cloud-init") && devices > VMM_MAX_DEVICES)
+        return kerr_invalid(e, "dataDisks",
+                            "dataDisks: image '%s' needs a seed disk for cloud-init, and a VM has "
+                            "room for %d disks and NICs together: %zu data disks are too many "
+                            "here",
+                            iname, VMM_MAX_DEVICES, s->ndata);
     int64_t img_bytes =
         db_int(db, NULL, 0, "SELECT size_bytes FROM images WHERE id = ?", "i", image_id);
     int64_t img_gib = (int64_t)(((uint64_t)img_bytes + GIB - 1) / GIB);
@@ -653,6 +738,7 @@ int64_t prov_vm_insert(struct prov_tx *t, int64_t g, const struct prov_vm_spec *
                 "iiii", s->vmss_id, s->vmss_index, s->model_version, vm) < 0)
         return prov_db_error(t, NULL);
     if (vm_set_state(db, vm, NULL, NULL, "created", now) < 0) return prov_db_error(t, NULL);
+    if (store_os_profile(t, vm, s, prov) < 0) return -1;
     /* OS disk: an overlay of the image */
     char disk_name[96], base[96];
     snprintf(base, sizeof(base), "%.60s-osdisk", s->name);

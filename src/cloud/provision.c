@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 /* ---- transactions ---- */
@@ -156,16 +157,70 @@ int64_t prov_find(struct kumod *k, const char *table, int64_t group_id, const ch
     return -1;
 }
 
+/* Does urn ("P:O:S:V" as stored) match ref ("P:O:S" or "P:O:S:V", V
+ * "latest" or the stored version; any case)? */
+static bool urn_matches(const char *urn, const char *ref)
+{
+    const char *u = urn, *r = ref;
+    for (int part = 0; part < 3; part++) {
+        size_t ul = strcspn(u, ":"), rl = strcspn(r, ":");
+        if (ul != rl || strncasecmp(u, r, ul) != 0) return false;
+        if ((part < 2 && (!u[ul] || !r[rl]))) return false;
+        u += ul + (u[ul] ? 1 : 0);
+        r += rl + (r[rl] ? 1 : 0);
+    }
+    /* u, r: the versions (r may have none) */
+    return !*r || strcasecmp(r, "latest") == 0 || strcasecmp(r, u) == 0;
+}
+
+int64_t prov_image_ref(struct kumod *k, const char *ref)
+{
+    assert(kumod_lock_held(k));
+    int64_t id = db_int(k->db, NULL, -1, "SELECT id FROM images WHERE name = ?", "t", ref);
+    if (id < 0) id = db_int(k->db, NULL, -1, "SELECT id FROM images WHERE alias = ?", "t", ref);
+    if (id >= 0 || !strchr(ref, ':')) return id;
+    sqlite3_stmt *st =
+        db_stmt(k->db, "SELECT id, urn FROM images WHERE urn IS NOT NULL ORDER BY id", "");
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        if (urn_matches(db_col_text(st, 1), ref)) {
+            id = sqlite3_column_int64(st, 0);
+            break;
+        }
+    sqlite3_finalize(st);
+    return id;
+}
+
+/* The images' names and aliases, for a message: "default (Default), ..." */
+static void image_names(struct kumod *k, char *out, size_t len)
+{
+    size_t n = 0;
+    out[0] = 0;
+    sqlite3_stmt *st = db_stmt(k->db, "SELECT name, alias, urn FROM images ORDER BY name", "");
+    while (st && sqlite3_step(st) == SQLITE_ROW && n + 1 < len) {
+        const char *alias = db_col_null(st, 1) ? NULL : db_col_text(st, 1);
+        const char *urn = db_col_null(st, 2) ? NULL : db_col_text(st, 2);
+        int w = snprintf(out + n, len - n, "%s%s%s%s%s%s%s", n ? ", " : "", db_col_text(st, 0),
+                         alias || urn ? " (" : "", alias ? alias : "", alias && urn ? ", " : "",
+                         urn ? urn : "", alias || urn ? ")" : "");
+        if (w < 0 || (size_t)w >= len - n) break;
+        n += (size_t)w;
+    }
+    sqlite3_finalize(st);
+}
+
 int64_t prov_image(struct kumod *k, const char *name, const char *field, struct kerr *e)
 {
     assert(kumod_lock_held(k));
-    int64_t id = db_int(k->db, NULL, -1, "SELECT id FROM images WHERE name = ?", "t", name);
+    int64_t id = prov_image_ref(k, name);
     if (id >= 0) return id;
+    char names[1024];
+    image_names(k, names, sizeof(names));
     if (field)
-        kerr_invalid(e, field, "%s: image '%.64s' not found (GET /v1/images lists them)", field,
-                     name);
+        kerr_invalid(e, field, "%s: image '%.64s' not found; the images are: %s", field, name,
+                     names[0] ? names : "none");
     else
-        kerr_notfound(e, "image '%.64s' not found", name);
+        kerr_notfound(e, "image '%.64s' not found; the images are: %s", name,
+                      names[0] ? names : "none");
     return -1;
 }
 
@@ -189,14 +244,25 @@ int prov_exec(struct kumod *k, struct kerr *e, bool net_changed, const char *wha
 
 int64_t prov_ready_image(struct kumod *k, const char *name, struct kerr *e)
 {
-    int64_t id = db_int(k->db, NULL, -1, "SELECT id FROM images WHERE name = ?", "t", name);
-    if (id < 0)
+    int64_t id = prov_image_ref(k, name);
+    if (id < 0) {
+        char names[1024];
+        image_names(k, names, sizeof(names));
         return kerr_invalid(e, "image",
-                            "image: unknown image '%s'; GET /v1/images lists the images", name);
-    char state[32] = "";
+                            "image: unknown image '%.64s': give an image's name, alias or URN "
+                            "(kumo image list shows them: %s)",
+                            name, names[0] ? names : "none");
+    }
+    char state[32] = "", iname[80] = "", why[512] = "";
     db_text(k->db, state, sizeof(state), "SELECT state FROM images WHERE id = ?", "i", id);
+    db_text(k->db, iname, sizeof(iname), "SELECT name FROM images WHERE id = ?", "i", id);
+    db_text(k->db, why, sizeof(why), "SELECT coalesce(error, '') FROM images WHERE id = ?", "i",
+            id);
+    if (strcmp(state, "Unavailable") == 0)
+        return kerr_invalid(e, "image", "image: image '%s' is %s", iname, why);
     if (strcmp(state, PV_SUCCEEDED) != 0)
-        return kerr_invalid(e, "image", "image: image '%s' is %s, not ready", name, state);
+        return kerr_invalid(e, "image", "image: image '%s' is %s, not ready%s%s", iname, state,
+                            why[0] ? ": " : "", why);
     return id;
 }
 

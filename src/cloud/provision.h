@@ -106,10 +106,15 @@ void prov_group_name(struct kumod *k, int64_t group_id, char *buf, size_t len);
  * when field is given (the name came from a field), 400 InvalidField. */
 int64_t prov_find(struct kumod *k, const char *table, int64_t group_id, const char *name,
                   const char *what, const char *field, struct kerr *e);
-/* An image's id by name: 404, or 400 naming field when given. */
+/* The image ref names: its name, its alias ("Debian13") or its URN
+ * ("Debian:debian-13:13:latest"; "Publisher:offer:sku", any case, the
+ * version "latest" or the image's); -1 when none. */
+int64_t prov_image_ref(struct kumod *k, const char *ref);
+/* An image's id by name, alias or URN: 404, or 400 naming field when
+ * given (the message lists the images). */
 int64_t prov_image(struct kumod *k, const char *name, const char *field, struct kerr *e);
 /* An image a VM can be made from (imported): its id, or -1 with 400 naming
- * "image" (unknown, or not ready). */
+ * "image" (unknown, not built on this host, or not ready). */
 int64_t prov_ready_image(struct kumod *k, const char *name, struct kerr *e);
 
 struct prov_size {
@@ -172,6 +177,12 @@ struct prov_image_spec {
     const char *kernel;      /* direct boot: NULL takes the default image's */
     const char *initrd;      /* or NULL */
     const char *kernel_args; /* NULL: "console=ttyS0 root=/dev/vda rw" */
+    /* How its guest is provisioned (docs/images.md, "Custom images"):
+     * "cloud-init" (a NoCloud seed disk), "kumo" (kumo's metadata service,
+     * as the default guest), "none"; NULL: cloud-init for firmware boot,
+     * none for direct boot. */
+    const char *provisioning;
+    const char *os; /* what it runs, for people ("Ubuntu 24.04"), or NULL */
 };
 /* Record an image; its import is submitted as a job (state Creating until
  * it ends). The files named must be readable now. */
@@ -341,6 +352,8 @@ int prov_nic_delete(struct kumod *k, int64_t group_id, const char *name, struct 
 
 /* ---- virtual machines ---- */
 
+#define PROV_MAX_SSH_KEYS 16 /* the metadata service's and the seed's limit */
+
 /* A data disk of a create or an attach: an existing disk, or a new one. */
 struct prov_data_disk {
     const char *disk; /* attach this existing disk (name), or NULL: a new one */
@@ -388,6 +401,21 @@ struct prov_vm_spec {
     const json_t *tags;    /* object of strings, or NULL */
     bool dedicated;
     const char *host; /* run on this host (name; cluster mode), or NULL: placement chooses */
+    /* The OS profile (docs/images.md): the admin account the image's
+     * provisioning makes in the guest (NULL: none), its SSH public keys
+     * (authorized_keys lines) and its password (NULL: none; kumod keeps
+     * only a SHA-512 crypt hash). Checked by the front end with
+     * validate.h's check_admin_username, check_ssh_public_key and
+     * check_admin_password (at most PROV_MAX_SSH_KEYS keys; keys and a
+     * password need the user name). The layer refuses (400, naming the
+     * field "osProfile.adminPassword" or "osProfile.adminUsername") what the
+     * image cannot do: a password where its provisioning is not cloud-init,
+     * anything where it is none, and kumo's metadata provisioning without
+     * kumo-switch. */
+    const char *admin_username;
+    const char *const *ssh_keys;
+    size_t nkeys;
+    const char *admin_password;
     /* A scale set's instance: vmss_id > 0. */
     int64_t vmss_id, vmss_index, model_version;
 };

@@ -113,6 +113,8 @@ static const struct body_field image_create[] = {
     STR("kernel", false, check_abs_path),
     {"initrd", BT_STRING | BT_NULL, false, false, 0, 0, check_abs_path, NULL, 0},
     STRLEN("kernelArgs", false, 0, 1024),
+    STR("provisioning", false, check_provisioning),
+    STRLEN("os", false, 1, 128),
     END,
 };
 
@@ -260,10 +262,18 @@ static int check_bool_or_name(const json_t *v, const char *target, struct kerr *
     return json_is_string(v) ? check_name(v, target, e) : 0;
 }
 
+static const struct body_field os_profile[] = {
+    STR("adminUsername", false, check_admin_username),
+    {"sshPublicKeys", BT_ARRAY, false, true, 1, 16, check_ssh_public_key, NULL, BT_STRING},
+    STR("adminPassword", false, check_admin_password),
+    END,
+};
+
 static const struct body_field vm_create[] = {
     NAME("name", true),
     NAME("size", true),
-    NAME("image", false),
+    STR("image", false, check_image_ref),
+    {"osProfile", BT_OBJECT, false, false, 0, 0, NULL, os_profile, 0},
     {"osDisk", BT_OBJECT, false, false, 0, 0, NULL, os_disk, 0},
     {"dataDisks", BT_ARRAY, false, true, 0, 6, NULL, data_disk, BT_OBJECT},
     {"networkInterfaces", BT_ARRAY, false, true, 1, 4, check_name, NULL, BT_STRING},
@@ -335,7 +345,7 @@ static const struct body_field vmss_os_disk[] = {
 static const struct body_field vmss_create[] = {
     NAME("name", true),
     NAME("size", true),
-    NAME("image", false),
+    STR("image", false, check_image_ref),
     INT("capacity", false, 0, 100),
     {"osDisk", BT_OBJECT, false, false, 0, 0, NULL, vmss_os_disk, 0},
     NAME("vnet", false),
@@ -349,7 +359,7 @@ static const struct body_field vmss_create[] = {
 
 static const struct body_field vmss_update[] = {
     NAME("size", false),
-    NAME("image", false),
+    STR("image", false, check_image_ref),
     {"userData", BT_STRING | BT_NULL, false, false, 0, 0, check_user_data, NULL, 0},
     TAGS,
     END,
@@ -568,6 +578,17 @@ static int check_pip_ports(const json_t *ports, struct kerr *e)
 
 static int check_vm_create(const json_t *body, struct kerr *e)
 {
+    const json_t *osp = json_object_get(body, "osProfile");
+    if (osp && !body_has(osp, "adminUsername") &&
+        (body_has(osp, "sshPublicKeys") || body_has(osp, "adminPassword")))
+        return kerr_missing(e, "osProfile.adminUsername",
+                            "osProfile.adminUsername: missing: SSH keys and a password are the "
+                            "admin account's; give its user name (e.g. azureuser)");
+    if (body_has(osp, "adminUsername") && !body_has(osp, "sshPublicKeys") &&
+        !body_has(osp, "adminPassword"))
+        return kerr_missing(e, "osProfile.sshPublicKeys",
+                            "osProfile.sshPublicKeys: missing: the admin account needs SSH keys "
+                            "(or, where the image takes one, a password) to log in with");
     static const char *const implicit[] = {"vnet", "subnet", "privateIp", "nsg", "publicIp"};
     if (body_has(body, "networkInterfaces")) {
         for (size_t i = 0; i < sizeof(implicit) / sizeof(implicit[0]); i++)

@@ -418,7 +418,37 @@ const char *const db_migrations[] = {
     "DROP TABLE metrics;"
     "ALTER TABLE metrics_pk RENAME TO metrics;"
     "CREATE INDEX metrics_at ON metrics(at_ms);",
-    /* 7: the ARM endpoint's resources (docs/azure.md): ARM resources that
+    /* 7: images as a catalog and VMs as provisioned servers (docs/images.md).
+     * images: urn (Azure's "Publisher:offer:sku:version"), alias (the
+     * friendly name az and kumo take for it, e.g. Debian13), os (what it
+     * runs, for people) and provisioning: how its guest is given its admin
+     * account, keys and user data - 'none', 'kumo' (the default guest's
+     * init reads kumo's metadata service; SSH keys only) or 'cloud-init' (a
+     * NoCloud seed disk kumod attaches; keys and a password).
+     * vms: the OS profile (admin_username; ssh_keys, a JSON array of
+     * authorized_keys lines; admin_pw_hash, a SHA-512 crypt(3) hash: the
+     * password itself is never stored) and the guest's provisioning as it
+     * reports it: os_prov Pending, Succeeded or Failed (NULL: not tracked,
+     * the image does none or no metadata service can hear it), its latest
+     * report per stage (os_prov_events, a JSON object), and when the
+     * current wait for it began (os_prov_ms, for the timeout). */
+    "ALTER TABLE images ADD COLUMN urn TEXT;"
+    "ALTER TABLE images ADD COLUMN alias TEXT COLLATE NOCASE;"
+    "ALTER TABLE images ADD COLUMN os TEXT;"
+    "ALTER TABLE images ADD COLUMN provisioning TEXT NOT NULL DEFAULT 'none'"
+    "  CHECK (provisioning IN ('none', 'kumo', 'cloud-init'));"
+    "CREATE UNIQUE INDEX images_alias ON images(alias) WHERE alias IS NOT NULL;"
+    "CREATE UNIQUE INDEX images_urn ON images(urn COLLATE NOCASE) WHERE urn IS NOT NULL;"
+    "UPDATE images SET provisioning = 'kumo', urn = 'kumo:default:default:latest',"
+    "  alias = 'Default', os = 'Linux 6.1 and busybox (kumo''s default guest)'"
+    "  WHERE name = 'default' AND builtin = 1;"
+    "ALTER TABLE vms ADD COLUMN admin_username TEXT;"
+    "ALTER TABLE vms ADD COLUMN ssh_keys TEXT;"
+    "ALTER TABLE vms ADD COLUMN admin_pw_hash TEXT;"
+    "ALTER TABLE vms ADD COLUMN os_prov TEXT;"
+    "ALTER TABLE vms ADD COLUMN os_prov_events TEXT;"
+    "ALTER TABLE vms ADD COLUMN os_prov_ms INTEGER;",
+    /* 8: the ARM endpoint's resources (docs/azure.md): ARM resources that
      * kumo's model has no table for (load balancers: a scale set's balancer
      * is part of the set), kept as the body ARM echoes; and the ARM
      * properties of a row (arm_props, kind = the row's table) go with the

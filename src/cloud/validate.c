@@ -232,6 +232,36 @@ int check_boot_mode(const json_t *v, const char *target, struct kerr *e)
     return 0;
 }
 
+int check_image_ref(const json_t *v, const char *target, struct kerr *e)
+{
+    const char *s = json_string_value(v);
+    size_t n = s ? strlen(s) : 0;
+    bool ok = n > 0 && n <= IMAGE_REF_MAX;
+    for (size_t i = 0; ok && i < n; i++) {
+        char c = s[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '.' || c == '_' || c == '-' || c == ':';
+    }
+    if (!ok)
+        return kerr_invalid(e, target,
+                            "%s: '%.80s' is not an image's name, alias or URN (letters, digits, "
+                            "'.', '_', '-'; a URN is Publisher:offer:sku:version, e.g. "
+                            "Debian:debian-13:13:latest)",
+                            target, s ? s : "");
+    return 0;
+}
+
+int check_provisioning(const json_t *v, const char *target, struct kerr *e)
+{
+    const char *s = json_string_value(v);
+    if (!s || (strcmp(s, "cloud-init") && strcmp(s, "kumo") && strcmp(s, "none")))
+        return kerr_invalid(e, target,
+                            "%s: '%.40s' is not a way of provisioning (cloud-init: a NoCloud seed "
+                            "disk; kumo: kumo's metadata service; none)",
+                            target, s ? s : "");
+    return 0;
+}
+
 int check_location(const json_t *v, const char *target, struct kerr *e)
 {
     const char *s = json_string_value(v);
@@ -417,6 +447,31 @@ int check_ssh_public_key(const json_t *v, const char *target, struct kerr *e)
                           target, type, how);
     free(blob);
     return rc;
+}
+
+int check_admin_password(const json_t *v, const char *target, struct kerr *e)
+{
+    const char *s = json_string_value(v);
+    size_t n = s ? strlen(s) : 0;
+    if (!s || n < ADMIN_PASSWORD_MIN || n > ADMIN_PASSWORD_MAX)
+        return kerr_invalid(e, target, "%s: a password of %d-%d characters (this one has %zu)",
+                            target, ADMIN_PASSWORD_MIN, ADMIN_PASSWORD_MAX, n);
+    bool lower = false, upper = false, digit = false, other = false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f)
+            return kerr_invalid(e, target, "%s: control characters are not allowed", target);
+        lower |= c >= 'a' && c <= 'z';
+        upper |= c >= 'A' && c <= 'Z';
+        digit |= c >= '0' && c <= '9';
+        other |= !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9');
+    }
+    if ((int)lower + (int)upper + (int)digit + (int)other < 3)
+        return kerr_invalid(e, target,
+                            "%s: too simple: use 3 of lower-case letters, upper-case letters, "
+                            "digits and other characters (as Azure asks)",
+                            target);
+    return 0;
 }
 
 /* A string or array of strings as a JSON array of strings (text). */

@@ -9,6 +9,7 @@
 #include "cloud/billing.h"
 #include "cloud/credits.h"
 #include "cloud/db.h"
+#include "cloud/guestprov.h"
 #include "cloud/jobs.h"
 #include "cloud/kumod.h"
 #include "cloud/netplane.h"
@@ -223,6 +224,12 @@ static json_t *build_argv(struct kumod *k, int64_t vm, char *err, size_t errlen)
         addf(argv, "path=%s,format=qcow2,serial=%s%s", path_disk(k, path, id), serial, limits);
     }
     sqlite3_finalize(st);
+    if (guestprov_has_seed(k, vm)) { /* the NoCloud seed disk, last (guestprov.h) */
+        char seed[PATH_MAX];
+        add(argv, "--disk");
+        addf(argv, "path=%s,format=raw,readonly=on,serial=kumo-seed",
+             path_vm_file(k, seed, vm, GUESTPROV_SEED_FILE));
+    }
     json_t *net = netplane_vm_args(k, vm, err, errlen);
     if (!net) {
         json_decref(argv);
@@ -301,9 +308,15 @@ static void clear_pid(struct kumod *k, int64_t vm)
             "i", vm);
 }
 
-/* Start kumo-vmm unless it runs; wait until it answers. 0 or -1 + err. */
-static int start_vm(struct kumod *k, int64_t vm, char *err, size_t errlen)
+/* Start kumo-vmm unless it runs; wait until it answers. first: the VM's
+ * first start (its create). 0 or -1 + err. */
+static int start_vm(struct kumod *k, int64_t vm, bool first, char *err, size_t errlen)
 {
+    kumod_lock(k);
+    bool running = supervisor_running(k->sup, vm, NULL);
+    kumod_unlock(k);
+    /* its seed disk, its NICs' old reports (guestprov.h) */
+    if (!running && guestprov_prepare(k, vm, first, err, errlen) < 0) return -1;
     kumod_lock(k);
     if (supervisor_running(k->sup, vm, NULL)) {
         kumod_unlock(k);
@@ -643,6 +656,18 @@ static void relocate(struct kumod *k, int64_t vm)
     kumod_unlock(k);
 }
 
+/* kumo-vmm runs: the operation ends, the VM provisioned or (its guest's
+ * provisioning still to report) Creating (lock held). */
+static void running(struct kumod *k, int64_t vm)
+{
+    const char *prov = guestprov_started(k, vm);
+    set_state(k, vm, PS_RUNNING, prov,
+              strcmp(prov, PV_CREATING) == 0
+                  ? "running; waiting for the guest to report its provisioning"
+                  : "running",
+              true);
+}
+
 void vmops_run(struct kumod *k, int64_t vm)
 {
     assert(!kumod_lock_held(k));
@@ -660,12 +685,12 @@ void vmops_run(struct kumod *k, int64_t vm)
     kumod_unlock(k);
     if (!strcmp(op, "create") || !strcmp(op, "start")) {
         if (host > 0) refresh_shared_affinity(k, host); /* off its cores first */
-        if (start_vm(k, vm, err, sizeof(err)) < 0) {
+        if (start_vm(k, vm, !strcmp(op, "create"), err, sizeof(err)) < 0) {
             fail_op(k, vm, PS_STOPPED, !strcmp(op, "create") ? "CreateFailed" : "StartFailed", err);
             return;
         }
         kumod_lock(k);
-        set_state(k, vm, PS_RUNNING, PV_SUCCEEDED, "running", true);
+        running(k, vm);
         kumod_unlock(k);
     } else if (!strcmp(op, "stop") || !strcmp(op, "stop-force")) {
         stop_vm(k, vm, PS_STOPPING, strcmp(op, "stop") == 0);
@@ -691,12 +716,12 @@ void vmops_run(struct kumod *k, int64_t vm)
     } else if (!strcmp(op, "restart")) {
         stop_vm(k, vm, PS_STOPPING, true);
         if (host > 0) refresh_shared_affinity(k, host); /* a resize may hold more cores */
-        if (start_vm(k, vm, err, sizeof(err)) < 0) {
+        if (start_vm(k, vm, false, err, sizeof(err)) < 0) {
             fail_op(k, vm, PS_STOPPED, "StartFailed", err);
             return;
         }
         kumod_lock(k);
-        set_state(k, vm, PS_RUNNING, PV_SUCCEEDED, "running", true);
+        running(k, vm);
         kumod_unlock(k);
     } else if (!strcmp(op, "relocate")) {
         relocate(k, vm);

@@ -2,7 +2,7 @@
  * test_arm_id.c - unit tests of the ARM endpoint's plumbing: resource ids
  * (src/cloud/arm/id.c), case-insensitive routing (route.c), api-versions
  * (apiver.c), the error format (err.c), the lenient JSON of request
- * bodies (lenient.c) and the images' URNs (urn.c).
+ * bodies (lenient.c).
  */
 #include "check.h"
 
@@ -11,7 +11,6 @@
 #include "cloud/arm/id.h"
 #include "cloud/arm/lenient.h"
 #include "cloud/arm/route.h"
-#include "cloud/arm/urn.h"
 #include "cloud/error.h"
 
 #include <stdlib.h>
@@ -249,40 +248,9 @@ static void test_lenient(void)
     check_quoted("{\"unterminated: x", "{\"unterminated: x");
 }
 
-static void check_urn(const char *name, const char *want, const char *alias)
-{
-    struct arm_urn u;
-    char got[300], a[100];
-    arm_urn_from_name(name, &u);
-    snprintf(got, sizeof(got), "%s:%s:%s", u.publisher, u.offer, u.sku);
-    arm_urn_alias(&u, a, sizeof(a));
-    CHECK(!strcmp(got, want) && !strcmp(a, alias), "urn of %s: %s, alias %s (want %s, %s)", name,
-          got, a, want, alias);
-}
-
-static void test_urn(void)
-{
-    check_urn("debian-13", "Debian:debian-13:13", "Debian13");
-    check_urn("debian13", "Debian:debian-13:13", "Debian13");
-    check_urn("ubuntu-24.04", "Ubuntu:ubuntu-24.04:24.04", "Ubuntu24.04");
-    check_urn("Alpine_3.20", "Alpine:alpine-3.20:3.20", "Alpine3.20");
-    check_urn("default", "kumo:default:default", "Default");
-    check_urn("web-app", "kumo:web-app:web-app", "WebApp");
-    check_urn("42", "kumo:42:42", "42"); /* a version alone has no distribution */
-    check_urn("v2.", "V:v-2:2", "V2");
-    char big[200];
-    memset(big, 'a', sizeof(big) - 3);
-    memcpy(big + sizeof(big) - 3, "-1", 3);
-    struct arm_urn u;
-    arm_urn_from_name(big, &u); /* cut, terminated */
-    CHECK(strlen(u.offer) < sizeof(u.offer) && strlen(u.publisher) < sizeof(u.publisher),
-          "long names are cut");
-}
-
 int main(void)
 {
     test_lenient();
-    test_urn();
     test_id_parse();
     test_id_build();
     test_route();

@@ -587,6 +587,120 @@ static void autoscale_settings(void)
     fixture_stop(&f);
 }
 
+/* Images by name, alias and URN; the OS profile each image's provisioning
+ * can honour (no kumo-switch here: kumo's metadata provisioning cannot be
+ * used, and nothing is tracked); a password kept only as its hash. */
+static void images_and_os_profiles(void)
+{
+    struct fixture f;
+    if (!fixture_start(&f, record_only, true)) return;
+    struct kumod *k = &f.k;
+    struct db *db = k->db;
+    kumod_lock(k);
+    /* the fixture's image as the default guest, and a cloud-init image */
+    db_exec(db,
+            "UPDATE images SET provisioning = 'kumo', urn = 'kumo:default:default:latest',"
+            " alias = 'Default' WHERE name = 'default'",
+            "");
+    db_exec(db,
+            "INSERT INTO images (name, boot_mode, kernel_args, src_format, path, size_bytes,"
+            " source, state, created_ms, urn, alias, provisioning) SELECT 'debian-13',"
+            " 'firmware', '', 'qcow2', path, size_bytes, 'test', 'Succeeded', created_ms,"
+            " 'Debian:debian-13:13:latest', 'Debian13', 'cloud-init' FROM images"
+            " WHERE name = 'default'",
+            "");
+    db_exec(db,
+            "INSERT INTO images (name, boot_mode, kernel_args, src_format, path, source, state,"
+            " error, created_ms, provisioning) VALUES ('later', 'firmware', '', 'qcow2', '', '',"
+            " 'Unavailable', 'not built on this host: run x', 0, 'cloud-init')",
+            "");
+    int64_t deb = db_int(db, NULL, -1, "SELECT id FROM images WHERE name = 'debian-13'", "");
+    const char *refs[] = {"debian-13",
+                          "Debian13",
+                          "debian13",
+                          "Debian:debian-13:13:latest",
+                          "debian:Debian-13:13",
+                          "Debian:debian-13:13:LATEST"};
+    for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++)
+        CHECK(prov_image_ref(k, refs[i]) == deb, "'%s' names debian-13", refs[i]);
+    const char *not_refs[] = {"Debian:debian-13:12", "Debian:debian-13", "Debian:debian-13:13:2.0",
+                              "Debian:debian-13:13:latest:x", "Debian"};
+    for (size_t i = 0; i < sizeof(not_refs) / sizeof(not_refs[0]); i++)
+        CHECK(prov_image_ref(k, not_refs[i]) < 0, "'%s' names no image", not_refs[i]);
+    struct kerr e = {0};
+    CHECK(prov_ready_image(k, "later", &e) < 0 && strstr(e.message, "not built on this host"),
+          "an Unavailable image says why: %s", e.message);
+    memset(&e, 0, sizeof(e));
+    CHECK(prov_ready_image(k, "Ubuntu:x:y", &e) < 0 && strstr(e.message, "Debian13") &&
+              strstr(e.message, "Debian:debian-13:13:latest"),
+          "an unknown image lists the names, aliases and URNs: %s", e.message);
+
+    const char *key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDe6REI/2AtI4Y0zRx7GqE2gXIrs+aTpMs3z k";
+    struct prov_vm_spec s = small_vm("pw");
+    s.image = "Debian13";
+    s.admin_username = "ops";
+    s.admin_password = "Correct-Horse-9";
+    s.ssh_keys = &key;
+    s.nkeys = 1;
+    memset(&e, 0, sizeof(e));
+    int64_t vm = create_vm(&f, &s, &e);
+    CHECK(vm > 0, "cloud-init image with keys and a password: %s", e.message);
+    char hash[200] = "", keys[400] = "";
+    db_text(db, hash, sizeof(hash), "SELECT admin_pw_hash FROM vms WHERE id = ?", "i", vm);
+    db_text(db, keys, sizeof(keys), "SELECT ssh_keys FROM vms WHERE id = ?", "i", vm);
+    CHECK(!strncmp(hash, "$6$", 3) && !strstr(hash, "Correct-Horse"),
+          "the password is kept as a SHA-512 crypt hash: %s", hash);
+    CHECK(strstr(keys, "AAAAC3NzaC1lZDI1NTE5") && keys[0] == '[', "the keys as a JSON array");
+    CHECK(count(&f, "SELECT count(*) FROM vms WHERE name = 'pw' AND os_prov IS NULL") == 1,
+          "without kumo-switch no report can come: not tracked");
+
+    /* the default guest (provisioning kumo): no password; no switch here */
+    s = small_vm("nopw");
+    s.admin_username = "ops";
+    s.admin_password = "Correct-Horse-9";
+    memset(&e, 0, sizeof(e));
+    CHECK(create_vm(&f, &s, &e) < 0 && !strcmp(e.target, "osProfile.adminPassword") &&
+              strstr(e.message, "cannot take a password") && e.status == 400,
+          "a password for the default image: %s", e.message);
+    s.admin_password = NULL;
+    s.ssh_keys = &key;
+    s.nkeys = 1;
+    memset(&e, 0, sizeof(e));
+    CHECK(create_vm(&f, &s, &e) < 0 && !strcmp(e.target, "osProfile.adminUsername") &&
+              strstr(e.message, "kumo-switch"),
+          "metadata provisioning without kumo-switch: %s", e.message);
+    /* an image that is not provisioned */
+    db_exec(db, "UPDATE images SET provisioning = 'none' WHERE name = 'default'", "");
+    memset(&e, 0, sizeof(e));
+    CHECK(create_vm(&f, &s, &e) < 0 && strstr(e.message, "is not provisioned"),
+          "keys for an image without provisioning: %s", e.message);
+    s.admin_username = NULL;
+    s.nkeys = 0;
+    memset(&e, 0, sizeof(e));
+    CHECK(create_vm(&f, &s, &e) > 0, "without an OS profile it is made: %s", e.message);
+    CHECK(count(&f, "SELECT count(*) FROM vms WHERE name = 'nopw' AND admin_username IS NULL") == 1,
+          "no admin account");
+    /* the seed disk takes a device slot: 6 disks and NICs at most */
+    struct prov_data_disk dd[4] = {{.size_gib = 1, .lun = -1},
+                                   {.size_gib = 1, .lun = -1},
+                                   {.size_gib = 1, .lun = -1},
+                                   {.size_gib = 1, .lun = -1}};
+    db_exec(db, "UPDATE sizes SET max_data_disks = 6 WHERE name = 'Small'", "");
+    s = small_vm("many");
+    s.image = "debian-13";
+    s.data_disks = dd;
+    s.ndata = 4;
+    memset(&e, 0, sizeof(e));
+    CHECK(create_vm(&f, &s, &e) < 0 && !strcmp(e.target, "dataDisks") &&
+              strstr(e.message, "seed disk"),
+          "OS disk, 4 data disks, the seed and a NIC are too many: %s", e.message);
+    CHECK(count(&f, "SELECT count(*) FROM vms WHERE name = 'many'") == 0 &&
+              count(&f, "SELECT count(*) FROM disks WHERE name LIKE 'many%'") == 0,
+          "nothing left of the refused creates");
+    kumod_unlock(k);
+    fixture_stop(&f);
+}
+
 int main(void)
 {
     lock_owner();
@@ -598,6 +712,7 @@ int main(void)
     networks();
     autoscale_settings();
     group_delete();
+    images_and_os_profiles();
     printf("%d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;
 }

@@ -285,6 +285,33 @@ static void vms(void)
         "InvalidField", "userData", "base64");
     BAD(REQ_VM_CREATE, "{\"name\":\"vm1\",\"size\":\"B1s\",\"publicIp\":3}", "InvalidField",
         "publicIp", "a string or a boolean");
+    /* images by name, alias or URN; the OS profile */
+    OK(REQ_VM_CREATE,
+       "{\"name\":\"vm1\",\"size\":\"B1s\",\"image\":\"Debian:debian-13:13:latest\"}");
+    BAD(REQ_VM_CREATE, "{\"name\":\"vm1\",\"size\":\"B1s\",\"image\":\"Debian 13\"}",
+        "InvalidField", "image", "not an image's name, alias or URN");
+    OK(REQ_VM_CREATE,
+       "{\"name\":\"vm1\",\"size\":\"B1s\",\"osProfile\":{\"adminUsername\":\"azureuser\","
+       "\"sshPublicKeys\":[\"ssh-ed25519 "
+       "AAAAC3NzaC1lZDI1NTE5AAAAIDe6REI/2AtI4Y0zRx7GqE2gXIrs+aTpMs3zSEWAlAzk t\"],"
+       "\"adminPassword\":\"Correct-Horse-9\"}}");
+    BAD(REQ_VM_CREATE,
+        "{\"name\":\"vm1\",\"size\":\"B1s\",\"osProfile\":{\"adminUsername\":\"u\","
+        "\"sshPublicKeys\":[\"ssh-ed25519 AAAA\"]}}",
+        "InvalidField", "osProfile.sshPublicKeys[0]", NULL);
+    BAD(REQ_VM_CREATE,
+        "{\"name\":\"vm1\",\"size\":\"B1s\",\"osProfile\":{\"sshPublicKeys\":[\"ssh-ed25519 "
+        "AAAAC3NzaC1lZDI1NTE5AAAAIDe6REI/2AtI4Y0zRx7GqE2gXIrs+aTpMs3zSEWAlAzk\"]}}",
+        "MissingField", "osProfile.adminUsername", "give its user name");
+    BAD(REQ_VM_CREATE,
+        "{\"name\":\"vm1\",\"size\":\"B1s\",\"osProfile\":{\"adminUsername\":\"u\"}}",
+        "MissingField", "osProfile.sshPublicKeys", "needs SSH keys");
+    BAD(REQ_VM_CREATE,
+        "{\"name\":\"vm1\",\"size\":\"B1s\",\"osProfile\":{\"adminUsername\":\"u\","
+        "\"adminPassword\":\"password\"}}",
+        "InvalidField", "osProfile.adminPassword", "12-123 characters");
+    BAD(REQ_VM_CREATE, "{\"name\":\"vm1\",\"size\":\"B1s\",\"osProfile\":{\"user\":\"u\"}}",
+        "UnknownField", "osProfile.user", NULL);
     BAD(REQ_VM_RESIZE, "{\"size\":\"B2s\",\"restart\":\"yes\"}", "InvalidField", "restart", NULL);
     BAD(REQ_VM_ATTACH, "{}", "MissingField", "disk", NULL);
 }
@@ -386,6 +413,37 @@ static void admin_and_keys(void)
         CHECK(m && strstr(m, bad_keys[i].msg) && !strcmp(e.target, "x"), "'%.30s': %s",
               bad_keys[i].key, m ? m : "accepted");
     }
+    /* passwords, as Azure takes them: 12-123 characters, 3 classes of 4 */
+    const char *good_pw[] = {"Correct-Horse", "correcthorse9!", "CORRECT HORSE 9", "aB3aB3aB3aB3"};
+    for (size_t i = 0; i < sizeof(good_pw) / sizeof(good_pw[0]); i++)
+        CHECK(!check_str(check_admin_password, good_pw[i], &e), "%s: %s", good_pw[i], e.message);
+    m = check_str(check_admin_password, "Sh0rt!", &e);
+    CHECK(m && strstr(m, "12-123 characters (this one has 6)"), "short: %s", m ? m : "ok");
+    m = check_str(check_admin_password, "correcthorsebattery", &e);
+    CHECK(m && strstr(m, "too simple"), "one class: %s", m ? m : "ok");
+    CHECK(check_str(check_admin_password, "correcthorse99", &e), "two classes");
+    CHECK(check_str(check_admin_password, "Correct-Horse\n9", &e), "a newline");
+    char longpw[130];
+    memset(longpw, 'a', sizeof(longpw) - 1);
+    longpw[0] = 'A';
+    longpw[1] = '1';
+    longpw[124] = 0;
+    CHECK(check_str(check_admin_password, longpw, &e), "124 characters");
+    longpw[123] = 0;
+    CHECK(!check_str(check_admin_password, longpw, &e), "123 characters: %s", e.message);
+    /* image references and provisioning kinds */
+    const char *good_refs[] = {"default", "Debian13", "Debian:debian-13:13:latest", "a.b_c-d"};
+    for (size_t i = 0; i < sizeof(good_refs) / sizeof(good_refs[0]); i++)
+        CHECK(!check_str(check_image_ref, good_refs[i], &e), "%s: %s", good_refs[i], e.message);
+    CHECK(check_str(check_image_ref, "", &e) && check_str(check_image_ref, "a/b", &e) &&
+              check_str(check_image_ref, "a b", &e),
+          "empty, slash, space");
+    CHECK(!check_str(check_provisioning, "cloud-init", &e) &&
+              !check_str(check_provisioning, "kumo", &e) &&
+              !check_str(check_provisioning, "none", &e),
+          "cloud-init, kumo, none");
+    m = check_str(check_provisioning, "Cloud-Init", &e);
+    CHECK(m && strstr(m, "NoCloud seed disk"), "other spelling: %s", m ? m : "ok");
 }
 
 static void ipam(void)
@@ -447,9 +505,8 @@ static void scale_sets(void)
         "\"scaleAction\":{\"direction\":\"Increase\"}}",
         "InvalidField", "metricTrigger.threshold", NULL);
     OK(REQ_AUTOSCALE_CREATE, "{\"name\":\"as\",\"scaleSet\":\"web\",\"minimum\":1,\"maximum\":3}");
-    BAD(REQ_AUTOSCALE_CREATE,
-        "{\"name\":\"as\",\"scaleSet\":\"web\",\"minimum\":3,\"maximum\":1}", "InvalidField",
-        "maximum", "less than minimum");
+    BAD(REQ_AUTOSCALE_CREATE, "{\"name\":\"as\",\"scaleSet\":\"web\",\"minimum\":3,\"maximum\":1}",
+        "InvalidField", "maximum", "less than minimum");
     BAD(REQ_AUTOSCALE_CREATE,
         "{\"name\":\"as\",\"scaleSet\":\"web\",\"minimum\":1,\"maximum\":3,\"default\":4}",
         "InvalidField", "default", "outside");

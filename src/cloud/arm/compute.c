@@ -16,11 +16,13 @@
  *
  * A VM is made from its model (size, image, disks, NICs by id, user data)
  * by prov_vm_insert, with the deleteOption of its OS disk, data disks and
- * NICs (the provisioning layer's owner_vm, which prov_vm_delete honours);
- * its osProfile (computer name, admin user, SSH keys:
- * never a password) and the image reference as given are kept in
- * arm_props and shown back. VMs made with `kumo vm create` show here too,
- * with a model made from the database.
+ * NICs (the provisioning layer's owner_vm, which prov_vm_delete honours)
+ * and its osProfile's admin user, SSH keys and password (the layer's, as
+ * `kumo vm create --admin-username --ssh-key-value` gives them: the image
+ * catalog's provisioning puts them in the guest); its computer name and
+ * the image reference as given are kept in arm_props and shown back. VMs
+ * made with `kumo vm create` show here too, with a model made from the
+ * database.
  */
 #include "cloud/arm/images.h"
 #include "cloud/arm/ops.h"
@@ -99,7 +101,8 @@ json_t *arm_vm_json(struct arm_ctx *c, int64_t id, bool iv)
     sqlite3_stmt *st =
         db_stmt(db,
                 "SELECT g.name, v.name, s.name, v.image_id, v.prov_state, v.power_state, v.tags,"
-                " v.error_code, v.error_msg, v.created_ms, v.updated_ms FROM vms v"
+                " v.error_code, v.error_msg, v.created_ms, v.updated_ms, v.admin_username,"
+                " v.ssh_keys, v.admin_pw_hash IS NOT NULL FROM vms v"
                 " JOIN groups g ON g.id = v.group_id JOIN sizes s ON s.id = v.size_id"
                 " WHERE v.id = ?",
                 "i", id);
@@ -118,7 +121,7 @@ json_t *arm_vm_json(struct arm_ctx *c, int64_t id, bool iv)
     /* storage */
     json_t *image = json_object_get(props, "imageReference");
     image = json_is_object(image) ? json_deep_copy(image)
-                                  : arm_image_ref_json(c, sqlite3_column_int64(st, 3));
+                                  : arm_image_ref_json(c, sqlite3_column_int64(st, 3), group);
     if (!json_object_get(image, "exactVersion") && !json_object_get(image, "id"))
         json_object_set_new(image, "exactVersion", json_string(ARM_IMAGE_VERSION));
     json_t *os = json_null(), *data = json_array(), *disk_views = json_array();
@@ -168,12 +171,25 @@ json_t *arm_vm_json(struct arm_ctx *c, int64_t id, bool iv)
                                               sqlite3_column_int64(ns, 2) == 0, "deleteOption",
                                               sqlite3_column_int(ns, 3) ? "Delete" : "Detach"));
     sqlite3_finalize(ns);
-    json_t *osp = json_object_get(props, "osProfile");
-    osp = json_is_object(osp)
-              ? json_deep_copy(osp)
-              : json_pack("{s:s, s:s, s:{s:b, s:b}, s:[]}", "computerName", name, "adminUsername",
-                          "", "linuxConfiguration", "disablePasswordAuthentication", 1,
-                          "provisionVMAgent", 1, "secrets");
+    /* the OS profile: the VM's own (kumo's and az's alike), no secret */
+    const char *admin = db_col_null(st, 11) ? "" : db_col_text(st, 11);
+    json_t *keys = json_array(),
+           *stored = db_col_null(st, 12) ? NULL : json_loads(db_col_text(st, 12), 0, NULL);
+    size_t ki;
+    json_t *key;
+    json_array_foreach(stored, ki, key)
+    {
+        char path[160];
+        snprintf(path, sizeof(path), "/home/%s/.ssh/authorized_keys", admin);
+        json_array_append_new(keys, json_pack("{s:s, s:O}", "path", path, "keyData", key));
+    }
+    json_decref(stored);
+    const char *cname = json_string_value(json_object_get(props, "computerName"));
+    json_t *osp =
+        json_pack("{s:s, s:s, s:{s:b, s:{s:o}, s:b}, s:[], s:b}", "computerName",
+                  cname ? cname : name, "adminUsername", admin, "linuxConfiguration",
+                  "disablePasswordAuthentication", !sqlite3_column_int(st, 13), "ssh", "publicKeys",
+                  keys, "provisionVMAgent", 1, "secrets", "allowExtensionOperations", 1);
     const char *prov = db_col_text(st, 4), *power = db_col_text(st, 5);
     json_t *p =
         json_pack("{s:s, s:{s:s}, s:{s:o, s:o, s:o}, s:o, s:{s:o}, s:{s:{s:b}}, s:s, s:o}", "vmId",
@@ -362,6 +378,23 @@ static json_t *vm_body(struct arm_ctx *c, const char *name, const char *group, c
                     "interface (az vm create makes one).");
         goto fail;
     }
+    /* the OS profile: the admin account, its SSH keys (and a password
+     * where the image takes one), as kumo vm create's */
+    const json_t *osp = arm_get(p, "osProfile");
+    if (json_is_object(osp) && arm_gets(osp, "adminUsername")) {
+        json_t *ko = json_pack("{s:s}", "adminUsername", arm_gets(osp, "adminUsername"));
+        json_object_set_new(kb, "osProfile", ko);
+        json_t *keys = json_array();
+        json_array_foreach(arm_get(osp, "linuxConfiguration.ssh.publicKeys"), i, d)
+        {
+            const char *kd = arm_gets(d, "keyData");
+            if (kd) json_array_append_new(keys, json_string(kd));
+        }
+        if (json_array_size(keys)) json_object_set(ko, "sshPublicKeys", keys);
+        json_decref(keys);
+        if (arm_gets(osp, "adminPassword"))
+            json_object_set_new(ko, "adminPassword", json_string(arm_gets(osp, "adminPassword")));
+    }
     const char *ud = arm_gets(p, "userData");
     if (!ud) ud = arm_gets(p, "osProfile.customData");
     if (ud) json_object_set_new(kb, "userData", json_string(ud));
@@ -373,20 +406,14 @@ fail:
     return NULL;
 }
 
-/* What a VM keeps of its ARM body: the osProfile without secrets, the
- * image reference as given. */
+/* What a VM keeps of its ARM body that kumo's model has no column for:
+ * the computer name, the image reference as given. */
 static json_t *vm_props(const json_t *res)
 {
     const json_t *p = arm_get(res, "properties");
     json_t *out = json_object();
-    const json_t *osp = arm_get(p, "osProfile");
-    if (json_is_object(osp)) {
-        json_t *o = json_deep_copy(osp);
-        json_object_del(o, "adminPassword");
-        json_object_del(o, "customData");
-        json_object_set_new(o, "secrets", json_array());
-        json_object_set_new(out, "osProfile", o);
-    }
+    const char *cname = arm_gets(p, "osProfile.computerName");
+    if (cname) json_object_set_new(out, "computerName", json_string(cname));
     const json_t *ref = arm_get(p, "storageProfile.imageReference");
     if (json_is_object(ref)) json_object_set(out, "imageReference", (json_t *)ref);
     return out;
@@ -410,8 +437,13 @@ static int64_t vm_create(struct arm_apply *a)
     const char *nics[MAX_NICS];
     bool nic_delete[MAX_NICS] = {false};
     const json_t *osd = json_object_get(kb, "osDisk");
+    const json_t *osp = json_object_get(kb, "osProfile");
+    const char *keys[PROV_MAX_SSH_KEYS];
     struct prov_vm_spec s = {
         .name = a->id->names[0],
+        .admin_username = json_string_value(json_object_get(osp, "adminUsername")),
+        .admin_password = json_string_value(json_object_get(osp, "adminPassword")),
+        .ssh_keys = keys,
         .size = json_string_value(json_object_get(kb, "size")),
         .image = json_string_value(json_object_get(kb, "image")),
         .os_tier = json_string_value(json_object_get(osd, "tier")),
@@ -438,6 +470,10 @@ static int64_t vm_create(struct arm_apply *a)
                 .lun = lun ? json_integer_value(lun) : -1,
                 .detach = detached(v),
             };
+    }
+    json_array_foreach(json_object_get(osp, "sshPublicKeys"), i, v)
+    {
+        if (s.nkeys < PROV_MAX_SSH_KEYS) keys[s.nkeys++] = json_string_value(v);
     }
     const json_t *arm_nics = arm_get(a->res, "properties.networkProfile.networkInterfaces");
     json_array_foreach(json_object_get(kb, "networkInterfaces"), i, v)

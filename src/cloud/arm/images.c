@@ -15,11 +15,10 @@
  */
 #include "cloud/arm/images.h"
 
-#include "cloud/arm/urn.h"
-
 #include "cloud/arm/res.h"
 #include "cloud/db.h"
 #include "cloud/paths.h"
+#include "cloud/provision.h"
 #include "cloud/state.h"
 
 #include <limits.h>
@@ -33,12 +32,6 @@
 #define GIB        (1024ull * 1024 * 1024)
 
 /* ---- URNs ---- */
-
-static bool has_urn_column(struct db *db)
-{
-    return db_int(db, NULL, 0,
-                  "SELECT count(*) FROM pragma_table_info('images') WHERE name = 'urn'", "") > 0;
-}
 
 /* Parse "P:O:S[:V]" into u; false when it is not one. */
 static bool parse_urn(const char *s, struct arm_urn *u)
@@ -57,31 +50,31 @@ static bool parse_urn(const char *s, struct arm_urn *u)
     return true;
 }
 
-void arm_image_urn(struct kumod *k, int64_t image_id, struct arm_urn *u)
+bool arm_image_urn(struct kumod *k, int64_t image_id, struct arm_urn *u)
 {
-    char name[80] = "", urn[400] = "";
-    db_text(k->db, name, sizeof(name), "SELECT name FROM images WHERE id = ?", "i", image_id);
-    if (has_urn_column(k->db) &&
-        db_text(k->db, urn, sizeof(urn), "SELECT urn FROM images WHERE id = ?", "i", image_id) &&
-        parse_urn(urn, u))
-        return;
-    arm_urn_from_name(name, u);
+    char urn[400] = "";
+    memset(u, 0, sizeof(*u));
+    return db_text(k->db, urn, sizeof(urn),
+                   "SELECT urn FROM images WHERE id = ? AND urn IS NOT NULL", "i", image_id) &&
+           parse_urn(urn, u);
 }
 
-/* Every image with its URN: ids[i] and urns[i]; the count. */
+/* Every image with a URN: ids[i] and urns[i]; the count. */
 #define MAX_IMAGES 256
 static size_t all_images(struct kumod *k, int64_t *ids, struct arm_urn *urns, bool ready_only)
 {
-    sqlite3_stmt *st = db_stmt(k->db, "SELECT id, state FROM images ORDER BY id", "");
+    sqlite3_stmt *st =
+        db_stmt(k->db, "SELECT id, state FROM images WHERE urn IS NOT NULL ORDER BY id", "");
     size_t n = 0;
     while (st && n < MAX_IMAGES && sqlite3_step(st) == SQLITE_ROW) {
         if (ready_only && strcmp(db_col_text(st, 1), PV_SUCCEEDED)) continue;
         ids[n++] = sqlite3_column_int64(st, 0);
     }
     sqlite3_finalize(st);
+    size_t m = 0;
     for (size_t i = 0; i < n; i++)
-        arm_image_urn(k, ids[i], &urns[i]);
-    return n;
+        if (arm_image_urn(k, ids[i], &urns[m])) ids[m++] = ids[i];
+    return m;
 }
 
 static bool version_ok(const char *v)
@@ -114,26 +107,29 @@ int64_t arm_image_resolve(struct arm_ctx *c, const json_t *ref, const char *path
     if (!pub || !offer || !sku)
         return arm_err_set(e, 400, "InvalidParameter", path,
                            "%s: give publisher, offer, sku and version (or an image id).", path);
-    int64_t ids[MAX_IMAGES];
-    struct arm_urn urns[MAX_IMAGES];
-    size_t n = all_images(c->k, ids, urns, false);
-    for (size_t i = 0; i < n; i++) {
-        if (strcasecmp(urns[i].publisher, pub) || strcasecmp(urns[i].offer, offer) ||
-            strcasecmp(urns[i].sku, sku))
-            continue;
-        if (!version_ok(ver)) break;
-        return ids[i];
-    }
+    /* the catalog's URN resolution (version: latest or ARM's one) */
+    char urn[300];
+    snprintf(urn, sizeof(urn), "%s:%s:%s", pub, offer, sku);
+    int64_t img = version_ok(ver) ? prov_image_ref(c->k, urn) : -1;
+    if (img >= 0 &&
+        db_int(c->k->db, NULL, 0, "SELECT urn IS NOT NULL FROM images WHERE id = ?", "i", img))
+        return img;
     return arm_err_set(e, 404, "ImageNotFound", path,
                        "The platform image '%.80s:%.80s:%.80s:%.40s' is not available: kumod "
                        "has no such image (az vm image list shows them).",
                        pub, offer, sku, ver ? ver : "latest");
 }
 
-json_t *arm_image_ref_json(struct arm_ctx *c, int64_t image_id)
+json_t *arm_image_ref_json(struct arm_ctx *c, int64_t image_id, const char *group)
 {
     struct arm_urn u;
-    arm_image_urn(c->k, image_id, &u);
+    if (!arm_image_urn(c->k, image_id, &u)) {
+        char name[80] = "", rid[ARM_ID_MAX];
+        db_text(c->k->db, name, sizeof(name), "SELECT name FROM images WHERE id = ?", "i",
+                image_id);
+        return json_pack("{s:s}", "id",
+                         arm_rid(c, rid, sizeof(rid), group, IMAGE_TYPE "/%s", name));
+    }
     return json_pack("{s:s, s:s, s:s, s:s, s:s}", "publisher", u.publisher, "offer", u.offer, "sku",
                      u.sku, "version", "latest", "exactVersion", ARM_IMAGE_VERSION);
 }
@@ -242,15 +238,19 @@ static void aliases(struct arm_ctx *c)
     int64_t ids[MAX_IMAGES];
     struct arm_urn urns[MAX_IMAGES];
     size_t n = all_images(c->k, ids, urns, true);
+    char aliases_of[MAX_IMAGES][96];
+    for (size_t i = 0; i < n; i++)
+        if (!db_text(c->k->db, aliases_of[i], sizeof(aliases_of[i]),
+                     "SELECT alias FROM images WHERE id = ? AND alias IS NOT NULL", "i", ids[i]))
+            aliases_of[i][0] = 0;
     kumod_unlock(c->k);
     json_t *linux_ = json_object();
     for (size_t i = 0; i < n; i++) {
-        char alias[96];
-        arm_urn_alias(&urns[i], alias, sizeof(alias));
+        const char *alias = aliases_of[i];
         json_t *entry = json_pack("{s:s, s:s, s:s, s:s, s:s}", "publisher", urns[i].publisher,
                                   "offer", urns[i].offer, "sku", urns[i].sku, "version", "latest",
                                   "architecture", "x64");
-        json_object_set(linux_, alias, entry);
+        if (alias[0]) json_object_set(linux_, alias, entry);
         /* the publisher's name: its newest image (the latest id) */
         if (strcasecmp(urns[i].publisher, "kumo"))
             json_object_set(linux_, urns[i].publisher, entry);

@@ -4,26 +4,33 @@
  * publishers/offers/skus/versions resources az resolves them with, and the
  * image alias document az fetches for `--image Debian13`-style names.
  *
- * An image's URN is its images.urn column when kumod's catalog has one;
- * otherwise it is made from its name (urn.h). Every image has the one
- * version 1.0.0 ("latest" names it too). The alias document lists each
- * image under its alias (urn.h), and the publisher's name alone ("Debian")
- * names its newest image.
+ * The URNs and aliases are those of kumod's image catalog (images.urn,
+ * images.alias; docs/images.md), resolved by the provisioning layer's
+ * prov_image_ref: one catalog for kumo and az. An image without a URN (a
+ * custom image) is a managed image only (Microsoft.Compute/images/NAME).
+ * ARM lists the one version 1.0.0 of each ("latest" names it too). The
+ * alias document lists each image with an alias under it, and the
+ * publisher's name alone ("Debian") names its newest image.
  */
 #ifndef KUMO_CLOUD_ARM_IMAGES_H
 #define KUMO_CLOUD_ARM_IMAGES_H
 
 #include "cloud/arm/arm.h"
-#include "cloud/arm/urn.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define ARM_IMAGE_VERSION "1.0.0"
 
-/* The URN of image id (lock held). */
-void arm_image_urn(struct kumod *k, int64_t image_id, struct arm_urn *u);
+struct arm_urn {
+    char publisher[80], offer[80], sku[80];
+};
+
+/* The URN of image id from the catalog (lock held); false when it has
+ * none. */
+bool arm_image_urn(struct kumod *k, int64_t image_id, struct arm_urn *u);
 
 /* The image an imageReference names: {publisher, offer, sku, version}
  * (version "latest" or 1.0.0) or {id: .../images/NAME}. Its id, or -1
@@ -31,7 +38,8 @@ void arm_image_urn(struct kumod *k, int64_t image_id, struct arm_urn *u);
 int64_t arm_image_resolve(struct arm_ctx *c, const json_t *ref, const char *path,
                           struct arm_err *e);
 
-/* {publisher, offer, sku, version, exactVersion} of image id. */
-json_t *arm_image_ref_json(struct arm_ctx *c, int64_t image_id);
+/* {publisher, offer, sku, version, exactVersion} of image id, or {id} of
+ * the managed image of that name in group when it has no URN. */
+json_t *arm_image_ref_json(struct arm_ctx *c, int64_t image_id, const char *group);
 
 #endif

@@ -1257,7 +1257,7 @@ static json_t *nic_json(struct arm_ctx *c, int64_t id)
         snprintf(x, sizeof(x), "%s/ipConfigurations/%s", rid, ipn);
         json_t *ipc = json_pack("{s:s, s:s, s:s, s:o}", "id", x, "name", ipn, "type",
                                 NIC_TYPE "/ipConfigurations", "properties", ipp);
-        netplane_mac(id, mac);
+        netplane_nic_mac(id, mac);
         for (char *m = mac; *m; m++)
             *m = *m == ':' ? '-' : (char)(*m >= 'a' && *m <= 'f' ? *m - 32 : *m);
         arm_row_guid(c, "nics", id, guid);

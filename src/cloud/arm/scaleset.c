@@ -76,7 +76,7 @@ static json_t *vmss_json(struct arm_ctx *c, int64_t id)
     json_t *sp = json_object_get(vmp, "storageProfile");
     if (!json_is_object(sp)) json_object_set_new(vmp, "storageProfile", sp = json_object());
     /* what the model holds wins over what was given */
-    json_t *ref = arm_image_ref_json(c, sqlite3_column_int64(st, 3));
+    json_t *ref = arm_image_ref_json(c, sqlite3_column_int64(st, 3), group);
     json_object_set_new(sp, "imageReference", ref);
     json_object_set_new(
         sp, "osDisk",

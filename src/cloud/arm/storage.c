@@ -49,16 +49,18 @@ static json_t *disk_json(struct arm_ctx *c, int64_t id)
         arm_rid(c, rid, sizeof(rid), db_col_text(st, 0), DISK_TYPE "/%s", db_col_text(st, 1));
         json_t *cd;
         if (!db_col_null(st, 4)) {
-            json_t *ref = arm_image_ref_json(c, sqlite3_column_int64(st, 4));
             struct arm_urn u;
-            arm_image_urn(c->k, sqlite3_column_int64(st, 4), &u);
-            snprintf(x, sizeof(x),
-                     "/Subscriptions/%s/Providers/Microsoft.Compute/Locations/local/Publishers/%s"
-                     "/ArtifactTypes/VMImage/Offers/%s/Skus/%s/Versions/%s",
-                     c->id->subscription, u.publisher, u.offer, u.sku, ARM_IMAGE_VERSION);
-            json_decref(ref);
-            cd =
-                json_pack("{s:s, s:{s:s}}", "createOption", "FromImage", "imageReference", "id", x);
+            json_t *ref;
+            if (arm_image_urn(c->k, sqlite3_column_int64(st, 4), &u)) {
+                snprintf(x, sizeof(x),
+                         "/Subscriptions/%s/Providers/Microsoft.Compute/Locations/local/Publishers/"
+                         "%s/ArtifactTypes/VMImage/Offers/%s/Skus/%s/Versions/%s",
+                         c->id->subscription, u.publisher, u.offer, u.sku, ARM_IMAGE_VERSION);
+                ref = json_pack("{s:s}", "id", x);
+            } else { /* a custom image: the managed image's id */
+                ref = arm_image_ref_json(c, sqlite3_column_int64(st, 4), db_col_text(st, 0));
+            }
+            cd = json_pack("{s:s, s:o}", "createOption", "FromImage", "imageReference", ref);
         } else if (!db_col_null(st, 5)) {
             cd = json_pack(
                 "{s:s, s:s}", "createOption", "Copy", "sourceResourceId",
