@@ -381,8 +381,9 @@ static json_t *vm_body(struct arm_ctx *c, const char *name, const char *group, c
     /* the OS profile: the admin account, its SSH keys (and a password
      * where the image takes one), as kumo vm create's */
     const json_t *osp = arm_get(p, "osProfile");
-    if (json_is_object(osp) && arm_gets(osp, "adminUsername")) {
-        json_t *ko = json_pack("{s:s}", "adminUsername", arm_gets(osp, "adminUsername"));
+    const char *admin = json_is_object(osp) ? arm_gets(osp, "adminUsername") : NULL;
+    if (admin && *admin) { /* "": a VM without an admin account, as shown back */
+        json_t *ko = json_pack("{s:s}", "adminUsername", admin);
         json_object_set_new(kb, "osProfile", ko);
         json_t *keys = json_array();
         json_array_foreach(arm_get(osp, "linuxConfiguration.ssh.publicKeys"), i, d)
