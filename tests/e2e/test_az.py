@@ -253,9 +253,15 @@ def azk(arm, tmp_path):
     cfg = tmp_path / "azcfg"
     kumo(k, "az-login", "--sp-name", "e2e", "--config-dir", str(cfg))
     az = Az(k, cfg)
-    key = tmp_path / "id.pub"
-    key.write_text(PUBKEY + "\n")
-    az.key = f"@{key}"
+    # a key pair of the test's own: az gives its public half to the VM's
+    # admin account, `kumo vm ssh` logs in with the private one
+    az.home = tmp_path / "home"
+    az.home.mkdir()
+    az.priv = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "az@kumo", "-f",
+                    str(az.priv)], check=True)
+    az.pub = (tmp_path / "id_ed25519.pub").read_text().strip()
+    az.key = f"@{tmp_path / 'id_ed25519.pub'}"
     return k, az
 
 
@@ -280,6 +286,23 @@ def wait_boots(k, group, vm, count, timeout=300):
             return log
         assert time.time() < deadline, f"{vm} did not boot ({count}):\n{log[-2000:]}"
         time.sleep(0.5)
+
+
+def ssh_until(k, az, group, vm, *command, timeout=300):
+    """`kumo vm ssh` (the VM's public IP, its admin user) with az's key until
+    the login is accepted (sshd starts a moment after the guest reported its
+    provisioning); the last result."""
+    env = dict(os.environ, HOME=str(az.home))
+    deadline = time.time() + timeout
+    while True:
+        r = subprocess.run([str(KUMO), "--data-dir", str(k.data), "vm", "ssh", "-g", group, vm,
+                            "--ssh-arg=-oBatchMode=yes", "--ssh-arg=-oConnectTimeout=30",
+                            "--ssh-arg=-oIdentitiesOnly=yes", "-i", str(az.priv), "--", *command],
+                           env=env, capture_output=True, text=True, timeout=120,
+                           stdin=subprocess.DEVNULL)
+        if r.returncode != 255 or time.time() > deadline:
+            return r
+        time.sleep(2)
 
 
 def http_get(port, tries=40):
@@ -389,8 +412,15 @@ def test_vm_create_boot_filter_lifecycle_and_errors(azk):
     vm = az.json("vm", "show", "-g", "rg", "-n", "vm1")
     assert vm["hardwareProfile"]["vmSize"] == "Standard_B1ls"
     assert vm["osProfile"]["adminUsername"] == "azureuser"
-    assert vm["osProfile"]["linuxConfiguration"]["ssh"]["publicKeys"][0]["keyData"] == PUBKEY
+    assert vm["osProfile"]["linuxConfiguration"]["ssh"]["publicKeys"][0]["keyData"] == az.pub
     assert vm["storageProfile"]["imageReference"]["publisher"] == "kumo"
+    # az's osProfile is kumo's OS profile: the account and key are in the
+    # guest, and kumo vm ssh logs in with them
+    assert kvm["osProfile"]["adminUsername"] == "azureuser" and \
+        kvm["osProfile"]["sshPublicKeys"] == [az.pub], kvm["osProfile"]
+    r = ssh_until(k, az, "rg", "vm1", "id -un; exit 3")
+    assert r.returncode == 3 and r.stdout.split() == ["azureuser"], (r.returncode, r.stdout,
+                                                                      r.stderr)
 
     # the NSG az made filters the guest's traffic: 80 is closed, a rule opens it,
     # a deny rule of a higher priority closes it again
