@@ -113,7 +113,9 @@ def test_burstable_vm_held_to_baseline_at_zero_credits(kumod_factory):  # noqa: 
     k.ok("POST", "/v1/sizes", BURST)
     k.ok("POST", "/v1/resourceGroups", {"name": "rg"})
     vm = k.ok("POST", f"{VM}?wait=60", {"name": "b", "size": "Burst", "nsg": None})
-    assert vm["cpuCredits"]["credits"] == 3 and not vm["cpuCredits"]["heldToBaseline"], vm
+    # it starts with 3 credits; ?wait returns once the guest reported its
+    # provisioning, and its boot may have spent some of them
+    assert 0 < vm["cpuCredits"]["credits"] <= 3 and not vm["cpuCredits"]["heldToBaseline"], vm
     assert vm["cpuCredits"]["baselinePercent"] == BASE
     ctl = pathlib.Path(vm["instanceView"]["consoleSocket"]).with_name("control.sock")
     console_wait(k, f"{VM}/b", "kumo guest: booted")
