@@ -978,6 +978,12 @@ class Guest:
     def start(self):
         """Boot to the shell."""
         self.wait_log("kumo guest: booted")
+        # init goes on after its boot line (the SSH host key, dropbear) and
+        # only then starts the shell: what is typed before that reached init
+        # and its children, the shell exited and the guest powered off (a
+        # slow or loaded host). Type once the shell's prompt (PS1 '\h:\w# ')
+        # is on the console.
+        self.wait_log(":~# ")
         self.connect()
         # the shell may not be reading yet: probe until it answers
         for _ in range(60):
