@@ -352,8 +352,7 @@ json_t *api_nic_json(struct kumod *k, int64_t id)
         char rid[256], ip[NET_IP4_STRLEN], mac[24];
         snprintf(rid, sizeof(rid), "/resourceGroups/%s/networkInterfaces/%s", db_col_text(st, 0),
                  db_col_text(st, 1));
-        snprintf(mac, sizeof(mac), "02:6b:75:%02x:%02x:%02x", (unsigned)(id >> 16) & 0xff,
-                 (unsigned)(id >> 8) & 0xff, (unsigned)id & 0xff);
+        netplane_nic_mac(id, mac);
         out = json_pack(
             "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:s,s:o}", "id", rid, "name",
             db_col_text(st, 1), "type", "networkInterface", "resourceGroup", db_col_text(st, 0),

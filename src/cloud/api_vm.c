@@ -128,11 +128,12 @@ json_t *api_vm_json(struct kumod *k, int64_t id)
                  db_col_text(st, 1));
         json_t *os = json_null(), *data = json_array();
         /* deleteOption (Azure's word): what a delete of the VM does with
-         * the disk by default: Delete (the OS disk and the disks its create
-         * made) or Detach (a disk attached later is kept) */
+         * the disk by default: Delete (disks.owner_vm: the OS disk and the
+         * disks its create made, unless made with Detach) or Detach (a disk
+         * attached later is kept) */
         sqlite3_stmt *ds = db_stmt(k->db,
                                    "SELECT name, tier, size_gib, os_disk, lun,"
-                                   " os_disk = 1 OR coalesce(owner_vm, 0) = vm_id"
+                                   " coalesce(owner_vm, 0) = vm_id"
                                    " FROM disks WHERE vm_id = ? ORDER BY os_disk DESC, lun",
                                    "i", id);
         while (ds && sqlite3_step(ds) == SQLITE_ROW) {
@@ -266,6 +267,7 @@ static struct prov_data_disk data_disk(const json_t *d)
         .tier = body_str(d, "tier", NULL),
         .size_gib = body_int(d, "sizeGiB", 1),
         .lun = body_int(d, "lun", -1),
+        .detach = !strcasecmp(body_str(d, "deleteOption", "Delete"), "Detach"),
     };
 }
 
@@ -291,6 +293,7 @@ static void vm_create(struct api_ctx *c)
         .image = body_str(b, "image", NULL),
         .os_tier = body_str(osd, "tier", NULL),
         .os_size_gib = body_int(osd, "sizeGiB", 0),
+        .os_disk_detach = !strcasecmp(body_str(osd, "deleteOption", "Delete"), "Detach"),
         .data_disks = disks,
         .nics_given = body_has(b, "networkInterfaces"),
         .nics = nics,

@@ -407,7 +407,7 @@ static int attach_disk(struct prov_tx *t, int64_t group, int64_t vm, const char 
     if (db_exec(db,
                 "UPDATE disks SET vm_id = ?, lun = ?, os_disk = 0,"
                 " owner_vm = CASE WHEN ? THEN ? ELSE owner_vm END WHERE id = ?",
-                "iiiii", vm, lun, (int64_t)(create && !d->disk), vm, disk) < 0)
+                "iiiii", vm, lun, (int64_t)(create && !d->disk && !d->detach), vm, disk) < 0)
         return prov_db_error(t, NULL);
     return 0;
 }
@@ -576,8 +576,11 @@ static int given_nics(struct prov_tx *t, const struct prov_vm_spec *s, int64_t g
             return kerr_set(t->e, 409, "InUse", field,
                             "%s: network interface '%s' is attached to virtual machine '%s'", field,
                             s->nics[i], other);
-        if (db_exec(db, "UPDATE nics SET vm_id = ?, nic_index = ? WHERE id = ?", "iii", vm,
-                    (int64_t)i, id) < 0)
+        bool with_vm = s->nic_delete && s->nic_delete[i];
+        if (db_exec(db,
+                    "UPDATE nics SET vm_id = ?1, nic_index = ?2,"
+                    " owner_vm = CASE WHEN ?3 THEN ?1 ELSE owner_vm END WHERE id = ?4",
+                    "iiii", vm, (int64_t)i, (int64_t)with_vm, id) < 0)
             return prov_db_error(t, NULL);
         t->net_changed = true;
     }
@@ -743,8 +746,8 @@ int64_t prov_vm_insert(struct prov_tx *t, int64_t g, const struct prov_vm_spec *
     int64_t os =
         prov_disk_insert(t, g, disk_name, s->os_tier, os_gib, image_id, 0, "osDisk.sizeGiB");
     if (os < 0) return -1;
-    if (db_exec(db, "UPDATE disks SET vm_id = ?, os_disk = 1, owner_vm = ? WHERE id = ?", "iii", vm,
-                vm, os) < 0)
+    if (db_exec(db, "UPDATE disks SET vm_id = ?, os_disk = 1, owner_vm = nullif(?, 0) WHERE id = ?",
+                "iii", vm, s->os_disk_detach ? 0 : vm, os) < 0)
         return prov_db_error(t, NULL);
     for (size_t i = 0; i < s->ndata; i++) {
         char prefix[32];

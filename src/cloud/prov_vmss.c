@@ -101,10 +101,12 @@ int64_t prov_vmss_fit(struct kumod *k, int64_t set, int64_t capacity, struct ker
     return fit(k, what, size, vcpus, mib, live, capacity, e);
 }
 
-int64_t prov_vmss_create(struct kumod *k, int64_t g, const struct prov_vmss_spec *s, struct kerr *e)
+int64_t prov_vmss_insert(struct prov_tx *t, int64_t g, const struct prov_vmss_spec *s)
 {
+    struct kumod *k = t->k;
     struct db *db = k->db;
-    assert(kumod_lock_held(k));
+    struct kerr *e = t->e;
+    assert(t->open && kumod_lock_held(k));
     if (prov_name_free(k, "vmss", g, s->name, "scale set", true, e) < 0) return -1;
     struct prov_size size;
     if (!prov_size_lookup(k, s->size, &size, e)) return -1;
@@ -118,16 +120,14 @@ int64_t prov_vmss_create(struct kumod *k, int64_t g, const struct prov_vmss_spec
     snprintf(dflt_vnet, sizeof(dflt_vnet), "%s-vnet", s->name);
     const char *vnet = s->vnet ? s->vnet : dflt_vnet, *subnet = s->subnet ? s->subnet : "default";
     const char *proto = s->probe_protocol ? s->probe_protocol : "Tcp";
-    struct prov_tx t;
-    if (prov_begin(&t, k, e) < 0) return -1;
     int64_t nsg = 0, pip = 0, now = time_now_ms();
-    if (set_network(&t, g, s, vnet, subnet, &nsg) < 0) goto fail;
+    if (set_network(t, g, s, vnet, subnet, &nsg) < 0) return -1;
     if (s->lb_port > 0) {
         char pip_name[96];
         snprintf(pip_name, sizeof(pip_name), "%s-lb", s->name);
         struct prov_port port = {"Tcp", s->lb_port, -1};
-        pip = prov_pip_insert(&t, g, pip_name, &port, 1, 0);
-        if (pip < 0) goto fail;
+        pip = prov_pip_insert(t, g, pip_name, &port, 1, 0);
+        if (pip < 0) return -1;
     }
     char *tags = s->tags ? json_dumps(s->tags, JSON_COMPACT) : NULL;
     int rc = db_exec(
@@ -141,16 +141,21 @@ int64_t prov_vmss_create(struct kumod *k, int64_t g, const struct prov_vmss_spec
         s->probe_path ? s->probe_path : "/", s->probe_interval, tags ? tags : "{}", now, now);
     free(tags);
     int64_t id = db_last_id(db);
-    if (rc < 0) {
-        prov_db_error(&t, NULL);
-        goto fail;
-    }
-    t.net_changed = true;
-    if (prov_commit(&t) < 0) return -1;
+    if (rc < 0) return prov_db_error(t, NULL);
+    t->net_changed = true;
     return id;
-fail:
-    prov_abort(&t);
-    return -1;
+}
+
+int64_t prov_vmss_create(struct kumod *k, int64_t g, const struct prov_vmss_spec *s, struct kerr *e)
+{
+    struct prov_tx t;
+    if (prov_begin(&t, k, e) < 0) return -1;
+    int64_t id = prov_vmss_insert(&t, g, s);
+    if (id < 0 || prov_commit(&t) < 0) {
+        prov_abort(&t);
+        return -1;
+    }
+    return id;
 }
 
 static int64_t vmss_lookup(struct kumod *k, int64_t g, const char *name, struct kerr *e)

@@ -2,12 +2,13 @@
  * provision.h - the provisioning layer: every change to kumod's resources
  * (resource groups, virtual machines and their power operations, managed
  * disks, virtual networks and subnets, network security groups and their
- * rules, public IPs, network interfaces, scale sets) as C functions of the
- * model. The front ends call it: the REST handlers (api_*.c), the scale set
- * controller (vmss.c), and the ones to come (an Azure ARM endpoint, a web
- * portal). HTTP, request bodies and the rendering of answers stay in the
- * front ends; the database, the rules of the model, the job queue and the
- * data plane are reached from here.
+ * rules, public IPs, network interfaces, scale sets and their autoscale
+ * settings) as C functions of the model. The front ends call it: the REST
+ * handlers (api_*.c, which the web portal's requests reach too), the scale
+ * set controller (vmss.c) and the Azure ARM endpoint (arm/). HTTP, request
+ * bodies and the rendering of answers stay in the front ends; the
+ * database, the rules of the model, the job queue and the data plane are
+ * reached from here.
  *
  * Contract:
  *  - Every function runs with kumod's state lock held (asserted) and
@@ -360,6 +361,8 @@ struct prov_data_disk {
     const char *tier; /* the new disk's tier (NULL: the default) */
     int64_t size_gib; /* the new disk's size */
     int64_t lun;      /* -1: the lowest free LUN */
+    bool detach;      /* a new disk stays after the VM's delete (Azure's deleteOption
+                       * Detach); else it goes with the VM (Delete, kumo's default) */
 };
 
 struct prov_vm_spec {
@@ -367,6 +370,9 @@ struct prov_vm_spec {
     const char *image;   /* NULL: "default" */
     const char *os_tier; /* NULL: the default */
     int64_t os_size_gib; /* 0: the image's size, at least 4 GiB */
+    bool os_disk_detach; /* the OS disk stays after the VM's delete (Azure's
+                          * osDisk.deleteOption Detach); else it goes with the
+                          * VM (Delete, kumo's default) */
     const struct prov_data_disk *data_disks;
     size_t ndata;
     /* Network: given NICs (nics_given), or the implicit network of `az vm
@@ -380,6 +386,9 @@ struct prov_vm_spec {
      * private_ip. */
     bool nics_given;
     const char *const *nics;
+    /* Given NICs: nic_delete[i] (NULL: all false) says NIC i goes with the
+     * VM's delete (Azure's deleteOption Delete); else it is detached. */
+    const bool *nic_delete;
     size_t nnics;
     const char *vnet, *subnet, *nsg;
     bool no_nsg;
@@ -434,10 +443,12 @@ int64_t prov_vm_restart(struct kumod *k, int64_t group_id, const char *name, str
 int64_t prov_vm_resize(struct kumod *k, int64_t group_id, const char *name, const char *size,
                        bool restart, bool *begun, struct kerr *e);
 /* What a VM's delete does with its disks. OWNED (0, az's default): it
- * deletes the OS disk and the data disks its own create made (disks.owner_vm)
- * and detaches every other disk, which stays in the group; KEEP: detaches
- * them all; ALL: deletes every disk attached to it. The NIC and public IP
- * its create made go with it in every case. */
+ * deletes the disks whose deleteOption is Delete (disks.owner_vm: the OS
+ * disk and the data disks its own create made, unless its spec said
+ * Detach) and detaches every other disk, which stays in the group; KEEP:
+ * detaches them all; ALL: deletes every disk attached to it. The NICs and
+ * public IPs that go with it (owner_vm: the ones its create made, given
+ * NICs with nic_delete) go in every case. */
 enum prov_vm_disks { PROV_DISKS_OWNED = 0, PROV_DISKS_KEEP = 1, PROV_DISKS_ALL = 2 };
 /* The operation that carries it out (vms.op): "delete", "delete-keep-disks"
  * or "delete-all-disks". */
@@ -493,6 +504,8 @@ struct prov_vmss_spec {
 /* Record a scale set (its controller makes the instances). The set's id. */
 int64_t prov_vmss_create(struct kumod *k, int64_t group_id, const struct prov_vmss_spec *s,
                          struct kerr *e);
+/* The same in t (with what else t makes: a deployment's network). */
+int64_t prov_vmss_insert(struct prov_tx *t, int64_t group_id, const struct prov_vmss_spec *s);
 /* A new model: size / image (NULL: keep), user data (set_user_data: to
  * user_data, NULL clears), tags (NULL: keep). A changed model starts a
  * rolling update. The set's id. */
@@ -510,5 +523,34 @@ int64_t prov_vmss_scale(struct kumod *k, int64_t group_id, const char *name, int
 int64_t prov_vmss_fit(struct kumod *k, int64_t set, int64_t capacity, struct kerr *e);
 /* Mark it deleted: the controller deletes its instances, then the set. */
 int64_t prov_vmss_delete(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
+
+/* ---- autoscale settings ---- */
+
+struct prov_autoscale_spec {
+    const char *name;
+    const char *scale_set; /* in the same group */
+    int64_t minimum, maximum, dflt;
+    bool enabled;
+    const json_t *rules; /* array of rule objects (autoscale.h's JSON), or NULL */
+};
+
+/* One setting per scale set; minimum <= default <= maximum. Its id. */
+int64_t prov_autoscale_create(struct kumod *k, int64_t group_id,
+                              const struct prov_autoscale_spec *s, struct kerr *e);
+int64_t prov_autoscale_insert(struct prov_tx *t, int64_t group_id,
+                              const struct prov_autoscale_spec *s);
+/* New bounds (-1: keep), enabled (-1: keep, 0, 1) and rules (NULL: keep;
+ * else the whole list). Its id. */
+int64_t prov_autoscale_update(struct kumod *k, int64_t group_id, const char *name, int64_t minimum,
+                              int64_t maximum, int64_t dflt, int enabled, const json_t *rules,
+                              struct kerr *e);
+/* The setting and its decision history. */
+int prov_autoscale_delete(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
+/* Append a rule (at most AS_MAX_RULES) / remove rule number index (as the
+ * caller wrote it: 404 when there is none). The setting's id. */
+int64_t prov_autoscale_rule_add(struct kumod *k, int64_t group_id, const char *name,
+                                const json_t *rule, struct kerr *e);
+int64_t prov_autoscale_rule_delete(struct kumod *k, int64_t group_id, const char *name,
+                                   const char *index, struct kerr *e);
 
 #endif

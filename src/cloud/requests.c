@@ -231,15 +231,30 @@ static const struct body_field nic_update[] = {
     END,
 };
 
+/* What a VM's delete does with a disk its create makes (Azure's
+ * deleteOption): Delete (the default) or Detach. */
+static int check_delete_option(const json_t *v, const char *target, struct kerr *e)
+{
+    const char *s = json_string_value(v);
+    if (s && (!strcasecmp(s, "Delete") || !strcasecmp(s, "Detach"))) return 0;
+    return kerr_invalid(e, target, "%s: '%.40s' is not Delete or Detach", target, s ? s : "");
+}
+
 static const struct body_field os_disk[] = {
     STR("tier", false, check_tier),
     INT("sizeGiB", false, 1, 32767),
+    STR("deleteOption", false, check_delete_option),
     END,
 };
 
 static const struct body_field data_disk[] = {
-    NAME("name", false), INT("sizeGiB", false, 1, 32767), STR("tier", false, check_tier),
-    NAME("disk", false), INT("lun", false, 0, 5),         END,
+    NAME("name", false),
+    INT("sizeGiB", false, 1, 32767),
+    STR("tier", false, check_tier),
+    NAME("disk", false),
+    INT("lun", false, 0, 5),
+    STR("deleteOption", false, check_delete_option),
+    END,
 };
 
 static int check_bool_or_name(const json_t *v, const char *target, struct kerr *e)

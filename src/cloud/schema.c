@@ -448,6 +448,41 @@ const char *const db_migrations[] = {
     "ALTER TABLE vms ADD COLUMN os_prov TEXT;"
     "ALTER TABLE vms ADD COLUMN os_prov_events TEXT;"
     "ALTER TABLE vms ADD COLUMN os_prov_ms INTEGER;",
+    /* 8: the ARM endpoint's resources (docs/azure.md): ARM resources that
+     * kumo's model has no table for (load balancers: a scale set's balancer
+     * is part of the set), kept as the body ARM echoes; and the ARM
+     * properties of a row (arm_props, kind = the row's table) go with the
+     * row, whichever front end deletes it. */
+    "CREATE TABLE arm_resources ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+    "  type TEXT NOT NULL COLLATE NOCASE,"
+    "  name TEXT NOT NULL COLLATE NOCASE,"
+    "  body TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  UNIQUE (group_id, type, name));"
+    "CREATE TRIGGER arm_props_groups AFTER DELETE ON groups BEGIN"
+    "  DELETE FROM arm_props WHERE kind = 'groups' AND row_id = OLD.id; END;"
+    "CREATE TRIGGER arm_props_vms AFTER DELETE ON vms BEGIN"
+    "  DELETE FROM arm_props WHERE kind = 'vms' AND row_id = OLD.id; END;"
+    "CREATE TRIGGER arm_props_vmss AFTER DELETE ON vmss BEGIN"
+    "  DELETE FROM arm_props WHERE kind = 'vmss' AND row_id = OLD.id; END;"
+    "CREATE TRIGGER arm_props_disks AFTER DELETE ON disks BEGIN"
+    "  DELETE FROM arm_props WHERE kind = 'disks' AND row_id = OLD.id; END;"
+    "CREATE TRIGGER arm_props_snapshots AFTER DELETE ON snapshots BEGIN"
+    "  DELETE FROM arm_props WHERE kind = 'snapshots' AND row_id = OLD.id; END;"
+    "CREATE TRIGGER arm_props_images AFTER DELETE ON images BEGIN"
+    "  DELETE FROM arm_props WHERE kind = 'images' AND row_id = OLD.id; END;"
+    "CREATE TRIGGER arm_props_vnets AFTER DELETE ON vnets BEGIN"
+    "  DELETE FROM arm_props WHERE kind = 'vnets' AND row_id = OLD.id; END;"
+    "CREATE TRIGGER arm_props_nsgs AFTER DELETE ON nsgs BEGIN"
+    "  DELETE FROM arm_props WHERE kind = 'nsgs' AND row_id = OLD.id; END;"
+    "CREATE TRIGGER arm_props_public_ips AFTER DELETE ON public_ips BEGIN"
+    "  DELETE FROM arm_props WHERE kind = 'public_ips' AND row_id = OLD.id; END;"
+    "CREATE TRIGGER arm_props_nics AFTER DELETE ON nics BEGIN"
+    "  DELETE FROM arm_props WHERE kind = 'nics' AND row_id = OLD.id; END;"
+    "CREATE TRIGGER arm_props_autoscale AFTER DELETE ON autoscale BEGIN"
+    "  DELETE FROM arm_props WHERE kind = 'autoscale' AND row_id = OLD.id; END;",
 };
 
 const int db_migration_count = (int)(sizeof(db_migrations) / sizeof(db_migrations[0]));

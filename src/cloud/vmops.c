@@ -526,7 +526,8 @@ static void stop_vm(struct kumod *k, int64_t vm, const char *interim, bool grace
 }
 
 /* Delete the VM's rows and files (after stop_vm). disks: "delete" (the
- * OS disk and the disks its create made go, the others are detached),
+ * disks whose deleteOption is Delete, disks.owner_vm, go: by default the
+ * OS disk and the disks its create made; the others are detached),
  * "delete-keep-disks" or "delete-all-disks" (provision.h's prov_vm_disks). */
 static void delete_vm(struct kumod *k, int64_t vm, const char *op)
 {
@@ -541,7 +542,7 @@ static void delete_vm(struct kumod *k, int64_t vm, const char *op)
     if (rc == 0) rc = vm_set_state(db, vm, NULL, PV_DELETING, "deleted", now);
     if (rc == 0) rc = billing_vm_sync(db, vm, false, now);
     sqlite3_stmt *st = rc == 0 ? db_stmt(db,
-                                         "SELECT id, os_disk = 1 OR coalesce(owner_vm, 0) = ?1"
+                                         "SELECT id, coalesce(owner_vm, 0) = ?1"
                                          " FROM disks WHERE vm_id = ?1",
                                          "i", vm)
                                : NULL;

@@ -5,7 +5,8 @@
  * rows, the files, the meters, the job); what a delete leaves (with and
  * without its disks); name clashes, capacity refusal, a failure after files
  * were made (they go with the rollback), busy VMs, states an operation does
- * not apply to; the network resources' references and refusals.
+ * not apply to; the network resources' references and refusals; autoscale
+ * settings.
  *
  * Jobs are recorded, not run, except where a delete is carried out: then
  * vmops_run does it (no kumo-vmm process exists, so there is none to stop).
@@ -216,6 +217,62 @@ static void delete_keeps_attached_disks(void)
     CHECK(count(&f, "SELECT count(*) FROM disks") == 0 && files_in(&f, "disks") == 0,
           "every disk is gone");
     CHECK(count(&f, "SELECT count(*) FROM usage WHERE end_ms IS NULL") == 0, "every meter closed");
+    kumod_unlock(k);
+    fixture_stop(&f);
+}
+
+/* Azure's deleteOption (the ARM endpoint's VMs): a disk or NIC made with
+ * Detach stays after the VM's delete, one with Delete goes. */
+static void delete_options(void)
+{
+    struct fixture f;
+    if (!fixture_start(&f, record_only, true)) return;
+    struct kumod *k = &f.k;
+    struct kerr e = {0};
+    kumod_lock(k);
+    struct prov_tx t;
+    const char *space = "10.6.0.0/16";
+    struct prov_subnet_spec sub = {"s", "10.6.0.0/24", NULL};
+    struct prov_vnet_spec net = {"net", &space, 1, &sub, 1};
+    CHECK(prov_begin(&t, k, &e) == 0 && prov_vnet_insert(&t, f.group, &net) > 0 &&
+              prov_commit(&t) == 0,
+          "VNet net: %s", e.message);
+    struct prov_nic_spec n1 = {"n1", "net", "s", NULL, NULL, NULL};
+    struct prov_nic_spec n2 = {"n2", "net", "s", NULL, NULL, NULL};
+    CHECK(prov_nic_create(k, f.group, &n1, &e) > 0 && prov_nic_create(k, f.group, &n2, &e) > 0,
+          "nics: %s", e.message);
+    struct prov_data_disk data[2] = {{.name = "stays", .size_gib = 1, .lun = -1, .detach = true},
+                                     {.name = "goes", .size_gib = 1, .lun = -1}};
+    const char *nics[] = {"n1", "n2"};
+    const bool nic_delete[] = {true, false};
+    struct prov_vm_spec s = {.name = "az",
+                             .size = "Small",
+                             .os_disk_detach = true,
+                             .data_disks = data,
+                             .ndata = 2,
+                             .nics_given = true,
+                             .nics = nics,
+                             .nnics = 2,
+                             .nic_delete = nic_delete};
+    int64_t vm = create_vm(&f, &s, &e);
+    CHECK(vm > 0, "create: %s", e.message);
+    CHECK(count(&f, "SELECT count(*) FROM disks WHERE owner_vm = vm_id") == 1,
+          "only the data disk made with Delete is the VM's own");
+    db_exec(k->db, "UPDATE vms SET op = NULL, power_state = 'Stopped', prov_state = 'Succeeded'",
+            "");
+    CHECK(prov_vm_delete(k, f.group, "az", PROV_DISKS_OWNED, &e) == vm, "delete: %s", e.message);
+    kumod_unlock(k);
+    vmops_run(k, vm);
+    kumod_lock(k);
+    CHECK(count(&f, "SELECT count(*) FROM vms") == 0, "the VM is gone");
+    CHECK(count(&f, "SELECT count(*) FROM disks WHERE vm_id IS NULL AND owner_vm IS NULL") == 2 &&
+              count(&f, "SELECT count(*) FROM disks WHERE name = 'goes'") == 0 &&
+              count(&f, "SELECT count(*) FROM disks WHERE name = 'stays'") == 1 &&
+              files_in(&f, "disks") == 2,
+          "the OS disk and the data disk made with Detach stay, detached, with their files");
+    CHECK(count(&f, "SELECT count(*) FROM nics WHERE name = 'n1'") == 0 &&
+              count(&f, "SELECT count(*) FROM nics WHERE name = 'n2' AND vm_id IS NULL") == 1,
+          "the NIC given with Delete went with the VM, the other is detached");
     kumod_unlock(k);
     fixture_stop(&f);
 }
@@ -480,6 +537,56 @@ static void lock_owner(void)
     fixture_stop(&f);
 }
 
+/* Autoscale settings: one per set, bounds checked, rules added, removed and
+ * replaced, enabled changed alone (each keeps what it does not name). */
+static void autoscale_settings(void)
+{
+    struct fixture f;
+    if (!fixture_start(&f, record_only, false)) return;
+    struct kumod *k = &f.k;
+    struct kerr e = {0};
+    kumod_lock(k);
+    struct prov_vmss_spec vs = {.name = "web", .size = "Small", .capacity = 0};
+    CHECK(prov_vmss_create(k, f.group, &vs, &e) > 0, "scale set: %s", e.message);
+    struct prov_autoscale_spec s = {"as", "web", 1, 3, 2, true, NULL};
+    struct prov_autoscale_spec bad = {"as2", "web", 3, 1, 1, true, NULL};
+    CHECK(prov_autoscale_create(k, f.group, &bad, &e) < 0 && !strcmp(e.target, "maximum"),
+          "maximum below minimum refused: %s", e.message);
+    CHECK(prov_autoscale_create(k, f.group, &s, &e) > 0, "create: %s", e.message);
+    CHECK(prov_autoscale_create(k, f.group, &s, &e) < 0 && !strcmp(e.code, "AlreadyExists"),
+          "a second one for the set");
+    json_t *rule = json_pack("{s:{s:s, s:f}, s:{s:s}}", "metricTrigger", "operator", "GreaterThan",
+                             "threshold", 70.0, "scaleAction", "direction", "Increase");
+    CHECK(prov_autoscale_rule_add(k, f.group, "as", rule, &e) > 0, "rule: %s", e.message);
+    CHECK(prov_autoscale_rule_add(k, f.group, "as", rule, &e) > 0, "rule 2: %s", e.message);
+    CHECK(count(&f, "SELECT json_array_length(rules) FROM autoscale") == 2, "two rules stored");
+    CHECK(prov_autoscale_update(k, f.group, "as", -1, -1, -1, 0, NULL, &e) > 0 &&
+              count(&f, "SELECT enabled FROM autoscale") == 0 &&
+              count(&f, "SELECT json_array_length(rules) FROM autoscale") == 2 &&
+              count(&f, "SELECT maximum FROM autoscale") == 3,
+          "disabled, the rest kept");
+    CHECK(prov_autoscale_rule_delete(k, f.group, "as", "1", &e) > 0 &&
+              count(&f, "SELECT json_array_length(rules) FROM autoscale") == 1,
+          "rule 1 removed");
+    CHECK(prov_autoscale_rule_delete(k, f.group, "as", "5", &e) < 0 && e.status == 404,
+          "no rule 5");
+    CHECK(prov_autoscale_update(k, f.group, "as", 2, 1, -1, -1, NULL, &e) < 0 &&
+              count(&f, "SELECT minimum FROM autoscale") == 1,
+          "bounds checked on update, nothing changed");
+    json_t *none = json_array();
+    CHECK(prov_autoscale_update(k, f.group, "as", 1, 4, 1, 1, none, &e) > 0 &&
+              count(&f, "SELECT json_array_length(rules) FROM autoscale") == 0 &&
+              count(&f, "SELECT enabled FROM autoscale") == 1,
+          "rules replaced, enabled again");
+    CHECK(prov_autoscale_delete(k, f.group, "as", &e) == 0 &&
+              count(&f, "SELECT count(*) FROM autoscale") == 0,
+          "deleted");
+    json_decref(none);
+    json_decref(rule);
+    kumod_unlock(k);
+    fixture_stop(&f);
+}
+
 /* Images by name, alias and URN; the OS profile each image's provisioning
  * can honour (no kumo-switch here: kumo's metadata provisioning cannot be
  * used, and nothing is tracked); a password kept only as its hash. */
@@ -600,8 +707,10 @@ int main(void)
     vm_create_and_delete();
     delete_keeping_disks();
     delete_keeps_attached_disks();
+    delete_options();
     refusals_leave_nothing();
     networks();
+    autoscale_settings();
     group_delete();
     images_and_os_profiles();
     printf("%d checks, %d failures\n", checks, failures);
