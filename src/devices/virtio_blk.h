@@ -5,6 +5,7 @@
 #ifndef KUMO_DEVICES_VIRTIO_BLK_H
 #define KUMO_DEVICES_VIRTIO_BLK_H
 
+#include "storage/disk.h"
 #include "storage/ratelimit.h"
 
 #include <stdbool.h>
@@ -18,6 +19,8 @@ struct blk_config {
     bool readonly;
     const char *serial; /* VIRTIO_BLK_T_GET_ID answer, up to 20 bytes */
     struct ratelimit_config limits; /* all zero: unlimited */
+    enum disk_cache cache;          /* host caching (disk.h): readwrite by default */
+    unsigned num_queues;            /* virtqueues; 0: one per vCPU (at most 8) */
 };
 
 struct blk;
