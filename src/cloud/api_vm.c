@@ -193,6 +193,7 @@ static struct prov_data_disk data_disk(const json_t *d)
         .tier = body_str(d, "tier", NULL),
         .size_gib = body_int(d, "sizeGiB", 1),
         .lun = body_int(d, "lun", -1),
+        .caching = body_str(d, "caching", NULL),
     };
 }
 
@@ -217,6 +218,7 @@ static void vm_create(struct api_ctx *c)
         .image = body_str(b, "image", NULL),
         .os_tier = body_str(osd, "tier", NULL),
         .os_size_gib = body_int(osd, "sizeGiB", 0),
+        .os_caching = body_str(osd, "caching", NULL),
         .data_disks = disks,
         .nics_given = body_has(b, "networkInterfaces"),
         .nics = nics,

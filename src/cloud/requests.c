@@ -111,12 +111,14 @@ static const struct body_field image_create[] = {
 
 static const struct body_field disk_create[] = {
     NAME("name", true),   INT("sizeGiB", false, 1, 32767), STR("tier", false, check_tier),
-    NAME("image", false), NAME("snapshot", false),         END,
+    NAME("image", false), NAME("snapshot", false),         STR("caching", false, check_caching),
+    END,
 };
 
 static const struct body_field disk_update[] = {
     INT("sizeGiB", false, 1, 32767),
     STR("tier", false, check_tier),
+    STR("caching", false, check_caching),
     END,
 };
 
@@ -220,12 +222,14 @@ static const struct body_field nic_update[] = {
 static const struct body_field os_disk[] = {
     STR("tier", false, check_tier),
     INT("sizeGiB", false, 1, 32767),
+    STR("caching", false, check_caching),
     END,
 };
 
 static const struct body_field data_disk[] = {
     NAME("name", false), INT("sizeGiB", false, 1, 32767), STR("tier", false, check_tier),
-    NAME("disk", false), INT("lun", false, 0, 5),         END,
+    NAME("disk", false), INT("lun", false, 0, 5),         STR("caching", false, check_caching),
+    END,
 };
 
 static int check_bool_or_name(const json_t *v, const char *target, struct kerr *e)
@@ -263,6 +267,7 @@ static const struct body_field vm_attach[] = {
     INT("sizeGiB", false, 1, 32767),
     STR("tier", false, check_tier),
     NAME("name", false),
+    STR("caching", false, check_caching),
     END,
 };
 

@@ -358,6 +358,10 @@ const char *const db_migrations[] = {
     "  row_id INTEGER NOT NULL,"
     "  props TEXT NOT NULL,"
     "  PRIMARY KEY (kind, row_id));",
+
+    /* 5: host caching per disk (attachment): None, ReadOnly, ReadWrite;
+     * NULL: the default of its role and tier (disk_tier_default_cache) */
+    "ALTER TABLE disks ADD COLUMN caching TEXT;",
 };
 
 const int db_migration_count = (int)(sizeof(db_migrations) / sizeof(db_migrations[0]));

@@ -134,6 +134,15 @@ const char *disk_cache_name(enum disk_cache c)
     }
 }
 
+const char *disk_cache_azure_name(enum disk_cache c)
+{
+    switch (c) {
+    case DISK_CACHE_NONE: return "None";
+    case DISK_CACHE_READONLY: return "ReadOnly";
+    default: return "ReadWrite";
+    }
+}
+
 int iov_slice(const struct iovec *src, int cnt, size_t skip, size_t len, struct iovec *dst,
               int max)
 {

@@ -65,6 +65,7 @@ struct disk_options {
  * lower-case name. */
 int disk_cache_parse(const char *name);
 const char *disk_cache_name(enum disk_cache c);
+const char *disk_cache_azure_name(enum disk_cache c); /* "None", "ReadOnly", "ReadWrite" */
 
 /* Open `path`. On failure returns NULL with a message in err ("disk.qcow2: qcow2
  * L1 table at offset 0x... lies beyond the end of the file (truncated image?)"). */
