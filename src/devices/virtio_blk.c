@@ -84,6 +84,7 @@ struct blk {
 
     pthread_mutex_t wlock; /* guards pending, idle, quit */
     pthread_cond_t wake;
+    pthread_cond_t drained; /* a worker went idle (virtio_blk_drain waits on it) */
     unsigned pending; /* notifications not yet picked up by a worker */
     unsigned idle;    /* workers waiting on wake */
     bool quit;
@@ -308,6 +309,7 @@ static void *worker(void *arg)
         pthread_mutex_lock(&b->wlock);
         while (!b->pending && !b->quit) {
             b->idle++;
+            pthread_cond_broadcast(&b->drained);
             pthread_cond_wait(&b->wake, &b->wlock);
             b->idle--;
         }
@@ -394,6 +396,7 @@ static void blk_destroy(struct virtio_dev *vd)
     disk_close(b->disk);
     pthread_mutex_destroy(&b->rl_lock);
     pthread_cond_destroy(&b->wake);
+    pthread_cond_destroy(&b->drained);
     pthread_mutex_destroy(&b->wlock);
     free(b);
 }
@@ -430,6 +433,7 @@ static int blk_attach(struct machine *m, const struct device_slot *at, const voi
     pthread_mutex_init(&b->rl_lock, NULL);
     pthread_mutex_init(&b->wlock, NULL);
     pthread_cond_init(&b->wake, NULL);
+    pthread_cond_init(&b->drained, NULL);
     struct virtio_dev *vd = &b->vd;
     vd->device_id = 2;
     vd->features = VIRTIO_BLK_F_SIZE_MAX | VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_BLK_SIZE |
@@ -463,6 +467,14 @@ static int blk_attach(struct machine *m, const struct device_slot *at, const voi
 
 const struct device_model virtio_blk_device = {.attach = blk_attach,
                                                .fdt_node = virtio_mmio_fdt_node};
+
+void virtio_blk_drain(struct blk *b)
+{
+    pthread_mutex_lock(&b->wlock);
+    while ((b->idle < b->nworkers || b->pending) && !b->quit)
+        pthread_cond_wait(&b->drained, &b->wlock);
+    pthread_mutex_unlock(&b->wlock);
+}
 
 void virtio_blk_get_stats(struct blk *b, struct blk_stats *out)
 {

@@ -38,6 +38,10 @@ void virtio_blk_set_limits(struct blk *b, const struct ratelimit_config *c);
  * as its argument; it is added to m->disks. */
 extern const struct device_model virtio_blk_device;
 
+/* Wait until every request the guest had notified is served (no worker
+ * busy, no notification unhandled). */
+void virtio_blk_drain(struct blk *b);
+
 /* The limits the disk enforces now (ratelimit_rates_of). */
 void virtio_blk_get_rates(struct blk *b, struct ratelimit_rates *r);
 

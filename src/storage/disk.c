@@ -116,33 +116,6 @@ int io_pwrite(int fd, const void *buf, size_t len, uint64_t off)
 
 /* ---- vectored data I/O and cache modes ---- */
 
-int disk_cache_parse(const char *name)
-{
-    if (!name) return -1;
-    if (strcasecmp(name, "none") == 0) return DISK_CACHE_NONE;
-    if (strcasecmp(name, "readonly") == 0) return DISK_CACHE_READONLY;
-    if (strcasecmp(name, "readwrite") == 0) return DISK_CACHE_READWRITE;
-    return -1;
-}
-
-const char *disk_cache_name(enum disk_cache c)
-{
-    switch (c) {
-    case DISK_CACHE_NONE: return "none";
-    case DISK_CACHE_READONLY: return "readonly";
-    default: return "readwrite";
-    }
-}
-
-const char *disk_cache_azure_name(enum disk_cache c)
-{
-    switch (c) {
-    case DISK_CACHE_NONE: return "None";
-    case DISK_CACHE_READONLY: return "ReadOnly";
-    default: return "ReadWrite";
-    }
-}
-
 int iov_slice(const struct iovec *src, int cnt, size_t skip, size_t len, struct iovec *dst,
               int max)
 {

@@ -26,12 +26,20 @@ build fuzz_virtq tests/fuzz/fuzz_virtq.c src/devices/virtio_mmio.c src/devices/p
   src/devices/htif.c src/devices/console.c src/machine/machine.c src/cpu/hart.c src/cpu/exec.c \
   src/cpu/mmu.c src/cpu/csr.c src/cpu/trap.c src/cpu/decode.c src/cpu/fpu.c src/lib/log.c \
   src/machine/device.c -lfdt -lpthread -lm
-storage=(src/storage/disk.c src/storage/raw.c src/storage/qcow2.c src/storage/qcow2_cache.c
+storage=(src/storage/disk.c src/storage/cachemode.c src/storage/raw.c src/storage/qcow2.c src/storage/qcow2_cache.c
          src/storage/qcow2_refcount.c src/storage/qcow2_check.c src/storage/qcow2_create.c
          src/storage/vhd.c src/storage/vmdk.c)
 for img in qcow2 vhd vmdk; do
   build fuzz_$img tests/fuzz/fuzz_$img.c "${storage[@]}" -Itests/fuzz -lz -lpthread
 done
+# the block device on a raw image: request headers, data, discard segments
+build fuzz_blk tests/fuzz/fuzz_blk.c src/devices/virtio_blk.c src/devices/virtio_mmio.c \
+  src/devices/plic.c src/devices/htif.c src/devices/console.c src/machine/machine.c \
+  src/cpu/hart.c src/cpu/exec.c src/cpu/mmu.c src/cpu/csr.c src/cpu/trap.c src/cpu/decode.c \
+  src/cpu/fpu.c src/lib/log.c src/machine/device.c "${storage[@]}" src/storage/ratelimit.c \
+  -lfdt -lz -lpthread -lm
+# the shared-memory frame rings as the side that does not trust its peer
+build fuzz_shmring tests/fuzz/fuzz_shmring.c src/lib/shmring.c
 
 # the virtual switch: frames through the data plane; configuration and control
 # (seeds: tests/fuzz/gen_net_seeds.py)
@@ -47,7 +55,8 @@ build fuzz_net_services tests/fuzz/fuzz_net_services.c "${net[@]}"
 # kumod's request bodies and query values (seeds: the examples of docs/api.md)
 build fuzz_cloud_body tests/fuzz/fuzz_cloud_body.c src/cloud/requests.c src/cloud/body.c \
   src/cloud/validate.c src/cloud/error.c src/cloud/timefmt.c src/network/addr.c \
-  src/network/nsg.c src/storage/tiers.c src/storage/ratelimit.c src/cloud/autoscale.c -ljansson
+  src/network/nsg.c src/storage/tiers.c src/storage/cachemode.c src/storage/ratelimit.c \
+  src/cloud/autoscale.c -ljansson
 
 # kumo's --query expressions (a JMESPath subset)
 build fuzz_cli_query tests/fuzz/fuzz_cli_query.c src/cli/query.c -ljansson -lm
@@ -60,7 +69,7 @@ arm=(src/cloud/arm/expr.c src/cloud/arm/template.c src/cloud/arm/id.c src/cloud/
 build fuzz_arm_expr tests/fuzz/fuzz_arm_expr.c "${arm[@]}"
 build fuzz_arm_id tests/fuzz/fuzz_arm_id.c "${arm[@]}"
 
-for h in fuzz_elf fuzz_virtq fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config \
+for h in fuzz_elf fuzz_virtq fuzz_blk fuzz_shmring fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config \
     fuzz_net_services fuzz_cloud_body fuzz_cli_query fuzz_arm_expr fuzz_arm_id; do
   corpus="$out/$h-corpus"
   mkdir -p "$corpus"
