@@ -84,7 +84,7 @@ static void *side(void *arg)
 {
     struct disk *d = arg;
     uint64_t x = 88172645463325252ull;
-    uint8_t *buf = malloc(128 << 10);
+    uint8_t *buf = malloc((128 << 10) + 8); /* +1: the reads start misaligned at buf + 1 */
     for (;;) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         if (x % 3 == 0) {
