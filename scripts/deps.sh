@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   # build
   gcc libc6-dev meson ninja-build pkg-config libfdt-dev zlib1g-dev libslirp-dev libjansson-dev
-  libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libgnutls28-dev
+  libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libgnutls28-dev nettle-dev libwslay-dev
   # bare-metal RISC-V programs (demo, ISA tests)
   gcc-riscv64-unknown-elf
   # tests
@@ -18,7 +18,14 @@ packages=(
   # the real Azure CLI against kumod's ARM endpoint (tests/e2e/test_az.py); a large
   # package (about 1.4 GB installed, 3 minutes to download and install here)
   azure-cli
+  # the web portal (web/): built with Node.js and npm, tested in Chromium
+  chromium
 )
+# Node.js and npm from Debian, unless a node with npm is there already (a
+# NodeSource nodejs package bundles npm and conflicts with Debian's npm).
+if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -137,7 +137,8 @@ void api_handle(void *ctx, const struct http_request *rq, struct http_response *
     int nseg = split_path(rq->path, buf, sizeof(buf), segs);
     bool health = nseg == 2 && strcmp(segs[0], "v1") == 0 && strcmp(segs[1], "health") == 0 &&
                   strcmp(rq->method, "GET") == 0;
-    if (!health && !token_ok(k, http_header(rq, "Authorization"))) {
+    /* rq->session_auth: portal.c checked the portal session (and its CSRF token) */
+    if (!health && !rq->session_auth && !token_ok(k, http_header(rq, "Authorization"))) {
         kerr_set(&c.err, 401, "Unauthorized", NULL,
                  http_header(rq, "Authorization")
                      ? "the bearer token is wrong (it is in DATA/token of kumod's data directory)"

@@ -10,9 +10,11 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -108,24 +110,70 @@ static int listen_tcp(const char *spec, char *err, size_t errlen)
     return fd;
 }
 
+struct upgrade {
+    http_upgrade_fn fn;
+    void *ctx;
+};
+
+static void upgrade_cb(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra_in,
+                       size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+    (void)conn;
+    (void)con_cls;
+    struct upgrade *u = cls;
+    u->fn(u->ctx, sock, extra_in, extra_in_size);
+    free(u);
+    MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+}
+
+void http_add_header(struct http_response *rs, const char *name, const char *fmt, ...)
+{
+    if (rs->nheaders >= HTTP_MAX_HEADERS) return;
+    rs->headers[rs->nheaders].name = name;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rs->headers[rs->nheaders].value, sizeof(rs->headers[0].value), fmt, ap);
+    va_end(ap);
+    rs->nheaders++;
+}
+
 static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_response *rs)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(rs->len, rs->body, MHD_RESPMEM_MUST_FREE);
-    if (!r) {
+    struct MHD_Response *r;
+    struct upgrade *u = NULL;
+    if (rs->upgrade) {
         free(rs->body);
-        return MHD_NO;
+        rs->body = NULL;
+        u = malloc(sizeof(*u));
+        r = u ? MHD_create_response_for_upgrade(upgrade_cb, u) : NULL;
+        if (!r) {
+            free(u);
+            return MHD_NO;
+        }
+        *u = (struct upgrade){rs->upgrade, rs->upgrade_ctx};
+    } else {
+        r = MHD_create_response_from_buffer(rs->len, rs->body, MHD_RESPMEM_MUST_FREE);
+        if (!r) {
+            free(rs->body);
+            return MHD_NO;
+        }
+        rs->body = NULL;
+        MHD_add_response_header(r, "Content-Type",
+                                rs->content_type ? rs->content_type : "application/json");
     }
-    rs->body = NULL;
-    MHD_add_response_header(r, "Content-Type",
-                            rs->content_type ? rs->content_type : "application/json");
-    MHD_add_response_header(r, "Cache-Control", "no-store");
+    bool cache = false;
+    for (int i = 0; i < rs->nheaders; i++) {
+        MHD_add_response_header(r, rs->headers[i].name, rs->headers[i].value);
+        cache |= strcasecmp(rs->headers[i].name, "Cache-Control") == 0;
+    }
+    if (!cache && !rs->upgrade) MHD_add_response_header(r, "Cache-Control", "no-store");
     if (rs->location[0]) MHD_add_response_header(r, "Location", rs->location);
     if (rs->allow[0]) MHD_add_response_header(r, "Allow", rs->allow);
     if (rs->www_authenticate)
         MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"kumo\"");
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)rs->status, r);
     MHD_destroy_response(r);
+    /* MHD calls upgrade_cb (which frees u) only once the 101 is sent */
     return ret;
 }
 
@@ -206,11 +254,12 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static struct MHD_Daemon *start_on(struct http *h, int fd)
 {
-    return MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
-        NULL, NULL, access_cb, h, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
-        completed_cb, h, MHD_OPTION_CONNECTION_LIMIT, 512u, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-        MHD_OPTION_END);
+    return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                                MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE,
+                            0, NULL, NULL, access_cb, h, MHD_OPTION_LISTEN_SOCKET, fd,
+                            MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
+                            MHD_OPTION_CONNECTION_LIMIT, 512u, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+                            MHD_OPTION_END);
 }
 
 struct http *http_start(const char *unix_path, const char *tcp, size_t max_body,

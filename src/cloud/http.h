@@ -25,7 +25,16 @@ struct http_request {
     size_t body_len;
     bool body_too_large;
     struct MHD_Connection *conn;
+    bool session_auth; /* authenticated by a portal session (portal.h), not a token */
 };
+
+/* After a 101 answer: the connection's socket belongs to fn (see
+ * http_response.upgrade), with the bytes the client sent after its
+ * request already (extra). fn runs on the connection's thread, may block,
+ * and must not close fd; http.c closes it when fn returns. */
+typedef void (*http_upgrade_fn)(void *ctx, int fd, const char *extra, size_t extra_len);
+
+#define HTTP_MAX_HEADERS 10
 
 struct http_response {
     int status;
@@ -35,7 +44,22 @@ struct http_response {
     char location[512];       /* Location header, or "" */
     char allow[96];           /* Allow header (405), or "" */
     bool www_authenticate;    /* 401 */
+    /* More headers (name: a static string); a "Cache-Control" one replaces
+     * the default no-store. */
+    struct {
+        const char *name;
+        char value[512];
+    } headers[HTTP_MAX_HEADERS];
+    int nheaders;
+    /* status 101: switch protocols, then upgrade(upgrade_ctx, ...) */
+    http_upgrade_fn upgrade;
+    void *upgrade_ctx;
 };
+
+/* Add a header to a response (value truncated to 511 bytes; ignored past
+ * HTTP_MAX_HEADERS). */
+void http_add_header(struct http_response *rs, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 typedef void (*http_handler)(void *ctx, const struct http_request *rq, struct http_response *rs);
 

@@ -32,6 +32,7 @@ struct http;
 struct netplane;
 struct vmss_ctl;
 struct lb;
+struct portal;
 
 struct kumod_config {
     char data_dir[3072];        /* absolute (shorter than PATH_MAX, so paths under it fit) */
@@ -54,6 +55,8 @@ struct kumod_config {
     int workers;                 /* operation threads */
     int autoscale_interval;      /* seconds between autoscale evaluations */
     int verbose;
+    bool portal;             /* serve the web portal (portal.h); --no-portal: not */
+    char portal_origin[256]; /* the portal's public origin behind a proxy, or "" */
 };
 
 struct kumod {
@@ -68,6 +71,7 @@ struct kumod {
     struct netplane *net; /* netplane.h */
     struct vmss_ctl *vmss; /* vmss.h: scale sets and autoscale */
     struct lb *lb;         /* lb.h: scale set load balancers */
+    struct portal *portal; /* portal.h: the web portal, or NULL */
     char token[65];       /* 64 hex digits */
     char host_name[64];   /* this host's name in the hosts table */
     int64_t started_ms;   /* wall clock at start */

@@ -17,6 +17,7 @@
 #include "cloud/metrics.h"
 #include "cloud/netplane.h"
 #include "cloud/paths.h"
+#include "cloud/portal/portal.h"
 #include "cloud/supervisor.h"
 #include "cloud/timefmt.h"
 #include "cloud/token.h"
@@ -78,6 +79,9 @@ static void usage(FILE *out)
             "  --stop-timeout S        seconds before a stopping VM is killed (default 30)\n"
             "  --workers N             threads for long operations (default 4)\n"
             "  --autoscale-interval S  seconds between autoscale evaluations (default 30)\n"
+            "  --no-portal             do not serve the web portal (docs/portal.md) at /portal/\n"
+            "  --portal-origin URL     the portal's address when a proxy serves it\n"
+            "                          (https://kumo.example): its requests are accepted\n"
             "  -v, --verbose           more log output\n"
             "  -h, --help, --version\n"
             "\n"
@@ -127,7 +131,9 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         O_ASINT,
         O_VERSION,
         O_SWITCH,
-        O_ARM
+        O_ARM,
+        O_NOPORTAL,
+        O_PORIGIN
     };
     static const struct option opts[] = {
         {"data-dir", required_argument, NULL, O_DATA},
@@ -150,6 +156,8 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         {"shutdown-timeout", required_argument, NULL, O_SHUTDOWN},
         {"workers", required_argument, NULL, O_WORKERS},
         {"autoscale-interval", required_argument, NULL, O_ASINT},
+        {"no-portal", no_argument, NULL, O_NOPORTAL},
+        {"portal-origin", required_argument, NULL, O_PORIGIN},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, O_VERSION},
@@ -168,7 +176,8 @@ static int parse(int argc, char **argv, struct kumod_config *c)
                                .stop_timeout = 30,
                                .workers = 4,
                                .shutdown_timeout = 30,
-                               .autoscale_interval = 30};
+                               .autoscale_interval = 30,
+                               .portal = true};
     snprintf(c->public_address, sizeof(c->public_address), "127.0.0.1");
     int o;
     long v;
@@ -236,6 +245,11 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         case O_WORKERS:
             if (!num(optarg, 1, 64, &v)) goto bad;
             c->workers = (int)v;
+            break;
+        case O_NOPORTAL: c->portal = false; break;
+        case O_PORIGIN:
+            if (strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8)) goto bad;
+            snprintf(c->portal_origin, sizeof(c->portal_origin), "%s", optarg);
             break;
         case 'v': c->verbose++; break;
         case 'h': usage(stdout); exit(0);
@@ -491,14 +505,16 @@ int main(int argc, char **argv)
         log_error("%s", err);
         return 1;
     }
-    k.http = http_start(path_in_data(&k, p, "kumod.sock"), c->listen_tcp, c->max_body, api_handle,
-                        &k, err, sizeof(err));
+    if (c->portal) k.portal = portal_start(&k);
+    k.http = http_start(path_in_data(&k, p, "kumod.sock"), c->listen_tcp, c->max_body,
+                        portal_handle, &k, err, sizeof(err));
     if (!k.http) {
         log_error("%s", err);
         return 1;
     }
     log_info("ready: %s%s%s (kumo-vmm %s, data %s)", p, c->listen_tcp[0] ? " and http://" : "",
              c->listen_tcp, c->vmm_path, c->data_dir);
+    if (k.portal && c->listen_tcp[0]) log_info("web portal: http://%s/portal/", c->listen_tcp);
 
     int sig = 0;
     while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
@@ -508,8 +524,10 @@ int main(int argc, char **argv)
     kumod_lock(&k);
     kumod_changed(&k);
     kumod_unlock(&k);
+    portal_quiesce(k.portal);
     arm_stop(arm);
     http_stop(k.http);
+    portal_stop(k.portal);
     vmss_stop(k.vmss);
     lb_stop(k.lb);
     metrics_stop(k.metrics);

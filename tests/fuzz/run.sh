@@ -58,6 +58,10 @@ build fuzz_cloud_body tests/fuzz/fuzz_cloud_body.c src/cloud/requests.c src/clou
   src/network/nsg.c src/storage/tiers.c src/storage/cachemode.c src/storage/ratelimit.c \
   src/cloud/autoscale.c -ljansson
 
+# the web portal: request headers and the console's WebSocket frames
+build fuzz_cloud_portal tests/fuzz/fuzz_cloud_portal.c src/cloud/portal/auth.c \
+  src/cloud/portal/console.c -lnettle -lwslay -lpthread
+
 # kumo's --query expressions (a JMESPath subset)
 build fuzz_cli_query tests/fuzz/fuzz_cli_query.c src/cli/query.c -ljansson -lm
 
@@ -69,8 +73,9 @@ arm=(src/cloud/arm/expr.c src/cloud/arm/template.c src/cloud/arm/id.c src/cloud/
 build fuzz_arm_expr tests/fuzz/fuzz_arm_expr.c "${arm[@]}"
 build fuzz_arm_id tests/fuzz/fuzz_arm_id.c "${arm[@]}"
 
-for h in fuzz_elf fuzz_virtq fuzz_blk fuzz_shmring fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config \
-    fuzz_net_services fuzz_cloud_body fuzz_cli_query fuzz_arm_expr fuzz_arm_id; do
+for h in fuzz_elf fuzz_virtq fuzz_blk fuzz_shmring fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame \
+    fuzz_net_config fuzz_net_services fuzz_cloud_body fuzz_cloud_portal fuzz_cli_query fuzz_arm_expr \
+    fuzz_arm_id; do
   corpus="$out/$h-corpus"
   mkdir -p "$corpus"
   seeds="tests/fuzz/seeds/${h#fuzz_}"
