@@ -205,6 +205,7 @@ void api_handle(void *ctx, const struct http_request *rq, struct http_response *
         }
     }
     kumod_lock(k);
+    if (k->catch_up) k->catch_up(k); /* cluster mode: what other hosts committed first */
     route->fn(&c);
     kumod_unlock(k);
     json_decref(c.body);

@@ -8,6 +8,7 @@
 
 #include "cloud/body.h"
 #include "cloud/db.h"
+#include "cloud/netplane.h"
 #include "cloud/provision.h"
 #include "cloud/requests.h"
 #include "cloud/state.h"
@@ -33,7 +34,8 @@ json_t *api_image_json(struct kumod *k, int64_t id)
     sqlite3_stmt *st =
         db_stmt(k->db,
                 "SELECT name, boot_mode, kernel, initrd, kernel_args, path, size_bytes,"
-                " source, builtin, state, error, created_ms FROM images WHERE id = ?",
+                " source, builtin, state, error, created_ms, urn, alias, os, provisioning"
+                " FROM images WHERE id = ?",
                 "i", id);
     if (!st) return NULL;
     json_t *out = NULL;
@@ -53,6 +55,16 @@ json_t *api_image_json(struct kumod *k, int64_t id)
                       (json_int_t)(gib ? gib : 1), "source", db_col_text(st, 7), "builtin",
                       sqlite3_column_int(st, 8), "provisioningState", db_col_text(st, 9), "error",
                       str_or_null(st, 10), "createdAt", api_time(sqlite3_column_int64(st, 11)));
+        json_object_set_new(out, "urn", str_or_null(st, 12));
+        json_object_set_new(out, "alias", str_or_null(st, 13));
+        json_object_set_new(out, "os", str_or_null(st, 14));
+        json_object_set_new(out, "provisioning", json_string(db_col_text(st, 15)));
+        /* what a VM's osProfile may ask of it (docs/images.md) */
+        const char *prov = db_col_text(st, 15);
+        bool cloud_init = strcmp(prov, "cloud-init") == 0;
+        bool keys = cloud_init || (strcmp(prov, "kumo") == 0 && netplane_has_switch(k));
+        json_object_set_new(out, "osProfile",
+                            json_pack("{s:b,s:b}", "sshKeys", keys, "adminPassword", cloud_init));
     }
     sqlite3_finalize(st);
     return out;
@@ -94,6 +106,8 @@ static void image_create(struct api_ctx *c)
         .kernel = body_str(c->body, "kernel", NULL),
         .initrd = body_str(c->body, "initrd", NULL),
         .kernel_args = body_str(c->body, "kernelArgs", NULL),
+        .provisioning = body_str(c->body, "provisioning", NULL),
+        .os = body_str(c->body, "os", NULL),
     };
     int64_t id = prov_image_create(c->k, &s, &c->err);
     if (id < 0) return;

@@ -5,6 +5,7 @@
  */
 #include "cloud/diskops.h"
 
+#include "cloud/catalog.h"
 #include "cloud/db.h"
 #include "cloud/kumod.h"
 #include "cloud/paths.h"
@@ -150,6 +151,7 @@ void diskops_import_image(struct kumod *k, int64_t id)
     char source[PATH_MAX] = "", fmt[16] = "", kernel[PATH_MAX] = "", initrd[PATH_MAX] = "";
     char state[32] = "";
     kumod_lock(k);
+    bool builtin = db_int(db, NULL, 0, "SELECT builtin FROM images WHERE id = ?", "i", id) == 1;
     db_text(db, state, sizeof(state), "SELECT state FROM images WHERE id = ?", "i", id);
     db_text(db, source, sizeof(source), "SELECT source FROM images WHERE id = ?", "i", id);
     db_text(db, fmt, sizeof(fmt), "SELECT src_format FROM images WHERE id = ?", "i", id);
@@ -177,7 +179,11 @@ void diskops_import_image(struct kumod *k, int64_t id)
         else
             disk_close(d);
     }
-    if (rc == 0) rc = diskops_convert(source, fmt, disk, err, sizeof(err));
+    /* A built-in qcow2 (a build cache's entry, never changed in place) is
+     * hard-linked when it can be: the Debian image is a GiB and more. */
+    bool linked = rc == 0 && builtin && !strcmp(fmt, "qcow2") &&
+                  (unlink(disk) == 0 || errno == ENOENT) && link(source, disk) == 0;
+    if (rc == 0 && !linked) rc = diskops_convert(source, fmt, disk, err, sizeof(err));
     if (rc == 0 && has_kernel) rc = copy_file(kernel, kpath, err, sizeof(err));
     if (rc == 0 && has_initrd) rc = copy_file(initrd, ipath, err, sizeof(err));
     uint64_t size = rc == 0 ? virtual_size(disk) : 0;
@@ -235,17 +241,21 @@ static bool has_file(const char *dir, const char *name)
     return access(p, R_OK) == 0;
 }
 
-/* The newest complete <K>-<U> entry of guest/build.sh's cache. */
-static bool find_guest(char *out, size_t len)
+/* The newest directory of <cache>/SUB (<cache>: guest/lib.sh's, from
+ * KUMO_CACHE, XDG_CACHE_HOME or HOME) holding file1 (and file2 when
+ * given); with dashed, only names with a '-' (guest/build.sh's <K>-<U>
+ * entries, not its kernel/ and userland/ stages). */
+static bool find_cache_entry(const char *sub, bool dashed, const char *file1, const char *file2,
+                             char *out, size_t len)
 {
     char root[PATH_MAX];
     const char *c = getenv("KUMO_CACHE"), *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
     if (c && *c)
-        snprintf(root, sizeof(root), "%s/guest", c);
+        snprintf(root, sizeof(root), "%.3000s/guest%s%s", c, *sub ? "/" : "", sub);
     else if (x && *x)
-        snprintf(root, sizeof(root), "%s/kumo/guest", x);
+        snprintf(root, sizeof(root), "%.3000s/kumo/guest%s%s", x, *sub ? "/" : "", sub);
     else if (h && *h)
-        snprintf(root, sizeof(root), "%s/.cache/kumo/guest", h);
+        snprintf(root, sizeof(root), "%.3000s/.cache/kumo/guest%s%s", h, *sub ? "/" : "", sub);
     else
         return false;
     DIR *d = opendir(root);
@@ -254,12 +264,12 @@ static bool find_guest(char *out, size_t len)
     time_t best = 0;
     bool found = false;
     while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || !strchr(e->d_name, '-')) continue;
+        if (e->d_name[0] == '.' || (dashed && !strchr(e->d_name, '-'))) continue;
         char p[PATH_MAX + 260];
         snprintf(p, sizeof(p), "%s/%s", root, e->d_name);
         struct stat sb;
         if (stat(p, &sb) < 0 || !S_ISDIR(sb.st_mode)) continue;
-        if (!has_file(p, "Image") || !has_file(p, "rootfs.ext4")) continue;
+        if (!has_file(p, file1) || (file2 && !has_file(p, file2))) continue;
         if (!found || sb.st_mtime > best) {
             best = sb.st_mtime;
             snprintf(out, len, "%.*s", (int)(len ? len - 1 : 0), p);
@@ -270,10 +280,44 @@ static bool find_guest(char *out, size_t len)
     return found;
 }
 
-void diskops_register_default(struct kumod *k)
+/* Insert built-in image ci (lock not held): state Creating from source,
+ * or, without a source, Unavailable saying how to build it. Its id, -1. */
+static int64_t insert_builtin(struct kumod *k, const struct catalog_image *ci, const char *source,
+                              const char *format, const char *kernel, const char *kernel_args)
 {
-    assert(!kumod_lock_held(k));
     struct db *db = k->db;
+    char why[256] = "";
+    if (!source)
+        snprintf(why, sizeof(why),
+                 "not built on this host: run %s (cached after the first build), then restart "
+                 "kumod",
+                 ci->build);
+    int64_t id = -1;
+    bool taken = false; /* cluster mode: another host registered it meanwhile */
+    kumod_lock(k);
+    if (db_begin(db) == 0 &&
+        !(taken = db_int(db, NULL, -1, "SELECT id FROM images WHERE name = ?", "t", ci->name) >=
+                  0) &&
+        db_exec(db,
+                "INSERT INTO images (name, boot_mode, kernel_args, src_format, path, source,"
+                " src_kernel, builtin, state, error, created_ms, urn, alias, os, provisioning)"
+                " VALUES (?, ?, ?, ?, '', ?, ?, 1, ?, nullif(?, ''), ?, ?, ?, ?, ?)",
+                "ttttttttitttt", ci->name, ci->boot_mode, kernel_args, format, source ? source : "",
+                kernel, source ? "Creating" : "Unavailable", why, time_now_ms(), ci->urn, ci->alias,
+                ci->os, ci->provisioning) == 0 &&
+        db_commit(db) == 0)
+        id = db_last_id(db);
+    else
+        db_rollback(db);
+    kumod_unlock(k);
+    if (id < 0 && !taken) log_error("registering the image '%s': %s", ci->name, db_errmsg(db));
+    return id;
+}
+
+static void register_default(struct kumod *k)
+{
+    struct db *db = k->db;
+    const struct catalog_image *ci = catalog_image("default");
     kumod_lock(k);
     int64_t id = db_int(db, NULL, -1, "SELECT id FROM images WHERE name = 'default'", "");
     kumod_unlock(k);
@@ -281,7 +325,7 @@ void diskops_register_default(struct kumod *k)
         char dir[PATH_MAX];
         if (k->cfg.guest_dir[0]) {
             snprintf(dir, sizeof(dir), "%s", k->cfg.guest_dir);
-        } else if (!find_guest(dir, sizeof(dir))) {
+        } else if (!find_cache_entry("", true, "Image", "rootfs.ext4", dir, sizeof(dir))) {
             log_warn("no default guest found (run guest/build.sh, or give --guest-dir): the image "
                      "'default' is not registered yet");
             return;
@@ -293,23 +337,58 @@ void diskops_register_default(struct kumod *k)
         char src[PATH_MAX + 16], kernel[PATH_MAX + 16];
         snprintf(src, sizeof(src), "%s/rootfs.ext4", dir);
         snprintf(kernel, sizeof(kernel), "%s/Image", dir);
-        kumod_lock(k);
-        if (db_begin(db) == 0 &&
-            db_exec(db,
-                    "INSERT INTO images (name, boot_mode, kernel_args, src_format, path, source,"
-                    " src_kernel, builtin, state, created_ms) VALUES ('default', 'direct',"
-                    " 'console=ttyS0 root=/dev/vda rw', 'raw', '', ?, ?, 1, 'Creating', ?)",
-                    "tti", src, kernel, time_now_ms()) == 0 &&
-            db_commit(db) == 0)
-            id = db_last_id(db);
-        else
-            db_rollback(db);
-        kumod_unlock(k);
-        if (id < 0) {
-            log_error("registering the default image: %s", db_errmsg(db));
-            return;
-        }
+        id = insert_builtin(k, ci, src, "raw", kernel, "console=ttyS0 root=/dev/vda rw");
+        if (id < 0) return;
         log_info("registering the default image from %s", dir);
     }
     diskops_import_image(k, id); /* no-op unless it is still Creating */
+}
+
+#define DEBIAN_FILE "debian-13.qcow2"
+
+static void register_debian(struct kumod *k)
+{
+    struct db *db = k->db;
+    const struct catalog_image *ci = catalog_image("debian-13");
+    const char *want = k->cfg.debian_image;
+    if (!strcmp(want, "none")) return;
+    char state[32] = "";
+    kumod_lock(k);
+    int64_t id = db_int(db, NULL, -1, "SELECT id FROM images WHERE name = ?", "t", ci->name);
+    if (id >= 0)
+        db_text(db, state, sizeof(state), "SELECT state FROM images WHERE id = ?", "i", id);
+    kumod_unlock(k);
+    /* (an import, new or interrupted, is a job vmops_recover submits: a
+     * copy would delay kumod's start) */
+    if (id >= 0 && strcmp(state, "Unavailable") != 0) return;
+    char src[PATH_MAX + 32] = "", dir[PATH_MAX];
+    if (want[0])
+        snprintf(src, sizeof(src), "%s", want);
+    else if (find_cache_entry("debian", false, DEBIAN_FILE, NULL, dir, sizeof(dir)))
+        snprintf(src, sizeof(src), "%s/%s", dir, DEBIAN_FILE);
+    if (src[0] && access(src, R_OK) != 0) {
+        log_warn("--debian-image %s: %s: the image '%s' is not registered", src, strerror(errno),
+                 ci->name);
+        return;
+    }
+    if (id < 0) {
+        id = insert_builtin(k, ci, src[0] ? src : NULL, "qcow2", NULL, "");
+        if (id < 0 || !src[0]) return;
+    } else {
+        if (!src[0]) return; /* still not built */
+        kumod_lock(k);
+        if (db_exec(db,
+                    "UPDATE images SET state = 'Creating', error = NULL, source = ? WHERE id = ?",
+                    "ti", src, id) < 0)
+            log_error("registering the image '%s': %s", ci->name, db_errmsg(db));
+        kumod_unlock(k);
+    }
+    log_info("registering the image '%s' (%s) from %s", ci->name, ci->urn, src);
+}
+
+void diskops_register_builtin(struct kumod *k)
+{
+    assert(!kumod_lock_held(k));
+    register_default(k);
+    register_debian(k);
 }

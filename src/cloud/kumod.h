@@ -32,7 +32,9 @@ struct http;
 struct netplane;
 struct vmss_ctl;
 struct lb;
+struct cluster;
 struct portal;
+struct guestprov;
 
 struct kumod_config {
     char data_dir[3072];        /* absolute (shorter than PATH_MAX, so paths under it fit) */
@@ -40,6 +42,8 @@ struct kumod_config {
     char arm_listen[64];        /* the ARM endpoint's "127.0.0.1:8443", or "" (src/cloud/arm) */
     char vmm_path[PATH_MAX];    /* kumo-vmm binary */
     char guest_dir[PATH_MAX];   /* default image source ("" = guest/build.sh's cache) */
+    char debian_image[PATH_MAX]; /* the Debian 13 image's qcow2 ("" = guest/debian/build.sh's
+                                    cache, "none" = not registered) */
     char switch_path[PATH_MAX]; /* kumo-switch ("" = find it, "none" = NAT fallback) */
     char public_address[64];    /* address public IPs map on */
     long host_cpus;             /* <0: not given on the command line */
@@ -54,7 +58,17 @@ struct kumod_config {
     int shutdown_timeout;        /* seconds a graceful stop waits for the guest (0: none) */
     int workers;                 /* operation threads */
     int autoscale_interval;      /* seconds between autoscale evaluations */
+    int provisioning_timeout;    /* seconds a guest has to report its provisioning */
     int verbose;
+    /* cluster mode (docs/cluster.md): etcd's client URLs ("" = one host
+     * alone), this host's name, underlay address, the directory every host
+     * mounts for images and disks ("" = the data directory), lease seconds */
+    char cluster[1024];
+    char host_name[64];
+    char underlay[64];
+    char shared_dir[2048];
+    int cluster_ttl;
+    int cluster_snapshot_every; /* log entries between snapshots (0: 10000) */
     bool portal;             /* serve the web portal (portal.h); --no-portal: not */
     char portal_origin[256]; /* the portal's public origin behind a proxy, or "" */
 };
@@ -66,14 +80,25 @@ struct kumod {
     struct db *db;
     struct supervisor *sup;
     struct jobs *jobs;
+    struct jobs *run_jobs; /* run commands (JOB_RUN), long: their own threads (NULL: jobs) */
     struct metrics *metrics;
     struct http *http;
     struct netplane *net; /* netplane.h */
     struct vmss_ctl *vmss; /* vmss.h: scale sets and autoscale */
     struct lb *lb;         /* lb.h: scale set load balancers */
     struct portal *portal; /* portal.h: the web portal, or NULL */
+    struct guestprov *gprov; /* guestprov.h: the guests' provisioning reports */
     char token[65];       /* 64 hex digits */
     char host_name[64];   /* this host's name in the hosts table */
+    int64_t host_id;      /* this host's row: the VMs it runs have vms.host_id = host_id */
+    bool clustered;       /* cluster mode: the state is the cluster's (docs/cluster.md) */
+    atomic_bool leader;   /* runs what runs once per region; always in single-host mode */
+    atomic_bool fenced;   /* cluster mode: cut off from etcd; its VMs were stopped */
+    struct cluster *cluster;
+    /* cluster mode: bring the local state up to the cluster's (lock held;
+     * an etcd read), so that a request reads what any host committed
+     * before it; NULL on a host alone */
+    void (*catch_up)(struct kumod *k);
     int64_t started_ms;   /* wall clock at start */
     bool vmm_has_control; /* kumo-vmm offers --control */
     atomic_bool stopping;

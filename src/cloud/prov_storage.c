@@ -56,14 +56,21 @@ int64_t prov_image_create(struct kumod *k, const struct prov_image_spec *s, stru
     if (initrd && access(initrd, R_OK) != 0)
         return kerr_invalid(e, "initrd", "initrd: cannot read %s on the host", initrd);
     const char *args = s->kernel_args ? s->kernel_args : "console=ttyS0 root=/dev/vda rw";
+    const char *prov = s->provisioning                 ? s->provisioning
+                       : strcmp(mode, "firmware") == 0 ? "cloud-init"
+                                                       : "none";
+    /* an alias or URN of another image must not be shadowed by a name */
+    if (prov_image_ref(k, s->name) >= 0)
+        return kerr_conflict(e, "AlreadyExists",
+                             "image '%s' already exists (an image has it as its alias)", s->name);
     struct prov_tx t;
     if (prov_begin(&t, k, e) < 0) return -1;
     int rc = db_exec(db,
                      "INSERT INTO images (name, boot_mode, kernel_args, src_format, path, source,"
-                     " src_kernel, src_initrd, state, created_ms)"
-                     " VALUES (?, ?, ?, ?, '', ?, ?, ?, 'Creating', ?)",
-                     "ttttttti", s->name, mode, args, s->format ? s->format : "auto", s->source,
-                     kernel, initrd, time_now_ms());
+                     " src_kernel, src_initrd, state, created_ms, provisioning, os)"
+                     " VALUES (?, ?, ?, ?, '', ?, ?, ?, 'Creating', ?, ?, ?)",
+                     "tttttttitt", s->name, mode, args, s->format ? s->format : "auto", s->source,
+                     kernel, initrd, time_now_ms(), prov, s->os);
     int64_t id = db_last_id(db);
     char path[PATH_MAX];
     path_image_file(k, path, id, "disk.qcow2");

@@ -9,6 +9,7 @@
 #include "cloud/billing.h"
 #include "cloud/credits.h"
 #include "cloud/db.h"
+#include "cloud/guestprov.h"
 #include "cloud/jobs.h"
 #include "cloud/kumod.h"
 #include "cloud/netplane.h"
@@ -226,6 +227,12 @@ static json_t *build_argv(struct kumod *k, int64_t vm, char *err, size_t errlen)
              disk_cache_name((enum disk_cache)cache), limits);
     }
     sqlite3_finalize(st);
+    if (guestprov_has_seed(k, vm)) { /* the NoCloud seed disk, last (guestprov.h) */
+        char seed[PATH_MAX];
+        add(argv, "--disk");
+        addf(argv, "path=%s,format=raw,readonly=on,serial=kumo-seed",
+             path_vm_file(k, seed, vm, GUESTPROV_SEED_FILE));
+    }
     json_t *net = netplane_vm_args(k, vm, err, errlen);
     if (!net) {
         json_decref(argv);
@@ -304,9 +311,15 @@ static void clear_pid(struct kumod *k, int64_t vm)
             "i", vm);
 }
 
-/* Start kumo-vmm unless it runs; wait until it answers. 0 or -1 + err. */
-static int start_vm(struct kumod *k, int64_t vm, char *err, size_t errlen)
+/* Start kumo-vmm unless it runs; wait until it answers. first: the VM's
+ * first start (its create). 0 or -1 + err. */
+static int start_vm(struct kumod *k, int64_t vm, bool first, char *err, size_t errlen)
 {
+    kumod_lock(k);
+    bool running = supervisor_running(k->sup, vm, NULL);
+    kumod_unlock(k);
+    /* its seed disk, its NICs' old reports (guestprov.h) */
+    if (!running && guestprov_prepare(k, vm, first, err, errlen) < 0) return -1;
     kumod_lock(k);
     if (supervisor_running(k->sup, vm, NULL)) {
         kumod_unlock(k);
@@ -506,25 +519,36 @@ static void stop_vm(struct kumod *k, int64_t vm, const char *interim, bool grace
     kumod_unlock(k);
 }
 
-/* Delete the VM's rows and files (after stop_vm). */
-static void delete_vm(struct kumod *k, int64_t vm, bool keep_disks)
+/* Delete the VM's rows and files (after stop_vm). disks: "delete" (the
+ * OS disk and the disks its create made go, the others are detached),
+ * "delete-keep-disks" or "delete-all-disks" (provision.h's prov_vm_disks). */
+static void delete_vm(struct kumod *k, int64_t vm, const char *op)
 {
     struct db *db = k->db;
+    bool keep_all = !strcmp(op, "delete-keep-disks"), delete_all = !strcmp(op, "delete-all-disks");
     kumod_lock(k);
     int64_t now = time_now_ms();
     int64_t disks[16];
+    bool gone[16];
     int nd = 0;
     int rc = db_begin(db);
     if (rc == 0) rc = vm_set_state(db, vm, NULL, PV_DELETING, "deleted", now);
     if (rc == 0) rc = billing_vm_sync(db, vm, false, now);
-    sqlite3_stmt *st =
-        rc == 0 ? db_stmt(db, "SELECT id FROM disks WHERE vm_id = ?", "i", vm) : NULL;
-    while (st && nd < 16 && sqlite3_step(st) == SQLITE_ROW)
-        disks[nd++] = sqlite3_column_int64(st, 0);
+    sqlite3_stmt *st = rc == 0 ? db_stmt(db,
+                                         "SELECT id, os_disk = 1 OR coalesce(owner_vm, 0) = ?1"
+                                         " FROM disks WHERE vm_id = ?1",
+                                         "i", vm)
+                               : NULL;
+    while (st && nd < 16 && sqlite3_step(st) == SQLITE_ROW) {
+        disks[nd] = sqlite3_column_int64(st, 0);
+        gone[nd++] = !keep_all && (delete_all || sqlite3_column_int(st, 1));
+    }
     sqlite3_finalize(st);
     for (int i = 0; rc == 0 && i < nd; i++) {
-        if (keep_disks) {
-            rc = db_exec(db, "UPDATE disks SET vm_id = NULL, lun = NULL, os_disk = 0 WHERE id = ?",
+        if (!gone[i]) {
+            rc = db_exec(db,
+                         "UPDATE disks SET vm_id = NULL, lun = NULL, os_disk = 0, owner_vm = NULL"
+                         " WHERE id = ?",
                          "i", disks[i]);
         } else {
             rc = billing_disk_sync(db, disks[i], false, now);
@@ -550,6 +574,7 @@ static void delete_vm(struct kumod *k, int64_t vm, bool keep_disks)
         if (rc == 0) rc = db_exec(db, "DELETE FROM public_ips WHERE id = ?", "i", pips[i]);
     }
     if (rc == 0) rc = db_exec(db, "DELETE FROM metrics WHERE vm_id = ?", "i", vm);
+    if (rc == 0) rc = db_exec(db, "DELETE FROM run_commands WHERE vm_id = ?", "i", vm);
     if (rc == 0) rc = db_exec(db, "DELETE FROM vms WHERE id = ?", "i", vm);
     if (rc == 0) rc = db_commit(db);
     if (rc < 0) {
@@ -563,9 +588,86 @@ static void delete_vm(struct kumod *k, int64_t vm, bool keep_disks)
     kumod_changed(k);
     kumod_unlock(k);
     char path[PATH_MAX];
-    for (int i = 0; !keep_disks && i < nd; i++)
-        unlink(path_disk(k, path, disks[i]));
+    for (int i = 0; i < nd; i++)
+        if (gone[i]) unlink(path_disk(k, path, disks[i]));
     path_rmdir_files(path_vm_dir(k, path, vm));
+}
+
+/* Is vm's operation this host's to carry out? The host it is placed on
+ * does it; a VM placed nowhere is the leader's (docs/cluster.md). In
+ * single-host mode every VM is this host's or nowhere, and this host
+ * leads. Lock held. */
+static bool mine(struct kumod *k, int64_t vm)
+{
+    int64_t host = db_int(k->db, NULL, -1, "SELECT coalesce(host_id, 0) FROM vms WHERE id = ?",
+                          "i", vm);
+    return !atomic_load(&k->fenced) &&
+           (host == k->host_id || (host == 0 && atomic_load(&k->leader)));
+}
+
+/* Drain: the VM leaves this host. Stopped here, then placed on another
+ * host that starts it (or, when none has room, left Stopped here with the
+ * reason). */
+static void relocate(struct kumod *k, int64_t vm)
+{
+    stop_vm(k, vm, PS_STOPPING, true);
+    struct db *db = k->db;
+    kumod_lock(k);
+    struct kerr e = {0};
+    int64_t now = time_now_ms();
+    int rc = db_begin(db);
+    char size[80] = "", cores[64] = "", to_name[64] = "", msg[256];
+    sqlite3_stmt *st = rc == 0 ? db_stmt(db,
+                                         "SELECT s.name, v.vcpus, v.mem_mib, v.dedicated,"
+                                         " coalesce(v.vmss_id, 0) FROM vms v JOIN sizes s ON"
+                                         " s.id = v.size_id WHERE v.id = ?",
+                                         "i", vm)
+                               : NULL;
+    int64_t to = -1;
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(size, sizeof(size), "%s", db_col_text(st, 0));
+        struct placement_req r = {.size_name = size,
+                                  .vcpus = sqlite3_column_int64(st, 1),
+                                  .mib = sqlite3_column_int64(st, 2),
+                                  .exclude_vm = vm,
+                                  .dedicated = sqlite3_column_int(st, 3) != 0,
+                                  .avoid_host = k->host_id,
+                                  .spread_vmss = sqlite3_column_int64(st, 4)};
+        to = placement_choose_req(db, &r, cores, sizeof(cores), &e);
+    }
+    sqlite3_finalize(st);
+    if (rc == 0 && to > 0) {
+        db_text(db, to_name, sizeof(to_name), "SELECT name FROM hosts WHERE id = ?", "i", to);
+        snprintf(msg, sizeof(msg), "left its host (drain): placed on host %s", to_name);
+        rc = db_exec(db,
+                     "UPDATE vms SET host_id = ?, host_cpus = nullif(?, ''), op = 'start',"
+                     " op_started_ms = ? WHERE id = ?",
+                     "itii", to, cores, now, vm);
+        if (rc == 0) rc = vm_set_state(db, vm, PS_STARTING, NULL, msg, now);
+    } else if (rc == 0) {
+        snprintf(msg, sizeof(msg), "stopped: no other host can take it (%.200s)", e.message);
+        rc = db_exec(db, "UPDATE vms SET op = NULL WHERE id = ?", "i", vm);
+        if (rc == 0) rc = vm_set_state(db, vm, PS_STOPPED, PV_SUCCEEDED, msg, now);
+    }
+    if (rc == 0) rc = db_commit(db);
+    if (rc < 0) {
+        log_error("VM %" PRId64 ": relocating: %s", vm, db_errmsg(db));
+        db_rollback(db);
+    }
+    kumod_changed(k);
+    kumod_unlock(k);
+}
+
+/* kumo-vmm runs: the operation ends, the VM provisioned or (its guest's
+ * provisioning still to report) Creating (lock held). */
+static void running(struct kumod *k, int64_t vm)
+{
+    const char *prov = guestprov_started(k, vm);
+    set_state(k, vm, PS_RUNNING, prov,
+              strcmp(prov, PV_CREATING) == 0
+                  ? "running; waiting for the guest to report its provisioning"
+                  : "running",
+              true);
 }
 
 void vmops_run(struct kumod *k, int64_t vm)
@@ -573,7 +675,8 @@ void vmops_run(struct kumod *k, int64_t vm)
     assert(!kumod_lock_held(k));
     char op[32] = "";
     kumod_lock(k);
-    db_text(k->db, op, sizeof(op), "SELECT op FROM vms WHERE id = ?", "i", vm);
+    bool ours = mine(k, vm);
+    if (ours) db_text(k->db, op, sizeof(op), "SELECT op FROM vms WHERE id = ?", "i", vm);
     kumod_unlock(k);
     if (!op[0]) return;
     char err[768];
@@ -584,12 +687,12 @@ void vmops_run(struct kumod *k, int64_t vm)
     kumod_unlock(k);
     if (!strcmp(op, "create") || !strcmp(op, "start")) {
         if (host > 0) refresh_shared_affinity(k, host); /* off its cores first */
-        if (start_vm(k, vm, err, sizeof(err)) < 0) {
+        if (start_vm(k, vm, !strcmp(op, "create"), err, sizeof(err)) < 0) {
             fail_op(k, vm, PS_STOPPED, !strcmp(op, "create") ? "CreateFailed" : "StartFailed", err);
             return;
         }
         kumod_lock(k);
-        set_state(k, vm, PS_RUNNING, PV_SUCCEEDED, "running", true);
+        running(k, vm);
         kumod_unlock(k);
     } else if (!strcmp(op, "stop") || !strcmp(op, "stop-force")) {
         stop_vm(k, vm, PS_STOPPING, strcmp(op, "stop") == 0);
@@ -615,17 +718,19 @@ void vmops_run(struct kumod *k, int64_t vm)
     } else if (!strcmp(op, "restart")) {
         stop_vm(k, vm, PS_STOPPING, true);
         if (host > 0) refresh_shared_affinity(k, host); /* a resize may hold more cores */
-        if (start_vm(k, vm, err, sizeof(err)) < 0) {
+        if (start_vm(k, vm, false, err, sizeof(err)) < 0) {
             fail_op(k, vm, PS_STOPPED, "StartFailed", err);
             return;
         }
         kumod_lock(k);
-        set_state(k, vm, PS_RUNNING, PV_SUCCEEDED, "running", true);
+        running(k, vm);
         kumod_unlock(k);
+    } else if (!strcmp(op, "relocate")) {
+        relocate(k, vm);
     } else if (!strncmp(op, "delete", 6)) {
         stop_vm(k, vm, NULL, false);
         if (host > 0) release_cores(k, vm, host);
-        delete_vm(k, vm, strcmp(op, "delete-keep-disks") == 0);
+        delete_vm(k, vm, op);
     } else {
         snprintf(err, sizeof(err), "unknown operation '%s'", op);
         fail_op(k, vm, NULL, "InternalError", err);
@@ -637,10 +742,12 @@ void vmops_recover(struct kumod *k)
     assert(!kumod_lock_held(k));
     struct db *db = k->db;
     kumod_lock(k);
+    /* this host's VMs (and, for the leader, those placed nowhere) */
     sqlite3_stmt *st = db_stmt(db,
                                "SELECT id, coalesce(pid, 0), coalesce(pid_start, 0), power_state,"
-                               " coalesce(op, '') FROM vms ORDER BY id",
-                               "");
+                               " coalesce(op, '') FROM vms WHERE host_id = ? OR"
+                               " (host_id IS NULL AND ?) ORDER BY id",
+                               "ii", k->host_id, (int64_t)atomic_load(&k->leader));
     struct row {
         int64_t id, pid, start;
         char power[32], op[32];
@@ -683,6 +790,23 @@ void vmops_recover(struct kumod *k)
                 adopted++;
                 log_info("VM %" PRId64 ": re-adopted kumo-vmm (pid %d)", r->id, (int)pid);
             }
+        } else if (k->clustered && !r->op[0] &&
+                   (!strcmp(r->power, PS_RUNNING) || !strcmp(r->power, PS_STARTING))) {
+            /* cluster mode: its kumo-vmm died with this host's kumod; the
+             * VM was meant to run, and still is this host's: start it */
+            died++;
+            int64_t now = time_now_ms();
+            if (db_begin(db) == 0 &&
+                db_exec(db,
+                        "UPDATE vms SET pid = NULL, pid_start = NULL, started_ms = NULL,"
+                        " op = 'start', op_started_ms = ? WHERE id = ?",
+                        "ii", now, r->id) == 0 &&
+                vm_set_state(db, r->id, NULL, PV_UPDATING,
+                             "restarting: kumo-vmm ended with its host's kumod", now) == 0)
+                db_commit(db);
+            else
+                db_rollback(db);
+            snprintf(r->op, sizeof(r->op), "start");
         } else if (r->pid > 0 || power_has_process(r->power)) {
             if (!r->op[0]) {
                 died++;
@@ -709,12 +833,28 @@ void vmops_recover(struct kumod *k)
     }
     for (size_t i = 0; i < n; i++)
         if (rows[i].op[0]) jobs_submit(k->jobs, JOB_VM, rows[i].id);
-    /* imports and snapshots interrupted by the stop */
-    st = db_stmt(db, "SELECT id FROM images WHERE state = 'Creating'", "");
+    if (k->clustered) { /* kumo-vmm of VMs the region placed elsewhere meanwhile: never twice */
+        st = db_stmt(db, "SELECT id FROM vms WHERE coalesce(host_id, 0) != ?", "i", k->host_id);
+        while (st && sqlite3_step(st) == SQLITE_ROW) {
+            char needle[PATH_MAX];
+            path_vm_dir(k, needle, sqlite3_column_int64(st, 0));
+            strncat(needle, "/", sizeof(needle) - strlen(needle) - 1);
+            if (proc_kill_all(needle, SIGKILL) > 0)
+                log_warn("VM %" PRId64 ": killed a kumo-vmm of it left on this host (the VM is "
+                         "another host's now)",
+                         (int64_t)sqlite3_column_int64(st, 0));
+        }
+        sqlite3_finalize(st);
+    }
+    /* imports and snapshots interrupted by the stop (in a cluster, the
+     * leader's: any host sees the shared storage) */
+    st = db_stmt(db, "SELECT id FROM images WHERE state = 'Creating' AND ?", "i",
+                 (int64_t)atomic_load(&k->leader));
     while (st && sqlite3_step(st) == SQLITE_ROW)
         jobs_submit(k->jobs, JOB_IMAGE, sqlite3_column_int64(st, 0));
     sqlite3_finalize(st);
-    st = db_stmt(db, "SELECT id FROM snapshots WHERE state = 'Creating'", "");
+    st = db_stmt(db, "SELECT id FROM snapshots WHERE state = 'Creating' AND ?", "i",
+                 (int64_t)atomic_load(&k->leader));
     while (st && sqlite3_step(st) == SQLITE_ROW)
         jobs_submit(k->jobs, JOB_SNAPSHOT, sqlite3_column_int64(st, 0));
     sqlite3_finalize(st);

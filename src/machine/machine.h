@@ -79,6 +79,7 @@ struct machine {
     int nnics;
     struct balloon *balloon;
     struct vcon *agent; /* virtio console: the host's channel to the guest (shutdown) */
+    struct vinput *power_button; /* virtio input: KEY_POWER (shutdown) */
     struct console *console;
 
     /* Built-in SBI (direct kernel boot): S-mode ECALLs are answered by the

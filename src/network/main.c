@@ -24,9 +24,12 @@
 #include "network/nat.h"
 #include "network/pollset.h"
 #include "network/switch.h"
+#include "network/vxlan.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +83,12 @@ struct daemon {
     size_t nclients;
     struct sw_out *out, *nat_out;
     uint8_t *rx;
+    /* VXLAN: the UDP socket on the configuration's underlay address */
+    int vx_fd;
+    uint32_t vx_addr;
+    uint16_t vx_port;
+    uint8_t *vx_rx;
+    uint64_t vx_send_errors;
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -137,6 +146,21 @@ static ssize_t port_send(struct port *p, const uint8_t *data, size_t len)
     return (ssize_t)len;
 }
 
+/* One VXLAN datagram: the header for VNet v's VNI, then the frame. */
+static void vxlan_send(struct daemon *d, size_t v, uint32_t host, const uint8_t *frame, size_t len)
+{
+    const struct net_config *cfg = d->sw->cfg;
+    if (d->vx_fd < 0 || v >= cfg->nvnets || !cfg->vnets[v].vni) return;
+    uint8_t hdr[VXLAN_HLEN];
+    vxlan_header(hdr, cfg->vnets[v].vni);
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(d->vx_port),
+                             .sin_addr.s_addr = htonl(host)};
+    struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)frame, len}};
+    struct msghdr mh = {.msg_name = &to, .msg_namelen = sizeof(to), .msg_iov = iov,
+                        .msg_iovlen = 2};
+    if (sendmsg(d->vx_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) d->vx_send_errors++;
+}
+
 /* Deliver the output of one input frame. */
 static void dispatch(struct daemon *d, const struct sw_out *out)
 {
@@ -144,6 +168,16 @@ static void dispatch(struct daemon *d, const struct sw_out *out)
         const struct sw_out_frame *f = &out->f[k];
         if (f->dest == SW_TO_NAT) {
             nat_output(d->nat, f->index, f->data, f->len);
+            continue;
+        }
+        if (f->dest == SW_TO_VXLAN) {
+            vxlan_send(d, f->index, f->host, f->data, f->len);
+            continue;
+        }
+        if (f->dest == SW_TO_FLOOD) {
+            const struct net_config *cfg = d->sw->cfg;
+            for (size_t h = 0; f->index < cfg->nvnets && h < cfg->vnets[f->index].nflood; h++)
+                vxlan_send(d, f->index, cfg->vnets[f->index].flood[h], f->data, f->len);
             continue;
         }
         if (f->index >= d->sw->cfg->nnics) continue;
@@ -236,6 +270,10 @@ static void port_hello(struct daemon *d, size_t slot, const uint8_t *msg, size_t
     } else if (memcmp(m, cfg->nics[i].mac, 6)) {
         hello_fail(d, slot, "NIC '%.80s' has MAC %s, not %.40s", nic_id,
                    net_mac_str(cfg->nics[i].mac, want), mac);
+    } else if (net_nic_remote(&cfg->nics[i])) {
+        char host[NET_IP4_STRLEN];
+        hello_fail(d, slot, "NIC '%.80s' lives on the host %s (reached over VXLAN), not here",
+                   nic_id, net_ip4_str(cfg->nics[i].host, host));
     } else if (d->sw->nics[i].port >= 0) {
         hello_fail(d, slot, "NIC '%.80s' is already connected", nic_id);
     } else {
@@ -398,9 +436,70 @@ static void reconcile_ports(struct daemon *d)
             port_close(d, s, "its NIC was removed or its MAC or VNet changed");
 }
 
+/* The VXLAN socket for cfg's underlay: kept when the address and port do
+ * not change, else bound anew (the old one is closed once the new one is
+ * bound). 0, or -1 with err. */
+static int vxlan_sync(struct daemon *d, const struct net_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->underlay_addr == d->vx_addr && cfg->underlay_port == d->vx_port) return 0;
+    int fd = -1;
+    if (cfg->underlay_addr) {
+        char a[NET_IP4_STRLEN];
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(cfg->underlay_port),
+                                 .sin_addr.s_addr = htonl(cfg->underlay_addr)};
+        fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        int pmtu = IP_PMTUDISC_DONT, buf = 4 << 20;
+        if (fd >= 0) { /* outer datagrams above the underlay's MTU are fragmented, not lost */
+            setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+        }
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+            snprintf(err, errlen,
+                     "underlay: cannot receive VXLAN on %s port %u: %s (the address must be "
+                     "one of this host's, and the port free)",
+                     net_ip4_str(cfg->underlay_addr, a), cfg->underlay_port, strerror(errno));
+            if (fd >= 0) close(fd);
+            return -1;
+        }
+        log_info("VXLAN on %s port %u", a, cfg->underlay_port);
+    }
+    if (d->vx_fd >= 0) close(d->vx_fd);
+    d->vx_fd = fd;
+    d->vx_addr = cfg->underlay_addr;
+    d->vx_port = cfg->underlay_port;
+    return 0;
+}
+
+/* Datagrams from other hosts: decapsulated and handed to the data plane. */
+static void vxlan_readable(struct daemon *d)
+{
+    for (int n = 0; n < FRAMES_PER_ROUND && d->vx_fd >= 0; n++) {
+        struct sockaddr_in from;
+        socklen_t fl = sizeof(from);
+        ssize_t len = recvfrom(d->vx_fd, d->vx_rx, VXLAN_DGRAM_MAX, MSG_DONTWAIT,
+                               (struct sockaddr *)&from, &fl);
+        if (len < 0) return;
+        uint32_t vni;
+        const uint8_t *inner;
+        size_t ilen;
+        if (fl < sizeof(from) || from.sin_family != AF_INET ||
+            vxlan_decap(d->vx_rx, (size_t)len, &vni, &inner, &ilen) != VXLAN_OK) {
+            d->sw->vxlan_no_vnet++;
+            continue;
+        }
+        sw_vxlan_input(d->sw, vni, ntohl(from.sin_addr.s_addr), inner, ilen, now_ms(), d->out);
+        dispatch(d, d->out);
+    }
+}
+
 static int apply(void *opaque, struct net_config *cfg, char *err, size_t errlen)
 {
     struct daemon *d = opaque;
+    if (vxlan_sync(d, cfg, err, errlen) < 0) {
+        net_config_free(cfg);
+        return -1;
+    }
     if (nat_sync(d->nat, cfg, err, errlen) < 0) {
         net_config_free(cfg);
         return -1;
@@ -693,7 +792,9 @@ int main(int argc, char **argv)
     d.out = malloc(sizeof(*d.out));
     d.nat_out = malloc(sizeof(*d.nat_out));
     d.rx = malloc(NET_FRAME_MAX + 1);
-    if (!d.sw || !d.nat || !d.out || !d.nat_out || !d.rx) {
+    d.vx_fd = -1;
+    d.vx_rx = malloc(VXLAN_DGRAM_MAX);
+    if (!d.sw || !d.nat || !d.out || !d.nat_out || !d.rx || !d.vx_rx) {
         log_error("out of memory");
         return 1;
     }
@@ -738,6 +839,7 @@ int main(int argc, char **argv)
         ps.n = 0;
         int ports_idx = pollset_add(&ps, d.ports_fd, POLLIN);
         int control_idx = d.control_fd >= 0 ? pollset_add(&ps, d.control_fd, POLLIN) : -1;
+        int vx_idx = d.vx_fd >= 0 ? pollset_add(&ps, d.vx_fd, POLLIN) : -1;
         bool rings_busy = false;
         for (size_t s = 0; s < d.nports; s++) {
             struct port *p = &d.ports[s];
@@ -767,6 +869,10 @@ int main(int argc, char **argv)
         kick = nat_flush(d.nat);
 
         if (ps.fds[ports_idx].revents & POLLIN) accept_ports(&d);
+        if (vx_idx >= 0 && (ps.fds[vx_idx].revents & POLLIN)) {
+            vxlan_readable(&d);
+            kick |= nat_flush(d.nat);
+        }
         if (control_idx >= 0 && (ps.fds[control_idx].revents & POLLIN)) accept_clients(&d);
         for (size_t s = 0; s < d.nports; s++) {
             int pi = d.ports[s].pidx;
@@ -821,6 +927,7 @@ int main(int argc, char **argv)
         close(d.control_fd);
         unlink(control);
     }
+    if (d.vx_fd >= 0) close(d.vx_fd);
     nat_destroy(d.nat);
     sw_destroy(d.sw);
     free(ps.fds);
@@ -829,5 +936,6 @@ int main(int argc, char **argv)
     free(d.out);
     free(d.nat_out);
     free(d.rx);
+    free(d.vx_rx);
     return stop_signal ? 0 : 1;
 }

@@ -178,10 +178,10 @@ def test_register_login_and_refusals(arm, tmp_path):
 
     # a revoked principal: its tokens stop working at once
     fresh = forged_token(k, sp["appId"], int(time.time()) + 600)
-    kumo(k, "sp", "delete", "ci")
+    kumo(k, "sp", "delete", "ci", "--yes")
     st, _, body = https(k, "GET", path, token=fresh)
     assert st == 401 and "no longer exists" in body["error"]["message"], body
-    r = kumo(k, "sp", "delete", "ci", check=False)
+    r = kumo(k, "sp", "delete", "ci", "--yes", check=False)
     assert r.returncode == 3 and "not found" in r.stderr
 
 

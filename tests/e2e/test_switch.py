@@ -1267,7 +1267,9 @@ def test_real_guests_nsg(make_switch, guests, tmp_path):
     ]
     cfg = base_config(web_rules=web_rules)
     sw = make_switch(cfg)
-    web = guests(vmm, guest, tmp_path, "web", sw.ports, "n1", 1).start()  # 10.0.1.4, web-nsg
+    # (kumo.ssh=0: port 22 is the web server's here, not dropbear's)
+    web = guests(vmm, guest, tmp_path, "web", sw.ports, "n1", 1,
+                 append="kumo.ssh=0").start()  # 10.0.1.4, web-nsg
     cli = guests(vmm, guest, tmp_path, "cli", sw.ports, "n3", 3).start()  # 10.0.2.4
     web.ok("mkdir -p /www && echo web-ok > /www/index.html && httpd -p 22 -h /www")
     web.ok("nc -l -p 80 -e cat &")  # an echo server for one long connection
@@ -1370,4 +1372,74 @@ def test_real_guest_user_data_once_per_instance(make_switch, guests, tmp_path):
     assert sw.request(op="set_config", config=cfg)["ok"]
     log = boot("third")
     assert "kumo guest: user data ran (exit 0)" in log and runs(log) == 2, log[-2000:]
+    sw.stop()
+
+
+def ssh_keypair(tmp_path, name="id_ed25519"):
+    """A new ed25519 key pair in tmp_path: (private key path, public key line)."""
+    key = tmp_path / name
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{name}@test",
+                    "-f", str(key)], check=True)
+    return key, (tmp_path / f"{name}.pub").read_text().strip()
+
+
+def ssh(key, port, user, command, timeout=60):
+    """ssh to 127.0.0.1:port as user with key; the CompletedProcess."""
+    return subprocess.run(
+        ["ssh", "-i", str(key), "-p", str(port), "-o", "BatchMode=yes",
+         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+         "-o", "ConnectTimeout=20", "-o", "LogLevel=ERROR", f"{user}@127.0.0.1", command],
+        capture_output=True, text=True, timeout=timeout)
+
+
+def test_real_guest_ssh_provisioning(make_switch, guests, tmp_path):
+    """The default guest provisions itself from the metadata service: the
+    admin account with its key (ssh through the public IP works, as the admin
+    and as root), another key is refused; dropbear's host key is printed; the
+    guest reports both stages to the switch; the NSG decides (deny 22: the
+    connection fails)."""
+    vmm, guest = guest_images()
+    if not (guest / "rootfs.ext4").exists():
+        pytest.skip("no rootfs.ext4")
+    key, pub = ssh_keypair(tmp_path)
+    other, _ = ssh_keypair(tmp_path, "other")
+    hp = free_port()
+    ssh_in = rule("ssh-in", 100, "Inbound", "Allow", "Tcp", source_address_prefix="Internet",
+                  destination_port_range="22")
+    cfg = base_config(web_rules=[ssh_in], public_port=hp, nic_port=22)
+    cfg["nics"][0].update(hostname="vm1", vm={"name": "vm1", "id": "id-ssh",
+                                              "admin_username": "azureuser",
+                                              "public_keys": [pub]})
+    sw = make_switch(cfg)
+    disk = tmp_path / "root.ext4"
+    disk.write_bytes((guest / "rootfs.ext4").read_bytes())
+    vm = guests(vmm, guest, tmp_path, "vm1", sw.ports, "n1", 1, disk=disk)
+    log = vm.wait_log("kumo guest: ssh host key ssh-ed25519 ", timeout=180)
+    assert "kumo guest: admin user azureuser (1 SSH keys" in log, log[-2000:]
+    host_key = re.search(r"ssh host key (ssh-ed25519 \S+)", log).group(1)
+    vm.start()
+    r = ssh(key, hp, "azureuser", "id -un; echo $HOME; cat /proc/sys/kernel/hostname")
+    assert r.returncode == 0, r
+    assert lines(r.stdout)[:3] == ["azureuser", "/home/azureuser", "vm1"], r.stdout
+    r = ssh(key, hp, "root", "id -u")
+    assert r.returncode == 0 and lines(r.stdout) == ["0"], r
+    r = ssh(other, hp, "azureuser", "true")
+    assert r.returncode == 255 and "Permission denied" in r.stderr, r
+    # the host key the client saw is the one on the console
+    scan = subprocess.run(["ssh-keyscan", "-t", "ed25519", "-p", str(hp), "127.0.0.1"],
+                          capture_output=True, text=True, timeout=60)
+    assert host_key in scan.stdout, (scan.stdout, host_key)
+    events = {e["name"]: e for e in sw.request(op="provisioning", nic="n1")["events"]}
+    assert events["init-network"]["result"] == "SUCCESS", events
+    assert events["modules-final"]["result"] == "SUCCESS", events
+    assert events["init-network"]["origin"] == "kumo-init", events
+    # deny 22 (above the allow rule): the connection fails
+    cfg["nsgs"][0]["rules"] = [
+        rule("no-ssh", 100, "Inbound", "Deny", "Tcp", destination_port_range="22"),
+        rule("ssh-in", 200, "Inbound", "Allow", "Tcp", source_address_prefix="Internet",
+             destination_port_range="22")]
+    r = sw.request(op="update_nsg", nsg=cfg["nsgs"][0])
+    assert r["ok"], r
+    r = ssh(key, hp, "azureuser", "true", timeout=90)
+    assert r.returncode == 255, r
     sw.stop()

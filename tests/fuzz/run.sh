@@ -45,18 +45,25 @@ build fuzz_shmring tests/fuzz/fuzz_shmring.c src/lib/shmring.c
 # (seeds: tests/fuzz/gen_net_seeds.py)
 net=(src/network/addr.c src/network/packet.c src/network/nsg.c src/network/conntrack.c
      src/network/dhcp.c src/network/config.c src/network/dns.c src/network/imds.c
-     src/network/tcpserv.c src/network/switch.c src/network/control.c
+     src/network/tcpserv.c src/network/switch.c src/network/vxlan.c src/network/control.c
      -DKUMO_VERSION='"fuzz"' -ljansson)
 build fuzz_net_frame tests/fuzz/fuzz_net_frame.c "${net[@]}"
 build fuzz_net_config tests/fuzz/fuzz_net_config.c "${net[@]}"
 # the metadata service (HTTP and its TCP server) and the DNS parser on their own
 build fuzz_net_services tests/fuzz/fuzz_net_services.c "${net[@]}"
+# what other hosts send over VXLAN: decapsulation and the inner frames
+build fuzz_net_vxlan tests/fuzz/fuzz_net_vxlan.c "${net[@]}"
 
 # kumod's request bodies and query values (seeds: the examples of docs/api.md)
 build fuzz_cloud_body tests/fuzz/fuzz_cloud_body.c src/cloud/requests.c src/cloud/body.c \
   src/cloud/validate.c src/cloud/error.c src/cloud/timefmt.c src/network/addr.c \
   src/network/nsg.c src/storage/tiers.c src/storage/cachemode.c src/storage/ratelimit.c \
   src/cloud/autoscale.c -ljansson
+
+# what a guest's agent answers kumod (run commands) on its virtio console
+build fuzz_cloud_agent tests/fuzz/fuzz_cloud_agent.c src/cloud/agent.c src/cloud/validate.c \
+  src/cloud/error.c src/network/addr.c src/network/nsg.c src/storage/tiers.c \
+  src/storage/cachemode.c src/storage/ratelimit.c -ljansson
 
 # the web portal: request headers and the console's WebSocket frames
 build fuzz_cloud_portal tests/fuzz/fuzz_cloud_portal.c src/cloud/portal/auth.c \
@@ -74,8 +81,8 @@ build fuzz_arm_expr tests/fuzz/fuzz_arm_expr.c "${arm[@]}"
 build fuzz_arm_id tests/fuzz/fuzz_arm_id.c "${arm[@]}"
 
 for h in fuzz_elf fuzz_virtq fuzz_blk fuzz_shmring fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame \
-    fuzz_net_config fuzz_net_services fuzz_cloud_body fuzz_cloud_portal fuzz_cli_query fuzz_arm_expr \
-    fuzz_arm_id; do
+    fuzz_net_config fuzz_net_services fuzz_net_vxlan fuzz_cloud_body fuzz_cloud_agent \
+    fuzz_cloud_portal fuzz_cli_query fuzz_arm_expr fuzz_arm_id; do
   corpus="$out/$h-corpus"
   mkdir -p "$corpus"
   seeds="tests/fuzz/seeds/${h#fuzz_}"
