@@ -462,7 +462,7 @@ static int vxlan_sync(struct daemon *d, const struct net_config *cfg, char *err,
             if (fd >= 0) close(fd);
             return -1;
         }
-        log_info("VXLAN on %s port %u", a, cfg->underlay_port);
+        log_info("VXLAN on %s port %u", net_ip4_str(cfg->underlay_addr, a), cfg->underlay_port);
     }
     if (d->vx_fd >= 0) close(d->vx_fd);
     d->vx_fd = fd;

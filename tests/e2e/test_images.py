@@ -103,7 +103,7 @@ def test_default_image_ssh_with_a_key(cloud, tmp_path):
     assert r.returncode == 255, (r.returncode, r.stdout, r.stderr)
     assert re.search(r"Connection (refused|reset|closed|timed out)|kex_exchange_identification",
                      r.stderr), r.stderr
-    c.ok("nsg", "rule", "delete", "-g", "rg", "--nsg-name", "web-nsg", "-n", "no-ssh")
+    c.ok("nsg", "rule", "delete", "-g", "rg", "--nsg-name", "web-nsg", "-n", "no-ssh", "--yes")
     r = vm_ssh(c, "web", "echo back")
     assert r.returncode == 0 and r.stdout.strip() == "back", r.stderr
 
