@@ -141,8 +141,8 @@ def test_linux_vxlan_device_and_guest(lab, guests, tmp_path):
     assert "kumo guest: eth0 10.0.1.4/24" in vm.log()
     # the guest's frames take the shared-memory rings to the switch, whose
     # data plane puts them on the underlay (and the underlay's in its ring)
-    assert "NIC 'n1' connected (10.0.1.4, shared-memory rings)" in \
-        (sw.dir / "switch.log").read_text(), (sw.dir / "switch.log").read_text()
+    log = (sw.dir / "switch.log").read_text(errors="replace")
+    assert "NIC 'n1' connected (10.0.1.4, shared-memory rings)" in log, log
 
     # learned: the guest's ARP is flooded, the Linux endpoint answers
     vm.ok("ping -c 2 -W 5 10.0.1.50")
