@@ -65,6 +65,11 @@ PACKAGES=(
 	systemd systemd-sysv systemd-resolved udev dbus kmod
 	openssh-server cloud-init cloud-guest-utils fdisk e2fsprogs
 	sudo ca-certificates iproute2 iputils-ping netbase less
+	# debootstrap does not resolve virtual packages: python3-cryptography
+	# (cloud-init's oauthlib) needs python3-cffi-backend-api-min/max, which
+	# only python3-cffi-backend provides (without it the second stage
+	# failed configuring cloud-init after 58 minutes)
+	python3-cffi-backend
 )
 
 # --- preflight and inputs ----------------------------------------------------
