@@ -52,6 +52,7 @@ static void disk_view(struct cli *c, const json_t *d)
     kv_add(t, "Name", member_text(d, "name"));
     kv_add(t, "Resource group", member_text(d, "resourceGroup"));
     kv_add(t, "Tier", member_text(d, "tier"));
+    kv_add(t, "Host caching", member_text(d, "caching"));
     kv_add(t, "Size",
            fmt_str("%lld GiB (billed as %s, %lld GiB)", member_int(d, "sizeGiB"),
                    member_text(b, "name"), member_int(b, "sizeGiB")));
@@ -97,6 +98,8 @@ static int disk_create(struct cli *c, struct args *a)
     json_t *body = json_pack("{ss}", "name", n);
     if (r) json_object_set_new(body, "sizeGiB", json_integer(gb));
     if (arg_str(a, "sku")) json_object_set_new(body, "tier", json_string(arg_str(a, "sku")));
+    if (arg_str(a, "caching"))
+        json_object_set_new(body, "caching", json_string(arg_str(a, "caching")));
     if (arg_str(a, "image")) json_object_set_new(body, "image", json_string(arg_str(a, "image")));
     if (arg_str(a, "snapshot"))
         json_object_set_new(body, "snapshot", json_string(arg_str(a, "snapshot")));
@@ -117,6 +120,8 @@ static int disk_update(struct cli *c, struct args *a)
     int r = arg_long(c, a, "size-gb", 1, 32767, &gb);
     if (r > 0) json_object_set_new(body, "sizeGiB", json_integer(gb));
     if (arg_str(a, "sku")) json_object_set_new(body, "tier", json_string(arg_str(a, "sku")));
+    if (arg_str(a, "caching"))
+        json_object_set_new(body, "caching", json_string(arg_str(a, "caching")));
     if (r < 0 || !json_object_size(body)) {
         json_decref(body);
         free(p);
@@ -308,6 +313,7 @@ static const struct opt disk_create_opts[] = {
      "its size; default: its size)",
      "sizeGiB"},
     {"sku", 0, OPT_VALUE, "TIER", "Standard_HDD, Standard_SSD (default) or Premium_SSD", "tier"},
+    {"caching", 0, OPT_VALUE, "MODE", "host caching: None, ReadOnly or ReadWrite (default: ReadWrite for an OS disk, ReadOnly for a Premium_SSD data disk, else None)", "caching"},
     {"image", 0, OPT_VALUE, "IMAGE", "start as a copy of this image", "image"},
     {"snapshot", 0, OPT_VALUE, "SNAPSHOT", "start as a copy of this snapshot", "snapshot"},
     {0},
@@ -317,6 +323,8 @@ static const struct opt disk_update_opts[] = {
     OPT_N("disk"),
     {"size-gb", 0, OPT_VALUE, "GIB", "the new size (disks only grow)", "sizeGiB"},
     {"sku", 0, OPT_VALUE, "TIER", "the new tier", "tier"},
+    {"caching", 0, OPT_VALUE, "MODE",
+     "the new host caching: None, ReadOnly or ReadWrite (its VM stopped)", "caching"},
     {0},
 };
 

@@ -244,6 +244,8 @@ static int vm_create(struct cli *c, struct args *a)
     json_t *os = json_object();
     if (arg_str(a, "os-disk-tier"))
         json_object_set_new(os, "tier", json_string(arg_str(a, "os-disk-tier")));
+    if (arg_str(a, "os-disk-caching"))
+        json_object_set_new(os, "caching", json_string(arg_str(a, "os-disk-caching")));
     if ((r = arg_long(c, a, "os-disk-size-gb", 1, 32767, &v)) < 0) goto bad_os;
     if (r) json_object_set_new(os, "sizeGiB", json_integer(v));
     if (json_object_size(os))
@@ -254,6 +256,11 @@ static int vm_create(struct cli *c, struct args *a)
     int nd, na;
     const char *const *sizes = arg_list(a, "data-disk-sizes-gb", &nd);
     const char *const *attach = arg_list(a, "attach-data-disks", &na);
+    if (arg_has(a, "data-disk-caching") && !nd && !na) {
+        json_decref(body);
+        return usage_error(c, "--data-disk-caching applies to the data disks of "
+                              "--data-disk-sizes-gb or --attach-data-disks, and none is given");
+    }
     if (arg_has(a, "data-disk-tier") && !nd) {
         json_decref(body);
         return usage_error(c, "--data-disk-tier applies to the new disks of "
@@ -275,10 +282,16 @@ static int vm_create(struct cli *c, struct args *a)
             json_t *d = json_pack("{sI}", "sizeGiB", (json_int_t)gb);
             if (arg_str(a, "data-disk-tier"))
                 json_object_set_new(d, "tier", json_string(arg_str(a, "data-disk-tier")));
+            if (arg_str(a, "data-disk-caching"))
+                json_object_set_new(d, "caching", json_string(arg_str(a, "data-disk-caching")));
             json_array_append_new(dd, d);
         }
-        for (int i = 0; i < na; i++)
-            json_array_append_new(dd, json_pack("{ss}", "disk", attach[i]));
+        for (int i = 0; i < na; i++) {
+            json_t *d = json_pack("{ss}", "disk", attach[i]);
+            if (arg_str(a, "data-disk-caching"))
+                json_object_set_new(d, "caching", json_string(arg_str(a, "data-disk-caching")));
+            json_array_append_new(dd, d);
+        }
     }
     if (nn) {
         const char *const *nics = arg_list(a, "nics", &nn);
@@ -1009,6 +1022,8 @@ static int disk_attach(struct cli *c, struct args *a)
                                   "them)");
         body = json_pack("{ss}", "disk", disk);
     }
+    if (arg_str(a, "caching"))
+        json_object_set_new(body, "caching", json_string(arg_str(a, "caching")));
     if (lun >= 0) json_object_set_new(body, "lun", json_integer(lun));
     char *p = vm_path(g, vmn);
     json_t *vm;
@@ -1124,6 +1139,8 @@ static const struct opt create_opts[] = {
      "Standard_HDD, Standard_SSD (default) or Premium_SSD", "osDisk.tier"},
     {"os-disk-size-gb", 0, OPT_VALUE, "GIB", "OS disk size (default: the image's, at least 4)",
      "osDisk"},
+    {"os-disk-caching", 0, OPT_VALUE, "MODE",
+     "OS disk host caching: None, ReadOnly or ReadWrite (default)", "osDisk.caching"},
     {"data-disk-sizes-gb", 0, OPT_LIST, "GIB",
      "new empty data disks NAME-data0, NAME-data1... of "
      "these sizes",
@@ -1131,6 +1148,10 @@ static const struct opt create_opts[] = {
     {"data-disk-tier", 0, OPT_VALUE, "TIER", "tier of those new data disks (default Standard_SSD)",
      "dataDisks"},
     {"attach-data-disks", 0, OPT_LIST, "DISK", "existing disks to attach as data disks",
+     "dataDisks"},
+    {"data-disk-caching", 0, OPT_VALUE, "MODE",
+     "host caching of those data disks: None, ReadOnly or ReadWrite (default: ReadOnly on "
+     "Premium_SSD, else None)",
      "dataDisks"},
     {"user-data|custom-data", 0, OPT_VALUE, "FILE",
      "user data (up to 64 KiB; '-' reads stdin), kept with "
@@ -1234,6 +1255,10 @@ static const struct opt attach_opts[] = {
     {"sku", 0, OPT_VALUE, "TIER", "the new disk's tier: Standard_HDD, Standard_SSD, Premium_SSD",
      "tier"},
     {"lun", 0, OPT_VALUE, "N", "logical unit number 0-5 (default: the next free one)", "lun"},
+    {"caching", 0, OPT_VALUE, "MODE",
+     "host caching: None, ReadOnly or ReadWrite (default: the disk's, else ReadOnly on "
+     "Premium_SSD, else None)",
+     "caching"},
     {0},
 };
 

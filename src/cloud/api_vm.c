@@ -268,6 +268,7 @@ static struct prov_data_disk data_disk(const json_t *d)
         .size_gib = body_int(d, "sizeGiB", 1),
         .lun = body_int(d, "lun", -1),
         .detach = !strcasecmp(body_str(d, "deleteOption", "Delete"), "Detach"),
+        .caching = body_str(d, "caching", NULL),
     };
 }
 
@@ -294,6 +295,7 @@ static void vm_create(struct api_ctx *c)
         .os_tier = body_str(osd, "tier", NULL),
         .os_size_gib = body_int(osd, "sizeGiB", 0),
         .os_disk_detach = !strcasecmp(body_str(osd, "deleteOption", "Delete"), "Detach"),
+        .os_caching = body_str(osd, "caching", NULL),
         .data_disks = disks,
         .nics_given = body_has(b, "networkInterfaces"),
         .nics = nics,

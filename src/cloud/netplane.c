@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define INTERNET_PROBE 0xcb00710au /* 203.0.113.10 (TEST-NET-3): an Internet source */
@@ -70,9 +71,16 @@ static bool find_switch(struct kumod *k, char *out, size_t len)
 static bool switch_alive(struct netplane *n)
 {
     if (n->pid <= 0) return false;
-    /* our child: waitpid knows (its command line may still be kumod's own
-     * for a moment after the spawn, before its exec) */
-    if (n->child) return waitpid(n->pid, NULL, WNOHANG) == 0;
+    if (n->child) {
+        /* our own child lives until it is reaped (its pid cannot be reused
+         * before), whatever its command line says: right after the spawn
+         * that is still empty (posix_spawn returns once the exec has swapped
+         * the memory, before the new program's arguments are in it) */
+        pid_t r = waitpid(n->pid, NULL, WNOHANG);
+        if (r == 0) return true;
+        if (r == n->pid) return false;
+        /* reaped elsewhere (ECHILD): as for an adopted one */
+    }
     return proc_start_ticks(n->pid) == n->start_ticks && proc_cmdline_has(n->pid, n->control);
 }
 
@@ -105,12 +113,17 @@ static bool ping(struct netplane *n, int timeout_ms)
  * it still runs without answering, -1 it is gone. */
 static int await_switch(struct netplane *n, int ms)
 {
-    for (int waited = 0; waited < ms; waited += 20) {
+    /* ms of the clock, not a count of rounds: on a loaded host a round takes
+     * far longer than its 20 ms sleep */
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
         if (ping(n, 500)) return 1;
         if (!switch_alive(n)) return -1;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >= ms) return 0;
         usleep(20000);
     }
-    return 0;
 }
 
 /* Adopt a running switch of this data directory, or start one. 0 when it

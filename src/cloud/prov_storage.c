@@ -250,7 +250,8 @@ int64_t prov_disk_create(struct kumod *k, int64_t g, const struct prov_disk_spec
     struct prov_tx t;
     if (prov_begin(&t, k, e) < 0) return -1;
     int64_t id = prov_disk_insert(&t, g, s->name, s->tier, s->size_gib, img, snap, "sizeGiB");
-    if (id < 0 || prov_commit(&t) < 0) {
+    if (id < 0 || prov_disk_set_caching(&t, id, s->caching, "caching") < 0 ||
+        prov_commit(&t) < 0) {
         prov_abort(&t);
         return -1;
     }
@@ -293,10 +294,29 @@ static int disk_limits_live(struct kumod *k, int64_t vm, int64_t id, enum disk_t
     return 0;
 }
 
+int prov_disk_set_caching(struct prov_tx *t, int64_t id, const char *caching, const char *field)
+{
+    if (!caching) return 0;
+    int c = disk_cache_parse(caching);
+    if (c < 0)
+        return kerr_invalid(t->e, field,
+                            "%s: '%.40s' is not a host caching mode (None, ReadOnly or ReadWrite)",
+                            field, caching);
+    if (db_exec(t->k->db, "UPDATE disks SET caching = ? WHERE id = ?", "ti",
+                disk_cache_azure_name((enum disk_cache)c), id) < 0)
+        return prov_db_error(t, NULL);
+    return 0;
+}
+
 int64_t prov_disk_update(struct kumod *k, int64_t g, const char *name, const char *tier,
-                         int64_t size_gib, struct kerr *e)
+                         int64_t size_gib, const char *caching, struct kerr *e)
 {
     struct db *db = k->db;
+    if (caching && disk_cache_parse(caching) < 0)
+        return kerr_invalid(e, "caching",
+                            "caching: '%.40s' is not a host caching mode (None, ReadOnly or "
+                            "ReadWrite)",
+                            caching);
     int64_t id = prov_find(k, "disks", g, name, "disk", NULL, e);
     if (id < 0) return -1;
     int64_t old = db_int(db, NULL, 0, "SELECT size_gib FROM disks WHERE id = ?", "i", id);
@@ -320,6 +340,11 @@ int64_t prov_disk_update(struct kumod *k, int64_t g, const char *name, const cha
         char power[32] = "";
         db_text(db, power, sizeof(power), "SELECT power_state FROM vms WHERE id = ?", "i", vm);
         bool off = !strcmp(power, PS_STOPPED) || !strcmp(power, PS_DEALLOCATED);
+        if (!off && caching)
+            return kerr_conflict(e, "InvalidState",
+                                 "disk '%s' is attached to a VM that is %s: its host caching "
+                                 "changes when the VM is stopped or deallocated",
+                                 name, power);
         if (!off && (size != old || strcmp(power, PS_RUNNING)))
             return kerr_conflict(
                 e, "InvalidState",
@@ -346,6 +371,7 @@ int64_t prov_disk_update(struct kumod *k, int64_t g, const char *name, const cha
     if (prov_begin(&tx, k, e) < 0) return -1;
     if (db_exec(db, "UPDATE disks SET size_gib = ?, tier = ? WHERE id = ?", "iti", size,
                 disk_tier_name(t), id) < 0 ||
+        prov_disk_set_caching(&tx, id, caching, "caching") < 0 ||
         billing_disk_sync(db, id, true, time_now_ms()) < 0) {
         prov_db_error(&tx, "disk update");
         prov_abort(&tx);

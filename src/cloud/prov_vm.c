@@ -409,7 +409,8 @@ static int attach_disk(struct prov_tx *t, int64_t group, int64_t vm, const char 
                 " owner_vm = CASE WHEN ? THEN ? ELSE owner_vm END WHERE id = ?",
                 "iiiii", vm, lun, (int64_t)(create && !d->disk && !d->detach), vm, disk) < 0)
         return prov_db_error(t, NULL);
-    return 0;
+    snprintf(field, sizeof(field), "%s%scaching", prefix, *prefix ? "." : "");
+    return prov_disk_set_caching(t, disk, d->caching, field);
 }
 
 /* The VM for a change of its data disks: it must be Stopped or
@@ -749,6 +750,7 @@ int64_t prov_vm_insert(struct prov_tx *t, int64_t g, const struct prov_vm_spec *
     if (db_exec(db, "UPDATE disks SET vm_id = ?, os_disk = 1, owner_vm = nullif(?, 0) WHERE id = ?",
                 "iii", vm, s->os_disk_detach ? 0 : vm, os) < 0)
         return prov_db_error(t, NULL);
+    if (prov_disk_set_caching(t, os, s->os_caching, "osDisk.caching") < 0) return -1;
     for (size_t i = 0; i < s->ndata; i++) {
         char prefix[32];
         snprintf(prefix, sizeof(prefix), "dataDisks[%zu]", i);

@@ -211,13 +211,18 @@ struct prov_disk_spec {
     int64_t size_gib;     /* 0: the source's size */
     const char *image;    /* source image (name), or NULL */
     const char *snapshot; /* source snapshot (name in the group), or NULL */
+    const char *caching;  /* host caching (None/ReadOnly/ReadWrite), or NULL: the default */
 };
 int64_t prov_disk_create(struct kumod *k, int64_t group_id, const struct prov_disk_spec *s,
                          struct kerr *e);
-/* Change a disk's tier (NULL: keep; applied live to a running VM) and size
- * (0: keep; grows only, only while no kumo-vmm has it open). Its id. */
+/* Change a disk's tier (NULL: keep; applied live to a running VM), size
+ * (0: keep; grows only, only while no kumo-vmm has it open) and host caching
+ * (NULL: keep; only while no kumo-vmm has it open). Its id. */
 int64_t prov_disk_update(struct kumod *k, int64_t group_id, const char *name, const char *tier,
-                         int64_t size_gib, struct kerr *e);
+                         int64_t size_gib, const char *caching, struct kerr *e);
+/* Record disk id's host caching (validated name, stored as Azure spells it;
+ * NULL: leave it). */
+int prov_disk_set_caching(struct prov_tx *t, int64_t id, const char *caching, const char *field);
 /* Refused while a VM has it; the file goes with the row. */
 int prov_disk_delete(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
 
@@ -363,6 +368,7 @@ struct prov_data_disk {
     int64_t lun;      /* -1: the lowest free LUN */
     bool detach;      /* a new disk stays after the VM's delete (Azure's deleteOption
                        * Detach); else it goes with the VM (Delete, kumo's default) */
+    const char *caching; /* host caching of the attachment (NULL: keep, or the default) */
 };
 
 struct prov_vm_spec {
@@ -373,6 +379,7 @@ struct prov_vm_spec {
     bool os_disk_detach; /* the OS disk stays after the VM's delete (Azure's
                           * osDisk.deleteOption Detach); else it goes with the
                           * VM (Delete, kumo's default) */
+    const char *os_caching; /* NULL: ReadWrite (the OS disk default) */
     const struct prov_data_disk *data_disks;
     size_t ndata;
     /* Network: given NICs (nics_given), or the implicit network of `az vm

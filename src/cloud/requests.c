@@ -120,12 +120,14 @@ static const struct body_field image_create[] = {
 
 static const struct body_field disk_create[] = {
     NAME("name", true),   INT("sizeGiB", false, 1, 32767), STR("tier", false, check_tier),
-    NAME("image", false), NAME("snapshot", false),         END,
+    NAME("image", false), NAME("snapshot", false),         STR("caching", false, check_caching),
+    END,
 };
 
 static const struct body_field disk_update[] = {
     INT("sizeGiB", false, 1, 32767),
     STR("tier", false, check_tier),
+    STR("caching", false, check_caching),
     END,
 };
 
@@ -244,6 +246,7 @@ static const struct body_field os_disk[] = {
     STR("tier", false, check_tier),
     INT("sizeGiB", false, 1, 32767),
     STR("deleteOption", false, check_delete_option),
+    STR("caching", false, check_caching),
     END,
 };
 
@@ -254,6 +257,7 @@ static const struct body_field data_disk[] = {
     NAME("disk", false),
     INT("lun", false, 0, 5),
     STR("deleteOption", false, check_delete_option),
+    STR("caching", false, check_caching),
     END,
 };
 
@@ -314,6 +318,7 @@ static const struct body_field vm_attach[] = {
     INT("sizeGiB", false, 1, 32767),
     STR("tier", false, check_tier),
     NAME("name", false),
+    STR("caching", false, check_caching),
     END,
 };
 

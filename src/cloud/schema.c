@@ -483,6 +483,9 @@ const char *const db_migrations[] = {
     "  DELETE FROM arm_props WHERE kind = 'nics' AND row_id = OLD.id; END;"
     "CREATE TRIGGER arm_props_autoscale AFTER DELETE ON autoscale BEGIN"
     "  DELETE FROM arm_props WHERE kind = 'autoscale' AND row_id = OLD.id; END;",
+    /* 9: host caching per disk (attachment): None, ReadOnly, ReadWrite;
+     * NULL: the default of its role and tier (disk_tier_default_cache) */
+    "ALTER TABLE disks ADD COLUMN caching TEXT;",
 };
 
 const int db_migration_count = (int)(sizeof(db_migrations) / sizeof(db_migrations[0]));

@@ -68,6 +68,16 @@ int check_family(const json_t *v, const char *target, struct kerr *e)
     return 0;
 }
 
+int check_caching(const json_t *v, const char *target, struct kerr *e)
+{
+    const char *s = json_string_value(v);
+    if (!s || disk_cache_parse(s) < 0)
+        return kerr_invalid(e, target,
+                            "%s: '%.40s' is not a host caching mode (None, ReadOnly or ReadWrite)",
+                            target, s ? s : "");
+    return 0;
+}
+
 int check_tier(const json_t *v, const char *target, struct kerr *e)
 {
     enum disk_tier t;

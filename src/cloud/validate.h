@@ -36,6 +36,8 @@ int check_name(const json_t *v, const char *target, struct kerr *e);
 int check_rule_name(const json_t *v, const char *target, struct kerr *e);
 int check_family(const json_t *v, const char *target, struct kerr *e);
 int check_tier(const json_t *v, const char *target, struct kerr *e);
+/* A host caching mode: None, ReadOnly or ReadWrite (any case). */
+int check_caching(const json_t *v, const char *target, struct kerr *e);
 int check_tags(const json_t *v, const char *target, struct kerr *e);
 int check_cidr(const json_t *v, const char *target, struct kerr *e); /* prefix 8..29 */
 int check_ipv4(const json_t *v, const char *target, struct kerr *e);

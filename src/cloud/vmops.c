@@ -202,7 +202,7 @@ static json_t *build_argv(struct kumod *k, int64_t vm, char *err, size_t errlen)
     cpu_args(k, vm, argv);
 
     st = db_stmt(db,
-                 "SELECT id, tier, size_gib, os_disk, lun FROM disks WHERE vm_id = ?"
+                 "SELECT id, tier, size_gib, os_disk, lun, caching FROM disks WHERE vm_id = ?"
                  " ORDER BY os_disk DESC, lun",
                  "i", vm);
     while (st && sqlite3_step(st) == SQLITE_ROW) {
@@ -222,7 +222,10 @@ static json_t *build_argv(struct kumod *k, int64_t vm, char *err, size_t errlen)
         add(argv, "--disk");
         char limits[256];
         disk_limit_args(&r, limits, sizeof(limits));
-        addf(argv, "path=%s,format=qcow2,serial=%s%s", path_disk(k, path, id), serial, limits);
+        int cache = db_col_null(st, 5) ? -1 : disk_cache_parse(db_col_text(st, 5));
+        if (cache < 0) cache = disk_tier_default_cache(t, sqlite3_column_int(st, 3) != 0);
+        addf(argv, "path=%s,format=qcow2,serial=%s,cache=%s%s", path_disk(k, path, id), serial,
+             disk_cache_name((enum disk_cache)cache), limits);
     }
     sqlite3_finalize(st);
     if (guestprov_has_seed(k, vm)) { /* the NoCloud seed disk, last (guestprov.h) */

@@ -153,6 +153,8 @@ static inline bool virtio_lock_held(struct virtio_dev *vd)
 /* Take the next request: 1 = got one, 0 = queue empty, -1 = the guest broke
  * the queue (the device is now in NEEDS_RESET). */
 int virtq_pop(struct virtio_dev *vd, unsigned q, struct virtq_req *r);
+/* Are there requests on queue q that virtq_pop has not taken yet? */
+bool virtq_has_work(struct virtio_dev *vd, unsigned q);
 /* Return a request with `written` bytes written into its writable buffers. */
 void virtq_push(struct virtio_dev *vd, unsigned q, const struct virtq_req *r, uint32_t written);
 /* The same in two steps, for a result spread over several chains (merged

@@ -204,6 +204,13 @@ int virtq_pop(struct virtio_dev *vd, unsigned q, struct virtq_req *r)
     return 1;
 }
 
+bool virtq_has_work(struct virtio_dev *vd, unsigned q)
+{
+    assert(virtio_lock_held(vd) && q < vd->nqueues);
+    struct virtqueue *vq = &vd->vq[q];
+    return vq->ready && virtio_running(vd) && load16(&vq->avail[1]) != vq->last_avail;
+}
+
 void virtq_fill(struct virtio_dev *vd, unsigned q, const struct virtq_req *r, uint32_t written,
                 unsigned slot)
 {

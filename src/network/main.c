@@ -5,7 +5,11 @@
  *   --ports PATH     SOCK_SEQPACKET; each VM NIC connects, says hello
  *                    ({"nic":..,"mac":..}), is answered ({"ok":true,"ip":..}
  *                    or an error, then closed), and from then on every
- *                    message either way is one Ethernet frame.
+ *                    message either way is one Ethernet frame. A hello with
+ *                    "shm":true carries a memfd of two frame rings and two
+ *                    eventfds (lib/shmring.h); answered "shm":true, the
+ *                    port's frames go through the rings instead (each one
+ *                    copied out of the ring before the switch looks at it).
  *   --control PATH   SOCK_STREAM; newline-delimited JSON requests (control.h).
  *   libslirp's       host sockets of each VNet's NAT (nat.h).
  *
@@ -14,6 +18,7 @@
  * (switch.h) needs no locks.
  */
 #include "lib/log.h"
+#include "lib/shmring.h"
 #include "network/config.h"
 #include "network/egress.h"
 #include "network/control.h"
@@ -49,6 +54,12 @@ struct port {
     enum port_state state;
     uint64_t since_ms;
     int pidx; /* index in the pollset this round, or -1 */
+    /* shared-memory rings (area != NULL): the guest's frames arrive in tx,
+     * efd_tx wakes us; we put its frames in rx and write efd_rx to wake it */
+    struct shmring_area *area;
+    int efd_tx, efd_rx;
+    struct shmring tx, rx;
+    int eidx; /* efd_tx's index in the pollset this round, or -1 */
 };
 
 struct client {
@@ -111,6 +122,29 @@ static void port_close(struct daemon *d, size_t slot, const char *why)
     p->fd = -1;
     p->state = PORT_FREE;
     p->pidx = -1;
+    if (p->area) shmring_unmap(p->area);
+    p->area = NULL;
+    if (p->efd_tx >= 0) close(p->efd_tx);
+    if (p->efd_rx >= 0) close(p->efd_rx);
+    p->efd_tx = p->efd_rx = -1;
+    p->eidx = -1;
+}
+
+/* A frame for port p: through its rings or its socket. Returns the bytes
+ * sent, or -1 with errno (EAGAIN: full). */
+static ssize_t port_send(struct port *p, const uint8_t *data, size_t len)
+{
+    if (!p->area) return send(p->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    struct iovec v = {(void *)data, len};
+    if (shmring_put(&p->rx, &v, 1, len) < 0) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (shmring_need_kick(&p->rx)) {
+        uint64_t one = 1;
+        if (write(p->efd_rx, &one, sizeof(one)) < 0) { /* counter full: a kick is pending */ }
+    }
+    return (ssize_t)len;
 }
 
 /* One VXLAN datagram: the header for VNet v's VNI, then the frame. */
@@ -154,7 +188,7 @@ static void dispatch(struct daemon *d, const struct sw_out *out)
             continue;
         }
         struct port *p = &d->ports[rt->port];
-        ssize_t n = send(p->fd, f->data, f->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        ssize_t n = port_send(p, f->data, f->len);
         if (n == (ssize_t)f->len) {
             rt->st.tx_packets++;
             rt->st.tx_bytes += f->len;
@@ -196,7 +230,26 @@ static void hello_fail(struct daemon *d, size_t slot, const char *fmt, ...)
     port_close(d, slot, msg);
 }
 
-static void port_hello(struct daemon *d, size_t slot, const uint8_t *msg, size_t len)
+/* Take the rings a hello offered (fds: memfd, the VMM's eventfd, ours to
+ * write); false (and the fds closed) when they are not usable. */
+static bool port_take_shm(struct port *p, const char *nic_id, int fds[3])
+{
+    char err[160];
+    struct shmring_area *a;
+    if (shmring_map(fds[0], &a, err, sizeof(err)) < 0) {
+        log_warn("NIC '%s': %s; its frames go through the socket", nic_id, err);
+        return false; /* the caller closes fds */
+    }
+    close(fds[0]);
+    p->area = a;
+    p->efd_tx = fds[1];
+    p->efd_rx = fds[2];
+    shmring_bind(&p->tx, a, SHMRING_TX, false);
+    shmring_bind(&p->rx, a, SHMRING_RX, true);
+    return true;
+}
+
+static void port_hello(struct daemon *d, size_t slot, const uint8_t *msg, size_t len, int fds[3])
 {
     json_error_t je;
     json_t *h = json_loadb((const char *)msg, len, JSON_REJECT_DUPLICATES, &je);
@@ -229,10 +282,48 @@ static void port_hello(struct daemon *d, size_t slot, const uint8_t *msg, size_t
         d->ports[slot].state = PORT_ACTIVE;
         d->sw->nics[i].port = (int)slot;
         net_ip4_str(cfg->nics[i].ip, ip);
-        log_info("NIC '%s' connected (%s)", nic_id, ip);
-        hello_reply(d, slot, json_pack("{s:b,s:s}", "ok", 1, "ip", ip));
+        bool asked = json_is_true(json_object_get(h, "shm"));
+        bool shm = asked && fds[0] >= 0 && port_take_shm(&d->ports[slot], nic_id, fds);
+        if (shm) fds[0] = fds[1] = fds[2] = -1; /* the port owns them now */
+        log_info("NIC '%s' connected (%s%s)", nic_id, ip, shm ? ", shared-memory rings" : "");
+        json_t *r = json_pack("{s:b,s:s}", "ok", 1, "ip", ip);
+        if (asked) json_object_set_new(r, "shm", json_boolean(shm));
+        hello_reply(d, slot, r);
     }
     json_decref(h);
+}
+
+/* Receive a hello and the descriptors that may come with it. */
+static ssize_t recv_hello(int fd, uint8_t *buf, size_t cap, int fds[3])
+{
+    struct iovec iov = {buf, cap};
+    union {
+        struct cmsghdr h;
+        char b[CMSG_SPACE(4 * sizeof(int))];
+    } c;
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.b,
+                        .msg_controllen = sizeof(c.b)};
+    fds[0] = fds[1] = fds[2] = -1;
+    ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
+    if (n < 0) return n;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+        size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        int got[4];
+        if (k > 4) k = 4;
+        memcpy(got, CMSG_DATA(cm), k * sizeof(int));
+        for (size_t i = 0; i < k; i++) {
+            if (k == 3 && fds[i] < 0)
+                fds[i] = got[i];
+            else
+                close(got[i]); /* not the three we expect */
+        }
+    }
+    if ((mh.msg_flags & MSG_CTRUNC) && fds[0] >= 0) {
+        for (int i = 0; i < 3; i++) close(fds[i]);
+        fds[0] = fds[1] = fds[2] = -1;
+    }
+    return n;
 }
 
 static int nic_of_slot(struct daemon *d, size_t slot)
@@ -245,7 +336,14 @@ static int nic_of_slot(struct daemon *d, size_t slot)
 static void port_readable(struct daemon *d, size_t slot)
 {
     for (int n = 0; n < FRAMES_PER_ROUND && d->ports[slot].state != PORT_FREE; n++) {
-        ssize_t len = recv(d->ports[slot].fd, d->rx, NET_FRAME_MAX + 1, MSG_DONTWAIT | MSG_TRUNC);
+        int fds[3] = {-1, -1, -1};
+        ssize_t len = d->ports[slot].state == PORT_HELLO
+                          ? recv_hello(d->ports[slot].fd, d->rx, NET_FRAME_MAX + 1, fds)
+                          : recv(d->ports[slot].fd, d->rx, NET_FRAME_MAX + 1,
+                                 MSG_DONTWAIT | MSG_TRUNC);
+        if (len <= 0 || d->ports[slot].state != PORT_HELLO || len > HELLO_MAX)
+            for (int i = 0; i < 3; i++)
+                if (fds[i] >= 0) close(fds[i]);
         if (len < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
             port_close(d, slot, strerror(errno));
@@ -260,7 +358,9 @@ static void port_readable(struct daemon *d, size_t slot)
                 hello_fail(d, slot, "the hello message is longer than %d bytes", HELLO_MAX);
                 return;
             }
-            port_hello(d, slot, d->rx, (size_t)len);
+            port_hello(d, slot, d->rx, (size_t)len, fds);
+            for (int i = 0; i < 3; i++)
+                if (fds[i] >= 0) close(fds[i]);
             continue;
         }
         int nic = nic_of_slot(d, slot);
@@ -273,6 +373,36 @@ static void port_readable(struct daemon *d, size_t slot)
             d->sw->nics[nic].st.drops[SW_DROP_MALFORMED]++;
             continue;
         }
+        sw_port_input(d->sw, (size_t)nic, d->rx, (size_t)len, now_ms(), d->out);
+        dispatch(d, d->out);
+    }
+}
+
+/* The frames the guest put in the port's ring: each copied out before the
+ * switch looks at it (the VMM could change the ring meanwhile). */
+static void port_ring_readable(struct daemon *d, size_t slot, bool kicked)
+{
+    struct port *p = &d->ports[slot];
+    shmring_awake(&p->tx);
+    if (kicked) {
+        uint64_t x;
+        if (read(p->efd_tx, &x, sizeof(x)) < 0) { /* drained either way */ }
+    }
+    int nic = nic_of_slot(d, slot);
+    for (int n = 0; n < FRAMES_PER_ROUND && p->area; n++) {
+        const uint8_t *f;
+        long len = shmring_peek(&p->tx, &f);
+        if (len == 0) return;
+        if (len < 0) {
+            port_close(d, slot, "the VM broke its shared transmit ring");
+            return;
+        }
+        if (nic < 0) {
+            port_close(d, slot, "its NIC is no longer configured");
+            return;
+        }
+        memcpy(d->rx, f, (size_t)len);
+        shmring_pop(&p->tx);
         sw_port_input(d->sw, (size_t)nic, d->rx, (size_t)len, now_ms(), d->out);
         dispatch(d, d->out);
     }
@@ -294,7 +424,8 @@ static void accept_ports(struct daemon *d)
             d->ports = np;
             d->nports++;
         }
-        d->ports[slot] = (struct port){fd, PORT_HELLO, now_ms(), -1};
+        d->ports[slot] = (struct port){.fd = fd, .state = PORT_HELLO, .since_ms = now_ms(),
+                                       .pidx = -1, .efd_tx = -1, .efd_rx = -1, .eidx = -1};
     }
 }
 
@@ -731,13 +862,17 @@ int main(int argc, char **argv)
         int ports_idx = pollset_add(&ps, d.ports_fd, POLLIN);
         int control_idx = d.control_fd >= 0 ? pollset_add(&ps, d.control_fd, POLLIN) : -1;
         int vx_idx = d.vx_fd >= 0 ? pollset_add(&ps, d.vx_fd, POLLIN) : -1;
-        for (size_t s = 0; s < d.nports; s++)
-            d.ports[s].pidx =
-                d.ports[s].state != PORT_FREE ? pollset_add(&ps, d.ports[s].fd, POLLIN) : -1;
+        bool rings_busy = false;
+        for (size_t s = 0; s < d.nports; s++) {
+            struct port *p = &d.ports[s];
+            p->pidx = p->state != PORT_FREE ? pollset_add(&ps, p->fd, POLLIN) : -1;
+            p->eidx = p->area ? pollset_add(&ps, p->efd_tx, POLLIN) : -1;
+            if (p->area && !shmring_sleep(&p->tx)) rings_busy = true; /* frames waiting */
+        }
         for (size_t i = 0; i < d.nclients; i++)
             d.clients[i].pidx = pollset_add(
                 &ps, d.clients[i].fd, (short)(POLLIN | (d.clients[i].outlen ? POLLOUT : 0)));
-        int timeout = kick ? 0 : 1000;
+        int timeout = kick || rings_busy ? 0 : 1000;
         uint64_t due = sw_timer_deadline(d.sw), t0 = now_ms();
         if (due != UINT64_MAX && (due <= t0 || due - t0 < (uint64_t)timeout))
             timeout = due <= t0 ? 0 : (int)(due - t0);
@@ -769,6 +904,9 @@ int main(int argc, char **argv)
                 port_readable(&d, s);
             else if (re & (POLLHUP | POLLERR | POLLNVAL))
                 port_close(&d, s, "disconnected");
+            int ei = d.ports[s].eidx;
+            if (d.ports[s].area)
+                port_ring_readable(&d, s, ei >= 0 && (ps.fds[ei].revents & POLLIN));
             kick |= nat_flush(d.nat);
         }
         for (size_t i = 0; i < d.nclients;) {

@@ -11,6 +11,7 @@
 #include "machine/boot.h"
 #include "machine/machine.h"
 #include "machine/virt.h"
+#include "storage/disk.h"
 #include "storage/ratelimit.h"
 #include "vmm/control.h"
 #include "vmm/cpuctl.h"
@@ -79,7 +80,11 @@ static void usage(FILE *out)
             "  --disk path=FILE[,format=raw|qcow2][,readonly=on][,serial=ID]\n"
             "         [,iops=N][,bps=N][,iops_max=N][,bps_max=N][,iops_max_length=S]\n"
             "         [,bps_max_length=S][,iops_burst=N][,bps_burst=N]\n"
-            "                    a virtio disk (up to %d; the first is /dev/vda); iops and\n"
+            "         [,cache=readwrite|readonly|none][,queues=N]\n"
+            "                    a virtio disk (up to %d; the first is /dev/vda); cache is\n"
+            "                    the host page cache's use (readwrite: reads and writes;\n"
+            "                    readonly: reads only, writes bypass it; none: O_DIRECT);\n"
+            "                    queues: virtqueues (default one per vCPU); iops and\n"
             "                    bps cap operations and bytes per second; *_max is a burst\n"
             "                    rate that a full credit sustains for *_max_length seconds\n"
             "                    (earned back when idle); *_burst: one-time extra tokens\n"
@@ -171,6 +176,19 @@ static int parse_disk(char *spec, struct blk_config *d)
             d->readonly = strcmp(v, "on") == 0;
         } else if (strcmp(k, "serial") == 0) {
             d->serial = v;
+        } else if (strcmp(k, "cache") == 0) {
+            int c = disk_cache_parse(v);
+            if (c < 0) {
+                log_error("--disk %s: cache=%s: use none, readonly or readwrite", orig, v);
+                return -1;
+            }
+            d->cache = (enum disk_cache)c;
+        } else if (strcmp(k, "queues") == 0) {
+            if (!parse_u64(v, &n) || n < 1 || n > 8) {
+                log_error("--disk %s: queues=%s: give 1 to 8", orig, v);
+                return -1;
+            }
+            d->num_queues = (unsigned)n;
         } else if (ratelimit_rates_set(&rates, k, 0) == 0) {
             if (!parse_u64(v, &n) || n == 0) {
                 log_error("--disk: %s=%s: give a positive number", k, v);

@@ -651,6 +651,9 @@ def test_networks_disks_outputs_and_api_errors(cloud):
     # disks and snapshots
     d = c.json("disk", "create", "-g", "net", "-n", "data1", "--size-gb", 5, "--sku", "Premium_SSD")
     assert d["billedSize"] == {"name": "P2", "sizeGiB": 8} and d["iops"] == 120
+    assert d["caching"] == "ReadOnly", d  # Azure's default for a Premium data disk
+    r = c.kumo("disk", "update", "-g", "net", "-n", "data1", "--caching", "Fast")
+    assert r.returncode == ERROR and "--caching" in r.stderr and "ReadOnly" in r.stderr, r.stderr
     r = c.kumo("disk", "create", "-g", "net", "-n", "data2", "--size-gb", 5, "--sku", "Gold")
     assert r.returncode == ERROR and "--sku" in r.stderr, r.stderr
     c.ok("snapshot", "create", "-g", "net", "-n", "s1", "--disk", "data1")
@@ -668,12 +671,25 @@ def test_networks_disks_outputs_and_api_errors(cloud):
     ud = c.home / "user-data"
     ud.write_text("#cloud-config\nhostname: vm2\n")
     c.ok("vm", "create", "-g", "net", "-n", "vm2", "--size", "Tiny", "--nics", "nic1",
-         "--attach-data-disks", "data1", "--user-data", ud)
-    assert c.json("vm", "show", "-g", "net", "vm2")["hasUserData"] is True
+         "--attach-data-disks", "data1", "--data-disk-caching", "None", "--os-disk-caching",
+         "readonly", "--user-data", ud)
+    vmj = c.json("vm", "show", "-g", "net", "vm2")
+    assert vmj["hasUserData"] is True
+    # the caching modes reach kumo-vmm: data1 bypasses the host page cache
+    assert c.json("disk", "show", "-g", "net", "-n", "data1")["caching"] == "None"
+    assert c.json("disk", "show", "-g", "net", "-n", "vm2-osdisk")["caching"] == "ReadOnly"
+    # (kumo-vmm parses --disk in place: its cmdline shows each key and value apart)
+    argv = open("/proc/%d/cmdline" % vmj["instanceView"]["pid"]).read().split("\0")
+    assert argv[argv.index("kumo-os") + 1:][:2] == ["cache", "readonly"], argv
+    assert argv[argv.index("kumo-lun0") + 1:][:2] == ["cache", "none"], argv
+    r = c.kumo("disk", "update", "-g", "net", "-n", "data1", "--caching", "ReadWrite")
+    assert r.returncode == CONFLICT and "caching" in r.stderr, r.stderr
     r = c.kumo("disk", "delete", "-g", "net", "-n", "data1", "--yes")
     assert r.returncode == CONFLICT and "vm2" in r.stderr, r.stderr
     vm = c.json("vm", "stop", "-g", "net", "vm2")
     assert vm["powerState"] == "Stopped"
+    assert c.json("disk", "update", "-g", "net", "-n", "data1",
+                  "--caching", "readwrite")["caching"] == "ReadWrite"
     vm = c.json("vm", "disk", "attach", "-g", "net", "--vm-name", "vm2", "--new", "--size-gb", 1,
                 "--sku", "Standard_HDD")
     assert [(d["lun"], d["name"]) for d in vm["dataDisks"]] == [(0, "data1"), (1, "vm2-data1")], vm

@@ -19,8 +19,12 @@ metadata service returns the VM's data (400 without the Metadata header);
 user data runs at first boot (once per instance on a disk root); VM names
 resolve in their VNet.
 """
+import array
 import base64
+import fcntl
 import json
+import mmap
+import select
 import os
 import pathlib
 import signal
@@ -208,6 +212,94 @@ class Nic:
         self.sock.close()
 
 
+class ShmNic(Nic):
+    """A NIC on the shared-memory path (src/lib/shmring.h): a sealed memfd of
+    two frame rings and two eventfds go with the hello; frames then travel
+    through the rings, as kumo-vmm's do."""
+    MAGIC = 0x676e69726f6d756b
+    AREA = 448  # sizeof(struct shmring_area): header, two ring control blocks
+
+    def __init__(self, path, nic_id, mac_bytes, ring=65536):
+        self.mac, self.ring = mac_bytes, ring
+        size = (self.AREA + 2 * ring + 4095) & ~4095
+        fd = os.memfd_create("test-port", os.MFD_ALLOW_SEALING | os.MFD_CLOEXEC)
+        os.ftruncate(fd, size)
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW)
+        self.mm = mmap.mmap(fd, size)
+        struct.pack_into("<QII", self.mm, 0, self.MAGIC, 1, ring)
+        self.efd_tx = os.eventfd(0, os.EFD_CLOEXEC)
+        self.efd_rx = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.sock.connect(path)
+        hello = json.dumps({"nic": nic_id, "mac": ":".join("%02x" % b for b in mac_bytes),
+                            "shm": True}).encode()
+        self.sock.sendmsg([hello], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                     array.array("i", [fd, self.efd_tx, self.efd_rx]))])
+        os.close(fd)
+        self.sock.settimeout(5)
+        self.hello = json.loads(self.sock.recv(4096))
+        self.head = self.tail = 0  # our own cursors: TX head, RX tail
+
+    def _ctl(self, ring, field):  # ring 0 TX, 1 RX; field 0 head, 1 tail, 2 want_kick
+        return 64 + 192 * ring + 64 * field
+
+    def _data(self, ring):
+        return self.AREA + ring * self.ring
+
+    def send(self, frame):
+        total = 8 + ((len(frame) + 7) & ~7)
+        at = self.head % self.ring
+        if self.ring - at < total:  # a wrap record, then from the start
+            struct.pack_into("<II", self.mm, self._data(0) + at, 0, 1)
+            self.head += self.ring - at
+            at = 0
+        struct.pack_into("<II", self.mm, self._data(0) + at, len(frame), 0)
+        self.mm[self._data(0) + at + 8:self._data(0) + at + 8 + len(frame)] = frame
+        self.head += total
+        struct.pack_into("<I", self.mm, self._ctl(0, 0), self.head & 0xffffffff)
+        os.eventfd_write(self.efd_tx, 1)
+
+    def send_ip(self, packet, dst=GW_MAC):
+        self.send(eth(dst, self.mac, 0x0800, packet))
+
+    def corrupt(self):
+        """Publish a head the ring cannot have (not a record boundary)."""
+        struct.pack_into("<I", self.mm, self._ctl(0, 0), (self.head + 3) & 0xffffffff)
+        os.eventfd_write(self.efd_tx, 1)
+
+    def recv(self, timeout=2.0):
+        end = time.time() + timeout
+        while True:
+            head = struct.unpack_from("<I", self.mm, self._ctl(1, 0))[0]
+            if head != self.tail & 0xffffffff:
+                at = self.tail % self.ring
+                ln, flags = struct.unpack_from("<II", self.mm, self._data(1) + at)
+                if flags & 1:
+                    self.tail += self.ring - at
+                else:
+                    data = bytes(self.mm[self._data(1) + at + 8:self._data(1) + at + 8 + ln])
+                    self.tail += 8 + ((ln + 7) & ~7)
+                struct.pack_into("<I", self.mm, self._ctl(1, 1), self.tail & 0xffffffff)
+                if not flags & 1:
+                    return data
+                continue
+            left = end - time.time()
+            if left <= 0:
+                return None
+            struct.pack_into("<I", self.mm, self._ctl(1, 2), 1)  # want a kick
+            if struct.unpack_from("<I", self.mm, self._ctl(1, 0))[0] == self.tail & 0xffffffff:
+                select.select([self.efd_rx], [], [], left)
+                try:
+                    os.eventfd_read(self.efd_rx)
+                except BlockingIOError:
+                    pass
+
+    def close(self):
+        self.sock.close()
+        os.close(self.efd_tx)
+        os.close(self.efd_rx)
+
+
 class Switch:
     def __init__(self, config, tmp):
         self.dir = pathlib.Path(tmp)
@@ -232,8 +324,8 @@ class Switch:
         self.ctl_file = self.ctl.makefile("rb")
         self.nics = []
 
-    def nic(self, nic_id, n):
-        nic = Nic(self.ports, nic_id, mac(n))
+    def nic(self, nic_id, n, shm=False):
+        nic = (ShmNic if shm else Nic)(self.ports, nic_id, mac(n))
         self.nics.append(nic)
         assert nic.hello.get("ok"), nic.hello
         return nic
@@ -393,9 +485,40 @@ def test_dhcp(make_switch):
     sw.stop()
 
 
-def test_arp_and_forwarding(make_switch):
+def test_shared_memory_rings(make_switch):
+    """The ring path: negotiated in the hello, frames both ways (also to and
+    from a socket NIC), the same anti-spoofing checks, and a VMM that breaks
+    its ring loses its port, not the switch."""
     sw = make_switch(base_config())
-    n1, n2, n3 = sw.nic("n1", 1), sw.nic("n2", 2), sw.nic("n3", 3)
+    n1, n2 = sw.nic("n1", 1, shm=True), sw.nic("n2", 2)
+    assert n1.hello == {"ok": True, "ip": "10.0.1.4", "shm": True}
+    for k in range(300):  # more than the ring holds at once: it wraps
+        n1.send_ip(udp("10.0.1.4", "10.0.1.5", 1000, 2000, b"ring %d " % k + b"x" * 900),
+                   dst=mac(2))
+        f = n2.recv_match(lambda f: f.get("proto") == 17)
+        assert f and f["data"].startswith(b"ring %d " % k), (k, f)
+        n2.send_ip(udp("10.0.1.5", "10.0.1.4", 2000, 1000, b"back %d " % k + b"y" * 700),
+                   dst=mac(1))
+        f = n1.recv_match(lambda f: f.get("proto") == 17)
+        assert f and f["data"].startswith(b"back %d " % k), (k, f)
+    n1.send_ip(udp("10.0.1.5", "10.0.1.4", 1, 2, b"spoof"), dst=mac(2))
+    assert n2.quiet()
+    c = sw.counters()["ports"]["n1"]
+    assert c["drops"]["spoofed"] == 1 and c["rx_packets"] == 301 and c["tx_packets"] == 300, c
+    n1.corrupt()
+    n1.sock.settimeout(5)
+    assert n1.sock.recv(100) == b"", "the switch must drop a port whose ring is broken"
+    n2.send_ip(icmp_echo("10.0.1.5", "10.0.1.1", 7))
+    assert n2.recv_match(lambda f: f.get("proto") == 1), "the switch goes on"
+    log = sw.stop()
+    assert "NIC 'n1' connected (10.0.1.4, shared-memory rings)" in log, log
+    assert "the VM broke its shared transmit ring" in log, log
+
+
+@pytest.mark.parametrize("shm", [False, True], ids=["socket", "rings"])
+def test_arp_and_forwarding(make_switch, shm):
+    sw = make_switch(base_config())
+    n1, n2, n3 = sw.nic("n1", 1, shm), sw.nic("n2", 2, shm), sw.nic("n3", 3, shm)
     n1.send(arp(1, mac(1), "10.0.1.4", b"\0" * 6, "10.0.1.1"))
     f = n1.recv_match(lambda f: f["type"] == 0x0806)
     assert f and f["op"] == 2 and f["sha"] == GW_MAC and f["spa"] == "10.0.1.1"
@@ -425,9 +548,10 @@ def test_arp_and_forwarding(make_switch):
     sw.stop()
 
 
-def test_isolation(make_switch):
+@pytest.mark.parametrize("shm", [False, True], ids=["socket", "rings"])
+def test_isolation(make_switch, shm):
     sw = make_switch(base_config())
-    n1, n2, n4 = sw.nic("n1", 1), sw.nic("n2", 2), sw.nic("n4", 4)
+    n1, n2, n4 = sw.nic("n1", 1, shm), sw.nic("n2", 2, shm), sw.nic("n4", 4, shm)
     # n4 (VNet v2) has the same address as n1 (v1)
     assert n4.hello["ip"] == "10.0.1.4"
     n4.send(arp(1, mac(4), "10.0.1.4", b"\0" * 6, "10.0.1.5"))
@@ -732,9 +856,9 @@ def guest_images():
     return str(vmm), pathlib.Path(d)
 
 
-def boot(vmm, guest, sock, nic_id, n, run, log):
+def boot(vmm, guest, sock, nic_id, n, run, log, extra=""):
     cmd = [vmm, "--kernel", str(guest / "Image"), "--initrd", str(guest / "initramfs.cpio.gz"),
-           "--mem", "256", "--net", f"switch={sock},nic={nic_id},mac={mac_str(n)}",
+           "--mem", "256", "--net", f"switch={sock},nic={nic_id}{extra},mac={mac_str(n)}",
            "--append", f'console=ttyS0 kumo.run="{run}"']
     return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
 
@@ -776,7 +900,8 @@ def test_real_guests(make_switch, tmp_path, outside):
         procs.append(boot(vmm, guest, sw.ports, "n2", 2, client, logs["vm2"]))
         procs.append(boot(vmm, guest, sw.ports, "n4", 4,
                           "sleep 3; ping -c 2 -W 2 10.0.1.5 || echo ISOLATED; "
-                          "wget -q -T 3 -O - http://10.0.1.4/ || echo ISOLATED-HTTP", logs["vm3"]))
+                          "wget -q -T 3 -O - http://10.0.1.4/ || echo ISOLATED-HTTP", logs["vm3"],
+                          extra=",shm=off"))  # the socket path, beside the rings of vm1, vm2
         for p in procs[1:]:
             p.wait(timeout=240)
         out = {}
@@ -821,7 +946,10 @@ def test_real_guests(make_switch, tmp_path, outside):
         for p in (srv, mine):
             p.kill()
             p.wait()
-    sw.stop()
+    log = sw.stop()
+    assert "NIC 'n1' connected (10.0.1.4, shared-memory rings)" in log, log
+    assert "NIC 'n2' connected (10.0.1.5, shared-memory rings)" in log, log
+    assert "NIC 'n4' connected (10.0.1.4)" in log, log
 
 
 # ------------------------------------------- metadata and DNS, fake NICs --

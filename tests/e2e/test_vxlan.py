@@ -5,7 +5,8 @@ Two network namespaces made by the test on one bridge (the underlay):
 192.168.77.1; "linux" holds a Linux vxlan device (ip link add ... type
 vxlan id 4242 dstport 4789) with an address of the VNet's subnet, its
 default forwarding entry pointing at the switch. A real guest behind the
-switch and the Linux endpoint then exchange frames:
+switch (on its shared-memory rings) and the Linux endpoint then exchange
+frames:
 
 - learned: the guest's ARP for the endpoint is flooded to the VNet's hosts
   (head-end replication), the endpoint answers and is learned; ping and TCP
@@ -138,6 +139,10 @@ def test_linux_vxlan_device_and_guest(lab, guests, tmp_path):
     sw = NsSwitch(lab, "host", config(), tmp_path)
     vm = guests(vmm, guest, tmp_path, "vm1", sw.ports, "n1", 1).start()
     assert "kumo guest: eth0 10.0.1.4/24" in vm.log()
+    # the guest's frames take the shared-memory rings to the switch, whose
+    # data plane puts them on the underlay (and the underlay's in its ring)
+    log = (sw.dir / "switch.log").read_text(errors="replace")
+    assert "NIC 'n1' connected (10.0.1.4, shared-memory rings)" in log, log
 
     # learned: the guest's ARP is flooded, the Linux endpoint answers
     vm.ok("ping -c 2 -W 5 10.0.1.50")

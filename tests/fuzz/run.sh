@@ -46,13 +46,13 @@ if [ "$(uname -m)" = x86_64 ]; then
     src/cpu/jit/check.c -DKUMO_JIT=1 -lfdt -lpthread -lm
   harnesses+=(fuzz_jit)
 fi
-storage=(src/storage/disk.c src/storage/raw.c src/storage/qcow2.c src/storage/qcow2_cache.c
+storage=(src/storage/disk.c src/storage/cachemode.c src/storage/raw.c src/storage/qcow2.c src/storage/qcow2_cache.c
          src/storage/qcow2_refcount.c src/storage/qcow2_check.c src/storage/qcow2_create.c
          src/storage/vhd.c src/storage/vmdk.c src/lib/fileset.c)
 build fuzz_dev_blk tests/fuzz/fuzz_dev_blk.c "${board[@]}" "${storage[@]}" \
   src/storage/ratelimit.c -lz
 build fuzz_dev_net tests/fuzz/fuzz_dev_net.c "${board[@]}" src/devices/netdev.c \
-  src/devices/netdev_user.c src/devices/netdev_switch.c src/network/egress.c -lslirp
+  src/devices/netdev_user.c src/devices/netdev_switch.c src/network/egress.c src/lib/shmring.c -lslirp
 build fuzz_dev_small tests/fuzz/fuzz_dev_small.c "${board[@]}" src/devices/virtio_balloon.c \
   src/devices/virtio_console.c src/devices/virtio_rng.c
 # the hart: random programs on the whole board, an architectural-state checker
@@ -62,8 +62,8 @@ build fuzz_cpu tests/fuzz/fuzz_cpu.c "${board[@]}" src/machine/virt.c src/machin
   src/devices/virtio_input.c \
   src/devices/virtio_console.c src/devices/virtio_rng.c src/devices/virtio_blk.c \
   src/devices/virtio_net.c src/devices/netdev.c src/devices/netdev_user.c \
-  src/devices/netdev_switch.c src/network/egress.c "${storage[@]}" src/storage/ratelimit.c \
-  -lslirp -lz
+  src/devices/netdev_switch.c src/network/egress.c src/lib/shmring.c "${storage[@]}" \
+  src/storage/ratelimit.c -lslirp -lz
 # kumo-vmm's control socket (requests against a real board and CPU controls)
 build fuzz_control tests/fuzz/fuzz_control.c "${board[@]}" src/machine/virt.c src/machine/sbi.c \
   src/machine/boot.c src/machine/elf.c src/machine/fdt.c src/devices/clint.c src/devices/uart.c \
@@ -71,11 +71,19 @@ build fuzz_control tests/fuzz/fuzz_control.c "${board[@]}" src/machine/virt.c sr
   src/devices/virtio_input.c \
   src/devices/virtio_console.c src/devices/virtio_rng.c src/devices/virtio_blk.c \
   src/devices/virtio_net.c src/devices/netdev.c src/devices/netdev_user.c \
-  src/devices/netdev_switch.c src/network/egress.c "${storage[@]}" src/storage/ratelimit.c \
-  src/vmm/cpuctl.c src/vmm/sandbox.c -lslirp -lz -ljansson -lseccomp
+  src/devices/netdev_switch.c src/network/egress.c src/lib/shmring.c "${storage[@]}" \
+  src/storage/ratelimit.c src/vmm/cpuctl.c src/vmm/sandbox.c -lslirp -lz -ljansson -lseccomp
 for img in qcow2 vhd vmdk; do
   build fuzz_$img tests/fuzz/fuzz_$img.c "${storage[@]}" -Itests/fuzz -lz -lpthread
 done
+# the block device on a raw image: request headers, data, discard segments
+build fuzz_blk tests/fuzz/fuzz_blk.c src/devices/virtio_blk.c src/devices/virtio_mmio.c \
+  src/devices/plic.c src/devices/htif.c src/devices/console.c src/machine/machine.c \
+  src/cpu/hart.c src/cpu/exec.c src/cpu/mmu.c src/cpu/csr.c src/cpu/trap.c src/cpu/decode.c \
+  src/cpu/fpu.c src/lib/log.c src/lib/threadrole.c src/machine/device.c "${storage[@]}" \
+  src/storage/ratelimit.c -lfdt -lz -lpthread -lm
+# the shared-memory frame rings as the side that does not trust its peer
+build fuzz_shmring tests/fuzz/fuzz_shmring.c src/lib/shmring.c
 
 # the virtual switch: frames through the data plane; configuration and control
 # (seeds: tests/fuzz/gen_net_seeds.py)
@@ -94,12 +102,13 @@ build fuzz_net_vxlan tests/fuzz/fuzz_net_vxlan.c "${net[@]}"
 # kumod's request bodies and query values (seeds: the examples of docs/api.md)
 build fuzz_cloud_body tests/fuzz/fuzz_cloud_body.c src/cloud/requests.c src/cloud/body.c \
   src/cloud/validate.c src/cloud/error.c src/cloud/timefmt.c src/network/addr.c \
-  src/network/nsg.c src/storage/tiers.c src/storage/ratelimit.c src/cloud/autoscale.c -ljansson
+  src/network/nsg.c src/storage/tiers.c src/storage/cachemode.c src/storage/ratelimit.c \
+  src/cloud/autoscale.c -ljansson
 
 # what a guest's agent answers kumod (run commands) on its virtio console
 build fuzz_cloud_agent tests/fuzz/fuzz_cloud_agent.c src/cloud/agent.c src/cloud/validate.c \
   src/cloud/error.c src/network/addr.c src/network/nsg.c src/storage/tiers.c \
-  src/storage/ratelimit.c -ljansson
+  src/storage/cachemode.c src/storage/ratelimit.c -ljansson
 
 # the web portal: request headers and the console's WebSocket frames
 build fuzz_cloud_portal tests/fuzz/fuzz_cloud_portal.c src/cloud/portal/auth.c \
@@ -117,9 +126,10 @@ arm=(src/cloud/arm/expr.c src/cloud/arm/template.c src/cloud/arm/id.c src/cloud/
 build fuzz_arm_expr tests/fuzz/fuzz_arm_expr.c "${arm[@]}"
 build fuzz_arm_id tests/fuzz/fuzz_arm_id.c "${arm[@]}"
 
-for h in fuzz_elf fuzz_virtq fuzz_dev_blk fuzz_dev_net fuzz_dev_small fuzz_cpu fuzz_control fuzz_qcow2 \
-    fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config fuzz_net_services fuzz_net_vxlan fuzz_cloud_body \
-    fuzz_cloud_agent fuzz_cloud_portal fuzz_cli_query fuzz_arm_expr fuzz_arm_id "${harnesses[@]}"; do
+for h in fuzz_elf fuzz_virtq fuzz_blk fuzz_shmring fuzz_dev_blk fuzz_dev_net fuzz_dev_small fuzz_cpu \
+    fuzz_control fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config fuzz_net_services \
+    fuzz_net_vxlan fuzz_cloud_body fuzz_cloud_agent fuzz_cloud_portal fuzz_cli_query fuzz_arm_expr \
+    fuzz_arm_id "${harnesses[@]}"; do
   only "$h" || continue
   corpus="$out/$h-corpus"
   mkdir -p "$corpus"
