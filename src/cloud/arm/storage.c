@@ -211,7 +211,7 @@ static void disk_update(struct arm_ctx *c, int64_t g, int64_t row)
     json_object_del(kb, "name");
     if (request_check(REQ_DISK_UPDATE, kb, &ke) < 0 ||
         prov_disk_update(c->k, g, id.names[0], json_string_value(json_object_get(kb, "tier")),
-                         json_integer_value(json_object_get(kb, "sizeGiB")), &ke) < 0)
+                         json_integer_value(json_object_get(kb, "sizeGiB")), NULL, &ke) < 0)
         arm_fail(c, &ke);
     else
         arm_reply_done(c, 202, COMPUTE, disk_json(c, row));
