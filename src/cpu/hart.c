@@ -80,6 +80,12 @@ int hart_jit_mode(void)
     return jit_conf.mode;
 }
 
+size_t hart_jit_cache_bytes(void)
+{
+    jit_conf_init();
+    return jit_conf.mode ? jit_conf.cache_bytes : 0;
+}
+
 /* ---- harts ------------------------------------------------------------------------------ */
 
 struct hart *hart_new(struct machine *m, int id)

@@ -278,6 +278,9 @@ struct hart {
  * available in this build. */
 bool hart_set_jit_mode(int mode);
 int hart_jit_mode(void);
+/* The size of each hart's code cache (KUMO_JIT_CACHE_MB or the default);
+ * 0 when the translator is off. */
+size_t hart_jit_cache_bytes(void);
 
 /* Creation and reset */
 struct hart *hart_new(struct machine *m, int id);

@@ -60,7 +60,7 @@ enum { BLK_S_OK = 0, BLK_S_IOERR = 1, BLK_S_UNSUPP = 2 };
 #define SIZE_MAX_BYTES (1u << 20)
 #define MAX_DISCARD_SECTORS (1u << 22)
 #define ID_BYTES 20
-#define BLK_WORKERS 4
+#define BLK_WORKERS VIRTIO_BLK_WORKERS
 
 struct blk;
 

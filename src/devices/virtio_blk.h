@@ -11,6 +11,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Worker threads per disk: requests served at once (the sandbox counts
+ * them in the VMM's thread and address-space limits). */
+#define VIRTIO_BLK_WORKERS 4
+
 struct device_model;
 
 struct blk_config {

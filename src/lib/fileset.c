@@ -15,6 +15,7 @@
 struct entry {
     char *path;
     int accmode; /* O_RDONLY, O_WRONLY or O_RDWR */
+    bool direct; /* opened with O_DIRECT (a property of the description) */
     int fd;      /* the kept duplicate */
     struct entry *next;
 };
@@ -24,11 +25,11 @@ static struct entry *entries; /* guarded by lock */
 static _Atomic bool recording, sealed;
 
 /* Under lock: the entry for path that grants accmode (a read-write entry
- * serves a read-only request). */
-static struct entry *find(const char *path, int accmode)
+ * serves a read-only request), with or without O_DIRECT as asked. */
+static struct entry *find(const char *path, int accmode, bool direct)
 {
     for (struct entry *e = entries; e; e = e->next) {
-        if (strcmp(e->path, path) != 0) continue;
+        if (strcmp(e->path, path) != 0 || e->direct != direct) continue;
         if (e->accmode == accmode || e->accmode == O_RDWR) return e;
     }
     return NULL;
@@ -38,9 +39,10 @@ int fileset_open(const char *path, int flags)
 {
     assert(!(flags & O_CREAT));
     int accmode = flags & O_ACCMODE;
+    bool direct = (flags & O_DIRECT) != 0;
     if (atomic_load(&sealed)) {
         pthread_mutex_lock(&lock);
-        struct entry *e = find(path, accmode);
+        struct entry *e = find(path, accmode, direct);
         int fd = e ? fcntl(e->fd, F_DUPFD_CLOEXEC, 0) : -1;
         int err = e ? errno : EACCES;
         pthread_mutex_unlock(&lock);
@@ -54,11 +56,12 @@ int fileset_open(const char *path, int flags)
     int fd = open(path, flags);
     if (fd < 0 || !atomic_load(&recording)) return fd;
     pthread_mutex_lock(&lock);
-    if (!find(path, accmode)) {
+    if (!find(path, accmode, direct)) {
         struct entry *e = calloc(1, sizeof(*e));
         int keep = fcntl(fd, F_DUPFD_CLOEXEC, 0);
         if (e && keep >= 0 && (e->path = strdup(path)) != NULL) {
             e->accmode = accmode;
+            e->direct = direct;
             e->fd = keep;
             e->next = entries;
             entries = e;

@@ -12,6 +12,9 @@
  * kernel), anything else fails with EACCES. The process then needs neither
  * open(2) nor the permissions of the files' owners after it drops them.
  *
+ * A descriptor opened with O_DIRECT is kept apart from one of the same
+ * path without it (O_DIRECT belongs to the open file description).
+ *
  * Duplicates share the file offset and status flags with the kept
  * descriptor; callers use pread/pwrite or mmap (the offset is rewound to 0
  * for them anyway). OFD locks belong to the shared open file description,

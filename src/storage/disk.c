@@ -179,12 +179,21 @@ int disk_dio_open(struct disk_dio *dio, int fd, const char *path, enum disk_cach
                              .off_align = 1};
     if (c == DISK_CACHE_READWRITE) return 0;
     /* A second open file description of the same file (not a dup: O_DIRECT
-     * is a property of the description), through /proc so that it is the
-     * same inode even if the path was replaced meanwhile. */
-    char proc[64];
-    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+     * is a property of the description), through the file set, so that a
+     * sandboxed VMM's reboot gets it again (lib/fileset.h); checked to be
+     * the same inode in case the path was replaced meanwhile. */
     int fl = fcntl(fd, F_GETFL);
-    int dfd = open(proc, (fl >= 0 ? fl & O_ACCMODE : O_RDWR) | O_DIRECT | O_CLOEXEC | O_NOCTTY);
+    int dfd = fileset_open(path, (fl >= 0 ? fl & O_ACCMODE : O_RDWR) | O_DIRECT | O_CLOEXEC |
+                                     O_NOCTTY);
+    struct stat a, b;
+    if (dfd >= 0 && (fstat(fd, &a) < 0 || fstat(dfd, &b) < 0 || a.st_dev != b.st_dev ||
+                     a.st_ino != b.st_ino)) {
+        close(dfd);
+        disk_errf(err, errlen,
+                  "%s: the file was replaced while it was being opened; open the disk again",
+                  path);
+        return -1;
+    }
     if (dfd < 0) {
         int e = errno;
         if (e == EINVAL)

@@ -429,6 +429,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     struct sandbox_config *sb = &o->sandbox;
     sb->on = sb->on && !b->dump_dtb;
     sb->jit = hart_jit_mode() != 0; /* the translator maps code buffers executable */
+    sb->jit_bytes = sb->jit ? 2ull * (uint64_t)o->cpus * hart_jit_cache_bytes() : 0;
     sb->ram_bytes = o->mem_mib << 20;
     sb->ncpus = o->cpus;
     sb->ndisks = o->ndisks;

@@ -138,7 +138,9 @@ static const struct rule rules[] = {
     {"clone", MAIN, THREAD_ONLY, "vCPU and device threads (never a process)"},
     {"clone3", MAIN, DENY_ENOSYS, "flags are out of reach of seccomp: glibc falls back to clone"},
     {"seccomp", MAIN, PLAIN, "threads narrow their own filter (only ever stricter)"},
-    {"eventfd2", MAIN, PLAIN, "a NIC's kick descriptor"},
+    {"eventfd2", MAIN | NET, PLAIN, "a NIC's kick descriptor; a switch port's ring wake-ups"},
+    {"memfd_create", MAIN | NET, PLAIN,
+     "a switch port's shared-memory rings, made again at a reconnect or a reboot"},
     {"pipe2", MAIN, PLAIN, "wake-up pipes"},
     {"uname", MAIN, PLAIN, "glibc"},
 
@@ -154,7 +156,8 @@ static const struct rule rules[] = {
     {"fsync", MAIN | DISK, PLAIN, "flush requests, qcow2 metadata order"},
     {"fdatasync", MAIN | DISK, PLAIN, "flush requests"},
     {"fallocate", MAIN | DISK, PLAIN, "discard and write-zeroes (punch hole)"},
-    {"ftruncate", MAIN | DISK | VCPU | CONSOLE_T, PLAIN, "qcow2 growth; console log trimming"},
+    {"ftruncate", MAIN | DISK | VCPU | CONSOLE_T | NET, PLAIN,
+     "qcow2 growth; console log trimming; a switch port's ring memory"},
 
     /* sockets: NIC back ends (libslirp on the NIC thread, host forwards bound
      * on the main thread; switch ports), console and control clients */
@@ -387,7 +390,7 @@ static void cgroup_join(void)
 #ifdef __SANITIZE_ADDRESS__
     mem = cfg.ram_bytes * 3 + (2ull << 30); /* shadow memory and quarantine */
 #endif
-    int pids = cfg.ncpus + cfg.ndisks + cfg.nnics + 16;
+    int pids = cfg.ncpus + cfg.ndisks * VIRTIO_BLK_WORKERS + cfg.nnics + 16;
     char v2[512], path[2048], dir[PATH_MAX], val[32];
     const char *done[2];
     int ndone = 0;
@@ -602,8 +605,9 @@ static void limits(bool privileged, int fds_open, uint64_t max_file_size, uint64
     set_limit(RLIMIT_MEMLOCK, 0, "locked memory");
 #ifndef __SANITIZE_ADDRESS__
     /* guest RAM, files mapped at boot, and per thread its stack and malloc arena */
-    uint64_t threads = (uint64_t)(cfg.ncpus + cfg.ndisks + cfg.nnics + 8);
-    set_limit(RLIMIT_AS, cfg.ram_bytes + mapped + (1ull << 30) + threads * (80ull << 20),
+    uint64_t threads = (uint64_t)(cfg.ncpus + cfg.ndisks * VIRTIO_BLK_WORKERS + cfg.nnics + 8);
+    set_limit(RLIMIT_AS,
+              cfg.ram_bytes + mapped + cfg.jit_bytes + (1ull << 30) + threads * (80ull << 20),
               "address space");
 #else
     (void)mapped;
@@ -733,7 +737,8 @@ static int add_rule(scmp_filter_ctx ctx, const struct rule *r, int nr)
     case FCNTL_CMDS: {
         static const int cmds[] = {F_GETFL,         F_SETFL,     F_GETFD,     F_SETFD,
                                    F_DUPFD_CLOEXEC, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW,
-                                   F_GETLK,         F_SETLK,     F_SETLKW};
+                                   F_GETLK,         F_SETLK,     F_SETLKW,
+                                   F_ADD_SEALS,     F_GET_SEALS};
         for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
             if (seccomp_rule_add(ctx, allow, nr, 1, SCMP_A1(SCMP_CMP_EQ, (uint64_t)cmds[k])) < 0)
                 return -1;

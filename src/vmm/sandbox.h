@@ -38,7 +38,7 @@
  * JIT hook: a code generator needs executable memory, which the lists deny
  * (mmap/mprotect with PROT_EXEC, memfd_create). It sets `jit` in the
  * configuration; sandbox.c then allows exactly those calls to the vCPU
- * and main threads (see SANDBOX_JIT_RULES there).
+ * and main threads (jit_rules there).
  */
 #ifndef KUMO_VMM_SANDBOX_H
 #define KUMO_VMM_SANDBOX_H
@@ -64,7 +64,8 @@ struct sandbox_config {
     int nkeep;
     const char *boot_files[4]; /* kernel, initrd, firmware, ELF: mapped at (re)boot */
     int nboot;
-    bool jit; /* allow executable mappings (see above) */
+    bool jit;           /* allow executable mappings (see above) */
+    uint64_t jit_bytes; /* the translator's code buffers (both views of each) */
 };
 
 struct machine;

@@ -170,11 +170,11 @@ def test_unprivileged_user_gets_namespaces_and_seccomp(vmm, progs):
         shutil.rmtree(tmp_path, ignore_errors=True)
 
 
-def linux_boot(vmm, guest, disk, cmd):
+def linux_boot(vmm, guest, disk, cmd, cache="readwrite"):
     return subprocess.Popen(
         [vmm, "--kernel", str(guest / "Image"), "--append",
          f'console=ttyS0 root=/dev/vda rw kumo.run="{cmd}"', "--mem", "256",
-         "--disk", f"path={disk},format=qcow2"],
+         "--disk", f"path={disk},format=qcow2,cache={cache}"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -189,14 +189,17 @@ def wait_for(stream, marker, timeout=300):
     return buf
 
 
-def test_reboot_reopens_its_backing_chain(vmm, guest, tmp_path):
+# cache=none: each image is opened a second time with O_DIRECT, and the
+# reboot must get that descriptor again from the sealed file set too
+@pytest.mark.parametrize("cache", ["readwrite", "none"])
+def test_reboot_reopens_its_backing_chain(vmm, guest, tmp_path, cache):
     base = tmp_path / "base.ext4"
     base.write_bytes((guest / "rootfs.ext4").read_bytes())
     top = tmp_path / "top.qcow2"
     kumo_img("create", "-f", "qcow2", "-b", str(base), "-F", "raw", str(top))
     cmd = ("if [ -f /root/booted ]; then echo second-boot:$(($(cat /root/n) * 7)); "
            "else echo 6 > /root/n; touch /root/booted; sync; reboot -f; fi")
-    p = linux_boot(vmm, guest, top, cmd)
+    p = linux_boot(vmm, guest, top, cmd, cache)
     try:
         out = wait_for(p.stdout, b"second-boot:42")
         p.wait(timeout=120)
