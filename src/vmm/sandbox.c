@@ -472,14 +472,23 @@ static void cgroup_join(void)
 
 /* ---- private root ------------------------------------------------------------------------ */
 
+/* The private root's directories are 0755 whatever the umask (kumod's is
+ * 077): the VMM, under its own uid, must pass through them to the switch's
+ * ports socket when its NIC reconnects (a guest reboot, a switch restart). */
+static int mkdir_0755(const char *path)
+{
+    if (mkdir(path, 0755) < 0) return errno == EEXIST ? 0 : -1;
+    return chmod(path, 0755);
+}
+
 static int mkdirs(char *path)
 {
     for (char *p = path + 1; *p; p++) {
         if (*p != '/') continue;
         *p = 0;
-        int rc = mkdir(path, 0755);
+        int rc = mkdir_0755(path);
         *p = '/';
-        if (rc < 0 && errno != EEXIST) return -1;
+        if (rc < 0) return -1;
     }
     return 0;
 }
@@ -494,7 +503,7 @@ static int bind_into(const char *newroot, int fd, const char *abs, bool dir)
     }
     if (mkdirs(target) < 0) return -1;
     if (dir) {
-        if (mkdir(target, 0755) < 0 && errno != EEXIST) return -1;
+        if (mkdir_0755(target) < 0) return -1;
     } else {
         int t = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
         if (t < 0) return -1;

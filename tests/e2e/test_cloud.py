@@ -986,3 +986,26 @@ def test_bad_input_everywhere(kumod_factory, vmm, tmp_path):
     # the restart above ends
     r = k.wait_vm("rg", "v", lambda r: r.json["provisioningState"] == "Succeeded", timeout=60)
     assert r.json["powerState"] == "Running"
+
+
+def test_guest_reboot_keeps_the_vm_running(kumod_factory):
+    """A reboot from inside the guest rebuilds the board in the same,
+    sandboxed kumo-vmm: its disks come from the sealed file set, and its NIC
+    reconnects to kumo-switch as the VMM's own uid through the private
+    root's directories (a 0700 one under kumod's umask made the reconnect
+    fail and the VM stop)."""
+    k = kumod_factory()
+    k.ok("POST", "/v1/sizes", TINY)
+    k.ok("POST", "/v1/resourceGroups", {"name": "rg"})
+    vm = k.ok("POST", f"{VM}?wait=60", {"name": "r", "size": "Tiny", "nsg": None})
+    console_wait(k, f"{VM}/r", "kumo guest: booted")
+    start = len(k.get(f"{VM}/r/bootDiagnostics").raw)
+    deadline = time.time() + 60
+    while ":~# " not in k.get(f"{VM}/r/bootDiagnostics").raw.split("kumo guest: booted")[-1]:
+        assert time.time() < deadline, k.get(f"{VM}/r/bootDiagnostics").raw[-2000:]
+        time.sleep(0.2)
+    console_send(vm["instanceView"]["consoleSocket"], "reboot")
+    log = console_wait(k, f"{VM}/r", "kumo guest: booted", timeout=120, since=start)
+    assert "kumo guest: eth0 10.0.0.4/24" in log, log[-3000:]
+    v = k.ok("GET", f"{VM}/r")
+    assert v["powerState"] == "Running" and v["instanceView"]["pid"] == vm["instanceView"]["pid"], v

@@ -1465,4 +1465,3 @@ def test_real_guest_ssh_provisioning(make_switch, guests, tmp_path):
     r = ssh(key, hp, "azureuser", "true", timeout=90)
     assert r.returncode == 255, r
     sw.stop()
-
