@@ -780,6 +780,17 @@ int64_t prov_vm_run_command(struct kumod *k, int64_t g, const char *name, const 
     if (!k->vmm_has_control)
         return kerr_conflict(e, "InvalidState",
                              "this kumo-vmm has no control socket: no channel to the guest");
+    int64_t host =
+        db_int(db, NULL, 0, "SELECT coalesce(host_id, 0) FROM vms WHERE id = ?", "i", v.id);
+    if (k->clustered && host != k->host_id) {
+        /* the guest's channel is the control socket on the VM's own host */
+        char hname[128] = "?";
+        db_text(db, hname, sizeof(hname), "SELECT name FROM hosts WHERE id = ?", "i", host);
+        return kerr_conflict(e, "InvalidState",
+                             "virtual machine '%s' runs on host '%s': a command is run by that "
+                             "host's kumod; send the request there",
+                             v.name, hname);
+    }
     int64_t other = db_int(db, NULL, -1,
                            "SELECT id FROM run_commands WHERE vm_id = ?"
                            " AND state IN ('Pending', 'Running')",

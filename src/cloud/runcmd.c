@@ -226,8 +226,9 @@ void runcmd_recover(struct kumod *k)
     if (db_begin(db) == 0 && db_exec(db,
                                      "UPDATE run_commands SET state = 'Failed', ended_ms = ?,"
                                      " error = 'kumod stopped while the command ran; run it again'"
-                                     " WHERE state IN ('Pending', 'Running')",
-                                     "i", time_now_ms()) == 0)
+                                     " WHERE state IN ('Pending', 'Running') AND vm_id IN"
+                                     " (SELECT id FROM vms WHERE coalesce(host_id, 0) IN (0, ?))",
+                                     "ii", time_now_ms(), k->host_id) == 0)
         db_commit(db);
     else
         db_rollback(db);
