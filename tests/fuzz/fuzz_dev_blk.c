@@ -2,8 +2,9 @@
  * fuzz_dev_blk.c - libFuzzer harness for the virtio-blk back end
  * (src/devices/virtio_blk.c, included for its request server) on a raw and
  * a qcow2 image: read, write, flush, get-id, discard and write-zeroes
- * requests in chains the fuzzer builds (fuzz_dev.h). Requests are served on
- * this thread, as the disk's worker would.
+ * requests in chains the fuzzer builds (fuzz_dev.h). Requests are served by
+ * the disk's own worker pool; each input waits until they are all served
+ * (virtio_blk_drain) before the next one rewrites guest memory.
  */
 #include "../../src/devices/virtio_blk.c"
 
@@ -16,26 +17,6 @@
 #include <unistd.h>
 
 static struct blk *disks[2];
-static struct virtio_device_ops sync_ops[2];
-
-/* The worker's loop, on the notifying thread. */
-static void serve_now(struct virtio_dev *vd, unsigned q)
-{
-    struct blk *b = vd->opaque;
-    (void)q;
-    for (int k = 0; k < 256; k++) {
-        virtio_lock(vd);
-        int got = virtq_pop(vd, 0, &b->req);
-        virtio_unlock(vd);
-        if (got != 1) break;
-        uint32_t written = serve(b, &b->req);
-        virtio_lock(vd);
-        virtq_push(vd, 0, &b->req, written);
-        virtq_notify(vd, 0);
-        virtio_unlock(vd);
-    }
-}
-
 static char *image(const char *name, bool qcow2)
 {
     static char paths[2][64];
@@ -63,9 +44,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             struct blk_config cfg = {.path = paths[k], .format = k ? "qcow2" : "raw"};
             fd_attach(&virtio_blk_device, k, &cfg);
             disks[k] = fd_m->disks[k];
-            sync_ops[k] = *disks[k]->vd.ops;
-            sync_ops[k].notify = serve_now; /* the worker thread stays asleep */
-            disks[k]->vd.ops = &sync_ops[k];
         }
     }
     if (size < 1) return 0;
@@ -76,5 +54,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fd_base = FD_MMIO + 0x1000u * (unsigned)which;
     fd_setup(vd, &in);
     fd_run(vd, &in, NULL);
+    virtio_blk_drain(disks[which]);
     return 0;
 }
