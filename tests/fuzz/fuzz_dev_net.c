@@ -37,7 +37,8 @@ static void fake_close(struct netdev *nd)
 {
     (void)nd;
 }
-static const struct netdev_ops fake_ops = {fake_fill, fake_dispatch, fake_send, fake_close};
+static const struct netdev_ops fake_ops = {
+    .fill = fake_fill, .dispatch = fake_dispatch, .send = fake_send, .close = fake_close};
 static struct netdev fake = {.ops = &fake_ops};
 
 /* What the NIC's thread does when kicked. */
