@@ -184,7 +184,9 @@ date +%s >> /var/tmp/user-data-ran
 
 
 def host_key(c, name):
-    r = vm_ssh(c, name, "cat /etc/ssh/ssh_host_ed25519_key.pub")
+    # retried while the connection fails (ssh's 255): sshd may be restarting
+    # under cloud-init's last stage right after the first login got in
+    r = ssh_until(c, name, "cat /etc/ssh/ssh_host_ed25519_key.pub", timeout=120)
     assert r.returncode == 0, r.stderr
     return r.stdout.split()[1]
 
