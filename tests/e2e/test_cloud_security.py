@@ -4,7 +4,6 @@ VMM that makes a forbidden system call is recorded Failed with the reason;
 image imports come only from the import directory; thousands of idle
 connections lock no one out and the token is checked before a body is read;
 deletes interrupted by kill -9 at ten points leave nothing behind."""
-import json
 import os
 import socket
 import subprocess
@@ -13,28 +12,9 @@ import time
 import pytest
 
 from test_cloud import TINY, VM, kumod_factory, vmm_pids  # noqa: F401
+from test_sandbox import control, status_fields as proc_status
 
 G = "/v1/resourceGroups/rg"
-
-
-def control(path, req, timeout=10):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(timeout)
-    s.connect(str(path))
-    f = s.makefile("rw")
-    f.write(json.dumps(req) + "\n")
-    f.flush()
-    line = f.readline()
-    s.close()
-    return json.loads(line) if line else None
-
-
-def proc_status(pid):
-    out = {}
-    for line in open(f"/proc/{pid}/status"):
-        k, _, v = line.partition(":")
-        out[k] = v.split()
-    return out
 
 
 @pytest.fixture
