@@ -8,6 +8,7 @@ packages=(
   # build
   gcc libc6-dev meson ninja-build pkg-config libfdt-dev zlib1g-dev libslirp-dev libjansson-dev
   libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libgnutls28-dev nettle-dev libwslay-dev
+  libxxhash-dev
   # bare-metal RISC-V programs (demo, ISA tests)
   gcc-riscv64-unknown-elf
   # tests

@@ -13,6 +13,7 @@
 #include "devices/virtio.h"
 #include "lib/log.h"
 #include "machine/machine.h"
+#include "machine/vmstate.h"
 #include "storage/disk.h"
 #include "storage/ratelimit.h"
 
@@ -62,6 +63,9 @@ struct blk {
     pthread_mutex_t wlock;
     pthread_cond_t wake;
     bool pending, quit, running;
+    bool quiet;              /* quiesced: take no request (vmstate) */
+    bool busy;               /* the worker serves requests */
+    pthread_cond_t idle;     /* busy went false */
     struct virtq_req req;     /* the worker's request being served */
     uint8_t bounce[SIZE_MAX_BYTES]; /* for copying scattered data */
 };
@@ -217,6 +221,7 @@ static uint32_t serve(struct blk *b, struct virtq_req *r)
     /* the status byte is the last byte of the last writable buffer */
     const struct iovec *last = &r->in[r->nin - 1];
     ((uint8_t *)last->iov_base)[last->iov_len - 1] = status;
+    machine_memory_written(b->vd.m, r->in_gpa[r->nin - 1] + last->iov_len - 1, 1);
     return written + 1;
 }
 
@@ -226,14 +231,22 @@ static void *worker(void *arg)
     struct virtio_dev *vd = &b->vd;
     for (;;) {
         pthread_mutex_lock(&b->wlock);
-        while (!b->pending && !b->quit) pthread_cond_wait(&b->wake, &b->wlock);
+        b->busy = false;
+        pthread_cond_broadcast(&b->idle);
+        while ((!b->pending || b->quiet) && !b->quit) pthread_cond_wait(&b->wake, &b->wlock);
         if (b->quit) {
             pthread_mutex_unlock(&b->wlock);
             return NULL;
         }
         b->pending = false;
+        b->busy = true;
         pthread_mutex_unlock(&b->wlock);
         for (;;) {
+            pthread_mutex_lock(&b->wlock);
+            bool stop = b->quiet;
+            if (stop) b->pending = true; /* come back to the queue afterwards */
+            pthread_mutex_unlock(&b->wlock);
+            if (stop) break;
             virtio_lock(vd);
             int got = virtq_pop(vd, 0, &b->req);
             virtio_unlock(vd);
@@ -245,6 +258,49 @@ static void *worker(void *arg)
             virtio_unlock(vd);
         }
     }
+}
+
+/* Quiesced: the request being served completes, no other is taken. */
+static void blk_quiesce(struct virtio_dev *vd, bool quiet)
+{
+    struct blk *b = vd->opaque;
+    pthread_mutex_lock(&b->wlock);
+    b->quiet = quiet;
+    if (quiet) {
+        while (b->busy) pthread_cond_wait(&b->idle, &b->wlock);
+    } else {
+        pthread_cond_signal(&b->wake);
+    }
+    pthread_mutex_unlock(&b->wlock);
+}
+
+/* State: only what must match (the requests are in the queues). */
+static void blk_save(struct virtio_dev *vd, struct vms_out *o)
+{
+    struct blk *b = vd->opaque;
+    vms_put_u64(o, b->capacity);
+    vms_put_bool(o, b->readonly);
+}
+
+static int blk_load(struct virtio_dev *vd, struct vms_in *in)
+{
+    struct blk *b = vd->opaque;
+    uint64_t capacity = vms_get_u64(in);
+    bool readonly = vms_get_bool(in);
+    if (in->bad) return -1;
+    if (capacity != b->capacity)
+        return vms_fail(in, "the disk had %llu sectors, this one has %llu: give the disk the "
+                            "VM was saved with",
+                        (unsigned long long)capacity, (unsigned long long)b->capacity);
+    if (readonly != b->readonly)
+        return vms_fail(in, "the disk was %s, give readonly=%s", readonly ? "read-only" : "writable",
+                        readonly ? "on" : "off");
+    /* requests the guest queued before the save and the device had not taken */
+    pthread_mutex_lock(&b->wlock);
+    b->pending = true;
+    pthread_cond_signal(&b->wake);
+    pthread_mutex_unlock(&b->wlock);
+    return 0;
 }
 
 static void blk_notify(struct virtio_dev *vd, unsigned q)
@@ -294,6 +350,7 @@ static void blk_destroy(struct virtio_dev *vd)
     disk_close(b->disk);
     pthread_mutex_destroy(&b->rl_lock);
     pthread_cond_destroy(&b->wake);
+    pthread_cond_destroy(&b->idle);
     pthread_mutex_destroy(&b->wlock);
     free(b);
 }
@@ -302,6 +359,9 @@ static const struct virtio_device_ops blk_ops = {
     .config_read = blk_config_read,
     .notify = blk_notify,
     .destroy = blk_destroy,
+    .quiesce = blk_quiesce,
+    .save = blk_save,
+    .load = blk_load,
 };
 
 static int blk_attach(struct machine *m, const struct device_slot *at, const void *arg)
@@ -328,6 +388,7 @@ static int blk_attach(struct machine *m, const struct device_slot *at, const voi
     pthread_mutex_init(&b->rl_lock, NULL);
     pthread_mutex_init(&b->wlock, NULL);
     pthread_cond_init(&b->wake, NULL);
+    pthread_cond_init(&b->idle, NULL);
     struct virtio_dev *vd = &b->vd;
     vd->device_id = 2;
     vd->features = VIRTIO_BLK_F_SIZE_MAX | VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_BLK_SIZE |
@@ -352,7 +413,11 @@ static int blk_attach(struct machine *m, const struct device_slot *at, const voi
 }
 
 const struct device_model virtio_blk_device = {.attach = blk_attach,
-                                               .fdt_node = virtio_mmio_fdt_node};
+                                               .fdt_node = virtio_mmio_fdt_node,
+                                               .state_kind = "virtio-blk",
+                                               .quiesce = virtio_mmio_quiesce,
+                                               .save = virtio_mmio_save,
+                                               .load = virtio_mmio_load};
 
 void virtio_blk_get_stats(struct blk *b, struct blk_stats *out)
 {

@@ -14,8 +14,10 @@
 #include "devices/virtio_net.h"
 #include "lib/log.h"
 #include "machine/machine.h"
+#include "machine/vmstate.h"
 #include "storage/ratelimit.h"
 #include "vmm/cpuctl.h"
+#include "vmm/vcpu.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +48,7 @@ struct control {
     pthread_t thread;
     pthread_mutex_t lock; /* guards m */
     struct machine *m;
+    bool paused; /* by a pause request (or a save that keeps it paused) */
     struct cpuctl *cpu;
     uint64_t start_ns;
     struct client *clients[MAX_CLIENTS];
@@ -118,7 +121,7 @@ static json_t *status(struct control *c, struct machine *m)
                             (json_int_t)s.tx_dropped));
     }
     return json_pack("{s:b,s:s,s:i,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o}", "ok", 1, "state",
-                     "running", "vcpus", m->nharts, "mem_mib", (json_int_t)(m->ram_size >> 20),
+                     c->paused ? "paused" : "running", "vcpus", m->nharts, "mem_mib", (json_int_t)(m->ram_size >> 20),
                      "uptime_ns", (json_int_t)(now_ns() - c->start_ns), "vcpu_busy_ns", busy,
                      "vcpu_idle_ns", idle, "vcpu_throttled_ns", throttled, "cpu", cpu_config(c),
                      "disks", disks, "nics", nics);
@@ -228,6 +231,61 @@ static json_t *balloon(struct machine *m, json_t *req)
     return r;
 }
 
+/* Pause the vCPUs and quiesce the devices; false when the VM stopped. */
+static bool pause_vm(struct control *c, struct machine *m)
+{
+    if (c->paused) return true;
+    if (!vcpu_pause(m)) return false;
+    vmstate_quiesce(m, true);
+    c->paused = true;
+    return true;
+}
+
+static void resume_vm(struct control *c, struct machine *m)
+{
+    if (!c->paused) return;
+    vmstate_quiesce(m, false);
+    vcpu_resume(m);
+    c->paused = false;
+}
+
+static double ms_since(uint64_t t0)
+{
+    return (double)(now_ns() - t0) / 1e6;
+}
+
+/* {"op":"save","path":P,"then":"continue"|"pause"|"stop"} */
+static json_t *save(struct control *c, struct machine *m, json_t *req)
+{
+    const char *path = json_string_value(json_object_get(req, "path"));
+    if (!path || !*path) return error_reply("path: give the file to save the VM's state to");
+    json_t *t = json_object_get(req, "then");
+    const char *then = t ? json_string_value(t) : "continue";
+    if (!then || (strcmp(then, "continue") && strcmp(then, "pause") && strcmp(then, "stop")))
+        return error_reply("then: give continue (the VM runs on), pause (it stays paused) or "
+                           "stop (kumo-vmm exits once the state is saved)");
+    bool was_paused = c->paused;
+    uint64_t t0 = now_ns();
+    if (!pause_vm(c, m)) return error_reply("the VM stopped before it could be saved");
+    double pause_ms = ms_since(t0);
+    struct vmstate_stats st;
+    char err[512];
+    int rc = vmstate_save(m, path, &st, err, sizeof(err));
+    double save_ms = ms_since(t0) - pause_ms;
+    if (rc < 0) {
+        if (!was_paused) resume_vm(c, m);
+        return error_reply(err);
+    }
+    if (strcmp(then, "stop") == 0)
+        machine_stop(m, STOP_POWEROFF, 0);
+    else if (strcmp(then, "continue") == 0 && !was_paused)
+        resume_vm(c, m);
+    return json_pack("{s:b,s:s,s:I,s:I,s:f,s:f,s:f,s:f,s:b}", "ok", 1, "path", path, "bytes",
+                     (json_int_t)st.file_bytes, "ram_bytes", (json_int_t)(st.ram_pages * 4096),
+                     "pause_ms", pause_ms, "save_ms", save_ms, "ram_ms", st.ns_ram / 1e6,
+                     "sync_ms", st.ns_sync / 1e6, "paused", c->paused);
+}
+
 static json_t *handle(struct control *c, const char *line)
 {
     json_error_t jerr;
@@ -243,8 +301,8 @@ static json_t *handle(struct control *c, const char *line)
     pthread_mutex_lock(&c->lock);
     struct machine *m = c->m;
     if (!op) {
-        reply = error_reply(
-            "op: missing (status, stop, shutdown, set_cpu, set_disk_limits or balloon)");
+        reply = error_reply("op: missing (status, stop, shutdown, set_cpu, set_disk_limits, "
+                            "balloon, pause, resume or save)");
     } else if (!m) {
         reply = error_reply("the VM is between boots; try again");
     } else if (strcmp(op, "status") == 0) {
@@ -267,6 +325,16 @@ static json_t *handle(struct control *c, const char *line)
         reply = balloon(m, req);
     } else if (strcmp(op, "set_cpu") == 0) {
         reply = set_cpu(c, req);
+    } else if (strcmp(op, "pause") == 0) {
+        uint64_t t0 = now_ns();
+        reply = pause_vm(c, m) ? json_pack("{s:b,s:s,s:f}", "ok", 1, "state", "paused",
+                                           "pause_ms", ms_since(t0))
+                               : error_reply("the VM stopped before it could be paused");
+    } else if (strcmp(op, "resume") == 0) {
+        resume_vm(c, m);
+        reply = json_pack("{s:b,s:s}", "ok", 1, "state", "running");
+    } else if (strcmp(op, "save") == 0) {
+        reply = save(c, m, req);
     } else {
         char msg[128];
         snprintf(msg, sizeof(msg), "op: unknown operation '%.40s'", op);
@@ -405,6 +473,7 @@ void control_set_machine(struct control *c, struct machine *m)
     if (!c) return;
     pthread_mutex_lock(&c->lock);
     c->m = m;
+    c->paused = false;
     pthread_mutex_unlock(&c->lock);
 }
 
