@@ -26,12 +26,24 @@ build fuzz_virtq tests/fuzz/fuzz_virtq.c src/devices/virtio_mmio.c src/devices/p
   src/devices/htif.c src/devices/console.c src/machine/machine.c src/cpu/hart.c src/cpu/exec.c \
   src/cpu/mmu.c src/cpu/csr.c src/cpu/trap.c src/cpu/decode.c src/cpu/fpu.c src/lib/log.c \
   src/machine/device.c -lfdt -lpthread -lm
+# a saved VM's state into the whole board (every device's loader, the harts')
+core=(src/lib/log.c src/cpu/decode.c src/cpu/exec.c src/cpu/hart.c src/cpu/hart_state.c
+      src/cpu/mmu.c src/cpu/csr.c src/cpu/trap.c src/cpu/fpu.c src/machine/machine.c
+      src/machine/elf.c src/machine/virt.c src/machine/fdt.c src/machine/device.c
+      src/machine/boot.c src/machine/sbi.c src/machine/vmstate.c src/devices/clint.c
+      src/devices/console.c src/devices/htif.c src/devices/plic.c src/devices/pvpanic.c
+      src/devices/rtc.c src/devices/syscon.c src/devices/uart.c src/devices/virtio_balloon.c
+      src/devices/virtio_console.c src/devices/virtio_blk.c src/devices/virtio_mmio.c
+      src/devices/virtio_net.c src/devices/netdev.c src/devices/netdev_user.c
+      src/devices/netdev_switch.c src/devices/virtio_rng.c)
 storage=(src/storage/disk.c src/storage/raw.c src/storage/qcow2.c src/storage/qcow2_cache.c
          src/storage/qcow2_refcount.c src/storage/qcow2_check.c src/storage/qcow2_create.c
          src/storage/vhd.c src/storage/vmdk.c)
 for img in qcow2 vhd vmdk; do
   build fuzz_$img tests/fuzz/fuzz_$img.c "${storage[@]}" -Itests/fuzz -lz -lpthread
 done
+build fuzz_vmstate tests/fuzz/fuzz_vmstate.c "${core[@]}" "${storage[@]}" src/storage/ratelimit.c \
+  -lfdt -lslirp -ljansson -lxxhash -lz -lpthread -lm
 
 # the virtual switch: frames through the data plane; configuration and control
 # (seeds: tests/fuzz/gen_net_seeds.py)
@@ -64,7 +76,7 @@ arm=(src/cloud/arm/expr.c src/cloud/arm/template.c src/cloud/arm/id.c src/cloud/
 build fuzz_arm_expr tests/fuzz/fuzz_arm_expr.c "${arm[@]}"
 build fuzz_arm_id tests/fuzz/fuzz_arm_id.c "${arm[@]}"
 
-for h in fuzz_elf fuzz_virtq fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config \
+for h in fuzz_elf fuzz_virtq fuzz_vmstate fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config \
     fuzz_net_services fuzz_cloud_body fuzz_cloud_portal fuzz_cli_query fuzz_arm_expr fuzz_arm_id; do
   corpus="$out/$h-corpus"
   mkdir -p "$corpus"
