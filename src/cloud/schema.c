@@ -358,6 +358,11 @@ const char *const db_migrations[] = {
     "  row_id INTEGER NOT NULL,"
     "  props TEXT NOT NULL,"
     "  PRIMARY KEY (kind, row_id));",
+    /* 5: hibernation (docs/vmstate.md): a deallocated VM whose state
+     * (memory, devices) kumo-vmm saved to DATA/vms/ID/hibernation.state;
+     * hibernated_ms when, state_bytes the file's size on disk (billed). */
+    "ALTER TABLE vms ADD COLUMN hibernated_ms INTEGER;"
+    "ALTER TABLE vms ADD COLUMN state_bytes INTEGER;",
 };
 
 const int db_migration_count = (int)(sizeof(db_migrations) / sizeof(db_migrations[0]));
