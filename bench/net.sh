@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # bench/net.sh - VM-to-VM networking: kumo (two kumo-vmm guests on one
-# kumo-switch VNet) against QEMU (two qemu-system-riscv64 TCG guests joined by
-# -netdev socket), same kernel, same initramfs, same host, same run; and the
-# connection-tracking table's memory per flow and its limit.
+# kumo-switch VNet; frames through the shared-memory rings, and again through
+# the port sockets, shm=off) against QEMU (two qemu-system-riscv64 TCG guests
+# joined by -netdev socket), same kernel, same initramfs, same host, same run;
+# and the connection-tracking table's memory per flow and its limit.
 #
-#   bench/net.sh [--mb N] [--reps N] [--pings N] [--no-qemu|--no-kumo] [--json FILE] [--keep]
+#   bench/net.sh [--mb N] [--reps N] [--pings N] [--no-qemu|--no-kumo|--no-socket]
+#                [--json FILE] [--keep]
 #
 # Each side boots two 1-vCPU, 256 MiB guests with their shells on console
 # sockets and runs, REPS times:
@@ -16,7 +18,8 @@
 #               guests, even over loopback, under kumo and QEMU alike)
 #   host CPU    CPU time of the side's processes (both VMMs, and kumo-switch)
 #               during each transfer, per MB: robust to other load on the
-#               host, where the MB/s figure is not
+#               host, where the MB/s figure is not; also split into the VMMs'
+#               and the switch's share
 #   latency     ping -c PINGS -i 0.2 PEER (ICMP echo round trip, min/avg/max)
 # kumo guests get their addresses from the switch's DHCP; QEMU's point-to-point
 # socket link has no DHCP, so those guests are given the same addresses
@@ -59,6 +62,8 @@ ap.add_argument("--reps", type=int, default=3, help="repetitions (default 3)")
 ap.add_argument("--pings", type=int, default=20, help="echo requests per latency run")
 ap.add_argument("--no-qemu", action="store_true", help="kumo only")
 ap.add_argument("--no-kumo", action="store_true", help="QEMU only")
+ap.add_argument("--no-socket", action="store_true",
+                help="skip kumo on the port sockets (shm=off)")
 ap.add_argument("--json", help="where to write the results (default: "
                 "bench/results/DATE-HOST-net.json)")
 ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
@@ -172,7 +177,7 @@ class Guest:
         self.log.close()
 
 
-def kumo_pair(tmp):
+def kumo_pair(tmp, shm=True):
     cfg = {
         "vnets": [{"name": "v", "address_space": ["10.0.0.0/16"],
                    "subnets": [{"name": "s", "prefix": "10.0.1.0/24", "nsg": "g"}]}],
@@ -196,7 +201,7 @@ def kumo_pair(tmp):
         sock = str(tmp / f"kumo-{k}.console")
         argv = [str(ROOT / "build/kumo-vmm"), "--kernel", str(GUEST / "Image"), "--initrd",
                 str(GUEST / "initramfs.cpio.gz"), "--mem", str(MEM), "--cpus", "1",
-                "--net", f"switch={ports},nic={k},mac={MAC[k]}",
+                "--net", f"switch={ports},nic={k}{'' if shm else ',shm=off'},mac={MAC[k]}",
                 "--console", f"socket:{sock}", "--append", f"console=ttyS0 kumo.hostname={k}"]
         guests[k] = Guest(f"kumo-{k}", argv, sock, tmp / f"kumo-{k}.log")
     return sw, guests
@@ -237,14 +242,15 @@ def cpu_seconds(pids):
     return total / 1e9
 
 
-def measure(label, guests, static, pids):
+def measure(label, guests, static, pids, sw_pid=None):
     a, b = guests["a"].start(), guests["b"].start()
     for k, g in guests.items():
         if static:
             g.ok(f"ip addr add {IP[k]}/24 dev eth0")
     a.ok(f"ping -c 3 -W 5 {IP['b']} >/dev/null")  # ARP, warm up
     res = {"throughput_MBps": {"a->b": [], "b->a": []}, "rtt_ms": [], "console_rtt_s": [],
-           "cpu_ms_per_MB": {"a->b": [], "b->a": []}}
+           "cpu_ms_per_MB": {"a->b": [], "b->a": []},
+           "switch_cpu_ms_per_MB": {"a->b": [], "b->a": []}}
     count = args.mb * 16
     for _ in range(args.reps):
         t = time.monotonic()
@@ -259,14 +265,17 @@ def measure(label, guests, static, pids):
         for src, dst, key in ((a, b, "a->b"), (b, a, "b->a")):
             peer = IP["a"] if src is a else IP["b"]
             c = cpu_seconds(pids)
+            c_sw = cpu_seconds([sw_pid]) if sw_pid else 0
             t = time.monotonic()
             out = dst.ok(f"wget -q -O - http://{peer}:8000/f | wc -c")
             secs = max(time.monotonic() - t - overhead, 1e-6)
             cpu = cpu_seconds(pids) - c
+            cpu_sw = cpu_seconds([sw_pid]) - c_sw if sw_pid else 0
             if str(nbytes) not in out:
                 raise SystemExit(f"{dst.name}: short transfer: {out[-500:]}")
             res["throughput_MBps"][key].append(nbytes / 1e6 / secs)
             res["cpu_ms_per_MB"][key].append(cpu * 1e3 / (nbytes / 1e6))
+            res["switch_cpu_ms_per_MB"][key].append(cpu_sw * 1e3 / (nbytes / 1e6))
         out = a.ok(f"ping -c {args.pings} -i 0.2 -q {IP['b']}")
         m = re.search(r"min/avg/max = ([\d.]+)/([\d.]+)/([\d.]+)", out)
         if m:
@@ -319,6 +328,8 @@ def summary(res):
         out[key] = (min(xs), statistics.median(xs), max(xs)) if xs else None
     for key, xs in res["cpu_ms_per_MB"].items():
         out["cpu " + key] = (min(xs), statistics.median(xs), max(xs)) if xs else None
+    for key, xs in res.get("switch_cpu_ms_per_MB", {}).items():
+        out["switch cpu " + key] = (min(xs), statistics.median(xs), max(xs)) if xs else None
     avgs = [r[1] for r in res["rtt_ms"]]
     mins = [r[0] for r in res["rtt_ms"]]
     out["rtt_avg"] = statistics.median(avgs) if avgs else None
@@ -333,6 +344,8 @@ with tempfile.TemporaryDirectory(prefix="kumo-netbench-") as d:
         print(f"work directory: {tmp}", file=sys.stderr)
     results = {"mb": args.mb, "reps": args.reps, "pings": args.pings}
     sides = [] if args.no_kumo else [("kumo", kumo_pair, False)]
+    if not args.no_kumo and not args.no_socket:
+        sides.append(("kumo-socket", lambda t: kumo_pair(t, shm=False), False))
     if not args.no_qemu:
         if QEMU:
             sides.append(("qemu", qemu_pair, True))
@@ -342,7 +355,7 @@ with tempfile.TemporaryDirectory(prefix="kumo-netbench-") as d:
         sw, guests = make(tmp)
         try:
             pids = [g.proc.pid for g in guests.values()] + ([sw.pid] if sw else [])
-            results[label] = measure(label, guests, static, pids)
+            results[label] = measure(label, guests, static, pids, sw.pid if sw else None)
         except ConsoleClosed as e:
             raise SystemExit(f"{e} (the VM's log is in the work directory; use --keep)")
         finally:
@@ -353,7 +366,9 @@ with tempfile.TemporaryDirectory(prefix="kumo-netbench-") as d:
                 sw.wait()
     results["conntrack"] = conntrack_memory(tmp)
 
-sums = {k: summary(results[k]) for k in ("kumo", "qemu") if k in results}
+SIDES = [k for k in ("kumo", "kumo-socket", "qemu") if k in results]
+sums = {k: summary(results[k]) for k in SIDES}
+HEAD = {"kumo": "kumo (rings)", "kumo-socket": "kumo (sockets)", "qemu": "QEMU (-netdev socket)"}
 
 
 def cell(side, key, fmt):
@@ -367,19 +382,26 @@ def ratio(key, pick):
 
 
 lines = [f"VM-to-VM, 1 vCPU / {MEM} MiB guests, {args.mb} MiB per transfer, {args.reps} reps "
-         "(min / median / max)",
-         f"{'':28}{'kumo (kumo-switch)':>24}{'QEMU (-netdev socket)':>24}{'kumo/QEMU':>11}"]
+         "(min / median / max; host CPU: all processes of the side, then the switch alone)",
+         f"{'':30}" + "".join(f"{HEAD[k]:>24}" for k in SIDES) + f"{'kumo/QEMU':>11}"]
 tp = lambda v: f"{v[0]:.1f} / {v[1]:.1f} / {v[2]:.1f}"
+tp3 = lambda v: f"{v[0]:.2f} / {v[1]:.2f} / {v[2]:.2f}"
 ms = lambda v: f"{v:.3f}"
+
+
+def row(what, key, fmt, pick):
+    lines.append(f"{what:30}" + "".join(f"{cell(k, key, fmt):>24}" for k in SIDES)
+                 + f"{ratio(key, pick):>11}")
+
+
 for key in ("a->b", "b->a"):
-    lines.append(f"{'TCP throughput ' + key + ' MB/s':28}{cell('kumo', key, tp):>24}"
-                 f"{cell('qemu', key, tp):>24}{ratio(key, lambda v: v[1]):>11}")
+    row("TCP throughput " + key + " MB/s", key, tp, lambda v: v[1])
 for key in ("a->b", "b->a"):
-    lines.append(f"{'host CPU ' + key + ' ms/MB':28}{cell('kumo', 'cpu ' + key, tp):>24}"
-                 f"{cell('qemu', 'cpu ' + key, tp):>24}{ratio('cpu ' + key, lambda v: v[1]):>11}")
+    row("host CPU " + key + " ms/MB", "cpu " + key, tp, lambda v: v[1])
+for key in ("a->b", "b->a"):
+    row("  of it kumo-switch " + key, "switch cpu " + key, tp3, lambda v: v[1])
 for key, what in (("rtt_avg", "ping RTT avg (median) ms"), ("rtt_min", "ping RTT min ms")):
-    lines.append(f"{what:28}{cell('kumo', key, ms):>24}{cell('qemu', key, ms):>24}"
-                 f"{ratio(key, lambda v: v):>11}")
+    row(what, key, ms, lambda v: v)
 ct = results["conntrack"]
 per = ct["table_full_bytes"] / max(ct["entries"], 1)
 lines += ["", f"conntrack: limit {ct['limit']} flows per VNet (default; 'conntrack.max_entries', "

@@ -31,7 +31,8 @@ ROOTFS_UUID=6b756d6f-6775-6573-7400-726f6f746673
 HOSTCC=${HOSTCC:-cc}
 
 # --- preflight and inputs ----------------------------------------------------
-need_sources build-userland.sh lib.sh busybox.config init udhcpc.script kumo-reseed.c
+need_sources build-userland.sh lib.sh busybox.config dropbear.options.h init udhcpc.script \
+	kumo-reseed.c
 need_tools "${CROSS}gcc" "${CROSS}readelf" "$HOSTCC" make tar xz gzip mke2fs debugfs \
 	e2fsck dpkg-source dpkg-query apt-get apt-cache flock sha256sum
 [ -f /usr/riscv64-linux-gnu/lib/libc.a ] ||
@@ -40,29 +41,58 @@ need_tools "${CROSS}gcc" "${CROSS}readelf" "$HOSTCC" make tar xz gzip mke2fs deb
 [ -f "$KERNEL_TARBALL" ] ||
 	die "$KERNEL_TARBALL not found; run guest/deps.sh (package linux-source-6.1)"
 
-# The busybox source version apt-get source would fetch (needs deb-src).
-BUSYBOX_DSC=$(apt-get source --print-uris busybox 2>/dev/null |
-	awk '{print $2}' | grep '^busybox_.*\.dsc$' | head -n1) || true
-[ -n "$BUSYBOX_DSC" ] ||
-	die "cannot find the busybox source package (no deb-src entries or stale apt lists?); run guest/deps.sh"
-BUSYBOX_DSC_VERSION=${BUSYBOX_DSC#busybox_}
-BUSYBOX_DSC_VERSION=${BUSYBOX_DSC_VERSION%.dsc}
-# The file name lacks the epoch ("1:"); take the full version from apt-cache.
-BUSYBOX_SRC_VERSION=
-for v in $(apt-cache showsrc --only-source busybox 2>/dev/null | sed -n 's/^Version: //p'); do
-	if [ "${v#*:}" = "$BUSYBOX_DSC_VERSION" ]; then BUSYBOX_SRC_VERSION=$v; fi
-done
-[ -n "$BUSYBOX_SRC_VERSION" ] ||
-	die "apt-cache showsrc busybox does not list version $BUSYBOX_DSC_VERSION"
+# src_version PKG: the source version apt-get source would fetch (needs
+# deb-src), in SRC_VERSION.
+src_version() {
+	local pkg=$1 dsc dsc_version v
+	dsc=$(apt-get source --print-uris "$pkg" 2>/dev/null |
+		awk '{print $2}' | grep "^${pkg}_.*\.dsc\$" | head -n1) || true
+	[ -n "$dsc" ] ||
+		die "cannot find the $pkg source package (no deb-src entries or stale apt lists?); run guest/deps.sh"
+	dsc_version=${dsc#"${pkg}"_}
+	dsc_version=${dsc_version%.dsc}
+	# The file name lacks the epoch ("1:"); take the full version from apt-cache.
+	SRC_VERSION=
+	for v in $(apt-cache showsrc --only-source "$pkg" 2>/dev/null | sed -n 's/^Version: //p'); do
+		if [ "${v#*:}" = "$dsc_version" ]; then SRC_VERSION=$v; fi
+	done
+	[ -n "$SRC_VERSION" ] ||
+		die "apt-cache showsrc $pkg does not list version $dsc_version"
+}
+src_version busybox
+BUSYBOX_SRC_VERSION=$SRC_VERSION
+src_version dropbear
+DROPBEAR_SRC_VERSION=$SRC_VERSION
+
+# fetch_source PKG VERSION DIR: apt-get source into DIR; prints the tree.
+fetch_source() {
+	local tree
+	mkdir -p "$3"
+	run_logged "$3.log" bash -c 'cd "$1" && apt-get source "$2=$3"' _ "$3" "$1" "$2"
+	tree=$(find "$3" -mindepth 1 -maxdepth 1 -type d -name "$1-*" | head -n1)
+	[ -n "$tree" ] && { [ -e "$tree/configure" ] || [ -e "$tree/Makefile" ]; } ||
+		die "apt-get source $1 produced no source tree"
+	printf '%s\n' "$tree"
+}
+
+# check_static FILE: a static RISC-V executable
+check_static() {
+	local file_type
+	file_type=$("${CROSS}readelf" -h -l "$1" 2>&1) || die "cannot read $1"
+	grep -q 'Machine:.*RISC-V' <<<"$file_type" || die "$1 is not a RISC-V binary"
+	if grep -q 'INTERP' <<<"$file_type"; then die "$1 is not static"; fi
+}
 
 add_input "# kumo guest userland stage inputs"
 add_file build-userland.sh
 add_file lib.sh
 add_file busybox.config
+add_file dropbear.options.h
 add_file init
 add_file kumo-reseed.c
 add_file udhcpc.script
 add_input "deb-src busybox $BUSYBOX_SRC_VERSION"
+add_input "deb-src dropbear $DROPBEAR_SRC_VERSION"
 add_pkg gcc-12-riscv64-linux-gnu
 add_pkg binutils-riscv64-linux-gnu
 add_pkg libc6-dev-riscv64-cross
@@ -90,14 +120,9 @@ printf '%s' "$INPUTS" | sed "s/^/[$LOG_TAG]   /" >&2
 reproducible_env
 
 # --- sources -------------------------------------------------------------------
-step_start "fetching busybox $BUSYBOX_SRC_VERSION source (apt-get source)"
-mkdir -p "$WORK/bb"
-run_logged "$WORK/bb-source.log" \
-	bash -c 'cd "$1" && apt-get source "busybox=$2"' _ "$WORK/bb" "$BUSYBOX_SRC_VERSION"
-BBSRC=$(find "$WORK/bb" -mindepth 1 -maxdepth 1 -type d -name 'busybox-*' | head -n1)
-if [ -z "$BBSRC" ] || [ ! -f "$BBSRC/Makefile" ]; then
-	die "apt-get source busybox produced no source tree"
-fi
+step_start "fetching busybox $BUSYBOX_SRC_VERSION and dropbear $DROPBEAR_SRC_VERSION sources (apt-get source)"
+BBSRC=$(fetch_source busybox "$BUSYBOX_SRC_VERSION" "$WORK/bb")
+DBSRC=$(fetch_source dropbear "$DROPBEAR_SRC_VERSION" "$WORK/db")
 step_done
 
 # The kernel's gen_init_cpio writes an initramfs from a file list (owners and
@@ -139,10 +164,25 @@ step_done
 
 step_start "building static busybox with -j$JOBS (about 2 min on 2 cores)..."
 run_logged "$WORK/bb-build.log" nice -n 10 "${BBMAKE[@]}" -j"$JOBS" busybox
-file_type=$("${CROSS}readelf" -h -l "$BBSRC/busybox" 2>&1) ||
-	die "cannot read $BBSRC/busybox"
-grep -q 'Machine:.*RISC-V' <<<"$file_type" || die "busybox is not a RISC-V binary"
-if grep -q 'INTERP' <<<"$file_type"; then die "busybox is not static"; fi
+check_static "$BBSRC/busybox"
+step_done
+
+# --- dropbear --------------------------------------------------------------------
+# The SSH server of the default guest: static (glibc's static NSS reads
+# /etc/passwd and /etc/group without shared libraries), with the bundled
+# libtomcrypt, no zlib, no login records (the guest keeps none), public key
+# authentication only (guest/dropbear.options.h). One multi-call binary.
+step_start "building static dropbear with -j$JOBS (about 1 min on 2 cores)..."
+cp "$GUEST_DIR/dropbear.options.h" "$DBSRC/localoptions.h"
+run_logged "$WORK/db-configure.log" bash -c 'cd "$1" && shift && "$@"' _ "$DBSRC" \
+	./configure --host="${CROSS%-}" --enable-static --enable-bundled-libtom --disable-zlib \
+	--disable-lastlog --disable-utmp --disable-utmpx --disable-wtmp --disable-wtmpx \
+	--disable-pututline --disable-pututxline --disable-loginfunc
+DROPBEAR_PROGRAMS="dropbear dropbearkey dbclient scp"
+run_logged "$WORK/db-build.log" nice -n 10 make -C "$DBSRC" -j"$JOBS" MULTI=1 \
+	PROGRAMS="$DROPBEAR_PROGRAMS"
+check_static "$DBSRC/dropbearmulti"
+run_logged "$WORK/db-strip.log" "${CROSS}strip" "$DBSRC/dropbearmulti"
 step_done
 
 # --- root file tree ------------------------------------------------------------
@@ -160,6 +200,10 @@ install -m 0755 "$GUEST_DIR/udhcpc.script" "$ROOT/usr/share/udhcpc/default.scrip
 # the restored guest's entropy (init's restore handler, docs/vmstate.md)
 "${CROSS}gcc" -static -Os -s -o "$ROOT/sbin/kumo-reseed" "$GUEST_DIR/kumo-reseed.c" ||
 	die "cannot build kumo-reseed"
+install -m 0755 "$DBSRC/dropbearmulti" "$ROOT/usr/sbin/dropbearmulti"
+ln -sfn dropbearmulti "$ROOT/usr/sbin/dropbear"
+for p in dropbearkey dbclient scp; do ln -sfn ../sbin/dropbearmulti "$ROOT/usr/bin/$p"; done
+mkdir -p "$ROOT/etc/dropbear" "$ROOT/home"
 ln -sfn ../run "$ROOT/var/run"
 ln -sfn ../tmp "$ROOT/var/tmp"
 ln -sfn /run/resolv.conf "$ROOT/etc/resolv.conf"

@@ -11,6 +11,9 @@ PKGS=(
   dpkg-dev                  # apt-get source busybox
   build-essential make bc bison flex
   cpio gzip xz-utils e2fsprogs
+  # the Debian image (guest/debian/build.sh): first stage, disk, ownership;
+  # its second stage's riscv64 programs when it runs as root
+  debootstrap fakeroot fdisk debian-archive-keyring qemu-user-static
 )
 
 missing=()

@@ -8,14 +8,19 @@ packages=(
   # build
   gcc libc6-dev meson ninja-build pkg-config libfdt-dev zlib1g-dev libslirp-dev libjansson-dev
   libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libgnutls28-dev nettle-dev libwslay-dev
-  libxxhash-dev
+  libisofs-dev libcrypt-dev libseccomp-dev libxxhash-dev
+  # kumo vm ssh runs the system ssh (and --generate-ssh-keys ssh-keygen)
+  openssh-client
   # bare-metal RISC-V programs (demo, ISA tests)
   gcc-riscv64-unknown-elf
   # tests
   python3 python3-pytest python3-pexpect device-tree-compiler clang libclang-rt-14-dev
-  qemu-utils opensbi u-boot-qemu e2fsprogs socat curl iproute2
+  qemu-utils opensbi u-boot-qemu e2fsprogs socat curl iproute2 iputils-ping ethtool
   # the peer the device-tree test compares with (tests/e2e/test_dtb.py), never run by kumo
   qemu-system-misc
+  # kumod's cluster mode keeps its state in etcd (docs/cluster.md); the tests run
+  # three real members
+  etcd-server etcd-client
   # the real Azure CLI against kumod's ARM endpoint (tests/e2e/test_az.py); a large
   # package (about 1.4 GB installed, 3 minutes to download and install here)
   azure-cli

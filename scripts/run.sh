@@ -16,7 +16,9 @@
 # ~/.local/state/kumo, or /var/lib/kumo for root; $KUMO_DATA_DIR overrides
 # it). A kumod already running there is reused.
 #
-#   scripts/run.sh [KUMO-UP-OPTIONS]   e.g. --size B1s (for a new VM), -n other
+#   scripts/run.sh [KUMO-UP-OPTIONS]   e.g. --size B1s (for a new VM), -n other;
+#                                      -n deb --image Debian13: a Debian 13 VM
+#                                      (its image built first, then cached)
 #   scripts/run.sh --stop              power off the running VMs, stop kumod and
 #                                      its network switch
 #
@@ -95,6 +97,25 @@ if [ "${KUMO_RUN_NO_SETUP:-}" != 1 ]; then
 fi
 guest=${KUMO_GUEST_DIR:-$(guest/build.sh)}
 
+# A VM of the Debian 13 image (--image Debian13, debian-13 or its URN): its
+# image is built first (long the first time, then cached: guest/README.md),
+# and a kumod that started before it existed is restarted to register it
+# (its VMs keep running; it adopts them again).
+debian=0
+for a in "$@"; do
+  case "$a" in Debian13 | debian13 | debian-13 | Debian:debian-13:* | --image=Debian13 | --image=debian-13) debian=1 ;; esac
+done
+if [ "$debian" = 1 ]; then
+  guest/debian/build.sh >/dev/null
+  if "$build/kumo" status >/dev/null 2>&1 &&
+    [ "$("$build/kumo" image show debian-13 -o tsv --query provisioningState 2>/dev/null)" = Unavailable ]; then
+    pid=$(kumod_pid)
+    echo "[kumo] restarting kumod (pid $pid) to register the Debian image it has not seen" >&2
+    kill -TERM "$pid"
+    for _ in $(seq 300); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+  fi
+fi
+
 if "$build/kumo" status >/dev/null 2>&1; then
   echo "[kumo] reusing the kumod running on $data/kumod.sock (pid $(kumod_pid))" >&2
 else
@@ -119,6 +140,12 @@ else
     exit 1
   fi
   echo "[kumo] started kumod (pid $pid), data in $data, log $data/kumod.log" >&2
+fi
+if [ "$debian" = 1 ]; then # its import (a hard link, or a copy) ends first
+  for _ in $(seq 1800); do
+    [ "$("$build/kumo" image show debian-13 -o tsv --query provisioningState 2>/dev/null)" = Creating ] || break
+    sleep 0.2
+  done
 fi
 echo "[kumo] kumod keeps running in the background after this script, and so does the VM;" \
   "'scripts/run.sh --stop' powers the VMs off and stops kumod" >&2

@@ -7,6 +7,7 @@ failure is kept next to the row it belongs to and is never turned into a number.
 
 import datetime
 import json
+import math
 import os
 import platform
 import socket
@@ -83,6 +84,7 @@ class Results:
                 self._print_compare(group, rows, out)
         if group_has_scaling(self.rows):
             self._print_scaling(out)
+        self._print_geomean(out)
         if self.notes:
             out.write("\nNotes:\n")
             for n in self.notes:
@@ -112,7 +114,11 @@ class Results:
                              "MiB (ms/MiB), BENCH START -> END; QEMU/kumo above 1: kumo "
                              "cheaper"}[group]
         out.write("\n%s\n" % title)
-        head = ["workload", "unit", "kumo", "QEMU", "QEMU/kumo", "kumo min/med/max", "QEMU min/med/max"]
+        interp = any(r.samples.get("interp") for r in rows)
+        head = ["workload", "unit", "kumo", "QEMU", "QEMU/kumo"]
+        if interp:
+            head += ["kumo --jit off", "QEMU/off"]
+        head += ["kumo min/med/max", "QEMU min/med/max"]
         if native:
             head += ["native", "kumo x nat", "QEMU x nat"]
         table = [head]
@@ -120,14 +126,39 @@ class Results:
             k, q, n = r.stats("kumo"), r.stats("qemu"), r.stats("native")
             line = [r.name + ("" if r.kumo_label == "kumo" else " [%s]" % r.kumo_label), r.unit,
                     _fmt(k and k["median"]), _fmt(q and q["median"]),
-                    _ratio(q and q["median"], k and k["median"]),
-                    _mmm(k), _mmm(q)]
+                    _ratio(q and q["median"], k and k["median"])]
+            if interp:
+                i = r.stats("interp")
+                line += [_fmt(i and i["median"]), _ratio(q and q["median"], i and i["median"])]
+            line += [_mmm(k), _mmm(q)]
             if native:
                 line += [_fmt(n and n["median"]),
                          _ratio(k and k["median"], n and n["median"]),
                          _ratio(q and q["median"], n and n["median"])]
             table.append(line)
         _write_table(table, out)
+
+    def _print_geomean(self, out):
+        """The goal's figure: geometric mean of QEMU/kumo over the cpu and tools
+        rows (wall and VMM CPU time), and the lowest row."""
+        lines = []
+        for label, groups in (("wall time", ("cpu", "tools")), ("CPU time", ("cpu-cpu", "tools-cpu"))):
+            for variant, name in (("kumo", "kumo"), ("interp", "kumo --jit off")):
+                ratios = []
+                for r in self.rows.values():
+                    k, q = r.stats(variant), r.stats("qemu")
+                    if r.group in groups and k and q and k["median"]:
+                        ratios.append((q["median"] / k["median"], r.name))
+                if not ratios:
+                    continue
+                g = math.exp(sum(math.log(x) for x, _ in ratios) / len(ratios))
+                low = min(ratios)
+                lines.append("  %-15s %-10s %.2f over %d rows (lowest: %s %.2f)"
+                             % (name, label, g, len(ratios), low[1], low[0]))
+        if lines:
+            out.write("\nGeometric mean of QEMU/kumo, cpu and tools rows (above 1: kumo faster)\n")
+            for line in lines:
+                out.write(line + "\n")
 
     def _print_rates(self, rows, out):
         out.write("\nDisks: rates the guest measured (higher is better; kumo/QEMU above 1: "
@@ -172,11 +203,13 @@ class Results:
 
     def _print_memory(self, rows, out):
         out.write("\nMemory: one idle guest, 256 MiB, 1 vCPU (MiB; medians)\n")
-        table = [["measure", "kumo", "QEMU", "QEMU/kumo"]]
+        interp = any(r.samples.get("interp") for r in rows)
+        table = [["measure", "kumo", "QEMU", "QEMU/kumo"] + (["kumo --jit off"] if interp else [])]
         for r in rows:
-            k, q = r.stats("kumo"), r.stats("qemu")
+            k, q, i = r.stats("kumo"), r.stats("qemu"), r.stats("interp")
             table.append([r.name, _fmt(k and k["median"]), _fmt(q and q["median"]),
-                          _ratio(q and q["median"], k and k["median"])])
+                          _ratio(q and q["median"], k and k["median"])] +
+                         ([_fmt(i and i["median"])] if interp else []))
         _write_table(table, out)
 
     def _print_density(self, rows, out):
@@ -199,6 +232,9 @@ class Results:
             k, q, n = r.stats("kumo"), r.stats("qemu"), r.stats("native")
             if k and q and k["median"]:
                 d["qemu_over_kumo"] = q["median"] / k["median"]
+            i = r.stats("interp")
+            if i and q and i["median"]:
+                d["qemu_over_interp"] = q["median"] / i["median"]
             if k and n and n["median"]:
                 d["kumo_over_native"] = k["median"] / n["median"]
             if q and n and n["median"]:

@@ -69,13 +69,19 @@ def host_busy_seconds():
     return busy - own.ru_utime - own.ru_stime
 
 
+# Host caching of the disks (bench/run --disk-cache): QEMU's name -> kumo's.
+DISK_CACHE = "writeback"
+KUMO_CACHE = {"writeback": "readwrite", "none": "none"}
+
+
 def kumo_argv(paths, cpus, mem, initrd, append, bios=None, disks=()):
     argv = [paths.kumo_vmm, "--kernel", paths.image, "--initrd", initrd,
             "--append", append, "--mem", str(mem), "--cpus", str(cpus)]
     if bios:
         argv += ["--bios", bios]
     for d in disks:
-        spec = "path=%s,format=%s,serial=%s" % (_no_comma(d["path"]), d["format"], d["serial"])
+        spec = "path=%s,format=%s,serial=%s,cache=%s" % (_no_comma(d["path"]), d["format"],
+                                                         d["serial"], KUMO_CACHE[DISK_CACHE])
         if d.get("readonly"):
             spec += ",readonly=on"
         if d.get("iops"):
@@ -91,13 +97,14 @@ def qemu_argv(paths, cpus, mem, initrd, append, disks=()):
     argv = [paths.qemu, "-M", "virt", "-m", str(mem), "-smp", str(cpus),
             "-nographic", "-kernel", paths.image, "-initrd", initrd,
             "-append", append]
-    # Disks: kumo does pread/pwrite on the image through the host page cache
-    # (no O_DIRECT) from one worker thread per disk, and a guest flush becomes
-    # fsync. QEMU's peer of that is cache=writeback (page cache, flush ->
-    # fdatasync) with aio=threads (a thread pool doing preadv/pwritev).
+    # Disks: kumo does preadv/pwritev on guest memory from a pool of worker
+    # threads per disk, through the host page cache (cache=readwrite) or
+    # around it (cache=none: O_DIRECT), and a guest flush becomes fdatasync.
+    # QEMU's peers: cache=writeback or cache=none, with aio=threads (a thread
+    # pool doing preadv/pwritev).
     for i, d in enumerate(disks):
-        drive = ("file=%s,format=%s,if=none,id=d%d,cache=writeback,aio=threads"
-                 % (_no_comma(d["path"]), d["format"], i))
+        drive = ("file=%s,format=%s,if=none,id=d%d,cache=%s,aio=threads"
+                 % (_no_comma(d["path"]), d["format"], i, DISK_CACHE))
         if d.get("readonly"):
             drive += ",readonly=on"
         if d.get("iops"):

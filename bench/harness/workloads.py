@@ -43,7 +43,11 @@ TOOLS = [
     ("gunzip", "busybox gunzip of that output"),
     ("sha256sum", "busybox sha256sum of the 8 MiB input"),
     ("sort", "busybox sort of the 8 MiB input (about 130k lines)"),
+    ("procs", "process churn: fork + exec of a small static program, each child maps, "
+              "touches, write-protects and unmaps 1 MiB four times (bench/programs/procs.c)"),
 ]
+# Tools rows that are bench/programs (checked against the native run), with their -s.
+TOOL_PROGRAMS = {"procs": 20}
 QUICK_TOOLS = ("sha256sum",)
 
 BOOT_APPEND = 'console=ttyS0 kumo.run="true"'
@@ -125,7 +129,9 @@ def make_plans():
                      "sha256sum </tmp/data.out; rm -f /tmp/data.out")
              + _step("sha256sum", need_data, "sha256sum </tmp/data", "")
              + _step("sort", need_data, "sort /tmp/data >/tmp/sorted",
-                     "sha256sum </tmp/sorted; rm -f /tmp/sorted"))
+                     "sha256sum </tmp/sorted; rm -f /tmp/sorted")
+             + "".join(_step(n, "", "/bench/%s -s %d -t 1" % (n, sc), "")
+                       for n, sc in TOOL_PROGRAMS.items()))
     disk = DISK_PLAN_HEAD
     for name, _, args, _ in DISK_STEPS:
         if "{scratch}" in args:
@@ -171,7 +177,10 @@ class Runner:
         if variant == "qemu":
             return qemu_argv(self.paths, cpus, mem, initrd, append, disks)
         bios = self.paths.fw_jump if variant == "kumo-fw" else None
-        return kumo_argv(self.paths, cpus, mem, initrd, append, bios, disks)
+        argv = kumo_argv(self.paths, cpus, mem, initrd, append, bios, disks)
+        if variant == "interp":
+            argv += ["--jit", "off"]  # the interpreter alone
+        return argv
 
     def _wrapper(self, variant, what):
         if not self.args.perf or variant == "qemu":
@@ -193,12 +202,18 @@ class Runner:
         k = rep % len(variants)
         return variants[k:] + variants[:k]
 
-    def variants(self):
-        return ["kumo"] if self.args.perf else ["kumo", "qemu"]
+    def variants(self, interp=False):
+        """kumo (translated), QEMU and, for the boot, cpu and tools rows unless
+        --no-interp, kumo with --jit off (the interpreter): a third column."""
+        if self.args.perf:
+            return ["kumo"]
+        if interp and not self.args.no_interp:
+            return ["kumo", "interp", "qemu"]
+        return ["kumo", "qemu"]
 
     # boot -------------------------------------------------------------------------
     def boot(self, reps, cpu_counts):
-        variants = ["kumo", "qemu"] + (["kumo-fw"] if self.paths.fw_jump else [])
+        variants = self.variants(interp=True) + (["kumo-fw"] if self.paths.fw_jump else [])
         if self.args.perf:
             variants = ["kumo"]
         if not self.paths.fw_jump:
@@ -237,6 +252,8 @@ class Runner:
                         if variant == "qemu":
                             rows[("kumo", stage)].add("qemu", value, ex)
                             rows[("kumo-fw", stage)].add("qemu", value, ex)
+                        elif variant == "interp":
+                            rows[("kumo", stage)].add("interp", value, ex)
                         else:
                             rows[(variant, stage)].add("kumo", value, ex)
             if not self.paths.fw_jump or self.args.perf:
@@ -336,7 +353,7 @@ class Runner:
                     continue
                 rows[n].add("native", t, {"rep": rep, "cpu": self.last_native_cpu})
                 self._cpu_row(rows[n]).add("native", self.last_native_cpu)
-            for variant in self.order(rep, self.variants()):
+            for variant in self.order(rep, self.variants(interp=threads == 1)):
                 what = "%s-%s-r%d" % (plan, variant, rep)
                 print("  %s: %s, %d vCPU ..." % (what, ", ".join(steps), threads), flush=True)
                 res, error, log = self.session(variant, plan, steps, threads, what)
@@ -403,7 +420,7 @@ class Runner:
         rows = {n: self.results.row(n, "tools", "s", d) for n, d in tools}
         steps = [n for n, _ in tools]
         for rep in range(reps):
-            for variant in self.order(rep, self.variants()):
+            for variant in self.order(rep, self.variants(interp=True)):
                 what = "tools-%s-r%d" % (variant, rep)
                 print("  %s: %s ..." % (what, ", ".join(steps)), flush=True)
                 res, error, log = self.session(variant, "tools", steps, 1, what)
@@ -423,13 +440,20 @@ class Runner:
             subprocess.run(["sort"], stdin=fi, stdout=fo, check=True, env=dict(os.environ, LC_ALL="C"))
         ref["sort"] = build.sha256_file(sorted_path)
         self.tool_ref = ref
+        for name, scale in TOOL_PROGRAMS.items():
+            _, out, err = self._native(name, scale, 1)
+            if err:
+                raise VMError("%s: %s" % (name, err))
+            self.expected[name] = out
 
     def _check_tool(self, step, out):
         """gunzip, sha256sum, sort: the guest's hash must be the native one.
         gzip: busybox's deflate output differs from every host gzip (Debian's
         busybox is built with other options), so its check is the round trip
         (the guest's gunzip of it gives the native input back) plus identical
-        bytes in every run, under both VMMs."""
+        bytes in every run, under both VMMs. procs: the native run's checksum."""
+        if step in TOOL_PROGRAMS:
+            return self._check_native(step, out)
         hashes = [m.group(0) for line in out for m in [re.search(r"\b[0-9a-f]{64}\b", line)] if m]
         if not hashes:
             return "no sha256 in the guest's output: %r" % out
@@ -699,11 +723,14 @@ class Runner:
         beyond = self.results.row("RSS beyond guest use", "memory", "MiB",
                                   "VmRSS - (guest RAM - MemFree): an upper bound of the VMM's "
                                   "own memory (it still includes touched-then-freed guest pages)")
+        code = self.results.row("RssShmem (kumo: translated code)", "memory", "MiB",
+                                "resident shared memory: for kumo-vmm its code caches (a "
+                                "memfd per vCPU, JIT_CACHE_DEFAULT = 32 MiB each at most)")
         idle = self.results.row("idle CPU, 1 guest", "idle", "%core",
                                 "host CPU time of one idle guest over 10 s, % of one "
                                 "core (scheduler ns accounting; utime+stime in the JSON)")
         for rep in range(reps):
-            for variant in self.order(rep, ["kumo", "qemu"]):
+            for variant in self.order(rep, self.variants(interp=True)):
                 what = "idle-%s-r%d" % (variant, rep)
                 print("  %s ..." % what, flush=True)
                 log = self._log_path(what)
@@ -714,6 +741,7 @@ class Runner:
                     vm.wait_line(r"^BENCH IDLE", self.args.timeout)
                     time.sleep(settle)
                     r, h = vm.status_kib("VmRSS"), vm.status_kib("VmHWM")
+                    shm = vm.status_kib("RssShmem")
                     c0, n0 = vm.cpu_seconds(), vm.cpu_ns_seconds()
                     time.sleep(window)
                     c1, n1 = vm.cpu_seconds(), vm.cpu_ns_seconds()
@@ -731,6 +759,8 @@ class Runner:
                         mem[m.group(1)] = int(m.group(2))
                 rss.add(variant, r / 1024)
                 hwm.add(variant, h / 1024)
+                if shm is not None:
+                    code.add(variant, shm / 1024)
                 idle.add(variant, 100 * (n1 - n0) / window,
                          {"utime+stime_pct": 100 * (c1 - c0) / window})
                 if "MemFree" in mem:

@@ -10,6 +10,7 @@
  */
 #include "cli/cli.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -44,6 +45,12 @@ static const struct opt wait_opts[] = {
      "return as soon as kumod has accepted the operation (it goes on in the background)", NULL},
     {"timeout", 0, OPT_VALUE, "SECONDS",
      "how long to wait for the operation (default 600); exit code 5 when it runs longer", NULL},
+    {0},
+};
+
+static const struct opt yes_opts[] = {
+    {"yes", 'y', OPT_FLAG, NULL,
+     "delete without asking (kumo asks on a terminal; without one, --yes is required)", NULL},
     {0},
 };
 
@@ -173,8 +180,10 @@ int args_parse(struct cli *c, struct args *a, const struct cmd *cmd, int argc, c
 {
     memset(a, 0, sizeof(*a));
     a->cmd = cmd;
+    a->dashdash = -1;
     add_opts(a, cmd->opts);
     if (cmd->waits) add_opts(a, wait_opts);
+    if (cmd->confirms) add_opts(a, yes_opts);
     add_opts(a, global_opts);
 
     for (int i = 0; i < argc; i++) {
@@ -189,6 +198,7 @@ int args_parse(struct cli *c, struct args *a, const struct cmd *cmd, int argc, c
         const char *w = argv[i];
         if (!only_pos && strcmp(w, "--") == 0) {
             only_pos = true;
+            a->dashdash = a->npos;
             continue;
         }
         if (only_pos || w[0] != '-' || w[1] == 0) {
@@ -419,6 +429,97 @@ int tags_into(struct cli *c, const struct args *a, json_t *body)
     return 0;
 }
 
+/* "KEY=VALUE" words of option name (after prefix, "tags." for --set) into
+ * o; false after a usage error. */
+static bool kv_words(struct cli *c, const struct args *a, const char *name, const char *prefix,
+                     json_t *o)
+{
+    int n;
+    const char *const *v = arg_list(a, name, &n);
+    for (int i = 0; i < n; i++) {
+        const char *w = v[i];
+        if (*prefix && strncasecmp(w, prefix, strlen(prefix)) != 0) {
+            usage_error(c, "--%s: '%s' is not %sKEY=VALUE (only tags can be set here)", name, w,
+                        prefix);
+            return false;
+        }
+        w += strlen(prefix);
+        const char *eq = strchr(w, '=');
+        if (!eq || eq == w) {
+            usage_error(c, "--%s: '%s' is not %sKEY=VALUE", name, v[i], prefix);
+            return false;
+        }
+        char key[256];
+        snprintf(key, sizeof(key), "%.*s", (int)(eq - w), w);
+        json_object_set_new(o, key, json_string(eq + 1));
+    }
+    return true;
+}
+
+/* Remove key from tags, case-insensitively (tag names are, as on Azure). */
+static void tag_del(json_t *tags, const char *key)
+{
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(tags, tmp, k, v)
+    {
+        if (!strcasecmp(k, key)) json_object_del(tags, k);
+    }
+}
+
+int tags_update(struct cli *c, const struct args *a, const char *path, json_t *body, bool *changed)
+{
+    *changed = false;
+    bool merge = arg_has(a, "set") || arg_has(a, "add-tags") || arg_has(a, "remove");
+    if (arg_has(a, "tags") && merge)
+        return usage_error(c, "--tags replaces every tag; --set, --add-tags and --remove change "
+                              "some: give one kind");
+    if (arg_has(a, "tags")) {
+        if (tags_into(c, a, body) < 0) return KX_USAGE;
+        *changed = true;
+        return KX_OK;
+    }
+    if (!merge) return KX_OK;
+    json_t *add = json_object();
+    if (!kv_words(c, a, "set", "tags.", add) || !kv_words(c, a, "add-tags", "", add)) {
+        json_decref(add);
+        return KX_USAGE;
+    }
+    int nr;
+    const char *const *rm = arg_list(a, "remove", &nr);
+    for (int i = 0; i < nr; i++)
+        if (strncasecmp(rm[i], "tags.", 5) != 0 || !rm[i][5]) {
+            json_decref(add);
+            return usage_error(c, "--remove: '%s' is not tags.KEY", rm[i]);
+        }
+    json_t *cur;
+    int rc = api(c, "GET", path, NULL, &cur);
+    if (rc) {
+        json_decref(add);
+        return rc;
+    }
+    json_t *tags = json_deep_copy(json_object_get(cur, "tags"));
+    json_decref(cur);
+    if (!json_is_object(tags)) {
+        json_decref(tags);
+        tags = json_object();
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(add, k, v)
+    {
+        tag_del(tags, k); /* one key, whatever its case */
+        json_object_set(tags, k, v);
+    }
+    json_decref(add);
+    for (int i = 0; i < nr; i++)
+        tag_del(tags, rm[i] + 5);
+    json_object_set_new(body, "tags", tags);
+    *changed = true;
+    return KX_OK;
+}
+
 static char *base64(const unsigned char *p, size_t n)
 {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -494,14 +595,18 @@ const char *time_arg(struct cli *c, const struct args *a, const char *name, bool
     return s;
 }
 
-bool confirm(const char *question)
+int confirm_delete(struct cli *c, const struct args *a, const char *question)
 {
-    if (!isatty(STDIN_FILENO)) return true;
+    assert(a->cmd->confirms);
+    if (arg_has(a, "yes")) return KX_OK;
+    if (!isatty(STDIN_FILENO))
+        return usage_error(c, "stdin is not a terminal, so kumo cannot ask before it deletes: add "
+                              "--yes to confirm (nothing was deleted)");
     fprintf(stderr, "%s [y/N] ", question);
     fflush(stderr);
     char line[64];
-    if (!fgets(line, sizeof(line), stdin)) return false;
-    return line[0] == 'y' || line[0] == 'Y';
+    if (fgets(line, sizeof(line), stdin) && (line[0] == 'y' || line[0] == 'Y')) return KX_OK;
+    return usage_error(c, "not confirmed: nothing was deleted (--yes skips the question)");
 }
 
 /* ---- help ---- */
@@ -600,6 +705,7 @@ void print_help(const struct cli *c, const struct cmd *cmd, FILE *f)
     wrap(f, cmd->help ? cmd->help : cmd->summary, 0, 0);
     print_opts(f, "Options", cmd->opts);
     if (cmd->waits) print_opts(f, "Waiting", wait_opts);
+    if (cmd->confirms) print_opts(f, "Confirmation", yes_opts);
     print_opts(f, "Global options", global_opts);
     if (cmd->examples) {
         fprintf(f, "\nExamples:\n");

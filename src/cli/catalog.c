@@ -1,6 +1,7 @@
 /*
- * catalog.c - the host-wide things: resource groups, the size catalog,
- * locations and hosts, and `kumo status` (is kumod there, what is free).
+ * catalog.c - the host-wide things: resource groups (and `kumo resource
+ * list`, what they hold), the size catalog, locations and hosts, and `kumo
+ * status` (is kumod there, what is free).
  */
 #include "cli/cli.h"
 
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 /* ---- resource groups ---- */
 
@@ -61,11 +63,9 @@ static const struct resource group = {
 };
 
 /*
- * As az group create: creating a group that exists (by the same name) is
- * not an error. kumod answers 409; kumo then shows the group, after
- * applying --tags. The group keeps its location (a different -l is
- * refused); a name that differs only in case is still a conflict (a
- * mistake, most likely).
+ * As az group create: kumod's PUT creates the group or, when it exists
+ * (names are case-insensitive), answers it as it is, with --tags applied.
+ * The group keeps its location (a different -l is refused).
  */
 static int group_create(struct cli *c, struct args *a)
 {
@@ -74,53 +74,166 @@ static int group_create(struct cli *c, struct args *a)
     json_t *tags = arg_has(a, "tags") ? parse_tags(c, a) : NULL;
     if (arg_has(a, "tags") && !tags) return KX_USAGE;
     const char *loc = arg_str(a, "location");
+    char *p = res_path_of(&group, NULL, NULL, n);
+    if (loc) { /* a group's location cannot change */
+        json_t *g = NULL;
+        int found = api_get_maybe(c, p, &g);
+        if (found < 0) {
+            free(p);
+            json_decref(tags);
+            return -found;
+        }
+        if (found == 1 && strcasecmp(loc, member_text(g, "location")) != 0) {
+            fprintf(stderr,
+                    "%s: error: resource group '%s' exists in location %s, not %s (a group's "
+                    "location cannot change; leave out -l, or pick another name) [Conflict]\n",
+                    c->prog, member_text(g, "name"), member_text(g, "location"), loc);
+            json_decref(g);
+            json_decref(tags);
+            free(p);
+            return KX_CONFLICT;
+        }
+        json_decref(g);
+    }
     json_t *body = json_pack("{ss}", "name", n);
     if (loc) json_object_set_new(body, "location", json_string(loc));
-    if (tags) json_object_set_new(body, "tags", json_incref(tags));
-    struct resp r;
-    int rc = http_request(c, "POST", "/resourceGroups", body, &r);
-    json_decref(body);
-    if (rc || r.status != 409) {
-        if (!rc && r.status >= 200 && r.status < 300 && r.json)
-            print_one(c, r.json, group_view);
-        else if (!rc)
-            rc = api_fail(c, &r);
-        resp_free(&r);
-        json_decref(tags);
-        return rc;
-    }
-    char *p = res_path_of(&group, NULL, NULL, n);
-    json_t *g = NULL;
-    int found = api_get_maybe(c, p, &g);
-    if (found != 1 || strcmp(member_text(g, "name"), n) != 0) {
-        rc = found < 0 ? -found : api_fail(c, &r);
-    } else if (loc && strcasecmp(loc, member_text(g, "location")) != 0) {
-        fprintf(stderr,
-                "%s: error: resource group '%s' exists in location %s, not %s (a group's "
-                "location cannot change; leave out -l, or pick another name) [Conflict]\n",
-                c->prog, n, member_text(g, "location"), loc);
-        rc = KX_CONFLICT;
-    } else if (tags) {
-        rc = send_show(c, "PATCH", p, json_pack("{sO}", "tags", tags), group_view);
-    } else {
-        print_one(c, g, group_view);
-    }
-    resp_free(&r);
-    json_decref(g);
-    json_decref(tags);
+    if (tags) json_object_set_new(body, "tags", tags);
+    int rc = send_show(c, "PUT", p, body, group_view);
     free(p);
     return rc;
+}
+
+/* ---- everything in a group: resource list, group delete ---- */
+
+static const char *resource_state(const json_t *r)
+{
+    return member_str(r, "provisioningState") ? member_str(r, "provisioningState") : "-";
+}
+
+static const struct column resource_columns[] = {
+    COL("Name", "name", CELL_TEXT),
+    COL("Type", "type", CELL_TEXT),
+    COL_GET_RAW("State", resource_state, "provisioningState"),
+    COL("Tags", "tags", CELL_TAGS),
+    {0},
+};
+
+static int resource_list(struct cli *c, struct args *a)
+{
+    json_t *items;
+    enum group_column grp;
+    int rc = fetch_scoped(c, a, "resources", &items, &grp);
+    if (rc) return rc;
+    items = filter_by_tags(c, a, items);
+    if (!items) return KX_USAGE;
+    print_items(c, items, resource_columns, grp);
+    json_decref(items);
+    return KX_OK;
+}
+
+/* A resource type in words: "virtualMachine" -> "VM". */
+static const char *type_words(const char *type)
+{
+    static const char *const words[][2] = {
+        {"virtualMachineScaleSet", "scale set"},
+        {"virtualMachine", "VM"},
+        {"autoscaleSetting", "autoscale setting"},
+        {"networkInterface", "NIC"},
+        {"publicIPAddress", "public IP"},
+        {"virtualNetwork", "virtual network"},
+        {"networkSecurityGroup", "NSG"},
+        {"disk", "disk"},
+        {"snapshot", "snapshot"},
+    };
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (!strcmp(type, words[i][0])) return words[i][1];
+    return type;
+}
+
+/* "2 VMs, 1 disk" of a resource list. */
+static const char *count_types(const json_t *items)
+{
+    const char *types[32];
+    int counts[32], nt = 0;
+    size_t i;
+    const json_t *it;
+    json_array_foreach(items, i, it)
+    {
+        const char *t = type_words(member_text(it, "type"));
+        int k = 0;
+        while (k < nt && strcmp(types[k], t))
+            k++;
+        if (k == nt && nt < 32) {
+            types[nt] = t;
+            counts[nt++] = 0;
+        }
+        if (k < nt) counts[k]++;
+    }
+    char *out = fmt_str("%s", "");
+    for (int k = 0; k < nt; k++)
+        out = fmt_str("%s%s%d %s%s", out, k ? ", " : "", counts[k], types[k],
+                      counts[k] == 1 ? "" : "s");
+    return out;
+}
+
+static int group_delete(struct cli *c, struct args *a)
+{
+    const char *n = group_name(c, a);
+    if (!n) return KX_USAGE;
+    if (!arg_has(a, "yes") && !isatty(STDIN_FILENO)) return confirm_delete(c, a, "");
+    char *p = res_path_of(&group, NULL, NULL, n);
+    json_t *j;
+    int rc = api(c, "GET", fmt_str("%s/resources", p), NULL, &j);
+    if (rc) {
+        free(p);
+        return rc;
+    }
+    const json_t *items = json_object_get(j, "value");
+    size_t count = json_array_size(items);
+    const char *what = count ? count_types(items) : "";
+    rc = confirm_delete(
+        c, a,
+        count ? fmt_str("Delete resource group '%s' and everything in it: %s?", n, what)
+              : fmt_str("Delete the empty resource group '%s'?", n));
+    json_decref(j);
+    if (rc) {
+        free(p);
+        return rc;
+    }
+    long st = 0;
+    json_t *g = NULL;
+    rc = api_status(c, "DELETE", p, NULL, &g, &st);
+    json_decref(g);
+    if (!rc && st == 202 && !c->no_wait)
+        rc = api_wait(c, p, fmt_str("resource group '%s'", n),
+                      fmt_str("kumo resource list -g %s", n), true, NULL);
+    free(p);
+    if (rc || c->out != OUT_TABLE) return rc;
+    if (st == 202 && c->no_wait)
+        printf("Deleting resource group '%s' and its %zu resources; 'kumo group show %s' "
+               "follows it.\n",
+               n, count, n);
+    else
+        printf("Deleted resource group '%s'%s%s.\n", n, count ? " with its " : "", what);
+    return KX_OK;
 }
 
 static int group_update(struct cli *c, struct args *a)
 {
     const char *n = group_name(c, a);
     if (!n) return KX_USAGE;
-    if (!arg_has(a, "tags")) return usage_error(c, "nothing to change: give --tags KEY=VALUE ...");
-    json_t *tags = parse_tags(c, a);
-    if (!tags) return KX_USAGE;
     char *p = res_path_of(&group, NULL, NULL, n);
-    int rc = send_show(c, "PATCH", p, json_pack("{so}", "tags", tags), group_view);
+    json_t *body = json_object();
+    bool changed;
+    int rc = tags_update(c, a, p, body, &changed);
+    if (rc || !changed) {
+        free(p);
+        json_decref(body);
+        return rc ? rc
+                  : usage_error(c, "nothing to change: give --set tags.KEY=VALUE, --add-tags "
+                                   "KEY=VALUE, --remove tags.KEY or --tags KEY=VALUE ...");
+    }
+    rc = send_show(c, "PATCH", p, body, group_view);
     free(p);
     return rc;
 }
@@ -137,7 +250,8 @@ static const struct opt group_create_opts[] = {
 static const struct opt group_update_opts[] = {
     {"name", 'n', OPT_VALUE, "NAME", "the resource group", "name"},
     {"resource-group", 'g', OPT_VALUE, "NAME", "the same as -n", "name"},
-    OPT_TAGS("tags (up to 50); \"\" alone clears them"),
+    OPT_TAGS("replace every tag (up to 50); \"\" alone clears them"),
+    OPT_TAG_UPDATES,
     {0},
 };
 
@@ -148,28 +262,62 @@ static const struct cmd group_create_c = {
     .help = "Create a resource group: a named folder for VMs, disks, networks and their "
             "bills. Names are 1-64 letters, digits, '.', '_' or '-', unique on the host, "
             "case-insensitive. As with az, creating a group that exists is not an error: kumo "
-            "shows it (after setting --tags, when given).",
+            "shows it (after setting --tags, when given; kumod's PUT makes it idempotent).",
     .opts = group_create_opts,
     .run = group_create,
     .positionals = 1,
     .examples = "  kumo group create -n web --tags team=blue\n"};
-static const struct cmd group_list_c = RES_LIST(&group, "List the resource groups", NULL);
+static const struct opt group_list_opts[] = {OPT_TAG_FILTER, {0}};
+static const struct cmd group_list_c =
+    RES_LIST(&group, "List the resource groups", group_list_opts);
 static const struct cmd group_show_c = RES_SHOW(&group, "Show a resource group", group_name_opts);
 static const struct cmd group_update_c = {.name = "update",
-                                          .summary = "Replace a group's tags",
-                                          .usage = "-n NAME --tags K=V ...",
+                                          .summary = "Change a group's tags",
+                                          .usage =
+                                              "-n NAME (--set tags.K=V ... | --add-tags "
+                                              "K=V ... | --remove tags.K ... | --tags K=V ...)",
                                           .opts = group_update_opts,
                                           .run = group_update,
                                           .positionals = 1};
 static const struct cmd group_delete_c = {
     .name = "delete",
-    .summary = "Delete an empty resource group",
-    .help = "Delete a resource group. kumod refuses while the group holds anything (exit code "
-            "4, with a list of what is left): delete its VMs, disks and networks first.",
+    .summary = "Delete a resource group and everything in it",
+    .usage = "-n NAME [--yes] [--no-wait]",
+    .help = "Delete a resource group with everything in it, as az group delete does: its scale "
+            "sets, VMs (powered off, with every disk attached to them), NICs, public IPs, "
+            "virtual networks, NSGs, disks, snapshots and autoscale settings, in that order. "
+            "kumo first asks, naming how many of each go; without a terminal it needs --yes. "
+            "kumod carries the delete out (nothing new can be made in the group meanwhile); "
+            "kumo shows what it is waiting for until the group is gone. Images are the "
+            "host's, not a group's: they stay.",
     .opts = group_name_opts,
-    .run = res_delete,
-    .res = &group,
-    .positionals = 1};
+    .run = group_delete,
+    .positionals = 1,
+    .waits = true,
+    .confirms = true,
+    .examples = "  kumo group delete -n web --yes\n  kumo group delete -n web --yes --no-wait\n"};
+
+static const struct opt resource_list_opts[] = {
+    OPT_G_FILTER,
+    OPT_TAG_FILTER,
+    {0},
+};
+static const struct cmd resource_list_c = {
+    .name = "list",
+    .summary = "List everything in a resource group (or in every group)",
+    .usage = "[-g RG] [--tag KEY[=VALUE]]",
+    .help = "List the resources of a group (-g or $KUMO_GROUP), or of every group: scale "
+            "sets, VMs, autoscale settings, NICs, public IPs, virtual networks, NSGs, disks and "
+            "snapshots, in the order a group delete removes them, with their type, state and "
+            "tags.",
+    .opts = resource_list_opts,
+    .run = resource_list,
+    .examples = "  kumo resource list -g web\n  kumo resource list --tag team=blue -o tsv\n"};
+const struct cmd cmd_resource = {
+    .name = "resource",
+    .summary = "Everything in a resource group: list",
+    .sub = (const struct cmd *const[]){&resource_list_c, NULL},
+};
 
 const struct cmd cmd_group = {
     .name = "group",
@@ -479,9 +627,17 @@ static const char *host_ratios(const json_t *h)
                    member_num(h, "ramAllocationRatio"));
 }
 
+static const char *host_role(const json_t *h)
+{
+    return member_bool(h, "leader") ? "leader" : "";
+}
+
 static const struct column host_columns[] = {
     COL("Name", "name", CELL_TEXT),
     COL("Location", "location", CELL_TEXT),
+    COL("State", "state", CELL_TEXT),
+    COL_GET("Role", host_role),
+    COL("Address", "underlayAddress", CELL_TEXT),
     COL(">CPUs", "cpus", CELL_INT),
     COL_GET_RAW(">Memory", host_memory, "memoryMiB"),
     COL_GET(">Ratios cpu/ram", host_ratios),
@@ -495,6 +651,15 @@ static void host_view(struct cli *c, const json_t *h)
     struct table *t = kv_new();
     kv_add(t, "Name", member_text(h, "name"));
     kv_add(t, "Location", member_text(h, "location"));
+    kv_add(t, "State", fmt_str("%s%s", member_text(h, "state"),
+                               member_bool(h, "leader") ? " (the leader)" : ""));
+    if (json_object_get(h, "underlayAddress")) {
+        kv_add(t, "Underlay", member_text(h, "underlayAddress"));
+        kv_add(t, "Public IPs on", member_text(h, "publicAddress"));
+        kv_add(t, "Storage", member_bool(h, "sharedStorage")
+                                 ? "shared (its VMs restart elsewhere if it fails)"
+                                 : "its own (its VMs wait for it if it fails)");
+    }
     kv_add(t, "CPUs",
            fmt_str("%lld (x %g allocation ratio)", member_int(h, "cpus"),
                    member_num(h, "cpuAllocationRatio")));
@@ -546,6 +711,27 @@ bad:
     return KX_USAGE;
 }
 
+/* drain / resume */
+static int host_drain_as(struct cli *c, struct args *a, const char *action)
+{
+    const char *n = need_name(c, a, host.what);
+    if (!n) return KX_USAGE;
+    char *p = res_path_of(&host, NULL, NULL, n);
+    int rc = send_show(c, "POST", fmt_str("%s/%s", p, action), NULL, host_view);
+    free(p);
+    return rc;
+}
+
+static int host_drain(struct cli *c, struct args *a)
+{
+    return host_drain_as(c, a, "drain");
+}
+
+static int host_resume(struct cli *c, struct args *a)
+{
+    return host_drain_as(c, a, "resume");
+}
+
 static const struct opt location_opts[] = {
     {"name", 'n', OPT_VALUE, "LOCATION", "the location (default: local)", NULL},
     {0},
@@ -588,10 +774,29 @@ static const struct cmd host_update_c = {
     .opts = host_update_opts,
     .run = host_update,
     .positionals = 1};
+static const struct cmd host_drain_c = {
+    .name = "drain",
+    .summary = "Move every VM off a host (cluster mode)",
+    .usage = "-n HOST",
+    .help = "The host takes no new VMs, and the cluster's leader moves its VMs to other hosts: "
+            "running ones are stopped there and started elsewhere (no live migration yet), "
+            "stopped ones keep their reservation elsewhere. kumo host list shows it Draining; "
+            "kumo host resume takes it back.",
+    .opts = host_opts,
+    .run = host_drain,
+    .positionals = 1};
+static const struct cmd host_resume_c = {
+    .name = "resume",
+    .summary = "Let a drained host take VMs again (cluster mode)",
+    .usage = "-n HOST",
+    .opts = host_opts,
+    .run = host_resume,
+    .positionals = 1};
 const struct cmd cmd_host = {
     .name = "host",
-    .summary = "Hosts (the machines VMs run on): list, show, update",
-    .sub = (const struct cmd *const[]){&host_list_c, &host_show_c, &host_update_c, NULL},
+    .summary = "Hosts (the machines VMs run on): list, show, update, drain, resume",
+    .sub = (const struct cmd *const[]){&host_list_c, &host_show_c, &host_update_c, &host_drain_c,
+                                       &host_resume_c, NULL},
 };
 
 /* ---- status ---- */

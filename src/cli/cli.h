@@ -63,6 +63,18 @@ struct opt {
         "resource-group", 'g', OPT_VALUE, "RG",                                                    \
             "only this group (default: $KUMO_GROUP, else every group)", NULL                       \
     }
+/* The tag options of an update that keep the other tags (tags_update()). */
+#define OPT_TAG_UPDATES                                                                            \
+    {"set", 0, OPT_LIST, "tags.KEY=VALUE", "add or change a tag, keeping the others", "tags"},     \
+        {"add-tags", 0, OPT_LIST, "KEY=VALUE", "add or change tags, keeping the others", "tags"},  \
+    {                                                                                              \
+        "remove", 0, OPT_LIST, "tags.KEY", "remove a tag, keeping the others", "tags"              \
+    }
+#define OPT_TAG_FILTER                                                                             \
+    {                                                                                              \
+        "tag", 0, OPT_LIST, "KEY[=VALUE]",                                                         \
+            "only those with this tag (and value; repeated: all of them)", NULL                    \
+    }
 #define OPT_N(what)                                                                                \
     {                                                                                              \
         "name", 'n', OPT_VALUE, "NAME", "the " what " (or give NAME as the last word)", "name"     \
@@ -70,10 +82,6 @@ struct opt {
 #define OPT_TAGS(what)                                                                             \
     {                                                                                              \
         "tags", 0, OPT_LIST, "KEY=VALUE", what, "tags"                                             \
-    }
-#define OPT_YES                                                                                    \
-    {                                                                                              \
-        "yes", 'y', OPT_FLAG, NULL, "do not ask (kumo asks only on a terminal)", NULL              \
     }
 
 struct cli;
@@ -91,6 +99,7 @@ struct cmd {
     const struct cmd *const *sub; /* NULL-terminated */
     int positionals;              /* 1: a NAME may be given instead of -n */
     bool waits;                   /* takes --no-wait and --timeout */
+    bool confirms; /* a delete: takes --yes; asks on a terminal, refuses without one (exit 2) */
     const char *examples;
     const struct resource *res; /* the resource kind of res_list/res_show/res_delete */
 };
@@ -119,7 +128,7 @@ struct cli {
 /* ---- args.c ---- */
 
 #define MAX_OPTS 64
-#define MAX_POS  8
+#define MAX_POS  64
 
 struct args {
     const struct cmd *cmd;
@@ -133,6 +142,7 @@ struct args {
     } val[MAX_OPTS];
     const char *pos[MAX_POS];
     int npos;
+    int dashdash; /* the index in pos of the first word after "--", or -1 (none) */
 };
 
 extern const struct opt global_opts[];
@@ -172,14 +182,33 @@ const char *need_opt(struct cli *c, const struct args *a, const char *name, cons
 json_t *parse_tags(struct cli *c, const struct args *a);
 /* Set body's "tags" from --tags when given. 0, or -1 after a usage error. */
 int tags_into(struct cli *c, const struct args *a, json_t *body);
+/* The tag options of an update (OPT_TAG_UPDATES, with --tags): --tags
+ * replaces them; --set tags.KEY=VALUE and --add-tags KEY=VALUE add or
+ * change some and --remove tags.KEY drops one, keeping the others (the
+ * resource at path is read first). body gets "tags" and *changed is true
+ * when one was given. KX_OK, or an exit code after a message. */
+int tags_update(struct cli *c, const struct args *a, const char *path, json_t *body, bool *changed);
 /* --user-data FILE ("-": stdin), when given, as body's base64 "userData".
  * 0, or -1 after a usage error. */
 int user_data_into(struct cli *c, const struct args *a, json_t *body);
 /* --from/--to: RFC 3339, epoch seconds, "now" or "30m"/"2h"/"1d" ago. */
 const char *time_arg(struct cli *c, const struct args *a, const char *name, bool *bad);
-/* Yes/no question on a terminal; true when stdin is not one. */
-bool confirm(const char *question);
+/* Before a delete (a command with .confirms): KX_OK to go on, when --yes
+ * was given or the question (naming what goes) was answered yes on the
+ * terminal; else KX_USAGE after a message: not confirmed, or stdin is not
+ * a terminal (kumo cannot ask: --yes is needed). Nothing is sent before. */
+int confirm_delete(struct cli *c, const struct args *a, const char *question);
 int edit_distance(const char *a, const char *b);
+
+/* ---- osprofile.c ---- */
+
+/* A new VM's osProfile in body from --admin-username, --ssh-key-value,
+ * --generate-ssh-keys and --admin-password (or the user's own ~/.ssh key
+ * when image, a name/alias/URN or NULL for the default, is provisioned).
+ * 0, or -1 after a usage error. */
+int os_profile_into(struct cli *c, const struct args *a, json_t *body, const char *image);
+/* The admin user name when none is given: $USER when valid, else azureuser. */
+const char *default_admin_user(void);
 
 /* ---- http.c ---- */
 
@@ -339,7 +368,6 @@ struct resource {
     const struct column *columns;  /* list: the table's columns */
     void (*view)(struct cli *, const json_t *); /* show: the key/value view */
     const char *delete_note;  /* after "Deleted NOUN 'NAME'": " and its subnets" */
-    bool delete_asks;         /* delete asks first on a terminal (--yes does not) */
     const char *ask_note;     /* after the question's "in resource group 'RG'": " and its data" */
     const char *default_name; /* show with no name shows this one ("local") */
     /* how the name is given, when not by -n or the last word (NULL after a
@@ -355,8 +383,12 @@ char *res_path(struct cli *c, const struct args *a, const struct resource *r, bo
 /* The same from names at hand (parent: NULL unless RES_CHILD). */
 char *res_path_of(const struct resource *r, const char *group, const char *parent,
                   const char *name);
-/* -g as a filter: the options of a list of a group-scoped resource. */
+/* -g and --tag as filters: the options of a list of a group-scoped resource. */
 extern const struct opt group_filter_opts[];
+/* Keep the items (a JSON array, consumed) that have every --tag KEY[=VALUE]
+ * (a key matches case-insensitively, a value exactly, as on Azure); the
+ * array itself when no --tag is given. NULL after a usage error. */
+json_t *filter_by_tags(struct cli *c, const struct args *a, json_t *items);
 /* The commands, for struct cmd's run with .res set. */
 int res_list(struct cli *c, struct args *a);
 int res_show(struct cli *c, struct args *a);
@@ -376,7 +408,7 @@ const char *res_usage(const struct cmd *cmd);
 #define RES_DELETE(res_, summary_, opts_)                                                          \
     {                                                                                              \
         .name = "delete", .summary = summary_, .opts = opts_, .run = res_delete, .res = res_,      \
-        .positionals = 1                                                                           \
+        .positionals = 1, .confirms = true                                                         \
     }
 
 /* Print one resource: JSON, else view(). */
@@ -413,6 +445,7 @@ extern const struct resource vm_resource;
 /* A VM's full key/value view. */
 void vm_view(struct cli *c, const json_t *vm);
 int vm_console(struct cli *c, struct args *a);
+int vm_ssh(struct cli *c, struct args *a); /* ssh.c */
 
 /* How console_attach() behaves (console.c). */
 struct attach_opts {

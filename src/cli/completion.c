@@ -28,6 +28,10 @@ static const struct opt wait_words[] = {
     {"timeout", 0, OPT_VALUE, NULL, NULL, NULL},
     {0},
 };
+static const struct opt yes_words[] = {
+    {"yes", 'y', OPT_FLAG, NULL, NULL, NULL},
+    {0},
+};
 
 /* One case of the bash function per node: its subcommands, or its options. */
 static void cases(const struct cmd *node, const char *path)
@@ -40,6 +44,7 @@ static void cases(const struct cmd *node, const char *path)
         bool first = true;
         opt_words(node->opts, &first);
         if (node->waits) opt_words(wait_words, &first);
+        if (node->confirms) opt_words(yes_words, &first);
         opt_words(global_opts, &first);
     }
     printf("\" ;;\n");

@@ -259,6 +259,13 @@ int console_attach(struct cli *c, const char *g, const char *n, const json_t *vm
     const char *ps = member_text(vm, "powerState");
     const char *path = member_str(json_object_get(vm, "instanceView"), "consoleSocket");
     bool runs = strcmp(ps, "Running") == 0 || strcmp(ps, "Starting") == 0;
+    if (runs && !path) { /* cluster mode: asked a kumod of another host */
+        fprintf(stderr,
+                "%s: error: VM '%s' runs on host %s: its console is that host's; run kumo "
+                "against that host's kumod (its data directory or --url)\n",
+                c->prog, n, member_text(vm, "host"));
+        return KX_CONFLICT;
+    }
     if (!runs || !path) {
         fprintf(stderr,
                 "%s: error: VM '%s' is %s: its console exists only while it runs ('kumo vm "

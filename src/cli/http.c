@@ -471,6 +471,7 @@ int api_wait(struct cli *c, const char *path, const char *what, const char *show
     sigaction(SIGINT, &sa, &old);
     double t0 = now_s(), interval = 0.05;
     int rc = KX_OK;
+    char last_status[256] = "";
     for (;;) {
         struct resp r;
         rc = http_request(c, "GET", path, NULL, &r);
@@ -516,11 +517,19 @@ int api_wait(struct cli *c, const char *path, const char *what, const char *show
             resp_free(&r);
             break;
         }
-        if (c->progress && !c->debug) {
+        /* a long delete that says what it waits for (a resource group's) */
+        const char *status = member_str(member_at(r.json, "deletion"), "status");
+        if (c->progress && !c->debug && status) {
+            fprintf(stderr, "\r\033[K%s: %s ... %.0fs", what, status, el);
+            fflush(stderr);
+        } else if (c->progress && !c->debug) {
             fprintf(stderr, "\r\033[K%s: %s%s%s%s ... %.1fs", what, power ? power : prov,
                     power && prov ? " (" : "", power && prov ? prov : "", power && prov ? ")" : "",
                     el);
             fflush(stderr);
+        } else if (status && !c->debug && strcmp(status, last_status) != 0) {
+            fprintf(stderr, "%s: %s\n", what, status); /* not a terminal: each change once */
+            snprintf(last_status, sizeof(last_status), "%s", status);
         }
         if (el > c->timeout) {
             progress_clear(c);

@@ -11,8 +11,51 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-const struct opt group_filter_opts[] = {OPT_G_FILTER, {0}};
+const struct opt group_filter_opts[] = {OPT_G_FILTER, OPT_TAG_FILTER, {0}};
+
+/* ---- --tag ---- */
+
+static bool has_tag(const json_t *item, const char *key, size_t klen, const char *value)
+{
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)json_object_get(item, "tags"), k, v)
+    {
+        if (strlen(k) != klen || strncasecmp(k, key, klen) != 0) continue;
+        return !value || (json_is_string(v) && !strcmp(json_string_value(v), value));
+    }
+    return false;
+}
+
+json_t *filter_by_tags(struct cli *c, const struct args *a, json_t *items)
+{
+    int n;
+    const char *const *tags = arg_list(a, "tag", &n);
+    if (!n) return items;
+    for (int t = 0; t < n; t++)
+        if (!*tags[t] || *tags[t] == '=') {
+            json_decref(items);
+            usage_error(c, "--tag: '%s' is not KEY or KEY=VALUE", tags[t]);
+            return NULL;
+        }
+    json_t *out = json_array();
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it)
+    {
+        bool all = true;
+        for (int t = 0; t < n && all; t++) {
+            const char *eq = strchr(tags[t], '=');
+            all = has_tag(it, tags[t], eq ? (size_t)(eq - tags[t]) : strlen(tags[t]),
+                          eq ? eq + 1 : NULL);
+        }
+        if (all) json_array_append(out, it);
+    }
+    json_decref(items);
+    return out;
+}
 
 /* ---- paths ---- */
 
@@ -151,6 +194,7 @@ int list_scoped(struct cli *c, const struct args *a, const char *collection,
     enum group_column group;
     int rc = fetch_scoped(c, a, collection, &items, &group);
     if (rc) return rc;
+    if (!(items = filter_by_tags(c, a, items))) return KX_USAGE;
     print_items(c, items, cols, group);
     json_decref(items);
     return KX_OK;
@@ -172,9 +216,16 @@ int res_list(struct cli *c, struct args *a)
     if (r->scope == RES_GROUP) return list_scoped(c, a, r->collection, r->columns);
     char *p = res_path(c, a, r, false, NULL, NULL);
     if (!p) return KX_USAGE;
-    int rc = list_path(c, p, r->columns);
+    json_t *j;
+    int rc = api(c, "GET", p, NULL, &j);
     free(p);
-    return rc;
+    if (rc) return rc;
+    json_t *items = filter_by_tags(c, a, json_incref(json_object_get(j, "value")));
+    json_decref(j);
+    if (!items) return KX_USAGE;
+    print_items(c, items, r->columns, GROUP_NONE);
+    json_decref(items);
+    return KX_OK;
 }
 
 int res_show(struct cli *c, struct args *a)
@@ -194,13 +245,15 @@ int res_delete(struct cli *c, struct args *a)
     char *p = res_path(c, a, r, true, &g, &n);
     if (!p) return KX_USAGE;
     const char *noun = r->noun ? r->noun : r->what;
-    if (r->delete_asks && !arg_has(a, "yes") &&
-        !confirm(fmt_str("Delete %s '%s'%s%s%s%s?", noun, n, g ? " in resource group '" : "",
-                         g ? g : "", g ? "'" : "", r->ask_note ? r->ask_note : ""))) {
+    int rc =
+        confirm_delete(c, a,
+                       fmt_str("Delete %s '%s'%s%s%s%s?", noun, n, g ? " in resource group '" : "",
+                               g ? g : "", g ? "'" : "", r->ask_note ? r->ask_note : ""));
+    if (rc) {
         free(p);
-        return usage_error(c, "not confirmed: nothing deleted (--yes skips the question)");
+        return rc;
     }
-    int rc = delete_one(c, p, fmt_str("%s '%s'%s", noun, n, r->delete_note ? r->delete_note : ""));
+    rc = delete_one(c, p, fmt_str("%s '%s'%s", noun, n, r->delete_note ? r->delete_note : ""));
     free(p);
     return rc;
 }
@@ -226,6 +279,6 @@ const char *res_usage(const struct cmd *cmd)
     const struct opt *name = find_opt(cmd, "name");
     if (named && name)
         u = fmt_str(r->default_name ? "%s%s[-n %s]" : "%s%s-n %s", u, *u ? " " : "", name->metavar);
-    if (find_opt(cmd, "yes")) u = fmt_str("%s [--yes]", u);
+    if (cmd->confirms) u = fmt_str("%s [--yes]", u);
     return *u ? u : NULL;
 }

@@ -193,16 +193,25 @@ static int vmss_update(struct cli *c, struct args *a)
     json_t *body = json_object();
     if (arg_size(a)) json_object_set_new(body, "size", json_string(arg_size(a)));
     if (arg_str(a, "image")) json_object_set_new(body, "image", json_string(arg_str(a, "image")));
-    if (user_data_into(c, a, body) < 0 || tags_into(c, a, body) < 0) {
+    if (user_data_into(c, a, body) < 0) {
         json_decref(body);
         return KX_USAGE;
     }
+    char *p = set_path(g, n);
+    bool changed;
+    int rc = tags_update(c, a, p, body, &changed);
+    if (rc) {
+        json_decref(body);
+        free(p);
+        return rc;
+    }
     if (!json_object_size(body)) {
         json_decref(body);
-        return usage_error(c, "nothing to update: give --size, --image, --user-data or --tags");
+        free(p);
+        return usage_error(c, "nothing to update: give --size, --image, --user-data, --set "
+                              "tags.K=V, --add-tags, --remove or --tags");
     }
-    char *p = set_path(g, n);
-    int rc = send_and_wait(c, "PATCH", p, g, n, body);
+    rc = send_and_wait(c, "PATCH", p, g, n, body);
     free(p);
     return rc;
 }
@@ -221,14 +230,16 @@ static int vmss_delete(struct cli *c, struct args *a)
 {
     const char *g = need_group(c, a), *n = g ? need_name(c, a, "scale set") : NULL;
     if (!n) return KX_USAGE;
-    if (!arg_has(a, "yes") &&
-        !confirm(
-            fmt_str("Delete scale set '%s' in resource group '%s' with all its instances?", n, g)))
-        return usage_error(c, "not confirmed: nothing deleted (--yes skips the question)");
+    int rc = confirm_delete(
+        c, a,
+        fmt_str("Delete scale set '%s' in resource group '%s' with all its instances and their "
+                "disks?",
+                n, g));
+    if (rc) return rc;
     char *p = set_path(g, n);
     json_t *s;
     long st = 0;
-    int rc = api_status(c, "DELETE", p, NULL, &s, &st);
+    rc = api_status(c, "DELETE", p, NULL, &s, &st);
     json_decref(s);
     if (!rc && st == 202 && !c->no_wait)
         rc = api_wait(c, p, fmt_str("scale set '%s'", n), fmt_str("kumo vmss show -g %s %s", g, n),
@@ -565,8 +576,12 @@ static int rule_delete(struct cli *c, struct args *a)
     int r = arg_long(c, a, "index", 0, 100, &idx);
     if (r < 0) return KX_USAGE;
     if (!r) return usage_error(c, "missing --index N (see 'kumo autoscale rule list')");
+    int rc = confirm_delete(
+        c, a,
+        fmt_str("Delete rule %ld of autoscale setting '%s' in resource group '%s'?", idx, asn, g));
+    if (rc) return rc;
     char *p = as_path(g, asn);
-    int rc = api(c, "DELETE", fmt_str("%s/rules/%ld", p, idx), NULL, NULL);
+    rc = api(c, "DELETE", fmt_str("%s/rules/%ld", p, idx), NULL, NULL);
     free(p);
     if (!rc && c->out == OUT_TABLE) printf("Rule %ld deleted from '%s'.\n", idx, asn);
     return rc;
@@ -650,13 +665,7 @@ static const struct opt update_opts[] = {
     {"user-data|custom-data", 0, OPT_VALUE, "FILE", "new user data for the model (- : stdin)",
      "userData"},
     OPT_TAGS("replace the tags (not a model change)"),
-    {0},
-};
-
-static const struct opt delete_opts[] = {
-    OPT_G("scale set"),
-    OPT_N("scale set"),
-    OPT_YES,
+    OPT_TAG_UPDATES,
     {0},
 };
 
@@ -719,10 +728,11 @@ static const struct cmd vmss_inst_c = {
 static const struct cmd vmss_delete_c = {.name = "delete",
                                          .summary = "Delete a scale set and all its instances",
                                          .usage = "-g RG -n NAME [--yes]",
-                                         .opts = delete_opts,
+                                         .opts = gn_set,
                                          .run = vmss_delete,
                                          .positionals = 1,
-                                         .waits = true};
+                                         .waits = true,
+                                         .confirms = true};
 
 const struct cmd cmd_vmss = {
     .name = "vmss",
@@ -819,9 +829,10 @@ static const struct cmd rule_list_c = {.name = "list",
                                        .run = rule_list};
 static const struct cmd rule_delete_c = {.name = "delete",
                                          .summary = "Delete a rule by its index",
-                                         .usage = "-g RG --autoscale-name NAME --index N",
+                                         .usage = "-g RG --autoscale-name NAME --index N [--yes]",
                                          .opts = rule_delete_opts,
-                                         .run = rule_delete};
+                                         .run = rule_delete,
+                                         .confirms = true};
 static const struct cmd rule_c = {
     .name = "rule",
     .summary = "Autoscale rules: create, list, delete",

@@ -95,7 +95,8 @@ static const struct cmd sp_delete_c = {
     .opts = sp_name_opts,
     .run = res_delete,
     .res = &sp_resource,
-    .positionals = 1};
+    .positionals = 1,
+    .confirms = true};
 
 const struct cmd cmd_sp = {
     .name = "sp",

@@ -52,6 +52,7 @@ static void disk_view(struct cli *c, const json_t *d)
     kv_add(t, "Name", member_text(d, "name"));
     kv_add(t, "Resource group", member_text(d, "resourceGroup"));
     kv_add(t, "Tier", member_text(d, "tier"));
+    kv_add(t, "Host caching", member_text(d, "caching"));
     kv_add(t, "Size",
            fmt_str("%lld GiB (billed as %s, %lld GiB)", member_int(d, "sizeGiB"),
                    member_text(b, "name"), member_int(b, "sizeGiB")));
@@ -71,7 +72,6 @@ static const struct resource disk = {
     .scope = RES_GROUP,
     .columns = disk_columns,
     .view = disk_view,
-    .delete_asks = true,
     .ask_note = " and its data",
 };
 
@@ -98,6 +98,8 @@ static int disk_create(struct cli *c, struct args *a)
     json_t *body = json_pack("{ss}", "name", n);
     if (r) json_object_set_new(body, "sizeGiB", json_integer(gb));
     if (arg_str(a, "sku")) json_object_set_new(body, "tier", json_string(arg_str(a, "sku")));
+    if (arg_str(a, "caching"))
+        json_object_set_new(body, "caching", json_string(arg_str(a, "caching")));
     if (arg_str(a, "image")) json_object_set_new(body, "image", json_string(arg_str(a, "image")));
     if (arg_str(a, "snapshot"))
         json_object_set_new(body, "snapshot", json_string(arg_str(a, "snapshot")));
@@ -118,6 +120,8 @@ static int disk_update(struct cli *c, struct args *a)
     int r = arg_long(c, a, "size-gb", 1, 32767, &gb);
     if (r > 0) json_object_set_new(body, "sizeGiB", json_integer(gb));
     if (arg_str(a, "sku")) json_object_set_new(body, "tier", json_string(arg_str(a, "sku")));
+    if (arg_str(a, "caching"))
+        json_object_set_new(body, "caching", json_string(arg_str(a, "caching")));
     if (r < 0 || !json_object_size(body)) {
         json_decref(body);
         free(p);
@@ -188,18 +192,35 @@ static int snap_create(struct cli *c, struct args *a)
 
 static const struct column image_columns[] = {
     COL("Name", "name", CELL_TEXT),
-    COL("BootMode", "bootMode", CELL_TEXT),
-    COL(">MinDiskGiB", "sizeGiB", CELL_INT),
-    COL("Format", "format", CELL_TEXT),
-    COL("BuiltIn", "builtin", CELL_YESNO),
+    COL("Alias", "alias", CELL_TEXT),
+    COL("Urn", "urn", CELL_TEXT),
+    COL("OS", "os", CELL_TEXT),
+    COL(">SizeGiB", "sizeGiB", CELL_INT),
+    COL("Provisioning", "provisioning", CELL_TEXT),
     COL("State", "provisioningState", CELL_TEXT),
     {0},
 };
+
+static const char *provisioning_text(const json_t *i)
+{
+    const char *p = member_text(i, "provisioning");
+    if (strcmp(p, "cloud-init") == 0)
+        return "cloud-init, from a NoCloud seed disk kumod attaches (admin account, SSH keys, "
+               "password, host name, user data, root file system grown)";
+    if (strcmp(p, "kumo") == 0)
+        return "kumo's metadata service (admin account and SSH keys, no password; user data)";
+    if (strcmp(p, "none") == 0) return "none (no admin account or keys are made)";
+    return p;
+}
 
 static void image_view(struct cli *c, const json_t *i)
 {
     struct table *t = kv_new();
     kv_add(t, "Name", member_text(i, "name"));
+    if (member_str(i, "alias")) kv_add(t, "Alias", member_str(i, "alias"));
+    if (member_str(i, "urn")) kv_add(t, "URN", member_str(i, "urn"));
+    if (member_str(i, "os")) kv_add(t, "OS", member_str(i, "os"));
+    kv_add(t, "Provisioning", provisioning_text(i));
     kv_add(t, "Boot mode",
            strcmp(member_text(i, "bootMode"), "direct") == 0
                ? "direct (kumo-vmm loads the kernel; the disk is the root file system)"
@@ -252,6 +273,10 @@ static int image_create(struct cli *c, struct args *a)
     const char *initrd = abs_file(c, a, "initrd", &bad);
     if (bad) return KX_USAGE;
     json_t *body = json_pack("{ss ss}", "name", n, "source", src);
+    /* a distribution's cloud image boots its own kernel (docs/images.md):
+     * firmware boot unless a kernel is given */
+    if (!arg_str(a, "boot-mode") && !kernel && !initrd && !arg_str(a, "kernel-args"))
+        json_object_set_new(body, "bootMode", json_string("firmware"));
     if (arg_str(a, "format"))
         json_object_set_new(body, "format", json_string(arg_str(a, "format")));
     if (arg_str(a, "boot-mode"))
@@ -260,6 +285,9 @@ static int image_create(struct cli *c, struct args *a)
     if (initrd) json_object_set_new(body, "initrd", json_string(initrd));
     if (arg_str(a, "kernel-args"))
         json_object_set_new(body, "kernelArgs", json_string(arg_str(a, "kernel-args")));
+    if (arg_str(a, "provisioning"))
+        json_object_set_new(body, "provisioning", json_string(arg_str(a, "provisioning")));
+    if (arg_str(a, "os")) json_object_set_new(body, "os", json_string(arg_str(a, "os")));
     json_t *img;
     int rc = api(c, "POST", "/images", body, &img);
     if (rc) return rc;
@@ -285,6 +313,7 @@ static const struct opt disk_create_opts[] = {
      "its size; default: its size)",
      "sizeGiB"},
     {"sku", 0, OPT_VALUE, "TIER", "Standard_HDD, Standard_SSD (default) or Premium_SSD", "tier"},
+    {"caching", 0, OPT_VALUE, "MODE", "host caching: None, ReadOnly or ReadWrite (default: ReadWrite for an OS disk, ReadOnly for a Premium_SSD data disk, else None)", "caching"},
     {"image", 0, OPT_VALUE, "IMAGE", "start as a copy of this image", "image"},
     {"snapshot", 0, OPT_VALUE, "SNAPSHOT", "start as a copy of this snapshot", "snapshot"},
     {0},
@@ -294,12 +323,8 @@ static const struct opt disk_update_opts[] = {
     OPT_N("disk"),
     {"size-gb", 0, OPT_VALUE, "GIB", "the new size (disks only grow)", "sizeGiB"},
     {"sku", 0, OPT_VALUE, "TIER", "the new tier", "tier"},
-    {0},
-};
-static const struct opt disk_delete_opts[] = {
-    OPT_G("disk"),
-    OPT_N("disk"),
-    OPT_YES,
+    {"caching", 0, OPT_VALUE, "MODE",
+     "the new host caching: None, ReadOnly or ReadWrite (its VM stopped)", "caching"},
     {0},
 };
 
@@ -327,8 +352,7 @@ static const struct cmd disk_update_c = {
     .opts = disk_update_opts,
     .run = disk_update,
     .positionals = 1};
-static const struct cmd disk_delete_c =
-    RES_DELETE(&disk, "Delete a disk no VM uses", disk_delete_opts);
+static const struct cmd disk_delete_c = RES_DELETE(&disk, "Delete a disk no VM uses", disk_opts);
 const struct cmd cmd_disk = {
     .name = "disk",
     .summary = "Managed disks: create, list, show, update, delete",
@@ -373,9 +397,17 @@ static const struct opt image_create_opts[] = {
      "source"},
     {"format", 0, OPT_VALUE, "FORMAT", "auto (default), raw, qcow2, vhd or vmdk", "format"},
     {"boot-mode", 0, OPT_VALUE, "MODE",
-     "direct (default: kumo-vmm loads --kernel, the disk is the root) or firmware (OpenSBI "
-     "and U-Boot boot the disk, as for a distribution's riscv64 cloud image)",
+     "firmware (default: OpenSBI and U-Boot boot what the disk holds, as a distribution's "
+     "riscv64 cloud image wants; docs/images.md) or direct (kumo-vmm loads --kernel, the disk "
+     "is the root file system)",
      "bootMode"},
+    {"provisioning", 0, OPT_VALUE, "HOW",
+     "how its guest gets its admin account, keys and user data: cloud-init (default for "
+     "firmware boot: a NoCloud seed disk), kumo (kumo's metadata service, as the default "
+     "guest) or none (default for direct boot)",
+     "provisioning"},
+    {"os", 0, OPT_VALUE, "TEXT", "what it runs, shown by kumo image list (e.g. \"Ubuntu 24.04\")",
+     "os"},
     {"kernel", 0, OPT_VALUE, "FILE",
      "direct boot: the kernel Image (default: the default "
      "image's)",
@@ -387,16 +419,23 @@ static const struct opt image_create_opts[] = {
 static const struct cmd image_create_c = {
     .name = "create",
     .summary = "Import a disk image file (operator)",
-    .usage = "-n NAME --source FILE [--format F] [--boot-mode direct|firmware] [--kernel FILE] "
-             "[--initrd FILE] [--kernel-args ARGS] [--no-wait]",
+    .usage = "-n NAME --source FILE [--format F] [--boot-mode firmware|direct] [--provisioning "
+             "cloud-init|kumo|none] [--os TEXT] [--kernel FILE] [--initrd FILE] [--kernel-args "
+             "ARGS] [--no-wait]",
     .help = "Import a disk image from kumod's host into kumod's image store (converted to "
-            "qcow2). Images are host-wide: VMs of every group can use them.",
+            "qcow2). Images are host-wide: VMs of every group can use them.\n"
+            "A riscv64 Linux cloud image that follows kumo's contract (docs/images.md: it "
+            "boots through U-Boot's distro boot - extlinux.conf - or EFI, its console is "
+            "ttyS0, cloud-init reads a NoCloud seed disk) boots and is provisioned as the "
+            "Debian image is: that is the default (firmware boot, cloud-init). With --kernel, "
+            "kumo-vmm boots that kernel directly with the disk as its root file system.",
     .opts = image_create_opts,
     .run = image_create,
     .positionals = 1,
     .waits = true,
-    .examples = "  kumo image create -n debian --source debian-12-riscv64.qcow2 --boot-mode "
-                "firmware\n"};
+    .examples = "  kumo image create -n ubuntu-24.04 --source ubuntu-24.04-riscv64.img --os "
+                "\"Ubuntu 24.04\"\n"
+                "  kumo image create -n tiny --source rootfs.ext4 --kernel Image\n"};
 static const struct cmd image_list_c = RES_LIST(&image, "List images", NULL);
 static const struct cmd image_show_c = RES_SHOW(&image, "Show an image", image_opts);
 static const struct cmd image_delete_c =

@@ -156,6 +156,11 @@ static int vm_up(struct cli *c, struct args *a)
         json_t *body = json_pack("{ss ss}", "name", n, "size", size);
         if (arg_str(a, "image"))
             json_object_set_new(body, "image", json_string(arg_str(a, "image")));
+        if (os_profile_into(c, a, body, arg_str(a, "image")) < 0) {
+            json_decref(body);
+            free(vp);
+            return KX_USAGE;
+        }
         if (arg_str(a, "public-ip-name"))
             json_object_set_new(body, "publicIp", json_string(arg_str(a, "public-ip-name")));
         else if (!arg_has(a, "no-public-ip"))
@@ -176,11 +181,13 @@ static int vm_up(struct cli *c, struct args *a)
         started = true;
     } else {
         if (arg_has(a, "size") || arg_has(a, "image") || arg_has(a, "no-public-ip") ||
-            arg_has(a, "public-ip-name"))
+            arg_has(a, "public-ip-name") || arg_has(a, "admin-username") ||
+            arg_has(a, "ssh-key-value") || arg_has(a, "generate-ssh-keys") ||
+            arg_has(a, "admin-password"))
             fprintf(stderr,
-                    "%s: note: VM '%s' exists already: --size, --image and the public IP "
-                    "options apply only when it is created ('kumo vm resize' changes its "
-                    "size)\n",
+                    "%s: note: VM '%s' exists already: --size, --image, the public IP and the "
+                    "admin account options apply only when it is created ('kumo vm resize' "
+                    "changes its size)\n",
                     c->prog, n);
         const char *prov = member_str(vm, "provisioningState");
         if (is(prov, "Creating") || is(prov, "Updating")) { /* let that finish first */
@@ -285,6 +292,17 @@ static const struct opt up_opts[] = {
      "a new VM gets no public IP (default: NAME-ip, TCP 22, 80 and 443 on host ports)", NULL},
     {"public-ip-name", 0, OPT_VALUE, "NAME", "a new VM uses this public IP (made if missing)",
      "publicIp"},
+    {"admin-username", 0, OPT_VALUE, "NAME",
+     "a new VM's admin account (default: $USER unless root, else azureuser)",
+     "osProfile.adminUsername"},
+    {"ssh-key-value|ssh-key-values", 0, OPT_LIST, "KEY|@FILE",
+     "a new VM's SSH public keys (default: your ~/.ssh/id_ed25519.pub, id_ecdsa.pub or "
+     "id_rsa.pub, if there is one)",
+     "osProfile.sshPublicKeys"},
+    {"generate-ssh-keys", 0, OPT_FLAG, NULL,
+     "use ~/.ssh/id_ed25519.pub, making the key pair if it is missing", "osProfile.sshPublicKeys"},
+    {"admin-password", 0, OPT_VALUE, "PASSWORD",
+     "a new VM's admin password, where its image takes one", "osProfile.adminPassword"},
     {"console", 0, OPT_FLAG, NULL, "then attach to its serial console (Ctrl-] detaches)", NULL},
     {"linger", 0, OPT_VALUE, "SECONDS",
      "console, stdin not a terminal: after its end, leave once the guest is back at its prompt "
@@ -300,13 +318,17 @@ static const struct opt up_opts[] = {
 const struct cmd cmd_up = {
     .name = "up",
     .summary = "Make sure a VM exists and runs (create or start it), then its console",
-    .usage = "[-g RG] [-n NAME] [--size SIZE] [--image IMAGE] [--no-public-ip] [--console]",
+    .usage = "[-g RG] [-n NAME] [--size SIZE] [--image IMAGE] [--no-public-ip] "
+             "[--generate-ssh-keys] [--console]",
     .help = "Make sure the VM NAME (default: default) of resource group RG (default: default) "
             "exists and runs: the group is made if missing; the VM is created if missing, with "
             "the image default, a 2-vCPU size that fits the location, its OS disk and the "
             "network az vm create makes (NAME-vnet, NAME-nsg allowing SSH, NAME-nic) with a "
-            "public IP NAME-ip whose host ports reach TCP 22, 80 and 443; a Stopped or "
-            "Deallocated VM is started. kumo prints the VM with its IPs and ports.\n"
+            "public IP NAME-ip whose host ports reach TCP 22, 80 and 443, and, as az does, "
+            "an admin account ($USER, else azureuser) with your SSH key (~/.ssh/id_ed25519.pub, "
+            "id_ecdsa.pub or id_rsa.pub; --generate-ssh-keys makes one), so that 'kumo vm ssh "
+            "-g RG NAME' logs in; a Stopped or Deallocated VM is started. kumo prints the VM "
+            "with its IPs and ports.\n"
             "With --console it then attaches to the serial console, showing the boot when it "
             "started the VM: on a terminal as 'kumo vm console' does (Ctrl-] or Ctrl-A x "
             "detaches, the VM keeps running). When stdin is not a terminal, kumo sends it once "
@@ -318,7 +340,9 @@ const struct cmd cmd_up = {
     .opts = up_opts,
     .run = vm_up,
     .positionals = 1,
-    .examples = "  kumo up --console\n"
-                "  kumo up -g web -n web1 --size B1s\n"
-                "  printf 'uname -a\\npoweroff\\n' | kumo up --console\n",
+    .examples =
+        "  kumo up --console\n"
+        "  kumo up -n deb --image Debian13 --generate-ssh-keys && kumo vm ssh -g default deb\n"
+        "  kumo up -g web -n web1 --size B1s\n"
+        "  printf 'uname -a\\npoweroff\\n' | kumo up --console\n",
 };

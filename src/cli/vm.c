@@ -35,12 +35,14 @@ static const char *ports_of(const json_t *pip, bool with_addr)
     json_array_foreach(json_object_get(pip, "ports"), i, p)
     {
         const char *proto = lower(member_text(p, "protocol"));
+        const char *blocked = member_str(p, "blockedBy");
         out = with_addr
-                  ? fmt_str("%s%s%s/%lld -> %s:%lld%s", out, *out ? ", " : "", proto,
+                  ? fmt_str("%s%s%s/%lld -> %s:%lld%s%s%s", out, *out ? ", " : "", proto,
                             member_int(p, "port"), addr, member_int(p, "hostPort"),
-                            pip_port_failed(pip, p) ? " (not forwarded: host port in use)" : "")
-                  : fmt_str("%s%s%lld->%lld", out, *out ? "," : "", member_int(p, "port"),
-                            member_int(p, "hostPort"));
+                            pip_port_failed(pip, p) ? " (not forwarded: host port in use)" : "",
+                            blocked ? " (blocked by " : "", blocked ? fmt_str("%s)", blocked) : "")
+                  : fmt_str("%s%s%lld->%lld%s", out, *out ? "," : "", member_int(p, "port"),
+                            member_int(p, "hostPort"), blocked ? "(blocked)" : "");
     }
     return *out ? out : "-";
 }
@@ -104,6 +106,30 @@ void vm_view(struct cli *c, const json_t *vm)
     else
         kv_add(t, "Power state", member_text(vm, "powerState"));
     kv_add(t, "Provisioning", fmt_state(vm));
+    const json_t *osp = json_object_get(vm, "osProfile");
+    if (json_is_object(osp)) {
+        size_t nk = json_array_size(json_object_get(osp, "sshPublicKeys"));
+        kv_add(t, "Admin account",
+               fmt_str("%s (%zu SSH key%s%s)", member_text(osp, "adminUsername"), nk,
+                       nk == 1 ? "" : "s",
+                       member_bool(osp, "adminPasswordSet") ? ", a password" : ""));
+    }
+    const json_t *gp = json_object_get(vm, "osProvisioning");
+    if (member_str(gp, "state")) {
+        const char *stages = "";
+        size_t si;
+        const json_t *ev;
+        json_array_foreach(json_object_get(gp, "stages"), si, ev)
+        {
+            stages = fmt_str(
+                "%s%s%s %s%s", stages, *stages ? ", " : "", member_text(ev, "name"),
+                member_str(ev, "result") ? member_str(ev, "result") : member_text(ev, "event_type"),
+                strcmp(member_text(ev, "name"), "modules-final") == 0 ? " (user data)" : "");
+        }
+        kv_add(t, "Guest setup",
+               fmt_str("%s%s%s", member_text(gp, "state"), *stages ? ": " : " (no report yet)",
+                       stages));
+    }
     size_t i;
     const json_t *nic;
     json_array_foreach(json_object_get(vm, "networkInterfaces"), i, nic)
@@ -138,10 +164,25 @@ void vm_view(struct cli *c, const json_t *vm)
     if (json_is_object(le))
         kv_add(t, "Last exit",
                fmt_str("%s at %s", member_text(le, "reason"), fmt_time(member_str(le, "at"))));
+    bool blocked = false;
+    json_array_foreach(json_object_get(vm, "networkInterfaces"), i, nic)
+    {
+        const json_t *p;
+        size_t j;
+        json_array_foreach(member_at(nic, "publicIp.ports"), j, p) blocked =
+            blocked || member_str(p, "blockedBy");
+    }
+    if (blocked)
+        kv_add(t, "Blocked ports",
+               fmt_str("an NSG drops what comes in to the ports marked blocked; 'kumo vm "
+                       "open-port -g %s -n %s --port PORT' lets one in",
+                       g, n));
     kv_add(t, "Created", fmt_time(member_str(vm, "createdAt")));
     const char *ps = member_text(vm, "powerState");
-    if (strcmp(ps, "Running") == 0 || strcmp(ps, "Starting") == 0)
+    if (strcmp(ps, "Running") == 0 || strcmp(ps, "Starting") == 0) {
         kv_add(t, "Console", fmt_str("kumo vm console -g %s %s", g, n));
+        if (json_is_object(osp)) kv_add(t, "SSH", fmt_str("kumo vm ssh -g %s %s", g, n));
+    }
     kv_print(t, c->out);
 }
 
@@ -201,11 +242,17 @@ static int vm_create(struct cli *c, struct args *a)
 
     json_t *body = json_pack("{ss ss}", "name", n, "size", size);
     if (arg_str(a, "image")) json_object_set_new(body, "image", json_string(arg_str(a, "image")));
+    if (os_profile_into(c, a, body, arg_str(a, "image")) < 0) {
+        json_decref(body);
+        return KX_USAGE;
+    }
     long v;
     int r;
     json_t *os = json_object();
     if (arg_str(a, "os-disk-tier"))
         json_object_set_new(os, "tier", json_string(arg_str(a, "os-disk-tier")));
+    if (arg_str(a, "os-disk-caching"))
+        json_object_set_new(os, "caching", json_string(arg_str(a, "os-disk-caching")));
     if ((r = arg_long(c, a, "os-disk-size-gb", 1, 32767, &v)) < 0) goto bad_os;
     if (r) json_object_set_new(os, "sizeGiB", json_integer(v));
     if (json_object_size(os))
@@ -216,6 +263,11 @@ static int vm_create(struct cli *c, struct args *a)
     int nd, na;
     const char *const *sizes = arg_list(a, "data-disk-sizes-gb", &nd);
     const char *const *attach = arg_list(a, "attach-data-disks", &na);
+    if (arg_has(a, "data-disk-caching") && !nd && !na) {
+        json_decref(body);
+        return usage_error(c, "--data-disk-caching applies to the data disks of "
+                              "--data-disk-sizes-gb or --attach-data-disks, and none is given");
+    }
     if (arg_has(a, "data-disk-tier") && !nd) {
         json_decref(body);
         return usage_error(c, "--data-disk-tier applies to the new disks of "
@@ -237,10 +289,16 @@ static int vm_create(struct cli *c, struct args *a)
             json_t *d = json_pack("{sI}", "sizeGiB", (json_int_t)gb);
             if (arg_str(a, "data-disk-tier"))
                 json_object_set_new(d, "tier", json_string(arg_str(a, "data-disk-tier")));
+            if (arg_str(a, "data-disk-caching"))
+                json_object_set_new(d, "caching", json_string(arg_str(a, "data-disk-caching")));
             json_array_append_new(dd, d);
         }
-        for (int i = 0; i < na; i++)
-            json_array_append_new(dd, json_pack("{ss}", "disk", attach[i]));
+        for (int i = 0; i < na; i++) {
+            json_t *d = json_pack("{ss}", "disk", attach[i]);
+            if (arg_str(a, "data-disk-caching"))
+                json_object_set_new(d, "caching", json_string(arg_str(a, "data-disk-caching")));
+            json_array_append_new(dd, d);
+        }
     }
     if (nn) {
         const char *const *nics = arg_list(a, "nics", &nn);
@@ -260,6 +318,7 @@ static int vm_create(struct cli *c, struct args *a)
         json_object_set_new(body, "nsg", json_string(arg_str(a, "nsg")));
     if (arg_has(a, "public-ip")) json_object_set_new(body, "publicIp", json_true());
     if (arg_has(a, "dedicated")) json_object_set_new(body, "dedicated", json_true());
+    if (arg_str(a, "host")) json_object_set_new(body, "host", json_string(arg_str(a, "host")));
     if (arg_str(a, "public-ip-name") && *arg_str(a, "public-ip-name")) /* "": none, as az */
         json_object_set_new(body, "publicIp", json_string(arg_str(a, "public-ip-name")));
     if (user_data_into(c, a, body) < 0 || tags_into(c, a, body) < 0) {
@@ -371,45 +430,314 @@ static int vm_resize(struct cli *c, struct args *a)
     return vm_action(c, a, "resize", body);
 }
 
+/* "a, b and c" */
+static const char *and_list(const char *list, const char *item)
+{
+    return *list ? fmt_str("%s, %s", list, item) : fmt_str("%s", item);
+}
+
+static const char *finish_and(const char *list)
+{
+    const char *last = strrchr(list, ',');
+    if (!last) return list;
+    return fmt_str("%.*s and%s", (int)(last - list), list, last + 1);
+}
+
+/* What a delete of vm takes with it and what it leaves (detached), by the
+ * deleteOption kumod gives each disk, NIC and public IP. disks: "owned"
+ * (the default), "keep" or "all". */
+static void delete_lists(const json_t *vm, const char *disks, const char **gone, const char **kept)
+{
+    const char *g = "", *k = "";
+    const json_t *os = json_object_get(vm, "osDisk");
+    if (json_is_object(os)) {
+        const char *item = fmt_str("OS disk '%s'", member_text(os, "name"));
+        if (!strcmp(disks, "keep"))
+            k = and_list(k, item);
+        else
+            g = and_list(g, item);
+    }
+    size_t i;
+    const json_t *d;
+    json_array_foreach(json_object_get(vm, "dataDisks"), i, d)
+    {
+        const char *item = fmt_str("data disk '%s'", member_text(d, "name"));
+        bool goes = !strcmp(disks, "all") ||
+                    (!strcmp(disks, "owned") && !strcmp(member_text(d, "deleteOption"), "Delete"));
+        if (goes)
+            g = and_list(g, item);
+        else
+            k = and_list(k, item);
+    }
+    const json_t *nic;
+    json_array_foreach(json_object_get(vm, "networkInterfaces"), i, nic)
+    {
+        bool nic_goes = !strcmp(member_text(nic, "deleteOption"), "Delete");
+        const char *item = fmt_str("NIC '%s'", member_text(nic, "name"));
+        if (nic_goes)
+            g = and_list(g, item);
+        else
+            k = and_list(k, item);
+        const json_t *pip = json_object_get(nic, "publicIp");
+        if (!json_is_object(pip)) continue;
+        item = fmt_str("public IP '%s'", member_text(pip, "name"));
+        if (!strcmp(member_text(pip, "deleteOption"), "Delete"))
+            g = and_list(g, item);
+        else
+            k = and_list(k, item);
+    }
+    *gone = finish_and(g);
+    *kept = finish_and(k);
+}
+
 static int vm_delete(struct cli *c, struct args *a)
 {
     const char *g, *n;
     char *p = res_path(c, a, &vm_resource, true, &g, &n);
     if (!p) return KX_USAGE;
-    bool keep = arg_has(a, "keep-disks");
-    if (!arg_has(a, "yes") && !confirm(fmt_str("Delete VM '%s' in resource group '%s'%s?", n, g,
-                                               keep ? "" : " and its disks"))) {
+    bool keep = arg_has(a, "keep-disks"), all = arg_has(a, "delete-data-disks");
+    if (keep && all) {
         free(p);
-        return usage_error(c, "not confirmed: nothing deleted (--yes skips the question)");
+        return usage_error(c, "--keep-disks keeps every disk and --delete-data-disks deletes "
+                              "them: give one of them");
+    }
+    const char *disks = keep ? "keep" : all ? "all" : "owned";
+    /* without a terminal, refuse before anything is sent */
+    if (!arg_has(a, "yes") && !isatty(STDIN_FILENO)) {
+        free(p);
+        return confirm_delete(c, a, "");
     }
     json_t *vm;
-    long st = 0;
-    int rc = api_status(c, "DELETE", keep ? fmt_str("%s?keepDisks=true", p) : p, NULL, &vm, &st);
+    int rc = api(c, "GET", p, NULL, &vm);
     if (rc) {
         free(p);
         return rc;
     }
-    const char *disks = "";
-    if (vm) {
-        const json_t *os = json_object_get(vm, "osDisk");
-        char *list = fmt_str("%s", member_str(os, "name") ? member_str(os, "name") : "");
-        size_t i;
-        const json_t *d;
-        json_array_foreach(json_object_get(vm, "dataDisks"), i, d) list =
-            fmt_str("%s%s%s", list, *list ? ", " : "", member_text(d, "name"));
-        if (*list) disks = fmt_str(keep ? "; its disks %s are kept" : " with its disks %s", list);
-    }
+    const char *gone, *kept;
+    delete_lists(vm, disks, &gone, &kept);
     json_decref(vm);
+    rc = confirm_delete(c, a,
+                        fmt_str("Delete VM '%s' of resource group '%s'%s%s%s%s%s?", n, g,
+                                *gone ? " with its " : "", gone, *kept ? " (keeping " : "", kept,
+                                *kept ? ", detached)" : ""));
+    if (rc) {
+        free(p);
+        return rc;
+    }
+    long st = 0;
+    const char *q = keep ? "?keepDisks=true" : all ? "?deleteDataDisks=true" : "";
+    rc = api_status(c, "DELETE", fmt_str("%s%s", p, q), NULL, &vm, &st);
+    json_decref(vm);
+    if (rc) {
+        free(p);
+        return rc;
+    }
     if (st == 202 && !c->no_wait)
         rc = api_wait(c, p, fmt_str("VM '%s'", n), show_cmd(g, n), true, NULL);
     free(p);
     if (rc) return rc;
     if (c->out == OUT_TABLE) {
-        if (st == 202 && c->no_wait)
-            printf("Accepted: VM '%s' is being deleted%s.\n", n, disks);
-        else
-            printf("Deleted VM '%s' of resource group '%s'%s.\n", n, g, disks);
+        printf("%s VM '%s' of resource group '%s'%s%s.\n",
+               st == 202 && c->no_wait ? "Deleting" : "Deleted", n, g, *gone ? " with its " : "",
+               gone);
+        if (*kept)
+            printf("Kept, detached (still billed): %s. 'kumo disk list -g %s' lists the "
+                   "disks; 'kumo disk delete' deletes one.\n",
+                   kept, g);
     }
+    return KX_OK;
+}
+
+/* ---- run-command ---- */
+
+#define AGENT_WAIT_S 180 /* kumod's wait for the guest's agent (runcmd.h) */
+
+/* The script: --script words, one line each ("@FILE": the file's text,
+ * "-": stdin); NULL after a usage error. */
+static char *script_of(struct cli *c, const struct args *a)
+{
+    int n;
+    const char *const *words = arg_list(a, "script", &n);
+    if (!n) {
+        usage_error(c, "missing --script 'COMMANDS' (sh, as root; @FILE or - reads it)");
+        return NULL;
+    }
+    char *out = fmt_str("%s", "");
+    for (int i = 0; i < n; i++) {
+        const char *w = words[i];
+        if (w[0] == '@' || !strcmp(w, "-")) {
+            FILE *f = !strcmp(w, "-") ? stdin : fopen(w + 1, "r");
+            if (!f) {
+                usage_error(c, "--script: cannot read %s: %s", w + 1, strerror(errno));
+                return NULL;
+            }
+            char buf[16385];
+            size_t got = fread(buf, 1, sizeof(buf) - 1, f);
+            bool more = !feof(f) && fgetc(f) != EOF;
+            if (f != stdin) fclose(f);
+            if (more) {
+                usage_error(c, "--script: %s is longer than 16 KiB", w);
+                return NULL;
+            }
+            buf[got] = 0;
+            w = buf;
+            out = fmt_str("%s%s%s", out, *out ? "\n" : "", w);
+            continue;
+        }
+        out = fmt_str("%s%s%s", out, *out ? "\n" : "", w);
+    }
+    if (strlen(out) > 16384) {
+        usage_error(c,
+                    "--script: %zu bytes; at most 16 KiB (copy a longer program in with a "
+                    "disk, or user data)",
+                    strlen(out));
+        return NULL;
+    }
+    return out;
+}
+
+static int vm_run_command(struct cli *c, struct args *a)
+{
+    const char *g, *n;
+    long secs = 90;
+    if (arg_long(c, a, "timeout", 1, 3600, &secs) < 0) return KX_USAGE;
+    char *script = script_of(c, a);
+    if (!script) return KX_USAGE;
+    char *p = res_path(c, a, &vm_resource, true, &g, &n);
+    if (!p) return KX_USAGE;
+    json_t *run;
+    long st = 0;
+    int rc = api_status(c, "POST", fmt_str("%s/runCommand", p),
+                        json_pack("{ss sI}", "script", script, "timeoutSeconds", (json_int_t)secs),
+                        &run, &st);
+    free(p);
+    if (rc) return rc;
+    const char *what = fmt_str("command %s on VM '%s'", member_text(run, "name"), n);
+    const char *path = fmt_str("/resourceGroups/%s/virtualMachines/%s/runCommands/%s", g, n,
+                               member_text(run, "name"));
+    char *rp = api_path("%s", path);
+    /* the guest may still be booting: kumod waits for its agent first */
+    c->timeout = (double)secs + AGENT_WAIT_S + 30;
+    json_t *final = NULL;
+    if (st == 202)
+        rc = api_wait(
+            c, rp, what,
+            fmt_str("kumo vm run-commands -g %s -n %s --id %s", g, n, member_text(run, "name")),
+            false, &final);
+    else
+        final = json_incref(run);
+    free(rp);
+    json_decref(run);
+    if (!final) return rc ? rc : KX_ERROR;
+    if (c->out == OUT_JSON) {
+        print_json(final);
+    } else {
+        const char *out = member_str(final, "stdout"), *err = member_str(final, "stderr");
+        if (out) fputs(out, stdout);
+        fflush(stdout);
+        if (err) fputs(err, stderr);
+        if (member_bool(final, "truncated"))
+            fprintf(stderr,
+                    "%s: (the output was longer: kumod keeps its last %d KiB; stdout %lld "
+                    "bytes, stderr %lld bytes)\n",
+                    c->prog, 8, member_int(final, "stdoutBytes"), member_int(final, "stderrBytes"));
+    }
+    const char *status = member_text(final, "status");
+    const json_t *code = json_object_get(final, "exitCode");
+    if (!strcmp(status, "TimedOut"))
+        rc = KX_TIMEOUT;
+    else if (!strcmp(status, "Succeeded") && json_is_integer(code))
+        rc = (int)(json_integer_value(code) & 255); /* the command's exit status, as ssh */
+    else if (!rc)
+        rc = KX_ERROR;
+    json_decref(final);
+    return rc;
+}
+
+static const struct column run_columns[] = {
+    COL("Id", "name", CELL_TEXT),
+    COL("Status", "status", CELL_TEXT),
+    COL(">Exit", "exitCode", CELL_INT),
+    COL("Started (UTC)", "startedAt", CELL_TIME),
+    COL("Ended (UTC)", "endedAt", CELL_TIME),
+    {0},
+};
+
+static void run_view(struct cli *c, const json_t *r)
+{
+    struct table *t = kv_new();
+    kv_add(t, "Id", member_text(r, "name"));
+    kv_add(t, "VM", member_text(r, "virtualMachine"));
+    kv_add(t, "Status", member_text(r, "status"));
+    const json_t *code = json_object_get(r, "exitCode");
+    kv_add(t, "Exit status",
+           json_is_integer(code) ? fmt_str("%lld", json_integer_value(code)) : "-");
+    kv_add(t, "Error", member_text(json_object_get(r, "error"), "message"));
+    kv_add(t, "Started", fmt_time(member_str(r, "startedAt")));
+    kv_add(t, "Ended", fmt_time(member_str(r, "endedAt")));
+    kv_add(t, "Stdout",
+           member_str(r, "stdout") && *member_str(r, "stdout")
+               ? fmt_str("%lld bytes:\n%s", member_int(r, "stdoutBytes"), member_str(r, "stdout"))
+               : "-");
+    kv_add(t, "Stderr",
+           member_str(r, "stderr") && *member_str(r, "stderr")
+               ? fmt_str("%lld bytes:\n%s", member_int(r, "stderrBytes"), member_str(r, "stderr"))
+               : "-");
+    kv_print(t, c->out);
+}
+
+static int vm_run_list(struct cli *c, struct args *a)
+{
+    char *p = res_path(c, a, &vm_resource, true, NULL, NULL);
+    if (!p) return KX_USAGE;
+    const char *id = arg_str(a, "id");
+    int rc = id ? show_one(c, fmt_str("%s/runCommands/%s", p, id), run_view)
+                : list_path(c, fmt_str("%s/runCommands", p), run_columns);
+    free(p);
+    return rc;
+}
+
+/* ---- open-port ---- */
+
+static int vm_open_port(struct cli *c, struct args *a)
+{
+    const char *g, *n;
+    long port = 0, prio = 0;
+    int r = arg_long(c, a, "port", 1, 65535, &port);
+    if (r < 0) return KX_USAGE;
+    if (!r) return usage_error(c, "missing --port PORT: the port to let in (1-65535)");
+    if (arg_long(c, a, "priority", 100, 4096, &prio) < 0) return KX_USAGE;
+    char *p = res_path(c, a, &vm_resource, true, &g, &n);
+    if (!p) return KX_USAGE;
+    json_t *body = json_pack("{sI}", "port", (json_int_t)port);
+    if (prio) json_object_set_new(body, "priority", json_integer(prio));
+    if (arg_str(a, "protocol"))
+        json_object_set_new(body, "protocol", json_string(arg_str(a, "protocol")));
+    json_t *vm;
+    int rc = api(c, "POST", fmt_str("%s/openPort", p), body, &vm);
+    free(p);
+    if (rc) return rc;
+    const json_t *o = json_object_get(vm, "openedPort");
+    if (c->out == OUT_TABLE && o) {
+        const char *nsgs = member_text(o, "nsgs");
+        if (member_str(o, "rule"))
+            printf("Rule %s (priority %lld) in %s lets %s port %ld in.\n", member_text(o, "rule"),
+                   member_int(o, "priority"),
+                   strchr(nsgs, ',') ? fmt_str("NSGs %s", nsgs) : fmt_str("NSG %s", nsgs),
+                   lower(member_text(o, "protocol")), port);
+        else
+            printf("No NSG drops %s port %ld: no rule was needed.\n",
+                   lower(member_text(o, "protocol")), port);
+        printf(
+            "Public IP %s%s forwards %s:%lld to port %ld of VM '%s'%s.\n",
+            member_text(o, "publicIp"), member_bool(o, "publicIpCreated") ? " (made for it)" : "",
+            member_text(member_at(vm, "networkInterfaces.0.publicIp"), "ipAddress"),
+            member_int(o, "hostPort"), port, n,
+            member_bool(o, "live") ? "" : " from its next start (kumod runs without kumo-switch)");
+    } else {
+        print_one(c, vm, vm_view);
+    }
+    json_decref(vm);
     return KX_OK;
 }
 
@@ -654,17 +982,18 @@ static int vm_update(struct cli *c, struct args *a)
 {
     char *p = res_path(c, a, &vm_resource, true, NULL, NULL);
     if (!p) return KX_USAGE;
-    if (!arg_has(a, "tags")) {
+    json_t *body = json_object();
+    bool changed;
+    int rc = tags_update(c, a, p, body, &changed);
+    if (rc || !changed) {
         free(p);
-        return usage_error(c, "nothing to change: give --tags KEY=VALUE ...");
-    }
-    json_t *tags = parse_tags(c, a);
-    if (!tags) {
-        free(p);
-        return KX_USAGE;
+        json_decref(body);
+        return rc ? rc
+                  : usage_error(c, "nothing to change: give --set tags.KEY=VALUE, --add-tags "
+                                   "KEY=VALUE, --remove tags.KEY or --tags KEY=VALUE ...");
     }
     json_t *vm;
-    int rc = api(c, "PATCH", p, json_pack("{so}", "tags", tags), &vm);
+    rc = api(c, "PATCH", p, body, &vm);
     free(p);
     if (rc) return rc;
     print_vm(c, vm, true);
@@ -701,6 +1030,8 @@ static int disk_attach(struct cli *c, struct args *a)
                                   "them)");
         body = json_pack("{ss}", "disk", disk);
     }
+    if (arg_str(a, "caching"))
+        json_object_set_new(body, "caching", json_string(arg_str(a, "caching")));
     if (lun >= 0) json_object_set_new(body, "lun", json_integer(lun));
     char *p = vm_path(g, vmn);
     json_t *vm;
@@ -774,8 +1105,26 @@ static const struct opt create_opts[] = {
     {"name", 'n', OPT_VALUE, "NAME", "the VM's name, also the guest's host name", "name"},
     {"size", 0, OPT_VALUE, "SIZE", "vCPUs and memory: a size from 'kumo size list', e.g. B1s",
      "size"},
-    {"image", 0, OPT_VALUE, "IMAGE", "what it boots (default: default, kumo's Linux guest)",
+    {"image", 0, OPT_VALUE, "IMAGE",
+     "what it boots: an image's name, alias or URN from 'kumo image list' (default: default, "
+     "kumo's Linux guest; e.g. Debian13 or Debian:debian-13:13:latest)",
      "image"},
+    {"admin-username", 0, OPT_VALUE, "NAME",
+     "the admin account the image's provisioning makes (default: $USER unless root, else "
+     "azureuser)",
+     "osProfile.adminUsername"},
+    {"ssh-key-value|ssh-key-values", 0, OPT_LIST, "KEY|@FILE",
+     "its SSH public keys: a key, or @FILE (a .pub or authorized_keys file); repeatable "
+     "(default: your ~/.ssh/id_ed25519.pub, id_ecdsa.pub or id_rsa.pub, if there is one)",
+     "osProfile.sshPublicKeys"},
+    {"generate-ssh-keys", 0, OPT_FLAG, NULL,
+     "use ~/.ssh/id_ed25519.pub, making the key pair with ssh-keygen if it is missing",
+     "osProfile.sshPublicKeys"},
+    {"admin-password", 0, OPT_VALUE, "PASSWORD",
+     "its password, where the image takes one (Debian13 does, default does not): 12-123 "
+     "characters, 3 of lower case, upper case, digits, others; also turns on SSH password "
+     "logins",
+     "osProfile.adminPassword"},
     {"vnet|vnet-name", 0, OPT_VALUE, "VNET",
      "virtual network of its NIC (default NAME-vnet, made with 10.0.0.0/16 if missing)", "vnet"},
     {"subnet", 0, OPT_VALUE, "SUBNET", "subnet of that network (default: default, 10.0.0.0/24)",
@@ -798,6 +1147,8 @@ static const struct opt create_opts[] = {
      "Standard_HDD, Standard_SSD (default) or Premium_SSD", "osDisk.tier"},
     {"os-disk-size-gb", 0, OPT_VALUE, "GIB", "OS disk size (default: the image's, at least 4)",
      "osDisk"},
+    {"os-disk-caching", 0, OPT_VALUE, "MODE",
+     "OS disk host caching: None, ReadOnly or ReadWrite (default)", "osDisk.caching"},
     {"data-disk-sizes-gb", 0, OPT_LIST, "GIB",
      "new empty data disks NAME-data0, NAME-data1... of "
      "these sizes",
@@ -806,12 +1157,17 @@ static const struct opt create_opts[] = {
      "dataDisks"},
     {"attach-data-disks", 0, OPT_LIST, "DISK", "existing disks to attach as data disks",
      "dataDisks"},
+    {"data-disk-caching", 0, OPT_VALUE, "MODE",
+     "host caching of those data disks: None, ReadOnly or ReadWrite (default: ReadOnly on "
+     "Premium_SSD, else None)",
+     "dataDisks"},
     {"user-data|custom-data", 0, OPT_VALUE, "FILE",
      "user data (up to 64 KiB; '-' reads stdin), kept with "
      "the VM",
      "userData"},
     {"dedicated", 0, OPT_FLAG, NULL,
      "run on host cores of its own (one per vCPU) that no other VM shares", "dedicated"},
+    {"host", 0, OPT_VALUE, "HOST", "run on this host of the cluster (kumo host list)", "host"},
     OPT_TAGS("tags"),
     {0},
 };
@@ -845,8 +1201,38 @@ static const struct opt resize_opts[] = {
 static const struct opt delete_opts[] = {
     OPT_G("VM"),
     OPT_N("VM"),
-    {"keep-disks", 0, OPT_FLAG, NULL, "detach and keep its OS and data disks", NULL},
-    OPT_YES,
+    {"keep-disks", 0, OPT_FLAG, NULL, "detach and keep all its disks, the OS disk too", NULL},
+    {"delete-data-disks", 0, OPT_FLAG, NULL,
+     "also delete the data disks that were attached after its create", "query.deleteDataDisks"},
+    {0},
+};
+
+static const struct opt run_command_opts[] = {
+    OPT_G("VM"),
+    OPT_N("VM"),
+    {"script|scripts", 0, OPT_LIST, "COMMANDS",
+     "the commands (sh, as root, in /root); several: one line each; @FILE or - reads them "
+     "(16 KiB at most)",
+     "script"},
+    {"timeout", 0, OPT_VALUE, "SECONDS",
+     "kill the commands after this long (1-3600, default 90); exit code 5 then", "timeoutSeconds"},
+    {0},
+};
+
+static const struct opt run_show_opts[] = {
+    OPT_G("VM"),
+    OPT_N("VM"),
+    {"id", 0, OPT_VALUE, "ID", "one run (else: the VM's last 20)", NULL},
+    {0},
+};
+
+static const struct opt open_port_opts[] = {
+    OPT_G("VM"),
+    OPT_N("VM"),
+    {"port", 0, OPT_VALUE, "PORT", "the port of the VM to let in (1-65535)", "port"},
+    {"priority", 0, OPT_VALUE, "N",
+     "the rule's priority, 100-4096 (default: the lowest free one from 900)", "priority"},
+    {"protocol", 0, OPT_VALUE, "PROTO", "Tcp (default) or Udp", "protocol"},
     {0},
 };
 
@@ -873,10 +1259,8 @@ static const struct opt console_opts[] = {
 };
 
 static const struct opt update_opts[] = {
-    OPT_G("VM"),
-    OPT_N("VM"),
-    OPT_TAGS("replace the tags (\"\" alone clears them)"),
-    {0},
+    OPT_G("VM"),     OPT_N("VM"), OPT_TAGS("replace every tag (\"\" alone clears them)"),
+    OPT_TAG_UPDATES, {0},
 };
 
 static const struct opt attach_opts[] = {
@@ -889,6 +1273,10 @@ static const struct opt attach_opts[] = {
     {"sku", 0, OPT_VALUE, "TIER", "the new disk's tier: Standard_HDD, Standard_SSD, Premium_SSD",
      "tier"},
     {"lun", 0, OPT_VALUE, "N", "logical unit number 0-5 (default: the next free one)", "lun"},
+    {"caching", 0, OPT_VALUE, "MODE",
+     "host caching: None, ReadOnly or ReadWrite (default: the disk's, else ReadOnly on "
+     "Premium_SSD, else None)",
+     "caching"},
     {0},
 };
 
@@ -1017,15 +1405,20 @@ static const struct cmd resize_c = {
     .examples = "  kumo vm resize -g web -n web1 --size B2s --restart\n"};
 static const struct cmd delete_c = {
     .name = "delete",
-    .summary = "Delete a VM and its disks",
-    .usage = GN " [--keep-disks] [--yes]",
-    .help = "Power off and delete a VM with its OS and data disks (--keep-disks keeps them), "
-            "and the NIC and public IP its create made. Virtual networks and NSGs are kept. "
-            "On a terminal kumo asks first.",
+    .summary = "Delete a VM, its OS disk and what its create made",
+    .usage = GN " [--delete-data-disks | --keep-disks] [--yes]",
+    .help = "Power off and delete a VM with what its create made: its OS disk, the data disks "
+            "of its create (--data-disk-sizes-gb), its NIC and public IP. A disk attached "
+            "later, or an existing one attached at create (--attach-data-disks), is detached "
+            "and kept, as az does; --delete-data-disks deletes every attached disk, "
+            "--keep-disks keeps every disk, the OS disk too. Virtual networks and NSGs are "
+            "kept. On a terminal kumo first asks, naming what goes and what stays; without "
+            "one (a script, a pipe) it needs --yes and refuses otherwise (exit code 2).",
     .opts = delete_opts,
     .run = vm_delete,
     .positionals = 1,
-    .waits = true};
+    .waits = true,
+    .confirms = true};
 static const struct cmd console_c = {
     .name = "console",
     .summary = "Attach to a VM's serial console (Ctrl-] detaches)",
@@ -1043,6 +1436,72 @@ static const struct cmd console_c = {
     .opts = console_opts,
     .run = vm_console,
     .positionals = 1};
+static const struct cmd run_command_c = {
+    .name = "run-command",
+    .summary = "Run commands in a VM's guest; their output and exit status come back",
+    .usage = GN " --script 'COMMANDS' [--timeout SECONDS]",
+    .help = "Run commands in a Running VM's guest, as az vm run-command invoke does, through "
+            "the guest's agent on kumo's virtio channel (no network, no SSH: the default "
+            "image's init answers it). They run with sh, as root, in /root, with stdin "
+            "/dev/null; kumo prints what they wrote to stdout and stderr (the last 8 KiB of "
+            "each) and exits with their exit status, as ssh does (kumo's own exit codes mean "
+            "kumo failed: 5 when they ran longer than --timeout and were killed). A VM just "
+            "started is waited for until its guest answers (up to 3 minutes). One command at "
+            "a time per VM; 'kumo vm run-commands' lists the last ones.",
+    .opts = run_command_opts,
+    .run = vm_run_command,
+    .positionals = 1,
+    .examples = "  kumo vm run-command -g web -n web1 --script 'uname -a'\n"
+                "  kumo vm run-command -g web -n web1 --script @setup.sh --timeout 600\n"
+                "  kumo vm run-command -g web -n web1 --script 'httpd -p 8080 -h /www' -o json\n"};
+static const struct cmd runs_c = {
+    .name = "run-commands",
+    .summary = "A VM's last run commands, or one of them (--id)",
+    .usage = GN " [--id ID]",
+    .help = "List the last 20 commands run in a VM by 'kumo vm run-command' (their status and "
+            "exit status), or show one with its output.",
+    .opts = run_show_opts,
+    .run = vm_run_list,
+    .positionals = 1};
+static const struct cmd open_port_c = {
+    .name = "open-port",
+    .summary = "Let a port of a VM in from the Internet, live",
+    .usage = GN " --port PORT [--priority N] [--protocol Udp]",
+    .help = "Open a port of a VM, as az vm open-port does, and forward it: an inbound rule "
+            "open-port-PORT allowing it from anywhere in each network security group that "
+            "would drop it (the VM's subnet's and its NIC's), and the port on the VM's public "
+            "IP (a public IP NAME-ip is made for it when the VM has none; it goes with the "
+            "VM). Live: the VM is not restarted. 'kumo vm show' marks the forwarded ports an "
+            "NSG still blocks.",
+    .opts = open_port_opts,
+    .run = vm_open_port,
+    .positionals = 1,
+    .examples = "  kumo vm open-port -g web -n web1 --port 8080\n"
+                "  kumo vm open-port -g web -n web1 --port 53 --protocol Udp --priority 300\n"};
+static const struct cmd ssh_c = {
+    .name = "ssh",
+    .summary = "Log into a VM with ssh, through its public IP",
+    .usage = GN " [--user NAME] [-i KEY] [--ssh-arg=ARG ...] [-- COMMAND ...]",
+    .help = "Run the system's ssh to the VM, as az ssh vm does: kumo finds the host port its "
+            "public IP forwards to TCP 22 and its admin account (made at its create from "
+            "--admin-username and the SSH keys), and ssh logs in with your key. A VM's host "
+            "keys are remembered in known_hosts under its vmId (trusted at the first login). "
+            "Its NSG decides: a rule denying TCP 22 refuses the connection. Words after -- are "
+            "the command to run there; kumo's exit status is then ssh's (the command's).",
+    .opts =
+        (const struct opt[]){OPT_G("VM"),
+                             OPT_N("VM"),
+                             {"user|local-user", 0, OPT_VALUE, "NAME",
+                              "log in as NAME (default: the VM's admin account)", NULL},
+                             {"private-key-file", 'i', OPT_VALUE, "FILE",
+                              "the private key (default: ssh's own, ~/.ssh/id_*)", NULL},
+                             {"ssh-arg", 0, OPT_LIST, "ARG",
+                              "more arguments for ssh, e.g. --ssh-arg=-L8080:localhost:80", NULL},
+                             {0}},
+    .run = vm_ssh,
+    .positionals = MAX_POS,
+    .examples = "  kumo vm ssh -g web web1\n"
+                "  kumo vm ssh -g web web1 -- sudo apt-get install -y nginx\n"};
 static const struct cmd log_c = {
     .name = "log",
     .summary = "Print the boot diagnostics (serial console) log",
@@ -1058,12 +1517,18 @@ static const struct cmd history_c = {.name = "history",
                                      .opts = gn_opts,
                                      .run = vm_history,
                                      .positionals = 1};
-static const struct cmd update_c = {.name = "update",
-                                    .summary = "Replace a VM's tags",
-                                    .usage = GN " --tags K=V ...",
-                                    .opts = update_opts,
-                                    .run = vm_update,
-                                    .positionals = 1};
+static const struct cmd update_c = {
+    .name = "update",
+    .summary = "Change a VM's tags",
+    .usage = GN " (--set tags.K=V ... | --add-tags K=V ... | --remove tags.K ... | --tags K=V ...)",
+    .help = "Change a VM's tags: --set tags.KEY=VALUE and --add-tags KEY=VALUE add or change "
+            "tags and keep the others (az's --set), --remove tags.KEY drops one; --tags "
+            "replaces them all.",
+    .opts = update_opts,
+    .run = vm_update,
+    .positionals = 1,
+    .examples = "  kumo vm update -g web -n web1 --set tags.owner=ops\n"
+                "  kumo vm update -g web -n web1 --remove tags.owner\n"};
 static const struct cmd attach_c = {
     .name = "attach",
     .summary = "Attach an existing or new data disk",
@@ -1090,11 +1555,12 @@ static const struct cmd vmdisk_c = {
 const struct cmd cmd_vm = {
     .name = "vm",
     .summary = "Virtual machines: create, list, show, start, stop, deallocate, restart, "
-               "resize, delete, console, log",
+               "resize, delete, console, ssh, log",
     .help = "Virtual machines. A VM is billed per second by its size while it is allocated "
             "(Starting, Running, Stopping, Stopped); Deallocated VMs are not billed.",
     .sub = (const struct cmd *const[]){&create_c, &list_c, &show_c, &list_ips_c, &start_c, &stop_c,
-                                       &deallocate_c, &restart_c, &resize_c, &delete_c, &console_c,
+                                       &deallocate_c, &restart_c, &resize_c, &delete_c,
+                                       &run_command_c, &runs_c, &open_port_c, &console_c, &ssh_c,
                                        &log_c, &history_c, &update_c, &vmdisk_c, NULL},
     .examples = "  kumo vm create -g web -n web1 --size B1s --public-ip\n"
                 "  kumo vm list -g web\n"

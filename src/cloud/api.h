@@ -72,6 +72,8 @@ API_ROUTE_TABLES(API_ROUTE_EXTERN)
 
 /* The http_handler for kumod (ctx = struct kumod *). */
 void api_handle(void *ctx, const struct http_request *rq, struct http_response *rs);
+/* http.h's authorize: the bearer token, or GET /v1/health (for everyone). */
+bool api_authorized(void *ctx, const struct http_request *rq);
 
 /* ---- helpers for handlers ---- */
 

@@ -2,13 +2,15 @@
  * api_autoscale.c - the API's autoscale settings (docs/api.md "Autoscale"):
  * one setting per scale set with its profile (minimum, maximum, default
  * capacity and rules, autoscale.h), and the history of its decisions. The
- * controller (vmss.c) evaluates the settings.
+ * controller (vmss.c) evaluates the settings; the changes are the
+ * provisioning layer's (prov_autoscale.c).
  */
 #include "cloud/api.h"
 
 #include "cloud/autoscale.h"
 #include "cloud/body.h"
 #include "cloud/db.h"
+#include "cloud/provision.h"
 #include "cloud/requests.h"
 #include "cloud/timefmt.h"
 
@@ -65,72 +67,23 @@ static void reply_as(struct api_ctx *c, int status, int64_t id)
     api_reply(c, status, out);
 }
 
-/* Rules in canonical form (parsed and rendered again). */
-static json_t *canonical_rules(const json_t *rules)
-{
-    json_t *arr = json_array();
-    size_t i;
-    const json_t *r;
-    json_array_foreach(rules, i, r)
-    {
-        struct as_rule ar;
-        struct kerr e;
-        if (as_rule_parse(r, "", &ar, &e) == 0) json_array_append_new(arr, as_rule_json(&ar));
-    }
-    return arr;
-}
-
-static int commit_or_fail(struct api_ctx *c, int rc)
-{
-    struct db *db = c->k->db;
-    if (rc == 0) rc = db_commit(db);
-    if (rc < 0) {
-        db_rollback(db);
-        return kerr_internal(&c->err, "%s", db_errmsg(db));
-    }
-    kumod_changed(c->k);
-    return 0;
-}
-
 static void as_create(struct api_ctx *c)
 {
-    struct db *db = c->k->db;
     const json_t *b = c->body;
     int64_t g = api_group(c, c->p[0]);
     if (g < 0) return;
-    const char *name = body_str(b, "name", "");
-    if (db_int(db, NULL, -1, "SELECT id FROM autoscale WHERE group_id = ? AND name = ?", "it", g,
-               name) >= 0) {
-        kerr_conflict(&c->err, "AlreadyExists",
-                      "autoscale setting '%s' already exists in resource group '%s'", name,
-                      c->p[0]);
-        return;
-    }
-    int64_t set = api_find(c, "vmss", g, body_str(b, "scaleSet", ""), "scale set", "scaleSet");
-    if (set < 0) return;
-    char other[80];
-    if (db_text(db, other, sizeof(other), "SELECT name FROM autoscale WHERE vmss_id = ?", "i",
-                set)) {
-        kerr_conflict(&c->err, "AlreadyExists",
-                      "scale set '%s' already has autoscale setting '%s'; update or delete it",
-                      body_str(b, "scaleSet", ""), other);
-        return;
-    }
     int64_t lo = body_int(b, "minimum", 0);
-    json_t *rules = canonical_rules(json_object_get(b, "rules"));
-    char *text = json_dumps(rules, JSON_COMPACT);
-    json_decref(rules);
-    int rc = db_begin(db);
-    if (rc == 0)
-        rc = db_exec(db,
-                     "INSERT INTO autoscale (group_id, name, vmss_id, enabled, minimum, maximum,"
-                     " dflt, rules, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     "itiiiiiti", g, name, set,
-                     (int64_t)!json_is_false(json_object_get(b, "enabled")), lo,
-                     body_int(b, "maximum", 0), body_int(b, "default", lo), text, time_now_ms());
-    free(text);
-    int64_t id = db_last_id(db);
-    if (commit_or_fail(c, rc) == 0) reply_as(c, 201, id);
+    struct prov_autoscale_spec s = {
+        .name = body_str(b, "name", ""),
+        .scale_set = body_str(b, "scaleSet", ""),
+        .minimum = lo,
+        .maximum = body_int(b, "maximum", 0),
+        .dflt = body_int(b, "default", lo),
+        .enabled = !json_is_false(json_object_get(b, "enabled")),
+        .rules = json_object_get(b, "rules"),
+    };
+    int64_t id = prov_autoscale_create(c->k, g, &s, &c->err);
+    if (id >= 0) reply_as(c, 201, id);
 }
 
 static void as_list(struct api_ctx *c)
@@ -146,105 +99,34 @@ static void as_show(struct api_ctx *c)
 
 static void as_update(struct api_ctx *c)
 {
-    struct db *db = c->k->db;
     const json_t *b = c->body;
-    int64_t id = as_lookup(c);
-    if (id < 0) return;
-    int64_t lo = body_int(
-        b, "minimum", db_int(db, NULL, 0, "SELECT minimum FROM autoscale WHERE id = ?", "i", id));
-    int64_t hi = body_int(
-        b, "maximum", db_int(db, NULL, 0, "SELECT maximum FROM autoscale WHERE id = ?", "i", id));
-    int64_t d = body_int(b, "default",
-                         db_int(db, NULL, 0, "SELECT dflt FROM autoscale WHERE id = ?", "i", id));
-    if (lo > hi) {
-        kerr_invalid(&c->err, "maximum", "maximum: %" PRId64 " is less than minimum %" PRId64, hi,
-                     lo);
-        return;
-    }
-    if (d < lo || d > hi) {
-        kerr_invalid(&c->err, "default",
-                     "default: %" PRId64 " is outside minimum-maximum %" PRId64 "-%" PRId64, d, lo,
-                     hi);
-        return;
-    }
-    int rc = db_begin(db);
-    if (rc == 0)
-        rc = db_exec(db,
-                     "UPDATE autoscale SET minimum = ?, maximum = ?, dflt = ?,"
-                     " enabled = coalesce(?, enabled) WHERE id = ?",
-                     body_has(b, "enabled") ? "iiiii" : "iiini", lo, hi, d,
-                     (int64_t)json_is_true(json_object_get(b, "enabled")), id);
-    if (commit_or_fail(c, rc) == 0) reply_as(c, 200, id);
+    int64_t g = api_group(c, c->p[0]);
+    if (g < 0) return;
+    const json_t *en = json_object_get(b, "enabled");
+    int64_t id = prov_autoscale_update(c->k, g, c->p[1], body_int(b, "minimum", -1),
+                                       body_int(b, "maximum", -1), body_int(b, "default", -1),
+                                       en ? json_is_true(en) : -1, NULL, &c->err);
+    if (id >= 0) reply_as(c, 200, id);
 }
 
 static void as_delete(struct api_ctx *c)
 {
-    struct db *db = c->k->db;
-    int64_t id = as_lookup(c);
-    if (id < 0) return;
-    int rc = db_begin(db);
-    if (rc == 0) rc = db_exec(db, "DELETE FROM autoscale_events WHERE autoscale_id = ?", "i", id);
-    if (rc == 0) rc = db_exec(db, "DELETE FROM autoscale WHERE id = ?", "i", id);
-    if (commit_or_fail(c, rc) == 0) api_reply(c, 204, NULL);
+    int64_t g = api_group(c, c->p[0]);
+    if (g >= 0 && prov_autoscale_delete(c->k, g, c->p[1], &c->err) == 0) api_reply(c, 204, NULL);
 }
 
 static void rule_add(struct api_ctx *c)
 {
-    struct db *db = c->k->db;
-    int64_t id = as_lookup(c);
-    if (id < 0) return;
-    char text[16384] = "";
-    db_text(db, text, sizeof(text), "SELECT rules FROM autoscale WHERE id = ?", "i", id);
-    json_t *rules = json_loads(text, 0, NULL);
-    if (!json_is_array(rules)) {
-        json_decref(rules);
-        rules = json_array();
-    }
-    if (json_array_size(rules) >= AS_MAX_RULES) {
-        json_decref(rules);
-        kerr_conflict(&c->err, "QuotaExceeded",
-                      "autoscale setting '%s' has %d rules, the most it can have; delete one",
-                      c->p[1], AS_MAX_RULES);
-        return;
-    }
-    struct as_rule ar;
-    if (as_rule_parse(c->body, "", &ar, &c->err) < 0) {
-        json_decref(rules);
-        return;
-    }
-    json_array_append_new(rules, as_rule_json(&ar));
-    char *out = json_dumps(rules, JSON_COMPACT);
-    json_decref(rules);
-    int rc = db_begin(db);
-    if (rc == 0) rc = db_exec(db, "UPDATE autoscale SET rules = ? WHERE id = ?", "ti", out, id);
-    free(out);
-    if (commit_or_fail(c, rc) == 0) reply_as(c, 201, id);
+    int64_t g = api_group(c, c->p[0]);
+    int64_t id = g < 0 ? -1 : prov_autoscale_rule_add(c->k, g, c->p[1], c->body, &c->err);
+    if (id >= 0) reply_as(c, 201, id);
 }
 
 static void rule_delete(struct api_ctx *c)
 {
-    struct db *db = c->k->db;
-    int64_t id = as_lookup(c);
-    if (id < 0) return;
-    char text[16384] = "";
-    db_text(db, text, sizeof(text), "SELECT rules FROM autoscale WHERE id = ?", "i", id);
-    json_t *rules = json_loads(text, 0, NULL);
-    char *end;
-    long idx = strtol(c->p[2], &end, 10);
-    if (*end || idx < 0 || (size_t)idx >= json_array_size(rules)) {
-        kerr_notfound(&c->err,
-                      "autoscale setting '%s' has no rule %.16s (rules are numbered from 0)",
-                      c->p[1], c->p[2]);
-        json_decref(rules);
-        return;
-    }
-    json_array_remove(rules, (size_t)idx);
-    char *out = json_dumps(rules, JSON_COMPACT);
-    json_decref(rules);
-    int rc = db_begin(db);
-    if (rc == 0) rc = db_exec(db, "UPDATE autoscale SET rules = ? WHERE id = ?", "ti", out, id);
-    free(out);
-    if (commit_or_fail(c, rc) == 0) reply_as(c, 200, id);
+    int64_t g = api_group(c, c->p[0]);
+    int64_t id = g < 0 ? -1 : prov_autoscale_rule_delete(c->k, g, c->p[1], c->p[2], &c->err);
+    if (id >= 0) reply_as(c, 200, id);
 }
 
 static void as_history(struct api_ctx *c)

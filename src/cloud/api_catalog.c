@@ -1,6 +1,8 @@
 /*
  * api_catalog.c - the API's host-wide resources: health, locations and
- * hosts (capacity), the size catalog, and resource groups (docs/api.md).
+ * hosts (capacity), the size catalog, and resource groups (docs/api.md):
+ * their create (POST, or PUT: create or update), their delete with
+ * everything in them, and the list of what they hold.
  */
 #include "cloud/api.h"
 
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #ifndef KUMO_VERSION
 #define KUMO_VERSION "0.1.0"
@@ -23,11 +26,19 @@
 
 static void health(struct api_ctx *c)
 {
-    double up = (double)(time_now_ms() - c->k->started_ms) / 1000.0;
-    api_reply(c, 200,
-              json_pack("{s:s,s:s,s:f,s:s}", "status", "ok", "version", KUMO_VERSION,
-                        "uptimeSeconds", up, "network",
-                        netplane_has_switch(c->k) ? "kumo-switch" : "user-nat"));
+    struct kumod *k = c->k;
+    double up = (double)(time_now_ms() - k->started_ms) / 1000.0;
+    bool fenced = atomic_load(&k->fenced);
+    json_t *out = json_pack("{s:s,s:s,s:f,s:s}", "status", fenced ? "fenced" : "ok", "version",
+                            KUMO_VERSION, "uptimeSeconds", up, "network",
+                            netplane_has_switch(k) ? "kumo-switch" : "user-nat");
+    /* cluster mode: this host's part (a fenced host is cut off from etcd:
+     * its VMs are stopped and it changes nothing) */
+    if (k->clustered)
+        json_object_set_new(out, "cluster",
+                            json_pack("{s:s,s:b,s:b}", "host", k->host_name, "leader",
+                                      atomic_load(&k->leader), "fenced", fenced));
+    api_reply(c, 200, out);
 }
 
 /* ---- hosts and locations ---- */
@@ -41,8 +52,12 @@ json_t *api_host_json(struct kumod *k, int64_t id)
 {
     struct host_cap h;
     if (placement_load(k->db, id, 0, &h) < 0) return NULL;
-    sqlite3_stmt *st =
-        db_stmt(k->db, "SELECT name, location, created_ms FROM hosts WHERE id = ?", "i", id);
+    sqlite3_stmt *st = db_stmt(k->db,
+                               "SELECT name, location, created_ms, state, state_ms, address,"
+                               " public_address, shared_storage,"
+                               " name = (SELECT value FROM meta WHERE key = 'cluster.leader')"
+                               " FROM hosts WHERE id = ?",
+                               "i", id);
     if (!st) return NULL;
     json_t *out = NULL;
     if (sqlite3_step(st) == SQLITE_ROW) {
@@ -61,6 +76,17 @@ json_t *api_host_json(struct kumod *k, int64_t id)
                                  cm - h.used_mib > 0 ? cm - h.used_mib : 0),
                         "provisioningState", "Succeeded", "createdAt",
                         api_time(sqlite3_column_int64(st, 2)));
+        /* cluster mode (docs/cluster.md): health, addresses, the leader */
+        json_object_set_new(out, "state", json_string(db_col_text(st, 3)));
+        if (!db_col_null(st, 4))
+            json_object_set_new(out, "stateChangedAt", api_time(sqlite3_column_int64(st, 4)));
+        if (!db_col_null(st, 5))
+            json_object_set_new(out, "underlayAddress", json_string(db_col_text(st, 5)));
+        if (!db_col_null(st, 6))
+            json_object_set_new(out, "publicAddress", json_string(db_col_text(st, 6)));
+        json_object_set_new(out, "sharedStorage", json_boolean(sqlite3_column_int(st, 7)));
+        json_object_set_new(out, "leader",
+                            json_boolean(sqlite3_column_int(st, 8) || !k->clustered));
     }
     sqlite3_finalize(st);
     return out;
@@ -179,6 +205,22 @@ static void host_update(struct api_ctx *c)
         return;
     }
     api_reply(c, 200, api_host_json(c->k, id));
+}
+
+static void host_drain(struct api_ctx *c, bool drain)
+{
+    int64_t id = prov_host_drain(c->k, c->p[0], drain, &c->err);
+    if (id >= 0) api_reply(c, 200, api_host_json(c->k, id));
+}
+
+static void host_drain_on(struct api_ctx *c)
+{
+    host_drain(c, true);
+}
+
+static void host_resume(struct api_ctx *c)
+{
+    host_drain(c, false);
 }
 
 /* ---- sizes ---- */
@@ -323,18 +365,27 @@ static void size_delete(struct api_ctx *c)
 
 json_t *api_group_json(struct kumod *k, int64_t id)
 {
-    sqlite3_stmt *st =
-        db_stmt(k->db, "SELECT name, location, tags, created_ms FROM groups WHERE id = ?", "i", id);
+    sqlite3_stmt *st = db_stmt(k->db,
+                               "SELECT name, location, tags, created_ms, deleting,"
+                               " delete_started_ms, delete_status FROM groups WHERE id = ?",
+                               "i", id);
     if (!st) return NULL;
     json_t *out = NULL;
     if (sqlite3_step(st) == SQLITE_ROW) {
         char rid[128];
         snprintf(rid, sizeof(rid), "/resourceGroups/%s", db_col_text(st, 0));
         json_t *tags = json_loads(db_col_text(st, 2), 0, NULL);
+        bool deleting = sqlite3_column_int(st, 4) != 0;
         out = json_pack("{s:s,s:s,s:s,s:s,s:o,s:s,s:o}", "id", rid, "name", db_col_text(st, 0),
                         "type", "resourceGroup", "location", db_col_text(st, 1), "tags",
-                        tags ? tags : json_object(), "provisioningState", "Succeeded", "createdAt",
+                        tags ? tags : json_object(), "provisioningState",
+                        deleting ? "Deleting" : "Succeeded", "createdAt",
                         api_time(sqlite3_column_int64(st, 3)));
+        if (out && deleting)
+            json_object_set_new(out, "deletion",
+                                json_pack("{s:o,s:s}", "startedAt",
+                                          api_time(sqlite3_column_int64(st, 5)), "status",
+                                          db_col_text(st, 6)));
     }
     sqlite3_finalize(st);
     return out;
@@ -359,6 +410,42 @@ static void group_create(struct api_ctx *c)
     api_reply_at(c, 201, api_group_json, id);
 }
 
+/* PUT: create or update (Azure's createOrUpdate, what az group create
+ * sends): 201 when made, 200 with the group as it is (its tags replaced
+ * when given) when it exists. */
+static void group_put(struct api_ctx *c)
+{
+    const char *name = body_str(c->body, "name", c->p[0]);
+    if (strcasecmp(name, c->p[0]) != 0) {
+        kerr_invalid(&c->err, "name", "name: '%.64s' is not the group of the path ('%.64s')", name,
+                     c->p[0]);
+        return;
+    }
+    const json_t *tags = json_object_get(c->body, "tags");
+    int64_t id = db_int(c->k->db, NULL, -1, "SELECT id FROM groups WHERE name = ?", "t", c->p[0]);
+    if (id < 0) {
+        id = prov_group_create(c->k, c->p[0], tags, &c->err);
+        if (id >= 0) api_reply_at(c, 201, api_group_json, id);
+        return;
+    }
+    if (prov_group_deleting(c->k, id)) {
+        kerr_conflict(&c->err, "InvalidState",
+                      "resource group '%.64s' is being deleted: create it again once it is gone",
+                      c->p[0]);
+        return;
+    }
+    /* a name that differs only in case is most likely a mistake: refused */
+    char stored[80] = "";
+    prov_group_name(c->k, id, stored, sizeof(stored));
+    if (strcmp(stored, c->p[0]) != 0) {
+        kerr_conflict(&c->err, "AlreadyExists",
+                      "resource group '%s' already exists (names are case-insensitive)", stored);
+        return;
+    }
+    if (tags && prov_group_set_tags(c->k, id, tags, &c->err) < 0) return;
+    api_reply(c, 200, api_group_json(c->k, id));
+}
+
 static void group_update(struct api_ctx *c)
 {
     int64_t id = api_group(c, c->p[0]);
@@ -367,11 +454,70 @@ static void group_update(struct api_ctx *c)
     api_reply(c, 200, api_group_json(c->k, id));
 }
 
+static bool group_gone(struct api_ctx *c, int64_t id)
+{
+    return db_int(c->k->db, NULL, 0, "SELECT count(*) FROM groups WHERE id = ?", "i", id) == 0;
+}
+
+/* Everything in it goes, in dependency order (provision.h): 204 when it
+ * is gone (at once when empty, or within ?wait), else 202 with the group
+ * (provisioningState Deleting, deletion.status: what it waits for). */
 static void group_delete(struct api_ctx *c)
 {
+    int wait = api_wait_arg(c);
+    int64_t id = wait < 0 ? -1 : api_group(c, c->p[0]);
+    bool at_once;
+    if (id < 0 || prov_group_delete(c->k, id, c->p[0], &at_once, &c->err) < 0) return;
+    if (at_once || api_wait(c, wait, group_gone, id)) {
+        api_reply(c, 204, NULL);
+        return;
+    }
+    api_reply_at(c, 202, api_group_json, id);
+}
+
+/* ---- what a group holds ---- */
+
+struct contents {
+    struct kumod *k;
+    json_t *arr;
+};
+
+static void add_resource(void *ctx, const char *table, int64_t id)
+{
+    static const struct {
+        const char *table;
+        api_render render;
+    } renderers[] = {
+        {"vmss", api_vmss_json}, {"vms", api_vm_json},         {"autoscale", api_autoscale_json},
+        {"nics", api_nic_json},  {"public_ips", api_pip_json}, {"vnets", api_vnet_json},
+        {"nsgs", api_nsg_json},  {"disks", api_disk_json},     {"snapshots", api_snapshot_json},
+    };
+    struct contents *cs = ctx;
+    for (size_t i = 0; i < sizeof(renderers) / sizeof(renderers[0]); i++) {
+        if (strcmp(renderers[i].table, table) != 0) continue;
+        json_t *r = renderers[i].render(cs->k, id);
+        if (!r) return;
+        json_t *item = json_pack("{s:O,s:O,s:O,s:O,s:O}", "id", json_object_get(r, "id"), "name",
+                                 json_object_get(r, "name"), "type", json_object_get(r, "type"),
+                                 "resourceGroup", json_object_get(r, "resourceGroup"), "location",
+                                 json_object_get(r, "location"));
+        const json_t *prov = json_object_get(r, "provisioningState");
+        json_object_set(item, "provisioningState", prov ? (json_t *)prov : json_null());
+        const json_t *tags = json_object_get(r, "tags");
+        if (json_is_object(tags)) json_object_set(item, "tags", (json_t *)tags);
+        json_decref(r);
+        if (item) json_array_append_new(cs->arr, item);
+        return;
+    }
+}
+
+static void group_resources(struct api_ctx *c)
+{
     int64_t id = api_group(c, c->p[0]);
-    if (id < 0 || prov_group_delete(c->k, id, c->p[0], &c->err) < 0) return;
-    api_reply(c, 204, NULL);
+    if (id < 0) return;
+    struct contents cs = {c->k, json_array()};
+    prov_group_contents(c->k, id, add_resource, &cs);
+    api_reply(c, 200, json_pack("{s:o}", "value", cs.arr));
 }
 
 const struct api_route api_routes_catalog[] = {
@@ -381,6 +527,8 @@ const struct api_route api_routes_catalog[] = {
     {"GET", "/v1/hosts", hosts_list, -1},
     {"GET", "/v1/hosts/{}", host_show, -1},
     {"PATCH", "/v1/hosts/{}", host_update, REQ_HOST_UPDATE},
+    {"POST", "/v1/hosts/{}/drain", host_drain_on, -1},
+    {"POST", "/v1/hosts/{}/resume", host_resume, -1},
     {"GET", "/v1/sizes", sizes_list, -1},
     {"POST", "/v1/sizes", size_create, REQ_SIZE_CREATE},
     {"GET", "/v1/sizes/{}", size_show, -1},
@@ -389,7 +537,9 @@ const struct api_route api_routes_catalog[] = {
     {"GET", "/v1/resourceGroups", groups_list, -1},
     {"POST", "/v1/resourceGroups", group_create, REQ_GROUP_CREATE},
     {"GET", "/v1/resourceGroups/{}", group_show, -1},
+    {"PUT", "/v1/resourceGroups/{}", group_put, REQ_GROUP_PUT},
     {"PATCH", "/v1/resourceGroups/{}", group_update, REQ_GROUP_UPDATE},
     {"DELETE", "/v1/resourceGroups/{}", group_delete, -1},
+    {"GET", "/v1/resourceGroups/{}/resources", group_resources, -1},
     {NULL, NULL, NULL, -1},
 };

@@ -57,6 +57,21 @@ json_t *api_subnet_json(struct kumod *k, int64_t id)
     return out;
 }
 
+/* The address a public IP's ports are on: its host's (cluster mode: the
+ * host that runs the VM of its NIC), else this kumod's --public-address. */
+static const char *pip_address(struct kumod *k, int64_t pip)
+{
+    static _Thread_local char addr[64];
+    snprintf(addr, sizeof(addr), "%s", k->cfg.public_address);
+    if (k->clustered)
+        db_text(k->db, addr, sizeof(addr),
+                "SELECT coalesce(h.public_address, ?) FROM nics n JOIN vms v ON v.id = n.vm_id"
+                " JOIN hosts h ON h.id = v.host_id WHERE n.public_ip_id = ?",
+                "ti", k->cfg.public_address, pip);
+    if (!addr[0]) snprintf(addr, sizeof(addr), "%s", k->cfg.public_address);
+    return addr;
+}
+
 json_t *api_vnet_json(struct kumod *k, int64_t id)
 {
     sqlite3_stmt *st = db_stmt(k->db,
@@ -81,6 +96,8 @@ json_t *api_vnet_json(struct kumod *k, int64_t id)
                         db_col_text(st, 0), "location", "local", "addressSpaces",
                         spaces ? spaces : json_array(), "subnets", subnets, "provisioningState",
                         "Succeeded", "createdAt", api_time(sqlite3_column_int64(st, 3)));
+        /* cluster mode: its VXLAN network id, for VTEPs outside kumo */
+        if (k->clustered) json_object_set_new(out, "vxlanVni", json_integer(id));
     }
     sqlite3_finalize(st);
     return out;
@@ -239,7 +256,7 @@ json_t *api_pip_json(struct kumod *k, int64_t id)
         const json_t *errs = netplane_pip_errors(k, id);
         out = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:s,s:o}", "id", rid, "name",
                         db_col_text(st, 1), "type", "publicIPAddress", "resourceGroup",
-                        db_col_text(st, 0), "location", "local", "ipAddress", k->cfg.public_address,
+                        db_col_text(st, 0), "location", "local", "ipAddress", pip_address(k, id),
                         "ports", ports, "networkInterface", name_or_null(st, 3),
                         "provisioningState", errs ? "Failed" : "Succeeded", "createdAt",
                         api_time(sqlite3_column_int64(st, 2)));
@@ -292,6 +309,24 @@ static void pip_create(struct api_ctx *c)
     api_reply_at(c, 201, api_pip_json, id);
 }
 
+/* PATCH {"ports": [...]}: its ports replaced, live. */
+static void pip_update(struct api_ctx *c)
+{
+    int64_t g = api_group(c, c->p[0]);
+    if (g < 0) return;
+    struct prov_port ports[MAX_PORTS];
+    size_t n = 0, i;
+    const json_t *p;
+    json_array_foreach(json_object_get(c->body, "ports"), i, p)
+    {
+        if (n < MAX_PORTS)
+            ports[n++] = (struct prov_port){body_str(p, "protocol", "Tcp"), body_int(p, "port", 0),
+                                            body_int(p, "hostPort", -1)};
+    }
+    int64_t id = prov_pip_set_ports(c->k, g, c->p[1], ports, n, &c->err);
+    if (id >= 0) api_reply(c, 200, api_pip_json(c->k, id));
+}
+
 static void pip_delete(struct api_ctx *c)
 {
     int64_t g = api_group(c, c->p[0]);
@@ -317,8 +352,7 @@ json_t *api_nic_json(struct kumod *k, int64_t id)
         char rid[256], ip[NET_IP4_STRLEN], mac[24];
         snprintf(rid, sizeof(rid), "/resourceGroups/%s/networkInterfaces/%s", db_col_text(st, 0),
                  db_col_text(st, 1));
-        snprintf(mac, sizeof(mac), "02:6b:75:%02x:%02x:%02x", (unsigned)(id >> 16) & 0xff,
-                 (unsigned)(id >> 8) & 0xff, (unsigned)id & 0xff);
+        netplane_nic_mac(id, mac);
         out = json_pack(
             "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:s,s:o}", "id", rid, "name",
             db_col_text(st, 1), "type", "networkInterface", "resourceGroup", db_col_text(st, 0),
@@ -395,6 +429,7 @@ const struct api_route api_routes_network[] = {
     {"GET", RG "/publicIPAddresses", pips_list, -1},
     {"POST", RG "/publicIPAddresses", pip_create, REQ_PIP_CREATE},
     {"GET", RG "/publicIPAddresses/{}", pip_show, -1},
+    {"PATCH", RG "/publicIPAddresses/{}", pip_update, REQ_PIP_UPDATE},
     {"DELETE", RG "/publicIPAddresses/{}", pip_delete, -1},
     {"GET", RG "/networkInterfaces", nics_list, -1},
     {"POST", RG "/networkInterfaces", nic_create, REQ_NIC_CREATE},

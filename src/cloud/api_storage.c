@@ -8,6 +8,7 @@
 
 #include "cloud/body.h"
 #include "cloud/db.h"
+#include "cloud/netplane.h"
 #include "cloud/provision.h"
 #include "cloud/requests.h"
 #include "cloud/state.h"
@@ -33,7 +34,8 @@ json_t *api_image_json(struct kumod *k, int64_t id)
     sqlite3_stmt *st =
         db_stmt(k->db,
                 "SELECT name, boot_mode, kernel, initrd, kernel_args, path, size_bytes,"
-                " source, builtin, state, error, created_ms FROM images WHERE id = ?",
+                " source, builtin, state, error, created_ms, urn, alias, os, provisioning"
+                " FROM images WHERE id = ?",
                 "i", id);
     if (!st) return NULL;
     json_t *out = NULL;
@@ -53,6 +55,16 @@ json_t *api_image_json(struct kumod *k, int64_t id)
                       (json_int_t)(gib ? gib : 1), "source", db_col_text(st, 7), "builtin",
                       sqlite3_column_int(st, 8), "provisioningState", db_col_text(st, 9), "error",
                       str_or_null(st, 10), "createdAt", api_time(sqlite3_column_int64(st, 11)));
+        json_object_set_new(out, "urn", str_or_null(st, 12));
+        json_object_set_new(out, "alias", str_or_null(st, 13));
+        json_object_set_new(out, "os", str_or_null(st, 14));
+        json_object_set_new(out, "provisioning", json_string(db_col_text(st, 15)));
+        /* what a VM's osProfile may ask of it (docs/images.md) */
+        const char *prov = db_col_text(st, 15);
+        bool cloud_init = strcmp(prov, "cloud-init") == 0;
+        bool keys = cloud_init || (strcmp(prov, "kumo") == 0 && netplane_has_switch(k));
+        json_object_set_new(out, "osProfile",
+                            json_pack("{s:b,s:b}", "sshKeys", keys, "adminPassword", cloud_init));
     }
     sqlite3_finalize(st);
     return out;
@@ -94,6 +106,8 @@ static void image_create(struct api_ctx *c)
         .kernel = body_str(c->body, "kernel", NULL),
         .initrd = body_str(c->body, "initrd", NULL),
         .kernel_args = body_str(c->body, "kernelArgs", NULL),
+        .provisioning = body_str(c->body, "provisioning", NULL),
+        .os = body_str(c->body, "os", NULL),
     };
     int64_t id = prov_image_create(c->k, &s, &c->err);
     if (id < 0) return;
@@ -113,7 +127,7 @@ json_t *api_disk_json(struct kumod *k, int64_t id)
     sqlite3_stmt *st =
         db_stmt(k->db,
                 "SELECT g.name, d.name, d.tier, d.size_gib, i.name, s.name, v.name, d.lun,"
-                " d.os_disk, d.state, d.error, d.created_ms, sz.max_iops"
+                " d.os_disk, d.state, d.error, d.created_ms, sz.max_iops, d.caching"
                 " FROM disks d JOIN groups g ON g.id = d.group_id"
                 " LEFT JOIN images i ON i.id = d.image_id"
                 " LEFT JOIN snapshots s ON s.id = d.snapshot_id"
@@ -150,6 +164,12 @@ json_t *api_disk_json(struct kumod *k, int64_t id)
             db_col_null(st, 7) ? json_null() : json_integer(sqlite3_column_int64(st, 7)), "osDisk",
             sqlite3_column_int(st, 8), "provisioningState", db_col_text(st, 9), "error",
             str_or_null(st, 10), "createdAt", api_time(sqlite3_column_int64(st, 11)));
+        /* host caching: as chosen, else the default of its role and tier */
+        int cache = db_col_null(st, 13) ? -1 : disk_cache_parse(db_col_text(st, 13));
+        if (cache < 0) cache = disk_tier_default_cache(t, sqlite3_column_int(st, 8) != 0);
+        if (out)
+            json_object_set_new(out, "caching",
+                                json_string(disk_cache_azure_name((enum disk_cache)cache)));
     }
     sqlite3_finalize(st);
     return out;
@@ -183,6 +203,7 @@ static void disk_create_h(struct api_ctx *c)
         .size_gib = body_int(c->body, "sizeGiB", 0),
         .image = body_str(c->body, "image", NULL),
         .snapshot = body_str(c->body, "snapshot", NULL),
+        .caching = body_str(c->body, "caching", NULL),
     };
     int64_t id = prov_disk_create(c->k, g, &s, &c->err);
     if (id < 0) return;
@@ -194,7 +215,8 @@ static void disk_update(struct api_ctx *c)
     int64_t g = api_group(c, c->p[0]);
     int64_t id = g < 0 ? -1
                        : prov_disk_update(c->k, g, c->p[1], body_str(c->body, "tier", NULL),
-                                          body_int(c->body, "sizeGiB", 0), &c->err);
+                                          body_int(c->body, "sizeGiB", 0),
+                                          body_str(c->body, "caching", NULL), &c->err);
     if (id >= 0) api_reply(c, 200, api_disk_json(c->k, id));
 }
 

@@ -10,6 +10,8 @@
  */
 #include "cloud/catalog.h"
 
+#include <strings.h>
+
 static const struct catalog_size sizes[] = {
     /* name, family, vCPUs, MiB, data disks, disk IOPS, $/h, baseline %, credits */
     {"B1ls", "B", 1, 512, 2, 160, 0.0052, 5, 30, 3, 72},
@@ -43,4 +45,27 @@ double catalog_disk_price(enum disk_tier t)
     case DISK_TIER_PREMIUM_SSD: return 0.15;
     }
     return 0;
+}
+
+/* The default guest (guest/build.sh: Linux 6.1 and busybox, direct boot)
+ * and the Debian 13 cloud image (guest/debian/build.sh: its own kernel
+ * through OpenSBI and U-Boot, cloud-init). */
+static const struct catalog_image images[] = {
+    {"default", "kumo:default:default:latest", "Default",
+     "Linux 6.1 and busybox (kumo's default guest)", "kumo", "direct", "guest/build.sh"},
+    {"debian-13", "Debian:debian-13:13:latest", "Debian13", "Debian GNU/Linux 13 (trixie)",
+     "cloud-init", "firmware", "guest/debian/build.sh"},
+};
+
+const struct catalog_image *catalog_images(size_t *n)
+{
+    *n = sizeof(images) / sizeof(images[0]);
+    return images;
+}
+
+const struct catalog_image *catalog_image(const char *name)
+{
+    for (size_t i = 0; i < sizeof(images) / sizeof(images[0]); i++)
+        if (strcasecmp(images[i].name, name) == 0) return &images[i];
+    return NULL;
 }

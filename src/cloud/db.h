@@ -70,6 +70,34 @@ int db_changes(struct db *db);
 const char *db_errmsg(struct db *db);
 int db_errcode(struct db *db); /* primary result code of the last failure */
 
+/* ---- replication (cluster mode, docs/cluster.md) ----
+ *
+ * With a replicator set, every write transaction is the cluster's: before
+ * BEGIN, begin() takes the cluster's write lock and brings this database
+ * up to date (it may call db_apply_changeset); the transaction's changes
+ * are recorded (an SQLite session over every table but cluster_local);
+ * before COMMIT, commit() gets the changeset (n 0: nothing changed) and
+ * makes it the cluster's, or refuses (the local transaction then rolls
+ * back and db_commit fails with its message); end() follows COMMIT or
+ * ROLLBACK. A single writing statement outside a transaction (db_exec) is
+ * wrapped in one. Without a replicator (single-host mode) none of this
+ * happens. */
+struct db_replicator {
+    void *opaque;
+    int (*begin)(void *opaque, char *err, size_t errlen);
+    int (*commit)(void *opaque, const void *changeset, int n, char *err, size_t errlen);
+    void (*end)(void *opaque, bool committed);
+};
+void db_set_replicator(struct db *db, const struct db_replicator *r);
+bool db_replicated(struct db *db);
+/* Apply another host's changeset (no transaction open): in a transaction
+ * of its own that also runs after_sql with the integer after_arg (the
+ * applied index), without replicating it. Conflicts (a row that differs,
+ * is missing or exists) take the changeset's values: the log is the truth.
+ * tables (may be NULL): the tables it touched, as ",vms,nics,". 0 or -1. */
+int db_apply_changeset(struct db *db, const void *cs, int n, const char *after_sql,
+                       int64_t after_arg, char *tables, size_t tables_len);
+
 /* PRAGMA integrity_check: writes "ok" or the first problem to out. 0 if ok. */
 int db_integrity_check(struct db *db, char *out, size_t len);
 

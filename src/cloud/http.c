@@ -1,12 +1,16 @@
 /*
  * http.c - libmicrohttpd glue for kumod (contract in http.h): listening
- * sockets, body collection with a size limit, and turning a struct
- * http_response into a queued MHD response.
+ * sockets, one epoll event loop per socket, authorization on the headers,
+ * body collection with a size limit, handlers on worker threads while the
+ * connection is suspended, and turning a struct http_response into a
+ * queued MHD response.
  */
 #include "cloud/http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -24,15 +28,24 @@ struct http {
     struct MHD_Daemon *daemons[2];
     int ndaemons;
     http_handler handler;
+    http_authorize authorize;
     void *ctx;
     size_t max_body;
     char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    pthread_mutex_t lock; /* guards workers */
+    pthread_cond_t idle;  /* workers reached 0 */
+    int workers;          /* handlers running on their threads */
 };
 
 struct pending {
+    struct http *h;
+    struct MHD_Connection *conn;
+    const char *method, *url; /* the connection's own copies (valid while it lives) */
     char *buf;
     size_t len, cap;
     bool too_large;
+    _Atomic bool done;        /* the worker filled rs */
+    struct http_response rs;
 };
 
 static int listen_unix(const char *path, char *err, size_t errlen)
@@ -115,15 +128,68 @@ struct upgrade {
     void *ctx;
 };
 
+struct upgraded {
+    struct upgrade u;
+    struct http *h;
+    MHD_socket sock;
+    const char *extra;
+    size_t extra_len;
+    struct MHD_UpgradeResponseHandle *urh;
+};
+
+static void worker_done(struct http *h)
+{
+    pthread_mutex_lock(&h->lock);
+    if (--h->workers == 0) pthread_cond_broadcast(&h->idle);
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* An upgraded connection's own thread (the event loop must not block). */
+static void *upgraded_run(void *arg)
+{
+    struct upgraded *g = arg;
+    g->u.fn(g->u.ctx, g->sock, g->extra, g->extra_len);
+    MHD_upgrade_action(g->urh, MHD_UPGRADE_ACTION_CLOSE);
+    struct http *h = g->h;
+    free(g);
+    worker_done(h);
+    return NULL;
+}
+
 static void upgrade_cb(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra_in,
                        size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
 {
     (void)conn;
-    (void)con_cls;
+    struct pending *p = con_cls;
     struct upgrade *u = cls;
-    u->fn(u->ctx, sock, extra_in, extra_in_size);
+    if (!p) { /* a refusal is never upgraded (handlers only upgrade authorized requests) */
+        shutdown(sock, SHUT_RDWR);
+        u->fn(u->ctx, sock, extra_in, extra_in_size);
+        MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+        free(u);
+        return;
+    }
+    struct upgraded *g = malloc(sizeof(*g));
+    struct http *h = p->h;
+    pthread_mutex_lock(&h->lock);
+    h->workers++;
+    pthread_mutex_unlock(&h->lock);
+    pthread_t t;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    if (g) *g = (struct upgraded){*u, h, sock, extra_in, extra_in_size, urh};
+    if (!g || pthread_create(&t, &at, upgraded_run, g) != 0) {
+        /* no thread: fn still gets (and releases) its context, on a closed
+         * connection it leaves at once */
+        shutdown(sock, SHUT_RDWR);
+        u->fn(u->ctx, sock, extra_in, extra_in_size);
+        MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+        free(g);
+        worker_done(h);
+    }
+    pthread_attr_destroy(&at);
     free(u);
-    MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 }
 
 void http_add_header(struct http_response *rs, const char *name, const char *fmt, ...)
@@ -177,6 +243,36 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_re
     return ret;
 }
 
+/* A refusal (401, 413, 503) answered on the event loop: the handler makes
+ * it without blocking (http.h). */
+static enum MHD_Result answer_now(struct http *h, struct MHD_Connection *conn, const char *method,
+                                  const char *url, bool too_large)
+{
+    struct http_request rq = {
+        .method = method, .path = url, .body = "", .body_too_large = too_large, .conn = conn};
+    struct http_response rs = {.status = 500};
+    h->handler(h->ctx, &rq, &rs);
+    return send_response(conn, &rs);
+}
+
+static void *worker(void *arg)
+{
+    struct pending *p = arg;
+    struct http *h = p->h;
+    struct http_request rq = {.method = p->method,
+                              .path = p->url,
+                              .body = p->buf ? p->buf : "",
+                              .body_len = p->len,
+                              .body_too_large = p->too_large,
+                              .conn = p->conn};
+    p->rs = (struct http_response){.status = 500};
+    h->handler(h->ctx, &rq, &p->rs);
+    atomic_store(&p->done, true);
+    MHD_resume_connection(p->conn); /* the event loop sends p->rs */
+    worker_done(h);
+    return NULL;
+}
+
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **con_cls)
@@ -185,9 +281,17 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     struct http *h = cls;
     struct pending *p = *con_cls;
     if (!p) {
+        /* the headers are in: decide before reading any of the body */
+        struct http_request head = {.method = method, .path = url, .body = "", .conn = conn};
+        if (!h->authorize(h->ctx, &head)) return answer_now(h, conn, method, url, false);
         p = calloc(1, sizeof(*p));
         if (!p) return MHD_NO;
         *con_cls = p;
+        p->h = h;
+        p->conn = conn;
+        p->method = method;
+        p->url = url;
+        MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)HTTP_IDLE_AUTH);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl) {
             char *end;
@@ -195,14 +299,11 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
             unsigned long long n = strtoull(cl, &end, 10);
             if (errno || *end || n > h->max_body) p->too_large = true;
         }
-        if (!p->too_large) return MHD_YES;
-        /* Answer at once without reading the body. */
-        struct http_request rq = {
-            .method = method, .path = url, .body = "", .body_too_large = true, .conn = conn};
-        struct http_response rs = {.status = 500};
-        h->handler(h->ctx, &rq, &rs);
-        return send_response(conn, &rs);
+        if (p->too_large) return answer_now(h, conn, method, url, true); /* body never read */
+        return MHD_YES;
     }
+    if (atomic_load(&p->done)) /* resumed: the worker's answer */
+        return send_response(conn, &p->rs);
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
@@ -228,15 +329,30 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         p->buf[p->len] = 0;
         return MHD_YES;
     }
-    struct http_request rq = {.method = method,
-                              .path = url,
-                              .body = p->buf ? p->buf : "",
-                              .body_len = p->len,
-                              .body_too_large = p->too_large,
-                              .conn = conn};
-    struct http_response rs = {.status = 500};
-    h->handler(h->ctx, &rq, &rs);
-    return send_response(conn, &rs);
+    /* the whole request: its handler on a thread of its own, the
+     * connection suspended until the answer is ready */
+    pthread_mutex_lock(&h->lock);
+    bool room = h->workers < HTTP_MAX_WORKERS;
+    if (room) h->workers++;
+    pthread_mutex_unlock(&h->lock);
+    pthread_t t;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    MHD_suspend_connection(conn);
+    if (!room || pthread_create(&t, &at, worker, p) != 0) {
+        pthread_attr_destroy(&at);
+        if (room) worker_done(h);
+        p->rs = (struct http_response){.status = 503};
+        p->rs.body = strdup("{\"error\":{\"code\":\"TooManyRequests\",\"message\":\"kumod is "
+                            "answering as many requests as it can; try again\"}}\n");
+        p->rs.len = p->rs.body ? strlen(p->rs.body) : 0;
+        atomic_store(&p->done, true);
+        MHD_resume_connection(conn);
+        return MHD_YES;
+    }
+    pthread_attr_destroy(&at);
+    return MHD_YES;
 }
 
 static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -248,26 +364,33 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct pending *p = *con_cls;
     if (!p) return;
     free(p->buf);
+    free(p->rs.body); /* an answer that was not sent (the client left) */
     free(p);
     *con_cls = NULL;
 }
 
 static struct MHD_Daemon *start_on(struct http *h, int fd)
 {
-    return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                                MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE,
+    return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                                MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE |
+                                MHD_USE_ERROR_LOG,
                             0, NULL, NULL, access_cb, h, MHD_OPTION_LISTEN_SOCKET, fd,
                             MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
-                            MHD_OPTION_CONNECTION_LIMIT, 512u, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_UNAUTH,
                             MHD_OPTION_END);
 }
 
 struct http *http_start(const char *unix_path, const char *tcp, size_t max_body,
-                        http_handler handler, void *ctx, char *err, size_t errlen)
+                        http_handler handler, http_authorize authorize, void *ctx, char *err,
+                        size_t errlen)
 {
     struct http *h = calloc(1, sizeof(*h));
     if (!h) return NULL;
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->idle, NULL);
     h->handler = handler;
+    h->authorize = authorize;
     h->ctx = ctx;
     h->max_body = max_body;
     snprintf(h->unix_path, sizeof(h->unix_path), "%s", unix_path);
@@ -299,6 +422,14 @@ fail:
 void http_stop(struct http *h)
 {
     if (!h) return;
+    /* running handlers first: they resume their connections */
+    for (int i = 0; i < h->ndaemons; i++) {
+        MHD_socket fd = MHD_quiesce_daemon(h->daemons[i]); /* no new connections */
+        if (fd != MHD_INVALID_SOCKET) close(fd);
+    }
+    pthread_mutex_lock(&h->lock);
+    while (h->workers) pthread_cond_wait(&h->idle, &h->lock);
+    pthread_mutex_unlock(&h->lock);
     for (int i = 0; i < h->ndaemons; i++) {
         MHD_stop_daemon(h->daemons[i]); /* closes the listening socket too */
     }

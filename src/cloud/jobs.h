@@ -10,10 +10,11 @@
  * worker run it once more when it is done.
  *
  * The queue knows nothing of what a job does: jobs_start() takes the
- * function of each kind (main.c gives vmops_run, diskops_import_image and
- * diskops_take_snapshot; unit tests give their own), so the modules that
- * submit jobs (vmops.c's recovery, the provisioning layer) and the ones
- * that carry them out do not depend on each other through this file.
+ * function of each kind (main.c gives vmops_run, diskops_import_image,
+ * diskops_take_snapshot and runcmd_run; unit tests give their own), so the
+ * modules that submit jobs (vmops.c's recovery, the provisioning layer)
+ * and the ones that carry them out do not depend on each other through
+ * this file.
  *
  * jobs_submit() must be called with kumod's state lock held (asserted).
  */
@@ -26,7 +27,7 @@
 struct kumod;
 struct jobs;
 
-enum job_kind { JOB_VM, JOB_IMAGE, JOB_SNAPSHOT, JOB_KINDS };
+enum job_kind { JOB_VM, JOB_IMAGE, JOB_SNAPSHOT, JOB_RUN, JOB_KINDS };
 
 /* Carries out the pending operation of row id (no lock held on entry). */
 typedef void (*job_fn)(struct kumod *k, int64_t id);

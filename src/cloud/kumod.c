@@ -5,12 +5,41 @@
  */
 #include "cloud/kumod.h"
 
+#include "lib/log.h"
+
 #include <assert.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* The kumod whose lock this thread holds (one kumod per process, but the
  * unit tests may make several one after the other). */
 static _Thread_local const struct kumod *held;
+
+void kumod_crash_point(const char *name)
+{
+    static const char *at;
+    static bool read;
+    if (!read) { /* first on the main thread, before any worker (recovery) */
+        at = getenv("KUMO_CRASH_AT");
+        read = true;
+    }
+    if (!at || strcmp(at, name) != 0) return;
+    log_warn("KUMO_CRASH_AT=%s: killing kumod here, as kill -9 would", name);
+    raise(SIGKILL);
+}
+
+bool kumod_vmm_ids(const struct kumod *k, int64_t vm, unsigned *uid, unsigned *gid)
+{
+    if (geteuid() != 0) return false;
+    long lo = k->cfg.vmm_uid_lo, n = k->cfg.vmm_uid_hi - lo + 1;
+    *uid = (unsigned)(lo + (vm % n + n) % n);
+    *gid = (unsigned)lo;
+    return true;
+}
 
 int kumod_lock_init(struct kumod *k)
 {

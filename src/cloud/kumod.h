@@ -32,7 +32,9 @@ struct http;
 struct netplane;
 struct vmss_ctl;
 struct lb;
+struct cluster;
 struct portal;
+struct guestprov;
 
 struct kumod_config {
     char data_dir[3072];        /* absolute (shorter than PATH_MAX, so paths under it fit) */
@@ -40,6 +42,8 @@ struct kumod_config {
     char arm_listen[64];        /* the ARM endpoint's "127.0.0.1:8443", or "" (src/cloud/arm) */
     char vmm_path[PATH_MAX];    /* kumo-vmm binary */
     char guest_dir[PATH_MAX];   /* default image source ("" = guest/build.sh's cache) */
+    char debian_image[PATH_MAX]; /* the Debian 13 image's qcow2 ("" = guest/debian/build.sh's
+                                    cache, "none" = not registered) */
     char switch_path[PATH_MAX]; /* kumo-switch ("" = find it, "none" = NAT fallback) */
     char public_address[64];    /* address public IPs map on */
     long host_cpus;             /* <0: not given on the command line */
@@ -54,7 +58,20 @@ struct kumod_config {
     int shutdown_timeout;        /* seconds a graceful stop waits for the guest (0: none) */
     int workers;                 /* operation threads */
     int autoscale_interval;      /* seconds between autoscale evaluations */
+    long vmm_uid_lo, vmm_uid_hi; /* --vmm-uids: each VMM's own uid (kumod as root) */
+    char import_dir[3100];       /* --import-dir: where image imports come from */
+    long import_max_gib;         /* --import-max-gib: their size and virtual size */
+    int provisioning_timeout;    /* seconds a guest has to report its provisioning */
     int verbose;
+    /* cluster mode (docs/cluster.md): etcd's client URLs ("" = one host
+     * alone), this host's name, underlay address, the directory every host
+     * mounts for images and disks ("" = the data directory), lease seconds */
+    char cluster[1024];
+    char host_name[64];
+    char underlay[64];
+    char shared_dir[2048];
+    int cluster_ttl;
+    int cluster_snapshot_every; /* log entries between snapshots (0: 10000) */
     bool portal;             /* serve the web portal (portal.h); --no-portal: not */
     char portal_origin[256]; /* the portal's public origin behind a proxy, or "" */
 };
@@ -66,18 +83,45 @@ struct kumod {
     struct db *db;
     struct supervisor *sup;
     struct jobs *jobs;
+    struct jobs *run_jobs; /* run commands (JOB_RUN), long: their own threads (NULL: jobs) */
     struct metrics *metrics;
     struct http *http;
     struct netplane *net; /* netplane.h */
     struct vmss_ctl *vmss; /* vmss.h: scale sets and autoscale */
     struct lb *lb;         /* lb.h: scale set load balancers */
     struct portal *portal; /* portal.h: the web portal, or NULL */
+    struct guestprov *gprov; /* guestprov.h: the guests' provisioning reports */
     char token[65];       /* 64 hex digits */
     char host_name[64];   /* this host's name in the hosts table */
+    int64_t host_id;      /* this host's row: the VMs it runs have vms.host_id = host_id */
+    bool clustered;       /* cluster mode: the state is the cluster's (docs/cluster.md) */
+    atomic_bool leader;   /* runs what runs once per region; always in single-host mode */
+    atomic_bool fenced;   /* cluster mode: cut off from etcd; its VMs were stopped */
+    struct cluster *cluster;
+    /* cluster mode: bring the local state up to the cluster's (lock held;
+     * an etcd read), so that a request reads what any host committed
+     * before it; NULL on a host alone */
+    void (*catch_up)(struct kumod *k);
     int64_t started_ms;   /* wall clock at start */
     bool vmm_has_control; /* kumo-vmm offers --control */
     atomic_bool stopping;
 };
+
+/* The uid and gid a VM's kumo-vmm drops to (its sandbox, vmm/sandbox.h):
+ * the VM's own uid from --vmm-uids (the row id, modulo the range), and the
+ * range's first id as the group every VMM shares (it may reconnect to the
+ * switch's ports socket). false when kumod is not root (the VMM then
+ * confines itself as kumod's user). */
+bool kumod_vmm_ids(const struct kumod *k, int64_t vm, unsigned *uid, unsigned *gid);
+
+/* Test aid: with KUMO_CRASH_AT=NAME in its environment, kumod kills itself
+ * (SIGKILL, as kill -9 would) when it reaches the crash point NAME, so that
+ * tests can stop it at exact places of an operation (recovery and the
+ * start-up sweep must leave nothing behind). Points: vm-delete:begin,
+ * vm-delete:vmm-stopped, vm-delete:committed, vm-delete:disk-unlinked,
+ * vm-delete:files-removed, disk-delete:committed, snapshot-delete:committed,
+ * image-delete:committed, disk-create:file-made. */
+void kumod_crash_point(const char *name);
 
 /* Initialise the lock and `changed` (a CLOCK_MONOTONIC condition, as
  * every timed wait on it computes its deadline on that clock). 0 or -1. */

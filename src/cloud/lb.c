@@ -38,7 +38,8 @@ enum probe_phase { P_IDLE, P_CONNECTING, P_WAITING };
 
 struct backend {
     int64_t vm;
-    int port; /* host port of the instance's forward */
+    int port;      /* host port of the instance's forward */
+    uint32_t addr; /* on its host's public address (cluster mode), network order; 0: ours */
     enum lb_health health;
     int fails;
     uint64_t conns;
@@ -108,12 +109,12 @@ static int nonblock_socket(void)
     return socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 }
 
-static int connect_to(struct lb *lb, int port)
+static int connect_to(struct lb *lb, uint32_t addr, int port)
 {
     int fd = nonblock_socket();
     if (fd < 0) return -1;
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = lb->addr;
+    sa.sin_addr.s_addr = addr ? addr : lb->addr;
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
         close(fd);
         return -1;
@@ -126,6 +127,7 @@ static int connect_to(struct lb *lb, int port)
 struct cfg_be {
     int64_t set, vm;
     int port;
+    uint32_t addr;
 };
 
 struct cfg_fe {
@@ -166,7 +168,8 @@ static void sync_config(struct lb *lb)
     }
     sqlite3_finalize(st);
     st = db_stmt(k->db,
-                 "SELECT v.vmss_id, v.id, p.host_port FROM vms v JOIN vmss s ON s.id = v.vmss_id"
+                 "SELECT v.vmss_id, v.id, p.host_port, h.public_address FROM vms v"
+                 " JOIN vmss s ON s.id = v.vmss_id LEFT JOIN hosts h ON h.id = v.host_id"
                  " JOIN nics n ON n.vm_id = v.id AND n.nic_index = 0"
                  " JOIN public_ip_ports p ON p.public_ip_id = n.public_ip_id"
                  " AND p.protocol = 'Tcp' AND p.port = s.lb_port"
@@ -177,6 +180,11 @@ static void sync_config(struct lb *lb)
         bes[nbe].set = sqlite3_column_int64(st, 0);
         bes[nbe].vm = sqlite3_column_int64(st, 1);
         bes[nbe].port = sqlite3_column_int(st, 2);
+        /* cluster mode: an instance's public IP is on its own host */
+        bes[nbe].addr = 0;
+        if (k->clustered && !db_col_null(st, 3) &&
+            inet_pton(AF_INET, db_col_text(st, 3), &bes[nbe].addr) != 1)
+            bes[nbe].addr = 0;
         nbe++;
     }
     sqlite3_finalize(st);
@@ -236,9 +244,10 @@ static void sync_config(struct lb *lb)
                 b->next_probe = 0;
             }
             if (!b) continue;
-            if (b->port != bes[j].port) {
+            if (b->port != bes[j].port || b->addr != bes[j].addr) {
                 close_probe(b);
                 b->port = bes[j].port;
+                b->addr = bes[j].addr;
             }
             b->seen = true;
         }
@@ -288,7 +297,7 @@ static void probe_done(struct frontend *f, struct backend *b, bool ok, const cha
 
 static void probe_start(struct lb *lb, struct frontend *f, struct backend *b, int64_t now)
 {
-    b->fd = connect_to(lb, b->port);
+    b->fd = connect_to(lb, b->addr, b->port);
     if (b->fd < 0) {
         probe_done(f, b, false, "cannot connect", now);
         return;
@@ -391,7 +400,7 @@ static bool connect_backend(struct lb *lb, struct frontend *f, struct conn *c)
         if (!b) return false;
         c->attempts++;
         c->vm = b->vm;
-        c->bfd = connect_to(lb, b->port);
+        c->bfd = connect_to(lb, b->addr, b->port);
         if (c->bfd < 0) continue;
         c->connecting = true;
         b->conns++;

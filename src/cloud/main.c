@@ -8,8 +8,10 @@
 #include "cloud/api.h"
 #include "cloud/arm/arm.h"
 #include "cloud/catalog.h"
+#include "cloud/cluster/cluster.h"
 #include "cloud/db.h"
 #include "cloud/diskops.h"
+#include "cloud/guestprov.h"
 #include "cloud/http.h"
 #include "cloud/jobs.h"
 #include "cloud/kumod.h"
@@ -18,6 +20,7 @@
 #include "cloud/netplane.h"
 #include "cloud/paths.h"
 #include "cloud/portal/portal.h"
+#include "cloud/runcmd.h"
 #include "cloud/supervisor.h"
 #include "cloud/timefmt.h"
 #include "cloud/token.h"
@@ -35,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,6 +46,8 @@
 #ifndef KUMO_VERSION
 #define KUMO_VERSION "0.1.0"
 #endif
+
+#define RUN_WORKERS 4 /* run commands at once, host-wide */
 
 static void usage(FILE *out)
 {
@@ -63,6 +69,9 @@ static void usage(FILE *out)
             "                          first NIC on kumo-vmm's user-mode NAT\n"
             "  --guest-dir DIR         where the default image comes from at first start\n"
             "                          (Image + rootfs.ext4; default: guest/build.sh's cache)\n"
+            "  --debian-image FILE|none the Debian 13 image registered as debian-13 at start\n"
+            "                          (default: guest/debian/build.sh's newest cache entry;\n"
+            "                          none: not registered)\n"
             "  --host-cpus N           cores this host offers (default: online CPUs)\n"
             "  --host-memory-mib N     memory this host offers (default: MemTotal)\n"
             "  --reserved-memory-mib N memory kept for the host (default: 1/10, >= 512)\n"
@@ -79,9 +88,27 @@ static void usage(FILE *out)
             "  --stop-timeout S        seconds before a stopping VM is killed (default 30)\n"
             "  --workers N             threads for long operations (default 4)\n"
             "  --autoscale-interval S  seconds between autoscale evaluations (default 30)\n"
+            "  --import-dir DIR        where image imports may come from (default DATA/import):\n"
+            "                          regular files beneath it, no symbolic links\n"
+            "  --import-max-gib N      largest image file and virtual size (default 64)\n"
+            "  --vmm-uids LO-HI        uids kumo-vmm processes drop to, one per VM, when kumod\n"
+            "                          runs as root; LO is also their shared group (default\n"
+            "                          300000-399999; use ids no user or service has)\n"
+            "  --provisioning-timeout S seconds a new VM's guest has to report that its\n"
+            "                          provisioning is done, before the VM is Failed\n"
+            "                          (OSProvisioningTimedOut; default 1200, as Azure)\n"
             "  --no-portal             do not serve the web portal (docs/portal.md) at /portal/\n"
             "  --portal-origin URL     the portal's address when a proxy serves it\n"
             "                          (https://kumo.example): its requests are accepted\n"
+            "\n"
+            "Cluster mode (several hosts, one region; docs/cluster.md):\n"
+            "  --cluster etcd=URL[,URL...]  keep the state in etcd (its members' client URLs)\n"
+            "  --host-name NAME        this host's name in the cluster (default: hostname)\n"
+            "  --underlay IP           this host's address for VXLAN between the hosts'\n"
+            "                          switches (required with --cluster)\n"
+            "  --shared-dir DIR        images, disks and snapshots on storage every host\n"
+            "                          mounts (VMs of a failed host restart elsewhere)\n"
+            "  --cluster-ttl S         seconds a silent host is counted alive (default 5)\n"
             "  -v, --verbose           more log output\n"
             "  -h, --help, --version\n"
             "\n"
@@ -132,8 +159,18 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         O_VERSION,
         O_SWITCH,
         O_ARM,
+        O_UIDS,
+        O_IMPDIR,
+        O_IMPMAX,
+        O_CLUSTER,
+        O_HOSTNAME,
+        O_UNDERLAY,
+        O_SHARED,
+        O_CTTL,
         O_NOPORTAL,
-        O_PORIGIN
+        O_PORIGIN,
+        O_DEBIAN,
+        O_PROVTO
     };
     static const struct option opts[] = {
         {"data-dir", required_argument, NULL, O_DATA},
@@ -142,6 +179,8 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         {"vmm", required_argument, NULL, O_VMM},
         {"switch", required_argument, NULL, O_SWITCH},
         {"guest-dir", required_argument, NULL, O_GUEST},
+        {"debian-image", required_argument, NULL, O_DEBIAN},
+        {"provisioning-timeout", required_argument, NULL, O_PROVTO},
         {"host-cpus", required_argument, NULL, O_CPUS},
         {"host-memory-mib", required_argument, NULL, O_MEM},
         {"reserved-memory-mib", required_argument, NULL, O_RES},
@@ -156,6 +195,14 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         {"shutdown-timeout", required_argument, NULL, O_SHUTDOWN},
         {"workers", required_argument, NULL, O_WORKERS},
         {"autoscale-interval", required_argument, NULL, O_ASINT},
+        {"vmm-uids", required_argument, NULL, O_UIDS},
+        {"import-dir", required_argument, NULL, O_IMPDIR},
+        {"import-max-gib", required_argument, NULL, O_IMPMAX},
+        {"cluster", required_argument, NULL, O_CLUSTER},
+        {"host-name", required_argument, NULL, O_HOSTNAME},
+        {"underlay", required_argument, NULL, O_UNDERLAY},
+        {"shared-dir", required_argument, NULL, O_SHARED},
+        {"cluster-ttl", required_argument, NULL, O_CTTL},
         {"no-portal", no_argument, NULL, O_NOPORTAL},
         {"portal-origin", required_argument, NULL, O_PORIGIN},
         {"verbose", no_argument, NULL, 'v'},
@@ -177,6 +224,10 @@ static int parse(int argc, char **argv, struct kumod_config *c)
                                .workers = 4,
                                .shutdown_timeout = 30,
                                .autoscale_interval = 30,
+                               .vmm_uid_lo = 300000,
+                               .vmm_uid_hi = 399999,
+                               .import_max_gib = 64,
+                               .provisioning_timeout = 1200,
                                .portal = true};
     snprintf(c->public_address, sizeof(c->public_address), "127.0.0.1");
     int o;
@@ -190,6 +241,11 @@ static int parse(int argc, char **argv, struct kumod_config *c)
         case O_VMM: snprintf(c->vmm_path, sizeof(c->vmm_path), "%s", optarg); break;
         case O_SWITCH: snprintf(c->switch_path, sizeof(c->switch_path), "%s", optarg); break;
         case O_GUEST: snprintf(c->guest_dir, sizeof(c->guest_dir), "%s", optarg); break;
+        case O_DEBIAN: snprintf(c->debian_image, sizeof(c->debian_image), "%s", optarg); break;
+        case O_PROVTO:
+            if (!num(optarg, 1, 86400, &v)) goto bad;
+            c->provisioning_timeout = (int)v;
+            break;
         case O_CPUS:
             if (!num(optarg, 1, 4096, &c->host_cpus)) goto bad;
             break;
@@ -206,6 +262,22 @@ static int parse(int argc, char **argv, struct kumod_config *c)
             if (!real(optarg, 0.1, 4, &c->ram_ratio)) goto bad;
             break;
         case O_PUBADDR: snprintf(c->public_address, sizeof(c->public_address), "%s", optarg); break;
+        case O_IMPDIR: snprintf(c->import_dir, sizeof(c->import_dir), "%s", optarg); break;
+        case O_IMPMAX:
+            if (!num(optarg, 1, 65536, &c->import_max_gib)) goto bad;
+            break;
+        case O_UIDS: {
+            long lo, hi;
+            char buf[64], *dash;
+            snprintf(buf, sizeof(buf), "%s", optarg);
+            dash = strchr(buf, '-');
+            if (!dash) goto bad;
+            *dash = 0;
+            if (!num(buf, 1000, 2000000000L, &lo) || !num(dash + 1, lo, 2000000000L, &hi)) goto bad;
+            c->vmm_uid_lo = lo;
+            c->vmm_uid_hi = hi;
+            break;
+        }
         case O_PORTS: {
             long lo, hi;
             char buf[64], *dash;
@@ -246,6 +318,25 @@ static int parse(int argc, char **argv, struct kumod_config *c)
             if (!num(optarg, 1, 64, &v)) goto bad;
             c->workers = (int)v;
             break;
+        case O_CLUSTER:
+            if (strncmp(optarg, "etcd=", 5) != 0 || !optarg[5]) {
+                fprintf(stderr, "kumod: --cluster %s: give etcd=URL[,URL...], the etcd members' "
+                                "client URLs (http://HOST:2379)\n",
+                        optarg);
+                return -1;
+            }
+            snprintf(c->cluster, sizeof(c->cluster), "%s", optarg + 5);
+            break;
+        case O_HOSTNAME:
+            if (!*optarg || strlen(optarg) >= sizeof(c->host_name) || strchr(optarg, '/')) goto bad;
+            snprintf(c->host_name, sizeof(c->host_name), "%s", optarg);
+            break;
+        case O_UNDERLAY: snprintf(c->underlay, sizeof(c->underlay), "%s", optarg); break;
+        case O_SHARED: snprintf(c->shared_dir, sizeof(c->shared_dir), "%s", optarg); break;
+        case O_CTTL:
+            if (!num(optarg, 2, 600, &v)) goto bad;
+            c->cluster_ttl = (int)v;
+            break;
         case O_NOPORTAL: c->portal = false; break;
         case O_PORIGIN:
             if (strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8)) goto bad;
@@ -268,6 +359,16 @@ static int parse(int argc, char **argv, struct kumod_config *c)
     }
     if (optind < argc) {
         fprintf(stderr, "kumod: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return -1;
+    }
+    if (c->cluster[0] && !c->underlay[0]) {
+        fprintf(stderr, "kumod: --cluster needs --underlay IP, this host's address the other "
+                        "hosts' switches reach for VXLAN\n");
+        return -1;
+    }
+    if (!c->cluster[0] && (c->underlay[0] || c->shared_dir[0] || c->host_name[0])) {
+        fprintf(stderr, "kumod: --underlay, --shared-dir and --host-name are for cluster mode "
+                        "(--cluster etcd=URL,...)\n");
         return -1;
     }
     return 0;
@@ -347,10 +448,25 @@ static int seed(struct kumod *k, char *err, size_t errlen)
                 goto fail;
         }
     }
-    if (gethostname(k->host_name, sizeof(k->host_name)) < 0 || !k->host_name[0])
-        snprintf(k->host_name, sizeof(k->host_name), "localhost");
-    k->host_name[sizeof(k->host_name) - 1] = 0;
-    if (db_int(db, NULL, 0, "SELECT count(*) FROM hosts", "") == 0) {
+    if (k->clustered) { /* this host's row, by its name */
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        int64_t mem = mem_total_mib();
+        int64_t res = mem / 10 > 512 ? mem / 10 : 512;
+        if (db_int(db, NULL, 0, "SELECT count(*) FROM hosts WHERE name = ?", "t", k->host_name) ==
+                0 &&
+            db_exec(db,
+                    "INSERT INTO hosts (name, location, cpus, mem_mib, cpu_ratio, ram_ratio,"
+                    " reserved_mib, created_ms) VALUES (?, 'local', ?, ?, 4.0, 1.0, ?, ?)",
+                    "tiiii", k->host_name, (int64_t)(cpus > 0 ? cpus : 1), mem, res,
+                    time_now_ms()) < 0)
+            goto fail;
+        if (db_exec(db,
+                    "UPDATE hosts SET address = ?, public_address = ?, shared_storage = ?"
+                    " WHERE name = ?",
+                    "ttit", c->underlay, c->public_address, (int64_t)(c->shared_dir[0] != 0),
+                    k->host_name) < 0)
+            goto fail;
+    } else if (db_int(db, NULL, 0, "SELECT count(*) FROM hosts", "") == 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         int64_t mem = mem_total_mib();
         int64_t res = mem / 10 > 512 ? mem / 10 : 512;
@@ -364,15 +480,19 @@ static int seed(struct kumod *k, char *err, size_t errlen)
         db_text(db, k->host_name, sizeof(k->host_name),
                 "SELECT name FROM hosts ORDER BY id LIMIT 1", "");
     }
+    k->host_id = db_int(db, NULL, 0, "SELECT id FROM hosts WHERE name = ?", "t", k->host_name);
+    int64_t h = k->host_id;
     if ((c->host_cpus > 0 &&
-         db_exec(db, "UPDATE hosts SET cpus = ?", "i", (int64_t)c->host_cpus) < 0) ||
-        (c->host_mem_mib > 0 &&
-         db_exec(db, "UPDATE hosts SET mem_mib = ?", "i", (int64_t)c->host_mem_mib) < 0) ||
-        (c->reserved_mib >= 0 &&
-         db_exec(db, "UPDATE hosts SET reserved_mib = ?", "i", (int64_t)c->reserved_mib) < 0) ||
+         db_exec(db, "UPDATE hosts SET cpus = ? WHERE id = ?", "ii", (int64_t)c->host_cpus, h) <
+             0) ||
+        (c->host_mem_mib > 0 && db_exec(db, "UPDATE hosts SET mem_mib = ? WHERE id = ?", "ii",
+                                        (int64_t)c->host_mem_mib, h) < 0) ||
+        (c->reserved_mib >= 0 && db_exec(db, "UPDATE hosts SET reserved_mib = ? WHERE id = ?",
+                                         "ii", (int64_t)c->reserved_mib, h) < 0) ||
         (c->cpu_ratio > 0 &&
-         db_exec(db, "UPDATE hosts SET cpu_ratio = ?", "d", c->cpu_ratio) < 0) ||
-        (c->ram_ratio > 0 && db_exec(db, "UPDATE hosts SET ram_ratio = ?", "d", c->ram_ratio) < 0))
+         db_exec(db, "UPDATE hosts SET cpu_ratio = ? WHERE id = ?", "di", c->cpu_ratio, h) < 0) ||
+        (c->ram_ratio > 0 &&
+         db_exec(db, "UPDATE hosts SET ram_ratio = ? WHERE id = ?", "di", c->ram_ratio, h) < 0))
         goto fail;
     /* a reserve larger than the memory would make the capacity negative */
     if (db_exec(db, "UPDATE hosts SET reserved_mib = mem_mib WHERE reserved_mib > mem_mib", "") < 0)
@@ -389,8 +509,16 @@ int main(int argc, char **argv)
 {
     static struct kumod k;
     if (parse(argc, argv, &k.cfg) < 0) return 2;
+    kumod_crash_point("start"); /* reads KUMO_CRASH_AT while single-threaded */
     log_init("kumod", k.cfg.verbose ? LOG_DEBUG : LOG_INFO);
     umask(077); /* the database, disks and logs are the tenants' */
+    /* every connection is a descriptor (http.h holds thousands), every VM a
+     * few: as many as the hard limit allows */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     struct kumod_config *c = &k.cfg;
     if (!c->data_dir[0]) kumo_default_data_dir(c->data_dir, sizeof(c->data_dir));
     if (path_mkdirs(c->data_dir) < 0) {
@@ -407,13 +535,27 @@ int main(int argc, char **argv)
         return 1;
     }
     memcpy(c->data_dir, abs, strlen(abs) + 1);
-    static const char *const subdirs[] = {"images", "disks", "snapshots", "vms"};
-    for (size_t i = 0; i < 4; i++) {
+    static const char *const subdirs[] = {"images", "disks", "snapshots", "vms", "import"};
+    for (size_t i = 0; i < 5; i++) {
         char p[PATH_MAX];
         if (path_mkdirs(path_in_data(&k, p, subdirs[i])) < 0) {
             log_error("%s: %s", p, strerror(errno));
             return 1;
         }
+    }
+    if (!c->import_dir[0]) path_in_data(&k, c->import_dir, "import");
+    {
+        /* as given or made absolute: what paths in requests are compared with */
+        char real[PATH_MAX];
+        if (!realpath(c->import_dir, real)) {
+            log_error("--import-dir %s: %s", c->import_dir, strerror(errno));
+            return 1;
+        }
+        if (strlen(real) >= sizeof(c->import_dir)) {
+            log_error("--import-dir %s: the path is too long", real);
+            return 1;
+        }
+        memcpy(c->import_dir, real, strlen(real) + 1);
     }
     char p[PATH_MAX], err[1024];
     int lock_fd = open(path_in_data(&k, p, "kumod.lock"), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -451,15 +593,39 @@ int main(int argc, char **argv)
         log_error("%s", err);
         return 1;
     }
+    if (kumod_lock_init(&k) < 0) {
+        log_error("cannot initialise the state lock");
+        return 1;
+    }
+    if (c->host_name[0]) {
+        snprintf(k.host_name, sizeof(k.host_name), "%s", c->host_name);
+    } else if (gethostname(k.host_name, sizeof(k.host_name)) < 0 || !k.host_name[0]) {
+        snprintf(k.host_name, sizeof(k.host_name), "localhost");
+    }
+    k.host_name[sizeof(k.host_name) - 1] = 0;
+    atomic_store(&k.leader, !c->cluster[0]); /* a host alone leads itself */
+    if (c->cluster[0]) {
+        if (c->shared_dir[0]) {
+            static const char *const shared[] = {"images", "disks", "snapshots"};
+            for (size_t i = 0; i < 3; i++) {
+                char sp[PATH_MAX];
+                snprintf(sp, sizeof(sp), "%s/%s", c->shared_dir, shared[i]);
+                if (path_mkdirs(sp) < 0) {
+                    log_error("--shared-dir: %s: %s", sp, strerror(errno));
+                    return 1;
+                }
+            }
+        }
+        if (!cluster_join(&k, err, sizeof(err))) {
+            log_error("cluster: %s", err);
+            return 1;
+        }
+    }
     if (seed(&k, err, sizeof(err)) < 0) {
         log_error("%s", err);
         return 1;
     }
     k.started_ms = time_now_ms();
-    if (kumod_lock_init(&k) < 0) {
-        log_error("cannot initialise the state lock");
-        return 1;
-    }
 
     /* Every thread inherits this mask: the main thread alone takes the
      * signals, with sigwait. */
@@ -480,18 +646,31 @@ int main(int argc, char **argv)
         [JOB_VM] = vmops_run,
         [JOB_IMAGE] = diskops_import_image,
         [JOB_SNAPSHOT] = diskops_take_snapshot,
+        [JOB_RUN] = runcmd_run,
     };
     k.jobs = jobs_start(&k, c->workers, job_kinds);
-    if (!k.jobs) {
+    /* run commands last as long as their scripts: threads of their own */
+    k.run_jobs = jobs_start(&k, RUN_WORKERS, job_kinds);
+    if (!k.jobs || !k.run_jobs) {
         log_error("cannot start the worker threads");
         return 1;
     }
-    diskops_register_default(&k);
+    runcmd_recover(&k);
+    diskops_register_builtin(&k);
     kumod_lock(&k);
     netplane_start(&k);
     kumod_unlock(&k);
+    if (k.cluster && cluster_start(k.cluster, err, sizeof(err)) < 0) {
+        log_error("cluster: %s", err);
+        return 1;
+    }
     vmops_recover(&k);
     k.metrics = metrics_start(&k);
+    k.gprov = guestprov_start(&k);
+    if (!k.gprov) {
+        log_error("cannot start the provisioning watcher thread");
+        return 1;
+    }
     k.lb = lb_start(&k);
     k.vmss = vmss_start(&k);
     if (!k.lb || !k.vmss) {
@@ -507,7 +686,7 @@ int main(int argc, char **argv)
     }
     if (c->portal) k.portal = portal_start(&k);
     k.http = http_start(path_in_data(&k, p, "kumod.sock"), c->listen_tcp, c->max_body,
-                        portal_handle, &k, err, sizeof(err));
+                        portal_handle, portal_authorized, &k, err, sizeof(err));
     if (!k.http) {
         log_error("%s", err);
         return 1;
@@ -519,8 +698,12 @@ int main(int argc, char **argv)
     int sig = 0;
     while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
     }
-    log_info("stopping on signal %d (VMs keep running)", sig);
+    log_info("stopping on signal %d (%s)", sig,
+             k.cluster ? "its VMs stop: the cluster restarts them elsewhere" : "VMs keep running");
     atomic_store(&k.stopping, true);
+    /* cluster mode: this host leaves; its VMs stop with it and the region
+     * restarts them elsewhere (docs/cluster.md) */
+    cluster_stop(k.cluster);
     kumod_lock(&k);
     kumod_changed(&k);
     kumod_unlock(&k);
@@ -531,6 +714,8 @@ int main(int argc, char **argv)
     vmss_stop(k.vmss);
     lb_stop(k.lb);
     metrics_stop(k.metrics);
+    jobs_stop(k.run_jobs);
+    guestprov_stop(k.gprov);
     jobs_stop(k.jobs);
     supervisor_stop(k.sup);
     netplane_stop(&k);

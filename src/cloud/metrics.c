@@ -156,8 +156,8 @@ static void tick(struct metrics *m)
                                "SELECT v.id, v.pid, v.vcpus, s.burst, v.cpu_credits,"
                                " coalesce(v.credits_ms, 0), v.cpu_capped FROM vms v"
                                " JOIN sizes s ON s.id = v.size_id WHERE v.pid IS NOT NULL"
-                               " AND v.power_state = 'Running' ORDER BY v.id",
-                               "");
+                               " AND v.power_state = 'Running' AND v.host_id = ? ORDER BY v.id",
+                               "i", k->host_id);
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         struct sample *ns = realloc(s, (n + 1) * sizeof(*s));
         if (!ns) break;
@@ -212,7 +212,7 @@ static void tick(struct metrics *m)
             if (!s[i].ok) continue;
             sqlite3_stmt *ins =
                 db_stmt(db,
-                        "INSERT INTO metrics (vm_id, at_ms, cpu_pct, mem_mib, mem_used_mib,"
+                        "INSERT OR REPLACE INTO metrics (vm_id, at_ms, cpu_pct, mem_mib, mem_used_mib,"
                         " uptime_ns, disk_rd_ops, disk_rd_bytes, disk_wr_ops, disk_wr_bytes,"
                         " net_rx_packets, net_rx_bytes, net_tx_packets, net_tx_bytes,"
                         " cpu_credits, cpu_throttled_pct)"

@@ -17,11 +17,12 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define INTERNET_PROBE 0xcb00710au /* 203.0.113.10 (TEST-NET-3): an Internet source */
@@ -35,10 +36,12 @@ struct netplane {
     uint64_t start_ticks;
     bool child;
     int64_t last_fail_ms;
+    bool pending;       /* the configuration is still to be sent (the switch did not answer yet) */
     json_t *pip_errors; /* "pip-ID" -> [{protocol, port, hostPort, message}] */
+    json_t *last;       /* cluster mode: the configuration the switch has */
 };
 
-static char *mac_of(int64_t nic, char buf[24])
+char *netplane_nic_mac(int64_t nic, char buf[24])
 {
     snprintf(buf, 24, "02:6b:75:%02x:%02x:%02x", (unsigned)(nic >> 16) & 0xff,
              (unsigned)(nic >> 8) & 0xff, (unsigned)nic & 0xff);
@@ -68,8 +71,32 @@ static bool find_switch(struct kumod *k, char *out, size_t len)
 static bool switch_alive(struct netplane *n)
 {
     if (n->pid <= 0) return false;
-    if (n->child) waitpid(n->pid, NULL, WNOHANG); /* reap it if it died */
+    if (n->child) {
+        /* our own child lives until it is reaped (its pid cannot be reused
+         * before), whatever its command line says: right after the spawn
+         * that is still empty (posix_spawn returns once the exec has swapped
+         * the memory, before the new program's arguments are in it) */
+        pid_t r = waitpid(n->pid, NULL, WNOHANG);
+        if (r == 0) return true;
+        if (r == n->pid) return false;
+        /* reaped elsewhere (ECHILD): as for an adopted one */
+    }
     return proc_start_ticks(n->pid) == n->start_ticks && proc_cmdline_has(n->pid, n->control);
+}
+
+/* The ports socket for sandboxed VMMs (kumod_vmm_ids): their shared group
+ * may enter net/ and connect, so a NIC reconnects to a restarted switch. */
+static void share_ports(struct kumod *k, struct netplane *n)
+{
+    unsigned uid, gid;
+    if (!kumod_vmm_ids(k, 0, &uid, &gid)) return;
+    char dir[PATH_MAX];
+    path_in_data(k, dir, "net");
+    if (chown(dir, 0, gid) < 0 || chmod(dir, 0710) < 0 || chown(n->ports, 0, gid) < 0 ||
+        chmod(n->ports, 0660) < 0)
+        log_warn("%s: cannot give the VMMs' group %u access (%s): a VM's NIC will not "
+                 "reconnect to a restarted kumo-switch",
+                 n->ports, gid, strerror(errno));
 }
 
 static bool ping(struct netplane *n, int timeout_ms)
@@ -82,36 +109,77 @@ static bool ping(struct netplane *n, int timeout_ms)
     return r != NULL;
 }
 
-/* Adopt a running switch of this data directory, or start one. */
+/* Wait up to ms for the switch's control socket to answer: 1 it does, 0
+ * it still runs without answering, -1 it is gone. */
+static int await_switch(struct netplane *n, int ms)
+{
+    /* ms of the clock, not a count of rounds: on a loaded host a round takes
+     * far longer than its 20 ms sleep */
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        if (ping(n, 500)) return 1;
+        if (!switch_alive(n)) return -1;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >= ms) return 0;
+        usleep(20000);
+    }
+}
+
+/* Adopt a running switch of this data directory, or start one. 0 when it
+ * answers; 1 when the one started runs but does not answer yet (a loaded
+ * host): n->pending says its configuration is still to be sent, which
+ * netplane_sync (or netplane_check, now and then) does once it answers;
+ * -1 when none could be started. */
 static int ensure_switch(struct kumod *k)
 {
     struct netplane *n = k->net;
-    if (switch_alive(n)) return 0;
+    if (switch_alive(n)) return n->pending && !ping(n, 500) ? 1 : 0;
     pid_t pid = proc_find(n->control);
     if (pid > 0) {
         n->pid = pid;
         n->start_ticks = proc_start_ticks(pid);
         n->child = false;
-        log_info("adopted kumo-switch (pid %d)", (int)pid);
-    } else {
-        char *argv[] = {n->bin, "--ports", n->ports, "--control", n->control, NULL};
-        char err[512];
-        if (proc_spawn(argv, n->log, &pid, err, sizeof(err)) < 0) {
-            log_error("kumo-switch: %s", err);
-            return -1;
+        /* a switch of an earlier kumod (its VMs' NICs are plugged into it):
+         * kept; one that was stopping (scripts/run.sh --stop) and ends
+         * meanwhile gives way to a new one */
+        int rc = await_switch(n, 5000);
+        if (rc == 1) {
+            log_info("adopted kumo-switch (pid %d)", (int)pid);
+            return 0;
         }
-        n->pid = pid;
-        n->start_ticks = proc_start_ticks(pid);
-        n->child = true;
+        if (rc == 0) {
+            log_info("adopted kumo-switch (pid %d); it does not answer on %s yet: its "
+                     "configuration goes to it once it does",
+                     (int)pid, n->control);
+            n->pending = true;
+            return 1;
+        }
+        n->pid = 0;
+    }
+    char *argv[] = {n->bin, "--ports", n->ports, "--control", n->control, NULL};
+    char err[512];
+    if (proc_spawn(argv, n->log, &pid, err, sizeof(err)) < 0) {
+        log_error("kumo-switch: %s", err);
+        return -1;
+    }
+    n->pid = pid;
+    n->start_ticks = proc_start_ticks(pid);
+    n->child = true;
+    int rc = await_switch(n, 5000);
+    if (rc == 1) {
         log_info("started kumo-switch (pid %d)", (int)pid);
+        return 0;
     }
-    for (int i = 0; i < 250; i++) { /* up to 5 s for the control socket */
-        if (ping(n, 500)) return 0;
-        if (!switch_alive(n)) break;
-        usleep(20000);
+    if (rc == 0) {
+        log_info("started kumo-switch (pid %d); it does not answer on %s yet: its configuration "
+                 "goes to it once it does",
+                 (int)pid, n->control);
+        n->pending = true;
+        return 1;
     }
-    log_error("kumo-switch (pid %d) does not answer on %s; see %s", (int)n->pid, n->control,
-              n->log);
+    log_error("kumo-switch (pid %d) exited at its start; see %s", (int)pid, n->log);
+    n->pid = 0;
     return -1;
 }
 
@@ -141,12 +209,16 @@ void netplane_start(struct kumod *k)
         return;
     }
     n->has_switch = true;
+    n->pending = true; /* the first configuration: sent now, or as soon as it answers */
     if (ensure_switch(k) == 0) netplane_sync(k);
 }
 
 void netplane_stop(struct kumod *k)
 {
-    if (k->net) json_decref(k->net->pip_errors);
+    if (k->net) {
+        json_decref(k->net->pip_errors);
+        json_decref(k->net->last);
+    }
     free(k->net);
     k->net = NULL;
 }
@@ -155,10 +227,38 @@ void netplane_check(struct kumod *k)
 {
     assert(kumod_lock_held(k));
     struct netplane *n = k->net;
-    if (!n || !n->has_switch || switch_alive(n)) return;
+    if (!n || !n->has_switch) return;
+    if (switch_alive(n)) {
+        if (n->pending && ping(n, 200)) netplane_sync(k); /* it answers now */
+        return;
+    }
     log_warn("kumo-switch (pid %d) is gone: starting it again", (int)n->pid);
     n->pid = 0;
+    n->pending = true;
     if (ensure_switch(k) == 0) netplane_sync(k);
+}
+
+json_t *netplane_provisioning(struct kumod *k, int64_t nic_id, bool clear, char *err, size_t errlen)
+{
+    struct netplane *n = k->net;
+    if (!n || !n->has_switch) {
+        snprintf(err, errlen, "no kumo-switch (no metadata service)");
+        return NULL;
+    }
+    char nic[32];
+    snprintf(nic, sizeof(nic), "nic-%" PRId64, nic_id);
+    json_t *req = json_pack("{s:s,s:s,s:b}", "op", "provisioning", "nic", nic, "clear", clear);
+    json_t *r = vmm_request(n->control, req, 2000, err, errlen);
+    json_decref(req);
+    json_t *events = json_incref(json_object_get(r, "events"));
+    if (r && !json_is_array(events)) {
+        const char *why = json_string_value(json_object_get(r, "error"));
+        snprintf(err, errlen, "kumo-switch: %s", why ? why : "no events in its answer");
+        json_decref(events);
+        events = NULL;
+    }
+    json_decref(r);
+    return events;
 }
 
 /* ---- the configuration document ---- */
@@ -169,32 +269,42 @@ static json_t *string_list(const char *json_text)
     return json_is_array(a) ? a : (json_decref(a), json_array());
 }
 
+bool netplane_hostname(const char *vm, char out[64])
+{
+    size_t n = 0;
+    for (; *vm && n < 63; vm++)
+        out[n++] = (*vm == '_' || *vm == '.') ? '-' : *vm;
+    while (n && out[n - 1] == '-')
+        n--;
+    out[n] = 0;
+    return n > 0;
+}
+
 /* A DHCP host name (RFC 1123 label) from a VM name, or NULL. */
 static json_t *hostname(const char *vm)
 {
     char h[64];
-    size_t n = 0;
-    for (; *vm && n < 63; vm++)
-        h[n++] = (*vm == '_' || *vm == '.') ? '-' : *vm;
-    while (n && h[n - 1] == '-')
-        n--;
-    h[n] = 0;
-    return n ? json_string(h) : NULL;
+    return netplane_hostname(vm, h) ? json_string(h) : NULL;
+}
+
+char *netplane_vm_guid(int64_t vm_id, int64_t created_ms, char buf[40])
+{
+    uint64_t id = (uint64_t)vm_id, created = (uint64_t)created_ms;
+    snprintf(buf, 40, "%08" PRIx64 "-%04" PRIx64 "-4%03" PRIx64 "-8%03" PRIx64 "-%012" PRIx64,
+             (created >> 16) & 0xffffffffu, created & 0xffff, (id >> 60) & 0xfff,
+             (id >> 48) & 0xfff, id & 0xffffffffffffu);
+    return buf;
 }
 
 /* The metadata service's view of a NIC's VM (docs/network.md, the NIC's
- * "vm"): columns 6.. of netplane_config's NIC query. The instance id is
- * a GUID-shaped text of the VM's row id and creation time, so a VM created
- * again with the same name is a new instance (its user data runs again). */
+ * "vm"): columns 6.. of netplane_config's NIC query; the admin account and
+ * its SSH keys only when its image is provisioned (the default guest's
+ * init reads them there; cloud-init images show them as Azure's IMDS
+ * does). */
 static json_t *vm_object(sqlite3_stmt *st)
 {
-    uint64_t id = (uint64_t)sqlite3_column_int64(st, 7);
-    uint64_t created = (uint64_t)sqlite3_column_int64(st, 8);
     char vmid[40];
-    snprintf(vmid, sizeof(vmid),
-             "%08" PRIx64 "-%04" PRIx64 "-4%03" PRIx64 "-8%03" PRIx64 "-%012" PRIx64,
-             (created >> 16) & 0xffffffffu, created & 0xffff, (id >> 60) & 0xfff,
-             (id >> 48) & 0xfff, id & 0xffffffffffffu);
+    netplane_vm_guid(sqlite3_column_int64(st, 7), sqlite3_column_int64(st, 8), vmid);
     json_t *vm = json_pack("{s:s,s:s}", "name", db_col_text(st, 6), "id", vmid);
     if (!db_col_null(st, 9)) json_object_set_new(vm, "size", json_string(db_col_text(st, 9)));
     if (!db_col_null(st, 10))
@@ -202,7 +312,22 @@ static json_t *vm_object(sqlite3_stmt *st)
     if (!db_col_null(st, 11)) json_object_set_new(vm, "location", json_string(db_col_text(st, 11)));
     if (!db_col_null(st, 12))
         json_object_set_new(vm, "user_data", json_string(db_col_text(st, 12)));
+    if (!db_col_null(st, 15)) {
+        json_object_set_new(vm, "admin_username", json_string(db_col_text(st, 15)));
+        json_t *keys = db_col_null(st, 16) ? NULL : json_loads(db_col_text(st, 16), 0, NULL);
+        if (json_is_array(keys) && json_array_size(keys))
+            json_object_set_new(vm, "public_keys", keys);
+        else
+            json_decref(keys);
+    }
     return vm;
+}
+
+/* Cluster mode: every VNet is a VXLAN network (its VNI its id) flooding
+ * to the other hosts' underlay addresses (docs/cluster.md, "Networks"). */
+static json_t *vxlan_of(int64_t vnet_id, const json_t *flood)
+{
+    return json_pack("{s:I,s:O}", "vni", (json_int_t)vnet_id, "flood", (json_t *)flood);
 }
 
 json_t *netplane_config(struct kumod *k)
@@ -210,6 +335,19 @@ json_t *netplane_config(struct kumod *k)
     struct db *db = k->db;
     json_t *vnets = json_array(), *nsgs = json_array(), *pips = json_array(), *nics = json_array();
     char name[64], ip[NET_IP4_STRLEN], mac[24];
+    json_t *flood = json_array();
+    char underlay[64] = "";
+    if (k->clustered) {
+        db_text(db, underlay, sizeof(underlay), "SELECT coalesce(address, '') FROM hosts WHERE id = ?",
+                "i", k->host_id);
+        sqlite3_stmt *hs = db_stmt(db,
+                                   "SELECT address FROM hosts WHERE id != ? AND address IS NOT NULL"
+                                   " AND state != 'Down' ORDER BY id",
+                                   "i", k->host_id);
+        while (hs && sqlite3_step(hs) == SQLITE_ROW)
+            json_array_append_new(flood, json_string(db_col_text(hs, 0)));
+        sqlite3_finalize(hs);
+    }
     sqlite3_stmt *st = db_stmt(db, "SELECT id, address_spaces FROM vnets ORDER BY id", "");
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0);
@@ -227,9 +365,10 @@ json_t *netplane_config(struct kumod *k)
         }
         sqlite3_finalize(ss);
         snprintf(name, sizeof(name), "vnet-%" PRId64, id);
-        json_array_append_new(vnets,
-                              json_pack("{s:s,s:o,s:o}", "name", name, "address_space",
-                                        string_list(db_col_text(st, 1)), "subnets", subnets));
+        json_t *vn = json_pack("{s:s,s:o,s:o}", "name", name, "address_space",
+                               string_list(db_col_text(st, 1)), "subnets", subnets);
+        if (underlay[0]) json_object_set_new(vn, "vxlan", vxlan_of(id, flood));
+        json_array_append_new(vnets, vn);
     }
     sqlite3_finalize(st);
 
@@ -260,7 +399,12 @@ json_t *netplane_config(struct kumod *k)
     }
     sqlite3_finalize(st);
 
-    st = db_stmt(db, "SELECT id FROM public_ips ORDER BY id", "");
+    /* public IPs: those of this host's VMs (each host forwards its own) */
+    st = db_stmt(db,
+                 "SELECT p.id FROM public_ips p WHERE NOT ? OR NOT EXISTS (SELECT 1 FROM nics n"
+                 " JOIN vms v ON v.id = n.vm_id WHERE n.public_ip_id = p.id AND v.host_id IS NOT"
+                 " NULL AND v.host_id != ?) ORDER BY p.id",
+                 "ii", (int64_t)k->clustered, k->host_id);
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0);
         json_t *ports = json_array();
@@ -284,9 +428,11 @@ json_t *netplane_config(struct kumod *k)
     st = db_stmt(
         db,
         "SELECT n.id, s.vnet_id, n.subnet_id, n.private_ip, n.nsg_id, n.public_ip_id, v.name,"
-        " v.id, v.created_ms, z.name, g.name, g.location, v.user_data"
+        " v.id, v.created_ms, z.name, g.name, g.location, v.user_data, coalesce(v.host_id, 0),"
+        " h.address, v.admin_username, v.ssh_keys"
         " FROM nics n JOIN subnets s ON s.id = n.subnet_id LEFT JOIN vms v ON v.id = n.vm_id"
         " LEFT JOIN sizes z ON z.id = v.size_id LEFT JOIN groups g ON g.id = v.group_id"
+        " LEFT JOIN hosts h ON h.id = v.host_id"
         " ORDER BY n.id",
         "");
     while (st && sqlite3_step(st) == SQLITE_ROW) {
@@ -296,8 +442,19 @@ json_t *netplane_config(struct kumod *k)
         snprintf(vnet, sizeof(vnet), "vnet-%" PRId64, (int64_t)sqlite3_column_int64(st, 1));
         snprintf(subnet, sizeof(subnet), "subnet-%" PRId64, (int64_t)sqlite3_column_int64(st, 2));
         json_t *nic = json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", name, "vnet", vnet, "subnet", subnet,
-                                "mac", mac_of(id, mac), "private_ip",
+                                "mac", netplane_nic_mac(id, mac), "private_ip",
                                 net_ip4_str((uint32_t)sqlite3_column_int64(st, 3), ip));
+        int64_t host = sqlite3_column_int64(st, 13);
+        if (underlay[0] && host && host != k->host_id && !db_col_null(st, 14) &&
+            strcmp(db_col_text(st, 14), underlay) != 0) {
+            /* a NIC of a VM on another host: reached over VXLAN; its own
+             * host has its NSGs, public IP and metadata */
+            json_object_set_new(nic, "host", json_string(db_col_text(st, 14)));
+            json_t *h = db_col_null(st, 6) ? NULL : hostname(db_col_text(st, 6));
+            if (h) json_object_set_new(nic, "hostname", h);
+            json_array_append_new(nics, nic);
+            continue;
+        }
         if (!db_col_null(st, 4)) {
             snprintf(name, sizeof(name), "nsg-%" PRId64, (int64_t)sqlite3_column_int64(st, 4));
             json_object_set_new(nic, "nsg", json_string(name));
@@ -312,8 +469,11 @@ json_t *netplane_config(struct kumod *k)
         json_array_append_new(nics, nic);
     }
     sqlite3_finalize(st);
-    return json_pack("{s:o,s:o,s:o,s:o}", "vnets", vnets, "nsgs", nsgs, "public_ips", pips, "nics",
-                     nics);
+    json_t *doc = json_pack("{s:o,s:o,s:o,s:o}", "vnets", vnets, "nsgs", nsgs, "public_ips", pips,
+                            "nics", nics);
+    if (underlay[0]) json_object_set_new(doc, "underlay", json_pack("{s:s}", "address", underlay));
+    json_decref(flood);
+    return doc;
 }
 
 /* Keep the switch's public_ip_errors (an array of {"public_ip",
@@ -360,13 +520,35 @@ void netplane_sync(struct kumod *k)
     assert(kumod_lock_held(k));
     struct netplane *n = k->net;
     if (!n || !n->has_switch) return; /* the NAT fallback reads the database at VM start */
-    if (!switch_alive(n) && ensure_switch(k) < 0) return;
-    json_t *req = json_pack("{s:s,s:o}", "op", "set_config", "config", netplane_config(k));
+    bool must_send = false; /* a new switch, or a configuration it has not had */
+    if (!switch_alive(n) || n->pending) {
+        if (!switch_alive(n)) n->pending = true;
+        if (ensure_switch(k) != 0) return; /* sent once it answers (netplane_check) */
+        must_send = true;
+    }
+    json_t *cfg = netplane_config(k);
+    /* cluster mode applies other hosts' changes often: the same
+     * configuration again (and no port to retry) is not sent */
+    if (k->clustered && !must_send && n->last && json_equal(cfg, n->last) &&
+        (!n->pip_errors || json_object_size(n->pip_errors) == 0)) {
+        json_decref(cfg);
+        return;
+    }
+    json_decref(n->last); /* remembered again once the switch has it */
+    n->last = NULL;
+    json_t *sent = k->clustered ? json_incref(cfg) : NULL;
+    json_t *req = json_pack("{s:s,s:o}", "op", "set_config", "config", cfg);
     char err[1024];
     json_t *r = vmm_request(n->control, req, 5000, err, sizeof(err));
     json_decref(req);
     if (!r) log_error("kumo-switch refused the network configuration: %s", err);
-    if (r) record_pip_errors(k, json_object_get(r, "public_ip_errors"));
+    if (r) {
+        if (must_send) share_ports(k, n); /* a switch new to this kumod: its socket */
+        n->pending = false;
+        n->last = json_incref(sent);
+        record_pip_errors(k, json_object_get(r, "public_ip_errors"));
+    }
+    json_decref(sent);
     json_decref(r);
 }
 
@@ -444,10 +626,12 @@ static int load_nsg(struct db *db, int64_t id, struct nsg *nsg)
     return rc;
 }
 
-/* Does NSG id (0 = none) let an Internet packet to ip:port in? */
-static bool nsg_allows(struct db *db, int64_t id, uint32_t ip, bool udp, uint16_t port,
-                       const struct nsg_vnet_ctx *vnet)
+/* Does NSG id (0 = none) let an Internet packet to ip:port in? rule (may
+ * be NULL) gets the name of the rule that decided. */
+static bool nsg_allows_by(struct db *db, int64_t id, uint32_t ip, bool udp, uint16_t port,
+                          const struct nsg_vnet_ctx *vnet, char *rule, size_t rule_len)
 {
+    if (rule_len) rule[0] = 0;
     if (id <= 0) return true; /* no NSG: nothing is filtered */
     struct nsg nsg;
     if (load_nsg(db, id, &nsg) < 0) return false;
@@ -460,8 +644,63 @@ static bool nsg_allows(struct db *db, int64_t id, uint32_t ip, bool udp, uint16_
                            .bytes = 60};
     const struct nsg_rule *r = nsg_evaluate(&nsg, NSG_INBOUND, &p, vnet);
     bool allow = r && r->allow;
+    if (r && rule_len) snprintf(rule, rule_len, "%s", r->name);
     nsg_clear(&nsg);
     return allow;
+}
+
+static bool nsg_allows(struct db *db, int64_t id, uint32_t ip, bool udp, uint16_t port,
+                       const struct nsg_vnet_ctx *vnet)
+{
+    return nsg_allows_by(db, id, ip, udp, port, vnet, NULL, 0);
+}
+
+/* A VNet's address spaces (JSON array text) as CIDRs; their number. */
+static size_t parse_spaces(const char *text, struct net_cidr *spaces, size_t max)
+{
+    size_t n = 0, i;
+    json_t *sp = json_loads(text, 0, NULL), *el;
+    json_array_foreach(sp, i, el)
+    {
+        if (n < max && net_cidr_parse(json_string_value(el), &spaces[n], false, false) == 0) n++;
+    }
+    json_decref(sp);
+    return n;
+}
+
+int64_t netplane_port_blocked(struct kumod *k, int64_t nic, bool udp, int64_t port, char *by,
+                              size_t by_len)
+{
+    assert(kumod_lock_held(k));
+    struct db *db = k->db;
+    if (by_len) by[0] = 0;
+    sqlite3_stmt *st = db_stmt(db,
+                               "SELECT n.private_ip, coalesce(s.nsg_id, 0), coalesce(n.nsg_id, 0),"
+                               " v.address_spaces FROM nics n JOIN subnets s ON s.id = n.subnet_id"
+                               " JOIN vnets v ON v.id = s.vnet_id WHERE n.id = ?",
+                               "i", nic);
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return 0;
+    }
+    uint32_t ip = (uint32_t)sqlite3_column_int64(st, 0);
+    int64_t nsgs[2] = {sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2)};
+    struct net_cidr spaces[16];
+    size_t nspaces = parse_spaces(db_col_text(st, 3), spaces, 16);
+    sqlite3_finalize(st);
+    struct nsg_vnet_ctx vctx = {spaces, nspaces};
+    /* inbound: the subnet's NSG, then the NIC's; both must allow */
+    for (int i = 0; i < 2; i++) {
+        char rule[96];
+        if (port < 1 || port > 65535 ||
+            nsg_allows_by(db, nsgs[i], ip, udp, (uint16_t)port, &vctx, rule, sizeof(rule)))
+            continue;
+        char name[80] = "";
+        db_text(db, name, sizeof(name), "SELECT name FROM nsgs WHERE id = ?", "i", nsgs[i]);
+        if (by_len) snprintf(by, by_len, "network security group '%s', rule %s", name, rule);
+        return nsgs[i];
+    }
+    return 0;
 }
 
 /* The NAT fallback: the first NIC on --net user with filtered forwards. */
@@ -485,15 +724,7 @@ static json_t *user_args(struct kumod *k, int64_t vm)
     int64_t nic_nsg = sqlite3_column_int64(st, 2), subnet_nsg = sqlite3_column_int64(st, 3);
     int64_t pip = sqlite3_column_int64(st, 4);
     struct net_cidr spaces[16];
-    size_t nspaces = 0, i;
-    json_t *sp = json_loads(db_col_text(st, 5), 0, NULL), *el;
-    json_array_foreach(sp, i, el)
-    {
-        if (nspaces < 16 &&
-            net_cidr_parse(json_string_value(el), &spaces[nspaces], false, false) == 0)
-            nspaces++;
-    }
-    json_decref(sp);
+    size_t nspaces = parse_spaces(db_col_text(st, 5), spaces, 16);
     sqlite3_finalize(st);
     struct nsg_vnet_ctx vctx = {spaces, nspaces};
     char spec[4096], mac[24];
@@ -516,7 +747,7 @@ static json_t *user_args(struct kumod *k, int64_t vm)
     }
     sqlite3_finalize(st);
     if (len > 0 && (size_t)len < sizeof(spec))
-        snprintf(spec + len, sizeof(spec) - (size_t)len, ",mac=%s", mac_of(nic, mac));
+        snprintf(spec + len, sizeof(spec) - (size_t)len, ",mac=%s", netplane_nic_mac(nic, mac));
     json_array_append_new(args, json_string("--net"));
     json_array_append_new(args, json_string(spec));
     return args;
@@ -544,7 +775,7 @@ json_t *netplane_vm_args(struct kumod *k, int64_t vm, char *err, size_t errlen)
         int64_t id = sqlite3_column_int64(st, 0);
         char spec[PATH_MAX + 128], mac[24];
         snprintf(spec, sizeof(spec), "switch=%s,nic=nic-%" PRId64 ",mac=%s", n->ports, id,
-                 mac_of(id, mac));
+                 netplane_nic_mac(id, mac));
         json_array_append_new(args, json_string("--net"));
         json_array_append_new(args, json_string(spec));
     }

@@ -52,8 +52,32 @@ void netplane_sync(struct kumod *k);
  * sync tries them again. Lock held. */
 const json_t *netplane_pip_errors(struct kumod *k, int64_t pip_id);
 
+/* Would the NSGs of NIC nic (its subnet's, then its own) drop a packet
+ * from the Internet to its port (Tcp, or Udp)? The id of the first that
+ * does, and in by which NSG and rule: "network security group 'web-nsg'
+ * rule DenyAllInBound"; 0 when the packet gets in. Lock held. */
+int64_t netplane_port_blocked(struct kumod *k, int64_t nic, bool udp, int64_t port, char *by,
+                              size_t by_len);
+
 /* Under the lock, now and then: restart a switch that died. */
 void netplane_check(struct kumod *k);
+
+/* The provisioning reports the metadata service keeps for NIC nic_id (the
+ * switch's "provisioning" operation, docs/network.md): a JSON array of the
+ * latest event of each stage (a new reference), or NULL without a switch
+ * or when it does not answer (err says why). clear: the switch forgets
+ * them after answering. Without the lock (a request to the switch). */
+json_t *netplane_provisioning(struct kumod *k, int64_t nic_id, bool clear, char *err,
+                              size_t errlen);
+
+/* What the network tells a VM about itself, shared with its seed disk: a
+ * NIC's MAC address; the VM's instance id (a GUID-shaped text of its row
+ * id and creation time, so that a VM made again with the same name is a
+ * new instance: compute.vmId, cloud-init's instance-id); its host name
+ * (an RFC 1123 label from its name; false when nothing is left). Pure. */
+char *netplane_nic_mac(int64_t nic_id, char buf[24]);
+char *netplane_vm_guid(int64_t vm_id, int64_t created_ms, char buf[40]);
+bool netplane_hostname(const char *vm_name, char out[64]);
 
 /* The switch configuration document for the database's networks (for
  * netplane_sync and tests). */

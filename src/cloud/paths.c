@@ -17,21 +17,28 @@ char *path_in_data(const struct kumod *k, char *buf, const char *name)
     return buf;
 }
 
+/* Where images, disks and snapshots are: the directory every host of a
+ * cluster mounts (--shared-dir), else the data directory. */
+static const char *store(const struct kumod *k)
+{
+    return k->cfg.shared_dir[0] ? k->cfg.shared_dir : k->cfg.data_dir;
+}
+
 char *path_disk(const struct kumod *k, char *buf, int64_t id)
 {
-    snprintf(buf, PATH_MAX, "%s/disks/%" PRId64 ".qcow2", k->cfg.data_dir, id);
+    snprintf(buf, PATH_MAX, "%s/disks/%" PRId64 ".qcow2", store(k), id);
     return buf;
 }
 
 char *path_snapshot(const struct kumod *k, char *buf, int64_t id)
 {
-    snprintf(buf, PATH_MAX, "%s/snapshots/%" PRId64 ".qcow2", k->cfg.data_dir, id);
+    snprintf(buf, PATH_MAX, "%s/snapshots/%" PRId64 ".qcow2", store(k), id);
     return buf;
 }
 
 char *path_image_dir(const struct kumod *k, char *buf, int64_t id)
 {
-    snprintf(buf, PATH_MAX, "%s/images/%" PRId64, k->cfg.data_dir, id);
+    snprintf(buf, PATH_MAX, "%s/images/%" PRId64, store(k), id);
     return buf;
 }
 
@@ -49,7 +56,7 @@ char *path_vm_file(const struct kumod *k, char *buf, int64_t id, const char *fil
 
 char *path_image_file(const struct kumod *k, char *buf, int64_t id, const char *file)
 {
-    snprintf(buf, PATH_MAX, "%s/images/%" PRId64 "/%.64s", k->cfg.data_dir, id, file);
+    snprintf(buf, PATH_MAX, "%s/images/%" PRId64 "/%.64s", store(k), id, file);
     return buf;
 }
 

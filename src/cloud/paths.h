@@ -5,7 +5,9 @@
  *   images/ID/               an image: disk.qcow2 or disk.raw, Image, initrd
  *   disks/ID.qcow2           a managed disk     snapshots/ID.qcow2  a snapshot
  *   vms/ID/                  console.sock, console.log, control.sock, vmm.log
- * IDs are database row ids (AUTOINCREMENT: never reused).
+ * IDs are database row ids (AUTOINCREMENT: never reused). In a cluster,
+ * images/, disks/ and snapshots/ are under --shared-dir, the directory
+ * every host mounts (docs/cluster.md); the rest is the host's own.
  */
 #ifndef KUMO_CLOUD_PATHS_H
 #define KUMO_CLOUD_PATHS_H

@@ -216,10 +216,26 @@ int64_t placement_choose_vm(struct db *db, const char *size_name, int64_t vcpus,
                             int64_t exclude_vm, bool dedicated, char *cores, size_t cores_len,
                             struct kerr *e)
 {
+    struct placement_req r = {.size_name = size_name, .vcpus = vcpus, .mib = mib,
+                              .exclude_vm = exclude_vm, .dedicated = dedicated};
+    return placement_choose_req(db, &r, cores, cores_len, e);
+}
+
+int64_t placement_choose_req(struct db *db, const struct placement_req *r, char *cores,
+                             size_t cores_len, struct kerr *e)
+{
+    const char *size_name = r->size_name;
+    int64_t vcpus = r->vcpus, mib = r->mib, exclude_vm = r->exclude_vm;
+    bool dedicated = r->dedicated;
     uint64_t best_cores = 0;
-    sqlite3_stmt *st = db_stmt(db, "SELECT id, name, location FROM hosts ORDER BY id", "");
+    sqlite3_stmt *st = db_stmt(db,
+                               "SELECT h.id, h.name, h.location, h.state, h.shared_storage,"
+                               " (SELECT count(*) FROM vms WHERE host_id = h.id AND vmss_id = ?"
+                               "  AND id != ?)"
+                               " FROM hosts h ORDER BY h.id",
+                               "ii", r->spread_vmss, exclude_vm);
     if (!st) return kerr_internal(e, "placement: %s", db_errmsg(db));
-    int64_t best = -1;
+    int64_t best = -1, best_set = 0;
     struct host_cap best_cap = {0};
     char why[512] = "", location[64] = "local";
     size_t hosts = 0;
@@ -228,6 +244,15 @@ int64_t placement_choose_vm(struct db *db, const char *size_name, int64_t vcpus,
         char name[64];
         snprintf(name, sizeof(name), "%s", db_col_text(st, 1));
         snprintf(location, sizeof(location), "%s", db_col_text(st, 2));
+        if ((r->only_host && id != r->only_host) || id == r->avoid_host) continue;
+        if (r->shared_only && !sqlite3_column_int(st, 4)) continue;
+        if (strcmp(db_col_text(st, 3), "Up") != 0) {
+            size_t used = strlen(why);
+            snprintf(why + used, sizeof(why) - used, "%shost %s is %s", used ? "; " : "", name,
+                     db_col_text(st, 3));
+            continue;
+        }
+        int64_t in_set = sqlite3_column_int64(st, 5);
         struct host_cap cap;
         if (placement_load(db, id, exclude_vm, &cap) < 0) continue;
         hosts++;
@@ -248,9 +273,13 @@ int64_t placement_choose_vm(struct db *db, const char *size_name, int64_t vcpus,
         }
         int64_t free_mib = placement_cap_mib(&cap) - cap.used_mib;
         int64_t best_free = placement_cap_mib(&best_cap) - best_cap.used_mib;
-        if (best < 0 || cap.vms < best_cap.vms ||
-            (cap.vms == best_cap.vms && free_mib > best_free)) {
+        /* a scale set's instances apart first, then the fewest VMs, then
+         * the most free memory */
+        if (best < 0 || in_set < best_set ||
+            (in_set == best_set &&
+             (cap.vms < best_cap.vms || (cap.vms == best_cap.vms && free_mib > best_free)))) {
             best = id;
+            best_set = in_set;
             best_cap = cap;
             best_cores = picked;
         }
@@ -260,10 +289,44 @@ int64_t placement_choose_vm(struct db *db, const char *size_name, int64_t vcpus,
         if (cores && cores_len) placement_format_cores(best_cores, cores, cores_len);
         return best;
     }
-    if (hosts == 0) return kerr_internal(e, "placement: no hosts are registered");
+    if (hosts == 0 && !why[0]) return kerr_internal(e, "placement: no hosts are registered");
     return kerr_conflict(e, "CapacityExceeded",
                          "not enough capacity for %ssize %s (%" PRId64 " vCPUs, %" PRId64
                          " MiB) in location %s: %s",
                          dedicated ? "a dedicated VM of " : "", size_name, vcpus, mib, location,
                          why);
+}
+
+int64_t placement_room(struct db *db, int64_t vcpus, int64_t mib, int64_t limit, char *why,
+                       size_t why_len)
+{
+    if (why_len) why[0] = 0;
+    if (vcpus <= 0 || mib <= 0) return 0;
+    sqlite3_stmt *st = db_stmt(db, "SELECT id, name FROM hosts ORDER BY id", "");
+    int64_t room = 0;
+    while (st && room < limit && sqlite3_step(st) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        struct host_cap cap;
+        if (placement_load(db, id, 0, &cap) < 0) continue;
+        /* what VMs being deleted hold is about to be free */
+        cap.used_vcpus -= db_int(db, NULL, 0,
+                                 "SELECT coalesce(sum(vcpus), 0) FROM vms WHERE host_id = ?"
+                                 " AND dedicated = 0 AND coalesce(op, '') LIKE 'delete%'",
+                                 "i", id);
+        cap.used_mib -= db_int(db, NULL, 0,
+                               "SELECT coalesce(sum(mem_mib), 0) FROM vms WHERE host_id = ?"
+                               " AND coalesce(op, '') LIKE 'delete%'",
+                               "i", id);
+        int64_t fv = placement_cap_vcpus(&cap) - cap.used_vcpus;
+        int64_t fm = placement_cap_mib(&cap) - cap.used_mib;
+        int64_t n = fv / vcpus < fm / mib ? fv / vcpus : fm / mib;
+        if (n > 0) room += n;
+        size_t used = why_len ? strlen(why) : 0;
+        if (why_len && used + 3 < why_len) {
+            if (used) memcpy(why + used, "; ", 3), used += 2;
+            placement_describe(db_col_text(st, 1), &cap, 0, 0, why + used, why_len - used);
+        }
+    }
+    sqlite3_finalize(st);
+    return room < limit ? room : limit;
 }

@@ -72,10 +72,33 @@ int placement_load(struct db *db, int64_t host_id, int64_t exclude_vm, struct ho
  * transaction that then sets vms.host_id. */
 int64_t placement_choose(struct db *db, const char *size_name, int64_t vcpus, int64_t mib,
                          int64_t exclude_vm, struct kerr *e);
+/* What a placement asks for beyond the size (cluster mode, docs/cluster.md):
+ * only_host pins it to that host (409 naming the host when it does not fit
+ * or is not Up); avoid_host takes it off that host (a VM leaving it);
+ * spread_vmss prefers the hosts with the fewest instances of that scale set
+ * (its fault domains are hosts). 0: none. Hosts that are not Up take
+ * nothing. */
+struct placement_req {
+    const char *size_name;
+    int64_t vcpus, mib;
+    int64_t exclude_vm;
+    bool dedicated;
+    int64_t only_host, avoid_host, spread_vmss;
+    bool shared_only; /* only hosts whose disks are on the shared storage */
+};
+int64_t placement_choose_req(struct db *db, const struct placement_req *r, char *cores,
+                             size_t cores_len, struct kerr *e);
+
 /* The same for a VM that may be dedicated: then its cores come back in
  * cores (a CPU list) for the caller to store in vms.host_cpus. */
 int64_t placement_choose_vm(struct db *db, const char *size_name, int64_t vcpus, int64_t mib,
                             int64_t exclude_vm, bool dedicated, char *cores, size_t cores_len,
                             struct kerr *e);
+
+/* How many more VMs of vcpus/mib (shared, not dedicated) fit the hosts now,
+ * counting what VMs being deleted hold as free; at most limit. why (may
+ * be empty) gets each host's free vCPUs and memory, for a refusal. */
+int64_t placement_room(struct db *db, int64_t vcpus, int64_t mib, int64_t limit, char *why,
+                       size_t why_len);
 
 #endif

@@ -2,8 +2,9 @@
  * prov_net.c - the provisioning layer's networks (provision.h): virtual
  * networks and their subnets, public IPs (host port mappings: the lowest
  * free host port of kumod's range that the host can bind) and network
- * interfaces (addresses from ipam.c). Every committed change goes to the
- * data plane (the transaction's net_changed).
+ * interfaces (addresses from ipam.c), and a VM's open ports (NSG rules
+ * and forwards, `az vm open-port`). Every committed change goes to the data
+ * plane (the transaction's net_changed).
  */
 #include "cloud/provision.h"
 
@@ -11,6 +12,7 @@
 #include "cloud/db.h"
 #include "cloud/ipam.h"
 #include "cloud/kumod.h"
+#include "cloud/netplane.h"
 #include "cloud/timefmt.h"
 #include "cloud/validate.h"
 
@@ -279,6 +281,36 @@ static int64_t free_host_port(struct kumod *k, const char *proto)
     return found >= 0 ? found : first;
 }
 
+/* Forward protocol/port of public IP pip from host port hp (-1: the lowest
+ * free one) in t; field names the host port for errors. */
+static int add_port(struct prov_tx *t, int64_t pip, const char *protocol, int64_t port, int64_t hp,
+                    const char *field)
+{
+    struct kumod *k = t->k;
+    struct db *db = k->db;
+    const char *proto = canon_pip_protocol(protocol ? protocol : "Tcp");
+    if (hp >= 0) {
+        if (db_int(db, NULL, -1,
+                   "SELECT host_port FROM public_ip_ports WHERE protocol = ? AND host_port = ?",
+                   "ti", proto, hp) >= 0)
+            return kerr_set(t->e, 409, "AlreadyExists", field,
+                            "%s: host port %s %" PRId64 " is already mapped", field, proto, hp);
+    } else {
+        hp = free_host_port(k, proto);
+        if (hp < 0)
+            return kerr_conflict(t->e, "QuotaExceeded",
+                                 "no free %s host port left in %d-%d (kumod --public-ports)", proto,
+                                 k->cfg.port_lo, k->cfg.port_hi);
+    }
+    t->net_changed = true;
+    if (db_exec(db,
+                "INSERT INTO public_ip_ports (public_ip_id, protocol, port, host_port)"
+                " VALUES (?, ?, ?, ?)",
+                "itii", pip, proto, port, hp) < 0)
+        return prov_db_error(t, "public IP port");
+    return 0;
+}
+
 int64_t prov_pip_insert(struct prov_tx *t, int64_t g, const char *name,
                         const struct prov_port *ports, size_t n, int64_t owner_vm)
 {
@@ -299,35 +331,73 @@ int64_t prov_pip_insert(struct prov_tx *t, int64_t g, const char *name,
                      "INSERT INTO public_ips (group_id, name, owner_vm, created_ms) VALUES (?, ?, "
                      "nullif(?, 0), ?)",
                      "itii", g, name, owner_vm, time_now_ms());
+    if (rc < 0) return prov_db_error(t, "public IP create");
     int64_t id = db_last_id(db);
     t->net_changed = true;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        const char *proto = canon_pip_protocol(ports[i].protocol ? ports[i].protocol : "Tcp");
-        int64_t hp = ports[i].host_port;
-        if (hp >= 0) {
-            if (db_int(db, NULL, -1,
-                       "SELECT host_port FROM public_ip_ports WHERE protocol = ? AND host_port = ?",
-                       "ti", proto, hp) >= 0) {
-                char f[48];
-                snprintf(f, sizeof(f), "ports[%zu].hostPort", i);
-                return kerr_set(t->e, 409, "AlreadyExists", f,
-                                "%s: host port %s %" PRId64 " is already mapped", f, proto, hp);
-            }
-        } else {
-            hp = free_host_port(k, proto);
-            if (hp < 0)
-                return kerr_conflict(t->e, "QuotaExceeded",
-                                     "no free %s host port left in %d-%d (kumod --public-ports)",
-                                     proto, k->cfg.port_lo, k->cfg.port_hi);
-        }
-        rc = db_exec(db,
-                     "INSERT INTO public_ip_ports (public_ip_id, protocol, port, host_port)"
-                     " VALUES (?, ?, ?, ?)",
-                     "itii", id, proto, ports[i].port, hp);
+    for (size_t i = 0; i < n; i++) {
+        char f[48];
+        snprintf(f, sizeof(f), "ports[%zu].hostPort", i);
+        if (add_port(t, id, ports[i].protocol, ports[i].port, ports[i].host_port, f) < 0) return -1;
     }
-    if (rc == 0) rc = billing_pip_sync(db, id, true, time_now_ms());
-    if (rc < 0) return prov_db_error(t, "public IP create");
+    if (billing_pip_sync(db, id, true, time_now_ms()) < 0)
+        return prov_db_error(t, "public IP create");
     return id;
+}
+
+int64_t prov_pip_set_ports(struct kumod *k, int64_t g, const char *name,
+                           const struct prov_port *ports, size_t n, struct kerr *e)
+{
+    struct db *db = k->db;
+    int64_t id = prov_find(k, "public_ips", g, name, "public IP", NULL, e);
+    if (id < 0) return -1;
+    char user[80];
+    if (db_text(db, user, sizeof(user), "SELECT name FROM vmss WHERE lb_pip_id = ?", "i", id))
+        return kerr_conflict(e, "InUse",
+                             "public IP '%s' is scale set '%s''s load balancer: its port is the "
+                             "set's --lb-port",
+                             name, user);
+    struct prov_tx t;
+    if (prov_begin(&t, k, e) < 0) return -1;
+    t.net_changed = true;
+    /* the ports that stay keep their host port (unless another is asked) */
+    int rc = 0;
+    sqlite3_stmt *st = db_stmt(db,
+                               "SELECT id, protocol, port, host_port FROM public_ip_ports"
+                               " WHERE public_ip_id = ?",
+                               "i", id);
+    while (rc == 0 && st && sqlite3_step(st) == SQLITE_ROW) {
+        const char *proto = db_col_text(st, 1);
+        int64_t port = sqlite3_column_int64(st, 2), hp = sqlite3_column_int64(st, 3);
+        bool keep = false;
+        for (size_t i = 0; i < n && !keep; i++)
+            keep =
+                !strcmp(canon_pip_protocol(ports[i].protocol ? ports[i].protocol : "Tcp"), proto) &&
+                ports[i].port == port && (ports[i].host_port < 0 || ports[i].host_port == hp);
+        if (!keep)
+            rc = db_exec(db, "DELETE FROM public_ip_ports WHERE id = ?", "i",
+                         sqlite3_column_int64(st, 0));
+    }
+    sqlite3_finalize(st);
+    if (rc < 0) {
+        prov_db_error(&t, "public IP update");
+        prov_abort(&t);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *proto = canon_pip_protocol(ports[i].protocol ? ports[i].protocol : "Tcp");
+        if (db_int(db, NULL, 0,
+                   "SELECT count(*) FROM public_ip_ports WHERE public_ip_id = ? AND protocol = ?"
+                   " AND port = ?",
+                   "iti", id, proto, ports[i].port) > 0)
+            continue;
+        char f[48];
+        snprintf(f, sizeof(f), "ports[%zu].hostPort", i);
+        if (add_port(&t, id, ports[i].protocol, ports[i].port, ports[i].host_port, f) < 0) {
+            prov_abort(&t);
+            return -1;
+        }
+    }
+    return prov_commit(&t) < 0 ? -1 : id;
 }
 
 int prov_pip_delete(struct kumod *k, int64_t g, const char *name, struct kerr *e)
@@ -354,6 +424,120 @@ int prov_pip_delete(struct kumod *k, int64_t g, const char *name, struct kerr *e
         return -1;
     }
     return prov_commit(&t);
+}
+
+/* ---- a VM's open ports ---- */
+
+/* An inbound rule allowing protocol to port from anywhere. */
+static int allow_rule(struct rule_norm *out, const char *name, int priority, const char *protocol,
+                      int64_t port, struct kerr *e)
+{
+    char ports[24];
+    snprintf(ports, sizeof(ports), "%" PRId64, port);
+    json_t *r = json_pack("{s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:s}", "name", name, "priority", priority,
+                          "direction", "Inbound", "access", "Allow", "protocol", protocol,
+                          "sourceAddressPrefix", "*", "destinationPortRange", ports, "description",
+                          "made by open-port");
+    int rc = r ? rule_normalize(r, "", out, e) : kerr_internal(e, "out of memory");
+    json_decref(r);
+    return rc;
+}
+
+/* The NSG that drops protocol/port on its way to nic, or 0. */
+static int64_t blocking_nsg(struct kumod *k, int64_t nic, bool udp, int64_t port)
+{
+    return netplane_port_blocked(k, nic, udp, port, NULL, 0);
+}
+
+int64_t prov_vm_open_port(struct kumod *k, int64_t g, const char *vm_name, const char *protocol,
+                          int64_t port, int priority, struct prov_opened *out, struct kerr *e)
+{
+    assert(kumod_lock_held(k));
+    struct db *db = k->db;
+    memset(out, 0, sizeof(*out));
+    const char *proto = canon_pip_protocol(protocol ? protocol : "Tcp");
+    bool udp = !strcmp(proto, "Udp");
+    int64_t vm = prov_find(k, "vms", g, vm_name, "virtual machine", NULL, e);
+    if (vm < 0) return -1;
+    int64_t nic = 0, pip = 0;
+    sqlite3_stmt *st = db_stmt(db,
+                               "SELECT id, coalesce(public_ip_id, 0) FROM nics WHERE vm_id = ?"
+                               " ORDER BY nic_index LIMIT 1",
+                               "i", vm);
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        nic = sqlite3_column_int64(st, 0);
+        pip = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (!nic)
+        return kerr_conflict(e, "InvalidState", "virtual machine '%s' has no network interface",
+                             vm_name);
+    struct prov_tx t;
+    if (prov_begin(&t, k, e) < 0) return -1;
+    snprintf(out->rule, sizeof(out->rule), "open-port-%" PRId64, port);
+    /* the NSGs that drop it get the rule (read inside t: the second sees
+     * the first's rule) */
+    for (int i = 0; i < 2; i++) {
+        int64_t nsg = blocking_nsg(k, nic, udp, port);
+        if (!nsg) break;
+        int p = priority;
+        if (!p && (p = prov_nsg_free_priority(k, nsg, "Inbound", 900)) < 0) {
+            kerr_conflict(e, "QuotaExceeded", "no inbound priority is free from 900 to 4096");
+            goto fail;
+        }
+        struct rule_norm r;
+        if (allow_rule(&r, out->rule, p, proto, port, e) < 0) goto fail;
+        int rc = prov_nsg_rule_put(&t, nsg, &r);
+        rule_norm_free(&r);
+        if (rc < 0) goto fail;
+        out->priority = p;
+        char name[80] = "";
+        db_text(db, name, sizeof(name), "SELECT name FROM nsgs WHERE id = ?", "i", nsg);
+        size_t used = strlen(out->nsgs);
+        snprintf(out->nsgs + used, sizeof(out->nsgs) - used, "%s%s", used ? ", " : "", name);
+    }
+    if (blocking_nsg(k, nic, udp, port)) { /* a deny rule above the priority given */
+        kerr_conflict(e, "InUse",
+                      "a rule of higher priority still drops %s port %" PRId64
+                      ": give --priority lower than it",
+                      proto, port);
+        goto fail;
+    }
+    /* the forward */
+    if (!pip) {
+        char base[96];
+        snprintf(base, sizeof(base), "%.60s-ip", vm_name);
+        snprintf(out->pip, sizeof(out->pip), "%s", base);
+        if (db_int(db, NULL, 0, "SELECT count(*) FROM public_ips WHERE group_id = ? AND name = ?",
+                   "it", g, base) > 0)
+            snprintf(out->pip, sizeof(out->pip), "%.60s-ip-%" PRId64, vm_name, vm);
+        struct prov_port pp = {proto, port, -1};
+        pip = prov_pip_insert(&t, g, out->pip, &pp, 1, vm);
+        if (pip < 0) goto fail;
+        if (db_exec(db, "UPDATE nics SET public_ip_id = ? WHERE id = ?", "ii", pip, nic) < 0) {
+            prov_db_error(&t, NULL);
+            goto fail;
+        }
+        out->pip_created = true;
+    } else {
+        db_text(db, out->pip, sizeof(out->pip), "SELECT name FROM public_ips WHERE id = ?", "i",
+                pip);
+        if (db_int(db, NULL, 0,
+                   "SELECT count(*) FROM public_ip_ports WHERE public_ip_id = ? AND protocol = ?"
+                   " AND port = ?",
+                   "iti", pip, proto, port) == 0 &&
+            add_port(&t, pip, proto, port, -1, "port") < 0)
+            goto fail;
+    }
+    out->host_port = db_int(db, NULL, 0,
+                            "SELECT host_port FROM public_ip_ports WHERE public_ip_id = ?"
+                            " AND protocol = ? AND port = ?",
+                            "iti", pip, proto, port);
+    t.net_changed = true;
+    return prov_commit(&t) < 0 ? -1 : vm;
+fail:
+    prov_abort(&t);
+    return -1;
 }
 
 /* ---- network interfaces ---- */

@@ -107,6 +107,27 @@ int prov_nsg_rule_set(struct kumod *k, int64_t nsg, const char *nsg_name, const 
     return 0;
 }
 
+int prov_nsg_rule_put(struct prov_tx *t, int64_t nsg, const struct rule_norm *r)
+{
+    assert(t->open && kumod_lock_held(t->k));
+    int64_t existing =
+        db_int(t->k->db, NULL, -1, "SELECT id FROM nsg_rules WHERE nsg_id = ? AND name = ?", "it",
+               nsg, r->name);
+    t->net_changed = true;
+    return rule_store(t->k, nsg, r, existing >= 0 ? existing : 0, t->e);
+}
+
+int prov_nsg_free_priority(struct kumod *k, int64_t nsg, const char *direction, int from)
+{
+    for (int p = from; p <= 4096; p++)
+        if (db_int(k->db, NULL, 0,
+                   "SELECT count(*) FROM nsg_rules WHERE nsg_id = ? AND direction = ?"
+                   " AND priority = ?",
+                   "iti", nsg, direction, (int64_t)p) == 0)
+            return p;
+    return -1;
+}
+
 int prov_nsg_rule_delete(struct kumod *k, int64_t nsg, const char *nsg_name, const char *rule,
                          struct kerr *e)
 {

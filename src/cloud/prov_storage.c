@@ -9,6 +9,7 @@
 
 #include "cloud/billing.h"
 #include "cloud/db.h"
+#include "cloud/diskops.h"
 #include "cloud/kumod.h"
 #include "cloud/paths.h"
 #include "cloud/state.h"
@@ -33,8 +34,12 @@ int64_t prov_image_create(struct kumod *k, const struct prov_image_spec *s, stru
     assert(kumod_lock_held(k));
     if (db_int(db, NULL, -1, "SELECT id FROM images WHERE name = ?", "t", s->name) >= 0)
         return kerr_conflict(e, "AlreadyExists", "image '%s' already exists", s->name);
-    if (access(s->source, R_OK) != 0)
-        return kerr_invalid(e, "source", "source: cannot read %s on the host", s->source);
+    /* the tenant's files: in the import directory, regular, not too large
+     * (diskops.h); the job opens them there again, once */
+    char why[1200];
+    int fd = diskops_import_open(k, "source", s->source, why, sizeof(why));
+    if (fd < 0) return kerr_invalid(e, "source", "%s", why);
+    close(fd);
     const char *mode = s->boot_mode ? s->boot_mode : "direct";
     const char *kernel = s->kernel, *initrd = s->initrd;
     char dflt_kernel[PATH_MAX] = "";
@@ -51,19 +56,30 @@ int64_t prov_image_create(struct kumod *k, const struct prov_image_spec *s, stru
         return kerr_invalid(e, kernel ? "kernel" : "initrd",
                             "%s: firmware boot takes the kernel from the disk; drop this field",
                             kernel ? "kernel" : "initrd");
-    if (kernel && access(kernel, R_OK) != 0)
+    if (s->kernel && (fd = diskops_import_open(k, "kernel", s->kernel, why, sizeof(why))) < 0)
+        return kerr_invalid(e, "kernel", "%s", why);
+    if (s->kernel) close(fd);
+    if (!s->kernel && kernel && access(kernel, R_OK) != 0) /* the default image's own */
         return kerr_invalid(e, "kernel", "kernel: cannot read %s on the host", kernel);
-    if (initrd && access(initrd, R_OK) != 0)
-        return kerr_invalid(e, "initrd", "initrd: cannot read %s on the host", initrd);
+    if (initrd && (fd = diskops_import_open(k, "initrd", initrd, why, sizeof(why))) < 0)
+        return kerr_invalid(e, "initrd", "%s", why);
+    if (initrd) close(fd);
     const char *args = s->kernel_args ? s->kernel_args : "console=ttyS0 root=/dev/vda rw";
+    const char *prov = s->provisioning                 ? s->provisioning
+                       : strcmp(mode, "firmware") == 0 ? "cloud-init"
+                                                       : "none";
+    /* an alias or URN of another image must not be shadowed by a name */
+    if (prov_image_ref(k, s->name) >= 0)
+        return kerr_conflict(e, "AlreadyExists",
+                             "image '%s' already exists (an image has it as its alias)", s->name);
     struct prov_tx t;
     if (prov_begin(&t, k, e) < 0) return -1;
     int rc = db_exec(db,
                      "INSERT INTO images (name, boot_mode, kernel_args, src_format, path, source,"
-                     " src_kernel, src_initrd, state, created_ms)"
-                     " VALUES (?, ?, ?, ?, '', ?, ?, ?, 'Creating', ?)",
-                     "ttttttti", s->name, mode, args, s->format ? s->format : "auto", s->source,
-                     kernel, initrd, time_now_ms());
+                     " src_kernel, src_initrd, state, created_ms, provisioning, os)"
+                     " VALUES (?, ?, ?, ?, '', ?, ?, ?, 'Creating', ?, ?, ?)",
+                     "tttttttitt", s->name, mode, args, s->format ? s->format : "auto", s->source,
+                     kernel, initrd, time_now_ms(), prov, s->os);
     int64_t id = db_last_id(db);
     char path[PATH_MAX];
     path_image_file(k, path, id, "disk.qcow2");
@@ -100,6 +116,7 @@ int prov_image_delete(struct kumod *k, const char *name, struct kerr *e)
     if (users[0]) return prov_in_use(e, users, "image '%s'", name);
     if (prov_exec(k, e, false, "image delete", "DELETE FROM images WHERE id = ?", "i", id) < 0)
         return -1;
+    kumod_crash_point("image-delete:committed"); /* files without a row: swept at start */
     char dir[PATH_MAX];
     path_rmdir_files(path_image_dir(k, dir, id));
     return 0;
@@ -153,6 +170,7 @@ int prov_snapshot_delete(struct kumod *k, int64_t g, const char *name, struct ke
     if (prov_exec(k, e, false, "snapshot delete", "DELETE FROM snapshots WHERE id = ?", "i", id) <
         0)
         return -1;
+    kumod_crash_point("snapshot-delete:committed");
     char path[PATH_MAX];
     unlink(path_snapshot(k, path, id));
     return 0;
@@ -217,6 +235,7 @@ int64_t prov_disk_insert(struct prov_tx *t, int64_t group_id, const char *name, 
                     err, sizeof(err)) < 0)
         return kerr_internal(e, "disk create: %s", err);
     prov_tx_file(t, path);
+    kumod_crash_point("disk-create:file-made"); /* a file, no row yet */
     if (billing_disk_sync(db, id, true, time_now_ms()) < 0) return prov_db_error(t, "disk create");
     return id;
 }
@@ -231,7 +250,8 @@ int64_t prov_disk_create(struct kumod *k, int64_t g, const struct prov_disk_spec
     struct prov_tx t;
     if (prov_begin(&t, k, e) < 0) return -1;
     int64_t id = prov_disk_insert(&t, g, s->name, s->tier, s->size_gib, img, snap, "sizeGiB");
-    if (id < 0 || prov_commit(&t) < 0) {
+    if (id < 0 || prov_disk_set_caching(&t, id, s->caching, "caching") < 0 ||
+        prov_commit(&t) < 0) {
         prov_abort(&t);
         return -1;
     }
@@ -274,10 +294,29 @@ static int disk_limits_live(struct kumod *k, int64_t vm, int64_t id, enum disk_t
     return 0;
 }
 
+int prov_disk_set_caching(struct prov_tx *t, int64_t id, const char *caching, const char *field)
+{
+    if (!caching) return 0;
+    int c = disk_cache_parse(caching);
+    if (c < 0)
+        return kerr_invalid(t->e, field,
+                            "%s: '%.40s' is not a host caching mode (None, ReadOnly or ReadWrite)",
+                            field, caching);
+    if (db_exec(t->k->db, "UPDATE disks SET caching = ? WHERE id = ?", "ti",
+                disk_cache_azure_name((enum disk_cache)c), id) < 0)
+        return prov_db_error(t, NULL);
+    return 0;
+}
+
 int64_t prov_disk_update(struct kumod *k, int64_t g, const char *name, const char *tier,
-                         int64_t size_gib, struct kerr *e)
+                         int64_t size_gib, const char *caching, struct kerr *e)
 {
     struct db *db = k->db;
+    if (caching && disk_cache_parse(caching) < 0)
+        return kerr_invalid(e, "caching",
+                            "caching: '%.40s' is not a host caching mode (None, ReadOnly or "
+                            "ReadWrite)",
+                            caching);
     int64_t id = prov_find(k, "disks", g, name, "disk", NULL, e);
     if (id < 0) return -1;
     int64_t old = db_int(db, NULL, 0, "SELECT size_gib FROM disks WHERE id = ?", "i", id);
@@ -301,6 +340,11 @@ int64_t prov_disk_update(struct kumod *k, int64_t g, const char *name, const cha
         char power[32] = "";
         db_text(db, power, sizeof(power), "SELECT power_state FROM vms WHERE id = ?", "i", vm);
         bool off = !strcmp(power, PS_STOPPED) || !strcmp(power, PS_DEALLOCATED);
+        if (!off && caching)
+            return kerr_conflict(e, "InvalidState",
+                                 "disk '%s' is attached to a VM that is %s: its host caching "
+                                 "changes when the VM is stopped or deallocated",
+                                 name, power);
         if (!off && (size != old || strcmp(power, PS_RUNNING)))
             return kerr_conflict(
                 e, "InvalidState",
@@ -327,6 +371,7 @@ int64_t prov_disk_update(struct kumod *k, int64_t g, const char *name, const cha
     if (prov_begin(&tx, k, e) < 0) return -1;
     if (db_exec(db, "UPDATE disks SET size_gib = ?, tier = ? WHERE id = ?", "iti", size,
                 disk_tier_name(t), id) < 0 ||
+        prov_disk_set_caching(&tx, id, caching, "caching") < 0 ||
         billing_disk_sync(db, id, true, time_now_ms()) < 0) {
         prov_db_error(&tx, "disk update");
         prov_abort(&tx);
@@ -357,6 +402,7 @@ int prov_disk_delete(struct kumod *k, int64_t g, const char *name, struct kerr *
         return -1;
     }
     if (prov_commit(&t) < 0) return -1;
+    kumod_crash_point("disk-delete:committed");
     char path[PATH_MAX];
     unlink(path_disk(k, path, id));
     return 0;

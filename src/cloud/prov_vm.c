@@ -3,14 +3,17 @@
  * create (placement, OS and data disks and the implicit network of `az vm
  * create`, in the caller's transaction), the operations (start, stop,
  * deallocate, restart, resize, delete: recorded in vms.op with the states
- * they start in, carried out by vmops.c on a job thread), tags and data
- * disk attach and detach.
+ * they start in, carried out by vmops.c on a job thread; a delete takes
+ * what the VM owns), tags, data disk attach and detach, and run commands
+ * (recorded here, carried out by runcmd.c).
  */
 #include "cloud/provision.h"
 
 #include "cloud/credits.h"
 #include "cloud/db.h"
+#include "cloud/guestprov.h"
 #include "cloud/kumod.h"
+#include "cloud/netplane.h"
 #include "cloud/placement.h"
 #include "cloud/state.h"
 #include "cloud/timefmt.h"
@@ -24,6 +27,7 @@
 #define GIB             (1024ull * 1024 * 1024)
 #define MIN_OS_DISK_GIB 4
 #define MAX_LUNS        6
+#define VMM_MAX_DEVICES 6 /* kumo-vmm's disks and NICs (src/machine/virt.h) */
 
 static bool is(const char *a, const char *b)
 {
@@ -336,23 +340,32 @@ int64_t prov_vm_resize(struct kumod *k, int64_t g, const char *name, const char 
     return prov_commit(&t) < 0 ? -1 : v.id;
 }
 
-int prov_vm_delete_id(struct kumod *k, int64_t vm, bool keep_disks, const char *reason,
+const char *prov_vm_delete_op(enum prov_vm_disks disks)
+{
+    switch (disks) {
+    case PROV_DISKS_KEEP: return "delete-keep-disks";
+    case PROV_DISKS_ALL: return "delete-all-disks";
+    case PROV_DISKS_OWNED: break;
+    }
+    return "delete";
+}
+
+int prov_vm_delete_id(struct kumod *k, int64_t vm, enum prov_vm_disks disks, const char *reason,
                       struct kerr *e)
 {
     assert(kumod_lock_held(k));
     struct vm_row v;
     if (!vm_read(k, vm, &v)) return 0;
     if (busy(&v, e) < 0) return -1;
-    return begin_op_tx(k, &v, keep_disks ? "delete-keep-disks" : "delete", NULL, PV_DELETING,
-                       reason, e);
+    return begin_op_tx(k, &v, prov_vm_delete_op(disks), NULL, PV_DELETING, reason, e);
 }
 
-int64_t prov_vm_delete(struct kumod *k, int64_t g, const char *name, bool keep_disks,
+int64_t prov_vm_delete(struct kumod *k, int64_t g, const char *name, enum prov_vm_disks disks,
                        struct kerr *e)
 {
     struct vm_row v;
     if (vm_lookup(k, g, name, &v, e) < 0) return -1;
-    if (prov_vm_delete_id(k, v.id, keep_disks, "delete requested", e) < 0) return -1;
+    if (prov_vm_delete_id(k, v.id, disks, "delete requested", e) < 0) return -1;
     return v.id;
 }
 
@@ -390,9 +403,10 @@ static int64_t next_lun(struct kumod *k, int64_t vm)
 }
 
 /* Attach data disk d to vm in t; prefix names it for errors ("" or
- * "dataDisks[2]"). */
+ * "dataDisks[2]"). create: the VM's create makes it, and a new disk is
+ * then the VM's own (deleted with it). */
 static int attach_disk(struct prov_tx *t, int64_t group, int64_t vm, const char *vm_name,
-                       const struct prov_data_disk *d, const char *prefix)
+                       const struct prov_data_disk *d, const char *prefix, bool create)
 {
     struct kumod *k = t->k;
     struct db *db = k->db;
@@ -428,10 +442,13 @@ static int attach_disk(struct prov_tx *t, int64_t group, int64_t vm, const char 
         disk = prov_disk_insert(t, group, name, d->tier, d->size_gib, 0, 0, field);
         if (disk < 0) return -1;
     }
-    if (db_exec(db, "UPDATE disks SET vm_id = ?, lun = ?, os_disk = 0 WHERE id = ?", "iii", vm, lun,
-                disk) < 0)
+    if (db_exec(db,
+                "UPDATE disks SET vm_id = ?, lun = ?, os_disk = 0,"
+                " owner_vm = CASE WHEN ? THEN ? ELSE owner_vm END WHERE id = ?",
+                "iiiii", vm, lun, (int64_t)(create && !d->disk && !d->detach), vm, disk) < 0)
         return prov_db_error(t, NULL);
-    return 0;
+    snprintf(field, sizeof(field), "%s%scaching", prefix, *prefix ? "." : "");
+    return prov_disk_set_caching(t, disk, d->caching, field);
 }
 
 /* The VM for a change of its data disks: it must be Stopped or
@@ -466,7 +483,7 @@ int64_t prov_vm_attach_disk(struct kumod *k, int64_t g, const char *name,
                              v.name, n);
     struct prov_tx t;
     if (prov_begin(&t, k, e) < 0) return -1;
-    if (attach_disk(&t, v.group, v.id, v.name, d, "") < 0 ||
+    if (attach_disk(&t, v.group, v.id, v.name, d, "", false) < 0 ||
         (vm_note(db, v.id, "data disk attached", time_now_ms()) < 0 &&
          prov_db_error(&t, NULL) < 0) ||
         prov_commit(&t) < 0) {
@@ -493,7 +510,9 @@ int64_t prov_vm_detach_disk(struct kumod *k, int64_t g, const char *name, const 
                              lun_text);
     struct prov_tx t;
     if (prov_begin(&t, k, e) < 0) return -1;
-    if (db_exec(db, "UPDATE disks SET vm_id = NULL, lun = NULL WHERE id = ?", "i", disk) < 0 ||
+    /* a detached disk is the user's: a later delete of the VM keeps it */
+    if (db_exec(db, "UPDATE disks SET vm_id = NULL, lun = NULL, owner_vm = NULL WHERE id = ?", "i",
+                disk) < 0 ||
         vm_note(db, v.id, "data disk detached", time_now_ms()) < 0) {
         prov_db_error(&t, NULL);
         prov_abort(&t);
@@ -518,18 +537,46 @@ static int64_t find_or_create_nsg(struct prov_tx *t, int64_t g, const char *name
     return id;
 }
 
-/* The implicit network of a create: VNet, subnet, NSG, public IP, NIC. */
+/* The subnet a create without --vnet and --subnet uses, as az vm create
+ * finds it: the first subnet (not a GatewaySubnet) of the group's first
+ * VNet that has one, oldest first; 0 when the group has none. *subnet_nsg
+ * gets its NSG (0: none). */
+static int64_t group_subnet(struct kumod *k, int64_t g, int64_t *subnet_nsg)
+{
+    int64_t id = 0;
+    *subnet_nsg = 0;
+    sqlite3_stmt *st = db_stmt(k->db,
+                               "SELECT s.id, coalesce(s.nsg_id, 0) FROM subnets s"
+                               " JOIN vnets v ON v.id = s.vnet_id WHERE v.group_id = ?"
+                               " AND s.name != 'GatewaySubnet' ORDER BY v.id, s.id LIMIT 1",
+                               "i", g);
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        id = sqlite3_column_int64(st, 0);
+        *subnet_nsg = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return id;
+}
+
+/* The implicit network of a create: VNet, subnet, NSG, public IP, NIC.
+ * Without a VNet named, the group's network is used when it has one; the
+ * VM then makes no NSG of its own when that subnet has one (it filters
+ * the NIC's traffic already), unless one is named. */
 static int implicit_network(struct prov_tx *t, const struct prov_vm_spec *s, int64_t g, int64_t vm)
 {
     struct kumod *k = t->k;
     struct db *db = k->db;
-    char vnet_name[96];
-    snprintf(vnet_name, sizeof(vnet_name), "%.60s-vnet", s->name);
-    int64_t subnet =
-        prov_create_subnet(t, g, s->vnet ? s->vnet : vnet_name, s->subnet ? s->subnet : "default");
-    if (subnet < 0) return -1;
+    int64_t subnet_nsg = 0;
+    int64_t subnet = !s->vnet && !s->subnet ? group_subnet(k, g, &subnet_nsg) : 0;
+    if (subnet <= 0) {
+        char vnet_name[96];
+        snprintf(vnet_name, sizeof(vnet_name), "%.60s-vnet", s->name);
+        subnet = prov_create_subnet(t, g, s->vnet ? s->vnet : vnet_name,
+                                    s->subnet ? s->subnet : "default");
+        if (subnet < 0) return -1;
+    }
     int64_t nsg = 0;
-    if (!s->no_nsg) {
+    if (!s->no_nsg && !(subnet_nsg > 0 && !s->nsg)) {
         char nsg_name[96];
         snprintf(nsg_name, sizeof(nsg_name), "%.60s-nsg", s->name);
         nsg = find_or_create_nsg(t, g, s->nsg ? s->nsg : nsg_name);
@@ -569,12 +616,84 @@ static int given_nics(struct prov_tx *t, const struct prov_vm_spec *s, int64_t g
             return kerr_set(t->e, 409, "InUse", field,
                             "%s: network interface '%s' is attached to virtual machine '%s'", field,
                             s->nics[i], other);
-        if (db_exec(db, "UPDATE nics SET vm_id = ?, nic_index = ? WHERE id = ?", "iii", vm,
-                    (int64_t)i, id) < 0)
+        bool with_vm = s->nic_delete && s->nic_delete[i];
+        if (db_exec(db,
+                    "UPDATE nics SET vm_id = ?1, nic_index = ?2,"
+                    " owner_vm = CASE WHEN ?3 THEN ?1 ELSE owner_vm END WHERE id = ?4",
+                    "iiii", vm, (int64_t)i, (int64_t)with_vm, id) < 0)
             return prov_db_error(t, NULL);
         t->net_changed = true;
     }
     return 0;
+}
+
+/* What the image's provisioning (none, kumo, cloud-init) can honour of the
+ * OS profile; 0, or -1 with a 400 naming the field. */
+static int check_os_profile(struct kumod *k, const struct prov_vm_spec *s, const char *prov,
+                            const char *image, struct kerr *e)
+{
+    if (!s->admin_username && (s->nkeys || s->admin_password))
+        return kerr_invalid(e, "osProfile.adminUsername",
+                            "osProfile.adminUsername: missing: SSH keys and a password are the "
+                            "admin account's; give its user name (e.g. azureuser)");
+    if (s->nkeys > PROV_MAX_SSH_KEYS)
+        return kerr_invalid(e, "osProfile.sshPublicKeys",
+                            "osProfile.sshPublicKeys: %zu keys; at most %d", s->nkeys,
+                            PROV_MAX_SSH_KEYS);
+    if (!s->admin_username) return 0;
+    if (is(prov, "none"))
+        return kerr_invalid(e, "osProfile.adminUsername",
+                            "osProfile.adminUsername: image '%s' is not provisioned (its "
+                            "provisioning is none): nothing in it would make the admin account "
+                            "or install SSH keys; use an image that is ('kumo image list' shows "
+                            "each image's provisioning), or leave out the admin account",
+                            image);
+    if (is(prov, "kumo") && s->admin_password)
+        return kerr_invalid(e, "osProfile.adminPassword",
+                            "osProfile.adminPassword: image '%s' cannot take a password: its SSH "
+                            "server (dropbear) is built for key logins only and it has no sudo; "
+                            "give SSH keys instead (kumo vm create --ssh-key-value "
+                            "@~/.ssh/id_ed25519.pub, or --generate-ssh-keys), or use an image "
+                            "provisioned by cloud-init (--image Debian13)",
+                            image);
+    if (is(prov, "kumo") && !netplane_has_switch(k))
+        return kerr_invalid(e, "osProfile.adminUsername",
+                            "osProfile.adminUsername: image '%s' is provisioned from kumo's "
+                            "metadata service, which kumo-switch runs, and this kumod has none "
+                            "(--switch none, or it was not found): start kumod with kumo-switch, "
+                            "or leave out the admin account",
+                            image);
+    return 0;
+}
+
+/* Record the OS profile of VM vm (its keys as a JSON array, the password as
+ * a hash) and whether its provisioning is tracked; 0, or -1 with t->e. */
+static int store_os_profile(struct prov_tx *t, int64_t vm, const struct prov_vm_spec *s,
+                            const char *prov)
+{
+    struct kumod *k = t->k;
+    char hash[GUESTPROV_PASSWORD_MAX] = "", why[256];
+    if (s->admin_password &&
+        guestprov_hash_password(s->admin_password, hash, sizeof(hash), why, sizeof(why)) < 0)
+        return kerr_internal(t->e, "%s", why);
+    char *keys = NULL;
+    if (s->nkeys) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < s->nkeys; i++)
+            json_array_append_new(a, json_string(s->ssh_keys[i]));
+        keys = json_dumps(a, JSON_COMPACT);
+        json_decref(a);
+    }
+    /* tracked: the guest reports to the metadata service, which kumo-switch runs */
+    bool tracked = !is(prov, "none") && netplane_has_switch(k);
+    int rc =
+        db_exec(k->db,
+                "UPDATE vms SET admin_username = ?, ssh_keys = ?, admin_pw_hash = nullif(?, ''),"
+                " os_prov = ? WHERE id = ?",
+                "tttti", s->admin_username, keys, hash, tracked ? "Pending" : NULL, vm);
+    free(keys);
+    explicit_bzero(hash, sizeof(hash));
+    return rc < 0 ? prov_db_error(t, NULL) : 0;
 }
 
 int64_t prov_vm_insert(struct prov_tx *t, int64_t g, const struct prov_vm_spec *s)
@@ -592,6 +711,19 @@ int64_t prov_vm_insert(struct prov_tx *t, int64_t g, const struct prov_vm_spec *
         return kerr_invalid(e, "dataDisks",
                             "dataDisks: size %s takes at most %" PRId64 " data disks", size.name,
                             size.max_data_disks);
+    char prov[32] = "none", iname[80] = "";
+    db_text(db, prov, sizeof(prov), "SELECT provisioning FROM images WHERE id = ?", "i", image_id);
+    db_text(db, iname, sizeof(iname), "SELECT name FROM images WHERE id = ?", "i", image_id);
+    if (check_os_profile(k, s, prov, iname, e) < 0) return -1;
+    /* kumo-vmm's virtio slots: the OS disk, data disks, the seed disk, NICs */
+    size_t devices =
+        1 + s->ndata + (is(prov, "cloud-init") ? 1 : 0) + (s->nics_given ? s->nnics : 1);
+    if (is(prov, "cloud-init") && devices > VMM_MAX_DEVICES)
+        return kerr_invalid(e, "dataDisks",
+                            "dataDisks: image '%s' needs a seed disk for cloud-init, and a VM has "
+                            "room for %d disks and NICs together: %zu data disks are too many "
+                            "here",
+                            iname, VMM_MAX_DEVICES, s->ndata);
     int64_t img_bytes =
         db_int(db, NULL, 0, "SELECT size_bytes FROM images WHERE id = ?", "i", image_id);
     int64_t img_gib = (int64_t)(((uint64_t)img_bytes + GIB - 1) / GIB);
@@ -601,8 +733,29 @@ int64_t prov_vm_insert(struct prov_tx *t, int64_t g, const struct prov_vm_spec *
 
     int64_t now = time_now_ms();
     char cores[64] = "";
-    int64_t host = placement_choose_vm(db, size.name, size.vcpus, size.mem_mib, 0, s->dedicated,
-                                       cores, sizeof(cores), e);
+    struct placement_req pr = {.size_name = size.name,
+                               .vcpus = size.vcpus,
+                               .mib = size.mem_mib,
+                               .dedicated = s->dedicated,
+                               .spread_vmss = s->vmss_id};
+    if (s->host) {
+        pr.only_host = db_int(db, NULL, 0, "SELECT id FROM hosts WHERE name = ?", "t", s->host);
+        if (!pr.only_host)
+            return kerr_invalid(e, "host", "host: there is no host '%.64s' (kumo host list)",
+                                s->host);
+    }
+    /* cluster mode, this host's disks its own (no shared storage): the VM's
+     * disks are made here, so it runs here (docs/cluster.md) */
+    if (k->clustered &&
+        !db_int(db, NULL, 0, "SELECT shared_storage FROM hosts WHERE id = ?", "i", k->host_id)) {
+        if (pr.only_host && pr.only_host != k->host_id)
+            return kerr_invalid(e, "host",
+                                "host: this host keeps disks on its own storage, so its VMs run "
+                                "here: create the VM through host '%.64s''s kumod",
+                                s->host);
+        pr.only_host = k->host_id;
+    }
+    int64_t host = placement_choose_req(db, &pr, cores, sizeof(cores), e);
     if (host < 0) return -1;
     double credits = 0;
     bool burstable = size_credits(db, size.id, &credits);
@@ -625,6 +778,7 @@ int64_t prov_vm_insert(struct prov_tx *t, int64_t g, const struct prov_vm_spec *
                 "iiii", s->vmss_id, s->vmss_index, s->model_version, vm) < 0)
         return prov_db_error(t, NULL);
     if (vm_set_state(db, vm, NULL, NULL, "created", now) < 0) return prov_db_error(t, NULL);
+    if (store_os_profile(t, vm, s, prov) < 0) return -1;
     /* OS disk: an overlay of the image */
     char disk_name[96], base[96];
     snprintf(base, sizeof(base), "%.60s-osdisk", s->name);
@@ -632,15 +786,79 @@ int64_t prov_vm_insert(struct prov_tx *t, int64_t g, const struct prov_vm_spec *
     int64_t os =
         prov_disk_insert(t, g, disk_name, s->os_tier, os_gib, image_id, 0, "osDisk.sizeGiB");
     if (os < 0) return -1;
-    if (db_exec(db, "UPDATE disks SET vm_id = ?, os_disk = 1 WHERE id = ?", "ii", vm, os) < 0)
+    if (db_exec(db, "UPDATE disks SET vm_id = ?, os_disk = 1, owner_vm = nullif(?, 0) WHERE id = ?",
+                "iii", vm, s->os_disk_detach ? 0 : vm, os) < 0)
         return prov_db_error(t, NULL);
+    if (prov_disk_set_caching(t, os, s->os_caching, "osDisk.caching") < 0) return -1;
     for (size_t i = 0; i < s->ndata; i++) {
         char prefix[32];
         snprintf(prefix, sizeof(prefix), "dataDisks[%zu]", i);
-        if (attach_disk(t, g, vm, s->name, &s->data_disks[i], prefix) < 0) return -1;
+        if (attach_disk(t, g, vm, s->name, &s->data_disks[i], prefix, true) < 0) return -1;
     }
     if (s->nics_given ? given_nics(t, s, g, vm) < 0 : implicit_network(t, s, g, vm) < 0) return -1;
     prov_tx_job(t, JOB_VM, vm);
     t->net_changed = true;
     return vm;
+}
+
+/* ---- run commands ---- */
+
+#define RUNS_KEPT 20 /* per VM: the older ones go */
+
+int64_t prov_vm_run_command(struct kumod *k, int64_t g, const char *name, const char *script,
+                            int64_t timeout_s, struct kerr *e)
+{
+    struct db *db = k->db;
+    struct vm_row v;
+    if (vm_lookup(k, g, name, &v, e) < 0 || busy(&v, e) < 0) return -1;
+    if (!is(v.power, PS_RUNNING))
+        return kerr_conflict(e, "InvalidState",
+                             "virtual machine '%s' is %s: a command runs only in a Running VM "
+                             "(start it first)",
+                             v.name, v.power);
+    if (!k->vmm_has_control)
+        return kerr_conflict(e, "InvalidState",
+                             "this kumo-vmm has no control socket: no channel to the guest");
+    int64_t host =
+        db_int(db, NULL, 0, "SELECT coalesce(host_id, 0) FROM vms WHERE id = ?", "i", v.id);
+    if (k->clustered && host != k->host_id) {
+        /* the guest's channel is the control socket on the VM's own host */
+        char hname[128] = "?";
+        db_text(db, hname, sizeof(hname), "SELECT name FROM hosts WHERE id = ?", "i", host);
+        return kerr_conflict(e, "InvalidState",
+                             "virtual machine '%s' runs on host '%s': a command is run by that "
+                             "host's kumod; send the request there",
+                             v.name, hname);
+    }
+    int64_t other = db_int(db, NULL, -1,
+                           "SELECT id FROM run_commands WHERE vm_id = ?"
+                           " AND state IN ('Pending', 'Running')",
+                           "i", v.id);
+    if (other >= 0)
+        return kerr_conflict(e, "OperationInProgress",
+                             "virtual machine '%s' is running command %" PRId64
+                             " already: one runs at a time; wait for it",
+                             v.name, other);
+    struct prov_tx t;
+    if (prov_begin(&t, k, e) < 0) return -1;
+    int64_t now = time_now_ms();
+    if (db_exec(db,
+                "INSERT INTO run_commands (vm_id, script, timeout_s, state, created_ms)"
+                " VALUES (?, ?, ?, 'Pending', ?)",
+                "itii", v.id, script, timeout_s, now) < 0) {
+        prov_db_error(&t, "run command");
+        prov_abort(&t);
+        return -1;
+    }
+    int64_t id = db_last_id(db);
+    if (db_exec(db,
+                "DELETE FROM run_commands WHERE vm_id = ?1 AND id NOT IN"
+                " (SELECT id FROM run_commands WHERE vm_id = ?1 ORDER BY id DESC LIMIT ?2)",
+                "ii", v.id, (int64_t)RUNS_KEPT) < 0) {
+        prov_db_error(&t, "run command");
+        prov_abort(&t);
+        return -1;
+    }
+    prov_tx_job(&t, JOB_RUN, id);
+    return prov_commit(&t) < 0 ? -1 : id;
 }

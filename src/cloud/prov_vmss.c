@@ -8,6 +8,7 @@
 
 #include "cloud/db.h"
 #include "cloud/kumod.h"
+#include "cloud/placement.h"
 #include "cloud/timefmt.h"
 
 #include <assert.h>
@@ -54,29 +55,79 @@ static int set_network(struct prov_tx *t, int64_t g, const struct prov_vmss_spec
     return *nsg < 0 ? -1 : 0;
 }
 
-int64_t prov_vmss_create(struct kumod *k, int64_t g, const struct prov_vmss_spec *s, struct kerr *e)
+/* The most instances of a set of size (vcpus, mib) with live ones now
+ * that the hosts can hold, up to want; e set (409 CapacityExceeded, what
+ * names the set) when that is fewer than want. */
+static int64_t fit(struct kumod *k, const char *what, const char *size, int64_t vcpus, int64_t mib,
+                   int64_t live, int64_t want, struct kerr *e)
 {
-    struct db *db = k->db;
+    if (want <= live) return want;
+    char why[512];
+    int64_t room = placement_room(k->db, vcpus, mib, want - live, why, sizeof(why));
+    if (live + room >= want) return want;
+    kerr_conflict(e, "CapacityExceeded",
+                  "%s: %" PRId64 " more instance%s of size %s (%" PRId64 " vCPU%s, %" PRId64
+                  " MiB each) %s not fit: the hosts have room for %" PRId64
+                  " more, so the capacity can be at most %" PRId64 " (%s); nothing was changed",
+                  what, want - live, want - live == 1 ? "" : "s", size, vcpus,
+                  vcpus == 1 ? "" : "s", mib, want - live == 1 ? "does" : "do", room, live + room,
+                  why);
+    return live + room;
+}
+
+int64_t prov_vmss_fit(struct kumod *k, int64_t set, int64_t capacity, struct kerr *e)
+{
     assert(kumod_lock_held(k));
+    struct db *db = k->db;
+    int64_t vcpus = 0, mib = 0;
+    char size[80] = "", name[80] = "";
+    sqlite3_stmt *st = db_stmt(db,
+                               "SELECT z.vcpus, z.mem_mib, z.name, s.name FROM vmss s"
+                               " JOIN sizes z ON z.id = s.size_id WHERE s.id = ?",
+                               "i", set);
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        vcpus = sqlite3_column_int64(st, 0);
+        mib = sqlite3_column_int64(st, 1);
+        snprintf(size, sizeof(size), "%s", db_col_text(st, 2));
+        snprintf(name, sizeof(name), "%s", db_col_text(st, 3));
+    }
+    sqlite3_finalize(st);
+    int64_t live = db_int(db, NULL, 0,
+                          "SELECT count(*) FROM vms WHERE vmss_id = ?"
+                          " AND coalesce(op, '') NOT LIKE 'delete%'",
+                          "i", set);
+    char what[120];
+    snprintf(what, sizeof(what), "scale set '%s'", name);
+    return fit(k, what, size, vcpus, mib, live, capacity, e);
+}
+
+int64_t prov_vmss_insert(struct prov_tx *t, int64_t g, const struct prov_vmss_spec *s)
+{
+    struct kumod *k = t->k;
+    struct db *db = k->db;
+    struct kerr *e = t->e;
+    assert(t->open && kumod_lock_held(k));
     if (prov_name_free(k, "vmss", g, s->name, "scale set", true, e) < 0) return -1;
     struct prov_size size;
     if (!prov_size_lookup(k, s->size, &size, e)) return -1;
     int64_t sid = size.id, iid = prov_ready_image(k, s->image ? s->image : "default", e);
     if (iid < 0) return -1;
+    char what[120];
+    snprintf(what, sizeof(what), "scale set '%s'", s->name);
+    if (fit(k, what, size.name, size.vcpus, size.mem_mib, 0, s->capacity, e) < s->capacity)
+        return -1;
     char dflt_vnet[96];
     snprintf(dflt_vnet, sizeof(dflt_vnet), "%s-vnet", s->name);
     const char *vnet = s->vnet ? s->vnet : dflt_vnet, *subnet = s->subnet ? s->subnet : "default";
     const char *proto = s->probe_protocol ? s->probe_protocol : "Tcp";
-    struct prov_tx t;
-    if (prov_begin(&t, k, e) < 0) return -1;
     int64_t nsg = 0, pip = 0, now = time_now_ms();
-    if (set_network(&t, g, s, vnet, subnet, &nsg) < 0) goto fail;
+    if (set_network(t, g, s, vnet, subnet, &nsg) < 0) return -1;
     if (s->lb_port > 0) {
         char pip_name[96];
         snprintf(pip_name, sizeof(pip_name), "%s-lb", s->name);
         struct prov_port port = {"Tcp", s->lb_port, -1};
-        pip = prov_pip_insert(&t, g, pip_name, &port, 1, 0);
-        if (pip < 0) goto fail;
+        pip = prov_pip_insert(t, g, pip_name, &port, 1, 0);
+        if (pip < 0) return -1;
     }
     char *tags = s->tags ? json_dumps(s->tags, JSON_COMPACT) : NULL;
     int rc = db_exec(
@@ -90,16 +141,21 @@ int64_t prov_vmss_create(struct kumod *k, int64_t g, const struct prov_vmss_spec
         s->probe_path ? s->probe_path : "/", s->probe_interval, tags ? tags : "{}", now, now);
     free(tags);
     int64_t id = db_last_id(db);
-    if (rc < 0) {
-        prov_db_error(&t, NULL);
-        goto fail;
-    }
-    t.net_changed = true;
-    if (prov_commit(&t) < 0) return -1;
+    if (rc < 0) return prov_db_error(t, NULL);
+    t->net_changed = true;
     return id;
-fail:
-    prov_abort(&t);
-    return -1;
+}
+
+int64_t prov_vmss_create(struct kumod *k, int64_t g, const struct prov_vmss_spec *s, struct kerr *e)
+{
+    struct prov_tx t;
+    if (prov_begin(&t, k, e) < 0) return -1;
+    int64_t id = prov_vmss_insert(&t, g, s);
+    if (id < 0 || prov_commit(&t) < 0) {
+        prov_abort(&t);
+        return -1;
+    }
+    return id;
 }
 
 static int64_t vmss_lookup(struct kumod *k, int64_t g, const char *name, struct kerr *e)
@@ -161,6 +217,8 @@ int64_t prov_vmss_scale(struct kumod *k, int64_t g, const char *name, int64_t ca
 {
     int64_t id = vmss_lookup(k, g, name, e);
     if (id < 0) return -1;
+    /* a scale out that cannot fit is refused up front: nothing is made */
+    if (prov_vmss_fit(k, id, capacity, e) < capacity) return -1;
     return prov_exec(k, e, false, NULL, "UPDATE vmss SET capacity = ?, updated_ms = ? WHERE id = ?",
                      "iii", capacity, time_now_ms(), id) < 0
                ? -1

@@ -2,12 +2,13 @@
  * provision.h - the provisioning layer: every change to kumod's resources
  * (resource groups, virtual machines and their power operations, managed
  * disks, virtual networks and subnets, network security groups and their
- * rules, public IPs, network interfaces, scale sets) as C functions of the
- * model. The front ends call it: the REST handlers (api_*.c), the scale set
- * controller (vmss.c), and the ones to come (an Azure ARM endpoint, a web
- * portal). HTTP, request bodies and the rendering of answers stay in the
- * front ends; the database, the rules of the model, the job queue and the
- * data plane are reached from here.
+ * rules, public IPs, network interfaces, scale sets and their autoscale
+ * settings) as C functions of the model. The front ends call it: the REST
+ * handlers (api_*.c, which the web portal's requests reach too), the scale
+ * set controller (vmss.c) and the Azure ARM endpoint (arm/). HTTP, request
+ * bodies and the rendering of answers stay in the front ends; the
+ * database, the rules of the model, the job queue and the data plane are
+ * reached from here.
  *
  * Contract:
  *  - Every function runs with kumod's state lock held (asserted) and
@@ -105,10 +106,15 @@ void prov_group_name(struct kumod *k, int64_t group_id, char *buf, size_t len);
  * when field is given (the name came from a field), 400 InvalidField. */
 int64_t prov_find(struct kumod *k, const char *table, int64_t group_id, const char *name,
                   const char *what, const char *field, struct kerr *e);
-/* An image's id by name: 404, or 400 naming field when given. */
+/* The image ref names: its name, its alias ("Debian13") or its URN
+ * ("Debian:debian-13:13:latest"; "Publisher:offer:sku", any case, the
+ * version "latest" or the image's); -1 when none. */
+int64_t prov_image_ref(struct kumod *k, const char *ref);
+/* An image's id by name, alias or URN: 404, or 400 naming field when
+ * given (the message lists the images). */
 int64_t prov_image(struct kumod *k, const char *name, const char *field, struct kerr *e);
 /* An image a VM can be made from (imported): its id, or -1 with 400 naming
- * "image" (unknown, or not ready). */
+ * "image" (unknown, not built on this host, or not ready). */
 int64_t prov_ready_image(struct kumod *k, const char *name, struct kerr *e);
 
 struct prov_size {
@@ -139,8 +145,27 @@ void prov_users_query(struct kumod *k, char *list, size_t len, const char *sql, 
 /* tags: a JSON object of strings, or NULL ({}). */
 int64_t prov_group_create(struct kumod *k, const char *name, const json_t *tags, struct kerr *e);
 int prov_group_set_tags(struct kumod *k, int64_t group_id, const json_t *tags, struct kerr *e);
-/* Refused (409 InUse) while the group holds anything. */
-int prov_group_delete(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
+/* Delete a group with everything in it, as Azure does. An empty group goes
+ * at once (*at_once); else the group is marked (groups.deleting: nothing
+ * new can be made in it, 409 InvalidState) and prov_group_delete_step()
+ * carries the delete out. Again while it runs: 0, nothing more. */
+int prov_group_delete(struct kumod *k, int64_t group_id, const char *name, bool *at_once,
+                      struct kerr *e);
+/* One step of a group's delete (a no-op unless it is being deleted);
+ * never waits: the scale set controller calls it every tick. Scale sets
+ * are marked deleted (the controller deletes their instances), VMs are
+ * deleted with every disk attached to them (a busy one once its operation
+ * ends); when no VM, scale set or disk copy is left, the rest (autoscale
+ * settings, NICs, public IPs, VNets, NSGs, disks, snapshots) and the group
+ * go in one transaction, in that order, their files after. What it waits
+ * for is in groups.delete_status. */
+void prov_group_delete_step(struct kumod *k, int64_t group_id);
+bool prov_group_deleting(struct kumod *k, int64_t group_id);
+/* Call each(ctx, table, id) for every resource in the group, in the
+ * order a delete removes them (tables: vmss, vms, autoscale, nics,
+ * public_ips, vnets, nsgs, disks, snapshots). Their number. */
+int prov_group_contents(struct kumod *k, int64_t group_id,
+                        void (*each)(void *ctx, const char *table, int64_t id), void *ctx);
 
 /* ---- images (host-wide) and snapshots ---- */
 
@@ -152,6 +177,12 @@ struct prov_image_spec {
     const char *kernel;      /* direct boot: NULL takes the default image's */
     const char *initrd;      /* or NULL */
     const char *kernel_args; /* NULL: "console=ttyS0 root=/dev/vda rw" */
+    /* How its guest is provisioned (docs/images.md, "Custom images"):
+     * "cloud-init" (a NoCloud seed disk), "kumo" (kumo's metadata service,
+     * as the default guest), "none"; NULL: cloud-init for firmware boot,
+     * none for direct boot. */
+    const char *provisioning;
+    const char *os; /* what it runs, for people ("Ubuntu 24.04"), or NULL */
 };
 /* Record an image; its import is submitted as a job (state Creating until
  * it ends). The files named must be readable now. */
@@ -180,13 +211,18 @@ struct prov_disk_spec {
     int64_t size_gib;     /* 0: the source's size */
     const char *image;    /* source image (name), or NULL */
     const char *snapshot; /* source snapshot (name in the group), or NULL */
+    const char *caching;  /* host caching (None/ReadOnly/ReadWrite), or NULL: the default */
 };
 int64_t prov_disk_create(struct kumod *k, int64_t group_id, const struct prov_disk_spec *s,
                          struct kerr *e);
-/* Change a disk's tier (NULL: keep; applied live to a running VM) and size
- * (0: keep; grows only, only while no kumo-vmm has it open). Its id. */
+/* Change a disk's tier (NULL: keep; applied live to a running VM), size
+ * (0: keep; grows only, only while no kumo-vmm has it open) and host caching
+ * (NULL: keep; only while no kumo-vmm has it open). Its id. */
 int64_t prov_disk_update(struct kumod *k, int64_t group_id, const char *name, const char *tier,
-                         int64_t size_gib, struct kerr *e);
+                         int64_t size_gib, const char *caching, struct kerr *e);
+/* Record disk id's host caching (validated name, stored as Azure spells it;
+ * NULL: leave it). */
+int prov_disk_set_caching(struct prov_tx *t, int64_t id, const char *caching, const char *field);
 /* Refused while a VM has it; the file goes with the row. */
 int prov_disk_delete(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
 
@@ -249,6 +285,12 @@ int prov_nsg_rule_set(struct kumod *k, int64_t nsg_id, const char *nsg_name,
                       const struct rule_norm *r, bool create_only, bool *created, struct kerr *e);
 int prov_nsg_rule_delete(struct kumod *k, int64_t nsg_id, const char *nsg_name, const char *rule,
                          struct kerr *e);
+/* Create or replace rule r of nsg in t (its priority must be free in its
+ * direction: 409 naming "priority"). */
+int prov_nsg_rule_put(struct prov_tx *t, int64_t nsg_id, const struct rule_norm *r);
+/* The lowest priority from `from` up that no rule of nsg has in direction
+ * ("Inbound", "Outbound"); -1 when none is left. */
+int prov_nsg_free_priority(struct kumod *k, int64_t nsg_id, const char *direction, int from);
 
 /* ---- public IPs ---- */
 
@@ -264,6 +306,29 @@ int64_t prov_pip_insert(struct prov_tx *t, int64_t group_id, const char *name,
                         const struct prov_port *ports, size_t n, int64_t owner_vm);
 /* Refused while a NIC or a scale set's load balancer uses it. */
 int prov_pip_delete(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
+/* Replace its ports: those that stay keep their host port (unless another
+ * is given), new ones get one; live (the switch forwards them at once).
+ * Refused for a scale set's load balancer. Its id. */
+int64_t prov_pip_set_ports(struct kumod *k, int64_t group_id, const char *name,
+                           const struct prov_port *ports, size_t n, struct kerr *e);
+
+/* What prov_vm_open_port did, for its answer. */
+struct prov_opened {
+    char nsgs[200];   /* the NSGs given the rule ("" when none needed one) */
+    char rule[96];    /* the rule's name, "open-port-P" */
+    int priority;     /* its priority (0: no rule made) */
+    char pip[96];     /* the public IP that forwards the port */
+    bool pip_created; /* made for it (the VM had none) */
+    int64_t host_port;
+};
+/* az vm open-port: let protocol ("Tcp", "Udp"; NULL: Tcp) port of the VM's
+ * first NIC in from anywhere, live, without a restart: an inbound allow
+ * rule "open-port-PORT" (priority: the given one, which must be free, or
+ * the lowest free from 900) in each NSG on its path that would drop it
+ * (its subnet's, its own), and a forward of the port on its public IP (one
+ * made for it, NAME-ip, deleted with it, when it has none). The VM's id. */
+int64_t prov_vm_open_port(struct kumod *k, int64_t group_id, const char *vm, const char *protocol,
+                          int64_t port, int priority, struct prov_opened *out, struct kerr *e);
 
 /* ---- network interfaces ---- */
 
@@ -292,6 +357,8 @@ int prov_nic_delete(struct kumod *k, int64_t group_id, const char *name, struct 
 
 /* ---- virtual machines ---- */
 
+#define PROV_MAX_SSH_KEYS 16 /* the metadata service's and the seed's limit */
+
 /* A data disk of a create or an attach: an existing disk, or a new one. */
 struct prov_data_disk {
     const char *disk; /* attach this existing disk (name), or NULL: a new one */
@@ -299,6 +366,9 @@ struct prov_data_disk {
     const char *tier; /* the new disk's tier (NULL: the default) */
     int64_t size_gib; /* the new disk's size */
     int64_t lun;      /* -1: the lowest free LUN */
+    bool detach;      /* a new disk stays after the VM's delete (Azure's deleteOption
+                       * Detach); else it goes with the VM (Delete, kumo's default) */
+    const char *caching; /* host caching of the attachment (NULL: keep, or the default) */
 };
 
 struct prov_vm_spec {
@@ -306,16 +376,26 @@ struct prov_vm_spec {
     const char *image;   /* NULL: "default" */
     const char *os_tier; /* NULL: the default */
     int64_t os_size_gib; /* 0: the image's size, at least 4 GiB */
+    bool os_disk_detach; /* the OS disk stays after the VM's delete (Azure's
+                          * osDisk.deleteOption Detach); else it goes with the
+                          * VM (Delete, kumo's default) */
+    const char *os_caching; /* NULL: ReadWrite (the OS disk default) */
     const struct prov_data_disk *data_disks;
     size_t ndata;
     /* Network: given NICs (nics_given), or the implicit network of `az vm
-     * create`: VNet vnet (NULL: NAME-vnet, made with 10.0.0.0/16 when
-     * missing), subnet (NULL: "default"), an NSG (nsg, NULL: NAME-nsg,
-     * found or made allowing SSH; none with no_nsg), a public IP when
-     * public_ip (public_ip_name, NULL: NAME-ip; found or made with
-     * pip_ports, NULL: the defaults) and a NIC NAME-nic with private_ip. */
+     * create`: VNet vnet (NULL, with subnet NULL too: the group's first
+     * VNet's first subnet when it has one, as az does, else NAME-vnet, made
+     * with 10.0.0.0/16 when missing), subnet (NULL: "default"), an NSG
+     * (nsg, NULL: NAME-nsg, found or made allowing SSH, except on a reused
+     * subnet that has an NSG: none of its own then; none with no_nsg), a
+     * public IP when public_ip (public_ip_name, NULL: NAME-ip; found or made
+     * with pip_ports, NULL: the defaults) and a NIC NAME-nic with
+     * private_ip. */
     bool nics_given;
     const char *const *nics;
+    /* Given NICs: nic_delete[i] (NULL: all false) says NIC i goes with the
+     * VM's delete (Azure's deleteOption Delete); else it is detached. */
+    const bool *nic_delete;
     size_t nnics;
     const char *vnet, *subnet, *nsg;
     bool no_nsg;
@@ -327,6 +407,22 @@ struct prov_vm_spec {
     const char *user_data; /* base64, or NULL */
     const json_t *tags;    /* object of strings, or NULL */
     bool dedicated;
+    const char *host; /* run on this host (name; cluster mode), or NULL: placement chooses */
+    /* The OS profile (docs/images.md): the admin account the image's
+     * provisioning makes in the guest (NULL: none), its SSH public keys
+     * (authorized_keys lines) and its password (NULL: none; kumod keeps
+     * only a SHA-512 crypt hash). Checked by the front end with
+     * validate.h's check_admin_username, check_ssh_public_key and
+     * check_admin_password (at most PROV_MAX_SSH_KEYS keys; keys and a
+     * password need the user name). The layer refuses (400, naming the
+     * field "osProfile.adminPassword" or "osProfile.adminUsername") what the
+     * image cannot do: a password where its provisioning is not cloud-init,
+     * anything where it is none, and kumo's metadata provisioning without
+     * kumo-switch. */
+    const char *admin_username;
+    const char *const *ssh_keys;
+    size_t nkeys;
+    const char *admin_password;
     /* A scale set's instance: vmss_id > 0. */
     int64_t vmss_id, vmss_index, model_version;
 };
@@ -357,11 +453,22 @@ int64_t prov_vm_restart(struct kumod *k, int64_t group_id, const char *name, str
  * is restarted (only when restart; else 409); *begun when it is. */
 int64_t prov_vm_resize(struct kumod *k, int64_t group_id, const char *name, const char *size,
                        bool restart, bool *begun, struct kerr *e);
-int64_t prov_vm_delete(struct kumod *k, int64_t group_id, const char *name, bool keep_disks,
-                       struct kerr *e);
+/* What a VM's delete does with its disks. OWNED (0, az's default): it
+ * deletes the disks whose deleteOption is Delete (disks.owner_vm: the OS
+ * disk and the data disks its own create made, unless its spec said
+ * Detach) and detaches every other disk, which stays in the group; KEEP:
+ * detaches them all; ALL: deletes every disk attached to it. The NICs and
+ * public IPs that go with it (owner_vm: the ones its create made, given
+ * NICs with nic_delete) go in every case. */
+enum prov_vm_disks { PROV_DISKS_OWNED = 0, PROV_DISKS_KEEP = 1, PROV_DISKS_ALL = 2 };
+/* The operation that carries it out (vms.op): "delete", "delete-keep-disks"
+ * or "delete-all-disks". */
+const char *prov_vm_delete_op(enum prov_vm_disks disks);
+int64_t prov_vm_delete(struct kumod *k, int64_t group_id, const char *name,
+                       enum prov_vm_disks disks, struct kerr *e);
 /* The same by id, with the reason recorded in the VM's history. 0 also
  * when the VM is gone. */
-int prov_vm_delete_id(struct kumod *k, int64_t vm_id, bool keep_disks, const char *reason,
+int prov_vm_delete_id(struct kumod *k, int64_t vm_id, enum prov_vm_disks disks, const char *reason,
                       struct kerr *e);
 int64_t prov_vm_set_tags(struct kumod *k, int64_t group_id, const char *name, const json_t *tags,
                          struct kerr *e);
@@ -371,6 +478,21 @@ int64_t prov_vm_attach_disk(struct kumod *k, int64_t group_id, const char *name,
 /* lun: as the caller named it; anything but 0-5 is a LUN with no disk. */
 int64_t prov_vm_detach_disk(struct kumod *k, int64_t group_id, const char *name, const char *lun,
                             struct kerr *e);
+
+/* Run script (sh, as root, in /root) in the VM's guest through its agent
+ * (runcmd.h), killed after timeout_s seconds: a run recorded Pending and
+ * handed to the run command threads. Refused (409) unless the VM is
+ * Running and idle and no other run of it is pending or running. The
+ * run's id; the VM keeps its last 20 runs. */
+int64_t prov_vm_run_command(struct kumod *k, int64_t group_id, const char *vm, const char *script,
+                            int64_t timeout_s, struct kerr *e);
+
+/* ---- hosts (cluster mode, docs/cluster.md) ---- */
+
+/* drain: nothing new is placed on the host and its VMs leave it (the
+ * leader moves them); else the host takes VMs again. 404 for an unknown
+ * host, 409 InvalidState for a host that is Down. The host's id. */
+int64_t prov_host_drain(struct kumod *k, const char *name, bool drain, struct kerr *e);
 
 /* ---- scale sets ---- */
 
@@ -393,15 +515,53 @@ struct prov_vmss_spec {
 /* Record a scale set (its controller makes the instances). The set's id. */
 int64_t prov_vmss_create(struct kumod *k, int64_t group_id, const struct prov_vmss_spec *s,
                          struct kerr *e);
+/* The same in t (with what else t makes: a deployment's network). */
+int64_t prov_vmss_insert(struct prov_tx *t, int64_t group_id, const struct prov_vmss_spec *s);
 /* A new model: size / image (NULL: keep), user data (set_user_data: to
  * user_data, NULL clears), tags (NULL: keep). A changed model starts a
  * rolling update. The set's id. */
 int64_t prov_vmss_update(struct kumod *k, int64_t group_id, const char *name, const char *size,
                          const char *image, bool set_user_data, const char *user_data,
                          const json_t *tags, struct kerr *e);
+/* A new capacity. A scale out is refused up front (409 CapacityExceeded,
+ * nothing changed) when the new instances do not all fit the hosts now;
+ * prov_vmss_create checks its capacity the same way. */
 int64_t prov_vmss_scale(struct kumod *k, int64_t group_id, const char *name, int64_t capacity,
                         struct kerr *e);
+/* The largest capacity up to `capacity` that set's instances can reach
+ * now (its live instances, plus what fits the hosts); e is set (409) when
+ * that is less than capacity. Autoscale caps its scale outs with it. */
+int64_t prov_vmss_fit(struct kumod *k, int64_t set, int64_t capacity, struct kerr *e);
 /* Mark it deleted: the controller deletes its instances, then the set. */
 int64_t prov_vmss_delete(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
+
+/* ---- autoscale settings ---- */
+
+struct prov_autoscale_spec {
+    const char *name;
+    const char *scale_set; /* in the same group */
+    int64_t minimum, maximum, dflt;
+    bool enabled;
+    const json_t *rules; /* array of rule objects (autoscale.h's JSON), or NULL */
+};
+
+/* One setting per scale set; minimum <= default <= maximum. Its id. */
+int64_t prov_autoscale_create(struct kumod *k, int64_t group_id,
+                              const struct prov_autoscale_spec *s, struct kerr *e);
+int64_t prov_autoscale_insert(struct prov_tx *t, int64_t group_id,
+                              const struct prov_autoscale_spec *s);
+/* New bounds (-1: keep), enabled (-1: keep, 0, 1) and rules (NULL: keep;
+ * else the whole list). Its id. */
+int64_t prov_autoscale_update(struct kumod *k, int64_t group_id, const char *name, int64_t minimum,
+                              int64_t maximum, int64_t dflt, int enabled, const json_t *rules,
+                              struct kerr *e);
+/* The setting and its decision history. */
+int prov_autoscale_delete(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
+/* Append a rule (at most AS_MAX_RULES) / remove rule number index (as the
+ * caller wrote it: 404 when there is none). The setting's id. */
+int64_t prov_autoscale_rule_add(struct kumod *k, int64_t group_id, const char *name,
+                                const json_t *rule, struct kerr *e);
+int64_t prov_autoscale_rule_delete(struct kumod *k, int64_t group_id, const char *name,
+                                   const char *index, struct kerr *e);
 
 #endif

@@ -57,6 +57,13 @@ static const struct body_field group_create[] = {
     END,
 };
 
+static const struct body_field group_put[] = {
+    NAME("name", false),
+    STR("location", false, check_location),
+    TAGS,
+    END,
+};
+
 static const struct body_field tags_only[] = {
     {"tags", BT_OBJECT, true, false, 0, 0, check_tags, NULL, 0},
     END,
@@ -106,17 +113,21 @@ static const struct body_field image_create[] = {
     STR("kernel", false, check_abs_path),
     {"initrd", BT_STRING | BT_NULL, false, false, 0, 0, check_abs_path, NULL, 0},
     STRLEN("kernelArgs", false, 0, 1024),
+    STR("provisioning", false, check_provisioning),
+    STRLEN("os", false, 1, 128),
     END,
 };
 
 static const struct body_field disk_create[] = {
     NAME("name", true),   INT("sizeGiB", false, 1, 32767), STR("tier", false, check_tier),
-    NAME("image", false), NAME("snapshot", false),         END,
+    NAME("image", false), NAME("snapshot", false),         STR("caching", false, check_caching),
+    END,
 };
 
 static const struct body_field disk_update[] = {
     INT("sizeGiB", false, 1, 32767),
     STR("tier", false, check_tier),
+    STR("caching", false, check_caching),
     END,
 };
 
@@ -201,6 +212,11 @@ static const struct body_field pip_create[] = {
     END,
 };
 
+static const struct body_field pip_update[] = {
+    {"ports", BT_ARRAY, true, true, 0, 16, NULL, pip_port, BT_OBJECT},
+    END,
+};
+
 static const struct body_field nic_create[] = {
     NAME("name", true),
     NAME("vnet", true),
@@ -217,15 +233,32 @@ static const struct body_field nic_update[] = {
     END,
 };
 
+/* What a VM's delete does with a disk its create makes (Azure's
+ * deleteOption): Delete (the default) or Detach. */
+static int check_delete_option(const json_t *v, const char *target, struct kerr *e)
+{
+    const char *s = json_string_value(v);
+    if (s && (!strcasecmp(s, "Delete") || !strcasecmp(s, "Detach"))) return 0;
+    return kerr_invalid(e, target, "%s: '%.40s' is not Delete or Detach", target, s ? s : "");
+}
+
 static const struct body_field os_disk[] = {
     STR("tier", false, check_tier),
     INT("sizeGiB", false, 1, 32767),
+    STR("deleteOption", false, check_delete_option),
+    STR("caching", false, check_caching),
     END,
 };
 
 static const struct body_field data_disk[] = {
-    NAME("name", false), INT("sizeGiB", false, 1, 32767), STR("tier", false, check_tier),
-    NAME("disk", false), INT("lun", false, 0, 5),         END,
+    NAME("name", false),
+    INT("sizeGiB", false, 1, 32767),
+    STR("tier", false, check_tier),
+    NAME("disk", false),
+    INT("lun", false, 0, 5),
+    STR("deleteOption", false, check_delete_option),
+    STR("caching", false, check_caching),
+    END,
 };
 
 static int check_bool_or_name(const json_t *v, const char *target, struct kerr *e)
@@ -233,10 +266,18 @@ static int check_bool_or_name(const json_t *v, const char *target, struct kerr *
     return json_is_string(v) ? check_name(v, target, e) : 0;
 }
 
+static const struct body_field os_profile[] = {
+    STR("adminUsername", false, check_admin_username),
+    {"sshPublicKeys", BT_ARRAY, false, true, 1, 16, check_ssh_public_key, NULL, BT_STRING},
+    STR("adminPassword", false, check_admin_password),
+    END,
+};
+
 static const struct body_field vm_create[] = {
     NAME("name", true),
     NAME("size", true),
-    NAME("image", false),
+    STR("image", false, check_image_ref),
+    {"osProfile", BT_OBJECT, false, false, 0, 0, NULL, os_profile, 0},
     {"osDisk", BT_OBJECT, false, false, 0, 0, NULL, os_disk, 0},
     {"dataDisks", BT_ARRAY, false, true, 0, 6, NULL, data_disk, BT_OBJECT},
     {"networkInterfaces", BT_ARRAY, false, true, 1, 4, check_name, NULL, BT_STRING},
@@ -247,7 +288,21 @@ static const struct body_field vm_create[] = {
     {"publicIp", BT_BOOL | BT_STRING, false, false, 0, 0, check_bool_or_name, NULL, 0},
     STR("userData", false, check_user_data),
     BOOL("dedicated"),
+    NAME("host", false),
     TAGS,
+    END,
+};
+
+static const struct body_field vm_open_port[] = {
+    INT("port", true, 1, 65535),
+    STR("protocol", false, check_pip_protocol),
+    INT("priority", false, 100, 4096),
+    END,
+};
+
+static const struct body_field vm_run_command[] = {
+    STRLEN("script", true, 1, 16384),
+    INT("timeoutSeconds", false, 1, 3600),
     END,
 };
 
@@ -263,6 +318,7 @@ static const struct body_field vm_attach[] = {
     INT("sizeGiB", false, 1, 32767),
     STR("tier", false, check_tier),
     NAME("name", false),
+    STR("caching", false, check_caching),
     END,
 };
 
@@ -294,7 +350,7 @@ static const struct body_field vmss_os_disk[] = {
 static const struct body_field vmss_create[] = {
     NAME("name", true),
     NAME("size", true),
-    NAME("image", false),
+    STR("image", false, check_image_ref),
     INT("capacity", false, 0, 100),
     {"osDisk", BT_OBJECT, false, false, 0, 0, NULL, vmss_os_disk, 0},
     NAME("vnet", false),
@@ -308,7 +364,7 @@ static const struct body_field vmss_create[] = {
 
 static const struct body_field vmss_update[] = {
     NAME("size", false),
-    NAME("image", false),
+    STR("image", false, check_image_ref),
     {"userData", BT_STRING | BT_NULL, false, false, 0, 0, check_user_data, NULL, 0},
     TAGS,
     END,
@@ -369,6 +425,7 @@ static const struct {
 } kinds[REQ_COUNT] = {
     [REQ_GROUP_CREATE] = {"resource group create", group_create},
     [REQ_GROUP_UPDATE] = {"resource group update", tags_only},
+    [REQ_GROUP_PUT] = {"resource group create or update", group_put},
     [REQ_HOST_UPDATE] = {"host update", host_update},
     [REQ_SIZE_CREATE] = {"size create", size_create},
     [REQ_SIZE_UPDATE] = {"size update", size_update},
@@ -384,12 +441,15 @@ static const struct {
     [REQ_RULE] = {"security rule", rule},
     [REQ_RULE_PUT] = {"security rule replace", rule_put},
     [REQ_PIP_CREATE] = {"public IP create", pip_create},
+    [REQ_PIP_UPDATE] = {"public IP update", pip_update},
     [REQ_NIC_CREATE] = {"network interface create", nic_create},
     [REQ_NIC_UPDATE] = {"network interface update", nic_update},
     [REQ_VM_CREATE] = {"virtual machine create", vm_create},
     [REQ_VM_UPDATE] = {"virtual machine update", tags_only},
     [REQ_VM_RESIZE] = {"virtual machine resize", vm_resize},
     [REQ_VM_ATTACH] = {"data disk attach", vm_attach},
+    [REQ_VM_OPEN_PORT] = {"virtual machine open port", vm_open_port},
+    [REQ_VM_RUN_COMMAND] = {"virtual machine run command", vm_run_command},
     [REQ_VMSS_CREATE] = {"scale set create", vmss_create},
     [REQ_VMSS_UPDATE] = {"scale set update", vmss_update},
     [REQ_VMSS_SCALE] = {"scale set scale", vmss_scale},
@@ -523,6 +583,17 @@ static int check_pip_ports(const json_t *ports, struct kerr *e)
 
 static int check_vm_create(const json_t *body, struct kerr *e)
 {
+    const json_t *osp = json_object_get(body, "osProfile");
+    if (osp && !body_has(osp, "adminUsername") &&
+        (body_has(osp, "sshPublicKeys") || body_has(osp, "adminPassword")))
+        return kerr_missing(e, "osProfile.adminUsername",
+                            "osProfile.adminUsername: missing: SSH keys and a password are the "
+                            "admin account's; give its user name (e.g. azureuser)");
+    if (body_has(osp, "adminUsername") && !body_has(osp, "sshPublicKeys") &&
+        !body_has(osp, "adminPassword"))
+        return kerr_missing(e, "osProfile.sshPublicKeys",
+                            "osProfile.sshPublicKeys: missing: the admin account needs SSH keys "
+                            "(or, where the image takes one, a password) to log in with");
     static const char *const implicit[] = {"vnet", "subnet", "privateIp", "nsg", "publicIp"};
     if (body_has(body, "networkInterfaces")) {
         for (size_t i = 0; i < sizeof(implicit) / sizeof(implicit[0]); i++)
@@ -589,7 +660,8 @@ int request_check(enum req_kind k, const json_t *body, struct kerr *e)
     case REQ_NSG_CREATE: return check_rules(json_object_get(body, "rules"), e);
     case REQ_RULE:
     case REQ_RULE_PUT: return check_rule_cross(body, "", e);
-    case REQ_PIP_CREATE: return check_pip_ports(json_object_get(body, "ports"), e);
+    case REQ_PIP_CREATE:
+    case REQ_PIP_UPDATE: return check_pip_ports(json_object_get(body, "ports"), e);
     case REQ_VM_CREATE: return check_vm_create(body, e);
     case REQ_VMSS_CREATE:
         if (strlen(body_str(body, "name", "")) > 56)

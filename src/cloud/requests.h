@@ -17,6 +17,7 @@
 enum req_kind {
     REQ_GROUP_CREATE,
     REQ_GROUP_UPDATE,
+    REQ_GROUP_PUT, /* as REQ_GROUP_CREATE; name optional (it is in the path) */
     REQ_HOST_UPDATE,
     REQ_SIZE_CREATE,
     REQ_SIZE_UPDATE,
@@ -32,12 +33,15 @@ enum req_kind {
     REQ_RULE,
     REQ_RULE_PUT, /* as REQ_RULE; name optional (it is in the path) */
     REQ_PIP_CREATE,
+    REQ_PIP_UPDATE,
     REQ_NIC_CREATE,
     REQ_NIC_UPDATE,
     REQ_VM_CREATE,
     REQ_VM_UPDATE,
     REQ_VM_RESIZE,
     REQ_VM_ATTACH,
+    REQ_VM_OPEN_PORT,
+    REQ_VM_RUN_COMMAND,
     REQ_VMSS_CREATE,
     REQ_VMSS_UPDATE,
     REQ_VMSS_SCALE,

@@ -358,7 +358,135 @@ const char *const db_migrations[] = {
     "  row_id INTEGER NOT NULL,"
     "  props TEXT NOT NULL,"
     "  PRIMARY KEY (kind, row_id));",
-    /* 5: hibernation (docs/vmstate.md): a deallocated VM whose state
+    /* 5: deletes that lose nothing unasked, and run commands.
+     * disks.owner_vm: the VM whose create made the disk (its OS disk and
+     * the data disks of its create); a VM's delete deletes those and
+     * detaches the others. OS disks made before this migration are theirs.
+     * groups.deleting: the group is being emptied and deleted (the
+     * provisioning layer's prov_group_delete_step); delete_status says
+     * what it waits for. run_commands: scripts run in a VM's guest through
+     * its agent (runcmd.c), with their outcome. */
+    "ALTER TABLE disks ADD COLUMN owner_vm INTEGER;"
+    "UPDATE disks SET owner_vm = vm_id WHERE os_disk = 1;"
+    "ALTER TABLE groups ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE groups ADD COLUMN delete_started_ms INTEGER;"
+    "ALTER TABLE groups ADD COLUMN delete_status TEXT;"
+    "CREATE TABLE run_commands ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  vm_id INTEGER NOT NULL,"
+    "  script TEXT NOT NULL,"
+    "  timeout_s INTEGER NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  exit_code INTEGER,"
+    "  stdout TEXT,"
+    "  stderr TEXT,"
+    "  stdout_bytes INTEGER,"
+    "  stderr_bytes INTEGER,"
+    "  error TEXT,"
+    "  created_ms INTEGER NOT NULL,"
+    "  started_ms INTEGER,"
+    "  ended_ms INTEGER);"
+    "CREATE INDEX run_commands_vm ON run_commands(vm_id, id);",
+    /* 6: cluster mode (docs/cluster.md). Hosts get their underlay address
+     * (VXLAN between their switches), the address their public IPs are on,
+     * a state (Up, Down, Draining; since state_ms) and whether their disks
+     * are on storage the other hosts see. metrics gets a primary key:
+     * SQLite's session extension, which records the changes each host
+     * sends the others, ignores tables without one. */
+    "ALTER TABLE hosts ADD COLUMN address TEXT;"
+    "ALTER TABLE hosts ADD COLUMN public_address TEXT;"
+    "ALTER TABLE hosts ADD COLUMN state TEXT NOT NULL DEFAULT 'Up';"
+    "ALTER TABLE hosts ADD COLUMN state_ms INTEGER;"
+    "ALTER TABLE hosts ADD COLUMN shared_storage INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE metrics_pk ("
+    "  vm_id INTEGER NOT NULL,"
+    "  at_ms INTEGER NOT NULL,"
+    "  cpu_pct REAL,"
+    "  mem_mib INTEGER NOT NULL,"
+    "  mem_used_mib REAL,"
+    "  uptime_ns INTEGER NOT NULL,"
+    "  disk_rd_ops INTEGER NOT NULL, disk_rd_bytes INTEGER NOT NULL,"
+    "  disk_wr_ops INTEGER NOT NULL, disk_wr_bytes INTEGER NOT NULL,"
+    "  net_rx_packets INTEGER NOT NULL, net_rx_bytes INTEGER NOT NULL,"
+    "  net_tx_packets INTEGER NOT NULL, net_tx_bytes INTEGER NOT NULL,"
+    "  cpu_credits REAL,"
+    "  cpu_throttled_pct REAL,"
+    "  PRIMARY KEY (vm_id, at_ms));"
+    "INSERT OR REPLACE INTO metrics_pk SELECT vm_id, at_ms, cpu_pct, mem_mib, mem_used_mib,"
+    "  uptime_ns, disk_rd_ops, disk_rd_bytes, disk_wr_ops, disk_wr_bytes, net_rx_packets,"
+    "  net_rx_bytes, net_tx_packets, net_tx_bytes, cpu_credits, cpu_throttled_pct FROM metrics;"
+    "DROP TABLE metrics;"
+    "ALTER TABLE metrics_pk RENAME TO metrics;"
+    "CREATE INDEX metrics_at ON metrics(at_ms);",
+    /* 7: images as a catalog and VMs as provisioned servers (docs/images.md).
+     * images: urn (Azure's "Publisher:offer:sku:version"), alias (the
+     * friendly name az and kumo take for it, e.g. Debian13), os (what it
+     * runs, for people) and provisioning: how its guest is given its admin
+     * account, keys and user data - 'none', 'kumo' (the default guest's
+     * init reads kumo's metadata service; SSH keys only) or 'cloud-init' (a
+     * NoCloud seed disk kumod attaches; keys and a password).
+     * vms: the OS profile (admin_username; ssh_keys, a JSON array of
+     * authorized_keys lines; admin_pw_hash, a SHA-512 crypt(3) hash: the
+     * password itself is never stored) and the guest's provisioning as it
+     * reports it: os_prov Pending, Succeeded or Failed (NULL: not tracked,
+     * the image does none or no metadata service can hear it), its latest
+     * report per stage (os_prov_events, a JSON object), and when the
+     * current wait for it began (os_prov_ms, for the timeout). */
+    "ALTER TABLE images ADD COLUMN urn TEXT;"
+    "ALTER TABLE images ADD COLUMN alias TEXT COLLATE NOCASE;"
+    "ALTER TABLE images ADD COLUMN os TEXT;"
+    "ALTER TABLE images ADD COLUMN provisioning TEXT NOT NULL DEFAULT 'none'"
+    "  CHECK (provisioning IN ('none', 'kumo', 'cloud-init'));"
+    "CREATE UNIQUE INDEX images_alias ON images(alias) WHERE alias IS NOT NULL;"
+    "CREATE UNIQUE INDEX images_urn ON images(urn COLLATE NOCASE) WHERE urn IS NOT NULL;"
+    "UPDATE images SET provisioning = 'kumo', urn = 'kumo:default:default:latest',"
+    "  alias = 'Default', os = 'Linux 6.1 and busybox (kumo''s default guest)'"
+    "  WHERE name = 'default' AND builtin = 1;"
+    "ALTER TABLE vms ADD COLUMN admin_username TEXT;"
+    "ALTER TABLE vms ADD COLUMN ssh_keys TEXT;"
+    "ALTER TABLE vms ADD COLUMN admin_pw_hash TEXT;"
+    "ALTER TABLE vms ADD COLUMN os_prov TEXT;"
+    "ALTER TABLE vms ADD COLUMN os_prov_events TEXT;"
+    "ALTER TABLE vms ADD COLUMN os_prov_ms INTEGER;",
+    /* 8: the ARM endpoint's resources (docs/azure.md): ARM resources that
+     * kumo's model has no table for (load balancers: a scale set's balancer
+     * is part of the set), kept as the body ARM echoes; and the ARM
+     * properties of a row (arm_props, kind = the row's table) go with the
+     * row, whichever front end deletes it. */
+    "CREATE TABLE arm_resources ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+    "  type TEXT NOT NULL COLLATE NOCASE,"
+    "  name TEXT NOT NULL COLLATE NOCASE,"
+    "  body TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  UNIQUE (group_id, type, name));"
+    "CREATE TRIGGER arm_props_groups AFTER DELETE ON groups BEGIN"
+    "  DELETE FROM arm_props WHERE kind = 'groups' AND row_id = OLD.id; END;"
+    "CREATE TRIGGER arm_props_vms AFTER DELETE ON vms BEGIN"
+    "  DELETE FROM arm_props WHERE kind = 'vms' AND row_id = OLD.id; END;"
+    "CREATE TRIGGER arm_props_vmss AFTER DELETE ON vmss BEGIN"
+    "  DELETE FROM arm_props WHERE kind = 'vmss' AND row_id = OLD.id; END;"
+    "CREATE TRIGGER arm_props_disks AFTER DELETE ON disks BEGIN"
+    "  DELETE FROM arm_props WHERE kind = 'disks' AND row_id = OLD.id; END;"
+    "CREATE TRIGGER arm_props_snapshots AFTER DELETE ON snapshots BEGIN"
+    "  DELETE FROM arm_props WHERE kind = 'snapshots' AND row_id = OLD.id; END;"
+    "CREATE TRIGGER arm_props_images AFTER DELETE ON images BEGIN"
+    "  DELETE FROM arm_props WHERE kind = 'images' AND row_id = OLD.id; END;"
+    "CREATE TRIGGER arm_props_vnets AFTER DELETE ON vnets BEGIN"
+    "  DELETE FROM arm_props WHERE kind = 'vnets' AND row_id = OLD.id; END;"
+    "CREATE TRIGGER arm_props_nsgs AFTER DELETE ON nsgs BEGIN"
+    "  DELETE FROM arm_props WHERE kind = 'nsgs' AND row_id = OLD.id; END;"
+    "CREATE TRIGGER arm_props_public_ips AFTER DELETE ON public_ips BEGIN"
+    "  DELETE FROM arm_props WHERE kind = 'public_ips' AND row_id = OLD.id; END;"
+    "CREATE TRIGGER arm_props_nics AFTER DELETE ON nics BEGIN"
+    "  DELETE FROM arm_props WHERE kind = 'nics' AND row_id = OLD.id; END;"
+    "CREATE TRIGGER arm_props_autoscale AFTER DELETE ON autoscale BEGIN"
+    "  DELETE FROM arm_props WHERE kind = 'autoscale' AND row_id = OLD.id; END;",
+    /* 9: host caching per disk (attachment): None, ReadOnly, ReadWrite;
+     * NULL: the default of its role and tier (disk_tier_default_cache) */
+    "ALTER TABLE disks ADD COLUMN caching TEXT;",
+    /* 10: hibernation (docs/vmstate.md): a deallocated VM whose state
      * (memory, devices) kumo-vmm saved to DATA/vms/ID/hibernation.state;
      * hibernated_ms when, state_bytes the file's size on disk (billed). */
     "ALTER TABLE vms ADD COLUMN hibernated_ms INTEGER;"

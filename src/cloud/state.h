@@ -28,6 +28,9 @@ struct db;
 #define PS_STOPPED      "Stopped"
 #define PS_DEALLOCATING "Deallocating"
 #define PS_DEALLOCATED  "Deallocated"
+/* Cluster mode: the VM's host is down (docs/cluster.md); capacity held,
+ * not billed, no process known. */
+#define PS_UNAVAILABLE "Unavailable"
 
 #define PV_CREATING  "Creating"
 #define PV_UPDATING  "Updating"

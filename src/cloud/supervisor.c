@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -154,6 +155,23 @@ pid_t proc_find(const char *needle)
     return found;
 }
 
+int proc_kill_all(const char *needle, int sig)
+{
+    DIR *d = opendir("/proc");
+    if (!d) return 0;
+    pid_t self = getpid();
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end || pid <= 0 || pid == self) continue;
+        if (proc_cmdline_has((pid_t)pid, needle) && kill((pid_t)pid, sig) == 0) n++;
+    }
+    closedir(d);
+    return n;
+}
+
 /* ---- exits ---- */
 
 /* An exit nobody asked for (no operation running): record it. Lock held. */
@@ -164,6 +182,12 @@ static void unexpected_exit(struct supervisor *s, const struct proc *p)
     char op[32] = "";
     db_text(db, op, sizeof(op), "SELECT op FROM vms WHERE id = ?", "i", p->vm);
     if (op[0]) return; /* the operation's worker handles it */
+    /* cluster mode: a fenced host's VMs (killed by the fence) and VMs the
+     * region placed elsewhere are the region's to record (docs/cluster.md) */
+    if (atomic_load(&k->fenced) ||
+        db_int(db, NULL, 0, "SELECT coalesce(host_id, 0) FROM vms WHERE id = ?", "i", p->vm) !=
+            k->host_id)
+        return;
     int64_t now = time_now_ms();
     const char *reason;
     char msg[256];
@@ -171,6 +195,13 @@ static void unexpected_exit(struct supervisor *s, const struct proc *p)
     if (!p->how.known) {
         reason = "exited while kumod was down";
         snprintf(msg, sizeof(msg), "kumo-vmm (pid %d) ended; exit status unknown", (int)p->pid);
+    } else if (p->how.signal == SIGSYS) {
+        reason = "stopped by its sandbox";
+        crashed = true;
+        snprintf(msg, sizeof(msg),
+                 "kumo-vmm (pid %d) was stopped by its sandbox: it made a system call it may "
+                 "not make (SIGSYS); nothing outside it was reached (see its vmm.log)",
+                 (int)p->pid);
     } else if (p->how.signal) {
         reason = "crashed";
         crashed = true;
@@ -358,13 +389,58 @@ int proc_spawn(char *const argv[], const char *log_path, pid_t *pid, char *err, 
     return 0;
 }
 
+/* Cluster mode: as proc_spawn, but the process is killed when the thread
+ * that started it (a job worker, alive as long as kumod) ends, so that no
+ * VM outlives the kumod whose lease lets it run (docs/cluster.md). */
+static int proc_spawn_tied(char *const argv[], const char *log_path, pid_t *pid, char *err,
+                           size_t errlen)
+{
+    pid_t parent = getpid();
+    int logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (logfd < 0) {
+        snprintf(err, errlen, "%s: %s", log_path, strerror(errno));
+        return -1;
+    }
+    pid_t p = fork();
+    if (p < 0) {
+        snprintf(err, errlen, "cannot start %s: %s", argv[0], strerror(errno));
+        close(logfd);
+        return -1;
+    }
+    if (p == 0) { /* only async-signal-safe calls until exec */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(127);
+        setsid();
+        int null = open("/dev/null", O_RDONLY);
+        if (null >= 0) dup2(null, 0);
+        dup2(logfd, 1);
+        dup2(logfd, 2);
+        syscall(SYS_close_range, 3, ~0U, 0);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        static const int dflt[] = {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD};
+        for (size_t i = 0; i < sizeof(dflt) / sizeof(dflt[0]); i++) signal(dflt[i], SIG_DFL);
+        execve(argv[0], argv, environ);
+        _exit(127);
+    }
+    close(logfd);
+    *pid = p;
+    return 0;
+}
+
 int supervisor_spawn(struct supervisor *s, int64_t vm, char *const argv[], const char *log_path,
                      pid_t *pid_out, uint64_t *start_ticks, char *err, size_t errlen)
 {
     assert(!kumod_lock_held(s->k)); /* it takes the lock itself */
     pid_t pid;
     kumod_lock(s->k); /* so that the watcher cannot miss the new pidfd */
-    if (proc_spawn(argv, log_path, &pid, err, errlen) < 0) {
+    if (atomic_load(&s->k->fenced)) {
+        kumod_unlock(s->k);
+        snprintf(err, errlen, "this host is cut off from the cluster (fenced): no VM starts here");
+        return -1;
+    }
+    if ((s->k->clustered ? proc_spawn_tied : proc_spawn)(argv, log_path, &pid, err, errlen) < 0) {
         kumod_unlock(s->k);
         return -1;
     }

@@ -68,5 +68,8 @@ uint64_t proc_start_ticks(pid_t pid);
 bool proc_cmdline_has(pid_t pid, const char *needle);
 /* The first process whose command line has needle, or 0. */
 pid_t proc_find(const char *needle);
+/* Send sig to every process whose command line has needle (not this one);
+ * how many. Takes no lock (cluster mode's fencing, docs/cluster.md). */
+int proc_kill_all(const char *needle, int sig);
 
 #endif

@@ -68,6 +68,16 @@ int check_family(const json_t *v, const char *target, struct kerr *e)
     return 0;
 }
 
+int check_caching(const json_t *v, const char *target, struct kerr *e)
+{
+    const char *s = json_string_value(v);
+    if (!s || disk_cache_parse(s) < 0)
+        return kerr_invalid(e, target,
+                            "%s: '%.40s' is not a host caching mode (None, ReadOnly or ReadWrite)",
+                            target, s ? s : "");
+    return 0;
+}
+
 int check_tier(const json_t *v, const char *target, struct kerr *e)
 {
     enum disk_tier t;
@@ -232,6 +242,36 @@ int check_boot_mode(const json_t *v, const char *target, struct kerr *e)
     return 0;
 }
 
+int check_image_ref(const json_t *v, const char *target, struct kerr *e)
+{
+    const char *s = json_string_value(v);
+    size_t n = s ? strlen(s) : 0;
+    bool ok = n > 0 && n <= IMAGE_REF_MAX;
+    for (size_t i = 0; ok && i < n; i++) {
+        char c = s[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '.' || c == '_' || c == '-' || c == ':';
+    }
+    if (!ok)
+        return kerr_invalid(e, target,
+                            "%s: '%.80s' is not an image's name, alias or URN (letters, digits, "
+                            "'.', '_', '-'; a URN is Publisher:offer:sku:version, e.g. "
+                            "Debian:debian-13:13:latest)",
+                            target, s ? s : "");
+    return 0;
+}
+
+int check_provisioning(const json_t *v, const char *target, struct kerr *e)
+{
+    const char *s = json_string_value(v);
+    if (!s || (strcmp(s, "cloud-init") && strcmp(s, "kumo") && strcmp(s, "none")))
+        return kerr_invalid(e, target,
+                            "%s: '%.40s' is not a way of provisioning (cloud-init: a NoCloud seed "
+                            "disk; kumo: kumo's metadata service; none)",
+                            target, s ? s : "");
+    return 0;
+}
+
 int check_location(const json_t *v, const char *target, struct kerr *e)
 {
     const char *s = json_string_value(v);
@@ -291,6 +331,156 @@ int check_user_data(const json_t *v, const char *target, struct kerr *e)
     if (n > USER_DATA_MAX)
         return kerr_invalid(e, target, "%s: %ld bytes decoded; at most %d", target, n,
                             USER_DATA_MAX);
+    return 0;
+}
+
+int check_admin_username(const json_t *v, const char *target, struct kerr *e)
+{
+    static const char *const reserved[] = {"root",
+                                           "daemon",
+                                           "bin",
+                                           "sys",
+                                           "sync",
+                                           "games",
+                                           "man",
+                                           "lp",
+                                           "mail",
+                                           "news",
+                                           "uucp",
+                                           "proxy",
+                                           "www-data",
+                                           "backup",
+                                           "list",
+                                           "irc",
+                                           "nobody",
+                                           "systemd-network",
+                                           "systemd-resolve",
+                                           "systemd-timesync",
+                                           "messagebus",
+                                           "sshd",
+                                           "_apt",
+                                           "admin",
+                                           "administrator",
+                                           "debian",
+                                           NULL};
+    const char *s = json_string_value(v);
+    size_t n = s ? strlen(s) : 0;
+    if (!s || n == 0 || n > ADMIN_NAME_MAX)
+        return kerr_invalid(e, target, "%s: a user name of 1-%d characters", target,
+                            ADMIN_NAME_MAX);
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool ok =
+            (c >= 'a' && c <= 'z') || c == '_' || (i > 0 && ((c >= '0' && c <= '9') || c == '-'));
+        if (!ok)
+            return kerr_invalid(e, target,
+                                "%s: '%.40s' is not a user name: use lower-case letters, digits, "
+                                "'_' and '-', starting with a letter or '_' (e.g. azureuser)",
+                                target, s);
+    }
+    for (size_t i = 0; reserved[i]; i++)
+        if (!strcmp(s, reserved[i]))
+            return kerr_invalid(e, target,
+                                "%s: '%s' is reserved (the image has an account of that name or "
+                                "it is too easy to guess): choose another, e.g. azureuser",
+                                target, s);
+    return 0;
+}
+
+/* The big-endian length-prefixed string at *p of the blob (n bytes left). */
+static bool ssh_string(const unsigned char **p, size_t *n, const unsigned char **s, size_t *len)
+{
+    if (*n < 4) return false;
+    uint32_t l = (uint32_t)(*p)[0] << 24 | (uint32_t)(*p)[1] << 16 | (uint32_t)(*p)[2] << 8 |
+                 (uint32_t)(*p)[3];
+    if (l > *n - 4) return false;
+    *s = *p + 4;
+    *len = l;
+    *p += 4 + l;
+    *n -= 4 + l;
+    return true;
+}
+
+int check_ssh_public_key(const json_t *v, const char *target, struct kerr *e)
+{
+    static const char *const types[] = {"ssh-ed25519",
+                                        "ssh-rsa",
+                                        "ecdsa-sha2-nistp256",
+                                        "ecdsa-sha2-nistp384",
+                                        "ecdsa-sha2-nistp521",
+                                        "sk-ssh-ed25519@openssh.com",
+                                        "sk-ecdsa-sha2-nistp256@openssh.com",
+                                        NULL};
+    static const char how[] = "an OpenSSH public key line (the .pub file ssh-keygen writes, "
+                              "e.g. ~/.ssh/id_ed25519.pub: 'ssh-ed25519 AAAA... comment')";
+    const char *s = json_string_value(v);
+    size_t n = s ? strlen(s) : 0;
+    if (!s || n == 0 || n > SSH_KEY_MAX)
+        return kerr_invalid(e, target, "%s: expected %s of at most %d characters", target, how,
+                            SSH_KEY_MAX);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+            return kerr_invalid(e, target, "%s: expected one line of %s", target, how);
+    if (!strncmp(s, "-----BEGIN", 10))
+        return kerr_invalid(e, target,
+                            "%s: this is a private key or a PEM file, not a public key: give %s",
+                            target, how);
+    const char *sp = strchr(s, ' ');
+    size_t tlen = sp ? (size_t)(sp - s) : n;
+    const char *type = NULL;
+    for (size_t i = 0; types[i]; i++)
+        if (strlen(types[i]) == tlen && !strncmp(s, types[i], tlen)) type = types[i];
+    if (!type)
+        return kerr_invalid(e, target, "%s: '%.40s' is not a key type kumo knows; expected %s",
+                            target, tlen ? s : "(empty)", how);
+    if (!sp)
+        return kerr_invalid(e, target, "%s: the key's base64 part is missing; expected %s", target,
+                            how);
+    const char *b64 = sp + 1;
+    const char *end = strchr(b64, ' ');
+    size_t blen = end ? (size_t)(end - b64) : strlen(b64);
+    char *copy = strndup(b64, blen);
+    unsigned char *blob = copy ? malloc(blen + 1) : NULL;
+    long dn = copy && blob ? base64_decode(copy, blob, blen + 1) : -1;
+    free(copy);
+    int rc = 0;
+    const unsigned char *p = blob, *name;
+    size_t left = dn > 0 ? (size_t)dn : 0, nlen;
+    if (dn <= 0)
+        rc = kerr_invalid(e, target, "%s: the key's second field is not base64; expected %s",
+                          target, how);
+    else if (!ssh_string(&p, &left, &name, &nlen) || nlen != strlen(type) ||
+             memcmp(name, type, nlen) || left == 0)
+        rc = kerr_invalid(e, target,
+                          "%s: the key data does not hold a %s key (damaged or truncated?); "
+                          "expected %s",
+                          target, type, how);
+    free(blob);
+    return rc;
+}
+
+int check_admin_password(const json_t *v, const char *target, struct kerr *e)
+{
+    const char *s = json_string_value(v);
+    size_t n = s ? strlen(s) : 0;
+    if (!s || n < ADMIN_PASSWORD_MIN || n > ADMIN_PASSWORD_MAX)
+        return kerr_invalid(e, target, "%s: a password of %d-%d characters (this one has %zu)",
+                            target, ADMIN_PASSWORD_MIN, ADMIN_PASSWORD_MAX, n);
+    bool lower = false, upper = false, digit = false, other = false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f)
+            return kerr_invalid(e, target, "%s: control characters are not allowed", target);
+        lower |= c >= 'a' && c <= 'z';
+        upper |= c >= 'A' && c <= 'Z';
+        digit |= c >= '0' && c <= '9';
+        other |= !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9');
+    }
+    if ((int)lower + (int)upper + (int)digit + (int)other < 3)
+        return kerr_invalid(e, target,
+                            "%s: too simple: use 3 of lower-case letters, upper-case letters, "
+                            "digits and other characters (as Azure asks)",
+                            target);
     return 0;
 }
 

@@ -36,6 +36,8 @@ int check_name(const json_t *v, const char *target, struct kerr *e);
 int check_rule_name(const json_t *v, const char *target, struct kerr *e);
 int check_family(const json_t *v, const char *target, struct kerr *e);
 int check_tier(const json_t *v, const char *target, struct kerr *e);
+/* A host caching mode: None, ReadOnly or ReadWrite (any case). */
+int check_caching(const json_t *v, const char *target, struct kerr *e);
 int check_tags(const json_t *v, const char *target, struct kerr *e);
 int check_cidr(const json_t *v, const char *target, struct kerr *e); /* prefix 8..29 */
 int check_ipv4(const json_t *v, const char *target, struct kerr *e);
@@ -48,8 +50,36 @@ int check_pip_protocol(const json_t *v, const char *target, struct kerr *e);
 int check_abs_path(const json_t *v, const char *target, struct kerr *e);
 int check_image_format(const json_t *v, const char *target, struct kerr *e);
 int check_boot_mode(const json_t *v, const char *target, struct kerr *e);
+/* An image's provisioning: cloud-init, kumo or none. */
+/* An image named by its name, alias or URN: 1-IMAGE_REF_MAX of
+ * [A-Za-z0-9._:-]. */
+#define IMAGE_REF_MAX 256
+int check_image_ref(const json_t *v, const char *target, struct kerr *e);
+int check_provisioning(const json_t *v, const char *target, struct kerr *e);
 int check_user_data(const json_t *v, const char *target, struct kerr *e);
 int check_location(const json_t *v, const char *target, struct kerr *e);
+
+/* A VM's admin account (osProfile.adminUsername): 1-32 of [a-z0-9_-],
+ * starting with a letter or '_' (what Debian's adduser and busybox accept),
+ * not a name the images use for themselves (root, daemon, ..., as Azure
+ * refuses admin, root, ...). */
+#define ADMIN_NAME_MAX 32
+int check_admin_username(const json_t *v, const char *target, struct kerr *e);
+/* One line of an authorized_keys file as `ssh-keygen -y` writes it:
+ * "TYPE BASE64 [COMMENT]", TYPE one of ssh-ed25519, ssh-rsa,
+ * ecdsa-sha2-nistp256/384/521, sk-ssh-ed25519@openssh.com,
+ * sk-ecdsa-sha2-nistp256@openssh.com, the base64 decoding to a key blob
+ * whose first string is TYPE; at most SSH_KEY_MAX characters, printable
+ * ASCII. The message says what is wrong and how to get a key. */
+#define SSH_KEY_MAX 8192
+int check_ssh_public_key(const json_t *v, const char *target, struct kerr *e);
+
+/* A VM's admin password (osProfile.adminPassword), as Azure takes it:
+ * 12-123 characters, no control characters, 3 of: lower-case, upper-case,
+ * digits, others. */
+#define ADMIN_PASSWORD_MIN 12
+#define ADMIN_PASSWORD_MAX 123
+int check_admin_password(const json_t *v, const char *target, struct kerr *e);
 
 /* Canonical spellings ("inbound" -> "Inbound"); NULL if not valid. */
 const char *canon_direction(const char *s);

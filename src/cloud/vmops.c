@@ -9,6 +9,7 @@
 #include "cloud/billing.h"
 #include "cloud/credits.h"
 #include "cloud/db.h"
+#include "cloud/guestprov.h"
 #include "cloud/jobs.h"
 #include "cloud/kumod.h"
 #include "cloud/netplane.h"
@@ -203,7 +204,7 @@ static json_t *build_argv(struct kumod *k, int64_t vm, char *err, size_t errlen)
     cpu_args(k, vm, argv);
 
     st = db_stmt(db,
-                 "SELECT id, tier, size_gib, os_disk, lun FROM disks WHERE vm_id = ?"
+                 "SELECT id, tier, size_gib, os_disk, lun, caching FROM disks WHERE vm_id = ?"
                  " ORDER BY os_disk DESC, lun",
                  "i", vm);
     while (st && sqlite3_step(st) == SQLITE_ROW) {
@@ -223,9 +224,18 @@ static json_t *build_argv(struct kumod *k, int64_t vm, char *err, size_t errlen)
         add(argv, "--disk");
         char limits[256];
         disk_limit_args(&r, limits, sizeof(limits));
-        addf(argv, "path=%s,format=qcow2,serial=%s%s", path_disk(k, path, id), serial, limits);
+        int cache = db_col_null(st, 5) ? -1 : disk_cache_parse(db_col_text(st, 5));
+        if (cache < 0) cache = disk_tier_default_cache(t, sqlite3_column_int(st, 3) != 0);
+        addf(argv, "path=%s,format=qcow2,serial=%s,cache=%s%s", path_disk(k, path, id), serial,
+             disk_cache_name((enum disk_cache)cache), limits);
     }
     sqlite3_finalize(st);
+    if (guestprov_has_seed(k, vm)) { /* the NoCloud seed disk, last (guestprov.h) */
+        char seed[PATH_MAX];
+        add(argv, "--disk");
+        addf(argv, "path=%s,format=raw,readonly=on,serial=kumo-seed",
+             path_vm_file(k, seed, vm, GUESTPROV_SEED_FILE));
+    }
     json_t *net = netplane_vm_args(k, vm, err, errlen);
     if (!net) {
         json_decref(argv);
@@ -238,6 +248,14 @@ static json_t *build_argv(struct kumod *k, int64_t vm, char *err, size_t errlen)
         char state[PATH_MAX];
         add(argv, "--restore");
         add(argv, path_vm_file(k, state, vm, STATE_FILE));
+    }
+    /* its sandbox: a uid of its own (vmm/sandbox.h; docs/security.md) */
+    unsigned uid, gid;
+    if (kumod_vmm_ids(k, vm, &uid, &gid)) {
+        add(argv, "--sandbox-uid");
+        addf(argv, "%u", uid);
+        add(argv, "--sandbox-gid");
+        addf(argv, "%u", gid);
     }
     add(argv, "--console");
     addf(argv, "socket:%s/console.sock", dir);
@@ -310,9 +328,15 @@ static void clear_pid(struct kumod *k, int64_t vm)
             "i", vm);
 }
 
-/* Start kumo-vmm unless it runs; wait until it answers. 0 or -1 + err. */
-static int start_vm(struct kumod *k, int64_t vm, char *err, size_t errlen)
+/* Start kumo-vmm unless it runs; wait until it answers. first: the VM's
+ * first start (its create). 0 or -1 + err. */
+static int start_vm(struct kumod *k, int64_t vm, bool first, char *err, size_t errlen)
 {
+    kumod_lock(k);
+    bool running = supervisor_running(k->sup, vm, NULL);
+    kumod_unlock(k);
+    /* its seed disk, its NICs' old reports (guestprov.h) */
+    if (!running && guestprov_prepare(k, vm, first, err, errlen) < 0) return -1;
     kumod_lock(k);
     if (supervisor_running(k->sup, vm, NULL)) {
         kumod_unlock(k);
@@ -512,26 +536,38 @@ static void stop_vm(struct kumod *k, int64_t vm, const char *interim, bool grace
     kumod_unlock(k);
 }
 
-/* Delete the VM's rows and files (after stop_vm). */
-static void delete_vm(struct kumod *k, int64_t vm, bool keep_disks)
+/* Delete the VM's rows and files (after stop_vm). disks: "delete" (the
+ * disks whose deleteOption is Delete, disks.owner_vm, go: by default the
+ * OS disk and the disks its create made; the others are detached),
+ * "delete-keep-disks" or "delete-all-disks" (provision.h's prov_vm_disks). */
+static void delete_vm(struct kumod *k, int64_t vm, const char *op)
 {
     struct db *db = k->db;
+    bool keep_all = !strcmp(op, "delete-keep-disks"), delete_all = !strcmp(op, "delete-all-disks");
     kumod_lock(k);
     int64_t now = time_now_ms();
     int64_t disks[16];
+    bool gone[16];
     int nd = 0;
     int rc = db_begin(db);
     if (rc == 0) rc = vm_set_state(db, vm, NULL, PV_DELETING, "deleted", now);
     if (rc == 0) rc = billing_vm_sync(db, vm, false, now);
     if (rc == 0) rc = billing_state_sync(db, vm, 0, now);
-    sqlite3_stmt *st =
-        rc == 0 ? db_stmt(db, "SELECT id FROM disks WHERE vm_id = ?", "i", vm) : NULL;
-    while (st && nd < 16 && sqlite3_step(st) == SQLITE_ROW)
-        disks[nd++] = sqlite3_column_int64(st, 0);
+    sqlite3_stmt *st = rc == 0 ? db_stmt(db,
+                                         "SELECT id, coalesce(owner_vm, 0) = ?1"
+                                         " FROM disks WHERE vm_id = ?1",
+                                         "i", vm)
+                               : NULL;
+    while (st && nd < 16 && sqlite3_step(st) == SQLITE_ROW) {
+        disks[nd] = sqlite3_column_int64(st, 0);
+        gone[nd++] = !keep_all && (delete_all || sqlite3_column_int(st, 1));
+    }
     sqlite3_finalize(st);
     for (int i = 0; rc == 0 && i < nd; i++) {
-        if (keep_disks) {
-            rc = db_exec(db, "UPDATE disks SET vm_id = NULL, lun = NULL, os_disk = 0 WHERE id = ?",
+        if (!gone[i]) {
+            rc = db_exec(db,
+                         "UPDATE disks SET vm_id = NULL, lun = NULL, os_disk = 0, owner_vm = NULL"
+                         " WHERE id = ?",
                          "i", disks[i]);
         } else {
             rc = billing_disk_sync(db, disks[i], false, now);
@@ -557,6 +593,7 @@ static void delete_vm(struct kumod *k, int64_t vm, bool keep_disks)
         if (rc == 0) rc = db_exec(db, "DELETE FROM public_ips WHERE id = ?", "i", pips[i]);
     }
     if (rc == 0) rc = db_exec(db, "DELETE FROM metrics WHERE vm_id = ?", "i", vm);
+    if (rc == 0) rc = db_exec(db, "DELETE FROM run_commands WHERE vm_id = ?", "i", vm);
     if (rc == 0) rc = db_exec(db, "DELETE FROM vms WHERE id = ?", "i", vm);
     if (rc == 0) rc = db_commit(db);
     if (rc < 0) {
@@ -566,13 +603,97 @@ static void delete_vm(struct kumod *k, int64_t vm, bool keep_disks)
         fail_op(k, vm, NULL, "DeleteFailed", "delete failed: see kumod's log");
         return;
     }
+    kumod_crash_point("vm-delete:committed");
     netplane_sync(k);
     kumod_changed(k);
     kumod_unlock(k);
+    /* a kill -9 from here on leaves files without rows: the next start
+     * sweeps them (sweep()) */
     char path[PATH_MAX];
-    for (int i = 0; !keep_disks && i < nd; i++)
+    for (int i = 0; i < nd; i++) {
+        if (!gone[i]) continue;
         unlink(path_disk(k, path, disks[i]));
+        kumod_crash_point("vm-delete:disk-unlinked");
+    }
     path_rmdir_files(path_vm_dir(k, path, vm));
+    kumod_crash_point("vm-delete:files-removed");
+}
+
+/* Is vm's operation this host's to carry out? The host it is placed on
+ * does it; a VM placed nowhere is the leader's (docs/cluster.md). In
+ * single-host mode every VM is this host's or nowhere, and this host
+ * leads. Lock held. */
+static bool mine(struct kumod *k, int64_t vm)
+{
+    int64_t host = db_int(k->db, NULL, -1, "SELECT coalesce(host_id, 0) FROM vms WHERE id = ?",
+                          "i", vm);
+    return !atomic_load(&k->fenced) &&
+           (host == k->host_id || (host == 0 && atomic_load(&k->leader)));
+}
+
+/* Drain: the VM leaves this host. Stopped here, then placed on another
+ * host that starts it (or, when none has room, left Stopped here with the
+ * reason). */
+static void relocate(struct kumod *k, int64_t vm)
+{
+    stop_vm(k, vm, PS_STOPPING, true);
+    struct db *db = k->db;
+    kumod_lock(k);
+    struct kerr e = {0};
+    int64_t now = time_now_ms();
+    int rc = db_begin(db);
+    char size[80] = "", cores[64] = "", to_name[64] = "", msg[256];
+    sqlite3_stmt *st = rc == 0 ? db_stmt(db,
+                                         "SELECT s.name, v.vcpus, v.mem_mib, v.dedicated,"
+                                         " coalesce(v.vmss_id, 0) FROM vms v JOIN sizes s ON"
+                                         " s.id = v.size_id WHERE v.id = ?",
+                                         "i", vm)
+                               : NULL;
+    int64_t to = -1;
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(size, sizeof(size), "%s", db_col_text(st, 0));
+        struct placement_req r = {.size_name = size,
+                                  .vcpus = sqlite3_column_int64(st, 1),
+                                  .mib = sqlite3_column_int64(st, 2),
+                                  .exclude_vm = vm,
+                                  .dedicated = sqlite3_column_int(st, 3) != 0,
+                                  .avoid_host = k->host_id,
+                                  .spread_vmss = sqlite3_column_int64(st, 4)};
+        to = placement_choose_req(db, &r, cores, sizeof(cores), &e);
+    }
+    sqlite3_finalize(st);
+    if (rc == 0 && to > 0) {
+        db_text(db, to_name, sizeof(to_name), "SELECT name FROM hosts WHERE id = ?", "i", to);
+        snprintf(msg, sizeof(msg), "left its host (drain): placed on host %s", to_name);
+        rc = db_exec(db,
+                     "UPDATE vms SET host_id = ?, host_cpus = nullif(?, ''), op = 'start',"
+                     " op_started_ms = ? WHERE id = ?",
+                     "itii", to, cores, now, vm);
+        if (rc == 0) rc = vm_set_state(db, vm, PS_STARTING, NULL, msg, now);
+    } else if (rc == 0) {
+        snprintf(msg, sizeof(msg), "stopped: no other host can take it (%.200s)", e.message);
+        rc = db_exec(db, "UPDATE vms SET op = NULL WHERE id = ?", "i", vm);
+        if (rc == 0) rc = vm_set_state(db, vm, PS_STOPPED, PV_SUCCEEDED, msg, now);
+    }
+    if (rc == 0) rc = db_commit(db);
+    if (rc < 0) {
+        log_error("VM %" PRId64 ": relocating: %s", vm, db_errmsg(db));
+        db_rollback(db);
+    }
+    kumod_changed(k);
+    kumod_unlock(k);
+}
+
+/* kumo-vmm runs: the operation ends, the VM provisioned or (its guest's
+ * provisioning still to report) Creating (lock held). */
+static void running(struct kumod *k, int64_t vm)
+{
+    const char *prov = guestprov_started(k, vm);
+    set_state(k, vm, PS_RUNNING, prov,
+              strcmp(prov, PV_CREATING) == 0
+                  ? "running; waiting for the guest to report its provisioning"
+                  : "running",
+              true);
 }
 
 /* Remove what a save killed while it wrote left behind (PATH.tmp-PID). */
@@ -684,7 +805,8 @@ void vmops_run(struct kumod *k, int64_t vm)
     assert(!kumod_lock_held(k));
     char op[32] = "";
     kumod_lock(k);
-    db_text(k->db, op, sizeof(op), "SELECT op FROM vms WHERE id = ?", "i", vm);
+    bool ours = mine(k, vm);
+    if (ours) db_text(k->db, op, sizeof(op), "SELECT op FROM vms WHERE id = ?", "i", vm);
     kumod_unlock(k);
     if (!op[0]) return;
     char err[768];
@@ -695,14 +817,14 @@ void vmops_run(struct kumod *k, int64_t vm)
     kumod_unlock(k);
     if (!strcmp(op, "create") || !strcmp(op, "start")) {
         if (host > 0) refresh_shared_affinity(k, host); /* off its cores first */
-        if (start_vm(k, vm, err, sizeof(err)) < 0) {
+        if (start_vm(k, vm, !strcmp(op, "create"), err, sizeof(err)) < 0) {
             end_hibernation(k, vm, false);
             fail_op(k, vm, PS_STOPPED, !strcmp(op, "create") ? "CreateFailed" : "StartFailed", err);
             return;
         }
         end_hibernation(k, vm, true);
         kumod_lock(k);
-        set_state(k, vm, PS_RUNNING, PV_SUCCEEDED, "running", true);
+        running(k, vm);
         kumod_unlock(k);
     } else if (!strcmp(op, "stop") || !strcmp(op, "stop-force")) {
         stop_vm(k, vm, PS_STOPPING, strcmp(op, "stop") == 0);
@@ -755,21 +877,86 @@ void vmops_run(struct kumod *k, int64_t vm)
     } else if (!strcmp(op, "restart")) {
         stop_vm(k, vm, PS_STOPPING, true);
         if (host > 0) refresh_shared_affinity(k, host); /* a resize may hold more cores */
-        if (start_vm(k, vm, err, sizeof(err)) < 0) {
+        if (start_vm(k, vm, false, err, sizeof(err)) < 0) {
             fail_op(k, vm, PS_STOPPED, "StartFailed", err);
             return;
         }
         kumod_lock(k);
-        set_state(k, vm, PS_RUNNING, PV_SUCCEEDED, "running", true);
+        running(k, vm);
         kumod_unlock(k);
+    } else if (!strcmp(op, "relocate")) {
+        relocate(k, vm);
     } else if (!strncmp(op, "delete", 6)) {
+        kumod_crash_point("vm-delete:begin");
         stop_vm(k, vm, NULL, false);
+        kumod_crash_point("vm-delete:vmm-stopped");
         if (host > 0) release_cores(k, vm, host);
-        delete_vm(k, vm, strcmp(op, "delete-keep-disks") == 0);
+        delete_vm(k, vm, op);
     } else {
         snprintf(err, sizeof(err), "unknown operation '%s'", op);
         fail_op(k, vm, NULL, "InternalError", err);
     }
+}
+
+/* Files, directories and kumo-vmm processes that no row owns: what a kill
+ * -9 leaves when it lands between a delete's commit and its unlinks (or
+ * during them), removed at start. Names the data directory gives them:
+ * vms/ID/, images/ID/, disks/ID.qcow2[.tmp], snapshots/ID.qcow2[.tmp].
+ * Lock held, before any API request. */
+static void sweep(struct kumod *k)
+{
+    static const struct {
+        const char *dir, *table;
+        bool is_dir;
+    } kinds[] = {
+        {"vms", "vms", true},
+        {"images", "images", true},
+        {"disks", "disks", false},
+        {"snapshots", "snapshots", false},
+    };
+    int swept = 0;
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        /* a cluster's shared store (--shared-dir) is not swept: another host
+         * may be between a new file and its row (docs/cluster.md) */
+        if (k->cfg.shared_dir[0] && strcmp(kinds[i].dir, "vms") != 0) continue;
+        char dir[PATH_MAX];
+        path_in_data(k, dir, kinds[i].dir);
+        DIR *d = opendir(dir);
+        if (!d) continue;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            char *end;
+            errno = 0;
+            long long id = strtoll(e->d_name, &end, 10);
+            if (errno || end == e->d_name || e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+            bool ours = kinds[i].is_dir ? *end == 0
+                                        : !strcmp(end, ".qcow2") || !strcmp(end, ".qcow2.tmp");
+            if (!ours) continue;
+            char sql[96];
+            snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE id = ?", kinds[i].table);
+            if (db_int(k->db, NULL, 1, sql, "i", (int64_t)id) != 0) continue;
+            char path[PATH_MAX];
+            snprintf(path, sizeof(path), "%.3000s/%.200s", dir, e->d_name);
+            if (!strcmp(kinds[i].dir, "vms")) { /* its kumo-vmm first, if it outlived kumod */
+                char needle[PATH_MAX];
+                snprintf(needle, sizeof(needle), "%.4000s/", path);
+                for (int tries = 0; tries < 50; tries++) {
+                    pid_t pid = proc_find(needle);
+                    if (pid <= 0) break;
+                    kill(pid, SIGKILL);
+                    usleep(100000);
+                }
+            }
+            if (kinds[i].is_dir)
+                path_rmdir_files(path);
+            else
+                unlink(path);
+            log_info("recovery: removed %s (no %s row owns it)", path, kinds[i].table);
+            swept++;
+        }
+        closedir(d);
+    }
+    if (swept) log_info("recovery: %d leftovers of interrupted deletes removed", swept);
 }
 
 void vmops_recover(struct kumod *k)
@@ -777,10 +964,13 @@ void vmops_recover(struct kumod *k)
     assert(!kumod_lock_held(k));
     struct db *db = k->db;
     kumod_lock(k);
+    sweep(k);
+    /* this host's VMs (and, for the leader, those placed nowhere) */
     sqlite3_stmt *st = db_stmt(db,
                                "SELECT id, coalesce(pid, 0), coalesce(pid_start, 0), power_state,"
-                               " coalesce(op, '') FROM vms ORDER BY id",
-                               "");
+                               " coalesce(op, '') FROM vms WHERE host_id = ? OR"
+                               " (host_id IS NULL AND ?) ORDER BY id",
+                               "ii", k->host_id, (int64_t)atomic_load(&k->leader));
     struct row {
         int64_t id, pid, start;
         char power[32], op[32];
@@ -823,6 +1013,23 @@ void vmops_recover(struct kumod *k)
                 adopted++;
                 log_info("VM %" PRId64 ": re-adopted kumo-vmm (pid %d)", r->id, (int)pid);
             }
+        } else if (k->clustered && !r->op[0] &&
+                   (!strcmp(r->power, PS_RUNNING) || !strcmp(r->power, PS_STARTING))) {
+            /* cluster mode: its kumo-vmm died with this host's kumod; the
+             * VM was meant to run, and still is this host's: start it */
+            died++;
+            int64_t now = time_now_ms();
+            if (db_begin(db) == 0 &&
+                db_exec(db,
+                        "UPDATE vms SET pid = NULL, pid_start = NULL, started_ms = NULL,"
+                        " op = 'start', op_started_ms = ? WHERE id = ?",
+                        "ii", now, r->id) == 0 &&
+                vm_set_state(db, r->id, NULL, PV_UPDATING,
+                             "restarting: kumo-vmm ended with its host's kumod", now) == 0)
+                db_commit(db);
+            else
+                db_rollback(db);
+            snprintf(r->op, sizeof(r->op), "start");
         } else if (r->pid > 0 || power_has_process(r->power)) {
             if (!r->op[0]) {
                 died++;
@@ -849,12 +1056,28 @@ void vmops_recover(struct kumod *k)
     }
     for (size_t i = 0; i < n; i++)
         if (rows[i].op[0]) jobs_submit(k->jobs, JOB_VM, rows[i].id);
-    /* imports and snapshots interrupted by the stop */
-    st = db_stmt(db, "SELECT id FROM images WHERE state = 'Creating'", "");
+    if (k->clustered) { /* kumo-vmm of VMs the region placed elsewhere meanwhile: never twice */
+        st = db_stmt(db, "SELECT id FROM vms WHERE coalesce(host_id, 0) != ?", "i", k->host_id);
+        while (st && sqlite3_step(st) == SQLITE_ROW) {
+            char needle[PATH_MAX];
+            path_vm_dir(k, needle, sqlite3_column_int64(st, 0));
+            strncat(needle, "/", sizeof(needle) - strlen(needle) - 1);
+            if (proc_kill_all(needle, SIGKILL) > 0)
+                log_warn("VM %" PRId64 ": killed a kumo-vmm of it left on this host (the VM is "
+                         "another host's now)",
+                         (int64_t)sqlite3_column_int64(st, 0));
+        }
+        sqlite3_finalize(st);
+    }
+    /* imports and snapshots interrupted by the stop (in a cluster, the
+     * leader's: any host sees the shared storage) */
+    st = db_stmt(db, "SELECT id FROM images WHERE state = 'Creating' AND ?", "i",
+                 (int64_t)atomic_load(&k->leader));
     while (st && sqlite3_step(st) == SQLITE_ROW)
         jobs_submit(k->jobs, JOB_IMAGE, sqlite3_column_int64(st, 0));
     sqlite3_finalize(st);
-    st = db_stmt(db, "SELECT id FROM snapshots WHERE state = 'Creating'", "");
+    st = db_stmt(db, "SELECT id FROM snapshots WHERE state = 'Creating' AND ?", "i",
+                 (int64_t)atomic_load(&k->leader));
     while (st && sqlite3_step(st) == SQLITE_ROW)
         jobs_submit(k->jobs, JOB_SNAPSHOT, sqlite3_column_int64(st, 0));
     sqlite3_finalize(st);

@@ -2,6 +2,8 @@
  * vmss.c - the scale set controller and the autoscale loop (contract in
  * vmss.h): instances to capacity, rolling updates with a surge of one,
  * deletes, and the evaluation of autoscale settings on stored CPU samples.
+ * Its tick also advances the deletes of resource groups (provision.h's
+ * prov_group_delete_step), which wait for scale sets and VMs as these do.
  */
 #include "cloud/vmss.h"
 
@@ -160,7 +162,7 @@ static int create_instance(struct kumod *k, int64_t set)
 static void delete_instance(struct kumod *k, int64_t vm)
 {
     struct kerr e = {0};
-    if (prov_vm_delete_id(k, vm, false, "delete requested by its scale set", &e) < 0 &&
+    if (prov_vm_delete_id(k, vm, PROV_DISKS_ALL, "delete requested by its scale set", &e) < 0 &&
         e.status != 409)
         log_warn("VM %" PRId64 ": scale set delete: %s", vm, e.message);
     lb_kick(k->lb); /* no new connections to it */
@@ -268,6 +270,9 @@ void vmss_reconcile(struct kumod *k, int64_t set)
             delete_instance(k, in[i].id);
         return;
     }
+    /* healthy again (at capacity, all on the model, settled): an error of
+     * the past no longer holds */
+    if (old == 0 && settled && excess == 0) set_error(k, set, NULL);
     if (old == 0 || !settled) return;
     /* rolling update, a surge of one */
     if (excess == 0) {
@@ -369,6 +374,22 @@ static void evaluate(struct vmss_ctl *v, int64_t as_id)
     sqlite3_finalize(st);
     struct as_decision d;
     as_evaluate(&p, cap, s, ns, now, last, &d);
+    if (d.capacity > cap) { /* never more than the hosts hold: capped, and said why */
+        struct kerr e = {0};
+        int64_t most = prov_vmss_fit(k, set, d.capacity, &e);
+        if (most < d.capacity) {
+            size_t used = strlen(d.reason);
+            if (used < sizeof(d.reason))
+                snprintf(d.reason + used, sizeof(d.reason) - used,
+                         "; capped at %" PRId64 ": %.300s", most > cap ? most : cap, e.message);
+            if (most <= cap) {
+                d.action = AS_NONE;
+                d.capacity = cap;
+            } else {
+                d.capacity = most;
+            }
+        }
+    }
     /* what each rule saw, for the log */
     json_t *metrics = json_array();
     for (i = 0; i < p.nrules; i++) {
@@ -456,11 +477,16 @@ static void *run(void *arg)
         bool stop = v->stop;
         pthread_mutex_unlock(&v->mu);
         if (stop || atomic_load(&k->stopping)) break;
+        if (!atomic_load(&k->leader)) continue; /* cluster mode: the leader's work */
         int64_t sets[MAX_SETS];
         kumod_lock(k);
         size_t n = ids(k, "SELECT id FROM vmss ORDER BY id", sets, MAX_SETS);
         for (size_t i = 0; i < n; i++)
             vmss_reconcile(k, sets[i]);
+        /* resource groups being deleted: one step each (provision.h) */
+        n = ids(k, "SELECT id FROM groups WHERE deleting ORDER BY id", sets, MAX_SETS);
+        for (size_t i = 0; i < n; i++)
+            prov_group_delete_step(k, sets[i]);
         if (time_now_ms() >= next_eval) {
             next_eval = time_now_ms() + (int64_t)k->cfg.autoscale_interval * 1000;
             /* decisions are kept as long as metrics, and at least a week */

@@ -19,6 +19,8 @@
  *    update (as Azure's rolling upgrades do);
  *  - a set being deleted: delete its instances, then its load balancer's
  *    public IP, its autoscale setting and the set itself.
+ * Then, for each resource group being deleted, one step of its delete
+ * (provision.h's prov_group_delete_step).
  *
  * Every cfg.autoscale_interval seconds, each enabled autoscale setting is
  * evaluated and its decision (with the reason, including "no action" ones

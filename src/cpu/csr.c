@@ -23,6 +23,8 @@ enum {
     CSR_MHPMCOUNTER3 = 0xb03, CSR_MHPMCOUNTER31 = 0xb1f,
     CSR_MVENDORID = 0xf11, CSR_MARCHID = 0xf12, CSR_MIMPID = 0xf13, CSR_MHARTID = 0xf14,
     CSR_MCONFIGPTR = 0xf15,
+    CSR_TSELECT = 0x7a0, CSR_TDATA1 = 0x7a1, CSR_TDATA2 = 0x7a2, CSR_TDATA3 = 0x7a3,
+    CSR_TINFO = 0x7a4,
 };
 
 #define SSTATUS_MASK (MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_UBE | MSTATUS_SPP | MSTATUS_VS |  \
@@ -143,6 +145,15 @@ static bool csr_read(struct hart *h, uint32_t csr, uint64_t *val)
     case CSR_MIMPID:
     case CSR_MCONFIGPTR: *val = 0; return true;
     case CSR_MHARTID: *val = h->mhartid; return true;
+    /* Sdtrig, hard-wired for a hart without triggers (debug spec 5.5/5.7):
+     * tselect holds only 0, tdata1 reads type 0 ("no trigger at this
+     * tselect"), tdata2/3 read 0, tinfo reads 1 (the selected trigger does
+     * not exist); writes are ignored. */
+    case CSR_TSELECT:
+    case CSR_TDATA1:
+    case CSR_TDATA2:
+    case CSR_TDATA3: *val = 0; return true;
+    case CSR_TINFO: *val = 1; return true;
     }
     if (csr >= CSR_HPMCOUNTER3 && csr <= CSR_HPMCOUNTER31) {
         if (!counter_enabled(h, csr - CSR_CYCLE)) return false;
@@ -205,8 +216,8 @@ static void write_satp(struct hart *h, uint64_t val)
     h->satp = val & (0xfull << 60 | 0xffffull << 44 | ((1ull << 44) - 1));
     h->satp_mode = (int)mode;
     h->satp_root = (val & ((1ull << 44) - 1)) << 12;
-    /* The TLB is not tagged with the ASID: a new satp means a new mapping. */
-    hart_tlb_flush(h);
+    /* The TLB is tagged by satp: switch to this address space's translations. */
+    mmu_switch_space(h);
 }
 
 static bool csr_write(struct hart *h, uint32_t csr, uint64_t val)
@@ -274,6 +285,11 @@ static bool csr_write(struct hart *h, uint32_t csr, uint64_t val)
         h->mip_sw = val & MIP_SEIP;
         return true;
     }
+    case CSR_TSELECT:
+    case CSR_TDATA1:
+    case CSR_TDATA2:
+    case CSR_TDATA3:
+    case CSR_TINFO: return true; /* no triggers: nothing to write */
     case CSR_MCYCLE: h->cycle_off = (int64_t)(val - hart_instret_now(h)); return true;
     case CSR_MINSTRET: h->instret_off = (int64_t)(val - hart_instret_now(h)); return true;
     }

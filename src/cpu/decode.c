@@ -509,8 +509,10 @@ void decode(uint32_t w, struct insn *d)
     if ((w & 3) == 3) {
         d->len = 4;
         decode32(w, d);
+        d->bits = w;
     } else {
         d->len = 2;
         decode16(w & 0xffff, d);
+        d->bits = w & 0xffff;
     }
 }

@@ -29,6 +29,8 @@ struct insn {
     uint8_t len;  /* 2 (compressed) or 4 */
     uint16_t pad;
     int32_t imm;  /* immediate, CSR number, or raw bits for ILLEGAL */
+    uint32_t bits; /* the encoding as decoded (the tval of an illegal instruction:
+                      the bytes in memory may have changed since) */
 };
 
 /* Decode a 32-bit (or, when (bits & 3) != 3, 16-bit) instruction. */

@@ -3,16 +3,90 @@
  * runs it lives in exec.c.
  */
 #include "cpu/internal.h"
+#include "lib/log.h"
 #include "machine/machine.h"
 
+#include "cpu/jit/jit.h"
+
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* misa: RV64 with A, C, D, F, I, M, S and U */
 #define MISA_RV64GC_SU                                                                         \
     ((2ull << 62) | (1u << ('A' - 'A')) | (1u << ('C' - 'A')) | (1u << ('D' - 'A')) |         \
      (1u << ('F' - 'A')) | (1u << ('I' - 'A')) | (1u << ('M' - 'A')) | (1u << ('S' - 'A')) |   \
      (1u << ('U' - 'A')))
+
+/* ---- translator configuration ------------------------------------------------------- */
+
+static struct {
+    bool init;
+    int mode;
+    size_t cache_bytes;
+    int threshold;
+} jit_conf;
+
+static bool jit_built(void)
+{
+#ifdef KUMO_JIT
+    return jit_available();
+#else
+    return false;
+#endif
+}
+
+static void jit_conf_init(void)
+{
+    if (jit_conf.init) return;
+    jit_conf.init = true;
+    jit_conf.mode = jit_built() ? JIT_ON : JIT_OFF;
+    jit_conf.cache_bytes = JIT_CACHE_DEFAULT;
+    jit_conf.threshold = JIT_THRESHOLD_DEFAULT;
+    const char *v = getenv("KUMO_JIT");
+    if (v && *v) {
+        int mode = !strcmp(v, "off") ? JIT_OFF : !strcmp(v, "on") ? JIT_ON
+                 : !strcmp(v, "check") ? JIT_CHECK : -1;
+        if (mode < 0)
+            log_warn("KUMO_JIT=%s: expected off, on or check; ignored", v);
+        else if (mode != JIT_OFF && !jit_built())
+            log_warn("KUMO_JIT=%s: this build has no translator (x86-64 hosts only); "
+                     "using the interpreter", v);
+        else
+            jit_conf.mode = mode;
+    }
+    v = getenv("KUMO_JIT_THRESHOLD");
+    if (v && *v >= '0' && *v <= '9') jit_conf.threshold = atoi(v); /* 0: at once */
+    v = getenv("KUMO_JIT_CACHE_MB");
+    if (v && atoi(v) > 0) jit_conf.cache_bytes = (size_t)atoi(v) << 20;
+}
+
+bool hart_set_jit_mode(int mode)
+{
+    jit_conf_init();
+    if (mode != JIT_OFF && !jit_built()) {
+        log_error("this kumo-vmm has no translator (it is built for x86-64 hosts only): "
+                  "use --jit off");
+        return false;
+    }
+    jit_conf.mode = mode;
+    return true;
+}
+
+int hart_jit_mode(void)
+{
+    jit_conf_init();
+    return jit_conf.mode;
+}
+
+size_t hart_jit_cache_bytes(void)
+{
+    jit_conf_init();
+    return jit_conf.mode ? jit_conf.cache_bytes : 0;
+}
+
+/* ---- harts ------------------------------------------------------------------------------ */
 
 struct hart *hart_new(struct machine *m, int id)
 {
@@ -23,11 +97,31 @@ struct hart *hart_new(struct machine *m, int id)
     h->id = id;
     h->max_satp_mode = 10; /* Sv57 */
     h->bc = block_cache_new();
-    if (!h->bc) {
+    if (!h->bc || !mmu_init(h)) {
+        block_cache_free(h->bc);
         free(h);
         return NULL;
     }
+    jit_conf_init();
+    h->jit_mode = jit_conf.mode;
+    h->jit_threshold = jit_conf.mode == JIT_CHECK ? 0 : jit_conf.threshold;
+#ifdef KUMO_JIT
+    if (jit_conf.mode != JIT_OFF) {
+        h->jit = jit_new(h, jit_conf.cache_bytes, jit_conf.mode != JIT_CHECK);
+        if (h->jit && jit_conf.mode == JIT_CHECK && !(h->check = jit_check_new())) {
+            jit_free(h->jit);
+            h->jit = NULL;
+        }
+        if (!h->jit) {
+            mmu_free(h);
+            block_cache_free(h->bc);
+            free(h);
+            return NULL;
+        }
+    }
+#endif
     pthread_mutex_init(&h->wfi_lock, NULL);
+    pthread_mutex_init(&h->fence_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -40,7 +134,22 @@ struct hart *hart_new(struct machine *m, int id)
 void hart_free(struct hart *h)
 {
     if (!h) return;
+    const struct hart_stats *st = &h->stats;
+    log_debug("hart %d: %" PRIu64 " blocks decoded (%" PRIu64 " across pages), %" PRIu64
+              " block cache flushes; address "
+              "spaces: %" PRIu64 " switches, %" PRIu64 " new; SFENCE.VMA: %" PRIu64 " whole, %" PRIu64
+              " by page; %" PRIu64 " FENCE.I; %" PRIu64 " pages counted written by "
+              "EV_DROP_WRITES; %" PRIu64 " whole-TLB flushes",
+              h->id, st->blocks, st->straddles, st->block_flush, st->space_switch, st->space_new,
+              st->sfence_all, st->sfence_va, st->fence_i, st->drop_writes, st->tlb_flush);
+#ifdef KUMO_JIT
+    jit_log_stats(h->jit, h->id);
+    jit_free(h->jit);
+    jit_check_free(h->check, h->id);
+#endif
     block_cache_free(h->bc);
+    mmu_free(h);
+    pthread_mutex_destroy(&h->fence_lock);
     pthread_cond_destroy(&h->wfi_cond);
     pthread_mutex_destroy(&h->wfi_lock);
     free(h);
@@ -72,6 +181,7 @@ void hart_reset(struct hart *h, uint64_t pc)
     memset(h->pmpcfg, 0, sizeof(h->pmpcfg));
     memset(h->pmpaddr, 0, sizeof(h->pmpaddr));
     h->instret = 0;
+    h->traps = 0;
     h->instret_off = h->cycle_off = 0;
     h->budget = h->budget_start = 0;
     h->resv_addr = ~0ull;
@@ -89,6 +199,26 @@ void hart_kick(struct hart *h)
         pthread_cond_signal(&h->wfi_cond);
         pthread_mutex_unlock(&h->wfi_lock);
     }
+}
+
+void hart_code_written(struct machine *m)
+{
+    for (int k = 0; k < m->nharts; k++)
+        atomic_fetch_or_explicit(&m->harts[k]->events, EV_CODE, memory_order_seq_cst);
+}
+
+uint64_t hart_idle_ns(struct hart *h)
+{
+    pthread_mutex_lock(&h->wfi_lock);
+    uint64_t idle = atomic_load(&h->idle_ns);
+    if (h->idle_since_ns) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        uint64_t now = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+        if (now > h->idle_since_ns) idle += now - h->idle_since_ns;
+    }
+    pthread_mutex_unlock(&h->wfi_lock);
+    return idle;
 }
 
 void hart_set_irq(struct hart *h, uint64_t mip_bits, bool level)

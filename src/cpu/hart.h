@@ -93,9 +93,10 @@ enum access { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2 };
  * aligned access of size n hits when (va & (~PAGE_MASK | (n-1))) == tag, so
  * one compare rejects both misses and misaligned accesses. `addend` is
  * host_address - virtual_address. Invalid entries hold tag = ~0 (never
- * equal to an address with clear low bits ... except itself, see tlb.c).
+ * equal to a looked-up value: those have the page-offset bits clear except
+ * alignment bits, and an all-ones address is never aligned).
  */
-#define TLB_BITS 8
+#define TLB_BITS 9
 #define TLB_SIZE (1u << TLB_BITS)
 #define PAGE_SHIFT 12
 #define PAGE_SIZE (1ull << PAGE_SHIFT)
@@ -110,12 +111,45 @@ struct tlb_entry {
  * Translation contexts: S-mode with and without SUM and U-mode see
  * different permissions for the same page table, so each gets its own TLB
  * set and switching SUM or privilege is a pointer change, not a flush.
- * M-mode (and bare satp) uses TLB_CTX_M (identity map, PMP applied).
+ * M-mode uses its own set (identity map, PMP applied).
  */
-enum tlb_ctx { TLB_CTX_U = 0, TLB_CTX_S = 1, TLB_CTX_S_SUM = 2, TLB_CTX_M = 3, TLB_NCTX = 4 };
+enum tlb_ctx { TLB_CTX_U = 0, TLB_CTX_S = 1, TLB_CTX_S_SUM = 2, TLB_NCTX = 3 };
+
+/* Superpages a set holds 4 KiB pieces of (a flush by address inside one
+ * must drop every piece); more than this many: any flush by address
+ * empties the set. */
+#define TLB_SUPER_MAX 8
+
+/* Two-way set associative: a lookup tries e (way 0, one compare in the
+ * fast paths), then w1 (way 1: inline in translated code, in the slow path
+ * otherwise), then a small victim array, before a page walk. A refill goes
+ * to way 0 and pushes way 0 to way 1 and way 1 to the victims: two pages
+ * that index the same entry (a stack page and a table, say) both stay. */
+#define TLB_VICTIMS 8
 
 struct tlb_set {
-    struct tlb_entry e[3][TLB_SIZE]; /* [enum access][index] */
+    struct tlb_entry e[3][TLB_SIZE];  /* [enum access][index] */
+    struct tlb_entry w1[3][TLB_SIZE]; /* way 1 */
+    struct tlb_entry victim[3][TLB_VICTIMS];
+    uint8_t victim_next[3];
+    uint32_t nsuper;                 /* entries used in super_base/super_mask, or
+                                        TLB_SUPER_MAX + 1 after an overflow */
+    uint64_t super_base[TLB_SUPER_MAX], super_mask[TLB_SUPER_MAX];
+};
+
+/*
+ * Address spaces: the TLB is tagged by satp (mode, ASID and root), as the
+ * privileged spec allows: a hart keeps the translations of the last
+ * TLB_SPACES address spaces it ran, so a context switch (a satp write) is
+ * a pointer change, and SFENCE.VMA flushes by address and by ASID.
+ */
+#define TLB_SPACES 8
+
+struct tlb_space {
+    uint64_t satp;  /* the satp value these translations belong to */
+    uint64_t stamp; /* last use (least recently used is replaced) */
+    bool used;      /* false: free, its sets hold garbage */
+    struct tlb_set set[TLB_NCTX];
 };
 
 #define PMP_COUNT 16
@@ -138,6 +172,17 @@ enum hsm_state {
     HSM_SUSPENDED = 4,
 };
 
+/* Event counts for tuning (printed by hart_free at -vv). */
+struct hart_stats {
+    uint64_t space_switch, space_new; /* satp writes to another address space; new ones */
+    uint64_t sfence_all, sfence_va;   /* SFENCE.VMA (local or remote): everything, one page */
+    uint64_t fence_i, drop_writes;    /* FENCE.I; pages counted written by EV_DROP_WRITES */
+    uint64_t tlb_flush;               /* whole-TLB flushes (PMP, MXR, reset) */
+    uint64_t walks;                   /* translations done the long way (page walk or bare) */
+    uint64_t blocks, block_flush;     /* blocks decoded; block cache flushes */
+    uint64_t straddles;               /* of those: one instruction across two pages */
+};
+
 struct hart {
     /* --- hot state, used on every instruction --- */
     uint64_t x[33];      /* x[32] is a write sink for rd = x0 */
@@ -150,6 +195,7 @@ struct hart {
     enum priv priv;
     uint32_t fflags;           /* accrued FP exception flags */
     uint32_t frm;              /* dynamic rounding mode */
+    void *jit_link;            /* translated code: the exit record of a pending chain */
 
     /* --- CSRs --- */
     uint64_t mstatus;
@@ -172,6 +218,7 @@ struct hart {
     uint8_t pmpcfg[PMP_COUNT];
     uint64_t pmpaddr[PMP_COUNT];
     uint64_t instret;     /* retired instructions (also the cycle counter) */
+    uint64_t traps;        /* exceptions taken (--max-insns counts them: a trap loop ends) */
     int64_t instret_off;  /* minstret = instret + instret_off */
     int64_t cycle_off;    /* mcycle = instret + cycle_off */
 
@@ -184,13 +231,19 @@ struct hart {
     uint64_t exc_tval;
 
     /* --- slower-moving state --- */
-    struct tlb_set tlb[TLB_NCTX];
+    struct tlb_set tlb_m;       /* M-mode: no translation, PMP only */
+    struct tlb_space *spaces;   /* TLB_SPACES address spaces (mmu.c) */
+    struct tlb_space *space;    /* the current one (satp) */
+    uint64_t space_clock;       /* stamps for LRU */
+    int leaf_shift;             /* page size (log2) of the last successful walk */
     int satp_mode;    /* 0 bare, 8 sv39, 9 sv48, 10 sv57 */
     uint64_t satp_root; /* physical address of the root page table */
     _Atomic uint64_t mtimecmp; /* the CLINT comparator for this hart */
     int64_t budget_start;      /* budget at the last poll (instret accounting) */
     atomic_bool wfi;           /* sleeping in WFI */
     _Atomic uint64_t idle_ns;  /* wall time spent waiting in WFI (and stopped, vcpu.c) */
+    uint64_t idle_since_ns;    /* CLOCK_MONOTONIC start of the wait in progress, 0 when
+                                * none; guarded by wfi_lock (see hart_idle_ns) */
     pthread_mutex_t wfi_lock;
     pthread_cond_t wfi_cond;
     uint64_t max_insns; /* 0 = unlimited */
@@ -200,12 +253,37 @@ struct hart {
     uint64_t sta_shmem;         /* SBI STA shared memory (guest physical), 0: none */
     atomic_uint fence_req;      /* remote fence requests posted to this hart */
     atomic_uint fence_done;     /* ... and how many it has carried out */
+    pthread_mutex_t fence_lock; /* guards sfence_req */
+    struct {
+        bool all;   /* flush everything (overflow, or asked for) */
+        int n;      /* ranges below */
+        struct {
+            uint64_t va, size, asid; /* asid ~0: every address space */
+        } r[4];
+    } sfence_req;               /* remote SFENCE.VMA requests not yet carried out */
+    struct hart_stats stats;
     struct machine *m;
     struct block_cache *bc;
+    struct jit *jit;            /* the translator's state, NULL with --jit off */
+    struct jit_check *check;    /* the differential checker's, with --jit check */
+    int jit_mode;               /* enum jit_mode (cpu/jit/jit.h) */
+    int jit_threshold;          /* runs of a block before it is translated */
+    uint64_t jit_link_epoch;    /* the code cache epoch of jit_link */
     int id;
     pthread_t thread;  /* the vCPU thread running this hart (for CPU accounting) */
     bool has_thread;
 };
+
+/* How harts run guest code (enum jit_mode in cpu/jit/jit.h: 0 off, 1 on,
+ * 2 check), for harts created from now on. The default is the environment
+ * variable KUMO_JIT (off, on or check), else on where this build has a
+ * translator (x86-64 hosts). False (with a message) if the mode is not
+ * available in this build. */
+bool hart_set_jit_mode(int mode);
+int hart_jit_mode(void);
+/* The size of each hart's code cache (KUMO_JIT_CACHE_MB or the default);
+ * 0 when the translator is off. */
+size_t hart_jit_cache_bytes(void);
 
 /* Creation and reset */
 struct hart *hart_new(struct machine *m, int id);
@@ -218,19 +296,28 @@ enum hart_exit hart_run(struct hart *h);
 /* Sleep until an interrupt is pending in mip & mie, an event is posted, or
  * the machine stops (WFI; also the built-in SBI's suspend). */
 void hart_wait_for_interrupt(struct hart *h);
+/* Idle time so far (idle_ns), the wait in progress included: what another
+ * thread reads while the hart sleeps (a tickless guest's WFI lasts seconds). */
+uint64_t hart_idle_ns(struct hart *h);
 
 /* Asynchronous interface for devices and other harts (thread-safe). */
 void hart_set_irq(struct hart *h, uint64_t mip_bits, bool level);
 void hart_kick(struct hart *h); /* re-check pending events soon; wakes WFI */
+/* A page holding decoded code was written (machine.c): every hart forgets
+ * the shortcuts to translated code it keeps for indirect jumps. */
+void hart_code_written(struct machine *m);
 
-/* Flush every cached translation (satp change, sfence.vma, PMP change). */
+/* Flush every cached translation (PMP change, reset, full SFENCE.VMA). */
 void hart_tlb_flush(struct hart *h);
 
-/* Remote fences (SBI RFENCE): ask `target` to flush its TLB (and, with
- * icache, its decoded blocks) and wait until it has. `self` keeps serving
- * its own fence requests while it waits, so two harts fencing each other
- * cannot deadlock. */
-void hart_remote_fence(struct hart *self, struct hart *target, bool icache);
+/* Remote fences (SBI RFENCE): ask `target` to carry out a FENCE.I
+ * (hart_remote_fence_i) or an SFENCE.VMA of [va, va + size) (size 0 with
+ * va 0, or size ~0: everything) in the address spaces of `asid` (~0: all),
+ * and wait until it has. `self` keeps serving its own fence requests while
+ * it waits, so two harts fencing each other cannot deadlock. */
+void hart_remote_fence_i(struct hart *self, struct hart *target);
+void hart_remote_sfence(struct hart *self, struct hart *target, uint64_t va, uint64_t size,
+                        uint64_t asid);
 
 /* Carry out the requests other harts posted to h (remote fences), on h's
  * own thread while it is outside hart_run (paused), so that they do not

@@ -14,13 +14,17 @@
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
 /* hart.events bits */
-#define EV_CHECK     1u /* re-evaluate timers and interrupts */
-#define EV_TLB_FLUSH 2u /* drop every TLB entry (another hart marked a code page) */
-#define EV_STOP      4u /* the machine is stopping */
-#define EV_FLUSH_CODE 8u /* drop decoded blocks (remote FENCE.I) */
+#define EV_CHECK       1u  /* re-evaluate timers and interrupts */
+#define EV_SFENCE      2u  /* remote SFENCE.VMA (hart.sfence_req) */
+#define EV_STOP        4u  /* the machine is stopping */
+#define EV_FENCE_I     8u  /* remote FENCE.I */
+#define EV_DROP_WRITES 16u /* another hart decoded a page: drop write-TLB entries to code */
+#define EV_CODE        32u /* a page holding decoded code was written */
 
 /* Instructions between polls of timers and stop requests. */
 #define HART_BUDGET 8192
+/* ... with the translator, which runs them faster (tens of microseconds) */
+#define HART_BUDGET_JIT 65536
 
 /* ---- mmu.c ---- */
 /* Translate va for an access; on failure sets h->exc_* and returns false. */
@@ -40,7 +44,18 @@ const uint8_t *mmu_fetch_ptr(struct hart *h, uint64_t pc, uint32_t *avail);
 void mmu_update_ctx(struct hart *h);
 /* Drop write-TLB entries pointing at the given host page (it now holds code). */
 void mmu_drop_write_page(struct hart *h, const uint8_t *host_page);
-void mmu_flush_tlb_page(struct hart *h, uint64_t va);
+/* Drop write-TLB entries to pages that became code since they were made
+ * (another hart decoded them), counting those pages as written (their
+ * generation moves on). True if there were any. */
+bool mmu_drop_code_writes(struct hart *h);
+/* SFENCE.VMA: drop the translations of va (by_va) or all, of the address
+ * spaces with ASID asid (by_asid) or all. */
+void mmu_sfence(struct hart *h, bool by_va, uint64_t va, bool by_asid, uint64_t asid);
+/* satp changed: switch to the TLB of its address space (kept or new). */
+void mmu_switch_space(struct hart *h);
+/* The TLB's memory: allocated with the hart. */
+bool mmu_init(struct hart *h);
+void mmu_free(struct hart *h);
 /* PMP: may [pa, pa+len) be accessed with acc at privilege priv? */
 bool pmp_allows(const struct hart *h, uint64_t pa, uint64_t len, enum access acc, int priv);
 
@@ -69,7 +84,19 @@ uint64_t hart_read_mip(struct hart *h);
 /* ---- exec.c ---- */
 /* Carry out fence requests posted by other harts (TLB/code flushes). */
 void hart_serve_fences(struct hart *h, unsigned events);
+/* FENCE.I: later fetches see every store that precedes it. */
+void hart_fence_i(struct hart *h);
 void block_cache_flush(struct hart *h);
+/* Execute one decoded instruction at pc (bits: its encoding, for the
+ * illegal-instruction tval) with the interpreter's semantics. */
+enum exec_result {
+    EXEC_NEXT,  /* go on at pc + i->len (h->pc untouched) */
+    EXEC_JUMP,  /* go on at h->pc */
+    EXEC_EXC,   /* exception pending (h->exc_*), h->pc = pc */
+    EXEC_PARK,  /* the hart stopped itself (SBI HSM), h->pc = where to resume */
+};
+struct insn;
+int exec_one(struct hart *h, const struct insn *i, uint64_t pc, uint32_t bits);
 struct block_cache *block_cache_new(void);
 void block_cache_free(struct block_cache *bc);
 

@@ -4,6 +4,7 @@
 #include "devices/console.h"
 
 #include "lib/log.h"
+#include "lib/threadrole.h"
 #include "machine/machine.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
@@ -23,19 +25,20 @@
 enum backend { CON_NONE, CON_STDIO, CON_SOCKET };
 
 #define ESCAPE_CHAR 0x01 /* Ctrl-A */
-#define OUT_BUF 4096
-#define FLUSH_MS 5 /* a partial line (a prompt, an echoed key) waits at most this long */
+#define OUT_BUF     4096
+#define FLUSH_MS    5 /* a partial line (a prompt, an echoed key) waits at most this long */
 
 struct console {
     enum backend kind;
-    int in_fd, out_fd;  /* stdio: 0 and 1; socket: the client, or -1 */
-    int listen_fd;      /* socket backend */
+    int in_fd, out_fd; /* stdio: 0 and 1; socket: the client, or -1 */
+    int listen_fd;     /* socket backend */
     char *socket_path;
     int log_fd;
-    int wake[2];        /* pipe to stop the input thread */
-    bool tty;           /* stdin is a terminal in raw mode */
+    uint64_t log_size, log_max; /* bytes in the log file; its bound */
+    int wake[2];                /* pipe to stop the input thread */
+    bool tty;                   /* stdin is a terminal in raw mode */
     struct termios saved;
-    bool escape;        /* the previous input byte was the escape character */
+    bool escape; /* the previous input byte was the escape character */
     console_sink_fn sink;
     void *sink_opaque;
     struct machine *m;
@@ -111,14 +114,54 @@ fail:
     return NULL;
 }
 
-int console_set_log(struct console *c, const char *path, char *err, size_t errlen)
+int console_set_log(struct console *c, const char *path, uint64_t max, char *err, size_t errlen)
 {
-    c->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (c->log_fd < 0) {
+    /* read-write and not O_APPEND: trimming reads the tail and rewrites it
+     * at the start; writes go to the end we keep track of */
+    c->log_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    struct stat st;
+    if (c->log_fd < 0 || fstat(c->log_fd, &st) < 0) {
         snprintf(err, errlen, "cannot open console log %s: %s", path, strerror(errno));
+        if (c->log_fd >= 0) close(c->log_fd);
+        c->log_fd = -1;
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) { /* a pipe or a terminal: nothing to trim */
+        c->log_max = 0;
+        return 0;
+    }
+    c->log_max = max == 0 ? 0 : max < 4096 ? 4096 : max;
+    c->log_size = (uint64_t)st.st_size;
+    if (lseek(c->log_fd, 0, SEEK_END) < 0) {
+        snprintf(err, errlen, "cannot seek in console log %s: %s", path, strerror(errno));
         return -1;
     }
     return 0;
+}
+
+/* Drop the older half of the log file, keeping whole lines; out_lock held. */
+static void trim_log(struct console *c)
+{
+    static const char note[] = "[kumo-vmm: older console output dropped: the log is kept "
+                               "under its limit]\n";
+    uint64_t keep = c->log_max / 2;
+    if (keep > c->log_size) keep = c->log_size;
+    char *buf = malloc(keep + sizeof(note));
+    if (!buf) return;
+    memcpy(buf, note, sizeof(note) - 1);
+    ssize_t n = pread(c->log_fd, buf + sizeof(note) - 1, keep, (off_t)(c->log_size - keep));
+    if (n < 0) n = 0;
+    /* start at a line */
+    char *body = buf + sizeof(note) - 1, *nl = memchr(body, '\n', (size_t)n);
+    size_t skip = nl ? (size_t)(nl - body) + 1 : 0;
+    memmove(body, body + skip, (size_t)n - skip);
+    size_t total = sizeof(note) - 1 + (size_t)n - skip;
+    if (pwrite(c->log_fd, buf, total, 0) == (ssize_t)total &&
+        ftruncate(c->log_fd, (off_t)total) == 0) {
+        c->log_size = total;
+        lseek(c->log_fd, (off_t)total, SEEK_SET);
+    }
+    free(buf);
 }
 
 void console_set_sink(struct console *c, console_sink_fn fn, void *opaque)
@@ -142,7 +185,11 @@ static void flush_locked(struct console *c)
 {
     if (!c->out_len) return;
     if (c->out_fd >= 0) write_all(c->out_fd, c->out, c->out_len);
-    if (c->log_fd >= 0) write_all(c->log_fd, c->out, c->out_len);
+    if (c->log_fd >= 0) {
+        if (c->log_max && c->log_size + c->out_len > c->log_max) trim_log(c);
+        write_all(c->log_fd, c->out, c->out_len);
+        c->log_size += c->out_len;
+    }
     c->out_len = 0;
 }
 
@@ -170,7 +217,8 @@ void console_write(struct console *c, const void *buf, size_t len)
     if (line || !c->started) flush_locked(c);
     pthread_mutex_unlock(&c->out_lock);
     if (!line && was_empty && c->started && c->out_len) {
-        if (write(c->wake[1], "f", 1) < 0) { /* a wake-up is already pending */ }
+        if (write(c->wake[1], "f", 1) < 0) { /* a wake-up is already pending */
+        }
     }
 }
 
@@ -222,11 +270,8 @@ static bool input_byte(struct console *c, uint8_t b)
                    "Ctrl-A a    send Ctrl-A to the guest\r\n");
             return true;
         case ESCAPE_CHAR:
-        case 'a':
-            b = ESCAPE_CHAR;
-            break;
-        default:
-            return true;
+        case 'a': b = ESCAPE_CHAR; break;
+        default: return true;
         }
     } else if (b == ESCAPE_CHAR) {
         c->escape = true;
@@ -240,6 +285,8 @@ static void *input_thread(void *arg)
 {
     struct console *c = arg;
     uint8_t buf[256];
+    pthread_setname_np(pthread_self(), "console");
+    thread_role(ROLE_CONSOLE);
     for (;;) {
         struct pollfd p[2] = {{.fd = c->wake[0], .events = POLLIN}};
         int fd = c->kind == CON_SOCKET ? (c->in_fd >= 0 ? c->in_fd : c->listen_fd) : c->in_fd;
@@ -249,6 +296,7 @@ static void *input_thread(void *arg)
         int timeout = c->out_len ? FLUSH_MS : -1;
         pthread_mutex_unlock(&c->out_lock);
         int rc = poll(p, 2, timeout);
+        thread_role(ROLE_CONSOLE);
         if (rc < 0) {
             if (errno == EINTR) continue;
             break;
@@ -263,7 +311,7 @@ static void *input_thread(void *arg)
             char cmd[64];
             ssize_t n = read(c->wake[0], cmd, sizeof(cmd));
             if (n <= 0 || memchr(cmd, 'x', (size_t)n)) break; /* stop */
-            continue;                                        /* 'f': re-arm the timer */
+            continue;                                         /* 'f': re-arm the timer */
         }
         if (!p[1].revents) continue;
         if (c->kind == CON_SOCKET && c->in_fd < 0) {
@@ -319,7 +367,8 @@ void console_close(struct console *c)
     flush_locked(c);
     pthread_mutex_unlock(&c->out_lock);
     if (c->started) {
-        if (write(c->wake[1], "x", 1) < 0) { /* the thread also ends on its own */ }
+        if (write(c->wake[1], "x", 1) < 0) { /* the thread also ends on its own */
+        }
         pthread_join(c->thread, NULL);
     }
     if (c->tty) {

@@ -6,6 +6,11 @@
  * "none" (output discarded, no input), and "socket:PATH" (a unix socket
  * server; one client at a time). Output can also be copied to a log file.
  * Input is read by a thread of the console and handed to a sink (the UART).
+ *
+ * The log file is bounded (a guest prints as much as it likes): when it
+ * would grow past its limit, its older half is dropped in place (the file
+ * keeps its name, and a line says so), so it holds between half the limit
+ * and the limit of the most recent output.
  */
 #ifndef KUMO_DEVICES_CONSOLE_H
 #define KUMO_DEVICES_CONSOLE_H
@@ -21,7 +26,11 @@ typedef size_t (*console_sink_fn)(void *opaque, const uint8_t *buf, size_t len);
 
 /* NULL and a message in err when the spec is bad or the socket can't be made. */
 struct console *console_open(const char *spec, char *err, size_t errlen);
-int console_set_log(struct console *c, const char *path, char *err, size_t errlen);
+#define CONSOLE_LOG_MAX_DEFAULT (4u << 20) /* bytes; kumo-vmm --log-limit */
+
+/* Copy output to path (appended), keeping at most max bytes (see above). */
+int console_set_log(struct console *c, const char *path, uint64_t max, char *err,
+                    size_t errlen);
 void console_set_sink(struct console *c, console_sink_fn fn, void *opaque);
 /* The machine that Ctrl-A x stops (NULL before it is freed). */
 void console_set_machine(struct console *c, struct machine *m);

@@ -32,6 +32,9 @@ int htif_attach(struct machine *m, uint64_t tohost, uint64_t fromhost)
     return 0;
 }
 
+/* what the guest asks for that does not exist: at its pace, so rate-limited */
+static struct log_limit guest_log;
+
 static void out(struct machine *m, const void *buf, size_t len)
 {
     if (m->console) {
@@ -73,7 +76,8 @@ static uint64_t syscall_proxy(struct machine *m, uint64_t block)
         finish(m, a[1] << 1 | 1);
         return 0;
     default:
-        log_warn("HTIF: unsupported proxied system call %llu", (unsigned long long)a[0]);
+        log_limited(&guest_log, LOG_WARN, "HTIF: unsupported proxied system call %llu",
+                    (unsigned long long)a[0]);
         return (uint64_t)-38;
     }
 }
@@ -99,7 +103,7 @@ void htif_tohost_written(struct machine *m)
     } else if (dev == 1 && cmd == 0) {
         return; /* console read: no input over HTIF; leave the request pending */
     } else {
-        log_warn("HTIF: unknown command %#llx", (unsigned long long)v);
+        log_limited(&guest_log, LOG_WARN, "HTIF: unknown command %#llx", (unsigned long long)v);
     }
     machine_write(m, m->tohost, 8, 0);
     if (m->fromhost) machine_write(m, m->fromhost, 8, (dev << 56) | (cmd << 48) | reply);

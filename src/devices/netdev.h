@@ -3,12 +3,17 @@
  * go, and where the frames it receives come from.
  *
  * Back ends:
- *   user[,hostfwd=tcp|udp:[HOSTIP]:HOSTPORT-[GUESTIP]:GUESTPORT]...
+ *   user[,hostfwd=tcp|udp:[HOSTIP]:HOSTPORT-[GUESTIP]:GUESTPORT]...[,egress=WORD]...
  *       user-mode NAT through libslirp (10.0.2.0/24, gateway 10.0.2.2,
- *       DNS 10.0.2.3, DHCP from 10.0.2.15), as QEMU's "-netdev user"
- *   switch=PATH,nic=ID
+ *       DNS 10.0.2.3, DHCP from 10.0.2.15), as QEMU's "-netdev user", but
+ *       never to the host: no host loopback, and the egress policy of
+ *       network/egress.h (egress=allow-private|allow:CIDR|deny:CIDR)
+ *   switch=PATH,nic=ID[,shm=off]
  *       a port on kumo-switch: a SOCK_SEQPACKET unix socket; a JSON hello
- *       {"nic":ID,"mac":MAC} then one Ethernet frame per message
+ *       {"nic":ID,"mac":MAC,"shm":BYTES} carrying a memfd of frame rings and
+ *       two eventfds (lib/shmring.h); when the switch takes them, frames
+ *       travel through the rings, else (or with shm=off) one Ethernet frame
+ *       per socket message
  *
  * A back end is driven by one thread (the NIC's, in virtio_net.c): it adds
  * its file descriptors to that thread's poll set, handles what became
@@ -21,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 struct netdev;
 
@@ -33,6 +39,11 @@ struct netdev_ops {
     void (*dispatch)(struct netdev *nd, struct pollfd *fds, int n, bool error);
     /* Send one frame the guest transmitted. Never blocks; may drop. */
     void (*send)(struct netdev *nd, const uint8_t *frame, size_t len);
+    /* The same, the frame gathered from n buffers (may be NULL: the caller
+     * then copies into one buffer and calls send). */
+    void (*sendv)(struct netdev *nd, const struct iovec *iov, int n, size_t len);
+    /* End of a batch of sends: notify the other side once (may be NULL). */
+    void (*flush)(struct netdev *nd);
     void (*close)(struct netdev *nd);
 };
 
@@ -53,7 +64,7 @@ struct netdev *netdev_open(const char *spec, const uint8_t mac[6], char *err, si
  * spec after the back-end name. */
 struct netdev *netdev_user_open(const char *opts, char *err, size_t errlen);
 struct netdev *netdev_switch_open(const char *path, const char *nic, const uint8_t mac[6],
-                                  char *err, size_t errlen);
+                                  bool shm, char *err, size_t errlen);
 
 /* Parse "52:54:00:12:34:56"; false if malformed or multicast. */
 bool netdev_parse_mac(const char *s, uint8_t mac[6]);

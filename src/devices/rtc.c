@@ -9,6 +9,7 @@
 
 #include "devices/plic.h"
 #include "machine/device.h"
+#include "lib/threadrole.h"
 #include "machine/machine.h"
 #include "machine/vmstate.h"
 
@@ -47,8 +48,10 @@ static void update_irq(struct rtc *r)
 static void *alarm_thread(void *arg)
 {
     struct rtc *r = arg;
+    pthread_setname_np(pthread_self(), "rtc");
     pthread_mutex_lock(&r->lock);
     while (!r->quit) {
+        thread_role(ROLE_TIMER);
         if (!r->alarm_armed || r->quiet) {
             pthread_cond_wait(&r->cond, &r->lock);
             continue;

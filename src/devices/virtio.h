@@ -174,6 +174,8 @@ int virtq_pop(struct virtio_dev *vd, unsigned q, struct virtq_req *r);
  * taken (a request in flight when the state was saved): 0, or -1 after
  * virtio_fail when the chain is broken. */
 int virtq_chain(struct virtio_dev *vd, unsigned q, uint16_t head, struct virtq_req *r);
+/* Are there requests on queue q that virtq_pop has not taken yet? */
+bool virtq_has_work(struct virtio_dev *vd, unsigned q);
 /* Return a request with `written` bytes written into its writable buffers. */
 void virtq_push(struct virtio_dev *vd, unsigned q, const struct virtq_req *r, uint32_t written);
 /* The same in two steps, for a result spread over several chains (merged

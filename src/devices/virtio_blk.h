@@ -5,10 +5,15 @@
 #ifndef KUMO_DEVICES_VIRTIO_BLK_H
 #define KUMO_DEVICES_VIRTIO_BLK_H
 
+#include "storage/disk.h"
 #include "storage/ratelimit.h"
 
 #include <stdbool.h>
 #include <stdint.h>
+
+/* Worker threads per disk: requests served at once (the sandbox counts
+ * them in the VMM's thread and address-space limits). */
+#define VIRTIO_BLK_WORKERS 4
 
 struct device_model;
 
@@ -18,6 +23,8 @@ struct blk_config {
     bool readonly;
     const char *serial; /* VIRTIO_BLK_T_GET_ID answer, up to 20 bytes */
     struct ratelimit_config limits; /* all zero: unlimited */
+    enum disk_cache cache;          /* host caching (disk.h): readwrite by default */
+    unsigned num_queues;            /* virtqueues; 0: one per vCPU (at most 8) */
 };
 
 struct blk;
@@ -34,6 +41,13 @@ void virtio_blk_set_limits(struct blk *b, const struct ratelimit_config *c);
 /* In a virtio slot of the board (machine/virt.c), with a struct blk_config
  * as its argument; it is added to m->disks. */
 extern const struct device_model virtio_blk_device;
+
+/* The guest-visible size in bytes (a file holding the disk grows at most to
+ * about this, plus format metadata). */
+uint64_t virtio_blk_size(struct blk *b);
+/* Wait until every request the guest had notified is served (no worker
+ * busy, no notification unhandled). */
+void virtio_blk_drain(struct blk *b);
 
 /* The limits the disk enforces now (ratelimit_rates_of). */
 void virtio_blk_get_rates(struct blk *b, struct ratelimit_rates *r);

@@ -1,8 +1,9 @@
 /*
  * virtio_console.c - see virtio_console.h. Queue 0 (receiveq) carries the
- * host's bytes to the guest, queue 1 (transmitq) the guest's to the host.
- * Requests are tiny and rare, so they are served under the device lock on
- * whichever thread asks (the vCPU that notifies, or the sender).
+ * host's bytes to the guest, queue 1 (transmitq) the guest's to the host,
+ * kept in an inbox until the host takes them. Requests are small and rare,
+ * so they are served under the device lock on whichever thread asks (the
+ * vCPU that notifies, or the sender).
  */
 #include "devices/virtio_console.h"
 
@@ -13,14 +14,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PENDING_MAX 4096
-#define RXQ 0
-#define TXQ 1
+#define PENDING_MAX VIRTIO_CONSOLE_QUEUE_MAX
+#define INBOX_MAX   VIRTIO_CONSOLE_QUEUE_MAX
+#define RXQ         0
+#define TXQ         1
 
 struct vcon {
     struct virtio_dev vd;
     char pending[PENDING_MAX]; /* for the guest, not delivered yet (vd.lock) */
     size_t npending;
+    char inbox[INBOX_MAX]; /* from the guest, not taken yet (vd.lock) */
+    size_t ninbox;
+    uint64_t dropped; /* bytes of the guest's that found the inbox full */
 };
 
 /* Copy pending bytes into the receive buffers the guest has offered. */
@@ -55,7 +60,16 @@ static void con_notify(struct virtio_dev *vd, unsigned q)
         deliver(c); /* new receive buffers */
     } else if (q == TXQ) {
         bool any = false;
-        while (virtq_pop(vd, TXQ, &req) == 1) { /* the guest's output: dropped */
+        while (virtq_pop(vd, TXQ, &req) == 1) { /* the guest's output: into the inbox */
+            for (unsigned k = 0; k < req.nout; k++) {
+                size_t n = req.out[k].iov_len, room = INBOX_MAX - c->ninbox;
+                if (n > room) {
+                    c->dropped += n - room;
+                    n = room;
+                }
+                memcpy(c->inbox + c->ninbox, req.out[k].iov_base, n);
+                c->ninbox += n;
+            }
             virtq_push(vd, TXQ, &req, 0);
             any = true;
         }
@@ -150,4 +164,19 @@ bool virtio_console_driver_ready(struct vcon *c)
     bool ready = virtio_running(&c->vd);
     virtio_unlock(&c->vd);
     return ready;
+}
+
+size_t virtio_console_recv_lines(struct vcon *c, char *buf, size_t len, uint64_t *dropped)
+{
+    virtio_lock(&c->vd);
+    size_t n = c->ninbox < len ? c->ninbox : len;
+    while (n > 0 && c->inbox[n - 1] != '\n')
+        n--;
+    if (n == 0 && c->ninbox == INBOX_MAX) n = len < INBOX_MAX ? len : INBOX_MAX; /* no newline */
+    memcpy(buf, c->inbox, n);
+    memmove(c->inbox, c->inbox + n, c->ninbox - n);
+    c->ninbox -= n;
+    if (dropped) *dropped = c->dropped;
+    virtio_unlock(&c->vd);
+    return n;
 }

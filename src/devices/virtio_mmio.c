@@ -70,9 +70,10 @@ static void update_irq(struct virtio_dev *vd)
 void virtio_fail(struct virtio_dev *vd, const char *why)
 {
     assert(virtio_lock_held(vd));
+    static struct log_limit limit; /* a guest may reset and misbehave again, forever */
     if (!(vd->status & VIRTIO_STATUS_NEEDS_RESET))
-        log_warn("virtio device %u at IRQ %u: %s; device needs reset", vd->device_id, vd->irq,
-                 why);
+        log_limited(&limit, LOG_WARN, "virtio device %u at IRQ %u: %s; device needs reset",
+                    vd->device_id, vd->irq, why);
     vd->status |= VIRTIO_STATUS_NEEDS_RESET;
     atomic_fetch_or(&vd->isr, ISR_CONFIG);
     update_irq(vd);
@@ -220,6 +221,13 @@ int virtq_chain(struct virtio_dev *vd, unsigned q, uint16_t head, struct virtq_r
     struct virtqueue *vq = &vd->vq[q];
     if (!vq->ready) return -1;
     return walk_chain(vd, vq, head, r) ? 0 : -1;
+}
+
+bool virtq_has_work(struct virtio_dev *vd, unsigned q)
+{
+    assert(virtio_lock_held(vd) && q < vd->nqueues);
+    struct virtqueue *vq = &vd->vq[q];
+    return vq->ready && virtio_running(vd) && load16(&vq->avail[1]) != vq->last_avail;
 }
 
 void virtq_fill(struct virtio_dev *vd, unsigned q, const struct virtq_req *r, uint32_t written,

@@ -16,6 +16,7 @@
 #include "devices/netdev.h"
 #include "devices/virtio.h"
 #include "lib/log.h"
+#include "lib/threadrole.h"
 #include "machine/machine.h"
 #include "machine/vmstate.h"
 
@@ -62,6 +63,7 @@ struct vnet {
     unsigned pending_head, pending_count;
     struct virtq_req req; /* net thread only */
     struct nic_stats stats;
+    struct iovec txiov[VIRTQ_MAX_SEGS / 2]; /* net thread only */
     uint8_t txbuf[HDR_LEN + NETDEV_MAX_FRAME];
 };
 
@@ -194,33 +196,72 @@ static void flush_pending(struct vnet *v)
 
 /* ---- transmit ---------------------------------------------------------------------- */
 
+/* The frame of a transmit request: its readable buffers minus the header. */
+static int frame_iov(const struct virtq_req *r, struct iovec *v, size_t *len)
+{
+    size_t skip = HDR_LEN;
+    int n = 0;
+    *len = 0;
+    for (unsigned k = 0; k < r->nout; k++) {
+        size_t l = r->out[k].iov_len;
+        if (skip >= l) {
+            skip -= l;
+            continue;
+        }
+        v[n].iov_base = (uint8_t *)r->out[k].iov_base + skip;
+        v[n].iov_len = l - skip;
+        *len += l - skip;
+        n++;
+        skip = 0;
+    }
+    return n;
+}
+
 static void transmit(struct vnet *v)
 {
     struct virtio_dev *vd = &v->vd;
+    struct netdev *nd = v->nd;
     for (;;) {
         virtio_lock(vd);
         int got = virtq_pop(vd, TXQ, &v->req);
         size_t len = 0;
+        bool sent = false;
         if (got == 1) {
             struct virtq_req *r = &v->req;
-            for (unsigned k = 0; k < r->nout; k++) {
-                size_t n = r->out[k].iov_len;
-                if (len + n > sizeof(v->txbuf)) n = sizeof(v->txbuf) - len;
-                memcpy(v->txbuf + len, r->out[k].iov_base, n);
-                len += n;
+            if (nd->ops->sendv) {
+                /* straight from the guest's buffers (they are ours until pushed) */
+                len = 0;
+                int n = frame_iov(r, v->txiov, &len);
+                if (len >= 14 && len <= NETDEV_MAX_FRAME) {
+                    nd->ops->sendv(nd, v->txiov, n, len);
+                    sent = true;
+                }
+                len += HDR_LEN;
+            } else {
+                for (unsigned k = 0; k < r->nout; k++) {
+                    size_t n = r->out[k].iov_len;
+                    if (len + n > sizeof(v->txbuf)) n = sizeof(v->txbuf) - len;
+                    memcpy(v->txbuf + len, r->out[k].iov_base, n);
+                    len += n;
+                }
             }
             virtq_push(vd, TXQ, r, 0);
         }
         if (got != 1) virtq_notify(vd, TXQ);
         virtio_unlock(vd);
-        if (got != 1) return;
-        if (len > HDR_LEN + 14) { /* a header and at least an Ethernet header */
-            v->nd->ops->send(v->nd, v->txbuf + HDR_LEN, len - HDR_LEN);
+        if (got != 1) break;
+        if (!sent && len > HDR_LEN + 14) { /* a header and at least an Ethernet header */
+            nd->ops->send(nd, v->txbuf + HDR_LEN, len - HDR_LEN);
+            sent = true;
+        }
+        if (sent) {
             atomic_fetch_add(&v->stats.tx_packets, 1);
             atomic_fetch_add(&v->stats.tx_bytes, len - HDR_LEN);
-        } else
-            v->nd->tx_dropped++;
+        } else {
+            nd->tx_dropped++;
+        }
     }
+    if (nd->ops->flush) nd->ops->flush(nd); /* one notification for the batch */
 }
 
 /* ---- the NIC's thread ---------------------------------------------------------------- */
@@ -229,7 +270,9 @@ static void *net_thread(void *arg)
 {
     struct vnet *v = arg;
     struct pollfd fds[MAX_POLL];
+    pthread_setname_np(pthread_self(), "vnet");
     while (!atomic_load(&v->quit)) {
+        thread_role(ROLE_NET);
         if (atomic_load(&v->quiet_req)) {
             pthread_mutex_lock(&v->qlock);
             v->quiet_ack = true;

@@ -13,6 +13,7 @@
 
 #include "cpu/hart.h"
 #include "devices/htif.h"
+#include "lib/fileset.h"
 #include "lib/log.h"
 #include "machine/elf.h"
 #include "machine/machine.h"
@@ -42,9 +43,13 @@ struct file {
 
 static int read_file(const char *path, const char *what, struct file *f)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = fileset_open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        log_error("cannot open %s %s: %s", what, path, strerror(errno));
+        if (errno == EACCES && fileset_sealed())
+            log_error("cannot open %s %s: not one of the files kumo-vmm's sandbox was given",
+                      what, path);
+        else
+            log_error("cannot open %s %s: %s", what, path, strerror(errno));
         return -1;
     }
     struct stat st;

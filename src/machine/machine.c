@@ -149,6 +149,12 @@ void *machine_host_ptr(struct machine *m, uint64_t pa, uint64_t len)
     return r && r->host ? r->host + (pa - r->base) : NULL;
 }
 
+void *machine_host_ptr_rw(struct machine *m, uint64_t pa, uint64_t len)
+{
+    const struct region *r = machine_find(m, pa, len);
+    return r && r->host && !r->readonly ? r->host + (pa - r->base) : NULL;
+}
+
 static uint64_t load_host(const uint8_t *p, int size)
 {
     switch (size) {
@@ -174,13 +180,16 @@ bool machine_read(struct machine *m, uint64_t pa, int size, uint64_t *val)
 static void note_ram_store(struct machine *m, uint64_t pa, uint64_t len)
 {
     uint64_t first = ram_page_index(m, pa), last = ram_page_index(m, pa + len - 1);
+    bool code = false;
     for (uint64_t p = first; p <= last; p++) {
         uint8_t f = m->page_flags[p];
         if (f & PAGE_CODE) {
             __atomic_and_fetch(&m->page_flags[p], (uint8_t)~PAGE_CODE, __ATOMIC_RELAXED);
             atomic_fetch_add_explicit(&m->page_gen[p], 1, memory_order_release);
+            code = true;
         }
     }
+    if (code) hart_code_written(m);
 }
 
 bool machine_write(struct machine *m, uint64_t pa, int size, uint64_t val)

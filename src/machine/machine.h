@@ -39,6 +39,7 @@ struct region {
 /* Per-RAM-page flags (machine.page_flags) */
 #define PAGE_CODE  0x01 /* some hart holds decoded instructions from this page */
 #define PAGE_WATCH 0x02 /* stores must take the slow path (HTIF tohost) */
+#define PAGE_WTLB  0x04 /* a hart may hold a write-TLB entry for it (src/cpu/mmu.c) */
 
 enum { ECALL_DONE = 0, ECALL_PARK = 1 };
 
@@ -83,6 +84,7 @@ struct machine {
     int nnics;
     struct balloon *balloon;
     struct vcon *agent; /* virtio console: the host's channel to the guest (shutdown) */
+    struct vinput *power_button; /* virtio input: KEY_POWER (shutdown) */
     struct console *console;
 
     /* Every device the board attached, in attach order, with the object its
@@ -146,6 +148,10 @@ const struct region *machine_find(const struct machine *m, uint64_t pa, uint64_t
 
 /* Host pointer for guest-physical [pa, pa+len) if it is all RAM/ROM, else NULL. */
 void *machine_host_ptr(struct machine *m, uint64_t pa, uint64_t len);
+/* The same for memory the guest may write: RAM only, never the boot ROM
+ * (what the VMM writes on the guest's behalf: page-table A/D bits, SBI
+ * console reads). */
+void *machine_host_ptr_rw(struct machine *m, uint64_t pa, uint64_t len);
 
 /* Physical access for the slow paths (MMIO, misaligned, page walks).
  * Return false on an access fault (nothing mapped, or write to ROM). */

@@ -78,9 +78,19 @@ static void send_ipi(struct hart *self, struct hart *t, void *arg)
     hart_set_irq(t, MIP_SSIP, true);
 }
 
+/* What an RFENCE call asks of each hart (for_harts' argument). */
+struct rfence {
+    bool icache;
+    uint64_t va, size, asid;
+};
+
 static void fence(struct hart *self, struct hart *t, void *arg)
 {
-    hart_remote_fence(self, t, arg != NULL);
+    const struct rfence *f = arg;
+    if (f->icache)
+        hart_remote_fence_i(self, t);
+    else
+        hart_remote_sfence(self, t, f->va, f->size, f->asid);
 }
 
 /* Legacy calls pass a pointer (an S-mode virtual address) to the mask. */
@@ -154,11 +164,14 @@ static void dbcn(struct hart *h, uint64_t fid)
     case 0:   /* write(num_bytes, base_lo, base_hi): physical address */
     case 1: { /* read(num_bytes, base_lo, base_hi) */
         uint64_t len = A(0), pa = A(1);
-        if (A(2) != 0 || !machine_host_ptr(m, pa, len ? len : 1)) {
+        /* read writes guest memory: RAM only, never the boot ROM */
+        uint8_t *p = A(2) != 0 ? NULL
+                     : fid == 0 ? machine_host_ptr(m, pa, len ? len : 1)
+                                : machine_host_ptr_rw(m, pa, len ? len : 1);
+        if (!p) {
             ret(h, SBI_ERR_INVALID_PARAM, 0);
             return;
         }
-        uint8_t *p = machine_host_ptr(m, pa, len ? len : 1);
         if (fid == 0) {
             console_out(h, p, len);
             ret(h, SBI_SUCCESS, len);
@@ -274,10 +287,13 @@ static int legacy(struct hart *h, uint64_t ext)
             A(0) = (uint64_t)SBI_ERR_INVALID_ADDRESS;
             break;
         }
-        if (ext == 4)
+        if (ext == 4) {
             for_harts(h, mask, 0, send_ipi, NULL);
-        else
-            for_harts(h, mask, 0, fence, ext == 5 ? (void *)1 : NULL);
+        } else {
+            /* legacy: a1 start, a2 size (SFENCE.VMA), a3 ASID (SFENCE.VMA.ASID) */
+            struct rfence f = {ext == 5, A(1), A(2), ext == 7 ? A(3) : ~0ull};
+            for_harts(h, mask, 0, fence, &f);
+        }
         A(0) = 0;
         break;
     case 8: machine_stop(m, STOP_POWEROFF, 0); return ECALL_PARK;
@@ -321,7 +337,11 @@ int sbi_ecall(struct hart *h)
             ret(h, SBI_ERR_NOT_SUPPORTED, 0); /* hypervisor fences: no H extension */
             return ECALL_DONE;
         }
-        ret(h, for_harts(h, A(0), A(1), fence, fid == 0 ? (void *)1 : NULL), 0);
+        {
+            /* fid 0: FENCE.I; 1: SFENCE.VMA of [a2, a2 + a3); 2: the same for ASID a4 */
+            struct rfence f = {fid == 0, A(2), A(3), fid == 2 ? A(4) : ~0ull};
+            ret(h, for_harts(h, A(0), A(1), fence, &f), 0);
+        }
         return ECALL_DONE;
     case EXT_HSM: return hsm(h, fid);
     case EXT_SRST:

@@ -15,6 +15,7 @@
 #include "devices/virtio.h"
 #include "devices/virtio_balloon.h"
 #include "devices/virtio_console.h"
+#include "devices/virtio_input.h"
 #include "devices/virtio_rng.h"
 #include "lib/log.h"
 #include "machine/machine.h"
@@ -44,6 +45,10 @@ const struct virt_device virt_devices[] = {
     {{"test",      0x100000,       SYSCON_SIZE,    0},           &syscon_device},
     {{"rtc",       0x101000,       RTC_SIZE,       11},          &rtc_device},
     {{"pvpanic",   0x102000,       PVPANIC_SIZE,   0},           &pvpanic_device},
+    /* a ninth virtio-mmio transport, past QEMU's eight (in the gap before
+     * its fw_cfg at 0x10100000, on the PLIC source QEMU leaves unused):
+     * the power button every VM has (virtio_input.h) */
+    {{"virtio_mmio", 0x10009000,   0x1000,         9},           &virtio_input_device},
 };
 /* clang-format on */
 const size_t virt_ndevices = sizeof(virt_devices) / sizeof(virt_devices[0]);

@@ -469,10 +469,67 @@ static int parse_subnet(struct ctx *c, json_t *j, const char *path, struct net_c
     return nsg_ref(c, cfg, j, path, &sn->nsg);
 }
 
+/* A VNet's "vxlan": {"vni": N, "flood": ["ADDR", ...], "learn": bool}. */
+static int parse_vxlan(struct ctx *c, json_t *vnet, const char *path, struct net_config *cfg,
+                       size_t idx)
+{
+    static const char *const keys[] = {"vni", "flood", "learn", NULL};
+    struct net_vnet *v = &cfg->vnets[idx];
+    char fp[PATH_MAX_LEN], ep[PATH_MAX_LEN];
+    json_t *j = json_object_get(vnet, "vxlan");
+    if (!j) return 0;
+    field_path(fp, path, "vxlan");
+    if (want_object(c, j, fp) < 0 || check_keys(c, j, fp, keys) < 0) return -1;
+    if (!cfg->underlay_addr)
+        return failp(c, fp, "needs the host's underlay address (the top-level \"underlay\": "
+                            "{\"address\": ...}) to send VXLAN from");
+    long long vni;
+    if (get_int(c, j, "vni", fp, true, 1, 0xffffff, &vni, NULL) < 0) return -1;
+    for (size_t k = 0; k < idx; k++)
+        if (cfg->vnets[k].vni == (uint32_t)vni)
+            return failp(c, fp, "vni %lld is already used by vnets[%zu] '%s'", vni, k,
+                         cfg->vnets[k].name);
+    v->vni = (uint32_t)vni;
+    v->learn = true;
+    json_t *learn = json_object_get(j, "learn");
+    if (learn) {
+        field_path(ep, fp, "learn");
+        if (!json_is_boolean(learn))
+            return failp(c, ep, "expected a boolean, not %s", json_type_name(learn));
+        v->learn = json_is_true(learn);
+    }
+    json_t *arr;
+    size_t n;
+    if (get_array(c, j, "flood", fp, false, &arr, &n) < 0) return -1;
+    if (n > NET_VXLAN_FLOOD_MAX) {
+        field_path(ep, fp, "flood");
+        return failp(c, ep, "has %zu addresses; at most %d hosts are allowed", n,
+                     NET_VXLAN_FLOOD_MAX);
+    }
+    if (n && !(v->flood = calloc(n, sizeof(*v->flood)))) return failp(c, fp, "out of memory");
+    for (size_t k = 0; k < n; k++) {
+        json_t *e = json_array_get(arr, k);
+        uint32_t a;
+        index_path(ep, fp, "flood", k);
+        if (!json_is_string(e)) return failp(c, ep, "expected a string, not %s", json_type_name(e));
+        if (net_ip4_parse(json_string_value(e), &a) < 0 || a == 0 || a == 0xffffffffu ||
+            (a >> 28) >= 0xe)
+            return failp(c, ep, "'%.40s' is not a host's unicast IPv4 address",
+                         json_string_value(e));
+        if (a == cfg->underlay_addr)
+            return failp(c, ep, "%s is this host's own underlay address", json_string_value(e));
+        for (size_t q = 0; q < k; q++)
+            if (v->flood[q] == a) return failp(c, ep, "%s is listed twice", json_string_value(e));
+        v->flood[k] = a;
+        v->nflood = k + 1;
+    }
+    return 0;
+}
+
 static int parse_vnet(struct ctx *c, json_t *j, const char *path, struct net_config *cfg,
                       size_t idx)
 {
-    static const char *const keys[] = {"name", "address_space", "dns", "subnets", NULL};
+    static const char *const keys[] = {"name", "address_space", "dns", "subnets", "vxlan", NULL};
     struct net_vnet *v = &cfg->vnets[idx];
     const char *name, *dns;
     char fp[PATH_MAX_LEN], a[NET_CIDR_STRLEN], b[NET_CIDR_STRLEN];
@@ -535,7 +592,7 @@ static int parse_vnet(struct ctx *c, json_t *j, const char *path, struct net_con
         index_path(sp, path, "subnets", k);
         if (parse_subnet(c, json_array_get(arr, k), sp, cfg, v, k) < 0) return -1;
     }
-    return 0;
+    return parse_vxlan(c, j, path, cfg, idx);
 }
 
 static int parse_vnets(struct ctx *c, json_t *doc, struct net_config *cfg)
@@ -707,14 +764,55 @@ static void vm_free(struct net_vm *vm)
     free(vm->location);
     free(vm->resource_group);
     free(vm->user_data);
+    free(vm->admin_username);
+    for (size_t i = 0; i < vm->npublic_keys; i++)
+        free(vm->public_keys[i]);
     free(vm);
+}
+
+/* One line of an authorized_keys file: printable ASCII, 1-NET_VM_KEY_MAX
+ * characters (the key's own syntax is kumod's to check). */
+static int check_key_line(struct ctx *c, const char *s, const char *path)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > NET_VM_KEY_MAX)
+        return failp(c, path, "must be 1-%d characters", NET_VM_KEY_MAX);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+            return failp(c, path, "may only contain printable ASCII characters (one line)");
+    return 0;
+}
+
+static int parse_public_keys(struct ctx *c, json_t *j, const char *path, struct net_vm *vm)
+{
+    char fp[PATH_MAX_LEN];
+    field_path(fp, path, "public_keys");
+    json_t *a = json_object_get(j, "public_keys");
+    if (!a) return 0;
+    if (!json_is_array(a)) return failp(c, fp, "expected an array, not %s", json_type_name(a));
+    if (json_array_size(a) > NET_VM_KEYS_MAX)
+        return failp(c, fp, "%zu keys; at most %d", json_array_size(a), NET_VM_KEYS_MAX);
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v) {
+        char ep[PATH_MAX_LEN + 24];
+        snprintf(ep, sizeof(ep), "%s[%zu]", fp, i);
+        if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+            return failp(c, ep, "expected a string without NUL characters");
+        if (check_key_line(c, json_string_value(v), ep) < 0) return -1;
+        if (!(vm->public_keys[vm->npublic_keys] = dup_or_fail(c, json_string_value(v))))
+            return -1;
+        vm->npublic_keys++;
+    }
+    return 0;
 }
 
 /* The optional "vm" object of a NIC: what the metadata service answers. */
 static int parse_vm(struct ctx *c, json_t *j, const char *path, struct net_nic *nic)
 {
-    static const char *const keys[] = {"name",           "id",        "size", "location",
-                                       "resource_group", "user_data", NULL};
+    static const char *const keys[] = {"name",      "id",          "size",
+                                       "location",  "resource_group", "user_data",
+                                       "admin_username", "public_keys", NULL};
     char fp[PATH_MAX_LEN];
     if (want_object(c, j, path) < 0 || check_keys(c, j, path, keys) < 0) return -1;
     struct net_vm *vm = calloc(1, sizeof(*vm));
@@ -728,6 +826,7 @@ static int parse_vm(struct ctx *c, json_t *j, const char *path, struct net_nic *
         {"name", &vm->name, true},         {"id", &vm->id, false},
         {"size", &vm->size, false},        {"location", &vm->location, false},
         {"resource_group", &vm->resource_group, false}, {"user_data", &vm->user_data, false},
+        {"admin_username", &vm->admin_username, false},
     };
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         const char *s;
@@ -743,16 +842,47 @@ static int parse_vm(struct ctx *c, json_t *j, const char *path, struct net_nic *
         }
         if (!(*fields[i].dst = dup_or_fail(c, s))) return -1;
     }
-    return 0;
+    return parse_public_keys(c, j, path, vm);
 }
 
 static const uint8_t gateway_mac_bytes[6] = {0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc};
+
+/* A NIC's "host": the underlay address of the host it lives on, for a NIC
+ * of a VNet that spans hosts. Such a NIC is reached over VXLAN; its own
+ * host enforces its NSGs, forwards its public IP and answers its metadata,
+ * so it has none of those here, and it needs its address fixed. */
+static int parse_nic_host(struct ctx *c, json_t *j, const char *path, struct net_config *cfg,
+                          struct net_nic *nic)
+{
+    const char *host;
+    char fp[PATH_MAX_LEN];
+    if (get_str(c, j, "host", path, false, &host) < 0) return -1;
+    if (!host) return 0;
+    field_path(fp, path, "host");
+    if (net_ip4_parse(host, &nic->host) < 0 || nic->host == 0 || nic->host == 0xffffffffu ||
+        (nic->host >> 28) >= 0xe)
+        return failp(c, fp, "'%.40s' is not a host's unicast IPv4 address", host);
+    if (nic->host == cfg->underlay_addr)
+        return failp(c, fp, "%s is this host's own underlay address: leave \"host\" out for a "
+                            "NIC on this switch",
+                     host);
+    if (!cfg->vnets[nic->vnet].vni)
+        return failp(c, fp, "the NIC's VNet '%s' has no \"vxlan\" (a VNI): it cannot reach "
+                            "another host",
+                     cfg->vnets[nic->vnet].name);
+    if (!nic->ip_static)
+        return failp(c, path, "a NIC on another host needs its private_ip");
+    if (nic->nsg >= 0 || nic->public_ip >= 0 || nic->vm)
+        return failp(c, path, "a NIC on another host has no nsg, public_ip or vm here (its own "
+                              "host enforces and serves them)");
+    return 0;
+}
 
 static int parse_nic(struct ctx *c, json_t *j, const char *path, struct net_config *cfg,
                      size_t idx)
 {
     static const char *const keys[] = {"id",  "vnet",      "subnet",   "mac", "private_ip",
-                                       "nsg", "public_ip", "hostname", "vm",  NULL};
+                                       "nsg", "public_ip", "hostname", "vm",  "host", NULL};
     struct net_nic *nic = &cfg->nics[idx];
     const char *id, *vnet, *subnet, *mac, *ip, *pip, *hostname;
     char fp[PATH_MAX_LEN], a[NET_IP4_STRLEN], b[NET_IP4_STRLEN], cs[NET_CIDR_STRLEN];
@@ -841,7 +971,7 @@ static int parse_nic(struct ctx *c, json_t *j, const char *path, struct net_conf
         field_path(fp, path, "vm");
         if (parse_vm(c, vm, fp, nic) < 0) return -1;
     }
-    return 0;
+    return parse_nic_host(c, j, path, cfg, nic);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -944,6 +1074,28 @@ static int parse_nics(struct ctx *c, json_t *doc, struct net_config *cfg,
     return allocate_ips(c, cfg, prev);
 }
 
+/* ------------------------------------------------------------ underlay -- */
+
+static int parse_underlay(struct ctx *c, json_t *doc, struct net_config *cfg)
+{
+    static const char *const keys[] = {"address", "port", NULL};
+    json_t *j = json_object_get(doc, "underlay");
+    cfg->underlay_port = NET_VXLAN_PORT;
+    if (!j) return 0;
+    if (want_object(c, j, "underlay") < 0 || check_keys(c, j, "underlay", keys) < 0) return -1;
+    const char *addr;
+    if (get_str(c, j, "address", "underlay", true, &addr) < 0) return -1;
+    if (net_ip4_parse(addr, &cfg->underlay_addr) < 0 || cfg->underlay_addr == 0 ||
+        cfg->underlay_addr == 0xffffffffu || (cfg->underlay_addr >> 28) >= 0xe)
+        return failp(c, "underlay.address", "'%.40s' is not a unicast IPv4 address of this host",
+                     addr);
+    long long port;
+    bool present;
+    if (get_int(c, j, "port", "underlay", false, 1, 65535, &port, &present) < 0) return -1;
+    if (present) cfg->underlay_port = (uint16_t)port;
+    return 0;
+}
+
 /* ----------------------------------------------------------- conntrack -- */
 
 static int parse_conntrack(struct ctx *c, json_t *doc, struct net_config *cfg)
@@ -988,13 +1140,15 @@ struct net_config *net_config_empty(void)
 int net_config_load(json_t *doc, const struct net_config *prev, struct net_config **out,
                     char *err, size_t errlen)
 {
-    static const char *const keys[] = {"vnets", "nsgs", "nics", "public_ips", "conntrack", NULL};
+    static const char *const keys[] = {"vnets",     "nsgs",     "nics", "public_ips",
+                                       "conntrack", "underlay", NULL};
     struct ctx c = {err, errlen};
     *out = NULL;
     if (want_object(&c, doc, "configuration") < 0 || check_keys(&c, doc, "", keys) < 0) return -1;
     struct net_config *cfg = calloc(1, sizeof(*cfg));
     if (!cfg) return failp(&c, "", "out of memory");
-    if (parse_conntrack(&c, doc, cfg) < 0 || parse_nsgs(&c, doc, cfg) < 0 ||
+    if (parse_conntrack(&c, doc, cfg) < 0 || parse_underlay(&c, doc, cfg) < 0 ||
+        parse_nsgs(&c, doc, cfg) < 0 ||
         parse_vnets(&c, doc, cfg) < 0 || parse_pips(&c, doc, cfg) < 0 ||
         parse_nics(&c, doc, cfg, prev) < 0) {
         net_config_free(cfg);
@@ -1029,6 +1183,7 @@ void net_config_free(struct net_config *cfg)
         for (size_t s = 0; s < v->nsubnets; s++) free(v->subnets[s].name);
         free(v->subnets);
         free(v->spaces);
+        free(v->flood);
         free(v->name);
     }
     free(cfg->vnets);
@@ -1074,6 +1229,13 @@ int net_config_nic_by_ip(const struct net_config *cfg, size_t v, uint32_t ip)
 {
     for (size_t i = 0; i < cfg->nnics; i++)
         if (cfg->nics[i].vnet == v && cfg->nics[i].ip == ip) return (int)i;
+    return -1;
+}
+
+int net_config_vnet_by_vni(const struct net_config *cfg, uint32_t vni)
+{
+    for (size_t i = 0; vni && i < cfg->nvnets; i++)
+        if (cfg->vnets[i].vni == vni) return (int)i;
     return -1;
 }
 

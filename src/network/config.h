@@ -30,6 +30,9 @@
     0xa83f8101u /* 168.63.129.1: the source of forwarded connections from the host itself */
 #define NET_PLATFORM_DNS 0xa83f8110u /* 168.63.129.16 */
 
+#define NET_VXLAN_PORT      4789 /* IANA's VXLAN port (RFC 7348) */
+#define NET_VXLAN_FLOOD_MAX 64   /* hosts a VNet's broadcasts are replicated to */
+
 #define NET_NAME_MAX     80
 #define NET_HOSTNAME_MAX 63
 
@@ -47,12 +50,23 @@ struct net_vnet {
     uint32_t dns;
     struct net_subnet *subnets;
     size_t nsubnets;
+    /* VXLAN between hosts (docs/network.md "Between hosts: VXLAN"): the
+     * VNet's VNI (0: the VNet lives on this host alone), the underlay
+     * addresses its broadcasts are replicated to (the VNet's other hosts),
+     * and whether endpoints not in the configuration are learned from what
+     * arrives over VXLAN. */
+    uint32_t vni;
+    uint32_t *flood;
+    size_t nflood;
+    bool learn;
 };
 
 /* What the metadata service tells a VM about itself (a NIC's "vm" object).
  * Strings are NULL when absent, except name. */
 #define NET_VM_TEXT_MAX      128
 #define NET_USER_DATA_MAX    65536 /* decoded bytes */
+#define NET_VM_KEYS_MAX      16    /* public keys of the admin user */
+#define NET_VM_KEY_MAX       8192  /* characters of one key line */
 struct net_vm {
     char *name;
     char *id;             /* instance id, [A-Za-z0-9._-] */
@@ -60,6 +74,9 @@ struct net_vm {
     char *location;
     char *resource_group;
     char *user_data;      /* base64 (RFC 4648, padded), "" or NULL: none */
+    char *admin_username; /* the account provisioning makes, NULL: none */
+    char *public_keys[NET_VM_KEYS_MAX]; /* its SSH keys, one line each */
+    size_t npublic_keys;
 };
 
 struct net_nic {
@@ -72,7 +89,13 @@ struct net_nic {
     int public_ip;       /* -1: none */
     char *hostname;      /* NULL: none */
     struct net_vm *vm;   /* NULL: none */
+    uint32_t host;       /* a remote NIC: the underlay address of its host; 0: on this switch */
 };
+
+static inline bool net_nic_remote(const struct net_nic *n)
+{
+    return n->host != 0;
+}
 
 struct net_pip_port {
     uint16_t host_port, nic_port;
@@ -97,6 +120,10 @@ struct net_config {
     struct net_public_ip *pips;
     size_t npips;
     struct ct_limits conntrack;
+    /* The host's underlay: the address and UDP port the switch exchanges
+     * VXLAN with other hosts on (address 0: no VXLAN). */
+    uint32_t underlay_addr;
+    uint16_t underlay_port;
     json_t *doc;
 };
 
@@ -124,5 +151,8 @@ int net_config_find_nsg(const struct net_config *cfg, const char *name);
 int net_config_nic_by_ip(const struct net_config *cfg, size_t v, uint32_t ip);
 
 bool net_vnet_contains(const struct net_vnet *v, uint32_t ip);
+
+/* The VNet whose VNI is vni, or -1. */
+int net_config_vnet_by_vni(const struct net_config *cfg, uint32_t vni);
 
 #endif

@@ -2,7 +2,7 @@
  * conntrack.c - the bounded flow table of conntrack.h: a chained hash table
  * keyed with SipHash-2-4 under a per-table random key, plus two LRU lists
  * (flows without a reply yet, and assured flows) that give the eviction
- * order.
+ * order, and one LRU list per owner for its quota.
  */
 #include "network/conntrack.h"
 
@@ -20,6 +20,14 @@ struct lru {
     struct ct_entry *head, *tail;
 };
 
+struct owner {
+    struct ct_entry *head, *tail; /* linked through olru_* */
+    uint32_t count;
+};
+
+#define MAX_OWNERS 65536
+#define SCAN_UNREPLIED 32 /* entries of an owner's list examined for an unreplied one */
+
 struct ct_table {
     struct ct_limits lim;
     struct ct_entry **buckets;
@@ -28,6 +36,9 @@ struct ct_table {
     struct lru lru[2]; /* [0] unassured, [1] assured */
     size_t count;
     size_t sweep;      /* next bucket ct_expire examines */
+    struct owner *owners;
+    size_t nowners;
+    uint32_t quota;
     uint64_t created, evicted, expired;
 };
 
@@ -160,6 +171,51 @@ static void lru_push(struct ct_table *t, struct ct_entry *e)
     l->head = e;
 }
 
+static void owner_unlink(struct ct_table *t, struct ct_entry *e)
+{
+    if (e->owner < 0 || (size_t)e->owner >= t->nowners) return;
+    struct owner *o = &t->owners[e->owner];
+    if (e->olru_prev)
+        e->olru_prev->olru_next = e->olru_next;
+    else
+        o->head = e->olru_next;
+    if (e->olru_next)
+        e->olru_next->olru_prev = e->olru_prev;
+    else
+        o->tail = e->olru_prev;
+    e->olru_prev = e->olru_next = NULL;
+    o->count--;
+}
+
+static void owner_push(struct ct_table *t, struct ct_entry *e)
+{
+    if (e->owner < 0 || (size_t)e->owner >= t->nowners) return;
+    struct owner *o = &t->owners[e->owner];
+    e->olru_prev = NULL;
+    e->olru_next = o->head;
+    if (o->head)
+        o->head->olru_prev = e;
+    else
+        o->tail = e;
+    o->head = e;
+    o->count++;
+}
+
+/* Room for owner index i; false if it cannot be made (then the flow has no owner). */
+static bool owner_slot(struct ct_table *t, int i)
+{
+    if (i < 0 || i >= MAX_OWNERS) return false;
+    if ((size_t)i < t->nowners) return true;
+    size_t n = t->nowners ? t->nowners : 16;
+    while (n <= (size_t)i) n *= 2;
+    struct owner *o = realloc(t->owners, n * sizeof(*o));
+    if (!o) return false;
+    memset(o + t->nowners, 0, (n - t->nowners) * sizeof(*o));
+    t->owners = o;
+    t->nowners = n;
+    return true;
+}
+
 static void bucket_unlink(struct ct_table *t, struct ct_entry *e)
 {
     struct ct_entry **pp = &t->buckets[bucket_of(t, &e->key)];
@@ -172,13 +228,34 @@ void ct_remove(struct ct_table *t, struct ct_entry *e)
 {
     bucket_unlink(t, e);
     lru_unlink(t, e);
+    owner_unlink(t, e);
     free(e);
     t->count--;
 }
 
+/* An owner's least recently used flow, preferring one without a reply. */
+static struct ct_entry *owner_victim(struct ct_table *t, int owner)
+{
+    struct owner *o = &t->owners[owner];
+    int n = 0;
+    for (struct ct_entry *e = o->tail; e && n < SCAN_UNREPLIED; e = e->olru_prev, n++)
+        if (!e->on_assured) return e;
+    return o->tail;
+}
+
 static void evict_one(struct ct_table *t)
 {
-    struct ct_entry *victim = t->lru[0].tail ? t->lru[0].tail : t->lru[1].tail;
+    /* from the owner holding the most; without owners, the global order */
+    struct ct_entry *victim = NULL;
+    uint32_t most = 0;
+    int who = -1;
+    for (size_t i = 0; i < t->nowners; i++)
+        if (t->owners[i].count > most) {
+            most = t->owners[i].count;
+            who = (int)i;
+        }
+    if (who >= 0) victim = owner_victim(t, who);
+    if (!victim) victim = t->lru[0].tail ? t->lru[0].tail : t->lru[1].tail;
     if (!victim) return;
     ct_remove(t, victim);
     t->evicted++;
@@ -222,6 +299,7 @@ void ct_destroy(struct ct_table *t)
         }
     }
     free(t->buckets);
+    free(t->owners);
     free(t);
 }
 
@@ -283,10 +361,33 @@ static uint64_t timeout_ms(const struct ct_table *t, enum ct_state s)
 struct ct_entry *ct_add(struct ct_table *t, const struct ct_key *k, uint8_t tcp_flags,
                         uint64_t now)
 {
+    return ct_add_owned(t, k, tcp_flags, now, -1);
+}
+
+void ct_set_quota(struct ct_table *t, uint32_t quota)
+{
+    t->quota = quota;
+}
+
+uint32_t ct_owner_count(const struct ct_table *t, int owner)
+{
+    return owner >= 0 && (size_t)owner < t->nowners ? t->owners[owner].count : 0;
+}
+
+struct ct_entry *ct_add_owned(struct ct_table *t, const struct ct_key *k, uint8_t tcp_flags,
+                              uint64_t now, int owner)
+{
+    if (!owner_slot(t, owner)) owner = -1;
+    /* an owner at its quota pays with its own flows */
+    while (owner >= 0 && t->quota && t->owners[owner].count >= t->quota) {
+        ct_remove(t, owner_victim(t, owner));
+        t->evicted++;
+    }
     while (t->count >= t->lim.max_entries && t->count > 0) evict_one(t);
     struct ct_entry *e = calloc(1, sizeof(*e));
     if (!e) return NULL;
     e->key = *k;
+    e->owner = owner;
     switch (k->proto) {
     case NET_IPPROTO_TCP:
         e->state = (tcp_flags & (NET_TCP_SYN | NET_TCP_ACK)) == NET_TCP_SYN ? CT_TCP_SYN_SENT
@@ -301,6 +402,7 @@ struct ct_entry *ct_add(struct ct_table *t, const struct ct_key *k, uint8_t tcp_
     e->hnext = t->buckets[i];
     t->buckets[i] = e;
     lru_push(t, e);
+    owner_push(t, e);
     t->count++;
     t->created++;
     return e;
@@ -342,6 +444,8 @@ void ct_update(struct ct_table *t, struct ct_entry *e, bool reply, uint8_t tcp_f
     e->expires = now + timeout_ms(t, e->state);
     lru_unlink(t, e);
     lru_push(t, e);
+    owner_unlink(t, e);
+    owner_push(t, e);
 }
 
 size_t ct_expire(struct ct_table *t, uint64_t now, size_t budget)
@@ -355,6 +459,7 @@ size_t ct_expire(struct ct_table *t, uint64_t now, size_t budget)
             if (e->expires <= now) {
                 *pp = e->hnext;
                 lru_unlink(t, e);
+                owner_unlink(t, e);
                 free(e);
                 t->count--;
                 t->expired++;

@@ -9,10 +9,14 @@
  * teardown (SYN, SYN+ACK, established, FIN, RST); UDP and ICMP entries live
  * until an idle timeout.
  *
- * The table is bounded: at most max_entries flows. When it is full a new flow
- * evicts the least recently used flow that has not seen a reply (a SYN
- * flood only evicts itself), and only if there is none the least recently
- * used established one. The bucket array is sized once from max_entries and
+ * The table is bounded: at most max_entries flows. Each flow has an owner
+ * (the NIC that sent its first packet, or received it from outside) and
+ * each owner at most a quota of flows (ct_set_quota: kumo-switch gives each
+ * NIC of a VNet an equal share): an owner at its quota evicts its own least
+ * recently used flow, preferring one that never saw a reply, so one VM
+ * cannot evict another's flows. When the whole table is full the flow is
+ * taken from the owner holding the most (the same preference); a table
+ * without owners evicts in the order above. The bucket array is sized once from max_entries and
  * the hash is keyed with a random secret, so a guest can neither exhaust host
  * memory nor aim collisions at a bucket.
  *
@@ -60,6 +64,8 @@ struct ct_entry {
     /* table links */
     struct ct_entry *hnext;
     struct ct_entry *lru_prev, *lru_next;
+    struct ct_entry *olru_prev, *olru_next; /* the owner's list, most recent first */
+    int owner;                              /* -1: none */
     bool on_assured;
 };
 
@@ -92,6 +98,16 @@ struct ct_entry *ct_find(struct ct_table *t, const struct ct_key *k, uint64_t no
  * accounts the packet with ct_update(). */
 struct ct_entry *ct_add(struct ct_table *t, const struct ct_key *k, uint8_t tcp_flags,
                         uint64_t now);
+/* The same, charged to owner (0 or more; -1: none) and its quota. */
+struct ct_entry *ct_add_owned(struct ct_table *t, const struct ct_key *k, uint8_t tcp_flags,
+                              uint64_t now, int owner);
+
+/* At most quota flows per owner (0: no quota). Owners above it keep their
+ * flows until they add one (then they evict their own) or they expire. */
+void ct_set_quota(struct ct_table *t, uint32_t quota);
+
+/* Flows owner holds now. */
+uint32_t ct_owner_count(const struct ct_table *t, int owner);
 
 /* Account a packet of e: counters, TCP state, timeout, recency. */
 void ct_update(struct ct_table *t, struct ct_entry *e, bool reply, uint8_t tcp_flags,

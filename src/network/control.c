@@ -5,6 +5,7 @@
  * exactly like set_config: there is one validator and one apply path.
  */
 #include "network/control.h"
+#include "network/vxlan.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -66,6 +67,7 @@ json_t *ctl_nic_status(struct sw *sw, size_t i)
     json_object_set_new(o, "dns", jip(v->dns));
     json_object_set_new(o, "ip_allocated", json_boolean(!n->ip_static));
     json_object_set_new(o, "connected", json_boolean(sw->nics[i].port >= 0));
+    if (net_nic_remote(n)) json_object_set_new(o, "host", jip(n->host));
     return o;
 }
 
@@ -139,11 +141,25 @@ json_t *ctl_counters(struct sw *sw)
         json_object_set_new(nat, "drops", drops_object(vr->nat.drops));
         json_object_set_new(o, "conntrack", ct);
         json_object_set_new(o, "nat", nat);
+        if (cfg->vnets[i].vni) {
+            json_t *vx = json_object();
+            json_object_set_new(vx, "vni", jint(cfg->vnets[i].vni));
+            json_object_set_new(vx, "rx_packets", jint(vr->vx.rx_packets));
+            json_object_set_new(vx, "rx_bytes", jint(vr->vx.rx_bytes));
+            json_object_set_new(vx, "tx_packets", jint(vr->vx.tx_packets));
+            json_object_set_new(vx, "tx_bytes", jint(vr->vx.tx_bytes));
+            json_object_set_new(vx, "floods", jint(vr->vx.floods));
+            json_object_set_new(vx, "learned", jint(vr->vx.learned));
+            json_object_set_new(vx, "endpoints", jint(vr->learned ? vr->learned->n : 0));
+            json_object_set_new(vx, "drops", drops_object(vr->vx.drops));
+            json_object_set_new(o, "vxlan", vx);
+        }
         json_object_set_new(vnets, cfg->vnets[i].name, o);
     }
     json_object_set_new(r, "ports", ports);
     json_object_set_new(r, "nsgs", nsgs);
     json_object_set_new(r, "vnets", vnets);
+    json_object_set_new(r, "vxlan_no_vnet", jint(sw->vxlan_no_vnet));
     return r;
 }
 
@@ -327,6 +343,20 @@ static json_t *handle(struct ctl_env *env, json_t *req)
         if (i < 0) return error_response("there is no nic '%.80s'", json_string_value(id));
         json_t *r = ok_response();
         json_object_set_new(r, "nic", ctl_nic_status(sw, (size_t)i));
+        return r;
+    }
+    if (!strcmp(op, "provisioning")) {
+        json_t *id = json_object_get(req, "nic"), *clear = json_object_get(req, "clear");
+        if (!json_is_string(id)) return error_response("provisioning needs \"nic\" (a string)");
+        if (clear && !json_is_boolean(clear))
+            return error_response("provisioning: \"clear\" is true or false");
+        int i = net_config_find_nic(sw->cfg, json_string_value(id));
+        if (i < 0) return error_response("there is no nic '%.80s'", json_string_value(id));
+        struct sw_nic_rt *rt = &sw->nics[i];
+        json_t *r = ok_response();
+        json_object_set_new(r, "events", rt->reports ? json_deep_copy(rt->reports) : json_array());
+        json_object_set_new(r, "seq", jint(rt->report_seq));
+        if (json_is_true(clear)) json_array_clear(rt->reports);
         return r;
     }
     if (!strcmp(op, "counters")) {

@@ -2,8 +2,9 @@
  * control.h - kumo-switch's control protocol: one JSON object per line in,
  * one JSON object per line out (docs/network.md, "Control protocol").
  * Operations: ping, set_config, get_config, add_/update_/remove_ for vnet,
- * nsg, nic and public_ip, nics, counters, flows. Every response has "ok";
- * failures have "error"; a request's "id", if any, is echoed.
+ * nsg, nic and public_ip, nics, provisioning, counters, flows. Every
+ * response has "ok"; failures have "error"; a request's "id", if any, is
+ * echoed.
  *
  * This file only turns requests into calls on the switch; applying a new
  * configuration (which also involves the NAT) is the caller's callback, so

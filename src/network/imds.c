@@ -53,6 +53,26 @@ static bool same_vm(const struct net_vm *a, const struct net_vm *b)
     return !strcmp(ga, gb);
 }
 
+/* compute.osProfile and compute.publicKeys, as Azure's metadata service
+ * has them: the admin account provisioning makes and its SSH keys (with the
+ * authorized_keys path Azure reports). */
+static void add_os_profile(json_t *compute, const struct net_vm *vm, const char *computer)
+{
+    const char *user = vm && vm->admin_username ? vm->admin_username : "";
+    json_object_set_new(compute, "osProfile",
+                        json_pack("{s:s,s:s,s:s}", "adminUsername", user, "computerName",
+                                  computer ? computer : "", "disablePasswordAuthentication",
+                                  "true"));
+    json_t *keys = json_array();
+    for (size_t i = 0; vm && *user && i < vm->npublic_keys; i++) {
+        char path[NET_VM_TEXT_MAX + 64];
+        snprintf(path, sizeof(path), "/home/%s/.ssh/authorized_keys", user);
+        json_array_append_new(keys, json_pack("{s:s,s:s}", "keyData", vm->public_keys[i],
+                                              "path", path));
+    }
+    json_object_set_new(compute, "publicKeys", keys);
+}
+
 json_t *imds_document(const struct net_config *cfg, size_t nic)
 {
     if (nic >= cfg->nnics) return NULL;
@@ -64,6 +84,7 @@ json_t *imds_document(const struct net_config *cfg, size_t nic)
         str_or_empty(vm ? vm->location : NULL), "resourceGroupName",
         str_or_empty(vm ? vm->resource_group : NULL), "computerName", str_or_empty(n->hostname),
         "osType", "Linux", "userData", str_or_empty(vm ? vm->user_data : NULL));
+    add_os_profile(compute, vm, n->hostname);
     /* the asking NIC first, then the VM's other NICs in configuration order */
     json_t *ifaces = json_array();
     json_array_append_new(ifaces, interface_json(cfg, n));
@@ -82,6 +103,8 @@ static int respond(uint8_t **resp, size_t *resp_len, int status, const char *typ
                          : status == 400 ? "Bad Request"
                          : status == 404 ? "Not Found"
                          : status == 405 ? "Method Not Allowed"
+                         : status == 411 ? "Length Required"
+                         : status == 413 ? "Content Too Large"
                          : status == 431 ? "Request Header Fields Too Large"
                                          : "Internal Server Error";
     char head[512];
@@ -251,11 +274,75 @@ static int serve(const struct net_config *cfg, size_t nic, char *target, uint8_t
     return r;
 }
 
+/* ------------------------------------------------ provisioning report -- */
+
+static const char report_path[] = "/kumo/v1/provisioning";
+
+/* A copy of s of at most max characters, printable ASCII only (others
+ * become '?'); NULL if s is not a string. */
+static json_t *clean_string(json_t *s, size_t max)
+{
+    if (!json_is_string(s)) return NULL;
+    size_t n = json_string_length(s);
+    if (n > max) n = max;
+    char buf[IMDS_REPORT_TEXT_MAX + 1];
+    const char *v = json_string_value(s);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (unsigned char)v[i] >= 0x20 && (unsigned char)v[i] < 0x7f ? v[i] : '?';
+    buf[n] = 0;
+    return json_string(buf);
+}
+
+/* The report in body (n bytes): 1 with *event (a stage's event) or NULL (a
+ * module's, dropped); 0 with *why when it is not a valid event. */
+static int parse_report(const uint8_t *body, size_t n, json_t **event, const char **why)
+{
+    *event = NULL;
+    json_error_t err;
+    json_t *j = json_loadb((const char *)body, n, JSON_REJECT_DUPLICATES, &err);
+    if (!j || !json_is_object(j)) {
+        json_decref(j);
+        *why = "Bad request. The body must be a JSON object";
+        return 0;
+    }
+    json_t *name = json_object_get(j, "name"), *type = json_object_get(j, "event_type");
+    json_t *result = json_object_get(j, "result");
+    const char *nm = json_string_value(name), *ty = json_string_value(type);
+    const char *rs = json_string_value(result);
+    int ok = 0;
+    if (!nm || !json_string_length(name) || json_string_length(name) > 64) {
+        *why = "Bad request. name: a string of 1-64 characters";
+    } else if (!ty || (strcmp(ty, "start") && strcmp(ty, "finish"))) {
+        *why = "Bad request. event_type: start or finish";
+    } else if (result &&
+               (!rs || (strcmp(rs, "SUCCESS") && strcmp(rs, "WARN") && strcmp(rs, "FAIL")))) {
+        *why = "Bad request. result: SUCCESS, WARN or FAIL";
+    } else if (!strcmp(ty, "finish") && !result) {
+        *why = "Bad request. A finish event needs a result";
+    } else {
+        ok = 1;
+        if (!strchr(nm, '/')) { /* a whole stage */
+            json_t *e = json_object();
+            json_object_set_new(e, "name", clean_string(name, 64));
+            json_object_set_new(e, "event_type", json_string(ty));
+            if (rs) json_object_set_new(e, "result", json_string(rs));
+            json_t *d = clean_string(json_object_get(j, "description"), IMDS_REPORT_TEXT_MAX);
+            json_object_set_new(e, "description", d ? d : json_string(""));
+            json_t *o = clean_string(json_object_get(j, "origin"), 32);
+            json_object_set_new(e, "origin", o ? o : json_string(""));
+            *event = e;
+        }
+    }
+    json_decref(j);
+    return ok;
+}
+
 int imds_http(const struct net_config *cfg, size_t nic, const uint8_t *req, size_t len,
-              bool final, bool full, uint8_t **resp, size_t *resp_len)
+              bool final, bool full, uint8_t **resp, size_t *resp_len, json_t **report)
 {
     *resp = NULL;
     *resp_len = 0;
+    if (report) *report = NULL;
     if (nic >= cfg->nnics) return -1;
     /* leading empty lines are ignored (RFC 9112 2.2); find the empty line
      * that ends the header */
@@ -325,7 +412,9 @@ int imds_http(const struct net_config *cfg, size_t nic, const uint8_t *req, size
         goto out;
     }
     /* header fields */
-    bool metadata = false, forwarded = false;
+    bool metadata = false, forwarded = false, has_length = false, bad_length = false;
+    bool chunked = false;
+    unsigned long long content_length = 0;
     for (char *h = strtok_r(NULL, "\n", &save); h; h = strtok_r(NULL, "\n", &save)) {
         size_t hl = strlen(h);
         if (hl && h[hl - 1] == '\r') h[--hl] = 0;
@@ -348,8 +437,46 @@ int imds_http(const struct net_config *cfg, size_t nic, const uint8_t *req, size
         char *value = trim(colon + 1);
         if (!strcasecmp(h, "Metadata") && !strcasecmp(value, "true")) metadata = true;
         if (!strcasecmp(h, "X-Forwarded-For")) forwarded = true;
+        if (!strcasecmp(h, "Transfer-Encoding")) chunked = true;
+        if (!strcasecmp(h, "Content-Length")) {
+            char *e;
+            unsigned long long v = strtoull(value, &e, 10);
+            if (value[0] < '0' || value[0] > '9' || *e || (has_length && v != content_length))
+                bad_length = true;
+            has_length = true;
+            content_length = v;
+        }
     }
-    if (strcmp(method, "GET")) {
+    char *query = strchr(target, '?');
+    size_t tlen = query ? (size_t)(query - target) : strlen(target);
+    bool to_report = tlen == sizeof(report_path) - 1 && !strncmp(target, report_path, tlen);
+    if (!strcmp(method, "POST") && to_report) {
+        if (forwarded) {
+            r = http_error(resp, resp_len, 400,
+                           "Bad request. X-Forwarded-For header is not allowed");
+        } else if (chunked || bad_length) {
+            r = http_error(resp, resp_len, 400,
+                           "Bad request. Send the body with one Content-Length");
+        } else if (!has_length) {
+            r = http_error(resp, resp_len, 411, "Length required");
+        } else if (content_length > IMDS_REPORT_MAX) {
+            r = http_error(resp, resp_len, 413, "A report is at most 2048 bytes");
+        } else if (len - end < content_length) {
+            r = final ? http_error(resp, resp_len, 400, "Bad request. Incomplete body") : 0;
+        } else {
+            json_t *event = NULL;
+            const char *why = NULL;
+            if (!parse_report(req + end, (size_t)content_length, &event, &why)) {
+                r = http_error(resp, resp_len, 400, why);
+            } else {
+                r = respond(resp, resp_len, 200, "application/json; charset=utf-8", "{}", 2);
+                if (report && r == 1)
+                    *report = event;
+                else
+                    json_decref(event);
+            }
+        }
+    } else if (strcmp(method, "GET") || to_report) {
         r = http_error(resp, resp_len, 405, "Method not allowed");
     } else if (forwarded) {
         r = http_error(resp, resp_len, 400, "Bad request. X-Forwarded-For header is not allowed");

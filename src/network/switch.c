@@ -6,6 +6,8 @@
 #include "network/switch.h"
 
 #include "network/dhcp.h"
+#include "network/switch_priv.h"
+#include "network/vxlan.h"
 #include "network/dns.h"
 #include "network/imds.h"
 #include "network/tcpserv.h"
@@ -23,7 +25,7 @@ const char *sw_drop_name(enum sw_drop d)
 {
     static const char *const names[SW_DROP_COUNT] = {
         "malformed", "spoofed", "unsupported", "broadcast", "no_route",
-        "ttl",       "policy",  "port_down",   "port_full",
+        "ttl",       "policy",  "port_down",   "port_full", "egress",
     };
     return (unsigned)d < SW_DROP_COUNT ? names[d] : "?";
 }
@@ -39,18 +41,24 @@ struct sw *sw_create(void)
         free(sw);
         return NULL;
     }
+    egress_init(&sw->egress);
     return sw;
 }
 
 static void free_runtime(struct sw_vnet_rt *vnets, size_t n)
 {
-    for (size_t i = 0; i < n; i++) ct_destroy(vnets[i].ct);
+    for (size_t i = 0; vnets && i < n; i++) {
+        ct_destroy(vnets[i].ct);
+        vx_table_free(vnets[i].learned);
+    }
     free(vnets);
 }
 
 static void free_imds(struct sw_nic_rt *nics, size_t n)
 {
     for (size_t i = 0; nics && i < n; i++) {
+        json_decref(nics[i].reports);
+        nics[i].reports = NULL;
         if (!nics[i].imds) continue;
         tcps_clear(nics[i].imds);
         free(nics[i].imds);
@@ -85,21 +93,44 @@ int sw_apply(struct sw *sw, struct net_config *cfg)
         if (o < 0) continue;
         vnets[i] = sw->vnets[o];
         sw->vnets[o].ct = NULL;
+        sw->vnets[o].learned = NULL;
         ct_set_limits(vnets[i].ct, &cfg->conntrack); /* on failure it keeps its size */
     }
     for (size_t i = 0; i < cfg->nnics; i++) {
         const struct net_nic *n = &cfg->nics[i];
         int o = net_config_find_nic(old, n->id);
         nics[i].port = -1;
+        nics[i].ct_owner = -1;
         if (o < 0) continue;
         const struct net_nic *on = &old->nics[o];
         nics[i].st = sw->nics[o].st;
+        nics[i].reports = sw->nics[o].reports; /* a NIC's reports follow its id */
+        nics[i].report_seq = sw->nics[o].report_seq;
+        sw->nics[o].reports = NULL;
         if (!memcmp(on->mac, n->mac, 6) &&
             !strcmp(old->vnets[on->vnet].name, cfg->vnets[n->vnet].name)) {
             nics[i].port = sw->nics[o].port;
+            nics[i].ct_owner = sw->nics[o].ct_owner;
             nics[i].imds = sw->nics[o].imds; /* open metadata connections go on */
             sw->nics[o].imds = NULL;
         }
+    }
+    /* conntrack quota slots: new NICs take the lowest one free in their VNet */
+    for (size_t i = 0; i < cfg->nnics; i++) {
+        if (nics[i].ct_owner >= 0) continue;
+        for (int slot = 0; nics[i].ct_owner < 0; slot++) {
+            bool used = false;
+            for (size_t j = 0; j < cfg->nnics && !used; j++)
+                used = j != i && cfg->nics[j].vnet == cfg->nics[i].vnet &&
+                       nics[j].ct_owner == slot;
+            if (!used) nics[i].ct_owner = slot;
+        }
+    }
+    for (size_t v = 0; v < cfg->nvnets; v++) {
+        uint32_t n = 0;
+        for (size_t i = 0; i < cfg->nnics; i++) n += cfg->nics[i].vnet == v;
+        uint32_t max = cfg->conntrack.max_entries;
+        ct_set_quota(vnets[v].ct, n ? (max / n ? max / n : 1) : 0);
     }
     for (size_t i = 0; i < cfg->nnsgs; i++) {
         int o = net_config_find_nsg(old, cfg->nsgs[i].name);
@@ -122,19 +153,22 @@ fail:
 
 void sw_tick(struct sw *sw, uint64_t now_ms)
 {
-    for (size_t i = 0; i < sw->cfg->nvnets; i++)
+    for (size_t i = 0; i < sw->cfg->nvnets; i++) {
         if (sw->vnets[i].ct) ct_expire(sw->vnets[i].ct, now_ms, 256);
+        vx_table_expire(sw->vnets[i].learned, now_ms);
+    }
 }
 
 /* --------------------------------------------------------------- output -- */
 
-static uint8_t *emit(struct sw_out *out, enum sw_dest dest, size_t index, size_t len)
+uint8_t *sw_emit(struct sw_out *out, enum sw_dest dest, size_t index, size_t len)
 {
     if (out->n >= SW_OUT_MAX || len > NET_FRAME_MAX || len > SW_OUT_BYTES - out->used)
         return NULL;
     struct sw_out_frame *o = &out->f[out->n];
     o->dest = dest;
     o->index = index;
+    o->host = 0;
     o->len = len;
     o->data = out->buf + out->used;
     out->used += (len + 7) & ~(size_t)7;
@@ -143,17 +177,20 @@ static uint8_t *emit(struct sw_out *out, enum sw_dest dest, size_t index, size_t
     return o->data;
 }
 
-/* Forward the IP packet of f (without Ethernet padding) with new MACs. */
-static void forward(struct sw_out *out, enum sw_dest dest, size_t index, const struct net_frame *f,
-                    const uint8_t dst_mac[6], bool routed)
+/* Forward the IP packet of f (without Ethernet padding) with new MACs;
+ * host: the underlay address for SW_TO_VXLAN. */
+uint8_t *sw_forward(struct sw_out *out, enum sw_dest dest, size_t index, uint32_t host,
+                    const struct net_frame *f, const uint8_t dst_mac[6], bool routed)
 {
     size_t len = NET_ETH_HLEN + f->ip_len;
-    uint8_t *b = emit(out, dest, index, len);
-    if (!b) return;
+    uint8_t *b = sw_emit(out, dest, index, len);
+    if (!b) return NULL;
+    out->f[out->n - 1].host = host;
     memcpy(b, f->data, len);
     memcpy(b, dst_mac, 6);
     memcpy(b + 6, routed ? sw_gateway_mac : f->src_mac, 6);
     if (routed) net_ip_dec_ttl(b + NET_ETH_HLEN);
+    return b;
 }
 
 /* --------------------------------------------------------------- policy -- */
@@ -216,8 +253,7 @@ static bool nsgs_allow(struct sw *sw, size_t v, const struct net_frame *f, int s
 /* May the IPv4 packet f go from src to dst (NIC indexes, -1 = the NAT)?
  * Packets of a tracked flow pass; ICMP errors about a tracked flow pass;
  * anything else is a new flow for the NSGs, and tracked if allowed. */
-static bool policy(struct sw *sw, size_t v, const struct net_frame *f, int src, int dst,
-                   uint64_t now)
+bool sw_policy(struct sw *sw, size_t v, const struct net_frame *f, int src, int dst, uint64_t now)
 {
     struct ct_table *ct = sw->vnets[v].ct;
     struct ct_key k;
@@ -240,8 +276,16 @@ static bool policy(struct sw *sw, size_t v, const struct net_frame *f, int src, 
             return true;
         }
     } else {
+        /* An ICMP error is related to a flow when it is about a packet of
+         * that flow its receiver sent (the inner header) and it comes from
+         * that packet's path: inside the VNet (no routers but the switch)
+         * only from the inner destination itself; from the NAT only about a
+         * destination outside the VNet (any router on the way out). */
         struct net_inner in;
-        if (net_parse_icmp_inner(f, &in) == 0 && in.src_ip == f->dst_ip &&
+        bool from_path = net_parse_icmp_inner(f, &in) == 0 &&
+                         (src >= 0 ? f->src_ip == in.dst_ip
+                                   : !net_vnet_contains(&sw->cfg->vnets[v], in.dst_ip));
+        if (from_path && in.src_ip == f->dst_ip &&
             (in.proto == NET_IPPROTO_TCP || in.proto == NET_IPPROTO_UDP ||
              (in.proto == NET_IPPROTO_ICMP && in.icmp_type == NET_ICMP_ECHO))) {
             struct ct_key ik = {in.src_ip, in.dst_ip, in.sport, in.dport, in.proto};
@@ -256,7 +300,10 @@ static bool policy(struct sw *sw, size_t v, const struct net_frame *f, int src, 
     bool create = tracked && !(flags & NET_TCP_RST) &&
                   !(f->proto == NET_IPPROTO_ICMP && f->icmp_type != NET_ICMP_ECHO);
     if (create) {
-        struct ct_entry *e = ct_add(ct, &k, flags, now);
+        /* charged to the NIC that sent it, or that receives it from outside */
+        int who = src >= 0 ? src : dst;
+        int owner = who >= 0 ? sw->nics[who].ct_owner : -1;
+        struct ct_entry *e = ct_add_owned(ct, &k, flags, now, owner);
         if (e) ct_update(ct, e, false, flags, f->ip_len, now);
     }
     return true;
@@ -264,7 +311,16 @@ static bool policy(struct sw *sw, size_t v, const struct net_frame *f, int src, 
 
 /* ------------------------------------------------------------ from NICs -- */
 
-static void drop(struct sw_port_stats *st, enum sw_drop why)
+/* Is f the reply direction of a tracked flow of VNet v, one that a packet
+ * from the NAT started? */
+static bool answers_inbound(struct sw *sw, size_t v, const struct net_frame *f, uint64_t now)
+{
+    struct ct_key k;
+    bool reply = false;
+    return flow_key(f, &k) && ct_find(sw->vnets[v].ct, &k, now, &reply) != NULL && reply;
+}
+
+static inline void drop(struct sw_port_stats *st, enum sw_drop why)
 {
     st->drops[why]++;
 }
@@ -287,8 +343,11 @@ static void port_arp(struct sw *sw, size_t nic, const struct net_frame *f, struc
         int j = net_config_nic_by_ip(cfg, n->vnet, f->arp.tpa);
         if (j >= 0 && (size_t)j != nic && cfg->nics[j].subnet == n->subnet) mac = cfg->nics[j].mac;
     }
+    if (!mac && f->arp.tpa != sn->gateway && net_cidr_contains(sn->prefix, f->arp.tpa) &&
+        vx_port_arp(sw, nic, f, &mac, out))
+        return; /* not known here: asked of the VNet's other hosts */
     if (!mac) return; /* nobody has it: no answer, as on a real segment */
-    uint8_t *b = emit(out, SW_TO_PORT, nic, 60);
+    uint8_t *b = sw_emit(out, SW_TO_PORT, nic, 60);
     if (!b) return;
     net_build_arp(b, NET_ARP_REPLY, n->mac, mac, f->arp.tpa, n->mac, f->arp.spa);
     st->arp_replies++;
@@ -308,7 +367,7 @@ static void port_dhcp(struct sw *sw, size_t nic, const struct net_frame *f, stru
     struct dhcp_reply r;
     if (dhcp_handle(f->data + f->payload_off, f->payload_len, &lease, &r) != DHCP_OUT_REPLY)
         return;
-    uint8_t *b = emit(out, SW_TO_PORT, nic, NET_ETH_HLEN + 28 + r.len);
+    uint8_t *b = sw_emit(out, SW_TO_PORT, nic, NET_ETH_HLEN + 28 + r.len);
     if (!b) return;
     net_build_udp(b, r.broadcast ? broadcast_mac : n->mac, sw_gateway_mac, sn->gateway, r.dst_ip,
                   DHCP_SERVER_PORT, DHCP_CLIENT_PORT, r.data, r.len);
@@ -326,16 +385,40 @@ struct imds_ctx {
 static uint8_t *imds_emit(void *opaque, size_t len)
 {
     struct imds_ctx *x = opaque;
-    return emit(x->out, SW_TO_PORT, x->nic, len);
+    return sw_emit(x->out, SW_TO_PORT, x->nic, len);
 }
 
 static int imds_app(void *opaque, const uint8_t *req, size_t len, bool final, bool full,
                     uint8_t **resp, size_t *resp_len)
 {
     struct imds_ctx *x = opaque;
-    int r = imds_http(x->sw->cfg, x->nic, req, len, final, full, resp, resp_len);
+    json_t *report = NULL;
+    int r = imds_http(x->sw->cfg, x->nic, req, len, final, full, resp, resp_len, &report);
     if (r == 1) x->sw->nics[x->nic].st.metadata_requests++;
+    if (report) sw_add_report(x->sw, x->nic, report);
     return r;
+}
+
+void sw_add_report(struct sw *sw, size_t nic, json_t *event)
+{
+    struct sw_nic_rt *rt = &sw->nics[nic];
+    if (!rt->reports && !(rt->reports = json_array())) {
+        json_decref(event);
+        return;
+    }
+    json_object_set_new(event, "seq", json_integer((json_int_t)++rt->report_seq));
+    const char *name = json_string_value(json_object_get(event, "name"));
+    size_t i;
+    json_t *old;
+    json_array_foreach(rt->reports, i, old)
+    {
+        if (name && !strcmp(name, json_string_value(json_object_get(old, "name")))) {
+            json_array_remove(rt->reports, i); /* the latest event of a stage */
+            break;
+        }
+    }
+    if (json_array_size(rt->reports) >= SW_REPORTS_MAX) json_array_remove(rt->reports, 0);
+    json_array_append_new(rt->reports, event);
 }
 
 static void imds_env(struct sw *sw, size_t nic, struct imds_ctx *x, struct tcps_env *env)
@@ -440,7 +523,7 @@ static bool port_dns(struct sw *sw, size_t nic, const struct net_frame *f, struc
     uint8_t msg[DNS_UDP_MAX];
     size_t len = dns_build_answer(f->data + f->payload_off, &q, rcode, addrs, na, msg, sizeof(msg));
     if (!len) return false;
-    uint8_t *b = emit(out, SW_TO_PORT, nic, NET_ETH_HLEN + 28 + len);
+    uint8_t *b = sw_emit(out, SW_TO_PORT, nic, NET_ETH_HLEN + 28 + len);
     if (!b) return true;
     net_build_udp(b, n->mac, sw_gateway_mac, NET_PLATFORM_DNS, f->src_ip, DNS_PORT, f->sport, msg,
                   len);
@@ -495,15 +578,18 @@ static void port_ip(struct sw *sw, size_t nic, const struct net_frame *f, uint64
     if (!routed) {
         /* switched: only to a NIC of the same subnet, and to its own IP */
         int j = net_config_nic_by_ip(cfg, n->vnet, dst);
-        if (j < 0 || memcmp(cfg->nics[j].mac, f->dst_mac, 6) ||
-            cfg->nics[j].subnet != n->subnet) {
+        if (j < 0 && net_cidr_contains(sn->prefix, dst) &&
+            vx_learned_mac_is(sw, n->vnet, dst, f->dst_mac)) {
+            /* an endpoint learned over VXLAN, in the subnet */
+        } else if (j < 0 || memcmp(cfg->nics[j].mac, f->dst_mac, 6) ||
+                   cfg->nics[j].subnet != n->subnet) {
             drop(st, SW_DROP_NO_ROUTE);
             return;
         }
     }
     if (is_gateway(vn, dst)) {
         if (f->proto == NET_IPPROTO_ICMP && f->icmp_type == NET_ICMP_ECHO) {
-            uint8_t *b = emit(out, SW_TO_PORT, nic, NET_ETH_HLEN + 20 + f->l4_len);
+            uint8_t *b = sw_emit(out, SW_TO_PORT, nic, NET_ETH_HLEN + 20 + f->l4_len);
             if (b) net_build_echo_reply(b, f, sw_gateway_mac);
         } else {
             drop(st, SW_DROP_NO_ROUTE);
@@ -516,30 +602,38 @@ static void port_ip(struct sw *sw, size_t nic, const struct net_frame *f, uint64
     }
     if (net_vnet_contains(vn, dst)) {
         int j = net_config_nic_by_ip(cfg, n->vnet, dst);
+        if ((j < 0 || net_nic_remote(&cfg->nics[j])) && vn->vni) {
+            /* on another host: this host checks the sender's outbound
+             * rules, the destination's host its inbound rules */
+            vx_port_ip(sw, nic, f, j, routed, now, out);
+            return;
+        }
         if (j < 0 || (size_t)j == nic) {
             drop(st, SW_DROP_NO_ROUTE);
             return;
         }
-        if (!policy(sw, n->vnet, f, (int)nic, j, now)) {
+        if (!sw_policy(sw, n->vnet, f, (int)nic, j, now)) {
             drop(st, SW_DROP_POLICY);
             return;
         }
-        forward(out, SW_TO_PORT, (size_t)j, f, cfg->nics[j].mac, routed);
+        sw_forward(out, SW_TO_PORT, (size_t)j, 0, f, cfg->nics[j].mac, routed);
         return;
     }
-    /* outside the VNet: through the NAT, but never to "this host" (0/8,
-     * 127/8), which the NAT's sockets would reach as the host's loopback,
-     * nor to link-local addresses (169.254/16: the host's own metadata
-     * service, if it has one, is not the VM's) */
-    if ((dst >> 24) == 0 || (dst >> 24) == 127 || (dst >> 16) == 0xa9fe) {
-        drop(st, SW_DROP_NO_ROUTE);
+    /* outside the VNet: through the NAT, but only where VMs may go
+     * (egress.h: never this host, its loopback or link-local neighbours;
+     * the host's private networks only if the operator allows them).
+     * Answers of a flow that came in through the NAT (a public IP's port,
+     * from a client on the host's network: libslirp passes its address)
+     * go back to it: the NSGs admitted that flow. */
+    if (!answers_inbound(sw, n->vnet, f, now) && egress_check(&sw->egress, dst) != EGRESS_OK) {
+        drop(st, SW_DROP_EGRESS);
         return;
     }
-    if (!policy(sw, n->vnet, f, (int)nic, -1, now)) {
+    if (!sw_policy(sw, n->vnet, f, (int)nic, -1, now)) {
         drop(st, SW_DROP_POLICY);
         return;
     }
-    forward(out, SW_TO_NAT, n->vnet, f, sw_nat_mac, true);
+    sw_forward(out, SW_TO_NAT, n->vnet, 0, f, sw_nat_mac, true);
     sw->vnets[n->vnet].nat.to_nat_packets++;
     sw->vnets[n->vnet].nat.to_nat_bytes += f->ip_len;
 }
@@ -586,7 +680,7 @@ void sw_nat_input(struct sw *sw, size_t v, const uint8_t *frame, size_t len, uin
     if (f.ethertype == NET_ETH_ARP) {
         /* the NAT resolving a NIC's address: every NIC is behind the gateway */
         if (f.arp.op != NET_ARP_REQUEST || net_config_nic_by_ip(cfg, v, f.arp.tpa) < 0) return;
-        uint8_t *b = emit(out, SW_TO_NAT, v, 60);
+        uint8_t *b = sw_emit(out, SW_TO_NAT, v, 60);
         if (b)
             net_build_arp(b, NET_ARP_REPLY, f.arp.sha, sw_gateway_mac, f.arp.tpa, f.arp.sha,
                           f.arp.spa);
@@ -606,7 +700,7 @@ void sw_nat_input(struct sw *sw, size_t v, const uint8_t *frame, size_t len, uin
         return;
     }
     int j = net_config_nic_by_ip(cfg, v, dst);
-    if (j < 0) {
+    if (j < 0 || net_nic_remote(&cfg->nics[j])) { /* a NAT answers its own host's NICs */
         st->drops[SW_DROP_NO_ROUTE]++;
         return;
     }
@@ -614,11 +708,11 @@ void sw_nat_input(struct sw *sw, size_t v, const uint8_t *frame, size_t len, uin
         st->drops[SW_DROP_TTL]++;
         return;
     }
-    if (!policy(sw, v, &f, -1, j, now_ms)) {
+    if (!sw_policy(sw, v, &f, -1, j, now_ms)) {
         st->drops[SW_DROP_POLICY]++;
         return;
     }
-    forward(out, SW_TO_PORT, (size_t)j, &f, cfg->nics[j].mac, true);
+    sw_forward(out, SW_TO_PORT, (size_t)j, 0, &f, cfg->nics[j].mac, true);
     st->from_nat_packets++;
     st->from_nat_bytes += f.ip_len;
 }

@@ -5,6 +5,8 @@
  * helpers all drivers share (full-length I/O, locking, error messages).
  */
 #include "storage/disk.h"
+
+#include "lib/fileset.h"
 #include "storage/driver.h"
 
 #include <ctype.h>
@@ -16,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* ---- helpers shared by the drivers ---- */
@@ -112,6 +116,215 @@ int io_pwrite(int fd, const void *buf, size_t len, uint64_t off)
     return 0;
 }
 
+/* ---- vectored data I/O and cache modes ---- */
+
+int iov_slice(const struct iovec *src, int cnt, size_t skip, size_t len, struct iovec *dst,
+              int max)
+{
+    int n = 0;
+    for (int k = 0; k < cnt && len; k++) {
+        size_t l = src[k].iov_len;
+        if (skip >= l) {
+            skip -= l;
+            continue;
+        }
+        size_t take = l - skip < len ? l - skip : len;
+        if (n == max) return -1;
+        dst[n].iov_base = (uint8_t *)src[k].iov_base + skip;
+        dst[n].iov_len = take;
+        n++;
+        len -= take;
+        skip = 0;
+    }
+    return len ? -1 : n;
+}
+
+/* Walk bytes [skip, skip+len) of iov: fn(buffer part, its offset in the range). */
+#define IOV_WALK(iov, cnt, skip, len, body)                                                      \
+    do {                                                                                         \
+        size_t skip_ = (skip), len_ = (len), at_ = 0;                                            \
+        for (int k_ = 0; k_ < (cnt) && at_ < len_; k_++) {                                       \
+            size_t l_ = (iov)[k_].iov_len;                                                       \
+            if (skip_ >= l_) {                                                                   \
+                skip_ -= l_;                                                                     \
+                continue;                                                                        \
+            }                                                                                    \
+            size_t n_ = l_ - skip_ < len_ - at_ ? l_ - skip_ : len_ - at_;                       \
+            uint8_t *p_ = (uint8_t *)(iov)[k_].iov_base + skip_;                                 \
+            body;                                                                                \
+            at_ += n_;                                                                           \
+            skip_ = 0;                                                                           \
+        }                                                                                        \
+    } while (0)
+
+void iov_to_buf(const struct iovec *iov, int cnt, size_t skip, void *buf, size_t len)
+{
+    IOV_WALK(iov, cnt, skip, len, memcpy((uint8_t *)buf + at_, p_, n_));
+}
+
+void iov_from_buf(const struct iovec *iov, int cnt, size_t skip, const void *buf, size_t len)
+{
+    IOV_WALK(iov, cnt, skip, len, memcpy(p_, (const uint8_t *)buf + at_, n_));
+}
+
+void iov_memset(const struct iovec *iov, int cnt, size_t skip, size_t len)
+{
+    IOV_WALK(iov, cnt, skip, len, memset(p_, 0, n_));
+}
+
+int disk_dio_open(struct disk_dio *dio, int fd, const char *path, enum disk_cache c, char *err,
+                  size_t errlen)
+{
+    *dio = (struct disk_dio){.fd = fd, .dfd = -1, .rfd = fd, .wfd = fd, .mem_align = 1,
+                             .off_align = 1};
+    if (c == DISK_CACHE_READWRITE) return 0;
+    /* A second open file description of the same file (not a dup: O_DIRECT
+     * is a property of the description), through the file set, so that a
+     * sandboxed VMM's reboot gets it again (lib/fileset.h); checked to be
+     * the same inode in case the path was replaced meanwhile. */
+    int fl = fcntl(fd, F_GETFL);
+    int dfd = fileset_open(path, (fl >= 0 ? fl & O_ACCMODE : O_RDWR) | O_DIRECT | O_CLOEXEC |
+                                     O_NOCTTY);
+    struct stat a, b;
+    if (dfd >= 0 && (fstat(fd, &a) < 0 || fstat(dfd, &b) < 0 || a.st_dev != b.st_dev ||
+                     a.st_ino != b.st_ino)) {
+        close(dfd);
+        disk_errf(err, errlen,
+                  "%s: the file was replaced while it was being opened; open the disk again",
+                  path);
+        return -1;
+    }
+    if (dfd < 0) {
+        int e = errno;
+        if (e == EINVAL)
+            disk_errf(err, errlen,
+                      "%s: the file system does not support direct I/O (O_DIRECT), which "
+                      "host caching '%s' needs; use caching ReadWrite or move the image",
+                      path, disk_cache_name(c));
+        else
+            disk_errf(err, errlen, "%s: cannot reopen it for direct I/O: %s", path, strerror(e));
+        return -1;
+    }
+    uint32_t mem = 512, offa = 512;
+    struct statx sx;
+    if (statx(dfd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 && (sx.stx_mask & STATX_DIOALIGN) &&
+        sx.stx_dio_mem_align && sx.stx_dio_offset_align) {
+        mem = sx.stx_dio_mem_align;
+        offa = sx.stx_dio_offset_align;
+    } else {
+        /* No answer (older kernels): the logical block size is what block
+         * devices need; 4096 is safe for memory on every file system. */
+        struct stat st;
+        mem = 4096;
+        if (fstat(dfd, &st) == 0 && S_ISBLK(st.st_mode)) {
+            int bs;
+            if (ioctl(dfd, BLKSSZGET, &bs) == 0 && bs > 0) offa = (uint32_t)bs;
+        } else {
+            offa = 4096;
+        }
+    }
+    dio->dfd = dfd;
+    dio->mem_align = mem;
+    dio->off_align = offa;
+    dio->wfd = dfd;
+    if (c == DISK_CACHE_NONE) dio->rfd = dfd;
+    return 0;
+}
+
+void disk_dio_close(struct disk_dio *dio)
+{
+    if (dio->dfd >= 0) close(dio->dfd);
+    dio->dfd = -1;
+    dio->rfd = dio->wfd = dio->fd;
+}
+
+/* Can fd (dio's O_DIRECT one) take this request as it is? */
+static bool dio_fits(const struct disk_dio *dio, const struct iovec *iov, int cnt, size_t len,
+                     uint64_t off)
+{
+    if ((off | len) & (dio->off_align - 1)) return false;
+    for (int k = 0; k < cnt; k++)
+        if (((uintptr_t)iov[k].iov_base | iov[k].iov_len) & (dio->mem_align - 1)) return false;
+    return true;
+}
+
+/* preadv/pwritev of the whole request, retrying short transfers and EINTR. A
+ * read stops at the end of the file and returns the bytes read. */
+static ssize_t rw_full(int fd, bool write, const struct iovec *iov, int cnt, size_t len,
+                       uint64_t off)
+{
+    struct iovec v[DISK_IOV_MAX];
+    if (cnt > DISK_IOV_MAX) return -EINVAL;
+    if (off > INT64_MAX || len > INT64_MAX - off) return write ? -EFBIG : -EINVAL;
+    memcpy(v, iov, sizeof(v[0]) * (size_t)cnt);
+    struct iovec *p = v;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write ? pwritev(fd, p, cnt, (off_t)(off + done))
+                          : preadv(fd, p, cnt, (off_t)(off + done));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        if (n == 0) {
+            if (write) return -EIO;
+            break;
+        }
+        done += (size_t)n;
+        while (cnt && (size_t)n >= p->iov_len) {
+            n -= (ssize_t)p->iov_len;
+            p++;
+            cnt--;
+        }
+        if (cnt) {
+            p->iov_base = (uint8_t *)p->iov_base + n;
+            p->iov_len -= (size_t)n;
+        }
+    }
+    return (ssize_t)done;
+}
+
+static int dio_rw(const struct disk_dio *dio, bool write, const struct iovec *iov, int cnt,
+                  size_t len, uint64_t off)
+{
+    int fd = write ? dio->wfd : dio->rfd;
+    ssize_t n;
+    if (fd == dio->fd || dio_fits(dio, iov, cnt, len, off)) {
+        n = rw_full(fd, write, iov, cnt, len, off);
+        if (n != -EINVAL || fd == dio->fd) goto done;
+        fd = dio->fd; /* the file system refused after all: the page cache it is */
+    } else if ((off | len) & (dio->off_align - 1)) {
+        fd = dio->fd; /* only the page cache can do sub-block offsets */
+    } else {
+        /* Offsets fit but the buffers do not: one aligned bounce buffer. */
+        void *b;
+        if (posix_memalign(&b, dio->mem_align < 4096 ? 4096 : dio->mem_align, len)) return -ENOMEM;
+        struct iovec one = {b, len};
+        if (write) iov_to_buf(iov, cnt, 0, b, len);
+        n = rw_full(fd, write, &one, 1, len, off);
+        if (n > 0 && !write) iov_from_buf(iov, cnt, 0, b, (size_t)n);
+        free(b);
+        goto done;
+    }
+    n = rw_full(fd, write, iov, cnt, len, off);
+done:
+    if (n < 0) return (int)n;
+    if (!write && (size_t)n < len) iov_memset(iov, cnt, (size_t)n, len - (size_t)n);
+    return 0;
+}
+
+int dio_preadv(const struct disk_dio *dio, const struct iovec *iov, int cnt, size_t len,
+               uint64_t off)
+{
+    return dio_rw(dio, false, iov, cnt, len, off);
+}
+
+int dio_pwritev(const struct disk_dio *dio, const struct iovec *iov, int cnt, size_t len,
+                uint64_t off)
+{
+    return dio_rw(dio, true, iov, cnt, len, off);
+}
+
 int64_t disk_file_size(int fd)
 {
     struct stat st;
@@ -128,10 +341,13 @@ int disk_open_file(const char *path, bool readonly, char *err, size_t errlen)
 {
     /* O_NONBLOCK so that a FIFO named as an image (or as a backing file by a
      * hostile image) cannot hang the open; cleared again below. */
-    int fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    int fd = fileset_open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         int e = errno;
-        if (e == ENOENT)
+        if (e == EACCES && fileset_sealed())
+            disk_errf(err, errlen, "%s: not one of the files kumo-vmm's sandbox was given (it "
+                      "opens every image before the guest starts)", path);
+        else if (e == ENOENT)
             disk_errf(err, errlen, "%s: no such file (check the path)", path);
         else if (e == EACCES)
             disk_errf(err, errlen, "%s: permission denied (check the file's owner and mode%s)",
@@ -409,7 +625,14 @@ static struct disk *open_image(struct disk_open_args *a, char *err, size_t errle
         close(fd);
         return NULL;
     }
+    if (a->cache != DISK_CACHE_READWRITE && !drv->readv) {
+        disk_errf(err, errlen, "%s: host caching '%s' is not available for %s images (use readwrite)",
+                  a->path, disk_cache_name(a->cache), drv->name);
+        close(fd);
+        return NULL;
+    }
     struct disk *d = drv->open(fd, a, err, errlen);
+    if (d) d->cache = a->cache;
     if (d && !a->format && drv == &raw_driver) d->probed_raw = true;
     return d;
 }
@@ -433,6 +656,12 @@ struct disk *disk_open(const char *path, const struct disk_options *o, char *err
     a->no_backing = o->no_backing;
     a->for_check = o->for_check;
     a->force_share = o->force_share;
+    a->cache = o->cache;
+    if ((unsigned)a->cache > DISK_CACHE_NONE) {
+        disk_errf(err, errlen, "%s: unknown host caching mode %d", path, (int)o->cache);
+        free(a);
+        return NULL;
+    }
     struct disk *d = open_image(a, err, errlen);
     free(a);
     return d;
@@ -455,6 +684,7 @@ struct disk *disk_open_chain(struct disk_open_args *parent, const char *path, co
     a->path = path;
     a->format = format;
     a->readonly = true;
+    a->cache = DISK_CACHE_READWRITE; /* shared, read-only: the page cache serves every user */
     a->depth = parent->depth + 1;
     struct disk *d = open_image(a, err, errlen);
     free(a);
@@ -531,6 +761,71 @@ int disk_write(struct disk *d, uint64_t off, const void *buf, size_t len)
         return -EPERM;
     }
     return d->drv->write(d, off, buf, len);
+}
+
+static size_t iov_total(const struct iovec *iov, int cnt)
+{
+    size_t n = 0;
+    for (int k = 0; k < cnt; k++) n += iov[k].iov_len;
+    return n;
+}
+
+int disk_readv(struct disk *d, uint64_t off, const struct iovec *iov, int iovcnt)
+{
+    if (iovcnt < 0 || iovcnt > DISK_IOV_MAX) return -EINVAL;
+    size_t len = iov_total(iov, iovcnt);
+    int r = check_range(d, off, len, false);
+    if (r < 0 || len == 0) return r;
+    if (d->drv->readv) return d->drv->readv(d, off, iov, iovcnt, len);
+    if (iovcnt == 1) return d->drv->read(d, off, iov[0].iov_base, len);
+    uint8_t *b = malloc(len);
+    if (!b) return -ENOMEM;
+    r = d->drv->read(d, off, b, len);
+    if (r == 0) iov_from_buf(iov, iovcnt, 0, b, len);
+    free(b);
+    return r;
+}
+
+/* The bytes of a write that the probe looks at: its first and last sector. */
+static bool changes_probe_iov(const struct disk *d, uint64_t off, const struct iovec *iov,
+                              int cnt, size_t len)
+{
+    bool head = off == 0;
+    bool tail = disk_size(d) >= 1024 && off + len == disk_size(d);
+    if (!head && !tail) return false;
+    uint8_t h[512], t[512];
+    if (head) iov_to_buf(iov, cnt, 0, h, len < 512 ? len : 512);
+    if (tail) iov_to_buf(iov, cnt, len - 512, t, 512);
+    return probe_head_tail(head ? h : NULL, head ? (len < 512 ? len : 512) : 0,
+                           tail ? t : NULL) != &raw_driver;
+}
+
+int disk_writev(struct disk *d, uint64_t off, const struct iovec *iov, int iovcnt)
+{
+    if (iovcnt < 0 || iovcnt > DISK_IOV_MAX) return -EINVAL;
+    size_t len = iov_total(iov, iovcnt);
+    int r = check_range(d, off, len, true);
+    if (r < 0 || len == 0) return r;
+    if (!d->drv->write) {
+        disk_set_error(d, "%s: %s images are read-only in kumo (convert it to qcow2)", d->path,
+                       d->drv->name);
+        return -EROFS;
+    }
+    if (d->probed_raw && changes_probe_iov(d, off, iov, iovcnt, len)) {
+        disk_set_error(d,
+                       "%s: refusing a write that would make this raw image look like "
+                       "another format (open it with format \"raw\" to allow it)",
+                       d->path);
+        return -EPERM;
+    }
+    if (d->drv->writev) return d->drv->writev(d, off, iov, iovcnt, len);
+    if (iovcnt == 1) return d->drv->write(d, off, iov[0].iov_base, len);
+    uint8_t *b = malloc(len);
+    if (!b) return -ENOMEM;
+    iov_to_buf(iov, iovcnt, 0, b, len);
+    r = d->drv->write(d, off, b, len);
+    free(b);
+    return r;
 }
 
 int disk_write_zero_buffers(struct disk *d, uint64_t off, uint64_t len)

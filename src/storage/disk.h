@@ -26,8 +26,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define DISK_SECTOR 512u
+
+/* How an image uses the host's page cache (Azure's per-disk "host caching").
+ * Flushes (disk_flush) make everything written durable in every mode.
+ *  - READWRITE: reads and writes through the page cache (QEMU cache=writeback).
+ *  - READONLY:  reads through the page cache; writes bypass it (O_DIRECT), so
+ *               the host keeps no dirty data of the disk, only clean copies.
+ *  - NONE:      reads and writes bypass the page cache (O_DIRECT; QEMU
+ *               cache=none). Requests whose guest buffers are not aligned as
+ *               the file system needs go through an aligned bounce buffer.
+ * Image metadata (qcow2 tables) always goes through the page cache. */
+enum disk_cache { DISK_CACHE_READWRITE = 0, DISK_CACHE_READONLY, DISK_CACHE_NONE };
 
 struct disk; /* an open image: raw, or qcow2 with its backing chain */
 
@@ -43,7 +55,17 @@ struct disk_options {
     bool for_check;
     /* Do not take the image lock (inspect an image another process is using). */
     bool force_share;
+    /* Host caching of the image's data (backing files: always READWRITE). A
+     * file system without O_DIRECT support fails the open with a message. */
+    enum disk_cache cache;
 };
+
+/* The mode called `name` ("none", "readonly", "readwrite"; Azure's "None",
+ * "ReadOnly", "ReadWrite" in any case), or -1. disk_cache_name: the
+ * lower-case name. */
+int disk_cache_parse(const char *name);
+const char *disk_cache_name(enum disk_cache c);
+const char *disk_cache_azure_name(enum disk_cache c); /* "None", "ReadOnly", "ReadWrite" */
 
 /* Open `path`. On failure returns NULL with a message in err ("disk.qcow2: qcow2
  * L1 table at offset 0x... lies beyond the end of the file (truncated image?)"). */
@@ -53,6 +75,14 @@ uint64_t disk_size(const struct disk *d); /* virtual size in bytes */
 int disk_read(struct disk *d, uint64_t off, void *buf, size_t len);
 int disk_write(struct disk *d, uint64_t off, const void *buf, size_t len);
 int disk_flush(struct disk *d); /* data + metadata durable (fsync) */
+/* Vectored reads and writes: the data is the concatenation of iov[0..iovcnt)
+ * (at most DISK_IOV_MAX buffers, any alignment, total a multiple of 512),
+ * moved straight between those buffers and the image file where the format
+ * allows (raw; allocated qcow2 clusters), without an intermediate copy. The
+ * buffers may be guest memory. Same contract as disk_read/disk_write. */
+#define DISK_IOV_MAX 1024
+int disk_readv(struct disk *d, uint64_t off, const struct iovec *iov, int iovcnt);
+int disk_writev(struct disk *d, uint64_t off, const struct iovec *iov, int iovcnt);
 int disk_discard(struct disk *d, uint64_t off, uint64_t len);
 int disk_write_zeroes(struct disk *d, uint64_t off, uint64_t len, bool may_unmap);
 /* Flush, release the image lock and free everything (also the backing chain). */

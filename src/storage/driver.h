@@ -42,6 +42,10 @@ struct disk_driver {
     /* NULL for a format kumo only reads (imports): disk.c refuses to open
      * it read-write, so open is only called with a->readonly then. */
     int (*write)(struct disk *d, uint64_t off, const void *buf, size_t len);
+    /* Vectored forms (may be NULL: disk.c then goes through a buffer and
+     * read/write). iov holds exactly len bytes, at most DISK_IOV_MAX buffers. */
+    int (*readv)(struct disk *d, uint64_t off, const struct iovec *iov, int iovcnt, size_t len);
+    int (*writev)(struct disk *d, uint64_t off, const struct iovec *iov, int iovcnt, size_t len);
     int (*flush)(struct disk *d);                                                /* may be NULL */
     int (*discard)(struct disk *d, uint64_t off, uint64_t len);                  /* may be NULL */
     int (*write_zeroes)(struct disk *d, uint64_t off, uint64_t len, bool unmap); /* may be NULL */
@@ -58,6 +62,7 @@ struct disk {
     uint64_t size; /* virtual size, bytes (multiple of 512) */
     bool readonly;
     bool probed_raw; /* raw by probing: refuse writes that would change the probe */
+    enum disk_cache cache;
     struct disk *backing;
     pthread_mutex_t err_lock;
     char errmsg[512];
@@ -68,6 +73,7 @@ struct disk_open_args {
     const char *path;
     const char *format; /* NULL = probe */
     bool readonly, no_backing, for_check, force_share;
+    enum disk_cache cache;               /* the named image's; READWRITE for backing files */
     int depth;                           /* 0 for the image the user named */
     dev_t chain_dev[DISK_MAX_CHAIN + 1]; /* files already in the chain (loop check) */
     ino_t chain_ino[DISK_MAX_CHAIN + 1];
@@ -118,6 +124,46 @@ ssize_t io_pread(int fd, void *buf, size_t len, uint64_t off);
 int io_pwrite(int fd, const void *buf, size_t len, uint64_t off);
 /* Read exactly len bytes; zero-fill what lies past the end of the file. */
 int io_pread_zero(int fd, void *buf, size_t len, uint64_t off);
+
+/*
+ * Data I/O in a cache mode (disk.h's enum disk_cache). A driver keeps one
+ * struct disk_dio per image file: guest data is read through rfd and written
+ * through wfd, which are the image's own fd (page cache) or a second,
+ * O_DIRECT, open of the same file. Metadata keeps using the image's fd:
+ * Linux keeps the two coherent (direct I/O writes back and drops cached
+ * pages of the range it touches), and fdatasync on either makes both durable.
+ */
+struct disk_dio {
+    int fd;             /* the image's fd (buffered): metadata and fallbacks */
+    int dfd;            /* the O_DIRECT fd, or -1 */
+    int rfd, wfd;       /* what data reads and writes use */
+    uint32_t mem_align; /* O_DIRECT buffer and length alignment */
+    uint32_t off_align; /* O_DIRECT file offset alignment */
+};
+/* Set up dio for image fd in mode c (opens the O_DIRECT fd if the mode needs
+ * it). 0, or -1 with a message ("the file system does not support O_DIRECT:
+ * use cache=readwrite"). */
+int disk_dio_open(struct disk_dio *dio, int fd, const char *path, enum disk_cache c, char *err,
+                  size_t errlen);
+void disk_dio_close(struct disk_dio *dio); /* closes dfd only */
+/* Read/write exactly len bytes between iov (len bytes, cnt buffers) and the
+ * file at off, through rfd/wfd; reads zero-fill past the end of the file.
+ * Buffers or offsets O_DIRECT cannot take go through an aligned bounce
+ * buffer (or, offsets, through the page cache). 0 or -errno. */
+int dio_preadv(const struct disk_dio *dio, const struct iovec *iov, int cnt, size_t len,
+               uint64_t off);
+int dio_pwritev(const struct disk_dio *dio, const struct iovec *iov, int cnt, size_t len,
+                uint64_t off);
+
+/* iovec helpers. iov_slice: the buffers holding bytes [skip, skip+len) of
+ * src, into dst (at most max); returns their number, or -1 when they do not
+ * fit or src is shorter. iov_to_buf/iov_from_buf copy bytes [skip, skip+len)
+ * out of/into the buffers; iov_memset zeroes them. */
+int iov_slice(const struct iovec *src, int cnt, size_t skip, size_t len, struct iovec *dst,
+              int max);
+void iov_to_buf(const struct iovec *iov, int cnt, size_t skip, void *buf, size_t len);
+void iov_from_buf(const struct iovec *iov, int cnt, size_t skip, const void *buf, size_t len);
+void iov_memset(const struct iovec *iov, int cnt, size_t skip, size_t len);
 
 /* Resolve `name` (a backing file or extent name) against the directory of
  * `image_path`. Returns a malloc'd string. */

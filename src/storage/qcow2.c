@@ -24,6 +24,17 @@
  *  5. New refcount blocks, a grown refcount table and a grown L1 table are
  *     written and synced before the pointer to them (header, table entry).
  *
+ * Data I/O outside the lock. Reads of allocated clusters, and writes in
+ * place to clusters this image alone owns (COPIED), change no metadata: the
+ * request maps its range under the lock, then moves the data between the
+ * caller's buffers and the file without it (so requests of several threads
+ * overlap), then takes the lock again to finish. Meanwhile q->inflight > 0,
+ * and qcow2_flush_locked waits for it to drop to zero before it lowers any
+ * refcount (rule 4), so a cluster a request is using cannot be freed,
+ * reallocated as data or metadata, and overwritten under it. A write marks
+ * the image unsynced when it ends, so a flush after it syncs it. Allocating
+ * and copy-on-write writes, zeroes and discards stay under the lock.
+ *
  * So a crash loses only what was written since the last flush, and at worst
  * leaks clusters whose refcount was raised but whose L2 entry never landed.
  * disk_flush() ends with everything durable.
@@ -259,12 +270,53 @@ int qcow2_decompress(struct qcow2 *q, uint64_t entry, uint8_t *out)
 
 /* ---- reading ---- */
 
-static int read_locked(struct qcow2 *q, uint64_t off, uint8_t *buf, size_t len)
+/* Data I/O outside the lock (see the top of this file). */
+static void io_begin(struct qcow2 *q)
 {
-    while (len) {
+    q->inflight++;
+    pthread_mutex_unlock(&q->lock);
+}
+
+static void io_end(struct qcow2 *q, bool wrote)
+{
+    pthread_mutex_lock(&q->lock);
+    if (wrote) q->unsynced = true;
+    if (--q->inflight == 0) pthread_cond_broadcast(&q->idle);
+}
+
+/* Read bytes [skip, skip+n) of the request (iov) from the backing file (zeros past its end). */
+static int read_backing_iov(struct qcow2 *q, uint64_t off, const struct iovec *iov, int cnt,
+                            size_t skip, size_t n)
+{
+    struct disk *b = q->d.backing;
+    uint64_t bsize = b ? disk_size(b) : 0;
+    size_t m = !b || off >= bsize ? 0 : bsize - off < n ? (size_t)(bsize - off) : n;
+    if (m) {
+        struct iovec v[DISK_IOV_MAX];
+        int vn = iov_slice(iov, cnt, skip, m, v, DISK_IOV_MAX);
+        if (vn < 0) return -EINVAL;
+        int r = disk_readv(b, off, v, vn);
+        if (r < 0) {
+            char msg[400];
+            disk_last_error(b, msg, sizeof(msg));
+            disk_set_error(&q->d, "%s: reading its backing file failed: %s", q->d.path, msg);
+            return r;
+        }
+    }
+    if (m < n) iov_memset(iov, cnt, skip + m, n - m);
+    return 0;
+}
+
+/* Read len bytes at guest offset off into iov (len bytes). Called and
+ * returns with the lock held; drops it while it reads allocated clusters. */
+static int readv_locked(struct qcow2 *q, uint64_t off, const struct iovec *iov, int cnt,
+                        size_t len)
+{
+    size_t at = 0;
+    while (at < len) {
         uint64_t vc = off >> q->cluster_bits;
         uint64_t in = off & (q->cluster_size - 1);
-        size_t n = q->cluster_size - in < len ? (size_t)(q->cluster_size - in) : len;
+        size_t n = q->cluster_size - in < len - at ? (size_t)(q->cluster_size - in) : len - at;
         uint64_t entry, host;
         int r = get_entry(q, vc, &entry);
         if (r < 0) return r;
@@ -272,27 +324,32 @@ static int read_locked(struct qcow2 *q, uint64_t off, uint8_t *buf, size_t len)
         if (t < 0) return t;
         if (t == QC_NORMAL) {
             /* Extend over following clusters stored contiguously. */
-            while (n < len && ((off + n) & (q->cluster_size - 1)) == 0) {
+            while (at + n < len && ((off + n) & (q->cluster_size - 1)) == 0) {
                 uint64_t e2, h2;
                 uint64_t vc2 = (off + n) >> q->cluster_bits;
                 if ((vc2 >> q->l2_bits) != (vc >> q->l2_bits)) break;
                 if (get_entry(q, vc2, &e2) < 0) break;
                 if (checked_type(q, vc2, e2, &h2) != QC_NORMAL) break;
                 if (h2 != host + (vc2 - vc) * q->cluster_size) break;
-                size_t more = q->cluster_size < len - n ? (size_t)q->cluster_size : len - n;
+                size_t more = q->cluster_size < len - at - n ? (size_t)q->cluster_size : len - at - n;
                 n += more;
             }
-            r = io_pread_zero(q->fd, buf, n, host + in);
+            struct iovec v[DISK_IOV_MAX];
+            int vn = iov_slice(iov, cnt, at, n, v, DISK_IOV_MAX);
+            if (vn < 0) return -EINVAL;
+            io_begin(q);
+            r = dio_preadv(&q->dio, v, vn, n, host + in);
+            io_end(q, false);
             if (r < 0) {
                 disk_set_error(&q->d, "%s: read at offset 0x%" PRIx64 " failed: %s", q->d.path,
                                host + in, strerror(-r));
                 return r;
             }
         } else if (t == QC_UNALLOCATED) {
-            r = read_backing(q, off, buf, n);
+            r = read_backing_iov(q, off, iov, cnt, at, n);
             if (r < 0) return r;
         } else if (t == QC_ZERO) {
-            memset(buf, 0, n);
+            iov_memset(iov, cnt, at, n);
         } else {
             if (!q->zout) {
                 q->zout = malloc(q->cluster_size);
@@ -304,22 +361,27 @@ static int read_locked(struct qcow2 *q, uint64_t off, uint8_t *buf, size_t len)
                 if (r < 0) return r;
                 q->zout_entry = entry;
             }
-            memcpy(buf, q->zout + in, n);
+            iov_from_buf(iov, cnt, at, q->zout + in, n);
         }
         off += n;
-        buf += n;
-        len -= n;
+        at += n;
     }
     return 0;
 }
 
-static int qcow2_read(struct disk *d, uint64_t off, void *buf, size_t len)
+static int qcow2_readv(struct disk *d, uint64_t off, const struct iovec *iov, int cnt, size_t len)
 {
     struct qcow2 *q = to_qcow2(d);
     pthread_mutex_lock(&q->lock);
-    int r = read_locked(q, off, buf, len);
+    int r = readv_locked(q, off, iov, cnt, len);
     pthread_mutex_unlock(&q->lock);
     return r;
+}
+
+static int qcow2_read(struct disk *d, uint64_t off, void *buf, size_t len)
+{
+    struct iovec v = {buf, len};
+    return qcow2_readv(d, off, &v, 1, len);
 }
 
 /* ---- writing ---- */
@@ -433,13 +495,41 @@ static int check_data_target(struct qcow2 *q, uint64_t host, uint64_t len)
     return 0;
 }
 
+/* Write bytes [skip, skip+len) of the request (iov) at host offset off,
+ * through the data path of the cache mode; tracks file_end and unsynced. */
+static int pwrite_iov(struct qcow2 *q, const struct iovec *iov, int cnt, size_t skip, size_t len,
+                      uint64_t off)
+{
+    struct iovec v[DISK_IOV_MAX];
+    int vn = iov_slice(iov, cnt, skip, len, v, DISK_IOV_MAX);
+    if (vn < 0) return -EINVAL;
+    int r = dio_pwritev(&q->dio, v, vn, len, off);
+    if (r < 0) {
+        disk_set_error(&q->d, "%s: write at offset 0x%" PRIx64 " failed: %s", q->d.path, off,
+                       strerror(-r));
+        return r;
+    }
+    q->unsynced = true;
+    if (off + len > q->file_end) q->file_end = off + len;
+    return 0;
+}
+
+/* A write in place the caller does outside the lock. */
+struct inplace {
+    uint64_t host; /* 0: none */
+    size_t len;
+};
+
 /*
- * Write n bytes at offset `in` of guest cluster vc. Returns the number of
- * bytes consumed (>= n: a run of whole clusters may be written at once when
- * `total` allows) or -errno.
+ * Write n bytes at offset `in` of guest cluster vc; the data is bytes
+ * [skip, skip+total) of iov, n of them for this cluster. Returns the number
+ * of bytes consumed (>= n: a run of whole clusters may be written at once
+ * when `total` allows) or -errno. With `defer` non-NULL, a write in place
+ * to clusters this image alone owns is not done but described in *defer,
+ * for the caller to do without the lock.
  */
-static ssize_t write_cluster(struct qcow2 *q, uint64_t vc, uint64_t in, const uint8_t *data,
-                             size_t n, size_t total)
+static ssize_t write_cluster(struct qcow2 *q, uint64_t vc, uint64_t in, const struct iovec *iov,
+                             int cnt, size_t skip, size_t n, size_t total, struct inplace *defer)
 {
     uint8_t *l2;
     int r = get_l2_for_write(q, vc >> q->l2_bits, true, &l2);
@@ -471,7 +561,12 @@ static ssize_t write_cluster(struct qcow2 *q, uint64_t vc, uint64_t in, const ui
             r = check_data_target(q, host + in, len);
             if (r < 0) return r;
             if (!(entry & QCOW2_OFLAG_COPIED)) set_entry(q, l2, vc, entry | QCOW2_OFLAG_COPIED);
-            r = qcow2_pwrite(q, data, len, host + in);
+            if (defer) {
+                defer->host = host + in;
+                defer->len = len;
+                return (ssize_t)len;
+            }
+            r = pwrite_iov(q, iov, cnt, skip, len, host + in);
             return r < 0 ? r : (ssize_t)len;
         }
     }
@@ -485,10 +580,11 @@ static ssize_t write_cluster(struct qcow2 *q, uint64_t vc, uint64_t in, const ui
             if (r < 0) return r;
             if (n < q->cluster_size) {
                 memset(q->cow, 0, q->cluster_size);
-                memcpy(q->cow + in, data, n);
-                r = qcow2_pwrite(q, q->cow, q->cluster_size, host);
+                iov_to_buf(iov, cnt, skip, q->cow + in, n);
+                struct iovec c = {q->cow, q->cluster_size};
+                r = pwrite_iov(q, &c, 1, 0, q->cluster_size, host);
             } else {
-                r = qcow2_pwrite(q, data, n, host);
+                r = pwrite_iov(q, iov, cnt, skip, n, host);
             }
             if (r < 0) return r;
             set_entry(q, l2, vc, host | QCOW2_OFLAG_COPIED);
@@ -509,7 +605,7 @@ static ssize_t write_cluster(struct qcow2 *q, uint64_t vc, uint64_t in, const ui
         uint64_t newoff;
         r = qrc_alloc(q, k, &newoff);
         if (r < 0) return r;
-        r = qcow2_pwrite(q, data, k * q->cluster_size, newoff);
+        r = pwrite_iov(q, iov, cnt, skip, k * q->cluster_size, newoff);
         if (r < 0) return r;
         for (uint64_t j = 0; j < k; j++)
             set_entry(q, l2, vc + j, (newoff + j * q->cluster_size) | QCOW2_OFLAG_COPIED);
@@ -517,17 +613,22 @@ static ssize_t write_cluster(struct qcow2 *q, uint64_t vc, uint64_t in, const ui
     }
 
     /* Copy-on-write: the cluster's old contents, merged with the new data. */
-    const uint8_t *src = data;
+    const struct iovec *src = iov;
+    int srccnt = cnt;
+    size_t srcskip = skip;
+    struct iovec c = {q->cow, q->cluster_size};
     if (n < q->cluster_size) {
         r = old_contents(q, vc, entry, t, host, q->cow);
         if (r < 0) return r;
-        memcpy(q->cow + in, data, n);
-        src = q->cow;
+        iov_to_buf(iov, cnt, skip, q->cow + in, n);
+        src = &c;
+        srccnt = 1;
+        srcskip = 0;
     }
     uint64_t newoff;
     r = qrc_alloc(q, 1, &newoff);
     if (r < 0) return r;
-    r = qcow2_pwrite(q, src, q->cluster_size, newoff);
+    r = pwrite_iov(q, src, srccnt, srcskip, q->cluster_size, newoff);
     if (r < 0) return r;
     set_entry(q, l2, vc, newoff | QCOW2_OFLAG_COPIED);
     if (t == QC_COMPRESSED && q->zout_entry == entry) q->zout_entry = 0;
@@ -550,30 +651,57 @@ static int check_writable(struct qcow2 *q)
     return 0;
 }
 
-static int write_locked(struct qcow2 *q, uint64_t off, const uint8_t *buf, size_t len)
+/* Write iov (len bytes) at guest offset off. Called and returns with the
+ * lock held; drops it while it writes in place to clusters it owns. */
+static int writev_locked(struct qcow2 *q, uint64_t off, const struct iovec *iov, int cnt,
+                         size_t len)
 {
     int r = check_writable(q);
     if (r < 0) return r;
-    while (len) {
+    size_t at = 0;
+    while (at < len) {
         uint64_t vc = off >> q->cluster_bits;
         uint64_t in = off & (q->cluster_size - 1);
-        size_t n = q->cluster_size - in < len ? (size_t)(q->cluster_size - in) : len;
-        ssize_t done = write_cluster(q, vc, in, buf, n, len);
+        size_t n = q->cluster_size - in < len - at ? (size_t)(q->cluster_size - in) : len - at;
+        struct inplace ip = {0};
+        ssize_t done = write_cluster(q, vc, in, iov, cnt, at, n, len - at, &ip);
         if (done < 0) return (int)done;
+        if (ip.host) {
+            struct iovec v[DISK_IOV_MAX];
+            int vn = iov_slice(iov, cnt, at, ip.len, v, DISK_IOV_MAX);
+            if (vn < 0) return -EINVAL;
+            io_begin(q);
+            r = dio_pwritev(&q->dio, v, vn, ip.len, ip.host);
+            io_end(q, true);
+            if (r < 0) {
+                disk_set_error(&q->d, "%s: write at offset 0x%" PRIx64 " failed: %s", q->d.path,
+                               ip.host, strerror(-r));
+                return r;
+            }
+            /* The lock was dropped: a flush may have seen the image clean
+             * before the data landed; io_end marked it unsynced again. */
+            r = check_writable(q);
+            if (r < 0) return r;
+        }
         off += (uint64_t)done;
-        buf += done;
-        len -= (size_t)done;
+        at += (size_t)done;
     }
     return 0;
 }
 
-static int qcow2_write(struct disk *d, uint64_t off, const void *buf, size_t len)
+static int qcow2_writev(struct disk *d, uint64_t off, const struct iovec *iov, int cnt, size_t len)
 {
     struct qcow2 *q = to_qcow2(d);
     pthread_mutex_lock(&q->lock);
-    int r = write_locked(q, off, buf, len);
+    int r = writev_locked(q, off, iov, cnt, len);
     pthread_mutex_unlock(&q->lock);
     return r;
+}
+
+static int qcow2_write(struct disk *d, uint64_t off, const void *buf, size_t len)
+{
+    struct iovec v = {(void *)buf, len};
+    return qcow2_writev(d, off, &v, 1, len);
 }
 
 /* Does guest cluster vc read as zeros already? */
@@ -621,7 +749,8 @@ static int zero_locked(struct qcow2 *q, uint64_t off, uint64_t len, bool unmap)
             }
             q->zout_entry = 0;
             memset(q->zout, 0, q->cluster_size);
-            ssize_t w = write_cluster(q, vc, in, q->zout, (size_t)n, (size_t)n);
+            struct iovec zv = {q->zout + in, (size_t)n};
+            ssize_t w = write_cluster(q, vc, in, &zv, 1, 0, (size_t)n, (size_t)n, NULL);
             if (w < 0) return (int)w;
         } else {
             uint64_t ne;
@@ -687,6 +816,9 @@ static int write_l1_range(struct qcow2 *q, uint32_t lo, uint32_t hi)
 
 int qcow2_flush_locked(struct qcow2 *q)
 {
+    /* Requests moving data outside the lock keep their clusters (rule 4),
+     * and their data is part of what this flush makes durable. */
+    while (q->inflight) pthread_cond_wait(&q->idle, &q->lock);
     int r = qrc_flush_blocks(q); /* rule 2: refcounts, then sync, then L2 */
     if (r < 0) return r;
     r = qcache_flush(q, &q->l2c);
@@ -881,7 +1013,9 @@ static void free_qcow2(struct qcow2 *q)
     free(q->backing_file);
     free(q->backing_fmt);
     free(q->backing_path);
+    disk_dio_close(&q->dio);
     if (q->fd >= 0) close(q->fd);
+    pthread_cond_destroy(&q->idle);
     pthread_mutex_destroy(&q->lock);
 }
 
@@ -916,6 +1050,8 @@ const struct disk_driver qcow2_driver = {
     .create = qcow2_create,
     .read = qcow2_read,
     .write = qcow2_write,
+    .readv = qcow2_readv,
+    .writev = qcow2_writev,
     .flush = qcow2_flush,
     .discard = qcow2_discard,
     .write_zeroes = qcow2_write_zeroes,
@@ -960,6 +1096,9 @@ static struct disk *qcow2_open(int fd, struct disk_open_args *a, char *err, size
     }
     q->fd = fd;
     pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->idle, NULL);
+    q->dio = (struct disk_dio){.fd = fd, .dfd = -1, .rfd = fd, .wfd = fd, .mem_align = 1,
+                               .off_align = 1};
     bool base_ok = false;
     int64_t fsize = disk_file_size(fd);
     if (fsize < 0) FAIL("%s: cannot get the file size: %s", p, strerror((int)-fsize));
@@ -1173,7 +1312,9 @@ static struct disk *qcow2_open(int fd, struct disk_open_args *a, char *err, size
     uint64_t l2n = (4u << 20) >> q->cluster_bits, rbn = (1u << 20) >> q->cluster_bits;
     l2n = l2n < 4 ? 4 : l2n > 512 ? 512 : l2n;
     rbn = rbn < 4 ? 4 : rbn > 64 ? 64 : rbn;
-    q->cow = malloc(q->cluster_size);
+    void *cow = NULL;
+    if (posix_memalign(&cow, 4096, q->cluster_size)) cow = NULL;
+    q->cow = cow;
     if (!q->cow ||
         qcache_init(&q->l2c, (unsigned)l2n, q->cluster_size, "L2 table", l2_before_writeback) ||
         qcache_init(&q->rbc, (unsigned)rbn, q->cluster_size, "refcount block", NULL))
@@ -1183,6 +1324,7 @@ static struct disk *qcow2_open(int fd, struct disk_open_args *a, char *err, size
     if (disk_base_init(&q->d, &qcow2_driver, p, vsize, a->readonly) < 0)
         FAIL("%s: out of memory", p);
     base_ok = true;
+    if (disk_dio_open(&q->dio, fd, p, a->cache, err, errlen) < 0) goto fail;
 
     /* Backing file (not needed, nor wanted, to check or inspect an image). */
     if (q->backing_file && !a->for_check) {

@@ -179,7 +179,8 @@ int qcow2_create_ex(const struct qcow2_create_opts *o, char *err, size_t errlen)
         memcpy(hc + pos, o->backing_file, blen);
     }
 
-    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    /* a disk is its owner's alone, whatever the caller's umask */
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
         disk_errf(err, errlen, "%s: cannot create: %s", p, strerror(errno));
         free(hc);

@@ -11,7 +11,10 @@
  *   qcow2_create.c    creating new images
  *
  * All functions taking a struct qcow2 expect q->lock to be held (or the image
- * not yet shared). Offsets are host file offsets in bytes unless named
+ * not yet shared). The one exception is the data transfer of a request to
+ * clusters it found allocated (QC_NORMAL, and for writes owned by this image
+ * alone): that runs unlocked between qcow2_io_begin and qcow2_io_end, which
+ * keeps every such cluster allocated (rule 4 waits for it) until it ends. Offsets are host file offsets in bytes unless named
  * "cluster" (host cluster index = offset >> cluster_bits).
  */
 #ifndef KUMO_STORAGE_QCOW2_INT_H
@@ -103,6 +106,13 @@ struct qcow2 {
     struct disk d;
     int fd;
     pthread_mutex_t lock;
+    struct disk_dio dio; /* guest data I/O in the image's cache mode (fd for metadata) */
+    /* Data I/O on allocated clusters runs without the lock (qcow2.c, "Data
+     * I/O outside the lock"): inflight counts it, and nothing frees a
+     * cluster (qrc_apply_pending) while it is non-zero; idle is signalled
+     * when it drops to zero. */
+    unsigned inflight;
+    pthread_cond_t idle;
 
     /* header */
     uint32_t version;

@@ -1,7 +1,8 @@
 /*
  * raw.c - raw disk images: the file (or block device) is the disk, byte for
- * byte. Reads and writes go straight to pread/pwrite and may run in parallel
- * from several threads; discard punches holes so a sparse file stays sparse.
+ * byte. Reads and writes go straight to preadv/pwritev between the caller's
+ * buffers and the file (O_DIRECT in the caching modes that bypass the page
+ * cache) and may run in parallel from several threads; discard punches holes so a sparse file stays sparse.
  * A file whose size is not a multiple of 512 reads as if padded with zeros.
  */
 #include "storage/driver.h"
@@ -22,6 +23,7 @@ struct raw {
     struct disk d;
     int fd;
     bool is_blk;
+    struct disk_dio dio; /* the data path of the cache mode */
 };
 
 static struct raw *to_raw(struct disk *d)
@@ -29,20 +31,32 @@ static struct raw *to_raw(struct disk *d)
     return (struct raw *)d;
 }
 
-static int raw_read(struct disk *d, uint64_t off, void *buf, size_t len)
+static int raw_readv(struct disk *d, uint64_t off, const struct iovec *iov, int cnt, size_t len)
 {
-    int r = io_pread_zero(to_raw(d)->fd, buf, len, off);
+    int r = dio_preadv(&to_raw(d)->dio, iov, cnt, len, off);
     if (r < 0)
         disk_set_error(d, "%s: read at offset %" PRIu64 " failed: %s", d->path, off, strerror(-r));
     return r;
 }
 
-static int raw_write(struct disk *d, uint64_t off, const void *buf, size_t len)
+static int raw_writev(struct disk *d, uint64_t off, const struct iovec *iov, int cnt, size_t len)
 {
-    int r = io_pwrite(to_raw(d)->fd, buf, len, off);
+    int r = dio_pwritev(&to_raw(d)->dio, iov, cnt, len, off);
     if (r < 0)
         disk_set_error(d, "%s: write at offset %" PRIu64 " failed: %s", d->path, off, strerror(-r));
     return r;
+}
+
+static int raw_read(struct disk *d, uint64_t off, void *buf, size_t len)
+{
+    struct iovec v = {buf, len};
+    return raw_readv(d, off, &v, 1, len);
+}
+
+static int raw_write(struct disk *d, uint64_t off, const void *buf, size_t len)
+{
+    struct iovec v = {(void *)buf, len};
+    return raw_writev(d, off, &v, 1, len);
 }
 
 static int raw_flush(struct disk *d)
@@ -128,6 +142,7 @@ static void raw_close(struct disk *d)
 {
     struct raw *rw = to_raw(d);
     if (!d->readonly) fdatasync(rw->fd);
+    disk_dio_close(&rw->dio);
     close(rw->fd);
     disk_base_free(d);
     free(rw);
@@ -154,6 +169,8 @@ const struct disk_driver raw_driver = {
     .create = raw_create,
     .read = raw_read,
     .write = raw_write,
+    .readv = raw_readv,
+    .writev = raw_writev,
     .flush = raw_flush,
     .discard = raw_discard,
     .write_zeroes = raw_write_zeroes,
@@ -183,6 +200,12 @@ static struct disk *raw_open(int fd, struct disk_open_args *a, char *err, size_t
     }
     rw->fd = fd;
     rw->is_blk = S_ISBLK(st.st_mode);
+    if (disk_dio_open(&rw->dio, fd, a->path, a->cache, err, errlen) < 0) {
+        disk_base_free(&rw->d);
+        free(rw);
+        close(fd);
+        return NULL;
+    }
     return &rw->d;
 }
 
@@ -203,7 +226,8 @@ static int raw_create(const char *path, uint64_t size, const char *backing_path,
         disk_errf(err, errlen, "%s: size %" PRIu64 " is too large", path, size);
         return -1;
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* a disk is its owner's alone, whatever the caller's umask */
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         disk_errf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
         return -1;

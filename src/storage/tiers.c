@@ -118,3 +118,9 @@ void disk_tier_rates(const struct disk_tier_size *s, uint64_t iops_cap, struct r
         r->bps_max_length = s->burst_seconds;
     }
 }
+
+enum disk_cache disk_tier_default_cache(enum disk_tier t, bool os_disk)
+{
+    if (os_disk) return DISK_CACHE_READWRITE;
+    return t == DISK_TIER_PREMIUM_SSD ? DISK_CACHE_READONLY : DISK_CACHE_NONE;
+}

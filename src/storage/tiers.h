@@ -12,8 +12,10 @@
 #ifndef KUMO_STORAGE_TIERS_H
 #define KUMO_STORAGE_TIERS_H
 
+#include "storage/disk.h"
 #include "storage/ratelimit.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,5 +57,10 @@ void disk_tier_limits(const struct disk_tier_size *s, struct ratelimit_config *c
  * sustained and burst, capped at iops_cap (a VM size's disk IOPS limit;
  * 0: none). */
 void disk_tier_rates(const struct disk_tier_size *s, uint64_t iops_cap, struct ratelimit_rates *r);
+
+/* Host caching of a disk whose caching was not chosen, as Azure defaults
+ * it: ReadWrite for OS disks, ReadOnly for Premium data disks, None for
+ * other data disks. */
+enum disk_cache disk_tier_default_cache(enum disk_tier t, bool os_disk);
 
 #endif

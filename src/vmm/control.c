@@ -1,9 +1,10 @@
 /*
  * control.c - kumo-vmm's control socket: a unix stream socket speaking one
  * JSON object per line in each direction, for kumod (or a user with socat):
- * status and counters, stop, shutdown, CPU and disk limits, the balloon.
- * The protocol, every operation with its reply and errors:
- * docs/vmm-control.md (keep it true when an operation changes).
+ * status and counters, stop, shutdown, the guest agent's lines, CPU and disk
+ * limits, the balloon, and a test aid for the sandbox. The protocol, every
+ * operation with its reply and errors: docs/vmm-control.md (keep it true
+ * when an operation changes).
  */
 #include "vmm/control.h"
 
@@ -11,13 +12,16 @@
 #include "devices/virtio_balloon.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_console.h"
+#include "devices/virtio_input.h"
 #include "devices/virtio_net.h"
 #include "lib/log.h"
+#include "lib/threadrole.h"
 #include "machine/machine.h"
 #include "machine/vmstate.h"
 #include "storage/ratelimit.h"
 #include "vmm/cpuctl.h"
 #include "vmm/vcpu.h"
+#include "vmm/sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -82,7 +86,7 @@ static json_t *status(struct control *c, struct machine *m)
     json_t *busy = json_array(), *idle = json_array(), *throttled = json_array();
     for (int k = 0; k < m->nharts; k++) {
         struct vcpu_times t;
-        cpuctl_times(c->cpu, k, atomic_load(&m->harts[k]->idle_ns), &t);
+        cpuctl_times(c->cpu, k, hart_idle_ns(m->harts[k]), &t);
         json_array_append_new(busy, json_integer((json_int_t)t.busy_ns));
         json_array_append_new(idle, json_integer((json_int_t)t.idle_ns));
         json_array_append_new(throttled, json_integer((json_int_t)t.throttled_ns));
@@ -286,6 +290,45 @@ static json_t *save(struct control *c, struct machine *m, json_t *req)
                      "sync_ms", st.ns_sync / 1e6, "paused", c->paused);
 }
 
+/* agent_send / agent_recv on the virtio console (m->agent). */
+static json_t *agent(struct machine *m, const char *op, const json_t *req)
+{
+    bool ready = virtio_console_driver_ready(m->agent);
+    if (strcmp(op, "agent_send") == 0) {
+        const char *line = json_string_value(json_object_get(req, "line"));
+        if (!line || strchr(line, '\n'))
+            return error_reply("line: missing, or it has a newline in it");
+        size_t len = strlen(line);
+        char *buf = malloc(len + 1);
+        if (!buf) return error_reply("out of memory");
+        memcpy(buf, line, len);
+        buf[len] = '\n';
+        int rc = virtio_console_send(m->agent, buf, len + 1);
+        free(buf);
+        if (rc < 0) return error_reply("too much is waiting for the guest (64 KiB)");
+        return json_pack("{s:b,s:b}", "ok", 1, "driver_ready", ready);
+    }
+    char *buf = malloc(VIRTIO_CONSOLE_QUEUE_MAX);
+    if (!buf) return error_reply("out of memory");
+    uint64_t dropped = 0;
+    size_t n = virtio_console_recv_lines(m->agent, buf, VIRTIO_CONSOLE_QUEUE_MAX, &dropped);
+    json_t *lines = json_array();
+    for (size_t at = 0; at < n;) {
+        size_t end = at;
+        while (end < n && buf[end] != '\n')
+            end++;
+        size_t len = end - at;
+        if (len && buf[at + len - 1] == '\r') len--;
+        /* the guest's bytes: only what is valid UTF-8 text goes into JSON */
+        json_t *s = json_stringn(buf + at, len);
+        if (s) json_array_append_new(lines, s);
+        at = end + 1;
+    }
+    free(buf);
+    return json_pack("{s:b,s:o,s:I,s:b}", "ok", 1, "lines", lines, "dropped", (json_int_t)dropped,
+                     "driver_ready", ready);
+}
+
 static json_t *handle(struct control *c, const char *line)
 {
     json_error_t jerr;
@@ -301,8 +344,9 @@ static json_t *handle(struct control *c, const char *line)
     pthread_mutex_lock(&c->lock);
     struct machine *m = c->m;
     if (!op) {
-        reply = error_reply("op: missing (status, stop, shutdown, set_cpu, set_disk_limits, "
-                            "balloon, pause, resume or save)");
+        reply = error_reply("op: missing (status, stop, shutdown, agent_send, agent_recv, "
+                            "set_cpu, set_disk_limits, balloon, pause, resume, save or "
+                            "sandbox_test)");
     } else if (!m) {
         reply = error_reply("the VM is between boots; try again");
     } else if (strcmp(op, "status") == 0) {
@@ -311,14 +355,23 @@ static json_t *handle(struct control *c, const char *line)
         machine_stop(m, STOP_POWEROFF, 0);
         reply = json_pack("{s:b}", "ok", 1);
     } else if (strcmp(op, "shutdown") == 0) {
-        if (!m->agent)
-            reply = error_reply("this VM has no guest channel (all virtio slots are in use): "
-                                "use stop");
-        else if (virtio_console_send(m->agent, "poweroff\n", 9) < 0)
+        /* Both power buttons: the virtio console's "poweroff" line (kumo's
+         * default guest) and KEY_POWER on the virtio input device (systemd's
+         * logind in distribution images). The console is absent when disks
+         * and NICs take all the slots. */
+        bool sent_line = m->agent && virtio_console_send(m->agent, "poweroff\n", 9) == 0;
+        bool pressed = m->power_button && virtio_input_press_power(m->power_button) == 0;
+        if (!sent_line && !pressed)
             reply = error_reply("too many requests are waiting for the guest");
         else
             reply = json_pack("{s:b,s:b}", "ok", 1, "driver_ready",
-                              virtio_console_driver_ready(m->agent));
+                              (m->agent && virtio_console_driver_ready(m->agent)) ||
+                                  (m->power_button &&
+                                   virtio_input_driver_ready(m->power_button)));
+    } else if (strcmp(op, "agent_send") == 0 || strcmp(op, "agent_recv") == 0) {
+        reply = m->agent
+                    ? agent(m, op, req)
+                    : error_reply("this VM has no guest channel (all virtio slots are in use)");
     } else if (strcmp(op, "set_disk_limits") == 0) {
         reply = set_disk_limits(m, req);
     } else if (strcmp(op, "balloon") == 0) {
@@ -335,6 +388,12 @@ static json_t *handle(struct control *c, const char *line)
         reply = json_pack("{s:b,s:s}", "ok", 1, "state", "running");
     } else if (strcmp(op, "save") == 0) {
         reply = save(c, m, req);
+    } else if (strcmp(op, "sandbox_test") == 0) {
+        const char *what = json_string_value(json_object_get(req, "test"));
+        char msg[256];
+        if (!what) reply = error_reply("sandbox_test: give \"test\": \"open:PATH\" or \"forbidden\"");
+        else if (sandbox_test(what, msg, sizeof(msg)) < 0) reply = error_reply(msg);
+        else reply = json_pack("{s:b,s:s}", "ok", 1, "result", msg);
     } else {
         char msg[128];
         snprintf(msg, sizeof(msg), "op: unknown operation '%.40s'", op);
@@ -398,6 +457,7 @@ static void client_input(struct control *c, int k)
 static void *control_thread(void *arg)
 {
     struct control *c = arg;
+    pthread_setname_np(pthread_self(), "control");
     for (;;) {
         struct pollfd fds[2 + MAX_CLIENTS];
         int idx[2 + MAX_CLIENTS], n = 0;
@@ -408,7 +468,9 @@ static void *control_thread(void *arg)
                 idx[n] = k;
                 fds[n++] = (struct pollfd){.fd = c->clients[k]->fd, .events = POLLIN};
             }
-        if (poll(fds, (nfds_t)n, -1) < 0) {
+        int rc = poll(fds, (nfds_t)n, -1);
+        thread_role(ROLE_CONTROL);
+        if (rc < 0) {
             if (errno == EINTR) continue;
             break;
         }

@@ -41,6 +41,9 @@ struct cpuctl {
     pthread_mutex_t cfg_lock; /* guards cfg and applying it */
     struct cpuctl_config cfg;
     bool own_group; /* the nice goes to /proc/self/autogroup */
+    /* /proc/self/autogroup and /proc/self/task, opened at start: a
+     * sandboxed VMM (vmm/sandbox.h) opens nothing later and has no /proc */
+    int autogroup_fd, task_fd;
     int n;
     struct vcpu v[];
 };
@@ -173,8 +176,11 @@ struct cpuctl *cpuctl_new(int nvcpus)
     pthread_mutex_init(&c->cfg_lock, NULL);
     for (int k = 0; k < nvcpus; k++)
         pthread_mutex_init(&c->v[k].lock, NULL);
-    c->own_group =
-        getsid(0) == getpid() && autogroup_enabled() && access("/proc/self/autogroup", W_OK) == 0;
+    c->autogroup_fd = -1;
+    if (getsid(0) == getpid() && autogroup_enabled())
+        c->autogroup_fd = open("/proc/self/autogroup", O_WRONLY | O_CLOEXEC);
+    c->own_group = c->autogroup_fd >= 0;
+    c->task_fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     return c;
 }
 
@@ -184,6 +190,8 @@ void cpuctl_free(struct cpuctl *c)
     for (int k = 0; k < c->n; k++)
         pthread_mutex_destroy(&c->v[k].lock);
     pthread_mutex_destroy(&c->cfg_lock);
+    if (c->autogroup_fd >= 0) close(c->autogroup_fd);
+    if (c->task_fd >= 0) close(c->task_fd);
     free(c);
 }
 
@@ -209,36 +217,41 @@ static int apply_weight(struct cpuctl *c, char *err, size_t errlen)
 {
     int nice = cpuctl_weight_to_nice(c->cfg.weight);
     if (c->own_group) {
-        int fd = open("/proc/self/autogroup", O_WRONLY | O_CLOEXEC);
-        if (fd < 0) return nice_error(c->cfg.weight, nice, errno, err, errlen);
         char buf[16];
         int n = snprintf(buf, sizeof(buf), "%d", nice);
-        ssize_t w = write(fd, buf, (size_t)n);
-        int e = errno;
-        close(fd);
-        return w == n ? 0 : nice_error(c->cfg.weight, nice, e, err, errlen);
+        ssize_t w = write(c->autogroup_fd, buf, (size_t)n);
+        return w == n ? 0 : nice_error(c->cfg.weight, nice, errno, err, errlen);
     }
-    int rc = 0;
+    int rc = 0, running = 0;
     for (int k = 0; k < c->n; k++) {
         struct vcpu *v = &c->v[k];
         pthread_mutex_lock(&v->lock);
+        running += v->running;
         if (v->running && setpriority(PRIO_PROCESS, (id_t)v->tid, nice) < 0 && rc == 0)
             rc = nice_error(c->cfg.weight, nice, errno, err, errlen);
         pthread_mutex_unlock(&v->lock);
     }
+    /* At start (no vCPU thread yet): the calling thread, main, whose nice the
+     * threads it starts inherit; it is set while the VMM still has the
+     * privileges a nice below the current one needs (vmm/sandbox.h). */
+    if (!running && setpriority(PRIO_PROCESS, 0, nice) < 0)
+        rc = nice_error(c->cfg.weight, nice, errno, err, errlen);
     return rc;
 }
 
 /* Every thread of the process (the vCPUs, the devices' and the control
  * socket's); threads started later inherit the mask of their creator. */
-static int apply_affinity(const cpu_set_t *set, char *err, size_t errlen)
+static int apply_affinity(struct cpuctl *c, const cpu_set_t *set, char *err, size_t errlen)
 {
-    DIR *d = opendir("/proc/self/task");
+    int fd = c->task_fd >= 0 ? fcntl(c->task_fd, F_DUPFD_CLOEXEC, 0) : -1;
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
+        if (fd >= 0) close(fd);
         snprintf(err, errlen, "cannot list the VMM's threads: %s", strerror(errno));
         return -1;
     }
     int rc = 0;
+    rewinddir(d); /* the duplicate shares the offset of the last listing */
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         if (de->d_name[0] < '0' || de->d_name[0] > '9') continue;
@@ -270,7 +283,7 @@ int cpuctl_set(struct cpuctl *c, const struct cpuctl_config *cfg, char *err, siz
     }
     pthread_mutex_lock(&c->cfg_lock);
     int rc = 0;
-    if (cfg->has_affinity && apply_affinity(&cfg->affinity, err, errlen) < 0) {
+    if (cfg->has_affinity && apply_affinity(c, &cfg->affinity, err, errlen) < 0) {
         rc = -1;
     } else if (cfg->has_affinity) {
         c->cfg.has_affinity = true;

@@ -8,13 +8,16 @@
 #include "devices/netdev.h"
 #include "devices/virtio_console.h"
 #include "lib/log.h"
+#include "lib/threadrole.h"
 #include "machine/boot.h"
 #include "machine/machine.h"
 #include "machine/virt.h"
 #include "machine/vmstate.h"
+#include "storage/disk.h"
 #include "storage/ratelimit.h"
 #include "vmm/control.h"
 #include "vmm/cpuctl.h"
+#include "vmm/sandbox.h"
 #include "vmm/vcpu.h"
 
 #include <errno.h>
@@ -26,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef KUMO_VERSION
@@ -45,6 +49,7 @@ struct options {
     uint64_t max_insns;
     const char *console;
     const char *console_log;
+    uint64_t log_limit_mib; /* --log-limit */
     const char *control;
     struct cpuctl_config cpu; /* --cpu-cap, --cpu-weight, --cpu-affinity */
     struct blk_config disks[VIRT_MAX_DISKS];
@@ -52,6 +57,8 @@ struct options {
     struct net_config nics[VIRT_MAX_NICS];
     int nnics;
     int verbose;
+    struct sandbox_config sandbox; /* --sandbox, --sandbox-uid, --sandbox-gid */
+    bool sandbox_gid_given;
 };
 
 static void usage(FILE *out)
@@ -82,7 +89,11 @@ static void usage(FILE *out)
             "  --disk path=FILE[,format=raw|qcow2][,readonly=on][,serial=ID]\n"
             "         [,iops=N][,bps=N][,iops_max=N][,bps_max=N][,iops_max_length=S]\n"
             "         [,bps_max_length=S][,iops_burst=N][,bps_burst=N]\n"
-            "                    a virtio disk (up to %d; the first is /dev/vda); iops and\n"
+            "         [,cache=readwrite|readonly|none][,queues=N]\n"
+            "                    a virtio disk (up to %d; the first is /dev/vda); cache is\n"
+            "                    the host page cache's use (readwrite: reads and writes;\n"
+            "                    readonly: reads only, writes bypass it; none: O_DIRECT);\n"
+            "                    queues: virtqueues (default one per vCPU); iops and\n"
             "                    bps cap operations and bytes per second; *_max is a burst\n"
             "                    rate that a full credit sustains for *_max_length seconds\n"
             "                    (earned back when idle); *_burst: one-time extra tokens\n"
@@ -97,6 +108,9 @@ static void usage(FILE *out)
             "  --mmu MODE        largest paging mode: sv39, sv48 or sv57 (default sv57)\n"
             "  --console KIND    stdio (default), none, or socket:PATH\n"
             "  --console-log F   also append the console output to file F\n"
+            "  --log-limit MIB   keep the console log under MIB MiB (its older half is\n"
+            "                    dropped in place) and write at most MIB MiB of messages\n"
+            "                    to stderr, errors excepted (default 4; 0: no limit)\n"
             "  --control PATH    JSON control socket: status and counters, stop, disk\n"
             "                    and CPU limits at run time (see docs/user-guide.md)\n"
             "  --cpu-cap PCT     hold each vCPU to PCT %% of one host core (1 to 100,\n"
@@ -105,13 +119,23 @@ static void usage(FILE *out)
             "                    (default 100; above 100 needs CAP_SYS_NICE)\n"
             "  --cpu-affinity L  run only on host CPUs L, e.g. 1 or 2-3,6\n"
             "  --max-insns N     stop with an error after N instructions per vCPU\n"
+            "  --jit MODE        on: translate guest code to host code (the default on\n"
+            "                    x86-64 hosts; also KUMO_JIT=on|off|check); off: the\n"
+            "                    interpreter only; check: run translated code and the\n"
+            "                    interpreter in lockstep, stop at the first difference\n"
+            "Sandbox (see docs/security.md):\n"
+            "  --sandbox on|off  confine the VMM once the guest starts (default on): its\n"
+            "                    own uid, namespaces, a private root, rlimits, a cgroup,\n"
+            "                    no_new_privs, Landlock and a seccomp allow-list\n"
+            "  --sandbox-uid N   the uid to run as (root only; default 65534, nobody)\n"
+            "  --sandbox-gid N   the gid to run as (default: the uid)\n"
             "  -v, --verbose     say what the VMM does (twice: more)\n"
             "  -h, --help        show this help;  --version  show the version\n"
             "\n"
             "On a terminal the console is in raw mode: Ctrl-A x quits, Ctrl-A h helps.\n"
             "Exit status: the guest's (0 on poweroff or pass; its failure code otherwise),\n"
             "%d for usage errors, %d when --max-insns is reached, %d when the VM cannot be\n"
-            "set up, 128+N when stopped by signal N.\n",
+            "set up, 123 when --jit check found a difference, 128+N when stopped by signal N.\n",
             VIRT_MAX_DISKS, MACHINE_MAX_HARTS, EXIT_USAGE, EXIT_LIMIT, EXIT_SETUP);
 }
 
@@ -161,6 +185,19 @@ static int parse_disk(char *spec, struct blk_config *d)
             d->readonly = strcmp(v, "on") == 0;
         } else if (strcmp(k, "serial") == 0) {
             d->serial = v;
+        } else if (strcmp(k, "cache") == 0) {
+            int c = disk_cache_parse(v);
+            if (c < 0) {
+                log_error("--disk %s: cache=%s: use none, readonly or readwrite", orig, v);
+                return -1;
+            }
+            d->cache = (enum disk_cache)c;
+        } else if (strcmp(k, "queues") == 0) {
+            if (!parse_u64(v, &n) || n < 1 || n > 8) {
+                log_error("--disk %s: queues=%s: give 1 to 8", orig, v);
+                return -1;
+            }
+            d->num_queues = (unsigned)n;
         } else if (ratelimit_rates_set(&rates, k, 0) == 0) {
             if (!parse_u64(v, &n) || n == 0) {
                 log_error("--disk: %s=%s: give a positive number", k, v);
@@ -211,7 +248,8 @@ static int parse_options(int argc, char **argv, struct options *o)
     enum {
         OPT_ELF = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_BIOS, OPT_DUMP_DTB, OPT_MEM,
         OPT_CPUS, OPT_MMU, OPT_CONSOLE, OPT_CONSOLE_LOG, OPT_MAX_INSNS, OPT_VERSION, OPT_DISK,
-        OPT_NET, OPT_CONTROL, OPT_CPU_CAP, OPT_CPU_WEIGHT, OPT_CPU_AFFINITY, OPT_RESTORE
+        OPT_NET, OPT_CONTROL, OPT_CPU_CAP, OPT_CPU_WEIGHT, OPT_CPU_AFFINITY, OPT_JIT,
+        OPT_SANDBOX, OPT_SANDBOX_UID, OPT_SANDBOX_GID, OPT_LOG_LIMIT, OPT_RESTORE
     };
     static const struct option longopts[] = {
         {"elf", required_argument, NULL, OPT_ELF},
@@ -232,14 +270,21 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"mmu", required_argument, NULL, OPT_MMU},
         {"console", required_argument, NULL, OPT_CONSOLE},
         {"console-log", required_argument, NULL, OPT_CONSOLE_LOG},
+        {"log-limit", required_argument, NULL, OPT_LOG_LIMIT},
         {"max-insns", required_argument, NULL, OPT_MAX_INSNS},
+        {"jit", required_argument, NULL, OPT_JIT},
+        {"sandbox", required_argument, NULL, OPT_SANDBOX},
+        {"sandbox-uid", required_argument, NULL, OPT_SANDBOX_UID},
+        {"sandbox-gid", required_argument, NULL, OPT_SANDBOX_GID},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
     };
-    *o = (struct options){.cpus = 1, .satp_mode = 10, .console = "stdio"};
+    *o = (struct options){.cpus = 1, .satp_mode = 10, .console = "stdio",
+                          .log_limit_mib = CONSOLE_LOG_MAX_DEFAULT >> 20};
     o->cpu.weight = CPUCTL_WEIGHT_DEFAULT;
+    o->sandbox.on = true;
     uint64_t v;
     int c;
     char err[256];
@@ -295,6 +340,12 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case OPT_CONSOLE: o->console = optarg; break;
         case OPT_CONSOLE_LOG: o->console_log = optarg; break;
+        case OPT_LOG_LIMIT:
+            if (!parse_u64(optarg, &o->log_limit_mib) || o->log_limit_mib > 1u << 20) {
+                log_error("--log-limit %s: give MiB from 0 (no limit) to 1048576", optarg);
+                return -1;
+            }
+            break;
         case OPT_CONTROL: o->control = optarg; break;
         case OPT_CPU_CAP:
             if (!cpuctl_parse_cap(optarg, &o->cpu.cap_bp)) {
@@ -323,6 +374,38 @@ static int parse_options(int argc, char **argv, struct options *o)
             if (!parse_u64(optarg, &o->max_insns) || o->max_insns == 0) {
                 log_error("--max-insns %s: give a positive number of instructions", optarg);
                 return -1;
+            }
+            break;
+        case OPT_JIT: {
+            int mode = !strcmp(optarg, "off") ? 0 : !strcmp(optarg, "on") ? 1
+                     : !strcmp(optarg, "check") ? 2 : -1;
+            if (mode < 0) {
+                log_error("--jit %s: give on, off or check", optarg);
+                return -1;
+            }
+            if (!hart_set_jit_mode(mode)) return -1;
+            break;
+        }
+        case OPT_SANDBOX:
+            if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+                log_error("--sandbox %s: use on or off", optarg);
+                return -1;
+            }
+            o->sandbox.on = strcmp(optarg, "on") == 0;
+            break;
+        case OPT_SANDBOX_UID:
+        case OPT_SANDBOX_GID:
+            if (!parse_u64(optarg, &v) || v == 0 || v >= 0xffffffffu) {
+                log_error("%s %s: give a numeric id other than 0",
+                          c == OPT_SANDBOX_UID ? "--sandbox-uid" : "--sandbox-gid", optarg);
+                return -1;
+            }
+            if (c == OPT_SANDBOX_UID) {
+                o->sandbox.uid_given = true;
+                o->sandbox.uid = (uid_t)v;
+            } else {
+                o->sandbox_gid_given = true;
+                o->sandbox.gid = (gid_t)v;
             }
             break;
         case 'v': o->verbose++; break;
@@ -355,6 +438,23 @@ static int parse_options(int argc, char **argv, struct options *o)
     }
     if (!o->mem_mib && !o->restore) o->mem_mib = b->elf ? 128 : 256;
     if (!o->boot.append) o->boot.append = "console=ttyS0";
+    if (o->sandbox_gid_given && !o->sandbox.uid_given) {
+        log_error("--sandbox-gid needs --sandbox-uid");
+        return -1;
+    }
+    if (!o->sandbox_gid_given) o->sandbox.gid = (gid_t)o->sandbox.uid;
+    struct sandbox_config *sb = &o->sandbox;
+    sb->on = sb->on && !b->dump_dtb;
+    sb->jit = hart_jit_mode() != 0; /* the translator maps code buffers executable */
+    sb->jit_bytes = sb->jit ? 2ull * (uint64_t)o->cpus * hart_jit_cache_bytes() : 0;
+    sb->ram_bytes = o->mem_mib << 20;
+    sb->ncpus = o->cpus;
+    sb->ndisks = o->ndisks;
+    sb->nnics = o->nnics;
+    for (int k = 0; k < o->nnics; k++) sandbox_add_nic(sb, o->nics[k].backend);
+    const char *files[] = {b->kernel, b->initrd, b->bios, b->elf};
+    for (int k = 0; k < 4; k++)
+        if (files[k]) sb->boot_files[sb->nboot++] = files[k];
     return 0;
 }
 
@@ -366,6 +466,7 @@ static void *signal_thread(void *arg)
     for (;;) {
         int sig;
         if (sigwait(set, &sig) != 0) continue;
+        thread_role(ROLE_SIGNALS);
         struct machine *m = current;
         if (m) {
             machine_stop(m, STOP_POWEROFF, 128 + sig);
@@ -419,6 +520,15 @@ int main(int argc, char **argv)
     struct options o;
     if (parse_options(argc, argv, &o) < 0) return EXIT_USAGE;
     if (o.verbose) log_current_level = o.verbose > 1 ? LOG_DEBUG : LOG_INFO;
+    umask(077); /* sockets and logs are the caller's alone */
+    log_set_budget(o.log_limit_mib << 20);
+
+    char err[256];
+    /* namespaces need a single-threaded process: before anything starts */
+    if (sandbox_prepare(&o.sandbox, err, sizeof(err)) < 0) {
+        log_error("--sandbox: %s", err);
+        return EXIT_USAGE;
+    }
 
     static sigset_t sigs;
     sigemptyset(&sigs);
@@ -429,7 +539,6 @@ int main(int argc, char **argv)
     pthread_t sig_thread;
     pthread_create(&sig_thread, NULL, signal_thread, &sigs);
 
-    char err[256];
     struct console *con = NULL;
     if (!o.boot.dump_dtb) {
         con = console_open(o.console, err, sizeof(err));
@@ -437,7 +546,8 @@ int main(int argc, char **argv)
             log_error("--console: %s", err);
             return EXIT_USAGE;
         }
-        if (o.console_log && console_set_log(con, o.console_log, err, sizeof(err)) < 0) {
+        if (o.console_log &&
+            console_set_log(con, o.console_log, o.log_limit_mib << 20, err, sizeof(err)) < 0) {
             log_error("--console-log: %s", err);
             console_close(con);
             return EXIT_SETUP;
@@ -522,10 +632,14 @@ int main(int argc, char **argv)
     bool console_started = false;
     for (;;) {
         struct machine *m = virt_create(&cfg);
-        if (!m) break;
+        if (!m) {
+            status = EXIT_SETUP; /* also when a reboot cannot rebuild it */
+            break;
+        }
         for (int k = 0; k < m->nharts; k++) m->harts[k]->max_insns = o.max_insns;
         if (state) {
             if (restore(m, state, &o) < 0) {
+                status = EXIT_SETUP;
                 machine_free(m);
                 vmstate_close(state);
                 state = NULL;
@@ -536,15 +650,23 @@ int main(int argc, char **argv)
         } else if (!o.boot.kernel && !o.boot.bios) {
             log_error("the restored guest rebooted, and kumo-vmm has no --kernel or --bios to "
                       "boot it with (give the boot options with --restore)");
+            status = EXIT_SETUP;
             machine_free(m);
             break;
         } else if (boot_load(m, &cfg, &o.boot) < 0) {
+            status = EXIT_SETUP;
             machine_free(m);
             break;
         }
         if (o.boot.dump_dtb) {
             machine_free(m);
             status = 0;
+            break;
+        }
+        /* the first guest instruction runs sandboxed (vmm/sandbox.h) */
+        if (!sandbox_active() && sandbox_activate(m, err, sizeof(err)) < 0) {
+            log_error("sandbox: %s (or run with --sandbox off)", err);
+            machine_free(m);
             break;
         }
         current = m;

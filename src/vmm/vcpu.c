@@ -5,6 +5,7 @@
 
 #include "cpu/hart.h"
 #include "lib/log.h"
+#include "lib/threadrole.h"
 #include "machine/machine.h"
 #include "machine/sbi.h"
 #include "vmm/cpuctl.h"
@@ -73,15 +74,17 @@ static bool wait_until_started(struct hart *h)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     pthread_mutex_lock(&h->wfi_lock);
+    h->idle_since_ns = (uint64_t)t0.tv_sec * 1000000000u + (uint64_t)t0.tv_nsec;
     atomic_store(&h->wfi, true); /* so that hart_kick signals us */
     become_quiet(m);
     quiet_wait(h, started_or_stopping);
     atomic_store(&h->wfi, false);
-    pthread_mutex_unlock(&h->wfi_lock);
-    /* a stopped vCPU is idle, like one in WFI */
+    /* a stopped vCPU is idle, like one in WFI (hart_idle_ns) */
     clock_gettime(CLOCK_MONOTONIC, &t1);
     int64_t ns = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
     if (ns > 0) atomic_fetch_add(&h->idle_ns, (uint64_t)ns);
+    h->idle_since_ns = 0;
+    pthread_mutex_unlock(&h->wfi_lock);
     if (atomic_load(&m->stop)) return false;
     if (atomic_load(&h->hsm_state) == HSM_START_PENDING) {
         /* SBI hart_start: enter S-mode at start_pc with a0 = hart id, a1 = opaque */
@@ -112,6 +115,7 @@ static void *vcpu_thread(void *arg)
     char name[16];
     snprintf(name, sizeof(name), "vcpu%d", h->id);
     pthread_setname_np(pthread_self(), name);
+    thread_role(ROLE_VCPU);
     struct cpuctl *c = h->m->pace_hook == cpuctl_pace ? h->m->pace_arg : NULL;
     cpuctl_thread_start(c, h->id);
     while (wait_until_started(h)) {

@@ -20,11 +20,12 @@ import socket
 import ssl
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
 from conftest import BUILD
-from test_cloud import free_port, kumod_factory  # noqa: F401 - the fixture
+from test_cloud import free_port, kumod_factory, vmm_pids  # noqa: F401 - the fixture
 
 KUMO = BUILD / "kumo"
 AZ = shutil.which("az")
@@ -178,10 +179,10 @@ def test_register_login_and_refusals(arm, tmp_path):
 
     # a revoked principal: its tokens stop working at once
     fresh = forged_token(k, sp["appId"], int(time.time()) + 600)
-    kumo(k, "sp", "delete", "ci")
+    kumo(k, "sp", "delete", "ci", "--yes")
     st, _, body = https(k, "GET", path, token=fresh)
     assert st == 401 and "no longer exists" in body["error"]["message"], body
-    r = kumo(k, "sp", "delete", "ci", check=False)
+    r = kumo(k, "sp", "delete", "ci", "--yes", check=False)
     assert r.returncode == 3 and "not found" in r.stderr
 
 
@@ -229,3 +230,425 @@ def test_tls_certificates(kumod_factory, tmp_path):  # noqa: F811 - pytest fixtu
     assert (k.data / "arm" / "ca.crt").read_bytes() == ca
     lines = [ln for ln in k.log_text().splitlines() if "ARM CA certificate" in ln]
     assert len(lines) == 2 and "(new)" in lines[0] and "(new)" not in lines[1], lines
+
+
+# ---------------------------------------------------------------------------
+# The resources, with the real az (docs/azure.md, "What the endpoint serves")
+# ---------------------------------------------------------------------------
+
+# a public key az accepts (the one az itself sent in the reference recording)
+PUBKEY = ("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC728VC0Vj1lg9LTPhh9ErMwFq2nQWoEz24CuZs+nwFsdl/"
+          "UMHEc2JEyEESikB76w8NjDu4Iy/wqp3JzIYj/QwwpBaCq5VU38bXxbmhXsLECUeQSqmRbh81nrtwMWJTLknv4"
+          "spczW//NvCogGXL/c+xDtmOFPiycb1LVSjbiqGO+U+TbUfiLZbGPsYMrw/HbuuWRmFLr6rZuvCfOVgfPFTuqW"
+          "SB+uyplOPOGKdq17w/hapZEnvufWC6PF3pwvky7POBgsICBchI3YKIjysR8zKkBp/ilN2JBIc9pYWACyE2Rp0h"
+          "p/gM9wvm9da48wljXrVQGTCrIhs4TQMJkxg6vJe5 test@kumo")
+
+
+@pytest.fixture
+def azk(arm, tmp_path):
+    """A kumod with its ARM endpoint and an az logged in to it (a ready
+    AZURE_CONFIG_DIR from `kumo az-login --config-dir`: no register, no
+    login round trips)."""
+    k = arm
+    cfg = tmp_path / "azcfg"
+    kumo(k, "az-login", "--sp-name", "e2e", "--config-dir", str(cfg))
+    az = Az(k, cfg)
+    # a key pair of the test's own: az gives its public half to the VM's
+    # admin account, `kumo vm ssh` logs in with the private one
+    az.home = tmp_path / "home"
+    az.home.mkdir()
+    az.priv = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "az@kumo", "-f",
+                    str(az.priv)], check=True)
+    az.pub = (tmp_path / "id_ed25519.pub").read_text().strip()
+    az.key = f"@{tmp_path / 'id_ed25519.pub'}"
+    return k, az
+
+
+def kjson(k, *args):
+    return json.loads(kumo(k, *args, "-o", "json").stdout)
+
+
+def fails(r, *texts):
+    """az failed (exit status not 0) and said each of texts."""
+    assert r.returncode != 0, r.stdout
+    for t in texts:
+        assert t in r.stderr, (t, r.stderr)
+
+
+def wait_boots(k, group, vm, count, timeout=300):
+    """Wait until the VM's console log holds `count` boot lines of the
+    default guest (`kumo vm log`)."""
+    deadline = time.time() + timeout
+    while True:
+        log = kumo(k, "vm", "log", "-g", group, vm).stdout
+        if log.count("kumo guest: booted") >= count:
+            return log
+        assert time.time() < deadline, f"{vm} did not boot ({count}):\n{log[-2000:]}"
+        time.sleep(0.5)
+
+
+def ssh_until(k, az, group, vm, *command, timeout=300):
+    """`kumo vm ssh` (the VM's public IP, its admin user) with az's key until
+    the login is accepted (sshd starts a moment after the guest reported its
+    provisioning); the last result."""
+    env = dict(os.environ, HOME=str(az.home))
+    deadline = time.time() + timeout
+    while True:
+        r = subprocess.run([str(KUMO), "--data-dir", str(k.data), "vm", "ssh", "-g", group, vm,
+                            "--ssh-arg=-oBatchMode=yes", "--ssh-arg=-oConnectTimeout=30",
+                            "--ssh-arg=-oIdentitiesOnly=yes", "-i", str(az.priv), "--", *command],
+                           env=env, capture_output=True, text=True, timeout=120,
+                           stdin=subprocess.DEVNULL)
+        if r.returncode != 255 or time.time() > deadline:
+            return r
+        time.sleep(2)
+
+
+def http_get(port, tries=40):
+    for _ in range(tries):
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=3).read().decode()
+        except OSError:
+            time.sleep(0.25)
+    return None
+
+
+def test_groups_networks_disks_and_group_delete(azk):
+    k, az = azk
+    g = az.json("group", "create", "-n", "rg1", "-l", "local", "--tags", "team=kumo")
+    assert g["properties"]["provisioningState"] == "Succeeded" and g["tags"] == {"team": "kumo"}
+    assert az.json("group", "create", "-n", "rg1", "-l", "local")["name"] == "rg1"  # PUT again
+    assert [x["name"] for x in az.json("group", "list")] == ["rg1"]
+    assert az.json("group", "show", "-n", "rg1")["location"] == "local"
+    assert az.run("group", "exists", "-n", "rg1").stdout.strip() == "true"
+    assert az.run("group", "exists", "-n", "nope").stdout.strip() == "false"
+    fails(az.run("group", "create", "-n", "rg2", "-l", "westeurope", check=False),
+          "LocationNotAvailableForResourceType", "'local'")
+    fails(az.run("group", "show", "-n", "nope", check=False), "ResourceGroupNotFound")
+    assert [x["name"] for x in kjson(k, "group", "list")] == ["rg1"]  # the same model
+
+    # virtual networks: the same as kumo's own, with kumod's rules
+    v = az.json("network", "vnet", "create", "-g", "rg1", "-n", "v1", "--address-prefix",
+                "10.1.0.0/16", "--subnet-name", "s1", "--subnet-prefix", "10.1.0.0/24")["newVNet"]
+    assert v["addressSpace"]["addressPrefixes"] == ["10.1.0.0/16"]
+    assert [(s["name"], s["addressPrefix"]) for s in v["subnets"]] == [("s1", "10.1.0.0/24")]
+    assert [x["name"] for x in az.json("network", "vnet", "list", "-g", "rg1")] == ["v1"]
+    assert "v1" in az.run("network", "vnet", "list", "-g", "rg1", "-o", "table").stdout
+    assert kjson(k, "vnet", "show", "-g", "rg1", "v1")["addressSpaces"] == ["10.1.0.0/16"]
+    fails(az.run("network", "vnet", "subnet", "create", "-g", "rg1", "--vnet-name", "v1", "-n",
+                 "s2", "--address-prefixes", "10.9.0.0/24", check=False), "10.9.0.0/24")
+    assert [s["name"] for s in kjson(k, "vnet", "show", "-g", "rg1", "v1")["subnets"]] == ["s1"]
+    s2 = az.json("network", "vnet", "subnet", "create", "-g", "rg1", "--vnet-name", "v1", "-n",
+                 "s2", "--address-prefixes", "10.1.1.0/24")
+    assert s2["addressPrefix"] == "10.1.1.0/24"
+
+    # an NSG and a rule; kumo's default rules shown as ARM's
+    nsg = az.json("network", "nsg", "create", "-g", "rg1", "-n", "n1")["NewNSG"]
+    assert len(nsg["defaultSecurityRules"]) == 6 and nsg["securityRules"] == []
+    rule = az.json("network", "nsg", "rule", "create", "-g", "rg1", "--nsg-name", "n1", "-n", "web",
+                   "--priority", "200", "--destination-port-ranges", "80", "8080", "--access",
+                   "Allow", "--protocol", "Tcp")
+    assert rule["destinationPortRanges"] == ["80", "8080"] and rule["priority"] == 200
+    rules = kjson(k, "nsg", "show", "-g", "rg1", "n1")["rules"]
+    assert [(r["name"], r["priority"], r["destinationPortRange"]) for r in rules] == \
+        [("web", 200, "80,8080")]
+    fails(az.run("network", "nsg", "rule", "create", "-g", "rg1", "--nsg-name", "n1", "-n", "low",
+                 "--priority", "50", "--destination-port-ranges", "22", check=False), "priority")
+    fails(az.run("network", "nsg", "rule", "create", "-g", "rg1", "--nsg-name", "n1", "-n", "dup",
+                 "--priority", "200", "--destination-port-ranges", "22", check=False),
+          "already has priority 200")
+    assert len(kjson(k, "nsg", "show", "-g", "rg1", "n1")["rules"]) == 1  # nothing half made
+
+    pip = az.json("network", "public-ip", "create", "-g", "rg1", "-n", "p1", "--sku",
+                  "Standard")["publicIp"]
+    assert pip["sku"]["name"] == "Standard" and pip["ipAddress"] == "127.0.0.1"
+    assert kjson(k, "public-ip", "show", "-g", "rg1", "p1")["name"] == "p1"
+
+    # managed disks: az's SKUs are kumo's tiers
+    d = az.json("disk", "create", "-g", "rg1", "-n", "d1", "--size-gb", "2", "--sku", "Premium_LRS")
+    assert (d["diskSizeGb"], d["sku"]["name"], d["provisioningState"]) == (2, "Premium_LRS",
+                                                                          "Succeeded")
+    kd = kjson(k, "disk", "show", "-g", "rg1", "d1")
+    assert (kd["tier"], kd["sizeGiB"]) == ("Premium_SSD", 2)
+    assert [x["name"] for x in az.json("disk", "list", "-g", "rg1")] == ["d1"]
+    fails(az.run("disk", "create", "-g", "rg1", "-n", "d2", "--size-gb", "99999", check=False),
+          "99999")
+    assert [x["name"] for x in az.json("disk", "list", "-g", "rg1")] == ["d1"]
+    az.run("disk", "delete", "-g", "rg1", "-n", "d1", "-y")
+    assert az.json("disk", "list", "-g", "rg1") == []
+
+    # a group's delete takes what it holds with it
+    az.run("disk", "create", "-g", "rg1", "-n", "d3", "--size-gb", "1")
+    az.run("group", "delete", "-n", "rg1", "-y")
+    assert az.json("group", "list") == [] and kjson(k, "group", "list") == []
+    assert not list((k.data / "disks").iterdir())
+
+
+def test_vm_create_boot_filter_lifecycle_and_errors(azk):
+    k, az = azk
+    az.run("group", "create", "-n", "rg", "-l", "local")
+    t0 = time.time()
+    out = az.json("vm", "create", "-g", "rg", "-n", "vm1", "--image", "kumo:default:default:latest",
+                  "--size", "Standard_B1ls", "--admin-username", "azureuser", "--ssh-key-values",
+                  az.key, "--public-ip-sku", "Standard")
+    assert out["powerState"] == "VM running", out
+    assert (out["privateIpAddress"], out["publicIpAddress"]) == ("10.0.0.4", "127.0.0.1"), out
+    print(f"\n[measure] az vm create -> running {time.time() - t0:.2f} s")
+    log = wait_boots(k, "rg", "vm1", 1)  # the guest really booted: its console says so
+    assert "kumo guest: eth0 10.0.0.4/24" in log
+
+    # one model: kumo sees az's VM with its network, az sees kumo's
+    kvm = kjson(k, "vm", "show", "-g", "rg", "vm1")
+    assert (kvm["size"], kvm["powerState"]) == ("B1ls", "Running")
+    assert kvm["networkInterfaces"][0]["name"] == "vm1VMNic"
+    assert kjson(k, "nic", "show", "-g", "rg", "vm1VMNic")["nsg"] == "vm1NSG"
+    kumo(k, "vm", "create", "-g", "rg", "-n", "kvm", "--size", "B1ls", "--vnet", "vm1VNET",
+         "--subnet", "vm1Subnet", "--no-wait")
+    assert sorted(v["name"] for v in az.json("vm", "list", "-g", "rg")) == ["kvm", "vm1"]
+    assert "kvm" in [v["name"] for v in az.json("vm", "list")]
+    shown = az.json("vm", "list", "-d", "-g", "rg", "--query", "[?name=='vm1']")[0]
+    assert (shown["powerState"], shown["publicIps"]) == ("VM running", "127.0.0.1")
+    vm = az.json("vm", "show", "-g", "rg", "-n", "vm1")
+    assert vm["hardwareProfile"]["vmSize"] == "Standard_B1ls"
+    assert vm["osProfile"]["adminUsername"] == "azureuser"
+    assert vm["osProfile"]["linuxConfiguration"]["ssh"]["publicKeys"][0]["keyData"] == az.pub
+    assert vm["storageProfile"]["imageReference"]["publisher"] == "kumo"
+    # az's osProfile is kumo's OS profile: the account and key are in the
+    # guest, and kumo vm ssh logs in with them
+    assert kvm["osProfile"]["adminUsername"] == "azureuser" and \
+        kvm["osProfile"]["sshPublicKeys"] == [az.pub], kvm["osProfile"]
+    r = ssh_until(k, az, "rg", "vm1", "id -un; exit 3")
+    assert r.returncode == 3 and r.stdout.split() == ["azureuser"], (r.returncode, r.stdout,
+                                                                      r.stderr)
+
+    # the NSG az made filters the guest's traffic: 80 is closed, a rule opens it,
+    # a deny rule of a higher priority closes it again
+    pip = kjson(k, "public-ip", "show", "-g", "rg", "vm1PublicIP")
+    port = {p["port"]: p["hostPort"] for p in pip["ports"]}[80]
+    wait_boots(k, "rg", "vm1", 1)
+    deadline = time.time() + 60
+    while "vm1:~# " not in kumo(k, "vm", "log", "-g", "rg", "vm1").stdout:
+        assert time.time() < deadline, "no shell prompt on vm1's console"
+        time.sleep(0.2)
+    r = subprocess.run([str(KUMO), "--data-dir", str(k.data), "vm", "console", "-g", "rg", "vm1",
+                        "--linger", "1"], capture_output=True, text=True, timeout=120,
+                       input="mkdir -p /tmp/w && echo hello-from-az > /tmp/w/index.html && "
+                             "httpd -p 80 -h /tmp/w && echo started-$((6*7))\n")
+    assert "started-42" in r.stdout, r
+    assert http_get(port, tries=8) is None  # DenyAllInBound: only 22 is allowed
+    az.run("network", "nsg", "rule", "create", "-g", "rg", "--nsg-name", "vm1NSG", "-n", "web",
+           "--priority", "1010", "--destination-port-ranges", "80", "--access", "Allow",
+           "--protocol", "Tcp")
+    assert "hello-from-az" in (http_get(port) or "")
+    az.run("network", "nsg", "rule", "create", "-g", "rg", "--nsg-name", "vm1NSG", "-n", "deny80",
+           "--priority", "900", "--destination-port-ranges", "80", "--access", "Deny",
+           "--protocol", "Tcp")
+    time.sleep(1)
+    assert http_get(port, tries=8) is None
+
+    # the instance view and the power actions
+    def states():
+        iv = az.json("vm", "get-instance-view", "-g", "rg", "-n", "vm1")
+        return [s["code"] for s in iv["instanceView"]["statuses"]]
+    assert states() == ["ProvisioningState/succeeded", "PowerState/running"]
+    az.run("vm", "stop", "-g", "rg", "-n", "vm1")
+    assert states()[1] == "PowerState/stopped"
+    assert kjson(k, "vm", "show", "-g", "rg", "vm1")["powerState"] == "Stopped"
+    az.run("vm", "start", "-g", "rg", "-n", "vm1")
+    assert states()[1] == "PowerState/running"
+    wait_boots(k, "rg", "vm1", 2)
+    az.run("vm", "restart", "-g", "rg", "-n", "vm1")
+    wait_boots(k, "rg", "vm1", 3)
+    az.run("vm", "deallocate", "-g", "rg", "-n", "vm1")
+    assert states()[1] == "PowerState/deallocated"
+    assert kjson(k, "vm", "show", "-g", "rg", "vm1")["powerState"] == "Deallocated"
+    # resize: at once while deallocated; a running VM restarts into its new size
+    r = az.json("vm", "resize", "-g", "rg", "-n", "vm1", "--size", "Standard_B1s")
+    assert r["hardwareProfile"]["vmSize"] == "Standard_B1s"
+    az.run("vm", "start", "-g", "rg", "-n", "vm1")
+    r = az.json("vm", "resize", "-g", "rg", "-n", "vm1", "--size", "Standard_B1ms")
+    assert r["hardwareProfile"]["vmSize"] == "Standard_B1ms"
+    kvm = kjson(k, "vm", "show", "-g", "rg", "vm1")
+    assert (kvm["size"], kvm["memoryMiB"], kvm["powerState"]) == ("B1ms", 2048, "Running")
+    sizes = {s["name"]: s for s in az.json("vm", "list-sizes", "-l", "local")}
+    assert sizes["Standard_B2s"]["memoryInMb"] == 4096 and sizes["Standard_B2s"]["numberOfCores"] == 2
+
+    # refusals: az prints ARM's error, exits non-zero, nothing is made
+    def resources():
+        return sorted(r["id"].rsplit("/", 2)[1] + "/" + r["name"]
+                      for r in az.json("resource", "list", "-g", "rg"))
+    before = resources()
+    r = az.run("vm", "create", "-g", "rg", "-n", "vm3", "--image", "kumo:default:default:latest",
+               "--size", "Standard_Nope", "--admin-username", "azureuser", "--ssh-key-values",
+               az.key, check=False)
+    fails(r, "DeploymentFailed", "virtualMachines/vm3", "unknown size 'Nope'")
+    r = az.run("vm", "create", "-g", "rg", "-n", "vm1", "--image", "kumo:default:default:latest",
+               "--size", "Standard_B1ls", "--admin-username", "azureuser", "--ssh-key-values",
+               az.key, check=False)
+    fails(r, "Conflict", "virtualMachines/vm1", "already exists")
+    r = az.run("vm", "create", "-g", "rg", "-n", "vm4", "--image", "kumo:nope:nope:latest",
+               "--size", "Standard_B1ls", "--admin-username", "azureuser", "--ssh-key-values",
+               az.key, check=False)
+    assert r.returncode != 0 and "nope" in r.stderr.lower(), r.stderr
+    assert resources() == before
+
+    # delete: the VM goes, its NIC, NSG and public IP stay (as on Azure) and a
+    # new VM of the same name takes them up again; an alias names an image
+    az.run("vm", "delete", "-g", "rg", "-n", "vm1", "-y")
+    assert [v["name"] for v in az.json("vm", "list", "-g", "rg")] == ["kvm"]
+    assert "vm1" not in [v["name"] for v in kjson(k, "vm", "list")]
+    aliases = json.loads(urllib.request.urlopen(
+        f"https://127.0.0.1:{k.arm_port}/aliases.json",
+        context=ssl.create_default_context(cafile=str(k.data / "arm" / "ca.crt"))).read())
+    linux = aliases["outputs"]["aliases"]["value"]["Linux"]
+    assert linux["Default"]["offer"] == "default"
+    create = ("vm", "create", "-g", "rg", "-n", "vm1", "--image", "Default", "--size",
+              "Standard_B1ls", "--admin-username", "azureuser", "--ssh-key-values", az.key)
+    # vm1NSG has the rules added above: the template's NSG is another one
+    fails(az.run(*create, check=False), "vm1NSG", "differs from the template")
+    assert resources() == [x for x in before if x != "virtualMachines/vm1"]
+    for rule in ("web", "deny80"):
+        az.run("network", "nsg", "rule", "delete", "-g", "rg", "--nsg-name", "vm1NSG", "-n", rule)
+    out = az.json("vm", "create", "-g", "rg", "-n", "vm1", "--image", "Default", "--size",
+                  "Standard_B1ls", "--admin-username", "azureuser", "--ssh-key-values", az.key)
+    assert out["powerState"] == "VM running" and out["privateIpAddress"] == "10.0.0.4", out
+    wait_boots(k, "rg", "vm1", 1)
+
+    # the group's delete is a long operation that removes every VM and the rest
+    az.run("group", "delete", "-n", "rg", "-y")
+    assert az.json("group", "list") == [] and kjson(k, "vm", "list") == []
+    assert not vmm_pids(k.data)
+
+
+def test_vmss_scale_autoscale(azk):
+    k, az = azk
+    az.run("group", "create", "-n", "rg", "-l", "local")
+    out = az.json("vmss", "create", "-g", "rg", "-n", "ss1", "--image", "Default", "--vm-sku",
+                  "Standard_B1ls", "--instance-count", "2", "--admin-username", "azureuser",
+                  "--ssh-key-values", az.key)
+    assert out["VMSS"]["provisioningState"] == "Succeeded", out
+    running = lambda: sorted(v["name"] for v in kjson(k, "vm", "list")  # noqa: E731
+                             if v["powerState"] == "Running")
+    assert running() == ["ss1_0", "ss1_1"]
+    assert len(az.json("vmss", "list-instances", "-g", "rg", "-n", "ss1")) == 2
+    assert az.json("network", "lb", "list", "-g", "rg")[0]["name"] == "ss1LB"
+    r = az.json("vmss", "scale", "-g", "rg", "-n", "ss1", "--new-capacity", "3")
+    assert r["sku"]["capacity"] == 3 and r["provisioningState"] == "Succeeded", r
+    assert running() == ["ss1_0", "ss1_1", "ss1_2"]
+    r = az.json("vmss", "scale", "-g", "rg", "-n", "ss1", "--new-capacity", "1")
+    assert r["sku"]["capacity"] == 1
+    assert len(running()) == 1
+
+    # autoscale (az monitor is not in the hybrid profile: az rest, as documented)
+    sub = az.json("account", "show")["id"]
+    ss = f"/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/ss1"
+    url = "/subscriptions/{subscriptionId}/resourceGroups/rg/providers/Microsoft.Insights/autoscalesettings/as1?api-version=2022-10-01"
+
+    def body(lo, hi):
+        return json.dumps({"location": "local", "properties": {
+            "enabled": True, "targetResourceUri": ss, "profiles": [{
+                "name": "default", "capacity": {"minimum": lo, "maximum": hi, "default": lo},
+                "rules": [{"metricTrigger": {
+                    "metricName": "Percentage CPU", "metricResourceUri": ss, "timeGrain": "PT1M",
+                    "statistic": "Average", "timeWindow": "PT5M", "timeAggregation": "Average",
+                    "operator": "GreaterThan", "threshold": 70},
+                    "scaleAction": {"direction": "Increase", "type": "ChangeCount", "value": "1",
+                                    "cooldown": "PT5M"}}]}]}})
+    r = az.json("rest", "--method", "put", "--url", url, "--body", body("1", "3"))
+    assert r["properties"]["profiles"][0]["capacity"] == {"minimum": "1", "maximum": "3",
+                                                          "default": "1"}
+    shown = kjson(k, "autoscale", "show", "-g", "rg", "as1")
+    assert (shown["scaleSet"], shown["capacity"]["maximum"]) == ("ss1", 3)
+    assert shown["rules"][0]["metricTrigger"]["threshold"] == 70
+    fails(az.run("rest", "--method", "put", "--url", url, "--body", body("3", "1"), check=False),
+          "maximum")
+    assert kjson(k, "autoscale", "show", "-g", "rg", "as1")["capacity"]["maximum"] == 3
+    assert az.json("rest", "--method", "get", "--url", url)["name"] == "as1"
+
+    az.run("group", "delete", "-n", "rg", "-y")
+    assert kjson(k, "vm", "list") == [] and not vmm_pids(k.data)
+
+
+def test_deployment_templates_and_roll_back(azk, tmp_path):
+    k, az = azk
+    az.run("group", "create", "-n", "rg", "-l", "local")
+    # a template of az deployment group create: parameters, variables,
+    # concat, resourceId, reference and outputs
+    tpl = {
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0",
+        "parameters": {"prefix": {"type": "string"}, "rules": {"type": "int", "defaultValue": 1}},
+        "variables": {"vnet": "[concat(parameters('prefix'), '-vnet')]"},
+        "resources": [
+            {"type": "Microsoft.Network/virtualNetworks", "apiVersion": "2022-07-01",
+             "name": "[variables('vnet')]", "location": "local",
+             "properties": {"addressSpace": {"addressPrefixes": ["10.5.0.0/16"]},
+                            "subnets": [{"name": "s", "properties": {"addressPrefix": "10.5.1.0/24"}}]}},
+            {"type": "Microsoft.Network/networkInterfaces", "apiVersion": "2022-07-01",
+             "name": "[concat(parameters('prefix'), '-nic')]", "location": "local",
+             "dependsOn": ["[variables('vnet')]"],
+             "properties": {"ipConfigurations": [{"name": "ip", "properties": {
+                 "subnet": {"id": "[concat(resourceId('Microsoft.Network/virtualNetworks', variables('vnet')), '/subnets/s')]"}}}]}}],
+        "outputs": {"ip": {"type": "string", "value": "[reference(concat(parameters('prefix'), '-nic')).ipConfigurations[0].properties.privateIPAddress]"}},
+    }
+    f = tmp_path / "t.json"
+    f.write_text(json.dumps(tpl))
+    d = az.json("deployment", "group", "create", "-g", "rg", "-n", "d1", "--template-file", str(f),
+                "--parameters", "prefix=app")
+    assert d["properties"]["provisioningState"] == "Succeeded", d
+    assert d["properties"]["outputs"]["ip"]["value"] == "10.5.1.4"
+    assert kjson(k, "nic", "show", "-g", "rg", "app-nic")["privateIp"] == "10.5.1.4"
+
+    # one unit: the third resource fails, the first two are not made either
+    tpl["resources"].append(
+        {"type": "Microsoft.Compute/virtualMachines", "apiVersion": "2020-06-01", "name": "vmx",
+         "location": "local", "dependsOn": ["[concat(parameters('prefix'), '-nic')]"],
+         "properties": {"hardwareProfile": {"vmSize": "Standard_B1ls"},
+                        "storageProfile": {"imageReference": {"publisher": "kumo", "offer": "nope",
+                                                              "sku": "nope", "version": "latest"}},
+                        "networkProfile": {"networkInterfaces": [{"id": "[resourceId('Microsoft.Network/networkInterfaces', concat(parameters('prefix'), '-nic'))]"}]}}})
+    f.write_text(json.dumps(tpl))
+    r = az.run("deployment", "group", "create", "-g", "rg", "-n", "d2", "--template-file", str(f),
+               "--parameters", "prefix=bad", check=False)
+    fails(r, "virtualMachines/vmx", "ImageNotFound")
+    assert [v["name"] for v in kjson(k, "vnet", "list", "-g", "rg")] == ["app-vnet"]
+    assert [n["name"] for n in kjson(k, "nic", "list", "-g", "rg")] == ["app-nic"]
+    shown = az.json("deployment", "group", "show", "-g", "rg", "-n", "d2")
+    assert shown["properties"]["provisioningState"] == "Failed"
+    # an invalid template is refused before anything is made
+    tpl["resources"][0]["dependsOn"] = ["[concat(parameters('prefix'), '-nic')]"]
+    f.write_text(json.dumps(tpl))
+    r = az.run("deployment", "group", "create", "-g", "rg", "-n", "d3", "--template-file", str(f),
+               "--parameters", "prefix=cyc", check=False)
+    fails(r, "InvalidTemplate")
+    assert [v["name"] for v in kjson(k, "vnet", "list", "-g", "rg")] == ["app-vnet"]
+
+
+def test_deployment_whose_vm_fails_after_the_commit_is_rolled_back(kumod_factory, vmm,  # noqa: F811
+                                                                  tmp_path):
+    """The VM of `az vm create` fails once its deployment has committed (its
+    kumo-vmm dies at start): the deployment fails with the VM's reason, and
+    kumod deletes what the deployment made before az hears of it."""
+    bad = tmp_path / "bad-vmm"
+    bad.write_text("#!/bin/sh\ncase \"$*\" in *--console*) echo boom >&2; exit 3 ;; esac\n"
+                   f"exec {vmm} \"$@\"\n")
+    bad.chmod(0o755)
+    port = free_port()
+    k = kumod_factory(["--arm", f"127.0.0.1:{port}", "--vmm", str(bad)])
+    k.arm_port = port
+    cfg = tmp_path / "azcfg"
+    kumo(k, "az-login", "--sp-name", "e2e", "--config-dir", str(cfg))
+    az = Az(k, cfg)
+    (tmp_path / "id.pub").write_text(PUBKEY + "\n")
+    az.run("group", "create", "-n", "rg", "-l", "local")
+    r = az.run("vm", "create", "-g", "rg", "-n", "vm1", "--image", "Default", "--size",
+               "Standard_B1ls", "--admin-username", "azureuser", "--ssh-key-values",
+               f"@{tmp_path / 'id.pub'}", check=False)
+    fails(r, "DeploymentFailed", "virtualMachines/vm1", "boom", "kumod deleted what the "
+          "deployment made")
+    assert az.json("resource", "list", "-g", "rg") == []
+    for what in ("vm", "nic", "nsg", "public-ip", "vnet", "disk"):
+        assert kjson(k, what, "list", "-g", "rg") == [], what
+    d = az.json("deployment", "group", "list", "-g", "rg")
+    assert [x["properties"]["provisioningState"] for x in d] == ["Failed"]

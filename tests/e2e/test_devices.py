@@ -37,8 +37,12 @@ def fsck_clean(path, fmt):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+CACHES = ["readwrite", "readonly", "none"]
+
+
+@pytest.mark.parametrize("cache", CACHES)
 @pytest.mark.parametrize("fmt", ["raw", "qcow2"])
-def test_guest_writes_survive_and_images_stay_clean(vmm, guest, tmp_path, fmt):
+def test_guest_writes_survive_and_images_stay_clean(vmm, guest, tmp_path, fmt, cache):
     base = tmp_path / "base.ext4"
     shutil.copy(guest / "rootfs.ext4", base)
     if fmt == "raw":
@@ -48,14 +52,19 @@ def test_guest_writes_survive_and_images_stay_clean(vmm, guest, tmp_path, fmt):
         kumo_img("create", "-f", "qcow2", "-b", str(base), "-F", "raw", str(disk))
     before = (guest / "rootfs.ext4").read_bytes() if fmt == "qcow2" else None
     payload = "kumo-%s-%d" % (fmt, os.getpid())
-    r = disk_boot(vmm, guest, [f"path={disk},format={fmt}"],
-                  f"dd if=/dev/urandom of=/root/blob bs=64k count=64 2>/dev/null; "
-                  f"sha256sum /root/blob > /root/blob.sum; echo {payload} > /root/note; sync")
+    # two vCPUs: two virtqueues, the writes of both CPUs in flight at once
+    r = disk_boot(vmm, guest, [f"path={disk},format={fmt},cache={cache}"],
+                  f"dd if=/dev/urandom of=/root/blob bs=64k count=64 2>/dev/null & "
+                  f"dd if=/dev/urandom of=/root/blob2 bs=4k count=512 2>/dev/null & wait; "
+                  f"sha256sum /root/blob /root/blob2 > /root/blob.sum; echo {payload} > /root/note; "
+                  f"sync", extra=["--cpus", "2"])
     assert r.returncode == 0, r.stdout[-1500:]
-    # second boot reads back what the first wrote
-    r = disk_boot(vmm, guest, [f"path={disk},format={fmt}"],
+    # second boot reads back what the first wrote (in another caching mode)
+    other = CACHES[(CACHES.index(cache) + 1) % len(CACHES)]
+    r = disk_boot(vmm, guest, [f"path={disk},format={fmt},cache={other}"],
                   "cat /root/note; sha256sum -c /root/blob.sum")
     assert payload in r.stdout and "/root/blob: OK" in r.stdout, r.stdout[-1500:]
+    assert "/root/blob2: OK" in r.stdout, r.stdout[-1500:]
     if fmt == "qcow2":
         c = subprocess.run(["qemu-img", "check", str(disk)], capture_output=True, text=True)
         assert c.returncode == 0, c.stdout + c.stderr
@@ -85,14 +94,15 @@ def test_backing_chain_of_three(vmm, guest, tmp_path):
         assert c.returncode == 0, c.stdout
 
 
-def test_kill_9_during_heavy_writes(vmm, guest, tmp_path):
+@pytest.mark.parametrize("cache", CACHES)
+def test_kill_9_during_heavy_writes(vmm, guest, tmp_path, cache):
     base = tmp_path / "base.ext4"
     shutil.copy(guest / "rootfs.ext4", base)
     disk = tmp_path / "disk.qcow2"
     kumo_img("create", "-f", "qcow2", "-b", str(base), "-F", "raw", str(disk))
     for attempt in range(4):
-        args = [vmm, "--kernel", str(guest / "Image"), "--disk", f"path={disk},format=qcow2",
-                "--append", 'console=ttyS0 root=/dev/vda rw kumo.run="i=0; while true; do '
+        args = [vmm, "--kernel", str(guest / "Image"), "--disk",
+                f"path={disk},format=qcow2,cache={cache}", "--cpus", "2", "--append", 'console=ttyS0 root=/dev/vda rw kumo.run="i=0; while true; do '
                 'dd if=/dev/urandom of=/root/f$((i % 7)) bs=32k count=32 2>/dev/null; '
                 'i=$((i+1)); done"']
         p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -104,7 +114,8 @@ def test_kill_9_during_heavy_writes(vmm, guest, tmp_path):
         # leaked clusters (status 3) are allowed, corruption (2) is not
         assert c.returncode in (0, 3), c.stdout + c.stderr
     # the file system still mounts (the journal replays) and works
-    r = disk_boot(vmm, guest, [f"path={disk},format=qcow2"], "echo mounted-fine; ls /root | wc -l")
+    r = disk_boot(vmm, guest, [f"path={disk},format=qcow2,cache={cache}"],
+                  "echo mounted-fine; ls /root | wc -l")
     assert "mounted-fine" in r.stdout, r.stdout[-2000:]
 
 

@@ -42,7 +42,7 @@ CONFIGS = {
 # Nodes only one of the two boards has.
 QEMU_ONLY = {"/pmu", "/fw-cfg@10100000", "/flash@20000000", "/platform-bus@4000000",
              "/soc/pci@30000000"}
-KUMO_ONLY = {"/soc/pvpanic@102000"}
+KUMO_ONLY = {"/soc/pvpanic@102000", "/soc/virtio_mmio@10009000"}
 # Properties whose values differ, by node (a path, or a prefix ending in "@").
 PROPS_DIFFERENT = {
     "/chosen": {"rng-seed"},          # random bytes (QEMU 32, kumo 64)

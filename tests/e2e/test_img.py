@@ -61,6 +61,15 @@ def test_create_and_info(img, tmp_path):
     assert "cluster_size: 65536" in r.stdout
     assert "corrupt: false" in r.stdout and "dirty: false" in r.stdout
     assert os.stat(disk).st_size < 1 << 20  # sparse: metadata only
+    # images are their owner's alone, whatever the umask (here a lax one)
+    old = os.umask(0o022)
+    try:
+        ok(run([img, "create", "-f", "raw", str(tmp_path / "lax.raw"), "1M"]))
+        ok(run([img, "convert", "-O", "qcow2", str(disk), str(tmp_path / "lax.qcow2")]))
+    finally:
+        os.umask(old)
+    for f in (disk, tmp_path / "lax.raw", tmp_path / "lax.qcow2"):
+        assert os.stat(f).st_mode & 0o777 == 0o600, (f, oct(os.stat(f).st_mode))
     info = json.loads(ok(run([img, "info", "--json", str(disk)])).stdout)
     assert info["format"] == "qcow2"
     assert info["virtual-size"] == 10 << 30

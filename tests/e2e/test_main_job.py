@@ -93,7 +93,9 @@ def test_run_sh_main_job(tmp_path, guest):
         # second run: the same kumod, the VM started again from its OS disk;
         # the end of stdin detaches and the VM keeps running, with a web server
         # on its port 22 that the public IP's host port reaches
+        # (the guest's SSH server, dropbear, gives port 22 to the web server)
         r = run("echo proof-$(cat /root/proof)\nmkdir -p /w && echo port22-ok > /w/index.html && "
+                "killall dropbear; while pidof dropbear; do sleep 0.1; done >/dev/null; "
                 "httpd -p 22 -h /w && echo httpd-up-$((40 + 2))\n")
         out, err = r.stdout, r.stderr
         assert r.returncode == 0, (out[-3000:], err)

@@ -2,7 +2,10 @@
 
 test_portal_in_a_browser runs tests/e2e/portal/portal_test.cjs: Debian's
 Chromium, driven by playwright-core (from web/'s npm packages), signs in,
-creates a VM from the form and sees it Running, types a command on its
+creates a VM from the form with an admin account and an SSH key the test
+made (kumod's errors at the account's fields first), sees it Running with
+its admin user, key fingerprint and provisioning on its page, logs in with
+ssh through the line the page shows and runs a command, types a command on its
 console and reads the output, adds an NSG rule with a bad port (the error
 at the field) and then a good one, stops the VM and sees the state change
 without a reload, sees the CPU chart draw points, and screenshots every
@@ -47,9 +50,14 @@ def node_modules():
     return r.stdout.strip().splitlines()[-1]
 
 
-def test_portal_in_a_browser(kumod_factory):  # noqa: F811 - pytest's fixture
+def test_portal_in_a_browser(kumod_factory, guest, tmp_path):  # noqa: F811 - pytest's fixture
     if not os.access(CHROMIUM, os.X_OK) or not shutil.which("node"):
         pytest.fail(f"{CHROMIUM} or node is missing: install them (scripts/deps.sh)")
+    if not shutil.which("ssh") or not shutil.which("ssh-keygen"):
+        pytest.fail("ssh or ssh-keygen is missing: install openssh-client (scripts/deps.sh)")
+    key = tmp_path / "portal_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "portal-test@kumo",
+                    "-f", str(key)], check=True)
     k = kumod_factory(["--autoscale-interval", "2"])
     portal_built(k)
     k.ok("POST", "/v1/sizes", TINY)
@@ -61,13 +69,21 @@ def test_portal_in_a_browser(kumod_factory):  # noqa: F811 - pytest's fixture
          {"name": "pool-as", "scaleSet": "pool", "minimum": 0, "maximum": 2,
           "rules": [{"metricTrigger": {"operator": "GreaterThan", "threshold": 70},
                      "scaleAction": {"direction": "Increase"}}]})
+    # an image provisioned by cloud-init (the default guest's disk, registered
+    # as such): the form offers a password for it; no VM is made of it
+    # (copied into kumod's import directory, where imports come from)
+    shutil.copy(pathlib.Path(guest) / "rootfs.ext4", k.data / "import" / "rootfs.ext4")
+    im = k.ok("POST", "/v1/images?wait=120",
+              {"name": "ci-test", "source": str(k.data / "import" / "rootfs.ext4"), "format": "raw",
+               "provisioning": "cloud-init", "os": "a test image provisioned by cloud-init"})
+    assert im["provisioningState"] == "Succeeded" and im["osProfile"]["adminPassword"], im
     sp = k.ok("POST", "/v1/servicePrincipals", {"name": "portal-browser"})
     if SHOTS.exists():
         shutil.rmtree(SHOTS)
     env = dict(os.environ, NODE_PATH=node_modules(), CHROMIUM=CHROMIUM)
     script = ROOT / "tests" / "e2e" / "portal" / "portal_test.cjs"
     r = subprocess.run(["node", str(script), f"http://127.0.0.1:{k.port}", k.token, str(SHOTS),
-                       GROUP, TINY["name"], sp["appId"], sp["secret"]], env=env, capture_output=True, text=True,
+                       GROUP, TINY["name"], sp["appId"], sp["secret"], str(key)], env=env, capture_output=True, text=True,
                        timeout=900)
     print(r.stdout)
     assert r.returncode == 0 and "all steps passed" in r.stdout, \
@@ -78,6 +94,10 @@ def test_portal_in_a_browser(kumod_factory):  # noqa: F811 - pytest's fixture
     assert vm["powerState"] == "Stopped" and vm["size"] == TINY["name"], vm
     assert vm["networkInterfaces"][0]["publicIp"], vm  # the form's default: a public IP
     assert vm["hasUserData"], vm
+    assert vm["osProfile"]["adminUsername"] == "portaladmin", vm["osProfile"]
+    assert vm["osProfile"]["sshPublicKeys"] == [(tmp_path / "portal_key.pub").read_text().strip()]
+    assert vm["osProvisioning"]["state"] == "Succeeded", vm["osProvisioning"]
+    assert "ssh login: portaladmin | web1 | ssh-42-ok" in r.stdout, r.stdout
     hist = [e["powerState"] for e in
             k.ok("GET", f"/v1/resourceGroups/{GROUP}/virtualMachines/web1/history")["value"]]
     assert "Running" in hist and hist[-1] == "Stopped", hist
@@ -88,7 +108,7 @@ def test_portal_in_a_browser(kumod_factory):  # noqa: F811 - pytest's fixture
     log = k.request("GET", f"/v1/resourceGroups/{GROUP}/virtualMachines/web1/bootDiagnostics")
     assert "kumo-42-ok" in log.raw, "the console's command ran in the guest"
     shots = sorted(p.name for p in SHOTS.glob("*.png"))
-    assert len(shots) >= 21 and all((SHOTS / s).stat().st_size > 5000 for s in shots), shots
+    assert len(shots) >= 23 and all((SHOTS / s).stat().st_size > 5000 for s in shots), shots
 
 
 # ---------------------------------------------------------------------------

@@ -19,8 +19,12 @@ metadata service returns the VM's data (400 without the Metadata header);
 user data runs at first boot (once per instance on a disk root); VM names
 resolve in their VNet.
 """
+import array
 import base64
+import fcntl
 import json
+import mmap
+import select
 import os
 import pathlib
 import signal
@@ -208,6 +212,94 @@ class Nic:
         self.sock.close()
 
 
+class ShmNic(Nic):
+    """A NIC on the shared-memory path (src/lib/shmring.h): a sealed memfd of
+    two frame rings and two eventfds go with the hello; frames then travel
+    through the rings, as kumo-vmm's do."""
+    MAGIC = 0x676e69726f6d756b
+    AREA = 448  # sizeof(struct shmring_area): header, two ring control blocks
+
+    def __init__(self, path, nic_id, mac_bytes, ring=65536):
+        self.mac, self.ring = mac_bytes, ring
+        size = (self.AREA + 2 * ring + 4095) & ~4095
+        fd = os.memfd_create("test-port", os.MFD_ALLOW_SEALING | os.MFD_CLOEXEC)
+        os.ftruncate(fd, size)
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW)
+        self.mm = mmap.mmap(fd, size)
+        struct.pack_into("<QII", self.mm, 0, self.MAGIC, 1, ring)
+        self.efd_tx = os.eventfd(0, os.EFD_CLOEXEC)
+        self.efd_rx = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.sock.connect(path)
+        hello = json.dumps({"nic": nic_id, "mac": ":".join("%02x" % b for b in mac_bytes),
+                            "shm": True}).encode()
+        self.sock.sendmsg([hello], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                     array.array("i", [fd, self.efd_tx, self.efd_rx]))])
+        os.close(fd)
+        self.sock.settimeout(5)
+        self.hello = json.loads(self.sock.recv(4096))
+        self.head = self.tail = 0  # our own cursors: TX head, RX tail
+
+    def _ctl(self, ring, field):  # ring 0 TX, 1 RX; field 0 head, 1 tail, 2 want_kick
+        return 64 + 192 * ring + 64 * field
+
+    def _data(self, ring):
+        return self.AREA + ring * self.ring
+
+    def send(self, frame):
+        total = 8 + ((len(frame) + 7) & ~7)
+        at = self.head % self.ring
+        if self.ring - at < total:  # a wrap record, then from the start
+            struct.pack_into("<II", self.mm, self._data(0) + at, 0, 1)
+            self.head += self.ring - at
+            at = 0
+        struct.pack_into("<II", self.mm, self._data(0) + at, len(frame), 0)
+        self.mm[self._data(0) + at + 8:self._data(0) + at + 8 + len(frame)] = frame
+        self.head += total
+        struct.pack_into("<I", self.mm, self._ctl(0, 0), self.head & 0xffffffff)
+        os.eventfd_write(self.efd_tx, 1)
+
+    def send_ip(self, packet, dst=GW_MAC):
+        self.send(eth(dst, self.mac, 0x0800, packet))
+
+    def corrupt(self):
+        """Publish a head the ring cannot have (not a record boundary)."""
+        struct.pack_into("<I", self.mm, self._ctl(0, 0), (self.head + 3) & 0xffffffff)
+        os.eventfd_write(self.efd_tx, 1)
+
+    def recv(self, timeout=2.0):
+        end = time.time() + timeout
+        while True:
+            head = struct.unpack_from("<I", self.mm, self._ctl(1, 0))[0]
+            if head != self.tail & 0xffffffff:
+                at = self.tail % self.ring
+                ln, flags = struct.unpack_from("<II", self.mm, self._data(1) + at)
+                if flags & 1:
+                    self.tail += self.ring - at
+                else:
+                    data = bytes(self.mm[self._data(1) + at + 8:self._data(1) + at + 8 + ln])
+                    self.tail += 8 + ((ln + 7) & ~7)
+                struct.pack_into("<I", self.mm, self._ctl(1, 1), self.tail & 0xffffffff)
+                if not flags & 1:
+                    return data
+                continue
+            left = end - time.time()
+            if left <= 0:
+                return None
+            struct.pack_into("<I", self.mm, self._ctl(1, 2), 1)  # want a kick
+            if struct.unpack_from("<I", self.mm, self._ctl(1, 0))[0] == self.tail & 0xffffffff:
+                select.select([self.efd_rx], [], [], left)
+                try:
+                    os.eventfd_read(self.efd_rx)
+                except BlockingIOError:
+                    pass
+
+    def close(self):
+        self.sock.close()
+        os.close(self.efd_tx)
+        os.close(self.efd_rx)
+
+
 class Switch:
     def __init__(self, config, tmp):
         self.dir = pathlib.Path(tmp)
@@ -232,8 +324,8 @@ class Switch:
         self.ctl_file = self.ctl.makefile("rb")
         self.nics = []
 
-    def nic(self, nic_id, n):
-        nic = Nic(self.ports, nic_id, mac(n))
+    def nic(self, nic_id, n, shm=False):
+        nic = (ShmNic if shm else Nic)(self.ports, nic_id, mac(n))
         self.nics.append(nic)
         assert nic.hello.get("ok"), nic.hello
         return nic
@@ -393,9 +485,40 @@ def test_dhcp(make_switch):
     sw.stop()
 
 
-def test_arp_and_forwarding(make_switch):
+def test_shared_memory_rings(make_switch):
+    """The ring path: negotiated in the hello, frames both ways (also to and
+    from a socket NIC), the same anti-spoofing checks, and a VMM that breaks
+    its ring loses its port, not the switch."""
     sw = make_switch(base_config())
-    n1, n2, n3 = sw.nic("n1", 1), sw.nic("n2", 2), sw.nic("n3", 3)
+    n1, n2 = sw.nic("n1", 1, shm=True), sw.nic("n2", 2)
+    assert n1.hello == {"ok": True, "ip": "10.0.1.4", "shm": True}
+    for k in range(300):  # more than the ring holds at once: it wraps
+        n1.send_ip(udp("10.0.1.4", "10.0.1.5", 1000, 2000, b"ring %d " % k + b"x" * 900),
+                   dst=mac(2))
+        f = n2.recv_match(lambda f: f.get("proto") == 17)
+        assert f and f["data"].startswith(b"ring %d " % k), (k, f)
+        n2.send_ip(udp("10.0.1.5", "10.0.1.4", 2000, 1000, b"back %d " % k + b"y" * 700),
+                   dst=mac(1))
+        f = n1.recv_match(lambda f: f.get("proto") == 17)
+        assert f and f["data"].startswith(b"back %d " % k), (k, f)
+    n1.send_ip(udp("10.0.1.5", "10.0.1.4", 1, 2, b"spoof"), dst=mac(2))
+    assert n2.quiet()
+    c = sw.counters()["ports"]["n1"]
+    assert c["drops"]["spoofed"] == 1 and c["rx_packets"] == 301 and c["tx_packets"] == 300, c
+    n1.corrupt()
+    n1.sock.settimeout(5)
+    assert n1.sock.recv(100) == b"", "the switch must drop a port whose ring is broken"
+    n2.send_ip(icmp_echo("10.0.1.5", "10.0.1.1", 7))
+    assert n2.recv_match(lambda f: f.get("proto") == 1), "the switch goes on"
+    log = sw.stop()
+    assert "NIC 'n1' connected (10.0.1.4, shared-memory rings)" in log, log
+    assert "the VM broke its shared transmit ring" in log, log
+
+
+@pytest.mark.parametrize("shm", [False, True], ids=["socket", "rings"])
+def test_arp_and_forwarding(make_switch, shm):
+    sw = make_switch(base_config())
+    n1, n2, n3 = sw.nic("n1", 1, shm), sw.nic("n2", 2, shm), sw.nic("n3", 3, shm)
     n1.send(arp(1, mac(1), "10.0.1.4", b"\0" * 6, "10.0.1.1"))
     f = n1.recv_match(lambda f: f["type"] == 0x0806)
     assert f and f["op"] == 2 and f["sha"] == GW_MAC and f["spa"] == "10.0.1.1"
@@ -425,9 +548,10 @@ def test_arp_and_forwarding(make_switch):
     sw.stop()
 
 
-def test_isolation(make_switch):
+@pytest.mark.parametrize("shm", [False, True], ids=["socket", "rings"])
+def test_isolation(make_switch, shm):
     sw = make_switch(base_config())
-    n1, n2, n4 = sw.nic("n1", 1), sw.nic("n2", 2), sw.nic("n4", 4)
+    n1, n2, n4 = sw.nic("n1", 1, shm), sw.nic("n2", 2, shm), sw.nic("n4", 4, shm)
     # n4 (VNet v2) has the same address as n1 (v1)
     assert n4.hello["ip"] == "10.0.1.4"
     n4.send(arp(1, mac(4), "10.0.1.4", b"\0" * 6, "10.0.1.5"))
@@ -482,14 +606,12 @@ def test_nsg_and_stateful(make_switch):
     sw.stop()
 
 
-def test_nat_outbound(make_switch):
-    host = host_ipv4()
-    if not host:
-        pytest.skip("this host has no non-loopback IPv4 address to reach through the NAT")
+def test_nat_outbound(make_switch, outside):
+    host = outside.addr  # a host beyond this one (conftest.OutsideHost)
     sw = make_switch(base_config())
     n1 = sw.nic("n1", 1)
     # UDP: out and back
-    srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    srv = outside.socket(socket.AF_INET, socket.SOCK_DGRAM)
     srv.bind(("0.0.0.0", 0))
     srv.settimeout(5)
     port = srv.getsockname()[1]
@@ -500,11 +622,11 @@ def test_nat_outbound(make_switch):
     f = n1.recv_match(lambda f: f.get("proto") == 17)
     assert f and f["data"] == b"and back" and f["ip_src"] == host and f["dport"] == 5555
     # an unsolicited datagram from outside does not get in
-    other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    other = outside.socket(socket.AF_INET, socket.SOCK_DGRAM)
     other.sendto(b"unsolicited", (host, peer[1]))
     assert n1.quiet(0.5)
-    # TCP: a handshake and data with a listener on the host
-    lst = socket.socket()
+    # TCP: a handshake and data with a listener outside
+    lst = outside.socket()
     lst.bind(("0.0.0.0", 0))
     lst.listen(1)
     lst.settimeout(5)
@@ -521,6 +643,17 @@ def test_nat_outbound(make_switch):
     c = sw.counters()
     assert c["vnets"]["v1"]["nat"]["to_nat_packets"] >= 3
     assert c["vnets"]["v1"]["nat"]["from_nat_packets"] >= 2
+    # this host itself is not outside: its own addresses and loopback are
+    # never reached through the NAT (egress policy), whatever listens there
+    mine = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    mine.bind(("0.0.0.0", 0))
+    mine.settimeout(1)
+    for addr in [a for a in (host_ipv4(), outside.host_side, "127.0.0.1") if a]:
+        n1.send_ip(udp("10.0.1.4", addr, 5556, mine.getsockname()[1], b"to the host"))
+        with pytest.raises(socket.timeout):
+            mine.recvfrom(100)
+    drops = sw.counters()["ports"]["n1"]["drops"]
+    assert drops["egress"] >= 2 + (1 if host_ipv4() else 0), drops
     sw.stop()
 
 
@@ -723,32 +856,36 @@ def guest_images():
     return str(vmm), pathlib.Path(d)
 
 
-def boot(vmm, guest, sock, nic_id, n, run, log):
+def boot(vmm, guest, sock, nic_id, n, run, log, extra=""):
     cmd = [vmm, "--kernel", str(guest / "Image"), "--initrd", str(guest / "initramfs.cpio.gz"),
-           "--mem", "256", "--net", f"switch={sock},nic={nic_id},mac={mac_str(n)}",
+           "--mem", "256", "--net", f"switch={sock},nic={nic_id}{extra},mac={mac_str(n)}",
            "--append", f'console=ttyS0 kumo.run="{run}"']
     return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
 
 
-def test_real_guests(make_switch, tmp_path):
+def test_real_guests(make_switch, tmp_path, outside):
     """Three default guests: web (vm1) and client (vm2) in v1, vm3 in v2 with
-    vm1's address. DHCP, ping, HTTP between VMs, an NSG deny, NAT to a host
-    server, curl through a public IP, and isolation."""
+    vm1's address. DHCP, ping, HTTP between VMs, an NSG deny, NAT to a server
+    outside (and not to this host), curl through a public IP, and isolation."""
     vmm, guest = guest_images()
-    host = host_ipv4()
+    host = outside.addr
+    this_host = host_ipv4()
     hp = free_port()
     cfg = base_config(web_rules=WEB_RULES + [
         rule("no-vnet-8080", 110, "Inbound", "Deny", "Tcp",
              source_address_prefix="VirtualNetwork", destination_port_range="8080")],
         public_port=hp)
     sw = make_switch(cfg)
-    srv = subprocess.Popen(["/usr/bin/python3", "-u", "-m", "http.server", "0", "--bind", "0.0.0.0"],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                           cwd=tmp_path)
+    srv = outside.run(["/usr/bin/python3", "-u", "-m", "http.server", "0", "--bind", "0.0.0.0"],
+                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path)
+    mine = subprocess.Popen(["/usr/bin/python3", "-u", "-m", "http.server", "0", "--bind",
+                             "0.0.0.0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, cwd=tmp_path)
     procs = []
     try:
         line = srv.stdout.readline()  # "Serving HTTP on 0.0.0.0 port N ..."
         srv_port = int(line.split("port ")[1].split()[0])
+        my_port = int(mine.stdout.readline().split("port ")[1].split()[0])
         logs = {k: open(tmp_path / f"{k}.log", "w+") for k in ("vm1", "vm2", "vm3")}
         procs.append(boot(vmm, guest, sw.ports, "n1", 1,
                           "mkdir -p /www; echo hello-from-vm1 > /www/index.html; "
@@ -756,12 +893,15 @@ def test_real_guests(make_switch, tmp_path):
         client = ("sleep 3; ping -c 1 -W 5 10.0.1.1 && echo GW-PING-OK; "
                   "wget -q -T 10 -O - http://10.0.1.4/ && echo HTTP80-OK; "
                   "wget -q -T 3 -O - http://10.0.1.4:8080/ || echo HTTP8080-BLOCKED")
-        if host:
-            client += f"; wget -q -T 10 -O /dev/null http://{host}:{srv_port}/ && echo NAT-OK"
+        client += f"; wget -q -T 10 -O /dev/null http://{host}:{srv_port}/ && echo NAT-OK"
+        for addr in [a for a in (this_host, outside.host_side) if a]:
+            client += (f"; wget -q -T 3 -O /dev/null http://{addr}:{my_port}/ "
+                       f"|| echo NOT-THIS-HOST-{addr}")
         procs.append(boot(vmm, guest, sw.ports, "n2", 2, client, logs["vm2"]))
         procs.append(boot(vmm, guest, sw.ports, "n4", 4,
                           "sleep 3; ping -c 2 -W 2 10.0.1.5 || echo ISOLATED; "
-                          "wget -q -T 3 -O - http://10.0.1.4/ || echo ISOLATED-HTTP", logs["vm3"]))
+                          "wget -q -T 3 -O - http://10.0.1.4/ || echo ISOLATED-HTTP", logs["vm3"],
+                          extra=",shm=off"))  # the socket path, beside the rings of vm1, vm2
         for p in procs[1:]:
             p.wait(timeout=240)
         out = {}
@@ -770,7 +910,8 @@ def test_real_guests(make_switch, tmp_path):
             out[k] = f.read()
         assert "kumo guest: eth0 10.0.1.5/24" in out["vm2"], out["vm2"][-3000:]
         assert "kumo guest: eth0 10.0.1.4/24" in out["vm3"], out["vm3"][-3000:]
-        markers = ["GW-PING-OK", "HTTP80-OK", "HTTP8080-BLOCKED"] + (["NAT-OK"] if host else [])
+        markers = ["GW-PING-OK", "HTTP80-OK", "HTTP8080-BLOCKED", "NAT-OK"] + [
+            f"NOT-THIS-HOST-{a}" for a in (this_host, outside.host_side) if a]
         for marker in markers:
             assert marker in out["vm2"], (marker, out["vm2"][-3000:])
         assert "ISOLATED" in out["vm3"] and "ISOLATED-HTTP" in out["vm3"], out["vm3"][-3000:]
@@ -796,14 +937,19 @@ def test_real_guests(make_switch, tmp_path):
         c = sw.counters()
         assert c["ports"]["n1"]["dhcp_replies"] >= 2
         assert c["ports"]["n2"]["drops"]["policy"] >= 1
+        assert c["ports"]["n2"]["drops"]["egress"] >= 1
     finally:
         for p in procs:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-        srv.kill()
-        srv.wait()
-    sw.stop()
+        for p in (srv, mine):
+            p.kill()
+            p.wait()
+    log = sw.stop()
+    assert "NIC 'n1' connected (10.0.1.4, shared-memory rings)" in log, log
+    assert "NIC 'n2' connected (10.0.1.5, shared-memory rings)" in log, log
+    assert "NIC 'n4' connected (10.0.1.4)" in log, log
 
 
 # ------------------------------------------- metadata and DNS, fake NICs --
@@ -978,6 +1124,13 @@ class Guest:
     def start(self):
         """Boot to the shell."""
         self.wait_log("kumo guest: booted")
+        # the shell's prompt: a ^C sent earlier reaches init's process group
+        # (user data still running), which can end the shell it then starts
+        end = time.time() + 120
+        while ":~# " not in self.log().split("kumo guest: booted", 1)[-1]:
+            if time.time() > end or self.proc.poll() is not None:
+                raise self.died("no shell prompt on the console")
+            time.sleep(0.1)
         self.connect()
         # the shell may not be reading yet: probe until it answers
         for _ in range(60):
@@ -1139,7 +1292,9 @@ def test_real_guests_nsg(make_switch, guests, tmp_path):
     ]
     cfg = base_config(web_rules=web_rules)
     sw = make_switch(cfg)
-    web = guests(vmm, guest, tmp_path, "web", sw.ports, "n1", 1).start()  # 10.0.1.4, web-nsg
+    # (kumo.ssh=0: port 22 is the web server's here, not dropbear's)
+    web = guests(vmm, guest, tmp_path, "web", sw.ports, "n1", 1,
+                 append="kumo.ssh=0").start()  # 10.0.1.4, web-nsg
     cli = guests(vmm, guest, tmp_path, "cli", sw.ports, "n3", 3).start()  # 10.0.2.4
     web.ok("mkdir -p /www && echo web-ok > /www/index.html && httpd -p 22 -h /www")
     web.ok("nc -l -p 80 -e cat &")  # an echo server for one long connection
@@ -1175,18 +1330,17 @@ def test_real_guests_nsg(make_switch, guests, tmp_path):
     sw.stop()
 
 
-def test_real_guests_public_ip_and_nat(make_switch, guests, tmp_path):
+def test_real_guests_public_ip_and_nat(make_switch, guests, tmp_path, outside):
     """A web server in a guest answers curl from the host through its public
-    IP; the guest reaches a host server through the NAT until an outbound
+    IP; the guest reaches a server outside through the NAT until an outbound
     deny rule blocks it."""
     vmm, guest = guest_images()
-    host = host_ipv4()
+    host = outside.addr
     hp = free_port()
     cfg = base_config(web_rules=WEB_RULES, public_port=hp)
     sw = make_switch(cfg)
-    srv = subprocess.Popen(["/usr/bin/python3", "-u", "-m", "http.server", "0", "--bind", "0.0.0.0"],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                           cwd=tmp_path)
+    srv = outside.run(["/usr/bin/python3", "-u", "-m", "http.server", "0", "--bind", "0.0.0.0"],
+                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path)
     try:
         srv_port = int(srv.stdout.readline().split("port ")[1].split()[0])
         vm = guests(vmm, guest, tmp_path, "vm1", sw.ports, "n1", 1).start()
@@ -1194,8 +1348,6 @@ def test_real_guests_public_ip_and_nat(make_switch, guests, tmp_path):
         r = subprocess.run(["curl", "-s", "-m", "10", f"http://127.0.0.1:{hp}/"],
                            capture_output=True, text=True, timeout=30)
         assert "public-hello" in r.stdout, r
-        if not host:
-            pytest.skip("no non-loopback host address for the NAT part")
         url = f"http://{host}:{srv_port}/"
         vm.ok(f"wget -q -T 10 -O /dev/null {url}")
         cfg["nsgs"][0]["rules"] = WEB_RULES + [
@@ -1242,4 +1394,74 @@ def test_real_guest_user_data_once_per_instance(make_switch, guests, tmp_path):
     assert sw.request(op="set_config", config=cfg)["ok"]
     log = boot("third")
     assert "kumo guest: user data ran (exit 0)" in log and runs(log) == 2, log[-2000:]
+    sw.stop()
+
+
+def ssh_keypair(tmp_path, name="id_ed25519"):
+    """A new ed25519 key pair in tmp_path: (private key path, public key line)."""
+    key = tmp_path / name
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{name}@test",
+                    "-f", str(key)], check=True)
+    return key, (tmp_path / f"{name}.pub").read_text().strip()
+
+
+def ssh(key, port, user, command, timeout=60):
+    """ssh to 127.0.0.1:port as user with key; the CompletedProcess."""
+    return subprocess.run(
+        ["ssh", "-i", str(key), "-p", str(port), "-o", "BatchMode=yes",
+         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+         "-o", "ConnectTimeout=20", "-o", "LogLevel=ERROR", f"{user}@127.0.0.1", command],
+        capture_output=True, text=True, timeout=timeout)
+
+
+def test_real_guest_ssh_provisioning(make_switch, guests, tmp_path):
+    """The default guest provisions itself from the metadata service: the
+    admin account with its key (ssh through the public IP works, as the admin
+    and as root), another key is refused; dropbear's host key is printed; the
+    guest reports both stages to the switch; the NSG decides (deny 22: the
+    connection fails)."""
+    vmm, guest = guest_images()
+    if not (guest / "rootfs.ext4").exists():
+        pytest.skip("no rootfs.ext4")
+    key, pub = ssh_keypair(tmp_path)
+    other, _ = ssh_keypair(tmp_path, "other")
+    hp = free_port()
+    ssh_in = rule("ssh-in", 100, "Inbound", "Allow", "Tcp", source_address_prefix="Internet",
+                  destination_port_range="22")
+    cfg = base_config(web_rules=[ssh_in], public_port=hp, nic_port=22)
+    cfg["nics"][0].update(hostname="vm1", vm={"name": "vm1", "id": "id-ssh",
+                                              "admin_username": "azureuser",
+                                              "public_keys": [pub]})
+    sw = make_switch(cfg)
+    disk = tmp_path / "root.ext4"
+    disk.write_bytes((guest / "rootfs.ext4").read_bytes())
+    vm = guests(vmm, guest, tmp_path, "vm1", sw.ports, "n1", 1, disk=disk)
+    log = vm.wait_log("kumo guest: ssh host key ssh-ed25519 ", timeout=180)
+    assert "kumo guest: admin user azureuser (1 SSH keys" in log, log[-2000:]
+    host_key = re.search(r"ssh host key (ssh-ed25519 \S+)", log).group(1)
+    vm.start()
+    r = ssh(key, hp, "azureuser", "id -un; echo $HOME; cat /proc/sys/kernel/hostname")
+    assert r.returncode == 0, r
+    assert lines(r.stdout)[:3] == ["azureuser", "/home/azureuser", "vm1"], r.stdout
+    r = ssh(key, hp, "root", "id -u")
+    assert r.returncode == 0 and lines(r.stdout) == ["0"], r
+    r = ssh(other, hp, "azureuser", "true")
+    assert r.returncode == 255 and "Permission denied" in r.stderr, r
+    # the host key the client saw is the one on the console
+    scan = subprocess.run(["ssh-keyscan", "-t", "ed25519", "-p", str(hp), "127.0.0.1"],
+                          capture_output=True, text=True, timeout=60)
+    assert host_key in scan.stdout, (scan.stdout, host_key)
+    events = {e["name"]: e for e in sw.request(op="provisioning", nic="n1")["events"]}
+    assert events["init-network"]["result"] == "SUCCESS", events
+    assert events["modules-final"]["result"] == "SUCCESS", events
+    assert events["init-network"]["origin"] == "kumo-init", events
+    # deny 22 (above the allow rule): the connection fails
+    cfg["nsgs"][0]["rules"] = [
+        rule("no-ssh", 100, "Inbound", "Deny", "Tcp", destination_port_range="22"),
+        rule("ssh-in", 200, "Inbound", "Allow", "Tcp", source_address_prefix="Internet",
+             destination_port_range="22")]
+    r = sw.request(op="update_nsg", nsg=cfg["nsgs"][0])
+    assert r["ok"], r
+    r = ssh(key, hp, "azureuser", "true", timeout=90)
+    assert r.returncode == 255, r
     sw.stop()

@@ -261,24 +261,32 @@ def test_bad_input(web):
     r = c.kumo("autoscale", "history", "-g", "rg", "-n", "nosuch")
     assert r.returncode == NOTFOUND
     # what the set uses cannot go from under it
-    r = c.kumo("public-ip", "delete", "-g", "rg", "-n", "web-lb")
+    r = c.kumo("public-ip", "delete", "-g", "rg", "-n", "web-lb", "--yes")
     assert r.returncode == 4 and "scale set 'web' (its load balancer)" in r.stderr, r.stderr
-    r = c.kumo("nsg", "delete", "-g", "rg", "-n", "web-nsg")
+    r = c.kumo("nsg", "delete", "-g", "rg", "-n", "web-nsg", "--yes")
     assert r.returncode == 4 and "scale set 'web'" in r.stderr, r.stderr
-    r = c.kumo("vnet", "delete", "-g", "rg", "-n", "web-vnet")
+    r = c.kumo("vnet", "delete", "-g", "rg", "-n", "web-vnet", "--yes")
     assert r.returncode == 4 and "scale set 'web'" in r.stderr, r.stderr
+    # a group delete takes everything with it: from a pipe it needs --yes
     r = c.kumo("group", "delete", "-n", "rg")
-    assert r.returncode == 4 and "scale set 'web'" in r.stderr, r.stderr
-    # instances that cannot be placed fail the set with the reason, and the
-    # waiting command says so
+    assert r.returncode == 2 and "--yes" in r.stderr, r.stderr
+    # instances that cannot fit are refused up front, nothing made (issue 21)
     c.ok("size", "create", "-n", "Huge", "--vcpus", 32, "--memory-mib", 1024,
          "--price-per-hour", 1)
     r = c.kumo("vmss", "create", "-g", "rg", "-n", "big", "--size", "Huge", "--instance-count", 1,
                "--no-lb", "--timeout", 60)
-    assert r.returncode == 1 and "not enough capacity for size Huge" in r.stderr, r.stderr
-    s = c.json("vmss", "show", "-g", "rg", "-n", "big")
-    assert s["provisioningState"] == "Failed" and s["instances"]["total"] == 0, s
-    assert s["error"]["code"] == "InstanceCreateFailed", s
+    assert r.returncode == 4 and "1 more instance of size Huge" in r.stderr, r.stderr
+    assert "does not fit" in r.stderr and "CapacityExceeded" in r.stderr, r.stderr
+    assert c.kumo("vmss", "show", "-g", "rg", "-n", "big").returncode == NOTFOUND
+    # a model changed to a size that does not fit: a scale out is refused too
+    # (an instance that cannot be placed anyway fails the set with the reason:
+    # tests/unit/test_cloud_vmss.c)
+    c.ok("vmss", "create", "-g", "rg", "-n", "big", "--size", "Tiny", "--instance-count", 0,
+         "--no-lb")
+    r = c.kumo("vmss", "update", "-g", "rg", "-n", "big", "--size", "Huge")
+    assert r.returncode == OK, r.stderr
+    r = c.kumo("vmss", "scale", "-g", "rg", "-n", "big", "--new-capacity", 1)
+    assert r.returncode == 4 and "does not fit" in r.stderr, r.stderr
     c.ok("vmss", "delete", "-g", "rg", "-n", "big", "--yes")
 
 

@@ -9,6 +9,7 @@
 #include "cloud/arm/apiver.h"
 #include "cloud/arm/err.h"
 #include "cloud/arm/form.h"
+#include "cloud/arm/lenient.h"
 #include "cloud/arm/id.h"
 #include "cloud/arm/jwt.h"
 #include "cloud/arm/route.h"
@@ -69,6 +70,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char v[128];
     arm_form_get(s, size, "client_id", v, sizeof(v));
     arm_form_get(s, size, "scope", v, sizeof(v));
+
+    size_t qn;
+    char *q = arm_json_quote_names(s, size, &qn);
+    if (q && (qn > 2 * size || strlen(q) > qn)) abort(); /* stays in its bound */
+    free(q);
     free(s);
     return 0;
 }

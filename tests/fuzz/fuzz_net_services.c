@@ -56,7 +56,9 @@ static void fuzz_http(const uint8_t *data, size_t size)
     uint8_t *req = malloc(size - 2 ? size - 2 : 1);
     if (!req) abort();
     memcpy(req, data + 2, size - 2);
-    int r = imds_http(cfg, nic, req, size - 2, final || full, full, &resp, &len);
+    json_t *report = NULL;
+    int r = imds_http(cfg, nic, req, size - 2, final || full, full, &resp, &len, &report);
+    json_decref(report);
     free(req);
     if (r == 0) {
         if (final || full || resp) __builtin_trap();
@@ -128,7 +130,7 @@ static void flush(void)
 static int app(void *opaque, const uint8_t *req, size_t len, bool final, bool full,
                uint8_t **resp, size_t *resp_len)
 {
-    return imds_http(cfg, (size_t)(uintptr_t)opaque, req, len, final, full, resp, resp_len);
+    return imds_http(cfg, (size_t)(uintptr_t)opaque, req, len, final, full, resp, resp_len, NULL);
 }
 
 /* check the segment the server just wrote into outbuf */

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Write the seed corpora of fuzz_net_frame, fuzz_net_config and
-fuzz_net_services.
+"""Write the seed corpora of fuzz_net_frame, fuzz_net_config,
+fuzz_net_services and fuzz_net_vxlan.
 
 The frame seeds are conversations in the harness's record format
 ([selector][len16][frame]...) over its built-in configuration: NIC a
@@ -173,6 +173,8 @@ def services_seeds():
         "array": b"GET /metadata/instance/network/interface/1/ipv4?format=text HTTP/1.1\r\n"
                  b"Metadata: true\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n",
         "partial": b"GET /metadata/instance HTTP/1.1\r\nMetad",
+        "report": b"POST /kumo/v1/provisioning HTTP/1.1\r\nContent-Length: 80\r\n\r\n"
+                  b'{"name":"modules-final","event_type":"finish","result":"FAIL","description":"x"}',
     }
     for i, (k, v) in enumerate(reqs.items()):
         s["http_" + k] = bytes([0, i * 4 & 0xff]) + v
@@ -247,9 +249,40 @@ def config_seeds():
     return s
 
 
+def vxlan_seeds():
+    """fuzz_net_vxlan.c's records: UDP payloads from underlay hosts (selector
+    0: 192.168.50.2, where remote NIC r 10.0.1.20 ...04 lives; 1: .3) and
+    frames of local NICs (0x40 + n: a 10.0.1.4, b 10.0.2.4 in v1)."""
+    def vx(vni, frame, flags=0x08):
+        return struct.pack("!B3xI", flags, vni << 8) + frame
+
+    ep = bytes.fromhex("021100000009")
+    r = mac(4)
+    s = {}
+    s["arp-for-a"] = rec(1, vx(1, arp(1, ep, "10.0.1.50", "10.0.1.4")))
+    s["learned-tcp"] = (rec(1, vx(1, arp(1, ep, "10.0.1.50", "10.0.1.4"))) +
+                        rec(1, vx(1, eth(mac(1), ep, 0x0800,
+                                         tcp("10.0.1.50", "10.0.1.4", 3333, 80, 0x02)))) +
+                        rec(0x40, eth(ep, mac(1), 0x0800,
+                                      tcp("10.0.1.4", "10.0.1.50", 80, 3333, 0x12))))
+    s["remote-nic"] = (rec(0x40, eth(r, mac(1), 0x0800,
+                                     tcp("10.0.1.4", "10.0.1.20", 4000, 22, 0x02))) +
+                       rec(0, vx(1, eth(mac(1), r, 0x0800,
+                                        tcp("10.0.1.20", "10.0.1.4", 22, 4000, 0x12)))) +
+                       rec(0, vx(1, eth(mac(1), r, 0x0800,
+                                        tcp("10.0.1.20", "10.0.1.4", 5000, 22, 0x02)))))
+    s["flood-and-reply"] = (rec(0x40, arp(1, mac(1), "10.0.1.4", "10.0.1.77")) +
+                            rec(1, vx(1, arp(2, ep, "10.0.1.77", "10.0.1.4", dst=mac(1)))) +
+                            bytes([0xF0, 0x01, 0x2d]))
+    s["routed"] = (rec(0x41, eth(GW, mac(2), 0x0800, tcp("10.0.2.4", "10.0.1.20", 1, 2, 0x02))) +
+                   rec(0, vx(1, eth(GW, GW, 0x0800, tcp("10.0.1.20", "10.0.2.4", 2, 1, 0x12)))))
+    s["bad-header"] = rec(0, vx(1, arp(1, r, "10.0.1.20", "10.0.1.4"), flags=0)) + rec(2, b"\x08")
+    return s
+
+
 def main():
     for name, seeds in (("net_frame", frame_seeds()), ("net_config", config_seeds()),
-                        ("net_services", services_seeds())):
+                        ("net_services", services_seeds()), ("net_vxlan", vxlan_seeds())):
         d = HERE / "seeds" / name
         d.mkdir(parents=True, exist_ok=True)
         for k, v in seeds.items():

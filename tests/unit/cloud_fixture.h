@@ -19,6 +19,7 @@
 #include "cloud/jobs.h"
 #include "cloud/kumod.h"
 #include "cloud/paths.h"
+#include "cloud/runcmd.h"
 #include "cloud/supervisor.h"
 #include "cloud/timefmt.h"
 #include "cloud/vmops.h"
@@ -71,7 +72,7 @@ static inline bool job_recorded(int64_t id)
     return false;
 }
 
-static const job_fn record_only[JOB_KINDS] = {record_job, record_job, record_job};
+static const job_fn record_only[JOB_KINDS] = {record_job, record_job, record_job, record_job};
 
 /* ---- the fixture ---- */
 
@@ -111,7 +112,8 @@ static inline int64_t count(struct fixture *f, const char *sql)
 }
 
 /* The real job functions: VMs' operations run (with cfg.vmm_path). */
-static const job_fn real_jobs[JOB_KINDS] = {vmops_run, diskops_import_image, diskops_take_snapshot};
+static const job_fn real_jobs[JOB_KINDS] = {vmops_run, diskops_import_image, diskops_take_snapshot,
+                                            runcmd_run};
 
 /* run: the job functions (record_only, or real_jobs); supervise: start the
  * VM supervisor (needed by vmops_run). false on failure. */
@@ -146,6 +148,8 @@ static inline bool fixture_start(struct fixture *f, const job_fn run[JOB_KINDS],
             "INSERT INTO hosts (name, location, cpus, mem_mib, cpu_ratio, ram_ratio, reserved_mib,"
             " created_ms) VALUES ('box', 'local', 4, 8192, 1.0, 1.0, 0, ?)",
             "i", now);
+    f->k.host_id = db_last_id(db); /* this host, which leads (single-host mode) */
+    atomic_store(&f->k.leader, true);
     db_exec(db,
             "INSERT INTO sizes (name, family, vcpus, mem_mib, max_data_disks, max_iops, price_hour,"
             " created_ms) VALUES ('Small', 'B', 1, 512, 2, 0, 0.01, ?),"

@@ -1,16 +1,19 @@
 /*
  * test_arm_id.c - unit tests of the ARM endpoint's plumbing: resource ids
  * (src/cloud/arm/id.c), case-insensitive routing (route.c), api-versions
- * (apiver.c) and the error format (err.c).
+ * (apiver.c), the error format (err.c), the lenient JSON of request
+ * bodies (lenient.c).
  */
 #include "check.h"
 
 #include "cloud/arm/apiver.h"
 #include "cloud/arm/err.h"
 #include "cloud/arm/id.h"
+#include "cloud/arm/lenient.h"
 #include "cloud/arm/route.h"
 #include "cloud/error.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static void test_id_parse(void)
@@ -221,8 +224,33 @@ static void test_err(void)
           "code table");
 }
 
+static void check_quoted(const char *in, const char *want)
+{
+    size_t n;
+    char *out = arm_json_quote_names(in, strlen(in), &n);
+    CHECK(out && n == strlen(want) && !strcmp(out, want), "quoted: %s -> %s (want %s)", in,
+          out ? out : "(null)", want);
+    free(out);
+}
+
+static void test_lenient(void)
+{
+    /* what az's deployment commands send */
+    check_quoted("{\"properties\": {\"mode\": \"Incremental\", template:{\"a\": 1}}}",
+                 "{\"properties\": {\"mode\": \"Incremental\", \"template\":{\"a\": 1}}}");
+    check_quoted("{a:1,b :[true, false, null],c:{d:\"x, e:\"}}",
+                 "{\"a\":1,\"b\" :[true, false, null],\"c\":{\"d\":\"x, e:\"}}");
+    /* valid JSON is unchanged, strings (with escapes) untouched */
+    const char *valid = "{\"k\": \"v\\\"{x:1}\", \"l\": [1, {\"m\": true}]}";
+    check_quoted(valid, valid);
+    check_quoted("[true,{null:null}]", "[true,{\"null\":null}]");
+    check_quoted("", "");
+    check_quoted("{\"unterminated: x", "{\"unterminated: x");
+}
+
 int main(void)
 {
+    test_lenient();
     test_id_parse();
     test_id_build();
     test_route();

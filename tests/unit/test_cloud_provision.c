@@ -5,7 +5,8 @@
  * rows, the files, the meters, the job); what a delete leaves (with and
  * without its disks); name clashes, capacity refusal, a failure after files
  * were made (they go with the rollback), busy VMs, states an operation does
- * not apply to; the network resources' references and refusals.
+ * not apply to; the network resources' references and refusals; autoscale
+ * settings.
  *
  * Jobs are recorded, not run, except where a delete is carried out: then
  * vmops_run does it (no kumo-vmm process exists, so there is none to stop).
@@ -109,7 +110,7 @@ static void vm_create_and_delete(void)
     CHECK(prov_vm_restart(k, f.group, "web", &e) < 0 && !strcmp(e.code, "InvalidState"),
           "restart of a Stopped VM: %s", e.message);
     e = (struct kerr){0};
-    CHECK(prov_vm_delete(k, f.group, "web", false, &e) == vm, "delete: %s", e.message);
+    CHECK(prov_vm_delete(k, f.group, "web", PROV_DISKS_OWNED, &e) == vm, "delete: %s", e.message);
     CHECK(count(&f, "SELECT count(*) FROM vms WHERE op = 'delete' AND prov_state = 'Deleting'") ==
               1,
           "the delete is recorded");
@@ -141,7 +142,7 @@ static void delete_keeping_disks(void)
     int64_t vm = create_vm(&f, &s, &e);
     db_exec(k->db, "UPDATE vms SET op = NULL, power_state = 'Running', prov_state = 'Succeeded'",
             "");
-    CHECK(prov_vm_delete(k, f.group, "db", true, &e) == vm, "delete: %s", e.message);
+    CHECK(prov_vm_delete(k, f.group, "db", PROV_DISKS_KEEP, &e) == vm, "delete: %s", e.message);
     kumod_unlock(k);
     vmops_run(k, vm);
     kumod_lock(k);
@@ -149,6 +150,129 @@ static void delete_keeping_disks(void)
     CHECK(count(&f, "SELECT count(*) FROM disks WHERE vm_id IS NULL AND name = 'db-osdisk'") == 1 &&
               files_in(&f, "disks") == 1,
           "its OS disk stays, detached, with its file");
+    kumod_unlock(k);
+    fixture_stop(&f);
+}
+
+/* A delete takes the OS disk and the data disks its create made; a disk
+ * made on its own and attached later stays, detached, unless every disk
+ * is asked for. */
+static void delete_keeps_attached_disks(void)
+{
+    struct fixture f;
+    if (!fixture_start(&f, record_only, true)) return;
+    struct kumod *k = &f.k;
+    struct kerr e = {0};
+    struct prov_data_disk data = {.size_gib = 2, .lun = -1};
+    struct prov_vm_spec s = small_vm("app");
+    s.public_ip = false;
+    s.data_disks = &data;
+    s.ndata = 1;
+    kumod_lock(k);
+    int64_t vm = create_vm(&f, &s, &e);
+    CHECK(vm > 0, "create: %s", e.message);
+    CHECK(count(&f, "SELECT count(*) FROM disks WHERE owner_vm = vm_id") == 2,
+          "the OS disk and the create's data disk are the VM's own");
+    struct prov_disk_spec ds = {.name = "keep", .size_gib = 1};
+    CHECK(prov_disk_create(k, f.group, &ds, &e) > 0, "disk create: %s", e.message);
+    db_exec(k->db, "UPDATE vms SET op = NULL, power_state = 'Stopped', prov_state = 'Succeeded'",
+            "");
+    struct prov_data_disk att = {.disk = "keep", .lun = -1};
+    CHECK(prov_vm_attach_disk(k, f.group, "app", &att, &e) == vm, "attach: %s", e.message);
+    struct prov_data_disk fresh = {.size_gib = 1, .lun = -1, .name = "later"};
+    CHECK(prov_vm_attach_disk(k, f.group, "app", &fresh, &e) < 0 && e.status == 409,
+          "Small takes 2 data disks: %s", e.message);
+    CHECK(count(&f, "SELECT count(*) FROM disks WHERE name = 'keep' AND owner_vm IS NULL"
+                    " AND vm_id IS NOT NULL") == 1,
+          "an attached disk is not the VM's own");
+    e = (struct kerr){0};
+    CHECK(prov_vm_delete(k, f.group, "app", PROV_DISKS_OWNED, &e) == vm, "delete: %s", e.message);
+    CHECK(count(&f, "SELECT count(*) FROM vms WHERE op = 'delete'") == 1, "op 'delete'");
+    kumod_unlock(k);
+    vmops_run(k, vm);
+    kumod_lock(k);
+    CHECK(count(&f, "SELECT count(*) FROM vms") == 0, "the VM is gone");
+    CHECK(count(&f, "SELECT count(*) FROM disks") == 1 &&
+              count(&f, "SELECT count(*) FROM disks WHERE name = 'keep' AND vm_id IS NULL"
+                        " AND lun IS NULL") == 1 &&
+              files_in(&f, "disks") == 1,
+          "only the attached disk stays, detached, with its file");
+
+    /* the same VM again, the disk attached at create: --delete-data-disks
+     * (PROV_DISKS_ALL) takes it too */
+    struct prov_data_disk given = {.disk = "keep", .lun = -1};
+    s.data_disks = &given;
+    vm = create_vm(&f, &s, &e);
+    CHECK(vm > 0, "create: %s", e.message);
+    CHECK(count(&f, "SELECT count(*) FROM disks WHERE name = 'keep' AND owner_vm IS NULL") == 1,
+          "a disk given to the create stays the user's");
+    db_exec(k->db, "UPDATE vms SET op = NULL, power_state = 'Stopped', prov_state = 'Succeeded'",
+            "");
+    CHECK(prov_vm_delete(k, f.group, "app", PROV_DISKS_ALL, &e) == vm, "delete: %s", e.message);
+    CHECK(count(&f, "SELECT count(*) FROM vms WHERE op = 'delete-all-disks'") == 1,
+          "op 'delete-all-disks'");
+    kumod_unlock(k);
+    vmops_run(k, vm);
+    kumod_lock(k);
+    CHECK(count(&f, "SELECT count(*) FROM disks") == 0 && files_in(&f, "disks") == 0,
+          "every disk is gone");
+    CHECK(count(&f, "SELECT count(*) FROM usage WHERE end_ms IS NULL") == 0, "every meter closed");
+    kumod_unlock(k);
+    fixture_stop(&f);
+}
+
+/* Azure's deleteOption (the ARM endpoint's VMs): a disk or NIC made with
+ * Detach stays after the VM's delete, one with Delete goes. */
+static void delete_options(void)
+{
+    struct fixture f;
+    if (!fixture_start(&f, record_only, true)) return;
+    struct kumod *k = &f.k;
+    struct kerr e = {0};
+    kumod_lock(k);
+    struct prov_tx t;
+    const char *space = "10.6.0.0/16";
+    struct prov_subnet_spec sub = {"s", "10.6.0.0/24", NULL};
+    struct prov_vnet_spec net = {"net", &space, 1, &sub, 1};
+    CHECK(prov_begin(&t, k, &e) == 0 && prov_vnet_insert(&t, f.group, &net) > 0 &&
+              prov_commit(&t) == 0,
+          "VNet net: %s", e.message);
+    struct prov_nic_spec n1 = {"n1", "net", "s", NULL, NULL, NULL};
+    struct prov_nic_spec n2 = {"n2", "net", "s", NULL, NULL, NULL};
+    CHECK(prov_nic_create(k, f.group, &n1, &e) > 0 && prov_nic_create(k, f.group, &n2, &e) > 0,
+          "nics: %s", e.message);
+    struct prov_data_disk data[2] = {{.name = "stays", .size_gib = 1, .lun = -1, .detach = true},
+                                     {.name = "goes", .size_gib = 1, .lun = -1}};
+    const char *nics[] = {"n1", "n2"};
+    const bool nic_delete[] = {true, false};
+    struct prov_vm_spec s = {.name = "az",
+                             .size = "Small",
+                             .os_disk_detach = true,
+                             .data_disks = data,
+                             .ndata = 2,
+                             .nics_given = true,
+                             .nics = nics,
+                             .nnics = 2,
+                             .nic_delete = nic_delete};
+    int64_t vm = create_vm(&f, &s, &e);
+    CHECK(vm > 0, "create: %s", e.message);
+    CHECK(count(&f, "SELECT count(*) FROM disks WHERE owner_vm = vm_id") == 1,
+          "only the data disk made with Delete is the VM's own");
+    db_exec(k->db, "UPDATE vms SET op = NULL, power_state = 'Stopped', prov_state = 'Succeeded'",
+            "");
+    CHECK(prov_vm_delete(k, f.group, "az", PROV_DISKS_OWNED, &e) == vm, "delete: %s", e.message);
+    kumod_unlock(k);
+    vmops_run(k, vm);
+    kumod_lock(k);
+    CHECK(count(&f, "SELECT count(*) FROM vms") == 0, "the VM is gone");
+    CHECK(count(&f, "SELECT count(*) FROM disks WHERE vm_id IS NULL AND owner_vm IS NULL") == 2 &&
+              count(&f, "SELECT count(*) FROM disks WHERE name = 'goes'") == 0 &&
+              count(&f, "SELECT count(*) FROM disks WHERE name = 'stays'") == 1 &&
+              files_in(&f, "disks") == 2,
+          "the OS disk and the data disk made with Detach stay, detached, with their files");
+    CHECK(count(&f, "SELECT count(*) FROM nics WHERE name = 'n1'") == 0 &&
+              count(&f, "SELECT count(*) FROM nics WHERE name = 'n2' AND vm_id IS NULL") == 1,
+          "the NIC given with Delete went with the VM, the other is detached");
     kumod_unlock(k);
     fixture_stop(&f);
 }
@@ -292,16 +416,71 @@ static void networks(void)
               count(&f, "SELECT count(*) FROM nsg_rules") == 0 &&
               count(&f, "SELECT count(*) FROM usage WHERE end_ms IS NULL") == 0,
           "with their subnets, rules and meters");
-    /* the group: refused while it holds something */
-    struct prov_disk_spec d = {.name = "d", .size_gib = 1};
-    CHECK(prov_disk_create(k, f.group, &d, &e) > 0 && files_in(&f, "disks") == 1, "a disk: %s",
-          e.message);
+    /* the group, empty now, goes at once */
+    bool at_once = false;
+    CHECK(prov_group_delete(k, f.group, "rg", &at_once, &e) == 0 && at_once &&
+              count(&f, "SELECT count(*) FROM groups") == 0,
+          "an empty group goes at once: %s", e.message);
+    kumod_unlock(k);
+    fixture_stop(&f);
+}
+
+static int64_t group_rows(struct fixture *f)
+{
+    return count(f, "SELECT (SELECT count(*) FROM vms) + (SELECT count(*) FROM disks) +"
+                    " (SELECT count(*) FROM nics) + (SELECT count(*) FROM public_ips) +"
+                    " (SELECT count(*) FROM vnets) + (SELECT count(*) FROM subnets) +"
+                    " (SELECT count(*) FROM nsgs) + (SELECT count(*) FROM nsg_rules) +"
+                    " (SELECT count(*) FROM snapshots) + (SELECT count(*) FROM groups)");
+}
+
+/* A group's delete: nothing new in it meanwhile, its VM deleted with every
+ * disk attached, then the rest in dependency order, the files too. */
+static void group_delete(void)
+{
+    struct fixture f;
+    if (!fixture_start(&f, record_only, true)) return;
+    struct kumod *k = &f.k;
+    struct kerr e = {0};
+    struct prov_vm_spec s = small_vm("web");
+    kumod_lock(k);
+    int64_t vm = create_vm(&f, &s, &e);
+    CHECK(vm > 0, "create: %s", e.message);
+    struct prov_disk_spec d = {.name = "loose", .size_gib = 1};
+    CHECK(prov_disk_create(k, f.group, &d, &e) > 0, "a disk of its own: %s", e.message);
+    bool at_once = true;
+    CHECK(prov_group_delete(k, f.group, "rg", &at_once, &e) == 0 && !at_once &&
+              count(&f, "SELECT count(*) FROM groups WHERE deleting = 1") == 1,
+          "a group that holds things is marked: %s", e.message);
+    struct prov_disk_spec d2 = {.name = "late", .size_gib = 1};
     e = (struct kerr){0};
-    CHECK(prov_group_delete(k, f.group, "rg", &e) < 0 && strstr(e.message, "disk 'd'"),
-          "a group that holds a disk: %s", e.message);
-    CHECK(prov_disk_delete(k, f.group, "d", &e) == 0 && files_in(&f, "disks") == 0 &&
-              prov_group_delete(k, f.group, "rg", &e) == 0,
-          "an empty group goes: %s", e.message);
+    CHECK(prov_disk_create(k, f.group, &d2, &e) < 0 && e.status == 409 &&
+              strstr(e.message, "is being deleted"),
+          "nothing new meanwhile: %s", e.message);
+    e = (struct kerr){0};
+    CHECK(prov_group_create(k, "RG", NULL, &e) < 0 && strstr(e.message, "is being deleted"),
+          "nor the group again: %s", e.message);
+    /* its VM is busy creating: the step waits for it */
+    prov_group_delete_step(k, f.group);
+    CHECK(count(&f, "SELECT count(*) FROM vms WHERE op = 'create'") == 1,
+          "a busy VM is left to its operation");
+    CHECK(count(&f, "SELECT count(*) FROM groups WHERE delete_status ="
+                    " 'deleting 1 virtual machine'") == 1,
+          "the status says what it waits for");
+    db_exec(k->db, "UPDATE vms SET op = NULL, power_state = 'Running', prov_state = 'Succeeded'",
+            "");
+    prov_group_delete_step(k, f.group);
+    CHECK(count(&f, "SELECT count(*) FROM vms WHERE op = 'delete-all-disks'") == 1,
+          "then it is deleted with every disk");
+    kumod_unlock(k);
+    vmops_run(k, vm); /* the job the step submitted */
+    kumod_lock(k);
+    CHECK(count(&f, "SELECT count(*) FROM vms") == 0 && files_in(&f, "disks") == 1,
+          "the VM and its OS disk are gone");
+    prov_group_delete_step(k, f.group);
+    CHECK(group_rows(&f) == 0 && files_in(&f, "disks") == 0,
+          "then the rest and the group: %" PRId64 " rows left", group_rows(&f));
+    CHECK(count(&f, "SELECT count(*) FROM usage WHERE end_ms IS NULL") == 0, "every meter closed");
     kumod_unlock(k);
     fixture_stop(&f);
 }
@@ -358,13 +537,182 @@ static void lock_owner(void)
     fixture_stop(&f);
 }
 
+/* Autoscale settings: one per set, bounds checked, rules added, removed and
+ * replaced, enabled changed alone (each keeps what it does not name). */
+static void autoscale_settings(void)
+{
+    struct fixture f;
+    if (!fixture_start(&f, record_only, false)) return;
+    struct kumod *k = &f.k;
+    struct kerr e = {0};
+    kumod_lock(k);
+    struct prov_vmss_spec vs = {.name = "web", .size = "Small", .capacity = 0};
+    CHECK(prov_vmss_create(k, f.group, &vs, &e) > 0, "scale set: %s", e.message);
+    struct prov_autoscale_spec s = {"as", "web", 1, 3, 2, true, NULL};
+    struct prov_autoscale_spec bad = {"as2", "web", 3, 1, 1, true, NULL};
+    CHECK(prov_autoscale_create(k, f.group, &bad, &e) < 0 && !strcmp(e.target, "maximum"),
+          "maximum below minimum refused: %s", e.message);
+    CHECK(prov_autoscale_create(k, f.group, &s, &e) > 0, "create: %s", e.message);
+    CHECK(prov_autoscale_create(k, f.group, &s, &e) < 0 && !strcmp(e.code, "AlreadyExists"),
+          "a second one for the set");
+    json_t *rule = json_pack("{s:{s:s, s:f}, s:{s:s}}", "metricTrigger", "operator", "GreaterThan",
+                             "threshold", 70.0, "scaleAction", "direction", "Increase");
+    CHECK(prov_autoscale_rule_add(k, f.group, "as", rule, &e) > 0, "rule: %s", e.message);
+    CHECK(prov_autoscale_rule_add(k, f.group, "as", rule, &e) > 0, "rule 2: %s", e.message);
+    CHECK(count(&f, "SELECT json_array_length(rules) FROM autoscale") == 2, "two rules stored");
+    CHECK(prov_autoscale_update(k, f.group, "as", -1, -1, -1, 0, NULL, &e) > 0 &&
+              count(&f, "SELECT enabled FROM autoscale") == 0 &&
+              count(&f, "SELECT json_array_length(rules) FROM autoscale") == 2 &&
+              count(&f, "SELECT maximum FROM autoscale") == 3,
+          "disabled, the rest kept");
+    CHECK(prov_autoscale_rule_delete(k, f.group, "as", "1", &e) > 0 &&
+              count(&f, "SELECT json_array_length(rules) FROM autoscale") == 1,
+          "rule 1 removed");
+    CHECK(prov_autoscale_rule_delete(k, f.group, "as", "5", &e) < 0 && e.status == 404,
+          "no rule 5");
+    CHECK(prov_autoscale_update(k, f.group, "as", 2, 1, -1, -1, NULL, &e) < 0 &&
+              count(&f, "SELECT minimum FROM autoscale") == 1,
+          "bounds checked on update, nothing changed");
+    json_t *none = json_array();
+    CHECK(prov_autoscale_update(k, f.group, "as", 1, 4, 1, 1, none, &e) > 0 &&
+              count(&f, "SELECT json_array_length(rules) FROM autoscale") == 0 &&
+              count(&f, "SELECT enabled FROM autoscale") == 1,
+          "rules replaced, enabled again");
+    CHECK(prov_autoscale_delete(k, f.group, "as", &e) == 0 &&
+              count(&f, "SELECT count(*) FROM autoscale") == 0,
+          "deleted");
+    json_decref(none);
+    json_decref(rule);
+    kumod_unlock(k);
+    fixture_stop(&f);
+}
+
+/* Images by name, alias and URN; the OS profile each image's provisioning
+ * can honour (no kumo-switch here: kumo's metadata provisioning cannot be
+ * used, and nothing is tracked); a password kept only as its hash. */
+static void images_and_os_profiles(void)
+{
+    struct fixture f;
+    if (!fixture_start(&f, record_only, true)) return;
+    struct kumod *k = &f.k;
+    struct db *db = k->db;
+    kumod_lock(k);
+    /* the fixture's image as the default guest, and a cloud-init image */
+    db_exec(db,
+            "UPDATE images SET provisioning = 'kumo', urn = 'kumo:default:default:latest',"
+            " alias = 'Default' WHERE name = 'default'",
+            "");
+    db_exec(db,
+            "INSERT INTO images (name, boot_mode, kernel_args, src_format, path, size_bytes,"
+            " source, state, created_ms, urn, alias, provisioning) SELECT 'debian-13',"
+            " 'firmware', '', 'qcow2', path, size_bytes, 'test', 'Succeeded', created_ms,"
+            " 'Debian:debian-13:13:latest', 'Debian13', 'cloud-init' FROM images"
+            " WHERE name = 'default'",
+            "");
+    db_exec(db,
+            "INSERT INTO images (name, boot_mode, kernel_args, src_format, path, source, state,"
+            " error, created_ms, provisioning) VALUES ('later', 'firmware', '', 'qcow2', '', '',"
+            " 'Unavailable', 'not built on this host: run x', 0, 'cloud-init')",
+            "");
+    int64_t deb = db_int(db, NULL, -1, "SELECT id FROM images WHERE name = 'debian-13'", "");
+    const char *refs[] = {"debian-13",
+                          "Debian13",
+                          "debian13",
+                          "Debian:debian-13:13:latest",
+                          "debian:Debian-13:13",
+                          "Debian:debian-13:13:LATEST"};
+    for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++)
+        CHECK(prov_image_ref(k, refs[i]) == deb, "'%s' names debian-13", refs[i]);
+    const char *not_refs[] = {"Debian:debian-13:12", "Debian:debian-13", "Debian:debian-13:13:2.0",
+                              "Debian:debian-13:13:latest:x", "Debian"};
+    for (size_t i = 0; i < sizeof(not_refs) / sizeof(not_refs[0]); i++)
+        CHECK(prov_image_ref(k, not_refs[i]) < 0, "'%s' names no image", not_refs[i]);
+    struct kerr e = {0};
+    CHECK(prov_ready_image(k, "later", &e) < 0 && strstr(e.message, "not built on this host"),
+          "an Unavailable image says why: %s", e.message);
+    memset(&e, 0, sizeof(e));
+    CHECK(prov_ready_image(k, "Ubuntu:x:y", &e) < 0 && strstr(e.message, "Debian13") &&
+              strstr(e.message, "Debian:debian-13:13:latest"),
+          "an unknown image lists the names, aliases and URNs: %s", e.message);
+
+    const char *key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDe6REI/2AtI4Y0zRx7GqE2gXIrs+aTpMs3z k";
+    struct prov_vm_spec s = small_vm("pw");
+    s.image = "Debian13";
+    s.admin_username = "ops";
+    s.admin_password = "Correct-Horse-9";
+    s.ssh_keys = &key;
+    s.nkeys = 1;
+    memset(&e, 0, sizeof(e));
+    int64_t vm = create_vm(&f, &s, &e);
+    CHECK(vm > 0, "cloud-init image with keys and a password: %s", e.message);
+    char hash[200] = "", keys[400] = "";
+    db_text(db, hash, sizeof(hash), "SELECT admin_pw_hash FROM vms WHERE id = ?", "i", vm);
+    db_text(db, keys, sizeof(keys), "SELECT ssh_keys FROM vms WHERE id = ?", "i", vm);
+    CHECK(!strncmp(hash, "$6$", 3) && !strstr(hash, "Correct-Horse"),
+          "the password is kept as a SHA-512 crypt hash: %s", hash);
+    CHECK(strstr(keys, "AAAAC3NzaC1lZDI1NTE5") && keys[0] == '[', "the keys as a JSON array");
+    CHECK(count(&f, "SELECT count(*) FROM vms WHERE name = 'pw' AND os_prov IS NULL") == 1,
+          "without kumo-switch no report can come: not tracked");
+
+    /* the default guest (provisioning kumo): no password; no switch here */
+    s = small_vm("nopw");
+    s.admin_username = "ops";
+    s.admin_password = "Correct-Horse-9";
+    memset(&e, 0, sizeof(e));
+    CHECK(create_vm(&f, &s, &e) < 0 && !strcmp(e.target, "osProfile.adminPassword") &&
+              strstr(e.message, "cannot take a password") && e.status == 400,
+          "a password for the default image: %s", e.message);
+    s.admin_password = NULL;
+    s.ssh_keys = &key;
+    s.nkeys = 1;
+    memset(&e, 0, sizeof(e));
+    CHECK(create_vm(&f, &s, &e) < 0 && !strcmp(e.target, "osProfile.adminUsername") &&
+              strstr(e.message, "kumo-switch"),
+          "metadata provisioning without kumo-switch: %s", e.message);
+    /* an image that is not provisioned */
+    db_exec(db, "UPDATE images SET provisioning = 'none' WHERE name = 'default'", "");
+    memset(&e, 0, sizeof(e));
+    CHECK(create_vm(&f, &s, &e) < 0 && strstr(e.message, "is not provisioned"),
+          "keys for an image without provisioning: %s", e.message);
+    s.admin_username = NULL;
+    s.nkeys = 0;
+    memset(&e, 0, sizeof(e));
+    CHECK(create_vm(&f, &s, &e) > 0, "without an OS profile it is made: %s", e.message);
+    CHECK(count(&f, "SELECT count(*) FROM vms WHERE name = 'nopw' AND admin_username IS NULL") == 1,
+          "no admin account");
+    /* the seed disk takes a device slot: 6 disks and NICs at most */
+    struct prov_data_disk dd[4] = {{.size_gib = 1, .lun = -1},
+                                   {.size_gib = 1, .lun = -1},
+                                   {.size_gib = 1, .lun = -1},
+                                   {.size_gib = 1, .lun = -1}};
+    db_exec(db, "UPDATE sizes SET max_data_disks = 6 WHERE name = 'Small'", "");
+    s = small_vm("many");
+    s.image = "debian-13";
+    s.data_disks = dd;
+    s.ndata = 4;
+    memset(&e, 0, sizeof(e));
+    CHECK(create_vm(&f, &s, &e) < 0 && !strcmp(e.target, "dataDisks") &&
+              strstr(e.message, "seed disk"),
+          "OS disk, 4 data disks, the seed and a NIC are too many: %s", e.message);
+    CHECK(count(&f, "SELECT count(*) FROM vms WHERE name = 'many'") == 0 &&
+              count(&f, "SELECT count(*) FROM disks WHERE name LIKE 'many%'") == 0,
+          "nothing left of the refused creates");
+    kumod_unlock(k);
+    fixture_stop(&f);
+}
+
 int main(void)
 {
     lock_owner();
     vm_create_and_delete();
     delete_keeping_disks();
+    delete_keeps_attached_disks();
+    delete_options();
     refusals_leave_nothing();
     networks();
+    autoscale_settings();
+    group_delete();
+    images_and_os_profiles();
     printf("%d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;
 }

@@ -163,7 +163,8 @@ static void lifecycle(struct fixture *f)
     pid = pid_of(f, vm);
     struct kerr e = {0};
     kumod_lock(&f->k);
-    CHECK(prov_vm_delete(&f->k, f->group, "a", false, &e) == vm, "delete: %s", e.message);
+    CHECK(prov_vm_delete(&f->k, f->group, "a", PROV_DISKS_OWNED, &e) == vm, "delete: %s",
+          e.message);
     kumod_unlock(&f->k);
     CHECK(wait_count(f, "SELECT count(*) FROM vms", 0, 15000), "deleted");
     CHECK(gone(pid), "with its process");

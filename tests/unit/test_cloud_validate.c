@@ -285,6 +285,33 @@ static void vms(void)
         "InvalidField", "userData", "base64");
     BAD(REQ_VM_CREATE, "{\"name\":\"vm1\",\"size\":\"B1s\",\"publicIp\":3}", "InvalidField",
         "publicIp", "a string or a boolean");
+    /* images by name, alias or URN; the OS profile */
+    OK(REQ_VM_CREATE,
+       "{\"name\":\"vm1\",\"size\":\"B1s\",\"image\":\"Debian:debian-13:13:latest\"}");
+    BAD(REQ_VM_CREATE, "{\"name\":\"vm1\",\"size\":\"B1s\",\"image\":\"Debian 13\"}",
+        "InvalidField", "image", "not an image's name, alias or URN");
+    OK(REQ_VM_CREATE,
+       "{\"name\":\"vm1\",\"size\":\"B1s\",\"osProfile\":{\"adminUsername\":\"azureuser\","
+       "\"sshPublicKeys\":[\"ssh-ed25519 "
+       "AAAAC3NzaC1lZDI1NTE5AAAAIDe6REI/2AtI4Y0zRx7GqE2gXIrs+aTpMs3zSEWAlAzk t\"],"
+       "\"adminPassword\":\"Correct-Horse-9\"}}");
+    BAD(REQ_VM_CREATE,
+        "{\"name\":\"vm1\",\"size\":\"B1s\",\"osProfile\":{\"adminUsername\":\"u\","
+        "\"sshPublicKeys\":[\"ssh-ed25519 AAAA\"]}}",
+        "InvalidField", "osProfile.sshPublicKeys[0]", NULL);
+    BAD(REQ_VM_CREATE,
+        "{\"name\":\"vm1\",\"size\":\"B1s\",\"osProfile\":{\"sshPublicKeys\":[\"ssh-ed25519 "
+        "AAAAC3NzaC1lZDI1NTE5AAAAIDe6REI/2AtI4Y0zRx7GqE2gXIrs+aTpMs3zSEWAlAzk\"]}}",
+        "MissingField", "osProfile.adminUsername", "give its user name");
+    BAD(REQ_VM_CREATE,
+        "{\"name\":\"vm1\",\"size\":\"B1s\",\"osProfile\":{\"adminUsername\":\"u\"}}",
+        "MissingField", "osProfile.sshPublicKeys", "needs SSH keys");
+    BAD(REQ_VM_CREATE,
+        "{\"name\":\"vm1\",\"size\":\"B1s\",\"osProfile\":{\"adminUsername\":\"u\","
+        "\"adminPassword\":\"password\"}}",
+        "InvalidField", "osProfile.adminPassword", "12-123 characters");
+    BAD(REQ_VM_CREATE, "{\"name\":\"vm1\",\"size\":\"B1s\",\"osProfile\":{\"user\":\"u\"}}",
+        "UnknownField", "osProfile.user", NULL);
     BAD(REQ_VM_RESIZE, "{\"size\":\"B2s\",\"restart\":\"yes\"}", "InvalidField", "restart", NULL);
     BAD(REQ_VM_ATTACH, "{}", "MissingField", "disk", NULL);
 }
@@ -323,6 +350,100 @@ static void base64(void)
     CHECK(base64_decode("aGVsbG8", NULL, 0) < 0, "no padding");
     CHECK(base64_decode("a=Vs", NULL, 0) < 0, "padding inside");
     CHECK(base64_decode("aGV$bG8=", NULL, 0) < 0, "bad character");
+}
+
+/* A checker on a string value: 0 (ok) or the message of its error. */
+static const char *check_str(int (*fn)(const json_t *, const char *, struct kerr *),
+                             const char *value, struct kerr *e)
+{
+    json_t *v = json_string(value);
+    memset(e, 0, sizeof(*e));
+    int rc = fn(v, "x", e);
+    json_decref(v);
+    return rc == 0 ? NULL : e->message;
+}
+
+static void admin_and_keys(void)
+{
+    struct kerr e;
+    const char *good_users[] = {"azureuser", "a", "_svc", "web-admin2",
+                                "a2345678901234567890123456789012"};
+    for (size_t i = 0; i < sizeof(good_users) / sizeof(good_users[0]); i++)
+        CHECK(!check_str(check_admin_username, good_users[i], &e), "%s: %s", good_users[i],
+              e.message);
+    const char *m = check_str(check_admin_username, "root", &e);
+    CHECK(m && strstr(m, "'root' is reserved") && e.status == 400, "root: %s", m ? m : "ok");
+    m = check_str(check_admin_username, "Azure", &e);
+    CHECK(m && strstr(m, "lower-case"), "upper case: %s", m ? m : "ok");
+    CHECK(check_str(check_admin_username, "1abc", &e), "a digit first");
+    CHECK(check_str(check_admin_username, "-abc", &e), "'-' first");
+    CHECK(check_str(check_admin_username, "a b", &e), "space");
+    CHECK(check_str(check_admin_username, "", &e), "empty");
+    CHECK(check_str(check_admin_username, "a23456789012345678901234567890123", &e), "33");
+    CHECK(check_str(check_admin_username, "admin", &e), "admin");
+    /* keys: real ones (ssh-keygen's output) pass, with or without a comment */
+    const char *good_keys[] = {
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDe6REI/2AtI4Y0zRx7GqE2gXIrs+aTpMs3zSEWAlAzk t",
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDe6REI/2AtI4Y0zRx7GqE2gXIrs+aTpMs3zSEWAlAzk",
+        "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBGUn8QOlYgXaa8G"
+        "fkB26f5koRYOl7uUyIrRl03hQWWL6p2PQiPmBh4ICWhOFaVyrc+nBUzYlGS18k2I52cPZAmc= e",
+        "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC8yV5c+T10UZC0ZhXbR6ZPtwclYXNWx3s0iJMcL2yIdXwviF"
+        "GqFBSh9XiXTqB5qsyXDX1V927OFqqBkN6CONMJ6BNFjZM9+xxhSn+ZkOqAorcgxQhAGEn1e6DQ7Q6nI5rm6BLv"
+        "5BNpuxXDeM8v7a7NyU54H1l+XpcJUTr6m4eySw== r",
+    };
+    for (size_t i = 0; i < sizeof(good_keys) / sizeof(good_keys[0]); i++)
+        CHECK(!check_str(check_ssh_public_key, good_keys[i], &e), "key %zu: %s", i, e.message);
+    struct {
+        const char *key, *msg;
+    } bad_keys[] = {
+        {"", "expected an OpenSSH public key"},
+        {"ssh-dss AAAAB3NzaC1kc3M= x", "not a key type kumo knows"},
+        {"ssh-ed25519", "base64 part is missing"},
+        {"ssh-ed25519 not*base64 c", "not base64"},
+        /* an ed25519 type with an rsa blob */
+        {"ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQAB c", "does not hold a ssh-ed25519 key"},
+        /* the type string only: no key material */
+        {"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5", "does not hold"},
+        {"-----BEGIN OPENSSH PRIVATE KEY-----", "private key"},
+        {"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDe6REI/2AtI4Y0zRx7GqE2gXIrs+aTpMs3zSEWAlAzk\nx",
+         "one line"},
+    };
+    for (size_t i = 0; i < sizeof(bad_keys) / sizeof(bad_keys[0]); i++) {
+        m = check_str(check_ssh_public_key, bad_keys[i].key, &e);
+        CHECK(m && strstr(m, bad_keys[i].msg) && !strcmp(e.target, "x"), "'%.30s': %s",
+              bad_keys[i].key, m ? m : "accepted");
+    }
+    /* passwords, as Azure takes them: 12-123 characters, 3 classes of 4 */
+    const char *good_pw[] = {"Correct-Horse", "correcthorse9!", "CORRECT HORSE 9", "aB3aB3aB3aB3"};
+    for (size_t i = 0; i < sizeof(good_pw) / sizeof(good_pw[0]); i++)
+        CHECK(!check_str(check_admin_password, good_pw[i], &e), "%s: %s", good_pw[i], e.message);
+    m = check_str(check_admin_password, "Sh0rt!", &e);
+    CHECK(m && strstr(m, "12-123 characters (this one has 6)"), "short: %s", m ? m : "ok");
+    m = check_str(check_admin_password, "correcthorsebattery", &e);
+    CHECK(m && strstr(m, "too simple"), "one class: %s", m ? m : "ok");
+    CHECK(check_str(check_admin_password, "correcthorse99", &e), "two classes");
+    CHECK(check_str(check_admin_password, "Correct-Horse\n9", &e), "a newline");
+    char longpw[130];
+    memset(longpw, 'a', sizeof(longpw) - 1);
+    longpw[0] = 'A';
+    longpw[1] = '1';
+    longpw[124] = 0;
+    CHECK(check_str(check_admin_password, longpw, &e), "124 characters");
+    longpw[123] = 0;
+    CHECK(!check_str(check_admin_password, longpw, &e), "123 characters: %s", e.message);
+    /* image references and provisioning kinds */
+    const char *good_refs[] = {"default", "Debian13", "Debian:debian-13:13:latest", "a.b_c-d"};
+    for (size_t i = 0; i < sizeof(good_refs) / sizeof(good_refs[0]); i++)
+        CHECK(!check_str(check_image_ref, good_refs[i], &e), "%s: %s", good_refs[i], e.message);
+    CHECK(check_str(check_image_ref, "", &e) && check_str(check_image_ref, "a/b", &e) &&
+              check_str(check_image_ref, "a b", &e),
+          "empty, slash, space");
+    CHECK(!check_str(check_provisioning, "cloud-init", &e) &&
+              !check_str(check_provisioning, "kumo", &e) &&
+              !check_str(check_provisioning, "none", &e),
+          "cloud-init, kumo, none");
+    m = check_str(check_provisioning, "Cloud-Init", &e);
+    CHECK(m && strstr(m, "NoCloud seed disk"), "other spelling: %s", m ? m : "ok");
 }
 
 static void ipam(void)
@@ -384,9 +505,8 @@ static void scale_sets(void)
         "\"scaleAction\":{\"direction\":\"Increase\"}}",
         "InvalidField", "metricTrigger.threshold", NULL);
     OK(REQ_AUTOSCALE_CREATE, "{\"name\":\"as\",\"scaleSet\":\"web\",\"minimum\":1,\"maximum\":3}");
-    BAD(REQ_AUTOSCALE_CREATE,
-        "{\"name\":\"as\",\"scaleSet\":\"web\",\"minimum\":3,\"maximum\":1}", "InvalidField",
-        "maximum", "less than minimum");
+    BAD(REQ_AUTOSCALE_CREATE, "{\"name\":\"as\",\"scaleSet\":\"web\",\"minimum\":3,\"maximum\":1}",
+        "InvalidField", "maximum", "less than minimum");
     BAD(REQ_AUTOSCALE_CREATE,
         "{\"name\":\"as\",\"scaleSet\":\"web\",\"minimum\":1,\"maximum\":3,\"default\":4}",
         "InvalidField", "default", "outside");
@@ -408,6 +528,7 @@ int main(void)
     vms();
     times();
     base64();
+    admin_and_keys();
     ipam();
     scale_sets();
     printf("%d checks, %d failures\n", checks, failures);

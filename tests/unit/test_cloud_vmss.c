@@ -92,6 +92,14 @@ static void scale_out_and_in(struct fixture *f)
     CHECK(wait_instances(f, "ss_0:1:Running ss_1:1:Running"), "two instances running");
     reconcile(f);
     CHECK(wait_instances(f, "ss_0:1:Running ss_1:1:Running"), "at capacity: nothing changes");
+    /* an error of the past (a failed scale) goes once the set is healthy */
+    kumod_lock(&f->k);
+    db_exec(f->k.db, "UPDATE vmss SET last_error = 'cannot create instance ss_9: no room'", "");
+    kumod_unlock(&f->k);
+    reconcile(f);
+    char err[900];
+    last_error(f, err, sizeof(err));
+    CHECK(!err[0], "a healthy set clears its error (%s)", err);
 
     set_capacity(f, 1);
     reconcile(f);
@@ -167,6 +175,15 @@ static void refusals(struct fixture *f)
           "nothing made, nothing deleted: the update halts");
     kumod_lock(&f->k);
     CHECK(count(f, "SELECT next_index FROM vmss") == 7, "the index is kept for the next try");
+    /* a scale out that cannot fit is refused up front: 4 Big instances
+     * (8 vCPUs each) on a host of 4 */
+    e = (struct kerr){0};
+    CHECK(prov_vmss_scale(&f->k, f->group, "ss", 4, &e) < 0 && e.status == 409 &&
+              !strcmp(e.code, "CapacityExceeded") && strstr(e.message, "does not fit") &&
+              strstr(e.message, "capacity can be at most 3"),
+          "too many: %s", e.message);
+    CHECK(count(f, "SELECT capacity FROM vmss") == 3 && count(f, "SELECT count(*) FROM vms") == 4,
+          "nothing changed, nothing made");
     kumod_unlock(&f->k);
 }
 
@@ -184,7 +201,7 @@ static void delete_set(struct fixture *f)
     reconcile(f);
     CHECK(wait_count(f, "SELECT count(*) FROM vmss", 0, 5000), "then the set");
     kumod_lock(&f->k);
-    CHECK(prov_vm_delete(&f->k, f->group, "ss_5", false, &e) > 0, "ss_5: %s", e.message);
+    CHECK(prov_vm_delete(&f->k, f->group, "ss_5", PROV_DISKS_OWNED, &e) > 0, "ss_5: %s", e.message);
     kumod_unlock(&f->k);
     CHECK(wait_count(f, "SELECT count(*) FROM vms", 0, 15000), "no VM left");
 }

@@ -17,6 +17,7 @@
 #include "devices/plic.h"
 #include "devices/uart.h"
 #include "devices/virtio.h"
+#include "devices/virtio_input.h"
 #include "machine/machine.h"
 #include "machine/virt.h"
 #include "virtq_chain.h"
@@ -493,6 +494,74 @@ static void no_notify(struct virtio_dev *vd, unsigned q)
 static const struct virtio_device_ops quiet_ops = {.notify = no_notify};
 #endif
 
+/* The power button: a virtio input device (ID 18) in its own transport at
+ * 0x10009000 on PLIC source 9 that describes one key, KEY_POWER, and turns
+ * a press into four events in the driver's buffers. */
+#define BUTTON     0x10009000ull
+#define BUTTON_IRQ 9
+
+static void test_power_button(void)
+{
+    m = board(1, 0);
+    if (!m) return;
+    CHECK(rd(BUTTON + VQ_MAGIC) == 0x74726976 && rd(BUTTON + 0x008) == 18,
+          "virtio input device at 0x10009000");
+    CHECK(m->power_button != NULL, "recorded in the machine");
+    /* its configuration: name, no serial, EV_KEY bits with only KEY_POWER (116) */
+    wr8(BUTTON + 0x100, 0x01);
+    wr8(BUTTON + 0x101, 0);
+    uint8_t n = rd8(BUTTON + 0x102);
+    char name[64] = "";
+    for (unsigned i = 0; i < n && i < sizeof(name) - 1; i++)
+        name[i] = (char)rd8(BUTTON + 0x108 + i);
+    CHECK(!strcmp(name, VIRTIO_INPUT_NAME), "name '%s'", name);
+    wr8(BUTTON + 0x100, 0x02);
+    CHECK(rd8(BUTTON + 0x102) == 0, "no serial");
+    wr8(BUTTON + 0x100, 0x11);
+    wr8(BUTTON + 0x101, 1); /* EV_KEY */
+    n = rd8(BUTTON + 0x102);
+    bool only_power = n == 116 / 8 + 1;
+    for (unsigned i = 0; i < n; i++)
+        only_power &= rd8(BUTTON + 0x108 + i) == (i == 116 / 8 ? 1u << (116 % 8) : 0);
+    CHECK(only_power, "EV_KEY: KEY_POWER only (%u bytes)", n);
+    wr8(BUTTON + 0x101, 3); /* EV_ABS */
+    CHECK(rd8(BUTTON + 0x102) == 0, "no other event types");
+    /* a press before the driver is up is lost */
+    CHECK(virtio_input_press_power(m->power_button) == 0 &&
+              !virtio_input_driver_ready(m->power_button),
+          "pressed, nobody listening");
+    struct vq_chain c;
+    vq_init(&c, m, BUTTON);
+    CHECK(vq_negotiate(&c, 0), "negotiated");
+    vq_setup(&c, 0, 8, RINGS);
+    wr(PRIO(BUTTON_IRQ), 1);
+    wr(ENABLE(1, BUTTON_IRQ), BIT(BUTTON_IRQ));
+    struct vq_buf ev[8];
+    for (int i = 0; i < 8; i++) {
+        ev[i] = (struct vq_buf){.len = 8, .write = true};
+        vq_add_chain(&c, &ev[i], 1);
+    }
+    vq_kick(&c);
+    CHECK(vq_used_idx(&c) == 0 && virtio_input_driver_ready(m->power_button),
+          "the early press was not kept");
+    /* a press: key down, sync, key up, sync */
+    CHECK(virtio_input_press_power(m->power_button) == 0, "pressed");
+    CHECK(vq_used_idx(&c) == 4 && pending(BUTTON_IRQ), "four events, an interrupt");
+    static const uint16_t want[4][2] = {{1, 116}, {0, 0}, {1, 116}, {0, 0}};
+    static const uint32_t value[4] = {1, 0, 0, 0};
+    for (unsigned k = 0; k < 4; k++) {
+        uint32_t id, len;
+        vq_used_elem(&c, k, &id, &len);
+        const uint8_t *e = vq_ram(&c, ev[id].gpa, 8);
+        uint16_t type = (uint16_t)(e[0] | e[1] << 8), code = (uint16_t)(e[2] | e[3] << 8);
+        uint32_t v =
+            (uint32_t)e[4] | (uint32_t)e[5] << 8 | (uint32_t)e[6] << 16 | (uint32_t)e[7] << 24;
+        CHECK(len == 8 && type == want[k][0] && code == want[k][1] && v == value[k],
+              "event %u: type %u code %u value %u", k, type, code, v);
+    }
+    machine_free(m);
+}
+
 static void test_lock_contract(void)
 {
 #ifdef NDEBUG
@@ -537,6 +606,7 @@ int main(void)
     test_uart();
     test_virtio_registers();
     test_virtio_requests();
+    test_power_button();
     test_lock_contract();
     unlink(disk_path);
     printf("%d checks, %d failures\n", checks, failures);

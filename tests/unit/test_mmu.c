@@ -234,6 +234,43 @@ static void test_pmp(void)
     CHECK(pmp_allows(h, RAM_BASE + 0x40, 4, ACC_READ, PRIV_U), "NA4 covers 4 bytes");
 }
 
+/* Pages that index the same TLB entry: after one walk each, alternate
+ * accesses hit (way 0, way 1, then the victim entries). */
+static void test_tlb_conflicts(void)
+{
+    uint64_t root = new_table();
+    uint64_t stride = (uint64_t)TLB_SIZE << PAGE_SHIFT; /* same index */
+    const int npages = 1 + 1 + TLB_VICTIMS;          /* all of them fit */
+    for (int k = 0; k < npages; k++)
+        map(root, 3, 0x40000000 + (uint64_t)k * stride, RAM_BASE + 0x800000 + (uint64_t)k * 4096,
+            0, V | R | W | A | D);
+    pmp_allow_all();
+    set_satp(8, root);
+    as(PRIV_S, 0, MSTATUS_MPRV);
+    for (int k = 0; k < npages; k++) {
+        uint64_t v;
+        mmu_load(h, 0x40000000 + (uint64_t)k * stride, 8, &v); /* one walk each */
+    }
+    uint64_t walks = h->stats.walks;
+    for (int round = 0; round < 4; round++)
+        for (int k = 0; k < npages; k++) {
+            uint64_t v = 1;
+            bool ok = mmu_load(h, 0x40000000 + (uint64_t)k * stride + 8, 8, &v);
+            checks++;
+            if (!ok || v != 0) {
+                failures++;
+                printf("FAIL conflicting pages: load %d failed\n", k);
+            }
+        }
+    checks++;
+    if (h->stats.walks != walks) {
+        failures++;
+        printf("FAIL %d pages indexing one TLB entry: %llu more walks, want 0\n", npages,
+               (unsigned long long)(h->stats.walks - walks));
+    }
+    set_satp(0, 0);
+}
+
 int main(void)
 {
     m = machine_new(RAM_BASE, RAM_SIZE);
@@ -243,6 +280,7 @@ int main(void)
     test_sv(9, 4);
     test_sv(10, 5);
     test_pmp();
+    test_tlb_conflicts();
     printf("mmu: %d checks, %d failures\n", checks, failures);
     machine_free(m);
     return failures != 0;

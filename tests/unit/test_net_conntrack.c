@@ -214,12 +214,86 @@ static void test_many(void)
     ct_destroy(t);
 }
 
+/* Per-owner quotas: a NIC at its share evicts only its own flows, and a
+ * full table takes from the owner holding the most. */
+static void test_owner_quotas(void)
+{
+    struct ct_limits lim;
+    ct_default_limits(&lim);
+    lim.max_entries = 100;
+    struct ct_table *t = ct_create(&lim);
+    ct_set_quota(t, 50); /* two NICs, an equal share each */
+    uint64_t now = 0;
+    bool reply;
+    /* the victim (owner 1) has 10 established flows and 5 just opened */
+    for (uint16_t p = 1; p <= 15; p++) {
+        struct ct_key k = {0x0a000105, 0x08080808, p, 443, NET_IPPROTO_TCP};
+        struct ct_entry *e = ct_add_owned(t, &k, SYN, now, 1);
+        ct_update(t, e, false, SYN, 60, now);
+        if (p <= 10) {
+            struct ct_key r = rev(k);
+            e = ct_find(t, &r, now, &reply);
+            ct_update(t, e, true, SYN | ACK, 60, now);
+            ct_update(t, e, false, ACK, 60, now);
+        }
+        now++;
+    }
+    /* the attacker (owner 0) opens 10000 flows, replied to or not */
+    for (uint32_t i = 0; i < 10000; i++) {
+        struct ct_key k = {0x0a000104, 0x01000000 + i, (uint16_t)(i % 60000 + 1), 53,
+                           NET_IPPROTO_UDP};
+        struct ct_entry *e = ct_add_owned(t, &k, 0, now, 0);
+        ct_update(t, e, false, 0, 60, now);
+        if (i % 2) ct_update(t, e, true, 0, 60, now);
+        now++;
+    }
+    CHECK(ct_owner_count(t, 0) == 50, "attacker held to its quota (%u)", ct_owner_count(t, 0));
+    CHECK(ct_owner_count(t, 1) == 15, "victim keeps all 15 flows (%u)", ct_owner_count(t, 1));
+    int kept = 0;
+    for (uint16_t p = 1; p <= 15; p++) {
+        struct ct_key k = {0x0a000105, 0x08080808, p, 443, NET_IPPROTO_TCP};
+        kept += ct_find(t, &k, now, &reply) != NULL;
+    }
+    CHECK(kept == 15, "the victim's flows, even the unreplied ones, survive (%d)", kept);
+    /* at its quota the attacker evicted its unreplied flows first */
+    struct ct_key last = {0x0a000104, 0x01000000 + 9999, 9999 % 60000 + 1, 53, NET_IPPROTO_UDP};
+    CHECK(ct_find(t, &last, now, &reply) != NULL, "the attacker's newest flow is there");
+
+    /* a smaller quota (a third NIC joined): the table fills, and the owner
+     * with the most pays */
+    ct_set_quota(t, 33);
+    lim.max_entries = 70;
+    CHECK(ct_set_limits(t, &lim) == 0, "shrink to 70");
+    CHECK(ct_owner_count(t, 1) == 15, "victim still has 15 (%u)", ct_owner_count(t, 1));
+    CHECK(ct_owner_count(t, 0) == 50, "65 flows fit in 70: nothing evicted yet (%u)",
+          ct_owner_count(t, 0));
+    for (uint16_t p = 1; p <= 20; p++) {
+        struct ct_key k = {0x0a000106, 0x08080404, p, 80, NET_IPPROTO_TCP};
+        struct ct_entry *e = ct_add_owned(t, &k, SYN, now++, 2);
+        ct_update(t, e, false, SYN, 60, now);
+    }
+    CHECK(ct_owner_count(t, 2) == 20, "the newcomer got its 20 (%u)", ct_owner_count(t, 2));
+    CHECK(ct_owner_count(t, 1) == 15, "the victim still 15 (%u)", ct_owner_count(t, 1));
+    CHECK(ct_owner_count(t, 0) == 35, "taken from the largest (%u)", ct_owner_count(t, 0));
+    struct ct_stats st;
+    ct_get_stats(t, &st);
+    CHECK(st.entries == 70, "full at 70 (%llu)", (unsigned long long)st.entries);
+    /* expiry keeps the owners' counts right */
+    now += 8000ull * 1000;
+    ct_expire(t, now, 1u << 20);
+    CHECK(ct_owner_count(t, 0) == 0 && ct_owner_count(t, 1) == 0 && ct_owner_count(t, 2) == 0,
+          "all expired: %u %u %u", ct_owner_count(t, 0), ct_owner_count(t, 1),
+          ct_owner_count(t, 2));
+    ct_destroy(t);
+}
+
 int main(void)
 {
     test_tcp_states();
     test_timeouts();
     test_bound_and_eviction();
     test_many();
+    test_owner_quotas();
     printf("%d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;
 }

@@ -7,6 +7,7 @@
  * duplicate SYNs, resets, zero windows, the per-NIC bound, timeouts) and
  * the internal DNS (dns.c and its use in switch.c).
  */
+#include "network/control.h"
 #include "network/dns.h"
 #include "network/imds.h"
 #include "network/packet.h"
@@ -53,7 +54,8 @@ static const char *config(void)
         " {\"id\":\"n1\",\"vnet\":\"v1\",\"subnet\":\"web\",\"mac\":\"52:54:00:00:00:01\","
         "  \"hostname\":\"vm1\",\"public_ip\":\"p1\",\"vm\":{\"name\":\"vm1\",\"id\":\"id-1\","
         "  \"size\":\"Tiny\",\"location\":\"local\",\"resource_group\":\"rg\","
-        "  \"user_data\":\"" UD "\"}},"
+        "  \"user_data\":\"" UD "\",\"admin_username\":\"azureuser\","
+        "  \"public_keys\":[\"ssh-ed25519 AAAAC3Nza k1\",\"ssh-rsa AAAAB3Nza k2\"]}},"
         " {\"id\":\"n2\",\"vnet\":\"v1\",\"subnet\":\"db\",\"mac\":\"52:54:00:00:00:02\","
         "  \"hostname\":\"vm1\",\"vm\":{\"name\":\"vm1\",\"resource_group\":\"rg\"}},"
         " {\"id\":\"n3\",\"vnet\":\"v1\",\"subnet\":\"web\",\"mac\":\"52:54:00:00:00:03\","
@@ -137,6 +139,18 @@ static void test_config(void)
                         "nics[0].vm.user_data: is not base64");
     expect_config_error("{\"name\":\"a\",\"id\":\"../x\"}", "nics[0].vm.id:");
     expect_config_error("{\"name\":\"a\",\"location\":7}", "nics[0].vm.location: expected a string");
+    expect_config_error("{\"name\":\"a\",\"admin_username\":\"u\",\"public_keys\":[]}", NULL);
+    expect_config_error("{\"name\":\"a\",\"public_keys\":\"ssh-rsa A\"}",
+                        "nics[0].vm.public_keys: expected an array");
+    expect_config_error("{\"name\":\"a\",\"public_keys\":[\"ssh-rsa A\",7]}",
+                        "nics[0].vm.public_keys[1]: expected a string");
+    expect_config_error("{\"name\":\"a\",\"public_keys\":[\"ssh-rsa A\\nssh-rsa B\"]}",
+                        "nics[0].vm.public_keys[0]: may only contain printable ASCII");
+    expect_config_error("{\"name\":\"a\",\"public_keys\":[\"\"]}",
+                        "nics[0].vm.public_keys[0]: must be 1-8192 characters");
+    expect_config_error("{\"name\":\"a\",\"public_keys\":[\"a\",\"a\",\"a\",\"a\",\"a\","
+                        "\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\"]}",
+                        "nics[0].vm.public_keys: 17 keys; at most 16");
     /* 65536 decoded bytes are allowed, one more is not */
     size_t n = 65536 / 3 * 4 + 4;
     char *big = malloc(n + 64), *vm = malloc(n + 128);
@@ -180,7 +194,7 @@ static char *http(const struct net_config *cfg, size_t nic, const char *req, int
 {
     uint8_t *resp = NULL;
     size_t len = 0;
-    int r = imds_http(cfg, nic, (const uint8_t *)req, strlen(req), true, false, &resp, &len);
+    int r = imds_http(cfg, nic, (const uint8_t *)req, strlen(req), true, false, &resp, &len, NULL);
     *status = -1;
     if (r != 1) return NULL;
     char *s = malloc(len + 1);
@@ -220,6 +234,14 @@ static void test_http(void)
                                    "\"resourceGroupName\":\"rg\",\"computerName\":\"vm1\"");
     expect_http(cfg, N1, req, 200, "\"userData\":\"" UD "\"");
     expect_http(cfg, N1, req, 200,
+                "\"osProfile\":{\"adminUsername\":\"azureuser\",\"computerName\":\"vm1\","
+                "\"disablePasswordAuthentication\":\"true\"},\"publicKeys\":[{\"keyData\":"
+                "\"ssh-ed25519 AAAAC3Nza k1\",\"path\":\"/home/azureuser/.ssh/authorized_keys\"},"
+                "{\"keyData\":\"ssh-rsa AAAAB3Nza k2\"");
+    /* no admin user: no keys */
+    expect_http(cfg, N3, req, 200, "\"adminUsername\":\"\",\"computerName\":\"VM2\"");
+    expect_http(cfg, N3, req, 200, "\"publicKeys\":[]");
+    expect_http(cfg, N1, req, 200,
                 "\"interface\":[{\"macAddress\":\"525400000001\",\"ipv4\":{\"ipAddress\":[{"
                 "\"privateIpAddress\":\"10.0.1.4\",\"publicIpAddress\":\"127.0.0.1\","
                 "\"publicIpPorts\":[{\"hostPort\":8080,\"nicPort\":80,\"protocol\":\"Tcp\"}]}],"
@@ -244,6 +266,15 @@ static void test_http(void)
     snprintf(req, sizeof(req), "GET /metadata/instance/network/interface/0/ipv4/ipAddress/0/"
                                "privateIpAddress?format=text&api-version=1%s", H);
     expect_http(cfg, N3, req, 200, "10.0.1.6");
+    snprintf(req, sizeof(req), "GET /metadata/instance/compute/publicKeys/1/keyData?format=text%s",
+             H);
+    expect_http(cfg, N1, req, 200, "ssh-rsa AAAAB3Nza k2");
+    snprintf(req, sizeof(req), "GET /metadata/instance/compute/publicKeys/2/keyData?format=text%s",
+             H);
+    expect_http(cfg, N1, req, 404, NULL);
+    snprintf(req, sizeof(req),
+             "GET /metadata/instance/compute/osProfile/adminUsername?format=text%s", H);
+    expect_http(cfg, N1, req, 200, "azureuser");
     snprintf(req, sizeof(req), "GET /metadata/instance/compute/?format=text%s", H);
     expect_http(cfg, N1, req, 200, "name\nvmId\nvmSize");
     snprintf(req, sizeof(req), "GET /metadata/instance/network/interface?format=text%s", H);
@@ -304,15 +335,172 @@ static void test_http(void)
         uint8_t *resp = NULL;
         size_t len = 0;
         const char *part = "GET /metadata/instance HTTP/1.1\r\nMetad";
-        CHECK(imds_http(cfg, N1, (const uint8_t *)part, strlen(part), false, false, &resp, &len) ==
+        CHECK(imds_http(cfg, N1, (const uint8_t *)part, strlen(part), false, false, &resp, &len, NULL) ==
                   0 && !resp,
               "partial");
-        CHECK(imds_http(cfg, N1, (const uint8_t *)part, strlen(part), true, true, &resp, &len) ==
+        CHECK(imds_http(cfg, N1, (const uint8_t *)part, strlen(part), true, true, &resp, &len, NULL) ==
                   1 && resp && !memcmp(resp, "HTTP/1.1 431", 12),
               "full");
         free(resp);
-        CHECK(imds_http(cfg, 99, (const uint8_t *)part, strlen(part), true, true, &resp, &len) < 0,
+        CHECK(imds_http(cfg, 99, (const uint8_t *)part, strlen(part), true, true, &resp, &len, NULL) < 0,
               "bad nic");
+    }
+    sw_destroy(sw);
+}
+
+/* ------------------------------------------------ provisioning reports -- */
+
+static void expect_report(struct sw *sw, size_t nic, const char *body, int status,
+                          const char *in_body, bool stored)
+{
+    char req[4096];
+    snprintf(req, sizeof(req),
+             "POST /kumo/v1/provisioning HTTP/1.1\r\nHost: 169.254.169.254\r\n"
+             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(body), body);
+    uint8_t *resp = NULL;
+    size_t len = 0;
+    json_t *report = NULL;
+    int r = imds_http(sw->cfg, nic, (const uint8_t *)req, strlen(req), true, false, &resp, &len,
+                      &report);
+    char *s = r == 1 ? strndup((const char *)resp, len) : NULL;
+    int st = -1;
+    if (s) sscanf(s, "HTTP/1.1 %d", &st);
+    CHECK(r == 1 && st == status && (!in_body || strstr(body_of(s), in_body)) &&
+              (report != NULL) == stored,
+          "%.80s: got %d '%.200s' report %p, want %d '%s' %s", body, st, s ? s : "", (void *)report,
+          status, in_body ? in_body : "", stored ? "stored" : "not stored");
+    if (report) sw_add_report(sw, nic, report);
+    free(s);
+    free(resp);
+}
+
+static json_t *provisioning(struct sw *sw, const char *nic, bool clear)
+{
+    struct ctl_env env = {.sw = sw};
+    json_t *req = json_pack("{s:s,s:s,s:b}", "op", "provisioning", "nic", nic, "clear", clear);
+    json_t *r = ctl_handle(&env, req);
+    json_decref(req);
+    return r;
+}
+
+static void test_reports(void)
+{
+    struct sw *sw = new_switch();
+    /* cloud-init's webhook events: stages are kept, modules are not */
+    expect_report(sw, N1,
+                  "{\"name\":\"init-network\",\"description\":\"searching for network "
+                  "datasources\",\"event_type\":\"start\",\"origin\":\"cloudinit\","
+                  "\"timestamp\":1700000000.5}",
+                  200, "{}", true);
+    expect_report(sw, N1,
+                  "{\"name\":\"init-network/config-ssh\",\"description\":\"running config-ssh\","
+                  "\"event_type\":\"finish\",\"origin\":\"cloudinit\",\"result\":\"SUCCESS\"}",
+                  200, NULL, false);
+    expect_report(sw, N1,
+                  "{\"name\":\"init-network\",\"description\":\"searching for network "
+                  "datasources\",\"event_type\":\"finish\",\"origin\":\"cloudinit\","
+                  "\"result\":\"SUCCESS\"}",
+                  200, NULL, true);
+    expect_report(sw, N1,
+                  "{\"name\":\"modules-final\",\"description\":\"bad\\u00e9\\n\","
+                  "\"event_type\":\"finish\",\"result\":\"FAIL\"}",
+                  200, NULL, true);
+    /* bad reports: 400 with the reason, nothing kept */
+    expect_report(sw, N1, "[1]", 400, "JSON object", false);
+    expect_report(sw, N1, "{\"name\":\"x\"", 400, "JSON object", false);
+    expect_report(sw, N1, "{\"event_type\":\"finish\",\"result\":\"FAIL\"}", 400, "name", false);
+    expect_report(sw, N1, "{\"name\":\"x\",\"event_type\":\"finish\"}", 400, "needs a result",
+                  false);
+    expect_report(sw, N1, "{\"name\":\"x\",\"event_type\":\"end\",\"result\":\"FAIL\"}", 400,
+                  "event_type", false);
+    expect_report(sw, N1, "{\"name\":\"x\",\"event_type\":\"finish\",\"result\":\"OK\"}", 400,
+                  "result", false);
+    expect_report(sw, N1, "{\"name\":\"x\",\"name\":\"y\",\"event_type\":\"start\"}", 400,
+                  "JSON object", false);
+    json_t *r = provisioning(sw, "n1", false);
+    json_t *ev = json_object_get(r, "events");
+    CHECK(json_is_true(json_object_get(r, "ok")) && json_array_size(ev) == 2 &&
+              json_integer_value(json_object_get(r, "seq")) == 3,
+          "provisioning: %s", json_dumps(r, 0));
+    json_t *e0 = json_array_get(ev, 0), *e1 = json_array_get(ev, 1);
+    CHECK(!strcmp(json_string_value(json_object_get(e0, "name")), "init-network") &&
+              !strcmp(json_string_value(json_object_get(e0, "event_type")), "finish") &&
+              !strcmp(json_string_value(json_object_get(e0, "result")), "SUCCESS") &&
+              json_integer_value(json_object_get(e0, "seq")) == 2 &&
+              !json_object_get(e0, "timestamp"),
+          "the stage's latest event, without unknown fields");
+    CHECK(!strcmp(json_string_value(json_object_get(e1, "description")), "bad???") &&
+              !strcmp(json_string_value(json_object_get(e1, "origin")), ""),
+          "description: printable ASCII only: %s",
+          json_string_value(json_object_get(e1, "description")));
+    json_decref(r);
+    /* clear: answered, then gone; the count goes on */
+    json_decref(provisioning(sw, "n1", true));
+    r = provisioning(sw, "n1", false);
+    CHECK(json_array_size(json_object_get(r, "events")) == 0 &&
+              json_integer_value(json_object_get(r, "seq")) == 3,
+          "cleared");
+    json_decref(r);
+    r = provisioning(sw, "nope", false);
+    CHECK(!json_is_true(json_object_get(r, "ok")), "unknown nic");
+    json_decref(r);
+    /* at most SW_REPORTS_MAX stages, the oldest goes */
+    for (int i = 0; i < SW_REPORTS_MAX + 2; i++) {
+        char body[128];
+        snprintf(body, sizeof(body), "{\"name\":\"s%d\",\"event_type\":\"start\"}", i);
+        expect_report(sw, N2, body, 200, NULL, true);
+    }
+    r = provisioning(sw, "n2", false);
+    ev = json_object_get(r, "events");
+    CHECK(json_array_size(ev) == SW_REPORTS_MAX &&
+              !strcmp(json_string_value(json_object_get(json_array_get(ev, 0), "name")), "s2"),
+          "bounded");
+    json_decref(r);
+    /* reports survive a new configuration (same NIC) */
+    {
+        struct net_config *cfg;
+        char err[512];
+        const char *doc = config();
+        CHECK(net_config_parse(doc, strlen(doc), NULL, &cfg, err, sizeof(err)) == 0, "%s", err);
+        CHECK(sw_apply(sw, cfg) == 0, "apply");
+        r = provisioning(sw, "n2", false);
+        CHECK(json_array_size(json_object_get(r, "events")) == SW_REPORTS_MAX, "carried over");
+        json_decref(r);
+    }
+    /* HTTP: no Metadata header needed; limits; only POST; elsewhere 405 */
+    const char *H = " HTTP/1.1\r\nHost: 169.254.169.254\r\n";
+    char req[4096];
+    snprintf(req, sizeof(req), "POST /kumo/v1/provisioning%s\r\n", H);
+    expect_http(sw->cfg, N1, req, 411, NULL);
+    snprintf(req, sizeof(req), "POST /kumo/v1/provisioning%sContent-Length: 3000\r\n\r\n", H);
+    expect_http(sw->cfg, N1, req, 413, NULL);
+    snprintf(req, sizeof(req), "POST /kumo/v1/provisioning%sContent-Length: 10\r\n\r\n{}", H);
+    expect_http(sw->cfg, N1, req, 400, "Incomplete body");
+    snprintf(req, sizeof(req),
+             "POST /kumo/v1/provisioning%sContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}", H);
+    expect_http(sw->cfg, N1, req, 400, "Content-Length");
+    snprintf(req, sizeof(req),
+             "POST /kumo/v1/provisioning%sTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+             H);
+    expect_http(sw->cfg, N1, req, 400, "Content-Length");
+    snprintf(req, sizeof(req),
+             "POST /kumo/v1/provisioning%sX-Forwarded-For: 1.2.3.4\r\n"
+             "Content-Length: 2\r\n\r\n{}",
+             H);
+    expect_http(sw->cfg, N1, req, 400, "X-Forwarded-For");
+    snprintf(req, sizeof(req), "GET /kumo/v1/provisioning%sMetadata: true\r\n\r\n", H);
+    expect_http(sw->cfg, N1, req, 405, NULL);
+    {
+        /* the body may arrive after the header: wait for it */
+        uint8_t *resp = NULL;
+        size_t len = 0;
+        snprintf(req, sizeof(req), "POST /kumo/v1/provisioning%sContent-Length: 40\r\n\r\n{\"na",
+                 H);
+        CHECK(imds_http(sw->cfg, N1, (const uint8_t *)req, strlen(req), false, false, &resp, &len,
+                        NULL) == 0 &&
+                  !resp,
+              "body pending");
     }
     sw_destroy(sw);
 }
@@ -521,6 +709,7 @@ static void test_tcp(void)
     CHECK(out.n == 0, "never an RST for an RST");
     /* other ports and protocols of 169.254.169.254: nothing */
     uint64_t nr = sw->nics[N1].st.drops[SW_DROP_NO_ROUTE];
+    uint64_t ne = sw->nics[N1].st.drops[SW_DROP_EGRESS];
     struct net_tcp_seg ts = {.src_ip = IP1, .dst_ip = IMDS, .sport = 1, .dport = 443,
                              .flags = NET_TCP_SYN};
     sw_port_input(sw, N1, frame, net_build_tcp(frame, GW, MAC1, &ts, NULL, 0), now, &out);
@@ -529,7 +718,7 @@ static void test_tcp(void)
     ts.dst_ip = IP(169, 254, 1, 1);
     ts.dport = 80;
     sw_port_input(sw, N1, frame, net_build_tcp(frame, GW, MAC1, &ts, NULL, 0), now, &out);
-    CHECK(out.n == 0 && sw->nics[N1].st.drops[SW_DROP_NO_ROUTE] == nr + 2, "169.254.1.1");
+    CHECK(out.n == 0 && sw->nics[N1].st.drops[SW_DROP_EGRESS] == ne + 1, "169.254.1.1");
     /* to the metadata address but switched to a NIC's MAC: no */
     ts.dst_ip = IMDS;
     sw_port_input(sw, N1, frame, net_build_tcp(frame, MAC3, MAC1, &ts, NULL, 0), now, &out);
@@ -795,6 +984,7 @@ int main(void)
     make_big_user_data();
     test_config();
     test_http();
+    test_reports();
     test_tcp();
     test_dns();
     free(user_data_big);

@@ -413,7 +413,7 @@ static void test_forwarding(void)
     in_port(sw, N1, udp(GW, MAC1, IP1, IP(10, 0, 3, 3), 1, 2));
     CHECK(out.n == 0 && drops(sw, N1, SW_DROP_NO_ROUTE) == 3, "nobody has 10.0.3.3");
     in_port(sw, N1, udp(GW, MAC1, IP1, IP(127, 0, 0, 1), 1, 2));
-    CHECK(out.n == 0 && drops(sw, N1, SW_DROP_NO_ROUTE) == 4, "loopback is not routable");
+    CHECK(out.n == 0 && drops(sw, N1, SW_DROP_EGRESS) == 1, "loopback is never reached");
     in_port(sw, N1, udp(BCAST, MAC1, IP1, 0xffffffffu, 1, 2));
     CHECK(out.n == 0 && drops(sw, N1, SW_DROP_BROADCAST) == 1, "broadcast dropped");
     in_port(sw, N1, udp(GW, MAC1, IP1, IP(10, 0, 1, 255), 1, 2));
@@ -597,6 +597,29 @@ static void test_stateful(void)
     in_port(sw, N3, tcp(GW, MAC3, IP3, IP1, 8081, 8080, NET_TCP_SYN));
     CHECK(out.n == 0, "a new db -> web:8080 flow is denied");
 
+    /* ICMP errors about that flow (n1:8080 -> n3:8080): related only from its
+     * peer path, here n3 itself; the NAT cannot pose as n3 (and web-nsg
+     * admits nothing but HTTP from the Internet on its own) */
+    {
+        uint8_t m[8 + 28] = {NET_ICMP_UNREACH, 3};
+        uint8_t *inner = m + 8;
+        inner[0] = 0x45;
+        net_wr16(inner + 2, 28);
+        inner[8] = 64;
+        inner[9] = NET_IPPROTO_TCP;
+        net_wr32(inner + 12, IP1);
+        net_wr32(inner + 16, IP3);
+        net_wr16(inner + 20, 8080);
+        net_wr16(inner + 22, 8080);
+        net_wr16(m + 2, net_csum(m, sizeof(m), 0));
+        uint64_t pol = drops(sw, N3, SW_DROP_POLICY);
+        in_port(sw, N3, ipv4(frame, GW, MAC3, IP3, IP1, NET_IPPROTO_ICMP, 64, m, sizeof(m)));
+        CHECK(one(SW_TO_PORT, N1) != NULL && drops(sw, N3, SW_DROP_POLICY) == pol,
+              "an error from the flow's peer (n3) is related");
+        in_nat(sw, V1, ipv4(frame, GW, MAC1, INET, IP1, NET_IPPROTO_ICMP, 64, m, sizeof(m)));
+        CHECK(out.n == 0, "the NAT cannot send an error about a flow inside the VNet");
+    }
+
     /* TCP teardown then reuse: a SYN after RST is a new flow for the rules */
     in_port(sw, N1, tcp(GW, MAC1, IP1, INET, 40000, 443, NET_TCP_RST));
     CHECK(one(SW_TO_NAT, V1) != NULL, "RST out");
@@ -649,17 +672,83 @@ static void test_bound(void)
         in_port_at(sw, N1, udp(GW, MAC1, IP1, INET, (uint16_t)(10000 + p), 53), 1000 + p);
         CHECK(out.n == 1, "flow %u forwarded", p);
     }
+    /* v1 has 4 NICs: n1 may hold a quarter of the table */
     struct ct_stats st;
     ct_get_stats(sw->vnets[V1].ct, &st);
-    CHECK(st.entries == 64 && st.evicted == 1000 - 64, "bounded at 64 flows (%llu)",
+    CHECK(st.entries == 16 && st.evicted == 1000 - 16, "n1 bounded at its 16 flows (%llu)",
           (unsigned long long)st.entries);
+    /* n2's flows survive any flood of n1's */
+    for (uint16_t p = 0; p < 10; p++) in_port_at(sw, N2, udp(GW, MAC2, IP2, INET, p + 1, 53), 1900);
+    for (uint16_t p = 0; p < 1000; p++)
+        in_port_at(sw, N1, udp(GW, MAC1, IP1, INET, (uint16_t)(20000 + p), 53), 1900 + p);
+    bool reply;
+    int kept = 0;
+    for (uint16_t p = 0; p < 10; p++) {
+        struct ct_key k = {IP2, INET, (uint16_t)(p + 1), 53, NET_IPPROTO_UDP};
+        kept += ct_find(sw->vnets[V1].ct, &k, 2000, &reply) != NULL;
+    }
+    CHECK(kept == 10, "n2 keeps its 10 flows (%d)", kept);
+    ct_get_stats(sw->vnets[V1].ct, &st);
+    CHECK(st.entries == 26, "16 + 10 flows (%llu)", (unsigned long long)st.entries);
     ct_get_stats(sw->vnets[V2].ct, &st);
     CHECK(st.entries == 0, "the other VNet's table is untouched");
     /* expiry by sweeping */
-    for (int i = 0; i < 100; i++) sw_tick(sw, 1000 + 1000 + 31000);
+    for (int i = 0; i < 100; i++) sw_tick(sw, 1000 + 2000 + 31000);
     ct_get_stats(sw->vnets[V1].ct, &st);
     CHECK(st.entries == 0, "idle UDP flows expired after 30 s (%llu left)",
           (unsigned long long)st.entries);
+    sw_destroy(sw);
+}
+
+/* Leaving through the NAT: only where egress.h allows. */
+static void test_egress(void)
+{
+    struct sw *sw = new_switch(WEB_RULES);
+    struct {
+        uint32_t ip;
+        const char *what;
+        enum sw_drop why;
+    } denied[] = {
+        {IP(127, 0, 0, 1), "loopback", SW_DROP_EGRESS},
+        {IP(0, 1, 2, 3), "0/8", SW_DROP_EGRESS},
+        {IP(169, 254, 1, 1), "link-local", SW_DROP_EGRESS},
+        /* the metadata address is the switch's own service, never the host's */
+        {IP(169, 254, 169, 254), "host metadata", SW_DROP_NO_ROUTE},
+        {IP(192, 168, 1, 10), "a LAN host", SW_DROP_EGRESS},
+        {IP(172, 20, 0, 1), "172.16/12", SW_DROP_EGRESS},
+        {IP(10, 1, 0, 1), "10/8 outside the VNet", SW_DROP_EGRESS},
+        {IP(100, 64, 0, 1), "CGNAT", SW_DROP_EGRESS},
+        {IP(224, 0, 0, 251), "multicast", SW_DROP_BROADCAST},
+    };
+    for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
+        uint64_t e = drops(sw, N1, denied[i].why);
+        in_port(sw, N1, tcp(GW, MAC1, IP1, denied[i].ip, 40000, 22, NET_TCP_SYN));
+        CHECK(out.n == 0, "%s not reached", denied[i].what);
+        CHECK(drops(sw, N1, denied[i].why) == e + 1, "%s: dropped as %s", denied[i].what,
+              sw_drop_name(denied[i].why));
+    }
+    /* the host's own (public) address */
+    sw->egress.host[sw->egress.nhost++] = IP(203, 0, 113, 9);
+    in_port(sw, N1, tcp(GW, MAC1, IP1, IP(203, 0, 113, 9), 40000, 22, NET_TCP_SYN));
+    CHECK(out.n == 0, "the host's own address not reached");
+    in_port(sw, N1, tcp(GW, MAC1, IP1, INET, 40000, 22, NET_TCP_SYN));
+    CHECK(one(SW_TO_NAT, V1) != NULL, "the internet is");
+    /* a LAN client that connected in (a public IP's port; libslirp passes
+     * its address): the guest's answers reach it, a connection of the
+     * guest's own does not */
+    in_nat(sw, V1, tcp(GW, MAC1, IP(192, 168, 1, 20), IP1, 51000, 80, NET_TCP_SYN));
+    CHECK(one(SW_TO_PORT, N1) != NULL, "a LAN client connects in");
+    in_port(sw, N1, tcp(GW, MAC1, IP1, IP(192, 168, 1, 20), 80, 51000, NET_TCP_SYN | NET_TCP_ACK));
+    CHECK(one(SW_TO_NAT, V1) != NULL, "the guest's answer reaches the LAN client");
+    in_port(sw, N1, tcp(GW, MAC1, IP1, IP(192, 168, 1, 20), 40002, 22, NET_TCP_SYN));
+    CHECK(out.n == 0, "a connection of the guest's own to the LAN client does not");
+    /* an operator-allowed LAN prefix */
+    char err[256];
+    CHECK(egress_add(&sw->egress, "allow:192.168.1.0/24", err, sizeof(err)) == 0, "%s", err);
+    in_port(sw, N1, tcp(GW, MAC1, IP1, IP(192, 168, 1, 10), 40001, 22, NET_TCP_SYN));
+    CHECK(one(SW_TO_NAT, V1) != NULL, "allowed LAN host reached");
+    in_port(sw, N1, tcp(GW, MAC1, IP1, IP(192, 168, 2, 10), 40001, 22, NET_TCP_SYN));
+    CHECK(out.n == 0, "the rest of the LAN still not");
     sw_destroy(sw);
 }
 
@@ -673,6 +762,7 @@ int main(void)
     test_stateful();
     test_rule_change();
     test_bound();
+    test_egress();
     printf("%d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;
 }

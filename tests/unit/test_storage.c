@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -461,46 +462,102 @@ struct thread_arg {
     uint8_t *shadow;
     uint64_t base, len;
     uint64_t seed;
+    int bad; /* reads that did not match the shadow */
 };
 
+/* Random writes (plain, or vectored in three pieces misaligned in memory)
+ * and vectored reads checked against the shadow, in the thread's own region. */
 static void *writer(void *p)
 {
     struct thread_arg *a = p;
     uint64_t s = a->seed;
-    uint8_t *buf = malloc(64 << 10);
+    uint8_t *mem = malloc((64 << 10) + 8192), *buf = mem + 4096;
+    uint8_t *rd = malloc((64 << 10) + 8192);
     for (int i = 0; i < 300; i++) {
         s ^= s << 13, s ^= s >> 7, s ^= s << 17;
         size_t len = (size_t)(s % 128 + 1) * 512;
         uint64_t off = a->base + (s >> 20) % ((a->len - len) / 512 + 1) * 512;
+        size_t cut1 = (size_t)(s >> 8) % (len + 1), cut2 = (size_t)(s >> 24) % (len + 1);
+        if (cut1 > cut2) {
+            size_t t = cut1;
+            cut1 = cut2;
+            cut2 = t;
+        }
+        uint8_t *at = buf + (s % 3 == 0 ? 0 : (s >> 40) % 4096); /* page aligned, or not */
+        if (i % 3 == 2) { /* read back and compare */
+            struct iovec v[3] = {{rd + 1, cut1}, {rd + 1 + cut1, cut2 - cut1},
+                                 {rd + 1 + cut2, len - cut2}};
+            if (disk_readv(a->d, off, v, 3) != 0 || memcmp(rd + 1, a->shadow + off, len)) a->bad++;
+            continue;
+        }
         for (size_t j = 0; j < len; j++)
-            buf[j] = (uint8_t)(s >> (j % 56));
-        if (disk_write(a->d, off, buf, len) != 0) break;
-        memcpy(a->shadow + off, buf, len);
+            at[j] = (uint8_t)(s >> (j % 56));
+        int r;
+        if (i % 2) {
+            struct iovec v[3] = {{at, cut1}, {at + cut1, cut2 - cut1}, {at + cut2, len - cut2}};
+            r = disk_writev(a->d, off, v, 3);
+        } else {
+            r = disk_write(a->d, off, at, len);
+        }
+        if (r != 0) {
+            a->bad++;
+            break;
+        }
+        memcpy(a->shadow + off, at, len);
         if (i % 50 == 0) disk_flush(a->d);
     }
-    free(buf);
+    free(mem);
+    free(rd);
     return NULL;
 }
 
+/* Four threads at once on one image, in each format and host caching mode
+ * (over a backing file for qcow2, so that copy-on-write meets writes in place). */
 static void test_threads(void)
 {
     uint64_t size = 16 << 20;
-    if (!create(P("mt.qcow2"), "qcow2", size, NULL, NULL, 4096)) return;
-    struct disk *d = open_disk(P("mt.qcow2"), "qcow2", false);
-    if (!d) return;
-    uint8_t *shadow = calloc(1, size);
-    pthread_t t[4];
-    struct thread_arg a[4];
-    for (int i = 0; i < 4; i++) {
-        a[i] = (struct thread_arg){d, shadow, (uint64_t)i * (size / 4), size / 4, 1234567u + i};
-        pthread_create(&t[i], NULL, writer, &a[i]);
+    const char *fmts[] = {"qcow2", "raw"};
+    uint8_t *base = malloc(size);
+    for (uint64_t i = 0; i < size; i++)
+        base[i] = (uint8_t)(i * 13 + i / 4096);
+    int fd = open(P("mt-base.raw"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+    CHECK(fd >= 0 && write(fd, base, size) == (ssize_t)size, "backing file for the threads");
+    if (fd >= 0) close(fd);
+    for (int f = 0; f < 2; f++) {
+        for (int c = 0; c < 3; c++) {
+            const char *name = f == 0 ? "mt.qcow2" : "mt.raw";
+            if (f == 0 && !create(P(name), "qcow2", size, P("mt-base.raw"), "raw", 4096)) return;
+            if (f == 1 && !create(P(name), "raw", size, NULL, NULL, 0)) return;
+            char err[512];
+            struct disk_options o = {.format = fmts[f], .cache = (enum disk_cache)c};
+            struct disk *d = disk_open(P(name), &o, err, sizeof(err));
+            CHECK(d, "open %s cache=%s: %s", name, disk_cache_name(o.cache), err);
+            if (!d) continue;
+            uint8_t *shadow = f == 0 ? malloc(size) : calloc(1, size);
+            if (f == 0) memcpy(shadow, base, size);
+            pthread_t t[4];
+            struct thread_arg a[4];
+            for (int i = 0; i < 4; i++) {
+                a[i] = (struct thread_arg){d, shadow, (uint64_t)i * (size / 4), size / 4,
+                                           1234567u + (uint64_t)i + 10 * (uint64_t)c, 0};
+                pthread_create(&t[i], NULL, writer, &a[i]);
+            }
+            int bad = 0;
+            for (int i = 0; i < 4; i++) {
+                pthread_join(t[i], NULL);
+                bad += a[i].bad;
+            }
+            char what[96];
+            snprintf(what, sizeof(what), "four threads, %s, cache=%s", fmts[f],
+                     disk_cache_name(o.cache));
+            CHECK(bad == 0, "%s: %d reads or writes went wrong", what, bad);
+            verify(d, shadow, size, what);
+            disk_close(d);
+            if (f == 0) qemu_check_ok(P(name), false);
+            free(shadow);
+        }
     }
-    for (int i = 0; i < 4; i++)
-        pthread_join(t[i], NULL);
-    verify(d, shadow, size, "four writer threads");
-    disk_close(d);
-    qemu_check_ok(P("mt.qcow2"), false);
-    free(shadow);
+    free(base);
 }
 
 static void test_errors(void)

@@ -4,7 +4,11 @@
  * is killed with SIGKILL at a random moment; 20 times in a row on the same
  * images (two layouts: 4 KiB clusters over a backing file, and 512-byte
  * clusters with 64-bit refcounts so that refcount blocks and the refcount
- * table grow all the time). After every kill:
+ * table grow all the time), rotating through the host caching modes
+ * (readwrite, readonly, none: O_DIRECT). Writes are plain or vectored (three
+ * pieces, misaligned in memory at times), and a second thread of the child
+ * flushes and reads meanwhile, so flushes meet writes that move data outside
+ * the image lock. After every kill:
  *   - the image passes `qemu-img check` and kumo's check (leaks allowed);
  *   - every sector not written since the child's last completed flush reads
  *     back exactly as it was at that flush.
@@ -19,6 +23,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +31,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,11 +78,32 @@ static void mark(struct shared *s, uint64_t off, uint64_t len)
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
+/* The child's second thread: flushes and reads at random while the first
+ * writes, so flushes meet writes moving data outside the image lock. */
+static void *side(void *arg)
+{
+    struct disk *d = arg;
+    uint64_t x = 88172645463325252ull;
+    uint8_t *buf = malloc((128 << 10) + 8); /* +1: the reads start misaligned at buf + 1 */
+    for (;;) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        if (x % 3 == 0) {
+            if (disk_flush(d) < 0) _exit(4);
+        } else {
+            size_t len = (size_t)(x % 256 + 1) * 512;
+            uint64_t off = (x >> 9) % ((SIZE - len) / 512 + 1) * 512;
+            struct iovec v[2] = {{buf + 1, len / 2}, {buf + 1 + len / 2, len - len / 2}};
+            if (disk_readv(d, off, v, 2) < 0) _exit(5);
+        }
+    }
+    return NULL;
+}
+
 /* The child: random requests until killed. */
-static void child(struct shared *s, const char *path, uint64_t seed)
+static void child(struct shared *s, const char *path, uint64_t seed, enum disk_cache cache)
 {
     char err[512];
-    struct disk_options o = {.format = "qcow2"};
+    struct disk_options o = {.format = "qcow2", .cache = cache};
     struct disk *d = NULL;
     for (int i = 0; i < 200 && !d; i++) { /* the previous child's lock may linger briefly */
         d = disk_open(path, &o, err, sizeof(err));
@@ -86,9 +113,11 @@ static void child(struct shared *s, const char *path, uint64_t seed)
         fprintf(stderr, "child: %s\n", err);
         _exit(2);
     }
-    uint8_t *cur = malloc(SIZE), *buf = malloc(256 << 10);
+    uint8_t *cur = malloc(SIZE), *buf = malloc((256 << 10) + 4096);
     memcpy(cur, s->copy[s->active], SIZE);
     rnd_state = seed;
+    pthread_t t;
+    if (pthread_create(&t, NULL, side, d) != 0) _exit(6);
     for (;;) {
         unsigned op = (unsigned)(rnd() % 20);
         size_t len = (size_t)(rnd() % 256 + 1) * 512;
@@ -99,7 +128,22 @@ static void child(struct shared *s, const char *path, uint64_t seed)
             for (size_t i = 0; i < len; i++)
                 buf[i] = (uint8_t)(rnd() >> 11);
             mark(s, off, len);
-            r = disk_write(d, off, buf, len);
+            if (op < 7) {
+                r = disk_write(d, off, buf, len);
+            } else { /* vectored, in up to three pieces, sometimes misaligned in memory */
+                size_t a = (size_t)(rnd() % (len + 1)), b = (size_t)(rnd() % (len + 1));
+                if (a > b) {
+                    size_t tmp = a;
+                    a = b;
+                    b = tmp;
+                }
+                size_t shift = rnd() % 2 ? 4096 : 0; /* page aligned, else as malloc gave */
+                memmove(buf + shift, buf, len);
+                struct iovec v[3] = {{buf + shift, a}, {buf + shift + a, b - a},
+                                     {buf + shift + b, len - b}};
+                r = disk_writev(d, off, v, 3);
+                memmove(buf, buf + shift, len);
+            }
             memcpy(cur + off, buf, len);
         } else if (op < 15) {
             mark(s, off, len);
@@ -182,12 +226,15 @@ static void after_kill(struct shared *s, const char *path, int round)
            dirty, k == 0 ? "clean" : "leaks only");
 }
 
+/* Rounds rotate through the host caching modes. */
 static void run(struct shared *s, const char *path, int rounds, uint64_t seed)
 {
     for (int round = 0; round < rounds; round++) {
         s->ops = 0;
+        enum disk_cache cache = (enum disk_cache)(round % 3);
+        printf("  round %d: cache=%s\n", round, disk_cache_name(cache));
         pid_t pid = fork();
-        if (pid == 0) child(s, path, seed * 1000 + (uint64_t)round + 1);
+        if (pid == 0) child(s, path, seed * 1000 + (uint64_t)round + 1, cache);
         /* let it get going, then kill it at a random moment */
         struct timespec ts = {0, (long)(5 + rnd() % 120) * 1000000L};
         while (__atomic_load_n(&s->ops, __ATOMIC_SEQ_CST) < 20) {

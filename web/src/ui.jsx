@@ -137,6 +137,7 @@ const STATE_CLASS = {
   Deallocating: 'busy',
   Updating: 'busy',
   Deleting: 'busy',
+  Pending: 'busy',
 };
 
 export function Badge({ state, label }) {

@@ -7,6 +7,8 @@
 
 #include "cloud/arm/apiver.h"
 #include "cloud/arm/jwt.h"
+#include "cloud/arm/lenient.h"
+#include "cloud/arm/ops.h"
 #include "cloud/arm/server.h"
 #include "cloud/arm/tls.h"
 #include "cloud/db.h"
@@ -16,7 +18,9 @@
 
 #include <ctype.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,11 +34,39 @@ struct arm {
     struct arm_server *server;
     char listen[64];
     char host[64];
+    pthread_t ticker;
+    bool ticking;
+    atomic_bool stop;
 };
 
+/* The operations that go on without a client polling (ops.h's tick):
+ * about every second, under the state lock. */
+static void *ticker(void *arg)
+{
+    struct arm *a = arg;
+    while (!atomic_load(&a->stop)) {
+        for (int i = 0; i < 10 && !atomic_load(&a->stop); i++) {
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        if (atomic_load(&a->stop) || atomic_load(&a->k->stopping)) break;
+        /* a context without a request: what renders answers can run */
+        struct arm_ctx c = {.a = a, .k = a->k, .id = &a->id, .method = "TICK", .path = ""};
+        snprintf(c.base, sizeof(c.base), "https://%s", a->listen);
+        kumod_lock(a->k);
+        arm_ops_tick(&c);
+        kumod_unlock(a->k);
+        json_decref(c.out);
+        free(c.text);
+        arm_err_clear(&c.err);
+    }
+    return NULL;
+}
+
 static const struct arm_route *const tables[] = {
-    arm_routes_adfs,
-    arm_routes_subs,
+    arm_routes_adfs,     arm_routes_subs,    arm_routes_rg,     arm_routes_net,
+    arm_routes_compute,  arm_routes_storage, arm_routes_images, arm_routes_scaleset,
+    arm_routes_insights, arm_routes_deploy,
 };
 
 struct arm *arm_start(struct kumod *k, char *err, size_t errlen)
@@ -53,6 +85,7 @@ struct arm *arm_start(struct kumod *k, char *err, size_t errlen)
     a->server =
         arm_server_start(a, fd, a->tls.cert_pem, a->tls.key_pem, k->cfg.max_body, 4, err, errlen);
     if (!a->server) goto fail;
+    a->ticking = pthread_create(&a->ticker, NULL, ticker, a) == 0;
     log_info("ARM endpoint: https://%s/ (subscription %s, tenant %s)", a->listen,
              a->id.subscription, a->id.tenant);
     log_info("ARM CA certificate%s: %s (SHA-256 %s); server certificate%s: %s",
@@ -68,6 +101,8 @@ fail:
 void arm_stop(struct arm *a)
 {
     if (!a) return;
+    atomic_store(&a->stop, true);
+    if (a->ticking) pthread_join(a->ticker, NULL);
     arm_server_stop(a->server);
     arm_tls_free(&a->tls);
     free(a);
@@ -132,12 +167,12 @@ void arm_accepted(struct arm_ctx *c, int status, const struct arm_op *op, json_t
 
 const char *arm_query(const struct arm_ctx *c, const char *name)
 {
-    return arm_conn_query(c->conn, name);
+    return c->conn ? arm_conn_query(c->conn, name) : NULL;
 }
 
 const char *arm_req_header(const struct arm_ctx *c, const char *name)
 {
-    return arm_conn_header(c->conn, name);
+    return c->conn ? arm_conn_header(c->conn, name) : NULL;
 }
 
 bool arm_check_sub(struct arm_ctx *c, const char *sub)
@@ -342,7 +377,17 @@ void arm_dispatch(struct arm *a, struct arm_ctx *c)
         (!strcmp(c->method, "PUT") || !strcmp(c->method, "POST") || !strcmp(c->method, "PATCH"))) {
         json_error_t je;
         c->body = json_loadb(c->raw, c->raw_len, 0, &je);
+        if (!c->body) { /* member names without quotes, which ARM takes (lenient.h) */
+            size_t n;
+            char *quoted = arm_json_quote_names(c->raw, c->raw_len, &n);
+            json_error_t je2;
+            if (quoted) c->body = json_loadb(quoted, n, 0, &je2);
+            free(quoted);
+        }
         if (!c->body || !json_is_object(c->body)) {
+            if (k->cfg.verbose)
+                log_debug("arm: %s %s: a body that is not a JSON object: %.300s", c->method,
+                          c->path, c->raw);
             arm_err_set(&c->err, 400, "InvalidRequestContent", NULL,
                         "The request content was invalid and could not be deserialized: %s "
                         "(line %d, column %d).",

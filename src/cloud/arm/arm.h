@@ -7,6 +7,10 @@
  *   arm.c        dispatch: routing, authentication, api-version, the lock
  *   adfs.c       /metadata/endpoints, the ADFS-style token endpoint
  *   subs.c       subscriptions, tenants, providers, operation statuses
+ *   rg.c, net.c, compute.c, storage.c, images.c, scaleset.c, insights.c,
+ *   deploy.c     the resources (res.h: thin translators onto provision.h)
+ *   reap.c       group deletes and deployment roll backs; ops.c the
+ *                operation kinds and the ticker's round
  *   tls.c        the CA and server certificate; identity.c: principals,
  *                tokens; jwt.c, lro.c, id.c, route.c, err.c, apiver.c,
  *                expr.c, template.c: the pure plumbing
@@ -76,6 +80,14 @@ typedef void (*arm_fn)(struct arm_ctx *c);
 /* Route tables of the handler files, each ended by {NULL}. */
 extern const struct arm_route arm_routes_adfs[];
 extern const struct arm_route arm_routes_subs[];
+extern const struct arm_route arm_routes_rg[];
+extern const struct arm_route arm_routes_net[];
+extern const struct arm_route arm_routes_compute[];
+extern const struct arm_route arm_routes_storage[];
+extern const struct arm_route arm_routes_images[];
+extern const struct arm_route arm_routes_scaleset[];
+extern const struct arm_route arm_routes_insights[];
+extern const struct arm_route arm_routes_deploy[];
 
 /* Start the endpoint: identity always (the /v1 service principal API needs
  * it); the HTTPS listener when k->cfg.arm_listen is set, with the

@@ -929,6 +929,12 @@ int tpl_apply(struct tpl_plan *p, struct arm_err *e)
     return 0;
 }
 
+void tpl_mark_applied(struct tpl_plan *p)
+{
+    for (size_t i = 0; i < p->nres; i++)
+        p->res[i].applied = true;
+}
+
 json_t *tpl_outputs(struct tpl_plan *p, struct arm_err *e)
 {
     json_t *out = json_object();

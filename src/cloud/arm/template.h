@@ -70,6 +70,9 @@ struct tpl_plan *tpl_prepare(const json_t *tpl, const json_t *deploy_params,
  * resource that failed (the resources before it were applied). */
 int tpl_apply(struct tpl_plan *p, struct arm_err *e);
 /* The outputs {"name":{"type":..,"value":..}} after tpl_apply. NULL + e. */
+/* For the outputs of a deployment whose resources exist already (made by an
+ * earlier tpl_apply): reference() may name them without tpl_apply. */
+void tpl_mark_applied(struct tpl_plan *p);
 json_t *tpl_outputs(struct tpl_plan *p, struct arm_err *e);
 
 /* The planned resources, in apply order. */

@@ -485,6 +485,18 @@ static bool portal_path(const char *path)
            strncmp(path, "/portal/", 8) == 0;
 }
 
+bool portal_authorized(void *ctx, const struct http_request *rq)
+{
+    struct kumod *k = ctx;
+    struct portal *p = k->portal;
+    if (p && portal_path(rq->path)) return true;
+    if (p && cookie(rq) && !http_header(rq, "Authorization")) {
+        struct portal_session s;
+        return portal_session_find(&p->sessions, cookie(rq), time_now_ms(), &s);
+    }
+    return api_authorized(ctx, rq);
+}
+
 void portal_handle(void *ctx, const struct http_request *rq, struct http_response *rs)
 {
     struct kumod *k = ctx;

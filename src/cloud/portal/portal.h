@@ -40,5 +40,10 @@ void portal_stop(struct portal *p);
 /* The http_handler of kumod (ctx = struct kumod *, whose `portal` may be
  * NULL: then every request goes to api_handle as before). */
 void portal_handle(void *ctx, const struct http_request *rq, struct http_response *rs);
+/* Its http_authorize (http.h), decided on the headers before any body is
+ * read: the portal's own paths (the app, sign-in; they check themselves),
+ * a request with a live session cookie and no Authorization header, or
+ * else api_authorized. */
+bool portal_authorized(void *ctx, const struct http_request *rq);
 
 #endif

@@ -5,15 +5,32 @@
 // throw, so the test's log says where it stopped. Screenshots of every
 // page go to SHOTS.
 //
-//   NODE_PATH=$(web/build.sh --modules) node portal_test.cjs URL TOKEN SHOTS GROUP SIZE APPID SECRET
-// (APPID and SECRET: a service principal's, for the last sign-in)
+//   NODE_PATH=$(web/build.sh --modules) node portal_test.cjs URL TOKEN SHOTS GROUP SIZE APPID SECRET KEY
+// (APPID and SECRET: a service principal's, for the last sign-in; KEY: a
+// private key file made by ssh-keygen, KEY.pub beside it: the VM's admin
+// account gets KEY.pub, and the test logs in with KEY through the ssh line
+// the VM's page shows)
 'use strict';
 const fs = require('fs');
 const path = require('path');
+const { execFile } = require('child_process');
 const { chromium } = require('playwright-core');
 
-const [base, token, shots, group, size, spApp, spSecret] = process.argv.slice(2);
+const [base, token, shots, group, size, spApp, spSecret, sshKey] = process.argv.slice(2);
 const VM = 'web1';
+const ADMIN = 'portaladmin';
+
+// Run the ssh line the page shows, with the test's key and no host key
+// memory (ports are reused by other VMs); {code, stdout, stderr}.
+function runSsh(line, command) {
+  const words = line.split(' ');
+  const opts = ['-i', sshKey, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=30', '-o', 'LogLevel=ERROR'];
+  return new Promise((resolve) => {
+    execFile(words[0], [...opts, ...words.slice(1), command], { timeout: 90000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
 const problems = []; // console errors, CSP violations, page errors
 
 function step(name) {
@@ -88,20 +105,122 @@ async function main() {
     check(page.url().endsWith('/portal/vms'), `Enter on a navigation link opens its page (${page.url()})`);
     check((await page.evaluate(() => document.activeElement.id)) === 'page-title', 'focus moves to the new page title');
 
-    step('create a VM from the form');
+    step('the create form: images by name, OS and size; unavailable ones disabled with the reason');
     await page.getByRole('button', { name: 'Create a VM' }).click();
     await page.getByLabel('Name', { exact: true }).fill(VM);
     await page.getByLabel('Resource group', { exact: true }).selectOption(group);
     await page.getByLabel('Size').selectOption(size);
+    const images = await page.evaluate(async () => (await (await fetch('/v1/images')).json()).value);
+    const imageSelect = page.getByLabel('Image', { exact: true });
+    check((await imageSelect.inputValue()) === 'default', `the default image is chosen (${await imageSelect.inputValue()})`);
+    for (const im of images) {
+      const opt = imageSelect.locator(`option[value="${im.name}"]`);
+      const text = await opt.innerText();
+      check(text.startsWith(`${im.alias || im.name}: ${im.os}`) && text.includes(`${im.sizeGiB} GiB`), `the option of ${im.name} names it, its OS and size: ${text}`);
+      const disabled = await opt.isDisabled();
+      check(disabled === (im.provisioningState !== 'Succeeded'), `${im.name} (${im.provisioningState}) is ${disabled ? 'disabled' : 'enabled'}`);
+      if (im.provisioningState === 'Unavailable') {
+        check(/unavailable: not built on this host/.test(text), `the option says why: ${text}`);
+        const why = await page.locator(`[data-unavailable="${im.name}"]`).innerText();
+        check(why.includes(im.error) && /build\.sh/.test(why), `the form says how to build ${im.name}: ${why}`);
+      }
+    }
+    step('the administrator account: a password only where the image takes one');
+    check(await page.getByLabel('SSH public key', { exact: true }).isChecked(), 'SSH public key by default');
+    const pwRadio = page.locator('input[name="auth"][value="password"]');
+    check(await pwRadio.isDisabled(), 'the default image (dropbear) takes no password');
+    check(/takes SSH keys only/.test(await page.locator('form').innerText()), 'the form says why');
+    check((await page.getByLabel('Username').inputValue()) === 'azureuser', 'azureuser by default');
+    const pub = fs.readFileSync(`${sshKey}.pub`, 'utf8').trim();
     await page.getByLabel('User data').fill('#!/bin/sh\necho portal-user-data > /root/portal.txt\n');
     check(await page.getByLabel('Public IP', { exact: true }).isChecked(), 'public IP by default');
+
+    step("kumod's errors at the account's fields");
+    await page.getByLabel('Username').fill('root');
+    await page.getByLabel('SSH public keys').fill('ssh-ed25519 AAAAnot-a-key me@host');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    const userField = page.locator('.field', { has: page.getByLabel('Username') });
+    await userField.locator('.field-error', { hasText: 'osProfile.adminUsername' }).waitFor();
+    check(/'root' is reserved/.test(await userField.locator('.field-error').innerText()), 'the reserved name is refused at the field');
+    await page.getByLabel('Username').fill(ADMIN);
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    const keyField = page.locator('.field', { has: page.getByLabel('SSH public keys') });
+    await keyField.locator('.field-error', { hasText: 'osProfile.sshPublicKeys[0]' }).waitFor();
+    const keyMsg = await keyField.locator('.field-error').innerText();
+    check(/^Key 1: /.test(keyMsg) && /ssh-ed25519 key|base64/.test(keyMsg), `the bad key is refused at the field: ${keyMsg}`);
+    check((await page.getByLabel('SSH public keys').getAttribute('aria-invalid')) === 'true', 'the key field is marked invalid');
+    check(page.url().endsWith('/portal/vms/new'), 'still on the form: nothing was made');
+    await shot(page, '04-vm-create-key-error');
+    step('a password where the image takes one (cloud-init), and its errors at the field');
+    await imageSelect.selectOption('ci-test');
+    check(!(await pwRadio.isDisabled()), 'a cloud-init image takes a password');
+    await pwRadio.check();
+    const pwInput = page.locator('input[name="adminPassword"]');
+    const pwConfirm = page.locator('input[name="confirmPassword"]');
+    await pwInput.fill('short');
+    await pwConfirm.fill('short');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    const pwField = page.locator('.field', { has: pwInput });
+    await pwField.locator('.field-error', { hasText: 'osProfile.adminPassword' }).waitFor();
+    check(/12-123 characters/.test(await pwField.locator('.field-error').innerText()), 'kumod says what a password must be');
+    await shot(page, '04-vm-create-password-error');
+    await pwInput.fill('Correct-Horse-9-battery');
+    await pwConfirm.fill('Correct-Horse-9-batterx');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.locator('.field', { has: pwConfirm }).locator('.field-error', { hasText: 'differ' }).waitFor();
+    check(page.url().endsWith('/portal/vms/new'), 'still on the form: nothing was made');
+    await imageSelect.selectOption('default');
+    check((await pwRadio.isDisabled()) && (await page.getByLabel('SSH public key', { exact: true }).isChecked()), 'back to the default image: keys again');
+    check((await page.getByLabel('SSH public keys').inputValue()).includes('AAAAnot-a-key'), 'the keys typed before are kept');
+
+    step('a private key never leaves the page');
+    await page.getByLabel('SSH public keys').fill(fs.readFileSync(sshKey, 'utf8'));
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await keyField.locator('.field-error', { hasText: 'This is a private key' }).waitFor();
+
+    step('create a VM from the form with the admin account and the key');
+    await page.getByLabel('SSH public keys').fill(pub);
     await shot(page, '04-vm-create-form');
     await page.getByRole('button', { name: 'Create', exact: true }).click();
     await page.waitForURL(`**/portal/vms/${group}/${VM}`);
     step('see it Running');
     await page.locator('.subtitle [data-state="Running"]').waitFor({ timeout: 180000 });
     await page.locator('.kv dd', { hasText: '127.0.0.1:' }).first().waitFor();
+
+    step("the VM's page: its admin account, its provisioning and how to log in");
+    const admin = page.locator('section[aria-label="Administrator account"]');
+    check((await admin.locator('[data-admin-user]').innerText()) === ADMIN, 'the admin user is shown');
+    const [ktype, , kcomment] = pub.split(' ');
+    const keyItem = admin.locator('[data-key]');
+    await keyItem.locator('code', { hasText: 'SHA256:' }).waitFor();
+    const fpShown = (await keyItem.locator('code').innerText()).trim();
+    const fpReal = await new Promise((resolve, reject) =>
+      execFile('ssh-keygen', ['-lf', `${sshKey}.pub`], (err, out) => (err ? reject(err) : resolve(out.split(' ')[1]))),
+    );
+    check(fpShown === fpReal, `the key's fingerprint is ssh-keygen's: ${fpShown} vs ${fpReal}`);
+    check((await keyItem.innerText()).includes(kcomment) && (await keyItem.innerText()).includes(ktype), 'the key comment and type are shown');
+    const sshLine = (await page.locator('[data-copy="SSH command"]').innerText()).trim();
+    const m = /^ssh -p (\d+) ([a-z_][a-z0-9_-]*)@(127\.0\.0\.1)$/.exec(sshLine);
+    check(m && m[2] === ADMIN, `the ssh line: ${sshLine}`);
+    const vmJson = await page.evaluate(async ([g, n]) => (await fetch(`/v1/resourceGroups/${g}/virtualMachines/${n}`)).json(), [group, VM]);
+    const p22 = vmJson.networkInterfaces[0].publicIp.ports.find((p) => p.port === 22);
+    check(Number(m[1]) === p22.hostPort, `the ssh line's port is the one forwarded to TCP 22 (${m[1]} vs ${p22.hostPort})`);
+    check((await page.locator('[data-copy="kumo command"]').innerText()).trim() === `kumo vm ssh -g ${group} -n ${VM}`, 'the kumo vm ssh line');
+    await admin.locator('[data-os-provisioning="Succeeded"]').waitFor({ timeout: 300000 });
+    await admin.locator('td', { hasText: 'init-network' }).waitFor();
+    await page.locator('.subtitle [data-state="Creating"]').waitFor({ state: 'detached' });
     await shot(page, '05-vm-overview');
+
+    step('log in with the ssh line the page shows');
+    let login;
+    for (let i = 0; i < 30; i++) {
+      // dropbear may start a moment after the guest reported its provisioning
+      login = await runSsh(sshLine, 'id -un; cat /proc/sys/kernel/hostname; echo ssh-$((6*7))-ok');
+      if (login.code !== 255) break;
+      await page.waitForTimeout(3000);
+    }
+    check(login.code === 0 && login.stdout.split(/\s+/).filter(Boolean).join(' ') === `${ADMIN} ${VM} ssh-42-ok`, `ssh ran the command in the VM as ${ADMIN}: ${JSON.stringify(login)}`);
+    console.log(`ssh login: ${login.stdout.trim().replace(/\n/g, ' | ')}`);
 
     step('reload keeps the page');
     await page.evaluate(() => (window.__kumoMarker = 1));

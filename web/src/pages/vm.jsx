@@ -8,6 +8,7 @@ import { Badge, Card, ErrorBox, Field, KeyValues, Loading, Page, Table, fmt, use
 import { TimeChart } from '../charts.jsx';
 import { Console } from '../console.jsx';
 import { VmActions, busy } from './vms.jsx';
+import { fingerprint, parseKey, sshEndpoint } from '../sshkeys.js';
 
 const TABS = [
   ['', 'Overview'],
@@ -120,6 +121,8 @@ function VmOverview({ vm, events, onError, reload }) {
   const iv = vm.instanceView || {};
   return (
     <div class="grid two">
+      <Connect vm={vm} />
+      <AdminAccount vm={vm} />
       <Card title="Properties">
         <KeyValues
           items={[
@@ -187,6 +190,176 @@ function VmOverview({ vm, events, onError, reload }) {
         />
       </Card>
     </div>
+  );
+}
+
+// How to log in, as Azure's Connect blade says it: the ssh command to the
+// host port the VM's public IP forwards to TCP 22, as its admin user, and
+// `kumo vm ssh`, which finds the same (and keeps the VM's host key by its id).
+function Connect({ vm }) {
+  const ep = sshEndpoint(vm);
+  const user = vm.osProfile?.adminUsername;
+  const running = ['Running', 'Starting'].includes(vm.powerState);
+  const sshLine = ep && user ? `ssh -p ${ep.port} ${user}@${ep.address}` : null;
+  const kumoLine = `kumo vm ssh -g ${vm.resourceGroup} -n ${vm.name}`;
+  let why = null;
+  if (!user) why = "The VM has no administrator account (it was made without SSH keys or a password): use its console.";
+  else if (!ep) why = "The VM has no public IP forwarding TCP 22: give it one (kumo public-ip create, then kumo nic update --public-ip), or use its console.";
+  return (
+    <Card title="Connect" id="connect">
+      {why ? (
+        <p class="muted">{why}</p>
+      ) : (
+        <>
+          <p class="small muted">Log in with SSH as {user}, through port {ep.port} of the host's public address (forwarded to TCP 22 of the VM):</p>
+          <CopyLine text={sshLine} label="SSH command" />
+          <p class="small muted">or with kumo's CLI (it finds the port and user, and keeps this VM's host key apart from the next VM's on the same port):</p>
+          <CopyLine text={kumoLine} label="kumo command" />
+          {ep.blockedBy && (
+            <p class="field-error" role="alert">
+              SSH is blocked: {ep.blockedBy}. Allow TCP 22 in the NSG (or kumo vm open-port --port 22).
+            </p>
+          )}
+          {!running && <p class="notice">The VM is {vm.powerState}: start it to log in.</p>}
+          {running && vm.provisioningState === 'Creating' && (
+            <p class="notice">
+              The guest is still being provisioned: its SSH server takes the login once provisioning succeeded.
+            </p>
+          )}
+          {vm.osProfile?.adminPasswordSet ? (
+            <p class="small muted">The account has a password: ssh asks for it when no key of yours is accepted.</p>
+          ) : (
+            <p class="small muted">
+              ssh offers your private key (<code>-i ~/.ssh/id_ed25519</code> to name another); the VM accepts the keys listed under Administrator account.
+            </p>
+          )}
+        </>
+      )}
+    </Card>
+  );
+}
+
+function CopyLine({ text, label }) {
+  const [copied, setCopied] = useState(false);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      setCopied(true);
+      setTimeout(() => setCopied(false), 2000);
+    } catch {
+      setCopied(false);
+    }
+  };
+  return (
+    <div class="connect-line">
+      <code aria-label={label} data-copy={label}>
+        {text}
+      </code>
+      {navigator.clipboard && (
+        <button type="button" onClick={copy} aria-label={`Copy the ${label}`}>
+          {copied ? 'Copied' : 'Copy'}
+        </button>
+      )}
+    </div>
+  );
+}
+
+const STAGE_WHAT = {
+  'init-network': 'host name, admin account, SSH keys and host keys',
+  'modules-final': 'the user data',
+};
+
+// The OS profile (admin user, keys, password or not) and how the guest's
+// provisioning went, stage by stage, as it reported it to kumo.
+function AdminAccount({ vm }) {
+  const os = vm.osProfile;
+  const prov = vm.osProvisioning || {};
+  const state = prov.state;
+  return (
+    <Card title="Administrator account" id="admin-account">
+      {os ? (
+        <KeyValues
+          items={[
+            ['Username', <strong data-admin-user>{os.adminUsername}</strong>],
+            ['Computer name', os.computerName],
+            ['Password', os.adminPasswordSet ? 'set (SSH password logins on)' : 'none (SSH keys only)'],
+            ['SSH public keys', <KeyList keys={os.sshPublicKeys || []} />],
+          ]}
+        />
+      ) : (
+        <p class="muted">None: the VM was made without an administrator account.</p>
+      )}
+      <KeyValues
+        items={[
+          [
+            'Provisioning',
+            state ? (
+              <span data-os-provisioning={state}>
+                <Badge state={state} /> <span class="muted small">by {prov.image}</span>
+              </span>
+            ) : (
+              <span class="muted">
+                {prov.image === 'none' ? 'none: the image is not provisioned' : `not tracked (${prov.image || 'unknown'}: no report can arrive without kumo-switch)`}
+              </span>
+            ),
+          ],
+        ]}
+      />
+      {state === 'Pending' && <p class="small muted">Waiting for the guest to report that its account and keys are ready.</p>}
+      {vm.error && /^OSProvisioning/.test(vm.error.code || '') && (
+        <p class="field-error" role="alert">
+          {vm.error.code}: {vm.error.message}
+        </p>
+      )}
+      {(prov.stages || []).length > 0 && (
+        <Table
+          caption="Provisioning stages"
+          rows={prov.stages}
+          rowKey={(s) => s.name}
+          columns={[
+            { label: 'Stage', render: (s) => <span title={STAGE_WHAT[s.name] || ''}>{s.name}</span> },
+            { label: 'What', render: (s) => STAGE_WHAT[s.name] || '-' },
+            { label: 'Result', render: (s) => (s.result ? <Badge state={s.result === 'FAIL' ? 'Failed' : 'Succeeded'} label={s.result} /> : <Badge state="Pending" label={s.event_type === 'start' ? 'started' : s.event_type} />) },
+            { label: 'Said', render: (s) => <span class="small">{s.description || '-'}{s.origin && !(s.description || '').includes(s.origin) ? <span class="muted"> ({s.origin})</span> : null}</span> },
+          ]}
+        />
+      )}
+    </Card>
+  );
+}
+
+function KeyList({ keys }) {
+  if (!keys.length) return <span class="muted">none</span>;
+  return (
+    <ul class="plain keys">
+      {keys.map((k) => (
+        <KeyItem line={k} />
+      ))}
+    </ul>
+  );
+}
+
+function KeyItem({ line }) {
+  const [fp, setFp] = useState(undefined);
+  useEffect(() => {
+    let live = true;
+    fingerprint(line).then(
+      (x) => live && setFp(x),
+      () => live && setFp(null),
+    );
+    return () => {
+      live = false;
+    };
+  }, [line]);
+  const { type, data, comment } = parseKey(line);
+  return (
+    <li data-key>
+      <span class="strong">{comment || '(no comment)'}</span> <span class="muted small">{type}</span>
+      <br />
+      <code class="fp" title={line}>
+        {fp || `${data.slice(0, 24)}…`}
+      </code>
+    </li>
   );
 }
 

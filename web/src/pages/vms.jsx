@@ -1,8 +1,9 @@
 // vms.jsx - the list of virtual machines (live power state, actions) and
 // the form that creates one.
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, del, get, listAll, post, rgPath, vmPath } from '../api.js';
+import { del, get, listAll, post, rgPath, vmPath } from '../api.js';
 import { Link, navigate, route } from '../router.jsx';
+import { keyLines } from '../sshkeys.js';
 import { Badge, Card, ConfirmButton, ErrorBox, Field, Loading, Page, Table, fmt, usePoll } from '../ui.jsx';
 
 // What each action is called, and from which power states it makes sense.
@@ -102,22 +103,6 @@ export function VmList() {
   );
 }
 
-// A script that installs an SSH key, ahead of the user's own script (the
-// API has no SSH key field: the key travels in the user data, which the
-// image runs at first boot).
-export function composeUserData(sshKey, userData) {
-  const key = sshKey.trim();
-  if (!key) return userData;
-  if (userData.trim() && !userData.startsWith('#!/bin/sh') && !userData.startsWith('#!/bin/bash') && userData.startsWith('#'))
-    throw new ApiError(400, 'InvalidField', 'userData: with an SSH key, the user data must be a shell script (#!/bin/sh) or empty: the key is installed by a script put in front of it', 'userData');
-  if (!/^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/.test(key) || key.includes('\n'))
-    throw new ApiError(400, 'InvalidField', 'sshKey: not an OpenSSH public key (one line, like "ssh-ed25519 AAAA... you@host")', 'sshKey');
-  const quoted = key.replace(/'/g, "'\\''");
-  const install = `mkdir -p /root/.ssh && chmod 700 /root/.ssh && printf '%s\\n' '${quoted}' >> /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys\n`;
-  const body = userData.startsWith('#!') ? userData.slice(userData.indexOf('\n') + 1) : userData;
-  return `#!/bin/sh\n${install}${body}`;
-}
-
 function b64(text) {
   const bytes = new TextEncoder().encode(text);
   let s = '';
@@ -128,6 +113,75 @@ function b64(text) {
 }
 
 const TIERS = ['Standard_SSD', 'Premium_SSD', 'Standard_HDD'];
+
+const imageLabel = (i) => i.alias || i.name;
+
+// An image as the select shows it: friendly name, OS, size, and why it
+// cannot be chosen (Unavailable: not built on this host).
+function imageOption(i) {
+  const os = i.os || (i.bootMode === 'firmware' ? 'custom image (boots its own kernel)' : 'custom image');
+  const state = i.provisioningState === 'Succeeded' ? '' : i.provisioningState === 'Unavailable' ? ' (unavailable: not built on this host)' : ` (${i.provisioningState})`;
+  return `${imageLabel(i)}: ${os}, ${i.sizeGiB} GiB${state}`;
+}
+
+// What the image's provisioning lets the admin account have (GET
+// /v1/images: osProfile.sshKeys, osProfile.adminPassword), and why not.
+function imageAccess(i) {
+  if (!i) return { keys: false, password: false, noKeys: '', noPassword: '' };
+  const o = i.osProfile || {};
+  const n = `Image ${imageLabel(i)}`;
+  const noKeys = o.sshKeys
+    ? ''
+    : i.provisioning === 'none'
+      ? `${n} is not provisioned: nothing in it would make an admin account or install SSH keys. Use its console, or an image provisioned by cloud-init or kumo.`
+      : `${n} is provisioned from kumo's metadata service, which kumo-switch runs, and this kumod runs without it: only its console reaches the VM.`;
+  const noPassword = o.adminPassword
+    ? ''
+    : i.provisioning === 'kumo'
+      ? `${n} takes SSH keys only (its SSH server, dropbear, is built for key logins).`
+      : noKeys;
+  return { keys: !!o.sshKeys, password: !!o.adminPassword, noKeys, noPassword };
+}
+
+const USER_DATA_HINT = {
+  'cloud-init': 'Optional. Given to cloud-init at the first boot: a cloud-config, a script (#!/bin/sh) or MIME parts; at most 64 KiB.',
+  kumo: 'Optional. A script the VM runs once at its first boot (#!/bin/sh); at most 64 KiB.',
+  none: "Optional. This image is not provisioned: the data is only served by the metadata service (169.254.169.254) for the guest's own programs; at most 64 KiB.",
+};
+
+// kumod's error targets -> the form's fields (a target names a field, or a
+// part of one: osProfile.sshPublicKeys[1] is the second key).
+const TARGETS = [
+  ['osProfile.adminUsername', 'adminUsername'],
+  ['osProfile.sshPublicKeys', 'sshKeys'],
+  ['osProfile.adminPassword', 'adminPassword'],
+  ['osProfile', 'auth'],
+  ['osDisk', 'tier'],
+  ['name', 'name'],
+  ['size', 'size'],
+  ['image', 'image'],
+  ['vnet', 'vnet'],
+  ['subnet', 'subnet'],
+  ['nsg', 'nsg'],
+  ['publicIp', 'publicIp'],
+  ['userData', 'userData'],
+  ['group', 'group'],
+];
+
+export function errorField(target) {
+  const t = target || '';
+  for (const [prefix, field] of TARGETS) if (t === prefix || t.startsWith(prefix + '.') || t.startsWith(prefix + '[')) return field;
+  return null;
+}
+
+function errorMessage(err) {
+  const m = /^osProfile\.sshPublicKeys\[(\d+)\]/.exec(err.target || '');
+  return m ? `Key ${Number(m[1]) + 1}: ${err.message}` : err.message;
+}
+
+// A private key must never leave the browser: refused before anything is sent.
+const looksPrivate = (text) => /-----BEGIN [A-Z ]*PRIVATE KEY-----|PuTTY-User-Key-File/.test(text);
+const PRIVATE = 'This is a private key: it never leaves your machine. Give the public key, the .pub file beside it (e.g. ~/.ssh/id_ed25519.pub).';
 
 export function VmCreate() {
   const [cat, setCat] = useState(null);
@@ -143,21 +197,32 @@ export function VmCreate() {
     nsg: '',
     publicIp: true,
     tier: 'Standard_SSD',
-    sshKey: '',
+    auth: 'ssh',
+    adminUsername: 'azureuser',
+    sshKeys: '',
+    adminPassword: '',
+    confirmPassword: '',
     userData: '',
   });
   const [errs, setErrs] = useState({});
   const [formErr, setFormErr] = useState(null);
   const [submitting, setSubmitting] = useState(false);
   const [net, setNet] = useState({ vnets: [], nsgs: [] });
-  const set = (k) => (e) => setF({ ...f, [k]: e.currentTarget.type === 'checkbox' ? e.currentTarget.checked : e.currentTarget.value });
+  // a change to a field takes its error away (the next submit checks again)
+  const set = (k) => (e) => {
+    setF({ ...f, [k]: e.currentTarget.type === 'checkbox' ? e.currentTarget.checked : e.currentTarget.value });
+    const field = k === 'newGroup' ? 'group' : k;
+    if (errs[field]) setErrs({ ...errs, [field]: undefined });
+  };
 
   useEffect(() => {
     Promise.all([get('/v1/sizes'), get('/v1/images'), get('/v1/resourceGroups')])
       .then(([sizes, images, groups]) => {
         setCat({ sizes: sizes.value, images: images.value, groups: groups.value });
         const small = sizes.value.find((s) => s.name === 'B1s') || sizes.value[0];
-        setF((x) => ({ ...x, size: small?.name || '', group: groups.value[0]?.name || '' }));
+        const usable = images.value.filter((i) => i.provisioningState === 'Succeeded');
+        const image = (usable.find((i) => i.name === 'default') || usable[0])?.name || 'default';
+        setF((x) => ({ ...x, size: small?.name || '', group: groups.value[0]?.name || '', image }));
       })
       .catch(setLoadErr);
   }, []);
@@ -171,8 +236,29 @@ export function VmCreate() {
       .catch(() => setNet({ vnets: [], nsgs: [] }));
   }, [f.group]);
 
+  const image = cat?.images.find((i) => i.name === f.image);
+  const access = imageAccess(image);
+  // the authentication the image allows: a password only where it takes one
+  const auth = !access.keys ? 'none' : f.auth === 'password' && !access.password ? 'ssh' : f.auth;
   const group = f.group || f.newGroup.trim();
   const vnet = net.vnets.find((v) => v.name === f.vnet);
+
+  const loadKeyFile = async (e) => {
+    const file = e.currentTarget.files?.[0];
+    e.currentTarget.value = '';
+    if (!file) return;
+    if (file.size > 64 * 1024) {
+      setErrs({ ...errs, sshKeys: `${file.name} is ${fmt.bytes(file.size)}: not a public key file (those are one line each)` });
+      return;
+    }
+    const text = await file.text();
+    if (looksPrivate(text)) {
+      setErrs({ ...errs, sshKeys: `${file.name}: ${PRIVATE}` });
+      return;
+    }
+    setErrs({ ...errs, sshKeys: undefined });
+    setF((x) => ({ ...x, sshKeys: (x.sshKeys.trim() ? x.sshKeys.trim() + '\n' : '') + keyLines(text).join('\n') }));
+  };
 
   const submit = async (e) => {
     e.preventDefault();
@@ -182,9 +268,16 @@ export function VmCreate() {
       setErrs({ group: 'resource group: choose one, or name a new one' });
       return;
     }
+    if (auth === 'ssh' && looksPrivate(f.sshKeys)) {
+      setErrs({ sshKeys: PRIVATE });
+      return;
+    }
+    if (auth === 'password' && f.adminPassword !== f.confirmPassword) {
+      setErrs({ confirmPassword: 'The two passwords differ: type the same password twice.' });
+      return;
+    }
     setSubmitting(true);
     try {
-      const userData = composeUserData(f.sshKey, f.userData);
       if (!f.group) {
         try {
           await post('/v1/resourceGroups', { name: group });
@@ -193,19 +286,25 @@ export function VmCreate() {
         }
       }
       const body = { name: f.name.trim(), size: f.size, image: f.image, osDisk: { tier: f.tier }, publicIp: f.publicIp };
+      if (auth !== 'none') {
+        // kumod checks each part and names the one at fault (docs/api.md)
+        body.osProfile = { adminUsername: f.adminUsername.trim() };
+        const keys = keyLines(f.sshKeys);
+        if (auth === 'ssh' && keys.length) body.osProfile.sshPublicKeys = keys;
+        if (auth === 'password') body.osProfile.adminPassword = f.adminPassword;
+      }
       if (f.vnet) {
         body.vnet = f.vnet;
         body.subnet = f.subnet;
       }
       if (f.nsg === '-') body.nsg = null;
       else if (f.nsg) body.nsg = f.nsg;
-      if (userData.trim()) body.userData = b64(userData);
+      if (f.userData.trim()) body.userData = b64(f.userData);
       await post(`${rgPath(group)}/virtualMachines`, body);
       navigate(route('vms', group, body.name));
     } catch (err) {
-      const t = err.target || '';
-      const field = { name: 'name', size: 'size', image: 'image', vnet: 'vnet', subnet: 'subnet', nsg: 'nsg', publicIp: 'publicIp', userData: 'userData', sshKey: 'sshKey', 'osDisk.tier': 'tier', group: 'group' }[t];
-      if (field) setErrs({ [field]: err.message });
+      const field = errorField(err.target);
+      if (field) setErrs({ [field]: errorMessage(err) });
       else setFormErr(err);
     } finally {
       setSubmitting(false);
@@ -215,6 +314,7 @@ export function VmCreate() {
   if (loadErr) return <Page title="Create a virtual machine"><ErrorBox error={loadErr} /></Page>;
   if (!cat) return <Page title="Create a virtual machine"><Loading what="sizes and images" /></Page>;
   const size = cat.sizes.find((s) => s.name === f.size);
+  const unavailable = cat.images.filter((i) => i.provisioningState !== 'Succeeded');
   return (
     <Page title="Create a virtual machine" subtitle="kumod makes the network (VNet, NSG allowing SSH, public IP) the way az vm create does, unless you pick your own.">
       <form class="card form" onSubmit={submit} noValidate aria-label="Create a virtual machine">
@@ -249,12 +349,31 @@ export function VmCreate() {
               </select>
             )}
           </Field>
-          <Field label="Image" error={errs.image}>
+          <Field
+            label="Image"
+            error={errs.image}
+            wide
+            hint={
+              <>
+                {image && (
+                  <span data-image-hint>
+                    {image.urn ? <code>{image.urn}</code> : image.name} · provisioned by {image.provisioning === 'none' ? 'nothing (no admin account)' : image.provisioning} · {image.bootMode} boot
+                  </span>
+                )}
+                {unavailable.map((i) => (
+                  <span class="unavailable" data-unavailable={i.name}>
+                    <br />
+                    {imageLabel(i)} is {i.provisioningState}: {i.error || 'not ready yet'}
+                  </span>
+                ))}
+              </>
+            }
+          >
             {(a) => (
               <select {...a} name="image" value={f.image} onChange={set('image')}>
                 {cat.images.map((i) => (
-                  <option value={i.name} disabled={i.provisioningState !== 'Succeeded'}>
-                    {i.name} ({i.bootMode} boot, {i.sizeGiB} GiB)
+                  <option value={i.name} disabled={i.provisioningState !== 'Succeeded'} title={i.error || i.urn || ''}>
+                    {imageOption(i)}
                   </option>
                 ))}
               </select>
@@ -270,12 +389,79 @@ export function VmCreate() {
             )}
           </Field>
         </fieldset>
+        <fieldset aria-describedby="admin-about">
+          <legend>Administrator account</legend>
+          <p id="admin-about" class="muted small wide-row">
+            The account you log in with over SSH, made by the image at the first boot
+            {image?.provisioning === 'cloud-init' ? ' (cloud-init: with sudo)' : image?.provisioning === 'kumo' ? " (kumo's init: the keys log in as root too)" : ''}.
+          </p>
+          {access.keys ? (
+            <fieldset class="choice wide-row" aria-invalid={errs.auth ? 'true' : undefined} aria-describedby={errs.auth ? 'auth-err' : undefined}>
+              <legend>Authentication type</legend>
+              <label class="check">
+                <input type="radio" name="auth" value="ssh" checked={auth === 'ssh'} onChange={() => setF({ ...f, auth: 'ssh' })} /> SSH public key
+              </label>
+              <label class="check" title={access.noPassword || undefined}>
+                <input type="radio" name="auth" value="password" disabled={!access.password} checked={auth === 'password'} onChange={() => setF({ ...f, auth: 'password' })} /> Password
+                {!access.password && <span class="muted small">(not with this image)</span>}
+              </label>
+              <label class="check">
+                <input type="radio" name="auth" value="none" checked={auth === 'none'} onChange={() => setF({ ...f, auth: 'none' })} /> None (the console only)
+              </label>
+              {errs.auth && (
+                <small id="auth-err" class="field-error" role="alert">
+                  {errs.auth}
+                </small>
+              )}
+            </fieldset>
+          ) : (
+            <p class="notice wide-row" data-no-admin>
+              No administrator account: {access.noKeys}
+            </p>
+          )}
+          {!access.password && access.keys && auth === 'ssh' && <p class="muted small wide-row">{access.noPassword} Passwords need an image provisioned by cloud-init (Debian13).</p>}
+          {auth !== 'none' && (
+            <Field label="Username" error={errs.adminUsername} hint="Lower-case letters, digits, _ and -, starting with a letter; not root, admin or a name the image uses itself.">
+              {(a) => <input {...a} name="adminUsername" value={f.adminUsername} onInput={set('adminUsername')} autocomplete="off" spellcheck={false} />}
+            </Field>
+          )}
+          {auth === 'ssh' && (
+            <Field
+              label="SSH public keys"
+              error={errs.sshKeys}
+              wide
+              hint={
+                <>
+                  One OpenSSH public key a line (up to 16), as in <code>~/.ssh/id_ed25519.pub</code> or an authorized_keys file. No key yet?{' '}
+                  <code>ssh-keygen -t ed25519</code> makes one. The private key stays with you.
+                </>
+              }
+            >
+              {(a) => <textarea {...a} name="sshKeys" rows={3} value={f.sshKeys} onInput={set('sshKeys')} placeholder="ssh-ed25519 AAAA… you@laptop" spellcheck={false} />}
+            </Field>
+          )}
+          {auth === 'ssh' && (
+            <label class="check wide-row file-pick">
+              Or load a .pub file: <input type="file" name="sshKeyFile" accept=".pub,text/plain" onChange={loadKeyFile} />
+            </label>
+          )}
+          {auth === 'password' && (
+            <>
+              <Field label="Password" error={errs.adminPassword} hint="12-123 characters, 3 of: lower case, upper case, digits, others. Turns on SSH password logins; sudo asks for it. kumod keeps only its hash.">
+                {(a) => <input {...a} type="password" name="adminPassword" value={f.adminPassword} onInput={set('adminPassword')} autocomplete="new-password" />}
+              </Field>
+              <Field label="Confirm password" error={errs.confirmPassword}>
+                {(a) => <input {...a} type="password" name="confirmPassword" value={f.confirmPassword} onInput={set('confirmPassword')} autocomplete="new-password" />}
+              </Field>
+            </>
+          )}
+        </fieldset>
         <fieldset>
           <legend>Networking</legend>
-          <Field label="Virtual network" error={errs.vnet}>
+          <Field label="Virtual network" error={errs.vnet} hint={!f.vnet && net.vnets.length ? "As az vm create does, kumod puts the VM in the group's first VNet with a subnet (oldest first)." : undefined}>
             {(a) => (
               <select {...a} name="vnet" value={f.vnet} onChange={set('vnet')}>
-                <option value="">New: {f.name || 'NAME'}-vnet (10.0.0.0/16)</option>
+                <option value="">{net.vnets.length ? "Default: the group's network" : `New: ${f.name || 'NAME'}-vnet (10.0.0.0/16)`}</option>
                 {net.vnets.map((v) => (
                   <option value={v.name}>{v.name} ({v.addressSpaces.join(', ')})</option>
                 ))}
@@ -298,7 +484,7 @@ export function VmCreate() {
           <Field label="Network security group" error={errs.nsg}>
             {(a) => (
               <select {...a} name="nsg" value={f.nsg} onChange={set('nsg')}>
-                <option value="">New: {f.name || 'NAME'}-nsg (allows SSH)</option>
+                <option value="">{!f.vnet && net.vnets.length ? `Default: the subnet's, or new ${f.name || 'NAME'}-nsg` : `New: ${f.name || 'NAME'}-nsg (allows SSH)`}</option>
                 {net.nsgs.map((n) => (
                   <option value={n.name}>{n.name}</option>
                 ))}
@@ -306,7 +492,7 @@ export function VmCreate() {
               </select>
             )}
           </Field>
-          <Field label="Public IP" error={errs.publicIp} hint="Ports of the host (kumod --public-address, from --public-ports) forwarded to TCP 22, 80 and 443 of the VM.">
+          <Field label="Public IP" error={errs.publicIp} hint="Ports of the host (kumod --public-address, from --public-ports) forwarded to TCP 22, 80 and 443 of the VM: without one, SSH cannot reach it.">
             {(a) => (
               <span class="check">
                 <input {...a} type="checkbox" name="publicIp" checked={f.publicIp} onChange={set('publicIp')} /> Give the VM a public IP
@@ -315,12 +501,9 @@ export function VmCreate() {
           </Field>
         </fieldset>
         <fieldset>
-          <legend>Access and first boot</legend>
-          <Field label="SSH public key" error={errs.sshKey} wide hint="Optional. Installed into /root/.ssh/authorized_keys by the user data at first boot (kumo's default image has no SSH server yet).">
-            {(a) => <textarea {...a} name="sshKey" rows={2} value={f.sshKey} onInput={set('sshKey')} placeholder="ssh-ed25519 AAAA… you@laptop" spellcheck={false} />}
-          </Field>
-          <Field label="User data" error={errs.userData} wide hint="Optional. A script the VM runs at its first boot (at most 64 KiB).">
-            {(a) => <textarea {...a} name="userData" rows={5} value={f.userData} onInput={set('userData')} placeholder={'#!/bin/sh\necho hello > /root/hello'} spellcheck={false} />}
+          <legend>Advanced</legend>
+          <Field label="User data" error={errs.userData} wide hint={USER_DATA_HINT[image?.provisioning] || USER_DATA_HINT.kumo}>
+            {(a) => <textarea {...a} name="userData" rows={5} value={f.userData} onInput={set('userData')} placeholder={image?.provisioning === 'cloud-init' ? '#cloud-config\npackages: [nginx]' : '#!/bin/sh\necho hello > /root/hello'} spellcheck={false} />}
           </Field>
         </fieldset>
         <ErrorBox error={formErr} />
