@@ -411,6 +411,9 @@ static int vm_stop(struct cli *c, struct args *a)
 
 static int vm_deallocate(struct cli *c, struct args *a)
 {
+    if (arg_has(a, "hibernate") && arg_has(a, "skip-shutdown"))
+        return usage_error(c, "give --hibernate (save the VM's state, no shutdown) or "
+                              "--skip-shutdown (power off at once), not both");
     if (arg_has(a, "hibernate")) return vm_action(c, a, "deallocate?hibernate=true", NULL);
     return vm_action(
         c, a, arg_has(a, "skip-shutdown") ? "deallocate?skipShutdown=true" : "deallocate", NULL);

@@ -185,8 +185,27 @@ int64_t prov_vm_start(struct kumod *k, int64_t g, const char *name, bool *begun,
     if (is(v.power, PS_DEALLOCATED)) { /* placed again */
         char size[80] = "", cores[64] = "";
         db_text(k->db, size, sizeof(size), "SELECT name FROM sizes WHERE id = ?", "i", v.size_id);
-        host = placement_choose_vm(k->db, size, v.vcpus, v.mem_mib, v.id, v.dedicated, cores,
-                                   sizeof(cores), e);
+        /* a hibernated VM resumes on the host that holds its saved state */
+        int64_t state_host = db_int(k->db, NULL, 0,
+                                    "SELECT coalesce(state_host_id, 0) FROM vms WHERE id = ?"
+                                    " AND hibernated_ms IS NOT NULL",
+                                    "i", v.id);
+        struct placement_req r = {.size_name = size,
+                                  .vcpus = v.vcpus,
+                                  .mib = v.mem_mib,
+                                  .exclude_vm = v.id,
+                                  .dedicated = v.dedicated,
+                                  .only_host = state_host};
+        host = placement_choose_req(k->db, &r, cores, sizeof(cores), e);
+        if (host < 0 && state_host > 0) {
+            char why[400];
+            snprintf(why, sizeof(why), "%.399s", e->message);
+            kerr_conflict(e, "HibernatedStateElsewhere",
+                          "virtual machine '%s' is hibernated on host %" PRId64
+                          ", which holds its saved state and cannot take it now (%s): free "
+                          "room there (stop or deallocate other VMs on it) and start it again",
+                          v.name, state_host, why);
+        }
         if (host < 0 || db_exec(k->db, "UPDATE vms SET host_cpus = nullif(?, '') WHERE id = ?",
                                 "ti", cores, v.id) < 0) {
             if (host >= 0) prov_db_error(&t, NULL);

@@ -696,6 +696,20 @@ static void running(struct kumod *k, int64_t vm)
               true);
 }
 
+/* fsync the directory holding path (a rename in it made durable). */
+static void fsync_parent(const char *path)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) return;
+    *slash = 0;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;
+    fsync(fd);
+    close(fd);
+}
+
 /* Remove what a save killed while it wrote left behind (PATH.tmp-PID). */
 static void remove_partial_states(struct kumod *k, int64_t vm)
 {
@@ -731,16 +745,30 @@ static int hibernate_vm(struct kumod *k, int64_t vm, uint64_t *bytes, char *err,
         }
         remove_partial_states(k, vm);
         unlink(path);
+        /* the sandboxed kumo-vmm opens no files: it writes and syncs the
+         * one made here, which is renamed in place once complete */
+        char tmp[PATH_MAX + 32];
+        snprintf(tmp, sizeof(tmp), "%s.tmp-%d", path, (int)getpid());
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            snprintf(err, errlen, "cannot create %.600s: %s", tmp, strerror(errno));
+            return -1;
+        }
         json_t *req = json_pack("{s:s,s:s,s:s}", "op", "save", "path", path, "then", "stop");
         char e[512];
-        json_t *r = vmm_request(path_vm_file(k, sock, vm, "control.sock"), req, SAVE_TIMEOUT_MS,
-                                e, sizeof(e));
+        json_t *r = vmm_request_fd(path_vm_file(k, sock, vm, "control.sock"), req, fd,
+                                   SAVE_TIMEOUT_MS, e, sizeof(e));
         json_decref(req);
-        if (!r) {
+        close(fd);
+        if (!r || rename(tmp, path) < 0) {
+            if (r) snprintf(e, sizeof(e), "cannot rename %.400s: %s", tmp, strerror(errno));
+            unlink(tmp);
+            json_decref(r);
             snprintf(err, errlen, "kumo-vmm could not save the VM's state: %s", e);
             return -1;
         }
         json_decref(r);
+        fsync_parent(path);
         kumod_lock(k);
         if (!supervisor_wait_exit(k->sup, vm, k->cfg.stop_timeout * 1000, NULL)) {
             supervisor_kill(k->sup, vm, SIGKILL);
@@ -776,7 +804,8 @@ static void end_hibernation(struct kumod *k, int64_t vm, bool resumed)
         int rc = db_begin(k->db);
         if (rc == 0)
             rc = db_exec(k->db,
-                         "UPDATE vms SET hibernated_ms = NULL, state_bytes = NULL WHERE id = ?",
+                         "UPDATE vms SET hibernated_ms = NULL, state_bytes = NULL,"
+                         " state_host_id = NULL WHERE id = ?",
                          "i", vm);
         if (rc == 0) rc = billing_state_sync(k->db, vm, 0, now);
         if (rc == 0)
@@ -864,8 +893,8 @@ void vmops_run(struct kumod *k, int64_t vm)
         if (rc == 0)
             rc = db_exec(db,
                          "UPDATE vms SET host_id = NULL, host_cpus = NULL, op = NULL,"
-                         " hibernated_ms = ?, state_bytes = ? WHERE id = ?",
-                         "iii", now, (int64_t)bytes, vm);
+                         " hibernated_ms = ?, state_bytes = ?, state_host_id = ? WHERE id = ?",
+                         "iiii", now, (int64_t)bytes, k->host_id, vm);
         if (rc == 0) rc = billing_state_sync(db, vm, bytes, now);
         if (rc == 0)
             rc = vm_set_state(db, vm, PS_DEALLOCATED, PV_SUCCEEDED,

@@ -437,19 +437,13 @@ static int fsync_dir_of(const char *path)
     return rc;
 }
 
-int vmstate_save(struct machine *m, const char *path, struct vmstate_stats *st, char *err,
-                 size_t errlen)
+int vmstate_save_fd(struct machine *m, int fd, const char *tmp, struct vmstate_stats *st,
+                    char *err, size_t errlen)
 {
     struct vmstate_stats stats = {0};
     uint64_t t0 = mono_ns();
-    char tmp[4096];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp-%d", path, (int)getpid()) >= (int)sizeof(tmp)) {
-        snprintf(err, errlen, "%s: path too long", path);
-        return -1;
-    }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+    if (ftruncate(fd, 0) < 0) {
+        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
         return -1;
     }
     uint64_t npages = m->ram_size / RAM_PAGE;
@@ -543,23 +537,45 @@ int vmstate_save(struct machine *m, const char *path, struct vmstate_stats *st, 
         snprintf(err, errlen, "cannot sync %s: %s", tmp, strerror(errno));
         goto fail;
     }
-    close(fd);
-    fd = -1;
-    if (rename(tmp, path) < 0) {
-        snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-        goto fail;
-    }
-    fsync_dir_of(path);
     stats.ns_sync = mono_ns() - t2;
     stats.file_bytes = s.off;
     free(map);
     if (st) *st = stats;
     return 0;
 fail:
-    if (fd >= 0) close(fd);
-    unlink(tmp);
     free(map);
     return -1;
+}
+
+int vmstate_save(struct machine *m, const char *path, struct vmstate_stats *st, char *err,
+                 size_t errlen)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp-%d", path, (int)getpid()) >= (int)sizeof(tmp)) {
+        snprintf(err, errlen, "%s: path too long", path);
+        return -1;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    struct vmstate_stats stats;
+    int rc = vmstate_save_fd(m, fd, tmp, &stats, err, errlen);
+    close(fd);
+    uint64_t t = mono_ns();
+    if (rc == 0 && rename(tmp, path) < 0) {
+        snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        rc = -1;
+    }
+    if (rc < 0) {
+        unlink(tmp);
+        return -1;
+    }
+    fsync_dir_of(path);
+    stats.ns_sync += mono_ns() - t;
+    if (st) *st = stats;
+    return 0;
 }
 
 /* ---- reading --------------------------------------------------------------------- */

@@ -86,7 +86,7 @@ struct vmstate_stats {
     uint64_t ram_pages;     /* RAM pages written (the others read as zeros) */
     uint64_t ns_devices;    /* collecting the harts' and devices' sections */
     uint64_t ns_ram;        /* writing RAM */
-    uint64_t ns_sync;       /* fsync and rename */
+    uint64_t ns_sync;       /* fsync (and rename) */
 };
 
 /* Write the state of m (its harts paused, its devices quiet: the caller's
@@ -96,6 +96,12 @@ struct vmstate_stats {
  * in err (and no file left behind). */
 int vmstate_save(struct machine *m, const char *path, struct vmstate_stats *st, char *err,
                  size_t errlen);
+/* The same into fd, a file opened for writing (its old content is
+ * dropped), synced but not renamed: the caller that made the file (kumod
+ * for a sandboxed kumo-vmm, which opens no files) puts it in place. `name`
+ * is the file's name for messages. 0, or -1 with a message in err. */
+int vmstate_save_fd(struct machine *m, int fd, const char *name, struct vmstate_stats *st,
+                    char *err, size_t errlen);
 
 /* The sections of the state other than RAM and ROM, as one buffer (live
  * migration sends it after the RAM; vmstate_load_devices reads it). */

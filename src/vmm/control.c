@@ -41,6 +41,7 @@
 
 struct client {
     int fd;
+    int passed_fd; /* a descriptor that came with its bytes (SCM_RIGHTS), or -1 */
     size_t len;
     char buf[MAX_LINE];
 };
@@ -53,6 +54,7 @@ struct control {
     pthread_mutex_t lock; /* guards m */
     struct machine *m;
     bool paused; /* by a pause request (or a save that keeps it paused) */
+    int req_fd;  /* the descriptor sent with the request being handled, or -1 */
     struct cpuctl *cpu;
     uint64_t start_ns;
     struct client *clients[MAX_CLIENTS];
@@ -258,11 +260,21 @@ static double ms_since(uint64_t t0)
     return (double)(now_ns() - t0) / 1e6;
 }
 
-/* {"op":"save","path":P,"then":"continue"|"pause"|"stop"} */
+/* {"op":"save","path":P,"then":"continue"|"pause"|"stop"}, the file either
+ * sent with the request (its descriptor, SCM_RIGHTS: written and synced,
+ * the sender puts it in place; `path` only names it in messages) or made
+ * here at `path` (not by a sandboxed VMM: it opens no files). */
 static json_t *save(struct control *c, struct machine *m, json_t *req)
 {
     const char *path = json_string_value(json_object_get(req, "path"));
-    if (!path || !*path) return error_reply("path: give the file to save the VM's state to");
+    int fd = c->req_fd;
+    if (fd < 0 && (!path || !*path))
+        return error_reply("path: give the file to save the VM's state to");
+    if (fd < 0 && sandbox_active())
+        return error_reply("a sandboxed kumo-vmm opens no files: send the file to save to "
+                           "with the request (its descriptor, SCM_RIGHTS), or run kumo-vmm "
+                           "with --sandbox off");
+    if (!path || !*path) path = "the file sent";
     json_t *t = json_object_get(req, "then");
     const char *then = t ? json_string_value(t) : "continue";
     if (!then || (strcmp(then, "continue") && strcmp(then, "pause") && strcmp(then, "stop")))
@@ -274,7 +286,8 @@ static json_t *save(struct control *c, struct machine *m, json_t *req)
     double pause_ms = ms_since(t0);
     struct vmstate_stats st;
     char err[512];
-    int rc = vmstate_save(m, path, &st, err, sizeof(err));
+    int rc = fd >= 0 ? vmstate_save_fd(m, fd, path, &st, err, sizeof(err))
+                     : vmstate_save(m, path, &st, err, sizeof(err));
     double save_ms = ms_since(t0) - pause_ms;
     if (rc < 0) {
         if (!was_paused) resume_vm(c, m);
@@ -425,6 +438,7 @@ static void send_reply(int fd, json_t *reply)
 
 static void drop_client(struct control *c, int k)
 {
+    if (c->clients[k]->passed_fd >= 0) close(c->clients[k]->passed_fd);
     close(c->clients[k]->fd);
     free(c->clients[k]);
     c->clients[k] = NULL;
@@ -433,7 +447,26 @@ static void drop_client(struct control *c, int k)
 static void client_input(struct control *c, int k)
 {
     struct client *cl = c->clients[k];
-    ssize_t n = recv(cl->fd, cl->buf + cl->len, sizeof(cl->buf) - cl->len, 0);
+    /* a descriptor may come with the bytes (a save's file): it belongs to
+     * the request whose line ends in them or after them */
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } cm;
+    struct iovec iov = {.iov_base = cl->buf + cl->len, .iov_len = sizeof(cl->buf) - cl->len};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+                         .msg_controllen = sizeof(cm.buf)};
+    ssize_t n = recvmsg(cl->fd, &msg, MSG_CMSG_CLOEXEC);
+    for (struct cmsghdr *h = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL; h; h = CMSG_NXTHDR(&msg, h)) {
+        if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
+        size_t nfd = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < nfd; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+            if (cl->passed_fd >= 0) close(cl->passed_fd); /* one per request: the latest */
+            cl->passed_fd = fd;
+        }
+    }
     if (n <= 0) {
         drop_client(c, k);
         return;
@@ -443,7 +476,12 @@ static void client_input(struct control *c, int k)
         char *nl = memchr(cl->buf, '\n', cl->len);
         if (!nl) break;
         *nl = 0;
-        send_reply(cl->fd, handle(c, cl->buf));
+        c->req_fd = cl->passed_fd;
+        json_t *reply = handle(c, cl->buf);
+        c->req_fd = -1;
+        if (cl->passed_fd >= 0) close(cl->passed_fd);
+        cl->passed_fd = -1;
+        send_reply(cl->fd, reply);
         size_t used = (size_t)(nl - cl->buf) + 1;
         memmove(cl->buf, nl + 1, cl->len - used);
         cl->len -= used;
@@ -489,6 +527,7 @@ static void *control_thread(void *arg)
                 continue;
             }
             cl->fd = fd;
+            cl->passed_fd = -1;
             c->clients[k] = cl;
         }
     }
@@ -507,6 +546,7 @@ struct control *control_open(const char *path, struct cpuctl *cpu, char *err, si
     if (!c) return NULL;
     strcpy(a.sun_path, path);
     c->wake[0] = c->wake[1] = -1;
+    c->req_fd = -1;
     c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     unlink(path);
     if (c->listen_fd < 0 || bind(c->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||

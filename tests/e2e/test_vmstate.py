@@ -43,6 +43,40 @@ def control(sock, req, timeout=120):
     return json.loads(buf)
 
 
+def send_save(sock, state, then="continue", timeout=120):
+    """A save as kumod asks it of a sandboxed kumo-vmm (which opens no
+    files): the file made here, its descriptor sent with the request; the
+    connection and the temporary file's path, the reply still to read."""
+    tmp = f"{state}.tmp-test"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    s.connect(str(sock))
+    socket.send_fds(s, [(json.dumps({"op": "save", "path": str(state), "then": then}) + "\n")
+                        .encode()], [fd])
+    os.close(fd)
+    return s, tmp
+
+
+def save(sock, state, then="continue", timeout=120):
+    """Save the VM's state to `state`: written into a temporary file, renamed
+    over `state` once kumo-vmm synced it. The reply."""
+    s, tmp = send_save(sock, state, then, timeout)
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    s.close()
+    reply = json.loads(buf)
+    if reply.get("ok"):
+        os.rename(tmp, state)
+    else:
+        os.unlink(tmp)
+    return reply
+
+
 def wait_for(pred, timeout, what):
     end = time.time() + timeout
     while time.time() < end:
@@ -113,7 +147,7 @@ def test_checksum_survives_saves_and_restores(vmm, guest, tmp_path):
         time.sleep(rng.uniform(1.0, 8.0))
         if re.search(r"SUM=[0-9a-f]{32}", text(log_b)):
             break
-        reply = control(sock, {"op": "save", "path": str(state), "then": "stop"})
+        reply = save(sock, state, "stop")
         assert reply["ok"], reply
         assert p.wait(timeout=60) == 0, p.stderr.read()
         p = start([vmm, "--restore", str(state), *disk, *dev, "--console-log", str(log_b)],
@@ -149,7 +183,7 @@ def test_clones_differ_and_keep_time(vmm, guest, tmp_path):
                     extra=["--net", "user", "--console", "none", "--console-log", str(log)])
     p = start(args, sock)
     wait_for(lambda: len(guest_lines(log, "U")) >= 2, 300, "the template's reports")
-    reply = control(sock, {"op": "save", "path": str(state), "then": "stop"})
+    reply = save(sock, state, "stop")
     assert reply["ok"], reply
     assert p.wait(timeout=60) == 0
     saved_uptime = float(guest_lines(log, "U")[-1])
@@ -193,20 +227,15 @@ def test_kill_during_save_keeps_the_previous_state(vmm, guest, tmp_path):
                     extra=["--console", "none", "--console-log", str(log)])
     p = start(args, sock)
     wait_for(lambda: "FILLED" in text(log), 600, "300 MiB of data in the guest")
-    reply = control(sock, {"op": "save", "path": str(state), "then": "continue"})
+    reply = save(sock, state, "continue")
     assert reply["ok"] and reply["ram_bytes"] > 300 << 20, reply
     good = state.read_bytes()[:4096]
     # a second save, killed while it writes
-    tmp = f"{state}.tmp-{p.pid}"
-    t = subprocess.Popen(["socat", "-", f"UNIX-CONNECT:{sock}"], stdin=subprocess.PIPE,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    t.stdin.write(json.dumps({"op": "save", "path": str(state)}).encode() + b"\n")
-    t.stdin.flush()
-    wait_for(lambda: os.path.exists(tmp) and os.path.getsize(tmp) > 8192, 60,
-             "the second save to begin")
+    t, tmp = send_save(sock, state)
+    wait_for(lambda: os.path.getsize(tmp) > 8192, 60, "the second save to begin")
     p.send_signal(signal.SIGKILL)
     p.wait(timeout=30)
-    t.kill()
+    t.close()
     assert state.read_bytes()[:4096] == good  # the previous state, whole
     os.unlink(tmp)
     # ... and usable: the guest goes on counting
@@ -226,7 +255,7 @@ def test_damaged_states_and_other_machines_refused(vmm, guest, tmp_path):
                     extra=[*disk, "--console", "none", "--console-log", str(log)])
     p = start(args, sock)
     wait_for(lambda: "booted" in text(log) or "run" in text(log), 300, "boot")
-    reply = control(sock, {"op": "save", "path": str(state), "then": "stop"})
+    reply = save(sock, state, "stop")
     assert reply["ok"], reply
     p.wait(timeout=60)
 
@@ -264,6 +293,10 @@ def test_pause_and_resume(vmm, guest, tmp_path):
                     extra=["--console", "none", "--console-log", str(log)])
     p = start(args, sock)
     wait_for(lambda: len(guest_lines(log, "T")) > 2, 300, "the guest's ticks")
+    # a sandboxed VMM makes no files: a save by path is refused, saying how
+    r = control(sock, {"op": "save", "path": str(tmp_path / "p.state")})
+    assert not r["ok"] and "SCM_RIGHTS" in r["error"], r
+    assert not (tmp_path / "p.state").exists()
     r = control(sock, {"op": "pause"})
     assert r["ok"] and r["state"] == "paused"
     n = len(guest_lines(log, "T"))
