@@ -35,7 +35,8 @@ build fuzz_virtq tests/fuzz/fuzz_virtq.c src/devices/virtio_mmio.c src/devices/p
 board=(src/devices/virtio_mmio.c src/devices/plic.c src/devices/htif.c src/devices/console.c
        src/machine/machine.c src/machine/device.c src/cpu/hart.c src/cpu/exec.c src/cpu/mmu.c
        src/cpu/csr.c src/cpu/trap.c src/cpu/decode.c src/cpu/fpu.c src/lib/log.c
-       src/lib/threadrole.c -Itests/fuzz -lfdt -lpthread -lm)
+       src/lib/threadrole.c src/machine/vmstate.c src/cpu/hart_state.c -Itests/fuzz -lfdt
+       -lxxhash -lpthread -lm)
 # the translator under the differential checker: random programs, every block run
 # translated and interpreted and compared (x86-64 hosts: the only back end)
 cpu=(src/machine/machine.c src/machine/device.c src/devices/htif.c src/devices/console.c
@@ -74,7 +75,8 @@ build fuzz_control tests/fuzz/fuzz_control.c "${board[@]}" src/machine/virt.c sr
   src/devices/virtio_console.c src/devices/virtio_rng.c src/devices/virtio_blk.c \
   src/devices/virtio_net.c src/devices/netdev.c src/devices/netdev_user.c \
   src/devices/netdev_switch.c src/network/egress.c src/lib/shmring.c "${storage[@]}" \
-  src/storage/ratelimit.c src/vmm/cpuctl.c src/vmm/sandbox.c -lslirp -lz -ljansson -lseccomp
+  src/storage/ratelimit.c src/vmm/cpuctl.c src/vmm/sandbox.c src/vmm/vcpu.c -lslirp -lz -ljansson \
+  -lseccomp
 for img in qcow2 vhd vmdk; do
   build fuzz_$img tests/fuzz/fuzz_$img.c "${storage[@]}" -Itests/fuzz -lz -lpthread
 done
