@@ -490,8 +490,8 @@ static int restore(struct machine *m, struct vmstate_file *state, const struct o
     }
     vmstate_quiesce(m, false);
     if (m->agent) {
-        /* a new generation: the guest reseeds its random numbers, reads the
-         * time from its RTC, takes its NICs' addresses and renews its leases */
+        /* a new generation: the guest reseeds its random numbers, sets its
+         * clock, takes its NICs' addresses and renews its leases */
         uint8_t id[16];
         if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id)) memset(id, 0, sizeof(id));
         char msg[1024];
@@ -501,6 +501,10 @@ static int restore(struct machine *m, struct vmstate_file *state, const struct o
         if (n >= (int)sizeof(msg) - 200) n = 0; /* a command line too long to send */
         n += snprintf(msg + n, sizeof(msg) - (size_t)n, "restored genid=");
         for (int k = 0; k < 16; k++) n += snprintf(msg + n, sizeof(msg) - (size_t)n, "%02x", id[k]);
+        /* the real time now (the guest's kernel may have no /dev/rtc to read) */
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        n += snprintf(msg + n, sizeof(msg) - (size_t)n, " time=%lld", (long long)now.tv_sec);
         for (int k = 0; k < o->nnics; k++) {
             const uint8_t *a = o->nics[k].mac;
             n += snprintf(msg + n, sizeof(msg) - (size_t)n, " eth%d=%02x:%02x:%02x:%02x:%02x:%02x",

@@ -190,6 +190,9 @@ static const struct rule rules[] = {
     {"getdents64", MAIN | CONTROL_T, PLAIN, "the VMM's thread list (pre-opened /proc/self/task)"},
     {"getrusage", ALL, PLAIN, "CPU accounting"},
 
+    /* saving the VM's state (vmstate.c) into the file sent with the request */
+    {"mincore", CONTROL_T, PLAIN, "a save skips RAM pages never touched"},
+
     /* the signal thread */
     {"rt_sigtimedwait", MAIN | SIGS, PLAIN, "sigwait"},
 };

@@ -21,7 +21,7 @@ from conftest import BUILD, boot_cmd, run
 # A long checksum over the disk: each round writes numbers, syncs, reads
 # them back and chains their md5; a ping runs all along.
 CHECKSUM = ("ping -i 0.3 10.0.2.2 >/tmp/ping.log 2>&1 & "
-            "s=0; i=0; while [ $i -lt 120 ]; do "
+            "s=0; i=0; while [ $i -lt 480 ]; do "
             "seq $((i*700)) $((i*700+1500)) | dd of=/dev/vda bs=4k seek=$((i*4)) conv=fsync 2>/dev/null; "
             "s=$( { echo $s; dd if=/dev/vda bs=4k skip=$((i*4)) count=4 2>/dev/null; } | md5sum | cut -c1-32); "
             "i=$((i+1)); done; echo SUM=$s; kill $!; "
@@ -144,7 +144,7 @@ def test_checksum_survives_saves_and_restores(vmm, guest, tmp_path):
     rng = random.Random(os.getpid())
     restores = 0
     for cycle in range(4):
-        time.sleep(rng.uniform(1.0, 8.0))
+        time.sleep(rng.uniform(0.5, 3.0))
         if re.search(r"SUM=[0-9a-f]{32}", text(log_b)):
             break
         reply = save(sock, state, "stop")
@@ -189,6 +189,7 @@ def test_clones_differ_and_keep_time(vmm, guest, tmp_path):
     saved_uptime = float(guest_lines(log, "U")[-1])
     time.sleep(8)  # the guest's time should not see this, its wall clock should
 
+    restored_at = time.time()
     clones = []
     for k in (1, 2):
         clog = tmp_path / f"c{k}.log"
@@ -211,7 +212,9 @@ def test_clones_differ_and_keep_time(vmm, guest, tmp_path):
         rand, mac, host, up, date = wait_for(after, 60, "a report after the restore")
         seen.append((rand, mac, host))
         assert float(up) < saved_uptime + 6, (up, saved_uptime)  # uptime went on from the save
-        assert abs(int(date) - time.time()) < 5, (date, time.time())  # the real time
+        # the real time (a report printed after the restore), not the saved
+        # time 8 s before it
+        assert restored_at - 2 <= int(date) <= time.time() + 1, (date, restored_at, time.time())
         control(csock, {"op": "stop"})
         proc.wait(timeout=60)
     assert seen[0][0] != seen[1][0], seen  # random numbers
@@ -221,14 +224,15 @@ def test_clones_differ_and_keep_time(vmm, guest, tmp_path):
 
 def test_kill_during_save_keeps_the_previous_state(vmm, guest, tmp_path):
     log, sock, state = tmp_path / "k.log", tmp_path / "k.sock", tmp_path / "k.state"
-    fill = ("dd if=/dev/urandom of=/tmp/fill bs=1M count=300 2>/dev/null; echo FILLED; "
+    fill = ("dd if=/dev/urandom of=/tmp/fill bs=1M count=200 2>/dev/null; echo FILLED; "
             "i=0; while :; do i=$((i+1)); echo N=$i; sleep 1; done")
     args = boot_cmd(vmm, guest, run=fill, mem=512,
                     extra=["--console", "none", "--console-log", str(log)])
     p = start(args, sock)
-    wait_for(lambda: "FILLED" in text(log), 600, "300 MiB of data in the guest")
+    # (a line of its own: the kernel's command line has the word too)
+    wait_for(lambda: re.search(r"^FILLED", text(log), re.M), 600, "200 MiB of data in the guest")
     reply = save(sock, state, "continue")
-    assert reply["ok"] and reply["ram_bytes"] > 300 << 20, reply
+    assert reply["ok"] and reply["ram_bytes"] > 200 << 20, reply
     good = state.read_bytes()[:4096]
     # a second save, killed while it writes
     t, tmp = send_save(sock, state)
@@ -254,7 +258,7 @@ def test_damaged_states_and_other_machines_refused(vmm, guest, tmp_path):
     args = boot_cmd(vmm, guest, run="while :; do sleep 1; done",
                     extra=[*disk, "--console", "none", "--console-log", str(log)])
     p = start(args, sock)
-    wait_for(lambda: "booted" in text(log) or "run" in text(log), 300, "boot")
+    wait_for(lambda: "kumo guest: booted" in text(log), 300, "boot")
     reply = save(sock, state, "stop")
     assert reply["ok"], reply
     p.wait(timeout=60)
