@@ -200,6 +200,20 @@ def test_clones_differ_and_keep_time(vmm, guest, tmp_path):
                  "--net", f"user,mac=52:54:00:00:00:0{k}", "--console", "none",
                  "--console-log", str(clog)]
         clones.append((start(cargs, csock), clog, csock))
+    try:
+        seen = clone_reports(clones, saved_uptime, restored_at)
+    finally:
+        for proc, _, _ in clones:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+    assert seen[0][0] != seen[1][0], seen  # random numbers
+    assert seen[0][1] == "52:54:00:00:00:01" and seen[1][1] == "52:54:00:00:00:02", seen
+    assert seen[0][2] == "clone1" and seen[1][2] == "clone2", seen
+
+
+def clone_reports(clones, saved_uptime, restored_at):
+    """(random, MAC, host name) each clone reports after its restore."""
     seen = []
     for proc, clog, csock in clones:
         wait_for(lambda: "kumo guest: restored" in text(clog), 120, "the restore handler")
@@ -217,9 +231,7 @@ def test_clones_differ_and_keep_time(vmm, guest, tmp_path):
         assert restored_at - 2 <= int(date) <= time.time() + 1, (date, restored_at, time.time())
         control(csock, {"op": "stop"})
         proc.wait(timeout=60)
-    assert seen[0][0] != seen[1][0], seen  # random numbers
-    assert seen[0][1] == "52:54:00:00:00:01" and seen[1][1] == "52:54:00:00:00:02", seen
-    assert seen[0][2] == "clone1" and seen[1][2] == "clone2", seen
+    return seen
 
 
 def test_kill_during_save_keeps_the_previous_state(vmm, guest, tmp_path):
