@@ -651,7 +651,7 @@ int main(int argc, char **argv)
             }
             vmstate_close(state);
             state = NULL;
-        } else if (!o.boot.kernel && !o.boot.bios) {
+        } else if (o.restore && !o.boot.kernel && !o.boot.bios && !o.boot.elf) {
             log_error("the restored guest rebooted, and kumo-vmm has no --kernel or --bios to "
                       "boot it with (give the boot options with --restore)");
             status = EXIT_SETUP;
