@@ -31,7 +31,8 @@ ROOTFS_UUID=6b756d6f-6775-6573-7400-726f6f746673
 HOSTCC=${HOSTCC:-cc}
 
 # --- preflight and inputs ----------------------------------------------------
-need_sources build-userland.sh lib.sh busybox.config dropbear.options.h init udhcpc.script
+need_sources build-userland.sh lib.sh busybox.config dropbear.options.h init udhcpc.script \
+	kumo-reseed.c
 need_tools "${CROSS}gcc" "${CROSS}readelf" "$HOSTCC" make tar xz gzip mke2fs debugfs \
 	e2fsck dpkg-source dpkg-query apt-get apt-cache flock sha256sum
 [ -f /usr/riscv64-linux-gnu/lib/libc.a ] ||
@@ -88,6 +89,7 @@ add_file lib.sh
 add_file busybox.config
 add_file dropbear.options.h
 add_file init
+add_file kumo-reseed.c
 add_file udhcpc.script
 add_input "deb-src busybox $BUSYBOX_SRC_VERSION"
 add_input "deb-src dropbear $DROPBEAR_SRC_VERSION"
@@ -195,6 +197,9 @@ chmod 0700 "$ROOT/root"
 install -m 0755 "$GUEST_DIR/init" "$ROOT/init"
 ln -sfn ../init "$ROOT/sbin/init"
 install -m 0755 "$GUEST_DIR/udhcpc.script" "$ROOT/usr/share/udhcpc/default.script"
+# the restored guest's entropy (init's restore handler, docs/vmstate.md)
+"${CROSS}gcc" -static -Os -s -o "$ROOT/sbin/kumo-reseed" "$GUEST_DIR/kumo-reseed.c" ||
+	die "cannot build kumo-reseed"
 install -m 0755 "$DBSRC/dropbearmulti" "$ROOT/usr/sbin/dropbearmulti"
 ln -sfn dropbearmulti "$ROOT/usr/sbin/dropbear"
 for p in dropbearkey dbclient scp; do ln -sfn ../sbin/dropbearmulti "$ROOT/usr/bin/$p"; done

@@ -8,7 +8,7 @@ packages=(
   # build
   gcc libc6-dev meson ninja-build pkg-config libfdt-dev zlib1g-dev libslirp-dev libjansson-dev
   libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libgnutls28-dev nettle-dev libwslay-dev
-  libisofs-dev libcrypt-dev libseccomp-dev
+  libisofs-dev libcrypt-dev libseccomp-dev libxxhash-dev
   # kumo vm ssh runs the system ssh (and --generate-ssh-keys ssh-keygen)
   openssh-client
   # bare-metal RISC-V programs (demo, ISA tests)

@@ -97,7 +97,14 @@ void vm_view(struct cli *c, const json_t *vm)
                        member_bool(cr, "heldToBaseline") ? "; out of credits: held to the baseline"
                                                          : ""));
     kv_add(t, "Image", member_text(vm, "image"));
-    kv_add(t, "Power state", member_text(vm, "powerState"));
+    const json_t *hib = json_object_get(vm, "hibernation");
+    if (json_is_object(hib))
+        kv_add(t, "Power state",
+               fmt_str("%s, hibernated (%s of saved state since %s; 'kumo vm start' resumes it)",
+                       member_text(vm, "powerState"), fmt_mib(member_int(hib, "stateBytes") >> 20),
+                       member_text(hib, "savedAt")));
+    else
+        kv_add(t, "Power state", member_text(vm, "powerState"));
     kv_add(t, "Provisioning", fmt_state(vm));
     const json_t *osp = json_object_get(vm, "osProfile");
     if (json_is_object(osp)) {
@@ -404,6 +411,10 @@ static int vm_stop(struct cli *c, struct args *a)
 
 static int vm_deallocate(struct cli *c, struct args *a)
 {
+    if (arg_has(a, "hibernate") && arg_has(a, "skip-shutdown"))
+        return usage_error(c, "give --hibernate (save the VM's state, no shutdown) or "
+                              "--skip-shutdown (power off at once), not both");
+    if (arg_has(a, "hibernate")) return vm_action(c, a, "deallocate?hibernate=true", NULL);
     return vm_action(
         c, a, arg_has(a, "skip-shutdown") ? "deallocate?skipShutdown=true" : "deallocate", NULL);
 }
@@ -1171,6 +1182,16 @@ static const struct opt stop_opts[] = {
      "power off at once, without asking the guest to shut down first", "query.skipShutdown"},
     {0},
 };
+static const struct opt deallocate_opts[] = {
+    OPT_G("VM"),
+    OPT_N("VM"),
+    {"skip-shutdown", 0, OPT_FLAG, NULL,
+     "power off at once, without asking the guest to shut down first", "query.skipShutdown"},
+    {"hibernate", 0, OPT_FLAG, NULL,
+     "save the VM's memory and state first: 'kumo vm start' resumes it where it was",
+     "query.hibernate"},
+    {0},
+};
 
 static const struct opt resize_opts[] = {
     OPT_G("VM"),
@@ -1357,9 +1378,12 @@ static const struct cmd deallocate_c = {
     .summary = "Power a VM off and release its host: billing stops",
     .help = "Power a VM off (if it runs; the guest is asked to shut down first, as by 'kumo vm "
             "stop') and release its vCPUs and memory on the host: it is no longer billed (its "
-            "disks and public IP still are).",
-    .usage = GN " [--skip-shutdown]",
-    .opts = stop_opts,
+            "disks and public IP still are). With --hibernate a Running VM is not shut down: "
+            "its whole state (memory, processes, devices) is saved first, and 'kumo vm start' "
+            "resumes it where it was, its processes and uptime going on; the saved state is "
+            "billed as storage meanwhile.",
+    .usage = GN " [--skip-shutdown | --hibernate]",
+    .opts = deallocate_opts,
     .run = vm_deallocate,
     .positionals = 1,
     .waits = true};

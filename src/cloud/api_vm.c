@@ -80,6 +80,21 @@ static json_t *vm_nics_json(struct kumod *k, int64_t vm)
     return arr;
 }
 
+/* {"savedAt", "stateBytes"} of a hibernated VM, else null. */
+static json_t *hibernation_json(struct kumod *k, int64_t id)
+{
+    sqlite3_stmt *st = db_stmt(k->db,
+                               "SELECT hibernated_ms, coalesce(state_bytes, 0) FROM vms"
+                               " WHERE id = ? AND hibernated_ms IS NOT NULL",
+                               "i", id);
+    json_t *h = json_null();
+    if (st && sqlite3_step(st) == SQLITE_ROW)
+        h = json_pack("{s:o,s:I}", "savedAt", api_time(sqlite3_column_int64(st, 0)),
+                      "stateBytes", (json_int_t)sqlite3_column_int64(st, 1));
+    sqlite3_finalize(st);
+    return h;
+}
+
 /* osProfile from columns col.. (admin_username, ssh_keys, has a password)
  * and the VM's name: null when the VM has no admin account. */
 static json_t *os_profile_json(sqlite3_stmt *st, int col)
@@ -200,6 +215,7 @@ json_t *api_vm_json(struct kumod *k, int64_t id)
                 out, "vmId", json_string(netplane_vm_guid(id, sqlite3_column_int64(st, 16), guid)));
         if (out) json_object_set_new(out, "osProfile", os_profile_json(st, 26));
         if (out) json_object_set_new(out, "osProvisioning", os_provisioning_json(st, 29));
+        if (out) json_object_set_new(out, "hibernation", hibernation_json(k, id));
         if (out && !db_col_null(st, 23))
             json_object_set_new(out, "scaleSet",
                                 json_pack("{s:s,s:I}", "name", db_col_text(st, 23), "modelVersion",
@@ -400,10 +416,18 @@ static void vm_deallocate(struct api_ctx *c)
 {
     int wait = api_wait_arg(c);
     int skip = wait < 0 ? -1 : skip_shutdown_arg(c);
-    int64_t g = skip < 0 ? -1 : api_group(c, c->p[0]);
+    int hibernate = 0;
+    const char *q = http_query(c->rq, "hibernate");
+    if (q && !strcmp(q, "true"))
+        hibernate = 1;
+    else if (q && strcmp(q, "false"))
+        hibernate = kerr_set(&c->err, 400, "InvalidQuery", "query.hibernate",
+                             "query.hibernate: '%.20s' is not true or false", q);
+    int64_t g = skip < 0 || hibernate < 0 ? -1 : api_group(c, c->p[0]);
     if (g < 0) return;
     bool begun;
-    int64_t id = prov_vm_deallocate(c->k, g, c->p[1], skip, &begun, &c->err);
+    int64_t id = hibernate ? prov_vm_hibernate(c->k, g, c->p[1], &begun, &c->err)
+                           : prov_vm_deallocate(c->k, g, c->p[1], skip, &begun, &c->err);
     op_reply(c, id, begun, wait);
 }
 

@@ -150,6 +150,26 @@ int billing_pip_sync(struct db *db, int64_t pip_id, bool exists, int64_t at_ms)
     return usage_sync(db, "publicIPAddress", pip_id, &m, at_ms);
 }
 
+int billing_state_sync(struct db *db, int64_t vm_id, uint64_t bytes, int64_t at_ms)
+{
+    if (!bytes) return usage_sync(db, "vmState", vm_id, NULL, at_ms);
+    char group[80] = "", name[80] = "";
+    db_text(db, group, sizeof(group),
+            "SELECT g.name FROM vms v JOIN groups g ON g.id = v.group_id WHERE v.id = ?", "i",
+            vm_id);
+    if (!db_text(db, name, sizeof(name), "SELECT name FROM vms WHERE id = ?", "i", vm_id))
+        return -1;
+    struct meter m = {.group = group,
+                      .resource_type = "vmState",
+                      .resource_name = name,
+                      .resource_id = vm_id,
+                      .meter = "VM state (hibernation)",
+                      .unit = "GiB-month",
+                      .price = catalog_disk_price(DISK_TIER_STANDARD_SSD)};
+    m.qty_per_hour = (double)bytes / (1024.0 * 1024 * 1024) / CATALOG_HOURS_PER_MONTH;
+    return usage_sync(db, "vmState", vm_id, &m, at_ms);
+}
+
 int64_t billing_first_ms(struct db *db, int64_t now_ms)
 {
     return db_int(db, NULL, now_ms, "SELECT min(start_ms) FROM usage", "");

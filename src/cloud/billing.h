@@ -48,6 +48,9 @@ int billing_vm_sync(struct db *db, int64_t vm_id, bool billed, int64_t at_ms);
 /* Sync a disk's record (exists = the disk row exists). */
 int billing_disk_sync(struct db *db, int64_t disk_id, bool exists, int64_t at_ms);
 int billing_pip_sync(struct db *db, int64_t pip_id, bool exists, int64_t at_ms);
+/* A hibernated VM's saved state: `bytes` on disk, billed per GiB-month at
+ * the Standard SSD rate (0: none, the record ends). */
+int billing_state_sync(struct db *db, int64_t vm_id, uint64_t bytes, int64_t at_ms);
 
 /* GET /v1/cost and /v1/usage bodies. group may be NULL (all). */
 json_t *billing_cost_report(struct db *db, int64_t from, int64_t to, const char *group_by,

@@ -107,6 +107,24 @@ static int64_t vm_lookup(struct kumod *k, int64_t g, const char *name, struct vm
     return id;
 }
 
+/* Is the VM deallocated with its state saved (hibernated)? */
+static bool hibernated(struct kumod *k, int64_t id)
+{
+    return db_int(k->db, NULL, 0, "SELECT hibernated_ms IS NOT NULL FROM vms WHERE id = ?", "i",
+                  id) != 0;
+}
+
+/* A hibernated VM's devices and size are those its saved state has. */
+static int not_hibernated(struct kumod *k, const struct vm_row *v, const char *what,
+                          struct kerr *e)
+{
+    if (!hibernated(k, v->id)) return 0;
+    return kerr_conflict(e, "InvalidState",
+                         "virtual machine '%s' is hibernated: its saved state has its size, "
+                         "disks and NICs; start it before %s",
+                         v->name, what);
+}
+
 static int busy(const struct vm_row *v, struct kerr *e)
 {
     if (!v->op[0]) return 0;
@@ -167,8 +185,27 @@ int64_t prov_vm_start(struct kumod *k, int64_t g, const char *name, bool *begun,
     if (is(v.power, PS_DEALLOCATED)) { /* placed again */
         char size[80] = "", cores[64] = "";
         db_text(k->db, size, sizeof(size), "SELECT name FROM sizes WHERE id = ?", "i", v.size_id);
-        host = placement_choose_vm(k->db, size, v.vcpus, v.mem_mib, v.id, v.dedicated, cores,
-                                   sizeof(cores), e);
+        /* a hibernated VM resumes on the host that holds its saved state */
+        int64_t state_host = db_int(k->db, NULL, 0,
+                                    "SELECT coalesce(state_host_id, 0) FROM vms WHERE id = ?"
+                                    " AND hibernated_ms IS NOT NULL",
+                                    "i", v.id);
+        struct placement_req r = {.size_name = size,
+                                  .vcpus = v.vcpus,
+                                  .mib = v.mem_mib,
+                                  .exclude_vm = v.id,
+                                  .dedicated = v.dedicated,
+                                  .only_host = state_host};
+        host = placement_choose_req(k->db, &r, cores, sizeof(cores), e);
+        if (host < 0 && state_host > 0) {
+            char why[400];
+            snprintf(why, sizeof(why), "%.399s", e->message);
+            kerr_conflict(e, "HibernatedStateElsewhere",
+                          "virtual machine '%s' is hibernated on host %" PRId64
+                          ", which holds its saved state and cannot take it now (%s): free "
+                          "room there (stop or deallocate other VMs on it) and start it again",
+                          v.name, state_host, why);
+        }
         if (host < 0 || db_exec(k->db, "UPDATE vms SET host_cpus = nullif(?, '') WHERE id = ?",
                                 "ti", cores, v.id) < 0) {
             if (host >= 0) prov_db_error(&t, NULL);
@@ -222,6 +259,25 @@ int64_t prov_vm_deallocate(struct kumod *k, int64_t g, const char *name, bool sk
     return v.id;
 }
 
+int64_t prov_vm_hibernate(struct kumod *k, int64_t g, const char *name, bool *begun,
+                          struct kerr *e)
+{
+    struct vm_row v;
+    *begun = false;
+    if (vm_lookup(k, g, name, &v, e) < 0 || busy(&v, e) < 0) return -1;
+    if (is(v.power, PS_DEALLOCATED) && hibernated(k, v.id)) return v.id;
+    if (!is(v.power, PS_RUNNING))
+        return kerr_conflict(e, "InvalidState",
+                             "virtual machine '%s' is %s: only a Running VM can be hibernated "
+                             "(its memory is what hibernation keeps)",
+                             v.name, v.power);
+    if (begin_op_tx(k, &v, "deallocate-hibernate", PS_DEALLOCATING, PV_UPDATING,
+                    "hibernate requested", e) < 0)
+        return -1;
+    *begun = true;
+    return v.id;
+}
+
 int64_t prov_vm_restart(struct kumod *k, int64_t g, const char *name, struct kerr *e)
 {
     struct vm_row v;
@@ -245,6 +301,7 @@ int64_t prov_vm_resize(struct kumod *k, int64_t g, const char *name, const char 
     struct prov_size s;
     if (!prov_size_lookup(k, size, &s, e)) return -1;
     if (s.id == v.size_id) return v.id;
+    if (not_hibernated(k, &v, "resizing it", e) < 0) return -1;
     int64_t ndata = db_int(db, NULL, 0,
                            "SELECT count(*) FROM disks WHERE vm_id = ? AND os_disk = 0", "i", v.id);
     if (ndata > s.max_data_disks)
@@ -424,6 +481,7 @@ static int64_t stopped_for_disks(struct kumod *k, int64_t g, const char *name, s
                              "virtual machine '%s' is %s: stop or deallocate it to change its "
                              "disks (kumo-vmm has no disk hot-plug yet)",
                              v->name, v->power);
+    if (not_hibernated(k, v, "changing its disks", e) < 0) return -1;
     return v->id;
 }
 

@@ -444,6 +444,10 @@ int64_t prov_vm_stop(struct kumod *k, int64_t group_id, const char *name, bool s
                      bool *begun, struct kerr *e);
 int64_t prov_vm_deallocate(struct kumod *k, int64_t group_id, const char *name, bool skip_shutdown,
                            bool *begun, struct kerr *e);
+/* Hibernate a Running VM: its state (memory included) is saved, then it is
+ * deallocated; start resumes it where it was (docs/vmstate.md). */
+int64_t prov_vm_hibernate(struct kumod *k, int64_t group_id, const char *name, bool *begun,
+                          struct kerr *e);
 int64_t prov_vm_restart(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
 /* A new size: it must fit the host when the VM is allocated; a Running VM
  * is restarted (only when restart; else 409); *begun when it is. */

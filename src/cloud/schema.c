@@ -486,6 +486,14 @@ const char *const db_migrations[] = {
     /* 9: host caching per disk (attachment): None, ReadOnly, ReadWrite;
      * NULL: the default of its role and tier (disk_tier_default_cache) */
     "ALTER TABLE disks ADD COLUMN caching TEXT;",
+    /* 10: hibernation (docs/vmstate.md): a deallocated VM whose state
+     * (memory, devices) kumo-vmm saved to DATA/vms/ID/hibernation.state;
+     * hibernated_ms when, state_bytes the file's size on disk (billed),
+     * state_host_id the host whose data directory holds it (where the VM
+     * resumes, in cluster mode). */
+    "ALTER TABLE vms ADD COLUMN hibernated_ms INTEGER;"
+    "ALTER TABLE vms ADD COLUMN state_bytes INTEGER;"
+    "ALTER TABLE vms ADD COLUMN state_host_id INTEGER;",
 };
 
 const int db_migration_count = (int)(sizeof(db_migrations) / sizeof(db_migrations[0]));

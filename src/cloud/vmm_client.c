@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +25,32 @@ static int64_t mono_ms(void)
 }
 
 json_t *vmm_request(const char *path, json_t *req, int timeout_ms, char *err, size_t errlen)
+{
+    return vmm_request_fd(path, req, -1, timeout_ms, err, errlen);
+}
+
+/* send() of buf, with fd attached when fd >= 0 */
+static ssize_t send_with_fd(int sock, const char *buf, size_t len, int fd)
+{
+    if (fd < 0) return send(sock, buf, len, MSG_NOSIGNAL);
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } cm;
+    memset(&cm, 0, sizeof(cm));
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+                         .msg_controllen = sizeof(cm.buf)};
+    struct cmsghdr *h = CMSG_FIRSTHDR(&msg);
+    h->cmsg_level = SOL_SOCKET;
+    h->cmsg_type = SCM_RIGHTS;
+    h->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(h), &fd, sizeof(int));
+    return sendmsg(sock, &msg, MSG_NOSIGNAL);
+}
+
+json_t *vmm_request_fd(const char *path, json_t *req, int pass_fd, int timeout_ms, char *err,
+                       size_t errlen)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof(a.sun_path)) {
@@ -65,8 +92,9 @@ json_t *vmm_request(const char *path, json_t *req, int timeout_ms, char *err, si
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) continue;
         if (sent < len) {
-            ssize_t n = send(fd, out + sent, len - sent, MSG_NOSIGNAL);
+            ssize_t n = send_with_fd(fd, out + sent, len - sent, pass_fd);
             if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+            if (n > 0) pass_fd = -1; /* it went with the first bytes */
             if (n < 0) {
                 snprintf(err, errlen, "%.512s: %s", path, strerror(errno));
                 goto done;

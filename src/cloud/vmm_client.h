@@ -21,5 +21,9 @@
  * overall. Returns the reply object when "ok" is true; NULL with a message
  * in err otherwise (connection failure, timeout, {"ok":false}). */
 json_t *vmm_request(const char *path, json_t *req, int timeout_ms, char *err, size_t errlen);
+/* The same with a descriptor sent along (SCM_RIGHTS; -1: none): a file the
+ * sandboxed kumo-vmm writes but could not open (a save's). */
+json_t *vmm_request_fd(const char *path, json_t *req, int pass_fd, int timeout_ms, char *err,
+                       size_t errlen);
 
 #endif

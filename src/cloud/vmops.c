@@ -38,6 +38,8 @@
 #define FIRMWARE_BIOS    "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
 #define FIRMWARE_UBOOT   "/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin"
 #define START_TIMEOUT_MS 15000
+#define STATE_FILE       "hibernation.state" /* a hibernated VM's saved state */
+#define SAVE_TIMEOUT_MS  600000              /* a save writes all of a VM's memory */
 
 static void add(json_t *argv, const char *s)
 {
@@ -241,6 +243,12 @@ static json_t *build_argv(struct kumod *k, int64_t vm, char *err, size_t errlen)
     }
     json_array_extend(argv, net);
     json_decref(net);
+    if (db_int(db, NULL, 0, "SELECT hibernated_ms IS NOT NULL FROM vms WHERE id = ?", "i", vm)) {
+        /* resume the hibernated VM where it was (docs/vmstate.md) */
+        char state[PATH_MAX];
+        add(argv, "--restore");
+        add(argv, path_vm_file(k, state, vm, STATE_FILE));
+    }
     /* its sandbox: a uid of its own (vmm/sandbox.h; docs/security.md) */
     unsigned uid, gid;
     if (kumod_vmm_ids(k, vm, &uid, &gid)) {
@@ -544,6 +552,7 @@ static void delete_vm(struct kumod *k, int64_t vm, const char *op)
     int rc = db_begin(db);
     if (rc == 0) rc = vm_set_state(db, vm, NULL, PV_DELETING, "deleted", now);
     if (rc == 0) rc = billing_vm_sync(db, vm, false, now);
+    if (rc == 0) rc = billing_state_sync(db, vm, 0, now);
     sqlite3_stmt *st = rc == 0 ? db_stmt(db,
                                          "SELECT id, coalesce(owner_vm, 0) = ?1"
                                          " FROM disks WHERE vm_id = ?1",
@@ -687,6 +696,139 @@ static void running(struct kumod *k, int64_t vm)
               true);
 }
 
+/* fsync the directory holding path (a rename in it made durable). */
+static void fsync_parent(const char *path)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) return;
+    *slash = 0;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;
+    fsync(fd);
+    close(fd);
+}
+
+/* Remove what a save killed while it wrote left behind (PATH.tmp-PID). */
+static void remove_partial_states(struct kumod *k, int64_t vm)
+{
+    char dir[PATH_MAX];
+    path_vm_dir(k, dir, vm);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (!strncmp(e->d_name, STATE_FILE ".tmp-", strlen(STATE_FILE ".tmp-"))) {
+            char p[PATH_MAX + 256];
+            snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+    if (d) closedir(d);
+}
+
+/* Hibernate: kumo-vmm saves the VM's state to STATE_FILE and exits
+ * (control "save" with "then":"stop"). Without the lock. 0 with the file's
+ * size on disk, or -1 + err (the VM runs on if kumo-vmm does). A VM whose
+ * kumo-vmm already exited after saving (kumod restarted meanwhile) only
+ * needs its file found. */
+static int hibernate_vm(struct kumod *k, int64_t vm, uint64_t *bytes, char *err, size_t errlen)
+{
+    char path[PATH_MAX], sock[PATH_MAX];
+    path_vm_file(k, path, vm, STATE_FILE);
+    kumod_lock(k);
+    bool running = supervisor_running(k->sup, vm, NULL);
+    kumod_unlock(k);
+    if (running) {
+        if (!k->vmm_has_control) {
+            snprintf(err, errlen, "kumo-vmm has no control socket: hibernation needs one");
+            return -1;
+        }
+        remove_partial_states(k, vm);
+        unlink(path);
+        /* the sandboxed kumo-vmm opens no files: it writes and syncs the
+         * one made here, which is renamed in place once complete */
+        char tmp[PATH_MAX + 32];
+        snprintf(tmp, sizeof(tmp), "%s.tmp-%d", path, (int)getpid());
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            snprintf(err, errlen, "cannot create %.600s: %s", tmp, strerror(errno));
+            return -1;
+        }
+        json_t *req = json_pack("{s:s,s:s,s:s}", "op", "save", "path", path, "then", "stop");
+        char e[512];
+        json_t *r = vmm_request_fd(path_vm_file(k, sock, vm, "control.sock"), req, fd,
+                                   SAVE_TIMEOUT_MS, e, sizeof(e));
+        json_decref(req);
+        close(fd);
+        if (!r || rename(tmp, path) < 0) {
+            if (r) snprintf(e, sizeof(e), "cannot rename %.400s: %s", tmp, strerror(errno));
+            unlink(tmp);
+            json_decref(r);
+            snprintf(err, errlen, "kumo-vmm could not save the VM's state: %s", e);
+            return -1;
+        }
+        json_decref(r);
+        fsync_parent(path);
+        kumod_lock(k);
+        if (!supervisor_wait_exit(k->sup, vm, k->cfg.stop_timeout * 1000, NULL)) {
+            supervisor_kill(k->sup, vm, SIGKILL);
+            supervisor_wait_exit(k->sup, vm, 5000, NULL);
+        }
+        if (db_begin(k->db) == 0) {
+            clear_pid(k, vm);
+            db_commit_lazy(k->db);
+        }
+        kumod_unlock(k);
+    }
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        snprintf(err, errlen, "kumo-vmm ended before the VM's state was saved: the VM is off");
+        return -1;
+    }
+    remove_partial_states(k, vm);
+    *bytes = (uint64_t)st.st_blocks * 512;
+    return 0;
+}
+
+/* After a start: a hibernated VM was resumed (its state is spent: the
+ * guest and its disks moved on), or its state could not be restored (kept
+ * aside for inspection; the next start boots the VM afresh). Without the
+ * lock. */
+static void end_hibernation(struct kumod *k, int64_t vm, bool resumed)
+{
+    kumod_lock(k);
+    bool was = db_int(k->db, NULL, 0, "SELECT hibernated_ms IS NOT NULL FROM vms WHERE id = ?",
+                      "i", vm) != 0;
+    if (was) {
+        int64_t now = time_now_ms();
+        int rc = db_begin(k->db);
+        if (rc == 0)
+            rc = db_exec(k->db,
+                         "UPDATE vms SET hibernated_ms = NULL, state_bytes = NULL,"
+                         " state_host_id = NULL WHERE id = ?",
+                         "i", vm);
+        if (rc == 0) rc = billing_state_sync(k->db, vm, 0, now);
+        if (rc == 0)
+            rc = vm_note(k->db, vm,
+                         resumed ? "resumed from hibernation"
+                                 : "its hibernated state could not be restored: kept as "
+                                   STATE_FILE ".failed; the next start boots it afresh",
+                         now);
+        if (rc == 0) rc = db_commit(k->db);
+        if (rc < 0) db_rollback(k->db);
+    }
+    kumod_unlock(k);
+    if (!was) return;
+    char path[PATH_MAX], failed[PATH_MAX + 16];
+    path_vm_file(k, path, vm, STATE_FILE);
+    if (resumed) {
+        unlink(path);
+    } else {
+        snprintf(failed, sizeof(failed), "%s.failed", path);
+        rename(path, failed);
+    }
+}
+
 void vmops_run(struct kumod *k, int64_t vm)
 {
     assert(!kumod_lock_held(k));
@@ -705,9 +847,11 @@ void vmops_run(struct kumod *k, int64_t vm)
     if (!strcmp(op, "create") || !strcmp(op, "start")) {
         if (host > 0) refresh_shared_affinity(k, host); /* off its cores first */
         if (start_vm(k, vm, !strcmp(op, "create"), err, sizeof(err)) < 0) {
+            end_hibernation(k, vm, false);
             fail_op(k, vm, PS_STOPPED, !strcmp(op, "create") ? "CreateFailed" : "StartFailed", err);
             return;
         }
+        end_hibernation(k, vm, true);
         kumod_lock(k);
         running(k, vm);
         kumod_unlock(k);
@@ -728,6 +872,33 @@ void vmops_run(struct kumod *k, int64_t vm)
                          "UPDATE vms SET host_id = NULL, host_cpus = NULL, op = NULL WHERE id = ?",
                          "i", vm);
         if (rc == 0) rc = vm_set_state(db, vm, PS_DEALLOCATED, PV_SUCCEEDED, "deallocated", now);
+        if (rc == 0) rc = db_commit(db);
+        if (rc < 0) db_rollback(db);
+        kumod_changed(k);
+        kumod_unlock(k);
+    } else if (!strcmp(op, "deallocate-hibernate")) {
+        uint64_t bytes = 0;
+        if (hibernate_vm(k, vm, &bytes, err, sizeof(err)) < 0) {
+            kumod_lock(k);
+            bool alive = supervisor_running(k->sup, vm, NULL);
+            kumod_unlock(k);
+            fail_op(k, vm, alive ? PS_RUNNING : PS_STOPPED, "HibernateFailed", err);
+            return;
+        }
+        struct db *db = k->db;
+        if (host > 0) release_cores(k, vm, host);
+        kumod_lock(k);
+        int64_t now = time_now_ms();
+        int rc = db_begin(db);
+        if (rc == 0)
+            rc = db_exec(db,
+                         "UPDATE vms SET host_id = NULL, host_cpus = NULL, op = NULL,"
+                         " hibernated_ms = ?, state_bytes = ?, state_host_id = ? WHERE id = ?",
+                         "iiii", now, (int64_t)bytes, k->host_id, vm);
+        if (rc == 0) rc = billing_state_sync(db, vm, bytes, now);
+        if (rc == 0)
+            rc = vm_set_state(db, vm, PS_DEALLOCATED, PV_SUCCEEDED,
+                              "hibernated: its state is saved, start resumes it", now);
         if (rc == 0) rc = db_commit(db);
         if (rc < 0) db_rollback(db);
         kumod_changed(k);

@@ -399,6 +399,16 @@ void hart_remote_sfence(struct hart *self, struct hart *target, uint64_t va, uin
         remote_request(self, target, EV_SFENCE);
 }
 
+void hart_serve_requests(struct hart *h)
+{
+    unsigned req = atomic_load(&h->fence_req);
+    unsigned ev = atomic_exchange(&h->events, 0);
+    hart_serve_fences(h, ev);
+    atomic_store(&h->fence_done, req);
+    /* the rest (interrupt checks) for the next poll */
+    atomic_fetch_or(&h->events, ev & ~(EV_SFENCE | EV_FENCE_I | EV_DROP_WRITES));
+}
+
 static enum hart_exit poll(struct hart *h)
 {
     unsigned req = atomic_load(&h->fence_req);
@@ -415,6 +425,7 @@ static enum hart_exit poll(struct hart *h)
     }
     h->budget = h->budget_start = budget;
     if (atomic_load_explicit(&h->m->stop, memory_order_relaxed)) return HART_EXIT_STOP;
+    if (atomic_load_explicit(&h->m->pause_req, memory_order_relaxed)) return HART_EXIT_PAUSE;
     if (h->m->pace_hook) {
         h->m->pace_hook(h, h->m->pace_arg);
         if (atomic_load_explicit(&h->m->stop, memory_order_relaxed)) return HART_EXIT_STOP;

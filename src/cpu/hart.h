@@ -21,6 +21,8 @@
 
 struct machine;
 struct block_cache;
+struct vms_in;
+struct vms_out;
 
 enum priv { PRIV_U = 0, PRIV_S = 1, PRIV_M = 3 };
 
@@ -157,7 +159,8 @@ enum hart_exit {
     HART_EXIT_NONE = 0,
     HART_EXIT_STOP,      /* machine asked all harts to stop (poweroff, reset, tohost) */
     HART_EXIT_INSN_LIMIT, /* --max-insns reached */
-    HART_EXIT_PARK        /* the hart stopped itself (SBI HSM hart_stop) */
+    HART_EXIT_PARK,       /* the hart stopped itself (SBI HSM hart_stop) */
+    HART_EXIT_PAUSE       /* the machine asked harts to pause (machine.pause_req) */
 };
 
 /* SBI HSM states */
@@ -315,6 +318,21 @@ void hart_tlb_flush(struct hart *h);
 void hart_remote_fence_i(struct hart *self, struct hart *target);
 void hart_remote_sfence(struct hart *self, struct hart *target, uint64_t va, uint64_t size,
                         uint64_t asid);
+
+/* Carry out the requests other harts posted to h (remote fences), on h's
+ * own thread while it is outside hart_run (paused), so that they do not
+ * wait for the pause to end. */
+void hart_serve_requests(struct hart *h);
+
+/* ---- the hart's state (machine/vmstate.h), while it is outside hart_run ---- */
+
+/* Append every architectural register and CSR, the timer comparators, the
+ * LR/SC reservation and the SBI HSM state (hart_state.c). */
+void hart_state_save(const struct hart *h, struct vms_out *out);
+/* Take what hart_state_save wrote, into a hart of the same id; checks every
+ * value (-1 with vms_fail's message) and drops cached translations and
+ * decoded code. */
+int hart_state_load(struct hart *h, struct vms_in *in);
 
 /* ---- for the board's firmware (built-in SBI, boot), on the hart's own thread
  * or before it runs ---- */

@@ -14,6 +14,7 @@
 #include "cpu/hart.h"
 #include "machine/device.h"
 #include "machine/machine.h"
+#include "machine/vmstate.h"
 
 #include <libfdt.h>
 #include <pthread.h>
@@ -190,6 +191,68 @@ static int plic_board_attach(struct machine *m, const struct device_slot *at, co
     return 0;
 }
 
+/* State: every register and line; the outputs are recomputed. */
+static void plic_save(void *dev, struct vms_out *o)
+{
+    struct plic *p = dev;
+    pthread_mutex_lock(&p->lock);
+    vms_put_u32(o, (uint32_t)p->nctx);
+    for (unsigned s = 1; s <= PLIC_NDEV; s++) vms_put_u8(o, (uint8_t)p->priority[s]);
+    for (unsigned w = 0; w < NWORDS; w++) {
+        vms_put_u32(o, p->level[w]);
+        vms_put_u32(o, p->pending[w]);
+        vms_put_u32(o, p->claimed[w]);
+    }
+    for (int c = 0; c < p->nctx; c++) {
+        for (unsigned w = 0; w < NWORDS; w++) vms_put_u32(o, p->enable[c][w]);
+        vms_put_u8(o, (uint8_t)p->threshold[c]);
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+static int plic_load(void *dev, struct vms_in *in)
+{
+    struct plic *p = dev;
+    uint32_t nctx = vms_get_u32(in);
+    if (in->bad) return -1;
+    if (nctx != (uint32_t)p->nctx)
+        return vms_fail(in, "%u interrupt contexts, this PLIC has %d", nctx, p->nctx);
+    struct plic t = {0};
+    for (unsigned s = 1; s <= PLIC_NDEV; s++) t.priority[s] = vms_get_u8(in);
+    for (unsigned w = 0; w < NWORDS; w++) {
+        t.level[w] = vms_get_u32(in);
+        t.pending[w] = vms_get_u32(in);
+        t.claimed[w] = vms_get_u32(in);
+    }
+    for (int c = 0; c < p->nctx; c++) {
+        for (unsigned w = 0; w < NWORDS; w++) t.enable[c][w] = vms_get_u32(in);
+        t.threshold[c] = vms_get_u8(in);
+    }
+    if (in->bad) return -1;
+    uint32_t beyond = ~0u << ((PLIC_NDEV + 1) % 32); /* bits past the last source */
+    for (unsigned s = 1; s <= PLIC_NDEV; s++)
+        if (t.priority[s] > 7) return vms_fail(in, "priority %u of source %u", t.priority[s], s);
+    if (((t.level[0] | t.pending[0] | t.claimed[0]) & 1) ||
+        ((t.level[NWORDS - 1] | t.pending[NWORDS - 1] | t.claimed[NWORDS - 1]) & beyond))
+        return vms_fail(in, "a source that does not exist");
+    for (int c = 0; c < p->nctx; c++)
+        if (t.threshold[c] > 7 || (t.enable[c][0] & 1) || (t.enable[c][NWORDS - 1] & beyond))
+            return vms_fail(in, "context %d out of range", c);
+    pthread_mutex_lock(&p->lock);
+    memcpy(p->priority, t.priority, sizeof(p->priority));
+    memcpy(p->level, t.level, sizeof(p->level));
+    memcpy(p->pending, t.pending, sizeof(p->pending));
+    memcpy(p->claimed, t.claimed, sizeof(p->claimed));
+    memcpy(p->enable, t.enable, sizeof(p->enable));
+    memcpy(p->threshold, t.threshold, sizeof(p->threshold));
+    for (int c = 0; c < p->nctx; c++) {
+        p->irq_out[c] = best_source(p, c) != 0;
+        hart_set_irq(p->m->harts[c / 2], (c & 1) ? MIP_SEIP : MIP_MEIP, p->irq_out[c]);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return 0;
+}
+
 static int plic_fdt(void *fdt, const struct machine *m, const struct device_slot *at)
 {
     DT_TRY(dt_begin_device(fdt, at, DT_COMPAT("sifive,plic-1.0.0\0riscv,plic0")));
@@ -204,4 +267,8 @@ static int plic_fdt(void *fdt, const struct machine *m, const struct device_slot
     return 0;
 }
 
-const struct device_model plic_device = {.attach = plic_board_attach, .fdt_node = plic_fdt};
+const struct device_model plic_device = {.attach = plic_board_attach,
+                                         .fdt_node = plic_fdt,
+                                         .state_kind = "sifive-plic",
+                                         .save = plic_save,
+                                         .load = plic_load};

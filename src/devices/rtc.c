@@ -11,7 +11,7 @@
 #include "machine/device.h"
 #include "lib/threadrole.h"
 #include "machine/machine.h"
-
+#include "machine/vmstate.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -30,6 +30,7 @@ struct rtc {
     uint32_t alarm_high;
     uint64_t alarm_ns;
     bool alarm_armed, irq_enabled, irq_pending;
+    bool quiet; /* quiesced (vmstate): the alarm waits */
 };
 
 static uint64_t now_ns(const struct rtc *r)
@@ -51,7 +52,7 @@ static void *alarm_thread(void *arg)
     pthread_mutex_lock(&r->lock);
     while (!r->quit) {
         thread_role(ROLE_TIMER);
-        if (!r->alarm_armed) {
+        if (!r->alarm_armed || r->quiet) {
             pthread_cond_wait(&r->cond, &r->lock);
             continue;
         }
@@ -130,6 +131,54 @@ static void rtc_write(void *opaque, uint64_t off, uint64_t val, int size)
 
 static const struct mmio_ops rtc_ops = {.read = rtc_read, .write = rtc_write};
 
+static void rtc_quiesce(void *dev, bool quiet)
+{
+    struct rtc *r = dev;
+    pthread_mutex_lock(&r->lock);
+    r->quiet = quiet;
+    pthread_cond_signal(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* State: the guest's offset from the host's real time, so that a restored
+ * guest reads the real time of its restore (plus what it set) and an alarm
+ * set before is due when it was due. */
+static void rtc_save(void *dev, struct vms_out *o)
+{
+    struct rtc *r = dev;
+    pthread_mutex_lock(&r->lock);
+    vms_put_u64(o, (uint64_t)r->offset_ns);
+    vms_put_u32(o, r->time_high_latch);
+    vms_put_u32(o, r->alarm_high);
+    vms_put_u64(o, r->alarm_ns);
+    vms_put_bool(o, r->alarm_armed);
+    vms_put_bool(o, r->irq_enabled);
+    vms_put_bool(o, r->irq_pending);
+    pthread_mutex_unlock(&r->lock);
+}
+
+static int rtc_load(void *dev, struct vms_in *in)
+{
+    struct rtc *r = dev;
+    int64_t offset = (int64_t)vms_get_u64(in);
+    uint32_t latch = vms_get_u32(in), alarm_high = vms_get_u32(in);
+    uint64_t alarm = vms_get_u64(in);
+    bool armed = vms_get_bool(in), enabled = vms_get_bool(in), pending = vms_get_bool(in);
+    if (in->bad) return -1;
+    pthread_mutex_lock(&r->lock);
+    r->offset_ns = offset;
+    r->time_high_latch = latch;
+    r->alarm_high = alarm_high;
+    r->alarm_ns = alarm;
+    r->alarm_armed = armed;
+    r->irq_enabled = enabled;
+    r->irq_pending = pending;
+    update_irq(r);
+    pthread_cond_signal(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+    return 0;
+}
+
 static void rtc_free(void *arg)
 {
     struct rtc *r = arg;
@@ -168,4 +217,9 @@ static int rtc_fdt(void *fdt, const struct machine *m, const struct device_slot 
     return dt_plain_device(fdt, at, DT_COMPAT("google,goldfish-rtc"));
 }
 
-const struct device_model rtc_device = {.attach = rtc_attach, .fdt_node = rtc_fdt};
+const struct device_model rtc_device = {.attach = rtc_attach,
+                                        .fdt_node = rtc_fdt,
+                                        .state_kind = "goldfish-rtc",
+                                        .quiesce = rtc_quiesce,
+                                        .save = rtc_save,
+                                        .load = rtc_load};

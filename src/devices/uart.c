@@ -11,11 +11,13 @@
 #include "devices/plic.h"
 #include "machine/device.h"
 #include "machine/machine.h"
+#include "machine/vmstate.h"
 
 #include <libfdt.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define FIFO_SIZE 16
 
@@ -54,6 +56,7 @@ struct uart {
     unsigned rx_head, rx_count;
     bool thre_pending;
     bool irq_level;
+    bool quiet; /* quiesced (vmstate): host input waits */
 };
 
 static uint8_t iir(const struct uart *u)
@@ -171,7 +174,7 @@ size_t uart_receive(void *opaque, const uint8_t *buf, size_t len)
     struct uart *u = opaque;
     size_t n = 0;
     pthread_mutex_lock(&u->lock);
-    while (n < len && u->rx_count < FIFO_SIZE) rx_push(u, buf[n++]);
+    while (!u->quiet && n < len && u->rx_count < FIFO_SIZE) rx_push(u, buf[n++]);
     update_irq(u);
     pthread_mutex_unlock(&u->lock);
     return n;
@@ -187,6 +190,62 @@ int uart_getchar(struct uart *u)
 }
 
 static const struct mmio_ops uart_ops = {.read = uart_read, .write = uart_write};
+
+/* Quiesced, the UART takes no input (the console keeps it until then). */
+static void uart_quiesce(void *dev, bool quiet)
+{
+    struct uart *u = dev;
+    pthread_mutex_lock(&u->lock);
+    u->quiet = quiet;
+    pthread_mutex_unlock(&u->lock);
+}
+
+static void uart_save(void *dev, struct vms_out *o)
+{
+    struct uart *u = dev;
+    pthread_mutex_lock(&u->lock);
+    vms_put_u8(o, u->ier);
+    vms_put_u8(o, u->lcr);
+    vms_put_u8(o, u->mcr);
+    vms_put_u8(o, u->scr);
+    vms_put_u8(o, u->dll);
+    vms_put_u8(o, u->dlm);
+    vms_put_u8(o, u->fcr);
+    vms_put_u8(o, (uint8_t)u->rx_count);
+    for (unsigned k = 0; k < u->rx_count; k++) vms_put_u8(o, u->rx[(u->rx_head + k) % FIFO_SIZE]);
+    vms_put_bool(o, u->thre_pending);
+    pthread_mutex_unlock(&u->lock);
+}
+
+static int uart_load(void *dev, struct vms_in *in)
+{
+    struct uart *u = dev;
+    uint8_t ier = vms_get_u8(in), lcr = vms_get_u8(in), mcr = vms_get_u8(in);
+    uint8_t scr = vms_get_u8(in), dll = vms_get_u8(in), dlm = vms_get_u8(in);
+    uint8_t fcr = vms_get_u8(in), count = vms_get_u8(in);
+    if (in->bad) return -1;
+    if ((ier & ~0x0f) || (mcr & ~0x1f) || (fcr & ~0xc9) || count > FIFO_SIZE)
+        return vms_fail(in, "registers out of range");
+    uint8_t rx[FIFO_SIZE];
+    vms_get_bytes(in, rx, count);
+    bool thre = vms_get_bool(in);
+    if (in->bad) return -1;
+    pthread_mutex_lock(&u->lock);
+    u->ier = ier;
+    u->lcr = lcr;
+    u->mcr = mcr;
+    u->scr = scr;
+    u->dll = dll;
+    u->dlm = dlm;
+    u->fcr = fcr;
+    memcpy(u->rx, rx, count);
+    u->rx_head = 0;
+    u->rx_count = count;
+    u->thre_pending = thre;
+    u->irq_level = (iir(u) & IIR_NONE) == 0; /* the PLIC's saved line says the same */
+    pthread_mutex_unlock(&u->lock);
+    return 0;
+}
 
 static void uart_free(void *arg)
 {
@@ -227,4 +286,9 @@ static int uart_fdt(void *fdt, const struct machine *m, const struct device_slot
     return 0;
 }
 
-const struct device_model uart_device = {.attach = uart_attach, .fdt_node = uart_fdt};
+const struct device_model uart_device = {.attach = uart_attach,
+                                         .fdt_node = uart_fdt,
+                                         .state_kind = "ns16550a",
+                                         .quiesce = uart_quiesce,
+                                         .save = uart_save,
+                                         .load = uart_load};

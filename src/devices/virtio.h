@@ -23,6 +23,8 @@
 
 struct machine;
 struct plic;
+struct vms_in;
+struct vms_out;
 
 /* device status bits */
 #define VIRTIO_STATUS_ACKNOWLEDGE 1
@@ -85,6 +87,13 @@ struct virtio_device_ops {
     void (*reset)(struct virtio_dev *vd);
     /* The machine is being freed: stop threads and free the device. */
     void (*destroy)(struct virtio_dev *vd);
+    /* The device's own state (after the transport's, machine/vmstate.h):
+     * quiesce as device_model.quiesce (called without the lock), save and
+     * load with the lock held; load runs after the transport and its queues
+     * are loaded. Each NULL when the device has nothing of its own. */
+    void (*quiesce)(struct virtio_dev *vd, bool quiet);
+    void (*save)(struct virtio_dev *vd, struct vms_out *out);
+    int (*load)(struct virtio_dev *vd, struct vms_in *in);
 };
 
 struct virtio_dev {
@@ -118,6 +127,14 @@ int virtio_mmio_attach(struct machine *m, struct virtio_dev *vd, uint64_t base,
 /* The node of a virtio-mmio slot, whatever device it holds: the
  * device_model.fdt_node of every virtio device. */
 int virtio_mmio_fdt_node(void *fdt, const struct machine *m, const struct device_slot *at);
+
+/* The state of a virtio device (machine/vmstate.h): the transport (status,
+ * features, every queue's addresses and indexes), then the device's own
+ * (virtio_device_ops save/load). dev is the struct virtio_dev. These are
+ * the device_model's quiesce/save/load of every virtio device. */
+void virtio_mmio_quiesce(void *dev, bool quiet);
+void virtio_mmio_save(void *dev, struct vms_out *out);
+int virtio_mmio_load(void *dev, struct vms_in *in);
 
 /* An empty slot: a transport that answers device ID 0 ("no device"), so
  * the guest probes it and moves on. */
@@ -153,6 +170,10 @@ static inline bool virtio_lock_held(struct virtio_dev *vd)
 /* Take the next request: 1 = got one, 0 = queue empty, -1 = the guest broke
  * the queue (the device is now in NEEDS_RESET). */
 int virtq_pop(struct virtio_dev *vd, unsigned q, struct virtq_req *r);
+/* The request whose chain starts at descriptor `head` of queue q, already
+ * taken (a request in flight when the state was saved): 0, or -1 after
+ * virtio_fail when the chain is broken. */
+int virtq_chain(struct virtio_dev *vd, unsigned q, uint16_t head, struct virtq_req *r);
 /* Are there requests on queue q that virtq_pop has not taken yet? */
 bool virtq_has_work(struct virtio_dev *vd, unsigned q);
 /* Return a request with `written` bytes written into its writable buffers. */

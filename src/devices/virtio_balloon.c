@@ -12,6 +12,7 @@
 #include "devices/virtio.h"
 #include "lib/log.h"
 #include "machine/machine.h"
+#include "machine/vmstate.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -127,7 +128,48 @@ static void balloon_destroy(struct virtio_dev *vd)
     free(vd->opaque);
 }
 
+/* State: the target, what the guest gave, what the host took back, the
+ * guest's last figures, and the statistics request the device holds (by
+ * its head descriptor: its buffers are found again in guest RAM). */
+static void balloon_save(struct virtio_dev *vd, struct vms_out *o)
+{
+    struct balloon *b = vd->opaque;
+    vms_put_u32(o, b->num_pages);
+    vms_put_u32(o, b->actual);
+    vms_put_u64(o, b->returned);
+    vms_put_bool(o, b->stats_valid);
+    for (int k = 0; k < BALLOON_NSTATS; k++) vms_put_u64(o, b->stats[k]);
+    vms_put_bool(o, b->have_stats_req);
+    vms_put_u16(o, b->have_stats_req ? b->stats_req.head : 0);
+}
+
+static int balloon_load(struct virtio_dev *vd, struct vms_in *in)
+{
+    struct balloon *b = vd->opaque;
+    uint32_t num = vms_get_u32(in), actual = vms_get_u32(in);
+    uint64_t returned = vms_get_u64(in);
+    bool valid = vms_get_bool(in);
+    uint64_t stats[BALLOON_NSTATS];
+    for (int k = 0; k < BALLOON_NSTATS; k++) stats[k] = vms_get_u64(in);
+    bool have = vms_get_bool(in);
+    uint16_t head = vms_get_u16(in);
+    if (in->bad) return -1;
+    uint64_t pages = vd->m->ram_size / BALLOON_PAGE;
+    if (num > pages || returned > pages) return vms_fail(in, "balloon larger than the RAM");
+    if (have && virtq_chain(vd, STATSQ, head, &b->stats_req) < 0)
+        return vms_fail(in, "the held statistics request is not a valid chain");
+    b->num_pages = num;
+    b->actual = actual;
+    b->returned = returned;
+    b->stats_valid = valid;
+    memcpy(b->stats, stats, sizeof(stats));
+    b->have_stats_req = have;
+    return 0;
+}
+
 static const struct virtio_device_ops balloon_ops = {
+    .save = balloon_save,
+    .load = balloon_load,
     .config_read = balloon_config_read,
     .config_write = balloon_config_write,
     .notify = balloon_notify,
@@ -156,7 +198,11 @@ static int balloon_attach(struct machine *m, const struct device_slot *at, const
 }
 
 const struct device_model virtio_balloon_device = {.attach = balloon_attach,
-                                                   .fdt_node = virtio_mmio_fdt_node};
+                                                   .fdt_node = virtio_mmio_fdt_node,
+                                                   .state_kind = "virtio-balloon",
+                                                   .quiesce = virtio_mmio_quiesce,
+                                                   .save = virtio_mmio_save,
+                                                   .load = virtio_mmio_load};
 
 void virtio_balloon_set_target(struct balloon *b, uint64_t guest_mib)
 {

@@ -26,6 +26,7 @@
 #include "lib/log.h"
 #include "lib/threadrole.h"
 #include "machine/machine.h"
+#include "machine/vmstate.h"
 #include "storage/disk.h"
 #include "storage/ratelimit.h"
 
@@ -89,6 +90,7 @@ struct blk {
     unsigned pending; /* notifications not yet picked up by a worker */
     unsigned idle;    /* workers waiting on wake */
     bool quit;
+    bool quiet;       /* quiesced (vmstate): workers take no request */
     unsigned next_q;  /* round robin over the queues (under the virtio lock) */
     uint64_t gen;     /* device resets (under the virtio lock): stale requests are dropped */
     unsigned nworkers;
@@ -264,6 +266,7 @@ static uint32_t serve(struct blk_worker *w)
     /* the status byte is the last byte of the last writable buffer */
     const struct iovec *last = &r->in[r->nin - 1];
     ((uint8_t *)last->iov_base)[last->iov_len - 1] = status;
+    machine_memory_written(b->vd.m, r->in_gpa[r->nin - 1] + last->iov_len - 1, 1);
     return written + 1;
 }
 
@@ -309,7 +312,7 @@ static void *worker(void *arg)
     pthread_setname_np(pthread_self(), "vblk");
     for (;;) {
         pthread_mutex_lock(&b->wlock);
-        while (!b->pending && !b->quit) {
+        while ((!b->pending || b->quiet) && !b->quit) {
             b->idle++;
             pthread_cond_broadcast(&b->drained);
             pthread_cond_wait(&b->wake, &b->wlock);
@@ -324,6 +327,11 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&b->wlock);
         for (;;) {
             unsigned q = 0;
+            pthread_mutex_lock(&b->wlock);
+            bool stop = b->quiet;
+            if (stop) b->pending++; /* come back to the queues afterwards */
+            pthread_mutex_unlock(&b->wlock);
+            if (stop) break;
             virtio_lock(vd);
             int got = pop_any(b, &w->req, &q);
             bool more = got == 1 && any_work(b);
@@ -340,6 +348,50 @@ static void *worker(void *arg)
             virtio_unlock(vd);
         }
     }
+}
+
+/* Quiesced: the request being served completes, no other is taken. */
+static void blk_quiesce(struct virtio_dev *vd, bool quiet)
+{
+    struct blk *b = vd->opaque;
+    pthread_mutex_lock(&b->wlock);
+    b->quiet = quiet;
+    if (quiet) {
+        /* every worker finishes the request it serves and waits */
+        while (b->idle < b->nworkers && !b->quit) pthread_cond_wait(&b->drained, &b->wlock);
+    } else {
+        pthread_cond_broadcast(&b->wake);
+    }
+    pthread_mutex_unlock(&b->wlock);
+}
+
+/* State: only what must match (the requests are in the queues). */
+static void blk_save(struct virtio_dev *vd, struct vms_out *o)
+{
+    struct blk *b = vd->opaque;
+    vms_put_u64(o, b->capacity);
+    vms_put_bool(o, b->readonly);
+}
+
+static int blk_load(struct virtio_dev *vd, struct vms_in *in)
+{
+    struct blk *b = vd->opaque;
+    uint64_t capacity = vms_get_u64(in);
+    bool readonly = vms_get_bool(in);
+    if (in->bad) return -1;
+    if (capacity != b->capacity)
+        return vms_fail(in, "the disk had %llu sectors, this one has %llu: give the disk the "
+                            "VM was saved with",
+                        (unsigned long long)capacity, (unsigned long long)b->capacity);
+    if (readonly != b->readonly)
+        return vms_fail(in, "the disk was %s, give readonly=%s", readonly ? "read-only" : "writable",
+                        readonly ? "on" : "off");
+    /* requests the guest queued before the save and the device had not taken */
+    pthread_mutex_lock(&b->wlock);
+    b->pending++;
+    pthread_cond_signal(&b->wake);
+    pthread_mutex_unlock(&b->wlock);
+    return 0;
 }
 
 static void blk_notify(struct virtio_dev *vd, unsigned q)
@@ -409,6 +461,9 @@ static const struct virtio_device_ops blk_ops = {
     .notify = blk_notify,
     .reset = blk_reset,
     .destroy = blk_destroy,
+    .quiesce = blk_quiesce,
+    .save = blk_save,
+    .load = blk_load,
 };
 
 static int blk_attach(struct machine *m, const struct device_slot *at, const void *arg)
@@ -469,7 +524,11 @@ static int blk_attach(struct machine *m, const struct device_slot *at, const voi
 }
 
 const struct device_model virtio_blk_device = {.attach = blk_attach,
-                                               .fdt_node = virtio_mmio_fdt_node};
+                                               .fdt_node = virtio_mmio_fdt_node,
+                                               .state_kind = "virtio-blk",
+                                               .quiesce = virtio_mmio_quiesce,
+                                               .save = virtio_mmio_save,
+                                               .load = virtio_mmio_load};
 
 void virtio_blk_drain(struct blk *b)
 {

@@ -9,6 +9,7 @@
 
 #include "devices/virtio.h"
 #include "machine/machine.h"
+#include "machine/vmstate.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -87,8 +88,36 @@ static void con_destroy(struct virtio_dev *vd)
     free(vd->opaque);
 }
 
+/* State: the bytes waiting for the guest. */
+static void con_save(struct virtio_dev *vd, struct vms_out *o)
+{
+    struct vcon *c = vd->opaque;
+    vms_put_u32(o, (uint32_t)c->npending);
+    vms_put_bytes(o, c->pending, c->npending);
+}
+
+static int con_load(struct virtio_dev *vd, struct vms_in *in)
+{
+    struct vcon *c = vd->opaque;
+    uint32_t n = vms_get_u32(in);
+    if (in->bad) return -1;
+    if (n > PENDING_MAX) return vms_fail(in, "%u bytes waiting, more than %d", n, PENDING_MAX);
+    /* what the host queued before the restore (a restored clone's message) goes after */
+    char keep[PENDING_MAX];
+    size_t nkeep = c->npending;
+    memcpy(keep, c->pending, nkeep);
+    vms_get_bytes(in, c->pending, n);
+    if (in->bad) return -1;
+    if (nkeep > PENDING_MAX - n) nkeep = PENDING_MAX - n;
+    memcpy(c->pending + n, keep, nkeep);
+    c->npending = n + nkeep;
+    deliver(c);
+    return 0;
+}
+
 static const struct virtio_device_ops con_ops = {
-    .notify = con_notify, .start = con_start, .destroy = con_destroy};
+    .notify = con_notify, .start = con_start, .destroy = con_destroy,
+    .save = con_save, .load = con_load};
 
 static int con_attach(struct machine *m, const struct device_slot *at, const void *arg)
 {
@@ -109,7 +138,11 @@ static int con_attach(struct machine *m, const struct device_slot *at, const voi
 }
 
 const struct device_model virtio_console_device = {.attach = con_attach,
-                                                   .fdt_node = virtio_mmio_fdt_node};
+                                                   .fdt_node = virtio_mmio_fdt_node,
+                                                   .state_kind = "virtio-console",
+                                                   .quiesce = virtio_mmio_quiesce,
+                                                   .save = virtio_mmio_save,
+                                                   .load = virtio_mmio_load};
 
 int virtio_console_send(struct vcon *c, const void *buf, size_t len)
 {

@@ -8,6 +8,7 @@
 #include "lib/log.h"
 #include "machine/device.h"
 #include "machine/machine.h"
+#include "machine/vmstate.h"
 
 #include <assert.h>
 #include <string.h>
@@ -134,21 +135,14 @@ static bool add_buffer(struct virtio_dev *vd, struct virtq_req *r, const struct 
     return true;
 }
 
-int virtq_pop(struct virtio_dev *vd, unsigned q, struct virtq_req *r)
+/* Gather the chain starting at descriptor `head` into r; false after
+ * virtio_fail when the guest broke it. */
+static bool walk_chain(struct virtio_dev *vd, struct virtqueue *vq, uint16_t head,
+                       struct virtq_req *r)
 {
-    assert(virtio_lock_held(vd) && q < vd->nqueues);
-    struct virtqueue *vq = &vd->vq[q];
-    if (!vq->ready || !virtio_running(vd)) return 0;
-    uint16_t avail_idx = load16(&vq->avail[1]);
-    if (avail_idx == vq->last_avail) return 0;
-    if ((uint16_t)(avail_idx - vq->last_avail) > vq->num) {
-        virtio_fail(vd, "available ring index moved by more than the queue size");
-        return -1;
-    }
-    uint16_t head = vq->avail[2 + vq->last_avail % vq->num];
     if (head >= vq->num) {
         virtio_fail(vd, "descriptor index out of range");
-        return -1;
+        return false;
     }
     r->head = head;
     r->nout = r->nin = 0;
@@ -162,19 +156,19 @@ int virtq_pop(struct virtio_dev *vd, unsigned q, struct virtq_req *r)
         read_desc(table, i, &d);
         if (++seen > table_len) {
             virtio_fail(vd, "descriptor chain loops");
-            return -1;
+            return false;
         }
         if (d.flags & VIRTQ_DESC_F_INDIRECT) {
             if (indirect || !(vd->driver_features & VIRTIO_F_INDIRECT_DESC) ||
                 (d.flags & VIRTQ_DESC_F_NEXT) || d.len == 0 || d.len % 16 ||
                 d.len / 16 > VIRTQ_MAX_SEGS) {
                 virtio_fail(vd, "invalid indirect descriptor");
-                return -1;
+                return false;
             }
             table = guest_ram(vd->m, d.addr, d.len);
             if (!table) {
                 virtio_fail(vd, "indirect table outside guest RAM");
-                return -1;
+                return false;
             }
             table_len = d.len / 16;
             indirect = true;
@@ -185,23 +179,48 @@ int virtq_pop(struct virtio_dev *vd, unsigned q, struct virtq_req *r)
         if (!add_buffer(vd, r, &d)) {
             virtio_fail(vd, "buffer outside guest RAM, too many buffers, or readable after "
                             "writable");
-            return -1;
+            return false;
         }
         if (!(d.flags & VIRTQ_DESC_F_NEXT)) break;
         i = d.next;
         if (i >= table_len) {
             virtio_fail(vd, "next descriptor index out of range");
-            return -1;
+            return false;
         }
     }
+    return true;
+}
+
+int virtq_pop(struct virtio_dev *vd, unsigned q, struct virtq_req *r)
+{
+    assert(virtio_lock_held(vd) && q < vd->nqueues);
+    struct virtqueue *vq = &vd->vq[q];
+    if (!vq->ready || !virtio_running(vd)) return 0;
+    uint16_t avail_idx = load16(&vq->avail[1]);
+    if (avail_idx == vq->last_avail) return 0;
+    if ((uint16_t)(avail_idx - vq->last_avail) > vq->num) {
+        virtio_fail(vd, "available ring index moved by more than the queue size");
+        return -1;
+    }
+    uint16_t head = vq->avail[2 + vq->last_avail % vq->num];
+    if (!walk_chain(vd, vq, head, r)) return -1;
     vq->last_avail++;
     if (vd->driver_features & VIRTIO_F_EVENT_IDX) {
         /* avail_event: tell the driver how far we have read */
         volatile uint16_t *avail_event =
             (volatile uint16_t *)(vq->used + 4 + 8 * (size_t)vq->num);
         __atomic_store_n(avail_event, vq->last_avail, __ATOMIC_RELEASE);
+        machine_memory_written(vd->m, vq->used_addr + 4 + 8 * (uint64_t)vq->num, 2);
     }
     return 1;
+}
+
+int virtq_chain(struct virtio_dev *vd, unsigned q, uint16_t head, struct virtq_req *r)
+{
+    assert(virtio_lock_held(vd) && q < vd->nqueues);
+    struct virtqueue *vq = &vd->vq[q];
+    if (!vq->ready) return -1;
+    return walk_chain(vd, vq, head, r) ? 0 : -1;
 }
 
 bool virtq_has_work(struct virtio_dev *vd, unsigned q)
@@ -224,10 +243,12 @@ void virtq_fill(struct virtio_dev *vd, unsigned q, const struct virtq_req *r, ui
         machine_memory_written(vd->m, r->in_gpa[k], n);
         left -= n;
     }
-    volatile uint8_t *elem = vq->used + 4 + 8 * (size_t)((uint16_t)(vq->used_idx + slot) % vq->num);
+    size_t at = 4 + 8 * (size_t)((uint16_t)(vq->used_idx + slot) % vq->num);
+    volatile uint8_t *elem = vq->used + at;
     uint32_t id = r->head;
     __atomic_store_n((volatile uint32_t *)elem, id, __ATOMIC_RELAXED);
     __atomic_store_n((volatile uint32_t *)(elem + 4), written, __ATOMIC_RELAXED);
+    machine_memory_written(vd->m, vq->used_addr + at, 8);
 }
 
 void virtq_flush(struct virtio_dev *vd, unsigned q, unsigned count)
@@ -237,6 +258,7 @@ void virtq_flush(struct virtio_dev *vd, unsigned q, unsigned count)
     if (!vq->ready) return;
     vq->used_idx = (uint16_t)(vq->used_idx + count);
     __atomic_store_n((volatile uint16_t *)(vq->used + 2), vq->used_idx, __ATOMIC_RELEASE);
+    machine_memory_written(vd->m, vq->used_addr + 2, 2);
 }
 
 void virtq_push(struct virtio_dev *vd, unsigned q, const struct virtq_req *r, uint32_t written)
@@ -471,6 +493,110 @@ int virtio_mmio_fdt_node(void *fdt, const struct machine *m, const struct device
 {
     (void)m;
     return dt_plain_device(fdt, at, DT_COMPAT("virtio,mmio"));
+}
+
+/* ---- state ------------------------------------------------------------------------ */
+
+#define TRANSPORT_STATE_VERSION 1
+
+void virtio_mmio_quiesce(void *dev, bool quiet)
+{
+    struct virtio_dev *vd = dev;
+    if (vd->ops->quiesce) vd->ops->quiesce(vd, quiet);
+}
+
+void virtio_mmio_save(void *dev, struct vms_out *o)
+{
+    struct virtio_dev *vd = dev;
+    virtio_lock(vd);
+    vms_put_u32(o, TRANSPORT_STATE_VERSION);
+    vms_put_u32(o, vd->device_id);
+    vms_put_u32(o, vd->nqueues);
+    vms_put_u32(o, vd->status);
+    vms_put_u64(o, vd->driver_features);
+    vms_put_u32(o, vd->dev_features_sel);
+    vms_put_u32(o, vd->drv_features_sel);
+    vms_put_u32(o, vd->queue_sel);
+    vms_put_u32(o, atomic_load(&vd->isr));
+    vms_put_u32(o, vd->config_generation);
+    for (unsigned q = 0; q < vd->nqueues; q++) {
+        const struct virtqueue *vq = &vd->vq[q];
+        vms_put_u32(o, vq->num);
+        vms_put_bool(o, vq->ready);
+        vms_put_u64(o, vq->desc_addr);
+        vms_put_u64(o, vq->avail_addr);
+        vms_put_u64(o, vq->used_addr);
+        vms_put_u16(o, vq->last_avail);
+        vms_put_u16(o, vq->used_idx);
+        vms_put_u16(o, vq->signalled_used);
+        vms_put_bool(o, vq->signalled_valid);
+    }
+    if (vd->ops->save) vd->ops->save(vd, o);
+    virtio_unlock(vd);
+}
+
+int virtio_mmio_load(void *dev, struct vms_in *in)
+{
+    struct virtio_dev *vd = dev;
+    uint32_t version = vms_get_u32(in), id = vms_get_u32(in), nq = vms_get_u32(in);
+    if (in->bad) return -1;
+    if (version != TRANSPORT_STATE_VERSION)
+        return vms_fail(in, "virtio transport state version %u (this kumo-vmm reads %u)",
+                        version, TRANSPORT_STATE_VERSION);
+    if (id != vd->device_id || nq != vd->nqueues)
+        return vms_fail(in, "virtio device %u with %u queues; this slot holds device %u with "
+                            "%u: give the same device options the VM was saved with",
+                        id, nq, vd->device_id, vd->nqueues);
+    uint32_t status = vms_get_u32(in);
+    uint64_t features = vms_get_u64(in);
+    uint32_t dsel = vms_get_u32(in), fsel = vms_get_u32(in), qsel = vms_get_u32(in);
+    uint32_t isr = vms_get_u32(in), gen = vms_get_u32(in);
+    struct virtqueue vq[VIRTIO_MAX_QUEUES];
+    memset(vq, 0, sizeof(vq));
+    for (unsigned q = 0; q < nq; q++) {
+        vq[q].num = vms_get_u32(in);
+        vq[q].ready = vms_get_bool(in);
+        vq[q].desc_addr = vms_get_u64(in);
+        vq[q].avail_addr = vms_get_u64(in);
+        vq[q].used_addr = vms_get_u64(in);
+        vq[q].last_avail = vms_get_u16(in);
+        vq[q].used_idx = vms_get_u16(in);
+        vq[q].signalled_used = vms_get_u16(in);
+        vq[q].signalled_valid = vms_get_bool(in);
+    }
+    if (in->bad) return -1;
+    if (status > 0xff || (features & ~all_features(vd)) || isr > 3)
+        return vms_fail(in, "status, features or interrupt bits this device cannot have");
+    virtio_lock(vd);
+    for (unsigned q = 0; q < nq; q++) {
+        struct virtqueue *v = &vq[q];
+        if (!v->ready) continue;
+        size_t n = v->num;
+        if (n == 0 || n > vd->queue_max || (n & (n - 1))) {
+            virtio_unlock(vd);
+            return vms_fail(in, "queue %u: size %zu", q, n);
+        }
+        v->desc = guest_ram(vd->m, v->desc_addr, 16 * n);
+        v->avail = guest_ram(vd->m, v->avail_addr, 6 + 2 * n);
+        v->used = guest_ram(vd->m, v->used_addr, 6 + 8 * n);
+        if (!v->desc || !v->avail || !v->used || (v->desc_addr & 15) || (v->avail_addr & 1) ||
+            (v->used_addr & 3)) {
+            virtio_unlock(vd);
+            return vms_fail(in, "queue %u: rings outside guest RAM or misaligned", q);
+        }
+    }
+    vd->status = status;
+    vd->driver_features = features;
+    vd->dev_features_sel = dsel;
+    vd->drv_features_sel = fsel;
+    vd->queue_sel = qsel;
+    atomic_store(&vd->isr, isr);
+    vd->config_generation = gen;
+    memcpy(vd->vq, vq, sizeof(vq));
+    int rc = vd->ops->load ? vd->ops->load(vd, in) : 0;
+    if (rc == 0) update_irq(vd);
+    virtio_unlock(vd);
+    return rc < 0 || in->bad ? -1 : 0;
 }
 
 /* ---- an empty slot ------------------------------------------------------------------- */

@@ -18,6 +18,7 @@
 #include "lib/log.h"
 #include "lib/threadrole.h"
 #include "machine/machine.h"
+#include "machine/vmstate.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -51,6 +52,12 @@ struct vnet {
     bool running;
     int kick_fd;
     _Atomic bool quit;
+    /* quiesced (vmstate): the thread waits, touching neither queues nor
+     * the back end, once it has acknowledged */
+    _Atomic bool quiet_req;
+    bool quiet_ack;
+    pthread_mutex_t qlock;
+    pthread_cond_t qcond;
     /* frames waiting for receive buffers (net thread only) */
     struct frame *pending[PENDING_MAX];
     unsigned pending_head, pending_count;
@@ -266,6 +273,16 @@ static void *net_thread(void *arg)
     pthread_setname_np(pthread_self(), "vnet");
     while (!atomic_load(&v->quit)) {
         thread_role(ROLE_NET);
+        if (atomic_load(&v->quiet_req)) {
+            pthread_mutex_lock(&v->qlock);
+            v->quiet_ack = true;
+            pthread_cond_broadcast(&v->qcond);
+            while (atomic_load(&v->quiet_req) && !atomic_load(&v->quit))
+                pthread_cond_wait(&v->qcond, &v->qlock);
+            v->quiet_ack = false;
+            pthread_mutex_unlock(&v->qlock);
+            continue;
+        }
         int timeout = -1;
         fds[0] = (struct pollfd){.fd = v->kick_fd, .events = POLLIN};
         int n = v->nd->ops->fill(v->nd, fds + 1, MAX_POLL - 1, &timeout);
@@ -312,11 +329,82 @@ static uint64_t net_config_read(struct virtio_dev *vd, uint64_t off, int size)
     return val;
 }
 
+/* Quiesced: the NIC's thread parks between two rounds of its loop; frames
+ * arriving meanwhile wait in the back end (or are dropped there). */
+static void net_quiesce(struct virtio_dev *vd, bool quiet)
+{
+    struct vnet *v = vd->opaque;
+    pthread_mutex_lock(&v->qlock);
+    atomic_store(&v->quiet_req, quiet);
+    if (quiet) {
+        kick(v);
+        while (v->running && !v->quiet_ack) pthread_cond_wait(&v->qcond, &v->qlock);
+    } else {
+        pthread_cond_broadcast(&v->qcond);
+    }
+    pthread_mutex_unlock(&v->qlock);
+    if (!quiet) kick(v);
+}
+
+/* State: the MAC (a restored clone may be given another: its guest is told,
+ * docs/vmstate.md) and the received frames waiting for buffers. */
+static void net_save(struct virtio_dev *vd, struct vms_out *o)
+{
+    struct vnet *v = vd->opaque;
+    vms_put_bytes(o, v->mac, 6);
+    vms_put_u32(o, v->pending_count);
+    for (unsigned k = 0; k < v->pending_count; k++) {
+        const struct frame *f = v->pending[(v->pending_head + k) % PENDING_MAX];
+        vms_put_u32(o, (uint32_t)f->len);
+        vms_put_bytes(o, f->data, f->len);
+    }
+}
+
+static int net_load(struct virtio_dev *vd, struct vms_in *in)
+{
+    struct vnet *v = vd->opaque;
+    uint8_t mac[6];
+    vms_get_bytes(in, mac, 6);
+    uint32_t n = vms_get_u32(in);
+    if (in->bad) return -1;
+    if (n > PENDING_MAX) return vms_fail(in, "%u frames waiting, more than %d", n, PENDING_MAX);
+    struct frame *got[PENDING_MAX];
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t len = vms_get_u32(in);
+        got[k] = NULL;
+        if (!in->bad && len > NETDEV_MAX_FRAME) vms_fail(in, "a frame of %u bytes", len);
+        if (!in->bad) got[k] = malloc(sizeof(struct frame) + len);
+        if (got[k]) {
+            got[k]->len = len;
+            vms_get_bytes(in, got[k]->data, len);
+        } else if (!in->bad) {
+            vms_fail(in, "out of memory");
+        }
+        if (in->bad) {
+            for (uint32_t j = 0; j <= k; j++) free(got[j]);
+            return -1;
+        }
+    }
+    while (v->pending_count) {
+        free(v->pending[v->pending_head]);
+        v->pending_head = (v->pending_head + 1) % PENDING_MAX;
+        v->pending_count--;
+    }
+    v->pending_head = 0;
+    for (uint32_t k = 0; k < n; k++) v->pending[k] = got[k];
+    v->pending_count = n;
+    kick(v);
+    return 0;
+}
+
 static void net_destroy(struct virtio_dev *vd)
 {
     struct vnet *v = vd->opaque;
     atomic_store(&v->quit, true);
     if (v->running) {
+        pthread_mutex_lock(&v->qlock);
+        pthread_cond_broadcast(&v->qcond);
+        pthread_mutex_unlock(&v->qlock);
         kick(v);
         pthread_join(v->thread, NULL);
     }
@@ -327,6 +415,8 @@ static void net_destroy(struct virtio_dev *vd)
         v->pending_count--;
     }
     if (v->kick_fd >= 0) close(v->kick_fd);
+    pthread_cond_destroy(&v->qcond);
+    pthread_mutex_destroy(&v->qlock);
     free(v);
 }
 
@@ -335,6 +425,9 @@ static const struct virtio_device_ops net_ops = {
     .notify = net_notify,
     .start = net_start,
     .destroy = net_destroy,
+    .quiesce = net_quiesce,
+    .save = net_save,
+    .load = net_load,
 };
 
 static int net_attach(struct machine *m, const struct device_slot *at, const void *arg)
@@ -356,6 +449,8 @@ static int net_attach(struct machine *m, const struct device_slot *at, const voi
     nd->rx_opaque = v;
     memcpy(v->mac, cfg->mac, 6);
     v->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    pthread_mutex_init(&v->qlock, NULL);
+    pthread_cond_init(&v->qcond, NULL);
     struct virtio_dev *vd = &v->vd;
     vd->device_id = 1;
     vd->features = VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTIO_NET_F_MRG_RXBUF;
@@ -377,7 +472,11 @@ static int net_attach(struct machine *m, const struct device_slot *at, const voi
 }
 
 const struct device_model virtio_net_device = {.attach = net_attach,
-                                               .fdt_node = virtio_mmio_fdt_node};
+                                               .fdt_node = virtio_mmio_fdt_node,
+                                               .state_kind = "virtio-net",
+                                               .quiesce = virtio_mmio_quiesce,
+                                               .save = virtio_mmio_save,
+                                               .load = virtio_mmio_load};
 
 void virtio_net_get_stats(struct vnet *v, struct nic_stats *out)
 {

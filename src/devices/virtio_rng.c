@@ -54,4 +54,8 @@ static int rng_attach(struct machine *m, const struct device_slot *at, const voi
 }
 
 const struct device_model virtio_rng_device = {.attach = rng_attach,
-                                               .fdt_node = virtio_mmio_fdt_node};
+                                               .fdt_node = virtio_mmio_fdt_node,
+                                               .state_kind = "virtio-rng",
+                                               .quiesce = virtio_mmio_quiesce,
+                                               .save = virtio_mmio_save,
+                                               .load = virtio_mmio_load};

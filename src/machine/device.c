@@ -20,6 +20,21 @@ int device_map(struct machine *m, const struct device_slot *at, const struct mmi
     return machine_add_region(m, &r);
 }
 
+int device_note(struct machine *m, const struct device_model *model,
+                const struct device_slot *at)
+{
+    if (m->ndevs == MACHINE_MAX_DEVICE_ROWS) {
+        log_error("the board has more than %d devices", MACHINE_MAX_DEVICE_ROWS);
+        return -1;
+    }
+    struct machine_device *d = &m->devs[m->ndevs++];
+    const struct region *r = machine_find(m, at->base, 1);
+    d->model = model;
+    d->dev = r && !r->host ? r->opaque : NULL;
+    snprintf(d->name, sizeof(d->name), "%s@%llx", at->name, (unsigned long long)at->base);
+    return 0;
+}
+
 void dt_error(const char *call, int fdt_err)
 {
     log_error("device tree: %s: %s", call, fdt_strerror(fdt_err));

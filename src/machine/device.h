@@ -14,10 +14,13 @@
 #ifndef KUMO_MACHINE_DEVICE_H
 #define KUMO_MACHINE_DEVICE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct machine;
 struct mmio_ops;
+struct vms_in;
+struct vms_out;
 
 /* Where the board puts a device: one row of its table. */
 struct device_slot {
@@ -37,7 +40,31 @@ struct device_model {
     /* Write the device's node under /soc; NULL for a device without one
      * (ROM). 0, or -1 after a message. */
     int (*fdt_node)(void *fdt, const struct machine *m, const struct device_slot *at);
+
+    /* ---- the device's state (machine/vmstate.h, docs/vmstate.md); all NULL
+     * for a device without any. `dev` is the object the device mapped its
+     * registers with (device_map's or virtio_mmio_attach's opaque). ---- */
+    /* Names the state's format ("ns16550a", "virtio-blk"): a section saved
+     * by another kind of device is refused, not loaded. */
+    const char *state_kind;
+    /* quiet: finish the requests in flight, then stop touching guest memory,
+     * queues and interrupt lines from the device's own threads (the harts
+     * are paused, so nothing new arrives); host input waits or is dropped
+     * as a real device would. !quiet: carry on (and look at the queues
+     * again). NULL: the device does nothing on its own. */
+    void (*quiesce)(void *dev, bool quiet);
+    /* Append the device's state (quiet, harts paused) to out. */
+    void (*save)(void *dev, struct vms_out *out);
+    /* Take the state save wrote into a device just attached, after RAM and
+     * the harts were loaded. -1 (vms_fail) when the section holds what
+     * save could not have written; the machine is then freed unrun. */
+    int (*load)(void *dev, struct vms_in *in);
 };
+
+/* Record the device attached at `at` in m->devs (the board does, after each
+ * attach). -1 after a message when the table is full. */
+int device_note(struct machine *m, const struct device_model *model,
+                const struct device_slot *at);
 
 /* Map a device's registers at `at` (a region named after the node). */
 int device_map(struct machine *m, const struct device_slot *at, const struct mmio_ops *ops,

@@ -52,6 +52,8 @@ struct machine *machine_new(uint64_t ram_base, uint64_t ram_size)
     struct machine *m = calloc(1, sizeof(*m));
     if (!m) return NULL;
     pthread_mutex_init(&m->lock, NULL);
+    pthread_mutex_init(&m->pause_lock, NULL);
+    pthread_cond_init(&m->pause_cond, NULL);
     m->ram_base = ram_base;
     m->ram_size = ram_size;
     /* Lazily backed: untouched guest pages cost the host nothing. */
@@ -96,6 +98,9 @@ void machine_free(struct machine *m)
     machine_unmap_anon(m->ram, m->ram_size);
     machine_unmap_anon(m->page_flags, npages);
     machine_unmap_anon((void *)m->page_gen, npages * sizeof(uint32_t));
+    free(m->ram_file_pages);
+    pthread_cond_destroy(&m->pause_cond);
+    pthread_mutex_destroy(&m->pause_lock);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 struct hart;
+struct device_model;
 
 #define MACHINE_MAX_HARTS 32
 #define MACHINE_MAX_REGIONS 32
@@ -58,6 +59,9 @@ struct machine {
     uint64_t ram_base, ram_size;
     uint8_t *page_flags;        /* one byte per RAM page */
     _Atomic uint32_t *page_gen; /* bumped whenever a PAGE_CODE page is written */
+    /* RAM mapped copy-on-write from a state file (machine/vmstate.c): one
+     * bit per page, set for the pages the file holds; NULL otherwise. */
+    uint8_t *ram_file_pages;
 
     struct hart *harts[MACHINE_MAX_HARTS];
     int nharts;
@@ -82,6 +86,30 @@ struct machine {
     struct vcon *agent; /* virtio console: the host's channel to the guest (shutdown) */
     struct vinput *power_button; /* virtio input: KEY_POWER (shutdown) */
     struct console *console;
+
+    /* Every device the board attached, in attach order, with the object its
+     * registers were mapped with: what saving and restoring the machine's
+     * state walks (machine/vmstate.h; each model's save/load, device.h). */
+#define MACHINE_MAX_DEVICE_ROWS 32
+    struct machine_device {
+        const struct device_model *model;
+        void *dev;        /* the opaque of its register region */
+        char name[32];    /* its device-tree node: name@base (the state's section) */
+    } devs[MACHINE_MAX_DEVICE_ROWS];
+    int ndevs;
+
+    /* Pausing (src/vmm/vcpu.c): while pause_req is set, each hart leaves
+     * hart_run at its next poll (HART_EXIT_PAUSE) and its vCPU thread waits;
+     * nquiet counts the vCPU threads that wait (paused, or parked by SBI HSM
+     * hart_stop and kept parked while the pause lasts). */
+    _Atomic bool pause_req;
+    int nquiet;
+    pthread_mutex_t pause_lock; /* guards pause_req's changes and nquiet */
+    pthread_cond_t pause_cond;  /* nquiet went up */
+    /* While paused the guest's clock stands still: mtime when the pause
+     * began (what a save records; a resume goes on from it). */
+    bool time_frozen;
+    uint64_t frozen_mtime;
 
     /* Built-in SBI (direct kernel boot): S-mode ECALLs are answered by the
      * VMM instead of trapping to M-mode firmware. Returns ECALL_*. */

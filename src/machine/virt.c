@@ -119,12 +119,15 @@ struct machine *virt_create(const struct virt_config *cfg)
     for (size_t i = 0; i < virt_ndevices; i++) {
         const struct virt_device *d = &virt_devices[i];
         assert(d->at.irq <= PLIC_NDEV && (d->at.irq == 0 || m->plic));
-        if (d->model->attach(m, &d->at, NULL) < 0) goto fail;
+        if (d->model->attach(m, &d->at, NULL) < 0 || device_note(m, d->model, &d->at) < 0)
+            goto fail;
     }
     struct virt_virtio_slots s;
     if (virt_virtio_slots(cfg, &s) < 0) goto fail;
     for (int i = 0; i < VIRT_VIRTIO_COUNT; i++)
-        if (s.model[i]->attach(m, &s.at[i], s.arg[i]) < 0) goto fail;
+        if (s.model[i]->attach(m, &s.at[i], s.arg[i]) < 0 ||
+            device_note(m, s.model[i], &s.at[i]) < 0)
+            goto fail;
     if (cfg->builtin_sbi) m->ecall_hook = sbi_ecall;
     return m;
 fail:

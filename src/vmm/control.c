@@ -17,8 +17,10 @@
 #include "lib/log.h"
 #include "lib/threadrole.h"
 #include "machine/machine.h"
+#include "machine/vmstate.h"
 #include "storage/ratelimit.h"
 #include "vmm/cpuctl.h"
+#include "vmm/vcpu.h"
 #include "vmm/sandbox.h"
 
 #include <errno.h>
@@ -39,6 +41,7 @@
 
 struct client {
     int fd;
+    int passed_fd; /* a descriptor that came with its bytes (SCM_RIGHTS), or -1 */
     size_t len;
     char buf[MAX_LINE];
 };
@@ -50,6 +53,8 @@ struct control {
     pthread_t thread;
     pthread_mutex_t lock; /* guards m */
     struct machine *m;
+    bool paused; /* by a pause request (or a save that keeps it paused) */
+    int req_fd;  /* the descriptor sent with the request being handled, or -1 */
     struct cpuctl *cpu;
     uint64_t start_ns;
     struct client *clients[MAX_CLIENTS];
@@ -122,7 +127,7 @@ static json_t *status(struct control *c, struct machine *m)
                             (json_int_t)s.tx_dropped));
     }
     return json_pack("{s:b,s:s,s:i,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o}", "ok", 1, "state",
-                     "running", "vcpus", m->nharts, "mem_mib", (json_int_t)(m->ram_size >> 20),
+                     c->paused ? "paused" : "running", "vcpus", m->nharts, "mem_mib", (json_int_t)(m->ram_size >> 20),
                      "uptime_ns", (json_int_t)(now_ns() - c->start_ns), "vcpu_busy_ns", busy,
                      "vcpu_idle_ns", idle, "vcpu_throttled_ns", throttled, "cpu", cpu_config(c),
                      "disks", disks, "nics", nics);
@@ -232,6 +237,72 @@ static json_t *balloon(struct machine *m, json_t *req)
     return r;
 }
 
+/* Pause the vCPUs and quiesce the devices; false when the VM stopped. */
+static bool pause_vm(struct control *c, struct machine *m)
+{
+    if (c->paused) return true;
+    if (!vcpu_pause(m)) return false;
+    vmstate_quiesce(m, true);
+    c->paused = true;
+    return true;
+}
+
+static void resume_vm(struct control *c, struct machine *m)
+{
+    if (!c->paused) return;
+    vmstate_quiesce(m, false);
+    vcpu_resume(m);
+    c->paused = false;
+}
+
+static double ms_since(uint64_t t0)
+{
+    return (double)(now_ns() - t0) / 1e6;
+}
+
+/* {"op":"save","path":P,"then":"continue"|"pause"|"stop"}, the file either
+ * sent with the request (its descriptor, SCM_RIGHTS: written and synced,
+ * the sender puts it in place; `path` only names it in messages) or made
+ * here at `path` (not by a sandboxed VMM: it opens no files). */
+static json_t *save(struct control *c, struct machine *m, json_t *req)
+{
+    const char *path = json_string_value(json_object_get(req, "path"));
+    int fd = c->req_fd;
+    if (fd < 0 && (!path || !*path))
+        return error_reply("path: give the file to save the VM's state to");
+    if (fd < 0 && sandbox_active())
+        return error_reply("a sandboxed kumo-vmm opens no files: send the file to save to "
+                           "with the request (its descriptor, SCM_RIGHTS), or run kumo-vmm "
+                           "with --sandbox off");
+    if (!path || !*path) path = "the file sent";
+    json_t *t = json_object_get(req, "then");
+    const char *then = t ? json_string_value(t) : "continue";
+    if (!then || (strcmp(then, "continue") && strcmp(then, "pause") && strcmp(then, "stop")))
+        return error_reply("then: give continue (the VM runs on), pause (it stays paused) or "
+                           "stop (kumo-vmm exits once the state is saved)");
+    bool was_paused = c->paused;
+    uint64_t t0 = now_ns();
+    if (!pause_vm(c, m)) return error_reply("the VM stopped before it could be saved");
+    double pause_ms = ms_since(t0);
+    struct vmstate_stats st;
+    char err[512];
+    int rc = fd >= 0 ? vmstate_save_fd(m, fd, path, &st, err, sizeof(err))
+                     : vmstate_save(m, path, &st, err, sizeof(err));
+    double save_ms = ms_since(t0) - pause_ms;
+    if (rc < 0) {
+        if (!was_paused) resume_vm(c, m);
+        return error_reply(err);
+    }
+    if (strcmp(then, "stop") == 0)
+        machine_stop(m, STOP_POWEROFF, 0);
+    else if (strcmp(then, "continue") == 0 && !was_paused)
+        resume_vm(c, m);
+    return json_pack("{s:b,s:s,s:I,s:I,s:f,s:f,s:f,s:f,s:b}", "ok", 1, "path", path, "bytes",
+                     (json_int_t)st.file_bytes, "ram_bytes", (json_int_t)(st.ram_pages * 4096),
+                     "pause_ms", pause_ms, "save_ms", save_ms, "ram_ms", st.ns_ram / 1e6,
+                     "sync_ms", st.ns_sync / 1e6, "paused", c->paused);
+}
+
 /* agent_send / agent_recv on the virtio console (m->agent). */
 static json_t *agent(struct machine *m, const char *op, const json_t *req)
 {
@@ -287,7 +358,8 @@ static json_t *handle(struct control *c, const char *line)
     struct machine *m = c->m;
     if (!op) {
         reply = error_reply("op: missing (status, stop, shutdown, agent_send, agent_recv, "
-                            "set_cpu, set_disk_limits, balloon or sandbox_test)");
+                            "set_cpu, set_disk_limits, balloon, pause, resume, save or "
+                            "sandbox_test)");
     } else if (!m) {
         reply = error_reply("the VM is between boots; try again");
     } else if (strcmp(op, "status") == 0) {
@@ -319,6 +391,16 @@ static json_t *handle(struct control *c, const char *line)
         reply = balloon(m, req);
     } else if (strcmp(op, "set_cpu") == 0) {
         reply = set_cpu(c, req);
+    } else if (strcmp(op, "pause") == 0) {
+        uint64_t t0 = now_ns();
+        reply = pause_vm(c, m) ? json_pack("{s:b,s:s,s:f}", "ok", 1, "state", "paused",
+                                           "pause_ms", ms_since(t0))
+                               : error_reply("the VM stopped before it could be paused");
+    } else if (strcmp(op, "resume") == 0) {
+        resume_vm(c, m);
+        reply = json_pack("{s:b,s:s}", "ok", 1, "state", "running");
+    } else if (strcmp(op, "save") == 0) {
+        reply = save(c, m, req);
     } else if (strcmp(op, "sandbox_test") == 0) {
         const char *what = json_string_value(json_object_get(req, "test"));
         char msg[256];
@@ -356,6 +438,7 @@ static void send_reply(int fd, json_t *reply)
 
 static void drop_client(struct control *c, int k)
 {
+    if (c->clients[k]->passed_fd >= 0) close(c->clients[k]->passed_fd);
     close(c->clients[k]->fd);
     free(c->clients[k]);
     c->clients[k] = NULL;
@@ -364,7 +447,26 @@ static void drop_client(struct control *c, int k)
 static void client_input(struct control *c, int k)
 {
     struct client *cl = c->clients[k];
-    ssize_t n = recv(cl->fd, cl->buf + cl->len, sizeof(cl->buf) - cl->len, 0);
+    /* a descriptor may come with the bytes (a save's file): it belongs to
+     * the request whose line ends in them or after them */
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } cm;
+    struct iovec iov = {.iov_base = cl->buf + cl->len, .iov_len = sizeof(cl->buf) - cl->len};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+                         .msg_controllen = sizeof(cm.buf)};
+    ssize_t n = recvmsg(cl->fd, &msg, MSG_CMSG_CLOEXEC);
+    for (struct cmsghdr *h = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL; h; h = CMSG_NXTHDR(&msg, h)) {
+        if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
+        size_t nfd = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < nfd; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+            if (cl->passed_fd >= 0) close(cl->passed_fd); /* one per request: the latest */
+            cl->passed_fd = fd;
+        }
+    }
     if (n <= 0) {
         drop_client(c, k);
         return;
@@ -374,7 +476,12 @@ static void client_input(struct control *c, int k)
         char *nl = memchr(cl->buf, '\n', cl->len);
         if (!nl) break;
         *nl = 0;
-        send_reply(cl->fd, handle(c, cl->buf));
+        c->req_fd = cl->passed_fd;
+        json_t *reply = handle(c, cl->buf);
+        c->req_fd = -1;
+        if (cl->passed_fd >= 0) close(cl->passed_fd);
+        cl->passed_fd = -1;
+        send_reply(cl->fd, reply);
         size_t used = (size_t)(nl - cl->buf) + 1;
         memmove(cl->buf, nl + 1, cl->len - used);
         cl->len -= used;
@@ -420,6 +527,7 @@ static void *control_thread(void *arg)
                 continue;
             }
             cl->fd = fd;
+            cl->passed_fd = -1;
             c->clients[k] = cl;
         }
     }
@@ -438,6 +546,7 @@ struct control *control_open(const char *path, struct cpuctl *cpu, char *err, si
     if (!c) return NULL;
     strcpy(a.sun_path, path);
     c->wake[0] = c->wake[1] = -1;
+    c->req_fd = -1;
     c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     unlink(path);
     if (c->listen_fd < 0 || bind(c->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
@@ -466,6 +575,7 @@ void control_set_machine(struct control *c, struct machine *m)
     if (!c) return;
     pthread_mutex_lock(&c->lock);
     c->m = m;
+    c->paused = false;
     pthread_mutex_unlock(&c->lock);
 }
 

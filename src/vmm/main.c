@@ -6,11 +6,13 @@
 #include "cpu/hart.h"
 #include "devices/console.h"
 #include "devices/netdev.h"
+#include "devices/virtio_console.h"
 #include "lib/log.h"
 #include "lib/threadrole.h"
 #include "machine/boot.h"
 #include "machine/machine.h"
 #include "machine/virt.h"
+#include "machine/vmstate.h"
 #include "storage/disk.h"
 #include "storage/ratelimit.h"
 #include "vmm/control.h"
@@ -26,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,7 +43,9 @@ struct options {
     struct boot_config boot;
     uint64_t mem_mib;
     int cpus;
+    bool cpus_given, mmu_given;
     int satp_mode;
+    const char *restore; /* --restore FILE */
     uint64_t max_insns;
     const char *console;
     const char *console_log;
@@ -76,6 +81,10 @@ static void usage(FILE *out)
             "                    a write to its 'tohost' symbol ends the run (1 = pass,\n"
             "                    exit 0; (n << 1) | 1 = test n failed, exit n)\n"
             "  --dump-dtb FILE   write the device tree to FILE and exit\n"
+            "  --restore FILE    continue the VM saved in FILE (control socket 'save'):\n"
+            "                    give the disks and NICs it was saved with; --mem,\n"
+            "                    --cpus and --mmu default to its; boot options are\n"
+            "                    used if the guest reboots (docs/vmstate.md)\n"
             "Devices:\n"
             "  --disk path=FILE[,format=raw|qcow2][,readonly=on][,serial=ID]\n"
             "         [,iops=N][,bps=N][,iops_max=N][,bps_max=N][,iops_max_length=S]\n"
@@ -240,7 +249,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         OPT_ELF = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_BIOS, OPT_DUMP_DTB, OPT_MEM,
         OPT_CPUS, OPT_MMU, OPT_CONSOLE, OPT_CONSOLE_LOG, OPT_MAX_INSNS, OPT_VERSION, OPT_DISK,
         OPT_NET, OPT_CONTROL, OPT_CPU_CAP, OPT_CPU_WEIGHT, OPT_CPU_AFFINITY, OPT_JIT,
-        OPT_SANDBOX, OPT_SANDBOX_UID, OPT_SANDBOX_GID, OPT_LOG_LIMIT
+        OPT_SANDBOX, OPT_SANDBOX_UID, OPT_SANDBOX_GID, OPT_LOG_LIMIT, OPT_RESTORE
     };
     static const struct option longopts[] = {
         {"elf", required_argument, NULL, OPT_ELF},
@@ -255,6 +264,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"cpu-weight", required_argument, NULL, OPT_CPU_WEIGHT},
         {"cpu-affinity", required_argument, NULL, OPT_CPU_AFFINITY},
         {"dump-dtb", required_argument, NULL, OPT_DUMP_DTB},
+        {"restore", required_argument, NULL, OPT_RESTORE},
         {"mem", required_argument, NULL, OPT_MEM},
         {"cpus", required_argument, NULL, OPT_CPUS},
         {"mmu", required_argument, NULL, OPT_MMU},
@@ -302,6 +312,7 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->nnics++;
             break;
         case OPT_DUMP_DTB: o->boot.dump_dtb = optarg; break;
+        case OPT_RESTORE: o->restore = optarg; break;
         case OPT_MEM:
             if (!parse_u64(optarg, &o->mem_mib) || o->mem_mib < 1 || o->mem_mib > 65536) {
                 log_error("--mem %s: give the guest RAM size in MiB, from 1 to 65536", optarg);
@@ -315,6 +326,7 @@ static int parse_options(int argc, char **argv, struct options *o)
                 return -1;
             }
             o->cpus = (int)v;
+            o->cpus_given = true;
             break;
         case OPT_MMU:
             if (strcmp(optarg, "sv39") == 0) o->satp_mode = 8;
@@ -324,6 +336,7 @@ static int parse_options(int argc, char **argv, struct options *o)
                 log_error("--mmu %s: use sv39, sv48 or sv57", optarg);
                 return -1;
             }
+            o->mmu_given = true;
             break;
         case OPT_CONSOLE: o->console = optarg; break;
         case OPT_CONSOLE_LOG: o->console_log = optarg; break;
@@ -407,7 +420,11 @@ static int parse_options(int argc, char **argv, struct options *o)
         return -1;
     }
     const struct boot_config *b = &o->boot;
-    if (!b->elf && !b->kernel && !b->bios) {
+    if (o->restore && (b->elf || b->dump_dtb)) {
+        log_error("--restore continues a saved VM: drop --elf and --dump-dtb");
+        return -1;
+    }
+    if (!b->elf && !b->kernel && !b->bios && !o->restore) {
         log_error("nothing to run: give --kernel, --bios or --elf (see --help)");
         return -1;
     }
@@ -419,7 +436,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         log_error("--initrd and --append need --kernel");
         return -1;
     }
-    if (!o->mem_mib) o->mem_mib = b->elf ? 128 : 256;
+    if (!o->mem_mib && !o->restore) o->mem_mib = b->elf ? 128 : 256;
     if (!o->boot.append) o->boot.append = "console=ttyS0";
     if (o->sandbox_gid_given && !o->sandbox.uid_given) {
         log_error("--sandbox-gid needs --sandbox-uid");
@@ -458,6 +475,47 @@ static void *signal_thread(void *arg)
         }
     }
     return NULL;
+}
+
+/* Load the saved state into m (just built, never run) and tell the guest
+ * it was restored (docs/vmstate.md: what a restored guest is told). */
+static int restore(struct machine *m, struct vmstate_file *state, const struct options *o)
+{
+    uint64_t t0 = machine_now_ns();
+    char err[512];
+    vmstate_quiesce(m, true);
+    if (vmstate_load(state, m, err, sizeof(err)) < 0) {
+        log_error("--restore %s: %s", o->restore, err);
+        return -1;
+    }
+    vmstate_quiesce(m, false);
+    if (m->agent) {
+        /* a new generation: the guest reseeds its random numbers, sets its
+         * clock, takes its NICs' addresses and renews its leases */
+        uint8_t id[16];
+        if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id)) memset(id, 0, sizeof(id));
+        char msg[1024];
+        int n = 0;
+        if (o->boot.append)
+            n += snprintf(msg + n, sizeof(msg) - (size_t)n, "cmdline %s\n", o->boot.append);
+        if (n >= (int)sizeof(msg) - 200) n = 0; /* a command line too long to send */
+        n += snprintf(msg + n, sizeof(msg) - (size_t)n, "restored genid=");
+        for (int k = 0; k < 16; k++) n += snprintf(msg + n, sizeof(msg) - (size_t)n, "%02x", id[k]);
+        /* the real time now (the guest's kernel may have no /dev/rtc to read) */
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        n += snprintf(msg + n, sizeof(msg) - (size_t)n, " time=%lld", (long long)now.tv_sec);
+        for (int k = 0; k < o->nnics; k++) {
+            const uint8_t *a = o->nics[k].mac;
+            n += snprintf(msg + n, sizeof(msg) - (size_t)n, " eth%d=%02x:%02x:%02x:%02x:%02x:%02x",
+                          k, a[0], a[1], a[2], a[3], a[4], a[5]);
+        }
+        n += snprintf(msg + n, sizeof(msg) - (size_t)n, "\n");
+        if (virtio_console_send(m->agent, msg, (size_t)n) < 0)
+            log_warn("the restored guest was not told of its restore (its channel is full)");
+    }
+    log_info("restored %s in %.1f ms", o->restore, (machine_now_ns() - t0) / 1e6);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -526,17 +584,53 @@ int main(int argc, char **argv)
             return EXIT_SETUP;
         }
     }
+    struct vmstate_file *state = NULL;
+    if (o.restore) {
+        state = vmstate_open(o.restore, err, sizeof(err));
+        if (!state) {
+            log_error("--restore: %s", err);
+            control_close(ctl);
+            cpuctl_free(cpu);
+            console_close(con);
+            return EXIT_SETUP;
+        }
+        struct vmstate_info info;
+        vmstate_get_info(state, &info);
+        bool boots = o.boot.kernel || o.boot.bios;
+        if (boots && info.builtin_sbi != (o.boot.kernel && !o.boot.bios)) {
+            log_error("--restore %s: the VM was saved %s kumo-vmm's built-in SBI firmware; "
+                      "give the boot options it was started with (%s)",
+                      o.restore, info.builtin_sbi ? "with" : "without",
+                      info.builtin_sbi ? "--kernel without --bios" : "--bios");
+            vmstate_close(state);
+            control_close(ctl);
+            cpuctl_free(cpu);
+            console_close(con);
+            return EXIT_USAGE;
+        }
+        if (!o.mem_mib) o.mem_mib = info.ram_size >> 20;
+        if (!o.cpus_given) o.cpus = info.ncpus;
+        if (!o.mmu_given && info.satp_mode >= 8 && info.satp_mode <= 10)
+            o.satp_mode = info.satp_mode;
+        if (!boots) o.boot.append = NULL;
+    }
     struct virt_config cfg = {
         .ram_size = o.mem_mib << 20,
         .ncpus = o.cpus,
         .satp_mode = o.satp_mode,
         .builtin_sbi = o.boot.kernel && !o.boot.bios,
+        /* (a restored VM's: vmstate_get_info; set below) */
         .console = con,
         .ndisks = o.ndisks,
         .nnics = o.nnics,
     };
     memcpy(cfg.disks, o.disks, sizeof(o.disks));
     memcpy(cfg.nics, o.nics, sizeof(o.nics));
+    if (state) {
+        struct vmstate_info info;
+        vmstate_get_info(state, &info);
+        cfg.builtin_sbi = info.builtin_sbi;
+    }
 
     int status = EXIT_SETUP;
     bool console_started = false;
@@ -547,7 +641,23 @@ int main(int argc, char **argv)
             break;
         }
         for (int k = 0; k < m->nharts; k++) m->harts[k]->max_insns = o.max_insns;
-        if (boot_load(m, &cfg, &o.boot) < 0) {
+        if (state) {
+            if (restore(m, state, &o) < 0) {
+                status = EXIT_SETUP;
+                machine_free(m);
+                vmstate_close(state);
+                state = NULL;
+                break;
+            }
+            vmstate_close(state);
+            state = NULL;
+        } else if (o.restore && !o.boot.kernel && !o.boot.bios && !o.boot.elf) {
+            log_error("the restored guest rebooted, and kumo-vmm has no --kernel or --bios to "
+                      "boot it with (give the boot options with --restore)");
+            status = EXIT_SETUP;
+            machine_free(m);
+            break;
+        } else if (boot_load(m, &cfg, &o.boot) < 0) {
             status = EXIT_SETUP;
             machine_free(m);
             break;

@@ -148,16 +148,18 @@ static const struct rule rules[] = {
     {"read", MAIN | NET | CONSOLE_T | CONTROL_T | SIGS, PLAIN,
      "sockets, pipes, eventfds, the terminal"},
     {"pread64", MAIN | DISK | VCPU | CONSOLE_T, PLAIN, "image reads; console log trimming"},
-    {"pwrite64", MAIN | DISK | VCPU | CONSOLE_T, PLAIN, "image writes; console log trimming"},
+    {"pwrite64", MAIN | DISK | VCPU | CONSOLE_T | CONTROL_T, PLAIN,
+     "image writes; console log trimming; a saved state into the file sent (save)"},
     {"preadv", MAIN | DISK, PLAIN, "image reads"},
     {"pwritev", MAIN | DISK, PLAIN, "image writes"},
     {"preadv2", MAIN | DISK, PLAIN, "image reads"},
     {"pwritev2", MAIN | DISK, PLAIN, "image writes"},
-    {"fsync", MAIN | DISK, PLAIN, "flush requests, qcow2 metadata order"},
+    {"fsync", MAIN | DISK | CONTROL_T, PLAIN,
+     "flush requests, qcow2 metadata order; a saved state synced"},
     {"fdatasync", MAIN | DISK, PLAIN, "flush requests"},
     {"fallocate", MAIN | DISK, PLAIN, "discard and write-zeroes (punch hole)"},
-    {"ftruncate", MAIN | DISK | VCPU | CONSOLE_T | NET, PLAIN,
-     "qcow2 growth; console log trimming; a switch port's ring memory"},
+    {"ftruncate", MAIN | DISK | VCPU | CONSOLE_T | NET | CONTROL_T, PLAIN,
+     "qcow2 growth; console log trimming; a switch port's ring memory; a saved state's length"},
 
     /* sockets: NIC back ends (libslirp on the NIC thread, host forwards bound
      * on the main thread; switch ports), console and control clients */
@@ -177,7 +179,8 @@ static const struct rule rules[] = {
     {"sendto", MAIN | NET | CONSOLE_T | CONTROL_T, PLAIN, "send()"},
     {"recvfrom", MAIN | NET | CONSOLE_T | CONTROL_T, PLAIN, "recv()"},
     {"sendmsg", MAIN | NET, PLAIN, "libslirp"},
-    {"recvmsg", MAIN | NET, PLAIN, "libslirp"},
+    {"recvmsg", MAIN | NET | CONTROL_T, PLAIN,
+     "libslirp; control requests (a save's file comes as a descriptor)"},
     {"shutdown", MAIN | NET, PLAIN, "libslirp"},
 
     /* CPU controls at run time (cpuctl.c) */
@@ -186,6 +189,9 @@ static const struct rule rules[] = {
     {"sched_setaffinity", MAIN | CONTROL_T, PLAIN, "affinity of this VMM's threads"},
     {"getdents64", MAIN | CONTROL_T, PLAIN, "the VMM's thread list (pre-opened /proc/self/task)"},
     {"getrusage", ALL, PLAIN, "CPU accounting"},
+
+    /* saving the VM's state (vmstate.c) into the file sent with the request */
+    {"mincore", CONTROL_T, PLAIN, "a save skips RAM pages never touched"},
 
     /* the signal thread */
     {"rt_sigtimedwait", MAIN | SIGS, PLAIN, "sigwait"},

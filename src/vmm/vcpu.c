@@ -16,7 +16,58 @@
 #include <string.h>
 #include <time.h>
 
-/* Wait while the hart is stopped; false when the machine is stopping. */
+/* Count the calling vCPU thread among the quiet ones (it waits, running no
+ * guest code) or take it out again; it may leave only while no pause is
+ * asked for, so that a pause that saw every thread quiet stays true. */
+static void become_quiet(struct machine *m)
+{
+    pthread_mutex_lock(&m->pause_lock);
+    m->nquiet++;
+    pthread_cond_broadcast(&m->pause_cond);
+    pthread_mutex_unlock(&m->pause_lock);
+}
+
+static bool leave_quiet(struct machine *m)
+{
+    pthread_mutex_lock(&m->pause_lock);
+    bool ok = !atomic_load(&m->pause_req) || atomic_load(&m->stop);
+    if (ok) m->nquiet--;
+    pthread_mutex_unlock(&m->pause_lock);
+    return ok;
+}
+
+/* Wait on the hart's condition variable (hart_kick wakes it) until done(h)
+ * says so, carrying out the fence requests other harts post meanwhile.
+ * Called and returns with wfi_lock held. */
+static void quiet_wait(struct hart *h, bool (*done)(struct hart *))
+{
+    struct machine *m = h->m;
+    for (;;) {
+        if (done(h) && leave_quiet(m)) return;
+        if (atomic_load(&h->fence_req) != atomic_load(&h->fence_done)) {
+            pthread_mutex_unlock(&h->wfi_lock);
+            hart_serve_requests(h);
+            pthread_mutex_lock(&h->wfi_lock);
+            continue;
+        }
+        pthread_cond_wait(&h->wfi_cond, &h->wfi_lock);
+    }
+}
+
+static bool started_or_stopping(struct hart *h)
+{
+    int s = atomic_load(&h->hsm_state);
+    return atomic_load(&h->m->stop) ||
+           (!atomic_load(&h->m->pause_req) && (s == HSM_STARTED || s == HSM_START_PENDING));
+}
+
+static bool unpaused(struct hart *h)
+{
+    return atomic_load(&h->m->stop) || !atomic_load(&h->m->pause_req);
+}
+
+/* Wait while the hart is stopped (or paused); false when the machine is
+ * stopping. */
 static bool wait_until_started(struct hart *h)
 {
     struct machine *m = h->m;
@@ -25,11 +76,8 @@ static bool wait_until_started(struct hart *h)
     pthread_mutex_lock(&h->wfi_lock);
     h->idle_since_ns = (uint64_t)t0.tv_sec * 1000000000u + (uint64_t)t0.tv_nsec;
     atomic_store(&h->wfi, true); /* so that hart_kick signals us */
-    for (;;) {
-        int s = atomic_load(&h->hsm_state);
-        if (atomic_load(&m->stop) || s == HSM_STARTED || s == HSM_START_PENDING) break;
-        pthread_cond_wait(&h->wfi_cond, &h->wfi_lock);
-    }
+    become_quiet(m);
+    quiet_wait(h, started_or_stopping);
     atomic_store(&h->wfi, false);
     /* a stopped vCPU is idle, like one in WFI (hart_idle_ns) */
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -50,6 +98,17 @@ static bool wait_until_started(struct hart *h)
     return true;
 }
 
+/* The hart left hart_run for a pause: wait until it ends. */
+static void paused(struct hart *h)
+{
+    pthread_mutex_lock(&h->wfi_lock);
+    atomic_store(&h->wfi, true);
+    become_quiet(h->m);
+    quiet_wait(h, unpaused);
+    atomic_store(&h->wfi, false);
+    pthread_mutex_unlock(&h->wfi_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
     struct hart *h = arg;
@@ -61,6 +120,10 @@ static void *vcpu_thread(void *arg)
     cpuctl_thread_start(c, h->id);
     while (wait_until_started(h)) {
         enum hart_exit why = hart_run(h);
+        if (why == HART_EXIT_PAUSE) {
+            paused(h);
+            continue;
+        }
         if (why == HART_EXIT_PARK) {
             atomic_store(&h->hsm_state, HSM_STOPPED);
             continue;
@@ -75,6 +138,37 @@ static void *vcpu_thread(void *arg)
     }
     cpuctl_thread_end(c, h->id, atomic_load(&h->idle_ns));
     return NULL;
+}
+
+bool vcpu_pause(struct machine *m)
+{
+    pthread_mutex_lock(&m->pause_lock);
+    atomic_store(&m->pause_req, true);
+    pthread_mutex_unlock(&m->pause_lock);
+    for (int k = 0; k < m->nharts; k++) hart_kick(m->harts[k]);
+    pthread_mutex_lock(&m->pause_lock);
+    while (m->nquiet < m->nharts && !atomic_load(&m->stop))
+        pthread_cond_wait(&m->pause_cond, &m->pause_lock);
+    bool ok = !atomic_load(&m->stop);
+    pthread_mutex_unlock(&m->pause_lock);
+    if (ok) {
+        m->frozen_mtime = machine_time(m);
+        m->time_frozen = true;
+    }
+    return ok;
+}
+
+void vcpu_resume(struct machine *m)
+{
+    if (m->time_frozen) {
+        /* the guest's clock goes on from where the pause stopped it */
+        m->time_base_ns = machine_now_ns() - m->frozen_mtime * (1000000000ull / MACHINE_TIMEBASE_HZ);
+        m->time_frozen = false;
+    }
+    pthread_mutex_lock(&m->pause_lock);
+    atomic_store(&m->pause_req, false);
+    pthread_mutex_unlock(&m->pause_lock);
+    for (int k = 0; k < m->nharts; k++) hart_kick(m->harts[k]);
 }
 
 int vcpu_run_machine(struct machine *m, struct cpuctl *c)
@@ -101,6 +195,10 @@ int vcpu_run_machine(struct machine *m, struct cpuctl *c)
         started++;
     }
     for (int k = 0; k < started; k++) pthread_join(threads[k], NULL);
+    /* a pause waiting for threads that ended */
+    pthread_mutex_lock(&m->pause_lock);
+    pthread_cond_broadcast(&m->pause_cond);
+    pthread_mutex_unlock(&m->pause_lock);
     pthread_mutex_lock(&m->lock);
     for (int k = 0; k < started; k++) m->harts[k]->has_thread = false;
     pthread_mutex_unlock(&m->lock);

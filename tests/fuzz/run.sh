@@ -29,17 +29,20 @@ build fuzz_elf tests/fuzz/fuzz_elf.c src/machine/elf.c
 build fuzz_virtq tests/fuzz/fuzz_virtq.c src/devices/virtio_mmio.c src/devices/plic.c \
   src/devices/htif.c src/devices/console.c src/machine/machine.c src/cpu/hart.c src/cpu/exec.c \
   src/cpu/mmu.c src/cpu/csr.c src/cpu/trap.c src/cpu/decode.c src/cpu/fpu.c src/lib/log.c \
-  src/machine/device.c src/lib/threadrole.c -lfdt -lpthread -lm
+  src/machine/device.c src/lib/threadrole.c src/machine/vmstate.c src/cpu/hart_state.c -lfdt \
+  -lxxhash -lpthread -lm
 # the virtio device back ends, driven by a fake guest (tests/fuzz/fuzz_dev.h)
 board=(src/devices/virtio_mmio.c src/devices/plic.c src/devices/htif.c src/devices/console.c
        src/machine/machine.c src/machine/device.c src/cpu/hart.c src/cpu/exec.c src/cpu/mmu.c
        src/cpu/csr.c src/cpu/trap.c src/cpu/decode.c src/cpu/fpu.c src/lib/log.c
-       src/lib/threadrole.c -Itests/fuzz -lfdt -lpthread -lm)
+       src/lib/threadrole.c src/machine/vmstate.c src/cpu/hart_state.c -Itests/fuzz -lfdt
+       -lxxhash -lpthread -lm)
 # the translator under the differential checker: random programs, every block run
 # translated and interpreted and compared (x86-64 hosts: the only back end)
 cpu=(src/machine/machine.c src/machine/device.c src/devices/htif.c src/devices/console.c
      src/cpu/hart.c src/cpu/exec.c src/cpu/mmu.c src/cpu/csr.c src/cpu/trap.c src/cpu/decode.c
-     src/cpu/fpu.c src/lib/log.c src/lib/threadrole.c)
+     src/cpu/fpu.c src/lib/log.c src/lib/threadrole.c src/machine/vmstate.c src/cpu/hart_state.c
+     -lxxhash)
 harnesses=()
 if [ "$(uname -m)" = x86_64 ]; then
   build fuzz_jit tests/fuzz/fuzz_jit.c "${cpu[@]}" src/cpu/jit/jit.c src/cpu/jit/emit_x86_64.c \
@@ -72,7 +75,8 @@ build fuzz_control tests/fuzz/fuzz_control.c "${board[@]}" src/machine/virt.c sr
   src/devices/virtio_console.c src/devices/virtio_rng.c src/devices/virtio_blk.c \
   src/devices/virtio_net.c src/devices/netdev.c src/devices/netdev_user.c \
   src/devices/netdev_switch.c src/network/egress.c src/lib/shmring.c "${storage[@]}" \
-  src/storage/ratelimit.c src/vmm/cpuctl.c src/vmm/sandbox.c -lslirp -lz -ljansson -lseccomp
+  src/storage/ratelimit.c src/vmm/cpuctl.c src/vmm/sandbox.c src/vmm/vcpu.c -lslirp -lz -ljansson \
+  -lseccomp
 for img in qcow2 vhd vmdk; do
   build fuzz_$img tests/fuzz/fuzz_$img.c "${storage[@]}" -Itests/fuzz -lz -lpthread
 done
@@ -80,10 +84,19 @@ done
 build fuzz_blk tests/fuzz/fuzz_blk.c src/devices/virtio_blk.c src/devices/virtio_mmio.c \
   src/devices/plic.c src/devices/htif.c src/devices/console.c src/machine/machine.c \
   src/cpu/hart.c src/cpu/exec.c src/cpu/mmu.c src/cpu/csr.c src/cpu/trap.c src/cpu/decode.c \
-  src/cpu/fpu.c src/lib/log.c src/lib/threadrole.c src/machine/device.c "${storage[@]}" \
-  src/storage/ratelimit.c -lfdt -lz -lpthread -lm
+  src/cpu/fpu.c src/lib/log.c src/lib/threadrole.c src/machine/device.c src/machine/vmstate.c \
+  src/cpu/hart_state.c "${storage[@]}" \
+  src/storage/ratelimit.c -lfdt -lxxhash -lz -lpthread -lm
 # the shared-memory frame rings as the side that does not trust its peer
 build fuzz_shmring tests/fuzz/fuzz_shmring.c src/lib/shmring.c
+# a saved VM's state into the whole board (every device's loader, the harts')
+build fuzz_vmstate tests/fuzz/fuzz_vmstate.c "${board[@]}" src/machine/virt.c src/machine/sbi.c \
+  src/machine/boot.c src/machine/elf.c src/machine/fdt.c src/devices/clint.c src/devices/uart.c \
+  src/devices/syscon.c src/devices/rtc.c src/devices/pvpanic.c src/devices/virtio_balloon.c \
+  src/devices/virtio_input.c src/devices/virtio_console.c src/devices/virtio_rng.c \
+  src/devices/virtio_blk.c src/devices/virtio_net.c src/devices/netdev.c src/devices/netdev_user.c \
+  src/devices/netdev_switch.c src/network/egress.c src/lib/shmring.c "${storage[@]}" \
+  src/storage/ratelimit.c -lslirp -lz -ljansson
 
 # the virtual switch: frames through the data plane; configuration and control
 # (seeds: tests/fuzz/gen_net_seeds.py)
@@ -127,7 +140,7 @@ build fuzz_arm_expr tests/fuzz/fuzz_arm_expr.c "${arm[@]}"
 build fuzz_arm_id tests/fuzz/fuzz_arm_id.c "${arm[@]}"
 
 for h in fuzz_elf fuzz_virtq fuzz_blk fuzz_shmring fuzz_dev_blk fuzz_dev_net fuzz_dev_small fuzz_cpu \
-    fuzz_control fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config fuzz_net_services \
+    fuzz_control fuzz_vmstate fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config fuzz_net_services \
     fuzz_net_vxlan fuzz_cloud_body fuzz_cloud_agent fuzz_cloud_portal fuzz_cli_query fuzz_arm_expr \
     fuzz_arm_id "${harnesses[@]}"; do
   only "$h" || continue

@@ -682,14 +682,19 @@ static void vm_start(struct arm_ctx *c)
     action_reply(c, id, begun, &ke);
 }
 
-/* ?skipShutdown=true|false; -1 with c->err. */
-static int skip_shutdown(struct arm_ctx *c)
+/* ?NAME=true|false (absent: false); -1 with c->err. */
+static int bool_query(struct arm_ctx *c, const char *name)
 {
-    const char *q = arm_query(c, "skipShutdown");
+    const char *q = arm_query(c, name);
     if (!q || !strcasecmp(q, "false")) return 0;
     if (!strcasecmp(q, "true")) return 1;
-    return arm_err_set(&c->err, 400, "InvalidParameter", "skipShutdown",
-                       "skipShutdown: '%.20s' is not true or false.", q);
+    return arm_err_set(&c->err, 400, "InvalidParameter", name, "%s: '%.20s' is not true or false.",
+                       name, q);
+}
+
+static int skip_shutdown(struct arm_ctx *c)
+{
+    return bool_query(c, "skipShutdown");
 }
 
 static void vm_power_off(struct arm_ctx *c)
@@ -703,13 +708,16 @@ static void vm_power_off(struct arm_ctx *c)
     action_reply(c, id, begun, &ke);
 }
 
+/* ?hibernate=true: Azure's hibernation, kumo's saved state (docs/vmstate.md) */
 static void vm_deallocate(struct arm_ctx *c)
 {
-    int64_t g = action_group(c);
+    int hibernate = bool_query(c, "hibernate");
+    int64_t g = hibernate < 0 ? -1 : action_group(c);
     if (g < 0) return;
     struct kerr ke = {0};
     bool begun = false;
-    int64_t id = prov_vm_deallocate(c->k, g, c->p[2], false, &begun, &ke);
+    int64_t id = hibernate ? prov_vm_hibernate(c->k, g, c->p[2], &begun, &ke)
+                           : prov_vm_deallocate(c->k, g, c->p[2], false, &begun, &ke);
     action_reply(c, id, begun, &ke);
 }
 
