@@ -316,6 +316,9 @@ def test_cut_off_host_fences_itself(cl):
 
 def test_drain_and_resume(cl):
     h = cl.hosts["h1"]
+    # every host Up first: a host the previous test cut off, or whose lease
+    # a loaded machine let lapse for a moment, comes back by itself
+    wait(lambda: all(x["state"] == "Up" for x in h.hosts().values()), 60, "every host Up")
     on = [v["name"] for v in h.ok("GET", VMS)["value"] if v["host"] == "h1"]
     r = h.kumo("host", "drain", "h1")
     assert r.returncode == 0 and "Draining" in r.stdout, r.stdout + r.stderr
