@@ -323,3 +323,76 @@ def test_pause_and_resume(vmm, guest, tmp_path):
     wait_for(lambda: len(guest_lines(log, "T")) > n + 3, 60, "ticks after the resume")
     control(sock, {"op": "stop"})
     p.wait(timeout=60)
+
+
+def migrate(sock, incoming, timeout=300):
+    """Live-migrate the VM whose control socket is `sock` to the kumo-vmm
+    waiting on `incoming`, as kumod asks a sandboxed VMM (which connects
+    nowhere): the socket connected here, sent with the request."""
+    wait_for(lambda: os.path.exists(incoming), 60, "the destination's socket")
+    peer = socket.socket(socket.AF_UNIX)
+    peer.connect(str(incoming))
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    s.connect(str(sock))
+    socket.send_fds(s, [(json.dumps({"op": "migrate"}) + "\n").encode()], [peer.fileno()])
+    peer.close()
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    s.close()
+    return json.loads(buf)
+
+
+def test_live_migration_keeps_the_computation(vmm, guest, tmp_path):
+    """A guest computing the disk checksum (disk and NIC busy) moved twice
+    between kumo-vmm processes while it runs prints what an uninterrupted
+    run prints; each source exits 0 once its destination runs the VM."""
+    dev = ["--net", "user", "--console", "none"]
+    raw_disk(tmp_path / "a.raw")
+    log_a = tmp_path / "a.log"
+    r = run(boot_cmd(vmm, guest, run=CHECKSUM, cpus=2,
+                     extra=["--disk", f"path={tmp_path / 'a.raw'}", *dev,
+                            "--console-log", str(log_a)]), timeout=900)
+    assert r.returncode == 0, text(log_a)[-2000:]
+    want = re.search(r"SUM=([0-9a-f]{32})", text(log_a))
+    assert want, text(log_a)[-2000:]
+
+    raw_disk(tmp_path / "b.raw")
+    disk = ["--disk", f"path={tmp_path / 'b.raw'}"]
+    logs = [tmp_path / f"m{k}.log" for k in range(3)]
+    args = lambda k: boot_cmd(vmm, guest, run=CHECKSUM, cpus=2,  # noqa: E731
+                              extra=[*disk, *dev, "--console-log", str(logs[k])])
+    sock = tmp_path / "m0.sock"
+    p = start(args(0), sock)
+    wait_for(lambda: "kumo guest: booted" in text(logs[0]), 300, "the guest's boot")
+    rng = random.Random(os.getpid())
+    replies = []
+    for k in (1, 2):
+        time.sleep(rng.uniform(0.5, 2.0))
+        if re.search(r"SUM=[0-9a-f]{32}", "".join(text(x) for x in logs)):
+            break
+        incoming, nsock = tmp_path / f"m{k}.in", tmp_path / f"m{k}.sock"
+        if nsock.exists():
+            nsock.unlink()
+        q = subprocess.Popen(args(k) + ["--incoming", str(incoming), "--control", str(nsock)],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        reply = migrate(sock, incoming)
+        assert reply.get("ok"), (reply, q.poll(), q.stderr.read() if q.poll() is not None else "")
+        assert reply["rounds"] >= 1 and reply["downtime_ms"] <= reply["total_ms"], reply
+        replies.append(reply)
+        assert p.wait(timeout=60) == 0, p.stderr.read()  # the source ends
+        p, sock = q, nsock
+    assert replies, "the guest finished before the first migration: make the work longer"
+    assert p.wait(timeout=900) == 0, p.stderr.read()[-2000:]
+    out = "".join(text(x) for x in logs)
+    got = re.search(r"SUM=([0-9a-f]{32})", out)
+    assert got and got.group(1) == want.group(1), out[-3000:]
+    assert int(re.search(r"PINGS=(\d+)", out).group(1)) > 0, out[-2000:]
+    assert "kumo guest: run exit=0" in out
+    print("\nmigrations:", [(r["rounds"], round(r["total_ms"]), round(r["downtime_ms"], 1),
+                             r["bytes_sent"] >> 20) for r in replies])
