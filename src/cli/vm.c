@@ -424,6 +424,11 @@ static int vm_restart(struct cli *c, struct args *a)
     return vm_action(c, a, "restart", NULL);
 }
 
+static int vm_migrate(struct cli *c, struct args *a)
+{
+    return vm_action(c, a, "migrate", NULL);
+}
+
 static int vm_resize(struct cli *c, struct args *a)
 {
     const char *size = arg_size(a);
@@ -1394,6 +1399,20 @@ static const struct cmd restart_c = {.name = "restart",
                                      .run = vm_restart,
                                      .positionals = 1,
                                      .waits = true};
+static const struct cmd migrate_c = {
+    .name = "migrate",
+    .summary = "Live-migrate a Running VM to a new kumo-vmm process",
+    .usage = GN,
+    .help = "Move a Running VM to a new kumo-vmm process on its host while it runs: its memory "
+            "is copied while the guest works, then the guest is paused for the last pages and "
+            "its devices (milliseconds) and goes on in the new process, its processes, network "
+            "connections and uptime intact (docs/vmstate.md, \"Live migration\"). For a VMM "
+            "upgrade without a restart. A failed migration leaves the VM running where it was; "
+            "'kumo vm history' says what happened and how long the guest was paused.",
+    .opts = gn_opts,
+    .run = vm_migrate,
+    .positionals = 1,
+    .waits = true};
 static const struct cmd resize_c = {
     .name = "resize",
     .summary = "Change a VM's size (vertical scaling)",
@@ -1562,7 +1581,7 @@ const struct cmd cmd_vm = {
     .help = "Virtual machines. A VM is billed per second by its size while it is allocated "
             "(Starting, Running, Stopping, Stopped); Deallocated VMs are not billed.",
     .sub = (const struct cmd *const[]){&create_c, &list_c, &show_c, &list_ips_c, &start_c, &stop_c,
-                                       &deallocate_c, &restart_c, &resize_c, &delete_c,
+                                       &deallocate_c, &restart_c, &migrate_c, &resize_c, &delete_c,
                                        &run_command_c, &runs_c, &open_port_c, &console_c, &ssh_c,
                                        &log_c, &history_c, &update_c, &vmdisk_c, NULL},
     .examples = "  kumo vm create -g web -n web1 --size B1s --public-ip\n"

@@ -439,6 +439,14 @@ static void vm_restart(struct api_ctx *c)
     op_reply(c, prov_vm_restart(c->k, g, c->p[1], &c->err), true, wait);
 }
 
+static void vm_migrate(struct api_ctx *c)
+{
+    int wait = api_wait_arg(c);
+    int64_t g = wait < 0 ? -1 : api_group(c, c->p[0]);
+    if (g < 0) return;
+    op_reply(c, prov_vm_migrate(c->k, g, c->p[1], &c->err), true, wait);
+}
+
 static void vm_resize(struct api_ctx *c)
 {
     int wait = api_wait_arg(c);
@@ -682,6 +690,7 @@ const struct api_route api_routes_vm[] = {
     {"POST", VM "/{}/stop", vm_stop, -1},
     {"POST", VM "/{}/deallocate", vm_deallocate, -1},
     {"POST", VM "/{}/restart", vm_restart, -1},
+    {"POST", VM "/{}/migrate", vm_migrate, -1},
     {"POST", VM "/{}/resize", vm_resize, REQ_VM_RESIZE},
     {"POST", VM "/{}/dataDisks", disk_attach, REQ_VM_ATTACH},
     {"POST", VM "/{}/openPort", open_port, REQ_VM_OPEN_PORT},

@@ -291,6 +291,20 @@ int64_t prov_vm_restart(struct kumod *k, int64_t g, const char *name, struct ker
     return v.id;
 }
 
+int64_t prov_vm_migrate(struct kumod *k, int64_t g, const char *name, struct kerr *e)
+{
+    struct vm_row v;
+    if (vm_lookup(k, g, name, &v, e) < 0 || busy(&v, e) < 0) return -1;
+    if (!is(v.power, PS_RUNNING))
+        return kerr_conflict(e, "InvalidState",
+                             "virtual machine '%s' is %s: only a Running VM can be live-migrated "
+                             "(start it where it is)",
+                             v.name, v.power);
+    if (begin_op_tx(k, &v, "migrate", NULL, PV_UPDATING, "live migration requested", e) < 0)
+        return -1;
+    return v.id;
+}
+
 int64_t prov_vm_resize(struct kumod *k, int64_t g, const char *name, const char *size, bool restart,
                        bool *begun, struct kerr *e)
 {

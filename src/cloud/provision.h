@@ -449,6 +449,10 @@ int64_t prov_vm_deallocate(struct kumod *k, int64_t group_id, const char *name, 
 int64_t prov_vm_hibernate(struct kumod *k, int64_t group_id, const char *name, bool *begun,
                           struct kerr *e);
 int64_t prov_vm_restart(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
+/* Live-migrate a Running VM to a new kumo-vmm process on its host: the
+ * guest runs on, paused only for the last copy (docs/vmstate.md, "Live
+ * migration"). */
+int64_t prov_vm_migrate(struct kumod *k, int64_t group_id, const char *name, struct kerr *e);
 /* A new size: it must fit the host when the VM is allocated; a Running VM
  * is restarted (only when restart; else 409); *begun when it is. */
 int64_t prov_vm_resize(struct kumod *k, int64_t group_id, const char *name, const char *size,

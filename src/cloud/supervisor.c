@@ -463,6 +463,12 @@ int supervisor_adopt(struct supervisor *s, int64_t vm, pid_t pid)
     return add(s, vm, pid, false);
 }
 
+int supervisor_adopt_child(struct supervisor *s, int64_t vm, pid_t pid)
+{
+    assert(kumod_lock_held(s->k));
+    return add(s, vm, pid, true);
+}
+
 bool supervisor_running(struct supervisor *s, int64_t vm, pid_t *pid)
 {
     assert(kumod_lock_held(s->k));

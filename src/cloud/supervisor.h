@@ -42,6 +42,9 @@ int supervisor_spawn(struct supervisor *s, int64_t vm_id, char *const argv[], co
 
 /* Take over a running process (under the lock). 0, or -1 if it is gone. */
 int supervisor_adopt(struct supervisor *s, int64_t vm_id, pid_t pid);
+/* The same for a child of kumod's (proc_spawn: a live migration's new
+ * kumo-vmm): its exit status is known when it ends. */
+int supervisor_adopt_child(struct supervisor *s, int64_t vm_id, pid_t pid);
 
 /* Under the lock: is a process of vm_id in the table and still running? */
 bool supervisor_running(struct supervisor *s, int64_t vm_id, pid_t *pid);

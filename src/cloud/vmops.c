@@ -32,7 +32,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define FIRMWARE_BIOS    "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
@@ -829,6 +832,138 @@ static void end_hibernation(struct kumod *k, int64_t vm, bool resumed)
     }
 }
 
+/* Live migration on this host: a second kumo-vmm started with the VM's
+ * options and --incoming (its sockets at temporary names), sent the VM by
+ * the running one (control "migrate", with a socket connected to it), then
+ * put in its place: the supervisor's, the sockets' names, the VM's pid.
+ * Without the lock. 0 with what it took in msg; -1 + err, the VM running
+ * where it was (or, when the old kumo-vmm did not hear the outcome, as the
+ * error says). */
+static int migrate_vm(struct kumod *k, int64_t vm, char *msg, size_t msglen, char *err,
+                      size_t errlen)
+{
+    if (!k->vmm_has_control) {
+        snprintf(err, errlen, "kumo-vmm has no control socket: live migration needs one");
+        return -1;
+    }
+    char dir[PATH_MAX], in[PATH_MAX + 32], ctl[PATH_MAX + 32], con[PATH_MAX + 32],
+        logp[PATH_MAX], sock[PATH_MAX];
+    path_vm_dir(k, dir, vm);
+    snprintf(in, sizeof(in), "%s/migrate.sock", dir);
+    snprintf(ctl, sizeof(ctl), "%s/control.sock.new", dir);
+    snprintf(con, sizeof(con), "%s/console.sock.new", dir);
+    path_vm_file(k, logp, vm, "vmm.log");
+    path_vm_file(k, sock, vm, "control.sock");
+    kumod_lock(k);
+    json_t *argv = build_argv(k, vm, err, errlen);
+    kumod_unlock(k);
+    if (!argv) return -1;
+    /* the new process's sockets get their names once it runs the VM */
+    char con_arg[PATH_MAX + 48];
+    snprintf(con_arg, sizeof(con_arg), "socket:%s", con);
+    for (size_t i = 0; i + 1 < json_array_size(argv); i++) {
+        const char *a = json_string_value(json_array_get(argv, i));
+        if (!strcmp(a, "--control")) json_array_set_new(argv, i + 1, json_string(ctl));
+        if (!strcmp(a, "--console")) json_array_set_new(argv, i + 1, json_string(con_arg));
+        /* its NICs move to it on kumo-switch as it takes the VM */
+        const char *v = json_string_value(json_array_get(argv, i + 1));
+        if (!strcmp(a, "--net") && !strncmp(v, "switch=", 7)) {
+            char spec[PATH_MAX + 200];
+            snprintf(spec, sizeof(spec), "%s,takeover=on", v);
+            json_array_set_new(argv, i + 1, json_string(spec));
+        }
+    }
+    json_array_append_new(argv, json_string("--incoming"));
+    json_array_append_new(argv, json_string(in));
+    size_t n = json_array_size(argv);
+    char **av = calloc(n + 1, sizeof(*av));
+    for (size_t i = 0; av && i < n; i++)
+        av[i] = (char *)json_string_value(json_array_get(argv, i));
+    unlink(in);
+    pid_t pid = 0;
+    int rc = av ? proc_spawn(av, logp, &pid, err, errlen) : -1;
+    free(av);
+    json_decref(argv);
+    if (rc < 0) return -1;
+    /* it listens on `in` once it is set up */
+    int peer = -1;
+    for (int64_t deadline = time_mono_ms() + START_TIMEOUT_MS; peer < 0;) {
+        if (waitpid(pid, NULL, WNOHANG) == pid) {
+            pid = 0;
+            char tail[400];
+            log_tail(k, vm, tail, sizeof(tail));
+            snprintf(err, errlen, "the new kumo-vmm ended before it took the VM: %s", tail);
+            goto fail;
+        }
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        size_t inlen = strlen(in);
+        if (inlen >= sizeof(a.sun_path)) {
+            snprintf(err, errlen, "%.300s: too long for a unix socket (a shorter --data-dir)", in);
+            goto fail;
+        }
+        memcpy(a.sun_path, in, inlen + 1);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+            peer = fd;
+            break;
+        }
+        if (fd >= 0) close(fd);
+        if (time_mono_ms() > deadline) {
+            snprintf(err, errlen, "the new kumo-vmm did not wait for the VM within %d s",
+                     START_TIMEOUT_MS / 1000);
+            goto fail;
+        }
+        usleep(20000);
+    }
+    json_t *req = json_pack("{s:s}", "op", "migrate");
+    char e[768];
+    json_t *r = vmm_request_fd(sock, req, peer, SAVE_TIMEOUT_MS, e, sizeof(e));
+    json_decref(req);
+    close(peer);
+    if (!r) {
+        snprintf(err, errlen, "the migration failed: %.700s", e);
+        goto fail;
+    }
+    snprintf(msg, msglen,
+             "live-migrated to a new kumo-vmm (pid %d): %.0f ms in all, %.1f ms paused, %" PRId64
+             " MiB in %" PRId64 " rounds",
+             (int)pid, json_real_value(json_object_get(r, "total_ms")),
+             json_real_value(json_object_get(r, "downtime_ms")),
+             (int64_t)json_integer_value(json_object_get(r, "bytes_sent")) >> 20,
+             (int64_t)json_integer_value(json_object_get(r, "rounds")));
+    json_decref(r);
+    /* the old process exits (status 0); the new one is the VM's */
+    kumod_lock(k);
+    if (!supervisor_wait_exit(k->sup, vm, 30000, NULL)) {
+        supervisor_kill(k->sup, vm, SIGKILL);
+        supervisor_wait_exit(k->sup, vm, 5000, NULL);
+    }
+    supervisor_adopt_child(k->sup, vm, pid);
+    char old[PATH_MAX + 32];
+    snprintf(old, sizeof(old), "%s/console.sock", dir);
+    rename(ctl, sock);
+    rename(con, old);
+    int64_t now = time_now_ms();
+    if (db_begin(k->db) == 0 &&
+        db_exec(k->db, "UPDATE vms SET pid = ?, pid_start = ? WHERE id = ?", "iii", (int64_t)pid,
+                (int64_t)proc_start_ticks(pid), vm) == 0)
+        db_commit(k->db);
+    else
+        db_rollback(k->db);
+    (void)now;
+    kumod_unlock(k);
+    return 0;
+fail:
+    if (pid > 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    unlink(in);
+    unlink(ctl);
+    unlink(con);
+    return -1;
+}
+
 void vmops_run(struct kumod *k, int64_t vm)
 {
     assert(!kumod_lock_held(k));
@@ -912,6 +1047,27 @@ void vmops_run(struct kumod *k, int64_t vm)
         }
         kumod_lock(k);
         running(k, vm);
+        kumod_unlock(k);
+    } else if (!strcmp(op, "migrate")) {
+        char msg[300] = "";
+        if (migrate_vm(k, vm, msg, sizeof(msg), err, sizeof(err)) < 0) {
+            kumod_lock(k);
+            bool alive = supervisor_running(k->sup, vm, NULL);
+            kumod_unlock(k);
+            if (!alive) {
+                fail_op(k, vm, PS_STOPPED, "MigrationFailed", err);
+                return;
+            }
+            /* the VM runs where it was: the operation ends, saying why */
+            char note[1100];
+            snprintf(note, sizeof(note), "%.900s; the VM runs on where it was", err);
+            kumod_lock(k);
+            set_state(k, vm, PS_RUNNING, PV_SUCCEEDED, note, true);
+            kumod_unlock(k);
+            return;
+        }
+        kumod_lock(k);
+        set_state(k, vm, PS_RUNNING, PV_SUCCEEDED, msg, true);
         kumod_unlock(k);
     } else if (!strcmp(op, "relocate")) {
         relocate(k, vm);

@@ -325,6 +325,7 @@ void hart_serve_fences(struct hart *h, unsigned ev)
     /* Requesters post their event bits before counting the request, so
      * every request counted in `req` had its bits taken by the caller. */
     if (ev & EV_DROP_WRITES) mmu_drop_code_writes(h);
+    if (ev & EV_DROP_ALL_W) mmu_drop_all_writes(h);
     if (ev & EV_SFENCE) serve_sfence(h);
     if (ev & EV_FENCE_I) hart_fence_i(h);
 #ifdef KUMO_JIT
@@ -347,7 +348,8 @@ static void remote_request(struct hart *self, struct hart *target, unsigned bits
             hart_serve_fences(self, mine);
             atomic_store(&self->fence_done, req);
             /* keep the other bits (interrupt checks) for the next poll */
-            atomic_fetch_or(&self->events, mine & ~(EV_SFENCE | EV_FENCE_I | EV_DROP_WRITES));
+            atomic_fetch_or(&self->events,
+                            mine & ~(EV_SFENCE | EV_FENCE_I | EV_DROP_WRITES | EV_DROP_ALL_W));
         }
         sched_yield();
     }
@@ -406,7 +408,20 @@ void hart_serve_requests(struct hart *h)
     hart_serve_fences(h, ev);
     atomic_store(&h->fence_done, req);
     /* the rest (interrupt checks) for the next poll */
-    atomic_fetch_or(&h->events, ev & ~(EV_SFENCE | EV_FENCE_I | EV_DROP_WRITES));
+    atomic_fetch_or(&h->events, ev & ~(EV_SFENCE | EV_FENCE_I | EV_DROP_WRITES | EV_DROP_ALL_W));
+}
+
+void hart_drop_writes_all(struct machine *m)
+{
+    for (int k = 0; k < m->nharts; k++) {
+        struct hart *t = m->harts[k];
+        atomic_fetch_or(&t->events, EV_DROP_ALL_W);
+        unsigned ticket = atomic_fetch_add(&t->fence_req, 1) + 1;
+        hart_kick(t);
+        /* running, in WFI, stopped by HSM or paused: its thread serves it */
+        while ((int)(atomic_load(&t->fence_done) - ticket) < 0 && !atomic_load(&m->stop))
+            sched_yield();
+    }
 }
 
 static enum hart_exit poll(struct hart *h)

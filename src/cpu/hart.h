@@ -324,6 +324,12 @@ void hart_remote_sfence(struct hart *self, struct hart *target, uint64_t va, uin
  * wait for the pause to end. */
 void hart_serve_requests(struct hart *h);
 
+/* From any thread but a vCPU's: make every hart of m drop its write-TLB
+ * entries, and wait until each has (or the machine stops). After it,
+ * every store to RAM refills its entry and is seen by dirty logging
+ * (machine_note_dirty). The harts' threads must be running. */
+void hart_drop_writes_all(struct machine *m);
+
 /* ---- the hart's state (machine/vmstate.h), while it is outside hart_run ---- */
 
 /* Append every architectural register and CSR, the timer comparators, the

@@ -20,6 +20,7 @@
 #define EV_FENCE_I     8u  /* remote FENCE.I */
 #define EV_DROP_WRITES 16u /* another hart decoded a page: drop write-TLB entries to code */
 #define EV_CODE        32u /* a page holding decoded code was written */
+#define EV_DROP_ALL_W  64u /* drop every write-TLB entry (dirty logging: hart_drop_writes_all) */
 
 /* Instructions between polls of timers and stop requests. */
 #define HART_BUDGET 8192
@@ -48,6 +49,8 @@ void mmu_drop_write_page(struct hart *h, const uint8_t *host_page);
  * (another hart decoded them), counting those pages as written (their
  * generation moves on). True if there were any. */
 bool mmu_drop_code_writes(struct hart *h);
+/* Drop every write entry of every TLB set: the next store to each page refills (and is logged). */
+void mmu_drop_all_writes(struct hart *h);
 /* SFENCE.VMA: drop the translations of va (by_va) or all, of the address
  * spaces with ASID asid (by_asid) or all. */
 void mmu_sfence(struct hart *h, bool by_va, uint64_t va, bool by_asid, uint64_t asid);

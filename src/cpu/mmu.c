@@ -236,6 +236,21 @@ static bool drop_code_writes_in_set(struct hart *h, struct tlb_set *s, const voi
     return drop_code_writes(h, s->victim[ACC_WRITE], TLB_VICTIMS) || any;
 }
 
+static bool drop_all_writes_in_set(struct hart *h, struct tlb_set *s, const void *arg)
+{
+    (void)h;
+    (void)arg;
+    for (unsigned i = 0; i < TLB_SIZE; i++) s->e[ACC_WRITE][i].tag = ~0ull;
+    for (unsigned i = 0; i < TLB_SIZE; i++) s->w1[ACC_WRITE][i].tag = ~0ull;
+    for (unsigned i = 0; i < TLB_VICTIMS; i++) s->victim[ACC_WRITE][i].tag = ~0ull;
+    return false;
+}
+
+void mmu_drop_all_writes(struct hart *h)
+{
+    each_set(h, drop_all_writes_in_set, NULL);
+}
+
 bool mmu_drop_code_writes(struct hart *h)
 {
     bool any = each_set(h, drop_code_writes_in_set, NULL);
@@ -409,6 +424,8 @@ static uint8_t *tlb_fill(struct hart *h, struct tlb_set *set, uint64_t va, uint6
             if (__atomic_load_n(f, __ATOMIC_RELAXED) & (PAGE_CODE | PAGE_WATCH)) return NULL;
             __atomic_or_fetch(f, PAGE_WTLB, __ATOMIC_SEQ_CST);
             if (__atomic_load_n(f, __ATOMIC_SEQ_CST) & (PAGE_CODE | PAGE_WATCH)) return NULL;
+            /* every write through the entry counts from now (live migration) */
+            machine_note_dirty(h->m, ram_page_index(h->m, pa_page));
         }
     }
     if (!pmp_allows(h, pa_page, PAGE_SIZE, acc, priv)) return NULL;

@@ -24,16 +24,19 @@ struct netdev *netdev_open(const char *spec, const uint8_t mac[6], char *err, si
         return netdev_user_open(spec[4] ? spec + 5 : "", err, errlen);
     if (strncmp(spec, "switch=", 7) == 0) {
         char *copy = strdup(spec + 7), *nic = NULL, *save = NULL;
-        bool shm = true;
+        bool shm = true, takeover = false;
         char *path = strtok_r(copy, ",", &save);
         for (char *kv = strtok_r(NULL, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
             if (strncmp(kv, "nic=", 4) == 0) {
                 nic = kv + 4;
             } else if (strcmp(kv, "shm=off") == 0 || strcmp(kv, "shm=on") == 0) {
                 shm = kv[5] == 'n';
+            } else if (strcmp(kv, "takeover=on") == 0) {
+                takeover = true;
             } else {
                 snprintf(err, errlen,
-                         "switch network: unknown setting '%s' (nic=ID and shm=on|off are known)",
+                         "switch network: unknown setting '%s' (nic=ID, shm=on|off and takeover=on "
+                         "are known)",
                          kv);
                 free(copy);
                 return NULL;
@@ -44,7 +47,7 @@ struct netdev *netdev_open(const char *spec, const uint8_t mac[6], char *err, si
             free(copy);
             return NULL;
         }
-        struct netdev *nd = netdev_switch_open(path, nic, mac, shm, err, errlen);
+        struct netdev *nd = netdev_switch_open(path, nic, mac, shm, takeover, err, errlen);
         free(copy);
         return nd;
     }

@@ -8,12 +8,13 @@
  *       DNS 10.0.2.3, DHCP from 10.0.2.15), as QEMU's "-netdev user", but
  *       never to the host: no host loopback, and the egress policy of
  *       network/egress.h (egress=allow-private|allow:CIDR|deny:CIDR)
- *   switch=PATH,nic=ID[,shm=off]
+ *   switch=PATH,nic=ID[,shm=off][,takeover=on]
  *       a port on kumo-switch: a SOCK_SEQPACKET unix socket; a JSON hello
  *       {"nic":ID,"mac":MAC,"shm":BYTES} carrying a memfd of frame rings and
  *       two eventfds (lib/shmring.h); when the switch takes them, frames
  *       travel through the rings, else (or with shm=off) one Ethernet frame
- *       per socket message
+ *       per socket message. takeover=on: the NIC moves to this port even
+ *       when another has it (a live migration's destination)
  *
  * A back end is driven by one thread (the NIC's, in virtio_net.c): it adds
  * its file descriptors to that thread's poll set, handles what became
@@ -63,8 +64,10 @@ struct netdev *netdev_open(const char *spec, const uint8_t mac[6], char *err, si
 /* Back-end constructors (netdev_user.c, netdev_switch.c). `opts` is the
  * spec after the back-end name. */
 struct netdev *netdev_user_open(const char *opts, char *err, size_t errlen);
+/* takeover: the switch gives this port the NIC even if another port has it
+ * (a live migration's new kumo-vmm, docs/vmstate.md). */
 struct netdev *netdev_switch_open(const char *path, const char *nic, const uint8_t mac[6],
-                                  bool shm, char *err, size_t errlen);
+                                  bool shm, bool takeover, char *err, size_t errlen);
 
 /* Parse "52:54:00:12:34:56"; false if malformed or multicast. */
 bool netdev_parse_mac(const char *s, uint8_t mac[6]);

@@ -279,7 +279,7 @@ static const struct netdev_ops port_ops = {
 };
 
 struct netdev *netdev_switch_open(const char *path, const char *nic, const uint8_t mac[6],
-                                  bool shm, char *err, size_t errlen)
+                                  bool shm, bool takeover, char *err, size_t errlen)
 {
     struct port *p = calloc(1, sizeof(*p));
     if (!p) return NULL;
@@ -300,8 +300,9 @@ struct netdev *netdev_switch_open(const char *path, const char *nic, const uint8
             return NULL;
         }
     snprintf(p->hello, sizeof(p->hello),
-             "{\"nic\":\"%s\",\"mac\":\"%02x:%02x:%02x:%02x:%02x:%02x\"%s}", nic, mac[0],
-             mac[1], mac[2], mac[3], mac[4], mac[5], shm ? ",\"shm\":true" : "");
+             "{\"nic\":\"%s\",\"mac\":\"%02x:%02x:%02x:%02x:%02x:%02x\"%s%s}", nic, mac[0],
+             mac[1], mac[2], mac[3], mac[4], mac[5], shm ? ",\"shm\":true" : "",
+             takeover ? ",\"takeover\":true" : "");
     p->fd = port_connect(p, err, errlen);
     if (p->fd < 0) {
         shm_drop(p);

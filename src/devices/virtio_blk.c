@@ -530,6 +530,27 @@ const struct device_model virtio_blk_device = {.attach = blk_attach,
                                                .save = virtio_mmio_save,
                                                .load = virtio_mmio_load};
 
+int virtio_blk_release(struct blk *b, char *err, size_t errlen)
+{
+    if (b->readonly) return 0;
+    if (disk_flush(b->disk) < 0) {
+        char why[256];
+        disk_last_error(b->disk, why, sizeof(why));
+        snprintf(err, errlen, "cannot flush its disk: %s", why);
+        return -1;
+    }
+    if (disk_unlock(b->disk) < 0) {
+        snprintf(err, errlen, "cannot hand its disk over: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int virtio_blk_retake(struct blk *b, char *err, size_t errlen)
+{
+    return disk_relock(b->disk, err, errlen);
+}
+
 void virtio_blk_drain(struct blk *b)
 {
     pthread_mutex_lock(&b->wlock);

@@ -48,6 +48,12 @@ uint64_t virtio_blk_size(struct blk *b);
 /* Wait until every request the guest had notified is served (no worker
  * busy, no notification unhandled). */
 void virtio_blk_drain(struct blk *b);
+/* Live migration, the device quiet: make what the guest wrote durable
+ * (data and image metadata: a qcow2's tables) and let another process
+ * open the image (its lock dropped); 0, or -1 with a message. Retake: the
+ * lock again, the handover failed and the guest runs here on. */
+int virtio_blk_release(struct blk *b, char *err, size_t errlen);
+int virtio_blk_retake(struct blk *b, char *err, size_t errlen);
 
 /* The limits the disk enforces now (ratelimit_rates_of). */
 void virtio_blk_get_rates(struct blk *b, struct ratelimit_rates *r);

@@ -99,6 +99,7 @@ void machine_free(struct machine *m)
     machine_unmap_anon(m->page_flags, npages);
     machine_unmap_anon((void *)m->page_gen, npages * sizeof(uint32_t));
     free(m->ram_file_pages);
+    free((void *)m->dirty_log);
     pthread_cond_destroy(&m->pause_cond);
     pthread_mutex_destroy(&m->pause_lock);
     pthread_mutex_destroy(&m->lock);
@@ -182,6 +183,7 @@ static void note_ram_store(struct machine *m, uint64_t pa, uint64_t len)
     uint64_t first = ram_page_index(m, pa), last = ram_page_index(m, pa + len - 1);
     bool code = false;
     for (uint64_t p = first; p <= last; p++) {
+        machine_note_dirty(m, p);
         uint8_t f = m->page_flags[p];
         if (f & PAGE_CODE) {
             __atomic_and_fetch(&m->page_flags[p], (uint8_t)~PAGE_CODE, __ATOMIC_RELAXED);
@@ -225,6 +227,36 @@ bool machine_load(struct machine *m, uint64_t pa, const void *data, uint64_t len
 void machine_memory_written(struct machine *m, uint64_t pa, uint64_t len)
 {
     if (len && in_ram(m, pa) && in_ram(m, pa + len - 1)) note_ram_store(m, pa, len);
+}
+
+int machine_dirty_log_start(struct machine *m)
+{
+    size_t words = (size_t)((m->ram_size >> 12) + 63) / 64;
+    if (!m->dirty_log) {
+        m->dirty_log = calloc(words, sizeof(uint64_t));
+        if (!m->dirty_log) return -1;
+    } else {
+        for (size_t i = 0; i < words; i++) atomic_store(&m->dirty_log[i], 0);
+    }
+    atomic_store(&m->dirty_logging, true);
+    return 0;
+}
+
+void machine_dirty_log_stop(struct machine *m)
+{
+    /* the log stays allocated: a writer may still be marking it */
+    atomic_store(&m->dirty_logging, false);
+}
+
+uint64_t machine_dirty_log_harvest(struct machine *m, uint64_t *out)
+{
+    size_t words = (size_t)((m->ram_size >> 12) + 63) / 64;
+    uint64_t n = 0;
+    for (size_t i = 0; i < words; i++) {
+        out[i] = m->dirty_log ? atomic_exchange(&m->dirty_log[i], 0) : 0;
+        n += (uint64_t)__builtin_popcountll(out[i]);
+    }
+    return n;
 }
 
 void machine_stop(struct machine *m, enum stop_reason why, int exit_code)

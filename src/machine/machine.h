@@ -62,6 +62,13 @@ struct machine {
     /* RAM mapped copy-on-write from a state file (machine/vmstate.c): one
      * bit per page, set for the pages the file holds; NULL otherwise. */
     uint8_t *ram_file_pages;
+    /* Dirty logging (live migration, src/vmm/migrate.c): while
+     * dirty_logging, every RAM page written is marked in dirty_log (one
+     * bit per page): on a hart's write-TLB refill (so writers must drop
+     * their write entries when a round starts: hart_drop_writes_all) and
+     * in machine_memory_written (devices, the page walker, slow stores). */
+    _Atomic bool dirty_logging;
+    _Atomic uint64_t *dirty_log;
 
     struct hart *harts[MACHINE_MAX_HARTS];
     int nharts;
@@ -171,6 +178,22 @@ uint64_t machine_now_ns(void);
 
 /* Ask every hart to stop (thread-safe); the first reason wins. */
 void machine_stop(struct machine *m, enum stop_reason why, int exit_code);
+
+/* Dirty logging (see struct machine): start (the log empty; allocated on
+ * first use, 0 or -1 when out of memory), stop, and take the pages marked
+ * since the last harvest into out (one bit per page, ram_size / 4 KiB
+ * bits), clearing them: the count of pages taken. */
+int machine_dirty_log_start(struct machine *m);
+void machine_dirty_log_stop(struct machine *m);
+uint64_t machine_dirty_log_harvest(struct machine *m, uint64_t *out);
+
+/* Mark RAM page `page` dirty when logging (any thread). */
+static inline void machine_note_dirty(struct machine *m, uint64_t page)
+{
+    if (__builtin_expect(atomic_load_explicit(&m->dirty_logging, memory_order_relaxed), 0))
+        atomic_fetch_or_explicit(&m->dirty_log[page >> 6], 1ull << (page & 63),
+                                 memory_order_relaxed);
+}
 
 static inline uint64_t ram_page_index(const struct machine *m, uint64_t pa)
 {

@@ -275,9 +275,11 @@ static void port_hello(struct daemon *d, size_t slot, const uint8_t *msg, size_t
         char host[NET_IP4_STRLEN];
         hello_fail(d, slot, "NIC '%.80s' lives on the host %s (reached over VXLAN), not here",
                    nic_id, net_ip4_str(cfg->nics[i].host, host));
-    } else if (d->sw->nics[i].port >= 0) {
+    } else if (d->sw->nics[i].port >= 0 && !json_is_true(json_object_get(h, "takeover"))) {
         hello_fail(d, slot, "NIC '%.80s' is already connected", nic_id);
     } else {
+        if (d->sw->nics[i].port >= 0) /* a live migration's new kumo-vmm takes the NIC */
+            port_close(d, (size_t)d->sw->nics[i].port, "taken over by a migrated VM's new VMM");
         char ip[NET_IP4_STRLEN];
         d->ports[slot].state = PORT_ACTIVE;
         d->sw->nics[i].port = (int)slot;

@@ -62,6 +62,7 @@ int disk_base_init(struct disk *d, const struct disk_driver *drv, const char *pa
     d->size = size;
     d->readonly = readonly;
     d->backing = NULL;
+    d->lock_fd = -1;
     d->errmsg[0] = 0;
     if (!d->path) return -1;
     pthread_mutex_init(&d->err_lock, NULL);
@@ -425,6 +426,19 @@ busy: /* the caller closes fd, which drops our locks */
     return -1;
 }
 
+int disk_unlock(struct disk *d)
+{
+    if (d->readonly || d->lock_fd < 0) return 0; /* readers share with readers */
+    struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = 100, .l_len = 104};
+    return fcntl(d->lock_fd, F_OFD_SETLK, &fl);
+}
+
+int disk_relock(struct disk *d, char *err, size_t errlen)
+{
+    if (d->readonly || d->lock_fd < 0) return 0;
+    return disk_lock_file(d->lock_fd, d->path, false, err, errlen);
+}
+
 char *disk_resolve_relative(const char *image_path, const char *name)
 {
     const char *slash = strrchr(image_path, '/');
@@ -633,6 +647,7 @@ static struct disk *open_image(struct disk_open_args *a, char *err, size_t errle
     }
     struct disk *d = drv->open(fd, a, err, errlen);
     if (d) d->cache = a->cache;
+    if (d && !a->force_share) d->lock_fd = fd;
     if (d && !a->format && drv == &raw_driver) d->probed_raw = true;
     return d;
 }

@@ -88,6 +88,14 @@ int disk_write_zeroes(struct disk *d, uint64_t off, uint64_t len, bool may_unmap
 /* Flush, release the image lock and free everything (also the backing chain). */
 void disk_close(struct disk *d);
 
+/* Hand a writable image over to another process (live migration): drop
+ * this process's locks on it (its data flushed first: disk_flush), so that
+ * the other can open it; disk_relock takes them again when the handover
+ * fails (-1 with a message when someone else holds the image now). Read-only
+ * images need neither (readers share). */
+int disk_unlock(struct disk *d);
+int disk_relock(struct disk *d, char *err, size_t errlen);
+
 /* Grow the virtual size (raw may also shrink). new_size is a multiple of 512.
  * Growing a qcow2 image with a backing file makes the new range read as zeros. */
 int disk_resize(struct disk *d, uint64_t new_size);

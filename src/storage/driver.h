@@ -64,6 +64,7 @@ struct disk {
     bool probed_raw; /* raw by probing: refuse writes that would change the probe */
     enum disk_cache cache;
     struct disk *backing;
+    int lock_fd; /* the descriptor holding the image's locks (disk_lock_file), or -1 */
     pthread_mutex_t err_lock;
     char errmsg[512];
 };

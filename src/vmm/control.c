@@ -20,6 +20,7 @@
 #include "machine/vmstate.h"
 #include "storage/ratelimit.h"
 #include "vmm/cpuctl.h"
+#include "vmm/migrate.h"
 #include "vmm/vcpu.h"
 #include "vmm/sandbox.h"
 
@@ -342,6 +343,68 @@ static json_t *agent(struct machine *m, const char *op, const json_t *req)
                      "driver_ready", ready);
 }
 
+static bool migrate_pause(void *arg)
+{
+    struct control *c = arg;
+    return pause_vm(c, c->m);
+}
+
+static void migrate_resume(void *arg)
+{
+    struct control *c = arg;
+    resume_vm(c, c->m);
+}
+
+/* {"op":"migrate","to":PATH}: the VM to the kumo-vmm waiting on PATH
+ * (--incoming), or, from a sandboxed VMM (which connects nowhere), to the
+ * peer of the connected socket sent with the request (SCM_RIGHTS). Other
+ * requests wait meanwhile. On success this VMM exits with status 0. */
+static json_t *migrate(struct control *c, struct machine *m, json_t *req)
+{
+    if (c->paused) return error_reply("the VM is paused: resume it before migrating it");
+    const char *to = json_string_value(json_object_get(req, "to"));
+    int fd = c->req_fd;
+    bool own = false;
+    if (fd < 0) {
+        if (!to || !*to)
+            return error_reply("to: give the unix socket the destination kumo-vmm waits on "
+                               "(--incoming PATH)");
+        if (sandbox_active())
+            return error_reply("a sandboxed kumo-vmm connects nowhere: send a socket connected "
+                               "to the destination with the request (SCM_RIGHTS), or run "
+                               "kumo-vmm with --sandbox off");
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        if (strlen(to) >= sizeof(a.sun_path)) return error_reply("to: path too long");
+        strcpy(a.sun_path, to);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+            char msg[600];
+            snprintf(msg, sizeof(msg), "cannot connect to %.400s: %s (is a kumo-vmm waiting "
+                     "there with --incoming?)", to, strerror(errno));
+            if (fd >= 0) close(fd);
+            return error_reply(msg);
+        }
+        own = true;
+    }
+    struct migrate_ops ops = {.pause = migrate_pause, .resume = migrate_resume, .arg = c};
+    struct migrate_stats st;
+    bool in_doubt = false;
+    char err[600];
+    int rc = migrate_send(m, fd, &ops, &st, &in_doubt, err, sizeof(err));
+    if (own) close(fd);
+    if (rc < 0) {
+        json_t *r = error_reply(err);
+        json_object_set_new(r, "paused", json_boolean(c->paused));
+        return r;
+    }
+    /* the destination runs the VM: this copy ends */
+    machine_stop(m, STOP_POWEROFF, 0);
+    return json_pack("{s:b,s:I,s:I,s:I,s:I,s:f,s:f}", "ok", 1, "rounds", (json_int_t)st.rounds,
+                     "pages_sent", (json_int_t)st.pages_sent, "bytes_sent",
+                     (json_int_t)st.bytes_sent, "last_pages", (json_int_t)st.last_pages,
+                     "total_ms", st.total_ms, "downtime_ms", st.downtime_ms);
+}
+
 static json_t *handle(struct control *c, const char *line)
 {
     json_error_t jerr;
@@ -358,8 +421,8 @@ static json_t *handle(struct control *c, const char *line)
     struct machine *m = c->m;
     if (!op) {
         reply = error_reply("op: missing (status, stop, shutdown, agent_send, agent_recv, "
-                            "set_cpu, set_disk_limits, balloon, pause, resume, save or "
-                            "sandbox_test)");
+                            "set_cpu, set_disk_limits, balloon, pause, resume, save, migrate "
+                            "or sandbox_test)");
     } else if (!m) {
         reply = error_reply("the VM is between boots; try again");
     } else if (strcmp(op, "status") == 0) {
@@ -401,6 +464,8 @@ static json_t *handle(struct control *c, const char *line)
         reply = json_pack("{s:b,s:s}", "ok", 1, "state", "running");
     } else if (strcmp(op, "save") == 0) {
         reply = save(c, m, req);
+    } else if (strcmp(op, "migrate") == 0) {
+        reply = migrate(c, m, req);
     } else if (strcmp(op, "sandbox_test") == 0) {
         const char *what = json_string_value(json_object_get(req, "test"));
         char msg[256];

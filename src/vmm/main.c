@@ -16,6 +16,7 @@
 #include "storage/disk.h"
 #include "storage/ratelimit.h"
 #include "vmm/control.h"
+#include "vmm/migrate.h"
 #include "vmm/cpuctl.h"
 #include "vmm/sandbox.h"
 #include "vmm/vcpu.h"
@@ -29,7 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #ifndef KUMO_VERSION
@@ -46,6 +49,7 @@ struct options {
     bool cpus_given, mmu_given;
     int satp_mode;
     const char *restore; /* --restore FILE */
+    const char *incoming; /* --incoming PATH */
     uint64_t max_insns;
     const char *console;
     const char *console_log;
@@ -85,6 +89,9 @@ static void usage(FILE *out)
             "                    give the disks and NICs it was saved with; --mem,\n"
             "                    --cpus and --mmu default to its; boot options are\n"
             "                    used if the guest reboots (docs/vmstate.md)\n"
+            "  --incoming PATH   wait on the unix socket PATH for a VM migrated from\n"
+            "                    another kumo-vmm (control socket 'migrate') and run it:\n"
+            "                    give the options the source was started with\n"
             "Devices:\n"
             "  --disk path=FILE[,format=raw|qcow2][,readonly=on][,serial=ID]\n"
             "         [,iops=N][,bps=N][,iops_max=N][,bps_max=N][,iops_max_length=S]\n"
@@ -249,7 +256,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         OPT_ELF = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_BIOS, OPT_DUMP_DTB, OPT_MEM,
         OPT_CPUS, OPT_MMU, OPT_CONSOLE, OPT_CONSOLE_LOG, OPT_MAX_INSNS, OPT_VERSION, OPT_DISK,
         OPT_NET, OPT_CONTROL, OPT_CPU_CAP, OPT_CPU_WEIGHT, OPT_CPU_AFFINITY, OPT_JIT,
-        OPT_SANDBOX, OPT_SANDBOX_UID, OPT_SANDBOX_GID, OPT_LOG_LIMIT, OPT_RESTORE
+        OPT_SANDBOX, OPT_SANDBOX_UID, OPT_SANDBOX_GID, OPT_LOG_LIMIT, OPT_RESTORE,
+        OPT_INCOMING
     };
     static const struct option longopts[] = {
         {"elf", required_argument, NULL, OPT_ELF},
@@ -265,6 +273,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"cpu-affinity", required_argument, NULL, OPT_CPU_AFFINITY},
         {"dump-dtb", required_argument, NULL, OPT_DUMP_DTB},
         {"restore", required_argument, NULL, OPT_RESTORE},
+        {"incoming", required_argument, NULL, OPT_INCOMING},
         {"mem", required_argument, NULL, OPT_MEM},
         {"cpus", required_argument, NULL, OPT_CPUS},
         {"mmu", required_argument, NULL, OPT_MMU},
@@ -313,6 +322,7 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case OPT_DUMP_DTB: o->boot.dump_dtb = optarg; break;
         case OPT_RESTORE: o->restore = optarg; break;
+        case OPT_INCOMING: o->incoming = optarg; break;
         case OPT_MEM:
             if (!parse_u64(optarg, &o->mem_mib) || o->mem_mib < 1 || o->mem_mib > 65536) {
                 log_error("--mem %s: give the guest RAM size in MiB, from 1 to 65536", optarg);
@@ -424,7 +434,11 @@ static int parse_options(int argc, char **argv, struct options *o)
         log_error("--restore continues a saved VM: drop --elf and --dump-dtb");
         return -1;
     }
-    if (!b->elf && !b->kernel && !b->bios && !o->restore) {
+    if (o->incoming && (o->restore || b->elf || b->dump_dtb)) {
+        log_error("--incoming takes a VM migrated here: drop --restore, --elf and --dump-dtb");
+        return -1;
+    }
+    if (!b->elf && !b->kernel && !b->bios && !o->restore && !o->incoming) {
         log_error("nothing to run: give --kernel, --bios or --elf (see --help)");
         return -1;
     }
@@ -436,7 +450,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         log_error("--initrd and --append need --kernel");
         return -1;
     }
-    if (!o->mem_mib && !o->restore) o->mem_mib = b->elf ? 128 : 256;
+    if (!o->mem_mib && !o->restore && !o->incoming) o->mem_mib = b->elf ? 128 : 256;
     if (!o->boot.append) o->boot.append = "console=ttyS0";
     if (o->sandbox_gid_given && !o->sandbox.uid_given) {
         log_error("--sandbox-gid needs --sandbox-uid");
@@ -475,6 +489,34 @@ static void *signal_thread(void *arg)
         }
     }
     return NULL;
+}
+
+/* Listen on the unix socket path and take one connection: the source of
+ * a migration. The descriptor, or -1 with a message in err. */
+static int accept_migration(const char *path, char *err, size_t errlen)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(a.sun_path)) {
+        snprintf(err, errlen, "%s: path too long", path);
+        return -1;
+    }
+    strcpy(a.sun_path, path);
+    int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    unlink(path);
+    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(l, 1) < 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
+        if (l >= 0) close(l);
+        return -1;
+    }
+    log_info("waiting on %s for the migrated VM", path);
+    int fd;
+    do {
+        fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) snprintf(err, errlen, "accept on %s: %s", path, strerror(errno));
+    close(l);
+    unlink(path);
+    return fd;
 }
 
 /* Load the saved state into m (just built, never run) and tell the guest
@@ -614,6 +656,30 @@ int main(int argc, char **argv)
             o.satp_mode = info.satp_mode;
         if (!boots) o.boot.append = NULL;
     }
+    struct migrate_in *incoming = NULL;
+    int incoming_fd = -1;
+    if (o.incoming) {
+        incoming_fd = accept_migration(o.incoming, err, sizeof(err));
+        if (incoming_fd >= 0) {
+            uint64_t t0 = machine_now_ns();
+            incoming = migrate_receive(incoming_fd, o.mem_mib << 20, o.cpus_given ? o.cpus : 0,
+                                       err, sizeof(err));
+            if (incoming) {
+                log_info("received the migrated VM's RAM in %.1f ms",
+                         (machine_now_ns() - t0) / 1e6);
+                if (!o.mem_mib) o.mem_mib = migrate_in_ram_size(incoming) >> 20;
+                if (!o.cpus_given) o.cpus = migrate_in_ncpus(incoming);
+            }
+        }
+        if (!incoming) {
+            log_error("--incoming: %s", err);
+            if (incoming_fd >= 0) close(incoming_fd);
+            control_close(ctl);
+            cpuctl_free(cpu);
+            console_close(con);
+            return EXIT_SETUP;
+        }
+    }
     struct virt_config cfg = {
         .ram_size = o.mem_mib << 20,
         .ncpus = o.cpus,
@@ -636,6 +702,12 @@ int main(int argc, char **argv)
     bool console_started = false;
     for (;;) {
         struct machine *m = virt_create(&cfg);
+        if (!m && incoming) {
+            migrate_refuse(incoming_fd, "the destination could not build the machine (its log "
+                                        "says why: a disk or NIC it could not open?)");
+            migrate_in_free(incoming);
+            close(incoming_fd);
+        }
         if (!m) {
             status = EXIT_SETUP; /* also when a reboot cannot rebuild it */
             break;
@@ -651,9 +723,22 @@ int main(int argc, char **argv)
             }
             vmstate_close(state);
             state = NULL;
-        } else if (o.restore && !o.boot.kernel && !o.boot.bios && !o.boot.elf) {
-            log_error("the restored guest rebooted, and kumo-vmm has no --kernel or --bios to "
-                      "boot it with (give the boot options with --restore)");
+        } else if (incoming) {
+            int rc = migrate_finish(incoming, m, incoming_fd, err, sizeof(err));
+            migrate_in_free(incoming);
+            incoming = NULL;
+            close(incoming_fd);
+            incoming_fd = -1;
+            if (rc < 0) {
+                log_error("--incoming: %s", err);
+                status = EXIT_SETUP;
+                machine_free(m);
+                break;
+            }
+            log_info("the migrated VM runs here");
+        } else if ((o.restore || o.incoming) && !o.boot.kernel && !o.boot.bios && !o.boot.elf) {
+            log_error("the restored or migrated guest rebooted, and kumo-vmm has no --kernel or "
+                      "--bios to boot it with (give the boot options it was started with)");
             status = EXIT_SETUP;
             machine_free(m);
             break;

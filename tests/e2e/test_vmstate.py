@@ -323,3 +323,151 @@ def test_pause_and_resume(vmm, guest, tmp_path):
     wait_for(lambda: len(guest_lines(log, "T")) > n + 3, 60, "ticks after the resume")
     control(sock, {"op": "stop"})
     p.wait(timeout=60)
+
+
+def migrate(sock, incoming, timeout=300):
+    """Live-migrate the VM whose control socket is `sock` to the kumo-vmm
+    waiting on `incoming`, as kumod asks a sandboxed VMM (which connects
+    nowhere): the socket connected here, sent with the request."""
+    wait_for(lambda: os.path.exists(incoming), 60, "the destination's socket")
+    peer = socket.socket(socket.AF_UNIX)
+    peer.connect(str(incoming))
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    s.connect(str(sock))
+    socket.send_fds(s, [(json.dumps({"op": "migrate"}) + "\n").encode()], [peer.fileno()])
+    peer.close()
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    s.close()
+    return json.loads(buf)
+
+
+def test_live_migration_keeps_the_computation(vmm, guest, tmp_path):
+    """A guest computing the disk checksum (disk and NIC busy) moved twice
+    between kumo-vmm processes while it runs prints what an uninterrupted
+    run prints; each source exits 0 once its destination runs the VM."""
+    dev = ["--net", "user", "--console", "none"]
+    raw_disk(tmp_path / "a.raw")
+    log_a = tmp_path / "a.log"
+    r = run(boot_cmd(vmm, guest, run=CHECKSUM, cpus=2,
+                     extra=["--disk", f"path={tmp_path / 'a.raw'}", *dev,
+                            "--console-log", str(log_a)]), timeout=900)
+    assert r.returncode == 0, text(log_a)[-2000:]
+    want = re.search(r"SUM=([0-9a-f]{32})", text(log_a))
+    assert want, text(log_a)[-2000:]
+
+    raw_disk(tmp_path / "b.raw")
+    disk = ["--disk", f"path={tmp_path / 'b.raw'}"]
+    logs = [tmp_path / f"m{k}.log" for k in range(3)]
+    args = lambda k: boot_cmd(vmm, guest, run=CHECKSUM, cpus=2,  # noqa: E731
+                              extra=[*disk, *dev, "--console-log", str(logs[k])])
+    sock = tmp_path / "m0.sock"
+    p = start(args(0), sock)
+    wait_for(lambda: "kumo guest: booted" in text(logs[0]), 300, "the guest's boot")
+    rng = random.Random(os.getpid())
+    replies = []
+    for k in (1, 2):
+        time.sleep(rng.uniform(0.5, 2.0))
+        if re.search(r"SUM=[0-9a-f]{32}", "".join(text(x) for x in logs)):
+            break
+        incoming, nsock = tmp_path / f"m{k}.in", tmp_path / f"m{k}.sock"
+        if nsock.exists():
+            nsock.unlink()
+        q = subprocess.Popen(args(k) + ["--incoming", str(incoming), "--control", str(nsock)],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        reply = migrate(sock, incoming)
+        assert reply.get("ok"), (reply, q.poll(), q.stderr.read() if q.poll() is not None else "")
+        assert reply["rounds"] >= 1 and reply["downtime_ms"] <= reply["total_ms"], reply
+        replies.append(reply)
+        assert p.wait(timeout=60) == 0, p.stderr.read()  # the source ends
+        p, sock = q, nsock
+    assert replies, "the guest finished before the first migration: make the work longer"
+    assert p.wait(timeout=900) == 0, p.stderr.read()[-2000:]
+    out = "".join(text(x) for x in logs)
+    got = re.search(r"SUM=([0-9a-f]{32})", out)
+    assert got and got.group(1) == want.group(1), out[-3000:]
+    assert int(re.search(r"PINGS=(\d+)", out).group(1)) > 0, out[-2000:]
+    assert "kumo guest: run exit=0" in out
+    print("\nmigrations:", [(r["rounds"], round(r["total_ms"]), round(r["downtime_ms"], 1),
+                             r["bytes_sent"] >> 20) for r in replies])
+
+
+def fake_destination(path, behaviour):
+    """A destination that fails: "close" hangs up after the first bytes of
+    RAM, "refuse" reads everything and answers an error."""
+    import threading
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(str(path))
+    srv.listen(1)
+
+    def serve():
+        c, _ = srv.accept()
+        if behaviour == "close":
+            c.recv(65536)
+        else:
+            # everything, until the source waits for the answer (idle)
+            c.settimeout(1.0)
+            got = 0
+            while True:
+                try:
+                    chunk = c.recv(1 << 20)
+                except socket.timeout:
+                    if got:
+                        break
+                    continue
+                if not chunk:
+                    break
+                got += len(chunk)
+            c.sendall(b"error: this destination says no\n")
+        c.close()
+        srv.close()
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return t
+
+
+def test_failed_migration_leaves_the_vm_running(vmm, guest, tmp_path):
+    """A destination that hangs up mid-stream, and one that refuses the VM
+    after it was sent: each time the source VM runs on (its guest ticking,
+    its disk its own again), and then migrates to a real destination."""
+    log, sock = tmp_path / "f.log", tmp_path / "f.sock"
+    raw_disk(tmp_path / "f.raw")
+    disk = ["--disk", f"path={tmp_path / 'f.raw'}"]
+    work = "i=0; while :; do i=$((i+1)); echo T=$i > /dev/vda; echo T=$i; sleep 0.2; done"
+    args = boot_cmd(vmm, guest, run=work, extra=[*disk, "--console", "none",
+                                                 "--console-log", str(log)])
+    p = start(args, sock)
+    wait_for(lambda: len(guest_lines(log, "T")) > 2, 300, "the guest's ticks")
+    for k, behaviour in enumerate(("close", "refuse")):
+        dest = tmp_path / f"fake{k}.in"
+        t = fake_destination(dest, behaviour)
+        reply = migrate(sock, dest)
+        t.join(timeout=60)
+        assert not reply["ok"] and not reply["paused"], reply
+        want = "went away" if behaviour == "close" else "this destination says no"
+        assert want in reply["error"], reply
+        assert control(sock, {"op": "status"})["state"] == "running"
+        n = len(guest_lines(log, "T"))
+        wait_for(lambda: len(guest_lines(log, "T")) > n + 2, 60, "ticks after the failure")
+        # the disk is locked again: nobody else may open it for writing
+        r = run([vmm, "--kernel", str(guest / "Image"), *disk, "--console", "none"], timeout=60)
+        assert r.returncode != 0 and "in use" in r.stderr, r.stderr
+    # and a real destination takes it
+    log2, sock2, dest = tmp_path / "f2.log", tmp_path / "f2.sock", tmp_path / "real.in"
+    q = subprocess.Popen(boot_cmd(vmm, guest, run=work,
+                                  extra=[*disk, "--console", "none", "--console-log", str(log2),
+                                         "--incoming", str(dest), "--control", str(sock2)]),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    reply = migrate(sock, dest)
+    assert reply["ok"], (reply, q.stderr.read() if q.poll() is not None else "")
+    assert p.wait(timeout=60) == 0
+    wait_for(lambda: len(guest_lines(log2, "T")) > 2, 60, "ticks at the destination")
+    control(sock2, {"op": "stop"})
+    q.wait(timeout=60)

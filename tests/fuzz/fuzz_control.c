@@ -9,8 +9,9 @@
  * must not raise this process's priority) and puts its CPU affinity back
  * after every input. The board has no vCPU threads: its harts count as
  * paused from the start (pause and resume act on the devices), and "save"
- * requests are skipped (they would write files where an input says; the
- * state's own parser has tests/fuzz/fuzz_vmstate.c).
+ * and "migrate" requests are skipped (they would write files or connect
+ * where an input says; the state's parser has tests/fuzz/fuzz_vmstate.c,
+ * the migration stream's tests/fuzz/fuzz_migrate.c).
  */
 #include "../../src/vmm/control.c"
 
@@ -55,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         line[i - start] = 0;
         json_t *req = json_loads(line, JSON_DISABLE_EOF_CHECK, NULL);
         const char *op = json_string_value(json_object_get(req, "op"));
-        bool skip = op && strcmp(op, "save") == 0;
+        bool skip = op && (strcmp(op, "save") == 0 || strcmp(op, "migrate") == 0);
         json_decref(req);
         if (skip) {
             start = i + 1;

@@ -75,11 +75,14 @@ build fuzz_control tests/fuzz/fuzz_control.c "${board[@]}" src/machine/virt.c sr
   src/devices/virtio_console.c src/devices/virtio_rng.c src/devices/virtio_blk.c \
   src/devices/virtio_net.c src/devices/netdev.c src/devices/netdev_user.c \
   src/devices/netdev_switch.c src/network/egress.c src/lib/shmring.c "${storage[@]}" \
-  src/storage/ratelimit.c src/vmm/cpuctl.c src/vmm/sandbox.c src/vmm/vcpu.c -lslirp -lz -ljansson \
+  src/storage/ratelimit.c src/vmm/cpuctl.c src/vmm/sandbox.c src/vmm/vcpu.c src/vmm/migrate.c -lslirp -lz -ljansson \
   -lseccomp
 for img in qcow2 vhd vmdk; do
   build fuzz_$img tests/fuzz/fuzz_$img.c "${storage[@]}" -Itests/fuzz -lz -lpthread
 done
+# the receiving side of a live migration (the stream from another kumo-vmm)
+build fuzz_migrate tests/fuzz/fuzz_migrate.c src/vmm/migrate.c "${board[@]}" src/devices/virtio_blk.c \
+  "${storage[@]}" src/storage/ratelimit.c -lz
 # the block device on a raw image: request headers, data, discard segments
 build fuzz_blk tests/fuzz/fuzz_blk.c src/devices/virtio_blk.c src/devices/virtio_mmio.c \
   src/devices/plic.c src/devices/htif.c src/devices/console.c src/machine/machine.c \
@@ -140,7 +143,7 @@ build fuzz_arm_expr tests/fuzz/fuzz_arm_expr.c "${arm[@]}"
 build fuzz_arm_id tests/fuzz/fuzz_arm_id.c "${arm[@]}"
 
 for h in fuzz_elf fuzz_virtq fuzz_blk fuzz_shmring fuzz_dev_blk fuzz_dev_net fuzz_dev_small fuzz_cpu \
-    fuzz_control fuzz_vmstate fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config fuzz_net_services \
+    fuzz_control fuzz_vmstate fuzz_migrate fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config fuzz_net_services \
     fuzz_net_vxlan fuzz_cloud_body fuzz_cloud_agent fuzz_cloud_portal fuzz_cli_query fuzz_arm_expr \
     fuzz_arm_id "${harnesses[@]}"; do
   only "$h" || continue

@@ -284,7 +284,8 @@ static void take_turn(struct hart *h)
         if (mine) {
             hart_serve_fences(h, mine);
             atomic_store(&h->fence_done, req);
-            atomic_fetch_or(&h->events, mine & ~(EV_SFENCE | EV_FENCE_I | EV_DROP_WRITES));
+            atomic_fetch_or(&h->events,
+                            mine & ~(EV_SFENCE | EV_FENCE_I | EV_DROP_WRITES | EV_DROP_ALL_W));
         }
         sched_yield();
     }
