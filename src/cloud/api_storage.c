@@ -165,11 +165,10 @@ json_t *api_disk_json(struct kumod *k, int64_t id)
             sqlite3_column_int(st, 8), "provisioningState", db_col_text(st, 9), "error",
             str_or_null(st, 10), "createdAt", api_time(sqlite3_column_int64(st, 11)));
         /* host caching: as chosen, else the default of its role and tier */
-        int cache = db_col_null(st, 13) ? -1 : disk_cache_parse(db_col_text(st, 13));
-        if (cache < 0) cache = disk_tier_default_cache(t, sqlite3_column_int(st, 8) != 0);
-        if (out)
-            json_object_set_new(out, "caching",
-                                json_string(disk_cache_azure_name((enum disk_cache)cache)));
+        enum disk_cache cache =
+            disk_cache_effective(db_col_null(st, 13) ? NULL : db_col_text(st, 13),
+                                 disk_tier_name(t), sqlite3_column_int(st, 8) != 0);
+        if (out) json_object_set_new(out, "caching", json_string(disk_cache_azure_name(cache)));
     }
     sqlite3_finalize(st);
     return out;

@@ -227,10 +227,11 @@ static json_t *build_argv(struct kumod *k, int64_t vm, char *err, size_t errlen)
         add(argv, "--disk");
         char limits[256];
         disk_limit_args(&r, limits, sizeof(limits));
-        int cache = db_col_null(st, 5) ? -1 : disk_cache_parse(db_col_text(st, 5));
-        if (cache < 0) cache = disk_tier_default_cache(t, sqlite3_column_int(st, 3) != 0);
+        enum disk_cache cache =
+            disk_cache_effective(db_col_null(st, 5) ? NULL : db_col_text(st, 5),
+                                 disk_tier_name(t), sqlite3_column_int(st, 3) != 0);
         addf(argv, "path=%s,format=qcow2,serial=%s,cache=%s%s", path_disk(k, path, id), serial,
-             disk_cache_name((enum disk_cache)cache), limits);
+             disk_cache_name(cache), limits);
     }
     sqlite3_finalize(st);
     if (guestprov_has_seed(k, vm)) { /* the NoCloud seed disk, last (guestprov.h) */

@@ -124,3 +124,12 @@ enum disk_cache disk_tier_default_cache(enum disk_tier t, bool os_disk)
     if (os_disk) return DISK_CACHE_READWRITE;
     return t == DISK_TIER_PREMIUM_SSD ? DISK_CACHE_READONLY : DISK_CACHE_NONE;
 }
+
+enum disk_cache disk_cache_effective(const char *chosen, const char *tier, bool os_disk)
+{
+    int c = chosen ? disk_cache_parse(chosen) : -1;
+    if (c >= 0) return (enum disk_cache)c;
+    enum disk_tier t = DISK_TIER_STANDARD_SSD;
+    if (tier) disk_tier_parse(tier, &t);
+    return disk_tier_default_cache(t, os_disk);
+}

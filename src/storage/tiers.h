@@ -63,4 +63,9 @@ void disk_tier_rates(const struct disk_tier_size *s, uint64_t iops_cap, struct r
  * other data disks. */
 enum disk_cache disk_tier_default_cache(enum disk_tier t, bool os_disk);
 
+/* A disk's host caching: `chosen` (a caching name, as stored: NULL or
+ * unknown when none was chosen), else the default of its tier (by name)
+ * and role. What every view of a disk shows and kumo-vmm is given. */
+enum disk_cache disk_cache_effective(const char *chosen, const char *tier, bool os_disk);
+
 #endif

@@ -391,7 +391,7 @@ def test_vm_create_boot_filter_lifecycle_and_errors(azk):
     t0 = time.time()
     out = az.json("vm", "create", "-g", "rg", "-n", "vm1", "--image", "kumo:default:default:latest",
                   "--size", "Standard_B1ls", "--admin-username", "azureuser", "--ssh-key-values",
-                  az.key, "--public-ip-sku", "Standard")
+                  az.key, "--public-ip-sku", "Standard", "--os-disk-caching", "ReadOnly")
     assert out["powerState"] == "VM running", out
     assert (out["privateIpAddress"], out["publicIpAddress"]) == ("10.0.0.4", "127.0.0.1"), out
     print(f"\n[measure] az vm create -> running {time.time() - t0:.2f} s")
@@ -414,6 +414,13 @@ def test_vm_create_boot_filter_lifecycle_and_errors(azk):
     assert vm["osProfile"]["adminUsername"] == "azureuser"
     assert vm["osProfile"]["linuxConfiguration"]["ssh"]["publicKeys"][0]["keyData"] == az.pub
     assert vm["storageProfile"]["imageReference"]["publisher"] == "kumo"
+    # the host caching az asked for is the disk's, in both views; kumo's VM
+    # shows its OS disk's default
+    osd = vm["storageProfile"]["osDisk"]
+    assert osd["caching"] == "ReadOnly", osd
+    assert kjson(k, "disk", "show", "-g", "rg", osd["name"])["caching"] == "ReadOnly"
+    assert az.json("vm", "show", "-g", "rg", "-n", "kvm")["storageProfile"]["osDisk"][
+        "caching"] == "ReadWrite"
     # az's osProfile is kumo's OS profile: the account and key are in the
     # guest, and kumo vm ssh logs in with them
     assert kvm["osProfile"]["adminUsername"] == "azureuser" and \

@@ -31,6 +31,8 @@
 #include "cloud/requests.h"
 #include "cloud/state.h"
 #include "cloud/timefmt.h"
+#include "storage/disk.h"
+#include "storage/tiers.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -127,12 +129,15 @@ json_t *arm_vm_json(struct arm_ctx *c, int64_t id, bool iv)
     json_t *os = json_null(), *data = json_array(), *disk_views = json_array();
     sqlite3_stmt *ds = db_stmt(db,
                                "SELECT name, tier, size_gib, os_disk, lun,"
-                               " coalesce(owner_vm, 0) = vm_id FROM disks WHERE vm_id ="
+                               " coalesce(owner_vm, 0) = vm_id, caching FROM disks WHERE vm_id ="
                                " ? ORDER BY os_disk DESC, lun",
                                "i", id);
     while (ds && sqlite3_step(ds) == SQLITE_ROW) {
         arm_rid(c, x, sizeof(x), group, DISK_TYPE "/%s", db_col_text(ds, 0));
         const char *del = sqlite3_column_int(ds, 5) ? "Delete" : "Detach";
+        const char *caching = disk_cache_azure_name(
+            disk_cache_effective(db_col_null(ds, 6) ? NULL : db_col_text(ds, 6),
+                                 db_col_text(ds, 1), sqlite3_column_int(ds, 3) != 0));
         json_t *md = json_pack("{s:s, s:s}", "id", x, "storageAccountType",
                                arm_tier_name(db_col_text(ds, 1)));
         json_array_append_new(
@@ -142,14 +147,14 @@ json_t *arm_vm_json(struct arm_ctx *c, int64_t id, bool iv)
         if (sqlite3_column_int(ds, 3)) {
             json_decref(os);
             os = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:s}", "osType", "Linux", "name",
-                           db_col_text(ds, 0), "createOption", "FromImage", "caching", "ReadWrite",
+                           db_col_text(ds, 0), "createOption", "FromImage", "caching", caching,
                            "managedDisk", md, "diskSizeGB", (json_int_t)sqlite3_column_int64(ds, 2),
                            "deleteOption", del);
         } else {
             json_array_append_new(
                 data, json_pack("{s:I, s:s, s:s, s:s, s:o, s:I, s:b, s:s}", "lun",
                                 (json_int_t)sqlite3_column_int64(ds, 4), "name", db_col_text(ds, 0),
-                                "createOption", "Attach", "caching", "None", "managedDisk", md,
+                                "createOption", "Attach", "caching", caching, "managedDisk", md,
                                 "diskSizeGB", (json_int_t)sqlite3_column_int64(ds, 2),
                                 "toBeDetached", 0, "deleteOption", del));
         }
@@ -311,6 +316,8 @@ static json_t *vm_body(struct arm_ctx *c, const char *name, const char *group, c
      * default (null, as az sends it) is Detach */
     const char *del = arm_gets(p, "storageProfile.osDisk.deleteOption");
     json_object_set_new(osd, "deleteOption", json_string(del ? del : "Detach"));
+    const char *osc = arm_gets(p, "storageProfile.osDisk.caching");
+    if (osc) json_object_set_new(osd, "caching", json_string(osc));
     json_object_set_new(kb, "osDisk", osd);
     /* data disks */
     json_t *data = json_array();
@@ -325,6 +332,8 @@ static json_t *vm_body(struct arm_ctx *c, const char *name, const char *group, c
         json_t *kd = json_object();
         json_array_append_new(data, kd);
         if (arm_get(d, "lun")) json_object_set(kd, "lun", (json_t *)arm_get(d, "lun"));
+        if (arm_gets(d, "caching"))
+            json_object_set_new(kd, "caching", json_string(arm_gets(d, "caching")));
         if (opt && !strcasecmp(opt, "Attach")) {
             struct arm_id did;
             const char *dn = in_group(c, d, "managedDisk", DISK_TYPE, group, &did, e);
@@ -449,6 +458,7 @@ static int64_t vm_create(struct arm_apply *a)
         .image = json_string_value(json_object_get(kb, "image")),
         .os_tier = json_string_value(json_object_get(osd, "tier")),
         .os_size_gib = json_integer_value(json_object_get(osd, "sizeGiB")),
+        .os_caching = json_string_value(json_object_get(osd, "caching")),
         .os_disk_detach = detached(osd),
         .data_disks = disks,
         .nics_given = true,
@@ -469,6 +479,7 @@ static int64_t vm_create(struct arm_apply *a)
                 .tier = json_string_value(json_object_get(v, "tier")),
                 .size_gib = json_integer_value(json_object_get(v, "sizeGiB")) ?: 1,
                 .lun = lun ? json_integer_value(lun) : -1,
+                .caching = json_string_value(json_object_get(v, "caching")),
                 .detach = detached(v),
             };
     }
