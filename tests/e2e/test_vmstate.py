@@ -303,6 +303,24 @@ def test_damaged_states_and_other_machines_refused(vmm, guest, tmp_path):
     p.wait(timeout=60)
 
 
+def test_save_of_a_guest_larger_than_a_gib(vmm, guest, tmp_path):
+    """A sandboxed VMM saves a 1.5 GiB guest (the file is larger than the
+    sandbox's 1 GiB floor for file sizes) and the restore runs on."""
+    log, sock, state = tmp_path / "g.log", tmp_path / "g.sock", tmp_path / "g.state"
+    args = boot_cmd(vmm, guest, run="i=0; while :; do i=$((i+1)); echo G=$i; sleep 0.2; done",
+                    mem=1536, extra=["--console", "none", "--console-log", str(log)])
+    p = start(args, sock)
+    wait_for(lambda: len(guest_lines(log, "G")) > 2, 300, "the guest's ticks")
+    reply = save(sock, state, "stop")
+    assert reply["ok"] and reply["bytes"] > 1536 << 20, reply
+    assert p.wait(timeout=60) == 0
+    n = len(guest_lines(log, "G"))
+    p = start([vmm, "--restore", str(state), "--console", "none", "--console-log", str(log)], sock)
+    wait_for(lambda: len(guest_lines(log, "G")) > n + 2, 60, "the restored guest's ticks")
+    control(sock, {"op": "stop"})
+    p.wait(timeout=60)
+
+
 def test_pause_and_resume(vmm, guest, tmp_path):
     log, sock = tmp_path / "p.log", tmp_path / "p.sock"
     args = boot_cmd(vmm, guest, run="i=0; while :; do i=$((i+1)); echo T=$i; sleep 0.2; done",
