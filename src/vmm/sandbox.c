@@ -615,6 +615,9 @@ static void limits(bool privileged, int fds_open, uint64_t max_file_size, uint64
     signal(SIGXFSZ, SIG_IGN);
     uint64_t fsize = max_file_size;
     if (fsize < (1ull << 30)) fsize = 1ull << 30;
+    /* a saved state (control "save", hibernation) holds all of RAM, the
+     * ROM and the devices' sections */
+    if (fsize < cfg.ram_bytes + (256ull << 20)) fsize = cfg.ram_bytes + (256ull << 20);
     set_limit(RLIMIT_FSIZE, fsize, "file size");
     set_limit(RLIMIT_CORE, 0, "core dumps");
     set_limit(RLIMIT_MEMLOCK, 0, "locked memory");

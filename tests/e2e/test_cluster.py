@@ -316,9 +316,11 @@ def test_cut_off_host_fences_itself(cl):
 
 def test_drain_and_resume(cl):
     h = cl.hosts["h1"]
-    # every host Up first: a host the previous test cut off, or whose lease
-    # a loaded machine let lapse for a moment, comes back by itself
+    # every host Up and h1 no longer fenced first: a host the previous test
+    # cut off, or whose lease a loaded machine let lapse for a moment, comes
+    # back by itself, and unfences itself once its new lease is granted
     wait(lambda: all(x["state"] == "Up" for x in h.hosts().values()), 60, "every host Up")
+    wait(lambda: not cl.fenced(), 60, "no host fenced")
     on = [v["name"] for v in h.ok("GET", VMS)["value"] if v["host"] == "h1"]
     r = h.kumo("host", "drain", "h1")
     assert r.returncode == 0 and "Draining" in r.stdout, r.stdout + r.stderr

@@ -119,11 +119,9 @@ def raw_disk(path, mib=16):
         f.truncate(mib << 20)
 
 
-def test_checksum_survives_saves_and_restores(vmm, guest, tmp_path):
-    """The same checksum with and without four save/restore cycles taken at
-    random moments while the disk and the NIC are busy."""
-    dev = ["--net", "user", "--console", "none"]
-    # uninterrupted
+def reference_sum(vmm, guest, tmp_path, dev):
+    """The CHECKSUM work run uninterrupted on a disk of its own: the match
+    of its SUM= line (group 1, what an interrupted run must print)."""
     raw_disk(tmp_path / "a.raw")
     log_a = tmp_path / "a.log"
     r = run(boot_cmd(vmm, guest, run=CHECKSUM, cpus=2,
@@ -132,6 +130,14 @@ def test_checksum_survives_saves_and_restores(vmm, guest, tmp_path):
     assert r.returncode == 0, text(log_a)[-2000:]
     want = re.search(r"SUM=([0-9a-f]{32})", text(log_a))
     assert want, text(log_a)[-2000:]
+    return want
+
+
+def test_checksum_survives_saves_and_restores(vmm, guest, tmp_path):
+    """The same checksum with and without four save/restore cycles taken at
+    random moments while the disk and the NIC are busy."""
+    dev = ["--net", "user", "--console", "none"]
+    want = reference_sum(vmm, guest, tmp_path, dev)
 
     # saved and restored at random moments
     raw_disk(tmp_path / "b.raw")
@@ -303,6 +309,24 @@ def test_damaged_states_and_other_machines_refused(vmm, guest, tmp_path):
     p.wait(timeout=60)
 
 
+def test_save_of_a_guest_larger_than_a_gib(vmm, guest, tmp_path):
+    """A sandboxed VMM saves a 1.5 GiB guest (the file is larger than the
+    sandbox's 1 GiB floor for file sizes) and the restore runs on."""
+    log, sock, state = tmp_path / "g.log", tmp_path / "g.sock", tmp_path / "g.state"
+    args = boot_cmd(vmm, guest, run="i=0; while :; do i=$((i+1)); echo G=$i; sleep 0.2; done",
+                    mem=1536, extra=["--console", "none", "--console-log", str(log)])
+    p = start(args, sock)
+    wait_for(lambda: len(guest_lines(log, "G")) > 2, 300, "the guest's ticks")
+    reply = save(sock, state, "stop")
+    assert reply["ok"] and reply["bytes"] > 1536 << 20, reply
+    assert p.wait(timeout=60) == 0
+    n = len(guest_lines(log, "G"))
+    p = start([vmm, "--restore", str(state), "--console", "none", "--console-log", str(log)], sock)
+    wait_for(lambda: len(guest_lines(log, "G")) > n + 2, 60, "the restored guest's ticks")
+    control(sock, {"op": "stop"})
+    p.wait(timeout=60)
+
+
 def test_pause_and_resume(vmm, guest, tmp_path):
     log, sock = tmp_path / "p.log", tmp_path / "p.sock"
     args = boot_cmd(vmm, guest, run="i=0; while :; do i=$((i+1)); echo T=$i; sleep 0.2; done",
@@ -352,14 +376,7 @@ def test_live_migration_keeps_the_computation(vmm, guest, tmp_path):
     between kumo-vmm processes while it runs prints what an uninterrupted
     run prints; each source exits 0 once its destination runs the VM."""
     dev = ["--net", "user", "--console", "none"]
-    raw_disk(tmp_path / "a.raw")
-    log_a = tmp_path / "a.log"
-    r = run(boot_cmd(vmm, guest, run=CHECKSUM, cpus=2,
-                     extra=["--disk", f"path={tmp_path / 'a.raw'}", *dev,
-                            "--console-log", str(log_a)]), timeout=900)
-    assert r.returncode == 0, text(log_a)[-2000:]
-    want = re.search(r"SUM=([0-9a-f]{32})", text(log_a))
-    assert want, text(log_a)[-2000:]
+    want = reference_sum(vmm, guest, tmp_path, dev)
 
     raw_disk(tmp_path / "b.raw")
     disk = ["--disk", f"path={tmp_path / 'b.raw'}"]

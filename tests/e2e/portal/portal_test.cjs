@@ -253,18 +253,20 @@ async function main() {
     step('the CPU chart draws points');
     await page.getByRole('link', { name: 'Monitoring' }).click();
     const cpu = page.locator('.chart-box').first();
-    await page.waitForFunction(() => Number(document.querySelector('.chart-box')?.dataset.points || 0) >= 3, null, { timeout: 60000 });
-    const drawn = await cpu.evaluate((el) => {
-      const cv = el.querySelector('canvas');
-      const g = cv.getContext('2d');
-      const d = g.getImageData(0, 0, cv.width, cv.height).data;
+    // counted in one go in the page, again until it holds: a live update
+    // redraws the chart (its canvas may be between two renders)
+    const drawn = await page.waitForFunction(() => {
+      const el = document.querySelector('.chart-box');
+      const cv = el && el.querySelector('canvas');
+      if (!cv || Number(el.dataset.points || 0) < 3) return 0;
+      const d = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
       let blue = 0; // the CPU series' stroke, #1f6feb
       for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - 31) < 30 && Math.abs(d[i + 1] - 111) < 30 && Math.abs(d[i + 2] - 235) < 30 && d[i + 3] > 200) blue++;
-      return blue;
-    });
+      return blue > 30 ? blue : 0;
+    }, null, { timeout: 60000 }).then((h) => h.jsonValue()).catch(() => 0);
     check(drawn > 30, `the CPU line is on the canvas (${drawn} pixels)`);
     const before = Number(await cpu.getAttribute('data-points'));
-    await page.waitForFunction((n) => Number(document.querySelector('.chart-box').dataset.points) > n, before, { timeout: 30000 });
+    await page.waitForFunction((n) => Number(document.querySelector('.chart-box')?.dataset.points || 0) > n, before, { timeout: 30000 });
     await shot(page, '07-vm-monitoring');
 
     step('the boot log');
