@@ -9,11 +9,14 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <time.h>
+#include <unistd.h>
 
 uint64_t machine_now_ns(void)
 {
@@ -47,6 +50,17 @@ void machine_unmap_anon(void *p, uint64_t size)
     if (p) munmap(p, size + PAGE_SIZE);
 }
 
+/* /proc/self/pagemap, opened once with the first machine (before the
+ * sandbox, which opens no files; a reboot's machine uses it too); -1 when
+ * it cannot be read. */
+static int pagemap_fd = -1;
+static pthread_once_t pagemap_once = PTHREAD_ONCE_INIT;
+
+static void open_pagemap(void)
+{
+    pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+}
+
 struct machine *machine_new(uint64_t ram_base, uint64_t ram_size)
 {
     struct machine *m = calloc(1, sizeof(*m));
@@ -54,6 +68,7 @@ struct machine *machine_new(uint64_t ram_base, uint64_t ram_size)
     pthread_mutex_init(&m->lock, NULL);
     pthread_mutex_init(&m->pause_lock, NULL);
     pthread_cond_init(&m->pause_cond, NULL);
+    pthread_once(&pagemap_once, open_pagemap);
     m->ram_base = ram_base;
     m->ram_size = ram_size;
     /* Lazily backed: untouched guest pages cost the host nothing. */
@@ -71,6 +86,31 @@ struct machine *machine_new(uint64_t ram_base, uint64_t ram_size)
     machine_add_region(m, &r);
     m->time_base_ns = machine_now_ns();
     return m;
+}
+
+unsigned char *machine_ram_touched(struct machine *m)
+{
+    uint64_t npages = m->ram_size >> 12;
+    unsigned char *v = malloc(npages);
+    if (!v) return NULL;
+    /* One 64-bit entry per host page: bit 63 present, bit 62 swapped out. */
+    bool known = pagemap_fd >= 0 && sysconf(_SC_PAGESIZE) == 4096;
+    uint64_t first = (uintptr_t)m->ram >> 12;
+    uint64_t e[512];
+    for (uint64_t p = 0; known && p < npages;) {
+        uint64_t n = npages - p < 512 ? npages - p : 512;
+        if (pread(pagemap_fd, e, n * 8, (off_t)((first + p) * 8)) != (ssize_t)(n * 8)) {
+            known = false;
+            break;
+        }
+        for (uint64_t k = 0; k < n; k++) v[p + k] = (e[k] >> 62) != 0;
+        p += n;
+    }
+    if (!known) memset(v, 1, npages);
+    if (m->ram_file_pages)
+        for (uint64_t p = 0; p < npages; p++)
+            if ((m->ram_file_pages[p >> 3] >> (p & 7)) & 1) v[p] = 1;
+    return v;
 }
 
 void machine_on_free(struct machine *m, void (*fn)(void *), void *arg)

@@ -187,6 +187,14 @@ int machine_dirty_log_start(struct machine *m);
 void machine_dirty_log_stop(struct machine *m);
 uint64_t machine_dirty_log_harvest(struct machine *m, uint64_t *out);
 
+/* Which RAM pages may hold anything but zeros: a malloc'd vector of one
+ * byte per page, 1 for a page the VMM has touched (in memory or swapped
+ * out, from /proc/self/pagemap) or one the file RAM was mapped from holds
+ * (ram_file_pages); every page when the kernel does not say. NULL when out
+ * of memory. What a save and a migration send (machine/vmstate.c,
+ * vmm/migrate.c); mincore(2) would miss swapped-out pages. */
+unsigned char *machine_ram_touched(struct machine *m);
+
 /* Mark RAM page `page` dirty when logging (any thread). */
 static inline void machine_note_dirty(struct machine *m, uint64_t page)
 {

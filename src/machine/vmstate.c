@@ -403,24 +403,21 @@ static uint64_t mono_ns(void)
     return machine_now_ns();
 }
 
-/* Which RAM pages to write: those that may hold anything. Pages never
- * touched (not resident in an anonymous RAM) read as zeros; so do pages
- * absent from the file RAM was mapped from and never touched since. */
+/* Which RAM pages to write: those that may hold anything but zeros
+ * (machine_ram_touched) and do. */
 static int ram_pages(struct machine *m, uint8_t *map, uint64_t *npresent)
 {
     uint64_t npages = m->ram_size / RAM_PAGE;
-    unsigned char *vec = malloc(npages);
-    if (!vec) return -1;
-    if (mincore(m->ram, m->ram_size, vec) < 0) memset(vec, 1, npages);
+    unsigned char *touched = machine_ram_touched(m);
+    if (!touched) return -1;
     uint64_t n = 0;
     for (uint64_t p = 0; p < npages; p++) {
-        bool maybe = (vec[p] & 1) || (m->ram_file_pages && bit(m->ram_file_pages, p));
-        if (maybe && !page_is_zero(m->ram + p * RAM_PAGE)) {
+        if (touched[p] && !page_is_zero(m->ram + p * RAM_PAGE)) {
             map[p >> 3] |= (uint8_t)(1u << (p & 7));
             n++;
         }
     }
-    free(vec);
+    free(touched);
     *npresent = n;
     return 0;
 }

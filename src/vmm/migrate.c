@@ -163,22 +163,15 @@ static int64_t send_pages(struct sender *s, const uint64_t *map, bool skip_zero)
     return (int64_t)sent;
 }
 
-/* The pages that may hold anything (as a save takes them): resident, or
- * held by the file RAM was mapped from. */
+/* The pages that may hold anything (as a save takes them:
+ * machine_ram_touched); all of them when out of memory. */
 static void present_pages(struct machine *m, uint64_t *map)
 {
     uint64_t npages = m->ram_size / PAGE;
-    unsigned char *vec = malloc(npages);
-    if (vec && mincore(m->ram, m->ram_size, vec) < 0) {
-        free(vec);
-        vec = NULL;
-    }
-    for (uint64_t p = 0; p < npages; p++) {
-        bool maybe = !vec || (vec[p] & 1) ||
-                     (m->ram_file_pages && ((m->ram_file_pages[p >> 3] >> (p & 7)) & 1));
-        if (maybe) map[p >> 6] |= 1ull << (p & 63);
-    }
-    free(vec);
+    unsigned char *touched = machine_ram_touched(m);
+    for (uint64_t p = 0; p < npages; p++)
+        if (!touched || touched[p]) map[p >> 6] |= 1ull << (p & 63);
+    free(touched);
 }
 
 /* The disks to the destination (flushed, unlocked): the count handed

@@ -147,7 +147,8 @@ static const struct rule rules[] = {
     /* image I/O: the main thread opens images on reboot (headers, chains) */
     {"read", MAIN | NET | CONSOLE_T | CONTROL_T | SIGS, PLAIN,
      "sockets, pipes, eventfds, the terminal"},
-    {"pread64", MAIN | DISK | VCPU | CONSOLE_T, PLAIN, "image reads; console log trimming"},
+    {"pread64", MAIN | DISK | VCPU | CONSOLE_T | CONTROL_T, PLAIN,
+     "image reads; console log trimming; /proc/self/pagemap (a save's touched RAM pages)"},
     {"pwrite64", MAIN | DISK | VCPU | CONSOLE_T | CONTROL_T, PLAIN,
      "image writes; console log trimming; a saved state into the file sent (save)"},
     {"preadv", MAIN | DISK, PLAIN, "image reads"},
@@ -190,8 +191,6 @@ static const struct rule rules[] = {
     {"getdents64", MAIN | CONTROL_T, PLAIN, "the VMM's thread list (pre-opened /proc/self/task)"},
     {"getrusage", ALL, PLAIN, "CPU accounting"},
 
-    /* saving the VM's state (vmstate.c) into the file sent with the request */
-    {"mincore", CONTROL_T, PLAIN, "a save skips RAM pages never touched"},
 
     /* the signal thread */
     {"rt_sigtimedwait", MAIN | SIGS, PLAIN, "sigwait"},
