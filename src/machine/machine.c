@@ -196,14 +196,38 @@ void *machine_host_ptr_rw(struct machine *m, uint64_t pa, uint64_t len)
     return r && r->host && !r->readonly ? r->host + (pa - r->base) : NULL;
 }
 
+/* Guest RAM is shared with the other harts' threads: an aligned access is
+ * one host access (single-copy atomic, as RVWMO requires: never torn, never
+ * repeated); a misaligned one goes byte by byte (it may be split, but no
+ * byte is stored twice). Not memcpy: glibc's copies small sizes with
+ * overlapping moves, storing the same bytes twice, and another hart's AMO
+ * landing between the two would be undone. */
 static uint64_t load_host(const uint8_t *p, int size)
 {
-    switch (size) {
-    case 1: return *p;
-    case 2: { uint16_t v; memcpy(&v, p, 2); return v; }
-    case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
-    default: { uint64_t v; memcpy(&v, p, 8); return v; }
+    if (((uintptr_t)p & (uintptr_t)(size - 1)) == 0) {
+        switch (size) {
+        case 1: return __atomic_load_n(p, __ATOMIC_RELAXED);
+        case 2: return __atomic_load_n((const uint16_t *)p, __ATOMIC_RELAXED);
+        case 4: return __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED);
+        case 8: return __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED);
+        }
     }
+    uint64_t v = 0;
+    for (int k = 0; k < size; k++) v |= (uint64_t)__atomic_load_n(p + k, __ATOMIC_RELAXED) << (8 * k);
+    return v;
+}
+
+static void store_host(uint8_t *p, int size, uint64_t v)
+{
+    if (((uintptr_t)p & (uintptr_t)(size - 1)) == 0) {
+        switch (size) {
+        case 1: __atomic_store_n(p, (uint8_t)v, __ATOMIC_RELAXED); return;
+        case 2: __atomic_store_n((uint16_t *)p, (uint16_t)v, __ATOMIC_RELAXED); return;
+        case 4: __atomic_store_n((uint32_t *)p, (uint32_t)v, __ATOMIC_RELAXED); return;
+        case 8: __atomic_store_n((uint64_t *)p, v, __ATOMIC_RELAXED); return;
+        }
+    }
+    for (int k = 0; k < size; k++) __atomic_store_n(p + k, (uint8_t)(v >> (8 * k)), __ATOMIC_RELAXED);
 }
 
 bool machine_read(struct machine *m, uint64_t pa, int size, uint64_t *val)
@@ -240,7 +264,7 @@ bool machine_write(struct machine *m, uint64_t pa, int size, uint64_t val)
     if (!r) return false;
     if (r->host) {
         if (r->readonly) return false;
-        memcpy(r->host + (pa - r->base), &val, (size_t)size); /* little-endian host */
+        store_host(r->host + (pa - r->base), size, val); /* little-endian host */
         if (r->host == m->ram) {
             note_ram_store(m, pa, (uint64_t)size);
             uint64_t pg = ram_page_index(m, pa);

@@ -9,7 +9,9 @@
 #include "cpu/internal.h"
 #include "machine/machine.h"
 
+#include <signal.h>
 #include <stdio.h>
+#include <sys/time.h>
 #include <string.h>
 
 #define RAM_BASE 0x80000000ull
@@ -271,6 +273,54 @@ static void test_tlb_conflicts(void)
     set_satp(0, 0);
 }
 
+/* A store through machine_write (every store that misses the write TLB)
+ * is one store: another hart's atomic add landing in the middle of it is
+ * never undone by a second copy of the same store (glibc's memcpy stores
+ * small sizes twice). The other hart is a signal handler here, so that it
+ * lands inside machine_write at random instructions: a timer interrupts the
+ * loop of stores every few microseconds and adds 1 to the word. An add that
+ * saw this call's value (so came after its store) must still be there when
+ * the call returns. */
+static uint64_t *store_word;
+static volatile sig_atomic_t store_hit;
+static uint64_t store_seen;
+
+static void store_interrupt(int sig)
+{
+    (void)sig;
+    __atomic_store_n(&store_seen, __atomic_fetch_add(store_word, 1, __ATOMIC_SEQ_CST),
+                     __ATOMIC_SEQ_CST);
+    store_hit = 1;
+}
+
+static void test_store_is_single(void)
+{
+    uint64_t pa = RAM_BASE + 0x3f0000;
+    store_word = (uint64_t *)(m->ram + (pa - RAM_BASE));
+    struct sigaction sa = {.sa_handler = store_interrupt};
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = {{0, 20}, {0, 20}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    uint64_t lost = 0, hits = 0;
+    for (uint64_t i = 1; i <= 4000000; i++) {
+        store_hit = 0;
+        machine_write(m, pa, 8, i << 32);
+        if (!store_hit) continue;
+        hits++;
+        /* what the add saw first, then the word: an add landing in between
+         * only makes the word larger */
+        uint64_t seen = __atomic_load_n(&store_seen, __ATOMIC_SEQ_CST);
+        uint64_t now = __atomic_load_n(store_word, __ATOMIC_SEQ_CST);
+        if ((seen >> 32) == i && (now & 0xffffffff) == 0) lost++;
+    }
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    signal(SIGALRM, SIG_DFL);
+    CHECK(hits > 0, "the timer never interrupted a store");
+    CHECK(lost == 0, "%llu of %llu adds landing in a store were undone by it",
+          (unsigned long long)lost, (unsigned long long)hits);
+}
+
 int main(void)
 {
     m = machine_new(RAM_BASE, RAM_SIZE);
@@ -281,6 +331,7 @@ int main(void)
     test_sv(10, 5);
     test_pmp();
     test_tlb_conflicts();
+    test_store_is_single();
     printf("mmu: %d checks, %d failures\n", checks, failures);
     machine_free(m);
     return failures != 0;
