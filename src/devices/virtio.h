@@ -90,7 +90,10 @@ struct virtio_device_ops {
     /* The device's own state (after the transport's, machine/vmstate.h):
      * quiesce as device_model.quiesce (called without the lock), save and
      * load with the lock held; load runs after the transport and its queues
-     * are loaded. Each NULL when the device has nothing of its own. */
+     * are loaded. Each NULL when the device has nothing of its own.
+     * quiesce also brackets a reset of the device or of a queue (a vCPU's
+     * register write): the device's threads finish what they serve and take
+     * nothing until it is done. */
     void (*quiesce)(struct virtio_dev *vd, bool quiet);
     void (*save)(struct virtio_dev *vd, struct vms_out *out);
     int (*load)(struct virtio_dev *vd, struct vms_in *in);

@@ -395,6 +395,21 @@ static void mmio_write(void *opaque, uint64_t off, uint64_t val, int size)
         if (val < vd->nqueues && vd->ops->notify) vd->ops->notify(vd, (unsigned)val);
         return;
     }
+    if ((off == REG_STATUS && val == 0) || (off == REG_QUEUE_READY && !(val & 1))) {
+        /* A reset of the device or of a queue: the requests a device thread
+         * is serving finish first and none is taken meanwhile, so that no
+         * buffer is written after the driver has it back (quiesce, as for
+         * a save; without the lock, which the device threads take). */
+        if (vd->ops->quiesce) vd->ops->quiesce(vd, true);
+        virtio_lock(vd);
+        if (off == REG_STATUS)
+            device_reset(vd);
+        else if (vd->queue_sel < vd->nqueues)
+            queue_reset(&vd->vq[vd->queue_sel]);
+        virtio_unlock(vd);
+        if (vd->ops->quiesce) vd->ops->quiesce(vd, false);
+        return;
+    }
     virtio_lock(vd);
     struct virtqueue *vq = vd->queue_sel < vd->nqueues ? &vd->vq[vd->queue_sel] : NULL;
     bool can_config_queue = vq && !vq->ready;
@@ -412,21 +427,14 @@ static void mmio_write(void *opaque, uint64_t off, uint64_t val, int size)
     case REG_QUEUE_NUM:
         if (can_config_queue) vq->num = (uint32_t)val;
         break;
-    case REG_QUEUE_READY:
-        if (vq && (val & 1) && !vq->ready)
-            queue_enable(vd, vq);
-        else if (vq && !(val & 1))
-            queue_reset(vq);
+    case REG_QUEUE_READY: /* (0 is handled above) */
+        if (vq && !vq->ready) queue_enable(vd, vq);
         break;
     case REG_INTERRUPT_ACK:
         atomic_fetch_and(&vd->isr, ~(uint32_t)val);
         update_irq(vd);
         break;
-    case REG_STATUS: {
-        if (val == 0) {
-            device_reset(vd);
-            break;
-        }
+    case REG_STATUS: { /* (0, a reset, is handled above) */
         uint32_t old = vd->status;
         uint32_t nv = (uint32_t)val & 0xff;
         if ((nv & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {
