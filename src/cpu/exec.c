@@ -613,7 +613,17 @@ next_block:
                 hart_take_trap(h, h->exc_cause, h->exc_tval, false);
                 break;
             case JIT_EXIT_PARK: why = HART_EXIT_PARK; goto leave;
-            case JIT_EXIT_INTERP: goto interpret; /* b, at h->pc: it traps */
+            case JIT_EXIT_INTERP:
+                /* the block at h->pc, which may be one reached through a
+                 * chain or the jump cache rather than b: the interpreter
+                 * runs it (its FP instruction traps) */
+                b = get_block(h);
+                if (unlikely(!b)) {
+                    trap_taken(h);
+                    hart_take_trap(h, h->exc_cause, h->exc_tval, false);
+                    goto next_block;
+                }
+                goto interpret;
             default: break;
             }
             goto next_block;

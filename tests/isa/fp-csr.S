@@ -181,6 +181,26 @@ test_main:
   ILLEGAL csrw fflags, zero
   TCASE "FS = Off: frm access is illegal"
   ILLEGAL csrr a0, frm
+  TCASE "FS = Off: an FP block reached by a chained jump traps (each time)"
+  /* From the second time round the translator may chain the branch into
+   * the FP block; that block's own check must send its own instructions to
+   * the interpreter (which traps), not those of the block it came from. */
+  li s1, 4
+  li s2, 0
+.Lchain_again:
+  ARM_TRAP .Lchain_res
+  addi s2, s2, 1
+  bnez s1, .Lchain_fp       /* taken: a block ends here */
+  NOTRAP
+.Lchain_fp:
+  fadd.s f3, f1, f2
+  NOTRAP
+.Lchain_res:
+  CHK_CAUSE CAUSE_ILLEGAL
+  CHK_EPC .Lchain_fp
+  addi s1, s1, -1
+  bnez s1, .Lchain_again
+  CHECK s2, 4
   TCASE "FS = Off: mstatus.SD clear"
   csrr a0, mstatus
   srli a0, a0, 63
