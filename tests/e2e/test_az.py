@@ -375,8 +375,35 @@ def test_groups_networks_disks_and_group_delete(azk):
     fails(az.run("disk", "create", "-g", "rg1", "-n", "d2", "--size-gb", "99999", check=False),
           "99999")
     assert [x["name"] for x in az.json("disk", "list", "-g", "rg1")] == ["d1"]
+
+    # a snapshot of it (a job: az follows the operation), and a disk made from that
+    snap = az.json("snapshot", "create", "-g", "rg1", "-n", "s1", "--source", "d1")
+    assert (snap["name"], snap["provisioningState"], snap["diskSizeGb"]) == ("s1", "Succeeded", 2)
+    ks = kjson(k, "snapshot", "show", "-g", "rg1", "s1")
+    assert (ks["provisioningState"], ks["sourceDisk"]) == ("Succeeded", "d1")
+    assert [x["name"] for x in az.json("snapshot", "list", "-g", "rg1")] == ["s1"]
+    d5 = az.json("disk", "create", "-g", "rg1", "-n", "d5", "--source", "s1")
+    assert (d5["diskSizeGb"], d5["provisioningState"]) == (2, "Succeeded")
+    assert kjson(k, "disk", "show", "-g", "rg1", "d5")["source"] == {"snapshot": "s1"}
+    sub = az.json("account", "show")["id"]
+    gone = f"/subscriptions/{sub}/resourceGroups/rg1/providers/Microsoft.Compute/disks/nosuchdisk"
+    fails(az.run("snapshot", "create", "-g", "rg1", "-n", "s2", "--source", gone, check=False),
+          "nosuchdisk")
+    assert [x["name"] for x in az.json("snapshot", "list", "-g", "rg1")] == ["s1"]
+    az.run("disk", "delete", "-g", "rg1", "-n", "d5", "-y")
+    az.run("snapshot", "delete", "-g", "rg1", "-n", "s1")
+    assert az.json("snapshot", "list", "-g", "rg1") == []
+
     az.run("disk", "delete", "-g", "rg1", "-n", "d1", "-y")
     assert az.json("disk", "list", "-g", "rg1") == []
+
+    # the images az can name: publisher, offer, SKU and version of each
+    images = az.json("vm", "image", "list", "-l", "local", "--all")
+    urns = {i["urn"] for i in images}
+    assert any(u.lower().startswith("kumo:") for u in urns), images
+    for i in images:
+        assert az.json("vm", "image", "show", "--urn", i["urn"], "-l", "local")["name"] == \
+            i["version"]
 
     # a group's delete takes what it holds with it
     az.run("disk", "create", "-g", "rg1", "-n", "d3", "--size-gb", "1")
