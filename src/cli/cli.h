@@ -83,6 +83,28 @@ struct opt {
     {                                                                                              \
         "tags", 0, OPT_LIST, "KEY=VALUE", what, "tags"                                             \
     }
+/* The OS profile's four options (os_profile_into reads them); whose: "its",
+ * "a new VM's", "the instances'". */
+#define OPT_OS_PROFILE(whose)                                                                      \
+    {"admin-username", 0, OPT_VALUE, "NAME",                                                       \
+     whose " admin account, which the image's provisioning makes (default: $USER unless root, "    \
+           "else azureuser)",                                                                      \
+     "osProfile.adminUsername"},                                                                   \
+        {"ssh-key-value|ssh-key-values", 0, OPT_LIST, "KEY|@FILE",                                 \
+         whose " SSH public keys: a key, or @FILE (a .pub or authorized_keys file); repeatable "   \
+               "(default: your ~/.ssh/id_ed25519.pub, id_ecdsa.pub or id_rsa.pub, if there is "    \
+               "one)",                                                                             \
+         "osProfile.sshPublicKeys"},                                                               \
+        {"generate-ssh-keys", 0, OPT_FLAG, NULL,                                                   \
+         "use ~/.ssh/id_ed25519.pub, making the key pair with ssh-keygen if it is missing",        \
+         "osProfile.sshPublicKeys"},                                                               \
+    {                                                                                              \
+        "admin-password", 0, OPT_VALUE, "PASSWORD",                                                \
+            whose " password, where the image takes one (Debian13 does, default does not): "       \
+                  "12-123 characters, 3 of lower case, upper case, digits, others; also turns on " \
+                  "SSH password logins",                                                           \
+            "osProfile.adminPassword"                                                              \
+    }
 
 struct cli;
 struct args;
@@ -207,6 +229,9 @@ int edit_distance(const char *a, const char *b);
  * when image, a name/alias/URN or NULL for the default, is provisioned).
  * 0, or -1 after a usage error. */
 int os_profile_into(struct cli *c, const struct args *a, json_t *body, const char *image);
+/* An osProfile object shown as "NAME (N SSH keys, a password)" (fmt_str's
+ * memory); NULL when it is not an object (no admin account). */
+const char *fmt_admin_account(const json_t *osp);
 /* The admin user name when none is given: $USER when valid, else azureuser. */
 const char *default_admin_user(void);
 

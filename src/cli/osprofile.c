@@ -199,6 +199,14 @@ static int image_takes_keys(struct cli *c, const char *image)
     return r;
 }
 
+const char *fmt_admin_account(const json_t *osp)
+{
+    if (!json_is_object(osp)) return NULL;
+    size_t nk = json_array_size(json_object_get(osp, "sshPublicKeys"));
+    return fmt_str("%s (%zu SSH key%s%s)", member_text(osp, "adminUsername"), nk,
+                   nk == 1 ? "" : "s", member_bool(osp, "adminPasswordSet") ? ", a password" : "");
+}
+
 int os_profile_into(struct cli *c, const struct args *a, json_t *body, const char *image)
 {
     int nv;

@@ -63,6 +63,8 @@ static void set_view(struct cli *c, const json_t *s)
     kv_add(t, "Network",
            fmt_str("%s/%s, NSG %s", member_text(m, "vnet"), member_text(m, "subnet"),
                    member_text(m, "nsg")));
+    const char *admin = fmt_admin_account(json_object_get(m, "osProfile"));
+    kv_add(t, "Admin account", admin ? admin : "none");
     const json_t *lb = json_object_get(s, "loadBalancer");
     if (json_is_object(lb)) {
         const json_t *p = json_object_get(lb, "probe");
@@ -161,7 +163,8 @@ static int vmss_create(struct cli *c, struct args *a)
         json_decref(body);
         return usage_error(c, "--probe-* options need the load balancer (leave out --no-lb)");
     }
-    if (user_data_into(c, a, body) < 0 || tags_into(c, a, body) < 0) {
+    if (user_data_into(c, a, body) < 0 || tags_into(c, a, body) < 0 ||
+        os_profile_into(c, a, body, arg_str(a, "image")) < 0) {
         json_decref(body);
         return KX_USAGE;
     }
@@ -637,6 +640,7 @@ static const struct opt create_opts[] = {
      "osDisk.tier"},
     {"user-data|custom-data", 0, OPT_VALUE, "FILE",
      "a script each instance runs at its first boot (- : stdin)", "userData"},
+    OPT_OS_PROFILE("the instances'"),
     {"lb-port", 0, OPT_VALUE, "PORT",
      "the port the instances serve, behind the load balancer (default 80)", "loadBalancer.port"},
     {"no-lb", 0, OPT_FLAG, NULL, "no load balancer", NULL},

@@ -292,17 +292,7 @@ static const struct opt up_opts[] = {
      "a new VM gets no public IP (default: NAME-ip, TCP 22, 80 and 443 on host ports)", NULL},
     {"public-ip-name", 0, OPT_VALUE, "NAME", "a new VM uses this public IP (made if missing)",
      "publicIp"},
-    {"admin-username", 0, OPT_VALUE, "NAME",
-     "a new VM's admin account (default: $USER unless root, else azureuser)",
-     "osProfile.adminUsername"},
-    {"ssh-key-value|ssh-key-values", 0, OPT_LIST, "KEY|@FILE",
-     "a new VM's SSH public keys (default: your ~/.ssh/id_ed25519.pub, id_ecdsa.pub or "
-     "id_rsa.pub, if there is one)",
-     "osProfile.sshPublicKeys"},
-    {"generate-ssh-keys", 0, OPT_FLAG, NULL,
-     "use ~/.ssh/id_ed25519.pub, making the key pair if it is missing", "osProfile.sshPublicKeys"},
-    {"admin-password", 0, OPT_VALUE, "PASSWORD",
-     "a new VM's admin password, where its image takes one", "osProfile.adminPassword"},
+    OPT_OS_PROFILE("a new VM's"),
     {"console", 0, OPT_FLAG, NULL, "then attach to its serial console (Ctrl-] detaches)", NULL},
     {"linger", 0, OPT_VALUE, "SECONDS",
      "console, stdin not a terminal: after its end, leave once the guest is back at its prompt "

@@ -106,14 +106,8 @@ void vm_view(struct cli *c, const json_t *vm)
     else
         kv_add(t, "Power state", member_text(vm, "powerState"));
     kv_add(t, "Provisioning", fmt_state(vm));
-    const json_t *osp = json_object_get(vm, "osProfile");
-    if (json_is_object(osp)) {
-        size_t nk = json_array_size(json_object_get(osp, "sshPublicKeys"));
-        kv_add(t, "Admin account",
-               fmt_str("%s (%zu SSH key%s%s)", member_text(osp, "adminUsername"), nk,
-                       nk == 1 ? "" : "s",
-                       member_bool(osp, "adminPasswordSet") ? ", a password" : ""));
-    }
+    const char *admin = fmt_admin_account(json_object_get(vm, "osProfile"));
+    if (admin) kv_add(t, "Admin account", admin);
     const json_t *gp = json_object_get(vm, "osProvisioning");
     if (member_str(gp, "state")) {
         const char *stages = "";
@@ -181,7 +175,7 @@ void vm_view(struct cli *c, const json_t *vm)
     const char *ps = member_text(vm, "powerState");
     if (strcmp(ps, "Running") == 0 || strcmp(ps, "Starting") == 0) {
         kv_add(t, "Console", fmt_str("kumo vm console -g %s %s", g, n));
-        if (json_is_object(osp)) kv_add(t, "SSH", fmt_str("kumo vm ssh -g %s %s", g, n));
+        if (admin) kv_add(t, "SSH", fmt_str("kumo vm ssh -g %s %s", g, n));
     }
     kv_print(t, c->out);
 }
@@ -1117,22 +1111,7 @@ static const struct opt create_opts[] = {
      "what it boots: an image's name, alias or URN from 'kumo image list' (default: default, "
      "kumo's Linux guest; e.g. Debian13 or Debian:debian-13:13:latest)",
      "image"},
-    {"admin-username", 0, OPT_VALUE, "NAME",
-     "the admin account the image's provisioning makes (default: $USER unless root, else "
-     "azureuser)",
-     "osProfile.adminUsername"},
-    {"ssh-key-value|ssh-key-values", 0, OPT_LIST, "KEY|@FILE",
-     "its SSH public keys: a key, or @FILE (a .pub or authorized_keys file); repeatable "
-     "(default: your ~/.ssh/id_ed25519.pub, id_ecdsa.pub or id_rsa.pub, if there is one)",
-     "osProfile.sshPublicKeys"},
-    {"generate-ssh-keys", 0, OPT_FLAG, NULL,
-     "use ~/.ssh/id_ed25519.pub, making the key pair with ssh-keygen if it is missing",
-     "osProfile.sshPublicKeys"},
-    {"admin-password", 0, OPT_VALUE, "PASSWORD",
-     "its password, where the image takes one (Debian13 does, default does not): 12-123 "
-     "characters, 3 of lower case, upper case, digits, others; also turns on SSH password "
-     "logins",
-     "osProfile.adminPassword"},
+    OPT_OS_PROFILE("its"),
     {"vnet|vnet-name", 0, OPT_VALUE, "VNET",
      "virtual network of its NIC (default NAME-vnet, made with 10.0.0.0/16 if missing)", "vnet"},
     {"subnet", 0, OPT_VALUE, "SUBNET", "subnet of that network (default: default, 10.0.0.0/24)",

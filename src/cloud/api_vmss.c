@@ -28,7 +28,8 @@ json_t *api_vmss_json(struct kumod *k, int64_t id)
         " s.probe_protocol, s.probe_path, s.probe_interval, s.deleting, s.last_error, s.tags,"
         " s.created_ms, s.updated_ms, (SELECT name FROM public_ips WHERE id = s.lb_pip_id),"
         " (SELECT host_port FROM public_ip_ports WHERE public_ip_id = s.lb_pip_id LIMIT 1),"
-        " (SELECT name FROM autoscale WHERE vmss_id = s.id)"
+        " (SELECT name FROM autoscale WHERE vmss_id = s.id), s.admin_username, s.ssh_keys,"
+        " s.admin_pw_hash IS NOT NULL"
         " FROM vmss s JOIN groups g ON g.id = s.group_id JOIN sizes z ON z.id = s.size_id"
         " JOIN images i ON i.id = s.image_id LEFT JOIN nsgs n ON n.id = s.nsg_id WHERE s.id = ?",
         "i", id);
@@ -87,6 +88,17 @@ json_t *api_vmss_json(struct kumod *k, int64_t id)
             db_col_null(st, 17) ? json_null() : json_string(db_col_text(st, 17)), "tags",
             tags ? tags : json_object(), "createdAt", api_time(sqlite3_column_int64(st, 19)),
             "updatedAt", api_time(sqlite3_column_int64(st, 20)));
+        if (out) {
+            /* the instances' admin account (null: none); never the password */
+            json_t *osp = json_null();
+            if (!db_col_null(st, 24)) {
+                json_t *keys = db_col_null(st, 25) ? NULL : json_loads(db_col_text(st, 25), 0, NULL);
+                osp = json_pack("{s:s,s:o,s:b}", "adminUsername", db_col_text(st, 24),
+                                "sshPublicKeys", json_is_array(keys) ? keys : json_array(),
+                                "adminPasswordSet", sqlite3_column_int(st, 26));
+            }
+            json_object_set_new(json_object_get(out, "model"), "osProfile", osp);
+        }
         if (out)
             json_object_set_new(out, "error",
                                 failing ? json_pack("{s:s,s:s}", "code", "InstanceCreateFailed",
@@ -125,6 +137,8 @@ static void vmss_create(struct api_ctx *c)
     if (g < 0) return;
     const json_t *lbm = json_object_get(b, "loadBalancer");
     const json_t *probe = json_object_get(lbm, "probe");
+    const json_t *osp = json_object_get(b, "osProfile");
+    const char *keys[PROV_MAX_SSH_KEYS];
     struct prov_vmss_spec s = {
         .name = body_str(b, "name", ""),
         .size = body_str(b, "size", ""),
@@ -140,7 +154,16 @@ static void vmss_create(struct api_ctx *c)
         .probe_protocol = body_str(probe, "protocol", NULL),
         .probe_path = body_str(probe, "path", NULL),
         .probe_interval = body_int(probe, "intervalSeconds", 5),
+        .admin_username = body_str(osp, "adminUsername", NULL),
+        .admin_password = body_str(osp, "adminPassword", NULL),
+        .ssh_keys = keys,
     };
+    size_t i;
+    const json_t *v;
+    json_array_foreach(json_object_get(osp, "sshPublicKeys"), i, v)
+    {
+        if (s.nkeys < PROV_MAX_SSH_KEYS) keys[s.nkeys++] = json_string_value(v);
+    }
     int64_t id = prov_vmss_create(c->k, g, &s, &c->err);
     if (id >= 0) reply_set(c, 201, id);
 }

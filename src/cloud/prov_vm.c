@@ -665,7 +665,8 @@ static int given_nics(struct prov_tx *t, const struct prov_vm_spec *s, int64_t g
 static int check_os_profile(struct kumod *k, const struct prov_vm_spec *s, const char *prov,
                             const char *image, struct kerr *e)
 {
-    if (!s->admin_username && (s->nkeys || s->admin_password))
+    bool password = s->admin_password || s->admin_pw_hash;
+    if (!s->admin_username && (s->nkeys || password))
         return kerr_invalid(e, "osProfile.adminUsername",
                             "osProfile.adminUsername: missing: SSH keys and a password are the "
                             "admin account's; give its user name (e.g. azureuser)");
@@ -681,7 +682,7 @@ static int check_os_profile(struct kumod *k, const struct prov_vm_spec *s, const
                             "or install SSH keys; use an image that is ('kumo image list' shows "
                             "each image's provisioning), or leave out the admin account",
                             image);
-    if (is(prov, "kumo") && s->admin_password)
+    if (is(prov, "kumo") && password)
         return kerr_invalid(e, "osProfile.adminPassword",
                             "osProfile.adminPassword: image '%s' cannot take a password: its SSH "
                             "server (dropbear) is built for key logins only and it has no sudo; "
@@ -699,6 +700,16 @@ static int check_os_profile(struct kumod *k, const struct prov_vm_spec *s, const
     return 0;
 }
 
+int prov_check_os_profile(struct kumod *k, int64_t image_id, const struct prov_vm_spec *s,
+                          struct kerr *e)
+{
+    char prov[32] = "none", iname[80] = "";
+    db_text(k->db, prov, sizeof(prov), "SELECT provisioning FROM images WHERE id = ?", "i",
+            image_id);
+    db_text(k->db, iname, sizeof(iname), "SELECT name FROM images WHERE id = ?", "i", image_id);
+    return check_os_profile(k, s, prov, iname, e);
+}
+
 /* Record the OS profile of VM vm (its keys as a JSON array, the password as
  * a hash) and whether its provisioning is tracked; 0, or -1 with t->e. */
 static int store_os_profile(struct prov_tx *t, int64_t vm, const struct prov_vm_spec *s,
@@ -709,6 +720,8 @@ static int store_os_profile(struct prov_tx *t, int64_t vm, const struct prov_vm_
     if (s->admin_password &&
         guestprov_hash_password(s->admin_password, hash, sizeof(hash), why, sizeof(why)) < 0)
         return kerr_internal(t->e, "%s", why);
+    if (!s->admin_password && s->admin_pw_hash)
+        snprintf(hash, sizeof(hash), "%s", s->admin_pw_hash);
     char *keys = NULL;
     if (s->nkeys) {
         json_t *a = json_array();

@@ -7,6 +7,7 @@
 #include "cloud/provision.h"
 
 #include "cloud/db.h"
+#include "cloud/guestprov.h"
 #include "cloud/kumod.h"
 #include "cloud/placement.h"
 #include "cloud/timefmt.h"
@@ -112,6 +113,12 @@ int64_t prov_vmss_insert(struct prov_tx *t, int64_t g, const struct prov_vmss_sp
     if (!prov_size_lookup(k, s->size, &size, e)) return -1;
     int64_t sid = size.id, iid = prov_ready_image(k, s->image ? s->image : "default", e);
     if (iid < 0) return -1;
+    /* the instances' admin account: what a VM of the image could have */
+    struct prov_vm_spec os = {.admin_username = s->admin_username,
+                              .ssh_keys = s->ssh_keys,
+                              .nkeys = s->nkeys,
+                              .admin_password = s->admin_password};
+    if (prov_check_os_profile(k, iid, &os, e) < 0) return -1;
     char what[120];
     snprintf(what, sizeof(what), "scale set '%s'", s->name);
     if (fit(k, what, size.name, size.vcpus, size.mem_mib, 0, s->capacity, e) < s->capacity)
@@ -129,17 +136,32 @@ int64_t prov_vmss_insert(struct prov_tx *t, int64_t g, const struct prov_vmss_sp
         pip = prov_pip_insert(t, g, pip_name, &port, 1, 0);
         if (pip < 0) return -1;
     }
+    char hash[GUESTPROV_PASSWORD_MAX] = "", why[256];
+    if (s->admin_password &&
+        guestprov_hash_password(s->admin_password, hash, sizeof(hash), why, sizeof(why)) < 0)
+        return kerr_internal(e, "%s", why);
+    char *keys = NULL;
+    if (s->nkeys) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < s->nkeys; i++) json_array_append_new(a, json_string(s->ssh_keys[i]));
+        keys = json_dumps(a, JSON_COMPACT);
+        json_decref(a);
+    }
     char *tags = s->tags ? json_dumps(s->tags, JSON_COMPACT) : NULL;
     int rc = db_exec(
         db,
         "INSERT INTO vmss (group_id, name, size_id, image_id, os_tier, vnet, subnet, nsg_id,"
         " user_data, capacity, lb_port, lb_pip_id, probe_protocol, probe_path, probe_interval,"
-        " tags, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, nullif(?, 0), ?, ?,"
-        " nullif(?, 0), nullif(?, 0), ?, ?, ?, ?, ?, ?)",
-        "itiitttitiiittiiii", g, s->name, sid, iid, s->os_tier, vnet, subnet, nsg, s->user_data,
-        s->capacity, s->lb_port, pip, strcasecmp(proto, "Http") ? "Tcp" : "Http",
-        s->probe_path ? s->probe_path : "/", s->probe_interval, tags ? tags : "{}", now, now);
+        " tags, created_ms, updated_ms, admin_username, ssh_keys, admin_pw_hash) VALUES (?, ?,"
+        " ?, ?, ?, ?, ?, nullif(?, 0), ?, ?, nullif(?, 0), nullif(?, 0), ?, ?, ?, ?, ?, ?, ?, ?,"
+        " nullif(?, ''))",
+        "itiitttitiiittiiiittt", g, s->name, sid, iid, s->os_tier, vnet, subnet, nsg,
+        s->user_data, s->capacity, s->lb_port, pip, strcasecmp(proto, "Http") ? "Tcp" : "Http",
+        s->probe_path ? s->probe_path : "/", s->probe_interval, tags ? tags : "{}", now, now,
+        s->admin_username, keys, hash);
     free(tags);
+    free(keys);
+    explicit_bzero(hash, sizeof(hash));
     int64_t id = db_last_id(db);
     if (rc < 0) return prov_db_error(t, NULL);
     t->net_changed = true;
@@ -166,6 +188,31 @@ static int64_t vmss_lookup(struct kumod *k, int64_t g, const char *name, struct 
     return id;
 }
 
+/* Can image iid take scale set id's OS profile (a model's new image)? 0, or
+ * -1 with prov_check_os_profile's 400. */
+static int vmss_os_profile_fits(struct kumod *k, int64_t id, int64_t iid, struct kerr *e)
+{
+    sqlite3_stmt *st = db_stmt(k->db,
+                               "SELECT admin_username, json_array_length(coalesce(ssh_keys, '[]')),"
+                               " admin_pw_hash FROM vmss WHERE id = ?",
+                               "i", id);
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return 0;
+    }
+    char user[64], hash[GUESTPROV_PASSWORD_MAX];
+    snprintf(user, sizeof(user), "%s", db_col_text(st, 0));
+    snprintf(hash, sizeof(hash), "%s", db_col_text(st, 2));
+    struct prov_vm_spec os = {.admin_username = db_col_null(st, 0) ? NULL : user,
+                              .nkeys = (size_t)sqlite3_column_int64(st, 1),
+                              .admin_pw_hash = db_col_null(st, 2) ? NULL : hash};
+    sqlite3_finalize(st);
+    /* only counted: the check looks at how many keys, not at them */
+    static const char *const none[PROV_MAX_SSH_KEYS];
+    os.ssh_keys = os.nkeys ? none : NULL;
+    return prov_check_os_profile(k, iid, &os, e);
+}
+
 int64_t prov_vmss_update(struct kumod *k, int64_t g, const char *name, const char *size,
                          const char *image, bool set_user_data, const char *user_data,
                          const json_t *tags, struct kerr *e)
@@ -178,6 +225,7 @@ int64_t prov_vmss_update(struct kumod *k, int64_t g, const char *name, const cha
     if (size && !prov_size_lookup(k, size, &sz, e)) return -1;
     sid = sz.id;
     if (image && (iid = prov_ready_image(k, image, e)) < 0) return -1;
+    if (iid >= 0 && vmss_os_profile_fits(k, id, iid, e) < 0) return -1;
     bool changed = false;
     struct prov_tx t;
     if (prov_begin(&t, k, e) < 0) return -1;

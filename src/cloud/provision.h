@@ -423,6 +423,9 @@ struct prov_vm_spec {
     const char *const *ssh_keys;
     size_t nkeys;
     const char *admin_password;
+    /* Instead of admin_password: its hash already made (a scale set's
+     * model, prov_vmss_spec). */
+    const char *admin_pw_hash;
     /* A scale set's instance: vmss_id > 0. */
     int64_t vmss_id, vmss_index, model_version;
 };
@@ -514,7 +517,19 @@ struct prov_vmss_spec {
     const char *probe_protocol; /* "Tcp" or "Http" (any case; NULL: Tcp) */
     const char *probe_path;     /* NULL: "/" */
     int64_t probe_interval;     /* seconds */
+    /* The instances' OS profile, as prov_vm_spec's (checked against the
+     * set's image the same way; the password kept as a hash only). */
+    const char *admin_username;
+    const char *const *ssh_keys;
+    size_t nkeys;
+    const char *admin_password;
 };
+
+/* What image image_id's provisioning (none, kumo, cloud-init) can honour
+ * of s's OS profile (admin_username, ssh_keys, admin_password or
+ * admin_pw_hash): 0, or -1 with a 400 naming the field. */
+int prov_check_os_profile(struct kumod *k, int64_t image_id, const struct prov_vm_spec *s,
+                          struct kerr *e);
 
 /* Record a scale set (its controller makes the instances). The set's id. */
 int64_t prov_vmss_create(struct kumod *k, int64_t group_id, const struct prov_vmss_spec *s,

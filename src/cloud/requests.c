@@ -352,6 +352,7 @@ static const struct body_field vmss_create[] = {
     NAME("size", true),
     STR("image", false, check_image_ref),
     INT("capacity", false, 0, 100),
+    {"osProfile", BT_OBJECT, false, false, 0, 0, NULL, os_profile, 0},
     {"osDisk", BT_OBJECT, false, false, 0, 0, NULL, vmss_os_disk, 0},
     NAME("vnet", false),
     NAME("subnet", false),
@@ -581,7 +582,8 @@ static int check_pip_ports(const json_t *ports, struct kerr *e)
     return 0;
 }
 
-static int check_vm_create(const json_t *body, struct kerr *e)
+/* osProfile's fields together (a VM's or a scale set's model). */
+static int check_os_profile_fields(const json_t *body, struct kerr *e)
 {
     const json_t *osp = json_object_get(body, "osProfile");
     if (osp && !body_has(osp, "adminUsername") &&
@@ -594,6 +596,12 @@ static int check_vm_create(const json_t *body, struct kerr *e)
         return kerr_missing(e, "osProfile.sshPublicKeys",
                             "osProfile.sshPublicKeys: missing: the admin account needs SSH keys "
                             "(or, where the image takes one, a password) to log in with");
+    return 0;
+}
+
+static int check_vm_create(const json_t *body, struct kerr *e)
+{
+    if (check_os_profile_fields(body, e) < 0) return -1;
     static const char *const implicit[] = {"vnet", "subnet", "privateIp", "nsg", "publicIp"};
     if (body_has(body, "networkInterfaces")) {
         for (size_t i = 0; i < sizeof(implicit) / sizeof(implicit[0]); i++)
@@ -668,7 +676,7 @@ int request_check(enum req_kind k, const json_t *body, struct kerr *e)
             return kerr_invalid(e, "name",
                                 "name: at most 56 characters for a scale set (its instances are "
                                 "named NAME_0, NAME_1, ...)");
-        return 0;
+        return check_os_profile_fields(body, e);
     case REQ_AUTOSCALE_CREATE: {
         int64_t lo = body_int(body, "minimum", 0), hi = body_int(body, "maximum", 0);
         int64_t d = body_int(body, "default", lo);

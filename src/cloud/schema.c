@@ -494,6 +494,12 @@ const char *const db_migrations[] = {
     "ALTER TABLE vms ADD COLUMN hibernated_ms INTEGER;"
     "ALTER TABLE vms ADD COLUMN state_bytes INTEGER;"
     "ALTER TABLE vms ADD COLUMN state_host_id INTEGER;",
+    /* 11: a scale set's OS profile, given to each instance as a VM's
+     * (docs/images.md): the admin account, its SSH keys (a JSON array) and
+     * its password's hash (SHA-512 crypt); NULL: none. */
+    "ALTER TABLE vmss ADD COLUMN admin_username TEXT;"
+    "ALTER TABLE vmss ADD COLUMN ssh_keys TEXT;"
+    "ALTER TABLE vmss ADD COLUMN admin_pw_hash TEXT;",
 };
 
 const int db_migration_count = (int)(sizeof(db_migrations) / sizeof(db_migrations[0]));

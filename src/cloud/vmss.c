@@ -76,7 +76,8 @@ static int create_instance(struct kumod *k, int64_t set)
     sqlite3_stmt *st =
         db_stmt(db,
                 "SELECT s.group_id, s.name, z.name, i.name, s.os_tier, s.vnet, s.subnet, n.name,"
-                " s.user_data, s.model_version, s.next_index, s.lb_port FROM vmss s"
+                " s.user_data, s.model_version, s.next_index, s.lb_port, s.admin_username,"
+                " s.ssh_keys, s.admin_pw_hash FROM vmss s"
                 " JOIN sizes z ON z.id = s.size_id JOIN images i ON i.id = s.image_id"
                 " LEFT JOIN nsgs n ON n.id = s.nsg_id WHERE s.id = ?",
                 "i", set);
@@ -94,6 +95,16 @@ static int create_instance(struct kumod *k, int64_t set)
         snprintf(text[i], sizeof(text[i]), "%s", db_col_text(st, i + 1));
     }
     char *user_data = db_col_null(st, 8) ? NULL : strdup(db_col_text(st, 8));
+    /* the OS profile: every instance gets the set's admin account */
+    char *admin = db_col_null(st, 12) ? NULL : strdup(db_col_text(st, 12));
+    char *pw_hash = db_col_null(st, 14) ? NULL : strdup(db_col_text(st, 14));
+    json_t *keys = db_col_null(st, 13) ? NULL : json_loads(db_col_text(st, 13), 0, NULL);
+    const char *key[PROV_MAX_SSH_KEYS];
+    size_t nkeys = 0;
+    for (size_t i = 0; json_is_array(keys) && i < json_array_size(keys) && nkeys < PROV_MAX_SSH_KEYS;
+         i++)
+        if (json_is_string(json_array_get(keys, i)))
+            key[nkeys++] = json_string_value(json_array_get(keys, i));
     sqlite3_finalize(st);
     json_t *tags = json_pack("{s:s}", "kumo.scaleSet", text[0]);
     /* the instance reaches the load balancer through its own public IP's
@@ -115,6 +126,10 @@ static int create_instance(struct kumod *k, int64_t set)
         .vmss_id = set,
         .vmss_index = idx,
         .model_version = version,
+        .admin_username = admin,
+        .ssh_keys = nkeys ? key : NULL,
+        .nkeys = nkeys,
+        .admin_pw_hash = pw_hash,
     };
     struct kerr e = {0};
     struct prov_tx t;
@@ -140,6 +155,10 @@ static int create_instance(struct kumod *k, int64_t set)
         }
     }
     free(user_data);
+    free(admin);
+    if (pw_hash) explicit_bzero(pw_hash, strlen(pw_hash));
+    free(pw_hash);
+    json_decref(keys);
     json_decref(tags);
     if (vm < 0) {
         char msg[900];

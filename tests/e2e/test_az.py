@@ -565,6 +565,17 @@ def test_vmss_scale_autoscale(azk):
     running = lambda: sorted(v["name"] for v in kjson(k, "vm", "list")  # noqa: E731
                              if v["powerState"] == "Running")
     assert running() == ["ss1_0", "ss1_1"]
+    # every instance has the set's admin account: its guest made it and said so
+    assert kjson(k, "vmss", "show", "-g", "rg", "ss1")["model"]["osProfile"]["adminUsername"] \
+        == "azureuser"
+    for name in running():
+        osp = kjson(k, "vm", "show", "-g", "rg", name)["osProfile"]
+        assert osp["adminUsername"] == "azureuser" and osp["sshPublicKeys"] == [az.pub], osp
+        deadline = time.time() + 300
+        while (kjson(k, "vm", "show", "-g", "rg", name)["osProvisioning"]["state"] != "Succeeded"
+               and time.time() < deadline):
+            time.sleep(2)
+        assert kjson(k, "vm", "show", "-g", "rg", name)["osProvisioning"]["state"] == "Succeeded"
     assert len(az.json("vmss", "list-instances", "-g", "rg", "-n", "ss1")) == 2
     assert az.json("network", "lb", "list", "-g", "rg")[0]["name"] == "ss1LB"
     r = az.json("vmss", "scale", "-g", "rg", "-n", "ss1", "--new-capacity", "3")

@@ -235,6 +235,31 @@ def test_scale_set_refused_up_front(cloud):
     c.ok("vmss", "delete", "-g", "rg", "-n", "s", "--yes")
 
 
+def test_scale_set_admin_account(cloud):
+    """kumo vmss create --admin-username --ssh-key-value: the set and every
+    instance show the account, and the instance's guest makes it (its
+    provisioning report); a password for an image that takes none is
+    refused, nothing made."""
+    c = cloud
+    key = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDe6REI/2AtI4Y0zRx7GqE2gXIrs+aTpMs3zSEWAlAzk "
+           "ops@kumo")
+    r = c.kumo("vmss", "create", "-g", "rg", "-n", "pw", "--vm-sku", "Tiny", "--instance-count", 1,
+               "--no-lb", "--admin-username", "ops", "--admin-password", "Correct-Horse-9")
+    assert r.returncode != 0 and "osProfile.adminPassword" in r.stderr, r.stderr
+    assert c.kumo("vmss", "show", "-g", "rg", "-n", "pw").returncode == NOTFOUND
+    c.ok("vmss", "create", "-g", "rg", "-n", "s", "--vm-sku", "Tiny", "--instance-count", 1,
+         "--no-lb", "--admin-username", "ops", "--ssh-key-value", key)
+    assert c.json("vmss", "show", "-g", "rg", "-n", "s")["model"]["osProfile"]["adminUsername"] \
+        == "ops"
+    assert "ops (1 SSH key)" in c.ok("vmss", "show", "-g", "rg", "-n", "s").stdout
+    osp = c.json("vm", "show", "-g", "rg", "-n", "s_0")["osProfile"]
+    assert (osp["adminUsername"], osp["sshPublicKeys"]) == ("ops", [key]), osp
+    wait_for("the instance's provisioning report",
+             lambda: c.json("vm", "show", "-g", "rg", "-n", "s_0")["osProvisioning"]["state"]
+             == "Succeeded", timeout=300)
+    c.ok("vmss", "delete", "-g", "rg", "-n", "s", "--yes")
+
+
 SLOW_SWITCH = """#!/bin/sh
 # kumo-switch, slow to answer (a loaded host)
 sleep 8

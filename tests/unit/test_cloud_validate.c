@@ -473,6 +473,18 @@ static void scale_sets(void)
                         "\"intervalSeconds\":2}},\"osDisk\":{\"tier\":\"Premium_SSD\"}}");
     OK(REQ_VMSS_CREATE, "{\"name\":\"web\",\"size\":\"B1s\",\"loadBalancer\":null}");
     BAD(REQ_VMSS_CREATE, "{\"name\":\"web\"}", "MissingField", "size", NULL);
+    /* the instances' admin account: checked as a VM's */
+    OK(REQ_VMSS_CREATE,
+       "{\"name\":\"web\",\"size\":\"B1s\",\"osProfile\":{\"adminUsername\":\"azureuser\","
+       "\"sshPublicKeys\":[\"ssh-ed25519 "
+       "AAAAC3NzaC1lZDI1NTE5AAAAIDe6REI/2AtI4Y0zRx7GqE2gXIrs+aTpMs3zSEWAlAzk t\"]}}");
+    BAD(REQ_VMSS_CREATE,
+        "{\"name\":\"web\",\"size\":\"B1s\",\"osProfile\":{\"adminUsername\":\"u\"}}",
+        "MissingField", "osProfile.sshPublicKeys", "needs SSH keys");
+    BAD(REQ_VMSS_CREATE,
+        "{\"name\":\"web\",\"size\":\"B1s\",\"osProfile\":{\"adminUsername\":\"root\","
+        "\"adminPassword\":\"Correct-Horse-9\"}}",
+        "InvalidField", "osProfile.adminUsername", NULL);
     BAD(REQ_VMSS_CREATE, "{\"name\":\"web\",\"size\":\"B1s\",\"capacity\":101}", "InvalidField",
         "capacity", NULL);
     BAD(REQ_VMSS_CREATE,

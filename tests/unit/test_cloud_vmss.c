@@ -6,7 +6,8 @@
  * model version, tags, the set's network); scale-in victims (the highest
  * index, but first the ones not Running); a rolling update with a surge of
  * one; an instance name taken by another VM (skipped, recorded); a model
- * that does not fit (recorded, nothing made); the set's delete.
+ * that does not fit (recorded, nothing made); the set's delete; the OS
+ * profile each instance gets (and images that cannot take it).
  */
 #include "cloud/provision.h"
 #include "cloud/vmss.h"
@@ -206,6 +207,72 @@ static void delete_set(struct fixture *f)
     CHECK(wait_count(f, "SELECT count(*) FROM vms", 0, 15000), "no VM left");
 }
 
+/* A set's OS profile: every instance gets the set's admin account, its SSH
+ * keys and its password's hash (never the password); an image whose
+ * provisioning cannot take it is refused, at the create (nothing made) and
+ * as a model's new image. */
+static void os_profiles(struct fixture *f)
+{
+    static const char *const keys[] = {
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOz7q3fQ9rN1tqH6x5p0mJ4y8zq2Xl3bV0k1w2e3r4t5 a@b"};
+    struct prov_vmss_spec s = {.name = "adm",
+                               .size = "Small",
+                               .capacity = 1,
+                               .probe_interval = 5,
+                               .admin_username = "azureuser",
+                               .ssh_keys = keys,
+                               .nkeys = 1,
+                               .admin_password = "Sup3r-secret!"};
+    struct kerr e = {0};
+    kumod_lock(&f->k);
+    db_exec(f->k.db, "UPDATE images SET provisioning = 'none'", "");
+    CHECK(prov_vmss_create(&f->k, f->group, &s, &e) < 0 &&
+              !strcmp(e.target, "osProfile.adminUsername"),
+          "an image provisioned by nothing cannot make the account: %s", e.message);
+    CHECK(count(f, "SELECT count(*) FROM vmss") == 0, "nothing made");
+    db_exec(f->k.db, "UPDATE images SET provisioning = 'kumo'", "");
+    e = (struct kerr){0};
+    CHECK(prov_vmss_create(&f->k, f->group, &s, &e) < 0 &&
+              !strcmp(e.target, "osProfile.adminPassword"),
+          "kumo's guest takes no password: %s", e.message);
+    db_exec(f->k.db, "UPDATE images SET provisioning = 'cloud-init'", "");
+    e = (struct kerr){0};
+    set_id = prov_vmss_create(&f->k, f->group, &s, &e);
+    CHECK(set_id > 0, "create with an admin account: %s", e.message);
+    CHECK(count(f, "SELECT count(*) FROM vmss WHERE admin_username = 'azureuser'"
+                   " AND json_array_length(ssh_keys) = 1 AND admin_pw_hash LIKE '$6$%'"
+                   " AND instr(admin_pw_hash, 'Sup3r') = 0") == 1,
+          "the set keeps the account, the key and a hash of the password");
+    vmss_reconcile(&f->k, set_id);
+    CHECK(count(f, "SELECT count(*) FROM vms v JOIN vmss s ON s.id = v.vmss_id"
+                   " WHERE v.admin_username = s.admin_username AND v.ssh_keys = s.ssh_keys"
+                   " AND v.admin_pw_hash = s.admin_pw_hash") == 1,
+          "its instance has the set's admin account");
+    /* a model whose new image cannot take the account */
+    int64_t now = time_now_ms();
+    db_exec(f->k.db,
+            "INSERT INTO images (name, boot_mode, kernel, kernel_args, src_format, path,"
+            " size_bytes, source, state, created_ms, provisioning) SELECT 'plain', boot_mode,"
+            " kernel, kernel_args, src_format, path, size_bytes, source, state, ?, 'none'"
+            " FROM images WHERE name = 'default'",
+            "i", now);
+    e = (struct kerr){0};
+    CHECK(prov_vmss_update(&f->k, f->group, "adm", NULL, "plain", false, NULL, NULL, &e) < 0 &&
+              !strcmp(e.target, "osProfile.adminUsername"),
+          "a new image without provisioning: %s", e.message);
+    CHECK(count(f, "SELECT model_version FROM vmss") == 1, "the model unchanged");
+    kumod_unlock(&f->k);
+    CHECK(wait_instances(f, "adm_0:1:Running"), "the instance runs");
+    e = (struct kerr){0};
+    kumod_lock(&f->k);
+    CHECK(prov_vmss_delete(&f->k, f->group, "adm", &e) == set_id, "delete: %s", e.message);
+    kumod_unlock(&f->k);
+    reconcile(f);
+    CHECK(wait_instances(f, ""), "its instance goes");
+    reconcile(f);
+    CHECK(wait_count(f, "SELECT count(*) FROM vmss", 0, 5000), "then the set");
+}
+
 int main(int argc, char **argv)
 {
     struct fixture f;
@@ -215,6 +282,7 @@ int main(int argc, char **argv)
     victims(&f);
     refusals(&f);
     delete_set(&f);
+    os_profiles(&f);
     fixture_stop(&f);
     printf("%d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;

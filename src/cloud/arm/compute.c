@@ -389,22 +389,7 @@ static json_t *vm_body(struct arm_ctx *c, const char *name, const char *group, c
     }
     /* the OS profile: the admin account, its SSH keys (and a password
      * where the image takes one), as kumo vm create's */
-    const json_t *osp = arm_get(p, "osProfile");
-    const char *admin = json_is_object(osp) ? arm_gets(osp, "adminUsername") : NULL;
-    if (admin && *admin) { /* "": a VM without an admin account, as shown back */
-        json_t *ko = json_pack("{s:s}", "adminUsername", admin);
-        json_object_set_new(kb, "osProfile", ko);
-        json_t *keys = json_array();
-        json_array_foreach(arm_get(osp, "linuxConfiguration.ssh.publicKeys"), i, d)
-        {
-            const char *kd = arm_gets(d, "keyData");
-            if (kd) json_array_append_new(keys, json_string(kd));
-        }
-        if (json_array_size(keys)) json_object_set(ko, "sshPublicKeys", keys);
-        json_decref(keys);
-        if (arm_gets(osp, "adminPassword"))
-            json_object_set_new(ko, "adminPassword", json_string(arm_gets(osp, "adminPassword")));
-    }
+    arm_os_profile_to_kumo(arm_get(p, "osProfile"), kb);
     const char *ud = arm_gets(p, "userData");
     if (!ud) ud = arm_gets(p, "osProfile.customData");
     if (ud) json_object_set_new(kb, "userData", json_string(ud));

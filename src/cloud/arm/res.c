@@ -51,6 +51,26 @@ const char *arm_gets(const json_t *o, const char *path)
     return json_string_value(arm_get(o, path));
 }
 
+void arm_os_profile_to_kumo(const json_t *osp, json_t *kb)
+{
+    const char *admin = json_is_object(osp) ? arm_gets(osp, "adminUsername") : NULL;
+    if (!admin || !*admin) return;
+    json_t *ko = json_pack("{s:s}", "adminUsername", admin);
+    json_object_set_new(kb, "osProfile", ko);
+    json_t *keys = json_array();
+    size_t i;
+    const json_t *d;
+    json_array_foreach(arm_get(osp, "linuxConfiguration.ssh.publicKeys"), i, d)
+    {
+        const char *kd = arm_gets(d, "keyData");
+        if (kd) json_array_append_new(keys, json_string(kd));
+    }
+    if (json_array_size(keys)) json_object_set(ko, "sshPublicKeys", keys);
+    json_decref(keys);
+    if (arm_gets(osp, "adminPassword"))
+        json_object_set_new(ko, "adminPassword", json_string(arm_gets(osp, "adminPassword")));
+}
+
 bool arm_geti(const json_t *o, const char *path, int64_t dflt, int64_t *out)
 {
     const json_t *v = arm_get(o, path);

@@ -41,6 +41,11 @@ const char *arm_gets(const json_t *o, const char *path);
 /* An integer that ARM may send as a number or a string ("2"): dflt when
  * absent; false when present and not an integer. */
 bool arm_geti(const json_t *o, const char *path, int64_t dflt, int64_t *out);
+/* An ARM osProfile (a VM's, or a scale set's virtualMachineProfile's) as
+ * kumo's (requests.h): kb.osProfile = {adminUsername, sshPublicKeys from
+ * linuxConfiguration.ssh.publicKeys[].keyData, adminPassword}; nothing
+ * when it names no admin user ("" is how a VM without one is shown back). */
+void arm_os_profile_to_kumo(const json_t *osp, json_t *kb);
 
 /* ---- ids and answers ---- */
 

@@ -55,7 +55,8 @@ static json_t *vmss_json(struct arm_ctx *c, int64_t id)
     struct db *db = c->k->db;
     sqlite3_stmt *st = db_stmt(db,
                                "SELECT g.name, s.name, z.name, s.image_id, s.os_tier, s.capacity,"
-                               " s.deleting, s.tags, s.created_ms, s.vnet, s.subnet, n.name"
+                               " s.deleting, s.tags, s.created_ms, s.vnet, s.subnet, n.name,"
+                               " s.admin_username, s.ssh_keys, s.admin_pw_hash IS NOT NULL"
                                " FROM vmss s JOIN groups g ON g.id = s.group_id"
                                " JOIN sizes z ON z.id = s.size_id LEFT JOIN nsgs n"
                                " ON n.id = s.nsg_id WHERE s.id = ?",
@@ -98,11 +99,24 @@ static json_t *vmss_json(struct arm_ctx *c, int64_t id)
         json_object_set_new(vmp, "networkProfile",
                             json_pack("{s:[o]}", "networkInterfaceConfigurations", nic));
     }
-    if (!json_object_get(vmp, "osProfile"))
+    if (!json_object_get(vmp, "osProfile")) { /* a set made by kumo: its OS profile */
+        json_t *pk = json_array();
+        json_t *keys = db_col_null(st, 13) ? NULL : json_loads(db_col_text(st, 13), 0, NULL);
+        size_t i;
+        json_t *kd;
+        char path[160];
+        json_array_foreach(keys, i, kd)
+        {
+            snprintf(path, sizeof(path), "/home/%s/.ssh/authorized_keys", db_col_text(st, 12));
+            json_array_append_new(pk, json_pack("{s:s, s:O}", "path", path, "keyData", kd));
+        }
+        json_decref(keys);
         json_object_set_new(vmp, "osProfile",
-                            json_pack("{s:s, s:s, s:{s:b}}", "computerNamePrefix", name,
-                                      "adminUsername", "", "linuxConfiguration",
-                                      "disablePasswordAuthentication", 1));
+                            json_pack("{s:s, s:s, s:{s:b, s:{s:o}}}", "computerNamePrefix", name,
+                                      "adminUsername", db_col_text(st, 12), "linuxConfiguration",
+                                      "disablePasswordAuthentication",
+                                      !sqlite3_column_int(st, 14), "ssh", "publicKeys", pk));
+    }
     int64_t cap = sqlite3_column_int64(st, 5);
     json_t *up = json_object_get(props, "upgradePolicy");
     json_t *p = json_pack(
@@ -221,6 +235,8 @@ static json_t *vmss_body(struct arm_ctx *c, const char *name, const char *group,
     const char *ud = arm_gets(vmp, "userData");
     if (!ud) ud = arm_gets(vmp, "osProfile.customData");
     if (ud) json_object_set_new(kb, "userData", json_string(ud));
+    /* the instances' admin account, as a VM's (a new model keeps the set's) */
+    if (create) arm_os_profile_to_kumo(arm_get(vmp, "osProfile"), kb);
     const json_t *tags = arm_get(res, "tags");
     if (tags) json_object_set(kb, "tags", (json_t *)tags);
     if (!create) return kb;
@@ -301,6 +317,8 @@ static int64_t vmss_create(struct arm_apply *a)
     if (request_check(REQ_VMSS_CREATE, kb, a->t->e) < 0) goto out;
     const json_t *lb = json_object_get(kb, "loadBalancer");
     const json_t *probe = json_object_get(lb, "probe");
+    const json_t *osp = json_object_get(kb, "osProfile");
+    const char *keys[PROV_MAX_SSH_KEYS];
     struct prov_vmss_spec s = {
         .name = a->id->names[0],
         .size = json_string_value(json_object_get(kb, "size")),
@@ -318,7 +336,16 @@ static int64_t vmss_create(struct arm_apply *a)
         .probe_interval = json_object_get(probe, "intervalSeconds")
                               ? json_integer_value(json_object_get(probe, "intervalSeconds"))
                               : 5,
+        .admin_username = json_string_value(json_object_get(osp, "adminUsername")),
+        .admin_password = json_string_value(json_object_get(osp, "adminPassword")),
+        .ssh_keys = keys,
     };
+    size_t i;
+    const json_t *v;
+    json_array_foreach(json_object_get(osp, "sshPublicKeys"), i, v)
+    {
+        if (s.nkeys < PROV_MAX_SSH_KEYS) keys[s.nkeys++] = json_string_value(v);
+    }
     id = prov_vmss_insert(a->t, a->group, &s);
     if (id >= 0) {
         json_t *props = vmss_props(a->res);
