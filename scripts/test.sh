@@ -11,7 +11,7 @@ KUMO_GUEST_DIR=$(guest/build.sh)
 export KUMO_GUEST_DIR
 echo "[test] sanitized build (ASan + UBSan)"
 meson test -C build-san --print-errorlogs --num-processes "$(nproc)"
-echo "[test] optimised build (e2e-az, the az CLI's protocol test, ran above only)"
-meson test -C build --print-errorlogs --num-processes "$(nproc)" --no-suite az
+echo "[test] optimised build (suite 'once', the control plane's tests, ran above only)"
+meson test -C build --print-errorlogs --num-processes "$(nproc)" --no-suite once
 echo "[test] fuzzing the parsers of untrusted input (${FUZZ_SECONDS:-20}s each)"
 tests/fuzz/run.sh
