@@ -102,6 +102,9 @@ enum access { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2 };
 #define PAGE_SIZE (1ull << PAGE_SHIFT)
 #define PAGE_MASK (PAGE_SIZE - 1)
 
+/* TLB hints of translated code (struct hart's jit_hint) */
+#define JIT_HINTS 1024
+
 struct tlb_entry {
     uint64_t tag;
     uintptr_t addend;
@@ -196,6 +199,12 @@ struct hart {
     uint32_t fflags;           /* accrued FP exception flags */
     uint32_t frm;              /* dynamic rounding mode */
     void *jit_link;            /* translated code: the exit record of a pending chain */
+    /* Translated code's TLB hints: for each load and store site (numbered
+     * by the translator, modulo JIT_HINTS), the offset in a tlb_set of the
+     * entry the site last hit. A guess, checked against that entry's tag
+     * before use, so it only has to be an entry's offset: index * 16, plus
+     * offsetof(struct tlb_set, w1) for way 1 (0, the initial value, is one). */
+    uint32_t jit_hint[JIT_HINTS];
 
     /* --- CSRs --- */
     uint64_t mstatus;

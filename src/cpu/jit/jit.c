@@ -110,10 +110,19 @@ void jit_forget_targets(struct jit *j)
     j->stats.jc_forgets++;
 }
 
-/* Guest registers by how often the block uses them (x0 excluded). */
+/* Guest registers by how often the block uses them (x0 excluded): those
+ * used twice or more; in a block that loops to itself (translated as a loop
+ * that loads its cached registers once) every register it uses, since each
+ * use is then once per iteration. */
 static void rank_registers(const struct block *b, int8_t rank[32])
 {
     unsigned uses[33] = {0};
+    const struct insn *last = &b->insns[b->n - 1];
+    bool loop = (last->op == OP_BEQ || last->op == OP_BNE || last->op == OP_BLT ||
+                 last->op == OP_BGE || last->op == OP_BLTU || last->op == OP_BGEU ||
+                 last->op == OP_JAL) &&
+                (int64_t)last->off + last->imm == 0;
+    unsigned least = loop ? 1 : 2;
     for (uint32_t k = 0; k < b->n; k++) {
         const struct insn *i = &b->insns[k];
         /* Over-counting FP-register fields is harmless: a rank, not a liveness. */
@@ -125,7 +134,7 @@ static void rank_registers(const struct block *b, int8_t rank[32])
     for (;;) {
         int best = -1;
         for (int r = 1; r < 32; r++)
-            if (uses[r] >= 2 && (best < 0 || uses[r] > uses[best])) best = r;
+            if (uses[r] >= least && (best < 0 || uses[r] > uses[best])) best = r;
         if (best < 0) break;
         rank[n++] = (int8_t)best;
         uses[best] = 0;

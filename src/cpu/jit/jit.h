@@ -137,6 +137,7 @@ struct jit {
     void *lookup;      /* jump-cache lookup of the guest pc in the pc register */
     struct jit_jc_entry *jc;
     void *perf_map; /* FILE *: KUMO_JIT_PERFMAP=1 writes /tmp/perf-PID.map */
+    unsigned next_hint; /* the TLB hint slot (h->jit_hint) of the next load/store site */
     struct {
         uint64_t blocks, bytes, helpers, flushes, patched, jc_fills, jc_forgets;
     } stats;
