@@ -710,26 +710,34 @@ int prov_check_os_profile(struct kumod *k, int64_t image_id, const struct prov_v
     return check_os_profile(k, s, prov, iname, e);
 }
 
-/* Record the OS profile of VM vm (its keys as a JSON array, the password as
- * a hash) and whether its provisioning is tracked; 0, or -1 with t->e. */
-static int store_os_profile(struct prov_tx *t, int64_t vm, const struct prov_vm_spec *s,
-                            const char *prov)
+int prov_os_profile_encode(const struct prov_vm_spec *s, char *hash, size_t hashlen, char **keys,
+                           struct kerr *e)
 {
-    struct kumod *k = t->k;
-    char hash[GUESTPROV_PASSWORD_MAX] = "", why[256];
+    char why[256];
+    *keys = NULL;
+    hash[0] = 0;
     if (s->admin_password &&
-        guestprov_hash_password(s->admin_password, hash, sizeof(hash), why, sizeof(why)) < 0)
-        return kerr_internal(t->e, "%s", why);
-    if (!s->admin_password && s->admin_pw_hash)
-        snprintf(hash, sizeof(hash), "%s", s->admin_pw_hash);
-    char *keys = NULL;
+        guestprov_hash_password(s->admin_password, hash, hashlen, why, sizeof(why)) < 0)
+        return kerr_internal(e, "%s", why);
+    if (!s->admin_password && s->admin_pw_hash) snprintf(hash, hashlen, "%s", s->admin_pw_hash);
     if (s->nkeys) {
         json_t *a = json_array();
         for (size_t i = 0; i < s->nkeys; i++)
             json_array_append_new(a, json_string(s->ssh_keys[i]));
-        keys = json_dumps(a, JSON_COMPACT);
+        *keys = json_dumps(a, JSON_COMPACT);
         json_decref(a);
     }
+    return 0;
+}
+
+/* Record the OS profile of VM vm (prov_os_profile_encode) and whether its
+ * provisioning is tracked; 0, or -1 with t->e. */
+static int store_os_profile(struct prov_tx *t, int64_t vm, const struct prov_vm_spec *s,
+                            const char *prov)
+{
+    struct kumod *k = t->k;
+    char hash[GUESTPROV_PASSWORD_MAX], *keys;
+    if (prov_os_profile_encode(s, hash, sizeof(hash), &keys, t->e) < 0) return -1;
     /* tracked: the guest reports to the metadata service, which kumo-switch runs */
     bool tracked = !is(prov, "none") && netplane_has_switch(k);
     int rc =

@@ -136,17 +136,8 @@ int64_t prov_vmss_insert(struct prov_tx *t, int64_t g, const struct prov_vmss_sp
         pip = prov_pip_insert(t, g, pip_name, &port, 1, 0);
         if (pip < 0) return -1;
     }
-    char hash[GUESTPROV_PASSWORD_MAX] = "", why[256];
-    if (s->admin_password &&
-        guestprov_hash_password(s->admin_password, hash, sizeof(hash), why, sizeof(why)) < 0)
-        return kerr_internal(e, "%s", why);
-    char *keys = NULL;
-    if (s->nkeys) {
-        json_t *a = json_array();
-        for (size_t i = 0; i < s->nkeys; i++) json_array_append_new(a, json_string(s->ssh_keys[i]));
-        keys = json_dumps(a, JSON_COMPACT);
-        json_decref(a);
-    }
+    char hash[GUESTPROV_PASSWORD_MAX], *keys;
+    if (prov_os_profile_encode(&os, hash, sizeof(hash), &keys, e) < 0) return -1;
     char *tags = s->tags ? json_dumps(s->tags, JSON_COMPACT) : NULL;
     int rc = db_exec(
         db,
@@ -207,9 +198,6 @@ static int vmss_os_profile_fits(struct kumod *k, int64_t id, int64_t iid, struct
                               .nkeys = (size_t)sqlite3_column_int64(st, 1),
                               .admin_pw_hash = db_col_null(st, 2) ? NULL : hash};
     sqlite3_finalize(st);
-    /* only counted: the check looks at how many keys, not at them */
-    static const char *const none[PROV_MAX_SSH_KEYS];
-    os.ssh_keys = os.nkeys ? none : NULL;
     return prov_check_os_profile(k, iid, &os, e);
 }
 

@@ -526,10 +526,19 @@ struct prov_vmss_spec {
 };
 
 /* What image image_id's provisioning (none, kumo, cloud-init) can honour
- * of s's OS profile (admin_username, ssh_keys, admin_password or
- * admin_pw_hash): 0, or -1 with a 400 naming the field. */
+ * of s's OS profile (admin_username, nkeys, admin_password or
+ * admin_pw_hash; only the number of keys counts, ssh_keys may be NULL): 0,
+ * or -1 with a 400 naming the field. */
 int prov_check_os_profile(struct kumod *k, int64_t image_id, const struct prov_vm_spec *s,
                           struct kerr *e);
+
+/* The stored form of s's OS profile, as the vms and vmss tables hold it:
+ * *keys = its SSH keys as a JSON array (NULL when none; free it) and hash =
+ * the password's hash (admin_pw_hash when no password is given; "" when
+ * neither is). 0, or -1 with a 500 in e (the hash could not be made). The
+ * caller wipes hash (explicit_bzero) when done. */
+int prov_os_profile_encode(const struct prov_vm_spec *s, char *hash, size_t hashlen, char **keys,
+                           struct kerr *e);
 
 /* Record a scale set (its controller makes the instances). The set's id. */
 int64_t prov_vmss_create(struct kumod *k, int64_t group_id, const struct prov_vmss_spec *s,
