@@ -5,7 +5,9 @@
  * whole architectural state is compared afterwards: x and f registers, pc,
  * privilege, every CSR, the reservation, the instruction count, and every
  * byte of guest memory either run wrote. The first difference stops the
- * machine with both states printed.
+ * machine with both states printed. Chaining is off here, so a block that
+ * branches to itself (a loop kept in host registers elsewhere) runs one
+ * iteration per comparison, with its loop prologue and TLB hints.
  *
  * Memory: before each run the hart's write-TLB entries are dropped, so the
  * first store to each page takes the slow path, where mmu.c calls

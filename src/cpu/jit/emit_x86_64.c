@@ -956,6 +956,13 @@ static void mulh(struct emit *e, const struct insn *i)
  * gives the iteration's n back, as if the check came first. */
 static void loop_back(struct emit *e)
 {
+    if (!e->j->chain) {
+        /* the checker (--jit check) compares one run of a block with the
+         * interpreter's: one iteration, then leave as any block does */
+        writeback(e); /* r14 is already the block's pc */
+        jmp_rx(e, e->j->exit_lookup);
+        return;
+    }
     for (int k = 0; k < NCACHE; k++) {
         int r = cache_regs[k];
         if (e->guest_of[r] && !(e->loaded & (1u << r))) {
@@ -2001,7 +2008,7 @@ void *be_translate(struct jit *j, const struct jit_block_in *in)
     bool branch_op = last->op == OP_BEQ || last->op == OP_BNE || last->op == OP_BLT ||
                      last->op == OP_BGE || last->op == OP_BLTU || last->op == OP_BGEU ||
                      last->op == OP_JAL;
-    if (j->chain && branch_op && (int64_t)last->off + last->imm == 0) {
+    if (branch_op && (int64_t)last->off + last->imm == 0) {
         e.selfloop = true;
         for (uint32_t k = 0; k < b->n; k++) {
             int rd = b->insns[k].rd;
