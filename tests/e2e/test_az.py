@@ -480,6 +480,27 @@ def test_vm_create_boot_filter_lifecycle_and_errors(azk):
            "--protocol", "Tcp")
     time.sleep(1)
     assert http_get(port, tries=8) is None
+    # az vm open-port: a rule in the VM's NSG, as az makes it
+    az.run("vm", "open-port", "-g", "rg", "-n", "vm1", "--port", "8080", "--priority", "1020")
+    rules = kjson(k, "nsg", "show", "-g", "rg", "vm1NSG")["rules"]
+    assert [(r["name"], r["access"], r["destinationPortRange"]) for r in rules
+            if r["priority"] == 1020] == [("open-port-8080", "Allow", "8080")], rules
+
+    # az vm run-command: a script with its parameters ($1, $2; named ones in the
+    # environment too), run as root by the guest's agent; a non-zero exit
+    # still "succeeds", as on Azure, and the run is kumo's
+    out = az.json("vm", "run-command", "invoke", "-g", "rg", "-n", "vm1", "--command-id",
+                  "RunShellScript", "--scripts", 'echo "$1-$(id -u)-$((6*7))" >&2',
+                  'echo "$2 $who"; exit 3', "--parameters", "hello", "who=world")
+    st = out["value"][0]
+    assert st["code"] == "ProvisioningState/succeeded", out
+    assert st["message"].startswith("Enable succeeded: \n[stdout]\nworld world\n"), st
+    assert "[stderr]\nhello-0-42\n" in st["message"], st
+    runs = kjson(k, "vm", "run-commands", "-g", "rg", "vm1")
+    assert [r["exitCode"] for r in runs] == [3], runs
+    r = az.run("vm", "run-command", "invoke", "-g", "rg", "-n", "vm1", "--command-id",
+               "RunPowerShellScript", "--scripts", "Get-Date", check=False)
+    assert r.returncode != 0 and "RunShellScript" in r.stderr, r
 
     # the instance view and the power actions
     def states():
@@ -542,7 +563,7 @@ def test_vm_create_boot_filter_lifecycle_and_errors(azk):
     # vm1NSG has the rules added above: the template's NSG is another one
     fails(az.run(*create, check=False), "vm1NSG", "differs from the template")
     assert resources() == [x for x in before if x != "virtualMachines/vm1"]
-    for rule in ("web", "deny80"):
+    for rule in ("web", "deny80", "open-port-8080"):
         az.run("network", "nsg", "rule", "delete", "-g", "rg", "--nsg-name", "vm1NSG", "-n", rule)
     out = az.json("vm", "create", "-g", "rg", "-n", "vm1", "--image", "Default", "--size",
                   "Standard_B1ls", "--admin-username", "azureuser", "--ssh-key-values", az.key)

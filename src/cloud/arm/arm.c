@@ -66,7 +66,7 @@ static void *ticker(void *arg)
 static const struct arm_route *const tables[] = {
     arm_routes_adfs,     arm_routes_subs,    arm_routes_rg,     arm_routes_net,
     arm_routes_compute,  arm_routes_storage, arm_routes_images, arm_routes_scaleset,
-    arm_routes_insights, arm_routes_deploy,
+    arm_routes_insights, arm_routes_deploy,  arm_routes_runcmd,
 };
 
 struct arm *arm_start(struct kumod *k, char *err, size_t errlen)

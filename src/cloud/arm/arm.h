@@ -88,6 +88,7 @@ extern const struct arm_route arm_routes_images[];
 extern const struct arm_route arm_routes_scaleset[];
 extern const struct arm_route arm_routes_insights[];
 extern const struct arm_route arm_routes_deploy[];
+extern const struct arm_route arm_routes_runcmd[];
 
 /* Start the endpoint: identity always (the /v1 service principal API needs
  * it); the HTTPS listener when k->cfg.arm_listen is set, with the

@@ -22,7 +22,7 @@ static const struct arm_op_kind done = {"done", done_probe, NULL, NULL};
 
 static const struct arm_op_kind *const kinds[] = {
     &done,        &arm_op_group_delete, &arm_op_vm,         &arm_op_vm_delete, &arm_op_snapshot,
-    &arm_op_vmss, &arm_op_vmss_delete,  &arm_op_deployment,
+    &arm_op_vmss, &arm_op_vmss_delete,  &arm_op_deployment, &arm_op_vm_runcmd,
 };
 
 const struct arm_op_kind *arm_op_kind_find(const char *kind)

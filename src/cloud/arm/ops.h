@@ -34,6 +34,6 @@ void arm_ops_tick(struct arm_ctx *c);
 
 /* The kinds of the handler files (ops.c lists them). */
 extern const struct arm_op_kind arm_op_group_delete, arm_op_vm, arm_op_vm_delete, arm_op_snapshot,
-    arm_op_vmss, arm_op_vmss_delete, arm_op_deployment;
+    arm_op_vmss, arm_op_vmss_delete, arm_op_deployment, arm_op_vm_runcmd;
 
 #endif

@@ -1,0 +1,209 @@
+/*
+ * runcmd.c - ARM's run command on kumod's VMs (az vm run-command invoke):
+ *
+ *   POST .../virtualMachines/N/runCommand
+ *        {"commandId": "RunShellScript", "script": [lines],
+ *         "parameters": [{"name", "value"}]}
+ *
+ * answers 202 with an operation that ends when the run does; its result
+ * (the Location URL, az's final state for this POST) is a RunCommandResult
+ * as Azure's Linux agent gives it: {"value": [{"code":
+ * "ProvisioningState/succeeded", "level": "Info", "displayStatus",
+ * "message": "Enable succeeded: \n[stdout]\n...\n[stderr]\n..."}]}.
+ *
+ * The run is kumo's own (prov_vm_run_command, runcmd.h): the script runs as
+ * root through the guest's agent, one run per VM at a time, killed after
+ * an hour, and shows in `kumo vm run-command list` too. The parameters are
+ * the script's positional arguments in order ($1, $2: az names unnamed
+ * ones arg1, arg2), and those whose name is a shell variable name are also
+ * in its environment. A script that exits non-zero still "succeeds", as
+ * Azure's does (its output says what happened); a run that could not
+ * start (no agent answered, the VM stopped) or was killed fails.
+ */
+#include "cloud/arm/ops.h"
+#include "cloud/arm/res.h"
+#include "cloud/db.h"
+#include "cloud/provision.h"
+#include "cloud/runcmd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define COMPUTE "Microsoft.Compute"
+#define VM_TYPE COMPUTE "/virtualMachines"
+/* Azure's limit is 90 minutes; kumo's run commands stop at an hour */
+#define ARM_RUN_TIMEOUT_S 3600
+
+/* Append s to *buf (a growing string); false when out of memory. */
+static bool append(char **buf, size_t *len, const char *s, size_t n)
+{
+    char *p = realloc(*buf, *len + n + 1);
+    if (!p) return false;
+    memcpy(p + *len, s, n);
+    *len += n;
+    p[*len] = 0;
+    *buf = p;
+    return true;
+}
+
+/* s single-quoted for sh */
+static bool append_quoted(char **buf, size_t *len, const char *s)
+{
+    if (!append(buf, len, "'", 1)) return false;
+    for (const char *q; (q = strchr(s, '\'')); s = q + 1)
+        if (!append(buf, len, s, (size_t)(q - s)) || !append(buf, len, "'\\''", 4)) return false;
+    return append(buf, len, s, strlen(s)) && append(buf, len, "'", 1);
+}
+
+static bool shell_name(const char *s)
+{
+    if (!*s || (*s >= '0' && *s <= '9')) return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '_'))
+            return false;
+    return true;
+}
+
+/* The script kumo runs: the parameters set, then the lines. NULL with
+ * c->err. */
+static char *build_script(struct arm_ctx *c)
+{
+    const json_t *id = json_object_get(c->body, "commandId");
+    if (!json_is_string(id)) {
+        arm_err_set(&c->err, 400, "InvalidParameter", "commandId",
+                    "commandId: missing; kumo's VMs run 'RunShellScript' (a shell script, "
+                    "az vm run-command invoke --command-id RunShellScript --scripts ...).");
+        return NULL;
+    }
+    if (strcasecmp(json_string_value(id), "RunShellScript")) {
+        arm_err_set(&c->err, 400, "InvalidParameter", "commandId",
+                    "commandId: '%.60s' is not a command of kumo's Linux VMs; use "
+                    "'RunShellScript' with the commands as --scripts.",
+                    json_string_value(id));
+        return NULL;
+    }
+    const json_t *lines = json_object_get(c->body, "script");
+    const json_t *params = json_object_get(c->body, "parameters");
+    if (lines && !json_is_array(lines)) lines = NULL;
+    if (!lines || !json_array_size(lines)) {
+        arm_err_set(&c->err, 400, "InvalidParameter", "script",
+                    "script: no commands given (az vm run-command invoke ... --scripts "
+                    "'COMMAND' ['COMMAND' ...]).");
+        return NULL;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    bool ok = append(&buf, &len, "", 0);
+    size_t i;
+    const json_t *p;
+    if (json_is_array(params) && json_array_size(params)) {
+        json_array_foreach(params, i, p) {
+            const char *name = json_string_value(json_object_get(p, "name"));
+            const char *value = json_string_value(json_object_get(p, "value"));
+            if (!value) value = "";
+            if (ok && name && shell_name(name))
+                ok = append(&buf, &len, "export ", 7) && append(&buf, &len, name, strlen(name)) &&
+                     append(&buf, &len, "=", 1) && append_quoted(&buf, &len, value) &&
+                     append(&buf, &len, "\n", 1);
+        }
+        ok = ok && append(&buf, &len, "set --", 6);
+        json_array_foreach(params, i, p) {
+            const char *value = json_string_value(json_object_get(p, "value"));
+            ok = ok && append(&buf, &len, " ", 1) && append_quoted(&buf, &len, value ? value : "");
+        }
+        ok = ok && append(&buf, &len, "\n", 1);
+    }
+    json_array_foreach(lines, i, p) {
+        const char *s = json_string_value(p);
+        if (!s) {
+            free(buf);
+            arm_err_set(&c->err, 400, "InvalidParameter", "script",
+                        "script[%zu]: not a string; each element is one line of the script.", i);
+            return NULL;
+        }
+        ok = ok && append(&buf, &len, s, strlen(s)) && append(&buf, &len, "\n", 1);
+    }
+    if (!ok) {
+        free(buf);
+        arm_err_set(&c->err, 500, "InternalServerError", NULL, "out of memory");
+        return NULL;
+    }
+    return buf;
+}
+
+static void vm_run_command(struct arm_ctx *c)
+{
+    if (!arm_check_sub(c, c->p[0])) return;
+    int64_t g = arm_group(c, c->p[1]);
+    if (g < 0) return;
+    char *script = build_script(c);
+    if (!script) return;
+    struct kerr ke = {0};
+    int64_t id = prov_vm_run_command(c->k, g, c->p[2], script, ARM_RUN_TIMEOUT_S, &ke);
+    free(script);
+    if (id < 0) {
+        arm_fail(c, &ke);
+        return;
+    }
+    arm_reply_op(c, 202, "vm-runcmd", COMPUTE, id, NULL);
+}
+
+static const char *run_probe(struct arm_ctx *c, const struct arm_op *op, json_t **error)
+{
+    sqlite3_stmt *st = db_stmt(c->k->db, "SELECT state, error FROM run_commands WHERE id = ?", "i",
+                               op->target);
+    const char *out = "Failed";
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        *error = json_pack("{s:s, s:s}", "code", "ResourceNotFound", "message",
+                           "The virtual machine was deleted while the command ran.");
+    } else {
+        const char *state = db_col_text(st, 0);
+        if (!strcmp(state, "Pending") || !strcmp(state, "Running"))
+            out = "InProgress";
+        else if (!strcmp(state, "Succeeded"))
+            out = "Succeeded";
+        else
+            *error = json_pack("{s:s, s:s}", "code",
+                               !strcmp(state, "TimedOut") ? "RunCommandTimedOut"
+                                                          : "RunCommandFailed",
+                               "message",
+                               db_col_null(st, 1) ? "The command did not run." : db_col_text(st, 1));
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
+/* The RunCommandResult of a finished run */
+static void run_result(struct arm_ctx *c, const struct arm_op *op)
+{
+    sqlite3_stmt *st = db_stmt(c->k->db,
+                               "SELECT coalesce(stdout, ''), coalesce(stderr, '') FROM run_commands"
+                               " WHERE id = ?",
+                               "i", op->target);
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        arm_reply(c, 204, NULL);
+        return;
+    }
+    const char *out = db_col_text(st, 0), *err = db_col_text(st, 1);
+    size_t n = strlen(out) + strlen(err) + 64;
+    char *msg = malloc(n);
+    if (msg) snprintf(msg, n, "Enable succeeded: \n[stdout]\n%s\n[stderr]\n%s", out, err);
+    sqlite3_finalize(st);
+    json_t *status = json_pack("{s:s, s:s, s:s, s:s}", "code", "ProvisioningState/succeeded",
+                               "level", "Info", "displayStatus", "Provisioning succeeded",
+                               "message", msg ? msg : "");
+    free(msg);
+    arm_reply(c, 200, json_pack("{s:[o]}", "value", status));
+}
+
+const struct arm_op_kind arm_op_vm_runcmd = {"vm-runcmd", run_probe, run_result, NULL};
+
+#define VMP "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/virtualMachines"
+const struct arm_route arm_routes_runcmd[] = {
+    {"POST", VMP "/{}/runCommand", (void *)vm_run_command, 0, VM_TYPE},
+    {NULL, NULL, NULL, 0, NULL},
+};
