@@ -546,6 +546,13 @@ def test_vm_create_boot_filter_lifecycle_and_errors(azk):
                "--size", "Standard_B1ls", "--admin-username", "azureuser", "--ssh-key-values",
                az.key, check=False)
     assert r.returncode != 0 and "nope" in r.stderr.lower(), r.stderr
+    # az's adminPassword reaches kumo's check of what the image can take (the
+    # default image's SSH server takes keys only; e2e-images logs in to the
+    # Debian image with a password)
+    r = az.run("vm", "create", "-g", "rg", "-n", "vm5", "--image", "Default", "--size",
+               "Standard_B1ls", "--admin-username", "azureuser", "--authentication-type",
+               "password", "--admin-password", "Correct-Horse-9-Battery", check=False)
+    fails(r, "virtualMachines/vm5", "cannot take a password")
     assert resources() == before
 
     # delete: the VM goes, its NIC, NSG and public IP stay (as on Azure) and a
