@@ -64,6 +64,18 @@ PY_SHA = ("import hashlib,time;d=bytes(range(256))*(32*4096);t=time.perf_counter
 PY_RUNS = 3
 
 
+def ssh_retrying(run_once):
+    """run_once() -> CompletedProcess of an ssh, run again while ssh itself
+    fails (255: sshd restarting as cloud-init's last stage ends); a failure
+    of the remote program is returned as it is."""
+    for _ in range(10):
+        r = run_once()
+        if r.returncode != 255:
+            break
+        time.sleep(3)
+    return r
+
+
 def hashlib_times(run):
     """PY_RUNS runs of PY_SHA through run(command) -> stdout; the seconds
     each took, measured by the guest."""
@@ -142,14 +154,9 @@ try:
           f"(kumo-vmm CPU {result['kumo_vmm_cpu_at_ssh']:.1f} s)", flush=True)
     if args.python:
         def kumo_run(cmd):
-            # ssh's own failures (255: sshd restarting as cloud-init's last
-            # stage ends) are retried; the program's are not
-            for _ in range(10):
-                r = kumo("vm", "ssh", "-g", "bench", "deb", "--ssh-arg=-oBatchMode=yes", "--", cmd,
-                         timeout=600, check=False)
-                if r.returncode != 255:
-                    break
-                time.sleep(3)
+            r = ssh_retrying(lambda: kumo("vm", "ssh", "-g", "bench", "deb",
+                                          "--ssh-arg=-oBatchMode=yes", "--", cmd, timeout=600,
+                                          check=False))
             if r.returncode != 0:
                 raise RuntimeError(f"kumo vm ssh ... python3: {r.stderr.strip()}")
             return r.stdout
@@ -212,11 +219,8 @@ if args.python and not args.no_qemu and not failed:
         c0 = cpu_seconds(q.pid)
 
         def qemu_run(cmd):
-            for _ in range(10):
-                r = subprocess.run(ssh + [cmd], capture_output=True, text=True, timeout=600)
-                if r.returncode != 255:
-                    break
-                time.sleep(3)
+            r = ssh_retrying(lambda: subprocess.run(ssh + [cmd], capture_output=True, text=True,
+                                                    timeout=600))
             if r.returncode != 0:
                 raise RuntimeError(f"ssh ... python3 (QEMU): {r.stderr.strip()}")
             return r.stdout

@@ -24,19 +24,6 @@
 #define SUPER0 0x0123456789abcdef
 #define SUPER1 0xfedcba9876543210
 
-/* PTE_SET ptevar, reg: point the leaf PTE stored at ptevar to the PA in reg
- * (flags kept); clobbers t0-t2. */
-.macro PTE_SET ptevar, reg
-  la t0, \ptevar
-  ld t0, 0(t0)
-  ld t1, 0(t0)
-  srli t2, \reg, 12
-  slli t2, t2, 10
-  andi t1, t1, 0x3ff
-  or t1, t1, t2
-  sd t1, 0(t0)
-.endm
-
   .text
   .globl test_main
 test_main:
@@ -54,19 +41,7 @@ test_main:
   li t0, SUPER1
   sd t0, 0(t1)
 
-  li a0, 3
-  call pt_init
-  mv s11, a0
-  li a0, 0x80000000
-  li a1, 0x80000000
-  li a2, PTE_V | PTE_RWX | PTE_AD
-  li a3, 1
-  call pt_map
-  li a0, 0x80200000
-  li a1, 0x80200000
-  li a2, PTE_V | PTE_RWX | PTE_AD
-  li a3, 1
-  call pt_map
+  SV39_IDENTITY s11
   li a0, TVA
   la a1, tpage0
   li a2, PTE_V | PTE_R | PTE_W | PTE_AD

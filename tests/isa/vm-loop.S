@@ -24,19 +24,6 @@
 #define TVB (TVA + 0x200000)
 #define ITERS 64
 
-/* PTE_SET ptevar, reg: point the leaf PTE stored at ptevar to the PA in reg
- * (flags kept); clobbers t0-t2. */
-.macro PTE_SET ptevar, reg
-  la t0, \ptevar
-  ld t0, 0(t0)
-  ld t1, 0(t0)
-  srli t2, \reg, 12
-  slli t2, t2, 10
-  andi t1, t1, 0x3ff
-  or t1, t1, t2
-  sd t1, 0(t0)
-.endm
-
 /* PTE_CLEAR / PTE_ADD ptevar, bits: clear or set flag bits of the leaf PTE
  * stored at ptevar; clobber t0-t2. */
 .macro PTE_CLEAR ptevar, bits
@@ -87,19 +74,7 @@ test_main:
   FILL tpage2, 4
   FILL tpage3, 8
 
-  li a0, 3
-  call pt_init
-  mv s11, a0
-  li a0, 0x80000000
-  li a1, 0x80000000
-  li a2, PTE_V | PTE_RWX | PTE_AD
-  li a3, 1
-  call pt_map
-  li a0, 0x80200000
-  li a1, 0x80200000
-  li a2, PTE_V | PTE_RWX | PTE_AD
-  li a3, 1
-  call pt_map
+  SV39_IDENTITY s11
   li a0, TVA
   la a1, tpage0
   li a2, PTE_V | PTE_R | PTE_W | PTE_AD

@@ -95,4 +95,36 @@ pt_next:   .dword 0
   .balign 4096
 pt_pool:   .skip 64 * 4096
   .text
+
+/* SV39_IDENTITY root: pt_init for Sv39 and 0x80000000 + 4 MiB mapped to
+ * itself (two 2 MiB leaves, RWX, S only: code, data, the page tables);
+ * root = the root table. Clobbers a0-a5, t0-t4, a6. */
+.macro SV39_IDENTITY root
+  li a0, 3
+  call pt_init
+  mv \root, a0
+  li a0, 0x80000000
+  li a1, 0x80000000
+  li a2, PTE_V | PTE_RWX | PTE_AD
+  li a3, 1
+  call pt_map
+  li a0, 0x80200000
+  li a1, 0x80200000
+  li a2, PTE_V | PTE_RWX | PTE_AD
+  li a3, 1
+  call pt_map
+.endm
+
+/* PTE_SET ptevar, reg: point the leaf PTE stored at ptevar to the PA in reg
+ * (flags kept); clobbers t0-t2. */
+.macro PTE_SET ptevar, reg
+  la t0, \ptevar
+  ld t0, 0(t0)
+  ld t1, 0(t0)
+  srli t2, \reg, 12
+  slli t2, t2, 10
+  andi t1, t1, 0x3ff
+  or t1, t1, t2
+  sd t1, 0(t0)
+.endm
 #endif
