@@ -547,6 +547,9 @@ static int host_has(int bit)
     return host_bits & bit;
 }
 
+/* A site's hint offset is never 0, which tlb_probe's callers read as "none" */
+_Static_assert(offsetof(struct hart, jit_hint) > HB, "jit_hint must lie past RH's bias");
+
 /* ECX = the offset of va's (RDX's) entry in a TLB array: index * 16 */
 static void tlb_index(struct emit *e)
 {
