@@ -605,6 +605,15 @@ def test_vmss_scale_autoscale(azk):
             time.sleep(2)
         assert kjson(k, "vm", "show", "-g", "rg", name)["osProvisioning"]["state"] == "Succeeded"
     assert len(az.json("vmss", "list-instances", "-g", "rg", "-n", "ss1")) == 2
+    # az vmss run-command: a script in one instance, named by its instance id
+    out = az.json("vmss", "run-command", "invoke", "-g", "rg", "-n", "ss1", "--instance-id", "1",
+                  "--command-id", "RunShellScript", "--scripts", "echo in-$((6*7))")
+    assert out["value"][0]["message"].startswith("Enable succeeded: \n[stdout]\nin-42\n"), out
+    assert [r["exitCode"] for r in kjson(k, "vm", "run-commands", "-g", "rg", "ss1_1")] == [0]
+    assert kjson(k, "vm", "run-commands", "-g", "rg", "ss1_0") == []
+    fails(az.run("vmss", "run-command", "invoke", "-g", "rg", "-n", "ss1", "--instance-id", "7",
+                 "--command-id", "RunShellScript", "--scripts", "true", check=False),
+          "no instance '7'")
     assert az.json("network", "lb", "list", "-g", "rg")[0]["name"] == "ss1LB"
     r = az.json("vmss", "scale", "-g", "rg", "-n", "ss1", "--new-capacity", "3")
     assert r["sku"]["capacity"] == 3 and r["provisioningState"] == "Succeeded", r

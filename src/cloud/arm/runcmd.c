@@ -4,6 +4,8 @@
  *   POST .../virtualMachines/N/runCommand
  *        {"commandId": "RunShellScript", "script": [lines],
  *         "parameters": [{"name", "value"}]}
+ *   POST .../virtualMachineScaleSets/S/virtualMachines/I/runCommand
+ *        the same in instance I of scale set S (az vmss run-command invoke)
  *
  * answers 202 with an operation that ends when the run does; its result
  * (the Location URL, az's final state for this POST) is a RunCommandResult
@@ -134,21 +136,46 @@ static char *build_script(struct arm_ctx *c)
     return buf;
 }
 
-static void vm_run_command(struct arm_ctx *c)
+/* Run the body's script in VM vm of group g and answer the operation. */
+static void run_in(struct arm_ctx *c, int64_t g, const char *vm)
 {
-    if (!arm_check_sub(c, c->p[0])) return;
-    int64_t g = arm_group(c, c->p[1]);
-    if (g < 0) return;
     char *script = build_script(c);
     if (!script) return;
     struct kerr ke = {0};
-    int64_t id = prov_vm_run_command(c->k, g, c->p[2], script, ARM_RUN_TIMEOUT_S, &ke);
+    int64_t id = prov_vm_run_command(c->k, g, vm, script, ARM_RUN_TIMEOUT_S, &ke);
     free(script);
     if (id < 0) {
         arm_fail(c, &ke);
         return;
     }
     arm_reply_op(c, 202, "vm-runcmd", COMPUTE, id, NULL);
+}
+
+static void vm_run_command(struct arm_ctx *c)
+{
+    if (!arm_check_sub(c, c->p[0])) return;
+    int64_t g = arm_group(c, c->p[1]);
+    if (g >= 0) run_in(c, g, c->p[2]);
+}
+
+/* An instance is a VM of kumo's (NAME_INDEX), found by its set and index. */
+static void vmss_vm_run_command(struct arm_ctx *c)
+{
+    if (!arm_check_sub(c, c->p[0])) return;
+    int64_t g = arm_group(c, c->p[1]);
+    if (g < 0) return;
+    char vm[128] = "";
+    db_text(c->k->db, vm, sizeof(vm),
+            "SELECT v.name FROM vms v JOIN vmss s ON s.id = v.vmss_id WHERE s.group_id = ? AND"
+            " lower(s.name) = lower(?) AND CAST(v.vmss_index AS TEXT) = ?",
+            "itt", g, c->p[2], c->p[3]);
+    if (!vm[0]) {
+        arm_err_set(&c->err, 404, "NotFound", NULL,
+                    "The scale set '%.80s' has no instance '%.20s' in resource group '%.80s'.",
+                    c->p[2], c->p[3], c->p[1]);
+        return;
+    }
+    run_in(c, g, vm);
 }
 
 static const char *run_probe(struct arm_ctx *c, const struct arm_op *op, json_t **error)
@@ -203,7 +230,11 @@ static void run_result(struct arm_ctx *c, const struct arm_op *op)
 const struct arm_op_kind arm_op_vm_runcmd = {"vm-runcmd", run_probe, run_result, NULL};
 
 #define VMP "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/virtualMachines"
+#define SSP                                                                                        \
+    "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/virtualMachineScaleSets"
 const struct arm_route arm_routes_runcmd[] = {
     {"POST", VMP "/{}/runCommand", (void *)vm_run_command, 0, VM_TYPE},
+    {"POST", SSP "/{}/virtualMachines/{}/runCommand", (void *)vmss_vm_run_command, 0,
+     COMPUTE "/virtualMachineScaleSets"},
     {NULL, NULL, NULL, 0, NULL},
 };
