@@ -437,12 +437,22 @@ void http_stop(struct http *h)
     free(h);
 }
 
+/* NAME, VALUE, ..., NULL: the value of name (headers: any case), or NULL */
+static const char *lookup(const char *const *kv, const char *name, bool nocase)
+{
+    for (; kv && kv[0] && kv[1]; kv += 2)
+        if (nocase ? !strcasecmp(kv[0], name) : !strcmp(kv[0], name)) return kv[1];
+    return NULL;
+}
+
 const char *http_query(const struct http_request *rq, const char *name)
 {
+    if (!rq->conn) return lookup(rq->args, name, false);
     return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
 const char *http_header(const struct http_request *rq, const char *name)
 {
+    if (!rq->conn) return lookup(rq->headers, name, true);
     return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
 }

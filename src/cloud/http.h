@@ -37,6 +37,9 @@ struct http_request {
     bool body_too_large;
     struct MHD_Connection *conn;
     bool session_auth; /* authenticated by a portal session (portal.h), not a token */
+    /* Without a connection (tests, tests/fuzz/fuzz_cloud_api.c): the query
+     * arguments and the headers, NAME, VALUE, ..., NULL. */
+    const char *const *args, *const *headers;
 };
 
 /* After a 101 answer: the connection's socket belongs to fn (see

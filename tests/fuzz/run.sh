@@ -121,6 +121,14 @@ build fuzz_cloud_body tests/fuzz/fuzz_cloud_body.c src/cloud/requests.c src/clou
   src/network/nsg.c src/storage/tiers.c src/storage/cachemode.c src/storage/ratelimit.c \
   src/cloud/autoscale.c -ljansson
 
+# kumod's REST API past the bodies: routing and every handler against a real
+# kumod state (the unit tests' fixture; seeds: tests/fuzz/gen_api_seeds.py)
+cloud_all=($(ls src/cloud/*.c | grep -v '/main\.c$') src/cloud/cluster/*.c src/cloud/arm/*.c
+           "${storage[@]}" src/storage/tiers.c src/storage/ratelimit.c src/lib/locate.c
+           src/lib/log.c src/network/addr.c src/network/nsg.c -DKUMO_VERSION='"fuzz"'
+           -ljansson -lsqlite3 -lmicrohttpd -lisofs -lcurl -lcrypt -lgnutls -lz -lm -lpthread)
+build fuzz_cloud_api tests/fuzz/fuzz_cloud_api.c "${cloud_all[@]}"
+
 # what a guest's agent answers kumod (run commands) on its virtio console
 build fuzz_cloud_agent tests/fuzz/fuzz_cloud_agent.c src/cloud/agent.c src/cloud/validate.c \
   src/cloud/error.c src/network/addr.c src/network/nsg.c src/storage/tiers.c \
@@ -144,7 +152,7 @@ build fuzz_arm_id tests/fuzz/fuzz_arm_id.c "${arm[@]}"
 
 for h in fuzz_elf fuzz_virtq fuzz_blk fuzz_shmring fuzz_dev_blk fuzz_dev_net fuzz_dev_small fuzz_cpu \
     fuzz_control fuzz_vmstate fuzz_migrate fuzz_qcow2 fuzz_vhd fuzz_vmdk fuzz_net_frame fuzz_net_config fuzz_net_services \
-    fuzz_net_vxlan fuzz_cloud_body fuzz_cloud_agent fuzz_cloud_portal fuzz_cli_query fuzz_arm_expr \
+    fuzz_net_vxlan fuzz_cloud_body fuzz_cloud_api fuzz_cloud_agent fuzz_cloud_portal fuzz_cli_query fuzz_arm_expr \
     fuzz_arm_id "${harnesses[@]}"; do
   only "$h" || continue
   corpus="$out/$h-corpus"
