@@ -658,8 +658,9 @@ int main(int argc, char **argv)
     runcmd_recover(&k);
     diskops_register_builtin(&k);
     kumod_lock(&k);
-    netplane_start(&k);
+    int net = netplane_start(&k);
     kumod_unlock(&k);
+    if (net < 0) return 1;
     if (k.cluster && cluster_start(k.cluster, err, sizeof(err)) < 0) {
         log_error("cluster: %s", err);
         return 1;

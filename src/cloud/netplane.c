@@ -183,34 +183,50 @@ static int ensure_switch(struct kumod *k)
     return -1;
 }
 
-void netplane_start(struct kumod *k)
+int netplane_start(struct kumod *k)
 {
     assert(kumod_lock_held(k));
     struct netplane *n = calloc(1, sizeof(*n));
-    if (!n) return;
+    if (!n) return -1;
     k->net = n;
     char dir[PATH_MAX];
     path_in_data(k, dir, "net");
+    if (!strcmp(k->cfg.switch_path, "none")) {
+        log_warn("kumo-switch disabled (--switch none): VMs get kumo-vmm's user-mode NAT (one "
+                 "NIC, public IP ports filtered by the NSGs when the VM starts; no VNets between "
+                 "VMs, no metadata service)");
+        return 0;
+    }
     if (!find_switch(k, n->bin, sizeof(n->bin))) {
-        log_warn("kumo-switch %s: VMs get kumo-vmm's user-mode NAT (one NIC, public IP ports "
-                 "filtered by the NSGs when the VM starts)",
-                 strcmp(k->cfg.switch_path, "none") ? "not found" : "disabled");
-        return;
+        if (k->cfg.switch_path[0])
+            log_error("kumo-switch: %s is not an executable file: give the path of kumo-switch "
+                      "(--switch PATH), or --switch none for kumo-vmm's user-mode NAT instead",
+                      k->cfg.switch_path);
+        else
+            log_error("kumo-switch not found (looked next to kumod, in the build tree and on "
+                      "PATH): build it (scripts/build.sh) or install it beside kumod, give its "
+                      "path (--switch PATH), or start kumod with --switch none for kumo-vmm's "
+                      "user-mode NAT instead (one NIC per VM, no VNets between VMs)");
+        return -1;
     }
     if (path_mkdirs(dir) < 0) {
         log_error("%s: %s", dir, strerror(errno));
-        return;
+        return -1;
     }
     snprintf(n->ports, sizeof(n->ports), "%.3000s/ports.sock", dir);
     snprintf(n->control, sizeof(n->control), "%.3000s/control.sock", dir);
     snprintf(n->log, sizeof(n->log), "%.3000s/switch.log", dir);
     if (strlen(n->ports) >= 100) {
-        log_warn("%s: too long for a unix socket; using kumo-vmm's user-mode NAT", n->ports);
-        return;
+        log_error("%s: too long for kumo-switch's unix sockets (under 100 bytes): use a shorter "
+                  "--data-dir, "
+                  "or --switch none for kumo-vmm's user-mode NAT",
+                  n->ports);
+        return -1;
     }
     n->has_switch = true;
     n->pending = true; /* the first configuration: sent now, or as soon as it answers */
     if (ensure_switch(k) == 0) netplane_sync(k);
+    return 0;
 }
 
 void netplane_stop(struct kumod *k)
@@ -338,8 +354,8 @@ json_t *netplane_config(struct kumod *k)
     json_t *flood = json_array();
     char underlay[64] = "";
     if (k->clustered) {
-        db_text(db, underlay, sizeof(underlay), "SELECT coalesce(address, '') FROM hosts WHERE id = ?",
-                "i", k->host_id);
+        db_text(db, underlay, sizeof(underlay),
+                "SELECT coalesce(address, '') FROM hosts WHERE id = ?", "i", k->host_id);
         sqlite3_stmt *hs = db_stmt(db,
                                    "SELECT address FROM hosts WHERE id != ? AND address IS NOT NULL"
                                    " AND state != 'Down' ORDER BY id",
@@ -520,7 +536,7 @@ void netplane_sync(struct kumod *k)
     assert(kumod_lock_held(k));
     struct netplane *n = k->net;
     if (!n || !n->has_switch) return; /* the NAT fallback reads the database at VM start */
-    bool must_send = false; /* a new switch, or a configuration it has not had */
+    bool must_send = false;           /* a new switch, or a configuration it has not had */
     if (!switch_alive(n) || n->pending) {
         if (!switch_alive(n)) n->pending = true;
         if (ensure_switch(k) != 0) return; /* sent once it answers (netplane_check) */

@@ -31,8 +31,11 @@
 struct kumod;
 
 /* At start, with the lock held: find kumo-switch, adopt or start it and
- * send it the configuration. Without it, log which fallback is used. */
-void netplane_start(struct kumod *k);
+ * send it the configuration. With --switch none, VMs get kumo-vmm's
+ * user-mode NAT (logged). A switch wanted but not found, or one whose
+ * sockets cannot be made, is an error (logged, -1): the NAT fallback is
+ * only used when the operator asks for it. 0 otherwise. */
+int netplane_start(struct kumod *k);
 /* At stop: forget the switch (it keeps running for the VMs). */
 void netplane_stop(struct kumod *k);
 /* kumo-switch is in use. */

@@ -243,3 +243,19 @@ def test_kill_9_during_deletes_leaves_nothing_behind(kumod_factory, point, tmp_p
             break
         assert time.time() < deadline, (point, found, want, procs, k.log_text())
         time.sleep(0.5)
+
+
+def test_no_switch_is_an_error_unless_asked_for(kumod_factory, tmp_path):
+    """kumod without kumo-switch does not quietly give VMs kumo-vmm's user-mode
+    NAT: a --switch path that is not there stops the start with a message
+    that says what to do; --switch none is how an operator asks for the NAT."""
+    from test_cloud import KUMOD
+    r = subprocess.run([str(KUMOD), "--data-dir", str(tmp_path / "data"), "--switch",
+                        str(tmp_path / "no-such-switch")], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0, r
+    assert "no-such-switch is not an executable file" in r.stderr, r.stderr
+    assert "--switch none" in r.stderr, r.stderr
+    k = kumod_factory(["--switch", "none"])
+    assert k.ok("GET", "/v1/health")
+    assert "--switch none" in k.log_text()
