@@ -61,7 +61,8 @@ static bool find_switch(struct kumod *k, char *out, size_t len)
     if (want[0]) {
         if (!strcmp(want, "none")) return false;
         snprintf(out, len, "%s", want);
-        return access(out, X_OK) == 0;
+        struct stat st;
+        return stat(out, &st) == 0 && S_ISREG(st.st_mode) && access(out, X_OK) == 0;
     }
     /* installed side by side, or in the build tree (kumod is in src/cloud/) */
     static const char *const rel[] = {"../..", "../network", NULL};

@@ -15,6 +15,7 @@
 #include "cloud/kumod.h"
 #include "cloud/netplane.h"
 #include "cloud/placement.h"
+#include "cloud/runcmd.h"
 #include "cloud/state.h"
 #include "cloud/timefmt.h"
 
@@ -864,6 +865,11 @@ int64_t prov_vm_run_command(struct kumod *k, int64_t g, const char *name, const 
 {
     struct db *db = k->db;
     struct vm_row v;
+    if (strlen(script) > RUNCMD_SCRIPT_MAX)
+        return kerr_invalid(e, "script",
+                            "script: %zu bytes (with its parameters); at most %d: put a longer "
+                            "program in a file the script fetches or the image holds",
+                            strlen(script), RUNCMD_SCRIPT_MAX);
     if (vm_lookup(k, g, name, &v, e) < 0 || busy(&v, e) < 0) return -1;
     if (!is(v.power, PS_RUNNING))
         return kerr_conflict(e, "InvalidState",

@@ -6,6 +6,7 @@
 
 #include "cloud/autoscale.h"
 #include "cloud/body.h"
+#include "cloud/runcmd.h"
 #include "cloud/validate.h"
 
 #include <stdio.h>
@@ -301,7 +302,7 @@ static const struct body_field vm_open_port[] = {
 };
 
 static const struct body_field vm_run_command[] = {
-    STRLEN("script", true, 1, 16384),
+    STRLEN("script", true, 1, RUNCMD_SCRIPT_MAX),
     INT("timeoutSeconds", false, 1, 3600),
     END,
 };

@@ -26,6 +26,9 @@ struct kumod;
 /* How long a run waits for the guest's agent to answer a ping (a VM that
  * is still booting), before its script's own timeout starts. */
 #define RUNCMD_AGENT_WAIT_S 180
+/* The longest script (bytes): the agent's line to the guest must fit in
+ * kumo-vmm's control socket's (64 KiB, with the script escaped). */
+#define RUNCMD_SCRIPT_MAX 16384
 /* The end of each output a run keeps (bytes), as the agent sends it. */
 #define RUNCMD_TAIL 8192
 

@@ -501,6 +501,9 @@ def test_vm_create_boot_filter_lifecycle_and_errors(azk):
     r = az.run("vm", "run-command", "invoke", "-g", "rg", "-n", "vm1", "--command-id",
                "RunPowerShellScript", "--scripts", "Get-Date", check=False)
     assert r.returncode != 0 and "RunShellScript" in r.stderr, r
+    r = az.run("vm", "run-command", "invoke", "-g", "rg", "-n", "vm1", "--command-id",
+               "RunShellScript", "--scripts", "#" + "x" * 17000, check=False)
+    assert r.returncode != 0 and "at most 16384" in r.stderr, r
 
     # the instance view and the power actions
     def states():

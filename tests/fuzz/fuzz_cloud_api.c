@@ -94,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct http_request rq = {.method = method,
                               .path = path,
                               .body = body,
-                              .body_len = strlen(body),
+                              .body_len = (size_t)(copy + size - 1 - body),
                               .args = args,
                               .headers = auth == 2 ? NULL : headers};
     struct http_response rs;

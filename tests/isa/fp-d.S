@@ -208,6 +208,30 @@ test_main:
   T_D3 fnmadd.d, D_TWO, D_THREE, D_ONE, 0xc01c000000000000, 0
   T_D3 fmadd.d, D_PZERO, D_PINF, D_QNAN, D_QNAN, NV
   T_D3 fmadd.d, D_ONE, D_ONE, D_SNAN, D_QNAN, NV
+
+  /* A block that branches to itself is translated as a loop that keeps its
+   * registers in host ones; an FP op's integer result (a5 here) must count
+   * as written by the loop: a call into fpu.c (fcvt.d.l) drops the
+   * caller-saved host registers, and a5, used least, has one; at the next
+   * iteration it is read again after the call, from the hart's copy. */
+  TCASE "a loop's integer result of an FP op survives a call into fpu.c"
+  li a1, 5
+  li a2, 7
+  li a3, 20
+  li a4, 0
+  li a5, 100
+1:
+  fcvt.d.l ft1, a2
+  add a4, a4, a5
+  add a4, a4, a2
+  xor a2, a2, a1
+  fcvt.d.l ft0, a1
+  fcvt.l.d a5, ft0
+  addi a1, a1, 1
+  addi a3, a3, -1
+  bnez a3, 1b
+  CHECK a4, 0x20e
+  CHECK a5, 24
   PASS
 
   .data

@@ -56,7 +56,7 @@
 .endm
 
 /* SUM base, alt: a0 = the sum of ITERS words read by sum_loop (iteration i
- * reads base + (i & 1) * alt + (8 i mod 2 KiB)); clobbers t1-t4, a1. */
+ * reads base + (i & 1) * alt + (8 i mod 2 KiB)); clobbers t1-t4, a1, a2. */
 .macro SUM base, alt
   li a0, \base
   li a1, ITERS
@@ -235,6 +235,38 @@ test_main:
   CHECK t1, 2
   ld t1, 8(t0)
   CHECK t1, 2
+
+  TCASE "a loop's stores alternate two pages that share a TLB entry"
+  ENTER PRV_S, 1f, 2f
+1:
+  csrw satp, s9
+  li a0, TVA
+  li a1, ITERS
+  li a2, 0x200000
+  li a3, 64
+  call store_loop
+  SUM TVA, 0x200000
+  mv s1, a0
+  li a0, TVA
+  li a1, ITERS
+  li a2, 0
+  li a3, 1
+  call store_loop
+  li a0, TVB
+  li a1, ITERS
+  li a2, 0
+  li a3, 4
+  call store_loop
+  SUM TVA, 0x200000
+  mv s2, a0
+  ecall
+2:
+  CHK_CAUSE CAUSE_ECALL_S
+  CHECK s1, ITERS * 64
+  CHECK s2, ITERS / 2 * (1 + 4)
+  la t0, tpage2
+  ld t1, 8(t0)
+  CHECK t1, 4
 
   TCASE "a loop's store faults once the page is read-only"
   ENTER PRV_S, 1f, 2f

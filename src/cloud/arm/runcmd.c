@@ -183,7 +183,9 @@ static const char *run_probe(struct arm_ctx *c, const struct arm_op *op, json_t 
     sqlite3_stmt *st = db_stmt(c->k->db, "SELECT state, error FROM run_commands WHERE id = ?", "i",
                                op->target);
     const char *out = "Failed";
-    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+    if (!st) {
+        out = "InProgress"; /* the database failed: ask again at the next poll */
+    } else if (sqlite3_step(st) != SQLITE_ROW) {
         *error = json_pack("{s:s, s:s}", "code", "ResourceNotFound", "message",
                            "The virtual machine was deleted while the command ran.");
     } else {

@@ -973,6 +973,9 @@ static void loop_back(struct emit *e)
             e->loaded |= (uint16_t)(1u << r);
         }
     }
+    /* the body was emitted for dirty == written at its top: anything else
+     * dirty (none, if written is complete) goes to the hart now */
+    writeback_mask(e, e->dirty & (uint16_t)~e->written);
     e->dirty |= e->written;
     op_i(e, 0, G_CMP, M(RH, HOFF(events)), 0);
     uint8_t *out = jcc32(e, CC_NE);
@@ -2013,9 +2016,12 @@ void *be_translate(struct jit *j, const struct jit_block_in *in)
                      last->op == OP_JAL;
     if (branch_op && (int64_t)last->off + last->imm == 0) {
         e.selfloop = true;
+        /* every x register the body writes, FP ops with an integer result
+         * (fcvt.l.d, feq, fmv.x.d, fclass) included: each iteration starts
+         * with them dirty */
         for (uint32_t k = 0; k < b->n; k++) {
             int rd = b->insns[k].rd;
-            if (!is_fp(b->insns[k].op) && cached(&e, rd))
+            if (writes_int_rd(b->insns[k].op) && cached(&e, rd))
                 e.written |= (uint16_t)(1u << e.host_of[rd]);
         }
         for (int k = 0; k < NCACHE; k++) {
