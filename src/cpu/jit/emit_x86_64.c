@@ -2010,11 +2010,7 @@ void *be_translate(struct jit *j, const struct jit_block_in *in)
     op_i(&e, 1, G_SUB, M(RH, HOFF(budget)), (int32_t)b->n);
 
     /* a loop in one block: load its registers once, keep them */
-    const struct insn *last = &b->insns[b->n - 1];
-    bool branch_op = last->op == OP_BEQ || last->op == OP_BNE || last->op == OP_BLT ||
-                     last->op == OP_BGE || last->op == OP_BLTU || last->op == OP_BGEU ||
-                     last->op == OP_JAL;
-    if (branch_op && (int64_t)last->off + last->imm == 0) {
+    if (in->selfloop) {
         e.selfloop = true;
         /* every x register the body writes, FP ops with an integer result
          * (fcvt.l.d, feq, fmv.x.d, fclass) included: each iteration starts

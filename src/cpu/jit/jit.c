@@ -114,14 +114,9 @@ void jit_forget_targets(struct jit *j)
  * used twice or more; in a block that loops to itself (translated as a loop
  * that loads its cached registers once) every register it uses, since each
  * use is then once per iteration. */
-static void rank_registers(const struct block *b, int8_t rank[32])
+static void rank_registers(const struct block *b, bool loop, int8_t rank[32])
 {
     unsigned uses[33] = {0};
-    const struct insn *last = &b->insns[b->n - 1];
-    bool loop = (last->op == OP_BEQ || last->op == OP_BNE || last->op == OP_BLT ||
-                 last->op == OP_BGE || last->op == OP_BLTU || last->op == OP_BGEU ||
-                 last->op == OP_JAL) &&
-                (int64_t)last->off + last->imm == 0;
     unsigned least = loop ? 1 : 2;
     for (uint32_t k = 0; k < b->n; k++) {
         const struct insn *i = &b->insns[k];
@@ -148,7 +143,12 @@ void *jit_translate(struct jit *j, struct block *b)
     in.b = b;
     in.page_off = (unsigned)((uintptr_t)b->host & 4095);
     for (uint32_t k = 0; k < b->n; k++) in.bits[k] = block_insn_bits(b, &b->insns[k]);
-    rank_registers(b, in.rank);
+    const struct insn *last = &b->insns[b->n - 1];
+    in.selfloop = (last->op == OP_BEQ || last->op == OP_BNE || last->op == OP_BLT ||
+                   last->op == OP_BGE || last->op == OP_BLTU || last->op == OP_BGEU ||
+                   last->op == OP_JAL) &&
+                  (int64_t)last->off + last->imm == 0;
+    rank_registers(b, in.selfloop, in.rank);
     size_t before = j->used;
     void *code = be_translate(j, &in);
     if (!code) return NULL;

@@ -150,6 +150,7 @@ struct jit_block_in {
     uint32_t bits[65]; /* each instruction's encoding (illegal-instruction tval) */
     int8_t rank[32];   /* guest x registers by uses in the block, most first;
                           -1 ends the list (x0 never appears) */
+    bool selfloop;     /* the block ends with a branch or jal to its own start */
 };
 
 /* Emit the shared routines at j->rw[j->used...]; sets j->enter, exit_lookup,
