@@ -38,25 +38,16 @@
 /* Azure's limit is 90 minutes; kumo's run commands stop at an hour */
 #define ARM_RUN_TIMEOUT_S 3600
 
-/* Append s to *buf (a growing string); false when out of memory. */
-static bool append(char **buf, size_t *len, const char *s, size_t n)
-{
-    char *p = realloc(*buf, *len + n + 1);
-    if (!p) return false;
-    memcpy(p + *len, s, n);
-    *len += n;
-    p[*len] = 0;
-    *buf = p;
-    return true;
-}
-
 /* s single-quoted for sh */
-static bool append_quoted(char **buf, size_t *len, const char *s)
+static void put_quoted(FILE *f, const char *s)
 {
-    if (!append(buf, len, "'", 1)) return false;
-    for (const char *q; (q = strchr(s, '\'')); s = q + 1)
-        if (!append(buf, len, s, (size_t)(q - s)) || !append(buf, len, "'\\''", 4)) return false;
-    return append(buf, len, s, strlen(s)) && append(buf, len, "'", 1);
+    fputc('\'', f);
+    for (; *s; s++)
+        if (*s == '\'')
+            fputs("'\\''", f);
+        else
+            fputc(*s, f);
+    fputc('\'', f);
 }
 
 static bool shell_name(const char *s)
@@ -98,37 +89,45 @@ static char *build_script(struct arm_ctx *c)
     }
     char *buf = NULL;
     size_t len = 0;
-    bool ok = append(&buf, &len, "", 0);
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) {
+        arm_err_set(&c->err, 500, "InternalServerError", NULL, "out of memory");
+        return NULL;
+    }
     size_t i;
     const json_t *p;
     if (json_is_array(params) && json_array_size(params)) {
         json_array_foreach(params, i, p) {
             const char *name = json_string_value(json_object_get(p, "name"));
             const char *value = json_string_value(json_object_get(p, "value"));
-            if (!value) value = "";
-            if (ok && name && shell_name(name))
-                ok = append(&buf, &len, "export ", 7) && append(&buf, &len, name, strlen(name)) &&
-                     append(&buf, &len, "=", 1) && append_quoted(&buf, &len, value) &&
-                     append(&buf, &len, "\n", 1);
+            if (name && shell_name(name)) {
+                fprintf(f, "export %s=", name);
+                put_quoted(f, value ? value : "");
+                fputc('\n', f);
+            }
         }
-        ok = ok && append(&buf, &len, "set --", 6);
+        fputs("set --", f);
         json_array_foreach(params, i, p) {
             const char *value = json_string_value(json_object_get(p, "value"));
-            ok = ok && append(&buf, &len, " ", 1) && append_quoted(&buf, &len, value ? value : "");
+            fputc(' ', f);
+            put_quoted(f, value ? value : "");
         }
-        ok = ok && append(&buf, &len, "\n", 1);
+        fputc('\n', f);
     }
     json_array_foreach(lines, i, p) {
         const char *s = json_string_value(p);
         if (!s) {
+            fclose(f);
             free(buf);
             arm_err_set(&c->err, 400, "InvalidParameter", "script",
                         "script[%zu]: not a string; each element is one line of the script.", i);
             return NULL;
         }
-        ok = ok && append(&buf, &len, s, strlen(s)) && append(&buf, &len, "\n", 1);
+        fprintf(f, "%s\n", s);
     }
-    if (!ok) {
+    bool failed = ferror(f) != 0;
+    if (fclose(f) != 0) failed = true;
+    if (failed) {
         free(buf);
         arm_err_set(&c->err, 500, "InternalServerError", NULL, "out of memory");
         return NULL;
