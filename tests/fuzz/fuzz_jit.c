@@ -20,7 +20,8 @@
  * program start when that is outside the program.
  *
  * KUMO_FUZZ_JIT_STATS=1 prints the blocks compared so far every 2000 runs
- * and at exit (the long campaign's count).
+ * and at exit (the long campaign's count), and how many of the blocks
+ * translated were loops (a block that branches to its own start).
  */
 #include "cpu/decode.h"
 #include "cpu/hart.h"
@@ -335,14 +336,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (why == HART_EXIT_STOP && atomic_load(&m->stop) == STOP_ERROR) abort(); /* a difference */
     runs++;
     if (getenv("KUMO_FUZZ_JIT_STATS") && runs % 2000 == 0)
-        fprintf(stderr, "fuzz_jit: %" PRIu64 " runs, %" PRIu64 " blocks compared\n", runs,
-                jit_check_compared(h->check));
+        fprintf(stderr,
+                "fuzz_jit: %" PRIu64 " runs, %" PRIu64 " blocks compared, %" PRIu64
+                " loops translated\n",
+                runs, jit_check_compared(h->check), h->jit ? h->jit->stats.selfloops : 0);
     return 0;
 }
 
 __attribute__((destructor)) static void stats(void)
 {
     if (h && getenv("KUMO_FUZZ_JIT_STATS"))
-        fprintf(stderr, "fuzz_jit: %" PRIu64 " runs, %" PRIu64 " blocks compared\n", runs,
-                jit_check_compared(h->check));
+        fprintf(stderr,
+                "fuzz_jit: %" PRIu64 " runs, %" PRIu64 " blocks compared, %" PRIu64
+                " loops translated\n",
+                runs, jit_check_compared(h->check), h->jit ? h->jit->stats.selfloops : 0);
 }

@@ -56,6 +56,47 @@ test_main:
   LDF_D f1, 0xfffffffe3f800000
   fmv.s f3, f1
   CHECKFS f3, S_QNAN
+  /* the translator skips the NaN-box check of a register boxed earlier in
+   * the block: it must see a later fld or fmv.d.x undo that (one block) */
+  TCASE "a register unboxed later in the block reads as canonical NaN"
+  li t0, S_ONE
+  sw t0, 0(s1)
+  li t0, D_ONE
+  sd t0, 8(s1)
+  fsflags zero
+  flw f1, 0(s1)
+  fadd.s f4, f1, f1
+  fmv.d.x f1, t0
+  fadd.s f3, f1, f1
+  flw f2, 0(s1)
+  fld f2, 8(s1)
+  fmul.s f5, f2, f4
+  CHECKFS f3, S_QNAN
+  CHECKFS f4, S_TWO
+  CHECKFS f5, S_QNAN
+  CHECK_FLAGS 0
+  /* and skips the inexact test when NX is already set */
+  TCASE "inexact results with NX already set"
+  LDF_S f1, S_ONE
+  LDF_S f2, 0x33800000          /* 2^-24: 1 + 2^-24 ties to 1 */
+  LDF_S f6, 0x3eaaaaab          /* about 1/3 */
+  li t0, NX | UF
+  fsflags t0
+  fadd.s f3, f1, f2
+  fmul.s f4, f6, f6
+  fsub.s f5, f1, f2
+  CHECKFS f3, S_ONE
+  CHECKFS f4, 0x3de38e3a
+  CHECKFS f5, 0x3f7fffff
+  CHECK_FLAGS NX | UF
+  li t0, UF                     /* another flag is no reason to skip it */
+  fsflags t0
+  fmul.s f4, f6, f6
+  CHECK_FLAGS NX | UF
+  li t0, UF
+  fsflags t0
+  fadd.s f3, f1, f2
+  CHECK_FLAGS NX | UF
   TCASE "fclass of non-boxed value is quiet NaN"
   LDF_D f1, 0x000000003f800000
   fclass.s a0, f1

@@ -10,8 +10,11 @@
  * guess going wrong in every way: a second page, two pages that index the
  * same TLB entry (2 MiB apart), a translation moved to the entry's second
  * way, a remapped page after SFENCE.VMA, and a page that lost its write
- * permission. Every outcome checked is what the privileged spec requires of
- * any implementation (run-qemu.sh runs this program under QEMU too).
+ * permission. Loads that share a base register cross into the next page
+ * (page groups: the later ones start from the first one's TLB entry), in a
+ * loop and in a block that is not one. Every outcome checked is what the
+ * privileged spec requires of any implementation (run-qemu.sh runs this
+ * program under QEMU too).
  *
  * Address map: 0x80000000 + 4 MiB identity (2 MiB leaves, RWX, S only);
  * TVA, TVA + 4 KiB: tpage0, tpage1; TVB = TVA + 2 MiB: tpage2. Every word of
@@ -295,9 +298,84 @@ test_main:
   ld t1, 0(t0)
   CHECK t1, 1
 
+  TCASE "accesses through one base register cross into the next page"
+  ENTER PRV_S, 1f, 2f
+1:
+  csrw satp, s9
+  li a0, TVA + 0xff8        /* 0(a0) in tpage0, 8(a0) and 16(a0) in tpage1 */
+  li a1, ITERS
+  li a2, -0xff8 + 0x100     /* odd iterations: all three in tpage0 */
+  call group_loop
+  mv s1, a0
+  li a0, TVA + 0xff8
+  li a1, ITERS
+  li a2, 0x200000 - 0xff8   /* odd iterations: all three in tpage2 */
+  call group_loop
+  mv s2, a0
+  li a0, TVA + 0xff8
+  li a1, ITERS
+  li a2, -0xff8 + 0x100
+  call group_calls
+  mv s3, a0
+  ecall
+2:
+  CHK_CAUSE CAUSE_ECALL_S
+  CHECK s1, ITERS / 2 * (1 + 2 + 2 + 3)
+  CHECK s2, ITERS / 2 * (1 + 2 + 2 + 12)
+  CHECK s3, ITERS / 2 * (1 + 2 + 2 + 3)
+
   csrw satp, zero
   sfence.vma
   PASS
+
+/* group_loop: a0 = base, a1 = iterations, a2 = the offset added in odd
+ * iterations; returns in a0 the sum of the words at 0, 8 and 16 from the
+ * base of each iteration. The three loads share their base register: the
+ * second and third start from the first one's TLB entry (page groups). */
+group_loop:
+  li t3, 0
+  li t4, 0
+1:
+  andi t1, t4, 1
+  mul t1, t1, a2
+  add t1, t1, a0
+  ld t2, 0(t1)
+  ld t5, 8(t1)
+  ld t6, 16(t1)
+  add t3, t3, t2
+  add t3, t3, t5
+  add t3, t3, t6
+  addi t4, t4, 1
+  bne t4, a1, 1b
+  mv a0, t3
+  ret
+
+/* group_calls: the same sum, the loads in a function called each
+ * iteration (a block that is not a loop) */
+group_calls:
+  addi sp, sp, -16
+  sd ra, 0(sp)
+  li t3, 0
+  li t4, 0
+1:
+  andi t1, t4, 1
+  mul t1, t1, a2
+  add t1, t1, a0
+  call group_sum
+  addi t4, t4, 1
+  bne t4, a1, 1b
+  mv a0, t3
+  ld ra, 0(sp)
+  addi sp, sp, 16
+  ret
+group_sum:
+  ld t2, 0(t1)
+  ld t5, 8(t1)
+  ld t6, 16(t1)
+  add t3, t3, t2
+  add t3, t3, t5
+  add t3, t3, t6
+  ret
 
 /* sum_loop: a0 = base, a1 = iterations, a2 = the alternate page's offset;
  * returns the sum in a0. One block that branches to itself; the load's

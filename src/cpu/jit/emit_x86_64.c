@@ -27,6 +27,7 @@
 #include "cpu/internal.h"
 #include "cpu/jit/jit.h"
 
+#include <assert.h>
 #include <cpuid.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -119,6 +120,8 @@ struct emit {
     struct jit_exit_rec *recs; /* RW address of the block's 2 exit records */
     unsigned nrec;
     bool fs_dirty; /* mstatus.FS already made dirty in this block */
+    uint32_t boxed; /* f registers this block made NaN-boxed binary32s (box_store) */
+    unsigned nbox;  /* box_store calls so far */
     int probe_acc;       /* the last TLB probe: its access type, ... */
     int32_t probe_hint;  /* ... its hint's offset from RH, ... */
     uint8_t *probe_hit;  /* ... and where a slow-path hit continues */
@@ -127,6 +130,11 @@ struct emit {
     uint16_t written; /* host registers of guest registers the block writes */
     uint64_t strided; /* self-loop: guest registers written only by addi r, r, imm */
     uint8_t *body;    /* where the loop goes back to */
+    /* page groups (page_groups): a load/store's leader (-1: none), the
+     * accesses that lead others, and the hint slot each leader fills */
+    int8_t leader[BLOCK_MAX];
+    uint64_t leads;
+    int32_t lead_slot[BLOCK_MAX];
 };
 
 /* ---- encoding ------------------------------------------------------------------ */
@@ -583,12 +591,23 @@ static void tlb_index(struct emit *e)
  * The slow path (probe_ways) looks at both ways of va's entry and updates
  * the hint. Leaves e->probe_hint (0: none) and e->probe_hit: the addend's
  * addition, where a slow-path hit continues with RCX at the entry. */
+static int32_t new_hint(struct emit *e)
+{
+    return HOFF(jit_hint) + (int32_t)(4 * (e->j->next_hint++ % JIT_HINTS));
+}
+
 static uint8_t *tlb_probe(struct emit *e, const struct insn *i, int acc, int size)
 {
     struct opnd a = use(e, i->rs1);
     int32_t hint = 0;
-    if (e->selfloop && !(e->strided & (1ull << i->rs1))) {
-        hint = HOFF(jit_hint) + (int32_t)(4 * (e->j->next_hint++ % JIT_HINTS));
+    bool leads = e->idx < BLOCK_MAX && (e->leads & (1ull << e->idx));
+    int f = e->idx < BLOCK_MAX ? e->leader[e->idx] : -1;
+    if (f >= 0 && e->lead_slot[f])
+        hint = e->lead_slot[f]; /* a follower starts from its leader's entry */
+    else if (e->selfloop && !(e->strided & (1ull << i->rs1)))
+        hint = new_hint(e);
+    if (leads) e->lead_slot[e->idx] = hint;
+    if (hint) {
         op_r(e, 0, 0x8b, RCX, M(RH, hint));            /* mov ecx, [hint] */
         op_r(e, 1, 0x03, RCX, M(RH, HOFF(tlb_data))); /* rcx = the hinted entry */
     }
@@ -603,6 +622,10 @@ static uint8_t *tlb_probe(struct emit *e, const struct insn *i, int acc, int siz
     }
     if (!hint) {
         tlb_index(e);
+        if (leads) { /* its followers start from this entry */
+            e->lead_slot[e->idx] = new_hint(e);
+            op_r(e, 0, 0x89, RCX, M(RH, e->lead_slot[e->idx])); /* mov [slot], ecx */
+        }
         op_r(e, 1, 0x03, RCX, M(RH, HOFF(tlb_data))); /* rcx = &entry */
     }
     mov_rr(e, RAX, RDX);
@@ -855,6 +878,19 @@ static void alu(struct emit *e, const struct insn *i, uint8_t opc, int digit, bo
     struct opnd b = imm ? IMM(i->imm) : use(e, i->rs2);
     int d = dest(e, i->rd, imm ? 0 : i->rs2);
     if (d != RAX && !imm && i->rs1 != i->rd && i->rs2 == i->rd) d = RAX;
+    if (!imm && i->rs1 == 0 && (opc == 0x03 || opc == 0x0b || opc == 0x33)) { /* mv */
+        load_to(e, d, i->rs2);
+        if (w32) movsxd(e, d, R(d));
+        set_rd(e, i->rd, d);
+        return;
+    }
+    struct opnd a = use(e, i->rs1);
+    if (imm && digit == G_ADD && a.kind == K_REG && a.reg != d) { /* addi into another register */
+        lea(e, d, a.reg, i->imm);
+        if (w32) movsxd(e, d, R(d));
+        set_rd(e, i->rd, d);
+        return;
+    }
     load_to(e, d, i->rs1);
     if (b.kind == K_IMM) {
         if (b.v || digit == G_AND) op_i(e, w32 ? 0 : 1, digit, R(d), b.v);
@@ -865,10 +901,35 @@ static void alu(struct emit *e, const struct insn *i, uint8_t opc, int digit, bo
     set_rd(e, i->rd, d);
 }
 
+/* BMI2 shlx/shrx/sarx d, s, count (register operands): the count need not
+ * be in CL and the source is not overwritten, so a register shift is one
+ * instruction instead of three. The count is masked to 6 bits (5 for w32),
+ * as RISC-V masks it. */
+static void shiftx(struct emit *e, int w, int digit, int d, int s, int count)
+{
+    assert(digit == S_SHL || digit == S_SHR || digit == S_SAR);
+    uint8_t pp = digit == S_SHL ? 1 : digit == S_SHR ? 3 : 2; /* 66, F2, F3 */
+    b1(e, 0xc4);
+    b1(e, (uint8_t)(((d & 8) ? 0 : 0x80) | 0x40 | ((s & 8) ? 0 : 0x20) | 2)); /* ~R ~X ~B, 0F38 */
+    b1(e, (uint8_t)((w ? 0x80 : 0) | ((~count & 15) << 3) | pp));
+    b1(e, 0xf7);
+    b1(e, (uint8_t)(0xc0 | (d & 7) << 3 | (s & 7)));
+}
+
 static void shift(struct emit *e, const struct insn *i, int digit, bool imm, bool w32)
 {
     if (i->rd == 32) return;
     struct opnd b = imm ? IMM(i->imm) : use(e, i->rs2);
+    if (!imm && b.kind == K_REG && host_has(8)) {
+        struct opnd a = use(e, i->rs1);
+        int d = cached(e, i->rd) ? e->host_of[i->rd] : RAX;
+        int s = a.kind == K_REG ? a.reg : RAX;
+        if (a.kind != K_REG) load_to(e, RAX, i->rs1);
+        shiftx(e, w32 ? 0 : 1, digit, d, s, b.reg);
+        if (w32) movsxd(e, d, R(d));
+        set_rd(e, i->rd, d);
+        return;
+    }
     if (!imm) {
         if (b.kind == K_IMM)
             b = IMM(0);
@@ -1136,6 +1197,10 @@ static void fp_dirty(struct emit *e)
  * clobbers RAX. */
 static void unbox32(struct emit *e, int d, int r)
 {
+    if (e->boxed & (1u << r)) { /* boxed by this block: mov d32, [f] */
+        op_r(e, 0, 0x8b, d, M(RH, FOFF(r)));
+        return;
+    }
     mov_load(e, d, RH, FOFF(r));
     mov_rr(e, RAX, d);
     shift_i(e, 1, S_SHR, RAX, 32);
@@ -1152,6 +1217,8 @@ static void box_store(struct emit *e, int rd)
     mov_imm(e, RCX, 0xffffffff00000000ull);
     op_r(e, 1, 0x0b, RAX, R(RCX));
     mov_store(e, RH, FOFF(rd), RAX);
+    e->boxed |= 1u << rd;
+    e->nbox++;
 }
 
 static void spill_caller_saved(struct emit *e)
@@ -1311,6 +1378,15 @@ static void exp_guard(struct emit *e, int r, uint32_t lo, uint32_t hi, uint8_t *
 }
 
 /* fflags |= NX if the binary64 in xmm x is not +-0 (clobbers RCX) */
+/* The jump over an inexact check when fflags.NX is already set (the check
+ * could only set it again): test byte [fflags], NX; jnz. */
+static uint8_t *skip_if_nx(struct emit *e)
+{
+    enc(e, 0, 0, 1, 0xf6, 0, M(RH, HOFF(fflags)), false);
+    b1(e, FPU_NX);
+    return jcc32(e, CC_NE);
+}
+
 static void nx_if_nonzero(struct emit *e, int x)
 {
     movq_rx(e, RCX, x);
@@ -1356,6 +1432,7 @@ static bool fp_inline(struct emit *e, const struct insn *i)
     if ((fma_needed && !host_fma) || (i->rm != 0 && i->rm != 7)) return false;
     uint8_t *slow[8]; /* at most: frm, two operands, two result checks */
     int ns = 0;
+    uint8_t *skip = NULL; /* over the inexact check when NX is set */
     if (i->rm == 7) { /* dynamic: round to nearest only */
         op_i(e, 0, G_CMP, M(RH, HOFF(frm)), 0);
         slow[ns++] = jcc32(e, CC_NE);
@@ -1383,6 +1460,7 @@ static bool fp_inline(struct emit *e, const struct insn *i)
             shift_i(e, 1, S_SHR, RCX, 53);
             op_i(e, 0, G_CMP, R(RCX), 0x7ff); /* overflow, an infinite or NaN operand */
             slow[ns++] = jcc32(e, CC_E);
+            skip = skip_if_nx(e);
             movsd_xx(e, X3, X2);
             subsd(e, X3, X0); /* bb = s - a */
             movsd_xx(e, X4, X2);
@@ -1398,9 +1476,10 @@ static bool fp_inline(struct emit *e, const struct insn *i)
             exp_guard(e, RDX, 0x220, 0x5fd, &slow[ns++], false);
             movsd_xx(e, X2, X0);
             mulsd(e, X2, X1);       /* p */
+            movq_rx(e, RAX, X2);
+            skip = skip_if_nx(e);
             movsd_xx(e, X3, X2);
             vfma(e, 0xbb, X3, X0, X1); /* vfmsub231sd: e = a*b - p */
-            movq_rx(e, RAX, X2);
             nx_if_nonzero(e, X3);
             break;
         case OP_FDIV_D:
@@ -1408,20 +1487,23 @@ static bool fp_inline(struct emit *e, const struct insn *i)
             exp_guard(e, RDX, 0x220, 0x5fd, &slow[ns++], false);
             movsd_xx(e, X2, X0);
             divsd(e, X2, X1);       /* q */
+            movq_rx(e, RAX, X2);
+            skip = skip_if_nx(e);
             movsd_xx(e, X3, X0);
             vfma(e, 0xbd, X3, X2, X1); /* vfnmadd231sd: r = a - q*b */
-            movq_rx(e, RAX, X2);
             nx_if_nonzero(e, X3);
             break;
         default: /* FSQRT_D: positive, at least 2^-479 */
             exp_guard(e, RAX, 0x220, 0x7fe, &slow[ns++], true);
             sqrtsd(e, X2, X0);      /* r */
+            movq_rx(e, RAX, X2);
+            skip = skip_if_nx(e);
             movsd_xx(e, X3, X0);
             vfma(e, 0xbd, X3, X2, X2); /* e = a - r*r */
-            movq_rx(e, RAX, X2);
             nx_if_nonzero(e, X3);
             break;
         }
+        fix(e, skip, e->p);
         mov_store(e, RH, FOFF(i->rd), RAX);
     } else {
         /* binary32 through binary64 (rounding twice is harmless in RNE) */
@@ -1456,6 +1538,7 @@ static bool fp_inline(struct emit *e, const struct insn *i)
             op_i(e, 0, G_CMP, R(RDX), 0x00800000);
             slow[ns++] = jcc32(e, CC_BE);
         }
+        uint8_t *skip_s = skip_if_nx(e);
         cvtss2sd(e, X3, X3); /* rd */
         if (op == OP_FMUL_S) {
             subsd(e, X3, X2); /* rd - p: exact, zero iff exact */
@@ -1480,6 +1563,7 @@ static bool fp_inline(struct emit *e, const struct insn *i)
             op_i(e, 0, G_OR, M(RH, HOFF(fflags)), FPU_NX);
             fix(e, exact, e->p);
         }
+        fix(e, skip_s, e->p);
         box_store(e, i->rd);
     }
     uint8_t *resume = e->p;
@@ -1961,6 +2045,88 @@ static void emit_pending(struct emit *e)
 
 /* ---- blocks --------------------------------------------------------------------------------- */
 
+static bool is_mem(int op)
+{
+    switch (op) {
+    case OP_LB:
+    case OP_LH:
+    case OP_LW:
+    case OP_LD:
+    case OP_LBU:
+    case OP_LHU:
+    case OP_LWU:
+    case OP_SB:
+    case OP_SH:
+    case OP_SW:
+    case OP_SD:
+    case OP_FLW:
+    case OP_FLD:
+    case OP_FSW:
+    case OP_FSD: return true;
+    default: return false;
+    }
+}
+
+/* Page groups: a load or store whose address is an earlier access's base
+ * value (the same register, not written since, or one derived from it by
+ * addi or mv) at an offset less than 2 KiB away is likely on the page that
+ * access (its leader) just used. Its probe starts from the leader's TLB
+ * entry, as a loop's hinted access starts from its own last one (tlb_probe):
+ * the entry is at hand before the address is, and the tag compare keeps a
+ * wrong guess safe (it only takes the slow path). Stack frames, structure
+ * fields and unrolled copy loops are such groups. */
+static void page_groups(struct emit *e)
+{
+    const struct block *b = e->b;
+    uint8_t vn[33]; /* value number of each register: 0..32 its value at entry, then fresh */
+    int64_t off[33];
+    struct {
+        uint8_t vn;
+        int8_t k;
+        int64_t off;
+    } seen[BLOCK_MAX];
+    int nseen = 0;
+    uint8_t fresh = 33;
+    for (int g = 0; g < 33; g++) {
+        vn[g] = (uint8_t)g;
+        off[g] = 0;
+    }
+    e->leads = 0;
+    uint32_t n = b->n < BLOCK_MAX ? b->n : BLOCK_MAX;
+    for (uint32_t k = 0; k < n; k++) {
+        const struct insn *i = &b->insns[k];
+        e->leader[k] = -1;
+        if (is_mem(i->op) && i->rs1 != 0 && i->rs1 < 32) {
+            int64_t a = off[i->rs1] + i->imm;
+            int s;
+            for (s = 0; s < nseen; s++)
+                if (seen[s].vn == vn[i->rs1] && a - seen[s].off < 2048 && seen[s].off - a < 2048)
+                    break;
+            if (s < nseen) {
+                e->leader[k] = seen[s].k;
+                e->leads |= 1ull << seen[s].k;
+            } else {
+                seen[nseen].vn = vn[i->rs1];
+                seen[nseen].k = (int8_t)k;
+                seen[nseen++].off = a;
+            }
+        }
+        int rd = i->rd;
+        if (rd == 0 || rd >= 32 || !writes_int_rd(i->op)) continue;
+        if (i->op == OP_ADDI && i->rs1 < 32) {
+            vn[rd] = vn[i->rs1];
+            off[rd] = off[i->rs1] + i->imm;
+        } else if (i->op == OP_ADD && (i->rs1 == 0 || i->rs2 == 0)) {
+            int s = i->rs1 ? i->rs1 : i->rs2;
+            vn[rd] = vn[s];
+            off[rd] = off[s];
+        } else {
+            vn[rd] = fresh++;
+            off[rd] = 0;
+        }
+    }
+}
+
 void *be_translate(struct jit *j, const struct jit_block_in *in)
 {
     struct emit e;
@@ -2040,11 +2206,16 @@ void *be_translate(struct jit *j, const struct jit_block_in *in)
         e.strided &= ~other;
     }
 
+    page_groups(&e);
     bool ended = false;
     for (e.idx = 0; e.idx < b->n && !e.overflow; e.idx++) {
         const struct insn *i = &b->insns[e.idx];
         bool ends = op_ends_block((enum op)i->op);
+        unsigned nbox = e.nbox;
         if (!lower(&e, i)) emit_helper(&e, i, ends);
+        /* an f register written other than by box_store may hold anything */
+        if (is_fp(i->op) && !writes_int_rd(i->op) && i->rd < 32 && e.nbox == nbox)
+            e.boxed &= ~(1u << i->rd);
         if (ends) {
             ended = true;
             break;
@@ -2054,6 +2225,7 @@ void *be_translate(struct jit *j, const struct jit_block_in *in)
         writeback(&e);
         exit_to(&e, b->insns[b->n].off);
     }
+    e.boxed = 0; /* the slow paths cannot know what was boxed where */
     emit_pending(&e);
     if (e.overflow) return NULL;
     j->used = (size_t)(e.p - j->rw);

@@ -154,6 +154,7 @@ void *jit_translate(struct jit *j, struct block *b)
     if (!code) return NULL;
     b->code = code;
     j->stats.blocks++;
+    j->stats.selfloops += in.selfloop;
     j->stats.bytes += j->used - before;
     if (j->perf_map) /* for perf report: name the block by the guest pc it was made at */
         fprintf((FILE *)j->perf_map, "%lx %zx jit_%" PRIx64 "_at_%zx\n",

@@ -139,7 +139,7 @@ struct jit {
     void *perf_map; /* FILE *: KUMO_JIT_PERFMAP=1 writes /tmp/perf-PID.map */
     unsigned next_hint; /* the TLB hint slot (h->jit_hint) of the next load/store site */
     struct {
-        uint64_t blocks, bytes, helpers, flushes, patched, jc_fills, jc_forgets;
+        uint64_t blocks, selfloops, bytes, helpers, flushes, patched, jc_fills, jc_forgets;
     } stats;
 };
 
