@@ -205,6 +205,7 @@ struct hart {
      * before use, so it only has to be an entry's offset: index * 16, plus
      * offsetof(struct tlb_set, w1) for way 1 (0, the initial value, is one). */
     uint32_t jit_hint[JIT_HINTS];
+    int32_t jit_iters; /* --jit check: the iterations a loop may still run */
 
     /* --- CSRs --- */
     uint64_t mstatus;

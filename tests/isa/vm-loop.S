@@ -12,7 +12,9 @@
  * way, a remapped page after SFENCE.VMA, and a page that lost its write
  * permission. Loads that share a base register cross into the next page
  * (page groups: the later ones start from the first one's TLB entry), in a
- * loop and in a block that is not one. Every outcome checked is what the
+ * loop and in a block that is not one. A loop faults in its second
+ * iteration after a load wrote a register in the first (the back edge must
+ * have kept that value). Every outcome checked is what the
  * privileged spec requires of any implementation (run-qemu.sh runs this
  * program under QEMU too).
  *
@@ -324,9 +326,41 @@ test_main:
   CHECK s2, ITERS / 2 * (1 + 2 + 2 + 12)
   CHECK s3, ITERS / 2 * (1 + 2 + 2 + 3)
 
+  TCASE "a loop faults in its second iteration, after a load wrote a register"
+  la t0, tpage1 + 0xff8
+  li t1, 77
+  sd t1, 0(t0)              /* what the loop's first iteration loads into a3 */
+  ENTER PRV_S, 1f, 2f
+1:
+  csrw satp, s9
+  li a0, TVA + 0x1ff0       /* the loop's block (from 1:) faults in its second iteration */
+  li a1, TVA + 0x1000
+  call fault_loop
+  ecall
+2:
+  CHK_CAUSE CAUSE_LOAD_PAGE
+  CHK_EPC fault_insn
+  CHK_TVAL TVA + 0x2000
+  CHECK a2, 2               /* the loop's first iteration's loads */
+  CHECK a3, 77
+  CHECK a0, TVA + 0x2000
+
   csrw satp, zero
   sfence.vma
   PASS
+
+/* fault_loop: a0 = address, a1 = another; loads from a0 upwards, 8 bytes a
+ * step (into a3), and from a1 (into a2) each iteration, until a load
+ * faults (the M-mode handler clobbers t0-t3). */
+fault_loop:
+  li a2, 0
+  li a3, 0
+1:
+fault_insn:
+  ld a3, 0(a0)
+  ld a2, 0(a1)
+  addi a0, a0, 8
+  j 1b
 
 /* group_loop: a0 = base, a1 = iterations, a2 = the offset added in odd
  * iterations; returns in a0 the sum of the words at 0, 8 and 16 from the

@@ -5,9 +5,10 @@
  * whole architectural state is compared afterwards: x and f registers, pc,
  * privilege, every CSR, the reservation, the instruction count, and every
  * byte of guest memory either run wrote. The first difference stops the
- * machine with both states printed. Chaining is off here, so a block that
- * branches to itself (a loop kept in host registers elsewhere) runs one
- * iteration per comparison, with its loop prologue and TLB hints.
+ * machine with both states printed. A block that branches to itself (a
+ * loop, kept in host registers) runs two iterations per comparison when
+ * its back edge is taken, so its prologue, back edge and TLB hints are
+ * compared too; chaining is off.
  *
  * Memory: before each run the hart's write-TLB entries are dropped, so the
  * first store to each page takes the slow path, where mmu.c calls
@@ -419,6 +420,10 @@ int jit_check_step(struct hart *h, struct block *b)
     drop_write_tlb(h);
     c->phase = 1;
     int r_ref = run_reference(h, b);
+    /* a loop runs two iterations translated (loop_back): here too, if the
+     * first one took the back edge */
+    if (r_ref == JIT_EXIT_LOOKUP && h->pc == before.pc && jit_block_selfloop(b) && !c->device)
+        r_ref = run_reference(h, b);
     c->phase = 0;
     if (!replay || c->device || c->overflow) {
         if (c->device)

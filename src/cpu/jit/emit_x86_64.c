@@ -1020,13 +1020,6 @@ static void mulh(struct emit *e, const struct insn *i)
  * gives the iteration's n back, as if the check came first. */
 static void loop_back(struct emit *e)
 {
-    if (!e->j->chain) {
-        /* the checker (--jit check) compares one run of a block with the
-         * interpreter's: one iteration, then leave as any block does */
-        writeback(e); /* r14 is already the block's pc */
-        jmp_rx(e, e->j->exit_lookup);
-        return;
-    }
     for (int k = 0; k < NCACHE; k++) {
         int r = cache_regs[k];
         if (e->guest_of[r] && !(e->loaded & (1u << r))) {
@@ -1038,6 +1031,20 @@ static void loop_back(struct emit *e)
      * dirty (none, if written is complete) goes to the hart now */
     writeback_mask(e, e->dirty & (uint16_t)~e->written);
     e->dirty |= e->written;
+    if (!e->j->chain) {
+        /* the checker (--jit check) compares a run of the block with the
+         * interpreter's run of it: exactly two iterations (the prologue set
+         * h->jit_iters to 1), whatever the events and budget, so that the
+         * interpreter can do the same (jit_check_step) */
+        op_i(e, 0, G_SUB, M(RH, HOFF(jit_iters)), 1);
+        uint8_t *out = jcc32(e, CC_L);
+        op_i(e, 1, G_SUB, M(RH, HOFF(budget)), (int32_t)e->b->n);
+        fix(e, jmp32(e), e->body);
+        fix(e, out, e->p);
+        writeback(e); /* r14 is already the block's pc */
+        jmp_rx(e, e->j->exit_lookup);
+        return;
+    }
     op_i(e, 0, G_CMP, M(RH, HOFF(events)), 0);
     uint8_t *out = jcc32(e, CC_NE);
     op_i(e, 1, G_SUB, M(RH, HOFF(budget)), (int32_t)e->b->n);
@@ -2194,6 +2201,10 @@ void *be_translate(struct jit *j, const struct jit_block_in *in)
             }
         }
         e.dirty = e.written;
+        if (!j->chain) { /* mov dword [jit_iters], 1 */
+            enc(&e, 0, 0, 1, 0xc7, 0, M(RH, HOFF(jit_iters)), false);
+            b4(&e, 1);
+        }
         e.body = e.p;
         uint64_t other = 0;
         for (uint32_t k = 0; k < b->n; k++) {

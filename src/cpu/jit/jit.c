@@ -137,17 +137,22 @@ static void rank_registers(const struct block *b, bool loop, int8_t rank[32])
     rank[n] = -1;
 }
 
+bool jit_block_selfloop(const struct block *b)
+{
+    const struct insn *last = &b->insns[b->n - 1];
+    return (last->op == OP_BEQ || last->op == OP_BNE || last->op == OP_BLT ||
+            last->op == OP_BGE || last->op == OP_BLTU || last->op == OP_BGEU ||
+            last->op == OP_JAL) &&
+           (int64_t)last->off + last->imm == 0;
+}
+
 void *jit_translate(struct jit *j, struct block *b)
 {
     struct jit_block_in in;
     in.b = b;
     in.page_off = (unsigned)((uintptr_t)b->host & 4095);
     for (uint32_t k = 0; k < b->n; k++) in.bits[k] = block_insn_bits(b, &b->insns[k]);
-    const struct insn *last = &b->insns[b->n - 1];
-    in.selfloop = (last->op == OP_BEQ || last->op == OP_BNE || last->op == OP_BLT ||
-                   last->op == OP_BGE || last->op == OP_BLTU || last->op == OP_BGEU ||
-                   last->op == OP_JAL) &&
-                  (int64_t)last->off + last->imm == 0;
+    in.selfloop = jit_block_selfloop(b);
     rank_registers(b, in.selfloop, in.rank);
     size_t before = j->used;
     void *code = be_translate(j, &in);

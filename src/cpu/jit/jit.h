@@ -71,6 +71,9 @@ void jit_flush(struct jit *j);
 void jit_forget_targets(struct jit *j);
 /* Translate b; NULL when the cache is full (flush everything, then retry). */
 void *jit_translate(struct jit *j, struct block *b);
+/* Does b end with a branch or jal to its own start (a loop, translated so
+ * that it keeps its registers; --jit check runs it twice)? */
+bool jit_block_selfloop(const struct block *b);
 /* Run translated code from `code` (h->pc is its block's pc). */
 int jit_run(struct jit *j, void *code);
 /* b (translated) now runs at guest pc `pc`: remember it for indirect jumps. */
