@@ -75,6 +75,19 @@ test_main:
   CHECKFS f4, S_TWO
   CHECKFS f5, S_QNAN
   CHECK_FLAGS 0
+  /* the second operand, also the destination, not boxed: the slow path
+   * for it is one of several copies (one per reason), and the first copy's
+   * boxed result must not make the second trust that register */
+  TCASE "a non-boxed second operand that is also the destination"
+  LDF_S f2, S_TWO
+  LDF_D f7, D_ONE
+  LDF_D f8, D_ONE
+  fsflags zero
+  fmul.s f7, f2, f7
+  fadd.s f8, f2, f8
+  CHECKFS f7, S_QNAN
+  CHECKFS f8, S_QNAN
+  CHECK_FLAGS 0
   /* and skips the inexact test when NX is already set */
   TCASE "inexact results with NX already set"
   LDF_S f1, S_ONE

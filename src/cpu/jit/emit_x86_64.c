@@ -1969,6 +1969,9 @@ static void emit_pending(struct emit *e)
 {
     for (unsigned k = 0; k < e->npend; k++) {
         struct pend *p = &e->pend[k];
+        /* a slow path cannot know what the main path had boxed where, nor
+         * trust what another slow path boxed */
+        e->boxed = 0;
         fix(e, p->fix, e->p);
         switch (p->kind) {
         case P_LOAD:
@@ -2236,7 +2239,6 @@ void *be_translate(struct jit *j, const struct jit_block_in *in)
         writeback(&e);
         exit_to(&e, b->insns[b->n].off);
     }
-    e.boxed = 0; /* the slow paths cannot know what was boxed where */
     emit_pending(&e);
     if (e.overflow) return NULL;
     j->used = (size_t)(e.p - j->rw);
