@@ -68,8 +68,9 @@ static const uint8_t cache_regs[] = {RBX, RBP, R12, R13, RSI, RDI, R8, R9, R10, 
 #define TLB_ACC_OFF(acc) ((int32_t)((acc)*TLB_SIZE * sizeof(struct tlb_entry)))
 #define TLB_W1_OFF(acc)  ((int32_t)offsetof(struct tlb_set, w1) + TLB_ACC_OFF(acc))
 
-/* operand: a register, memory [base + disp], or an immediate */
-enum { K_REG, K_MEM, K_IMM };
+/* operand: a register, memory [base + disp], memory [base + RAX + disp],
+ * or an immediate */
+enum { K_REG, K_MEM, K_IMM, K_MEMX };
 struct opnd {
     uint8_t kind, reg;
     int32_t v; /* displacement or immediate */
@@ -80,6 +81,8 @@ static inline struct opnd R(int r) {
     return (struct opnd){K_MEM, (uint8_t)base, disp};
 } static inline struct opnd IMM(int32_t v) {
     return (struct opnd){K_IMM, 0, v};
+} static inline struct opnd MX(int base, int32_t disp) {
+    return (struct opnd){K_MEMX, (uint8_t)base, disp};
 }
 
 /* code to emit after the block's main path */
@@ -124,7 +127,8 @@ struct emit {
     unsigned nbox;  /* box_store calls so far */
     int probe_acc;       /* the last TLB probe: its access type, ... */
     int32_t probe_hint;  /* ... its hint's offset from RH, ... */
-    uint8_t *probe_hit;  /* ... and where a slow-path hit continues */
+    uint8_t *probe_hit;  /* ... where a slow-path hit continues, ... */
+    struct opnd probe_at; /* ... and the access's operand (K_MEMX) */
     /* a block that jumps back to its own start keeps its registers */
     bool selfloop;
     uint16_t written; /* host registers of guest registers the block writes */
@@ -201,6 +205,13 @@ static void enc(struct emit *e, int p66, int w, int nopc, uint32_t opc, int reg,
         mod = 1;
     else
         mod = 2;
+    if (rm.kind == K_MEMX) { /* SIB: base + rax * 1 */
+        b1(e, (uint8_t)(mod << 6 | (reg & 7) << 3 | 4));
+        b1(e, (uint8_t)(RAX << 3 | base));
+        if (mod == 1) b1(e, (uint8_t)rm.v);
+        if (mod == 2) b4(e, (uint32_t)rm.v);
+        return;
+    }
     b1(e, (uint8_t)(mod << 6 | (reg & 7) << 3 | base));
     if (base == 4) b1(e, 0x24); /* SIB: base rsp/r12, no index */
     if (mod == 1) b1(e, (uint8_t)rm.v);
@@ -575,8 +586,10 @@ static void tlb_index(struct emit *e)
     op_i(e, 0, G_AND, R(RCX), IDX_MASK);
 }
 
-/* va = rs1 + imm into RDX; then the TLB probe, leaving the host address in
- * RDX on a hit; returns the rel32 of the jump to the slow path.
+/* va = rs1 + imm into RDX; then the TLB probe, leaving the page's addend in
+ * RAX on a hit and in e->probe_at the access's operand, [rs1 + RAX + imm]
+ * (the host address without an addition of its own on the way to the
+ * data); returns the rel32 of the jump to the slow path.
  *
  * The probe reads the entry va indexes, or, for an access of a loop whose
  * address register is not a stride (not only `addi r, r, imm` in the loop:
@@ -635,7 +648,10 @@ static uint8_t *tlb_probe(struct emit *e, const struct insn *i, int acc, int siz
     e->probe_acc = acc;
     e->probe_hint = hint;
     e->probe_hit = e->p;
-    op_r(e, 1, 0x03, RDX, M(RCX, TLB_ACC_OFF(acc) + 8)); /* add rdx, addend */
+    op_r(e, 1, 0x8b, RAX, M(RCX, TLB_ACC_OFF(acc) + 8)); /* rax = addend */
+    /* the access: [rs1 + addend + imm], so that the address computation is
+     * the load's own (no dependent addition on the way to the data) */
+    e->probe_at = a.kind == K_REG ? MX(a.reg, i->imm) : MX(RDX, 0);
     return slow;
 }
 
@@ -672,7 +688,7 @@ static void emit_load(struct emit *e, const struct insn *i)
     uint16_t dirty = e->dirty, loaded = e->loaded;
     bool fp = i->op == OP_FLW || i->op == OP_FLD;
     int d = (!fp && i->rd != 32 && cached(e, i->rd)) ? e->host_of[i->rd] : RAX;
-    struct opnd src = M(RDX, 0);
+    struct opnd src = e->probe_at;
     switch (i->op) {
     case OP_FLD:
     case OP_LD: op_r(e, 1, 0x8b, d, src); break;
@@ -739,7 +755,7 @@ static void emit_store(struct emit *e, const struct insn *i)
     } else {
         vr = -1;
     }
-    struct opnd dst = M(RDX, 0);
+    struct opnd dst = e->probe_at;
     if (vr < 0) { /* store zero */
         switch (size) {
         case 1:
