@@ -103,7 +103,7 @@ enum access { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2 };
 #define PAGE_MASK (PAGE_SIZE - 1)
 
 /* TLB hints of translated code (struct hart's jit_hint) */
-#define JIT_HINTS 1024
+#define JIT_HINTS 4096
 
 struct tlb_entry {
     uint64_t tag;

@@ -104,6 +104,7 @@ struct pend {
     uint8_t *hit;    /* load/store: the access itself (after a way-1 hit) */
     uint8_t acc;     /* load/store: the TLB array */
     int32_t hint;    /* load/store: the site's TLB hint (offset from RH) */
+    int32_t record;  /* load/store: its followers' slot, if not its hint */
     int rec;         /* P_CHAIN: exit record index */
 };
 
@@ -127,6 +128,7 @@ struct emit {
     unsigned nbox;  /* box_store calls so far */
     int probe_acc;       /* the last TLB probe: its access type, ... */
     int32_t probe_hint;  /* ... its hint's offset from RH, ... */
+    int32_t probe_record; /* ... the slot its followers read (not a hint), ... */
     uint8_t *probe_hit;  /* ... where a slow-path hit continues, ... */
     struct opnd probe_at; /* ... and the access's operand (K_MEMX) */
     /* a block that jumps back to its own start keeps its registers */
@@ -551,19 +553,21 @@ static int mem_size(int op)
     }
 }
 
-static int host_bits = -1; /* bit 0: lzcnt, 1: tzcnt (BMI1), 2: popcnt */
+static int host_bits = -1; /* bit 0: lzcnt, 1: tzcnt (BMI1), 2: popcnt, 3: BMI2 */
 
 static int host_has(int bit)
 {
-    if (host_bits < 0) {
+    int bits = __atomic_load_n(&host_bits, __ATOMIC_RELAXED);
+    if (bits < 0) { /* harts may translate at once: each computes the same, stored once */
         unsigned a, b, c, d;
-        host_bits = 0;
-        if (__get_cpuid(0x80000001, &a, &b, &c, &d) && (c & (1u << 5))) host_bits |= 1; /* LZCNT */
-        if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 3))) host_bits |= 2; /* BMI1 */
-        if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 23))) host_bits |= 4;       /* POPCNT */
-        if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 8))) host_bits |= 8; /* BMI2 */
+        bits = 0;
+        if (__get_cpuid(0x80000001, &a, &b, &c, &d) && (c & (1u << 5))) bits |= 1; /* LZCNT */
+        if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 3))) bits |= 2; /* BMI1 */
+        if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 23))) bits |= 4;       /* POPCNT */
+        if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 8))) bits |= 8; /* BMI2 */
+        __atomic_store_n(&host_bits, bits, __ATOMIC_RELAXED);
     }
-    return host_bits & bit;
+    return bits & bit;
 }
 
 /* A site's hint offset is never 0, which tlb_probe's callers read as "none" */
@@ -615,10 +619,12 @@ static uint8_t *tlb_probe(struct emit *e, const struct insn *i, int acc, int siz
     int32_t hint = 0;
     bool leads = e->idx < BLOCK_MAX && (e->leads & (1ull << e->idx));
     int f = e->idx < BLOCK_MAX ? e->leader[e->idx] : -1;
-    if (f >= 0 && e->lead_slot[f])
+    int32_t record = 0; /* a leader's slot that its slow path keeps right */
+    if (e->selfloop && !(e->strided & (1ull << i->rs1)))
+        hint = new_hint(e); /* a loop's own guess (not its leader's: they may
+                             * be on two pages, each missing in turn) */
+    else if (f >= 0 && e->lead_slot[f])
         hint = e->lead_slot[f]; /* a follower starts from its leader's entry */
-    else if (e->selfloop && !(e->strided & (1ull << i->rs1)))
-        hint = new_hint(e);
     if (leads) e->lead_slot[e->idx] = hint;
     if (hint) {
         op_r(e, 0, 0x8b, RCX, M(RH, hint));            /* mov ecx, [hint] */
@@ -636,8 +642,8 @@ static uint8_t *tlb_probe(struct emit *e, const struct insn *i, int acc, int siz
     if (!hint) {
         tlb_index(e);
         if (leads) { /* its followers start from this entry */
-            e->lead_slot[e->idx] = new_hint(e);
-            op_r(e, 0, 0x89, RCX, M(RH, e->lead_slot[e->idx])); /* mov [slot], ecx */
+            record = e->lead_slot[e->idx] = new_hint(e);
+            op_r(e, 0, 0x89, RCX, M(RH, record)); /* mov [slot], ecx */
         }
         op_r(e, 1, 0x03, RCX, M(RH, HOFF(tlb_data))); /* rcx = &entry */
     }
@@ -647,6 +653,7 @@ static uint8_t *tlb_probe(struct emit *e, const struct insn *i, int acc, int siz
     uint8_t *slow = jcc32(e, CC_NE);
     e->probe_acc = acc;
     e->probe_hint = hint;
+    e->probe_record = record;
     e->probe_hit = e->p;
     op_r(e, 1, 0x8b, RAX, M(RCX, TLB_ACC_OFF(acc) + 8)); /* rax = addend */
     /* the access: [rs1 + addend + imm], so that the address computation is
@@ -657,10 +664,11 @@ static uint8_t *tlb_probe(struct emit *e, const struct insn *i, int acc, int siz
 
 /* The slow path's TLB lookup (RAX: the masked address, RDX: va, RCX: the
  * entry the fast path compared): way 0 of va's entry if that was a hint,
- * then way 1, inline; a hit makes that entry the site's hint and continues
- * at `hit` (the addend's addition, RCX at the entry). Falls through on a
- * miss. */
-static void probe_ways(struct emit *e, int acc, int32_t hint, uint8_t *hit)
+ * then way 1, inline; a hit makes that entry the site's hint (or, for a
+ * leader without a hint, the entry its followers read: `record`) and
+ * continues at `hit` (the addend's load, RCX at the entry). Falls through
+ * on a miss. */
+static void probe_ways(struct emit *e, int acc, int32_t hint, int32_t record, uint8_t *hit)
 {
     int32_t w1 = (int32_t)offsetof(struct tlb_set, w1);
     if (hint) {
@@ -673,6 +681,7 @@ static void probe_ways(struct emit *e, int acc, int32_t hint, uint8_t *hit)
     op_r(e, 1, 0x3b, RAX, M(RCX, TLB_W1_OFF(acc))); /* way 1 */
     uint8_t *miss = jcc32(e, CC_NE);
     if (hint) op_i(e, 0, G_ADD, M(RH, hint), w1);
+    if (record) op_i(e, 0, G_ADD, M(RH, record), w1); /* followers: way 1 too */
     op_i(e, 1, G_ADD, R(RCX), w1);
     fix(e, jmp32(e), hit);
     fix(e, miss, e->p);
@@ -724,6 +733,7 @@ static void emit_load(struct emit *e, const struct insn *i)
                            .hit = hit,
                            .acc = (uint8_t)acc,
                            .hint = e->probe_hint,
+                           .record = e->probe_record,
                            .resume = resume};
     } else {
         e->overflow = true;
@@ -799,6 +809,7 @@ static void emit_store(struct emit *e, const struct insn *i)
                            .hit = hit,
                            .acc = (uint8_t)acc,
                            .hint = e->probe_hint,
+                           .record = e->probe_record,
                            .resume = resume};
     } else {
         e->overflow = true;
@@ -1992,7 +2003,7 @@ static void emit_pending(struct emit *e)
         switch (p->kind) {
         case P_LOAD:
         case P_STORE: {
-            probe_ways(e, p->acc, p->hint, p->hit);
+            probe_ways(e, p->acc, p->hint, p->record, p->hit);
             uint16_t spill = p->dirty & CALLER_SAVED, reload = p->loaded & CALLER_SAVED;
             /* RDX = va */
             if (p->kind == P_STORE) {
@@ -2244,7 +2255,8 @@ void *be_translate(struct jit *j, const struct jit_block_in *in)
         unsigned nbox = e.nbox;
         if (!lower(&e, i)) emit_helper(&e, i, ends);
         /* an f register written other than by box_store may hold anything */
-        if (is_fp(i->op) && !writes_int_rd(i->op) && i->rd < 32 && e.nbox == nbox)
+        if (is_fp(i->op) && !writes_int_rd(i->op) && i->op != OP_FSW && i->op != OP_FSD &&
+            i->rd < 32 && e.nbox == nbox)
             e.boxed &= ~(1u << i->rd);
         if (ends) {
             ended = true;
