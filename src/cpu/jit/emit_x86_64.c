@@ -553,6 +553,29 @@ static int mem_size(int op)
     }
 }
 
+/* Is op a load or store that the back end lowers (emit_load, emit_store)? */
+static bool is_mem(int op)
+{
+    switch (op) {
+    case OP_LB:
+    case OP_LH:
+    case OP_LW:
+    case OP_LD:
+    case OP_LBU:
+    case OP_LHU:
+    case OP_LWU:
+    case OP_SB:
+    case OP_SH:
+    case OP_SW:
+    case OP_SD:
+    case OP_FLW:
+    case OP_FLD:
+    case OP_FSW:
+    case OP_FSD: return true;
+    default: return false;
+    }
+}
+
 static int host_bits = -1; /* bit 0: lzcnt, 1: tzcnt (BMI1), 2: popcnt, 3: BMI2 */
 
 static int host_has(int bit)
@@ -1895,6 +1918,14 @@ static bool bitmanip(struct emit *e, const struct insn *i)
 /* Lower i inline; false if it needs the helper. */
 static bool lower(struct emit *e, const struct insn *i)
 {
+    if (is_mem(i->op)) {
+        if (i->op == OP_SB || i->op == OP_SH || i->op == OP_SW || i->op == OP_SD ||
+            i->op == OP_FSW || i->op == OP_FSD)
+            emit_store(e, i);
+        else
+            emit_load(e, i);
+        return true;
+    }
     switch (i->op) {
     case OP_LUI:
         if (i->rd != 32) {
@@ -1922,21 +1953,6 @@ static bool lower(struct emit *e, const struct insn *i)
     case OP_BGE: branch(e, i, CC_GE); return true;
     case OP_BLTU: branch(e, i, CC_B); return true;
     case OP_BGEU: branch(e, i, CC_AE); return true;
-    case OP_LB:
-    case OP_LH:
-    case OP_LW:
-    case OP_LD:
-    case OP_LBU:
-    case OP_LHU:
-    case OP_LWU: emit_load(e, i); return true;
-    case OP_SB:
-    case OP_SH:
-    case OP_SW:
-    case OP_SD:
-    case OP_FSW:
-    case OP_FSD: emit_store(e, i); return true;
-    case OP_FLW:
-    case OP_FLD: emit_load(e, i); return true;
     case OP_ADDI: alu(e, i, 0x03, G_ADD, true, false); return true;
     case OP_XORI: alu(e, i, 0x33, G_XOR, true, false); return true;
     case OP_ORI: alu(e, i, 0x0b, G_OR, true, false); return true;
@@ -2081,28 +2097,6 @@ static void emit_pending(struct emit *e)
 }
 
 /* ---- blocks --------------------------------------------------------------------------------- */
-
-static bool is_mem(int op)
-{
-    switch (op) {
-    case OP_LB:
-    case OP_LH:
-    case OP_LW:
-    case OP_LD:
-    case OP_LBU:
-    case OP_LHU:
-    case OP_LWU:
-    case OP_SB:
-    case OP_SH:
-    case OP_SW:
-    case OP_SD:
-    case OP_FLW:
-    case OP_FLD:
-    case OP_FSW:
-    case OP_FSD: return true;
-    default: return false;
-    }
-}
 
 /* Page groups: a load or store whose address is an earlier access's base
  * value (the same register, not written since, or one derived from it by
