@@ -4,7 +4,10 @@
  *
  * A block is a run of instructions decoded from one guest page, ending at a
  * control transfer, a system instruction, the page end, or BLOCK_MAX
- * instructions, followed by a BLOCK_END sentinel. It is keyed by the host
+ * instructions, followed by a BLOCK_END sentinel. One `jal x0` to another
+ * place in the same page may be folded (exec.c, build_block): it becomes
+ * a no-op and the run goes on at its target, so instruction offsets are
+ * signed and not always increasing. It is keyed by the host
  * address of its first byte (the guest-physical location), so it survives
  * changes of the virtual mapping; nothing in it depends on the guest pc it
  * runs at (pc-relative values are computed from the pc at run time).

@@ -22,7 +22,8 @@ enum op {
 struct insn {
     const void *handler; /* the interpreter's label for op (set by exec.c) */
     uint16_t op;  /* enum op */
-    uint16_t off; /* byte offset of this instruction from its block's start */
+    int16_t off;  /* byte offset of this instruction from its block's start (a
+                     block that folded a jump has some before its start) */
     uint8_t rd;   /* destination (integer rd 0 is mapped to 32) */
     uint8_t rs1, rs2, rs3;
     uint8_t rm;   /* FP rounding mode field, or other small operand */

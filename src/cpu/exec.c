@@ -132,15 +132,41 @@ static struct block *build_block(struct hart *h, const uint8_t *host, uint64_t p
     b->page = claim_code_page(h, host, &b->gen);
     b->host2 = NULL;
 
-    uint32_t off = 0, n = 0;
-    while (n < BLOCK_MAX && off + 2 <= avail) {
-        int len = insn_length((uint16_t)(host[off] | host[off + 1] << 8));
-        if (off + (uint32_t)len > avail) break;
+    /* Decode from the block's start (offset 0) on. A `jal x0` (j) to
+     * another place in the same page is folded: it becomes a no-op (it still
+     * counts as an instruction) and decoding goes on at its target, once per
+     * block. A loop written as `body; j top` then ends with the branch back
+     * to its own start: one block, translated as a loop. Only where the whole
+     * page may be fetched (avail reaches its end: its fetch TLB entry exists,
+     * and blocks are checked page by page when entered); the page's
+     * generation covers every byte the block came from. */
+    uint32_t page_off = (uint32_t)(pc & PAGE_MASK), n = 0;
+    const uint8_t *page = host - page_off;
+    uint32_t limit = page_off + avail; /* end of what may be read, from the page start */
+    bool fold = limit == PAGE_SIZE;
+    int32_t off = 0;
+    while (n < BLOCK_MAX && page_off + off + 2 <= limit) {
+        uint32_t pos = page_off + (uint32_t)off;
+        int len = insn_length((uint16_t)(page[pos] | page[pos + 1] << 8));
+        if (pos + (uint32_t)len > limit) break;
         struct insn *in = &b->insns[n++];
-        decode(read_insn_bits(host + off, len), in);
+        decode(read_insn_bits(page + pos, len), in);
         in->handler = handler_of[in->op];
-        in->off = (uint16_t)off;
-        off += (uint32_t)len;
+        in->off = (int16_t)off;
+        off += len;
+        if (in->op == OP_JAL && in->rd == 32 && fold) {
+            int64_t t = (int64_t)in->off + in->imm; /* the target's offset */
+            if (t != 0 && (int64_t)page_off + t >= 0 && (int64_t)page_off + t < (int64_t)PAGE_SIZE) {
+                in->op = OP_ADDI; /* addi x0, x0, 0 */
+                in->rs1 = 0;
+                in->imm = 0;
+                in->handler = handler_of[OP_ADDI];
+                off = (int32_t)t;
+                fold = false;
+                h->stats.folds++;
+                continue;
+            }
+        }
         if (op_ends_block((enum op)in->op)) break;
     }
     if (n == 0 && avail == PAGE_SIZE - (pc & PAGE_MASK)) {
@@ -192,7 +218,7 @@ static struct block *build_block(struct hart *h, const uint8_t *host, uint64_t p
     memset(end, 0, sizeof(*end));
     end->op = OP_BLOCK_END;
     end->handler = handler_of[OP_BLOCK_END];
-    end->off = (uint16_t)off;
+    end->off = (int16_t)off;
     return b;
 }
 

@@ -135,12 +135,12 @@ void hart_free(struct hart *h)
 {
     if (!h) return;
     const struct hart_stats *st = &h->stats;
-    log_debug("hart %d: %" PRIu64 " blocks decoded (%" PRIu64 " across pages), %" PRIu64
-              " block cache flushes; address "
+    log_debug("hart %d: %" PRIu64 " blocks decoded (%" PRIu64 " across pages, %" PRIu64
+              " with a jump folded), %" PRIu64 " block cache flushes; address "
               "spaces: %" PRIu64 " switches, %" PRIu64 " new; SFENCE.VMA: %" PRIu64 " whole, %" PRIu64
               " by page; %" PRIu64 " FENCE.I; %" PRIu64 " pages counted written by "
               "EV_DROP_WRITES; %" PRIu64 " whole-TLB flushes",
-              h->id, st->blocks, st->straddles, st->block_flush, st->space_switch, st->space_new,
+              h->id, st->blocks, st->straddles, st->folds, st->block_flush, st->space_switch, st->space_new,
               st->sfence_all, st->sfence_va, st->fence_i, st->drop_writes, st->tlb_flush);
 #ifdef KUMO_JIT
     jit_log_stats(h->jit, h->id);

@@ -184,6 +184,7 @@ struct hart_stats {
     uint64_t walks;                   /* translations done the long way (page walk or bare) */
     uint64_t blocks, block_flush;     /* blocks decoded; block cache flushes */
     uint64_t straddles;               /* of those: one instruction across two pages */
+    uint64_t folds;                   /* jumps folded into the block they end (exec.c) */
 };
 
 struct hart {
