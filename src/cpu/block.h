@@ -41,6 +41,7 @@ struct block {
     const uint8_t *host2; /* NULL for every other block */
     uint32_t page2, gen2;
     uint8_t bytes[4]; /* the instruction (both halves) */
+    bool whole;       /* decoded where the whole page could be fetched */
     uint32_t n;        /* instructions, not counting the BLOCK_END sentinel */
     int32_t countdown; /* runs left before it is translated (translator on) */
     struct insn insns[];

@@ -118,7 +118,7 @@ static uint32_t claim_code_page(struct hart *h, const uint8_t *host, uint32_t *g
 }
 
 static struct block *build_block(struct hart *h, const uint8_t *host, uint64_t pc,
-                                 uint32_t avail)
+                                 uint32_t avail, bool whole)
 {
     struct block_cache *bc = h->bc;
     size_t need = sizeof(struct block) + (BLOCK_MAX + 1) * sizeof(struct insn);
@@ -135,15 +135,17 @@ static struct block *build_block(struct hart *h, const uint8_t *host, uint64_t p
     /* Decode from the block's start (offset 0) on. A `jal x0` (j) to
      * another place in the same page is folded: it becomes a no-op (it still
      * counts as an instruction) and decoding goes on at its target, once per
-     * block. A loop written as `body; j top` then ends with the branch back
-     * to its own start: one block, translated as a loop. Only where the whole
-     * page may be fetched (avail reaches its end: its fetch TLB entry exists,
-     * and blocks are checked page by page when entered); the page's
-     * generation covers every byte the block came from. */
+     * block. A loop entered in its middle (`j test; body: ...; test: ...;
+     * bnez body`) then ends with the branch back to its own start: one
+     * block, translated as a loop. Only where the whole
+     * page may be fetched (it has a fetch TLB entry; get_block uses such a
+     * block only where that holds); the page's generation covers every
+     * byte the block came from. */
     uint32_t page_off = (uint32_t)(pc & PAGE_MASK), n = 0;
     const uint8_t *page = host - page_off;
     uint32_t limit = page_off + avail; /* end of what may be read, from the page start */
-    bool fold = limit == PAGE_SIZE;
+    bool fold = whole && limit == PAGE_SIZE;
+    b->whole = whole;
     int32_t off = 0;
     while (n < BLOCK_MAX && page_off + off + 2 <= limit) {
         uint32_t pos = page_off + (uint32_t)off;
@@ -160,6 +162,7 @@ static struct block *build_block(struct hart *h, const uint8_t *host, uint64_t p
                 in->op = OP_ADDI; /* addi x0, x0, 0 */
                 in->rs1 = 0;
                 in->imm = 0;
+                in->bits = 0x13;
                 in->handler = handler_of[OP_ADDI];
                 off = (int32_t)t;
                 fold = false;
@@ -229,15 +232,19 @@ static inline struct block *get_block(struct hart *h)
     const struct tlb_entry *e = &h->tlb_fetch->e[ACC_EXEC][(pc >> PAGE_SHIFT) & (TLB_SIZE - 1)];
     const uint8_t *host;
     uint32_t avail;
+    bool whole = true;
     if (likely(e->tag == (pc & ~PAGE_MASK))) {
         host = (const uint8_t *)(e->addend + pc);
         avail = (uint32_t)(PAGE_SIZE - (pc & PAGE_MASK));
     } else {
-        host = mmu_fetch_ptr(h, pc, &avail);
+        host = mmu_fetch_page(h, pc, &avail, &whole);
         if (!host) return NULL;
     }
     for (struct block *b = h->bc->hash[block_hash(host)]; b; b = b->hash_next) {
         if (b->host != host) continue;
+        /* where only part of the page may be fetched (PMP splits it), a
+         * block decoded from the whole page may hold what may not run */
+        if (unlikely(!whole) && b->whole) continue;
         if (b->page != NO_PAGE &&
             b->gen != atomic_load_explicit(&h->m->page_gen[b->page], memory_order_relaxed))
             break; /* stale: decode again; the new block shadows this one */
@@ -259,7 +266,7 @@ static inline struct block *get_block(struct hart *h)
         }
         return b;
     }
-    return build_block(h, host, pc, avail);
+    return build_block(h, host, pc, avail, whole);
 }
 
 /* ---- sleeping in WFI -------------------------------------------------------- */

@@ -41,6 +41,9 @@ bool mmu_atomic_ptr(struct hart *h, uint64_t va, int size, bool is_lr, void **ho
  * with an exception pending. *avail = bytes from pc that may be decoded
  * (to the page end, or just this instruction if the page is not cacheable). */
 const uint8_t *mmu_fetch_ptr(struct hart *h, uint64_t pc, uint32_t *avail);
+/* The same, and whether the whole page may be fetched (it has, or got, a
+ * fetch TLB entry: not split by PMP, host memory). */
+const uint8_t *mmu_fetch_page(struct hart *h, uint64_t pc, uint32_t *avail, bool *whole);
 /* Re-select the TLB sets after a change of privilege, SUM, MPRV or MPP. */
 void mmu_update_ctx(struct hart *h);
 /* Drop write-TLB entries pointing at the given host page (it now holds code). */

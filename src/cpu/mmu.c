@@ -590,6 +590,13 @@ bool mmu_atomic_ptr(struct hart *h, uint64_t va, int size, bool is_lr, void **ho
 
 const uint8_t *mmu_fetch_ptr(struct hart *h, uint64_t pc, uint32_t *avail)
 {
+    bool whole;
+    return mmu_fetch_page(h, pc, avail, &whole);
+}
+
+const uint8_t *mmu_fetch_page(struct hart *h, uint64_t pc, uint32_t *avail, bool *whole)
+{
+    *whole = true;
     const uint8_t *v = victim_hit(h->tlb_fetch, pc, ACC_EXEC);
     if (v) {
         *avail = (uint32_t)(PAGE_SIZE - (pc & PAGE_MASK));
@@ -602,6 +609,7 @@ const uint8_t *mmu_fetch_ptr(struct hart *h, uint64_t pc, uint32_t *avail)
         *avail = (uint32_t)(PAGE_SIZE - (pc & PAGE_MASK));
         return page + (pc & PAGE_MASK);
     }
+    *whole = false;
     /* Not cacheable as a page (PMP splits it, or not host memory). */
     uint8_t *p = machine_host_ptr(h->m, pa, 2);
     if (!p) {

@@ -71,6 +71,7 @@ fold_fn:
   li a0, 0
   j 1f
   nop
+  .balign 4                 /* the sw that rewrites it is aligned */
 1:
   .option push
   .option norvc
