@@ -362,6 +362,16 @@ fault_insn:
   addi a0, a0, 8
   j 1b
 
+/* SUM3: t3 += the words at 0, 8 and 16 from t1 (clobbers t2, t5, t6) */
+.macro SUM3
+  ld t2, 0(t1)
+  ld t5, 8(t1)
+  ld t6, 16(t1)
+  add t3, t3, t2
+  add t3, t3, t5
+  add t3, t3, t6
+.endm
+
 /* group_loop: a0 = base, a1 = iterations, a2 = the offset added in odd
  * iterations; returns in a0 the sum of the words at 0, 8 and 16 from the
  * base of each iteration. The three loads share their base register: the
@@ -373,12 +383,7 @@ group_loop:
   andi t1, t4, 1
   mul t1, t1, a2
   add t1, t1, a0
-  ld t2, 0(t1)
-  ld t5, 8(t1)
-  ld t6, 16(t1)
-  add t3, t3, t2
-  add t3, t3, t5
-  add t3, t3, t6
+  SUM3
   addi t4, t4, 1
   bne t4, a1, 1b
   mv a0, t3
@@ -403,12 +408,7 @@ group_calls:
   addi sp, sp, 16
   ret
 group_sum:
-  ld t2, 0(t1)
-  ld t5, 8(t1)
-  ld t6, 16(t1)
-  add t3, t3, t2
-  add t3, t3, t5
-  add t3, t3, t6
+  SUM3
   ret
 
 /* sum_loop: a0 = base, a1 = iterations, a2 = the alternate page's offset;
