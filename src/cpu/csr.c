@@ -337,8 +337,15 @@ bool csr_exec(struct hart *h, int op, int rd, int rs1, uint32_t csr)
         if (!csr_write(h, csr, nv)) goto illegal;
         /* Interrupt enables, pending bits, privilege-related state and
          * timers need a fresh look before the next instruction; the FP
-         * status registers and scratch/epc/cause/tval/counters do not. */
-        if (csr >= CSR_SSTATUS && csr != CSR_SSCRATCH && csr != CSR_SEPC && csr != CSR_SCAUSE &&
+         * status registers and scratch/epc/cause/tval/counters do not.
+         * The status and enable registers, which kernels write all the
+         * time (irq save/restore, SUM around user copies), only when the
+         * write lets an interrupt in: a timer that expired meanwhile is
+         * seen at the next poll, within a budget, as while they run. */
+        if (csr == CSR_SSTATUS || csr == CSR_MSTATUS || csr == CSR_SIE || csr == CSR_MIE) {
+            if (hart_irq_takeable(h))
+                atomic_fetch_or_explicit(&h->events, EV_CHECK, memory_order_relaxed);
+        } else if (csr >= CSR_SSTATUS && csr != CSR_SSCRATCH && csr != CSR_SEPC && csr != CSR_SCAUSE &&
             csr != CSR_STVAL && csr != CSR_MSCRATCH && csr != CSR_MEPC && csr != CSR_MCAUSE &&
             csr != CSR_MTVAL && csr < CSR_MCYCLE)
             atomic_fetch_or_explicit(&h->events, EV_CHECK, memory_order_relaxed);

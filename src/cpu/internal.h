@@ -69,6 +69,9 @@ bool pmp_allows(const struct hart *h, uint64_t pa, uint64_t len, enum access acc
 void hart_take_trap(struct hart *h, uint64_t cause, uint64_t tval, bool interrupt);
 /* Take the highest-priority pending enabled interrupt, if any. */
 bool hart_check_interrupts(struct hart *h);
+/* Would hart_check_interrupts take one now (mip as it stands, timers as
+ * last updated)? No side effects. */
+bool hart_irq_takeable(struct hart *h);
 /* Interrupts pending and enabled in mie, regardless of global enables (WFI). */
 uint64_t hart_pending_irqs(struct hart *h);
 void hart_update_timers(struct hart *h, uint64_t now);

@@ -103,16 +103,29 @@ static int highest(uint64_t bits)
     return -1;
 }
 
-bool hart_check_interrupts(struct hart *h)
+/* The interrupts the hart would take now: pending, enabled, and let in by
+ * its privilege and mstatus (M-level ones before S-level ones). */
+static uint64_t takeable(struct hart *h)
 {
     uint64_t pending = hart_pending_irqs(h);
-    if (!pending) return false;
+    if (!pending) return 0;
     uint64_t m_irqs = pending & ~h->mideleg;
     uint64_t s_irqs = pending & h->mideleg;
     bool m_on = h->priv < PRIV_M || (h->mstatus & MSTATUS_MIE);
     bool s_on = h->priv < PRIV_S || (h->priv == PRIV_S && (h->mstatus & MSTATUS_SIE));
     uint64_t take = m_on ? m_irqs : 0;
     if (!take && s_on) take = s_irqs;
+    return take;
+}
+
+bool hart_irq_takeable(struct hart *h)
+{
+    return takeable(h) != 0;
+}
+
+bool hart_check_interrupts(struct hart *h)
+{
+    uint64_t take = takeable(h);
     if (!take) return false;
     hart_take_trap(h, (uint64_t)highest(take), 0, true);
     return true;
