@@ -138,6 +138,13 @@ struct tlb_set {
     uint32_t nsuper;                 /* entries used in super_base/super_mask, or
                                         TLB_SUPER_MAX + 1 after an overflow */
     uint64_t super_base[TLB_SUPER_MAX], super_mask[TLB_SUPER_MAX];
+    /* The indexes tlb_fill wrote since the set was last emptied: emptying
+     * it (a new address space, SFENCE.VMA, thousands of times in a boot)
+     * and scanning it touch only those. Untracked (fresh zeroed memory,
+     * whose tags would match page 0): emptied whole, then tracked. */
+    uint64_t filled[TLB_SIZE / 64];
+    uint32_t nfilled;
+    bool tracked;
 };
 
 /*

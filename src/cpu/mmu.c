@@ -31,14 +31,43 @@ static const uint8_t access_fault[3] = {EXC_LOAD_ACCESS, EXC_STORE_ACCESS, EXC_I
 
 /* ---- TLB ------------------------------------------------------------------ */
 
+/* Above this many filled indexes a set is emptied with memset. */
+#define TLB_SPARSE_MAX (TLB_SIZE / 4)
+
 static void tlb_set_clear(struct tlb_set *s)
 {
     /* ~0 never matches: a looked-up tag always has its low bits clear
      * except for the alignment bits, and an all-ones address is never aligned. */
-    memset(s->e, 0xff, sizeof(s->e));
-    memset(s->w1, 0xff, sizeof(s->w1));
+    if (!s->tracked || s->nfilled > TLB_SPARSE_MAX) {
+        memset(s->e, 0xff, sizeof(s->e));
+        memset(s->w1, 0xff, sizeof(s->w1));
+    } else {
+        for (unsigned w = 0; w < TLB_SIZE / 64; w++)
+            for (uint64_t bits = s->filled[w]; bits; bits &= bits - 1) {
+                unsigned idx = w * 64 + (unsigned)__builtin_ctzll(bits);
+                for (int acc = 0; acc < 3; acc++) s->e[acc][idx].tag = s->w1[acc][idx].tag = ~0ull;
+            }
+    }
     memset(s->victim, 0xff, sizeof(s->victim));
+    memset(s->filled, 0, sizeof(s->filled));
+    s->nfilled = 0;
+    s->tracked = true;
     s->nsuper = 0;
+}
+
+/* The indexes of s that may hold valid entries (way 0 or 1), in out;
+ * returns how many. */
+static unsigned tlb_set_filled(const struct tlb_set *s, uint16_t out[TLB_SIZE])
+{
+    unsigned n = 0;
+    if (!s->tracked) {
+        for (unsigned i = 0; i < TLB_SIZE; i++) out[n++] = (uint16_t)i;
+        return n;
+    }
+    for (unsigned w = 0; w < TLB_SIZE / 64; w++)
+        for (uint64_t bits = s->filled[w]; bits; bits &= bits - 1)
+            out[n++] = (uint16_t)(w * 64 + (unsigned)__builtin_ctzll(bits));
+    return n;
 }
 
 /* The host address of va from way 1 or the victim entries (moved to way 0,
@@ -146,8 +175,11 @@ static void set_flush_va(struct tlb_set *s, uint64_t va)
             k++;
             continue;
         }
+        uint16_t idxs[TLB_SIZE];
+        unsigned n = tlb_set_filled(s, idxs);
         for (int acc = 0; acc < 3; acc++) {
-            for (unsigned i = 0; i < TLB_SIZE; i++) {
+            for (unsigned j = 0; j < n; j++) {
+                unsigned i = idxs[j];
                 if ((s->e[acc][i].tag & ~mask) == base) s->e[acc][i].tag = ~0ull;
                 if ((s->w1[acc][i].tag & ~mask) == base) s->w1[acc][i].tag = ~0ull;
             }
@@ -192,13 +224,14 @@ static bool each_set(struct hart *h, bool (*fn)(struct hart *, struct tlb_set *,
 static bool drop_write_in_set(struct hart *h, struct tlb_set *s, const void *host_page)
 {
     (void)h;
-    struct tlb_entry *e = s->e[ACC_WRITE];
-    for (unsigned i = 0; i < TLB_SIZE; i++)
-        if (e[i].tag != ~0ull && e[i].tag + e[i].addend == (uintptr_t)host_page) e[i].tag = ~0ull;
-    e = s->w1[ACC_WRITE];
-    for (unsigned i = 0; i < TLB_SIZE; i++)
-        if (e[i].tag != ~0ull && e[i].tag + e[i].addend == (uintptr_t)host_page) e[i].tag = ~0ull;
-    e = s->victim[ACC_WRITE];
+    uint16_t idxs[TLB_SIZE];
+    unsigned n = tlb_set_filled(s, idxs);
+    for (unsigned j = 0; j < n; j++) {
+        struct tlb_entry *e = &s->e[ACC_WRITE][idxs[j]], *w = &s->w1[ACC_WRITE][idxs[j]];
+        if (e->tag != ~0ull && e->tag + e->addend == (uintptr_t)host_page) e->tag = ~0ull;
+        if (w->tag != ~0ull && w->tag + w->addend == (uintptr_t)host_page) w->tag = ~0ull;
+    }
+    struct tlb_entry *e = s->victim[ACC_WRITE];
     for (unsigned i = 0; i < TLB_VICTIMS; i++)
         if (e[i].tag != ~0ull && e[i].tag + e[i].addend == (uintptr_t)host_page) e[i].tag = ~0ull;
     return false;
@@ -448,6 +481,10 @@ static uint8_t *tlb_fill(struct hart *h, struct tlb_set *set, uint64_t va, uint6
     }
     unsigned idx = (unsigned)(va >> PAGE_SHIFT) & (TLB_SIZE - 1);
     struct tlb_entry *e = &set->e[acc][idx], *w = &set->w1[acc][idx];
+    if (!(set->filled[idx / 64] & (1ull << (idx % 64)))) {
+        set->filled[idx / 64] |= 1ull << (idx % 64);
+        set->nfilled++;
+    }
     for (int k = 0; k < TLB_VICTIMS; k++) /* never two entries for one page */
         if (set->victim[acc][k].tag == va_page) set->victim[acc][k].tag = ~0ull;
     if (w->tag == va_page) w->tag = ~0ull;
