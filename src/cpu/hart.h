@@ -145,6 +145,7 @@ struct tlb_set {
     uint64_t filled[TLB_SIZE / 64];
     uint32_t nfilled;
     bool tracked;
+    bool victims; /* a victim entry was written since then */
 };
 
 /*

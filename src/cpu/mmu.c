@@ -51,6 +51,7 @@ static void tlb_set_clear(struct tlb_set *s)
     memset(s->victim, 0xff, sizeof(s->victim));
     memset(s->filled, 0, sizeof(s->filled));
     s->nfilled = 0;
+    s->victims = false;
     s->tracked = true;
     s->nsuper = 0;
 }
@@ -158,12 +159,19 @@ static void set_flush_va(struct tlb_set *s, uint64_t va)
 {
     uint64_t page = va & ~PAGE_MASK;
     unsigned idx = (unsigned)(va >> PAGE_SHIFT) & (TLB_SIZE - 1);
-    for (int acc = 0; acc < 3; acc++) {
-        if (s->e[acc][idx].tag == page) s->e[acc][idx].tag = ~0ull;
-        if (s->w1[acc][idx].tag == page) s->w1[acc][idx].tag = ~0ull;
-        for (int k = 0; k < TLB_VICTIMS; k++)
-            if (s->victim[acc][k].tag == page) s->victim[acc][k].tag = ~0ull;
-    }
+    /* A set's entries are cold in the host's caches: look only where the
+     * bookkeeping says something may be (every set of every space is
+     * visited by a flush without an ASID). */
+    if (s->tracked && s->nfilled == 0) return; /* empty (victims come from filled entries) */
+    if (!s->tracked || ((s->filled[idx / 64] >> (idx % 64)) & 1))
+        for (int acc = 0; acc < 3; acc++) {
+            if (s->e[acc][idx].tag == page) s->e[acc][idx].tag = ~0ull;
+            if (s->w1[acc][idx].tag == page) s->w1[acc][idx].tag = ~0ull;
+        }
+    if (!s->tracked || s->victims)
+        for (int acc = 0; acc < 3; acc++)
+            for (int k = 0; k < TLB_VICTIMS; k++)
+                if (s->victim[acc][k].tag == page) s->victim[acc][k].tag = ~0ull;
     if (s->nsuper == 0) return;
     if (s->nsuper > TLB_SUPER_MAX) {
         tlb_set_clear(s);
@@ -491,6 +499,7 @@ static uint8_t *tlb_fill(struct hart *h, struct tlb_set *set, uint64_t va, uint6
     if (e->tag != ~0ull && e->tag != va_page) { /* keep what the entry held */
         if (w->tag != ~0ull) {
             set->victim[acc][set->victim_next[acc]] = *w;
+            set->victims = true;
             set->victim_next[acc] = (uint8_t)((set->victim_next[acc] + 1) % TLB_VICTIMS);
         }
         *w = *e;
