@@ -423,9 +423,9 @@ static void reload_mask(struct emit *e, uint16_t mask)
 /* ---- exits --------------------------------------------------------------------------- */
 
 /* The block at guest pc r14 through the jump cache, checked against the
- * fetch TLB (the page mapped as when the entry was made); a miss leaves for
- * the dispatcher. Emitted at each indirect jump (its own host indirect
- * branch, predicted for that site) and once as a shared routine. */
+ * fetch TLB's two ways (the page mapped as when the entry was made); a miss
+ * leaves for the dispatcher. Emitted at each indirect jump (its own host
+ * indirect branch, predicted for that site) and once as a shared routine. */
 static void emit_lookup(struct emit *e)
 {
     struct jit *j = e->j;
@@ -447,12 +447,18 @@ static void emit_lookup(struct emit *e)
     op_r(e, 1, 0x03, RCX, R(RDX));
     mov_rr(e, RDX, RPC);
     op_i(e, 1, G_AND, R(RDX), (int32_t)0xfffff000u);
-    op_r(e, 1, 0x3b, RDX, M(RCX, TLB_ACC_OFF(ACC_EXEC)));
-    jcc_rx(e, CC_NE, j->exit_lookup);
+    op_r(e, 1, 0x3b, RDX, M(RCX, TLB_ACC_OFF(ACC_EXEC))); /* way 0 */
+    uint8_t *way1 = jcc32(e, CC_NE);
     mov_load(e, RDX, RCX, TLB_ACC_OFF(ACC_EXEC) + 8);
+    uint8_t *both = e->p;
     op_r(e, 1, 0x3b, RDX, M(RAX, 8)); /* same page mapping */
     jcc_rx(e, CC_NE, j->exit_lookup);
     enc(e, 0, 0, 1, 0xff, 4, M(RAX, 16), false); /* jmp [rax + 16] */
+    fix(e, way1, e->p);
+    op_r(e, 1, 0x3b, RDX, M(RCX, TLB_W1_OFF(ACC_EXEC))); /* way 1 */
+    jcc_rx(e, CC_NE, j->exit_lookup);
+    mov_load(e, RDX, RCX, TLB_W1_OFF(ACC_EXEC) + 8);
+    fix(e, jmp32(e), both);
 }
 
 /* Leave the block for the guest pc at block pc + delta (all guest state

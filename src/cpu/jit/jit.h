@@ -116,7 +116,7 @@ struct jit_jc_entry {
     void *code;
     uint64_t pad;
 };
-#define JIT_JC_BITS 12
+#define JIT_JC_BITS 14
 #define JIT_JC_SIZE (1u << JIT_JC_BITS)
 /* The entry of a pc: its page number mixed in, or every page's offset k
  * would share one entry. */
