@@ -112,7 +112,7 @@ static const struct rule rules[] = {
     {"mprotect", ALL, NO_EXEC, "thread stack guards: never executable"},
     {"munmap", ALL, PLAIN, "free, thread stacks, guest RAM"},
     {"mremap", ALL, PLAIN, "realloc of large blocks"},
-    {"madvise", ALL, PLAIN, "free, balloon (MADV_DONTNEED), code cache (MADV_POPULATE_*)"},
+    {"madvise", ALL, PLAIN, "free, balloon (MADV_DONTNEED)"},
     {"rseq", ALL, PLAIN, "glibc registers each new thread"},
     {"set_robust_list", ALL, PLAIN, "glibc, each new thread"},
     {"sched_getaffinity", ALL, PLAIN, "glibc/sanitizers: number of CPUs"},

@@ -94,11 +94,9 @@ void jit_flush(struct jit *j)
 {
     if (!j) return;
     size_t start = (j->routines_end + 4095) & ~(size_t)4095;
-    size_t end = j->used > j->populated ? j->used : j->populated;
-    if (end > start) /* give the pages back (memfd: punches a hole) */
-        madvise(j->rw + start, end - start, MADV_REMOVE);
+    if (j->used > start) /* give the pages back (memfd: punches a hole) */
+        madvise(j->rw + start, j->used - start, MADV_REMOVE);
     j->used = j->routines_end;
-    j->populated = start;
     j->epoch++;
     j->stats.flushes++;
     jc_clear(j);
@@ -148,29 +146,8 @@ bool jit_block_selfloop(const struct block *b)
            (int64_t)last->off + last->imm == 0;
 }
 
-/* Map the code cache's pages ahead of the translator, a chunk at a time:
- * one madvise per view in place of a page fault per page and view (a
- * Linux boot writes 10 MiB of code, 2,500 pages). */
-#define POPULATE_CHUNK (256u << 10)
-#define POPULATE_SLACK (16u << 10) /* room a block's code may need */
-
-static void populate_ahead(struct jit *j)
-{
-    if (j->no_populate || j->used + POPULATE_SLACK <= j->populated) return;
-    size_t from = j->populated > j->used ? j->populated : j->used & ~(size_t)4095;
-    size_t to = from + POPULATE_CHUNK < j->size ? from + POPULATE_CHUNK : j->size;
-    if (to <= from) return;
-    if (madvise(j->rw + from, to - from, MADV_POPULATE_WRITE) < 0 ||
-        madvise(j->rx + from, to - from, MADV_POPULATE_READ) < 0) {
-        j->no_populate = true; /* before Linux 5.14: the pages fault in as used */
-        return;
-    }
-    j->populated = to;
-}
-
 void *jit_translate(struct jit *j, struct block *b)
 {
-    populate_ahead(j);
     struct jit_block_in in;
     in.b = b;
     in.page_off = (unsigned)((uintptr_t)b->host & 4095);

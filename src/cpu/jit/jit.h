@@ -130,8 +130,6 @@ struct jit {
     struct hart *h;
     uint8_t *rw, *rx; /* the same memory: writable view, executable view */
     size_t size, used, routines_end;
-    size_t populated;   /* pages below this offset are mapped in both views */
-    bool no_populate;   /* the host cannot (MADV_POPULATE_*): fault them in */
     uint64_t epoch; /* bumped by every flush */
     bool chain;     /* patch direct jumps between blocks (off in check mode) */
     /* shared routines (RX addresses), emitted once by be_routines */
