@@ -1,9 +1,10 @@
 """The translator (kumo-vmm --jit): code rewritten while another hart runs
-it, a disk read landing on a code page, and a Linux boot under the
-differential checker (every block run translated and interpreted, compared),
-and no memory both writable and executable (none executable with --jit off).
-The other e2e tests run with the translator on (the default) and the boot
-tests once more with --jit off (meson: e2e-boot-interp)."""
+it, atomics from several harts at once, a disk read landing on a code
+page, a Linux boot under the differential checker (every block run
+translated and interpreted, compared), and no memory both writable and
+executable (none executable with --jit off). The other e2e tests run with
+the translator on (the default) and the boot tests once more with --jit
+off (meson: e2e-boot-interp)."""
 import subprocess
 import time
 
@@ -18,6 +19,16 @@ def test_code_rewritten_by_another_hart(vmm, progs, mode):
     # after FENCE.I hart 1 must get the new result (else tohost = 3 or 5)
     r = run([vmm, "--jit", mode, "--elf", str(progs / "smc.elf"), "--cpus", "2",
              "--max-insns", "400000000"], timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("mode", ["on", "off", "check"])
+def test_atomics_across_harts(vmm, progs, mode):
+    # atomics.S: four harts at once, each N times: amoadd.w/.d, an LR/SC
+    # increment, an amoswap spinlock around a plain increment, amoor/amoxor
+    # on a bits word; hart 0 checks every total (else tohost = 2k + 1)
+    r = run([vmm, "--jit", mode, "--elf", str(progs / "atomics.elf"), "--cpus", "4",
+             "--max-insns", "4000000000"], timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
