@@ -20,6 +20,7 @@
 #include <linux/landlock.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -248,6 +249,8 @@ static void try_unshare(int flag, const char *what, const char *without)
     log_warn("sandbox: no %s namespace (%s): %s", what, strerror(errno), without);
 }
 
+static void cgroup_join_start(void);
+
 int sandbox_prepare(const struct sandbox_config *c, char *err, size_t errlen)
 {
     cfg = *c;
@@ -307,6 +310,7 @@ int sandbox_prepare(const struct sandbox_config *c, char *err, size_t errlen)
                         "the VMM keeps the host's network (seccomp still forbids IP sockets)");
     }
     fileset_record();
+    if (root || have_userns) cgroup_join_start();
     return 0;
 }
 
@@ -833,6 +837,37 @@ static int add_rules(scmp_filter_ctx ctx, const struct rule **list, size_t n, un
     return 0;
 }
 
+/* Joining the cgroups takes a cgroup migration per hierarchy, each waiting
+ * for an RCU grace period (15 ms in all on a cgroup v1 host): a thread does
+ * it while the VMM loads the guest, and sandbox_activate waits for it. */
+static pthread_t join_thread;
+static bool joining;
+
+static void *cgroup_join_main(void *arg)
+{
+    (void)arg;
+    cgroup_join();
+    return NULL;
+}
+
+static void cgroup_join_start(void)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* signals stay the signal thread's */
+    joining = pthread_create(&join_thread, NULL, cgroup_join_main, NULL) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void cgroup_join_finish(bool root)
+{
+    if (joining)
+        pthread_join(join_thread, NULL);
+    else if (root || have_userns)
+        cgroup_join();
+    joining = false;
+}
+
 /* Compile one kind's list into a BPF program (exported through a pipe:
  * libseccomp 2.5 exports to a descriptor only). */
 static int build(enum thread_role role, struct bpf *out)
@@ -951,8 +986,8 @@ int sandbox_activate(struct machine *m, char *err, size_t errlen)
             snprintf(err, errlen, "cannot build the seccomp filters (libseccomp)");
             return -1;
         }
+    cgroup_join_finish(root);
     int fds_open = highest_fd(); /* before /proc goes away with the old root */
-    if (root || have_userns) cgroup_join();
     char why[256];
     if (have_mntns && private_root(why, sizeof(why)) < 0) {
         /* half a private root is still a namespace of our own: go on without it */
