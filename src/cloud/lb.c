@@ -674,6 +674,18 @@ enum lb_health lb_backend_health(struct lb *lb, int64_t vm)
     return h;
 }
 
+bool lb_drained(struct lb *lb, int64_t vm)
+{
+    if (!lb) return true;
+    pthread_mutex_lock(&lb->mu);
+    /* a pending re-read may still hold vm; the one running swaps the
+     * configuration under mu */
+    bool busy = atomic_load(&lb->resync) || find_backend(lb, vm);
+    for (size_t i = 0; !busy && i < lb->nconns; i++) busy = lb->conns[i]->vm == vm;
+    pthread_mutex_unlock(&lb->mu);
+    return !busy;
+}
+
 uint64_t lb_backend_connections(struct lb *lb, int64_t vm)
 {
     if (!lb) return 0;

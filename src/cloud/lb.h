@@ -19,6 +19,7 @@
 #ifndef KUMO_CLOUD_LB_H
 #define KUMO_CLOUD_LB_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct kumod;
@@ -34,6 +35,10 @@ void lb_kick(struct lb *lb);
 
 /* A VM's health as a backend (LB_UNKNOWN when it is none). Any thread. */
 enum lb_health lb_backend_health(struct lb *lb, int64_t vm_id);
+/* True once vm is no backend of the configuration the balancer runs (it
+ * re-read it since the last lb_kick) and no open connection goes to it: a
+ * scale set instance being deleted has drained. Any thread. */
+bool lb_drained(struct lb *lb, int64_t vm_id);
 /* Connections a VM has been given as a backend since kumod started. */
 uint64_t lb_backend_connections(struct lb *lb, int64_t vm_id);
 const char *lb_health_name(enum lb_health h);

@@ -12,6 +12,7 @@
 #include "cloud/guestprov.h"
 #include "cloud/jobs.h"
 #include "cloud/kumod.h"
+#include "cloud/lb.h"
 #include "cloud/netplane.h"
 #include "cloud/paths.h"
 #include "cloud/placement.h"
@@ -36,6 +37,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FIRMWARE_BIOS    "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
@@ -965,6 +967,34 @@ fail:
     return -1;
 }
 
+/* A scale set instance behind its load balancer: before it stops, the
+ * balancer sends it no new connection and the open ones finish (a rolling
+ * upgrade loses no request), for at most DRAIN_MS. Lock not held. */
+#define DRAIN_MS 10000
+
+static void drain(struct kumod *k, int64_t vm)
+{
+    kumod_lock(k);
+    bool member = db_int(k->db, NULL, 0,
+                         "SELECT count(*) FROM vms v JOIN vmss s ON s.id = v.vmss_id"
+                         " WHERE v.id = ? AND s.lb_pip_id IS NOT NULL",
+                         "i", vm) > 0;
+    kumod_unlock(k);
+    if (!member || !k->lb) return;
+    lb_kick(k->lb); /* the delete's op is committed: the re-read leaves it out */
+    int64_t t0 = time_now_ms();
+    while (!lb_drained(k->lb, vm)) {
+        if (time_now_ms() - t0 >= DRAIN_MS) {
+            log_warn("VM %" PRId64 ": its load balancer connections did not end within %d s; "
+                     "deleting it anyway",
+                     vm, DRAIN_MS / 1000);
+            return;
+        }
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 void vmops_run(struct kumod *k, int64_t vm)
 {
     assert(!kumod_lock_held(k));
@@ -1074,6 +1104,7 @@ void vmops_run(struct kumod *k, int64_t vm)
         relocate(k, vm);
     } else if (!strncmp(op, "delete", 6)) {
         kumod_crash_point("vm-delete:begin");
+        drain(k, vm);
         stop_vm(k, vm, NULL, false);
         kumod_crash_point("vm-delete:vmm-stopped");
         if (host > 0) release_cores(k, vm, host);

@@ -210,12 +210,27 @@ int main(void)
     spread(front, "GET / HTTP/1.0\r\n\r\n", 3, &a, &b, &none);
     CHECK(a == 3 && b == 0, "only the healthy one serves: A %d, B %d", a, b);
 
-    /* an instance being deleted is no backend any more */
+    /* an instance being deleted is no backend any more, and drains: a
+     * connection it still serves keeps it busy until that ends */
+    uint64_t before = lb_backend_connections(k->lb, vm[0]);
+    int held = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)front)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(connect(held, (struct sockaddr *)&sa, sizeof(sa)) == 0, "a connection held open");
+    for (int t = 0; t < 500 && lb_backend_connections(k->lb, vm[0]) == before; t++)
+        usleep(10000);
+    CHECK(lb_backend_connections(k->lb, vm[0]) == before + 1, "given to A (B is unhealthy)");
+    CHECK(!lb_drained(k->lb, vm[0]) && !lb_drained(k->lb, vm[1]), "both serve: neither drained");
     kumod_lock(k);
     db_exec(k->db, "UPDATE vms SET op = 'delete' WHERE id = ?", "i", vm[0]);
     kumod_unlock(k);
     lb_kick(k->lb);
     CHECK(wait_health(&f, vm[0], LB_UNKNOWN), "a deleting instance leaves the pool");
+    CHECK(!lb_drained(k->lb, vm[0]), "but its open connection keeps it from draining");
+    close(held);
+    bool drained = false;
+    for (int t = 0; t < 500 && !(drained = lb_drained(k->lb, vm[0])); t++) usleep(10000);
+    CHECK(drained, "drained once the connection ended");
 
     lb_stop(k->lb);
     k->lb = NULL;
