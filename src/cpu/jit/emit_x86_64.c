@@ -717,6 +717,23 @@ static void probe_ways(struct emit *e, int acc, int32_t hint, int32_t record, ui
     fix(e, miss, e->p);
 }
 
+/* Queue the slow path of the access just emitted: p as its caller filled
+ * it, plus the instruction's index, tlb_probe's hint and record, and the
+ * main path's current position as where to resume. */
+static void pend_access(struct emit *e, const struct pend *p)
+{
+    if (e->npend >= MAX_PEND) {
+        e->overflow = true;
+        return;
+    }
+    struct pend *q = &e->pend[e->npend++];
+    *q = *p;
+    q->idx = (uint8_t)e->idx;
+    q->hint = e->probe_hint;
+    q->record = e->probe_record;
+    q->resume = e->p;
+}
+
 static void emit_load(struct emit *e, const struct insn *i)
 {
     int size = mem_size(i->op);
@@ -747,27 +764,18 @@ static void emit_load(struct emit *e, const struct insn *i)
         e->loaded |= (uint16_t)(1u << d);
         e->dirty |= (uint16_t)(1u << d);
     }
-    uint8_t *resume = e->p;
-    if (e->npend < MAX_PEND) {
-        struct pend *p = &e->pend[e->npend++];
-        int op = i->op == OP_FLW ? OP_LWU : i->op == OP_FLD ? OP_LD : i->op;
-        *p = (struct pend){.kind = P_LOAD,
-                           .op = (uint8_t)op,
-                           .idx = (uint8_t)e->idx,
-                           .reg = (int8_t)(d == RAX ? -1 : d),
-                           .g = i->rd,
-                           .fp = fp,
-                           .dirty = dirty,
-                           .loaded = loaded,
-                           .fix = slow,
-                           .hit = hit,
-                           .acc = (uint8_t)acc,
-                           .hint = e->probe_hint,
-                           .record = e->probe_record,
-                           .resume = resume};
-    } else {
-        e->overflow = true;
-    }
+    pend_access(e, &(struct pend){.kind = P_LOAD,
+                                  .op = (uint8_t)(i->op == OP_FLW   ? OP_LWU
+                                                  : i->op == OP_FLD ? OP_LD
+                                                                    : i->op),
+                                  .reg = (int8_t)(d == RAX ? -1 : d),
+                                  .g = i->rd,
+                                  .fp = fp,
+                                  .dirty = dirty,
+                                  .loaded = loaded,
+                                  .fix = slow,
+                                  .hit = hit,
+                                  .acc = (uint8_t)acc});
     if (i->op == OP_FLW) {
         box_store(e, i->rd);
         fp_dirty(e);
@@ -824,26 +832,16 @@ static void emit_store(struct emit *e, const struct insn *i)
         default: enc(e, 0, 1, 1, 0x89, vr, dst, false); break;
         }
     }
-    uint8_t *resume = e->p;
-    if (e->npend < MAX_PEND) {
-        struct pend *p = &e->pend[e->npend++];
-        *p = (struct pend){.kind = P_STORE,
-                           .op = (uint8_t)i->op,
-                           .idx = (uint8_t)e->idx,
-                           .reg = (int8_t)(v.kind == K_REG ? v.reg : -1),
-                           .g = i->rs2,
-                           .fp = fp,
-                           .dirty = dirty,
-                           .loaded = loaded,
-                           .fix = slow,
-                           .hit = hit,
-                           .acc = (uint8_t)acc,
-                           .hint = e->probe_hint,
-                           .record = e->probe_record,
-                           .resume = resume};
-    } else {
-        e->overflow = true;
-    }
+    pend_access(e, &(struct pend){.kind = P_STORE,
+                                  .op = (uint8_t)i->op,
+                                  .reg = (int8_t)(v.kind == K_REG ? v.reg : -1),
+                                  .g = i->rs2,
+                                  .fp = fp,
+                                  .dirty = dirty,
+                                  .loaded = loaded,
+                                  .fix = slow,
+                                  .hit = hit,
+                                  .acc = (uint8_t)acc});
 }
 
 /* AMOs the back end lowers: a locked host instruction on the page the
@@ -923,25 +921,15 @@ static void emit_amo(struct emit *e, const struct insn *i)
             e->dirty |= (uint16_t)(1u << d);
         }
     }
-    uint8_t *resume = e->p;
-    if (e->npend < MAX_PEND) {
-        struct pend *p = &e->pend[e->npend++];
-        *p = (struct pend){.kind = P_AMO,
-                           .op = (uint8_t)i->op,
-                           .idx = (uint8_t)e->idx,
-                           .reg = (int8_t)d,
-                           .g = i->rd,
-                           .dirty = dirty,
-                           .loaded = loaded,
-                           .fix = slow,
-                           .hit = hit,
-                           .acc = (uint8_t)acc,
-                           .hint = e->probe_hint,
-                           .record = e->probe_record,
-                           .resume = resume};
-    } else {
-        e->overflow = true;
-    }
+    pend_access(e, &(struct pend){.kind = P_AMO,
+                                  .op = (uint8_t)i->op,
+                                  .reg = (int8_t)d,
+                                  .g = i->rd,
+                                  .dirty = dirty,
+                                  .loaded = loaded,
+                                  .fix = slow,
+                                  .hit = hit,
+                                  .acc = (uint8_t)acc});
 }
 
 /* ---- helper calls (exec_one) ----------------------------------------------------------------- */
