@@ -665,6 +665,11 @@ int main(int argc, char **argv)
         log_error("cluster: %s", err);
         return 1;
     }
+    k.lb = lb_start(&k); /* before the resumed operations: a delete drains through it */
+    if (!k.lb) {
+        log_error("cannot start the load balancer thread");
+        return 1;
+    }
     vmops_recover(&k);
     k.metrics = metrics_start(&k);
     k.gprov = guestprov_start(&k);
@@ -672,9 +677,8 @@ int main(int argc, char **argv)
         log_error("cannot start the provisioning watcher thread");
         return 1;
     }
-    k.lb = lb_start(&k);
     k.vmss = vmss_start(&k);
-    if (!k.lb || !k.vmss) {
+    if (!k.vmss) {
         log_error("cannot start the scale set threads");
         return 1;
     }
@@ -713,11 +717,11 @@ int main(int argc, char **argv)
     http_stop(k.http);
     portal_stop(k.portal);
     vmss_stop(k.vmss);
-    lb_stop(k.lb);
     metrics_stop(k.metrics);
     jobs_stop(k.run_jobs);
     guestprov_stop(k.gprov);
     jobs_stop(k.jobs);
+    lb_stop(k.lb); /* after the jobs: a delete may be draining through it */
     supervisor_stop(k.sup);
     netplane_stop(&k);
     db_close(k.db);

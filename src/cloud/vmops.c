@@ -969,7 +969,8 @@ fail:
 
 /* A scale set instance behind its load balancer: before it stops, the
  * balancer sends it no new connection and the open ones finish (a rolling
- * upgrade loses no request), for at most DRAIN_MS. Lock not held. */
+ * upgrade loses no request), for at most DRAIN_MS, or until kumod stops
+ * (which stops the balancer after the jobs). Lock not held. */
 #define DRAIN_MS 10000
 
 static void drain(struct kumod *k, int64_t vm)
@@ -982,9 +983,9 @@ static void drain(struct kumod *k, int64_t vm)
     kumod_unlock(k);
     if (!member || !k->lb) return;
     lb_kick(k->lb); /* the delete's op is committed: the re-read leaves it out */
-    int64_t t0 = time_now_ms();
-    while (!lb_drained(k->lb, vm)) {
-        if (time_now_ms() - t0 >= DRAIN_MS) {
+    int64_t t0 = time_mono_ms();
+    while (!lb_drained(k->lb, vm) && !atomic_load(&k->stopping)) {
+        if (time_mono_ms() - t0 >= DRAIN_MS) {
             log_warn("VM %" PRId64 ": its load balancer connections did not end within %d s; "
                      "deleting it anyway",
                      vm, DRAIN_MS / 1000);
