@@ -644,10 +644,16 @@ static struct disk *vmdk_open(int fd, struct disk_open_args *a, char *err, size_
         if (!text) FAIL("%s: out of memory", p);
         if (io_pread(fd, text, (size_t)fsize, 0) != fsize)
             FAIL("%s: cannot read the VMDK descriptor", p);
-        /* Descriptor files may be padded with NULs (QEMU pads to a sector). */
+        /* The descriptor is the text before the first NUL, as QEMU reads it:
+         * QEMU pads its descriptor files to a sector, and rewriting the CID
+         * with fewer hex digits leaves the old text's last bytes after the
+         * new NUL. The text itself must be text. */
         size_t tl = strlen(text);
-        for (size_t i = tl; i < (size_t)fsize; i++)
-            if (text[i]) FAIL("%s: not a VMDK image (binary data in a text descriptor)", p);
+        for (size_t i = 0; i < tl; i++) {
+            unsigned char c = (unsigned char)text[i];
+            if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
+                FAIL("%s: not a VMDK image (binary data in a text descriptor)", p);
+        }
         if (!strstr(text, "createType"))
             FAIL("%s: not a VMDK image (neither a KDMV sparse header nor a text descriptor)", p);
         if (parse_descriptor(v, text, a, false, err, errlen) < 0) goto fail;

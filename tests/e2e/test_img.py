@@ -174,6 +174,27 @@ def test_import_vmdk(img, tmp_path, subformat):
     ok(run([QEMU_IMG, "check", str(tmp_path / "disk.qcow2")]))
 
 
+@needs_qemu
+def test_vmdk_descriptor_text_and_tail(img, tmp_path):
+    src = tmp_path / "src.raw"
+    data = pattern_file(src, 2 << 20, seed=3)
+    vmdk = tmp_path / "t.vmdk"
+    ok(run([QEMU_IMG, "convert", "-O", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", str(src),
+            str(vmdk)]))
+    text = vmdk.read_bytes().split(b"\0")[0]
+    # what QEMU leaves when it rewrites the CID with fewer hex digits: the
+    # old text's last bytes after the new NUL (QEMU reads up to the NUL)
+    vmdk.write_bytes(text + b"\0" + text[-2:] + b"\0" * 165)
+    r = ok(run([img, "info", str(vmdk)]))
+    assert "file format: vmdk" in r.stdout and "virtual size: 2 MiB" in r.stdout
+    ok(run([img, "convert", "-f", "vmdk", str(vmdk), "-O", "raw", str(tmp_path / "back.raw")]))
+    assert (tmp_path / "back.raw").read_bytes() == data
+    # a control byte in the text: not a descriptor
+    vmdk.write_bytes(text.replace(b"version=1", b"version=\x011") + b"\0" * 100)
+    r = run([img, "info", str(vmdk)])
+    assert r.returncode == 1 and "binary data in a text descriptor" in r.stderr, r.stderr
+
+
 def test_check_finds_leaks_and_repairs_them(img, tmp_path):
     disk = tmp_path / "leaky.qcow2"
     ok(run([img, "create", str(disk), "64M"]))
