@@ -91,8 +91,7 @@ enum {
     P_STORE,
     P_HELPER,
     P_CHAIN,
-    P_FPSLOW,
-    P_AMO
+    P_FPSLOW
 };
 struct pend {
     uint8_t kind, op, idx;
@@ -837,94 +836,6 @@ static void emit_store(struct emit *e, const struct insn *i)
                                   .reg = (int8_t)(v.kind == K_REG ? v.reg : -1),
                                   .g = i->rs2,
                                   .fp = fp,
-                                  .dirty = dirty,
-                                  .loaded = loaded,
-                                  .fix = slow,
-                                  .hit = hit,
-                                  .acc = (uint8_t)acc});
-}
-
-/* AMOs the back end lowers: a locked host instruction on the page the
- * write TLB maps (plain RAM, no code: the same entries stores use). The
- * ones whose value needs a loop of compare-exchange (min, max, and/or/xor
- * that return the old value) stay with the helper, as LR/SC do. */
-static bool amo_inline(const struct insn *i)
-{
-    switch (i->op) {
-    case OP_AMOADD_W:
-    case OP_AMOADD_D:
-    case OP_AMOSWAP_W:
-    case OP_AMOSWAP_D: return true;
-    case OP_AMOAND_W:
-    case OP_AMOAND_D:
-    case OP_AMOOR_W:
-    case OP_AMOOR_D:
-    case OP_AMOXOR_W:
-    case OP_AMOXOR_D: return i->rd == 32; /* set_bit, clear_bit, atomic_or */
-    default: return false;
-    }
-}
-
-/* An AMO: the write TLB's probe, then lock xadd / xchg / lock and|or|xor
- * at [rs1 + addend] (x86's locked instructions are full barriers: aq and rl
- * hold). A miss, a misaligned address (its tag never matches) or a page
- * the TLB lacks: the slow path runs the helper (exec_one), which traps. */
-_Static_assert(EXEC_NEXT == 0, "the AMO slow path tests exec_one's result for 0");
-
-static void emit_amo(struct emit *e, const struct insn *i)
-{
-    bool w64 = i->op == OP_AMOADD_D || i->op == OP_AMOSWAP_D || i->op == OP_AMOAND_D ||
-               i->op == OP_AMOOR_D || i->op == OP_AMOXOR_D;
-    struct opnd v = use(e, i->rs2); /* loaded before the branch */
-    uint8_t *slow = tlb_probe(e, i, ACC_WRITE, w64 ? 8 : 4);
-    uint8_t *hit = e->probe_hit;
-    int acc = e->probe_acc;
-    uint16_t dirty = e->dirty, loaded = e->loaded;
-    struct opnd at = e->probe_at;
-    load_to(e, RCX, i->rs2);
-    (void)v;
-    switch (i->op) {
-    case OP_AMOADD_W:
-    case OP_AMOADD_D:
-        b1(e, 0xf0); /* lock */
-        enc(e, 0, w64, 2, 0x0fc1, RCX, at, false); /* xadd [at], rcx */
-        break;
-    case OP_AMOSWAP_W:
-    case OP_AMOSWAP_D: enc(e, 0, w64, 1, 0x87, RCX, at, false); break; /* xchg: locked */
-    case OP_AMOAND_W:
-    case OP_AMOAND_D:
-        b1(e, 0xf0);
-        enc(e, 0, w64, 1, 0x21, RCX, at, false);
-        break;
-    case OP_AMOOR_W:
-    case OP_AMOOR_D:
-        b1(e, 0xf0);
-        enc(e, 0, w64, 1, 0x09, RCX, at, false);
-        break;
-    default:
-        b1(e, 0xf0);
-        enc(e, 0, w64, 1, 0x31, RCX, at, false);
-        break;
-    }
-    int d = -1;
-    if (i->rd != 32) {
-        d = cached(e, i->rd) ? e->host_of[i->rd] : RAX;
-        if (w64)
-            mov_rr(e, d, RCX);
-        else
-            movsxd(e, d, R(RCX));
-        if (d == RAX) {
-            set_rd(e, i->rd, RAX);
-            d = -1;
-        } else {
-            e->loaded |= (uint16_t)(1u << d);
-            e->dirty |= (uint16_t)(1u << d);
-        }
-    }
-    pend_access(e, &(struct pend){.kind = P_AMO,
-                                  .op = (uint8_t)i->op,
-                                  .reg = (int8_t)d,
-                                  .g = i->rd,
                                   .dirty = dirty,
                                   .loaded = loaded,
                                   .fix = slow,
@@ -2019,10 +1930,6 @@ static bool lower(struct emit *e, const struct insn *i)
             emit_load(e, i);
         return true;
     }
-    if (amo_inline(i)) {
-        emit_amo(e, i);
-        return true;
-    }
     switch (i->op) {
     case OP_LUI:
         if (i->rd != 32) {
@@ -2158,28 +2065,6 @@ static void emit_pending(struct emit *e)
             writeback_mask(e, p->dirty);
             lea(e, RAX, RPC, e->b->insns[p->idx].off);
             mov_store(e, RH, HOFF(pc), RAX);
-            op_i(e, 1, G_ADD, M(RH, HOFF(budget)), (int32_t)(e->b->n - p->idx));
-            mov_imm(e, RAX, JIT_EXIT_EXC);
-            jmp_rx(e, e->j->exit);
-            break;
-        }
-        case P_AMO: {
-            probe_ways(e, p->acc, p->hint, p->record, p->hit);
-            /* the helper reads and writes the guest registers in memory */
-            const struct insn *i = &e->b->insns[p->idx];
-            writeback_mask(e, p->dirty);
-            lea(e, RDI, RH, -HB);
-            mov_imm(e, RSI, (uint64_t)(uintptr_t)i);
-            lea(e, RDX, RPC, i->off);
-            mov_imm(e, RCX, e->in->bits[p->idx]);
-            call_abs(e, (const void *)exec_one);
-            reload_mask(e, p->loaded & CALLER_SAVED);
-            enc(e, 0, 0, 1, 0x85, RAX, R(RAX), false); /* test eax, eax: EXEC_NEXT is 0 */
-            uint8_t *exc = jcc32(e, CC_NE);
-            if (p->reg >= 0) mov_load(e, p->reg, RH, XOFF(p->g));
-            fix(e, jmp32(e), p->resume);
-            fix(e, exc, e->p);
-            /* EXEC_EXC: h->pc is the AMO's, the registers are in memory */
             op_i(e, 1, G_ADD, M(RH, HOFF(budget)), (int32_t)(e->b->n - p->idx));
             mov_imm(e, RAX, JIT_EXIT_EXC);
             jmp_rx(e, e->j->exit);
