@@ -34,28 +34,6 @@ static const uint8_t access_fault[3] = {EXC_LOAD_ACCESS, EXC_STORE_ACCESS, EXC_I
 /* Above this many filled indexes a set is emptied with memset. */
 #define TLB_SPARSE_MAX (TLB_SIZE / 4)
 
-static void tlb_set_clear(struct tlb_set *s)
-{
-    /* ~0 never matches: a looked-up tag always has its low bits clear
-     * except for the alignment bits, and an all-ones address is never aligned. */
-    if (!s->tracked || s->nfilled > TLB_SPARSE_MAX) {
-        memset(s->e, 0xff, sizeof(s->e));
-        memset(s->w1, 0xff, sizeof(s->w1));
-    } else {
-        for (unsigned w = 0; w < TLB_SIZE / 64; w++)
-            for (uint64_t bits = s->filled[w]; bits; bits &= bits - 1) {
-                unsigned idx = w * 64 + (unsigned)__builtin_ctzll(bits);
-                for (int acc = 0; acc < 3; acc++) s->e[acc][idx].tag = s->w1[acc][idx].tag = ~0ull;
-            }
-    }
-    memset(s->victim, 0xff, sizeof(s->victim));
-    memset(s->filled, 0, sizeof(s->filled));
-    s->nfilled = 0;
-    s->victims = false;
-    s->tracked = true;
-    s->nsuper = 0;
-}
-
 /* The indexes of s that may hold valid entries (way 0 or 1), in out;
  * returns how many. */
 static unsigned tlb_set_filled(const struct tlb_set *s, uint16_t out[TLB_SIZE])
@@ -69,6 +47,28 @@ static unsigned tlb_set_filled(const struct tlb_set *s, uint16_t out[TLB_SIZE])
         for (uint64_t bits = s->filled[w]; bits; bits &= bits - 1)
             out[n++] = (uint16_t)(w * 64 + (unsigned)__builtin_ctzll(bits));
     return n;
+}
+
+static void tlb_set_clear(struct tlb_set *s)
+{
+    /* ~0 never matches: a looked-up tag always has its low bits clear
+     * except for the alignment bits, and an all-ones address is never aligned. */
+    if (!s->tracked || s->nfilled > TLB_SPARSE_MAX) {
+        memset(s->e, 0xff, sizeof(s->e));
+        memset(s->w1, 0xff, sizeof(s->w1));
+    } else {
+        uint16_t idxs[TLB_SIZE];
+        unsigned n = tlb_set_filled(s, idxs);
+        for (unsigned j = 0; j < n; j++)
+            for (int acc = 0; acc < 3; acc++)
+                s->e[acc][idxs[j]].tag = s->w1[acc][idxs[j]].tag = ~0ull;
+    }
+    memset(s->victim, 0xff, sizeof(s->victim));
+    memset(s->filled, 0, sizeof(s->filled));
+    s->nfilled = 0;
+    s->victims = false;
+    s->tracked = true;
+    s->nsuper = 0;
 }
 
 /* The host address of va from way 1 or the victim entries (moved to way 0,
@@ -177,16 +177,17 @@ static void set_flush_va(struct tlb_set *s, uint64_t va)
         tlb_set_clear(s);
         return;
     }
+    uint16_t idxs[TLB_SIZE];
+    int n = -1; /* the filled indexes, listed at the first superpage va is in */
     for (uint32_t k = 0; k < s->nsuper;) {
         uint64_t base = s->super_base[k], mask = s->super_mask[k];
         if ((va & ~mask) != base) {
             k++;
             continue;
         }
-        uint16_t idxs[TLB_SIZE];
-        unsigned n = tlb_set_filled(s, idxs);
+        if (n < 0) n = (int)tlb_set_filled(s, idxs);
         for (int acc = 0; acc < 3; acc++) {
-            for (unsigned j = 0; j < n; j++) {
+            for (int j = 0; j < n; j++) {
                 unsigned i = idxs[j];
                 if ((s->e[acc][i].tag & ~mask) == base) s->e[acc][i].tag = ~0ull;
                 if ((s->w1[acc][i].tag & ~mask) == base) s->w1[acc][i].tag = ~0ull;
